@@ -1,0 +1,22 @@
+// Protocol limits, with the same defaults and meaning as redis-server's.
+#pragma once
+
+#include <cstdint>
+#include <cstddef>
+
+namespace resp {
+
+struct Limits {
+  // proto-max-bulk-len: the largest bulk string a client may send.
+  int64_t max_bulk_len = 512LL * 1024 * 1024;
+  // The largest element count of a multibulk request (Redis: 1024*1024 for
+  // unauthenticated and authenticated clients alike, INT_MAX for the master link).
+  int64_t max_multibulk_len = 1024 * 1024;
+  // PROTO_INLINE_MAX_SIZE: the longest inline request line, and the longest
+  // "*<count>" / "$<len>" header line.
+  size_t max_inline_len = 64 * 1024;
+  // Nesting depth accepted in replies (the child's replies; RESP3 maps of arrays...).
+  int max_reply_depth = 64;
+};
+
+}  // namespace resp

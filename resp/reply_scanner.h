@@ -1,0 +1,42 @@
+// Finds where one complete RESP2/RESP3 value ends, without building it, so that a
+// reply from the child can be forwarded to a client byte for byte.
+//
+// Resumable like RequestParser: call Scan() with the same start and more bytes
+// until it returns kOk; then the value is data[0, *length).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resp/limits.h"
+#include "resp/request_parser.h"  // ParseStatus
+
+namespace resp {
+
+class ReplyScanner {
+ public:
+  explicit ReplyScanner(Limits limits = {});
+
+  // kOk: data[0, *length) is one complete value (any RESP2 or RESP3 type:
+  // + - : $ * _ , # ! = ( % ~ > |, with nested aggregates and attributes; an
+  // attribute "|" is scanned together with the value it annotates).
+  // *first_byte is the type byte of the top-level value (after any attribute),
+  // so the caller can tell push messages ('>') and errors ('-', '!') apart.
+  // kNeedMore: incomplete; kError: not RESP (*error says why).
+  ParseStatus Scan(std::string_view data, size_t* length, char* first_byte,
+                   std::string* error);
+
+  void Reset();
+
+ private:
+  Limits limits_;
+  size_t pos_ = 0;
+  // Elements still expected at each open aggregate level.
+  std::vector<int64_t> remaining_;
+  char top_type_ = 0;
+};
+
+}  // namespace resp
