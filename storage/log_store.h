@@ -1,0 +1,91 @@
+// The durable log: entries by index (each with its term and opaque payload) and a
+// few named metadata records (hard state, membership, snapshot metadata), all
+// written together in one atomic, optionally synced, batch.
+//
+// Two implementations keep the same contract: RocksLogStore (RocksDB, for the
+// node) and MemoryLogStore (for unit tests). The store knows nothing of Raft or
+// Redis; consensus/ and node/ give the payloads and metadata their meaning.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace storage {
+
+struct LogEntry {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  std::string data;
+};
+
+// One atomic update: entries to append (contiguous indexes; any stored entry at
+// or after the first one is replaced, as Raft's log truncation requires) and
+// metadata records to set (an empty optional deletes the record).
+struct LogWrite {
+  std::vector<LogEntry> entries;
+  std::map<std::string, std::optional<std::string>> meta;
+  bool sync = true;  // fsync before Write() returns
+};
+
+class LogStore {
+ public:
+  virtual ~LogStore() = default;
+
+  // Applies `w` atomically. When w.sync, the data is on disk when this returns.
+  virtual absl::Status Write(const LogWrite& w) = 0;
+
+  // Entries [lo, hi), stopping early once max_bytes of payload were returned
+  // (at least one entry is returned when lo < hi). Fails if lo is compacted away
+  // or hi > LastIndex()+1.
+  virtual absl::StatusOr<std::vector<LogEntry>> Read(uint64_t lo, uint64_t hi,
+                                                     size_t max_bytes = SIZE_MAX) const = 0;
+
+  // Index of the first stored entry (LastIndex()+1 when empty), and of the last
+  // (the compaction point when empty, 0 for a new store).
+  virtual uint64_t FirstIndex() const = 0;
+  virtual uint64_t LastIndex() const = 0;
+
+  // Drops entries with index <= upto (after a snapshot covers them). Not synced:
+  // losing a compaction in a crash is harmless.
+  virtual absl::Status CompactTo(uint64_t upto) = 0;
+
+  virtual std::optional<std::string> GetMeta(const std::string& key) const = 0;
+};
+
+// A store in memory. The sync hook, when set, runs inside every synced Write()
+// before it returns: tests use it to delay or observe fsyncs.
+class MemoryLogStore : public LogStore {
+ public:
+  absl::Status Write(const LogWrite& w) override;
+  absl::StatusOr<std::vector<LogEntry>> Read(uint64_t lo, uint64_t hi,
+                                             size_t max_bytes) const override;
+  uint64_t FirstIndex() const override { return first_; }
+  uint64_t LastIndex() const override { return first_ + entries_.size() - 1; }
+  absl::Status CompactTo(uint64_t upto) override;
+  std::optional<std::string> GetMeta(const std::string& key) const override;
+
+  void SetSyncHook(std::function<void()> hook) { sync_hook_ = std::move(hook); }
+
+ private:
+  uint64_t first_ = 1;
+  std::vector<LogEntry> entries_;  // entries_[i].index == first_ + i
+  std::map<std::string, std::string> meta_;
+  std::function<void()> sync_hook_;
+};
+
+// Opens (creating if needed) the RocksDB store in `dir`.
+absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir);
+
+// Applies the common checks of LogWrite (contiguous entries) for both stores.
+absl::Status ValidateLogWrite(const LogWrite& w, uint64_t first_index, uint64_t last_index);
+
+}  // namespace storage

@@ -1,0 +1,169 @@
+// RocksDB layout (one column family, key prefixes):
+//   'e' + big-endian index (8 bytes)  -> big-endian term (8 bytes) + payload
+//   'm' + name                        -> metadata record
+//   'c'                               -> big-endian first index (after compaction)
+// Fixed-width big-endian keys keep entries in index order for range scans.
+#include <endian.h>
+
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+#include "storage/log_store.h"
+
+namespace storage {
+namespace {
+
+void StoreBe64(char* p, uint64_t v) {
+  v = htobe64(v);
+  std::memcpy(p, &v, 8);
+}
+
+uint64_t Be64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return be64toh(v);
+}
+
+std::string EntryKey(uint64_t index) {
+  std::string key(9, 'e');
+  StoreBe64(key.data() + 1, index);
+  return key;
+}
+
+absl::Status ToStatus(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("rocksdb ", what, ": ", s.ToString()));
+}
+
+class RocksLogStore : public LogStore {
+ public:
+  explicit RocksLogStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+
+  absl::Status Load() {
+    std::string first;
+    auto s = db_->Get(rocksdb::ReadOptions(), "c", &first);
+    if (s.ok() && first.size() == 8) {
+      first_ = Be64(first.data());
+    } else if (!s.IsNotFound()) {
+      return ToStatus(s, "read compaction point");
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev(EntryKey(UINT64_MAX));
+    if (it->Valid() && it->key().size() == 9 && it->key()[0] == 'e') {
+      last_ = Be64(it->key().data() + 1);
+    } else {
+      last_ = first_ - 1;
+    }
+    it->Seek(EntryKey(0));
+    if (it->Valid() && it->key().size() == 9 && it->key()[0] == 'e') {
+      first_ = std::max(first_, Be64(it->key().data() + 1));
+    }
+    return ToStatus(it->status(), "scan");
+  }
+
+  absl::Status Write(const LogWrite& w) override {
+    if (auto s = ValidateLogWrite(w, first_, last_); !s.ok()) return s;
+    rocksdb::WriteBatch batch;
+    uint64_t new_last = last_;
+    if (!w.entries.empty()) {
+      new_last = w.entries.back().index;
+      // Raft truncation: entries past the new tail are replaced or removed.
+      if (last_ > new_last) batch.DeleteRange(EntryKey(new_last + 1), EntryKey(last_ + 1));
+      std::string value;
+      for (const LogEntry& e : w.entries) {
+        value.resize(8);
+        StoreBe64(value.data(), e.term);
+        value.append(e.data);
+        batch.Put(EntryKey(e.index), value);
+      }
+    }
+    for (const auto& [key, value] : w.meta) {
+      std::string k = absl::StrCat("m", key);
+      if (value) {
+        batch.Put(k, *value);
+      } else {
+        batch.Delete(k);
+      }
+    }
+    rocksdb::WriteOptions opts;
+    opts.sync = w.sync;
+    if (auto s = ToStatus(db_->Write(opts, &batch), "write"); !s.ok()) return s;
+    last_ = new_last;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<LogEntry>> Read(uint64_t lo, uint64_t hi,
+                                             size_t max_bytes) const override {
+    if (lo < first_) return absl::OutOfRangeError(absl::StrCat("entry ", lo, " is compacted"));
+    if (hi > last_ + 1) return absl::OutOfRangeError(absl::StrCat("entry ", hi - 1, " does not exist"));
+    std::vector<LogEntry> out;
+    if (lo >= hi) return out;
+    rocksdb::ReadOptions ro;
+    std::string upper = EntryKey(hi);
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    size_t bytes = 0;
+    uint64_t expect = lo;
+    for (it->Seek(EntryKey(lo)); it->Valid(); it->Next()) {
+      rocksdb::Slice v = it->value();
+      if (v.size() < 8 || Be64(it->key().data() + 1) != expect) {
+        return absl::DataLossError(absl::StrCat("log entry ", expect, " is missing or corrupt"));
+      }
+      if (!out.empty() && bytes + v.size() - 8 > max_bytes) break;
+      bytes += v.size() - 8;
+      out.push_back(LogEntry{expect, Be64(v.data()), std::string(v.data() + 8, v.size() - 8)});
+      ++expect;
+    }
+    if (auto s = ToStatus(it->status(), "read"); !s.ok()) return s;
+    if (out.empty()) return absl::DataLossError(absl::StrCat("log entry ", lo, " is missing"));
+    return out;
+  }
+
+  uint64_t FirstIndex() const override { return first_; }
+  uint64_t LastIndex() const override { return last_; }
+
+  absl::Status CompactTo(uint64_t upto) override {
+    if (upto < first_) return absl::OkStatus();
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(EntryKey(first_), EntryKey(upto + 1));
+    std::string first(8, '\0');
+    StoreBe64(first.data(), upto + 1);
+    batch.Put("c", first);
+    if (auto s = ToStatus(db_->Write(rocksdb::WriteOptions(), &batch), "compact"); !s.ok()) return s;
+    first_ = upto + 1;
+    last_ = std::max(last_, upto);
+    return absl::OkStatus();
+  }
+
+  std::optional<std::string> GetMeta(const std::string& key) const override {
+    std::string value;
+    if (!db_->Get(rocksdb::ReadOptions(), absl::StrCat("m", key), &value).ok()) return std::nullopt;
+    return value;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  uint64_t first_ = 1;
+  uint64_t last_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_background_jobs = 1;  // 2-core machines: keep compaction out of the way
+  options.keep_log_file_num = 4;
+  rocksdb::DB* raw = nullptr;
+  if (auto s = ToStatus(rocksdb::DB::Open(options, dir, &raw), "open"); !s.ok()) return s;
+  auto store = std::make_unique<RocksLogStore>(std::unique_ptr<rocksdb::DB>(raw));
+  if (auto s = store->Load(); !s.ok()) return s;
+  return std::unique_ptr<LogStore>(std::move(store));
+}
+
+}  // namespace storage
