@@ -32,10 +32,19 @@ class ReplyScanner {
   void Reset();
 
  private:
+  struct Level {
+    int64_t remaining;  // elements still expected at this aggregate level
+    bool attribute;     // an attribute "|": once read, its value follows in the same slot
+  };
+
+  // Called when an element (a scalar or a whole aggregate) ended at pos_.
+  // Returns true when the top-level value is complete.
+  bool ElementDone();
+
   Limits limits_;
-  size_t pos_ = 0;
-  // Elements still expected at each open aggregate level.
-  std::vector<int64_t> remaining_;
+  size_t pos_ = 0;       // bytes of `data` already understood
+  size_t scan_pos_ = 0;  // where the search for the current line's end resumes
+  std::vector<Level> remaining_;
   char top_type_ = 0;
 };
 

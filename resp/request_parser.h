@@ -25,7 +25,9 @@ class RequestParser {
 
   // Parses one request at the start of `data`.
   // kOk: *args holds the request's arguments as views into `data` (valid until
-  //      the caller drops or moves those bytes); *consumed is the request's size
+  //      the caller drops or moves those bytes; for an inline request with
+  //      quotes or escapes, into the parser's own storage, valid until the next
+  //      Parse() or Reset()); *consumed is the request's size
   //      in bytes. The parser is reset for the next request. An empty inline line
   //      yields kOk with no args (the caller skips it, as Redis does).
   // kNeedMore: all of `data` is part of an incomplete request; call again with
@@ -44,11 +46,25 @@ class RequestParser {
 
  private:
   Limits limits_;
+  enum class Mode : uint8_t { kUnknown, kMultibulk, kInline };
+
+  ParseStatus ParseMultibulk(std::string_view data, size_t* consumed,
+                             std::vector<std::string_view>* args, std::string* error);
+  ParseStatus ParseInline(std::string_view data, size_t* consumed,
+                          std::vector<std::string_view>* args, std::string* error);
+  ParseStatus Fail(std::string* error, std::string_view text);
+
   // Resumable state of the request in progress.
+  Mode mode_ = Mode::kUnknown;
   int64_t multibulk_remaining_ = -1;  // -1: no header read yet
   int64_t bulk_len_ = -1;             // -1: next is a "$<len>" line
   size_t pos_ = 0;                    // bytes of `data` already understood
+  size_t scan_pos_ = 0;               // where the search for a line end resumes
+  size_t last_size_ = 0;              // size of `data` at the last call
   std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) into data
+  // Inline requests with quotes or escapes: the rewritten arguments, which the
+  // views returned by Parse() point into (valid until the next Parse/Reset).
+  std::vector<std::string> inline_args_;
 };
 
 // Splits an inline command line the way Redis's sdssplitargs does: spaces

@@ -1,0 +1,175 @@
+// Finds the end of one RESP value. The scanner keeps, across calls, the offset of
+// the first element not yet complete and a stack of open aggregates, so each byte
+// is examined about once however the reply is split into reads. Bulk payloads are
+// never looked at: only their length and the CRLF after them.
+#include "resp/reply_scanner.h"
+
+#include <algorithm>
+
+#include "resp/internal.h"
+
+namespace resp {
+namespace {
+
+constexpr size_t kNpos = std::string_view::npos;
+// "-9223372036854775808" is 20 bytes: a longer length line is not a length.
+constexpr size_t kMaxLengthDigits = 20;
+
+enum class HeaderResult { kOk, kNeedMore, kError };
+
+// Reads the "<type><n>\r\n" line at data[pos]; *after is the offset past its CRLF.
+HeaderResult ReadLengthLine(std::string_view data, size_t pos, int64_t* n, size_t* after) {
+  const size_t limit = pos + 1 + kMaxLengthDigits + 1;  // room for the digits and '\r'
+  std::string_view window = data.substr(0, std::min(data.size(), limit));
+  const size_t cr = internal::FindByte(window, pos + 1, '\r');
+  if (cr == kNpos) {
+    return data.size() >= limit ? HeaderResult::kError : HeaderResult::kNeedMore;
+  }
+  if (cr + 1 >= data.size()) return HeaderResult::kNeedMore;
+  if (data[cr + 1] != '\n') return HeaderResult::kError;
+  if (!internal::ParseStrictInt64(data.substr(pos + 1, cr - pos - 1), n)) {
+    return HeaderResult::kError;
+  }
+  *after = cr + 2;
+  return HeaderResult::kOk;
+}
+
+}  // namespace
+
+ReplyScanner::ReplyScanner(Limits limits) : limits_(limits) {
+  remaining_.reserve(8);
+}
+
+void ReplyScanner::Reset() {
+  pos_ = 0;
+  scan_pos_ = 0;
+  remaining_.clear();
+  top_type_ = 0;
+}
+
+bool ReplyScanner::ElementDone() {
+  while (!remaining_.empty()) {
+    Level& level = remaining_.back();
+    if (--level.remaining > 0) return false;
+    const bool attribute = level.attribute;
+    remaining_.pop_back();
+    // An attribute's pairs are read; the value it annotates takes the slot.
+    if (attribute) return false;
+  }
+  return true;
+}
+
+ParseStatus ReplyScanner::Scan(std::string_view data, size_t* length, char* first_byte,
+                               std::string* error) {
+  auto fail = [&](std::string_view text) {
+    error->assign(text);
+    Reset();
+    return ParseStatus::kError;
+  };
+  auto finish = [&]() {
+    *length = pos_;
+    *first_byte = top_type_;
+    Reset();
+    return ParseStatus::kOk;
+  };
+
+  while (true) {
+    if (pos_ >= data.size()) return ParseStatus::kNeedMore;
+    const char type = data[pos_];
+    if (remaining_.empty() && type != '|') top_type_ = type;
+    switch (type) {
+      case '+':
+      case '-':
+      case ':':
+      case '_':
+      case ',':
+      case '#':
+      case '(': {
+        const size_t cr = internal::FindByte(data, std::max(scan_pos_, pos_ + 1), '\r');
+        if (cr == kNpos) {
+          scan_pos_ = data.size();
+          return ParseStatus::kNeedMore;
+        }
+        if (cr + 1 >= data.size()) {
+          scan_pos_ = cr;
+          return ParseStatus::kNeedMore;
+        }
+        if (data[cr + 1] != '\n') return fail("Protocol error: expected CRLF after a line");
+        pos_ = cr + 2;
+        scan_pos_ = pos_;
+        if (ElementDone()) return finish();
+        break;
+      }
+      case '$':
+      case '!':
+      case '=': {
+        int64_t len = 0;
+        size_t after = 0;
+        switch (ReadLengthLine(data, pos_, &len, &after)) {
+          case HeaderResult::kNeedMore:
+            return ParseStatus::kNeedMore;
+          case HeaderResult::kError:
+            return fail("Protocol error: invalid bulk length");
+          case HeaderResult::kOk:
+            break;
+        }
+        if (len == -1 && type == '$') {  // RESP2 null bulk
+          pos_ = after;
+        } else {
+          if (len < 0) return fail("Protocol error: invalid bulk length");
+          const size_t end = after + static_cast<size_t>(len);
+          if (data.size() < end || data.size() - end < 2) return ParseStatus::kNeedMore;
+          if (data[end] != '\r' || data[end + 1] != '\n') {
+            return fail("Protocol error: expected CRLF after a bulk string");
+          }
+          pos_ = end + 2;
+        }
+        scan_pos_ = pos_;
+        if (ElementDone()) return finish();
+        break;
+      }
+      case '*':
+      case '~':
+      case '>':
+      case '%':
+      case '|': {
+        int64_t count = 0;
+        size_t after = 0;
+        switch (ReadLengthLine(data, pos_, &count, &after)) {
+          case HeaderResult::kNeedMore:
+            return ParseStatus::kNeedMore;
+          case HeaderResult::kError:
+            return fail("Protocol error: invalid aggregate length");
+          case HeaderResult::kOk:
+            break;
+        }
+        pos_ = after;
+        scan_pos_ = pos_;
+        if (count == -1 && type == '*') {  // RESP2 null array
+          if (ElementDone()) return finish();
+          break;
+        }
+        if (count < 0) return fail("Protocol error: invalid aggregate length");
+        if (type == '%' || type == '|') {
+          if (count > INT64_MAX / 2) return fail("Protocol error: invalid aggregate length");
+          count *= 2;
+        }
+        if (count == 0) {
+          // An empty attribute annotates the value that follows; an empty
+          // aggregate is a complete element.
+          if (type != '|' && ElementDone()) return finish();
+          break;
+        }
+        if (remaining_.size() >= static_cast<size_t>(limits_.max_reply_depth)) {
+          return fail("Protocol error: reply nested too deeply");
+        }
+        remaining_.push_back(Level{count, type == '|'});
+        break;
+      }
+      default:
+        return fail("Protocol error: unexpected type byte in reply");
+    }
+  }
+}
+
+}  // namespace resp

@@ -1,0 +1,318 @@
+// Client request parsing with redis-server's rules (networking.c,
+// processMultibulkBuffer / processInlineBuffer), made independent of how the
+// input is split into reads:
+//
+// - Redis reports "too big ..." when more than PROTO_INLINE_MAX_SIZE bytes are
+//   buffered and no line end is among them, which depends on read sizes. Here
+//   the limit applies to the line itself: a line whose end lies more than
+//   max_inline_len bytes after its start is rejected however it arrives (that is
+//   what Redis does when the bytes trickle in).
+// - Line ends are searched with memchr, so a NUL byte is an ordinary byte (Redis
+//   7.0 used strchr and would wait for more input on a NUL; later versions use
+//   memchr as we do).
+// - Like Redis, a "*<n>" / "$<n>" line ends at the first '\r', and the byte after
+//   it is skipped without being checked; the two bytes after a bulk's payload are
+//   skipped unchecked too.
+#include "resp/request_parser.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "resp/internal.h"
+
+namespace resp {
+namespace {
+
+constexpr std::string_view kInvalidMultibulkLength = "Protocol error: invalid multibulk length";
+constexpr std::string_view kInvalidBulkLength = "Protocol error: invalid bulk length";
+constexpr std::string_view kTooBigInline = "Protocol error: too big inline request";
+constexpr std::string_view kTooBigMbulkCount = "Protocol error: too big mbulk count string";
+constexpr std::string_view kTooBigBulkCount = "Protocol error: too big bulk count string";
+constexpr std::string_view kUnbalancedQuotes = "Protocol error: unbalanced quotes in request";
+
+constexpr size_t kNpos = std::string_view::npos;
+
+// The text Redis sends for a bulk header that does not start with '$'. Redis
+// formats it with %c, maps CR and LF to spaces, and a NUL ends the C string.
+std::string ExpectedDollarError(char got) {
+  std::string text = "Protocol error: expected '$', got '";
+  if (got == '\0') return text;
+  text.push_back(got == '\r' || got == '\n' ? ' ' : got);
+  text.push_back('\'');
+  return text;
+}
+
+// C isspace() in the "C" locale, which sdssplitargs uses between arguments.
+inline bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// The characters that end an unquoted argument in sdssplitargs (\v and \f do not).
+inline bool EndsBareArg(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+inline bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+inline int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+// Splits a line holding no quotes, NULs or backslash escapes into views (the
+// common inline case: "PING", "GET key").
+void SplitPlain(std::string_view line, std::vector<std::string_view>* out) {
+  size_t i = 0;
+  const size_t n = line.size();
+  while (true) {
+    while (i < n && IsSpace(line[i])) ++i;
+    if (i >= n) return;
+    const size_t start = i;
+    while (i < n && !EndsBareArg(line[i])) ++i;
+    out->emplace_back(line.data() + start, i - start);
+  }
+}
+
+}  // namespace
+
+bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
+  // sdssplitargs works on a C string: a NUL ends the input.
+  if (const void* nul = std::memchr(line.data(), '\0', line.size())) {
+    line = line.substr(0, static_cast<const char*>(nul) - line.data());
+  }
+  const size_t original_size = out->size();
+  const size_t n = line.size();
+  // Byte at i, or '\0' past the end (the C string's terminator).
+  auto at = [&](size_t i) -> char { return i < n ? line[i] : '\0'; };
+  size_t p = 0;
+  while (true) {
+    while (p < n && IsSpace(line[p])) ++p;
+    if (p >= n) return true;
+    std::string current;
+    bool in_double = false;
+    bool in_single = false;
+    bool done = false;
+    while (!done) {
+      const char c = at(p);
+      if (in_double) {
+        if (c == '\\' && at(p + 1) == 'x' && IsHexDigit(at(p + 2)) && IsHexDigit(at(p + 3))) {
+          current.push_back(static_cast<char>(HexValue(at(p + 2)) * 16 + HexValue(at(p + 3))));
+          p += 3;
+        } else if (c == '\\' && at(p + 1) != '\0') {
+          ++p;
+          char e = at(p);
+          switch (e) {
+            case 'n': e = '\n'; break;
+            case 'r': e = '\r'; break;
+            case 't': e = '\t'; break;
+            case 'b': e = '\b'; break;
+            case 'a': e = '\a'; break;
+            default: break;
+          }
+          current.push_back(e);
+        } else if (c == '"') {
+          // The closing quote must be followed by a space or the end.
+          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) {
+            out->resize(original_size);
+            return false;
+          }
+          done = true;
+        } else if (c == '\0') {
+          out->resize(original_size);
+          return false;
+        } else {
+          current.push_back(c);
+        }
+      } else if (in_single) {
+        if (c == '\\' && at(p + 1) == '\'') {
+          ++p;
+          current.push_back('\'');
+        } else if (c == '\'') {
+          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) {
+            out->resize(original_size);
+            return false;
+          }
+          done = true;
+        } else if (c == '\0') {
+          out->resize(original_size);
+          return false;
+        } else {
+          current.push_back(c);
+        }
+      } else {
+        switch (c) {
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
+            done = true;
+            break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            current.push_back(c);
+            break;
+        }
+      }
+      if (p < n) ++p;
+    }
+    out->push_back(std::move(current));
+  }
+}
+
+RequestParser::RequestParser(Limits limits) : limits_(limits) {}
+
+void RequestParser::Reset() {
+  mode_ = Mode::kUnknown;
+  multibulk_remaining_ = -1;
+  bulk_len_ = -1;
+  pos_ = 0;
+  scan_pos_ = 0;
+  last_size_ = 0;
+  arg_spans_.clear();
+}
+
+size_t RequestParser::HintBytesNeeded() const {
+  if (mode_ != Mode::kMultibulk || bulk_len_ < 0) return 0;
+  const size_t want = static_cast<size_t>(bulk_len_) + 2;
+  const size_t have = last_size_ > pos_ ? last_size_ - pos_ : 0;
+  return want > have ? want - have : 0;
+}
+
+ParseStatus RequestParser::Fail(std::string* error, std::string_view text) {
+  error->assign(text);
+  Reset();
+  return ParseStatus::kError;
+}
+
+ParseStatus RequestParser::Parse(std::string_view data, size_t* consumed,
+                                 std::vector<std::string_view>* args, std::string* error) {
+  last_size_ = data.size();
+  if (mode_ == Mode::kUnknown) {
+    if (data.empty()) return ParseStatus::kNeedMore;
+    mode_ = data[0] == '*' ? Mode::kMultibulk : Mode::kInline;
+  }
+  if (mode_ == Mode::kMultibulk) return ParseMultibulk(data, consumed, args, error);
+  return ParseInline(data, consumed, args, error);
+}
+
+ParseStatus RequestParser::ParseInline(std::string_view data, size_t* consumed,
+                                       std::vector<std::string_view>* args,
+                                       std::string* error) {
+  const size_t newline = internal::FindByte(data, scan_pos_, '\n');
+  if (newline == kNpos) {
+    if (data.size() > limits_.max_inline_len) return Fail(error, kTooBigInline);
+    scan_pos_ = data.size();
+    return ParseStatus::kNeedMore;
+  }
+  if (newline > limits_.max_inline_len) return Fail(error, kTooBigInline);
+
+  std::string_view line = data.substr(0, newline);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+
+  args->clear();
+  bool plain = true;
+  for (char c : line) {
+    if (c == '"' || c == '\'' || c == '\0') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    SplitPlain(line, args);
+  } else {
+    inline_args_.clear();
+    if (!SplitInlineArgs(line, &inline_args_)) return Fail(error, kUnbalancedQuotes);
+    for (const std::string& arg : inline_args_) args->emplace_back(arg);
+  }
+  *consumed = newline + 1;
+  Reset();
+  return ParseStatus::kOk;
+}
+
+ParseStatus RequestParser::ParseMultibulk(std::string_view data, size_t* consumed,
+                                          std::vector<std::string_view>* args,
+                                          std::string* error) {
+  if (multibulk_remaining_ < 0) {
+    // "*<count>\r\n": the line ends at the first '\r' and needs one more byte.
+    const size_t cr = internal::FindByte(data, scan_pos_, '\r');
+    if (cr == kNpos) {
+      if (data.size() > limits_.max_inline_len) return Fail(error, kTooBigMbulkCount);
+      scan_pos_ = data.size();
+      return ParseStatus::kNeedMore;
+    }
+    if (cr > limits_.max_inline_len) return Fail(error, kTooBigMbulkCount);
+    if (cr + 1 >= data.size()) {
+      scan_pos_ = cr;
+      return ParseStatus::kNeedMore;
+    }
+    int64_t count = 0;
+    if (!internal::ParseStrictInt64(data.substr(1, cr - 1), &count) ||
+        count > limits_.max_multibulk_len) {
+      return Fail(error, kInvalidMultibulkLength);
+    }
+    pos_ = cr + 2;
+    if (count <= 0) {
+      // "*0" and "*-1" are empty requests, which Redis skips.
+      args->clear();
+      *consumed = pos_;
+      Reset();
+      return ParseStatus::kOk;
+    }
+    multibulk_remaining_ = count;
+    bulk_len_ = -1;
+    scan_pos_ = pos_;
+    arg_spans_.clear();
+    arg_spans_.reserve(static_cast<size_t>(std::min<int64_t>(count, 1024)));
+  }
+
+  while (multibulk_remaining_ > 0) {
+    if (bulk_len_ < 0) {
+      // "$<len>\r\n"
+      const size_t cr = internal::FindByte(data, std::max(scan_pos_, pos_), '\r');
+      if (cr == kNpos) {
+        if (data.size() - pos_ > limits_.max_inline_len) return Fail(error, kTooBigBulkCount);
+        scan_pos_ = data.size();
+        return ParseStatus::kNeedMore;
+      }
+      if (cr - pos_ > limits_.max_inline_len) return Fail(error, kTooBigBulkCount);
+      if (cr + 1 >= data.size()) {
+        scan_pos_ = cr;
+        return ParseStatus::kNeedMore;
+      }
+      if (data[pos_] != '$') return Fail(error, ExpectedDollarError(data[pos_]));
+      int64_t len = 0;
+      if (!internal::ParseStrictInt64(data.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
+          len > limits_.max_bulk_len) {
+        return Fail(error, kInvalidBulkLength);
+      }
+      pos_ = cr + 2;
+      bulk_len_ = len;
+    }
+    // The payload and the two bytes after it (not checked, as in Redis).
+    const size_t need = static_cast<size_t>(bulk_len_) + 2;
+    if (data.size() - pos_ < need) return ParseStatus::kNeedMore;
+    arg_spans_.emplace_back(pos_, static_cast<size_t>(bulk_len_));
+    pos_ += need;
+    scan_pos_ = pos_;
+    bulk_len_ = -1;
+    --multibulk_remaining_;
+  }
+
+  args->clear();
+  args->reserve(arg_spans_.size());
+  for (const auto& [offset, length] : arg_spans_) args->emplace_back(data.data() + offset, length);
+  *consumed = pos_;
+  Reset();
+  return ParseStatus::kOk;
+}
+
+}  // namespace resp
