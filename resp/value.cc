@@ -29,7 +29,9 @@ class Decoder {
       int64_t pairs = 0;
       if (ParseStatus s = LengthLine(&pairs); s != ParseStatus::kOk) return s;
       if (pairs < 0 || pairs > INT64_MAX / 2) return Fail("Protocol error: invalid attribute length");
-      if (depth >= limits_.max_reply_depth) return Fail("Protocol error: reply nested too deeply");
+      if (pairs > 0 && depth >= limits_.max_reply_depth) {
+        return Fail("Protocol error: reply nested too deeply");
+      }
       Value ignored;
       for (int64_t i = 0; i < pairs * 2; ++i) {
         if (ParseStatus s = Decode(&ignored, depth + 1); s != ParseStatus::kOk) return s;
@@ -122,8 +124,11 @@ class Decoder {
           return ParseStatus::kOk;
         }
         if (count < 0 || count > INT64_MAX / 2) return Fail("Protocol error: invalid aggregate length");
-        if (depth >= limits_.max_reply_depth) return Fail("Protocol error: reply nested too deeply");
         const int64_t elements = type == '%' ? count * 2 : count;
+        // Depth counts open aggregates, as ReplyScanner does: an empty one opens none.
+        if (elements > 0 && depth >= limits_.max_reply_depth) {
+          return Fail("Protocol error: reply nested too deeply");
+        }
         out->type = type == '%' ? Type::kMap : Type::kArray;
         out->is_push = type == '>';
         // Every element takes at least 3 bytes: do not trust the count for more.
