@@ -1,0 +1,149 @@
+// anarchoredis: strongly consistent, durable Redis. This is the node binary.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "asio.hpp"
+#include "node/logging.h"
+#include "node/server.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Read settings from FILE: one 'name value' per line (names as the flags, without "
+          "dashes; '#' starts a comment). Flags given on the command line win.");
+ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to serve Redis clients on.");
+ABSL_FLAG(int, port, 6380, "Port to serve Redis clients on.");
+ABSL_FLAG(std::string, dir, "", "Directory for all of the node's state (log, child). Required.");
+ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary to run as the child.");
+ABSL_FLAG(int, databases, 16, "Number of logical databases (SELECT 0..N-1).");
+ABSL_FLAG(int64_t, proto_max_bulk_len, 512LL * 1024 * 1024,
+          "Largest bulk string a client may send, in bytes (as Redis's proto-max-bulk-len).");
+ABSL_FLAG(int64_t, max_multibulk_len, 1024 * 1024, "Largest number of arguments in one request.");
+ABSL_FLAG(int, maxclients, 10000, "Largest number of client connections.");
+ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
+ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, test_sync_gate, "",
+          "Testing only: every log fsync waits while this file exists.");
+
+namespace {
+
+// The flag names given on the command line ("--name", "--name=value", "-name").
+absl::flat_hash_set<std::string> CommandLineFlagNames(int argc, char** argv) {
+  absl::flat_hash_set<std::string> names;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (a == "--") break;
+    if (!absl::ConsumePrefix(&a, "-")) continue;
+    absl::ConsumePrefix(&a, "-");
+    std::string name(a.substr(0, a.find('=')));
+    std::replace(name.begin(), name.end(), '-', '_');
+    names.insert(name);
+    if (absl::StartsWith(name, "no")) names.insert(name.substr(2));
+  }
+  return names;
+}
+
+// Applies FILE's settings to the flags not given on the command line.
+bool LoadConfigFile(const std::string& path, const absl::flat_hash_set<std::string>& given) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "cannot read config file " << path << "\n";
+    return false;
+  }
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    std::pair<std::string, std::string> kv = absl::StrSplit(l, absl::MaxSplits(absl::ByAnyChar(" \t="), 1));
+    std::string name = std::string(absl::StripAsciiWhitespace(kv.first));
+    std::replace(name.begin(), name.end(), '-', '_');
+    std::string value = std::string(absl::StripAsciiWhitespace(kv.second));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr || name == "config") {
+      std::cerr << path << ":" << lineno << ": unknown setting '" << name << "'\n";
+      return false;
+    }
+    if (given.contains(name)) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::cerr << path << ":" << lineno << ": " << name << ": " << error << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "strongly consistent, durable Redis node.\n"
+      "  anarchoredis --port 6380 --dir /var/lib/anarchoredis/n1 [--config FILE]\n"
+      "Any Redis client can connect to the port; every acknowledged write is fsynced in the\n"
+      "node's log first.");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "anarchoredis.cc"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  const auto given = CommandLineFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+
+  if (!absl::GetFlag(FLAGS_config).empty() && !LoadConfigFile(absl::GetFlag(FLAGS_config), given)) {
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_dir).empty()) {
+    std::cerr << "anarchoredis: --dir is required (see --help)\n";
+    return 2;
+  }
+  std::string level = absl::GetFlag(FLAGS_loglevel);
+  node::SetLogLevel(level == "debug"     ? node::LogLevel::kDebug
+                    : level == "warning" ? node::LogLevel::kWarning
+                    : level == "error"   ? node::LogLevel::kError
+                                         : node::LogLevel::kInfo);
+  node::SetLogPrefix(absl::StrCat("[", absl::GetFlag(FLAGS_port), "] "));
+  signal(SIGPIPE, SIG_IGN);
+
+  node::ServerOptions options;
+  options.bind = absl::GetFlag(FLAGS_bind);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.dir = absl::GetFlag(FLAGS_dir);
+  options.redis_server = absl::GetFlag(FLAGS_redis_server);
+  options.databases = absl::GetFlag(FLAGS_databases);
+  options.limits.max_bulk_len = absl::GetFlag(FLAGS_proto_max_bulk_len);
+  options.limits.max_multibulk_len = absl::GetFlag(FLAGS_max_multibulk_len);
+  options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
+  options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
+
+  asio::io_context io(1);
+  node::Server server(io, options);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    node::Log(node::LogLevel::kError, "start failed: %s", s.ToString());
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_pidfile).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_pidfile)) << getpid() << "\n";
+  }
+  asio::signal_set stop(io, SIGINT, SIGTERM);
+  stop.async_wait([&](const asio::error_code&, int sig) {
+    node::Log(node::LogLevel::kInfo, "signal %d: stopping", sig);
+    server.Stop();
+    io.stop();
+  });
+  node::Log(node::LogLevel::kInfo, "serving Redis clients on %s:%d", options.bind, options.port);
+  io.run();
+  return 0;
+}

@@ -1,0 +1,104 @@
+#include "node/child_redis.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "asio.hpp"
+#include "node/logging.h"
+#include "node/sync_client.h"
+
+namespace node {
+
+absl::Status ChildRedis::Start() {
+  Kill();
+  std::error_code fec;
+  std::filesystem::create_directories(options_.dir, fec);
+  std::filesystem::remove(options_.socket_path, fec);
+  std::vector<std::string> args = {
+      options_.redis_server,
+      "--port", "0",
+      "--unixsocket", options_.socket_path,
+      "--unixsocketperm", "700",
+      "--dir", options_.dir,
+      "--logfile", absl::StrCat(options_.dir, "/redis.log"),
+      "--daemonize", "no",
+      "--save", "",
+      "--appendonly", "no",
+      "--databases", absl::StrCat(options_.databases),
+      // The node is the child's replica: make full syncs immediate and the
+      // backlog large enough to resume a dropped link.
+      "--repl-diskless-sync", "yes",
+      "--repl-diskless-sync-delay", "0",
+      "--repl-backlog-size", "64mb",
+      "--client-output-buffer-limit", "replica 0 0 0",
+      "--maxclients", "10000",
+      "--enable-debug-command", "local",
+      "--protected-mode", "no",
+  };
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  if (pid == 0) {
+    // The child dies with the node, whatever kills the node.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    setpgid(0, 0);  // not in the node's process group: a ^C reaches the node only
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+  ++starts_;
+
+  // Ready when it answers PING on its socket.
+  absl::Time deadline = absl::Now() + options_.ready_timeout;
+  absl::Status last = absl::UnavailableError("not started");
+  while (absl::Now() < deadline) {
+    if (Reap()) return absl::InternalError(absl::StrCat("redis-server exited at start; see ", options_.dir, "/redis.log"));
+    asio::io_context io;
+    SyncClient c(io);
+    last = c.Connect(options_.socket_path);
+    if (last.ok()) {
+      auto pong = c.Call({"PING"});
+      if (pong.ok() && pong->AsString() == "PONG") {
+        Log(LogLevel::kInfo, "child redis-server pid %d ready on %s", pid_, options_.socket_path);
+        return absl::OkStatus();
+      }
+      last = pong.ok() ? absl::UnavailableError(pong->AsString()) : pong.status();
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Kill();
+  return absl::DeadlineExceededError(absl::StrCat("child redis-server not ready: ", last.message()));
+}
+
+void ChildRedis::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+bool ChildRedis::Reap() {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_ || (r < 0 && errno == ECHILD)) {
+    pid_ = -1;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace node

@@ -1,0 +1,96 @@
+// What the node knows of every command: arity, flags and key specs as the child
+// reports them (Redis 7 `COMMAND`), and the class that decides its path through
+// the node (see shared/DESIGN.md, "Commands").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "resp/value.h"
+
+namespace node {
+
+// How a command travels through the node.
+enum class CommandClass {
+  kKeyedWrite,     // locks its keys, reply held until the effects commit
+  kKeyedRead,      // reply waits for the locks of its keys
+  kKeyspaceWrite,  // keys unknown or the whole keyspace: locks everything
+  kKeyspaceRead,   // sees the whole keyspace: waits for every earlier write
+  kBlockingWrite,  // may block: no lock while blocked; readers of its keys use a barrier
+  kTransaction,    // MULTI EXEC DISCARD WATCH UNWATCH
+  kSubscribe,      // (P|S)SUBSCRIBE and unsubscribes: the connection turns into a stream
+  kPassThrough,    // connection-local, pub/sub publish, harmless admin: forwarded as is
+  kNodeLocal,      // answered by the node itself (QUIT, ANARCHO.*, WAIT)
+  kRefused,        // would break the child's role or consistency: refused with `refusal`
+};
+
+std::string_view CommandClassName(CommandClass c);
+
+struct KeySpec {
+  enum class Begin { kIndex, kKeyword, kUnknown };
+  enum class Find { kRange, kKeynum, kUnknown };
+  Begin begin = Begin::kUnknown;
+  int index = 0;           // Begin::kIndex
+  std::string keyword;     // Begin::kKeyword (lowercase)
+  int startfrom = 0;       // Begin::kKeyword; negative searches from the end
+  Find find = Find::kUnknown;
+  int lastkey = 0, keystep = 1, limit = 0;  // Find::kRange
+  int keynumidx = 0, firstkey = 0;          // Find::kKeynum (keystep shared)
+  bool write = false;       // RW, OW or RM
+  bool incomplete = false;  // the spec may miss keys
+};
+
+struct CommandSpec {
+  std::string name;  // lowercase; "config|set" for a subcommand
+  int arity = 0;     // Redis convention: -N means at least N
+  bool write = false, readonly = false, blocking = false, movablekeys = false;
+  bool pubsub = false, scripting = false;
+  std::vector<KeySpec> key_specs;
+  absl::flat_hash_map<std::string, std::unique_ptr<CommandSpec>> subcommands;
+  CommandClass cls = CommandClass::kPassThrough;
+  std::string refusal;  // kRefused: the error text, with its "ERR " prefix
+};
+
+struct KeyRef {
+  size_t pos;  // index into args
+  bool write;
+};
+
+struct Keys {
+  std::vector<KeyRef> keys;
+  bool incomplete = false;  // some keys could not be found from the specs
+};
+
+class CommandTable {
+ public:
+  // Builds the table from the reply to `COMMAND` (RESP2 or RESP3) and applies
+  // the node's classification.
+  static absl::StatusOr<CommandTable> FromCommandReply(const resp::Value& reply);
+
+  // The spec for a request (descending into subcommands), nullptr if unknown.
+  const CommandSpec* Lookup(std::span<const std::string_view> args) const;
+
+  static bool ArityOk(const CommandSpec& spec, size_t argc) {
+    return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
+                           : argc >= static_cast<size_t>(-spec.arity);
+  }
+
+  // The key positions of `args` according to the spec's key specs.
+  static Keys GetKeys(const CommandSpec& spec, std::span<const std::string_view> args);
+
+  size_t size() const { return commands_.size(); }
+
+ private:
+  absl::flat_hash_map<std::string, std::unique_ptr<CommandSpec>> commands_;
+};
+
+// The node's own commands (ANARCHO.*), and others it answers itself.
+bool IsNodeCommand(std::string_view lowercase_name);
+
+}  // namespace node

@@ -1,0 +1,304 @@
+#include "node/replication_reader.h"
+
+#include <climits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "node/logging.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+constexpr size_t kEofMarkLen = 40;
+
+resp::Limits StreamLimits() {
+  resp::Limits l;
+  l.max_multibulk_len = INT_MAX;  // the master link has no count limit in Redis either
+  l.max_bulk_len = INT64_MAX;
+  return l;
+}
+
+bool NameIs(std::string_view arg, absl::string_view name) {
+  return absl::EqualsIgnoreCase(absl::string_view(arg.data(), arg.size()), name);
+}
+
+}  // namespace
+
+ReplicationReader::ReplicationReader(asio::io_context& io, std::string socket_path,
+                                     int listening_port, Callbacks callbacks)
+    : io_(io),
+      socket_path_(std::move(socket_path)),
+      listening_port_(listening_port),
+      cb_(std::move(callbacks)),
+      ack_timer_(io),
+      parser_(StreamLimits()) {}
+
+ReplicationReader::~ReplicationReader() {
+  *alive_ = false;
+  Stop();
+}
+
+void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> resume) {
+  Stop();
+  resume_ = std::move(resume);
+  socket_ = std::make_unique<asio::local::stream_protocol::socket>(io_);
+  asio::error_code ec;
+  socket_->connect(asio::local::stream_protocol::endpoint(socket_path_), ec);
+  if (ec) {
+    Fail(absl::UnavailableError(absl::StrCat("replication link: connect: ", ec.message())));
+    return;
+  }
+  in_.clear();
+  in_pos_ = 0;
+  parser_.Reset();
+  if (!resume_) {
+    // A resumed link continues the same stream: an open MULTI group and the
+    // selected db carry over. A full sync starts a new one.
+    in_multi_ = false;
+    group_ = EffectRun{};
+  }
+  state_ = State::kPing;
+  Send(std::string("PING\r\n"));
+  Read();
+}
+
+void ReplicationReader::Stop() {
+  ack_timer_.cancel();
+  if (socket_) {
+    asio::error_code ec;
+    socket_->close(ec);
+    socket_.reset();
+  }
+  state_ = State::kIdle;
+}
+
+void ReplicationReader::Fail(absl::Status status) {
+  Stop();
+  if (cb_.on_error) cb_.on_error(status);
+}
+
+void ReplicationReader::Send(std::string bytes) {
+  if (!socket_) return;
+  auto buf = std::make_shared<std::string>(std::move(bytes));
+  asio::async_write(*socket_, asio::buffer(*buf),
+                    [buf, alive = alive_](const asio::error_code&, size_t) {});
+}
+
+void ReplicationReader::Read() {
+  if (!socket_) return;
+  if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > (1 << 20))) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  size_t old = in_.size();
+  in_.resize(old + (1 << 16));
+  auto* sock = socket_.get();
+  sock->async_read_some(asio::buffer(in_.data() + old, 1 << 16),
+                        [this, old, sock, alive = alive_](const asio::error_code& ec, size_t n) {
+                          if (!*alive || socket_.get() != sock) return;
+                          in_.resize(old + n);
+                          if (ec) {
+                            Fail(absl::UnavailableError(
+                                absl::StrCat("replication link lost: ", ec.message())));
+                            return;
+                          }
+                          Process();
+                          if (socket_.get() == sock) Read();
+                        });
+}
+
+bool ReplicationReader::TakeLine(std::string* line) {
+  // Before +FULLRESYNC the master may send bare "\n" keep-alives.
+  while (in_pos_ < in_.size() && in_[in_pos_] == '\n') ++in_pos_;
+  size_t eol = in_.find("\r\n", in_pos_);
+  if (eol == std::string::npos) return false;
+  *line = in_.substr(in_pos_, eol - in_pos_);
+  in_pos_ = eol + 2;
+  return true;
+}
+
+void ReplicationReader::Process() {
+  std::string line;
+  while (true) {
+    switch (state_) {
+      case State::kIdle:
+        return;
+      case State::kPing:
+        if (!TakeLine(&line)) return;
+        if (line.empty() || line[0] == '-') {
+          return Fail(absl::UnavailableError(absl::StrCat("replication handshake: PING: ", line)));
+        }
+        state_ = State::kPort;
+        Send(absl::StrCat("REPLCONF listening-port ", listening_port_, "\r\n"));
+        break;
+      case State::kPort:
+      case State::kCapa:
+        if (!TakeLine(&line)) return;
+        if (line != "+OK") {
+          return Fail(absl::UnavailableError(absl::StrCat("replication handshake: REPLCONF: ", line)));
+        }
+        if (state_ == State::kPort) {
+          state_ = State::kCapa;
+          Send("REPLCONF capa eof capa psync2\r\n");
+        } else {
+          state_ = State::kPsync;
+          Send(resume_ ? absl::StrCat("PSYNC ", resume_->first, " ", resume_->second + 1, "\r\n")
+                       : std::string("PSYNC ? -1\r\n"));
+        }
+        break;
+      case State::kPsync: {
+        if (!TakeLine(&line)) return;
+        std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+        if (!parts.empty() && parts[0] == "+FULLRESYNC" && parts.size() == 3 &&
+            absl::SimpleAtoi(parts[2], &offset_)) {
+          replid_ = parts[1];
+          state_ = State::kRdbHeader;
+        } else if (!parts.empty() && parts[0] == "+CONTINUE" && resume_) {
+          replid_ = parts.size() > 1 ? parts[1] : resume_->first;
+          offset_ = resume_->second;
+          state_ = State::kStreaming;
+          SendAck();
+          ScheduleAck();
+          if (cb_.on_sync) cb_.on_sync(replid_, offset_, true);
+        } else {
+          return Fail(absl::UnavailableError(absl::StrCat("replication handshake: PSYNC: ", line)));
+        }
+        break;
+      }
+      case State::kRdbHeader: {
+        if (!TakeLine(&line)) return;
+        if (absl::StartsWith(line, "$EOF:") && line.size() == 5 + kEofMarkLen) {
+          rdb_eof_mark_ = line.substr(5);
+          state_ = State::kRdbEof;
+        } else if (!line.empty() && line[0] == '$' && absl::SimpleAtoi(line.substr(1), &rdb_remaining_)) {
+          state_ = State::kRdbLength;
+        } else {
+          return Fail(absl::DataLossError(absl::StrCat("replication: bad RDB header: ", line)));
+        }
+        break;
+      }
+      case State::kRdbEof:
+      case State::kRdbLength: {
+        bool done = false;
+        if (state_ == State::kRdbLength) {
+          uint64_t take = std::min<uint64_t>(rdb_remaining_, in_.size() - in_pos_);
+          in_pos_ += take;
+          rdb_remaining_ -= take;
+          done = rdb_remaining_ == 0;
+        } else {
+          // The RDB ends with the 40-byte mark; keep up to 39 bytes that could
+          // be the start of a mark split across reads.
+          size_t at = in_.find(rdb_eof_mark_, in_pos_);
+          if (at != std::string::npos) {
+            in_pos_ = at + kEofMarkLen;
+            done = true;
+          } else if (in_.size() - in_pos_ >= kEofMarkLen) {
+            in_pos_ = in_.size() - (kEofMarkLen - 1);
+          }
+        }
+        if (!done) return;
+        state_ = State::kStreaming;
+        db_ = 0;
+        // After a diskless RDB the master streams nothing until the first ACK.
+        SendAck();
+        ScheduleAck();
+        if (cb_.on_sync) cb_.on_sync(replid_, offset_, false);
+        break;
+      }
+      case State::kStreaming:
+        ProcessStream();
+        return;
+    }
+  }
+}
+
+void ReplicationReader::ProcessStream() {
+  EffectRun run;
+  run.db = run.end_db = db_;
+  run.end_offset = offset_;
+  uint64_t start_offset = offset_;
+  bool ack = false;
+  std::vector<std::string_view> args;
+  std::string error;
+  while (in_pos_ < in_.size()) {
+    size_t consumed = 0;
+    std::string_view data(in_.data() + in_pos_, in_.size() - in_pos_);
+    resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
+    if (st == resp::ParseStatus::kNeedMore) break;
+    if (st == resp::ParseStatus::kError) {
+      return Fail(absl::DataLossError(absl::StrCat("replication stream: ", error)));
+    }
+    std::string_view bytes = data.substr(0, consumed);
+    in_pos_ += consumed;
+    offset_ += consumed;
+    if (args.empty()) {
+      if (!in_multi_) run.end_offset = offset_;
+      continue;
+    }
+    const std::string_view name = args[0];
+    if (in_multi_) {
+      group_.commands.append(bytes);
+      ++group_.count;
+      if (NameIs(name, "select") && args.size() > 1) {
+        (void)absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &group_.end_db);
+      }
+      if (NameIs(name, "exec")) {
+        in_multi_ = false;
+        if (run.count == 0) run.db = run.end_db = group_.db;
+        run.commands.append(group_.commands);
+        run.count += group_.count;
+        run.end_db = db_ = group_.end_db;
+        run.end_offset = offset_;
+        group_ = EffectRun{};
+      }
+      continue;
+    }
+    if (NameIs(name, "ping") || NameIs(name, "publish") || NameIs(name, "spublish")) {
+      run.end_offset = offset_;
+      continue;
+    }
+    if (NameIs(name, "replconf")) {
+      ack = ack || (args.size() > 1 && NameIs(args[1], "getack"));
+      run.end_offset = offset_;
+      continue;
+    }
+    if (NameIs(name, "multi")) {
+      in_multi_ = true;
+      group_ = EffectRun{};
+      group_.db = group_.end_db = db_;
+      group_.commands.append(bytes);
+      group_.count = 1;
+      continue;
+    }
+    if (NameIs(name, "select") && args.size() > 1) {
+      int db = 0;
+      if (absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &db)) db_ = db;
+    }
+    run.commands.append(bytes);
+    ++run.count;
+    run.end_db = db_;
+    run.end_offset = offset_;
+  }
+  if (ack) SendAck();
+  if (run.end_offset > start_offset && cb_.on_effects) cb_.on_effects(std::move(run));
+}
+
+void ReplicationReader::SendAck() {
+  Send(absl::StrCat("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$", absl::StrCat(offset_).size(), "\r\n",
+                    offset_, "\r\n"));
+}
+
+void ReplicationReader::ScheduleAck() {
+  ack_timer_.expires_after(std::chrono::seconds(1));
+  ack_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive || state_ != State::kStreaming) return;
+    SendAck();
+    ScheduleAck();
+  });
+}
+
+}  // namespace node

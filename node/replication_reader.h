@@ -1,0 +1,90 @@
+// The node's replica link to its child: the handshake (PING, REPLCONF, PSYNC),
+// the RDB transfer in either form (discarded: the log, not the RDB, is the
+// source of truth), then the command stream parsed with exact byte offsets.
+//
+// Stream bytes become EffectRuns: whole commands, SELECTs kept in place, a
+// MULTI/EXEC group never split across runs. Bytes that are not state (the
+// master's `ping`, `REPLCONF GETACK`, `PUBLISH`) are dropped but still advance the
+// offset. An ACK is sent every second (and after each GETACK); nothing else is
+// ever written on the link, since the master drops a replica that does.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "asio.hpp"
+#include "resp/request_parser.h"
+
+namespace node {
+
+// Effects read in one go from the stream. Runs are contiguous: each begins at
+// the previous one's end_offset and db.
+struct EffectRun {
+  int db = 0;          // db selected before the first command
+  int end_db = 0;
+  uint32_t count = 0;  // commands in `commands`
+  std::string commands;
+  uint64_t end_offset = 0;  // replication offset after the run (skipped bytes included)
+};
+
+class ReplicationReader {
+ public:
+  struct Callbacks {
+    // The stream starts (full sync done, or link resumed) at `offset` of `replid`.
+    std::function<void(const std::string& replid, uint64_t offset, bool resumed)> on_sync;
+    std::function<void(EffectRun&&)> on_effects;
+    // The link failed or was closed by the child; the reader is stopped.
+    std::function<void(const absl::Status&)> on_error;
+  };
+
+  ReplicationReader(asio::io_context& io, std::string socket_path, int listening_port,
+                    Callbacks callbacks);
+  ~ReplicationReader();
+
+  // Connects and syncs; with `resume`, asks to continue at (replid, offset).
+  void Start(std::optional<std::pair<std::string, uint64_t>> resume = std::nullopt);
+  void Stop();
+
+  bool streaming() const { return state_ == State::kStreaming; }
+  const std::string& replid() const { return replid_; }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  enum class State { kIdle, kPing, kPort, kCapa, kPsync, kRdbHeader, kRdbEof, kRdbLength, kStreaming };
+
+  void Send(std::string bytes);
+  void Read();
+  void Process();
+  // Handshake replies are lines; returns false until a whole line is in.
+  bool TakeLine(std::string* line);
+  void ProcessStream();
+  void SendAck();
+  void ScheduleAck();
+  void Fail(absl::Status status);
+
+  asio::io_context& io_;
+  std::string socket_path_;
+  int listening_port_;
+  Callbacks cb_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::unique_ptr<asio::local::stream_protocol::socket> socket_;
+  asio::steady_timer ack_timer_;
+  State state_ = State::kIdle;
+  std::optional<std::pair<std::string, uint64_t>> resume_;
+  std::string in_;
+  size_t in_pos_ = 0;            // consumed bytes of in_
+  std::string rdb_eof_mark_;
+  uint64_t rdb_remaining_ = 0;
+  std::string replid_;
+  uint64_t offset_ = 0;          // offset after the last byte consumed
+  resp::RequestParser parser_;
+  int db_ = 0;                   // db after the last emitted command
+  bool in_multi_ = false;
+  EffectRun group_;              // an open MULTI group
+};
+
+}  // namespace node

@@ -1,0 +1,36 @@
+// A blocking RESP client for the node's own short conversations with its child
+// (readiness, COMMAND, rebuilding the child from the log). Never used on the
+// client path, which is asynchronous.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "asio.hpp"
+#include "resp/value.h"
+
+namespace node {
+
+class SyncClient {
+ public:
+  explicit SyncClient(asio::io_context& io) : socket_(io) {}
+
+  absl::Status Connect(const std::string& socket_path);
+  absl::StatusOr<resp::Value> Call(std::initializer_list<std::string_view> args);
+  // Sends `requests` (already RESP-encoded, `count` of them) and reads their
+  // replies; on_reply sees each decoded reply in order.
+  absl::Status Pipeline(std::string_view requests, size_t count,
+                        const std::function<void(const resp::Value&)>& on_reply);
+
+ private:
+  absl::StatusOr<resp::Value> ReadReply();
+
+  asio::local::stream_protocol::socket socket_;
+  std::string in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace node
