@@ -1,6 +1,7 @@
 // Private helpers shared by the resp/ sources. Not part of the public API.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -44,9 +45,16 @@ inline bool ParseStrictInt64(std::string_view s, int64_t* out) {
   return true;
 }
 
-// Offset of the first `c` in data[from, end), or npos.
+// Offset of the first `c` in data[from, end), or npos. Header lines are a few
+// bytes long, where a plain loop beats a memchr call; longer searches use memchr.
 inline size_t FindByte(std::string_view data, size_t from, char c) {
   if (from >= data.size()) return std::string_view::npos;
+  const size_t short_end = std::min(data.size(), from + 16);
+  for (size_t i = from; i < short_end; ++i) {
+    if (data[i] == c) return i;
+  }
+  if (short_end == data.size()) return std::string_view::npos;
+  from = short_end;
   const void* p = std::memchr(data.data() + from, c, data.size() - from);
   if (p == nullptr) return std::string_view::npos;
   return static_cast<size_t>(static_cast<const char*>(p) - data.data());

@@ -11,8 +11,7 @@ namespace resp {
 namespace {
 
 // Debian's Abseil is built with its own absl::string_view (not std::string_view),
-// so absl::StrAppend cannot take our views; these helpers append with at most
-// one reallocation per call instead.
+// so absl::StrAppend cannot take our views; these helpers reserve once and append.
 
 constexpr size_t kMaxLine = 24;  // prefix, 20 digits, CRLF
 
@@ -34,31 +33,21 @@ inline void AppendLengthLine(std::string* out, char prefix, Int n) {
 
 // "<prefix><payload>\r\n"
 inline void AppendLine(std::string* out, char prefix, std::string_view payload) {
-  const size_t old = out->size();
-  out->resize(old + payload.size() + 3);
-  char* p = out->data() + old;
-  *p++ = prefix;
-  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
-  p += payload.size();
-  p[0] = '\r';
-  p[1] = '\n';
+  out->reserve(out->size() + payload.size() + 3);
+  out->push_back(prefix);
+  out->append(payload);
+  out->append("\r\n", 2);
 }
 
 // "$<len>\r\n<head><body>\r\n": a bulk string whose payload is head + body.
 inline void AppendBulk(std::string* out, char prefix, std::string_view head, std::string_view body) {
   char line[kMaxLine];
   const size_t line_len = FormatLengthLine(line, prefix, head.size() + body.size());
-  const size_t old = out->size();
-  out->resize(old + line_len + head.size() + body.size() + 2);
-  char* p = out->data() + old;
-  std::memcpy(p, line, line_len);
-  p += line_len;
-  if (!head.empty()) std::memcpy(p, head.data(), head.size());
-  p += head.size();
-  if (!body.empty()) std::memcpy(p, body.data(), body.size());
-  p += body.size();
-  p[0] = '\r';
-  p[1] = '\n';
+  out->reserve(out->size() + line_len + head.size() + body.size() + 2);
+  out->append(line, line_len);
+  out->append(head);
+  out->append(body);
+  out->append("\r\n", 2);
 }
 
 }  // namespace
