@@ -1,0 +1,991 @@
+#include "consensus/raft.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "consensus/fatal.h"
+
+namespace consensus {
+
+namespace {
+
+bool IsTermless(pb::MessageType t) {
+  return t == pb::MSG_READ_INDEX || t == pb::MSG_TRANSFER_LEADER;
+}
+
+bool SameHardState(const pb::HardState& a, const pb::HardState& b) {
+  return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit();
+}
+
+pb::Message NewMessage(pb::MessageType type, uint64_t to) {
+  pb::Message m;
+  m.set_type(type);
+  m.set_to(to);
+  return m;
+}
+
+}  // namespace
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kFollower: return "follower";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+std::vector<pb::Entry> BootstrapEntries(const std::vector<uint64_t>& voters) {
+  std::vector<pb::Entry> out;
+  for (size_t i = 0; i < voters.size(); ++i) {
+    pb::ConfChange cc;
+    cc.set_type(pb::CONF_CHANGE_ADD_VOTER);
+    cc.set_node_id(voters[i]);
+    pb::Entry e;
+    e.set_term(1);
+    e.set_index(i + 1);
+    e.set_type(pb::ENTRY_CONF_CHANGE);
+    e.set_data(cc.SerializeAsString());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- creation
+
+Raft::Raft(const Config& c)
+    : id_(c.id),
+      election_tick_(c.election_tick),
+      heartbeat_tick_(c.heartbeat_tick),
+      pre_vote_(c.pre_vote),
+      check_quorum_(c.check_quorum),
+      read_only_option_(c.read_only_option),
+      max_size_per_msg_(c.max_size_per_msg),
+      lease_margin_ticks_(c.lease_margin_ticks),
+      log_(c.storage, c.max_committed_size_per_ready),
+      trk_(c.max_inflight_msgs),
+      rng_(c.random_seed != 0 ? c.random_seed : c.id * 0x9E3779B97F4A7C15ull) {}
+
+absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
+  if (c.id == 0) return absl::InvalidArgumentError("raft: id must not be 0");
+  if (c.storage == nullptr) return absl::InvalidArgumentError("raft: storage is required");
+  if (c.heartbeat_tick <= 0) return absl::InvalidArgumentError("raft: heartbeat_tick must be > 0");
+  if (c.election_tick <= c.heartbeat_tick) {
+    return absl::InvalidArgumentError("raft: election_tick must be > heartbeat_tick");
+  }
+  if (c.max_inflight_msgs == 0) return absl::InvalidArgumentError("raft: max_inflight_msgs must be > 0");
+  if (c.read_only_option == ReadOnlyOption::kLeaseBased && !c.check_quorum) {
+    return absl::InvalidArgumentError("raft: lease-based reads need check_quorum");
+  }
+  if (c.lease_margin_ticks < 0 || c.lease_margin_ticks >= c.election_tick) {
+    return absl::InvalidArgumentError("raft: lease_margin_ticks must be in [0, election_tick)");
+  }
+  absl::StatusOr<PersistentState> st = c.storage->InitialState();
+  if (!st.ok()) return st.status();
+
+  std::unique_ptr<Raft> r(new Raft(c));
+  RaftLog& log = r->log_;
+  const pb::HardState& hs = st->hard_state;
+  if (hs.commit() > log.LastIndex()) {
+    return absl::FailedPreconditionError(absl::StrCat("raft: persisted commit ", hs.commit(),
+                                                      " is past the last index ", log.LastIndex()));
+  }
+  log.CommitTo(hs.commit());
+  if (c.applied > 0) {
+    if (c.applied > log.committed() || c.applied < log.applied()) {
+      return absl::InvalidArgumentError(absl::StrCat("raft: applied ", c.applied, " outside [",
+                                                     log.applied(), ",", log.committed(), "]"));
+    }
+    log.AppliedTo(c.applied);
+  }
+  r->trk_.Reset(st->conf_state, log.LastIndex() + 1);
+  r->term_ = hs.term();
+  r->BecomeFollower(hs.term(), 0);
+  r->vote_ = hs.vote();
+  r->prev_hard_state_ = r->HardState();
+  r->prev_soft_state_ = r->GetSoftState();
+  return r;
+}
+
+// ---------------------------------------------------------------- roles
+
+void Raft::ResetRandomizedElectionTimeout() {
+  randomized_election_timeout_ =
+      election_tick_ + static_cast<int>(rng_() % static_cast<uint64_t>(election_tick_));
+}
+
+void Raft::Reset(uint64_t term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_ = 0;
+    campaign_after_apply_ = false;
+  }
+  lead_ = 0;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  ResetRandomizedElectionTimeout();
+  AbortLeaderTransfer();
+  trk_.ResetVotes();
+  // Fresh progress for everybody; our own match is what is durable.
+  const uint64_t next = log_.LastIndex() + 1;
+  for (auto& [id, pr] : trk_.progress()) {
+    Progress fresh(trk_.max_inflight());
+    fresh.next = next;
+    fresh.is_learner = trk_.IsLearner(id);
+    if (id == id_) {
+      fresh.match = log_.PersistedLastIndex();
+      fresh.recent_active = true;
+    }
+    pr = std::move(fresh);
+  }
+  pending_conf_index_ = 0;
+  read_only_.Clear();
+  reads_waiting_for_commit_.clear();
+  pending_bcast_entries_ = false;
+  pending_bcast_commit_ = false;
+  pending_read_heartbeat_ = false;
+}
+
+void Raft::BecomeFollower(uint64_t term, uint64_t lead) {
+  Reset(term);
+  lead_ = lead;
+  role_ = Role::kFollower;
+}
+
+void Raft::BecomePreCandidate() {
+  RAFT_CHECK(role_ != Role::kLeader, "leader cannot become pre-candidate");
+  // Neither term nor vote changes: a pre-vote round binds nobody.
+  role_ = Role::kPreCandidate;
+  trk_.ResetVotes();
+  lead_ = 0;
+  ResetRandomizedElectionTimeout();
+}
+
+void Raft::BecomeCandidate() {
+  RAFT_CHECK(role_ != Role::kLeader, "leader cannot become candidate");
+  Reset(term_ + 1);
+  vote_ = id_;
+  role_ = Role::kCandidate;
+}
+
+void Raft::BecomeLeader() {
+  RAFT_CHECK(role_ != Role::kFollower, "follower cannot become leader");
+  Reset(term_);
+  lead_ = id_;
+  role_ = Role::kLeader;
+  if (Progress* self = trk_.Get(id_)) self->BecomeReplicate();
+  // Conf changes wait until everything before this term's no-op is applied.
+  pending_conf_index_ = log_.LastIndex();
+  // The no-op: commits everything before it (Raft §5.4.2) and enables reads.
+  AppendEntries(std::vector<pb::Entry>(1));
+}
+
+bool Raft::Promotable() const { return trk_.IsVoter(id_) && !log_.unstable().snapshot(); }
+
+bool Raft::HasUnappliedConfChanges() const {
+  uint64_t lo = std::max(log_.applied() + 1, log_.FirstIndex());
+  if (lo > log_.committed()) return false;
+  absl::StatusOr<std::vector<pb::Entry>> ents =
+      log_.Slice(lo, log_.committed() + 1, std::numeric_limits<uint64_t>::max());
+  RAFT_CHECK(ents.ok(), "unapplied entries: ", ents.status().ToString());
+  for (const pb::Entry& e : *ents) {
+    if (e.type() == pb::ENTRY_CONF_CHANGE) return true;
+  }
+  return false;
+}
+
+bool Raft::PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
+
+bool Raft::InLease() const {
+  if (check_quorum_ && lead_ != 0 && election_elapsed_ < election_tick_) return true;
+  // After a restart we do not know what we promised before the crash: keep
+  // any promise by waiting one election timeout before voting.
+  return read_only_option_ == ReadOnlyOption::kLeaseBased &&
+         now_ < static_cast<uint64_t>(election_tick_);
+}
+
+bool Raft::LeaseValid() const {
+  if (role_ != Role::kLeader || lead_transferee_ != 0) return false;
+  uint64_t acked = trk_.QuorumLeaseAck(id_, now_);
+  uint64_t lease = static_cast<uint64_t>(election_tick_ - lease_margin_ticks_);
+  return acked + lease > now_;
+}
+
+void Raft::StartCampaign(CampaignType t) {
+  if (!Promotable()) return;
+  // A change we know is committed may remove us or change the quorum; vote
+  // counting with the old configuration could be wrong.
+  if (HasUnappliedConfChanges()) return;
+  pb::MessageType type;
+  uint64_t vote_term;
+  if (t == CampaignType::kPreElection) {
+    BecomePreCandidate();
+    type = pb::MSG_PRE_VOTE;
+    vote_term = term_ + 1;
+  } else {
+    BecomeCandidate();
+    type = pb::MSG_VOTE;
+    vote_term = term_;
+  }
+  trk_.RecordVote(id_, true);
+  if (trk_.TallyVotes() == VoteResult::kWon) {
+    // A single voter wins at once.
+    if (t == CampaignType::kPreElection) {
+      StartCampaign(CampaignType::kElection);
+    } else {
+      BecomeLeader();
+    }
+    return;
+  }
+  uint64_t last_index = log_.LastIndex();
+  uint64_t last_term = log_.LastTerm();
+  for (uint64_t id : trk_.voters().ids()) {
+    if (id == id_) continue;
+    pb::Message m = NewMessage(type, id);
+    m.set_term(vote_term);
+    m.set_index(last_index);
+    m.set_log_term(last_term);
+    m.set_force(t == CampaignType::kTransfer);
+    Send(std::move(m));
+  }
+}
+
+// ---------------------------------------------------------------- clock
+
+void Raft::Tick() {
+  ++now_;
+  if (role_ == Role::kLeader) {
+    TickHeartbeat();
+  } else {
+    TickElection();
+  }
+}
+
+void Raft::TickElection() {
+  ++election_elapsed_;
+  if (Promotable() && PastElectionTimeout()) {
+    election_elapsed_ = 0;
+    StartCampaign(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
+  }
+}
+
+void Raft::TickHeartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= election_tick_) {
+    election_elapsed_ = 0;
+    if (check_quorum_) {
+      if (!trk_.QuorumActive(id_)) {
+        // Cut off from a majority: stop acting as leader (and serving leases).
+        BecomeFollower(term_, 0);
+        return;
+      }
+      for (auto& [id, pr] : trk_.progress()) {
+        if (id != id_) pr.recent_active = false;
+      }
+    }
+    // A transfer that did not finish within an election timeout is abandoned.
+    AbortLeaderTransfer();
+  }
+  if (heartbeat_elapsed_ >= heartbeat_tick_) {
+    heartbeat_elapsed_ = 0;
+    BcastHeartbeat(read_only_.LastKey());
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+absl::Status Raft::Step(pb::Message m) {
+  const pb::MessageType type = m.type();
+  if (type <= pb::MSG_UNSPECIFIED || type > pb::MSG_TRANSFER_LEADER) {
+    return absl::InvalidArgumentError(absl::StrCat("raft: bad message type ", type));
+  }
+  const bool is_vote = type == pb::MSG_VOTE || type == pb::MSG_PRE_VOTE;
+  if (m.term() == 0 && IsTermless(type)) {
+    // Requests forwarded by a follower: not bound to a term.
+  } else if (m.term() > term_) {
+    if (is_vote) {
+      // The leader lease: while we hear from a leader, a candidate is more
+      // likely partitioned than the leader dead. A transfer overrides it.
+      if (!m.force() && InLease()) return absl::OkStatus();
+    }
+    if (type == pb::MSG_PRE_VOTE) {
+      // A pre-vote never changes our term.
+    } else if (type == pb::MSG_PRE_VOTE_RESP && !m.reject()) {
+      // A granted pre-vote carries the term we would campaign for.
+    } else if (type == pb::MSG_APP || type == pb::MSG_HEARTBEAT || type == pb::MSG_SNAP) {
+      BecomeFollower(m.term(), m.from());
+    } else {
+      BecomeFollower(m.term(), 0);
+    }
+  } else if (m.term() < term_) {
+    if ((check_quorum_ || pre_vote_) && (type == pb::MSG_HEARTBEAT || type == pb::MSG_APP)) {
+      // A stale leader, perhaps back from a partition. Our vote requests may
+      // be ignored by its followers (lease) while we ignore its appends;
+      // telling it our term makes it step down and ends the stand-off.
+      Send(NewMessage(pb::MSG_APP_RESP, m.from()));
+    } else if (type == pb::MSG_PRE_VOTE) {
+      pb::Message resp = NewMessage(pb::MSG_PRE_VOTE_RESP, m.from());
+      resp.set_term(term_);
+      resp.set_reject(true);
+      Send(std::move(resp));
+    }
+    return absl::OkStatus();
+  }
+
+  if (is_vote) {
+    HandleVoteRequest(m);
+    return absl::OkStatus();
+  }
+  switch (role_) {
+    case Role::kLeader: StepLeader(m); break;
+    case Role::kPreCandidate:
+    case Role::kCandidate: StepCandidate(m); break;
+    case Role::kFollower: StepFollower(m); break;
+  }
+  return absl::OkStatus();
+}
+
+void Raft::HandleVoteRequest(const pb::Message& m) {
+  const bool pre = m.type() == pb::MSG_PRE_VOTE;
+  const pb::MessageType resp_type = pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP;
+  // We may vote again for the same candidate (a duplicate request), vote if
+  // we have neither voted nor know a leader in this term, and grant a
+  // pre-vote for a later term (it binds nothing).
+  bool can_vote = vote_ == m.from() || (vote_ == 0 && lead_ == 0) || (pre && m.term() > term_);
+  pb::Message resp = NewMessage(resp_type, m.from());
+  if (can_vote && log_.IsUpToDate(m.index(), m.log_term())) {
+    resp.set_term(m.term());
+    if (!pre) {
+      election_elapsed_ = 0;
+      vote_ = m.from();
+    }
+  } else {
+    resp.set_term(term_);
+    resp.set_reject(true);
+  }
+  Send(std::move(resp));
+}
+
+void Raft::StepFollower(pb::Message& m) {
+  switch (m.type()) {
+    case pb::MSG_APP:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleAppendEntries(m);
+      break;
+    case pb::MSG_HEARTBEAT:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleHeartbeat(m);
+      break;
+    case pb::MSG_SNAP:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleSnapshot(m);
+      break;
+    case pb::MSG_TRANSFER_LEADER:
+      if (lead_ != 0) {
+        m.set_to(lead_);
+        Send(std::move(m));
+      }
+      break;
+    case pb::MSG_TIMEOUT_NOW:
+      if (HasUnappliedConfChanges()) {
+        campaign_after_apply_ = true;
+      } else {
+        StartCampaign(CampaignType::kTransfer);
+      }
+      break;
+    case pb::MSG_READ_INDEX_RESP:
+      read_states_.push_back(ReadState{m.index(), m.context()});
+      break;
+    default:
+      // MSG_READ_INDEX sent to us by mistake is dropped: its asker times out.
+      break;
+  }
+}
+
+void Raft::StepCandidate(pb::Message& m) {
+  const pb::MessageType my_resp =
+      role_ == Role::kPreCandidate ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP;
+  switch (m.type()) {
+    case pb::MSG_APP:
+      BecomeFollower(m.term(), m.from());
+      HandleAppendEntries(m);
+      return;
+    case pb::MSG_HEARTBEAT:
+      BecomeFollower(m.term(), m.from());
+      HandleHeartbeat(m);
+      return;
+    case pb::MSG_SNAP:
+      BecomeFollower(m.term(), m.from());
+      HandleSnapshot(m);
+      return;
+    default:
+      break;
+  }
+  if (m.type() != my_resp) return;
+  // A grant from an older pre-vote round would count for the wrong term.
+  if (role_ == Role::kPreCandidate && !m.reject() && m.term() != term_ + 1) return;
+  trk_.RecordVote(m.from(), !m.reject());
+  switch (trk_.TallyVotes()) {
+    case VoteResult::kWon:
+      if (role_ == Role::kPreCandidate) {
+        StartCampaign(CampaignType::kElection);
+      } else {
+        BecomeLeader();
+      }
+      break;
+    case VoteResult::kLost:
+      BecomeFollower(term_, 0);
+      break;
+    case VoteResult::kPending:
+      break;
+  }
+}
+
+void Raft::StepLeader(pb::Message& m) {
+  switch (m.type()) {
+    case pb::MSG_APP_RESP: HandleAppendResponse(m); break;
+    case pb::MSG_HEARTBEAT_RESP: HandleHeartbeatResponse(m); break;
+    case pb::MSG_TRANSFER_LEADER: HandleTransferLeader(m.transferee()); break;
+    case pb::MSG_READ_INDEX:
+      HandleReadIndexOnLeader(ReadRequest{m.from(), std::move(*m.mutable_context()), 0});
+      break;
+    default: break;
+  }
+}
+
+void Raft::HandleAppendEntries(pb::Message& m) {
+  pb::Message resp = NewMessage(pb::MSG_APP_RESP, m.from());
+  if (m.index() < log_.committed()) {
+    // Everything up to our commit index matches any leader's log.
+    resp.set_index(log_.committed());
+    Send(std::move(resp));
+    return;
+  }
+  std::vector<pb::Entry> entries;
+  entries.reserve(m.entries_size());
+  for (pb::Entry& e : *m.mutable_entries()) entries.push_back(std::move(e));
+  if (std::optional<uint64_t> last = log_.MaybeAppend(m.index(), m.log_term(), m.commit(),
+                                                      std::move(entries))) {
+    resp.set_index(*last);
+    Send(std::move(resp));
+    return;
+  }
+  // Our entry at m.index() is missing or from another term. Point the leader
+  // at the last index whose term could still match: entries after it with a
+  // term above m.log_term() cannot be in the leader's log at those indexes.
+  uint64_t hint = std::min(m.index(), log_.LastIndex());
+  hint = log_.FindConflictByTerm(hint, m.log_term());
+  absl::StatusOr<uint64_t> hint_term = log_.Term(hint);
+  resp.set_index(m.index());
+  resp.set_reject(true);
+  resp.set_reject_hint(hint);
+  resp.set_log_term(hint_term.ok() ? *hint_term : 0);
+  Send(std::move(resp));
+}
+
+void Raft::HandleHeartbeat(const pb::Message& m) {
+  log_.CommitTo(m.commit());
+  pb::Message resp = NewMessage(pb::MSG_HEARTBEAT_RESP, m.from());
+  resp.set_context(m.context());
+  resp.set_index(m.index());  // the leader's send tick, for its lease
+  Send(std::move(resp));
+}
+
+void Raft::HandleSnapshot(pb::Message& m) {
+  pb::Message resp = NewMessage(pb::MSG_APP_RESP, m.from());
+  if (Restore(std::move(*m.mutable_snapshot()))) {
+    resp.set_index(log_.LastIndex());
+  } else {
+    resp.set_index(log_.committed());
+  }
+  Send(std::move(resp));
+}
+
+bool Raft::Restore(pb::Snapshot s) {
+  const pb::SnapshotMetadata& meta = s.metadata();
+  if (meta.index() <= log_.committed()) return false;
+  const pb::ConfState& cs = meta.conf_state();
+  bool member = std::find(cs.voters().begin(), cs.voters().end(), id_) != cs.voters().end() ||
+                std::find(cs.learners().begin(), cs.learners().end(), id_) != cs.learners().end();
+  // A snapshot of a configuration without us is not for us.
+  if (!member) return false;
+  if (log_.MatchTerm(meta.index(), meta.term())) {
+    // We already have the snapshot's last entry: just learn it is committed.
+    log_.CommitTo(meta.index());
+    return false;
+  }
+  pb::ConfState conf = cs;
+  log_.Restore(std::move(s));
+  trk_.Reset(conf, log_.LastIndex() + 1);
+  return true;
+}
+
+void Raft::HandleAppendResponse(const pb::Message& m) {
+  Progress* pr = trk_.Get(m.from());
+  if (pr == nullptr) return;
+  pr->recent_active = true;
+  if (m.reject()) {
+    uint64_t next_probe = m.reject_hint();
+    if (m.log_term() > 0) {
+      // Skip every entry of ours whose term is above the follower's term at
+      // the hint: none of them can match.
+      next_probe = log_.FindConflictByTerm(m.reject_hint(), m.log_term());
+    }
+    if (pr->MaybeDecrTo(m.index(), next_probe)) {
+      if (pr->state == ProgressState::kReplicate) pr->BecomeProbe();
+      MaybeSendAppend(m.from(), true);
+    }
+    return;
+  }
+  if (pr->MaybeUpdate(m.index())) {
+    if (pr->state == ProgressState::kProbe) {
+      pr->BecomeReplicate();
+    } else if (pr->state == ProgressState::kSnapshot &&
+               (pr->match >= pr->pending_snapshot || pr->match + 1 >= log_.FirstIndex())) {
+      pr->BecomeProbe();
+      pr->BecomeReplicate();
+    } else if (pr->state == ProgressState::kReplicate) {
+      pr->inflights.FreeLE(m.index());
+    }
+    if (MaybeCommit()) OnCommitAdvanced();
+    SendAppends(m.from(), false);
+    if (m.from() == lead_transferee_ && pr->match == log_.LastIndex()) SendTimeoutNow(m.from());
+  }
+}
+
+void Raft::HandleHeartbeatResponse(const pb::Message& m) {
+  Progress* pr = trk_.Get(m.from());
+  if (pr == nullptr) return;
+  pr->recent_active = true;
+  pr->probe_sent = false;
+  pr->lease_ack = std::max(pr->lease_ack, m.index());
+  // All appends of a full window may have been lost; free one so a probe can
+  // find out (the follower rejects it if there is a gap).
+  if (pr->state == ProgressState::kReplicate && pr->inflights.Full()) pr->inflights.FreeFirstOne();
+  if (pr->match < log_.LastIndex()) MaybeSendAppend(m.from(), true);
+
+  if (m.context().empty()) return;
+  const absl::btree_set<uint64_t>* acks = read_only_.RecvAck(m.from(), m.context());
+  if (acks == nullptr) return;
+  VoteResult r = trk_.voters().Vote([acks](uint64_t id) -> std::optional<bool> {
+    if (acks->contains(id)) return true;
+    return std::nullopt;
+  });
+  if (r != VoteResult::kWon) return;
+  for (const ReadRequest& req : read_only_.Release(m.context())) RespondRead(req, req.index);
+}
+
+void Raft::HandleTransferLeader(uint64_t transferee) {
+  const Progress* pr = trk_.Get(transferee);
+  if (pr == nullptr || pr->is_learner) return;
+  if (lead_transferee_ != 0) {
+    if (lead_transferee_ == transferee) return;
+    AbortLeaderTransfer();
+  }
+  if (transferee == id_) return;
+  // The transfer must finish within an election timeout (see TickHeartbeat).
+  election_elapsed_ = 0;
+  lead_transferee_ = transferee;
+  if (pr->match == log_.LastIndex()) {
+    SendTimeoutNow(transferee);
+  } else {
+    MaybeSendAppend(transferee, true);
+  }
+}
+
+void Raft::HandleReadIndexOnLeader(ReadRequest req) {
+  if (trk_.voters().size() == 1 && trk_.IsVoter(id_)) {
+    RespondRead(req, log_.committed());
+    return;
+  }
+  // Until an entry of this term is committed, our commit index may be behind
+  // what a previous leader committed.
+  if (!CommittedEntryInCurrentTerm()) {
+    reads_waiting_for_commit_.push_back(std::move(req));
+    return;
+  }
+  req.index = log_.committed();
+  if (read_only_option_ == ReadOnlyOption::kLeaseBased && LeaseValid()) {
+    RespondRead(req, req.index);
+    return;
+  }
+  std::string key = absl::StrCat(req.from, ":", req.context);
+  read_only_.Add(key, std::move(req));
+  read_only_.RecvAck(id_, key);
+  pending_read_heartbeat_ = true;
+}
+
+void Raft::RespondRead(const ReadRequest& req, uint64_t index) {
+  if (req.from == id_) {
+    read_states_.push_back(ReadState{index, req.context});
+    return;
+  }
+  pb::Message m = NewMessage(pb::MSG_READ_INDEX_RESP, req.from);
+  m.set_index(index);
+  m.set_context(req.context);
+  Send(std::move(m));
+}
+
+// ---------------------------------------------------------------- replication
+
+void Raft::Send(pb::Message m) {
+  m.set_from(id_);
+  // Vote messages and their responses carry an explicit term; forwarded
+  // requests carry none.
+  if (m.term() == 0 && !IsTermless(m.type())) m.set_term(term_);
+  msgs_.push_back(std::move(m));
+}
+
+bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
+  Progress* pr = trk_.Get(to);
+  if (pr == nullptr || pr->IsPaused()) return false;
+  const uint64_t prev = pr->next - 1;
+  absl::StatusOr<uint64_t> prev_term = log_.Term(prev);
+  absl::StatusOr<std::vector<pb::Entry>> ents =
+      prev_term.ok() ? log_.Entries(pr->next, max_size_per_msg_) : prev_term.status();
+  if (!ents.ok()) {
+    if (!IsErrCompacted(ents.status())) return false;
+    // The follower needs entries we no longer have: send the snapshot, but
+    // only to a follower we know is alive (it is expensive).
+    if (!pr->recent_active) return false;
+    absl::StatusOr<pb::Snapshot> snap = log_.Snapshot();
+    if (!snap.ok()) return false;  // temporarily unavailable: retry later
+    uint64_t sindex = snap->metadata().index();
+    RAFT_CHECK(sindex != 0, "need a snapshot for ", to, " but storage has none");
+    pb::Message m = NewMessage(pb::MSG_SNAP, to);
+    *m.mutable_snapshot() = *std::move(snap);
+    Send(std::move(m));
+    pr->BecomeSnapshot(sindex);
+    return true;
+  }
+  if (ents->empty() && !send_if_empty) return false;
+  pb::Message m = NewMessage(pb::MSG_APP, to);
+  m.set_index(prev);
+  m.set_log_term(*prev_term);
+  m.set_commit(log_.committed());
+  const size_t n = ents->size();
+  const uint64_t last = n > 0 ? ents->back().index() : prev;
+  m.mutable_entries()->Reserve(static_cast<int>(n));
+  for (pb::Entry& e : *ents) *m.add_entries() = std::move(e);
+  Send(std::move(m));
+  pr->SentEntries(n, last);
+  return true;
+}
+
+void Raft::SendAppends(uint64_t to, bool send_if_empty) {
+  if (!MaybeSendAppend(to, send_if_empty)) return;
+  const Progress* pr = trk_.Get(to);
+  while (pr->state == ProgressState::kReplicate && MaybeSendAppend(to, false)) {
+  }
+}
+
+void Raft::SendHeartbeat(uint64_t to, const std::string& context) {
+  const Progress* pr = trk_.Get(to);
+  pb::Message m = NewMessage(pb::MSG_HEARTBEAT, to);
+  // Never tell a follower to commit past what it is known to have: its log
+  // beyond match may still differ from ours.
+  m.set_commit(std::min(pr->match, log_.committed()));
+  m.set_context(context);
+  m.set_index(now_);
+  Send(std::move(m));
+}
+
+void Raft::BcastAppend(bool send_if_empty) {
+  for (const auto& [id, pr] : trk_.progress()) {
+    if (id != id_) SendAppends(id, send_if_empty);
+  }
+}
+
+void Raft::BcastHeartbeat(const std::string& context) {
+  for (const auto& [id, pr] : trk_.progress()) {
+    if (id != id_) SendHeartbeat(id, context);
+  }
+}
+
+void Raft::SendTimeoutNow(uint64_t to) { Send(NewMessage(pb::MSG_TIMEOUT_NOW, to)); }
+
+bool Raft::MaybeCommit() { return log_.MaybeCommit(trk_.Committed(), term_); }
+
+bool Raft::CommittedEntryInCurrentTerm() const {
+  absl::StatusOr<uint64_t> t = log_.Term(log_.committed());
+  return t.ok() && *t == term_;
+}
+
+void Raft::OnCommitAdvanced() {
+  pending_bcast_commit_ = true;
+  if (!reads_waiting_for_commit_.empty() && CommittedEntryInCurrentTerm()) {
+    std::vector<ReadRequest> waiting = std::move(reads_waiting_for_commit_);
+    reads_waiting_for_commit_.clear();
+    for (ReadRequest& req : waiting) HandleReadIndexOnLeader(std::move(req));
+  }
+}
+
+void Raft::AppendEntries(std::vector<pb::Entry> entries) {
+  uint64_t li = log_.LastIndex();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    entries[i].set_term(term_);
+    entries[i].set_index(li + 1 + i);
+  }
+  log_.Append(std::move(entries));
+  // The leader's own progress advances when the host reports the entries
+  // durable (Advance), so commit never counts an unpersisted copy.
+  pending_bcast_entries_ = true;
+}
+
+void Raft::FlushBroadcasts() {
+  if (role_ == Role::kLeader) {
+    if (pending_bcast_entries_ || pending_bcast_commit_) BcastAppend(pending_bcast_commit_);
+    if (pending_read_heartbeat_) BcastHeartbeat(read_only_.LastKey());
+  }
+  pending_bcast_entries_ = false;
+  pending_bcast_commit_ = false;
+  pending_read_heartbeat_ = false;
+}
+
+void Raft::UpdateSelfProgress() {
+  if (role_ != Role::kLeader) return;
+  Progress* self = trk_.Get(id_);
+  if (self == nullptr) return;
+  if (self->MaybeUpdate(log_.PersistedLastIndex()) && MaybeCommit()) OnCommitAdvanced();
+}
+
+// ---------------------------------------------------------------- requests
+
+absl::Status Raft::Propose(std::string payload) {
+  std::vector<std::string> one;
+  one.push_back(std::move(payload));
+  return ProposeBatch(std::move(one));
+}
+
+absl::Status Raft::ProposeBatch(std::vector<std::string> payloads) {
+  if (role_ != Role::kLeader) return absl::FailedPreconditionError("raft: not leader");
+  if (lead_transferee_ != 0) {
+    return absl::FailedPreconditionError("raft: leadership transfer in progress");
+  }
+  std::vector<pb::Entry> entries(payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) entries[i].set_data(std::move(payloads[i]));
+  AppendEntries(std::move(entries));
+  return absl::OkStatus();
+}
+
+absl::Status Raft::ProposeConfChange(const pb::ConfChange& cc) {
+  if (role_ != Role::kLeader) return absl::FailedPreconditionError("raft: not leader");
+  if (lead_transferee_ != 0) {
+    return absl::FailedPreconditionError("raft: leadership transfer in progress");
+  }
+  if (pending_conf_index_ > log_.applied()) {
+    return absl::FailedPreconditionError(
+        "raft: a membership change (or this leader's first entry) is not applied yet");
+  }
+  if (cc.node_id() == 0) return absl::InvalidArgumentError("raft: conf change for node 0");
+  switch (cc.type()) {
+    case pb::CONF_CHANGE_ADD_VOTER:
+      break;
+    case pb::CONF_CHANGE_ADD_LEARNER:
+    case pb::CONF_CHANGE_REMOVE_NODE:
+      if (trk_.IsVoter(cc.node_id()) && trk_.voters().size() == 1) {
+        return absl::InvalidArgumentError("raft: cannot remove the last voter");
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError("raft: unknown conf change type");
+  }
+  std::vector<pb::Entry> entries(1);
+  entries[0].set_type(pb::ENTRY_CONF_CHANGE);
+  entries[0].set_data(cc.SerializeAsString());
+  AppendEntries(std::move(entries));
+  pending_conf_index_ = log_.LastIndex();
+  return absl::OkStatus();
+}
+
+pb::ConfState Raft::ApplyConfChange(const pb::ConfChange& cc) {
+  const uint64_t id = cc.node_id();
+  const uint64_t next = log_.LastIndex() + 1;
+  const bool last_voter = trk_.IsVoter(id) && trk_.voters().size() == 1;
+  if (id != 0) {
+    switch (cc.type()) {
+      case pb::CONF_CHANGE_ADD_VOTER: trk_.AddVoter(id, next); break;
+      case pb::CONF_CHANGE_ADD_LEARNER:
+        if (!last_voter) trk_.AddLearner(id, next);
+        break;
+      case pb::CONF_CHANGE_REMOVE_NODE:
+        if (!last_voter) trk_.Remove(id);
+        break;
+      default: break;
+    }
+  }
+  if (role_ == Role::kLeader) {
+    if (!trk_.IsVoter(id_)) {
+      // We removed (or demoted) ourselves, and the change is committed. Ask
+      // the most caught-up voter to campaign now rather than after a timeout.
+      uint64_t best = 0, best_match = 0;
+      for (const auto& [pid, pr] : trk_.progress()) {
+        if (pid != id_ && !pr.is_learner && pr.match >= best_match) {
+          best = pid;
+          best_match = pr.match;
+        }
+      }
+      if (best != 0 && best_match == log_.LastIndex()) SendTimeoutNow(best);
+      BecomeFollower(term_, 0);
+      return trk_.ConfState();
+    }
+    if (lead_transferee_ != 0 && !trk_.IsVoter(lead_transferee_)) AbortLeaderTransfer();
+    // The quorum changed: the commit index may move, new members need appends.
+    if (MaybeCommit()) OnCommitAdvanced();
+    pending_bcast_commit_ = true;
+  }
+  return trk_.ConfState();
+}
+
+absl::Status Raft::ReadIndex(std::string context) {
+  if (role_ == Role::kLeader) {
+    HandleReadIndexOnLeader(ReadRequest{id_, std::move(context), 0});
+    return absl::OkStatus();
+  }
+  if (lead_ == 0) return absl::UnavailableError("raft: no leader");
+  pb::Message m = NewMessage(pb::MSG_READ_INDEX, lead_);
+  m.set_context(std::move(context));
+  Send(std::move(m));
+  return absl::OkStatus();
+}
+
+absl::Status Raft::TransferLeadership(uint64_t transferee) {
+  if (!trk_.IsVoter(transferee)) {
+    return absl::InvalidArgumentError(absl::StrCat("raft: ", transferee, " is not a voter"));
+  }
+  if (role_ == Role::kLeader) {
+    HandleTransferLeader(transferee);
+    return absl::OkStatus();
+  }
+  if (lead_ == 0) return absl::UnavailableError("raft: no leader");
+  pb::Message m = NewMessage(pb::MSG_TRANSFER_LEADER, lead_);
+  m.set_transferee(transferee);
+  Send(std::move(m));
+  return absl::OkStatus();
+}
+
+void Raft::Campaign() {
+  if (role_ == Role::kLeader) return;
+  StartCampaign(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
+}
+
+void Raft::ReportUnreachable(uint64_t id) {
+  if (role_ != Role::kLeader) return;
+  Progress* pr = trk_.Get(id);
+  if (pr != nullptr && pr->state == ProgressState::kReplicate) pr->BecomeProbe();
+}
+
+void Raft::ReportSnapshot(uint64_t id, bool failed) {
+  if (role_ != Role::kLeader) return;
+  Progress* pr = trk_.Get(id);
+  if (pr == nullptr || pr->state != ProgressState::kSnapshot) return;
+  if (failed) pr->pending_snapshot = 0;
+  pr->BecomeProbe();
+  // Wait for the follower's answer (or a heartbeat) before probing again.
+  pr->probe_sent = true;
+}
+
+// ---------------------------------------------------------------- Ready
+
+pb::HardState Raft::HardState() const {
+  pb::HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_);
+  hs.set_commit(log_.committed());
+  return hs;
+}
+
+bool Raft::HasReady() const {
+  if (ready_outstanding_) return false;
+  if (GetSoftState() != prev_soft_state_) return true;
+  if (!SameHardState(HardState(), prev_hard_state_)) return true;
+  if (log_.unstable().snapshot() || !log_.unstable().entries().empty()) return true;
+  if (!msgs_.empty() || !read_states_.empty()) return true;
+  if (role_ == Role::kLeader &&
+      (pending_bcast_entries_ || pending_bcast_commit_ || pending_read_heartbeat_)) {
+    return true;
+  }
+  return log_.HasNextCommittedEntries();
+}
+
+Ready Raft::GetReady() {
+  RAFT_CHECK(!ready_outstanding_, "GetReady called again before Advance");
+  FlushBroadcasts();
+  Ready rd;
+  rd.entries = log_.unstable().entries();
+  if (log_.unstable().snapshot()) rd.snapshot = *log_.unstable().snapshot();
+  if (log_.HasNextCommittedEntries()) rd.committed_entries = log_.NextCommittedEntries();
+  SoftState ss = GetSoftState();
+  if (ss != prev_soft_state_) {
+    rd.soft_state = ss;
+    prev_soft_state_ = ss;
+  }
+  pb::HardState hs = HardState();
+  if (!SameHardState(hs, prev_hard_state_)) {
+    rd.must_sync = hs.term() != prev_hard_state_.term() || hs.vote() != prev_hard_state_.vote();
+    rd.hard_state = hs;
+    prev_hard_state_ = hs;
+  }
+  rd.must_sync = rd.must_sync || !rd.entries.empty() || rd.snapshot.has_value();
+  rd.messages = std::move(msgs_);
+  msgs_.clear();
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
+  ready_outstanding_ = true;
+  return rd;
+}
+
+void Raft::Advance(const Ready& rd) {
+  RAFT_CHECK(ready_outstanding_, "Advance without GetReady");
+  ready_outstanding_ = false;
+  uint64_t applied = log_.applied();
+  if (rd.snapshot) {
+    log_.unstable().StableSnapTo(rd.snapshot->metadata().index());
+    applied = std::max(applied, rd.snapshot->metadata().index());
+  }
+  if (!rd.entries.empty()) log_.unstable().StableTo(rd.entries.back().index(), rd.entries.back().term());
+  if (!rd.committed_entries.empty()) applied = std::max(applied, rd.committed_entries.back().index());
+  // A snapshot restored after GetReady may have moved the log past what was
+  // applied; applying stays bounded by the commit index.
+  log_.AppliedTo(std::min(applied, log_.committed()));
+  UpdateSelfProgress();
+  if (campaign_after_apply_ && role_ == Role::kFollower && !HasUnappliedConfChanges()) {
+    campaign_after_apply_ = false;
+    StartCampaign(CampaignType::kTransfer);
+  }
+}
+
+RaftStatus Raft::Status() const {
+  RaftStatus s;
+  s.id = id_;
+  s.term = term_;
+  s.vote = vote_;
+  s.commit = log_.committed();
+  s.applied = log_.applied();
+  s.last_index = log_.LastIndex();
+  s.leader = lead_;
+  s.lead_transferee = lead_transferee_;
+  s.role = role_;
+  s.conf_state = trk_.ConfState();
+  if (role_ == Role::kLeader) {
+    for (const auto& [id, pr] : trk_.progress()) {
+      ProgressInfo& info = s.progress[id];
+      info.match = pr.match;
+      info.next = pr.next;
+      info.state = pr.state;
+      info.is_learner = pr.is_learner;
+      info.recent_active = pr.recent_active;
+      info.pending_snapshot = pr.pending_snapshot;
+      info.inflight = pr.inflights.Count();
+    }
+  }
+  return s;
+}
+
+}  // namespace consensus

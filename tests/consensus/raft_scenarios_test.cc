@@ -1,0 +1,513 @@
+// Scenarios from the Raft paper and thesis, played on a small cluster with a
+// synchronous network. The invariants checker watches every step; a failing
+// test prints the message transcript.
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/consensus/test_cluster.h"
+
+namespace consensus::testing {
+namespace {
+
+// Bootstrap puts 3 (or 5) conf-change entries at term 1; a first leader's
+// no-op follows them.
+constexpr uint64_t kBoot3 = 3;
+
+std::vector<std::string> Data(TestCluster& c, uint64_t id) { return c.host(id).applied_data(); }
+
+pb::ConfChange Change(pb::ConfChangeType type, uint64_t id) {
+  pb::ConfChange cc;
+  cc.set_type(type);
+  cc.set_node_id(id);
+  return cc;
+}
+
+#define EXPECT_CLUSTER_OK(c) \
+  EXPECT_TRUE((c).status().ok()) << (c).status() << "\n" << (c).Transcript()
+
+TEST(Election, CampaignWinsAndCommitsNoOp) {
+  TestCluster c(3);
+  c.Campaign(1);
+  ASSERT_EQ(c.Leader(), 1u);
+  for (uint64_t id : {1, 2, 3}) {
+    EXPECT_EQ(c.raft(id).term(), 2u);
+    EXPECT_EQ(c.raft(id).leader(), 1u);
+    // The no-op of term 2 is committed everywhere.
+    EXPECT_EQ(c.raft(id).log().committed(), kBoot3 + 1);
+  }
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Election, TimeoutElectsALeader) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.TickUntil([&] { return c.Leader() != 0; }, 50));
+  uint64_t leader = c.Leader();
+  c.Tick(30);
+  EXPECT_EQ(c.Leader(), leader) << "a healthy leader must not be replaced";
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Election, SplitVoteIsResolvedByRandomizedTimeouts) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.pre_vote = false;
+  TestCluster c(3, cfg);
+  c.Isolate(3);
+  // 1 and 2 campaign at once: each votes for itself and refuses the other.
+  c.raft(1).Campaign();
+  c.raft(2).Campaign();
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 0u);
+  EXPECT_EQ(c.raft(1).role(), Role::kCandidate);
+  EXPECT_EQ(c.raft(2).role(), Role::kCandidate);
+  c.Heal();
+  ASSERT_TRUE(c.TickUntil([&] { return c.Leader() != 0; }, 100));
+  EXPECT_GE(c.raft(c.Leader()).term(), 3u);
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Election, VoteRefusedToStaleLog) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.pre_vote = false;
+  cfg.check_quorum = false;
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  c.Isolate(3);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  c.Heal();
+  c.Isolate(1);
+  // 3 lacks "a", which 2 has: 2 refuses, 3 cannot win.
+  c.Campaign(3);
+  EXPECT_NE(c.Leader(), 3u);
+  c.Campaign(2);
+  EXPECT_EQ(c.Leader(), 2u);
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Replication, ProposalsCommitAndApplyEverywhere) {
+  TestCluster c(3);
+  c.Campaign(1);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.Propose(1, "x" + std::to_string(i)).ok());
+  for (uint64_t id : {1, 2, 3}) {
+    ASSERT_EQ(Data(c, id).size(), 10u);
+    EXPECT_EQ(Data(c, id).back(), "x9");
+  }
+  EXPECT_FALSE(c.raft(2).Propose("no").ok()) << "followers refuse proposals";
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Replication, StaleLeaderRejoinsAndStepsDown) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.check_quorum = false;  // so the old leader keeps believing it leads
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  c.Isolate(1);
+  c.Campaign(2);
+  ASSERT_EQ(c.raft(2).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader) << "1 has not heard of term 3";
+  ASSERT_TRUE(c.Propose(2, "new").ok());
+  c.Heal();
+  c.Tick(1);
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(1).term(), c.raft(2).term());
+  EXPECT_EQ(Data(c, 1), std::vector<std::string>{"new"});
+  EXPECT_CLUSTER_OK(c);
+}
+
+// Tests that elect a new leader by hand while the old one still runs turn
+// check-quorum off: with it, followers would honour the old leader's lease.
+Config NoLease() {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.check_quorum = false;
+  return cfg;
+}
+
+TEST(Replication, FollowerWithConflictingTailIsRepaired) {
+  TestCluster c(3, NoLease());
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  // The isolated leader appends entries nobody else will ever have.
+  c.Isolate(1);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.raft(1).Propose("lost" + std::to_string(i)).ok());
+  c.Stabilize();
+  c.Campaign(2);
+  ASSERT_EQ(c.Leader(), 2u);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.Propose(2, "b" + std::to_string(i)).ok());
+  c.Heal();
+  c.Tick(3);
+  std::vector<std::string> want{"a", "b0", "b1", "b2"};
+  for (uint64_t id : {1, 2, 3}) EXPECT_EQ(Data(c, id), want) << "node " << id;
+  EXPECT_EQ(c.raft(1).log().LastIndex(), c.raft(2).log().LastIndex());
+  EXPECT_CLUSTER_OK(c);
+}
+
+// Raft paper, Figure 8: an entry from an earlier term stored on a majority is
+// not committed by counting replicas; only an entry of the leader's own term
+// commits (and with it everything before).
+class Figure8 : public ::testing::Test {
+ protected:
+  Figure8() : c_(5, Cfg()) {}
+  static Config Cfg() {
+    Config cfg = TestCluster::DefaultConfig();
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    cfg.max_size_per_msg = 1;  // one entry per append, to stop between them
+    return cfg;
+  }
+  void ElectUntil(uint64_t id) {
+    for (int i = 0; i < 5 && c_.Leader() != id; ++i) c_.Campaign(id);
+    ASSERT_EQ(c_.raft(id).role(), Role::kLeader);
+  }
+  // (a)-(c): returns the index of the term-2 entry that 1 re-replicated.
+  uint64_t SetUp8() {
+    c_.Campaign(1);  // term 2, no-op at 6
+    c_.drop = [](const pb::Message& m) { return m.from() == 1 && m.to() != 2; };
+    EXPECT_TRUE(c_.raft(1).Propose("x").ok());  // index 7, term 2: on 1 and 2 only
+    c_.Stabilize();
+    c_.Crash(1);
+    c_.Isolate(2);
+    c_.drop = [](const pb::Message& m) { return m.from() == 5 && m.type() == pb::MSG_APP; };
+    ElectUntil(5);  // votes of 3, 4; its no-op (7, term 3) stays local
+    c_.Crash(5);
+    c_.Heal();
+    c_.Restart(1);
+    // 1 will replicate (7, term 2) but not its own no-op: its appends lose
+    // their entries of its own term on the way.
+    c_.drop = [](const pb::Message& m) { return m.to() == 4 || m.to() == 5; };
+    c_.mutate = [](pb::Message& m) {
+      if (m.from() != 1 || m.type() != pb::MSG_APP) return;
+      while (m.entries_size() > 0 && m.entries(m.entries_size() - 1).term() == c_term_of_1) {
+        m.mutable_entries()->RemoveLast();
+      }
+    };
+    return 7;
+  }
+  static inline uint64_t c_term_of_1 = 0;
+  TestCluster c_;
+};
+
+TEST_F(Figure8, OldTermEntryOnMajorityIsNotCommitted) {
+  uint64_t idx = SetUp8();
+  c_term_of_1 = 0;
+  // Elect 1; learn its term so the filter can hold back its own entries.
+  for (int i = 0; i < 5 && c_.Leader() != 1; ++i) {
+    c_term_of_1 = c_.raft(1).term() + 1;
+    c_.Campaign(1);
+  }
+  ASSERT_EQ(c_.Leader(), 1u);
+  c_term_of_1 = c_.raft(1).term();
+  c_.Tick(3);
+  // (7, term 2) is on 1, 2 and 3: a majority of five.
+  for (uint64_t id : {1, 2, 3}) ASSERT_TRUE(c_.raft(id).log().MatchTerm(idx, 2)) << id;
+  EXPECT_LT(c_.raft(1).log().committed(), idx) << "Figure 8: must not commit by counting";
+  // (d): 1 crashes; 5, whose last entry is of term 3, wins with 2, 3, 4 and
+  // overwrites index 7 everywhere, which is safe precisely because it was
+  // never committed.
+  c_.Crash(1);
+  c_.drop = nullptr;
+  c_.mutate = nullptr;
+  c_.Restart(5);
+  ElectUntil(5);
+  c_.Tick(2);
+  EXPECT_TRUE(c_.raft(2).log().MatchTerm(idx, 3));
+  EXPECT_TRUE(c_.raft(3).log().MatchTerm(idx, 3));
+  EXPECT_TRUE(c_.status().ok()) << c_.status();
+}
+
+TEST_F(Figure8, CurrentTermEntryCommitsThePrefix) {
+  uint64_t idx = SetUp8();
+  c_term_of_1 = 0;  // no hold-back: 1's no-op reaches 2 and 3
+  for (int i = 0; i < 5 && c_.Leader() != 1; ++i) c_.Campaign(1);
+  ASSERT_EQ(c_.Leader(), 1u);
+  c_.Tick(3);
+  EXPECT_GE(c_.raft(1).log().committed(), idx + 1);
+  // (e): now 5 cannot win: 2 and 3 have a later last term.
+  c_.Crash(1);
+  c_.drop = nullptr;
+  c_.mutate = nullptr;
+  c_.Restart(5);
+  for (int i = 0; i < 3; ++i) c_.Campaign(5);
+  EXPECT_NE(c_.raft(5).role(), Role::kLeader);
+  EXPECT_TRUE(c_.status().ok()) << c_.status();
+}
+
+TEST(PreVote, PartitionedNodeDoesNotDisruptOnRejoin) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.check_quorum = false;  // pre-vote alone
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  c.Isolate(3);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  uint64_t term = c.raft(1).term();
+  c.Tick(50, {3});  // 3 times out again and again
+  EXPECT_EQ(c.raft(3).term(), term) << "pre-vote rounds do not bump the term";
+  c.Heal();
+  c.Tick(30);
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_EQ(Data(c, 3), std::vector<std::string>{"a"});
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(PreVote, WithoutItTheRejoiningNodeDeposesTheLeader) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.check_quorum = false;
+  cfg.pre_vote = false;
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  c.Isolate(3);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  uint64_t term = c.raft(1).term();
+  c.Tick(50, {3});
+  EXPECT_GT(c.raft(3).term(), term);
+  c.Heal();
+  c.Tick(30);
+  EXPECT_GT(c.raft(1).term(), term) << "the contrast to the pre-vote test";
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(CheckQuorum, LeaderWithoutMajorityStepsDown) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Isolate(1);
+  c.Tick(2 * TestCluster::DefaultConfig().election_tick + 1, {1});
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_FALSE(c.raft(1).Propose("x").ok());
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(CheckQuorum, FollowersInLeaseIgnoreACandidate) {
+  TestCluster c(3);
+  c.Campaign(1);
+  uint64_t term = c.raft(1).term();
+  // 3 cannot hear the leader but can reach 2; 2 still hears the leader.
+  c.Cut(1, 3);
+  c.Tick(40);
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(2).term(), term);
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(ReadIndex, MinorityLeaderCannotServeReads) {
+  TestCluster c(5, NoLease());
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  // {1, 2} | {3, 4, 5}
+  for (uint64_t a : {1, 2}) {
+    for (uint64_t b : {3, 4, 5}) c.Cut(a, b);
+  }
+  ASSERT_TRUE(c.host(1).ReadIndex().ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.host(1).read_results().empty()) << "no majority confirmed leadership";
+  c.Campaign(3);
+  ASSERT_EQ(c.raft(3).role(), Role::kLeader);
+  ASSERT_TRUE(c.Propose(3, "b").ok());
+  uint64_t committed = c.raft(3).log().committed();
+  ASSERT_TRUE(c.host(3).ReadIndex().ok());
+  ASSERT_TRUE(c.host(4).ReadIndex().ok());  // forwarded to 3
+  c.Stabilize();
+  ASSERT_EQ(c.host(3).read_results().size(), 1u);
+  ASSERT_EQ(c.host(4).read_results().size(), 1u);
+  EXPECT_GE(c.host(3).read_results()[0].index, committed);
+  EXPECT_GE(c.host(4).read_results()[0].index, committed);
+  EXPECT_TRUE(c.host(1).read_results().empty());
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(ReadIndex, NewLeaderWaitsForItsNoOp) {
+  TestCluster c(3, NoLease());
+  c.Campaign(1);
+  // Hold back appends so the new leader's no-op is not committed yet.
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_APP; };
+  c.Campaign(2);
+  ASSERT_EQ(c.raft(2).role(), Role::kLeader);
+  ASSERT_TRUE(c.host(2).ReadIndex().ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.host(2).read_results().empty());
+  c.drop = nullptr;
+  c.Tick(2);
+  ASSERT_EQ(c.host(2).read_results().size(), 1u);
+  EXPECT_EQ(c.host(2).read_results()[0].index, c.raft(2).log().committed());
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(ReadIndex, LeaseServesWithoutARoundTripAndExpires) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.read_only_option = ReadOnlyOption::kLeaseBased;
+  TestCluster c(3, cfg);
+  c.Tick(cfg.election_tick);  // past the restart guard
+  c.Campaign(1);
+  c.Tick(2);  // heartbeats acknowledged: the lease holds
+  ASSERT_EQ(c.Leader(), 1u);
+  ASSERT_TRUE(c.host(1).ReadIndex().ok());
+  Ready rd = c.raft(1).GetReady();
+  ASSERT_EQ(rd.read_states.size(), 1u) << "answered from the lease at once";
+  c.raft(1).Advance(rd);
+  // Cut off, the lease runs out before anyone else can be elected.
+  c.Isolate(1);
+  c.Tick(cfg.election_tick - 1, {1});
+  size_t before = c.host(1).read_results().size();
+  if (c.raft(1).role() == Role::kLeader) {
+    ASSERT_TRUE(c.host(1).ReadIndex().ok());
+    c.Stabilize();
+    EXPECT_EQ(c.host(1).read_results().size(), before) << "expired lease must not answer";
+  }
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Transfer, ToCaughtUpFollower) {
+  TestCluster c(3);
+  c.Campaign(1);
+  ASSERT_TRUE(c.raft(1).TransferLeadership(2).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 2u);
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  ASSERT_TRUE(c.Propose(2, "after").ok());
+  EXPECT_EQ(Data(c, 1), std::vector<std::string>{"after"});
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Transfer, ToLaggingFollowerCatchesItUpFirst) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Isolate(3);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.Propose(1, "x").ok());
+  ASSERT_TRUE(c.raft(1).TransferLeadership(3).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_FALSE(c.raft(1).Propose("refused").ok()) << "no proposals during a transfer";
+  c.Heal();
+  c.Tick(1);
+  EXPECT_EQ(c.Leader(), 3u);
+  EXPECT_EQ(Data(c, 3).size(), 5u);
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Transfer, FollowerForwardsTheRequest) {
+  TestCluster c(3);
+  c.Campaign(1);
+  ASSERT_TRUE(c.raft(3).TransferLeadership(3).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 3u);
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Membership, LearnerCatchesUpThenIsPromoted) {
+  TestCluster c(3);
+  c.Campaign(1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.Propose(1, "d" + std::to_string(i)).ok());
+  c.AddEmptyNode(4);
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 4)).ok());
+  c.Stabilize();
+  c.Tick(2);
+  EXPECT_EQ(Data(c, 4), Data(c, 1));
+  EXPECT_EQ(c.host(1).conf().learners_size(), 1);
+  // A learner never campaigns and does not count toward the quorum.
+  c.Tick(40, {4});
+  EXPECT_EQ(c.raft(4).role(), Role::kFollower);
+  c.Isolate(2);
+  c.Isolate(3);
+  ASSERT_TRUE(c.raft(1).Propose("needs-a-voter").ok());
+  c.Stabilize();
+  EXPECT_EQ(Data(c, 1).size(), 3u) << "a learner's ack must not commit";
+  c.Heal();
+  c.Tick(2);
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_VOTER, 4)).ok());
+  c.Stabilize();
+  c.Tick(2);
+  EXPECT_EQ(c.host(4).conf().voters_size(), 4);
+  EXPECT_EQ(c.host(4).conf().learners_size(), 0);
+  // Now 4 counts: 1 and 4 and one of 2, 3 are needed, so 1+4+2 commit.
+  c.Isolate(3);
+  ASSERT_TRUE(c.Propose(1, "with-4").ok());
+  EXPECT_EQ(Data(c, 4).back(), "with-4");
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Membership, OneChangeAtATime) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.AddEmptyNode(4);
+  c.AddEmptyNode(5);
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 4)).ok());
+  EXPECT_FALSE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 5)).ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 5)).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.host(2).conf().learners_size(), 2);
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Membership, RemovingTheLeaderHandsOver) {
+  TestCluster c(3);
+  c.Campaign(1);
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_REMOVE_NODE, 1)).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  uint64_t leader = c.Leader();
+  ASSERT_TRUE(leader == 2 || leader == 3) << "a caught-up voter was told to campaign\n"
+                                          << c.Transcript(60);
+  EXPECT_EQ(c.host(leader).conf().voters_size(), 2);
+  // The removed node never campaigns again.
+  c.Isolate(1);
+  c.Tick(40, {1});
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  c.Heal();
+  ASSERT_TRUE(c.Propose(leader, "two-node").ok());
+  uint64_t other = leader == 2 ? 3 : 2;
+  EXPECT_EQ(Data(c, other).back(), "two-node");
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Membership, CannotRemoveTheLastVoter) {
+  TestCluster c(1);
+  c.Campaign(1);
+  ASSERT_EQ(c.Leader(), 1u);
+  EXPECT_FALSE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_REMOVE_NODE, 1)).ok());
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Snapshot, LaggingFollowerGetsASnapshot) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Isolate(3);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.Propose(1, "s" + std::to_string(i)).ok());
+  ASSERT_TRUE(c.host(1).SnapshotAndCompact(2).ok());
+  ASSERT_GT(c.host(1).storage().FirstIndex().value(), 10u);
+  c.Heal();
+  c.Tick(3);
+  EXPECT_EQ(Data(c, 3), Data(c, 1));
+  EXPECT_EQ(c.raft(3).log().committed(), c.raft(1).log().committed());
+  // And replication continues normally afterwards.
+  ASSERT_TRUE(c.Propose(1, "after").ok());
+  EXPECT_EQ(Data(c, 3).back(), "after");
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Snapshot, RestartReplaysFromSnapshot) {
+  TestCluster c(3);
+  c.Campaign(1);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.Propose(1, "r" + std::to_string(i)).ok());
+  ASSERT_TRUE(c.host(2).SnapshotAndCompact(1).ok());
+  for (int i = 5; i < 8; ++i) ASSERT_TRUE(c.Propose(1, "r" + std::to_string(i)).ok());
+  c.Crash(2);
+  c.Restart(2);
+  c.Stabilize();
+  EXPECT_EQ(Data(c, 2), Data(c, 1));
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(Status, ReportsProgress) {
+  TestCluster c(3);
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  RaftStatus st = c.raft(1).Status();
+  EXPECT_EQ(st.role, Role::kLeader);
+  EXPECT_EQ(st.leader, 1u);
+  ASSERT_EQ(st.progress.size(), 3u);
+  EXPECT_EQ(st.progress.at(2).match, st.last_index);
+  EXPECT_EQ(st.progress.at(2).state, ProgressState::kReplicate);
+  EXPECT_TRUE(c.raft(2).Status().progress.empty());
+}
+
+}  // namespace
+}  // namespace consensus::testing
