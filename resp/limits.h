@@ -17,6 +17,11 @@ struct Limits {
   size_t max_inline_len = 64 * 1024;
   // Nesting depth accepted in replies (the child's replies; RESP3 maps of arrays...).
   int max_reply_depth = 64;
+  // Redis 7.0's caps for a client that still has to AUTH (CVE-2021-32675): at most
+  // 10 arguments and 16384-byte bulks. Applied only after
+  // RequestParser::SetAuthenticated(false).
+  int64_t max_unauthenticated_multibulk_len = 10;
+  int64_t max_unauthenticated_bulk_len = 16384;
 };
 
 }  // namespace resp

@@ -7,9 +7,10 @@
 //   the limit applies to the line itself: a line whose end lies more than
 //   max_inline_len bytes after its start is rejected however it arrives (that is
 //   what Redis does when the bytes trickle in).
-// - Line ends are searched with memchr, so a NUL byte is an ordinary byte (Redis
-//   7.0 used strchr and would wait for more input on a NUL; later versions use
-//   memchr as we do).
+// - Redis 7.0 finds line ends with strchr() on its NUL-terminated query buffer,
+//   so a NUL byte before a line's end hides that end for good: the request can
+//   only grow until it is "too big". We do the same (Redis's own protocol tests
+//   rely on it: a stray NUL must end in a protocol error, not desynchronize).
 // - Like Redis, a "*<n>" / "$<n>" line ends at the first '\r', and the byte after
 //   it is skipped without being checked; the two bytes after a bulk's payload are
 //   skipped unchecked too.
@@ -29,14 +30,17 @@ constexpr std::string_view kTooBigInline = "Protocol error: too big inline reque
 constexpr std::string_view kTooBigMbulkCount = "Protocol error: too big mbulk count string";
 constexpr std::string_view kTooBigBulkCount = "Protocol error: too big bulk count string";
 constexpr std::string_view kUnbalancedQuotes = "Protocol error: unbalanced quotes in request";
+constexpr std::string_view kUnauthenticatedMultibulkLength =
+    "Protocol error: unauthenticated multibulk length";
+constexpr std::string_view kUnauthenticatedBulkLength = "Protocol error: unauthenticated bulk length";
 
 constexpr size_t kNpos = std::string_view::npos;
 
 // The text Redis sends for a bulk header that does not start with '$'. Redis
-// formats it with %c, maps CR and LF to spaces, and a NUL ends the C string.
+// formats it with %c and maps CR and LF to spaces. (The byte is never NUL: a NUL
+// would have hidden the header's end.)
 std::string ExpectedDollarError(char got) {
   std::string text = "Protocol error: expected '$', got '";
-  if (got == '\0') return text;
   text.push_back(got == '\r' || got == '\n' ? ' ' : got);
   text.push_back('\'');
   return text;
@@ -172,6 +176,7 @@ RequestParser::RequestParser(Limits limits) : limits_(limits) {}
 
 void RequestParser::Reset() {
   mode_ = Mode::kUnknown;
+  line_end_hidden_ = false;
   multibulk_remaining_ = -1;
   bulk_len_ = -1;
   pos_ = 0;
@@ -193,6 +198,38 @@ ParseStatus RequestParser::Fail(std::string* error, std::string_view text) {
   return ParseStatus::kError;
 }
 
+RequestParser::LineEnd RequestParser::FindLineEnd(std::string_view data, char terminator,
+                                                  size_t* at) {
+  if (line_end_hidden_) return LineEnd::kHidden;
+  const size_t n = data.size();
+  size_t i = scan_pos_;
+  // Header lines are a few bytes long: a plain loop beats two memchr calls.
+  for (const size_t short_end = std::min(n, i + 16); i < short_end; ++i) {
+    if (data[i] == terminator) {
+      *at = i;
+      return LineEnd::kFound;
+    }
+    if (data[i] == '\0') {
+      line_end_hidden_ = true;
+      return LineEnd::kHidden;
+    }
+  }
+  if (i < n) {
+    const size_t found = internal::FindByte(data, i, terminator);
+    const size_t end = found == kNpos ? n : found;
+    if (std::memchr(data.data() + i, '\0', end - i) != nullptr) {
+      line_end_hidden_ = true;
+      return LineEnd::kHidden;
+    }
+    if (found != kNpos) {
+      *at = found;
+      return LineEnd::kFound;
+    }
+  }
+  scan_pos_ = n;
+  return LineEnd::kNotYet;
+}
+
 ParseStatus RequestParser::Parse(std::string_view data, size_t* consumed,
                                  std::vector<std::string_view>* args, std::string* error) {
   last_size_ = data.size();
@@ -207,10 +244,9 @@ ParseStatus RequestParser::Parse(std::string_view data, size_t* consumed,
 ParseStatus RequestParser::ParseInline(std::string_view data, size_t* consumed,
                                        std::vector<std::string_view>* args,
                                        std::string* error) {
-  const size_t newline = internal::FindByte(data, scan_pos_, '\n');
-  if (newline == kNpos) {
+  size_t newline = 0;
+  if (FindLineEnd(data, '\n', &newline) != LineEnd::kFound) {
     if (data.size() > limits_.max_inline_len) return Fail(error, kTooBigInline);
-    scan_pos_ = data.size();
     return ParseStatus::kNeedMore;
   }
   if (newline > limits_.max_inline_len) return Fail(error, kTooBigInline);
@@ -219,9 +255,9 @@ ParseStatus RequestParser::ParseInline(std::string_view data, size_t* consumed,
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
 
   args->clear();
-  bool plain = true;
+  bool plain = true;  // no quotes: sdssplitargs just splits at blanks
   for (char c : line) {
-    if (c == '"' || c == '\'' || c == '\0') {
+    if (c == '"' || c == '\'') {
       plain = false;
       break;
     }
@@ -243,10 +279,9 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view data, size_t* consume
                                           std::string* error) {
   if (multibulk_remaining_ < 0) {
     // "*<count>\r\n": the line ends at the first '\r' and needs one more byte.
-    const size_t cr = internal::FindByte(data, scan_pos_, '\r');
-    if (cr == kNpos) {
+    size_t cr = 0;
+    if (FindLineEnd(data, '\r', &cr) != LineEnd::kFound) {
       if (data.size() > limits_.max_inline_len) return Fail(error, kTooBigMbulkCount);
-      scan_pos_ = data.size();
       return ParseStatus::kNeedMore;
     }
     if (cr > limits_.max_inline_len) return Fail(error, kTooBigMbulkCount);
@@ -258,6 +293,9 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view data, size_t* consume
     if (!internal::ParseStrictInt64(data.substr(1, cr - 1), &count) ||
         count > limits_.max_multibulk_len) {
       return Fail(error, kInvalidMultibulkLength);
+    }
+    if (!authenticated_ && count > limits_.max_unauthenticated_multibulk_len) {
+      return Fail(error, kUnauthenticatedMultibulkLength);
     }
     pos_ = cr + 2;
     if (count <= 0) {
@@ -277,10 +315,9 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view data, size_t* consume
   while (multibulk_remaining_ > 0) {
     if (bulk_len_ < 0) {
       // "$<len>\r\n"
-      const size_t cr = internal::FindByte(data, std::max(scan_pos_, pos_), '\r');
-      if (cr == kNpos) {
+      size_t cr = 0;
+      if (FindLineEnd(data, '\r', &cr) != LineEnd::kFound) {
         if (data.size() - pos_ > limits_.max_inline_len) return Fail(error, kTooBigBulkCount);
-        scan_pos_ = data.size();
         return ParseStatus::kNeedMore;
       }
       if (cr - pos_ > limits_.max_inline_len) return Fail(error, kTooBigBulkCount);
@@ -293,6 +330,9 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view data, size_t* consume
       if (!internal::ParseStrictInt64(data.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
           len > limits_.max_bulk_len) {
         return Fail(error, kInvalidBulkLength);
+      }
+      if (!authenticated_ && len > limits_.max_unauthenticated_bulk_len) {
+        return Fail(error, kUnauthenticatedBulkLength);
       }
       pos_ = cr + 2;
       bulk_len_ = len;

@@ -26,8 +26,8 @@ class RequestParser {
   // Parses one request at the start of `data`.
   // kOk: *args holds the request's arguments as views into `data` (valid until
   //      the caller drops or moves those bytes; for an inline request with
-  //      quotes or escapes, into the parser's own storage, valid until the next
-  //      Parse() or Reset()); *consumed is the request's size
+  //      quotes, into the parser's own storage, valid until the next inline
+  //      request with quotes or the parser's end); *consumed is the request's size
   //      in bytes. The parser is reset for the next request. An empty inline line
   //      yields kOk with no args (the caller skips it, as Redis does).
   // kNeedMore: all of `data` is part of an incomplete request; call again with
@@ -41,21 +41,31 @@ class RequestParser {
 
   size_t HintBytesNeeded() const;
 
+  // Whether the client has authenticated (default: true). While false, multibulk
+  // requests are held to Limits::max_unauthenticated_*, with Redis's errors
+  // "Protocol error: unauthenticated multibulk length" / "... bulk length".
+  void SetAuthenticated(bool authenticated) { authenticated_ = authenticated; }
+
   // Forget any partial request (after the caller discarded its buffer).
   void Reset();
 
  private:
-  Limits limits_;
   enum class Mode : uint8_t { kUnknown, kMultibulk, kInline };
+  // Outcome of searching for the end of a line.
+  enum class LineEnd : uint8_t { kFound, kNotYet, kHidden };
 
   ParseStatus ParseMultibulk(std::string_view data, size_t* consumed,
                              std::vector<std::string_view>* args, std::string* error);
   ParseStatus ParseInline(std::string_view data, size_t* consumed,
                           std::vector<std::string_view>* args, std::string* error);
   ParseStatus Fail(std::string* error, std::string_view text);
+  LineEnd FindLineEnd(std::string_view data, char terminator, size_t* at);
 
+  Limits limits_;
+  bool authenticated_ = true;
   // Resumable state of the request in progress.
   Mode mode_ = Mode::kUnknown;
+  bool line_end_hidden_ = false;      // a NUL precedes the current line's end
   int64_t multibulk_remaining_ = -1;  // -1: no header read yet
   int64_t bulk_len_ = -1;             // -1: next is a "$<len>" line
   size_t pos_ = 0;                    // bytes of `data` already understood
@@ -63,7 +73,7 @@ class RequestParser {
   size_t last_size_ = 0;              // size of `data` at the last call
   std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) into data
   // Inline requests with quotes or escapes: the rewritten arguments, which the
-  // views returned by Parse() point into (valid until the next Parse/Reset).
+  // views returned by Parse() point into until the next such request.
   std::vector<std::string> inline_args_;
 };
 

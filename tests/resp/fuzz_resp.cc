@@ -2,7 +2,8 @@
 // -DANARCHO_FUZZ=ON under clang; the same function is driven by fuzz_resp_test.cc
 // in the ordinary test suite.
 //
-// Input: byte 0 chooses limits and how the rest is cut into reads; bytes 1.. are
+// Input: byte 0 chooses limits, whether the client is authenticated and how the
+// rest is cut into reads; bytes 1.. are
 // fed as a client's request stream and, separately, as a child's reply stream.
 // Properties checked:
 // - RequestParser: the outcome (requests, sizes, final error or leftover) does not
@@ -66,6 +67,8 @@ std::vector<size_t> ChooseReads(uint8_t mode, std::string_view input) {
 resp::Limits ChooseLimits(uint8_t mode) {
   resp::Limits limits;
   if (mode & 1) {
+    limits.max_unauthenticated_multibulk_len = 3;
+    limits.max_unauthenticated_bulk_len = 16;
     limits.max_bulk_len = 64;
     limits.max_multibulk_len = 8;
     limits.max_inline_len = 32;
@@ -75,9 +78,9 @@ resp::Limits ChooseLimits(uint8_t mode) {
 }
 
 void CheckRequests(std::string_view input, const std::vector<size_t>& reads,
-                   const resp::Limits& limits) {
-  const RequestOutcome whole = resp::testing::RunRequestParser(input, {0}, limits);
-  const RequestOutcome split = resp::testing::RunRequestParser(input, reads, limits);
+                   const resp::Limits& limits, bool authenticated) {
+  const RequestOutcome whole = resp::testing::RunRequestParser(input, {0}, limits, authenticated);
+  const RequestOutcome split = resp::testing::RunRequestParser(input, reads, limits, authenticated);
   FUZZ_CHECK(whole == split, input);
 
   size_t total = whole.leftover;
@@ -166,7 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   const resp::Limits limits = ChooseLimits(mode);
   const std::vector<size_t> reads = ChooseReads(mode, input);
-  CheckRequests(input, reads, limits);
+  CheckRequests(input, reads, limits, /*authenticated=*/(mode & 8) == 0);
   CheckReplies(input, reads, limits);
   CheckParseValue(input, limits);
   return 0;

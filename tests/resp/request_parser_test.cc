@@ -209,8 +209,8 @@ TEST(RequestParserErrorTest, ExpectedDollar) {
   // CR and LF are shown as spaces, as Redis's addReplyErrorFormat does.
   EXPECT_EQ(ErrorOf("*1\r\n\r\n"), "Protocol error: expected '$', got ' '");
   EXPECT_EQ(ErrorOf("*1\r\n\n\r\n"), "Protocol error: expected '$', got ' '");
-  // A NUL ends Redis's formatted C string.
-  EXPECT_EQ(ErrorOf(std::string("*1\r\n\0\r\n", 7)), "Protocol error: expected '$', got '");
+  // A NUL where '$' belongs hides the line's end (see NulHidesLineEnds).
+  EXPECT_EQ(ErrorOf(std::string("*1\r\n\0\r\n", 7)), "");
   EXPECT_EQ(ErrorOf("*1\r\n\xff\r\n"), "Protocol error: expected '$', got '\xff'");
   // Only once the line is complete.
   EXPECT_EQ(ErrorOf("*1\r\nGET"), "");
@@ -260,6 +260,76 @@ TEST(RequestParserErrorTest, UnbalancedQuotes) {
                            "SET \"a\\\"", "GET \"abc\\"}) {
     EXPECT_EQ(ErrorOf(line + "\r\n"), kText) << line;
   }
+}
+
+// Redis 7.0 searches line ends with strchr(), so a NUL before a line's end hides
+// it: the request grows until it is too big. These are the "Protocol desync
+// regression" cases of Redis's tests/unit/protocol.tcl, and their variants.
+TEST(RequestParserErrorTest, NulHidesLineEnds) {
+  auto repeat_to = [](std::string prefix, std::string_view fill, size_t n) {
+    while (prefix.size() < n) prefix += fill;
+    return prefix;
+  };
+  const std::string payload = std::string(1024, 'A') + "\n";
+  EXPECT_EQ(ErrorOf(repeat_to(std::string("\0", 1), payload, 70 << 10)),
+            "Protocol error: too big inline request");
+  EXPECT_EQ(ErrorOf(repeat_to(std::string("*\0", 2), payload, 70 << 10)),
+            "Protocol error: too big mbulk count string");
+  EXPECT_EQ(ErrorOf(repeat_to(std::string("$\0", 2), payload, 70 << 10)),
+            "Protocol error: too big inline request");
+  EXPECT_EQ(ErrorOf(repeat_to(std::string("PING\0\n", 6), "A\n", 70 << 10)),
+            "Protocol error: too big inline request");
+  EXPECT_EQ(ErrorOf(repeat_to(std::string("*1\r\n$4\0\r\n", 9), "A\r\n", 70 << 10)),
+            "Protocol error: too big bulk count string");
+  // Short of the limit, it waits.
+  const RequestOutcome waits = RunRequestParser(std::string("GET a\0b\r\nPING\r\n", 16), {0});
+  EXPECT_TRUE(waits.requests.empty());
+  EXPECT_EQ(waits.error, "");
+  EXPECT_EQ(waits.leftover, 16u);
+  // A NUL inside a bulk payload is just data.
+  const One one = ParseOnce(std::string("*1\r\n$3\r\n\0\0\0\r\n", 13));
+  ASSERT_EQ(one.status, ParseStatus::kOk);
+  EXPECT_EQ(one.args, Args{std::string(3, '\0')});
+}
+
+TEST(RequestParserErrorTest, UnauthenticatedLimits) {
+  auto error_of = [](std::string_view input, size_t read) {
+    RequestParser parser;
+    parser.SetAuthenticated(false);
+    std::vector<std::string_view> args;
+    std::string error;
+    size_t consumed = 0;
+    ParseStatus status = ParseStatus::kNeedMore;
+    size_t have = 0;
+    while (status == ParseStatus::kNeedMore && have < input.size()) {
+      have = std::min(input.size(), have + read);
+      status = parser.Parse(input.substr(0, have), &consumed, &args, &error);
+    }
+    return status == ParseStatus::kError ? error : std::string("ok");
+  };
+  for (size_t read : {size_t{1}, size_t{1000000}}) {
+    EXPECT_EQ(error_of("*11\r\n", read), "Protocol error: unauthenticated multibulk length");
+    std::string ten;
+    AppendCommand(&ten, {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"});
+    EXPECT_EQ(error_of(ten, read), "ok");
+    EXPECT_EQ(error_of("*1\r\n$16385\r\n", read), "Protocol error: unauthenticated bulk length");
+    std::string big;
+    AppendCommand(&big, {std::string(16384, 'x')});
+    EXPECT_EQ(error_of(big, read), "ok");
+    // Invalid lengths are reported as such first.
+    EXPECT_EQ(error_of("*3000000000\r\n", read), "Protocol error: invalid multibulk length");
+    EXPECT_EQ(error_of("*1\r\n$-1\r\n", read), "Protocol error: invalid bulk length");
+    // Inline requests have no argument cap.
+    EXPECT_EQ(error_of("a b c d e f g h i j k l\r\n", read), "ok");
+  }
+  // Authenticated again: no caps.
+  RequestParser parser;
+  parser.SetAuthenticated(false);
+  parser.SetAuthenticated(true);
+  std::vector<std::string_view> args;
+  std::string error;
+  size_t consumed = 0;
+  EXPECT_EQ(parser.Parse("*11\r\n", &consumed, &args, &error), ParseStatus::kNeedMore);
 }
 
 TEST(RequestParserErrorTest, ErrorsAfterGoodRequestsKeepThem) {
@@ -324,12 +394,18 @@ TEST(RequestParserInlineTest, NeedsMoreUntilNewline) {
   EXPECT_EQ(consumed, input.size());
 }
 
-TEST(RequestParserInlineTest, NulIsAnOrdinaryByteUntilSplitting) {
-  // The line ends at '\n' even past a NUL; sdssplitargs stops at the NUL.
-  const One one = ParseOnce(std::string("GET a\0b c\r\nPING\r\n", 17));
-  ASSERT_EQ(one.status, ParseStatus::kOk);
-  EXPECT_EQ(one.args, (Args{"GET", "a"}));
-  EXPECT_EQ(one.consumed, 11u);
+TEST(RequestParserInlineTest, QuotedArgsStayValidAcrossMultibulkRequests) {
+  const std::string input = "SET \"a b\" c\r\n*1\r\n$4\r\nPING\r\n";
+  RequestParser parser;
+  std::vector<std::string_view> first;
+  std::vector<std::string_view> second;
+  size_t consumed = 0;
+  std::string error;
+  ASSERT_EQ(parser.Parse(input, &consumed, &first, &error), ParseStatus::kOk);
+  ASSERT_EQ(parser.Parse(std::string_view(input).substr(consumed), &consumed, &second, &error),
+            ParseStatus::kOk);
+  EXPECT_EQ(first, (std::vector<std::string_view>{"SET", "a b", "c"}));
+  EXPECT_EQ(second, std::vector<std::string_view>{"PING"});
 }
 
 // ---------------------------------------------------------------------------

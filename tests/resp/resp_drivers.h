@@ -39,9 +39,10 @@ inline std::vector<size_t> ReadSizes(std::initializer_list<size_t> sizes) { retu
 // string at every read, so a parser that kept pointers into an old buffer (rather
 // than offsets) would fail under ASan.
 inline RequestOutcome RunRequestParser(std::string_view input, const std::vector<size_t>& reads,
-                                       const Limits& limits = {}) {
+                                       const Limits& limits = {}, bool authenticated = true) {
   RequestOutcome outcome;
   RequestParser parser(limits);
+  parser.SetAuthenticated(authenticated);
   std::string buffer;  // unconsumed bytes
   size_t fed = 0;
   size_t read_index = 0;
