@@ -1,0 +1,529 @@
+// anarcho-bench: how much throughput a durable Redis keeps, and what latency it
+// adds, compared with the Redis you know.
+//
+//   anarcho-bench run --port 6380 [--workload mixed --connections 50 --pipeline 16 ...]
+//   anarcho-bench run --port 6380 --rate 20000          (open loop)
+//   anarcho-bench compare [--out_dir bench/results --curve]
+//   anarcho-bench curve --out_dir bench/results
+//   anarcho-bench selftest
+//   anarcho-bench calibrate                             (this generator vs redis-benchmark)
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/harness/load_generator.h"
+#include "bench/harness/report.h"
+#include "bench/harness/systems.h"
+#include "bench/harness/workload.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "run: server host.");
+ABSL_FLAG(int, port, 0, "run: server port.");
+ABSL_FLAG(std::string, workload, "mixed",
+          "run: command mix: a preset (set, get, incr, lpush, lrange, hset, zadd, multi, setget, mixed) or "
+          "op=weight,... (mixed = get=50,set=20,incr=5,lpush=5,lrange=5,hset=5,zadd=5,multi=5; multi is "
+          "MULTI SET INCR EXEC as one operation).");
+ABSL_FLAG(int, connections, 50, "Client connections.");
+ABSL_FLAG(int, pipeline, 1, "run: operations per batch in closed loop (a batch is written, then all its replies read).");
+ABSL_FLAG(double, rate, 0, "run: open loop at this many operations per second in total (latency from the intended "
+                           "send time); 0 = closed loop, as fast as possible.");
+ABSL_FLAG(uint64_t, keyspace, 10000, "Number of distinct keys per data type.");
+ABSL_FLAG(double, zipf, 0, "Key choice: 0 = uniform, > 0 = Zipfian with this exponent (0.99 is YCSB's).");
+ABSL_FLAG(int, value_size, 64, "Value size in bytes.");
+ABSL_FLAG(double, duration, 3, "Measured seconds per run (after the warm-up).");
+ABSL_FLAG(uint64_t, requests, 0, "If > 0, measure this many operations instead of --duration.");
+ABSL_FLAG(double, warmup, 1, "Warm-up seconds per run, excluded from the figures.");
+ABSL_FLAG(bool, preload, true, "Fill the keys that reads touch before measuring.");
+ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
+ABSL_FLAG(std::string, format, "table", "Output on stdout: table, csv or json (markdown for compare).");
+
+ABSL_FLAG(std::string, systems, "redis,redis-aof,anarcho,cluster",
+          "compare/curve: systems to start: redis (--save \"\" --appendonly no), redis-aof (--appendonly yes "
+          "--appendfsync always), anarcho (one node), cluster (three nodes, loaded through leader and follower).");
+ABSL_FLAG(std::string, workloads, "set@1,set@16,get@1,get@16,mixed@16",
+          "compare: workloads as mix@pipeline, comma separated.");
+ABSL_FLAG(int, rounds, 2, "compare: rounds; each round runs every workload on every system, round robin; the "
+                          "median over rounds is reported.");
+ABSL_FLAG(std::string, out_dir, "", "compare/curve: also write latest.md, compare.csv, compare.json (and curve.*) here.");
+ABSL_FLAG(bool, curve, false, "compare: also measure the latency-versus-throughput curve and plot it.");
+ABSL_FLAG(std::string, curve_workload, "set", "curve: the workload of the open-loop runs.");
+ABSL_FLAG(std::string, curve_fractions, "0.1,0.25,0.5,0.7,0.85,1.0,1.15",
+          "curve: open-loop rates, as fractions of each system's closed-loop throughput.");
+ABSL_FLAG(int, curve_probe_pipeline, 4, "curve: pipeline depth of the closed-loop run that finds each system's peak.");
+ABSL_FLAG(double, curve_duration, 2, "curve: measured seconds per point.");
+ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary.");
+ABSL_FLAG(std::string, redis_benchmark, "redis-benchmark", "calibrate: the redis-benchmark binary.");
+ABSL_FLAG(std::string, anarchoredis, "", "The anarchoredis binary (default: <build dir>/node/anarchoredis, then PATH).");
+ABSL_FLAG(std::string, anarcho_admin, "", "The anarcho-admin binary (default: <build dir>/tools/anarcho-admin, then PATH).");
+ABSL_FLAG(std::string, tmp_dir, "", "Parent of the temporary directories (default $TMPDIR or /tmp).");
+ABSL_FLAG(bool, keep_tmp, false, "Keep the temporary directories (server logs) after the run.");
+
+namespace bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<WorkloadSpec> WorkloadFromFlags(const std::string& mix) {
+  auto w = ParseWorkload(mix);
+  if (!w.ok()) return w;
+  w->keyspace = std::max<uint64_t>(absl::GetFlag(FLAGS_keyspace), 1);
+  w->zipf = absl::GetFlag(FLAGS_zipf);
+  w->value_size = absl::GetFlag(FLAGS_value_size);
+  return w;
+}
+
+LoadOptions OptionsFromFlags() {
+  LoadOptions o;
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.connections = std::max(absl::GetFlag(FLAGS_connections), 1);
+  o.pipeline = std::max(absl::GetFlag(FLAGS_pipeline), 1);
+  o.rate = absl::GetFlag(FLAGS_rate);
+  o.duration_s = absl::GetFlag(FLAGS_duration);
+  o.requests = absl::GetFlag(FLAGS_requests);
+  o.warmup_s = absl::GetFlag(FLAGS_warmup);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  return o;
+}
+
+SystemsConfig SystemsFromFlags() {
+  SystemsConfig c;
+  c.redis_server = absl::GetFlag(FLAGS_redis_server);
+  c.anarchoredis = absl::GetFlag(FLAGS_anarchoredis);
+  c.anarcho_admin = absl::GetFlag(FLAGS_anarcho_admin);
+  c.tmp_root = absl::GetFlag(FLAGS_tmp_dir);
+  c.keep_tmp = absl::GetFlag(FLAGS_keep_tmp);
+  return c;
+}
+
+std::string WorkloadLabel(const std::string& mix, int pipeline) { return absl::StrCat(mix, " P=", pipeline); }
+
+bool WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) {
+    std::cerr << "cannot write " << path << "\n";
+    return false;
+  }
+  std::cerr << "wrote " << path.string() << "\n";
+  return true;
+}
+
+int Run() {
+  LoadOptions o = OptionsFromFlags();
+  if (o.port <= 0) {
+    std::cerr << "run: --port is required\n";
+    return 2;
+  }
+  if (o.port == 6379) std::cerr << "warning: loading port 6379\n";
+  auto w = WorkloadFromFlags(absl::GetFlag(FLAGS_workload));
+  if (!w.ok()) {
+    std::cerr << w.status().message() << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_preload)) {
+    if (auto st = Preload(o.host, o.port, *w); !st.ok()) {
+      std::cerr << "preload failed: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  LoadResult r = RunLoad(o, *w);
+  std::string title = absl::StrFormat("%s:%d  workload %s (%s), %d connections, pipeline %d, keyspace %d %s, value %d B",
+                                      o.host, o.port, w->name, w->MixString(), o.connections, o.pipeline, w->keyspace,
+                                      w->zipf > 0 ? absl::StrFormat("zipf %.2f", w->zipf) : "uniform", w->value_size);
+  Summary s = Summarize(r);
+  s.system = absl::StrCat(o.host, ":", o.port);
+  s.workload = WorkloadLabel(w->name, o.pipeline);
+  s.connections = o.connections;
+  s.pipeline = o.pipeline;
+  std::string format = absl::GetFlag(FLAGS_format);
+  if (format == "csv") {
+    std::cout << FormatSummaryCsv({s});
+  } else if (format == "json") {
+    CompareReport c;
+    c.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server));
+    c.rows = {s};
+    c.settings = title;
+    std::cout << FormatCompareJson(c);
+  } else {
+    std::cout << FormatRun(r, title);
+  }
+  return r.error_count() == 0 ? 0 : 3;
+}
+
+struct Cell {
+  std::string mix;
+  int pipeline;
+};
+
+absl::StatusOr<std::vector<Cell>> ParseCells(const std::string& spec) {
+  std::vector<Cell> cells;
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::vector<std::string> mp = absl::StrSplit(part, absl::MaxSplits('@', 1));
+    Cell c{mp[0], 1};
+    if (mp.size() == 2 && (!absl::SimpleAtoi(mp[1], &c.pipeline) || c.pipeline < 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad workload '", part, "' (expected mix@pipeline)"));
+    }
+    if (auto w = ParseWorkload(c.mix); !w.ok()) return w.status();
+    cells.push_back(c);
+  }
+  return cells;
+}
+
+// Fills, on every target, the keys any workload reads.
+void PreloadAll(const std::vector<Target>& targets, std::vector<std::string>* notes) {
+  auto w = WorkloadFromFlags("get=1,lrange=1");
+  for (const auto& t : targets) {
+    if (auto st = Preload(t.host, t.port, *w); !st.ok()) {
+      notes->push_back(absl::StrCat("preload of ", t.name, " failed: ", st.message()));
+    }
+  }
+}
+
+// One open-loop curve point per (system, fraction), interleaved across systems.
+std::vector<Summary> MeasureCurve(const std::vector<Target>& targets, std::vector<std::string>* notes) {
+  std::vector<Summary> points;
+  auto w = WorkloadFromFlags(absl::GetFlag(FLAGS_curve_workload));
+  if (!w.ok()) {
+    notes->push_back(std::string(w.status().message()));
+    return points;
+  }
+  std::vector<double> fractions;
+  for (absl::string_view f : absl::StrSplit(absl::GetFlag(FLAGS_curve_fractions), ',', absl::SkipEmpty())) {
+    double v;
+    if (absl::SimpleAtod(f, &v) && v > 0) fractions.push_back(v);
+  }
+  LoadOptions base = OptionsFromFlags();
+  base.duration_s = absl::GetFlag(FLAGS_curve_duration);
+  std::vector<double> peak(targets.size(), 0);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    LoadOptions o = base;
+    o.host = targets[i].host;
+    o.port = targets[i].port;
+    o.rate = 0;
+    o.pipeline = absl::GetFlag(FLAGS_curve_probe_pipeline);
+    LoadResult r = RunLoad(o, *w);
+    peak[i] = r.rps;
+    std::cerr << absl::StrFormat("curve: %s peak %.0f ops/s (closed loop, pipeline %d)\n", targets[i].name, r.rps,
+                                 o.pipeline);
+  }
+  for (double f : fractions) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (peak[i] <= 0) continue;
+      LoadOptions o = base;
+      o.host = targets[i].host;
+      o.port = targets[i].port;
+      o.rate = peak[i] * f;
+      LoadResult r = RunLoad(o, *w);
+      Summary s = Summarize(r);
+      s.system = targets[i].name;
+      s.workload = absl::StrCat(w->name, " open loop");
+      s.connections = o.connections;
+      s.pipeline = 0;
+      std::cerr << absl::StrFormat("curve: %-20s target %8.0f achieved %8.0f ops/s  p50 %8.1f p99 %9.1f us  errors %d\n",
+                                   s.system, o.rate, s.rps, s.p50_us, s.p99_us, s.errors);
+      points.push_back(s);
+    }
+  }
+  return points;
+}
+
+// Writes curve.dat/.gp/.csv and renders curve.svg and curve.png with gnuplot.
+void PlotCurve(const std::vector<Summary>& points, const std::vector<Target>& targets, const MachineInfo& machine,
+               const fs::path& dir, std::vector<std::string>* notes) {
+  std::string dat;
+  std::vector<std::string> names;
+  for (const auto& t : targets) {
+    std::string block;
+    for (const auto& p : points) {
+      if (p.system == t.name) {
+        absl::StrAppendFormat(&block, "%.0f %.1f %.2f %.2f %.2f\n", p.target_rate, p.rps, p.p50_us, p.p99_us,
+                              p.p999_us);
+      }
+    }
+    if (block.empty()) continue;
+    absl::StrAppend(&dat, "# ", t.name, ": target_ops_per_s achieved_ops_per_s p50_us p99_us p999_us\n", block,
+                    "\n\n");
+    names.push_back(t.name);
+  }
+  WriteFile(dir / "curve.dat", dat);
+  WriteFile(dir / "curve.csv", FormatSummaryCsv(points));
+  std::string title = absl::StrFormat(
+      "Latency vs throughput, open loop, %s, %d connections (%s, %d cores, %s)", absl::GetFlag(FLAGS_curve_workload),
+      absl::GetFlag(FLAGS_connections), machine.date.substr(0, 10), machine.cores, machine.cpu);
+  std::string plot;
+  for (size_t i = 0; i < names.size(); ++i) {
+    absl::StrAppendFormat(&plot, "%s'curve.dat' index %d using 2:4 with linespoints lw 2 lc %d pt 7 title '%s p99', "
+                                 "'' index %d using 2:3 with linespoints lw 1 lc %d dt 2 pt 6 title '%s p50'",
+                          i ? ", \\\n     " : "", i, i + 1, names[i], i, i + 1, names[i]);
+  }
+  std::string common = absl::StrCat(
+      "set title \"", title, "\" noenhanced\n", "set xlabel 'achieved throughput (operations/s)'\n",
+      "set ylabel 'latency from intended send time (us)'\n", "set logscale y\n", "set grid\n",
+      "set key outside right top noenhanced\n", "set format x '%.0s%c'\n", "plot ", plot, "\n");
+  std::string gp = absl::StrCat("set terminal svg size 1100,600 dynamic background rgb 'white'\n",
+                                "set output 'curve.svg'\n", common,
+                                "set terminal pngcairo size 1100,600 background rgb 'white'\n",
+                                "set output 'curve.png'\n", "replot\n");
+  WriteFile(dir / "curve.gp", gp);
+  std::string cmd = absl::StrCat("cd '", dir.string(), "' && gnuplot curve.gp");
+  if (std::system(cmd.c_str()) != 0) notes->push_back("gnuplot failed: no curve.svg/curve.png");
+}
+
+int Compare(bool table, bool curve) {
+  std::vector<Cell> cells;
+  if (table) {
+    auto c = ParseCells(absl::GetFlag(FLAGS_workloads));
+    if (!c.ok()) {
+      std::cerr << c.status().message() << "\n";
+      return 2;
+    }
+    cells = *c;
+  }
+  std::vector<std::string> names = absl::StrSplit(absl::GetFlag(FLAGS_systems), ',', absl::SkipEmpty());
+  CompareReport report;
+  report.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server));
+  std::cerr << "machine: " << report.machine.Describe() << "\n";
+  Systems systems(SystemsFromFlags());
+  if (auto st = systems.Start(names); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 1;
+  }
+  for (const auto& n : systems.notes()) std::cerr << "note: " << n << "\n";
+  const std::vector<Target> targets = systems.targets();
+  if (targets.empty()) {
+    std::cerr << "no system could be started\n";
+    return 1;
+  }
+  for (const auto& t : targets) std::cerr << "started " << t.name << " on port " << t.port << ": " << t.description << "\n";
+  PreloadAll(targets, &report.notes);
+
+  int rounds = std::max(absl::GetFlag(FLAGS_rounds), 1);
+  LoadOptions base = OptionsFromFlags();
+  report.settings = absl::StrFormat(
+      "%d connections, keyspace %d (%s), %d-byte values, %.1f s warm-up + %.1f s measured per run, %d rounds "
+      "interleaved round robin, median reported.",
+      base.connections, absl::GetFlag(FLAGS_keyspace),
+      absl::GetFlag(FLAGS_zipf) > 0 ? absl::StrFormat("zipf %.2f", absl::GetFlag(FLAGS_zipf)) : "uniform",
+      absl::GetFlag(FLAGS_value_size), base.warmup_s, base.duration_s, rounds);
+  for (const auto& cell : cells) {
+    auto w = WorkloadFromFlags(cell.mix);
+    std::vector<std::vector<Summary>> per_target(targets.size());
+    for (int round = 0; round < rounds; ++round) {
+      for (size_t k = 0; k < targets.size(); ++k) {
+        size_t i = (k + round) % targets.size();  // rotate who goes first
+        LoadOptions o = base;
+        o.host = targets[i].host;
+        o.port = targets[i].port;
+        o.pipeline = cell.pipeline;
+        o.rate = 0;
+        o.seed = base.seed + round;
+        LoadResult r = RunLoad(o, *w);
+        Summary s = Summarize(r);
+        std::cerr << absl::StrFormat("round %d  %-16s %-18s %9.0f ops/s  p50 %8.1f  p99 %8.1f us  errors %d\n",
+                                     round + 1, WorkloadLabel(cell.mix, cell.pipeline), targets[i].name, s.rps,
+                                     s.p50_us, s.p99_us, s.errors);
+        per_target[i].push_back(s);
+      }
+    }
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Summary m = Median(per_target[i]);
+      m.system = targets[i].name;
+      m.workload = WorkloadLabel(cell.mix, cell.pipeline);
+      m.connections = base.connections;
+      m.pipeline = cell.pipeline;
+      report.rows.push_back(m);
+    }
+  }
+  std::vector<Summary> points;
+  if (curve) points = MeasureCurve(targets, &report.notes);
+  report.machine.load_after = LoadAverage();
+  systems.Stop();
+  for (const auto& n : systems.notes()) report.notes.push_back(n);
+
+  std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  if (!out_dir.empty()) {
+    fs::create_directories(out_dir);
+    if (curve) PlotCurve(points, targets, report.machine, out_dir, &report.notes);
+    if (table) {
+      std::string md = FormatCompareMarkdown(report);
+      if (curve) md += "\n![latency versus throughput](curve.svg)\n";
+      WriteFile(fs::path(out_dir) / "latest.md", md);
+      WriteFile(fs::path(out_dir) / "compare.csv", FormatCompareCsv(report));
+      WriteFile(fs::path(out_dir) / "compare.json", FormatCompareJson(report));
+    }
+  }
+  std::string format = absl::GetFlag(FLAGS_format);
+  if (table) {
+    if (format == "csv") {
+      std::cout << FormatCompareCsv(report);
+    } else if (format == "json") {
+      std::cout << FormatCompareJson(report);
+    } else if (format == "markdown") {
+      std::cout << FormatCompareMarkdown(report);
+    } else {
+      std::cout << FormatCompareTable(report);
+    }
+  } else {
+    std::cout << FormatSummaryCsv(points);
+    for (const auto& n : report.notes) std::cout << "note: " << n << "\n";
+  }
+  return 0;
+}
+
+bool CheckRun(const std::string& what, const LoadResult& r) {
+  bool ok = true;
+  auto check = [&](bool cond, const std::string& msg) {
+    if (!cond) {
+      std::cerr << "selftest FAILED (" << what << "): " << msg << "\n";
+      ok = false;
+    }
+  };
+  const LatencyHistogram& h = r.latency;
+  check(r.error_count() == 0, absl::StrCat("errors: ", r.error_count()));
+  check(r.sent > 0 && r.sent == r.completed, absl::StrCat("sent ", r.sent, ", answered ", r.completed));
+  check(r.measured_ok > 0 && r.measured_ok == r.measured, absl::StrCat("measured ", r.measured, ", ok ", r.measured_ok));
+  check(h.count() == r.measured_ok, "histogram count differs from measured operations");
+  int64_t p50 = h.ValueAtQuantile(0.5), p90 = h.ValueAtQuantile(0.9), p99 = h.ValueAtQuantile(0.99),
+          p999 = h.ValueAtQuantile(0.999);
+  check(h.min() <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= h.max() && h.min() > 0,
+        absl::StrCat("percentiles out of order: ", h.min(), " ", p50, " ", p90, " ", p99, " ", p999, " ", h.max()));
+  uint64_t kinds = 0;
+  for (uint64_t n : r.ops_by_op) kinds += n > 0;
+  check(what != "mixed closed loop" || kinds == kNumOps, "not every operation kind of the mix was sent");
+  std::cerr << FormatRun(r, "selftest: " + what);
+  return ok;
+}
+
+int SelfTest() {
+  Systems systems(SystemsFromFlags());
+  if (auto st = systems.Start({"redis"}); !st.ok() || systems.targets().empty()) {
+    std::cerr << "selftest: cannot start redis-server: "
+              << (systems.notes().empty() ? std::string(st.message()) : systems.notes().front()) << "\n";
+    return 1;
+  }
+  const Target& t = systems.targets().front();
+  auto w = ParseWorkload("mixed");
+  w->keyspace = 1000;
+  if (auto st = Preload(t.host, t.port, *w); !st.ok()) {
+    std::cerr << "selftest: preload failed: " << st.message() << "\n";
+    return 1;
+  }
+  LoadOptions o;
+  o.port = t.port;
+  o.connections = 4;
+  o.pipeline = 8;
+  o.warmup_s = 0.2;
+  o.duration_s = 1;
+  bool ok = CheckRun("mixed closed loop", RunLoad(o, *w));
+  o.rate = 2000;
+  ok = CheckRun("mixed open loop at 2000/s", RunLoad(o, *w)) && ok;
+  o.rate = 0;
+  o.requests = 5000;
+  LoadResult counted = RunLoad(o, *w);
+  ok = CheckRun("mixed, 5000 requests", counted) && ok;
+  if (counted.measured != 5000) {
+    std::cerr << "selftest FAILED: asked for 5000 requests, measured " << counted.measured << "\n";
+    ok = false;
+  }
+  std::cout << (ok ? "selftest passed\n" : "selftest FAILED\n");
+  return ok ? 0 : 1;
+}
+
+// This generator against redis-benchmark on plain redis, same connections and
+// pipeline: if the ratio is near 1 (or above), the generator is not the limit.
+int Calibrate() {
+  Systems systems(SystemsFromFlags());
+  if (auto st = systems.Start({"redis"}); !st.ok() || systems.targets().empty()) {
+    std::cerr << "calibrate: cannot start redis-server\n";
+    return 1;
+  }
+  const Target& t = systems.targets().front();
+  int conns = absl::GetFlag(FLAGS_connections);
+  int pipeline = absl::GetFlag(FLAGS_pipeline) > 1 ? absl::GetFlag(FLAGS_pipeline) : 16;
+  uint64_t keyspace = absl::GetFlag(FLAGS_keyspace);
+  int value = absl::GetFlag(FLAGS_value_size);
+  std::cout << absl::StrFormat("calibrate: plain redis, %d connections, pipeline %d, %d-byte values, keyspace %d\n",
+                               conns, pipeline, value, keyspace);
+  int status = 0;
+  for (std::string test : {"set", "get"}) {
+    std::vector<double> theirs, ours;
+    for (int round = 0; round < 2; ++round) {
+      std::string cmd = absl::StrFormat("%s -h 127.0.0.1 -p %d -c %d -P %d -n %d -r %d -d %d -t %s --csv 2>/dev/null",
+                                        absl::GetFlag(FLAGS_redis_benchmark), t.port, conns, pipeline,
+                                        static_cast<int>(absl::GetFlag(FLAGS_duration) * 400000), keyspace, value, test);
+      double rb = 0;
+      if (FILE* f = popen(cmd.c_str(), "r")) {
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+          std::vector<std::string> fields = absl::StrSplit(line, ',');
+          if (fields.size() >= 2 && absl::AsciiStrToLower(absl::StripAsciiWhitespace(fields[0])) ==
+                                        absl::StrCat("\"", test, "\"")) {
+            std::string v(absl::StripAsciiWhitespace(fields[1]));
+            v.erase(std::remove(v.begin(), v.end(), '"'), v.end());
+            (void)absl::SimpleAtod(v, &rb);
+          }
+        }
+        pclose(f);
+      }
+      auto w = WorkloadFromFlags(test);
+      if (test == "get") (void)Preload(t.host, t.port, *w);
+      LoadOptions o = OptionsFromFlags();
+      o.port = t.port;
+      o.pipeline = pipeline;
+      o.rate = 0;
+      LoadResult r = RunLoad(o, *w);
+      theirs.push_back(rb);
+      ours.push_back(r.rps);
+      if (r.error_count() > 0) status = 1;
+    }
+    double a = (theirs[0] + theirs[1]) / 2, b = (ours[0] + ours[1]) / 2;
+    std::cout << absl::StrFormat("  %-4s redis-benchmark %9.0f ops/s   anarcho-bench %9.0f ops/s   ratio %.2f\n", test,
+                                 a, b, a > 0 ? b / a : 0);
+    if (a <= 0) std::cout << "  (redis-benchmark gave no figure: is it installed? --redis_benchmark)\n";
+  }
+  return status;
+}
+
+void OnSignal(int sig) {
+  KillAllSpawned();
+  _exit(128 + sig);
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "benchmarks Redis-compatible servers.\n"
+      "  anarcho-bench run --port P [--workload mixed --connections 50 --pipeline 16 | --rate R]\n"
+      "  anarcho-bench compare [--systems ... --workloads set@1,get@16 --rounds 2 --out_dir DIR --curve]\n"
+      "  anarcho-bench curve --out_dir DIR      latency-versus-throughput curve only\n"
+      "  anarcho-bench selftest                 1 s of mixed load on a temporary redis-server, checked\n"
+      "  anarcho-bench calibrate                this generator vs redis-benchmark on plain redis");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  signal(SIGINT, bench::OnSignal);
+  signal(SIGTERM, bench::OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+  std::string mode = args.size() > 1 ? args[1] : "";
+  if (mode == "run") return bench::Run();
+  if (mode == "compare") return bench::Compare(true, absl::GetFlag(FLAGS_curve));
+  if (mode == "curve") return bench::Compare(false, true);
+  if (mode == "selftest") return bench::SelfTest();
+  if (mode == "calibrate") return bench::Calibrate();
+  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate [flags]; --help for flags\n";
+  return 2;
+}

@@ -1,0 +1,394 @@
+#include "bench/harness/load_generator.h"
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "asio.hpp"
+#include "resp/reply_scanner.h"
+
+namespace bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+Clock::time_point AtNs(int64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); }
+
+// The error code of an error reply: "-WRONGTYPE Operation..." -> "WRONGTYPE".
+std::string ErrorCode(std::string_view reply) {
+  if (reply.empty()) return "error";
+  std::string_view body = reply.substr(1);
+  if (reply[0] == '!') {  // RESP3 blob error: !<len>\r\n<text>\r\n
+    size_t nl = body.find('\n');
+    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+  }
+  size_t end = body.find_first_of(" \r\n");
+  std::string code(body.substr(0, end == std::string_view::npos ? body.size() : end));
+  if (code.empty()) code = "error";
+  if (code.size() > 40) code.resize(40);
+  return code;
+}
+
+struct Pending {
+  int64_t start_ns;  // batch write time (closed loop) or due time (open loop)
+  Op op;
+  int8_t replies_left;
+  bool measured;
+  bool failed = false;
+};
+
+class Runner;
+
+class Connection {
+ public:
+  Connection(Runner& runner, asio::io_context& io, int index, uint64_t seed);
+
+  void Connect(const asio::ip::tcp::endpoint& ep);
+  void Begin();       // the run starts: first batch, or first open-loop tick
+  void Abort(const std::string& kind);  // counts outstanding operations as `kind` errors
+  bool idle() const { return dead_ || inflight_.empty(); }
+  bool dead() const { return dead_; }
+  size_t outstanding() const { return inflight_.size(); }
+
+ private:
+  void SendBatch();
+  void Tick();
+  void Issue(int64_t start_ns, bool measured);
+  void Flush();
+  void Read();
+  void OnReply(std::string_view reply, char first_byte, int64_t now);
+  void Fail(const std::string& kind);
+
+  Runner& runner_;
+  int index_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  OpGenerator gen_;
+  std::deque<Pending> inflight_;
+  std::string out_, wbuf_;
+  bool writing_ = false;
+  std::string in_;
+  std::vector<char> rbuf_;
+  resp::ReplyScanner scanner_;
+  bool dead_ = false;
+  double next_due_ = 0;  // open loop, ns
+  double interval_ = 0;
+};
+
+class Runner {
+ public:
+  Runner(const LoadOptions& opts, const WorkloadSpec& workload)
+      : opts_(opts), workload_(workload), end_timer_(io_), drain_timer_(io_) {}
+
+  LoadResult Run();
+
+  // Called by connections.
+  void ConnectDone(bool ok);
+  void Completed(const Pending& p, int64_t now);
+  void Error(const std::string& kind, uint64_t n = 1) { result_.errors[kind] += n; }
+  void CountIssue(const Pending& p) {
+    ++result_.sent;
+    if (p.measured) {
+      ++result_.measured;
+      ++result_.ops_by_op[static_cast<int>(p.op)];
+      if (opts_.requests > 0 && result_.measured >= opts_.requests) StopSending();
+    }
+  }
+  void MaybeFinish();
+  void StopSending();
+
+  const LoadOptions& opts() const { return opts_; }
+  const WorkloadSpec& workload() const { return workload_; }
+  bool sending() const { return sending_; }
+  int64_t start_ns() const { return start_ns_; }
+  int64_t warm_end_ns() const { return warm_end_ns_; }
+  int64_t end_ns() const { return end_ns_; }
+
+ private:
+  void Begin();
+
+  LoadOptions opts_;
+  const WorkloadSpec& workload_;
+  asio::io_context io_;
+  asio::steady_timer end_timer_, drain_timer_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  int connects_pending_ = 0;
+  bool begun_ = false;
+  bool sending_ = false;
+  bool finished_ = false;
+  int64_t start_ns_ = 0, warm_end_ns_ = 0, end_ns_ = INT64_MAX;
+  int64_t last_completion_ns_ = 0;
+  LoadResult result_;
+};
+
+Connection::Connection(Runner& runner, asio::io_context& io, int index, uint64_t seed)
+    : runner_(runner), index_(index), socket_(io), timer_(io), gen_(runner.workload(), seed),
+      rbuf_(64 * 1024) {}
+
+void Connection::Connect(const asio::ip::tcp::endpoint& ep) {
+  socket_.async_connect(ep, [this](const asio::error_code& ec) {
+    if (ec) {
+      dead_ = true;
+      runner_.Error(absl::StrCat("connect: ", ec.message()));
+      runner_.ConnectDone(false);
+      return;
+    }
+    asio::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    Read();
+    runner_.ConnectDone(true);
+  });
+}
+
+void Connection::Begin() {
+  if (dead_) return;
+  const LoadOptions& o = runner_.opts();
+  if (o.rate > 0) {
+    interval_ = 1e9 * o.connections / o.rate;
+    next_due_ = runner_.start_ns() + interval_ * index_ / o.connections;
+    Tick();
+  } else {
+    SendBatch();
+  }
+}
+
+void Connection::SendBatch() {
+  if (dead_ || !runner_.sending()) return;
+  int64_t now = NowNs();
+  bool measured = now >= runner_.warm_end_ns() && now < runner_.end_ns();
+  for (int i = 0; i < runner_.opts().pipeline && runner_.sending(); ++i) Issue(0, measured);
+  // The batch's send time: taken after encoding, just before it goes to the socket.
+  int64_t t = NowNs();
+  for (auto& p : inflight_) p.start_ns = t;
+  Flush();
+}
+
+void Connection::Tick() {
+  if (dead_) return;
+  int64_t now = NowNs();
+  while (runner_.sending() && next_due_ <= now) {
+    int64_t due = static_cast<int64_t>(next_due_);
+    if (due >= runner_.end_ns()) break;
+    Issue(due, due >= runner_.warm_end_ns());
+    next_due_ += interval_;
+  }
+  Flush();
+  if (runner_.sending() && next_due_ < runner_.end_ns()) {
+    timer_.expires_at(AtNs(static_cast<int64_t>(next_due_)));
+    timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) Tick();
+    });
+  } else {
+    runner_.MaybeFinish();
+  }
+}
+
+void Connection::Issue(int64_t start_ns, bool measured) {
+  int replies = 0;
+  Op op = gen_.Append(&out_, &replies);
+  inflight_.push_back(Pending{start_ns, op, static_cast<int8_t>(replies), measured});
+  runner_.CountIssue(inflight_.back());
+}
+
+void Connection::Flush() {
+  if (writing_ || out_.empty() || dead_) return;
+  writing_ = true;
+  wbuf_.swap(out_);
+  out_.clear();
+  asio::async_write(socket_, asio::buffer(wbuf_), [this](const asio::error_code& ec, size_t) {
+    writing_ = false;
+    wbuf_.clear();
+    if (ec) {
+      if (ec != asio::error::operation_aborted) Fail(absl::StrCat("write: ", ec.message()));
+      return;
+    }
+    Flush();
+  });
+}
+
+void Connection::Read() {
+  socket_.async_read_some(asio::buffer(rbuf_), [this](const asio::error_code& ec, size_t n) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted && !dead_) {
+        Fail(ec == asio::error::eof ? std::string("disconnected") : absl::StrCat("read: ", ec.message()));
+      }
+      return;
+    }
+    int64_t now = NowNs();
+    in_.append(rbuf_.data(), n);
+    size_t pos = 0;
+    while (pos < in_.size()) {
+      size_t len = 0;
+      char first = 0;
+      std::string error;
+      resp::ParseStatus st = scanner_.Scan(std::string_view(in_).substr(pos), &len, &first, &error);
+      if (st == resp::ParseStatus::kNeedMore) break;
+      if (st == resp::ParseStatus::kError) {
+        Fail("protocol");
+        return;
+      }
+      OnReply(std::string_view(in_).substr(pos, len), first, now);
+      if (dead_) return;
+      pos += len;
+      scanner_.Reset();
+    }
+    in_.erase(0, pos);
+    if (inflight_.empty() && !dead_) {
+      if (runner_.opts().rate > 0 || !runner_.sending()) {
+        runner_.MaybeFinish();
+      } else {
+        SendBatch();
+      }
+    }
+    if (!dead_) Read();
+  });
+}
+
+void Connection::OnReply(std::string_view reply, char first_byte, int64_t now) {
+  if (first_byte == '>') return;  // a push message: not a reply
+  if (inflight_.empty()) {
+    Fail("unexpected-reply");
+    return;
+  }
+  Pending& p = inflight_.front();
+  if (!p.failed) {
+    if (first_byte == '-' || first_byte == '!') {
+      p.failed = true;
+      runner_.Error(ErrorCode(reply));
+    } else if (p.op == Op::kMulti && p.replies_left == 1 && first_byte != '*') {
+      p.failed = true;  // EXEC answered null: the transaction was aborted
+      runner_.Error("exec-aborted");
+    }
+  }
+  if (--p.replies_left == 0) {
+    runner_.Completed(p, now);
+    inflight_.pop_front();
+  }
+}
+
+void Connection::Fail(const std::string& kind) {
+  if (dead_) return;
+  dead_ = true;
+  runner_.Error(kind);
+  if (!inflight_.empty()) runner_.Error("lost-with-connection", inflight_.size());
+  inflight_.clear();
+  asio::error_code ignored;
+  timer_.cancel();
+  socket_.close(ignored);
+  runner_.MaybeFinish();
+}
+
+void Connection::Abort(const std::string& kind) {
+  if (dead_) return;
+  if (!inflight_.empty()) runner_.Error(kind, inflight_.size());
+  inflight_.clear();
+  dead_ = true;
+  asio::error_code ignored;
+  timer_.cancel();
+  socket_.close(ignored);
+}
+
+LoadResult Runner::Run() {
+  result_.open_loop = opts_.rate > 0;
+  result_.target_rate = opts_.rate;
+  asio::error_code ec;
+  asio::ip::tcp::resolver resolver(io_);
+  auto endpoints = resolver.resolve(opts_.host, std::to_string(opts_.port), ec);
+  if (ec || endpoints.empty()) {
+    Error(absl::StrCat("resolve: ", ec ? ec.message() : "no address"));
+    return std::move(result_);
+  }
+  asio::ip::tcp::endpoint ep = *endpoints.begin();
+  connects_pending_ = opts_.connections;
+  for (int i = 0; i < opts_.connections; ++i) {
+    conns_.push_back(std::make_unique<Connection>(*this, io_, i, opts_.seed * 1000003 + i));
+    conns_.back()->Connect(ep);
+  }
+  io_.run();
+  for (auto& c : conns_) {
+    if (c->dead()) ++result_.connections_failed;
+  }
+  if (opts_.requests > 0) {
+    result_.measured_seconds = std::max<int64_t>(last_completion_ns_ - warm_end_ns_, 1) / 1e9;
+  } else {
+    result_.measured_seconds = opts_.duration_s;
+  }
+  result_.rps = result_.measured_ok / result_.measured_seconds;
+  return std::move(result_);
+}
+
+void Runner::ConnectDone(bool ok) {
+  if (--connects_pending_ == 0) Begin();
+}
+
+void Runner::Begin() {
+  start_ns_ = NowNs();
+  warm_end_ns_ = start_ns_ + static_cast<int64_t>(opts_.warmup_s * 1e9);
+  end_ns_ = opts_.requests > 0 ? INT64_MAX : warm_end_ns_ + static_cast<int64_t>(opts_.duration_s * 1e9);
+  begun_ = true;
+  sending_ = true;
+  if (opts_.requests == 0) {
+    end_timer_.expires_at(AtNs(end_ns_));
+    end_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) StopSending();
+    });
+  }
+  for (auto& c : conns_) c->Begin();
+  MaybeFinish();  // every connection may have failed
+}
+
+void Runner::StopSending() {
+  if (!sending_) return;
+  sending_ = false;
+  end_timer_.cancel();
+  drain_timer_.expires_after(std::chrono::nanoseconds(static_cast<int64_t>(opts_.drain_timeout_s * 1e9)));
+  drain_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    for (auto& c : conns_) c->Abort("timeout");
+    finished_ = true;
+    io_.stop();
+  });
+  // Open-loop connections waiting on their timers stop now.
+  asio::post(io_, [this] { MaybeFinish(); });
+}
+
+void Runner::MaybeFinish() {
+  if (finished_ || !begun_) return;
+  bool any_alive = false;
+  for (auto& c : conns_) {
+    if (!c->dead()) any_alive = true;
+  }
+  if (sending_ && any_alive) return;
+  for (auto& c : conns_) {
+    if (!c->idle()) return;
+  }
+  finished_ = true;
+  io_.stop();
+}
+
+void Runner::Completed(const Pending& p, int64_t now) {
+  ++result_.completed;
+  last_completion_ns_ = now;
+  if (p.measured && !p.failed) {
+    ++result_.measured_ok;
+    int64_t lat = now - p.start_ns;
+    result_.latency.Record(lat);
+    result_.latency_by_op[static_cast<int>(p.op)].Record(lat);
+  }
+}
+
+}  // namespace
+
+LoadResult RunLoad(const LoadOptions& opts, const WorkloadSpec& workload) {
+  Runner runner(opts, workload);
+  return runner.Run();
+}
+
+}  // namespace bench

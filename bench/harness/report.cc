@@ -1,0 +1,342 @@
+#include "bench/harness/report.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace bench {
+
+namespace {
+
+double Us(int64_t ns) { return ns / 1000.0; }
+
+double MedianOf(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string ErrorKinds(const std::map<std::string, uint64_t>& errors) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : errors) parts.push_back(absl::StrCat(k, "=", v));
+  return absl::StrJoin(parts, " ");
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string Num(double v) {
+  if (v >= 1000) return absl::StrFormat("%.0f", v);
+  if (v >= 100) return absl::StrFormat("%.1f", v);
+  return absl::StrFormat("%.2f", v);
+}
+
+std::string Ratio(double v, double base) {
+  if (base <= 0) return "-";
+  return absl::StrFormat("%.2f", v / base);
+}
+
+const Summary* Find(const std::vector<Summary>& rows, const std::string& workload, const std::string& system) {
+  for (const auto& r : rows) {
+    if (r.workload == workload && r.system == system) return &r;
+  }
+  return nullptr;
+}
+
+// The table as rows of cells; used by the plain and the Markdown renderings.
+std::vector<std::vector<std::string>> TableCells(const CompareReport& c) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back({"workload", "system", "ops/s", "x redis", "x aof", "p50 us", "x redis", "x aof", "p99 us",
+                   "x redis", "x aof", "p99.9 us", "max us", "errors"});
+  for (const auto& r : c.rows) {
+    const Summary* a = Find(c.rows, r.workload, "redis");
+    const Summary* b = Find(c.rows, r.workload, "redis-aof");
+    cells.push_back({r.workload, r.system, Num(r.rps), a ? Ratio(r.rps, a->rps) : "-",
+                     b ? Ratio(r.rps, b->rps) : "-", Num(r.p50_us), a ? Ratio(r.p50_us, a->p50_us) : "-",
+                     b ? Ratio(r.p50_us, b->p50_us) : "-", Num(r.p99_us), a ? Ratio(r.p99_us, a->p99_us) : "-",
+                     b ? Ratio(r.p99_us, b->p99_us) : "-", Num(r.p999_us), Num(r.max_us),
+                     r.errors ? absl::StrCat(r.errors, " (", r.error_kinds, ")") : "0"});
+  }
+  return cells;
+}
+
+}  // namespace
+
+Summary Summarize(const LoadResult& r) {
+  Summary s;
+  s.target_rate = r.target_rate;
+  s.rps = r.rps;
+  s.p50_us = Us(r.latency.ValueAtQuantile(0.5));
+  s.p90_us = Us(r.latency.ValueAtQuantile(0.9));
+  s.p99_us = Us(r.latency.ValueAtQuantile(0.99));
+  s.p999_us = Us(r.latency.ValueAtQuantile(0.999));
+  s.max_us = Us(r.latency.max());
+  s.mean_us = r.latency.mean() / 1000.0;
+  s.ok = r.measured_ok;
+  s.errors = r.error_count();
+  s.error_kinds = ErrorKinds(r.errors);
+  return s;
+}
+
+Summary Median(const std::vector<Summary>& rounds) {
+  if (rounds.empty()) return {};
+  Summary m = rounds.front();
+  auto med = [&](double Summary::*f) {
+    std::vector<double> v;
+    for (const auto& s : rounds) v.push_back(s.*f);
+    m.*f = MedianOf(v);
+  };
+  med(&Summary::rps);
+  med(&Summary::p50_us);
+  med(&Summary::p90_us);
+  med(&Summary::p99_us);
+  med(&Summary::p999_us);
+  med(&Summary::max_us);
+  med(&Summary::mean_us);
+  m.ok = 0;
+  m.errors = 0;
+  std::map<std::string, uint64_t> kinds;
+  for (const auto& s : rounds) {
+    m.ok += s.ok;
+    m.errors += s.errors;
+    for (absl::string_view part : absl::StrSplit(s.error_kinds, ' ', absl::SkipEmpty())) {
+      size_t eq = part.rfind('=');
+      uint64_t n = 0;
+      if (eq != std::string_view::npos && absl::SimpleAtoi(part.substr(eq + 1), &n)) {
+        kinds[std::string(part.substr(0, eq))] += n;
+      }
+    }
+  }
+  m.error_kinds = ErrorKinds(kinds);
+  m.rounds = static_cast<int>(rounds.size());
+  return m;
+}
+
+std::string FormatRun(const LoadResult& r, const std::string& title) {
+  std::string out = absl::StrCat(title, "\n");
+  absl::StrAppendFormat(&out, "  %s, %.2f s measured: %.0f ops/s (%d ok, %d errors)\n",
+                        r.open_loop ? absl::StrFormat("open loop at %.0f ops/s", r.target_rate) : "closed loop",
+                        r.measured_seconds, r.rps, r.measured_ok, r.error_count());
+  absl::StrAppendFormat(&out, "  sent %d, answered %d (warm-up included)\n", r.sent, r.completed);
+  auto line = [&](std::string_view name, const LatencyHistogram& h, uint64_t n) {
+    absl::StrAppendFormat(&out, "  %-7s %9d ops  p50 %9.1f  p90 %9.1f  p99 %9.1f  p99.9 %9.1f  max %9.1f us\n",
+                          name, n, Us(h.ValueAtQuantile(0.5)), Us(h.ValueAtQuantile(0.9)),
+                          Us(h.ValueAtQuantile(0.99)), Us(h.ValueAtQuantile(0.999)), Us(h.max()));
+  };
+  line("all", r.latency, r.latency.count());
+  int kinds = 0;
+  for (int i = 0; i < kNumOps; ++i) kinds += r.ops_by_op[i] > 0;
+  if (kinds > 1) {
+    for (int i = 0; i < kNumOps; ++i) {
+      if (r.ops_by_op[i] > 0) line(OpName(static_cast<Op>(i)), r.latency_by_op[i], r.latency_by_op[i].count());
+    }
+  }
+  if (!r.errors.empty()) {
+    out += "  errors by kind:\n";
+    for (const auto& [k, v] : r.errors) absl::StrAppendFormat(&out, "    %-30s %d\n", k, v);
+  }
+  if (r.connections_failed > 0) absl::StrAppendFormat(&out, "  %d connections failed\n", r.connections_failed);
+  return out;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return absl::StrCat(a, " ", b, " ", c);
+}
+
+MachineInfo DescribeMachine(const std::string& redis_server) {
+  MachineInfo m;
+  std::time_t now = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  m.date = buf;
+  std::ifstream cpu("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpu, line)) {
+    if (absl::StartsWith(line, "model name") && m.cpu.empty()) {
+      m.cpu = std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
+    }
+  }
+  m.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  std::ifstream mem("/proc/meminfo");
+  while (std::getline(mem, line)) {
+    if (absl::StartsWith(line, "MemTotal:")) {
+      double kb = std::atof(line.substr(9).c_str());
+      m.memory = absl::StrFormat("%.1f GiB", kb / 1024 / 1024);
+      break;
+    }
+  }
+  utsname u;
+  if (uname(&u) == 0) m.kernel = absl::StrCat(u.sysname, " ", u.release, " ", u.machine);
+  std::string cmd = redis_server + " --version 2>/dev/null";
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char vbuf[256] = {0};
+    if (fgets(vbuf, sizeof(vbuf), f)) m.redis_version = std::string(absl::StripAsciiWhitespace(vbuf));
+    pclose(f);
+  }
+  m.load_before = LoadAverage();
+  return m;
+}
+
+std::string MachineInfo::Describe() const {
+  return absl::StrCat(date, ", ", cpu.empty() ? "unknown CPU" : cpu, ", ", cores, " cores, ", memory, ", ", kernel,
+                      ", ", redis_version, "; load average before ", load_before,
+                      load_after.empty() ? "" : absl::StrCat(", after ", load_after));
+}
+
+std::string FormatCompareTable(const CompareReport& c) {
+  auto cells = TableCells(c);
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& row : cells) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out = absl::StrCat("anarcho-bench compare: ", c.machine.Describe(), "\n", c.settings, "\n\n");
+  std::string last_workload;
+  for (size_t r = 0; r < cells.size(); ++r) {
+    if (r > 1 && cells[r][0] != last_workload) out += "\n";
+    last_workload = cells[r][0];
+    for (size_t i = 0; i < cells[r].size(); ++i) {
+      bool left = i < 2 || i + 1 == cells[r].size();
+      std::string cell = (r > 1 && i == 0 && cells[r][0] == cells[r - 1][0]) ? "" : cells[r][i];
+      out += left ? absl::StrFormat("%-*s", width[i], cell) : absl::StrFormat("%*s", width[i], cell);
+      out += i + 1 == cells[r].size() ? "\n" : "  ";
+    }
+  }
+  for (const auto& n : c.notes) absl::StrAppend(&out, "note: ", n, "\n");
+  return out;
+}
+
+std::string FormatCompareMarkdown(const CompareReport& c) {
+  auto cells = TableCells(c);
+  std::string out = absl::StrCat("Measured ", c.machine.Describe(), ".\n\n", c.settings,
+                                 " Ratios are to plain Redis (`x redis`) and to Redis with "
+                                 "`appendfsync always` (`x aof`); latencies in microseconds.\n\n");
+  for (size_t r = 0; r < cells.size(); ++r) {
+    out += "| " + absl::StrJoin(cells[r], " | ") + " |\n";
+    if (r == 0) {
+      std::vector<std::string> sep;
+      for (size_t i = 0; i < cells[0].size(); ++i) sep.push_back(i < 2 ? "---" : "---:");
+      out += "|" + absl::StrJoin(sep, "|") + "|\n";
+    }
+  }
+  if (!c.notes.empty()) {
+    out += "\n";
+    for (const auto& n : c.notes) absl::StrAppend(&out, "- ", n, "\n");
+  }
+  return out;
+}
+
+std::string FormatSummaryCsv(const std::vector<Summary>& rows) {
+  std::string out =
+      "workload,system,connections,pipeline,target_rate,ops_per_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,ok,"
+      "errors,error_kinds,rounds\n";
+  for (const auto& r : rows) {
+    absl::StrAppendFormat(&out, "%s,%s,%d,%d,%.0f,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%d,%d,%s,%d\n",
+                          CsvField(r.workload), CsvField(r.system), r.connections, r.pipeline, r.target_rate, r.rps,
+                          r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.mean_us, r.ok, r.errors,
+                          CsvField(r.error_kinds), r.rounds);
+  }
+  return out;
+}
+
+std::string FormatCompareCsv(const CompareReport& c) {
+  std::string out =
+      "workload,system,connections,pipeline,ops_per_s,ops_ratio_redis,ops_ratio_aof,p50_us,p50_ratio_redis,"
+      "p50_ratio_aof,p90_us,p99_us,p99_ratio_redis,p99_ratio_aof,p999_us,p999_ratio_redis,p999_ratio_aof,max_us,"
+      "mean_us,ok,errors,error_kinds,rounds\n";
+  for (const auto& r : c.rows) {
+    const Summary* a = Find(c.rows, r.workload, "redis");
+    const Summary* b = Find(c.rows, r.workload, "redis-aof");
+    auto ratio = [](const Summary* base, double v, double Summary::*f) {
+      return base && base->*f > 0 ? absl::StrFormat("%.4f", v / (base->*f)) : std::string();
+    };
+    absl::StrAppendFormat(
+        &out, "%s,%s,%d,%d,%.1f,%s,%s,%.2f,%s,%s,%.2f,%.2f,%s,%s,%.2f,%s,%s,%.2f,%.2f,%d,%d,%s,%d\n",
+        CsvField(r.workload), CsvField(r.system), r.connections, r.pipeline, r.rps, ratio(a, r.rps, &Summary::rps),
+        ratio(b, r.rps, &Summary::rps), r.p50_us, ratio(a, r.p50_us, &Summary::p50_us),
+        ratio(b, r.p50_us, &Summary::p50_us), r.p90_us, r.p99_us, ratio(a, r.p99_us, &Summary::p99_us),
+        ratio(b, r.p99_us, &Summary::p99_us), r.p999_us, ratio(a, r.p999_us, &Summary::p999_us),
+        ratio(b, r.p999_us, &Summary::p999_us), r.max_us, r.mean_us, r.ok, r.errors, CsvField(r.error_kinds),
+        r.rounds);
+  }
+  return out;
+}
+
+std::string FormatCompareJson(const CompareReport& c) {
+  std::string out = "{\n";
+  const MachineInfo& m = c.machine;
+  absl::StrAppendFormat(&out,
+                        "  \"machine\": {\"date\": \"%s\", \"cpu\": \"%s\", \"cores\": %d, \"memory\": \"%s\", "
+                        "\"kernel\": \"%s\", \"redis\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"},\n",
+                        JsonEscape(m.date), JsonEscape(m.cpu), m.cores, JsonEscape(m.memory), JsonEscape(m.kernel),
+                        JsonEscape(m.redis_version), m.load_before, m.load_after);
+  absl::StrAppendFormat(&out, "  \"settings\": \"%s\",\n  \"notes\": [", JsonEscape(c.settings));
+  for (size_t i = 0; i < c.notes.size(); ++i) {
+    absl::StrAppendFormat(&out, "%s\"%s\"", i ? ", " : "", JsonEscape(c.notes[i]));
+  }
+  out += "],\n  \"results\": [\n";
+  for (size_t i = 0; i < c.rows.size(); ++i) {
+    const Summary& r = c.rows[i];
+    const Summary* a = Find(c.rows, r.workload, "redis");
+    const Summary* b = Find(c.rows, r.workload, "redis-aof");
+    auto ratio = [](const Summary* base, double v, double Summary::*f) {
+      return base && base->*f > 0 ? absl::StrFormat("%.4f", v / (base->*f)) : std::string("null");
+    };
+    absl::StrAppendFormat(
+        &out,
+        "    {\"workload\": \"%s\", \"system\": \"%s\", \"connections\": %d, \"pipeline\": %d, \"ops_per_s\": %.1f, "
+        "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, \"max_us\": %.2f, "
+        "\"mean_us\": %.2f, \"ok\": %d, \"errors\": %d, \"error_kinds\": \"%s\", \"rounds\": %d, "
+        "\"ratio_to_redis\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s}, "
+        "\"ratio_to_redis_aof\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s}}%s\n",
+        JsonEscape(r.workload), JsonEscape(r.system), r.connections, r.pipeline, r.rps, r.p50_us, r.p90_us, r.p99_us,
+        r.p999_us, r.max_us, r.mean_us, r.ok, r.errors, JsonEscape(r.error_kinds), r.rounds,
+        ratio(a, r.rps, &Summary::rps), ratio(a, r.p50_us, &Summary::p50_us), ratio(a, r.p99_us, &Summary::p99_us),
+        ratio(a, r.p999_us, &Summary::p999_us), ratio(b, r.rps, &Summary::rps), ratio(b, r.p50_us, &Summary::p50_us),
+        ratio(b, r.p99_us, &Summary::p99_us), ratio(b, r.p999_us, &Summary::p999_us),
+        i + 1 < c.rows.size() ? "," : "");
+  }
+  out += "  ]\n}\n";
+  return out;
+}
+
+}  // namespace bench

@@ -1,0 +1,474 @@
+#include "bench/harness/systems.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "resp/writer.h"
+
+namespace bench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Pids of spawned processes, readable from a signal handler.
+constexpr int kMaxSpawned = 64;
+std::atomic<pid_t> g_spawned[kMaxSpawned];
+
+void Register(pid_t pid) {
+  for (auto& slot : g_spawned) {
+    pid_t zero = 0;
+    if (slot.compare_exchange_strong(zero, pid)) return;
+  }
+}
+void Unregister(pid_t pid) {
+  for (auto& slot : g_spawned) {
+    pid_t p = pid;
+    if (slot.compare_exchange_strong(p, 0)) return;
+  }
+}
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+double Seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string LastLines(const std::string& path, int n) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  size_t from = lines.size() > static_cast<size_t>(n) ? lines.size() - n : 0;
+  std::vector<std::string> tail(lines.begin() + from, lines.end());
+  return absl::StrJoin(tail, " | ");
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+void KillAllSpawned() {
+  for (auto& slot : g_spawned) {
+    pid_t p = slot.load();
+    if (p > 0) kill(p, SIGTERM);
+  }
+}
+
+absl::Status BlockingClient::Connect(const std::string& host, int port, double timeout_s) {
+  asio::error_code ec;
+  asio::ip::tcp::resolver resolver(io_);
+  auto eps = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || eps.empty()) return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", ec.message()));
+  socket_.connect(*eps.begin(), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("connect ", host, ":", port, ": ", ec.message()));
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(timeout_s);
+  tv.tv_usec = static_cast<suseconds_t>((timeout_s - tv.tv_sec) * 1e6);
+  setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<resp::Value> BlockingClient::Call(const std::vector<std::string>& args) {
+  std::vector<std::string_view> views(args.begin(), args.end());
+  std::string req;
+  resp::AppendCommand(&req, std::span<const std::string_view>(views));
+  asio::error_code ec;
+  asio::write(socket_, asio::buffer(req), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("write: ", ec.message()));
+  return ReadReply();
+}
+
+absl::StatusOr<uint64_t> BlockingClient::Pipeline(std::string_view requests, size_t count,
+                                                  std::string* first_error) {
+  asio::error_code ec;
+  asio::write(socket_, asio::buffer(requests.data(), requests.size()), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("write: ", ec.message()));
+  uint64_t errors = 0;
+  for (size_t i = 0; i < count; ++i) {
+    auto v = ReadReply();
+    if (!v.ok()) return v.status();
+    if (v->IsError()) {
+      if (errors++ == 0 && first_error) *first_error = v->str;
+    }
+  }
+  return errors;
+}
+
+absl::StatusOr<resp::Value> BlockingClient::ReadReply() {
+  while (true) {
+    if (!in_.empty()) {
+      resp::Value v;
+      size_t consumed = 0;
+      std::string error;
+      auto st = resp::ParseValue(in_, &consumed, &v, &error);
+      if (st == resp::ParseStatus::kOk) {
+        in_.erase(0, consumed);
+        return v;
+      }
+      if (st == resp::ParseStatus::kError) return absl::DataLossError(absl::StrCat("bad reply: ", error));
+    }
+    char buf[65536];
+    asio::error_code ec;
+    size_t n = socket_.read_some(asio::buffer(buf), ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("read: ", ec.message()));
+    in_.append(buf, n);
+  }
+}
+
+int PickFreePort(int span) {
+  static std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> dist(20000, 29000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int base = dist(rng);
+    bool ok = true;
+    for (int p = base; p < base + span && ok; ++p) {
+      if (p == 6379) ok = false;
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(p));
+      if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) ok = false;
+      close(fd);
+    }
+    if (ok) return base;
+  }
+  return 0;
+}
+
+absl::Status WaitReady(const std::string& host, int port, double timeout_s) {
+  double deadline = Seconds() + timeout_s;
+  absl::Status last = absl::UnavailableError("not tried");
+  while (Seconds() < deadline) {
+    BlockingClient c;
+    last = c.Connect(host, port, 2);
+    if (last.ok()) {
+      auto v = c.Call({"PING"});
+      if (v.ok() && v->str == "PONG") return absl::OkStatus();
+      last = v.ok() ? absl::UnavailableError(absl::StrCat("PING answered ", v->str)) : v.status();
+    }
+    SleepMs(50);
+  }
+  return absl::DeadlineExceededError(absl::StrCat("not ready after ", timeout_s, " s: ", last.message()));
+}
+
+absl::StatusOr<std::map<std::string, std::string>> AnarchoStatus(const std::string& host, int port) {
+  BlockingClient c;
+  if (auto st = c.Connect(host, port, 2); !st.ok()) return st;
+  auto v = c.Call({"ANARCHO.STATUS"});
+  if (!v.ok()) return v.status();
+  if (v->IsError()) return absl::UnavailableError(v->str);
+  std::map<std::string, std::string> m;
+  for (size_t i = 0; i + 1 < v->elements.size(); i += 2) {
+    m[absl::AsciiStrToLower(v->elements[i].AsString())] = v->elements[i + 1].AsString();
+  }
+  return m;
+}
+
+absl::Status Preload(const std::string& host, int port, const WorkloadSpec& w) {
+  bool strings = w.Uses(Op::kGet);
+  bool lists = w.Uses(Op::kLrange);
+  if (!strings && !lists) return absl::OkStatus();
+  BlockingClient c;
+  if (auto st = c.Connect(host, port, 30); !st.ok()) return st;
+  std::string value(w.value_size, 'v');
+  std::string req;
+  size_t count = 0;
+  auto flush = [&]() -> absl::Status {
+    if (count == 0) return absl::OkStatus();
+    std::string first_error;
+    auto errors = c.Pipeline(req, count, &first_error);
+    if (!errors.ok()) return errors.status();
+    if (*errors > 0) return absl::InternalError(absl::StrCat("preload: ", *errors, " errors, first: ", first_error));
+    req.clear();
+    count = 0;
+    return absl::OkStatus();
+  };
+  for (uint64_t k = 0; k < w.keyspace; ++k) {
+    if (strings) {
+      std::string key = KeyName('s', k);
+      resp::AppendCommand(&req, {"SET", key, value});
+      ++count;
+    }
+    if (lists) {
+      std::string key = KeyName('l', k);
+      resp::AppendCommand(&req, {"DEL", key});
+      resp::AppendCommand(&req, {"RPUSH", key, value, value, value, value, value, value, value, value, value, value});
+      count += 2;
+    }
+    if (count >= 1000) {
+      if (auto st = flush(); !st.ok()) return st;
+    }
+  }
+  return flush();
+}
+
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execvp(cargv[0], cargv.data());
+    dprintf(2, "exec %s: %s\n", cargv[0], strerror(errno));
+    _exit(127);
+  }
+  Register(pid);
+  return pid;
+}
+
+void Terminate(pid_t pid, double timeout_s) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  double deadline = Seconds() + timeout_s;
+  while (true) {
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || r < 0) break;
+    if (Seconds() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    SleepMs(20);
+  }
+  Unregister(pid);
+}
+
+absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv, const std::string& log_path,
+                               double timeout_s) {
+  auto pid = Spawn(argv, log_path);
+  if (!pid.ok()) return pid.status();
+  double deadline = Seconds() + timeout_s;
+  while (true) {
+    int status;
+    pid_t r = waitpid(*pid, &status, WNOHANG);
+    if (r == *pid) {
+      Unregister(*pid);
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    if (r < 0) {
+      Unregister(*pid);
+      return absl::InternalError(absl::StrCat("waitpid: ", strerror(errno)));
+    }
+    if (Seconds() > deadline) {
+      Terminate(*pid, 2);
+      return absl::DeadlineExceededError(absl::StrCat(argv[0], " did not finish within ", timeout_s, " s"));
+    }
+    SleepMs(20);
+  }
+}
+
+std::string FindBinary(const std::string& flag, const std::string& rel, const std::string& name) {
+  if (!flag.empty()) return access(flag.c_str(), X_OK) == 0 ? flag : "";
+  std::error_code ec;
+  // This binary lives in <build dir>/bench/harness/.
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path candidate = self.parent_path().parent_path().parent_path() / rel;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  const char* path = getenv("PATH");
+  if (path == nullptr) return "";
+  std::stringstream ss(path);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    fs::path candidate = fs::path(dir) / name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+absl::Status Systems::Start(const std::vector<std::string>& names) {
+  std::string root = cfg_.tmp_root;
+  if (root.empty()) root = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  std::string templ = (fs::path(root) / "anarcho-bench-XXXXXX").string();
+  if (mkdtemp(templ.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp ", templ, ": ", strerror(errno)));
+  }
+  tmp_dir_ = templ;
+  for (const auto& n : names) {
+    absl::Status st;
+    if (n == "redis") {
+      st = StartRedis("redis", false);
+    } else if (n == "redis-aof") {
+      st = StartRedis("redis-aof", true);
+    } else if (n == "anarcho") {
+      st = StartAnarcho();
+    } else if (n == "cluster") {
+      st = StartCluster();
+    } else {
+      st = absl::InvalidArgumentError("unknown system (known: redis, redis-aof, anarcho, cluster)");
+    }
+    if (!st.ok()) notes_.push_back(absl::StrCat("skipped ", n, ": ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Systems::StartRedis(const std::string& name, bool aof) {
+  std::string dir = (fs::path(tmp_dir_) / name).string();
+  fs::create_directories(dir);
+  int port = PickFreePort();
+  if (port == 0) return absl::UnavailableError("no free port");
+  std::vector<std::string> argv = {cfg_.redis_server, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                                   "--dir", dir, "--save", "", "--daemonize", "no", "--logfile", ""};
+  if (aof) {
+    argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+  } else {
+    argv.insert(argv.end(), {"--appendonly", "no"});
+  }
+  std::string log = dir + "/server.log";
+  auto pid = Spawn(argv, log);
+  if (!pid.ok()) return pid.status();
+  procs_.push_back({*pid, name});
+  if (auto st = WaitReady("127.0.0.1", port, cfg_.ready_timeout_s); !st.ok()) {
+    return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
+  }
+  Target t;
+  t.name = name;
+  t.description = aof ? "redis-server --appendonly yes --appendfsync always"
+                      : "redis-server --save \"\" --appendonly no";
+  t.port = port;
+  targets_.push_back(t);
+  return absl::OkStatus();
+}
+
+absl::Status Systems::StartAnarcho() {
+  std::string bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
+  if (bin.empty()) return absl::NotFoundError("anarchoredis binary not found (pass --anarchoredis)");
+  std::string dir = (fs::path(tmp_dir_) / "anarcho-1").string();
+  fs::create_directories(dir);
+  int port = PickFreePort();
+  std::string log = dir + ".log";
+  auto pid = Spawn({bin, "--port", std::to_string(port), "--dir", dir, "--redis_server", cfg_.redis_server}, log);
+  if (!pid.ok()) return pid.status();
+  procs_.push_back({*pid, "anarcho-1"});
+  if (auto st = WaitReady("127.0.0.1", port, cfg_.ready_timeout_s); !st.ok()) {
+    return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
+  }
+  Target t;
+  t.name = "anarcho-1";
+  t.description = "one anarchoredis node (" + bin + ")";
+  t.port = port;
+  targets_.push_back(t);
+  return absl::OkStatus();
+}
+
+absl::Status Systems::StartCluster() {
+  std::string admin = FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
+  if (admin.empty()) return absl::NotFoundError("anarcho-admin not found (pass --anarcho_admin)");
+  std::string dir = (fs::path(tmp_dir_) / "cluster").string();
+  fs::create_directories(dir);
+  int base = PickFreePort(10);
+  std::string log = (fs::path(tmp_dir_) / "cluster-admin.log").string();
+  auto rc = RunCommand({admin, "cluster", "start", "--dir", dir, "--nodes", "3", "--base-port", std::to_string(base)},
+                       log, cfg_.ready_timeout_s);
+  if (!rc.ok()) return rc.status();
+  if (*rc != 0) {
+    // It may have started some nodes before failing.
+    (void)RunCommand({admin, "cluster", "stop", "--dir", dir}, log + ".stop", 30);
+    return absl::UnavailableError(absl::StrCat("`anarcho-admin cluster start` exited with ", *rc,
+                                               " (no cluster command yet?): ", LastLines(log, 2)));
+  }
+  // Ports printed by the admin tool ("127.0.0.1:PORT" or "port PORT"); the base
+  // port range as a fallback.
+  std::set<int> candidates;
+  std::string out = ReadAll(log);
+  std::regex port_re(R"((?::|port[ =:]*)(\d{2,5}))", std::regex::icase);
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), port_re); it != std::sregex_iterator(); ++it) {
+    int p = std::atoi((*it)[1].str().c_str());
+    if (p > 0 && p < 65536 && p != 6379) candidates.insert(p);
+  }
+  for (int p = base; p < base + 10; ++p) candidates.insert(p);
+  cluster_dir_ = dir;  // from here on, Stop() runs `cluster stop`
+  double deadline = Seconds() + cfg_.ready_timeout_s;
+  while (true) {
+    int leader = 0;
+    std::vector<int> followers;
+    for (int p : candidates) {
+      auto status = AnarchoStatus("127.0.0.1", p);
+      if (!status.ok()) continue;
+      const std::string& role = (*status)["role"];
+      if (role == "leader") leader = p;
+      if (role == "follower") followers.push_back(p);
+    }
+    if (leader != 0 && !followers.empty()) {
+      Target t;
+      t.name = "anarcho-3-leader";
+      t.description = "three-node anarchoredis cluster, clients on the leader";
+      t.port = leader;
+      targets_.push_back(t);
+      t.name = "anarcho-3-follower";
+      t.description = "three-node anarchoredis cluster, clients on a follower";
+      t.port = followers.front();
+      targets_.push_back(t);
+      return absl::OkStatus();
+    }
+    if (Seconds() > deadline) {
+      return absl::UnavailableError(absl::StrCat("cluster started but no leader and follower answered ",
+                                                 "ANARCHO.STATUS within ", cfg_.ready_timeout_s, " s"));
+    }
+    SleepMs(200);
+  }
+}
+
+void Systems::Stop() {
+  if (!cluster_dir_.empty()) {
+    std::string admin = FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
+    auto rc = RunCommand({admin, "cluster", "stop", "--dir", cluster_dir_},
+                         (fs::path(tmp_dir_) / "cluster-admin.log").string(), 30);
+    if (!rc.ok() || *rc != 0) {
+      notes_.push_back("`anarcho-admin cluster stop` failed: its nodes may still run (dir " + cluster_dir_ + ")");
+    }
+    cluster_dir_.clear();
+  }
+  for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) Terminate(it->pid);
+  procs_.clear();
+  targets_.clear();
+  if (!tmp_dir_.empty() && !cfg_.keep_tmp) {
+    std::error_code ec;
+    fs::remove_all(tmp_dir_, ec);
+  }
+  tmp_dir_.clear();
+}
+
+}  // namespace bench

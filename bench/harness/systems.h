@@ -1,0 +1,123 @@
+// The systems under test, started on this machine with temporary directories
+// and loopback ports, and the small blocking client used to set them up.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asio.hpp"
+#include "bench/harness/workload.h"
+#include "resp/value.h"
+
+namespace bench {
+
+// A blocking RESP client over TCP for setup work: readiness, preload, status.
+class BlockingClient {
+ public:
+  BlockingClient() : socket_(io_) {}
+  absl::Status Connect(const std::string& host, int port, double timeout_s = 10);
+  absl::StatusOr<resp::Value> Call(const std::vector<std::string>& args);
+  // Sends `count` requests already encoded as RESP; returns how many replies were errors
+  // and the first error's text in *first_error.
+  absl::StatusOr<uint64_t> Pipeline(std::string_view requests, size_t count, std::string* first_error);
+
+ private:
+  absl::StatusOr<resp::Value> ReadReply();
+
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+  std::string in_;
+};
+
+// A loopback port that was free a moment ago (never 6379), with the next
+// `span - 1` ports free as well.
+int PickFreePort(int span = 1);
+
+// Waits until host:port accepts a connection and answers PING with PONG.
+absl::Status WaitReady(const std::string& host, int port, double timeout_s);
+
+// The flat map `ANARCHO.STATUS` returns, as strings.
+absl::StatusOr<std::map<std::string, std::string>> AnarchoStatus(const std::string& host, int port);
+
+// Fills the keys the workload reads (string keys for GET, lists for LRANGE),
+// so reads do not all hit missing keys.
+absl::Status Preload(const std::string& host, int port, const WorkloadSpec& workload);
+
+// One endpoint to load: a system, or one node of a cluster.
+struct Target {
+  std::string name;         // short label used in tables: redis, redis-aof, anarcho-1, ...
+  std::string description;  // what it is, for the report
+  std::string host = "127.0.0.1";
+  int port = 0;
+};
+
+struct SystemsConfig {
+  std::string redis_server = "redis-server";
+  std::string anarchoredis;   // node binary; empty: <build dir>/node/anarchoredis or PATH
+  std::string anarcho_admin;  // admin tool; empty: <build dir>/tools/anarcho-admin or PATH
+  std::string tmp_root;       // parent of the temporary directory; empty: $TMPDIR or /tmp
+  bool keep_tmp = false;
+  double ready_timeout_s = 60;
+};
+
+// System names accepted by Start(): "redis" (no persistence), "redis-aof"
+// (appendfsync always), "anarcho" (one node), "cluster" (three nodes: loaded
+// through the leader and through a follower).
+class Systems {
+ public:
+  explicit Systems(SystemsConfig cfg) : cfg_(std::move(cfg)) {}
+  ~Systems() { Stop(); }
+  Systems(const Systems&) = delete;
+  Systems& operator=(const Systems&) = delete;
+
+  // Starts every named system; one that cannot start is skipped with a note,
+  // the others still run. Fails only if the temporary directory cannot be made.
+  absl::Status Start(const std::vector<std::string>& names);
+  // Stops everything this object started and removes the temporary directory.
+  void Stop();
+
+  const std::vector<Target>& targets() const { return targets_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+  const std::string& tmp_dir() const { return tmp_dir_; }
+
+ private:
+  absl::Status StartRedis(const std::string& name, bool aof);
+  absl::Status StartAnarcho();
+  absl::Status StartCluster();
+
+  struct Proc {
+    pid_t pid;
+    std::string name;
+  };
+  SystemsConfig cfg_;
+  std::string tmp_dir_;
+  std::vector<Proc> procs_;
+  std::string cluster_dir_;  // set while a cluster runs (stopped through anarcho-admin)
+  std::vector<Target> targets_;
+  std::vector<std::string> notes_;
+};
+
+// Finds an executable: `flag` if given, else <build dir>/<rel>, else `name` on PATH.
+// Empty if none exists.
+std::string FindBinary(const std::string& flag, const std::string& rel, const std::string& name);
+
+// Runs argv to completion (output to log_path); the exit code, or an error on
+// spawn failure or timeout (the process is then killed).
+absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv, const std::string& log_path,
+                               double timeout_s);
+
+// Starts argv in the background, output to log_path. The child gets SIGTERM if
+// this process dies.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path);
+// SIGTERM, then SIGKILL after timeout_s; reaps the process.
+void Terminate(pid_t pid, double timeout_s = 10);
+
+// Kills every process Spawn() started that is still running (for signal handlers).
+void KillAllSpawned();
+
+}  // namespace bench
