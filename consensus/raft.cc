@@ -510,17 +510,15 @@ void Raft::HandleSnapshot(pb::Message& m) {
 bool Raft::Restore(pb::Snapshot s) {
   const pb::SnapshotMetadata& meta = s.metadata();
   if (meta.index() <= log_.committed()) return false;
-  const pb::ConfState& cs = meta.conf_state();
-  bool member = std::find(cs.voters().begin(), cs.voters().end(), id_) != cs.voters().end() ||
-                std::find(cs.learners().begin(), cs.learners().end(), id_) != cs.learners().end();
-  // A snapshot of a configuration without us is not for us.
-  if (!member) return false;
+  // The snapshot's configuration may not include us yet (it predates our
+  // addition, which follows in the log): accept it anyway. Until we apply
+  // that addition we are not promotable, which is the truth.
   if (log_.MatchTerm(meta.index(), meta.term())) {
     // We already have the snapshot's last entry: just learn it is committed.
     log_.CommitTo(meta.index());
     return false;
   }
-  pb::ConfState conf = cs;
+  pb::ConfState conf = meta.conf_state();
   log_.Restore(std::move(s));
   trk_.Reset(conf, log_.LastIndex() + 1);
   return true;

@@ -51,6 +51,9 @@ class Simulation {
     propose_p_ = Pick({0.3, 0.7});
     snapshot_p_ = Pick({0.0, 0.02, 0.1});
     async_persist_ = Chance(0.5);
+    // Membership churn: two spare nodes that changes add and remove.
+    conf_p_ = Chance(0.4) ? Pick({0.02, 0.05}) : 0.0;
+    const int spares = conf_p_ > 0 ? 2 : 0;
     Config cfg;
     cfg.election_tick = 10;
     cfg.heartbeat_tick = Pick({1, 2, 3});
@@ -62,17 +65,21 @@ class Simulation {
     cfg.max_size_per_msg = Pick<uint64_t>({64, 512, 1 << 20});
     profile_ = absl::StrFormat(
         "drop=%.2f dup=%.2f delay<=%d long=%.2f partition=%.2f crash=%.2f propose=%.1f "
-        "snapshot=%.2f async=%d hb=%d prevote=%d checkquorum=%d lease=%d inflight=%d maxmsg=%d",
+        "snapshot=%.2f conf=%.2f async=%d hb=%d prevote=%d checkquorum=%d lease=%d inflight=%d "
+        "maxmsg=%d",
         drop_p_, dup_p_, max_delay_, long_delay_p_, partition_p_, crash_p_, propose_p_, snapshot_p_,
+        conf_p_,
         async_persist_, cfg.heartbeat_tick, cfg.pre_vote, cfg.check_quorum,
         cfg.read_only_option == ReadOnlyOption::kLeaseBased, cfg.max_inflight_msgs,
         cfg.max_size_per_msg);
     std::vector<uint64_t> voters;
     for (int i = 1; i <= n; ++i) voters.push_back(static_cast<uint64_t>(i));
-    for (uint64_t id : voters) {
+    for (uint64_t id = 1; id <= static_cast<uint64_t>(n + spares); ++id) {
       Config c = cfg;
       c.random_seed = seed * 7919 + id;
-      nodes_[id] = std::make_unique<NodeHost>(id, voters, c, &checker_);
+      bool founder = id <= static_cast<uint64_t>(n);
+      nodes_[id] = std::make_unique<NodeHost>(id, founder ? voters : std::vector<uint64_t>{}, c,
+                                              &checker_);
       incarnation_[id] = 0;
       Check(nodes_[id]->Start());
     }
@@ -90,6 +97,7 @@ class Simulation {
     // A leader that has committed an entry of its own term, within bounds.
     uint64_t leader = 0;
     for (int t = 0; t < 150 && status_.ok(); ++t) {
+      if (conf_p_ > 0) ReconcileMembers();
       leader = StableLeader();
       if (leader != 0) break;
       Tick();
@@ -108,11 +116,11 @@ class Simulation {
                        nodes_[leader]->raft().log().LastIndex()));
     Pump(leader);
     for (int t = 0; t < 40 && status_.ok(); ++t) {
-      if (AllApplied(want)) return status_;
+      if (AllApplied(leader, want)) return status_;
       Tick();
     }
     if (!status_.ok()) return status_;
-    if (!AllApplied(want)) return Fail("liveness: proposals not applied everywhere 40 ticks after healing");
+    if (!AllApplied(leader, want)) return Fail("liveness: proposals not applied everywhere 40 ticks after healing");
     return status_;
   }
 
@@ -325,8 +333,10 @@ class Simulation {
       (void)nodes_[l]->raft().ProposeBatch(std::move(batch));
       Pump(l);
     }
+    if (!leaders.empty() && Chance(conf_p_)) ProposeConfChange(leaders[Rand(leaders.size())]);
+    const uint64_t all = nodes_.size();
     if (Chance(0.1)) {
-      uint64_t id = 1 + Rand(n_);
+      uint64_t id = 1 + Rand(all);
       if (nodes_[id]->up()) {
         (void)nodes_[id]->ReadIndex();
         Pump(id);
@@ -334,19 +344,89 @@ class Simulation {
     }
     if (!leaders.empty() && Chance(0.01)) {
       uint64_t l = leaders[Rand(leaders.size())];
-      uint64_t to = 1 + Rand(n_);
+      uint64_t to = 1 + Rand(all);
       Trace(absl::StrCat("transfer ", l, " -> ", to));
       (void)nodes_[l]->raft().TransferLeadership(to);
       Pump(l);
     }
     if (Chance(snapshot_p_)) {
-      uint64_t id = 1 + Rand(n_);
+      uint64_t id = 1 + Rand(all);
       if (nodes_[id]->up()) {
         Trace(absl::StrCat("snapshot ", id, " at ", nodes_[id]->applied()));
         Check(nodes_[id]->SnapshotAndCompact(Rand(4)));
       }
     }
     Tick();
+  }
+
+  // Voters, learners and the leader itself, per the leader's applied config.
+  std::set<uint64_t> Members(uint64_t leader) const {
+    const pb::ConfState& cs = nodes_.at(leader)->conf();
+    std::set<uint64_t> m(cs.voters().begin(), cs.voters().end());
+    m.insert(cs.learners().begin(), cs.learners().end());
+    m.insert(leader);
+    return m;
+  }
+
+  // What an operator does after membership changes: stop nodes that were
+  // removed (one that never learned of its removal would keep starting
+  // elections) and keep members running, per the configuration of the
+  // newest leader once it has applied everything it committed.
+  void ReconcileMembers() {
+    uint64_t l = 0;
+    for (uint64_t id : Leaders()) {
+      if (l == 0 || nodes_[id]->raft().term() > nodes_[l]->raft().term()) l = id;
+    }
+    if (l == 0 || nodes_[l]->applied() != nodes_[l]->raft().log().committed()) return;
+    std::set<uint64_t> members = Members(l);
+    for (uint64_t id : Ids()) {
+      bool member = members.contains(id);
+      if (!member && nodes_[id]->up()) {
+        Trace(absl::StrCat("stop removed node ", id));
+        nodes_[id]->Crash();
+        ++incarnation_[id];
+      } else if (member && !nodes_[id]->up()) {
+        Restart(id);
+      }
+    }
+  }
+
+  // One random single-server change: add a learner, promote one, or remove
+  // a node (the leader included) while keeping at least three voters.
+  void ProposeConfChange(uint64_t leader) {
+    const pb::ConfState& cs = nodes_[leader]->conf();
+    std::vector<uint64_t> voters(cs.voters().begin(), cs.voters().end());
+    std::vector<uint64_t> learners(cs.learners().begin(), cs.learners().end());
+    std::vector<uint64_t> others;
+    std::set<uint64_t> members = Members(leader);
+    for (uint64_t id : Ids()) {
+      if (!members.contains(id)) others.push_back(id);
+    }
+    pb::ConfChange cc;
+    switch (Rand(3)) {
+      case 0:
+        if (others.empty()) return;
+        cc.set_type(pb::CONF_CHANGE_ADD_LEARNER);
+        cc.set_node_id(others[Rand(others.size())]);
+        break;
+      case 1:
+        if (learners.empty()) return;
+        cc.set_type(pb::CONF_CHANGE_ADD_VOTER);
+        cc.set_node_id(learners[Rand(learners.size())]);
+        break;
+      default: {
+        std::vector<uint64_t> removable = learners;
+        if (voters.size() > 3) removable.insert(removable.end(), voters.begin(), voters.end());
+        if (removable.empty()) return;
+        cc.set_type(pb::CONF_CHANGE_REMOVE_NODE);
+        cc.set_node_id(removable[Rand(removable.size())]);
+        break;
+      }
+    }
+    absl::Status s = nodes_[leader]->raft().ProposeConfChange(cc);
+    Trace(absl::StrCat("conf change at ", leader, ": ", pb::ConfChangeType_Name(cc.type()), " ",
+                       cc.node_id(), " -> ", s.ok() ? "proposed" : s.ToString()));
+    Pump(leader);
   }
 
   void Restart(uint64_t id) {
@@ -380,20 +460,31 @@ class Simulation {
     if (best == 0) return 0;
     // A leader cut off with a minority (no check-quorum) keeps its role; the
     // real one is of the highest term anybody has.
-    // Every node follows it: no election is still under way somewhere.
-    for (const auto& [id, node] : nodes_) {
-      if (node->raft().term() != best_term || node->raft().leader() != best) return 0;
+    // Every member follows it: no election is still under way somewhere.
+    for (uint64_t id : Members(best)) {
+      const NodeHost& node = *nodes_.at(id);
+      if (!node.up() || node.raft().term() != best_term || node.raft().leader() != best) return 0;
     }
     const Raft& r = nodes_.at(best)->raft();
     // A transfer begun in the chaos phase refuses proposals until it ends.
     if (r.Status().lead_transferee != 0) return 0;
     absl::StatusOr<uint64_t> t = r.log().Term(r.log().committed());
-    return t.ok() && *t == r.term() ? best : 0;
+    if (!t.ok() || *t != r.term()) return 0;
+    // No membership change in flight (one removing the leader itself would
+    // legitimately drop the proposals made now), everything applied.
+    if (nodes_.at(best)->applied() != r.log().committed()) return 0;
+    absl::StatusOr<std::vector<pb::Entry>> tail =
+        r.log().Slice(r.log().committed() + 1, r.log().LastIndex() + 1, UINT64_MAX);
+    if (!tail.ok()) return 0;
+    for (const pb::Entry& e : *tail) {
+      if (e.type() == pb::ENTRY_CONF_CHANGE) return 0;
+    }
+    return best;
   }
 
-  bool AllApplied(const std::vector<std::string>& want) const {
-    for (const auto& [id, node] : nodes_) {
-      const std::vector<std::string>& d = node->applied_data();
+  bool AllApplied(uint64_t leader, const std::vector<std::string>& want) const {
+    for (uint64_t id : Members(leader)) {
+      const std::vector<std::string>& d = nodes_.at(id)->applied_data();
       if (d.size() < want.size() || !std::equal(want.begin(), want.end(), d.end() - want.size())) {
         return false;
       }
@@ -406,7 +497,7 @@ class Simulation {
   bool trace_;
   std::mt19937_64 rng_;
   std::string profile_;
-  double drop_p_, dup_p_, long_delay_p_, partition_p_, crash_p_, propose_p_, snapshot_p_;
+  double drop_p_, dup_p_, long_delay_p_, partition_p_, crash_p_, propose_p_, snapshot_p_, conf_p_;
   int max_delay_;
   bool async_persist_;
 
