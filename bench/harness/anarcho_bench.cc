@@ -60,7 +60,7 @@ ABSL_FLAG(int, rounds, 2, "compare: rounds; each round runs every workload on ev
 ABSL_FLAG(std::string, out_dir, "", "compare/curve: also write latest.md, compare.csv, compare.json (and curve.*) here.");
 ABSL_FLAG(bool, curve, false, "compare: also measure the latency-versus-throughput curve and plot it.");
 ABSL_FLAG(std::string, curve_workload, "set", "curve: the workload of the open-loop runs.");
-ABSL_FLAG(std::string, curve_fractions, "0.1,0.25,0.5,0.7,0.85,1.0,1.15",
+ABSL_FLAG(std::string, curve_fractions, "0.1,0.25,0.5,0.75,1.0,1.25,1.5,2.0",
           "curve: open-loop rates, as fractions of each system's closed-loop throughput.");
 ABSL_FLAG(int, curve_probe_pipeline, 1, "curve: pipeline depth of the closed-loop run that finds each system's peak.");
 ABSL_FLAG(double, curve_duration, 2, "curve: measured seconds per point.");
@@ -272,7 +272,7 @@ void PlotCurve(const std::vector<Summary>& points, const std::vector<Target>& ta
   }
   std::string common = absl::StrCat(
       "set title \"", title, "\" noenhanced\n", "set xlabel 'achieved throughput (operations/s)'\n",
-      "set ylabel 'latency from intended send time (us)'\n", "set logscale y\n", "set grid\n",
+      "set ylabel 'latency from intended send time (us)'\n", "set logscale xy\n", "set format y '%g'\n", "set grid\n",
       "set key outside right top noenhanced\n", "set format x '%.0s%c'\n", "plot ", plot, "\n");
   std::string gp = absl::StrCat("set terminal svg size 1100,600 dynamic background rgb 'white'\n",
                                 "set output 'curve.svg'\n", common,
@@ -360,7 +360,7 @@ int Compare(bool table, bool curve) {
     if (curve) PlotCurve(points, targets, report.machine, out_dir, &report.notes);
     if (table) {
       std::string md = FormatCompareMarkdown(report);
-      if (curve) md += "\n![latency versus throughput](curve.svg)\n";
+      if (curve) md += "\nLatency versus throughput (open loop): curve.svg / curve.png beside this file.\n";
       WriteFile(fs::path(out_dir) / "latest.md", md);
       WriteFile(fs::path(out_dir) / "compare.csv", FormatCompareCsv(report));
       WriteFile(fs::path(out_dir) / "compare.json", FormatCompareJson(report));
