@@ -154,7 +154,7 @@ int Run() {
     std::cout << FormatSummaryCsv({s});
   } else if (format == "json") {
     CompareReport c;
-    c.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server));
+    c.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server), absl::GetFlag(FLAGS_tmp_dir));
     c.rows = {s};
     c.settings = title;
     std::cout << FormatCompareJson(c);
@@ -295,7 +295,7 @@ int Compare(bool table, bool curve) {
   }
   std::vector<std::string> names = absl::StrSplit(absl::GetFlag(FLAGS_systems), ',', absl::SkipEmpty());
   CompareReport report;
-  report.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server));
+  report.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server), absl::GetFlag(FLAGS_tmp_dir));
   std::cerr << "machine: " << report.machine.Describe() << "\n";
   Systems systems(SystemsFromFlags());
   if (auto st = systems.Start(names); !st.ok()) {

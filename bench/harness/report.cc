@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -183,8 +184,29 @@ std::string LoadAverage() {
   return absl::StrCat(a, " ", b, " ", c);
 }
 
-MachineInfo DescribeMachine(const std::string& redis_server) {
+// The mount holding `path` (longest mount point that prefixes it), as "fstype on device".
+std::string FilesystemOf(const std::string& path) {
+  std::ifstream mounts("/proc/mounts");
+  std::string dev, dir, type, rest, best, best_dir;
+  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
+    bool prefix = path == dir || (absl::StartsWith(path, dir) && (dir == "/" || path[dir.size()] == '/'));
+    if (prefix && dir.size() >= best_dir.size()) {
+      best_dir = dir;
+      best = absl::StrCat(type, " on ", dev);
+    }
+  }
+  if (best.empty()) return "unknown filesystem";
+  if (absl::StartsWith(best, "tmpfs")) best += " (in memory: fsync costs nothing here!)";
+  return best;
+}
+
+MachineInfo DescribeMachine(const std::string& redis_server, const std::string& tmp_root) {
   MachineInfo m;
+  std::string root = tmp_root;
+  if (root.empty()) root = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(root, ec);
+  m.storage = absl::StrCat(root, ": ", FilesystemOf(ec ? root : canonical.string()));
   std::time_t now = std::time(nullptr);
   char buf[64];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
@@ -210,7 +232,10 @@ MachineInfo DescribeMachine(const std::string& redis_server) {
   std::string cmd = redis_server + " --version 2>/dev/null";
   if (FILE* f = popen(cmd.c_str(), "r")) {
     char vbuf[256] = {0};
-    if (fgets(vbuf, sizeof(vbuf), f)) m.redis_version = std::string(absl::StripAsciiWhitespace(vbuf));
+    if (fgets(vbuf, sizeof(vbuf), f)) {
+      std::string v(absl::StripAsciiWhitespace(vbuf));
+      m.redis_version = v.substr(0, v.find(" sha="));  // "Redis server v=7.0.15"
+    }
     pclose(f);
   }
   m.load_before = LoadAverage();
@@ -219,7 +244,7 @@ MachineInfo DescribeMachine(const std::string& redis_server) {
 
 std::string MachineInfo::Describe() const {
   return absl::StrCat(date, ", ", cpu.empty() ? "unknown CPU" : cpu, ", ", cores, " cores, ", memory, ", ", kernel,
-                      ", ", redis_version, "; load average before ", load_before,
+                      ", ", redis_version, ", data in ", storage, "; load average before ", load_before,
                       load_after.empty() ? "" : absl::StrCat(", after ", load_after));
 }
 
@@ -306,9 +331,9 @@ std::string FormatCompareJson(const CompareReport& c) {
   const MachineInfo& m = c.machine;
   absl::StrAppendFormat(&out,
                         "  \"machine\": {\"date\": \"%s\", \"cpu\": \"%s\", \"cores\": %d, \"memory\": \"%s\", "
-                        "\"kernel\": \"%s\", \"redis\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"},\n",
+                        "\"kernel\": \"%s\", \"redis\": \"%s\", \"storage\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"},\n",
                         JsonEscape(m.date), JsonEscape(m.cpu), m.cores, JsonEscape(m.memory), JsonEscape(m.kernel),
-                        JsonEscape(m.redis_version), m.load_before, m.load_after);
+                        JsonEscape(m.redis_version), JsonEscape(m.storage), m.load_before, m.load_after);
   absl::StrAppendFormat(&out, "  \"settings\": \"%s\",\n  \"notes\": [", JsonEscape(c.settings));
   for (size_t i = 0; i < c.notes.size(); ++i) {
     absl::StrAppendFormat(&out, "%s\"%s\"", i ? ", " : "", JsonEscape(c.notes[i]));

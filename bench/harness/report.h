@@ -39,10 +39,11 @@ struct MachineInfo {
   std::string memory;     // "7.8 GiB"
   std::string kernel;
   std::string redis_version;
+  std::string storage;    // filesystem of the temporary directories: "ext4 on /dev/vda"
   std::string load_before, load_after;  // /proc/loadavg, 1/5/15 min
   std::string Describe() const;
 };
-MachineInfo DescribeMachine(const std::string& redis_server);
+MachineInfo DescribeMachine(const std::string& redis_server, const std::string& tmp_root);
 std::string LoadAverage();
 
 struct CompareReport {
