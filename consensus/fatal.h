@@ -10,6 +10,8 @@
 
 #include <string_view>
 
+#include "absl/strings/str_cat.h"
+
 namespace consensus {
 
 // Called by Fatal() before it aborts. Not thread-safe to change while cores run.

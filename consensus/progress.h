@@ -53,9 +53,9 @@ struct Progress {
   // Heard from since the last check-quorum round (also: may get a snapshot).
   bool recent_active = false;
   bool is_learner = false;
-  // Leader tick at which the newest heartbeat this follower acknowledged was
-  // sent: the follower promised not to vote for anyone else until an election
-  // timeout after that.
+  // 1 + the leader tick at which the newest heartbeat this follower
+  // acknowledged was sent (0: none): the follower promised not to vote for
+  // anyone else until an election timeout after that.
   uint64_t lease_ack = 0;
   Inflights inflights;
 
@@ -98,7 +98,8 @@ class ProgressTracker {
 
   // The largest index replicated on a majority of voters.
   uint64_t Committed() const;
-  // The largest leader tick that a majority of voters acknowledged (self: now).
+  // The largest lease_ack that a majority of voters reached (self counts as
+  // `now`, in the same +1 encoding).
   uint64_t QuorumLeaseAck(uint64_t self, uint64_t now) const;
   // Whether a majority of voters was recently active (the leader counts as
   // active; pass its id).

@@ -208,9 +208,11 @@ bool Raft::InLease() const {
 
 bool Raft::LeaseValid() const {
   if (role_ != Role::kLeader || lead_transferee_ != 0) return false;
-  uint64_t acked = trk_.QuorumLeaseAck(id_, now_);
+  // Heartbeats carry now_+1, so 0 means "never acknowledged".
+  uint64_t acked = trk_.QuorumLeaseAck(id_, now_ + 1);
+  if (acked == 0) return false;
   uint64_t lease = static_cast<uint64_t>(election_tick_ - lease_margin_ticks_);
-  return acked + lease > now_;
+  return (acked - 1) + lease > now_;
 }
 
 void Raft::StartCampaign(CampaignType t) {
@@ -690,7 +692,7 @@ void Raft::SendHeartbeat(uint64_t to, const std::string& context) {
   // beyond match may still differ from ours.
   m.set_commit(std::min(pr->match, log_.committed()));
   m.set_context(context);
-  m.set_index(now_);
+  m.set_index(now_ + 1);  // our send tick, +1 so that 0 means none
   Send(std::move(m));
 }
 

@@ -97,7 +97,10 @@ struct Config {
   // Ticks between leader heartbeats; must be < election_tick.
   int heartbeat_tick = 1;
   const Storage* storage = nullptr;  // not owned
-  // Index the state machine had applied when the node (re)started.
+  // Index the state machine had applied when the node (re)started: at least
+  // the storage's snapshot index (0 means exactly that). A host whose state
+  // machine is not durable (a fresh child redis loaded from the snapshot)
+  // passes the snapshot index and gets the rest of the log to apply again.
   uint64_t applied = 0;
   // Upper bound on the bytes of entries in one MSG_APP (one entry at least).
   uint64_t max_size_per_msg = 1 << 20;
@@ -189,7 +192,8 @@ class Raft {
 
   // Appends a normal entry (leader only). The payload is committed later or
   // lost if leadership changes: the host learns which from the committed
-  // entries (match them by index/term, or by something in the payload).
+  // entries (match them by index/term, or by something in the payload; the
+  // index assigned is log().LastIndex() right after the call).
   // FailedPrecondition when not leader or while leadership is transferred.
   absl::Status Propose(std::string payload);
   // Appends several entries at once (one append message for all of them).
@@ -223,6 +227,8 @@ class Raft {
   // The snapshot transfer to `id` finished (or failed).
   void ReportSnapshot(uint64_t id, bool failed);
 
+  // Whether GetReady() has work. False while a Ready is outstanding (between
+  // GetReady() and Advance()).
   bool HasReady() const;
   Ready GetReady();
   // The host finished every step of the Ready returned by the last GetReady().
