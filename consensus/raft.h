@@ -44,7 +44,11 @@
 // which closes the known single-server-change bug of leaders changing with a
 // change in flight). A configuration takes effect when the host applies the
 // committed entry through ApplyConfChange() (as etcd does), and a node with a
-// committed but unapplied change does not campaign.
+// committed but unapplied change does not campaign. A leader that applies its
+// own removal steps down and tells the most caught-up voter to campaign at
+// once. A removed node that never learned of its removal keeps timing out and
+// asking for votes; with check_quorum (the default) members in contact with a
+// leader ignore it, but the host should still stop removed nodes.
 //
 // A fresh cluster is bootstrapped by writing BootstrapEntries(voters) (conf
 // changes at term 1) to every initial member's storage with a HardState of
