@@ -1,0 +1,139 @@
+#include "node/key_lock_table.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace node {
+namespace {
+
+std::vector<std::string> K(std::initializer_list<const char*> keys) { return {keys.begin(), keys.end()}; }
+
+TEST(KeyLockTableTest, CleanKeysAreReadyAtOnce) {
+  KeyLockTable t;
+  auto w = t.Begin();
+  t.Lock(w, "0:a");
+  bool called = false;
+  EXPECT_TRUE(t.WaitClear(K({"0:b"}), false, [&] { called = true; }));
+  EXPECT_FALSE(called);
+}
+
+TEST(KeyLockTableTest, ReadWaitsForTheWritesHoldingItsKey) {
+  KeyLockTable t;
+  auto w1 = t.Begin();
+  t.Lock(w1, "0:a");
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear(K({"0:a"}), false, [&] { ++ready; }));
+  t.Release(w1);
+  EXPECT_EQ(ready, 1);
+}
+
+TEST(KeyLockTableTest, LaterWritersDoNotStarveAReader) {
+  KeyLockTable t;
+  auto w1 = t.Begin();
+  t.Lock(w1, "0:hot");
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear(K({"0:hot"}), false, [&] { ++ready; }));
+  auto w2 = t.Begin();  // a write after the read's reply arrived
+  t.Lock(w2, "0:hot");
+  t.Release(w1);
+  EXPECT_EQ(ready, 1);  // w2 cannot have been observed by the read
+  t.Release(w2);
+  EXPECT_EQ(ready, 1);
+}
+
+TEST(KeyLockTableTest, ReleaseOutOfOrderWaitsForAllEarlierHolders) {
+  KeyLockTable t;
+  auto w1 = t.Begin();
+  auto w2 = t.Begin();
+  t.Lock(w1, "0:a");
+  t.Lock(w2, "0:a");
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear(K({"0:a"}), false, [&] { ++ready; }));
+  t.Release(w2);
+  EXPECT_EQ(ready, 0);
+  t.Release(w1);
+  EXPECT_EQ(ready, 1);
+}
+
+TEST(KeyLockTableTest, MultiKeyReadWaitsForEveryKey) {
+  KeyLockTable t;
+  auto w1 = t.Begin();
+  auto w2 = t.Begin();
+  t.Lock(w1, "0:a");
+  t.Lock(w2, "0:b");
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear(K({"0:a", "0:b", "0:c"}), false, [&] { ++ready; }));
+  t.Release(w1);
+  EXPECT_EQ(ready, 0);
+  t.Release(w2);
+  EXPECT_EQ(ready, 1);
+}
+
+TEST(KeyLockTableTest, DatabasesAreSeparateKeys) {
+  KeyLockTable t;
+  auto w = t.Begin();
+  t.Lock(w, "1:a");
+  EXPECT_TRUE(t.WaitClear(K({"0:a"}), false, [] {}));
+  EXPECT_FALSE(t.WaitClear(K({"1:a"}), false, [] {}));
+}
+
+TEST(KeyLockTableTest, WholeKeyspaceLockBlocksEveryKeyedRead) {
+  KeyLockTable t;
+  auto w = t.Begin();
+  t.LockAll(w);
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear(K({"0:anything"}), false, [&] { ++ready; }));
+  EXPECT_FALSE(t.WaitClear({}, false, [&] { ++ready; }));
+  t.Release(w);
+  EXPECT_EQ(ready, 2);
+}
+
+TEST(KeyLockTableTest, BarrierWaitsForEveryLiveWriteIssuedBefore) {
+  KeyLockTable t;
+  auto w1 = t.Begin();
+  t.Lock(w1, "0:a");
+  auto w2 = t.Begin();  // holds no key (e.g. a write queued for later)
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear({}, true, [&] { ++ready; }));
+  auto w3 = t.Begin();
+  t.Release(w1);
+  EXPECT_EQ(ready, 0);
+  t.Release(w2);
+  EXPECT_EQ(ready, 1);
+  t.Release(w3);
+  EXPECT_EQ(t.live_tickets(), 0u);
+  EXPECT_EQ(t.locked_keys(), 0u);
+}
+
+TEST(KeyLockTableTest, MarksCountAndClear) {
+  KeyLockTable t;
+  EXPECT_FALSE(t.AnyMarked());
+  t.Mark("0:q");
+  t.Mark("0:q");
+  EXPECT_TRUE(t.AnyMarked(K({"0:x", "0:q"})));
+  EXPECT_FALSE(t.AnyMarked(K({"0:x"})));
+  t.Unmark("0:q");
+  EXPECT_TRUE(t.AnyMarked());
+  t.Unmark("0:q");
+  EXPECT_FALSE(t.AnyMarked());
+}
+
+TEST(KeyLockTableTest, CallbackMayReenterTheTable) {
+  KeyLockTable t;
+  auto w1 = t.Begin();
+  t.Lock(w1, "0:a");
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear(K({"0:a"}), false, [&] {
+    ++ready;
+    auto w2 = t.Begin();
+    t.Lock(w2, "0:a");
+    t.Release(w2);
+  }));
+  t.Release(w1);
+  EXPECT_EQ(ready, 1);
+}
+
+}  // namespace
+}  // namespace node
