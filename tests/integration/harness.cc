@@ -1,0 +1,240 @@
+#include "harness.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "resp/writer.h"
+
+namespace itest {
+namespace fs = std::filesystem;
+
+int FreePort() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  char* d = mkdtemp(tmpl.data());
+  return d ? std::string(d) : std::string();
+}
+
+void RemoveDir(const std::string& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+Client::Client(int port) {
+  asio::error_code ec;
+  socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  connected_ = !ec;
+  if (connected_) socket_.set_option(asio::ip::tcp::no_delay(true));
+}
+
+void Client::Send(std::string_view bytes) {
+  asio::error_code ec;
+  asio::write(socket_, asio::buffer(bytes.data(), bytes.size()), ec);
+}
+
+resp::Value Client::Call(std::vector<std::string> args) {
+  std::vector<std::string_view> views(args.begin(), args.end());
+  std::string req;
+  resp::AppendCommand(&req, views);
+  Send(req);
+  auto v = Read();
+  if (!v) {
+    resp::Value err;
+    err.type = resp::Type::kError;
+    err.str = "TEST: no reply";
+    return err;
+  }
+  return *v;
+}
+
+bool Client::Fill(std::chrono::milliseconds timeout) {
+  // Wait for readability with a deadline, then read what is there.
+  pollfd p{socket_.native_handle(), POLLIN, 0};
+  int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (r <= 0) return false;
+  char buf[65536];
+  asio::error_code ec;
+  size_t n = socket_.read_some(asio::buffer(buf), ec);
+  if (ec || n == 0) return false;
+  in_.append(buf, n);
+  return true;
+}
+
+std::optional<std::string> Client::ReadRaw(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (!in_.empty()) {
+      resp::Value v;
+      size_t consumed = 0;
+      std::string error;
+      if (resp::ParseValue(in_, &consumed, &v, &error) == resp::ParseStatus::kOk) {
+        std::string raw = in_.substr(0, consumed);
+        in_.erase(0, consumed);
+        return raw;
+      }
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !Fill(left)) return std::nullopt;
+  }
+}
+
+std::optional<resp::Value> Client::Read(std::chrono::milliseconds timeout) {
+  auto raw = ReadRaw(timeout);
+  if (!raw) return std::nullopt;
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  resp::ParseValue(*raw, &consumed, &v, &error);
+  return v;
+}
+
+bool Client::ClosedByPeer(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{socket_.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    asio::error_code ec;
+    size_t n = socket_.read_some(asio::buffer(buf), ec);
+    if (ec || n == 0) return true;
+  }
+  return false;
+}
+
+std::string Str(const resp::Value& v) {
+  switch (v.type) {
+    case resp::Type::kError: return "(error) " + v.str;
+    case resp::Type::kNull: return "(nil)";
+    case resp::Type::kInteger: return absl::StrCat("(integer) ", v.integer);
+    case resp::Type::kArray:
+    case resp::Type::kMap: {
+      std::vector<std::string> parts;
+      for (const auto& e : v.elements) parts.push_back(Str(e));
+      return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+    }
+    default: return v.AsString();
+  }
+}
+
+void Process::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    FILE* f = freopen(log_path.c_str(), "a", stderr);
+    (void)f;
+    int fd = open("/dev/null", O_WRONLY);
+    dup2(fd, 1);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  pid_ = pid;
+}
+
+void Process::Kill(int sig) {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGCONT);
+  ::kill(pid_, sig);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void Process::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int status;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+bool WaitReady(int port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Client c(port);
+    if (c.connected()) {
+      c.Send("*1\r\n$4\r\nPING\r\n");
+      auto v = c.Read(std::chrono::seconds(2));
+      if (v && v->AsString() == "PONG") return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+Node::Node(std::string dir, int port, std::vector<std::string> extra)
+    : dir_(std::move(dir)), port_(port ? port : FreePort()), extra_(std::move(extra)) {}
+
+Node::~Node() { process_.Kill(); }
+
+void Node::Start() {
+  std::vector<std::string> argv = {ANARCHO_NODE_BIN, "--port", absl::StrCat(port_), "--dir", dir_};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  fs::create_directories(dir_);
+  process_.Start(argv, dir_ + "/node.log");
+  if (!WaitReady(port_)) {
+    fprintf(stderr, "node on port %d did not start:\n%s\n", port_, LogTail().c_str());
+    std::abort();
+  }
+}
+
+void Node::Kill9() { process_.Kill(SIGKILL); }
+void Node::Stop() { process_.Kill(SIGTERM); }
+
+pid_t Node::ChildPid() {
+  Client c(port_);
+  resp::Value v = c.Call({"ANARCHO.STATUS"});
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+    if (v.elements[i].AsString() == "child_pid") return std::stoi(v.elements[i + 1].AsString());
+  }
+  return -1;
+}
+
+std::string Node::LogTail() {
+  std::ifstream in(dir_ + "/node.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  return s.size() > 4000 ? s.substr(s.size() - 4000) : s;
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra)
+    : dir_(MakeTempDir("anarcho-ref")), port_(FreePort()) {
+  std::vector<std::string> argv = {"redis-server", "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
+                                   "--dir", dir_, "--save", "", "--appendonly", "no", "--daemonize", "no"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  process_.Start(argv, dir_ + "/redis.log");
+  if (!WaitReady(port_)) std::abort();
+}
+
+RedisServer::~RedisServer() {
+  process_.Kill();
+  RemoveDir(dir_);
+}
+
+}  // namespace itest

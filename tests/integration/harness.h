@@ -1,0 +1,105 @@
+// Real processes for integration tests: anarchoredis nodes, plain redis-servers
+// as a reference, and a blocking RESP client. Everything on loopback, in temp dirs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asio.hpp"
+#include "resp/value.h"
+
+namespace itest {
+
+// A port nobody listens on right now (bound to 0 and released).
+int FreePort();
+std::string MakeTempDir(const std::string& prefix);
+void RemoveDir(const std::string& dir);
+
+// Blocking RESP client over TCP.
+class Client {
+ public:
+  explicit Client(int port);
+  bool connected() const { return connected_; }
+  // Sends args as a multibulk request and reads one reply.
+  resp::Value Call(std::vector<std::string> args);
+  // Raw bytes out; decoded replies in.
+  void Send(std::string_view bytes);
+  // Reads one reply; nullopt on timeout or closed connection.
+  std::optional<resp::Value> Read(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Reads one reply's raw bytes.
+  std::optional<std::string> ReadRaw(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // True if the server closed the connection (read returns EOF) within timeout.
+  bool ClosedByPeer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  bool Fill(std::chrono::milliseconds timeout);
+
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_{io_};
+  bool connected_ = false;
+  std::string in_;
+};
+
+std::string Str(const resp::Value& v);  // a compact rendering for assertions
+
+// A process started by the test, killed with the test.
+class Process {
+ public:
+  Process() = default;
+  Process(const Process&) = delete;
+  ~Process() { Kill(); }
+  void Start(const std::vector<std::string>& argv, const std::string& log_path);
+  void Kill(int sig = 9);   // and reap
+  void Signal(int sig);     // without reaping (SIGSTOP/SIGCONT)
+  bool Running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Waits until `port` answers PING (or anything); false on timeout.
+bool WaitReady(int port, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// One anarchoredis node with its own dir.
+class Node {
+ public:
+  explicit Node(std::string dir, int port = 0, std::vector<std::string> extra = {});
+  ~Node();
+  void Start();  // and wait until it serves
+  void Kill9();
+  void Stop();   // SIGTERM
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  Process& process() { return process_; }
+  pid_t ChildPid();  // the node's redis-server
+  std::string LogTail();
+
+ private:
+  std::string dir_;
+  int port_;
+  std::vector<std::string> extra_;
+  Process process_;
+};
+
+// A plain redis-server, the reference for Redis behaviour.
+class RedisServer {
+ public:
+  explicit RedisServer(std::vector<std::string> extra = {});
+  ~RedisServer();
+  int port() const { return port_; }
+
+ private:
+  std::string dir_;
+  int port_;
+  Process process_;
+};
+
+}  // namespace itest
