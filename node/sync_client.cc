@@ -7,8 +7,19 @@ namespace node {
 
 absl::Status SyncClient::Connect(const std::string& socket_path) {
   asio::error_code ec;
-  socket_.connect(asio::local::stream_protocol::endpoint(socket_path), ec);
+  socket_.connect(asio::generic::stream_protocol::endpoint(asio::local::stream_protocol::endpoint(socket_path)), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("connect ", socket_path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::Status SyncClient::ConnectTcp(const std::string& host, int port) {
+  asio::error_code ec;
+  asio::ip::address addr = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", host));
+  socket_.connect(asio::generic::stream_protocol::endpoint(
+                      asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(port))),
+                  ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("connect ", host, ":", port, ": ", ec.message()));
   return absl::OkStatus();
 }
 

@@ -1,6 +1,6 @@
-// A blocking RESP client for the node's own short conversations with its child
-// (readiness, COMMAND, rebuilding the child from the log). Never used on the
-// client path, which is asynchronous.
+// A blocking RESP client for short conversations: the node's with its child
+// (readiness, COMMAND) and anarcho-admin's with nodes. Never used on the client
+// path, which is asynchronous.
 #pragma once
 
 #include <functional>
@@ -18,7 +18,8 @@ class SyncClient {
  public:
   explicit SyncClient(asio::io_context& io) : socket_(io) {}
 
-  absl::Status Connect(const std::string& socket_path);
+  absl::Status Connect(const std::string& socket_path);  // unix socket
+  absl::Status ConnectTcp(const std::string& host, int port);
   absl::StatusOr<resp::Value> Call(std::initializer_list<std::string_view> args);
   // Sends `requests` (already RESP-encoded, `count` of them) and reads their
   // replies; on_reply sees each decoded reply in order.
@@ -28,7 +29,7 @@ class SyncClient {
  private:
   absl::StatusOr<resp::Value> ReadReply();
 
-  asio::local::stream_protocol::socket socket_;
+  asio::generic::stream_protocol::socket socket_;
   std::string in_;
   size_t pos_ = 0;
 };

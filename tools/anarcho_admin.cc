@@ -1,0 +1,256 @@
+// anarcho-admin: start and stop a local cluster, show node state, change
+// membership. It speaks RESP to the nodes (ANARCHO.* commands).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "asio.hpp"
+#include "node/sync_client.h"
+
+ABSL_FLAG(std::string, dir, "", "Cluster directory (cluster start/stop/status).");
+ABSL_FLAG(int, nodes, 3, "Number of nodes (cluster start).");
+ABSL_FLAG(int, base_port, 7001,
+          "Client port of the first node (cluster start); node i serves clients on base_port+i-1 "
+          "and talks Raft on base_port+100+i-1.");
+ABSL_FLAG(std::string, host, "127.0.0.1", "Node address (status, add, remove, transfer).");
+ABSL_FLAG(int, port, 0, "Client port of a node to ask (status, add, remove, transfer).");
+ABSL_FLAG(std::string, node_bin, "", "The anarchoredis binary (default: next to this tool's build, or PATH).");
+ABSL_FLAG(std::vector<std::string>, node_args, {}, "Extra flags for every node (cluster start), comma separated.");
+ABSL_FLAG(int, timeout_s, 30, "How long to wait for a leader (cluster start).");
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Member {
+  int id;
+  int client_port;
+  int raft_port;
+};
+
+std::string NodeBinary(const char* argv0) {
+  if (!absl::GetFlag(FLAGS_node_bin).empty()) return absl::GetFlag(FLAGS_node_bin);
+  std::error_code ec;
+  fs::path self = fs::canonical("/proc/self/exe", ec);
+  for (fs::path candidate : {self.parent_path() / "anarchoredis", self.parent_path().parent_path() / "node" / "anarchoredis"}) {
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return "anarchoredis";
+}
+
+std::vector<Member> ReadCluster(const std::string& dir) {
+  std::vector<Member> members;
+  std::ifstream in(fs::path(dir) / "cluster.conf");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    Member m;
+    if (f.size() == 3 && absl::SimpleAtoi(f[0], &m.id) && absl::SimpleAtoi(f[1], &m.client_port) &&
+        absl::SimpleAtoi(f[2], &m.raft_port)) {
+      members.push_back(m);
+    }
+  }
+  return members;
+}
+
+// ANARCHO.STATUS of one node as field -> value.
+std::map<std::string, std::string> Status(const std::string& host, int port) {
+  std::map<std::string, std::string> out;
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (!c.ConnectTcp(host, port).ok()) return out;
+  auto v = c.Call({"ANARCHO.STATUS"});
+  if (!v.ok() || v->IsError()) return out;
+  for (size_t i = 0; i + 1 < v->elements.size(); i += 2) out[v->elements[i].AsString()] = v->elements[i + 1].AsString();
+  return out;
+}
+
+int Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (auto s = c.ConnectTcp(host, port); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 1;
+  }
+  auto v = c.Call(args);
+  if (!v.ok()) {
+    std::cerr << v.status().message() << "\n";
+    return 1;
+  }
+  if (v->IsError()) {
+    std::cerr << v->str << "\n";
+    return 1;
+  }
+  std::cout << v->AsString() << "\n";
+  return 0;
+}
+
+void PrintStatusTable(const std::vector<std::pair<int, int>>& nodes, const std::string& host) {
+  absl::PrintF("%-4s %-6s %-10s %-6s %-7s %-8s %-8s %-6s %s\n", "id", "port", "role", "term", "leader",
+               "commit", "applied", "lag", "child");
+  for (auto [id, port] : nodes) {
+    auto s = Status(host, port);
+    if (s.empty()) {
+      absl::PrintF("%-4d %-6d %-10s\n", id, port, "down");
+      continue;
+    }
+    absl::PrintF("%-4s %-6d %-10s %-6s %-7s %-8s %-8s %-6s %s (pid %s)\n", s["id"], port, s["role"], s["term"],
+                 s["leader"], s["commit_index"], s["applied_index"], s["apply_lag"],
+                 s["child_healthy"] == "yes" ? "healthy" : "unhealthy", s["child_pid"]);
+  }
+}
+
+int ClusterStart(const char* argv0) {
+  const std::string dir = absl::GetFlag(FLAGS_dir);
+  if (dir.empty()) {
+    std::cerr << "cluster start: --dir is required\n";
+    return 2;
+  }
+  const int n = absl::GetFlag(FLAGS_nodes);
+  const int base = absl::GetFlag(FLAGS_base_port);
+  fs::create_directories(dir);
+  const std::string abs_dir = fs::absolute(dir).string();
+  std::vector<Member> members;
+  for (int i = 1; i <= n; ++i) members.push_back(Member{i, base + i - 1, base + 100 + i - 1});
+  std::vector<std::string> peers;
+  for (const Member& m : members) peers.push_back(absl::StrCat(m.id, "=127.0.0.1:", m.client_port, ":", m.raft_port));
+  {
+    std::ofstream conf(fs::path(abs_dir) / "cluster.conf");
+    for (const Member& m : members) conf << m.id << " " << m.client_port << " " << m.raft_port << "\n";
+  }
+  const std::string bin = NodeBinary(argv0);
+  for (const Member& m : members) {
+    fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
+    fs::create_directories(ndir);
+    std::vector<std::string> args = {bin,
+                                     "--id", absl::StrCat(m.id),
+                                     "--port", absl::StrCat(m.client_port),
+                                     "--raft_port", absl::StrCat(m.raft_port),
+                                     "--peers", absl::StrJoin(peers, ","),
+                                     "--dir", ndir.string(),
+                                     "--pidfile", (ndir / "pid").string()};
+    for (const auto& a : absl::GetFlag(FLAGS_node_args)) args.push_back(a);
+    pid_t pid = fork();
+    if (pid == 0) {
+      setsid();  // the nodes outlive this command
+      FILE* f = freopen((ndir / "node.log").c_str(), "a", stderr);
+      (void)f;
+      int fd = open("/dev/null", O_RDWR);
+      dup2(fd, 0);
+      dup2(fd, 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  // Wait for a leader.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const Member& m : members) {
+      auto s = Status("127.0.0.1", m.client_port);
+      if (s["role"] == "leader" && s["state"] == "serving") {
+        std::cout << "anarchoredis cluster of " << n << " nodes is up (data in " << abs_dir << ")\n";
+        for (const Member& mm : members) {
+          std::cout << "  node " << mm.id << ": redis-cli -p " << mm.client_port
+                    << (mm.id == m.id ? "   (leader)" : "") << "\n";
+        }
+        std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
+        return 0;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cerr << "no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s; see " << abs_dir
+            << "/n*/node.log\n";
+  return 1;
+}
+
+int ClusterStop() {
+  const std::string dir = absl::GetFlag(FLAGS_dir);
+  int stopped = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    fs::path pidfile = entry.path() / "pid";
+    std::ifstream in(pidfile);
+    pid_t pid = 0;
+    if (!(in >> pid) || pid <= 0) continue;
+    if (::kill(pid, SIGTERM) == 0) {
+      for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+      ++stopped;
+    }
+    fs::remove(pidfile, ec);
+  }
+  std::cout << "stopped " << stopped << " node(s)\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "administers anarchoredis nodes.\n"
+      "  anarcho-admin cluster start --dir D [--nodes 3] [--base-port 7001]\n"
+      "  anarcho-admin cluster stop --dir D\n"
+      "  anarcho-admin status (--dir D | --port N)\n"
+      "  anarcho-admin add --port N ID HOST:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)\n"
+      "  anarcho-admin remove --port N ID\n"
+      "  anarcho-admin transfer --port N ID\n");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "anarcho_admin"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> cmd(rest.begin() + 1, rest.end());
+  signal(SIGPIPE, SIG_IGN);
+  if (cmd.empty()) {
+    std::cerr << absl::ProgramUsageMessage() << "\n";
+    return 2;
+  }
+  const std::string host = absl::GetFlag(FLAGS_host);
+  const int port = absl::GetFlag(FLAGS_port);
+  if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "start") return ClusterStart(argv[0]);
+  if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "stop") return ClusterStop();
+  if (cmd[0] == "status") {
+    std::vector<std::pair<int, int>> nodes;
+    if (!absl::GetFlag(FLAGS_dir).empty()) {
+      for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) nodes.emplace_back(m.id, m.client_port);
+    } else if (port > 0) {
+      nodes.emplace_back(0, port);
+    }
+    if (nodes.empty()) {
+      std::cerr << "status: give --dir of a cluster or --port of a node\n";
+      return 2;
+    }
+    PrintStatusTable(nodes, host);
+    return 0;
+  }
+  if (port <= 0) {
+    std::cerr << cmd[0] << ": --port of a node is required\n";
+    return 2;
+  }
+  if (cmd[0] == "add" && cmd.size() == 3) return Call(host, port, {"ANARCHO.ADD", cmd[1], cmd[2]});
+  if (cmd[0] == "remove" && cmd.size() == 2) return Call(host, port, {"ANARCHO.REMOVE", cmd[1]});
+  if (cmd[0] == "transfer" && cmd.size() == 2) return Call(host, port, {"ANARCHO.TRANSFER", cmd[1]});
+  std::cerr << "unknown command; see --help\n";
+  return 2;
+}

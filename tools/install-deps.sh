@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what anarchoredis builds and runs with, from Debian packages only.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config
+      libasio-dev librocksdb-dev libabsl-dev libprotobuf-dev protobuf-compiler
+      libgtest-dev libgmock-dev libbenchmark-dev
+      redis-server redis-tools gnuplot-nox)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian package starts a system redis on 6379; nothing here uses it.
