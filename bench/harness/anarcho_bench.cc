@@ -60,9 +60,9 @@ ABSL_FLAG(int, rounds, 2, "compare: rounds; each round runs every workload on ev
 ABSL_FLAG(std::string, out_dir, "", "compare/curve: also write latest.md, compare.csv, compare.json (and curve.*) here.");
 ABSL_FLAG(bool, curve, false, "compare: also measure the latency-versus-throughput curve and plot it.");
 ABSL_FLAG(std::string, curve_workload, "set", "curve: the workload of the open-loop runs.");
-ABSL_FLAG(std::string, curve_fractions, "0.1,0.25,0.5,0.75,1.0,1.25,1.5,2.0",
+ABSL_FLAG(std::string, curve_fractions, "0.1,0.25,0.5,0.7,0.85,1.0,1.15",
           "curve: open-loop rates, as fractions of each system's closed-loop throughput.");
-ABSL_FLAG(int, curve_probe_pipeline, 1, "curve: pipeline depth of the closed-loop run that finds each system's peak.");
+ABSL_FLAG(int, curve_probe_pipeline, 4, "curve: pipeline depth of the closed-loop run that finds each system's peak.");
 ABSL_FLAG(double, curve_duration, 2, "curve: measured seconds per point.");
 ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary.");
 ABSL_FLAG(std::string, redis_benchmark, "redis-benchmark", "calibrate: the redis-benchmark binary.");
