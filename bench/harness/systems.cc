@@ -1,6 +1,7 @@
 #include "bench/harness/systems.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "resp/writer.h"
@@ -86,11 +88,7 @@ absl::Status BlockingClient::Connect(const std::string& host, int port, double t
   if (ec || eps.empty()) return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", ec.message()));
   socket_.connect(*eps.begin(), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("connect ", host, ":", port, ": ", ec.message()));
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(timeout_s);
-  tv.tv_usec = static_cast<suseconds_t>((timeout_s - tv.tv_sec) * 1e6);
-  setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  timeout_ms_ = static_cast<int>(timeout_s * 1000);
   return absl::OkStatus();
 }
 
@@ -133,12 +131,32 @@ absl::StatusOr<resp::Value> BlockingClient::ReadReply() {
       }
       if (st == resp::ParseStatus::kError) return absl::DataLossError(absl::StrCat("bad reply: ", error));
     }
+    // Asio's blocking read ignores SO_RCVTIMEO (it polls again forever), so
+    // wait here: a server that never answers must not hang the benchmark.
+    pollfd pfd{socket_.native_handle(), POLLIN, 0};
+    int ready = ::poll(&pfd, 1, timeout_ms_);
+    if (ready == 0) return absl::DeadlineExceededError(absl::StrCat("no reply within ", timeout_ms_, " ms"));
     char buf[65536];
     asio::error_code ec;
     size_t n = socket_.read_some(asio::buffer(buf), ec);
     if (ec) return absl::UnavailableError(absl::StrCat("read: ", ec.message()));
     in_.append(buf, n);
   }
+}
+
+int PickFreePortAt(int base, int span) {
+  for (int p = base; p < base + span; ++p) {
+    if (p == 6379 || p > 65535) return 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(p));
+    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (!ok) return 0;
+  }
+  return base;
 }
 
 int PickFreePort(int span) {
@@ -189,6 +207,24 @@ absl::StatusOr<std::map<std::string, std::string>> AnarchoStatus(const std::stri
     m[absl::AsciiStrToLower(v->elements[i].AsString())] = v->elements[i + 1].AsString();
   }
   return m;
+}
+
+absl::Status WaitServing(const std::string& host, int port, double timeout_s) {
+  double deadline = Seconds() + timeout_s;
+  std::string last;
+  while (Seconds() < deadline) {
+    auto status = AnarchoStatus(host, port);
+    if (!status.ok()) {
+      if (absl::StrContains(status.status().message(), "unknown command")) return absl::OkStatus();
+      last = std::string(status.status().message());
+    } else {
+      auto& m = *status;
+      if (m["role"] == "leader" && (m["state"].empty() || m["state"] == "serving")) return absl::OkStatus();
+      last = absl::StrCat("role ", m["role"], ", state ", m["state"]);
+    }
+    SleepMs(100);
+  }
+  return absl::DeadlineExceededError(absl::StrCat("not leading and serving after ", timeout_s, " s: ", last));
 }
 
 absl::Status Preload(const std::string& host, int port, const WorkloadSpec& w) {
@@ -385,6 +421,11 @@ absl::Status Systems::StartAnarcho() {
   if (auto st = WaitReady("127.0.0.1", port, cfg_.ready_timeout_s); !st.ok()) {
     return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
   }
+  // A Raft node answers PING before it has elected itself: wait until it leads
+  // and serves (older nodes without ANARCHO.STATUS are taken as ready).
+  if (auto st = WaitServing("127.0.0.1", port, cfg_.ready_timeout_s); !st.ok()) {
+    return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
+  }
   Target t;
   t.name = "anarcho-1";
   t.description = "one anarchoredis node (" + bin + ")";
@@ -398,10 +439,22 @@ absl::Status Systems::StartCluster() {
   if (admin.empty()) return absl::NotFoundError("anarcho-admin not found (pass --anarcho_admin)");
   std::string dir = (fs::path(tmp_dir_) / "cluster").string();
   fs::create_directories(dir);
-  int base = PickFreePort(10);
   std::string log = (fs::path(tmp_dir_) / "cluster-admin.log").string();
-  auto rc = RunCommand({admin, "cluster", "start", "--dir", dir, "--nodes", "3", "--base-port", std::to_string(base)},
-                       log, cfg_.ready_timeout_s);
+  // Node i serves clients on base+i-1 and Raft on base+100+i-1 (anarcho-admin's layout).
+  int base = 0;
+  for (int attempt = 0; attempt < 20 && base == 0; ++attempt) {
+    base = PickFreePort(10);
+    if (base != 0 && PickFreePortAt(base + 100, 10) == 0) base = 0;
+  }
+  if (base == 0) return absl::UnavailableError("no free port range for the cluster");
+  std::vector<std::string> argv = {admin,   "cluster", "start",   "--dir", dir, "--nodes", "3", "--base_port",
+                                   std::to_string(base), "--timeout_s", std::to_string(static_cast<int>(cfg_.ready_timeout_s))};
+  std::string node_bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
+  if (!node_bin.empty()) {
+    argv.push_back("--node_bin");
+    argv.push_back(node_bin);
+  }
+  auto rc = RunCommand(argv, log, cfg_.ready_timeout_s + 30);
   if (!rc.ok()) return rc.status();
   if (*rc != 0) {
     // It may have started some nodes before failing.
@@ -413,7 +466,7 @@ absl::Status Systems::StartCluster() {
   // port range as a fallback.
   std::set<int> candidates;
   std::string out = ReadAll(log);
-  std::regex port_re(R"((?::|port[ =:]*)(\d{2,5}))", std::regex::icase);
+  std::regex port_re(R"((?::|port[ =:]*|-p )(\d{2,5}))", std::regex::icase);
   for (auto it = std::sregex_iterator(out.begin(), out.end(), port_re); it != std::sregex_iterator(); ++it) {
     int p = std::atoi((*it)[1].str().c_str());
     if (p > 0 && p < 65536 && p != 6379) candidates.insert(p);
@@ -428,7 +481,8 @@ absl::Status Systems::StartCluster() {
       auto status = AnarchoStatus("127.0.0.1", p);
       if (!status.ok()) continue;
       const std::string& role = (*status)["role"];
-      if (role == "leader") leader = p;
+      const std::string& state = (*status)["state"];
+      if (role == "leader" && (state.empty() || state == "serving")) leader = p;
       if (role == "follower") followers.push_back(p);
     }
     if (leader != 0 && !followers.empty()) {

@@ -32,14 +32,21 @@ class BlockingClient {
   asio::io_context io_;
   asio::ip::tcp::socket socket_;
   std::string in_;
+  int timeout_ms_ = 10000;  // for each reply
 };
 
 // A loopback port that was free a moment ago (never 6379), with the next
 // `span - 1` ports free as well.
 int PickFreePort(int span = 1);
+// `base` if it and the next `span - 1` ports are free, else 0.
+int PickFreePortAt(int base, int span);
 
 // Waits until host:port accepts a connection and answers PING with PONG.
 absl::Status WaitReady(const std::string& host, int port, double timeout_s);
+
+// Waits until ANARCHO.STATUS reports role leader (and state serving, when the
+// node reports a state); a server without ANARCHO.STATUS counts as serving.
+absl::Status WaitServing(const std::string& host, int port, double timeout_s);
 
 // The flat map `ANARCHO.STATUS` returns, as strings.
 absl::StatusOr<std::map<std::string, std::string>> AnarchoStatus(const std::string& host, int port);
