@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -31,6 +32,22 @@ ABSL_FLAG(int64_t, proto_max_bulk_len, 512LL * 1024 * 1024,
           "Largest bulk string a client may send, in bytes (as Redis's proto-max-bulk-len).");
 ABSL_FLAG(int64_t, max_multibulk_len, 1024 * 1024, "Largest number of arguments in one request.");
 ABSL_FLAG(int, maxclients, 10000, "Largest number of client connections.");
+ABSL_FLAG(uint64_t, id, 1, "This node's id in the cluster (non-zero).");
+ABSL_FLAG(int, raft_port, 0, "Port for Raft messages from peers (0: single node, no peers).");
+ABSL_FLAG(std::string, peers, "",
+          "Every member as id=host:client_port:raft_port, comma separated, this node included "
+          "(empty: a single-node cluster).");
+ABSL_FLAG(bool, join, false,
+          "Start with an empty log and wait to be added (ANARCHO.ADD) instead of bootstrapping a "
+          "new cluster of --peers.");
+ABSL_FLAG(int, tick_ms, 50, "Raft clock tick.");
+ABSL_FLAG(int, election_ticks, 20, "Election timeout in ticks (randomized up to twice this).");
+ABSL_FLAG(int, heartbeat_ticks, 2, "Leader heartbeat interval in ticks.");
+ABSL_FLAG(bool, lease_reads, false,
+          "Serve linearizable reads from the leader lease (bounded by the election timeout) "
+          "instead of a ReadIndex heartbeat round.");
+ABSL_FLAG(int, no_leader_wait_ms, 3000,
+          "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
 ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, test_sync_gate, "",
@@ -127,6 +144,31 @@ int main(int argc, char** argv) {
   options.limits.max_multibulk_len = absl::GetFlag(FLAGS_max_multibulk_len);
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
+  options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
+  node::ReplicatedLogOptions& raft = options.raft;
+  raft.id = absl::GetFlag(FLAGS_id);
+  raft.bootstrap = !absl::GetFlag(FLAGS_join);
+  raft.tick_ms = absl::GetFlag(FLAGS_tick_ms);
+  raft.election_ticks = absl::GetFlag(FLAGS_election_ticks);
+  raft.heartbeat_ticks = absl::GetFlag(FLAGS_heartbeat_ticks);
+  raft.lease_reads = absl::GetFlag(FLAGS_lease_reads);
+  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_peers), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    uint64_t id = 0;
+    node::PeerAddress addr;
+    if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
+      std::cerr << "anarchoredis: bad --peers entry '" << item << "' (want id=host:client_port:raft_port)\n";
+      return 2;
+    }
+    raft.peers[id] = addr;
+  }
+  if (raft.id == 0) {
+    std::cerr << "anarchoredis: --id must be non-zero\n";
+    return 2;
+  }
+  if (!raft.peers.contains(raft.id)) {
+    raft.peers[raft.id] = node::PeerAddress{options.bind, options.port, absl::GetFlag(FLAGS_raft_port)};
+  }
 
   asio::io_context io(1);
   node::Server server(io, options);

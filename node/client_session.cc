@@ -36,11 +36,13 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket)
     : server_(server),
       client_(std::move(socket)),
       child_(client_.get_executor()),
+      no_leader_timer_(client_.get_executor()),
       parser_(server.options().limits) {
   asio::error_code ec;
   auto ep = client_.remote_endpoint(ec);
   describe_ = ec ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
 }
+
 
 ClientSession::~ClientSession() = default;
 
@@ -60,55 +62,103 @@ std::string ClientSession::KeyName(std::string_view key) const {
 }
 
 void ClientSession::Start() {
-  asio::error_code ec;
-  child_.connect(asio::local::stream_protocol::endpoint(server_.child_socket()), ec);
-  if (ec) {
-    out_ = ErrorReply("LOADING anarchoredis: the node's redis-server is not reachable; retry");
-    input_closed_ = true;
-    WriteClient();
-    return;
-  }
-  child_open_ = true;
-  // The child's id for this connection, to unblock it if the client leaves.
-  to_child_.append("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
-  expects_.emplace_back(Expect::Kind::kClientId);
-  WriteChild();
-  ReadChild();
   ReadClient();
+  // With no leader yet, requests wait this long before they get TRYAGAIN.
+  no_leader_timer_.expires_after(std::chrono::milliseconds(server_.options().no_leader_wait_ms));
+  no_leader_timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->upstream_state_ != UpstreamState::kWaiting) return;
+    self->upstream_state_ = UpstreamState::kNoLeader;
+    self->OnClientData();
+  });
+  TryConnectUpstream();
+}
+
+void ClientSession::TryConnectUpstream() {
+  if (upstream_state_ != UpstreamState::kWaiting && upstream_state_ != UpstreamState::kNoLeader) return;
+  if (!client_open_) return;
+  Upstream up = server_.CurrentUpstream();
+  if (up.kind == Upstream::Kind::kNone) return;
+  upstream_state_ = UpstreamState::kConnecting;
+  asio::generic::stream_protocol::endpoint ep =
+      up.kind == Upstream::Kind::kChild
+          ? asio::generic::stream_protocol::endpoint(asio::local::stream_protocol::endpoint(up.socket_path))
+          : asio::generic::stream_protocol::endpoint(
+                asio::ip::tcp::endpoint(asio::ip::make_address(up.host), static_cast<uint16_t>(up.port)));
+  const bool forwarding = up.kind == Upstream::Kind::kLeader;
+  child_ = asio::generic::stream_protocol::socket(client_.get_executor());
+  child_.async_connect(ep, [self = shared_from_this(), forwarding](const asio::error_code& ec) {
+    if (self->upstream_state_ != UpstreamState::kConnecting) return;
+    if (ec) {
+      // The leader just went away, or is not serving yet: wait for news.
+      self->upstream_state_ = UpstreamState::kWaiting;
+      return;
+    }
+    self->OnUpstreamConnected(forwarding);
+  });
+}
+
+void ClientSession::OnUpstreamConnected(bool forwarding) {
+  no_leader_timer_.cancel();
+  upstream_state_ = UpstreamState::kConnected;
+  forwarding_ = forwarding;
+  child_open_ = true;
+  if (forwarding_) {
+    asio::error_code ec;
+    child_.set_option(asio::ip::tcp::no_delay(true), ec);
+  } else {
+    // The child's id for this connection, to unblock it if the client leaves.
+    to_child_.append("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
+    expects_.emplace_back(Expect::Kind::kClientId);
+  }
+  ReadChild();
+  OnClientData();
+}
+
+void ClientSession::UpstreamLost(std::string_view error) {
+  if (upstream_state_ == UpstreamState::kConnected || upstream_state_ == UpstreamState::kConnecting) {
+    Abort(error);
+  } else if (upstream_state_ == UpstreamState::kNoLeader) {
+    upstream_state_ = UpstreamState::kWaiting;  // news: a leader may be coming
+  }
 }
 
 // ---------------------------------------------------------------- client input
 
 void ClientSession::ReadClient() {
-  if (reading_client_ || !client_open_ || input_closed_) return;
+  // Not while requests are being handled: their arguments point into in_.
+  if (reading_client_ || handling_input_ || !client_open_ || input_closed_) return;
   if (slots_.size() > kMaxSlots || out_.size() > kMaxOutput) return;  // resumed by Flush()
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
+  if (in_pos_ == in_end_) {
+    in_pos_ = in_end_ = 0;
   } else if (in_pos_ > (1 << 20)) {
     in_.erase(0, in_pos_);
+    in_end_ -= in_pos_;
     in_pos_ = 0;
   }
+  // in_[in_end_, size) is room for the read in flight, not data.
   size_t chunk = std::clamp(parser_.HintBytesNeeded(), kReadChunk, kMaxReadChunk);
-  size_t old = in_.size();
-  in_.resize(old + chunk);
+  if (in_.size() < in_end_ + chunk) in_.resize(in_end_ + chunk);
   reading_client_ = true;
-  client_.async_read_some(asio::buffer(in_.data() + old, chunk),
-                          [self = shared_from_this(), old](const asio::error_code& ec, size_t n) {
+  client_.async_read_some(asio::buffer(in_.data() + in_end_, chunk),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
                             self->reading_client_ = false;
-                            self->in_.resize(old + n);
                             if (ec) return self->ClientGone();
+                            self->in_end_ += n;
                             self->OnClientData();
                           });
 }
 
 void ClientSession::OnClientData() {
-  if (!client_open_) return;
+  if (!client_open_ || aborted_) return;
+  // Requests wait for an upstream (up to the no-leader deadline).
+  if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting) return;
   std::vector<std::string_view> args;
   std::string error;
-  while (!input_closed_ && in_pos_ < in_.size()) {
+  handling_input_ = true;
+  while (!input_closed_ && in_pos_ < in_end_) {
     size_t consumed = 0;
-    std::string_view data(in_.data() + in_pos_, in_.size() - in_pos_);
+    std::string_view data(in_.data() + in_pos_, in_end_ - in_pos_);
     resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
     if (st == resp::ParseStatus::kNeedMore) break;
     if (st == resp::ParseStatus::kError) {
@@ -120,6 +170,7 @@ void ClientSession::OnClientData() {
     if (!args.empty()) HandleRequest(args, data.substr(0, consumed));
     in_pos_ += consumed;
   }
+  handling_input_ = false;
   if (!uncovered_.empty() && !in_multi_) AddRole();
   WriteChild();
   Flush();
@@ -192,6 +243,14 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     return;
   }
   CommandClass cls = spec->cls;
+  if (forwarding_) {
+    // The leader does the real work; this node relays in order. Only QUIT and
+    // the subscribed state (replies become a stream) matter here.
+    if (cls != CommandClass::kSubscribe && name != "quit") {
+      forward_with_slot();
+      return;
+    }
+  }
   if (cls == CommandClass::kRefused) {
     std::string sub = args.size() > 1 ? Lower(args[1]) : "";
     if (name == "debug" && (sub == "digest" || sub == "digest-value" || sub == "object" || sub == "help")) {
@@ -253,6 +312,7 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
         multi_marked_.clear();
         s.hold = true;  // the ROLE after EXEC covers the transaction's effects and reads
         uncovered_.push_back(&s);
+        ConfirmLeadership(&s);  // a transaction of reads only must not be stale either
       } else {
         forward_with_slot();
       }
@@ -311,9 +371,13 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     case CommandClass::kKeyedRead:
     case CommandClass::kKeyspaceRead: {
       Slot& s = forward_with_slot();
+      s.info = name == "info";
       if (in_multi_) {
         s.queued = true;
-      } else if (cls == CommandClass::kKeyspaceRead) {
+        return;
+      }
+      ConfirmLeadership(&s);
+      if (cls == CommandClass::kKeyspaceRead) {
         s.keyspace_read = true;
       } else {
         Keys keys = CommandTable::GetKeys(*spec, args);
@@ -361,6 +425,16 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     case CommandClass::kRefused:
       return;  // handled above
   }
+}
+
+void ClientSession::ConfirmLeadership(Slot* s) {
+  ++s->waits;
+  server_.ConfirmRead([weak = weak_from_this(), s] {
+    if (auto self = weak.lock()) {
+      --s->waits;
+      self->Flush();
+    }
+  });
 }
 
 void ClientSession::AddRole() {
@@ -464,6 +538,21 @@ void ClientSession::OnChildReply(std::string_view bytes, char type) {
       s->reply.assign(bytes);
       s->have_reply = true;
       if (s->hello_proto != 0 && type != '-') proto_ = s->hello_proto;
+      if (s->info && (type == '$' || type == '=')) {
+        resp::Value v;
+        size_t consumed;
+        std::string error;
+        if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) {
+          std::string text = v.str;
+          absl::StrAppend(&text, "\r\n", server_.InfoSection());
+          s->reply.clear();
+          if (type == '=') {
+            resp::AppendVerbatim(&s->reply, text, 3);
+          } else {
+            resp::AppendBulkString(&s->reply, text);
+          }
+        }
+      }
       if (s->blocking) --blocking_in_flight_;
       CheckRead(s);
       break;
@@ -654,6 +743,8 @@ void ClientSession::Abort(std::string_view error) {
   }
   // Slots stay until the session ends: lock-wait callbacks may still name them.
   aborted_ = true;
+  upstream_state_ = UpstreamState::kGone;
+  no_leader_timer_.cancel();
   expects_.clear();
   uncovered_.clear();
   passthrough_slot_ = nullptr;

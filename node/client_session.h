@@ -1,11 +1,15 @@
-// One client connection. It has its own connection to the child (so SELECT,
-// MULTI, WATCH, HELLO and blocking behave as in Redis) and keeps, per request, a
-// slot for the reply: replies leave in request order, each once it may be seen:
+// One client connection. It has its own upstream connection: to the child on
+// the leader (so SELECT, MULTI, WATCH, HELLO and blocking behave as in Redis), or
+// to the leader's client port on a follower (which then just relays). It keeps,
+// per request, a slot for the reply: replies leave in request order, each once
+// it may be seen (on the leader):
 //   - a write's reply once the effects it covers are durable (a ROLE pipelined
 //     behind the write tells the stream offset that covers them);
 //   - a read's reply once the writes that held its keys when the reply arrived
 //     are durable (KeyLockTable), or, for keys a blocking write may have touched,
-//     once the offset of a ROLE sent after the read is durable.
+//     once the offset of a ROLE sent after the read is durable; and once a
+//     leadership confirmation begun after the read arrived is done (ReadIndex).
+// With no leader, requests wait a bounded time, then get TRYAGAIN errors.
 #pragma once
 
 #include <cstdint>
@@ -31,9 +35,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ~ClientSession();
 
   void Start();
+  // Connects to the upstream the server names, if not connected yet.
+  void TryConnectUpstream();
   // The stream became durable further: held replies may leave.
   void OnCommitted();
-  // The child went away: pending requests get `error`, then the client is closed.
+  // The upstream is no longer valid (leader change, child rebuilt): if this
+  // session uses one, its pending requests get `error` and the client is closed.
+  void UpstreamLost(std::string_view error);
+  // Pending requests get `error`, then the client is closed.
   void Abort(std::string_view error);
 
   std::string Describe() const;
@@ -53,6 +62,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool keyspace_read = false;
     bool blocking = false;      // a blocking write still waiting in the child
     int hello_proto = 0;        // HELLO: the protocol asked for
+    bool info = false;          // INFO: the node's section is added to the reply
     std::vector<std::string> read_keys;
     std::vector<KeyLockTable::Ticket> tickets;
     std::vector<std::string> marked;
@@ -72,8 +82,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Slot& ReadySlot(std::string reply);
   void Forward(std::span<const std::string_view> args, std::string_view raw);
   void AddRole();
+  void ConfirmLeadership(Slot* s);
   void ReadChild();
   void OnChildData();
+  void OnUpstreamConnected(bool forwarding);
   void OnChildReply(std::string_view bytes, char type);
   void OnRoleReply(Expect& e, std::string_view bytes);
   void CheckRead(Slot* slot);
@@ -88,14 +100,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   Server& server_;
   asio::ip::tcp::socket client_;
-  asio::local::stream_protocol::socket child_;
+  asio::generic::stream_protocol::socket child_;  // the upstream: child or leader
+  enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
+  UpstreamState upstream_state_ = UpstreamState::kWaiting;
+  bool forwarding_ = false;  // upstream is the leader node: relay only
+  asio::steady_timer no_leader_timer_;
   std::string describe_;
 
   // Client input.
   std::string in_;
-  size_t in_pos_ = 0;
+  size_t in_pos_ = 0;  // parsed up to here
+  size_t in_end_ = 0;  // data ends here
   resp::RequestParser parser_;
   bool reading_client_ = false;
+  bool handling_input_ = false;
   bool client_open_ = true;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
 

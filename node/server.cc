@@ -4,27 +4,37 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "node/client_session.h"
 #include "node/effects.pb.h"
-#include "node/local_log.h"
 #include "node/logging.h"
 #include "node/sync_client.h"
+#include "resp/value.h"
 #include "resp/writer.h"
 
 namespace node {
 namespace fs = std::filesystem;
+namespace cpb = consensus::pb;
 
 namespace {
-// sockaddr_un holds 108 bytes.
-constexpr size_t kMaxSocketPath = 100;
+constexpr size_t kMaxSocketPath = 100;  // sockaddr_un holds 108 bytes
+constexpr size_t kMaxEntryBytes = 8 << 20;
 }  // namespace
 
 Server::Server(asio::io_context& io, ServerOptions options)
-    : io_(io), options_(std::move(options)), child_signals_(io, SIGCHLD), child_watch_(io) {}
+    : io_(io),
+      options_(std::move(options)),
+      applier_(io),
+      child_signals_(io, SIGCHLD),
+      child_watch_(io),
+      promote_timer_(io) {}
 
 Server::~Server() { Stop(); }
+
+// ------------------------------------------------------------------ start/stop
 
 absl::Status Server::Start() {
   std::error_code ec;
@@ -35,16 +45,6 @@ absl::Status Server::Start() {
   auto store = storage::OpenRocksLogStore((fs::path(options_.dir) / "log").string());
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-
-  std::function<void()> before_sync;
-  if (!options_.test_sync_gate.empty()) {
-    before_sync = [gate = options_.test_sync_gate] {
-      while (fs::exists(gate)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    };
-  }
-  auto log = std::make_unique<LocalLog>(io_, store_.get(), std::move(before_sync));
-  log->on_commit = [this](uint64_t offset) { OnCommit(offset); };
-  log_ = std::move(log);
 
   child_options_.redis_server = options_.redis_server;
   child_options_.dir = (fs::path(options_.dir) / "child").string();
@@ -57,22 +57,39 @@ absl::Status Server::Start() {
   child_ = std::make_unique<ChildRedis>(child_options_);
 
   // Bind first, so a busy port fails the start before any work.
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
-  asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.bind),
-                             static_cast<uint16_t>(options_.port));
   asio::error_code aec;
+  auto addr = asio::ip::make_address(options_.bind, aec);
+  if (aec) return absl::InvalidArgumentError(absl::StrCat("bad --bind address ", options_.bind));
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(options_.port));
   acceptor_->open(ep.protocol(), aec);
   if (!aec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), aec);
   if (!aec) acceptor_->bind(ep, aec);
   if (!aec) acceptor_->listen(asio::socket_base::max_listen_connections, aec);
   if (aec) {
-    return absl::UnavailableError(absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ",
-                                               aec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ", aec.message()));
   }
 
-  if (auto s = StartChildFromLog(); !s.ok()) return s;
+  if (auto s = StartChild(); !s.ok()) return s;
   WatchChild();
-  StartReader();
+  PollChild();
+
+  ReplicatedLogOptions ro = options_.raft;
+  if (!options_.test_sync_gate.empty()) {
+    ro.before_sync = [gate = options_.test_sync_gate] {
+      while (fs::exists(gate)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    };
+  }
+  rlog_ = std::make_unique<ReplicatedLog>(io_, store_.get(), std::move(ro));
+  rlog_->on_before_ready = [this] { ProposePending(); };
+  rlog_->on_soft_state = [this](const consensus::SoftState& ss) { OnSoftState(ss); };
+  rlog_->on_committed = [this](std::vector<cpb::Entry>&& e) { OnCommitted(std::move(e)); };
+  rlog_->on_read_states = [this](std::vector<consensus::ReadState>&& r) { OnReadStates(std::move(r)); };
+  if (auto s = rlog_->Start(); !s.ok()) return s;
+  state_ = State::kRunning;
+  PromoteLearners();
+  Accept();
   return absl::OkStatus();
 }
 
@@ -83,20 +100,23 @@ void Server::Stop() {
   if (acceptor_) acceptor_->close(ec);
   child_signals_.cancel(ec);
   child_watch_.cancel();
+  promote_timer_.cancel();
   if (reader_) reader_->Stop();
+  if (rlog_) rlog_->Stop();
+  applier_.Close();
   if (control_) control_->close(ec);
-  for (auto& [_, s] : sessions_) s->Abort("UNKNOWN the node is shutting down; outcome unknown");
+  auto sessions = std::move(sessions_);
+  sessions_.clear();
+  for (auto& [_, s] : sessions) s->Abort("UNKNOWN the node is shutting down; the outcome of this request is unknown");
   if (child_) child_->Kill();
 }
 
-absl::Status Server::StartChildFromLog() {
-  const absl::Time start = absl::Now();
+// A fresh, empty child; the applier then brings it up to the committed log.
+absl::Status Server::StartChild() {
   if (auto s = child_->Start(); !s.ok()) return s;
-  ++child_epoch_;
   asio::io_context sync_io;
   SyncClient client(sync_io);
   if (auto s = client.Connect(child_options_.socket_path); !s.ok()) return s;
-
   if (!commands_) {
     auto reply = client.Call({"COMMAND"});
     if (!reply.ok()) return reply.status();
@@ -105,87 +125,253 @@ absl::Status Server::StartChildFromLog() {
     commands_ = std::make_unique<CommandTable>(std::move(*table));
     Log(LogLevel::kInfo, "command table: %d commands", commands_->size());
   }
+  applier_.on_applied = [this](uint64_t index) { OnApplied(index); };
+  applier_.on_error = [this](const absl::Status& s) { RebuildChild(std::string(s.message())); };
+  if (auto s = applier_.Connect(child_options_.socket_path, 0); !s.ok()) return s;
 
-  // Replay the log: the child becomes what the log says.
-  uint64_t next = store_->FirstIndex();
-  const uint64_t last = store_->LastIndex();
-  int db = 0;
-  uint64_t commands = 0, failures = 0;
-  replayed_entries_ = 0;
-  std::string requests;
-  while (next <= last) {
-    auto entries = store_->Read(next, last + 1, 16 << 20);
-    if (!entries.ok()) return entries.status();
-    requests.clear();
-    size_t count = 0;
-    for (const storage::LogEntry& e : *entries) {
-      pb::EffectBatch batch;
-      if (!batch.ParseFromString(e.data)) {
-        return absl::DataLossError(absl::StrCat("log entry ", e.index, " is not an effect batch"));
-      }
-      if (batch.db() != db) {
-        std::string n = absl::StrCat(batch.db());
-        resp::AppendCommand(&requests, {"SELECT", n});
-        ++count;
-      }
-      requests.append(batch.commands());
-      count += batch.command_count();
-      db = batch.end_db();
-      next = e.index + 1;
-      ++replayed_entries_;
-    }
-    commands += count;
-    auto s = client.Pipeline(requests, count, [&](const resp::Value& v) {
-      if (v.IsError() && failures++ < 10) Log(LogLevel::kWarning, "replay: %s", v.str);
-    });
-    if (!s.ok()) return s;
-  }
-  Log(LogLevel::kInfo, "child rebuilt from the log: %d entries, %d commands (%d failed) in %s",
-      replayed_entries_, commands, failures, absl::FormatDuration(absl::Now() - start));
-
-  // A control link for the node's own requests (CLIENT UNBLOCK); its replies
-  // are read and dropped.
+  // The node's own requests (CLIENT UNBLOCK); replies are read and dropped.
   control_ = std::make_unique<asio::local::stream_protocol::socket>(io_);
   asio::error_code ec;
   control_->connect(asio::local::stream_protocol::endpoint(child_options_.socket_path), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("control link: ", ec.message()));
   auto buf = std::make_shared<std::array<char, 4096>>();
-  auto drain = std::make_shared<std::function<void()>>();
-  *drain = [sock = control_.get(), buf, drain_weak = std::weak_ptr(drain)] {
-    sock->async_read_some(asio::buffer(*buf), [buf, drain_weak](const asio::error_code& ec, size_t) {
+  auto drain_ptr = std::make_shared<std::function<void()>>();
+  *drain_ptr = [sock = control_.get(), buf, weak = std::weak_ptr(drain_ptr)] {
+    sock->async_read_some(asio::buffer(*buf), [weak](const asio::error_code& ec, size_t) {
       if (ec) return;
-      if (auto d = drain_weak.lock()) (*d)();
+      if (auto d = weak.lock()) (*d)();
     });
   };
-  control_drain_ = drain;
-  (*drain)();
+  (*drain_ptr)();
+  control_drain_ = drain_ptr;
   return absl::OkStatus();
 }
 
-void Server::StartReader() {
+void Server::RebuildChild(const std::string& why) {
+  if (state_ != State::kRunning) return;
+  ++rebuilds_;
+  Log(LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
+  AbortSessions(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
+                             "); the outcome of this request is unknown"));
+  StopStream();
+  child_->Kill();
+  if (auto s = StartChild(); !s.ok()) {
+    // Serving without a child that matches the log would break every
+    // guarantee; a supervisor (or the operator) restarts the node.
+    Log(LogLevel::kError, "cannot rebuild the child: %s; exiting", s.ToString());
+    std::_Exit(1);
+  }
+  // Apply the committed log again, in order.
+  const consensus::MemoryStorage& log = rlog_->storage();
+  uint64_t next = 1;
+  while (next <= committed_index_) {
+    auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
+    if (!entries.ok()) {
+      Log(LogLevel::kError, "rebuild: cannot read the log: %s; exiting", entries.status().ToString());
+      std::_Exit(1);
+    }
+    for (const cpb::Entry& e : *entries) {
+      pb::EffectBatch batch;
+      if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data())) {
+        applier_.Apply(e.index(), batch);
+      } else {
+        applier_.Skip(e.index());
+      }
+      next = e.index() + 1;
+    }
+  }
+  if (is_leader_) {
+    leader_ready_ = false;
+    ready_barrier_ = rlog_->last_index();
+    CheckLeaderReady();
+  }
+}
+
+void Server::WatchChild() {
+  child_signals_.async_wait([this](const asio::error_code& ec, int) {
+    if (ec || state_ == State::kStopped) return;
+    if (state_ == State::kRunning && child_->Reap()) RebuildChild("child redis-server exited");
+    WatchChild();
+  });
+}
+
+// Signals can coalesce; a periodic look costs nothing.
+void Server::PollChild() {
+  child_watch_.expires_after(std::chrono::seconds(1));
+  child_watch_.async_wait([this](const asio::error_code& ec) {
+    if (ec || state_ == State::kStopped) return;
+    if (state_ == State::kRunning && child_->Reap()) RebuildChild("child redis-server exited");
+    PollChild();
+  });
+}
+
+// ------------------------------------------------------------------ leadership
+
+void Server::OnSoftState(const consensus::SoftState& ss) {
+  const bool was_leader = is_leader_;
+  const bool leader_now = ss.role == consensus::Role::kLeader;
+  if (ss.leader == leader_id_ && was_leader == leader_now) return;
+  Log(LogLevel::kInfo, "leader is now %d (this node is %s, term %d)", ss.leader, consensus::RoleName(ss.role),
+      rlog_->term());
+  leader_id_ = ss.leader;
+  is_leader_ = leader_now;
+  AbortSessions("UNKNOWN leadership changed; the outcome of this request is unknown, retry");
+  if (was_leader) {
+    // Effects this child ran may never commit: rebuild it from the committed
+    // log before applying anything more.
+    leader_ready_ = false;
+    RebuildChild("this node stopped leading");
+  }
+  if (leader_now) {
+    leader_ready_ = false;
+    ready_barrier_ = rlog_->last_index();  // includes this term's no-op
+    CheckLeaderReady();
+  }
+  NotifySessions();
+}
+
+void Server::CheckLeaderReady() {
+  if (!is_leader_ || leader_ready_ || stream_starting_ || state_ != State::kRunning) return;
+  if (applier_.applied() < ready_barrier_ || !applier_.idle()) return;
+  StartStream();
+}
+
+// Connects the replication reader: the child's stream from here on is new writes.
+void Server::StartStream() {
+  stream_starting_ = true;
   ReplicationReader::Callbacks cb;
   cb.on_sync = [this](const std::string& replid, uint64_t offset, bool resumed) {
-    if (!resumed) {
-      stream_id_ = replid;
-      log_->BeginStream(replid, offset);
-    }
-    Log(LogLevel::kInfo, "replication link %s at %s:%d", resumed ? "resumed" : "synced", replid, offset);
-    if (state_ != State::kStopped) state_ = State::kServing;
-    if (!accepting_) {
-      accepting_ = true;
-      Accept();
-    }
+    stream_starting_ = false;
+    stream_id_ = replid;
+    committed_offset_ = proposed_end_ = pending_begin_ = offset;
+    pending_ = EffectRun{};
+    pending_.end_offset = offset;
+    leader_ready_ = true;
+    Log(LogLevel::kInfo, "leading: serving clients, stream %s from offset %d", replid, offset);
+    NotifySessions();
   };
-  cb.on_effects = [this](EffectRun&& run) { log_->Append(std::move(run)); };
+  cb.on_effects = [this](EffectRun&& run) { OnEffects(std::move(run)); };
   cb.on_error = [this](const absl::Status& s) {
-    if (state_ == State::kStopped || state_ == State::kRebuilding) return;
-    Rebuild(std::string(s.message()));
+    stream_starting_ = false;
+    RebuildChild(std::string(s.message()));
   };
   reader_ = std::make_unique<ReplicationReader>(io_, child_options_.socket_path, options_.port, std::move(cb));
   reader_->Start();
 }
 
-void Server::OnCommit(uint64_t offset) {
+void Server::StopStream() {
+  if (reader_) reader_->Stop();
+  reader_.reset();
+  stream_starting_ = false;
+  stream_id_.clear();
+  pending_ = EffectRun{};
+  commit_waiters_.clear();
+  locks_ = KeyLockTable();
+  read_waiting_.clear();
+  read_inflight_.clear();
+  read_ready_.clear();
+}
+
+// ------------------------------------------------------------------ write path
+
+void Server::OnEffects(EffectRun&& run) {
+  if (pending_.count == 0) {
+    pending_.db = run.db;
+    pending_.commands = std::move(run.commands);
+  } else {
+    pending_.commands.append(run.commands);
+  }
+  pending_.count += run.count;
+  pending_.end_db = run.end_db;
+  pending_.end_offset = run.end_offset;
+  if (pending_.commands.size() >= kMaxEntryBytes) {
+    ProposePending();
+  }
+  rlog_->Kick();
+}
+
+// Runs before each Ready: everything the stream brought since the last one
+// becomes one entry (group commit).
+void Server::ProposePending() {
+  if (!leader_ready_ || pending_.end_offset <= proposed_end_) return;
+  if (pending_.count == 0) {
+    // Only bytes that are not state (pings): nothing to replicate. They are
+    // committed once everything proposed before them is.
+    if (committed_offset_ >= proposed_end_) AdvanceCommitted(pending_.end_offset);
+    proposed_end_ = pending_.end_offset;
+    return;
+  }
+  pb::EffectBatch batch;
+  batch.set_stream_id(stream_id_);
+  batch.set_stream_begin(pending_begin_);
+  batch.set_stream_end(pending_.end_offset);
+  batch.set_db(pending_.db);
+  batch.set_end_db(pending_.end_db);
+  batch.set_command_count(pending_.count);
+  batch.set_commands(std::move(pending_.commands));
+  const uint64_t end = pending_.end_offset;
+  const int db = pending_.end_db;
+  pending_ = EffectRun{};
+  pending_.db = pending_.end_db = db;
+  pending_.end_offset = end;
+  pending_begin_ = end;
+  proposed_end_ = end;
+  if (auto s = rlog_->Propose(batch.SerializeAsString()); !s.ok()) {
+    // Leadership is going; the soft-state change aborts the waiting clients.
+    Log(LogLevel::kWarning, "proposal refused: %s", s.ToString());
+  }
+}
+
+void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
+  uint64_t own_end = 0;
+  for (cpb::Entry& e : entries) {
+    committed_index_ = e.index();
+    if (e.type() == cpb::ENTRY_CONF_CHANGE) {
+      cpb::ConfChange cc;
+      if (cc.ParseFromString(e.data())) {
+        rlog_->ApplyConfChange(cc);
+        Log(LogLevel::kInfo, "membership: %s node %d %s", cpb::ConfChangeType_Name(cc.type()), cc.node_id(),
+            cc.context());
+        if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE && cc.node_id() == rlog_->id()) {
+          Log(LogLevel::kWarning, "this node was removed from the cluster; exiting");
+          asio::post(io_, [] { std::_Exit(0); });
+        }
+      }
+      applier_.Skip(e.index());
+      continue;
+    }
+    if (e.data().empty()) {
+      applier_.Skip(e.index());  // a leader's no-op
+      continue;
+    }
+    pb::EffectBatch batch;
+    if (!batch.ParseFromString(e.data())) {
+      Log(LogLevel::kError, "entry %d is not an effect batch; skipped", e.index());
+      applier_.Skip(e.index());
+      continue;
+    }
+    if (is_leader_ && !stream_id_.empty() && batch.stream_id() == stream_id_) {
+      // This child produced these effects: it has them already.
+      applier_.Skip(e.index());
+      own_end = std::max(own_end, batch.stream_end());
+    } else {
+      applier_.Apply(e.index(), batch);
+    }
+  }
+  if (leader_id_ == 0 && rlog_->sole_voter()) rlog_->Campaign();  // no need to wait for a timeout
+  if (own_end > 0) {
+    AdvanceCommitted(own_end);
+    // Non-state bytes that waited behind these effects commit with them.
+    if (committed_offset_ >= proposed_end_ && pending_.count == 0 && pending_.end_offset > committed_offset_) {
+      proposed_end_ = pending_.end_offset;
+      AdvanceCommitted(pending_.end_offset);
+    }
+  }
+}
+
+void Server::AdvanceCommitted(uint64_t offset) {
+  if (offset <= committed_offset_) return;
+  committed_offset_ = offset;
   std::vector<std::shared_ptr<ClientSession>> notify;
   while (!commit_waiters_.empty() && commit_waiters_.begin()->first <= offset) {
     CommitWaiter w = std::move(commit_waiters_.begin()->second);
@@ -199,7 +385,7 @@ void Server::OnCommit(uint64_t offset) {
 
 void Server::AwaitCommit(uint64_t offset, std::vector<KeyLockTable::Ticket> tickets,
                          std::vector<std::string> marked, std::weak_ptr<ClientSession> session) {
-  if (offset <= log_->committed_offset()) {
+  if (offset <= committed_offset_) {
     for (auto t : tickets) locks_.Release(t);
     for (const auto& k : marked) locks_.Unmark(k);
     return;
@@ -207,9 +393,83 @@ void Server::AwaitCommit(uint64_t offset, std::vector<KeyLockTable::Ticket> tick
   commit_waiters_.emplace(offset, CommitWaiter{std::move(tickets), std::move(marked), std::move(session)});
 }
 
-void Server::ReleaseAllWaiters() {
-  commit_waiters_.clear();
-  locks_ = KeyLockTable();
+void Server::OnApplied(uint64_t index) {
+  while (!read_ready_.empty() && read_ready_.begin()->first <= index) {
+    auto done = std::move(read_ready_.begin()->second);
+    read_ready_.erase(read_ready_.begin());
+    done();
+  }
+  CheckLeaderReady();
+}
+
+// ------------------------------------------------------------------ read path
+
+void Server::ConfirmRead(std::function<void()> done) {
+  if (rlog_->sole_voter() && leader_ready_) {
+    // A lone voter cannot be deposed by anyone: it is the leader.
+    done();
+    return;
+  }
+  read_waiting_.push_back(std::move(done));
+  if (read_inflight_.empty()) StartReadRound();
+}
+
+// One ReadIndex round serves every read that arrived before it began.
+void Server::StartReadRound() {
+  if (read_waiting_.empty()) return;
+  std::string ctx = absl::StrCat(++read_seq_);
+  if (!rlog_->ReadIndex(ctx).ok()) return;  // no leader: the reads wait for the change
+  read_inflight_[ctx] = std::move(read_waiting_);
+  read_waiting_.clear();
+}
+
+void Server::OnReadStates(std::vector<consensus::ReadState>&& states) {
+  for (const consensus::ReadState& rs : states) {
+    auto it = read_inflight_.find(rs.request_ctx);
+    if (it == read_inflight_.end()) continue;
+    for (auto& done : it->second) {
+      if (applier_.applied() >= rs.index) {
+        done();
+      } else {
+        read_ready_.emplace(rs.index, std::move(done));
+      }
+    }
+    read_inflight_.erase(it);
+  }
+  if (read_inflight_.empty()) StartReadRound();
+}
+
+// ------------------------------------------------------------------ sessions
+
+Upstream Server::CurrentUpstream() const {
+  Upstream up;
+  if (state_ != State::kRunning) return up;
+  if (is_leader_) {
+    if (leader_ready_) {
+      up.kind = Upstream::Kind::kChild;
+      up.socket_path = child_options_.socket_path;
+    }
+    return up;
+  }
+  auto it = rlog_->peers().find(leader_id_);
+  if (leader_id_ != 0 && it != rlog_->peers().end() && it->second.client_port > 0) {
+    up.kind = Upstream::Kind::kLeader;
+    up.host = it->second.host;
+    up.port = it->second.client_port;
+  }
+  return up;
+}
+
+void Server::AbortSessions(const std::string& error) {
+  std::vector<std::shared_ptr<ClientSession>> all;
+  for (auto& [_, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->UpstreamLost(error);
+}
+
+void Server::NotifySessions() {
+  std::vector<std::shared_ptr<ClientSession>> all;
+  for (auto& [_, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->TryConnectUpstream();
 }
 
 void Server::UnblockChildClient(int64_t child_client_id) {
@@ -221,65 +481,16 @@ void Server::UnblockChildClient(int64_t child_client_id) {
 
 void Server::SessionClosed(ClientSession* session) { sessions_.erase(session); }
 
-void Server::Rebuild(const std::string& why) {
-  if (state_ == State::kRebuilding || state_ == State::kStopped) return;
-  state_ = State::kRebuilding;
-  ++rebuilds_;
-  Log(LogLevel::kWarning, "rebuilding the child redis-server from the log: %s", why);
-  reader_->Stop();
-  asio::error_code ec;
-  if (control_) control_->close(ec);
-  auto sessions = std::move(sessions_);
-  sessions_.clear();
-  for (auto& [_, s] : sessions) {
-    s->Abort("UNKNOWN the node's redis-server failed and is being rebuilt from the log; the outcome of "
-             "this request is unknown");
-  }
-  ReleaseAllWaiters();
-  log_->WhenIdle([this] {
-    if (state_ == State::kStopped) return;
-    child_->Kill();
-    absl::Status s = StartChildFromLog();
-    if (!s.ok()) {
-      // Serving without a child that matches the log would break every
-      // guarantee; a supervisor (or the operator) restarts the node.
-      Log(LogLevel::kError, "cannot rebuild the child: %s; exiting", s.ToString());
-      std::_Exit(1);
-    }
-    StartReader();
-  });
-}
-
-void Server::WatchChild() {
-  child_signals_.async_wait([this](const asio::error_code& ec, int) {
-    if (ec || state_ == State::kStopped) return;
-    if (state_ != State::kRebuilding && child_->Reap()) Rebuild("child redis-server exited");
-    WatchChild();
-  });
-  // Signals can coalesce; a periodic look costs nothing.
-  child_watch_.expires_after(std::chrono::seconds(1));
-  child_watch_.async_wait([this](const asio::error_code& ec) {
-    if (ec || state_ == State::kStopped) return;
-    if (state_ != State::kRebuilding && child_->Reap()) Rebuild("child redis-server exited");
-    child_watch_.expires_after(std::chrono::seconds(1));
-    WatchChild();
-  });
-}
-
 void Server::Accept() {
   acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
     if (ec) {
       if (state_ == State::kStopped) return;
-      Log(LogLevel::kWarning, "accept: %s", ec.message());
       Accept();
       return;
     }
     socket.set_option(asio::ip::tcp::no_delay(true));
-    if (state_ != State::kServing || sessions_.size() >= options_.max_clients) {
-      auto msg = std::make_shared<std::string>(
-          state_ != State::kServing
-              ? "-LOADING anarchoredis is rebuilding its redis-server from the log; retry\r\n"
-              : "-ERR max number of clients reached\r\n");
+    if (sessions_.size() >= options_.max_clients) {
+      auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
       auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
       asio::async_write(*sock, asio::buffer(*msg), [msg, sock](const asio::error_code&, size_t) {
         asio::error_code ec2;
@@ -294,40 +505,153 @@ void Server::Accept() {
   });
 }
 
+// ------------------------------------------------------------------ membership
+
+// A learner that caught up with the commit index becomes a voter.
+void Server::PromoteLearners() {
+  promote_timer_.expires_after(std::chrono::milliseconds(500));
+  promote_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || state_ != State::kRunning) return;
+    if (is_leader_ && leader_ready_) {
+      consensus::RaftStatus st = rlog_->status();
+      for (const auto& [id, pr] : st.progress) {
+        if (!pr.is_learner || pr.match < st.commit) continue;
+        cpb::ConfChange cc;
+        cc.set_type(cpb::CONF_CHANGE_ADD_VOTER);
+        cc.set_node_id(id);
+        if (auto it = rlog_->peers().find(id); it != rlog_->peers().end()) cc.set_context(it->second.ToString());
+        if (rlog_->ProposeConfChange(cc).ok()) Log(LogLevel::kInfo, "promoting learner %d to voter", id);
+        break;  // one change at a time
+      }
+    }
+    PromoteLearners();
+  });
+}
+
+int Server::ReplicaCountForWait() const {
+  // Every acknowledged write is durable on a majority: the voters but one.
+  consensus::RaftStatus st = rlog_->status();
+  return std::max(0, st.conf_state.voters_size() / 2);
+}
+
+// ------------------------------------------------------------------ admin
+
+bool Server::IsLocalNodeCommand(std::string_view name) const {
+  return name == "anarcho.status" || name == "anarcho.help";
+}
+
+std::string Server::StatusReply(int proto) const {
+  consensus::RaftStatus st = rlog_->status();
+  std::vector<std::string> voters, learners, progress;
+  for (uint64_t v : st.conf_state.voters()) voters.push_back(absl::StrCat(v));
+  for (uint64_t l : st.conf_state.learners()) learners.push_back(absl::StrCat(l));
+  for (const auto& [id, pr] : st.progress) {
+    progress.push_back(absl::StrCat(id, ":match=", pr.match, ",next=", pr.next, ",state=",
+                                    consensus::ProgressStateName(pr.state), pr.is_learner ? ",learner" : ""));
+  }
+  std::string leader_addr;
+  if (auto it = rlog_->peers().find(st.leader); it != rlog_->peers().end()) leader_addr = it->second.ToString();
+  const uint64_t applied = applier_.applied();
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"id", absl::StrCat(st.id)},
+      {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
+      {"state", is_leader_ ? (leader_ready_ ? "serving" : "catching-up")
+                           : (leader_id_ != 0 ? "forwarding" : "no-leader")},
+      {"term", absl::StrCat(st.term)},
+      {"leader", absl::StrCat(st.leader)},
+      {"leader_addr", leader_addr},
+      {"voters", absl::StrJoin(voters, ",")},
+      {"learners", absl::StrJoin(learners, ",")},
+      {"commit_index", absl::StrCat(st.commit)},
+      {"applied_index", absl::StrCat(applied)},
+      {"apply_lag", absl::StrCat(st.commit > applied ? st.commit - applied : 0)},
+      {"last_index", absl::StrCat(st.last_index)},
+      {"peers", absl::StrJoin(progress, " ")},
+      {"log_syncs", absl::StrCat(rlog_->syncs())},
+      {"stream_id", stream_id_},
+      {"stream_committed_offset", absl::StrCat(committed_offset_)},
+      {"child_pid", absl::StrCat(child_->pid())},
+      {"child_healthy", child_->running() ? "yes" : "no"},
+      {"child_rebuilds", absl::StrCat(rebuilds_)},
+      {"apply_errors", absl::StrCat(applier_.errors())},
+      {"clients", absl::StrCat(sessions_.size())},
+      {"locked_keys", absl::StrCat(locks_.locked_keys())},
+      {"writes_in_flight", absl::StrCat(locks_.live_tickets())},
+  };
+  std::string out;
+  resp::AppendMapHeader(&out, fields.size(), proto);
+  for (auto& [k, v] : fields) {
+    resp::AppendBulkString(&out, k);
+    resp::AppendBulkString(&out, v);
+  }
+  return out;
+}
+
+std::string Server::InfoSection() const {
+  consensus::RaftStatus st = rlog_->status();
+  std::string s = absl::StrCat("# Anarchoredis\r\nraft_id:", st.id, "\r\nraft_role:",
+                               is_leader_ ? "leader" : consensus::RoleName(st.role), "\r\nraft_term:", st.term,
+                               "\r\nraft_leader:", st.leader, "\r\nraft_commit_index:", st.commit,
+                               "\r\nraft_applied_index:", applier_.applied(), "\r\nraft_last_index:", st.last_index,
+                               "\r\nraft_voters:", st.conf_state.voters_size(), "\r\n");
+  for (const auto& [id, pr] : st.progress) {
+    if (id == st.id) continue;
+    absl::StrAppend(&s, "raft_peer", id, ":match=", pr.match, ",next=", pr.next,
+                    ",state=", consensus::ProgressStateName(pr.state), pr.is_learner ? ",learner" : "", "\r\n");
+  }
+  return s;
+}
+
 std::string Server::NodeCommand(std::span<const std::string_view> args, int proto) {
   std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
   std::string out;
-  if (name == "anarcho.status") {
-    std::vector<std::pair<std::string, std::string>> fields = {
-        {"role", "leader"},
-        {"state", state_ == State::kServing ? "serving" : state_ == State::kRebuilding ? "rebuilding" : "starting"},
-        {"members", "1"},
-        {"log_first_index", absl::StrCat(store_->FirstIndex())},
-        {"log_last_index", absl::StrCat(store_->LastIndex())},
-        {"commit_index", absl::StrCat(store_->LastIndex())},
-        {"applied_index", absl::StrCat(store_->LastIndex())},
-        {"stream_id", stream_id_},
-        {"stream_committed_offset", absl::StrCat(log_->committed_offset())},
-        {"stream_read_offset", absl::StrCat(reader_ ? reader_->offset() : 0)},
-        {"child_pid", absl::StrCat(child_->pid())},
-        {"child_healthy", child_->running() && state_ == State::kServing ? "yes" : "no"},
-        {"child_rebuilds", absl::StrCat(rebuilds_)},
-        {"replayed_entries", absl::StrCat(replayed_entries_)},
-        {"clients", absl::StrCat(sessions_.size())},
-        {"locked_keys", absl::StrCat(locks_.locked_keys())},
-        {"writes_in_flight", absl::StrCat(locks_.live_tickets())},
-        {"commit_waiters", absl::StrCat(commit_waiters_.size())},
-    };
-    resp::AppendMapHeader(&out, fields.size(), proto);
-    for (auto& [k, v] : fields) {
-      resp::AppendBulkString(&out, k);
-      resp::AppendBulkString(&out, v);
+  auto error = [&](std::string_view msg) {
+    resp::AppendError(&out, msg);
+    return out;
+  };
+  auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
+  if (name == "anarcho.status") return StatusReply(proto);
+  if (name == "anarcho.help") {
+    resp::AppendArrayHeader(&out, 5);
+    for (const char* line : {"ANARCHO.STATUS - this node's Raft and child state",
+                             "ANARCHO.ADD <id> <host:client_port:raft_port> - add a node (learner, then voter)",
+                             "ANARCHO.REMOVE <id> - remove a node", "ANARCHO.TRANSFER <id> - hand leadership to a voter",
+                             "ANARCHO.HELP - this text"}) {
+      resp::AppendBulkString(&out, line);
     }
     return out;
   }
-  resp::AppendError(&out, absl::StrCat("ERR unknown anarchoredis command '", name,
-                                       "'; known: ANARCHO.STATUS"));
-  return out;
+  if (!is_leader_) return error("TRYAGAIN this node is not the leader; retry");
+  uint64_t id = 0;
+  if (name == "anarcho.add") {
+    PeerAddress addr;
+    if (args.size() != 3 || !absl::SimpleAtoi(arg(1), &id) || id == 0 || !PeerAddress::Parse(args[2], &addr)) {
+      return error("ERR usage: ANARCHO.ADD <id> <host:client_port:raft_port>");
+    }
+    cpb::ConfChange cc;
+    cc.set_type(cpb::CONF_CHANGE_ADD_LEARNER);
+    cc.set_node_id(id);
+    cc.set_context(addr.ToString());
+    if (auto s = rlog_->ProposeConfChange(cc); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+    resp::AppendSimpleString(&out, "OK added as a learner; it becomes a voter once caught up");
+    return out;
+  }
+  if (name == "anarcho.remove") {
+    if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.REMOVE <id>");
+    cpb::ConfChange cc;
+    cc.set_type(cpb::CONF_CHANGE_REMOVE_NODE);
+    cc.set_node_id(id);
+    if (auto s = rlog_->ProposeConfChange(cc); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+    resp::AppendSimpleString(&out, "OK");
+    return out;
+  }
+  if (name == "anarcho.transfer") {
+    if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.TRANSFER <id>");
+    if (auto s = rlog_->TransferLeadership(id); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+    resp::AppendSimpleString(&out, "OK");
+    return out;
+  }
+  return error(absl::StrCat("ERR unknown anarchoredis command '", name, "'; see ANARCHO.HELP"));
 }
 
 }  // namespace node

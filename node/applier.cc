@@ -1,0 +1,116 @@
+#include "node/applier.h"
+
+#include "absl/strings/str_cat.h"
+#include "node/logging.h"
+#include "resp/writer.h"
+
+namespace node {
+
+absl::Status Applier::Connect(const std::string& socket_path, uint64_t applied) {
+  Close();
+  alive_ = std::make_shared<bool>(true);
+  socket_ = std::make_unique<asio::local::stream_protocol::socket>(io_);
+  asio::error_code ec;
+  socket_->connect(asio::local::stream_protocol::endpoint(socket_path), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("applier: connect: ", ec.message()));
+  db_ = 0;
+  applied_ = last_enqueued_ = applied;
+  pending_.clear();
+  out_.clear();
+  in_.clear();
+  in_pos_ = 0;
+  scanner_.Reset();
+  Read();
+  return absl::OkStatus();
+}
+
+void Applier::Close() {
+  if (alive_) *alive_ = false;
+  if (socket_) {
+    asio::error_code ec;
+    socket_->close(ec);
+    socket_.reset();
+  }
+  write_busy_ = false;
+}
+
+void Applier::Apply(uint64_t index, const pb::EffectBatch& batch) {
+  uint64_t replies = batch.command_count();
+  if (batch.db() != db_) {
+    std::string n = absl::StrCat(batch.db());
+    resp::AppendCommand(&out_, {"SELECT", n});
+    ++replies;
+  }
+  out_.append(batch.commands());
+  db_ = batch.end_db();
+  last_enqueued_ = index;
+  pending_.push_back(Pending{index, replies});
+  Advance();
+  Write();
+}
+
+void Applier::Skip(uint64_t index) {
+  last_enqueued_ = index;
+  pending_.push_back(Pending{index, 0});
+  Advance();
+}
+
+void Applier::Advance() {
+  uint64_t before = applied_;
+  while (!pending_.empty() && pending_.front().replies == 0) {
+    applied_ = pending_.front().index;
+    pending_.pop_front();
+  }
+  if (applied_ != before && on_applied) on_applied(applied_);
+}
+
+void Applier::Write() {
+  if (write_busy_ || out_.empty() || !socket_) return;
+  std::swap(out_, writing_);
+  write_busy_ = true;
+  asio::async_write(*socket_, asio::buffer(writing_), [this, alive = alive_](const asio::error_code& ec, size_t) {
+    if (!*alive) return;
+    write_busy_ = false;
+    writing_.clear();
+    if (ec) return;  // the read side reports it
+    Write();
+  });
+}
+
+void Applier::Read() {
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ > (1 << 20)) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  size_t old = in_.size();
+  in_.resize(old + (64 << 10));
+  socket_->async_read_some(asio::buffer(in_.data() + old, 64 << 10),
+                           [this, old, alive = alive_](const asio::error_code& ec, size_t n) {
+                             if (!*alive) return;
+                             in_.resize(old + n);
+                             if (ec) {
+                               if (on_error) on_error(absl::UnavailableError(absl::StrCat("applier: ", ec.message())));
+                               return;
+                             }
+                             std::string error;
+                             while (in_pos_ < in_.size()) {
+                               size_t len = 0;
+                               char type = 0;
+                               auto st = scanner_.Scan(std::string_view(in_).substr(in_pos_), &len, &type, &error);
+                               if (st != resp::ParseStatus::kOk) break;
+                               if (type == '-' && errors_++ < 20) {
+                                 Log(LogLevel::kWarning, "apply: child refused an entry's command: %s",
+                                     in_.substr(in_pos_, std::min<size_t>(len, 200)));
+                               }
+                               in_pos_ += len;
+                               if (!pending_.empty()) --pending_.front().replies;
+                               Advance();
+                             }
+                             Read();
+                           });
+}
+
+}  // namespace node

@@ -1,0 +1,216 @@
+#include "node/peer_transport.h"
+
+#include <endian.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "node/logging.h"
+
+namespace node {
+namespace {
+constexpr size_t kMaxQueued = 64 << 20;   // per peer, then drop
+constexpr uint32_t kMaxFrame = 256 << 20;
+}  // namespace
+
+struct PeerTransport::Peer {
+  explicit Peer(asio::io_context& io) : socket(io), retry(io) {}
+  uint64_t id = 0;
+  std::string host;
+  int port = 0;
+  asio::ip::tcp::socket socket;
+  asio::steady_timer retry;
+  bool connected = false, connecting = false, writing = false, removed = false;
+  std::string queued, writing_buf;
+  int backoff_ms = 50;
+};
+
+struct PeerTransport::Inbound {
+  explicit Inbound(asio::ip::tcp::socket s) : socket(std::move(s)) {}
+  asio::ip::tcp::socket socket;
+  std::string buf;
+  size_t pos = 0;
+};
+
+PeerTransport::PeerTransport(asio::io_context& io, uint64_t self_id,
+                             std::function<void(consensus::pb::Message&&)> on_message)
+    : io_(io), self_(self_id), on_message_(std::move(on_message)) {}
+
+PeerTransport::~PeerTransport() { Stop(); }
+
+void PeerTransport::Stop() {
+  stopped_ = true;
+  asio::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+  for (auto& [_, p] : peers_) {
+    p->removed = true;
+    p->socket.close(ec);
+    p->retry.cancel();
+  }
+  for (auto& w : inbound_) {
+    if (auto in = w.lock()) in->socket.close(ec);
+  }
+}
+
+absl::Status PeerTransport::Listen(const std::string& host, int port) {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad raft address ", host));
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(port));
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("raft listen on ", host, ":", port, ": ", ec.message()));
+  Accept();
+  return absl::OkStatus();
+}
+
+void PeerTransport::Accept() {
+  acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket s) {
+    if (ec) {
+      if (!stopped_) Accept();
+      return;
+    }
+    s.set_option(asio::ip::tcp::no_delay(true));
+    auto in = std::make_shared<Inbound>(std::move(s));
+    inbound_.push_back(in);
+    std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
+    ReadInbound(in);
+    Accept();
+  });
+}
+
+void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
+  if (in->pos > 0 && in->pos == in->buf.size()) {
+    in->buf.clear();
+    in->pos = 0;
+  } else if (in->pos > (4 << 20)) {
+    in->buf.erase(0, in->pos);
+    in->pos = 0;
+  }
+  size_t old = in->buf.size();
+  in->buf.resize(old + (256 << 10));
+  in->socket.async_read_some(asio::buffer(in->buf.data() + old, 256 << 10),
+                             [this, in, old](const asio::error_code& ec, size_t n) {
+                               in->buf.resize(old + n);
+                               if (ec || stopped_) return;
+                               while (in->buf.size() - in->pos >= 4) {
+                                 uint32_t len;
+                                 std::memcpy(&len, in->buf.data() + in->pos, 4);
+                                 len = be32toh(len);
+                                 if (len > kMaxFrame) {
+                                   Log(LogLevel::kWarning, "raft link: frame of %d bytes; closing", len);
+                                   asio::error_code ec2;
+                                   in->socket.close(ec2);
+                                   return;
+                                 }
+                                 if (in->buf.size() - in->pos < 4 + static_cast<size_t>(len)) break;
+                                 consensus::pb::Message m;
+                                 if (m.ParseFromArray(in->buf.data() + in->pos + 4, static_cast<int>(len))) {
+                                   on_message_(std::move(m));
+                                 }
+                                 in->pos += 4 + len;
+                               }
+                               ReadInbound(in);
+                             });
+}
+
+void PeerTransport::SetPeer(uint64_t id, const std::string& host, int port) {
+  if (id == self_) return;
+  auto it = peers_.find(id);
+  if (it != peers_.end()) {
+    if (it->second->host == host && it->second->port == port) return;
+    RemovePeer(id);
+  }
+  auto p = std::make_shared<Peer>(io_);
+  p->id = id;
+  p->host = host;
+  p->port = port;
+  peers_[id] = p;
+}
+
+void PeerTransport::RemovePeer(uint64_t id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  asio::error_code ec;
+  it->second->removed = true;
+  it->second->socket.close(ec);
+  it->second->retry.cancel();
+  peers_.erase(it);
+}
+
+void PeerTransport::Send(std::vector<consensus::pb::Message> messages) {
+  std::vector<std::shared_ptr<Peer>> touched;
+  for (const auto& m : messages) {
+    auto it = peers_.find(m.to());
+    if (it == peers_.end()) continue;
+    Peer& p = *it->second;
+    if (p.queued.size() > kMaxQueued) {
+      p.queued.clear();
+      if (on_unreachable) on_unreachable(p.id);
+    }
+    uint32_t len = htobe32(static_cast<uint32_t>(m.ByteSizeLong()));
+    p.queued.append(reinterpret_cast<const char*>(&len), 4);
+    m.AppendToString(&p.queued);
+    touched.push_back(it->second);
+  }
+  for (auto& p : touched) {
+    if (p->connected) {
+      Write(p);
+    } else if (!p->connecting && !p->retry.expiry().time_since_epoch().count()) {
+      Connect(p);
+    }
+  }
+}
+
+void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
+  if (p->removed || stopped_) return;
+  p->connecting = true;
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(p->host, ec);
+  if (ec) return;
+  p->socket = asio::ip::tcp::socket(io_);
+  p->socket.async_connect(asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(p->port)),
+                          [this, p](const asio::error_code& ec) {
+                            p->connecting = false;
+                            if (p->removed || stopped_) return;
+                            if (ec) return Fail(p);
+                            p->socket.set_option(asio::ip::tcp::no_delay(true));
+                            p->connected = true;
+                            p->backoff_ms = 50;
+                            Write(p);
+                          });
+}
+
+void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
+  if (p->writing || p->queued.empty() || !p->connected) return;
+  std::swap(p->queued, p->writing_buf);
+  p->writing = true;
+  asio::async_write(p->socket, asio::buffer(p->writing_buf), [this, p](const asio::error_code& ec, size_t) {
+    p->writing = false;
+    p->writing_buf.clear();
+    if (p->removed || stopped_) return;
+    if (ec) return Fail(p);
+    Write(p);
+  });
+}
+
+void PeerTransport::Fail(const std::shared_ptr<Peer>& p) {
+  asio::error_code ec;
+  p->socket.close(ec);
+  p->connected = false;
+  p->queued.clear();  // Raft resends what matters
+  if (on_unreachable) on_unreachable(p->id);
+  // Reconnect after a backoff; messages sent meanwhile wait in the queue.
+  p->retry.expires_after(std::chrono::milliseconds(p->backoff_ms));
+  p->backoff_ms = std::min(p->backoff_ms * 2, 1000);
+  p->retry.async_wait([this, p](const asio::error_code& ec) {
+    p->retry.expires_at(asio::steady_timer::time_point());
+    if (ec || p->removed || stopped_) return;
+    Connect(p);
+  });
+}
+
+}  // namespace node

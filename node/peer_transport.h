@@ -1,0 +1,57 @@
+// Raft messages between nodes: TCP links carrying consensus::pb::Message in
+// length-prefixed frames (4-byte big-endian length, then the message).
+//
+// One outgoing link per peer, connected on demand and reconnected with backoff;
+// everything queued for a peer leaves in one write. A slow or dead peer only
+// grows its own queue, which is dropped past a bound (Raft retransmits), so it
+// never blocks other peers or the client path. Incoming links are accepted from
+// anyone and only deliver messages.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "asio.hpp"
+#include "consensus/raft.pb.h"
+
+namespace node {
+
+class PeerTransport {
+ public:
+  PeerTransport(asio::io_context& io, uint64_t self_id,
+                std::function<void(consensus::pb::Message&&)> on_message);
+  ~PeerTransport();
+
+  absl::Status Listen(const std::string& host, int port);
+  void SetPeer(uint64_t id, const std::string& host, int port);
+  void RemovePeer(uint64_t id);
+  void Send(std::vector<consensus::pb::Message> messages);
+  void Stop();
+
+  // Called when messages to a peer were dropped (link down or queue full).
+  std::function<void(uint64_t)> on_unreachable;
+
+ private:
+  struct Peer;
+  struct Inbound;
+  void Connect(const std::shared_ptr<Peer>& p);
+  void Write(const std::shared_ptr<Peer>& p);
+  void Fail(const std::shared_ptr<Peer>& p);
+  void Accept();
+  void ReadInbound(const std::shared_ptr<Inbound>& in);
+
+  asio::io_context& io_;
+  uint64_t self_;
+  std::function<void(consensus::pb::Message&&)> on_message_;
+  std::map<uint64_t, std::shared_ptr<Peer>> peers_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::weak_ptr<Inbound>> inbound_;
+  bool stopped_ = false;
+};
+
+}  // namespace node

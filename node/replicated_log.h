@@ -1,0 +1,110 @@
+// The node's Raft log: the consensus core driven on the event loop, its state
+// made durable in the node's LogStore, its messages carried by PeerTransport.
+//
+// The host loop follows consensus/raft.h: each Ready's entries and hard state
+// go to the LogStore in one synced write on a worker thread (group commit: what
+// is proposed during a write waits for the next one, so many writes share one
+// fsync); a leader's appends leave before its own write finishes (the core
+// counts its own entries only once durable); everything else leaves after.
+// The core reads the stable log from a MemoryStorage mirror that is updated
+// after each write returns, so the worker is the only user of the LogStore.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "asio.hpp"
+#include "consensus/memory_storage.h"
+#include "consensus/raft.h"
+#include "node/peer_transport.h"
+#include "storage/log_store.h"
+
+namespace node {
+
+struct PeerAddress {
+  std::string host = "127.0.0.1";
+  int client_port = 0;
+  int raft_port = 0;
+  std::string ToString() const;
+  static bool Parse(std::string_view text, PeerAddress* out);  // host:client_port:raft_port
+};
+
+struct ReplicatedLogOptions {
+  uint64_t id = 1;
+  std::map<uint64_t, PeerAddress> peers;  // every known node, this one included
+  bool bootstrap = true;  // an empty log starts a cluster of `peers` as voters
+  int tick_ms = 50;
+  int election_ticks = 20;
+  int heartbeat_ticks = 2;
+  bool lease_reads = false;
+  std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
+};
+
+class ReplicatedLog {
+ public:
+  ReplicatedLog(asio::io_context& io, storage::LogStore* store, ReplicatedLogOptions options);
+  ~ReplicatedLog();
+
+  // Loads the durable state (or bootstraps), creates the core, listens for peers.
+  absl::Status Start();
+  void Stop();
+
+  absl::Status Propose(std::string data);
+  absl::Status ProposeConfChange(const consensus::pb::ConfChange& cc);
+  absl::Status ReadIndex(std::string context);
+  absl::Status TransferLeadership(uint64_t to);
+  // Starts an election now (a lone voter need not wait for a timeout).
+  void Campaign();
+  // Makes a committed membership change take effect (the host calls it while
+  // applying the entry); also updates peer addresses from the change's context.
+  consensus::pb::ConfState ApplyConfChange(const consensus::pb::ConfChange& cc);
+
+  consensus::RaftStatus status() const { return raft_->Status(); }
+  uint64_t id() const { return options_.id; }
+  bool is_leader() const { return raft_ && raft_->role() == consensus::Role::kLeader; }
+  uint64_t leader() const { return raft_ ? raft_->leader() : 0; }
+  uint64_t term() const { return raft_ ? raft_->term() : 0; }
+  uint64_t last_index() const { return raft_ ? raft_->log().LastIndex() : 0; }
+  const std::map<uint64_t, PeerAddress>& peers() const { return options_.peers; }
+  const consensus::MemoryStorage& storage() const { return mem_; }
+  uint64_t syncs() const { return syncs_; }
+  // This node is the only voter (kept current as membership changes apply).
+  bool sole_voter() const { return sole_voter_; }
+
+  // Runs at the top of each Ready cycle: the host's last chance to add
+  // proposals to the batch that the next write makes durable.
+  std::function<void()> on_before_ready;
+  std::function<void(const consensus::SoftState&)> on_soft_state;
+  std::function<void(std::vector<consensus::pb::Entry>&&)> on_committed;
+  std::function<void(std::vector<consensus::ReadState>&&)> on_read_states;
+
+  // Asks for a Ready cycle soon (coalesced).
+  void Kick();
+
+ private:
+  void Tick();
+  void Pump();
+  void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s);
+
+  asio::io_context& io_;
+  storage::LogStore* store_;
+  ReplicatedLogOptions options_;
+  consensus::MemoryStorage mem_;
+  std::unique_ptr<consensus::Raft> raft_;
+  std::unique_ptr<PeerTransport> transport_;
+  asio::steady_timer ticker_;
+  asio::thread_pool worker_{1};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool persisting_ = false;
+  bool kicked_ = false;
+  bool stopped_ = false;
+  uint64_t syncs_ = 0;
+  bool sole_voter_ = false;
+};
+
+}  // namespace node
