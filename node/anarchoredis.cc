@@ -50,6 +50,9 @@ ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
 ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
+ABSL_FLAG(bool, test_unsafe_ack_before_commit, false,
+          "Testing only, UNSAFE: reply to writes before they commit (to prove the fault tests "
+          "catch lost writes). Never use it otherwise.");
 ABSL_FLAG(std::string, test_sync_gate, "",
           "Testing only: every log fsync waits while this file exists.");
 
@@ -145,6 +148,10 @@ int main(int argc, char** argv) {
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
+  options.test_unsafe_ack_before_commit = absl::GetFlag(FLAGS_test_unsafe_ack_before_commit);
+  if (options.test_unsafe_ack_before_commit) {
+    node::Log(node::LogLevel::kWarning, "UNSAFE TEST MODE: writes are acknowledged before they commit");
+  }
   node::ReplicatedLogOptions& raft = options.raft;
   raft.id = absl::GetFlag(FLAGS_id);
   raft.bootstrap = !absl::GetFlag(FLAGS_join);

@@ -67,7 +67,9 @@ void ClientSession::Start() {
   no_leader_timer_.expires_after(std::chrono::milliseconds(server_.options().no_leader_wait_ms));
   no_leader_timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
     auto self = weak.lock();
-    if (ec || !self || self->upstream_state_ != UpstreamState::kWaiting) return;
+    if (ec || !self) return;
+    self->no_leader_deadline_passed_ = true;
+      if (self->upstream_state_ != UpstreamState::kWaiting) return;
     self->upstream_state_ = UpstreamState::kNoLeader;
     self->OnClientData();
   });
@@ -91,7 +93,9 @@ void ClientSession::TryConnectUpstream() {
     if (self->upstream_state_ != UpstreamState::kConnecting) return;
     if (ec) {
       // The leader just went away, or is not serving yet: wait for news.
-      self->upstream_state_ = UpstreamState::kWaiting;
+      self->upstream_state_ =
+          self->no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
+      self->OnClientData();
       return;
     }
     self->OnUpstreamConnected(forwarding);
@@ -118,8 +122,8 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
 void ClientSession::UpstreamLost(std::string_view error) {
   if (upstream_state_ == UpstreamState::kConnected || upstream_state_ == UpstreamState::kConnecting) {
     Abort(error);
-  } else if (upstream_state_ == UpstreamState::kNoLeader) {
-    upstream_state_ = UpstreamState::kWaiting;  // news: a leader may be coming
+  } else {
+    TryConnectUpstream();  // news: a leader may be there now
   }
 }
 
@@ -208,8 +212,17 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     return s;
   };
 
-  if (IsNodeCommand(name)) {
+  if (IsNodeCommand(name) && (!forwarding_ || server_.IsLocalNodeCommand(name))) {
     ReadySlot(server_.NodeCommand(args, proto_));
+    return;
+  }
+  if (upstream_state_ == UpstreamState::kNoLeader) {
+    if (name == "quit") {
+      ReadySlot("+OK\r\n").close_after = true;
+      input_closed_ = true;
+    } else {
+      ReadySlot(ErrorReply("TRYAGAIN no leader: an election is under way; retry"));
+    }
     return;
   }
   if (pubsub_) {
@@ -647,7 +660,10 @@ void ClientSession::Flush() {
       continue;
     }
     if (!s.have_reply || s.waits > 0) break;
-    if (s.hold && (!s.offset_known || committed < s.offset)) break;
+    if (s.hold && (!s.offset_known || committed < s.offset) &&
+        !server_.options().test_unsafe_ack_before_commit) {
+      break;
+    }
     out_.append(s.reply);
     close = s.close_after;
     slots_.pop_front();

@@ -104,6 +104,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
   UpstreamState upstream_state_ = UpstreamState::kWaiting;
   bool forwarding_ = false;  // upstream is the leader node: relay only
+  bool no_leader_deadline_passed_ = false;
   asio::steady_timer no_leader_timer_;
   std::string describe_;
 

@@ -40,6 +40,7 @@ void ReplicatedLog::Stop() {
 }
 
 absl::Status ReplicatedLog::Start() {
+  for (const auto& [id, _] : options_.peers) configured_.insert(id);
   // Bootstrap a new cluster: its membership is the first entries of the log.
   if (store_->LastIndex() == 0 && !store_->GetMeta(kHardStateKey) && options_.bootstrap) {
     std::vector<uint64_t> voters;
@@ -168,7 +169,9 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(const cpb::ConfChange& cc) {
       transport_->RemovePeer(cc.node_id());
       options_.peers.erase(cc.node_id());
     }
-  } else if (PeerAddress::Parse(cc.context(), &addr)) {
+  } else if (PeerAddress::Parse(cc.context(), &addr) && !configured_.contains(cc.node_id())) {
+    // Addresses given on this node's command line win: they are its view of
+    // the network (which may differ from another node's, e.g. through proxies).
     options_.peers[cc.node_id()] = addr;
     transport_->SetPeer(cc.node_id(), addr.host, addr.raft_port);
   }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "consensus/memory_storage.h"
@@ -105,6 +106,7 @@ class ReplicatedLog {
   bool stopped_ = false;
   uint64_t syncs_ = 0;
   bool sole_voter_ = false;
+  absl::flat_hash_set<uint64_t> configured_;  // peers named on the command line
 };
 
 }  // namespace node

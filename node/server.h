@@ -44,6 +44,9 @@ struct ServerOptions {
   resp::Limits limits;
   size_t max_clients = 10000;
   std::string test_sync_gate;  // test hook: fsyncs wait while this file exists
+  // Testing only, and unsafe: acknowledge writes as soon as the child ran them,
+  // before they commit (proves that the fault tests catch lost writes).
+  bool test_unsafe_ack_before_commit = false;
   ReplicatedLogOptions raft;
   int no_leader_wait_ms = 3000;  // a client waits this long for a leader, then gets TRYAGAIN
 };

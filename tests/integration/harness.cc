@@ -193,10 +193,18 @@ Node::Node(std::string dir, int port, std::vector<std::string> extra)
 Node::~Node() { process_.Kill(); }
 
 void Node::Start() {
+  Launch();
+  WaitUntilReady();
+}
+
+void Node::Launch() {
   std::vector<std::string> argv = {ANARCHO_NODE_BIN, "--port", absl::StrCat(port_), "--dir", dir_};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   fs::create_directories(dir_);
   process_.Start(argv, dir_ + "/node.log");
+}
+
+void Node::WaitUntilReady() {
   if (!WaitReady(port_)) {
     fprintf(stderr, "node on port %d did not start:\n%s\n", port_, LogTail().c_str());
     std::abort();

@@ -73,7 +73,11 @@ class Node {
  public:
   explicit Node(std::string dir, int port = 0, std::vector<std::string> extra = {});
   ~Node();
-  void Start();  // and wait until it serves
+  void Start();  // Launch() and WaitUntilReady()
+  // Starts the process without waiting. Call from the thread that owns the
+  // test: the process dies with the thread that started it (PR_SET_PDEATHSIG).
+  void Launch();
+  void WaitUntilReady();
   void Kill9();
   void Stop();   // SIGTERM
   int port() const { return port_; }

@@ -1,0 +1,199 @@
+#include "cluster_harness.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "node/sync_client.h"
+
+namespace itest {
+
+struct FaultProxy::Conn {
+  explicit Conn(asio::io_context& io) : a(io), b(io) {}
+  asio::ip::tcp::socket a, b;  // a: accepted, b: to the target
+  std::array<char, 65536> buf_ab, buf_ba;
+  void Close() {
+    asio::error_code ec;
+    a.close(ec);
+    b.close(ec);
+  }
+};
+
+FaultProxy::FaultProxy(int target_port)
+    : acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), target_(target_port) {
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+FaultProxy::~FaultProxy() {
+  asio::post(io_, [this] {
+    asio::error_code ec;
+    acceptor_.close(ec);
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) c->Close();
+    }
+  });
+  io_.stop();
+  thread_.join();
+}
+
+void FaultProxy::SetBlocked(bool blocked) {
+  blocked_ = blocked;
+  if (!blocked) return;
+  asio::post(io_, [this] {
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) c->Close();
+    }
+    conns_.clear();
+  });
+}
+
+void FaultProxy::Accept() {
+  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket s) {
+    if (ec) return;
+    if (blocked_) {
+      asio::error_code ec2;
+      s.close(ec2);
+    } else {
+      auto c = std::make_shared<Conn>(io_);
+      c->a = std::move(s);
+      conns_.push_back(c);
+      c->b.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), target_),
+                         [this, c](const asio::error_code& ec2) {
+                           if (ec2 || blocked_) return c->Close();
+                           Pump(c, true);
+                           Pump(c, false);
+                         });
+    }
+    Accept();
+  });
+}
+
+void FaultProxy::Pump(std::shared_ptr<Conn> c, bool upstream) {
+  auto& from = upstream ? c->a : c->b;
+  auto& to = upstream ? c->b : c->a;
+  auto& buf = upstream ? c->buf_ab : c->buf_ba;
+  from.async_read_some(asio::buffer(buf), [this, c, upstream, &to, &buf](const asio::error_code& ec, size_t n) {
+    if (ec || blocked_) return c->Close();
+    asio::async_write(to, asio::buffer(buf.data(), n), [this, c, upstream](const asio::error_code& ec2, size_t) {
+      if (ec2 || blocked_) return c->Close();
+      Pump(c, upstream);
+    });
+  });
+}
+
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(MakeTempDir("anarcho-cluster")) {
+  for (int i = 0; i < options_.nodes; ++i) {
+    ports_.push_back(FreePort());
+    raft_ports_.push_back(FreePort());
+  }
+  if (options_.proxies) {
+    for (int i = 0; i < options_.nodes; ++i) {
+      for (int j = 0; j < options_.nodes; ++j) {
+        if (i != j) proxies_[{i, j}] = std::make_unique<FaultProxy>(raft_ports_[j]);
+      }
+    }
+  }
+  for (int i = 0; i < options_.nodes; ++i) {
+    nodes_.push_back(std::make_unique<Node>(absl::StrCat(dir_, "/n", i + 1), ports_[i], NodeArgs(i)));
+  }
+  // Start them together: none answers before a leader is elected.
+  for (auto& n : nodes_) n->Launch();
+  for (auto& n : nodes_) n->WaitUntilReady();
+}
+
+Cluster::~Cluster() {
+  nodes_.clear();
+  proxies_.clear();
+  RemoveDir(dir_);
+}
+
+std::vector<std::string> Cluster::NodeArgs(int i) {
+  std::vector<std::string> peers;
+  for (int j = 0; j < options_.nodes; ++j) {
+    int raft = (i == j || !options_.proxies) ? raft_ports_[j] : proxies_[{i, j}]->port();
+    peers.push_back(absl::StrCat(j + 1, "=127.0.0.1:", ports_[j], ":", raft));
+  }
+  std::vector<std::string> args = {"--id", absl::StrCat(i + 1), "--raft_port", absl::StrCat(raft_ports_[i]),
+                                   "--peers", absl::StrJoin(peers, ",")};
+  args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
+  return args;
+}
+
+std::map<std::string, std::string> Cluster::Status(int i) {
+  std::map<std::string, std::string> out;
+  Client c(ports_[i]);
+  if (!c.connected()) return out;
+  c.Send("*1\r\n$14\r\nANARCHO.STATUS\r\n");
+  auto v = c.Read(std::chrono::seconds(2));
+  if (!v || v->IsError()) return out;
+  for (size_t k = 0; k + 1 < v->elements.size(); k += 2) out[v->elements[k].AsString()] = v->elements[k + 1].AsString();
+  return out;
+}
+
+int Cluster::WaitForLeader(std::chrono::milliseconds timeout, std::set<int> among) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < size(); ++i) {
+      if (!among.empty() && !among.contains(i)) continue;
+      if (!nodes_[i]->process().Running()) continue;
+      auto s = Status(i);
+      if (s["role"] == "leader" && s["state"] == "serving") return i;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+void Cluster::Kill9(int i) { nodes_[i]->Kill9(); }
+
+void Cluster::Restart(int i) {
+  nodes_[i]->Kill9();
+  nodes_[i] = std::make_unique<Node>(nodes_[i]->dir(), ports_[i], NodeArgs(i));
+  nodes_[i]->Start();
+}
+
+void Cluster::WipeAndRestart(int i) {
+  nodes_[i]->Kill9();
+  std::string dir = nodes_[i]->dir();
+  RemoveDir(dir);
+  nodes_[i] = std::make_unique<Node>(dir, ports_[i], NodeArgs(i));
+  nodes_[i]->Start();
+}
+
+void Cluster::Partition(const std::set<int>& a, const std::set<int>& b) {
+  for (int i : a) {
+    for (int j : b) {
+      proxies_[{i, j}]->SetBlocked(true);
+      proxies_[{j, i}]->SetBlocked(true);
+    }
+  }
+}
+
+void Cluster::Heal() {
+  for (auto& [_, p] : proxies_) p->SetBlocked(false);
+}
+
+std::string Cluster::ChildDigest(int i) {
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (!c.Connect(nodes_[i]->dir() + "/child/redis.sock").ok()) return "";
+  auto v = c.Call({"DEBUG", "DIGEST"});
+  return v.ok() ? v->AsString() : "";
+}
+
+bool Cluster::WaitConverged(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::set<std::string> digests;
+    for (int i = 0; i < size(); ++i) {
+      if (nodes_[i]->process().Running()) digests.insert(ChildDigest(i));
+    }
+    if (digests.size() == 1 && !digests.begin()->empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace itest

@@ -1,0 +1,85 @@
+// A cluster of real anarchoredis nodes on loopback, with a fault-injecting TCP
+// proxy on every directed Raft link so tests can cut the network between any
+// two nodes (each node reaches peer j through its own proxy to j).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asio.hpp"
+#include "harness.h"
+
+namespace itest {
+
+// Forwards TCP connections from a local port to a target port, unless blocked.
+// Blocking closes every open connection and every new one at once: to the
+// nodes it looks like a cut network.
+class FaultProxy {
+ public:
+  explicit FaultProxy(int target_port);
+  ~FaultProxy();
+  int port() const { return port_; }
+  void SetBlocked(bool blocked);
+
+ private:
+  struct Conn;
+  void Accept();
+  void Pump(std::shared_ptr<Conn> c, bool upstream);
+
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  int target_;
+  int port_;
+  std::atomic<bool> blocked_{false};
+  std::vector<std::weak_ptr<Conn>> conns_;  // io thread only
+  std::thread thread_;
+};
+
+struct ClusterOptions {
+  int nodes = 3;
+  std::vector<std::string> node_args;  // extra flags for every node
+  bool proxies = true;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options = {});
+  ~Cluster();
+
+  int size() const { return static_cast<int>(ports_.size()); }
+  int port(int i) const { return ports_[i]; }  // client port of node i (0-based)
+  int raft_port(int i) const { return raft_ports_[i]; }
+  Node& node(int i) { return *nodes_[i]; }
+
+  // Index of the node that reports itself serving as leader; waits up to
+  // `timeout`; -1 if none. `among` restricts the candidates.
+  int WaitForLeader(std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                    std::set<int> among = {});
+  void Kill9(int i);
+  void Restart(int i);        // same dir, same flags
+  void WipeAndRestart(int i); // empty dir: it joins and catches up
+  // Cuts every link between the two groups (both directions); Heal() restores.
+  void Partition(const std::set<int>& a, const std::set<int>& b);
+  void Heal();
+  // The digest of node i's child, read on its own socket (not forwarded).
+  std::string ChildDigest(int i);
+  // Waits until every running node's child has the same digest; returns it.
+  bool WaitConverged(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  std::map<std::string, std::string> Status(int i);
+
+ private:
+  std::vector<std::string> NodeArgs(int i);
+
+  ClusterOptions options_;
+  std::string dir_;
+  std::vector<int> ports_, raft_ports_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::map<std::pair<int, int>, std::unique_ptr<FaultProxy>> proxies_;  // (from, to)
+};
+
+}  // namespace itest

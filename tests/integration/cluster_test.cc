@@ -1,0 +1,262 @@
+// Three real nodes with three real children on loopback, with the network
+// between them under the test's control.
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+#include "resp/writer.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Writers on every node: each write has its own key, and only acknowledged
+// ones are remembered.
+class WriteLoad {
+ public:
+  WriteLoad(Cluster& c, int threads_per_node = 2) {
+    for (int n = 0; n < c.size(); ++n) {
+      for (int t = 0; t < threads_per_node; ++t) {
+        threads_.emplace_back([this, &c, n, t] {
+          for (int i = 0; !stop_; ++i) {
+            Client client(c.port(n));
+            if (!client.connected()) {
+              std::this_thread::sleep_for(50ms);
+              continue;
+            }
+            for (; !stop_; ++i) {
+              std::string key = absl::StrCat("w", n, "-", t, "-", i);
+              resp::Value v = client.Call({"SET", key, "v"});
+              if (v.IsError() && v.str == "TEST: no reply") break;  // connection lost
+              if (v.AsString() == "OK") {
+                std::lock_guard l(mu_);
+                acked_.push_back(key);
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+  ~WriteLoad() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  std::vector<std::string> acked() {
+    std::lock_guard l(mu_);
+    return acked_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> acked_;
+  std::vector<std::thread> threads_;
+};
+
+size_t MissingOn(Cluster& c, int node, const std::vector<std::string>& keys) {
+  Client client(c.port(node));
+  size_t missing = 0;
+  for (size_t i = 0; i < keys.size(); i += 500) {
+    std::vector<std::string> args = {"MGET"};
+    for (size_t j = i; j < std::min(keys.size(), i + 500); ++j) args.push_back(keys[j]);
+    resp::Value v = client.Call(args);
+    for (const auto& e : v.elements) missing += e.type == resp::Type::kNull;
+    if (v.type != resp::Type::kArray) missing += args.size() - 1;
+  }
+  return missing;
+}
+
+TEST(ClusterTest, AnyNodeServesReadsAndWritesConsistently) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  for (int n = 0; n < c.size(); ++n) {
+    Client w(c.port(n));
+    EXPECT_EQ(w.Call({"SET", "k", absl::StrCat("from", n)}).AsString(), "OK");
+    // Read-your-write from every node, at once.
+    for (int m = 0; m < c.size(); ++m) {
+      Client r(c.port(m));
+      EXPECT_EQ(r.Call({"GET", "k"}).AsString(), absl::StrCat("from", n)) << "written on " << n << ", read on " << m;
+    }
+  }
+  // Pipelining and order through a follower.
+  int follower = (leader + 1) % c.size();
+  Client f(c.port(follower));
+  std::string req;
+  for (int i = 0; i < 2000; ++i) resp::AppendCommand(&req, {"INCR", "ctr"});
+  f.Send(req);
+  for (int i = 1; i <= 2000; ++i) {
+    auto v = f.Read();
+    ASSERT_TRUE(v.has_value());
+    ASSERT_EQ(v->integer, i);
+  }
+  EXPECT_EQ(f.Call({"MULTI"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"INCR", "ctr"}).AsString(), "QUEUED");
+  EXPECT_EQ(f.Call({"EXEC"}).elements.at(0).integer, 2001);
+  // INFO carries the node's Raft section.
+  std::string info = f.Call({"INFO"}).AsString();
+  EXPECT_NE(info.find("raft_role:"), std::string::npos);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+TEST(ClusterTest, LeaderKilledUnderLoadLosesNoAcknowledgedWrite) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  WriteLoad load(c);
+  std::this_thread::sleep_for(1500ms);
+  c.Kill9(leader);
+  std::set<int> rest;
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != leader) rest.insert(i);
+  }
+  int next = c.WaitForLeader(20s, rest);
+  ASSERT_GE(next, 0) << "no new leader";
+  std::this_thread::sleep_for(1500ms);
+  load.Stop();
+  auto acked = load.acked();
+  ASSERT_GT(acked.size(), 100u);
+  for (int n : rest) EXPECT_EQ(MissingOn(c, n, acked), 0u) << "node " << n;
+  // The old leader comes back, catches up, and its child converges.
+  c.Restart(leader);
+  EXPECT_EQ(MissingOn(c, leader, acked), 0u);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+TEST(ClusterTest, FollowerChildKilledIsRebuilt) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  for (int i = 0; i < 500; ++i) w.Call({"SET", absl::StrCat("k", i), "v"});
+  ASSERT_TRUE(c.WaitConverged());
+  pid_t child = c.node(follower).ChildPid();
+  ::kill(child, SIGKILL);
+  for (int i = 0; i < 500; ++i) w.Call({"RPUSH", "after", absl::StrCat(i)});
+  EXPECT_TRUE(c.WaitConverged());
+  EXPECT_NE(c.node(follower).ChildPid(), child);
+}
+
+TEST(ClusterTest, IsolatedLeaderStopsAcknowledgingAndItsDivergentChildIsRebuilt) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  std::set<int> others;
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != leader) others.insert(i);
+  }
+  Client before(c.port(leader));
+  EXPECT_EQ(before.Call({"SET", "stable", "1"}).AsString(), "OK");
+  c.Partition({leader}, others);
+  // A write on the isolated leader runs on its child but must never be
+  // acknowledged: it cannot commit.
+  Client w(c.port(leader));
+  w.Send("*3\r\n$3\r\nSET\r\n$9\r\ndivergent\r\n$1\r\nx\r\n");
+  auto reply = w.Read(6s);
+  EXPECT_TRUE(!reply.has_value() || reply->IsError()) << Str(*reply);
+  // The majority elects a new leader and goes on.
+  int next = c.WaitForLeader(20s, others);
+  ASSERT_GE(next, 0);
+  Client m(c.port(next));
+  EXPECT_EQ(m.Call({"SET", "majority", "yes"}).AsString(), "OK");
+  c.Heal();
+  // The old leader's child dropped the divergent write and has the majority's.
+  EXPECT_TRUE(c.WaitConverged());
+  Client old(c.port(leader));
+  EXPECT_EQ(old.Call({"GET", "majority"}).AsString(), "yes");
+  EXPECT_EQ(old.Call({"EXISTS", "divergent"}).integer, 0);
+  EXPECT_EQ(old.Call({"GET", "stable"}).AsString(), "1");
+}
+
+TEST(ClusterTest, NoMajorityMeansClearRetryableErrors) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int survivor = (leader + 1) % c.size();
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != survivor) c.Kill9(i);
+  }
+  Client cl(c.port(survivor));
+  auto start = std::chrono::steady_clock::now();
+  resp::Value v = cl.Call({"SET", "x", "1"});
+  // An error that says to retry (or that the outcome is unknown), never OK and
+  // never a hang.
+  EXPECT_TRUE(v.IsError()) << Str(v);
+  EXPECT_TRUE(v.str.starts_with("TRYAGAIN") || v.str.starts_with("UNKNOWN")) << v.str;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 25s);
+  Client again(c.port(survivor));
+  resp::Value g = again.Call({"GET", "x"});
+  EXPECT_TRUE(g.IsError()) << Str(g);
+}
+
+// A node with an empty data dir joins a running cluster (as a learner, then a
+// voter) and catches up by replaying the log. (A voter must never come back
+// under its old id with an empty dir: it could have been part of the majority
+// of an entry it no longer has. The core fail-stops if asked to.)
+TEST(ClusterTest, NodeWithEmptyDataDirJoinsAndCatchesUp) {
+  Cluster c({.nodes = 3, .node_args = {}, .proxies = false});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client w(c.port(leader));
+  for (int i = 0; i < 300; ++i) w.Call({"HSET", "h", absl::StrCat("f", i), "v"});
+  std::string dir = MakeTempDir("anarcho-joiner");
+  int port = FreePort(), raft = FreePort();
+  // It knows where the members are; they learn its address from ANARCHO.ADD.
+  std::vector<std::string> peers;
+  for (int i = 0; i < c.size(); ++i) peers.push_back(absl::StrCat(i + 1, "=127.0.0.1:", c.port(i), ":", c.raft_port(i)));
+  peers.push_back(absl::StrCat("4=127.0.0.1:", port, ":", raft));
+  Node joiner(dir, port, {"--id", "4", "--join", "--raft_port", absl::StrCat(raft), "--peers", absl::StrJoin(peers, ",")});
+  joiner.Launch();
+  EXPECT_EQ(w.Call({"ANARCHO.ADD", "4", absl::StrCat("127.0.0.1:", port, ":", raft)}).AsString(),
+            "OK added as a learner; it becomes a voter once caught up");
+  joiner.WaitUntilReady();
+  Client r(port);
+  EXPECT_EQ(r.Call({"HLEN", "h"}).integer, 300);
+  // Promoted once caught up.
+  bool voter = false;
+  for (int i = 0; i < 100 && !voter; ++i) {
+    auto st = c.Status(leader);
+    voter = st["voters"].find('4') != std::string::npos;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(voter);
+  EXPECT_EQ(w.Call({"SET", "with-four", "1"}).AsString(), "OK");
+  EXPECT_EQ(r.Call({"GET", "with-four"}).AsString(), "1");
+  joiner.Kill9();
+  RemoveDir(dir);
+}
+
+TEST(ClusterTest, LeadershipTransferAndMembershipChanges) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int target = (leader + 1) % c.size();
+  Client a(c.port(leader));
+  EXPECT_EQ(a.Call({"ANARCHO.TRANSFER", absl::StrCat(target + 1)}).AsString(), "OK");
+  EXPECT_EQ(c.WaitForLeader(10s, {target}), target);
+  // Remove a follower: the two that remain still commit.
+  int removed = (target + 1) % c.size();
+  Client t(c.port(target));
+  EXPECT_EQ(t.Call({"ANARCHO.REMOVE", absl::StrCat(removed + 1)}).AsString(), "OK");
+  std::this_thread::sleep_for(500ms);
+  auto st = c.Status(target);
+  EXPECT_EQ(st["voters"].find(absl::StrCat(removed + 1)), std::string::npos) << st["voters"];
+  Client t2(c.port(target));
+  EXPECT_EQ(t2.Call({"SET", "after-remove", "1"}).AsString(), "OK");
+}
+
+}  // namespace
+}  // namespace itest
