@@ -41,8 +41,8 @@ ABSL_FLAG(bool, join, false,
           "Start with an empty log and wait to be added (ANARCHO.ADD) instead of bootstrapping a "
           "new cluster of --peers.");
 ABSL_FLAG(int, tick_ms, 50, "Raft clock tick.");
-ABSL_FLAG(int, election_ticks, 20, "Election timeout in ticks (randomized up to twice this).");
-ABSL_FLAG(int, heartbeat_ticks, 2, "Leader heartbeat interval in ticks.");
+ABSL_FLAG(int, election_ticks, 10, "Election timeout in ticks (randomized up to twice this).");
+ABSL_FLAG(int, heartbeat_ticks, 1, "Leader heartbeat interval in ticks.");
 ABSL_FLAG(bool, lease_reads, false,
           "Serve linearizable reads from the leader lease (bounded by the election timeout) "
           "instead of a ReadIndex heartbeat round.");

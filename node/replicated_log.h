@@ -40,8 +40,8 @@ struct ReplicatedLogOptions {
   std::map<uint64_t, PeerAddress> peers;  // every known node, this one included
   bool bootstrap = true;  // an empty log starts a cluster of `peers` as voters
   int tick_ms = 50;
-  int election_ticks = 20;
-  int heartbeat_ticks = 2;
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
   bool lease_reads = false;
   std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
 };

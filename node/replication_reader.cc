@@ -204,6 +204,7 @@ void ReplicationReader::Process() {
         state_ = State::kStreaming;
         db_ = 0;
         // After a diskless RDB the master streams nothing until the first ACK.
+        ack_interval_ms_ = 5;
         SendAck();
         ScheduleAck();
         if (cb_.on_sync) cb_.on_sync(replid_, offset_, false);
@@ -293,7 +294,11 @@ void ReplicationReader::SendAck() {
 }
 
 void ReplicationReader::ScheduleAck() {
-  ack_timer_.expires_after(std::chrono::seconds(1));
+  // The master starts streaming only once an ACK arrives after it considers the
+  // sync finished, which may be after our first ACK: ACK quickly at first, then
+  // every second.
+  ack_timer_.expires_after(std::chrono::milliseconds(ack_interval_ms_));
+  ack_interval_ms_ = std::min(ack_interval_ms_ * 2, 1000);
   ack_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive || state_ != State::kStreaming) return;
     SendAck();

@@ -73,6 +73,7 @@ class ReplicationReader {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<asio::local::stream_protocol::socket> socket_;
   asio::steady_timer ack_timer_;
+  int ack_interval_ms_ = 1000;
   State state_ = State::kIdle;
   std::optional<std::pair<std::string, uint64_t>> resume_;
   std::string in_;
