@@ -1,0 +1,450 @@
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "history.h"
+
+namespace fault {
+namespace {
+
+// Writes use values that are multiples of kWriteSpan, so every value a later
+// INCR can produce from a write is in [v, v + kWriteSpan): "derived from v".
+constexpr int64_t kWriteSpan = 1000000;
+
+bool Returns(const Op& op) { return op.outcome == Outcome::kOk; }
+
+std::string Excerpt(const std::vector<const Op*>& ops, int64_t from_ns, int64_t to_ns, size_t max_lines = 16) {
+  std::vector<std::string> lines;
+  for (const Op* op : ops) {
+    int64_t end = Returns(*op) ? op->complete_ns : kInf;
+    if (end < from_ns || op->invoke_ns > to_ns) continue;
+    lines.push_back("    " + Describe(*op));
+  }
+  if (lines.size() > max_lines) {
+    size_t cut = lines.size() - max_lines;
+    lines.erase(lines.begin(), lines.begin() + cut);
+    lines.insert(lines.begin(), absl::StrCat("    ... ", cut, " earlier ops"));
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
+// ----------------------------------------------------------------- registers
+
+struct Entry {
+  bool call;
+  int op;  // index into the key's ops
+  int64_t time;
+  Entry* prev = nullptr;
+  Entry* next = nullptr;
+  Entry* match = nullptr;  // call -> its return (nullptr: never returns)
+};
+
+struct Step {
+  bool ok;
+  int64_t state;
+};
+
+Step Apply(int64_t state, const Op& op) {
+  switch (op.kind) {
+    case OpKind::kWrite: return {true, op.value};
+    case OpKind::kRead: return {state == op.result, state};
+    case OpKind::kIncr: {
+      int64_t next = (state == kNil ? 0 : state) + 1;
+      if (op.outcome == Outcome::kOk) return {next == op.result, next};
+      return {true, next};
+    }
+    default: return {false, state};
+  }
+}
+
+struct CacheKey {
+  std::vector<uint64_t> bits;
+  int64_t state;
+  bool operator==(const CacheKey& o) const { return state == o.state && bits == o.bits; }
+};
+struct CacheHash {
+  size_t operator()(const CacheKey& k) const {
+    size_t h = std::hash<int64_t>()(k.state);
+    for (uint64_t b : k.bits) h = h * 1000003u ^ std::hash<uint64_t>()(b);
+    return h;
+  }
+};
+
+// Returns true if linearizable; false with `why` if not; nullopt if the budget ran out.
+std::optional<bool> LinearizableKey(const std::vector<const Op*>& ops, int64_t budget_ms, std::string* why) {
+  const int n = static_cast<int>(ops.size());
+  std::vector<Entry> entries;
+  entries.reserve(2 * n);
+  std::vector<int> call_index(n), ret_index(n, -1);
+  for (int i = 0; i < n; ++i) {
+    entries.push_back({true, i, ops[i]->invoke_ns});
+    if (Returns(*ops[i])) entries.push_back({false, i, ops[i]->complete_ns});
+  }
+  // Calls before returns at equal times: equal stamps count as concurrent.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    if (a.time != b.time) return a.time < b.time;
+    return a.call && !b.call;
+  });
+  for (int i = 0; i < static_cast<int>(entries.size()); ++i) (entries[i].call ? call_index : ret_index)[entries[i].op] = i;
+  Entry head{true, -1, 0};
+  Entry* prev = &head;
+  for (auto& e : entries) {
+    prev->next = &e;
+    e.prev = prev;
+    prev = &e;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (ret_index[i] >= 0) entries[call_index[i]].match = &entries[ret_index[i]];
+  }
+  auto lift = [](Entry* e) {
+    e->prev->next = e->next;
+    if (e->next) e->next->prev = e->prev;
+    if (Entry* m = e->match) {
+      m->prev->next = m->next;
+      if (m->next) m->next->prev = m->prev;
+    }
+  };
+  auto unlift = [](Entry* e) {
+    if (Entry* m = e->match) {
+      m->prev->next = m;
+      if (m->next) m->next->prev = m;
+    }
+    e->prev->next = e;
+    if (e->next) e->next->prev = e;
+  };
+
+  int remaining = 0;
+  for (int i = 0; i < n; ++i) remaining += Returns(*ops[i]);
+  std::vector<uint64_t> bits((n + 63) / 64, 0);
+  std::unordered_set<CacheKey, CacheHash> cache;
+  std::vector<std::pair<Entry*, int64_t>> stack;
+  // Unknown INCRs are interchangeable (same effect, no return): taking the
+  // earliest-invoked one still pending is enough, which removes the symmetric
+  // states that would otherwise make the search exponential in their number.
+  auto free_incr = [&](const Op& op) { return op.kind == OpKind::kIncr && !Returns(op); };
+  std::set<int> pending_incr;  // call entry indexes
+  for (int i = 0; i < n; ++i) {
+    if (free_incr(*ops[i])) pending_incr.insert(call_index[i]);
+  }
+  auto index_of = [&](Entry* e) { return static_cast<int>(e - entries.data()); };
+  int64_t state = kNil;
+  Entry* entry = head.next;
+  size_t best_depth = 0;
+  int stuck_op = -1;
+  int64_t stuck_state = kNil;
+  auto start = std::chrono::steady_clock::now();
+  uint64_t iterations = 0;
+  while (remaining > 0) {
+    if (++iterations % 8192 == 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::milliseconds(budget_ms)) {
+      return std::nullopt;
+    }
+    if (entry != nullptr && entry->call) {
+      const Op& op = *ops[entry->op];
+      if (free_incr(op) && *pending_incr.begin() != index_of(entry)) {
+        entry = entry->next;
+        continue;
+      }
+      Step s = Apply(state, op);
+      if (s.ok) {
+        bits[entry->op / 64] |= 1ull << (entry->op % 64);
+        if (cache.insert(CacheKey{bits, s.state}).second) {
+          stack.push_back({entry, state});
+          state = s.state;
+          lift(entry);
+          if (free_incr(op)) pending_incr.erase(index_of(entry));
+          remaining -= Returns(op);
+          entry = head.next;
+          continue;
+        }
+        bits[entry->op / 64] &= ~(1ull << (entry->op % 64));
+      }
+      entry = entry->next;
+      continue;
+    }
+    // A return whose op is not linearized yet (or the end): backtrack.
+    if (entry != nullptr && stack.size() >= best_depth) {
+      best_depth = stack.size();
+      stuck_op = entry->op;
+      stuck_state = state;
+    }
+    if (stack.empty()) {
+      if (stuck_op >= 0) {
+        const Op& op = *ops[stuck_op];
+        *why = absl::StrCat("key ", op.key, ": not linearizable. ", best_depth,
+                            " ops linearize, then no order explains\n    ", Describe(op),
+                            "\n  (register value at that point in the longest linearization: ",
+                            stuck_state == kNil ? std::string("nil") : absl::StrCat(stuck_state),
+                            "). Ops around it:\n", Excerpt(ops, op.invoke_ns - 2000000000LL, op.complete_ns));
+      } else {
+        *why = "not linearizable";
+      }
+      return false;
+    }
+    auto [e, s] = stack.back();
+    stack.pop_back();
+    bits[e->op / 64] &= ~(1ull << (e->op % 64));
+    state = s;
+    unlift(e);
+    if (free_incr(*ops[e->op])) pending_incr.insert(index_of(e));
+    remaining += Returns(*ops[e->op]);
+    entry = e->next;
+  }
+  return true;
+}
+
+}  // namespace
+
+CheckResult CheckRegisters(const std::vector<Op>& all, int64_t budget_ms) {
+  CheckResult r;
+  std::map<std::string, std::vector<const Op*>> by_key;
+  for (const Op& op : all) {
+    if (op.kind != OpKind::kRead && op.kind != OpKind::kWrite && op.kind != OpKind::kIncr) continue;
+    if (op.outcome == Outcome::kFail) continue;                           // never happened
+    if (op.kind == OpKind::kRead && op.outcome != Outcome::kOk) continue;  // no effect, nothing seen
+    by_key[op.key].push_back(&op);
+  }
+  for (auto& [key, ops] : by_key) {
+    // An unknown write nobody observed (no read or INCR returned a value derived
+    // from it) can be taken as never done: dropping it cannot hide an anomaly
+    // and keeps the search small.
+    std::set<int64_t> seen_families;
+    for (const Op* op : ops) {
+      if (op->outcome == Outcome::kOk && (op->kind == OpKind::kRead || op->kind == OpKind::kIncr) && op->result != kNil) {
+        int64_t v = op->result;
+        seen_families.insert(v - ((v % kWriteSpan) + kWriteSpan) % kWriteSpan);
+      }
+    }
+    std::vector<const Op*> kept;
+    for (const Op* op : ops) {
+      if (op->kind == OpKind::kWrite && op->outcome == Outcome::kUnknown && op->value % kWriteSpan == 0 &&
+          !seen_families.contains(op->value)) {
+        continue;
+      }
+      kept.push_back(op);
+    }
+    std::string why;
+    auto ok = LinearizableKey(kept, budget_ms, &why);
+    if (!ok.has_value()) {
+      r.search_exhausted = true;
+    } else if (!*ok) {
+      r.Fail(why);
+    }
+  }
+  return r;
+}
+
+// --------------------------------------------------------------------- lists
+
+CheckResult CheckLists(const std::vector<Op>& ops,
+                       const std::vector<std::pair<std::string, std::vector<std::string>>>& final_lists) {
+  CheckResult r;
+  struct AppendInfo {
+    std::string key;
+    const Op* op;
+  };
+  std::map<std::string, AppendInfo> appended;  // element -> its append
+  std::vector<const Op*> list_ops;
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kAppend && !op.elems.empty()) {
+      appended[op.elems[0]] = {op.key, &op};
+      list_ops.push_back(&op);
+    } else if (op.kind == OpKind::kTxn) {
+      for (auto& [k, e] : op.appends) appended[e] = {k, &op};
+      list_ops.push_back(&op);
+    } else if (op.kind == OpKind::kListRead) {
+      list_ops.push_back(&op);
+    }
+  }
+  auto ops_of = [&](const std::string& elem) -> const Op* {
+    auto it = appended.find(elem);
+    return it == appended.end() ? nullptr : it->second.op;
+  };
+  std::map<std::string, std::map<std::string, size_t>> position;  // key -> elem -> index in the final list
+  std::map<std::string, const std::vector<std::string>*> finals;
+  for (auto& [key, list] : final_lists) {
+    finals[key] = &list;
+    auto& pos = position[key];
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string& e = list[i];
+      if (!pos.emplace(e, i).second) {
+        r.Fail(absl::StrCat("final read of list ", key, ": element ", e, " appears more than once (at ", pos[e], " and ", i,
+                            "); appended by\n    ", ops_of(e) ? Describe(*ops_of(e)) : "nobody"));
+      }
+      auto it = appended.find(e);
+      if (it == appended.end() || it->second.key != key) {
+        r.Fail(absl::StrCat("final read of list ", key, ": element ", e, " was never appended to it"));
+      } else if (it->second.op->outcome == Outcome::kFail) {
+        r.Fail(absl::StrCat("final read of list ", key, ": element ", e,
+                            " comes from a failed (definitely not executed) append:\n    ", Describe(*it->second.op)));
+      }
+    }
+  }
+  // Every acknowledged append is in the final list (exactly once: above).
+  for (auto& [elem, info] : appended) {
+    if (info.op->outcome != Outcome::kOk) continue;
+    auto f = position.find(info.key);
+    if (f == position.end()) continue;  // no final read of that key: nothing to say
+    if (!f->second.contains(elem)) {
+      ++r.lost_writes;
+      r.Fail(absl::StrCat("LOST WRITE: acknowledged append of ", elem, " to ", info.key,
+                          " is missing from the final list (", finals[info.key]->size(), " elements):\n    ",
+                          Describe(*info.op)));
+    }
+  }
+  // Reads.
+  struct Read {
+    const Op* op;
+    std::string key;
+    const std::vector<std::string>* list;
+  };
+  std::vector<Read> reads;
+  for (const Op* op : list_ops) {
+    if (op->outcome != Outcome::kOk) continue;
+    if (op->kind == OpKind::kListRead || op->kind == OpKind::kTxn) reads.push_back({op, op->key, &op->elems});
+  }
+  for (const Read& rd : reads) {
+    const auto& l = *rd.list;
+    std::set<std::string> seen;
+    for (const std::string& e : l) {
+      if (!seen.insert(e).second) r.Fail(absl::StrCat("read of ", rd.key, " has ", e, " twice:\n    ", Describe(*rd.op)));
+      auto it = appended.find(e);
+      if (it == appended.end() || it->second.key != rd.key) {
+        r.Fail(absl::StrCat("read of ", rd.key, " has ", e, ", never appended to it:\n    ", Describe(*rd.op)));
+      } else if (it->second.op->outcome == Outcome::kFail) {
+        r.Fail(absl::StrCat("read of an aborted value: ", rd.key, " has ", e,
+                            " from a failed append\n    ", Describe(*it->second.op), "\n    read: ", Describe(*rd.op)));
+      }
+    }
+    auto f = finals.find(rd.key);
+    if (f != finals.end()) {
+      const auto& fin = *f->second;
+      bool prefix = l.size() <= fin.size() && std::equal(l.begin(), l.end(), fin.begin());
+      if (!prefix) {
+        size_t at = 0;
+        while (at < l.size() && at < fin.size() && l[at] == fin[at]) ++at;
+        r.Fail(absl::StrCat("read of ", rd.key, " is not a prefix of the final list: they differ at index ", at,
+                            " (read has ", at < l.size() ? l[at] : "<end>", ", final has ",
+                            at < fin.size() ? fin[at] : "<end>", ", read length ", l.size(), ", final length ",
+                            fin.size(), "):\n    ", Describe(*rd.op)));
+      }
+    }
+    if (rd.op->kind == OpKind::kTxn) {
+      // Inside MULTI/EXEC the read follows the transaction's own appends to its key.
+      std::vector<std::string> own;
+      for (auto& [k, e] : rd.op->appends) {
+        if (k == rd.key) own.push_back(e);
+      }
+      bool ends = l.size() >= own.size() && std::equal(own.begin(), own.end(), l.end() - own.size());
+      if (!ends) r.Fail(absl::StrCat("transaction read does not end with its own appends:\n    ", Describe(*rd.op)));
+    }
+  }
+  // Real time: a read sees every append acknowledged before it was invoked and
+  // everything a read that completed before it saw.
+  std::map<std::string, std::vector<std::pair<int64_t, std::string>>> acked_at;  // key -> (complete, elem)
+  for (auto& [elem, info] : appended) {
+    if (info.op->outcome == Outcome::kOk) acked_at[info.key].push_back({info.op->complete_ns, elem});
+  }
+  std::map<std::string, std::vector<std::pair<int64_t, const Read*>>> read_done;  // key -> (complete, read)
+  for (const Read& rd : reads) read_done[rd.key].push_back({rd.op->complete_ns, &rd});
+  for (auto& [_, v] : acked_at) std::sort(v.begin(), v.end());
+  for (auto& [_, v] : read_done) std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (const Read& rd : reads) {
+    std::set<std::string> in(rd.list->begin(), rd.list->end());
+    for (auto& [t, elem] : acked_at[rd.key]) {
+      if (t >= rd.op->invoke_ns) break;
+      if (!in.contains(elem)) {
+        r.Fail(absl::StrCat("STALE READ of ", rd.key, ": misses ", elem, ", acknowledged before the read began\n    ",
+                            Describe(*appended[elem].op), "\n    read: ", Describe(*rd.op)));
+        break;
+      }
+    }
+    for (auto& [t, other] : read_done[rd.key]) {
+      if (t >= rd.op->invoke_ns) break;
+      if (other->list->size() > rd.list->size()) {
+        r.Fail(absl::StrCat("STALE READ of ", rd.key, ": shorter (", rd.list->size(), ") than a read that completed before it began (",
+                            other->list->size(), ")\n    earlier: ", Describe(*other->op), "\n    later:   ", Describe(*rd.op)));
+        break;
+      }
+    }
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------- bank
+
+CheckResult CheckBank(const std::vector<Op>& ops, const std::vector<std::string>& accounts,
+                      const std::vector<int64_t>& initial, const std::vector<int64_t>& final_balances) {
+  CheckResult r;
+  int64_t total = 0;
+  for (int64_t v : initial) total += v;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < accounts.size(); ++i) index[accounts[i]] = i;
+  std::vector<const Op*> bank_ops;
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kTransfer || op.kind == OpKind::kBalances) bank_ops.push_back(&op);
+  }
+  for (const Op* op : bank_ops) {
+    if (op->kind != OpKind::kBalances || op->outcome != Outcome::kOk) continue;
+    int64_t sum = 0;
+    bool missing = op->balances.size() != accounts.size();
+    for (int64_t v : op->balances) {
+      if (v == kNil) missing = true;
+      else sum += v;
+    }
+    if (missing || sum != total) {
+      r.Fail(absl::StrCat("bank read sees a transfer half applied (or an account missing): sum ", sum, " != ", total,
+                          "\n", Excerpt(bank_ops, op->invoke_ns - 500000000LL, op->complete_ns, 12)));
+    }
+  }
+  if (final_balances.size() != accounts.size()) {
+    r.Fail("no final read of the bank");
+    return r;
+  }
+  int64_t final_sum = 0;
+  for (int64_t v : final_balances) final_sum += v == kNil ? 0 : v;
+  if (final_sum != total) r.Fail(absl::StrCat("final bank balances sum to ", final_sum, ", not ", total));
+  // Residual after the acknowledged transfers: must be the effect of a subset of unknown ones.
+  std::vector<int64_t> residual(accounts.size());
+  for (size_t i = 0; i < accounts.size(); ++i) residual[i] = (final_balances[i] == kNil ? 0 : final_balances[i]) - initial[i];
+  std::vector<const Op*> unknown;
+  for (const Op* op : bank_ops) {
+    if (op->kind != OpKind::kTransfer) continue;
+    if (op->outcome == Outcome::kOk) {
+      residual[index[op->from]] += op->value;
+      residual[index[op->to]] -= op->value;
+    } else if (op->outcome == Outcome::kUnknown) {
+      unknown.push_back(op);
+    }
+  }
+  bool zero = std::all_of(residual.begin(), residual.end(), [](int64_t v) { return v == 0; });
+  if (zero) return r;
+  if (unknown.size() > 22) return r;  // too many to search; the sums above still hold
+  bool found = false;
+  for (uint64_t mask = 1; mask < (1ull << unknown.size()) && !found; ++mask) {
+    std::vector<int64_t> rest = residual;
+    for (size_t j = 0; j < unknown.size(); ++j) {
+      if (mask >> j & 1) {
+        rest[index[unknown[j]->from]] += unknown[j]->value;
+        rest[index[unknown[j]->to]] -= unknown[j]->value;
+      }
+    }
+    found = std::all_of(rest.begin(), rest.end(), [](int64_t v) { return v == 0; });
+  }
+  if (!found) {
+    std::vector<std::string> res;
+    for (size_t i = 0; i < accounts.size(); ++i) res.push_back(absl::StrCat(accounts[i], ":", residual[i]));
+    ++r.lost_writes;
+    r.Fail(absl::StrCat("final balances are not the initial ones plus every acknowledged transfer plus some unknown ones "
+                        "(lost or phantom transfer); unexplained change per account: ",
+                        absl::StrJoin(res, " "), " (", unknown.size(), " unknown transfers)"));
+  }
+  return r;
+}
+
+}  // namespace fault

@@ -1,0 +1,308 @@
+// The checkers must bite: histories with known anomalies are rejected, and
+// correct ones (including unknown outcomes taking effect late or never) pass.
+#include <random>
+
+#include "gtest/gtest.h"
+#include "history.h"
+
+namespace fault {
+namespace {
+
+constexpr int64_t M = 1000000;  // write values are multiples of this (see checker.cc)
+
+Op Reg(OpKind kind, const std::string& key, int64_t v, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = kind;
+  op.key = key;
+  if (kind == OpKind::kWrite) op.value = v;
+  else op.result = v;
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+Op W(int64_t v, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) { return Reg(OpKind::kWrite, "x", v, t0, t1, o); }
+Op R(int64_t v, int64_t t0, int64_t t1) { return Reg(OpKind::kRead, "x", v, t0, t1); }
+Op I(int64_t v, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) { return Reg(OpKind::kIncr, "x", v, t0, t1, o); }
+
+std::vector<Op> Numbered(std::vector<Op> ops) {
+  for (size_t i = 0; i < ops.size(); ++i) ops[i].id = static_cast<int64_t>(i);
+  return ops;
+}
+
+TEST(RegisterChecker, SequentialHistoryIsValid) {
+  auto r = CheckRegisters(Numbered({R(kNil, 0, 1), W(1 * M, 2, 3), R(1 * M, 4, 5), I(1 * M + 1, 6, 7),
+                                    R(1 * M + 1, 8, 9), W(2 * M, 10, 11), R(2 * M, 12, 13)}));
+  EXPECT_TRUE(r.valid) << r.Summary();
+  EXPECT_FALSE(r.search_exhausted);
+}
+
+TEST(RegisterChecker, ConcurrentReadMaySeeEitherValue) {
+  // write 2 overlaps both reads: one sees 1, the next sees 2.
+  auto r = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 20, 100), R(1 * M, 30, 40), R(2 * M, 50, 60)}));
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // ...but not 2 then 1 (the second read began after the first ended).
+  auto bad = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 20, 100), R(2 * M, 30, 40), R(1 * M, 50, 60)}));
+  EXPECT_FALSE(bad.valid);
+}
+
+TEST(RegisterChecker, RejectsStaleRead) {
+  auto r = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 20, 30), R(1 * M, 40, 50)}));
+  EXPECT_FALSE(r.valid);
+  ASSERT_EQ(r.anomalies.size(), 1u);
+  EXPECT_NE(r.anomalies[0].find("not linearizable"), std::string::npos) << r.anomalies[0];
+}
+
+TEST(RegisterChecker, RejectsLostWrite) {
+  // Acknowledged write, then every later read shows the value before it.
+  auto r = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 20, 30), R(1 * M, 40, 50), R(1 * M, 60, 70)}));
+  EXPECT_FALSE(r.valid);
+  auto r2 = CheckRegisters(Numbered({W(1 * M, 0, 10), R(kNil, 20, 30)}));
+  EXPECT_FALSE(r2.valid);
+}
+
+TEST(RegisterChecker, RejectsReadOfAbortedValue) {
+  auto r = CheckRegisters(Numbered({W(1 * M, 0, 10), W(5 * M, 20, 30, Outcome::kFail), R(5 * M, 40, 50)}));
+  EXPECT_FALSE(r.valid);
+  // The same value from an unknown write is fine: it may have happened.
+  auto ok = CheckRegisters(Numbered({W(1 * M, 0, 10), W(5 * M, 20, 30, Outcome::kUnknown), R(5 * M, 40, 50)}));
+  EXPECT_TRUE(ok.valid) << ok.Summary();
+}
+
+TEST(RegisterChecker, UnknownWriteMayTakeEffectLateOrNever) {
+  // Takes effect long after its call (after a read that did not see it).
+  auto late = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 5, 6, Outcome::kUnknown), R(1 * M, 20, 30),
+                                       R(2 * M, 40, 50), R(2 * M, 60, 70)}));
+  EXPECT_TRUE(late.valid) << late.Summary();
+  // Never.
+  auto never = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 5, 6, Outcome::kUnknown), R(1 * M, 20, 30)}));
+  EXPECT_TRUE(never.valid) << never.Summary();
+  // But once seen it cannot be undone.
+  auto undone = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 5, 6, Outcome::kUnknown), R(2 * M, 20, 30),
+                                         R(1 * M, 40, 50)}));
+  EXPECT_FALSE(undone.valid);
+  // Nor take effect before it was called.
+  auto early = CheckRegisters(Numbered({W(1 * M, 0, 10), R(2 * M, 20, 30), W(2 * M, 40, 41, Outcome::kUnknown)}));
+  EXPECT_FALSE(early.valid);
+}
+
+TEST(RegisterChecker, Increments) {
+  auto ok = CheckRegisters(Numbered({I(1, 0, 10), I(2, 20, 30), I(3, 25, 35), I(4, 31, 40, Outcome::kUnknown), R(4, 50, 60),
+                                     I(5, 70, 80)}));
+  EXPECT_TRUE(ok.valid) << ok.Summary();
+  // Two INCRs returning the same value: one increment was lost.
+  auto dup = CheckRegisters(Numbered({I(1, 0, 10), I(1, 20, 30)}));
+  EXPECT_FALSE(dup.valid);
+  // A read that misses an acknowledged INCR.
+  auto lost = CheckRegisters(Numbered({I(1, 0, 10), I(2, 20, 30), R(1, 40, 50)}));
+  EXPECT_FALSE(lost.valid);
+}
+
+TEST(RegisterChecker, KeysAreIndependent) {
+  auto r = CheckRegisters(Numbered({Reg(OpKind::kWrite, "a", M, 0, 10), Reg(OpKind::kWrite, "b", 2 * M, 0, 10),
+                                    Reg(OpKind::kRead, "a", M, 20, 30), Reg(OpKind::kRead, "b", M, 20, 30)}));
+  EXPECT_FALSE(r.valid);
+  ASSERT_EQ(r.anomalies.size(), 1u);
+  EXPECT_NE(r.anomalies[0].find("key b"), std::string::npos) << r.anomalies[0];
+}
+
+// A random history produced by a real linearizable register (each op takes
+// effect at a random instant inside its interval), with 10 clients (about 3
+// ops of the key in flight at a time, as in the cluster runs), unknown
+// outcomes, thousands of ops: valid, and checked fast. Then one read is made
+// stale: rejected.
+std::vector<Op> RandomLinearizableHistory(std::mt19937_64& rng, int n_ops, int clients) {
+  struct Pending {
+    Op op;
+    int64_t effect;
+  };
+  std::vector<Op> out;
+  std::vector<int64_t> free_at(clients, 0);
+  std::vector<Pending> pend;
+  int64_t seq = 0;
+  for (int i = 0; i < n_ops; ++i) {
+    int c = static_cast<int>(rng() % clients);
+    Op op;
+    op.client = c;
+    op.key = "x";
+    // About 3 ops in flight at a time: 10 clients spread over a few keys.
+    op.invoke_ns = free_at[c] + static_cast<int64_t>(rng() % 600);
+    op.complete_ns = op.invoke_ns + 1 + static_cast<int64_t>(rng() % 200);
+    free_at[c] = op.complete_ns + 1;
+    int k = static_cast<int>(rng() % 10);
+    op.kind = k < 5 ? OpKind::kRead : k < 8 ? OpKind::kWrite : OpKind::kIncr;
+    if (op.kind == OpKind::kWrite) op.value = (++seq) * M;
+    op.outcome = rng() % 20 == 0 ? Outcome::kUnknown : Outcome::kOk;
+    int64_t effect = op.invoke_ns + static_cast<int64_t>(rng() % (op.complete_ns - op.invoke_ns + 1));
+    if (op.outcome == Outcome::kUnknown && rng() % 3 == 0) effect = kInf;  // never
+    if (op.outcome == Outcome::kUnknown && op.kind != OpKind::kRead && effect != kInf && rng() % 2 == 0) effect += 5000;
+    pend.push_back({op, effect});
+  }
+  std::stable_sort(pend.begin(), pend.end(), [](auto& a, auto& b) { return a.effect < b.effect; });
+  int64_t state = kNil;
+  for (auto& p : pend) {
+    if (p.effect == kInf) {
+      out.push_back(p.op);
+      continue;
+    }
+    switch (p.op.kind) {
+      case OpKind::kWrite: state = p.op.value; break;
+      case OpKind::kRead: p.op.result = state; break;
+      case OpKind::kIncr: state = (state == kNil ? 0 : state) + 1; p.op.result = state; break;
+      default: break;
+    }
+    out.push_back(p.op);
+  }
+  std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.invoke_ns < b.invoke_ns; });
+  return Numbered(out);
+}
+
+TEST(RegisterChecker, LargeRandomHistoriesValidAndMutatedInvalid) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto h = RandomLinearizableHistory(rng, 3000, 10);
+    auto start = std::chrono::steady_clock::now();
+    auto r = CheckRegisters(h, 10000);
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(r.valid) << "seed " << seed << ": " << r.Summary();
+    EXPECT_FALSE(r.search_exhausted) << "seed " << seed << " (search too big in a fixture is a failure)";
+    EXPECT_LT(took, std::chrono::seconds(5)) << "seed " << seed;
+    // Make one late ok read return the very first value written: stale.
+    int64_t first_write = kNil;
+    for (auto& op : h) {
+      if (op.kind == OpKind::kWrite && op.outcome == Outcome::kOk) {
+        first_write = op.value;
+        break;
+      }
+    }
+    for (size_t i = h.size() - 1; i > h.size() / 2; --i) {
+      if (h[i].kind == OpKind::kRead && h[i].outcome == Outcome::kOk && h[i].result != first_write) {
+        h[i].result = first_write;
+        break;
+      }
+    }
+    auto bad = CheckRegisters(h, 10000);
+    EXPECT_FALSE(bad.valid) << "seed " << seed;
+    EXPECT_FALSE(bad.search_exhausted) << "seed " << seed;
+  }
+}
+
+// ---------------------------------------------------------------------- lists
+
+Op App(const std::string& key, const std::string& e, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kAppend;
+  op.key = key;
+  op.elems = {e};
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+Op LR(const std::string& key, std::vector<std::string> l, int64_t t0, int64_t t1) {
+  Op op;
+  op.kind = OpKind::kListRead;
+  op.key = key;
+  op.elems = std::move(l);
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = Outcome::kOk;
+  return op;
+}
+
+TEST(ListChecker, ValidHistory) {
+  Op txn;
+  txn.kind = OpKind::kTxn;
+  txn.key = "l";
+  txn.appends = {{"l", "c"}, {"m", "z"}};
+  txn.elems = {"a", "b", "c"};
+  txn.invoke_ns = 45;
+  txn.complete_ns = 55;
+  txn.outcome = Outcome::kOk;
+  auto ops = Numbered({App("l", "a", 0, 10), App("l", "b", 5, 40), LR("l", {"a"}, 20, 30), App("l", "u", 21, 22, Outcome::kUnknown),
+                       App("l", "f", 23, 24, Outcome::kFail), txn, LR("l", {"a", "b", "c"}, 60, 70)});
+  auto r = CheckLists(ops, {{"l", {"a", "b", "c", "u"}}, {"m", {"z"}}});
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // The unknown append may also never happen.
+  auto r2 = CheckLists(ops, {{"l", {"a", "b", "c"}}, {"m", {"z"}}});
+  EXPECT_TRUE(r2.valid) << r2.Summary();
+}
+
+TEST(ListChecker, RejectsLostAppend) {
+  auto ops = Numbered({App("l", "a", 0, 10), App("l", "b", 20, 30), LR("l", {"a", "b"}, 40, 50)});
+  auto r = CheckLists(ops, {{"l", {"a"}}});
+  EXPECT_FALSE(r.valid);
+  EXPECT_EQ(r.lost_writes, 1);
+}
+
+TEST(ListChecker, RejectsReadOfAbortedValue) {
+  auto ops = Numbered({App("l", "a", 0, 10), App("l", "f", 20, 30, Outcome::kFail), LR("l", {"a", "f"}, 40, 50)});
+  auto r = CheckLists(ops, {{"l", {"a", "f"}}});
+  EXPECT_FALSE(r.valid);
+}
+
+TEST(ListChecker, RejectsStaleRead) {
+  auto ops = Numbered({App("l", "a", 0, 10), App("l", "b", 20, 30), LR("l", {"a"}, 40, 50)});
+  EXPECT_FALSE(CheckLists(ops, {{"l", {"a", "b"}}}).valid);
+  // Shorter than a read that completed before it.
+  auto ops2 = Numbered({App("l", "a", 0, 10), App("l", "b", 5, 100), LR("l", {"a", "b"}, 20, 30), LR("l", {"a"}, 40, 50)});
+  EXPECT_FALSE(CheckLists(ops2, {{"l", {"a", "b"}}}).valid);
+}
+
+TEST(ListChecker, RejectsReorderAndDuplicates) {
+  auto ops = Numbered({App("l", "a", 0, 10), App("l", "b", 0, 10), LR("l", {"b", "a"}, 40, 50)});
+  EXPECT_FALSE(CheckLists(ops, {{"l", {"a", "b"}}}).valid);
+  auto dup = Numbered({App("l", "a", 0, 10, Outcome::kUnknown)});
+  EXPECT_FALSE(CheckLists(dup, {{"l", {"a", "a"}}}).valid);
+}
+
+// ----------------------------------------------------------------------- bank
+
+Op Transfer(const std::string& from, const std::string& to, int64_t amount, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kTransfer;
+  op.from = from;
+  op.to = to;
+  op.value = amount;
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+Op Balances(std::vector<int64_t> b, int64_t t0, int64_t t1) {
+  Op op;
+  op.kind = OpKind::kBalances;
+  op.balances = std::move(b);
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = Outcome::kOk;
+  return op;
+}
+
+TEST(BankChecker, ValidHistory) {
+  auto ops = Numbered({Transfer("a", "b", 5, 0, 10), Balances({95, 105, 100}, 20, 30),
+                       Transfer("b", "c", 7, 40, 50, Outcome::kUnknown), Transfer("c", "a", 3, 40, 50, Outcome::kFail),
+                       Balances({95, 98, 107}, 60, 70)});
+  auto r = CheckBank(ops, {"a", "b", "c"}, {100, 100, 100}, {95, 98, 107});
+  EXPECT_TRUE(r.valid) << r.Summary();
+}
+
+TEST(BankChecker, RejectsHalfAppliedTransfer) {
+  auto ops = Numbered({Transfer("a", "b", 5, 0, 10), Balances({95, 100, 100}, 5, 8)});
+  auto r = CheckBank(ops, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100});
+  EXPECT_FALSE(r.valid);
+}
+
+TEST(BankChecker, RejectsLostTransferAndAppliedFailedOne) {
+  auto lost = Numbered({Transfer("a", "b", 5, 0, 10), Transfer("b", "c", 2, 20, 30)});
+  auto r = CheckBank(lost, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100});
+  EXPECT_FALSE(r.valid);
+  EXPECT_EQ(r.lost_writes, 1);
+  auto failed = Numbered({Transfer("a", "b", 5, 0, 10, Outcome::kFail)});
+  EXPECT_FALSE(CheckBank(failed, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100}).valid);
+  auto unknown = Numbered({Transfer("a", "b", 5, 0, 10, Outcome::kUnknown)});
+  EXPECT_TRUE(CheckBank(unknown, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100}).valid);
+}
+
+}  // namespace
+}  // namespace fault

@@ -1,0 +1,103 @@
+// A recorded history of client operations against a cluster, and the checkers
+// that judge it (issue 6). Nothing here needs a cluster: the checkers are unit
+// tested on hand-written histories with known anomalies (checker_test.cc).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fault {
+
+// ok: the reply says it happened. fail: it certainly did not happen (TRYAGAIN,
+// EXECABORT). unknown: no reply, UNKNOWN, or anything else we cannot be sure of:
+// it may take effect at any point after its invocation, or never.
+enum class Outcome { kOk, kFail, kUnknown };
+const char* OutcomeName(Outcome o);
+
+inline constexpr int64_t kNil = std::numeric_limits<int64_t>::min();  // absent key
+inline constexpr int64_t kInf = std::numeric_limits<int64_t>::max();  // never returned
+
+enum class OpKind {
+  kRead,      // register GET: result = value or kNil
+  kWrite,     // register SET key value
+  kIncr,      // register INCR: result = new value
+  kAppend,    // list RPUSH key elem (elems: the element)
+  kListRead,  // list LRANGE key 0 -1 (elems: the list seen)
+  kTxn,       // list MULTI/EXEC with appends (appends) and one LRANGE (elems)
+  kTransfer,  // bank MULTI DECRBY from amount INCRBY to amount EXEC
+  kBalances,  // bank MGET of every account (balances)
+};
+const char* OpKindName(OpKind k);
+
+struct Op {
+  int64_t id = 0;
+  int client = 0;   // the client thread
+  int node = 0;     // the node it talked to
+  OpKind kind = OpKind::kRead;
+  std::string key;
+  int64_t value = 0;   // kWrite: the value written; kTransfer: amount
+  int64_t result = kNil;  // kRead/kIncr: value returned
+  std::vector<std::string> elems;  // kAppend: {elem}; kListRead/kTxn: the list read
+  std::vector<std::pair<std::string, std::string>> appends;  // kTxn: (key, elem) appended
+  std::string from, to;            // kTransfer
+  std::vector<int64_t> balances;   // kBalances (kNil for a missing account)
+  int64_t invoke_ns = 0;
+  int64_t complete_ns = 0;  // checkers treat unknown ops as never returning
+  Outcome outcome = Outcome::kUnknown;
+  std::string error;  // the error text or "no reply", for the report
+};
+
+std::string Describe(const Op& op);
+
+// Thread-safe recorder: ops are added when they complete.
+class History {
+ public:
+  void Add(Op op);
+  std::vector<Op> ops() const;  // sorted by invocation
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Op> ops_;
+};
+
+struct CheckResult {
+  bool valid = true;
+  bool search_exhausted = false;  // the search ran out of budget: no verdict
+  std::vector<std::string> anomalies;  // each with a history excerpt
+  int64_t lost_writes = 0;             // acknowledged writes missing at the end
+  void Fail(std::string what) {
+    valid = false;
+    anomalies.push_back(std::move(what));
+  }
+  void Merge(const CheckResult& o);
+  std::string Summary(size_t max_anomalies = 10) const;
+};
+
+// Registers (kRead/kWrite/kIncr): linearizability per key (Wing & Gong search
+// with Lowe's memoization of (linearized set, register value)). Every register
+// starts absent (kNil), unless `initial` says otherwise. Budget per key in ms.
+CheckResult CheckRegisters(const std::vector<Op>& ops, int64_t budget_ms = 20000);
+
+// Lists (kAppend/kListRead/kTxn): `final_lists` maps every key to a final read
+// taken after the run (when every fault is healed). Checks: every acknowledged
+// append is in the final list exactly once; no element of a failed append is
+// ever seen; no read has duplicates or unknown elements; every read is a
+// prefix of the final list; a read sees every append acknowledged before it
+// was invoked, and is at least as long as any read that completed before it
+// was invoked (no stale reads).
+CheckResult CheckLists(const std::vector<Op>& ops,
+                       const std::vector<std::pair<std::string, std::vector<std::string>>>& final_lists);
+
+// Bank (kTransfer/kBalances): every read of all balances sums to `total` and
+// sees every account; the final balances equal the initial ones plus every
+// acknowledged transfer plus some subset of unknown ones (searched when there
+// are few enough unknown transfers), never a failed one.
+CheckResult CheckBank(const std::vector<Op>& ops, const std::vector<std::string>& accounts,
+                      const std::vector<int64_t>& initial, const std::vector<int64_t>& final_balances);
+
+}  // namespace fault
