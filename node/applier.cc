@@ -17,8 +17,7 @@ absl::Status Applier::Connect(const std::string& socket_path, uint64_t applied) 
   applied_ = last_enqueued_ = applied;
   pending_.clear();
   out_.clear();
-  in_.clear();
-  in_pos_ = 0;
+  in_ = ReadBuffer();
   scanner_.Reset();
   Read();
   return absl::OkStatus();
@@ -78,39 +77,28 @@ void Applier::Write() {
 }
 
 void Applier::Read() {
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  } else if (in_pos_ > (1 << 20)) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
-  }
-  size_t old = in_.size();
-  in_.resize(old + (64 << 10));
-  socket_->async_read_some(asio::buffer(in_.data() + old, 64 << 10),
-                           [this, old, alive = alive_](const asio::error_code& ec, size_t n) {
-                             if (!*alive) return;
-                             in_.resize(old + n);
-                             if (ec) {
-                               if (on_error) on_error(absl::UnavailableError(absl::StrCat("applier: ", ec.message())));
-                               return;
-                             }
-                             std::string error;
-                             while (in_pos_ < in_.size()) {
-                               size_t len = 0;
-                               char type = 0;
-                               auto st = scanner_.Scan(std::string_view(in_).substr(in_pos_), &len, &type, &error);
-                               if (st != resp::ParseStatus::kOk) break;
-                               if (type == '-' && errors_++ < 20) {
-                                 Log(LogLevel::kWarning, "apply: child refused an entry's command: %s",
-                                     in_.substr(in_pos_, std::min<size_t>(len, 200)));
-                               }
-                               in_pos_ += len;
-                               if (!pending_.empty()) --pending_.front().replies;
-                               Advance();
-                             }
-                             Read();
-                           });
+  socket_->async_read_some(in_.Prepare(64 << 10), [this, alive = alive_](const asio::error_code& ec, size_t n) {
+    if (!*alive) return;
+    if (ec) {
+      if (on_error) on_error(absl::UnavailableError(absl::StrCat("applier: ", ec.message())));
+      return;
+    }
+    in_.Commit(n);
+    std::string error;
+    while (!in_.empty()) {
+      size_t len = 0;
+      char type = 0;
+      if (scanner_.Scan(in_.data(), &len, &type, &error) != resp::ParseStatus::kOk) break;
+      if (type == '-' && errors_++ < 20) {
+        Log(LogLevel::kWarning, "apply: child refused an entry's command: %s",
+            in_.data().substr(0, std::min<size_t>(len, 200)));
+      }
+      in_.Consume(len);
+      if (!pending_.empty()) --pending_.front().replies;
+      Advance();
+    }
+    Read();
+  });
 }
 
 }  // namespace node

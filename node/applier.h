@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "node/effects.pb.h"
+#include "node/read_buffer.h"
 #include "resp/reply_scanner.h"
 
 namespace node {
@@ -55,8 +56,7 @@ class Applier {
   std::shared_ptr<bool> alive_;
   std::string out_, writing_;
   bool write_busy_ = false;
-  std::string in_;
-  size_t in_pos_ = 0;
+  ReadBuffer in_;
   resp::ReplyScanner scanner_;
   std::deque<Pending> pending_;
   int db_ = 0;

@@ -133,24 +133,14 @@ void ClientSession::ReadClient() {
   // Not while requests are being handled: their arguments point into in_.
   if (reading_client_ || handling_input_ || !client_open_ || input_closed_) return;
   if (slots_.size() > kMaxSlots || out_.size() > kMaxOutput) return;  // resumed by Flush()
-  if (in_pos_ == in_end_) {
-    in_pos_ = in_end_ = 0;
-  } else if (in_pos_ > (1 << 20)) {
-    in_.erase(0, in_pos_);
-    in_end_ -= in_pos_;
-    in_pos_ = 0;
-  }
-  // in_[in_end_, size) is room for the read in flight, not data.
   size_t chunk = std::clamp(parser_.HintBytesNeeded(), kReadChunk, kMaxReadChunk);
-  if (in_.size() < in_end_ + chunk) in_.resize(in_end_ + chunk);
   reading_client_ = true;
-  client_.async_read_some(asio::buffer(in_.data() + in_end_, chunk),
-                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                            self->reading_client_ = false;
-                            if (ec) return self->ClientGone();
-                            self->in_end_ += n;
-                            self->OnClientData();
-                          });
+  client_.async_read_some(in_.Prepare(chunk), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->reading_client_ = false;
+    if (ec) return self->ClientGone();
+    self->in_.Commit(n);
+    self->OnClientData();
+  });
 }
 
 void ClientSession::OnClientData() {
@@ -160,9 +150,9 @@ void ClientSession::OnClientData() {
   std::vector<std::string_view> args;
   std::string error;
   handling_input_ = true;
-  while (!input_closed_ && in_pos_ < in_end_) {
+  while (!input_closed_ && !in_.empty()) {
     size_t consumed = 0;
-    std::string_view data(in_.data() + in_pos_, in_end_ - in_pos_);
+    std::string_view data = in_.data();
     resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
     if (st == resp::ParseStatus::kNeedMore) break;
     if (st == resp::ParseStatus::kError) {
@@ -172,7 +162,7 @@ void ClientSession::OnClientData() {
       break;
     }
     if (!args.empty()) HandleRequest(args, data.substr(0, consumed));
-    in_pos_ += consumed;
+    in_.Consume(consumed);
   }
   handling_input_ = false;
   if (!uncovered_.empty() && !in_multi_) AddRole();
@@ -475,36 +465,24 @@ void ClientSession::WriteChild() {
 
 void ClientSession::ReadChild() {
   if (!child_open_) return;
-  if (child_pos_ == child_in_.size()) {
-    child_in_.clear();
-    child_pos_ = 0;
-  } else if (child_pos_ > (1 << 20)) {
-    child_in_.erase(0, child_pos_);
-    child_pos_ = 0;
-  }
-  size_t old = child_in_.size();
-  child_in_.resize(old + kReadChunk);
-  child_.async_read_some(asio::buffer(child_in_.data() + old, kReadChunk),
-                         [self = shared_from_this(), old](const asio::error_code& ec, size_t n) {
-                           self->child_in_.resize(old + n);
-                           if (ec) {
-                             if (self->child_open_) {
-                               self->Abort(
-                                   "UNKNOWN the node lost its link to its redis-server; the outcome of "
-                                   "this request is unknown");
-                             }
-                             return;
-                           }
-                           self->OnChildData();
-                         });
+  child_.async_read_some(child_in_.Prepare(kReadChunk), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    if (ec) {
+      if (self->child_open_) {
+        self->Abort("UNKNOWN the node lost its link to its redis-server; the outcome of this request is unknown");
+      }
+      return;
+    }
+    self->child_in_.Commit(n);
+    self->OnChildData();
+  });
 }
 
 void ClientSession::OnChildData() {
   std::string error;
-  while (child_pos_ < child_in_.size()) {
+  while (!child_in_.empty()) {
     size_t len = 0;
     char type = 0;
-    std::string_view data(child_in_.data() + child_pos_, child_in_.size() - child_pos_);
+    std::string_view data = child_in_.data();
     resp::ParseStatus st = scanner_.Scan(data, &len, &type, &error);
     if (st == resp::ParseStatus::kNeedMore) break;
     if (st == resp::ParseStatus::kError) {
@@ -512,7 +490,7 @@ void ClientSession::OnChildData() {
       return Abort("UNKNOWN the node could not read its redis-server's reply; outcome unknown");
     }
     std::string_view bytes = data.substr(0, len);
-    child_pos_ += len;
+    child_in_.Consume(len);
     if (passthrough_active_) {
       if (bytes == "+RESET\r\n") {
         // RESET ends the subscribed state; this reply is the RESET's own.

@@ -22,6 +22,7 @@
 #include "asio.hpp"
 #include "node/command_table.h"
 #include "node/key_lock_table.h"
+#include "node/read_buffer.h"
 #include "resp/reply_scanner.h"
 #include "resp/request_parser.h"
 
@@ -109,9 +110,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string describe_;
 
   // Client input.
-  std::string in_;
-  size_t in_pos_ = 0;  // parsed up to here
-  size_t in_end_ = 0;  // data ends here
+  ReadBuffer in_;
   resp::RequestParser parser_;
   bool reading_client_ = false;
   bool handling_input_ = false;
@@ -121,8 +120,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Child link.
   std::string to_child_, child_writing_buf_;
   bool child_writing_ = false;
-  std::string child_in_;
-  size_t child_pos_ = 0;
+  ReadBuffer child_in_;
   resp::ReplyScanner scanner_;
   bool child_open_ = false;
   int64_t child_client_id_ = -1;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"
+#include "node/read_buffer.h"
 
 namespace node {
 namespace {
@@ -28,8 +29,7 @@ struct PeerTransport::Peer {
 struct PeerTransport::Inbound {
   explicit Inbound(asio::ip::tcp::socket s) : socket(std::move(s)) {}
   asio::ip::tcp::socket socket;
-  std::string buf;
-  size_t pos = 0;
+  ReadBuffer in;
 };
 
 PeerTransport::PeerTransport(asio::io_context& io, uint64_t self_id,
@@ -83,38 +83,26 @@ void PeerTransport::Accept() {
 }
 
 void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
-  if (in->pos > 0 && in->pos == in->buf.size()) {
-    in->buf.clear();
-    in->pos = 0;
-  } else if (in->pos > (4 << 20)) {
-    in->buf.erase(0, in->pos);
-    in->pos = 0;
-  }
-  size_t old = in->buf.size();
-  in->buf.resize(old + (256 << 10));
-  in->socket.async_read_some(asio::buffer(in->buf.data() + old, 256 << 10),
-                             [this, in, old](const asio::error_code& ec, size_t n) {
-                               in->buf.resize(old + n);
-                               if (ec || stopped_) return;
-                               while (in->buf.size() - in->pos >= 4) {
-                                 uint32_t len;
-                                 std::memcpy(&len, in->buf.data() + in->pos, 4);
-                                 len = be32toh(len);
-                                 if (len > kMaxFrame) {
-                                   Log(LogLevel::kWarning, "raft link: frame of %d bytes; closing", len);
-                                   asio::error_code ec2;
-                                   in->socket.close(ec2);
-                                   return;
-                                 }
-                                 if (in->buf.size() - in->pos < 4 + static_cast<size_t>(len)) break;
-                                 consensus::pb::Message m;
-                                 if (m.ParseFromArray(in->buf.data() + in->pos + 4, static_cast<int>(len))) {
-                                   on_message_(std::move(m));
-                                 }
-                                 in->pos += 4 + len;
-                               }
-                               ReadInbound(in);
-                             });
+  in->socket.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
+    if (ec || stopped_) return;
+    in->in.Commit(n);
+    while (in->in.size() >= 4) {
+      uint32_t len;
+      std::memcpy(&len, in->in.data().data(), 4);
+      len = be32toh(len);
+      if (len > kMaxFrame) {
+        Log(LogLevel::kWarning, "raft link: frame of %d bytes; closing", len);
+        asio::error_code ec2;
+        in->socket.close(ec2);
+        return;
+      }
+      if (in->in.size() < 4 + static_cast<size_t>(len)) break;
+      consensus::pb::Message m;
+      if (m.ParseFromArray(in->in.data().data() + 4, static_cast<int>(len))) on_message_(std::move(m));
+      in->in.Consume(4 + len);
+    }
+    ReadInbound(in);
+  });
 }
 
 void PeerTransport::SetPeer(uint64_t id, const std::string& host, int port) {

@@ -52,8 +52,7 @@ void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> re
     Fail(absl::UnavailableError(absl::StrCat("replication link: connect: ", ec.message())));
     return;
   }
-  in_.clear();
-  in_pos_ = 0;
+  in_ = ReadBuffer();
   parser_.Reset();
   if (!resume_) {
     // A resumed link continues the same stream: an open MULTI group and the
@@ -90,34 +89,26 @@ void ReplicationReader::Send(std::string bytes) {
 
 void ReplicationReader::Read() {
   if (!socket_) return;
-  if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > (1 << 20))) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
-  }
-  size_t old = in_.size();
-  in_.resize(old + (1 << 16));
   auto* sock = socket_.get();
-  sock->async_read_some(asio::buffer(in_.data() + old, 1 << 16),
-                        [this, old, sock, alive = alive_](const asio::error_code& ec, size_t n) {
-                          if (!*alive || socket_.get() != sock) return;
-                          in_.resize(old + n);
-                          if (ec) {
-                            Fail(absl::UnavailableError(
-                                absl::StrCat("replication link lost: ", ec.message())));
-                            return;
-                          }
-                          Process();
-                          if (socket_.get() == sock) Read();
-                        });
+  sock->async_read_some(in_.Prepare(1 << 16), [this, sock, alive = alive_](const asio::error_code& ec, size_t n) {
+    if (!*alive || socket_.get() != sock) return;
+    if (ec) {
+      Fail(absl::UnavailableError(absl::StrCat("replication link lost: ", ec.message())));
+      return;
+    }
+    in_.Commit(n);
+    Process();
+    if (socket_.get() == sock) Read();
+  });
 }
 
 bool ReplicationReader::TakeLine(std::string* line) {
   // Before +FULLRESYNC the master may send bare "\n" keep-alives.
-  while (in_pos_ < in_.size() && in_[in_pos_] == '\n') ++in_pos_;
-  size_t eol = in_.find("\r\n", in_pos_);
-  if (eol == std::string::npos) return false;
-  *line = in_.substr(in_pos_, eol - in_pos_);
-  in_pos_ = eol + 2;
+  while (!in_.empty() && in_.data()[0] == '\n') in_.Consume(1);
+  size_t eol = in_.data().find("\r\n");
+  if (eol == std::string_view::npos) return false;
+  line->assign(in_.data().substr(0, eol));
+  in_.Consume(eol + 2);
   return true;
 }
 
@@ -185,19 +176,19 @@ void ReplicationReader::Process() {
       case State::kRdbLength: {
         bool done = false;
         if (state_ == State::kRdbLength) {
-          uint64_t take = std::min<uint64_t>(rdb_remaining_, in_.size() - in_pos_);
-          in_pos_ += take;
+          uint64_t take = std::min<uint64_t>(rdb_remaining_, in_.size());
+          in_.Consume(take);
           rdb_remaining_ -= take;
           done = rdb_remaining_ == 0;
         } else {
           // The RDB ends with the 40-byte mark; keep up to 39 bytes that could
           // be the start of a mark split across reads.
-          size_t at = in_.find(rdb_eof_mark_, in_pos_);
-          if (at != std::string::npos) {
-            in_pos_ = at + kEofMarkLen;
+          size_t at = in_.data().find(rdb_eof_mark_);
+          if (at != std::string_view::npos) {
+            in_.Consume(at + kEofMarkLen);
             done = true;
-          } else if (in_.size() - in_pos_ >= kEofMarkLen) {
-            in_pos_ = in_.size() - (kEofMarkLen - 1);
+          } else if (in_.size() >= kEofMarkLen) {
+            in_.Consume(in_.size() - (kEofMarkLen - 1));
           }
         }
         if (!done) return;
@@ -225,16 +216,16 @@ void ReplicationReader::ProcessStream() {
   bool ack = false;
   std::vector<std::string_view> args;
   std::string error;
-  while (in_pos_ < in_.size()) {
+  while (!in_.empty()) {
     size_t consumed = 0;
-    std::string_view data(in_.data() + in_pos_, in_.size() - in_pos_);
+    std::string_view data = in_.data();
     resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
     if (st == resp::ParseStatus::kNeedMore) break;
     if (st == resp::ParseStatus::kError) {
       return Fail(absl::DataLossError(absl::StrCat("replication stream: ", error)));
     }
     std::string_view bytes = data.substr(0, consumed);
-    in_pos_ += consumed;
+    in_.Consume(consumed);
     offset_ += consumed;
     if (args.empty()) {
       if (!in_multi_) run.end_offset = offset_;

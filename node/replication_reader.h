@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "asio.hpp"
+#include "node/read_buffer.h"
 #include "resp/request_parser.h"
 
 namespace node {
@@ -76,8 +77,7 @@ class ReplicationReader {
   int ack_interval_ms_ = 1000;
   State state_ = State::kIdle;
   std::optional<std::pair<std::string, uint64_t>> resume_;
-  std::string in_;
-  size_t in_pos_ = 0;            // consumed bytes of in_
+  ReadBuffer in_;
   std::string rdb_eof_mark_;
   uint64_t rdb_remaining_ = 0;
   std::string replid_;
