@@ -294,11 +294,7 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
         in_multi_ = false;
         multi_poisoned_ = false;
         if (abort) {
-          // Nothing queued will run: the locks of the queued writes can go now.
-          for (auto t : multi_tickets_) server_.locks().Release(t);
-          for (auto& k : multi_marked_) server_.locks().Unmark(k);
-          multi_tickets_.clear();
-          multi_marked_.clear();
+          DropMultiLocks();
           if (name == "discard") {
             forward_with_slot();
           } else {
@@ -412,10 +408,7 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
         if (ParseInt(args[1], &proto) && (proto == 2 || proto == 3)) s.hello_proto = static_cast<int>(proto);
         return;
       } else if (name == "reset") {
-        for (auto t : multi_tickets_) server_.locks().Release(t);
-        for (auto& k : multi_marked_) server_.locks().Unmark(k);
-        multi_tickets_.clear();
-        multi_marked_.clear();
+        DropMultiLocks();
         in_multi_ = false;
         multi_poisoned_ = false;
         db_ = 0;
@@ -428,6 +421,14 @@ void ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     case CommandClass::kRefused:
       return;  // handled above
   }
+}
+
+// Nothing queued in the MULTI will run: its writes' locks can go now.
+void ClientSession::DropMultiLocks() {
+  for (auto t : multi_tickets_) server_.locks().Release(t);
+  for (auto& k : multi_marked_) server_.locks().Unmark(k);
+  multi_tickets_.clear();
+  multi_marked_.clear();
 }
 
 void ClientSession::ConfirmLeadership(Slot* s) {
@@ -684,10 +685,7 @@ void ClientSession::ClientGone() {
   if (in_multi_) {
     to_child_.append("*1\r\n$7\r\nDISCARD\r\n");
     expects_.emplace_back(Expect::Kind::kIgnore);
-    for (auto t : multi_tickets_) server_.locks().Release(t);
-    for (auto& k : multi_marked_) server_.locks().Unmark(k);
-    multi_tickets_.clear();
-    multi_marked_.clear();
+    DropMultiLocks();
     in_multi_ = false;
   }
   if (blocking_in_flight_ > 0 && child_client_id_ >= 0) server_.UnblockChildClient(child_client_id_);

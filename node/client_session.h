@@ -84,6 +84,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void Forward(std::span<const std::string_view> args, std::string_view raw);
   void AddRole();
   void ConfirmLeadership(Slot* s);
+  void DropMultiLocks();
   void ReadChild();
   void OnChildData();
   void OnUpstreamConnected(bool forwarding);
