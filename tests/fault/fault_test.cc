@@ -1,0 +1,157 @@
+// Fault tests against a real three-node cluster: concurrent clients on every
+// node (registers, list appends, bank transfers), nemeses on a schedule, then
+// the checkers over the recorded history.
+//
+// Short version: runs in ctest (label `fault`, about a minute).
+// Long version (all nemeses, many seeds, a summary):
+//   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build-fault/tests/fault/fault_tests --gtest_filter='FaultLong.*'
+// On failure the node logs and the history are kept under /tmp/fault-logs/.
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "workload.h"
+
+namespace fault {
+namespace {
+
+struct RunConfig {
+  std::string name;
+  std::vector<std::string> nemeses;
+  std::chrono::milliseconds hold = 3s;
+  std::chrono::milliseconds warmup = 2s, settle = 1s, tail = 2s;
+  std::vector<std::string> node_args;
+  WorkloadOptions workload;
+};
+
+struct RunResult {
+  CheckResult check;
+  bool final_read = false;
+  bool converged = false;
+  std::vector<Op> ops;
+  std::vector<FaultEvent> events;
+  std::string summary;
+  std::string logs;
+};
+
+RunResult FaultRun(const RunConfig& cfg) {
+  RunResult res;
+  itest::Cluster c({.nodes = 3, .node_args = cfg.node_args, .proxies = true});
+  Workload w(c, cfg.workload);
+  Nemesis nemesis(c, w, cfg.workload.seed);
+  c.WaitForLeader();
+  w.Start();
+  std::this_thread::sleep_for(cfg.warmup);
+  for (const auto& n : cfg.nemeses) {
+    auto ev = nemesis.Run(n, cfg.hold);
+    std::cerr << "[fault] " << cfg.name << ": " << n << " (" << ev.detail << ") healed after "
+              << (ev.heal_ns - ev.start_ns) / 1000000 << " ms, leader serving "
+              << (ev.end_ns - ev.heal_ns) / 1000000 << " ms after the heal\n";
+    std::this_thread::sleep_for(cfg.settle);
+  }
+  std::this_thread::sleep_for(cfg.tail);
+  w.Stop();
+  c.Heal();
+  c.WaitForLeader(30s);
+  res.final_read = w.ReadFinal();
+  res.converged = c.WaitConverged(30s);
+  res.check = w.Check();
+  res.ops = w.history().ops();
+  res.events = nemesis.events();
+  res.summary = Summarize(res.ops, res.events, res.check);
+  auto errors = w.errors_seen();
+  std::string errs;
+  for (auto& e : errors) absl::StrAppend(&errs, " [", e, "]");
+  absl::StrAppend(&res.summary, "errors seen:", errs, "\n");
+  if (!res.check.valid || !res.final_read || !res.converged) {
+    std::string report = absl::StrCat(cfg.name, "\n", res.summary, res.check.Summary(50), "final read ok: ", res.final_read,
+                                      ", converged: ", res.converged, "\n");
+    res.logs = KeepLogs(c, cfg.name, res.ops, res.events, report);
+  }
+  return res;
+}
+
+void Print(const std::string& name, const RunResult& r) {
+  std::cerr << "==== " << name << " ====\n" << r.summary;
+  if (!r.check.valid) std::cerr << r.check.Summary(20);
+  if (!r.logs.empty()) std::cerr << "logs and history kept in " << r.logs << "\n";
+}
+
+TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
+  RunConfig cfg;
+  cfg.name = "short";
+  cfg.nemeses = {"kill-leader", "partition-leader", "pause-leader", "kill-child-leader", "partition-bridge"};
+  cfg.hold = 2500ms;
+  RunResult r = FaultRun(cfg);
+  Print(cfg.name, r);
+  EXPECT_TRUE(r.final_read) << "no final read after healing";
+  EXPECT_TRUE(r.converged) << "children did not converge after healing";
+  EXPECT_TRUE(r.check.valid) << r.check.Summary(20) << "logs: " << r.logs;
+  EXPECT_EQ(r.check.lost_writes, 0);
+  // The run must have done real work, or it proves nothing.
+  int64_t ok = 0;
+  for (auto& op : r.ops) ok += op.outcome == Outcome::kOk;
+  EXPECT_GT(ok, 1000);
+  EXPECT_EQ(r.events.size(), cfg.nemeses.size());
+}
+
+// The harness must bite: nodes that acknowledge writes before they commit lose
+// acknowledged writes when their leader is isolated, and the checkers say so.
+TEST(FaultTest, UnsafeAckBeforeCommitIsCaught) {
+  RunConfig cfg;
+  cfg.name = "unsafe-ack";
+  cfg.nemeses = {"partition-leader"};
+  cfg.hold = 4s;
+  cfg.node_args = {"--test_unsafe_ack_before_commit"};
+  RunResult r = FaultRun(cfg);
+  std::cerr << "==== " << cfg.name << " (anomalies expected) ====\n" << r.summary << r.check.Summary(5);
+  EXPECT_TRUE(r.final_read);
+  EXPECT_FALSE(r.check.valid) << "the checkers missed writes acknowledged before commit";
+  EXPECT_GT(r.check.lost_writes, 0) << r.check.Summary(5);
+  if (!r.logs.empty()) std::filesystem::remove_all(r.logs);  // expected: do not keep
+}
+
+// All nemeses, many seeds, longer holds. Skipped unless FAULT_LONG=1.
+TEST(FaultLong, AllNemesesManySeeds) {
+  const char* on = std::getenv("FAULT_LONG");
+  if (!on || std::string(on) != "1") GTEST_SKIP() << "set FAULT_LONG=1 to run";
+  int seeds = std::getenv("FAULT_SEEDS") ? std::atoi(std::getenv("FAULT_SEEDS")) : 5;
+  int first = std::getenv("FAULT_FIRST_SEED") ? std::atoi(std::getenv("FAULT_FIRST_SEED")) : 1;
+  std::vector<Op> all_ops;
+  std::vector<FaultEvent> all_events;
+  CheckResult all;
+  for (int s = first; s < first + seeds; ++s) {
+    RunConfig cfg;
+    cfg.name = absl::StrCat("long-seed", s);
+    cfg.workload.seed = static_cast<uint64_t>(s);
+    std::mt19937_64 rng(s);
+    cfg.nemeses = Nemesis::All();
+    std::shuffle(cfg.nemeses.begin(), cfg.nemeses.end(), rng);
+    cfg.hold = std::chrono::milliseconds(2000 + rng() % 3000);
+    RunResult r = FaultRun(cfg);
+    Print(cfg.name, r);
+    EXPECT_TRUE(r.final_read) << cfg.name;
+    EXPECT_TRUE(r.converged) << cfg.name;
+    EXPECT_TRUE(r.check.valid) << cfg.name << ": " << r.check.Summary(20) << "logs: " << r.logs;
+    // Shift times so the runs do not overlap in the merged summary.
+    int64_t shift = (s - first) * 100000000000000LL;  // 100000 s apart
+    for (auto op : r.ops) {
+      op.invoke_ns += shift;
+      op.complete_ns += shift;
+      all_ops.push_back(op);
+    }
+    for (auto ev : r.events) {
+      ev.start_ns += shift;
+      ev.heal_ns += shift;
+      ev.end_ns += shift;
+      all_events.push_back(ev);
+    }
+    all.Merge(r.check);
+  }
+  std::cerr << "==== LONG SUMMARY (" << seeds << " seeds) ====\n" << Summarize(all_ops, all_events, all);
+}
+
+}  // namespace
+}  // namespace fault

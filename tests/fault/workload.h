@@ -1,0 +1,98 @@
+// Workloads, nemeses and a whole fault run against a real cluster (issue 6).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster_harness.h"
+#include "history.h"
+
+namespace fault {
+
+using namespace std::chrono_literals;
+
+struct WorkloadOptions {
+  int register_clients = 6;
+  int register_keys = 4;
+  int list_clients = 3;
+  int list_keys = 3;
+  int bank_clients = 3;
+  int bank_accounts = 5;
+  int64_t bank_initial = 100;
+  std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
+  std::chrono::milliseconds think = 3ms;      // pause between a client's ops
+  uint64_t seed = 1;
+};
+
+// Concurrent clients against every node of the cluster, recording each op.
+class Workload {
+ public:
+  Workload(itest::Cluster& c, WorkloadOptions o);
+  ~Workload();
+  void Start();  // writes the bank's initial balances, then starts the clients
+  void Stop();
+  int64_t Now() const;  // ns since the workload was created
+  History& history() { return history_; }
+  const WorkloadOptions& options() const { return o_; }
+  std::vector<std::string> list_keys() const;
+  std::vector<std::string> accounts() const;
+  // Final reads after every fault is healed (retried until they succeed).
+  bool ReadFinal(std::chrono::milliseconds timeout = 30s);
+  const std::vector<std::pair<std::string, std::vector<std::string>>>& final_lists() const { return final_lists_; }
+  const std::vector<int64_t>& final_balances() const { return final_balances_; }
+  CheckResult Check(int64_t register_budget_ms = 30000) const;
+  std::vector<std::string> errors_seen() const;
+
+ private:
+  void RegisterClient(int id);
+  void ListClient(int id);
+  void BankClient(int id);
+
+  itest::Cluster& c_;
+  WorkloadOptions o_;
+  std::chrono::steady_clock::time_point t0_;
+  History history_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> final_lists_;
+  std::vector<int64_t> final_balances_;
+};
+
+struct FaultEvent {
+  std::string nemesis;
+  std::string detail;
+  int64_t start_ns = 0, heal_ns = 0, end_ns = 0;  // end: a leader serves again after the heal
+};
+
+// Injects one fault at a time, holds it, heals it, waits for a serving leader.
+// Runs on the test's thread (nodes it restarts die with the thread that started them).
+class Nemesis {
+ public:
+  Nemesis(itest::Cluster& c, const Workload& w, uint64_t seed) : c_(c), w_(w), rng_(seed) {}
+  static std::vector<std::string> All();
+  FaultEvent Run(const std::string& kind, std::chrono::milliseconds hold);
+  const std::vector<FaultEvent>& events() const { return events_; }
+
+ private:
+  int Leader();
+  int Other(int not_this);
+  itest::Cluster& c_;
+  const Workload& w_;
+  std::mt19937_64 rng_;
+  std::vector<FaultEvent> events_;
+};
+
+// Per nemesis: ops invoked during its events by outcome, and the longest time
+// without any successful op (the unavailability window).
+std::string Summarize(const std::vector<Op>& ops, const std::vector<FaultEvent>& events, const CheckResult& check);
+
+// Copies every node's logs (and the history) under /tmp/fault-logs/<name>-<time>/; returns the dir.
+std::string KeepLogs(itest::Cluster& c, const std::string& name, const std::vector<Op>& ops,
+                     const std::vector<FaultEvent>& events, const std::string& report);
+
+}  // namespace fault
