@@ -116,7 +116,11 @@ void Workload::Start() {
     bool ok = false;
     for (int attempt = 0; attempt < 100 && !ok; ++attempt) {
       Client cl(c_.port(attempt % c_.size()));
-      ok = cl.connected() && cl.Call(mset).AsString() == "OK";
+      if (cl.connected()) {
+        cl.Send(Cmd(mset));
+        auto v = cl.Read(5s);
+        ok = v && v->AsString() == "OK";
+      }
       if (!ok) std::this_thread::sleep_for(200ms);
     }
     if (!ok) fprintf(stderr, "fault: could not write the bank's initial balances\n");
