@@ -34,6 +34,7 @@ struct RunResult {
   std::vector<FaultEvent> events;
   std::string summary;
   std::string logs;
+  std::string problems;  // the cluster did not recover from a fault
 };
 
 RunResult FaultRun(const RunConfig& cfg) {
@@ -48,7 +49,9 @@ RunResult FaultRun(const RunConfig& cfg) {
     auto ev = nemesis.Run(n, cfg.hold);
     std::cerr << "[fault] " << cfg.name << ": " << n << " (" << ev.detail << ") healed after "
               << (ev.heal_ns - ev.start_ns) / 1000000 << " ms, leader serving "
-              << (ev.end_ns - ev.heal_ns) / 1000000 << " ms after the heal\n";
+              << (ev.end_ns - ev.heal_ns) / 1000000 << " ms after the heal"
+              << (ev.problem.empty() ? "" : " PROBLEM: " + ev.problem) << "\n";
+    if (!ev.problem.empty()) res.problems += absl::StrCat(n, ": ", ev.problem, "\n");
     std::this_thread::sleep_for(cfg.settle);
   }
   std::this_thread::sleep_for(cfg.tail);
@@ -65,7 +68,8 @@ RunResult FaultRun(const RunConfig& cfg) {
   std::string errs;
   for (auto& e : errors) absl::StrAppend(&errs, " [", e, "]");
   absl::StrAppend(&res.summary, "errors seen:", errs, "\n");
-  if (!res.check.valid || !res.final_read || !res.converged) {
+  if (!res.problems.empty()) absl::StrAppend(&res.summary, "RECOVERY PROBLEMS:\n", res.problems);
+  if (!res.check.valid || !res.final_read || !res.converged || !res.problems.empty()) {
     std::string report = absl::StrCat(cfg.name, "\n", res.summary, res.check.Summary(50), "final read ok: ", res.final_read,
                                       ", converged: ", res.converged, "\n");
     res.logs = KeepLogs(c, cfg.name, res.ops, res.events, report);
@@ -88,6 +92,7 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   Print(cfg.name, r);
   EXPECT_TRUE(r.final_read) << "no final read after healing";
   EXPECT_TRUE(r.converged) << "children did not converge after healing";
+  EXPECT_EQ(r.problems, "") << "logs: " << r.logs;
   EXPECT_TRUE(r.check.valid) << r.check.Summary(20) << "logs: " << r.logs;
   EXPECT_EQ(r.check.lost_writes, 0);
   // The run must have done real work, or it proves nothing.
@@ -134,6 +139,7 @@ TEST(FaultLong, AllNemesesManySeeds) {
     Print(cfg.name, r);
     EXPECT_TRUE(r.final_read) << cfg.name;
     EXPECT_TRUE(r.converged) << cfg.name;
+    EXPECT_EQ(r.problems, "") << cfg.name << " logs: " << r.logs;
     EXPECT_TRUE(r.check.valid) << cfg.name << ": " << r.check.Summary(20) << "logs: " << r.logs;
     // Shift times so the runs do not overlap in the merged summary.
     int64_t shift = (s - first) * 100000000000000LL;  // 100000 s apart

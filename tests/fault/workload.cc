@@ -373,6 +373,18 @@ int Nemesis::Leader() {
   return l >= 0 ? l : 0;
 }
 
+// Cluster::Restart aborts the whole test binary when the node does not answer
+// within 30 s, losing the history and the logs; restart the same Node (same
+// dir, port and flags) and report instead.
+void Nemesis::Restart(int i, FaultEvent& ev) {
+  c_.node(i).Kill9();
+  c_.node(i).Launch();
+  if (!itest::WaitReady(c_.port(i), 30s)) {
+    ev.problem += absl::StrCat("node ", i + 1, " restarted after kill -9 did not answer PING within 30 s; ");
+    if (!itest::WaitReady(c_.port(i), 30s)) ev.problem += "nor 30 s later; ";
+  }
+}
+
 int Nemesis::Other(int not_this) { return (not_this + 1 + static_cast<int>(rng_() % (c_.size() - 1))) % c_.size(); }
 
 FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold) {
@@ -391,7 +403,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     c_.Kill9(victim);
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
-    c_.Restart(victim);
+    Restart(victim, ev);
   } else if (kind == "kill-child-leader" || kind == "kill-child-follower") {
     int victim = kind == "kill-child-leader" ? leader : other;
     pid_t child = c_.node(victim).ChildPid();
@@ -433,7 +445,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     std::this_thread::sleep_for(hold / 2);
     ev.heal_ns = w_.Now();
     c_.Heal();
-    c_.Restart(leader);
+    Restart(leader, ev);
   } else if (kind == "pause-leader-kill-child") {
     // Pause the leader; kill the child of a follower meanwhile.
     ev.detail = absl::StrCat("SIGSTOP leader ", leader + 1, ", kill -9 the child of node ", other + 1);
@@ -446,7 +458,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
   } else {
     ev.detail = "unknown nemesis";
   }
-  c_.WaitForLeader(30s);
+  if (c_.WaitForLeader(30s) < 0) ev.problem += "no serving leader within 30 s after the heal; ";
   ev.end_ns = w_.Now();
   events_.push_back(ev);
   return ev;

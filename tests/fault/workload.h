@@ -67,6 +67,7 @@ struct FaultEvent {
   std::string nemesis;
   std::string detail;
   int64_t start_ns = 0, heal_ns = 0, end_ns = 0;  // end: a leader serves again after the heal
+  std::string problem;  // non-empty: the cluster did not recover (a failure of the run)
 };
 
 // Injects one fault at a time, holds it, heals it, waits for a serving leader.
@@ -80,6 +81,7 @@ class Nemesis {
 
  private:
   int Leader();
+  void Restart(int i, FaultEvent& ev);
   int Other(int not_this);
   itest::Cluster& c_;
   const Workload& w_;
