@@ -308,30 +308,37 @@ CheckResult CheckLists(const std::vector<Op>& ops,
     if (op->outcome != Outcome::kOk) continue;
     if (op->kind == OpKind::kListRead || op->kind == OpKind::kTxn) reads.push_back({op, op->key, &op->elems});
   }
-  for (const Read& rd : reads) {
+  // A read that is a prefix of the final list inherits the final list's checks
+  // (no duplicates, only elements appended to that key and not failed); only
+  // other reads are checked element by element. Keeps the checks linear.
+  std::vector<bool> is_prefix(reads.size(), false);
+  for (size_t ri = 0; ri < reads.size(); ++ri) {
+    const Read& rd = reads[ri];
     const auto& l = *rd.list;
-    std::set<std::string> seen;
-    for (const std::string& e : l) {
-      if (!seen.insert(e).second) r.Fail(absl::StrCat("read of ", rd.key, " has ", e, " twice:\n    ", Describe(*rd.op)));
-      auto it = appended.find(e);
-      if (it == appended.end() || it->second.key != rd.key) {
-        r.Fail(absl::StrCat("read of ", rd.key, " has ", e, ", never appended to it:\n    ", Describe(*rd.op)));
-      } else if (it->second.op->outcome == Outcome::kFail) {
-        r.Fail(absl::StrCat("read of an aborted value: ", rd.key, " has ", e,
-                            " from a failed append\n    ", Describe(*it->second.op), "\n    read: ", Describe(*rd.op)));
-      }
-    }
     auto f = finals.find(rd.key);
     if (f != finals.end()) {
       const auto& fin = *f->second;
-      bool prefix = l.size() <= fin.size() && std::equal(l.begin(), l.end(), fin.begin());
-      if (!prefix) {
+      is_prefix[ri] = l.size() <= fin.size() && std::equal(l.begin(), l.end(), fin.begin());
+      if (!is_prefix[ri]) {
         size_t at = 0;
         while (at < l.size() && at < fin.size() && l[at] == fin[at]) ++at;
         r.Fail(absl::StrCat("read of ", rd.key, " is not a prefix of the final list: they differ at index ", at,
                             " (read has ", at < l.size() ? l[at] : "<end>", ", final has ",
                             at < fin.size() ? fin[at] : "<end>", ", read length ", l.size(), ", final length ",
                             fin.size(), "):\n    ", Describe(*rd.op)));
+      }
+    }
+    if (!is_prefix[ri]) {
+      std::set<std::string> seen;
+      for (const std::string& e : l) {
+        if (!seen.insert(e).second) r.Fail(absl::StrCat("read of ", rd.key, " has ", e, " twice:\n    ", Describe(*rd.op)));
+        auto it = appended.find(e);
+        if (it == appended.end() || it->second.key != rd.key) {
+          r.Fail(absl::StrCat("read of ", rd.key, " has ", e, ", never appended to it:\n    ", Describe(*rd.op)));
+        } else if (it->second.op->outcome == Outcome::kFail) {
+          r.Fail(absl::StrCat("read of an aborted value: ", rd.key, " has ", e, " from a failed append\n    ",
+                              Describe(*it->second.op), "\n    read: ", Describe(*rd.op)));
+        }
       }
     }
     if (rd.op->kind == OpKind::kTxn) {
@@ -344,32 +351,52 @@ CheckResult CheckLists(const std::vector<Op>& ops,
       if (!ends) r.Fail(absl::StrCat("transaction read does not end with its own appends:\n    ", Describe(*rd.op)));
     }
   }
-  // Real time: a read sees every append acknowledged before it was invoked and
-  // everything a read that completed before it saw.
-  std::map<std::string, std::vector<std::pair<int64_t, std::string>>> acked_at;  // key -> (complete, elem)
-  for (auto& [elem, info] : appended) {
-    if (info.op->outcome == Outcome::kOk) acked_at[info.key].push_back({info.op->complete_ns, elem});
-  }
-  std::map<std::string, std::vector<std::pair<int64_t, const Read*>>> read_done;  // key -> (complete, read)
-  for (const Read& rd : reads) read_done[rd.key].push_back({rd.op->complete_ns, &rd});
-  for (auto& [_, v] : acked_at) std::sort(v.begin(), v.end());
-  for (auto& [_, v] : read_done) std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  for (const Read& rd : reads) {
-    std::set<std::string> in(rd.list->begin(), rd.list->end());
-    for (auto& [t, elem] : acked_at[rd.key]) {
-      if (t >= rd.op->invoke_ns) break;
-      if (!in.contains(elem)) {
-        r.Fail(absl::StrCat("STALE READ of ", rd.key, ": misses ", elem, ", acknowledged before the read began\n    ",
-                            Describe(*appended[elem].op), "\n    read: ", Describe(*rd.op)));
-        break;
-      }
+  // Real time, per key, one sweep over reads by invocation: a read must see
+  // every append acknowledged before it was invoked, and be at least as long
+  // as every read that completed before it was invoked.
+  for (auto& [key, pos] : position) {
+    std::vector<std::pair<int64_t, std::string>> acked;  // (complete, elem)
+    for (auto& [elem, info] : appended) {
+      if (info.key == key && info.op->outcome == Outcome::kOk) acked.push_back({info.op->complete_ns, elem});
     }
-    for (auto& [t, other] : read_done[rd.key]) {
-      if (t >= rd.op->invoke_ns) break;
-      if (other->list->size() > rd.list->size()) {
-        r.Fail(absl::StrCat("STALE READ of ", rd.key, ": shorter (", rd.list->size(), ") than a read that completed before it began (",
-                            other->list->size(), ")\n    earlier: ", Describe(*other->op), "\n    later:   ", Describe(*rd.op)));
-        break;
+    std::sort(acked.begin(), acked.end());
+    std::vector<size_t> rs;
+    for (size_t ri = 0; ri < reads.size(); ++ri) {
+      if (reads[ri].key == key) rs.push_back(ri);
+    }
+    std::vector<size_t> by_complete = rs;
+    std::sort(rs.begin(), rs.end(), [&](size_t a, size_t b) { return reads[a].op->invoke_ns < reads[b].op->invoke_ns; });
+    std::sort(by_complete.begin(), by_complete.end(),
+              [&](size_t a, size_t b) { return reads[a].op->complete_ns < reads[b].op->complete_ns; });
+    size_t ai = 0, ci = 0;
+    int64_t need = -1;  // highest final position among appends acknowledged so far
+    std::string need_elem;
+    size_t longest = 0;  // longest read completed so far
+    const Read* longest_read = nullptr;
+    for (size_t ri : rs) {
+      const Read& rd = reads[ri];
+      while (ai < acked.size() && acked[ai].first < rd.op->invoke_ns) {
+        auto p = pos.find(acked[ai].second);
+        if (p != pos.end() && static_cast<int64_t>(p->second) > need) {
+          need = static_cast<int64_t>(p->second);
+          need_elem = acked[ai].second;
+        }
+        ++ai;
+      }
+      while (ci < by_complete.size() && reads[by_complete[ci]].op->complete_ns < rd.op->invoke_ns) {
+        if (reads[by_complete[ci]].list->size() > longest) {
+          longest = reads[by_complete[ci]].list->size();
+          longest_read = &reads[by_complete[ci]];
+        }
+        ++ci;
+      }
+      if (!is_prefix[ri]) continue;  // already reported
+      if (need >= 0 && static_cast<int64_t>(rd.list->size()) <= need) {
+        r.Fail(absl::StrCat("STALE READ of ", key, ": misses ", need_elem, ", acknowledged before the read began\n    ",
+                            Describe(*appended[need_elem].op), "\n    read: ", Describe(*rd.op)));
+      } else if (longest_read && rd.list->size() < longest) {
+        r.Fail(absl::StrCat("STALE READ of ", key, ": shorter (", rd.list->size(), ") than a read that completed before it began (",
+                            longest, ")\n    earlier: ", Describe(*longest_read->op), "\n    later:   ", Describe(*rd.op)));
       }
     }
   }
