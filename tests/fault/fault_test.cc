@@ -86,7 +86,10 @@ void Print(const std::string& name, const RunResult& r) {
 TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   RunConfig cfg;
   cfg.name = "short";
-  cfg.nemeses = {"kill-leader", "partition-leader", "pause-leader", "kill-child-leader", "partition-bridge"};
+  // kill-child-follower then kill-leader: the follower with a rebuilt child may
+  // become the leader (see the report of issue 6: a rebuilt child that diverged).
+  cfg.nemeses = {"kill-child-follower", "kill-leader", "partition-leader", "pause-leader", "kill-child-leader",
+                 "partition-bridge"};
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);
