@@ -16,7 +16,10 @@ absl::Status Applier::Connect(const std::string& socket_path, uint64_t applied) 
   db_ = 0;
   applied_ = last_enqueued_ = applied;
   pending_.clear();
+  // Bytes of the previous connection (queued, or in a write cut short) must
+  // never reach the new child: it starts from an empty state.
   out_.clear();
+  writing_.clear();
   in_ = ReadBuffer();
   scanner_.Reset();
   Read();

@@ -24,6 +24,8 @@ struct PeerTransport::Peer {
   bool connected = false, connecting = false, writing = false, removed = false;
   std::string queued, writing_buf;
   int backoff_ms = 50;
+  uint64_t generation = 0;  // bumps with each new socket
+  bool retry_pending = false;
 };
 
 struct PeerTransport::Inbound {
@@ -147,7 +149,7 @@ void PeerTransport::Send(std::vector<consensus::pb::Message> messages) {
   for (auto& p : touched) {
     if (p->connected) {
       Write(p);
-    } else if (!p->connecting && !p->retry.expiry().time_since_epoch().count()) {
+    } else if (!p->connecting && !p->retry_pending) {
       Connect(p);
     }
   }
@@ -160,6 +162,9 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
   auto addr = asio::ip::make_address(p->host, ec);
   if (ec) return;
   p->socket = asio::ip::tcp::socket(io_);
+  ++p->generation;
+  p->writing = false;
+  p->writing_buf.clear();
   p->socket.async_connect(asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(p->port)),
                           [this, p](const asio::error_code& ec) {
                             p->connecting = false;
@@ -168,6 +173,7 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
                             p->socket.set_option(asio::ip::tcp::no_delay(true));
                             p->connected = true;
                             p->backoff_ms = 50;
+                            WatchClose(p);
                             Write(p);
                           });
 }
@@ -176,12 +182,25 @@ void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
   if (p->writing || p->queued.empty() || !p->connected) return;
   std::swap(p->queued, p->writing_buf);
   p->writing = true;
-  asio::async_write(p->socket, asio::buffer(p->writing_buf), [this, p](const asio::error_code& ec, size_t) {
+  asio::async_write(p->socket, asio::buffer(p->writing_buf), [this, p, generation = p->generation](const asio::error_code& ec, size_t) {
+    if (generation != p->generation) return;  // a write on a link since replaced
     p->writing = false;
     p->writing_buf.clear();
     if (p->removed || stopped_) return;
     if (ec) return Fail(p);
     Write(p);
+  });
+}
+
+// Peers never send on our outgoing link: a read completes only when the link
+// closes, which makes a dead link known at once rather than at a later write.
+void PeerTransport::WatchClose(const std::shared_ptr<Peer>& p) {
+  auto buf = std::make_shared<std::array<char, 64>>();
+  asio::ip::tcp::socket* sock = &p->socket;
+  sock->async_read_some(asio::buffer(*buf), [this, p, buf, generation = p->generation](const asio::error_code& ec, size_t) {
+    if (p->removed || stopped_ || generation != p->generation || !p->connected) return;
+    if (ec) return Fail(p);
+    WatchClose(p);
   });
 }
 
@@ -192,12 +211,14 @@ void PeerTransport::Fail(const std::shared_ptr<Peer>& p) {
   p->queued.clear();  // Raft resends what matters
   if (on_unreachable) on_unreachable(p->id);
   // Reconnect after a backoff; messages sent meanwhile wait in the queue.
+  if (p->retry_pending) return;  // one reconnect at a time
+  p->retry_pending = true;
   p->retry.expires_after(std::chrono::milliseconds(p->backoff_ms));
   p->backoff_ms = std::min(p->backoff_ms * 2, 1000);
   p->retry.async_wait([this, p](const asio::error_code& ec) {
-    p->retry.expires_at(asio::steady_timer::time_point());
-    if (ec || p->removed || stopped_) return;
-    Connect(p);
+    p->retry_pending = false;
+    if (p->removed || stopped_) return;
+    if (!p->connected && !p->connecting) Connect(p);
   });
 }
 

@@ -42,6 +42,7 @@ class PeerTransport {
   void Connect(const std::shared_ptr<Peer>& p);
   void Write(const std::shared_ptr<Peer>& p);
   void Fail(const std::shared_ptr<Peer>& p);
+  void WatchClose(const std::shared_ptr<Peer>& p);
   void Accept();
   void ReadInbound(const std::shared_ptr<Inbound>& in);
 

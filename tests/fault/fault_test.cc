@@ -113,8 +113,16 @@ TEST(FaultTest, UnsafeAckBeforeCommitIsCaught) {
   cfg.nemeses = {"partition-leader"};
   cfg.hold = 4s;
   cfg.node_args = {"--test_unsafe_ack_before_commit"};
-  RunResult r = FaultRun(cfg);
-  std::cerr << "==== " << cfg.name << " (anomalies expected) ====\n" << r.summary << r.check.Summary(5);
+  // Losing an acknowledged write needs a write to reach the isolated leader in
+  // its last moments: on a loaded machine one run may not get one, so up to
+  // three runs may try. A checker that misses the anomaly fails all three.
+  RunResult r;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    r = FaultRun(cfg);
+    std::cerr << "==== " << cfg.name << " attempt " << attempt << " (anomalies expected) ====\n"
+              << r.summary << r.check.Summary(5);
+    if (r.final_read && !r.check.valid && r.check.lost_writes > 0) break;
+  }
   EXPECT_TRUE(r.final_read);
   EXPECT_FALSE(r.check.valid) << "the checkers missed writes acknowledged before commit";
   EXPECT_GT(r.check.lost_writes, 0) << r.check.Summary(5);
