@@ -51,7 +51,12 @@ void FaultProxy::SetBlocked(bool blocked) {
 
 void FaultProxy::Accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket s) {
-    if (ec) return;
+    if (ec) {
+      // A connection reset before it was accepted (ECONNABORTED) must not stop
+      // the proxy: later connections would wait in the backlog forever.
+      if (ec != asio::error::operation_aborted && acceptor_.is_open()) Accept();
+      return;
+    }
     if (blocked_) {
       asio::error_code ec2;
       s.close(ec2);
