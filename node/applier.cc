@@ -14,7 +14,7 @@ absl::Status Applier::Connect(const std::string& socket_path, uint64_t applied) 
   socket_->connect(asio::local::stream_protocol::endpoint(socket_path), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("applier: connect: ", ec.message()));
   db_ = 0;
-  applied_ = last_enqueued_ = applied;
+  applied_ = applied;
   pending_.clear();
   // Bytes of the previous connection (queued, or in a write cut short) must
   // never reach the new child: it starts from an empty state.
@@ -45,14 +45,12 @@ void Applier::Apply(uint64_t index, const pb::EffectBatch& batch) {
   }
   out_.append(batch.commands());
   db_ = batch.end_db();
-  last_enqueued_ = index;
   pending_.push_back(Pending{index, replies});
   Advance();
   Write();
 }
 
 void Applier::Skip(uint64_t index) {
-  last_enqueued_ = index;
   pending_.push_back(Pending{index, 0});
   Advance();
 }

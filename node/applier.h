@@ -35,7 +35,6 @@ class Applier {
   void Skip(uint64_t index);
 
   uint64_t applied() const { return applied_; }
-  uint64_t last_enqueued() const { return last_enqueued_; }
   bool idle() const { return pending_.empty(); }
   uint64_t errors() const { return errors_; }
 
@@ -61,7 +60,6 @@ class Applier {
   std::deque<Pending> pending_;
   int db_ = 0;
   uint64_t applied_ = 0;
-  uint64_t last_enqueued_ = 0;
   uint64_t errors_ = 0;
 };
 

@@ -58,7 +58,6 @@ absl::Status ChildRedis::Start() {
     _exit(127);
   }
   pid_ = pid;
-  ++starts_;
 
   // Ready when it answers PING on its socket.
   absl::Time deadline = absl::Now() + options_.ready_timeout;

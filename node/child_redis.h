@@ -36,13 +36,11 @@ class ChildRedis {
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
-  int restarts() const { return starts_ > 0 ? starts_ - 1 : 0; }
   const ChildOptions& options() const { return options_; }
 
  private:
   ChildOptions options_;
   pid_t pid_ = -1;
-  int starts_ = 0;
 };
 
 }  // namespace node

@@ -46,11 +46,6 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket)
 
 ClientSession::~ClientSession() = default;
 
-std::string ClientSession::Describe() const {
-  return absl::StrCat("addr=", describe_, " db=", db_, " slots=", slots_.size(),
-                      " expects=", expects_.size(), " multi=", in_multi_, " pubsub=", pubsub_);
-}
-
 std::string ClientSession::ErrorReply(std::string_view msg) const {
   std::string out;
   resp::AppendError(&out, msg);

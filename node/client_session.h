@@ -46,7 +46,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Pending requests get `error`, then the client is closed.
   void Abort(std::string_view error);
 
-  std::string Describe() const;
 
  private:
   struct Slot {
