@@ -54,6 +54,10 @@ absl::Status ChildRedis::Start() {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     setpgid(0, 0);  // not in the node's process group: a ^C reaches the node only
+    // Asio opens sockets without close-on-exec. A child holding copies of the
+    // node's client and Raft sockets would keep them open after the node closes
+    // them, so their peers would never see the close.
+    close_range(3, ~0U, 0);
     execvp(argv[0], argv.data());
     _exit(127);
   }

@@ -12,6 +12,8 @@ namespace node {
 namespace {
 constexpr size_t kMaxQueued = 64 << 20;   // per peer, then drop
 constexpr uint32_t kMaxFrame = 256 << 20;
+constexpr int kMinBackoffMs = 50, kMaxBackoffMs = 1000;
+constexpr auto kStableLink = std::chrono::seconds(1);
 }  // namespace
 
 struct PeerTransport::Peer {
@@ -23,15 +25,19 @@ struct PeerTransport::Peer {
   asio::steady_timer retry;
   bool connected = false, connecting = false, writing = false, removed = false;
   std::string queued, writing_buf;
-  int backoff_ms = 50;
+  int backoff_ms = kMinBackoffMs;
   uint64_t generation = 0;  // bumps with each new socket
   bool retry_pending = false;
+  bool reported_down = false;  // its failure was logged; log when it is stable again
+  std::chrono::steady_clock::time_point up_since;
 };
 
 struct PeerTransport::Inbound {
   explicit Inbound(asio::ip::tcp::socket s) : socket(std::move(s)) {}
   asio::ip::tcp::socket socket;
   ReadBuffer in;
+  std::string peer;  // for debug logs
+  uint64_t frames = 0;
 };
 
 PeerTransport::PeerTransport(asio::io_context& io, uint64_t self_id,
@@ -77,6 +83,12 @@ void PeerTransport::Accept() {
     }
     s.set_option(asio::ip::tcp::no_delay(true));
     auto in = std::make_shared<Inbound>(std::move(s));
+    if (LogEnabled(LogLevel::kDebug)) {
+      asio::error_code ec2;
+      auto ep = in->socket.remote_endpoint(ec2);
+      in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
+      Log(LogLevel::kDebug, "raft link from %s accepted", in->peer);
+    }
     inbound_.push_back(in);
     std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
     ReadInbound(in);
@@ -86,7 +98,10 @@ void PeerTransport::Accept() {
 
 void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
   in->socket.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
-    if (ec || stopped_) return;
+    if (ec || stopped_) {
+      Log(LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->frames, ec.message());
+      return;
+    }
     in->in.Commit(n);
     while (in->in.size() >= 4) {
       uint32_t len;
@@ -100,7 +115,12 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
       }
       if (in->in.size() < 4 + static_cast<size_t>(len)) break;
       consensus::pb::Message m;
-      if (m.ParseFromArray(in->in.data().data() + 4, static_cast<int>(len))) on_message_(std::move(m));
+      ++in->frames;
+      if (m.ParseFromArray(in->in.data().data() + 4, static_cast<int>(len))) {
+        on_message_(std::move(m));
+      } else {
+        Log(LogLevel::kWarning, "raft link: a frame of %d bytes that does not parse; skipped", len);
+      }
       in->in.Consume(4 + len);
     }
     ReadInbound(in);
@@ -160,7 +180,11 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
   p->connecting = true;
   asio::error_code ec;
   auto addr = asio::ip::make_address(p->host, ec);
-  if (ec) return;
+  if (ec) {
+    p->connecting = false;
+    Log(LogLevel::kError, "raft link to node %d: bad address %s", p->id, p->host);
+    return;
+  }
   p->socket = asio::ip::tcp::socket(io_);
   ++p->generation;
   p->writing = false;
@@ -169,10 +193,10 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
                           [this, p](const asio::error_code& ec) {
                             p->connecting = false;
                             if (p->removed || stopped_) return;
-                            if (ec) return Fail(p);
+                            if (ec) return Fail(p, ec);
                             p->socket.set_option(asio::ip::tcp::no_delay(true));
                             p->connected = true;
-                            p->backoff_ms = 50;
+                            p->up_since = std::chrono::steady_clock::now();
                             WatchClose(p);
                             Write(p);
                           });
@@ -187,7 +211,14 @@ void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
     p->writing = false;
     p->writing_buf.clear();
     if (p->removed || stopped_) return;
-    if (ec) return Fail(p);
+    if (ec) return Fail(p, ec);
+    // A connect proves little (a proxy or a dying peer may accept, then close):
+    // the backoff resets only once the link has carried writes for a while.
+    if (p->backoff_ms > kMinBackoffMs && std::chrono::steady_clock::now() - p->up_since >= kStableLink) {
+      p->backoff_ms = kMinBackoffMs;
+      if (p->reported_down) Log(LogLevel::kInfo, "raft link to node %d (%s:%d) is up again", p->id, p->host, p->port);
+      p->reported_down = false;
+    }
     Write(p);
   });
 }
@@ -199,12 +230,17 @@ void PeerTransport::WatchClose(const std::shared_ptr<Peer>& p) {
   asio::ip::tcp::socket* sock = &p->socket;
   sock->async_read_some(asio::buffer(*buf), [this, p, buf, generation = p->generation](const asio::error_code& ec, size_t) {
     if (p->removed || stopped_ || generation != p->generation || !p->connected) return;
-    if (ec) return Fail(p);
+    if (ec) return Fail(p, ec);
     WatchClose(p);
   });
 }
 
-void PeerTransport::Fail(const std::shared_ptr<Peer>& p) {
+void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why) {
+  if (!p->reported_down) {
+    Log(LogLevel::kInfo, "raft link to node %d (%s:%d) is down: %s; reconnecting", p->id, p->host, p->port,
+        why.message());
+    p->reported_down = true;
+  }
   asio::error_code ec;
   p->socket.close(ec);
   p->connected = false;
@@ -214,7 +250,7 @@ void PeerTransport::Fail(const std::shared_ptr<Peer>& p) {
   if (p->retry_pending) return;  // one reconnect at a time
   p->retry_pending = true;
   p->retry.expires_after(std::chrono::milliseconds(p->backoff_ms));
-  p->backoff_ms = std::min(p->backoff_ms * 2, 1000);
+  p->backoff_ms = std::min(p->backoff_ms * 2, kMaxBackoffMs);
   p->retry.async_wait([this, p](const asio::error_code& ec) {
     p->retry_pending = false;
     if (p->removed || stopped_) return;

@@ -41,7 +41,7 @@ class PeerTransport {
   struct Inbound;
   void Connect(const std::shared_ptr<Peer>& p);
   void Write(const std::shared_ptr<Peer>& p);
-  void Fail(const std::shared_ptr<Peer>& p);
+  void Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why);
   void WatchClose(const std::shared_ptr<Peer>& p);
   void Accept();
   void ReadInbound(const std::shared_ptr<Inbound>& in);

@@ -155,6 +155,7 @@ int ClusterStart(const char* argv0) {
       int fd = open("/dev/null", O_RDWR);
       dup2(fd, 0);
       dup2(fd, 1);
+      close_range(3, ~0U, 0);  // nothing of this command's stays open in the node
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

@@ -49,6 +49,7 @@ absl::StatusOr<resp::Value> LiveReply() {
   std::string sock = dir + "/redis.sock";
   pid_t pid = fork();
   if (pid == 0) {
+    close_range(3, ~0U, 0);
     execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock.c_str(), "--save", "",
            "--appendonly", "no", "--dir", dir.c_str(), "--logfile", (dir + "/log").c_str(), nullptr);
     _exit(127);

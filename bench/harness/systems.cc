@@ -283,6 +283,7 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::str
     }
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
+    close_range(3, ~0U, 0);  // the harness's sockets stay the harness's
     execvp(cargv[0], cargv.data());
     dprintf(2, "exec %s: %s\n", cargv[0], strerror(errno));
     _exit(127);

@@ -4,13 +4,17 @@
 //
 // Short version: runs in ctest (label `fault`, about a minute).
 // Long version (all nemeses, many seeds, a summary):
-//   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build-fault/tests/fault/fault_tests --gtest_filter='FaultLong.*'
-// On failure the node logs and the history are kept under /tmp/fault-logs/.
+//   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build/tests/fault/fault_tests --gtest_filter='FaultLong.*'
+// FAULT_NEMESES=a,b,... runs only those nemeses (each seed); FAULT_NODE_ARGS
+// adds node flags (e.g. "--loglevel=debug"); FAULT_KEEP_LOGS=1 keeps the logs
+// of every run. On failure the node logs and the history are
+// kept under /tmp/fault-logs/.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "workload.h"
 
@@ -69,7 +73,8 @@ RunResult FaultRun(const RunConfig& cfg) {
   for (auto& e : errors) absl::StrAppend(&errs, " [", e, "]");
   absl::StrAppend(&res.summary, "errors seen:", errs, "\n");
   if (!res.problems.empty()) absl::StrAppend(&res.summary, "RECOVERY PROBLEMS:\n", res.problems);
-  if (!res.check.valid || !res.final_read || !res.converged || !res.problems.empty()) {
+  const bool keep = std::getenv("FAULT_KEEP_LOGS") != nullptr;
+  if (keep || !res.check.valid || !res.final_read || !res.converged || !res.problems.empty()) {
     std::string report = absl::StrCat(cfg.name, "\n", res.summary, res.check.Summary(50), "final read ok: ", res.final_read,
                                       ", converged: ", res.converged, "\n");
     res.logs = KeepLogs(c, cfg.name, res.ops, res.events, report);
@@ -144,6 +149,8 @@ TEST(FaultLong, AllNemesesManySeeds) {
     cfg.workload.seed = static_cast<uint64_t>(s);
     std::mt19937_64 rng(s);
     cfg.nemeses = Nemesis::All();
+    if (const char* only = std::getenv("FAULT_NEMESES")) cfg.nemeses = absl::StrSplit(only, ',', absl::SkipEmpty());
+    if (const char* args = std::getenv("FAULT_NODE_ARGS")) cfg.node_args = absl::StrSplit(args, ' ', absl::SkipEmpty());
     std::shuffle(cfg.nemeses.begin(), cfg.nemeses.end(), rng);
     cfg.hold = std::chrono::milliseconds(2000 + rng() % 3000);
     RunResult r = FaultRun(cfg);

@@ -94,9 +94,18 @@ int64_t Workload::Now() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_).count();
 }
 
+std::vector<std::string> Workload::ListKeysOf(int64_t generation) const {
+  std::vector<std::string> k;
+  for (int i = 0; i < o_.list_keys; ++i) k.push_back(absl::StrCat("list", generation, "-", i));
+  return k;
+}
+
 std::vector<std::string> Workload::list_keys() const {
   std::vector<std::string> k;
-  for (int i = 0; i < o_.list_keys; ++i) k.push_back(absl::StrCat("list", i));
+  for (int64_t g = 0; g <= list_generation_.load(); ++g) {
+    auto gk = ListKeysOf(g);
+    k.insert(k.end(), gk.begin(), gk.end());
+  }
   return k;
 }
 
@@ -186,10 +195,16 @@ void Workload::ListClient(int id) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);
   int64_t seq = 0;
-  auto keys = list_keys();
   while (!stop_) {
     Client* cl = conn.Get();
     if (!cl) continue;
+    // Lists move to new keys every so often: each read returns the whole list,
+    // so a list that grew for the whole run would make the history quadratic.
+    const int64_t generation = Now() / o_.list_key_lifetime_ns;
+    int64_t seen = list_generation_.load();
+    while (seen < generation && !list_generation_.compare_exchange_weak(seen, generation)) {
+    }
+    const auto keys = ListKeysOf(generation);
     Op op;
     op.client = id;
     op.node = conn.node();

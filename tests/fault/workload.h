@@ -20,7 +20,8 @@ struct WorkloadOptions {
   int register_clients = 6;
   int register_keys = 4;
   int list_clients = 3;
-  int list_keys = 3;
+  int list_keys = 3;                         // in use at a time
+  int64_t list_key_lifetime_ns = 10'000'000'000;  // then the list clients move to new keys
   int bank_clients = 3;
   int bank_accounts = 5;
   int64_t bank_initial = 100;
@@ -39,7 +40,7 @@ class Workload {
   int64_t Now() const;  // ns since the workload was created
   History& history() { return history_; }
   const WorkloadOptions& options() const { return o_; }
-  std::vector<std::string> list_keys() const;
+  std::vector<std::string> list_keys() const;  // every list key used so far
   std::vector<std::string> accounts() const;
   // Final reads after every fault is healed (retried until they succeed).
   bool ReadFinal(std::chrono::milliseconds timeout = 30s);
@@ -52,12 +53,14 @@ class Workload {
   void RegisterClient(int id);
   void ListClient(int id);
   void BankClient(int id);
+  std::vector<std::string> ListKeysOf(int64_t generation) const;
 
   itest::Cluster& c_;
   WorkloadOptions o_;
   std::chrono::steady_clock::time_point t0_;
   History history_;
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> list_generation_{0};  // the newest generation of list keys in use
   std::vector<std::thread> threads_;
   std::vector<std::pair<std::string, std::vector<std::string>>> final_lists_;
   std::vector<int64_t> final_balances_;

@@ -141,6 +141,10 @@ void Process::Start(const std::vector<std::string>& argv, const std::string& log
     (void)f;
     int fd = open("/dev/null", O_WRONLY);
     dup2(fd, 1);
+    // Not the test's sockets: a node holding a copy of a fault proxy's
+    // connection keeps it open after the proxy closes it, and the node on the
+    // far side never learns that its peer went away.
+    close_range(3, ~0U, 0);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
