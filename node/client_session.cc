@@ -140,10 +140,40 @@ void ClientSession::ReadClient() {
 
 void ClientSession::OnClientData() {
   if (!client_open_ || aborted_) return;
-  // Requests wait for an upstream (up to the no-leader deadline).
-  if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting) return;
   std::vector<std::string_view> args;
   std::string error;
+  // Requests wait for an upstream (up to the no-leader deadline), except a
+  // node-local command with nothing queued before it: ANARCHO.STATUS must
+  // answer at once on a node that has no leader.
+  if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting) {
+    bool need_more = false;
+    handling_input_ = true;
+    while (slots_.empty() && !in_multi_ && !input_closed_ && !in_.empty()) {
+      size_t consumed = 0;
+      std::string_view data = in_.data();
+      resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
+      need_more = st == resp::ParseStatus::kNeedMore;
+      if (st == resp::ParseStatus::kError) {
+        ReadySlot(ErrorReply(absl::StrCat("ERR ", error))).close_after = true;
+        input_closed_ = true;
+        Flush();
+        break;
+      }
+      // Anything else stays in the input (the parser starts afresh after a
+      // complete request) and is handled in order once there is an upstream.
+      if (st != resp::ParseStatus::kOk) break;
+      if (!args.empty()) {
+        const std::string name = Lower(args[0]);
+        if (!IsNodeCommand(name) || !server_.IsLocalNodeCommand(name)) break;
+        ReadySlot(server_.NodeCommand(args, proto_));
+      }
+      in_.Consume(consumed);
+      Flush();
+    }
+    handling_input_ = false;
+    if (need_more || in_.empty()) ReadClient();
+    return;
+  }
   handling_input_ = true;
   while (!input_closed_ && !in_.empty()) {
     size_t consumed = 0;

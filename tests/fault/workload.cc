@@ -380,7 +380,7 @@ std::vector<std::string> Workload::errors_seen() const {
 std::vector<std::string> Nemesis::All() {
   return {"kill-leader",       "kill-follower",      "kill-child-leader", "kill-child-follower",
           "pause-leader",      "pause-follower",     "partition-leader",  "partition-follower",
-          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child"};
+          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader"};
 }
 
 int Nemesis::Leader() {
@@ -470,6 +470,23 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
     c_.node(leader).process().Signal(SIGCONT);
+  } else if (kind == "transfer-leader") {
+    // Hand leadership to a follower under load, twice (there and back to a
+    // third): the old leader steps down and rebuilds its child each time.
+    ev.detail = absl::StrCat("transfer leadership ", leader + 1, " -> ", other + 1);
+    auto transfer = [&](int from, int to) {
+      Client cl(c_.port(from));
+      auto v = cl.Call({"ANARCHO.TRANSFER", absl::StrCat(to + 1)});
+      if (v.IsError()) absl::StrAppend(&ev.detail, " (", v.str, ")");
+    };
+    transfer(leader, other);
+    std::this_thread::sleep_for(hold / 2);
+    int now = Leader();
+    int next = Other(now);
+    absl::StrAppend(&ev.detail, ", then ", now + 1, " -> ", next + 1);
+    transfer(now, next);
+    std::this_thread::sleep_for(hold / 2);
+    ev.heal_ns = w_.Now();
   } else {
     ev.detail = "unknown nemesis";
   }

@@ -218,6 +218,38 @@ TEST(ClusterTest, NoMajorityMeansClearRetryableErrors) {
   EXPECT_TRUE(g.IsError()) << Str(g);
 }
 
+// Node-local commands do not wait for a leader: an operator asks a node that
+// cannot find one what it knows. (With a minute's wait for a leader, a reply
+// within 20 s can only come from a node that does not wait.)
+TEST(ClusterTest, StatusAnswersWithoutALeader) {
+  Cluster c({.node_args = {"--no_leader_wait_ms", "60000"}});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int survivor = (leader + 1) % c.size();
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != survivor) c.Kill9(i);
+  }
+  Client waiting(c.port(survivor));
+  waiting.Send("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n");  // waits for a leader
+  Client cl(c.port(survivor));
+  cl.Send("*1\r\n$14\r\nANARCHO.STATUS\r\n*1\r\n$12\r\nANARCHO.HELP\r\n");
+  auto status = cl.Read(20s);
+  ASSERT_TRUE(status.has_value()) << "ANARCHO.STATUS waited for a leader";
+  std::map<std::string, std::string> fields;
+  for (size_t k = 0; k + 1 < status->elements.size(); k += 2) {
+    fields[status->elements[k].AsString()] = status->elements[k + 1].AsString();
+  }
+  EXPECT_NE(fields["role"], "leader");
+  EXPECT_EQ(fields["id"], absl::StrCat(survivor + 1));
+  auto help = cl.Read(20s);
+  ASSERT_TRUE(help.has_value());
+  EXPECT_EQ(help->type, resp::Type::kArray);
+  // A request that needs the leader still waits behind it.
+  cl.Send("*2\r\n$3\r\nGET\r\n$1\r\nx\r\n");
+  EXPECT_FALSE(cl.Read(1s).has_value());
+  EXPECT_FALSE(waiting.Read(1s).has_value());
+}
+
 // A node with an empty data dir joins a running cluster (as a learner, then a
 // voter) and catches up by replaying the log. (A voter must never come back
 // under its old id with an empty dir: it could have been part of the majority
