@@ -244,6 +244,8 @@ class Raft {
   uint64_t term() const { return term_; }
   uint64_t leader() const { return lead_; }
   Role role() const { return role_; }
+  // Non-zero while this leader hands leadership over (proposals are refused).
+  uint64_t lead_transferee() const { return lead_transferee_; }
   const RaftLog& log() const { return log_; }
   pb::ConfState conf_state() const { return trk_.ConfState(); }
 

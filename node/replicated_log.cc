@@ -1,5 +1,7 @@
 #include "node/replicated_log.h"
 
+#include <random>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -91,6 +93,9 @@ absl::Status ReplicatedLog::Start() {
   c.applied = 0;  // the child starts empty: every committed entry is applied again
   c.pre_vote = true;
   c.check_quorum = true;
+  // Fresh randomness per process: with a seed fixed by the id, the nodes would
+  // draw the same sequence of election timeouts after every restart.
+  c.random_seed = (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) | 1;
   c.read_only_option = options_.lease_reads ? consensus::ReadOnlyOption::kLeaseBased
                                             : consensus::ReadOnlyOption::kSafe;
   auto raft = consensus::Raft::Create(c);

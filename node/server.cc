@@ -294,6 +294,10 @@ void Server::OnEffects(EffectRun&& run) {
 // becomes one entry (group commit).
 void Server::ProposePending() {
   if (!leader_ready_ || pending_.end_offset <= proposed_end_) return;
+  // During a leadership transfer the core refuses proposals. The effects wait
+  // here, in stream order: proposed once the transfer is abandoned, or thrown
+  // away with the child's state when this node stops leading.
+  if (rlog_->transferring()) return;
   if (pending_.count == 0) {
     // Only bytes that are not state (pings): nothing to replicate. They are
     // committed once everything proposed before them is.
@@ -317,8 +321,11 @@ void Server::ProposePending() {
   pending_begin_ = end;
   proposed_end_ = end;
   if (auto s = rlog_->Propose(batch.SerializeAsString()); !s.ok()) {
-    // Leadership is going; the soft-state change aborts the waiting clients.
+    // These effects ran on the child but will never be in the log. Dropping
+    // them and going on would let a later entry's commit acknowledge them, so
+    // the child's state is thrown away instead, and its clients get UNKNOWN.
     Log(LogLevel::kWarning, "proposal refused: %s", s.ToString());
+    if (is_leader_) RebuildChild(absl::StrCat("a proposal was refused: ", s.message()));
   }
 }
 

@@ -135,6 +135,43 @@ TEST(ClusterTest, LeaderKilledUnderLoadLosesNoAcknowledgedWrite) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// A transfer to a node that cannot take over stays in progress until it is
+// abandoned, and meanwhile the core refuses proposals. Writes that ran on the
+// leader's child in that window must still reach the log before they are
+// acknowledged (the fault run caught acknowledged appends lost this way: their
+// effects were dropped, and a later entry's commit acknowledged them).
+TEST(ClusterTest, WritesDuringAnAbandonedTransferAreNotLost) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int target = (leader + 1) % c.size(), other = (leader + 2) % c.size();
+  WriteLoad load(c);
+  std::this_thread::sleep_for(500ms);
+  c.Partition({target}, {leader, other});
+  for (int i = 0; i < 4; ++i) {
+    Client admin(c.port(leader));
+    resp::Value v = admin.Call({"ANARCHO.TRANSFER", absl::StrCat(target + 1)});
+    EXPECT_FALSE(v.IsError()) << Str(v);
+    std::this_thread::sleep_for(1500ms);  // abandoned after an election timeout
+  }
+  c.Heal();
+  std::this_thread::sleep_for(500ms);
+  load.Stop();
+  auto acked = load.acked();
+  ASSERT_GT(acked.size(), 100u);
+  // The other follower's child holds exactly what the log holds.
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_TRUE(c.WaitConverged());
+  EXPECT_EQ(MissingOn(c, other, acked), 0u) << "acknowledged writes missing from the log";
+  // And after the leader hands over, the new leader serves them too.
+  int now = c.WaitForLeader();
+  int next = (now + 1) % c.size();
+  Client admin(c.port(now));
+  EXPECT_EQ(admin.Call({"ANARCHO.TRANSFER", absl::StrCat(next + 1)}).AsString(), "OK");
+  ASSERT_EQ(c.WaitForLeader(20s, {next}), next);
+  EXPECT_EQ(MissingOn(c, next, acked), 0u);
+}
+
 // Killed while entries are being applied to it: the rebuilt child must get the
 // log from the start and nothing of what was in flight to the dead one (an
 // append re-sent to the new child would show up twice).
