@@ -76,8 +76,12 @@ class ReplicatedLog {
   uint64_t syncs() const { return syncs_; }
   // This node is the only voter (kept current as membership changes apply).
   bool sole_voter() const { return sole_voter_; }
-  // A leadership transfer is under way: proposals are refused until it ends.
-  bool transferring() const { return raft_ && raft_->lead_transferee() != 0; }
+  // Whether the core would take a proposal now: it leads (which it may have
+  // stopped doing since the last Ready told the host) and no leadership
+  // transfer is under way.
+  bool accepting_proposals() const {
+    return raft_ && raft_->role() == consensus::Role::kLeader && raft_->lead_transferee() == 0;
+  }
 
   // Runs at the top of each Ready cycle: the host's last chance to add
   // proposals to the batch that the next write makes durable.

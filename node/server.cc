@@ -294,10 +294,11 @@ void Server::OnEffects(EffectRun&& run) {
 // becomes one entry (group commit).
 void Server::ProposePending() {
   if (!leader_ready_ || pending_.end_offset <= proposed_end_) return;
-  // During a leadership transfer the core refuses proposals. The effects wait
-  // here, in stream order: proposed once the transfer is abandoned, or thrown
+  // During a leadership transfer, or once the core stopped leading (the host
+  // learns it at the next Ready), proposals would be refused. The effects wait
+  // here, in stream order: proposed once a transfer is abandoned, or thrown
   // away with the child's state when this node stops leading.
-  if (rlog_->transferring()) return;
+  if (!rlog_->accepting_proposals()) return;
   if (pending_.count == 0) {
     // Only bytes that are not state (pings): nothing to replicate. They are
     // committed once everything proposed before them is.
