@@ -37,6 +37,9 @@ ABSL_FLAG(int, raft_port, 0, "Port for Raft messages from peers (0: single node,
 ABSL_FLAG(std::string, peers, "",
           "Every member as id=host:client_port:raft_port, comma separated, this node included "
           "(empty: a single-node cluster).");
+ABSL_FLAG(std::string, peer_addresses, "",
+          "Where this node reaches nodes that may be added later, as id=host:client_port:raft_port, "
+          "comma separated; used instead of the address their ANARCHO.ADD gives.");
 ABSL_FLAG(bool, join, false,
           "Start with an empty log and wait to be added (ANARCHO.ADD) instead of bootstrapping a "
           "new cluster of --peers.");
@@ -159,15 +162,23 @@ int main(int argc, char** argv) {
   raft.election_ticks = absl::GetFlag(FLAGS_election_ticks);
   raft.heartbeat_ticks = absl::GetFlag(FLAGS_heartbeat_ticks);
   raft.lease_reads = absl::GetFlag(FLAGS_lease_reads);
-  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_peers), ',', absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
-    uint64_t id = 0;
-    node::PeerAddress addr;
-    if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
-      std::cerr << "anarchoredis: bad --peers entry '" << item << "' (want id=host:client_port:raft_port)\n";
-      return 2;
+  auto parse_addresses = [](const std::string& flag, const std::string& value,
+                             std::map<uint64_t, node::PeerAddress>* out) {
+    for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+      uint64_t id = 0;
+      node::PeerAddress addr;
+      if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
+        std::cerr << "anarchoredis: bad --" << flag << " entry '" << item << "' (want id=host:client_port:raft_port)\n";
+        return false;
+      }
+      (*out)[id] = addr;
     }
-    raft.peers[id] = addr;
+    return true;
+  };
+  if (!parse_addresses("peers", absl::GetFlag(FLAGS_peers), &raft.peers) ||
+      !parse_addresses("peer_addresses", absl::GetFlag(FLAGS_peer_addresses), &raft.address_book)) {
+    return 2;
   }
   if (raft.id == 0) {
     std::cerr << "anarchoredis: --id must be non-zero\n";

@@ -63,6 +63,9 @@ absl::Status ReplicatedLog::Start() {
     if (auto s = store_->Write(w); !s.ok()) return s;
     Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
   }
+  for (const auto& [id, addr] : options_.address_book) {
+    if (options_.peers.emplace(id, addr).second) configured_.insert(id);
+  }
   // Load the log into the core's view.
   if (auto hs = store_->GetMeta(kHardStateKey)) {
     cpb::HardState h;

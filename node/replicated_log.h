@@ -39,6 +39,10 @@ struct ReplicatedLogOptions {
   uint64_t id = 1;
   std::map<uint64_t, PeerAddress> peers;  // every known node, this one included
   bool bootstrap = true;  // an empty log starts a cluster of `peers` as voters
+  // Where this node reaches nodes that are not members yet but may be added
+  // later, whatever address their ANARCHO.ADD gives (this node's view of the
+  // network, e.g. through proxies or NAT).
+  std::map<uint64_t, PeerAddress> address_book;
   int tick_ms = 50;
   int election_ticks = 10;
   int heartbeat_ticks = 1;

@@ -94,7 +94,7 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   // kill-child-follower then kill-leader: the follower with a rebuilt child may
   // become the leader (see the report of issue 6: a rebuilt child that diverged).
   cfg.nemeses = {"kill-child-follower", "kill-leader", "partition-leader", "pause-leader", "kill-child-leader",
-                 "partition-bridge", "transfer-leader"};
+                 "partition-bridge", "transfer-leader", "replace-follower"};
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);

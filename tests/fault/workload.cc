@@ -380,7 +380,7 @@ std::vector<std::string> Workload::errors_seen() const {
 std::vector<std::string> Nemesis::All() {
   return {"kill-leader",       "kill-follower",      "kill-child-leader", "kill-child-follower",
           "pause-leader",      "pause-follower",     "partition-leader",  "partition-follower",
-          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader"};
+          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader", "replace-follower"};
 }
 
 int Nemesis::Leader() {
@@ -485,6 +485,15 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     int next = Other(now);
     absl::StrAppend(&ev.detail, ", then ", now + 1, " -> ", next + 1);
     transfer(now, next);
+    std::this_thread::sleep_for(hold / 2);
+    ev.heal_ns = w_.Now();
+  } else if (kind == "replace-follower") {
+    // Membership change under load: remove a follower, wipe it, add it back
+    // under a new id (learner, then voter once caught up).
+    ev.detail = absl::StrCat("remove node ", other + 1, " (id ", c_.id(other), "), wipe it, add it back as id ");
+    std::string problem = c_.Replace(other);
+    absl::StrAppend(&ev.detail, c_.id(other));
+    if (!problem.empty()) ev.problem += problem + "; ";
     std::this_thread::sleep_for(hold / 2);
     ev.heal_ns = w_.Now();
   } else {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "node/sync_client.h"
 
 namespace itest {
@@ -92,6 +93,8 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(Ma
   for (int i = 0; i < options_.nodes; ++i) {
     ports_.push_back(FreePort());
     raft_ports_.push_back(FreePort());
+    ids_.push_back(i + 1);
+    generation_.push_back(0);
   }
   if (options_.proxies) {
     for (int i = 0; i < options_.nodes; ++i) {
@@ -115,13 +118,22 @@ Cluster::~Cluster() {
 }
 
 std::vector<std::string> Cluster::NodeArgs(int i) {
-  std::vector<std::string> peers;
-  for (int j = 0; j < options_.nodes; ++j) {
+  // Node i reaches node j through the proxy of the link i->j, whatever id j has.
+  auto address = [&](int j) {
     int raft = (i == j || !options_.proxies) ? raft_ports_[j] : proxies_[{i, j}]->port();
-    peers.push_back(absl::StrCat(j + 1, "=127.0.0.1:", ports_[j], ":", raft));
+    return absl::StrCat("127.0.0.1:", ports_[j], ":", raft);
+  };
+  std::vector<std::string> peers, book;
+  for (int j = 0; j < options_.nodes; ++j) {
+    peers.push_back(absl::StrCat(ids_[j], "=", address(j)));
+    // The ids a replaced node j may come back under (see Replace).
+    for (int g = 1; g <= kSpareGenerations && j != i; ++g) {
+      book.push_back(absl::StrCat(g * options_.nodes + j + 1, "=", address(j)));
+    }
   }
-  std::vector<std::string> args = {"--id", absl::StrCat(i + 1), "--raft_port", absl::StrCat(raft_ports_[i]),
-                                   "--peers", absl::StrJoin(peers, ",")};
+  std::vector<std::string> args = {"--id", absl::StrCat(ids_[i]), "--raft_port", absl::StrCat(raft_ports_[i]),
+                                   "--peers", absl::StrJoin(peers, ","), "--peer_addresses", absl::StrJoin(book, ",")};
+  if (generation_[i] > 0) args.push_back("--join");
   args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
   return args;
 }
@@ -165,6 +177,55 @@ void Cluster::WipeAndRestart(int i) {
   RemoveDir(dir);
   nodes_[i] = std::make_unique<Node>(dir, ports_[i], NodeArgs(i));
   nodes_[i]->Start();
+}
+
+std::string Cluster::Replace(int i) {
+  if (generation_[i] >= kSpareGenerations) return "no spare id left";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto voters_of = [&](int leader) -> std::set<std::string> {
+    std::vector<std::string> v = absl::StrSplit(Status(leader)["voters"], ',', absl::SkipEmpty());
+    return {v.begin(), v.end()};
+  };
+  // Asks the leader (which may change meanwhile) until it accepts.
+  auto ask = [&](const std::vector<std::string>& args) -> std::string {
+    std::string last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int leader = WaitForLeader(std::chrono::seconds(10));
+      if (leader < 0 || leader == i) return "no leader other than the node to replace";
+      Client c(ports_[leader]);
+      resp::Value v = c.Call(args);
+      if (!v.IsError()) return "";
+      last = v.str;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return absl::StrCat(args[0], " failed: ", last);
+  };
+  auto wait_voters = [&](const std::string& id, bool present) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      int leader = WaitForLeader(std::chrono::seconds(10));
+      if (leader >= 0 && voters_of(leader).contains(id) == present) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  const std::string old_id = absl::StrCat(ids_[i]);
+  if (auto e = ask({"ANARCHO.REMOVE", old_id}); !e.empty()) return e;
+  if (!wait_voters(old_id, false)) return absl::StrCat("node ", old_id, " still a voter after its removal");
+  nodes_[i]->Kill9();  // it may not have learned of its removal (partitioned, paused)
+  std::string dir = nodes_[i]->dir();
+  RemoveDir(dir);
+  ++generation_[i];
+  ids_[i] = static_cast<uint64_t>(generation_[i] * options_.nodes + i + 1);
+  const std::string new_id = absl::StrCat(ids_[i]);
+  nodes_[i] = std::make_unique<Node>(dir, ports_[i], NodeArgs(i));
+  nodes_[i]->Launch();
+  // The address in the entry is for nodes without an address book entry; ours
+  // reach it through their proxies.
+  if (auto e = ask({"ANARCHO.ADD", new_id, absl::StrCat("127.0.0.1:", ports_[i], ":", raft_ports_[i])}); !e.empty()) {
+    return e;
+  }
+  if (!wait_voters(new_id, true)) return absl::StrCat("node ", new_id, " was not promoted to voter within 30 s");
+  return "";
 }
 
 void Cluster::Partition(const std::set<int>& a, const std::set<int>& b) {

@@ -63,6 +63,11 @@ class Cluster {
   void Kill9(int i);
   void Restart(int i);        // same dir, same flags
   void WipeAndRestart(int i); // empty dir: it joins and catches up
+  // Membership change under load: removes node i (a follower) through the
+  // leader, wipes it, and adds it back under a new id (learner, then voter)
+  // on the same ports and proxies. Returns what went wrong, or "".
+  std::string Replace(int i);
+  uint64_t id(int i) const { return ids_[i]; }
   // Cuts every link between the two groups (both directions); Heal() restores.
   void Partition(const std::set<int>& a, const std::set<int>& b);
   void Heal();
@@ -78,6 +83,9 @@ class Cluster {
   ClusterOptions options_;
   std::string dir_;
   std::vector<int> ports_, raft_ports_;
+  std::vector<uint64_t> ids_;   // node i's current id
+  std::vector<int> generation_;  // how often node i was replaced
+  static constexpr int kSpareGenerations = 8;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::map<std::pair<int, int>, std::unique_ptr<FaultProxy>> proxies_;  // (from, to)
 };
