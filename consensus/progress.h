@@ -50,6 +50,7 @@ struct Progress {
   uint64_t pending_snapshot = 0;  // index of the snapshot in flight (kSnapshot)
   // In kProbe: an append was sent and we wait for its answer or a heartbeat.
   bool probe_sent = false;
+  uint64_t probe_sent_at = 0;  // the leader's tick when it was sent
   // Heard from since the last check-quorum round (also: may get a snapshot).
   bool recent_active = false;
   bool is_learner = false;

@@ -563,7 +563,10 @@ void Raft::HandleHeartbeatResponse(const pb::Message& m) {
   Progress* pr = trk_.Get(m.from());
   if (pr == nullptr) return;
   pr->recent_active = true;
-  pr->probe_sent = false;
+  // A heartbeat answer frees the next probe, at most once a tick: a follower
+  // back from an outage may answer a pile of heartbeats at once (or reads
+  // may send many per tick), and each must not fetch the same entries again.
+  if (now_ > pr->probe_sent_at) pr->probe_sent = false;
   pr->lease_ack = std::max(pr->lease_ack, m.index());
   // All appends of a full window may have been lost; free one so a probe can
   // find out (the follower rejects it if there is a gap).
@@ -675,6 +678,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
   for (pb::Entry& e : *ents) *m.add_entries() = std::move(e);
   Send(std::move(m));
   pr->SentEntries(n, last);
+  if (pr->state == ProgressState::kProbe) pr->probe_sent_at = now_;
   return true;
 }
 

@@ -157,6 +157,11 @@ void PeerTransport::Send(std::vector<consensus::pb::Message> messages) {
     auto it = peers_.find(m.to());
     if (it == peers_.end()) continue;
     Peer& p = *it->second;
+    // The link is down and waits for its next reconnect: drop. Queued, the
+    // heartbeats of a whole outage (and every ReadIndex round sends one)
+    // would reach the peer at once when it comes back, and each of its
+    // answers would make the leader send it entries again.
+    if (!p.connected && p.retry_pending) continue;
     if (p.queued.size() > kMaxQueued) {
       p.queued.clear();
       if (on_unreachable) on_unreachable(p.id);
@@ -246,7 +251,7 @@ void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code&
   p->connected = false;
   p->queued.clear();  // Raft resends what matters
   if (on_unreachable) on_unreachable(p->id);
-  // Reconnect after a backoff; messages sent meanwhile wait in the queue.
+  // Reconnect after a backoff; messages sent meanwhile are dropped.
   if (p->retry_pending) return;  // one reconnect at a time
   p->retry_pending = true;
   p->retry.expires_after(std::chrono::milliseconds(p->backoff_ms));

@@ -2,9 +2,10 @@
 // length-prefixed frames (4-byte big-endian length, then the message).
 //
 // One outgoing link per peer, connected on demand and reconnected with backoff;
-// everything queued for a peer leaves in one write. A slow or dead peer only
-// grows its own queue, which is dropped past a bound (Raft retransmits), so it
-// never blocks other peers or the client path. Incoming links are accepted from
+// everything queued for a peer leaves in one write. A slow peer only grows its
+// own queue, which is dropped past a bound, and messages for a peer whose link
+// is down are dropped until it reconnects (Raft retransmits what matters), so
+// it never blocks other peers or the client path. Incoming links are accepted from
 // anyone and only deliver messages.
 #pragma once
 

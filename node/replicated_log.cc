@@ -125,6 +125,14 @@ void ReplicatedLog::Tick() {
   ticker_.expires_after(std::chrono::milliseconds(options_.tick_ms));
   ticker_.async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive) return;
+    // Ticks count time only when they run: a stalled event loop delays
+    // heartbeats and elections alike. Say so when it happens.
+    const auto now = std::chrono::steady_clock::now();
+    const auto late = now - ticker_.expiry();
+    if (late > std::chrono::milliseconds(options_.tick_ms * 4)) {
+      Log(LogLevel::kWarning, "event loop stalled: a raft tick ran %d ms late",
+          std::chrono::duration_cast<std::chrono::milliseconds>(late).count());
+    }
     raft_->Tick();
     Pump();
     Tick();
@@ -198,6 +206,18 @@ void ReplicatedLog::Pump() {
   // A leader's appends may travel while its own write is in progress.
   std::vector<Message> early, late;
   const bool leader = raft_->role() == consensus::Role::kLeader;
+  if (LogEnabled(LogLevel::kDebug)) {
+    size_t ents = 0;
+    std::string detail;
+    for (const Message& m : rd.messages) {
+      ents += m.entries_size();
+      if (m.entries_size() > 0) absl::StrAppend(&detail, " ", m.to(), ":", m.index() + 1, "+", m.entries_size());
+    }
+    if (ents > 20000 || rd.messages.size() > 200 || rd.committed_entries.size() > 20000) {
+      Log(LogLevel::kDebug, "big ready: %d messages, %d entries, %d committed entries; appends%s", rd.messages.size(),
+          ents, rd.committed_entries.size(), detail.substr(0, 400));
+    }
+  }
   for (Message& m : rd.messages) {
     bool now = leader && (m.type() == cpb::MSG_APP || m.type() == cpb::MSG_HEARTBEAT);
     (now ? early : late).push_back(std::move(m));
@@ -218,7 +238,15 @@ void ReplicatedLog::Pump() {
   auto late_msgs = std::make_shared<std::vector<Message>>(std::move(late));
   asio::post(worker_, [this, write, ready, late_msgs, alive = alive_] {
     if (write->sync && options_.before_sync) options_.before_sync();
+    const auto start = std::chrono::steady_clock::now();
     absl::Status s = store_->Write(*write);
+    // While a write is in progress the core's next Ready waits, heartbeats
+    // included: a write this slow can cost the leadership.
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (took > std::chrono::milliseconds(options_.tick_ms * options_.election_ticks / 2)) {
+      Log(LogLevel::kWarning, "slow raft log write: %d ms for %d entries",
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), write->entries.size());
+    }
     asio::post(io_, [this, ready, late_msgs, s, alive] {
       if (!*alive) return;
       ++syncs_;

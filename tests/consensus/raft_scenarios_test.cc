@@ -3,6 +3,7 @@
 // test prints the message transcript.
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/consensus/test_cluster.h"
 
@@ -92,6 +93,38 @@ TEST(Replication, ProposalsCommitAndApplyEverywhere) {
     EXPECT_EQ(Data(c, id).back(), "x9");
   }
   EXPECT_FALSE(c.raft(2).Propose("no").ok()) << "followers refuse proposals";
+  EXPECT_CLUSTER_OK(c);
+}
+
+// A follower back from an outage may answer many heartbeats at once (every
+// ReadIndex round sends one): the leader probes it once a tick, not once per
+// answer (each probe carries up to max_size_per_msg of entries). The node saw
+// a leader stall for 1.5 s building 950 copies of one append this way.
+TEST(Replication, ProbeSendsOneAppendPerTickHoweverManyHeartbeatAnswers) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Isolate(3);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.Propose(1, absl::StrCat("v", i)).ok());
+  c.raft(1).ReportUnreachable(3);  // back to probing
+  c.Tick(1, {1});                  // the heartbeat tick sends the probe (lost)
+  c.Heal();
+  int appends = 0;
+  c.drop = [&](const pb::Message& m) {
+    if (m.type() == pb::MSG_APP && m.to() == 3) ++appends;
+    return false;
+  };
+  pb::Message hb;
+  hb.set_type(pb::MSG_HEARTBEAT_RESP);
+  hb.set_from(3);
+  hb.set_to(1);
+  hb.set_term(c.raft(1).term());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(c.raft(1).Step(hb).ok());
+  c.Stabilize();
+  EXPECT_GE(appends, 1);
+  EXPECT_LE(appends, 3) << "one probe per heartbeat answer";
+  c.drop = nullptr;
+  c.Tick(3);
+  EXPECT_EQ(c.raft(3).log().LastIndex(), c.raft(1).log().LastIndex());
   EXPECT_CLUSTER_OK(c);
 }
 
