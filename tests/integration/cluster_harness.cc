@@ -126,13 +126,15 @@ std::vector<std::string> Cluster::NodeArgs(int i) {
   std::vector<std::string> peers, book;
   for (int j = 0; j < options_.nodes; ++j) {
     peers.push_back(absl::StrCat(ids_[j], "=", address(j)));
-    // The ids a replaced node j may come back under (see Replace).
-    for (int g = 1; g <= kSpareGenerations && j != i; ++g) {
-      book.push_back(absl::StrCat(g * options_.nodes + j + 1, "=", address(j)));
+    // With proxies, the ids a replaced node j may come back under (see
+    // Replace) must be reached through them too.
+    for (int g = 1; g <= kSpareGenerations && j != i && options_.proxies; ++g) {
+      book.push_back(absl::StrCat(SpareId(j, g), "=", address(j)));
     }
   }
   std::vector<std::string> args = {"--id", absl::StrCat(ids_[i]), "--raft_port", absl::StrCat(raft_ports_[i]),
-                                   "--peers", absl::StrJoin(peers, ","), "--peer_addresses", absl::StrJoin(book, ",")};
+                                   "--peers", absl::StrJoin(peers, ",")};
+  if (!book.empty()) args.insert(args.end(), {"--peer_addresses", absl::StrJoin(book, ",")});
   if (generation_[i] > 0) args.push_back("--join");
   args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
   return args;
@@ -215,7 +217,7 @@ std::string Cluster::Replace(int i) {
   std::string dir = nodes_[i]->dir();
   RemoveDir(dir);
   ++generation_[i];
-  ids_[i] = static_cast<uint64_t>(generation_[i] * options_.nodes + i + 1);
+  ids_[i] = SpareId(i, generation_[i]);
   const std::string new_id = absl::StrCat(ids_[i]);
   nodes_[i] = std::make_unique<Node>(dir, ports_[i], NodeArgs(i));
   nodes_[i]->Launch();

@@ -86,6 +86,8 @@ class Cluster {
   std::vector<uint64_t> ids_;   // node i's current id
   std::vector<int> generation_;  // how often node i was replaced
   static constexpr int kSpareGenerations = 8;
+  // Node i's id after its g-th replacement: far from the ids tests pick.
+  static uint64_t SpareId(int i, int g) { return static_cast<uint64_t>(100 * g + i + 1); }
   std::vector<std::unique_ptr<Node>> nodes_;
   std::map<std::pair<int, int>, std::unique_ptr<FaultProxy>> proxies_;  // (from, to)
 };
