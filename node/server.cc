@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "node/client_session.h"
+#include "node/front/client_session.h"
 #include "node/effects.pb.h"
 #include "node/logging.h"
-#include "node/sync_client.h"
+#include "node/child/sync_client.h"
 #include "resp/value.h"
 #include "resp/writer.h"
 

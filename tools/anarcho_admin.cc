@@ -22,7 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "asio.hpp"
-#include "node/sync_client.h"
+#include "node/child/sync_client.h"
 
 ABSL_FLAG(std::string, dir, "", "Cluster directory (cluster start/stop/status).");
 ABSL_FLAG(int, nodes, 3, "Number of nodes (cluster start).");

@@ -19,8 +19,8 @@
 
 #include "asio.hpp"
 #include "benchmark/benchmark.h"
-#include "node/command_table.h"
-#include "node/sync_client.h"
+#include "node/front/command_table.h"
+#include "node/child/sync_client.h"
 #include "resp/value.h"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "node/key_lock_table.h"
+#include "node/gate/key_lock_table.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "node/sync_client.h"
+#include "node/child/sync_client.h"
 
 namespace itest {
 

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "node/command_table.h"
+#include "node/front/command_table.h"
 #include "resp/value.h"
 
 namespace node {

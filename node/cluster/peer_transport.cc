@@ -1,4 +1,4 @@
-#include "node/peer_transport.h"
+#include "node/cluster/peer_transport.h"
 
 #include <endian.h>
 

@@ -1,4 +1,4 @@
-#include "node/command_table.h"
+#include "node/front/command_table.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "node/sync_client.h"
+#include "node/child/sync_client.h"
 
 #include "absl/strings/str_cat.h"
 #include "resp/writer.h"

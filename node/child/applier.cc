@@ -1,4 +1,4 @@
-#include "node/applier.h"
+#include "node/child/applier.h"
 
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"

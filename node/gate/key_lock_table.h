@@ -49,6 +49,7 @@ class KeyLockTable {
 
   size_t live_tickets() const { return live_set_.tickets.size(); }
   size_t locked_keys() const { return keys_.size(); }
+  size_t marked_keys() const { return marked_.size(); }
 
  private:
   struct Waiter {

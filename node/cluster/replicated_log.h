@@ -22,7 +22,7 @@
 #include "asio.hpp"
 #include "consensus/memory_storage.h"
 #include "consensus/raft.h"
-#include "node/peer_transport.h"
+#include "node/cluster/peer_transport.h"
 #include "storage/log_store.h"
 
 namespace node {

@@ -1,4 +1,4 @@
-#include "node/replication_reader.h"
+#include "node/child/replication_reader.h"
 
 #include <climits>
 

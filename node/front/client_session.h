@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "asio.hpp"
-#include "node/command_table.h"
-#include "node/key_lock_table.h"
+#include "node/front/command_table.h"
+#include "node/gate/key_lock_table.h"
 #include "node/read_buffer.h"
 #include "resp/reply_scanner.h"
 #include "resp/request_parser.h"

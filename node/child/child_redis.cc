@@ -1,4 +1,4 @@
-#include "node/child_redis.h"
+#include "node/child/child_redis.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "asio.hpp"
 #include "node/logging.h"
-#include "node/sync_client.h"
+#include "node/child/sync_client.h"
 
 namespace node {
 

@@ -1,4 +1,4 @@
-#include "node/client_session.h"
+#include "node/front/client_session.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"

@@ -1,4 +1,4 @@
-#include "node/replicated_log.h"
+#include "node/cluster/replicated_log.h"
 
 #include <random>
 

@@ -1,4 +1,4 @@
-#include "node/key_lock_table.h"
+#include "node/gate/key_lock_table.h"
 
 namespace node {
 

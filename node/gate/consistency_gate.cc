@@ -1,0 +1,356 @@
+#include "node/gate/consistency_gate.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace node::gate {
+
+std::string KeyName(int db, std::string_view key) {
+  return absl::StrCat(db, ":", absl::string_view(key.data(), key.size()));
+}
+
+// ------------------------------------------------------------------ requests
+
+SlotId ConsistencyGate::NewSlot(SessionId session, Kind kind, bool needs_confirm) {
+  const SlotId id = next_slot_++;
+  Slot& s = slots_[id];
+  s.session = session;
+  s.kind = kind;
+  s.arrival = clock_;
+  s.needs_confirm = needs_confirm;
+  return id;
+}
+
+void ConsistencyGate::TakeLocks(Slot& s, const std::vector<std::string>& keys, bool whole_keyspace) {
+  const KeyLockTable::Ticket t = locks_.Begin();
+  if (whole_keyspace) {
+    locks_.LockAll(t);
+  } else {
+    for (const std::string& k : keys) locks_.Lock(t, k);
+  }
+  s.tickets.push_back(t);
+}
+
+Admission ConsistencyGate::Arrive(SessionId session, const Request& request) {
+  ++clock_;
+  Session& ss = sessions_[session];
+  Admission a;
+  switch (request.kind) {
+    case Kind::kStateless:
+      a.slot = NewSlot(session, Kind::kStateless, false);
+      break;
+    case Kind::kRead: {
+      a.slot = NewSlot(session, Kind::kRead, true);
+      Slot& s = slots_[a.slot];
+      s.read_keys = request.keys;
+      s.whole_keyspace = request.whole_keyspace;
+      WantRound(a.slot, s);  // the round runs while the child answers
+      break;
+    }
+    case Kind::kBlocking:
+      if (!request.whole_keyspace) {
+        // It may wait in the child for a long time, and the connection with
+        // it: the writes before it get their own cover first.
+        a.cover_first = EndOfBatch(session);
+        a.slot = NewSlot(session, Kind::kBlocking, true);
+        Slot& s = slots_[a.slot];
+        s.needs_commit = true;
+        for (const std::string& k : request.keys) locks_.Mark(k);
+        s.marks = request.keys;
+        ss.uncovered.push_back(a.slot);
+        break;
+      }
+      [[fallthrough]];  // keys unknown: lock everything like any write
+    case Kind::kWrite: {
+      a.slot = NewSlot(session, Kind::kWrite, true);
+      Slot& s = slots_[a.slot];
+      s.needs_commit = true;
+      TakeLocks(s, request.keys, request.whole_keyspace);
+      ss.uncovered.push_back(a.slot);
+      break;
+    }
+    case Kind::kExec: {
+      a.slot = NewSlot(session, Kind::kExec, true);
+      Slot& s = slots_[a.slot];
+      s.needs_commit = true;  // also covers the reads inside the transaction
+      if (ss.transaction && ss.transaction->writes()) {
+        TakeLocks(s, ss.transaction->keys(), ss.transaction->whole_keyspace());
+      }
+      ss.transaction.reset();
+      ss.uncovered.push_back(a.slot);
+      break;
+    }
+  }
+  return a;
+}
+
+SlotId ConsistencyGate::Queue(SessionId session, const Request& request) {
+  ++clock_;
+  Session& ss = sessions_[session];
+  if (!ss.transaction) ss.transaction.emplace();
+  const SlotId id = NewSlot(session, Kind::kStateless, false);
+  if (request.kind == Kind::kWrite || request.kind == Kind::kBlocking) {
+    if (broken_ == BrokenRule::kLocksAtQueue) {
+      // Held until the session ends: the bug of locking at queue time.
+      TakeLocks(queued_locks_[session], request.keys, request.whole_keyspace);
+    }
+    ss.transaction->RecordWrite(request.keys, request.whole_keyspace);
+  }
+  return id;
+}
+
+void ConsistencyGate::BeginTransaction(SessionId session) { sessions_[session].transaction.emplace(); }
+
+void ConsistencyGate::DropTransaction(SessionId session) {
+  auto it = sessions_.find(session);
+  if (it != sessions_.end()) it->second.transaction.reset();
+}
+
+CoverId ConsistencyGate::NewCover(SessionId session, const std::vector<SlotId>& slots) {
+  const CoverId id = next_cover_++;
+  Cover& c = covers_[id];
+  c.session = session;
+  c.slots = slots;
+  for (SlotId sid : slots) {
+    auto it = slots_.find(sid);
+    if (it == slots_.end()) continue;
+    Slot& s = it->second;
+    c.tickets.insert(c.tickets.end(), s.tickets.begin(), s.tickets.end());
+    c.marks.insert(c.marks.end(), s.marks.begin(), s.marks.end());
+    s.tickets.clear();
+    s.marks.clear();
+  }
+  sessions_[session].unanswered.push_back(id);
+  return id;
+}
+
+std::optional<CoverId> ConsistencyGate::EndOfBatch(SessionId session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end() || it->second.uncovered.empty()) return std::nullopt;
+  std::vector<SlotId> slots = std::move(it->second.uncovered);
+  it->second.uncovered.clear();
+  return NewCover(session, slots);
+}
+
+std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id) {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return std::nullopt;
+  Slot& s = it->second;
+  s.reply = true;
+  std::optional<CoverId> cover;
+  if (s.kind == Kind::kRead) {
+    const bool marked = broken_ != BrokenRule::kNoMarks &&
+                        (s.whole_keyspace ? locks_.AnyMarked() : locks_.AnyMarked(s.read_keys));
+    if (marked) {
+      // A blocking command may have changed these keys at any moment, with no
+      // lock to show it: wait for the commit of an offset taken after this read.
+      s.needs_commit = true;
+      cover = NewCover(s.session, {id});
+    } else if (broken_ != BrokenRule::kNoReadLocks) {
+      const bool clear = locks_.WaitClear(s.read_keys, s.whole_keyspace, [this, id] {
+        auto sit = slots_.find(id);
+        if (sit == slots_.end()) return;
+        --sit->second.lock_waits;
+        Check(id);
+      });
+      if (!clear) ++s.lock_waits;
+    }
+  }
+  Check(id);
+  return cover;
+}
+
+void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
+  auto it = covers_.find(id);
+  if (it == covers_.end()) return;
+  if (auto sit = sessions_.find(it->second.session); sit != sessions_.end()) {
+    auto& un = sit->second.unanswered;
+    un.erase(std::remove(un.begin(), un.end(), id), un.end());
+  }
+  if (offset <= committed_) {
+    FinishCover(id);
+  } else {
+    commit_waits_.emplace(offset, id);
+  }
+}
+
+void ConsistencyGate::FinishCover(CoverId id) {
+  auto it = covers_.find(id);
+  if (it == covers_.end()) return;
+  Cover c = std::move(it->second);
+  covers_.erase(it);
+  for (SlotId sid : c.slots) {
+    if (auto sit = slots_.find(sid); sit != slots_.end()) sit->second.committed = true;
+  }
+  // Releasing may run read waiters' callbacks, which may end slots.
+  for (KeyLockTable::Ticket t : c.tickets) locks_.Release(t);
+  for (const std::string& k : c.marks) locks_.Unmark(k);
+  for (SlotId sid : c.slots) Check(sid);
+}
+
+// ------------------------------------------------------------------ the log
+
+void ConsistencyGate::Proposed(uint64_t end_offset) { proposals_.emplace_back(end_offset, clock_); }
+
+void ConsistencyGate::Committed(uint64_t offset) {
+  if (offset <= committed_) return;
+  committed_ = offset;
+  // An entry proposed by this leader after a request arrived, now committed,
+  // proves this node still led after that arrival: it confirms like a round.
+  uint64_t stamp = 0;
+  while (!proposals_.empty() && proposals_.front().first <= offset) {
+    stamp = std::max(stamp, proposals_.front().second);
+    proposals_.pop_front();
+  }
+  if (stamp > 0) Confirm(stamp);
+  while (!commit_waits_.empty() && commit_waits_.begin()->first <= offset) {
+    const CoverId c = commit_waits_.begin()->second;
+    commit_waits_.erase(commit_waits_.begin());
+    FinishCover(c);
+  }
+}
+
+bool ConsistencyGate::WantsReadRound() const {
+  return !round_in_flight_ && round_wanted_after_ > round_stamp_;
+}
+
+uint64_t ConsistencyGate::StartReadRound() {
+  round_in_flight_ = true;
+  round_stamp_before_ = round_stamp_;
+  round_stamp_ = clock_;
+  return round_stamp_;
+}
+
+void ConsistencyGate::ReadRoundFailed() {
+  round_in_flight_ = false;
+  round_stamp_ = round_stamp_before_;
+}
+
+void ConsistencyGate::ReadConfirmed(uint64_t stamp, uint64_t index) {
+  if (stamp == round_stamp_) round_in_flight_ = false;
+  if (index <= applied_) {
+    Confirm(stamp);
+  } else {
+    apply_waits_.emplace(index, stamp);
+  }
+}
+
+void ConsistencyGate::Applied(uint64_t index) {
+  if (index <= applied_) return;
+  applied_ = index;
+  uint64_t stamp = 0;
+  while (!apply_waits_.empty() && apply_waits_.begin()->first <= index) {
+    stamp = std::max(stamp, apply_waits_.begin()->second);
+    apply_waits_.erase(apply_waits_.begin());
+  }
+  if (stamp > 0) Confirm(stamp);
+}
+
+void ConsistencyGate::Confirm(uint64_t stamp) {
+  if (stamp <= confirmed_stamp_) return;
+  confirmed_stamp_ = stamp;
+  while (!unconfirmed_.empty() && unconfirmed_.begin()->first <= stamp) {
+    std::vector<SlotId> ids = std::move(unconfirmed_.begin()->second);
+    unconfirmed_.erase(unconfirmed_.begin());
+    for (SlotId id : ids) Check(id);
+  }
+}
+
+void ConsistencyGate::WantRound(SlotId id, Slot& s) {
+  if (s.wants_round) return;
+  s.wants_round = true;
+  round_wanted_after_ = std::max(round_wanted_after_, s.arrival);
+  unconfirmed_[s.arrival].push_back(id);
+}
+
+// ------------------------------------------------------------------ release
+
+void ConsistencyGate::Check(SlotId id) {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return;
+  Slot& s = it->second;
+  if (!s.reply || s.lock_waits > 0) return;
+  if (s.needs_commit && !s.committed) return;
+  if (s.needs_confirm && confirmed_stamp_ < s.arrival && broken_ != BrokenRule::kNoConfirmation) {
+    WantRound(id, s);  // a write that changed nothing still needs leadership confirmed
+    return;
+  }
+  actions_.push_back(Action{Action::Type::kRelease, s.session, id, 0});
+  slots_.erase(it);
+}
+
+std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
+  auto sit = sessions_.find(session);
+  std::vector<SlotId> mine;
+  for (const auto& [id, s] : slots_) {
+    if (s.session == session) mine.push_back(id);
+  }
+  Cover kill;
+  if (sit != sessions_.end()) {
+    // Locks whose covering offset is not known yet: after the child client is
+    // killed, one offset covers everything it ever ran.
+    for (SlotId id : sit->second.uncovered) {
+      auto it = slots_.find(id);
+      if (it == slots_.end()) continue;
+      Slot& s = it->second;
+      kill.tickets.insert(kill.tickets.end(), s.tickets.begin(), s.tickets.end());
+      kill.marks.insert(kill.marks.end(), s.marks.begin(), s.marks.end());
+    }
+    for (CoverId c : sit->second.unanswered) {
+      auto cit = covers_.find(c);
+      if (cit == covers_.end()) continue;
+      kill.tickets.insert(kill.tickets.end(), cit->second.tickets.begin(), cit->second.tickets.end());
+      kill.marks.insert(kill.marks.end(), cit->second.marks.begin(), cit->second.marks.end());
+      covers_.erase(cit);
+    }
+    sessions_.erase(sit);
+  }
+  // Covers with a known offset keep their locks until it commits.
+  for (SlotId id : mine) slots_.erase(id);
+  if (auto q = queued_locks_.find(session); q != queued_locks_.end()) {
+    for (KeyLockTable::Ticket t : q->second.tickets) locks_.Release(t);
+    queued_locks_.erase(q);
+  }
+  if (broken_ == BrokenRule::kForgetGoneLocks) return std::nullopt;
+  if (kill.tickets.empty() && kill.marks.empty()) return std::nullopt;
+  const CoverId id = next_cover_++;
+  covers_.emplace(id, std::move(kill));
+  return id;
+}
+
+void ConsistencyGate::Reset() {
+  locks_ = KeyLockTable();
+  queued_locks_.clear();
+  slots_.clear();
+  sessions_.clear();
+  covers_.clear();
+  commit_waits_.clear();
+  committed_ = 0;
+  proposals_.clear();
+  unconfirmed_.clear();
+  round_in_flight_ = false;
+  round_wanted_after_ = round_stamp_ = round_stamp_before_ = clock_;
+  apply_waits_.clear();
+  actions_.clear();
+}
+
+std::vector<Action> ConsistencyGate::TakeActions() {
+  std::vector<Action> out;
+  out.swap(actions_);
+  return out;
+}
+
+GateStats ConsistencyGate::Stats() const {
+  GateStats st;
+  st.slots = slots_.size();
+  st.live_tickets = locks_.live_tickets();
+  st.locked_keys = locks_.locked_keys();
+  st.marked_keys = locks_.marked_keys();
+  st.covers_waiting = covers_.size();
+  st.confirmed_stamp = confirmed_stamp_;
+  st.committed_offset = committed_;
+  return st;
+}
+
+}  // namespace node::gate

@@ -1,0 +1,232 @@
+// The consistency gate: the one place that decides when a reply may leave the
+// leader and when a key lock drops (shared/DESIGN.md, "The consistency gate").
+//
+// Like the Raft core it is a deterministic state machine with no sockets,
+// clocks or threads. The node feeds it events (a request classified and
+// forwarded, its reply arrived, the stream offset that covers it, the stream
+// committed further, a leadership confirmation, the state machine applied
+// further, a client gone) and performs what it hands back: replies that may
+// leave (TakeActions), ROLE requests to send on a connection (return values),
+// leadership confirmations to start (WantsReadRound), child clients to kill.
+//
+// Its promises, checked by tests/node/gate_simulation_test.cc after every step:
+//   1. No reply leaves before a leadership confirmation begun after its request
+//      arrived: a ReadIndex round started after it, or the commit of an entry
+//      proposed after it. Stateless replies (PING, +QUEUED, ...) are exempt:
+//      they show no data.
+//   2. A write's reply leaves only once the stream offset covering its effects
+//      committed (a ROLE sent after it on its connection gives that offset).
+//   3. A read's reply exposes no uncommitted effect: it waits for the writes
+//      that held its keys when it arrived back (KeyLockTable); for keys a
+//      blocking command may have changed, or reads in a transaction, for the
+//      commit of an offset taken after it ran.
+//   4. Every lock is released when its slot ends, however it ends: commit,
+//      client gone (the node kills the child client and learns a covering
+//      offset on its own link), or Reset() (leadership lost, child rebuilt).
+//   5. An idle client never delays another: a transaction locks its keys at
+//      EXEC, not when commands are queued; a blocked command holds no lock.
+//
+// Writes never wait for locks; readers wait for writers (see KeyLockTable).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "node/gate/key_lock_table.h"
+#include "node/gate/transaction.h"
+
+namespace node::gate {
+
+using SessionId = uint64_t;
+using SlotId = uint64_t;   // unique for the gate's lifetime (across Reset)
+using CoverId = uint64_t;  // a ROLE whose offset covers some slots' effects
+
+// How a request touches the data (decided by the front end from the command
+// table and the connection's state).
+enum class Kind {
+  kStateless,  // shows no data: PING, ECHO, SELECT, HELLO, MULTI, WATCH, queued commands
+  kRead,       // reads `keys` (or the whole keyspace)
+  kWrite,      // may write `keys` (or the whole keyspace); also any script
+  kBlocking,   // a write that may wait in the child (BLPOP): holds no lock while it waits
+  kExec,       // EXEC: runs the transaction recorded by Queue()
+};
+
+struct Request {
+  Kind kind = Kind::kStateless;
+  std::vector<std::string> keys;  // db-qualified names (KeyName)
+  bool whole_keyspace = false;    // keys unknown or every key
+};
+
+// The lock name of `key` in database `db`.
+std::string KeyName(int db, std::string_view key);
+
+struct Admission {
+  SlotId slot = 0;
+  // Send a ROLE for this cover before forwarding the request (a blocking
+  // command would otherwise hold back the offset of the writes before it).
+  std::optional<CoverId> cover_first;
+};
+
+// Something for the node to do, in the order the gate decided it.
+struct Action {
+  enum class Type {
+    kRelease,     // `slot`'s reply may leave now
+    kKillClient,  // `session` is gone with effects in flight: kill its child
+                  // client, then learn a covering offset for `cover` (ROLE)
+  };
+  Type type;
+  SessionId session = 0;
+  SlotId slot = 0;
+  CoverId cover = 0;
+};
+
+struct GateStats {
+  size_t slots = 0;          // requests in flight
+  size_t live_tickets = 0;   // writes whose locks are held
+  size_t locked_keys = 0;
+  size_t marked_keys = 0;
+  size_t covers_waiting = 0;  // offsets waiting to commit
+  uint64_t confirmed_stamp = 0;
+  uint64_t committed_offset = 0;
+};
+
+// Tests only: breaks one rule, so that the simulation can show it would
+// catch the bug (a check that cannot fail proves nothing).
+enum class BrokenRule {
+  kNone,
+  kNoConfirmation,   // replies leave without a leadership confirmation
+  kNoReadLocks,      // reads do not wait for the writes holding their keys
+  kNoMarks,          // reads ignore keys a blocked command may change
+  kLocksAtQueue,     // MULTI locks its keys when queued, not at EXEC
+  kForgetGoneLocks,  // a client gone with writes in flight leaves its locks behind
+};
+
+class ConsistencyGate {
+ public:
+  ConsistencyGate() = default;
+  void BreakForTest(BrokenRule rule) { broken_ = rule; }
+
+  // ---- requests (in each session's order) ----
+
+  // A request about to be forwarded to the child. Writes lock their keys here,
+  // before the child can run them; blocking commands mark theirs.
+  Admission Arrive(SessionId session, const Request& request);
+  // A request inside MULTI: answered +QUEUED (a stateless slot); what it
+  // would lock is recorded for EXEC.
+  SlotId Queue(SessionId session, const Request& request);
+  // MULTI begins a transaction; DISCARD or an aborted EXEC ends it unrun.
+  void BeginTransaction(SessionId session);
+  void DropTransaction(SessionId session);
+  // The client's input paused: if writes were forwarded since the last cover,
+  // returns the cover to send a ROLE for (one ROLE covers them all).
+  std::optional<CoverId> EndOfBatch(SessionId session);
+  // The child answered `slot`. For a read of keys a blocking command may have
+  // changed, returns a cover to send a ROLE for right away.
+  std::optional<CoverId> ReplyArrived(SlotId slot);
+  // The ROLE of `cover` answered: the effects it covers end at or before `offset`.
+  void Covered(CoverId cover, uint64_t offset);
+
+  // ---- the log ----
+
+  // The leader proposed the stream's effects up to `end_offset`.
+  void Proposed(uint64_t end_offset);
+  // The stream is committed up to `offset`.
+  void Committed(uint64_t offset);
+  // Whether a leadership confirmation (ReadIndex round) should start now.
+  bool WantsReadRound() const;
+  // A round starts; pass the returned stamp back to ReadConfirmed.
+  uint64_t StartReadRound();
+  // The round was refused (no leader): the reads wait for the next attempt.
+  void ReadRoundFailed();
+  // The round `stamp` confirmed leadership; reads may be served once the
+  // state machine applied `index`.
+  void ReadConfirmed(uint64_t stamp, uint64_t index);
+  void Applied(uint64_t index);
+
+  // ---- endings ----
+
+  // The client (or the node, on a protocol error) ended the session. Its
+  // slots end now. If effects it sent may still be in flight, returns the
+  // cover whose offset the node must learn after killing its child client.
+  std::optional<CoverId> ClientGone(SessionId session);
+  // Leadership lost or the child rebuilt: every slot, lock and wait ends (the
+  // node fails the sessions' requests itself).
+  void Reset();
+
+  std::vector<Action> TakeActions();
+  bool HasActions() const { return !actions_.empty(); }
+  GateStats Stats() const;
+
+  // For tests: whether `slot` is still in flight.
+  bool InFlight(SlotId slot) const { return slots_.contains(slot); }
+
+ private:
+  struct Slot {
+    SessionId session = 0;
+    Kind kind = Kind::kStateless;
+    uint64_t arrival = 0;        // clock at arrival
+    bool reply = false;          // the child answered
+    bool needs_confirm = false;  // waits for a confirmation begun after arrival
+    bool needs_commit = false;   // waits for its cover to commit
+    bool committed = false;
+    bool wants_round = false;    // asked for a ReadIndex round
+    int lock_waits = 0;          // key-lock waits outstanding (reads)
+    bool whole_keyspace = false;
+    std::vector<std::string> read_keys;
+    std::vector<KeyLockTable::Ticket> tickets;
+    std::vector<std::string> marks;
+  };
+  struct Cover {
+    SessionId session = 0;  // 0 once its session is gone
+    std::vector<SlotId> slots;
+    std::vector<KeyLockTable::Ticket> tickets;
+    std::vector<std::string> marks;
+  };
+  struct Session {
+    std::vector<SlotId> uncovered;      // writes forwarded since the last cover
+    std::vector<CoverId> unanswered;    // covers sent, offset not known yet
+    std::optional<Transaction> transaction;
+  };
+
+  SlotId NewSlot(SessionId session, Kind kind, bool needs_confirm);
+  CoverId NewCover(SessionId session, const std::vector<SlotId>& slots);
+  void TakeLocks(Slot& s, const std::vector<std::string>& keys, bool whole_keyspace);
+  void FinishCover(CoverId id);
+  void Confirm(uint64_t stamp);
+  void WantRound(SlotId id, Slot& s);
+  // Releases `id` if nothing holds it back any more.
+  void Check(SlotId id);
+
+  KeyLockTable locks_;
+  uint64_t clock_ = 0;          // ticks once per arrival
+  SlotId next_slot_ = 1;
+  CoverId next_cover_ = 1;
+  absl::flat_hash_map<SlotId, Slot> slots_;
+  absl::flat_hash_map<SessionId, Session> sessions_;
+  absl::flat_hash_map<CoverId, Cover> covers_;
+  std::multimap<uint64_t, CoverId> commit_waits_;  // offset -> cover
+  uint64_t committed_ = 0;
+
+  // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
+  uint64_t confirmed_stamp_ = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> proposals_;  // (end offset, stamp), oldest first
+  absl::btree_map<uint64_t, std::vector<SlotId>> unconfirmed_;  // arrival -> slots
+  bool round_in_flight_ = false;
+  uint64_t round_stamp_ = 0;       // stamp of the last round started
+  uint64_t round_stamp_before_ = 0;  // restored when that round is refused
+  uint64_t round_wanted_after_ = 0;  // the latest arrival that asked for a round
+  std::multimap<uint64_t, uint64_t> apply_waits_;  // index -> round stamp
+  uint64_t applied_ = 0;
+
+  std::vector<Action> actions_;
+  absl::flat_hash_map<SessionId, Slot> queued_locks_;  // BrokenRule::kLocksAtQueue only
+  BrokenRule broken_ = BrokenRule::kNone;
+};
+
+}  // namespace node::gate

@@ -1,0 +1,495 @@
+#include "gate_model.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace gatesim {
+
+using node::gate::Kind;
+using node::gate::Request;
+
+namespace {
+
+std::string RegisterName(int k) { return node::gate::KeyName(0, absl::StrCat("k", k)); }
+const std::string& ListName() {
+  static const std::string n = node::gate::KeyName(0, "list");
+  return n;
+}
+const std::string& ForeverName() {
+  static const std::string n = node::gate::KeyName(0, "forever");
+  return n;
+}
+
+}  // namespace
+
+Model::Model(uint64_t seed, ModelOptions options) : rng_(seed), o_(options) {
+  data_.assign(o_.keys, std::vector<Version>{{0, 0}});
+  for (int i = 0; i < o_.sessions; ++i) NewConn();
+}
+
+Model::Conn& Model::NewConn() {
+  Conn c;
+  c.id = next_session_++;
+  conns_.push_back(std::move(c));
+  return conns_.back();
+}
+
+void Model::Fail(const std::string& what) {
+  if (failure_.empty()) failure_ = absl::StrCat("step ", steps_, ": ", what);
+}
+
+// ------------------------------------------------------------------ clients
+
+void Model::SendOne(Conn& c, Op op, int key) {
+  Command cmd;
+  cmd.op = op;
+  cmd.key = key >= 0 ? key : static_cast<int>(rng_() % o_.keys);
+  Request r;
+  switch (op) {
+    case Op::kGet: r = {Kind::kRead, {RegisterName(cmd.key)}, false}; break;
+    case Op::kListRead: r = {Kind::kRead, {ListName()}, false}; break;
+    case Op::kSet:
+    case Op::kNoopWrite:
+    case Op::kFailedWrite: r = {Kind::kWrite, {RegisterName(cmd.key)}, false}; break;
+    case Op::kKeyspaceRead: r = {Kind::kRead, {}, true}; break;
+    case Op::kFlush: r = {Kind::kWrite, {}, true}; break;
+    case Op::kPush: r = {Kind::kWrite, {ListName()}, false}; break;
+    case Op::kBlockingPop:
+      r = {Kind::kBlocking, {c.blocks_forever ? ForeverName() : ListName()}, false};
+      break;
+    case Op::kExec: r = {Kind::kExec, {}, false}; break;
+    case Op::kPing:
+    case Op::kMulti:
+    case Op::kDiscard: r = {Kind::kStateless, {}, false}; break;
+  }
+  Pending p;
+  p.session = c.id;
+  p.arrival_event = Event();
+  if (c.in_multi && op != Op::kExec && op != Op::kDiscard && op != Op::kMulti) {
+    if (r.kind == Kind::kBlocking) r.kind = Kind::kWrite;  // a pop inside MULTI never blocks
+    cmd.slot = gate_.Queue(c.id, r);
+    cmd.queued = true;
+  } else {
+    node::gate::Admission a = gate_.Arrive(c.id, r);
+    if (a.cover_first) c.to_child.push_back(Command{Op::kPing, 0, 0, *a.cover_first, false});
+    cmd.slot = a.slot;
+    p.needs_confirm = r.kind != Kind::kStateless;
+  }
+  if (op == Op::kMulti && !c.in_multi) {
+    c.in_multi = true;
+    gate_.BeginTransaction(c.id);
+  } else if (op == Op::kExec || op == Op::kDiscard) {
+    if (op == Op::kDiscard) gate_.DropTransaction(c.id);
+    c.in_multi = false;
+  }
+  pending_[cmd.slot] = p;
+  c.to_child.push_back(cmd);
+}
+
+void Model::SendBatch(Conn& c) {
+  static const Op kOps[] = {Op::kGet, Op::kGet, Op::kListRead, Op::kSet, Op::kSet, Op::kNoopWrite, Op::kFailedWrite,
+                            Op::kKeyspaceRead, Op::kFlush, Op::kPush, Op::kPush, Op::kBlockingPop,
+                            Op::kPing, Op::kMulti, Op::kExec, Op::kDiscard};
+  const int n = 1 + static_cast<int>(rng_() % o_.max_batch);
+  for (int i = 0; i < n; ++i) {
+    Op op = kOps[rng_() % std::size(kOps)];
+    if ((op == Op::kExec || op == Op::kDiscard) && !c.in_multi) op = Op::kGet;
+    if (op == Op::kMulti && c.in_multi) op = Op::kSet;
+    SendOne(c, op, -1);
+  }
+  if (auto cover = gate_.EndOfBatch(c.id)) c.to_child.push_back(Command{Op::kPing, 0, 0, *cover, false});
+}
+
+// ------------------------------------------------------------------ the child
+
+uint64_t Model::Effect(int key) {
+  ++offset_;
+  stream_has_effects_ = true;
+  data_[key].push_back(Version{offset_, static_cast<int>(rng_() % 100)});
+  return offset_;
+}
+
+uint64_t Model::EffectAll() {
+  ++offset_;
+  stream_has_effects_ = true;
+  for (auto& versions : data_) versions.push_back(Version{offset_, 0});
+  list_.clear();
+  ListChanged();
+  return offset_;
+}
+
+void Model::ListChanged() {
+  list_version_ = offset_;
+  list_history_.push_back(ListState{offset_, list_});
+}
+
+uint64_t Model::Observe(int key) const { return data_[key].back().offset; }
+
+uint64_t Model::ObserveAll() const {
+  uint64_t m = list_version_;
+  for (const auto& v : data_) m = std::max(m, v.back().offset);
+  return m;
+}
+
+// Runs `cmd` (never a blocking wait) and returns the latest effect its reply shows.
+uint64_t Model::Execute(Conn& c, const Command& cmd) {
+  switch (cmd.op) {
+    case Op::kGet:
+    case Op::kNoopWrite:
+    case Op::kFailedWrite: return Observe(cmd.key);
+    case Op::kSet: return Effect(cmd.key);
+    case Op::kListRead: return list_version_;
+    case Op::kKeyspaceRead: return ObserveAll();
+    case Op::kFlush: return EffectAll();
+    case Op::kPush: {
+      ++offset_;
+      stream_has_effects_ = true;
+      list_.emplace_back(offset_, static_cast<int>(rng_() % 100));
+      ListChanged();
+      const uint64_t o = offset_;
+      ServeBlocked(0);
+      return o;
+    }
+    case Op::kBlockingPop: {  // inside EXEC, or with an element there
+      if (list_.empty()) return list_version_;
+      const uint64_t seen = list_.front().first;
+      list_.pop_front();
+      ++offset_;
+      stream_has_effects_ = true;
+      ListChanged();
+      return std::max(seen, offset_);
+    }
+    case Op::kExec: {
+      uint64_t m = 0;
+      std::vector<Command> q = std::move(c.queued);
+      c.queued.clear();
+      c.in_multi_child = false;
+      for (const Command& inner : q) m = std::max(m, Execute(c, inner));
+      return m;
+    }
+    case Op::kMulti:
+      c.in_multi_child = true;
+      return 0;
+    case Op::kDiscard:
+      c.queued.clear();
+      c.in_multi_child = false;
+      return 0;
+    case Op::kPing: return 0;
+  }
+  return 0;
+}
+
+void Model::ServeBlocked(int) {
+  // Redis serves the longest-blocked client first, right after the push.
+  while (!list_.empty() && !blocked_order_.empty()) {
+    const SessionId id = blocked_order_.front();
+    blocked_order_.pop_front();
+    for (Conn& c : conns_) {
+      if (c.id != id || !c.blocked) continue;
+      Command cmd = c.to_child.front();
+      c.to_child.pop_front();
+      c.blocked = false;
+      const uint64_t seen = Execute(c, cmd);
+      c.replies.push_back(Reply{cmd.slot, 0, seen});
+    }
+  }
+}
+
+bool Model::RunChild(Conn& c) {
+  if (c.to_child.empty() || c.blocked) return false;
+  Command cmd = c.to_child.front();
+  if (cmd.slot == 0) {  // a ROLE
+    c.to_child.pop_front();
+    c.replies.push_back(Reply{0, cmd.cover, offset_});
+    return true;
+  }
+  const bool queue_it = c.in_multi_child && cmd.op != Op::kExec && cmd.op != Op::kDiscard &&
+                        cmd.op != Op::kMulti;
+  if (queue_it) {
+    c.to_child.pop_front();
+    c.queued.push_back(cmd);
+    c.replies.push_back(Reply{cmd.slot, 0, 0});  // +QUEUED
+    return true;
+  }
+  if (cmd.op == Op::kBlockingPop && (c.blocks_forever || list_.empty())) {
+    c.blocked = true;
+    if (!c.blocks_forever) blocked_order_.push_back(c.id);  // its key never gets a push
+    return true;
+  }
+  c.to_child.pop_front();
+  const uint64_t seen = Execute(c, cmd);
+  c.replies.push_back(Reply{cmd.slot, 0, seen});
+  return true;
+}
+
+// ------------------------------------------------------------------ the node
+
+void Model::DeliverReply(Conn& c) {
+  if (c.replies.empty()) return;
+  Reply r = c.replies.front();
+  c.replies.pop_front();
+  if (c.gone) return;
+  if (r.slot == 0) {
+    gate_.Covered(r.cover, r.offset);
+    return;
+  }
+  auto it = pending_.find(r.slot);
+  if (it == pending_.end()) return Fail(absl::StrCat("reply for unknown slot ", r.slot));
+  it->second.answered = true;
+  it->second.observed = r.offset;
+  // A read of keys a blocked pop may change needs an offset taken after it
+  // ran: any connection will do, here the node's own.
+  if (auto cover = gate_.ReplyArrived(r.slot)) control_.push_back(Command{Op::kPing, 0, 0, *cover, false});
+}
+
+void Model::ProposePending() {
+  if (read_offset_ <= proposed_offset_) return;
+  if (stream_has_effects_) {
+    proposals_.emplace_back(read_offset_, Event());
+    gate_.Proposed(read_offset_);
+    stream_has_effects_ = false;
+  } else if (!proposals_.empty()) {
+    return;  // bytes that are not state commit with what was proposed before them
+  } else {
+    committed_ = read_offset_;
+    gate_.Committed(committed_);
+  }
+  proposed_offset_ = read_offset_;
+}
+
+void Model::CommitOne() {
+  if (proposals_.empty()) return;
+  auto [end, begin] = proposals_.front();
+  proposals_.pop_front();
+  committed_ = end;
+  ++raft_index_;
+  confirmed_begin_ = std::max(confirmed_begin_, begin);
+  gate_.Committed(end);
+}
+
+void Model::StartRound() {
+  if (!gate_.WantsReadRound()) return;
+  const uint64_t stamp = gate_.StartReadRound();
+  if (rng_() % 10 == 0) {
+    gate_.ReadRoundFailed();
+    return;
+  }
+  rounds_.push_back(Round{stamp, Event(), raft_index_});
+}
+
+void Model::FinishRound() {
+  if (rounds_.empty()) return;
+  Round r = rounds_.front();
+  rounds_.pop_front();
+  if (applied_ >= r.index) {
+    confirmed_begin_ = std::max(confirmed_begin_, r.begin_event);
+  } else {
+    waiting_apply_.emplace_back(r.index, r.begin_event);
+  }
+  gate_.ReadConfirmed(r.stamp, r.index);
+}
+
+void Model::ClientGone(Conn& c) {
+  DrainActions();
+  c.gone = true;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    it = it->second.session == c.id ? pending_.erase(it) : std::next(it);
+  }
+  if (auto cover = gate_.ClientGone(c.id)) {
+    c.kill_cover = cover;  // CLIENT KILL, then ROLE, on the node's own link
+  } else {
+    c.to_child.clear();  // no effect can be in flight: the close is enough
+  }
+}
+
+// The child processes CLIENT KILL: whatever the client had not run never runs.
+void Model::ProcessKill(Conn& c) {
+  c.to_child.clear();
+  c.blocked = false;
+  blocked_order_.erase(std::remove(blocked_order_.begin(), blocked_order_.end(), c.id), blocked_order_.end());
+  c.queued.clear();
+  c.in_multi_child = false;
+  control_.push_back(Command{Op::kPing, 0, 0, *c.kill_cover, false});
+  c.kill_cover.reset();
+}
+
+void Model::LoseLeadership() {
+  DrainActions();  // replies released before the loss were right to leave
+  gate_.Reset();
+  // The child is rebuilt from the committed log; every session is aborted.
+  for (auto& versions : data_) {
+    while (versions.back().offset > committed_) versions.pop_back();
+  }
+  while (!list_history_.empty() && list_history_.back().version > committed_) list_history_.pop_back();
+  list_ = list_history_.empty() ? decltype(list_){} : list_history_.back().elements;
+  list_version_ = list_history_.empty() ? 0 : list_history_.back().version;
+  conns_.clear();
+  pending_.clear();
+  blocked_order_.clear();
+  control_.clear();
+  offset_ = read_offset_ = proposed_offset_ = committed_;
+  proposals_.clear();
+  rounds_.clear();
+  waiting_apply_.clear();
+  stream_has_effects_ = false;
+  gate_.Committed(committed_);  // the new stream starts at the committed offset
+  for (int i = 0; i < o_.sessions; ++i) NewConn();
+}
+
+// ------------------------------------------------------------------ checks
+
+void Model::DrainActions() {
+  for (const node::gate::Action& a : gate_.TakeActions()) {
+    if (a.type != node::gate::Action::Type::kRelease) continue;  // kills come from ClientGone
+    ++releases_;
+    if (!released_.insert(a.slot).second) return Fail(absl::StrCat("slot ", a.slot, " released twice"));
+    auto it = pending_.find(a.slot);
+    if (it == pending_.end()) continue;  // its client is gone: nobody reads it
+    const Pending& p = it->second;
+    if (!p.answered) return Fail(absl::StrCat("slot ", a.slot, " released before the child answered"));
+    if (p.needs_confirm && confirmed_begin_ < p.arrival_event) {
+      return Fail(absl::StrCat("slot ", a.slot, " released with no leadership confirmation begun after it ",
+                               "arrived (arrival event ", p.arrival_event, ", latest confirmation began at ",
+                               confirmed_begin_, ")"));
+    }
+    if (p.observed > committed_) {
+      return Fail(absl::StrCat("slot ", a.slot, " released showing the effect at offset ", p.observed,
+                               ", but only ", committed_, " is committed"));
+    }
+    pending_.erase(it);
+  }
+}
+
+bool Model::Step() {
+  ++steps_;
+  const int dice = static_cast<int>(rng_() % 100);
+  Conn* c = conns_.empty() ? nullptr : &conns_[rng_() % conns_.size()];
+  if (dice < 14) {
+    if (!quiescing_ && c && !c->gone) SendBatch(*c);
+  } else if (dice < 40) {
+    if (c) RunChild(*c);
+  } else if (dice < 58) {
+    if (c) DeliverReply(*c);
+  } else if (dice < 62) {
+    if (!control_.empty()) {
+      control_replies_.emplace_back(control_.front().cover, offset_);
+      control_.pop_front();
+    }
+  } else if (dice < 66) {
+    if (!control_replies_.empty()) {
+      gate_.Covered(control_replies_.front().first, control_replies_.front().second);
+      control_replies_.pop_front();
+    }
+  } else if (dice < 69) {
+    if (!quiescing_) ++offset_;  // a ping in the stream: bytes, not state
+  } else if (dice < 74) {
+    read_offset_ = offset_;
+  } else if (dice < 79) {
+    ProposePending();
+  } else if (dice < 85) {
+    CommitOne();
+  } else if (dice < 89) {
+    StartRound();
+  } else if (dice < 93) {
+    FinishRound();
+  } else if (dice < 96) {
+    applied_ = raft_index_;
+    gate_.Applied(applied_);
+    for (auto it = waiting_apply_.begin(); it != waiting_apply_.end();) {
+      if (it->first > applied_) { ++it; continue; }
+      confirmed_begin_ = std::max(confirmed_begin_, it->second);
+      it = waiting_apply_.erase(it);
+    }
+  } else if (dice < 98) {
+    // A blocked pop times out.
+    if (c && c->blocked && !c->blocks_forever) {
+      Command cmd = c->to_child.front();
+      c->to_child.pop_front();
+      c->blocked = false;
+      blocked_order_.erase(std::remove(blocked_order_.begin(), blocked_order_.end(), c->id), blocked_order_.end());
+      c->replies.push_back(Reply{cmd.slot, 0, list_version_});
+    }
+  } else if (dice < 99) {
+    if (c && c->gone && c->kill_cover) {
+      ProcessKill(*c);
+    } else if (c && !c->gone && !quiescing_ && o_.allow_client_gone && rng_() % 4 == 0) {
+      ClientGone(*c);
+      NewConn();
+    }
+  } else if (!quiescing_ && o_.allow_leadership_loss && rng_() % 8 == 0) {
+    LoseLeadership();
+  }
+  DrainActions();
+  return failure_.empty();
+}
+
+bool Model::Quiescent() const {
+  for (const auto& [slot, p] : pending_) {
+    for (const Conn& c : conns_) {
+      if (c.id == p.session && !c.blocks_forever) return false;
+    }
+  }
+  for (const Conn& c : conns_) {
+    if (c.kill_cover) return false;
+    if (c.blocks_forever || c.gone) continue;
+    if (!c.to_child.empty() || !c.replies.empty()) return false;
+  }
+  return control_.empty() && control_replies_.empty() && !gate_.HasActions();
+}
+
+bool Model::Quiesce() {
+  quiescing_ = true;
+  // Two clients that must delay nobody: one opens a MULTI, queues writes and
+  // goes idle; one waits in a pop that is never served.
+  Conn& idle = NewConn();
+  idle.idle_multi = true;
+  SendOne(idle, Op::kMulti, 0);
+  SendOne(idle, Op::kSet, 0);
+  SendOne(idle, Op::kFlush, 0);
+  const SessionId idle_id = idle.id;
+  Conn& blocked = NewConn();
+  blocked.blocks_forever = true;
+  SendOne(blocked, Op::kBlockingPop, 0);
+  if (auto cover = gate_.EndOfBatch(blocked.id)) blocked.to_child.push_back(Command{Op::kPing, 0, 0, *cover, false});
+  const SessionId blocked_id = blocked.id;
+  // Their neighbours read and write the same keys, and the whole keyspace.
+  Conn& probe = NewConn();
+  for (Op op : {Op::kGet, Op::kSet, Op::kKeyspaceRead, Op::kGet, Op::kNoopWrite}) SendOne(probe, op, 0);
+  if (auto cover = gate_.EndOfBatch(probe.id)) probe.to_child.push_back(Command{Op::kPing, 0, 0, *cover, false});
+
+  auto run_until_quiet = [&](const char* phase) {
+    for (int i = 0; i < 200000 && failure_.empty(); ++i) {
+      if (Quiescent() && read_offset_ == offset_ && proposals_.empty() && rounds_.empty()) return true;
+      Step();
+    }
+    if (failure_.empty()) {
+      std::string left;
+      for (const auto& [slot, p] : pending_) absl::StrAppend(&left, " ", slot, "@", p.session);
+      Fail(absl::StrCat(phase, ": requests never answered:", left, " (gate holds ", gate_.Stats().slots,
+                        " slots, ", gate_.Stats().live_tickets, " tickets)")); 
+    }
+    return false;
+  };
+  if (!run_until_quiet("with an idle MULTI and a blocked pop")) return false;
+  node::gate::GateStats st = gate_.Stats();
+  if (st.live_tickets != 0) Fail(absl::StrCat("quiet, but ", st.live_tickets, " write tickets still held"));
+  if (st.marked_keys != 1) Fail(absl::StrCat("quiet: expected the blocked pop's one mark, found ", st.marked_keys));
+  // Now they leave too: the pop's mark must go with it.
+  for (Conn& c : conns_) {
+    if (c.id == idle_id || c.id == blocked_id) ClientGone(c);
+  }
+  for (int i = 0; i < 100000 && failure_.empty(); ++i) {
+    for (Conn& c : conns_) {
+      if (c.kill_cover) ProcessKill(c);
+    }
+    Step();
+    st = gate_.Stats();
+    if (st.slots == 0 && st.live_tickets == 0 && st.marked_keys == 0 && st.covers_waiting == 0) return failure_.empty();
+  }
+  Fail(absl::StrCat("after every client left: ", st.slots, " slots, ", st.live_tickets, " tickets, ", st.marked_keys,
+                    " marks, ", st.covers_waiting, " covers remain"));
+  return false;
+}
+
+}  // namespace gatesim

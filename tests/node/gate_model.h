@@ -1,0 +1,170 @@
+// A model world around the consistency gate, for its randomized simulation:
+// clients that pipeline requests (reads, writes, writes that change nothing,
+// keyspace commands, blocking pops, MULTI/EXEC), a child that runs them one at
+// a time in any interleaving of connections and serves blocked pops, a stream
+// of effects that the leader proposes and commits in order, ReadIndex rounds,
+// applies, clients that vanish, and leadership lost.
+//
+// The model knows what the gate does not: which committed or uncommitted
+// effect every reply observed, and when each leadership confirmation began.
+// After every step it checks the gate's promises against that knowledge.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/gate/consistency_gate.h"
+
+namespace gatesim {
+
+using node::gate::CoverId;
+using node::gate::SessionId;
+using node::gate::SlotId;
+
+enum class Op {
+  kGet, kListRead, kSet, kNoopWrite, kFailedWrite, kKeyspaceRead, kFlush, kPush, kBlockingPop, kPing,
+  kMulti, kExec, kDiscard,
+};
+
+struct ModelOptions {
+  int sessions = 4;
+  int keys = 3;
+  int max_batch = 4;
+  bool allow_client_gone = true;
+  bool allow_leadership_loss = true;
+};
+
+class Model {
+ public:
+  Model(uint64_t seed, ModelOptions options);
+
+  // One random step; returns false once the run has found a violation.
+  bool Step();
+  // Stops new requests and faults, lets everything finish, and checks that
+  // every request was answered and every lock released. A blocked pop nobody
+  // serves and an idle MULTI stay, and must delay nobody.
+  bool Quiesce();
+  void BreakGate(node::gate::BrokenRule rule) { gate_.BreakForTest(rule); }
+  const std::string& failure() const { return failure_; }
+  uint64_t steps() const { return steps_; }
+  uint64_t releases() const { return releases_; }
+
+ private:
+  // What a request is, as the child and the checker see it.
+  struct Command {
+    Op op = Op::kPing;
+    int key = 0;
+    SlotId slot = 0;      // 0 for a ROLE
+    CoverId cover = 0;    // ROLE
+    bool queued = false;  // inside MULTI
+  };
+  struct Reply {
+    SlotId slot = 0;
+    CoverId cover = 0;
+    uint64_t offset = 0;  // ROLE
+  };
+  struct Pending {        // what the checker knows of a slot
+    SessionId session = 0;
+    uint64_t arrival_event = 0;
+    bool needs_confirm = false;
+    bool answered = false;
+    uint64_t observed = 0;  // the largest effect offset its reply showed
+  };
+  struct Conn {            // a client and its child connection
+    SessionId id = 0;
+    bool gone = false;
+    bool in_multi = false;             // node side: MULTI sent, EXEC/DISCARD not yet
+    bool in_multi_child = false;       // child side: MULTI ran, EXEC/DISCARD not yet
+    std::vector<Command> queued;       // child side: commands of an open MULTI
+    std::deque<Command> to_child;      // sent, not yet run
+    std::deque<Reply> replies;         // run, not yet read by the node
+    bool blocked = false;              // child side: head of to_child is a blocked pop
+    bool blocks_forever = false;       // quiescence: this pop is never served
+    bool idle_multi = false;           // quiescence: this MULTI never ends
+    std::optional<CoverId> kill_cover; // gone with effects in flight
+  };
+  struct Version {
+    uint64_t offset;
+    int value;
+  };
+
+  void SendBatch(Conn& c);
+  void SendOne(Conn& c, Op op, int key);
+  void ListChanged();
+  bool RunChild(Conn& c);
+  uint64_t Execute(Conn& c, const Command& cmd);
+  uint64_t Effect(int key);
+  uint64_t EffectAll();
+  uint64_t Observe(int key) const;
+  uint64_t ObserveAll() const;
+  void ServeBlocked(int key);
+  void DeliverReply(Conn& c);
+  void ProposePending();
+  void CommitOne();
+  void StartRound();
+  void FinishRound();
+  void ClientGone(Conn& c);
+  void ProcessKill(Conn& c);
+  void LoseLeadership();
+  void DrainActions();
+  void Fail(const std::string& what);
+  bool Quiescent() const;
+  Conn& NewConn();
+  uint64_t Event() { return ++events_; }
+
+  std::mt19937_64 rng_;
+  ModelOptions o_;
+  node::gate::ConsistencyGate gate_;
+  std::vector<Conn> conns_;
+  SessionId next_session_ = 1;
+  std::map<SlotId, Pending> pending_;
+  std::set<SlotId> released_;
+
+  // The child's data: every key's versions (offset 0 is the initial value).
+  std::vector<std::vector<Version>> data_;
+  std::deque<std::pair<uint64_t, int>> list_;  // (push offset, element)
+  uint64_t list_version_ = 0;                   // offset of its last change
+  struct ListState {
+    uint64_t version;
+    std::deque<std::pair<uint64_t, int>> elements;
+  };
+  std::vector<ListState> list_history_;         // to roll back to the committed state
+  std::deque<SessionId> blocked_order_;         // blocked pops, longest waiting first
+  // The node's own link to the child (CLIENT KILL, ROLE): sent, and answered.
+  std::deque<Command> control_;
+  std::deque<std::pair<CoverId, uint64_t>> control_replies_;
+
+  // The stream and the log.
+  uint64_t offset_ = 0;          // the child's stream offset
+  uint64_t read_offset_ = 0;     // what the reader passed on
+  uint64_t proposed_offset_ = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> proposals_;  // (end offset, begin event)
+  uint64_t committed_ = 0;
+  uint64_t raft_index_ = 0;      // entries committed
+  uint64_t applied_ = 0;
+  bool stream_has_effects_ = false;  // unproposed bytes include effects
+
+  // Leadership confirmations.
+  struct Round {
+    uint64_t stamp;
+    uint64_t begin_event;
+    uint64_t index;
+  };
+  std::deque<Round> rounds_;
+  std::vector<std::pair<uint64_t, uint64_t>> waiting_apply_;  // (index, begin event)
+  uint64_t confirmed_begin_ = 0;  // the latest begin event of a finished confirmation
+
+  bool quiescing_ = false;
+  uint64_t events_ = 0;
+  uint64_t steps_ = 0;
+  uint64_t releases_ = 0;
+  std::string failure_;
+};
+
+}  // namespace gatesim

@@ -1,0 +1,249 @@
+// Scenario tests of the consistency gate: each finding of the consistency gate
+// issue, and the basic rules, as a short story of events.
+#include "node/gate/consistency_gate.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace node::gate {
+namespace {
+
+std::string K(std::string_view key) { return KeyName(0, key); }
+
+class GateTest : public ::testing::Test {
+ protected:
+  // Slots released since the last call.
+  std::vector<SlotId> Released() {
+    std::vector<SlotId> out;
+    for (const Action& a : gate_.TakeActions()) {
+      if (a.type == Action::Type::kRelease) out.push_back(a.slot);
+    }
+    return out;
+  }
+  // A round started now and confirmed at once (a healthy leader).
+  void ConfirmNow() {
+    ASSERT_TRUE(gate_.WantsReadRound());
+    gate_.ReadConfirmed(gate_.StartReadRound(), 0);
+  }
+  SlotId Write(SessionId s, std::string_view key) { return gate_.Arrive(s, {Kind::kWrite, {K(key)}, false}).slot; }
+  SlotId Read(SessionId s, std::string_view key) { return gate_.Arrive(s, {Kind::kRead, {K(key)}, false}).slot; }
+
+  ConsistencyGate gate_;
+};
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+TEST_F(GateTest, WriteReplyWaitsForItsOffsetToCommit) {
+  const SlotId w = Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.ReplyArrived(w);
+  gate_.Covered(c, 10);
+  gate_.Proposed(10);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.Committed(10);  // also confirms: proposed after the write arrived
+  EXPECT_THAT(Released(), ElementsAre(w));
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
+TEST_F(GateTest, ReadWaitsForTheUncommittedWriteItMayHaveSeen) {
+  const SlotId w = Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  const SlotId r = Read(2, "k");
+  ConfirmNow();
+  gate_.ReplyArrived(r);  // the child ran the read after the write
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.ReplyArrived(w);
+  gate_.Covered(c, 5);
+  gate_.Proposed(5);
+  gate_.Committed(5);
+  EXPECT_THAT(Released(), UnorderedElementsAre(w, r));  // sessions are independent
+}
+
+TEST_F(GateTest, ReadOfAnotherKeyDoesNotWait) {
+  Write(1, "k");
+  gate_.EndOfBatch(1);
+  const SlotId r = Read(2, "other");
+  ConfirmNow();
+  gate_.ReplyArrived(r);
+  EXPECT_THAT(Released(), ElementsAre(r));
+}
+
+// Finding 2: a write that propagated nothing (SET NX GET on an existing key,
+// GETEX, a failed write) shows data; a deposed leader must not answer it.
+TEST_F(GateTest, WriteThatChangedNothingWaitsForALeadershipConfirmation) {
+  gate_.Committed(100);
+  const SlotId w = Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.ReplyArrived(w);
+  gate_.Covered(c, 100);  // no new effect: the offset was already committed
+  EXPECT_THAT(Released(), IsEmpty());
+  ASSERT_TRUE(gate_.WantsReadRound());
+  const uint64_t stamp = gate_.StartReadRound();
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.ReadConfirmed(stamp, 0);
+  EXPECT_THAT(Released(), ElementsAre(w));
+}
+
+TEST_F(GateTest, ConfirmationBegunBeforeTheRequestDoesNotCount) {
+  const SlotId r1 = Read(1, "a");
+  const uint64_t early = gate_.StartReadRound();
+  const SlotId r2 = Read(2, "b");
+  gate_.ReplyArrived(r1);
+  gate_.ReplyArrived(r2);
+  gate_.ReadConfirmed(early, 0);
+  EXPECT_THAT(Released(), ElementsAre(r1));
+  ConfirmNow();
+  EXPECT_THAT(Released(), ElementsAre(r2));
+}
+
+TEST_F(GateTest, ReadsWaitForTheStateMachineToReachTheReadIndex) {
+  const SlotId r = Read(1, "a");
+  gate_.ReplyArrived(r);
+  gate_.ReadConfirmed(gate_.StartReadRound(), 7);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.Applied(7);
+  EXPECT_THAT(Released(), ElementsAre(r));
+}
+
+// Finding 3: a blocked pop holds no lock, but a read of its key cannot trust
+// the locks: it waits for an offset taken after it ran.
+TEST_F(GateTest, ReadOfAKeyABlockedPopMayChangeWaitsForAnOffsetAfterIt) {
+  const Admission pop = gate_.Arrive(1, {Kind::kBlocking, {K("list")}, false});
+  EXPECT_FALSE(pop.cover_first);
+  const CoverId pop_cover = *gate_.EndOfBatch(1);
+  const SlotId r = Read(2, "list");
+  ConfirmNow();
+  const std::optional<CoverId> after = gate_.ReplyArrived(r);
+  ASSERT_TRUE(after);
+  gate_.Covered(*after, 20);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.Proposed(20);
+  gate_.Committed(20);
+  EXPECT_THAT(Released(), ElementsAre(r));
+  // The pop is served later; its reply waits for its own offset.
+  gate_.ReplyArrived(pop.slot);
+  gate_.Covered(pop_cover, 25);
+  gate_.Proposed(25);
+  gate_.Committed(25);
+  EXPECT_THAT(Released(), ElementsAre(pop.slot));
+  EXPECT_EQ(gate_.Stats().marked_keys, 0u);
+}
+
+TEST_F(GateTest, WritesBeforeABlockingCommandGetTheirOwnCover) {
+  const SlotId w = Write(1, "k");
+  const Admission pop = gate_.Arrive(1, {Kind::kBlocking, {K("list")}, false});
+  ASSERT_TRUE(pop.cover_first);  // a ROLE before the pop, or the write waits for the pop
+  gate_.ReplyArrived(w);
+  gate_.Covered(*pop.cover_first, 3);
+  gate_.Proposed(3);
+  gate_.Committed(3);
+  EXPECT_THAT(Released(), ElementsAre(w));
+}
+
+// Finding 3 and 4: a client gone with a blocked pop or a write in flight
+// leaves nothing behind once the kill's covering offset commits.
+TEST_F(GateTest, ClientGoneWhileBlockedReleasesItsMarksAfterTheKill) {
+  gate_.Arrive(1, {Kind::kBlocking, {K("list")}, false});
+  gate_.EndOfBatch(1);
+  Write(1, "k");  // pipelined behind the pop, never run
+  EXPECT_EQ(gate_.Stats().marked_keys, 1u);
+  const std::optional<CoverId> kill = gate_.ClientGone(1);
+  ASSERT_TRUE(kill);
+  EXPECT_EQ(gate_.Stats().slots, 0u);
+  gate_.Covered(*kill, 40);
+  EXPECT_EQ(gate_.Stats().marked_keys, 1u);
+  gate_.Committed(40);
+  EXPECT_EQ(gate_.Stats().marked_keys, 0u);
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+  // Readers of the key are not held any more.
+  const SlotId r = Read(2, "k");
+  ConfirmNow();
+  EXPECT_FALSE(gate_.ReplyArrived(r));
+  EXPECT_THAT(Released(), ElementsAre(r));
+}
+
+TEST_F(GateTest, ClientGoneWithNothingInFlightNeedsNoKill) {
+  const SlotId r = Read(1, "k");
+  gate_.ReplyArrived(r);
+  EXPECT_FALSE(gate_.ClientGone(1));
+  EXPECT_EQ(gate_.Stats().slots, 0u);
+}
+
+TEST_F(GateTest, ClientGoneAfterItsOffsetIsKnownKeepsTheLockUntilCommit) {
+  Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.Covered(c, 9);
+  EXPECT_FALSE(gate_.ClientGone(1));  // the child already ran it; its offset is known
+  EXPECT_EQ(gate_.Stats().live_tickets, 1u);
+  gate_.Committed(9);
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
+// Finding 5: MULTI locks at EXEC, so an idle transaction delays nobody.
+TEST_F(GateTest, IdleMultiDelaysNoReader) {
+  gate_.BeginTransaction(1);
+  gate_.Queue(1, {Kind::kWrite, {K("hk")}, false});
+  gate_.Queue(1, {Kind::kWrite, {}, true});  // FLUSHALL queued
+  gate_.EndOfBatch(1);
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+  const SlotId r = Read(2, "hk");
+  const SlotId all = gate_.Arrive(2, {Kind::kRead, {}, true}).slot;  // DBSIZE
+  ConfirmNow();
+  gate_.ReplyArrived(r);
+  gate_.ReplyArrived(all);
+  EXPECT_THAT(Released(), ElementsAre(r, all));
+}
+
+TEST_F(GateTest, ExecLocksWhatTheTransactionWrites) {
+  gate_.BeginTransaction(1);
+  const SlotId q = gate_.Queue(1, {Kind::kWrite, {K("hk")}, false});
+  gate_.ReplyArrived(q);
+  EXPECT_THAT(Released(), ElementsAre(q));  // +QUEUED shows no data
+  const SlotId exec = gate_.Arrive(1, {Kind::kExec, {}, false}).slot;
+  const CoverId c = *gate_.EndOfBatch(1);
+  EXPECT_EQ(gate_.Stats().live_tickets, 1u);
+  const SlotId r = Read(2, "hk");
+  ConfirmNow();
+  gate_.ReplyArrived(r);
+  gate_.ReplyArrived(exec);
+  gate_.Covered(c, 4);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.Proposed(4);
+  gate_.Committed(4);
+  EXPECT_THAT(Released(), UnorderedElementsAre(exec, r));
+}
+
+TEST_F(GateTest, DiscardedTransactionLocksNothing) {
+  gate_.BeginTransaction(1);
+  gate_.Queue(1, {Kind::kWrite, {K("hk")}, false});
+  gate_.DropTransaction(1);
+  const SlotId exec_like = gate_.Arrive(1, {Kind::kExec, {}, false}).slot;
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+  (void)exec_like;
+}
+
+TEST_F(GateTest, ResetEndsEverything) {
+  Write(1, "k");
+  gate_.EndOfBatch(1);
+  gate_.Arrive(2, {Kind::kBlocking, {K("l")}, false});
+  Read(3, "k");
+  gate_.Reset();
+  const GateStats st = gate_.Stats();
+  EXPECT_EQ(st.slots, 0u);
+  EXPECT_EQ(st.live_tickets, 0u);
+  EXPECT_EQ(st.marked_keys, 0u);
+  EXPECT_EQ(st.covers_waiting, 0u);
+  EXPECT_FALSE(gate_.WantsReadRound());
+}
+
+TEST_F(GateTest, StatelessRepliesLeaveAtOnce) {
+  const SlotId ping = gate_.Arrive(1, {Kind::kStateless, {}, false}).slot;
+  gate_.ReplyArrived(ping);
+  EXPECT_THAT(Released(), ElementsAre(ping));
+  EXPECT_FALSE(gate_.WantsReadRound());
+}
+
+}  // namespace
+}  // namespace node::gate
