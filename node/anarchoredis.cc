@@ -53,9 +53,17 @@ ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
 ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
-ABSL_FLAG(bool, test_unsafe_ack_before_commit, false,
-          "Testing only, UNSAFE: reply to writes before they commit (to prove the fault tests "
-          "catch lost writes). Never use it otherwise.");
+ABSL_FLAG(std::string, client_output_buffer_limit, "normal 0 0 0 pubsub 32mb 8mb 60",
+          "As Redis's client-output-buffer-limit: per class, the hard limit, the soft limit and "
+          "the seconds a client may stay above it; a client over the limit is disconnected.");
+ABSL_FLAG(int, busy_reply_threshold, 5000,
+          "Milliseconds a script may run before it is stopped (as Redis's busy-reply-threshold): "
+          "a script that only read is killed, one that wrote is discarded by rebuilding the "
+          "redis-server from the log.");
+ABSL_FLAG(std::string, test_break_gate, "none",
+          "Testing only, UNSAFE: switch off one rule of the consistency gate (ack-before-commit, "
+          "no-confirmation, no-read-locks, no-marks, locks-at-queue, forget-gone-locks) to prove "
+          "the fault tests catch its violation. Never use it otherwise.");
 ABSL_FLAG(std::string, test_sync_gate, "",
           "Testing only: every log fsync waits while this file exists.");
 
@@ -151,9 +159,24 @@ int main(int argc, char** argv) {
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
-  options.test_unsafe_ack_before_commit = absl::GetFlag(FLAGS_test_unsafe_ack_before_commit);
-  if (options.test_unsafe_ack_before_commit) {
-    node::Log(node::LogLevel::kWarning, "UNSAFE TEST MODE: writes are acknowledged before they commit");
+  if (!node::gate::ParseBrokenRule(absl::GetFlag(FLAGS_test_break_gate), &options.test_broken_gate_rule)) {
+    std::cerr << "anarchoredis: unknown --test_break_gate rule '" << absl::GetFlag(FLAGS_test_break_gate) << "'\n";
+    return 2;
+  }
+  if (options.test_broken_gate_rule != node::gate::BrokenRule::kNone) {
+    node::Log(node::LogLevel::kWarning, "UNSAFE TEST MODE: the consistency gate's rule '%s' is switched off",
+              node::gate::BrokenRuleName(options.test_broken_gate_rule));
+  }
+  auto limits = node::OutputBufferLimits::Parse(absl::GetFlag(FLAGS_client_output_buffer_limit));
+  if (!limits.ok()) {
+    std::cerr << "anarchoredis: --client_output_buffer_limit: " << limits.status().message() << "\n";
+    return 2;
+  }
+  options.output_limits = *limits;
+  options.busy_reply_threshold_ms = absl::GetFlag(FLAGS_busy_reply_threshold);
+  if (options.busy_reply_threshold_ms < 1) {
+    std::cerr << "anarchoredis: --busy_reply_threshold must be at least 1 ms\n";
+    return 2;
   }
   node::ReplicatedLogOptions& raft = options.raft;
   raft.id = absl::GetFlag(FLAGS_id);

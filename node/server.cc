@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,7 +31,11 @@ Server::Server(asio::io_context& io, ServerOptions options)
       applier_(io),
       child_signals_(io, SIGCHLD),
       child_watch_(io),
-      promote_timer_(io) {}
+      promote_timer_(io),
+      busy_timer_(io),
+      control_(io) {
+  gate_.BreakForTest(options_.test_broken_gate_rule);
+}
 
 Server::~Server() { Stop(); }
 
@@ -50,6 +55,7 @@ absl::Status Server::Start() {
   child_options_.dir = (fs::path(options_.dir) / "child").string();
   child_options_.socket_path = (fs::path(options_.dir) / "child" / "redis.sock").string();
   child_options_.databases = options_.databases;
+  child_options_.extra_args = {"--busy-reply-threshold", absl::StrCat(options_.busy_reply_threshold_ms)};
   if (child_options_.socket_path.size() > kMaxSocketPath) {
     return absl::InvalidArgumentError(
         absl::StrCat("--dir is too long for a unix socket path: ", child_options_.socket_path));
@@ -89,6 +95,7 @@ absl::Status Server::Start() {
   if (auto s = rlog_->Start(); !s.ok()) return s;
   state_ = State::kRunning;
   PromoteLearners();
+  WatchBusy();
   Accept();
   return absl::OkStatus();
 }
@@ -101,10 +108,12 @@ void Server::Stop() {
   child_signals_.cancel(ec);
   child_watch_.cancel();
   promote_timer_.cancel();
+  busy_timer_.cancel();
   if (reader_) reader_->Stop();
   if (rlog_) rlog_->Stop();
   applier_.Close();
-  if (control_) control_->close(ec);
+  control_.Close();
+  gate_.Reset();
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (auto& [_, s] : sessions) s->Abort("UNKNOWN the node is shutting down; the outcome of this request is unknown");
@@ -129,21 +138,10 @@ absl::Status Server::StartChild() {
   applier_.on_error = [this](const absl::Status& s) { RebuildChild(std::string(s.message())); };
   if (auto s = applier_.Connect(child_options_.socket_path, 0); !s.ok()) return s;
 
-  // The node's own requests (CLIENT UNBLOCK); replies are read and dropped.
-  control_ = std::make_unique<asio::local::stream_protocol::socket>(io_);
-  asio::error_code ec;
-  control_->connect(asio::local::stream_protocol::endpoint(child_options_.socket_path), ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("control link: ", ec.message()));
-  auto buf = std::make_shared<std::array<char, 4096>>();
-  auto drain_ptr = std::make_shared<std::function<void()>>();
-  *drain_ptr = [sock = control_.get(), buf, weak = std::weak_ptr(drain_ptr)] {
-    sock->async_read_some(asio::buffer(*buf), [weak](const asio::error_code& ec, size_t) {
-      if (ec) return;
-      if (auto d = weak.lock()) (*d)();
-    });
-  };
-  (*drain_ptr)();
-  control_drain_ = drain_ptr;
+  // The node's own requests (CLIENT KILL, ROLE, the busy watchdog).
+  control_.on_error = [this](const absl::Status& st) { RebuildChild(std::string(st.message())); };
+  busy_ping_in_flight_ = false;
+  if (auto st = control_.Connect(child_options_.socket_path); !st.ok()) return st;
   return absl::OkStatus();
 }
 
@@ -151,9 +149,9 @@ void Server::RebuildChild(const std::string& why) {
   if (state_ != State::kRunning) return;
   ++rebuilds_;
   Log(LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
-  AbortSessions(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
-                             "); the outcome of this request is unknown"));
   StopStream();
+  EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
+                              "); the outcome of this request is unknown"));
   child_->Kill();
   if (auto s = StartChild(); !s.ok()) {
     // Serving without a child that matches the log would break every
@@ -215,7 +213,7 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
       rlog_->term());
   leader_id_ = ss.leader;
   is_leader_ = leader_now;
-  AbortSessions("UNKNOWN leadership changed; the outcome of this request is unknown, retry");
+  EndLeaderEpoch("UNKNOWN leadership changed; the outcome of this request is unknown, retry");
   if (was_leader) {
     // Effects this child ran may never commit: rebuild it from the committed
     // log before applying anything more.
@@ -246,6 +244,7 @@ void Server::StartStream() {
     committed_offset_ = proposed_end_ = pending_begin_ = offset;
     pending_ = EffectRun{};
     pending_.end_offset = offset;
+    gate_.Committed(offset);  // the stream starts here, all of it committed
     leader_ready_ = true;
     Log(LogLevel::kInfo, "leading: serving clients, stream %s from offset %d", replid, offset);
     NotifySessions();
@@ -265,11 +264,12 @@ void Server::StopStream() {
   stream_starting_ = false;
   stream_id_.clear();
   pending_ = EffectRun{};
-  commit_waiters_.clear();
-  locks_ = KeyLockTable();
-  read_waiting_.clear();
-  read_inflight_.clear();
-  read_ready_.clear();
+}
+
+void Server::EndLeaderEpoch(const std::string& error) {
+  DrainGate();  // replies released before the end were right to leave
+  gate_.Reset();
+  AbortSessions(error);
 }
 
 // ------------------------------------------------------------------ write path
@@ -327,7 +327,9 @@ void Server::ProposePending() {
     // the child's state is thrown away instead, and its clients get UNKNOWN.
     Log(LogLevel::kWarning, "proposal refused: %s", s.ToString());
     if (is_leader_) RebuildChild(absl::StrCat("a proposal was refused: ", s.message()));
+    return;
   }
+  gate_.Proposed(end);
 }
 
 void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
@@ -380,71 +382,125 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
 void Server::AdvanceCommitted(uint64_t offset) {
   if (offset <= committed_offset_) return;
   committed_offset_ = offset;
-  std::vector<std::shared_ptr<ClientSession>> notify;
-  while (!commit_waiters_.empty() && commit_waiters_.begin()->first <= offset) {
-    CommitWaiter w = std::move(commit_waiters_.begin()->second);
-    commit_waiters_.erase(commit_waiters_.begin());
-    for (auto t : w.tickets) locks_.Release(t);
-    for (const auto& k : w.marked) locks_.Unmark(k);
-    if (auto s = w.session.lock()) notify.push_back(std::move(s));
-  }
-  for (auto& s : notify) s->OnCommitted();
-}
-
-void Server::AwaitCommit(uint64_t offset, std::vector<KeyLockTable::Ticket> tickets,
-                         std::vector<std::string> marked, std::weak_ptr<ClientSession> session) {
-  if (offset <= committed_offset_) {
-    for (auto t : tickets) locks_.Release(t);
-    for (const auto& k : marked) locks_.Unmark(k);
-    return;
-  }
-  commit_waiters_.emplace(offset, CommitWaiter{std::move(tickets), std::move(marked), std::move(session)});
+  gate_.Committed(offset);
+  GateChanged();
 }
 
 void Server::OnApplied(uint64_t index) {
-  while (!read_ready_.empty() && read_ready_.begin()->first <= index) {
-    auto done = std::move(read_ready_.begin()->second);
-    read_ready_.erase(read_ready_.begin());
-    done();
-  }
+  gate_.Applied(index);
+  GateChanged();
   CheckLeaderReady();
 }
 
-// ------------------------------------------------------------------ read path
+// ------------------------------------------------------------------ the gate
 
-void Server::ConfirmRead(std::function<void()> done) {
-  if (rlog_->sole_voter() && leader_ready_) {
-    // A lone voter cannot be deposed by anyone: it is the leader.
-    done();
-    return;
-  }
-  read_waiting_.push_back(std::move(done));
-  if (read_inflight_.empty()) StartReadRound();
+void Server::GateChanged() {
+  if (gate_drain_posted_) return;
+  gate_drain_posted_ = true;
+  asio::post(io_, [this] { DrainGate(); });
 }
 
-// One ReadIndex round serves every read that arrived before it began.
-void Server::StartReadRound() {
-  if (read_waiting_.empty()) return;
-  std::string ctx = absl::StrCat(++read_seq_);
-  if (!rlog_->ReadIndex(ctx).ok()) return;  // no leader: the reads wait for the change
-  read_inflight_[ctx] = std::move(read_waiting_);
-  read_waiting_.clear();
+void Server::DrainGate() {
+  gate_drain_posted_ = false;
+  for (const gate::Action& a : gate_.TakeActions()) {
+    auto it = sessions_.find(a.session);
+    if (it == sessions_.end()) continue;
+    if (a.type == gate::Action::Type::kRelease) it->second->OnReleased(a.slot);
+  }
+  MaybeStartReadRound();
+}
+
+// One ReadIndex round at a time serves every request that arrived before it
+// began (the gate decides whether one is needed).
+void Server::MaybeStartReadRound() {
+  if (!is_leader_ || !leader_ready_ || !gate_.WantsReadRound()) return;
+  const uint64_t stamp = gate_.StartReadRound();
+  if (rlog_->sole_voter()) {
+    // A lone voter cannot be deposed by anyone: it is the leader.
+    gate_.ReadConfirmed(stamp, 0);
+    GateChanged();
+    return;
+  }
+  if (!rlog_->ReadIndex(absl::StrCat(stamp)).ok()) gate_.ReadRoundFailed();
 }
 
 void Server::OnReadStates(std::vector<consensus::ReadState>&& states) {
   for (const consensus::ReadState& rs : states) {
-    auto it = read_inflight_.find(rs.request_ctx);
-    if (it == read_inflight_.end()) continue;
-    for (auto& done : it->second) {
-      if (applier_.applied() >= rs.index) {
-        done();
-      } else {
-        read_ready_.emplace(rs.index, std::move(done));
-      }
-    }
-    read_inflight_.erase(it);
+    uint64_t stamp = 0;
+    if (absl::SimpleAtoi(rs.request_ctx, &stamp)) gate_.ReadConfirmed(stamp, rs.index);
   }
-  if (read_inflight_.empty()) StartReadRound();
+  GateChanged();
+}
+
+void Server::CoverOnControl(gate::CoverId cover) {
+  control_.Call({"ROLE"}, [this, cover](const resp::Value& v) {
+    if (v.type == resp::Type::kError) {
+      // BUSY while a script runs: ask again shortly.
+      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
+      retry->async_wait([this, cover, retry](const asio::error_code& ec) {
+        if (!ec && state_ == State::kRunning) CoverOnControl(cover);
+      });
+      return;
+    }
+    if (v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") return;
+    gate_.Covered(cover, static_cast<uint64_t>(v.elements[1].integer));
+    GateChanged();
+  });
+}
+
+void Server::KillChildClient(int64_t child_client_id, gate::CoverId cover) {
+  // Killed, its connection runs nothing more (a blocked command is dropped);
+  // the ROLE after it covers every effect it ever had.
+  control_.Call({"CLIENT", "KILL", "ID", absl::StrCat(child_client_id)}, [this, child_client_id, cover](
+                                                                            const resp::Value& v) {
+    if (v.type == resp::Type::kError && absl::StartsWith(v.str, "BUSY")) {
+      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
+      retry->async_wait([this, child_client_id, cover, retry](const asio::error_code& ec) {
+        if (!ec && state_ == State::kRunning) KillChildClient(child_client_id, cover);
+      });
+      return;
+    }
+    CoverOnControl(cover);
+  });
+}
+
+// ------------------------------------------------------------------ busy child
+
+// A script that runs past busy-reply-threshold makes the child answer BUSY to
+// everyone. A script that only read is killed (SCRIPT KILL); one that has
+// written cannot be, but none of its effects were propagated yet (a script's
+// effects reach the stream when it ends), so the child is rebuilt from the
+// log: nothing committed is lost, and the script's writes never happen.
+void Server::WatchBusy() {
+  busy_timer_.expires_after(std::chrono::milliseconds(std::max(50, options_.busy_reply_threshold_ms / 10)));
+  busy_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || state_ == State::kStopped) return;
+    if (state_ == State::kRunning && control_.connected() && !busy_ping_in_flight_) {
+      busy_ping_in_flight_ = true;
+      control_.Call({"PING"}, [this](const resp::Value& v) {
+        busy_ping_in_flight_ = false;
+        if (v.type == resp::Type::kError && absl::StartsWith(v.str, "BUSY")) OnBusy(v.str);
+      });
+    }
+    WatchBusy();
+  });
+}
+
+void Server::OnBusy(const std::string& busy_error) {
+  const bool function = absl::StrContains(busy_error, "FUNCTION KILL");
+  control_.Call({function ? "FUNCTION" : "SCRIPT", "KILL"}, [this](const resp::Value& v) {
+    if (v.type != resp::Type::kError) {
+      ++scripts_killed_;
+      Log(LogLevel::kWarning, "stopped a read-only script that ran past busy-reply-threshold (%d ms)",
+          options_.busy_reply_threshold_ms);
+      return;
+    }
+    if (!absl::StartsWith(v.str, "UNKILLABLE")) return;  // NOTBUSY: it just ended
+    ++scripts_killed_;
+    RebuildChild(absl::StrCat("a script that had written ran past busy-reply-threshold (",
+                              options_.busy_reply_threshold_ms,
+                              " ms); its writes were discarded: none of them took effect"));
+  });
 }
 
 // ------------------------------------------------------------------ sessions
@@ -480,14 +536,10 @@ void Server::NotifySessions() {
   for (auto& s : all) s->TryConnectUpstream();
 }
 
-void Server::UnblockChildClient(int64_t child_client_id) {
-  if (!control_) return;
-  auto req = std::make_shared<std::string>();
-  resp::AppendCommand(req.get(), {"CLIENT", "UNBLOCK", absl::StrCat(child_client_id)});
-  asio::async_write(*control_, asio::buffer(*req), [req](const asio::error_code&, size_t) {});
+void Server::SessionClosed(gate::SessionId session) {
+  // Not from inside the session's own call chain: it may still be running.
+  asio::post(io_, [this, session] { sessions_.erase(session); });
 }
-
-void Server::SessionClosed(ClientSession* session) { sessions_.erase(session); }
 
 void Server::Accept() {
   acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
@@ -505,8 +557,9 @@ void Server::Accept() {
         sock->close(ec2);
       });
     } else {
-      auto session = std::make_shared<ClientSession>(*this, std::move(socket));
-      sessions_.emplace(session.get(), session);
+      const gate::SessionId id = next_session_++;
+      auto session = std::make_shared<ClientSession>(*this, std::move(socket), id);
+      sessions_.emplace(id, session);
       session->Start();
     }
     Accept();
@@ -544,10 +597,6 @@ int Server::ReplicaCountForWait() const {
 
 // ------------------------------------------------------------------ admin
 
-bool Server::IsLocalNodeCommand(std::string_view name) const {
-  return name == "anarcho.status" || name == "anarcho.help";
-}
-
 std::string Server::StatusReply(int proto) const {
   consensus::RaftStatus st = rlog_->status();
   std::vector<std::string> voters, learners, progress;
@@ -560,6 +609,7 @@ std::string Server::StatusReply(int proto) const {
   std::string leader_addr;
   if (auto it = rlog_->peers().find(st.leader); it != rlog_->peers().end()) leader_addr = it->second.ToString();
   const uint64_t applied = applier_.applied();
+  const gate::GateStats gate = gate_.Stats();
   std::vector<std::pair<std::string, std::string>> fields = {
       {"id", absl::StrCat(st.id)},
       {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
@@ -583,8 +633,11 @@ std::string Server::StatusReply(int proto) const {
       {"child_rebuilds", absl::StrCat(rebuilds_)},
       {"apply_errors", absl::StrCat(applier_.errors())},
       {"clients", absl::StrCat(sessions_.size())},
-      {"locked_keys", absl::StrCat(locks_.locked_keys())},
-      {"writes_in_flight", absl::StrCat(locks_.live_tickets())},
+      {"requests_in_flight", absl::StrCat(gate.slots)},
+      {"locked_keys", absl::StrCat(gate.locked_keys)},
+      {"marked_keys", absl::StrCat(gate.marked_keys)},
+      {"writes_in_flight", absl::StrCat(gate.live_tickets)},
+      {"scripts_killed", absl::StrCat(scripts_killed_)},
   };
   std::string out;
   resp::AppendMapHeader(&out, fields.size(), proto);

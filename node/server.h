@@ -24,10 +24,12 @@
 #include "asio.hpp"
 #include "node/child/applier.h"
 #include "node/child/child_redis.h"
-#include "node/front/command_table.h"
-#include "node/gate/key_lock_table.h"
-#include "node/cluster/replicated_log.h"
+#include "node/child/control_link.h"
 #include "node/child/replication_reader.h"
+#include "node/cluster/replicated_log.h"
+#include "node/front/command_table.h"
+#include "node/front/output_limit.h"
+#include "node/gate/consistency_gate.h"
 #include "resp/limits.h"
 #include "storage/log_store.h"
 
@@ -43,10 +45,13 @@ struct ServerOptions {
   int databases = 16;
   resp::Limits limits;
   size_t max_clients = 10000;
+  OutputBufferLimits output_limits;
+  // A script running longer than this is stopped (Redis's busy-reply-threshold).
+  int busy_reply_threshold_ms = 5000;
   std::string test_sync_gate;  // test hook: fsyncs wait while this file exists
-  // Testing only, and unsafe: acknowledge writes as soon as the child ran them,
-  // before they commit (proves that the fault tests catch lost writes).
-  bool test_unsafe_ack_before_commit = false;
+  // Testing only, and unsafe: one rule of the consistency gate switched off,
+  // to prove that the fault tests catch what it prevents.
+  gate::BrokenRule test_broken_gate_rule = gate::BrokenRule::kNone;
   ReplicatedLogOptions raft;
   int no_leader_wait_ms = 3000;  // a client waits this long for a leader, then gets TRYAGAIN
 };
@@ -69,22 +74,19 @@ class Server {
 
   // --- for ClientSession ---
   const CommandTable& commands() const { return *commands_; }
-  KeyLockTable& locks() { return locks_; }
   const ServerOptions& options() const { return options_; }
   Upstream CurrentUpstream() const;
-  uint64_t committed_offset() const { return committed_offset_; }
-  // Releases `tickets` and `marked` keys once the stream is durable up to
-  // `offset`, then tells the session (if still there).
-  void AwaitCommit(uint64_t offset, std::vector<KeyLockTable::Ticket> tickets,
-                   std::vector<std::string> marked, std::weak_ptr<ClientSession> session);
-  // Calls `done` once leadership was confirmed by a round begun after this call
-  // and the state machine caught up with it (ReadIndex).
-  void ConfirmRead(std::function<void()> done);
-  void UnblockChildClient(int64_t child_client_id);
-  void SessionClosed(ClientSession* session);
+  gate::ConsistencyGate& gate() { return gate_; }
+  // The gate may have work (released replies, a read round to start): done
+  // on the next turn of the event loop.
+  void GateChanged();
+  // Learns the stream offset now (ROLE on the node's own link) for `cover`.
+  void CoverOnControl(gate::CoverId cover);
+  // Kills a gone client's child connection, then learns a covering offset.
+  void KillChildClient(int64_t child_client_id, gate::CoverId cover);
+  void SessionClosed(gate::SessionId session);
   // The node's own commands (ANARCHO.*), answered here; `proto` is the client's.
   std::string NodeCommand(std::span<const std::string_view> args, int proto);
-  bool IsLocalNodeCommand(std::string_view lowercase_name) const;
   std::string InfoSection() const;
   int ReplicaCountForWait() const;
 
@@ -102,7 +104,12 @@ class Server {
   void CheckLeaderReady();
   void StartStream();
   void StopStream();
-  void StartReadRound();
+  void DrainGate();
+  void MaybeStartReadRound();
+  // Clients of this leadership get `error`; the gate forgets everything.
+  void EndLeaderEpoch(const std::string& error);
+  void WatchBusy();
+  void OnBusy(const std::string& busy_error);
   // The child no longer matches the committed log (or died): abort client
   // work, start a fresh child and apply the committed log to it again.
   void RebuildChild(const std::string& why);
@@ -122,16 +129,19 @@ class Server {
   std::unique_ptr<ReplicatedLog> rlog_;
   std::unique_ptr<ChildRedis> child_;
   std::unique_ptr<CommandTable> commands_;
-  KeyLockTable locks_;
+  gate::ConsistencyGate gate_;
+  bool gate_drain_posted_ = false;
   std::unique_ptr<ReplicationReader> reader_;
   Applier applier_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   asio::signal_set child_signals_;
   asio::steady_timer child_watch_;
   asio::steady_timer promote_timer_;
-  std::unique_ptr<asio::local::stream_protocol::socket> control_;
-  std::shared_ptr<std::function<void()>> control_drain_;
-  absl::flat_hash_map<ClientSession*, std::shared_ptr<ClientSession>> sessions_;
+  asio::steady_timer busy_timer_;
+  ControlLink control_;
+  bool busy_ping_in_flight_ = false;
+  gate::SessionId next_session_ = 1;
+  absl::flat_hash_map<gate::SessionId, std::shared_ptr<ClientSession>> sessions_;
 
   // Leadership.
   uint64_t leader_id_ = 0;
@@ -146,23 +156,12 @@ class Server {
   uint64_t proposed_end_ = 0;      // effects up to here are proposed
   EffectRun pending_;              // effects not yet proposed
   uint64_t pending_begin_ = 0;
-  struct CommitWaiter {
-    std::vector<KeyLockTable::Ticket> tickets;
-    std::vector<std::string> marked;
-    std::weak_ptr<ClientSession> session;
-  };
-  std::multimap<uint64_t, CommitWaiter> commit_waiters_;
 
   // Applying.
   uint64_t committed_index_ = 0;  // last committed entry handed to the applier
 
-  // Linearizable reads.
-  uint64_t read_seq_ = 0;
-  std::vector<std::function<void()>> read_waiting_;  // for the next round
-  std::map<std::string, std::vector<std::function<void()>>> read_inflight_;
-  std::multimap<uint64_t, std::function<void()>> read_ready_;  // wait for apply
-
   uint64_t rebuilds_ = 0;
+  uint64_t scripts_killed_ = 0;
 };
 
 }  // namespace node

@@ -296,4 +296,8 @@ bool IsNodeCommand(std::string_view lowercase_name) {
   return lowercase_name.starts_with("anarcho.");
 }
 
+bool IsLocalNodeCommand(std::string_view lowercase_name) {
+  return lowercase_name == "anarcho.status" || lowercase_name == "anarcho.help";
+}
+
 }  // namespace node

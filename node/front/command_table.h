@@ -92,5 +92,7 @@ class CommandTable {
 
 // The node's own commands (ANARCHO.*), and others it answers itself.
 bool IsNodeCommand(std::string_view lowercase_name);
+// Node commands every node answers about itself, even with no leader.
+bool IsLocalNodeCommand(std::string_view lowercase_name);
 
 }  // namespace node

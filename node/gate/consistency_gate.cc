@@ -10,6 +10,35 @@ std::string KeyName(int db, std::string_view key) {
   return absl::StrCat(db, ":", absl::string_view(key.data(), key.size()));
 }
 
+namespace {
+constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
+    {BrokenRule::kNone, "none"},
+    {BrokenRule::kAckBeforeCommit, "ack-before-commit"},
+    {BrokenRule::kNoConfirmation, "no-confirmation"},
+    {BrokenRule::kNoReadLocks, "no-read-locks"},
+    {BrokenRule::kNoMarks, "no-marks"},
+    {BrokenRule::kLocksAtQueue, "locks-at-queue"},
+    {BrokenRule::kForgetGoneLocks, "forget-gone-locks"},
+};
+}  // namespace
+
+bool ParseBrokenRule(std::string_view name, BrokenRule* out) {
+  for (const auto& [rule, n] : kRuleNames) {
+    if (n == name) {
+      *out = rule;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view BrokenRuleName(BrokenRule rule) {
+  for (const auto& [r, n] : kRuleNames) {
+    if (r == rule) return n;
+  }
+  return "?";
+}
+
 // ------------------------------------------------------------------ requests
 
 SlotId ConsistencyGate::NewSlot(SessionId session, Kind kind, bool needs_confirm) {
@@ -271,8 +300,9 @@ void ConsistencyGate::Check(SlotId id) {
   if (it == slots_.end()) return;
   Slot& s = it->second;
   if (!s.reply || s.lock_waits > 0) return;
-  if (s.needs_commit && !s.committed) return;
-  if (s.needs_confirm && confirmed_stamp_ < s.arrival && broken_ != BrokenRule::kNoConfirmation) {
+  const bool unsafe_ack = broken_ == BrokenRule::kAckBeforeCommit && s.needs_commit;
+  if (s.needs_commit && !s.committed && !unsafe_ack) return;
+  if (s.needs_confirm && confirmed_stamp_ < s.arrival && broken_ != BrokenRule::kNoConfirmation && !unsafe_ack) {
     WantRound(id, s);  // a write that changed nothing still needs leadership confirmed
     return;
   }

@@ -100,12 +100,17 @@ struct GateStats {
 // catch the bug (a check that cannot fail proves nothing).
 enum class BrokenRule {
   kNone,
+  kAckBeforeCommit,  // writes are answered as soon as the child ran them
   kNoConfirmation,   // replies leave without a leadership confirmation
   kNoReadLocks,      // reads do not wait for the writes holding their keys
   kNoMarks,          // reads ignore keys a blocked command may change
   kLocksAtQueue,     // MULTI locks its keys when queued, not at EXEC
   kForgetGoneLocks,  // a client gone with writes in flight leaves its locks behind
 };
+
+// "ack-before-commit", "no-confirmation", ...: the rule's name in flags.
+bool ParseBrokenRule(std::string_view name, BrokenRule* out);
+std::string_view BrokenRuleName(BrokenRule rule);
 
 class ConsistencyGate {
  public:

@@ -117,7 +117,7 @@ TEST(FaultTest, UnsafeAckBeforeCommitIsCaught) {
   cfg.name = "unsafe-ack";
   cfg.nemeses = {"partition-leader"};
   cfg.hold = 4s;
-  cfg.node_args = {"--test_unsafe_ack_before_commit"};
+  cfg.node_args = {"--test_break_gate=ack-before-commit"};
   // Losing an acknowledged write needs a write to reach the isolated leader in
   // its last moments: on a loaded machine one run may not get one, so up to
   // three runs may try. A checker that misses the anomaly fails all three.

@@ -1,0 +1,105 @@
+#include "node/front/reply_slots.h"
+
+namespace node {
+
+ReplySlots::Slot* ReplySlots::Find(Id id) {
+  if (id < first_ || id - first_ >= slots_.size()) return nullptr;
+  return &slots_[id - first_];
+}
+
+ReplySlots::Id ReplySlots::Add() {
+  slots_.emplace_back();
+  return first_ + slots_.size() - 1;
+}
+
+void ReplySlots::AddReady(std::string reply, bool close_after) {
+  buffered_ += reply.size();
+  if (stream_ && *stream_ == first_ + slots_.size() - 1) {
+    Slot& s = slots_.back();
+    s.before.append(reply);
+    s.close_after = s.close_after || close_after;
+    if (close_after) EndStream();
+    return;
+  }
+  Slot& s = slots_.emplace_back();
+  s.reply = std::move(reply);
+  s.have_reply = s.released = true;
+  s.close_after = close_after;
+}
+
+void ReplySlots::SetReply(Id id, std::string_view bytes) {
+  Slot* s = Find(id);
+  if (s == nullptr) return;
+  buffered_ += bytes.size();
+  s->reply.assign(bytes);
+  s->have_reply = true;
+}
+
+void ReplySlots::Release(Id id) {
+  if (Slot* s = Find(id)) s->released = true;
+}
+
+void ReplySlots::PushBefore(std::optional<Id> id, std::string_view bytes) {
+  Slot* s = id ? Find(*id) : nullptr;
+  if (s == nullptr) return AddReady(std::string(bytes));
+  buffered_ += bytes.size();
+  s->before.append(bytes);
+}
+
+void ReplySlots::OpenStream() {
+  Slot& s = slots_.emplace_back();
+  s.stream = true;
+  stream_ = first_ + slots_.size() - 1;
+}
+
+void ReplySlots::AppendStream(std::string_view bytes) {
+  Slot* s = stream_ ? Find(*stream_) : nullptr;
+  if (s == nullptr) return;
+  buffered_ += bytes.size();
+  s->before.append(bytes);
+}
+
+void ReplySlots::EndStream() {
+  if (Slot* s = stream_ ? Find(*stream_) : nullptr) {
+    s->stream = false;
+    s->have_reply = s->released = true;
+  }
+  stream_.reset();
+}
+
+bool ReplySlots::Flush(std::string* out) {
+  while (!slots_.empty()) {
+    Slot& s = slots_.front();
+    if (!s.before.empty()) {
+      buffered_ -= s.before.size();
+      out->append(s.before);
+      s.before.clear();
+    }
+    if (s.stream || !s.have_reply || !s.released) return false;
+    buffered_ -= s.reply.size();
+    out->append(s.reply);
+    const bool close = s.close_after;
+    slots_.pop_front();
+    ++first_;
+    if (close) return true;
+  }
+  return false;
+}
+
+void ReplySlots::AbortAll(std::string_view error, std::string* out) {
+  for (Slot& s : slots_) {
+    out->append(s.before);
+    if (s.stream) continue;
+    if (s.have_reply && s.released) {
+      out->append(s.reply);
+    } else {
+      out->append(error);
+    }
+  }
+  first_ += slots_.size();
+  slots_.clear();
+  stream_.reset();
+  buffered_ = 0;
+}
+
+}  // namespace node

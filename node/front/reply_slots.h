@@ -1,0 +1,70 @@
+// The replies of one client connection, kept in request order: each request
+// takes a slot when it is forwarded; its reply fills the slot when it arrives
+// and leaves once released (the consistency gate decides when) and every
+// earlier slot has left. Bytes that are not replies to a request (RESP3
+// pushes, a RESP2 subscribed stream) go out before the slot they precede.
+// Socket-free: the session moves what Flush() returns to the socket.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace node {
+
+class ReplySlots {
+ public:
+  using Id = uint64_t;
+
+  // A slot for a reply still to come.
+  Id Add();
+  // A reply the node made itself: it may leave as soon as its turn comes. While
+  // a stream is open at the end, it joins the stream.
+  void AddReady(std::string reply, bool close_after = false);
+  // The reply of slot `id` arrived (it leaves once released too).
+  void SetReply(Id id, std::string_view bytes);
+  void Release(Id id);
+  // Bytes that leave right before slot `id` (out-of-band pushes), or at the
+  // end when `id` is empty.
+  void PushBefore(std::optional<Id> id, std::string_view bytes);
+
+  // A RESP2 subscribed stream begins: everything the upstream sends goes out
+  // in arrival order until EndStream().
+  void OpenStream();
+  void AppendStream(std::string_view bytes);
+  void EndStream();
+  bool stream_open() const { return stream_.has_value(); }
+
+  // Appends to `out` everything that may leave now, in order. Returns true if
+  // a slot asked to close the connection after its reply.
+  bool Flush(std::string* out);
+  // Appends every reply that was released, and `error` for each slot that
+  // was not: the connection ends after this.
+  void AbortAll(std::string_view error, std::string* out);
+
+  size_t size() const { return slots_.size(); }
+  bool empty() const { return slots_.empty(); }
+  // Bytes held for the client (replies waiting, ready, pushes): what Redis
+  // counts against client-output-buffer-limit.
+  size_t buffered_bytes() const { return buffered_; }
+
+ private:
+  struct Slot {
+    std::string before;  // pushes or stream bytes that precede the reply
+    std::string reply;
+    bool have_reply = false;
+    bool released = false;
+    bool close_after = false;
+    bool stream = false;  // an open stream: its `before` keeps growing
+  };
+  Slot* Find(Id id);
+
+  std::deque<Slot> slots_;
+  Id first_ = 1;  // id of slots_.front()
+  std::optional<Id> stream_;
+  size_t buffered_ = 0;
+};
+
+}  // namespace node

@@ -1,0 +1,323 @@
+#include "node/front/request_router.h"
+
+#include <climits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(absl::string_view(s.data(), s.size())); }
+
+std::string Error(std::string_view msg) {
+  std::string out;
+  resp::AppendError(&out, msg);
+  return out;
+}
+
+bool IsSubscribeFamily(std::string_view name) {
+  return name == "subscribe" || name == "psubscribe" || name == "ssubscribe" || name == "unsubscribe" ||
+         name == "punsubscribe" || name == "sunsubscribe";
+}
+
+Route Forward(gate::Request request = {}, bool queued = false) {
+  Route r;
+  r.action = Route::Action::kForward;
+  r.request = std::move(request);
+  r.queued = queued;
+  return r;
+}
+
+Route Answer(std::string reply, bool close_after = false) {
+  Route r;
+  r.action = Route::Action::kReply;
+  r.reply = std::move(reply);
+  r.close_after = close_after;
+  return r;
+}
+
+}  // namespace
+
+bool ParseRedisInt(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  if (s == "0") {
+    *out = 0;
+    return true;
+  }
+  size_t i = 0;
+  const bool negative = s[0] == '-';
+  if (negative) ++i;
+  if (i >= s.size() || s[i] < '1' || s[i] > '9') return false;
+  uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    const uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (negative) {
+    if (v > static_cast<uint64_t>(INT64_MAX) + 1) return false;
+    *out = static_cast<int64_t>(0 - v);
+  } else {
+    if (v > static_cast<uint64_t>(INT64_MAX)) return false;
+    *out = static_cast<int64_t>(v);
+  }
+  return true;
+}
+
+Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
+  const std::string name = Lower(args[0]);
+  if (IsNodeCommand(name)) {
+    if (ctx.forwarding && !IsLocalNodeCommand(name)) return Forward();
+    Route r;
+    r.action = Route::Action::kNodeCommand;
+    return r;
+  }
+  if (ctx.no_leader) {
+    if (name == "quit") return Answer("+OK\r\n", true);
+    return Answer(Error("TRYAGAIN no leader: an election is under way; retry"));
+  }
+  if (stream_) return Stream(name, args, ctx);
+  const CommandSpec* spec = commands_.Lookup(args);
+  if (ctx.forwarding) return Forwarding(name, spec);
+  if (spec == nullptr) return Forward({}, in_multi_);  // the child's own unknown-command error
+  CommandClass cls = spec->cls;
+  if (cls == CommandClass::kRefused) {
+    const std::string sub = args.size() > 1 ? Lower(args[1]) : "";
+    if (name == "debug" && (sub == "digest" || sub == "digest-value" || sub == "object" || sub == "help")) {
+      return Forward({gate::Kind::kRead, {}, true}, in_multi_);
+    }
+    if (name == "client" && sub == "reply" && args.size() > 2 && Lower(args[2]) == "on") return Forward({}, in_multi_);
+    return Refuse(spec->refusal);
+  }
+  switch (cls) {
+    case CommandClass::kNodeLocal:
+      if (name == "quit") return Answer("+OK\r\n", true);
+      return in_multi_ ? Forward({}, true) : Wait(args);  // inside MULTI, Redis answers WAIT at once
+    case CommandClass::kTransaction:
+      return Transaction(name, args, *spec);
+    case CommandClass::kSubscribe: {
+      if (in_multi_) {
+        return Refuse("ERR (P|S)SUBSCRIBE inside MULTI is not supported by anarchoredis");
+      }
+      Route r = Forward();
+      if (proto_ == 3) {
+        subscribed3_ = true;
+        r.action = Route::Action::kForwardStream;  // RESP3: replies are pushes, out of band
+      } else {
+        stream_ = true;
+        r.action = Route::Action::kStartStream;
+      }
+      return r;
+    }
+    case CommandClass::kPassThrough:
+      return PassThrough(name, args, ctx);
+    default:
+      return DataCommand(name, args, *spec);
+  }
+}
+
+// A follower relays; the leader applies the rules. It only follows what
+// changes how replies come back: the protocol, and the subscribed state.
+Route RequestRouter::Forwarding(std::string_view name, const CommandSpec* spec) {
+  if (name == "quit") return Answer("+OK\r\n", true);
+  if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_) {
+    Route r = Forward();
+    if (proto_ == 3) {
+      subscribed3_ = true;
+      r.action = Route::Action::kForwardStream;
+    } else {
+      stream_ = true;
+      r.action = Route::Action::kStartStream;
+    }
+    return r;
+  }
+  if (name == "hello") {
+    Route r = Forward();
+    r.tag = ReplyTag::kHello;
+    r.stall = true;
+    return r;
+  }
+  if (name == "reset") return Reset();
+  // MULTI matters here only for SUBSCRIBE, which the leader refuses inside it.
+  if (name == "multi") in_multi_ = true;
+  if (name == "exec" || name == "discard") in_multi_ = false;
+  return Forward();
+}
+
+// RESP2, subscribed: Redis accepts only these; for anything else the node must
+// first learn whether the connection is still subscribed (an UNSUBSCRIBE may
+// have ended it), because that decides whether the command runs at all.
+Route RequestRouter::Stream(std::string_view name, std::span<const std::string_view>, const RouteContext&) {
+  if (IsSubscribeFamily(name) || name == "ping") {
+    known_subscribed_ = false;  // the next refusal must come after this reply: probe again
+    Route r = Forward();
+    r.action = Route::Action::kForwardStream;
+    return r;
+  }
+  if (name == "reset") return Reset();
+  if (name == "quit") return Answer("+OK\r\n", true);
+  if (known_subscribed_) return Answer(SubscribedError(name));
+  Route r;
+  r.action = Route::Action::kProbe;
+  r.stall = true;
+  return r;
+}
+
+std::string RequestRouter::SubscribedError(std::string_view name) const {
+  return Error(absl::StrCat("ERR Can't execute '", absl::string_view(name.data(), name.size()),
+                            "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+                            "context"));
+}
+
+Route RequestRouter::Transaction(std::string_view name, std::span<const std::string_view>, const CommandSpec&) {
+  if (name == "multi") {
+    if (in_multi_) return Forward();  // "MULTI calls can not be nested": the transaction goes on
+    in_multi_ = true;
+    multi_poisoned_ = false;
+    multi_db_ = db_;
+    multi_selects_ = false;
+    Route r = Forward();
+    r.begins_transaction = true;
+    return r;
+  }
+  if (name == "exec" || name == "discard") {
+    if (!in_multi_) return Forward();  // the child's "without MULTI" error
+    in_multi_ = false;
+    Route r;
+    if (name == "discard") {
+      r = Forward();
+      r.drops_transaction = true;
+    } else if (multi_poisoned_) {
+      r.action = Route::Action::kExecAbort;
+      r.drops_transaction = true;
+    } else {
+      r = Forward({gate::Kind::kExec, {}, false});
+      if (multi_selects_) {
+        // The db after EXEC depends on whether it ran (WATCH may abort it).
+        r.tag = ReplyTag::kExecSelect;
+        r.stall = true;
+      }
+    }
+    return r;
+  }
+  return Forward({}, in_multi_);  // WATCH, UNWATCH (refused by the child inside MULTI)
+}
+
+void RequestRouter::ExecAnswered(bool ran) {
+  if (ran) db_ = multi_db_;
+}
+
+void RequestRouter::HelloAnswered(bool ok, int requested_proto) {
+  if (ok && (requested_proto == 2 || requested_proto == 3)) proto_ = requested_proto;
+}
+
+Route RequestRouter::PassThrough(std::string_view name, std::span<const std::string_view> args,
+                                 const RouteContext& ctx) {
+  if (name == "select") return Select(args, ctx);
+  if (name == "reset") return Reset();
+  if (name == "hello" && args.size() > 1) {
+    // Inside MULTI it would change the protocol only at EXEC.
+    if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");
+    Route r = Forward();
+    r.tag = ReplyTag::kHello;
+    r.stall = true;
+    return r;
+  }
+  return Forward({}, in_multi_);
+}
+
+Route RequestRouter::Select(std::span<const std::string_view> args, const RouteContext& ctx) {
+  int64_t db = -1;
+  const bool valid = args.size() == 2 && ParseRedisInt(args[1], &db) && db >= 0 && db < ctx.databases;
+  if (in_multi_) {
+    if (valid) {
+      multi_db_ = static_cast<int>(db);
+      multi_selects_ = true;
+    }
+    return Forward({}, true);
+  }
+  if (valid) db_ = static_cast<int>(db);
+  return Forward();
+}
+
+Route RequestRouter::Reset() {
+  db_ = 0;
+  proto_ = 2;
+  in_multi_ = false;
+  multi_poisoned_ = false;
+  stream_ = known_subscribed_ = false;
+  subscribed3_ = false;
+  Route r = Forward();
+  r.drops_transaction = true;
+  r.tag = ReplyTag::kReset;
+  return r;
+}
+
+Route RequestRouter::Refuse(std::string_view error) {
+  if (in_multi_) multi_poisoned_ = true;  // as Redis: a rejected command aborts EXEC
+  return Answer(Error(error));
+}
+
+Route RequestRouter::Wait(std::span<const std::string_view> args) {
+  if (args.size() != 3) return Answer(Error("ERR wrong number of arguments for 'wait' command"));
+  Route r;
+  r.action = Route::Action::kWait;
+  if (!ParseRedisInt(args[1], &r.wait_replicas)) return Answer(Error("ERR value is not an integer or out of range"));
+  if (!ParseRedisInt(args[2], &r.wait_timeout_ms)) {
+    return Answer(Error("ERR timeout is not an integer or out of range"));
+  }
+  if (r.wait_timeout_ms < 0) return Answer(Error("ERR timeout is negative"));
+  return r;
+}
+
+Route RequestRouter::DataCommand(std::string_view name, std::span<const std::string_view> args,
+                                 const CommandSpec& spec) {
+  Route r = Forward(GateRequest(spec.cls, spec, args), in_multi_);
+  if (name == "info") r.tag = ReplyTag::kInfo;
+  return r;
+}
+
+gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& spec,
+                                         std::span<const std::string_view> args) const {
+  const int db = in_multi_ ? multi_db_ : db_;
+  gate::Request req;
+  const Keys keys = CommandTable::GetKeys(spec, args);
+  auto name_keys = [&](bool only_written) {
+    for (const KeyRef& k : keys.keys) {
+      if (!only_written || k.write) req.keys.push_back(gate::KeyName(db, args[k.pos]));
+    }
+  };
+  switch (cls) {
+    case CommandClass::kKeyedWrite:
+      req.kind = gate::Kind::kWrite;
+      name_keys(true);
+      req.whole_keyspace = keys.incomplete || req.keys.empty();
+      break;
+    case CommandClass::kBlockingWrite:
+      // Marked, not locked, while it waits: every key it may touch.
+      req.kind = gate::Kind::kBlocking;
+      name_keys(false);
+      req.whole_keyspace = keys.incomplete || req.keys.empty();
+      break;
+    case CommandClass::kKeyedRead:
+      req.kind = gate::Kind::kRead;
+      name_keys(false);
+      req.whole_keyspace = keys.incomplete;
+      break;
+    case CommandClass::kKeyspaceRead:
+      req.kind = gate::Kind::kRead;
+      req.whole_keyspace = true;
+      break;
+    default:  // kKeyspaceWrite: scripts, FLUSHALL, MOVE, SWAPDB, ...
+      req.kind = gate::Kind::kWrite;
+      req.whole_keyspace = true;
+      break;
+  }
+  if (req.whole_keyspace) req.keys.clear();
+  return req;
+}
+
+}  // namespace node

@@ -1,0 +1,122 @@
+// Decides how each client request travels through the node, and keeps the
+// state of the client's upstream connection as the child (or the leader) will
+// see it once the requests forwarded so far have run: the selected db, the
+// protocol, an open MULTI, the RESP2 subscribed state. Socket-free: the
+// session performs the Route it returns.
+//
+// Where the outcome depends on the upstream's reply (HELLO, EXEC of a
+// transaction that SELECTs, whether a RESP2 connection is still subscribed),
+// the route says `stall`: the session reads no further request until that
+// reply arrived and was passed back here. Everything else is predicted exactly
+// as Redis 7.0 decides it (SELECT parses its index with Redis's own rules).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "node/front/command_table.h"
+#include "node/gate/consistency_gate.h"
+
+namespace node {
+
+// Redis's string2ll: an optional '-', then digits with no leading zero (or
+// just "0"); no spaces, no '+', no "-0"; fits in int64.
+bool ParseRedisInt(std::string_view s, int64_t* out);
+
+// What the node does with an upstream reply besides passing it on.
+enum class ReplyTag {
+  kNone,
+  kHello,       // a successful HELLO sets the protocol
+  kInfo,        // INFO gains the node's section
+  kExecSelect,  // EXEC of a transaction with a SELECT: the db changes only if it ran
+  kReset,       // +RESET ends the RESP2 subscribed stream
+};
+
+struct Route {
+  enum class Action {
+    kForward,        // to the upstream; its reply takes a slot (kept in order)
+    kForwardStream,  // to the upstream; replies arrive in the subscribed stream
+    kStartStream,    // RESP2 (P|S)SUBSCRIBE: forward; from its reply on, the connection is a stream
+    kReply,          // the node answers with `reply`
+    kNodeCommand,    // ANARCHO.*: the server answers
+    kExecAbort,      // a refused command was queued: DISCARD upstream, EXECABORT to the client
+    kProbe,          // RESP2 stream: learn whether the connection is still subscribed, then route again
+    kWait,           // WAIT: answered by the node (`wait_replicas` needed, `wait_timeout_ms`)
+  };
+  Action action = Action::kForward;
+  gate::Request request;  // kForward: what the gate needs to know
+  bool queued = false;    // inside MULTI: recorded for EXEC, answered +QUEUED
+  bool begins_transaction = false;
+  bool drops_transaction = false;
+  ReplyTag tag = ReplyTag::kNone;
+  bool stall = false;     // read no further request before this reply
+  std::string reply;      // kReply (a complete RESP value)
+  bool close_after = false;
+  int64_t wait_replicas = 0;
+  int64_t wait_timeout_ms = 0;
+};
+
+struct RouteContext {
+  bool forwarding = false;  // this node relays to the leader, which applies the rules
+  bool no_leader = false;   // no upstream to forward to (after the bounded wait)
+  int databases = 16;
+};
+
+class RequestRouter {
+ public:
+  explicit RequestRouter(const CommandTable& commands) : commands_(commands) {}
+
+  Route Decide(std::span<const std::string_view> args, const RouteContext& ctx);
+
+  // Replies the state depends on (see ReplyTag).
+  void HelloAnswered(bool ok, int requested_proto);
+  void ExecAnswered(bool ran);
+  // The RESP2 stream ended (+RESET, or a probe found the connection unsubscribed).
+  void StreamEnded() { stream_ = false; }
+  // The probe's answer: the request that waited for it is routed again.
+  void ProbeAnswered(bool subscribed) {
+    if (subscribed) {
+      known_subscribed_ = true;
+    } else {
+      stream_ = known_subscribed_ = false;
+    }
+  }
+  // The probe found the connection still subscribed: the request that waited
+  // for it gets this error, as Redis gives it.
+  std::string SubscribedError(std::string_view name) const;
+
+  int db() const { return db_; }
+  int proto() const { return proto_; }
+  bool in_multi() const { return in_multi_; }
+  bool streaming() const { return stream_; }
+  // The client counts as a subscriber (Redis's pubsub output buffer class).
+  bool pubsub_class() const { return stream_ || subscribed3_; }
+
+ private:
+  Route Transaction(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
+  Route Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
+  Route Forwarding(std::string_view name, const CommandSpec* spec);
+  Route DataCommand(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
+  Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
+  Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
+  Route Wait(std::span<const std::string_view> args);
+  Route Refuse(std::string_view error);
+  Route Reset();
+  // The request, with its keys named in the db it will run in.
+  gate::Request GateRequest(CommandClass cls, const CommandSpec& spec, std::span<const std::string_view> args) const;
+
+  const CommandTable& commands_;
+  int db_ = 0;
+  int proto_ = 2;
+  bool in_multi_ = false;
+  bool multi_poisoned_ = false;  // a refused command was queued: EXEC aborts
+  int multi_db_ = 0;             // the db inside the transaction, after its queued SELECTs
+  bool multi_selects_ = false;
+  bool stream_ = false;          // RESP2: the connection subscribed; replies are a stream
+  bool known_subscribed_ = false;  // a probe said so, and no (un)subscribe was sent since
+  bool subscribed3_ = false;     // RESP3: subscribed (pushes), commands still allowed
+};
+
+}  // namespace node
