@@ -332,8 +332,24 @@ void Server::ProposePending() {
   gate_.Proposed(end);
 }
 
+uint64_t Server::LogCommand(const std::vector<std::string>& args) {
+  if (!is_leader_ || !rlog_->accepting_proposals()) return 0;
+  std::vector<std::string_view> views(args.begin(), args.end());
+  pb::EffectBatch batch;  // no stream id: a node entry, applied by every member
+  std::string commands;
+  resp::AppendCommand(&commands, views);
+  batch.set_commands(std::move(commands));
+  batch.set_command_count(1);
+  if (!rlog_->Propose(batch.SerializeAsString()).ok()) return 0;
+  return rlog_->last_index();
+}
+
 void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
   uint64_t own_end = 0;
+  if (!entries.empty()) {
+    gate_.IndexCommitted(entries.back().index());
+    GateChanged();
+  }
   for (cpb::Entry& e : entries) {
     committed_index_ = e.index();
     if (e.type() == cpb::ENTRY_CONF_CHANGE) {

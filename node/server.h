@@ -85,6 +85,10 @@ class Server {
   // Kills a gone client's child connection, then learns a covering offset.
   void KillChildClient(int64_t child_client_id, gate::CoverId cover);
   void SessionClosed(gate::SessionId session);
+  // Logs a command that changes state the child's stream does not carry
+  // (SCRIPT LOAD): every member's child runs it when the entry commits.
+  // Returns the entry's index, 0 if this node cannot propose now.
+  uint64_t LogCommand(const std::vector<std::string>& args);
   // The node's own commands (ANARCHO.*), answered here; `proto` is the client's.
   std::string NodeCommand(std::span<const std::string_view> args, int proto);
   std::string InfoSection() const;

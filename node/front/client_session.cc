@@ -272,6 +272,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   e.slot = slots_.Add();
   e.tag = r.tag;
   e.unstall = r.stall;
+  if (r.tag == ReplyTag::kLog) e.logged.assign(args.begin(), args.end());
   if (r.tag == ReplyTag::kHello) {
     int64_t proto = 0;
     if (args.size() > 1 && ParseRedisInt(args[1], &proto)) e.hello_proto = static_cast<int>(proto);
@@ -451,6 +452,14 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type) 
     slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
   } else {
     slots_.SetReply(e.slot, bytes);
+  }
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
+    const uint64_t index = server_.LogCommand(e.logged);
+    if (index == 0) {
+      slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the script was not made durable, retry"));
+    } else {
+      server_.gate().WaitForEntry(e.gate_slot, index);
+    }
   }
   if (e.gate_slot != 0) {
     if (auto cover = server_.gate().ReplyArrived(e.gate_slot)) server_.CoverOnControl(*cover);

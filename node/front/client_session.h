@@ -65,6 +65,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     ReplyTag tag = ReplyTag::kNone;
     int hello_proto = 0;
     bool unstall = false;  // input waits for this reply
+    std::vector<std::string> logged;  // ReplyTag::kLog: the request, to log once it succeeded
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
 

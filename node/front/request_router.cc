@@ -95,7 +95,11 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   switch (cls) {
     case CommandClass::kNodeLocal:
       if (name == "quit") return Answer("+OK\r\n", true);
-      return in_multi_ ? Forward({}, true) : Wait(args);  // inside MULTI, Redis answers WAIT at once
+      if (in_multi_) {
+        // The child would count the node's own replica link.
+        return Refuse("ERR WAIT inside MULTI is not supported by anarchoredis");
+      }
+      return Wait(args);
     case CommandClass::kTransaction:
       return Transaction(name, args, *spec);
     case CommandClass::kSubscribe: {
@@ -218,6 +222,16 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
                                  const RouteContext& ctx) {
   if (name == "select") return Select(args, ctx);
   if (name == "reset") return Reset();
+  if (name == "script" && args.size() > 1 && !in_multi_) {
+    // Redis 7 does not replicate its script cache: the node logs LOAD and
+    // FLUSH, so EVALSHA works after a failover or a child rebuild.
+    const std::string sub = Lower(args[1]);
+    if (sub == "load" || sub == "flush") {
+      Route r = Forward();
+      r.tag = ReplyTag::kLog;
+      return r;
+    }
+  }
   if (name == "hello" && args.size() > 1) {
     // Inside MULTI it would change the protocol only at EXEC.
     if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");

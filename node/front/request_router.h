@@ -32,6 +32,7 @@ enum class ReplyTag {
   kInfo,        // INFO gains the node's section
   kExecSelect,  // EXEC of a transaction with a SELECT: the db changes only if it ran
   kReset,       // +RESET ends the RESP2 subscribed stream
+  kLog,         // SCRIPT LOAD / FLUSH: state the stream does not carry; the node logs it
 };
 
 struct Route {

@@ -204,6 +204,23 @@ void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
   }
 }
 
+void ConsistencyGate::WaitForEntry(SlotId id, uint64_t index) {
+  auto it = slots_.find(id);
+  if (it == slots_.end() || index <= committed_index_) return;
+  it->second.entry = index;
+  entry_waits_.emplace(index, id);
+}
+
+void ConsistencyGate::IndexCommitted(uint64_t index) {
+  if (index <= committed_index_) return;
+  committed_index_ = index;
+  while (!entry_waits_.empty() && entry_waits_.begin()->first <= index) {
+    const SlotId id = entry_waits_.begin()->second;
+    entry_waits_.erase(entry_waits_.begin());
+    Check(id);
+  }
+}
+
 void ConsistencyGate::FinishCover(CoverId id) {
   auto it = covers_.find(id);
   if (it == covers_.end()) return;
@@ -299,7 +316,7 @@ void ConsistencyGate::Check(SlotId id) {
   auto it = slots_.find(id);
   if (it == slots_.end()) return;
   Slot& s = it->second;
-  if (!s.reply || s.lock_waits > 0) return;
+  if (!s.reply || s.lock_waits > 0 || s.entry > committed_index_) return;
   const bool unsafe_ack = broken_ == BrokenRule::kAckBeforeCommit && s.needs_commit;
   if (s.needs_commit && !s.committed && !unsafe_ack) return;
   if (s.needs_confirm && confirmed_stamp_ < s.arrival && broken_ != BrokenRule::kNoConfirmation && !unsafe_ack) {
@@ -356,6 +373,7 @@ void ConsistencyGate::Reset() {
   sessions_.clear();
   covers_.clear();
   commit_waits_.clear();
+  entry_waits_.clear();
   committed_ = 0;
   proposals_.clear();
   unconfirmed_.clear();

@@ -136,6 +136,9 @@ class ConsistencyGate {
   std::optional<CoverId> ReplyArrived(SlotId slot);
   // The ROLE of `cover` answered: the effects it covers end at or before `offset`.
   void Covered(CoverId cover, uint64_t offset);
+  // `slot` changed state the stream does not carry (SCRIPT LOAD): the node
+  // logged it as entry `index`, and the reply waits for that entry's commit.
+  void WaitForEntry(SlotId slot, uint64_t index);
 
   // ---- the log ----
 
@@ -143,6 +146,8 @@ class ConsistencyGate {
   void Proposed(uint64_t end_offset);
   // The stream is committed up to `offset`.
   void Committed(uint64_t offset);
+  // The log is committed up to entry `index`.
+  void IndexCommitted(uint64_t index);
   // Whether a leadership confirmation (ReadIndex round) should start now.
   bool WantsReadRound() const;
   // A round starts; pass the returned stamp back to ReadConfirmed.
@@ -181,6 +186,7 @@ class ConsistencyGate {
     bool needs_commit = false;   // waits for its cover to commit
     bool committed = false;
     bool wants_round = false;    // asked for a ReadIndex round
+    uint64_t entry = 0;          // waits for this log entry to commit (WaitForEntry)
     int lock_waits = 0;          // key-lock waits outstanding (reads)
     bool whole_keyspace = false;
     std::vector<std::string> read_keys;
@@ -217,6 +223,8 @@ class ConsistencyGate {
   absl::flat_hash_map<CoverId, Cover> covers_;
   std::multimap<uint64_t, CoverId> commit_waits_;  // offset -> cover
   uint64_t committed_ = 0;
+  uint64_t committed_index_ = 0;
+  std::multimap<uint64_t, SlotId> entry_waits_;  // log index -> slot
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -137,6 +137,9 @@ std::vector<std::string> Cluster::NodeArgs(int i) {
   if (!book.empty()) args.insert(args.end(), {"--peer_addresses", absl::StrJoin(book, ",")});
   if (generation_[i] > 0) args.push_back("--join");
   args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
+  if (auto it = options_.args_of.find(i); it != options_.args_of.end()) {
+    args.insert(args.end(), it->second.begin(), it->second.end());
+  }
   return args;
 }
 

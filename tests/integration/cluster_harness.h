@@ -43,6 +43,7 @@ class FaultProxy {
 struct ClusterOptions {
   int nodes = 3;
   std::vector<std::string> node_args;  // extra flags for every node
+  std::map<int, std::vector<std::string>> args_of;  // more flags for node i
   bool proxies = true;
 };
 

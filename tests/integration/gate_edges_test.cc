@@ -1,0 +1,280 @@
+// Regression tests for the edges of Redis semantics the consistency gate
+// closes (one test per finding of the consistency gate issue), on one real
+// node with its real child, and checked against plain redis-server where
+// Redis's own behaviour is the reference.
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "harness.h"
+#include "resp/writer.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string Req(std::initializer_list<std::string_view> args) {
+  std::string out;
+  resp::AppendCommand(&out, args);
+  return out;
+}
+
+class GateEdgesTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start({}); }
+  void TearDown() override {
+    node_.reset();
+    RemoveDir(dir_);
+  }
+  void Start(std::vector<std::string> extra) {
+    node_.reset();
+    if (dir_.empty()) dir_ = MakeTempDir("anarcho-edges");
+    gate_ = dir_ + "/sync-gate";
+    extra.insert(extra.end(), {"--test_sync_gate", gate_});
+    node_ = std::make_unique<Node>(dir_, 0, extra);
+    node_->Start();
+  }
+  // While closed, no log write becomes durable: no write can commit.
+  void CloseSyncGate() { std::ofstream(gate_) << "closed"; }
+  void OpenSyncGate() { fs::remove(gate_); }
+  std::string Status(const std::string& field) {
+    Client c(node_->port());
+    resp::Value v = c.Call({"ANARCHO.STATUS"});
+    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+      if (v.elements[i].AsString() == field) return v.elements[i + 1].AsString();
+    }
+    return "";
+  }
+  // Waits until the status field reads `want`.
+  bool StatusBecomes(const std::string& field, const std::string& want, std::chrono::milliseconds timeout = 10s) {
+    for (auto end = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < end;) {
+      if (Status(field) == want) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  // The same requests, pipelined, give the same bytes from the node and from
+  // plain Redis. `setup` requests go first; their replies are not compared
+  // (HELLO names the connection's id, which differs).
+  void ExpectSameAsRedis(const std::vector<std::string>& requests, const std::string& what,
+                         const std::vector<std::string>& setup = {}) {
+    RedisServer ref;
+    Client node(node_->port());
+    Client plain(ref.port());
+    std::vector<std::string> all_setup = {Req({"FLUSHALL"})};
+    all_setup.insert(all_setup.end(), setup.begin(), setup.end());
+    for (const std::string& r : all_setup) {
+      node.Send(r);
+      plain.Send(r);
+      ASSERT_TRUE(node.ReadRaw(5s) && plain.ReadRaw(5s)) << what << ": setup";
+    }
+    for (const std::string& r : requests) {
+      node.Send(r);
+      plain.Send(r);
+    }
+    std::vector<std::string> want;
+    while (auto b = plain.ReadRaw(300ms)) want.push_back(*b);
+    for (size_t i = 0; i < want.size(); ++i) {
+      auto a = node.ReadRaw(5s);
+      ASSERT_TRUE(a.has_value()) << what << ": the node gave no reply " << i << " (redis: " << want[i] << ")";
+      EXPECT_EQ(*a, want[i]) << what << ": reply " << i;
+    }
+    auto extra = node.ReadRaw(200ms);
+    EXPECT_FALSE(extra.has_value()) << what << ": the node said more: " << *extra;
+  }
+
+  std::string dir_, gate_;
+  std::unique_ptr<Node> node_;
+};
+
+// Finding 1: SELECT with an index Redis refuses ("01", " 1", "+1", "-0")
+// leaves the connection in db 0; the node must lock the key in db 0, or
+// another client reads a write that is not durable.
+TEST_F(GateEdgesTest, SelectRefusedByRedisKeepsTheWriteLockedInDbZero) {
+  for (const char* index : {"01", " 1", "+1", "-0"}) {
+    SCOPED_TRACE(index);
+    Client writer(node_->port());
+    Client reader(node_->port());
+    EXPECT_EQ(writer.Call({"SELECT", index}).type, resp::Type::kError);
+    CloseSyncGate();
+    writer.Send(Req({"SET", "k", index}));
+    std::this_thread::sleep_for(100ms);
+    reader.Send(Req({"GET", "k"}));
+    EXPECT_FALSE(reader.Read(400ms).has_value()) << "read a write that is not durable";
+    OpenSyncGate();
+    ASSERT_TRUE(writer.Read(10s).has_value());
+    auto r = reader.Read(10s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->AsString(), index);
+  }
+  // A SELECT Redis accepts does move the lock: db 0 readers are not held.
+  Client writer(node_->port());
+  Client reader(node_->port());
+  EXPECT_EQ(writer.Call({"SELECT", "1"}).AsString(), "OK");
+  CloseSyncGate();
+  writer.Send(Req({"SET", "k", "in-db-1"}));
+  std::this_thread::sleep_for(100ms);
+  reader.Send(Req({"GET", "k"}));
+  auto clean = reader.Read(1s);
+  ASSERT_TRUE(clean.has_value()) << "a db 0 read waited for a db 1 write";
+  EXPECT_EQ(clean->AsString(), "-0");
+  OpenSyncGate();
+  ASSERT_TRUE(writer.Read(10s).has_value());
+}
+
+TEST_F(GateEdgesTest, SelectInsideMultiMatchesRedis) {
+  ExpectSameAsRedis({Req({"MULTI"}), Req({"SELECT", "2"}), Req({"SET", "a", "1"}), Req({"EXEC"}), Req({"GET", "a"}),
+                     Req({"SELECT", "0"}), Req({"GET", "a"}), Req({"MULTI"}), Req({"SELECT", "99"}),
+                     Req({"SET", "b", "1"}), Req({"EXEC"}), Req({"GET", "b"})},
+                    "SELECT inside MULTI");
+}
+
+// Finding 3: a client that leaves while blocked must not pop later.
+TEST_F(GateEdgesTest, ClientGoneWhileBlockedPopsNothingAndLeavesNoConnection) {
+  Client probe(node_->port());
+  auto connected = [&] {
+    std::string info = probe.Call({"INFO", "clients"}).AsString();
+    auto at = info.find("connected_clients:");
+    return std::stoi(info.substr(at + 18));
+  };
+  const int before = connected();
+  for (const char* cmd : {"BLPOP", "BLMOVE", "BZPOPMIN", "XREAD"}) {
+    SCOPED_TRACE(cmd);
+    for (int i = 0; i < 20; ++i) {
+      Client blocked(node_->port());
+      if (std::string_view(cmd) == "BLPOP") blocked.Send(Req({"BLPOP", "l", "0"}));
+      if (std::string_view(cmd) == "BLMOVE") blocked.Send(Req({"BLMOVE", "l", "dst", "LEFT", "LEFT", "0"}));
+      if (std::string_view(cmd) == "BZPOPMIN") blocked.Send(Req({"BZPOPMIN", "z", "0"}));
+      if (std::string_view(cmd) == "XREAD") blocked.Send(Req({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}));
+      if (i == 0) std::this_thread::sleep_for(50ms);
+    }  // every one of them leaves while blocked
+  }
+  std::this_thread::sleep_for(200ms);
+  Client c(node_->port());
+  EXPECT_EQ(c.Call({"RPUSH", "l", "x"}).integer, 1);
+  EXPECT_EQ(c.Call({"ZADD", "z", "1", "m"}).integer, 1);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(c.Call({"LLEN", "l"}).integer, 1) << "a gone client's BLPOP took the element";
+  EXPECT_EQ(c.Call({"ZCARD", "z"}).integer, 1) << "a gone client's BZPOPMIN took the member";
+  EXPECT_EQ(c.Call({"EXISTS", "dst"}).integer, 0);
+  for (int i = 0; i < 100 && connected() > before + 1; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_LE(connected(), before + 1) << "child connections of gone clients leaked";
+  EXPECT_TRUE(StatusBecomes("marked_keys", "0"));
+}
+
+// Finding 4: a session that ends with writes in flight leaves no lock behind.
+TEST_F(GateEdgesTest, ClientGoneWithWritesInFlightLeavesNoLocks) {
+  CloseSyncGate();
+  {
+    Client writer(node_->port());
+    std::string req;
+    for (int i = 0; i < 200; ++i) resp::AppendCommand(&req, {"SET", "hot", std::to_string(i)});
+    writer.Send(req);
+    std::this_thread::sleep_for(100ms);
+  }  // gone before any of them committed
+  Client reader(node_->port());
+  reader.Send(Req({"GET", "hot"}));
+  EXPECT_FALSE(reader.Read(300ms).has_value()) << "read a write that is not durable";
+  OpenSyncGate();
+  auto r = reader.Read(10s);
+  ASSERT_TRUE(r.has_value()) << "the read hangs: the gone client's locks leaked";
+  EXPECT_EQ(r->AsString(), "199");
+  EXPECT_TRUE(StatusBecomes("writes_in_flight", "0"));
+  EXPECT_TRUE(StatusBecomes("locked_keys", "0"));
+  EXPECT_EQ(Client(node_->port()).Call({"DBSIZE"}).integer, 1);
+}
+
+// Finding 4's example: a script reply nested deeper than the old parser's 64.
+TEST_F(GateEdgesTest, DeeplyNestedScriptReplyPassesThrough) {
+  const std::string script =
+      "local t = {} local cur = t for i = 1, 100 do local n = {} cur[1] = n cur = n end "
+      "redis.call('set', KEYS[1], 'x') return t";
+  ExpectSameAsRedis({Req({"EVAL", script, "1", "deep"}), Req({"GET", "deep"}), Req({"DBSIZE"})}, "nested reply");
+}
+
+// Finding 5: a transaction locks at EXEC; queued commands delay nobody.
+TEST_F(GateEdgesTest, IdleMultiDelaysNoReader) {
+  Client tx(node_->port());
+  Client reader(node_->port());
+  EXPECT_EQ(reader.Call({"SET", "hk", "before"}).AsString(), "OK");
+  EXPECT_EQ(tx.Call({"MULTI"}).AsString(), "OK");
+  EXPECT_EQ(tx.Call({"SET", "hk", "1"}).AsString(), "QUEUED");
+  EXPECT_EQ(tx.Call({"FLUSHALL"}).AsString(), "QUEUED");
+  reader.Send(Req({"GET", "hk"}));
+  auto r = reader.Read(1s);
+  ASSERT_TRUE(r.has_value()) << "an idle MULTI held a reader";
+  EXPECT_EQ(r->AsString(), "before");
+  reader.Send(Req({"DBSIZE"}));
+  auto all = reader.Read(1s);
+  ASSERT_TRUE(all.has_value()) << "an idle MULTI with FLUSHALL queued held a keyspace read";
+  EXPECT_EQ(all->integer, 1);
+  auto exec = tx.Call({"EXEC"});
+  ASSERT_EQ(exec.elements.size(), 2u);
+  EXPECT_EQ(reader.Call({"DBSIZE"}).integer, 0);
+}
+
+// Finding 6: a looping script is stopped: killed if it only read, the child
+// rebuilt (its writes discarded) if it wrote.
+TEST_F(GateEdgesTest, LoopingScriptsAreStoppedAtTheBusyThreshold) {
+  Start({"--busy_reply_threshold", "300"});
+  Client c(node_->port());
+  EXPECT_EQ(c.Call({"SET", "kept", "1"}).AsString(), "OK");
+  resp::Value ro = c.Call({"EVAL", "while true do end", "0"});
+  EXPECT_EQ(ro.type, resp::Type::kError);
+  EXPECT_NE(ro.str.find("killed"), std::string::npos) << ro.str;
+  EXPECT_EQ(Client(node_->port()).Call({"PING"}).AsString(), "PONG");
+
+  resp::Value rw = Client(node_->port()).Call({"EVAL", "redis.call('set','busy','1') while true do end", "0"});
+  EXPECT_EQ(rw.type, resp::Type::kError);
+  EXPECT_NE(rw.str.find("discarded"), std::string::npos) << rw.str;
+  Client after(node_->port());
+  EXPECT_EQ(after.Call({"GET", "busy"}).type, resp::Type::kNull) << "a discarded script's write survived";
+  EXPECT_EQ(after.Call({"GET", "kept"}).AsString(), "1");
+  EXPECT_EQ(Status("scripts_killed"), "2");
+}
+
+// Finding 8: a subscriber that stops reading is disconnected at Redis's
+// pubsub limit instead of growing the node's memory.
+TEST_F(GateEdgesTest, SlowSubscriberIsDisconnectedAtItsOutputLimit) {
+  Start({"--client_output_buffer_limit", "pubsub 4mb 1mb 1"});
+  Client sub(node_->port());
+  sub.Send(Req({"SUBSCRIBE", "news"}));
+  ASSERT_TRUE(sub.Read(5s).has_value());
+  const std::string payload(1 << 20, 'x');
+  Client pub(node_->port());
+  for (int i = 0; i < 60; ++i) pub.Call({"PUBLISH", "news", payload});
+  EXPECT_TRUE(StatusBecomes("clients", "2")) << "the slow subscriber is still connected";
+  EXPECT_EQ(pub.Call({"PUBLISH", "news", "x"}).integer, 0);
+}
+
+// Finding 9: WAIT checks its arguments as Redis does.
+TEST_F(GateEdgesTest, WaitAnswersAsRedisDoes) {
+  ExpectSameAsRedis({Req({"WAIT"}), Req({"WAIT", "1"}), Req({"WAIT", "x", "0"}), Req({"WAIT", "0", "x"}),
+                     Req({"WAIT", "0", "-1"}), Req({"WAIT", "01", "0"}), Req({"WAIT", "1", "0.5"}),
+                     Req({"WAIT", "0", "0"}), Req({"SET", "a", "1"}), Req({"WAIT", "1", "100"})},
+                    "WAIT");
+}
+
+// Finding 9: UNSUBSCRIBE on a fresh connection does not leave it subscribed;
+// RESP2 subscribed connections refuse other commands as Redis does, RESP3
+// ones run them.
+TEST_F(GateEdgesTest, SubscribedStatesMatchRedis) {
+  ExpectSameAsRedis({Req({"UNSUBSCRIBE"}), Req({"SET", "a", "1"}), Req({"GET", "a"}), Req({"PUNSUBSCRIBE", "p*"}),
+                     Req({"GET", "a"})},
+                    "fresh UNSUBSCRIBE");
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "c1", "c2"}), Req({"GET", "a"}), Req({"PING", "x"}), Req({"GET", "a"}),
+                     Req({"UNSUBSCRIBE", "c1"}), Req({"GET", "a"}), Req({"UNSUBSCRIBE"}), Req({"GET", "a"}),
+                     Req({"SET", "a", "2"})},
+                    "RESP2 subscribed");
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "c1"}), Req({"SET", "a", "3"}), Req({"GET", "a"}), Req({"PING", "x"}),
+                     Req({"UNSUBSCRIBE"}), Req({"GET", "a"})},
+                    "RESP3 subscribed", {Req({"HELLO", "3"})});
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "c1"}), Req({"RESET"}), Req({"GET", "a"})}, "RESET ends the subscription");
+}
+
+}  // namespace
+}  // namespace itest
