@@ -14,11 +14,13 @@ const char* ProgressStateName(ProgressState s) {
 }
 
 void Inflights::FreeLE(uint64_t index) {
-  while (!window_.empty() && window_.front() <= index) window_.pop_front();
+  while (!window_.empty() && window_.front().first <= index) FreeFirstOne();
 }
 
 void Inflights::FreeFirstOne() {
-  if (!window_.empty()) window_.pop_front();
+  if (window_.empty()) return;
+  bytes_ -= window_.front().second;
+  window_.pop_front();
 }
 
 void Progress::BecomeProbe() {
@@ -74,12 +76,12 @@ bool Progress::MaybeDecrTo(uint64_t rejected, uint64_t hint) {
   return true;
 }
 
-void Progress::SentEntries(size_t count, uint64_t last_index) {
+void Progress::SentEntries(size_t count, uint64_t last_index, uint64_t bytes) {
   switch (state) {
     case ProgressState::kReplicate:
       if (count > 0) {
         next = last_index + 1;
-        inflights.Add(last_index);
+        inflights.Add(last_index, bytes);
       }
       break;
     case ProgressState::kProbe:

@@ -23,26 +23,44 @@ enum class ProgressState {
 
 const char* ProgressStateName(ProgressState s);
 
-// Appends sent but not yet acknowledged, as the last index of each, oldest
-// first. Bounded so a slow follower cannot make the leader buffer forever.
+// How much a leader may have in flight to one follower: appends, and bytes
+// of entry payload (0: no byte limit). The byte limit keeps a follower's
+// next log write small whatever the entries' size, so its answers (and the
+// leader's lease) never wait behind a huge fsync.
+struct InflightLimits {
+  size_t msgs = 256;
+  uint64_t bytes = 0;
+};
+
+// Appends sent but not yet acknowledged, as the last index and payload bytes
+// of each, oldest first. Bounded so a slow follower cannot make the leader
+// buffer forever.
 class Inflights {
  public:
-  explicit Inflights(size_t capacity) : capacity_(capacity) {}
-  bool Full() const { return window_.size() >= capacity_; }
+  explicit Inflights(InflightLimits limits) : limits_(limits) {}
+  bool Full() const { return window_.size() >= limits_.msgs || (limits_.bytes > 0 && bytes_ >= limits_.bytes); }
   size_t Count() const { return window_.size(); }
-  void Add(uint64_t last_index) { window_.push_back(last_index); }
+  uint64_t Bytes() const { return bytes_; }
+  void Add(uint64_t last_index, uint64_t bytes) {
+    window_.emplace_back(last_index, bytes);
+    bytes_ += bytes;
+  }
   // Frees every append whose last index is <= index.
   void FreeLE(uint64_t index);
   void FreeFirstOne();
-  void Reset() { window_.clear(); }
+  void Reset() {
+    window_.clear();
+    bytes_ = 0;
+  }
 
  private:
-  size_t capacity_;
-  std::deque<uint64_t> window_;
+  InflightLimits limits_;
+  std::deque<std::pair<uint64_t, uint64_t>> window_;  // (last index, bytes)
+  uint64_t bytes_ = 0;
 };
 
 struct Progress {
-  explicit Progress(size_t max_inflight) : inflights(max_inflight) {}
+  explicit Progress(InflightLimits limits) : inflights(limits) {}
 
   uint64_t match = 0;  // highest index known to be replicated
   uint64_t next = 1;   // next index to send
@@ -68,9 +86,9 @@ struct Progress {
   // The follower rejected the append at `rejected`; hint is the last index
   // that may match. Returns false for a stale rejection.
   bool MaybeDecrTo(uint64_t rejected, uint64_t hint);
-  // Records that an append carrying entries up to last_index (count of them)
-  // was sent.
-  void SentEntries(size_t count, uint64_t last_index);
+  // Records that an append carrying entries up to last_index (count of them,
+  // `bytes` of payload) was sent.
+  void SentEntries(size_t count, uint64_t last_index, uint64_t bytes);
   // Whether sending appends should wait (probe in flight, window full, or a
   // snapshot in flight).
   bool IsPaused() const;
@@ -80,7 +98,7 @@ struct Progress {
 // core's output is deterministic.
 class ProgressTracker {
  public:
-  explicit ProgressTracker(size_t max_inflight) : max_inflight_(max_inflight) {}
+  explicit ProgressTracker(InflightLimits limits) : max_inflight_(limits) {}
 
   // Rebuilds the membership (progress of unknown members starts at match 0,
   // next = next_index).
@@ -110,12 +128,12 @@ class ProgressTracker {
   void RecordVote(uint64_t id, bool granted) { votes_.try_emplace(id, granted); }
   VoteResult TallyVotes() const;
 
-  size_t max_inflight() const { return max_inflight_; }
+  InflightLimits max_inflight() const { return max_inflight_; }
   absl::btree_map<uint64_t, Progress>& progress() { return progress_; }
   const absl::btree_map<uint64_t, Progress>& progress() const { return progress_; }
 
  private:
-  size_t max_inflight_;
+  InflightLimits max_inflight_;
   MajorityConfig voters_;
   absl::btree_set<uint64_t> learners_;
   absl::btree_map<uint64_t, Progress> progress_;

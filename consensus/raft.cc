@@ -65,7 +65,7 @@ Raft::Raft(const Config& c)
       max_size_per_msg_(c.max_size_per_msg),
       lease_margin_ticks_(c.lease_margin_ticks),
       log_(c.storage, c.max_committed_size_per_ready),
-      trk_(c.max_inflight_msgs),
+      trk_(InflightLimits{c.max_inflight_msgs, c.max_inflight_bytes}),
       rng_(c.random_seed != 0 ? c.random_seed : c.id * 0x9E3779B97F4A7C15ull) {}
 
 absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
@@ -674,10 +674,14 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
   m.set_commit(log_.committed());
   const size_t n = ents->size();
   const uint64_t last = n > 0 ? ents->back().index() : prev;
+  uint64_t bytes = 0;
   m.mutable_entries()->Reserve(static_cast<int>(n));
-  for (pb::Entry& e : *ents) *m.add_entries() = std::move(e);
+  for (pb::Entry& e : *ents) {
+    bytes += e.data().size();
+    *m.add_entries() = std::move(e);
+  }
   Send(std::move(m));
-  pr->SentEntries(n, last);
+  pr->SentEntries(n, last, bytes);
   if (pr->state == ProgressState::kProbe) pr->probe_sent_at = now_;
   return true;
 }

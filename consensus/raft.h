@@ -112,6 +112,9 @@ struct Config {
   uint64_t max_committed_size_per_ready = 64 << 20;
   // Appends in flight per follower in the replicate state.
   size_t max_inflight_msgs = 256;
+  // Bytes of entry payload in flight per follower (0: no limit beyond the
+  // message count). Bounds what a follower must persist in one go.
+  uint64_t max_inflight_bytes = 0;
   // Campaign with a pre-vote round first, so a node that cannot win (cut off,
   // or with a stale log) does not bump everybody's term.
   bool pre_vote = true;

@@ -22,7 +22,9 @@ namespace cpb = consensus::pb;
 
 namespace {
 constexpr size_t kMaxSocketPath = 100;  // sockaddr_un holds 108 bytes
-constexpr size_t kMaxEntryBytes = 8 << 20;
+// Effects proposed per Ready: bounds how long one log write holds the next
+// Ready (heartbeats included) back, whatever the size of the values written.
+constexpr size_t kProposeBudget = 8 << 20;
 }  // namespace
 
 Server::Server(asio::io_context& io, ServerOptions options)
@@ -241,9 +243,8 @@ void Server::StartStream() {
   cb.on_sync = [this](const std::string& replid, uint64_t offset, bool resumed) {
     stream_starting_ = false;
     stream_id_ = replid;
-    committed_offset_ = proposed_end_ = pending_begin_ = offset;
-    pending_ = EffectRun{};
-    pending_.end_offset = offset;
+    committed_offset_ = offset;
+    batcher_.Reset(offset);
     gate_.Committed(offset);  // the stream starts here, all of it committed
     leader_ready_ = true;
     Log(LogLevel::kInfo, "leading: serving clients, stream %s from offset %d", replid, offset);
@@ -263,7 +264,7 @@ void Server::StopStream() {
   reader_.reset();
   stream_starting_ = false;
   stream_id_.clear();
-  pending_ = EffectRun{};
+  batcher_.Reset(0);
 }
 
 void Server::EndLeaderEpoch(const std::string& error) {
@@ -275,53 +276,36 @@ void Server::EndLeaderEpoch(const std::string& error) {
 // ------------------------------------------------------------------ write path
 
 void Server::OnEffects(EffectRun&& run) {
-  if (pending_.count == 0) {
-    pending_.db = run.db;
-    pending_.commands = std::move(run.commands);
-  } else {
-    pending_.commands.append(run.commands);
-  }
-  pending_.count += run.count;
-  pending_.end_db = run.end_db;
-  pending_.end_offset = run.end_offset;
-  if (pending_.commands.size() >= kMaxEntryBytes) {
-    ProposePending();
-  }
+  batcher_.Add(std::move(run));
   rlog_->Kick();
 }
 
-// Runs before each Ready: everything the stream brought since the last one
-// becomes one entry (group commit).
+// Runs before each Ready: what the stream brought since the last one becomes
+// entries (group commit), at most kProposeBudget bytes of them, so that one
+// log write never holds back heartbeats for long; the rest waits one Ready.
 void Server::ProposePending() {
-  if (!leader_ready_ || pending_.end_offset <= proposed_end_) return;
+  if (!leader_ready_ || batcher_.end_offset() <= batcher_.taken_offset()) return;
   // During a leadership transfer, or once the core stopped leading (the host
   // learns it at the next Ready), proposals would be refused. The effects wait
   // here, in stream order: proposed once a transfer is abandoned, or thrown
   // away with the child's state when this node stops leading.
   if (!rlog_->accepting_proposals()) return;
-  if (pending_.count == 0) {
+  if (!batcher_.has_effects()) {
     // Only bytes that are not state (pings): nothing to replicate. They are
     // committed once everything proposed before them is.
-    if (committed_offset_ >= proposed_end_) AdvanceCommitted(pending_.end_offset);
-    proposed_end_ = pending_.end_offset;
+    if (committed_offset_ >= batcher_.taken_offset()) {
+      batcher_.SkipNonState();
+      AdvanceCommitted(batcher_.taken_offset());
+    }
     return;
   }
-  pb::EffectBatch batch;
-  batch.set_stream_id(stream_id_);
-  batch.set_stream_begin(pending_begin_);
-  batch.set_stream_end(pending_.end_offset);
-  batch.set_db(pending_.db);
-  batch.set_end_db(pending_.end_db);
-  batch.set_command_count(pending_.count);
-  batch.set_commands(std::move(pending_.commands));
-  const uint64_t end = pending_.end_offset;
-  const int db = pending_.end_db;
-  pending_ = EffectRun{};
-  pending_.db = pending_.end_db = db;
-  pending_.end_offset = end;
-  pending_begin_ = end;
-  proposed_end_ = end;
-  if (auto s = rlog_->Propose(batch.SerializeAsString()); !s.ok()) {
+  std::vector<pb::EffectBatch> entries = batcher_.Take(kProposeBudget);
+  std::vector<std::string> payloads;
+  for (pb::EffectBatch& e : entries) {
+    e.set_stream_id(stream_id_);
+    payloads.push_back(e.SerializeAsString());
+  }
+  if (auto s = rlog_->ProposeBatch(std::move(payloads)); !s.ok()) {
     // These effects ran on the child but will never be in the log. Dropping
     // them and going on would let a later entry's commit acknowledge them, so
     // the child's state is thrown away instead, and its clients get UNKNOWN.
@@ -329,7 +313,8 @@ void Server::ProposePending() {
     if (is_leader_) RebuildChild(absl::StrCat("a proposal was refused: ", s.message()));
     return;
   }
-  gate_.Proposed(end);
+  gate_.Proposed(entries.back().stream_end());
+  if (batcher_.has_effects()) rlog_->Kick();  // the rest goes with the next Ready
 }
 
 uint64_t Server::LogCommand(const std::vector<std::string>& args) {
@@ -388,9 +373,10 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
   if (own_end > 0) {
     AdvanceCommitted(own_end);
     // Non-state bytes that waited behind these effects commit with them.
-    if (committed_offset_ >= proposed_end_ && pending_.count == 0 && pending_.end_offset > committed_offset_) {
-      proposed_end_ = pending_.end_offset;
-      AdvanceCommitted(pending_.end_offset);
+    if (committed_offset_ >= batcher_.taken_offset() && !batcher_.has_effects() &&
+        batcher_.end_offset() > committed_offset_) {
+      batcher_.SkipNonState();
+      AdvanceCommitted(batcher_.end_offset());
     }
   }
 }

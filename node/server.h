@@ -25,6 +25,7 @@
 #include "node/child/applier.h"
 #include "node/child/child_redis.h"
 #include "node/child/control_link.h"
+#include "node/child/effect_batcher.h"
 #include "node/child/replication_reader.h"
 #include "node/cluster/replicated_log.h"
 #include "node/front/command_table.h"
@@ -157,9 +158,7 @@ class Server {
   // The leader child's stream (shared/DESIGN.md, "The write path").
   std::string stream_id_;
   uint64_t committed_offset_ = 0;  // effects up to here are committed
-  uint64_t proposed_end_ = 0;      // effects up to here are proposed
-  EffectRun pending_;              // effects not yet proposed
-  uint64_t pending_begin_ = 0;
+  EffectBatcher batcher_;          // effects not yet proposed
 
   // Applying.
   uint64_t committed_index_ = 0;  // last committed entry handed to the applier

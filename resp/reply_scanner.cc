@@ -118,7 +118,11 @@ ParseStatus ReplyScanner::Scan(std::string_view data, size_t* length, char* firs
         } else {
           if (len < 0) return fail("Protocol error: invalid bulk length");
           const size_t end = after + static_cast<size_t>(len);
-          if (data.size() < end || data.size() - end < 2) return ParseStatus::kNeedMore;
+          if (data.size() < end || data.size() - end < 2) {
+            hint_ = end + 2 - data.size();
+            return ParseStatus::kNeedMore;
+          }
+          hint_ = 0;
           if (data[end] != '\r' || data[end + 1] != '\n') {
             return fail("Protocol error: expected CRLF after a bulk string");
           }

@@ -31,6 +31,10 @@ class ReplyScanner {
 
   void Reset();
 
+  // After kNeedMore: at least this many more bytes are needed, when known
+  // (the rest of a bulk string), so the caller can reserve room at once.
+  size_t HintBytesNeeded() const { return hint_; }
+
  private:
   struct Level {
     int64_t remaining;  // elements still expected at this aggregate level
@@ -46,6 +50,7 @@ class ReplyScanner {
   size_t scan_pos_ = 0;  // where the search for the current line's end resumes
   std::vector<Level> remaining_;
   char top_type_ = 0;
+  size_t hint_ = 0;
 };
 
 }  // namespace resp

@@ -16,10 +16,11 @@ absl::Status Applier::Connect(const std::string& socket_path, uint64_t applied) 
   db_ = 0;
   applied_ = applied;
   pending_.clear();
+  pieces_.Clear();
   // Bytes of the previous connection (queued, or in a write cut short) must
   // never reach the new child: it starts from an empty state.
-  out_.clear();
-  writing_.clear();
+  out_.Clear();
+  writing_.Clear();
   in_ = ReadBuffer();
   scanner_.Reset();
   Read();
@@ -37,13 +38,24 @@ void Applier::Close() {
 }
 
 void Applier::Apply(uint64_t index, const pb::EffectBatch& batch) {
+  std::vector<std::string> pieces;
+  int db = 0;
+  const uint64_t dropped = pieces_.dropped_bytes();
+  const bool complete = pieces_.Complete(batch, &pieces, &db);
+  if (pieces_.dropped_bytes() != dropped) {
+    Log(LogLevel::kInfo, "apply: dropped %d bytes of a command its leader never completed",
+        pieces_.dropped_bytes() - dropped);
+  }
+  if (!complete) return Skip(index);
   uint64_t replies = batch.command_count();
-  if (batch.db() != db_) {
-    std::string n = absl::StrCat(batch.db());
-    resp::AppendCommand(&out_, {"SELECT", n});
+  if (db != db_) {
+    std::string select;
+    resp::AppendCommand(&select, {"SELECT", absl::StrCat(db)});
+    out_.Append(select);
     ++replies;
   }
-  out_.append(batch.commands());
+  for (std::string& p : pieces) out_.Append(std::move(p));
+  out_.Append(batch.commands());
   db_ = batch.end_db();
   pending_.push_back(Pending{index, replies});
   Advance();
@@ -66,12 +78,12 @@ void Applier::Advance() {
 
 void Applier::Write() {
   if (write_busy_ || out_.empty() || !socket_) return;
-  std::swap(out_, writing_);
+  writing_.TakeFrom(out_);
   write_busy_ = true;
-  asio::async_write(*socket_, asio::buffer(writing_), [this, alive = alive_](const asio::error_code& ec, size_t) {
+  asio::async_write(*socket_, writing_.buffers, [this, alive = alive_](const asio::error_code& ec, size_t) {
     if (!*alive) return;
     write_busy_ = false;
-    writing_.clear();
+    writing_.Clear();
     if (ec) return;  // the read side reports it
     Write();
   });

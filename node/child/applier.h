@@ -2,18 +2,23 @@
 // client connection: pipelined, each entry's commands sent as they were
 // propagated (MULTI/EXEC groups included, so they stay atomic), with a SELECT
 // first when the entry starts in another db. An entry counts as applied once
-// the child answered all of its commands.
+// the child answered all of its commands. The pieces of a command cut across
+// entries (`continued`) are held until the last one arrives; pieces whose
+// stream never completed them (their leader lost the rest) are dropped.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "asio.hpp"
+#include "node/child/effect_batcher.h"
 #include "node/effects.pb.h"
+#include "node/output_queue.h"
 #include "node/read_buffer.h"
 #include "resp/reply_scanner.h"
 
@@ -46,6 +51,7 @@ class Applier {
     uint64_t index;
     uint64_t replies;
   };
+
   void Write();
   void Read();
   void Advance();
@@ -53,12 +59,14 @@ class Applier {
   asio::io_context& io_;
   std::unique_ptr<asio::local::stream_protocol::socket> socket_;
   std::shared_ptr<bool> alive_;
-  std::string out_, writing_;
+  OutputQueue out_;
+  WritingChunks writing_;
   bool write_busy_ = false;
   ReadBuffer in_;
   resp::ReplyScanner scanner_;
   std::deque<Pending> pending_;
   int db_ = 0;
+  PieceAssembler pieces_;
   uint64_t applied_ = 0;
   uint64_t errors_ = 0;
 };

@@ -14,6 +14,7 @@ namespace node {
 namespace {
 
 constexpr size_t kEofMarkLen = 40;
+constexpr size_t kTakeBytes = 1 << 20;  // a command this big is handed on without a copy
 
 resp::Limits StreamLimits() {
   resp::Limits l;
@@ -90,6 +91,7 @@ void ReplicationReader::Send(std::string bytes) {
 void ReplicationReader::Read() {
   if (!socket_) return;
   auto* sock = socket_.get();
+  if (const size_t need = parser_.HintBytesNeeded(); need > (1 << 16)) in_.Reserve(need + (1 << 16));
   sock->async_read_some(in_.Prepare(1 << 16), [this, sock, alive = alive_](const asio::error_code& ec, size_t n) {
     if (!*alive || socket_.get() != sock) return;
     if (ec) {
@@ -225,7 +227,21 @@ void ReplicationReader::ProcessStream() {
       return Fail(absl::DataLossError(absl::StrCat("replication stream: ", error)));
     }
     std::string_view bytes = data.substr(0, consumed);
-    in_.Consume(consumed);
+    // A big value's bytes move on without a copy (args stay valid: the
+    // block keeps the memory).
+    ByteBlock big;
+    if (consumed >= kTakeBytes) {
+      big = in_.TakeFront(consumed);
+    } else {
+      in_.Consume(consumed);
+    }
+    auto append = [&](ByteQueue& q) {
+      if (big.empty()) {
+        q.Append(bytes);
+      } else {
+        q.Append(std::move(big));
+      }
+    };
     offset_ += consumed;
     if (args.empty()) {
       if (!in_multi_) run.end_offset = offset_;
@@ -233,7 +249,7 @@ void ReplicationReader::ProcessStream() {
     }
     const std::string_view name = args[0];
     if (in_multi_) {
-      group_.commands.append(bytes);
+      append(group_.commands);
       ++group_.count;
       if (NameIs(name, "select") && args.size() > 1) {
         (void)absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &group_.end_db);
@@ -241,10 +257,11 @@ void ReplicationReader::ProcessStream() {
       if (NameIs(name, "exec")) {
         in_multi_ = false;
         if (run.count == 0) run.db = run.end_db = group_.db;
-        run.commands.append(group_.commands);
+        run.commands.Append(std::move(group_.commands));
         run.count += group_.count;
         run.end_db = db_ = group_.end_db;
         run.end_offset = offset_;
+        run.units.push_back(EffectRun::Unit{run.commands.size(), group_.count, db_, offset_});
         group_ = EffectRun{};
       }
       continue;
@@ -262,7 +279,7 @@ void ReplicationReader::ProcessStream() {
       in_multi_ = true;
       group_ = EffectRun{};
       group_.db = group_.end_db = db_;
-      group_.commands.append(bytes);
+      append(group_.commands);
       group_.count = 1;
       continue;
     }
@@ -270,10 +287,11 @@ void ReplicationReader::ProcessStream() {
       int db = 0;
       if (absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &db)) db_ = db;
     }
-    run.commands.append(bytes);
+    append(run.commands);
     ++run.count;
     run.end_db = db_;
     run.end_offset = offset_;
+    run.units.push_back(EffectRun::Unit{run.commands.size(), 1, db_, offset_});
   }
   if (ack) SendAck();
   if (run.end_offset > start_offset && cb_.on_effects) cb_.on_effects(std::move(run));

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "asio.hpp"
+#include "node/byte_block.h"
 #include "node/read_buffer.h"
 #include "resp/request_parser.h"
 
@@ -28,8 +29,17 @@ struct EffectRun {
   int db = 0;          // db selected before the first command
   int end_db = 0;
   uint32_t count = 0;  // commands in `commands`
-  std::string commands;
+  ByteQueue commands;
   uint64_t end_offset = 0;  // replication offset after the run (skipped bytes included)
+  // Where each unit ends: a command, or a whole MULTI/EXEC group. Log entries
+  // may be cut between units; a unit cut in pieces is applied only once whole.
+  struct Unit {
+    uint64_t bytes_end = 0;  // in `commands`
+    uint32_t count = 0;      // commands in the unit
+    int end_db = 0;          // db selected after it
+    uint64_t end_offset = 0; // replication offset after it
+  };
+  std::vector<Unit> units;
 };
 
 class ReplicationReader {

@@ -96,6 +96,9 @@ absl::Status ReplicatedLog::Start() {
   c.applied = 0;  // the child starts empty: every committed entry is applied again
   c.pre_vote = true;
   c.check_quorum = true;
+  // A follower persists at most about this much in one log write, however
+  // big the entries (see EffectBatcher): its answers never wait long.
+  c.max_inflight_bytes = 8 << 20;
   // Fresh randomness per process: with a seed fixed by the id, the nodes would
   // draw the same sequence of election timeouts after every restart.
   c.random_seed = (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) | 1;
@@ -151,6 +154,12 @@ void ReplicatedLog::Kick() {
 
 absl::Status ReplicatedLog::Propose(std::string data) {
   auto s = raft_->Propose(std::move(data));
+  Kick();
+  return s;
+}
+
+absl::Status ReplicatedLog::ProposeBatch(std::vector<std::string> data) {
+  auto s = raft_->ProposeBatch(std::move(data));
   Kick();
   return s;
 }

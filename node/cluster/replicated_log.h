@@ -60,6 +60,7 @@ class ReplicatedLog {
   void Stop();
 
   absl::Status Propose(std::string data);
+  absl::Status ProposeBatch(std::vector<std::string> data);
   absl::Status ProposeConfChange(const consensus::pb::ConfChange& cc);
   absl::Status ReadIndex(std::string context);
   absl::Status TransferLeadership(uint64_t to);

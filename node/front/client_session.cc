@@ -22,6 +22,8 @@ constexpr size_t kMaxSlots = 64 * 1024;
 constexpr size_t kMaxOutput = 64 * 1024 * 1024;
 constexpr std::string_view kRole = "*1\r\n$4\r\nROLE\r\n";
 constexpr auto kBusyRetry = std::chrono::milliseconds(10);
+// A request or reply this big moves between sockets without a copy.
+constexpr size_t kTakeBytes = 1 << 20;
 
 std::string ErrorReply(std::string_view msg) {
   std::string out;
@@ -115,7 +117,7 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
     upstream_.set_option(asio::ip::tcp::no_delay(true), ec);
   } else {
     // The child's id for this connection: the node kills it if the client leaves.
-    to_upstream_.append("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
+    to_upstream_.Append("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
     expects_.push_back(Expect{Expect::Kind::kClientId});
   }
   ReadUpstream();
@@ -136,7 +138,9 @@ void ClientSession::ReadClient() {
   // Not while requests are being handled: their arguments point into in_.
   if (reading_client_ || handling_input_ || !client_open_ || input_closed_) return;
   if (slots_.size() > kMaxSlots || out_.size() > kMaxOutput) return;  // resumed by Flush()
-  size_t chunk = std::clamp(parser_.HintBytesNeeded(), kReadChunk, kMaxReadChunk);
+  const size_t need = parser_.HintBytesNeeded();
+  size_t chunk = std::clamp(need, kReadChunk, kMaxReadChunk);
+  if (need > kReadChunk) in_.Reserve(need + chunk);
   reading_client_ = true;
   client_.async_read_some(in_.Prepare(chunk), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
     self->reading_client_ = false;
@@ -198,7 +202,11 @@ void ClientSession::OnClientData() {
       break;
     }
     if (!args.empty() && !HandleRequest(args, data.substr(0, consumed))) break;
-    in_.Consume(consumed);
+    if (input_taken_) {
+      input_taken_ = false;  // SendUpstream took the bytes out of the input
+    } else {
+      in_.Consume(consumed);
+    }
   }
   handling_input_ = false;
   EndOfBatch();
@@ -224,14 +232,14 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       AnswerWait(r);
       return true;
     case Route::Action::kExecAbort:
-      to_upstream_.append("*1\r\n$7\r\nDISCARD\r\n");
+      to_upstream_.Append("*1\r\n$7\r\nDISCARD\r\n");
       expects_.push_back(Expect{Expect::Kind::kIgnore});
       if (gated()) server_.gate().DropTransaction(id_);
       slots_.AddReady(ErrorReply("EXECABORT Transaction discarded because of previous errors."));
       return true;
     case Route::Action::kProbe: {
       // Still subscribed? The answer decides whether this request may run.
-      to_upstream_.append(probe_request_);
+      to_upstream_.Append(probe_request_);
       Expect e{Expect::Kind::kProbe};
       e.unstall = true;
       expects_.push_back(e);
@@ -304,14 +312,21 @@ void ClientSession::AnswerWait(const Route& r) {
 
 void ClientSession::SendUpstream(std::span<const std::string_view> args, std::string_view raw) {
   if (!raw.empty() && raw[0] == '*') {
-    to_upstream_.append(raw);
+    if (raw.size() >= kTakeBytes && raw.data() == in_.data().data()) {
+      to_upstream_.Append(in_.TakeFront(raw.size()));
+      input_taken_ = true;
+    } else {
+      to_upstream_.Append(raw);
+    }
   } else {
-    resp::AppendCommand(&to_upstream_, args);  // inline request: send it as multibulk
+    std::string req;
+    resp::AppendCommand(&req, args);  // inline request: send it as multibulk
+    to_upstream_.Append(std::move(req));
   }
 }
 
 void ClientSession::SendRole(gate::CoverId cover) {
-  to_upstream_.append(kRole);
+  to_upstream_.Append(kRole);
   Expect e{Expect::Kind::kCover};
   e.cover = cover;
   expects_.push_back(e);
@@ -329,12 +344,12 @@ void ClientSession::EndOfBatch() {
 
 void ClientSession::WriteUpstream() {
   if (upstream_writing_busy_ || to_upstream_.empty() || !upstream_open_) return;
-  std::swap(to_upstream_, upstream_writing_);
+  upstream_writing_.TakeFrom(to_upstream_);
   upstream_writing_busy_ = true;
-  asio::async_write(upstream_, asio::buffer(upstream_writing_),
+  asio::async_write(upstream_, upstream_writing_.buffers,
                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->upstream_writing_busy_ = false;
-                      self->upstream_writing_.clear();
+                      self->upstream_writing_.Clear();
                       if (ec) return;  // the read side reports the failure
                       self->WriteUpstream();
                     });
@@ -342,6 +357,7 @@ void ClientSession::WriteUpstream() {
 
 void ClientSession::ReadUpstream() {
   if (!upstream_open_) return;
+  if (const size_t need = scanner_.HintBytesNeeded(); need > kReadChunk) upstream_in_.Reserve(need + kReadChunk);
   upstream_.async_read_some(upstream_in_.Prepare(kReadChunk), [self = shared_from_this()](const asio::error_code& ec,
                                                                                             size_t n) {
     if (!self->upstream_open_) return;
@@ -369,8 +385,13 @@ void ClientSession::OnUpstreamData() {
       return Abort("UNKNOWN the node could not read its upstream's reply; outcome unknown");
     }
     std::string_view bytes = upstream_in_.data().substr(0, len);
-    upstream_in_.Consume(len);
-    OnUpstreamValue(bytes, type);
+    ByteBlock big;
+    if (len >= kTakeBytes) {
+      big = upstream_in_.TakeFront(len);
+    } else {
+      upstream_in_.Consume(len);
+    }
+    OnUpstreamValue(bytes, type, std::move(big));
     if (!upstream_open_) return;
   }
   WriteUpstream();
@@ -379,7 +400,7 @@ void ClientSession::OnUpstreamData() {
   ReadUpstream();
 }
 
-void ClientSession::OnUpstreamValue(std::string_view bytes, char type) {
+void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
   if (type == '>') return OnPush(bytes);  // RESP3: out of band, never a request's reply
   if (expects_.empty()) {
@@ -390,7 +411,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type) {
   expects_.pop_front();
   switch (e.kind) {
     case Expect::Kind::kReply:
-      return OnReply(e, bytes, type);
+      return OnReply(e, bytes, type, std::move(big));
     case Expect::Kind::kCover:
       return OnRole(e, bytes);
     case Expect::Kind::kClientId: {
@@ -436,7 +457,7 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   return true;
 }
 
-void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type) {
+void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big) {
   const bool ok = type != '-' && type != '!';
   switch (e.tag) {
     case ReplyTag::kHello:
@@ -450,8 +471,10 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type) 
   }
   if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
     slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
+  } else if (!big.empty()) {
+    slots_.SetReply(e.slot, std::move(big));
   } else {
-    slots_.SetReply(e.slot, bytes);
+    slots_.SetReply(e.slot, std::string(bytes));
   }
   if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
     const uint64_t index = server_.LogCommand(e.logged);
@@ -548,7 +571,7 @@ void ClientSession::CheckOutputLimit() {
   if (!client_open_) return;
   const OutputBufferLimits& limits = server_.options().output_limits;
   const bool pubsub = router_.pubsub_class();
-  const uint64_t bytes = slots_.buffered_bytes() + out_.size() + out_writing_.size();
+  const uint64_t bytes = slots_.buffered_bytes() + out_.size() + out_writing_.bytes();
   if (!output_limit_.Exceeded(bytes, pubsub ? limits.pubsub : limits.normal, OutputLimitCheck::Clock::now())) return;
   Log(LogLevel::kWarning, "client %s closed for overcoming its output buffer limit (%s class, %d bytes)", describe_,
       pubsub ? "pubsub" : "normal", bytes);
@@ -561,12 +584,12 @@ void ClientSession::WriteClient() {
     if (close_after_write_) ClientGone();
     return;
   }
-  std::swap(out_, out_writing_);
+  out_writing_.TakeFrom(out_);
   client_writing_ = true;
-  asio::async_write(client_, asio::buffer(out_writing_),
+  asio::async_write(client_, out_writing_.buffers,
                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->client_writing_ = false;
-                      self->out_writing_.clear();
+                      self->out_writing_.Clear();
                       if (ec) return self->ClientGone();
                       self->WriteClient();
                       self->ReadClient();

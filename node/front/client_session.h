@@ -22,6 +22,7 @@
 #include "node/front/reply_slots.h"
 #include "node/front/request_router.h"
 #include "node/gate/consistency_gate.h"
+#include "node/output_queue.h"
 #include "node/read_buffer.h"
 #include "resp/reply_scanner.h"
 #include "resp/request_parser.h"
@@ -87,9 +88,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnUpstreamConnected(bool forwarding);
   void ReadUpstream();
   void OnUpstreamData();
-  void OnUpstreamValue(std::string_view bytes, char type);
+  // `big` owns `bytes` when the value was too big to copy (else empty).
+  void OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big);
   bool OnStreamValue(std::string_view bytes);
-  void OnReply(const Expect& e, std::string_view bytes, char type);
+  void OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big);
   void OnRole(const Expect& e, std::string_view bytes);
   void OnPush(std::string_view bytes);
   std::string WithNodeInfo(std::string_view bytes, char type) const;
@@ -124,9 +126,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_open_ = true;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
   bool stalled_ = false;       // a request waits for an upstream reply (Route::stall)
+  bool input_taken_ = false;   // the request just handled left the input without a copy
 
   // Upstream link.
-  std::string to_upstream_, upstream_writing_;
+  OutputQueue to_upstream_;
+  WritingChunks upstream_writing_;
   bool upstream_writing_busy_ = false;
   ReadBuffer upstream_in_;
   resp::ReplyScanner scanner_;
@@ -140,7 +144,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Client output.
   ReplySlots slots_;
   absl::flat_hash_map<gate::SlotId, ReplySlots::Id> by_gate_slot_;
-  std::string out_, out_writing_;
+  OutputQueue out_;
+  WritingChunks out_writing_;
   bool client_writing_ = false;
   bool close_after_write_ = false;
   bool aborted_ = false;

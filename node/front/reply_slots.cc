@@ -22,16 +22,16 @@ void ReplySlots::AddReady(std::string reply, bool close_after) {
     return;
   }
   Slot& s = slots_.emplace_back();
-  s.reply = std::move(reply);
+  s.reply = ByteBlock(std::move(reply));
   s.have_reply = s.released = true;
   s.close_after = close_after;
 }
 
-void ReplySlots::SetReply(Id id, std::string_view bytes) {
+void ReplySlots::SetReply(Id id, ByteBlock reply) {
   Slot* s = Find(id);
   if (s == nullptr) return;
-  buffered_ += bytes.size();
-  s->reply.assign(bytes);
+  buffered_ += reply.size() - s->reply.size();
+  s->reply = std::move(reply);
   s->have_reply = true;
 }
 
@@ -67,17 +67,17 @@ void ReplySlots::EndStream() {
   stream_.reset();
 }
 
-bool ReplySlots::Flush(std::string* out) {
+bool ReplySlots::Flush(OutputQueue* out) {
   while (!slots_.empty()) {
     Slot& s = slots_.front();
     if (!s.before.empty()) {
       buffered_ -= s.before.size();
-      out->append(s.before);
+      out->Append(std::move(s.before));
       s.before.clear();
     }
     if (s.stream || !s.have_reply || !s.released) return false;
     buffered_ -= s.reply.size();
-    out->append(s.reply);
+    out->Append(std::move(s.reply));
     const bool close = s.close_after;
     slots_.pop_front();
     ++first_;
@@ -86,14 +86,14 @@ bool ReplySlots::Flush(std::string* out) {
   return false;
 }
 
-void ReplySlots::AbortAll(std::string_view error, std::string* out) {
+void ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
   for (Slot& s : slots_) {
-    out->append(s.before);
+    out->Append(std::move(s.before));
     if (s.stream) continue;
     if (s.have_reply && s.released) {
-      out->append(s.reply);
+      out->Append(std::move(s.reply));
     } else {
-      out->append(error);
+      out->Append(error);
     }
   }
   first_ += slots_.size();

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "node/output_queue.h"
+
 namespace node {
 
 class ReplySlots {
@@ -24,7 +26,7 @@ class ReplySlots {
   // a stream is open at the end, it joins the stream.
   void AddReady(std::string reply, bool close_after = false);
   // The reply of slot `id` arrived (it leaves once released too).
-  void SetReply(Id id, std::string_view bytes);
+  void SetReply(Id id, ByteBlock reply);
   void Release(Id id);
   // Bytes that leave right before slot `id` (out-of-band pushes), or at the
   // end when `id` is empty.
@@ -39,10 +41,10 @@ class ReplySlots {
 
   // Appends to `out` everything that may leave now, in order. Returns true if
   // a slot asked to close the connection after its reply.
-  bool Flush(std::string* out);
+  bool Flush(OutputQueue* out);
   // Appends every reply that was released, and `error` for each slot that
   // was not: the connection ends after this.
-  void AbortAll(std::string_view error, std::string* out);
+  void AbortAll(std::string_view error, OutputQueue* out);
 
   size_t size() const { return slots_.size(); }
   bool empty() const { return slots_.empty(); }
@@ -53,7 +55,7 @@ class ReplySlots {
  private:
   struct Slot {
     std::string before;  // pushes or stream bytes that precede the reply
-    std::string reply;
+    ByteBlock reply;
     bool have_reply = false;
     bool released = false;
     bool close_after = false;

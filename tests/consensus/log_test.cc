@@ -94,9 +94,9 @@ TEST(Quorum, CommittedIndexAndVotes) {
 }
 
 TEST(Progress, ProbeReplicateAndWindow) {
-  Progress pr(2);
+  Progress pr(InflightLimits{2, 0});
   pr.next = 10;
-  pr.SentEntries(1, 10);
+  pr.SentEntries(1, 10, 100);
   EXPECT_TRUE(pr.IsPaused()) << "one probe at a time";
   EXPECT_FALSE(pr.MaybeDecrTo(5, 3)) << "stale rejection";
   EXPECT_TRUE(pr.MaybeDecrTo(9, 3));
@@ -104,12 +104,29 @@ TEST(Progress, ProbeReplicateAndWindow) {
   EXPECT_TRUE(pr.MaybeUpdate(6));
   pr.BecomeReplicate();
   EXPECT_EQ(pr.next, 7u);
-  pr.SentEntries(2, 8);
-  pr.SentEntries(2, 10);
+  pr.SentEntries(2, 8, 100);
+  pr.SentEntries(2, 10, 100);
   EXPECT_TRUE(pr.IsPaused()) << "window of 2 is full";
   pr.inflights.FreeLE(8);
   EXPECT_FALSE(pr.IsPaused());
   EXPECT_EQ(pr.next, 11u);
+}
+
+// Big entries fill the window by bytes long before its message count: a
+// follower never has more than the byte limit (plus one append) to persist.
+TEST(Progress, WindowIsBoundedByBytes) {
+  Progress pr(InflightLimits{256, 1000});
+  pr.BecomeReplicate();
+  pr.SentEntries(1, 1, 600);
+  EXPECT_FALSE(pr.IsPaused());
+  pr.SentEntries(1, 2, 600);
+  EXPECT_TRUE(pr.IsPaused()) << "1200 bytes in flight, limit 1000";
+  EXPECT_EQ(pr.inflights.Bytes(), 1200u);
+  pr.inflights.FreeLE(1);
+  EXPECT_FALSE(pr.IsPaused());
+  EXPECT_EQ(pr.inflights.Bytes(), 600u);
+  pr.inflights.FreeFirstOne();
+  EXPECT_EQ(pr.inflights.Bytes(), 0u);
 }
 
 }  // namespace

@@ -63,15 +63,16 @@ class Simulation {
                                                            : ReadOnlyOption::kSafe;
     cfg.max_inflight_msgs = Pick<size_t>({2, 8, 256});
     cfg.max_size_per_msg = Pick<uint64_t>({64, 512, 1 << 20});
+    cfg.max_inflight_bytes = Pick<uint64_t>({0, 0, 200, 4096});
     profile_ = absl::StrFormat(
         "drop=%.2f dup=%.2f delay<=%d long=%.2f partition=%.2f crash=%.2f propose=%.1f "
         "snapshot=%.2f conf=%.2f async=%d hb=%d prevote=%d checkquorum=%d lease=%d inflight=%d "
-        "maxmsg=%d",
+        "maxmsg=%d inflight_bytes=%d",
         drop_p_, dup_p_, max_delay_, long_delay_p_, partition_p_, crash_p_, propose_p_, snapshot_p_,
         conf_p_,
         async_persist_, cfg.heartbeat_tick, cfg.pre_vote, cfg.check_quorum,
         cfg.read_only_option == ReadOnlyOption::kLeaseBased, cfg.max_inflight_msgs,
-        cfg.max_size_per_msg);
+        cfg.max_size_per_msg, cfg.max_inflight_bytes);
     std::vector<uint64_t> voters;
     for (int i = 1; i <= n; ++i) voters.push_back(static_cast<uint64_t>(i));
     for (uint64_t id = 1; id <= static_cast<uint64_t>(n + spares); ++id) {

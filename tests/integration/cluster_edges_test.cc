@@ -122,5 +122,27 @@ TEST(ClusterEdgesTest, LoadedScriptSurvivesAChildRebuildAndAFailover) {
   EXPECT_EQ(after.Call({"SCRIPT", "EXISTS", sha}).elements.at(0).integer, 1);
 }
 
+// Finding 7: a 100 MB value is stored and replicated in bounded entries; the
+// log write, the copies and the followers' applies never starve heartbeats,
+// so no election happens (the term stays the same on every node).
+TEST(ClusterEdgesTest, LargeValueIsStoredWithoutAnElection) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const std::string term = c.Status(leader)["term"];
+  const std::string value(100 << 20, 'v');
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "big", value}).AsString(), "OK");
+  EXPECT_EQ(w.Call({"APPEND", "big", "!"}).integer, (100 << 20) + 1);
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_EQ(c.Status(i)["term"], term) << "node " << i << " saw an election";
+  }
+  Client r(c.port((leader + 1) % c.size()));
+  resp::Value got = r.Call({"GET", "big"});
+  ASSERT_EQ(got.str.size(), value.size() + 1);
+  EXPECT_EQ(got.str.substr(0, 10), value.substr(0, 10));
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 }  // namespace
 }  // namespace itest

@@ -1,0 +1,115 @@
+// Bytes that may be big. A ByteBlock owns its bytes either as a std::string or
+// as memory taken over from a ReadBuffer, so a big value read from one socket
+// goes out on another (or into the log's pieces) without being copied on the
+// event loop: one copy of 500 MB, page faults included, stalls it for about
+// half a second, long enough to cost the leadership.
+#pragma once
+
+#include <cstring>
+#include <deque>
+#include <algorithm>
+#include <memory>
+#include <utility>
+#include <string>
+#include <string_view>
+
+namespace node {
+
+class ByteBlock {
+ public:
+  ByteBlock() = default;
+  ByteBlock(std::string s) : str_(std::move(s)) {}  // NOLINT: implicit on purpose
+  ByteBlock(std::shared_ptr<char[]> owner, size_t offset, size_t size)
+      : owner_(std::move(owner)), offset_(offset), size_(size) {}
+
+  std::string_view view() const { return owner_ ? std::string_view(owner_.get() + offset_, size_) : str_; }
+  size_t size() const { return owner_ ? size_ : str_.size(); }
+  bool empty() const { return size() == 0; }
+  // A string block, which small appends may grow.
+  std::string* string() { return owner_ ? nullptr : &str_; }
+  // Drops the first n bytes.
+  void RemovePrefix(size_t n) {
+    if (owner_) {
+      offset_ += n;
+      size_ -= n;
+    } else {
+      str_.erase(0, n);
+    }
+  }
+
+ private:
+  std::string str_;
+  std::shared_ptr<char[]> owner_;
+  size_t offset_ = 0;
+  size_t size_ = 0;
+};
+
+// A sequence of bytes kept as blocks: small appends coalesce into a string
+// block, big blocks are kept as they are; bytes leave from the front.
+class ByteQueue {
+ public:
+  void Append(std::string_view bytes) {
+    if (bytes.empty()) return;
+    std::string* last = blocks_.empty() ? nullptr : blocks_.back().string();
+    if (last == nullptr || last->size() + bytes.size() > kCoalesce) {
+      blocks_.emplace_back(std::string());
+      last = blocks_.back().string();
+    }
+    last->append(bytes);
+    size_ += bytes.size();
+  }
+  void Append(const char* bytes) { Append(std::string_view(bytes)); }
+  void Append(const std::string& bytes) { Append(std::string_view(bytes)); }
+  void Append(std::string&& bytes) { Append(ByteBlock(std::move(bytes))); }
+  void Append(ByteBlock&& block) {
+    if (block.size() < kCoalesce) return Append(block.view());
+    size_ += block.size();
+    blocks_.push_back(std::move(block));
+  }
+  void Append(ByteQueue&& other) {
+    for (ByteBlock& b : other.blocks_) Append(std::move(b));
+    other.Clear();
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void Clear() {
+    blocks_.clear();
+    size_ = 0;
+  }
+  // Copies the first n bytes out and drops them (n <= size()).
+  std::string Take(size_t n) {
+    std::string out;
+    out.reserve(n);
+    while (n > 0) {
+      ByteBlock& b = blocks_.front();
+      const size_t k = std::min(n, b.size());
+      out.append(b.view().substr(0, k));
+      if (k == b.size()) {
+        blocks_.pop_front();
+      } else {
+        b.RemovePrefix(k);
+      }
+      size_ -= k;
+      n -= k;
+    }
+    return out;
+  }
+  // A copy of every byte (for tests and logs, not for big values).
+  std::string ToString() const {
+    std::string out;
+    for (const ByteBlock& b : blocks_) out.append(b.view());
+    return out;
+  }
+  // Moves every block out, in order.
+  std::deque<ByteBlock> TakeBlocks() {
+    size_ = 0;
+    return std::exchange(blocks_, {});
+  }
+
+ private:
+  static constexpr size_t kCoalesce = 64 << 10;
+  std::deque<ByteBlock> blocks_;
+  size_t size_ = 0;
+};
+
+}  // namespace node

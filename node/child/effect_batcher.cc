@@ -1,0 +1,100 @@
+#include "node/child/effect_batcher.h"
+
+namespace node {
+
+void EffectBatcher::Reset(uint64_t offset) {
+  queue_.Clear();
+  added_ = taken_ = 0;
+  units_.clear();
+  db_ = 0;
+  end_offset_ = taken_offset_ = offset;
+}
+
+void EffectBatcher::Add(EffectRun&& run) {
+  for (const EffectRun::Unit& u : run.units) {
+    units_.push_back(Unit{added_ + u.bytes_end, u.count, u.end_db, u.end_offset});
+  }
+  added_ += run.commands.size();
+  queue_.Append(std::move(run.commands));
+  end_offset_ = run.end_offset;
+}
+
+void EffectBatcher::SkipNonState() {
+  if (units_.empty()) taken_offset_ = end_offset_;
+}
+
+// The next max_entry_ bytes of a unit too big for one entry.
+pb::EffectBatch EffectBatcher::Piece() {
+  pb::EffectBatch e;
+  e.set_stream_begin(taken_offset_);
+  e.set_db(db_);
+  e.set_end_db(db_);
+  e.set_commands(queue_.Take(max_entry_));
+  taken_ += max_entry_;
+  e.set_stream_end(OffsetInFrontUnit(taken_));
+  e.set_continued(true);
+  return e;
+}
+
+// As many whole units (the first may be the rest of a cut one) as fit.
+pb::EffectBatch EffectBatcher::WholeUnits() {
+  pb::EffectBatch e;
+  e.set_stream_begin(taken_offset_);
+  e.set_db(db_);
+  const uint64_t start = taken_;
+  uint32_t count = 0;
+  uint64_t end = taken_offset_;
+  do {
+    const Unit& u = units_.front();
+    count += u.count;
+    db_ = u.end_db;
+    end = u.end_offset;
+    taken_ = u.bytes_end;
+    units_.pop_front();
+  } while (!units_.empty() && units_.front().bytes_end - start <= max_entry_);
+  e.set_commands(queue_.Take(taken_ - start));
+  e.set_command_count(count);
+  e.set_end_db(db_);
+  // Non-state bytes after the last effect go with it.
+  e.set_stream_end(units_.empty() ? end_offset_ : end);
+  return e;
+}
+
+std::vector<pb::EffectBatch> EffectBatcher::Take(size_t budget) {
+  std::vector<pb::EffectBatch> out;
+  size_t taken = 0;
+  while (!units_.empty() && (out.empty() || taken < budget)) {
+    const uint64_t before = taken_;
+    out.push_back(units_.front().bytes_end - taken_ > max_entry_ ? Piece() : WholeUnits());
+    taken += taken_ - before;
+    taken_offset_ = out.back().stream_end();
+  }
+  return out;
+}
+
+bool PieceAssembler::Complete(const pb::EffectBatch& batch, std::vector<std::string>* pieces, int* db) {
+  *db = batch.db();
+  pieces->clear();
+  if (partial_ && !batch.stream_id().empty()) {
+    if (batch.stream_id() == partial_->stream_id && batch.stream_begin() == partial_->end) {
+      *db = partial_->db;
+      pieces->swap(partial_->pieces);
+      if (batch.continued()) {  // a middle piece: keep holding
+        pieces->swap(partial_->pieces);
+      } else {
+        partial_.reset();
+      }
+    } else {
+      dropped_ += partial_->bytes;
+      partial_.reset();
+    }
+  }
+  if (!batch.continued()) return true;
+  if (!partial_) partial_ = Partial{batch.stream_id(), 0, *db, {}, 0};
+  partial_->pieces.push_back(batch.commands());
+  partial_->bytes += batch.commands().size();
+  partial_->end = batch.stream_end();
+  return false;
+}
+
+}  // namespace node

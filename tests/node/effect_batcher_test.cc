@@ -1,0 +1,163 @@
+// EffectBatcher cuts the leader's stream into bounded entries; PieceAssembler
+// puts cut commands back together on the applying side.
+#include "node/child/effect_batcher.h"
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+// A run of whole commands, each its own unit, starting at stream offset `at`
+// (plus `gap` non-state bytes before each command).
+EffectRun MakeRun(uint64_t at, const std::vector<std::string>& values, uint64_t gap = 0) {
+  EffectRun run;
+  uint64_t offset = at;
+  for (const std::string& v : values) {
+    offset += gap;
+    std::string cmd;
+    resp::AppendCommand(&cmd, {"SET", "k", v});
+    run.commands.Append(cmd);
+    ++run.count;
+    offset = at + run.commands.size() + gap * (run.count);
+    run.units.push_back(EffectRun::Unit{run.commands.size(), 1, 0, offset});
+  }
+  run.end_offset = offset;
+  return run;
+}
+
+std::string Applied(PieceAssembler& a, const std::vector<pb::EffectBatch>& entries) {
+  std::string out;
+  for (const pb::EffectBatch& e : entries) {
+    std::vector<std::string> pieces;
+    int db = 0;
+    if (!a.Complete(e, &pieces, &db)) continue;
+    for (const std::string& p : pieces) out += p;
+    out += e.commands();
+  }
+  return out;
+}
+
+TEST(EffectBatcherTest, SmallWritesShareOneEntry) {
+  EffectBatcher b(1 << 20);
+  b.Reset(100);
+  EffectRun run = MakeRun(100, {"a", "b", "c"});
+  const std::string bytes = run.commands.ToString();
+  const uint64_t end = run.end_offset;
+  b.Add(std::move(run));
+  std::vector<pb::EffectBatch> e = b.Take(8 << 20);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].stream_begin(), 100u);
+  EXPECT_EQ(e[0].stream_end(), end);
+  EXPECT_EQ(e[0].command_count(), 3u);
+  EXPECT_EQ(e[0].commands(), bytes);
+  EXPECT_FALSE(e[0].continued());
+  EXPECT_FALSE(b.has_effects());
+  EXPECT_EQ(b.taken_offset(), end);
+}
+
+TEST(EffectBatcherTest, EntriesStayUnderTheLimitAndContiguous) {
+  EffectBatcher b(100);
+  b.Reset(0);
+  std::vector<std::string> values;
+  for (int i = 0; i < 40; ++i) values.push_back(std::string(10, 'a' + i % 26));
+  EffectRun run = MakeRun(0, values, 3);  // pings between the commands
+  const std::string bytes = run.commands.ToString();
+  const uint64_t end = run.end_offset;
+  b.Add(std::move(run));
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  ASSERT_GT(e.size(), 5u);
+  uint64_t at = 0;
+  uint32_t count = 0;
+  std::string joined;
+  for (const pb::EffectBatch& x : e) {
+    EXPECT_LE(x.commands().size(), 100u);
+    EXPECT_EQ(x.stream_begin(), at);
+    EXPECT_FALSE(x.continued());
+    at = x.stream_end();
+    count += x.command_count();
+    joined += x.commands();
+  }
+  EXPECT_EQ(at, end);
+  EXPECT_EQ(count, 40u);
+  EXPECT_EQ(joined, bytes);
+}
+
+TEST(EffectBatcherTest, BudgetLeavesTheRestForTheNextTake) {
+  EffectBatcher b(100);
+  b.Reset(0);
+  std::vector<std::string> values(50, std::string(20, 'v'));
+  b.Add(MakeRun(0, values));
+  std::vector<pb::EffectBatch> first = b.Take(300);
+  size_t bytes = 0;
+  for (const auto& x : first) bytes += x.commands().size();
+  EXPECT_GE(bytes, 300u);
+  EXPECT_LT(bytes, 400u);
+  EXPECT_TRUE(b.has_effects());
+  std::vector<pb::EffectBatch> rest = b.Take(1 << 20);
+  EXPECT_EQ(rest.front().stream_begin(), first.back().stream_end());
+  EXPECT_FALSE(b.has_effects());
+}
+
+TEST(EffectBatcherTest, BigCommandIsCutIntoPiecesAndReassembled) {
+  EffectBatcher b(1000);
+  b.Reset(0);
+  EffectRun run = MakeRun(0, {"small", std::string(4500, 'x'), "after"});
+  const std::string bytes = run.commands.ToString();
+  b.Add(std::move(run));
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  for (pb::EffectBatch& x : e) x.set_stream_id("s1");
+  int pieces = 0;
+  for (const auto& x : e) {
+    EXPECT_LE(x.commands().size(), 1000u);
+    if (x.continued()) {
+      ++pieces;
+      EXPECT_EQ(x.command_count(), 0u);
+    }
+  }
+  EXPECT_EQ(pieces, 4);
+  PieceAssembler a;
+  EXPECT_EQ(Applied(a, e), bytes);
+  EXPECT_EQ(a.held_bytes(), 0u);
+}
+
+// A leader that logged only some pieces, then lost leadership: the next
+// leader's entries come from another stream, and the pieces are dropped.
+TEST(EffectBatcherTest, PiecesOfAnUnfinishedCommandAreDropped) {
+  EffectBatcher b(1000);
+  b.Reset(0);
+  b.Add(MakeRun(0, {std::string(3500, 'x')}));
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  ASSERT_EQ(e.size(), 4u);
+  e.pop_back();  // the last piece never made it into the log
+  for (pb::EffectBatch& x : e) x.set_stream_id("old");
+  pb::EffectBatch next;
+  next.set_stream_id("new");
+  resp::AppendCommand(next.mutable_commands(), {"SET", "k", "fresh"});
+  next.set_command_count(1);
+  e.push_back(next);
+  PieceAssembler a;
+  EXPECT_EQ(Applied(a, e), next.commands());
+  EXPECT_EQ(a.dropped_bytes(), 3000u);
+}
+
+// The node's own entries (no stream id) may fall between two pieces.
+TEST(EffectBatcherTest, NodeEntriesBetweenPiecesDoNotBreakThem) {
+  EffectBatcher b(1000);
+  b.Reset(0);
+  EffectRun run = MakeRun(0, {std::string(2500, 'x')});
+  const std::string bytes = run.commands.ToString();
+  b.Add(std::move(run));
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  for (pb::EffectBatch& x : e) x.set_stream_id("s1");
+  pb::EffectBatch script;
+  resp::AppendCommand(script.mutable_commands(), {"SCRIPT", "LOAD", "return 1"});
+  script.set_command_count(1);
+  e.insert(e.begin() + 1, script);
+  PieceAssembler a;
+  EXPECT_EQ(Applied(a, e), script.commands() + bytes);
+}
+
+}  // namespace
+}  // namespace node
