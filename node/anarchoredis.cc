@@ -62,7 +62,8 @@ ABSL_FLAG(int, busy_reply_threshold, 5000,
           "redis-server from the log.");
 ABSL_FLAG(std::string, test_break_gate, "none",
           "Testing only, UNSAFE: switch off one rule of the consistency gate (ack-before-commit, "
-          "no-confirmation, no-read-locks, no-marks, locks-at-queue, forget-gone-locks) to prove "
+          "no-confirmation, no-read-locks, no-marks, locks-at-queue, forget-gone-locks, "
+          "keep-gone-clients) to prove "
           "the fault tests catch its violation. Never use it otherwise.");
 ABSL_FLAG(std::string, test_sync_gate, "",
           "Testing only: every log fsync waits while this file exists.");

@@ -624,6 +624,12 @@ void ClientSession::LeaveGate() {
       std::erase_if(expects_, [](const Expect& e) { return e.kind != Expect::Kind::kClientId; });
       return;
     }
+    if (server_.gate().broken_rule() == gate::BrokenRule::kKeepGoneClients) {
+      // Test mode, the old bug: no kill; the child connection (and any command
+      // blocked on it) stays. Only the locks are released.
+      if (kill) server_.CoverOnControl(*kill);
+      return;
+    }
     if (kill) server_.KillChildClient(child_client_id_, *kill);
   }
   CloseUpstream();

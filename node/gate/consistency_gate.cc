@@ -19,6 +19,7 @@ constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
     {BrokenRule::kNoMarks, "no-marks"},
     {BrokenRule::kLocksAtQueue, "locks-at-queue"},
     {BrokenRule::kForgetGoneLocks, "forget-gone-locks"},
+    {BrokenRule::kKeepGoneClients, "keep-gone-clients"},
 };
 }  // namespace
 

@@ -106,6 +106,7 @@ enum class BrokenRule {
   kNoMarks,          // reads ignore keys a blocked command may change
   kLocksAtQueue,     // MULTI locks its keys when queued, not at EXEC
   kForgetGoneLocks,  // a client gone with writes in flight leaves its locks behind
+  kKeepGoneClients,  // a gone client's child connection stays (its blocked command may pop later)
 };
 
 // "ack-before-commit", "no-confirmation", ...: the rule's name in flags.
@@ -116,6 +117,7 @@ class ConsistencyGate {
  public:
   ConsistencyGate() = default;
   void BreakForTest(BrokenRule rule) { broken_ = rule; }
+  BrokenRule broken_rule() const { return broken_; }
 
   // ---- requests (in each session's order) ----
 
