@@ -1,11 +1,15 @@
 #include "node/server.h"
 
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -30,7 +34,7 @@ constexpr size_t kProposeBudget = 8 << 20;
 Server::Server(asio::io_context& io, ServerOptions options)
     : io_(io),
       options_(std::move(options)),
-      applier_(io),
+      link_(io),
       child_signals_(io, SIGCHLD),
       child_watch_(io),
       promote_timer_(io),
@@ -57,11 +61,25 @@ absl::Status Server::Start() {
   child_options_.dir = (fs::path(options_.dir) / "child").string();
   child_options_.socket_path = (fs::path(options_.dir) / "child" / "redis.sock").string();
   child_options_.databases = options_.databases;
-  child_options_.extra_args = {"--busy-reply-threshold", absl::StrCat(options_.busy_reply_threshold_ms)};
   if (child_options_.socket_path.size() > kMaxSocketPath) {
     return absl::InvalidArgumentError(
         absl::StrCat("--dir is too long for a unix socket path: ", child_options_.socket_path));
   }
+  // The child replicates from this node (see MasterLink): a loopback port of
+  // the node's own, and a password only the child is given.
+  std::random_device rd;
+  std::string secret;
+  for (int i = 0; i < 16; ++i) absl::StrAppendFormat(&secret, "%04x", rd() & 0xffff);
+  if (auto s = link_.Listen(secret); !s.ok()) return s;
+  link_.on_sync_requested = [this] { OnChildSyncRequested(); };
+  link_.on_applied = [this](uint64_t index) { OnApplied(index); };
+  child_options_.extra_args = {
+      "--busy-reply-threshold", absl::StrCat(options_.busy_reply_threshold_ms),
+      "--replicaof", "127.0.0.1", absl::StrCat(link_.port()),
+      "--masterauth", secret,
+      // A fresh child loads the sync straight from the socket, not via a file.
+      "--repl-diskless-load", "on-empty-db",
+  };
   child_ = std::make_unique<ChildRedis>(child_options_);
 
   // Bind first, so a busy port fails the start before any work.
@@ -113,7 +131,7 @@ void Server::Stop() {
   busy_timer_.cancel();
   if (reader_) reader_->Stop();
   if (rlog_) rlog_->Stop();
-  applier_.Close();
+  link_.Stop();
   control_.Close();
   gate_.Reset();
   auto sessions = std::move(sessions_);
@@ -122,8 +140,10 @@ void Server::Stop() {
   if (child_) child_->Kill();
 }
 
-// A fresh, empty child; the applier then brings it up to the committed log.
+// A fresh, empty child, started as a replica of this node: it connects to the
+// master link, which full-syncs it from the log (OnChildSyncRequested).
 absl::Status Server::StartChild() {
+  promoted_ = false;
   if (auto s = child_->Start(); !s.ok()) return s;
   asio::io_context sync_io;
   SyncClient client(sync_io);
@@ -136,17 +156,45 @@ absl::Status Server::StartChild() {
     commands_ = std::make_unique<CommandTable>(std::move(*table));
     Log(LogLevel::kInfo, "command table: %d commands", commands_->size());
   }
-  applier_.on_applied = [this](uint64_t index) { OnApplied(index); };
-  applier_.on_error = [this](const absl::Status& s) { RebuildChild(std::string(s.message())); };
-  if (auto s = applier_.Connect(child_options_.socket_path, 0); !s.ok()) return s;
-
-  // The node's own requests (CLIENT KILL, ROLE, the busy watchdog).
+  // The node's own requests (CLIENT KILL, ROLE, promotion, the busy watchdog).
   control_.on_error = [this](const absl::Status& st) { RebuildChild(std::string(st.message())); };
   busy_ping_in_flight_ = false;
   if (auto st = control_.Connect(child_options_.socket_path); !st.ok()) return st;
   return absl::OkStatus();
 }
 
+// The child asked its master (this node) for a sync: the state before any
+// entry, then every committed entry, as its replication stream.
+void Server::OnChildSyncRequested() {
+  if (promoted_ || state_ != State::kRunning) return;
+  link_.FullSync(EmptyRdb(), 0);
+  const consensus::MemoryStorage& log = rlog_->storage();
+  uint64_t next = 1;
+  while (next <= committed_index_) {
+    auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
+    if (!entries.ok()) {
+      Log(LogLevel::kError, "sync: cannot read the log: %s; exiting", entries.status().ToString());
+      std::_Exit(1);
+    }
+    for (const cpb::Entry& e : *entries) {
+      FeedChild(e);
+      next = e.index() + 1;
+    }
+  }
+}
+
+// Entry `e` for a child that replicates from this node.
+void Server::FeedChild(const cpb::Entry& e) {
+  pb::EffectBatch batch;
+  if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data())) {
+    link_.Feed(e.index(), batch);
+  } else {
+    link_.Skip(e.index());
+  }
+}
+
+// The child is killed and started again as a replica; the master link then
+// gives it the committed log. Its clients get UNKNOWN.
 void Server::RebuildChild(const std::string& why) {
   if (state_ != State::kRunning) return;
   ++rebuilds_;
@@ -154,31 +202,13 @@ void Server::RebuildChild(const std::string& why) {
   StopStream();
   EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
                               "); the outcome of this request is unknown"));
+  link_.Detach();
   child_->Kill();
   if (auto s = StartChild(); !s.ok()) {
     // Serving without a child that matches the log would break every
     // guarantee; a supervisor (or the operator) restarts the node.
     Log(LogLevel::kError, "cannot rebuild the child: %s; exiting", s.ToString());
     std::_Exit(1);
-  }
-  // Apply the committed log again, in order.
-  const consensus::MemoryStorage& log = rlog_->storage();
-  uint64_t next = 1;
-  while (next <= committed_index_) {
-    auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
-    if (!entries.ok()) {
-      Log(LogLevel::kError, "rebuild: cannot read the log: %s; exiting", entries.status().ToString());
-      std::_Exit(1);
-    }
-    for (const cpb::Entry& e : *entries) {
-      pb::EffectBatch batch;
-      if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data())) {
-        applier_.Apply(e.index(), batch);
-      } else {
-        applier_.Skip(e.index());
-      }
-      next = e.index() + 1;
-    }
   }
   if (is_leader_) {
     leader_ready_ = false;
@@ -231,13 +261,36 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
 }
 
 void Server::CheckLeaderReady() {
-  if (!is_leader_ || leader_ready_ || stream_starting_ || state_ != State::kRunning) return;
-  if (applier_.applied() < ready_barrier_ || !applier_.idle()) return;
-  StartStream();
+  if (!is_leader_ || leader_ready_ || stream_starting_ || promoted_ || state_ != State::kRunning) return;
+  if (link_.applied() < ready_barrier_ || !link_.idle()) return;
+  Promote();
+}
+
+// The child applied the whole committed log: it becomes a master (keeping its
+// data, and with PSYNC2 its offset), and this node its replica. Only stream
+// bytes past that offset are new writes.
+void Server::Promote() {
+  stream_starting_ = true;
+  const int db = link_.stream_db();
+  control_.Call({"REPLICAOF", "NO", "ONE"}, [this, db](const resp::Value& v) {
+    if (v.type == resp::Type::kError) return RebuildChild(absl::StrCat("promotion refused: ", v.str));
+    promoted_ = true;
+    link_.Detach();
+    control_.Call({"INFO", "replication"}, [this, db](const resp::Value& info) {
+      std::string replid;
+      uint64_t offset = 0;
+      for (absl::string_view line : absl::StrSplit(info.AsString(), absl::ByAnyChar("\r\n"), absl::SkipEmpty())) {
+        if (absl::ConsumePrefix(&line, "master_replid:")) replid = std::string(line);
+        if (absl::ConsumePrefix(&line, "master_repl_offset:")) (void)absl::SimpleAtoi(line, &offset);
+      }
+      if (replid.empty()) return RebuildChild("promotion: no replication id");
+      StartStream(std::make_pair(replid, offset), db);
+    });
+  });
 }
 
 // Connects the replication reader: the child's stream from here on is new writes.
-void Server::StartStream() {
+void Server::StartStream(std::optional<std::pair<std::string, uint64_t>> resume, int db) {
   stream_starting_ = true;
   ReplicationReader::Callbacks cb;
   cb.on_sync = [this](const std::string& replid, uint64_t offset, bool resumed) {
@@ -256,7 +309,7 @@ void Server::StartStream() {
     RebuildChild(std::string(s.message()));
   };
   reader_ = std::make_unique<ReplicationReader>(io_, child_options_.socket_path, options_.port, std::move(cb));
-  reader_->Start();
+  reader_->Start(std::move(resume), db);
 }
 
 void Server::StopStream() {
@@ -348,26 +401,22 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
           asio::post(io_, [] { std::_Exit(0); });
         }
       }
-      applier_.Skip(e.index());
+    }
+    if (!promoted_) {
+      FeedChild(e);
       continue;
     }
-    if (e.data().empty()) {
-      applier_.Skip(e.index());  // a leader's no-op
-      continue;
-    }
+    // A promoted child produced everything committed from here on itself
+    // (its own effects, or the node entries it ran first).
     pb::EffectBatch batch;
-    if (!batch.ParseFromString(e.data())) {
-      Log(LogLevel::kError, "entry %d is not an effect batch; skipped", e.index());
-      applier_.Skip(e.index());
-      continue;
-    }
-    if (is_leader_ && !stream_id_.empty() && batch.stream_id() == stream_id_) {
-      // This child produced these effects: it has them already.
-      applier_.Skip(e.index());
+    if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data()) &&
+        batch.stream_id() == stream_id_ && !stream_id_.empty()) {
       own_end = std::max(own_end, batch.stream_end());
-    } else {
-      applier_.Apply(e.index(), batch);
     }
+  }
+  if (promoted_ && !entries.empty()) {
+    gate_.Applied(entries.back().index());
+    GateChanged();
   }
   if (leader_id_ == 0 && rlog_->sole_voter()) rlog_->Campaign();  // no need to wait for a timeout
   if (own_end > 0) {
@@ -610,7 +659,7 @@ std::string Server::StatusReply(int proto) const {
   }
   std::string leader_addr;
   if (auto it = rlog_->peers().find(st.leader); it != rlog_->peers().end()) leader_addr = it->second.ToString();
-  const uint64_t applied = applier_.applied();
+  const uint64_t applied = AppliedIndex();
   const gate::GateStats gate = gate_.Stats();
   std::vector<std::pair<std::string, std::string>> fields = {
       {"id", absl::StrCat(st.id)},
@@ -633,7 +682,8 @@ std::string Server::StatusReply(int proto) const {
       {"child_pid", absl::StrCat(child_->pid())},
       {"child_healthy", child_->running() ? "yes" : "no"},
       {"child_rebuilds", absl::StrCat(rebuilds_)},
-      {"apply_errors", absl::StrCat(applier_.errors())},
+      {"child_role", promoted_ ? "master" : (link_.syncing() ? "replica" : "starting")},
+      {"child_full_syncs", absl::StrCat(link_.full_syncs())},
       {"clients", absl::StrCat(sessions_.size())},
       {"requests_in_flight", absl::StrCat(gate.slots)},
       {"locked_keys", absl::StrCat(gate.locked_keys)},
@@ -655,7 +705,7 @@ std::string Server::InfoSection() const {
   std::string s = absl::StrCat("# Anarchoredis\r\nraft_id:", st.id, "\r\nraft_role:",
                                is_leader_ ? "leader" : consensus::RoleName(st.role), "\r\nraft_term:", st.term,
                                "\r\nraft_leader:", st.leader, "\r\nraft_commit_index:", st.commit,
-                               "\r\nraft_applied_index:", applier_.applied(), "\r\nraft_last_index:", st.last_index,
+                               "\r\nraft_applied_index:", AppliedIndex(), "\r\nraft_last_index:", st.last_index,
                                "\r\nraft_voters:", st.conf_state.voters_size(), "\r\n");
   for (const auto& [id, pr] : st.progress) {
     if (id == st.id) continue;

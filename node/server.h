@@ -22,10 +22,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "asio.hpp"
-#include "node/child/applier.h"
 #include "node/child/child_redis.h"
 #include "node/child/control_link.h"
 #include "node/child/effect_batcher.h"
+#include "node/child/master_link.h"
 #include "node/child/replication_reader.h"
 #include "node/cluster/replicated_log.h"
 #include "node/front/command_table.h"
@@ -107,8 +107,13 @@ class Server {
   void ProposePending();
   void AdvanceCommitted(uint64_t offset);
   void CheckLeaderReady();
-  void StartStream();
+  void Promote();
+  void StartStream(std::optional<std::pair<std::string, uint64_t>> resume, int db);
   void StopStream();
+  void OnChildSyncRequested();
+  void FeedChild(const consensus::pb::Entry& e);
+  // Entries the child holds: all committed ones once promoted.
+  uint64_t AppliedIndex() const { return promoted_ ? committed_index_ : link_.applied(); }
   void DrainGate();
   void MaybeStartReadRound();
   // Clients of this leadership get `error`; the gate forgets everything.
@@ -137,7 +142,8 @@ class Server {
   gate::ConsistencyGate gate_;
   bool gate_drain_posted_ = false;
   std::unique_ptr<ReplicationReader> reader_;
-  Applier applier_;
+  MasterLink link_;  // the child replicates from here unless promoted
+  bool promoted_ = false;  // the child is a master: this node leads and reads its stream
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   asio::signal_set child_signals_;
   asio::steady_timer child_watch_;

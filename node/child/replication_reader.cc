@@ -43,9 +43,10 @@ ReplicationReader::~ReplicationReader() {
   Stop();
 }
 
-void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> resume) {
+void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> resume, int db) {
   Stop();
   resume_ = std::move(resume);
+  if (resume_) db_ = db;
   socket_ = std::make_unique<asio::local::stream_protocol::socket>(io_);
   asio::error_code ec;
   socket_->connect(asio::local::stream_protocol::endpoint(socket_path_), ec);

@@ -56,8 +56,9 @@ class ReplicationReader {
                     Callbacks callbacks);
   ~ReplicationReader();
 
-  // Connects and syncs; with `resume`, asks to continue at (replid, offset).
-  void Start(std::optional<std::pair<std::string, uint64_t>> resume = std::nullopt);
+  // Connects and syncs; with `resume`, asks to continue at (replid, offset),
+  // where the stream has `db` selected.
+  void Start(std::optional<std::pair<std::string, uint64_t>> resume = std::nullopt, int db = 0);
   void Stop();
 
   bool streaming() const { return state_ == State::kStreaming; }

@@ -1,0 +1,264 @@
+#include "node/child/master_link.h"
+
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "node/logging.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+constexpr std::string_view kGetAck = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+constexpr auto kKeepalive = std::chrono::seconds(1);
+
+bool Is(std::string_view arg, std::string_view name) {
+  return absl::EqualsIgnoreCase(absl::string_view(arg.data(), arg.size()),
+                                absl::string_view(name.data(), name.size()));
+}
+
+std::string RandomHex(int bytes) {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < bytes; ++i) absl::StrAppendFormat(&out, "%02x", rd() & 0xff);
+  return out;
+}
+
+}  // namespace
+
+std::string EmptyRdb() {
+  std::string rdb = "REDIS0010";
+  rdb.push_back(static_cast<char>(0xff));  // EOF opcode
+  rdb.append(8, '\0');                     // checksum 0: not computed
+  return rdb;
+}
+
+struct MasterLink::Session {
+  explicit Session(asio::ip::tcp::socket s) : socket(std::move(s)) {}
+  asio::ip::tcp::socket socket;
+  ReadBuffer in;
+  resp::RequestParser parser;
+  bool authenticated = false;
+};
+
+MasterLink::MasterLink(asio::io_context& io) : io_(io), acceptor_(io), keepalive_(io) {}
+
+MasterLink::~MasterLink() {
+  *alive_ = false;
+  Stop();
+}
+
+absl::Status MasterLink::Listen(std::string secret) {
+  secret_ = std::move(secret);
+  asio::error_code ec;
+  asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(4, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("master link: listen: ", ec.message()));
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  Keepalive();
+  return absl::OkStatus();
+}
+
+void MasterLink::Stop() {
+  asio::error_code ec;
+  acceptor_.close(ec);
+  keepalive_.cancel();
+  if (session_) Drop(session_);
+}
+
+void MasterLink::Accept() {
+  acceptor_.async_accept([this, alive = alive_](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (!*alive || ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      // One child at a time: a new connection (a restarted child) replaces the old one.
+      if (session_) Drop(session_);
+      socket.set_option(asio::ip::tcp::no_delay(true));
+      session_ = std::make_shared<Session>(std::move(socket));
+      Read(session_);
+    }
+    Accept();
+  });
+}
+
+void MasterLink::Drop(const std::shared_ptr<Session>& s) {
+  asio::error_code ec;
+  s->socket.close(ec);
+  if (s == session_) {
+    session_.reset();
+    streaming_ = false;
+    out_.Clear();
+  }
+}
+
+void MasterLink::Detach() {
+  if (session_) Drop(session_);
+}
+
+void MasterLink::Read(const std::shared_ptr<Session>& s) {
+  s->socket.async_read_some(s->in.Prepare(16 << 10), [this, s, alive = alive_](const asio::error_code& ec, size_t n) {
+    if (!*alive || s != session_) return;
+    if (ec) return Drop(s);  // the child reconnects (full sync), or it died (the node rebuilds it)
+    s->in.Commit(n);
+    std::vector<std::string_view> args;
+    std::string error;
+    while (!s->in.empty() && s == session_) {
+      size_t consumed = 0;
+      const resp::ParseStatus st = s->parser.Parse(s->in.data(), &consumed, &args, &error);
+      if (st == resp::ParseStatus::kNeedMore) break;
+      if (st == resp::ParseStatus::kError) return Drop(s);
+      if (!args.empty()) Handle(s, args);
+      s->in.Consume(consumed);
+    }
+    if (s == session_) Read(s);
+  });
+}
+
+void MasterLink::Reply(const std::shared_ptr<Session>& s, std::string_view bytes) {
+  auto buf = std::make_shared<std::string>(bytes);
+  asio::async_write(s->socket, asio::buffer(*buf), [buf](const asio::error_code&, size_t) {});
+}
+
+// The replica side of Redis's handshake, then its ACKs.
+void MasterLink::Handle(const std::shared_ptr<Session>& s, std::span<const std::string_view> args) {
+  if (Is(args[0], "auth")) {
+    s->authenticated = args.size() >= 2 && args.back() == secret_;
+    return Reply(s, s->authenticated ? "+OK\r\n" : "-WRONGPASS invalid password\r\n");
+  }
+  if (!s->authenticated) {
+    // The replica's handshake PINGs first, and takes NOAUTH as "send AUTH".
+    if (Is(args[0], "ping")) return Reply(s, "-NOAUTH Authentication required.\r\n");
+    Log(LogLevel::kWarning, "master link: a connection that did not authenticate sent %s; closed",
+        std::string(args[0].substr(0, 20)));
+    return Drop(s);
+  }
+  if (Is(args[0], "ping")) return Reply(s, "+PONG\r\n");
+  if (Is(args[0], "replconf")) {
+    if (args.size() >= 3 && Is(args[1], "ack")) {
+      uint64_t offset = 0;
+      if (absl::SimpleAtoi(absl::string_view(args[2].data(), args[2].size()), &offset)) OnAck(offset);
+      return;  // ACKs get no reply
+    }
+    return Reply(s, "+OK\r\n");
+  }
+  if (Is(args[0], "psync") || Is(args[0], "sync")) {
+    // Whatever the child holds is replaced: a full resync from the log.
+    if (on_sync_requested) on_sync_requested();
+    return;
+  }
+  Reply(s, "-ERR only the replication handshake is served here\r\n");
+}
+
+void MasterLink::FullSync(const std::string& rdb, uint64_t index) {
+  if (!session_) return;
+  ++full_syncs_;
+  streaming_ = true;
+  out_.Clear();
+  offset_ = acked_ = getack_at_ = entries_end_ = 0;
+  ack_received_ = false;
+  db_ = 0;  // a replica starts the stream in db 0
+  pieces_.Clear();
+  unacked_.clear();
+  // The RDB holds the state after `index`: applied once the child loaded it
+  // (its first ACK).
+  unacked_.emplace_back(0, index);
+  fed_ = index;
+  applied_ = 0;
+  out_.Append(absl::StrCat("+FULLRESYNC ", RandomHex(20), " 0\r\n$", rdb.size(), "\r\n"));
+  out_.Append(rdb);
+  Write();
+}
+
+void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
+  if (!streaming_) return;  // the next full sync feeds it
+  std::vector<std::string> pieces;
+  int db = 0;
+  if (!pieces_.Complete(batch, &pieces, &db)) return Skip(index);
+  uint64_t bytes = batch.commands().size();
+  if (db != db_) {
+    std::string select;
+    resp::AppendCommand(&select, {"SELECT", absl::StrCat(db)});
+    bytes += select.size();
+    out_.Append(std::move(select));
+  }
+  for (std::string& p : pieces) {
+    bytes += p.size();
+    out_.Append(std::move(p));
+  }
+  out_.Append(batch.commands());
+  db_ = batch.end_db();
+  offset_ += bytes;
+  entries_end_ = offset_;
+  unacked_.emplace_back(offset_, index);
+  fed_ = index;
+  Write();
+}
+
+void MasterLink::Skip(uint64_t index) {
+  if (!streaming_) return;
+  unacked_.emplace_back(entries_end_, index);
+  fed_ = index;
+  Advance();
+}
+
+void MasterLink::Write() {
+  if (write_busy_ || !session_ || !streaming_) return;
+  if (offset_ > getack_at_) {
+    // Ask for an ACK right after these entries: it tells when they are applied.
+    out_.Append(kGetAck);
+    offset_ += kGetAck.size();
+    getack_at_ = offset_;
+  }
+  if (out_.empty()) return;
+  writing_.TakeFrom(out_);
+  write_busy_ = true;
+  auto s = session_;
+  asio::async_write(s->socket, writing_.buffers, [this, s, alive = alive_](const asio::error_code& ec, size_t) {
+    if (!*alive) return;
+    write_busy_ = false;
+    writing_.Clear();
+    if (ec || s != session_) return;  // the read side drops the session
+    Write();
+  });
+}
+
+// The ACK that answers a GETACK counts the bytes before that GETACK.
+void MasterLink::OnAck(uint64_t offset) {
+  ack_received_ = true;
+  if (offset > acked_) acked_ = offset;
+  Advance();
+}
+
+void MasterLink::Advance() {
+  if (!ack_received_) return;
+  const uint64_t before = applied_;
+  while (!unacked_.empty() && unacked_.front().first <= acked_) {
+    applied_ = unacked_.front().second;
+    unacked_.pop_front();
+  }
+  if (applied_ != before && on_applied) on_applied(applied_);
+}
+
+// A replica drops a master it has not heard from for repl-timeout: a GETACK
+// every second keeps the link alive, and tells the node it is.
+void MasterLink::Keepalive() {
+  keepalive_.expires_after(kKeepalive);
+  keepalive_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    if (streaming_ && !write_busy_ && out_.empty()) {
+      out_.Append(kGetAck);
+      offset_ += kGetAck.size();
+      getack_at_ = offset_;
+      Write();
+    }
+    Keepalive();
+  });
+}
+
+}  // namespace node
