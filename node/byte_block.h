@@ -48,12 +48,27 @@ class ByteBlock {
 // block, big blocks are kept as they are; bytes leave from the front.
 class ByteQueue {
  public:
+  ByteQueue() = default;
+  ByteQueue(const ByteQueue&) = delete;
+  ByteQueue& operator=(const ByteQueue&) = delete;
+  // Moving keeps the blocks where they are (a deque's elements do not move).
+  ByteQueue(ByteQueue&& o) noexcept
+      : blocks_(std::move(o.blocks_)), size_(std::exchange(o.size_, 0)), last_string_(std::exchange(o.last_string_, nullptr)) {
+    o.blocks_.clear();
+  }
+  ByteQueue& operator=(ByteQueue&& o) noexcept {
+    blocks_ = std::move(o.blocks_);
+    o.blocks_.clear();
+    size_ = std::exchange(o.size_, 0);
+    last_string_ = std::exchange(o.last_string_, nullptr);
+    return *this;
+  }
   void Append(std::string_view bytes) {
     if (bytes.empty()) return;
-    std::string* last = blocks_.empty() ? nullptr : blocks_.back().string();
+    std::string* last = last_string_;
     if (last == nullptr || last->size() + bytes.size() > kCoalesce) {
       blocks_.emplace_back(std::string());
-      last = blocks_.back().string();
+      last = last_string_ = blocks_.back().string();
     }
     last->append(bytes);
     size_ += bytes.size();
@@ -65,6 +80,7 @@ class ByteQueue {
     if (block.size() < kCoalesce) return Append(block.view());
     size_ += block.size();
     blocks_.push_back(std::move(block));
+    last_string_ = nullptr;
   }
   void Append(ByteQueue&& other) {
     for (ByteBlock& b : other.blocks_) Append(std::move(b));
@@ -75,6 +91,7 @@ class ByteQueue {
   void Clear() {
     blocks_.clear();
     size_ = 0;
+    last_string_ = nullptr;
   }
   // Copies the first n bytes out and drops them (n <= size()).
   std::string Take(size_t n) {
@@ -85,6 +102,7 @@ class ByteQueue {
       const size_t k = std::min(n, b.size());
       out.append(b.view().substr(0, k));
       if (k == b.size()) {
+        if (blocks_.size() == 1) last_string_ = nullptr;
         blocks_.pop_front();
       } else {
         b.RemovePrefix(k);
@@ -103,6 +121,7 @@ class ByteQueue {
   // Moves every block out, in order.
   std::deque<ByteBlock> TakeBlocks() {
     size_ = 0;
+    last_string_ = nullptr;
     return std::exchange(blocks_, {});
   }
 
@@ -110,6 +129,7 @@ class ByteQueue {
   static constexpr size_t kCoalesce = 64 << 10;
   std::deque<ByteBlock> blocks_;
   size_t size_ = 0;
+  std::string* last_string_ = nullptr;  // the last block, if small appends may grow it
 };
 
 }  // namespace node

@@ -263,29 +263,28 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
 
 void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
   Expect e{Expect::Kind::kReply};
+  e.slot = slots_.Add();
   if (gated()) {
     gate::ConsistencyGate& gate = server_.gate();
     if (r.begins_transaction) gate.BeginTransaction(id_);
     if (r.drops_transaction) gate.DropTransaction(id_);
     if (r.queued) {
-      e.gate_slot = gate.Queue(id_, r.request);
+      e.gate_slot = gate.Queue(id_, r.request, e.slot);
     } else {
-      gate::Admission a = gate.Arrive(id_, r.request);
+      gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
       e.gate_slot = a.slot;
       if (a.cover_first) SendRole(*a.cover_first);
     }
     server_.GateChanged();
   }
   SendUpstream(args, raw);
-  e.slot = slots_.Add();
   e.tag = r.tag;
   e.unstall = r.stall;
-  if (r.tag == ReplyTag::kLog) e.logged.assign(args.begin(), args.end());
+  if (r.tag == ReplyTag::kLog) e.logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
   if (r.tag == ReplyTag::kHello) {
     int64_t proto = 0;
     if (args.size() > 1 && ParseRedisInt(args[1], &proto)) e.hello_proto = static_cast<int>(proto);
   }
-  if (e.gate_slot != 0) by_gate_slot_[e.gate_slot] = e.slot;
   expects_.push_back(e);
   if (r.stall) stalled_ = true;
 }
@@ -407,7 +406,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
     Log(LogLevel::kError, "session %s: reply from upstream with no request waiting", describe_);
     return Abort("UNKNOWN the node lost track of its upstream's replies; outcome unknown");
   }
-  Expect e = expects_.front();
+  Expect e = std::move(expects_.front());
   expects_.pop_front();
   switch (e.kind) {
     case Expect::Kind::kReply:
@@ -477,7 +476,7 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     slots_.SetReply(e.slot, std::string(bytes));
   }
   if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
-    const uint64_t index = server_.LogCommand(e.logged);
+    const uint64_t index = server_.LogCommand(*e.logged);
     if (index == 0) {
       slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the script was not made durable, retry"));
     } else {
@@ -546,11 +545,13 @@ std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const
   return out;
 }
 
-void ClientSession::OnReleased(gate::SlotId slot) {
-  auto it = by_gate_slot_.find(slot);
-  if (it == by_gate_slot_.end()) return;
-  slots_.Release(it->second);
-  by_gate_slot_.erase(it);
+bool ClientSession::MarkReleased(ReplySlots::Id slot) {
+  slots_.Release(slot);
+  return !std::exchange(release_pending_, true);
+}
+
+void ClientSession::FlushReleased() {
+  release_pending_ = false;
   Flush();
 }
 
@@ -617,7 +618,6 @@ void ClientSession::LeaveGate() {
   if (gated() && upstream_open_) {
     std::optional<gate::CoverId> kill = server_.gate().ClientGone(id_);
     server_.GateChanged();
-    by_gate_slot_.clear();
     if (kill && child_client_id_ < 0) {
       // CLIENT ID was the first request on the link: its reply comes first.
       kill_when_id_known_ = kill;

@@ -45,8 +45,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void UpstreamLost(std::string_view error);
   // Pending requests get `error`, then the client is closed.
   void Abort(std::string_view error);
-  // The gate released this reply.
-  void OnReleased(gate::SlotId slot);
+  // The gate released this reply. Returns true the first time since the last
+  // FlushReleased(): the caller flushes each session once for many releases.
+  bool MarkReleased(ReplySlots::Id slot);
+  void FlushReleased();
 
  private:
   // What an upstream reply answers.
@@ -66,7 +68,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     ReplyTag tag = ReplyTag::kNone;
     int hello_proto = 0;
     bool unstall = false;  // input waits for this reply
-    std::vector<std::string> logged;  // ReplyTag::kLog: the request, to log once it succeeded
+    // ReplyTag::kLog: the request, to log once it succeeded (rare: kept apart).
+    std::shared_ptr<const std::vector<std::string>> logged;
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
 
@@ -143,7 +146,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Client output.
   ReplySlots slots_;
-  absl::flat_hash_map<gate::SlotId, ReplySlots::Id> by_gate_slot_;
   OutputQueue out_;
   WritingChunks out_writing_;
   bool client_writing_ = false;
@@ -151,6 +153,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool aborted_ = false;
   bool left_gate_ = false;
   bool closed_ = false;
+  bool release_pending_ = false;  // MarkReleased since the last FlushReleased
   OutputLimitCheck output_limit_;
 };
 

@@ -227,13 +227,13 @@ absl::StatusOr<CommandTable> CommandTable::FromCommandReply(const resp::Value& r
 
 const CommandSpec* CommandTable::Lookup(std::span<const std::string_view> args) const {
   if (args.empty()) return nullptr;
-  std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
-  auto it = commands_.find(name);
+  const LowerName name(args[0]);
+  auto it = commands_.find(absl::string_view(name.view().data(), name.view().size()));
   if (it == commands_.end()) return nullptr;
   const CommandSpec* spec = it->second.get();
   if (!spec->subcommands.empty() && args.size() > 1) {
-    std::string sub = absl::AsciiStrToLower(absl::string_view(args[1].data(), args[1].size()));
-    auto sit = spec->subcommands.find(sub);
+    const LowerName sub(args[1]);
+    auto sit = spec->subcommands.find(absl::string_view(sub.view().data(), sub.view().size()));
     if (sit != spec->subcommands.end()) return sit->second.get();
   }
   return spec;

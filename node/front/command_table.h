@@ -11,10 +11,34 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/status/statusor.h"
 #include "resp/value.h"
 
 namespace node {
+
+// A command or subcommand name in lowercase, with no heap allocation for the
+// usual short names (this runs for every request).
+class LowerName {
+ public:
+  explicit LowerName(std::string_view s) {
+    if (s.size() <= sizeof(buf_)) {
+      for (size_t i = 0; i < s.size(); ++i) buf_[i] = static_cast<char>(absl::ascii_tolower(static_cast<unsigned char>(s[i])));
+      view_ = std::string_view(buf_, s.size());
+    } else {
+      long_ = absl::AsciiStrToLower(absl::string_view(s.data(), s.size()));
+      view_ = long_;
+    }
+  }
+  LowerName(const LowerName&) = delete;
+  LowerName& operator=(const LowerName&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  char buf_[32];
+  std::string long_;
+  std::string_view view_;
+};
 
 // How a command travels through the node.
 enum class CommandClass {

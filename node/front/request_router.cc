@@ -68,7 +68,8 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
 }
 
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
-  const std::string name = Lower(args[0]);
+  const LowerName lower(args[0]);
+  const std::string_view name = lower.view();
   if (IsNodeCommand(name)) {
     if (ctx.forwarding && !IsLocalNodeCommand(name)) return Forward();
     Route r;

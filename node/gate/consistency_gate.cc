@@ -42,38 +42,38 @@ std::string_view BrokenRuleName(BrokenRule rule) {
 
 // ------------------------------------------------------------------ requests
 
-SlotId ConsistencyGate::NewSlot(SessionId session, Kind kind, bool needs_confirm) {
-  const SlotId id = next_slot_++;
-  Slot& s = slots_[id];
+SlotId ConsistencyGate::NewSlot(SessionId session, Kind kind, bool needs_confirm, uint64_t tag) {
+  Slot s;
   s.session = session;
   s.kind = kind;
+  s.tag = tag;
   s.arrival = clock_;
   s.needs_confirm = needs_confirm;
-  return id;
+  return slots_.Add(std::move(s));
 }
 
-void ConsistencyGate::TakeLocks(Slot& s, const std::vector<std::string>& keys, bool whole_keyspace) {
+void ConsistencyGate::TakeLocks(Slot& s, std::vector<std::string> keys, bool whole_keyspace) {
   const KeyLockTable::Ticket t = locks_.Begin();
   if (whole_keyspace) {
     locks_.LockAll(t);
   } else {
-    for (const std::string& k : keys) locks_.Lock(t, k);
+    for (std::string& k : keys) locks_.Lock(t, std::move(k));
   }
   s.tickets.push_back(t);
 }
 
-Admission ConsistencyGate::Arrive(SessionId session, const Request& request) {
+Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t tag) {
   ++clock_;
   Session& ss = sessions_[session];
   Admission a;
   switch (request.kind) {
     case Kind::kStateless:
-      a.slot = NewSlot(session, Kind::kStateless, false);
+      a.slot = NewSlot(session, Kind::kStateless, false, tag);
       break;
     case Kind::kRead: {
-      a.slot = NewSlot(session, Kind::kRead, true);
-      Slot& s = slots_[a.slot];
-      s.read_keys = request.keys;
+      a.slot = NewSlot(session, Kind::kRead, true, tag);
+      Slot& s = *slots_.Find(a.slot);
+      s.read_keys = std::move(request.keys);
       s.whole_keyspace = request.whole_keyspace;
       WantRound(a.slot, s);  // the round runs while the child answers
       break;
@@ -83,8 +83,8 @@ Admission ConsistencyGate::Arrive(SessionId session, const Request& request) {
         // It may wait in the child for a long time, and the connection with
         // it: the writes before it get their own cover first.
         a.cover_first = EndOfBatch(session);
-        a.slot = NewSlot(session, Kind::kBlocking, true);
-        Slot& s = slots_[a.slot];
+        a.slot = NewSlot(session, Kind::kBlocking, true, tag);
+        Slot& s = *slots_.Find(a.slot);
         s.needs_commit = true;
         for (const std::string& k : request.keys) locks_.Mark(k);
         s.marks = request.keys;
@@ -93,16 +93,16 @@ Admission ConsistencyGate::Arrive(SessionId session, const Request& request) {
       }
       [[fallthrough]];  // keys unknown: lock everything like any write
     case Kind::kWrite: {
-      a.slot = NewSlot(session, Kind::kWrite, true);
-      Slot& s = slots_[a.slot];
+      a.slot = NewSlot(session, Kind::kWrite, true, tag);
+      Slot& s = *slots_.Find(a.slot);
       s.needs_commit = true;
-      TakeLocks(s, request.keys, request.whole_keyspace);
+      TakeLocks(s, std::move(request.keys), request.whole_keyspace);
       ss.uncovered.push_back(a.slot);
       break;
     }
     case Kind::kExec: {
-      a.slot = NewSlot(session, Kind::kExec, true);
-      Slot& s = slots_[a.slot];
+      a.slot = NewSlot(session, Kind::kExec, true, tag);
+      Slot& s = *slots_.Find(a.slot);
       s.needs_commit = true;  // also covers the reads inside the transaction
       if (ss.transaction && ss.transaction->writes()) {
         TakeLocks(s, ss.transaction->keys(), ss.transaction->whole_keyspace());
@@ -115,11 +115,11 @@ Admission ConsistencyGate::Arrive(SessionId session, const Request& request) {
   return a;
 }
 
-SlotId ConsistencyGate::Queue(SessionId session, const Request& request) {
+SlotId ConsistencyGate::Queue(SessionId session, const Request& request, uint64_t tag) {
   ++clock_;
   Session& ss = sessions_[session];
   if (!ss.transaction) ss.transaction.emplace();
-  const SlotId id = NewSlot(session, Kind::kStateless, false);
+  const SlotId id = NewSlot(session, Kind::kStateless, false, tag);
   if (request.kind == Kind::kWrite || request.kind == Kind::kBlocking) {
     if (broken_ == BrokenRule::kLocksAtQueue) {
       // Held until the session ends: the bug of locking at queue time.
@@ -143,9 +143,9 @@ CoverId ConsistencyGate::NewCover(SessionId session, const std::vector<SlotId>& 
   c.session = session;
   c.slots = slots;
   for (SlotId sid : slots) {
-    auto it = slots_.find(sid);
-    if (it == slots_.end()) continue;
-    Slot& s = it->second;
+    Slot* sp = slots_.Find(sid);
+    if (sp == nullptr) continue;
+    Slot& s = *sp;
     c.tickets.insert(c.tickets.end(), s.tickets.begin(), s.tickets.end());
     c.marks.insert(c.marks.end(), s.marks.begin(), s.marks.end());
     s.tickets.clear();
@@ -164,9 +164,9 @@ std::optional<CoverId> ConsistencyGate::EndOfBatch(SessionId session) {
 }
 
 std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id) {
-  auto it = slots_.find(id);
-  if (it == slots_.end()) return std::nullopt;
-  Slot& s = it->second;
+  Slot* sp = slots_.Find(id);
+  if (sp == nullptr) return std::nullopt;
+  Slot& s = *sp;
   s.reply = true;
   std::optional<CoverId> cover;
   if (s.kind == Kind::kRead) {
@@ -179,9 +179,9 @@ std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id) {
       cover = NewCover(s.session, {id});
     } else if (broken_ != BrokenRule::kNoReadLocks) {
       const bool clear = locks_.WaitClear(s.read_keys, s.whole_keyspace, [this, id] {
-        auto sit = slots_.find(id);
-        if (sit == slots_.end()) return;
-        --sit->second.lock_waits;
+        Slot* waiting = slots_.Find(id);
+        if (waiting == nullptr) return;
+        --waiting->lock_waits;
         Check(id);
       });
       if (!clear) ++s.lock_waits;
@@ -206,9 +206,9 @@ void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
 }
 
 void ConsistencyGate::WaitForEntry(SlotId id, uint64_t index) {
-  auto it = slots_.find(id);
-  if (it == slots_.end() || index <= committed_index_) return;
-  it->second.entry = index;
+  Slot* s = slots_.Find(id);
+  if (s == nullptr || index <= committed_index_) return;
+  s->entry = index;
   entry_waits_.emplace(index, id);
 }
 
@@ -228,7 +228,7 @@ void ConsistencyGate::FinishCover(CoverId id) {
   Cover c = std::move(it->second);
   covers_.erase(it);
   for (SlotId sid : c.slots) {
-    if (auto sit = slots_.find(sid); sit != slots_.end()) sit->second.committed = true;
+    if (Slot* s = slots_.Find(sid)) s->committed = true;
   }
   // Releasing may run read waiters' callbacks, which may end slots.
   for (KeyLockTable::Ticket t : c.tickets) locks_.Release(t);
@@ -297,10 +297,10 @@ void ConsistencyGate::Applied(uint64_t index) {
 void ConsistencyGate::Confirm(uint64_t stamp) {
   if (stamp <= confirmed_stamp_) return;
   confirmed_stamp_ = stamp;
-  while (!unconfirmed_.empty() && unconfirmed_.begin()->first <= stamp) {
-    std::vector<SlotId> ids = std::move(unconfirmed_.begin()->second);
-    unconfirmed_.erase(unconfirmed_.begin());
-    for (SlotId id : ids) Check(id);
+  while (!unconfirmed_.empty() && unconfirmed_.front().first <= stamp) {
+    const SlotId id = unconfirmed_.front().second;
+    unconfirmed_.pop_front();
+    Check(id);
   }
 }
 
@@ -308,15 +308,22 @@ void ConsistencyGate::WantRound(SlotId id, Slot& s) {
   if (s.wants_round) return;
   s.wants_round = true;
   round_wanted_after_ = std::max(round_wanted_after_, s.arrival);
-  unconfirmed_[s.arrival].push_back(id);
+  // Reads ask at arrival, in order; a write that changed nothing asks later,
+  // with an older arrival (rare): it goes in its place.
+  std::pair<uint64_t, SlotId> entry(s.arrival, id);
+  if (unconfirmed_.empty() || unconfirmed_.back().first <= s.arrival) {
+    unconfirmed_.push_back(entry);
+  } else {
+    unconfirmed_.insert(std::upper_bound(unconfirmed_.begin(), unconfirmed_.end(), entry), entry);
+  }
 }
 
 // ------------------------------------------------------------------ release
 
 void ConsistencyGate::Check(SlotId id) {
-  auto it = slots_.find(id);
-  if (it == slots_.end()) return;
-  Slot& s = it->second;
+  Slot* sp = slots_.Find(id);
+  if (sp == nullptr) return;
+  Slot& s = *sp;
   if (!s.reply || s.lock_waits > 0 || s.entry > committed_index_) return;
   const bool unsafe_ack = broken_ == BrokenRule::kAckBeforeCommit && s.needs_commit;
   if (s.needs_commit && !s.committed && !unsafe_ack) return;
@@ -324,24 +331,24 @@ void ConsistencyGate::Check(SlotId id) {
     WantRound(id, s);  // a write that changed nothing still needs leadership confirmed
     return;
   }
-  actions_.push_back(Action{Action::Type::kRelease, s.session, id, 0});
-  slots_.erase(it);
+  actions_.push_back(Action{Action::Type::kRelease, s.session, id, s.tag});
+  slots_.Erase(id);
 }
 
 std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
   auto sit = sessions_.find(session);
   std::vector<SlotId> mine;
-  for (const auto& [id, s] : slots_) {
+  slots_.ForEach([&](SlotId id, const Slot& s) {
     if (s.session == session) mine.push_back(id);
-  }
+  });
   Cover kill;
   if (sit != sessions_.end()) {
     // Locks whose covering offset is not known yet: after the child client is
     // killed, one offset covers everything it ever ran.
     for (SlotId id : sit->second.uncovered) {
-      auto it = slots_.find(id);
-      if (it == slots_.end()) continue;
-      Slot& s = it->second;
+      Slot* sp = slots_.Find(id);
+      if (sp == nullptr) continue;
+      Slot& s = *sp;
       kill.tickets.insert(kill.tickets.end(), s.tickets.begin(), s.tickets.end());
       kill.marks.insert(kill.marks.end(), s.marks.begin(), s.marks.end());
     }
@@ -355,7 +362,7 @@ std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
     sessions_.erase(sit);
   }
   // Covers with a known offset keep their locks until it commits.
-  for (SlotId id : mine) slots_.erase(id);
+  for (SlotId id : mine) slots_.Erase(id);
   if (auto q = queued_locks_.find(session); q != queued_locks_.end()) {
     for (KeyLockTable::Ticket t : q->second.tickets) locks_.Release(t);
     queued_locks_.erase(q);
@@ -370,7 +377,7 @@ std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
 void ConsistencyGate::Reset() {
   locks_ = KeyLockTable();
   queued_locks_.clear();
-  slots_.clear();
+  slots_.Clear();
   sessions_.clear();
   covers_.clear();
   commit_waits_.clear();

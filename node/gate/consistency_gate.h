@@ -39,6 +39,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "node/gate/key_lock_table.h"
+#include "node/gate/slab.h"
 #include "node/gate/transaction.h"
 
 namespace node::gate {
@@ -76,14 +77,12 @@ struct Admission {
 // Something for the node to do, in the order the gate decided it.
 struct Action {
   enum class Type {
-    kRelease,     // `slot`'s reply may leave now
-    kKillClient,  // `session` is gone with effects in flight: kill its child
-                  // client, then learn a covering offset for `cover` (ROLE)
+    kRelease,  // `slot`'s reply may leave now
   };
   Type type;
   SessionId session = 0;
   SlotId slot = 0;
-  CoverId cover = 0;
+  uint64_t tag = 0;  // the caller's, from Arrive or Queue
 };
 
 struct GateStats {
@@ -123,10 +122,11 @@ class ConsistencyGate {
 
   // A request about to be forwarded to the child. Writes lock their keys here,
   // before the child can run them; blocking commands mark theirs.
-  Admission Arrive(SessionId session, const Request& request);
+  // `tag` is the caller's: released actions carry it back.
+  Admission Arrive(SessionId session, Request request, uint64_t tag = 0);
   // A request inside MULTI: answered +QUEUED (a stateless slot); what it
   // would lock is recorded for EXEC.
-  SlotId Queue(SessionId session, const Request& request);
+  SlotId Queue(SessionId session, const Request& request, uint64_t tag = 0);
   // MULTI begins a transaction; DISCARD or an aborted EXEC ends it unrun.
   void BeginTransaction(SessionId session);
   void DropTransaction(SessionId session);
@@ -176,12 +176,13 @@ class ConsistencyGate {
   GateStats Stats() const;
 
   // For tests: whether `slot` is still in flight.
-  bool InFlight(SlotId slot) const { return slots_.contains(slot); }
+  bool InFlight(SlotId slot) { return slots_.Find(slot) != nullptr; }
 
  private:
   struct Slot {
     SessionId session = 0;
     Kind kind = Kind::kStateless;
+    uint64_t tag = 0;
     uint64_t arrival = 0;        // clock at arrival
     bool reply = false;          // the child answered
     bool needs_confirm = false;  // waits for a confirmation begun after arrival
@@ -207,9 +208,9 @@ class ConsistencyGate {
     std::optional<Transaction> transaction;
   };
 
-  SlotId NewSlot(SessionId session, Kind kind, bool needs_confirm);
+  SlotId NewSlot(SessionId session, Kind kind, bool needs_confirm, uint64_t tag);
   CoverId NewCover(SessionId session, const std::vector<SlotId>& slots);
-  void TakeLocks(Slot& s, const std::vector<std::string>& keys, bool whole_keyspace);
+  void TakeLocks(Slot& s, std::vector<std::string> keys, bool whole_keyspace);
   void FinishCover(CoverId id);
   void Confirm(uint64_t stamp);
   void WantRound(SlotId id, Slot& s);
@@ -218,9 +219,8 @@ class ConsistencyGate {
 
   KeyLockTable locks_;
   uint64_t clock_ = 0;          // ticks once per arrival
-  SlotId next_slot_ = 1;
   CoverId next_cover_ = 1;
-  absl::flat_hash_map<SlotId, Slot> slots_;
+  Slab<Slot> slots_;
   absl::flat_hash_map<SessionId, Session> sessions_;
   absl::flat_hash_map<CoverId, Cover> covers_;
   std::multimap<uint64_t, CoverId> commit_waits_;  // offset -> cover
@@ -231,7 +231,7 @@ class ConsistencyGate {
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;
   std::deque<std::pair<uint64_t, uint64_t>> proposals_;  // (end offset, stamp), oldest first
-  absl::btree_map<uint64_t, std::vector<SlotId>> unconfirmed_;  // arrival -> slots
+  std::deque<std::pair<uint64_t, SlotId>> unconfirmed_;  // (arrival, slot), by arrival
   bool round_in_flight_ = false;
   uint64_t round_stamp_ = 0;       // stamp of the last round started
   uint64_t round_stamp_before_ = 0;  // restored when that round is refused

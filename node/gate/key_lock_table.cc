@@ -9,10 +9,9 @@ KeyLockTable::Ticket KeyLockTable::Begin() {
   return t;
 }
 
-void KeyLockTable::Lock(Ticket t, std::string_view key) {
-  std::string k(key);
-  Holders& h = keys_[k];
-  if (h.tickets.insert(t).second) tickets_[t].keys.push_back(std::move(k));
+void KeyLockTable::Lock(Ticket t, std::string key) {
+  Holders& h = keys_[key];
+  if (h.tickets.insert(t).second) tickets_[t].keys.push_back(std::move(key));
 }
 
 void KeyLockTable::LockAll(Ticket t) {

@@ -28,7 +28,7 @@ class KeyLockTable {
   // A new ticket, larger than every earlier one. A ticket that holds no lock
   // still counts for Barrier() until Release().
   Ticket Begin();
-  void Lock(Ticket t, std::string_view key);
+  void Lock(Ticket t, std::string key);
   // Locks every key (scripts, FLUSHALL, keyless writes).
   void LockAll(Ticket t);
   // A blocking write may take effect at any moment while it waits in the child;
