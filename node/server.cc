@@ -167,7 +167,7 @@ absl::Status Server::StartChild() {
 // entry, then every committed entry, as its replication stream.
 void Server::OnChildSyncRequested() {
   if (promoted_ || state_ != State::kRunning) return;
-  link_.FullSync(EmptyRdb(), 0);
+  (void)link_.FullSync("", 0);
   const consensus::MemoryStorage& log = rlog_->storage();
   uint64_t next = 1;
   while (next <= committed_index_) {

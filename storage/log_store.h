@@ -55,10 +55,17 @@ class LogStore {
   virtual uint64_t LastIndex() const = 0;
 
   // Drops entries with index <= upto (after a snapshot covers them). Not synced:
-  // losing a compaction in a crash is harmless.
+  // losing a compaction in a crash is harmless. `upto` may lie past the last
+  // entry (a snapshot newer than the whole log): the log is then empty and
+  // continues after `upto`.
   virtual absl::Status CompactTo(uint64_t upto) = 0;
+  // Gives the disk space of dropped entries back (may take a while: call it
+  // off the write path). Safe to call concurrently with everything else.
+  virtual absl::Status ReclaimSpace() = 0;
 
-  virtual std::optional<std::string> GetMeta(const std::string& key) const = 0;
+  // The record, nullopt if it does not exist; an error if it cannot be read
+  // (never taken for "absent").
+  virtual absl::StatusOr<std::optional<std::string>> GetMeta(const std::string& key) const = 0;
 };
 
 // A store in memory. The sync hook, when set, runs inside every synced Write()
@@ -71,7 +78,8 @@ class MemoryLogStore : public LogStore {
   uint64_t FirstIndex() const override { return first_; }
   uint64_t LastIndex() const override { return first_ + entries_.size() - 1; }
   absl::Status CompactTo(uint64_t upto) override;
-  std::optional<std::string> GetMeta(const std::string& key) const override;
+  absl::Status ReclaimSpace() override { return absl::OkStatus(); }
+  absl::StatusOr<std::optional<std::string>> GetMeta(const std::string& key) const override;
 
   void SetSyncHook(std::function<void()> hook) { sync_hook_ = std::move(hook); }
 

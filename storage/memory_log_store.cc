@@ -60,10 +60,10 @@ absl::Status MemoryLogStore::CompactTo(uint64_t upto) {
   return absl::OkStatus();
 }
 
-std::optional<std::string> MemoryLogStore::GetMeta(const std::string& key) const {
+absl::StatusOr<std::optional<std::string>> MemoryLogStore::GetMeta(const std::string& key) const {
   auto it = meta_.find(key);
-  if (it == meta_.end()) return std::nullopt;
-  return it->second;
+  if (it == meta_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
 }
 
 }  // namespace storage

@@ -6,6 +6,7 @@
 #include <endian.h>
 
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -140,10 +141,23 @@ class RocksLogStore : public LogStore {
     return absl::OkStatus();
   }
 
-  std::optional<std::string> GetMeta(const std::string& key) const override {
+  absl::StatusOr<std::optional<std::string>> GetMeta(const std::string& key) const override {
     std::string value;
-    if (!db_->Get(rocksdb::ReadOptions(), absl::StrCat("m", key), &value).ok()) return std::nullopt;
-    return value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat("m", key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (auto st = ToStatus(s, "read meta"); !st.ok()) return st;
+    return std::optional<std::string>(std::move(value));
+  }
+
+  absl::Status ReclaimSpace() override {
+    // Range deletes leave tombstones; compacting the entries' key range drops
+    // the files they cover.
+    rocksdb::CompactRangeOptions o;
+    o.exclusive_manual_compaction = false;
+    const std::string begin = EntryKey(0);
+    const std::string end = EntryKey(std::numeric_limits<uint64_t>::max());
+    rocksdb::Slice b(begin), e(end);
+    return ToStatus(db_->CompactRange(o, &b, &e), "reclaim");
   }
 
  private:

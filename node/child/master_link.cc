@@ -1,5 +1,9 @@
 #include "node/child/master_link.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <random>
 
 #include "absl/strings/ascii.h"
@@ -94,6 +98,8 @@ void MasterLink::Drop(const std::shared_ptr<Session>& s) {
     session_.reset();
     streaming_ = false;
     out_.Clear();
+    pending_header_.clear();
+    CloseRdb();
   }
 }
 
@@ -155,8 +161,24 @@ void MasterLink::Handle(const std::shared_ptr<Session>& s, std::span<const std::
   Reply(s, "-ERR only the replication handshake is served here\r\n");
 }
 
-void MasterLink::FullSync(const std::string& rdb, uint64_t index) {
-  if (!session_) return;
+absl::Status MasterLink::FullSync(const std::string& rdb_path, uint64_t index) {
+  if (!session_) return absl::OkStatus();
+  CloseRdb();
+  std::string header;
+  if (rdb_path.empty()) {
+    const std::string rdb = EmptyRdb();
+    header = absl::StrCat("$", rdb.size(), "\r\n", rdb);
+  } else {
+    rdb_fd_ = ::open(rdb_path.c_str(), O_RDONLY);
+    if (rdb_fd_ < 0) return absl::NotFoundError(absl::StrCat("open ", rdb_path, ": ", strerror(errno)));
+    struct stat st;
+    if (::fstat(rdb_fd_, &st) != 0) {
+      CloseRdb();
+      return absl::InternalError(absl::StrCat("stat ", rdb_path, ": ", strerror(errno)));
+    }
+    rdb_left_ = static_cast<uint64_t>(st.st_size);
+    header = absl::StrCat("$", rdb_left_, "\r\n");
+  }
   ++full_syncs_;
   streaming_ = true;
   out_.Clear();
@@ -170,9 +192,55 @@ void MasterLink::FullSync(const std::string& rdb, uint64_t index) {
   unacked_.emplace_back(0, index);
   fed_ = index;
   applied_ = 0;
-  out_.Append(absl::StrCat("+FULLRESYNC ", RandomHex(20), " 0\r\n$", rdb.size(), "\r\n"));
-  out_.Append(rdb);
+  // The RDB goes straight to the socket (WriteRdbChunk); entries fed meanwhile
+  // queue behind it.
+  pending_header_ = absl::StrCat("+FULLRESYNC ", RandomHex(20), " 0\r\n", header);
   Write();
+  return absl::OkStatus();
+}
+
+void MasterLink::CloseRdb() {
+  if (rdb_fd_ >= 0) ::close(rdb_fd_);
+  rdb_fd_ = -1;
+  rdb_left_ = 0;
+}
+
+// Writes the sync header, then the RDB file chunk by chunk; returns false
+// once all of it went out.
+bool MasterLink::WriteRdbChunk() {
+  if (pending_header_.empty() && rdb_fd_ < 0) return false;
+  std::string chunk = std::move(pending_header_);
+  pending_header_.clear();
+  if (rdb_fd_ >= 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(rdb_left_, 1 << 20));
+    const size_t at = chunk.size();
+    chunk.resize(at + want);
+    size_t got = 0;
+    while (got < want) {
+      const ssize_t r = ::read(rdb_fd_, chunk.data() + at + got, want - got);
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        break;  // the file shrank: the child gets a short RDB and fails the sync (then retries)
+      }
+      got += static_cast<size_t>(r);
+    }
+    chunk.resize(at + got);
+    rdb_left_ -= got;
+    if (rdb_left_ == 0 || got < want) CloseRdb();
+  }
+  writing_.chunks.clear();
+  writing_.chunks.emplace_back(std::move(chunk));
+  writing_.buffers = {asio::buffer(writing_.chunks.front().view().data(), writing_.chunks.front().size())};
+  write_busy_ = true;
+  auto s = session_;
+  asio::async_write(s->socket, writing_.buffers, [this, s, alive = alive_](const asio::error_code& ec, size_t) {
+    if (!*alive) return;
+    write_busy_ = false;
+    writing_.Clear();
+    if (ec || s != session_) return;
+    Write();
+  });
+  return true;
 }
 
 void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
@@ -209,6 +277,7 @@ void MasterLink::Skip(uint64_t index) {
 
 void MasterLink::Write() {
   if (write_busy_ || !session_ || !streaming_) return;
+  if (WriteRdbChunk()) return;
   if (offset_ > getack_at_) {
     // Ask for an ACK right after these entries: it tells when they are applied.
     out_.Append(kGetAck);

@@ -53,7 +53,9 @@ class MasterLink {
   std::function<void(uint64_t index)> on_applied;
 
   // Starts the child's stream: the RDB holds the state after entry `index`.
-  void FullSync(const std::string& rdb, uint64_t index);
+  // `rdb_path` empty: an empty RDB (the state before any entry). The file is
+  // streamed in chunks, never read whole.
+  absl::Status FullSync(const std::string& rdb_path, uint64_t index);
   // Entry `index` (the next in log order) for the child; Skip() for one that
   // changes nothing in it (a no-op, a membership change).
   void Feed(uint64_t index, const pb::EffectBatch& batch);
@@ -90,6 +92,13 @@ class MasterLink {
   int port_ = 0;
   std::shared_ptr<Session> session_;
   bool streaming_ = false;  // FULLRESYNC sent on session_
+
+  // The RDB being sent (before the stream): its file and what is left of it.
+  std::string pending_header_;  // +FULLRESYNC and the RDB's length line
+  int rdb_fd_ = -1;
+  uint64_t rdb_left_ = 0;
+  void CloseRdb();
+  bool WriteRdbChunk();
 
   // The stream.
   OutputQueue out_;

@@ -44,7 +44,9 @@ void ReplicatedLog::Stop() {
 absl::Status ReplicatedLog::Start() {
   for (const auto& [id, _] : options_.peers) configured_.insert(id);
   // Bootstrap a new cluster: its membership is the first entries of the log.
-  if (store_->LastIndex() == 0 && !store_->GetMeta(kHardStateKey) && options_.bootstrap) {
+  auto stored_hs = store_->GetMeta(kHardStateKey);
+  if (!stored_hs.ok()) return stored_hs.status();
+  if (store_->LastIndex() == 0 && !stored_hs->has_value() && options_.bootstrap) {
     std::vector<uint64_t> voters;
     for (const auto& [id, _] : options_.peers) voters.push_back(id);
     storage::LogWrite w;
@@ -67,9 +69,11 @@ absl::Status ReplicatedLog::Start() {
     if (options_.peers.emplace(id, addr).second) configured_.insert(id);
   }
   // Load the log into the core's view.
-  if (auto hs = store_->GetMeta(kHardStateKey)) {
+  stored_hs = store_->GetMeta(kHardStateKey);
+  if (!stored_hs.ok()) return stored_hs.status();
+  if (stored_hs->has_value()) {
     cpb::HardState h;
-    if (!h.ParseFromString(*hs)) return absl::DataLossError("raft hard state is corrupt");
+    if (!h.ParseFromString(**stored_hs)) return absl::DataLossError("raft hard state is corrupt");
     mem_.SetHardState(h);
   }
   if (store_->FirstIndex() > 1) {

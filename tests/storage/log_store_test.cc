@@ -57,7 +57,7 @@ class LogStoreTest : public ::testing::TestWithParam<bool> {
 TEST_P(LogStoreTest, EmptyStore) {
   EXPECT_EQ(store().FirstIndex(), 1u);
   EXPECT_EQ(store().LastIndex(), 0u);
-  EXPECT_FALSE(store().GetMeta("hard").has_value());
+  EXPECT_FALSE(store().GetMeta("hard")->has_value());
   auto r = store().Read(1, 1);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
@@ -70,7 +70,7 @@ TEST_P(LogStoreTest, AppendReadAndSurviveReopen) {
   Reopen();
   EXPECT_EQ(store().FirstIndex(), 1u);
   EXPECT_EQ(store().LastIndex(), 5u);
-  EXPECT_EQ(store().GetMeta("hard"), "term=1");
+  EXPECT_EQ(*store().GetMeta("hard"), "term=1");
   auto r = store().Read(2, 5);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 3u);
@@ -140,8 +140,8 @@ TEST_P(LogStoreTest, MetadataSetAndDelete) {
   d.meta["a"] = std::nullopt;
   ASSERT_TRUE(store().Write(d).ok());
   Reopen();
-  EXPECT_FALSE(store().GetMeta("a").has_value());
-  EXPECT_EQ(store().GetMeta("b"), "2");
+  EXPECT_FALSE(store().GetMeta("a")->has_value());
+  EXPECT_EQ(*store().GetMeta("b"), "2");
 }
 
 TEST_P(LogStoreTest, BinaryPayloadsRoundTrip) {
