@@ -38,7 +38,9 @@ TEST(ReplicaChildTest, PersistAndLongerExpireSurviveRebuildsRestartsAndFailover)
   ExpectKeysKept(c, leader, "before any fault");
 
   // The leader's child is killed and rebuilt from the log.
+  const std::string rebuilds = c.Status(leader)["child_rebuilds"];
   kill(c.node(leader).ChildPid(), SIGKILL);
+  for (int i = 0; i < 200 && c.Status(leader)["child_rebuilds"] == rebuilds; ++i) std::this_thread::sleep_for(20ms);
   ASSERT_EQ(c.WaitForLeader(), leader);
   ExpectKeysKept(c, leader, "after the leader's child was rebuilt");
 
