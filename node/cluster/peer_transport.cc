@@ -14,6 +14,8 @@ constexpr size_t kMaxQueued = 64 << 20;   // per peer, then drop
 constexpr uint32_t kMaxFrame = 256 << 20;
 constexpr int kMinBackoffMs = 50, kMaxBackoffMs = 1000;
 constexpr auto kStableLink = std::chrono::seconds(1);
+constexpr char kRaftFrame = 'r';
+constexpr char kSnapshotFrame = 's';
 }  // namespace
 
 struct PeerTransport::Peer {
@@ -114,13 +116,19 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
         return;
       }
       if (in->in.size() < 4 + static_cast<size_t>(len)) break;
-      consensus::pb::Message m;
       ++in->frames;
-      if (m.ParseFromArray(in->in.data().data() + 4, static_cast<int>(len))) {
-        on_message_(std::move(m));
-      } else {
-        Log(LogLevel::kWarning, "raft link: a frame of %d bytes that does not parse; skipped", len);
+      const char* payload = in->in.data().data() + 5;
+      const int size = static_cast<int>(len) - 1;
+      const char type = len > 0 ? in->in.data()[4] : 0;
+      bool ok = false;
+      if (type == kRaftFrame) {
+        consensus::pb::Message m;
+        if ((ok = m.ParseFromArray(payload, size))) on_message_(std::move(m));
+      } else if (type == kSnapshotFrame) {
+        pb::SnapshotFrame f;
+        if ((ok = f.ParseFromArray(payload, size)) && on_snapshot_frame) on_snapshot_frame(std::move(f));
       }
+      if (!ok) Log(LogLevel::kWarning, "raft link: a frame of %d bytes that does not parse; skipped", len);
       in->in.Consume(4 + len);
     }
     ReadInbound(in);
@@ -151,33 +159,44 @@ void PeerTransport::RemovePeer(uint64_t id) {
   peers_.erase(it);
 }
 
+bool PeerTransport::Queue(uint64_t to, char type, const google::protobuf::MessageLite& m) {
+  auto it = peers_.find(to);
+  if (it == peers_.end()) return false;
+  Peer& p = *it->second;
+  // The link is down and waits for its next reconnect: drop. Queued, the
+  // heartbeats of a whole outage (and every ReadIndex round sends one)
+  // would reach the peer at once when it comes back, and each of its
+  // answers would make the leader send it entries again.
+  if (!p.connected && p.retry_pending) return false;
+  if (p.queued.size() > kMaxQueued) {
+    p.queued.clear();
+    if (on_unreachable) on_unreachable(p.id);
+  }
+  uint32_t len = htobe32(static_cast<uint32_t>(m.ByteSizeLong() + 1));
+  p.queued.append(reinterpret_cast<const char*>(&len), 4);
+  p.queued.push_back(type);
+  m.AppendToString(&p.queued);
+  return true;
+}
+
+void PeerTransport::Flush(const std::shared_ptr<Peer>& p) {
+  if (p->connected) {
+    Write(p);
+  } else if (!p->connecting && !p->retry_pending) {
+    Connect(p);
+  }
+}
+
 void PeerTransport::Send(std::vector<consensus::pb::Message> messages) {
   std::vector<std::shared_ptr<Peer>> touched;
   for (const auto& m : messages) {
-    auto it = peers_.find(m.to());
-    if (it == peers_.end()) continue;
-    Peer& p = *it->second;
-    // The link is down and waits for its next reconnect: drop. Queued, the
-    // heartbeats of a whole outage (and every ReadIndex round sends one)
-    // would reach the peer at once when it comes back, and each of its
-    // answers would make the leader send it entries again.
-    if (!p.connected && p.retry_pending) continue;
-    if (p.queued.size() > kMaxQueued) {
-      p.queued.clear();
-      if (on_unreachable) on_unreachable(p.id);
-    }
-    uint32_t len = htobe32(static_cast<uint32_t>(m.ByteSizeLong()));
-    p.queued.append(reinterpret_cast<const char*>(&len), 4);
-    m.AppendToString(&p.queued);
-    touched.push_back(it->second);
+    if (Queue(m.to(), kRaftFrame, m)) touched.push_back(peers_[m.to()]);
   }
-  for (auto& p : touched) {
-    if (p->connected) {
-      Write(p);
-    } else if (!p->connecting && !p->retry_pending) {
-      Connect(p);
-    }
-  }
+  for (auto& p : touched) Flush(p);
+}
+
+void PeerTransport::Send(uint64_t to, const pb::SnapshotFrame& frame) {
+  if (Queue(to, kSnapshotFrame, frame)) Flush(peers_[to]);
 }
 
 void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {

@@ -1,5 +1,6 @@
-// Raft messages between nodes: TCP links carrying consensus::pb::Message in
-// length-prefixed frames (4-byte big-endian length, then the message).
+// Raft messages between nodes: TCP links carrying length-prefixed frames
+// (4-byte big-endian length, a type byte, then the payload): a
+// consensus::pb::Message, or a pb::SnapshotFrame of a snapshot transfer.
 //
 // One outgoing link per peer, connected on demand and reconnected with backoff;
 // everything queued for a peer leaves in one write. A slow peer only grows its
@@ -19,6 +20,7 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "consensus/raft.pb.h"
+#include "node/snapshot.pb.h"
 
 namespace node {
 
@@ -32,10 +34,12 @@ class PeerTransport {
   void SetPeer(uint64_t id, const std::string& host, int port);
   void RemovePeer(uint64_t id);
   void Send(std::vector<consensus::pb::Message> messages);
+  void Send(uint64_t to, const pb::SnapshotFrame& frame);
   void Stop();
 
   // Called when messages to a peer were dropped (link down or queue full).
   std::function<void(uint64_t)> on_unreachable;
+  std::function<void(pb::SnapshotFrame&&)> on_snapshot_frame;
 
  private:
   struct Peer;
@@ -45,6 +49,9 @@ class PeerTransport {
   void Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why);
   void WatchClose(const std::shared_ptr<Peer>& p);
   void Accept();
+  // Queues one frame for `to`; false if it was dropped (no such peer, link down).
+  bool Queue(uint64_t to, char type, const google::protobuf::MessageLite& m);
+  void Flush(const std::shared_ptr<Peer>& p);
   void ReadInbound(const std::shared_ptr<Inbound>& in);
 
   asio::io_context& io_;

@@ -1,0 +1,293 @@
+#include "node/cluster/snapshot_transfer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "node/logging.h"
+
+namespace node {
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+constexpr uint64_t kWindow = 4 * kChunk;         // bytes sent ahead of the receiver's ACK
+constexpr auto kSilence = std::chrono::seconds(10);  // no answer for this long: the transfer failed
+
+bool SameSnapshot(const pb::SnapshotMeta& a, const pb::SnapshotMeta& b) {
+  return a.index() == b.index() && a.term() == b.term() && a.crc32() == b.crc32() && a.size() == b.size();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ sender
+
+struct SnapshotSender::Transfer {
+  explicit Transfer(asio::io_context& io) : timeout(io) {}
+  ~Transfer() {
+    if (fd >= 0) ::close(fd);
+  }
+  uint64_t to = 0;
+  pb::SnapshotMeta meta;
+  std::string raft_message;  // the MSG_SNAP, stepped by the receiver at the end
+  int fd = -1;
+  uint64_t acked = 0;  // the receiver has this much
+  uint64_t sent = 0;   // next byte to send
+  bool done_sent = false;
+  asio::steady_timer timeout;
+};
+
+SnapshotSender::SnapshotSender(asio::io_context& io, uint64_t self, const SnapshotStore& store, SendFrame send)
+    : io_(io), self_(self), store_(store), send_(std::move(send)) {}
+
+SnapshotSender::~SnapshotSender() {
+  *alive_ = false;
+  Stop();
+}
+
+void SnapshotSender::Stop() { transfers_.clear(); }
+
+void SnapshotSender::Start(consensus::pb::Message msg) {
+  pb::SnapshotMeta meta;
+  if (!meta.ParseFromString(msg.snapshot().data())) {
+    Log(LogLevel::kError, "snapshot for node %d: unreadable snapshot handle", msg.to());
+    if (on_done) on_done(msg.to(), true);
+    return;
+  }
+  const uint64_t to = msg.to();
+  if (auto it = transfers_.find(to); it != transfers_.end() && SameSnapshot(it->second->meta, meta)) return;
+  auto t = std::make_unique<Transfer>(io_);
+  t->to = to;
+  t->meta = meta;
+  t->raft_message = msg.SerializeAsString();
+  t->fd = ::open(store_.Path(meta.file()).c_str(), O_RDONLY);
+  transfers_[to] = std::move(t);
+  if (transfers_[to]->fd < 0) return Finish(to, true, absl::StrCat("cannot open ", meta.file(), ": ", strerror(errno)));
+  Log(LogLevel::kInfo, "sending snapshot %d (term %d, %d bytes) to node %d", meta.index(), meta.term(), meta.size(), to);
+  pb::SnapshotFrame offer;
+  offer.set_kind(pb::SnapshotFrame::OFFER);
+  offer.set_from(self_);
+  offer.set_to(to);
+  *offer.mutable_meta() = meta;
+  send_(to, std::move(offer));
+  Arm(*transfers_[to]);
+}
+
+void SnapshotSender::Arm(Transfer& t) {
+  t.timeout.expires_after(kSilence);
+  t.timeout.async_wait([this, to = t.to, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    Finish(to, true, "no answer from the receiver");
+  });
+}
+
+void SnapshotSender::OnFrame(const pb::SnapshotFrame& f) {
+  auto it = transfers_.find(f.from());
+  if (it == transfers_.end() || !SameSnapshot(it->second->meta, f.meta())) return;
+  Transfer& t = *it->second;
+  if (f.kind() == pb::SnapshotFrame::ABORT) return Finish(f.from(), true, f.error());
+  if (f.installed()) return Finish(f.from(), false, "");
+  // The receiver has f.offset() bytes: go on from there (after a restart or a
+  // lost chunk, that may be behind what was sent).
+  t.acked = f.offset();
+  if (t.sent < t.acked || t.sent > t.acked + kWindow) t.sent = t.acked;
+  Arm(t);
+  if (t.acked >= t.meta.size()) {
+    if (t.done_sent) return;
+    t.done_sent = true;
+    pb::SnapshotFrame done;
+    done.set_kind(pb::SnapshotFrame::DONE);
+    done.set_from(self_);
+    done.set_to(t.to);
+    *done.mutable_meta() = t.meta;
+    done.set_raft_message(t.raft_message);
+    send_(t.to, std::move(done));
+    return;
+  }
+  SendChunks(t);
+}
+
+void SnapshotSender::SendChunks(Transfer& t) {
+  while (t.sent < t.meta.size() && t.sent < t.acked + kWindow) {
+    pb::SnapshotFrame c;
+    c.set_kind(pb::SnapshotFrame::CHUNK);
+    c.set_from(self_);
+    c.set_to(t.to);
+    *c.mutable_meta() = t.meta;
+    c.set_offset(t.sent);
+    std::string* data = c.mutable_data();
+    data->resize(static_cast<size_t>(std::min<uint64_t>(kChunk, t.meta.size() - t.sent)));
+    const ssize_t r = ::pread(t.fd, data->data(), data->size(), static_cast<off_t>(t.sent));
+    if (r <= 0) return Finish(t.to, true, absl::StrCat("read ", t.meta.file(), ": ", r < 0 ? strerror(errno) : "short"));
+    data->resize(static_cast<size_t>(r));
+    t.sent += static_cast<uint64_t>(r);
+    send_(t.to, std::move(c));
+  }
+}
+
+void SnapshotSender::Finish(uint64_t to, bool failed, const std::string& why) {
+  auto it = transfers_.find(to);
+  if (it == transfers_.end()) return;
+  const pb::SnapshotMeta meta = it->second->meta;
+  transfers_.erase(it);
+  if (failed) {
+    Log(LogLevel::kWarning, "snapshot %d to node %d failed: %s", meta.index(), to, why);
+  } else {
+    Log(LogLevel::kInfo, "snapshot %d installed on node %d", meta.index(), to);
+  }
+  if (on_done) on_done(to, failed);
+}
+
+// ------------------------------------------------------------------ receiver
+
+struct SnapshotReceiver::Incoming {
+  ~Incoming() {
+    if (fd >= 0) ::close(fd);
+  }
+  uint64_t from = 0;
+  pb::SnapshotMeta meta;
+  std::string path;
+  int fd = -1;
+  uint64_t have = 0;      // bytes written
+  uint64_t expected = 0;  // next byte accepted (writes may be queued)
+  bool ready = false;     // the file is open
+  bool finishing = false;
+};
+
+SnapshotReceiver::SnapshotReceiver(asio::io_context& io, uint64_t self, const SnapshotStore& store,
+                                   asio::thread_pool& files, SendFrame send,
+                                   std::function<void(consensus::pb::Message&&)> step)
+    : io_(io), self_(self), store_(store), files_(files), send_(std::move(send)), step_(std::move(step)) {}
+
+SnapshotReceiver::~SnapshotReceiver() { *alive_ = false; }
+
+void SnapshotReceiver::OnFrame(const pb::SnapshotFrame& f) {
+  switch (f.kind()) {
+    case pb::SnapshotFrame::OFFER:
+      return Offer(f);
+    case pb::SnapshotFrame::CHUNK:
+      return Chunk(f);
+    case pb::SnapshotFrame::DONE:
+      return Done(f);
+    default:
+      return;
+  }
+}
+
+void SnapshotReceiver::Reply(const pb::SnapshotFrame& about, pb::SnapshotFrame::Kind kind, uint64_t offset,
+                             const std::string& error) {
+  pb::SnapshotFrame r;
+  r.set_kind(kind);
+  r.set_from(self_);
+  r.set_to(about.from());
+  *r.mutable_meta() = about.meta();
+  r.set_offset(offset);
+  r.set_error(error);
+  send_(about.from(), std::move(r));
+}
+
+// Opens (or reopens, to resume) the incoming file off the event loop, then
+// tells the sender how much of it is there.
+void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
+  if (incoming_ && SameSnapshot(incoming_->meta, f.meta())) {
+    incoming_->from = f.from();
+    if (incoming_->ready && !incoming_->finishing) Reply(f, pb::SnapshotFrame::ACK, incoming_->have, "");
+    return;
+  }
+  auto in = std::make_shared<Incoming>();
+  in->from = f.from();
+  in->meta = f.meta();
+  in->path = store_.Path(SnapshotStore::IncomingName(f.meta()));
+  incoming_ = in;
+  asio::post(files_, [this, in, f, alive = alive_] {
+    in->fd = ::open(in->path.c_str(), O_WRONLY | O_CREAT, 0600);
+    struct stat st;
+    uint64_t have = 0;
+    if (in->fd >= 0 && ::fstat(in->fd, &st) == 0) have = static_cast<uint64_t>(st.st_size);
+    if (have > in->meta.size()) {
+      (void)::ftruncate(in->fd, 0);
+      have = 0;
+    }
+    asio::post(io_, [this, in, f, have, alive] {
+      if (!*alive || in != incoming_) return;
+      if (in->fd < 0) return Reply(f, pb::SnapshotFrame::ABORT, 0, "cannot create the incoming snapshot file");
+      in->have = in->expected = have;
+      in->ready = true;
+      if (have > 0) Log(LogLevel::kInfo, "resuming snapshot %d from node %d at %d bytes", in->meta.index(), f.from(), have);
+      Reply(f, pb::SnapshotFrame::ACK, have, "");
+    });
+  });
+}
+
+void SnapshotReceiver::Chunk(const pb::SnapshotFrame& f) {
+  auto in = incoming_;
+  if (!in || !in->ready || in->finishing || !SameSnapshot(in->meta, f.meta())) return;
+  if (f.offset() != in->expected) {
+    if (f.offset() > in->expected) Reply(f, pb::SnapshotFrame::ACK, in->have, "");  // a gap: resend from have
+    return;
+  }
+  in->expected += f.data().size();
+  asio::post(files_, [this, in, f, alive = alive_] {
+    const ssize_t w = ::pwrite(in->fd, f.data().data(), f.data().size(), static_cast<off_t>(f.offset()));
+    const bool ok = w == static_cast<ssize_t>(f.data().size());
+    asio::post(io_, [this, in, f, ok, alive] {
+      if (!*alive || in != incoming_) return;
+      if (!ok) {
+        incoming_.reset();
+        return Reply(f, pb::SnapshotFrame::ABORT, 0, "cannot write the incoming snapshot file");
+      }
+      in->have = std::max(in->have, f.offset() + f.data().size());
+      Reply(f, pb::SnapshotFrame::ACK, in->have, "");
+    });
+  });
+}
+
+// The file is complete: verify it, move it into the store, and only then
+// step the MSG_SNAP (the core then hands it to the host in a Ready).
+void SnapshotReceiver::Done(const pb::SnapshotFrame& f) {
+  auto in = incoming_;
+  if (!in || !SameSnapshot(in->meta, f.meta()) || in->finishing) return;
+  if (in->have < in->meta.size()) return Reply(f, pb::SnapshotFrame::ACK, in->have, "");
+  in->finishing = true;
+  asio::post(files_, [this, in, f, alive = alive_] {
+    ::close(in->fd);
+    in->fd = -1;
+    absl::Status s = SnapshotStore::Fsync(in->path);
+    uint32_t crc = 0;
+    uint64_t size = 0;
+    if (s.ok()) s = SnapshotStore::Checksum(in->path, &crc, &size);
+    if (s.ok() && (crc != in->meta.crc32() || size != in->meta.size())) {
+      s = absl::DataLossError(absl::StrCat("received snapshot ", in->meta.index(), " fails its checksum"));
+    }
+    std::error_code ec;
+    if (s.ok()) {
+      std::filesystem::rename(in->path, store_.Path(in->meta.file()), ec);
+      if (ec) s = absl::InternalError(ec.message());
+    }
+    if (s.ok()) s = SnapshotStore::Fsync(store_.dir());
+    if (!s.ok()) std::filesystem::remove(in->path, ec);  // never load partial state; resend from scratch
+    asio::post(io_, [this, in, f, s, alive] {
+      if (!*alive) return;
+      if (in == incoming_) incoming_.reset();
+      if (!s.ok()) {
+        Log(LogLevel::kError, "snapshot %d from node %d refused: %s", in->meta.index(), f.from(), s.ToString());
+        return Reply(f, pb::SnapshotFrame::ABORT, 0, std::string(s.message()));
+      }
+      consensus::pb::Message m;
+      if (!m.ParseFromString(f.raft_message())) return Reply(f, pb::SnapshotFrame::ABORT, 0, "bad raft message");
+      step_(std::move(m));
+      pb::SnapshotFrame ack;
+      ack.set_kind(pb::SnapshotFrame::ACK);
+      ack.set_from(self_);
+      ack.set_to(f.from());
+      *ack.mutable_meta() = f.meta();
+      ack.set_offset(in->meta.size());
+      ack.set_installed(true);
+      send_(f.from(), std::move(ack));
+    });
+  });
+}
+
+}  // namespace node
