@@ -11,6 +11,7 @@
 // kept under /tmp/fault-logs/.
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -88,6 +89,28 @@ void Print(const std::string& name, const RunResult& r) {
   if (!r.logs.empty()) std::cerr << "logs and history kept in " << r.logs << "\n";
 }
 
+// Runs `cfg` up to `attempts` times until `caught` says the checkers found
+// what they must; returns the last run. The logs of runs that failed as
+// expected are not kept.
+RunResult RunUntilCaught(const RunConfig& cfg, int attempts, const std::function<bool(const RunResult&)>& caught) {
+  RunResult r;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    r = FaultRun(cfg);
+    std::cerr << "==== " << cfg.name << " attempt " << attempt << " (anomalies expected) ====\n"
+              << r.summary << r.check.Summary(5);
+    if (caught(r)) break;
+  }
+  if (!r.logs.empty() && caught(r)) std::filesystem::remove_all(r.logs);
+  return r;
+}
+
+bool HasRegisterAnomaly(const CheckResult& c) {
+  for (const std::string& a : c.anomalies) {
+    if (a.find("not linearizable") != std::string::npos) return true;
+  }
+  return false;
+}
+
 TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   RunConfig cfg;
   cfg.name = "short";
@@ -121,17 +144,59 @@ TEST(FaultTest, UnsafeAckBeforeCommitIsCaught) {
   // Losing an acknowledged write needs a write to reach the isolated leader in
   // its last moments: on a loaded machine one run may not get one, so up to
   // three runs may try. A checker that misses the anomaly fails all three.
-  RunResult r;
-  for (int attempt = 1; attempt <= 3; ++attempt) {
-    r = FaultRun(cfg);
-    std::cerr << "==== " << cfg.name << " attempt " << attempt << " (anomalies expected) ====\n"
-              << r.summary << r.check.Summary(5);
-    if (r.final_read && !r.check.valid && r.check.lost_writes > 0) break;
-  }
+  RunResult r = RunUntilCaught(
+      cfg, 3, [](const RunResult& r) { return r.final_read && !r.check.valid && r.check.lost_writes > 0; });
   EXPECT_TRUE(r.final_read);
   EXPECT_FALSE(r.check.valid) << "the checkers missed writes acknowledged before commit";
   EXPECT_GT(r.check.lost_writes, 0) << r.check.Summary(5);
-  if (!r.logs.empty()) std::filesystem::remove_all(r.logs);  // expected: do not keep
+}
+
+// Without the leadership confirmation, a leader cut off from the others keeps
+// answering reads from its child after the majority elected a new leader and
+// wrote: stale reads. Only the register workload runs, with clients that only
+// read: writers to the cut-off leader hang (nothing commits there), and a read
+// of a key such a write holds waits with it; readers on many keys keep asking.
+// The stale window is short (between the new leader's first writes and the old
+// leader stepping down, a few hundred ms when the new leader wins the race),
+// so each run isolates the leader three times and up to three runs may try.
+TEST(FaultTest, SwitchedOffConfirmationIsCaught) {
+  RunConfig cfg;
+  cfg.name = "no-confirmation";
+  cfg.nemeses = {"partition-leader", "partition-leader", "partition-leader"};
+  cfg.hold = 2s;
+  cfg.node_args = {"--test_break_gate=no-confirmation"};
+  cfg.workload.list_clients = cfg.workload.bank_clients = 0;
+  cfg.workload.queue_producers = cfg.workload.queue_consumers = 0;
+  RunResult r = RunUntilCaught(cfg, 3, [](const RunResult& r) { return HasRegisterAnomaly(r.check); });
+  EXPECT_TRUE(r.final_read);
+  EXPECT_TRUE(HasRegisterAnomaly(r.check)) << "the register checker missed stale reads of a deposed leader\n"
+                                           << r.check.Summary(5);
+}
+
+// With gone clients kept, a consumer that left while blocked in BLPOP stays
+// blocked in the leader's child and later pops an element nobody receives.
+// To be sure the checker can tell: consumers come and leave (always while
+// blocked: nothing is pushed yet) for the first 5 s only, so every one of them
+// left more than the grace before the producer starts; the elements their
+// ghosts take (the child serves the longest-blocked client first) are lost.
+TEST(FaultTest, KeptGoneClientsAreCaught) {
+  RunConfig cfg;
+  cfg.name = "keep-gone-clients";
+  cfg.nemeses = {};
+  cfg.warmup = 2s;
+  cfg.tail = 14s;
+  cfg.node_args = {"--test_break_gate=keep-gone-clients"};
+  WorkloadOptions& w = cfg.workload;
+  w.register_clients = w.list_clients = w.bank_clients = 0;
+  w.queue_consumers = 4;
+  w.queue_leave_percent = 100;
+  w.queue_consumers_until_ns = 5'000'000'000;
+  w.queue_producers_from_ns = w.queue_consumers_until_ns + kUnknownPopGraceNs + 1'000'000'000;
+  w.queue_push_pause = 5ms;
+  RunResult r = RunUntilCaught(cfg, 1, [](const RunResult& r) { return r.check.lost_writes > 0; });
+  EXPECT_TRUE(r.final_read);
+  EXPECT_FALSE(r.check.valid) << "the queue checker missed elements popped by consumers that were gone";
+  EXPECT_GT(r.check.lost_writes, 0) << r.check.Summary(5);
 }
 
 // All nemeses, many seeds, longer holds. Skipped unless FAULT_LONG=1.
