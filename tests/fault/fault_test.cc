@@ -153,20 +153,28 @@ TEST(FaultTest, UnsafeAckBeforeCommitIsCaught) {
 
 // Without the leadership confirmation, a leader cut off from the others keeps
 // answering reads from its child after the majority elected a new leader and
-// wrote: stale reads. Only the register workload runs, with clients that only
-// read: writers to the cut-off leader hang (nothing commits there), and a read
-// of a key such a write holds waits with it; readers on many keys keep asking.
-// The stale window is short (between the new leader's first writes and the old
-// leader stepping down, a few hundred ms when the new leader wins the race),
-// so each run isolates the leader three times and up to three runs may try.
+// wrote: stale reads. Only the register workload runs, mostly clients that
+// only read. On the cut-off leader nothing commits: a write hangs with its
+// key locked, and reads of that key wait with it; so readers give a read up
+// after 150 ms and ask again. Reads are plain GETs here: GETEX and scripts are
+// writes to the gate (a script locks every key), which hang there too.
+// The stale window is short (from the new leader's first writes until the old
+// leader steps down, up to a few hundred ms, and only when the new leader wins
+// that race, about every other time), so each run isolates the leader three
+// times and up to three runs may try.
 TEST(FaultTest, SwitchedOffConfirmationIsCaught) {
   RunConfig cfg;
   cfg.name = "no-confirmation";
   cfg.nemeses = {"partition-leader", "partition-leader", "partition-leader"};
   cfg.hold = 2s;
   cfg.node_args = {"--test_break_gate=no-confirmation"};
-  cfg.workload.list_clients = cfg.workload.bank_clients = 0;
-  cfg.workload.queue_producers = cfg.workload.queue_consumers = 0;
+  WorkloadOptions& w = cfg.workload;
+  w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = 0;
+  w.register_clients = 3;
+  w.register_readers = 9;
+  w.register_keys = 8;
+  w.reader_timeout = 150ms;
+  w.read_via = {"get"};
   RunResult r = RunUntilCaught(cfg, 3, [](const RunResult& r) { return HasRegisterAnomaly(r.check); });
   EXPECT_TRUE(r.final_read);
   EXPECT_TRUE(HasRegisterAnomaly(r.check)) << "the register checker missed stale reads of a deposed leader\n"

@@ -44,8 +44,15 @@ class Conn {
   // The db the connection is in (a new one starts in 0).
   int db() const { return db_; }
   void set_db(int db) { db_ = db; }
-  std::optional<resp::Value> Read() { return cl_->Read(timeout_); }
-  std::optional<resp::Value> Read(std::chrono::milliseconds timeout) { return cl_->Read(timeout); }
+  // Nothing once dropped: a reply missing or late leaves the connection out
+  // of step, so a missing reply drops it.
+  std::optional<resp::Value> Read() { return Read(timeout_); }
+  std::optional<resp::Value> Read(std::chrono::milliseconds timeout) {
+    if (!cl_) return std::nullopt;
+    auto v = cl_->Read(timeout);
+    if (!v) Drop();
+    return v;
+  }
 
  private:
   itest::Cluster& c_;
@@ -143,7 +150,8 @@ void Workload::Start() {
     if (!ok) fprintf(stderr, "fault: could not write the bank's initial balances\n");
   }
   int id = 0;
-  for (int i = 0; i < o_.register_clients; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id); });
+  for (int i = 0; i < o_.register_clients; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, false); });
+  for (int i = 0; i < o_.register_readers; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, true); });
   for (int i = 0; i < o_.list_clients; ++i, ++id) threads_.emplace_back([this, id] { ListClient(id); });
   for (int i = 0; i < o_.bank_clients; ++i, ++id) threads_.emplace_back([this, id] { BankClient(id); });
   for (int i = 0; i < o_.queue_producers; ++i, ++id) threads_.emplace_back([this, id] { ProducerClient(id); });
@@ -168,15 +176,16 @@ constexpr const char* kInvalidDbs[] = {"01", "+1", " 1", "-0"};
 
 // A register op's command: reads in three flavours (GET; GETEX, a write
 // command that propagates nothing; a script that only reads), SET and INCR.
-std::vector<std::string> RegisterCommand(Op& op, std::mt19937_64& rng, int id, int64_t* seq) {
-  int k = static_cast<int>(rng() % 10);
+std::vector<std::string> RegisterCommand(Op& op, std::mt19937_64& rng, int id, int64_t* seq, bool reader,
+                                         const std::vector<std::string>& read_via) {
+  int k = reader ? 0 : static_cast<int>(rng() % 10);
   if (k < 5) {
     op.kind = OpKind::kRead;
-    switch (rng() % 3) {
-      case 0: op.via = "get"; return {"GET", op.key};
-      case 1: op.via = "getex"; return {"GETEX", op.key};
-      default: op.via = "eval"; return {"EVAL", "return redis.call('get', KEYS[1])", "1", op.key};
-    }
+    op.via = read_via[rng() % read_via.size()];
+    if (op.via == "getex") return {"GETEX", op.key};
+    if (op.via == "eval") return {"EVAL", "return redis.call('get', KEYS[1])", "1", op.key};
+    op.via = "get";
+    return {"GET", op.key};
   }
   if (k < 8) {
     op.kind = OpKind::kWrite;
@@ -197,7 +206,7 @@ int Workload::ReadSelectReplies(Conn& conn, bool invalid_first, int db) {
   const int before = conn.db();
   if (invalid_first) {
     auto v = conn.Read();
-    if (!v) return db;
+    if (!v) return db;  // dropped: the op's reply will be missing too
     if (!v->IsError()) Surprise(absl::StrCat("an invalid SELECT was answered ", itest::Str(*v), " (Redis refuses it)"));
   }
   auto v = conn.Read();
@@ -209,9 +218,9 @@ int Workload::ReadSelectReplies(Conn& conn, bool invalid_first, int db) {
 
 // Registers in several dbs: every op goes out pipelined behind SELECT (and
 // sometimes an invalid SELECT first); the key checked is "db<n>:<key>".
-void Workload::RegisterClient(int id) {
+void Workload::RegisterClient(int id, bool reader) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
-  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  Conn conn(c_, id % c_.size(), reader ? o_.reader_timeout : o_.op_timeout);
   int64_t seq = 0;
   while (!stop_) {
     Client* cl = conn.Get();
@@ -222,7 +231,7 @@ void Workload::RegisterClient(int id) {
     const int db = static_cast<int>(rng() % o_.register_dbs);
     const std::string name = absl::StrCat("reg", rng() % o_.register_keys);
     op.key = name;
-    std::vector<std::string> args = RegisterCommand(op, rng, id, &seq);
+    std::vector<std::string> args = RegisterCommand(op, rng, id, &seq, reader, o_.read_via);
     const bool invalid_first = rng() % 4 == 0;
     std::string out;
     if (invalid_first) out += Cmd({"SELECT", kInvalidDbs[rng() % std::size(kInvalidDbs)]});

@@ -25,6 +25,15 @@ struct WorkloadOptions {
   int register_clients = 6;
   int register_keys = 4;  // per db
   int register_dbs = 3;   // each register op SELECTs one of them first
+  // Register clients that only read. A client whose write hangs (on a leader
+  // cut off from the others) stops asking; readers keep asking, and give up a
+  // read after reader_timeout (one may wait behind such a write) to ask again
+  // on a fresh connection.
+  int register_readers = 0;
+  std::chrono::milliseconds reader_timeout = 5s;
+  // How register reads are made, picked at random: "get", "getex" (a write
+  // command that propagates nothing), "eval" (a script that only reads).
+  std::vector<std::string> read_via = {"get", "getex", "eval"};
   int list_clients = 3;
   int list_keys = 3;                         // in use at a time
   int64_t list_key_lifetime_ns = 10'000'000'000;  // then the list clients move to new keys
@@ -72,7 +81,7 @@ class Workload {
   std::vector<std::string> errors_seen() const;
 
  private:
-  void RegisterClient(int id);
+  void RegisterClient(int id, bool reader);
   int ReadSelectReplies(Conn& conn, bool invalid_first, int db);
   void ListClient(int id);
   void BankClient(int id);
