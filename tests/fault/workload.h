@@ -48,7 +48,7 @@ struct WorkloadOptions {
   int queue_leave_percent = 50;
   // Between pushes: slower than the consumers, so that they mostly wait
   // blocked (and those that leave, leave while blocked).
-  std::chrono::milliseconds queue_push_pause = 30ms;
+  std::chrono::milliseconds queue_push_pause = 60ms;
   int64_t queue_producers_from_ns = 0;              // producers wait until then
   int64_t queue_consumers_until_ns = kInf;          // consumers stop then
   // SET with a short TTL, then PERSIST or EXPIRE far away: acknowledged keys
