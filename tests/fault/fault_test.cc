@@ -1,8 +1,10 @@
 // Fault tests against a real three-node cluster: concurrent clients on every
-// node (registers, list appends, bank transfers), nemeses on a schedule, then
-// the checkers over the recorded history.
+// node (registers in several dbs, list appends, bank transfers, a queue with
+// blocking pops), nemeses on a schedule, then the checkers over the recorded
+// history; and runs with one rule of the node's gate switched off, which the
+// checkers must catch.
 //
-// Short version: runs in ctest (label `fault`, about a minute).
+// In ctest: label `fault`, about 80 s in all.
 // Long version (all nemeses, many seeds, a summary):
 //   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build/tests/fault/fault_tests --gtest_filter='FaultLong.*'
 // FAULT_NEMESES=a,b,... runs only those nemeses (each seed); FAULT_NODE_ARGS
