@@ -474,4 +474,135 @@ CheckResult CheckBank(const std::vector<Op>& ops, const std::vector<std::string>
   return r;
 }
 
+// --------------------------------------------------------------------- queue
+
+namespace {
+
+struct QueueOps {
+  std::map<std::string, const Op*> pushed;  // element -> its push (any outcome)
+  std::vector<const Op*> ok_pops;          // that returned an element
+  std::vector<const Op*> unknown_pops;
+  std::vector<const Op*> all;              // for excerpts
+};
+
+QueueOps IndexQueue(const std::vector<Op>& ops) {
+  QueueOps q;
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kPush && !op.elems.empty()) {
+      q.pushed[op.elems[0]] = &op;
+      q.all.push_back(&op);
+    } else if (op.kind == OpKind::kPop) {
+      q.all.push_back(&op);
+      if (op.outcome == Outcome::kOk && !op.elems.empty()) q.ok_pops.push_back(&op);
+      if (op.outcome == Outcome::kUnknown) q.unknown_pops.push_back(&op);
+    }
+  }
+  return q;
+}
+
+// (a) Each element is delivered at most once (by an ok pop or by being in the
+// final list), and only elements an ok or unknown push may have added.
+// Returns every element delivered.
+std::set<std::string> CheckDeliveredOnce(const QueueOps& q, const std::vector<std::string>& final_queue,
+                                         CheckResult* r) {
+  std::map<std::string, std::string> delivered;  // element -> how (for the report)
+  auto deliver = [&](const std::string& e, const std::string& how, const Op* pop) {
+    auto p = q.pushed.find(e);
+    if (p == q.pushed.end()) {
+      r->Fail(absl::StrCat("queue: ", how, " delivers ", e, ", which nobody pushed"));
+    } else if (p->second->outcome == Outcome::kFail) {
+      r->Fail(absl::StrCat("queue: ", how, " delivers ", e, " from a failed (definitely not executed) push:\n    ",
+                           Describe(*p->second)));
+    } else if (pop != nullptr && pop->complete_ns < p->second->invoke_ns) {
+      r->Fail(absl::StrCat("queue: ", e, " was popped before its push began:\n    ", Describe(*pop), "\n    ",
+                           Describe(*p->second)));
+    }
+    auto [it, fresh] = delivered.emplace(e, how);
+    if (!fresh) {
+      r->Fail(absl::StrCat("queue: DUPLICATE DELIVERY of ", e, ": ", it->second, ", and again ", how,
+                           p == q.pushed.end() ? std::string() : "\n    pushed by " + Describe(*p->second)));
+    }
+  };
+  for (const Op* pop : q.ok_pops) deliver(pop->elems[0], "popped by " + Describe(*pop), pop);
+  for (size_t i = 0; i < final_queue.size(); ++i) {
+    deliver(final_queue[i], absl::StrCat("at index ", i, " of the final queue"), nullptr);
+  }
+  std::set<std::string> out;
+  for (auto& [e, how] : delivered) out.insert(e);
+  return out;
+}
+
+// (b) Acknowledged pushes delivered nowhere were taken by unknown pops: one
+// element each, pushed no later than the end of the pop's window. Whether all
+// of them can be matched is decided greedily, latest push first: the pops a
+// later push may go to are a subset of those an earlier one may go to.
+void CheckNothingLost(const QueueOps& q, const std::set<std::string>& delivered, int64_t grace_ns, CheckResult* r) {
+  std::vector<const Op*> missing;
+  for (auto& [e, push] : q.pushed) {
+    if (push->outcome == Outcome::kOk && !delivered.contains(e)) missing.push_back(push);
+  }
+  std::sort(missing.begin(), missing.end(), [](const Op* a, const Op* b) { return a->invoke_ns > b->invoke_ns; });
+  std::vector<int64_t> window_end;
+  for (const Op* pop : q.unknown_pops) window_end.push_back(pop->complete_ns + grace_ns);
+  std::sort(window_end.rbegin(), window_end.rend());
+  size_t next_pop = 0, free_pops = 0;
+  std::vector<const Op*> lost;
+  for (const Op* push : missing) {
+    while (next_pop < window_end.size() && window_end[next_pop] >= push->invoke_ns) ++next_pop, ++free_pops;
+    if (free_pops > 0) --free_pops;
+    else lost.push_back(push);
+  }
+  if (lost.empty()) return;
+  r->lost_writes += static_cast<int64_t>(lost.size());
+  std::sort(lost.begin(), lost.end(), [](const Op* a, const Op* b) { return a->invoke_ns < b->invoke_ns; });
+  const Op* last_unknown = nullptr;  // the unknown pop whose window ends last before the first lost push
+  for (const Op* pop : q.unknown_pops) {
+    if (pop->complete_ns + grace_ns < lost[0]->invoke_ns &&
+        (!last_unknown || pop->complete_ns > last_unknown->complete_ns)) {
+      last_unknown = pop;
+    }
+  }
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < lost.size() && i < 8; ++i) lines.push_back("    " + Describe(*lost[i]));
+  if (lost.size() > 8) lines.push_back(absl::StrCat("    ... and ", lost.size() - 8, " more"));
+  r->Fail(absl::StrCat("queue: ", lost.size(), " LOST ELEMENTS: acknowledged pushes that no ok pop returned, that are "
+                       "not in the final queue, and that no unknown pop can have taken (", missing.size(),
+                       " missing, ", q.unknown_pops.size(), " unknown pops, windows end ", grace_ns / 1000000,
+                       " ms after their close):\n", absl::StrJoin(lines, "\n"),
+                       last_unknown ? "\n  the unknown pop whose window ends last before the first of them:\n    " +
+                                          Describe(*last_unknown)
+                                    : std::string()));
+}
+
+}  // namespace
+
+CheckResult CheckQueue(const std::vector<Op>& ops, const std::vector<std::string>& final_queue, int64_t grace_ns) {
+  CheckResult r;
+  QueueOps q = IndexQueue(ops);
+  std::set<std::string> delivered = CheckDeliveredOnce(q, final_queue, &r);
+  CheckNothingLost(q, delivered, grace_ns, &r);
+  return r;
+}
+
+// ----------------------------------------------------------------------- ttl
+
+CheckResult CheckTtl(const std::vector<Op>& ops, const std::map<std::string, int64_t>& final_values) {
+  CheckResult r;
+  for (const Op& op : ops) {
+    if (op.kind != OpKind::kTtl || op.outcome != Outcome::kOk) continue;
+    auto it = final_values.find(op.key);
+    if (it == final_values.end()) {
+      r.Fail(absl::StrCat("ttl: no final read of ", op.key, ", made permanent by\n    ", Describe(op)));
+    } else if (it->second == kNil) {
+      ++r.lost_writes;
+      r.Fail(absl::StrCat("ttl: LOST WRITE: ", op.key, " is gone although its ", op.via,
+                          " was acknowledged (the key had to stay for good):\n    ", Describe(op)));
+    } else if (it->second != op.value) {
+      r.Fail(absl::StrCat("ttl: ", op.key, " holds ", it->second, ", not the value its only SET wrote:\n    ",
+                          Describe(op)));
+    }
+  }
+  return r;
+}
+
 }  // namespace fault

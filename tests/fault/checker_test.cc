@@ -106,6 +106,42 @@ TEST(RegisterChecker, KeysAreIndependent) {
   EXPECT_NE(r.anomalies[0].find("key b"), std::string::npos) << r.anomalies[0];
 }
 
+// Reads through GETEX (a write command that propagates nothing) and through a
+// read-only script are register reads like GET: a stale one is rejected.
+TEST(RegisterChecker, RejectsStaleReadThroughGetexAndEval) {
+  for (const char* via : {"getex", "eval"}) {
+    Op stale = Reg(OpKind::kRead, "db0:reg1", 1 * M, 40, 50);
+    stale.via = via;
+    auto r = CheckRegisters(Numbered({Reg(OpKind::kWrite, "db0:reg1", 1 * M, 0, 10),
+                                      Reg(OpKind::kWrite, "db0:reg1", 2 * M, 20, 30), stale}));
+    EXPECT_FALSE(r.valid) << via;
+    ASSERT_EQ(r.anomalies.size(), 1u) << via;
+    EXPECT_NE(r.anomalies[0].find(std::string("(") + via + ")"), std::string::npos) << r.anomalies[0];
+  }
+}
+
+// The key includes the db: a value written in db 0 read in db 1 is an
+// anomaly of db 1's register, and so is a dirty read there (a value whose
+// write certainly did not happen).
+TEST(RegisterChecker, RejectsDirtyReadInAnotherDb) {
+  auto dirty = CheckRegisters(Numbered({Reg(OpKind::kWrite, "db1:reg2", 1 * M, 0, 10),
+                                        Reg(OpKind::kWrite, "db1:reg2", 2 * M, 20, 30, Outcome::kFail),
+                                        Reg(OpKind::kRead, "db1:reg2", 2 * M, 25, 35)}));
+  EXPECT_FALSE(dirty.valid);
+  // An unknown write seen by a read, then undone (the read was dirty).
+  auto undone = CheckRegisters(Numbered({Reg(OpKind::kWrite, "db1:reg2", 1 * M, 0, 10),
+                                         Reg(OpKind::kWrite, "db1:reg2", 2 * M, 20, 30, Outcome::kUnknown),
+                                         Reg(OpKind::kRead, "db1:reg2", 2 * M, 25, 35),
+                                         Reg(OpKind::kRead, "db1:reg2", 1 * M, 40, 50)}));
+  EXPECT_FALSE(undone.valid);
+  auto crossed = CheckRegisters(Numbered({Reg(OpKind::kWrite, "db0:reg2", 5 * M, 0, 10),
+                                          Reg(OpKind::kRead, "db0:reg2", 5 * M, 20, 30),
+                                          Reg(OpKind::kRead, "db1:reg2", 5 * M, 20, 30)}));
+  EXPECT_FALSE(crossed.valid);
+  ASSERT_EQ(crossed.anomalies.size(), 1u);
+  EXPECT_NE(crossed.anomalies[0].find("key db1:reg2"), std::string::npos) << crossed.anomalies[0];
+}
+
 // A random history produced by a real linearizable register (each op takes
 // effect at a random instant inside its interval), with 10 clients (about 3
 // ops of the key in flight at a time, as in the cluster runs), unknown
@@ -302,6 +338,137 @@ TEST(BankChecker, RejectsLostTransferAndAppliedFailedOne) {
   EXPECT_FALSE(CheckBank(failed, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100}).valid);
   auto unknown = Numbered({Transfer("a", "b", 5, 0, 10, Outcome::kUnknown)});
   EXPECT_TRUE(CheckBank(unknown, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100}).valid);
+}
+
+// A check-and-set transfer (WATCH, MGET, MULTI SET SET EXEC) whose EXEC
+// returned nil certainly did not happen. A node that ran it anyway, after a
+// concurrent transfer changed the balances it read, creates money.
+TEST(BankChecker, RejectsWatchTransferAppliedAfterNilExec) {
+  Op cas = Transfer("a", "b", 5, 5, 20, Outcome::kFail);
+  cas.via = "watch";
+  cas.balances = {100, 100};  // read before the a->c transfer: a=100, b=100
+  cas.error = "EXEC nil (watched key changed)";
+  // Applied anyway: SET a 95, SET b 105 over a=90 -> 10 created.
+  auto ops = Numbered({Transfer("a", "c", 10, 0, 10), cas, Balances({95, 105, 110}, 30, 40)});
+  auto r = CheckBank(ops, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 110});
+  EXPECT_FALSE(r.valid);
+  EXPECT_NE(r.Summary().find("sum 310"), std::string::npos) << r.Summary();
+  // Without the conflict the sums hold, but a failed transfer explains nothing.
+  auto alone = Numbered({cas});
+  auto r2 = CheckBank(alone, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100});
+  EXPECT_FALSE(r2.valid);
+  // Unknown instead of failed: it may have happened.
+  alone[0].outcome = Outcome::kUnknown;
+  EXPECT_TRUE(CheckBank(alone, {"a", "b", "c"}, {100, 100, 100}, {95, 105, 100}).valid);
+}
+
+// ---------------------------------------------------------------------- queue
+
+constexpr int64_t S = 1000000000;  // ns in a second
+
+Op Push(const std::string& e, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kPush;
+  op.key = "queue";
+  op.elems = {e};
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+// elem "" is a nil reply; an unknown pop closed its connection at t1.
+Op Pop(const std::string& e, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kPop;
+  op.key = "queue";
+  if (!e.empty()) op.elems = {e};
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+
+TEST(QueueChecker, ValidHistory) {
+  auto ops = Numbered({Push("a", 0, 10), Pop("a", 5, 15), Pop("", 20, 30), Push("b", 40, 50), Pop("", 35, 60, Outcome::kUnknown),
+                       Push("c", 70, 80), Push("d", 90, 95, Outcome::kUnknown), Push("e", 100, 110, Outcome::kFail)});
+  // b was taken by the consumer that left; c is still queued; d never happened.
+  auto r = CheckQueue(ops, {"c"});
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // Or d happened and is queued too.
+  auto r2 = CheckQueue(ops, {"c", "d"});
+  EXPECT_TRUE(r2.valid) << r2.Summary();
+}
+
+TEST(QueueChecker, RejectsDuplicateDelivery) {
+  auto twice = CheckQueue(Numbered({Push("a", 0, 10), Pop("a", 5, 15), Pop("a", 20, 30)}), {});
+  EXPECT_FALSE(twice.valid);
+  ASSERT_EQ(twice.anomalies.size(), 1u);
+  EXPECT_NE(twice.anomalies[0].find("DUPLICATE DELIVERY of a"), std::string::npos) << twice.anomalies[0];
+  // Popped, and still in the queue at the end.
+  auto stays = CheckQueue(Numbered({Push("a", 0, 10), Pop("a", 5, 15)}), {"a"});
+  EXPECT_FALSE(stays.valid);
+  EXPECT_FALSE(CheckQueue(Numbered({Push("a", 0, 10)}), {"a", "a"}).valid);
+}
+
+TEST(QueueChecker, RejectsElementsNeverPushed) {
+  EXPECT_FALSE(CheckQueue(Numbered({Push("a", 0, 10), Pop("z", 20, 30)}), {"a"}).valid);
+  EXPECT_FALSE(CheckQueue(Numbered({Push("f", 0, 10, Outcome::kFail)}), {"f"}).valid);
+  EXPECT_FALSE(CheckQueue(Numbered({Pop("a", 0, 10), Push("a", 20, 30)}), {}).valid);  // popped before pushed
+  EXPECT_TRUE(CheckQueue(Numbered({Push("u", 0, 10, Outcome::kUnknown), Pop("u", 20, 30)}), {}).valid);
+}
+
+TEST(QueueChecker, RejectsLostElement) {
+  auto r = CheckQueue(Numbered({Push("a", 0, 10), Push("b", 20, 30), Pop("a", 25, 35)}), {});
+  EXPECT_FALSE(r.valid);
+  EXPECT_EQ(r.lost_writes, 1);
+  EXPECT_NE(r.Summary().find("LOST ELEMENTS"), std::string::npos) << r.Summary();
+}
+
+// A consumer that left while blocked may take one element until its close
+// time plus the grace: not one pushed after that, and not two.
+TEST(QueueChecker, RejectsElementPoppedAfterTheConsumersWindow) {
+  const Op left = Pop("", 0, 1 * S, Outcome::kUnknown);
+  const int64_t end = 1 * S + kUnknownPopGraceNs;
+  auto in_window = CheckQueue(Numbered({left, Push("a", end - 1, end + 10)}), {});
+  EXPECT_TRUE(in_window.valid) << in_window.Summary();
+  auto after = CheckQueue(Numbered({left, Push("a", end + 1 * S, end + 1 * S + 10)}), {});
+  EXPECT_FALSE(after.valid);
+  EXPECT_EQ(after.lost_writes, 1);
+  auto two = CheckQueue(Numbered({left, Push("a", 2 * S, 2 * S + 10), Push("b", 3 * S, 3 * S + 10)}), {});
+  EXPECT_FALSE(two.valid);
+  EXPECT_EQ(two.lost_writes, 1);
+  // Two consumers that left: the later one's window covers the later push.
+  auto matched = CheckQueue(Numbered({left, Pop("", 5 * S, 6 * S, Outcome::kUnknown), Push("a", 2 * S, 2 * S + 10),
+                                      Push("b", end + 1 * S, end + 1 * S + 10)}),
+                            {});
+  EXPECT_TRUE(matched.valid) << matched.Summary();
+}
+
+// ------------------------------------------------------------------------ ttl
+
+Op TtlPair(const std::string& key, int64_t value, const std::string& via, Outcome o) {
+  Op op;
+  op.kind = OpKind::kTtl;
+  op.key = key;
+  op.value = value;
+  op.via = via;
+  op.invoke_ns = 0;
+  op.complete_ns = 10;
+  op.outcome = o;
+  return op;
+}
+
+TEST(TtlChecker, AcknowledgedKeysMustStay) {
+  auto ops = Numbered({TtlPair("t1", 11, "persist", Outcome::kOk), TtlPair("t2", 12, "expire", Outcome::kOk),
+                       TtlPair("t3", 13, "persist", Outcome::kFail), TtlPair("t4", 14, "expire", Outcome::kUnknown)});
+  auto ok = CheckTtl(ops, {{"t1", 11}, {"t2", 12}, {"t3", kNil}, {"t4", kNil}});
+  EXPECT_TRUE(ok.valid) << ok.Summary();
+  // The PERSISTed key expired anyway: lost.
+  auto lost = CheckTtl(ops, {{"t1", kNil}, {"t2", 12}});
+  EXPECT_FALSE(lost.valid);
+  EXPECT_EQ(lost.lost_writes, 1);
+  EXPECT_NE(lost.Summary().find("t1"), std::string::npos) << lost.Summary();
+  EXPECT_FALSE(CheckTtl(ops, {{"t1", 11}, {"t2", 99}}).valid);  // another value
 }
 
 }  // namespace

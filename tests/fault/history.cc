@@ -26,6 +26,9 @@ const char* OpKindName(OpKind k) {
     case OpKind::kTxn: return "multi-append";
     case OpKind::kTransfer: return "transfer";
     case OpKind::kBalances: return "mget";
+    case OpKind::kPush: return "push";
+    case OpKind::kPop: return "blpop";
+    case OpKind::kTtl: return "ttl-set";
   }
   return "?";
 }
@@ -44,6 +47,7 @@ std::string Describe(const Op& op) {
   std::string s = absl::StrCat("#", op.id, " c", op.client, "@n", op.node + 1, " [", Ms(op.invoke_ns), "ms, ",
                                op.outcome == Outcome::kUnknown ? std::string("?") : Ms(op.complete_ns), "ms] ",
                                OpKindName(op.kind), " ");
+  if (!op.via.empty()) absl::StrAppend(&s, "(", op.via, ") ");
   switch (op.kind) {
     case OpKind::kRead: absl::StrAppend(&s, op.key, " -> ", V(op.result)); break;
     case OpKind::kWrite: absl::StrAppend(&s, op.key, " ", op.value); break;
@@ -56,7 +60,16 @@ std::string Describe(const Op& op) {
       absl::StrAppend(&s, absl::StrJoin(a, " "), "; lrange ", op.key, " -> ", ShortList(op.elems));
       break;
     }
-    case OpKind::kTransfer: absl::StrAppend(&s, op.value, " from ", op.from, " to ", op.to); break;
+    case OpKind::kTransfer:
+      absl::StrAppend(&s, op.value, " from ", op.from, " to ", op.to);
+      if (op.balances.size() == 2) absl::StrAppend(&s, " (read ", V(op.balances[0]), ", ", V(op.balances[1]), ")");
+      break;
+    case OpKind::kPush: absl::StrAppend(&s, op.key, " ", op.elems.empty() ? "" : op.elems[0]); break;
+    case OpKind::kPop:
+      absl::StrAppend(&s, op.key, " -> ", op.elems.empty() ? "nil" : op.elems[0]);
+      if (op.outcome == Outcome::kUnknown) absl::StrAppend(&s, " (connection closed at ", Ms(op.complete_ns), "ms)");
+      break;
+    case OpKind::kTtl: absl::StrAppend(&s, op.key, " ", op.value); break;
     case OpKind::kBalances: {
       std::vector<std::string> b;
       int64_t sum = 0;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,14 +23,19 @@ inline constexpr int64_t kNil = std::numeric_limits<int64_t>::min();  // absent 
 inline constexpr int64_t kInf = std::numeric_limits<int64_t>::max();  // never returned
 
 enum class OpKind {
-  kRead,      // register GET: result = value or kNil
+  kRead,      // register GET, GETEX or read-only EVAL (via): result = value or kNil
   kWrite,     // register SET key value
   kIncr,      // register INCR: result = new value
   kAppend,    // list RPUSH key elem (elems: the element)
   kListRead,  // list LRANGE key 0 -1 (elems: the list seen)
   kTxn,       // list MULTI/EXEC with appends (appends) and one LRANGE (elems)
-  kTransfer,  // bank MULTI DECRBY from amount INCRBY to amount EXEC
+  kTransfer,  // bank transfer of `value` from `from` to `to` (via: multi, watch or eval)
   kBalances,  // bank MGET of every account (balances)
+  kPush,      // queue RPUSH key elem (elems: the element)
+  kPop,       // queue BLPOP key (elems: the element popped; empty: nil). Unknown:
+              // the consumer closed while blocked at complete_ns (or got no reply)
+  kTtl,       // SET key value with a TTL, then PERSIST or EXPIRE (via); ok: the
+              // second reply was 1, so the key must exist for good
 };
 const char* OpKindName(OpKind k);
 
@@ -38,13 +44,14 @@ struct Op {
   int client = 0;   // the client thread
   int node = 0;     // the node it talked to
   OpKind kind = OpKind::kRead;
-  std::string key;
-  int64_t value = 0;   // kWrite: the value written; kTransfer: amount
+  std::string key;     // registers: "db<n>:<name>"
+  std::string via;     // which command did it, when several can (kRead, kTransfer, kTtl)
+  int64_t value = 0;   // kWrite, kTtl: the value written; kTransfer: amount
   int64_t result = kNil;  // kRead/kIncr: value returned
   std::vector<std::string> elems;  // kAppend: {elem}; kListRead/kTxn: the list read
   std::vector<std::pair<std::string, std::string>> appends;  // kTxn: (key, elem) appended
   std::string from, to;            // kTransfer
-  std::vector<int64_t> balances;   // kBalances (kNil for a missing account)
+  std::vector<int64_t> balances;   // kBalances (kNil for a missing account); kTransfer via watch: {from, to} read
   int64_t invoke_ns = 0;
   int64_t complete_ns = 0;  // checkers treat unknown ops as never returning
   Outcome outcome = Outcome::kUnknown;
@@ -99,5 +106,28 @@ CheckResult CheckLists(const std::vector<Op>& ops,
 // are few enough unknown transfers), never a failed one.
 CheckResult CheckBank(const std::vector<Op>& ops, const std::vector<std::string>& accounts,
                       const std::vector<int64_t>& initial, const std::vector<int64_t>& final_balances);
+
+// How long after an unknown pop's close (or its lost reply) it may still take
+// an element. Longer than any nemesis hold: a follower paused (or cut off)
+// while its client left cannot pass the close on to the leader until it runs
+// again, and the pop stays blocked in the leader's child until then.
+inline constexpr int64_t kUnknownPopGraceNs = 8'000'000'000;
+
+// Queue (kPush/kPop): `final_queue` is the whole list read after the run.
+// (a) no element is delivered twice (two ok pops, or an ok pop and the final
+// list), and nothing appears that was never pushed by an ok or unknown push
+// (nor popped before its push began); (b) every acknowledged push is in the
+// final list, was returned by an ok pop, or may have been taken by an unknown
+// pop: each unknown pop takes at most one element, pushed (invoked) no later
+// than the end of its window [invocation, close + grace]. Elements left over
+// are lost (counted in lost_writes).
+CheckResult CheckQueue(const std::vector<Op>& ops, const std::vector<std::string>& final_queue,
+                       int64_t grace_ns = kUnknownPopGraceNs);
+
+// TTL keys (kTtl): every op acknowledged (its PERSIST or EXPIRE returned 1)
+// made its key permanent: `final_values` (key -> value read after the run,
+// kNil if absent) must still hold the value it set. Missing ones are lost
+// writes.
+CheckResult CheckTtl(const std::vector<Op>& ops, const std::map<std::string, int64_t>& final_values);
 
 }  // namespace fault

@@ -16,6 +16,53 @@ namespace fault {
 namespace fs = std::filesystem;
 using itest::Client;
 
+// One client's connection: prefers its own node, falls back to the others.
+class Conn {
+ public:
+  Conn(itest::Cluster& c, int preferred, std::chrono::milliseconds timeout)
+      : c_(c), preferred_(preferred), timeout_(timeout) {}
+  // Connected client, or nullptr (after a short sleep) if no node accepts.
+  Client* Get() {
+    if (cl_) return cl_.get();
+    for (int k = 0; k < c_.size(); ++k) {
+      int n = (preferred_ + k) % c_.size();
+      auto cl = std::make_unique<Client>(c_.port(n));
+      if (cl->connected()) {
+        cl_ = std::move(cl);
+        node_ = n;
+        return cl_.get();
+      }
+    }
+    std::this_thread::sleep_for(100ms);
+    return nullptr;
+  }
+  void Drop() {
+    cl_.reset();
+    db_ = 0;
+  }
+  int node() const { return node_; }
+  // The db the connection is in (a new one starts in 0).
+  int db() const { return db_; }
+  void set_db(int db) { db_ = db; }
+  // Nothing once dropped: a reply missing or late leaves the connection out
+  // of step, so a missing reply drops it.
+  std::optional<resp::Value> Read() { return Read(timeout_); }
+  std::optional<resp::Value> Read(std::chrono::milliseconds timeout) {
+    if (!cl_) return std::nullopt;
+    auto v = cl_->Read(timeout);
+    if (!v) Drop();
+    return v;
+  }
+
+ private:
+  itest::Cluster& c_;
+  int preferred_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<Client> cl_;
+  int node_ = 0;
+  int db_ = 0;
+};
+
 namespace {
 
 constexpr int64_t kWriteSpan = 1000000;  // see checker.cc
@@ -37,38 +84,6 @@ std::optional<int64_t> Int(const resp::Value& v) {
     return std::nullopt;
   }
 }
-
-// One client's connection: prefers its own node, falls back to the others.
-class Conn {
- public:
-  Conn(itest::Cluster& c, int preferred, std::chrono::milliseconds timeout)
-      : c_(c), preferred_(preferred), timeout_(timeout) {}
-  // Connected client, or nullptr (after a short sleep) if no node accepts.
-  Client* Get() {
-    if (cl_) return cl_.get();
-    for (int k = 0; k < c_.size(); ++k) {
-      int n = (preferred_ + k) % c_.size();
-      auto cl = std::make_unique<Client>(c_.port(n));
-      if (cl->connected()) {
-        cl_ = std::move(cl);
-        node_ = n;
-        return cl_.get();
-      }
-    }
-    std::this_thread::sleep_for(100ms);
-    return nullptr;
-  }
-  void Drop() { cl_.reset(); }
-  int node() const { return node_; }
-  std::optional<resp::Value> Read() { return cl_->Read(timeout_); }
-
- private:
-  itest::Cluster& c_;
-  int preferred_;
-  std::chrono::milliseconds timeout_;
-  std::unique_ptr<Client> cl_;
-  int node_ = 0;
-};
 
 // Outcome of a reply; drops the connection when its state is uncertain.
 Outcome Classify(const std::optional<resp::Value>& v, Conn& conn, std::string* error) {
@@ -135,9 +150,13 @@ void Workload::Start() {
     if (!ok) fprintf(stderr, "fault: could not write the bank's initial balances\n");
   }
   int id = 0;
-  for (int i = 0; i < o_.register_clients; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id); });
+  for (int i = 0; i < o_.register_clients; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, false); });
+  for (int i = 0; i < o_.register_readers; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, true); });
   for (int i = 0; i < o_.list_clients; ++i, ++id) threads_.emplace_back([this, id] { ListClient(id); });
   for (int i = 0; i < o_.bank_clients; ++i, ++id) threads_.emplace_back([this, id] { BankClient(id); });
+  for (int i = 0; i < o_.queue_producers; ++i, ++id) threads_.emplace_back([this, id] { ProducerClient(id); });
+  for (int i = 0; i < o_.queue_consumers; ++i, ++id) threads_.emplace_back([this, id] { ConsumerClient(id); });
+  for (int i = 0; i < o_.ttl_clients; ++i, ++id) threads_.emplace_back([this, id] { TtlClient(id); });
 }
 
 void Workload::Stop() {
@@ -148,9 +167,60 @@ void Workload::Stop() {
   threads_.clear();
 }
 
-void Workload::RegisterClient(int id) {
+namespace {
+
+// SELECT arguments Redis refuses (its integer parsing is strict): the
+// connection must stay in its db. A node that parsed them loosely would lock
+// and log the next command's keys in the wrong db.
+constexpr const char* kInvalidDbs[] = {"01", "+1", " 1", "-0"};
+
+// A register op's command: reads in three flavours (GET; GETEX, a write
+// command that propagates nothing; a script that only reads), SET and INCR.
+std::vector<std::string> RegisterCommand(Op& op, std::mt19937_64& rng, int id, int64_t* seq, bool reader,
+                                         const std::vector<std::string>& read_via) {
+  int k = reader ? 0 : static_cast<int>(rng() % 10);
+  if (k < 5) {
+    op.kind = OpKind::kRead;
+    op.via = read_via[rng() % read_via.size()];
+    if (op.via == "getex") return {"GETEX", op.key};
+    if (op.via == "eval") return {"EVAL", "return redis.call('get', KEYS[1])", "1", op.key};
+    op.via = "get";
+    return {"GET", op.key};
+  }
+  if (k < 8) {
+    op.kind = OpKind::kWrite;
+    op.value = ((id + 1) * 1000000LL + (++*seq)) * kWriteSpan;
+    return {"SET", op.key, absl::StrCat(op.value)};
+  }
+  op.kind = OpKind::kIncr;
+  return {"INCR", op.key};
+}
+
+}  // namespace
+
+// Reads the replies to [an invalid SELECT and] SELECT db. Returns the db the
+// next command ran in: db, unless the node refused the SELECT outright (then
+// the connection stayed where it was). With the reply lost (or UNKNOWN) the
+// command after it can only have run after it: db too.
+int Workload::ReadSelectReplies(Conn& conn, bool invalid_first, int db) {
+  const int before = conn.db();
+  if (invalid_first) {
+    auto v = conn.Read();
+    if (!v) return db;  // dropped: the op's reply will be missing too
+    if (!v->IsError()) Surprise(absl::StrCat("an invalid SELECT was answered ", itest::Str(*v), " (Redis refuses it)"));
+  }
+  auto v = conn.Read();
+  if (v && v->IsError() && !v->str.starts_with("UNKNOWN")) return before;
+  if (v && !v->IsError() && v->AsString() != "OK") Surprise("SELECT answered " + itest::Str(*v));
+  if (v && !v->IsError()) conn.set_db(db);
+  return db;
+}
+
+// Registers in several dbs: every op goes out pipelined behind SELECT (and
+// sometimes an invalid SELECT first); the key checked is "db<n>:<key>".
+void Workload::RegisterClient(int id, bool reader) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
-  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  Conn conn(c_, id % c_.size(), reader ? o_.reader_timeout : o_.op_timeout);
   int64_t seq = 0;
   while (!stop_) {
     Client* cl = conn.Get();
@@ -158,22 +228,17 @@ void Workload::RegisterClient(int id) {
     Op op;
     op.client = id;
     op.node = conn.node();
-    op.key = absl::StrCat("reg", rng() % o_.register_keys);
-    int k = static_cast<int>(rng() % 10);
-    std::vector<std::string> args;
-    if (k < 5) {
-      op.kind = OpKind::kRead;
-      args = {"GET", op.key};
-    } else if (k < 8) {
-      op.kind = OpKind::kWrite;
-      op.value = ((id + 1) * 1000000LL + (++seq)) * kWriteSpan;
-      args = {"SET", op.key, absl::StrCat(op.value)};
-    } else {
-      op.kind = OpKind::kIncr;
-      args = {"INCR", op.key};
-    }
+    const int db = static_cast<int>(rng() % o_.register_dbs);
+    const std::string name = absl::StrCat("reg", rng() % o_.register_keys);
+    op.key = name;
+    std::vector<std::string> args = RegisterCommand(op, rng, id, &seq, reader, o_.read_via);
+    const bool invalid_first = rng() % 4 == 0;
+    std::string out;
+    if (invalid_first) out += Cmd({"SELECT", kInvalidDbs[rng() % std::size(kInvalidDbs)]});
+    out += Cmd({"SELECT", absl::StrCat(db)}) + Cmd(args);
     op.invoke_ns = Now();
-    cl->Send(Cmd(args));
+    cl->Send(out);
+    op.key = absl::StrCat("db", ReadSelectReplies(conn, invalid_first, db), ":", name);
     auto v = conn.Read();
     op.complete_ns = Now();
     op.outcome = Classify(v, conn, &op.error);
@@ -189,6 +254,11 @@ void Workload::RegisterClient(int id) {
     history_.Add(std::move(op));
     std::this_thread::sleep_for(o_.think);
   }
+}
+
+void Workload::Surprise(std::string what) {
+  std::lock_guard l(surprises_mu_);
+  if (surprises_.size() < 100) surprises_.push_back(std::move(what));
 }
 
 void Workload::ListClient(int id) {
@@ -263,55 +333,290 @@ void Workload::ListClient(int id) {
   }
 }
 
+namespace {
+
+// Moves ARGV[1] from KEYS[1] to KEYS[2] unless KEYS[1] has less: 1 if moved, 0 if refused.
+constexpr const char* kTransferScript =
+    "local have = tonumber(redis.call('get', KEYS[1]) or '0') "
+    "local n = tonumber(ARGV[1]) "
+    "if have < n then return 0 end "
+    "redis.call('decrby', KEYS[1], n) "
+    "redis.call('incrby', KEYS[2], n) "
+    "return 1";
+
+// The reply to EXEC of a two-command transfer: its outcome.
+void ClassifyExec(const std::optional<resp::Value>& v, Conn& conn, Op& op) {
+  if (v && v->type == resp::Type::kNull) {
+    op.outcome = Outcome::kFail;  // a watched key changed: EXEC ran nothing
+    op.error = "EXEC nil (watched key changed)";
+    return;
+  }
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome == Outcome::kOk && (v->type != resp::Type::kArray || v->elements.size() != 2)) {
+    op.outcome = Outcome::kUnknown;
+    op.error = "EXEC reply " + itest::Str(*v);
+  }
+}
+
+// Reads `n` replies; the last one (nullopt as soon as one is missing).
+std::optional<resp::Value> ReadReplies(Conn& conn, int n) {
+  std::optional<resp::Value> v;
+  for (int i = 0; i < n; ++i) {
+    v = conn.Read();
+    if (!v) break;
+  }
+  return v;
+}
+
+}  // namespace
+
 void Workload::BankClient(int id) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);
   auto accts = accounts();
   while (!stop_) {
-    Client* cl = conn.Get();
-    if (!cl) continue;
+    if (!conn.Get()) continue;
     Op op;
-    op.client = id;
-    op.node = conn.node();
-    op.invoke_ns = Now();
-    if (rng() % 2 == 0) {
-      op.kind = OpKind::kBalances;
-      std::vector<std::string> args = {"MGET"};
-      args.insert(args.end(), accts.begin(), accts.end());
-      cl->Send(Cmd(args));
-      auto v = conn.Read();
-      op.outcome = Classify(v, conn, &op.error);
-      if (op.outcome == Outcome::kOk) {
-        for (auto& e : v->elements) op.balances.push_back(Int(e).value_or(kNil));
-      }
+    const int k = static_cast<int>(rng() % 10);
+    if (k < 4) {
+      op = ReadBalances(conn, accts);
     } else {
       op.kind = OpKind::kTransfer;
       size_t a = rng() % accts.size(), b = (a + 1 + rng() % (accts.size() - 1)) % accts.size();
       op.from = accts[a];
       op.to = accts[b];
       op.value = 1 + static_cast<int64_t>(rng() % 10);
-      cl->Send(Cmd({"MULTI"}));
-      auto m = conn.Read();
-      if (!m || m->IsError()) {
-        op.outcome = Outcome::kFail;
-        op.error = m ? m->str : "no reply to MULTI";
-        conn.Drop();
+      if (k < 6) {
+        op = TransferMulti(conn, std::move(op));
+      } else if (k < 8) {
+        auto done = TransferWatch(conn, std::move(op));
+        if (!done) {  // funds short: nothing was tried
+          std::this_thread::sleep_for(o_.think);
+          continue;
+        }
+        op = std::move(*done);
       } else {
-        cl->Send(Cmd({"DECRBY", op.from, absl::StrCat(op.value)}) + Cmd({"INCRBY", op.to, absl::StrCat(op.value)}) +
-                 Cmd({"EXEC"}));
-        std::optional<resp::Value> v;
-        for (int i = 0; i < 3; ++i) {
-          v = conn.Read();
-          if (!v) break;
-        }
-        op.outcome = Classify(v, conn, &op.error);
-        if (op.outcome == Outcome::kOk && (v->type != resp::Type::kArray || v->elements.size() != 2)) {
-          op.outcome = Outcome::kUnknown;
-          op.error = "EXEC reply " + itest::Str(*v);
-        }
+        op = TransferScript(conn, std::move(op));
       }
     }
+    op.client = id;
     op.complete_ns = Now();
+    history_.Add(std::move(op));
+    std::this_thread::sleep_for(o_.think);
+  }
+}
+
+Op Workload::ReadBalances(Conn& conn, const std::vector<std::string>& accts) {
+  Op op;
+  op.kind = OpKind::kBalances;
+  op.node = conn.node();
+  op.invoke_ns = Now();
+  std::vector<std::string> args = {"MGET"};
+  args.insert(args.end(), accts.begin(), accts.end());
+  conn.Get()->Send(Cmd(args));
+  auto v = conn.Read();
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome == Outcome::kOk) {
+    for (auto& e : v->elements) op.balances.push_back(Int(e).value_or(kNil));
+  }
+  return op;
+}
+
+// MULTI, DECRBY from, INCRBY to, EXEC. MULTI alone first: if it failed,
+// pipelined commands would run outside a transaction.
+Op Workload::TransferMulti(Conn& conn, Op op) {
+  op.via = "multi";
+  op.node = conn.node();
+  op.invoke_ns = Now();
+  conn.Get()->Send(Cmd({"MULTI"}));
+  auto m = conn.Read();
+  if (!m || m->IsError()) {
+    op.outcome = Outcome::kFail;  // nothing queued: nothing can run
+    op.error = m ? m->str : "no reply to MULTI";
+    conn.Drop();
+    return op;
+  }
+  conn.Get()->Send(Cmd({"DECRBY", op.from, absl::StrCat(op.value)}) + Cmd({"INCRBY", op.to, absl::StrCat(op.value)}) +
+                   Cmd({"EXEC"}));
+  ClassifyExec(ReadReplies(conn, 3), conn, op);
+  return op;
+}
+
+// Check-and-set: WATCH both accounts, read them, and if `from` has enough,
+// SET both new balances in MULTI/EXEC. A nil EXEC means a watched key changed
+// and nothing ran. Returns nullopt when nothing was tried (funds short, or the
+// WATCH or the read failed: no write was sent).
+std::optional<Op> Workload::TransferWatch(Conn& conn, Op op) {
+  op.via = "watch";
+  op.node = conn.node();
+  op.invoke_ns = Now();
+  conn.Get()->Send(Cmd({"WATCH", op.from, op.to}) + Cmd({"MGET", op.from, op.to}));
+  auto w = conn.Read();
+  auto g = w ? conn.Read() : std::nullopt;
+  if (!w || w->IsError() || !g || g->IsError() || g->type != resp::Type::kArray || g->elements.size() != 2) {
+    conn.Drop();  // closing the connection forgets the WATCH
+    return std::nullopt;
+  }
+  const int64_t have = Int(g->elements[0]).value_or(kNil), other = Int(g->elements[1]).value_or(kNil);
+  if (have == kNil || other == kNil || have < op.value) {
+    conn.Get()->Send(Cmd({"UNWATCH"}));
+    if (!conn.Read()) conn.Drop();
+    return std::nullopt;
+  }
+  op.balances = {have, other};
+  conn.Get()->Send(Cmd({"MULTI"}));
+  auto m = conn.Read();
+  if (!m || m->IsError()) {
+    op.outcome = Outcome::kFail;
+    op.error = m ? m->str : "no reply to MULTI";
+    conn.Drop();
+    return op;
+  }
+  conn.Get()->Send(Cmd({"SET", op.from, absl::StrCat(have - op.value)}) +
+                   Cmd({"SET", op.to, absl::StrCat(other + op.value)}) + Cmd({"EXEC"}));
+  ClassifyExec(ReadReplies(conn, 3), conn, op);
+  return op;
+}
+
+// One EVAL reads `from`, refuses (0) if it is short, else moves the amount (1).
+Op Workload::TransferScript(Conn& conn, Op op) {
+  op.via = "eval";
+  op.node = conn.node();
+  op.invoke_ns = Now();
+  conn.Get()->Send(Cmd({"EVAL", kTransferScript, "2", op.from, op.to, absl::StrCat(op.value)}));
+  auto v = conn.Read();
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome != Outcome::kOk) return op;
+  if (v->type == resp::Type::kInteger && v->integer == 0) {
+    op.outcome = Outcome::kFail;  // refused by the script: it moved nothing
+    op.error = "script refused: funds short";
+  } else if (v->type != resp::Type::kInteger || v->integer != 1) {
+    op.outcome = Outcome::kUnknown;
+    op.error = "script reply " + itest::Str(*v);
+  }
+  return op;
+}
+
+// ---------------------------------------------------------------------- queue
+
+namespace {
+constexpr const char* kQueueKey = "queue";
+
+// A BLPOP reply: [key, element] or nil (timed out with nothing).
+void ClassifyPop(const std::optional<resp::Value>& v, Conn& conn, Op& op) {
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome != Outcome::kOk || v->type == resp::Type::kNull) return;
+  if (v->type == resp::Type::kArray && v->elements.size() == 2) {
+    op.elems = {v->elements[1].AsString()};
+  } else {
+    op.outcome = Outcome::kUnknown;
+    op.error = "BLPOP reply " + itest::Str(*v);
+    conn.Drop();
+  }
+}
+}  // namespace
+
+void Workload::ProducerClient(int id) {
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  int64_t seq = 0;
+  while (!stop_) {
+    if (Now() < o_.queue_producers_from_ns) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    Op op;
+    op.client = id;
+    op.node = conn.node();
+    op.kind = OpKind::kPush;
+    op.key = kQueueKey;
+    op.elems = {absl::StrCat("p", id, "-", ++seq)};
+    op.invoke_ns = Now();
+    cl->Send(Cmd({"RPUSH", op.key, op.elems[0]}));
+    auto v = conn.Read();
+    op.complete_ns = Now();
+    op.outcome = Classify(v, conn, &op.error);
+    if (op.outcome == Outcome::kOk && v->type != resp::Type::kInteger) op.outcome = Outcome::kUnknown, op.error = itest::Str(*v);
+    history_.Add(std::move(op));
+    std::this_thread::sleep_for(o_.queue_push_pause);
+  }
+}
+
+// Either BLPOP with a 1 s timeout and wait for the reply, or BLPOP with none
+// and leave (close the connection) after 20-300 ms if still blocked: the pop
+// is then unknown, closed at complete_ns. A correct node kills the blocked
+// command in its child; one that kept it would pop an element nobody gets.
+void Workload::ConsumerClient(int id) {
+  std::mt19937_64 rng(o_.seed * 1000 + id);
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  while (!stop_) {
+    if (Now() >= o_.queue_consumers_until_ns) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    Op op;
+    op.client = id;
+    op.node = conn.node();
+    op.kind = OpKind::kPop;
+    op.key = kQueueKey;
+    const bool leave = static_cast<int>(rng() % 100) < o_.queue_leave_percent;
+    const auto patience = std::chrono::milliseconds(20 + rng() % 281);
+    op.via = leave ? "leaves" : "waits";
+    op.invoke_ns = Now();
+    cl->Send(Cmd({"BLPOP", op.key, leave ? "0" : "1"}));
+    auto v = leave ? conn.Read(patience) : conn.Read();
+    if (leave && !v) {
+      conn.Drop();
+      op.outcome = Outcome::kUnknown;
+      op.error = "left while blocked";
+    } else {
+      ClassifyPop(v, conn, op);
+    }
+    op.complete_ns = Now();
+    history_.Add(std::move(op));
+    std::this_thread::sleep_for(o_.think);
+  }
+}
+
+// ------------------------------------------------------------------------ ttl
+
+// SET with a TTL of 1-1.5 s and, pipelined behind it, PERSIST or EXPIRE for
+// ~28 h. A reply of 1 to the second command is a promise: the key stays.
+void Workload::TtlClient(int id) {
+  std::mt19937_64 rng(o_.seed * 1000 + id);
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  int64_t seq = 0;
+  while (!stop_) {
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    Op op;
+    op.client = id;
+    op.node = conn.node();
+    op.kind = OpKind::kTtl;
+    op.key = absl::StrCat("t", id, "-", ++seq);
+    op.value = (id + 1) * 1000000000LL + seq;
+    const bool persist = rng() % 2 == 0;
+    op.via = persist ? "persist" : "expire";
+    const std::string value = absl::StrCat(op.value);
+    op.invoke_ns = Now();
+    cl->Send(persist ? Cmd({"SET", op.key, value, "PX", "1500"}) + Cmd({"PERSIST", op.key})
+                     : Cmd({"SET", op.key, value, "EX", "1"}) + Cmd({"EXPIRE", op.key, "100000"}));
+    auto set = conn.Read();
+    auto v = set ? conn.Read() : std::nullopt;
+    op.complete_ns = Now();
+    op.outcome = Classify(v, conn, &op.error);
+    if (op.outcome == Outcome::kOk) {
+      if (v->type == resp::Type::kInteger && v->integer == 0) {
+        op.outcome = Outcome::kFail;  // no promise: the key was gone (or the SET refused)
+        op.error = absl::StrCat(op.via, " returned 0 (SET replied ", set ? itest::Str(*set) : "nothing", ")");
+      } else if (v->type != resp::Type::kInteger || v->integer != 1) {
+        op.outcome = Outcome::kUnknown;
+        op.error = absl::StrCat(op.via, " reply ", itest::Str(*v));
+      }
+    }
     history_.Add(std::move(op));
     std::this_thread::sleep_for(o_.think);
   }
@@ -321,6 +626,8 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   final_lists_.clear();
   final_balances_.clear();
+  final_queue_.clear();
+  final_ttl_.clear();
   int n = 0;
   auto attempt = [&](const std::vector<std::string>& args) -> std::optional<resp::Value> {
     while (std::chrono::steady_clock::now() < deadline) {
@@ -333,12 +640,16 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
     }
     return std::nullopt;
   };
+  auto read_list = [&](const std::string& key, std::vector<std::string>* out) {
+    auto v = attempt({"LRANGE", key, "0", "-1"});
+    if (!v) return false;
+    for (auto& e : v->elements) out->push_back(e.AsString());
+    return true;
+  };
   if (o_.list_clients > 0) {
     for (auto& k : list_keys()) {
-      auto v = attempt({"LRANGE", k, "0", "-1"});
-      if (!v) return false;
       std::vector<std::string> l;
-      for (auto& e : v->elements) l.push_back(e.AsString());
+      if (!read_list(k, &l)) return false;
       final_lists_.push_back({k, l});
     }
   }
@@ -349,6 +660,25 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
     auto v = attempt(args);
     if (!v) return false;
     for (auto& e : v->elements) final_balances_.push_back(Int(e).value_or(kNil));
+  }
+  if (o_.queue_producers + o_.queue_consumers > 0 && !read_list(kQueueKey, &final_queue_)) return false;
+  return o_.ttl_clients == 0 || ReadFinalTtl(attempt);
+}
+
+// Reads every key an acknowledged PERSIST or EXPIRE made permanent, once the
+// TTLs they had before (at most 1.5 s) are over: a lost promise shows then.
+bool Workload::ReadFinalTtl(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read) {
+  std::this_thread::sleep_for(2500ms);
+  std::vector<std::string> keys;
+  for (const Op& op : history_.ops()) {
+    if (op.kind == OpKind::kTtl && op.outcome == Outcome::kOk) keys.push_back(op.key);
+  }
+  for (size_t at = 0; at < keys.size(); at += 200) {
+    std::vector<std::string> args = {"MGET"};
+    args.insert(args.end(), keys.begin() + at, keys.begin() + std::min(keys.size(), at + 200));
+    auto v = read(args);
+    if (!v || v->elements.size() != args.size() - 1) return false;
+    for (size_t i = 0; i < v->elements.size(); ++i) final_ttl_[args[i + 1]] = Int(v->elements[i]).value_or(kNil);
   }
   return true;
 }
@@ -361,6 +691,10 @@ CheckResult Workload::Check(int64_t register_budget_ms) const {
     std::vector<int64_t> initial(o_.bank_accounts, o_.bank_initial);
     r.Merge(CheckBank(ops, accounts(), initial, final_balances_));
   }
+  if (o_.queue_producers + o_.queue_consumers > 0) r.Merge(CheckQueue(ops, final_queue_));
+  if (o_.ttl_clients > 0) r.Merge(CheckTtl(ops, final_ttl_));
+  std::lock_guard l(surprises_mu_);
+  for (const std::string& s : surprises_) r.Fail("unexpected reply: " + s);
   return r;
 }
 
@@ -511,7 +845,9 @@ std::string Summarize(const std::vector<Op>& ops, const std::vector<FaultEvent>&
   std::map<std::string, std::array<int64_t, 3>> by_kind;
   std::array<int64_t, 3> total{};
   for (auto& op : ops) {
-    by_kind[OpKindName(op.kind)][static_cast<int>(op.outcome)]++;
+    std::string kind = OpKindName(op.kind);
+    if (!op.via.empty()) absl::StrAppend(&kind, "(", op.via, ")");
+    by_kind[kind][static_cast<int>(op.outcome)]++;
     total[static_cast<int>(op.outcome)]++;
   }
   std::string s = absl::StrCat("operations: ", ops.size(), " (ok ", total[0], ", failed ", total[1], ", unknown ", total[2], ")\n");

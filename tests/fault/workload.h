@@ -3,7 +3,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -16,15 +19,42 @@ namespace fault {
 
 using namespace std::chrono_literals;
 
+class Conn;  // a client's connection (workload.cc)
+
 struct WorkloadOptions {
   int register_clients = 6;
-  int register_keys = 4;
+  int register_keys = 4;  // per db
+  int register_dbs = 3;   // each register op SELECTs one of them first
+  // Register clients that only read. A client whose write hangs (on a leader
+  // cut off from the others) stops asking; readers keep asking, and give up a
+  // read after reader_timeout (one may wait behind such a write) to ask again
+  // on a fresh connection.
+  int register_readers = 0;
+  std::chrono::milliseconds reader_timeout = 5s;
+  // How register reads are made, picked at random: "get", "getex" (a write
+  // command that propagates nothing), "eval" (a script that only reads).
+  std::vector<std::string> read_via = {"get", "getex", "eval"};
   int list_clients = 3;
   int list_keys = 3;                         // in use at a time
   int64_t list_key_lifetime_ns = 10'000'000'000;  // then the list clients move to new keys
   int bank_clients = 3;
   int bank_accounts = 5;
   int64_t bank_initial = 100;
+  // Queue: producers RPUSH unique elements; consumers BLPOP with a 1 s timeout,
+  // or (queue_leave_percent of the time) BLPOP with none and close the
+  // connection 20-300 ms later if still blocked.
+  int queue_producers = 1;
+  int queue_consumers = 2;
+  int queue_leave_percent = 50;
+  // Between pushes: slower than the consumers, so that they mostly wait
+  // blocked (and those that leave, leave while blocked).
+  std::chrono::milliseconds queue_push_pause = 60ms;
+  int64_t queue_producers_from_ns = 0;              // producers wait until then
+  int64_t queue_consumers_until_ns = kInf;          // consumers stop then
+  // SET with a short TTL, then PERSIST or EXPIRE far away: acknowledged keys
+  // must stay. Off by default: the current node loses some when a child is
+  // rebuilt (replaying SET ... PXAT <past> to a master deletes the key).
+  int ttl_clients = 0;
   std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
   std::chrono::milliseconds think = 3ms;      // pause between a client's ops
   uint64_t seed = 1;
@@ -46,13 +76,24 @@ class Workload {
   bool ReadFinal(std::chrono::milliseconds timeout = 30s);
   const std::vector<std::pair<std::string, std::vector<std::string>>>& final_lists() const { return final_lists_; }
   const std::vector<int64_t>& final_balances() const { return final_balances_; }
+  const std::vector<std::string>& final_queue() const { return final_queue_; }
   CheckResult Check(int64_t register_budget_ms = 30000) const;
   std::vector<std::string> errors_seen() const;
 
  private:
-  void RegisterClient(int id);
+  void RegisterClient(int id, bool reader);
+  int ReadSelectReplies(Conn& conn, bool invalid_first, int db);
   void ListClient(int id);
   void BankClient(int id);
+  Op ReadBalances(Conn& conn, const std::vector<std::string>& accts);
+  Op TransferMulti(Conn& conn, Op op);
+  std::optional<Op> TransferWatch(Conn& conn, Op op);
+  Op TransferScript(Conn& conn, Op op);
+  void ProducerClient(int id);
+  void ConsumerClient(int id);
+  void TtlClient(int id);
+  bool ReadFinalTtl(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
+  void Surprise(std::string what);  // a reply Redis would never give: reported as an anomaly
   std::vector<std::string> ListKeysOf(int64_t generation) const;
 
   itest::Cluster& c_;
@@ -64,6 +105,10 @@ class Workload {
   std::vector<std::thread> threads_;
   std::vector<std::pair<std::string, std::vector<std::string>>> final_lists_;
   std::vector<int64_t> final_balances_;
+  std::vector<std::string> final_queue_;
+  std::map<std::string, int64_t> final_ttl_;
+  mutable std::mutex surprises_mu_;
+  std::vector<std::string> surprises_;
 };
 
 struct FaultEvent {
