@@ -121,10 +121,6 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   cfg.nemeses = {"kill-child-follower", "kill-leader", "partition-leader", "pause-leader", "kill-child-leader",
                  "partition-bridge", "transfer-leader", "replace-follower"};
   cfg.hold = 2500ms;
-  // TTL keys (SET PX/EX, then PERSIST/EXPIRE) stay off until the node keeps
-  // them across a child rebuild (replaying SET ... PXAT <past> to a master
-  // deletes the key, so kill-child-* loses acknowledged PERSISTs). Then:
-  // cfg.workload.ttl_clients = 1;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);
   EXPECT_TRUE(r.final_read) << "no final read after healing";

@@ -52,9 +52,8 @@ struct WorkloadOptions {
   int64_t queue_producers_from_ns = 0;              // producers wait until then
   int64_t queue_consumers_until_ns = kInf;          // consumers stop then
   // SET with a short TTL, then PERSIST or EXPIRE far away: acknowledged keys
-  // must stay. Off by default: the current node loses some when a child is
-  // rebuilt (replaying SET ... PXAT <past> to a master deletes the key).
-  int ttl_clients = 0;
+  // must stay, across child rebuilds too (children replay the log as replicas).
+  int ttl_clients = 1;
   std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
   std::chrono::milliseconds think = 3ms;      // pause between a client's ops
   uint64_t seed = 1;
