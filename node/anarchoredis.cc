@@ -56,6 +56,11 @@ ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, client_output_buffer_limit, "normal 0 0 0 pubsub 32mb 8mb 60",
           "As Redis's client-output-buffer-limit: per class, the hard limit, the soft limit and "
           "the seconds a client may stay above it; a client over the limit is disconnected.");
+ABSL_FLAG(uint64_t, snapshot_log_bytes, 64ULL << 20,
+          "Take a snapshot (and compact the log) once this many bytes of log were committed since "
+          "the last one; 0: only with ANARCHO.SNAPSHOT.");
+ABSL_FLAG(uint64_t, snapshot_keep_entries, 10000,
+          "Entries kept below a snapshot when the log is compacted, for followers slightly behind.");
 ABSL_FLAG(int, busy_reply_threshold, 5000,
           "Milliseconds a script may run before it is stopped (as Redis's busy-reply-threshold): "
           "a script that only read is killed, one that wrote is discarded by rebuilding the "
@@ -175,6 +180,8 @@ int main(int argc, char** argv) {
   }
   options.output_limits = *limits;
   options.busy_reply_threshold_ms = absl::GetFlag(FLAGS_busy_reply_threshold);
+  options.snapshot_log_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes);
+  options.raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
   if (options.busy_reply_threshold_ms < 1) {
     std::cerr << "anarchoredis: --busy_reply_threshold must be at least 1 ms\n";
     return 2;

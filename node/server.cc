@@ -39,7 +39,8 @@ Server::Server(asio::io_context& io, ServerOptions options)
       child_watch_(io),
       promote_timer_(io),
       busy_timer_(io),
-      control_(io) {
+      control_(io),
+      snap_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
 }
 
@@ -102,6 +103,7 @@ absl::Status Server::Start() {
   PollChild();
 
   ReplicatedLogOptions ro = options_.raft;
+  ro.snapshot_dir = (fs::path(options_.dir) / "snapshots").string();
   if (!options_.test_sync_gate.empty()) {
     ro.before_sync = [gate = options_.test_sync_gate] {
       while (fs::exists(gate)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -112,7 +114,13 @@ absl::Status Server::Start() {
   rlog_->on_soft_state = [this](const consensus::SoftState& ss) { OnSoftState(ss); };
   rlog_->on_committed = [this](std::vector<cpb::Entry>&& e) { OnCommitted(std::move(e)); };
   rlog_->on_read_states = [this](std::vector<consensus::ReadState>&& r) { OnReadStates(std::move(r)); };
+  rlog_->on_snapshot = [this](const pb::SnapshotMeta& meta) { OnSnapshotInstalled(meta); };
   if (auto s = rlog_->Start(); !s.ok()) return s;
+  if (const auto& snap = rlog_->snapshot()) {
+    // The child is rebuilt from the snapshot; the committed entries after it follow.
+    committed_index_ = snap->index();
+    scripts_ = std::set<std::string>(snap->scripts().begin(), snap->scripts().end());
+  }
   state_ = State::kRunning;
   PromoteLearners();
   WatchBusy();
@@ -167,9 +175,17 @@ absl::Status Server::StartChild() {
 // entry, then every committed entry, as its replication stream.
 void Server::OnChildSyncRequested() {
   if (promoted_ || state_ != State::kRunning) return;
-  (void)link_.FullSync("", 0);
-  const consensus::MemoryStorage& log = rlog_->storage();
   uint64_t next = 1;
+  if (const auto& snap = rlog_->snapshot()) {
+    if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), ScriptPrelude(*snap)); !s.ok()) {
+      Log(LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
+      std::_Exit(1);
+    }
+    next = snap->index() + 1;
+  } else {
+    (void)link_.FullSync("", 0);
+  }
+  const consensus::MemoryStorage& log = rlog_->storage();
   while (next <= committed_index_) {
     auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
     if (!entries.ok()) {
@@ -199,6 +215,7 @@ void Server::RebuildChild(const std::string& why) {
   if (state_ != State::kRunning) return;
   ++rebuilds_;
   Log(LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
+  AbortSnapshot(absl::StrCat("the child was rebuilt: ", why));
   StopStream();
   EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
                               "); the outcome of this request is unknown"));
@@ -215,6 +232,15 @@ void Server::RebuildChild(const std::string& why) {
     ready_barrier_ = rlog_->last_index();
     CheckLeaderReady();
   }
+}
+
+// A snapshot from the leader replaced this follower's log: its child starts
+// again from it.
+void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
+  committed_index_ = meta.index();
+  log_bytes_since_snapshot_ = 0;
+  scripts_ = std::set<std::string>(meta.scripts().begin(), meta.scripts().end());
+  RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));
 }
 
 void Server::WatchChild() {
@@ -297,6 +323,7 @@ void Server::StartStream(std::optional<std::pair<std::string, uint64_t>> resume,
     stream_starting_ = false;
     stream_id_ = replid;
     committed_offset_ = offset;
+    last_stream_entry_ = {committed_index_, offset};  // the child holds every committed entry
     batcher_.Reset(offset);
     gate_.Committed(offset);  // the stream starts here, all of it committed
     leader_ready_ = true;
@@ -342,8 +369,8 @@ void Server::ProposePending() {
   // learns it at the next Ready), proposals would be refused. The effects wait
   // here, in stream order: proposed once a transfer is abandoned, or thrown
   // away with the child's state when this node stops leading.
-  if (!rlog_->accepting_proposals()) return;
-  if (!batcher_.has_effects()) {
+  if (!rlog_->accepting_proposals() || proposals_paused_) return;
+  if (!batcher_.has_effects() && !batcher_.cut_pending()) {
     // Only bytes that are not state (pings): nothing to replicate. They are
     // committed once everything proposed before them is.
     if (committed_offset_ >= batcher_.taken_offset()) {
@@ -353,6 +380,7 @@ void Server::ProposePending() {
     return;
   }
   std::vector<pb::EffectBatch> entries = batcher_.Take(kProposeBudget);
+  if (entries.empty()) return;  // waiting for the stream to reach a cut point
   std::vector<std::string> payloads;
   for (pb::EffectBatch& e : entries) {
     e.set_stream_id(stream_id_);
@@ -367,6 +395,8 @@ void Server::ProposePending() {
     return;
   }
   gate_.Proposed(entries.back().stream_end());
+  const uint64_t last = rlog_->last_index();
+  for (size_t k = 0; k < entries.size(); ++k) SnapshotEntryProposed(last - (entries.size() - 1 - k), entries[k]);
   if (batcher_.has_effects()) rlog_->Kick();  // the rest goes with the next Ready
 }
 
@@ -393,7 +423,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     if (e.type() == cpb::ENTRY_CONF_CHANGE) {
       cpb::ConfChange cc;
       if (cc.ParseFromString(e.data())) {
-        rlog_->ApplyConfChange(cc);
+        rlog_->ApplyConfChange(e.index(), cc);
         Log(LogLevel::kInfo, "membership: %s node %d %s", cpb::ConfChangeType_Name(cc.type()), cc.node_id(),
             cc.context());
         if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE && cc.node_id() == rlog_->id()) {
@@ -402,15 +432,17 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
         }
       }
     }
+    log_bytes_since_snapshot_ += e.data().size();
+    pb::EffectBatch batch;
+    const bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data());
+    if (effects && batch.stream_id().empty()) TrackScripts(batch);
     if (!promoted_) {
       FeedChild(e);
       continue;
     }
     // A promoted child produced everything committed from here on itself
     // (its own effects, or the node entries it ran first).
-    pb::EffectBatch batch;
-    if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data()) &&
-        batch.stream_id() == stream_id_ && !stream_id_.empty()) {
+    if (effects && batch.stream_id() == stream_id_ && !stream_id_.empty()) {
       own_end = std::max(own_end, batch.stream_end());
     }
   }
@@ -418,6 +450,8 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     gate_.Applied(entries.back().index());
     GateChanged();
   }
+  FinishSnapshot();
+  MaybeSnapshot();
   if (leader_id_ == 0 && rlog_->sole_voter()) rlog_->Campaign();  // no need to wait for a timeout
   if (own_end > 0) {
     AdvanceCommitted(own_end);
@@ -684,6 +718,11 @@ std::string Server::StatusReply(int proto) const {
       {"applied_index", absl::StrCat(applied)},
       {"apply_lag", absl::StrCat(st.commit > applied ? st.commit - applied : 0)},
       {"last_index", absl::StrCat(st.last_index)},
+      {"log_first_index", absl::StrCat(rlog_->first_index())},
+      {"snapshot_index", absl::StrCat(rlog_->snapshot() ? rlog_->snapshot()->index() : 0)},
+      {"snapshot_bytes", absl::StrCat(rlog_->snapshot() ? rlog_->snapshot()->size() : 0)},
+      {"snapshots_taken", absl::StrCat(snapshots_taken_)},
+      {"snapshot_transfers", absl::StrCat(rlog_->snapshot_transfers())},
       {"peers", absl::StrJoin(progress, " ")},
       {"log_syncs", absl::StrCat(rlog_->syncs())},
       {"stream_id", stream_id_},
@@ -724,7 +763,31 @@ std::string Server::InfoSection() const {
   return s;
 }
 
-std::string Server::NodeCommand(std::span<const std::string_view> args, int proto) {
+void Server::NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
+  const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
+  if (name == "anarcho.snapshot") {
+    if (args.size() != 1) return reply("-ERR usage: ANARCHO.SNAPSHOT\r\n");
+    // This node's own snapshot of its child; the reply waits until it is durable.
+    return TakeSnapshot([reply, proto](absl::StatusOr<pb::SnapshotMeta> meta) {
+      std::string out;
+      if (!meta.ok()) {
+        resp::AppendError(&out, absl::StrCat("ERR snapshot failed: ", meta.status().message()));
+      } else {
+        resp::AppendMapHeader(&out, 3, proto);
+        resp::AppendBulkString(&out, "index");
+        resp::AppendInteger(&out, static_cast<int64_t>(meta->index()));
+        resp::AppendBulkString(&out, "term");
+        resp::AppendInteger(&out, static_cast<int64_t>(meta->term()));
+        resp::AppendBulkString(&out, "bytes");
+        resp::AppendInteger(&out, static_cast<int64_t>(meta->size()));
+      }
+      reply(std::move(out));
+    });
+  }
+  reply(NodeCommandNow(args, proto));
+}
+
+std::string Server::NodeCommandNow(std::span<const std::string_view> args, int proto) {
   std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
   std::string out;
   auto error = [&](std::string_view msg) {
@@ -734,8 +797,9 @@ std::string Server::NodeCommand(std::span<const std::string_view> args, int prot
   auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   if (name == "anarcho.status") return StatusReply(proto);
   if (name == "anarcho.help") {
-    resp::AppendArrayHeader(&out, 5);
+    resp::AppendArrayHeader(&out, 6);
     for (const char* line : {"ANARCHO.STATUS - this node's Raft and child state",
+                             "ANARCHO.SNAPSHOT - take a snapshot of this node's state now, compact its log",
                              "ANARCHO.ADD <id> <host:client_port:raft_port> - add a node (learner, then voter)",
                              "ANARCHO.REMOVE <id> - remove a node", "ANARCHO.TRANSFER <id> - hand leadership to a voter",
                              "ANARCHO.HELP - this text"}) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@
 #include "node/front/command_table.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
+#include "node/snapshot.pb.h"
+#include "resp/value.h"
 #include "resp/limits.h"
 #include "storage/log_store.h"
 
@@ -55,6 +58,9 @@ struct ServerOptions {
   gate::BrokenRule test_broken_gate_rule = gate::BrokenRule::kNone;
   ReplicatedLogOptions raft;
   int no_leader_wait_ms = 3000;  // a client waits this long for a leader, then gets TRYAGAIN
+  // A snapshot is taken once this much log (entry payload) was committed
+  // since the last one (0: only on demand).
+  uint64_t snapshot_log_bytes = 64ULL << 20;
 };
 
 // Where a client session sends its requests.
@@ -90,8 +96,11 @@ class Server {
   // (SCRIPT LOAD): every member's child runs it when the entry commits.
   // Returns the entry's index, 0 if this node cannot propose now.
   uint64_t LogCommand(const std::vector<std::string>& args);
-  // The node's own commands (ANARCHO.*), answered here; `proto` is the client's.
-  std::string NodeCommand(std::span<const std::string_view> args, int proto);
+  // The node's own commands (ANARCHO.*), answered here; `proto` is the
+  // client's. `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
+  void NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
+  // Takes a snapshot of the child now (or joins the one under way).
+  void TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   std::string InfoSection() const;
   int ReplicaCountForWait() const;
 
@@ -130,6 +139,37 @@ class Server {
   void PromoteLearners();
   void Accept();
   std::string StatusReply(int proto) const;
+  std::string NodeCommandNow(std::span<const std::string_view> args, int proto);
+
+  // Snapshots of the child (server_snapshots.cc).
+  struct SnapshotJob {
+    std::vector<std::function<void(absl::StatusOr<pb::SnapshotMeta>)>> waiters;
+    pid_t child = -1;               // a rebuilt child ends the job
+    std::optional<uint64_t> index;  // the log index of the state caught
+    std::optional<uint64_t> cut;    // leader: an entry must end at this stream offset
+    uint64_t offset = 0;            // the child's stream offset at the fork
+    bool replica = false;           // taken from a replica child (feed paused)
+    bool saved = false;
+    bool adding = false;            // handed to the Raft host
+    std::string file;               // the saved RDB, out of the child's directory
+    int polls = 0;
+  };
+
+  void SnapshotReplicaChild();
+  void SnapshotLeaderChild();
+  void WaitQuiet();
+  void SaveChild();
+  void OnLeaderForked(const resp::Value& role);
+  void SnapshotEntryProposed(uint64_t index, const pb::EffectBatch& e);
+  void PollSaved();
+  void OnSaved();
+  void FinishSnapshot();
+  void EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result);
+  void AbortSnapshot(const std::string& why);
+  void MaybeSnapshot();
+  void TrackScripts(const pb::EffectBatch& node_entry);
+  std::string ScriptPrelude(const pb::SnapshotMeta& meta) const;
+  void OnSnapshotInstalled(const pb::SnapshotMeta& meta);
 
   asio::io_context& io_;
   ServerOptions options_;
@@ -171,6 +211,19 @@ class Server {
 
   uint64_t rebuilds_ = 0;
   uint64_t scripts_killed_ = 0;
+
+  // Snapshots.
+  std::unique_ptr<SnapshotJob> snap_;
+  asio::steady_timer snap_timer_;
+  uint64_t snap_seq_ = 0;
+  uint64_t snapshots_taken_ = 0;
+  uint64_t log_bytes_since_snapshot_ = 0;
+  bool proposals_paused_ = false;  // a leader's child is forking for a snapshot
+  struct {
+    uint64_t index = 0;
+    uint64_t end = 0;  // stream offset
+  } last_stream_entry_;            // the state the leader's child holds, in log terms
+  std::set<std::string> scripts_;  // the script cache as the log built it
 };
 
 }  // namespace node

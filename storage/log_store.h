@@ -31,6 +31,10 @@ struct LogEntry {
 // or after the first one is replaced, as Raft's log truncation requires) and
 // metadata records to set (an empty optional deletes the record).
 struct LogWrite {
+  // Applied first, in the same atomic write: drop entries <= compact_to (a
+  // snapshot covers them), as CompactTo. The snapshot's metadata goes in the
+  // same write, so a crash never leaves a compacted log without it.
+  std::optional<uint64_t> compact_to;
   std::vector<LogEntry> entries;
   std::map<std::string, std::optional<std::string>> meta;
   bool sync = true;  // fsync before Write() returns

@@ -21,7 +21,13 @@ absl::Status ValidateLogWrite(const LogWrite& w, uint64_t first_index, uint64_t 
 }
 
 absl::Status MemoryLogStore::Write(const LogWrite& w) {
-  if (auto s = ValidateLogWrite(w, first_, LastIndex()); !s.ok()) return s;
+  uint64_t first = first_, last = LastIndex();
+  if (w.compact_to && *w.compact_to >= first) {
+    first = *w.compact_to + 1;
+    last = std::max(last, *w.compact_to);
+  }
+  if (auto s = ValidateLogWrite(w, first, last); !s.ok()) return s;
+  if (w.compact_to) (void)CompactTo(*w.compact_to);
   if (!w.entries.empty()) {
     entries_.resize(w.entries.front().index - first_);
     entries_.insert(entries_.end(), w.entries.begin(), w.entries.end());

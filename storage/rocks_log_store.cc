@@ -67,13 +67,22 @@ class RocksLogStore : public LogStore {
   }
 
   absl::Status Write(const LogWrite& w) override {
-    if (auto s = ValidateLogWrite(w, first_, last_); !s.ok()) return s;
+    uint64_t first = first_, last = last_;
     rocksdb::WriteBatch batch;
-    uint64_t new_last = last_;
+    if (w.compact_to && *w.compact_to >= first_) {
+      batch.DeleteRange(EntryKey(first_), EntryKey(*w.compact_to + 1));
+      first = *w.compact_to + 1;
+      last = std::max(last, *w.compact_to);
+      std::string c(8, '\0');
+      StoreBe64(c.data(), first);
+      batch.Put("c", c);
+    }
+    if (auto s = ValidateLogWrite(w, first, last); !s.ok()) return s;
+    uint64_t new_last = last;
     if (!w.entries.empty()) {
       new_last = w.entries.back().index;
       // Raft truncation: entries past the new tail are replaced or removed.
-      if (last_ > new_last) batch.DeleteRange(EntryKey(new_last + 1), EntryKey(last_ + 1));
+      if (last > new_last) batch.DeleteRange(EntryKey(new_last + 1), EntryKey(last + 1));
       std::string value;
       for (const LogEntry& e : w.entries) {
         value.resize(8);
@@ -93,6 +102,7 @@ class RocksLogStore : public LogStore {
     rocksdb::WriteOptions opts;
     opts.sync = w.sync;
     if (auto s = ToStatus(db_->Write(opts, &batch), "write"); !s.ok()) return s;
+    first_ = first;
     last_ = new_last;
     return absl::OkStatus();
   }

@@ -87,6 +87,9 @@ absl::Status ChildRedis::Start() {
 
 void ChildRedis::Kill() {
   if (pid_ <= 0) return;
+  // The whole process group: a background save forked by the child dies too,
+  // instead of finishing later and renaming its file over a new one.
+  ::kill(-pid_, SIGKILL);
   ::kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);

@@ -41,6 +41,22 @@ void ControlLink::Call(const std::vector<std::string>& args, Callback done) {
   Write();
 }
 
+void ControlLink::CallTogether(const std::vector<std::vector<std::string>>& requests, std::vector<Callback> dones) {
+  if (!socket_ || write_busy_) {
+    // A write in flight would split them: wait for it (rare: the link is idle).
+    if (socket_) asio::post(io_, [this, requests, dones = std::move(dones), alive = alive_]() mutable {
+      if (*alive) CallTogether(requests, std::move(dones));
+    });
+    return;
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    std::vector<std::string_view> views(requests[i].begin(), requests[i].end());
+    resp::AppendCommand(&out_, views);
+    waiting_.push_back(i < dones.size() ? std::move(dones[i]) : Callback());
+  }
+  Write();
+}
+
 void ControlLink::Write() {
   if (write_busy_ || out_.empty() || !socket_) return;
   std::swap(out_, writing_);

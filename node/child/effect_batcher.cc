@@ -3,6 +3,7 @@
 namespace node {
 
 void EffectBatcher::Reset(uint64_t offset) {
+  cut_.reset();
   queue_.Clear();
   added_ = taken_ = 0;
   units_.clear();
@@ -36,8 +37,9 @@ pb::EffectBatch EffectBatcher::Piece() {
   return e;
 }
 
-// As many whole units (the first may be the rest of a cut one) as fit.
-pb::EffectBatch EffectBatcher::WholeUnits() {
+// As many whole units (the first may be the rest of a cut one) as fit, none
+// ending past `limit` (a cut point, or the largest offset).
+pb::EffectBatch EffectBatcher::WholeUnits(uint64_t limit) {
   pb::EffectBatch e;
   e.set_stream_begin(taken_offset_);
   e.set_db(db_);
@@ -51,21 +53,44 @@ pb::EffectBatch EffectBatcher::WholeUnits() {
     end = u.end_offset;
     taken_ = u.bytes_end;
     units_.pop_front();
-  } while (!units_.empty() && units_.front().bytes_end - start <= max_entry_);
+  } while (!units_.empty() && units_.front().bytes_end - start <= max_entry_ && units_.front().end_offset <= limit);
   e.set_commands(queue_.Take(taken_ - start));
   e.set_command_count(count);
   e.set_end_db(db_);
-  // Non-state bytes after the last effect go with it.
-  e.set_stream_end(units_.empty() ? end_offset_ : end);
+  // Non-state bytes after the last effect go with it (up to a cut point).
+  if (cut_ && (units_.empty() || units_.front().end_offset > *cut_)) {
+    e.set_stream_end(std::min(end_offset_, *cut_));
+  } else {
+    e.set_stream_end(units_.empty() ? end_offset_ : end);
+  }
+  return e;
+}
+
+pb::EffectBatch EffectBatcher::EmptyTo(uint64_t offset) {
+  pb::EffectBatch e;
+  e.set_stream_begin(taken_offset_);
+  e.set_stream_end(offset);
+  e.set_db(db_);
+  e.set_end_db(db_);
   return e;
 }
 
 std::vector<pb::EffectBatch> EffectBatcher::Take(size_t budget) {
   std::vector<pb::EffectBatch> out;
   size_t taken = 0;
-  while (!units_.empty() && (out.empty() || taken < budget)) {
+  while (out.empty() || taken < budget) {
+    if (cut_ && taken_offset_ >= *cut_) cut_.reset();
+    const uint64_t limit = cut_ ? *cut_ : UINT64_MAX;
+    if (units_.empty() || units_.front().end_offset > limit) {
+      // Nothing to take before the cut point: only non-state bytes (or
+      // nothing yet) lead up to it.
+      if (!cut_ || end_offset_ < *cut_) break;
+      out.push_back(EmptyTo(*cut_));
+      taken_offset_ = *cut_;
+      continue;
+    }
     const uint64_t before = taken_;
-    out.push_back(units_.front().bytes_end - taken_ > max_entry_ ? Piece() : WholeUnits());
+    out.push_back(units_.front().bytes_end - taken_ > max_entry_ ? Piece() : WholeUnits(limit));
     taken += taken_ - before;
     taken_offset_ = out.back().stream_end();
   }

@@ -40,6 +40,15 @@ class EffectBatcher {
   std::vector<pb::EffectBatch> Take(size_t budget);
   // Only non-state bytes wait (pings): they need no entry.
   void SkipNonState();
+  // An entry must end exactly at stream offset `offset` (a command boundary,
+  // not before what was taken): the state a snapshot of the child caught at
+  // that offset is the state after that entry. Take() cuts there (with an
+  // entry of no commands if only non-state bytes lead up to it), waiting for
+  // the stream to get there.
+  void CutAt(uint64_t offset) {
+    if (offset > taken_offset_) cut_ = offset;
+  }
+  bool cut_pending() const { return cut_.has_value(); }
 
  private:
   struct Unit {
@@ -53,7 +62,8 @@ class EffectBatcher {
     return units_.front().end_offset - (units_.front().bytes_end - p);
   }
   pb::EffectBatch Piece();
-  pb::EffectBatch WholeUnits();
+  pb::EffectBatch WholeUnits(uint64_t limit);
+  pb::EffectBatch EmptyTo(uint64_t offset);
 
   size_t max_entry_;
   ByteQueue queue_;          // bytes not in entries yet
@@ -63,6 +73,7 @@ class EffectBatcher {
   int db_ = 0;        // db selected before the queue's first byte
   uint64_t end_offset_ = 0;
   uint64_t taken_offset_ = 0;
+  std::optional<uint64_t> cut_;
 };
 
 // The applying side: holds the pieces of a cut command until its last piece

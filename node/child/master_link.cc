@@ -161,7 +161,7 @@ void MasterLink::Handle(const std::shared_ptr<Session>& s, std::span<const std::
   Reply(s, "-ERR only the replication handshake is served here\r\n");
 }
 
-absl::Status MasterLink::FullSync(const std::string& rdb_path, uint64_t index) {
+absl::Status MasterLink::FullSync(const std::string& rdb_path, uint64_t index, const std::string& prelude) {
   if (!session_) return absl::OkStatus();
   CloseRdb();
   std::string header;
@@ -181,15 +181,19 @@ absl::Status MasterLink::FullSync(const std::string& rdb_path, uint64_t index) {
   }
   ++full_syncs_;
   streaming_ = true;
+  paused_ = false;
+  deferred_.clear();
   out_.Clear();
   offset_ = acked_ = getack_at_ = entries_end_ = 0;
   ack_received_ = false;
   db_ = 0;  // a replica starts the stream in db 0
   pieces_.Clear();
   unacked_.clear();
-  // The RDB holds the state after `index`: applied once the child loaded it
-  // (its first ACK).
-  unacked_.emplace_back(0, index);
+  // The RDB (and the prelude) hold the state after `index`: applied once the
+  // child loaded it (the ACK after the prelude).
+  out_.Append(prelude);
+  offset_ = entries_end_ = prelude.size();
+  unacked_.emplace_back(offset_, index);
   fed_ = index;
   applied_ = 0;
   // The RDB goes straight to the socket (WriteRdbChunk); entries fed meanwhile
@@ -243,8 +247,33 @@ bool MasterLink::WriteRdbChunk() {
   return true;
 }
 
+void MasterLink::Pause() { paused_ = true; }
+
+void MasterLink::Resume() {
+  paused_ = false;
+  auto deferred = std::move(deferred_);
+  deferred_.clear();
+  for (auto& [index, batch] : deferred) {
+    if (batch) {
+      Feed(index, *batch);
+    } else {
+      Skip(index);
+    }
+  }
+  Write();
+}
+
+bool MasterLink::quiet() const {
+  return paused_ && streaming_ && !write_busy_ && out_.empty() && pending_header_.empty() && rdb_fd_ < 0 &&
+         applied_ == fed_ && pieces_.held_bytes() == 0;
+}
+
 void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
   if (!streaming_) return;  // the next full sync feeds it
+  if (paused_) {
+    deferred_.emplace_back(index, batch);
+    return;
+  }
   std::vector<std::string> pieces;
   int db = 0;
   if (!pieces_.Complete(batch, &pieces, &db)) return Skip(index);
@@ -270,6 +299,10 @@ void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
 
 void MasterLink::Skip(uint64_t index) {
   if (!streaming_) return;
+  if (paused_) {
+    deferred_.emplace_back(index, std::nullopt);
+    return;
+  }
   unacked_.emplace_back(entries_end_, index);
   fed_ = index;
   Advance();

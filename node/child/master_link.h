@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -55,17 +56,29 @@ class MasterLink {
   // Starts the child's stream: the RDB holds the state after entry `index`.
   // `rdb_path` empty: an empty RDB (the state before any entry). The file is
   // streamed in chunks, never read whole.
-  absl::Status FullSync(const std::string& rdb_path, uint64_t index);
+  // `prelude`: commands that rebuild what the RDB cannot hold (the script
+  // cache), sent right after it, as part of the state at `index`.
+  absl::Status FullSync(const std::string& rdb_path, uint64_t index, const std::string& prelude = "");
   // Entry `index` (the next in log order) for the child; Skip() for one that
   // changes nothing in it (a no-op, a membership change).
   void Feed(uint64_t index, const pb::EffectBatch& batch);
   void Skip(uint64_t index);
   // The child stops being a replica (it was promoted): what it applied stays.
   void Detach();
+  // While paused, entries fed wait (in order) and the child gets nothing
+  // new: once quiet(), its state is exactly the state after applied(), which
+  // a snapshot of it can catch. Pausing with pieces of a cut command held
+  // would wait for their last piece forever: callers check pieces_held().
+  void Pause();
+  void Resume();
+  bool quiet() const;
+  bool pieces_held() const { return pieces_.held_bytes() > 0; }
 
   bool syncing() const { return session_ != nullptr && streaming_; }
   uint64_t applied() const { return applied_; }
   uint64_t fed() const { return fed_; }
+  // The stream offset sent so far (the child's replication offset once quiet).
+  uint64_t offset() const { return offset_; }
   // Every fed entry applied.
   bool idle() const { return fed_ == applied_; }
   // The db selected at the end of the stream so far.
@@ -111,6 +124,8 @@ class MasterLink {
   uint64_t getack_at_ = 0;     // offset when the last GETACK went out
   int db_ = 0;
   PieceAssembler pieces_;
+  bool paused_ = false;
+  std::vector<std::pair<uint64_t, std::optional<pb::EffectBatch>>> deferred_;  // fed while paused
   std::deque<std::pair<uint64_t, uint64_t>> unacked_;  // (end offset, index) fed, not applied
   uint64_t fed_ = 0;
   uint64_t applied_ = 0;

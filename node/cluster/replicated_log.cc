@@ -15,6 +15,8 @@ namespace cpb = consensus::pb;
 
 namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
+constexpr char kSnapshotKey[] = "snapshot";           // the newest snapshot
+constexpr char kPrevSnapshotKey[] = "snapshot.prev";  // the one before: the log goes back to it
 }  // namespace
 
 std::string PeerAddress::ToString() const { return absl::StrCat(host, ":", client_port, ":", raft_port); }
@@ -26,11 +28,12 @@ bool PeerAddress::Parse(std::string_view text, PeerAddress* out) {
 }
 
 ReplicatedLog::ReplicatedLog(asio::io_context& io, storage::LogStore* store, ReplicatedLogOptions options)
-    : io_(io), store_(store), options_(std::move(options)), ticker_(io) {}
+    : io_(io), store_(store), options_(std::move(options)), ticker_(io), snapshots_(options_.snapshot_dir) {}
 
 ReplicatedLog::~ReplicatedLog() {
   Stop();
   worker_.join();
+  files_.join();
 }
 
 void ReplicatedLog::Stop() {
@@ -38,66 +41,28 @@ void ReplicatedLog::Stop() {
   stopped_ = true;
   *alive_ = false;
   ticker_.cancel();
+  if (sender_) sender_->Stop();
   if (transport_) transport_->Stop();
 }
 
 absl::Status ReplicatedLog::Start() {
   for (const auto& [id, _] : options_.peers) configured_.insert(id);
-  // Bootstrap a new cluster: its membership is the first entries of the log.
-  auto stored_hs = store_->GetMeta(kHardStateKey);
-  if (!stored_hs.ok()) return stored_hs.status();
-  if (store_->LastIndex() == 0 && !stored_hs->has_value() && options_.bootstrap) {
-    std::vector<uint64_t> voters;
-    for (const auto& [id, _] : options_.peers) voters.push_back(id);
-    storage::LogWrite w;
-    for (Entry& e : consensus::BootstrapEntries(voters)) {
-      // The context carries each member's address, for every node that applies it.
-      cpb::ConfChange cc;
-      cc.ParseFromString(e.data());
-      cc.set_context(options_.peers[cc.node_id()].ToString());
-      e.set_data(cc.SerializeAsString());
-      w.entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
-    }
-    cpb::HardState hs;
-    hs.set_term(1);
-    hs.set_commit(voters.size());
-    w.meta[kHardStateKey] = hs.SerializeAsString();
-    if (auto s = store_->Write(w); !s.ok()) return s;
-    Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
-  }
+  if (auto s = snapshots_.Open(); !s.ok()) return s;
+  if (auto s = Bootstrap(); !s.ok()) return s;
   for (const auto& [id, addr] : options_.address_book) {
     if (options_.peers.emplace(id, addr).second) configured_.insert(id);
   }
-  // Load the log into the core's view.
-  stored_hs = store_->GetMeta(kHardStateKey);
-  if (!stored_hs.ok()) return stored_hs.status();
-  if (stored_hs->has_value()) {
-    cpb::HardState h;
-    if (!h.ParseFromString(**stored_hs)) return absl::DataLossError("raft hard state is corrupt");
-    mem_.SetHardState(h);
-  }
-  if (store_->FirstIndex() > 1) {
-    return absl::FailedPreconditionError("the log was compacted, and this node has no snapshot to start from");
-  }
-  std::vector<Entry> entries;
-  for (uint64_t next = store_->FirstIndex(); next <= store_->LastIndex();) {
-    auto batch = store_->Read(next, store_->LastIndex() + 1, 64 << 20);
-    if (!batch.ok()) return batch.status();
-    for (const storage::LogEntry& le : *batch) {
-      Entry e;
-      if (!e.ParseFromString(le.data)) return absl::DataLossError(absl::StrCat("log entry ", le.index, " is corrupt"));
-      entries.push_back(std::move(e));
-      next = le.index + 1;
-    }
-  }
-  if (auto s = mem_.Append(entries); !s.ok()) return s;
+  if (auto s = LoadSnapshot(); !s.ok()) return s;
+  if (auto s = LoadLog(); !s.ok()) return s;
 
   consensus::Config c;
   c.id = options_.id;
   c.election_tick = options_.election_ticks;
   c.heartbeat_tick = options_.heartbeat_ticks;
   c.storage = &mem_;
-  c.applied = 0;  // the child starts empty: every committed entry is applied again
+  // The child starts empty, loads the snapshot, and every committed entry
+  // after it is applied again.
+  c.applied = snapshot_ ? snapshot_->index() : 0;
   c.pre_vote = true;
   c.check_quorum = true;
   // A follower persists at most about this much in one log write, however
@@ -111,20 +76,139 @@ absl::Status ReplicatedLog::Start() {
   auto raft = consensus::Raft::Create(c);
   if (!raft.ok()) return raft.status();
   raft_ = std::move(*raft);
+  const cpb::ConfState cs = raft_->conf_state();
+  sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
+  if (auto s = StartTransport(); !s.ok()) return s;
+  if (snapshot_) LearnAddresses(*snapshot_);
+  Tick();
+  Kick();
+  return absl::OkStatus();
+}
 
+// A new cluster: its membership is the first entries of the log.
+absl::Status ReplicatedLog::Bootstrap() {
+  auto stored_hs = store_->GetMeta(kHardStateKey);
+  if (!stored_hs.ok()) return stored_hs.status();
+  if (store_->LastIndex() != 0 || stored_hs->has_value() || !options_.bootstrap) return absl::OkStatus();
+  std::vector<uint64_t> voters;
+  for (const auto& [id, _] : options_.peers) voters.push_back(id);
+  storage::LogWrite w;
+  for (Entry& e : consensus::BootstrapEntries(voters)) {
+    // The context carries each member's address, for every node that applies it.
+    cpb::ConfChange cc;
+    cc.ParseFromString(e.data());
+    cc.set_context(options_.peers[cc.node_id()].ToString());
+    e.set_data(cc.SerializeAsString());
+    w.entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
+  }
+  cpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(voters.size());
+  w.meta[kHardStateKey] = hs.SerializeAsString();
+  if (auto s = store_->Write(w); !s.ok()) return s;
+  Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
+  return absl::OkStatus();
+}
+
+// The newest snapshot whose file checks out; if it does not, the previous
+// one (the log was only compacted up to it). Never partial state.
+absl::Status ReplicatedLog::LoadSnapshot() {
+  std::vector<pb::SnapshotMeta> candidates;
+  for (const char* key : {kSnapshotKey, kPrevSnapshotKey}) {
+    auto raw = store_->GetMeta(key);
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) continue;
+    pb::SnapshotMeta m;
+    if (!m.ParseFromString(**raw)) return absl::DataLossError(absl::StrCat("snapshot record ", key, " is corrupt"));
+    candidates.push_back(std::move(m));
+  }
+  if (candidates.empty()) return absl::OkStatus();
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const pb::SnapshotMeta& m = candidates[i];
+    if (absl::Status s = snapshots_.Verify(m); !s.ok()) {
+      Log(LogLevel::kError, "snapshot %d is not usable (%s)%s", m.index(), s.ToString(),
+          i + 1 < candidates.size() ? "; trying the previous one" : "");
+      continue;
+    }
+    if (store_->FirstIndex() > m.index() + 1) {
+      Log(LogLevel::kError, "snapshot %d: the log after it was compacted away", m.index());
+      continue;
+    }
+    snapshot_ = m;
+    if (i == 0 && candidates.size() > 1) prev_snapshot_ = candidates[1];
+    cpb::Snapshot snap;
+    snap.set_data(m.SerializeAsString());
+    snap.mutable_metadata()->set_index(m.index());
+    snap.mutable_metadata()->set_term(m.term());
+    for (uint64_t v : m.voters()) snap.mutable_metadata()->mutable_conf_state()->add_voters(v);
+    for (uint64_t l : m.learners()) snap.mutable_metadata()->mutable_conf_state()->add_learners(l);
+    conf_history_[m.index()] = snap.metadata().conf_state();
+    Log(LogLevel::kInfo, "starting from snapshot %d (term %d, %d bytes)", m.index(), m.term(), m.size());
+    return mem_.ApplySnapshot(snap);
+  }
+  return absl::DataLossError(
+      "no usable snapshot (see above): this node cannot rebuild its state. Remove it from the cluster, wipe its "
+      "--dir and add it back under a new id; it then gets a snapshot from the leader");
+}
+
+// The hard state and the entries after the snapshot, into the core's view.
+absl::Status ReplicatedLog::LoadLog() {
+  auto stored_hs = store_->GetMeta(kHardStateKey);
+  if (!stored_hs.ok()) return stored_hs.status();
+  if (stored_hs->has_value()) {
+    cpb::HardState h;
+    if (!h.ParseFromString(**stored_hs)) return absl::DataLossError("raft hard state is corrupt");
+    mem_.SetHardState(h);
+  }
+  const uint64_t after = snapshot_ ? snapshot_->index() : 0;
+  if (store_->FirstIndex() > after + 1) {
+    return absl::FailedPreconditionError("the log was compacted, and this node has no snapshot to start from");
+  }
+  std::vector<Entry> entries;
+  for (uint64_t next = std::max(store_->FirstIndex(), after + 1); next <= store_->LastIndex();) {
+    auto batch = store_->Read(next, store_->LastIndex() + 1, 64 << 20);
+    if (!batch.ok()) return batch.status();
+    for (const storage::LogEntry& le : *batch) {
+      Entry e;
+      if (!e.ParseFromString(le.data)) return absl::DataLossError(absl::StrCat("log entry ", le.index, " is corrupt"));
+      entries.push_back(std::move(e));
+      next = le.index + 1;
+    }
+  }
+  return mem_.Append(entries);
+}
+
+absl::Status ReplicatedLog::StartTransport() {
   transport_ = std::make_unique<PeerTransport>(io_, options_.id, [this](Message&& m) {
     if (stopped_) return;
     (void)raft_->Step(std::move(m));
     Kick();
   });
   transport_->on_unreachable = [this](uint64_t id) { raft_->ReportUnreachable(id); };
+  auto send = [this](uint64_t to, pb::SnapshotFrame f) { transport_->Send(to, f); };
+  sender_ = std::make_unique<SnapshotSender>(io_, options_.id, snapshots_, send);
+  sender_->on_done = [this](uint64_t to, bool failed) {
+    raft_->ReportSnapshot(to, failed);
+    Kick();
+  };
+  receiver_ = std::make_unique<SnapshotReceiver>(io_, options_.id, snapshots_, files_, send, [this](Message&& m) {
+    if (stopped_) return;
+    (void)raft_->Step(std::move(m));
+    Kick();
+  });
+  transport_->on_snapshot_frame = [this](pb::SnapshotFrame&& f) {
+    if (stopped_ || f.to() != options_.id) return;
+    if (f.kind() == pb::SnapshotFrame::ACK || f.kind() == pb::SnapshotFrame::ABORT) {
+      sender_->OnFrame(f);
+    } else {
+      receiver_->OnFrame(f);
+    }
+  };
   for (const auto& [id, addr] : options_.peers) transport_->SetPeer(id, addr.host, addr.raft_port);
   const PeerAddress& self = options_.peers[options_.id];
   if (options_.peers.size() > 1 || self.raft_port > 0) {
     if (auto s = transport_->Listen(self.host, self.raft_port); !s.ok()) return s;
   }
-  Tick();
-  Kick();
   return absl::OkStatus();
 }
 
@@ -191,7 +275,7 @@ void ReplicatedLog::Campaign() {
   Kick();
 }
 
-cpb::ConfState ReplicatedLog::ApplyConfChange(const cpb::ConfChange& cc) {
+cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfChange& cc) {
   PeerAddress addr;
   if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE) {
     if (cc.node_id() != options_.id) {
@@ -206,7 +290,126 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(const cpb::ConfChange& cc) {
   }
   cpb::ConfState cs = raft_->ApplyConfChange(cc);
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
+  conf_history_[index] = cs;
   return cs;
+}
+
+// The snapshot the leader sent is durable: the core's view, the membership
+// and the addresses follow it, and the host loads it into its state machine.
+void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
+  pb::SnapshotMeta meta;
+  meta.ParseFromString(snap.data());
+  if (auto s = mem_.ApplySnapshot(snap); !s.ok()) {
+    Log(LogLevel::kError, "snapshot %d from the leader: %s; exiting", meta.index(), s.ToString());
+    std::_Exit(70);
+  }
+  prev_snapshot_.reset();
+  snapshot_ = meta;
+  conf_history_.clear();
+  conf_history_[meta.index()] = snap.metadata().conf_state();
+  const cpb::ConfState& cs = snap.metadata().conf_state();
+  sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
+  LearnAddresses(meta);
+  Log(LogLevel::kInfo, "installed snapshot %d (term %d, %d bytes) from the leader", meta.index(), meta.term(),
+      meta.size());
+  const std::string keep = meta.file();
+  asio::post(files_, [this, keep] {
+    SnapshotStore(snapshots_.dir()).RemoveOthers(keep);
+    (void)store_->ReclaimSpace();
+  });
+  if (on_snapshot) on_snapshot(meta);
+}
+
+cpb::ConfState ReplicatedLog::ConfStateAt(uint64_t index) const {
+  auto it = conf_history_.upper_bound(index);
+  if (it == conf_history_.begin()) return raft_->conf_state();  // before anything known: the current one
+  return std::prev(it)->second;
+}
+
+void ReplicatedLog::LearnAddresses(const pb::SnapshotMeta& m) {
+  for (const auto& [id, text] : m.addresses()) {
+    PeerAddress addr;
+    if (configured_.contains(id) || id == options_.id || !PeerAddress::Parse(text, &addr)) continue;
+    options_.peers[id] = addr;
+    if (transport_) transport_->SetPeer(id, addr.host, addr.raft_port);
+  }
+}
+
+void ReplicatedLog::RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta& meta,
+                                   const std::optional<pb::SnapshotMeta>& prev) {
+  w->meta[kSnapshotKey] = meta.SerializeAsString();
+  if (prev) {
+    w->meta[kPrevSnapshotKey] = prev->SerializeAsString();
+  } else {
+    w->meta[kPrevSnapshotKey] = std::nullopt;
+  }
+}
+
+// The core's view follows the store: the new snapshot, and the mirror keeps
+// only the entries after `compact_to`.
+void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to) {
+  cpb::ConfState cs;
+  for (uint64_t v : meta.voters()) cs.add_voters(v);
+  for (uint64_t l : meta.learners()) cs.add_learners(l);
+  if (auto s = mem_.CreateSnapshot(meta.index(), cs, meta.SerializeAsString()); !s.ok()) {
+    Log(LogLevel::kWarning, "snapshot %d: %s", meta.index(), s.status().ToString());
+    return;
+  }
+  if (compact_to > 0) {
+    if (auto s = mem_.Compact(compact_to); !s.ok()) Log(LogLevel::kWarning, "compact to %d: %s", compact_to, s.ToString());
+  }
+  prev_snapshot_ = snapshot_;
+  snapshot_ = meta;
+  conf_history_.erase(conf_history_.begin(), conf_history_.lower_bound(compact_to));
+  const std::string keep = meta.file(), keep_prev = prev_snapshot_ ? prev_snapshot_->file() : "";
+  asio::post(files_, [this, keep, keep_prev] {
+    // Older files are dropped, their entries' space given back.
+    SnapshotStore(snapshots_.dir()).RemoveOthers(keep, keep_prev);
+    if (auto s = store_->ReclaimSpace(); !s.ok()) Log(LogLevel::kWarning, "reclaiming log space: %s", s.ToString());
+  });
+}
+
+void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, std::vector<std::string> scripts,
+                                std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
+  auto term = mem_.Term(index);
+  if (!term.ok() || (snapshot_ && index <= snapshot_->index())) {
+    return done(absl::FailedPreconditionError(absl::StrCat("no snapshot at ", index, ": the log has moved past it")));
+  }
+  const cpb::ConfState cs = ConfStateAt(index);
+  const std::optional<pb::SnapshotMeta> prev = snapshot_;
+  // Keep the log back to the previous snapshot, and a tail for followers.
+  const uint64_t compact_to =
+      prev ? std::min(prev->index(), index > options_.keep_entries ? index - options_.keep_entries : 0) : 0;
+  std::map<uint64_t, std::string> addresses;
+  for (const auto& [id, addr] : options_.peers) addresses[id] = addr.ToString();
+  // Off the event loop: checksum and fsync the file, then make it the newest
+  // snapshot (synced) and compact the log up to the previous one.
+  asio::post(files_, [this, file, index, t = *term, cs, prev, compact_to, addresses, scripts = std::move(scripts),
+                      done = std::move(done), alive = alive_] {
+    auto meta = snapshots_.Adopt(file, index, t);
+    if (meta.ok()) {
+      for (uint64_t v : cs.voters()) meta->add_voters(v);
+      for (uint64_t l : cs.learners()) meta->add_learners(l);
+      for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
+      for (const std::string& body : scripts) meta->add_scripts(body);
+    }
+    asio::post(worker_, [this, meta, prev, compact_to, done, alive] {
+      if (!*alive) return;
+      absl::Status s = meta.status();
+      if (s.ok()) {
+        storage::LogWrite w;
+        RecordSnapshot(&w, *meta, prev);
+        if (compact_to > 0) w.compact_to = compact_to;
+        s = store_->Write(w);
+      }
+      asio::post(io_, [this, meta, s, compact_to, done, alive] {
+        if (!*alive) return;
+        if (!s.ok()) return done(s);
+        InstallCompacted(*meta, compact_to);
+        done(*meta);
+      });
+    });
+  });
 }
 
 void ReplicatedLog::Pump() {
@@ -232,20 +435,32 @@ void ReplicatedLog::Pump() {
     }
   }
   for (Message& m : rd.messages) {
+    if (m.type() == cpb::MSG_SNAP) {
+      sender_->Start(std::move(m));  // the file first, the message at its end
+      continue;
+    }
     bool now = leader && (m.type() == cpb::MSG_APP || m.type() == cpb::MSG_HEARTBEAT);
     (now ? early : late).push_back(std::move(m));
   }
   rd.messages.clear();
   if (!early.empty()) transport_->Send(std::move(early));
 
-  if (rd.entries.empty() && !rd.hard_state) {
+  if (rd.entries.empty() && !rd.hard_state && !rd.snapshot) {
     Complete(std::move(rd), std::move(late), absl::OkStatus());
     return;
   }
   auto write = std::make_shared<storage::LogWrite>();
   for (const Entry& e : rd.entries) write->entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
   if (rd.hard_state) write->meta[kHardStateKey] = rd.hard_state->SerializeAsString();
-  write->sync = rd.must_sync;
+  write->sync = rd.must_sync || rd.snapshot.has_value();
+  if (rd.snapshot) {
+    // A snapshot from the leader replaces the whole log below it (its file
+    // is already in place, verified by the receiver).
+    pb::SnapshotMeta meta;
+    meta.ParseFromString(rd.snapshot->data());
+    RecordSnapshot(write.get(), meta, std::nullopt);
+    write->compact_to = rd.snapshot->metadata().index();
+  }
   persisting_ = true;
   auto ready = std::make_shared<consensus::Ready>(std::move(rd));
   auto late_msgs = std::make_shared<std::vector<Message>>(std::move(late));
@@ -275,6 +490,7 @@ void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, con
     std::_Exit(70);
   }
   persisting_ = false;
+  if (rd.snapshot) InstallReceived(*rd.snapshot);
   if (auto st = mem_.Append(rd.entries); !st.ok()) {
     Log(LogLevel::kError, "raft log mirror: %s; exiting", st.ToString());
     std::_Exit(70);

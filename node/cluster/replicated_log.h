@@ -8,6 +8,15 @@
 // counts its own entries only once durable); everything else leaves after.
 // The core reads the stable log from a MemoryStorage mirror that is updated
 // after each write returns, so the worker is the only user of the LogStore.
+//
+// Snapshots (docs/design.md, "Snapshots"): the state at an index, as an RDB
+// file in the snapshot directory, named in the LogStore's metadata. A new
+// local snapshot (AddSnapshot) compacts the log up to the previous one, so
+// that if the newest file is ever found corrupt the previous one and the log
+// after it still rebuild the state. The mirror holds only the entries since
+// the previous snapshot. A follower behind the compacted log gets the
+// snapshot file streamed (SnapshotSender/Receiver), and the host installs it
+// (on_snapshot) before applying anything after it.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +32,8 @@
 #include "consensus/memory_storage.h"
 #include "consensus/raft.h"
 #include "node/cluster/peer_transport.h"
+#include "node/cluster/snapshot_store.h"
+#include "node/cluster/snapshot_transfer.h"
 #include "storage/log_store.h"
 
 namespace node {
@@ -47,6 +58,8 @@ struct ReplicatedLogOptions {
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   bool lease_reads = false;
+  std::string snapshot_dir;           // snapshot files live here
+  uint64_t keep_entries = 10000;      // at least this many entries stay below a new snapshot
   std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
 };
 
@@ -66,9 +79,25 @@ class ReplicatedLog {
   absl::Status TransferLeadership(uint64_t to);
   // Starts an election now (a lone voter need not wait for a timeout).
   void Campaign();
-  // Makes a committed membership change take effect (the host calls it while
-  // applying the entry); also updates peer addresses from the change's context.
-  consensus::pb::ConfState ApplyConfChange(const consensus::pb::ConfChange& cc);
+  // Makes the committed membership change at `index` take effect (the host
+  // calls it while applying the entry); also updates peer addresses from the
+  // change's context. The membership as of each index is kept for snapshots.
+  consensus::pb::ConfState ApplyConfChange(uint64_t index, const consensus::pb::ConfChange& cc);
+
+  // The newest snapshot this node can load (nullopt: none yet).
+  const std::optional<pb::SnapshotMeta>& snapshot() const { return snapshot_; }
+  std::string SnapshotPath(const pb::SnapshotMeta& m) const { return snapshots_.Path(m.file()); }
+  const std::string& snapshot_dir() const { return snapshots_.dir(); }
+  // The state after committed entry `index` was written to `file` (on the
+  // snapshot directory's filesystem): it becomes the newest snapshot, and the
+  // log is compacted. `done` gets its metadata, on the event loop.
+  void AddSnapshot(std::string file, uint64_t index, std::vector<std::string> scripts,
+                   std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
+  // A snapshot from the leader replaced the log: the host loads it into the
+  // state machine before it applies the committed entries that follow.
+  std::function<void(const pb::SnapshotMeta&)> on_snapshot;
+  uint64_t first_index() const { return mem_.FirstIndex().value_or(1); }
+  size_t snapshot_transfers() const { return sender_ ? sender_->active() : 0; }
 
   consensus::RaftStatus status() const { return raft_->Status(); }
   uint64_t id() const { return options_.id; }
@@ -102,6 +131,19 @@ class ReplicatedLog {
   void Tick();
   void Pump();
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s);
+  absl::Status Bootstrap();
+  absl::Status LoadSnapshot();
+  absl::Status LoadLog();
+  absl::Status StartTransport();
+  consensus::pb::ConfState ConfStateAt(uint64_t index) const;
+  // The metadata records of a new newest snapshot, and of the previous one
+  // (none: dropped).
+  static void RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta& meta,
+                             const std::optional<pb::SnapshotMeta>& prev);
+  void InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to);
+  // Addresses of members the snapshot knows and the command line does not.
+  void LearnAddresses(const pb::SnapshotMeta& m);
+  void InstallReceived(const consensus::pb::Snapshot& snap);
 
   asio::io_context& io_;
   storage::LogStore* store_;
@@ -111,6 +153,12 @@ class ReplicatedLog {
   std::unique_ptr<PeerTransport> transport_;
   asio::steady_timer ticker_;
   asio::thread_pool worker_{1};
+  asio::thread_pool files_{1};  // snapshot files: checksums, transfers, space reclaim
+  SnapshotStore snapshots_;
+  std::optional<pb::SnapshotMeta> snapshot_, prev_snapshot_;
+  std::map<uint64_t, consensus::pb::ConfState> conf_history_;  // index -> membership from then on
+  std::unique_ptr<SnapshotSender> sender_;
+  std::unique_ptr<SnapshotReceiver> receiver_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool persisting_ = false;
   bool kicked_ = false;

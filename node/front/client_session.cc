@@ -173,7 +173,7 @@ void ClientSession::HandleWaitingInput() {
     if (!args.empty()) {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
       if (!IsLocalNodeCommand(name)) break;
-      slots_.AddReady(server_.NodeCommand(args, router_.proto()));
+      AnswerNodeCommand(args);
     }
     in_.Consume(consumed);
   }
@@ -226,7 +226,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       if (r.close_after) input_closed_ = true;
       return true;
     case Route::Action::kNodeCommand:
-      slots_.AddReady(server_.NodeCommand(args, router_.proto()));
+      AnswerNodeCommand(args);
       return true;
     case Route::Action::kWait:
       AnswerWait(r);
@@ -287,6 +287,17 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   }
   expects_.push_back(e);
   if (r.stall) stalled_ = true;
+}
+
+void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args) {
+  const ReplySlots::Id slot = slots_.Add();
+  server_.NodeCommand(args, router_.proto(), [weak = weak_from_this(), slot](std::string reply) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->slots_.SetReply(slot, std::move(reply));
+    self->slots_.Release(slot);
+    self->Flush();
+  });
 }
 
 // Every acknowledged write is already durable on a majority; WAIT answers how

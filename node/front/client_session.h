@@ -82,6 +82,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
   void ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
   void AnswerWait(const Route& route);
+  void AnswerNodeCommand(std::span<const std::string_view> args);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
   void SendRole(gate::CoverId cover);
   void EndOfBatch();

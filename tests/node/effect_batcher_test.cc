@@ -159,5 +159,63 @@ TEST(EffectBatcherTest, NodeEntriesBetweenPiecesDoNotBreakThem) {
   EXPECT_EQ(Applied(a, e), script.commands() + bytes);
 }
 
+// A snapshot caught the leader's child at stream offset O: some entry must
+// end exactly at O, whatever arrives before or after.
+TEST(EffectBatcherTest, CutPointEndsAnEntryExactlyThere) {
+  EffectBatcher b(1 << 20);
+  b.Reset(0);
+  EffectRun run = MakeRun(0, {"a", "b", "c", "d"}, 2);  // 2 bytes of pings before each command
+  const uint64_t cut = run.units[1].end_offset + 1;     // inside the pings after "b"
+  b.Add(std::move(run));
+  b.CutAt(cut);
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].stream_end(), cut);
+  EXPECT_EQ(e[0].command_count(), 2u);
+  EXPECT_EQ(e[1].stream_begin(), cut);
+  EXPECT_EQ(e[1].command_count(), 2u);
+  EXPECT_FALSE(b.cut_pending());
+}
+
+TEST(EffectBatcherTest, CutPointAheadOfTheStreamWaitsForIt) {
+  EffectBatcher b(1 << 20);
+  b.Reset(0);
+  EffectRun first = MakeRun(0, {"a"});
+  const uint64_t first_end = first.end_offset;
+  b.Add(std::move(first));
+  EffectRun second = MakeRun(first_end, {"b", "c"});
+  const uint64_t cut = second.units[0].end_offset;  // after "b", not arrived yet
+  b.CutAt(cut);
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].stream_end(), first_end);
+  EXPECT_TRUE(b.cut_pending());
+  b.Add(std::move(second));
+  e = b.Take(1 << 20);
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].stream_end(), cut);
+  EXPECT_EQ(e[0].command_count(), 1u);
+  EXPECT_FALSE(b.cut_pending());
+}
+
+TEST(EffectBatcherTest, CutPointAfterOnlyPingsGetsAnEmptyEntry) {
+  EffectBatcher b(1 << 20);
+  b.Reset(0);
+  EffectRun run = MakeRun(0, {"a"});
+  const uint64_t end = run.end_offset;
+  b.Add(std::move(run));
+  ASSERT_EQ(b.Take(1 << 20).size(), 1u);
+  EffectRun pings;
+  pings.end_offset = end + 30;  // 30 bytes that are not state
+  b.Add(std::move(pings));
+  b.CutAt(end + 14);
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].stream_begin(), end);
+  EXPECT_EQ(e[0].stream_end(), end + 14);
+  EXPECT_EQ(e[0].command_count(), 0u);
+  EXPECT_TRUE(e[0].commands().empty());
+}
+
 }  // namespace
 }  // namespace node

@@ -156,6 +156,31 @@ TEST_P(LogStoreTest, BinaryPayloadsRoundTrip) {
   EXPECT_EQ((*r)[0].term, 7u);
 }
 
+// A snapshot's metadata and the compaction it allows land in one atomic
+// write, even past the log's end (a snapshot from the leader newer than the
+// whole local log), and entries can follow in the same write.
+TEST_P(LogStoreTest, CompactionWithMetadataInOneWrite) {
+  ASSERT_TRUE(store().Write(Entries(1, 5, 1)).ok());
+  LogWrite w = Entries(21, 22, 3);
+  w.compact_to = 20;
+  w.meta["snapshot"] = "at 20";
+  ASSERT_TRUE(store().Write(w).ok());
+  EXPECT_EQ(store().FirstIndex(), 21u);
+  EXPECT_EQ(store().LastIndex(), 22u);
+  Reopen();
+  EXPECT_EQ(store().FirstIndex(), 21u);
+  EXPECT_EQ(store().LastIndex(), 22u);
+  EXPECT_EQ(**store().GetMeta("snapshot"), "at 20");
+  auto r = store().Read(21, 23);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)[0].data, "x21");
+  // A gap after the compaction point is still refused, and changes nothing.
+  LogWrite bad = Entries(30, 30, 3);
+  bad.compact_to = 25;
+  EXPECT_FALSE(store().Write(bad).ok());
+  EXPECT_EQ(store().FirstIndex(), 21u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, LogStoreTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Rocks" : "Memory"; });
 

@@ -1,0 +1,226 @@
+// Snapshots of the child (docs/design.md, "Snapshots"): the child's state at
+// a known log index, saved by the child itself (BGSAVE: a fork, so writes go
+// on), then handed to the Raft host, which makes it the newest snapshot and
+// compacts the log.
+//
+// The index of the state the fork caught:
+//   - a follower's child is a replica fed by the master link: the feed pauses
+//     until the child applied everything sent, so the fork catches exactly
+//     the state after link.applied();
+//   - a leader's child runs writes before they commit: proposals pause while
+//     BGSAVE and ROLE go out together (Redis runs them back to back), ROLE's
+//     offset O is where the fork caught the stream, and the batcher makes an
+//     entry end exactly at O. Its index is the snapshot's, used only once it
+//     commits (a leader that loses its leadership drops the snapshot).
+// Either way the RDB's own repl-offset field must equal the offset the node
+// expected, or the snapshot is thrown away.
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "node/child/rdb_header.h"
+#include "node/logging.h"
+#include "node/server.h"
+#include "resp/request_parser.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr auto kPollEvery = std::chrono::milliseconds(20);
+constexpr int kQuietPolls = 1000;  // 2 s of 2 ms polls for a paused replica to be quiet
+}  // namespace
+
+void Server::TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
+  if (snap_) {
+    snap_->waiters.push_back(std::move(done));  // one at a time: share the one under way
+    return;
+  }
+  if (state_ != State::kRunning || !child_->running()) {
+    return done(absl::UnavailableError("the node's redis-server is not running"));
+  }
+  snap_ = std::make_unique<SnapshotJob>();
+  snap_->waiters.push_back(std::move(done));
+  snap_->child = child_->pid();
+  if (promoted_) {
+    SnapshotLeaderChild();
+  } else {
+    SnapshotReplicaChild();
+  }
+}
+
+void Server::SnapshotReplicaChild() {
+  if (!link_.syncing()) return EndSnapshot(absl::UnavailableError("the child is still syncing"));
+  if (link_.pieces_held()) return EndSnapshot(absl::UnavailableError("a big command is half fed; retry"));
+  snap_->replica = true;
+  link_.Pause();
+  WaitQuiet();
+}
+
+void Server::WaitQuiet() {
+  if (!snap_) return;
+  if (!link_.quiet()) {
+    if (++snap_->polls > kQuietPolls) return EndSnapshot(absl::DeadlineExceededError("the child did not catch up"));
+    snap_timer_.expires_after(std::chrono::milliseconds(2));
+    snap_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) WaitQuiet();
+    });
+    return;
+  }
+  snap_->index = link_.applied();
+  snap_->offset = link_.offset();
+  SaveChild();
+}
+
+void Server::SnapshotLeaderChild() {
+  proposals_paused_ = true;  // no entry may end past the fork before the node knows where it is
+  SaveChild();
+}
+
+// BGSAVE and ROLE in one write: the fork and the offset it caught.
+void Server::SaveChild() {
+  control_.CallTogether(
+      {{"BGSAVE"}, {"ROLE"}},
+      {[this](const resp::Value& v) {
+         if (snap_ && v.type == resp::Type::kError) EndSnapshot(absl::UnavailableError(absl::StrCat("BGSAVE: ", v.str)));
+       },
+       [this](const resp::Value& role) {
+         if (!snap_ || snap_->saved) return;
+         if (snap_->replica) {
+           link_.Resume();
+         } else {
+           OnLeaderForked(role);
+         }
+         PollSaved();
+       }});
+}
+
+void Server::OnLeaderForked(const resp::Value& role) {
+  proposals_paused_ = false;
+  rlog_->Kick();
+  if (role.type != resp::Type::kArray || role.elements.size() < 2 || role.elements[0].AsString() != "master") {
+    return EndSnapshot(absl::InternalError("unexpected ROLE reply"));
+  }
+  const uint64_t offset = static_cast<uint64_t>(role.elements[1].integer);
+  snap_->offset = offset;
+  if (offset == last_stream_entry_.end) {
+    snap_->index = last_stream_entry_.index;
+  } else if (offset > batcher_.taken_offset()) {
+    snap_->cut = offset;
+    batcher_.CutAt(offset);
+  } else {
+    return EndSnapshot(absl::InternalError("the fork caught the stream inside a proposed entry"));
+  }
+}
+
+// The leader proposed `e` at `index`: it may be the entry that ends at the cut.
+void Server::SnapshotEntryProposed(uint64_t index, const pb::EffectBatch& e) {
+  last_stream_entry_ = {index, e.stream_end()};
+  if (snap_ && snap_->cut && e.stream_end() == *snap_->cut) {
+    snap_->index = index;
+    snap_->cut.reset();
+  }
+}
+
+void Server::PollSaved() {
+  snap_timer_.expires_after(kPollEvery);
+  snap_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || !snap_) return;
+    control_.Call({"INFO", "persistence"}, [this](const resp::Value& info) {
+      if (!snap_) return;
+      const std::string text = info.AsString();
+      if (absl::StrContains(text, "rdb_bgsave_in_progress:1")) return PollSaved();
+      if (!absl::StrContains(text, "rdb_last_bgsave_status:ok")) {
+        return EndSnapshot(absl::InternalError("the child's background save failed"));
+      }
+      OnSaved();
+    });
+  });
+}
+
+// The RDB is complete: out of the child's directory, checked against the
+// offset the node expected.
+void Server::OnSaved() {
+  const std::string from = child_options_.dir + "/dump.rdb";
+  snap_->file = absl::StrCat(rlog_->snapshot_dir(), "/taking-", ++snap_seq_, ".rdb");
+  std::error_code ec;
+  fs::rename(from, snap_->file, ec);
+  if (ec) return EndSnapshot(absl::InternalError(absl::StrCat("move ", from, ": ", ec.message())));
+  auto aux = ReadRdbAux(snap_->file);
+  uint64_t recorded = 0;
+  if (!aux.ok() || !aux->contains("repl-offset") || !absl::SimpleAtoi((*aux)["repl-offset"], &recorded) ||
+      recorded != snap_->offset) {
+    return EndSnapshot(absl::InternalError(absl::StrCat(
+        "the snapshot caught offset ", aux.ok() && aux->contains("repl-offset") ? (*aux)["repl-offset"] : "?",
+        ", not the expected ", snap_->offset)));
+  }
+  snap_->saved = true;
+  FinishSnapshot();
+}
+
+// Called when the save is done and whenever entries commit: the snapshot is
+// used only once the entry it follows is committed.
+void Server::FinishSnapshot() {
+  if (!snap_ || !snap_->saved || snap_->adding || !snap_->index || *snap_->index > committed_index_) return;
+  snap_->adding = true;
+  std::vector<std::string> scripts(scripts_.begin(), scripts_.end());
+  rlog_->AddSnapshot(snap_->file, *snap_->index, std::move(scripts),
+                     [this](absl::StatusOr<pb::SnapshotMeta> meta) { EndSnapshot(std::move(meta)); });
+}
+
+void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
+  if (!snap_) return;
+  std::unique_ptr<SnapshotJob> job = std::move(snap_);
+  snap_timer_.cancel();
+  if (job->replica) link_.Resume();
+  if (proposals_paused_) {
+    proposals_paused_ = false;
+    rlog_->Kick();
+  }
+  std::error_code ec;
+  if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
+  if (result.ok()) {
+    log_bytes_since_snapshot_ = 0;
+    ++snapshots_taken_;
+    Log(LogLevel::kInfo, "snapshot %d taken (%d bytes)", result->index(), result->size());
+  } else {
+    Log(LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
+  }
+  for (auto& w : job->waiters) w(result);
+}
+
+// A rebuilt child, or a lost leadership, ends a snapshot under way: the
+// state it caught may not be the log's.
+void Server::AbortSnapshot(const std::string& why) {
+  if (snap_ && !snap_->adding) EndSnapshot(absl::AbortedError(why));
+}
+
+void Server::MaybeSnapshot() {
+  if (snap_ || options_.snapshot_log_bytes == 0 || log_bytes_since_snapshot_ < options_.snapshot_log_bytes) return;
+  TakeSnapshot([](const absl::StatusOr<pb::SnapshotMeta>&) {});
+}
+
+// The script cache as the log built it (Redis 7 keeps it out of RDB files).
+void Server::TrackScripts(const pb::EffectBatch& node_entry) {
+  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
+  std::vector<std::string_view> args;
+  std::string error;
+  size_t consumed = 0;
+  if (parser.Parse(node_entry.commands(), &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) return;
+  const std::string sub = absl::AsciiStrToLower(absl::string_view(args[1].data(), args[1].size()));
+  if (sub == "load" && args.size() >= 3) scripts_.insert(std::string(args[2]));
+  if (sub == "flush") scripts_.clear();
+}
+
+// What a full sync sends after the RDB: the scripts it cannot hold.
+std::string Server::ScriptPrelude(const pb::SnapshotMeta& meta) const {
+  std::string out;
+  for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
+  return out;
+}
+
+}  // namespace node
