@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <random>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,8 +21,29 @@
 namespace itest {
 namespace fs = std::filesystem;
 
+// A port below the kernel's ephemeral range (ip_local_port_range starts at
+// 32768): nodes open listeners on ports the system picks (their children's
+// master links), which could otherwise take a port handed out here before the
+// node meant to use it binds it. Random, so parallel test binaries rarely meet.
 int FreePort() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  static std::set<int> given;  // never the same port twice in one test binary
+  static std::mutex mu;
+  std::lock_guard lock(mu);
   asio::io_context io;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = 20000 + static_cast<int>(rng() % 12000);
+    if (given.contains(port)) continue;
+    asio::ip::tcp::acceptor a(io);
+    asio::error_code ec;
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port));
+    a.open(ep.protocol(), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) {
+      given.insert(port);
+      return port;
+    }
+  }
   asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   return a.local_endpoint().port();
 }
