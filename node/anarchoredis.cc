@@ -61,6 +61,10 @@ ABSL_FLAG(uint64_t, snapshot_log_bytes, 64ULL << 20,
           "the last one; 0: only with ANARCHO.SNAPSHOT.");
 ABSL_FLAG(uint64_t, snapshot_keep_entries, 10000,
           "Entries kept below a snapshot when the log is compacted, for followers slightly behind.");
+ABSL_FLAG(int, digest_interval_s, 0,
+          "A leader logs a divergence check this often (seconds; 0: only with ANARCHO.DIGEST): every "
+          "member compares its redis-server's DEBUG DIGEST at the same log index, and logs and counts "
+          "a mismatch. Each check blocks every redis-server for the time DEBUG DIGEST takes.");
 ABSL_FLAG(int, busy_reply_threshold, 5000,
           "Milliseconds a script may run before it is stopped (as Redis's busy-reply-threshold): "
           "a script that only read is killed, one that wrote is discarded by rebuilding the "
@@ -181,6 +185,7 @@ int main(int argc, char** argv) {
   options.output_limits = *limits;
   options.busy_reply_threshold_ms = absl::GetFlag(FLAGS_busy_reply_threshold);
   options.snapshot_log_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes);
+  options.digest_interval_s = absl::GetFlag(FLAGS_digest_interval_s);
   options.raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
   if (options.busy_reply_threshold_ms < 1) {
     std::cerr << "anarchoredis: --busy_reply_threshold must be at least 1 ms\n";

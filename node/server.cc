@@ -40,7 +40,9 @@ Server::Server(asio::io_context& io, ServerOptions options)
       promote_timer_(io),
       busy_timer_(io),
       control_(io),
-      snap_timer_(io) {
+      snap_timer_(io),
+      quiet_timer_(io),
+      digest_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
 }
 
@@ -74,6 +76,7 @@ absl::Status Server::Start() {
   if (auto s = link_.Listen(secret); !s.ok()) return s;
   link_.on_sync_requested = [this] { OnChildSyncRequested(); };
   link_.on_applied = [this](uint64_t index) { OnApplied(index); };
+  link_.on_check = [this](uint64_t index, const std::string& digest) { CompareDigest(index, digest); };
   child_options_.extra_args = {
       "--busy-reply-threshold", absl::StrCat(options_.busy_reply_threshold_ms),
       "--replicaof", "127.0.0.1", absl::StrCat(link_.port()),
@@ -124,6 +127,7 @@ absl::Status Server::Start() {
   state_ = State::kRunning;
   PromoteLearners();
   WatchBusy();
+  ScheduleDigest();
   Accept();
   return absl::OkStatus();
 }
@@ -137,6 +141,9 @@ void Server::Stop() {
   child_watch_.cancel();
   promote_timer_.cancel();
   busy_timer_.cancel();
+  snap_timer_.cancel();
+  quiet_timer_.cancel();
+  digest_timer_.cancel();
   if (reader_) reader_->Stop();
   if (rlog_) rlog_->Stop();
   link_.Stop();
@@ -203,6 +210,7 @@ void Server::OnChildSyncRequested() {
 void Server::FeedChild(const cpb::Entry& e) {
   pb::EffectBatch batch;
   if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data())) {
+    if (!batch.check_digest().empty() && !link_.syncing()) SkipDigest(e.index(), "the child is loading a full sync");
     link_.Feed(e.index(), batch);
   } else {
     link_.Skip(e.index());
@@ -216,6 +224,8 @@ void Server::RebuildChild(const std::string& why) {
   ++rebuilds_;
   Log(LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
   AbortSnapshot(absl::StrCat("the child was rebuilt: ", why));
+  EndDigest(absl::AbortedError(absl::StrCat("the child was rebuilt: ", why)));
+  feed_check_ = 0;
   StopStream();
   EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
                               "); the outcome of this request is unknown"));
@@ -345,6 +355,7 @@ void Server::StopStream() {
   stream_starting_ = false;
   stream_id_.clear();
   batcher_.Reset(0);
+  mark_.reset();
 }
 
 void Server::EndLeaderEpoch(const std::string& error) {
@@ -382,10 +393,18 @@ void Server::ProposePending() {
   std::vector<pb::EffectBatch> entries = batcher_.Take(kProposeBudget);
   if (entries.empty()) return;  // waiting for the stream to reach a cut point
   std::vector<std::string> payloads;
+  std::optional<size_t> marked;  // the entry a mark waits for
+  size_t last_stream = 0;        // the last entry of the stream (a mark's follower may come after it)
   for (pb::EffectBatch& e : entries) {
     e.set_stream_id(stream_id_);
+    last_stream = payloads.size();
     payloads.push_back(e.SerializeAsString());
+    if (mark_ && !marked && e.stream_end() == mark_->offset && !e.continued()) {
+      marked = payloads.size() - 1;
+      if (!mark_->follow.empty()) payloads.push_back(mark_->follow);
+    }
   }
+  const size_t count = payloads.size();
   if (auto s = rlog_->ProposeBatch(std::move(payloads)); !s.ok()) {
     // These effects ran on the child but will never be in the log. Dropping
     // them and going on would let a later entry's commit acknowledge them, so
@@ -395,8 +414,13 @@ void Server::ProposePending() {
     return;
   }
   gate_.Proposed(entries.back().stream_end());
-  const uint64_t last = rlog_->last_index();
-  for (size_t k = 0; k < entries.size(); ++k) SnapshotEntryProposed(last - (entries.size() - 1 - k), entries[k]);
+  const uint64_t first = rlog_->last_index() + 1 - count;
+  last_stream_entry_ = {first + last_stream, entries.back().stream_end()};
+  if (marked) {
+    Mark m = std::move(*mark_);
+    mark_.reset();
+    m.at(first + *marked);
+  }
   if (batcher_.has_effects()) rlog_->Kick();  // the rest goes with the next Ready
 }
 
@@ -435,7 +459,9 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     log_bytes_since_snapshot_ += e.data().size();
     pb::EffectBatch batch;
     const bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data());
-    if (effects && batch.stream_id().empty()) TrackScripts(batch);
+    const bool check = effects && batch.stream_id().empty() && !batch.check_digest().empty();
+    if (check && promoted_) DigestCommitted(e.index(), batch.check_digest());
+    if (effects && batch.stream_id().empty() && !check) TrackScripts(batch);
     if (!promoted_) {
       FeedChild(e);
       continue;
@@ -738,6 +764,12 @@ std::string Server::StatusReply(int proto) const {
       {"marked_keys", absl::StrCat(gate.marked_keys)},
       {"writes_in_flight", absl::StrCat(gate.live_tickets)},
       {"scripts_killed", absl::StrCat(scripts_killed_)},
+      {"digest_checks", absl::StrCat(digest_checks_)},
+      {"digest_mismatches", absl::StrCat(digest_mismatches_)},
+      {"digest_skipped", absl::StrCat(digest_skipped_)},
+      {"last_digest_index", absl::StrCat(last_digest_.index)},
+      {"last_digest", last_digest_.digest},
+      {"last_digest_outcome", last_digest_.outcome},
   };
   std::string out;
   resp::AppendMapHeader(&out, fields.size(), proto);
@@ -784,6 +816,25 @@ void Server::NodeCommand(std::span<const std::string_view> args, int proto, std:
       reply(std::move(out));
     });
   }
+  if (name == "anarcho.digest") {
+    if (args.size() != 1) return reply("-ERR usage: ANARCHO.DIGEST\r\n");
+    if (!is_leader_) return reply("-TRYAGAIN this node is not the leader; retry\r\n");
+    // The reply waits until the check entry committed: every member then
+    // compares its child's digest at that index (ANARCHO.STATUS last_digest*).
+    return CheckDigest([reply, proto](absl::StatusOr<DigestPoint> point) {
+      std::string out;
+      if (!point.ok()) {
+        resp::AppendError(&out, absl::StrCat("TRYAGAIN divergence check not logged: ", point.status().message()));
+      } else {
+        resp::AppendMapHeader(&out, 2, proto);
+        resp::AppendBulkString(&out, "index");
+        resp::AppendInteger(&out, static_cast<int64_t>(point->index));
+        resp::AppendBulkString(&out, "digest");
+        resp::AppendBulkString(&out, point->digest);
+      }
+      reply(std::move(out));
+    });
+  }
   reply(NodeCommandNow(args, proto));
 }
 
@@ -797,9 +848,10 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   if (name == "anarcho.status") return StatusReply(proto);
   if (name == "anarcho.help") {
-    resp::AppendArrayHeader(&out, 6);
+    resp::AppendArrayHeader(&out, 7);
     for (const char* line : {"ANARCHO.STATUS - this node's Raft and child state",
                              "ANARCHO.SNAPSHOT - take a snapshot of this node's state now, compact its log",
+                             "ANARCHO.DIGEST - leader: log a divergence check; every member compares its data at it",
                              "ANARCHO.ADD <id> <host:client_port:raft_port> - add a node (learner, then voter)",
                              "ANARCHO.REMOVE <id> - remove a node", "ANARCHO.TRANSFER <id> - hand leadership to a voter",
                              "ANARCHO.HELP - this text"}) {

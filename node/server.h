@@ -61,6 +61,15 @@ struct ServerOptions {
   // A snapshot is taken once this much log (entry payload) was committed
   // since the last one (0: only on demand).
   uint64_t snapshot_log_bytes = 64ULL << 20;
+  // A leader starts a divergence check this often (0: only on demand).
+  int digest_interval_s = 0;
+};
+
+// A divergence check's point: the leader child's DEBUG DIGEST of the state
+// after log entry `index`.
+struct DigestPoint {
+  uint64_t index = 0;
+  std::string digest;
 };
 
 // Where a client session sends its requests.
@@ -101,6 +110,9 @@ class Server {
   void NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
   // Takes a snapshot of the child now (or joins the one under way).
   void TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
+  // Leader: logs a divergence check (or joins the one under way); `done`
+  // once its entry committed. Every member compares its child with it.
+  void CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done);
   std::string InfoSection() const;
   int ReplicaCountForWait() const;
 
@@ -146,21 +158,17 @@ class Server {
     std::vector<std::function<void(absl::StatusOr<pb::SnapshotMeta>)>> waiters;
     pid_t child = -1;               // a rebuilt child ends the job
     std::optional<uint64_t> index;  // the log index of the state caught
-    std::optional<uint64_t> cut;    // leader: an entry must end at this stream offset
     uint64_t offset = 0;            // the child's stream offset at the fork
     bool replica = false;           // taken from a replica child (feed paused)
     bool saved = false;
     bool adding = false;            // handed to the Raft host
     std::string file;               // the saved RDB, out of the child's directory
-    int polls = 0;
   };
 
   void SnapshotReplicaChild();
   void SnapshotLeaderChild();
-  void WaitQuiet();
   void SaveChild();
   void OnLeaderForked(const resp::Value& role);
-  void SnapshotEntryProposed(uint64_t index, const pb::EffectBatch& e);
   void PollSaved();
   void OnSaved();
   void FinishSnapshot();
@@ -170,6 +178,33 @@ class Server {
   void TrackScripts(const pb::EffectBatch& node_entry);
   std::string ScriptPrelude(const pb::SnapshotMeta& meta) const;
   void OnSnapshotInstalled(const pb::SnapshotMeta& meta);
+  // A follower waits until its child applied everything fed (feed paused).
+  void WhenQuiet(std::function<void(bool quiet)> then, int polls = 0);
+
+  // The leader's child at a known stream offset (read with ROLE while
+  // proposals paused): `at` gets the index of the entry after which the log
+  // holds that state, once it is proposed. `follow`, if not empty, is
+  // proposed right after that entry.
+  struct Mark {
+    uint64_t offset = 0;
+    std::string follow;
+    std::function<void(uint64_t index)> at;
+  };
+  absl::Status MarkOffset(Mark mark);
+  static absl::StatusOr<uint64_t> MasterOffset(const resp::Value& role);
+
+  // Divergence checks (server_digest.cc).
+  struct DigestJob {
+    std::vector<std::function<void(absl::StatusOr<DigestPoint>)>> waiters;
+    DigestPoint point;  // index known once its entry is proposed
+  };
+  void OnLeaderDigest(const resp::Value& digest, const resp::Value& role);
+  void EndDigest(absl::StatusOr<DigestPoint> result);
+  void DigestCommitted(uint64_t index, const std::string& digest);
+  void CompareDigest(uint64_t index, const std::string& expected);
+  void RecordDigest(uint64_t index, const std::string& digest, const std::string& outcome);
+  void SkipDigest(uint64_t index, const std::string& why);
+  void ScheduleDigest();
 
   asio::io_context& io_;
   ServerOptions options_;
@@ -218,12 +253,25 @@ class Server {
   uint64_t snap_seq_ = 0;
   uint64_t snapshots_taken_ = 0;
   uint64_t log_bytes_since_snapshot_ = 0;
-  bool proposals_paused_ = false;  // a leader's child is forking for a snapshot
+  bool proposals_paused_ = false;  // the leader's child is answering at a known offset
   struct {
     uint64_t index = 0;
     uint64_t end = 0;  // stream offset
   } last_stream_entry_;            // the state the leader's child holds, in log terms
+  std::optional<Mark> mark_;
+  asio::steady_timer quiet_timer_;
   std::set<std::string> scripts_;  // the script cache as the log built it
+
+  // Divergence checks.
+  std::unique_ptr<DigestJob> digest_;
+  asio::steady_timer digest_timer_;
+  uint64_t feed_check_ = 0;  // follower: the check entry holding the feed (0: none)
+  uint64_t digest_checks_ = 0, digest_mismatches_ = 0, digest_skipped_ = 0;
+  struct {
+    uint64_t index = 0;
+    std::string digest;
+    std::string outcome;  // "leader", "match", "MISMATCH"
+  } last_digest_;
 };
 
 }  // namespace node

@@ -56,27 +56,29 @@ void Server::TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> 
 void Server::SnapshotReplicaChild() {
   if (!link_.syncing()) return EndSnapshot(absl::UnavailableError("the child is still syncing"));
   if (link_.pieces_held()) return EndSnapshot(absl::UnavailableError("a big command is half fed; retry"));
+  if (feed_check_ != 0) return EndSnapshot(absl::UnavailableError("a divergence check holds the feed; retry"));
   snap_->replica = true;
   link_.Pause();
-  WaitQuiet();
+  WhenQuiet([this, job = snap_.get()](bool quiet) {
+    if (snap_.get() != job) return;
+    if (!quiet) return EndSnapshot(absl::DeadlineExceededError("the child did not catch up"));
+    snap_->index = link_.applied();
+    snap_->offset = link_.offset();
+    SaveChild();
+  });
 }
 
-void Server::WaitQuiet() {
-  if (!snap_) return;
-  if (!link_.quiet()) {
-    if (++snap_->polls > kQuietPolls) return EndSnapshot(absl::DeadlineExceededError("the child did not catch up"));
-    snap_timer_.expires_after(std::chrono::milliseconds(2));
-    snap_timer_.async_wait([this](const asio::error_code& ec) {
-      if (!ec) WaitQuiet();
-    });
-    return;
-  }
-  snap_->index = link_.applied();
-  snap_->offset = link_.offset();
-  SaveChild();
+void Server::WhenQuiet(std::function<void(bool quiet)> then, int polls) {
+  if (link_.quiet()) return then(true);
+  if (polls >= kQuietPolls || !link_.syncing()) return then(false);
+  quiet_timer_.expires_after(std::chrono::milliseconds(2));
+  quiet_timer_.async_wait([this, then = std::move(then), polls](const asio::error_code& ec) mutable {
+    if (!ec) WhenQuiet(std::move(then), polls + 1);
+  });
 }
 
 void Server::SnapshotLeaderChild() {
+  if (mark_) return EndSnapshot(absl::UnavailableError("a divergence check is being logged; retry"));
   proposals_paused_ = true;  // no entry may end past the fork before the node knows where it is
   SaveChild();
 }
@@ -102,28 +104,43 @@ void Server::SaveChild() {
 void Server::OnLeaderForked(const resp::Value& role) {
   proposals_paused_ = false;
   rlog_->Kick();
-  if (role.type != resp::Type::kArray || role.elements.size() < 2 || role.elements[0].AsString() != "master") {
-    return EndSnapshot(absl::InternalError("unexpected ROLE reply"));
-  }
-  const uint64_t offset = static_cast<uint64_t>(role.elements[1].integer);
-  snap_->offset = offset;
-  if (offset == last_stream_entry_.end) {
-    snap_->index = last_stream_entry_.index;
-  } else if (offset > batcher_.taken_offset()) {
-    snap_->cut = offset;
-    batcher_.CutAt(offset);
-  } else {
-    return EndSnapshot(absl::InternalError("the fork caught the stream inside a proposed entry"));
-  }
+  auto offset = MasterOffset(role);
+  if (!offset.ok()) return EndSnapshot(offset.status());
+  snap_->offset = *offset;
+  auto st = MarkOffset({.offset = *offset, .at = [this, job = snap_.get()](uint64_t index) {
+                          if (snap_.get() != job) return;
+                          snap_->index = index;
+                          FinishSnapshot();
+                        }});
+  if (!st.ok()) EndSnapshot(st);
 }
 
-// The leader proposed `e` at `index`: it may be the entry that ends at the cut.
-void Server::SnapshotEntryProposed(uint64_t index, const pb::EffectBatch& e) {
-  last_stream_entry_ = {index, e.stream_end()};
-  if (snap_ && snap_->cut && e.stream_end() == *snap_->cut) {
-    snap_->index = index;
-    snap_->cut.reset();
+absl::StatusOr<uint64_t> Server::MasterOffset(const resp::Value& role) {
+  if (role.type != resp::Type::kArray || role.elements.size() < 2 || role.elements[0].AsString() != "master" ||
+      role.elements[1].type != resp::Type::kInteger) {
+    return absl::InternalError("unexpected ROLE reply from the leader's child");
   }
+  return static_cast<uint64_t>(role.elements[1].integer);
+}
+
+absl::Status Server::MarkOffset(Mark mark) {
+  if (mark_) return absl::UnavailableError("another point of the stream is being marked; retry");
+  if (mark.offset > batcher_.taken_offset()) {
+    batcher_.CutAt(mark.offset);
+    mark_ = std::move(mark);
+    rlog_->Kick();
+    return absl::OkStatus();
+  }
+  // Entries cover the stream up to there: only bytes that are not state
+  // (pings) may follow the last one.
+  if (mark.offset < last_stream_entry_.end) {
+    return absl::InternalError("the child's offset lies inside a proposed entry");
+  }
+  if (!mark.follow.empty()) {
+    if (auto st = rlog_->Propose(mark.follow); !st.ok()) return st;
+  }
+  mark.at(last_stream_entry_.index);
+  return absl::OkStatus();
 }
 
 void Server::PollSaved() {
@@ -176,7 +193,7 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (!snap_) return;
   std::unique_ptr<SnapshotJob> job = std::move(snap_);
   snap_timer_.cancel();
-  if (job->replica) link_.Resume();
+  if (job->replica && feed_check_ == 0) link_.Resume();
   if (proposals_paused_) {
     proposals_paused_ = false;
     rlog_->Kick();
@@ -200,7 +217,7 @@ void Server::AbortSnapshot(const std::string& why) {
 }
 
 void Server::MaybeSnapshot() {
-  if (snap_ || options_.snapshot_log_bytes == 0 || log_bytes_since_snapshot_ < options_.snapshot_log_bytes) return;
+  if (snap_ || mark_ || options_.snapshot_log_bytes == 0 || log_bytes_since_snapshot_ < options_.snapshot_log_bytes) return;
   TakeSnapshot([](const absl::StatusOr<pb::SnapshotMeta>&) {});
 }
 

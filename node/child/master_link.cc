@@ -274,6 +274,12 @@ void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
     deferred_.emplace_back(index, batch);
     return;
   }
+  if (!batch.check_digest().empty()) {
+    paused_ = true;
+    deferred_.emplace_back(index, std::nullopt);  // applied as a no-op once resumed
+    if (on_check) on_check(index, batch.check_digest());
+    return;
+  }
   std::vector<std::string> pieces;
   int db = 0;
   if (!pieces_.Complete(batch, &pieces, &db)) return Skip(index);

@@ -52,6 +52,10 @@ class MasterLink {
   std::function<void()> on_sync_requested;
   // The child applied every entry up to `index`.
   std::function<void(uint64_t index)> on_applied;
+  // A divergence check entry (`check_digest`) reached the feed: the link
+  // pauses itself, so that once quiet() the child holds exactly the state
+  // after the entry before it. The node resumes it when done.
+  std::function<void(uint64_t index, const std::string& digest)> on_check;
 
   // Starts the child's stream: the RDB holds the state after entry `index`.
   // `rdb_path` empty: an empty RDB (the state before any entry). The file is

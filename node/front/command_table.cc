@@ -300,4 +300,8 @@ bool IsLocalNodeCommand(std::string_view lowercase_name) {
   return lowercase_name == "anarcho.status" || lowercase_name == "anarcho.help";
 }
 
+bool RunsOnThisNode(std::string_view lowercase_name) {
+  return IsLocalNodeCommand(lowercase_name) || lowercase_name == "anarcho.snapshot";
+}
+
 }  // namespace node

@@ -116,7 +116,10 @@ class CommandTable {
 
 // The node's own commands (ANARCHO.*), and others it answers itself.
 bool IsNodeCommand(std::string_view lowercase_name);
-// Node commands every node answers about itself, even with no leader.
+// Node commands every node answers about itself, at once, even with no leader.
 bool IsLocalNodeCommand(std::string_view lowercase_name);
+// Node commands that act on the node they are sent to (the others go to the
+// leader): the local ones, and ANARCHO.SNAPSHOT (this node's own snapshot).
+bool RunsOnThisNode(std::string_view lowercase_name);
 
 }  // namespace node

@@ -71,7 +71,7 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
   if (IsNodeCommand(name)) {
-    if (ctx.forwarding && !IsLocalNodeCommand(name)) return Forward();
+    if (ctx.forwarding && !RunsOnThisNode(name)) return Forward();
     Route r;
     r.action = Route::Action::kNodeCommand;
     return r;

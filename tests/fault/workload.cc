@@ -714,7 +714,8 @@ std::vector<std::string> Workload::errors_seen() const {
 std::vector<std::string> Nemesis::All() {
   return {"kill-leader",       "kill-follower",      "kill-child-leader", "kill-child-follower",
           "pause-leader",      "pause-follower",     "partition-leader",  "partition-follower",
-          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader", "replace-follower"};
+          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader", "replace-follower",
+          "snapshot-all",      "snapshot-kill-follower"};
 }
 
 int Nemesis::Leader() {
@@ -830,6 +831,42 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     if (!problem.empty()) ev.problem += problem + "; ";
     std::this_thread::sleep_for(hold / 2);
     ev.heal_ns = w_.Now();
+  } else if (kind == "snapshot-all") {
+    // Every node snapshots its child and compacts its log at once (the
+    // leader through its cut, followers with their feed paused), twice.
+    ev.detail = "ANARCHO.SNAPSHOT on every node, twice";
+    for (int round = 0; round < 2; ++round) {
+      std::vector<std::thread> takers;
+      for (int i = 0; i < c_.size(); ++i) {
+        takers.emplace_back([this, i, &ev] {
+          Client cl(c_.port(i));
+          auto v = cl.Call({"ANARCHO.SNAPSHOT"});
+          if (v.IsError()) absl::StrAppend(&ev.detail, " (node ", i + 1, ": ", v.str, ")");
+        });
+      }
+      for (auto& t : takers) t.join();
+      std::this_thread::sleep_for(hold / 2);
+    }
+    ev.heal_ns = w_.Now();
+  } else if (kind == "snapshot-kill-follower") {
+    // A follower is killed while it takes a snapshot; the others compact
+    // while it is down, so it may come back behind their logs.
+    ev.detail = absl::StrCat("kill -9 node ", other + 1, " while it snapshots; the others snapshot meanwhile");
+    {
+      Client cl(c_.port(other));
+      cl.Send("*1\r\n$16\r\nANARCHO.SNAPSHOT\r\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng_() % 40));
+      c_.Kill9(other);
+    }
+    for (int i : rest) {
+      if (i == other) continue;
+      Client cl(c_.port(i));
+      cl.Call({"ANARCHO.SNAPSHOT"});
+    }
+    Client(c_.port(leader)).Call({"ANARCHO.SNAPSHOT"});
+    std::this_thread::sleep_for(hold);
+    ev.heal_ns = w_.Now();
+    Restart(other, ev);
   } else {
     ev.detail = "unknown nemesis";
   }

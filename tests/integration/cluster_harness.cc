@@ -2,6 +2,9 @@
 
 #include <filesystem>
 
+#include <iostream>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -254,15 +257,44 @@ std::string Cluster::ChildDigest(int i) {
   return v.ok() ? v->AsString() : "";
 }
 
+// Logs divergence checks through the leader until every running member
+// compared its child with the leader's at the same log index. Any mismatch a
+// member ever counted (periodic checks included) fails.
 bool Cluster::WaitConverged(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::set<std::string> digests;
-    for (int i = 0; i < size(); ++i) {
-      if (nodes_[i]->process().Running()) digests.insert(ChildDigest(i));
+    int leader = WaitForLeader(std::chrono::seconds(5));
+    if (leader < 0) continue;
+    Client c(ports_[leader]);
+    resp::Value v = c.Call({"ANARCHO.DIGEST"});
+    if (v.IsError() || v.elements.size() != 4) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
     }
-    if (digests.size() == 1 && !digests.begin()->empty()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const uint64_t index = static_cast<uint64_t>(v.elements[1].integer);
+    const std::string digest = v.elements[3].AsString();
+    auto wait_until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    while (std::chrono::steady_clock::now() < wait_until) {
+      bool all = true;
+      for (int i = 0; i < size(); ++i) {
+        if (!nodes_[i]->process().Running()) continue;
+        auto st = Status(i);
+        if (st["digest_mismatches"] != "0" && !st["digest_mismatches"].empty()) {
+          std::cerr << "node " << i + 1 << " counted " << st["digest_mismatches"] << " digest mismatches\n";
+          return false;
+        }
+        uint64_t at = 0;
+        if (!absl::SimpleAtoi(st["last_digest_index"], &at) || at < index) {
+          all = false;
+        } else if (at == index && st["last_digest"] != digest) {
+          std::cerr << "node " << i + 1 << " has digest " << st["last_digest"] << " at index " << index
+                    << ", the leader " << digest << "\n";
+          return false;
+        }
+      }
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
   return false;
 }

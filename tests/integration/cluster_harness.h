@@ -74,7 +74,9 @@ class Cluster {
   void Heal();
   // The digest of node i's child, read on its own socket (not forwarded).
   std::string ChildDigest(int i);
-  // Waits until every running node's child has the same digest; returns it.
+  // Divergence check (ANARCHO.DIGEST through the leader): true once every
+  // running member's child matched the leader's at the same log index, false
+  // on a mismatch (one any member counted before included) or a timeout.
   bool WaitConverged(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   std::map<std::string, std::string> Status(int i);
 

@@ -243,5 +243,21 @@ TEST(ClusterSnapshotTest, KilledWhileTakingASnapshotLosesNoAcknowledgedWrite) {
   for (const std::string& k : acked) ASSERT_EQ(r.Call({"GET", k}).AsString(), "1") << k << " was acknowledged, then lost";
 }
 
+// ANARCHO.SNAPSHOT is the node's own: sent to a follower, the follower
+// snapshots its child (it is not forwarded to the leader, as writes are).
+TEST(ClusterSnapshotTest, SnapshotSentToAFollowerIsTheFollowers) {
+  Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Fill(c.port(leader), "k", 500);
+  const int follower = (leader + 1) % c.size();
+  resp::Value v = Client(c.port(follower)).Call({"ANARCHO.SNAPSHOT"});
+  ASSERT_FALSE(v.IsError()) << v.str;
+  EXPECT_EQ(StatusOf(c.port(follower))["snapshots_taken"], "1");
+  EXPECT_EQ(StatusOf(c.port(leader))["snapshots_taken"], "0");
+  EXPECT_EQ(SnapshotFiles(c.node(follower).dir()).size(), 1u);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 }  // namespace
 }  // namespace itest

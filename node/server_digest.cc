@@ -1,0 +1,125 @@
+// Divergence checks (docs/design.md, "Divergence check"): every member's child
+// must hold the same data after the same log entry. The leader takes its
+// child's DEBUG DIGEST with proposals paused, reads the stream offset it
+// belongs to (ROLE, in the same write), and logs a check entry right after
+// the entry that ends at that offset. Each follower, when the check entry
+// reaches its feed, holds the feed until its child applied everything before
+// it, takes the child's digest and compares. A mismatch is logged and counted
+// (ANARCHO.STATUS digest_mismatches); a follower whose child cannot be
+// compared then (loading a full sync) skips the check and counts that.
+#include "absl/strings/str_cat.h"
+#include "node/logging.h"
+#include "node/server.h"
+
+namespace node {
+
+void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) {
+  if (!is_leader_ || !leader_ready_ || !promoted_) {
+    return done(absl::UnavailableError("this node is not a serving leader"));
+  }
+  if (digest_) {
+    digest_->waiters.push_back(std::move(done));
+    return;
+  }
+  if (mark_ || proposals_paused_) return done(absl::UnavailableError("a snapshot is being taken; retry"));
+  digest_ = std::make_unique<DigestJob>();
+  digest_->waiters.push_back(std::move(done));
+  proposals_paused_ = true;  // the digest and the offset must describe the same state
+  auto digest = std::make_shared<resp::Value>();
+  control_.CallTogether({{"DEBUG", "DIGEST"}, {"ROLE"}},
+                        {[digest](const resp::Value& v) { *digest = v; },
+                         [this, digest, job = digest_.get()](const resp::Value& role) {
+                           if (digest_.get() == job) OnLeaderDigest(*digest, role);
+                         }});
+}
+
+void Server::OnLeaderDigest(const resp::Value& digest, const resp::Value& role) {
+  proposals_paused_ = false;
+  rlog_->Kick();
+  if (digest.type != resp::Type::kBulkString && digest.type != resp::Type::kSimpleString) {
+    return EndDigest(absl::InternalError(absl::StrCat("DEBUG DIGEST: ", digest.AsString())));
+  }
+  auto offset = MasterOffset(role);
+  if (!offset.ok()) return EndDigest(offset.status());
+  digest_->point.digest = digest.AsString();
+  pb::EffectBatch check;  // no stream id: a node entry
+  check.set_check_digest(digest_->point.digest);
+  auto st = MarkOffset({.offset = *offset, .follow = check.SerializeAsString(), .at = [](uint64_t) {}});
+  if (!st.ok()) return EndDigest(st);
+}
+
+void Server::EndDigest(absl::StatusOr<DigestPoint> result) {
+  if (!digest_) return;
+  std::unique_ptr<DigestJob> job = std::move(digest_);
+  if (!result.ok()) Log(LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
+  for (auto& w : job->waiters) w(result);
+}
+
+// A check entry committed at `index` on the leader that logged it (or on a
+// successor whose child was promoted since: as a follower, it compared its
+// own child with it when the feed reached it).
+void Server::DigestCommitted(uint64_t index, const std::string& digest) {
+  if (last_digest_.index < index) RecordDigest(index, digest, "leader");
+  if (digest_ && digest_->point.digest == digest) {
+    digest_->point.index = index;
+    EndDigest(digest_->point);
+  }
+}
+
+// Follower: the feed reached check entry `index` and paused there.
+void Server::CompareDigest(uint64_t index, const std::string& expected) {
+  feed_check_ = index;
+  auto resume = [this, index](const std::string& skipped) {
+    if (feed_check_ != index) return false;
+    feed_check_ = 0;
+    link_.Resume();
+    if (!skipped.empty()) SkipDigest(index, skipped.c_str());
+    return true;
+  };
+  WhenQuiet([this, index, expected, resume](bool quiet) {
+    if (feed_check_ != index) return;
+    if (!quiet || link_.applied() + 1 != index) {
+      resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
+      return;
+    }
+    control_.Call({"DEBUG", "DIGEST"}, [this, index, expected, resume](const resp::Value& v) {
+      if (v.type == resp::Type::kError) {
+        resume(absl::StrCat("DEBUG DIGEST: ", v.str));
+        return;
+      }
+      if (!resume("")) return;
+      const std::string mine = v.AsString();
+      if (mine == expected) return RecordDigest(index, mine, "match");
+      ++digest_mismatches_;
+      Log(LogLevel::kError, "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s",
+          index, mine, expected);
+      RecordDigest(index, mine, "MISMATCH");
+    });
+  });
+}
+
+void Server::SkipDigest(uint64_t index, const std::string& why) {
+  ++digest_skipped_;
+  Log(LogLevel::kInfo, "divergence check at log index %d skipped: %s", index, why);
+}
+
+void Server::RecordDigest(uint64_t index, const std::string& digest, const std::string& outcome) {
+  ++digest_checks_;
+  last_digest_ = {index, digest, outcome};
+}
+
+// The periodic check: only a serving leader starts one; a busy moment is
+// skipped, not queued.
+void Server::ScheduleDigest() {
+  if (options_.digest_interval_s <= 0 || state_ == State::kStopped) return;
+  digest_timer_.expires_after(std::chrono::seconds(options_.digest_interval_s));
+  digest_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    if (is_leader_ && leader_ready_ && promoted_ && !digest_ && !mark_ && !proposals_paused_) {
+      CheckDigest([](const absl::StatusOr<DigestPoint>&) {});
+    }
+    ScheduleDigest();
+  });
+}
+
+}  // namespace node
