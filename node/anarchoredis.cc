@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "asio.hpp"
 #include "node/logging.h"
+#include "node/cluster/backup.h"
 #include "node/server.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -61,6 +62,10 @@ ABSL_FLAG(uint64_t, snapshot_log_bytes, 64ULL << 20,
           "the last one; 0: only with ANARCHO.SNAPSHOT.");
 ABSL_FLAG(uint64_t, snapshot_keep_entries, 10000,
           "Entries kept below a snapshot when the log is compacted, for followers slightly behind.");
+ABSL_FLAG(std::string, restore, "",
+          "Start a new cluster from this RDB file: a backup written by `anarcho-admin backup` (with its "
+          ".meta file beside it) or any redis-server's RDB. Every initial member is started with the same "
+          "file, on an empty --dir.");
 ABSL_FLAG(int, digest_interval_s, 0,
           "A leader logs a divergence check this often (seconds; 0: only with ANARCHO.DIGEST): every "
           "member compares its redis-server's DEBUG DIGEST at the same log index, and logs and counts "
@@ -219,6 +224,14 @@ int main(int argc, char** argv) {
   if (raft.id == 0) {
     std::cerr << "anarchoredis: --id must be non-zero\n";
     return 2;
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_restore); !file.empty()) {
+    auto restore = node::OpenRestore(file, options.redis_server);
+    if (!restore.ok()) {
+      std::cerr << "anarchoredis: --restore: " << restore.status().message() << "\n";
+      return 2;
+    }
+    raft.restore = std::move(*restore);
   }
   if (!raft.peers.contains(raft.id)) {
     raft.peers[raft.id] = node::PeerAddress{options.bind, options.port, absl::GetFlag(FLAGS_raft_port)};

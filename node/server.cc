@@ -361,6 +361,7 @@ void Server::StopStream() {
 void Server::EndLeaderEpoch(const std::string& error) {
   DrainGate();  // replies released before the end were right to leave
   gate_.Reset();
+  EndLeadershipChecks();
   AbortSessions(error);
 }
 
@@ -547,6 +548,15 @@ void Server::MaybeStartReadRound() {
 void Server::OnReadStates(std::vector<consensus::ReadState>&& states) {
   for (const consensus::ReadState& rs : states) {
     uint64_t stamp = 0;
+    absl::string_view ctx = rs.request_ctx;
+    if (absl::ConsumePrefix(&ctx, "h")) {
+      auto it = absl::SimpleAtoi(ctx, &stamp) ? leadership_checks_.find(stamp) : leadership_checks_.end();
+      if (it == leadership_checks_.end()) continue;
+      auto done = std::move(it->second);
+      leadership_checks_.erase(it);
+      done(is_leader_);
+      continue;
+    }
     if (absl::SimpleAtoi(rs.request_ctx, &stamp)) gate_.ReadConfirmed(stamp, rs.index);
   }
   GateChanged();
@@ -816,6 +826,12 @@ void Server::NodeCommand(std::span<const std::string_view> args, int proto, std:
       reply(std::move(out));
     });
   }
+  if (name == "anarcho.backup") {
+    if (args.size() != 1) return reply("-ERR usage: ANARCHO.BACKUP\r\n");
+    return Backup(proto, std::move(reply));
+  }
+  if (name == "anarcho.backup.read") return reply(ReadBackup(args));
+  if (name == "anarcho.backup.end") return reply(EndBackup(args));
   if (name == "anarcho.digest") {
     if (args.size() != 1) return reply("-ERR usage: ANARCHO.DIGEST\r\n");
     if (!is_leader_) return reply("-TRYAGAIN this node is not the leader; retry\r\n");
@@ -848,10 +864,13 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   if (name == "anarcho.status") return StatusReply(proto);
   if (name == "anarcho.help") {
-    resp::AppendArrayHeader(&out, 7);
+    resp::AppendArrayHeader(&out, 10);
     for (const char* line : {"ANARCHO.STATUS - this node's Raft and child state",
                              "ANARCHO.SNAPSHOT - take a snapshot of this node's state now, compact its log",
                              "ANARCHO.DIGEST - leader: log a divergence check; every member compares its data at it",
+                             "ANARCHO.BACKUP - leader: a fresh snapshot at a linearizable point, kept for reading",
+                             "ANARCHO.BACKUP.READ <name> <offset> <count> - bytes of that backup",
+                             "ANARCHO.BACKUP.END <name> - drop that backup",
                              "ANARCHO.ADD <id> <host:client_port:raft_port> - add a node (learner, then voter)",
                              "ANARCHO.REMOVE <id> - remove a node", "ANARCHO.TRANSFER <id> - hand leadership to a voter",
                              "ANARCHO.HELP - this text"}) {

@@ -193,6 +193,18 @@ class Server {
   absl::Status MarkOffset(Mark mark);
   static absl::StatusOr<uint64_t> MasterOffset(const resp::Value& role);
 
+  // Backups (server_backup.cc).
+  std::string BackupDir() const;
+  // A snapshot whose fork comes after this call (not one already under way).
+  void TakeFreshSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
+  // A read round begun now: true if this node still led when it completed.
+  void ConfirmLeadership(std::function<void(bool)> done);
+  void EndLeadershipChecks();
+  void Backup(int proto, std::function<void(std::string)> reply);
+  absl::StatusOr<std::string> LinkBackup(const pb::SnapshotMeta& meta);
+  std::string ReadBackup(std::span<const std::string_view> args);
+  std::string EndBackup(std::span<const std::string_view> args);
+
   // Divergence checks (server_digest.cc).
   struct DigestJob {
     std::vector<std::function<void(absl::StatusOr<DigestPoint>)>> waiters;
@@ -261,6 +273,11 @@ class Server {
   std::optional<Mark> mark_;
   asio::steady_timer quiet_timer_;
   std::set<std::string> scripts_;  // the script cache as the log built it
+
+  // Leadership confirmations of the node's own (backups): read rounds
+  // whose context is "h<n>".
+  uint64_t leadership_checks_seq_ = 0;
+  std::map<uint64_t, std::function<void(bool)>> leadership_checks_;
 
   // Divergence checks.
   std::unique_ptr<DigestJob> digest_;

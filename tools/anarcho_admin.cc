@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "asio.hpp"
 #include "node/child/sync_client.h"
+#include "tools/admin_util.h"
 
 ABSL_FLAG(std::string, dir, "", "Cluster directory (cluster start/stop/status).");
 ABSL_FLAG(int, nodes, 3, "Number of nodes (cluster start).");
@@ -34,6 +35,8 @@ ABSL_FLAG(int, port, 0, "Client port of a node to ask (status, add, remove, tran
 ABSL_FLAG(std::string, node_bin, "", "The anarchoredis binary (default: next to this tool's build, or PATH).");
 ABSL_FLAG(std::vector<std::string>, node_args, {}, "Extra flags for every node (cluster start), comma separated.");
 ABSL_FLAG(int, timeout_s, 30, "How long to wait for a leader (cluster start).");
+ABSL_FLAG(std::string, restore, "",
+          "cluster start: the new cluster starts from this backup (written by `backup`) or Redis RDB file.");
 
 namespace fs = std::filesystem;
 
@@ -70,17 +73,7 @@ std::vector<Member> ReadCluster(const std::string& dir) {
   return members;
 }
 
-// ANARCHO.STATUS of one node as field -> value.
-std::map<std::string, std::string> Status(const std::string& host, int port) {
-  std::map<std::string, std::string> out;
-  asio::io_context io;
-  node::SyncClient c(io);
-  if (!c.ConnectTcp(host, port).ok()) return out;
-  auto v = c.Call({"ANARCHO.STATUS"});
-  if (!v.ok() || v->IsError()) return out;
-  for (size_t i = 0; i + 1 < v->elements.size(); i += 2) out[v->elements[i].AsString()] = v->elements[i + 1].AsString();
-  return out;
-}
+using admin::Status;
 
 int Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
   asio::io_context io;
@@ -146,6 +139,10 @@ int ClusterStart(const char* argv0) {
                                      "--peers", absl::StrJoin(peers, ","),
                                      "--dir", ndir.string(),
                                      "--pidfile", (ndir / "pid").string()};
+    if (!absl::GetFlag(FLAGS_restore).empty()) {
+      args.push_back("--restore");
+      args.push_back(fs::absolute(absl::GetFlag(FLAGS_restore)).string());
+    }
     for (const auto& a : absl::GetFlag(FLAGS_node_args)) args.push_back(a);
     pid_t pid = fork();
     if (pid == 0) {
@@ -210,12 +207,15 @@ int ClusterStop() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "administers anarchoredis nodes.\n"
-      "  anarcho-admin cluster start --dir D [--nodes 3] [--base-port 7001]\n"
+      "  anarcho-admin cluster start --dir D [--nodes 3] [--base_port 7001] [--restore FILE]\n"
       "  anarcho-admin cluster stop --dir D\n"
       "  anarcho-admin status (--dir D | --port N)\n"
       "  anarcho-admin add --port N ID HOST:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)\n"
       "  anarcho-admin remove --port N ID\n"
-      "  anarcho-admin transfer --port N ID\n");
+      "  anarcho-admin transfer --port N ID\n"
+      "  anarcho-admin snapshot --port N      (that node snapshots its data and compacts its log)\n"
+      "  anarcho-admin backup --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)\n"
+      "  anarcho-admin digest (--dir D | --port N)   (divergence check: every member compared at one index)\n");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "anarcho_admin"); };
   usage.contains_helpshort_flags = usage.contains_help_flags;
@@ -231,6 +231,16 @@ int main(int argc, char** argv) {
   const int port = absl::GetFlag(FLAGS_port);
   if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "start") return ClusterStart(argv[0]);
   if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "stop") return ClusterStop();
+  if (cmd[0] == "digest" && cmd.size() == 1) {
+    std::map<int, int> nodes;
+    for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) nodes[m.id] = m.client_port;
+    if (nodes.empty() && port > 0) nodes[0] = port;
+    if (nodes.empty()) {
+      std::cerr << "digest: give --dir of a cluster or --port of a node\n";
+      return 2;
+    }
+    return admin::DigestCommand(host, port > 0 ? port : nodes.begin()->second, nodes);
+  }
   if (cmd[0] == "status") {
     std::vector<std::pair<int, int>> nodes;
     if (!absl::GetFlag(FLAGS_dir).empty()) {
@@ -252,6 +262,8 @@ int main(int argc, char** argv) {
   if (cmd[0] == "add" && cmd.size() == 3) return Call(host, port, {"ANARCHO.ADD", cmd[1], cmd[2]});
   if (cmd[0] == "remove" && cmd.size() == 2) return Call(host, port, {"ANARCHO.REMOVE", cmd[1]});
   if (cmd[0] == "transfer" && cmd.size() == 2) return Call(host, port, {"ANARCHO.TRANSFER", cmd[1]});
+  if (cmd[0] == "snapshot" && cmd.size() == 1) return admin::SnapshotCommand(host, port);
+  if (cmd[0] == "backup" && cmd.size() == 2) return admin::BackupCommand(host, port, cmd[1]);
   std::cerr << "unknown command; see --help\n";
   return 2;
 }

@@ -1,5 +1,6 @@
 #include "node/cluster/replicated_log.h"
 
+#include <filesystem>
 #include <random>
 
 #include "absl/strings/numbers.h"
@@ -8,6 +9,7 @@
 #include "node/logging.h"
 
 namespace node {
+namespace fs = std::filesystem;
 
 using consensus::pb::Entry;
 using consensus::pb::Message;
@@ -15,6 +17,9 @@ namespace cpb = consensus::pb;
 
 namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
+constexpr char kRestoredFromKey[] = "restored-from";  // size and crc32 of the --restore file
+
+std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) { return absl::StrCat(r.size, " ", r.crc32); }
 constexpr char kSnapshotKey[] = "snapshot";           // the newest snapshot
 constexpr char kPrevSnapshotKey[] = "snapshot.prev";  // the one before: the log goes back to it
 }  // namespace
@@ -89,9 +94,26 @@ absl::Status ReplicatedLog::Start() {
 absl::Status ReplicatedLog::Bootstrap() {
   auto stored_hs = store_->GetMeta(kHardStateKey);
   if (!stored_hs.ok()) return stored_hs.status();
-  if (store_->LastIndex() != 0 || stored_hs->has_value() || !options_.bootstrap) return absl::OkStatus();
+  const bool has_state = store_->LastIndex() != 0 || stored_hs->has_value();
+  if (options_.restore && !options_.bootstrap) {
+    return absl::FailedPreconditionError(
+        "--restore starts a new cluster; a node that joins one gets its state from the leader");
+  }
+  if (options_.restore && has_state) {
+    auto from = store_->GetMeta(kRestoredFromKey);
+    if (!from.ok()) return from.status();
+    if (!from->has_value() || **from != RestoreStamp(*options_.restore)) {
+      return absl::FailedPreconditionError(
+          "--restore starts a new cluster, but this --dir already holds a node's state (not restored from this "
+          "file): restore into an empty --dir, or restart this node without --restore");
+    }
+    Log(LogLevel::kInfo, "this node was restored from %s before; starting from its own state", options_.restore->rdb);
+    return absl::OkStatus();
+  }
+  if (has_state || !options_.bootstrap) return absl::OkStatus();
   std::vector<uint64_t> voters;
   for (const auto& [id, _] : options_.peers) voters.push_back(id);
+  if (options_.restore) return BootstrapFromRestore(voters);
   storage::LogWrite w;
   for (Entry& e : consensus::BootstrapEntries(voters)) {
     // The context carries each member's address, for every node that applies it.
@@ -107,6 +129,33 @@ absl::Status ReplicatedLog::Bootstrap() {
   w.meta[kHardStateKey] = hs.SerializeAsString();
   if (auto s = store_->Write(w); !s.ok()) return s;
   Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
+  return absl::OkStatus();
+}
+
+absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& voters) {
+  const std::string copy = snapshots_.Path("restoring.rdb");
+  std::error_code ec;
+  fs::copy_file(options_.restore->rdb, copy, fs::copy_options::overwrite_existing, ec);
+  if (ec) return absl::InternalError(absl::StrCat("--restore: copy ", options_.restore->rdb, ": ", ec.message()));
+  const uint64_t index = voters.size();
+  auto meta = snapshots_.Adopt(copy, index, 1);
+  if (!meta.ok()) return meta.status();
+  for (uint64_t v : voters) {
+    meta->add_voters(v);
+    (*meta->mutable_addresses())[v] = options_.peers[v].ToString();
+  }
+  for (const std::string& body : options_.restore->scripts) meta->add_scripts(body);
+  storage::LogWrite w;
+  RecordSnapshot(&w, *meta, std::nullopt);
+  w.compact_to = index;  // the log starts after the snapshot
+  w.meta[kRestoredFromKey] = RestoreStamp(*options_.restore);
+  cpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(index);
+  w.meta[kHardStateKey] = hs.SerializeAsString();
+  if (auto s = store_->Write(w); !s.ok()) return s;
+  Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s) from %s (%d bytes, crc32 %08x)", voters.size(),
+      options_.restore->rdb, meta->size(), meta->crc32());
   return absl::OkStatus();
 }
 

@@ -61,6 +61,18 @@ struct ReplicatedLogOptions {
   std::string snapshot_dir;           // snapshot files live here
   uint64_t keep_entries = 10000;      // at least this many entries stay below a new snapshot
   std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
+  // A new cluster starts from this state (a backup, or any Redis RDB)
+  // instead of an empty one: the bootstrap makes it the first snapshot.
+  // Every initial member must start from the same file. A node whose --dir
+  // was already bootstrapped from the same file (size and crc32) restarts
+  // as usual; any other state in --dir is refused.
+  struct Restore {
+    std::string rdb;                   // copied into the snapshot directory
+    std::vector<std::string> scripts;  // the script cache that goes with it
+    uint64_t size = 0;
+    uint32_t crc32 = 0;
+  };
+  std::optional<Restore> restore;
 };
 
 class ReplicatedLog {
@@ -132,6 +144,9 @@ class ReplicatedLog {
   void Pump();
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s);
   absl::Status Bootstrap();
+  // The bootstrap of a restored cluster: the membership and the state as a
+  // snapshot (index = number of voters, term 1), no entries.
+  absl::Status BootstrapFromRestore(const std::vector<uint64_t>& voters);
   absl::Status LoadSnapshot();
   absl::Status LoadLog();
   absl::Status StartTransport();

@@ -1,0 +1,160 @@
+// anarcho-admin's data commands: snapshot, backup, digest (docs/design.md,
+// "Snapshots", "Backup and restore", "Divergence check").
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "asio.hpp"
+#include "node/child/sync_client.h"
+#include "node/cluster/backup.h"
+#include "node/cluster/snapshot_store.h"
+#include "tools/admin_util.h"
+
+namespace admin {
+namespace fs = std::filesystem;
+
+std::map<std::string, std::string> Status(const std::string& host, int port) {
+  std::map<std::string, std::string> out;
+  auto v = Call(host, port, {"ANARCHO.STATUS"});
+  if (!v.ok()) return out;
+  for (auto& [k, f] : Fields(*v)) out[k] = f.AsString();
+  return out;
+}
+
+absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
+  auto v = c.Call(args);
+  if (v.ok() && v->IsError()) return absl::FailedPreconditionError(v->str);
+  return v;
+}
+
+std::map<std::string, resp::Value> Fields(const resp::Value& v) {
+  std::map<std::string, resp::Value> out;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) out[v.elements[i].AsString()] = v.elements[i + 1];
+  return out;
+}
+
+int SnapshotCommand(const std::string& host, int port) {
+  auto v = Call(host, port, {"ANARCHO.SNAPSHOT"});
+  if (!v.ok()) {
+    std::cerr << "snapshot: " << v.status().message() << "\n";
+    return 1;
+  }
+  auto f = Fields(*v);
+  std::cout << "snapshot at log index " << f["index"].integer << " (term " << f["term"].integer << ", "
+            << f["bytes"].integer << " bytes); the log below it is compacted\n";
+  return 0;
+}
+
+namespace {
+
+// The node at `port`, or the leader it names: backups are read from there.
+std::pair<std::string, int> LeaderOf(const std::string& host, int port) {
+  auto st = Status(host, port);
+  if (st["role"] == "leader") return {host, port};
+  std::vector<std::string> addr = absl::StrSplit(st["leader_addr"], ':');  // host:client_port:raft_port
+  int p = 0;
+  if (addr.size() == 3 && absl::SimpleAtoi(addr[1], &p)) return {addr[0], p};
+  return {host, port};
+}
+
+absl::Status Download(const std::string& host, int port, const std::string& name, uint64_t bytes,
+                      const std::string& path) {
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  uint64_t offset = 0;
+  while (offset < bytes) {
+    const std::string at = absl::StrCat(offset);
+    auto v = c.Call({"ANARCHO.BACKUP.READ", name, at, "4194304"});
+    if (!v.ok()) return v.status();
+    if (v->IsError()) return absl::UnavailableError(v->str);
+    if (v->str.empty()) return absl::DataLossError(absl::StrCat("the backup ended at ", offset, " of ", bytes, " bytes"));
+    out.write(v->str.data(), static_cast<std::streamsize>(v->str.size()));
+    offset += v->str.size();
+  }
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  (void)c.Call({"ANARCHO.BACKUP.END", name});
+  return node::SnapshotStore::Fsync(path);
+}
+
+absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int port, const std::string& file) {
+  auto [lhost, lport] = LeaderOf(host, port);
+  auto v = Call(lhost, lport, {"ANARCHO.BACKUP"});
+  if (!v.ok()) return v.status();
+  auto f = Fields(*v);
+  node::pb::SnapshotMeta meta;
+  if (!meta.ParseFromString(f["meta"].str)) return absl::InternalError("the node sent no metadata");
+  const std::string part = file + ".part";
+  if (auto s = Download(lhost, lport, f["name"].str, meta.size(), part); !s.ok()) return s;
+  uint32_t crc = 0;
+  uint64_t size = 0;
+  if (auto s = node::SnapshotStore::Checksum(part, &crc, &size); !s.ok()) return s;
+  if (crc != meta.crc32() || size != meta.size()) {
+    return absl::DataLossError(absl::StrFormat("downloaded %d bytes, crc32 %08x; expected %d bytes, %08x", size, crc,
+                                               meta.size(), meta.crc32()));
+  }
+  if (auto s = node::WriteBackupMeta(file, meta); !s.ok()) return s;
+  std::error_code ec;
+  fs::rename(part, file, ec);
+  if (ec) return absl::InternalError(absl::StrCat("rename to ", file, ": ", ec.message()));
+  return meta;
+}
+
+}  // namespace
+
+int BackupCommand(const std::string& host, int port, const std::string& file) {
+  absl::Status last;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto meta = BackupOnce(host, port, file);
+    if (meta.ok()) {
+      std::cout << absl::StrFormat("backup of log index %d (%d bytes, crc32 %08x, %d scripts) in %s and %s\n",
+                                   meta->index(), meta->size(), meta->crc32(), meta->scripts_size(), file,
+                                   node::BackupMetaPath(file));
+      return 0;
+    }
+    last = meta.status();
+    std::cerr << "backup attempt " << attempt << ": " << last.message() << "\n";
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return 1;
+}
+
+int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes) {
+  auto v = Call(host, port, {"ANARCHO.DIGEST"});
+  if (!v.ok()) {
+    std::cerr << "digest: " << v.status().message() << "\n";
+    return 1;
+  }
+  auto f = Fields(*v);
+  const uint64_t index = static_cast<uint64_t>(f["index"].integer);
+  std::cout << "leader's digest at log index " << index << ": " << f["digest"].AsString() << "\n";
+  int mismatches = 0, missing = 0;
+  for (auto [id, p] : nodes) {
+    std::map<std::string, std::string> st;
+    uint64_t at = 0;
+    for (int i = 0; i < 100; ++i) {  // 5 s for the check to reach every member
+      st = Status(host, p);
+      if (absl::SimpleAtoi(st["last_digest_index"], &at) && at >= index) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const std::string outcome = at == index ? st["last_digest_outcome"] : (at > index ? "newer check" : "not compared");
+    mismatches += outcome == "MISMATCH" || (st["digest_mismatches"] != "0" && !st["digest_mismatches"].empty());
+    missing += at < index;
+    absl::PrintF("node %d (port %d): %s, %s mismatches since start\n", id, p, outcome,
+                 st["digest_mismatches"].empty() ? "?" : st["digest_mismatches"]);
+  }
+  if (mismatches > 0) std::cout << "DIVERGENCE: see the nodes' logs (\"DIVERGENCE at log index\")\n";
+  return mismatches > 0 ? 1 : (missing > 0 ? 3 : 0);
+}
+
+}  // namespace admin

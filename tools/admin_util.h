@@ -1,0 +1,26 @@
+// What the anarcho-admin commands share: talking RESP to one node.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "resp/value.h"
+
+namespace admin {
+
+// ANARCHO.STATUS of one node as field -> value (empty if it does not answer).
+std::map<std::string, std::string> Status(const std::string& host, int port);
+// One command; an error reply is an error status.
+absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args);
+// Field -> value of a map reply (RESP2 flat array or RESP3 map).
+std::map<std::string, resp::Value> Fields(const resp::Value& v);
+
+// snapshot --port N: the node snapshots its child and compacts its log.
+int SnapshotCommand(const std::string& host, int port);
+// backup --port N FILE: a backup at a linearizable point, from the leader.
+int BackupCommand(const std::string& host, int port, const std::string& file);
+// digest: a divergence check, then every listed node's outcome at its index.
+int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes);
+
+}  // namespace admin
