@@ -69,7 +69,8 @@ ABSL_FLAG(std::string, restore, "",
 ABSL_FLAG(int, digest_interval_s, 0,
           "A leader logs a divergence check this often (seconds; 0: only with ANARCHO.DIGEST): every "
           "member compares its redis-server's DEBUG DIGEST at the same log index, and logs and counts "
-          "a mismatch. Each check blocks every redis-server for the time DEBUG DIGEST takes.");
+          "a mismatch. Each check blocks every redis-server for the time DEBUG DIGEST takes "
+          "(about 6 us per key).");
 ABSL_FLAG(int, busy_reply_threshold, 5000,
           "Milliseconds a script may run before it is stopped (as Redis's busy-reply-threshold): "
           "a script that only read is killed, one that wrote is discarded by rebuilding the "

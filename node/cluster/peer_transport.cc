@@ -42,9 +42,7 @@ struct PeerTransport::Inbound {
   uint64_t frames = 0;
 };
 
-PeerTransport::PeerTransport(asio::io_context& io, uint64_t self_id,
-                             std::function<void(consensus::pb::Message&&)> on_message)
-    : io_(io), self_(self_id), on_message_(std::move(on_message)) {}
+PeerTransport::PeerTransport(asio::io_context& io, uint64_t self_id) : io_(io), self_(self_id) {}
 
 PeerTransport::~PeerTransport() { Stop(); }
 
@@ -123,7 +121,7 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
       bool ok = false;
       if (type == kRaftFrame) {
         consensus::pb::Message m;
-        if ((ok = m.ParseFromArray(payload, size))) on_message_(std::move(m));
+        if ((ok = m.ParseFromArray(payload, size))) on_message(std::move(m));
       } else if (type == kSnapshotFrame) {
         pb::SnapshotFrame f;
         if ((ok = f.ParseFromArray(payload, size)) && on_snapshot_frame) on_snapshot_frame(std::move(f));

@@ -20,26 +20,22 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "consensus/raft.pb.h"
+#include "node/cluster/raft_transport.h"
 #include "node/snapshot.pb.h"
 
 namespace node {
 
-class PeerTransport {
+class PeerTransport : public RaftTransport {
  public:
-  PeerTransport(asio::io_context& io, uint64_t self_id,
-                std::function<void(consensus::pb::Message&&)> on_message);
-  ~PeerTransport();
+  PeerTransport(asio::io_context& io, uint64_t self_id);
+  ~PeerTransport() override;
 
-  absl::Status Listen(const std::string& host, int port);
-  void SetPeer(uint64_t id, const std::string& host, int port);
-  void RemovePeer(uint64_t id);
-  void Send(std::vector<consensus::pb::Message> messages);
-  void Send(uint64_t to, const pb::SnapshotFrame& frame);
-  void Stop();
-
-  // Called when messages to a peer were dropped (link down or queue full).
-  std::function<void(uint64_t)> on_unreachable;
-  std::function<void(pb::SnapshotFrame&&)> on_snapshot_frame;
+  absl::Status Listen(const std::string& host, int port) override;
+  void SetPeer(uint64_t id, const std::string& host, int port) override;
+  void RemovePeer(uint64_t id) override;
+  void Send(std::vector<consensus::pb::Message> messages) override;
+  void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
+  void Stop() override;
 
  private:
   struct Peer;
@@ -56,7 +52,6 @@ class PeerTransport {
 
   asio::io_context& io_;
   uint64_t self_;
-  std::function<void(consensus::pb::Message&&)> on_message_;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::weak_ptr<Inbound>> inbound_;

@@ -85,7 +85,7 @@ absl::Status ReplicatedLog::Start() {
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   if (auto s = StartTransport(); !s.ok()) return s;
   if (snapshot_) LearnAddresses(*snapshot_);
-  Tick();
+  if (!options_.external_ticks) ScheduleTick();
   Kick();
   return absl::OkStatus();
 }
@@ -228,11 +228,13 @@ absl::Status ReplicatedLog::LoadLog() {
 }
 
 absl::Status ReplicatedLog::StartTransport() {
-  transport_ = std::make_unique<PeerTransport>(io_, options_.id, [this](Message&& m) {
+  transport_ = options_.make_transport ? options_.make_transport(options_.id)
+                                       : std::make_unique<PeerTransport>(io_, options_.id);
+  transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
     (void)raft_->Step(std::move(m));
     Kick();
-  });
+  };
   transport_->on_unreachable = [this](uint64_t id) { raft_->ReportUnreachable(id); };
   auto send = [this](uint64_t to, pb::SnapshotFrame f) { transport_->Send(to, f); };
   sender_ = std::make_unique<SnapshotSender>(io_, options_.id, snapshots_, send);
@@ -262,6 +264,12 @@ absl::Status ReplicatedLog::StartTransport() {
 }
 
 void ReplicatedLog::Tick() {
+  if (stopped_) return;
+  raft_->Tick();
+  Pump();
+}
+
+void ReplicatedLog::ScheduleTick() {
   ticker_.expires_after(std::chrono::milliseconds(options_.tick_ms));
   ticker_.async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive) return;
@@ -273,9 +281,8 @@ void ReplicatedLog::Tick() {
       Log(LogLevel::kWarning, "event loop stalled: a raft tick ran %d ms late",
           std::chrono::duration_cast<std::chrono::milliseconds>(late).count());
     }
-    raft_->Tick();
-    Pump();
     Tick();
+    ScheduleTick();
   });
 }
 

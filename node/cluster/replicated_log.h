@@ -61,6 +61,10 @@ struct ReplicatedLogOptions {
   std::string snapshot_dir;           // snapshot files live here
   uint64_t keep_entries = 10000;      // at least this many entries stay below a new snapshot
   std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
+  // Tests: the peer links (default: TCP, PeerTransport), and a clock of
+  // their own (the host's ticker is not started; the test calls Tick()).
+  std::function<std::unique_ptr<RaftTransport>(uint64_t id)> make_transport;
+  bool external_ticks = false;
   // A new cluster starts from this state (a backup, or any Redis RDB)
   // instead of an empty one: the bootstrap makes it the first snapshot.
   // Every initial member must start from the same file. A node whose --dir
@@ -138,9 +142,11 @@ class ReplicatedLog {
 
   // Asks for a Ready cycle soon (coalesced).
   void Kick();
+  // One tick of the core's clock (every tick_ms, unless external_ticks).
+  void Tick();
 
  private:
-  void Tick();
+  void ScheduleTick();
   void Pump();
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s);
   absl::Status Bootstrap();
@@ -165,7 +171,7 @@ class ReplicatedLog {
   ReplicatedLogOptions options_;
   consensus::MemoryStorage mem_;
   std::unique_ptr<consensus::Raft> raft_;
-  std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<RaftTransport> transport_;
   asio::steady_timer ticker_;
   asio::thread_pool worker_{1};
   asio::thread_pool files_{1};  // snapshot files: checksums, transfers, space reclaim

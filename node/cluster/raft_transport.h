@@ -1,0 +1,38 @@
+// How a ReplicatedLog reaches its peers: Raft messages, and the frames of
+// snapshot transfers beside them. PeerTransport is the TCP one; tests put an
+// in-memory network in its place.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "consensus/raft.pb.h"
+#include "node/snapshot.pb.h"
+
+namespace node {
+
+class RaftTransport {
+ public:
+  virtual ~RaftTransport() = default;
+
+  // Accepts peers' links on this address.
+  virtual absl::Status Listen(const std::string& host, int port) = 0;
+  virtual void SetPeer(uint64_t id, const std::string& host, int port) = 0;
+  virtual void RemovePeer(uint64_t id) = 0;
+  // Best effort: what cannot be delivered is dropped (Raft retransmits what
+  // matters), and on_unreachable says so.
+  virtual void Send(std::vector<consensus::pb::Message> messages) = 0;
+  virtual void Send(uint64_t to, const pb::SnapshotFrame& frame) = 0;
+  virtual void Stop() = 0;
+
+  // Set by the owner before Listen.
+  std::function<void(consensus::pb::Message&&)> on_message;
+  std::function<void(pb::SnapshotFrame&&)> on_snapshot_frame;
+  // Messages to a peer were dropped (link down or queue full).
+  std::function<void(uint64_t)> on_unreachable;
+};
+
+}  // namespace node

@@ -1,0 +1,354 @@
+// ReplicatedLog on its own (issue 10): the production Raft host over memory
+// log stores, an in-memory network that can cut links, and a clock that
+// moves only when the test ticks it. Real threads still do the stores'
+// writes and the snapshot files' work, as in the node.
+#include "node/cluster/replicated_log.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "node/cluster/snapshot_store.h"
+#include "storage/log_store.h"
+
+namespace node {
+namespace {
+
+namespace cpb = consensus::pb;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class FakeNet;
+
+class FakeTransport : public RaftTransport {
+ public:
+  FakeTransport(FakeNet& net, uint64_t id) : net_(net), id_(id) {}
+  ~FakeTransport() override { Stop(); }
+  absl::Status Listen(const std::string&, int) override;
+  void SetPeer(uint64_t, const std::string&, int) override {}
+  void RemovePeer(uint64_t) override {}
+  void Send(std::vector<cpb::Message> messages) override;
+  void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
+  void Stop() override;
+
+ private:
+  FakeNet& net_;
+  uint64_t id_;
+};
+
+// Delivers on the event loop, in order per link; a cut link, or a peer that
+// is not running, drops (and says so, like the TCP transport).
+class FakeNet {
+ public:
+  explicit FakeNet(asio::io_context& io) : io_(io) {}
+  void Cut(uint64_t a, uint64_t b) {
+    cut_.insert({a, b});
+    cut_.insert({b, a});
+  }
+  void Isolate(uint64_t a, const std::vector<uint64_t>& others) {
+    for (uint64_t b : others) Cut(a, b);
+  }
+  void Heal() { cut_.clear(); }
+  uint64_t frames() const { return frames_; }
+
+  template <typename M>
+  bool Deliver(uint64_t from, uint64_t to, M m) {
+    if (cut_.contains({from, to}) || !up_.contains(to)) return false;
+    asio::post(io_, [this, to, m = std::move(m)]() mutable {
+      auto it = up_.find(to);
+      if (it == up_.end()) return;
+      if constexpr (std::is_same_v<M, pb::SnapshotFrame>) {
+        ++frames_;
+        it->second->on_snapshot_frame(std::move(m));
+      } else {
+        it->second->on_message(std::move(m));
+      }
+    });
+    return true;
+  }
+  std::map<uint64_t, FakeTransport*> up_;
+
+ private:
+  asio::io_context& io_;
+  std::set<std::pair<uint64_t, uint64_t>> cut_;
+  uint64_t frames_ = 0;
+};
+
+absl::Status FakeTransport::Listen(const std::string&, int) {
+  net_.up_[id_] = this;
+  return absl::OkStatus();
+}
+
+void FakeTransport::Send(std::vector<cpb::Message> messages) {
+  for (cpb::Message& m : messages) {
+    const uint64_t to = m.to();
+    if (!net_.Deliver(id_, to, std::move(m)) && on_unreachable) on_unreachable(to);
+  }
+}
+
+void FakeTransport::Send(uint64_t to, const pb::SnapshotFrame& frame) { net_.Deliver(id_, to, frame); }
+
+void FakeTransport::Stop() {
+  if (auto it = net_.up_.find(id_); it != net_.up_.end() && it->second == this) net_.up_.erase(it);
+}
+
+// A member: its store and snapshot directory outlive restarts of its log.
+struct Member {
+  uint64_t id = 0;
+  std::shared_ptr<storage::MemoryLogStore> store = std::make_shared<storage::MemoryLogStore>();
+  std::string snapshot_dir;
+  std::unique_ptr<ReplicatedLog> log;
+  std::vector<std::string> applied;  // normal entries' data, in commit order, since the last start
+  uint64_t applied_index = 0;
+  std::optional<pb::SnapshotMeta> installed;
+  consensus::SoftState soft;
+};
+
+class ReplicatedLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / absl::StrCat("rlog-test-", getpid(), "-", ++counter_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    for (auto& m : members_) m.log.reset();
+    io_.poll();
+    fs::remove_all(dir_);
+  }
+
+  void Create(int n, uint64_t keep_entries = 10000) {
+    keep_entries_ = keep_entries;
+    members_.resize(n);
+    for (int i = 0; i < n; ++i) {
+      members_[i].id = i + 1;
+      members_[i].snapshot_dir = (dir_ / absl::StrCat("snap", i + 1)).string();
+    }
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(Start(i).ok());
+  }
+
+  absl::Status Start(int i, std::shared_ptr<storage::LogStore> store = nullptr) {
+    Member& m = members_[i];
+    ReplicatedLogOptions o;
+    o.id = m.id;
+    for (const Member& p : members_) o.peers[p.id] = PeerAddress{"127.0.0.1", 0, static_cast<int>(p.id)};
+    o.snapshot_dir = m.snapshot_dir;
+    o.keep_entries = keep_entries_;
+    o.external_ticks = true;
+    o.make_transport = [this](uint64_t id) { return std::make_unique<FakeTransport>(net_, id); };
+    m.applied.clear();
+    m.applied_index = 0;
+    used_stores_.push_back(store ? store : m.store);
+    m.log = std::make_unique<ReplicatedLog>(io_, used_stores_.back().get(), o);
+    m.log->on_soft_state = [&m](const consensus::SoftState& ss) { m.soft = ss; };
+    m.log->on_committed = [&m](std::vector<cpb::Entry>&& entries) {
+      for (cpb::Entry& e : entries) {
+        m.applied_index = e.index();
+        if (e.type() == cpb::ENTRY_CONF_CHANGE) {
+          cpb::ConfChange cc;
+          cc.ParseFromString(e.data());
+          m.log->ApplyConfChange(e.index(), cc);
+        } else if (!e.data().empty()) {
+          m.applied.push_back(e.data());
+        }
+      }
+    };
+    m.log->on_snapshot = [&m](const pb::SnapshotMeta& meta) {
+      m.installed = meta;
+      m.applied_index = meta.index();
+      m.applied.clear();
+    };
+    return m.log->Start();
+  }
+
+  void Stop(int i) { members_[i].log.reset(); }
+
+  // One tick of every running member's clock, then the loop runs a little.
+  void Tick() {
+    for (auto& m : members_) {
+      if (m.log) m.log->Tick();
+    }
+    io_.run_for(2ms);
+  }
+  bool TickUntil(const std::function<bool()>& done, int max_ticks = 400) {
+    for (int t = 0; t < max_ticks; ++t) {
+      if (done()) return true;
+      Tick();
+    }
+    return done();
+  }
+  int Leader(std::set<int> among = {}) {
+    for (int i = 0; i < static_cast<int>(members_.size()); ++i) {
+      if (members_[i].log && members_[i].log->is_leader() && (among.empty() || among.contains(i))) return i;
+    }
+    return -1;
+  }
+  int WaitLeader(std::set<int> among = {}) {
+    TickUntil([&] { return Leader(among) >= 0; });
+    return Leader(among);
+  }
+  void Propose(int i, const std::string& prefix, int n) {
+    for (int k = 0; k < n; ++k) ASSERT_TRUE(members_[i].log->Propose(absl::StrCat(prefix, k)).ok());
+  }
+  bool AllApplied(size_t count) {
+    for (auto& m : members_) {
+      if (m.log && m.applied.size() < count) return false;
+    }
+    return true;
+  }
+  // Writes a stand-in for the state after `index` and makes it member i's snapshot.
+  absl::StatusOr<pb::SnapshotMeta> Snapshot(int i, uint64_t index) {
+    const std::string file = members_[i].snapshot_dir + "/taking-" + std::to_string(index);
+    std::ofstream(file) << "state after " << index << " on node " << members_[i].id;
+    std::optional<absl::StatusOr<pb::SnapshotMeta>> result;
+    members_[i].log->AddSnapshot(file, index, {"return 1"}, [&](absl::StatusOr<pb::SnapshotMeta> m) { result = m; });
+    TickUntil([&] { return result.has_value(); }, 200);
+    if (!result) return absl::DeadlineExceededError("snapshot not added");
+    return *result;
+  }
+
+  inline static int counter_ = 0;
+  fs::path dir_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+  FakeNet net_{io_};
+  std::vector<Member> members_;
+  std::vector<std::shared_ptr<storage::LogStore>> used_stores_;
+  uint64_t keep_entries_ = 10000;
+};
+
+// Time passes only when the test ticks: no election without ticks, one
+// within a few election timeouts of ticks.
+TEST_F(ReplicatedLogTest, ElectionsFollowTheTicksNotTheWallClock) {
+  Create(3);
+  io_.run_for(300ms);  // 6 election timeouts of the default 50 ms ticks, but no tick
+  EXPECT_EQ(Leader(), -1);
+  EXPECT_GE(WaitLeader(), 0);
+  int leaders = 0;
+  for (int i = 0; i < 3; ++i) leaders += members_[i].soft.role == consensus::Role::kLeader;
+  EXPECT_EQ(leaders, 1);
+}
+
+TEST_F(ReplicatedLogTest, EveryMemberCommitsTheSameEntriesInOrder) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "e", 200);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(200); }));
+  for (auto& m : members_) EXPECT_EQ(m.applied, members_[leader].applied) << "node " << m.id;
+  EXPECT_EQ(members_[leader].applied.front(), "e0");
+  EXPECT_EQ(members_[leader].applied.back(), "e199");
+  // Proposals on a follower are refused, not silently dropped.
+  EXPECT_FALSE(members_[(leader + 1) % 3].log->Propose("no").ok());
+}
+
+// An isolated leader's proposals never commit; the majority elects a new
+// leader whose entries every member ends up with.
+TEST_F(ReplicatedLogTest, IsolatedLeaderLosesOnlyWhatNeverCommitted) {
+  Create(3);
+  const int old = WaitLeader();
+  ASSERT_GE(old, 0);
+  Propose(old, "before", 10);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(10); }));
+  std::vector<uint64_t> others;
+  std::set<int> majority;
+  for (int i = 0; i < 3; ++i) {
+    if (i != old) {
+      others.push_back(members_[i].id);
+      majority.insert(i);
+    }
+  }
+  net_.Isolate(members_[old].id, others);
+  Propose(old, "lost", 5);
+  const int fresh = WaitLeader(majority);
+  ASSERT_GE(fresh, 0);
+  Propose(fresh, "kept", 5);
+  net_.Heal();
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(15) && !members_[old].log->is_leader(); }));
+  for (auto& m : members_) {
+    EXPECT_EQ(m.applied, members_[fresh].applied) << "node " << m.id;
+    for (const std::string& d : m.applied) EXPECT_FALSE(absl::StartsWith(d, "lost")) << d;
+  }
+}
+
+// A stopped member restarts from its store (hard state and log) and catches up.
+TEST_F(ReplicatedLogTest, RestartRecoversFromTheStore) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "a", 20);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(20); }));
+  const int f = (leader + 1) % 3;
+  const uint64_t term = members_[f].log->term();
+  Stop(f);
+  Propose(leader, "b", 20);
+  ASSERT_TRUE(TickUntil([&] { return members_[leader].applied.size() == 40; }));
+  ASSERT_TRUE(Start(f).ok());
+  EXPECT_GE(members_[f].log->term(), term);
+  ASSERT_TRUE(TickUntil([&] { return members_[f].applied.size() == 40; }));
+  EXPECT_EQ(members_[f].applied, members_[leader].applied);  // replayed from index 1, then the new ones
+}
+
+// Snapshots compact the log (keeping the previous snapshot's range); a
+// follower cut off meanwhile gets the snapshot file streamed, verified and
+// installed, then the entries after it.
+TEST_F(ReplicatedLogTest, SnapshotCompactsAndCatchesUpAFollowerBehindIt) {
+  Create(3, /*keep_entries=*/5);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  const int lagging = (leader + 1) % 3;
+  const int other = (leader + 2) % 3;
+  net_.Isolate(members_[lagging].id, {members_[leader].id, members_[other].id});
+  Propose(leader, "x", 50);
+  ASSERT_TRUE(TickUntil([&] { return members_[leader].applied.size() == 50; }));
+  auto first = Snapshot(leader, members_[leader].applied_index - 20);
+  ASSERT_TRUE(first.ok()) << first.status();
+  Propose(leader, "y", 30);
+  ASSERT_TRUE(TickUntil([&] { return members_[leader].applied.size() == 80; }));
+  auto second = Snapshot(leader, members_[leader].applied_index);
+  ASSERT_TRUE(second.ok()) << second.status();
+  // Compacted up to the previous snapshot (the tail kept is shorter than that).
+  EXPECT_EQ(members_[leader].log->first_index(), first->index() + 1);
+  EXPECT_EQ(members_[leader].log->snapshot()->index(), second->index());
+  auto stale = Snapshot(leader, first->index());
+  EXPECT_FALSE(stale.ok()) << "a snapshot older than the newest must be refused";
+
+  net_.Heal();
+  Propose(leader, "z", 5);
+  ASSERT_TRUE(TickUntil([&] { return members_[lagging].applied.size() == 5 && members_[lagging].installed; }));
+  EXPECT_GT(net_.frames(), 0u);
+  const pb::SnapshotMeta& got = *members_[lagging].installed;
+  EXPECT_GE(got.index(), first->index());
+  EXPECT_EQ(got.scripts_size(), 1);
+  EXPECT_EQ(got.voters_size(), 3);
+  SnapshotStore store(members_[lagging].snapshot_dir);
+  EXPECT_TRUE(store.Verify(got).ok());
+  EXPECT_EQ(std::vector<std::string>(members_[leader].applied.end() - 5, members_[leader].applied.end()),
+            members_[lagging].applied);
+  // Restarted, the member starts from the installed snapshot.
+  Stop(lagging);
+  ASSERT_TRUE(Start(lagging).ok());
+  EXPECT_EQ(members_[lagging].log->snapshot()->index(), got.index());
+}
+
+// A store that cannot be read is an error at start, never an empty log (an
+// empty log would bootstrap a new cluster and vote as if it had no history).
+class UnreadableStore : public storage::MemoryLogStore {
+ public:
+  absl::StatusOr<std::optional<std::string>> GetMeta(const std::string&) const override {
+    return absl::DataLossError("disk says no");
+  }
+};
+
+TEST_F(ReplicatedLogTest, UnreadableStoreIsAnErrorNotAnEmptyLog) {
+  members_.resize(1);
+  members_[0].id = 1;
+  members_[0].snapshot_dir = (dir_ / "snap1").string();
+  absl::Status s = Start(0, std::make_shared<UnreadableStore>());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+}  // namespace
+}  // namespace node
