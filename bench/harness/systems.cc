@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "bench/harness/procfs.h"
 #include "resp/writer.h"
 
 namespace bench {
@@ -86,8 +87,16 @@ absl::Status BlockingClient::Connect(const std::string& host, int port, double t
   asio::ip::tcp::resolver resolver(io_);
   auto eps = resolver.resolve(host, std::to_string(port), ec);
   if (ec || eps.empty()) return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", ec.message()));
-  socket_.connect(*eps.begin(), ec);
+  socket_.connect(asio::generic::stream_protocol::endpoint(eps.begin()->endpoint()), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("connect ", host, ":", port, ": ", ec.message()));
+  timeout_ms_ = static_cast<int>(timeout_s * 1000);
+  return absl::OkStatus();
+}
+
+absl::Status BlockingClient::ConnectUnix(const std::string& path, double timeout_s) {
+  asio::error_code ec;
+  socket_.connect(asio::generic::stream_protocol::endpoint(asio::local::stream_protocol::endpoint(path)), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("connect ", path, ": ", ec.message()));
   timeout_ms_ = static_cast<int>(timeout_s * 1000);
   return absl::OkStatus();
 }
@@ -363,18 +372,27 @@ absl::Status Systems::Start(const std::vector<std::string>& names) {
     return absl::InternalError(absl::StrCat("mkdtemp ", templ, ": ", strerror(errno)));
   }
   tmp_dir_ = templ;
+  const std::string node_bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
+  const std::string base_bin =
+      cfg_.baseline_anarchoredis.empty() ? "" : FindBinary(cfg_.baseline_anarchoredis, "", "");
   for (const auto& n : names) {
     absl::Status st;
-    if (n == "redis") {
+    bool base = n == "anarcho-base" || n == "cluster-base";
+    const std::string& bin = base ? base_bin : node_bin;
+    if (bin.empty() && (base || n == "anarcho" || n == "cluster")) {
+      st = absl::NotFoundError(base ? "no baseline binary (pass --baseline_anarchoredis PATH)"
+                                    : "anarchoredis binary not found (pass --anarchoredis)");
+    } else if (n == "redis") {
       st = StartRedis("redis", false);
     } else if (n == "redis-aof") {
       st = StartRedis("redis-aof", true);
-    } else if (n == "anarcho") {
-      st = StartAnarcho();
-    } else if (n == "cluster") {
-      st = StartCluster();
+    } else if (n == "anarcho" || n == "anarcho-base") {
+      st = StartAnarcho(bin, base ? "base-1" : "anarcho-1");
+    } else if (n == "cluster" || n == "cluster-base") {
+      st = StartCluster(bin, base ? "base-3" : "anarcho-3", n);
     } else {
-      st = absl::InvalidArgumentError("unknown system (known: redis, redis-aof, anarcho, cluster)");
+      st = absl::InvalidArgumentError(
+          "unknown system (known: redis, redis-aof, anarcho, cluster, anarcho-base, cluster-base)");
     }
     if (!st.ok()) notes_.push_back(absl::StrCat("skipped ", n, ": ", st.message()));
   }
@@ -405,20 +423,19 @@ absl::Status Systems::StartRedis(const std::string& name, bool aof) {
   t.description = aof ? "redis-server --appendonly yes --appendfsync always"
                       : "redis-server --save \"\" --appendonly no";
   t.port = port;
+  t.pid = *pid;
   targets_.push_back(t);
   return absl::OkStatus();
 }
 
-absl::Status Systems::StartAnarcho() {
-  std::string bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
-  if (bin.empty()) return absl::NotFoundError("anarchoredis binary not found (pass --anarchoredis)");
-  std::string dir = (fs::path(tmp_dir_) / "anarcho-1").string();
+absl::Status Systems::StartAnarcho(const std::string& bin, const std::string& label) {
+  std::string dir = (fs::path(tmp_dir_) / label).string();
   fs::create_directories(dir);
   int port = PickFreePort();
   std::string log = dir + ".log";
   auto pid = Spawn({bin, "--port", std::to_string(port), "--dir", dir, "--redis_server", cfg_.redis_server}, log);
   if (!pid.ok()) return pid.status();
-  procs_.push_back({*pid, "anarcho-1"});
+  procs_.push_back({*pid, label});
   if (auto st = WaitReady("127.0.0.1", port, cfg_.ready_timeout_s); !st.ok()) {
     return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
   }
@@ -428,19 +445,25 @@ absl::Status Systems::StartAnarcho() {
     return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
   }
   Target t;
-  t.name = "anarcho-1";
+  t.name = label;
   t.description = "one anarchoredis node (" + bin + ")";
   t.port = port;
+  t.pid = *pid;
   targets_.push_back(t);
   return absl::OkStatus();
 }
 
-absl::Status Systems::StartCluster() {
-  std::string admin = FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
+std::string Systems::Admin() const {
+  return FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
+}
+
+absl::Status Systems::StartCluster(const std::string& node_bin, const std::string& label,
+                                   const std::string& dir_name) {
+  std::string admin = Admin();
   if (admin.empty()) return absl::NotFoundError("anarcho-admin not found (pass --anarcho_admin)");
-  std::string dir = (fs::path(tmp_dir_) / "cluster").string();
+  std::string dir = (fs::path(tmp_dir_) / dir_name).string();
   fs::create_directories(dir);
-  std::string log = (fs::path(tmp_dir_) / "cluster-admin.log").string();
+  std::string log = (fs::path(tmp_dir_) / (dir_name + "-admin.log")).string();
   // Node i serves clients on base+i-1 and Raft on base+100+i-1 (anarcho-admin's layout).
   int base = 0;
   for (int attempt = 0; attempt < 20 && base == 0; ++attempt) {
@@ -449,12 +472,10 @@ absl::Status Systems::StartCluster() {
   }
   if (base == 0) return absl::UnavailableError("no free port range for the cluster");
   std::vector<std::string> argv = {admin,   "cluster", "start",   "--dir", dir, "--nodes", "3", "--base_port",
-                                   std::to_string(base), "--timeout_s", std::to_string(static_cast<int>(cfg_.ready_timeout_s))};
-  std::string node_bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
-  if (!node_bin.empty()) {
-    argv.push_back("--node_bin");
-    argv.push_back(node_bin);
-  }
+                                   std::to_string(base), "--timeout_s", std::to_string(static_cast<int>(cfg_.ready_timeout_s)),
+                                   "--node_bin", node_bin};
+  // One argument: a value starting with "--" must not be taken for a flag.
+  if (!cfg_.node_args.empty()) argv.push_back("--node_args=" + absl::StrJoin(cfg_.node_args, ","));
   auto rc = RunCommand(argv, log, cfg_.ready_timeout_s + 30);
   if (!rc.ok()) return rc.status();
   if (*rc != 0) {
@@ -463,8 +484,14 @@ absl::Status Systems::StartCluster() {
     return absl::UnavailableError(absl::StrCat("`anarcho-admin cluster start` exited with ", *rc,
                                                " (no cluster command yet?): ", LastLines(log, 2)));
   }
-  // Ports printed by the admin tool ("127.0.0.1:PORT" or "port PORT"); the base
-  // port range as a fallback.
+  cluster_dirs_.push_back(dir);  // from here on, Stop() runs `cluster stop`
+  return WaitClusterTargets(dir, log, base, label, node_bin);
+}
+
+// Finds the leader and a follower among the ports the admin tool printed
+// ("127.0.0.1:PORT" or "port PORT") and the base port range.
+absl::Status Systems::WaitClusterTargets(const std::string& dir, const std::string& log, int base,
+                                         const std::string& label, const std::string& node_bin) {
   std::set<int> candidates;
   std::string out = ReadAll(log);
   std::regex port_re(R"((?::|port[ =:]*|-p )(\d{2,5}))", std::regex::icase);
@@ -473,7 +500,6 @@ absl::Status Systems::StartCluster() {
     if (p > 0 && p < 65536 && p != 6379) candidates.insert(p);
   }
   for (int p = base; p < base + 10; ++p) candidates.insert(p);
-  cluster_dir_ = dir;  // from here on, Stop() runs `cluster stop`
   double deadline = Seconds() + cfg_.ready_timeout_s;
   while (true) {
     int leader = 0;
@@ -488,12 +514,13 @@ absl::Status Systems::StartCluster() {
     }
     if (leader != 0 && !followers.empty()) {
       Target t;
-      t.name = "anarcho-3-leader";
-      t.description = "three-node anarchoredis cluster, clients on the leader";
+      t.cluster_dir = dir;
+      t.name = label + "-leader";
+      t.description = absl::StrCat("three-node anarchoredis cluster, clients on the leader (", node_bin, ")");
       t.port = leader;
       targets_.push_back(t);
-      t.name = "anarcho-3-follower";
-      t.description = "three-node anarchoredis cluster, clients on a follower";
+      t.name = label + "-follower";
+      t.description = absl::StrCat("three-node anarchoredis cluster, clients on a follower (", node_bin, ")");
       t.port = followers.front();
       targets_.push_back(t);
       return absl::OkStatus();
@@ -507,15 +534,13 @@ absl::Status Systems::StartCluster() {
 }
 
 void Systems::Stop() {
-  if (!cluster_dir_.empty()) {
-    std::string admin = FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
-    auto rc = RunCommand({admin, "cluster", "stop", "--dir", cluster_dir_},
-                         (fs::path(tmp_dir_) / "cluster-admin.log").string(), 30);
+  for (const std::string& dir : cluster_dirs_) {
+    auto rc = RunCommand({Admin(), "cluster", "stop", "--dir", dir}, dir + "-stop.log", 30);
     if (!rc.ok() || *rc != 0) {
-      notes_.push_back("`anarcho-admin cluster stop` failed: its nodes may still run (dir " + cluster_dir_ + ")");
+      notes_.push_back("`anarcho-admin cluster stop` failed: its nodes may still run (dir " + dir + ")");
     }
-    cluster_dir_.clear();
   }
+  cluster_dirs_.clear();
   for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) Terminate(it->pid);
   procs_.clear();
   targets_.clear();
@@ -524,6 +549,15 @@ void Systems::Stop() {
     fs::remove_all(tmp_dir_, ec);
   }
   tmp_dir_.clear();
+}
+
+std::vector<pid_t> SystemRoots(const Target& t) {
+  std::vector<pid_t> roots;
+  if (t.pid > 0) roots.push_back(t.pid);
+  if (!t.cluster_dir.empty()) {
+    for (pid_t p : PidsWithArgUnder(t.cluster_dir)) roots.push_back(p);
+  }
+  return roots;
 }
 
 }  // namespace bench
