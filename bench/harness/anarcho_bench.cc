@@ -48,6 +48,9 @@ ABSL_FLAG(double, rate, 0, "run: open loop at this many operations per second in
 ABSL_FLAG(uint64_t, keyspace, 0, "Number of distinct keys per data type; 0: 10000 (1000000 for soak).");
 ABSL_FLAG(double, zipf, 0, "Key choice: 0 = uniform, > 0 = Zipfian with this exponent (0.99 is YCSB's).");
 ABSL_FLAG(int, value_size, 64, "Value size in bytes.");
+ABSL_FLAG(std::string, values, "",
+          "Values written: constant (all 'v': RDB and RocksDB compress them to almost nothing) or random (no two "
+          "alike, incompressible); empty: constant for run/compare/curve, random for soak.");
 ABSL_FLAG(double, duration, 3, "Measured seconds per run (after the warm-up).");
 ABSL_FLAG(uint64_t, requests, 0, "If > 0, measure this many operations instead of --duration.");
 ABSL_FLAG(double, warmup, 1, "Warm-up seconds per run, excluded from the figures.");
@@ -97,12 +100,18 @@ uint64_t Keyspace(uint64_t mode_default) {
   return k > 0 ? k : mode_default;
 }
 
+bool RandomValues(bool mode_default) {
+  const std::string v = absl::GetFlag(FLAGS_values);
+  return v.empty() ? mode_default : v == "random";
+}
+
 absl::StatusOr<WorkloadSpec> WorkloadFromFlags(const std::string& mix) {
   auto w = ParseWorkload(mix);
   if (!w.ok()) return w;
   w->keyspace = Keyspace(10000);
   w->zipf = absl::GetFlag(FLAGS_zipf);
   w->value_size = absl::GetFlag(FLAGS_value_size);
+  w->random_values = RandomValues(false);
   return w;
 }
 
@@ -419,11 +428,12 @@ int Compare(bool table, bool curve) {
   int rounds = std::max(absl::GetFlag(FLAGS_rounds), 1);
   LoadOptions base = OptionsFromFlags();
   report.settings = absl::StrFormat(
-      "%d connections, keyspace %d (%s), %d-byte values, %.1f s warm-up + %.1f s measured per run, %d rounds "
+      "%d connections, keyspace %d (%s), %d-byte %s values, %.1f s warm-up + %.1f s measured per run, %d rounds "
       "interleaved round robin, median reported.",
       base.connections, Keyspace(10000),
       absl::GetFlag(FLAGS_zipf) > 0 ? absl::StrFormat("zipf %.2f", absl::GetFlag(FLAGS_zipf)) : "uniform",
-      absl::GetFlag(FLAGS_value_size), base.warmup_s, base.duration_s, rounds);
+      absl::GetFlag(FLAGS_value_size), RandomValues(false) ? "random" : "constant", base.warmup_s, base.duration_s,
+      rounds);
   report.rows = MeasureTable(cells, targets, base, rounds);
   std::vector<Summary> points;
   if (curve) points = MeasureCurve(targets, &report.notes);
@@ -441,6 +451,7 @@ SoakSettings SoakSettingsFromFlags() {
   o.interval_s = std::max(absl::GetFlag(FLAGS_soak_interval), 0.5);
   o.keyspace = Keyspace(1000000);
   o.value_size = absl::GetFlag(FLAGS_value_size);
+  o.random_values = RandomValues(true);
   o.pipeline = absl::GetFlag(FLAGS_pipeline) > 0 ? absl::GetFlag(FLAGS_pipeline) : 16;
   o.connections = std::max(absl::GetFlag(FLAGS_connections), 1);
   o.preload = absl::GetFlag(FLAGS_soak_preload);

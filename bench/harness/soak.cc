@@ -321,10 +321,12 @@ SoakResult RunSoak(const SoakOptions& o, const Target& leader) {
   auto w = ParseWorkload("set");
   w->keyspace = o.keyspace;
   w->value_size = o.value_size;
+  w->random_values = o.random_values;
   if (o.preload) {
     auto fill = ParseWorkload("get");  // Preload fills the keys reads touch
     fill->keyspace = o.keyspace;
     fill->value_size = o.value_size;
+    fill->random_values = o.random_values;
     double t = Seconds();
     if (auto st = Preload(leader.host, leader.port, *fill); !st.ok()) {
       r.notes.push_back(absl::StrCat("preload failed: ", st.message()));

@@ -87,6 +87,7 @@ struct SoakOptions {
   double interval_s = 5;
   uint64_t keyspace = 1000000;
   int value_size = 64;
+  bool random_values = true;  // incompressible, so RDB and log sizes are honest
   int pipeline = 16;
   int connections = 50;
   bool preload = true;

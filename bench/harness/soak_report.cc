@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace bench {
 
@@ -77,11 +78,40 @@ SnapshotDip ComputeSnapshotDip(const std::vector<SoakSample>& samples, bool lead
   return d;
 }
 
+double Slope(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() < 2 || x.size() != y.size()) return 0;
+  double mx = Mean(x), my = Mean(y), sxy = 0, sxx = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+  }
+  return sxx > 0 ? sxy / sxx : 0;
+}
+
+namespace {
+
+// RSS trends over the second half of the samples, MiB per minute.
+void RssTrends(const std::vector<SoakSample>& samples, NodeMemory* m) {
+  std::vector<double> t, node, child;
+  for (size_t i = samples.size() / 2; i < samples.size(); ++i) {
+    const NodeSample* n = FindNode(samples[i], m->id);
+    if (n == nullptr || n->node_rss == 0) continue;
+    t.push_back(samples[i].t_s / 60);
+    node.push_back(MiB(n->node_rss));
+    child.push_back(MiB(n->child_rss));
+  }
+  m->node_rss_trend = Slope(t, node);
+  m->child_rss_trend = Slope(t, child);
+}
+
+}  // namespace
+
 std::vector<NodeMemory> MemoryChecks(const std::vector<SoakSample>& samples) {
   std::vector<NodeMemory> out;
   for (int id : NodeIds(samples)) {
     NodeMemory m;
     m.id = id;
+    RssTrends(samples, &m);
     for (const auto& s : samples) {
       const NodeSample* n = FindNode(s, id);
       if (n == nullptr) continue;
@@ -192,12 +222,13 @@ std::string SettingsSection(const SoakResult& r, const SoakSettings& s) {
   return absl::StrFormat(
       "Measured %s.\n\nSettings: three-node cluster (`anarcho-admin cluster start`, node binary `%s`, node flags "
       "`%s`; effective --snapshot_log_bytes %d (%s), --snapshot_keep_entries %d); closed-loop pipelined SET on %d "
-      "connections to the leader, pipeline %d, keyspace %d (uniform%s), %d-byte values, %.0f s, sampled every %.0f "
+      "connections to the leader, pipeline %d, keyspace %d (uniform%s), %d-byte %s values, %.0f s, sampled every %.0f "
       "s. 1-minute load average during the soak: %.2f to %.2f (median %.2f): the machine is shared, so throughput "
       "is noisy.\n",
       s.machine.Describe(), s.node_bin, s.node_args.empty() ? "(none)" : absl::StrJoin(s.node_args, " "),
       s.snapshot_log_bytes, Mb(s.snapshot_log_bytes), s.keep_entries, o.connections, o.pipeline, o.keyspace,
       o.preload ? absl::StrFormat(", preloaded in %.0f s before the soak", r.preload_s) : "", o.value_size,
+      o.random_values ? "random (incompressible)" : "constant (compressible)",
       o.seconds, o.interval_s, Quantile(loads, 0), Quantile(loads, 1), Quantile(loads, 0.5));
 }
 
@@ -224,8 +255,9 @@ std::string ThroughputSection(const SoakResult& r) {
                         "| snapshot on | intervals with | ops/s | intervals without | ops/s | dip |\n"
                         "|---|---:|---:|---:|---:|---:|\n");
   for (auto [name, d] : {std::pair<const char*, SnapshotDip>{"the leader", lead}, {"any node", any}}) {
-    absl::StrAppendFormat(&out, "| %s | %d | %.0f | %d | %.0f | %.1f%% |\n", name, d.snapshot_intervals,
-                          d.snapshot_mean, d.other_intervals, d.other_mean, 100 * d.dip);
+    bool both = d.snapshot_intervals > 0 && d.other_intervals > 0;
+    absl::StrAppendFormat(&out, "| %s | %d | %.0f | %d | %.0f | %s |\n", name, d.snapshot_intervals, d.snapshot_mean,
+                          d.other_intervals, d.other_mean, both ? absl::StrFormat("%.1f%%", 100 * d.dip) : "-");
   }
   return out;
 }
@@ -236,17 +268,19 @@ std::string MemorySection(const SoakResult& r) {
       "the node's first snapshot, against 2 x the child's `used_memory` + 256 MiB (the child's INFO, asked on its "
       "own socket). A BGSAVE fork's RSS is not counted (its pages are mostly shared).\n\n"
       "| node | max node RSS | max child RSS | max used_memory | max node+child | bound there | verdict | worst "
-      "ratio | node RSS first -> last | child RSS first -> last |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
+      "ratio | node RSS first -> last | child RSS first -> last | RSS trend, 2nd half (node / child) |\n"
+      "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n";
   for (const auto& m : MemoryChecks(r.samples)) {
     if (m.samples == 0) {
-      absl::StrAppendFormat(&out, "| n%d | %s | %s | %s | - | - | no sample after a snapshot | - | - | - |\n", m.id,
+      absl::StrAppendFormat(&out, "| n%d | %s | %s | %s | - | - | no sample after a snapshot | - | - | - | - |\n", m.id,
                             Mb(m.max_node_rss), Mb(m.max_child_rss), Mb(m.max_used_memory));
       continue;
     }
-    absl::StrAppendFormat(&out, "| n%d | %s | %s | %s | %s | %s | %s | %.2f | %s -> %s | %s -> %s |\n", m.id,
-                          Mb(m.max_node_rss), Mb(m.max_child_rss), Mb(m.max_used_memory), Mb(m.max_total),
+    absl::StrAppendFormat(&out, "| n%d | %s | %s | %s | %s | %s | %s | %.2f | %s -> %s | %s -> %s | %+.1f / %+.1f MiB/min |\n",
+                          m.id, Mb(m.max_node_rss), Mb(m.max_child_rss), Mb(m.max_used_memory), Mb(m.max_total),
                           Mb(m.bound_at_max), m.worst_ratio <= 1 ? "within" : "EXCEEDS", m.worst_ratio,
-                          Mb(m.node_rss_first), Mb(m.node_rss_last), Mb(m.child_rss_first), Mb(m.child_rss_last));
+                          Mb(m.node_rss_first), Mb(m.node_rss_last), Mb(m.child_rss_first), Mb(m.child_rss_last),
+                          m.node_rss_trend, m.child_rss_trend);
   }
   return out;
 }
@@ -294,8 +328,8 @@ std::string RestartSection(const SoakResult& r) {
   } else {
     out += " No RDB load in its redis.log.";
   }
-  absl::StrAppend(&out, "\n\nThe node's log of the restart:\n\n```\n", x.node_log, x.node_log.empty() ? "" : "\n",
-                  "```\n");
+  absl::string_view log = absl::StripTrailingAsciiWhitespace(x.node_log);
+  absl::StrAppend(&out, "\n\nThe node's log of the restart:\n\n```\n", log, log.empty() ? "" : "\n", "```\n");
   return out;
 }
 
@@ -308,7 +342,10 @@ std::string TimelineSection(const SoakResult& r, const SoakSettings& s) {
     sep += "---|---:|---:|---:|";
   }
   out += "\n" + sep + "\n";
-  for (size_t i = 0; i < r.samples.size(); i += every) {
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < r.samples.size(); i += every) rows.push_back(i);
+  if (!rows.empty() && rows.back() + 1 != r.samples.size()) rows.push_back(r.samples.size() - 1);  // and the last
+  for (size_t i : rows) {
     const SoakSample& x = r.samples[i];
     absl::StrAppendFormat(&out, "| %.0f | %.0f |", x.t_s, x.ops_per_s);
     for (const auto& n : x.nodes) {
@@ -370,6 +407,9 @@ std::string SoakPlotScript(const SoakResult& r, const std::string& title) {
   return absl::StrCat(
       "set terminal pngcairo size 1200,1100 background rgb 'white'\n", "set output 'soak.png'\n",
       "set multiplot layout 3,1 title \"", title, "\" noenhanced\n", "set grid\nset key outside right top\n",
+      // The same plot area in every panel, whatever the width of its key.
+      "set lmargin at screen 0.08\nset rmargin at screen 0.76\n",
+      absl::StrFormat("set xrange [0:%.0f]\n", r.samples.empty() ? 1.0 : std::max(r.samples.back().t_s, 1.0)),
       "set xlabel 'time since the load started (s)'\n", "set ylabel 'RSS (MiB)'\n", "plot ", rss, "\n",
       "set ylabel 'disk under --dir (MiB)'\n", "plot ", disk, "\n", "set ylabel 'operations/s'\nset yrange [0:*]\n",
       absl::StrFormat("plot 'soak.dat' index %d using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc 8 title 'SET ops/s', "

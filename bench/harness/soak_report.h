@@ -34,7 +34,12 @@ struct NodeMemory {
   uint64_t max_node_rss = 0, max_child_rss = 0, max_used_memory = 0;  // over all samples
   uint64_t node_rss_first = 0, node_rss_last = 0;   // first and last sample after the first snapshot
   uint64_t child_rss_first = 0, child_rss_last = 0;
+  // Least-squares slope of RSS over the second half of the soak, MiB per
+  // minute: near 0 for memory that levelled off, steady growth for a leak.
+  double node_rss_trend = 0, child_rss_trend = 0;
 };
+// Least-squares slope of y over x (0 with fewer than two points).
+double Slope(const std::vector<double>& x, const std::vector<double>& y);
 std::vector<NodeMemory> MemoryChecks(const std::vector<SoakSample>& samples);
 constexpr uint64_t kMemorySlack = 256ULL << 20;
 

@@ -71,6 +71,8 @@ TEST(Soak, MemoryCountsOnlySamplesAfterTheFirstSnapshot) {
   EXPECT_EQ(m[0].node_rss_first, 120 * kMiB);
   EXPECT_EQ(m[0].node_rss_last, 150 * kMiB);
   EXPECT_NEAR(m[0].worst_ratio, 300.0 / 456, 1e-9);
+  EXPECT_NEAR(m[0].node_rss_trend, 10 * 12, 1e-9);  // 10 MiB per 5 s sample in the second half
+  EXPECT_NEAR(m[0].child_rss_trend, 0, 1e-9);
   EXPECT_EQ(m[2].samples, 0);  // n3 never snapshotted
 }
 

@@ -242,7 +242,7 @@ absl::Status Preload(const std::string& host, int port, const WorkloadSpec& w) {
   if (!strings && !lists) return absl::OkStatus();
   BlockingClient c;
   if (auto st = c.Connect(host, port, 30); !st.ok()) return st;
-  std::string value(w.value_size, 'v');
+  ValueSource values(w.value_size, w.random_values, 7);
   std::string req;
   size_t count = 0;
   auto flush = [&]() -> absl::Status {
@@ -258,13 +258,14 @@ absl::Status Preload(const std::string& host, int port, const WorkloadSpec& w) {
   for (uint64_t k = 0; k < w.keyspace; ++k) {
     if (strings) {
       std::string key = KeyName('s', k);
-      resp::AppendCommand(&req, {"SET", key, value});
+      resp::AppendCommand(&req, {"SET", key, values.Next()});
       ++count;
     }
     if (lists) {
       std::string key = KeyName('l', k);
       resp::AppendCommand(&req, {"DEL", key});
-      resp::AppendCommand(&req, {"RPUSH", key, value, value, value, value, value, value, value, value, value, value});
+      std::string_view v = values.Next();  // ten times the same value: LRANGE reads it, nothing measures its size
+      resp::AppendCommand(&req, {"RPUSH", key, v, v, v, v, v, v, v, v, v, v});
       count += 2;
     }
     if (count >= 1000) {
