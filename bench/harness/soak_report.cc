@@ -413,8 +413,7 @@ std::string SoakPlotScript(const SoakResult& r, const std::string& title) {
       "set xlabel 'time since the load started (s)'\n", "set ylabel 'RSS (MiB)'\n", "plot ", rss, "\n",
       "set ylabel 'disk under --dir (MiB)'\n", "plot ", disk, "\n", "set ylabel 'operations/s'\nset yrange [0:*]\n",
       absl::StrFormat("plot 'soak.dat' index %d using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc 8 title 'SET ops/s', "
-                      "'' index %d using 1:($3 > 0 ? $2 : 1/0) with points pt 6 ps 1.5 lc 7 title 'leader snapshot "
-                      "in interval'\n",
+                      "'' index %d using 1:($3 > 0 ? $2 : 1/0) with points pt 6 ps 1.5 lc 7 title 'snapshot (leader)'\n",
                       tp, tp),
       "unset multiplot\n");
 }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -50,6 +51,42 @@ void Unregister(pid_t pid) {
   }
 }
 
+// Pidfiles of the nodes of running clusters (anarcho-admin starts them in
+// their own sessions, so they outlive this process unless told), as fixed
+// buffers a signal handler can read.
+constexpr int kMaxPidfiles = 16;
+char g_pidfiles[kMaxPidfiles][512];
+std::atomic<bool> g_pidfile_set[kMaxPidfiles];
+
+void RegisterPidfile(const std::string& path) {
+  if (path.size() >= sizeof(g_pidfiles[0])) return;
+  for (int i = 0; i < kMaxPidfiles; ++i) {
+    if (!g_pidfile_set[i].load()) {
+      memcpy(g_pidfiles[i], path.c_str(), path.size() + 1);
+      g_pidfile_set[i].store(true);
+      return;
+    }
+  }
+}
+
+void UnregisterPidfilesUnder(const std::string& dir) {
+  for (int i = 0; i < kMaxPidfiles; ++i) {
+    if (g_pidfile_set[i].load() && absl::StartsWith(g_pidfiles[i], dir + "/")) g_pidfile_set[i].store(false);
+  }
+}
+
+// Async-signal-safe: open, read, kill.
+void TermPidfile(const char* path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  pid_t pid = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
+  if (pid > 0) kill(pid, SIGTERM);
+}
+
 void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 double Seconds() {
@@ -79,6 +116,9 @@ void KillAllSpawned() {
   for (auto& slot : g_spawned) {
     pid_t p = slot.load();
     if (p > 0) kill(p, SIGTERM);
+  }
+  for (int i = 0; i < kMaxPidfiles; ++i) {
+    if (g_pidfile_set[i].load()) TermPidfile(g_pidfiles[i]);
   }
 }
 
@@ -486,6 +526,7 @@ absl::Status Systems::StartCluster(const std::string& node_bin, const std::strin
                                                " (no cluster command yet?): ", LastLines(log, 2)));
   }
   cluster_dirs_.push_back(dir);  // from here on, Stop() runs `cluster stop`
+  for (int i = 1; i <= 3; ++i) RegisterPidfile(absl::StrCat(dir, "/n", i, "/pid"));  // and a signal kills them
   return WaitClusterTargets(dir, log, base, label, node_bin);
 }
 
@@ -536,6 +577,7 @@ absl::Status Systems::WaitClusterTargets(const std::string& dir, const std::stri
 
 void Systems::Stop() {
   for (const std::string& dir : cluster_dirs_) {
+    UnregisterPidfilesUnder(dir);
     auto rc = RunCommand({Admin(), "cluster", "stop", "--dir", dir}, dir + "-stop.log", 30);
     if (!rc.ok() || *rc != 0) {
       notes_.push_back("`anarcho-admin cluster stop` failed: its nodes may still run (dir " + dir + ")");

@@ -146,7 +146,8 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::str
 // SIGTERM, then SIGKILL after timeout_s; reaps the process.
 void Terminate(pid_t pid, double timeout_s = 10);
 
-// Kills every process Spawn() started that is still running (for signal handlers).
+// Kills every process Spawn() started that is still running, and the nodes of
+// the clusters Systems started (by their pidfiles): for signal handlers.
 void KillAllSpawned();
 
 }  // namespace bench
