@@ -7,6 +7,7 @@
 //   anarcho-bench curve --out_dir bench/results
 //   anarcho-bench selftest
 //   anarcho-bench calibrate                             (this generator vs redis-benchmark)
+//   anarcho-bench soak [--soak_seconds 600 --out_dir bench/results]   (sustained SET on a cluster)
 #include <signal.h>
 #include <unistd.h>
 
@@ -26,7 +27,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/harness/load_generator.h"
+#include "bench/harness/procfs.h"
 #include "bench/harness/report.h"
+#include "bench/harness/soak.h"
+#include "bench/harness/soak_report.h"
 #include "bench/harness/systems.h"
 #include "bench/harness/workload.h"
 
@@ -37,12 +41,16 @@ ABSL_FLAG(std::string, workload, "mixed",
           "op=weight,... (mixed = get=50,set=20,incr=5,lpush=5,lrange=5,hset=5,zadd=5,multi=5; multi is "
           "MULTI SET INCR EXEC as one operation).");
 ABSL_FLAG(int, connections, 50, "Client connections.");
-ABSL_FLAG(int, pipeline, 1, "run: operations per batch in closed loop (a batch is written, then all its replies read).");
+ABSL_FLAG(int, pipeline, 0, "run/soak: operations per batch in closed loop (a batch is written, then all its replies "
+                            "read); 0: 1 for run, 16 for soak.");
 ABSL_FLAG(double, rate, 0, "run: open loop at this many operations per second in total (latency from the intended "
                            "send time); 0 = closed loop, as fast as possible.");
-ABSL_FLAG(uint64_t, keyspace, 10000, "Number of distinct keys per data type.");
+ABSL_FLAG(uint64_t, keyspace, 0, "Number of distinct keys per data type; 0: 10000 (1000000 for soak).");
 ABSL_FLAG(double, zipf, 0, "Key choice: 0 = uniform, > 0 = Zipfian with this exponent (0.99 is YCSB's).");
 ABSL_FLAG(int, value_size, 64, "Value size in bytes.");
+ABSL_FLAG(std::string, values, "",
+          "Values written: constant (all 'v': RDB and RocksDB compress them to almost nothing) or random (no two "
+          "alike, incompressible); empty: constant for run/compare/curve, random for soak.");
 ABSL_FLAG(double, duration, 3, "Measured seconds per run (after the warm-up).");
 ABSL_FLAG(uint64_t, requests, 0, "If > 0, measure this many operations instead of --duration.");
 ABSL_FLAG(double, warmup, 1, "Warm-up seconds per run, excluded from the figures.");
@@ -52,7 +60,8 @@ ABSL_FLAG(std::string, format, "table", "Output on stdout: table, csv or json (m
 
 ABSL_FLAG(std::string, systems, "redis,redis-aof,anarcho,cluster",
           "compare/curve: systems to start: redis (--save \"\" --appendonly no), redis-aof (--appendonly yes "
-          "--appendfsync always), anarcho (one node), cluster (three nodes, loaded through leader and follower).");
+          "--appendfsync always), anarcho (one node), cluster (three nodes, loaded through leader and follower), "
+          "anarcho-base and cluster-base (the same from --baseline_anarchoredis).");
 ABSL_FLAG(std::string, workloads, "set@1,set@16,get@1,get@16,mixed@16",
           "compare: workloads as mix@pipeline, comma separated.");
 ABSL_FLAG(int, rounds, 2, "compare: rounds; each round runs every workload on every system, round robin; the "
@@ -68,6 +77,16 @@ ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary.")
 ABSL_FLAG(std::string, redis_benchmark, "redis-benchmark", "calibrate: the redis-benchmark binary.");
 ABSL_FLAG(std::string, anarchoredis, "", "The anarchoredis binary (default: <build dir>/node/anarchoredis, then PATH).");
 ABSL_FLAG(std::string, anarcho_admin, "", "The anarcho-admin binary (default: <build dir>/tools/anarcho-admin, then PATH).");
+ABSL_FLAG(std::string, baseline_anarchoredis, "",
+          "compare/curve: the node binary of the anarcho-base and cluster-base systems (targets base-1, "
+          "base-3-leader, base-3-follower), compared in the same run with the current one (\"vs baseline\").");
+ABSL_FLAG(std::string, node_args, "",
+          "Extra flags for every node of the clusters (anarcho-admin --node_args), comma separated, e.g. "
+          "--node_args=--snapshot_log_bytes=16000000,--snapshot_keep_entries=1000.");
+ABSL_FLAG(double, soak_seconds, 600, "soak: seconds of sustained load.");
+ABSL_FLAG(double, soak_interval, 5, "soak: seconds between samples.");
+ABSL_FLAG(bool, soak_preload, true, "soak: SET every key once before the soak, so used_memory is flat during it.");
+ABSL_FLAG(double, soak_restart_timeout, 300, "soak: how long the restarted follower may take to catch up.");
 ABSL_FLAG(std::string, tmp_dir, "", "Parent of the temporary directories (default $TMPDIR or /tmp).");
 ABSL_FLAG(bool, keep_tmp, false, "Keep the temporary directories (server logs) after the run.");
 
@@ -76,12 +95,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+uint64_t Keyspace(uint64_t mode_default) {
+  uint64_t k = absl::GetFlag(FLAGS_keyspace);
+  return k > 0 ? k : mode_default;
+}
+
+bool RandomValues(bool mode_default) {
+  const std::string v = absl::GetFlag(FLAGS_values);
+  return v.empty() ? mode_default : v == "random";
+}
+
 absl::StatusOr<WorkloadSpec> WorkloadFromFlags(const std::string& mix) {
   auto w = ParseWorkload(mix);
   if (!w.ok()) return w;
-  w->keyspace = std::max<uint64_t>(absl::GetFlag(FLAGS_keyspace), 1);
+  w->keyspace = Keyspace(10000);
   w->zipf = absl::GetFlag(FLAGS_zipf);
   w->value_size = absl::GetFlag(FLAGS_value_size);
+  w->random_values = RandomValues(false);
   return w;
 }
 
@@ -104,12 +134,31 @@ SystemsConfig SystemsFromFlags() {
   c.redis_server = absl::GetFlag(FLAGS_redis_server);
   c.anarchoredis = absl::GetFlag(FLAGS_anarchoredis);
   c.anarcho_admin = absl::GetFlag(FLAGS_anarcho_admin);
+  c.baseline_anarchoredis = absl::GetFlag(FLAGS_baseline_anarchoredis);
+  c.node_args = absl::StrSplit(absl::GetFlag(FLAGS_node_args), ',', absl::SkipEmpty());
   c.tmp_root = absl::GetFlag(FLAGS_tmp_dir);
   c.keep_tmp = absl::GetFlag(FLAGS_keep_tmp);
   return c;
 }
 
 std::string WorkloadLabel(const std::string& mix, int pipeline) { return absl::StrCat(mix, " P=", pipeline); }
+
+// One run against a target, with the CPU its system's processes used meanwhile
+// per answered operation.
+Summary RunOn(const Target& t, LoadOptions o, const WorkloadSpec& w) {
+  o.host = t.host;
+  o.port = t.port;
+  const std::vector<pid_t> roots = SystemRoots(t);
+  const double before = TreeCpuSeconds(roots);
+  LoadResult r = RunLoad(o, w);
+  const double cpu_s = TreeCpuSeconds(roots) - before;
+  Summary s = Summarize(r);
+  s.system = t.name;
+  s.connections = o.connections;
+  s.pipeline = o.pipeline;
+  s.cpu_us_per_op = r.completed > 0 ? cpu_s * 1e6 / r.completed : 0;
+  return s;
+}
 
 bool WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
@@ -224,17 +273,13 @@ std::vector<Summary> MeasureCurve(const std::vector<Target>& targets, std::vecto
     for (size_t i = 0; i < targets.size(); ++i) {
       if (peak[i] <= 0) continue;
       LoadOptions o = base;
-      o.host = targets[i].host;
-      o.port = targets[i].port;
       o.rate = peak[i] * f;
-      LoadResult r = RunLoad(o, *w);
-      Summary s = Summarize(r);
-      s.system = targets[i].name;
+      Summary s = RunOn(targets[i], o, *w);
       s.workload = absl::StrCat(w->name, " open loop");
-      s.connections = o.connections;
       s.pipeline = 0;
-      std::cerr << absl::StrFormat("curve: %-20s target %8.0f achieved %8.0f ops/s  p50 %8.1f p99 %9.1f us  errors %d\n",
-                                   s.system, o.rate, s.rps, s.p50_us, s.p99_us, s.errors);
+      std::cerr << absl::StrFormat(
+          "curve: %-20s target %8.0f achieved %8.0f ops/s  p50 %8.1f p99 %9.1f us  cpu %6.1f us/op  errors %d\n",
+          s.system, o.rate, s.rps, s.p50_us, s.p99_us, s.cpu_us_per_op, s.errors);
       points.push_back(s);
     }
   }
@@ -283,6 +328,72 @@ void PlotCurve(const std::vector<Summary>& points, const std::vector<Target>& ta
   if (std::system(cmd.c_str()) != 0) notes->push_back("gnuplot failed: no curve.svg/curve.png");
 }
 
+// Every workload on every target, `rounds` times round robin; the median per target.
+std::vector<Summary> MeasureTable(const std::vector<Cell>& cells, const std::vector<Target>& targets,
+                                  const LoadOptions& base, int rounds) {
+  std::vector<Summary> rows;
+  for (const auto& cell : cells) {
+    auto w = WorkloadFromFlags(cell.mix);
+    std::vector<std::vector<Summary>> per_target(targets.size());
+    for (int round = 0; round < rounds; ++round) {
+      for (size_t k = 0; k < targets.size(); ++k) {
+        size_t i = (k + round) % targets.size();  // rotate who goes first
+        LoadOptions o = base;
+        o.pipeline = cell.pipeline;
+        o.rate = 0;
+        o.seed = base.seed + round;
+        Summary s = RunOn(targets[i], o, *w);
+        std::cerr << absl::StrFormat(
+            "round %d  %-16s %-18s %9.0f ops/s  p50 %8.1f  p99 %8.1f us  cpu %6.1f us/op  errors %d\n", round + 1,
+            WorkloadLabel(cell.mix, cell.pipeline), targets[i].name, s.rps, s.p50_us, s.p99_us, s.cpu_us_per_op,
+            s.errors);
+        per_target[i].push_back(s);
+      }
+    }
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Summary m = Median(per_target[i]);
+      m.system = targets[i].name;
+      m.workload = WorkloadLabel(cell.mix, cell.pipeline);
+      m.connections = base.connections;
+      m.pipeline = cell.pipeline;
+      rows.push_back(m);
+    }
+  }
+  return rows;
+}
+
+void WriteCompare(const CompareReport& report, const std::vector<Summary>& points, const std::vector<Target>& targets,
+                  bool table, bool curve) {
+  std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  if (!out_dir.empty()) {
+    fs::create_directories(out_dir);
+    std::vector<std::string> notes = report.notes;
+    if (curve) PlotCurve(points, targets, report.machine, out_dir, &notes);
+    if (table) {
+      std::string md = FormatCompareMarkdown(report);
+      if (curve) md += "\nLatency versus throughput (open loop): curve.svg / curve.png beside this file.\n";
+      WriteFile(fs::path(out_dir) / "latest.md", md);
+      WriteFile(fs::path(out_dir) / "compare.csv", FormatCompareCsv(report));
+      WriteFile(fs::path(out_dir) / "compare.json", FormatCompareJson(report));
+    }
+  }
+  std::string format = absl::GetFlag(FLAGS_format);
+  if (table) {
+    if (format == "csv") {
+      std::cout << FormatCompareCsv(report);
+    } else if (format == "json") {
+      std::cout << FormatCompareJson(report);
+    } else if (format == "markdown") {
+      std::cout << FormatCompareMarkdown(report);
+    } else {
+      std::cout << FormatCompareTable(report);
+    }
+  } else {
+    std::cout << FormatSummaryCsv(points);
+    for (const auto& n : report.notes) std::cout << "note: " << n << "\n";
+  }
+}
+
 int Compare(bool table, bool curve) {
   std::vector<Cell> cells;
   if (table) {
@@ -308,80 +419,95 @@ int Compare(bool table, bool curve) {
     std::cerr << "no system could be started\n";
     return 1;
   }
-  for (const auto& t : targets) std::cerr << "started " << t.name << " on port " << t.port << ": " << t.description << "\n";
+  for (const auto& t : targets) {
+    std::cerr << "started " << t.name << " on port " << t.port << ": " << t.description << " (CPU of "
+              << ProcessTree(SystemRoots(t), ListProcesses()).size() << " processes counted)\n";
+  }
   PreloadAll(targets, &report.notes);
 
   int rounds = std::max(absl::GetFlag(FLAGS_rounds), 1);
   LoadOptions base = OptionsFromFlags();
   report.settings = absl::StrFormat(
-      "%d connections, keyspace %d (%s), %d-byte values, %.1f s warm-up + %.1f s measured per run, %d rounds "
+      "%d connections, keyspace %d (%s), %d-byte %s values, %.1f s warm-up + %.1f s measured per run, %d rounds "
       "interleaved round robin, median reported.",
-      base.connections, absl::GetFlag(FLAGS_keyspace),
+      base.connections, Keyspace(10000),
       absl::GetFlag(FLAGS_zipf) > 0 ? absl::StrFormat("zipf %.2f", absl::GetFlag(FLAGS_zipf)) : "uniform",
-      absl::GetFlag(FLAGS_value_size), base.warmup_s, base.duration_s, rounds);
-  for (const auto& cell : cells) {
-    auto w = WorkloadFromFlags(cell.mix);
-    std::vector<std::vector<Summary>> per_target(targets.size());
-    for (int round = 0; round < rounds; ++round) {
-      for (size_t k = 0; k < targets.size(); ++k) {
-        size_t i = (k + round) % targets.size();  // rotate who goes first
-        LoadOptions o = base;
-        o.host = targets[i].host;
-        o.port = targets[i].port;
-        o.pipeline = cell.pipeline;
-        o.rate = 0;
-        o.seed = base.seed + round;
-        LoadResult r = RunLoad(o, *w);
-        Summary s = Summarize(r);
-        std::cerr << absl::StrFormat("round %d  %-16s %-18s %9.0f ops/s  p50 %8.1f  p99 %8.1f us  errors %d\n",
-                                     round + 1, WorkloadLabel(cell.mix, cell.pipeline), targets[i].name, s.rps,
-                                     s.p50_us, s.p99_us, s.errors);
-        per_target[i].push_back(s);
-      }
-    }
-    for (size_t i = 0; i < targets.size(); ++i) {
-      Summary m = Median(per_target[i]);
-      m.system = targets[i].name;
-      m.workload = WorkloadLabel(cell.mix, cell.pipeline);
-      m.connections = base.connections;
-      m.pipeline = cell.pipeline;
-      report.rows.push_back(m);
-    }
-  }
+      absl::GetFlag(FLAGS_value_size), RandomValues(false) ? "random" : "constant", base.warmup_s, base.duration_s,
+      rounds);
+  report.rows = MeasureTable(cells, targets, base, rounds);
   std::vector<Summary> points;
   if (curve) points = MeasureCurve(targets, &report.notes);
   report.machine.load_after = LoadAverage();
   systems.Stop();
   for (const auto& n : systems.notes()) report.notes.push_back(n);
-
-  std::string out_dir = absl::GetFlag(FLAGS_out_dir);
-  if (!out_dir.empty()) {
-    fs::create_directories(out_dir);
-    if (curve) PlotCurve(points, targets, report.machine, out_dir, &report.notes);
-    if (table) {
-      std::string md = FormatCompareMarkdown(report);
-      if (curve) md += "\nLatency versus throughput (open loop): curve.svg / curve.png beside this file.\n";
-      WriteFile(fs::path(out_dir) / "latest.md", md);
-      WriteFile(fs::path(out_dir) / "compare.csv", FormatCompareCsv(report));
-      WriteFile(fs::path(out_dir) / "compare.json", FormatCompareJson(report));
-    }
-  }
-  std::string format = absl::GetFlag(FLAGS_format);
-  if (table) {
-    if (format == "csv") {
-      std::cout << FormatCompareCsv(report);
-    } else if (format == "json") {
-      std::cout << FormatCompareJson(report);
-    } else if (format == "markdown") {
-      std::cout << FormatCompareMarkdown(report);
-    } else {
-      std::cout << FormatCompareTable(report);
-    }
-  } else {
-    std::cout << FormatSummaryCsv(points);
-    for (const auto& n : report.notes) std::cout << "note: " << n << "\n";
-  }
+  WriteCompare(report, points, targets, table, curve);
   return 0;
+}
+
+SoakSettings SoakSettingsFromFlags() {
+  SoakSettings s;
+  SoakOptions& o = s.options;
+  o.seconds = absl::GetFlag(FLAGS_soak_seconds);
+  o.interval_s = std::max(absl::GetFlag(FLAGS_soak_interval), 0.5);
+  o.keyspace = Keyspace(1000000);
+  o.value_size = absl::GetFlag(FLAGS_value_size);
+  o.random_values = RandomValues(true);
+  o.pipeline = absl::GetFlag(FLAGS_pipeline) > 0 ? absl::GetFlag(FLAGS_pipeline) : 16;
+  o.connections = std::max(absl::GetFlag(FLAGS_connections), 1);
+  o.preload = absl::GetFlag(FLAGS_soak_preload);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.restart_timeout_s = absl::GetFlag(FLAGS_soak_restart_timeout);
+  s.node_args = absl::StrSplit(absl::GetFlag(FLAGS_node_args), ',', absl::SkipEmpty());
+  s.snapshot_log_bytes = FlagValue(s.node_args, "snapshot_log_bytes", 64ULL << 20);
+  s.keep_entries = FlagValue(s.node_args, "snapshot_keep_entries", 10000);
+  s.node_bin = FindBinary(absl::GetFlag(FLAGS_anarchoredis), "node/anarchoredis", "anarchoredis");
+  s.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server), absl::GetFlag(FLAGS_tmp_dir));
+  return s;
+}
+
+// soak.csv, soak.md, soak.dat, soak.gp and soak.png (gnuplot) in --out_dir.
+void WriteSoak(const SoakResult& r, const SoakSettings& s, const std::string& md) {
+  fs::path dir = absl::GetFlag(FLAGS_out_dir);
+  fs::create_directories(dir);
+  WriteFile(dir / "soak.csv", FormatSoakCsv(r));
+  WriteFile(dir / "soak.md", md);
+  WriteFile(dir / "soak.dat", SoakPlotData(r));
+  std::string title = absl::StrFormat(
+      "anarcho-bench soak: 3 nodes, SET pipeline %d, %d connections, keyspace %d, %d B values (%s, %d cores, %s)",
+      s.options.pipeline, s.options.connections, s.options.keyspace, s.options.value_size,
+      s.machine.date.substr(0, 10), s.machine.cores, s.machine.cpu);
+  WriteFile(dir / "soak.gp", SoakPlotScript(r, title));
+  std::string cmd = absl::StrCat("cd '", dir.string(), "' && gnuplot soak.gp");
+  if (std::system(cmd.c_str()) != 0) std::cerr << "gnuplot failed: no soak.png\n";
+}
+
+int Soak() {
+  SoakSettings settings = SoakSettingsFromFlags();
+  std::cerr << "machine: " << settings.machine.Describe() << "\n";
+  Systems systems(SystemsFromFlags());
+  if (auto st = systems.Start({"cluster"}); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 1;
+  }
+  const Target* leader = nullptr;
+  for (const auto& t : systems.targets()) {
+    if (t.name == "anarcho-3-leader") leader = &t;
+  }
+  if (leader == nullptr) {
+    std::cerr << "soak: the cluster did not start: "
+              << (systems.notes().empty() ? "" : systems.notes().front()) << "\n";
+    return 1;
+  }
+  std::cerr << "soak: cluster in " << leader->cluster_dir << ", leader on port " << leader->port << "\n";
+  SoakResult r = RunSoak(settings.options, *leader);
+  settings.machine.load_after = LoadAverage();
+  if (r.restart.pid > 0) Terminate(r.restart.pid);  // ours now; `cluster stop` would wait on it
+  systems.Stop();
+  for (const auto& n : systems.notes()) r.notes.push_back(n);
+  std::string md = FormatSoakMarkdown(r, settings);
+  if (!absl::GetFlag(FLAGS_out_dir).empty()) WriteSoak(r, settings, md);
+  std::cout << md;
+  return r.restart.ok && r.load.error_count() == 0 ? 0 : 3;
 }
 
 bool CheckRun(const std::string& what, const LoadResult& r) {
@@ -454,7 +580,7 @@ int Calibrate() {
   const Target& t = systems.targets().front();
   int conns = absl::GetFlag(FLAGS_connections);
   int pipeline = absl::GetFlag(FLAGS_pipeline) > 1 ? absl::GetFlag(FLAGS_pipeline) : 16;
-  uint64_t keyspace = absl::GetFlag(FLAGS_keyspace);
+  uint64_t keyspace = Keyspace(10000);
   int value = absl::GetFlag(FLAGS_value_size);
   std::cout << absl::StrFormat("calibrate: plain redis, %d connections, pipeline %d, %d-byte values, keyspace %d\n",
                                conns, pipeline, value, keyspace);
@@ -513,7 +639,9 @@ int main(int argc, char** argv) {
       "  anarcho-bench compare [--systems ... --workloads set@1,get@16 --rounds 2 --out_dir DIR --curve]\n"
       "  anarcho-bench curve --out_dir DIR      latency-versus-throughput curve only\n"
       "  anarcho-bench selftest                 1 s of mixed load on a temporary redis-server, checked\n"
-      "  anarcho-bench calibrate                this generator vs redis-benchmark on plain redis");
+      "  anarcho-bench calibrate                this generator vs redis-benchmark on plain redis\n"
+      "  anarcho-bench soak [--soak_seconds 600 --soak_interval 5 --node_args=... --out_dir DIR]\n"
+      "                                         sustained SET on a 3-node cluster: memory, disk, snapshots, restart");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   signal(SIGINT, bench::OnSignal);
   signal(SIGTERM, bench::OnSignal);
@@ -524,6 +652,7 @@ int main(int argc, char** argv) {
   if (mode == "curve") return bench::Compare(false, true);
   if (mode == "selftest") return bench::SelfTest();
   if (mode == "calibrate") return bench::Calibrate();
-  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate [flags]; --help for flags\n";
+  if (mode == "soak") return bench::Soak();
+  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate|soak [flags]; --help for flags\n";
   return 2;
 }

@@ -96,7 +96,10 @@ class Runner {
   // Called by connections.
   void ConnectDone(bool ok);
   void Completed(const Pending& p, int64_t now);
-  void Error(const std::string& kind, uint64_t n = 1) { result_.errors[kind] += n; }
+  void Error(const std::string& kind, uint64_t n = 1) {
+    result_.errors[kind] += n;
+    if (opts_.progress) opts_.progress->errors.fetch_add(n, std::memory_order_relaxed);
+  }
   void CountIssue(const Pending& p) {
     ++result_.sent;
     if (p.measured) {
@@ -393,6 +396,7 @@ void Runner::MaybeFinish() {
 
 void Runner::Completed(const Pending& p, int64_t now) {
   ++result_.completed;
+  if (opts_.progress) opts_.progress->completed.fetch_add(1, std::memory_order_relaxed);
   last_completion_ns_ = now;
   if (p.measured) last_measured_completion_ns_ = now;
   if (p.measured && !p.failed) {

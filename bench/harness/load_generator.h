@@ -15,6 +15,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -23,6 +24,13 @@
 #include "bench/harness/workload.h"
 
 namespace bench {
+
+// Running counts a run publishes as it goes, for a watcher in another thread
+// (the soak samples throughput per interval from these).
+struct LoadProgress {
+  std::atomic<uint64_t> completed{0};  // operations fully answered, warm-up included
+  std::atomic<uint64_t> errors{0};
+};
 
 struct LoadOptions {
   std::string host = "127.0.0.1";
@@ -35,6 +43,7 @@ struct LoadOptions {
   uint64_t requests = 0;    // if > 0: stop after this many measured operations instead
   double drain_timeout_s = 10;  // how long to wait for outstanding replies at the end
   uint64_t seed = 1;
+  LoadProgress* progress = nullptr;  // if set, kept up to date during the run
 };
 
 struct LoadResult {

@@ -119,6 +119,29 @@ TEST(LoadGenerator, ClosedLoopPipelinesAndCountsRequests) {
   EXPECT_EQ(r.measured_ok + multis, 2000u);
 }
 
+TEST(LoadGenerator, PublishesProgressWhileItRuns) {
+  StallingServer server(std::chrono::hours(1), std::chrono::milliseconds(0));
+  auto w = ParseWorkload("set");
+  ASSERT_TRUE(w.ok());
+  LoadProgress progress;
+  LoadOptions o;
+  o.port = server.port();
+  o.connections = 1;  // the server takes one
+  o.pipeline = 4;
+  o.warmup_s = 0;
+  o.duration_s = 1;
+  o.progress = &progress;
+  LoadResult r;
+  std::thread load([&] { r = RunLoad(o, *w); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  uint64_t midway = progress.completed.load();
+  load.join();
+  EXPECT_GT(midway, 0u);
+  EXPECT_LT(midway, r.completed);
+  EXPECT_EQ(progress.completed.load(), r.completed);
+  EXPECT_EQ(progress.errors.load(), r.error_count());
+}
+
 TEST(LoadGenerator, CountsConnectionFailures) {
   // A port nobody listens on: bind one, close it.
   asio::io_context io;

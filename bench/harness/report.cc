@@ -81,21 +81,80 @@ const Summary* Find(const std::vector<Summary>& rows, const std::string& workloa
   return nullptr;
 }
 
+std::string Cpu(double us) { return us > 0 ? Num(us) : "-"; }
+
+// The ratio v / base->*f as "%.4f", or `none` without a base figure (or
+// without a CPU figure: 0 there means not measured).
+std::string RatioField(const Summary* base, double v, double Summary::*f, const std::string& none) {
+  bool missing = f == &Summary::cpu_us_per_op && v <= 0;
+  return base && base->*f > 0 && !missing ? absl::StrFormat("%.4f", v / (base->*f)) : none;
+}
+
 // The table as rows of cells; used by the plain and the Markdown renderings.
 std::vector<std::vector<std::string>> TableCells(const CompareReport& c) {
   std::vector<std::vector<std::string>> cells;
   cells.push_back({"workload", "system", "ops/s", "x redis", "x aof", "p50 us", "x redis", "x aof", "p99 us",
-                   "x redis", "x aof", "p99.9 us", "max us", "errors"});
+                   "x redis", "x aof", "p99.9 us", "max us", "cpu us/op", "x redis", "errors"});
   for (const auto& r : c.rows) {
     const Summary* a = Find(c.rows, r.workload, "redis");
     const Summary* b = Find(c.rows, r.workload, "redis-aof");
     cells.push_back({r.workload, r.system, Num(r.rps), a ? Ratio(r.rps, a->rps) : "-",
                      b ? Ratio(r.rps, b->rps) : "-", Num(r.p50_us), a ? Ratio(r.p50_us, a->p50_us) : "-",
                      b ? Ratio(r.p50_us, b->p50_us) : "-", Num(r.p99_us), a ? Ratio(r.p99_us, a->p99_us) : "-",
-                     b ? Ratio(r.p99_us, b->p99_us) : "-", Num(r.p999_us), Num(r.max_us),
+                     b ? Ratio(r.p99_us, b->p99_us) : "-", Num(r.p999_us), Num(r.max_us), Cpu(r.cpu_us_per_op),
+                     a && r.cpu_us_per_op > 0 ? Ratio(r.cpu_us_per_op, a->cpu_us_per_op) : "-",
                      r.errors ? absl::StrCat(r.errors, " (", r.error_kinds, ")") : "0"});
   }
   return cells;
+}
+
+// Each row that has a baseline counterpart, against it; just the header if none has.
+std::vector<std::vector<std::string>> BaselineCells(const CompareReport& c) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back({"workload", "system", "vs", "ops/s", "base ops/s", "x base", "p99 us", "base p99 us", "x base",
+                   "cpu us/op", "base cpu us/op", "x base"});
+  for (const auto& r : c.rows) {
+    const Summary* b = Find(c.rows, r.workload, BaselineName(r.system));
+    if (b == nullptr) continue;
+    cells.push_back({r.workload, r.system, b->system, Num(r.rps), Num(b->rps), Ratio(r.rps, b->rps), Num(r.p99_us),
+                     Num(b->p99_us), Ratio(r.p99_us, b->p99_us), Cpu(r.cpu_us_per_op), Cpu(b->cpu_us_per_op),
+                     r.cpu_us_per_op > 0 ? Ratio(r.cpu_us_per_op, b->cpu_us_per_op) : "-"});
+  }
+  return cells;
+}
+
+// `left`: how many leading columns are left-aligned.
+std::string MarkdownTable(const std::vector<std::vector<std::string>>& cells, size_t left) {
+  std::string out;
+  for (size_t r = 0; r < cells.size(); ++r) {
+    out += "| " + absl::StrJoin(cells[r], " | ") + " |\n";
+    if (r == 0) {
+      std::vector<std::string> sep;
+      for (size_t i = 0; i < cells[0].size(); ++i) sep.push_back(i < left ? "---" : "---:");
+      out += "|" + absl::StrJoin(sep, "|") + "|\n";
+    }
+  }
+  return out;
+}
+
+// Aligned columns, a blank line between workloads, the workload named once.
+// `left`: how many leading columns are left-aligned (the last one always is).
+std::string PlainTable(const std::vector<std::vector<std::string>>& cells, size_t left) {
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& row : cells) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (size_t r = 0; r < cells.size(); ++r) {
+    if (r > 1 && cells[r][0] != cells[r - 1][0]) out += "\n";
+    for (size_t i = 0; i < cells[r].size(); ++i) {
+      bool l = i < left || i + 1 == cells[r].size();
+      std::string cell = (r > 1 && i == 0 && cells[r][0] == cells[r - 1][0]) ? "" : cells[r][i];
+      out += l ? absl::StrFormat("%-*s", width[i], cell) : absl::StrFormat("%*s", width[i], cell);
+      out += i + 1 == cells[r].size() ? "\n" : "  ";
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -131,6 +190,7 @@ Summary Median(const std::vector<Summary>& rounds) {
   med(&Summary::p999_us);
   med(&Summary::max_us);
   med(&Summary::mean_us);
+  med(&Summary::cpu_us_per_op);
   m.ok = 0;
   m.errors = 0;
   std::map<std::string, uint64_t> kinds;
@@ -249,39 +309,28 @@ std::string MachineInfo::Describe() const {
 }
 
 std::string FormatCompareTable(const CompareReport& c) {
-  auto cells = TableCells(c);
-  std::vector<size_t> width(cells[0].size(), 0);
-  for (const auto& row : cells) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out = absl::StrCat("anarcho-bench compare: ", c.machine.Describe(), "\n", c.settings, "\n\n");
-  std::string last_workload;
-  for (size_t r = 0; r < cells.size(); ++r) {
-    if (r > 1 && cells[r][0] != last_workload) out += "\n";
-    last_workload = cells[r][0];
-    for (size_t i = 0; i < cells[r].size(); ++i) {
-      bool left = i < 2 || i + 1 == cells[r].size();
-      std::string cell = (r > 1 && i == 0 && cells[r][0] == cells[r - 1][0]) ? "" : cells[r][i];
-      out += left ? absl::StrFormat("%-*s", width[i], cell) : absl::StrFormat("%*s", width[i], cell);
-      out += i + 1 == cells[r].size() ? "\n" : "  ";
-    }
-  }
+  std::string out = absl::StrCat("anarcho-bench compare: ", c.machine.Describe(), "\n", c.settings, "\n\n",
+                                 PlainTable(TableCells(c), 2));
+  auto base = BaselineCells(c);
+  if (base.size() > 1) absl::StrAppend(&out, "\nvs baseline (x base = this / its base-* counterpart):\n\n",
+                                       PlainTable(base, 3));
   for (const auto& n : c.notes) absl::StrAppend(&out, "note: ", n, "\n");
   return out;
 }
 
 std::string FormatCompareMarkdown(const CompareReport& c) {
-  auto cells = TableCells(c);
   std::string out = absl::StrCat("Measured ", c.machine.Describe(), ".\n\n", c.settings,
                                  " Ratios are to plain Redis (`x redis`) and to Redis with "
-                                 "`appendfsync always` (`x aof`); latencies in microseconds.\n\n");
-  for (size_t r = 0; r < cells.size(); ++r) {
-    out += "| " + absl::StrJoin(cells[r], " | ") + " |\n";
-    if (r == 0) {
-      std::vector<std::string> sep;
-      for (size_t i = 0; i < cells[0].size(); ++i) sep.push_back(i < 2 ? "---" : "---:");
-      out += "|" + absl::StrJoin(sep, "|") + "|\n";
-    }
+                                 "`appendfsync always` (`x aof`); latencies in microseconds. `cpu us/op`: CPU time "
+                                 "of the system's whole process tree (every node and its redis-server) per answered "
+                                 "operation, warm-up included; steadier than ops/s on a shared machine.\n\n",
+                                 MarkdownTable(TableCells(c), 2));
+  auto base = BaselineCells(c);
+  if (base.size() > 1) {
+    absl::StrAppend(&out, "\n### vs baseline\n\nEach anarcho target against the same target run from the "
+                          "baseline binary (`base-*`) in the same rounds: `x base` = this / baseline (above 1 is "
+                          "better for ops/s, worse for p99 and cpu).\n\n",
+                    MarkdownTable(base, 3));
   }
   if (!c.notes.empty()) {
     out += "\n";
@@ -293,12 +342,12 @@ std::string FormatCompareMarkdown(const CompareReport& c) {
 std::string FormatSummaryCsv(const std::vector<Summary>& rows) {
   std::string out =
       "workload,system,connections,pipeline,target_rate,ops_per_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,ok,"
-      "errors,error_kinds,rounds\n";
+      "errors,error_kinds,rounds,cpu_us_per_op\n";
   for (const auto& r : rows) {
-    absl::StrAppendFormat(&out, "%s,%s,%d,%d,%.0f,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%d,%d,%s,%d\n",
+    absl::StrAppendFormat(&out, "%s,%s,%d,%d,%.0f,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%d,%d,%s,%d,%.3f\n",
                           CsvField(r.workload), CsvField(r.system), r.connections, r.pipeline, r.target_rate, r.rps,
                           r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.mean_us, r.ok, r.errors,
-                          CsvField(r.error_kinds), r.rounds);
+                          CsvField(r.error_kinds), r.rounds, r.cpu_us_per_op);
   }
   return out;
 }
@@ -307,61 +356,85 @@ std::string FormatCompareCsv(const CompareReport& c) {
   std::string out =
       "workload,system,connections,pipeline,ops_per_s,ops_ratio_redis,ops_ratio_aof,p50_us,p50_ratio_redis,"
       "p50_ratio_aof,p90_us,p99_us,p99_ratio_redis,p99_ratio_aof,p999_us,p999_ratio_redis,p999_ratio_aof,max_us,"
-      "mean_us,ok,errors,error_kinds,rounds\n";
+      "mean_us,ok,errors,error_kinds,rounds,cpu_us_per_op,cpu_ratio_redis,baseline_system,ops_ratio_baseline,"
+      "p99_ratio_baseline,cpu_ratio_baseline\n";
   for (const auto& r : c.rows) {
     const Summary* a = Find(c.rows, r.workload, "redis");
     const Summary* b = Find(c.rows, r.workload, "redis-aof");
-    auto ratio = [](const Summary* base, double v, double Summary::*f) {
-      return base && base->*f > 0 ? absl::StrFormat("%.4f", v / (base->*f)) : std::string();
-    };
+    const Summary* base = Find(c.rows, r.workload, BaselineName(r.system));
+    auto ratio = [](const Summary* to, double v, double Summary::*f) { return RatioField(to, v, f, ""); };
     absl::StrAppendFormat(
-        &out, "%s,%s,%d,%d,%.1f,%s,%s,%.2f,%s,%s,%.2f,%.2f,%s,%s,%.2f,%s,%s,%.2f,%.2f,%d,%d,%s,%d\n",
+        &out, "%s,%s,%d,%d,%.1f,%s,%s,%.2f,%s,%s,%.2f,%.2f,%s,%s,%.2f,%s,%s,%.2f,%.2f,%d,%d,%s,%d,%.3f,%s,%s,%s,%s,%s\n",
         CsvField(r.workload), CsvField(r.system), r.connections, r.pipeline, r.rps, ratio(a, r.rps, &Summary::rps),
         ratio(b, r.rps, &Summary::rps), r.p50_us, ratio(a, r.p50_us, &Summary::p50_us),
         ratio(b, r.p50_us, &Summary::p50_us), r.p90_us, r.p99_us, ratio(a, r.p99_us, &Summary::p99_us),
         ratio(b, r.p99_us, &Summary::p99_us), r.p999_us, ratio(a, r.p999_us, &Summary::p999_us),
         ratio(b, r.p999_us, &Summary::p999_us), r.max_us, r.mean_us, r.ok, r.errors, CsvField(r.error_kinds),
-        r.rounds);
+        r.rounds, r.cpu_us_per_op, ratio(a, r.cpu_us_per_op, &Summary::cpu_us_per_op),
+        base ? CsvField(base->system) : "", ratio(base, r.rps, &Summary::rps), ratio(base, r.p99_us, &Summary::p99_us),
+        ratio(base, r.cpu_us_per_op, &Summary::cpu_us_per_op));
   }
   return out;
 }
 
+namespace {
+
+std::string JsonMachine(const MachineInfo& m) {
+  return absl::StrFormat(
+      "{\"date\": \"%s\", \"cpu\": \"%s\", \"cores\": %d, \"memory\": \"%s\", \"kernel\": \"%s\", "
+      "\"redis\": \"%s\", \"storage\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"}",
+      JsonEscape(m.date), JsonEscape(m.cpu), m.cores, JsonEscape(m.memory), JsonEscape(m.kernel),
+      JsonEscape(m.redis_version), JsonEscape(m.storage), m.load_before, m.load_after);
+}
+
+std::string JsonRow(const CompareReport& c, const Summary& r) {
+  const Summary* a = Find(c.rows, r.workload, "redis");
+  const Summary* b = Find(c.rows, r.workload, "redis-aof");
+  const Summary* base = Find(c.rows, r.workload, BaselineName(r.system));
+  auto ratio = [](const Summary* to, double v, double Summary::*f) { return RatioField(to, v, f, "null"); };
+  std::string vs_base = "null";
+  if (base) {
+    vs_base = absl::StrFormat("{\"system\": \"%s\", \"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"cpu\": %s}",
+                              JsonEscape(base->system), ratio(base, r.rps, &Summary::rps),
+                              ratio(base, r.p50_us, &Summary::p50_us), ratio(base, r.p99_us, &Summary::p99_us),
+                              ratio(base, r.cpu_us_per_op, &Summary::cpu_us_per_op));
+  }
+  return absl::StrFormat(
+      "{\"workload\": \"%s\", \"system\": \"%s\", \"connections\": %d, \"pipeline\": %d, \"ops_per_s\": %.1f, "
+      "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, \"max_us\": %.2f, "
+      "\"mean_us\": %.2f, \"ok\": %d, \"errors\": %d, \"error_kinds\": \"%s\", \"rounds\": %d, "
+      "\"cpu_us_per_op\": %.3f, "
+      "\"ratio_to_redis\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s, \"cpu\": %s}, "
+      "\"ratio_to_redis_aof\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s}, "
+      "\"ratio_to_baseline\": %s}",
+      JsonEscape(r.workload), JsonEscape(r.system), r.connections, r.pipeline, r.rps, r.p50_us, r.p90_us, r.p99_us,
+      r.p999_us, r.max_us, r.mean_us, r.ok, r.errors, JsonEscape(r.error_kinds), r.rounds, r.cpu_us_per_op,
+      ratio(a, r.rps, &Summary::rps), ratio(a, r.p50_us, &Summary::p50_us), ratio(a, r.p99_us, &Summary::p99_us),
+      ratio(a, r.p999_us, &Summary::p999_us), ratio(a, r.cpu_us_per_op, &Summary::cpu_us_per_op),
+      ratio(b, r.rps, &Summary::rps), ratio(b, r.p50_us, &Summary::p50_us), ratio(b, r.p99_us, &Summary::p99_us),
+      ratio(b, r.p999_us, &Summary::p999_us), vs_base);
+}
+
+}  // namespace
+
 std::string FormatCompareJson(const CompareReport& c) {
-  std::string out = "{\n";
-  const MachineInfo& m = c.machine;
-  absl::StrAppendFormat(&out,
-                        "  \"machine\": {\"date\": \"%s\", \"cpu\": \"%s\", \"cores\": %d, \"memory\": \"%s\", "
-                        "\"kernel\": \"%s\", \"redis\": \"%s\", \"storage\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"},\n",
-                        JsonEscape(m.date), JsonEscape(m.cpu), m.cores, JsonEscape(m.memory), JsonEscape(m.kernel),
-                        JsonEscape(m.redis_version), JsonEscape(m.storage), m.load_before, m.load_after);
+  std::string out = absl::StrCat("{\n  \"machine\": ", JsonMachine(c.machine), ",\n");
   absl::StrAppendFormat(&out, "  \"settings\": \"%s\",\n  \"notes\": [", JsonEscape(c.settings));
   for (size_t i = 0; i < c.notes.size(); ++i) {
     absl::StrAppendFormat(&out, "%s\"%s\"", i ? ", " : "", JsonEscape(c.notes[i]));
   }
   out += "],\n  \"results\": [\n";
   for (size_t i = 0; i < c.rows.size(); ++i) {
-    const Summary& r = c.rows[i];
-    const Summary* a = Find(c.rows, r.workload, "redis");
-    const Summary* b = Find(c.rows, r.workload, "redis-aof");
-    auto ratio = [](const Summary* base, double v, double Summary::*f) {
-      return base && base->*f > 0 ? absl::StrFormat("%.4f", v / (base->*f)) : std::string("null");
-    };
-    absl::StrAppendFormat(
-        &out,
-        "    {\"workload\": \"%s\", \"system\": \"%s\", \"connections\": %d, \"pipeline\": %d, \"ops_per_s\": %.1f, "
-        "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, \"max_us\": %.2f, "
-        "\"mean_us\": %.2f, \"ok\": %d, \"errors\": %d, \"error_kinds\": \"%s\", \"rounds\": %d, "
-        "\"ratio_to_redis\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s}, "
-        "\"ratio_to_redis_aof\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s}}%s\n",
-        JsonEscape(r.workload), JsonEscape(r.system), r.connections, r.pipeline, r.rps, r.p50_us, r.p90_us, r.p99_us,
-        r.p999_us, r.max_us, r.mean_us, r.ok, r.errors, JsonEscape(r.error_kinds), r.rounds,
-        ratio(a, r.rps, &Summary::rps), ratio(a, r.p50_us, &Summary::p50_us), ratio(a, r.p99_us, &Summary::p99_us),
-        ratio(a, r.p999_us, &Summary::p999_us), ratio(b, r.rps, &Summary::rps), ratio(b, r.p50_us, &Summary::p50_us),
-        ratio(b, r.p99_us, &Summary::p99_us), ratio(b, r.p999_us, &Summary::p999_us),
-        i + 1 < c.rows.size() ? "," : "");
+    absl::StrAppend(&out, "    ", JsonRow(c, c.rows[i]), i + 1 < c.rows.size() ? ",\n" : "\n");
   }
   out += "  ]\n}\n";
   return out;
+}
+
+std::string BaselineName(const std::string& system) {
+  constexpr absl::string_view kPrefix = "anarcho-";
+  if (!absl::StartsWith(system, kPrefix)) return "";
+  return absl::StrCat("base-", system.substr(kPrefix.size()));
 }
 
 }  // namespace bench

@@ -22,6 +22,9 @@ struct Summary {
   uint64_t errors = 0;     // error replies and failures, warm-up included
   std::string error_kinds; // "WRONGTYPE=3 timeout=2"
   int rounds = 1;
+  // The system's CPU (its whole process tree) per answered operation, warm-up
+  // included (the CPU is too); 0: not measured.
+  double cpu_us_per_op = 0;
 };
 
 Summary Summarize(const LoadResult& r);
@@ -53,12 +56,18 @@ struct CompareReport {
   std::string settings;            // the flags that shaped the run
 };
 
-// Ratios are to the "redis" and "redis-aof" rows of the same workload.
+// Ratios are to the "redis" and "redis-aof" rows of the same workload, and in a
+// "vs baseline" section (when there are base-* rows) to each row's baseline
+// counterpart: BaselineName(system).
 std::string FormatCompareTable(const CompareReport& c);
 std::string FormatCompareMarkdown(const CompareReport& c);
 std::string FormatCompareCsv(const CompareReport& c);
 std::string FormatCompareJson(const CompareReport& c);
 
 std::string FormatSummaryCsv(const std::vector<Summary>& rows);
+
+// The baseline counterpart of a target: "anarcho-3-leader" -> "base-3-leader";
+// empty for names without the "anarcho-" prefix.
+std::string BaselineName(const std::string& system);
 
 }  // namespace bench

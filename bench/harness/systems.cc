@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -24,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "bench/harness/procfs.h"
 #include "resp/writer.h"
 
 namespace bench {
@@ -47,6 +49,42 @@ void Unregister(pid_t pid) {
     pid_t p = pid;
     if (slot.compare_exchange_strong(p, 0)) return;
   }
+}
+
+// Pidfiles of the nodes of running clusters (anarcho-admin starts them in
+// their own sessions, so they outlive this process unless told), as fixed
+// buffers a signal handler can read.
+constexpr int kMaxPidfiles = 16;
+char g_pidfiles[kMaxPidfiles][512];
+std::atomic<bool> g_pidfile_set[kMaxPidfiles];
+
+void RegisterPidfile(const std::string& path) {
+  if (path.size() >= sizeof(g_pidfiles[0])) return;
+  for (int i = 0; i < kMaxPidfiles; ++i) {
+    if (!g_pidfile_set[i].load()) {
+      memcpy(g_pidfiles[i], path.c_str(), path.size() + 1);
+      g_pidfile_set[i].store(true);
+      return;
+    }
+  }
+}
+
+void UnregisterPidfilesUnder(const std::string& dir) {
+  for (int i = 0; i < kMaxPidfiles; ++i) {
+    if (g_pidfile_set[i].load() && absl::StartsWith(g_pidfiles[i], dir + "/")) g_pidfile_set[i].store(false);
+  }
+}
+
+// Async-signal-safe: open, read, kill.
+void TermPidfile(const char* path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  pid_t pid = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
+  if (pid > 0) kill(pid, SIGTERM);
 }
 
 void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
@@ -79,6 +117,9 @@ void KillAllSpawned() {
     pid_t p = slot.load();
     if (p > 0) kill(p, SIGTERM);
   }
+  for (int i = 0; i < kMaxPidfiles; ++i) {
+    if (g_pidfile_set[i].load()) TermPidfile(g_pidfiles[i]);
+  }
 }
 
 absl::Status BlockingClient::Connect(const std::string& host, int port, double timeout_s) {
@@ -86,8 +127,16 @@ absl::Status BlockingClient::Connect(const std::string& host, int port, double t
   asio::ip::tcp::resolver resolver(io_);
   auto eps = resolver.resolve(host, std::to_string(port), ec);
   if (ec || eps.empty()) return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", ec.message()));
-  socket_.connect(*eps.begin(), ec);
+  socket_.connect(asio::generic::stream_protocol::endpoint(eps.begin()->endpoint()), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("connect ", host, ":", port, ": ", ec.message()));
+  timeout_ms_ = static_cast<int>(timeout_s * 1000);
+  return absl::OkStatus();
+}
+
+absl::Status BlockingClient::ConnectUnix(const std::string& path, double timeout_s) {
+  asio::error_code ec;
+  socket_.connect(asio::generic::stream_protocol::endpoint(asio::local::stream_protocol::endpoint(path)), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("connect ", path, ": ", ec.message()));
   timeout_ms_ = static_cast<int>(timeout_s * 1000);
   return absl::OkStatus();
 }
@@ -233,7 +282,7 @@ absl::Status Preload(const std::string& host, int port, const WorkloadSpec& w) {
   if (!strings && !lists) return absl::OkStatus();
   BlockingClient c;
   if (auto st = c.Connect(host, port, 30); !st.ok()) return st;
-  std::string value(w.value_size, 'v');
+  ValueSource values(w.value_size, w.random_values, 7);
   std::string req;
   size_t count = 0;
   auto flush = [&]() -> absl::Status {
@@ -249,13 +298,14 @@ absl::Status Preload(const std::string& host, int port, const WorkloadSpec& w) {
   for (uint64_t k = 0; k < w.keyspace; ++k) {
     if (strings) {
       std::string key = KeyName('s', k);
-      resp::AppendCommand(&req, {"SET", key, value});
+      resp::AppendCommand(&req, {"SET", key, values.Next()});
       ++count;
     }
     if (lists) {
       std::string key = KeyName('l', k);
       resp::AppendCommand(&req, {"DEL", key});
-      resp::AppendCommand(&req, {"RPUSH", key, value, value, value, value, value, value, value, value, value, value});
+      std::string_view v = values.Next();  // ten times the same value: LRANGE reads it, nothing measures its size
+      resp::AppendCommand(&req, {"RPUSH", key, v, v, v, v, v, v, v, v, v, v});
       count += 2;
     }
     if (count >= 1000) {
@@ -363,18 +413,27 @@ absl::Status Systems::Start(const std::vector<std::string>& names) {
     return absl::InternalError(absl::StrCat("mkdtemp ", templ, ": ", strerror(errno)));
   }
   tmp_dir_ = templ;
+  const std::string node_bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
+  const std::string base_bin =
+      cfg_.baseline_anarchoredis.empty() ? "" : FindBinary(cfg_.baseline_anarchoredis, "", "");
   for (const auto& n : names) {
     absl::Status st;
-    if (n == "redis") {
+    bool base = n == "anarcho-base" || n == "cluster-base";
+    const std::string& bin = base ? base_bin : node_bin;
+    if (bin.empty() && (base || n == "anarcho" || n == "cluster")) {
+      st = absl::NotFoundError(base ? "no baseline binary (pass --baseline_anarchoredis PATH)"
+                                    : "anarchoredis binary not found (pass --anarchoredis)");
+    } else if (n == "redis") {
       st = StartRedis("redis", false);
     } else if (n == "redis-aof") {
       st = StartRedis("redis-aof", true);
-    } else if (n == "anarcho") {
-      st = StartAnarcho();
-    } else if (n == "cluster") {
-      st = StartCluster();
+    } else if (n == "anarcho" || n == "anarcho-base") {
+      st = StartAnarcho(bin, base ? "base-1" : "anarcho-1");
+    } else if (n == "cluster" || n == "cluster-base") {
+      st = StartCluster(bin, base ? "base-3" : "anarcho-3", n);
     } else {
-      st = absl::InvalidArgumentError("unknown system (known: redis, redis-aof, anarcho, cluster)");
+      st = absl::InvalidArgumentError(
+          "unknown system (known: redis, redis-aof, anarcho, cluster, anarcho-base, cluster-base)");
     }
     if (!st.ok()) notes_.push_back(absl::StrCat("skipped ", n, ": ", st.message()));
   }
@@ -405,20 +464,19 @@ absl::Status Systems::StartRedis(const std::string& name, bool aof) {
   t.description = aof ? "redis-server --appendonly yes --appendfsync always"
                       : "redis-server --save \"\" --appendonly no";
   t.port = port;
+  t.pid = *pid;
   targets_.push_back(t);
   return absl::OkStatus();
 }
 
-absl::Status Systems::StartAnarcho() {
-  std::string bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
-  if (bin.empty()) return absl::NotFoundError("anarchoredis binary not found (pass --anarchoredis)");
-  std::string dir = (fs::path(tmp_dir_) / "anarcho-1").string();
+absl::Status Systems::StartAnarcho(const std::string& bin, const std::string& label) {
+  std::string dir = (fs::path(tmp_dir_) / label).string();
   fs::create_directories(dir);
   int port = PickFreePort();
   std::string log = dir + ".log";
   auto pid = Spawn({bin, "--port", std::to_string(port), "--dir", dir, "--redis_server", cfg_.redis_server}, log);
   if (!pid.ok()) return pid.status();
-  procs_.push_back({*pid, "anarcho-1"});
+  procs_.push_back({*pid, label});
   if (auto st = WaitReady("127.0.0.1", port, cfg_.ready_timeout_s); !st.ok()) {
     return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
   }
@@ -428,19 +486,25 @@ absl::Status Systems::StartAnarcho() {
     return absl::UnavailableError(absl::StrCat(st.message(), "; log: ", LastLines(log, 3)));
   }
   Target t;
-  t.name = "anarcho-1";
+  t.name = label;
   t.description = "one anarchoredis node (" + bin + ")";
   t.port = port;
+  t.pid = *pid;
   targets_.push_back(t);
   return absl::OkStatus();
 }
 
-absl::Status Systems::StartCluster() {
-  std::string admin = FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
+std::string Systems::Admin() const {
+  return FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
+}
+
+absl::Status Systems::StartCluster(const std::string& node_bin, const std::string& label,
+                                   const std::string& dir_name) {
+  std::string admin = Admin();
   if (admin.empty()) return absl::NotFoundError("anarcho-admin not found (pass --anarcho_admin)");
-  std::string dir = (fs::path(tmp_dir_) / "cluster").string();
+  std::string dir = (fs::path(tmp_dir_) / dir_name).string();
   fs::create_directories(dir);
-  std::string log = (fs::path(tmp_dir_) / "cluster-admin.log").string();
+  std::string log = (fs::path(tmp_dir_) / (dir_name + "-admin.log")).string();
   // Node i serves clients on base+i-1 and Raft on base+100+i-1 (anarcho-admin's layout).
   int base = 0;
   for (int attempt = 0; attempt < 20 && base == 0; ++attempt) {
@@ -449,12 +513,10 @@ absl::Status Systems::StartCluster() {
   }
   if (base == 0) return absl::UnavailableError("no free port range for the cluster");
   std::vector<std::string> argv = {admin,   "cluster", "start",   "--dir", dir, "--nodes", "3", "--base_port",
-                                   std::to_string(base), "--timeout_s", std::to_string(static_cast<int>(cfg_.ready_timeout_s))};
-  std::string node_bin = FindBinary(cfg_.anarchoredis, "node/anarchoredis", "anarchoredis");
-  if (!node_bin.empty()) {
-    argv.push_back("--node_bin");
-    argv.push_back(node_bin);
-  }
+                                   std::to_string(base), "--timeout_s", std::to_string(static_cast<int>(cfg_.ready_timeout_s)),
+                                   "--node_bin", node_bin};
+  // One argument: a value starting with "--" must not be taken for a flag.
+  if (!cfg_.node_args.empty()) argv.push_back("--node_args=" + absl::StrJoin(cfg_.node_args, ","));
   auto rc = RunCommand(argv, log, cfg_.ready_timeout_s + 30);
   if (!rc.ok()) return rc.status();
   if (*rc != 0) {
@@ -463,8 +525,15 @@ absl::Status Systems::StartCluster() {
     return absl::UnavailableError(absl::StrCat("`anarcho-admin cluster start` exited with ", *rc,
                                                " (no cluster command yet?): ", LastLines(log, 2)));
   }
-  // Ports printed by the admin tool ("127.0.0.1:PORT" or "port PORT"); the base
-  // port range as a fallback.
+  cluster_dirs_.push_back(dir);  // from here on, Stop() runs `cluster stop`
+  for (int i = 1; i <= 3; ++i) RegisterPidfile(absl::StrCat(dir, "/n", i, "/pid"));  // and a signal kills them
+  return WaitClusterTargets(dir, log, base, label, node_bin);
+}
+
+// Finds the leader and a follower among the ports the admin tool printed
+// ("127.0.0.1:PORT" or "port PORT") and the base port range.
+absl::Status Systems::WaitClusterTargets(const std::string& dir, const std::string& log, int base,
+                                         const std::string& label, const std::string& node_bin) {
   std::set<int> candidates;
   std::string out = ReadAll(log);
   std::regex port_re(R"((?::|port[ =:]*|-p )(\d{2,5}))", std::regex::icase);
@@ -473,7 +542,6 @@ absl::Status Systems::StartCluster() {
     if (p > 0 && p < 65536 && p != 6379) candidates.insert(p);
   }
   for (int p = base; p < base + 10; ++p) candidates.insert(p);
-  cluster_dir_ = dir;  // from here on, Stop() runs `cluster stop`
   double deadline = Seconds() + cfg_.ready_timeout_s;
   while (true) {
     int leader = 0;
@@ -488,12 +556,13 @@ absl::Status Systems::StartCluster() {
     }
     if (leader != 0 && !followers.empty()) {
       Target t;
-      t.name = "anarcho-3-leader";
-      t.description = "three-node anarchoredis cluster, clients on the leader";
+      t.cluster_dir = dir;
+      t.name = label + "-leader";
+      t.description = absl::StrCat("three-node anarchoredis cluster, clients on the leader (", node_bin, ")");
       t.port = leader;
       targets_.push_back(t);
-      t.name = "anarcho-3-follower";
-      t.description = "three-node anarchoredis cluster, clients on a follower";
+      t.name = label + "-follower";
+      t.description = absl::StrCat("three-node anarchoredis cluster, clients on a follower (", node_bin, ")");
       t.port = followers.front();
       targets_.push_back(t);
       return absl::OkStatus();
@@ -507,15 +576,14 @@ absl::Status Systems::StartCluster() {
 }
 
 void Systems::Stop() {
-  if (!cluster_dir_.empty()) {
-    std::string admin = FindBinary(cfg_.anarcho_admin, "tools/anarcho-admin", "anarcho-admin");
-    auto rc = RunCommand({admin, "cluster", "stop", "--dir", cluster_dir_},
-                         (fs::path(tmp_dir_) / "cluster-admin.log").string(), 30);
+  for (const std::string& dir : cluster_dirs_) {
+    UnregisterPidfilesUnder(dir);
+    auto rc = RunCommand({Admin(), "cluster", "stop", "--dir", dir}, dir + "-stop.log", 30);
     if (!rc.ok() || *rc != 0) {
-      notes_.push_back("`anarcho-admin cluster stop` failed: its nodes may still run (dir " + cluster_dir_ + ")");
+      notes_.push_back("`anarcho-admin cluster stop` failed: its nodes may still run (dir " + dir + ")");
     }
-    cluster_dir_.clear();
   }
+  cluster_dirs_.clear();
   for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) Terminate(it->pid);
   procs_.clear();
   targets_.clear();
@@ -524,6 +592,15 @@ void Systems::Stop() {
     fs::remove_all(tmp_dir_, ec);
   }
   tmp_dir_.clear();
+}
+
+std::vector<pid_t> SystemRoots(const Target& t) {
+  std::vector<pid_t> roots;
+  if (t.pid > 0) roots.push_back(t.pid);
+  if (!t.cluster_dir.empty()) {
+    for (pid_t p : PidsWithArgUnder(t.cluster_dir)) roots.push_back(p);
+  }
+  return roots;
 }
 
 }  // namespace bench

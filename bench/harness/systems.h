@@ -21,6 +21,8 @@ class BlockingClient {
  public:
   BlockingClient() : socket_(io_) {}
   absl::Status Connect(const std::string& host, int port, double timeout_s = 10);
+  // A Unix domain socket (a node's child redis-server listens on one).
+  absl::Status ConnectUnix(const std::string& path, double timeout_s = 10);
   absl::StatusOr<resp::Value> Call(const std::vector<std::string>& args);
   // Sends `count` requests already encoded as RESP; returns how many replies were errors
   // and the first error's text in *first_error.
@@ -30,7 +32,7 @@ class BlockingClient {
   absl::StatusOr<resp::Value> ReadReply();
 
   asio::io_context io_;
-  asio::ip::tcp::socket socket_;
+  asio::generic::stream_protocol::socket socket_;
   std::string in_;
   int timeout_ms_ = 10000;  // for each reply
 };
@@ -61,20 +63,34 @@ struct Target {
   std::string description;  // what it is, for the report
   std::string host = "127.0.0.1";
   int port = 0;
+  // The system's processes, whose CPU is its cost: `pid` (spawned by this
+  // harness) and every process with an argument under `cluster_dir` (the
+  // nodes of a cluster started with `anarcho-admin cluster start --dir`), each
+  // with all its descendants (a node's redis-server, a BGSAVE fork).
+  pid_t pid = 0;
+  std::string cluster_dir;
 };
+
+// The root processes of a target's system now (see Target).
+std::vector<pid_t> SystemRoots(const Target& t);
 
 struct SystemsConfig {
   std::string redis_server = "redis-server";
   std::string anarchoredis;   // node binary; empty: <build dir>/node/anarchoredis or PATH
   std::string anarcho_admin;  // admin tool; empty: <build dir>/tools/anarcho-admin or PATH
+  std::string baseline_anarchoredis;  // node binary of anarcho-base and cluster-base
+  std::vector<std::string> node_args;  // extra flags for every cluster node (anarcho-admin --node_args)
   std::string tmp_root;       // parent of the temporary directory; empty: $TMPDIR or /tmp
   bool keep_tmp = false;
   double ready_timeout_s = 60;
 };
 
 // System names accepted by Start(): "redis" (no persistence), "redis-aof"
-// (appendfsync always), "anarcho" (one node), "cluster" (three nodes: loaded
-// through the leader and through a follower).
+// (appendfsync always), "anarcho" (one node, target anarcho-1), "cluster"
+// (three nodes: targets anarcho-3-leader and anarcho-3-follower), and the same
+// two from the baseline binary: "anarcho-base" (base-1) and "cluster-base"
+// (base-3-leader, base-3-follower). A target's baseline counterpart is its
+// name with "anarcho-" replaced by "base-".
 class Systems {
  public:
   explicit Systems(SystemsConfig cfg) : cfg_(std::move(cfg)) {}
@@ -94,8 +110,14 @@ class Systems {
 
  private:
   absl::Status StartRedis(const std::string& name, bool aof);
-  absl::Status StartAnarcho();
-  absl::Status StartCluster();
+  // One node of `bin`, as target `label`.
+  absl::Status StartAnarcho(const std::string& bin, const std::string& label);
+  // Three nodes of `node_bin` in <tmp>/<dir_name>, as targets <label>-leader
+  // and <label>-follower.
+  absl::Status StartCluster(const std::string& node_bin, const std::string& label, const std::string& dir_name);
+  absl::Status WaitClusterTargets(const std::string& dir, const std::string& log, int base, const std::string& label,
+                                  const std::string& node_bin);
+  std::string Admin() const;
 
   struct Proc {
     pid_t pid;
@@ -104,7 +126,7 @@ class Systems {
   SystemsConfig cfg_;
   std::string tmp_dir_;
   std::vector<Proc> procs_;
-  std::string cluster_dir_;  // set while a cluster runs (stopped through anarcho-admin)
+  std::vector<std::string> cluster_dirs_;  // clusters running (stopped through anarcho-admin)
   std::vector<Target> targets_;
   std::vector<std::string> notes_;
 };
@@ -124,7 +146,8 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::str
 // SIGTERM, then SIGKILL after timeout_s; reaps the process.
 void Terminate(pid_t pid, double timeout_s = 10);
 
-// Kills every process Spawn() started that is still running (for signal handlers).
+// Kills every process Spawn() started that is still running, and the nodes of
+// the clusters Systems started (by their pidfiles): for signal handlers.
 void KillAllSpawned();
 
 }  // namespace bench

@@ -1,5 +1,6 @@
 #include "bench/harness/workload.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <vector>
@@ -58,8 +59,28 @@ absl::StatusOr<WorkloadSpec> ParseWorkload(std::string_view mix) {
 
 std::string KeyName(char prefix, uint64_t k) { return absl::StrCat(std::string(1, prefix), ":", k); }
 
+ValueSource::ValueSource(size_t size, bool random, uint64_t seed) : size_(size), random_(random), rng_(seed) {
+  if (!random) {
+    pool_.assign(size, 'v');
+    return;
+  }
+  pool_.resize(std::max<size_t>(256 << 10, 4 * size));
+  for (size_t i = 0; i < pool_.size(); i += 8) {
+    uint64_t r = rng_.Next();
+    for (size_t j = 0; j < 8 && i + j < pool_.size(); ++j) pool_[i + j] = static_cast<char>(r >> (8 * j));
+  }
+}
+
+std::string_view ValueSource::Next() {
+  if (!random_) return pool_;
+  value_.assign(pool_, rng_.Below(pool_.size() - size_ + 1), size_);
+  uint64_t r = rng_.Next();
+  for (size_t j = 0; j < 8 && j < size_; ++j) value_[j] = static_cast<char>(r >> (8 * j));
+  return value_;
+}
+
 OpGenerator::OpGenerator(const WorkloadSpec& spec, uint64_t seed)
-    : spec_(spec), rng_(seed), value_(spec.value_size, 'v') {
+    : spec_(spec), rng_(seed), values_(spec.value_size, spec.random_values, seed ^ 0x5eed) {
   if (spec.zipf > 0) zipf_ = std::make_unique<ZipfGenerator>(spec.keyspace, spec.zipf);
   double total = 0;
   for (double w : spec.weights) total += w;
@@ -96,7 +117,7 @@ Op OpGenerator::Append(std::string* out, int* replies) {
   uint64_t k = NextKey();
   switch (op) {
     case Op::kSet:
-      resp::AppendCommand(out, {"SET", Key('s', k), value_});
+      resp::AppendCommand(out, {"SET", Key('s', k), values_.Next()});
       break;
     case Op::kGet:
       resp::AppendCommand(out, {"GET", Key('s', k)});
@@ -105,14 +126,14 @@ Op OpGenerator::Append(std::string* out, int* replies) {
       resp::AppendCommand(out, {"INCR", Key('c', k)});
       break;
     case Op::kLpush:
-      resp::AppendCommand(out, {"LPUSH", Key('l', k), value_});
+      resp::AppendCommand(out, {"LPUSH", Key('l', k), values_.Next()});
       break;
     case Op::kLrange:
       resp::AppendCommand(out, {"LRANGE", Key('l', k), "0", "9"});
       break;
     case Op::kHset: {
       auto r = std::to_chars(aux_buf_, aux_buf_ + sizeof(aux_buf_), rng_.Below(100));
-      resp::AppendCommand(out, {"HSET", Key('h', k), std::string_view(aux_buf_, r.ptr - aux_buf_), value_});
+      resp::AppendCommand(out, {"HSET", Key('h', k), std::string_view(aux_buf_, r.ptr - aux_buf_), values_.Next()});
       break;
     }
     case Op::kZadd: {
@@ -123,7 +144,7 @@ Op OpGenerator::Append(std::string* out, int* replies) {
     }
     case Op::kMulti: {
       resp::AppendCommand(out, {"MULTI"});
-      resp::AppendCommand(out, {"SET", Key('s', k), value_});
+      resp::AppendCommand(out, {"SET", Key('s', k), values_.Next()});
       resp::AppendCommand(out, {"INCR", Key('c', k)});
       resp::AppendCommand(out, {"EXEC"});
       *replies = 4;

@@ -25,6 +25,7 @@ struct WorkloadSpec {
   uint64_t keyspace = 10000;
   double zipf = 0;                     // 0: uniform; > 0: Zipfian exponent
   size_t value_size = 64;
+  bool random_values = false;          // see ValueSource
 
   bool Uses(Op op) const { return weights[static_cast<int>(op)] > 0; }
   std::string MixString() const;      // "set=1,get=1"
@@ -34,6 +35,24 @@ struct WorkloadSpec {
 // "zadd", "multi", "mixed", "setget" = set=1,get=1) or "op=weight,...".
 // "mixed" is get=50,set=20,incr=5,lpush=5,lrange=5,hset=5,zadd=5,multi=5.
 absl::StatusOr<WorkloadSpec> ParseWorkload(std::string_view mix);
+
+// The values written (SET, LPUSH, HSET, preload): `size` bytes, either all 'v'
+// (constant: RDB files and RocksDB blocks compress them to almost nothing) or
+// random (a window at a random offset of a random pool, its first 8 bytes
+// fresh random, so no two values are alike and nothing compresses; what disk
+// and snapshot sizes should be measured with).
+class ValueSource {
+ public:
+  ValueSource(size_t size, bool random, uint64_t seed);
+  std::string_view Next();  // valid until the next call
+
+ private:
+  size_t size_;
+  bool random_;
+  Rng rng_;
+  std::string pool_;
+  std::string value_;
+};
 
 // Per-connection generator: draws operations and encodes them.
 class OpGenerator {
@@ -52,7 +71,7 @@ class OpGenerator {
   Rng rng_;
   std::unique_ptr<ZipfGenerator> zipf_;
   std::array<double, kNumOps> cumulative_{};
-  std::string value_;
+  ValueSource values_;
   char key_buf_[32];
   char aux_buf_[32];
 };

@@ -1,5 +1,7 @@
 #include "bench/harness/workload.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 #include "resp/request_parser.h"
 
@@ -19,6 +21,23 @@ TEST(Workload, ParsesPresetsAndMixes) {
   EXPECT_FALSE(ParseWorkload("frobnicate").ok());
   EXPECT_FALSE(ParseWorkload("set=-1").ok());
   EXPECT_FALSE(ParseWorkload("set=0").ok());
+}
+
+TEST(Workload, ValuesAreConstantOrAllDifferent) {
+  ValueSource constant(64, false, 1);
+  EXPECT_EQ(constant.Next(), std::string(64, 'v'));
+  ValueSource random(64, true, 1);
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string_view v = random.Next();
+    ASSERT_EQ(v.size(), 64u);
+    seen.emplace(v);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  std::set<char> bytes(seen.begin()->begin(), seen.begin()->end());
+  EXPECT_GT(bytes.size(), 40u);  // random bytes, not a repeated pattern
+  ValueSource big(1 << 20, true, 2);
+  EXPECT_EQ(big.Next().size(), 1u << 20);
 }
 
 TEST(Workload, GeneratesWellFormedRequestsInProportion) {
