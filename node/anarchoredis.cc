@@ -59,9 +59,13 @@ ABSL_FLAG(std::string, client_output_buffer_limit, "normal 0 0 0 pubsub 32mb 8mb
           "the seconds a client may stay above it; a client over the limit is disconnected.");
 ABSL_FLAG(uint64_t, snapshot_log_bytes, 64ULL << 20,
           "Take a snapshot (and compact the log) once this many bytes of log were committed since "
-          "the last one; 0: only with ANARCHO.SNAPSHOT.");
+          "the last one, and at least as many as the last snapshot holds; 0: only with ANARCHO.SNAPSHOT.");
 ABSL_FLAG(uint64_t, snapshot_keep_entries, 10000,
-          "Entries kept below a snapshot when the log is compacted, for followers slightly behind.");
+          "Entries kept below a snapshot when the log is compacted, for followers slightly behind (at most "
+          "--snapshot_keep_bytes of them).");
+ABSL_FLAG(uint64_t, snapshot_keep_bytes, 32ULL << 20,
+          "Bytes of log kept below a snapshot when the log is compacted, for followers slightly behind; a "
+          "follower further behind gets the snapshot.");
 ABSL_FLAG(std::string, restore, "",
           "Start a new cluster from this RDB file: a backup written by `anarcho-admin backup` (with its "
           ".meta file beside it) or any redis-server's RDB. Every initial member is started with the same "
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
   options.snapshot_log_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes);
   options.digest_interval_s = absl::GetFlag(FLAGS_digest_interval_s);
   options.raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
+  options.raft.keep_bytes = absl::GetFlag(FLAGS_snapshot_keep_bytes);
   if (options.busy_reply_threshold_ms < 1) {
     std::cerr << "anarchoredis: --busy_reply_threshold must be at least 1 ms\n";
     return 2;
@@ -247,11 +252,22 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_pidfile).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_pidfile)) << getpid() << "\n";
   }
+  // SIGTERM/SIGINT: a graceful stop (a snapshot first if the log tail is
+  // long, at most 60 s); a second signal stops at once.
   asio::signal_set stop(io, SIGINT, SIGTERM);
-  stop.async_wait([&](const asio::error_code&, int sig) {
-    node::Log(node::LogLevel::kInfo, "signal %d: stopping", sig);
+  asio::steady_timer deadline(io);
+  auto stop_now = [&] {
     server.Stop();
     io.stop();
+  };
+  stop.async_wait([&](const asio::error_code&, int sig) {
+    node::Log(node::LogLevel::kInfo, "signal %d: stopping (another signal stops at once)", sig);
+    stop.async_wait([&](const asio::error_code&, int) { stop_now(); });
+    deadline.expires_after(std::chrono::seconds(60));
+    deadline.async_wait([&](const asio::error_code& ec) {
+      if (!ec) stop_now();
+    });
+    server.Shutdown(stop_now);
   });
   node::Log(node::LogLevel::kInfo, "serving Redis clients on %s:%d", options.bind, options.port);
   io.run();

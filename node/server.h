@@ -108,6 +108,9 @@ class Server {
   // The node's own commands (ANARCHO.*), answered here; `proto` is the
   // client's. `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
   void NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
+  // A graceful stop: snapshots a long log tail first; `done` runs once it is
+  // done (or was not needed). The caller then Stop()s.
+  void Shutdown(std::function<void()> done);
   // Takes a snapshot of the child now (or joins the one under way).
   void TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   // Leader: logs a divergence check (or joins the one under way); `done`
@@ -175,6 +178,7 @@ class Server {
   void EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result);
   void AbortSnapshot(const std::string& why);
   void MaybeSnapshot();
+  void LowerSaverPriority();
   void TrackScripts(const pb::EffectBatch& node_entry);
   std::string ScriptPrelude(const pb::SnapshotMeta& meta) const;
   void OnSnapshotInstalled(const pb::SnapshotMeta& meta);

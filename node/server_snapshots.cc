@@ -14,7 +14,10 @@
 //     commits (a leader that loses its leadership drops the snapshot).
 // Either way the RDB's own repl-offset field must equal the offset the node
 // expected, or the snapshot is thrown away.
+#include <sys/resource.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -92,6 +95,7 @@ void Server::SaveChild() {
        },
        [this](const resp::Value& role) {
          if (!snap_ || snap_->saved) return;
+         LowerSaverPriority();
          if (snap_->replica) {
            link_.Resume();
          } else {
@@ -216,9 +220,37 @@ void Server::AbortSnapshot(const std::string& why) {
   if (snap_ && !snap_->adding) EndSnapshot(absl::AbortedError(why));
 }
 
+// Due once the log since the last snapshot outgrew both --snapshot_log_bytes
+// and the last snapshot itself (as Redis rewrites its AOF once it doubled):
+// snapshots then cost at most about as much writing as the log itself.
 void Server::MaybeSnapshot() {
-  if (snap_ || mark_ || options_.snapshot_log_bytes == 0 || log_bytes_since_snapshot_ < options_.snapshot_log_bytes) return;
+  if (snap_ || mark_ || options_.snapshot_log_bytes == 0) return;
+  const uint64_t last = rlog_->snapshot() ? rlog_->snapshot()->size() : 0;
+  if (log_bytes_since_snapshot_ < std::max(options_.snapshot_log_bytes, last)) return;
+  // Not while the child cannot be caught at a known index (it is loading,
+  // or the leader is not serving yet): the next commit asks again.
+  if (!(promoted_ ? leader_ready_ : link_.syncing()) || !child_->running()) return;
   TakeSnapshot([](const absl::StatusOr<pb::SnapshotMeta>&) {});
+}
+
+// The child's fork writes the RDB: it gets the CPU left over, so that a
+// snapshot slows the clients as little as it can (on a machine with spare
+// cores it changes nothing).
+void Server::LowerSaverPriority() {
+  std::ifstream in(absl::StrCat("/proc/", child_->pid(), "/task/", child_->pid(), "/children"));
+  for (pid_t pid; in >> pid;) ::setpriority(PRIO_PROCESS, static_cast<id_t>(pid), 19);
+}
+
+// A graceful stop first snapshots a long tail, so that the restart replays
+// little of the log. `done` runs either way.
+void Server::Shutdown(std::function<void()> done) {
+  constexpr uint64_t kWorthASnapshot = 8 << 20;
+  if (state_ != State::kRunning || options_.snapshot_log_bytes == 0 ||
+      log_bytes_since_snapshot_ < std::min<uint64_t>(kWorthASnapshot, options_.snapshot_log_bytes / 4)) {
+    return done();
+  }
+  Log(LogLevel::kInfo, "stopping: snapshot first (%d bytes of log since the last one)", log_bytes_since_snapshot_);
+  TakeSnapshot([done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) { done(); });
 }
 
 // The script cache as the log built it (Redis 7 keeps it out of RDB files).

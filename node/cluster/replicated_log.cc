@@ -403,7 +403,25 @@ void ReplicatedLog::RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta&
 
 // The core's view follows the store: the new snapshot, and the mirror keeps
 // only the entries after `compact_to`.
-void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to) {
+// The highest index the tail kept below a new snapshot at `index` may start
+// after: at most keep_entries entries and keep_bytes of payload.
+uint64_t ReplicatedLog::TailFloor(uint64_t index) const {
+  const uint64_t first = mem_.FirstIndex().value_or(1);
+  const uint64_t lo = std::max(first, index > options_.keep_entries ? index - options_.keep_entries + 1 : 1);
+  if (lo > index) return index;
+  auto tail = mem_.Entries(lo, index + 1, SIZE_MAX);
+  if (!tail.ok()) return lo - 1;
+  uint64_t bytes = 0;
+  uint64_t floor = index;
+  for (auto it = tail->rbegin(); it != tail->rend(); ++it) {
+    bytes += it->data().size();
+    if (bytes > options_.keep_bytes) break;
+    floor = it->index() - 1;
+  }
+  return floor;
+}
+
+void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to, uint64_t mirror_to) {
   cpb::ConfState cs;
   for (uint64_t v : meta.voters()) cs.add_voters(v);
   for (uint64_t l : meta.learners()) cs.add_learners(l);
@@ -411,8 +429,8 @@ void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t comp
     Log(LogLevel::kWarning, "snapshot %d: %s", meta.index(), s.status().ToString());
     return;
   }
-  if (compact_to > 0) {
-    if (auto s = mem_.Compact(compact_to); !s.ok()) Log(LogLevel::kWarning, "compact to %d: %s", compact_to, s.ToString());
+  if (mirror_to > 0) {
+    if (auto s = mem_.Compact(mirror_to); !s.ok()) Log(LogLevel::kWarning, "compact to %d: %s", mirror_to, s.ToString());
   }
   prev_snapshot_ = snapshot_;
   snapshot_ = meta;
@@ -433,14 +451,17 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, std::vector<st
   }
   const cpb::ConfState cs = ConfStateAt(index);
   const std::optional<pb::SnapshotMeta> prev = snapshot_;
-  // Keep the log back to the previous snapshot, and a tail for followers.
-  const uint64_t compact_to =
-      prev ? std::min(prev->index(), index > options_.keep_entries ? index - options_.keep_entries : 0) : 0;
+  // On disk, the log stays back to the previous snapshot (the fallback if
+  // the newest file is ever found corrupt) and a tail for followers; in
+  // memory, only the tail.
+  const uint64_t tail_floor = TailFloor(index);
+  const uint64_t compact_to = prev ? std::min(prev->index(), tail_floor) : 0;
   std::map<uint64_t, std::string> addresses;
   for (const auto& [id, addr] : options_.peers) addresses[id] = addr.ToString();
   // Off the event loop: checksum and fsync the file, then make it the newest
   // snapshot (synced) and compact the log up to the previous one.
-  asio::post(files_, [this, file, index, t = *term, cs, prev, compact_to, addresses, scripts = std::move(scripts),
+  asio::post(files_, [this, file, index, t = *term, cs, prev, compact_to, tail_floor, addresses,
+                      scripts = std::move(scripts),
                       done = std::move(done), alive = alive_] {
     auto meta = snapshots_.Adopt(file, index, t);
     if (meta.ok()) {
@@ -449,7 +470,7 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, std::vector<st
       for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
       for (const std::string& body : scripts) meta->add_scripts(body);
     }
-    asio::post(worker_, [this, meta, prev, compact_to, done, alive] {
+    asio::post(worker_, [this, meta, prev, compact_to, tail_floor, done, alive] {
       if (!*alive) return;
       absl::Status s = meta.status();
       if (s.ok()) {
@@ -458,10 +479,10 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, std::vector<st
         if (compact_to > 0) w.compact_to = compact_to;
         s = store_->Write(w);
       }
-      asio::post(io_, [this, meta, s, compact_to, done, alive] {
+      asio::post(io_, [this, meta, s, compact_to, tail_floor, done, alive] {
         if (!*alive) return;
         if (!s.ok()) return done(s);
-        InstallCompacted(*meta, compact_to);
+        InstallCompacted(*meta, compact_to, tail_floor);
         done(*meta);
       });
     });

@@ -59,7 +59,10 @@ struct ReplicatedLogOptions {
   int heartbeat_ticks = 1;
   bool lease_reads = false;
   std::string snapshot_dir;           // snapshot files live here
-  uint64_t keep_entries = 10000;      // at least this many entries stay below a new snapshot
+  // The tail kept below a new snapshot for followers slightly behind: at
+  // most this many entries and this much payload (whichever is less).
+  uint64_t keep_entries = 10000;
+  uint64_t keep_bytes = 32ULL << 20;
   std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
   // Tests: the peer links (default: TCP, PeerTransport), and a clock of
   // their own (the host's ticker is not started; the test calls Tick()).
@@ -161,7 +164,10 @@ class ReplicatedLog {
   // (none: dropped).
   static void RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta& meta,
                              const std::optional<pb::SnapshotMeta>& prev);
-  void InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to);
+  uint64_t TailFloor(uint64_t index) const;
+  // The core's view follows a new snapshot: its mirror keeps the entries
+  // after `mirror_to` (the store keeps those after `compact_to`).
+  void InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to, uint64_t mirror_to);
   // Addresses of members the snapshot knows and the command line does not.
   void LearnAddresses(const pb::SnapshotMeta& m);
   void InstallReceived(const consensus::pb::Snapshot& snap);

@@ -106,6 +106,31 @@ TEST_F(SingleSnapshotTest, RestartLoadsTheSnapshotAndReplaysOnlyTheTail) {
   EXPECT_EQ(Client(node_->port()).Call({"EVALSHA", sha, "0"}).AsString(), "kept");
 }
 
+// A graceful stop (SIGTERM) snapshots a long log tail first, so that the
+// restart loads the snapshot and replays almost nothing.
+TEST(SnapshotStopTest, GracefulStopSnapshotsALongTail) {
+  const std::string dir = MakeTempDir("anarcho-stop");
+  const std::vector<std::string> args = {"--snapshot_log_bytes", "8000000"};
+  auto node = std::make_unique<Node>(dir, 0, args);
+  node->Start();
+  Fill(node->port(), "k", 20000);  // about 2.6 MB of log: a quarter of the threshold, no snapshot yet
+  EXPECT_EQ(StatusOf(node->port())["snapshots_taken"], "0");
+  const std::string before = Client(node->port()).Call({"DEBUG", "DIGEST"}).AsString();
+  const int port = node->port();
+  node->Stop();
+  EXPECT_NE(node->LogTail().find("stopping: snapshot first"), std::string::npos) << node->LogTail();
+  node = std::make_unique<Node>(dir, port, args);
+  node->Start();
+  EXPECT_EQ(Client(port).Call({"DEBUG", "DIGEST"}).AsString(), before);
+  auto st = StatusOf(port);
+  EXPECT_NE(st["snapshot_index"], "0");
+  // In memory, the log starts after the snapshot.
+  EXPECT_EQ(st["log_first_index"], absl::StrCat(std::stoull(st["snapshot_index"]) + 1));
+  EXPECT_NE(node->LogTail().find("starting from snapshot " + st["snapshot_index"]), std::string::npos);
+  node.reset();
+  RemoveDir(dir);
+}
+
 // A snapshot file cut short (or with a bad checksum) is refused with a clear
 // log line; the node starts from the previous snapshot, with the same state.
 TEST_F(SingleSnapshotTest, CorruptNewestSnapshotFallsBackToThePreviousOne) {

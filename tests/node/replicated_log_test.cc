@@ -119,8 +119,9 @@ class ReplicatedLogTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void Create(int n, uint64_t keep_entries = 10000) {
+  void Create(int n, uint64_t keep_entries = 10000, uint64_t keep_bytes = 32 << 20) {
     keep_entries_ = keep_entries;
+    keep_bytes_ = keep_bytes;
     members_.resize(n);
     for (int i = 0; i < n; ++i) {
       members_[i].id = i + 1;
@@ -136,6 +137,7 @@ class ReplicatedLogTest : public ::testing::Test {
     for (const Member& p : members_) o.peers[p.id] = PeerAddress{"127.0.0.1", 0, static_cast<int>(p.id)};
     o.snapshot_dir = m.snapshot_dir;
     o.keep_entries = keep_entries_;
+    o.keep_bytes = keep_bytes_;
     o.external_ticks = true;
     o.make_transport = [this](uint64_t id) { return std::make_unique<FakeTransport>(net_, id); };
     m.applied.clear();
@@ -217,6 +219,7 @@ class ReplicatedLogTest : public ::testing::Test {
   std::vector<Member> members_;
   std::vector<std::shared_ptr<storage::LogStore>> used_stores_;
   uint64_t keep_entries_ = 10000;
+  uint64_t keep_bytes_ = 32 << 20;
 };
 
 // Time passes only when the test ticks: no election without ticks, one
@@ -309,8 +312,10 @@ TEST_F(ReplicatedLogTest, SnapshotCompactsAndCatchesUpAFollowerBehindIt) {
   ASSERT_TRUE(TickUntil([&] { return members_[leader].applied.size() == 80; }));
   auto second = Snapshot(leader, members_[leader].applied_index);
   ASSERT_TRUE(second.ok()) << second.status();
-  // Compacted up to the previous snapshot (the tail kept is shorter than that).
-  EXPECT_EQ(members_[leader].log->first_index(), first->index() + 1);
+  // On disk, compacted up to the previous snapshot (the tail kept is shorter
+  // than that); in memory, only the tail of 5 entries stays below the newest.
+  EXPECT_EQ(members_[leader].store->FirstIndex(), first->index() + 1);
+  EXPECT_EQ(members_[leader].log->first_index(), second->index() - 5 + 1);
   EXPECT_EQ(members_[leader].log->snapshot()->index(), second->index());
   auto stale = Snapshot(leader, first->index());
   EXPECT_FALSE(stale.ok()) << "a snapshot older than the newest must be refused";
@@ -331,6 +336,21 @@ TEST_F(ReplicatedLogTest, SnapshotCompactsAndCatchesUpAFollowerBehindIt) {
   Stop(lagging);
   ASSERT_TRUE(Start(lagging).ok());
   EXPECT_EQ(members_[lagging].log->snapshot()->index(), got.index());
+}
+
+// The tail kept below a snapshot is bounded in bytes as well as in entries.
+TEST_F(ReplicatedLogTest, KeptTailIsBoundedInBytes) {
+  Create(1, /*keep_entries=*/10000, /*keep_bytes=*/100);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  for (int k = 0; k < 40; ++k) ASSERT_TRUE(members_[0].log->Propose(std::string(30, 'a' + k % 26)).ok());
+  ASSERT_TRUE(TickUntil([&] { return members_[0].applied.size() == 40; }));
+  auto first = Snapshot(0, members_[0].applied_index - 10);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Snapshot(0, members_[0].applied_index);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(members_[0].log->first_index(), second->index() - 3 + 1);  // 3 entries of 30 bytes fit in 100
+  EXPECT_EQ(members_[0].store->FirstIndex(), first->index() + 1);
 }
 
 // A store that cannot be read is an error at start, never an empty log (an
