@@ -6,13 +6,17 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "node/gate/consistency_gate.h"
 #include "node/gate/key_lock_table.h"
 
 namespace {
 
-std::vector<std::string> MakeKeys(int n) {
-  std::vector<std::string> keys;
-  for (int i = 0; i < n; ++i) keys.push_back("0:key:" + std::to_string(i));
+using KeyId = node::KeyLockTable::KeyId;
+
+// Locks are named by node::gate::KeyOf (hashed once, when a request is routed).
+std::vector<KeyId> MakeKeys(int n) {
+  std::vector<KeyId> keys;
+  for (int i = 0; i < n; ++i) keys.push_back(node::gate::KeyOf(0, "key:" + std::to_string(i)));
   return keys;
 }
 
@@ -58,7 +62,7 @@ void BM_WaitClearClean(benchmark::State& state) {
   node::KeyLockTable t;
   auto keys = MakeKeys(static_cast<int>(state.range(0)) + 1);
   for (int i = 0; i < state.range(0); ++i) t.Lock(t.Begin(), keys[i]);
-  std::vector<std::string> read_keys = {keys.back()};
+  std::vector<KeyId> read_keys = {keys.back()};
   for (auto _ : state) {
     bool clear = t.WaitClear(read_keys, false, [] {});
     benchmark::DoNotOptimize(clear);
@@ -70,7 +74,7 @@ BENCHMARK(BM_WaitClearClean)->Arg(0)->Arg(1000);
 // A read of a hot key: a write locks it, the read waits, the commit wakes it.
 void BM_WaitClearHeld(benchmark::State& state) {
   node::KeyLockTable t;
-  std::vector<std::string> read_keys = {"0:hot"};
+  std::vector<KeyId> read_keys = {node::gate::KeyOf(0, "hot")};
   int woken = 0;
   for (auto _ : state) {
     auto ticket = t.Begin();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/status/statusor.h"
 #include "resp/value.h"
@@ -87,7 +88,7 @@ struct KeyRef {
 };
 
 struct Keys {
-  std::vector<KeyRef> keys;
+  absl::InlinedVector<KeyRef, 3> keys;
   bool incomplete = false;  // some keys could not be found from the specs
 };
 

@@ -302,7 +302,7 @@ gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& sp
   const Keys keys = CommandTable::GetKeys(spec, args);
   auto name_keys = [&](bool only_written) {
     for (const KeyRef& k : keys.keys) {
-      if (!only_written || k.write) req.keys.push_back(gate::KeyName(db, args[k.pos]));
+      if (!only_written || k.write) req.keys.push_back(gate::KeyOf(db, args[k.pos]));
     }
   };
   switch (cls) {

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
+#include "absl/hash/hash.h"
 
 namespace node::gate {
 
-std::string KeyName(int db, std::string_view key) {
-  return absl::StrCat(db, ":", absl::string_view(key.data(), key.size()));
+KeyId KeyOf(int db, std::string_view key) {
+  return absl::HashOf(db, absl::string_view(key.data(), key.size()));
 }
 
 namespace {
@@ -52,12 +52,12 @@ SlotId ConsistencyGate::NewSlot(SessionId session, Kind kind, bool needs_confirm
   return slots_.Add(std::move(s));
 }
 
-void ConsistencyGate::TakeLocks(Slot& s, std::vector<std::string> keys, bool whole_keyspace) {
+void ConsistencyGate::TakeLocks(Slot& s, std::span<const KeyId> keys, bool whole_keyspace) {
   const KeyLockTable::Ticket t = locks_.Begin();
   if (whole_keyspace) {
     locks_.LockAll(t);
   } else {
-    for (std::string& k : keys) locks_.Lock(t, std::move(k));
+    for (KeyId k : keys) locks_.Lock(t, k);
   }
   s.tickets.push_back(t);
 }
@@ -86,8 +86,8 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
         a.slot = NewSlot(session, Kind::kBlocking, true, tag);
         Slot& s = *slots_.Find(a.slot);
         s.needs_commit = true;
-        for (const std::string& k : request.keys) locks_.Mark(k);
-        s.marks = request.keys;
+        for (KeyId k : request.keys) locks_.Mark(k);
+        s.marks.assign(request.keys.begin(), request.keys.end());
         ss.uncovered.push_back(a.slot);
         break;
       }
@@ -96,7 +96,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       a.slot = NewSlot(session, Kind::kWrite, true, tag);
       Slot& s = *slots_.Find(a.slot);
       s.needs_commit = true;
-      TakeLocks(s, std::move(request.keys), request.whole_keyspace);
+      TakeLocks(s, request.keys, request.whole_keyspace);
       ss.uncovered.push_back(a.slot);
       break;
     }
@@ -232,7 +232,7 @@ void ConsistencyGate::FinishCover(CoverId id) {
   }
   // Releasing may run read waiters' callbacks, which may end slots.
   for (KeyLockTable::Ticket t : c.tickets) locks_.Release(t);
-  for (const std::string& k : c.marks) locks_.Unmark(k);
+  for (KeyId k : c.marks) locks_.Unmark(k);
   for (SlotId sid : c.slots) Check(sid);
 }
 

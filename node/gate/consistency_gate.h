@@ -31,13 +31,14 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "node/gate/key_lock_table.h"
 #include "node/gate/slab.h"
 #include "node/gate/transaction.h"
@@ -58,14 +59,17 @@ enum class Kind {
   kExec,       // EXEC: runs the transaction recorded by Queue()
 };
 
+using KeyId = KeyLockTable::KeyId;
+using KeyIds = absl::InlinedVector<KeyId, 2>;
+
 struct Request {
   Kind kind = Kind::kStateless;
-  std::vector<std::string> keys;  // db-qualified names (KeyName)
-  bool whole_keyspace = false;    // keys unknown or every key
+  KeyIds keys;                  // db-qualified (KeyOf)
+  bool whole_keyspace = false;  // keys unknown or every key
 };
 
-// The lock name of `key` in database `db`.
-std::string KeyName(int db, std::string_view key);
+// The lock of `key` in database `db` (see KeyLockTable on collisions).
+KeyId KeyOf(int db, std::string_view key);
 
 struct Admission {
   SlotId slot = 0;
@@ -192,15 +196,15 @@ class ConsistencyGate {
     uint64_t entry = 0;          // waits for this log entry to commit (WaitForEntry)
     int lock_waits = 0;          // key-lock waits outstanding (reads)
     bool whole_keyspace = false;
-    std::vector<std::string> read_keys;
-    std::vector<KeyLockTable::Ticket> tickets;
-    std::vector<std::string> marks;
+    KeyIds read_keys;
+    absl::InlinedVector<KeyLockTable::Ticket, 1> tickets;
+    absl::InlinedVector<KeyId, 1> marks;
   };
   struct Cover {
     SessionId session = 0;  // 0 once its session is gone
     std::vector<SlotId> slots;
     std::vector<KeyLockTable::Ticket> tickets;
-    std::vector<std::string> marks;
+    std::vector<KeyId> marks;
   };
   struct Session {
     std::vector<SlotId> uncovered;      // writes forwarded since the last cover
@@ -210,7 +214,7 @@ class ConsistencyGate {
 
   SlotId NewSlot(SessionId session, Kind kind, bool needs_confirm, uint64_t tag);
   CoverId NewCover(SessionId session, const std::vector<SlotId>& slots);
-  void TakeLocks(Slot& s, std::vector<std::string> keys, bool whole_keyspace);
+  void TakeLocks(Slot& s, std::span<const KeyId> keys, bool whole_keyspace);
   void FinishCover(CoverId id);
   void Confirm(uint64_t stamp);
   void WantRound(SlotId id, Slot& s);
@@ -223,10 +227,10 @@ class ConsistencyGate {
   Slab<Slot> slots_;
   absl::flat_hash_map<SessionId, Session> sessions_;
   absl::flat_hash_map<CoverId, Cover> covers_;
-  std::multimap<uint64_t, CoverId> commit_waits_;  // offset -> cover
+  absl::btree_multimap<uint64_t, CoverId> commit_waits_;  // offset -> cover
   uint64_t committed_ = 0;
   uint64_t committed_index_ = 0;
-  std::multimap<uint64_t, SlotId> entry_waits_;  // log index -> slot
+  absl::btree_multimap<uint64_t, SlotId> entry_waits_;  // log index -> slot
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;
@@ -236,7 +240,7 @@ class ConsistencyGate {
   uint64_t round_stamp_ = 0;       // stamp of the last round started
   uint64_t round_stamp_before_ = 0;  // restored when that round is refused
   uint64_t round_wanted_after_ = 0;  // the latest arrival that asked for a round
-  std::multimap<uint64_t, uint64_t> apply_waits_;  // index -> round stamp
+  absl::btree_multimap<uint64_t, uint64_t> apply_waits_;  // index -> round stamp
   uint64_t applied_ = 0;
 
   std::vector<Action> actions_;

@@ -1,17 +1,22 @@
 #include "node/gate/key_lock_table.h"
 
+#include <algorithm>
+
 namespace node {
 
 KeyLockTable::Ticket KeyLockTable::Begin() {
   Ticket t = next_++;
   tickets_[t];
-  live_set_.tickets.insert(t);
+  live_.tickets.insert(live_.tickets.end(), t);
   return t;
 }
 
-void KeyLockTable::Lock(Ticket t, std::string key) {
-  Holders& h = keys_[key];
-  if (h.tickets.insert(t).second) tickets_[t].keys.push_back(std::move(key));
+void KeyLockTable::Lock(Ticket t, KeyId key) {
+  auto& held = keys_[key].tickets;
+  auto pos = std::lower_bound(held.begin(), held.end(), t);
+  if (pos != held.end() && *pos == t) return;
+  held.insert(pos, t);
+  tickets_[t].keys.push_back(key);
 }
 
 void KeyLockTable::LockAll(Ticket t) {
@@ -19,27 +24,28 @@ void KeyLockTable::LockAll(Ticket t) {
   tickets_[t].all = true;
 }
 
-void KeyLockTable::Mark(std::string_view key) {
-  ++marked_[std::string(key)];
+void KeyLockTable::Mark(KeyId key) {
+  ++marked_[key];
   ++marked_total_;
 }
 
-void KeyLockTable::Unmark(std::string_view key) {
-  auto it = marked_.find(std::string(key));
+void KeyLockTable::Unmark(KeyId key) {
+  auto it = marked_.find(key);
   if (it == marked_.end()) return;
   --marked_total_;
   if (--it->second == 0) marked_.erase(it);
 }
 
-bool KeyLockTable::AnyMarked(std::span<const std::string> keys) const {
+bool KeyLockTable::AnyMarked(std::span<const KeyId> keys) const {
   if (marked_total_ == 0) return false;
-  for (const auto& k : keys) {
+  for (KeyId k : keys) {
     if (marked_.contains(k)) return true;
   }
   return false;
 }
 
-void KeyLockTable::Wake(Holders& h, std::vector<std::function<void()>>* ready) {
+template <typename H>
+void KeyLockTable::Wake(H& h, std::vector<std::function<void()>>* ready) {
   auto& waits = h.waits;
   for (size_t i = 0; i < waits.size();) {
     if (h.tickets.empty() || *h.tickets.begin() > waits[i].threshold) {
@@ -58,42 +64,45 @@ void KeyLockTable::Release(Ticket t) {
   TicketState state = std::move(it->second);
   tickets_.erase(it);
   std::vector<std::function<void()>> ready;
-  for (const std::string& k : state.keys) {
+  for (KeyId k : state.keys) {
     auto kit = keys_.find(k);
     if (kit == keys_.end()) continue;
-    kit->second.tickets.erase(t);
+    auto& held = kit->second.tickets;
+    held.erase(std::remove(held.begin(), held.end(), t), held.end());
     Wake(kit->second, &ready);
-    if (kit->second.tickets.empty() && kit->second.waits.empty()) keys_.erase(kit);
+    if (held.empty() && kit->second.waits.empty()) keys_.erase(kit);
   }
   if (state.all) {
     all_.tickets.erase(t);
     Wake(all_, &ready);
   }
-  live_set_.tickets.erase(t);
-  Wake(live_set_, &ready);
+  live_.tickets.erase(t);
+  Wake(live_, &ready);
   // Callbacks run last: they may call back into the table.
   for (auto& r : ready) r();
 }
 
-void KeyLockTable::WaitOn(Holders& h, const std::shared_ptr<Waiter>& w) {
+template <typename H>
+void KeyLockTable::WaitOn(H& h, std::shared_ptr<Waiter>& w) {
   if (h.tickets.empty()) return;
+  if (w == nullptr) w = std::make_shared<Waiter>();
   ++w->remaining;
   h.waits.push_back(Wait{*h.tickets.rbegin(), w});
 }
 
-bool KeyLockTable::WaitClear(std::span<const std::string> keys, bool barrier,
+bool KeyLockTable::WaitClear(std::span<const KeyId> keys, bool barrier,
                              std::function<void()> ready) {
-  auto w = std::make_shared<Waiter>();
+  std::shared_ptr<Waiter> w;  // made only if there is something to wait for
   if (barrier) {
-    WaitOn(live_set_, w);
+    WaitOn(live_, w);
   } else {
     WaitOn(all_, w);
-    for (const auto& k : keys) {
+    for (KeyId k : keys) {
       auto it = keys_.find(k);
       if (it != keys_.end()) WaitOn(it->second, w);
     }
   }
-  if (w->remaining == 0) return true;
+  if (w == nullptr) return true;
   w->ready = std::move(ready);
   return false;
 }

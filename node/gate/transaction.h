@@ -6,19 +6,19 @@
 #pragma once
 
 #include <span>
-#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "node/gate/key_lock_table.h"
 
 namespace node::gate {
 
 class Transaction {
  public:
   // A queued command that may write `keys` (every key with `whole_keyspace`).
-  void RecordWrite(std::span<const std::string> keys, bool whole_keyspace) {
+  void RecordWrite(std::span<const KeyLockTable::KeyId> keys, bool whole_keyspace) {
     if (whole_keyspace) whole_keyspace_ = true;
-    for (const std::string& k : keys) {
+    for (KeyLockTable::KeyId k : keys) {
       if (seen_.insert(k).second) keys_.push_back(k);
     }
     writes_ = true;
@@ -26,13 +26,13 @@ class Transaction {
 
   bool writes() const { return writes_; }
   bool whole_keyspace() const { return whole_keyspace_; }
-  const std::vector<std::string>& keys() const { return keys_; }
+  const std::vector<KeyLockTable::KeyId>& keys() const { return keys_; }
 
  private:
   bool writes_ = false;
   bool whole_keyspace_ = false;
-  std::vector<std::string> keys_;
-  absl::flat_hash_set<std::string> seen_;
+  std::vector<KeyLockTable::KeyId> keys_;
+  absl::flat_hash_set<KeyLockTable::KeyId> seen_;
 };
 
 }  // namespace node::gate

@@ -11,13 +11,13 @@ using node::gate::Request;
 
 namespace {
 
-std::string RegisterName(int k) { return node::gate::KeyName(0, absl::StrCat("k", k)); }
-const std::string& ListName() {
-  static const std::string n = node::gate::KeyName(0, "list");
+node::gate::KeyId RegisterName(int k) { return node::gate::KeyOf(0, absl::StrCat("k", k)); }
+node::gate::KeyId ListName() {
+  static const node::gate::KeyId n = node::gate::KeyOf(0, "list");
   return n;
 }
-const std::string& ForeverName() {
-  static const std::string n = node::gate::KeyName(0, "forever");
+node::gate::KeyId ForeverName() {
+  static const node::gate::KeyId n = node::gate::KeyOf(0, "forever");
   return n;
 }
 

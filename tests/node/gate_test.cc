@@ -8,7 +8,7 @@
 namespace node::gate {
 namespace {
 
-std::string K(std::string_view key) { return KeyName(0, key); }
+KeyId K(std::string_view key) { return KeyOf(0, key); }
 
 class GateTest : public ::testing::Test {
  protected:

@@ -3,17 +3,30 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
+#include "node/gate/consistency_gate.h"
 
 namespace node {
 namespace {
 
-std::vector<std::string> K(std::initializer_list<const char*> keys) { return {keys.begin(), keys.end()}; }
+// "db:key" -> its lock.
+KeyLockTable::KeyId Id(std::string_view name) {
+  const size_t colon = name.find(':');
+  int db = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(absl::string_view(name.data(), colon), &db));
+  return gate::KeyOf(db, name.substr(colon + 1));
+}
+std::vector<KeyLockTable::KeyId> K(std::initializer_list<const char*> keys) {
+  std::vector<KeyLockTable::KeyId> out;
+  for (const char* k : keys) out.push_back(Id(k));
+  return out;
+}
 
 TEST(KeyLockTableTest, CleanKeysAreReadyAtOnce) {
   KeyLockTable t;
   auto w = t.Begin();
-  t.Lock(w, "0:a");
+  t.Lock(w, Id("0:a"));
   bool called = false;
   EXPECT_TRUE(t.WaitClear(K({"0:b"}), false, [&] { called = true; }));
   EXPECT_FALSE(called);
@@ -22,7 +35,7 @@ TEST(KeyLockTableTest, CleanKeysAreReadyAtOnce) {
 TEST(KeyLockTableTest, ReadWaitsForTheWritesHoldingItsKey) {
   KeyLockTable t;
   auto w1 = t.Begin();
-  t.Lock(w1, "0:a");
+  t.Lock(w1, Id("0:a"));
   int ready = 0;
   EXPECT_FALSE(t.WaitClear(K({"0:a"}), false, [&] { ++ready; }));
   t.Release(w1);
@@ -32,11 +45,11 @@ TEST(KeyLockTableTest, ReadWaitsForTheWritesHoldingItsKey) {
 TEST(KeyLockTableTest, LaterWritersDoNotStarveAReader) {
   KeyLockTable t;
   auto w1 = t.Begin();
-  t.Lock(w1, "0:hot");
+  t.Lock(w1, Id("0:hot"));
   int ready = 0;
   EXPECT_FALSE(t.WaitClear(K({"0:hot"}), false, [&] { ++ready; }));
   auto w2 = t.Begin();  // a write after the read's reply arrived
-  t.Lock(w2, "0:hot");
+  t.Lock(w2, Id("0:hot"));
   t.Release(w1);
   EXPECT_EQ(ready, 1);  // w2 cannot have been observed by the read
   t.Release(w2);
@@ -47,8 +60,8 @@ TEST(KeyLockTableTest, ReleaseOutOfOrderWaitsForAllEarlierHolders) {
   KeyLockTable t;
   auto w1 = t.Begin();
   auto w2 = t.Begin();
-  t.Lock(w1, "0:a");
-  t.Lock(w2, "0:a");
+  t.Lock(w1, Id("0:a"));
+  t.Lock(w2, Id("0:a"));
   int ready = 0;
   EXPECT_FALSE(t.WaitClear(K({"0:a"}), false, [&] { ++ready; }));
   t.Release(w2);
@@ -61,8 +74,8 @@ TEST(KeyLockTableTest, MultiKeyReadWaitsForEveryKey) {
   KeyLockTable t;
   auto w1 = t.Begin();
   auto w2 = t.Begin();
-  t.Lock(w1, "0:a");
-  t.Lock(w2, "0:b");
+  t.Lock(w1, Id("0:a"));
+  t.Lock(w2, Id("0:b"));
   int ready = 0;
   EXPECT_FALSE(t.WaitClear(K({"0:a", "0:b", "0:c"}), false, [&] { ++ready; }));
   t.Release(w1);
@@ -74,7 +87,7 @@ TEST(KeyLockTableTest, MultiKeyReadWaitsForEveryKey) {
 TEST(KeyLockTableTest, DatabasesAreSeparateKeys) {
   KeyLockTable t;
   auto w = t.Begin();
-  t.Lock(w, "1:a");
+  t.Lock(w, Id("1:a"));
   EXPECT_TRUE(t.WaitClear(K({"0:a"}), false, [] {}));
   EXPECT_FALSE(t.WaitClear(K({"1:a"}), false, [] {}));
 }
@@ -93,7 +106,7 @@ TEST(KeyLockTableTest, WholeKeyspaceLockBlocksEveryKeyedRead) {
 TEST(KeyLockTableTest, BarrierWaitsForEveryLiveWriteIssuedBefore) {
   KeyLockTable t;
   auto w1 = t.Begin();
-  t.Lock(w1, "0:a");
+  t.Lock(w1, Id("0:a"));
   auto w2 = t.Begin();  // holds no key (e.g. a write queued for later)
   int ready = 0;
   EXPECT_FALSE(t.WaitClear({}, true, [&] { ++ready; }));
@@ -110,25 +123,25 @@ TEST(KeyLockTableTest, BarrierWaitsForEveryLiveWriteIssuedBefore) {
 TEST(KeyLockTableTest, MarksCountAndClear) {
   KeyLockTable t;
   EXPECT_FALSE(t.AnyMarked());
-  t.Mark("0:q");
-  t.Mark("0:q");
+  t.Mark(Id("0:q"));
+  t.Mark(Id("0:q"));
   EXPECT_TRUE(t.AnyMarked(K({"0:x", "0:q"})));
   EXPECT_FALSE(t.AnyMarked(K({"0:x"})));
-  t.Unmark("0:q");
+  t.Unmark(Id("0:q"));
   EXPECT_TRUE(t.AnyMarked());
-  t.Unmark("0:q");
+  t.Unmark(Id("0:q"));
   EXPECT_FALSE(t.AnyMarked());
 }
 
 TEST(KeyLockTableTest, CallbackMayReenterTheTable) {
   KeyLockTable t;
   auto w1 = t.Begin();
-  t.Lock(w1, "0:a");
+  t.Lock(w1, Id("0:a"));
   int ready = 0;
   EXPECT_FALSE(t.WaitClear(K({"0:a"}), false, [&] {
     ++ready;
     auto w2 = t.Begin();
-    t.Lock(w2, "0:a");
+    t.Lock(w2, Id("0:a"));
     t.Release(w2);
   }));
   t.Release(w1);
