@@ -67,7 +67,7 @@ class ByteQueue {
     if (bytes.empty()) return;
     std::string* last = last_string_;
     if (last == nullptr || last->size() + bytes.size() > kCoalesce) {
-      blocks_.emplace_back(std::string());
+      blocks_.emplace_back(std::exchange(spare_, std::string()));
       last = last_string_ = blocks_.back().string();
     }
     last->append(bytes);
@@ -118,16 +118,23 @@ class ByteQueue {
     for (const ByteBlock& b : blocks_) out.append(b.view());
     return out;
   }
-  // Moves every block out, in order.
-  std::deque<ByteBlock> TakeBlocks() {
+  // Moves every block out, in order, into `out` (which must be empty; this
+  // queue keeps its memory). `spare`, an empty string, lends its capacity to
+  // the next small append: a queue written after every few appends then
+  // allocates nothing in the steady state.
+  void TakeBlocks(std::deque<ByteBlock>* out, std::string spare = {}) {
+    blocks_.swap(*out);
     size_ = 0;
     last_string_ = nullptr;
-    return std::exchange(blocks_, {});
+    spare.clear();
+    spare_ = std::move(spare);
   }
 
- private:
   static constexpr size_t kCoalesce = 64 << 10;
+
+ private:
   std::deque<ByteBlock> blocks_;
+  std::string spare_;  // capacity for the next string block
   size_t size_ = 0;
   std::string* last_string_ = nullptr;  // the last block, if small appends may grow it
 };

@@ -3,6 +3,7 @@
 // gather write in progress.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "asio/buffer.hpp"
@@ -15,10 +16,13 @@ using OutputQueue = ByteQueue;
 struct WritingChunks {
   std::deque<ByteBlock> chunks;
   std::vector<asio::const_buffer> buffers;
+  std::string spare;  // a written small block's memory, for the queue's next appends
 
   // Takes everything queued in `q` for one gather write.
   void TakeFrom(OutputQueue& q) {
-    chunks = q.TakeBlocks();
+    chunks.clear();
+    q.TakeBlocks(&chunks, std::move(spare));
+    spare = std::string();
     buffers.clear();
     for (const ByteBlock& c : chunks) buffers.push_back(asio::buffer(c.view().data(), c.size()));
   }
@@ -27,7 +31,14 @@ struct WritingChunks {
     for (const ByteBlock& c : chunks) n += c.size();
     return n;
   }
+  // The write completed: blocks are freed but one of at most kSpareBytes,
+  // which an idle connection keeps (like Redis's 16 KB reply buffer).
+  static constexpr size_t kSpareBytes = 16 << 10;
   void Clear() {
+    for (ByteBlock& c : chunks) {
+      std::string* s = c.string();
+      if (s != nullptr && s->capacity() <= kSpareBytes && s->capacity() > spare.capacity()) spare.swap(*s);
+    }
     chunks.clear();
     buffers.clear();
   }

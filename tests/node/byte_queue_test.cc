@@ -1,0 +1,87 @@
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "node/byte_block.h"
+#include "node/output_queue.h"
+
+namespace node {
+namespace {
+
+std::string Written(const WritingChunks& w) {
+  std::string out;
+  for (const auto& b : w.buffers) out.append(static_cast<const char*>(b.data()), b.size());
+  return out;
+}
+
+TEST(ByteQueueTest, SmallAppendsCoalesceAndKeepTheirOrder) {
+  OutputQueue q;
+  q.Append("+OK\r\n");
+  q.Append(std::string(":1\r\n"));
+  q.Append(ByteBlock(std::string("$1\r\nx\r\n")));
+  EXPECT_EQ(q.size(), 16u);
+  WritingChunks w;
+  w.TakeFrom(q);
+  EXPECT_EQ(w.chunks.size(), 1u);
+  EXPECT_EQ(Written(w), "+OK\r\n:1\r\n$1\r\nx\r\n");
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(ByteQueueTest, BigBlocksAreNeverCopied) {
+  const size_t n = OutputQueue::kCoalesce + 1;
+  std::shared_ptr<char[]> owner(new char[n + 2]);
+  std::fill(owner.get(), owner.get() + n + 2, 'v');
+  OutputQueue q;
+  q.Append("head");
+  q.Append(ByteBlock(owner, 1, n));
+  q.Append("tail");
+  WritingChunks w;
+  w.TakeFrom(q);
+  ASSERT_EQ(w.buffers.size(), 3u);
+  EXPECT_EQ(w.buffers[1].data(), owner.get() + 1);
+  EXPECT_EQ(w.bytes(), n + 8);
+}
+
+TEST(ByteQueueTest, WrittenSmallBlocksLendTheirMemoryToLaterWrites) {
+  OutputQueue q;
+  WritingChunks w;
+  std::vector<const void*> seen;
+  for (int i = 0; i < 4; ++i) {
+    q.Append(std::string(100, 'a'));
+    w.TakeFrom(q);
+    seen.push_back(w.buffers[0].data());
+    EXPECT_EQ(Written(w), std::string(100, 'a'));
+    w.Clear();  // the write completed
+  }
+  // Two blocks take turns: the queue's and the one being written.
+  EXPECT_EQ(seen[2], seen[0]);
+  EXPECT_EQ(seen[3], seen[1]);
+}
+
+TEST(ByteQueueTest, ABigWrittenBlockIsFreedNotKept) {
+  OutputQueue q;
+  WritingChunks w;
+  q.Append("+OK\r\n");
+  w.TakeFrom(q);
+  w.Clear();
+  q.Append(std::string(WritingChunks::kSpareBytes * 2, 'a'));
+  w.TakeFrom(q);
+  w.Clear();
+  EXPECT_LE(w.spare.capacity(), WritingChunks::kSpareBytes);
+}
+
+TEST(ByteQueueTest, TakeCopiesAcrossBlocks) {
+  OutputQueue q;
+  q.Append("abc");
+  q.Append(ByteBlock(std::string(OutputQueue::kCoalesce, 'x')));
+  q.Append("def");
+  EXPECT_EQ(q.Take(5), "abcxx");
+  EXPECT_EQ(q.size(), OutputQueue::kCoalesce + 1);
+  const std::string rest = q.Take(q.size());
+  EXPECT_EQ(rest.substr(rest.size() - 4), "xdef");
+  EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace node
