@@ -122,7 +122,7 @@ absl::Status Server::Start() {
   if (const auto& snap = rlog_->snapshot()) {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
     committed_index_ = snap->index();
-    scripts_ = std::set<std::string>(snap->scripts().begin(), snap->scripts().end());
+    logged_.Load(*snap);
   }
   state_ = State::kRunning;
   PromoteLearners();
@@ -184,7 +184,7 @@ void Server::OnChildSyncRequested() {
   if (promoted_ || state_ != State::kRunning) return;
   uint64_t next = 1;
   if (const auto& snap = rlog_->snapshot()) {
-    if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), ScriptPrelude(*snap)); !s.ok()) {
+    if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {
       Log(LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
       std::_Exit(1);
     }
@@ -249,7 +249,7 @@ void Server::RebuildChild(const std::string& why) {
 void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
   committed_index_ = meta.index();
   log_bytes_since_snapshot_ = 0;
-  scripts_ = std::set<std::string>(meta.scripts().begin(), meta.scripts().end());
+  logged_.Load(meta);
   RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));
 }
 
@@ -462,7 +462,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     const bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data());
     const bool check = effects && batch.stream_id().empty() && !batch.check_digest().empty();
     if (check && promoted_) DigestCommitted(e.index(), batch.check_digest());
-    if (effects && batch.stream_id().empty() && !check) TrackScripts(batch);
+    if (effects && batch.stream_id().empty() && !check) ApplyNodeEntry(batch);
     if (!promoted_) {
       FeedChild(e);
       continue;

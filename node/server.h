@@ -32,6 +32,7 @@
 #include "node/front/command_table.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
+#include "node/logged_state.h"
 #include "node/snapshot.pb.h"
 #include "resp/value.h"
 #include "resp/limits.h"
@@ -179,8 +180,8 @@ class Server {
   void AbortSnapshot(const std::string& why);
   void MaybeSnapshot();
   void LowerSaverPriority();
-  void TrackScripts(const pb::EffectBatch& node_entry);
-  std::string ScriptPrelude(const pb::SnapshotMeta& meta) const;
+  // A committed node entry (SCRIPT LOAD, CONFIG SET): see LoggedState.
+  void ApplyNodeEntry(const pb::EffectBatch& node_entry);
   void OnSnapshotInstalled(const pb::SnapshotMeta& meta);
   // A follower waits until its child applied everything fed (feed paused).
   void WhenQuiet(std::function<void(bool quiet)> then, int polls = 0);
@@ -276,7 +277,7 @@ class Server {
   } last_stream_entry_;            // the state the leader's child holds, in log terms
   std::optional<Mark> mark_;
   asio::steady_timer quiet_timer_;
-  std::set<std::string> scripts_;  // the script cache as the log built it
+  LoggedState logged_;  // scripts and settings as the log built them
 
   // Leadership confirmations of the node's own (backups): read rounds
   // whose context is "h<n>".

@@ -27,8 +27,6 @@
 #include "node/child/rdb_header.h"
 #include "node/logging.h"
 #include "node/server.h"
-#include "resp/request_parser.h"
-#include "resp/writer.h"
 
 namespace node {
 namespace fs = std::filesystem;
@@ -188,8 +186,9 @@ void Server::OnSaved() {
 void Server::FinishSnapshot() {
   if (!snap_ || !snap_->saved || snap_->adding || !snap_->index || *snap_->index > committed_index_) return;
   snap_->adding = true;
-  std::vector<std::string> scripts(scripts_.begin(), scripts_.end());
-  rlog_->AddSnapshot(snap_->file, *snap_->index, std::move(scripts),
+  pb::SnapshotMeta carried;
+  logged_.Save(&carried);
+  rlog_->AddSnapshot(snap_->file, *snap_->index, std::move(carried),
                      [this](absl::StatusOr<pb::SnapshotMeta> meta) { EndSnapshot(std::move(meta)); });
 }
 
@@ -253,23 +252,16 @@ void Server::Shutdown(std::function<void()> done) {
   TakeSnapshot([done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) { done(); });
 }
 
-// The script cache as the log built it (Redis 7 keeps it out of RDB files).
-void Server::TrackScripts(const pb::EffectBatch& node_entry) {
-  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
-  std::vector<std::string_view> args;
-  std::string error;
-  size_t consumed = 0;
-  if (parser.Parse(node_entry.commands(), &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) return;
-  const std::string sub = absl::AsciiStrToLower(absl::string_view(args[1].data(), args[1].size()));
-  if (sub == "load" && args.size() >= 3) scripts_.insert(std::string(args[2]));
-  if (sub == "flush") scripts_.clear();
-}
-
-// What a full sync sends after the RDB: the scripts it cannot hold.
-std::string Server::ScriptPrelude(const pb::SnapshotMeta& meta) const {
-  std::string out;
-  for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
-  return out;
+// Node entries change the child's settings and script cache; the node keeps
+// what they built (for snapshots) and follows the settings it enforces itself.
+void Server::ApplyNodeEntry(const pb::EffectBatch& node_entry) {
+  for (const std::string& name : logged_.Apply(node_entry)) {
+    if (name != "busy-reply-threshold" && name != "lua-time-limit") continue;
+    int ms = 0;
+    if (auto v = logged_.Setting({name}); v && absl::SimpleAtoi(*v, &ms) && ms > 0) {
+      options_.busy_reply_threshold_ms = ms;
+    }
+  }
 }
 
 }  // namespace node

@@ -85,7 +85,8 @@ absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb
       return absl::DataLossError(absl::StrFormat("%s has %d bytes, crc32 %08x; its .meta says %d bytes, crc32 %08x",
                                                  rdb, restore.size, restore.crc32, meta.size(), meta.crc32()));
     }
-    restore.scripts.assign(meta.scripts().begin(), meta.scripts().end());
+    restore.carried.mutable_scripts()->CopyFrom(meta.scripts());
+    restore.carried.mutable_settings()->CopyFrom(meta.settings());
   }
   if (auto s = CheckRdb(restore.rdb, redis_server); !s.ok()) return s;
   return restore;

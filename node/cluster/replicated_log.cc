@@ -19,6 +19,12 @@ namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
 constexpr char kRestoredFromKey[] = "restored-from";  // size and crc32 of the --restore file
 
+// The host's state that travels with a snapshot (its scripts and settings).
+void CopyCarried(const pb::SnapshotMeta& from, pb::SnapshotMeta* to) {
+  to->mutable_scripts()->CopyFrom(from.scripts());
+  to->mutable_settings()->CopyFrom(from.settings());
+}
+
 std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) { return absl::StrCat(r.size, " ", r.crc32); }
 constexpr char kSnapshotKey[] = "snapshot";           // the newest snapshot
 constexpr char kPrevSnapshotKey[] = "snapshot.prev";  // the one before: the log goes back to it
@@ -144,7 +150,7 @@ absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& vo
     meta->add_voters(v);
     (*meta->mutable_addresses())[v] = options_.peers[v].ToString();
   }
-  for (const std::string& body : options_.restore->scripts) meta->add_scripts(body);
+  CopyCarried(options_.restore->carried, &*meta);
   storage::LogWrite w;
   RecordSnapshot(&w, *meta, std::nullopt);
   w.compact_to = index;  // the log starts after the snapshot
@@ -443,7 +449,7 @@ void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t comp
   });
 }
 
-void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, std::vector<std::string> scripts,
+void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMeta carried,
                                 std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
   auto term = mem_.Term(index);
   if (!term.ok() || (snapshot_ && index <= snapshot_->index())) {
@@ -461,14 +467,14 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, std::vector<st
   // Off the event loop: checksum and fsync the file, then make it the newest
   // snapshot (synced) and compact the log up to the previous one.
   asio::post(files_, [this, file, index, t = *term, cs, prev, compact_to, tail_floor, addresses,
-                      scripts = std::move(scripts),
+                      carried = std::move(carried),
                       done = std::move(done), alive = alive_] {
     auto meta = snapshots_.Adopt(file, index, t);
     if (meta.ok()) {
       for (uint64_t v : cs.voters()) meta->add_voters(v);
       for (uint64_t l : cs.learners()) meta->add_learners(l);
       for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
-      for (const std::string& body : scripts) meta->add_scripts(body);
+      CopyCarried(carried, &*meta);
     }
     asio::post(worker_, [this, meta, prev, compact_to, tail_floor, done, alive] {
       if (!*alive) return;

@@ -75,7 +75,7 @@ struct ReplicatedLogOptions {
   // as usual; any other state in --dir is refused.
   struct Restore {
     std::string rdb;                   // copied into the snapshot directory
-    std::vector<std::string> scripts;  // the script cache that goes with it
+    pb::SnapshotMeta carried;          // its scripts and settings (LoggedState)
     uint64_t size = 0;
     uint32_t crc32 = 0;
   };
@@ -110,7 +110,7 @@ class ReplicatedLog {
   // The state after committed entry `index` was written to `file` (on the
   // snapshot directory's filesystem): it becomes the newest snapshot, and the
   // log is compacted. `done` gets its metadata, on the event loop.
-  void AddSnapshot(std::string file, uint64_t index, std::vector<std::string> scripts,
+  void AddSnapshot(std::string file, uint64_t index, pb::SnapshotMeta carried,
                    std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   // A snapshot from the leader replaced the log: the host loads it into the
   // state machine before it applies the committed entries that follow.

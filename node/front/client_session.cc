@@ -489,7 +489,7 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
     const uint64_t index = server_.LogCommand(*e.logged);
     if (index == 0) {
-      slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the script was not made durable, retry"));
+      slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the change was not made durable, retry"));
     } else {
       server_.gate().WaitForEntry(e.gate_slot, index);
     }

@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<CommandSpec>> ParseCommand(const Value& v, std::s
     if (flag == "blocking") spec->blocking = true;
     if (flag == "movablekeys") spec->movablekeys = true;
     if (flag == "pubsub") spec->pubsub = true;
+    if (flag == "no_multi") spec->no_multi = true;
   }
   if (v.elements.size() > 6) {
     for (const Value& c : v.elements[6].elements) {
@@ -131,7 +132,6 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"migrate", "ERR MIGRATE is not supported: it moves keys outside the replicated log"},
       {"module", "ERR MODULE is not allowed: every node's child must run the same code"},
       {"debug", "ERR DEBUG is not allowed except DEBUG DIGEST, DIGEST-VALUE and OBJECT"},
-      {"config|set", "ERR CONFIG SET is not allowed: the child's settings belong to the node (use the node's flags)"},
       {"config|rewrite", "ERR CONFIG REWRITE is not allowed: the child's settings belong to the node"},
       {"client|kill", "ERR CLIENT KILL is not allowed: it could cut the node's own links to the child"},
       {"client|pause", "ERR CLIENT PAUSE is not allowed: it would stall the replicated log"},
@@ -196,6 +196,43 @@ void Classify(CommandSpec& spec, std::string_view parent) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> NodeOwnedSetting(std::string_view name) {
+  static constexpr std::string_view kDurability = "durability comes from the replicated log and the node's snapshots";
+  static constexpr std::string_view kReplication = "the node owns its child's replication link";
+  static constexpr std::string_view kNetwork = "clients connect to the node, not to its child (see the node's flags)";
+  static constexpr std::string_view kProcess = "the node runs its child's process (see the node's flags)";
+  static const auto* exact = new absl::flat_hash_map<std::string_view, std::string_view>{
+      {"save", kDurability}, {"appendonly", kDurability}, {"appendfsync", kDurability},
+      {"appendfilename", kDurability}, {"appenddirname", kDurability}, {"dir", kDurability},
+      {"dbfilename", kDurability}, {"rdbcompression", kDurability}, {"rdbchecksum", kDurability},
+      {"rdb-del-sync-files", kDurability}, {"rdb-key-save-delay", kDurability}, {"key-load-delay", kDurability},
+      {"rdb-save-incremental-fsync", kDurability}, {"no-appendfsync-on-rewrite", kDurability},
+      {"stop-writes-on-bgsave-error", kDurability},
+      {"replicaof", kReplication}, {"slaveof", kReplication}, {"masterauth", kReplication},
+      {"masteruser", kReplication},
+      {"port", kNetwork}, {"bind", kNetwork}, {"bind-source-addr", kNetwork}, {"unixsocket", kNetwork},
+      {"unixsocketperm", kNetwork}, {"protected-mode", kNetwork}, {"tcp-backlog", kNetwork},
+      {"tcp-keepalive", kNetwork}, {"timeout", kNetwork}, {"maxclients", kNetwork}, {"requirepass", kNetwork},
+      {"aclfile", kNetwork}, {"io-threads", kNetwork}, {"io-threads-do-reads", kNetwork},
+      {"client-output-buffer-limit", "the node enforces output buffer limits itself (--client_output_buffer_limit)"},
+      {"daemonize", kProcess}, {"pidfile", kProcess}, {"logfile", kProcess}, {"loglevel", kProcess},
+      {"supervised", kProcess}, {"oom-score-adj", kProcess}, {"oom-score-adj-values", kProcess},
+      {"enable-debug-command", kProcess}, {"enable-protected-configs", kProcess},
+      {"enable-module-command", kProcess}, {"crash-log-enabled", kProcess}, {"crash-memcheck-enabled", kProcess},
+      {"disable-thp", kProcess}, {"set-proc-title", kProcess}, {"proc-title-template", kProcess},
+  };
+  static constexpr std::pair<std::string_view, std::string_view> kPrefixes[] = {
+      {"aof-", kDurability}, {"auto-aof-", kDurability}, {"repl-", kReplication}, {"replica-", kReplication},
+      {"slave-", kReplication}, {"min-replicas-", kReplication}, {"min-slaves-", kReplication},
+      {"tls-", kNetwork}, {"cluster-", kProcess}, {"syslog-", kProcess}, {"shutdown-", kProcess},
+  };
+  if (auto it = exact->find(name); it != exact->end()) return it->second;
+  for (const auto& [prefix, why] : kPrefixes) {
+    if (name.starts_with(prefix)) return why;
+  }
+  return std::nullopt;
+}
 
 std::string_view CommandClassName(CommandClass c) {
   switch (c) {

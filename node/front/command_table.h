@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,6 +77,7 @@ struct CommandSpec {
   int arity = 0;     // Redis convention: -N means at least N
   bool write = false, readonly = false, blocking = false, movablekeys = false;
   bool pubsub = false, scripting = false;
+  bool no_multi = false;  // Redis refuses it inside MULTI
   std::vector<KeySpec> key_specs;
   absl::flat_hash_map<std::string, std::unique_ptr<CommandSpec>> subcommands;
   CommandClass cls = CommandClass::kPassThrough;
@@ -117,6 +119,10 @@ class CommandTable {
 
 // The node's own commands (ANARCHO.*), and others it answers itself.
 bool IsNodeCommand(std::string_view lowercase_name);
+// CONFIG SET of a setting that belongs to the node rather than to the data
+// (persistence, replication, networking, the child's process): why it is
+// refused. Every other setting is replicated (see node/logged_state.h).
+std::optional<std::string_view> NodeOwnedSetting(std::string_view lowercase_name);
 // Node commands every node answers about itself, at once, even with no leader.
 bool IsLocalNodeCommand(std::string_view lowercase_name);
 // Node commands that act on the node they are sent to (the others go to the

@@ -1,6 +1,7 @@
 #include "node/front/request_router.h"
 
 #include <climits>
+#include <cstdlib>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -86,6 +87,13 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   if (spec == nullptr) return Forward({}, in_multi_);  // the child's own unknown-command error
   CommandClass cls = spec->cls;
   if (cls == CommandClass::kRefused) {
+    // Redis's own errors come first, in its order: a client sees the error
+    // Redis would give in the same situation before the node's refusal.
+    const size_t arity = static_cast<size_t>(std::abs(spec->arity));
+    if (spec->arity > 0 ? args.size() != arity : args.size() < arity) {
+      return Refuse(absl::StrCat("ERR wrong number of arguments for '", spec->name, "' command"));
+    }
+    if (in_multi_ && spec->no_multi) return Refuse("ERR Command not allowed inside a transaction");
     const std::string sub = args.size() > 1 ? Lower(args[1]) : "";
     if (name == "debug" && (sub == "digest" || sub == "digest-value" || sub == "object" || sub == "help")) {
       return Forward({gate::Kind::kRead, {}, true}, in_multi_);
@@ -233,6 +241,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
       return r;
     }
   }
+  if (name == "config" && args.size() > 1 && Lower(args[1]) == "set") return ConfigSet(args);
   if (name == "hello" && args.size() > 1) {
     // Inside MULTI it would change the protocol only at EXEC.
     if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");
@@ -242,6 +251,26 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     return r;
   }
   return Forward({}, in_multi_);
+}
+
+// CONFIG SET shapes every member's data and behaviour: once the leader's
+// child took it, the node logs it (a node entry), so that every child runs it,
+// it survives restarts and snapshots, and CONFIG GET reads it back the same
+// from any node. Settings of the node's own (persistence, replication, the
+// child's process) are refused the way Redis refuses an immutable one.
+Route RequestRouter::ConfigSet(std::span<const std::string_view> args) {
+  if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
+  if (in_multi_) return Refuse("ERR CONFIG SET inside MULTI is not supported by anarchoredis");
+  for (size_t i = 2; i + 1 < args.size(); i += 2) {
+    if (auto why = NodeOwnedSetting(Lower(args[i]))) {
+      return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
+                                 absl::string_view(args[i].data(), args[i].size()), "') - ",
+                                 absl::string_view(why->data(), why->size())));
+    }
+  }
+  Route r = Forward();  // a bad value: the child's own error, and nothing logged
+  r.tag = ReplyTag::kLog;
+  return r;
 }
 
 Route RequestRouter::Select(std::span<const std::string_view> args, const RouteContext& ctx) {

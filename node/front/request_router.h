@@ -32,7 +32,7 @@ enum class ReplyTag {
   kInfo,        // INFO gains the node's section
   kExecSelect,  // EXEC of a transaction with a SELECT: the db changes only if it ran
   kReset,       // +RESET ends the RESP2 subscribed stream
-  kLog,         // SCRIPT LOAD / FLUSH: state the stream does not carry; the node logs it
+  kLog,         // SCRIPT LOAD / FLUSH, CONFIG SET: state the stream does not carry; the node logs it
 };
 
 struct Route {
@@ -102,6 +102,7 @@ class RequestRouter {
   Route DataCommand(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
+  Route ConfigSet(std::span<const std::string_view> args);
   Route Wait(std::span<const std::string_view> args);
   Route Refuse(std::string_view error);
   Route Reset();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "node/child/sync_client.h"
+#include "resp/writer.h"
 
 namespace itest {
 
@@ -249,11 +250,20 @@ void Cluster::Heal() {
   for (auto& [_, p] : proxies_) p->SetBlocked(false);
 }
 
-std::string Cluster::ChildDigest(int i) {
+absl::StatusOr<resp::Value> Cluster::ChildCall(int i, const std::vector<std::string>& args) {
   asio::io_context io;
   node::SyncClient c(io);
-  if (!c.Connect(nodes_[i]->dir() + "/child/redis.sock").ok()) return "";
-  auto v = c.Call({"DEBUG", "DIGEST"});
+  if (auto s = c.Connect(nodes_[i]->dir() + "/child/redis.sock"); !s.ok()) return s;
+  std::vector<std::string_view> views(args.begin(), args.end());
+  std::string request;
+  resp::AppendCommand(&request, views);
+  resp::Value reply;
+  if (auto s = c.Pipeline(request, 1, [&](const resp::Value& v) { reply = v; }); !s.ok()) return s;
+  return reply;
+}
+
+std::string Cluster::ChildDigest(int i) {
+  auto v = ChildCall(i, {"DEBUG", "DIGEST"});
   return v.ok() ? v->AsString() : "";
 }
 

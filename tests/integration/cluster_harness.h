@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "asio.hpp"
+#include "absl/status/statusor.h"
 #include "harness.h"
+#include "resp/value.h"
 
 namespace itest {
 
@@ -72,7 +74,9 @@ class Cluster {
   // Cuts every link between the two groups (both directions); Heal() restores.
   void Partition(const std::set<int>& a, const std::set<int>& b);
   void Heal();
-  // The digest of node i's child, read on its own socket (not forwarded).
+  // A request to node i's child on its own socket (not through the node).
+  absl::StatusOr<resp::Value> ChildCall(int i, const std::vector<std::string>& args);
+  // The digest of node i's child.
   std::string ChildDigest(int i);
   // Divergence check (ANARCHO.DIGEST through the leader): true once every
   // running member's child matched the leader's at the same log index, false

@@ -369,6 +369,29 @@ TEST_F(SingleNodeTest, RefusedCommandInsideMultiAbortsExec) {
   EXPECT_EQ(Str(c.Call({"EXEC"})), "[(integer) 1]");
 }
 
+// Redis answers wrong arity and no-multi commands inside MULTI before anything
+// else: a command the node refuses gives those errors first, byte for byte.
+TEST_F(SingleNodeTest, RefusedCommandsGiveRedisErrorsFirst) {
+  RedisServer ref;
+  Client n(node_->port());
+  Client p(ref.port());
+  auto both = [&](const std::vector<std::string>& cmd) {
+    resp::Value a = n.Call(cmd);
+    resp::Value b = p.Call(cmd);
+    EXPECT_EQ(Str(a), Str(b)) << absl::StrJoin(cmd, " ");
+  };
+  both({"REPLICAOF", "127.0.0.1"});
+  both({"SAVE", "now"});
+  both({"MULTI"});
+  both({"SAVE"});
+  both({"SHUTDOWN"});
+  both({"SET", "k", "v"});
+  both({"EXEC"});
+  both({"MULTI"});
+  both({"CONFIG", "SET", "maxmemory"});  // arity: the child's own error
+  both({"DISCARD"});
+}
+
 TEST_F(SingleNodeTest, BlockingPopIsWokenByAnotherClientsWrite) {
   Client blocked(node_->port());
   Client pusher(node_->port());

@@ -95,7 +95,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{"REPLICAOF", "127.0.0.1", "1"}, C::kRefused, {}},
         Case{{"SLAVEOF", "NO", "ONE"}, C::kRefused, {}},
         Case{{"SHUTDOWN"}, C::kRefused, {}},
-        Case{{"config", "set", "appendonly", "yes"}, C::kRefused, {}},
+        Case{{"config", "set", "maxmemory", "1mb"}, C::kPassThrough, {}},  // the router logs it
         Case{{"DEBUG", "SEGFAULT"}, C::kRefused, {}},
         Case{{"MONITOR"}, C::kRefused, {}},
         Case{{"SYNC"}, C::kRefused, {}},
@@ -128,6 +128,22 @@ TEST(CommandTableTest, KeyExtractionNeverReadsPastTheArguments) {
     ASSERT_NE(spec, nullptr);
     Keys keys = CommandTable::GetKeys(*spec, args);
     for (auto& k : keys.keys) EXPECT_LT(k.pos, args.size()) << args[0];
+  }
+}
+
+// Settings that belong to the node are refused; the rest shape data and
+// behaviour and are replicated through the log.
+TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNode) {
+  for (const char* name : {"save", "appendonly", "dir", "dbfilename", "aof-use-rdb-preamble", "replicaof",
+                           "repl-backlog-size", "replica-read-only", "min-replicas-to-write", "port", "bind",
+                           "timeout", "maxclients", "tls-port", "requirepass", "client-output-buffer-limit",
+                           "loglevel", "cluster-enabled"}) {
+    EXPECT_TRUE(NodeOwnedSetting(name).has_value()) << name;
+  }
+  for (const char* name : {"maxmemory", "maxmemory-policy", "hash-max-listpack-entries", "list-max-listpack-size",
+                           "notify-keyspace-events", "busy-reply-threshold", "lua-time-limit", "proto-max-bulk-len",
+                           "lazyfree-lazy-user-del", "slowlog-log-slower-than", "no-such-setting"}) {
+    EXPECT_FALSE(NodeOwnedSetting(name).has_value()) << name;
   }
 }
 

@@ -205,7 +205,12 @@ class ReplicatedLogTest : public ::testing::Test {
     const std::string file = members_[i].snapshot_dir + "/taking-" + std::to_string(index);
     std::ofstream(file) << "state after " << index << " on node " << members_[i].id;
     std::optional<absl::StatusOr<pb::SnapshotMeta>> result;
-    members_[i].log->AddSnapshot(file, index, {"return 1"}, [&](absl::StatusOr<pb::SnapshotMeta> m) { result = m; });
+    pb::SnapshotMeta carried;  // the host's scripts and settings travel with it
+    carried.add_scripts("return 1");
+    pb::Setting* setting = carried.add_settings();
+    setting->set_name("maxmemory");
+    setting->set_value("1mb");
+    members_[i].log->AddSnapshot(file, index, carried, [&](absl::StatusOr<pb::SnapshotMeta> m) { result = m; });
     TickUntil([&] { return result.has_value(); }, 200);
     if (!result) return absl::DeadlineExceededError("snapshot not added");
     return *result;
@@ -327,6 +332,8 @@ TEST_F(ReplicatedLogTest, SnapshotCompactsAndCatchesUpAFollowerBehindIt) {
   const pb::SnapshotMeta& got = *members_[lagging].installed;
   EXPECT_GE(got.index(), first->index());
   EXPECT_EQ(got.scripts_size(), 1);
+  ASSERT_EQ(got.settings_size(), 1);  // InstallSnapshot carries the host's settings too
+  EXPECT_EQ(got.settings(0).value(), "1mb");
   EXPECT_EQ(got.voters_size(), 3);
   SnapshotStore store(members_[lagging].snapshot_dir);
   EXPECT_TRUE(store.Verify(got).ok());

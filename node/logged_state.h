@@ -1,0 +1,48 @@
+// State that every member's child must share but that the child's
+// replication stream does not carry: the script cache (Redis 7 replicates
+// scripts by their effects, and an RDB file does not hold the cache) and the
+// settings changed with CONFIG SET. The leader logs the request that changed
+// it as a node entry (an EffectBatch with no stream id); every member's child
+// runs that entry from the log, and every node folds it in here, so that a
+// snapshot records it and a child rebuilt from a snapshot gets it back (the
+// prelude of a full sync) before the entries after the snapshot.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "node/effects.pb.h"
+#include "node/snapshot.pb.h"
+
+namespace node {
+
+class LoggedState {
+ public:
+  // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET (others are ignored).
+  // Returns the names of the settings it changed.
+  std::vector<std::string> Apply(const pb::EffectBatch& node_entry);
+
+  void Load(const pb::SnapshotMeta& meta);
+  // Writes the scripts and settings into `meta`.
+  void Save(pb::SnapshotMeta* meta) const;
+  // The requests that give a child loaded from a snapshot this state.
+  static std::string Prelude(const pb::SnapshotMeta& meta);
+
+  // The value last set for `name` or any of `aliases` (as CONFIG SET took it).
+  std::optional<std::string> Setting(std::initializer_list<std::string_view> names) const;
+  size_t scripts() const { return scripts_.size(); }
+  size_t settings() const { return settings_.size(); }
+
+ private:
+  std::set<std::string> scripts_;
+  // In the order set: a later setting of a name replaces the earlier one, and
+  // aliases (hash-max-ziplist-entries, hash-max-listpack-entries) keep their
+  // order, so replaying them yields what the leader's child had.
+  std::vector<std::pair<std::string, std::string>> settings_;
+};
+
+}  // namespace node

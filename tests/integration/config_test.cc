@@ -1,0 +1,102 @@
+// Replicated configuration (issue 13): CONFIG SET on any node reaches every
+// member's child through the log, survives child rebuilds, snapshots and
+// restarts, and reads back the same from any node; settings that belong to
+// the node are refused the way Redis refuses an immutable one.
+#include <signal.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+// CONFIG GET on node i's child itself (not through the node).
+std::string ChildSetting(Cluster& c, int i, const std::string& name) {
+  auto v = c.ChildCall(i, {"CONFIG", "GET", name});
+  if (!v.ok() || v->elements.size() != 2) return "<none>";
+  return v->elements[1].AsString();
+}
+
+// Followers apply committed entries shortly after the leader answered.
+bool EveryChildHas(Cluster& c, const std::string& name, const std::string& value) {
+  for (int tries = 0; tries < 250; ++tries) {
+    bool all = true;
+    for (int i = 0; i < c.size(); ++i) all = all && ChildSetting(c, i, name) == value;
+    if (all) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  for (int i = 0; i < c.size(); ++i) ADD_FAILURE() << "node " << i << ": " << name << " = " << ChildSetting(c, i, name);
+  return false;
+}
+
+TEST(ReplicatedConfigTest, ConfigSetReachesEveryChildAndSurvivesRebuildsSnapshotsAndRestarts) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client f(c.port(follower));
+
+  // Through a follower, two settings in one request (Redis 7 takes several).
+  ASSERT_EQ(f.Call({"CONFIG", "SET", "hash-max-listpack-entries", "3", "zset-max-listpack-entries", "5"}).AsString(), "OK");
+  ASSERT_TRUE(EveryChildHas(c, "hash-max-listpack-entries", "3"));
+  ASSERT_TRUE(EveryChildHas(c, "zset-max-listpack-entries", "5"));
+  for (int i = 0; i < c.size(); ++i) {
+    auto v = Client(c.port(i)).Call({"CONFIG", "GET", "hash-max-listpack-entries"});
+    ASSERT_EQ(v.elements.size(), 2u);
+    EXPECT_EQ(v.elements[1].AsString(), "3") << "CONFIG GET through node " << i;
+  }
+  // The setting shapes data the same way on every child.
+  ASSERT_EQ(f.Call({"HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4"}).integer, 4);
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    auto enc = c.ChildCall(i, {"OBJECT", "ENCODING", "h"});
+    ASSERT_TRUE(enc.ok());
+    EXPECT_EQ(enc->AsString(), "hashtable") << "node " << i;
+  }
+
+  // A bad value is the child's error, and nothing is logged.
+  resp::Value bad = f.Call({"CONFIG", "SET", "hash-max-listpack-entries", "many"});
+  EXPECT_EQ(bad.type, resp::Type::kError);
+  EXPECT_TRUE(absl::StartsWith(bad.AsString(), "ERR CONFIG SET failed")) << bad.AsString();
+  // Settings of the node's own are refused as Redis refuses immutable ones.
+  for (const char* name : {"appendonly", "save", "port", "replicaof", "dir", "repl-backlog-size", "timeout"}) {
+    resp::Value r = f.Call({"CONFIG", "SET", name, "1"});
+    EXPECT_EQ(r.type, resp::Type::kError) << name;
+    EXPECT_TRUE(absl::StartsWith(r.AsString(), absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
+                                                               name, "')")))
+        << r.AsString();
+  }
+  // Inside MULTI it would run in the leader's child only.
+  {
+    Client m(c.port(leader));
+    ASSERT_EQ(m.Call({"MULTI"}).AsString(), "OK");
+    EXPECT_EQ(m.Call({"CONFIG", "SET", "hash-max-listpack-value", "20"}).type, resp::Type::kError);
+    EXPECT_TRUE(absl::StartsWith(m.Call({"EXEC"}).AsString(), "EXECABORT"));
+  }
+
+  // Snapshots carry the settings; the entries after a snapshot replay on top.
+  for (int i = 0; i < c.size(); ++i) ASSERT_NE(Client(c.port(i)).Call({"ANARCHO.SNAPSHOT"}).type, resp::Type::kError);
+  ASSERT_EQ(f.Call({"CONFIG", "SET", "hash-max-listpack-value", "33"}).AsString(), "OK");
+  ASSERT_TRUE(EveryChildHas(c, "hash-max-listpack-value", "33"));
+  c.Restart(follower);
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_TRUE(EveryChildHas(c, "hash-max-listpack-entries", "3")) << "after a follower restarted from a snapshot";
+  EXPECT_TRUE(EveryChildHas(c, "hash-max-listpack-value", "33")) << "after a follower replayed its tail";
+
+  // The leader's child, rebuilt from the log, gets them back too.
+  const std::string rebuilds = c.Status(leader)["child_rebuilds"];
+  kill(c.node(leader).ChildPid(), SIGKILL);
+  for (int i = 0; i < 250 && c.Status(leader)["child_rebuilds"] == rebuilds; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_TRUE(EveryChildHas(c, "zset-max-listpack-entries", "5")) << "after the leader's child was rebuilt";
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+}  // namespace
+}  // namespace itest

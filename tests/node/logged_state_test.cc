@@ -1,0 +1,67 @@
+#include "node/logged_state.h"
+
+#include "gtest/gtest.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+pb::EffectBatch Entry(std::vector<std::string_view> args) {
+  pb::EffectBatch b;
+  std::string commands;
+  resp::AppendCommand(&commands, args);
+  b.set_commands(commands);
+  b.set_command_count(1);
+  return b;
+}
+
+TEST(LoggedStateTest, FoldsScriptsAndSettings) {
+  LoggedState s;
+  s.Apply(Entry({"SCRIPT", "LOAD", "return 1"}));
+  s.Apply(Entry({"script", "load", "return 2"}));
+  EXPECT_EQ(s.scripts(), 2u);
+  s.Apply(Entry({"SCRIPT", "FLUSH"}));
+  EXPECT_EQ(s.scripts(), 0u);
+  auto changed = s.Apply(Entry({"CONFIG", "SET", "Hash-Max-Listpack-Entries", "3", "maxmemory", "10mb"}));
+  EXPECT_EQ(changed, (std::vector<std::string>{"hash-max-listpack-entries", "maxmemory"}));
+  EXPECT_EQ(s.Setting({"hash-max-listpack-entries"}), "3");
+  EXPECT_EQ(s.settings(), 2u);
+  s.Apply(Entry({"CONFIG", "SET", "maxmemory", "20mb"}));
+  EXPECT_EQ(s.settings(), 2u);
+  EXPECT_EQ(s.Setting({"maxmemory"}), "20mb");
+  EXPECT_TRUE(s.Apply(Entry({"SET", "k", "v"})).empty());
+  EXPECT_FALSE(s.Setting({"notify-keyspace-events"}).has_value());
+}
+
+TEST(LoggedStateTest, AliasesKeepTheOrderTheyWereSetIn) {
+  LoggedState s;
+  s.Apply(Entry({"CONFIG", "SET", "lua-time-limit", "100"}));
+  s.Apply(Entry({"CONFIG", "SET", "busy-reply-threshold", "200"}));
+  EXPECT_EQ(s.Setting({"busy-reply-threshold", "lua-time-limit"}), "200");
+  s.Apply(Entry({"CONFIG", "SET", "lua-time-limit", "300"}));
+  EXPECT_EQ(s.Setting({"busy-reply-threshold", "lua-time-limit"}), "300");
+  // Replayed in this order, a child ends with the last value set.
+  pb::SnapshotMeta meta;
+  s.Save(&meta);
+  const std::string prelude = LoggedState::Prelude(meta);
+  EXPECT_LT(prelude.find("busy-reply-threshold"), prelude.find("lua-time-limit"));
+}
+
+TEST(LoggedStateTest, SnapshotRoundTripAndPrelude) {
+  LoggedState s;
+  s.Apply(Entry({"SCRIPT", "LOAD", "return 1"}));
+  s.Apply(Entry({"CONFIG", "SET", "notify-keyspace-events", "KEA"}));
+  pb::SnapshotMeta meta;
+  s.Save(&meta);
+  LoggedState t;
+  t.Load(meta);
+  EXPECT_EQ(t.scripts(), 1u);
+  EXPECT_EQ(t.Setting({"notify-keyspace-events"}), "KEA");
+  std::string expected;
+  resp::AppendCommand(&expected, {"CONFIG", "SET", "notify-keyspace-events", "KEA"});
+  resp::AppendCommand(&expected, {"SCRIPT", "LOAD", "return 1"});
+  EXPECT_EQ(LoggedState::Prelude(meta), expected);
+}
+
+}  // namespace
+}  // namespace node
