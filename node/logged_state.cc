@@ -26,6 +26,13 @@ std::vector<std::string> LoggedState::Apply(const pb::EffectBatch& node_entry) {
   const std::string sub = Lower(args[1]);
   if (name == "script" && sub == "load" && args.size() >= 3) scripts_.insert(std::string(args[2]));
   if (name == "script" && sub == "flush") scripts_.clear();
+  if (name == "debug" && args.size() == 3) {
+    // Kept beside the settings; the space keeps it apart from CONFIG names.
+    std::string setting = "debug " + sub;
+    std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
+    settings_.emplace_back(setting, std::string(args[2]));
+    changed.push_back(std::move(setting));
+  }
   if (name == "config" && sub == "set") {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       std::string setting = Lower(args[i]);
@@ -56,7 +63,13 @@ void LoggedState::Save(pb::SnapshotMeta* meta) const {
 
 std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
   std::string out;
-  for (const pb::Setting& s : meta.settings()) resp::AppendCommand(&out, {"CONFIG", "SET", s.name(), s.value()});
+  for (const pb::Setting& s : meta.settings()) {
+    if (s.name().starts_with("debug ")) {
+      resp::AppendCommand(&out, {"DEBUG", std::string_view(s.name()).substr(6), s.value()});
+    } else {
+      resp::AppendCommand(&out, {"CONFIG", "SET", s.name(), s.value()});
+    }
+  }
   for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
   return out;
 }

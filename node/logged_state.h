@@ -1,7 +1,9 @@
 // State that every member's child must share but that the child's
 // replication stream does not carry: the script cache (Redis 7 replicates
-// scripts by their effects, and an RDB file does not hold the cache) and the
-// settings changed with CONFIG SET. The leader logs the request that changed
+// scripts by their effects, and an RDB file does not hold the cache), the
+// settings changed with CONFIG SET, and DEBUG switches of behaviour
+// (SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, kept as settings named
+// "debug <subcommand>"). The leader logs the request that changed
 // it as a node entry (an EffectBatch with no stream id); every member's child
 // runs that entry from the log, and every node folds it in here, so that a
 // snapshot records it and a child rebuilt from a snapshot gets it back (the
@@ -22,7 +24,7 @@ namespace node {
 
 class LoggedState {
  public:
-  // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET (others are ignored).
+  // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, DEBUG <switch> <value>.
   // Returns the names of the settings it changed.
   std::vector<std::string> Apply(const pb::EffectBatch& node_entry);
 

@@ -131,7 +131,8 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"bgrewriteaof", "ERR BGREWRITEAOF is not allowed: the child keeps no AOF; the log is the node's"},
       {"migrate", "ERR MIGRATE is not supported: it moves keys outside the replicated log"},
       {"module", "ERR MODULE is not allowed: every node's child must run the same code"},
-      {"debug", "ERR DEBUG is not allowed except DEBUG DIGEST, DIGEST-VALUE and OBJECT"},
+      {"debug", "ERR this DEBUG subcommand is not allowed: it could make the node's children differ "
+                "(DIGEST, OBJECT, SLEEP 0, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD and the like are)"},
       {"config|rewrite", "ERR CONFIG REWRITE is not allowed: the child's settings belong to the node"},
       {"client|kill", "ERR CLIENT KILL is not allowed: it could cut the node's own links to the child"},
       {"client|pause", "ERR CLIENT PAUSE is not allowed: it would stall the replicated log"},

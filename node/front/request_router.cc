@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "resp/writer.h"
@@ -95,9 +96,7 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
     }
     if (in_multi_ && spec->no_multi) return Refuse("ERR Command not allowed inside a transaction");
     const std::string sub = args.size() > 1 ? Lower(args[1]) : "";
-    if (name == "debug" && (sub == "digest" || sub == "digest-value" || sub == "object" || sub == "help")) {
-      return Forward({gate::Kind::kRead, {}, true}, in_multi_);
-    }
+    if (name == "debug") return Debug(sub, args, *spec);
     if (name == "client" && sub == "reply" && args.size() > 2 && Lower(args[2]) == "on") return Forward({}, in_multi_);
     return Refuse(spec->refusal);
   }
@@ -251,6 +250,28 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     return r;
   }
   return Forward({}, in_multi_);
+}
+
+// DEBUG subcommands that only look are forwarded as reads of the whole
+// keyspace; those that change how the child behaves (not what it holds) are
+// logged like CONFIG SET so that every child behaves alike; the rest (crashes,
+// reloads, a new replication id, keys made outside the stream) are refused.
+Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec) {
+  static const absl::flat_hash_set<std::string_view> kLooks = {
+      "digest", "digest-value", "object", "help", "protocol", "htstats", "htstats-key", "listpack",
+      "quicklist", "ziplist", "sdslen", "stringmatch-len", "jmap", "mallctl", "mallctl-str"};
+  static const absl::flat_hash_set<std::string_view> kBehaviour = {
+      "set-active-expire", "quicklist-packed-threshold", "set-disable-deny-scripts",
+      "set-skip-checksum-validation"};
+  if (kLooks.contains(sub) || (sub == "sleep" && args.size() == 3 && args[2] == "0")) {
+    return Forward({gate::Kind::kRead, {}, true}, in_multi_);
+  }
+  if (kBehaviour.contains(sub) && args.size() == 3 && !in_multi_) {
+    Route r = Forward();
+    r.tag = ReplyTag::kLog;
+    return r;
+  }
+  return Refuse(spec.refusal);
 }
 
 // CONFIG SET shapes every member's data and behaviour: once the leader's

@@ -103,6 +103,7 @@ class RequestRouter {
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
   Route ConfigSet(std::span<const std::string_view> args);
+  Route Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec);
   Route Wait(std::span<const std::string_view> args);
   Route Refuse(std::string_view error);
   Route Reset();

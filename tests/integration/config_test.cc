@@ -72,6 +72,15 @@ TEST(ReplicatedConfigTest, ConfigSetReachesEveryChildAndSurvivesRebuildsSnapshot
                                                                name, "')")))
         << r.AsString();
   }
+  // DEBUG: switches of behaviour are logged like settings, looks are reads,
+  // the rest is refused.
+  EXPECT_EQ(f.Call({"DEBUG", "SET-ACTIVE-EXPIRE", "0"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1k"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"DEBUG", "SLEEP", "0"}).AsString(), "OK");
+  for (const char* sub : {"RELOAD", "CHANGE-REPL-ID", "SLEEP", "POPULATE", "SEGFAULT"}) {
+    resp::Value r = f.Call({"DEBUG", sub, "1"});
+    EXPECT_EQ(r.type, resp::Type::kError) << sub;
+  }
   // Inside MULTI it would run in the leader's child only.
   {
     Client m(c.port(leader));

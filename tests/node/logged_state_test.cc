@@ -51,6 +51,7 @@ TEST(LoggedStateTest, SnapshotRoundTripAndPrelude) {
   LoggedState s;
   s.Apply(Entry({"SCRIPT", "LOAD", "return 1"}));
   s.Apply(Entry({"CONFIG", "SET", "notify-keyspace-events", "KEA"}));
+  s.Apply(Entry({"DEBUG", "SET-ACTIVE-EXPIRE", "0"}));
   pb::SnapshotMeta meta;
   s.Save(&meta);
   LoggedState t;
@@ -59,6 +60,7 @@ TEST(LoggedStateTest, SnapshotRoundTripAndPrelude) {
   EXPECT_EQ(t.Setting({"notify-keyspace-events"}), "KEA");
   std::string expected;
   resp::AppendCommand(&expected, {"CONFIG", "SET", "notify-keyspace-events", "KEA"});
+  resp::AppendCommand(&expected, {"DEBUG", "set-active-expire", "0"});
   resp::AppendCommand(&expected, {"SCRIPT", "LOAD", "return 1"});
   EXPECT_EQ(LoggedState::Prelude(meta), expected);
 }
