@@ -121,8 +121,10 @@ class CommandTable {
 bool IsNodeCommand(std::string_view lowercase_name);
 // CONFIG SET of a setting that belongs to the node rather than to the data
 // (persistence, replication, networking, the child's process): why it is
-// refused. Every other setting is replicated (see node/logged_state.h).
-std::optional<std::string_view> NodeOwnedSetting(std::string_view lowercase_name);
+// refused, unless `value` is what the node already runs its children with
+// (`save ""`, `appendonly no`: asking for what holds succeeds, as in Redis).
+// Every other setting is replicated (see node/logged_state.h).
+std::optional<std::string_view> NodeOwnedSetting(std::string_view lowercase_name, std::string_view value);
 // Node commands every node answers about itself, at once, even with no leader.
 bool IsLocalNodeCommand(std::string_view lowercase_name);
 // Node commands that act on the node they are sent to (the others go to the

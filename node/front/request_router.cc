@@ -283,7 +283,7 @@ Route RequestRouter::ConfigSet(std::span<const std::string_view> args) {
   if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
   if (in_multi_) return Refuse("ERR CONFIG SET inside MULTI is not supported by anarchoredis");
   for (size_t i = 2; i + 1 < args.size(); i += 2) {
-    if (auto why = NodeOwnedSetting(Lower(args[i]))) {
+    if (auto why = NodeOwnedSetting(Lower(args[i]), args[i + 1])) {
       return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
                                  absl::string_view(args[i].data(), args[i].size()), "') - ",
                                  absl::string_view(why->data(), why->size())));

@@ -138,13 +138,17 @@ TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNod
                            "repl-backlog-size", "replica-read-only", "min-replicas-to-write", "port", "bind",
                            "timeout", "maxclients", "tls-port", "requirepass", "client-output-buffer-limit",
                            "loglevel", "cluster-enabled"}) {
-    EXPECT_TRUE(NodeOwnedSetting(name).has_value()) << name;
+    EXPECT_TRUE(NodeOwnedSetting(name, "1").has_value()) << name;
   }
   for (const char* name : {"maxmemory", "maxmemory-policy", "hash-max-listpack-entries", "list-max-listpack-size",
                            "notify-keyspace-events", "busy-reply-threshold", "lua-time-limit", "proto-max-bulk-len",
                            "lazyfree-lazy-user-del", "slowlog-log-slower-than", "no-such-setting"}) {
-    EXPECT_FALSE(NodeOwnedSetting(name).has_value()) << name;
+    EXPECT_FALSE(NodeOwnedSetting(name, "1").has_value()) << name;
   }
+  // What the node runs its children with may be asked for.
+  EXPECT_FALSE(NodeOwnedSetting("save", "").has_value());
+  EXPECT_FALSE(NodeOwnedSetting("appendonly", "NO").has_value());
+  EXPECT_TRUE(NodeOwnedSetting("save", "3600 1").has_value());
 }
 
 }  // namespace
