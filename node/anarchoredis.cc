@@ -76,8 +76,11 @@ ABSL_FLAG(int, digest_interval_s, 0,
           "a mismatch. Each check blocks every redis-server for the time DEBUG DIGEST takes "
           "(about 6 us per key).");
 ABSL_FLAG(int, busy_reply_threshold, 5000,
-          "Milliseconds a script may run before it is stopped (as Redis's busy-reply-threshold): "
-          "a script that only read is killed, one that wrote is discarded by rebuilding the "
+          "Redis's busy-reply-threshold at start (milliseconds a script runs before others get "
+          "BUSY); CONFIG SET busy-reply-threshold changes it on every node.");
+ABSL_FLAG(int, script_kill_after, 5000,
+          "Milliseconds a script may keep the redis-server answering BUSY before the node stops "
+          "it: a script that only read is killed, one that wrote is discarded by rebuilding the "
           "redis-server from the log.");
 ABSL_FLAG(std::string, test_break_gate, "none",
           "Testing only, UNSAFE: switch off one rule of the consistency gate (ack-before-commit, "
@@ -194,12 +197,13 @@ int main(int argc, char** argv) {
   }
   options.output_limits = *limits;
   options.busy_reply_threshold_ms = absl::GetFlag(FLAGS_busy_reply_threshold);
+  options.script_kill_after_ms = absl::GetFlag(FLAGS_script_kill_after);
   options.snapshot_log_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes);
   options.digest_interval_s = absl::GetFlag(FLAGS_digest_interval_s);
   options.raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
   options.raft.keep_bytes = absl::GetFlag(FLAGS_snapshot_keep_bytes);
-  if (options.busy_reply_threshold_ms < 1) {
-    std::cerr << "anarchoredis: --busy_reply_threshold must be at least 1 ms\n";
+  if (options.busy_reply_threshold_ms < 1 || options.script_kill_after_ms < 1) {
+    std::cerr << "anarchoredis: --busy_reply_threshold and --script_kill_after must be at least 1 ms\n";
     return 2;
   }
   node::ReplicatedLogOptions& raft = options.raft;

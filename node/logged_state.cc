@@ -13,14 +13,13 @@ std::string Lower(std::string_view s) { return absl::AsciiStrToLower(absl::strin
 
 }  // namespace
 
-std::vector<std::string> LoggedState::Apply(const pb::EffectBatch& node_entry) {
+void LoggedState::Apply(const pb::EffectBatch& node_entry) {
   resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
   std::vector<std::string_view> args;
   std::string error;
   size_t consumed = 0;
-  std::vector<std::string> changed;
   if (parser.Parse(node_entry.commands(), &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) {
-    return changed;
+    return;
   }
   const std::string name = Lower(args[0]);
   const std::string sub = Lower(args[1]);
@@ -30,18 +29,15 @@ std::vector<std::string> LoggedState::Apply(const pb::EffectBatch& node_entry) {
     // Kept beside the settings; the space keeps it apart from CONFIG names.
     std::string setting = "debug " + sub;
     std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
-    settings_.emplace_back(setting, std::string(args[2]));
-    changed.push_back(std::move(setting));
+    settings_.emplace_back(std::move(setting), std::string(args[2]));
   }
   if (name == "config" && sub == "set") {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       std::string setting = Lower(args[i]);
       std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
-      settings_.emplace_back(setting, std::string(args[i + 1]));
-      changed.push_back(std::move(setting));
+      settings_.emplace_back(std::move(setting), std::string(args[i + 1]));
     }
   }
-  return changed;
 }
 
 void LoggedState::Load(const pb::SnapshotMeta& meta) {

@@ -25,8 +25,7 @@ namespace node {
 class LoggedState {
  public:
   // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, DEBUG <switch> <value>.
-  // Returns the names of the settings it changed.
-  std::vector<std::string> Apply(const pb::EffectBatch& node_entry);
+  void Apply(const pb::EffectBatch& node_entry);
 
   void Load(const pb::SnapshotMeta& meta);
   // Writes the scripts and settings into `meta`.

@@ -462,7 +462,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     const bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data());
     const bool check = effects && batch.stream_id().empty() && !batch.check_digest().empty();
     if (check && promoted_) DigestCommitted(e.index(), batch.check_digest());
-    if (effects && batch.stream_id().empty() && !check) ApplyNodeEntry(batch);
+    if (effects && batch.stream_id().empty() && !check) logged_.Apply(batch);
     if (!promoted_) {
       FeedChild(e);
       continue;
@@ -597,19 +597,30 @@ void Server::KillChildClient(int64_t child_client_id, gate::CoverId cover) {
 // ------------------------------------------------------------------ busy child
 
 // A script that runs past busy-reply-threshold makes the child answer BUSY to
-// everyone. A script that only read is killed (SCRIPT KILL); one that has
-// written cannot be, but none of its effects were propagated yet (a script's
-// effects reach the stream when it ends), so the child is rebuilt from the
-// log: nothing committed is lost, and the script's writes never happen.
+// everyone; clients may then SCRIPT KILL it, as with Redis. Once the child
+// kept answering BUSY for --script_kill_after, the node stops the script
+// itself: one that only read is killed (SCRIPT KILL); one that has written
+// cannot be, but none of its effects were propagated yet (a script's effects
+// reach the stream when it ends), so the child is rebuilt from the log:
+// nothing committed is lost, and the script's writes never happen.
 void Server::WatchBusy() {
-  busy_timer_.expires_after(std::chrono::milliseconds(std::max(50, options_.busy_reply_threshold_ms / 10)));
+  busy_timer_.expires_after(std::chrono::milliseconds(std::clamp(options_.script_kill_after_ms / 10, 20, 500)));
   busy_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || state_ == State::kStopped) return;
     if (state_ == State::kRunning && control_.connected() && !busy_ping_in_flight_) {
       busy_ping_in_flight_ = true;
       control_.Call({"PING"}, [this](const resp::Value& v) {
         busy_ping_in_flight_ = false;
-        if (v.type == resp::Type::kError && absl::StartsWith(v.str, "BUSY")) OnBusy(v.str);
+        if (v.type != resp::Type::kError || !absl::StartsWith(v.str, "BUSY")) {
+          busy_since_.reset();
+          return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (!busy_since_) busy_since_ = now;
+        if (now - *busy_since_ >= std::chrono::milliseconds(options_.script_kill_after_ms)) {
+          busy_since_.reset();
+          OnBusy(v.str);
+        }
       });
     }
     WatchBusy();
@@ -621,15 +632,14 @@ void Server::OnBusy(const std::string& busy_error) {
   control_.Call({function ? "FUNCTION" : "SCRIPT", "KILL"}, [this](const resp::Value& v) {
     if (v.type != resp::Type::kError) {
       ++scripts_killed_;
-      Log(LogLevel::kWarning, "stopped a read-only script that ran past busy-reply-threshold (%d ms)",
-          options_.busy_reply_threshold_ms);
+      Log(LogLevel::kWarning, "stopped a read-only script that kept the child busy for %d ms",
+          options_.script_kill_after_ms);
       return;
     }
     if (!absl::StartsWith(v.str, "UNKILLABLE")) return;  // NOTBUSY: it just ended
     ++scripts_killed_;
-    RebuildChild(absl::StrCat("a script that had written ran past busy-reply-threshold (",
-                              options_.busy_reply_threshold_ms,
-                              " ms); its writes were discarded: none of them took effect"));
+    RebuildChild(absl::StrCat("a script that had written kept the child busy for ", options_.script_kill_after_ms,
+                              " ms; its writes were discarded: none of them took effect"));
   });
 }
 

@@ -51,8 +51,12 @@ struct ServerOptions {
   resp::Limits limits;
   size_t max_clients = 10000;
   OutputBufferLimits output_limits;
-  // A script running longer than this is stopped (Redis's busy-reply-threshold).
+  // The child's busy-reply-threshold at start (CONFIG SET changes it later):
+  // past it, the child answers BUSY while a script runs, as Redis does.
   int busy_reply_threshold_ms = 5000;
+  // A script that kept the child answering BUSY this long is stopped by the
+  // node (clients may SCRIPT KILL it before, as with Redis).
+  int script_kill_after_ms = 5000;
   std::string test_sync_gate;  // test hook: fsyncs wait while this file exists
   // Testing only, and unsafe: one rule of the consistency gate switched off,
   // to prove that the fault tests catch what it prevents.
@@ -180,8 +184,6 @@ class Server {
   void AbortSnapshot(const std::string& why);
   void MaybeSnapshot();
   void LowerSaverPriority();
-  // A committed node entry (SCRIPT LOAD, CONFIG SET): see LoggedState.
-  void ApplyNodeEntry(const pb::EffectBatch& node_entry);
   void OnSnapshotInstalled(const pb::SnapshotMeta& meta);
   // A follower waits until its child applied everything fed (feed paused).
   void WhenQuiet(std::function<void(bool quiet)> then, int polls = 0);
@@ -243,6 +245,7 @@ class Server {
   asio::steady_timer busy_timer_;
   ControlLink control_;
   bool busy_ping_in_flight_ = false;
+  std::optional<std::chrono::steady_clock::time_point> busy_since_;  // the child first answered BUSY
   gate::SessionId next_session_ = 1;
   absl::flat_hash_map<gate::SessionId, std::shared_ptr<ClientSession>> sessions_;
 

@@ -252,16 +252,4 @@ void Server::Shutdown(std::function<void()> done) {
   TakeSnapshot([done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) { done(); });
 }
 
-// Node entries change the child's settings and script cache; the node keeps
-// what they built (for snapshots) and follows the settings it enforces itself.
-void Server::ApplyNodeEntry(const pb::EffectBatch& node_entry) {
-  for (const std::string& name : logged_.Apply(node_entry)) {
-    if (name != "busy-reply-threshold" && name != "lua-time-limit") continue;
-    int ms = 0;
-    if (auto v = logged_.Setting({name}); v && absl::SimpleAtoi(*v, &ms) && ms > 0) {
-      options_.busy_reply_threshold_ms = ms;
-    }
-  }
-}
-
 }  // namespace node

@@ -220,7 +220,7 @@ TEST_F(GateEdgesTest, IdleMultiDelaysNoReader) {
 // Finding 6: a looping script is stopped: killed if it only read, the child
 // rebuilt (its writes discarded) if it wrote.
 TEST_F(GateEdgesTest, LoopingScriptsAreStoppedAtTheBusyThreshold) {
-  Start({"--busy_reply_threshold", "300"});
+  Start({"--busy_reply_threshold", "300", "--script_kill_after", "200"});
   Client c(node_->port());
   EXPECT_EQ(c.Call({"SET", "kept", "1"}).AsString(), "OK");
   resp::Value ro = c.Call({"EVAL", "while true do end", "0"});
