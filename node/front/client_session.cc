@@ -235,6 +235,8 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       to_upstream_.Append("*1\r\n$7\r\nDISCARD\r\n");
       expects_.push_back(Expect{Expect::Kind::kIgnore});
       if (gated()) server_.gate().DropTransaction(id_);
+      tx_queued_ = 0;
+      tx_logged_.clear();
       slots_.AddReady(ErrorReply("EXECABORT Transaction discarded because of previous errors."));
       return true;
     case Route::Action::kProbe: {
@@ -268,7 +270,22 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     gate::ConsistencyGate& gate = server_.gate();
     if (r.begins_transaction) gate.BeginTransaction(id_);
     if (r.drops_transaction) gate.DropTransaction(id_);
+    if (r.begins_transaction || r.drops_transaction) {
+      tx_queued_ = 0;
+      tx_logged_.clear();
+    }
+    if (r.request.kind == gate::Kind::kExec) {
+      if (!tx_logged_.empty()) {
+        e.exec_logged = std::make_shared<const std::vector<std::pair<size_t, std::vector<std::string>>>>(
+            std::move(tx_logged_));
+      }
+      tx_queued_ = 0;
+      tx_logged_.clear();
+    }
     if (r.queued) {
+      if (r.tag == ReplyTag::kLog) tx_logged_.emplace_back(tx_queued_, std::vector<std::string>(args.begin(), args.end()));
+      ++tx_queued_;
+      r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
       e.gate_slot = gate.Queue(id_, r.request, e.slot);
     } else {
       gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
@@ -486,12 +503,16 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else {
     slots_.SetReply(e.slot, std::string(bytes));
   }
-  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
-    const uint64_t index = server_.LogCommand(*e.logged);
-    if (index == 0) {
-      slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the change was not made durable, retry"));
-    } else {
-      server_.gate().WaitForEntry(e.gate_slot, index);
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, *e.logged);
+  if (e.exec_logged && type == '*' && e.gate_slot != 0) {
+    // EXEC ran: log what it ran successfully, in order.
+    resp::Value v;
+    size_t consumed = 0;
+    std::string error;
+    if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) {
+      for (const auto& [pos, logged] : *e.exec_logged) {
+        if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError && !LogForReply(e, logged)) break;
+      }
     }
   }
   if (e.gate_slot != 0) {
@@ -538,6 +559,16 @@ void ClientSession::OnPush(std::string_view bytes) {
     }
   }
   slots_.PushBefore(anchor, bytes);
+}
+
+bool ClientSession::LogForReply(const Expect& e, const std::vector<std::string>& logged) {
+  const uint64_t index = server_.LogCommand(logged);
+  if (index == 0) {
+    slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the change was not made durable, retry"));
+    return false;
+  }
+  server_.gate().WaitForEntry(e.gate_slot, index);
+  return true;
 }
 
 std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const {

@@ -70,6 +70,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool unstall = false;  // input waits for this reply
     // ReplyTag::kLog: the request, to log once it succeeded (rare: kept apart).
     std::shared_ptr<const std::vector<std::string>> logged;
+    // EXEC: the queued requests to log, by position in the transaction, if
+    // EXEC ran them successfully.
+    std::shared_ptr<const std::vector<std::pair<size_t, std::vector<std::string>>>> exec_logged;
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
 
@@ -99,6 +102,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnRole(const Expect& e, std::string_view bytes);
   void OnPush(std::string_view bytes);
   std::string WithNodeInfo(std::string_view bytes, char type) const;
+  // Logs `logged` (a request that succeeded and changed state the stream does
+  // not carry); the reply of `e` waits for that entry. False if it could not.
+  bool LogForReply(const Expect& e, const std::vector<std::string>& logged);
   void WriteUpstream();
 
   // Client output, endings.
@@ -142,6 +148,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   int64_t child_client_id_ = -1;
   std::optional<gate::CoverId> kill_when_id_known_;
   std::deque<Expect> expects_;
+  // The open transaction (leader only): how many requests were queued, and
+  // which of them to log if EXEC runs them (see Expect::exec_logged).
+  size_t tx_queued_ = 0;
+  std::vector<std::pair<size_t, std::vector<std::string>>> tx_logged_;
   // The RESP2 probe (PING <random token>) and its two possible replies.
   std::string probe_request_, probe_subscribed_, probe_unsubscribed_;
 

@@ -266,8 +266,8 @@ Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_vie
   if (kLooks.contains(sub) || (sub == "sleep" && args.size() == 3 && args[2] == "0")) {
     return Forward({gate::Kind::kRead, {}, true}, in_multi_);
   }
-  if (kBehaviour.contains(sub) && args.size() == 3 && !in_multi_) {
-    Route r = Forward();
+  if (kBehaviour.contains(sub) && args.size() == 3) {
+    Route r = Forward({}, in_multi_);
     r.tag = ReplyTag::kLog;
     return r;
   }
@@ -281,7 +281,6 @@ Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_vie
 // child's process) are refused the way Redis refuses an immutable one.
 Route RequestRouter::ConfigSet(std::span<const std::string_view> args) {
   if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
-  if (in_multi_) return Refuse("ERR CONFIG SET inside MULTI is not supported by anarchoredis");
   for (size_t i = 2; i + 1 < args.size(); i += 2) {
     if (auto why = NodeOwnedSetting(Lower(args[i]), args[i + 1])) {
       return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
@@ -289,8 +288,8 @@ Route RequestRouter::ConfigSet(std::span<const std::string_view> args) {
                                  absl::string_view(why->data(), why->size())));
     }
   }
-  Route r = Forward();  // a bad value: the child's own error, and nothing logged
-  r.tag = ReplyTag::kLog;
+  Route r = Forward({}, in_multi_);  // a bad value: the child's own error, and nothing logged
+  r.tag = ReplyTag::kLog;            // inside MULTI: logged if EXEC ran it successfully
   return r;
 }
 

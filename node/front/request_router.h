@@ -32,7 +32,8 @@ enum class ReplyTag {
   kInfo,        // INFO gains the node's section
   kExecSelect,  // EXEC of a transaction with a SELECT: the db changes only if it ran
   kReset,       // +RESET ends the RESP2 subscribed stream
-  kLog,         // SCRIPT LOAD / FLUSH, CONFIG SET: state the stream does not carry; the node logs it
+  kLog,         // SCRIPT LOAD / FLUSH, CONFIG SET: state the stream does not carry; the node logs
+                // it once it succeeded (queued in MULTI: once EXEC ran it successfully)
 };
 
 struct Route {

@@ -81,12 +81,20 @@ TEST(ReplicatedConfigTest, ConfigSetReachesEveryChildAndSurvivesRebuildsSnapshot
     resp::Value r = f.Call({"DEBUG", sub, "1"});
     EXPECT_EQ(r.type, resp::Type::kError) << sub;
   }
-  // Inside MULTI it would run in the leader's child only.
-  {
-    Client m(c.port(leader));
+  // Inside MULTI: queued, and logged once EXEC ran it successfully (a bad
+  // value is an error inside EXEC's reply, as in Redis, and is not logged).
+  for (int node : {leader, follower}) {
+    Client m(c.port(node));
     ASSERT_EQ(m.Call({"MULTI"}).AsString(), "OK");
-    EXPECT_EQ(m.Call({"CONFIG", "SET", "hash-max-listpack-value", "20"}).type, resp::Type::kError);
-    EXPECT_TRUE(absl::StartsWith(m.Call({"EXEC"}).AsString(), "EXECABORT"));
+    ASSERT_EQ(m.Call({"SET", "foo", "bar"}).AsString(), "QUEUED");
+    ASSERT_EQ(m.Call({"CONFIG", "SET", "maxmemory", "bla"}).AsString(), "QUEUED");
+    ASSERT_EQ(m.Call({"CONFIG", "SET", "hash-max-listpack-value", absl::StrCat(20 + node)}).AsString(), "QUEUED");
+    resp::Value exec = m.Call({"EXEC"});
+    ASSERT_EQ(exec.elements.size(), 3u);
+    EXPECT_EQ(exec.elements[1].type, resp::Type::kError);
+    EXPECT_EQ(exec.elements[2].AsString(), "OK");
+    EXPECT_TRUE(EveryChildHas(c, "hash-max-listpack-value", absl::StrCat(20 + node)));
+    EXPECT_TRUE(EveryChildHas(c, "maxmemory", "0"));
   }
 
   // Snapshots carry the settings; the entries after a snapshot replay on top.
