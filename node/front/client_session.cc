@@ -516,7 +516,7 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     }
   }
   if (e.gate_slot != 0) {
-    if (auto cover = server_.gate().ReplyArrived(e.gate_slot)) server_.CoverOnControl(*cover);
+    if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverOnControl(*cover);
     server_.GateChanged();
   } else {
     slots_.Release(e.slot);
@@ -559,6 +559,15 @@ void ClientSession::OnPush(std::string_view bytes) {
     }
   }
   slots_.PushBefore(anchor, bytes);
+}
+
+// BUSY (a script runs) and EXECABORT (errors while queueing) come before the
+// request ran: they show nothing of the data.
+gate::Outcome ClientSession::ReplyOutcome(bool ok, std::string_view bytes) {
+  if (ok) return gate::Outcome::kOk;
+  const std::string_view text = bytes.substr(1);
+  return text.starts_with("BUSY ") || text.starts_with("EXECABORT ") ? gate::Outcome::kNotRun
+                                                                       : gate::Outcome::kError;
 }
 
 bool ClientSession::LogForReply(const Expect& e, const std::vector<std::string>& logged) {

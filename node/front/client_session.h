@@ -105,6 +105,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Logs `logged` (a request that succeeded and changed state the stream does
   // not carry); the reply of `e` waits for that entry. False if it could not.
   bool LogForReply(const Expect& e, const std::vector<std::string>& logged);
+  static gate::Outcome ReplyOutcome(bool ok, std::string_view bytes);
   void WriteUpstream();
 
   // Client output, endings.

@@ -349,6 +349,7 @@ gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& sp
   const int db = in_multi_ ? multi_db_ : db_;
   gate::Request req;
   const Keys keys = CommandTable::GetKeys(spec, args);
+  req.script = spec.scripting;
   auto name_keys = [&](bool only_written) {
     for (const KeyRef& k : keys.keys) {
       if (!only_written || k.write) req.keys.push_back(gate::KeyOf(db, args[k.pos]));

@@ -60,6 +60,7 @@ void ConsistencyGate::TakeLocks(Slot& s, std::span<const KeyId> keys, bool whole
     for (KeyId k : keys) locks_.Lock(t, k);
   }
   s.tickets.push_back(t);
+  s.own_ticket = t;
 }
 
 Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t tag) {
@@ -96,7 +97,10 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       a.slot = NewSlot(session, Kind::kWrite, true, tag);
       Slot& s = *slots_.Find(a.slot);
       s.needs_commit = true;
+      s.script = request.script;
       TakeLocks(s, request.keys, request.whole_keyspace);
+      s.read_keys = std::move(request.keys);
+      s.whole_keyspace = request.whole_keyspace;
       ss.uncovered.push_back(a.slot);
       break;
     }
@@ -106,6 +110,8 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       s.needs_commit = true;  // also covers the reads inside the transaction
       if (ss.transaction && ss.transaction->writes()) {
         TakeLocks(s, ss.transaction->keys(), ss.transaction->whole_keyspace());
+        s.read_keys.assign(ss.transaction->keys().begin(), ss.transaction->keys().end());
+        s.whole_keyspace = ss.transaction->whole_keyspace();
       }
       ss.transaction.reset();
       ss.uncovered.push_back(a.slot);
@@ -163,32 +169,48 @@ std::optional<CoverId> ConsistencyGate::EndOfBatch(SessionId session) {
   return NewCover(session, slots);
 }
 
-std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id) {
+std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id, Outcome outcome) {
   Slot* sp = slots_.Find(id);
   if (sp == nullptr) return std::nullopt;
   Slot& s = *sp;
   s.reply = true;
   std::optional<CoverId> cover;
   if (s.kind == Kind::kRead) {
-    const bool marked = broken_ != BrokenRule::kNoMarks &&
-                        (s.whole_keyspace ? locks_.AnyMarked() : locks_.AnyMarked(s.read_keys));
-    if (marked) {
-      // A blocking command may have changed these keys at any moment, with no
-      // lock to show it: wait for the commit of an offset taken after this read.
-      s.needs_commit = true;
-      cover = NewCover(s.session, {id});
-    } else if (broken_ != BrokenRule::kNoReadLocks) {
-      const bool clear = locks_.WaitClear(s.read_keys, s.whole_keyspace, [this, id] {
-        Slot* waiting = slots_.Find(id);
-        if (waiting == nullptr) return;
-        --waiting->lock_waits;
-        Check(id);
-      });
-      if (!clear) ++s.lock_waits;
-    }
+    cover = ReadReplyArrived(id, s);
+  } else if (outcome != Outcome::kOk && !s.script && (s.kind == Kind::kWrite || s.kind == Kind::kExec) &&
+             s.needs_commit && !s.committed) {
+    // Redis checks a command before it changes anything, and EXEC answers an
+    // error only when nothing ran: no effect to wait for. Its own locks drop
+    // (a cover that holds them releases them again, harmlessly).
+    s.needs_commit = false;
+    if (s.own_ticket != 0) locks_.Release(s.own_ticket);
+    Slot* again = slots_.Find(id);  // releasing may have ended waiting reads, not this slot
+    if (again == nullptr) return std::nullopt;
+    if (outcome == Outcome::kError) cover = ReadReplyArrived(id, *again);
   }
   Check(id);
   return cover;
+}
+
+std::optional<CoverId> ConsistencyGate::ReadReplyArrived(SlotId id, Slot& s) {
+  const bool marked = broken_ != BrokenRule::kNoMarks &&
+                      (s.whole_keyspace ? locks_.AnyMarked() : locks_.AnyMarked(s.read_keys));
+  if (marked) {
+    // A blocking command may have changed these keys at any moment, with no
+    // lock to show it: wait for the commit of an offset taken after this read.
+    s.needs_commit = true;
+    return NewCover(s.session, {id});
+  }
+  if (broken_ != BrokenRule::kNoReadLocks) {
+    const bool clear = locks_.WaitClear(s.read_keys, s.whole_keyspace, [this, id] {
+      Slot* waiting = slots_.Find(id);
+      if (waiting == nullptr) return;
+      --waiting->lock_waits;
+      Check(id);
+    });
+    if (!clear) ++s.lock_waits;
+  }
+  return std::nullopt;
 }
 
 void ConsistencyGate::Covered(CoverId id, uint64_t offset) {

@@ -66,10 +66,18 @@ struct Request {
   Kind kind = Kind::kStateless;
   KeyIds keys;                  // db-qualified (KeyOf)
   bool whole_keyspace = false;  // keys unknown or every key
+  bool script = false;          // a script: it may have written before an error
 };
 
 // The lock of `key` in database `db` (see KeyLockTable on collisions).
 KeyId KeyOf(int db, std::string_view key);
+
+// What the child's reply says about the request's run.
+enum class Outcome {
+  kOk,
+  kError,   // refused when it ran: the error may show what its keys hold (WRONGTYPE)
+  kNotRun,  // never ran, saw no data: BUSY (a script runs), EXECABORT
+};
 
 struct Admission {
   SlotId slot = 0;
@@ -138,8 +146,11 @@ class ConsistencyGate {
   // returns the cover to send a ROLE for (one ROLE covers them all).
   std::optional<CoverId> EndOfBatch(SessionId session);
   // The child answered `slot`. For a read of keys a blocking command may have
-  // changed, returns a cover to send a ROLE for right away.
-  std::optional<CoverId> ReplyArrived(SlotId slot);
+  // changed, returns a cover to send a ROLE for right away. A write (or EXEC)
+  // that failed, other than a script, changed nothing: its locks drop and it
+  // needs no commit; an error that ran is a read of its keys (WRONGTYPE shows
+  // what they hold), one that never ran shows nothing.
+  std::optional<CoverId> ReplyArrived(SlotId slot, Outcome outcome = Outcome::kOk);
   // The ROLE of `cover` answered: the effects it covers end at or before `offset`.
   void Covered(CoverId cover, uint64_t offset);
   // `slot` changed state the stream does not carry (SCRIPT LOAD): the node
@@ -196,7 +207,9 @@ class ConsistencyGate {
     uint64_t entry = 0;          // waits for this log entry to commit (WaitForEntry)
     int lock_waits = 0;          // key-lock waits outstanding (reads)
     bool whole_keyspace = false;
-    KeyIds read_keys;
+    bool script = false;
+    KeyIds read_keys;            // reads; the keys a write may touch
+    KeyLockTable::Ticket own_ticket = 0;  // its write locks (also in a cover once covered)
     absl::InlinedVector<KeyLockTable::Ticket, 1> tickets;
     absl::InlinedVector<KeyId, 1> marks;
   };
@@ -218,6 +231,10 @@ class ConsistencyGate {
   void FinishCover(CoverId id);
   void Confirm(uint64_t stamp);
   void WantRound(SlotId id, Slot& s);
+  // The reply of a read (or of a write that changed nothing) arrived: it waits
+  // for the writes that hold its keys, or for a cover if a blocked command may
+  // have changed them.
+  std::optional<CoverId> ReadReplyArrived(SlotId id, Slot& s);
   // Releases `id` if nothing holds it back any more.
   void Check(SlotId id);
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "harness.h"
@@ -235,6 +236,34 @@ TEST_F(GateEdgesTest, LoopingScriptsAreStoppedAtTheBusyThreshold) {
   EXPECT_EQ(after.Call({"GET", "busy"}).type, resp::Type::kNull) << "a discarded script's write survived";
   EXPECT_EQ(after.Call({"GET", "kept"}).AsString(), "1");
   EXPECT_EQ(Status("scripts_killed"), "2");
+}
+
+// While a script runs past busy-reply-threshold, writes the child refuses with
+// BUSY (and an EXEC that aborts) are answered at once, as by Redis, rather
+// than after the script (their commit offsets need the child); a client may
+// SCRIPT KILL it before the node's own watchdog would.
+TEST_F(GateEdgesTest, BusyScriptRefusalsAreAnsweredAndClientsMayKillIt) {
+  Start({"--script_kill_after", "20000"});
+  Client c(node_->port());
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "busy-reply-threshold", "10"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"SET", "xx", "1"}).AsString(), "OK");
+  Client tx(node_->port());
+  ASSERT_EQ(tx.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(tx.Call({"INCR", "xx"}).AsString(), "QUEUED");
+  Client looping(node_->port());
+  looping.Send("*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n");
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(absl::StartsWith(c.Call({"SET", "yy", "1"}).AsString(), "BUSY"));
+  EXPECT_TRUE(absl::StartsWith(tx.Call({"INCR", "xx"}).AsString(), "BUSY"));
+  EXPECT_TRUE(absl::StartsWith(tx.Call({"EXEC"}).AsString(), "EXECABORT"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "refusals waited for the script";
+  EXPECT_EQ(c.Call({"SCRIPT", "KILL"}).AsString(), "OK");
+  auto killed = looping.Read(5s);
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_TRUE(killed->IsError());
+  EXPECT_EQ(c.Call({"GET", "xx"}).AsString(), "1");
+  EXPECT_EQ(tx.Call({"PING", "asdf"}).AsString(), "asdf");  // no longer in MULTI
 }
 
 // Finding 8: a subscriber that stops reading is disconnected at Redis's

@@ -219,7 +219,8 @@ bool Model::RunChild(Conn& c) {
   }
   c.to_child.pop_front();
   const uint64_t seen = Execute(c, cmd);
-  c.replies.push_back(Reply{cmd.slot, 0, seen});
+  c.replies.push_back(
+      Reply{cmd.slot, 0, seen, cmd.op == Op::kFailedWrite ? node::gate::Outcome::kError : node::gate::Outcome::kOk});
   return true;
 }
 
@@ -240,7 +241,7 @@ void Model::DeliverReply(Conn& c) {
   it->second.observed = r.offset;
   // A read of keys a blocked pop may change needs an offset taken after it
   // ran: any connection will do, here the node's own.
-  if (auto cover = gate_.ReplyArrived(r.slot)) control_.push_back(Command{Op::kPing, 0, 0, *cover, false});
+  if (auto cover = gate_.ReplyArrived(r.slot, r.outcome)) control_.push_back(Command{Op::kPing, 0, 0, *cover, false});
 }
 
 void Model::ProposePending() {

@@ -68,6 +68,7 @@ class Model {
     SlotId slot = 0;
     CoverId cover = 0;
     uint64_t offset = 0;  // ROLE
+    node::gate::Outcome outcome = node::gate::Outcome::kOk;
   };
   struct Pending {        // what the checker knows of a slot
     SessionId session = 0;

@@ -86,6 +86,56 @@ TEST_F(GateTest, WriteThatChangedNothingWaitsForALeadershipConfirmation) {
   EXPECT_THAT(Released(), ElementsAre(w));
 }
 
+// A write the child refused (WRONGTYPE, a bad argument, EXECABORT, BUSY while
+// a script runs) changed nothing: it needs no commit (whose ROLE could wait
+// behind a busy script), but its error shows its keys' state, so it waits for
+// the uncommitted writes it may have seen, like a read, and for a confirmation.
+TEST_F(GateTest, FailedWriteNeedsNoCommitButWaitsLikeARead) {
+  const SlotId w1 = Write(1, "k");
+  const CoverId c1 = *gate_.EndOfBatch(1);
+  gate_.ReplyArrived(w1);
+  const SlotId failed = Write(2, "k");  // WRONGTYPE against w1's uncommitted value
+  gate_.EndOfBatch(2);                  // its cover's offset never comes (busy child)
+  const SlotId other = Write(3, "x");   // refused too, on a key nobody holds
+  gate_.EndOfBatch(3);
+  gate_.ReplyArrived(failed, Outcome::kError);
+  gate_.ReplyArrived(other, Outcome::kError);
+  EXPECT_THAT(Released(), IsEmpty());  // no confirmation yet
+  ConfirmNow();
+  EXPECT_THAT(Released(), ElementsAre(other));
+  gate_.Covered(c1, 10);
+  gate_.Proposed(10);
+  gate_.Committed(10);
+  EXPECT_THAT(Released(), UnorderedElementsAre(w1, failed));
+}
+
+// BUSY (a script runs) and EXECABORT: the request never ran and saw nothing,
+// so not even a whole-keyspace writer (that script) holds its reply back.
+TEST_F(GateTest, WriteThatNeverRanWaitsOnlyForAConfirmation) {
+  const SlotId script = gate_.Arrive(1, {Kind::kWrite, {}, true, /*script=*/true}).slot;
+  gate_.EndOfBatch(1);
+  const SlotId busy = Write(2, "k");
+  gate_.EndOfBatch(2);
+  gate_.ReplyArrived(busy, Outcome::kNotRun);
+  EXPECT_THAT(Released(), IsEmpty());
+  ConfirmNow();
+  EXPECT_THAT(Released(), ElementsAre(busy));
+  EXPECT_TRUE(gate_.InFlight(script));
+}
+
+// A script may have written before its error: its reply still waits for the commit.
+TEST_F(GateTest, FailedScriptStillWaitsForItsCommit) {
+  const SlotId script = gate_.Arrive(1, {Kind::kWrite, {}, true, /*script=*/true}).slot;
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.ReplyArrived(script, Outcome::kError);
+  EXPECT_FALSE(gate_.WantsReadRound());  // it waits for its commit, which also confirms
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.Covered(c, 3);
+  gate_.Proposed(3);
+  gate_.Committed(3);
+  EXPECT_THAT(Released(), ElementsAre(script));
+}
+
 TEST_F(GateTest, ConfirmationBegunBeforeTheRequestDoesNotCount) {
   const SlotId r1 = Read(1, "a");
   const uint64_t early = gate_.StartReadRound();
