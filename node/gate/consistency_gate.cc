@@ -176,7 +176,7 @@ std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id, Outcome outcome)
   s.reply = true;
   std::optional<CoverId> cover;
   if (s.kind == Kind::kRead) {
-    cover = ReadReplyArrived(id, s);
+    if (outcome != Outcome::kNotRun) cover = ReadReplyArrived(id, s);
   } else if (outcome != Outcome::kOk && !s.script && (s.kind == Kind::kWrite || s.kind == Kind::kExec) &&
              s.needs_commit && !s.committed) {
     // Redis checks a command before it changes anything, and EXEC answers an

@@ -149,7 +149,8 @@ class ConsistencyGate {
   // changed, returns a cover to send a ROLE for right away. A write (or EXEC)
   // that failed, other than a script, changed nothing: its locks drop and it
   // needs no commit; an error that ran is a read of its keys (WRONGTYPE shows
-  // what they hold), one that never ran shows nothing.
+  // what they hold). A request that never ran (a read too) shows nothing and
+  // waits for no lock.
   std::optional<CoverId> ReplyArrived(SlotId slot, Outcome outcome = Outcome::kOk);
   // The ROLE of `cover` answered: the effects it covers end at or before `offset`.
   void Covered(CoverId cover, uint64_t offset);

@@ -255,6 +255,7 @@ TEST_F(GateEdgesTest, BusyScriptRefusalsAreAnsweredAndClientsMayKillIt) {
   std::this_thread::sleep_for(200ms);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(absl::StartsWith(c.Call({"SET", "yy", "1"}).AsString(), "BUSY"));
+  EXPECT_TRUE(absl::StartsWith(c.Call({"GET", "xx"}).AsString(), "BUSY"));
   EXPECT_TRUE(absl::StartsWith(tx.Call({"INCR", "xx"}).AsString(), "BUSY"));
   EXPECT_TRUE(absl::StartsWith(tx.Call({"EXEC"}).AsString(), "EXECABORT"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "refusals waited for the script";
