@@ -518,7 +518,7 @@ def post_check(ports):
 
 # --- Main ----------------------------------------------------------------------
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--port", type=int, help="run against a server already listening on this port")
@@ -545,8 +545,64 @@ def main():
     ap.add_argument("--require_env", metavar="VAR",
                     help="do nothing (exit 77, 'skipped' for CTest) unless $VAR is 1: opt-in variants")
     ap.add_argument("runtest_args", nargs="*", help="extra runtest arguments (after --)")
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def make_server(args):
+    """The server under test and its label: an external one, plain redis-server, or a cluster."""
+    if args.port:
+        return "external", ExternalServer(args.port)
+    if args.plain:
+        return "plain", PlainServer(args.base_port, Path(tempfile.mkdtemp(prefix="compat-plain-")))
+    admin = Path(args.admin_bin) if args.admin_bin else \
+        Path(args.node_bin).resolve().parents[1] / "tools" / "anarcho-admin"
+    return "anarchoredis", Cluster(admin, Path(args.node_bin).resolve(), args.base_port,
+                                   Path(tempfile.mkdtemp(prefix="compat-cluster-")))
+
+
+def run_targets(server, label, target_names, suite, unit_list, skips, args, work_dir):
+    """Runs every unit against each target, then checks the servers still serve and agree."""
+    results, problems, post = [], [], []
+    server.start()
+    for target in target_names:
+        name, port = server.resolve(target)
+        print(f"== {label}: {name} on port {port}", flush=True)
+        log_dir = work_dir / "logs" / label / name
+        log_dir.mkdir(parents=True, exist_ok=True)
+        snapshot = config_snapshot(port)
+        role = node_role(port)
+        for unit in unit_list:
+            res = run_target_unit(suite, port, unit, name, skips, args, log_dir, snapshot, role)
+            results.append(res)
+            print(f"  {unit:<22} passed {res.passed:4} failed {res.failed:3} skipped {res.skipped:2} "
+                  f"ignored {res.ignored:3}  {res.status:<10} {res.seconds:5.0f} s  {res.note}", flush=True)
+        ran = sum(r.passed + r.failed for r in results if r.target == name)
+        if ran < args.min_tests:
+            problems.append(f"{name}: only {ran} tests ran, fewer than --min_tests {args.min_tests}")
+    nodes_ok, post = post_check(server.ports())
+    if not nodes_ok:
+        problems.append("a node no longer serves SET/GET after the run")
+    if isinstance(server, Cluster):
+        same, lines = server.divergence_check()
+        post += ["digest: " + l for l in lines]
+        if not same:
+            problems.append("the members' data differ or were not compared (anarcho-admin digest)")
+    return results, problems, post
+
+
+def plain_reference(label, results, work_dir):
+    """Plain runs record how many tests each unit passed; other runs read it for the report."""
+    reference_file = work_dir / "plain-reference.json"
+    if label == "plain":
+        reference = {r.unit: r.passed for r in results if r.status == "ok"}
+        known = json.loads(reference_file.read_text()) if reference_file.exists() else {}
+        reference_file.write_text(json.dumps({**known, **reference}, indent=1, sort_keys=True))
+        return {}
+    return json.loads(reference_file.read_text()) if reference_file.exists() else {}
+
+
+def main():
+    args = parse_args()
     if args.require_env and os.environ.get(args.require_env) != "1":
         print(f"skipped: set {args.require_env}=1 to run this variant")
         return 77
@@ -571,47 +627,13 @@ def main():
     if missing:
         sys.exit(f"not in the tarball: {missing}")
     wanted = args.target or ("follower" if args.all else "both")
-
-    if args.port:
-        label, server = "external", ExternalServer(args.port)
-    elif args.plain:
-        label = "plain"
-        server = PlainServer(args.base_port, Path(tempfile.mkdtemp(prefix="compat-plain-")))
-    else:
-        label = "anarchoredis"
-        admin = Path(args.admin_bin) if args.admin_bin else \
-            Path(args.node_bin).resolve().parents[1] / "tools" / "anarcho-admin"
-        server = Cluster(admin, Path(args.node_bin).resolve(), args.base_port,
-                         Path(tempfile.mkdtemp(prefix="compat-cluster-")))
+    label, server = make_server(args)
     # Only a cluster has roles to choose from; the other servers are one target.
     target_names = (["leader", "follower"] if wanted == "both" else [wanted]) if label == "anarchoredis" else [label]
 
     results, problems, post = [], [], []
     try:
-        server.start()
-        for target in target_names:
-            name, port = server.resolve(target)
-            print(f"== {label}: {name} on port {port}", flush=True)
-            log_dir = work_dir / "logs" / label / name
-            log_dir.mkdir(parents=True, exist_ok=True)
-            snapshot = config_snapshot(port)
-            role = node_role(port)
-            for unit in unit_list:
-                res = run_target_unit(suite, port, unit, name, skips, args, log_dir, snapshot, role)
-                results.append(res)
-                print(f"  {unit:<22} passed {res.passed:4} failed {res.failed:3} skipped {res.skipped:2} "
-                      f"ignored {res.ignored:3}  {res.status:<10} {res.seconds:5.0f} s  {res.note}", flush=True)
-            ran = sum(r.passed + r.failed for r in results if r.target == name)
-            if ran < args.min_tests:
-                problems.append(f"{name}: only {ran} tests ran, fewer than --min_tests {args.min_tests}")
-        nodes_ok, post = post_check(server.ports())
-        if not nodes_ok:
-            problems.append("a node no longer serves SET/GET after the run")
-        if isinstance(server, Cluster):
-            same, lines = server.divergence_check()
-            post += ["digest: " + l for l in lines]
-            if not same:
-                problems.append("the members' data differ or were not compared (anarcho-admin digest)")
+        results, problems, post = run_targets(server, label, target_names, suite, unit_list, skips, args, work_dir)
     finally:
         if not args.keep:
             server.stop()
@@ -622,22 +644,13 @@ def main():
                 print(f"server data and logs kept in {server.dir}")
 
     failed = sum(r.failed for r in results)
-    aborted = [f"{r.target} {r.unit}: {r.status}" for r in results if r.status != "ok"]
     if failed:
         problems.append(f"{failed} test(s) failed")
-    problems += aborted
-    reference_file = work_dir / "plain-reference.json"
-    if label == "plain":
-        reference = {r.unit: r.passed for r in results if r.status == "ok"}
-        known = json.loads(reference_file.read_text()) if reference_file.exists() else {}
-        reference_file.write_text(json.dumps({**known, **reference}, indent=1, sort_keys=True))
-        reference = {}
-    else:
-        reference = json.loads(reference_file.read_text()) if reference_file.exists() else {}
+    problems += [f"{r.target} {r.unit}: {r.status}" for r in results if r.status != "ok"]
     title = f"Redis 7.0.15 test suite against {label}"
     if isinstance(server, Cluster):
         title += f"\n\nNode binary: {server.binary_id}"
-    report = summary_markdown(title, results, skips, post, problems, reference)
+    report = summary_markdown(title, results, skips, post, problems, plain_reference(label, results, work_dir))
     report_path = Path(args.report) if args.report else work_dir / f"report-{label}{'-all' if args.all else ''}.md"
     report_path.write_text(report)
     print()
