@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libasio-dev librocksdb-dev libabsl-dev libprotobuf-dev protobuf-compiler zlib1g-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      redis-server redis-tools gnuplot-nox)
+      redis-server redis-tools gnuplot-nox
+      tcl python3)  # tcl, python3: Redis's own test suite (tests/compat)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
