@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "harness.h"
+#include "node_fixture.h"
 #include "resp/writer.h"
 
 namespace itest {
@@ -23,30 +24,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class SingleNodeTest : public ::testing::Test {
+class SingleNodeTest : public SingleNodeFixture {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("anarcho-node");
-    node_ = std::make_unique<Node>(dir_, 0, extra_);
-    node_->Start();
-  }
-  void TearDown() override {
-    node_.reset();
-    RemoveDir(dir_);
-  }
-  void Restart() {
-    node_->Kill9();
-    node_ = std::make_unique<Node>(dir_, node_->port(), extra_);
-    node_->Start();
-  }
-  std::string Digest() {
-    Client c(node_->port());
-    return c.Call({"DEBUG", "DIGEST"}).AsString();
-  }
-
-  std::vector<std::string> extra_;
-  std::string dir_;
-  std::unique_ptr<Node> node_;
+  SingleNodeTest() : SingleNodeFixture("anarcho-node") {}
 };
 
 // Every data type: the same script gives byte-identical replies from the node
@@ -137,8 +117,8 @@ TEST_F(SingleNodeTest, PipelinedWritesReplyInOrder) {
 TEST_F(SingleNodeTest, WriteReplyWaitsForFsyncAndReadsWaitForTheWrite) {
   std::string gate = dir_ + "/gate";
   node_ = nullptr;
-  extra_ = {"--test_sync_gate", gate};
-  node_ = std::make_unique<Node>(dir_, 0, extra_);
+  args_ = {"--test_sync_gate", gate};
+  node_ = std::make_unique<Node>(dir_, 0, args_);
   node_->Start();
   Client writer(node_->port());
   Client reader(node_->port());
@@ -195,7 +175,7 @@ TEST_F(SingleNodeTest, Kill9UnderWriteLoadLosesNoAcknowledgedWrite) {
     std::lock_guard l(mu);
     ASSERT_GT(acked.size(), 100u);
   }
-  node_ = std::make_unique<Node>(dir_, node_->port(), extra_);
+  node_ = std::make_unique<Node>(dir_, node_->port(), args_);
   node_->Start();
   Client c(node_->port());
   size_t lost = 0;

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
+#include "node_fixture.h"
 #include "gtest/gtest.h"
 #include "resp/writer.h"
 
@@ -55,32 +56,15 @@ std::vector<std::string> SnapshotFiles(const std::string& node_dir) {
   return out;
 }
 
-class SingleSnapshotTest : public ::testing::Test {
+class SingleSnapshotTest : public SingleNodeFixture {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("anarcho-snap");
-    node_ = std::make_unique<Node>(dir_, 0, args_);
-    node_->Start();
-  }
-  void TearDown() override {
-    node_.reset();
-    RemoveDir(dir_);
-  }
-  void Restart() {
-    node_->Kill9();
-    node_ = std::make_unique<Node>(dir_, node_->port(), args_);
-    node_->Start();
-  }
-  std::string Digest() { return Client(node_->port()).Call({"DEBUG", "DIGEST"}).AsString(); }
+  SingleSnapshotTest()
+      : SingleNodeFixture("anarcho-snap", {"--snapshot_log_bytes", "0", "--snapshot_keep_entries", "5"}) {}
   uint64_t Snapshot() {
     resp::Value v = Client(node_->port()).Call({"ANARCHO.SNAPSHOT"});
     EXPECT_FALSE(v.IsError()) << v.str;
     return v.elements.size() > 1 ? static_cast<uint64_t>(v.elements[1].integer) : 0;
   }
-
-  std::vector<std::string> args_ = {"--snapshot_log_bytes", "0", "--snapshot_keep_entries", "5"};
-  std::string dir_;
-  std::unique_ptr<Node> node_;
 };
 
 TEST_F(SingleSnapshotTest, RestartLoadsTheSnapshotAndReplaysOnlyTheTail) {

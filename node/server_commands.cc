@@ -1,0 +1,197 @@
+// The node's own commands (ANARCHO.*) and what it says of itself: the status
+// map of ANARCHO.STATUS and the section it adds to INFO.
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "node/server.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace cpb = consensus::pb;
+
+std::string Server::StatusReply(int proto) const {
+  consensus::RaftStatus st = rlog_->status();
+  std::vector<std::string> voters, learners, progress;
+  for (uint64_t v : st.conf_state.voters()) voters.push_back(absl::StrCat(v));
+  for (uint64_t l : st.conf_state.learners()) learners.push_back(absl::StrCat(l));
+  for (const auto& [id, pr] : st.progress) {
+    progress.push_back(absl::StrCat(id, ":match=", pr.match, ",next=", pr.next, ",state=",
+                                    consensus::ProgressStateName(pr.state), pr.is_learner ? ",learner" : ""));
+  }
+  std::string leader_addr;
+  if (auto it = rlog_->peers().find(st.leader); it != rlog_->peers().end()) leader_addr = it->second.ToString();
+  const uint64_t applied = AppliedIndex();
+  const gate::GateStats gate = gate_.Stats();
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"id", absl::StrCat(st.id)},
+      {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
+      {"state", is_leader_ ? (leader_ready_ ? "serving" : "catching-up")
+                           : (leader_id_ != 0 ? "forwarding" : "no-leader")},
+      {"term", absl::StrCat(st.term)},
+      {"leader", absl::StrCat(st.leader)},
+      {"leader_addr", leader_addr},
+      {"voters", absl::StrJoin(voters, ",")},
+      {"learners", absl::StrJoin(learners, ",")},
+      {"commit_index", absl::StrCat(st.commit)},
+      {"applied_index", absl::StrCat(applied)},
+      {"apply_lag", absl::StrCat(st.commit > applied ? st.commit - applied : 0)},
+      {"last_index", absl::StrCat(st.last_index)},
+      {"log_first_index", absl::StrCat(rlog_->first_index())},
+      {"snapshot_index", absl::StrCat(rlog_->snapshot() ? rlog_->snapshot()->index() : 0)},
+      {"snapshot_bytes", absl::StrCat(rlog_->snapshot() ? rlog_->snapshot()->size() : 0)},
+      {"snapshots_taken", absl::StrCat(snapshots_taken_)},
+      {"snapshot_transfers", absl::StrCat(rlog_->snapshot_transfers())},
+      {"peers", absl::StrJoin(progress, " ")},
+      {"log_syncs", absl::StrCat(rlog_->syncs())},
+      {"stream_id", stream_id_},
+      {"stream_committed_offset", absl::StrCat(committed_offset_)},
+      {"child_pid", absl::StrCat(child_->pid())},
+      {"child_healthy", child_->running() ? "yes" : "no"},
+      {"child_rebuilds", absl::StrCat(rebuilds_)},
+      {"child_role", promoted_ ? "master" : (link_.syncing() ? "replica" : "starting")},
+      {"child_full_syncs", absl::StrCat(link_.full_syncs())},
+      {"clients", absl::StrCat(sessions_.size())},
+      {"requests_in_flight", absl::StrCat(gate.slots)},
+      {"locked_keys", absl::StrCat(gate.locked_keys)},
+      {"marked_keys", absl::StrCat(gate.marked_keys)},
+      {"writes_in_flight", absl::StrCat(gate.live_tickets)},
+      {"scripts_killed", absl::StrCat(scripts_killed_)},
+      {"digest_checks", absl::StrCat(digest_checks_)},
+      {"digest_mismatches", absl::StrCat(digest_mismatches_)},
+      {"digest_skipped", absl::StrCat(digest_skipped_)},
+      {"last_digest_index", absl::StrCat(last_digest_.index)},
+      {"last_digest", last_digest_.digest},
+      {"last_digest_outcome", last_digest_.outcome},
+  };
+  std::string out;
+  resp::AppendMapHeader(&out, fields.size(), proto);
+  for (auto& [k, v] : fields) {
+    resp::AppendBulkString(&out, k);
+    resp::AppendBulkString(&out, v);
+  }
+  return out;
+}
+
+std::string Server::InfoSection() const {
+  consensus::RaftStatus st = rlog_->status();
+  std::string s = absl::StrCat("# Anarchoredis\r\nraft_id:", st.id, "\r\nraft_role:",
+                               is_leader_ ? "leader" : consensus::RoleName(st.role), "\r\nraft_term:", st.term,
+                               "\r\nraft_leader:", st.leader, "\r\nraft_commit_index:", st.commit,
+                               "\r\nraft_applied_index:", AppliedIndex(), "\r\nraft_last_index:", st.last_index,
+                               "\r\nraft_voters:", st.conf_state.voters_size(), "\r\n");
+  for (const auto& [id, pr] : st.progress) {
+    if (id == st.id) continue;
+    absl::StrAppend(&s, "raft_peer", id, ":match=", pr.match, ",next=", pr.next,
+                    ",state=", consensus::ProgressStateName(pr.state), pr.is_learner ? ",learner" : "", "\r\n");
+  }
+  return s;
+}
+
+void Server::NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
+  const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
+  if (name == "anarcho.snapshot") {
+    if (args.size() != 1) return reply("-ERR usage: ANARCHO.SNAPSHOT\r\n");
+    // This node's own snapshot of its child; the reply waits until it is durable.
+    return TakeSnapshot([reply, proto](absl::StatusOr<pb::SnapshotMeta> meta) {
+      std::string out;
+      if (!meta.ok()) {
+        resp::AppendError(&out, absl::StrCat("ERR snapshot failed: ", meta.status().message()));
+      } else {
+        resp::AppendMapHeader(&out, 3, proto);
+        resp::AppendBulkString(&out, "index");
+        resp::AppendInteger(&out, static_cast<int64_t>(meta->index()));
+        resp::AppendBulkString(&out, "term");
+        resp::AppendInteger(&out, static_cast<int64_t>(meta->term()));
+        resp::AppendBulkString(&out, "bytes");
+        resp::AppendInteger(&out, static_cast<int64_t>(meta->size()));
+      }
+      reply(std::move(out));
+    });
+  }
+  if (name == "anarcho.backup") {
+    if (args.size() != 1) return reply("-ERR usage: ANARCHO.BACKUP\r\n");
+    return Backup(proto, std::move(reply));
+  }
+  if (name == "anarcho.backup.read") return reply(ReadBackup(args));
+  if (name == "anarcho.backup.end") return reply(EndBackup(args));
+  if (name == "anarcho.digest") {
+    if (args.size() != 1) return reply("-ERR usage: ANARCHO.DIGEST\r\n");
+    if (!is_leader_) return reply("-TRYAGAIN this node is not the leader; retry\r\n");
+    // The reply waits until the check entry committed: every member then
+    // compares its child's digest at that index (ANARCHO.STATUS last_digest*).
+    return CheckDigest([reply, proto](absl::StatusOr<DigestPoint> point) {
+      std::string out;
+      if (!point.ok()) {
+        resp::AppendError(&out, absl::StrCat("TRYAGAIN divergence check not logged: ", point.status().message()));
+      } else {
+        resp::AppendMapHeader(&out, 2, proto);
+        resp::AppendBulkString(&out, "index");
+        resp::AppendInteger(&out, static_cast<int64_t>(point->index));
+        resp::AppendBulkString(&out, "digest");
+        resp::AppendBulkString(&out, point->digest);
+      }
+      reply(std::move(out));
+    });
+  }
+  reply(NodeCommandNow(args, proto));
+}
+
+std::string Server::NodeCommandNow(std::span<const std::string_view> args, int proto) {
+  std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
+  std::string out;
+  auto error = [&](std::string_view msg) {
+    resp::AppendError(&out, msg);
+    return out;
+  };
+  auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
+  if (name == "anarcho.status") return StatusReply(proto);
+  if (name == "anarcho.help") {
+    resp::AppendArrayHeader(&out, 10);
+    for (const char* line : {"ANARCHO.STATUS - this node's Raft and child state",
+                             "ANARCHO.SNAPSHOT - take a snapshot of this node's state now, compact its log",
+                             "ANARCHO.DIGEST - leader: log a divergence check; every member compares its data at it",
+                             "ANARCHO.BACKUP - leader: a fresh snapshot at a linearizable point, kept for reading",
+                             "ANARCHO.BACKUP.READ <name> <offset> <count> - bytes of that backup",
+                             "ANARCHO.BACKUP.END <name> - drop that backup",
+                             "ANARCHO.ADD <id> <host:client_port:raft_port> - add a node (learner, then voter)",
+                             "ANARCHO.REMOVE <id> - remove a node", "ANARCHO.TRANSFER <id> - hand leadership to a voter",
+                             "ANARCHO.HELP - this text"}) {
+      resp::AppendBulkString(&out, line);
+    }
+    return out;
+  }
+  if (!is_leader_) return error("TRYAGAIN this node is not the leader; retry");
+  uint64_t id = 0;
+  if (name == "anarcho.add") {
+    PeerAddress addr;
+    if (args.size() != 3 || !absl::SimpleAtoi(arg(1), &id) || id == 0 || !PeerAddress::Parse(args[2], &addr)) {
+      return error("ERR usage: ANARCHO.ADD <id> <host:client_port:raft_port>");
+    }
+    cpb::ConfChange cc;
+    cc.set_type(cpb::CONF_CHANGE_ADD_LEARNER);
+    cc.set_node_id(id);
+    cc.set_context(addr.ToString());
+    if (auto s = rlog_->ProposeConfChange(cc); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+    resp::AppendSimpleString(&out, "OK added as a learner; it becomes a voter once caught up");
+    return out;
+  }
+  if (name == "anarcho.remove") {
+    if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.REMOVE <id>");
+    cpb::ConfChange cc;
+    cc.set_type(cpb::CONF_CHANGE_REMOVE_NODE);
+    cc.set_node_id(id);
+    if (auto s = rlog_->ProposeConfChange(cc); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+    resp::AppendSimpleString(&out, "OK");
+    return out;
+  }
+  if (name == "anarcho.transfer") {
+    if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.TRANSFER <id>");
+    if (auto s = rlog_->TransferLeadership(id); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+    resp::AppendSimpleString(&out, "OK");
+    return out;
+  }
+  return error(absl::StrCat("ERR unknown anarchoredis command '", name, "'; see ANARCHO.HELP"));
+}
+
+}  // namespace node
