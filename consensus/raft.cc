@@ -305,6 +305,10 @@ absl::Status Raft::Step(pb::Message m) {
     return absl::InvalidArgumentError(absl::StrCat("raft: bad message type ", type));
   }
   const bool is_vote = type == pb::MSG_VOTE || type == pb::MSG_PRE_VOTE;
+  if (IgnoresNonMember(m, is_vote)) {
+    ++ignored_non_members_;
+    return absl::OkStatus();
+  }
   if (m.term() == 0 && IsTermless(type)) {
     // Requests forwarded by a follower: not bound to a term.
   } else if (m.term() > term_) {
@@ -348,6 +352,17 @@ absl::Status Raft::Step(pb::Message m) {
     case Role::kFollower: StepFollower(m); break;
   }
   return absl::OkStatus();
+}
+
+// A node outside the configuration cannot disrupt it: a member ignores its
+// vote requests, and a leader its higher terms (a removed node that kept
+// campaigning, or a sender nobody in the cluster knows). A follower still
+// takes a higher term from an unknown leader: its log may lag the membership
+// change that made that leader a member. A node that is not a member itself
+// (one that joins) listens to anyone.
+bool Raft::IgnoresNonMember(const pb::Message& m, bool is_vote) const {
+  if (m.from() == id_ || trk_.IsMember(m.from()) || !trk_.IsMember(id_)) return false;
+  return is_vote || (role_ == Role::kLeader && m.term() > term_);
 }
 
 void Raft::HandleVoteRequest(const pb::Message& m) {
@@ -981,6 +996,7 @@ RaftStatus Raft::Status() const {
   s.lead_transferee = lead_transferee_;
   s.role = role_;
   s.conf_state = trk_.ConfState();
+  s.ignored_non_members = ignored_non_members_;
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : trk_.progress()) {
       ProgressInfo& info = s.progress[id];

@@ -178,6 +178,7 @@ struct RaftStatus {
   Role role = Role::kFollower;
   pb::ConfState conf_state;
   absl::btree_map<uint64_t, ProgressInfo> progress;  // leader only
+  uint64_t ignored_non_members = 0;  // messages from outside the configuration, ignored
 };
 
 // Entries that bootstrap a new cluster with these voters: one
@@ -280,6 +281,7 @@ class Raft {
   void StepLeader(pb::Message& m);
   void StepCandidate(pb::Message& m);
   void StepFollower(pb::Message& m);
+  bool IgnoresNonMember(const pb::Message& m, bool is_vote) const;
   void HandleVoteRequest(const pb::Message& m);
   void HandleAppendEntries(pb::Message& m);
   void HandleHeartbeat(const pb::Message& m);
@@ -338,6 +340,7 @@ class Raft {
   Role role_ = Role::kFollower;
   uint64_t lead_ = 0;
   uint64_t lead_transferee_ = 0;
+  uint64_t ignored_non_members_ = 0;
   // Index of the latest conf change appended by this leader; a new one waits
   // until applied >= this.
   uint64_t pending_conf_index_ = 0;

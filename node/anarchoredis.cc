@@ -44,6 +44,16 @@ ABSL_FLAG(std::string, peer_addresses, "",
 ABSL_FLAG(bool, join, false,
           "Start with an empty log and wait to be added (ANARCHO.ADD) instead of bootstrapping a "
           "new cluster of --peers.");
+ABSL_FLAG(std::string, cluster_secret_file, "",
+          "File holding the cluster's shared secret (at least 16 bytes; anarcho-admin cluster start makes "
+          "one): peers prove it to each other on every link, and never send it.");
+ABSL_FLAG(std::string, cluster_id, "",
+          "The cluster's id (any text up to 64 bytes). A new cluster stores it; a node that joins checks "
+          "it. Empty: derived from the initial voters' ids at bootstrap, adopted from the cluster when "
+          "joining.");
+ABSL_FLAG(bool, insecure_peers, false,
+          "Allow a Raft port on a non-loopback address without --cluster_secret_file: anyone who reaches "
+          "it can then write to the log.");
 ABSL_FLAG(int, tick_ms, 50, "Raft clock tick.");
 ABSL_FLAG(int, election_ticks, 10, "Election timeout in ticks (randomized up to twice this).");
 ABSL_FLAG(int, heartbeat_ticks, 1, "Leader heartbeat interval in ticks.");
@@ -137,6 +147,40 @@ bool LoadConfigFile(const std::string& path, const absl::flat_hash_set<std::stri
       std::cerr << path << ":" << lineno << ": " << name << ": " << error << "\n";
       return false;
     }
+  }
+  return true;
+}
+
+bool IsLoopback(const std::string& host) {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  return !ec && addr.is_loopback();
+}
+
+// The secret and cluster id the peer links prove (see cluster/peer_auth.h).
+// A Raft port others can reach needs a secret, unless told otherwise.
+bool ConfigurePeerSecurity(node::ReplicatedLogOptions& raft) {
+  raft.cluster_id = absl::GetFlag(FLAGS_cluster_id);
+  if (raft.cluster_id.size() > 64) {
+    std::cerr << "anarchoredis: --cluster_id is longer than 64 bytes\n";
+    return false;
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_cluster_secret_file); !file.empty()) {
+    auto secret = node::peer::ReadSecretFile(file);
+    if (!secret.ok()) {
+      std::cerr << "anarchoredis: --cluster_secret_file: " << secret.status().message() << "\n";
+      return false;
+    }
+    raft.cluster_secret = std::move(*secret);
+    return true;
+  }
+  const node::PeerAddress& self = raft.peers[raft.id];
+  const bool has_peers = raft.peers.size() > 1 || self.raft_port > 0;
+  if (has_peers && !IsLoopback(self.host) && !absl::GetFlag(FLAGS_insecure_peers)) {
+    std::cerr << "anarchoredis: the Raft port listens on " << self.host
+              << ", which is not a loopback address: give --cluster_secret_file (the same secret on every node), "
+                 "or --insecure_peers to run without one\n";
+    return false;
   }
   return true;
 }
@@ -246,6 +290,7 @@ int main(int argc, char** argv) {
   if (!raft.peers.contains(raft.id)) {
     raft.peers[raft.id] = node::PeerAddress{options.bind, options.port, absl::GetFlag(FLAGS_raft_port)};
   }
+  if (!ConfigurePeerSecurity(raft)) return 2;
 
   asio::io_context io(1);
   node::Server server(io, options);

@@ -23,6 +23,7 @@ std::string Server::StatusReply(int proto) const {
   if (auto it = rlog_->peers().find(st.leader); it != rlog_->peers().end()) leader_addr = it->second.ToString();
   const uint64_t applied = AppliedIndex();
   const gate::GateStats gate = gate_.Stats();
+  const PeerLinkStats links = rlog_->link_stats();
   std::vector<std::pair<std::string, std::string>> fields = {
       {"id", absl::StrCat(st.id)},
       {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
@@ -44,6 +45,11 @@ std::string Server::StatusReply(int proto) const {
       {"snapshot_transfers", absl::StrCat(rlog_->snapshot_transfers())},
       {"peers", absl::StrJoin(progress, " ")},
       {"log_syncs", absl::StrCat(rlog_->syncs())},
+      {"cluster_id", rlog_->cluster_id()},
+      {"peer_auth", options_.raft.cluster_secret.empty() ? "none" : "secret"},
+      {"peer_handshakes_refused", absl::StrCat(links.handshakes_refused)},
+      {"peer_wrong_sender", absl::StrCat(links.wrong_sender)},
+      {"raft_ignored_non_members", absl::StrCat(st.ignored_non_members)},
       {"stream_id", stream_id_},
       {"stream_committed_offset", absl::StrCat(committed_offset_)},
       {"child_pid", absl::StrCat(child_->pid())},

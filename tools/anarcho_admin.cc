@@ -1,12 +1,15 @@
 // anarcho-admin: start and stop a local cluster, show node state, change
 // membership. It speaks RESP to the nodes (ANARCHO.* commands).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -22,7 +25,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "asio.hpp"
+#include "absl/strings/escaping.h"
 #include "node/child/sync_client.h"
+#include "node/cluster/peer_auth.h"
 #include "tools/admin_util.h"
 
 ABSL_FLAG(std::string, dir, "", "Cluster directory (cluster start/stop/status).");
@@ -95,6 +100,30 @@ int Call(const std::string& host, int port, std::initializer_list<std::string_vi
   return 0;
 }
 
+// A file of this cluster's directory, made once (mode 0600) and kept: the
+// same cluster restarts with the same values.
+std::string KeptValue(const fs::path& file, const std::function<std::string()>& make) {
+  std::ifstream in(file);
+  std::string value;
+  if (in && std::getline(in, value) && !value.empty()) return value;
+  value = make();
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || ::write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size()) || ::close(fd) != 0) {
+    std::cerr << "cannot write " << file << ": " << strerror(errno) << "\n";
+    std::exit(1);
+  }
+  return value;
+}
+
+// Every cluster this command starts is authenticated: a random secret that
+// the nodes prove to each other, and a random cluster id.
+std::vector<std::string> PeerSecurityArgs(const fs::path& dir) {
+  const fs::path secret = dir / "cluster.secret";
+  KeptValue(secret, [] { return absl::BytesToHexString(node::peer::RandomBytes(32)); });
+  const std::string id = KeptValue(dir / "cluster.id", [] { return node::peer::NewClusterId(); });
+  return {"--cluster_secret_file", secret.string(), "--cluster_id", id};
+}
+
 void PrintStatusTable(const std::vector<std::pair<int, int>>& nodes, const std::string& host) {
   absl::PrintF("%-4s %-6s %-10s %-6s %-7s %-8s %-8s %-6s %s\n", "id", "port", "role", "term", "leader",
                "commit", "applied", "lag", "child");
@@ -129,6 +158,7 @@ int ClusterStart(const char* argv0) {
     for (const Member& m : members) conf << m.id << " " << m.client_port << " " << m.raft_port << "\n";
   }
   const std::string bin = NodeBinary(argv0);
+  const std::vector<std::string> security = PeerSecurityArgs(abs_dir);
   for (const Member& m : members) {
     fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
     fs::create_directories(ndir);
@@ -143,6 +173,7 @@ int ClusterStart(const char* argv0) {
       args.push_back("--restore");
       args.push_back(fs::absolute(absl::GetFlag(FLAGS_restore)).string());
     }
+    args.insert(args.end(), security.begin(), security.end());
     for (const auto& a : absl::GetFlag(FLAGS_node_args)) args.push_back(a);
     pid_t pid = fork();
     if (pid == 0) {

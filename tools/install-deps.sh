@@ -2,7 +2,7 @@
 # Installs what anarchoredis builds and runs with, from Debian packages only.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
-      libasio-dev librocksdb-dev libabsl-dev libprotobuf-dev protobuf-compiler zlib1g-dev
+      libasio-dev libssl-dev librocksdb-dev libabsl-dev libprotobuf-dev protobuf-compiler zlib1g-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       redis-server redis-tools gnuplot-nox
       tcl python3)  # tcl, python3: Redis's own test suite (tests/compat)

@@ -6,27 +6,39 @@
 
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"
+#include "node/cluster/peer_frames.h"
 #include "node/read_buffer.h"
 
 namespace node {
 namespace {
 constexpr size_t kMaxQueued = 64 << 20;   // per peer, then drop
-constexpr uint32_t kMaxFrame = 256 << 20;
 constexpr int kMinBackoffMs = 50, kMaxBackoffMs = 1000;
 constexpr auto kStableLink = std::chrono::seconds(1);
-constexpr char kRaftFrame = 'r';
-constexpr char kSnapshotFrame = 's';
+// A link that does not finish its handshake in time is closed.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
+using peer::kChallengeFrame;
+using peer::kHelloFrame;
+using peer::kMaxFrame;
+using peer::kMaxHandshakeFrame;
+using peer::kProofFrame;
+using peer::kRaftFrame;
+using peer::kSnapshotFrame;
+using peer::AppendFrame;
+using peer::ForEachFrame;
 }  // namespace
 
 struct PeerTransport::Peer {
-  explicit Peer(asio::io_context& io) : socket(io), retry(io) {}
+  explicit Peer(asio::io_context& io) : socket(io), retry(io), deadline(io) {}
   uint64_t id = 0;
   std::string host;
   int port = 0;
   asio::ip::tcp::socket socket;
-  asio::steady_timer retry;
+  asio::steady_timer retry, deadline;
+  // connecting: TCP connect and handshake; connected: authenticated.
   bool connected = false, connecting = false, writing = false, removed = false;
-  std::string queued, writing_buf;
+  std::string queued, writing_buf, hello_buf;
+  std::unique_ptr<peer::DialerHandshake> handshake;
+  ReadBuffer in;
   int backoff_ms = kMinBackoffMs;
   uint64_t generation = 0;  // bumps with each new socket
   bool retry_pending = false;
@@ -35,14 +47,22 @@ struct PeerTransport::Peer {
 };
 
 struct PeerTransport::Inbound {
-  explicit Inbound(asio::ip::tcp::socket s) : socket(std::move(s)) {}
+  Inbound(asio::ip::tcp::socket s, const peer::Identity& id)
+      : socket(std::move(s)), deadline(socket.get_executor()), handshake(id, peer::RandomBytes(peer::kNonceBytes)) {}
   asio::ip::tcp::socket socket;
+  asio::steady_timer deadline;
   ReadBuffer in;
-  std::string peer;  // for debug logs
+  std::string peer;  // its address, for logs
   uint64_t frames = 0;
+  peer::AcceptorHandshake handshake;
+  uint64_t node = 0;  // the authenticated dialer (0: not yet)
+  bool closing = false;
+  bool warned_sender = false;
+  std::string out;  // the challenge
 };
 
-PeerTransport::PeerTransport(asio::io_context& io, uint64_t self_id) : io_(io), self_(self_id) {}
+PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity)
+    : io_(io), identity_(std::move(identity)) {}
 
 PeerTransport::~PeerTransport() { Stop(); }
 
@@ -54,9 +74,13 @@ void PeerTransport::Stop() {
     p->removed = true;
     p->socket.close(ec);
     p->retry.cancel();
+    p->deadline.cancel();
   }
   for (auto& w : inbound_) {
-    if (auto in = w.lock()) in->socket.close(ec);
+    if (auto in = w.lock()) {
+      in->socket.close(ec);
+      in->deadline.cancel();
+    }
   }
 }
 
@@ -82,13 +106,18 @@ void PeerTransport::Accept() {
       return;
     }
     s.set_option(asio::ip::tcp::no_delay(true));
-    auto in = std::make_shared<Inbound>(std::move(s));
-    if (LogEnabled(LogLevel::kDebug)) {
-      asio::error_code ec2;
-      auto ep = in->socket.remote_endpoint(ec2);
-      in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
-      Log(LogLevel::kDebug, "raft link from %s accepted", in->peer);
-    }
+    auto in = std::make_shared<Inbound>(std::move(s), identity_);
+    asio::error_code ec2;
+    auto ep = in->socket.remote_endpoint(ec2);
+    in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
+    Log(LogLevel::kDebug, "raft link from %s accepted", in->peer);
+    // A dialer that does not finish the handshake in time is dropped.
+    in->deadline.expires_after(kHandshakeTimeout);
+    in->deadline.async_wait([this, w = std::weak_ptr<Inbound>(in)](const asio::error_code& ec) {
+      auto in = w.lock();
+      if (ec || !in || in->node != 0 || in->closing || stopped_) return;
+      Refuse(in, "no handshake in time");
+    });
     inbound_.push_back(in);
     std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
     ReadInbound(in);
@@ -98,43 +127,115 @@ void PeerTransport::Accept() {
 
 void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
   in->socket.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
-    if (ec || stopped_) {
+    if (ec || stopped_ || in->closing) {
       Log(LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->frames, ec.message());
+      if (!in->closing) in->deadline.cancel();
       return;
     }
     in->in.Commit(n);
-    while (in->in.size() >= 4) {
-      uint32_t len;
-      std::memcpy(&len, in->in.data().data(), 4);
-      len = be32toh(len);
-      if (len > kMaxFrame) {
-        Log(LogLevel::kWarning, "raft link: frame of %d bytes; closing", len);
-        asio::error_code ec2;
-        in->socket.close(ec2);
-        return;
-      }
-      if (in->in.size() < 4 + static_cast<size_t>(len)) break;
+    auto max = [&] { return in->node != 0 ? kMaxFrame : kMaxHandshakeFrame; };
+    const bool ok = ForEachFrame(in->in, max, [&](char type, std::string_view payload) {
       ++in->frames;
-      const char* payload = in->in.data().data() + 5;
-      const int size = static_cast<int>(len) - 1;
-      const char type = len > 0 ? in->in.data()[4] : 0;
-      bool ok = false;
-      if (type == kRaftFrame) {
-        consensus::pb::Message m;
-        if ((ok = m.ParseFromArray(payload, size))) on_message(std::move(m));
-      } else if (type == kSnapshotFrame) {
-        pb::SnapshotFrame f;
-        if ((ok = f.ParseFromArray(payload, size)) && on_snapshot_frame) on_snapshot_frame(std::move(f));
-      }
-      if (!ok) Log(LogLevel::kWarning, "raft link: a frame of %d bytes that does not parse; skipped", len);
-      in->in.Consume(4 + len);
+      return OnInboundFrame(in, type, payload);
+    });
+    if (!ok) {
+      if (!in->closing) Refuse(in, "a frame it may not send");
+      return;
     }
     ReadInbound(in);
   });
 }
 
+bool PeerTransport::OnInboundFrame(const std::shared_ptr<Inbound>& link, char type, std::string_view payload) {
+  if (link->node == 0) return OnHandshakeFrame(link, type, payload);
+  Inbound& in = *link;
+  const int size = static_cast<int>(payload.size());
+  bool parsed = false;
+  uint64_t from = 0;
+  if (type == kRaftFrame) {
+    consensus::pb::Message m;
+    if ((parsed = m.ParseFromArray(payload.data(), size)) && (from = m.from()) == in.node) on_message(std::move(m));
+  } else if (type == kSnapshotFrame) {
+    pb::SnapshotFrame f;
+    if ((parsed = f.ParseFromArray(payload.data(), size)) && (from = f.from()) == in.node && on_snapshot_frame) {
+      on_snapshot_frame(std::move(f));
+    }
+  } else {
+    Log(LogLevel::kWarning, "raft link from node %d (%s): a frame of type %d after the handshake; closing", in.node,
+        in.peer, static_cast<int>(type));
+    return false;
+  }
+  if (!parsed) {
+    Log(LogLevel::kWarning, "raft link from node %d: a frame of %d bytes that does not parse; skipped", in.node,
+        payload.size() + 1);
+  } else if (from != in.node) {
+    ++stats_.wrong_sender;
+    if (!in.warned_sender) {
+      Log(LogLevel::kWarning, "raft link from node %d (%s) carries messages from node %d: dropped", in.node, in.peer,
+          from);
+      in.warned_sender = true;
+    }
+  }
+  return true;
+}
+
+bool PeerTransport::OnHandshakeFrame(const std::shared_ptr<Inbound>& link, char type, std::string_view payload) {
+  Inbound& in = *link;
+  const int size = static_cast<int>(payload.size());
+  if (type == kHelloFrame) {
+    pb::PeerHello h;
+    if (!h.ParseFromArray(payload.data(), size)) return false;
+    pb::PeerChallenge c = in.handshake.OnHello(h);
+    AppendFrame(&in.out, kChallengeFrame, c);
+    // The challenge is the only write on an incoming link.
+    asio::async_write(in.socket, asio::buffer(in.out), [link](const asio::error_code&, size_t) {});
+    if (!c.error().empty()) {
+      Refuse(link, c.error());
+      return false;
+    }
+    return true;
+  }
+  if (type != kProofFrame) return false;
+  pb::PeerProof p;
+  if (!p.ParseFromArray(payload.data(), size)) return false;
+  if (auto s = in.handshake.OnProof(p); !s.ok()) {
+    Refuse(link, std::string(s.message()));
+    return false;
+  }
+  if (!Adopt(in.handshake.cluster_id())) {
+    Refuse(link, "its cluster differs from the one this node just joined");
+    return false;
+  }
+  in.node = in.handshake.peer();
+  in.deadline.cancel();
+  Log(LogLevel::kDebug, "raft link from %s authenticated as node %d", in.peer, in.node);
+  return true;
+}
+
+void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, std::string_view why) {
+  ++stats_.handshakes_refused;
+  Log(LogLevel::kWarning, "raft link from %s refused: %s", in->peer, why);
+  in->closing = true;
+  // Nothing more is read; the socket closes once the refusal had time to
+  // leave (the dialer's log then says why).
+  in->deadline.expires_after(std::chrono::milliseconds(200));
+  in->deadline.async_wait([in](const asio::error_code&) {
+    asio::error_code ec;
+    in->socket.close(ec);
+  });
+}
+
+bool PeerTransport::Adopt(const std::string& cluster_id) {
+  if (cluster_id == identity_.cluster_id) return true;
+  if (!identity_.cluster_id.empty()) return false;
+  identity_.cluster_id = cluster_id;
+  Log(LogLevel::kInfo, "joined cluster %s", cluster_id);
+  if (on_cluster_id) on_cluster_id(cluster_id);
+  return true;
+}
+
 void PeerTransport::SetPeer(uint64_t id, const std::string& host, int port) {
-  if (id == self_) return;
+  if (id == identity_.self) return;
   auto it = peers_.find(id);
   if (it != peers_.end()) {
     if (it->second->host == host && it->second->port == port) return;
@@ -154,6 +255,7 @@ void PeerTransport::RemovePeer(uint64_t id) {
   it->second->removed = true;
   it->second->socket.close(ec);
   it->second->retry.cancel();
+  it->second->deadline.cancel();
   peers_.erase(it);
 }
 
@@ -170,10 +272,7 @@ bool PeerTransport::Queue(uint64_t to, char type, const google::protobuf::Messag
     p.queued.clear();
     if (on_unreachable) on_unreachable(p.id);
   }
-  uint32_t len = htobe32(static_cast<uint32_t>(m.ByteSizeLong() + 1));
-  p.queued.append(reinterpret_cast<const char*>(&len), 4);
-  p.queued.push_back(type);
-  m.AppendToString(&p.queued);
+  AppendFrame(&p.queued, type, m);
   return true;
 }
 
@@ -211,17 +310,77 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
   ++p->generation;
   p->writing = false;
   p->writing_buf.clear();
+  p->in = ReadBuffer();
+  p->handshake = std::make_unique<peer::DialerHandshake>(identity_, p->id, peer::RandomBytes(peer::kNonceBytes));
+  // Connect and handshake within the deadline, or try again later.
+  p->deadline.expires_after(kHandshakeTimeout);
+  p->deadline.async_wait([this, p, generation = p->generation](const asio::error_code& ec) {
+    if (ec || generation != p->generation || p->connected || p->removed || stopped_) return;
+    Fail(p, asio::error::timed_out);
+  });
   p->socket.async_connect(asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(p->port)),
-                          [this, p](const asio::error_code& ec) {
-                            p->connecting = false;
-                            if (p->removed || stopped_) return;
+                          [this, p, generation = p->generation](const asio::error_code& ec) {
+                            if (p->removed || stopped_ || generation != p->generation) return;
                             if (ec) return Fail(p, ec);
                             p->socket.set_option(asio::ip::tcp::no_delay(true));
-                            p->connected = true;
-                            p->up_since = std::chrono::steady_clock::now();
-                            WatchClose(p);
-                            Write(p);
+                            p->hello_buf.clear();
+                            AppendFrame(&p->hello_buf, kHelloFrame, p->handshake->hello());
+                            asio::async_write(p->socket, asio::buffer(p->hello_buf),
+                                              [this, p, generation](const asio::error_code& ec, size_t) {
+                                                if (ec && generation == p->generation && !p->removed && !stopped_) {
+                                                  Fail(p, ec);
+                                                }
+                                              });
+                            ReadOutbound(p);
                           });
+}
+
+// The acceptor sends its challenge, then nothing: after the handshake a read
+// completes only when the link closes, which makes a dead link known at once
+// rather than at a later write.
+void PeerTransport::ReadOutbound(const std::shared_ptr<Peer>& p) {
+  p->socket.async_read_some(p->in.Prepare(kMaxHandshakeFrame + 4), [this, p, generation = p->generation](
+                                                                        const asio::error_code& ec, size_t n) {
+    if (p->removed || stopped_ || generation != p->generation) return;
+    if (ec) return Fail(p, ec);
+    p->in.Commit(n);
+    bool challenged = false;
+    const bool ok = ForEachFrame(p->in, [] { return kMaxHandshakeFrame; }, [&](char type, std::string_view payload) {
+      if (p->connected || type != kChallengeFrame) return false;
+      challenged = true;
+      OnChallenge(p, payload);
+      return p->connected;
+    });
+    if (!ok || (!challenged && p->connected && !p->in.empty())) {
+      if (p->connecting || p->connected) Fail(p, asio::error::access_denied);
+      return;
+    }
+    ReadOutbound(p);
+  });
+}
+
+void PeerTransport::OnChallenge(const std::shared_ptr<Peer>& p, std::string_view payload) {
+  pb::PeerChallenge c;
+  absl::StatusOr<pb::PeerProof> proof = absl::InvalidArgumentError("a challenge that does not parse");
+  if (c.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) proof = p->handshake->OnChallenge(c);
+  if (proof.ok() && !Adopt(p->handshake->cluster_id())) {
+    proof = absl::PermissionDeniedError("its cluster differs from the one this node just joined");
+  }
+  if (!proof.ok()) {
+    ++stats_.handshakes_refused;
+    Log(LogLevel::kWarning, "raft link to node %d (%s:%d): handshake failed: %s", p->id, p->host, p->port,
+        proof.status().message());
+    return;
+  }
+  // The proof goes first, then whatever was queued meanwhile.
+  std::string proof_frame;
+  AppendFrame(&proof_frame, kProofFrame, *proof);
+  p->queued.insert(0, proof_frame);
+  p->connecting = false;
+  p->connected = true;
+  p->up_since = std::chrono::steady_clock::now();
+  p->deadline.cancel();
+  Write(p);
 }
 
 void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
@@ -245,18 +404,6 @@ void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
   });
 }
 
-// Peers never send on our outgoing link: a read completes only when the link
-// closes, which makes a dead link known at once rather than at a later write.
-void PeerTransport::WatchClose(const std::shared_ptr<Peer>& p) {
-  auto buf = std::make_shared<std::array<char, 64>>();
-  asio::ip::tcp::socket* sock = &p->socket;
-  sock->async_read_some(asio::buffer(*buf), [this, p, buf, generation = p->generation](const asio::error_code& ec, size_t) {
-    if (p->removed || stopped_ || generation != p->generation || !p->connected) return;
-    if (ec) return Fail(p, ec);
-    WatchClose(p);
-  });
-}
-
 void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why) {
   if (!p->reported_down) {
     Log(LogLevel::kInfo, "raft link to node %d (%s:%d) is down: %s; reconnecting", p->id, p->host, p->port,
@@ -265,7 +412,8 @@ void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code&
   }
   asio::error_code ec;
   p->socket.close(ec);
-  p->connected = false;
+  p->deadline.cancel();
+  p->connected = p->connecting = false;
   p->queued.clear();  // Raft resends what matters
   if (on_unreachable) on_unreachable(p->id);
   // Reconnect after a backoff; messages sent meanwhile are dropped.

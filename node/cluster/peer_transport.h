@@ -6,8 +6,13 @@
 // everything queued for a peer leaves in one write. A slow peer only grows its
 // own queue, which is dropped past a bound, and messages for a peer whose link
 // is down are dropped until it reconnects (Raft retransmits what matters), so
-// it never blocks other peers or the client path. Incoming links are accepted from
-// anyone and only deliver messages.
+// it never blocks other peers or the client path.
+//
+// Every link opens with the handshake of peer_auth.h: nothing is sent on an
+// outgoing link, and nothing delivered from an incoming one, before both
+// sides proved the cluster secret. An incoming link then carries the
+// messages of the node it authenticated as, and only those: a frame that
+// claims another sender is dropped and counted.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "consensus/raft.pb.h"
+#include "node/cluster/peer_auth.h"
 #include "node/cluster/raft_transport.h"
 #include "node/snapshot.pb.h"
 
@@ -27,7 +33,7 @@ namespace node {
 
 class PeerTransport : public RaftTransport {
  public:
-  PeerTransport(asio::io_context& io, uint64_t self_id);
+  PeerTransport(asio::io_context& io, peer::Identity identity);
   ~PeerTransport() override;
 
   absl::Status Listen(const std::string& host, int port) override;
@@ -36,6 +42,11 @@ class PeerTransport : public RaftTransport {
   void Send(std::vector<consensus::pb::Message> messages) override;
   void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
   void Stop() override;
+  PeerLinkStats stats() const override { return stats_; }
+
+  // A node without a cluster id learned its cluster's from an authenticated
+  // peer: the owner stores it (links to other clusters are refused from now).
+  std::function<void(const std::string&)> on_cluster_id;
 
  private:
   struct Peer;
@@ -43,15 +54,24 @@ class PeerTransport : public RaftTransport {
   void Connect(const std::shared_ptr<Peer>& p);
   void Write(const std::shared_ptr<Peer>& p);
   void Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why);
-  void WatchClose(const std::shared_ptr<Peer>& p);
+  void ReadOutbound(const std::shared_ptr<Peer>& p);
+  void OnChallenge(const std::shared_ptr<Peer>& p, std::string_view payload);
   void Accept();
   // Queues one frame for `to`; false if it was dropped (no such peer, link down).
   bool Queue(uint64_t to, char type, const google::protobuf::MessageLite& m);
   void Flush(const std::shared_ptr<Peer>& p);
   void ReadInbound(const std::shared_ptr<Inbound>& in);
+  // One frame on an incoming link; false if the link must close.
+  bool OnInboundFrame(const std::shared_ptr<Inbound>& in, char type, std::string_view payload);
+  bool OnHandshakeFrame(const std::shared_ptr<Inbound>& in, char type, std::string_view payload);
+  void Refuse(const std::shared_ptr<Inbound>& in, std::string_view why);
+  // The handshake agreed on `cluster_id`: adopts it if this node has none.
+  // False if it conflicts with one adopted meanwhile.
+  bool Adopt(const std::string& cluster_id);
 
   asio::io_context& io_;
-  uint64_t self_;
+  peer::Identity identity_;
+  PeerLinkStats stats_;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::weak_ptr<Inbound>> inbound_;

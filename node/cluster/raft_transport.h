@@ -14,6 +14,12 @@
 
 namespace node {
 
+// What the links refused, for the node's status.
+struct PeerLinkStats {
+  uint64_t handshakes_refused = 0;  // a dialer or acceptor that failed the handshake
+  uint64_t wrong_sender = 0;        // messages claiming another sender than the link's node
+};
+
 class RaftTransport {
  public:
   virtual ~RaftTransport() = default;
@@ -27,6 +33,7 @@ class RaftTransport {
   virtual void Send(std::vector<consensus::pb::Message> messages) = 0;
   virtual void Send(uint64_t to, const pb::SnapshotFrame& frame) = 0;
   virtual void Stop() = 0;
+  virtual PeerLinkStats stats() const { return {}; }
 
   // Set by the owner before Listen.
   std::function<void(consensus::pb::Message&&)> on_message;

@@ -18,6 +18,7 @@ namespace cpb = consensus::pb;
 namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
 constexpr char kRestoredFromKey[] = "restored-from";  // size and crc32 of the --restore file
+constexpr char kClusterIdKey[] = "cluster-id";
 
 // The host's state that travels with a snapshot (its scripts and settings).
 void CopyCarried(const pb::SnapshotMeta& from, pb::SnapshotMeta* to) {
@@ -60,6 +61,7 @@ absl::Status ReplicatedLog::Start() {
   for (const auto& [id, _] : options_.peers) configured_.insert(id);
   if (auto s = snapshots_.Open(); !s.ok()) return s;
   if (auto s = Bootstrap(); !s.ok()) return s;
+  if (auto s = LoadClusterId(); !s.ok()) return s;
   for (const auto& [id, addr] : options_.address_book) {
     if (options_.peers.emplace(id, addr).second) configured_.insert(id);
   }
@@ -133,8 +135,46 @@ absl::Status ReplicatedLog::Bootstrap() {
   hs.set_term(1);
   hs.set_commit(voters.size());
   w.meta[kHardStateKey] = hs.SerializeAsString();
+  w.meta[kClusterIdKey] = InitialClusterId();
   if (auto s = store_->Write(w); !s.ok()) return s;
   Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
+  return absl::OkStatus();
+}
+
+// The members of a new cluster agree on its id without talking: the one
+// given (anarcho-admin passes a random one), else one derived from the ids of
+// the initial voters, which every member was started with (their addresses
+// may differ between members' views). Only a given id keeps apart two clusters
+// of the same ids that share a secret.
+std::string ReplicatedLog::InitialClusterId() const {
+  if (!options_.cluster_id.empty()) return options_.cluster_id;
+  std::string members = "voters";
+  for (const auto& [id, _] : options_.peers) absl::StrAppend(&members, " ", id);
+  return peer::DeriveClusterId(members);
+}
+
+// The cluster this node belongs to: stored at bootstrap, or when a node that
+// joins first meets its cluster (empty until then).
+absl::Status ReplicatedLog::LoadClusterId() {
+  auto stored = store_->GetMeta(kClusterIdKey);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (!options_.cluster_id.empty() && options_.cluster_id != **stored) {
+      return absl::FailedPreconditionError(absl::StrCat("this node belongs to cluster ", **stored,
+                                                        ", not to the --cluster_id given (", options_.cluster_id, ")"));
+    }
+    cluster_id_ = **stored;
+    return absl::OkStatus();
+  }
+  if (!options_.cluster_id.empty()) return StoreClusterId(options_.cluster_id);
+  return absl::OkStatus();
+}
+
+absl::Status ReplicatedLog::StoreClusterId(const std::string& id) {
+  storage::LogWrite w;
+  w.meta[kClusterIdKey] = id;
+  if (auto s = store_->Write(w); !s.ok()) return s;
+  cluster_id_ = id;
   return absl::OkStatus();
 }
 
@@ -159,6 +199,7 @@ absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& vo
   hs.set_term(1);
   hs.set_commit(index);
   w.meta[kHardStateKey] = hs.SerializeAsString();
+  w.meta[kClusterIdKey] = InitialClusterId();
   if (auto s = store_->Write(w); !s.ok()) return s;
   Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s) from %s (%d bytes, crc32 %08x)", voters.size(),
       options_.restore->rdb, meta->size(), meta->crc32());
@@ -234,8 +275,17 @@ absl::Status ReplicatedLog::LoadLog() {
 }
 
 absl::Status ReplicatedLog::StartTransport() {
-  transport_ = options_.make_transport ? options_.make_transport(options_.id)
-                                       : std::make_unique<PeerTransport>(io_, options_.id);
+  if (options_.make_transport) {
+    transport_ = options_.make_transport(options_.id);
+  } else {
+    auto tcp = std::make_unique<PeerTransport>(io_, peer::Identity{options_.id, options_.cluster_secret, cluster_id_});
+    tcp->on_cluster_id = [this](const std::string& id) {
+      if (auto s = StoreClusterId(id); !s.ok()) {
+        Log(LogLevel::kError, "cannot store the cluster id: %s", s.message());
+      }
+    };
+    transport_ = std::move(tcp);
+  }
   transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
     (void)raft_->Step(std::move(m));

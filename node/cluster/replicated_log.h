@@ -80,6 +80,11 @@ struct ReplicatedLogOptions {
     uint32_t crc32 = 0;
   };
   std::optional<Restore> restore;
+  // Peer authentication (peer_auth.h): the cluster secret (empty: none), and
+  // the cluster's id if given (else derived at bootstrap, or adopted by a
+  // node that joins).
+  std::string cluster_secret;
+  std::string cluster_id;
 };
 
 class ReplicatedLog {
@@ -127,6 +132,8 @@ class ReplicatedLog {
   const std::map<uint64_t, PeerAddress>& peers() const { return options_.peers; }
   const consensus::MemoryStorage& storage() const { return mem_; }
   uint64_t syncs() const { return syncs_; }
+  const std::string& cluster_id() const { return cluster_id_; }
+  PeerLinkStats link_stats() const { return transport_ ? transport_->stats() : PeerLinkStats{}; }
   // This node is the only voter (kept current as membership changes apply).
   bool sole_voter() const { return sole_voter_; }
   // Whether the core would take a proposal now: it leads (which it may have
@@ -156,6 +163,9 @@ class ReplicatedLog {
   // The bootstrap of a restored cluster: the membership and the state as a
   // snapshot (index = number of voters, term 1), no entries.
   absl::Status BootstrapFromRestore(const std::vector<uint64_t>& voters);
+  std::string InitialClusterId() const;
+  absl::Status LoadClusterId();
+  absl::Status StoreClusterId(const std::string& id);
   absl::Status LoadSnapshot();
   absl::Status LoadLog();
   absl::Status StartTransport();
@@ -193,6 +203,7 @@ class ReplicatedLog {
   uint64_t syncs_ = 0;
   bool sole_voter_ = false;
   absl::flat_hash_set<uint64_t> configured_;  // peers named on the command line
+  std::string cluster_id_;  // empty: a node that joins and has not met its cluster yet
 };
 
 }  // namespace node

@@ -499,6 +499,63 @@ TEST(Membership, CannotRemoveTheLastVoter) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (forged elections): one heartbeat claiming id 99 and a much
+// higher term made the leader step down and follow a node that does not exist.
+TEST(Membership, NonMembersNeitherDeposeALeaderNorWinVotes) {
+  TestCluster c(3);
+  c.Campaign(1);
+  const uint64_t term = c.raft(1).term();
+  pb::Message hb;
+  hb.set_type(pb::MSG_HEARTBEAT);
+  hb.set_from(99);
+  hb.set_to(1);
+  hb.set_term(term + 100);
+  ASSERT_TRUE(c.raft(1).Step(hb).ok());
+  pb::Message vote;
+  vote.set_type(pb::MSG_VOTE);
+  vote.set_from(99);
+  vote.set_to(2);
+  vote.set_term(term + 100);
+  vote.set_index(1000);
+  vote.set_log_term(term + 99);
+  vote.set_force(true);  // even one that claims a transfer
+  ASSERT_TRUE(c.raft(2).Step(vote).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 1u);
+  for (uint64_t id : {1, 2, 3}) EXPECT_EQ(c.raft(id).term(), term) << "node " << id;
+  EXPECT_EQ(c.raft(2).Status().vote, 1u);
+  EXPECT_EQ(c.raft(1).Status().ignored_non_members, 1u);
+  EXPECT_EQ(c.raft(2).Status().ignored_non_members, 1u);
+  ASSERT_TRUE(c.Propose(1, "still leader").ok());
+  EXPECT_EQ(Data(c, 3).back(), "still leader");
+  EXPECT_CLUSTER_OK(c);
+}
+
+// A removed node that never learned of its removal, told to campaign (a
+// transfer's TIMEOUT_NOW, delayed), cannot take the leadership or a vote.
+TEST(Membership, RemovedNodeCannotDisruptTheCluster) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Isolate(3);  // 3 misses its own removal
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_REMOVE_NODE, 3)).ok());
+  c.Stabilize();
+  ASSERT_EQ(c.host(2).conf().voters_size(), 2);
+  const uint64_t term = c.raft(1).term();
+  c.Heal();
+  pb::Message now;
+  now.set_type(pb::MSG_TIMEOUT_NOW);
+  now.set_from(1);
+  now.set_to(3);
+  now.set_term(c.raft(3).term());
+  ASSERT_TRUE(c.raft(3).Step(now).ok());
+  c.Stabilize();  // 3 asks 1 and 2 for a forced vote at a higher term
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_EQ(c.raft(2).term(), term);
+  EXPECT_GE(c.raft(1).Status().ignored_non_members + c.raft(2).Status().ignored_non_members, 2u);
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(Snapshot, LaggingFollowerGetsASnapshot) {
   TestCluster c(3);
   c.Campaign(1);

@@ -1,6 +1,9 @@
 #include "cluster_harness.h"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <iostream>
 
@@ -94,6 +97,9 @@ void FaultProxy::Pump(std::shared_ptr<Conn> c, bool upstream) {
 }
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(MakeTempDir("anarcho-cluster")) {
+  if (options_.peer_secret) {
+    std::ofstream(absl::StrCat(dir_, "/cluster.secret")) << "harness secret " << FreePort() << "-" << getpid() << "\n";
+  }
   for (int i = 0; i < options_.nodes; ++i) {
     ports_.push_back(FreePort());
     raft_ports_.push_back(FreePort());
@@ -140,11 +146,17 @@ std::vector<std::string> Cluster::NodeArgs(int i) {
                                    "--peers", absl::StrJoin(peers, ",")};
   if (!book.empty()) args.insert(args.end(), {"--peer_addresses", absl::StrJoin(book, ",")});
   if (generation_[i] > 0) args.push_back("--join");
+  for (const std::string& a : SecretArgs()) args.push_back(a);
   args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
   if (auto it = options_.args_of.find(i); it != options_.args_of.end()) {
     args.insert(args.end(), it->second.begin(), it->second.end());
   }
   return args;
+}
+
+std::vector<std::string> Cluster::SecretArgs() const {
+  if (!options_.peer_secret) return {};
+  return {"--cluster_secret_file", absl::StrCat(dir_, "/cluster.secret")};
 }
 
 std::map<std::string, std::string> Cluster::Status(int i) {

@@ -47,6 +47,8 @@ struct ClusterOptions {
   std::vector<std::string> node_args;  // extra flags for every node
   std::map<int, std::vector<std::string>> args_of;  // more flags for node i
   bool proxies = true;
+  // Nodes prove a shared secret on their links (as anarcho-admin's clusters do).
+  bool peer_secret = true;
 };
 
 class Cluster {
@@ -58,6 +60,8 @@ class Cluster {
   int port(int i) const { return ports_[i]; }  // client port of node i (0-based)
   int raft_port(int i) const { return raft_ports_[i]; }
   Node& node(int i) { return *nodes_[i]; }
+  // The flags that give a node this cluster's secret (empty without one).
+  std::vector<std::string> SecretArgs() const;
 
   // Index of the node that reports itself serving as leader; waits up to
   // `timeout`; -1 if none. `among` restricts the candidates.

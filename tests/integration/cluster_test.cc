@@ -303,7 +303,10 @@ TEST(ClusterTest, NodeWithEmptyDataDirJoinsAndCatchesUp) {
   std::vector<std::string> peers;
   for (int i = 0; i < c.size(); ++i) peers.push_back(absl::StrCat(i + 1, "=127.0.0.1:", c.port(i), ":", c.raft_port(i)));
   peers.push_back(absl::StrCat("4=127.0.0.1:", port, ":", raft));
-  Node joiner(dir, port, {"--id", "4", "--join", "--raft_port", absl::StrCat(raft), "--peers", absl::StrJoin(peers, ",")});
+  std::vector<std::string> args = {"--id", "4", "--join", "--raft_port", absl::StrCat(raft), "--peers",
+                                   absl::StrJoin(peers, ",")};
+  for (const std::string& a : c.SecretArgs()) args.push_back(a);  // it adopts the cluster's id
+  Node joiner(dir, port, args);
   joiner.Launch();
   EXPECT_EQ(w.Call({"ANARCHO.ADD", "4", absl::StrCat("127.0.0.1:", port, ":", raft)}).AsString(),
             "OK added as a learner; it becomes a voter once caught up");

@@ -1,0 +1,155 @@
+// The peer handshake (node/cluster/peer_auth.h) without sockets: who may open
+// a link, and what a recorded or forged handshake cannot do.
+#include "node/cluster/peer_auth.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace node::peer {
+namespace {
+
+constexpr char kSecret[] = "correct horse battery staple";
+
+Identity Id(uint64_t self, std::string secret = kSecret, std::string cluster = "c1") {
+  return Identity{self, std::move(secret), std::move(cluster)};
+}
+
+struct Outcome {
+  absl::Status dialer;    // the dialer's verdict on the acceptor
+  absl::Status acceptor;  // the acceptor's verdict on the dialer
+  std::string refused;    // the acceptor's refusal of the hello, if any
+};
+
+// One handshake between two identities, as PeerTransport runs it.
+Outcome Handshake(const Identity& dialer_id, const Identity& acceptor_id, uint64_t to = 0) {
+  DialerHandshake dialer(dialer_id, to ? to : acceptor_id.self, RandomBytes(kNonceBytes));
+  AcceptorHandshake acceptor(acceptor_id, RandomBytes(kNonceBytes));
+  Outcome o;
+  pb::PeerChallenge c = acceptor.OnHello(dialer.hello());
+  o.refused = c.error();
+  auto proof = dialer.OnChallenge(c);
+  o.dialer = proof.status();
+  o.acceptor = proof.ok() ? acceptor.OnProof(*proof) : absl::AbortedError("no proof sent");
+  return o;
+}
+
+TEST(PeerAuthTest, MembersWithTheSecretAuthenticateBothWays) {
+  DialerHandshake dialer(Id(1), 2, RandomBytes(kNonceBytes));
+  AcceptorHandshake acceptor(Id(2), RandomBytes(kNonceBytes));
+  pb::PeerChallenge c = acceptor.OnHello(dialer.hello());
+  ASSERT_TRUE(c.error().empty()) << c.error();
+  EXPECT_EQ(c.proof().size(), 32u);
+  auto proof = dialer.OnChallenge(c);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  ASSERT_TRUE(acceptor.OnProof(*proof).ok());
+  EXPECT_EQ(acceptor.peer(), 1u);
+  EXPECT_EQ(acceptor.cluster_id(), "c1");
+  EXPECT_EQ(dialer.cluster_id(), "c1");
+  // The secret itself never appears in what crosses the wire.
+  for (const std::string& wire : {dialer.hello().SerializeAsString(), c.SerializeAsString(), proof->SerializeAsString()}) {
+    EXPECT_EQ(wire.find(kSecret), std::string::npos);
+  }
+}
+
+TEST(PeerAuthTest, AWrongSecretIsRefusedByBothSides) {
+  Outcome o = Handshake(Id(1, "another secret, long enough"), Id(2));
+  EXPECT_FALSE(o.dialer.ok());  // the acceptor's proof does not match the dialer's secret
+  // A dialer with another secret that gets past its own check (the acceptor's
+  // proof recomputed under its secret) still cannot prove itself.
+  const std::string other = "another secret, long enough";
+  DialerHandshake forger(Id(1, other), 2, RandomBytes(kNonceBytes));
+  AcceptorHandshake acceptor(Id(2), RandomBytes(kNonceBytes));
+  pb::PeerChallenge c = acceptor.OnHello(forger.hello());
+  AcceptorHandshake mirror(Id(2, other), c.nonce());
+  c.set_proof(mirror.OnHello(forger.hello()).proof());
+  auto proof = forger.OnChallenge(c);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  EXPECT_EQ(acceptor.OnProof(*proof).code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(PeerAuthTest, SecretAndNoSecretNeverTalk) {
+  Outcome a = Handshake(Id(1, ""), Id(2));
+  EXPECT_FALSE(a.dialer.ok());
+  EXPECT_NE(a.dialer.message().find("this node has none"), std::string::npos) << a.dialer;
+  Outcome b = Handshake(Id(1), Id(2, ""));
+  EXPECT_FALSE(b.dialer.ok());
+  EXPECT_NE(b.dialer.message().find("the peer has no cluster secret"), std::string::npos) << b.dialer;
+  // Without secrets on both sides the ids and the cluster are still checked.
+  Outcome c = Handshake(Id(1, ""), Id(2, ""));
+  EXPECT_TRUE(c.dialer.ok() && c.acceptor.ok());
+}
+
+TEST(PeerAuthTest, AProofIsGoodForOneLinkOnly) {
+  // Record a successful handshake...
+  DialerHandshake dialer(Id(1), 2, RandomBytes(kNonceBytes));
+  AcceptorHandshake acceptor(Id(2), RandomBytes(kNonceBytes));
+  auto recorded_proof = dialer.OnChallenge(acceptor.OnHello(dialer.hello()));
+  ASSERT_TRUE(recorded_proof.ok());
+  // ...and replay the hello and the proof to a fresh acceptor: its nonce differs.
+  AcceptorHandshake fresh(Id(2), RandomBytes(kNonceBytes));
+  ASSERT_TRUE(fresh.OnHello(dialer.hello()).error().empty());
+  EXPECT_FALSE(fresh.OnProof(*recorded_proof).ok());
+  // Reflection: the acceptor's own proof, sent back as the dialer's.
+  AcceptorHandshake victim(Id(2), RandomBytes(kNonceBytes));
+  pb::PeerChallenge c = victim.OnHello(dialer.hello());
+  pb::PeerProof reflected;
+  reflected.set_proof(c.proof());
+  EXPECT_FALSE(victim.OnProof(reflected).ok());
+}
+
+TEST(PeerAuthTest, IdsAndClustersAreChecked) {
+  EXPECT_NE(Handshake(Id(1), Id(2), /*to=*/3).refused.find("this is node 2, not node 3"), std::string::npos);
+  EXPECT_FALSE(Handshake(Id(2), Id(2)).refused.empty());  // itself
+  EXPECT_FALSE(Handshake(Id(0), Id(2)).refused.empty());
+  Outcome other = Handshake(Id(1, kSecret, "c1"), Id(2, kSecret, "c2"));
+  EXPECT_NE(other.refused.find("belongs to cluster c1, this node to cluster c2"), std::string::npos) << other.refused;
+  // A node that joins (no cluster id yet) agrees on its peer's, either way round.
+  DialerHandshake joiner(Id(4, kSecret, ""), 1, RandomBytes(kNonceBytes));
+  AcceptorHandshake member(Id(1), RandomBytes(kNonceBytes));
+  auto proof = joiner.OnChallenge(member.OnHello(joiner.hello()));
+  ASSERT_TRUE(proof.ok());
+  EXPECT_TRUE(member.OnProof(*proof).ok());
+  EXPECT_EQ(joiner.cluster_id(), "c1");
+  Outcome leader_to_joiner = Handshake(Id(1), Id(4, kSecret, ""));
+  EXPECT_TRUE(leader_to_joiner.acceptor.ok()) << leader_to_joiner.acceptor;
+}
+
+TEST(PeerAuthTest, MalformedHellosAreRefused) {
+  AcceptorHandshake a(Id(2), RandomBytes(kNonceBytes));
+  pb::PeerHello h = DialerHandshake(Id(1), 2, RandomBytes(kNonceBytes)).hello();
+  pb::PeerHello short_nonce = h;
+  short_nonce.set_nonce("abc");
+  EXPECT_FALSE(a.OnHello(short_nonce).error().empty());
+  pb::PeerHello future = h;
+  future.set_version(kVersion + 1);
+  EXPECT_NE(a.OnHello(future).error().find("version"), std::string::npos);
+  pb::PeerHello long_cluster = h;
+  long_cluster.set_cluster_id(std::string(65, 'x'));
+  EXPECT_FALSE(a.OnHello(long_cluster).error().empty());
+  // A proof before any hello.
+  AcceptorHandshake b(Id(2), RandomBytes(kNonceBytes));
+  EXPECT_FALSE(b.OnProof(pb::PeerProof()).ok());
+}
+
+TEST(PeerAuthTest, SecretFiles) {
+  const std::string path = ::testing::TempDir() + "/peer_auth_secret_" + std::to_string(getpid());
+  std::ofstream(path) << "  short\n";
+  EXPECT_EQ(ReadSecretFile(path).status().code(), absl::StatusCode::kInvalidArgument);
+  std::ofstream(path) << "0123456789abcdef0123\n";
+  auto s = ReadSecretFile(path);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, "0123456789abcdef0123");
+  std::remove(path.c_str());
+  EXPECT_EQ(ReadSecretFile(path).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(NewClusterId().size(), 32u);
+  EXPECT_NE(NewClusterId(), NewClusterId());
+  EXPECT_EQ(DeriveClusterId("voters 1 2 3"), DeriveClusterId("voters 1 2 3"));
+  EXPECT_NE(DeriveClusterId("voters 1 2 3"), DeriveClusterId("voters 1 2 4"));
+}
+
+}  // namespace
+}  // namespace node::peer
