@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"
 #include "node/cluster/peer_frames.h"
+#include "node/cluster/peer_link.h"
 #include "node/read_buffer.h"
 
 namespace node {
@@ -18,7 +19,6 @@ constexpr auto kStableLink = std::chrono::seconds(1);
 constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
 using peer::kChallengeFrame;
 using peer::kHelloFrame;
-using peer::kMaxFrame;
 using peer::kMaxHandshakeFrame;
 using peer::kProofFrame;
 using peer::kRaftFrame;
@@ -48,16 +48,13 @@ struct PeerTransport::Peer {
 
 struct PeerTransport::Inbound {
   Inbound(asio::ip::tcp::socket s, const peer::Identity& id)
-      : socket(std::move(s)), deadline(socket.get_executor()), handshake(id, peer::RandomBytes(peer::kNonceBytes)) {}
+      : socket(std::move(s)), deadline(socket.get_executor()), link(id, peer::RandomBytes(peer::kNonceBytes)) {}
   asio::ip::tcp::socket socket;
   asio::steady_timer deadline;
   ReadBuffer in;
   std::string peer;  // its address, for logs
-  uint64_t frames = 0;
-  peer::AcceptorHandshake handshake;
-  uint64_t node = 0;  // the authenticated dialer (0: not yet)
+  peer::InboundLink link;
   bool closing = false;
-  bool warned_sender = false;
   std::string out;  // the challenge
 };
 
@@ -111,11 +108,24 @@ void PeerTransport::Accept() {
     auto ep = in->socket.remote_endpoint(ec2);
     in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
     Log(LogLevel::kDebug, "raft link from %s accepted", in->peer);
+    std::weak_ptr<Inbound> weak = in;
+    in->link.send = [weak](std::string bytes) {
+      // The challenge is the only write on an incoming link.
+      auto in = weak.lock();
+      if (!in) return;
+      in->out = std::move(bytes);
+      asio::async_write(in->socket, asio::buffer(in->out), [in](const asio::error_code&, size_t) {});
+    };
+    in->link.adopt = [this](const std::string& cluster_id) { return Adopt(cluster_id); };
+    in->link.on_message = [this](consensus::pb::Message&& m) { on_message(std::move(m)); };
+    in->link.on_snapshot_frame = [this](pb::SnapshotFrame&& f) {
+      if (on_snapshot_frame) on_snapshot_frame(std::move(f));
+    };
     // A dialer that does not finish the handshake in time is dropped.
     in->deadline.expires_after(kHandshakeTimeout);
-    in->deadline.async_wait([this, w = std::weak_ptr<Inbound>(in)](const asio::error_code& ec) {
-      auto in = w.lock();
-      if (ec || !in || in->node != 0 || in->closing || stopped_) return;
+    in->deadline.async_wait([this, weak](const asio::error_code& ec) {
+      auto in = weak.lock();
+      if (ec || !in || in->link.node() != 0 || in->closing || stopped_) return;
       Refuse(in, "no handshake in time");
     });
     inbound_.push_back(in);
@@ -128,93 +138,28 @@ void PeerTransport::Accept() {
 void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
   in->socket.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
     if (ec || stopped_ || in->closing) {
-      Log(LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->frames, ec.message());
+      Log(LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->link.frames(), ec.message());
       if (!in->closing) in->deadline.cancel();
       return;
     }
     in->in.Commit(n);
-    auto max = [&] { return in->node != 0 ? kMaxFrame : kMaxHandshakeFrame; };
-    const bool ok = ForEachFrame(in->in, max, [&](char type, std::string_view payload) {
-      ++in->frames;
-      return OnInboundFrame(in, type, payload);
-    });
-    if (!ok) {
-      if (!in->closing) Refuse(in, "a frame it may not send");
-      return;
+    const bool was_authenticated = in->link.node() != 0;
+    const uint64_t wrong_before = in->link.wrong_sender();
+    const absl::Status s = in->link.OnData(in->in);
+    stats_.wrong_sender += in->link.wrong_sender() - wrong_before;
+    if (!was_authenticated && in->link.node() != 0) {
+      in->deadline.cancel();
+      Log(LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, in->link.node());
     }
+    if (!s.ok()) return Refuse(in, s.message());
     ReadInbound(in);
   });
 }
 
-bool PeerTransport::OnInboundFrame(const std::shared_ptr<Inbound>& link, char type, std::string_view payload) {
-  if (link->node == 0) return OnHandshakeFrame(link, type, payload);
-  Inbound& in = *link;
-  const int size = static_cast<int>(payload.size());
-  bool parsed = false;
-  uint64_t from = 0;
-  if (type == kRaftFrame) {
-    consensus::pb::Message m;
-    if ((parsed = m.ParseFromArray(payload.data(), size)) && (from = m.from()) == in.node) on_message(std::move(m));
-  } else if (type == kSnapshotFrame) {
-    pb::SnapshotFrame f;
-    if ((parsed = f.ParseFromArray(payload.data(), size)) && (from = f.from()) == in.node && on_snapshot_frame) {
-      on_snapshot_frame(std::move(f));
-    }
-  } else {
-    Log(LogLevel::kWarning, "raft link from node %d (%s): a frame of type %d after the handshake; closing", in.node,
-        in.peer, static_cast<int>(type));
-    return false;
-  }
-  if (!parsed) {
-    Log(LogLevel::kWarning, "raft link from node %d: a frame of %d bytes that does not parse; skipped", in.node,
-        payload.size() + 1);
-  } else if (from != in.node) {
-    ++stats_.wrong_sender;
-    if (!in.warned_sender) {
-      Log(LogLevel::kWarning, "raft link from node %d (%s) carries messages from node %d: dropped", in.node, in.peer,
-          from);
-      in.warned_sender = true;
-    }
-  }
-  return true;
-}
-
-bool PeerTransport::OnHandshakeFrame(const std::shared_ptr<Inbound>& link, char type, std::string_view payload) {
-  Inbound& in = *link;
-  const int size = static_cast<int>(payload.size());
-  if (type == kHelloFrame) {
-    pb::PeerHello h;
-    if (!h.ParseFromArray(payload.data(), size)) return false;
-    pb::PeerChallenge c = in.handshake.OnHello(h);
-    AppendFrame(&in.out, kChallengeFrame, c);
-    // The challenge is the only write on an incoming link.
-    asio::async_write(in.socket, asio::buffer(in.out), [link](const asio::error_code&, size_t) {});
-    if (!c.error().empty()) {
-      Refuse(link, c.error());
-      return false;
-    }
-    return true;
-  }
-  if (type != kProofFrame) return false;
-  pb::PeerProof p;
-  if (!p.ParseFromArray(payload.data(), size)) return false;
-  if (auto s = in.handshake.OnProof(p); !s.ok()) {
-    Refuse(link, std::string(s.message()));
-    return false;
-  }
-  if (!Adopt(in.handshake.cluster_id())) {
-    Refuse(link, "its cluster differs from the one this node just joined");
-    return false;
-  }
-  in.node = in.handshake.peer();
-  in.deadline.cancel();
-  Log(LogLevel::kDebug, "raft link from %s authenticated as node %d", in.peer, in.node);
-  return true;
-}
-
-void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, std::string_view why) {
+void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why) {
   ++stats_.handshakes_refused;
-  Log(LogLevel::kWarning, "raft link from %s refused: %s", in->peer, why);
+  Log(LogLevel::kWarning, "raft link from %s%s refused: %s", in->peer,
+      in->link.node() ? absl::StrCat(" (node ", in->link.node(), ")") : "", why);
   in->closing = true;
   // Nothing more is read; the socket closes once the refusal had time to
   // leave (the dialer's log then says why).

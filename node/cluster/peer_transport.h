@@ -61,10 +61,7 @@ class PeerTransport : public RaftTransport {
   bool Queue(uint64_t to, char type, const google::protobuf::MessageLite& m);
   void Flush(const std::shared_ptr<Peer>& p);
   void ReadInbound(const std::shared_ptr<Inbound>& in);
-  // One frame on an incoming link; false if the link must close.
-  bool OnInboundFrame(const std::shared_ptr<Inbound>& in, char type, std::string_view payload);
-  bool OnHandshakeFrame(const std::shared_ptr<Inbound>& in, char type, std::string_view payload);
-  void Refuse(const std::shared_ptr<Inbound>& in, std::string_view why);
+  void Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why);
   // The handshake agreed on `cluster_id`: adopts it if this node has none.
   // False if it conflicts with one adopted meanwhile.
   bool Adopt(const std::string& cluster_id);

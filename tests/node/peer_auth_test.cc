@@ -1,10 +1,13 @@
 // The peer handshake (node/cluster/peer_auth.h) without sockets: who may open
 // a link, and what a recorded or forged handshake cannot do.
 #include "node/cluster/peer_auth.h"
+#include "node/cluster/peer_frames.h"
+#include "node/cluster/peer_link.h"
 
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "gtest/gtest.h"
@@ -149,6 +152,89 @@ TEST(PeerAuthTest, SecretFiles) {
   EXPECT_NE(NewClusterId(), NewClusterId());
   EXPECT_EQ(DeriveClusterId("voters 1 2 3"), DeriveClusterId("voters 1 2 3"));
   EXPECT_NE(DeriveClusterId("voters 1 2 3"), DeriveClusterId("voters 1 2 4"));
+}
+
+std::string Frame(char type, const google::protobuf::MessageLite& m) {
+  std::string out;
+  AppendFrame(&out, type, m);
+  return out;
+}
+
+void Feed(ReadBuffer& in, const std::string& bytes) {
+  auto room = in.Prepare(bytes.size());
+  std::memcpy(room.data(), bytes.data(), bytes.size());
+  in.Commit(bytes.size());
+}
+
+consensus::pb::Message Heartbeat(uint64_t from) {
+  consensus::pb::Message m;
+  m.set_type(consensus::pb::MSG_HEARTBEAT);
+  m.set_from(from);
+  m.set_to(2);
+  m.set_term(5);
+  return m;
+}
+
+// The accepting side as PeerTransport drives it: nothing before the proof,
+// then only the authenticated node's messages.
+TEST(PeerAuthTest, InboundLinkDeliversOnlyTheAuthenticatedNodesMessages) {
+  InboundLink link(Id(2), RandomBytes(kNonceBytes));
+  std::string sent;
+  std::vector<uint64_t> delivered;
+  link.send = [&](std::string bytes) { sent += bytes; };
+  link.adopt = [](const std::string& c) { return c == "c1"; };
+  link.on_message = [&](consensus::pb::Message&& m) { delivered.push_back(m.from()); };
+  DialerHandshake d(Id(1), 2, RandomBytes(kNonceBytes));
+  ReadBuffer in;
+  Feed(in, Frame(kHelloFrame, d.hello()));
+  ASSERT_TRUE(link.OnData(in).ok());
+  // The challenge went out; the dialer answers it, then sends at once.
+  ReadBuffer back;
+  Feed(back, sent);
+  pb::PeerChallenge c;
+  ASSERT_TRUE(ForEachFrame(back, [] { return kMaxHandshakeFrame; }, [&](char type, std::string_view payload) {
+    return type == kChallengeFrame && c.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+  }));
+  auto proof = d.OnChallenge(c);
+  ASSERT_TRUE(proof.ok());
+  Feed(in, Frame(kProofFrame, *proof) + Frame(kRaftFrame, Heartbeat(1)) + Frame(kRaftFrame, Heartbeat(3)) +
+               Frame(kRaftFrame, Heartbeat(1)));
+  ASSERT_TRUE(link.OnData(in).ok());
+  EXPECT_EQ(link.node(), 1u);
+  EXPECT_EQ(delivered, (std::vector<uint64_t>{1, 1}));
+  EXPECT_EQ(link.wrong_sender(), 1u);
+}
+
+TEST(PeerAuthTest, InboundLinkRefusesTrafficBeforeTheHandshake) {
+  InboundLink link(Id(2), RandomBytes(kNonceBytes));
+  int delivered = 0;
+  link.on_message = [&](consensus::pb::Message&&) { ++delivered; };
+  ReadBuffer in;
+  Feed(in, Frame(kRaftFrame, Heartbeat(1)));
+  EXPECT_EQ(link.OnData(in).code(), absl::StatusCode::kPermissionDenied);
+  InboundLink big(Id(2), RandomBytes(kNonceBytes));
+  ReadBuffer huge;
+  Feed(huge, std::string("\x00\x10\x00\x00h", 5));
+  EXPECT_FALSE(big.OnData(huge).ok());
+  // A cluster this node does not belong to (any more).
+  InboundLink other(Id(2), RandomBytes(kNonceBytes));
+  other.adopt = [](const std::string&) { return false; };
+  std::string challenge;
+  other.send = [&](std::string bytes) { challenge = bytes; };
+  DialerHandshake d(Id(1), 2, RandomBytes(kNonceBytes));
+  ReadBuffer in2;
+  Feed(in2, Frame(kHelloFrame, d.hello()));
+  ASSERT_TRUE(other.OnData(in2).ok());
+  ReadBuffer back;
+  Feed(back, challenge);
+  pb::PeerChallenge c;
+  ForEachFrame(back, [] { return kMaxHandshakeFrame; }, [&](char, std::string_view p) {
+    return c.ParseFromArray(p.data(), static_cast<int>(p.size()));
+  });
+  Feed(in2, Frame(kProofFrame, *d.OnChallenge(c)) + Frame(kRaftFrame, Heartbeat(1)));
+  EXPECT_FALSE(other.OnData(in2).ok());
+  EXPECT_EQ(other.node(), 0u);
+  EXPECT_EQ(delivered, 0);
 }
 
 }  // namespace
