@@ -47,6 +47,7 @@ struct MasterLink::Session {
   ReadBuffer in;
   resp::RequestParser parser;
   bool authenticated = false;
+  bool closed = false;
 };
 
 MasterLink::MasterLink(asio::io_context& io) : io_(io), acceptor_(io), keepalive_(io) {}
@@ -75,17 +76,22 @@ void MasterLink::Stop() {
   acceptor_.close(ec);
   keepalive_.cancel();
   if (session_) Drop(session_);
+  if (auto p = pending_.lock()) Drop(p);
 }
 
 void MasterLink::Accept() {
   acceptor_.async_accept([this, alive = alive_](const asio::error_code& ec, asio::ip::tcp::socket socket) {
     if (!*alive || ec == asio::error::operation_aborted) return;
     if (!ec) {
-      // One child at a time: a new connection (a restarted child) replaces the old one.
-      if (session_) Drop(session_);
+      // One child at a time: a new connection (a restarted child) replaces
+      // the old one once it authenticated (see Handle); until then it is
+      // pending, and a newer pending one replaces it, so connections that
+      // never authenticate neither pile up nor disturb the child's link.
+      if (auto old = pending_.lock()) Drop(old);
       socket.set_option(asio::ip::tcp::no_delay(true));
-      session_ = std::make_shared<Session>(std::move(socket));
-      Read(session_);
+      auto s = std::make_shared<Session>(std::move(socket));
+      pending_ = s;
+      Read(s);
     }
     Accept();
   });
@@ -93,6 +99,7 @@ void MasterLink::Accept() {
 
 void MasterLink::Drop(const std::shared_ptr<Session>& s) {
   asio::error_code ec;
+  s->closed = true;
   s->socket.close(ec);
   if (s == session_) {
     session_.reset();
@@ -109,12 +116,12 @@ void MasterLink::Detach() {
 
 void MasterLink::Read(const std::shared_ptr<Session>& s) {
   s->socket.async_read_some(s->in.Prepare(16 << 10), [this, s, alive = alive_](const asio::error_code& ec, size_t n) {
-    if (!*alive || s != session_) return;
+    if (!*alive || s->closed) return;
     if (ec) return Drop(s);  // the child reconnects (full sync), or it died (the node rebuilds it)
     s->in.Commit(n);
     std::vector<std::string_view> args;
     std::string error;
-    while (!s->in.empty() && s == session_) {
+    while (!s->in.empty() && !s->closed) {
       size_t consumed = 0;
       const resp::ParseStatus st = s->parser.Parse(s->in.data(), &consumed, &args, &error);
       if (st == resp::ParseStatus::kNeedMore) break;
@@ -122,7 +129,7 @@ void MasterLink::Read(const std::shared_ptr<Session>& s) {
       if (!args.empty()) Handle(s, args);
       s->in.Consume(consumed);
     }
-    if (s == session_) Read(s);
+    if (!s->closed) Read(s);
   });
 }
 
@@ -135,6 +142,11 @@ void MasterLink::Reply(const std::shared_ptr<Session>& s, std::string_view bytes
 void MasterLink::Handle(const std::shared_ptr<Session>& s, std::span<const std::string_view> args) {
   if (Is(args[0], "auth")) {
     s->authenticated = args.size() >= 2 && args.back() == secret_;
+    if (s->authenticated && s != session_) {
+      if (session_) Drop(session_);
+      session_ = s;
+      pending_.reset();
+    }
     return Reply(s, s->authenticated ? "+OK\r\n" : "-WRONGPASS invalid password\r\n");
   }
   if (!s->authenticated) {

@@ -103,6 +103,7 @@ class MasterLink {
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
+  std::weak_ptr<Session> pending_;  // connected, not authenticated yet
   asio::steady_timer keepalive_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::string secret_;

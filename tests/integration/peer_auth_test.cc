@@ -4,6 +4,7 @@
 // cluster secret (node/cluster/peer_auth.h), a link carries only its
 // authenticated node's messages, and non-members cannot depose a leader.
 #include <endian.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <thread>
@@ -99,7 +100,7 @@ cpb::Message Raft(cpb::MessageType type, uint64_t from, uint64_t to, uint64_t te
 // id, one entry after the follower's last. Without the handshake the link is
 // closed and nothing is appended.
 TEST(PeerLinkTest, ForgedAppendWithoutTheSecretChangesNothing) {
-  Cluster c({.proxies = false});
+  Cluster c({.nodes = 3, .node_args = {}, .args_of = {}, .proxies = false});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % 3;
@@ -134,7 +135,7 @@ TEST(PeerLinkTest, ForgedAppendWithoutTheSecretChangesNothing) {
 // A wrong secret fails the handshake: the node refuses the dialer's proof
 // (and the dialer, honest, already refused the node's).
 TEST(PeerLinkTest, WrongSecretIsRefused) {
-  Cluster c({.proxies = false});
+  Cluster c({.nodes = 3, .node_args = {}, .args_of = {}, .proxies = false});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   RawPeer forger(c.raft_port(leader));
@@ -146,7 +147,7 @@ TEST(PeerLinkTest, WrongSecretIsRefused) {
 // by the leader, and a member's link that claims another sender carries
 // nothing.
 TEST(PeerLinkTest, NonMembersAndWrongSendersDoNotDeposeTheLeader) {
-  Cluster c({.proxies = false});
+  Cluster c({.nodes = 3, .node_args = {}, .args_of = {}, .proxies = false});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % 3;
@@ -176,7 +177,7 @@ TEST(PeerLinkTest, NonMembersAndWrongSendersDoNotDeposeTheLeader) {
 // A peer that connects and says nothing is dropped after the handshake's
 // deadline; a frame too big for a handshake closes the link at once.
 TEST(PeerLinkTest, SilentOrOversizedDialersAreDropped) {
-  Cluster c({.nodes = 1, .proxies = false});
+  Cluster c({.nodes = 1, .node_args = {}, .args_of = {}, .proxies = false});
   ASSERT_GE(c.WaitForLeader(), 0);
   RawPeer big(c.raft_port(0));
   const std::string header("\x00\x10\x00\x00h", 5);  // a 1 MB "hello"
@@ -185,6 +186,62 @@ TEST(PeerLinkTest, SilentOrOversizedDialersAreDropped) {
   RawPeer silent(c.raft_port(0));
   EXPECT_TRUE(silent.Closed(8s));
   EXPECT_EQ(Field(c, 0, "peer_handshakes_refused"), 2u);
+}
+
+// The child is reachable only by its node: no TCP port, a unix socket that
+// only the node's user may use.
+TEST(PeerLinkTest, ChildrenListenOnlyOnAPrivateUnixSocket) {
+  Cluster c({.nodes = 1, .node_args = {}, .args_of = {}, .proxies = false});
+  ASSERT_GE(c.WaitForLeader(), 0);
+  auto port = c.ChildCall(0, {"CONFIG", "GET", "port"});
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_EQ(port->elements.size(), 2u);
+  EXPECT_EQ(port->elements[1].AsString(), "0");
+  auto tls = c.ChildCall(0, {"CONFIG", "GET", "tls-port"});
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(tls->elements[1].AsString(), "0");
+  struct stat st;
+  ASSERT_EQ(::stat((c.node(0).dir() + "/child/redis.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+// A follower's child is a replica of its node, over TCP on loopback with a
+// password. Connections that do not authenticate get nothing and, found
+// while fixing the peer links, no longer replace the child's own link (each
+// one cost a full resync).
+TEST(PeerLinkTest, StrangersOnTheMasterLinkDoNotDisturbTheChild) {
+  Cluster c({.nodes = 3, .node_args = {}, .args_of = {}, .proxies = false});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "k", "1"}).AsString(), "OK");
+  auto info = c.ChildCall(follower, {"INFO", "replication"});
+  ASSERT_TRUE(info.ok());
+  const std::string text = info->AsString();
+  const size_t at = text.find("master_port:");
+  ASSERT_NE(at, std::string::npos) << text;
+  int master_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(text.substr(at + 12, text.find('\r', at) - at - 12), &master_port)) << text;
+  const std::string syncs = c.Status(follower)["child_full_syncs"];
+
+  std::vector<std::unique_ptr<Client>> strangers;
+  for (int i = 0; i < 3; ++i) {
+    strangers.push_back(std::make_unique<Client>(master_port));
+    ASSERT_TRUE(strangers.back()->connected());
+  }
+  strangers.back()->Send("*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n");
+  EXPECT_TRUE(strangers.back()->ClosedByPeer(2s)) << "an unauthenticated PSYNC is refused";
+  ASSERT_EQ(w.Call({"SET", "k", "2"}).AsString(), "OK");
+  std::string seen;
+  for (int i = 0; i < 100 && seen != "2"; ++i) {
+    auto v = c.ChildCall(follower, {"GET", "k"});
+    if (v.ok()) seen = v->AsString();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(seen, "2");
+  EXPECT_EQ(c.Status(follower)["child_full_syncs"], syncs);
 }
 
 }  // namespace
