@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
+#include <map>
 #include <iostream>
 
 #include "absl/container/flat_hash_set.h"
@@ -64,6 +66,8 @@ ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
 ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, logfile, "",
+          "Append the log to this file instead of stderr; SIGHUP reopens it (for log rotation).");
 ABSL_FLAG(std::string, client_output_buffer_limit, "normal 0 0 0 pubsub 32mb 8mb 60",
           "As Redis's client-output-buffer-limit: per class, the hard limit, the soft limit and "
           "the seconds a client may stay above it; a client over the limit is disconnected.");
@@ -207,11 +211,21 @@ int main(int argc, char** argv) {
     std::cerr << "anarchoredis: --dir is required (see --help)\n";
     return 2;
   }
-  std::string level = absl::GetFlag(FLAGS_loglevel);
-  node::SetLogLevel(level == "debug"     ? node::LogLevel::kDebug
-                    : level == "warning" ? node::LogLevel::kWarning
-                    : level == "error"   ? node::LogLevel::kError
-                                         : node::LogLevel::kInfo);
+  // Redis's level names are taken too (verbose, notice).
+  static const std::map<std::string, node::LogLevel> kLevels = {
+      {"debug", node::LogLevel::kDebug},     {"verbose", node::LogLevel::kDebug}, {"info", node::LogLevel::kInfo},
+      {"notice", node::LogLevel::kInfo},     {"warning", node::LogLevel::kWarning},
+      {"error", node::LogLevel::kError}};
+  auto level = kLevels.find(absl::GetFlag(FLAGS_loglevel));
+  if (level == kLevels.end()) {
+    std::cerr << "anarchoredis: --loglevel must be debug, verbose, info, notice, warning or error\n";
+    return 2;
+  }
+  node::SetLogLevel(level->second);
+  if (!node::SetLogFile(absl::GetFlag(FLAGS_logfile))) {
+    std::cerr << "anarchoredis: cannot open --logfile " << absl::GetFlag(FLAGS_logfile) << "\n";
+    return 2;
+  }
   node::SetLogPrefix(absl::StrCat("[", absl::GetFlag(FLAGS_port), "] "));
   signal(SIGPIPE, SIG_IGN);
 
@@ -303,10 +317,23 @@ int main(int argc, char** argv) {
   }
   // SIGTERM/SIGINT: a graceful stop (a snapshot first if the log tail is
   // long, at most 60 s); a second signal stops at once.
+  // SIGHUP: the log file was rotated; write to a new one.
+  asio::signal_set hup(io, SIGHUP);
+  std::function<void()> on_hup = [&] {
+    hup.async_wait([&](const asio::error_code& ec, int) {
+      if (ec) return;
+      const bool ok = node::ReopenLogFile();
+      node::Log(ok ? node::LogLevel::kInfo : node::LogLevel::kError, "SIGHUP: %s",
+                ok ? "log reopened" : "cannot reopen the log file");
+      on_hup();
+    });
+  };
+  on_hup();
   asio::signal_set stop(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
   auto stop_now = [&] {
     server.Stop();
+    hup.cancel();
     io.stop();
   };
   stop.async_wait([&](const asio::error_code&, int sig) {

@@ -1,4 +1,5 @@
-// Minimal leveled logging to stderr (Abseil 20220623 has no absl::log).
+// Minimal leveled logging to stderr, or to a file that SIGHUP reopens
+// (Abseil 20220623 has no absl::log).
 // LOG(INFO) << ... style is avoided; call Log(Level::kInfo, absl::StrFormat(...)).
 #pragma once
 
@@ -12,6 +13,11 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 void SetLogLevel(LogLevel level);
 void SetLogPrefix(std::string prefix);
+// From now on the log (and anything else written to stderr) goes to `path`,
+// appended; empty: stderr stays as it is. False if it cannot be opened.
+bool SetLogFile(const std::string& path);
+// Opens the log file again (after it was rotated away); no-op without one.
+bool ReopenLogFile();
 bool LogEnabled(LogLevel level);
 void LogLine(LogLevel level, std::string_view line);
 

@@ -159,6 +159,10 @@ class Server {
   void PromoteLearners();
   void Accept();
   std::string StatusReply(int proto) const;
+  std::string HealthReply(int proto) const;
+  // INFO answered by this node from its own child (followers, or no leader).
+  void LocalInfo(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
+  std::string MembersReply(int proto) const;
   std::string NodeCommandNow(std::span<const std::string_view> args, int proto);
 
   // Snapshots of the child (server_snapshots.cc).

@@ -79,6 +79,109 @@ std::string Server::StatusReply(int proto) const {
   return out;
 }
 
+// Whether this node can serve now, from what it knows itself (never a round
+// trip: it answers without a quorum, when a health check matters most).
+std::string Server::HealthReply(int proto) const {
+  constexpr uint64_t kMaxHealthyLag = 1000;  // committed entries its child has not applied
+  const consensus::RaftStatus st = rlog_->status();
+  const uint64_t applied = AppliedIndex();
+  const uint64_t lag = st.commit > applied ? st.commit - applied : 0;
+  std::vector<std::string> problems;
+  if (st.leader == 0) problems.push_back("no leader known");
+  if (is_leader_ && !leader_ready_) problems.push_back("leader catching up");
+  if (!child_->running()) problems.push_back("child not running");
+  if (lag > kMaxHealthyLag) problems.push_back(absl::StrCat("child ", lag, " entries behind"));
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"status", problems.empty() ? "ok" : "degraded"},
+      {"problems", absl::StrJoin(problems, "; ")},
+      {"id", absl::StrCat(st.id)},
+      {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
+      {"leader", absl::StrCat(st.leader)},
+      {"term", absl::StrCat(st.term)},
+      {"apply_lag", absl::StrCat(lag)},
+      {"child_healthy", child_->running() ? "yes" : "no"},
+  };
+  std::string out;
+  resp::AppendMapHeader(&out, fields.size(), proto);
+  for (const auto& [k, v] : fields) {
+    resp::AppendBulkString(&out, k);
+    resp::AppendBulkString(&out, v);
+  }
+  return out;
+}
+
+// The configuration this node applied: one map per member.
+std::string Server::MembersReply(int proto) const {
+  const consensus::RaftStatus st = rlog_->status();
+  std::vector<std::pair<uint64_t, bool>> members;  // id, voter
+  for (uint64_t v : st.conf_state.voters()) members.emplace_back(v, true);
+  for (uint64_t l : st.conf_state.learners()) members.emplace_back(l, false);
+  std::string out;
+  resp::AppendArrayHeader(&out, members.size());
+  for (const auto& [id, voter] : members) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"id", absl::StrCat(id)},
+        {"address", ""},
+        {"kind", voter ? "voter" : "learner"},
+        {"leader", id == st.leader ? "yes" : "no"},
+    };
+    if (auto it = rlog_->peers().find(id); it != rlog_->peers().end()) fields[1].second = it->second.ToString();
+    if (auto it = st.progress.find(id); it != st.progress.end()) {
+      fields.emplace_back("match", absl::StrCat(it->second.match));
+      fields.emplace_back("next", absl::StrCat(it->second.next));
+      fields.emplace_back("state", consensus::ProgressStateName(it->second.state));
+    }
+    resp::AppendMapHeader(&out, fields.size(), proto);
+    for (const auto& [k, v] : fields) {
+      resp::AppendBulkString(&out, k);
+      resp::AppendBulkString(&out, v);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// A follower's child is a replica of its node; to its clients the node is a
+// master like any other member (it takes writes and forwards them).
+std::string AsMaster(const std::string& info) {
+  const size_t start = info.find("# Replication\r\n");
+  if (start == std::string::npos) return info;
+  size_t end = info.find("\r\n\r\n", start);
+  end = end == std::string::npos ? info.size() : end + 2;
+  return absl::StrCat(info.substr(0, start), "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n",
+                      "master_failover_state:no-failover\r\n", info.substr(end));
+}
+
+}  // namespace
+
+// INFO from this node's own child: a follower's child holds the committed
+// state, so nothing uncommitted shows and no quorum is needed. The reply
+// gives up after a second if the child does not answer (it is being rebuilt).
+void Server::LocalInfo(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
+  if (!control_.connected()) return reply("-ERR this node's child is restarting; retry\r\n");
+  auto done = std::make_shared<bool>(false);
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
+  timer->async_wait([done, reply](const asio::error_code& ec) {
+    if (ec || *done) return;
+    *done = true;
+    reply("-ERR this node's child did not answer INFO; retry\r\n");
+  });
+  control_.Call(std::vector<std::string>(args.begin(), args.end()),
+                [this, done, timer, reply, proto](const resp::Value& v) {
+                  if (*done) return;
+                  *done = true;
+                  timer->cancel();
+                  std::string out;
+                  if (v.IsError()) {
+                    resp::AppendError(&out, v.str);
+                  } else {
+                    resp::AppendVerbatim(&out, absl::StrCat(AsMaster(v.str), "\r\n", InfoSection()), proto);
+                  }
+                  reply(std::move(out));
+                });
+}
+
 std::string Server::InfoSection() const {
   consensus::RaftStatus st = rlog_->status();
   std::string s = absl::StrCat("# Anarchoredis\r\nraft_id:", st.id, "\r\nraft_role:",
@@ -96,6 +199,7 @@ std::string Server::InfoSection() const {
 
 void Server::NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
   const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
+  if (name == "info") return LocalInfo(args, proto, std::move(reply));
   if (name == "anarcho.snapshot") {
     if (args.size() != 1) return reply("-ERR usage: ANARCHO.SNAPSHOT\r\n");
     // This node's own snapshot of its child; the reply waits until it is durable.
@@ -152,9 +256,13 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   };
   auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   if (name == "anarcho.status") return StatusReply(proto);
+  if (name == "anarcho.health") return args.size() == 1 ? HealthReply(proto) : error("ERR usage: ANARCHO.HEALTH");
+  if (name == "anarcho.members") return args.size() == 1 ? MembersReply(proto) : error("ERR usage: ANARCHO.MEMBERS");
   if (name == "anarcho.help") {
-    resp::AppendArrayHeader(&out, 10);
+    resp::AppendArrayHeader(&out, 12);
     for (const char* line : {"ANARCHO.STATUS - this node's Raft and child state",
+                             "ANARCHO.HEALTH - can this node serve: status ok or degraded, and why (answered locally)",
+                             "ANARCHO.MEMBERS - the members this node knows: id, address, voter or learner",
                              "ANARCHO.SNAPSHOT - take a snapshot of this node's state now, compact its log",
                              "ANARCHO.DIGEST - leader: log a divergence check; every member compares its data at it",
                              "ANARCHO.BACKUP - leader: a fresh snapshot at a linearizable point, kept for reading",
@@ -169,10 +277,23 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   }
   if (!is_leader_) return error("TRYAGAIN this node is not the leader; retry");
   uint64_t id = 0;
+  const cpb::ConfState members = rlog_->status().conf_state;
+  auto member_kind = [&](uint64_t id) -> std::string {
+    for (uint64_t v : members.voters()) {
+      if (v == id) return "voter";
+    }
+    for (uint64_t l : members.learners()) {
+      if (l == id) return "learner";
+    }
+    return "";
+  };
   if (name == "anarcho.add") {
     PeerAddress addr;
     if (args.size() != 3 || !absl::SimpleAtoi(arg(1), &id) || id == 0 || !PeerAddress::Parse(args[2], &addr)) {
       return error("ERR usage: ANARCHO.ADD <id> <host:client_port:raft_port>");
+    }
+    if (const std::string kind = member_kind(id); !kind.empty()) {
+      return error(absl::StrCat("ERR node ", id, " is already a member (", kind, ")"));
     }
     cpb::ConfChange cc;
     cc.set_type(cpb::CONF_CHANGE_ADD_LEARNER);
@@ -184,6 +305,7 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   }
   if (name == "anarcho.remove") {
     if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.REMOVE <id>");
+    if (member_kind(id).empty()) return error(absl::StrCat("ERR node ", id, " is not a member"));
     cpb::ConfChange cc;
     cc.set_type(cpb::CONF_CHANGE_REMOVE_NODE);
     cc.set_node_id(id);

@@ -151,8 +151,9 @@ void ClientSession::ReadClient() {
 }
 
 // Requests wait for an upstream (up to the no-leader deadline), except a
-// node-local command with nothing queued before it: ANARCHO.STATUS must
-// answer at once on a node that has no leader.
+// node-local command or a PING with nothing queued before it: ANARCHO.STATUS,
+// ANARCHO.HEALTH and health checks must answer at once on a node that has no
+// leader.
 void ClientSession::HandleWaitingInput() {
   std::vector<std::string_view> args;
   std::string error;
@@ -172,8 +173,18 @@ void ClientSession::HandleWaitingInput() {
     if (st != resp::ParseStatus::kOk) break;
     if (!args.empty()) {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
-      if (!IsLocalNodeCommand(name)) break;
-      AnswerNodeCommand(args);
+      if (name == "ping" && args.size() <= 2) {
+        std::string pong = "+PONG\r\n";
+        if (args.size() == 2) {
+          pong.clear();
+          resp::AppendBulkString(&pong, args[1]);
+        }
+        slots_.AddReady(std::move(pong), false);
+      } else if (IsLocalNodeCommand(name) || name == "info") {
+        AnswerNodeCommand(args);
+      } else {
+        break;
+      }
     }
     in_.Consume(consumed);
   }

@@ -339,7 +339,8 @@ bool IsNodeCommand(std::string_view lowercase_name) {
 }
 
 bool IsLocalNodeCommand(std::string_view lowercase_name) {
-  return lowercase_name == "anarcho.status" || lowercase_name == "anarcho.help";
+  return lowercase_name == "anarcho.status" || lowercase_name == "anarcho.help" ||
+         lowercase_name == "anarcho.health" || lowercase_name == "anarcho.members";
 }
 
 bool RunsOnThisNode(std::string_view lowercase_name) {

@@ -153,6 +153,12 @@ Route RequestRouter::Forwarding(std::string_view name, const CommandSpec* spec) 
     return r;
   }
   if (name == "reset") return Reset();
+  if (name == "info" && !in_multi_) {
+    // This node's own view, from its own child (its committed state).
+    Route r;
+    r.action = Route::Action::kNodeCommand;
+    return r;
+  }
   // MULTI matters here only for SUBSCRIBE, which the leader refuses inside it.
   if (name == "multi") in_multi_ = true;
   if (name == "exec" || name == "discard") in_multi_ = false;

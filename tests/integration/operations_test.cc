@@ -1,0 +1,149 @@
+// What an operator relies on: a node answers for itself (INFO, PING,
+// ANARCHO.HEALTH, ANARCHO.MEMBERS), also without a quorum; membership
+// commands refuse what makes no sense; the log file survives rotation.
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::map<std::string, std::string> Fields(const resp::Value& v) {
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) out[v.elements[i].AsString()] = v.elements[i + 1].AsString();
+  return out;
+}
+
+// Time a request takes; the bound checked is generous (the node used to wait
+// its 3 s no-leader deadline), timing itself belongs in the benchmark.
+template <typename F>
+std::chrono::milliseconds Took(F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+TEST(OperationsTest, InfoOnAFollowerDescribesThatFollower) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "k", "v"}).AsString(), "OK");
+  Client f(c.port(follower));
+  const std::string info = f.Call({"INFO"}).AsString();
+  EXPECT_NE(info.find(absl::StrCat("raft_id:", c.id(follower), "\r\n")), std::string::npos) << info;
+  EXPECT_NE(info.find("raft_role:follower"), std::string::npos);
+  EXPECT_NE(info.find("role:master\r\n"), std::string::npos) << "clients see a master on every member";
+  EXPECT_EQ(info.find("role:slave"), std::string::npos);
+  EXPECT_NE(info.find("# Keyspace"), std::string::npos);
+  // One section, RESP3 too.
+  ASSERT_EQ(f.Call({"HELLO", "3"}).type, resp::Type::kMap);
+  const resp::Value server = f.Call({"INFO", "server"});
+  EXPECT_NE(server.AsString().find("redis_version:"), std::string::npos);
+  EXPECT_EQ(server.AsString().find("# Keyspace"), std::string::npos);
+}
+
+TEST(OperationsTest, HealthMembersAndMembershipErrors) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client l(c.port(leader));
+  auto health = Fields(l.Call({"ANARCHO.HEALTH"}));
+  EXPECT_EQ(health["status"], "ok") << health["problems"];
+  EXPECT_EQ(health["role"], "leader");
+  const resp::Value members = l.Call({"ANARCHO.MEMBERS"});
+  ASSERT_EQ(members.elements.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    auto m = Fields(members.elements[i]);
+    EXPECT_EQ(m["kind"], "voter");
+    EXPECT_FALSE(m["address"].empty());
+    EXPECT_FALSE(m["match"].empty()) << "the leader knows each member's match index";
+  }
+  EXPECT_EQ(l.Call({"ANARCHO.ADD", absl::StrCat(c.id(leader)), "127.0.0.1:1:2"}).AsString(),
+            absl::StrCat("ERR node ", c.id(leader), " is already a member (voter)"));
+  EXPECT_EQ(l.Call({"ANARCHO.REMOVE", "9"}).AsString(), "ERR node 9 is not a member");
+  EXPECT_EQ(c.Status(leader)["voters"].size(), 5u) << "nothing changed";
+}
+
+// Without a quorum a health check must still answer, and say why it is not ok.
+TEST(OperationsTest, HealthPingAndInfoAnswerWithoutAQuorum) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int survivor = (leader + 1) % 3;
+  for (int i = 0; i < 3; ++i) {
+    if (i != survivor) c.Kill9(i);
+  }
+  // Let the survivor notice: it has no leader once its election timeout passed.
+  for (int i = 0; i < 100 && c.Status(survivor)["leader"] != "0"; ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(c.Status(survivor)["leader"], "0");
+  Client s(c.port(survivor));
+  std::map<std::string, std::string> health;
+  EXPECT_LT(Took([&] { health = Fields(s.Call({"ANARCHO.HEALTH"})); }), 1000ms);
+  EXPECT_EQ(health["status"], "degraded");
+  EXPECT_NE(health["problems"].find("no leader known"), std::string::npos);
+  Client p(c.port(survivor));
+  std::string pong, echo;
+  EXPECT_LT(Took([&] { pong = p.Call({"PING"}).AsString(); }), 1000ms);
+  EXPECT_EQ(pong, "PONG");
+  EXPECT_LT(Took([&] { echo = p.Call({"PING", "hi"}).AsString(); }), 1000ms);
+  EXPECT_EQ(echo, "hi");
+  Client i(c.port(survivor));
+  std::string info;
+  EXPECT_LT(Took([&] { info = i.Call({"INFO"}).AsString(); }), 1000ms);
+  EXPECT_NE(info.find(absl::StrCat("raft_id:", c.id(survivor))), std::string::npos) << info;
+  // Data still waits, then gets a clear error.
+  EXPECT_EQ(i.Call({"GET", "k"}).AsString().rfind("TRYAGAIN", 0), 0u);
+}
+
+// Log rotation: the file is moved away, SIGHUP makes the node write a new one.
+TEST(OperationsTest, SighupReopensTheLogFile) {
+  const std::string dir = MakeTempDir("anarcho-logfile");
+  const std::string log = dir + "/node.log";
+  Node n(dir + "/n", 0, {"--logfile", log});
+  n.Start();
+  ASSERT_TRUE(std::filesystem::exists(log));
+  std::filesystem::rename(log, log + ".1");
+  n.process().Signal(SIGHUP);
+  std::string text;
+  for (int i = 0; i < 100 && text.find("SIGHUP: log reopened") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  EXPECT_NE(text.find("SIGHUP: log reopened"), std::string::npos);
+  EXPECT_TRUE(n.process().Running());
+  EXPECT_EQ(Client(n.port()).Call({"SET", "k", "v"}).AsString(), "OK");
+  n.Stop();
+  RemoveDir(dir);
+}
+
+TEST(OperationsTest, UnknownLogLevelIsRefused) {
+  const std::string dir = MakeTempDir("anarcho-loglevel");
+  Process p;
+  p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--port", absl::StrCat(FreePort()), "--loglevel", "loud"},
+          dir + "/out.log");
+  for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(p.Running());
+  std::ifstream in(dir + "/out.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("--loglevel must be"), std::string::npos) << ss.str();
+  RemoveDir(dir);
+}
+
+}  // namespace
+}  // namespace itest
