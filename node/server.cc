@@ -39,6 +39,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       control_(io),
       snap_timer_(io),
       quiet_timer_(io),
+      handover_timer_(io),
       digest_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
 }
@@ -140,6 +141,7 @@ void Server::Stop() {
   busy_timer_.cancel();
   snap_timer_.cancel();
   quiet_timer_.cancel();
+  handover_timer_.cancel();
   digest_timer_.cancel();
   if (reader_) reader_->Stop();
   if (rlog_) rlog_->Stop();

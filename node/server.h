@@ -113,9 +113,11 @@ class Server {
   // The node's own commands (ANARCHO.*), answered here; `proto` is the
   // client's. `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
   void NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
-  // A graceful stop: snapshots a long log tail first; `done` runs once it is
-  // done (or was not needed). The caller then Stop()s.
+  // A graceful stop: a leader hands its leadership over, then a long log
+  // tail is snapshotted; `done` runs once that is done (or was not needed).
+  // The caller then Stop()s.
   void Shutdown(std::function<void()> done);
+  void HandOver(std::function<void()> then);
   // Takes a snapshot of the child now (or joins the one under way).
   void TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   // Leader: logs a divergence check (or joins the one under way); `done`
@@ -160,7 +162,7 @@ class Server {
   void Accept();
   std::string StatusReply(int proto) const;
   std::string HealthReply(int proto) const;
-  // INFO answered by this node from its own child (followers, or no leader).
+  // INFO answered by this node from its own child (no leader to ask).
   void LocalInfo(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
   std::string MembersReply(int proto) const;
   std::string NodeCommandNow(std::span<const std::string_view> args, int proto);
@@ -284,6 +286,7 @@ class Server {
   } last_stream_entry_;            // the state the leader's child holds, in log terms
   std::optional<Mark> mark_;
   asio::steady_timer quiet_timer_;
+  asio::steady_timer handover_timer_;
   LoggedState logged_;  // scripts and settings as the log built them
 
   // Leadership confirmations of the node's own (backups): read rounds

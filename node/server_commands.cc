@@ -4,6 +4,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
 #include "node/server.h"
 #include "resp/writer.h"
 
@@ -143,21 +145,29 @@ std::string Server::MembersReply(int proto) const {
 namespace {
 
 // A follower's child is a replica of its node; to its clients the node is a
-// master like any other member (it takes writes and forwards them).
+// master like any other member (it takes writes and forwards them): the
+// replication section keeps the offsets and drops the child's link to its node.
 std::string AsMaster(const std::string& info) {
   const size_t start = info.find("# Replication\r\n");
   if (start == std::string::npos) return info;
   size_t end = info.find("\r\n\r\n", start);
   end = end == std::string::npos ? info.size() : end + 2;
-  return absl::StrCat(info.substr(0, start), "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n",
-                      "master_failover_state:no-failover\r\n", info.substr(end));
+  std::string section = "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n";
+  for (absl::string_view line : absl::StrSplit(absl::string_view(info).substr(start, end - start), "\r\n")) {
+    if (absl::StartsWith(line, "master_replid") || absl::StartsWith(line, "master_repl_offset") ||
+        absl::StartsWith(line, "second_repl_offset") || absl::StartsWith(line, "repl_backlog")) {
+      absl::StrAppend(&section, line, "\r\n");
+    }
+  }
+  return absl::StrCat(info.substr(0, start), section, info.substr(end));
 }
 
 }  // namespace
 
-// INFO from this node's own child: a follower's child holds the committed
-// state, so nothing uncommitted shows and no quorum is needed. The reply
-// gives up after a second if the child does not answer (it is being rebuilt).
+// INFO while there is no leader to ask: from this node's own child, which
+// then holds committed state only (a replica of its node), so nothing
+// uncommitted shows and no quorum is needed. The reply gives up after a
+// second if the child does not answer (it is being rebuilt).
 void Server::LocalInfo(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
   if (!control_.connected()) return reply("-ERR this node's child is restarting; retry\r\n");
   auto done = std::make_shared<bool>(false);

@@ -151,9 +151,9 @@ void ClientSession::ReadClient() {
 }
 
 // Requests wait for an upstream (up to the no-leader deadline), except a
-// node-local command or a PING with nothing queued before it: ANARCHO.STATUS,
-// ANARCHO.HEALTH and health checks must answer at once on a node that has no
-// leader.
+// node-local command or INFO with nothing queued before it: ANARCHO.STATUS,
+// ANARCHO.HEALTH and INFO must answer at once on a node that has no leader.
+// PING waits: clients and tools take its PONG to mean "serving".
 void ClientSession::HandleWaitingInput() {
   std::vector<std::string_view> args;
   std::string error;
@@ -173,14 +173,7 @@ void ClientSession::HandleWaitingInput() {
     if (st != resp::ParseStatus::kOk) break;
     if (!args.empty()) {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
-      if (name == "ping" && args.size() <= 2) {
-        std::string pong = "+PONG\r\n";
-        if (args.size() == 2) {
-          pong.clear();
-          resp::AppendBulkString(&pong, args[1]);
-        }
-        slots_.AddReady(std::move(pong), false);
-      } else if (IsLocalNodeCommand(name) || name == "info") {
+      if (IsLocalNodeCommand(name) || name == "info") {
         AnswerNodeCommand(args);
       } else {
         break;
@@ -597,6 +590,8 @@ std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const
   std::string error;
   if (resp::ParseValue(bytes, &consumed, &v, &error) != resp::ParseStatus::kOk) return std::string(bytes);
   std::string text = v.str;
+  // Relayed from the leader: its node section gives way to this node's.
+  if (const size_t at = text.find("\r\n# Anarchoredis\r\n"); at != std::string::npos) text.resize(at + 2);
   absl::StrAppend(&text, "\r\n", server_.InfoSection());
   std::string out;
   if (type == '=') {

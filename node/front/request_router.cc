@@ -153,10 +153,12 @@ Route RequestRouter::Forwarding(std::string_view name, const CommandSpec* spec) 
     return r;
   }
   if (name == "reset") return Reset();
-  if (name == "info" && !in_multi_) {
-    // This node's own view, from its own child (its committed state).
-    Route r;
-    r.action = Route::Action::kNodeCommand;
+  if (name == "info") {
+    // The leader's sections (its child runs this node's clients' commands:
+    // their blocked clients, stats and errors are there), this node's
+    // # Anarchoredis in place of the leader's.
+    Route r = Forward();
+    r.tag = ReplyTag::kInfo;
     return r;
   }
   // MULTI matters here only for SUBSCRIBE, which the leader refuses inside it.
