@@ -115,9 +115,27 @@ std::string KeptValue(const fs::path& file, const std::function<std::string()>& 
   return value;
 }
 
+// Whether the node binary knows a flag (a binary older than it, e.g. a
+// benchmark's baseline, would refuse to start with it).
+bool NodeKnowsFlag(const std::string& bin, const std::string& flag) {
+  const std::string cmd = absl::StrCat("'", bin, "' --helpfull 2>&1");
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (f == nullptr) return false;
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  ::pclose(f);
+  return out.find(absl::StrCat("-", flag, " ")) != std::string::npos;
+}
+
 // Every cluster this command starts is authenticated: a random secret that
-// the nodes prove to each other, and a random cluster id.
-std::vector<std::string> PeerSecurityArgs(const fs::path& dir) {
+// the nodes prove to each other, and a random cluster id. (A node binary that
+// predates peer authentication gets neither, and says so.)
+std::vector<std::string> PeerSecurityArgs(const fs::path& dir, const std::string& bin) {
+  if (!NodeKnowsFlag(bin, "cluster_secret_file")) {
+    std::cerr << bin << " has no peer authentication (--cluster_secret_file): its links are not authenticated\n";
+    return {};
+  }
   const fs::path secret = dir / "cluster.secret";
   KeptValue(secret, [] { return absl::BytesToHexString(node::peer::RandomBytes(32)); });
   const std::string id = KeptValue(dir / "cluster.id", [] { return node::peer::NewClusterId(); });
@@ -158,7 +176,7 @@ int ClusterStart(const char* argv0) {
     for (const Member& m : members) conf << m.id << " " << m.client_port << " " << m.raft_port << "\n";
   }
   const std::string bin = NodeBinary(argv0);
-  const std::vector<std::string> security = PeerSecurityArgs(abs_dir);
+  const std::vector<std::string> security = PeerSecurityArgs(abs_dir, bin);
   for (const Member& m : members) {
     fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
     fs::create_directories(ndir);
