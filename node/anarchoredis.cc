@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <iostream>
 
 #include "absl/container/flat_hash_set.h"
@@ -229,6 +230,14 @@ int main(int argc, char** argv) {
   node::SetLogPrefix(absl::StrCat("[", absl::GetFlag(FLAGS_port), "] "));
   signal(SIGPIPE, SIG_IGN);
 
+  // Asio takes a port as 16 bits: 84537 would silently become 19001.
+  for (const auto& [flag, value, min] : {std::tuple{"port", absl::GetFlag(FLAGS_port), 1},
+                                         std::tuple{"raft_port", absl::GetFlag(FLAGS_raft_port), 0}}) {
+    if (value < min || value > 65535) {
+      std::cerr << "anarchoredis: --" << flag << " " << value << " is not a port (" << min << "..65535)\n";
+      return 2;
+    }
+  }
   node::ServerOptions options;
   options.bind = absl::GetFlag(FLAGS_bind);
   options.port = absl::GetFlag(FLAGS_port);
@@ -278,7 +287,7 @@ int main(int argc, char** argv) {
       uint64_t id = 0;
       node::PeerAddress addr;
       if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
-        std::cerr << "anarchoredis: bad --" << flag << " entry '" << item << "' (want id=host:client_port:raft_port)\n";
+        std::cerr << "anarchoredis: bad --" << flag << " entry '" << item << "' (want id=ip:client_port:raft_port, ports 1..65535)\n";
         return false;
       }
       (*out)[id] = addr;

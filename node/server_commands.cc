@@ -278,7 +278,7 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
                              "ANARCHO.BACKUP - leader: a fresh snapshot at a linearizable point, kept for reading",
                              "ANARCHO.BACKUP.READ <name> <offset> <count> - bytes of that backup",
                              "ANARCHO.BACKUP.END <name> - drop that backup",
-                             "ANARCHO.ADD <id> <host:client_port:raft_port> - add a node (learner, then voter)",
+                             "ANARCHO.ADD <id> <ip:client_port:raft_port> - add a node (learner, then voter)",
                              "ANARCHO.REMOVE <id> - remove a node", "ANARCHO.TRANSFER <id> - hand leadership to a voter",
                              "ANARCHO.HELP - this text"}) {
       resp::AppendBulkString(&out, line);
@@ -300,7 +300,7 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   if (name == "anarcho.add") {
     PeerAddress addr;
     if (args.size() != 3 || !absl::SimpleAtoi(arg(1), &id) || id == 0 || !PeerAddress::Parse(args[2], &addr)) {
-      return error("ERR usage: ANARCHO.ADD <id> <host:client_port:raft_port>");
+      return error("ERR usage: ANARCHO.ADD <id> <ip:client_port:raft_port> (an IP address, ports 1..65535)");
     }
     if (const std::string kind = member_kind(id); !kind.empty()) {
       return error(absl::StrCat("ERR node ", id, " is already a member (", kind, ")"));

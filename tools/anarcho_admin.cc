@@ -142,19 +142,68 @@ std::vector<std::string> PeerSecurityArgs(const fs::path& dir, const std::string
   return {"--cluster_secret_file", secret.string(), "--cluster_id", id};
 }
 
-void PrintStatusTable(const std::vector<std::pair<int, int>>& nodes, const std::string& host) {
-  absl::PrintF("%-4s %-6s %-10s %-6s %-7s %-8s %-8s %-6s %s\n", "id", "port", "role", "term", "leader",
+struct Target {
+  int id = 0;  // 0: not known yet
+  std::string host;
+  int port = 0;
+};
+
+// The nodes to show: those given, plus every member the first node that
+// answers knows (ANARCHO.MEMBERS), so a node added later shows too.
+std::vector<Target> MembersOf(std::vector<Target> given) {
+  for (const Target& t : given) {
+    auto members = admin::Call(t.host, t.port, {"ANARCHO.MEMBERS"});
+    if (!members.ok()) continue;
+    for (const resp::Value& m : members->elements) {
+      auto f = admin::Fields(m);
+      int id = 0;
+      std::vector<std::string> addr = absl::StrSplit(f["address"].AsString(), ':');
+      Target member;
+      if (!absl::SimpleAtoi(f["id"].AsString(), &id) || addr.size() != 3 ||
+          !absl::SimpleAtoi(addr[1], &member.port)) {
+        continue;
+      }
+      member.id = id;
+      member.host = addr[0];
+      bool known = false;
+      for (Target& g : given) {
+        if (g.id == id || (g.port == member.port && g.host == member.host)) {
+          g.id = id;
+          known = true;
+        }
+      }
+      if (!known) given.push_back(member);
+    }
+    break;
+  }
+  return given;
+}
+
+// One line per node; exit status 0 only if every node answers and one of
+// them leads and serves (a monitoring script can rely on it).
+int StatusCommand(std::vector<Target> targets) {
+  absl::PrintF("%-4s %-22s %-14s %-6s %-7s %-8s %-8s %-6s %s\n", "id", "address", "role", "term", "leader",
                "commit", "applied", "lag", "child");
-  for (auto [id, port] : nodes) {
-    auto s = Status(host, port);
+  int down = 0;
+  bool serving_leader = false;
+  for (const Target& t : MembersOf(std::move(targets))) {
+    const std::string where = absl::StrCat(t.host, ":", t.port);
+    auto s = admin::Status(t.host, t.port);
     if (s.empty()) {
-      absl::PrintF("%-4d %-6d %-10s\n", id, port, "down");
+      ++down;
+      absl::PrintF("%-4s %-22s %-14s\n", t.id ? absl::StrCat(t.id) : "?", where, "down");
       continue;
     }
-    absl::PrintF("%-4s %-6d %-10s %-6s %-7s %-8s %-8s %-6s %s (pid %s)\n", s["id"], port, s["role"], s["term"],
+    serving_leader |= s["role"] == "leader" && s["state"] == "serving";
+    absl::PrintF("%-4s %-22s %-14s %-6s %-7s %-8s %-8s %-6s %s (pid %s)\n", s["id"], where, s["role"], s["term"],
                  s["leader"], s["commit_index"], s["applied_index"], s["apply_lag"],
                  s["child_healthy"] == "yes" ? "healthy" : "unhealthy", s["child_pid"]);
   }
+  if (down > 0 || !serving_leader) {
+    absl::PrintF("not healthy: %d node(s) down%s\n", down, serving_leader ? "" : ", no serving leader");
+    return 1;
+  }
+  return 0;
 }
 
 int ClusterStart(const char* argv0) {
@@ -259,7 +308,7 @@ int main(int argc, char** argv) {
       "  anarcho-admin cluster start --dir D [--nodes 3] [--base_port 7001] [--restore FILE]\n"
       "  anarcho-admin cluster stop --dir D\n"
       "  anarcho-admin status (--dir D | --port N)\n"
-      "  anarcho-admin add --port N ID HOST:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)\n"
+      "  anarcho-admin add --port N ID IP:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)\n"
       "  anarcho-admin remove --port N ID\n"
       "  anarcho-admin transfer --port N ID\n"
       "  anarcho-admin snapshot --port N      (that node snapshots its data and compacts its log)\n"
@@ -291,18 +340,17 @@ int main(int argc, char** argv) {
     return admin::DigestCommand(host, port > 0 ? port : nodes.begin()->second, nodes);
   }
   if (cmd[0] == "status") {
-    std::vector<std::pair<int, int>> nodes;
+    std::vector<Target> targets;
     if (!absl::GetFlag(FLAGS_dir).empty()) {
-      for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) nodes.emplace_back(m.id, m.client_port);
+      for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) targets.push_back({m.id, host, m.client_port});
     } else if (port > 0) {
-      nodes.emplace_back(0, port);
+      targets.push_back({0, host, port});
     }
-    if (nodes.empty()) {
+    if (targets.empty()) {
       std::cerr << "status: give --dir of a cluster or --port of a node\n";
       return 2;
     }
-    PrintStatusTable(nodes, host);
-    return 0;
+    return StatusCommand(std::move(targets));
   }
   if (port <= 0) {
     std::cerr << cmd[0] << ": --port of a node is required\n";

@@ -33,10 +33,19 @@ constexpr char kPrevSnapshotKey[] = "snapshot.prev";  // the one before: the log
 
 std::string PeerAddress::ToString() const { return absl::StrCat(host, ":", client_port, ":", raft_port); }
 
+// An IP address (host names are not resolved) and two ports in 1..65535.
 bool PeerAddress::Parse(std::string_view text, PeerAddress* out) {
   std::vector<std::string> f = absl::StrSplit(absl::string_view(text.data(), text.size()), ':');
-  return f.size() == 3 && !f[0].empty() && absl::SimpleAtoi(f[1], &out->client_port) &&
-         absl::SimpleAtoi(f[2], &out->raft_port) && (out->host = f[0], true);
+  PeerAddress a;
+  asio::error_code ec;
+  if (f.size() != 3 || (asio::ip::make_address(f[0], ec), ec) || !absl::SimpleAtoi(f[1], &a.client_port) ||
+      !absl::SimpleAtoi(f[2], &a.raft_port)) {
+    return false;
+  }
+  if (a.client_port < 1 || a.client_port > 65535 || a.raft_port < 1 || a.raft_port > 65535) return false;
+  a.host = f[0];
+  *out = a;
+  return true;
 }
 
 ReplicatedLog::ReplicatedLog(asio::io_context& io, storage::LogStore* store, ReplicatedLogOptions options)

@@ -60,9 +60,12 @@ class Process {
   void Signal(int sig);     // without reaping (SIGSTOP/SIGCONT)
   bool Running();
   pid_t pid() const { return pid_; }
+  // Once Running() saw it end: its exit status (-1 if a signal ended it).
+  int ExitCode() const { return exit_code_; }
 
  private:
   pid_t pid_ = -1;
+  int exit_code_ = -1;
 };
 
 // Waits until `port` answers PING (or anything); false on timeout.

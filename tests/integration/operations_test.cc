@@ -74,6 +74,10 @@ TEST(OperationsTest, HealthMembersAndMembershipErrors) {
   EXPECT_EQ(l.Call({"ANARCHO.ADD", absl::StrCat(c.id(leader)), "127.0.0.1:1:2"}).AsString(),
             absl::StrCat("ERR node ", c.id(leader), " is already a member (voter)"));
   EXPECT_EQ(l.Call({"ANARCHO.REMOVE", "9"}).AsString(), "ERR node 9 is not a member");
+  // Host names are not resolved, ports are 16 bits.
+  for (const char* bad : {"localhost:7001:7101", "127.0.0.1:84537:7101", "127.0.0.1:7001:0"}) {
+    EXPECT_EQ(l.Call({"ANARCHO.ADD", "9", bad}).AsString().rfind("ERR usage: ANARCHO.ADD", 0), 0u) << bad;
+  }
   EXPECT_EQ(c.Status(leader)["voters"].size(), 5u) << "nothing changed";
 }
 
@@ -162,6 +166,52 @@ TEST(OperationsTest, SighupReopensTheLogFile) {
   EXPECT_TRUE(n.process().Running());
   EXPECT_EQ(Client(n.port()).Call({"SET", "k", "v"}).AsString(), "OK");
   n.Stop();
+  RemoveDir(dir);
+}
+
+// anarcho-admin status lists every member (a node added later too, learned
+// from the node asked) and exits 1 unless all answer and a leader serves.
+TEST(OperationsTest, AdminStatusListsMembersAndFailsWhenOneIsDown) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const std::string dir = MakeTempDir("anarcho-admin-status");
+  auto status = [&](int port) {
+    Process p;
+    // Its table goes to stdout, which Process sends to /dev/null: into the log instead.
+    p.Start({"/bin/sh", "-c", absl::StrCat("exec ", ANARCHO_ADMIN_BIN, " status --port ", port, " 1>&2")},
+            dir + "/out.log");
+    int rc = -1;
+    for (int i = 0; i < 250 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
+    rc = p.Running() ? -1 : p.ExitCode();
+    std::ifstream in(dir + "/out.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::filesystem::remove(dir + "/out.log");
+    return std::make_pair(rc, ss.str());
+  };
+  auto [ok_rc, ok_out] = status(c.port(leader));
+  EXPECT_EQ(ok_rc, 0) << ok_out;
+  for (int i = 0; i < 3; ++i) EXPECT_NE(ok_out.find(absl::StrCat(":", c.port(i), " ")), std::string::npos) << ok_out;
+  const int other = (leader + 1) % 3;
+  c.Kill9(other);
+  auto [down_rc, down_out] = status(c.port(leader));
+  EXPECT_EQ(down_rc, 1) << down_out;
+  EXPECT_NE(down_out.find("down"), std::string::npos);
+  EXPECT_NE(down_out.find("not healthy: 1 node(s) down"), std::string::npos) << down_out;
+  RemoveDir(dir);
+}
+
+TEST(OperationsTest, PortsOutOfRangeAreRefused) {
+  const std::string dir = MakeTempDir("anarcho-badport");
+  Process p;
+  p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--port", "84537"}, dir + "/out.log");
+  for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(p.Running());
+  std::ifstream in(dir + "/out.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("--port 84537 is not a port"), std::string::npos) << ss.str();
   RemoveDir(dir);
 }
 
