@@ -12,6 +12,21 @@
 namespace node {
 namespace cpb = consensus::pb;
 
+namespace {
+
+// A map of text fields, in order (a flat array in RESP2).
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+void AppendFields(std::string* out, const Fields& fields, int proto) {
+  resp::AppendMapHeader(out, fields.size(), proto);
+  for (const auto& [k, v] : fields) {
+    resp::AppendBulkString(out, k);
+    resp::AppendBulkString(out, v);
+  }
+}
+
+}  // namespace
+
 std::string Server::StatusReply(int proto) const {
   consensus::RaftStatus st = rlog_->status();
   std::vector<std::string> voters, learners, progress;
@@ -26,7 +41,7 @@ std::string Server::StatusReply(int proto) const {
   const uint64_t applied = AppliedIndex();
   const gate::GateStats gate = gate_.Stats();
   const PeerLinkStats links = rlog_->link_stats();
-  std::vector<std::pair<std::string, std::string>> fields = {
+  Fields fields = {
       {"id", absl::StrCat(st.id)},
       {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
       {"state", is_leader_ ? (leader_ready_ ? "serving" : "catching-up")
@@ -73,11 +88,7 @@ std::string Server::StatusReply(int proto) const {
       {"last_digest_outcome", last_digest_.outcome},
   };
   std::string out;
-  resp::AppendMapHeader(&out, fields.size(), proto);
-  for (auto& [k, v] : fields) {
-    resp::AppendBulkString(&out, k);
-    resp::AppendBulkString(&out, v);
-  }
+  AppendFields(&out, fields, proto);
   return out;
 }
 
@@ -93,7 +104,7 @@ std::string Server::HealthReply(int proto) const {
   if (is_leader_ && !leader_ready_) problems.push_back("leader catching up");
   if (!child_->running()) problems.push_back("child not running");
   if (lag > kMaxHealthyLag) problems.push_back(absl::StrCat("child ", lag, " entries behind"));
-  const std::vector<std::pair<std::string, std::string>> fields = {
+  const Fields fields = {
       {"status", problems.empty() ? "ok" : "degraded"},
       {"problems", absl::StrJoin(problems, "; ")},
       {"id", absl::StrCat(st.id)},
@@ -104,11 +115,7 @@ std::string Server::HealthReply(int proto) const {
       {"child_healthy", child_->running() ? "yes" : "no"},
   };
   std::string out;
-  resp::AppendMapHeader(&out, fields.size(), proto);
-  for (const auto& [k, v] : fields) {
-    resp::AppendBulkString(&out, k);
-    resp::AppendBulkString(&out, v);
-  }
+  AppendFields(&out, fields, proto);
   return out;
 }
 
@@ -121,7 +128,7 @@ std::string Server::MembersReply(int proto) const {
   std::string out;
   resp::AppendArrayHeader(&out, members.size());
   for (const auto& [id, voter] : members) {
-    std::vector<std::pair<std::string, std::string>> fields = {
+    Fields fields = {
         {"id", absl::StrCat(id)},
         {"address", ""},
         {"kind", voter ? "voter" : "learner"},
@@ -133,11 +140,7 @@ std::string Server::MembersReply(int proto) const {
       fields.emplace_back("next", absl::StrCat(it->second.next));
       fields.emplace_back("state", consensus::ProgressStateName(it->second.state));
     }
-    resp::AppendMapHeader(&out, fields.size(), proto);
-    for (const auto& [k, v] : fields) {
-      resp::AppendBulkString(&out, k);
-      resp::AppendBulkString(&out, v);
-    }
+    AppendFields(&out, fields, proto);
   }
   return out;
 }

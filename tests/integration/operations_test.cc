@@ -25,6 +25,13 @@ std::map<std::string, std::string> Fields(const resp::Value& v) {
   return out;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 // Time a request takes; the bound checked is generous (the node used to wait
 // its 3 s no-leader deadline), timing itself belongs in the benchmark.
 template <typename F>
@@ -157,10 +164,7 @@ TEST(OperationsTest, SighupReopensTheLogFile) {
   std::string text;
   for (int i = 0; i < 100 && text.find("SIGHUP: log reopened") == std::string::npos; ++i) {
     std::this_thread::sleep_for(20ms);
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = ReadFile(log);
   }
   EXPECT_NE(text.find("SIGHUP: log reopened"), std::string::npos);
   EXPECT_TRUE(n.process().Running());
@@ -184,11 +188,9 @@ TEST(OperationsTest, AdminStatusListsMembersAndFailsWhenOneIsDown) {
     int rc = -1;
     for (int i = 0; i < 250 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
     rc = p.Running() ? -1 : p.ExitCode();
-    std::ifstream in(dir + "/out.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
+    std::string out = ReadFile(dir + "/out.log");
     std::filesystem::remove(dir + "/out.log");
-    return std::make_pair(rc, ss.str());
+    return std::make_pair(rc, out);
   };
   auto [ok_rc, ok_out] = status(c.port(leader));
   EXPECT_EQ(ok_rc, 0) << ok_out;
@@ -208,10 +210,8 @@ TEST(OperationsTest, PortsOutOfRangeAreRefused) {
   p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--port", "84537"}, dir + "/out.log");
   for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(p.Running());
-  std::ifstream in(dir + "/out.log");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_NE(ss.str().find("--port 84537 is not a port"), std::string::npos) << ss.str();
+  const std::string out = ReadFile(dir + "/out.log");
+  EXPECT_NE(out.find("--port 84537 is not a port"), std::string::npos) << out;
   RemoveDir(dir);
 }
 
@@ -222,10 +222,8 @@ TEST(OperationsTest, UnknownLogLevelIsRefused) {
           dir + "/out.log");
   for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(p.Running());
-  std::ifstream in(dir + "/out.log");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_NE(ss.str().find("--loglevel must be"), std::string::npos) << ss.str();
+  const std::string out = ReadFile(dir + "/out.log");
+  EXPECT_NE(out.find("--loglevel must be"), std::string::npos) << out;
   RemoveDir(dir);
 }
 

@@ -166,6 +166,17 @@ void Feed(ReadBuffer& in, const std::string& bytes) {
   in.Commit(bytes.size());
 }
 
+// The challenge among the bytes an InboundLink sent.
+pb::PeerChallenge ChallengeIn(const std::string& sent) {
+  ReadBuffer back;
+  Feed(back, sent);
+  pb::PeerChallenge c;
+  ForEachFrame(back, [] { return kMaxHandshakeFrame; }, [&](char type, std::string_view payload) {
+    return type == kChallengeFrame && c.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+  });
+  return c;
+}
+
 consensus::pb::Message Heartbeat(uint64_t from) {
   consensus::pb::Message m;
   m.set_type(consensus::pb::MSG_HEARTBEAT);
@@ -189,13 +200,7 @@ TEST(PeerAuthTest, InboundLinkDeliversOnlyTheAuthenticatedNodesMessages) {
   Feed(in, Frame(kHelloFrame, d.hello()));
   ASSERT_TRUE(link.OnData(in).ok());
   // The challenge went out; the dialer answers it, then sends at once.
-  ReadBuffer back;
-  Feed(back, sent);
-  pb::PeerChallenge c;
-  ASSERT_TRUE(ForEachFrame(back, [] { return kMaxHandshakeFrame; }, [&](char type, std::string_view payload) {
-    return type == kChallengeFrame && c.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
-  }));
-  auto proof = d.OnChallenge(c);
+  auto proof = d.OnChallenge(ChallengeIn(sent));
   ASSERT_TRUE(proof.ok());
   Feed(in, Frame(kProofFrame, *proof) + Frame(kRaftFrame, Heartbeat(1)) + Frame(kRaftFrame, Heartbeat(3)) +
                Frame(kRaftFrame, Heartbeat(1)));
@@ -225,13 +230,7 @@ TEST(PeerAuthTest, InboundLinkRefusesTrafficBeforeTheHandshake) {
   ReadBuffer in2;
   Feed(in2, Frame(kHelloFrame, d.hello()));
   ASSERT_TRUE(other.OnData(in2).ok());
-  ReadBuffer back;
-  Feed(back, challenge);
-  pb::PeerChallenge c;
-  ForEachFrame(back, [] { return kMaxHandshakeFrame; }, [&](char, std::string_view p) {
-    return c.ParseFromArray(p.data(), static_cast<int>(p.size()));
-  });
-  Feed(in2, Frame(kProofFrame, *d.OnChallenge(c)) + Frame(kRaftFrame, Heartbeat(1)));
+  Feed(in2, Frame(kProofFrame, *d.OnChallenge(ChallengeIn(challenge))) + Frame(kRaftFrame, Heartbeat(1)));
   EXPECT_FALSE(other.OnData(in2).ok());
   EXPECT_EQ(other.node(), 0u);
   EXPECT_EQ(delivered, 0);
