@@ -4,29 +4,25 @@
 
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <tuple>
-#include <iostream>
 
-#include "absl/container/flat_hash_set.h"
+#include <systemd/sd-daemon.h>
+
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "asio.hpp"
-#include "node/logging.h"
+#include "node/cli.h"
 #include "node/cluster/backup.h"
+#include "node/logging.h"
 #include "node/server.h"
 
 ABSL_FLAG(std::string, config, "",
-          "Read settings from FILE: one 'name value' per line (names as the flags, without "
-          "dashes; '#' starts a comment). Flags given on the command line win.");
+          "Read settings from FILE: one 'name value' per line (names as the flags, with dashes or underscores; "
+          "'#' starts a comment). Flags given on the command line win.");
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to serve Redis clients on.");
 ABSL_FLAG(int, port, 6380, "Port to serve Redis clients on.");
 ABSL_FLAG(std::string, dir, "", "Directory for all of the node's state (log, child). Required.");
@@ -66,7 +62,9 @@ ABSL_FLAG(bool, lease_reads, false,
 ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
-ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, loglevel, "info", "debug, info, warning or error (Redis's verbose and notice too).");
+ABSL_FLAG(int, metrics_port, 0,
+          "Serve Prometheus metrics (GET /metrics) on this port, on the --bind address; 0: no metrics endpoint.");
 ABSL_FLAG(std::string, logfile, "",
           "Append the log to this file instead of stderr; SIGHUP reopens it (for log rotation).");
 ABSL_FLAG(std::string, client_output_buffer_limit, "normal 0 0 0 pubsub 32mb 8mb 60",
@@ -107,55 +105,6 @@ ABSL_FLAG(std::string, test_sync_gate, "",
 
 namespace {
 
-// The flag names given on the command line ("--name", "--name=value", "-name").
-absl::flat_hash_set<std::string> CommandLineFlagNames(int argc, char** argv) {
-  absl::flat_hash_set<std::string> names;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view a = argv[i];
-    if (a == "--") break;
-    if (!absl::ConsumePrefix(&a, "-")) continue;
-    absl::ConsumePrefix(&a, "-");
-    std::string name(a.substr(0, a.find('=')));
-    std::replace(name.begin(), name.end(), '-', '_');
-    names.insert(name);
-    if (absl::StartsWith(name, "no")) names.insert(name.substr(2));
-  }
-  return names;
-}
-
-// Applies FILE's settings to the flags not given on the command line.
-bool LoadConfigFile(const std::string& path, const absl::flat_hash_set<std::string>& given) {
-  std::ifstream in(path);
-  if (!in) {
-    std::cerr << "cannot read config file " << path << "\n";
-    return false;
-  }
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    std::pair<std::string, std::string> kv = absl::StrSplit(l, absl::MaxSplits(absl::ByAnyChar(" \t="), 1));
-    std::string name = std::string(absl::StripAsciiWhitespace(kv.first));
-    std::replace(name.begin(), name.end(), '-', '_');
-    std::string value = std::string(absl::StripAsciiWhitespace(kv.second));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr || name == "config") {
-      std::cerr << path << ":" << lineno << ": unknown setting '" << name << "'\n";
-      return false;
-    }
-    if (given.contains(name)) continue;
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      std::cerr << path << ":" << lineno << ": " << name << ": " << error << "\n";
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IsLoopback(const std::string& host) {
   asio::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
@@ -167,13 +116,13 @@ bool IsLoopback(const std::string& host) {
 bool ConfigurePeerSecurity(node::ReplicatedLogOptions& raft) {
   raft.cluster_id = absl::GetFlag(FLAGS_cluster_id);
   if (raft.cluster_id.size() > 64) {
-    std::cerr << "anarchoredis: --cluster_id is longer than 64 bytes\n";
+    std::cerr << "anarchoredis: --cluster-id is longer than 64 bytes\n";
     return false;
   }
   if (const std::string file = absl::GetFlag(FLAGS_cluster_secret_file); !file.empty()) {
     auto secret = node::peer::ReadSecretFile(file);
     if (!secret.ok()) {
-      std::cerr << "anarchoredis: --cluster_secret_file: " << secret.status().message() << "\n";
+      std::cerr << "anarchoredis: --cluster-secret-file: " << secret.status().message() << "\n";
       return false;
     }
     raft.cluster_secret = std::move(*secret);
@@ -190,59 +139,39 @@ bool ConfigurePeerSecurity(node::ReplicatedLogOptions& raft) {
   return true;
 }
 
-}  // namespace
+const node::cli::Program& Program() {
+  static const node::cli::Program program{
+      "anarchoredis",
+      "a strongly consistent, durable Redis node",
+      "  anarchoredis --dir DIR [--port 6380] [--id N --raft-port P --peers ID=IP:PORT:RAFT_PORT,...]\n"
+      "  anarchoredis --config FILE\n"
+      "Any Redis client can connect to --port; every acknowledged write is fsynced on a majority's log\n"
+      "first. anarcho-admin starts local clusters and changes membership.\n",
+      "node/anarchoredis.cc",
+      {}};
+  return program;
+}
 
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "strongly consistent, durable Redis node.\n"
-      "  anarchoredis --port 6380 --dir /var/lib/anarchoredis/n1 [--config FILE]\n"
-      "Any Redis client can connect to the port; every acknowledged write is fsynced in the\n"
-      "node's log first.");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "anarchoredis.cc"); };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  const auto given = CommandLineFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
-
-  if (!absl::GetFlag(FLAGS_config).empty() && !LoadConfigFile(absl::GetFlag(FLAGS_config), given)) {
-    return 2;
-  }
-  if (absl::GetFlag(FLAGS_dir).empty()) {
-    std::cerr << "anarchoredis: --dir is required (see --help)\n";
-    return 2;
-  }
-  // Redis's level names are taken too (verbose, notice).
-  static const std::map<std::string, node::LogLevel> kLevels = {
-      {"debug", node::LogLevel::kDebug},     {"verbose", node::LogLevel::kDebug}, {"info", node::LogLevel::kInfo},
-      {"notice", node::LogLevel::kInfo},     {"warning", node::LogLevel::kWarning},
-      {"error", node::LogLevel::kError}};
-  auto level = kLevels.find(absl::GetFlag(FLAGS_loglevel));
-  if (level == kLevels.end()) {
-    std::cerr << "anarchoredis: --loglevel must be debug, verbose, info, notice, warning or error\n";
-    return 2;
-  }
-  node::SetLogLevel(level->second);
-  if (!node::SetLogFile(absl::GetFlag(FLAGS_logfile))) {
-    std::cerr << "anarchoredis: cannot open --logfile " << absl::GetFlag(FLAGS_logfile) << "\n";
-    return 2;
-  }
-  node::SetLogPrefix(absl::StrCat("[", absl::GetFlag(FLAGS_port), "] "));
-  signal(SIGPIPE, SIG_IGN);
-
+// The node's own settings from the flags; false (after saying why) if one is invalid.
+bool ServerFlags(node::ServerOptions& options) {
   // Asio takes a port as 16 bits: 84537 would silently become 19001.
   for (const auto& [flag, value, min] : {std::tuple{"port", absl::GetFlag(FLAGS_port), 1},
-                                         std::tuple{"raft_port", absl::GetFlag(FLAGS_raft_port), 0}}) {
+                                         std::tuple{"raft-port", absl::GetFlag(FLAGS_raft_port), 0},
+                                         std::tuple{"metrics-port", absl::GetFlag(FLAGS_metrics_port), 0}}) {
     if (value < min || value > 65535) {
       std::cerr << "anarchoredis: --" << flag << " " << value << " is not a port (" << min << "..65535)\n";
-      return 2;
+      return false;
     }
   }
-  node::ServerOptions options;
   options.bind = absl::GetFlag(FLAGS_bind);
   options.port = absl::GetFlag(FLAGS_port);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.dir = absl::GetFlag(FLAGS_dir);
   options.redis_server = absl::GetFlag(FLAGS_redis_server);
+  if (std::string missing = node::cli::MissingProgram(options.redis_server); !missing.empty()) {
+    std::cerr << "anarchoredis: --redis-server: " << missing;
+    return false;
+  }
   options.databases = absl::GetFlag(FLAGS_databases);
   options.limits.max_bulk_len = absl::GetFlag(FLAGS_proto_max_bulk_len);
   options.limits.max_multibulk_len = absl::GetFlag(FLAGS_max_multibulk_len);
@@ -251,88 +180,113 @@ int main(int argc, char** argv) {
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
   if (!node::gate::ParseBrokenRule(absl::GetFlag(FLAGS_test_break_gate), &options.test_broken_gate_rule)) {
     std::cerr << "anarchoredis: unknown --test_break_gate rule '" << absl::GetFlag(FLAGS_test_break_gate) << "'\n";
-    return 2;
-  }
-  if (options.test_broken_gate_rule != node::gate::BrokenRule::kNone) {
-    node::Log(node::LogLevel::kWarning, "UNSAFE TEST MODE: the consistency gate's rule '%s' is switched off",
-              node::gate::BrokenRuleName(options.test_broken_gate_rule));
+    return false;
   }
   auto limits = node::OutputBufferLimits::Parse(absl::GetFlag(FLAGS_client_output_buffer_limit));
   if (!limits.ok()) {
-    std::cerr << "anarchoredis: --client_output_buffer_limit: " << limits.status().message() << "\n";
-    return 2;
+    std::cerr << "anarchoredis: --client-output-buffer-limit: " << limits.status().message() << "\n";
+    return false;
   }
   options.output_limits = *limits;
   options.busy_reply_threshold_ms = absl::GetFlag(FLAGS_busy_reply_threshold);
   options.script_kill_after_ms = absl::GetFlag(FLAGS_script_kill_after);
   options.snapshot_log_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes);
   options.digest_interval_s = absl::GetFlag(FLAGS_digest_interval_s);
-  options.raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
-  options.raft.keep_bytes = absl::GetFlag(FLAGS_snapshot_keep_bytes);
   if (options.busy_reply_threshold_ms < 1 || options.script_kill_after_ms < 1) {
-    std::cerr << "anarchoredis: --busy_reply_threshold and --script_kill_after must be at least 1 ms\n";
-    return 2;
+    std::cerr << "anarchoredis: --busy-reply-threshold and --script-kill-after must be at least 1 ms\n";
+    return false;
   }
+  return true;
+}
+
+bool ParseAddresses(const char* flag, const std::string& value, std::map<uint64_t, node::PeerAddress>* out) {
+  for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    uint64_t id = 0;
+    node::PeerAddress addr;
+    if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
+      std::cerr << "anarchoredis: bad --" << flag << " entry '" << item
+                << "' (want id=ip:client_port:raft_port, ports 1..65535)\n";
+      return false;
+    }
+    if (!out->emplace(id, addr).second) {
+      std::cerr << "anarchoredis: --" << flag << " names node " << id << " twice\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+// The replicated log's settings from the flags; false (after saying why) if one is invalid.
+bool RaftFlags(node::ServerOptions& options) {
   node::ReplicatedLogOptions& raft = options.raft;
+  raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
+  raft.keep_bytes = absl::GetFlag(FLAGS_snapshot_keep_bytes);
   raft.id = absl::GetFlag(FLAGS_id);
   raft.bootstrap = !absl::GetFlag(FLAGS_join);
   raft.tick_ms = absl::GetFlag(FLAGS_tick_ms);
   raft.election_ticks = absl::GetFlag(FLAGS_election_ticks);
   raft.heartbeat_ticks = absl::GetFlag(FLAGS_heartbeat_ticks);
   raft.lease_reads = absl::GetFlag(FLAGS_lease_reads);
-  auto parse_addresses = [](const std::string& flag, const std::string& value,
-                             std::map<uint64_t, node::PeerAddress>* out) {
-    for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-      std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
-      uint64_t id = 0;
-      node::PeerAddress addr;
-      if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
-        std::cerr << "anarchoredis: bad --" << flag << " entry '" << item << "' (want id=ip:client_port:raft_port, ports 1..65535)\n";
-        return false;
-      }
-      (*out)[id] = addr;
-    }
-    return true;
-  };
-  if (!parse_addresses("peers", absl::GetFlag(FLAGS_peers), &raft.peers) ||
-      !parse_addresses("peer_addresses", absl::GetFlag(FLAGS_peer_addresses), &raft.address_book)) {
-    return 2;
-  }
   if (raft.id == 0) {
     std::cerr << "anarchoredis: --id must be non-zero\n";
-    return 2;
+    return false;
+  }
+  if (raft.tick_ms < 1 || raft.heartbeat_ticks < 1 || raft.election_ticks <= raft.heartbeat_ticks) {
+    std::cerr << "anarchoredis: want --tick-ms >= 1, --heartbeat-ticks >= 1 and --election-ticks > --heartbeat-ticks\n";
+    return false;
+  }
+  if (!ParseAddresses("peers", absl::GetFlag(FLAGS_peers), &raft.peers) ||
+      !ParseAddresses("peer-addresses", absl::GetFlag(FLAGS_peer_addresses), &raft.address_book)) {
+    return false;
   }
   if (const std::string file = absl::GetFlag(FLAGS_restore); !file.empty()) {
     auto restore = node::OpenRestore(file, options.redis_server);
     if (!restore.ok()) {
       std::cerr << "anarchoredis: --restore: " << restore.status().message() << "\n";
-      return 2;
+      return false;
     }
     raft.restore = std::move(*restore);
   }
   if (!raft.peers.contains(raft.id)) {
     raft.peers[raft.id] = node::PeerAddress{options.bind, options.port, absl::GetFlag(FLAGS_raft_port)};
   }
-  if (!ConfigurePeerSecurity(raft)) return 2;
+  return ConfigurePeerSecurity(raft);
+}
 
+bool ConfigureLogging() {
+  node::LogLevel level;
+  if (!node::ParseLogLevel(absl::GetFlag(FLAGS_loglevel), &level)) {
+    std::cerr << "anarchoredis: --loglevel must be debug, verbose, info, notice, warning or error\n";
+    return false;
+  }
+  node::SetLogLevel(level);
+  if (!node::SetLogFile(absl::GetFlag(FLAGS_logfile))) {
+    std::cerr << "anarchoredis: cannot open --logfile " << absl::GetFlag(FLAGS_logfile) << "\n";
+    return false;
+  }
+  node::SetLogTag(absl::StrCat("n", absl::GetFlag(FLAGS_id)));
+  return true;
+}
+
+// Runs the node until it is stopped: SIGTERM, SIGINT or SHUTDOWN stop it
+// gracefully (at most 60 s), a second signal at once; SIGHUP reopens the log
+// file. systemd (Type=notify) hears READY once clients are served, STOPPING
+// when the stop begins.
+int Run(const node::ServerOptions& options) {
   asio::io_context io(1);
   node::Server server(io, options);
   if (absl::Status s = server.Start(); !s.ok()) {
-    node::Log(node::LogLevel::kError, "start failed: %s", s.ToString());
+    node::Log(node::LogComponent::kNode, node::LogLevel::kError, "start failed: %s", s.ToString());
     return 1;
   }
-  if (!absl::GetFlag(FLAGS_pidfile).empty()) {
-    std::ofstream(absl::GetFlag(FLAGS_pidfile)) << getpid() << "\n";
-  }
-  // SIGTERM/SIGINT: a graceful stop (a snapshot first if the log tail is
-  // long, at most 60 s); a second signal stops at once.
-  // SIGHUP: the log file was rotated; write to a new one.
+  if (!absl::GetFlag(FLAGS_pidfile).empty()) std::ofstream(absl::GetFlag(FLAGS_pidfile)) << getpid() << "\n";
   asio::signal_set hup(io, SIGHUP);
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](const asio::error_code& ec, int) {
       if (ec) return;
       const bool ok = node::ReopenLogFile();
-      node::Log(ok ? node::LogLevel::kInfo : node::LogLevel::kError, "SIGHUP: %s",
+      node::Log(node::LogComponent::kNode, ok ? node::LogLevel::kInfo : node::LogLevel::kError, "SIGHUP: %s",
                 ok ? "log reopened" : "cannot reopen the log file");
       on_hup();
     });
@@ -345,16 +299,59 @@ int main(int argc, char** argv) {
     hup.cancel();
     io.stop();
   };
-  stop.async_wait([&](const asio::error_code&, int sig) {
-    node::Log(node::LogLevel::kInfo, "signal %d: stopping (another signal stops at once)", sig);
-    stop.async_wait([&](const asio::error_code&, int) { stop_now(); });
+  auto begin_stop = [&](node::Server::ShutdownSnapshot snapshot) {
+    if (server.shutting_down()) return;
+    sd_notify(0, "STOPPING=1");
     deadline.expires_after(std::chrono::seconds(60));
     deadline.async_wait([&](const asio::error_code& ec) {
       if (!ec) stop_now();
     });
-    server.Shutdown(stop_now);
+    server.Shutdown(snapshot, stop_now);
+  };
+  stop.async_wait([&](const asio::error_code&, int sig) {
+    node::Log(node::LogComponent::kNode, node::LogLevel::kInfo, "signal %d: stopping (another signal stops at once)", sig);
+    stop.async_wait([&](const asio::error_code&, int) { stop_now(); });
+    begin_stop(node::Server::ShutdownSnapshot::kAuto);
   });
-  node::Log(node::LogLevel::kInfo, "serving Redis clients on %s:%d", options.bind, options.port);
+  server.on_shutdown_command = begin_stop;
+  node::Log(node::LogComponent::kNode, node::LogLevel::kInfo, "serving Redis clients on %s:%d%s", options.bind,
+            options.port, options.metrics_port ? absl::StrCat(", metrics on port ", server.metrics_port()) : "");
+  sd_notify(0, absl::StrCat("READY=1\nSTATUS=serving Redis clients on ", options.bind, ":", options.port).c_str());
   io.run();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const node::cli::Parsed parsed = node::cli::Parse(argc, argv, Program());
+  if (parsed.exit_code) return *parsed.exit_code;
+  if (!parsed.positional.empty()) {
+    std::cerr << "anarchoredis: unexpected argument '" << parsed.positional[0] << "' (see --help)\n";
+    return 2;
+  }
+  if (const std::string config = absl::GetFlag(FLAGS_config); !config.empty()) {
+    if (std::string error = node::cli::LoadConfigFile(config, parsed.given); !error.empty()) {
+      std::cerr << "anarchoredis: " << error << "\n";
+      return 2;
+    }
+  }
+  if (absl::GetFlag(FLAGS_dir).empty()) {
+    std::cerr << "anarchoredis: --dir is required (see --help)\n";
+    return 2;
+  }
+  if (!ConfigureLogging()) return 2;
+  signal(SIGPIPE, SIG_IGN);
+  node::ServerOptions options;
+  if (!ServerFlags(options) || !RaftFlags(options)) return 2;
+  node::Log(node::LogComponent::kNode, node::LogLevel::kInfo, "%s starting, pid %d; settings: %s",
+            node::cli::VersionLine("anarchoredis"), getpid(), node::cli::EffectiveSettings(Program()));
+  if (options.test_broken_gate_rule != node::gate::BrokenRule::kNone) {
+    node::Log(node::LogComponent::kNode, node::LogLevel::kWarning,
+              "UNSAFE TEST MODE: the consistency gate's rule '%s' is switched off",
+              node::gate::BrokenRuleName(options.test_broken_gate_rule));
+  }
+  const int code = Run(options);
+  node::Log(node::LogComponent::kNode, node::LogLevel::kInfo, "exiting with status %d", code);
+  return code;
 }

@@ -40,6 +40,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       snap_timer_(io),
       quiet_timer_(io),
       handover_timer_(io),
+      drain_timer_(io),
       digest_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
 }
@@ -85,19 +86,8 @@ absl::Status Server::Start() {
   child_ = std::make_unique<ChildRedis>(child_options_);
 
   // Bind first, so a busy port fails the start before any work.
-  asio::error_code aec;
-  auto addr = asio::ip::make_address(options_.bind, aec);
-  if (aec) return absl::InvalidArgumentError(absl::StrCat("bad --bind address ", options_.bind));
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
-  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(options_.port));
-  acceptor_->open(ep.protocol(), aec);
-  if (!aec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), aec);
-  if (!aec) acceptor_->bind(ep, aec);
-  if (!aec) acceptor_->listen(asio::socket_base::max_listen_connections, aec);
-  if (aec) {
-    return absl::UnavailableError(
-        absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ", aec.message()));
-  }
+  if (auto s = ListenForClients(); !s.ok()) return s;
+  if (auto s = StartMetrics(); !s.ok()) return s;
 
   if (auto s = StartChild(); !s.ok()) return s;
   WatchChild();
@@ -105,6 +95,7 @@ absl::Status Server::Start() {
 
   ReplicatedLogOptions ro = options_.raft;
   ro.snapshot_dir = (fs::path(options_.dir) / "snapshots").string();
+  ro.on_write = [this](const LogWriteStats& w) { metrics_.OnLogWrite(w.took, w.entries, w.bytes, w.synced); };
   if (!options_.test_sync_gate.empty()) {
     ro.before_sync = [gate = options_.test_sync_gate] {
       while (fs::exists(gate)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -130,11 +121,58 @@ absl::Status Server::Start() {
   return absl::OkStatus();
 }
 
+absl::Status Server::ListenForClients() {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(options_.bind, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad --bind address ", options_.bind));
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(options_.port));
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+// Prometheus metrics on the client address (the operator's --bind), so the
+// endpoint is reachable exactly where the node is.
+absl::Status Server::StartMetrics() {
+  if (options_.metrics_port == 0) return absl::OkStatus();
+  metrics_endpoint_ = std::make_unique<MetricsEndpoint>(io_, [this] { return RenderMetrics(); });
+  if (asio::error_code ec = metrics_endpoint_->Listen(options_.bind, options_.metrics_port)) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics: listen on ", options_.bind, ":", options_.metrics_port, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::string Server::RenderMetrics() {
+  MetricsView v;
+  if (rlog_ != nullptr) {
+    const consensus::RaftStatus st = rlog_->status();
+    v.role = is_leader_ ? "leader" : consensus::RoleName(st.role);
+    v.term = st.term;
+    v.leader_id = st.leader;
+    v.commit = st.commit;
+    v.snapshot_bytes = rlog_->snapshot() ? rlog_->snapshot()->size() : 0;
+    for (const auto& [id, pr] : st.progress) {
+      if (id != st.id) v.match[id] = pr.match;
+    }
+    v.connected = rlog_->link_stats().connected;
+  }
+  v.applied = AppliedIndex();
+  v.child_healthy = child_ != nullptr && child_->running();
+  v.clients = sessions_.size();
+  return metrics_.Render(v);
+}
+
 void Server::Stop() {
   if (state_ == State::kStopped) return;
   state_ = State::kStopped;
   asio::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  if (metrics_endpoint_) metrics_endpoint_->Stop();
   child_signals_.cancel(ec);
   child_watch_.cancel();
   promote_timer_.cancel();
@@ -142,6 +180,7 @@ void Server::Stop() {
   snap_timer_.cancel();
   quiet_timer_.cancel();
   handover_timer_.cancel();
+  drain_timer_.cancel();
   digest_timer_.cancel();
   if (reader_) reader_->Stop();
   if (rlog_) rlog_->Stop();
@@ -168,7 +207,7 @@ absl::Status Server::StartChild() {
     auto table = CommandTable::FromCommandReply(*reply);
     if (!table.ok()) return table.status();
     commands_ = std::make_unique<CommandTable>(std::move(*table));
-    Log(LogLevel::kInfo, "command table: %d commands", commands_->size());
+    Log(LogComponent::kNode, LogLevel::kInfo, "command table: %d commands", commands_->size());
   }
   // The node's own requests (CLIENT KILL, ROLE, promotion, the busy watchdog).
   control_.on_error = [this](const absl::Status& st) { RebuildChild(std::string(st.message())); };
@@ -184,7 +223,7 @@ void Server::OnChildSyncRequested() {
   uint64_t next = 1;
   if (const auto& snap = rlog_->snapshot()) {
     if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {
-      Log(LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
+      Log(LogComponent::kNode, LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
       std::_Exit(1);
     }
     next = snap->index() + 1;
@@ -195,7 +234,7 @@ void Server::OnChildSyncRequested() {
   while (next <= committed_index_) {
     auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
     if (!entries.ok()) {
-      Log(LogLevel::kError, "sync: cannot read the log: %s; exiting", entries.status().ToString());
+      Log(LogComponent::kNode, LogLevel::kError, "sync: cannot read the log: %s; exiting", entries.status().ToString());
       std::_Exit(1);
     }
     for (const cpb::Entry& e : *entries) {
@@ -221,7 +260,8 @@ void Server::FeedChild(const cpb::Entry& e) {
 void Server::RebuildChild(const std::string& why) {
   if (state_ != State::kRunning) return;
   ++rebuilds_;
-  Log(LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
+  metrics_.OnChildRebuild();
+  Log(LogComponent::kNode, LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
   AbortSnapshot(absl::StrCat("the child was rebuilt: ", why));
   EndDigest(absl::AbortedError(absl::StrCat("the child was rebuilt: ", why)));
   feed_check_ = 0;
@@ -233,7 +273,7 @@ void Server::RebuildChild(const std::string& why) {
   if (auto s = StartChild(); !s.ok()) {
     // Serving without a child that matches the log would break every
     // guarantee; a supervisor (or the operator) restarts the node.
-    Log(LogLevel::kError, "cannot rebuild the child: %s; exiting", s.ToString());
+    Log(LogComponent::kNode, LogLevel::kError, "cannot rebuild the child: %s; exiting", s.ToString());
     std::_Exit(1);
   }
   if (is_leader_) {
@@ -273,10 +313,13 @@ void Server::PollChild() {
 // ------------------------------------------------------------------ leadership
 
 void Server::OnSoftState(const consensus::SoftState& ss) {
+  if (ss.role == consensus::Role::kCandidate && role_ != consensus::Role::kCandidate) metrics_.OnElection();
+  role_ = ss.role;
+  if (ss.leader != leader_id_ && ss.leader != 0) metrics_.OnLeaderChange();
   const bool was_leader = is_leader_;
   const bool leader_now = ss.role == consensus::Role::kLeader;
   if (ss.leader == leader_id_ && was_leader == leader_now) return;
-  Log(LogLevel::kInfo, "leader is now %d (this node is %s, term %d)", ss.leader, consensus::RoleName(ss.role),
+  Log(LogComponent::kNode, LogLevel::kInfo, "leader is now %d (this node is %s, term %d)", ss.leader, consensus::RoleName(ss.role),
       rlog_->term());
   leader_id_ = ss.leader;
   is_leader_ = leader_now;
@@ -336,7 +379,7 @@ void Server::StartStream(std::optional<std::pair<std::string, uint64_t>> resume,
     batcher_.Reset(offset);
     gate_.Committed(offset);  // the stream starts here, all of it committed
     leader_ready_ = true;
-    Log(LogLevel::kInfo, "leading: serving clients, stream %s from offset %d", replid, offset);
+    Log(LogComponent::kNode, LogLevel::kInfo, "leading: serving clients, stream %s from offset %d", replid, offset);
     NotifySessions();
   };
   cb.on_effects = [this](EffectRun&& run) { OnEffects(std::move(run)); };
@@ -409,7 +452,7 @@ void Server::ProposePending() {
     // These effects ran on the child but will never be in the log. Dropping
     // them and going on would let a later entry's commit acknowledge them, so
     // the child's state is thrown away instead, and its clients get UNKNOWN.
-    Log(LogLevel::kWarning, "proposal refused: %s", s.ToString());
+    Log(LogComponent::kNode, LogLevel::kWarning, "proposal refused: %s", s.ToString());
     if (is_leader_) RebuildChild(absl::StrCat("a proposal was refused: ", s.message()));
     return;
   }
@@ -448,10 +491,10 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
       cpb::ConfChange cc;
       if (cc.ParseFromString(e.data())) {
         rlog_->ApplyConfChange(e.index(), cc);
-        Log(LogLevel::kInfo, "membership: %s node %d %s", cpb::ConfChangeType_Name(cc.type()), cc.node_id(),
+        Log(LogComponent::kNode, LogLevel::kInfo, "membership: %s node %d %s", cpb::ConfChangeType_Name(cc.type()), cc.node_id(),
             cc.context());
         if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE && cc.node_id() == rlog_->id()) {
-          Log(LogLevel::kWarning, "this node was removed from the cluster; exiting");
+          Log(LogComponent::kNode, LogLevel::kWarning, "this node was removed from the cluster; exiting");
           asio::post(io_, [] { std::_Exit(0); });
         }
       }
@@ -631,7 +674,7 @@ void Server::OnBusy(const std::string& busy_error) {
   control_.Call({function ? "FUNCTION" : "SCRIPT", "KILL"}, [this](const resp::Value& v) {
     if (v.type != resp::Type::kError) {
       ++scripts_killed_;
-      Log(LogLevel::kWarning, "stopped a read-only script that kept the child busy for %d ms",
+      Log(LogComponent::kNode, LogLevel::kWarning, "stopped a read-only script that kept the child busy for %d ms",
           options_.script_kill_after_ms);
       return;
     }
@@ -720,7 +763,7 @@ void Server::PromoteLearners() {
         cc.set_type(cpb::CONF_CHANGE_ADD_VOTER);
         cc.set_node_id(id);
         if (auto it = rlog_->peers().find(id); it != rlog_->peers().end()) cc.set_context(it->second.ToString());
-        if (rlog_->ProposeConfChange(cc).ok()) Log(LogLevel::kInfo, "promoting learner %d to voter", id);
+        if (rlog_->ProposeConfChange(cc).ok()) Log(LogComponent::kNode, LogLevel::kInfo, "promoting learner %d to voter", id);
         break;  // one change at a time
       }
     }

@@ -33,6 +33,8 @@
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
+#include "node/metrics.h"
+#include "node/metrics_endpoint.h"
 #include "node/snapshot.pb.h"
 #include "resp/value.h"
 #include "resp/limits.h"
@@ -68,6 +70,7 @@ struct ServerOptions {
   uint64_t snapshot_log_bytes = 64ULL << 20;
   // A leader starts a divergence check this often (0: only on demand).
   int digest_interval_s = 0;
+  int metrics_port = 0;  // Prometheus metrics on bind:metrics_port (0: none)
 };
 
 // A divergence check's point: the leader child's DEBUG DIGEST of the state
@@ -113,11 +116,16 @@ class Server {
   // The node's own commands (ANARCHO.*), answered here; `proto` is the
   // client's. `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
   void NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
-  // A graceful stop: a leader hands its leadership over, then a long log
-  // tail is snapshotted; `done` runs once that is done (or was not needed).
-  // The caller then Stop()s.
-  void Shutdown(std::function<void()> done);
+  // A graceful stop (server_shutdown.cc): requests in flight are answered,
+  // a leader hands its leadership over, then the log tail is snapshotted as
+  // `snapshot` says; `done` runs once that is done (or was not needed). The
+  // caller then Stop()s. Only the first call counts.
+  enum class ShutdownSnapshot { kAuto, kAlways, kNever };
+  void Shutdown(ShutdownSnapshot snapshot, std::function<void()> done);
+  bool shutting_down() const { return shutting_down_; }
   void HandOver(std::function<void()> then);
+  // Set by the owner: SHUTDOWN asks for a graceful stop.
+  std::function<void(ShutdownSnapshot)> on_shutdown_command;
   // Takes a snapshot of the child now (or joins the one under way).
   void TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   // Leader: logs a divergence check (or joins the one under way); `done`
@@ -125,10 +133,18 @@ class Server {
   void CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done);
   std::string InfoSection() const;
   int ReplicaCountForWait() const;
+  Metrics& metrics() { return metrics_; }
+  // The port metrics are served on (0: none).
+  int metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }
+  // True once Start() succeeded and until Stop(): clients are served.
+  bool running() const { return state_ == State::kRunning; }
 
  private:
   enum class State { kStarting, kRunning, kStopped };
 
+  absl::Status ListenForClients();
+  absl::Status StartMetrics();
+  std::string RenderMetrics();
   absl::Status StartChild();
   void OnSoftState(const consensus::SoftState& ss);
   void OnCommitted(std::vector<consensus::pb::Entry>&& entries);
@@ -149,6 +165,8 @@ class Server {
   void MaybeStartReadRound();
   // Clients of this leadership get `error`; the gate forgets everything.
   void EndLeaderEpoch(const std::string& error);
+  void Drain(std::chrono::steady_clock::time_point deadline, std::function<void()> then);
+  std::string ShutdownCommand(std::span<const std::string_view> args);
   void WatchBusy();
   void OnBusy(const std::string& busy_error);
   // The child no longer matches the committed log (or died): abort client
@@ -177,6 +195,7 @@ class Server {
     bool saved = false;
     bool adding = false;            // handed to the Raft host
     std::string file;               // the saved RDB, out of the child's directory
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   };
 
   void SnapshotReplicaChild();
@@ -271,6 +290,9 @@ class Server {
   uint64_t committed_index_ = 0;  // last committed entry handed to the applier
 
   uint64_t rebuilds_ = 0;
+  consensus::Role role_ = consensus::Role::kFollower;
+  Metrics metrics_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   uint64_t scripts_killed_ = 0;
 
   // Snapshots.
@@ -287,6 +309,9 @@ class Server {
   std::optional<Mark> mark_;
   asio::steady_timer quiet_timer_;
   asio::steady_timer handover_timer_;
+  asio::steady_timer drain_timer_;
+  bool shutting_down_ = false;
+  static constexpr auto kDrainTimeout = std::chrono::seconds(2);
   LoggedState logged_;  // scripts and settings as the log built them
 
   // Leadership confirmations of the node's own (backups): read rounds

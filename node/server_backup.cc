@@ -93,7 +93,7 @@ absl::StatusOr<std::string> Server::LinkBackup(const pb::SnapshotMeta& meta) {
   for (size_t i = kBackupsKept; i < all.size(); ++i) {
     if (all[i] != target) fs::remove(all[i], ec);
   }
-  Log(LogLevel::kInfo, "backup %s ready (snapshot %d, %d bytes)", name, meta.index(), meta.size());
+  Log(LogComponent::kNode, LogLevel::kInfo, "backup %s ready (snapshot %d, %d bytes)", name, meta.index(), meta.size());
   return name;
 }
 

@@ -213,6 +213,7 @@ std::string Server::InfoSection() const {
 void Server::NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
   const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
   if (name == "info") return LocalInfo(args, proto, std::move(reply));
+  if (name == "shutdown") return reply(ShutdownCommand(args));
   if (name == "anarcho.snapshot") {
     if (args.size() != 1) return reply("-ERR usage: ANARCHO.SNAPSHOT\r\n");
     // This node's own snapshot of its child; the reply waits until it is durable.
@@ -268,6 +269,13 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
     return out;
   };
   auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
+  if (name == "ping") {
+    // Only while this node has no upstream (the child's own PING otherwise).
+    if (args.size() > 2) return error("ERR wrong number of arguments for 'ping' command");
+    if (args.size() == 1) return "+PONG\r\n";
+    resp::AppendBulkString(&out, args[1]);
+    return out;
+  }
   if (name == "anarcho.status") return StatusReply(proto);
   if (name == "anarcho.health") return args.size() == 1 ? HealthReply(proto) : error("ERR usage: ANARCHO.HEALTH");
   if (name == "anarcho.members") return args.size() == 1 ? MembersReply(proto) : error("ERR usage: ANARCHO.MEMBERS");

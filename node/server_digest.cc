@@ -51,7 +51,7 @@ void Server::OnLeaderDigest(const resp::Value& digest, const resp::Value& role) 
 void Server::EndDigest(absl::StatusOr<DigestPoint> result) {
   if (!digest_) return;
   std::unique_ptr<DigestJob> job = std::move(digest_);
-  if (!result.ok()) Log(LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
+  if (!result.ok()) Log(LogComponent::kNode, LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
   for (auto& w : job->waiters) w(result);
 }
 
@@ -91,7 +91,7 @@ void Server::CompareDigest(uint64_t index, const std::string& expected) {
       const std::string mine = v.AsString();
       if (mine == expected) return RecordDigest(index, mine, "match");
       ++digest_mismatches_;
-      Log(LogLevel::kError, "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s",
+      Log(LogComponent::kNode, LogLevel::kError, "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s",
           index, mine, expected);
       RecordDigest(index, mine, "MISMATCH");
     });
@@ -100,7 +100,7 @@ void Server::CompareDigest(uint64_t index, const std::string& expected) {
 
 void Server::SkipDigest(uint64_t index, const std::string& why) {
   ++digest_skipped_;
-  Log(LogLevel::kInfo, "divergence check at log index %d skipped: %s", index, why);
+  Log(LogComponent::kNode, LogLevel::kInfo, "divergence check at log index %d skipped: %s", index, why);
 }
 
 void Server::RecordDigest(uint64_t index, const std::string& digest, const std::string& outcome) {

@@ -206,9 +206,10 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (result.ok()) {
     log_bytes_since_snapshot_ = 0;
     ++snapshots_taken_;
-    Log(LogLevel::kInfo, "snapshot %d taken (%d bytes)", result->index(), result->size());
+    metrics_.OnSnapshot(std::chrono::steady_clock::now() - job->started);
+    Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d taken (%d bytes)", result->index(), result->size());
   } else {
-    Log(LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
+    Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
   }
   for (auto& w : job->waiters) w(result);
 }
@@ -238,64 +239,6 @@ void Server::MaybeSnapshot() {
 void Server::LowerSaverPriority() {
   std::ifstream in(absl::StrCat("/proc/", child_->pid(), "/task/", child_->pid(), "/children"));
   for (pid_t pid; in >> pid;) ::setpriority(PRIO_PROCESS, static_cast<id_t>(pid), 19);
-}
-
-// A graceful stop first snapshots a long tail, so that the restart replays
-// little of the log. `done` runs either way.
-void Server::Shutdown(std::function<void()> done) {
-  HandOver([this, done = std::move(done)]() mutable {
-    constexpr uint64_t kWorthASnapshot = 8 << 20;
-    if (state_ != State::kRunning || options_.snapshot_log_bytes == 0 ||
-        log_bytes_since_snapshot_ < std::min<uint64_t>(kWorthASnapshot, options_.snapshot_log_bytes / 4)) {
-      return done();
-    }
-    Log(LogLevel::kInfo, "stopping: snapshot first (%d bytes of log since the last one)", log_bytes_since_snapshot_);
-    TakeSnapshot([done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) { done(); });
-  });
-}
-
-// A leader that stops hands its leadership to the most caught-up voter (a
-// transfer takes a round trip or two) instead of leaving the others to time
-// out and elect one (an election timeout or more without writes). It gives up
-// after a while and stops anyway.
-void Server::HandOver(std::function<void()> then) {
-  const consensus::RaftStatus st = rlog_->status();
-  uint64_t to = 0, best = 0;
-  for (uint64_t v : st.conf_state.voters()) {
-    auto it = st.progress.find(v);
-    if (v == st.id || it == st.progress.end()) continue;
-    if (to == 0 || it->second.match > best) {
-      to = v;
-      best = it->second.match;
-    }
-  }
-  if (!is_leader_ || state_ != State::kRunning || to == 0) return then();
-  Log(LogLevel::kInfo, "stopping: handing leadership to node %d (match %d of %d)", to, best, st.last_index);
-  if (auto s = rlog_->TransferLeadership(to); !s.ok()) {
-    Log(LogLevel::kWarning, "stopping without a handover: %s", s.message());
-    return then();
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  auto wait = std::make_shared<std::function<void()>>();
-  *wait = [this, deadline, then = std::move(then), wait]() mutable {
-    if (rlog_->leader() != rlog_->id() && rlog_->leader() != 0) {
-      Log(LogLevel::kInfo, "stopping: node %d leads now", rlog_->leader());
-      auto t = std::move(then);
-      *wait = nullptr;  // ends the cycle through the shared pointer
-      return t();
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      Log(LogLevel::kWarning, "stopping: the handover did not complete in time");
-      auto t = std::move(then);
-      *wait = nullptr;
-      return t();
-    }
-    handover_timer_.expires_after(std::chrono::milliseconds(5));
-    handover_timer_.async_wait([wait](const asio::error_code& ec) {
-      if (!ec && *wait) (*wait)();
-    });
-  };
-  (*wait)();
 }
 
 }  // namespace node

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "resp/value.h"
@@ -15,6 +16,21 @@ std::map<std::string, std::string> Status(const std::string& host, int port);
 absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args);
 // Field -> value of a map reply (RESP2 flat array or RESP3 map).
 std::map<std::string, resp::Value> Fields(const resp::Value& v);
+
+// A node to ask.
+struct Target {
+  int id = 0;  // 0: not known yet
+  std::string host;
+  int port = 0;
+};
+
+// status: one line per member (those given and those the first to answer
+// knows); exit status 0 only if every node answers and a leader serves.
+int StatusCommand(std::vector<Target> targets, bool json);
+// members: the configuration one node knows (ANARCHO.MEMBERS).
+int MembersCommand(const Target& node, bool json);
+// health: whether one node can serve (ANARCHO.HEALTH); exit status 0 if ok.
+int HealthCommand(const Target& node, bool json);
 
 // snapshot --port N: the node snapshots its child and compacts its log.
 int SnapshotCommand(const std::string& host, int port);

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -15,33 +16,33 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "asio.hpp"
 #include "absl/strings/escaping.h"
 #include "node/child/sync_client.h"
+#include "node/cli.h"
 #include "node/cluster/peer_auth.h"
 #include "tools/admin_util.h"
 
 ABSL_FLAG(std::string, dir, "", "Cluster directory (cluster start/stop/status).");
 ABSL_FLAG(int, nodes, 3, "Number of nodes (cluster start).");
 ABSL_FLAG(int, base_port, 7001,
-          "Client port of the first node (cluster start); node i serves clients on base_port+i-1 "
-          "and talks Raft on base_port+100+i-1.");
-ABSL_FLAG(std::string, host, "127.0.0.1", "Node address (status, add, remove, transfer).");
-ABSL_FLAG(int, port, 0, "Client port of a node to ask (status, add, remove, transfer).");
+          "Client port of the first node (cluster start); node i serves clients on base-port+i-1 "
+          "and talks Raft on base-port+100+i-1.");
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address of the node to ask.");
+ABSL_FLAG(int, port, 0, "Client port of the node to ask.");
 ABSL_FLAG(std::string, node_bin, "", "The anarchoredis binary (default: next to this tool's build, or PATH).");
 ABSL_FLAG(std::vector<std::string>, node_args, {}, "Extra flags for every node (cluster start), comma separated.");
 ABSL_FLAG(int, timeout_s, 30, "How long to wait for a leader (cluster start).");
 ABSL_FLAG(std::string, restore, "",
           "cluster start: the new cluster starts from this backup (written by `backup`) or Redis RDB file.");
+ABSL_FLAG(bool, json, false, "status, members, health: print JSON instead of a table.");
 
 namespace fs = std::filesystem;
 
@@ -125,7 +126,11 @@ bool NodeKnowsFlag(const std::string& bin, const std::string& flag) {
   char buf[4096];
   for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
   ::pclose(f);
-  return out.find(absl::StrCat("-", flag, " ")) != std::string::npos;
+  // Abseil's help says "--raft_port (...)"; ours "--raft-port VALUE".
+  std::string dashed = flag;
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  return out.find(absl::StrCat("-", flag, " ")) != std::string::npos ||
+         out.find(absl::StrCat("--", dashed, " ")) != std::string::npos;
 }
 
 // Every cluster this command starts is authenticated: a random secret that
@@ -142,68 +147,27 @@ std::vector<std::string> PeerSecurityArgs(const fs::path& dir, const std::string
   return {"--cluster_secret_file", secret.string(), "--cluster_id", id};
 }
 
-struct Target {
-  int id = 0;  // 0: not known yet
-  std::string host;
-  int port = 0;
-};
-
-// The nodes to show: those given, plus every member the first node that
-// answers knows (ANARCHO.MEMBERS), so a node added later shows too.
-std::vector<Target> MembersOf(std::vector<Target> given) {
-  for (const Target& t : given) {
-    auto members = admin::Call(t.host, t.port, {"ANARCHO.MEMBERS"});
-    if (!members.ok()) continue;
-    for (const resp::Value& m : members->elements) {
-      auto f = admin::Fields(m);
-      int id = 0;
-      std::vector<std::string> addr = absl::StrSplit(f["address"].AsString(), ':');
-      Target member;
-      if (!absl::SimpleAtoi(f["id"].AsString(), &id) || addr.size() != 3 ||
-          !absl::SimpleAtoi(addr[1], &member.port)) {
-        continue;
-      }
-      member.id = id;
-      member.host = addr[0];
-      bool known = false;
-      for (Target& g : given) {
-        if (g.id == id || (g.port == member.port && g.host == member.host)) {
-          g.id = id;
-          known = true;
-        }
-      }
-      if (!known) given.push_back(member);
-    }
-    break;
+// The pids of nodes of `dir` that run (from their pid files).
+std::vector<pid_t> RunningNodes(const std::string& dir) {
+  std::vector<pid_t> running;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::ifstream in(entry.path() / "pid");
+    pid_t pid = 0;
+    if (in >> pid && pid > 0 && ::kill(pid, 0) == 0) running.push_back(pid);
   }
-  return given;
+  return running;
 }
 
-// One line per node; exit status 0 only if every node answers and one of
-// them leads and serves (a monitoring script can rely on it).
-int StatusCommand(std::vector<Target> targets) {
-  absl::PrintF("%-4s %-22s %-14s %-6s %-7s %-8s %-8s %-6s %s\n", "id", "address", "role", "term", "leader",
-               "commit", "applied", "lag", "child");
-  int down = 0;
-  bool serving_leader = false;
-  for (const Target& t : MembersOf(std::move(targets))) {
-    const std::string where = absl::StrCat(t.host, ":", t.port);
-    auto s = admin::Status(t.host, t.port);
-    if (s.empty()) {
-      ++down;
-      absl::PrintF("%-4s %-22s %-14s\n", t.id ? absl::StrCat(t.id) : "?", where, "down");
-      continue;
-    }
-    serving_leader |= s["role"] == "leader" && s["state"] == "serving";
-    absl::PrintF("%-4s %-22s %-14s %-6s %-7s %-8s %-8s %-6s %s (pid %s)\n", s["id"], where, s["role"], s["term"],
-                 s["leader"], s["commit_index"], s["applied_index"], s["apply_lag"],
-                 s["child_healthy"] == "yes" ? "healthy" : "unhealthy", s["child_pid"]);
+// The redis-server the nodes will run: --redis_server in --node-args, or the default.
+std::string RedisServerOf(const std::vector<std::string>& node_args) {
+  for (size_t i = 0; i < node_args.size(); ++i) {
+    absl::string_view a = node_args[i];
+    if (!absl::ConsumePrefix(&a, "--redis_server") && !absl::ConsumePrefix(&a, "--redis-server")) continue;
+    if (absl::ConsumePrefix(&a, "=")) return std::string(a);
+    if (a.empty() && i + 1 < node_args.size()) return node_args[i + 1];
   }
-  if (down > 0 || !serving_leader) {
-    absl::PrintF("not healthy: %d node(s) down%s\n", down, serving_leader ? "" : ", no serving leader");
-    return 1;
-  }
-  return 0;
+  return "redis-server";
 }
 
 int ClusterStart(const char* argv0) {
@@ -214,6 +178,20 @@ int ClusterStart(const char* argv0) {
   }
   const int n = absl::GetFlag(FLAGS_nodes);
   const int base = absl::GetFlag(FLAGS_base_port);
+  if (n < 1 || n > 99) {
+    std::cerr << "cluster start: --nodes " << n << " is out of range (1..99)\n";
+    return 2;
+  }
+  if (base < 1 || base + 100 + n - 1 > 65535) {
+    std::cerr << "cluster start: --base-port " << base << " leaves no room for " << n
+              << " client ports and their Raft ports (base-port+100...) below 65536\n";
+    return 2;
+  }
+  if (const std::vector<pid_t> running = RunningNodes(dir); !running.empty()) {
+    std::cerr << "cluster start: " << dir << " is in use by " << running.size() << " running node(s) (pid "
+              << running.front() << "); stop them first: anarcho-admin cluster stop --dir " << dir << "\n";
+    return 1;
+  }
   fs::create_directories(dir);
   const std::string abs_dir = fs::absolute(dir).string();
   std::vector<Member> members;
@@ -225,6 +203,11 @@ int ClusterStart(const char* argv0) {
     for (const Member& m : members) conf << m.id << " " << m.client_port << " " << m.raft_port << "\n";
   }
   const std::string bin = NodeBinary(argv0);
+  if (std::string missing = node::cli::MissingProgram(bin) + node::cli::MissingProgram(RedisServerOf(absl::GetFlag(FLAGS_node_args)));
+      !missing.empty()) {
+    std::cerr << "cluster start: " << missing;
+    return 1;
+  }
   const std::vector<std::string> security = PeerSecurityArgs(abs_dir, bin);
   for (const Member& m : members) {
     fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
@@ -300,29 +283,66 @@ int ClusterStop() {
   return 0;
 }
 
+const node::cli::Program& Program() {
+  static const node::cli::Program program{
+      "anarcho-admin",
+      "starts local anarchoredis clusters, shows their state and changes their members",
+      "",
+      "tools/anarcho_admin.cc",
+      {
+          {{"cluster", "start"},
+           "cluster start --dir D [--nodes 3] [--base-port 7001] [--restore FILE] [--node-args A,B,...]",
+           {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s"}},
+          {{"cluster", "stop"}, "cluster stop --dir D", {"dir"}},
+          {{"status"}, "status (--dir D | [--host H] --port N) [--json]   (exit 1 unless all answer and a leader serves)",
+           {"dir", "host", "port", "json"}},
+          {{"members"}, "members [--host H] --port N [--json]", {"host", "port", "json"}},
+          {{"health"}, "health [--host H] --port N [--json]   (exit 1 unless the node can serve)",
+           {"host", "port", "json"}},
+          {{"add"}, "add [--host H] --port N ID IP:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)",
+           {"host", "port"}},
+          {{"remove"}, "remove [--host H] --port N ID", {"host", "port"}},
+          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)", {"host", "port"}},
+          {{"snapshot"}, "snapshot [--host H] --port N   (that node snapshots its data and compacts its log)",
+           {"host", "port"}},
+          {{"backup"}, "backup [--host H] --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)",
+           {"host", "port"}},
+          {{"digest"}, "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index)",
+           {"dir", "host", "port"}},
+      }};
+  return program;
+}
+
+// The commands that ask one node (--host, --port).
+int NodeCommand(const std::vector<std::string>& cmd) {
+  const std::string host = absl::GetFlag(FLAGS_host);
+  const int port = absl::GetFlag(FLAGS_port);
+  if (port <= 0 || port > 65535) {
+    std::cerr << cmd[0] << ": --port of a node is required (1..65535)\n";
+    return 2;
+  }
+  const admin::Target node{0, host, port};
+  const bool json = absl::GetFlag(FLAGS_json);
+  if (cmd[0] == "members" && cmd.size() == 1) return admin::MembersCommand(node, json);
+  if (cmd[0] == "health" && cmd.size() == 1) return admin::HealthCommand(node, json);
+  if (cmd[0] == "add" && cmd.size() == 3) return Call(host, port, {"ANARCHO.ADD", cmd[1], cmd[2]});
+  if (cmd[0] == "remove" && cmd.size() == 2) return Call(host, port, {"ANARCHO.REMOVE", cmd[1]});
+  if (cmd[0] == "transfer" && cmd.size() == 2) return Call(host, port, {"ANARCHO.TRANSFER", cmd[1]});
+  if (cmd[0] == "snapshot" && cmd.size() == 1) return admin::SnapshotCommand(host, port);
+  if (cmd[0] == "backup" && cmd.size() == 2) return admin::BackupCommand(host, port, cmd[1]);
+  std::cerr << "anarcho-admin: unknown command or wrong arguments: '" << absl::StrJoin(cmd, " ") << "' (see --help)\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "administers anarchoredis nodes.\n"
-      "  anarcho-admin cluster start --dir D [--nodes 3] [--base_port 7001] [--restore FILE]\n"
-      "  anarcho-admin cluster stop --dir D\n"
-      "  anarcho-admin status (--dir D | --port N)\n"
-      "  anarcho-admin add --port N ID IP:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)\n"
-      "  anarcho-admin remove --port N ID\n"
-      "  anarcho-admin transfer --port N ID\n"
-      "  anarcho-admin snapshot --port N      (that node snapshots its data and compacts its log)\n"
-      "  anarcho-admin backup --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)\n"
-      "  anarcho-admin digest (--dir D | --port N)   (divergence check: every member compared at one index)\n");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "anarcho_admin"); };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  std::vector<std::string> cmd(rest.begin() + 1, rest.end());
+  const node::cli::Parsed parsed = node::cli::Parse(argc, argv, Program());
+  if (parsed.exit_code) return *parsed.exit_code;
+  const std::vector<std::string>& cmd = parsed.positional;
   signal(SIGPIPE, SIG_IGN);
   if (cmd.empty()) {
-    std::cerr << absl::ProgramUsageMessage() << "\n";
+    std::cerr << node::cli::Help(Program(), {});
     return 2;
   }
   const std::string host = absl::GetFlag(FLAGS_host);
@@ -339,8 +359,8 @@ int main(int argc, char** argv) {
     }
     return admin::DigestCommand(host, port > 0 ? port : nodes.begin()->second, nodes);
   }
-  if (cmd[0] == "status") {
-    std::vector<Target> targets;
+  if (cmd[0] == "status" && cmd.size() == 1) {
+    std::vector<admin::Target> targets;
     if (!absl::GetFlag(FLAGS_dir).empty()) {
       for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) targets.push_back({m.id, host, m.client_port});
     } else if (port > 0) {
@@ -350,17 +370,7 @@ int main(int argc, char** argv) {
       std::cerr << "status: give --dir of a cluster or --port of a node\n";
       return 2;
     }
-    return StatusCommand(std::move(targets));
+    return admin::StatusCommand(std::move(targets), absl::GetFlag(FLAGS_json));
   }
-  if (port <= 0) {
-    std::cerr << cmd[0] << ": --port of a node is required\n";
-    return 2;
-  }
-  if (cmd[0] == "add" && cmd.size() == 3) return Call(host, port, {"ANARCHO.ADD", cmd[1], cmd[2]});
-  if (cmd[0] == "remove" && cmd.size() == 2) return Call(host, port, {"ANARCHO.REMOVE", cmd[1]});
-  if (cmd[0] == "transfer" && cmd.size() == 2) return Call(host, port, {"ANARCHO.TRANSFER", cmd[1]});
-  if (cmd[0] == "snapshot" && cmd.size() == 1) return admin::SnapshotCommand(host, port);
-  if (cmd[0] == "backup" && cmd.size() == 2) return admin::BackupCommand(host, port, cmd[1]);
-  std::cerr << "unknown command; see --help\n";
-  return 2;
+  return NodeCommand(cmd);
 }

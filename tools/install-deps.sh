@@ -3,6 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libasio-dev libssl-dev librocksdb-dev libabsl-dev libprotobuf-dev protobuf-compiler zlib1g-dev
+      libspdlog-dev prometheus-cpp-dev libsystemd-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       redis-server redis-tools gnuplot-nox
       tcl python3)  # tcl, python3: Redis's own test suite (tests/compat)

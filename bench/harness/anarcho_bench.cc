@@ -19,8 +19,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,6 +31,7 @@
 #include "bench/harness/soak_report.h"
 #include "bench/harness/systems.h"
 #include "bench/harness/workload.h"
+#include "node/cli.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "run: server host.");
 ABSL_FLAG(int, port, 0, "run: server port.");
@@ -633,20 +632,24 @@ void OnSignal(int sig) {
 }  // namespace bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "benchmarks Redis-compatible servers.\n"
+  static const node::cli::Program program{
+      "anarcho-bench",
+      "benchmarks Redis-compatible servers: anarchoredis against the Redis you know",
       "  anarcho-bench run --port P [--workload mixed --connections 50 --pipeline 16 | --rate R]\n"
-      "  anarcho-bench compare [--systems ... --workloads set@1,get@16 --rounds 2 --out_dir DIR --curve]\n"
-      "  anarcho-bench curve --out_dir DIR      latency-versus-throughput curve only\n"
+      "  anarcho-bench compare [--systems ... --workloads set@1,get@16 --rounds 2 --out-dir DIR --curve]\n"
+      "  anarcho-bench curve --out-dir DIR      latency-versus-throughput curve only\n"
       "  anarcho-bench selftest                 1 s of mixed load on a temporary redis-server, checked\n"
       "  anarcho-bench calibrate                this generator vs redis-benchmark on plain redis\n"
-      "  anarcho-bench soak [--soak_seconds 600 --soak_interval 5 --node_args=... --out_dir DIR]\n"
-      "                                         sustained SET on a 3-node cluster: memory, disk, snapshots, restart");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+      "  anarcho-bench soak [--soak-seconds 600 --soak-interval 5 --node-args=... --out-dir DIR]\n"
+      "                                         sustained SET on a 3-node cluster: memory, disk, snapshots, restart\n",
+      "bench/harness/anarcho_bench.cc",
+      {}};
+  const node::cli::Parsed parsed = node::cli::Parse(argc, argv, program);
+  if (parsed.exit_code) return *parsed.exit_code;
   signal(SIGINT, bench::OnSignal);
   signal(SIGTERM, bench::OnSignal);
   signal(SIGPIPE, SIG_IGN);
-  std::string mode = args.size() > 1 ? args[1] : "";
+  const std::string mode = parsed.positional.empty() ? "" : parsed.positional[0];
   if (mode == "run") return bench::Run();
   if (mode == "compare") return bench::Compare(true, absl::GetFlag(FLAGS_curve));
   if (mode == "curve") return bench::Compare(false, true);

@@ -74,7 +74,7 @@ absl::Status ChildRedis::Start() {
     if (last.ok()) {
       auto pong = c.Call({"PING"});
       if (pong.ok() && pong->AsString() == "PONG") {
-        Log(LogLevel::kInfo, "child redis-server pid %d ready on %s", pid_, options_.socket_path);
+        Log(LogComponent::kChild, LogLevel::kInfo, "child redis-server pid %d ready on %s", pid_, options_.socket_path);
         return absl::OkStatus();
       }
       last = pong.ok() ? absl::UnavailableError(pong->AsString()) : pong.status();

@@ -152,7 +152,7 @@ void MasterLink::Handle(const std::shared_ptr<Session>& s, std::span<const std::
   if (!s->authenticated) {
     // The replica's handshake PINGs first, and takes NOAUTH as "send AUTH".
     if (Is(args[0], "ping")) return Reply(s, "-NOAUTH Authentication required.\r\n");
-    Log(LogLevel::kWarning, "master link: a connection that did not authenticate sent %s; closed",
+    Log(LogComponent::kChild, LogLevel::kWarning, "master link: a connection that did not authenticate sent %s; closed",
         std::string(args[0].substr(0, 20)));
     return Drop(s);
   }

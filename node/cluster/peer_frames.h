@@ -45,7 +45,7 @@ bool ForEachFrame(ReadBuffer& in, Max&& max_frame, F&& f) {
     std::memcpy(&len, in.data().data(), 4);
     len = be32toh(len);
     if (len == 0 || len > max) {
-      Log(LogLevel::kWarning, "raft link: a frame of %d bytes (at most %d here); closing", len, max);
+      Log(LogComponent::kPeer, LogLevel::kWarning, "raft link: a frame of %d bytes (at most %d here); closing", len, max);
       return false;
     }
     if (in.size() < 4 + static_cast<size_t>(len)) break;

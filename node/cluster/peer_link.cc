@@ -64,11 +64,11 @@ absl::Status InboundLink::OnFrame(char type, std::string_view payload) {
     return absl::InvalidArgumentError(absl::StrCat("a frame of type ", static_cast<int>(type), " after the handshake"));
   }
   if (!parsed) {
-    Log(LogLevel::kWarning, "raft link from node %d: a frame of %d bytes that does not parse; skipped", node_,
+    Log(LogComponent::kPeer, LogLevel::kWarning, "raft link from node %d: a frame of %d bytes that does not parse; skipped", node_,
         payload.size() + 1);
   } else if (from != node_) {
     if (wrong_sender_++ == 0) {
-      Log(LogLevel::kWarning, "raft link from node %d carries messages from node %d: dropped", node_, from);
+      Log(LogComponent::kPeer, LogLevel::kWarning, "raft link from node %d carries messages from node %d: dropped", node_, from);
     }
   }
   return absl::OkStatus();

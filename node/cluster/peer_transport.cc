@@ -58,6 +58,12 @@ struct PeerTransport::Inbound {
   std::string out;  // the challenge
 };
 
+PeerLinkStats PeerTransport::stats() const {
+  PeerLinkStats out = stats_;
+  for (const auto& [id, p] : peers_) out.connected[id] = p->connected;
+  return out;
+}
+
 PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity)
     : io_(io), identity_(std::move(identity)) {}
 
@@ -107,7 +113,7 @@ void PeerTransport::Accept() {
     asio::error_code ec2;
     auto ep = in->socket.remote_endpoint(ec2);
     in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
-    Log(LogLevel::kDebug, "raft link from %s accepted", in->peer);
+    Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s accepted", in->peer);
     std::weak_ptr<Inbound> weak = in;
     in->link.send = [weak](std::string bytes) {
       // The challenge is the only write on an incoming link.
@@ -138,7 +144,7 @@ void PeerTransport::Accept() {
 void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
   in->socket.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
     if (ec || stopped_ || in->closing) {
-      Log(LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->link.frames(), ec.message());
+      Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->link.frames(), ec.message());
       if (!in->closing) in->deadline.cancel();
       return;
     }
@@ -149,7 +155,7 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
     stats_.wrong_sender += in->link.wrong_sender() - wrong_before;
     if (!was_authenticated && in->link.node() != 0) {
       in->deadline.cancel();
-      Log(LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, in->link.node());
+      Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, in->link.node());
     }
     if (!s.ok()) return Refuse(in, s.message());
     ReadInbound(in);
@@ -158,7 +164,7 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
 
 void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why) {
   ++stats_.handshakes_refused;
-  Log(LogLevel::kWarning, "raft link from %s%s refused: %s", in->peer,
+  Log(LogComponent::kPeer, LogLevel::kWarning, "raft link from %s%s refused: %s", in->peer,
       in->link.node() ? absl::StrCat(" (node ", in->link.node(), ")") : "", why);
   in->closing = true;
   // Nothing more is read; the socket closes once the refusal had time to
@@ -174,7 +180,7 @@ bool PeerTransport::Adopt(const std::string& cluster_id) {
   if (cluster_id == identity_.cluster_id) return true;
   if (!identity_.cluster_id.empty()) return false;
   identity_.cluster_id = cluster_id;
-  Log(LogLevel::kInfo, "joined cluster %s", cluster_id);
+  Log(LogComponent::kPeer, LogLevel::kInfo, "joined cluster %s", cluster_id);
   if (on_cluster_id) on_cluster_id(cluster_id);
   return true;
 }
@@ -248,7 +254,7 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
   auto addr = asio::ip::make_address(p->host, ec);
   if (ec) {
     p->connecting = false;
-    Log(LogLevel::kError, "raft link to node %d: bad address %s", p->id, p->host);
+    Log(LogComponent::kPeer, LogLevel::kError, "raft link to node %d: bad address %s", p->id, p->host);
     return;
   }
   p->socket = asio::ip::tcp::socket(io_);
@@ -313,7 +319,7 @@ void PeerTransport::OnChallenge(const std::shared_ptr<Peer>& p, std::string_view
   }
   if (!proof.ok()) {
     ++stats_.handshakes_refused;
-    Log(LogLevel::kWarning, "raft link to node %d (%s:%d): handshake failed: %s", p->id, p->host, p->port,
+    Log(LogComponent::kPeer, LogLevel::kWarning, "raft link to node %d (%s:%d): handshake failed: %s", p->id, p->host, p->port,
         proof.status().message());
     return;
   }
@@ -342,7 +348,7 @@ void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
     // the backoff resets only once the link has carried writes for a while.
     if (p->backoff_ms > kMinBackoffMs && std::chrono::steady_clock::now() - p->up_since >= kStableLink) {
       p->backoff_ms = kMinBackoffMs;
-      if (p->reported_down) Log(LogLevel::kInfo, "raft link to node %d (%s:%d) is up again", p->id, p->host, p->port);
+      if (p->reported_down) Log(LogComponent::kPeer, LogLevel::kInfo, "raft link to node %d (%s:%d) is up again", p->id, p->host, p->port);
       p->reported_down = false;
     }
     Write(p);
@@ -351,7 +357,7 @@ void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
 
 void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why) {
   if (!p->reported_down) {
-    Log(LogLevel::kInfo, "raft link to node %d (%s:%d) is down: %s; reconnecting", p->id, p->host, p->port,
+    Log(LogComponent::kPeer, LogLevel::kInfo, "raft link to node %d (%s:%d) is down: %s; reconnecting", p->id, p->host, p->port,
         why.message());
     p->reported_down = true;
   }

@@ -42,7 +42,7 @@ class PeerTransport : public RaftTransport {
   void Send(std::vector<consensus::pb::Message> messages) override;
   void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
   void Stop() override;
-  PeerLinkStats stats() const override { return stats_; }
+  PeerLinkStats stats() const override;
 
   // A node without a cluster id learned its cluster's from an authenticated
   // peer: the owner stores it (links to other clusters are refused from now).

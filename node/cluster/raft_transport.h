@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ namespace node {
 struct PeerLinkStats {
   uint64_t handshakes_refused = 0;  // a dialer or acceptor that failed the handshake
   uint64_t wrong_sender = 0;        // messages claiming another sender than the link's node
+  std::map<uint64_t, bool> connected;  // per peer: is the link to it up (authenticated)
 };
 
 class RaftTransport {

@@ -124,7 +124,7 @@ absl::Status ReplicatedLog::Bootstrap() {
           "--restore starts a new cluster, but this --dir already holds a node's state (not restored from this "
           "file): restore into an empty --dir, or restart this node without --restore");
     }
-    Log(LogLevel::kInfo, "this node was restored from %s before; starting from its own state", options_.restore->rdb);
+    Log(LogComponent::kRaft, LogLevel::kInfo, "this node was restored from %s before; starting from its own state", options_.restore->rdb);
     return absl::OkStatus();
   }
   if (has_state || !options_.bootstrap) return absl::OkStatus();
@@ -146,7 +146,7 @@ absl::Status ReplicatedLog::Bootstrap() {
   w.meta[kHardStateKey] = hs.SerializeAsString();
   w.meta[kClusterIdKey] = InitialClusterId();
   if (auto s = store_->Write(w); !s.ok()) return s;
-  Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
+  Log(LogComponent::kRaft, LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
   return absl::OkStatus();
 }
 
@@ -210,7 +210,7 @@ absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& vo
   w.meta[kHardStateKey] = hs.SerializeAsString();
   w.meta[kClusterIdKey] = InitialClusterId();
   if (auto s = store_->Write(w); !s.ok()) return s;
-  Log(LogLevel::kInfo, "bootstrapped a cluster of %d voter(s) from %s (%d bytes, crc32 %08x)", voters.size(),
+  Log(LogComponent::kRaft, LogLevel::kInfo, "bootstrapped a cluster of %d voter(s) from %s (%d bytes, crc32 %08x)", voters.size(),
       options_.restore->rdb, meta->size(), meta->crc32());
   return absl::OkStatus();
 }
@@ -231,12 +231,12 @@ absl::Status ReplicatedLog::LoadSnapshot() {
   for (size_t i = 0; i < candidates.size(); ++i) {
     const pb::SnapshotMeta& m = candidates[i];
     if (absl::Status s = snapshots_.Verify(m); !s.ok()) {
-      Log(LogLevel::kError, "snapshot %d is not usable (%s)%s", m.index(), s.ToString(),
+      Log(LogComponent::kRaft, LogLevel::kError, "snapshot %d is not usable (%s)%s", m.index(), s.ToString(),
           i + 1 < candidates.size() ? "; trying the previous one" : "");
       continue;
     }
     if (store_->FirstIndex() > m.index() + 1) {
-      Log(LogLevel::kError, "snapshot %d: the log after it was compacted away", m.index());
+      Log(LogComponent::kRaft, LogLevel::kError, "snapshot %d: the log after it was compacted away", m.index());
       continue;
     }
     snapshot_ = m;
@@ -248,7 +248,7 @@ absl::Status ReplicatedLog::LoadSnapshot() {
     for (uint64_t v : m.voters()) snap.mutable_metadata()->mutable_conf_state()->add_voters(v);
     for (uint64_t l : m.learners()) snap.mutable_metadata()->mutable_conf_state()->add_learners(l);
     conf_history_[m.index()] = snap.metadata().conf_state();
-    Log(LogLevel::kInfo, "starting from snapshot %d (term %d, %d bytes)", m.index(), m.term(), m.size());
+    Log(LogComponent::kRaft, LogLevel::kInfo, "starting from snapshot %d (term %d, %d bytes)", m.index(), m.term(), m.size());
     return mem_.ApplySnapshot(snap);
   }
   return absl::DataLossError(
@@ -290,7 +290,7 @@ absl::Status ReplicatedLog::StartTransport() {
     auto tcp = std::make_unique<PeerTransport>(io_, peer::Identity{options_.id, options_.cluster_secret, cluster_id_});
     tcp->on_cluster_id = [this](const std::string& id) {
       if (auto s = StoreClusterId(id); !s.ok()) {
-        Log(LogLevel::kError, "cannot store the cluster id: %s", s.message());
+        Log(LogComponent::kRaft, LogLevel::kError, "cannot store the cluster id: %s", s.message());
       }
     };
     transport_ = std::move(tcp);
@@ -343,7 +343,7 @@ void ReplicatedLog::ScheduleTick() {
     const auto now = std::chrono::steady_clock::now();
     const auto late = now - ticker_.expiry();
     if (late > std::chrono::milliseconds(options_.tick_ms * 4)) {
-      Log(LogLevel::kWarning, "event loop stalled: a raft tick ran %d ms late",
+      Log(LogComponent::kRaft, LogLevel::kWarning, "event loop stalled: a raft tick ran %d ms late",
           std::chrono::duration_cast<std::chrono::milliseconds>(late).count());
     }
     Tick();
@@ -421,7 +421,7 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   pb::SnapshotMeta meta;
   meta.ParseFromString(snap.data());
   if (auto s = mem_.ApplySnapshot(snap); !s.ok()) {
-    Log(LogLevel::kError, "snapshot %d from the leader: %s; exiting", meta.index(), s.ToString());
+    Log(LogComponent::kRaft, LogLevel::kError, "snapshot %d from the leader: %s; exiting", meta.index(), s.ToString());
     std::_Exit(70);
   }
   prev_snapshot_.reset();
@@ -431,7 +431,7 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   const cpb::ConfState& cs = snap.metadata().conf_state();
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   LearnAddresses(meta);
-  Log(LogLevel::kInfo, "installed snapshot %d (term %d, %d bytes) from the leader", meta.index(), meta.term(),
+  Log(LogComponent::kRaft, LogLevel::kInfo, "installed snapshot %d (term %d, %d bytes) from the leader", meta.index(), meta.term(),
       meta.size());
   const std::string keep = meta.file();
   asio::post(files_, [this, keep] {
@@ -491,11 +491,11 @@ void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t comp
   for (uint64_t v : meta.voters()) cs.add_voters(v);
   for (uint64_t l : meta.learners()) cs.add_learners(l);
   if (auto s = mem_.CreateSnapshot(meta.index(), cs, meta.SerializeAsString()); !s.ok()) {
-    Log(LogLevel::kWarning, "snapshot %d: %s", meta.index(), s.status().ToString());
+    Log(LogComponent::kRaft, LogLevel::kWarning, "snapshot %d: %s", meta.index(), s.status().ToString());
     return;
   }
   if (mirror_to > 0) {
-    if (auto s = mem_.Compact(mirror_to); !s.ok()) Log(LogLevel::kWarning, "compact to %d: %s", mirror_to, s.ToString());
+    if (auto s = mem_.Compact(mirror_to); !s.ok()) Log(LogComponent::kRaft, LogLevel::kWarning, "compact to %d: %s", mirror_to, s.ToString());
   }
   prev_snapshot_ = snapshot_;
   snapshot_ = meta;
@@ -504,7 +504,7 @@ void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t comp
   asio::post(files_, [this, keep, keep_prev] {
     // Older files are dropped, their entries' space given back.
     SnapshotStore(snapshots_.dir()).RemoveOthers(keep, keep_prev);
-    if (auto s = store_->ReclaimSpace(); !s.ok()) Log(LogLevel::kWarning, "reclaiming log space: %s", s.ToString());
+    if (auto s = store_->ReclaimSpace(); !s.ok()) Log(LogComponent::kRaft, LogLevel::kWarning, "reclaiming log space: %s", s.ToString());
   });
 }
 
@@ -572,7 +572,7 @@ void ReplicatedLog::Pump() {
       if (m.entries_size() > 0) absl::StrAppend(&detail, " ", m.to(), ":", m.index() + 1, "+", m.entries_size());
     }
     if (ents > 20000 || rd.messages.size() > 200 || rd.committed_entries.size() > 20000) {
-      Log(LogLevel::kDebug, "big ready: %d messages, %d entries, %d committed entries; appends%s", rd.messages.size(),
+      Log(LogComponent::kRaft, LogLevel::kDebug, "big ready: %d messages, %d entries, %d committed entries; appends%s", rd.messages.size(),
           ents, rd.committed_entries.size(), detail.substr(0, 400));
     }
   }
@@ -614,12 +614,15 @@ void ReplicatedLog::Pump() {
     // included: a write this slow can cost the leadership.
     const auto took = std::chrono::steady_clock::now() - start;
     if (took > std::chrono::milliseconds(options_.tick_ms * options_.election_ticks / 2)) {
-      Log(LogLevel::kWarning, "slow raft log write: %d ms for %d entries",
+      Log(LogComponent::kRaft, LogLevel::kWarning, "slow raft log write: %d ms for %d entries",
           std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), write->entries.size());
     }
-    asio::post(io_, [this, ready, late_msgs, s, alive] {
+    LogWriteStats stats{took, write->entries.size(), 0, write->sync};
+    for (const storage::LogEntry& e : write->entries) stats.bytes += e.data.size();
+    asio::post(io_, [this, ready, late_msgs, s, alive, stats] {
       if (!*alive) return;
       ++syncs_;
+      if (options_.on_write) options_.on_write(stats);
       Complete(std::move(*ready), std::move(*late_msgs), s);
     });
   });
@@ -628,13 +631,13 @@ void ReplicatedLog::Pump() {
 void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, const absl::Status& s) {
   if (!s.ok()) {
     // A node that cannot make its log durable must not vote or acknowledge.
-    Log(LogLevel::kError, "raft log write failed: %s; exiting", s.ToString());
+    Log(LogComponent::kRaft, LogLevel::kError, "raft log write failed: %s; exiting", s.ToString());
     std::_Exit(70);
   }
   persisting_ = false;
   if (rd.snapshot) InstallReceived(*rd.snapshot);
   if (auto st = mem_.Append(rd.entries); !st.ok()) {
-    Log(LogLevel::kError, "raft log mirror: %s; exiting", st.ToString());
+    Log(LogComponent::kRaft, LogLevel::kError, "raft log mirror: %s; exiting", st.ToString());
     std::_Exit(70);
   }
   if (rd.hard_state) mem_.SetHardState(*rd.hard_state);

@@ -19,6 +19,7 @@
 // (on_snapshot) before applying anything after it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,6 +47,14 @@ struct PeerAddress {
   static bool Parse(std::string_view text, PeerAddress* out);  // host:client_port:raft_port
 };
 
+// One write of the log (entries and Raft state), for the node's metrics.
+struct LogWriteStats {
+  std::chrono::nanoseconds took{0};
+  size_t entries = 0;
+  size_t bytes = 0;    // entry payload
+  bool synced = false;  // fsynced (group commit: everything the core had ready)
+};
+
 struct ReplicatedLogOptions {
   uint64_t id = 1;
   std::map<uint64_t, PeerAddress> peers;  // every known node, this one included
@@ -64,6 +73,7 @@ struct ReplicatedLogOptions {
   uint64_t keep_entries = 10000;
   uint64_t keep_bytes = 32ULL << 20;
   std::function<void()> before_sync;  // test hook, runs on the worker before each fsync
+  std::function<void(const LogWriteStats&)> on_write;  // on the event loop, after each log write
   // Tests: the peer links (default: TCP, PeerTransport), and a clock of
   // their own (the host's ticker is not started; the test calls Tick()).
   std::function<std::unique_ptr<RaftTransport>(uint64_t id)> make_transport;

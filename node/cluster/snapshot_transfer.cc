@@ -52,7 +52,7 @@ void SnapshotSender::Stop() { transfers_.clear(); }
 void SnapshotSender::Start(consensus::pb::Message msg) {
   pb::SnapshotMeta meta;
   if (!meta.ParseFromString(msg.snapshot().data())) {
-    Log(LogLevel::kError, "snapshot for node %d: unreadable snapshot handle", msg.to());
+    Log(LogComponent::kSnapshot, LogLevel::kError, "snapshot for node %d: unreadable snapshot handle", msg.to());
     if (on_done) on_done(msg.to(), true);
     return;
   }
@@ -65,7 +65,7 @@ void SnapshotSender::Start(consensus::pb::Message msg) {
   t->fd = ::open(store_.Path(meta.file()).c_str(), O_RDONLY);
   transfers_[to] = std::move(t);
   if (transfers_[to]->fd < 0) return Finish(to, true, absl::StrCat("cannot open ", meta.file(), ": ", strerror(errno)));
-  Log(LogLevel::kInfo, "sending snapshot %d (term %d, %d bytes) to node %d", meta.index(), meta.term(), meta.size(), to);
+  Log(LogComponent::kSnapshot, LogLevel::kInfo, "sending snapshot %d (term %d, %d bytes) to node %d", meta.index(), meta.term(), meta.size(), to);
   pb::SnapshotFrame offer;
   offer.set_kind(pb::SnapshotFrame::OFFER);
   offer.set_from(self_);
@@ -133,9 +133,9 @@ void SnapshotSender::Finish(uint64_t to, bool failed, const std::string& why) {
   const pb::SnapshotMeta meta = it->second->meta;
   transfers_.erase(it);
   if (failed) {
-    Log(LogLevel::kWarning, "snapshot %d to node %d failed: %s", meta.index(), to, why);
+    Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot %d to node %d failed: %s", meta.index(), to, why);
   } else {
-    Log(LogLevel::kInfo, "snapshot %d installed on node %d", meta.index(), to);
+    Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d installed on node %d", meta.index(), to);
   }
   if (on_done) on_done(to, failed);
 }
@@ -215,7 +215,7 @@ void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
       if (in->fd < 0) return Reply(f, pb::SnapshotFrame::ABORT, 0, "cannot create the incoming snapshot file");
       in->have = in->expected = have;
       in->ready = true;
-      if (have > 0) Log(LogLevel::kInfo, "resuming snapshot %d from node %d at %d bytes", in->meta.index(), f.from(), have);
+      if (have > 0) Log(LogComponent::kSnapshot, LogLevel::kInfo, "resuming snapshot %d from node %d at %d bytes", in->meta.index(), f.from(), have);
       Reply(f, pb::SnapshotFrame::ACK, have, "");
     });
   });
@@ -272,7 +272,7 @@ void SnapshotReceiver::Done(const pb::SnapshotFrame& f) {
       if (!*alive) return;
       if (in == incoming_) incoming_.reset();
       if (!s.ok()) {
-        Log(LogLevel::kError, "snapshot %d from node %d refused: %s", in->meta.index(), f.from(), s.ToString());
+        Log(LogComponent::kSnapshot, LogLevel::kError, "snapshot %d from node %d refused: %s", in->meta.index(), f.from(), s.ToString());
         return Reply(f, pb::SnapshotFrame::ABORT, 0, std::string(s.message()));
       }
       consensus::pb::Message m;

@@ -25,10 +25,15 @@ constexpr auto kBusyRetry = std::chrono::milliseconds(10);
 // A request or reply this big moves between sockets without a copy.
 constexpr size_t kTakeBytes = 1 << 20;
 
-std::string ErrorReply(std::string_view msg) {
-  std::string out;
-  resp::AppendError(&out, msg);
-  return out;
+RequestClass ClassOf(gate::Kind kind) {
+  switch (kind) {
+    case gate::Kind::kRead: return RequestClass::kRead;
+    case gate::Kind::kWrite:
+    case gate::Kind::kBlocking:
+    case gate::Kind::kExec: return RequestClass::kWrite;
+    case gate::Kind::kStateless: return RequestClass::kOther;
+  }
+  return RequestClass::kOther;
 }
 
 // Replies from the child may nest as deep as a script's tables do.
@@ -65,6 +70,14 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket, gate:
 }
 
 ClientSession::~ClientSession() = default;
+
+// An error reply the node makes itself, counted in the metrics `count` times.
+std::string ClientSession::ErrorReply(std::string_view msg, uint64_t count) {
+  server_.metrics().CountError(msg, Metrics::ErrorKind::kOther, count);
+  std::string out;
+  resp::AppendError(&out, msg);
+  return out;
+}
 
 void ClientSession::Start() {
   ReadClient();
@@ -136,7 +149,7 @@ void ClientSession::UpstreamLost(std::string_view error) {
 
 void ClientSession::ReadClient() {
   // Not while requests are being handled: their arguments point into in_.
-  if (reading_client_ || handling_input_ || !client_open_ || input_closed_) return;
+  if (reading_client_ || handling_input_ || !client_open_ || input_closed_ || stopped_reading_) return;
   if (slots_.size() > kMaxSlots || out_.size() > kMaxOutput) return;  // resumed by Flush()
   const size_t need = parser_.HintBytesNeeded();
   size_t chunk = std::clamp(need, kReadChunk, kMaxReadChunk);
@@ -150,16 +163,18 @@ void ClientSession::ReadClient() {
   });
 }
 
-// Requests wait for an upstream (up to the no-leader deadline), except a
-// node-local command or INFO with nothing queued before it: ANARCHO.STATUS,
-// ANARCHO.HEALTH and INFO must answer at once on a node that has no leader.
-// PING waits: clients and tools take its PONG to mean "serving".
+// Requests wait for an upstream (up to the no-leader deadline), except those
+// a node answers itself (AnsweredWithoutLeader) with nothing queued before
+// them: health checks must answer at once on a node that has no leader, and
+// SHUTDOWN must stop it. (PONG says the node is up, not that it serves data:
+// tools wait for a data command's reply for that.)
 void ClientSession::HandleWaitingInput() {
   std::vector<std::string_view> args;
   std::string error;
   bool need_more = false;
   handling_input_ = true;
-  while (slots_.empty() && !router_.in_multi() && !input_closed_ && !in_.empty()) {
+  batch_arrived_ = std::chrono::steady_clock::now();
+  while (slots_.empty() && !router_.in_multi() && !input_closed_ && !stopped_reading_ && !in_.empty()) {
     size_t consumed = 0;
     resp::ParseStatus st = parser_.Parse(in_.data(), &consumed, &args, &error);
     need_more = st == resp::ParseStatus::kNeedMore;
@@ -173,7 +188,7 @@ void ClientSession::HandleWaitingInput() {
     if (st != resp::ParseStatus::kOk) break;
     if (!args.empty()) {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
-      if (IsLocalNodeCommand(name) || name == "info") {
+      if (AnsweredWithoutLeader(name)) {
         AnswerNodeCommand(args);
       } else {
         break;
@@ -194,7 +209,8 @@ void ClientSession::OnClientData() {
   std::vector<std::string_view> args;
   std::string error;
   handling_input_ = true;
-  while (!input_closed_ && !stalled_ && !in_.empty()) {
+  batch_arrived_ = std::chrono::steady_clock::now();  // one clock read for the whole batch
+  while (!input_closed_ && !stalled_ && !stopped_reading_ && !in_.empty()) {
     size_t consumed = 0;
     std::string_view data = in_.data();
     resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
@@ -226,6 +242,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   Route r = router_.Decide(args, ctx);
   switch (r.action) {
     case Route::Action::kReply:
+      if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
       slots_.AddReady(std::move(r.reply), r.close_after);
       if (r.close_after) input_closed_ = true;
       return true;
@@ -269,7 +286,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
 
 void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
   Expect e{Expect::Kind::kReply};
-  e.slot = slots_.Add();
+  e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)});
   if (gated()) {
     gate::ConsistencyGate& gate = server_.gate();
     if (r.begins_transaction) gate.BeginTransaction(id_);
@@ -311,7 +328,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
 }
 
 void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args) {
-  const ReplySlots::Id slot = slots_.Add();
+  const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kNode});
   server_.NodeCommand(args, router_.proto(), [weak = weak_from_this(), slot](std::string reply) {
     auto self = weak.lock();
     if (!self) return;
@@ -412,7 +429,7 @@ void ClientSession::OnUpstreamData() {
     resp::ParseStatus st = scanner_.Scan(upstream_in_.data(), &len, &type, &error);
     if (st == resp::ParseStatus::kNeedMore) break;
     if (st == resp::ParseStatus::kError) {
-      Log(LogLevel::kError, "session %s: unreadable reply from upstream: %s", describe_, error);
+      Log(LogComponent::kClient, LogLevel::kError, "session %s: unreadable reply from upstream: %s", describe_, error);
       return Abort("UNKNOWN the node could not read its upstream's reply; outcome unknown");
     }
     std::string_view bytes = upstream_in_.data().substr(0, len);
@@ -435,7 +452,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
   if (type == '>') return OnPush(bytes);  // RESP3: out of band, never a request's reply
   if (expects_.empty()) {
-    Log(LogLevel::kError, "session %s: reply from upstream with no request waiting", describe_);
+    Log(LogComponent::kClient, LogLevel::kError, "session %s: reply from upstream with no request waiting", describe_);
     return Abort("UNKNOWN the node lost track of its upstream's replies; outcome unknown");
   }
   Expect e = std::move(expects_.front());
@@ -545,7 +562,7 @@ void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
     return;
   }
   if (!parsed || v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") {
-    Log(LogLevel::kError, "session %s: unexpected ROLE reply", describe_);
+    Log(LogComponent::kClient, LogLevel::kError, "session %s: unexpected ROLE reply", describe_);
     return Abort("UNKNOWN the node could not tell the replication offset of this write; outcome unknown");
   }
   server_.gate().Covered(e.cover, static_cast<uint64_t>(v.elements[1].integer));
@@ -616,7 +633,7 @@ void ClientSession::FlushReleased() {
 
 void ClientSession::Flush() {
   if (aborted_) return;
-  if (slots_.Flush(&out_)) {
+  if (slots_.Flush(&out_, &server_.metrics().requests())) {
     close_after_write_ = true;
     input_closed_ = true;
   }
@@ -631,7 +648,7 @@ void ClientSession::CheckOutputLimit() {
   const bool pubsub = router_.pubsub_class();
   const uint64_t bytes = slots_.buffered_bytes() + out_.size() + out_writing_.bytes();
   if (!output_limit_.Exceeded(bytes, pubsub ? limits.pubsub : limits.normal, OutputLimitCheck::Clock::now())) return;
-  Log(LogLevel::kWarning, "client %s closed for overcoming its output buffer limit (%s class, %d bytes)", describe_,
+  Log(LogComponent::kClient, LogLevel::kWarning, "client %s closed for overcoming its output buffer limit (%s class, %d bytes)", describe_,
       pubsub ? "pubsub" : "normal", bytes);
   ClientGone();
 }
@@ -655,6 +672,11 @@ void ClientSession::WriteClient() {
 }
 
 // ------------------------------------------------------------------ endings
+
+void ClientSession::StopReading() {
+  stopped_reading_ = true;
+  // A read under way completes into the input, which is no longer handled.
+}
 
 void ClientSession::ClientGone() {
   if (!client_open_) return;
@@ -716,7 +738,8 @@ void ClientSession::Abort(std::string_view error) {
   no_leader_timer_.cancel();
   // Replies already released leave first; every other request gets the error
   // (a write's effects may or may not be in the log).
-  slots_.AbortAll(ErrorReply(error), &out_);
+  const std::string reply = ErrorReply(error, 0);
+  server_.metrics().CountError(error, Metrics::ErrorKind::kOther, slots_.AbortAll(reply, &out_));
   input_closed_ = true;
   close_after_write_ = true;
   LeaveGate();

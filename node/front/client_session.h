@@ -9,6 +9,7 @@
 // leader, requests wait a bounded time, then get TRYAGAIN errors.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -49,8 +50,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // FlushReleased(): the caller flushes each session once for many releases.
   bool MarkReleased(ReplySlots::Id slot);
   void FlushReleased();
+  // The node is stopping: no request is read any more (nor handled, if read
+  // already); those in flight are still answered.
+  void StopReading();
+  // Nothing in flight: every request read was answered and its reply sent.
+  // (A subscribed connection's open stream does not count.)
+  bool idle() const {
+    return (slots_.empty() || (slots_.size() == 1 && slots_.stream_open())) && out_.empty() && !client_writing_;
+  }
 
  private:
+  // An error reply of the node's own, counted in the metrics `count` times.
+  std::string ErrorReply(std::string_view msg, uint64_t count = 1);
   // What an upstream reply answers.
   struct Expect {
     enum class Kind {
@@ -134,6 +145,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   RequestRouter router_;
   bool reading_client_ = false;
   bool handling_input_ = false;
+  bool stopped_reading_ = false;
+  std::chrono::steady_clock::time_point batch_arrived_{};  // when the requests being handled arrived
   bool client_open_ = true;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
   bool stalled_ = false;       // a request waits for an upstream reply (Route::stall)

@@ -124,7 +124,6 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"psync", "ERR PSYNC is not allowed: the replication link belongs to the node"},
       {"replconf", "ERR REPLCONF is not allowed: the replication link belongs to the node"},
       {"failover", "ERR FAILOVER is not allowed: use ANARCHO.TRANSFER to move leadership"},
-      {"shutdown", "ERR SHUTDOWN is not allowed: stop the node process (anarcho-admin cluster stop) instead"},
       {"monitor", "ERR MONITOR is not supported: it would expose the node's internal links to the child"},
       {"save", "ERR SAVE is not allowed: durability comes from the replicated log; use ANARCHO.SNAPSHOT"},
       {"bgsave", "ERR BGSAVE is not allowed: durability comes from the replicated log; use ANARCHO.SNAPSHOT"},
@@ -341,6 +340,11 @@ bool IsNodeCommand(std::string_view lowercase_name) {
 bool IsLocalNodeCommand(std::string_view lowercase_name) {
   return lowercase_name == "anarcho.status" || lowercase_name == "anarcho.help" ||
          lowercase_name == "anarcho.health" || lowercase_name == "anarcho.members";
+}
+
+bool AnsweredWithoutLeader(std::string_view lowercase_name) {
+  return IsLocalNodeCommand(lowercase_name) || lowercase_name == "info" || lowercase_name == "ping" ||
+         lowercase_name == "shutdown";
 }
 
 bool RunsOnThisNode(std::string_view lowercase_name) {

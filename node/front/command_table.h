@@ -130,5 +130,10 @@ bool IsLocalNodeCommand(std::string_view lowercase_name);
 // Node commands that act on the node they are sent to (the others go to the
 // leader): the local ones, and ANARCHO.SNAPSHOT (this node's own snapshot).
 bool RunsOnThisNode(std::string_view lowercase_name);
+// What a node answers itself while it has no leader to forward to (with
+// nothing queued before it): the local node commands, INFO (from its own
+// child), PING (a replica of Redis answers it with its master down too) and
+// SHUTDOWN (stops this node).
+bool AnsweredWithoutLeader(std::string_view lowercase_name);
 
 }  // namespace node

@@ -7,8 +7,8 @@ ReplySlots::Slot* ReplySlots::Find(Id id) {
   return &slots_[id - first_];
 }
 
-ReplySlots::Id ReplySlots::Add() {
-  slots_.emplace_back();
+ReplySlots::Id ReplySlots::Add(RequestTiming timing) {
+  slots_.emplace_back().timing = timing;
   return first_ + slots_.size() - 1;
 }
 
@@ -67,7 +67,8 @@ void ReplySlots::EndStream() {
   stream_.reset();
 }
 
-bool ReplySlots::Flush(OutputQueue* out) {
+bool ReplySlots::Flush(OutputQueue* out, RequestLatency* latency) {
+  std::chrono::steady_clock::time_point now{};  // read once, when a timed reply leaves
   while (!slots_.empty()) {
     Slot& s = slots_.front();
     if (!s.before.empty()) {
@@ -78,6 +79,10 @@ bool ReplySlots::Flush(OutputQueue* out) {
     if (s.stream || !s.have_reply || !s.released) return false;
     buffered_ -= s.reply.size();
     out->Append(std::move(s.reply));
+    if (latency != nullptr && s.timing.arrived != std::chrono::steady_clock::time_point{}) {
+      if (now == std::chrono::steady_clock::time_point{}) now = std::chrono::steady_clock::now();
+      latency->Observe(s.timing.cls, now - s.timing.arrived);
+    }
     const bool close = s.close_after;
     slots_.pop_front();
     ++first_;
@@ -86,7 +91,8 @@ bool ReplySlots::Flush(OutputQueue* out) {
   return false;
 }
 
-void ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
+size_t ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
+  size_t errors = 0;
   for (Slot& s : slots_) {
     out->Append(std::move(s.before));
     if (s.stream) continue;
@@ -94,12 +100,14 @@ void ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
       out->Append(std::move(s.reply));
     } else {
       out->Append(error);
+      ++errors;
     }
   }
   first_ += slots_.size();
   slots_.clear();
   stream_.reset();
   buffered_ = 0;
+  return errors;
 }
 
 }  // namespace node

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "node/output_queue.h"
+#include "node/request_latency.h"
 
 namespace node {
 
@@ -20,8 +21,9 @@ class ReplySlots {
  public:
   using Id = uint64_t;
 
-  // A slot for a reply still to come.
-  Id Add();
+  // A slot for a reply still to come; timed requests are counted in the
+  // latency Flush() is given when their reply leaves.
+  Id Add(RequestTiming timing = {});
   // A reply the node made itself: it may leave as soon as its turn comes. While
   // a stream is open at the end, it joins the stream.
   void AddReady(std::string reply, bool close_after = false);
@@ -39,12 +41,13 @@ class ReplySlots {
   void EndStream();
   bool stream_open() const { return stream_.has_value(); }
 
-  // Appends to `out` everything that may leave now, in order. Returns true if
-  // a slot asked to close the connection after its reply.
-  bool Flush(OutputQueue* out);
+  // Appends to `out` everything that may leave now, in order, and counts the
+  // timed replies among them in `latency` (if given). Returns true if a slot
+  // asked to close the connection after its reply.
+  bool Flush(OutputQueue* out, RequestLatency* latency = nullptr);
   // Appends every reply that was released, and `error` for each slot that
-  // was not: the connection ends after this.
-  void AbortAll(std::string_view error, OutputQueue* out);
+  // was not: the connection ends after this. Returns how many got `error`.
+  size_t AbortAll(std::string_view error, OutputQueue* out);
 
   size_t size() const { return slots_.size(); }
   bool empty() const { return slots_.empty(); }
@@ -60,6 +63,7 @@ class ReplySlots {
     bool released = false;
     bool close_after = false;
     bool stream = false;  // an open stream: its `before` keeps growing
+    RequestTiming timing;
   };
   Slot* Find(Id id);
 

@@ -72,6 +72,13 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
+  if (name == "shutdown") {
+    // Stops the node the client is connected to (never forwarded).
+    if (in_multi_) return Refuse("ERR Command not allowed inside a transaction");
+    Route r;
+    r.action = Route::Action::kNodeCommand;
+    return r;
+  }
   if (IsNodeCommand(name)) {
     if (ctx.forwarding && !RunsOnThisNode(name)) return Forward();
     Route r;

@@ -130,7 +130,8 @@ def pairs(flat):
 
 def answers(port, timeout=5.0):
     try:
-        return call_once(port, "PING", timeout=timeout) == "PONG"
+        # A data command: a node without a leader answers PING too.
+        return isinstance(call_once(port, "EXISTS", "anarcho:ready?", timeout=timeout), int)
     except (OSError, RespError):
         return False
 

@@ -730,7 +730,7 @@ void Nemesis::Restart(int i, FaultEvent& ev) {
   c_.node(i).Kill9();
   c_.node(i).Launch();
   if (!itest::WaitReady(c_.port(i), 30s)) {
-    ev.problem += absl::StrCat("node ", i + 1, " restarted after kill -9 did not answer PING within 30 s; ");
+    ev.problem += absl::StrCat("node ", i + 1, " restarted after kill -9 did not serve within 30 s; ");
     if (!itest::WaitReady(c_.port(i), 30s)) ev.problem += "nor 30 s later; ";
   }
 }

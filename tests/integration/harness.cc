@@ -207,9 +207,10 @@ bool WaitReady(int port, std::chrono::milliseconds timeout) {
   while (std::chrono::steady_clock::now() < deadline) {
     Client c(port);
     if (c.connected()) {
-      c.Send("*1\r\n$4\r\nPING\r\n");
+      // A data command: PING is answered by a node without a leader too.
+      c.Send("*2\r\n$6\r\nEXISTS\r\n$14\r\nanarcho:ready?\r\n");
       auto v = c.Read(std::chrono::seconds(2));
-      if (v && v->AsString() == "PONG") return true;
+      if (v && v->type == resp::Type::kInteger) return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -1,6 +1,7 @@
 // What an operator relies on: a node answers for itself (INFO, PING,
 // ANARCHO.HEALTH, ANARCHO.MEMBERS), also without a quorum; membership
-// commands refuse what makes no sense; the log file survives rotation.
+// commands refuse what makes no sense; the log file survives rotation;
+// metrics move with the traffic; SHUTDOWN and SIGTERM stop gracefully.
 #include <signal.h>
 
 #include <atomic>
@@ -34,6 +35,28 @@ std::string ReadFile(const std::string& path) {
 
 // Time a request takes; the bound checked is generous (the node used to wait
 // its 3 s no-leader deadline), timing itself belongs in the benchmark.
+// GET `path` on 127.0.0.1:port: the whole response (head and body).
+std::string HttpGet(int port, const std::string& path) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  asio::error_code ec;
+  s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)}, ec);
+  if (ec) return "";
+  const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  asio::write(s, asio::buffer(request), ec);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = s.read_some(asio::buffer(buf), ec)) > 0 || !ec;) out.append(buf, n);
+  return out;
+}
+
+// A sample's value in a Prometheus text exposition (-1 if absent).
+double Sample(const std::string& text, const std::string& series) {
+  const std::string key = "\n" + series + " ";
+  const size_t at = text.find(key);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size()));
+}
+
 template <typename F>
 std::chrono::milliseconds Took(F&& f) {
   const auto start = std::chrono::steady_clock::now();
@@ -89,7 +112,9 @@ TEST(OperationsTest, HealthMembersAndMembershipErrors) {
 }
 
 // Without a quorum a health check must still answer, and say why it is not
-// ok. (PING still waits for a leader: tools take PONG to mean "serving".)
+// ok; PING answers too (as a Redis replica with its master down). The bound
+// is loose (a request without a leader waits 3 s): it catches a wait, not
+// a slow machine.
 TEST(OperationsTest, HealthAndInfoAnswerWithoutAQuorum) {
   Cluster c;
   const int leader = c.WaitForLeader();
@@ -112,6 +137,9 @@ TEST(OperationsTest, HealthAndInfoAnswerWithoutAQuorum) {
   EXPECT_NE(info.find(absl::StrCat("raft_id:", c.id(survivor))), std::string::npos) << info;
   EXPECT_NE(info.find("role:master\r\n"), std::string::npos);
   EXPECT_NE(info.find("master_repl_offset:"), std::string::npos);
+  Client p(c.port(survivor));
+  EXPECT_LT(Took([&] { EXPECT_EQ(p.Call({"PING"}).AsString(), "PONG"); }), 1000ms);
+  EXPECT_EQ(p.Call({"PING", "hi"}).AsString(), "hi");
   // Data still waits, then gets a clear error.
   EXPECT_EQ(i.Call({"GET", "k"}).AsString().rfind("TRYAGAIN", 0), 0u);
 }
@@ -225,6 +253,98 @@ TEST(OperationsTest, UnknownLogLevelIsRefused) {
   const std::string out = ReadFile(dir + "/out.log");
   EXPECT_NE(out.find("--loglevel must be"), std::string::npos) << out;
   RemoveDir(dir);
+}
+
+// The metrics endpoint answers on the node's address and its figures move
+// with the traffic.
+TEST(OperationsTest, MetricsAreServedAndMoveWithTraffic) {
+  const std::string dir = MakeTempDir("anarcho-metrics");
+  const int metrics_port = FreePort();
+  Node n(dir + "/n", 0, {"--metrics-port", absl::StrCat(metrics_port)});
+  n.Start();
+  const std::string before = HttpGet(metrics_port, "/metrics");
+  ASSERT_EQ(before.rfind("HTTP/1.1 200 OK", 0), 0u) << before;
+  EXPECT_EQ(Sample(before, "anarcho_raft_role{role=\"leader\"}"), 1) << before;
+  EXPECT_EQ(Sample(before, "anarcho_child_healthy"), 1);
+  Client c(n.port());
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.Call({"SET", absl::StrCat("k", i), "v"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"SAVE"}).type, resp::Type::kError);  // refused by the node
+  const std::string after = HttpGet(metrics_port, "/metrics");
+  EXPECT_GE(Sample(after, "anarcho_log_entries_total"), Sample(before, "anarcho_log_entries_total") + 1) << after;
+  EXPECT_GE(Sample(after, "anarcho_request_duration_seconds_count{class=\"write\"}"), 20) << after;
+  EXPECT_GT(Sample(after, "anarcho_raft_commit_index"), Sample(before, "anarcho_raft_commit_index"));
+  EXPECT_GE(Sample(after, "anarcho_log_fsync_duration_seconds_count"), 1);
+  EXPECT_EQ(Sample(after, "anarcho_client_errors_total{kind=\"refused\"}"), 1);
+  EXPECT_EQ(Sample(after, "anarcho_clients_connected"), 1);
+  EXPECT_EQ(HttpGet(metrics_port, "/nothing").rfind("HTTP/1.1 404", 0), 0u);
+  n.Stop();
+  RemoveDir(dir);
+}
+
+// SHUTDOWN stops the node it is sent to (never forwarded), gracefully: the
+// client's connection closes without a reply, as with Redis, and the data is
+// there after a restart.
+TEST(OperationsTest, ShutdownStopsTheNodeAndKeepsItsData) {
+  const std::string dir = MakeTempDir("anarcho-shutdown");
+  Node n(dir + "/n");
+  n.Start();
+  Client c(n.port());
+  ASSERT_EQ(c.Call({"SET", "k", "v"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"MULTI"}).AsString(), "OK");
+  EXPECT_EQ(c.Call({"SHUTDOWN"}).AsString(), "ERR Command not allowed inside a transaction");
+  EXPECT_EQ(c.Call({"DISCARD"}).AsString(), "OK");
+  EXPECT_EQ(c.Call({"SHUTDOWN", "ABORT"}).AsString(), "ERR No shutdown in progress.");
+  EXPECT_EQ(c.Call({"SHUTDOWN", "SAVE", "NOSAVE"}).AsString(), "ERR syntax error");
+  c.Send("*2\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n");
+  EXPECT_TRUE(c.ClosedByPeer(10s));
+  for (int i = 0; i < 500 && n.process().Running(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_FALSE(n.process().Running());
+  EXPECT_EQ(n.process().ExitCode(), 0);
+  EXPECT_NE(n.LogTail().find("snapshot first"), std::string::npos) << "SAVE: the tail is snapshotted";
+  n.Start();
+  EXPECT_EQ(Client(n.port()).Call({"GET", "k"}).AsString(), "v");
+  n.Stop();
+  RemoveDir(dir);
+}
+
+// SIGTERM on a follower answers what its clients sent before it stops: a
+// pipelined writer sees replies, then the connection close, never an error
+// for a request the node had read.
+TEST(OperationsTest, SigtermOnAFollowerDrainsItsClients) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  std::atomic<bool> stop{false};
+  std::vector<std::string> errors;
+  std::vector<int> acked;
+  std::thread writer([&] {
+    Client w(c.port(follower));
+    for (int batch = 0; !stop; ++batch) {
+      std::string req;
+      for (int j = 0; j < 20; ++j) {
+        const std::string key = absl::StrCat("f", batch * 20 + j);
+        req += absl::StrCat("*3\r\n$3\r\nSET\r\n$", key.size(), "\r\n", key, "\r\n$1\r\nv\r\n");
+      }
+      w.Send(req);
+      for (int j = 0; j < 20; ++j) {
+        std::optional<resp::Value> v = w.Read(10s);
+        if (!v) return;  // closed: the rest of the batch was never read by the node
+        if (v->IsError()) errors.push_back(v->str);
+        if (v->AsString() == "OK") acked.push_back(batch * 20 + j);
+      }
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  c.node(follower).Stop();
+  for (int i = 0; i < 500 && c.node(follower).process().Running(); ++i) std::this_thread::sleep_for(20ms);
+  stop = true;
+  writer.join();
+  EXPECT_FALSE(c.node(follower).process().Running());
+  EXPECT_TRUE(errors.empty()) << errors.size() << " errors, first: " << errors.front();
+  ASSERT_GT(acked.size(), 20u);
+  Client r(c.port(leader));
+  for (int i : acked) ASSERT_EQ(r.Call({"EXISTS", absl::StrCat("f", i)}).integer, 1) << "acknowledged f" << i << " lost";
 }
 
 }  // namespace

@@ -1,0 +1,181 @@
+// The node's and the tools' command lines as an operator meets them: help and
+// version exit 0, flags take dashes or underscores, config files refuse
+// testing flags, bad input is named with a non-zero exit, anarcho-admin's
+// views answer as tables and as JSON.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Ran {
+  int rc = -1;      // -1: still running after the timeout (then killed)
+  std::string out;  // stdout and stderr
+};
+
+// Runs a program to its end (at most `timeout`), its output captured.
+Ran RunTool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 30s) {
+  const std::string dir = MakeTempDir("anarcho-tool");
+  std::vector<std::string> sh = {"/bin/sh", "-c", "exec \"$@\" 1>&2", "sh"};
+  sh.insert(sh.end(), argv.begin(), argv.end());
+  Process p;
+  p.Start(sh, dir + "/out.log");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (p.Running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  Ran r;
+  r.rc = p.Running() ? -1 : p.ExitCode();
+  std::ifstream in(dir + "/out.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.out = ss.str();
+  RemoveDir(dir);
+  return r;
+}
+
+std::string WriteConfig(const std::string& dir, const std::string& text) {
+  const std::string path = dir + "/node.conf";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CommandLineTest, NodeHelpAndVersionExitZero) {
+  for (const char* flag : {"--help", "-h"}) {
+    const Ran help = RunTool({ANARCHO_NODE_BIN, flag});
+    EXPECT_EQ(help.rc, 0) << help.out;
+    EXPECT_NE(help.out.find("--raft-port VALUE"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--metrics-port VALUE"), std::string::npos);
+    EXPECT_EQ(help.out.find("test-break-gate"), std::string::npos) << "testing flags are hidden";
+    EXPECT_EQ(help.out.find("test_break_gate"), std::string::npos);
+    EXPECT_EQ(help.out.find(".cc"), std::string::npos) << "no source paths";
+  }
+  const Ran version = RunTool({ANARCHO_NODE_BIN, "--version"});
+  EXPECT_EQ(version.rc, 0);
+  EXPECT_EQ(version.out.rfind("anarchoredis 0.", 0), 0u) << version.out;
+  EXPECT_NE(version.out.find("(git "), std::string::npos) << version.out;
+}
+
+TEST(CommandLineTest, DashedAndUnderscoredFlagsAreTheSame) {
+  const std::string dir = MakeTempDir("anarcho-flags");
+  for (const char* flag : {"--raft-port", "--raft_port"}) {
+    const Ran r = RunTool({ANARCHO_NODE_BIN, "--dir", dir + "/n", flag, "70000"});
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find("--raft-port 70000 is not a port"), std::string::npos) << r.out;
+  }
+  const Ran bad = RunTool({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--no-leader-wait-ms=soon"});
+  EXPECT_NE(bad.rc, 0);
+  EXPECT_NE(bad.out.find("no_leader_wait_ms"), std::string::npos) << bad.out;
+  const Ran stray = RunTool({ANARCHO_NODE_BIN, "--dir", dir + "/n", "extra"});
+  EXPECT_EQ(stray.rc, 2);
+  EXPECT_NE(stray.out.find("unexpected argument 'extra'"), std::string::npos) << stray.out;
+  RemoveDir(dir);
+}
+
+TEST(CommandLineTest, ConfigFilesTakeDashesAndRefuseTestingFlags) {
+  const std::string dir = MakeTempDir("anarcho-config");
+  // Read with dashes: the port it names is checked (and refused).
+  const Ran dashed = RunTool({ANARCHO_NODE_BIN, "--config", WriteConfig(dir, "no-leader-wait-ms 100\nraft-port 99999\n"),
+                              "--dir", dir + "/n"});
+  EXPECT_EQ(dashed.rc, 2);
+  EXPECT_NE(dashed.out.find("--raft-port 99999 is not a port"), std::string::npos) << dashed.out;
+  const Ran testing = RunTool({ANARCHO_NODE_BIN, "--config", WriteConfig(dir, "test-sync-gate /tmp/x\n"), "--dir", dir + "/n"});
+  EXPECT_EQ(testing.rc, 2);
+  EXPECT_NE(testing.out.find("node.conf:1: 'test_sync_gate' is for tests only"), std::string::npos) << testing.out;
+  RemoveDir(dir);
+}
+
+TEST(CommandLineTest, AMissingRedisServerIsNamed) {
+  const std::string dir = MakeTempDir("anarcho-noredis");
+  const Ran r = RunTool({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--redis-server", "/nonexistent/redis-server"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("/nonexistent/redis-server is missing or not executable"), std::string::npos) << r.out;
+  RemoveDir(dir);
+}
+
+TEST(CommandLineTest, AdminHelpPerCommandAndBadInput) {
+  const Ran general = RunTool({ANARCHO_ADMIN_BIN, "--help"});
+  EXPECT_EQ(general.rc, 0);
+  EXPECT_NE(general.out.find("anarcho-admin members"), std::string::npos) << general.out;
+  const Ran start = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--help"});
+  EXPECT_EQ(start.rc, 0);
+  EXPECT_NE(start.out.find("--base-port"), std::string::npos) << start.out;
+  EXPECT_EQ(start.out.find("--json"), std::string::npos) << "only the flags of cluster start";
+  const std::string dir = MakeTempDir("anarcho-admin-bad");
+  const Ran zero = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "0"}, 5s);
+  EXPECT_EQ(zero.rc, 2) << zero.out;
+  EXPECT_NE(zero.out.find("--nodes 0 is out of range"), std::string::npos) << zero.out;
+  const Ran high = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", "65500"}, 5s);
+  EXPECT_EQ(high.rc, 2) << high.out;
+  const Ran unknown = RunTool({ANARCHO_ADMIN_BIN, "frobnicate", "--port", "1"});
+  EXPECT_EQ(unknown.rc, 2);
+  EXPECT_NE(unknown.out.find("unknown command"), std::string::npos) << unknown.out;
+  RemoveDir(dir);
+}
+
+// A second `cluster start` on a running cluster's directory is refused
+// instead of starting nodes that fail on busy ports.
+TEST(CommandLineTest, AdminRefusesADirectoryInUse) {
+  const std::string dir = MakeTempDir("anarcho-admin-inuse");
+  const std::string base = absl::StrCat(FreePort());
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
+  ASSERT_EQ(first.rc, 0) << first.out;
+  const Ran second = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
+  EXPECT_EQ(second.rc, 1);
+  EXPECT_NE(second.out.find("is in use by 1 running node(s)"), std::string::npos) << second.out;
+  const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  EXPECT_EQ(stop.rc, 0) << stop.out;
+  RemoveDir(dir);
+}
+
+TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const std::string port = absl::StrCat(c.port((leader + 1) % 3));
+  const Ran members = RunTool({ANARCHO_ADMIN_BIN, "members", "--port", port});
+  EXPECT_EQ(members.rc, 0) << members.out;
+  for (int i = 0; i < 3; ++i) EXPECT_NE(members.out.find(absl::StrCat(":", c.port(i), ":")), std::string::npos);
+  const Ran health = RunTool({ANARCHO_ADMIN_BIN, "health", "--port", port});
+  EXPECT_EQ(health.rc, 0) << health.out;
+  EXPECT_NE(health.out.find(": ok"), std::string::npos) << health.out;
+  const Ran status = RunTool({ANARCHO_ADMIN_BIN, "status", "--port", port, "--json"});
+  EXPECT_EQ(status.rc, 0) << status.out;
+  const nlohmann::json j = nlohmann::json::parse(status.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << status.out;
+  EXPECT_EQ(j["healthy"], true);
+  ASSERT_EQ(j["nodes"].size(), 3u);
+  int leaders = 0;
+  for (const auto& n : j["nodes"]) leaders += n["role"] == "leader";
+  EXPECT_EQ(leaders, 1);
+  // A node without a quorum: health says so, and exits 1.
+  for (int i = 0; i < 3; ++i) {
+    if (absl::StrCat(c.port(i)) != port) c.Kill9(i);
+  }
+  Ran degraded;
+  for (int i = 0; i < 50; ++i) {
+    degraded = RunTool({ANARCHO_ADMIN_BIN, "health", "--port", port, "--json"});
+    if (degraded.rc == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(degraded.rc, 1) << degraded.out;
+  EXPECT_NE(degraded.out.find("\"status\": \"degraded\""), std::string::npos) << degraded.out;
+}
+
+TEST(CommandLineTest, BenchHelpExitsZero) {
+  const Ran r = RunTool({ANARCHO_BENCH_BIN, "--help"});
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("anarcho-bench compare"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--out-dir"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace itest
