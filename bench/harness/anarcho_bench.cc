@@ -8,28 +8,41 @@
 //   anarcho-bench selftest
 //   anarcho-bench calibrate                             (this generator vs redis-benchmark)
 //   anarcho-bench soak [--soak_seconds 600 --out_dir bench/results]   (sustained SET on a cluster)
+//   anarcho-bench run --port 6380 --duration 60 --timeseries /tmp/ts.csv   (per second, plotted to /tmp/ts.png)
+//   anarcho-bench compare --timeseries_dir /tmp/ts   (one per-second CSV and plot per system, workload, round)
+//   anarcho-bench plot --timeseries /tmp/ts.csv [--out /tmp/ts.png]
+//
+// run, compare, curve and soak show their progress on stderr (run k of n,
+// elapsed, ETA; --progress=false turns it off); stdout carries only the report.
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "bench/harness/load_generator.h"
 #include "bench/harness/procfs.h"
+#include "bench/harness/progress.h"
 #include "bench/harness/report.h"
 #include "bench/harness/soak.h"
 #include "bench/harness/soak_report.h"
 #include "bench/harness/systems.h"
+#include "bench/harness/timeseries.h"
 #include "bench/harness/workload.h"
 #include "node/cli.h"
 
@@ -56,6 +69,20 @@ ABSL_FLAG(double, warmup, 1, "Warm-up seconds per run, excluded from the figures
 ABSL_FLAG(bool, preload, true, "Fill the keys that reads touch before measuring.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
 ABSL_FLAG(std::string, format, "table", "Output on stdout: table, csv or json (markdown for compare).");
+ABSL_FLAG(bool, progress, true,
+          "run/compare/curve/soak: progress on stderr: run k of n, elapsed time, ETA (from the warm-up + duration "
+          "planned for the runs left, plus the overhead per run measured so far); redrawn in place when stderr is a "
+          "terminal, one line per run otherwise (soak: on its line per sample).");
+ABSL_FLAG(std::string, timeseries, "",
+          "run/soak: also write the run second by second to this CSV, and plot it beside (.png, script .gp): "
+          "t_s,ops,errors,p50_us,p99_us,max_us,server_cpu_pct = operations answered, errors, latency of the "
+          "operations answered in each second since the load started (warm-up and drain included), and the CPU of "
+          "the server's processes in it (100 = one core; run: the processes listening on --port, if --host is this "
+          "machine; soak: the cluster). plot: the CSV to plot.");
+ABSL_FLAG(std::string, timeseries_dir, "",
+          "compare/curve: write such a CSV and plot per system, workload and round (curve: per point) in this "
+          "directory.");
+ABSL_FLAG(std::string, out, "", "plot: the PNG to write (default: the --timeseries CSV's path with .png).");
 
 ABSL_FLAG(std::string, systems, "redis,redis-aof,anarcho,cluster",
           "compare/curve: systems to start: redis (--save \"\" --appendonly no), redis-aof (--appendonly yes "
@@ -142,14 +169,103 @@ SystemsConfig SystemsFromFlags() {
 
 std::string WorkloadLabel(const std::string& mix, int pipeline) { return absl::StrCat(mix, " P=", pipeline); }
 
+// The width of the terminal stderr is, or 0 if it is none.
+int StderrColumns() {
+  if (!isatty(STDERR_FILENO)) return 0;
+  winsize ws{};
+  return ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+}
+
+// What the ETA plans for a run: its warm-up and measured seconds (with
+// --requests, only the warm-up: the rest is learnt as overhead).
+double PlannedSeconds(const LoadOptions& o) { return o.warmup_s + (o.requests > 0 ? 0 : o.duration_s); }
+
+// Runs gnuplot on `script` in `dir`, where the script's relative paths point.
+bool Gnuplot(const fs::path& dir, const std::string& script) {
+  std::string cmd = absl::StrCat("cd '", dir.string(), "' && gnuplot '", script, "'");
+  return std::system(cmd.c_str()) == 0;
+}
+
+fs::path PlotPathFor(const fs::path& csv) { return fs::path(csv).replace_extension(".png"); }
+
+// Plots the time series `csv` to `png` with gnuplot, through a script beside
+// the PNG (.gp).
+absl::Status PlotTimeSeries(const fs::path& csv, const fs::path& png, const std::vector<SecondRow>& rows,
+                            const std::string& title) {
+  const bool with_cpu = std::any_of(rows.begin(), rows.end(), [](const SecondRow& r) { return r.cpu_pct >= 0; });
+  const fs::path gp = fs::absolute(png).replace_extension(".gp");
+  std::ofstream out(gp);
+  out << TimeSeriesPlotScript(fs::absolute(csv).string(), fs::absolute(png).string(), title, with_cpu);
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", gp.string()));
+  if (!Gnuplot(gp.parent_path(), gp.filename().string())) {
+    return absl::InternalError(absl::StrCat("gnuplot failed on ", gp.string(), ": no ", png.string()));
+  }
+  return absl::OkStatus();
+}
+
+// Writes `rows` to `csv` (FormatTimeSeriesCsv) and plots them beside it.
+absl::Status WriteTimeSeries(const fs::path& csv, const std::vector<SecondRow>& rows, const std::string& title) {
+  std::error_code ec;
+  if (csv.has_parent_path()) fs::create_directories(csv.parent_path(), ec);
+  std::ofstream out(csv);
+  out << FormatTimeSeriesCsv(rows);
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", csv.string()));
+  return PlotTimeSeries(csv, PlotPathFor(csv), rows, title);
+}
+
+// The CSV of one run of compare/curve under --timeseries_dir (empty without
+// it): the parts joined by '_', other characters than [A-Za-z0-9.-] as '_'.
+std::string TimeSeriesPath(const std::vector<std::string>& parts) {
+  const std::string dir = absl::GetFlag(FLAGS_timeseries_dir);
+  if (dir.empty()) return "";
+  std::string name = absl::StrJoin(parts, "_");
+  for (char& ch : name) {
+    if (!absl::ascii_isalnum(ch) && ch != '-' && ch != '.') ch = '_';
+  }
+  return (fs::path(dir) / (name + ".csv")).string();
+}
+
+// How a run is watched: its line in `progress` and, if `timeseries` is set,
+// its per-second CSV and plot, titled `title`.
+struct Watch {
+  Progress* progress;
+  std::string label;
+  std::string timeseries;
+  std::string title;
+};
+
+// RunLoad under a RunWatcher, which keeps the progress line up to date and,
+// for a time series, samples the CPU of the process trees of `roots` each
+// second.
+LoadResult RunWatched(LoadOptions o, const WorkloadSpec& w, const std::vector<pid_t>& roots, const Watch& watch) {
+  LoadProgress live;
+  o.progress = &live;
+  const bool series = !watch.timeseries.empty();
+  watch.progress->Start(watch.label);
+  RunWatcher watcher(live, series ? roots : std::vector<pid_t>{},
+                     [&] { watch.progress->Tick(live.completed.load()); });
+  LoadResult r = RunLoad(o, w);
+  AttachCpu(watcher.Stop(), &r.per_second);
+  watch.progress->Finish();
+  if (series) {
+    absl::Status st = WriteTimeSeries(watch.timeseries, r.per_second, watch.title);
+    watch.progress->Log(st.ok() ? absl::StrCat("wrote ", watch.timeseries, " and ",
+                                               PlotPathFor(watch.timeseries).string())
+                                : std::string(st.message()));
+  }
+  return r;
+}
+
 // One run against a target, with the CPU its system's processes used meanwhile
 // per answered operation.
-Summary RunOn(const Target& t, LoadOptions o, const WorkloadSpec& w) {
+Summary RunOn(const Target& t, LoadOptions o, const WorkloadSpec& w, const Watch& watch) {
   o.host = t.host;
   o.port = t.port;
   const std::vector<pid_t> roots = SystemRoots(t);
   const double before = TreeCpuSeconds(roots);
-  LoadResult r = RunLoad(o, w);
+  LoadResult r = RunWatched(o, w, roots, watch);
   const double cpu_s = TreeCpuSeconds(roots) - before;
   Summary s = Summarize(r);
   s.system = t.name;
@@ -170,6 +286,13 @@ bool WriteFile(const fs::path& path, const std::string& text) {
   return true;
 }
 
+// The processes of the server `run` loads, for its CPU: those listening on
+// --port, if --host is this machine.
+std::vector<pid_t> LocalServerPids(const LoadOptions& o) {
+  if (o.host != "127.0.0.1" && o.host != "localhost" && o.host != "::1") return {};
+  return PidsListeningOn(o.port);
+}
+
 int Run() {
   LoadOptions o = OptionsFromFlags();
   if (o.port <= 0) {
@@ -188,10 +311,20 @@ int Run() {
       return 1;
     }
   }
-  LoadResult r = RunLoad(o, *w);
   std::string title = absl::StrFormat("%s:%d  workload %s (%s), %d connections, pipeline %d, keyspace %d %s, value %d B",
                                       o.host, o.port, w->name, w->MixString(), o.connections, o.pipeline, w->keyspace,
                                       w->zipf > 0 ? absl::StrFormat("zipf %.2f", w->zipf) : "uniform", w->value_size);
+  Progress progress(absl::GetFlag(FLAGS_progress), StderrColumns(), std::cerr);
+  progress.Plan({PlannedSeconds(o)});
+  const std::string series = absl::GetFlag(FLAGS_timeseries);
+  const std::vector<pid_t> server = series.empty() ? std::vector<pid_t>{} : LocalServerPids(o);
+  if (!series.empty() && server.empty()) {
+    std::cerr << "run: no process this user can see listens on port " << o.port << ": no server CPU in "
+              << series << "\n";
+  }
+  const std::string label = absl::StrCat(o.host, ":", o.port, " ", WorkloadLabel(w->name, o.pipeline));
+  LoadResult r = RunWatched(o, *w, server, {&progress, label, series, absl::StrReplaceAll(title, {{"  ", "\n"}})});
+  progress.Done();
   Summary s = Summarize(r);
   s.system = absl::StrCat(o.host, ":", o.port);
   s.workload = WorkloadLabel(w->name, o.pipeline);
@@ -241,44 +374,67 @@ void PreloadAll(const std::vector<Target>& targets, std::vector<std::string>* no
   }
 }
 
+// --curve_fractions: the curve's open-loop rates, as fractions of each peak.
+std::vector<double> CurveFractions() {
+  std::vector<double> fractions;
+  for (absl::string_view f : absl::StrSplit(absl::GetFlag(FLAGS_curve_fractions), ',', absl::SkipEmpty())) {
+    double v;
+    if (absl::SimpleAtod(f, &v) && v > 0) fractions.push_back(v);
+  }
+  return fractions;
+}
+
+// The curve's runs: every target's options, with a point's duration.
+LoadOptions CurveOptions() {
+  LoadOptions base = OptionsFromFlags();
+  base.duration_s = absl::GetFlag(FLAGS_curve_duration);
+  return base;
+}
+
+// Each target's closed-loop throughput at --curve_probe_pipeline, which the
+// curve's rates are fractions of.
+std::vector<double> ProbePeaks(const std::vector<Target>& targets, const WorkloadSpec& w, Progress& progress) {
+  std::vector<double> peak;
+  for (const auto& t : targets) {
+    LoadOptions o = CurveOptions();
+    o.host = t.host;
+    o.port = t.port;
+    o.rate = 0;
+    o.pipeline = absl::GetFlag(FLAGS_curve_probe_pipeline);
+    LoadResult r = RunWatched(o, w, {}, {&progress, absl::StrCat("curve: peak of ", t.name), "", ""});
+    peak.push_back(r.rps);
+    progress.Log(absl::StrFormat("curve: %s peak %.0f ops/s (closed loop, pipeline %d)", t.name, r.rps, o.pipeline));
+  }
+  return peak;
+}
+
 // One open-loop curve point per (system, fraction), interleaved across systems.
-std::vector<Summary> MeasureCurve(const std::vector<Target>& targets, std::vector<std::string>* notes) {
+std::vector<Summary> MeasureCurve(const std::vector<Target>& targets, Progress& progress,
+                                  std::vector<std::string>* notes) {
   std::vector<Summary> points;
   auto w = WorkloadFromFlags(absl::GetFlag(FLAGS_curve_workload));
   if (!w.ok()) {
     notes->push_back(std::string(w.status().message()));
     return points;
   }
-  std::vector<double> fractions;
-  for (absl::string_view f : absl::StrSplit(absl::GetFlag(FLAGS_curve_fractions), ',', absl::SkipEmpty())) {
-    double v;
-    if (absl::SimpleAtod(f, &v) && v > 0) fractions.push_back(v);
-  }
-  LoadOptions base = OptionsFromFlags();
-  base.duration_s = absl::GetFlag(FLAGS_curve_duration);
-  std::vector<double> peak(targets.size(), 0);
-  for (size_t i = 0; i < targets.size(); ++i) {
-    LoadOptions o = base;
-    o.host = targets[i].host;
-    o.port = targets[i].port;
-    o.rate = 0;
-    o.pipeline = absl::GetFlag(FLAGS_curve_probe_pipeline);
-    LoadResult r = RunLoad(o, *w);
-    peak[i] = r.rps;
-    std::cerr << absl::StrFormat("curve: %s peak %.0f ops/s (closed loop, pipeline %d)\n", targets[i].name, r.rps,
-                                 o.pipeline);
-  }
-  for (double f : fractions) {
+  const std::vector<double> peak = ProbePeaks(targets, *w, progress);
+  for (double f : CurveFractions()) {
     for (size_t i = 0; i < targets.size(); ++i) {
-      if (peak[i] <= 0) continue;
-      LoadOptions o = base;
+      if (peak[i] <= 0) {
+        progress.Skip();
+        continue;
+      }
+      LoadOptions o = CurveOptions();
       o.rate = peak[i] * f;
-      Summary s = RunOn(targets[i], o, *w);
+      const std::string label = absl::StrFormat("curve: %s at %.2f x peak", targets[i].name, f);
+      Summary s = RunOn(targets[i], o, *w,
+                        {&progress, label, TimeSeriesPath({"curve", targets[i].name, absl::StrFormat("x%.2f", f)}),
+                         absl::StrFormat("%s, %.0f ops/s offered, open loop", label, o.rate)});
       s.workload = absl::StrCat(w->name, " open loop");
       s.pipeline = 0;
-      std::cerr << absl::StrFormat(
-          "curve: %-20s target %8.0f achieved %8.0f ops/s  p50 %8.1f p99 %9.1f us  cpu %6.1f us/op  errors %d\n",
-          s.system, o.rate, s.rps, s.p50_us, s.p99_us, s.cpu_us_per_op, s.errors);
+      progress.Log(absl::StrFormat(
+          "curve: %-20s target %8.0f achieved %8.0f ops/s  p50 %8.1f p99 %9.1f us  cpu %6.1f us/op  errors %d",
+          s.system, o.rate, s.rps, s.p50_us, s.p99_us, s.cpu_us_per_op, s.errors));
       points.push_back(s);
     }
   }
@@ -323,13 +479,12 @@ void PlotCurve(const std::vector<Summary>& points, const std::vector<Target>& ta
                                 "set terminal pngcairo size 1100,600 background rgb 'white'\n",
                                 "set output 'curve.png'\n", "replot\n");
   WriteFile(dir / "curve.gp", gp);
-  std::string cmd = absl::StrCat("cd '", dir.string(), "' && gnuplot curve.gp");
-  if (std::system(cmd.c_str()) != 0) notes->push_back("gnuplot failed: no curve.svg/curve.png");
+  if (!Gnuplot(dir, "curve.gp")) notes->push_back("gnuplot failed: no curve.svg/curve.png");
 }
 
 // Every workload on every target, `rounds` times round robin; the median per target.
 std::vector<Summary> MeasureTable(const std::vector<Cell>& cells, const std::vector<Target>& targets,
-                                  const LoadOptions& base, int rounds) {
+                                  const LoadOptions& base, int rounds, Progress& progress) {
   std::vector<Summary> rows;
   for (const auto& cell : cells) {
     auto w = WorkloadFromFlags(cell.mix);
@@ -341,11 +496,17 @@ std::vector<Summary> MeasureTable(const std::vector<Cell>& cells, const std::vec
         o.pipeline = cell.pipeline;
         o.rate = 0;
         o.seed = base.seed + round;
-        Summary s = RunOn(targets[i], o, *w);
-        std::cerr << absl::StrFormat(
-            "round %d  %-16s %-18s %9.0f ops/s  p50 %8.1f  p99 %8.1f us  cpu %6.1f us/op  errors %d\n", round + 1,
+        const std::string label = absl::StrFormat("round %d/%d %s on %s", round + 1, rounds,
+                                                  WorkloadLabel(cell.mix, cell.pipeline), targets[i].name);
+        Summary s = RunOn(targets[i], o, *w,
+                          {&progress, label,
+                           TimeSeriesPath({targets[i].name, cell.mix, absl::StrCat("P", cell.pipeline),
+                                           absl::StrCat("round", round + 1)}),
+                           label});
+        progress.Log(absl::StrFormat(
+            "round %d  %-16s %-18s %9.0f ops/s  p50 %8.1f  p99 %8.1f us  cpu %6.1f us/op  errors %d", round + 1,
             WorkloadLabel(cell.mix, cell.pipeline), targets[i].name, s.rps, s.p50_us, s.p99_us, s.cpu_us_per_op,
-            s.errors);
+            s.errors));
         per_target[i].push_back(s);
       }
     }
@@ -393,6 +554,14 @@ void WriteCompare(const CompareReport& report, const std::vector<Summary>& point
   }
 }
 
+// The planned seconds of compare's runs: `table_runs` of the table, then, for
+// the curve, a probe and a point per fraction for each of `targets`.
+std::vector<double> PlannedRuns(size_t table_runs, size_t targets, const LoadOptions& base, bool curve) {
+  std::vector<double> plan(table_runs, PlannedSeconds(base));
+  if (curve) plan.insert(plan.end(), targets * (1 + CurveFractions().size()), PlannedSeconds(CurveOptions()));
+  return plan;
+}
+
 int Compare(bool table, bool curve) {
   std::vector<Cell> cells;
   if (table) {
@@ -404,6 +573,7 @@ int Compare(bool table, bool curve) {
     cells = *c;
   }
   std::vector<std::string> names = absl::StrSplit(absl::GetFlag(FLAGS_systems), ',', absl::SkipEmpty());
+  Progress progress(absl::GetFlag(FLAGS_progress), StderrColumns(), std::cerr);  // elapsed counts from here
   CompareReport report;
   report.machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server), absl::GetFlag(FLAGS_tmp_dir));
   std::cerr << "machine: " << report.machine.Describe() << "\n";
@@ -433,9 +603,11 @@ int Compare(bool table, bool curve) {
       absl::GetFlag(FLAGS_zipf) > 0 ? absl::StrFormat("zipf %.2f", absl::GetFlag(FLAGS_zipf)) : "uniform",
       absl::GetFlag(FLAGS_value_size), RandomValues(false) ? "random" : "constant", base.warmup_s, base.duration_s,
       rounds);
-  report.rows = MeasureTable(cells, targets, base, rounds);
+  progress.Plan(PlannedRuns(cells.size() * rounds * targets.size(), targets.size(), base, curve));
+  report.rows = MeasureTable(cells, targets, base, rounds, progress);
   std::vector<Summary> points;
-  if (curve) points = MeasureCurve(targets, &report.notes);
+  if (curve) points = MeasureCurve(targets, progress, &report.notes);
+  progress.Done();
   report.machine.load_after = LoadAverage();
   systems.Stop();
   for (const auto& n : systems.notes()) report.notes.push_back(n);
@@ -456,6 +628,8 @@ SoakSettings SoakSettingsFromFlags() {
   o.preload = absl::GetFlag(FLAGS_soak_preload);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.restart_timeout_s = absl::GetFlag(FLAGS_soak_restart_timeout);
+  o.progress = absl::GetFlag(FLAGS_progress);
+  o.cpu_per_second = !absl::GetFlag(FLAGS_timeseries).empty();
   s.node_args = absl::StrSplit(absl::GetFlag(FLAGS_node_args), ',', absl::SkipEmpty());
   s.snapshot_log_bytes = FlagValue(s.node_args, "snapshot_log_bytes", 64ULL << 20);
   s.keep_entries = FlagValue(s.node_args, "snapshot_keep_entries", 10000);
@@ -476,8 +650,7 @@ void WriteSoak(const SoakResult& r, const SoakSettings& s, const std::string& md
       s.options.pipeline, s.options.connections, s.options.keyspace, s.options.value_size,
       s.machine.date.substr(0, 10), s.machine.cores, s.machine.cpu);
   WriteFile(dir / "soak.gp", SoakPlotScript(r, title));
-  std::string cmd = absl::StrCat("cd '", dir.string(), "' && gnuplot soak.gp");
-  if (std::system(cmd.c_str()) != 0) std::cerr << "gnuplot failed: no soak.png\n";
+  if (!Gnuplot(dir, "soak.gp")) std::cerr << "gnuplot failed: no soak.png\n";
 }
 
 int Soak() {
@@ -505,6 +678,12 @@ int Soak() {
   for (const auto& n : systems.notes()) r.notes.push_back(n);
   std::string md = FormatSoakMarkdown(r, settings);
   if (!absl::GetFlag(FLAGS_out_dir).empty()) WriteSoak(r, settings, md);
+  if (const std::string series = absl::GetFlag(FLAGS_timeseries); !series.empty()) {
+    absl::Status st = WriteTimeSeries(series, r.load.per_second, "anarcho-bench soak: SET on the cluster's leader");
+    std::cerr << (st.ok() ? absl::StrCat("wrote ", series, " and ", PlotPathFor(series).string())
+                          : std::string(st.message()))
+              << "\n";
+  }
   std::cout << md;
   return r.restart.ok && r.load.error_count() == 0 ? 0 : 3;
 }
@@ -623,6 +802,31 @@ int Calibrate() {
   return status;
 }
 
+// anarcho-bench plot --timeseries FILE [--out FILE.png]
+int Plot() {
+  const fs::path csv = absl::GetFlag(FLAGS_timeseries);
+  if (csv.empty()) {
+    std::cerr << "plot: --timeseries FILE is required\n";
+    return 2;
+  }
+  std::ifstream in(csv);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto rows = ParseTimeSeriesCsv(text.str());
+  if (!in || !rows.ok() || rows->empty()) {
+    std::cerr << "plot: " << csv.string() << ": "
+              << (!in ? "cannot read" : !rows.ok() ? rows.status().message() : "no rows") << "\n";
+    return 1;
+  }
+  const fs::path png = absl::GetFlag(FLAGS_out).empty() ? PlotPathFor(csv) : fs::path(absl::GetFlag(FLAGS_out));
+  if (auto st = PlotTimeSeries(csv, png, *rows, csv.filename().string()); !st.ok()) {
+    std::cerr << "plot: " << st.message() << "\n";
+    return 1;
+  }
+  std::cerr << "wrote " << png.string() << "\n";
+  return 0;
+}
+
 void OnSignal(int sig) {
   KillAllSpawned();
   _exit(128 + sig);
@@ -641,7 +845,10 @@ int main(int argc, char** argv) {
       "  anarcho-bench selftest                 1 s of mixed load on a temporary redis-server, checked\n"
       "  anarcho-bench calibrate                this generator vs redis-benchmark on plain redis\n"
       "  anarcho-bench soak [--soak-seconds 600 --soak-interval 5 --node-args=... --out-dir DIR]\n"
-      "                                         sustained SET on a 3-node cluster: memory, disk, snapshots, restart\n",
+      "                                         sustained SET on a 3-node cluster: memory, disk, snapshots, restart\n"
+      "  anarcho-bench plot --timeseries FILE.csv [--out FILE.png]\n"
+      "                                         plots a per-second CSV of run/soak --timeseries or --timeseries-dir\n"
+      "run, compare, curve and soak show progress and an ETA on stderr (--progress=false: off).\n",
       "bench/harness/anarcho_bench.cc",
       {}};
   const node::cli::Parsed parsed = node::cli::Parse(argc, argv, program);
@@ -656,6 +863,7 @@ int main(int argc, char** argv) {
   if (mode == "selftest") return bench::SelfTest();
   if (mode == "calibrate") return bench::Calibrate();
   if (mode == "soak") return bench::Soak();
-  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate|soak [flags]; --help for flags\n";
+  if (mode == "plot") return bench::Plot();
+  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate|soak|plot [flags]; --help for flags\n";
   return 2;
 }

@@ -98,6 +98,7 @@ class Runner {
   void Completed(const Pending& p, int64_t now);
   void Error(const std::string& kind, uint64_t n = 1) {
     result_.errors[kind] += n;
+    per_second_.Errors(NowNs(), n);
     if (opts_.progress) opts_.progress->errors.fetch_add(n, std::memory_order_relaxed);
   }
   void CountIssue(const Pending& p) {
@@ -122,6 +123,7 @@ class Runner {
   int64_t end_ns() const { return end_ns_; }
 
  private:
+  void Drive();  // connects, runs, drains
   void Begin();
 
   LoadOptions opts_;
@@ -136,6 +138,7 @@ class Runner {
   int64_t start_ns_ = 0, warm_end_ns_ = 0, end_ns_ = INT64_MAX;
   int64_t last_completion_ns_ = 0;
   int64_t last_measured_completion_ns_ = 0;
+  PerSecond per_second_;
   LoadResult result_;
 };
 
@@ -297,12 +300,18 @@ void Connection::Abort(const std::string& kind) {
 LoadResult Runner::Run() {
   result_.open_loop = opts_.rate > 0;
   result_.target_rate = opts_.rate;
+  Drive();
+  result_.per_second = per_second_.Finish(NowNs());
+  return std::move(result_);
+}
+
+void Runner::Drive() {
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(io_);
   auto endpoints = resolver.resolve(opts_.host, std::to_string(opts_.port), ec);
   if (ec || endpoints.empty()) {
     Error(absl::StrCat("resolve: ", ec ? ec.message() : "no address"));
-    return std::move(result_);
+    return;
   }
   asio::ip::tcp::endpoint ep = *endpoints.begin();
   connects_pending_ = opts_.connections;
@@ -320,7 +329,6 @@ LoadResult Runner::Run() {
   double answered_s = std::max<int64_t>(last_measured_completion_ns_ - warm_end_ns_, 1) / 1e9;
   result_.measured_seconds = opts_.requests > 0 ? answered_s : std::max(opts_.duration_s, answered_s);
   result_.rps = result_.measured_ok / result_.measured_seconds;
-  return std::move(result_);
 }
 
 void Runner::ConnectDone(bool ok) {
@@ -331,6 +339,8 @@ void Runner::Begin() {
   start_ns_ = NowNs();
   warm_end_ns_ = start_ns_ + static_cast<int64_t>(opts_.warmup_s * 1e9);
   end_ns_ = opts_.requests > 0 ? INT64_MAX : warm_end_ns_ + static_cast<int64_t>(opts_.duration_s * 1e9);
+  per_second_.Start(start_ns_);
+  if (opts_.progress) opts_.progress->start_ns.store(start_ns_);
   begun_ = true;
   sending_ = true;
   if (opts_.requests == 0) {
@@ -399,6 +409,7 @@ void Runner::Completed(const Pending& p, int64_t now) {
   if (opts_.progress) opts_.progress->completed.fetch_add(1, std::memory_order_relaxed);
   last_completion_ns_ = now;
   if (p.measured) last_measured_completion_ns_ = now;
+  per_second_.Answered(now, !p.failed, now - p.start_ns);
   if (p.measured && !p.failed) {
     ++result_.measured_ok;
     int64_t lat = now - p.start_ns;

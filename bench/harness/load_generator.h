@@ -19,17 +19,21 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "bench/harness/histogram.h"
+#include "bench/harness/timeseries.h"
 #include "bench/harness/workload.h"
 
 namespace bench {
 
 // Running counts a run publishes as it goes, for a watcher in another thread
-// (the soak samples throughput per interval from these).
+// (the soak samples throughput per interval from these, the progress line its
+// rate, the time-series CPU sampler its seconds from start_ns).
 struct LoadProgress {
   std::atomic<uint64_t> completed{0};  // operations fully answered, warm-up included
   std::atomic<uint64_t> errors{0};
+  std::atomic<int64_t> start_ns{0};    // steady_clock, when the load began (connections up); 0 before
 };
 
 struct LoadOptions {
@@ -60,6 +64,10 @@ struct LoadResult {
   bool open_loop = false;
   double target_rate = 0;
   int connections_failed = 0;
+  // Every second from the start of the load (warm-up included) to its end,
+  // drain included: the operations of `completed` and the errors of
+  // `errors`, each in the second it happened (cpu_pct not measured here).
+  std::vector<SecondRow> per_second;
 
   uint64_t error_count() const {
     uint64_t n = 0;

@@ -142,6 +142,35 @@ TEST(LoadGenerator, PublishesProgressWhileItRuns) {
   EXPECT_EQ(progress.errors.load(), r.error_count());
 }
 
+// Whatever the timing, the rows run from second 0 without a gap, and hold
+// every answered operation and every error once.
+void ExpectPerSecondAccountsForEverything(const LoadResult& r) {
+  uint64_t ops = 0, errors = 0;
+  for (size_t i = 0; i < r.per_second.size(); ++i) {
+    EXPECT_EQ(r.per_second[i].second, static_cast<int64_t>(i));
+    ops += r.per_second[i].ops;
+    errors += r.per_second[i].errors;
+  }
+  EXPECT_EQ(ops, r.completed);
+  EXPECT_EQ(errors, r.error_count());
+}
+
+TEST(LoadGenerator, PerSecondRowsHoldEveryOperationOnce) {
+  StallingServer server(std::chrono::milliseconds(300), std::chrono::milliseconds(200));
+  auto w = ParseWorkload("mixed");  // its MULTI groups count as errors (+OK is no EXEC reply)
+  ASSERT_TRUE(w.ok());
+  LoadOptions o;
+  o.port = server.port();
+  o.connections = 1;
+  o.pipeline = 8;
+  o.warmup_s = 0.2;
+  o.duration_s = 1.2;
+  LoadResult r = RunLoad(o, *w);
+  EXPECT_GE(r.per_second.size(), 2u);  // the run lasts at least 1.4 s
+  EXPECT_GT(r.error_count(), 0u);
+  ExpectPerSecondAccountsForEverything(r);
+}
+
 TEST(LoadGenerator, CountsConnectionFailures) {
   // A port nobody listens on: bind one, close it.
   asio::io_context io;
@@ -158,6 +187,7 @@ TEST(LoadGenerator, CountsConnectionFailures) {
   EXPECT_EQ(r.connections_failed, 3);
   EXPECT_EQ(r.error_count(), 3u);
   EXPECT_EQ(r.measured_ok, 0u);
+  ExpectPerSecondAccountsForEverything(r);
 }
 
 }  // namespace

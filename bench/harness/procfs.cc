@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -14,6 +15,8 @@
 #include "absl/strings/strip.h"
 
 namespace bench {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -151,6 +154,43 @@ uint64_t ReadRssBytes(pid_t pid) {
     }
   }
   return 0;
+}
+
+std::vector<uint64_t> ListeningInodes(std::string_view proc_net_tcp, int port) {
+  constexpr absl::string_view kListen = "0A";
+  std::vector<uint64_t> out;
+  for (absl::string_view line : absl::StrSplit(absl::string_view(proc_net_tcp.data(), proc_net_tcp.size()), '\n')) {
+    // "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...", addresses as HEX:PORT.
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    if (f.size() < 10 || f[3] != kListen) continue;
+    size_t colon = f[1].rfind(':');
+    uint32_t local_port = 0;
+    uint64_t inode = 0;
+    if (colon == absl::string_view::npos || !absl::SimpleHexAtoi(f[1].substr(colon + 1), &local_port)) continue;
+    if (static_cast<int>(local_port) == port && absl::SimpleAtoi(f[9], &inode) && inode != 0) out.push_back(inode);
+  }
+  return out;
+}
+
+std::vector<pid_t> PidsListeningOn(int port) {
+  std::set<std::string> sockets;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    for (uint64_t inode : ListeningInodes(ReadAll(table), port)) sockets.insert(absl::StrCat("socket:[", inode, "]"));
+  }
+  std::vector<pid_t> out;
+  if (sockets.empty()) return out;
+  for (const auto& p : ListProcesses()) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(absl::StrCat("/proc/", p.pid, "/fd"), ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code le;
+      if (sockets.contains(fs::read_symlink(it->path(), le).string()) && !le) {
+        out.push_back(p.pid);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 bool ProcessAlive(pid_t pid) {

@@ -1,7 +1,7 @@
 // What /proc says about the processes of a system under test: the CPU time of
-// a process tree (the server side's cost per request), resident memory, and
+// a process tree (the server side's cost per request), resident memory,
 // command lines (to find a cluster's nodes by their data directory and to
-// restart a node exactly as it was started).
+// restart a node exactly as it was started), and who listens on a port.
 #pragma once
 
 #include <sys/types.h>
@@ -49,6 +49,14 @@ bool ArgNamesPathUnder(std::string_view arg, std::string_view dir);
 
 // VmRSS of /proc/<pid>/status, in bytes; 0 if gone.
 uint64_t ReadRssBytes(pid_t pid);
+
+// The inodes of the sockets listening on local TCP `port` in the text of
+// /proc/net/tcp or /proc/net/tcp6.
+std::vector<uint64_t> ListeningInodes(std::string_view proc_net_tcp, int port);
+// The processes with a socket listening on local TCP `port` (IPv4 or IPv6):
+// a server `anarcho-bench run` loads, for its CPU. Only processes whose file
+// descriptors this user may read are found.
+std::vector<pid_t> PidsListeningOn(int port);
 
 // Whether the process exists and is not a zombie.
 bool ProcessAlive(pid_t pid);

@@ -2,7 +2,10 @@
 // child is counted, and so is a grandchild's, alive or reaped.
 #include "bench/harness/procfs.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +142,44 @@ TEST(ProcFs, FindsProcessesByDirectoryArgument) {
   kill(-pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   EXPECT_FALSE(ProcessAlive(pid));
+}
+
+TEST(ProcFs, ListeningInodesByPortAndState) {
+  // Port 6380 = 0x18EC: one IPv4 listener, one established connection from it,
+  // another port's listener; and an IPv6 listener.
+  const std::string tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 0100007F:18EC 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0 100 0 0 "
+      "10 0\n"
+      "   1: 0100007F:18EC 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1 0 20 4 30 "
+      "10 -1\n"
+      "   2: 00000000:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4444 1 0 100 0 0 "
+      "10 0\n";
+  EXPECT_EQ(ListeningInodes(tcp, 6380), std::vector<uint64_t>{4242});
+  EXPECT_EQ(ListeningInodes(tcp, 6379), std::vector<uint64_t>{4444});
+  EXPECT_TRUE(ListeningInodes(tcp, 80).empty());
+  const std::string tcp6 =
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+      "tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000000000000000000001000000:18EC 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000  1000        0 5151 1 0 100 0 0 10 0\n";
+  EXPECT_EQ(ListeningInodes(tcp6, 6380), std::vector<uint64_t>{5151});
+}
+
+TEST(ProcFs, FindsTheProcessListeningOnAPort) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  EXPECT_EQ(PidsListeningOn(port), std::vector<pid_t>{getpid()});
+  close(fd);
+  EXPECT_TRUE(PidsListeningOn(port).empty());
 }
 
 }  // namespace

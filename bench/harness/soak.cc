@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "bench/harness/procfs.h"
+#include "bench/harness/progress.h"
 #include "bench/harness/report.h"
 #include "bench/harness/workload.h"
 
@@ -273,8 +275,12 @@ SoakSample Sample(const std::vector<ClusterNode>& nodes, double t_s, const LoadP
   return s;
 }
 
-void PrintSample(const SoakSample& s) {
-  std::string line = absl::StrFormat("soak %6.0f s %8.0f ops/s  errors %d |", s.t_s, s.ops_per_s, s.errors);
+// The time left is the load's: the follower restart after it is not included.
+void PrintSample(const SoakSample& s, const SoakOptions& o) {
+  std::string line =
+      o.progress ? absl::StrFormat("soak %6.0f/%.0f s ETA %s", s.t_s, o.seconds, FormatDuration(o.seconds - s.t_s))
+                 : absl::StrFormat("soak %6.0f s", s.t_s);
+  absl::StrAppendFormat(&line, " %8.0f ops/s  errors %d |", s.ops_per_s, s.errors);
   for (const auto& n : s.nodes) {
     absl::StrAppendFormat(&line, " n%d %s rss %.0f+%.0f MB disk %.0f MB snaps %d first %d |", n.id,
                           n.role.empty() ? "?" : n.role.substr(0, 1), n.node_rss / 1048576.0, n.child_rss / 1048576.0,
@@ -292,7 +298,7 @@ void SampleLoad(const SoakOptions& o, double t0, const LoadProgress& progress, S
     if (wait > 0) SleepS(wait);
     const SoakSample* prev = out->samples.empty() ? nullptr : &out->samples.back();
     out->samples.push_back(Sample(out->nodes, Seconds() - t0, progress, prev));
-    PrintSample(out->samples.back());
+    PrintSample(out->samples.back(), o);
   }
 }
 
@@ -347,9 +353,12 @@ SoakResult RunSoak(const SoakOptions& o, const Target& leader) {
   const std::vector<pid_t> roots = SystemRoots(leader);
   const double cpu_before = TreeCpuSeconds(roots);
   const double t0 = Seconds();
+  std::optional<RunWatcher> cpu_meter;
+  if (o.cpu_per_second) cpu_meter.emplace(progress, roots, nullptr);
   std::thread load([&] { r.load = RunLoad(lo, *w); });
   SampleLoad(o, t0, progress, &r);
   load.join();
+  if (cpu_meter) AttachCpu(cpu_meter->Stop(), &r.load.per_second);
   const double cpu = TreeCpuSeconds(roots) - cpu_before;
   r.cpu_us_per_op = r.load.completed ? cpu * 1e6 / r.load.completed : 0;
   const ClusterNode* follower = NodeWithRole(r, "follower");

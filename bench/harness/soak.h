@@ -4,7 +4,10 @@
 //
 // The load runs as one RunLoad in a thread for the whole soak (its
 // connections stay open; no gaps between slices) and publishes its completed
-// count through LoadProgress; the sampler reads it every interval.
+// count through LoadProgress; the sampler reads it every interval, and prints
+// a line per sample (with the time left of the load, if `progress`). The
+// load's per-second rows (LoadResult::per_second) get the cluster's CPU per
+// second if `cpu_per_second` (a RunWatcher beside it).
 #pragma once
 
 #include <sys/types.h>
@@ -93,6 +96,8 @@ struct SoakOptions {
   bool preload = true;
   uint64_t seed = 1;
   double restart_timeout_s = 300;
+  bool progress = true;         // "120/600 s ETA 8m00s" on each sample's line
+  bool cpu_per_second = false;  // the cluster's CPU in load.per_second
 };
 
 struct SoakResult {
