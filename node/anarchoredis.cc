@@ -163,7 +163,12 @@ bool ServerFlags(node::ServerOptions& options) {
       return false;
     }
   }
-  options.bind = absl::GetFlag(FLAGS_bind);
+  std::string error;
+  options.bind = node::cli::ResolveHost(absl::GetFlag(FLAGS_bind), &error);
+  if (options.bind.empty()) {
+    std::cerr << "anarchoredis: --bind: " << error << "\n";
+    return false;
+  }
   options.port = absl::GetFlag(FLAGS_port);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.dir = absl::GetFlag(FLAGS_dir);
@@ -199,14 +204,23 @@ bool ServerFlags(node::ServerOptions& options) {
   return true;
 }
 
+// id=host:client_port:raft_port,... with host names resolved to addresses.
 bool ParseAddresses(const char* flag, const std::string& value, std::map<uint64_t, node::PeerAddress>* out) {
   for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     uint64_t id = 0;
     node::PeerAddress addr;
-    if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || !node::PeerAddress::Parse(kv.second, &addr)) {
+    std::pair<std::string, std::string> host_ports = absl::StrSplit(kv.second, absl::MaxSplits(':', 1));
+    std::string error;
+    const std::string ip = node::cli::ResolveHost(host_ports.first, &error);
+    if (ip.empty()) {
+      std::cerr << "anarchoredis: --" << flag << " entry '" << item << "': " << error << "\n";
+      return false;
+    }
+    if (!absl::SimpleAtoi(kv.first, &id) || id == 0 ||
+        !node::PeerAddress::Parse(absl::StrCat(ip, ":", host_ports.second), &addr)) {
       std::cerr << "anarchoredis: bad --" << flag << " entry '" << item
-                << "' (want id=ip:client_port:raft_port, ports 1..65535)\n";
+                << "' (want id=host:client_port:raft_port, ports 1..65535)\n";
       return false;
     }
     if (!out->emplace(id, addr).second) {
@@ -342,6 +356,7 @@ int main(int argc, char** argv) {
   }
   if (!ConfigureLogging()) return 2;
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);  // until Run() reopens the log on it: a rotation during the start must not kill the node
   node::ServerOptions options;
   if (!ServerFlags(options) || !RaftFlags(options)) return 2;
   node::Log(node::LogComponent::kNode, node::LogLevel::kInfo, "%s starting, pid %d; settings: %s",

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "asio.hpp"
 #include "node/version.h"
 
 namespace node::cli {
@@ -213,6 +214,22 @@ std::string MissingProgram(const std::string& program) {
   }
   return absl::StrCat(program, " is not found in PATH",
                       program == "redis-server" ? " (on Debian: apt-get install redis-server)" : "", "\n");
+}
+
+std::string ResolveHost(const std::string& host, std::string* error) {
+  asio::error_code ec;
+  if (asio::ip::make_address(host, ec), !ec) return host;
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  const auto results = resolver.resolve(host, "", ec);
+  if (ec || results.empty()) {
+    *error = absl::StrCat("cannot resolve '", host, "': ", ec ? ec.message() : "no address");
+    return "";
+  }
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) return r.endpoint().address().to_string();  // as most of Redis's users expect
+  }
+  return results.begin()->endpoint().address().to_string();
 }
 
 std::string EffectiveSettings(const Program& program) {

@@ -60,6 +60,10 @@ std::string LoadConfigFile(const std::string& path, const absl::flat_hash_set<st
 // why not, as a line for the user.
 std::string MissingProgram(const std::string& program);
 
+// The IP address of `host`: itself if it is one, else the first IPv4
+// address a name lookup gives (the first of any kind without one). Empty, with `error` set, if it does not resolve.
+std::string ResolveHost(const std::string& host, std::string* error);
+
 // "name=value" for every flag of the program (testing-only ones left out
 // unless set), for the node's startup log line.
 std::string EffectiveSettings(const Program& program);

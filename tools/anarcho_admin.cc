@@ -325,7 +325,17 @@ int NodeCommand(const std::vector<std::string>& cmd) {
   const bool json = absl::GetFlag(FLAGS_json);
   if (cmd[0] == "members" && cmd.size() == 1) return admin::MembersCommand(node, json);
   if (cmd[0] == "health" && cmd.size() == 1) return admin::HealthCommand(node, json);
-  if (cmd[0] == "add" && cmd.size() == 3) return Call(host, port, {"ANARCHO.ADD", cmd[1], cmd[2]});
+  if (cmd[0] == "add" && cmd.size() == 3) {
+    // The node takes an IP address: a host name is resolved here.
+    std::pair<std::string, std::string> host_ports = absl::StrSplit(cmd[2], absl::MaxSplits(':', 1));
+    std::string error;
+    const std::string ip = node::cli::ResolveHost(host_ports.first, &error);
+    if (ip.empty()) {
+      std::cerr << "add: " << error << "\n";
+      return 2;
+    }
+    return Call(host, port, {"ANARCHO.ADD", cmd[1], absl::StrCat(ip, ":", host_ports.second)});
+  }
   if (cmd[0] == "remove" && cmd.size() == 2) return Call(host, port, {"ANARCHO.REMOVE", cmd[1]});
   if (cmd[0] == "transfer" && cmd.size() == 2) return Call(host, port, {"ANARCHO.TRANSFER", cmd[1]});
   if (cmd[0] == "snapshot" && cmd.size() == 1) return admin::SnapshotCommand(host, port);

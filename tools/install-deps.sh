@@ -6,6 +6,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libspdlog-dev prometheus-cpp-dev libsystemd-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       redis-server redis-tools gnuplot-nox
+      dpkg-dev file curl  # tools/package.sh (in the suite)
       tcl python3)  # tcl, python3: Redis's own test suite (tests/compat)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -159,7 +159,7 @@ void Classify(CommandSpec& spec, std::string_view parent) {
                                                                  "unwatch"};
   static const absl::flat_hash_set<std::string> kSubscribe = {
       "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"};
-  static const absl::flat_hash_set<std::string> kNodeLocal = {"quit", "wait"};
+  static const absl::flat_hash_set<std::string> kNodeLocal = {"quit", "wait", "shutdown"};
   // Commands whose key specs do not name every key they write.
   static const absl::flat_hash_set<std::string> kWritesOtherDbs = {"move", "copy", "swapdb",
                                                                     "flushdb", "flushall"};

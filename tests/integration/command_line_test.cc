@@ -93,6 +93,19 @@ TEST(CommandLineTest, ConfigFilesTakeDashesAndRefuseTestingFlags) {
   RemoveDir(dir);
 }
 
+// Host names are taken where addresses are, resolved once at start.
+TEST(CommandLineTest, HostNamesResolveAndUnknownOnesAreNamed) {
+  const std::string dir = MakeTempDir("anarcho-hosts");
+  Node n(dir + "/n", 0, {"--bind", "localhost"});
+  n.Start();  // the harness connects to 127.0.0.1
+  EXPECT_EQ(Client(n.port()).Call({"SET", "k", "v"}).AsString(), "OK");
+  n.Stop();
+  const Ran r = RunTool({ANARCHO_NODE_BIN, "--dir", dir + "/m", "--peers", "1=no-such-host.invalid:7001:7101"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("cannot resolve 'no-such-host.invalid'"), std::string::npos) << r.out;
+  RemoveDir(dir);
+}
+
 TEST(CommandLineTest, AMissingRedisServerIsNamed) {
   const std::string dir = MakeTempDir("anarcho-noredis");
   const Ran r = RunTool({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--redis-server", "/nonexistent/redis-server"});

@@ -324,7 +324,7 @@ TEST_F(SingleNodeTest, BadInputGetsRedisErrorsAndTheServerLives) {
   // Commands that would break the child's role are refused by the node.
   Client c(node_->port());
   for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
-           {"REPLICAOF", "127.0.0.1", "1"}, {"SHUTDOWN"}, {"CONFIG", "SET", "appendonly", "yes"},
+           {"REPLICAOF", "127.0.0.1", "1"}, {"SHUTDOWN", "NOW", "bad"}, {"CONFIG", "SET", "appendonly", "yes"},
            {"CONFIG", "SET", "port", "1"}, {"DEBUG", "SEGFAULT"}, {"MONITOR"}, {"SYNC"},
            {"PSYNC", "?", "-1"}, {"CLIENT", "KILL", "TYPE", "replica"}, {"BGSAVE"}}) {
     resp::Value v = c.Call(cmd);

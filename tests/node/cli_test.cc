@@ -1,6 +1,8 @@
 // The command-line conventions shared by the node and the tools (node/cli.h).
 #include "node/cli.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <string>
 
@@ -21,8 +23,10 @@ Program TestProgram() {
                   {{"one", "two"}, "one two --cli-test-name X", {"cli_test_name"}}}};
 }
 
+// A file of its own per call (tests may run in parallel processes).
 std::string WriteFile(const std::string& text) {
-  const std::string path = testing::TempDir() + "/cli_test.conf";
+  static int n = 0;
+  const std::string path = testing::TempDir() + "/cli_test_" + std::to_string(getpid()) + "_" + std::to_string(++n) + ".conf";
   std::ofstream(path) << text;
   return path;
 }

@@ -94,7 +94,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{"WAIT", "1", "0"}, C::kNodeLocal, {}},
         Case{{"REPLICAOF", "127.0.0.1", "1"}, C::kRefused, {}},
         Case{{"SLAVEOF", "NO", "ONE"}, C::kRefused, {}},
-        Case{{"SHUTDOWN"}, C::kRefused, {}},
+        Case{{"SHUTDOWN"}, C::kNodeLocal, {}},  // stops the node it is sent to
         Case{{"config", "set", "maxmemory", "1mb"}, C::kPassThrough, {}},  // the router logs it
         Case{{"DEBUG", "SEGFAULT"}, C::kRefused, {}},
         Case{{"MONITOR"}, C::kRefused, {}},
