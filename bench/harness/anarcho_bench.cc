@@ -11,8 +11,10 @@
 //   anarcho-bench run --port 6380 --duration 60 --timeseries /tmp/ts.csv   (per second, plotted to /tmp/ts.png)
 //   anarcho-bench compare --timeseries_dir /tmp/ts   (one per-second CSV and plot per system, workload, round)
 //   anarcho-bench plot --timeseries /tmp/ts.csv [--out /tmp/ts.png]
+//   anarcho-bench failover [--failover_kinds handover,kill --failover_trials 5 --out_dir bench/results]
+//                                                       (write stall when a cluster's leader stops or is killed)
 //
-// run, compare, curve and soak show their progress on stderr (run k of n,
+// run, compare, curve, soak and failover show their progress on stderr (run k of n,
 // elapsed, ETA; --progress=false turns it off); stdout carries only the report.
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -35,6 +37,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "bench/harness/failover.h"
 #include "bench/harness/load_generator.h"
 #include "bench/harness/procfs.h"
 #include "bench/harness/progress.h"
@@ -70,9 +73,9 @@ ABSL_FLAG(bool, preload, true, "Fill the keys that reads touch before measuring.
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
 ABSL_FLAG(std::string, format, "table", "Output on stdout: table, csv or json (markdown for compare).");
 ABSL_FLAG(bool, progress, true,
-          "run/compare/curve/soak: progress on stderr: run k of n, elapsed time, ETA (from the warm-up + duration "
-          "planned for the runs left, plus the overhead per run measured so far); redrawn in place when stderr is a "
-          "terminal, one line per run otherwise (soak: on its line per sample).");
+          "run/compare/curve/soak/failover: progress on stderr: run k of n, elapsed time, ETA (from the warm-up + "
+          "duration planned for the runs left, plus the overhead per run measured so far); redrawn in place when "
+          "stderr is a terminal, one line per run otherwise (soak: on its line per sample).");
 ABSL_FLAG(std::string, timeseries, "",
           "run/soak: also write the run second by second to this CSV, and plot it beside (.png, script .gp): "
           "t_s,ops,errors,p50_us,p99_us,max_us,server_cpu_pct = operations answered, errors, latency of the "
@@ -92,7 +95,9 @@ ABSL_FLAG(std::string, workloads, "set@1,set@16,get@1,get@16,mixed@16",
           "compare: workloads as mix@pipeline, comma separated.");
 ABSL_FLAG(int, rounds, 2, "compare: rounds; each round runs every workload on every system, round robin; the "
                           "median over rounds is reported.");
-ABSL_FLAG(std::string, out_dir, "", "compare/curve: also write latest.md, compare.csv, compare.json (and curve.*) here.");
+ABSL_FLAG(std::string, out_dir, "",
+          "compare/curve: also write latest.md, compare.csv, compare.json (and curve.*) here; soak: soak.*; "
+          "failover: failover.md, failover.csv.");
 ABSL_FLAG(bool, curve, false, "compare: also measure the latency-versus-throughput curve and plot it.");
 ABSL_FLAG(std::string, curve_workload, "set", "curve: the workload of the open-loop runs.");
 ABSL_FLAG(std::string, curve_fractions, "0.1,0.25,0.5,0.7,0.85,1.0,1.15",
@@ -113,6 +118,10 @@ ABSL_FLAG(double, soak_seconds, 600, "soak: seconds of sustained load.");
 ABSL_FLAG(double, soak_interval, 5, "soak: seconds between samples.");
 ABSL_FLAG(bool, soak_preload, true, "soak: SET every key once before the soak, so used_memory is flat during it.");
 ABSL_FLAG(double, soak_restart_timeout, 300, "soak: how long the restarted follower may take to catch up.");
+ABSL_FLAG(std::string, failover_kinds, "handover,kill",
+          "failover: what happens to the leader: handover (SIGTERM: it drains, hands its leadership over and exits), "
+          "kill (SIGKILL: the others elect a leader), comma separated.");
+ABSL_FLAG(int, failover_trials, 5, "failover: trials of each kind.");
 ABSL_FLAG(std::string, tmp_dir, "", "Parent of the temporary directories (default $TMPDIR or /tmp).");
 ABSL_FLAG(bool, keep_tmp, false, "Keep the temporary directories (server logs) after the run.");
 
@@ -653,24 +662,30 @@ void WriteSoak(const SoakResult& r, const SoakSettings& s, const std::string& md
   if (!Gnuplot(dir, "soak.gp")) std::cerr << "gnuplot failed: no soak.png\n";
 }
 
+// Starts the three-node cluster of soak and failover (`mode`, for messages):
+// its leader's target, or null (said on stderr).
+const Target* StartCluster(Systems& systems, const std::string& mode) {
+  if (auto st = systems.Start({"cluster"}); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return nullptr;
+  }
+  for (const auto& t : systems.targets()) {
+    if (t.name == "anarcho-3-leader") {
+      std::cerr << mode << ": cluster in " << t.cluster_dir << ", leader on port " << t.port << "\n";
+      return &t;
+    }
+  }
+  std::cerr << mode << ": the cluster did not start: " << (systems.notes().empty() ? "" : systems.notes().front())
+            << "\n";
+  return nullptr;
+}
+
 int Soak() {
   SoakSettings settings = SoakSettingsFromFlags();
   std::cerr << "machine: " << settings.machine.Describe() << "\n";
   Systems systems(SystemsFromFlags());
-  if (auto st = systems.Start({"cluster"}); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 1;
-  }
-  const Target* leader = nullptr;
-  for (const auto& t : systems.targets()) {
-    if (t.name == "anarcho-3-leader") leader = &t;
-  }
-  if (leader == nullptr) {
-    std::cerr << "soak: the cluster did not start: "
-              << (systems.notes().empty() ? "" : systems.notes().front()) << "\n";
-    return 1;
-  }
-  std::cerr << "soak: cluster in " << leader->cluster_dir << ", leader on port " << leader->port << "\n";
+  const Target* leader = StartCluster(systems, "soak");
+  if (leader == nullptr) return 1;
   SoakResult r = RunSoak(settings.options, *leader);
   settings.machine.load_after = LoadAverage();
   if (r.restart.pid > 0) Terminate(r.restart.pid);  // ours now; `cluster stop` would wait on it
@@ -686,6 +701,52 @@ int Soak() {
   }
   std::cout << md;
   return r.restart.ok && r.load.error_count() == 0 ? 0 : 3;
+}
+
+// anarcho-bench failover: the table on stdout; failover.md and failover.csv in --out_dir.
+int Failover() {
+  FailoverOptions o;
+  o.kinds = absl::StrSplit(absl::GetFlag(FLAGS_failover_kinds), ',', absl::SkipEmpty());
+  o.trials = absl::GetFlag(FLAGS_failover_trials);
+  const bool known = std::all_of(o.kinds.begin(), o.kinds.end(), [](const std::string& k) {
+    return k == "handover" || k == "kill";
+  });
+  if (o.kinds.empty() || !known || o.trials < 1) {
+    std::cerr << "failover: --failover_kinds takes handover and/or kill, --failover_trials at least 1\n";
+    return 2;
+  }
+  MachineInfo machine = DescribeMachine(absl::GetFlag(FLAGS_redis_server), absl::GetFlag(FLAGS_tmp_dir));
+  std::cerr << "machine: " << machine.Describe() << "\n";
+  Progress progress(absl::GetFlag(FLAGS_progress), StderrColumns(), std::cerr);
+  Systems systems(SystemsFromFlags());
+  const Target* leader = StartCluster(systems, "failover");
+  if (leader == nullptr) return 1;
+  auto trials = RunFailover(o, leader->cluster_dir, progress);
+  progress.Done();
+  systems.Stop();
+  for (const auto& n : systems.notes()) std::cerr << "note: " << n << "\n";
+  if (!trials.ok()) {
+    std::cerr << "failover: " << trials.status().message() << "\n";
+    return 1;
+  }
+  std::cout << FormatFailoverTable(SummarizeFailover(*trials));
+  if (const fs::path dir = absl::GetFlag(FLAGS_out_dir); !dir.empty()) {
+    fs::create_directories(dir);
+    const std::string header = absl::StrFormat(
+        "Machine: %s.\n\nA three-node cluster (anarcho-admin, node flags: %s); per trial one writer, one connection "
+        "through a follower that survives, one SET at a time on new keys: %.0f s of writes, then the leader's "
+        "signal, then writes until they have gone on for %.0f s; the stopped node is started again and caught up "
+        "before the next trial.",
+        machine.Describe(), absl::GetFlag(FLAGS_node_args).empty() ? "none" : absl::GetFlag(FLAGS_node_args),
+        o.before_s, o.after_s);
+    WriteFile(dir / "failover.md", FormatFailoverMarkdown(*trials, header));
+    WriteFile(dir / "failover.csv", FormatFailoverCsv(*trials));
+  }
+  const bool all_ran = trials->size() == o.kinds.size() * static_cast<size_t>(o.trials);
+  const bool clean = std::all_of(trials->begin(), trials->end(), [](const FailoverTrial& t) {
+    return t.failure.empty();
+  });
+  return all_ran && clean ? 0 : 3;
 }
 
 bool CheckRun(const std::string& what, const LoadResult& r) {
@@ -848,6 +909,7 @@ int main(int argc, char** argv) {
       "                                         sustained SET on a 3-node cluster: memory, disk, snapshots, restart\n"
       "  anarcho-bench plot --timeseries FILE.csv [--out FILE.png]\n"
       "                                         plots a per-second CSV of run/soak --timeseries or --timeseries-dir\n"
+      "  anarcho-bench failover [--failover-kinds handover,kill --failover-trials 5 --out-dir DIR]   write stalls\n"
       "run, compare, curve and soak show progress and an ETA on stderr (--progress=false: off).\n",
       "bench/harness/anarcho_bench.cc",
       {}};
@@ -864,6 +926,8 @@ int main(int argc, char** argv) {
   if (mode == "calibrate") return bench::Calibrate();
   if (mode == "soak") return bench::Soak();
   if (mode == "plot") return bench::Plot();
-  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate|soak|plot [flags]; --help for flags\n";
+  if (mode == "failover") return bench::Failover();
+  std::cerr << "usage: anarcho-bench run|compare|curve|selftest|calibrate|soak|plot|failover [flags]; "
+               "--help for flags\n";
   return 2;
 }

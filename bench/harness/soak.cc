@@ -181,22 +181,34 @@ RdbLoad ParseRdbLoad(std::string_view log) {
   return r;
 }
 
-namespace {
+absl::StatusOr<NodeProcess> FindNodeProcess(const ClusterNode& n) {
+  NodeProcess p;
+  p.pid = ReadPidFile(n.dir + "/pid");
+  if (p.pid > 0) p.argv = ReadCmdline(p.pid);
+  auto status = AnarchoStatus("127.0.0.1", n.port);
+  if (p.argv.empty() || !status.ok()) {
+    return absl::NotFoundError(absl::StrCat("node ", n.id, " (pid ", p.pid, ") not found or not answering"));
+  }
+  p.child_pid = static_cast<pid_t>(U64(*status, "child_pid"));
+  p.node_log_from = FileSize(n.dir + "/node.log");
+  p.child_log_from = FileSize(n.dir + "/child/redis.log");
+  return p;
+}
 
-// SIGTERM, then waits until the node and its redis-server are gone (SIGKILL
-// after `timeout_s`); the seconds it took.
-double StopNode(pid_t pid, pid_t child, double timeout_s) {
+double StopNode(const NodeProcess& p, int sig, double timeout_s) {
   double t = Seconds();
-  kill(pid, SIGTERM);
-  while (ProcessAlive(pid) || (child > 0 && ProcessAlive(child))) {
+  kill(p.pid, sig);
+  while (ProcessAlive(p.pid) || (p.child_pid > 0 && ProcessAlive(p.child_pid))) {
     if (Seconds() - t > timeout_s) {
-      kill(pid, SIGKILL);
-      if (child > 0) kill(child, SIGKILL);
+      kill(p.pid, SIGKILL);
+      if (p.child_pid > 0) kill(p.child_pid, SIGKILL);
     }
     SleepS(0.01);
   }
   return Seconds() - t;
 }
+
+namespace {
 
 // Polls the restarted node until it answers, has applied `r->target_index`
 // and answers GET; false on timeout or exit.
@@ -228,36 +240,38 @@ bool WaitCaughtUp(const ClusterNode& n, double t0, double timeout_s, RestartResu
 
 }  // namespace
 
+void StartNodeAgain(const ClusterNode& n, const NodeProcess& p, const ClusterNode& leader, double timeout_s,
+                    RestartResult* r) {
+  auto lst = AnarchoStatus("127.0.0.1", leader.port);
+  if (!lst.ok()) {
+    r->error = absl::StrCat("the leader does not answer: ", lst.status().message());
+    return;
+  }
+  r->target_index = U64(*lst, "commit_index");
+  const double t0 = Seconds();
+  const std::string node_log = n.dir + "/node.log";
+  auto spawned = Spawn(p.argv, node_log);  // its own command line: same --dir, --pidfile, flags
+  if (!spawned.ok()) {
+    r->error = std::string(spawned.status().message());
+    return;
+  }
+  r->pid = *spawned;
+  r->ok = WaitCaughtUp(n, t0, timeout_s, r);
+  SleepS(0.2);  // the child's last lines
+  r->rdb = ParseRdbLoad(ReadFrom(n.dir + "/child/redis.log", p.child_log_from));
+  r->node_log = ReadFrom(node_log, p.node_log_from);
+}
+
 RestartResult RestartNode(const ClusterNode& n, const ClusterNode& leader, double timeout_s) {
   RestartResult r;
   r.node = n.id;
-  pid_t pid = ReadPidFile(n.dir + "/pid");
-  std::vector<std::string> argv = pid > 0 ? ReadCmdline(pid) : std::vector<std::string>{};
-  auto status = AnarchoStatus("127.0.0.1", n.port);
-  if (argv.empty() || !status.ok()) {
-    r.error = absl::StrCat("node ", n.id, " (pid ", pid, ") not found or not answering");
+  auto p = FindNodeProcess(n);
+  if (!p.ok()) {
+    r.error = std::string(p.status().message());
     return r;
   }
-  const std::string child_log = n.dir + "/child/redis.log", node_log = n.dir + "/node.log";
-  const uint64_t child_log_from = FileSize(child_log), node_log_from = FileSize(node_log);
-  r.stop_s = StopNode(pid, static_cast<pid_t>(U64(*status, "child_pid")), 60);
-  auto lst = AnarchoStatus("127.0.0.1", leader.port);
-  if (!lst.ok()) {
-    r.error = absl::StrCat("the leader does not answer: ", lst.status().message());
-    return r;
-  }
-  r.target_index = U64(*lst, "commit_index");
-  const double t0 = Seconds();
-  auto spawned = Spawn(argv, node_log);  // its own command line: same --dir, --pidfile, flags
-  if (!spawned.ok()) {
-    r.error = std::string(spawned.status().message());
-    return r;
-  }
-  r.pid = *spawned;
-  r.ok = WaitCaughtUp(n, t0, timeout_s, &r);
-  SleepS(0.2);  // the child's last lines
-  r.rdb = ParseRdbLoad(ReadFrom(child_log, child_log_from));
-  r.node_log = ReadFrom(node_log, node_log_from);
+  r.stop_s = StopNode(*p, SIGTERM, 60);
+  StartNodeAgain(n, *p, leader, timeout_s, &r);
   return r;
 }
 

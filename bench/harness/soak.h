@@ -80,6 +80,26 @@ struct RestartResult {
   std::string node_log;       // the node's log lines written by the restart
 };
 
+// A running node: its pid (from its pidfile), its redis-server's pid, its
+// command line (to start it again exactly as it was), and the sizes of its
+// node.log and child/redis.log then (what a restart logs comes after).
+struct NodeProcess {
+  pid_t pid = 0, child_pid = 0;
+  std::vector<std::string> argv;
+  uint64_t node_log_from = 0, child_log_from = 0;
+};
+absl::StatusOr<NodeProcess> FindNodeProcess(const ClusterNode& n);
+
+// Sends `sig` to the node, then waits until it and its redis-server are gone
+// (SIGKILL after `timeout_s`); the seconds it took.
+double StopNode(const NodeProcess& p, int sig, double timeout_s);
+
+// Starts the stopped node `p` of `n` again with its command line (a child of
+// this process now: r->pid) and times its catch-up with the leader's commit
+// index at that moment: fills *r from target_index on (not node, stop_s).
+void StartNodeAgain(const ClusterNode& n, const NodeProcess& p, const ClusterNode& leader, double timeout_s,
+                    RestartResult* r);
+
 // Stops node `n` (SIGTERM, waits until it and its redis-server are gone),
 // starts it again with the command line it had, and times its catch-up with
 // the leader's commit index at that moment.
