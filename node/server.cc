@@ -213,6 +213,7 @@ absl::Status Server::StartChild() {
   control_.on_error = [this](const absl::Status& st) { RebuildChild(std::string(st.message())); };
   busy_ping_in_flight_ = false;
   if (auto st = control_.Connect(child_options_.socket_path); !st.ok()) return st;
+  control_.Call({"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, "control")}, [](const resp::Value&) {});
   return absl::OkStatus();
 }
 

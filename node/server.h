@@ -29,6 +29,7 @@
 #include "node/child/master_link.h"
 #include "node/child/replication_reader.h"
 #include "node/cluster/replicated_log.h"
+#include "node/front/client_view.h"
 #include "node/front/command_table.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
@@ -113,9 +114,17 @@ class Server {
   // (SCRIPT LOAD): every member's child runs it when the entry commits.
   // Returns the entry's index, 0 if this node cannot propose now.
   uint64_t LogCommand(const std::vector<std::string>& args);
-  // The node's own commands (ANARCHO.*), answered here; `proto` is the
-  // client's. `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
-  void NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
+  // The node's own commands (ANARCHO.*, SHUTDOWN, CLIENT KILL, INFO without a
+  // leader), answered here; `proto` is the client's, `caller` its session.
+  // `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
+  void NodeCommand(std::span<const std::string_view> args, int proto, gate::SessionId caller,
+                   std::function<void(std::string)> reply);
+  // Clients as a client sees them (server_clients.cc): a session's addresses
+  // by its connection on the leader's child; how many sessions have one;
+  // CONFIG GET's reply with this node's view of the settings it owns.
+  std::optional<ClientAddresses> SessionAddresses(int64_t child_client_id) const;
+  uint64_t ChildClientCount() const;
+  std::string WithNodeSettings(std::string_view config_get_reply, int proto) const;
   // A graceful stop (server_shutdown.cc): requests in flight are answered,
   // a leader hands its leadership over, then the log tail is snapshotted as
   // `snapshot` says; `done` runs once that is done (or was not needed). The
@@ -167,6 +176,11 @@ class Server {
   void EndLeaderEpoch(const std::string& error);
   void Drain(std::chrono::steady_clock::time_point deadline, std::function<void()> then);
   std::string ShutdownCommand(std::span<const std::string_view> args);
+  // CLIENT KILL over the leader child's clients, the node's own links spared.
+  void KillClients(std::span<const std::string_view> args, gate::SessionId caller,
+                   std::function<void(std::string)> reply);
+  void KillMatching(const ClientKillFilter& filter, gate::SessionId caller, const resp::Value& client_list,
+                    const std::function<void(std::string)>& reply);
   void WatchBusy();
   void OnBusy(const std::string& busy_error);
   // The child no longer matches the committed log (or died): abort client

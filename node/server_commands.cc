@@ -210,9 +210,11 @@ std::string Server::InfoSection() const {
   return s;
 }
 
-void Server::NodeCommand(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply) {
+void Server::NodeCommand(std::span<const std::string_view> args, int proto, gate::SessionId caller,
+                         std::function<void(std::string)> reply) {
   const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
   if (name == "info") return LocalInfo(args, proto, std::move(reply));
+  if (name == "client") return KillClients(args, caller, std::move(reply));
   if (name == "shutdown") return reply(ShutdownCommand(args));
   if (name == "anarcho.snapshot") {
     if (args.size() != 1) return reply("-ERR usage: ANARCHO.SNAPSHOT\r\n");

@@ -13,6 +13,10 @@
 
 namespace node {
 
+// The name prefix of the node's own connections to its child (CLIENT SETNAME):
+// CLIENT LIST, CLIENT KILL and INFO's client count leave them out.
+inline constexpr char kInternalClientPrefix[] = "anarcho:";
+
 struct ChildOptions {
   std::string redis_server = "redis-server";
   std::string dir;          // the child's working dir (its log file lives here)

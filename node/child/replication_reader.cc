@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "node/child/child_redis.h"
 #include "node/logging.h"
 #include "resp/writer.h"
 
@@ -62,8 +63,9 @@ void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> re
     in_multi_ = false;
     group_ = EffectRun{};
   }
-  state_ = State::kPing;
-  Send(std::string("PING\r\n"));
+  // Named, so that CLIENT LIST and CLIENT KILL leave the node's own links out.
+  state_ = State::kName;
+  Send(absl::StrCat("CLIENT SETNAME ", kInternalClientPrefix, "stream\r\nPING\r\n"));
   Read();
 }
 
@@ -121,6 +123,11 @@ void ReplicationReader::Process() {
     switch (state_) {
       case State::kIdle:
         return;
+      case State::kName:
+        if (!TakeLine(&line)) return;
+        if (line != "+OK") return Fail(absl::UnavailableError(absl::StrCat("replication handshake: SETNAME: ", line)));
+        state_ = State::kPing;
+        break;
       case State::kPing:
         if (!TakeLine(&line)) return;
         if (line.empty() || line[0] == '-') {

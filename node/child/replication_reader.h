@@ -66,7 +66,7 @@ class ReplicationReader {
   uint64_t offset() const { return offset_; }
 
  private:
-  enum class State { kIdle, kPing, kPort, kCapa, kPsync, kRdbHeader, kRdbEof, kRdbLength, kStreaming };
+  enum class State { kIdle, kName, kPing, kPort, kCapa, kPsync, kRdbHeader, kRdbEof, kRdbLength, kStreaming };
 
   void Send(std::string bytes);
   void Read();

@@ -58,6 +58,8 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket, gate:
   asio::error_code ec;
   auto ep = client_.remote_endpoint(ec);
   describe_ = ec ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
+  auto local = client_.local_endpoint(ec);
+  local_addr_ = ec ? "?" : absl::StrCat(local.address().to_string(), ":", local.port());
   // A token no client can guess, so a client's own PING is never taken for the node's probe.
   std::random_device rd;
   const std::string token = absl::StrFormat("anarcho-probe-%08x%08x", rd(), rd());
@@ -188,8 +190,11 @@ void ClientSession::HandleWaitingInput() {
     if (st != resp::ParseStatus::kOk) break;
     if (!args.empty()) {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
-      if (AnsweredWithoutLeader(name)) {
-        AnswerNodeCommand(args);
+      // While the link to a known upstream is being made (a moment), only
+      // what a health check needs does not wait for it.
+      const bool no_leader = upstream_state_ == UpstreamState::kWaiting;
+      if (no_leader ? AnsweredWithoutLeader(name) : (IsLocalNodeCommand(name) || name == "shutdown")) {
+        AnswerNodeCommand(args, router_.TakeSilence());
       } else {
         break;
       }
@@ -243,11 +248,11 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
-      slots_.AddReady(std::move(r.reply), r.close_after);
+      slots_.AddReady(std::move(r.reply), r.close_after, r.silent);
       if (r.close_after) input_closed_ = true;
       return true;
     case Route::Action::kNodeCommand:
-      AnswerNodeCommand(args);
+      AnswerNodeCommand(args, r.silent);
       return true;
     case Route::Action::kWait:
       AnswerWait(r);
@@ -258,7 +263,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       if (gated()) server_.gate().DropTransaction(id_);
       tx_queued_ = 0;
       tx_logged_.clear();
-      slots_.AddReady(ErrorReply("EXECABORT Transaction discarded because of previous errors."));
+      slots_.AddReady(ErrorReply("EXECABORT Transaction discarded because of previous errors."), false, r.silent);
       return true;
     case Route::Action::kProbe: {
       // Still subscribed? The answer decides whether this request may run.
@@ -286,7 +291,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
 
 void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
   Expect e{Expect::Kind::kReply};
-  e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)});
+  e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)}, r.silent);
   if (gated()) {
     gate::ConsistencyGate& gate = server_.gate();
     if (r.begins_transaction) gate.BeginTransaction(id_);
@@ -327,9 +332,9 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   if (r.stall) stalled_ = true;
 }
 
-void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args) {
-  const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kNode});
-  server_.NodeCommand(args, router_.proto(), [weak = weak_from_this(), slot](std::string reply) {
+void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bool silent) {
+  const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kNode}, silent);
+  server_.NodeCommand(args, router_.proto(), id_, [weak = weak_from_this(), slot](std::string reply) {
     auto self = weak.lock();
     if (!self) return;
     self->slots_.SetReply(slot, std::move(reply));
@@ -344,8 +349,8 @@ void ClientSession::AnswerWait(const Route& r) {
   std::string reply;
   const int have = server_.ReplicaCountForWait();
   resp::AppendInteger(&reply, have);
-  if (have >= r.wait_replicas) return slots_.AddReady(std::move(reply));
-  const ReplySlots::Id slot = slots_.Add();
+  if (have >= r.wait_replicas) return slots_.AddReady(std::move(reply), false, r.silent);
+  const ReplySlots::Id slot = slots_.Add({}, r.silent);
   if (r.wait_timeout_ms == 0) return;  // as Redis: until enough replicas, which never changes here
   auto timer = std::make_shared<asio::steady_timer>(client_.get_executor());
   timer->expires_after(std::chrono::milliseconds(r.wait_timeout_ms));
@@ -519,6 +524,12 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   }
   if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
     slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
+  } else if (e.tag == ReplyTag::kClientList && (type == '$' || type == '=')) {
+    slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {
+      return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });
+    }));
+  } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
+    slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, router_.proto()));
   } else if (!big.empty()) {
     slots_.SetReply(e.slot, std::move(big));
   } else {
@@ -601,15 +612,13 @@ bool ClientSession::LogForReply(const Expect& e, const std::vector<std::string>&
   return true;
 }
 
-std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const {
+std::string ClientSession::RewriteText(std::string_view bytes, char type,
+                                       const std::function<std::string(const std::string&)>& rewrite) {
   resp::Value v;
   size_t consumed;
   std::string error;
   if (resp::ParseValue(bytes, &consumed, &v, &error) != resp::ParseStatus::kOk) return std::string(bytes);
-  std::string text = v.str;
-  // Relayed from the leader: its node section gives way to this node's.
-  if (const size_t at = text.find("\r\n# Anarchoredis\r\n"); at != std::string::npos) text.resize(at + 2);
-  absl::StrAppend(&text, "\r\n", server_.InfoSection());
+  const std::string text = rewrite(v.str);
   std::string out;
   if (type == '=') {
     resp::AppendVerbatim(&out, text, 3);
@@ -617,6 +626,26 @@ std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const
     resp::AppendBulkString(&out, text);
   }
   return out;
+}
+
+std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const {
+  return RewriteText(bytes, type, [this](const std::string& info) {
+    std::string text = info;
+    // Relayed from the leader: its node section gives way to this node's.
+    if (const size_t at = text.find("\r\n# Anarchoredis\r\n"); at != std::string::npos) text.resize(at + 2);
+    // The clients of the cluster, as the leader counts its sessions (the
+    // node's own links to its child left out).
+    if (gated()) text = WithConnectedClients(text, server_.ChildClientCount());
+    return absl::StrCat(text, "\r\n", server_.InfoSection());
+  });
+}
+
+ClientAddresses ClientSession::addresses() const { return {describe_, local_addr_}; }
+
+void ClientSession::Kill() {
+  input_closed_ = true;
+  close_after_write_ = true;
+  Flush();  // what was answered leaves, then the connection closes
 }
 
 bool ClientSession::MarkReleased(ReplySlots::Id slot) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "asio.hpp"
+#include "node/front/client_view.h"
 #include "node/front/output_limit.h"
 #include "node/front/reply_slots.h"
 #include "node/front/request_router.h"
@@ -53,6 +55,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The node is stopping: no request is read any more (nor handled, if read
   // already); those in flight are still answered.
   void StopReading();
+  // This session's connection on the leader's child (-1: none, or not known yet).
+  int64_t child_client_id() const { return gated() && upstream_open_ && client_open_ ? child_client_id_ : -1; }
+  ClientAddresses addresses() const;
+  // CLIENT KILL: what was answered leaves, then the connection closes.
+  void Kill();
   // Nothing in flight: every request read was answered and its reply sent.
   // (A subscribed connection's open stream does not count.)
   bool idle() const {
@@ -96,7 +103,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
   void ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
   void AnswerWait(const Route& route);
-  void AnswerNodeCommand(std::span<const std::string_view> args);
+  void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
   void SendRole(gate::CoverId cover);
   void EndOfBatch();
@@ -113,6 +120,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnRole(const Expect& e, std::string_view bytes);
   void OnPush(std::string_view bytes);
   std::string WithNodeInfo(std::string_view bytes, char type) const;
+  // A bulk or verbatim string reply with its text rewritten.
+  static std::string RewriteText(std::string_view bytes, char type,
+                                 const std::function<std::string(const std::string&)>& rewrite);
   // Logs `logged` (a request that succeeded and changed state the stream does
   // not carry); the reply of `e` waits for that entry. False if it could not.
   bool LogForReply(const Expect& e, const std::vector<std::string>& logged);
@@ -137,7 +147,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool no_leader_deadline_passed_ = false;
   asio::steady_timer no_leader_timer_;
   asio::steady_timer busy_retry_;
-  std::string describe_;
+  std::string describe_;     // the client's address
+  std::string local_addr_;   // the node's address the client connected to
 
   // Client input.
   ReadBuffer in_;

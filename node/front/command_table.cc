@@ -133,10 +133,7 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"debug", "ERR this DEBUG subcommand is not allowed: it could make the node's children differ "
                 "(DIGEST, OBJECT, SLEEP 0, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD and the like are)"},
       {"config|rewrite", "ERR CONFIG REWRITE is not allowed: the child's settings belong to the node"},
-      {"client|kill", "ERR CLIENT KILL is not allowed: it could cut the node's own links to the child"},
-      {"client|pause", "ERR CLIENT PAUSE is not allowed: it would stall the replicated log"},
       {"client|tracking", "ERR CLIENT TRACKING is not supported yet: invalidations would not survive a leader change"},
-      {"client|reply", "ERR CLIENT REPLY is not supported: the node matches every request with its reply"},
       {"acl|setuser", "ERR ACL changes are not allowed: the child's users belong to the node"},
       {"acl|deluser", "ERR ACL changes are not allowed: the child's users belong to the node"},
       {"acl|load", "ERR ACL changes are not allowed: the child's users belong to the node"},
@@ -163,7 +160,6 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   // Commands whose key specs do not name every key they write.
   static const absl::flat_hash_set<std::string> kWritesOtherDbs = {"move", "copy", "swapdb",
                                                                     "flushdb", "flushall"};
-  static const absl::flat_hash_set<std::string> kKeyspaceReads = {"info"};
 
   bool complete = std::none_of(spec.key_specs.begin(), spec.key_specs.end(),
                                [](const KeySpec& k) { return k.incomplete; });
@@ -186,7 +182,7 @@ void Classify(CommandSpec& spec, std::string_view parent) {
     spec.cls = (complete && !spec.key_specs.empty() && !kWritesOtherDbs.contains(name))
                    ? CommandClass::kKeyedWrite
                    : CommandClass::kKeyspaceWrite;
-  } else if (spec.readonly || kKeyspaceReads.contains(name)) {
+  } else if (spec.readonly) {
     spec.cls = (complete && !spec.key_specs.empty()) ? CommandClass::kKeyedRead
                                                      : CommandClass::kKeyspaceRead;
   } else {
@@ -196,6 +192,18 @@ void Classify(CommandSpec& spec, std::string_view parent) {
 }
 
 }  // namespace
+
+bool ImmutableSetting(std::string_view name) {
+  // As redis-server 7.0.15 answers CONFIG SET of each setting to its own value.
+  static const auto* immutable = new absl::flat_hash_set<std::string_view>{
+      "always-show-logo", "aclfile", "aof_rewrite_cpulist", "appenddirname", "appendfilename", "bgsave_cpulist",
+      "bio_cpulist", "cluster-config-file", "cluster-enabled", "cluster-port", "daemonize", "databases",
+      "disable-thp", "enable-debug-command", "enable-module-command", "enable-protected-configs", "io-threads",
+      "io-threads-do-reads", "logfile", "pidfile", "rdbchecksum", "replicaof", "server_cpulist", "set-proc-title",
+      "slaveof", "socket-mark-id", "supervised", "syslog-enabled", "syslog-facility", "syslog-ident", "tcp-backlog",
+      "unixsocket", "unixsocketperm"};
+  return immutable->contains(name);
+}
 
 std::optional<std::string_view> NodeOwnedSetting(std::string_view name, std::string_view value) {
   if ((name == "save" && value.empty()) ||

@@ -125,6 +125,10 @@ bool IsNodeCommand(std::string_view lowercase_name);
 // (`save ""`, `appendonly no`: asking for what holds succeeds, as in Redis).
 // Every other setting is replicated (see node/logged_state.h).
 std::optional<std::string_view> NodeOwnedSetting(std::string_view lowercase_name, std::string_view value);
+// A setting redis-server 7.0 never changes at run time: CONFIG SET of it
+// fails with Redis's own "can't set immutable config", before the node's
+// reasons.
+bool ImmutableSetting(std::string_view lowercase_name);
 // Node commands every node answers about itself, at once, even with no leader.
 bool IsLocalNodeCommand(std::string_view lowercase_name);
 // Node commands that act on the node they are sent to (the others go to the

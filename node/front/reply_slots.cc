@@ -7,12 +7,15 @@ ReplySlots::Slot* ReplySlots::Find(Id id) {
   return &slots_[id - first_];
 }
 
-ReplySlots::Id ReplySlots::Add(RequestTiming timing) {
-  slots_.emplace_back().timing = timing;
+ReplySlots::Id ReplySlots::Add(RequestTiming timing, bool silent) {
+  Slot& s = slots_.emplace_back();
+  s.timing = timing;
+  s.silent = silent;
   return first_ + slots_.size() - 1;
 }
 
-void ReplySlots::AddReady(std::string reply, bool close_after) {
+void ReplySlots::AddReady(std::string reply, bool close_after, bool silent) {
+  if (silent) reply.clear();
   buffered_ += reply.size();
   if (stream_ && *stream_ == first_ + slots_.size() - 1) {
     Slot& s = slots_.back();
@@ -78,7 +81,7 @@ bool ReplySlots::Flush(OutputQueue* out, RequestLatency* latency) {
     }
     if (s.stream || !s.have_reply || !s.released) return false;
     buffered_ -= s.reply.size();
-    out->Append(std::move(s.reply));
+    if (!s.silent) out->Append(std::move(s.reply));
     if (latency != nullptr && s.timing.arrived != std::chrono::steady_clock::time_point{}) {
       if (now == std::chrono::steady_clock::time_point{}) now = std::chrono::steady_clock::now();
       latency->Observe(s.timing.cls, now - s.timing.arrived);
@@ -96,6 +99,7 @@ size_t ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
   for (Slot& s : slots_) {
     out->Append(std::move(s.before));
     if (s.stream) continue;
+    if (s.silent) continue;
     if (s.have_reply && s.released) {
       out->Append(std::move(s.reply));
     } else {

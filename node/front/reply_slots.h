@@ -23,10 +23,11 @@ class ReplySlots {
 
   // A slot for a reply still to come; timed requests are counted in the
   // latency Flush() is given when their reply leaves.
-  Id Add(RequestTiming timing = {});
+  Id Add(RequestTiming timing = {}, bool silent = false);
   // A reply the node made itself: it may leave as soon as its turn comes. While
   // a stream is open at the end, it joins the stream.
-  void AddReady(std::string reply, bool close_after = false);
+  // A silent slot's reply is dropped when its turn comes (CLIENT REPLY OFF/SKIP).
+  void AddReady(std::string reply, bool close_after = false, bool silent = false);
   // The reply of slot `id` arrived (it leaves once released too).
   void SetReply(Id id, ByteBlock reply);
   void Release(Id id);
@@ -64,6 +65,7 @@ class ReplySlots {
     bool close_after = false;
     bool stream = false;  // an open stream: its `before` keeps growing
     RequestTiming timing;
+    bool silent = false;
   };
   Slot* Find(Id id);
 

@@ -70,6 +70,38 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
 }
 
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
+  if (args.size() >= 2 && Lower(args[0]) == "client" && Lower(args[1]) == "reply") return ClientReply(args);
+  Route r = DecideRoute(args, ctx);
+  // A probe is the node's own: the request is routed again once it is answered.
+  if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
+  return r;
+}
+
+// As Redis: OFF and SKIP are not answered, ON is; an error is answered unless
+// replies are off.
+Route RequestRouter::ClientReply(std::span<const std::string_view> args) {
+  Route r;
+  if (args.size() != 3) {
+    r = Answer(Error("ERR wrong number of arguments for 'client|reply' command"));
+  } else if (in_multi_) {
+    r = Refuse("ERR CLIENT REPLY inside MULTI is not supported by anarchoredis");
+  } else if (const std::string mode = Lower(args[2]); mode == "on") {
+    reply_off_ = skip_next_ = false;
+    return Answer("+OK\r\n");
+  } else if (mode == "off" || mode == "skip") {
+    if (mode == "off") reply_off_ = true;
+    if (mode == "skip" && !reply_off_) skip_next_ = true;
+    r = Answer("+OK\r\n");
+    r.silent = true;
+    return r;
+  } else {
+    r = Answer(Error("ERR syntax error"));
+  }
+  r.silent = TakeSilence();
+  return r;
+}
+
+Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const RouteContext& ctx) {
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
   if (name == "shutdown") {
@@ -104,7 +136,6 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
     if (in_multi_ && spec->no_multi) return Refuse("ERR Command not allowed inside a transaction");
     const std::string sub = args.size() > 1 ? Lower(args[1]) : "";
     if (name == "debug") return Debug(sub, args, *spec);
-    if (name == "client" && sub == "reply" && args.size() > 2 && Lower(args[2]) == "on") return Forward({}, in_multi_);
     return Refuse(spec->refusal);
   }
   switch (cls) {
@@ -134,7 +165,7 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
     case CommandClass::kPassThrough:
       return PassThrough(name, args, ctx);
     default:
-      return DataCommand(name, args, *spec);
+      return DataCommand(args, *spec);
   }
 }
 
@@ -166,6 +197,11 @@ Route RequestRouter::Forwarding(std::string_view name, const CommandSpec* spec) 
     // # Anarchoredis in place of the leader's.
     Route r = Forward();
     r.tag = ReplyTag::kInfo;
+    return r;
+  }
+  if (name == "config") {
+    Route r = Forward();
+    r.tag = ReplyTag::kConfigGet;  // this node's port, not the leader's
     return r;
   }
   // MULTI matters here only for SUBSCRIBE, which the leader refuses inside it.
@@ -256,6 +292,21 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     }
   }
   if (name == "config" && args.size() > 1 && Lower(args[1]) == "set") return ConfigSet(args);
+  if (name == "info") {
+    // Statistics, not data: INFO waits for no write in flight (a write held
+    // by CLIENT PAUSE must not hold it back), so its keyspace counts may
+    // include writes not yet acknowledged. Its reply still leaves only once
+    // this node's leadership is confirmed.
+    Route r = Forward({}, in_multi_);
+    r.tag = ReplyTag::kInfo;
+    return r;
+  }
+  if (name == "config" && args.size() > 1 && Lower(args[1]) == "get") {
+    Route r = Forward({}, in_multi_);
+    r.tag = ReplyTag::kConfigGet;
+    return r;
+  }
+  if (name == "client" && args.size() > 1) return Client(Lower(args[1]), args);
   if (name == "hello" && args.size() > 1) {
     // Inside MULTI it would change the protocol only at EXEC.
     if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");
@@ -265,6 +316,20 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     return r;
   }
   return Forward({}, in_multi_);
+}
+
+// CLIENT LIST and INFO show the clients as a client of the cluster sees them
+// (see client_view.h); CLIENT KILL is the node's (its own links are spared).
+Route RequestRouter::Client(std::string_view sub, std::span<const std::string_view> args) {
+  if (sub == "kill") {
+    if (in_multi_) return Refuse("ERR CLIENT KILL inside MULTI is not supported by anarchoredis");
+    Route r;
+    r.action = Route::Action::kNodeCommand;
+    return r;
+  }
+  Route r = Forward({}, in_multi_);
+  if (sub == "list" || sub == "info") r.tag = ReplyTag::kClientList;
+  return r;
 }
 
 // DEBUG subcommands that only look are forwarded as reads of the whole
@@ -297,6 +362,10 @@ Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_vie
 Route RequestRouter::ConfigSet(std::span<const std::string_view> args) {
   if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
   for (size_t i = 2; i + 1 < args.size(); i += 2) {
+    if (ImmutableSetting(Lower(args[i]))) {
+      return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
+                                 absl::string_view(args[i].data(), args[i].size()), "') - can't set immutable config"));
+    }
     if (auto why = NodeOwnedSetting(Lower(args[i]), args[i + 1])) {
       return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
                                  absl::string_view(args[i].data(), args[i].size()), "') - ",
@@ -352,11 +421,9 @@ Route RequestRouter::Wait(std::span<const std::string_view> args) {
   return r;
 }
 
-Route RequestRouter::DataCommand(std::string_view name, std::span<const std::string_view> args,
+Route RequestRouter::DataCommand(std::span<const std::string_view> args,
                                  const CommandSpec& spec) {
-  Route r = Forward(GateRequest(spec.cls, spec, args), in_multi_);
-  if (name == "info") r.tag = ReplyTag::kInfo;
-  return r;
+  return Forward(GateRequest(spec.cls, spec, args), in_multi_);
 }
 
 gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& spec,

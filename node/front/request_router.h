@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "node/front/command_table.h"
 #include "node/gate/consistency_gate.h"
@@ -34,6 +35,8 @@ enum class ReplyTag {
   kReset,       // +RESET ends the RESP2 subscribed stream
   kLog,         // SCRIPT LOAD / FLUSH, CONFIG SET: state the stream does not carry; the node logs
                 // it once it succeeded (queued in MULTI: once EXEC ran it successfully)
+  kClientList,  // CLIENT LIST / INFO: the rows a client is shown (node/front/client_view.h)
+  kConfigGet,   // CONFIG GET: the node's own view of the settings it owns (port, bind)
 };
 
 struct Route {
@@ -56,6 +59,7 @@ struct Route {
   bool stall = false;     // read no further request before this reply
   std::string reply;      // kReply (a complete RESP value)
   bool close_after = false;
+  bool silent = false;    // CLIENT REPLY OFF / SKIP: the reply is not sent
   int64_t wait_replicas = 0;
   int64_t wait_timeout_ms = 0;
 };
@@ -70,6 +74,7 @@ class RequestRouter {
  public:
   explicit RequestRouter(const CommandTable& commands) : commands_(commands) {}
 
+  // Also applies CLIENT REPLY: a route's `silent` says its reply is dropped.
   Route Decide(std::span<const std::string_view> args, const RouteContext& ctx);
 
   // Replies the state depends on (see ReplyTag).
@@ -89,6 +94,10 @@ class RequestRouter {
   // for it gets this error, as Redis gives it.
   std::string SubscribedError(std::string_view name) const;
 
+  // Whether the reply of a request the node answers without routing it is
+  // dropped (CLIENT REPLY OFF, or SKIP for this one).
+  bool TakeSilence() { return reply_off_ || std::exchange(skip_next_, false); }
+
   int db() const { return db_; }
   int proto() const { return proto_; }
   bool in_multi() const { return in_multi_; }
@@ -97,10 +106,14 @@ class RequestRouter {
   bool pubsub_class() const { return stream_ || subscribed3_; }
 
  private:
+  Route DecideRoute(std::span<const std::string_view> args, const RouteContext& ctx);
+  // CLIENT REPLY ON|OFF|SKIP: the client-facing node drops the replies (never forwarded).
+  Route ClientReply(std::span<const std::string_view> args);
+  Route Client(std::string_view sub, std::span<const std::string_view> args);
   Route Transaction(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
   Route Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Forwarding(std::string_view name, const CommandSpec* spec);
-  Route DataCommand(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
+  Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
   Route ConfigSet(std::span<const std::string_view> args);
@@ -121,6 +134,8 @@ class RequestRouter {
   bool stream_ = false;          // RESP2: the connection subscribed; replies are a stream
   bool known_subscribed_ = false;  // a probe said so, and no (un)subscribe was sent since
   bool subscribed3_ = false;     // RESP3: subscribed (pushes), commands still allowed
+  bool reply_off_ = false;       // CLIENT REPLY OFF
+  bool skip_next_ = false;       // CLIENT REPLY SKIP: the next command's reply is dropped
 };
 
 }  // namespace node

@@ -16,12 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Req(std::initializer_list<std::string_view> args) {
-  std::string out;
-  resp::AppendCommand(&out, args);
-  return out;
-}
-
 // Makes node `i` the leader (transferring leadership to it) and returns true.
 bool LeadWith(Cluster& c, int i) {
   int leader = c.WaitForLeader();

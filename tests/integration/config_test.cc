@@ -115,5 +115,18 @@ TEST(ReplicatedConfigTest, ConfigSetReachesEveryChildAndSurvivesRebuildsSnapshot
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Redis's own error comes first: settings it never changes at run time get
+// its "immutable" error, whoever owns them here.
+TEST(ReplicatedConfigTest, ImmutableSettingsFailAsInRedis) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  EXPECT_EQ(DifferenceFromRedis(c.port((leader + 1) % 3),
+                                {Req({"CONFIG", "SET", "daemonize", "no"}), Req({"CONFIG", "SET", "databases", "16"}),
+                                 Req({"CONFIG", "SET", "replicaof", "no one"}), Req({"CONFIG", "SET", "logfile", ""}),
+                                 Req({"CONFIG", "SET", "maxmemory", "0", "daemonize", "no"})}),
+            "");
+}
+
 }  // namespace
 }  // namespace itest

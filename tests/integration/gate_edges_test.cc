@@ -18,12 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string Req(std::initializer_list<std::string_view> args) {
-  std::string out;
-  resp::AppendCommand(&out, args);
-  return out;
-}
-
 class GateEdgesTest : public ::testing::Test {
  protected:
   void SetUp() override { Start({}); }
@@ -63,29 +57,7 @@ class GateEdgesTest : public ::testing::Test {
   // (HELLO names the connection's id, which differs).
   void ExpectSameAsRedis(const std::vector<std::string>& requests, const std::string& what,
                          const std::vector<std::string>& setup = {}) {
-    RedisServer ref;
-    Client node(node_->port());
-    Client plain(ref.port());
-    std::vector<std::string> all_setup = {Req({"FLUSHALL"})};
-    all_setup.insert(all_setup.end(), setup.begin(), setup.end());
-    for (const std::string& r : all_setup) {
-      node.Send(r);
-      plain.Send(r);
-      ASSERT_TRUE(node.ReadRaw(5s) && plain.ReadRaw(5s)) << what << ": setup";
-    }
-    for (const std::string& r : requests) {
-      node.Send(r);
-      plain.Send(r);
-    }
-    std::vector<std::string> want;
-    while (auto b = plain.ReadRaw(300ms)) want.push_back(*b);
-    for (size_t i = 0; i < want.size(); ++i) {
-      auto a = node.ReadRaw(5s);
-      ASSERT_TRUE(a.has_value()) << what << ": the node gave no reply " << i << " (redis: " << want[i] << ")";
-      EXPECT_EQ(*a, want[i]) << what << ": reply " << i;
-    }
-    auto extra = node.ReadRaw(200ms);
-    EXPECT_FALSE(extra.has_value()) << what << ": the node said more: " << *extra;
+    EXPECT_EQ(DifferenceFromRedis(node_->port(), requests, setup), "") << what;
   }
 
   std::string dir_, gate_;

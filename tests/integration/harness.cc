@@ -275,4 +275,38 @@ RedisServer::~RedisServer() {
   RemoveDir(dir_);
 }
 
+std::string Req(std::initializer_list<std::string_view> args) {
+  std::string out;
+  resp::AppendCommand(&out, args);
+  return out;
+}
+
+std::string DifferenceFromRedis(int port, const std::vector<std::string>& requests,
+                                const std::vector<std::string>& setup) {
+  using namespace std::chrono_literals;
+  RedisServer ref;
+  Client node(port);
+  Client plain(ref.port());
+  std::vector<std::string> all_setup = {Req({"FLUSHALL"})};
+  all_setup.insert(all_setup.end(), setup.begin(), setup.end());
+  for (const std::string& r : all_setup) {
+    node.Send(r);
+    plain.Send(r);
+    if (!node.ReadRaw(5s) || !plain.ReadRaw(5s)) return "setup: no reply";
+  }
+  for (const std::string& r : requests) {
+    node.Send(r);
+    plain.Send(r);
+  }
+  std::vector<std::string> want;
+  while (auto b = plain.ReadRaw(300ms)) want.push_back(*b);
+  for (size_t i = 0; i < want.size(); ++i) {
+    auto a = node.ReadRaw(5s);
+    if (!a) return absl::StrCat("the node gave no reply ", i, " (redis: ", want[i], ")");
+    if (*a != want[i]) return absl::StrCat("reply ", i, ": the node's ", *a, " redis's ", want[i]);
+  }
+  if (auto extra = node.ReadRaw(200ms)) return absl::StrCat("the node said more: ", *extra);
+  return "";
+}
+
 }  // namespace itest

@@ -49,6 +49,15 @@ class Client {
 
 std::string Str(const resp::Value& v);  // a compact rendering for assertions
 
+// A request as a client sends it (a multibulk).
+std::string Req(std::initializer_list<std::string_view> args);
+
+// Sends `setup` (after a FLUSHALL), then `requests` pipelined, to `port` and to
+// a fresh plain redis-server, and compares the raw replies: the first
+// difference, described, or empty if there is none.
+std::string DifferenceFromRedis(int port, const std::vector<std::string>& requests,
+                                const std::vector<std::string>& setup = {});
+
 // A process started by the test, killed with the test.
 class Process {
  public:

@@ -326,7 +326,7 @@ TEST_F(SingleNodeTest, BadInputGetsRedisErrorsAndTheServerLives) {
   for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
            {"REPLICAOF", "127.0.0.1", "1"}, {"SHUTDOWN", "NOW", "bad"}, {"CONFIG", "SET", "appendonly", "yes"},
            {"CONFIG", "SET", "port", "1"}, {"DEBUG", "SEGFAULT"}, {"MONITOR"}, {"SYNC"},
-           {"PSYNC", "?", "-1"}, {"CLIENT", "KILL", "TYPE", "replica"}, {"BGSAVE"}}) {
+           {"PSYNC", "?", "-1"}, {"CLIENT", "KILL", "TYPE", "bogus"}, {"BGSAVE"}}) {
     resp::Value v = c.Call(cmd);
     EXPECT_TRUE(v.IsError()) << cmd[0];
     EXPECT_TRUE(v.str.starts_with("ERR ")) << v.str;

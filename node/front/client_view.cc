@@ -1,0 +1,161 @@
+#include "node/front/client_view.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "node/child/child_redis.h"
+
+namespace node {
+namespace {
+
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(absl::string_view(s.data(), s.size())); }
+
+// Redis's client types by name (CLIENT KILL TYPE), as the row's flags show them.
+std::string TypeOf(const ClientRow& row) {
+  const std::string* flags = row.Get("flags");
+  const std::string f = flags ? *flags : "";
+  if (f.find('M') != std::string::npos) return "master";
+  if (f.find('S') != std::string::npos) return "replica";
+  const std::string* sub = row.Get("sub");
+  const std::string* psub = row.Get("psub");
+  const std::string* ssub = row.Get("ssub");
+  for (const std::string* n : {sub, psub, ssub}) {
+    if (n != nullptr && *n != "0") return "pubsub";
+  }
+  return "normal";
+}
+
+}  // namespace
+
+const std::string* ClientRow::Get(std::string_view key) const {
+  for (const auto& [k, v] : fields) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+void ClientRow::Set(std::string_view key, std::string value) {
+  for (auto& [k, v] : fields) {
+    if (k == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+}
+
+int64_t ClientRow::id() const {
+  int64_t id = -1;
+  const std::string* v = Get("id");
+  return v != nullptr && absl::SimpleAtoi(*v, &id) ? id : -1;
+}
+
+bool ClientRow::internal() const {
+  const std::string* name = Get("name");
+  return name != nullptr && name->starts_with(kInternalClientPrefix);
+}
+
+std::string ClientRow::ToString() const {
+  std::string out;
+  for (const auto& [k, v] : fields) absl::StrAppend(&out, out.empty() ? "" : " ", k, "=", v);
+  return out;
+}
+
+std::vector<ClientRow> ParseClientRows(std::string_view text) {
+  std::vector<ClientRow> rows;
+  for (absl::string_view line : absl::StrSplit(absl::string_view(text.data(), text.size()), '\n', absl::SkipEmpty())) {
+    ClientRow row;
+    for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+      const size_t eq = field.find('=');
+      if (eq == absl::string_view::npos) continue;
+      row.fields.emplace_back(std::string(field.substr(0, eq)), std::string(field.substr(eq + 1)));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string ClientRowsForClients(std::string_view text, const AddressBook& book) {
+  std::string out;
+  for (ClientRow& row : ParseClientRows(text)) {
+    if (row.internal()) continue;
+    if (std::optional<ClientAddresses> a = book(row.id())) {
+      row.Set("addr", a->addr);
+      row.Set("laddr", a->laddr);
+    }
+    if (const std::string* flags = row.Get("flags")) {
+      std::string f = *flags;
+      std::erase(f, 'U');
+      row.Set("flags", f.empty() ? "N" : f);
+    }
+    absl::StrAppend(&out, row.ToString(), "\n");
+  }
+  return out;
+}
+
+std::string WithConnectedClients(std::string_view info, uint64_t count) {
+  constexpr std::string_view kKey = "\r\nconnected_clients:";
+  const size_t at = info.find(kKey);
+  if (at == std::string_view::npos) return std::string(info);
+  const size_t value = at + kKey.size();
+  const size_t end = info.find("\r\n", value);
+  return absl::StrCat(absl::string_view(info.data(), value), count,
+                      end == std::string_view::npos ? "" : absl::string_view(info.data() + end, info.size() - end));
+}
+
+bool ClientKillFilter::Matches(const ClientRow& row, int64_t caller_id) const {
+  if (row.internal()) return false;
+  if (skipme && row.id() == caller_id) return false;
+  if (id && row.id() != *id) return false;
+  if (type && TypeOf(row) != *type) return false;
+  auto equals = [&](const char* key, const std::optional<std::string>& want) {
+    const std::string* v = row.Get(key);
+    return !want || (v != nullptr && *v == *want);
+  };
+  return equals("addr", addr) && equals("laddr", laddr) && equals("user", user);
+}
+
+absl::StatusOr<ClientKillFilter> ClientKillFilterOf(std::span<const std::string_view> args) {
+  ClientKillFilter f;
+  if (args.size() == 3) {
+    f.old_form = true;
+    f.skipme = false;
+    f.addr = std::string(args[2]);
+    return f;
+  }
+  if (args.size() < 3) return absl::InvalidArgumentError("ERR wrong number of arguments for 'client|kill' command");
+  for (size_t i = 2; i < args.size(); i += 2) {
+    const std::string key = Lower(args[i]);
+    if (i + 1 >= args.size()) return absl::InvalidArgumentError("ERR syntax error");
+    const std::string_view value = args[i + 1];
+    if (key == "id") {
+      int64_t id = 0;
+      if (!absl::SimpleAtoi(absl::string_view(value.data(), value.size()), &id) || id <= 0) {
+        return absl::InvalidArgumentError("ERR client-id should be greater than 0");
+      }
+      f.id = id;
+    } else if (key == "type") {
+      std::string type = Lower(value);
+      if (type == "slave") type = "replica";
+      if (type != "normal" && type != "replica" && type != "master" && type != "pubsub") {
+        return absl::InvalidArgumentError(absl::StrCat("ERR Unknown client type '", absl::string_view(value.data(), value.size()), "'"));
+      }
+      f.type = type;
+    } else if (key == "addr") {
+      f.addr = std::string(value);
+    } else if (key == "laddr") {
+      f.laddr = std::string(value);
+    } else if (key == "user") {
+      f.user = std::string(value);
+    } else if (key == "skipme") {
+      const std::string yes_no = Lower(value);
+      if (yes_no != "yes" && yes_no != "no") return absl::InvalidArgumentError("ERR syntax error");
+      f.skipme = yes_no == "yes";
+    } else {
+      return absl::InvalidArgumentError("ERR syntax error");
+    }
+  }
+  return f;
+}
+
+}  // namespace node

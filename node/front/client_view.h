@@ -1,0 +1,63 @@
+// Clients as a client of the cluster sees them. The leader's child holds one
+// connection per client session (and a few of the node's own, named with
+// kInternalClientPrefix); CLIENT LIST and CLIENT INFO come from there and are
+// rewritten here: the node's own connections left out, each session's real
+// address in place of the unix socket's, and the U flag dropped. CLIENT KILL's
+// filters are parsed and matched here, as Redis 7.0 parses and matches them,
+// over those rows. Socket-free and pure.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace node {
+
+// One line of CLIENT LIST: its fields in order.
+struct ClientRow {
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::string* Get(std::string_view key) const;
+  void Set(std::string_view key, std::string value);
+  int64_t id() const;
+  bool internal() const;  // one of the node's own connections
+  std::string ToString() const;
+};
+
+std::vector<ClientRow> ParseClientRows(std::string_view text);
+
+// A session's addresses as its client sees them.
+struct ClientAddresses {
+  std::string addr;   // the client's ip:port
+  std::string laddr;  // the node's ip:port it connected to
+};
+using AddressBook = std::function<std::optional<ClientAddresses>(int64_t child_client_id)>;
+
+// The rows a client is shown: internal ones dropped, addresses from `book`,
+// flags without U ("N" if none is left). Rows end with "\n", as Redis's.
+std::string ClientRowsForClients(std::string_view text, const AddressBook& book);
+
+// INFO text with `connected_clients` replaced by `count`.
+std::string WithConnectedClients(std::string_view info, uint64_t count);
+
+// CLIENT KILL's filters (Redis 7.0: ID, TYPE, ADDR, LADDR, USER, SKIPME), or
+// the old form CLIENT KILL addr:port.
+struct ClientKillFilter {
+  bool old_form = false;  // CLIENT KILL addr:port: +OK or "No such client"
+  std::optional<int64_t> id;
+  std::optional<std::string> type;  // normal, replica (slave), master, pubsub
+  std::optional<std::string> addr, laddr, user;
+  bool skipme = true;
+  bool Matches(const ClientRow& row, int64_t caller_id) const;
+};
+
+// The filter of CLIENT KILL's arguments (args[0] is CLIENT, args[1] KILL),
+// or the error Redis gives for them. USER's existence is checked by the caller.
+absl::StatusOr<ClientKillFilter> ClientKillFilterOf(std::span<const std::string_view> args);
+
+}  // namespace node

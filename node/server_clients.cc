@@ -1,0 +1,105 @@
+// Clients as a client of the cluster sees them: CLIENT KILL, the sessions'
+// addresses for CLIENT LIST, INFO's client count, CONFIG GET of the settings
+// the node owns (node/front/client_view.h).
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "node/front/client_session.h"
+#include "node/server.h"
+#include "resp/writer.h"
+
+namespace node {
+
+std::optional<ClientAddresses> Server::SessionAddresses(int64_t child_client_id) const {
+  for (const auto& [_, s] : sessions_) {
+    if (s->child_client_id() == child_client_id) return s->addresses();
+  }
+  return std::nullopt;
+}
+
+uint64_t Server::ChildClientCount() const {
+  uint64_t n = 0;
+  for (const auto& [_, s] : sessions_) n += s->child_client_id() >= 0;
+  return n;
+}
+
+// CONFIG GET answers `port` and `bind` as the node serves them (the child
+// listens on no port and no address).
+std::string Server::WithNodeSettings(std::string_view reply, int proto) const {
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  if (resp::ParseValue(reply, &consumed, &v, &error) != resp::ParseStatus::kOk || v.elements.size() % 2 != 0) {
+    return std::string(reply);
+  }
+  std::string out;
+  resp::AppendMapHeader(&out, v.elements.size() / 2, proto);
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+    const resp::Value& key = v.elements[i];
+    const resp::Value& value = v.elements[i + 1];
+    if (key.type != resp::Type::kBulkString || value.type != resp::Type::kBulkString) return std::string(reply);
+    resp::AppendBulkString(&out, key.str);
+    if (key.str == "port") {
+      resp::AppendBulkString(&out, absl::StrCat(options_.port));
+    } else if (key.str == "bind") {
+      resp::AppendBulkString(&out, options_.bind);
+    } else {
+      resp::AppendBulkString(&out, value.str);
+    }
+  }
+  return out;
+}
+
+// The filters are matched against the leader child's CLIENT LIST as clients
+// see it (real addresses); a match is a session of this node, closed as
+// Redis closes a killed client (the caller after its reply). USER names a
+// user of the child's ACL or is an error, as in Redis.
+void Server::KillClients(std::span<const std::string_view> args, gate::SessionId caller,
+                         std::function<void(std::string)> reply) {
+  absl::StatusOr<ClientKillFilter> filter = ClientKillFilterOf(args);
+  if (!filter.ok()) return reply(absl::StrCat("-", filter.status().message(), "\r\n"));
+  if (!is_leader_ || !control_.connected()) return reply("-TRYAGAIN this node is not a serving leader; retry\r\n");
+  auto list = [this, f = *filter, caller, reply](const resp::Value&) {
+    control_.Call({"CLIENT", "LIST"}, [this, f, caller, reply](const resp::Value& rows) {
+      KillMatching(f, caller, rows, reply);
+    });
+  };
+  if (!filter->user) return list(resp::Value{});
+  control_.Call({"ACL", "GETUSER", *filter->user}, [reply, user = *filter->user, list](const resp::Value& v) {
+    if (v.type == resp::Type::kNull) return reply(absl::StrCat("-ERR No such user '", user, "'\r\n"));
+    list(v);
+  });
+}
+
+void Server::KillMatching(const ClientKillFilter& filter, gate::SessionId caller, const resp::Value& client_list,
+                          const std::function<void(std::string)>& reply) {
+  // The caller by its session: its CLIENT ID may still be on its way.
+  auto it = sessions_.find(caller);
+  const int64_t caller_id = it == sessions_.end() ? -1 : it->second->child_client_id();
+  if (client_list.type != resp::Type::kBulkString) return reply("-ERR the node could not list its clients; retry\r\n");
+  const std::string rows =
+      ClientRowsForClients(client_list.str, [this](int64_t id) { return SessionAddresses(id); });
+  std::vector<std::shared_ptr<ClientSession>> killed;
+  std::shared_ptr<ClientSession> self;
+  for (const ClientRow& row : ParseClientRows(rows)) {
+    if (!filter.Matches(row, caller_id)) continue;
+    for (const auto& [id, s] : sessions_) {
+      if (s->child_client_id() != row.id()) continue;
+      if (id == caller) {
+        if (filter.skipme) continue;
+        self = s;
+      } else {
+        killed.push_back(s);
+      }
+    }
+  }
+  const size_t count = killed.size() + (self ? 1 : 0);
+  for (auto& s : killed) s->Kill();
+  if (filter.old_form) {
+    reply(count == 0 ? "-ERR No such client\r\n" : "+OK\r\n");
+  } else {
+    reply(absl::StrCat(":", count, "\r\n"));
+  }
+  if (self) self->Kill();
+}
+
+}  // namespace node

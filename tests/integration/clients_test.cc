@@ -1,0 +1,144 @@
+// Connection commands as a client of the cluster meets them, on any node:
+// CLIENT REPLY and CLIENT KILL's argument errors as Redis gives them; CLIENT
+// LIST / INFO show the clients (not the node's own links to its child) and
+// INFO counts them; CLIENT KILL closes exactly the clients its filters name,
+// on every node; CLIENT PAUSE holds writes and not reads; CONFIG GET port is
+// the port of the node asked.
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ClientsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    leader_ = c_.WaitForLeader();
+    ASSERT_GE(leader_, 0);
+    follower_ = (leader_ + 1) % 3;
+  }
+  Cluster c_;
+  int leader_ = -1, follower_ = -1;
+};
+
+TEST_F(ClientsTest, ClientReplyMatchesRedisThroughAFollower) {
+  const std::vector<std::string> requests = {
+      Req({"CLIENT", "REPLY", "OFF"}), Req({"PING", "a"}),  Req({"SET", "k", "1"}),
+      Req({"CLIENT", "REPLY", "ON"}),  Req({"PING", "b"}),  Req({"CLIENT", "REPLY", "SKIP"}),
+      Req({"GET", "k"}),               Req({"PING", "c"}),  Req({"CLIENT", "REPLY", "SKIP"}),
+      Req({"CLIENT", "REPLY", "ON"}),  Req({"PING", "d"}),  Req({"CLIENT", "REPLY", "MAYBE"}),
+      Req({"CLIENT", "REPLY"}),        Req({"GET", "k"})};
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), requests), "");
+  EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), requests), "");
+}
+
+TEST_F(ClientsTest, ClientKillErrorsMatchRedis) {
+  const std::vector<std::string> requests = {
+      Req({"CLIENT", "KILL"}),           Req({"CLIENT", "KILL", "id", "10", "wrong_arg"}),
+      Req({"CLIENT", "KILL", "id", "str"}), Req({"CLIENT", "KILL", "id", "0"}),
+      Req({"CLIENT", "KILL", "type", "wrong_type"}), Req({"CLIENT", "KILL", "user", "wrong_user"}),
+      Req({"CLIENT", "KILL", "skipme", "yes_or_no"}), Req({"CLIENT", "KILL", "1.2.3.4:5"}),
+      Req({"CLIENT", "KILL", "id", "99999"}),         Req({"PING"})};
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), requests), "");
+}
+
+TEST_F(ClientsTest, ClientListShowsTheClientsNotTheNodesLinks) {
+  Client other(c_.port(leader_));
+  ASSERT_EQ(other.Call({"CLIENT", "SETNAME", "worker"}).AsString(), "OK");
+  Client me(c_.port(follower_));
+  ASSERT_EQ(me.Call({"SELECT", "9"}).AsString(), "OK");
+  const std::string list = me.Call({"CLIENT", "LIST"}).AsString();
+  EXPECT_EQ(list.find("anarcho:"), std::string::npos) << list;
+  EXPECT_EQ(list.find("flags=U"), std::string::npos) << list;
+  EXPECT_EQ(list.find(".sock"), std::string::npos) << list;
+  EXPECT_NE(list.find(absl::StrCat("name=worker ")), std::string::npos) << list;
+  EXPECT_NE(list.find(absl::StrCat("laddr=127.0.0.1:", c_.port(leader_), " ")), std::string::npos) << list;
+  const std::string info = me.Call({"CLIENT", "INFO"}).AsString();
+  EXPECT_NE(info.find(" flags=N db=9 "), std::string::npos) << info;
+  EXPECT_NE(info.find(" qbuf=26 "), std::string::npos) << info;
+  EXPECT_NE(info.find(" cmd=client|info "), std::string::npos) << info;
+  // The same id space as CLIENT ID.
+  const int64_t id = me.Call({"CLIENT", "ID"}).integer;
+  EXPECT_NE(me.Call({"CLIENT", "LIST", "ID", absl::StrCat(id)}).AsString().find(absl::StrCat("id=", id, " ")),
+            std::string::npos);
+}
+
+// As the Redis suite's "CLIENT KILL SKIPME YES/NO will kill all clients", with
+// the clients spread over the nodes.
+TEST_F(ClientsTest, ClientKillClosesTheClientsItNamesOnEveryNode) {
+  std::vector<std::unique_ptr<Client>> others;
+  for (int i = 0; i < 3; ++i) {
+    others.push_back(std::make_unique<Client>(c_.port(i)));
+    ASSERT_EQ(others.back()->Call({"PING"}).AsString(), "PONG");
+  }
+  Client me(c_.port(follower_));
+  auto connected = [&] {
+    const std::string info = me.Call({"INFO", "clients"}).AsString();
+    const size_t at = info.find("connected_clients:");
+    return at == std::string::npos ? -1 : std::stoi(info.substr(at + 18));
+  };
+  const int n = connected();
+  ASSERT_EQ(n, 4);
+  EXPECT_EQ(me.Call({"CLIENT", "KILL", "SKIPME", "yes"}).integer, n - 1);
+  for (auto& o : others) EXPECT_TRUE(o->ClosedByPeer(5s));
+  EXPECT_EQ(connected(), 1);
+  // By id: only that client.
+  Client a(c_.port(leader_)), b(c_.port(follower_));
+  const int64_t a_id = a.Call({"CLIENT", "ID"}).integer;
+  ASSERT_EQ(b.Call({"PING"}).AsString(), "PONG");
+  EXPECT_EQ(me.Call({"CLIENT", "KILL", "ID", absl::StrCat(a_id)}).integer, 1);
+  EXPECT_TRUE(a.ClosedByPeer(5s));
+  EXPECT_EQ(b.Call({"PING"}).AsString(), "PONG");
+  // SKIPME no: the caller too, after its reply.
+  EXPECT_EQ(me.Call({"CLIENT", "KILL", "SKIPME", "no"}).integer, 2);
+  EXPECT_TRUE(me.ClosedByPeer(5s));
+  EXPECT_TRUE(b.ClosedByPeer(5s));
+  // The node's own links survived: it still serves, and its data is consistent.
+  Client after(c_.port(follower_));
+  EXPECT_EQ(after.Call({"SET", "k", "v"}).AsString(), "OK");
+  EXPECT_EQ(Client(c_.port(leader_)).Call({"GET", "k"}).AsString(), "v");
+  EXPECT_TRUE(c_.WaitConverged());
+}
+
+TEST_F(ClientsTest, ClientPauseHoldsWritesAndNotReads) {
+  Client admin(c_.port(follower_));
+  ASSERT_EQ(admin.Call({"SET", "k", "before"}).AsString(), "OK");
+  ASSERT_EQ(admin.Call({"CLIENT", "PAUSE", "60000", "WRITE"}).AsString(), "OK");
+  Client writer(c_.port(follower_));
+  writer.Send(Req({"SET", "k", "during"}));
+  EXPECT_FALSE(writer.Read(300ms).has_value()) << "a write is held while paused";
+  Client reader(c_.port(leader_));
+  EXPECT_EQ(reader.Call({"GET", "other"}).type, resp::Type::kNull) << "reads go on";
+  // INFO without the keyspace section does not wait for the held write.
+  const std::string info = reader.Call({"INFO", "clients"}).AsString();
+  EXPECT_NE(info.find("blocked_clients:1\r\n"), std::string::npos) << info;
+  EXPECT_NE(reader.Call({"CLIENT", "LIST"}).AsString().find(" flags=b db=0 "), std::string::npos);
+  ASSERT_EQ(admin.Call({"CLIENT", "UNPAUSE"}).AsString(), "OK");
+  auto v = writer.Read(5s);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->AsString(), "OK");
+  EXPECT_EQ(reader.Call({"GET", "k"}).AsString(), "during");
+  EXPECT_TRUE(c_.WaitConverged());
+}
+
+TEST_F(ClientsTest, ConfigGetPortIsTheNodesOwn) {
+  for (int i : {leader_, follower_}) {
+    Client cl(c_.port(i));
+    const resp::Value v = cl.Call({"CONFIG", "GET", "port"});
+    ASSERT_EQ(v.elements.size(), 2u);
+    EXPECT_EQ(v.elements[1].AsString(), absl::StrCat(c_.port(i)));
+    ASSERT_EQ(cl.Call({"HELLO", "3"}).type, resp::Type::kMap);
+    const resp::Value m = cl.Call({"CONFIG", "GET", "p*rt"});
+    ASSERT_EQ(m.type, resp::Type::kMap);
+    EXPECT_NE(Str(m).find(absl::StrCat(c_.port(i))), std::string::npos) << Str(m);
+  }
+}
+
+}  // namespace
+}  // namespace itest

@@ -1,0 +1,90 @@
+// Clients as a client of the cluster sees them (node/front/client_view.h).
+#include "node/front/client_view.h"
+
+#include <string_view>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace node {
+namespace {
+
+constexpr std::string_view kRows =
+    "id=5 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=9 name=anarcho:control age=1 idle=0 flags=U db=0 sub=0 "
+    "psub=0 ssub=0 multi=-1 cmd=ping user=default\n"
+    "id=7 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=7 name=anarcho:stream age=0 idle=0 flags=SU db=0 sub=0 "
+    "psub=0 ssub=0 multi=-1 cmd=replconf user=default\n"
+    "id=11 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=8 name= age=0 idle=0 flags=U db=9 sub=0 psub=0 ssub=0 "
+    "multi=-1 cmd=client|list user=default\n"
+    "id=12 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=10 name=worker age=3 idle=3 flags=PU db=0 sub=1 psub=0 "
+    "ssub=0 multi=-1 cmd=subscribe user=alice\n";
+
+std::optional<ClientAddresses> Book(int64_t id) {
+  if (id == 11) return ClientAddresses{"10.0.0.9:51000", "10.0.0.1:6380"};
+  return std::nullopt;
+}
+
+std::vector<std::string_view> Args(std::initializer_list<std::string_view> a) { return a; }
+
+TEST(ClientViewTest, RowsLeaveOutTheNodesLinksAndShowRealAddresses) {
+  const std::string out = ClientRowsForClients(kRows, Book);
+  EXPECT_EQ(out,
+            "id=11 addr=10.0.0.9:51000 laddr=10.0.0.1:6380 fd=8 name= age=0 idle=0 flags=N db=9 sub=0 psub=0 ssub=0 "
+            "multi=-1 cmd=client|list user=default\n"
+            "id=12 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=10 name=worker age=3 idle=3 flags=P db=0 sub=1 psub=0 "
+            "ssub=0 multi=-1 cmd=subscribe user=alice\n");
+}
+
+TEST(ClientViewTest, ConnectedClientsIsReplaced) {
+  EXPECT_EQ(WithConnectedClients("# Clients\r\nconnected_clients:7\r\nblocked_clients:1\r\n", 3),
+            "# Clients\r\nconnected_clients:3\r\nblocked_clients:1\r\n");
+  EXPECT_EQ(WithConnectedClients("# Server\r\nredis_version:7.0.15\r\n", 3), "# Server\r\nredis_version:7.0.15\r\n");
+}
+
+// The errors Redis 7.0.15 gives for the same arguments.
+TEST(ClientViewTest, KillArgumentsFailAsInRedis) {
+  auto error = [](std::vector<std::string_view> args) {
+    auto f = ClientKillFilterOf(args);
+    return f.ok() ? std::string("ok") : std::string(f.status().message());
+  };
+  EXPECT_EQ(error(Args({"client", "kill"})), "ERR wrong number of arguments for 'client|kill' command");
+  EXPECT_EQ(error(Args({"client", "kill", "id", "10", "wrong_arg"})), "ERR syntax error");
+  for (std::string_view id : {"str", "-1", "0"}) {
+    EXPECT_EQ(error(Args({"client", "kill", "id", id})), "ERR client-id should be greater than 0");
+  }
+  EXPECT_EQ(error(Args({"client", "kill", "type", "wrong_type"})), "ERR Unknown client type 'wrong_type'");
+  EXPECT_EQ(error(Args({"client", "kill", "skipme", "yes_or_no"})), "ERR syntax error");
+  EXPECT_EQ(error(Args({"client", "kill", "maxage", "1"})), "ERR syntax error");  // not in 7.0
+  EXPECT_EQ(error(Args({"client", "kill", "TYPE", "slave", "SKIPME", "no"})), "ok");
+}
+
+TEST(ClientViewTest, KillFiltersMatchAllTheirConditions) {
+  const std::vector<ClientRow> rows = ParseClientRows(ClientRowsForClients(kRows, Book));
+  ASSERT_EQ(rows.size(), 2u);
+  auto matches = [&](std::vector<std::string_view> args, int64_t caller) {
+    std::vector<int64_t> ids;
+    const ClientKillFilter f = *ClientKillFilterOf(args);
+    for (const ClientRow& r : rows) {
+      if (f.Matches(r, caller)) ids.push_back(r.id());
+    }
+    return ids;
+  };
+  EXPECT_EQ(matches(Args({"client", "kill", "skipme", "yes"}), 11), (std::vector<int64_t>{12}));
+  EXPECT_EQ(matches(Args({"client", "kill", "skipme", "no"}), 11), (std::vector<int64_t>{11, 12}));
+  EXPECT_EQ(matches(Args({"client", "kill", "type", "pubsub"}), 0), (std::vector<int64_t>{12}));
+  EXPECT_EQ(matches(Args({"client", "kill", "type", "normal"}), 0), (std::vector<int64_t>{11}));
+  EXPECT_EQ(matches(Args({"client", "kill", "type", "replica"}), 0), (std::vector<int64_t>{}));  // the node's link
+  EXPECT_EQ(matches(Args({"client", "kill", "user", "alice", "id", "12"}), 0), (std::vector<int64_t>{12}));
+  EXPECT_EQ(matches(Args({"client", "kill", "user", "alice", "id", "11"}), 0), (std::vector<int64_t>{}));
+  EXPECT_EQ(matches(Args({"client", "kill", "addr", "10.0.0.9:51000"}), 0), (std::vector<int64_t>{11}));
+  EXPECT_EQ(matches(Args({"client", "kill", "laddr", "10.0.0.1:6380"}), 0), (std::vector<int64_t>{11}));
+  // The old form kills the caller too.
+  EXPECT_EQ(matches(Args({"client", "kill", "10.0.0.9:51000"}), 11), (std::vector<int64_t>{11}));
+  // The node's own links are never matched, whatever the filter.
+  for (const ClientRow& r : ParseClientRows(kRows)) {
+    if (r.internal()) EXPECT_FALSE(ClientKillFilterOf(Args({"client", "kill", "skipme", "no"}))->Matches(r, 0));
+  }
+}
+
+}  // namespace
+}  // namespace node
