@@ -121,52 +121,6 @@ absl::Status Server::Start() {
   return absl::OkStatus();
 }
 
-absl::Status Server::ListenForClients() {
-  asio::error_code ec;
-  auto addr = asio::ip::make_address(options_.bind, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad --bind address ", options_.bind));
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
-  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(options_.port));
-  acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ", ec.message()));
-  return absl::OkStatus();
-}
-
-// Prometheus metrics on the client address (the operator's --bind), so the
-// endpoint is reachable exactly where the node is.
-absl::Status Server::StartMetrics() {
-  if (options_.metrics_port == 0) return absl::OkStatus();
-  metrics_endpoint_ = std::make_unique<MetricsEndpoint>(io_, [this] { return RenderMetrics(); });
-  if (asio::error_code ec = metrics_endpoint_->Listen(options_.bind, options_.metrics_port)) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics: listen on ", options_.bind, ":", options_.metrics_port, ": ", ec.message()));
-  }
-  return absl::OkStatus();
-}
-
-std::string Server::RenderMetrics() {
-  MetricsView v;
-  if (rlog_ != nullptr) {
-    const consensus::RaftStatus st = rlog_->status();
-    v.role = is_leader_ ? "leader" : consensus::RoleName(st.role);
-    v.term = st.term;
-    v.leader_id = st.leader;
-    v.commit = st.commit;
-    v.snapshot_bytes = rlog_->snapshot() ? rlog_->snapshot()->size() : 0;
-    for (const auto& [id, pr] : st.progress) {
-      if (id != st.id) v.match[id] = pr.match;
-    }
-    v.connected = rlog_->link_stats().connected;
-  }
-  v.applied = AppliedIndex();
-  v.child_healthy = child_ != nullptr && child_->running();
-  v.clients = sessions_.size();
-  return metrics_.Render(v);
-}
-
 void Server::Stop() {
   if (state_ == State::kStopped) return;
   state_ = State::kStopped;
@@ -683,69 +637,6 @@ void Server::OnBusy(const std::string& busy_error) {
     ++scripts_killed_;
     RebuildChild(absl::StrCat("a script that had written kept the child busy for ", options_.script_kill_after_ms,
                               " ms; its writes were discarded: none of them took effect"));
-  });
-}
-
-// ------------------------------------------------------------------ sessions
-
-Upstream Server::CurrentUpstream() const {
-  Upstream up;
-  if (state_ != State::kRunning) return up;
-  if (is_leader_) {
-    if (leader_ready_) {
-      up.kind = Upstream::Kind::kChild;
-      up.socket_path = child_options_.socket_path;
-    }
-    return up;
-  }
-  auto it = rlog_->peers().find(leader_id_);
-  if (leader_id_ != 0 && it != rlog_->peers().end() && it->second.client_port > 0) {
-    up.kind = Upstream::Kind::kLeader;
-    up.host = it->second.host;
-    up.port = it->second.client_port;
-  }
-  return up;
-}
-
-void Server::AbortSessions(const std::string& error) {
-  std::vector<std::shared_ptr<ClientSession>> all;
-  for (auto& [_, s] : sessions_) all.push_back(s);
-  for (auto& s : all) s->UpstreamLost(error);
-}
-
-void Server::NotifySessions() {
-  std::vector<std::shared_ptr<ClientSession>> all;
-  for (auto& [_, s] : sessions_) all.push_back(s);
-  for (auto& s : all) s->TryConnectUpstream();
-}
-
-void Server::SessionClosed(gate::SessionId session) {
-  // Not from inside the session's own call chain: it may still be running.
-  asio::post(io_, [this, session] { sessions_.erase(session); });
-}
-
-void Server::Accept() {
-  acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) {
-      if (state_ == State::kStopped) return;
-      Accept();
-      return;
-    }
-    socket.set_option(asio::ip::tcp::no_delay(true));
-    if (sessions_.size() >= options_.max_clients) {
-      auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
-      auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
-      asio::async_write(*sock, asio::buffer(*msg), [msg, sock](const asio::error_code&, size_t) {
-        asio::error_code ec2;
-        sock->close(ec2);
-      });
-    } else {
-      const gate::SessionId id = next_session_++;
-      auto session = std::make_shared<ClientSession>(*this, std::move(socket), id);
-      sessions_.emplace(id, session);
-      session->Start();
-    }
-    Accept();
   });
 }
 

@@ -1,4 +1,5 @@
-// Clients as a client of the cluster sees them: CLIENT KILL, the sessions'
+// The node's clients: accepting them, their sessions and upstreams, and
+// clients as a client of the cluster sees them: CLIENT KILL, the sessions'
 // addresses for CLIENT LIST, INFO's client count, CONFIG GET of the settings
 // the node owns (node/front/client_view.h).
 #include "absl/strings/ascii.h"
@@ -8,6 +9,85 @@
 #include "resp/writer.h"
 
 namespace node {
+
+// ------------------------------------------------------------------ sessions
+
+absl::Status Server::ListenForClients() {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(options_.bind, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad --bind address ", options_.bind));
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(options_.port));
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+Upstream Server::CurrentUpstream() const {
+  Upstream up;
+  if (state_ != State::kRunning) return up;
+  if (is_leader_) {
+    if (leader_ready_) {
+      up.kind = Upstream::Kind::kChild;
+      up.socket_path = child_options_.socket_path;
+    }
+    return up;
+  }
+  auto it = rlog_->peers().find(leader_id_);
+  if (leader_id_ != 0 && it != rlog_->peers().end() && it->second.client_port > 0) {
+    up.kind = Upstream::Kind::kLeader;
+    up.host = it->second.host;
+    up.port = it->second.client_port;
+  }
+  return up;
+}
+
+void Server::AbortSessions(const std::string& error) {
+  std::vector<std::shared_ptr<ClientSession>> all;
+  for (auto& [_, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->UpstreamLost(error);
+}
+
+void Server::NotifySessions() {
+  std::vector<std::shared_ptr<ClientSession>> all;
+  for (auto& [_, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->TryConnectUpstream();
+}
+
+void Server::SessionClosed(gate::SessionId session) {
+  // Not from inside the session's own call chain: it may still be running.
+  asio::post(io_, [this, session] { sessions_.erase(session); });
+}
+
+void Server::Accept() {
+  acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (state_ == State::kStopped) return;
+      Accept();
+      return;
+    }
+    socket.set_option(asio::ip::tcp::no_delay(true));
+    if (sessions_.size() >= options_.max_clients) {
+      auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
+      auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+      asio::async_write(*sock, asio::buffer(*msg), [msg, sock](const asio::error_code&, size_t) {
+        asio::error_code ec2;
+        sock->close(ec2);
+      });
+    } else {
+      const gate::SessionId id = next_session_++;
+      auto session = std::make_shared<ClientSession>(*this, std::move(socket), id);
+      sessions_.emplace(id, session);
+      session->Start();
+    }
+    Accept();
+  });
+}
+
+// ------------------------------------------------------------------ as clients see them
 
 std::optional<ClientAddresses> Server::SessionAddresses(int64_t child_client_id) const {
   for (const auto& [_, s] : sessions_) {

@@ -345,4 +345,36 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   return error(absl::StrCat("ERR unknown anarchoredis command '", name, "'; see ANARCHO.HELP"));
 }
 
+// Prometheus metrics on the client address (the operator's --bind), so the
+// endpoint is reachable exactly where the node is.
+absl::Status Server::StartMetrics() {
+  if (options_.metrics_port == 0) return absl::OkStatus();
+  metrics_endpoint_ = std::make_unique<MetricsEndpoint>(io_, [this] { return RenderMetrics(); });
+  if (asio::error_code ec = metrics_endpoint_->Listen(options_.bind, options_.metrics_port)) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics: listen on ", options_.bind, ":", options_.metrics_port, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::string Server::RenderMetrics() {
+  MetricsView v;
+  if (rlog_ != nullptr) {
+    const consensus::RaftStatus st = rlog_->status();
+    v.role = is_leader_ ? "leader" : consensus::RoleName(st.role);
+    v.term = st.term;
+    v.leader_id = st.leader;
+    v.commit = st.commit;
+    v.snapshot_bytes = rlog_->snapshot() ? rlog_->snapshot()->size() : 0;
+    for (const auto& [id, pr] : st.progress) {
+      if (id != st.id) v.match[id] = pr.match;
+    }
+    v.connected = rlog_->link_stats().connected;
+  }
+  v.applied = AppliedIndex();
+  v.child_healthy = child_ != nullptr && child_->running();
+  v.clients = sessions_.size();
+  return metrics_.Render(v);
+}
+
 }  // namespace node

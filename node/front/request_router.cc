@@ -70,7 +70,10 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
 }
 
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
-  if (args.size() >= 2 && Lower(args[0]) == "client" && Lower(args[1]) == "reply") return ClientReply(args);
+  // (A RESP2 subscribed connection gets Redis's "only (P|S)SUBSCRIBE ..." error for it.)
+  if (!stream_ && args.size() >= 2 && Lower(args[0]) == "client" && Lower(args[1]) == "reply") {
+    return ctx.forwarding && in_multi_ ? Forward() : ClientReply(args);  // refused by the leader, which aborts EXEC
+  }
   Route r = DecideRoute(args, ctx);
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
@@ -105,8 +108,9 @@ Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const R
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
   if (name == "shutdown") {
-    // Stops the node the client is connected to (never forwarded).
-    if (in_multi_) return Refuse("ERR Command not allowed inside a transaction");
+    // Stops the node the client is connected to (never forwarded). Inside
+    // MULTI it is refused where the transaction runs, which EXEC then aborts.
+    if (in_multi_) return ctx.forwarding ? Forward() : Refuse("ERR Command not allowed inside a transaction");
     Route r;
     r.action = Route::Action::kNodeCommand;
     return r;

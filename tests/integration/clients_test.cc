@@ -38,6 +38,19 @@ TEST_F(ClientsTest, ClientReplyMatchesRedisThroughAFollower) {
   EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), requests), "");
 }
 
+// Regression (the suite's "MULTI with SHUTDOWN" through a follower): a
+// command the node refuses inside MULTI must be refused where the
+// transaction runs, so that EXEC aborts there.
+TEST_F(ClientsTest, ShutdownInsideMultiAbortsExecThroughAFollower) {
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), {Req({"MULTI"}), Req({"SET", "a", "1"}), Req({"SHUTDOWN"}),
+                                                     Req({"EXEC"}), Req({"GET", "a"})}),
+            "");
+  Client f(c_.port(follower_));
+  ASSERT_EQ(f.Call({"MULTI"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"CLIENT", "REPLY", "OFF"}).type, resp::Type::kError);
+  EXPECT_EQ(f.Call({"EXEC"}).AsString().rfind("EXECABORT", 0), 0u);
+}
+
 TEST_F(ClientsTest, ClientKillErrorsMatchRedis) {
   const std::vector<std::string> requests = {
       Req({"CLIENT", "KILL"}),           Req({"CLIENT", "KILL", "id", "10", "wrong_arg"}),

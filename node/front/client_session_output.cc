@@ -1,0 +1,181 @@
+// What leaves a session for its client (replies as the node shows them, the
+// output buffer and its limit), and how a session ends.
+#include "node/front/client_session.h"
+
+#include "absl/strings/str_cat.h"
+#include "node/logging.h"
+#include "node/server.h"
+#include "resp/value.h"
+#include "resp/writer.h"
+
+namespace node {
+
+std::string ClientSession::RewriteText(std::string_view bytes, char type,
+                                       const std::function<std::string(const std::string&)>& rewrite) {
+  resp::Value v;
+  size_t consumed;
+  std::string error;
+  if (resp::ParseValue(bytes, &consumed, &v, &error) != resp::ParseStatus::kOk) return std::string(bytes);
+  const std::string text = rewrite(v.str);
+  std::string out;
+  if (type == '=') {
+    resp::AppendVerbatim(&out, text, 3);
+  } else {
+    resp::AppendBulkString(&out, text);
+  }
+  return out;
+}
+
+std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const {
+  return RewriteText(bytes, type, [this](const std::string& info) {
+    std::string text = info;
+    // Relayed from the leader: its node section gives way to this node's.
+    if (const size_t at = text.find("\r\n# Anarchoredis\r\n"); at != std::string::npos) text.resize(at + 2);
+    // The clients of the cluster, as the leader counts its sessions (the
+    // node's own links to its child left out).
+    if (gated()) text = WithConnectedClients(text, server_.ChildClientCount());
+    return absl::StrCat(text, "\r\n", server_.InfoSection());
+  });
+}
+
+ClientAddresses ClientSession::addresses() const { return {describe_, local_addr_}; }
+
+void ClientSession::Kill() {
+  input_closed_ = true;
+  close_after_write_ = true;
+  Flush();  // what was answered leaves, then the connection closes
+}
+
+bool ClientSession::MarkReleased(ReplySlots::Id slot) {
+  slots_.Release(slot);
+  return !std::exchange(release_pending_, true);
+}
+
+void ClientSession::FlushReleased() {
+  release_pending_ = false;
+  Flush();
+}
+
+// --------------------------------------------------------------- client output
+
+void ClientSession::Flush() {
+  if (aborted_) return;
+  if (slots_.Flush(&out_, &server_.metrics().requests())) {
+    close_after_write_ = true;
+    input_closed_ = true;
+  }
+  CheckOutputLimit();
+  WriteClient();
+  ReadClient();
+}
+
+void ClientSession::CheckOutputLimit() {
+  if (!client_open_) return;
+  const OutputBufferLimits& limits = server_.options().output_limits;
+  const bool pubsub = router_.pubsub_class();
+  const uint64_t bytes = slots_.buffered_bytes() + out_.size() + out_writing_.bytes();
+  if (!output_limit_.Exceeded(bytes, pubsub ? limits.pubsub : limits.normal, OutputLimitCheck::Clock::now())) return;
+  Log(LogComponent::kClient, LogLevel::kWarning, "client %s closed for overcoming its output buffer limit (%s class, %d bytes)", describe_,
+      pubsub ? "pubsub" : "normal", bytes);
+  ClientGone();
+}
+
+void ClientSession::WriteClient() {
+  if (client_writing_ || !client_open_) return;
+  if (out_.empty()) {
+    if (close_after_write_) ClientGone();
+    return;
+  }
+  out_writing_.TakeFrom(out_);
+  client_writing_ = true;
+  asio::async_write(client_, out_writing_.buffers,
+                    [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                      self->client_writing_ = false;
+                      self->out_writing_.Clear();
+                      if (ec) return self->ClientGone();
+                      self->WriteClient();
+                      self->ReadClient();
+                    });
+}
+
+// ------------------------------------------------------------------ endings
+
+void ClientSession::StopReading() {
+  stopped_reading_ = true;
+  // A read under way completes into the input, which is no longer handled.
+}
+
+void ClientSession::ClientGone() {
+  if (!client_open_) return;
+  client_open_ = false;
+  asio::error_code ec;
+  client_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  client_.close(ec);
+  LeaveGate();
+  MaybeClose();
+}
+
+// The client's requests end here. On the leader, effects it sent may still be
+// in flight in the child: the child connection is killed, and the locks drop
+// once an offset taken after the kill commits (the gate's kill cover).
+void ClientSession::LeaveGate() {
+  if (left_gate_) return;
+  left_gate_ = true;
+  if (gated() && upstream_open_) {
+    std::optional<gate::CoverId> kill = server_.gate().ClientGone(id_);
+    server_.GateChanged();
+    if (kill && child_client_id_ < 0) {
+      // CLIENT ID was the first request on the link: its reply comes first.
+      kill_when_id_known_ = kill;
+      std::erase_if(expects_, [](const Expect& e) { return e.kind != Expect::Kind::kClientId; });
+      return;
+    }
+    if (server_.gate().broken_rule() == gate::BrokenRule::kKeepGoneClients) {
+      // Test mode, the old bug: no kill; the child connection (and any command
+      // blocked on it) stays. Only the locks are released.
+      if (kill) server_.CoverOnControl(*kill);
+      return;
+    }
+    if (kill) server_.KillChildClient(child_client_id_, *kill);
+  }
+  CloseUpstream();
+}
+
+void ClientSession::CloseUpstream() {
+  asio::error_code ec;
+  if (upstream_open_) {
+    upstream_open_ = false;
+    upstream_.close(ec);
+  }
+  expects_.clear();
+  busy_retry_.cancel();
+  upstream_state_ = UpstreamState::kGone;
+}
+
+void ClientSession::MaybeClose() {
+  if (client_open_ || upstream_open_ || closed_) return;
+  closed_ = true;
+  no_leader_timer_.cancel();
+  server_.SessionClosed(id_);
+}
+
+void ClientSession::Abort(std::string_view error) {
+  if (aborted_) return;
+  aborted_ = true;
+  no_leader_timer_.cancel();
+  // Replies already released leave first; every other request gets the error
+  // (a write's effects may or may not be in the log).
+  const std::string reply = ErrorReply(error, 0);
+  server_.metrics().CountError(error, Metrics::ErrorKind::kOther, slots_.AbortAll(reply, &out_));
+  input_closed_ = true;
+  close_after_write_ = true;
+  LeaveGate();
+  if (client_open_) {
+    WriteClient();
+  } else {
+    CloseUpstream();
+    MaybeClose();
+  }
+}
+
+}  // namespace node
