@@ -44,6 +44,7 @@
 namespace node {
 
 class ClientSession;
+struct SettingsCheck;
 
 struct ServerOptions {
   std::string bind = "127.0.0.1";
@@ -125,6 +126,9 @@ class Server {
   std::optional<ClientAddresses> SessionAddresses(int64_t child_client_id) const;
   uint64_t ChildClientCount() const;
   std::string WithNodeSettings(std::string_view config_get_reply, int proto) const;
+  // +OK if every setting `check` wants already holds (CONFIG GET's reply,
+  // this node's view), else the refusal of the first that does not.
+  std::string CheckSettings(const SettingsCheck& check, std::string_view config_get_reply) const;
   // A graceful stop (server_shutdown.cc): requests in flight are answered,
   // a leader hands its leadership over, then the log tail is snapshotted as
   // `snapshot` says; `done` runs once that is done (or was not needed). The

@@ -2,7 +2,10 @@
 // clients as a client of the cluster sees them: CLIENT KILL, the sessions'
 // addresses for CLIENT LIST, INFO's client count, CONFIG GET of the settings
 // the node owns (node/front/client_view.h).
+#include <map>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/front/client_session.h"
 #include "node/server.h"
@@ -180,6 +183,23 @@ void Server::KillMatching(const ClientKillFilter& filter, gate::SessionId caller
     reply(absl::StrCat(":", count, "\r\n"));
   }
   if (self) self->Kill();
+}
+
+std::string Server::CheckSettings(const SettingsCheck& check, std::string_view config_get_reply) const {
+  const std::string reply = WithNodeSettings(config_get_reply, 2);
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  std::map<std::string, std::string> now;
+  if (resp::ParseValue(reply, &consumed, &v, &error) == resp::ParseStatus::kOk) {
+    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) now[v.elements[i].str] = v.elements[i + 1].str;
+  }
+  for (size_t i = 0; i < check.wanted.size(); ++i) {
+    const auto& [name, value] = check.wanted[i];
+    auto it = now.find(name);
+    if (it == now.end() || !absl::EqualsIgnoreCase(it->second, value)) return absl::StrCat("-", check.refusals[i], "\r\n");
+  }
+  return "+OK\r\n";
 }
 
 }  // namespace node

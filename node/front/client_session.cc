@@ -244,6 +244,8 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   ctx.forwarding = forwarding_;
   ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
   ctx.databases = server_.options().databases;
+  ctx.port = server_.options().port;
+  ctx.bind = server_.options().bind;
   Route r = router_.Decide(args, ctx);
   switch (r.action) {
     case Route::Action::kReply:
@@ -320,7 +322,12 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     }
     server_.GateChanged();
   }
-  SendUpstream(args, raw);
+  if (r.settings_check) {
+    to_upstream_.Append(r.settings_check->request);  // CONFIG GET in place of the CONFIG SET
+    e.settings_check = std::move(r.settings_check);
+  } else {
+    SendUpstream(args, raw);
+  }
   e.tag = r.tag;
   e.unstall = r.stall;
   if (r.tag == ReplyTag::kLog) e.logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
@@ -522,7 +529,9 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     default:
       break;
   }
-  if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
+  if (e.settings_check) {
+    slots_.SetReply(e.slot, server_.CheckSettings(*e.settings_check, bytes));
+  } else if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
     slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
   } else if (e.tag == ReplyTag::kClientList && (type == '$' || type == '=')) {
     slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {

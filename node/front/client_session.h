@@ -91,6 +91,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // EXEC: the queued requests to log, by position in the transaction, if
     // EXEC ran them successfully.
     std::shared_ptr<const std::vector<std::pair<size_t, std::vector<std::string>>>> exec_logged;
+    std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
 

@@ -205,11 +205,7 @@ bool ImmutableSetting(std::string_view name) {
   return immutable->contains(name);
 }
 
-std::optional<std::string_view> NodeOwnedSetting(std::string_view name, std::string_view value) {
-  if ((name == "save" && value.empty()) ||
-      (name == "appendonly" && absl::EqualsIgnoreCase(absl::string_view(value.data(), value.size()), "no"))) {
-    return std::nullopt;
-  }
+std::optional<std::string_view> NodeOwnedSetting(std::string_view name) {
   static constexpr std::string_view kDurability = "durability comes from the replicated log and the node's snapshots";
   static constexpr std::string_view kReplication = "the node owns its child's replication link";
   static constexpr std::string_view kNetwork = "clients connect to the node, not to its child (see the node's flags)";

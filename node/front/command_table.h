@@ -119,12 +119,12 @@ class CommandTable {
 
 // The node's own commands (ANARCHO.*), and others it answers itself.
 bool IsNodeCommand(std::string_view lowercase_name);
-// CONFIG SET of a setting that belongs to the node rather than to the data
-// (persistence, replication, networking, the child's process): why it is
-// refused, unless `value` is what the node already runs its children with
-// (`save ""`, `appendonly no`: asking for what holds succeeds, as in Redis).
-// Every other setting is replicated (see node/logged_state.h).
-std::optional<std::string_view> NodeOwnedSetting(std::string_view lowercase_name, std::string_view value);
+// A setting that belongs to the node rather than to the data (persistence,
+// replication, networking, the child's process): why CONFIG SET of it is
+// refused, unless it asks for the value it already has (the router checks
+// that, see SettingsCheck). Every other setting is replicated (see
+// node/logged_state.h).
+std::optional<std::string_view> NodeOwnedSetting(std::string_view lowercase_name);
 // A setting redis-server 7.0 never changes at run time: CONFIG SET of it
 // fails with Redis's own "can't set immutable config", before the node's
 // reasons.

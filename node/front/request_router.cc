@@ -127,7 +127,7 @@ Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const R
   }
   if (stream_) return Stream(name, args, ctx);
   const CommandSpec* spec = commands_.Lookup(args);
-  if (ctx.forwarding) return Forwarding(name, spec);
+  if (ctx.forwarding) return Forwarding(name, args, spec, ctx);
   if (spec == nullptr) return Forward({}, in_multi_);  // the child's own unknown-command error
   CommandClass cls = spec->cls;
   if (cls == CommandClass::kRefused) {
@@ -175,7 +175,11 @@ Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const R
 
 // A follower relays; the leader applies the rules. It only follows what
 // changes how replies come back: the protocol, and the subscribed state.
-Route RequestRouter::Forwarding(std::string_view name, const CommandSpec* spec) {
+Route RequestRouter::Forwarding(std::string_view name, std::span<const std::string_view> args,
+                                const CommandSpec* spec, const RouteContext& ctx) {
+  if (name == "config" && !in_multi_) {
+    if (std::optional<Route> r = NodeAddressSet(args, ctx)) return *r;
+  }
   if (name == "quit") return Answer("+OK\r\n", true);
   if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_) {
     Route r = Forward();
@@ -295,7 +299,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
       return r;
     }
   }
-  if (name == "config" && args.size() > 1 && Lower(args[1]) == "set") return ConfigSet(args);
+  if (name == "config" && args.size() > 1 && Lower(args[1]) == "set") return ConfigSet(args, ctx);
   if (name == "info") {
     // Statistics, not data: INFO waits for no write in flight (a write held
     // by CLIENT PAUSE must not hold it back), so its keyspace counts may
@@ -363,18 +367,51 @@ Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_vie
 // it survives restarts and snapshots, and CONFIG GET reads it back the same
 // from any node. Settings of the node's own (persistence, replication, the
 // child's process) are refused the way Redis refuses an immutable one.
-Route RequestRouter::ConfigSet(std::span<const std::string_view> args) {
-  if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
+std::optional<Route> RequestRouter::NodeAddressSet(std::span<const std::string_view> args, const RouteContext& ctx) {
+  if (args.size() < 4 || args.size() % 2 != 0 || Lower(args[1]) != "set") return std::nullopt;
   for (size_t i = 2; i + 1 < args.size(); i += 2) {
-    if (ImmutableSetting(Lower(args[i]))) {
+    const std::string name = Lower(args[i]);
+    if (name != "port" && name != "bind") return std::nullopt;
+  }
+  for (size_t i = 2; i + 1 < args.size(); i += 2) {
+    const std::string name = Lower(args[i]);
+    if (args[i + 1] != (name == "port" ? absl::StrCat(ctx.port) : ctx.bind)) {
       return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
-                                 absl::string_view(args[i].data(), args[i].size()), "') - can't set immutable config"));
+                                 absl::string_view(args[i].data(), args[i].size()),
+                                 "') - clients connect to the node, not to its child (see the node's flags)"));
     }
-    if (auto why = NodeOwnedSetting(Lower(args[i]), args[i + 1])) {
-      return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '",
-                                 absl::string_view(args[i].data(), args[i].size()), "') - ",
-                                 absl::string_view(why->data(), why->size())));
+  }
+  return Answer("+OK\r\n");
+}
+
+Route RequestRouter::ConfigSet(std::span<const std::string_view> args, const RouteContext& ctx) {
+  if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
+  if (!in_multi_) {
+    if (std::optional<Route> r = NodeAddressSet(args, ctx)) return *r;
+  }
+  auto check = std::make_shared<SettingsCheck>();
+  std::vector<std::string_view> get = {"CONFIG", "GET"};
+  for (size_t i = 2; i + 1 < args.size(); i += 2) {
+    const std::string name = Lower(args[i]);
+    const absl::string_view arg(args[i].data(), args[i].size());
+    if (ImmutableSetting(name)) {
+      return Refuse(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '", arg,
+                                 "') - can't set immutable config"));
     }
+    if (auto why = NodeOwnedSetting(name)) {
+      check->wanted.emplace_back(name, std::string(args[i + 1]));
+      check->refusals.push_back(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '", arg, "') - ",
+                                             absl::string_view(why->data(), why->size())));
+      get.push_back(args[i]);
+    }
+  }
+  if (!check->wanted.empty()) {
+    // Only settings of the node's own, outside MULTI: OK if they already hold.
+    if (in_multi_ || check->wanted.size() != (args.size() - 2) / 2) return Refuse(check->refusals.front());
+    resp::AppendCommand(&check->request, get);
+    Route r = Forward();
+    r.settings_check = std::move(check);
+    return r;
   }
   Route r = Forward({}, in_multi_);  // a bad value: the child's own error, and nothing logged
   r.tag = ReplyTag::kLog;            // inside MULTI: logged if EXEC ran it successfully

@@ -12,10 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "node/front/command_table.h"
 #include "node/gate/consistency_gate.h"
@@ -39,6 +42,15 @@ enum class ReplyTag {
   kConfigGet,   // CONFIG GET: the node's own view of the settings it owns (port, bind)
 };
 
+// CONFIG SET of settings the node owns, each to the value it already has (as
+// Redis accepts setting a value to itself): the child is asked CONFIG GET
+// instead, and the client gets OK if every value holds, else the refusal.
+struct SettingsCheck {
+  std::vector<std::pair<std::string, std::string>> wanted;  // name (lowercase), value
+  std::vector<std::string> refusals;                        // per wanted: the error if it does not hold
+  std::string request;                                      // the CONFIG GET sent in its place
+};
+
 struct Route {
   enum class Action {
     kForward,        // to the upstream; its reply takes a slot (kept in order)
@@ -60,6 +72,7 @@ struct Route {
   std::string reply;      // kReply (a complete RESP value)
   bool close_after = false;
   bool silent = false;    // CLIENT REPLY OFF / SKIP: the reply is not sent
+  std::shared_ptr<const SettingsCheck> settings_check;  // kForward: CONFIG GET in place of CONFIG SET
   int64_t wait_replicas = 0;
   int64_t wait_timeout_ms = 0;
 };
@@ -68,6 +81,9 @@ struct RouteContext {
   bool forwarding = false;  // this node relays to the leader, which applies the rules
   bool no_leader = false;   // no upstream to forward to (after the bounded wait)
   int databases = 16;
+  // The node's own client address (CONFIG SET of port or bind to these holds).
+  int port = 0;
+  std::string bind;
 };
 
 class RequestRouter {
@@ -112,11 +128,15 @@ class RequestRouter {
   Route Client(std::string_view sub, std::span<const std::string_view> args);
   Route Transaction(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
   Route Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
-  Route Forwarding(std::string_view name, const CommandSpec* spec);
+  Route Forwarding(std::string_view name, std::span<const std::string_view> args, const CommandSpec* spec,
+                   const RouteContext& ctx);
+  // CONFIG SET of only `port` and `bind`, answered by the node they belong to
+  // (OK if they already hold); nullopt for any other CONFIG SET.
+  std::optional<Route> NodeAddressSet(std::span<const std::string_view> args, const RouteContext& ctx);
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
-  Route ConfigSet(std::span<const std::string_view> args);
+  Route ConfigSet(std::span<const std::string_view> args, const RouteContext& ctx);
   Route Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec);
   Route Wait(std::span<const std::string_view> args);
   Route Refuse(std::string_view error);

@@ -128,5 +128,30 @@ TEST(ReplicatedConfigTest, ImmutableSettingsFailAsInRedis) {
             "");
 }
 
+// As Redis accepts setting a value to itself (the suite's "CONFIG sanity"
+// sets every setting to what CONFIG GET said), a setting of the node's own
+// may be set to the value it has, from any node.
+TEST(ReplicatedConfigTest, NodeSettingsMaySetTheValueTheyHave) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  for (int i : {leader, (leader + 1) % 3}) {
+    Client cl(c.port(i));
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "replica-read-only", "yes"}).AsString(), "OK");
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "port", absl::StrCat(c.port(i))}).AsString(), "OK");
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "repl-timeout", "60", "appendonly", "no", "save", ""}).AsString(), "OK");
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "save", "3600 1"}).type, resp::Type::kError);
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "replica-read-only", "no"}).AsString(),
+              "ERR CONFIG SET failed (possibly related to argument 'replica-read-only') - the node owns its child's "
+              "replication link");
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "port", "1"}).type, resp::Type::kError);
+    // With a setting of the data's, or inside MULTI, it is refused as before.
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "replica-read-only", "yes", "maxmemory", "0"}).type, resp::Type::kError);
+    ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+    EXPECT_EQ(cl.Call({"CONFIG", "SET", "replica-read-only", "yes"}).type, resp::Type::kError);
+    EXPECT_EQ(cl.Call({"EXEC"}).AsString().rfind("EXECABORT", 0), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace itest
