@@ -159,11 +159,12 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
       >"$smoke/stderr" 2>&1 &
   node_pid=$!
   for _ in $(seq 100); do
-    [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && break
+    # A data command: PING is answered before the node has a leader.
+    [[ "$(redis-cli -p "$port" EXISTS 'anarcho:ready?' 2>/dev/null)" =~ ^[0-9]+$ ]] && break
     kill -0 "$node_pid" 2>/dev/null || { cat "$smoke/stderr" "$smoke/n1.log" 2>/dev/null; fail "the node exited at start"; }
     sleep 0.2
   done
-  [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] || { cat "$smoke/n1.log"; fail "the node does not answer PING"; }
+  [[ "$(redis-cli -p "$port" EXISTS 'anarcho:ready?' 2>/dev/null)" =~ ^[0-9]+$ ]] || { cat "$smoke/n1.log"; fail "the node does not serve"; }
   [ "$(redis-cli -p "$port" SET smoke ok)" = OK ] || fail "SET failed"
   [ "$(redis-cli -p "$port" GET smoke)" = ok ] || fail "GET did not read the write back"
   [ "$(redis-cli -p "$port" ANARCHO.HEALTH | sed -n 2p)" = ok ] || fail "ANARCHO.HEALTH is not ok"
