@@ -149,8 +149,6 @@ class Server {
   Metrics& metrics() { return metrics_; }
   // The port metrics are served on (0: none).
   int metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }
-  // True once Start() succeeded and until Stop(): clients are served.
-  bool running() const { return state_ == State::kRunning; }
 
  private:
   enum class State { kStarting, kRunning, kStopped };

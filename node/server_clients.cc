@@ -141,15 +141,15 @@ void Server::KillClients(std::span<const std::string_view> args, gate::SessionId
   absl::StatusOr<ClientKillFilter> filter = ClientKillFilterOf(args);
   if (!filter.ok()) return reply(absl::StrCat("-", filter.status().message(), "\r\n"));
   if (!is_leader_ || !control_.connected()) return reply("-TRYAGAIN this node is not a serving leader; retry\r\n");
-  auto list = [this, f = *filter, caller, reply](const resp::Value&) {
+  auto list = [this, f = *filter, caller, reply] {
     control_.Call({"CLIENT", "LIST"}, [this, f, caller, reply](const resp::Value& rows) {
       KillMatching(f, caller, rows, reply);
     });
   };
-  if (!filter->user) return list(resp::Value{});
+  if (!filter->user) return list();
   control_.Call({"ACL", "GETUSER", *filter->user}, [reply, user = *filter->user, list](const resp::Value& v) {
     if (v.type == resp::Type::kNull) return reply(absl::StrCat("-ERR No such user '", user, "'\r\n"));
-    list(v);
+    list();
   });
 }
 
@@ -159,11 +159,9 @@ void Server::KillMatching(const ClientKillFilter& filter, gate::SessionId caller
   auto it = sessions_.find(caller);
   const int64_t caller_id = it == sessions_.end() ? -1 : it->second->child_client_id();
   if (client_list.type != resp::Type::kBulkString) return reply("-ERR the node could not list its clients; retry\r\n");
-  const std::string rows =
-      ClientRowsForClients(client_list.str, [this](int64_t id) { return SessionAddresses(id); });
   std::vector<std::shared_ptr<ClientSession>> killed;
   std::shared_ptr<ClientSession> self;
-  for (const ClientRow& row : ParseClientRows(rows)) {
+  for (const ClientRow& row : RowsForClients(client_list.str, [this](int64_t id) { return SessionAddresses(id); })) {
     if (!filter.Matches(row, caller_id)) continue;
     for (const auto& [id, s] : sessions_) {
       if (s->child_client_id() != row.id()) continue;

@@ -75,8 +75,8 @@ std::vector<ClientRow> ParseClientRows(std::string_view text) {
   return rows;
 }
 
-std::string ClientRowsForClients(std::string_view text, const AddressBook& book) {
-  std::string out;
+std::vector<ClientRow> RowsForClients(std::string_view text, const AddressBook& book) {
+  std::vector<ClientRow> rows;
   for (ClientRow& row : ParseClientRows(text)) {
     if (row.internal()) continue;
     if (std::optional<ClientAddresses> a = book(row.id())) {
@@ -88,8 +88,14 @@ std::string ClientRowsForClients(std::string_view text, const AddressBook& book)
       std::erase(f, 'U');
       row.Set("flags", f.empty() ? "N" : f);
     }
-    absl::StrAppend(&out, row.ToString(), "\n");
+    rows.push_back(std::move(row));
   }
+  return rows;
+}
+
+std::string ClientRowsForClients(std::string_view text, const AddressBook& book) {
+  std::string out;
+  for (const ClientRow& row : RowsForClients(text, book)) absl::StrAppend(&out, row.ToString(), "\n");
   return out;
 }
 

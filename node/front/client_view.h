@@ -39,7 +39,9 @@ struct ClientAddresses {
 using AddressBook = std::function<std::optional<ClientAddresses>(int64_t child_client_id)>;
 
 // The rows a client is shown: internal ones dropped, addresses from `book`,
-// flags without U ("N" if none is left). Rows end with "\n", as Redis's.
+// flags without U ("N" if none is left).
+std::vector<ClientRow> RowsForClients(std::string_view text, const AddressBook& book);
+// The same as CLIENT LIST's text: rows end with "\n", as Redis's.
 std::string ClientRowsForClients(std::string_view text, const AddressBook& book);
 
 // INFO text with `connected_clients` replaced by `count`.
