@@ -59,6 +59,10 @@ ABSL_FLAG(int, heartbeat_ticks, 1, "Leader heartbeat interval in ticks.");
 ABSL_FLAG(bool, lease_reads, false,
           "Serve linearizable reads from the leader lease (bounded by the election timeout) "
           "instead of a ReadIndex heartbeat round.");
+ABSL_FLAG(bool, follower_reads, true,
+          "A follower serves reads from its own redis-server, still linearizable: it asks the leader "
+          "for a read index (one round for all reads waiting) and reads once its redis-server applied "
+          "that far. Off: a follower forwards reads to the leader, like writes.");
 ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
@@ -100,6 +104,9 @@ ABSL_FLAG(std::string, test_break_gate, "none",
           "no-confirmation, no-read-locks, no-marks, locks-at-queue, forget-gone-locks, "
           "keep-gone-clients) to prove "
           "the fault tests catch its violation. Never use it otherwise.");
+ABSL_FLAG(bool, test_follower_reads_no_wait, false,
+          "Testing only, UNSAFE: followers serve reads from their own redis-server without waiting for a "
+          "read index (stale reads), to prove the fault tests catch them. Never use it otherwise.");
 ABSL_FLAG(std::string, test_sync_gate, "",
           "Testing only: every log fsync waits while this file exists.");
 
@@ -183,6 +190,8 @@ bool ServerFlags(node::ServerOptions& options) {
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
+  options.follower_reads = absl::GetFlag(FLAGS_follower_reads);
+  options.test_follower_reads_no_wait = absl::GetFlag(FLAGS_test_follower_reads_no_wait);
   if (!node::gate::ParseBrokenRule(absl::GetFlag(FLAGS_test_break_gate), &options.test_broken_gate_rule)) {
     std::cerr << "anarchoredis: unknown --test_break_gate rule '" << absl::GetFlag(FLAGS_test_break_gate) << "'\n";
     return false;

@@ -107,6 +107,16 @@ absl::Status Server::Start() {
   rlog_->on_committed = [this](std::vector<cpb::Entry>&& e) { OnCommitted(std::move(e)); };
   rlog_->on_read_states = [this](std::vector<consensus::ReadState>&& r) { OnReadStates(std::move(r)); };
   rlog_->on_snapshot = [this](const pb::SnapshotMeta& meta) { OnSnapshotInstalled(meta); };
+  if (options_.follower_reads) {
+    FollowerReads::Hooks hooks;
+    hooks.socket_path = child_options_.socket_path;
+    hooks.give_up_after = std::chrono::milliseconds(options_.no_leader_wait_ms);
+    hooks.read_index = [this](const std::string& context) {
+      return !is_leader_ && leader_id_ != 0 && rlog_->ReadIndex(context).ok();
+    };
+    follower_reads_ = std::make_unique<FollowerReads>(io_, std::move(hooks));
+    if (options_.test_follower_reads_no_wait) follower_reads_->SkipWaitForTest();
+  }
   if (auto s = rlog_->Start(); !s.ok()) return s;
   if (const auto& snap = rlog_->snapshot()) {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
@@ -141,6 +151,7 @@ void Server::Stop() {
   link_.Stop();
   control_.Close();
   gate_.Reset();
+  if (follower_reads_) follower_reads_->Clear();
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (auto& [_, s] : sessions) s->Abort("UNKNOWN the node is shutting down; the outcome of this request is unknown");
@@ -224,6 +235,7 @@ void Server::RebuildChild(const std::string& why) {
   EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
                               "); the outcome of this request is unknown"));
   link_.Detach();
+  if (follower_reads_) follower_reads_->ChildLost();
   child_->Kill();
   if (auto s = StartChild(); !s.ok()) {
     // Serving without a child that matches the log would break every
@@ -278,6 +290,8 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
       rlog_->term());
   leader_id_ = ss.leader;
   is_leader_ = leader_now;
+  // The sessions that asked are aborted (NotifySessions): their reads go too.
+  if (follower_reads_) follower_reads_->Clear();
   EndLeaderEpoch("UNKNOWN leadership changed; the outcome of this request is unknown, retry");
   if (was_leader) {
     // Effects this child ran may never commit: rebuild it from the committed
@@ -496,6 +510,7 @@ void Server::AdvanceCommitted(uint64_t offset) {
 }
 
 void Server::OnApplied(uint64_t index) {
+  if (follower_reads_ && !promoted_) follower_reads_->Applied(index);
   gate_.Applied(index);
   GateChanged();
   CheckLeaderReady();
@@ -552,6 +567,10 @@ void Server::OnReadStates(std::vector<consensus::ReadState>&& states) {
       auto done = std::move(it->second);
       leadership_checks_.erase(it);
       done(is_leader_);
+      continue;
+    }
+    if (absl::StartsWith(ctx, FollowerReads::kContextPrefix)) {
+      if (follower_reads_) follower_reads_->Confirmed(rs.request_ctx, rs.index);
       continue;
     }
     if (absl::SimpleAtoi(rs.request_ctx, &stamp)) gate_.ReadConfirmed(stamp, rs.index);

@@ -31,6 +31,7 @@
 #include "node/cluster/replicated_log.h"
 #include "node/front/client_view.h"
 #include "node/front/command_table.h"
+#include "node/front/follower_reads.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
@@ -73,6 +74,12 @@ struct ServerOptions {
   // A leader starts a divergence check this often (0: only on demand).
   int digest_interval_s = 0;
   int metrics_port = 0;  // Prometheus metrics on bind:metrics_port (0: none)
+  // A follower serves linearizable reads from its own child (read index from
+  // the leader, then its child applied that far); off: reads go to the leader.
+  bool follower_reads = true;
+  // Testing only, and unsafe: follower reads run without waiting for a read
+  // index, to prove that the fault tests catch stale reads.
+  bool test_follower_reads_no_wait = false;
 };
 
 // A divergence check's point: the leader child's DEBUG DIGEST of the state
@@ -103,6 +110,9 @@ class Server {
   const ServerOptions& options() const { return options_; }
   Upstream CurrentUpstream() const;
   gate::ConsistencyGate& gate() { return gate_; }
+  // Reads this follower serves from its own child; null while it leads, or
+  // with --follower_reads off.
+  FollowerReads* follower_reads() { return is_leader_ || promoted_ ? nullptr : follower_reads_.get(); }
   // The gate may have work (released replies, a read round to start): done
   // on the next turn of the event loop.
   void GateChanged();
@@ -276,6 +286,7 @@ class Server {
   std::unique_ptr<CommandTable> commands_;
   gate::ConsistencyGate gate_;
   bool gate_drain_posted_ = false;
+  std::unique_ptr<FollowerReads> follower_reads_;
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted
   bool promoted_ = false;  // the child is a master: this node leads and reads its stream

@@ -285,7 +285,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       expects_.push_back(Expect{Expect::Kind::kStream});
       return true;
     case Route::Action::kForward:
-      ForwardRequest(r, args, raw);
+      if (!r.follower_read || !ReadLocally(r, args, raw)) ForwardRequest(r, args, raw);
       return true;
   }
   return true;
@@ -330,6 +330,8 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   }
   e.tag = r.tag;
   e.unstall = r.stall;
+  e.data = !r.no_data;
+  upstream_data_ += e.data;
   if (r.tag == ReplyTag::kLog) e.logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
   if (r.tag == ReplyTag::kHello) {
     int64_t proto = 0;
@@ -337,6 +339,34 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   }
   expects_.push_back(e);
   if (r.stall) stalled_ = true;
+}
+
+bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view> args, std::string_view raw) {
+  FollowerReads* reads = server_.follower_reads();
+  // A read after requests still on their way to the leader must see them:
+  // it follows them there.
+  if (reads == nullptr || gated() || upstream_data_ > 0) return false;
+  std::string request;
+  if (!raw.empty() && raw[0] == '*') {
+    request.assign(raw);
+  } else {
+    resp::AppendCommand(&request, args);  // inline request: sent as multibulk
+  }
+  const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kRead}, r.silent);
+  ++local_reads_;
+  reads->Submit(shared_from_this(), slot, r.db, router_.proto(), std::move(request));
+  return true;
+}
+
+bool ClientSession::LocalReadAnswered(ReplySlots::Id slot, std::string_view bytes, ByteBlock&& big) {
+  if (aborted_ || closed_) return false;
+  --local_reads_;
+  if (!big.empty()) {
+    slots_.SetReply(slot, std::move(big));
+  } else {
+    slots_.SetReply(slot, std::string(bytes));
+  }
+  return MarkReleased(slot);
 }
 
 void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bool silent) {
@@ -403,7 +433,7 @@ void ClientSession::EndOfBatch() {
 // ----------------------------------------------------------------- upstream
 
 void ClientSession::WriteUpstream() {
-  if (upstream_writing_busy_ || to_upstream_.empty() || !upstream_open_) return;
+  if (upstream_writing_busy_ || to_upstream_.empty() || !upstream_open_ || local_reads_ > 0) return;
   upstream_writing_.TakeFrom(to_upstream_);
   upstream_writing_busy_ = true;
   asio::async_write(upstream_, upstream_writing_.buffers,
@@ -471,6 +501,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
   expects_.pop_front();
   switch (e.kind) {
     case Expect::Kind::kReply:
+      upstream_data_ -= e.data;
       return OnReply(e, bytes, type, std::move(big));
     case Expect::Kind::kCover:
       return OnRole(e, bytes);

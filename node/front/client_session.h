@@ -52,6 +52,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // FlushReleased(): the caller flushes each session once for many releases.
   bool MarkReleased(ReplySlots::Id slot);
   void FlushReleased();
+  // This node's own child answered a read of `slot` (FollowerReads). Returns
+  // true as MarkReleased does: the caller flushes once for many.
+  bool LocalReadAnswered(ReplySlots::Id slot, std::string_view bytes, ByteBlock&& big);
   // The node is stopping: no request is read any more (nor handled, if read
   // already); those in flight are still answered.
   void StopReading();
@@ -86,6 +89,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     ReplyTag tag = ReplyTag::kNone;
     int hello_proto = 0;
     bool unstall = false;  // input waits for this reply
+    bool data = false;     // kReply: a request whose reply may show data (not SELECT)
     // ReplyTag::kLog: the request, to log once it succeeded (rare: kept apart).
     std::shared_ptr<const std::vector<std::string>> logged;
     // EXEC: the queued requests to log, by position in the transaction, if
@@ -103,6 +107,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
   void ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
+  // A follower's read, served by its own child if nothing this client sent
+  // before is still on its way to the leader (else false: it goes there too).
+  bool ReadLocally(const Route& route, std::span<const std::string_view> args, std::string_view raw);
   void AnswerWait(const Route& route);
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
@@ -191,6 +198,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool left_gate_ = false;
   bool closed_ = false;
   bool release_pending_ = false;  // MarkReleased since the last FlushReleased
+  // Reads served by this node's child, not answered yet. While there are
+  // any, nothing goes to the leader: a write sent after a read must not run
+  // before it.
+  int local_reads_ = 0;
+  // Requests sent to the upstream whose replies may show data: while there
+  // are any, a read follows them there (it must see what they did).
+  int upstream_data_ = 0;
   OutputLimitCheck output_limit_;
 };
 

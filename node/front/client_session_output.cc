@@ -54,6 +54,7 @@ bool ClientSession::MarkReleased(ReplySlots::Id slot) {
 void ClientSession::FlushReleased() {
   release_pending_ = false;
   Flush();
+  WriteUpstream();  // held while reads served here were answered
 }
 
 // --------------------------------------------------------------- client output

@@ -92,6 +92,7 @@ absl::StatusOr<std::unique_ptr<CommandSpec>> ParseCommand(const Value& v, std::s
     if (flag == "movablekeys") spec->movablekeys = true;
     if (flag == "pubsub") spec->pubsub = true;
     if (flag == "no_multi") spec->no_multi = true;
+    if (flag == "may_replicate") spec->may_replicate = true;
   }
   if (v.elements.size() > 6) {
     for (const Value& c : v.elements[6].elements) {
@@ -188,6 +189,8 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   } else {
     spec.cls = CommandClass::kPassThrough;
   }
+  spec.follower_read = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyspaceRead) &&
+                       !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write;
   for (auto& [_, sub] : spec.subcommands) Classify(*sub, name);
 }
 

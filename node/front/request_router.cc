@@ -212,9 +212,16 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     r.tag = ReplyTag::kConfigGet;  // this node's port, not the leader's
     return r;
   }
-  // MULTI matters here only for SUBSCRIBE, which the leader refuses inside it.
-  if (name == "multi") in_multi_ = true;
-  if (name == "exec" || name == "discard") in_multi_ = false;
+  // The db and MULTI matter here for SUBSCRIBE (the leader refuses it inside
+  // MULTI) and for the reads this node's own child may serve.
+  if (name == "select") return Select(args, ctx);
+  if (spec != nullptr && spec->cls == CommandClass::kTransaction) return Transaction(name, args, *spec);
+  if (spec != nullptr && spec->follower_read && !in_multi_) {
+    Route r = DataCommand(args, *spec);
+    r.follower_read = true;
+    r.db = db_;
+    return r;
+  }
   return Forward();
 }
 
@@ -429,7 +436,9 @@ Route RequestRouter::Select(std::span<const std::string_view> args, const RouteC
     return Forward({}, true);
   }
   if (valid) db_ = static_cast<int>(db);
-  return Forward();
+  Route r = Forward();
+  r.no_data = true;
+  return r;
 }
 
 Route RequestRouter::Reset() {

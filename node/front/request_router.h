@@ -75,6 +75,13 @@ struct Route {
   std::shared_ptr<const SettingsCheck> settings_check;  // kForward: CONFIG GET in place of CONFIG SET
   int64_t wait_replicas = 0;
   int64_t wait_timeout_ms = 0;
+  // kForward on a follower: a read its own child may serve (FollowerReads),
+  // in database `db`.
+  bool follower_read = false;
+  int db = 0;
+  // Its reply shows no data (SELECT): a follower read after it need not
+  // follow it to the leader.
+  bool no_data = false;
 };
 
 struct RouteContext {

@@ -4,7 +4,7 @@
 // history; and runs with one rule of the node's gate switched off, which the
 // checkers must catch.
 //
-// In ctest: label `fault`, about 80 s in all.
+// In ctest: label `fault`, about 100 s in all.
 // Long version (all nemeses, many seeds, a summary):
 //   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build/tests/fault/fault_tests --gtest_filter='FaultLong.*'
 // FAULT_NEMESES=a,b,... runs only those nemeses (each seed); FAULT_NODE_ARGS
@@ -194,6 +194,30 @@ TEST(FaultTest, SwitchedOffConfirmationIsCaught) {
   RunResult r = RunUntilCaught(cfg, 3, [](const RunResult& r) { return HasRegisterAnomaly(r.check); });
   EXPECT_TRUE(r.final_read);
   EXPECT_TRUE(HasRegisterAnomaly(r.check)) << "the register checker missed stale reads of a deposed leader\n"
+                                           << r.check.Summary(5);
+}
+
+// Followers serve reads from their own children (the default). Without the
+// wait for a read index, a follower answers from a child that has not applied
+// writes the leader already acknowledged: right after each acknowledgement
+// (its apply lags the commit), and for as long as it is cut off from the
+// others. The register checker must see those stale reads.
+TEST(FaultTest, FollowerReadsWithoutReadIndexAreCaught) {
+  RunConfig cfg;
+  cfg.name = "follower-reads-no-wait";
+  cfg.nemeses = {"partition-follower", "partition-follower"};
+  cfg.hold = 2s;
+  cfg.node_args = {"--test_follower_reads_no_wait"};
+  WorkloadOptions& w = cfg.workload;
+  w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = 0;
+  w.register_clients = 3;
+  w.register_readers = 9;
+  w.register_keys = 8;
+  w.reader_timeout = 150ms;
+  w.read_via = {"get"};
+  RunResult r = RunUntilCaught(cfg, 3, [](const RunResult& r) { return HasRegisterAnomaly(r.check); });
+  EXPECT_TRUE(r.final_read);
+  EXPECT_TRUE(HasRegisterAnomaly(r.check)) << "the register checker missed stale follower reads\n"
                                            << r.check.Summary(5);
 }
 

@@ -1,0 +1,117 @@
+// A follower's reads served by its own child (shared/DESIGN.md, "The read
+// path"): FollowerReadQueue decides when each read may run; this class asks
+// the leader for read indexes through the Raft core, and sends the reads on
+// one connection to the child, which answers them in order. Each reply goes
+// back to the session's reply slot.
+//
+// The connection starts in db 0 speaking RESP2; a read in another db or for a
+// RESP3 client is preceded by SELECT or HELLO, whose replies are dropped.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "asio.hpp"
+#include "node/front/reply_slots.h"
+#include "node/gate/follower_reads.h"
+#include "node/output_queue.h"
+#include "node/read_buffer.h"
+#include "resp/reply_scanner.h"
+
+namespace node {
+
+class ClientSession;
+
+class FollowerReads {
+ public:
+  struct Hooks {
+    // Asks the leader for a read index; the answer comes to Confirmed with
+    // this context's stamp. False: no leader to ask.
+    std::function<bool(const std::string& context)> read_index;
+    std::string socket_path;  // the child's
+    // A read that got no read index for this long fails with TRYAGAIN (the
+    // leader cannot be reached; a leader that can reach no majority steps
+    // down after the election timeout, and its clients get errors too).
+    std::chrono::milliseconds give_up_after{3000};
+  };
+  // A read index round not answered within this long is asked again.
+  static constexpr auto kRoundTimeout = std::chrono::milliseconds(500);
+  static constexpr char kContextPrefix[] = "f";  // read state contexts: "f<stamp>"
+
+  FollowerReads(asio::io_context& io, Hooks hooks);
+  ~FollowerReads();
+  void SkipWaitForTest() { queue_.SkipWaitForTest(); }
+
+  // `request` (a complete RESP command) for `session`'s `slot`, to run in
+  // database `db` with protocol `proto`.
+  void Submit(const std::shared_ptr<ClientSession>& session, ReplySlots::Id slot, int db, int proto,
+              std::string request);
+  // A read state whose context starts with kContextPrefix.
+  void Confirmed(std::string_view context, uint64_t index);
+  // The child applied every entry up to `index` (0: it holds nothing known:
+  // being rebuilt, or syncing).
+  void Applied(uint64_t index);
+  // The child is being replaced: reads sent to it are sent again to the new
+  // one once it applied what they need.
+  void ChildLost();
+  // This node leads (or stops): reads waiting are dropped; their sessions
+  // are aborted by the node.
+  void Clear();
+
+  uint64_t served() const { return served_; }
+  size_t waiting() const { return queue_.waiting() + ready_.size() + sent_.size(); }
+
+ private:
+  struct Pending {
+    std::weak_ptr<ClientSession> session;
+    ReplySlots::Id slot = 0;
+    int db = 0;
+    int proto = 2;
+    uint64_t index = 0;  // the child must hold this entry (known once ready)
+    std::string request;
+  };
+  // Reads still without a read index after give_up_after get TRYAGAIN.
+  void GiveUpStale();
+
+  void MaybeStartRound();
+  void Pump();
+  void Connect();
+  void Write();
+  void Read();
+  void OnData();
+  void Disconnected();
+
+  asio::io_context& io_;
+  Hooks hooks_;
+  gate::FollowerReadQueue queue_;
+  absl::flat_hash_map<gate::FollowerReadQueue::ReadId, Pending> pending_;
+  std::deque<gate::FollowerReadQueue::ReadId> ready_;  // confirmed, to send once the child holds their index
+  std::deque<gate::FollowerReadQueue::ReadId> sent_;   // sent, by reply order (0: a SELECT or HELLO of ours)
+  uint64_t applied_ = 0;
+  uint64_t served_ = 0;
+  asio::steady_timer round_timer_;
+  uint64_t round_stamp_ = 0;
+  // Arrivals, oldest first: (first read id of a moment, when) for giving up.
+  std::deque<std::pair<gate::FollowerReadQueue::ReadId, std::chrono::steady_clock::time_point>> arrivals_;
+
+  // The connection to the child.
+  enum class LinkState { kClosed, kConnecting, kOpen };
+  LinkState link_state_ = LinkState::kClosed;
+  asio::local::stream_protocol::socket socket_;
+  uint64_t link_epoch_ = 0;  // bumped when the link is dropped: callbacks of older ones do nothing
+  int db_ = 0, proto_ = 2;   // the connection's, after what was sent
+  OutputQueue out_;
+  WritingChunks writing_;
+  bool write_busy_ = false;
+  ReadBuffer in_;
+  resp::ReplyScanner scanner_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace node

@@ -1,0 +1,80 @@
+// Reads a follower serves from its own child, still linearizable
+// (shared/DESIGN.md, "The read path"). A follower's child is a replica fed
+// only committed entries, so it never shows an uncommitted effect; what it may
+// show is an old state. A read therefore runs on it only once
+//   1. a read index was confirmed by the leader for a round (ReadIndex,
+//      forwarded by the Raft core) that started after the read arrived: the
+//      leader's commit index at a moment it still led, which covers every
+//      write acknowledged before the read arrived; and
+//   2. the child applied that index.
+// One round serves every read that arrived before it started. Socket-free,
+// like the consistency gate: the node feeds it events and sends the reads it
+// hands back, in arrival order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace node::gate {
+
+class FollowerReadQueue {
+ public:
+  using ReadId = uint64_t;
+
+  // Tests only, and unsafe: reads run as soon as they arrive (no read index,
+  // no wait for the child), to prove the fault checkers catch stale reads.
+  void SkipWaitForTest() { skip_wait_ = true; }
+
+  // A read arrived; it is sent once TakeReady() returns it.
+  ReadId Arrive();
+  // Whether a round should start now: reads wait that no round covers, and
+  // none is in flight.
+  bool WantsRound() const;
+  // A round starts; pass the stamp to Confirmed or Failed.
+  uint64_t StartRound();
+  // The round was lost (no leader, timed out): the reads it would have
+  // served ask for the next one. A confirmation of it that arrives later
+  // still counts.
+  void Failed(uint64_t stamp);
+  // The leader confirmed round `stamp` with read index `index`.
+  void Confirmed(uint64_t stamp, uint64_t index);
+  // The child applied every entry up to `index`. Applied(0) after a child
+  // rebuild (a fresh replica holds nothing until its sync completes).
+  void Applied(uint64_t index) { applied_ = index; }
+  // Reads that may run now, in arrival order (a read waits behind the ones
+  // that arrived before it), each with the index its child must hold (0 when
+  // the wait is skipped for a test).
+  std::vector<std::pair<ReadId, uint64_t>> TakeReady();
+  // Forgets every read (this node leads now, or stops): returns them.
+  std::vector<ReadId> Clear();
+  // Gives up the reads that arrived before `id` and have no read index yet
+  // (the leader cannot be reached): returns them.
+  std::vector<ReadId> DropUnconfirmedBefore(ReadId id);
+
+  size_t waiting() const { return reads_.size(); }
+  // Every read with a lower id has its read index (or is gone).
+  ReadId confirmed_below() const { return confirmed_below_; }
+  bool round_in_flight() const { return round_in_flight_; }
+  // The index a read waits for, if its round was confirmed (tests).
+  std::optional<uint64_t> IndexOf(ReadId id) const;
+
+ private:
+  struct Read {
+    ReadId id = 0;
+    std::optional<uint64_t> index;  // the read index of the round that confirmed it
+  };
+
+  std::deque<Read> reads_;  // by arrival (= id order)
+  ReadId next_id_ = 1;
+  // A round started with stamp S covers the reads with id < S.
+  uint64_t round_stamp_ = 0;  // of the round in flight, or the last one
+  bool round_in_flight_ = false;
+  uint64_t confirmed_below_ = 1;  // every read with a lower id has its read index
+  uint64_t applied_ = 0;
+  bool skip_wait_ = false;
+};
+
+}  // namespace node::gate

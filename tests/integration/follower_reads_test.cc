@@ -1,0 +1,198 @@
+// Reads served by a follower's own child (--follower_reads, on by default):
+// fresh (a read sees every write acknowledged before it was sent, on any
+// node), in order with the client's own writes, in the client's db and
+// protocol, and never stale when the follower cannot reach the leader or its
+// child is replaced.
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+#include "resp/writer.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+uint64_t Served(Cluster& c, int node) {
+  uint64_t n = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(c.Status(node)["follower_reads_served"], &n));
+  return n;
+}
+
+TEST(FollowerReadsTest, FollowerServesFreshReadsFromItsOwnChild) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  Client r(c.port(follower));
+  const uint64_t before = Served(c, follower);
+  // Each write acknowledged by the leader is seen by the next read on the
+  // follower, at once: the read waits for a read index covering it.
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(w.Call({"SET", "fresh", absl::StrCat(i)}).AsString(), "OK");
+    ASSERT_EQ(r.Call({"GET", "fresh"}).AsString(), absl::StrCat(i)) << "stale read on the follower";
+  }
+  EXPECT_GE(Served(c, follower) - before, 300u) << "the reads were not served by the follower";
+}
+
+TEST(FollowerReadsTest, PipelinedReadsAndWritesKeepTheClientsOrder) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client f(c.port((leader + 1) % c.size()));
+  std::string req;
+  for (int i = 1; i <= 200; ++i) {
+    resp::AppendCommand(&req, {"GET", "p"});            // the value before this round's write
+    resp::AppendCommand(&req, {"SET", "p", absl::StrCat(i)});
+    resp::AppendCommand(&req, {"GET", "p"});            // this round's write
+  }
+  f.Send(req);
+  for (int i = 1; i <= 200; ++i) {
+    auto before = f.Read();
+    auto set = f.Read();
+    auto after = f.Read();
+    ASSERT_TRUE(before && set && after);
+    if (i == 1) {
+      EXPECT_EQ(before->type, resp::Type::kNull);
+    } else {
+      EXPECT_EQ(before->AsString(), absl::StrCat(i - 1)) << "a read overtook the write before it, or the reverse";
+    }
+    EXPECT_EQ(set->AsString(), "OK");
+    EXPECT_EQ(after->AsString(), absl::StrCat(i));
+  }
+}
+
+TEST(FollowerReadsTest, ReadsRunInTheClientsDbAndProtocol) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client f(c.port(follower));
+  EXPECT_EQ(f.Call({"SET", "k", "db0"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"SELECT", "5"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"GET", "k"}).type, resp::Type::kNull);
+  EXPECT_EQ(f.Call({"SET", "k", "db5"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"GET", "k"}).AsString(), "db5");
+  // A SELECT Redis refuses changes nothing (it parses "05" as an error).
+  EXPECT_TRUE(f.Call({"SELECT", "05"}).IsError());
+  EXPECT_EQ(f.Call({"GET", "k"}).AsString(), "db5");
+  // A transaction's SELECT counts once EXEC ran it.
+  EXPECT_EQ(f.Call({"MULTI"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"SELECT", "0"}).AsString(), "QUEUED");
+  EXPECT_EQ(f.Call({"EXEC"}).type, resp::Type::kArray);
+  EXPECT_EQ(f.Call({"GET", "k"}).AsString(), "db0");
+  // RESP3: a map comes back as a map.
+  EXPECT_EQ(f.Call({"HSET", "h", "a", "1"}).integer, 1);
+  Client other(c.port(follower));  // a RESP2 client on the same node at the same time
+  f.Call({"HELLO", "3"});
+  resp::Value m = f.Call({"HGETALL", "h"});
+  EXPECT_EQ(m.type, resp::Type::kMap) << Str(m);
+  resp::Value a = other.Call({"HGETALL", "h"});
+  EXPECT_EQ(a.type, resp::Type::kArray) << Str(a);
+  // RESET: db 0, RESP2.
+  EXPECT_EQ(f.Call({"RESET"}).AsString(), "RESET");
+  EXPECT_EQ(f.Call({"HGETALL", "h"}).type, resp::Type::kArray);
+  EXPECT_GT(Served(c, follower), 0u);
+}
+
+// Cut off from the others, a follower cannot get a read index: its reads
+// wait, then fail with TRYAGAIN; none answers the value the majority
+// replaced.
+TEST(FollowerReadsTest, FollowerCutOffFromTheLeaderServesNoStaleRead) {
+  Cluster c({.node_args = {"--no_leader_wait_ms=1500"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "cut", "old"}).AsString(), "OK");
+  Client f(c.port(follower));
+  ASSERT_EQ(f.Call({"GET", "cut"}).AsString(), "old");
+  std::set<int> others;
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != follower) others.insert(i);
+  }
+  c.Partition({follower}, others);
+  ASSERT_EQ(w.Call({"SET", "cut", "new"}).AsString(), "OK");  // the majority goes on
+  const auto start = std::chrono::steady_clock::now();
+  resp::Value v = f.Call({"GET", "cut"});
+  EXPECT_NE(v.AsString(), "old") << "stale read from a cut-off follower";
+  EXPECT_TRUE(v.IsError() || v.AsString() == "new") << Str(v);
+  // TRYAGAIN once the wait for a read index is over; UNKNOWN if the follower
+  // saw the leader go first (every request in flight gets it then).
+  if (v.IsError()) EXPECT_TRUE(v.str.starts_with("TRYAGAIN") || v.str.starts_with("UNKNOWN")) << v.str;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+  c.Heal();
+  ASSERT_GE(c.WaitForLeader(), 0);
+  Client again(c.port(follower));
+  for (int i = 0; i < 100; ++i) {
+    resp::Value g = again.Call({"GET", "cut"});
+    if (g.AsString() == "new") break;
+    ASSERT_TRUE(g.IsError()) << "stale after the heal: " << Str(g);
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(again.Call({"GET", "cut"}).AsString(), "new");
+}
+
+// The follower's child is killed while reads run: reads wait for the rebuilt
+// child to catch up (or fail), and none is stale.
+TEST(FollowerReadsTest, ReadsSurviveAChildRebuildWithoutStaleValues) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  std::atomic<bool> stop{false};
+  std::atomic<int> acked{0};
+  std::atomic<int> stale{0}, fresh{0};
+  std::thread writer([&] {
+    Client w(c.port(leader));
+    for (int i = 1; !stop; ++i) {
+      if (w.Call({"SET", "r", absl::StrCat(i)}).AsString() == "OK") acked = i;
+    }
+  });
+  std::thread reader([&] {
+    for (int attempt = 0; !stop && attempt < 1000; ++attempt) {
+      Client r(c.port(follower));
+      while (!stop) {
+        const int floor = acked.load();  // acknowledged before this read was sent
+        resp::Value v = r.Call({"GET", "r"});
+        if (v.IsError()) break;  // the connection went with the rebuild: reconnect
+        int got = 0;
+        if (absl::SimpleAtoi(v.AsString(), &got)) {
+          if (got < floor) ++stale;
+          ++fresh;
+        }
+      }
+    }
+  });
+  std::this_thread::sleep_for(700ms);
+  ::kill(c.node(follower).ChildPid(), SIGKILL);
+  std::this_thread::sleep_for(2s);
+  stop = true;
+  writer.join();
+  reader.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_GT(fresh.load(), 100);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+TEST(FollowerReadsTest, SwitchedOffTheFollowerForwardsReads) {
+  Cluster c({.node_args = {"--follower_reads=false"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client f(c.port(follower));
+  EXPECT_EQ(f.Call({"SET", "k", "v"}).AsString(), "OK");
+  EXPECT_EQ(f.Call({"GET", "k"}).AsString(), "v");
+  EXPECT_EQ(c.Status(follower)["follower_reads"], "off");
+  EXPECT_EQ(Served(c, follower), 0u);
+}
+
+}  // namespace
+}  // namespace itest
