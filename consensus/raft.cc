@@ -124,6 +124,7 @@ void Raft::Reset(uint64_t term) {
   }
   lead_ = 0;
   election_elapsed_ = 0;
+  leader_link_lost_ = false;
   heartbeat_elapsed_ = 0;
   ResetRandomizedElectionTimeout();
   AbortLeaderTransfer();
@@ -267,6 +268,7 @@ void Raft::Tick() {
 
 void Raft::TickElection() {
   ++election_elapsed_;
+  CampaignSoonIfLeaderLost();
   if (Promotable() && PastElectionTimeout()) {
     election_elapsed_ = 0;
     StartCampaign(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
@@ -390,16 +392,19 @@ void Raft::StepFollower(pb::Message& m) {
   switch (m.type()) {
     case pb::MSG_APP:
       election_elapsed_ = 0;
+      leader_link_lost_ = false;
       lead_ = m.from();
       HandleAppendEntries(m);
       break;
     case pb::MSG_HEARTBEAT:
       election_elapsed_ = 0;
+      leader_link_lost_ = false;
       lead_ = m.from();
       HandleHeartbeat(m);
       break;
     case pb::MSG_SNAP:
       election_elapsed_ = 0;
+      leader_link_lost_ = false;
       lead_ = m.from();
       HandleSnapshot(m);
       break;
@@ -899,9 +904,30 @@ void Raft::Campaign() {
 }
 
 void Raft::ReportUnreachable(uint64_t id) {
-  if (role_ != Role::kLeader) return;
+  if (role_ != Role::kLeader) return LeaderUnreachable(id);
   Progress* pr = trk_.Get(id);
   if (pr != nullptr && pr->state == ProgressState::kReplicate) pr->BecomeProbe();
+}
+
+// A follower's link to its leader broke (a leader killed closes its
+// connections at once). If the leader then stays silent for two heartbeat
+// ticks too, the follower stops defending the leader's lease and campaigns
+// within a few ticks instead of a whole election timeout. Only with pre-vote:
+// then a campaign changes nothing unless a majority also lost the leader (the
+// others still hearing it refuse the pre-vote). A leader that speaks again
+// cancels it; a spread of a few ticks keeps followers that lost the same
+// leader from splitting the vote.
+void Raft::LeaderUnreachable(uint64_t id) {
+  if (id != 0 && id == lead_ && role_ == Role::kFollower && pre_vote_) leader_link_lost_ = true;
+}
+
+void Raft::CampaignSoonIfLeaderLost() {
+  constexpr int kSilentTicks = 2;
+  constexpr int kSpreadTicks = 4;
+  if (!leader_link_lost_ || election_elapsed_ < kSilentTicks) return;
+  leader_link_lost_ = false;
+  const int early = 1 + static_cast<int>(rng_() % kSpreadTicks);
+  election_elapsed_ = std::max({election_elapsed_, election_tick_, randomized_election_timeout_ - early});
 }
 
 void Raft::ReportSnapshot(uint64_t id, bool failed) {

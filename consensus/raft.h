@@ -230,7 +230,9 @@ class Raft {
   // Starts an election now (tests, or a host that knows the leader is gone).
   void Campaign();
 
-  // The transport could not reach `id`: stop streaming appends to it.
+  // The transport could not reach `id`: a leader stops streaming appends to
+  // it; a follower for which `id` is the leader campaigns soon if the leader
+  // stays silent for two more ticks (pre-vote only).
   void ReportUnreachable(uint64_t id);
   // The snapshot transfer to `id` finished (or failed).
   void ReportSnapshot(uint64_t id, bool failed);
@@ -266,6 +268,8 @@ class Raft {
   void BecomeLeader();
   void StartCampaign(CampaignType t);
   void ResetRandomizedElectionTimeout();
+  void LeaderUnreachable(uint64_t id);
+  void CampaignSoonIfLeaderLost();
   bool Promotable() const;
   bool HasUnappliedConfChanges() const;
   bool PastElectionTimeout() const;
@@ -352,6 +356,7 @@ class Raft {
   // Reads that arrived before this leader committed an entry of its term.
   std::vector<ReadRequest> reads_waiting_for_commit_;
   int election_elapsed_ = 0;
+  bool leader_link_lost_ = false;  // follower: the link to the leader broke since we last heard it
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
   // Ticks since this core was created: the leader's clock for its lease, and

@@ -320,6 +320,74 @@ TEST(CheckQuorum, FollowersInLeaseIgnoreACandidate) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// A leader killed closes its links at once: followers told so campaign within
+// a few ticks, not after a whole election timeout.
+TEST(LeaderLoss, BrokenLinkToADeadLeaderElectsWithinAFewTicks) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Tick(3);  // a healthy cluster: both followers just heard the leader
+  const uint64_t term = c.raft(1).term();
+  c.Crash(1);
+  c.raft(2).ReportUnreachable(1);
+  c.raft(3).ReportUnreachable(1);
+  int ticks = 0;
+  ASSERT_TRUE(c.TickUntil([&] { return ++ticks, c.raft(2).leader() > 1 || c.raft(3).leader() > 1; }, 8))
+      << "no leader within 8 ticks (the election timeout is 10-19)\n" << c.Transcript();
+  EXPECT_LE(ticks, 6);
+  const uint64_t leader = c.raft(2).leader() > 1 ? c.raft(2).leader() : c.raft(3).leader();
+  EXPECT_EQ(c.raft(leader).term(), term + 1) << "one election, no split vote";
+  EXPECT_CLUSTER_OK(c);
+}
+
+// Without the report the same crash costs a whole election timeout: the
+// contrast that shows the report is what made it fast.
+TEST(LeaderLoss, WithoutTheReportTheElectionWaitsForTheTimeout) {
+  TestCluster c(3);
+  c.Campaign(1);
+  c.Tick(3);
+  c.Crash(1);
+  c.Tick(9);
+  EXPECT_EQ(c.raft(2).leader(), 1u);
+  EXPECT_EQ(c.raft(3).leader(), 1u);
+  EXPECT_CLUSTER_OK(c);
+}
+
+// A link that breaks while the leader lives (one follower cut off from it)
+// deposes nobody: the other follower still hears the leader and refuses the
+// pre-vote.
+TEST(LeaderLoss, BrokenLinkToALiveLeaderDisruptsNothing) {
+  TestCluster c(3);
+  c.Campaign(1);
+  const uint64_t term = c.raft(1).term();
+  c.Cut(1, 2);
+  for (int i = 0; i < 10; ++i) {
+    c.raft(2).ReportUnreachable(1);
+    c.Tick(3);
+  }
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_EQ(c.raft(3).term(), term);
+  c.Heal();
+  c.Tick(5);
+  EXPECT_EQ(c.raft(2).leader(), 1u);
+  EXPECT_EQ(c.raft(2).term(), term);
+  EXPECT_CLUSTER_OK(c);
+}
+
+// The link report alone is not enough: a leader whose heartbeats still
+// arrive (another connection broke, or the link came back) keeps its
+// follower, which never even leaves it for a pre-vote.
+TEST(LeaderLoss, ReportWhileTheLeaderStillSpeaksChangesNothing) {
+  TestCluster c(3);
+  c.Campaign(1);
+  for (int i = 0; i < 30; ++i) {
+    c.raft(2).ReportUnreachable(1);
+    c.Tick(1);
+    ASSERT_EQ(c.raft(2).leader(), 1u) << "tick " << i;
+  }
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(ReadIndex, MinorityLeaderCannotServeReads) {
   TestCluster c(5, NoLease());
   c.Campaign(1);
