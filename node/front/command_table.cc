@@ -134,7 +134,6 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"debug", "ERR this DEBUG subcommand is not allowed: it could make the node's children differ "
                 "(DIGEST, OBJECT, SLEEP 0, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD and the like are)"},
       {"config|rewrite", "ERR CONFIG REWRITE is not allowed: the child's settings belong to the node"},
-      {"client|tracking", "ERR CLIENT TRACKING is not supported yet: invalidations would not survive a leader change"},
       {"acl|setuser", "ERR ACL changes are not allowed: the child's users belong to the node"},
       {"acl|deluser", "ERR ACL changes are not allowed: the child's users belong to the node"},
       {"acl|load", "ERR ACL changes are not allowed: the child's users belong to the node"},
@@ -189,8 +188,12 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   } else {
     spec.cls = CommandClass::kPassThrough;
   }
+  // PFCOUNT is flagged readonly but may rewrite the HyperLogLog's cached
+  // count (Redis 7.0 reports no may_replicate flag for it): run on a
+  // follower's child, it would make the children's data differ.
   spec.follower_read = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyspaceRead) &&
-                       !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write;
+                       !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write && !spec.blocking &&
+                       name != "pfcount";
   for (auto& [_, sub] : spec.subcommands) Classify(*sub, name);
 }
 

@@ -78,9 +78,10 @@ struct CommandSpec {
   bool write = false, readonly = false, blocking = false, movablekeys = false;
   bool pubsub = false, scripting = false;
   bool no_multi = false;  // Redis refuses it inside MULTI
-  bool may_replicate = false;  // a read that may still change the data (PFCOUNT caches its count)
+  bool may_replicate = false;  // a read that may still change the data
   // A follower may run it on its own child (a replica): a read of keys or of
-  // the keyspace that changes nothing and is no script or pub/sub command.
+  // the keyspace that changes nothing and is no script, pub/sub or blocking
+  // command (XREAD BLOCK would hold the connection all reads share).
   bool follower_read = false;
   std::vector<KeySpec> key_specs;
   absl::flat_hash_map<std::string, std::unique_ptr<CommandSpec>> subcommands;

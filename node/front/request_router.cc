@@ -216,7 +216,11 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   // MULTI) and for the reads this node's own child may serve.
   if (name == "select") return Select(args, ctx);
   if (spec != nullptr && spec->cls == CommandClass::kTransaction) return Transaction(name, args, *spec);
-  if (spec != nullptr && spec->follower_read && !in_multi_) {
+  if (name == "client" && args.size() >= 3 && Lower(args[1]) == "tracking") {
+    // (OFF alone always succeeds; anything else may turn tracking on.)
+    tracking_ = !(args.size() == 3 && Lower(args[2]) == "off");
+  }
+  if (spec != nullptr && spec->follower_read && !in_multi_ && !tracking_) {
     Route r = DataCommand(args, *spec);
     r.follower_read = true;
     r.db = db_;
@@ -443,6 +447,7 @@ Route RequestRouter::Select(std::span<const std::string_view> args, const RouteC
 
 Route RequestRouter::Reset() {
   db_ = 0;
+  tracking_ = false;
   proto_ = 2;
   in_multi_ = false;
   multi_poisoned_ = false;

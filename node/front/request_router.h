@@ -163,6 +163,9 @@ class RequestRouter {
   bool subscribed3_ = false;     // RESP3: subscribed (pushes), commands still allowed
   bool reply_off_ = false;       // CLIENT REPLY OFF
   bool skip_next_ = false;       // CLIENT REPLY SKIP: the next command's reply is dropped
+  // CLIENT TRACKING asked (follower): reads go to the leader, whose child
+  // tracks the keys they read. Cleared by CLIENT TRACKING OFF and RESET.
+  bool tracking_ = false;
 };
 
 }  // namespace node

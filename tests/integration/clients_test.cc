@@ -153,5 +153,55 @@ TEST_F(ClientsTest, ConfigGetPortIsTheNodesOwn) {
   }
 }
 
+// CLIENT TRACKING (client-side caching) on any node: a RESP3 client gets an
+// invalidation push when another client, on any node, changes a key it read.
+// Through a follower its reads go to the leader, whose child tracks them.
+TEST_F(ClientsTest, ClientTrackingInvalidatesThroughAnyNode) {
+  for (int node : {leader_, follower_}) {
+    const std::string key = absl::StrCat("tracked", node);
+    Client w(c_.port(3 - leader_ - follower_));  // the third node
+    ASSERT_EQ(w.Call({"SET", key, "v1"}).AsString(), "OK");
+    Client t(c_.port(node));
+    ASSERT_EQ(t.Call({"HELLO", "3"}).type, resp::Type::kMap);
+    ASSERT_EQ(t.Call({"CLIENT", "TRACKING", "ON"}).AsString(), "OK");
+    const std::string served = c_.Status(node)["follower_reads_served"];
+    ASSERT_EQ(t.Call({"GET", key}).AsString(), "v1");
+    EXPECT_EQ(c_.Status(node)["follower_reads_served"], served) << "a tracked read must run where tracking is";
+    ASSERT_EQ(w.Call({"SET", key, "v2"}).AsString(), "OK");
+    auto push = t.ReadRaw(5s);
+    ASSERT_TRUE(push.has_value()) << "no invalidation on node " << node;
+    EXPECT_TRUE(push->starts_with(">2\r\n$10\r\ninvalidate\r\n")) << *push;
+    EXPECT_NE(push->find(key), std::string::npos) << *push;
+    EXPECT_EQ(t.Call({"GET", key}).AsString(), "v2");
+    // Off again: the follower may serve this client's reads itself.
+    ASSERT_EQ(t.Call({"CLIENT", "TRACKING", "OFF"}).AsString(), "OK");
+    EXPECT_EQ(t.Call({"GET", key}).AsString(), "v2");
+  }
+}
+
+// RESP2 tracking redirects invalidations to another connection, named by the
+// id CLIENT ID gave it (the same ids on every node).
+TEST_F(ClientsTest, ClientTrackingRedirectWorksAcrossNodes) {
+  Client sub(c_.port(leader_));
+  const int64_t id = sub.Call({"CLIENT", "ID"}).integer;
+  ASSERT_GT(id, 0);
+  ASSERT_EQ(sub.Call({"SUBSCRIBE", "__redis__:invalidate"}).type, resp::Type::kArray);
+  Client t(c_.port(follower_));
+  ASSERT_EQ(t.Call({"CLIENT", "TRACKING", "ON", "REDIRECT", absl::StrCat(id)}).AsString(), "OK");
+  EXPECT_EQ(t.Call({"GET", "redirected"}).type, resp::Type::kNull);
+  Client w(c_.port(leader_));
+  ASSERT_EQ(w.Call({"SET", "redirected", "x"}).AsString(), "OK");
+  auto msg = sub.Read(5s);
+  ASSERT_TRUE(msg.has_value());
+  EXPECT_NE(Str(*msg).find("redirected"), std::string::npos) << Str(*msg);
+  // Its argument errors and TRACKINGINFO are Redis's own.
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_),
+                                {Req({"CLIENT", "TRACKING", "ON", "REDIRECT", "999999"}),
+                                 Req({"CLIENT", "TRACKING", "MAYBE"}), Req({"CLIENT", "TRACKING", "ON", "BCAST"}),
+                                 Req({"CLIENT", "TRACKINGINFO"}), Req({"CLIENT", "GETREDIR"}),
+                                 Req({"CLIENT", "TRACKING", "OFF"}), Req({"CLIENT", "TRACKINGINFO"})}),
+            "");
+}
+
 }  // namespace
 }  // namespace itest

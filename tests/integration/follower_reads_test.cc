@@ -182,6 +182,43 @@ TEST(FollowerReadsTest, ReadsSurviveAChildRebuildWithoutStaleValues) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression: XREAD is a readonly command that may block; on the connection
+// a follower's reads share it would hold every other read back.
+TEST(FollowerReadsTest, BlockingReadThroughAFollowerHoldsOnlyItsClient) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client blocked(c.port(follower));
+  blocked.Send(Req({"XREAD", "BLOCK", "5000", "STREAMS", "s", "$"}));
+  std::this_thread::sleep_for(200ms);
+  Client other(c.port(follower));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(other.Call({"GET", "k"}).type, resp::Type::kNull);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "a read waited behind XREAD BLOCK";
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"XADD", "s", "*", "f", "v"}).type, resp::Type::kBulkString);
+  auto v = blocked.Read(5s);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_NE(Str(*v).find("[f, v]"), std::string::npos) << Str(*v);
+}
+
+// Regression: PFCOUNT is flagged readonly but may rewrite the
+// HyperLogLog's cached count; served by a follower's child it would make the
+// children's data differ (the digest check ending the test would fail).
+TEST(FollowerReadsTest, PfcountThroughAFollowerKeepsTheChildrenAlike) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client f(c.port(follower));
+  ASSERT_EQ(f.Call({"PFADD", "hll", "a", "b", "c"}).integer, 1);
+  EXPECT_EQ(f.Call({"PFCOUNT", "hll"}).integer, 3);
+  ASSERT_EQ(f.Call({"PFADD", "hll", "d"}).integer, 1);
+  EXPECT_EQ(f.Call({"PFCOUNT", "hll"}).integer, 4);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 TEST(FollowerReadsTest, SwitchedOffTheFollowerForwardsReads) {
   Cluster c({.node_args = {"--follower_reads=false"}});
   const int leader = c.WaitForLeader();

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "node/front/command_table.h"
+#include "node/front/request_router.h"
 #include "resp/value.h"
 
 namespace node {
@@ -134,6 +135,63 @@ TEST(CommandTableTest, KeyExtractionNeverReadsPastTheArguments) {
 // Settings that belong to the node are refused (but for the value they have:
 // ReplicatedConfigTest.NodeSettingsMaySetTheValueTheyHave); the rest shape
 // data and behaviour and are replicated through the log.
+// Which commands a follower's own child may serve: plain reads of keys or of
+// the keyspace; not scripts, pub/sub, writes, or PFCOUNT (it rewrites its
+// cache, which would make the children differ).
+TEST(CommandTableTest, FollowerReads) {
+  auto follower_read = [](std::vector<std::string_view> args) {
+    const CommandSpec* spec = Table().Lookup(args);
+    return spec != nullptr && spec->follower_read;
+  };
+  for (auto args : std::vector<std::vector<std::string_view>>{
+           {"GET", "k"}, {"MGET", "a", "b"}, {"HGETALL", "h"}, {"ZRANGE", "z", "0", "-1"}, {"EXISTS", "k"},
+           {"TTL", "k"}, {"DBSIZE"}, {"SCAN", "0"}, {"KEYS", "*"}, {"OBJECT", "ENCODING", "k"},
+           {"XRANGE", "s", "-", "+"}}) {
+    EXPECT_TRUE(follower_read(args)) << args[0];
+  }
+  for (auto args : std::vector<std::vector<std::string_view>>{
+           {"SET", "k", "v"}, {"PFCOUNT", "h"}, {"EVAL_RO", "return 1", "0"}, {"FCALL_RO", "f", "0"},
+           {"BLPOP", "l", "0"}, {"XREAD", "STREAMS", "s", "0"}, {"PUBSUB", "CHANNELS"}, {"PING"},
+           {"INFO"}, {"CLIENT", "LIST"}, {"GETEX", "k"}, {"SORT", "l"}}) {
+    EXPECT_FALSE(follower_read(args)) << args[0];
+  }
+}
+
+// A follower's router: which requests its own child may serve, in which db.
+TEST(RequestRouterTest, FollowerReadsFollowTheConnectionsState) {
+  RequestRouter r(Table());
+  RouteContext ctx;
+  ctx.forwarding = true;
+  auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+  Route get = route({"GET", "k"});
+  EXPECT_TRUE(get.follower_read);
+  EXPECT_EQ(get.db, 0);
+  EXPECT_FALSE(route({"SET", "k", "v"}).follower_read);
+  Route select = route({"SELECT", "3"});
+  EXPECT_TRUE(select.no_data) << "a read after a SELECT need not follow it to the leader";
+  EXPECT_EQ(route({"GET", "k"}).db, 3);
+  route({"SELECT", "03"});  // refused by Redis: the db stays
+  EXPECT_EQ(route({"GET", "k"}).db, 3);
+  // Inside MULTI reads are queued where the transaction runs.
+  route({"MULTI"});
+  EXPECT_FALSE(route({"GET", "k"}).follower_read);
+  route({"SELECT", "5"});
+  Route exec = route({"EXEC"});
+  EXPECT_TRUE(exec.stall) << "the db after EXEC depends on whether it ran";
+  r.ExecAnswered(true);
+  EXPECT_EQ(route({"GET", "k"}).db, 5);
+  // Client-side caching: the leader's child must see the reads it tracks.
+  route({"CLIENT", "TRACKING", "ON"});
+  EXPECT_FALSE(route({"GET", "k"}).follower_read);
+  route({"CLIENT", "TRACKING", "OFF"});
+  EXPECT_TRUE(route({"GET", "k"}).follower_read);
+  route({"CLIENT", "TRACKING", "ON", "BCAST"});
+  route({"RESET"});
+  Route after_reset = route({"GET", "k"});
+  EXPECT_TRUE(after_reset.follower_read);
+  EXPECT_EQ(after_reset.db, 0);
+}
+
 TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNode) {
   for (const char* name : {"save", "appendonly", "dir", "dbfilename", "aof-use-rdb-preamble", "replicaof",
                            "repl-backlog-size", "replica-read-only", "min-replicas-to-write", "port", "bind",
