@@ -18,6 +18,7 @@ constexpr size_t kTakeBytes = 1 << 20;  // replies this big are handed over, not
 constexpr auto kRetryAfterNoLeader = std::chrono::milliseconds(20);
 constexpr std::string_view kNoConfirmation =
     "-TRYAGAIN this node could not reach the leader to confirm a read; retry\r\n";
+constexpr std::string_view kLeaderChanged = "-TRYAGAIN leadership changed before this read ran; retry\r\n";
 
 }  // namespace
 
@@ -104,12 +105,20 @@ void FollowerReads::ChildLost() {
 
 void FollowerReads::Clear() {
   queue_.Clear();
+  // Their sessions are being aborted; a session that is not still gets its
+  // answer, so that its later requests are not held back by a read.
+  std::vector<std::shared_ptr<ClientSession>> touched;
+  for (auto& [id, p] : pending_) {
+    std::shared_ptr<ClientSession> session = p.session.lock();
+    if (session && session->LocalReadAnswered(p.slot, kLeaderChanged, ByteBlock())) touched.push_back(std::move(session));
+  }
   pending_.clear();
   arrivals_.clear();
   ready_.clear();
   sent_.clear();
   round_timer_.cancel();
   Disconnected();
+  for (auto& s : touched) s->FlushReleased();
 }
 
 // Moves reads whose round is confirmed and whose index the child holds to the

@@ -60,8 +60,8 @@ class FollowerReads {
   // The child is being replaced: reads sent to it are sent again to the new
   // one once it applied what they need.
   void ChildLost();
-  // This node leads (or stops): reads waiting are dropped; their sessions
-  // are aborted by the node.
+  // The leader changed (or the node stops): reads waiting get TRYAGAIN
+  // (their sessions are aborted by the node as well).
   void Clear();
 
   uint64_t served() const { return served_; }
