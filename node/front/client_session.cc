@@ -215,6 +215,7 @@ void ClientSession::OnClientData() {
   std::string error;
   handling_input_ = true;
   batch_arrived_ = std::chrono::steady_clock::now();  // one clock read for the whole batch
+  forwarded_last_batch_ = std::exchange(forwarded_this_batch_, false);
   while (!input_closed_ && !stalled_ && !stopped_reading_ && !in_.empty()) {
     size_t consumed = 0;
     std::string_view data = in_.data();
@@ -332,6 +333,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   e.unstall = r.stall;
   e.data = !r.no_data;
   upstream_data_ += e.data;
+  forwarded_this_batch_ |= e.data && !r.follower_read;  // a write (or a read only the leader serves)
   if (r.tag == ReplyTag::kLog) e.logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
   if (r.tag == ReplyTag::kHello) {
     int64_t proto = 0;
@@ -344,8 +346,13 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
 bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view> args, std::string_view raw) {
   FollowerReads* reads = server_.follower_reads();
   // A read after requests still on their way to the leader must see them:
-  // it follows them there.
-  if (reads == nullptr || gated() || upstream_data_ > 0) return false;
+  // it follows them there. A client that mixes reads and writes in its
+  // pipelines keeps sending them all to the leader: a write after a read
+  // served here would wait for that read's answer, a round trip lost per
+  // batch.
+  if (reads == nullptr || gated() || upstream_data_ > 0 || forwarded_this_batch_ || forwarded_last_batch_) {
+    return false;
+  }
   std::string request;
   if (!raw.empty() && raw[0] == '*') {
     request.assign(raw);

@@ -205,6 +205,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Requests sent to the upstream whose replies may show data: while there
   // are any, a read follows them there (it must see what they did).
   int upstream_data_ = 0;
+  // A write (or a read only the leader serves) went to the leader in the
+  // batch of input being handled, or in the one before (see ReadLocally).
+  bool forwarded_this_batch_ = false;
+  bool forwarded_last_batch_ = false;
   OutputLimitCheck output_limit_;
 };
 

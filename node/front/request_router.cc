@@ -24,6 +24,12 @@ bool IsSubscribeFamily(std::string_view name) {
          name == "punsubscribe" || name == "sunsubscribe";
 }
 
+// Redis's arity rule: exactly N arguments, or at least N for -N.
+bool ArityHolds(const CommandSpec& spec, std::span<const std::string_view> args) {
+  const size_t arity = static_cast<size_t>(std::abs(spec.arity));
+  return spec.arity > 0 ? args.size() == arity : args.size() >= arity;
+}
+
 Route Forward(gate::Request request = {}, bool queued = false) {
   Route r;
   r.action = Route::Action::kForward;
@@ -133,8 +139,7 @@ Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const R
   if (cls == CommandClass::kRefused) {
     // Redis's own errors come first, in its order: a client sees the error
     // Redis would give in the same situation before the node's refusal.
-    const size_t arity = static_cast<size_t>(std::abs(spec->arity));
-    if (spec->arity > 0 ? args.size() != arity : args.size() < arity) {
+    if (!ArityHolds(*spec, args)) {
       return Refuse(absl::StrCat("ERR wrong number of arguments for '", spec->name, "' command"));
     }
     if (in_multi_ && spec->no_multi) return Refuse("ERR Command not allowed inside a transaction");
@@ -220,7 +225,9 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     // (OFF alone always succeeds; anything else may turn tracking on.)
     tracking_ = !(args.size() == 3 && Lower(args[2]) == "off");
   }
-  if (spec != nullptr && spec->follower_read && !in_multi_ && !tracking_) {
+  // (A call with the wrong arity goes to the leader, whose error statistics
+  // count it, as INFO errorstats shows them.)
+  if (spec != nullptr && spec->follower_read && !in_multi_ && !tracking_ && ArityHolds(*spec, args)) {
     Route r = DataCommand(args, *spec);
     r.follower_read = true;
     r.db = db_;

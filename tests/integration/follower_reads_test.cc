@@ -102,6 +102,28 @@ TEST(FollowerReadsTest, ReadsRunInTheClientsDbAndProtocol) {
   EXPECT_GT(Served(c, follower), 0u);
 }
 
+// A read served locally holds the client's next write back until it is
+// answered (a round trip); so a client that mixes writes into its pipelines
+// keeps its reads on the leader, and a client that only reads is served by
+// the follower.
+TEST(FollowerReadsTest, MixedPipelinesStayOnTheLeaderReadOnlyClientsStayLocal) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client mixed(c.port(follower));
+  const uint64_t before = Served(c, follower);
+  for (int i = 0; i < 20; ++i) {
+    mixed.Send(Req({"SET", "m", absl::StrCat(i)}) + Req({"GET", "m"}));
+    ASSERT_EQ(mixed.Read()->AsString(), "OK");
+    ASSERT_EQ(mixed.Read()->AsString(), absl::StrCat(i));
+  }
+  EXPECT_EQ(Served(c, follower), before) << "a client that writes in every batch keeps its reads on the leader";
+  Client reader(c.port(follower));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(reader.Call({"GET", "m"}).AsString(), "19");
+  EXPECT_GE(Served(c, follower) - before, 20u) << "a client that only reads is served by the follower";
+}
+
 // Cut off from the others, a follower cannot get a read index: its reads
 // wait, then fail with TRYAGAIN; none answers the value the majority
 // replaced.

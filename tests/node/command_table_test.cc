@@ -167,6 +167,8 @@ TEST(RequestRouterTest, FollowerReadsFollowTheConnectionsState) {
   EXPECT_TRUE(get.follower_read);
   EXPECT_EQ(get.db, 0);
   EXPECT_FALSE(route({"SET", "k", "v"}).follower_read);
+  EXPECT_FALSE(route({"GET"}).follower_read) << "an arity error is the leader's to count";
+  EXPECT_FALSE(route({"GET", "a", "b"}).follower_read);
   Route select = route({"SELECT", "3"});
   EXPECT_TRUE(select.no_data) << "a read after a SELECT need not follow it to the leader";
   EXPECT_EQ(route({"GET", "k"}).db, 3);
