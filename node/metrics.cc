@@ -88,6 +88,10 @@ Metrics::Metrics()
       child_healthy_(NewGauge(registry_, "anarcho_child_healthy", "1 while the redis-server child runs.")),
       clients_(NewGauge(registry_, "anarcho_clients_connected", "Client connections to this node.")),
       snapshot_bytes_(NewGauge(registry_, "anarcho_snapshot_bytes", "Size of the latest snapshot.")),
+      follower_reads_(NewCounter(registry_, "anarcho_follower_reads_total",
+                                 "Reads this node served from its own child as a follower (read index confirmed).")),
+      follower_reads_waiting_(NewGauge(registry_, "anarcho_follower_reads_waiting",
+                                       "Follower reads waiting for a read index or for the child to apply it.")),
       role_(pm::BuildGauge().Name("anarcho_raft_role").Help("1 for this node's Raft role.").Register(registry_)),
       peer_match_(pm::BuildGauge()
                       .Name("anarcho_peer_match_index")
@@ -150,6 +154,11 @@ std::string Metrics::Render(const MetricsView& v) {
   child_healthy_.Set(v.child_healthy ? 1 : 0);
   clients_.Set(static_cast<double>(v.clients));
   snapshot_bytes_.Set(static_cast<double>(v.snapshot_bytes));
+  if (v.follower_reads > follower_reads_counted_) {
+    follower_reads_.Increment(static_cast<double>(v.follower_reads - follower_reads_counted_));
+    follower_reads_counted_ = v.follower_reads;
+  }
+  follower_reads_waiting_.Set(static_cast<double>(v.follower_reads_waiting));
   for (const char* role : kRoles) role_.Add({{"role", role}}).Set(v.role == role ? 1 : 0);
   SetPerPeer(peer_match_, match_, v.match);
   SetPerPeer(peer_connected_, connected_, v.connected);

@@ -28,6 +28,8 @@ struct MetricsView {
   uint64_t term = 0, leader_id = 0, commit = 0, applied = 0;
   bool child_healthy = false;
   uint64_t clients = 0, snapshot_bytes = 0;
+  uint64_t follower_reads = 0;          // served by this follower's child so far (a count that only grows)
+  uint64_t follower_reads_waiting = 0;  // for a read index or for the child to apply it
   std::map<uint64_t, uint64_t> match;     // leader: per peer
   std::map<uint64_t, bool> connected;     // per peer: the link is up
 };
@@ -63,6 +65,9 @@ class Metrics {
   prometheus::Counter &tryagain_, &unknown_, &refused_, &other_errors_;
   prometheus::Histogram &fsync_seconds_, &batch_entries_, &snapshot_seconds_;
   prometheus::Gauge &term_, &leader_id_, &commit_, &applied_, &lag_, &child_healthy_, &clients_, &snapshot_bytes_;
+  prometheus::Counter& follower_reads_;
+  prometheus::Gauge& follower_reads_waiting_;
+  uint64_t follower_reads_counted_ = 0;
   prometheus::Family<prometheus::Gauge>& role_;
   prometheus::Family<prometheus::Gauge>& peer_match_;
   prometheus::Family<prometheus::Gauge>& peer_connected_;

@@ -377,6 +377,10 @@ std::string Server::RenderMetrics() {
   v.applied = AppliedIndex();
   v.child_healthy = child_ != nullptr && child_->running();
   v.clients = sessions_.size();
+  if (follower_reads_) {
+    v.follower_reads = follower_reads_->served();
+    v.follower_reads_waiting = follower_reads_->waiting();
+  }
   return metrics_.Render(v);
 }
 

@@ -188,12 +188,17 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   } else {
     spec.cls = CommandClass::kPassThrough;
   }
-  // PFCOUNT is flagged readonly but may rewrite the HyperLogLog's cached
-  // count (Redis 7.0 reports no may_replicate flag for it): run on a
-  // follower's child, it would make the children's data differ.
+  // Reads a replica does not answer as its master would: PFCOUNT is flagged
+  // readonly but may rewrite the HyperLogLog's cached count (Redis 7.0
+  // reports no may_replicate flag for it), which would make the children's
+  // data differ; XINFO shows consumers' seen-time and entries-read, which a
+  // replica keeps by itself; OBJECT FREQ and IDLETIME are each instance's own.
+  static const absl::flat_hash_set<std::string> kMasterOnlyReads = {"pfcount", "xinfo", "object|freq",
+                                                                     "object|idletime"};
   spec.follower_read = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyspaceRead) &&
                        !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write && !spec.blocking &&
-                       name != "pfcount";
+                       !kMasterOnlyReads.contains(name) &&  // subcommands are named "object|freq"
+                       !kMasterOnlyReads.contains(std::string(parent));
   for (auto& [_, sub] : spec.subcommands) Classify(*sub, name);
 }
 

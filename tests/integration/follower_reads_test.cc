@@ -241,6 +241,26 @@ TEST(FollowerReadsTest, PfcountThroughAFollowerKeepsTheChildrenAlike) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (Redis's "COPY basic usage for stream-cgroups" through a
+// follower): a replica keeps a consumer group's entries-read and its
+// consumers' seen-time by itself, so XINFO answered by a follower's child
+// differed from the leader's.
+TEST(FollowerReadsTest, XinfoThroughAFollowerIsTheLeaders) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client f(c.port(follower));
+  for (const char* id : {"100", "101", "102"}) ASSERT_EQ(f.Call({"XADD", "x", id, "a", "1"}).AsString(), absl::StrCat(id, "-0"));
+  ASSERT_EQ(f.Call({"XGROUP", "CREATE", "x", "g", "0"}).AsString(), "OK");
+  ASSERT_EQ(f.Call({"XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "x", ">"}).type, resp::Type::kArray);
+  std::this_thread::sleep_for(20ms);
+  Client l(c.port(leader));
+  const std::string on_leader = Str(l.Call({"XINFO", "STREAM", "x", "FULL"}));
+  Client reader(c.port(follower));  // only reads: it would be served by the follower
+  EXPECT_EQ(Str(reader.Call({"XINFO", "STREAM", "x", "FULL"})), on_leader);
+}
+
 TEST(FollowerReadsTest, SwitchedOffTheFollowerForwardsReads) {
   Cluster c({.node_args = {"--follower_reads=false"}});
   const int leader = c.WaitForLeader();

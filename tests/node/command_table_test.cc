@@ -152,7 +152,8 @@ TEST(CommandTableTest, FollowerReads) {
   for (auto args : std::vector<std::vector<std::string_view>>{
            {"SET", "k", "v"}, {"PFCOUNT", "h"}, {"EVAL_RO", "return 1", "0"}, {"FCALL_RO", "f", "0"},
            {"BLPOP", "l", "0"}, {"XREAD", "STREAMS", "s", "0"}, {"PUBSUB", "CHANNELS"}, {"PING"},
-           {"INFO"}, {"CLIENT", "LIST"}, {"GETEX", "k"}, {"SORT", "l"}}) {
+           {"INFO"}, {"CLIENT", "LIST"}, {"GETEX", "k"}, {"SORT", "l"}, {"XINFO", "STREAM", "s"},
+           {"XINFO", "GROUPS", "s"}, {"OBJECT", "FREQ", "k"}, {"OBJECT", "IDLETIME", "k"}}) {
     EXPECT_FALSE(follower_read(args)) << args[0];
   }
 }

@@ -38,11 +38,18 @@ TEST(MetricsTest, GaugesComeFromTheViewAtRenderTime) {
   EXPECT_EQ(Sample(text, "anarcho_raft_role{role=\"follower\"}"), 0);
   EXPECT_EQ(Sample(text, "anarcho_peer_match_index{peer=\"3\"}"), 80);
   EXPECT_EQ(Sample(text, "anarcho_peer_connected{peer=\"3\"}"), 0);
+  EXPECT_EQ(Sample(text, "anarcho_follower_reads_total"), 0);
   // A removed peer's series go away.
   v.role = "follower";
   v.match = {{2, 96}};
   v.connected = {{2, true}};
+  v.follower_reads = 42;
+  v.follower_reads_waiting = 3;
   const std::string after = m.Render(v);
+  EXPECT_EQ(Sample(after, "anarcho_follower_reads_total"), 42) << "the node's count, as a counter";
+  EXPECT_EQ(Sample(after, "anarcho_follower_reads_waiting"), 3);
+  v.follower_reads = 50;
+  EXPECT_EQ(Sample(m.Render(v), "anarcho_follower_reads_total"), 50);
   EXPECT_EQ(after.find("peer=\"3\""), std::string::npos) << after;
   EXPECT_EQ(Sample(after, "anarcho_raft_role{role=\"leader\"}"), 0);
 }
