@@ -904,20 +904,20 @@ void Raft::Campaign() {
 }
 
 void Raft::ReportUnreachable(uint64_t id) {
-  if (role_ != Role::kLeader) return LeaderUnreachable(id);
+  if (role_ != Role::kLeader) return;
   Progress* pr = trk_.Get(id);
   if (pr != nullptr && pr->state == ProgressState::kReplicate) pr->BecomeProbe();
 }
 
-// A follower's link to its leader broke (a leader killed closes its
-// connections at once). If the leader then stays silent for two heartbeat
+// A follower's link to its leader closed or was refused (a leader killed
+// closes its connections at once; a slow one does not). If the leader then stays silent for two heartbeat
 // ticks too, the follower stops defending the leader's lease and campaigns
 // within a few ticks instead of a whole election timeout. Only with pre-vote:
 // then a campaign changes nothing unless a majority also lost the leader (the
 // others still hearing it refuse the pre-vote). A leader that speaks again
 // cancels it; a spread of a few ticks keeps followers that lost the same
 // leader from splitting the vote.
-void Raft::LeaderUnreachable(uint64_t id) {
+void Raft::ReportPeerGone(uint64_t id) {
   if (id != 0 && id == lead_ && role_ == Role::kFollower && pre_vote_) leader_link_lost_ = true;
 }
 

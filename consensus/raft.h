@@ -230,10 +230,12 @@ class Raft {
   // Starts an election now (tests, or a host that knows the leader is gone).
   void Campaign();
 
-  // The transport could not reach `id`: a leader stops streaming appends to
-  // it; a follower for which `id` is the leader campaigns soon if the leader
-  // stays silent for two more ticks (pre-vote only).
+  // The transport could not reach `id`: a leader stops streaming appends to it.
   void ReportUnreachable(uint64_t id);
+  // `id`'s process looks gone (its connection closed or was refused): a
+  // follower for which `id` is the leader campaigns soon if the leader stays
+  // silent for two more ticks (pre-vote only).
+  void ReportPeerGone(uint64_t id);
   // The snapshot transfer to `id` finished (or failed).
   void ReportSnapshot(uint64_t id, bool failed);
 
@@ -268,7 +270,6 @@ class Raft {
   void BecomeLeader();
   void StartCampaign(CampaignType t);
   void ResetRandomizedElectionTimeout();
-  void LeaderUnreachable(uint64_t id);
   void CampaignSoonIfLeaderLost();
   bool Promotable() const;
   bool HasUnappliedConfChanges() const;

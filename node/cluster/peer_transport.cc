@@ -367,6 +367,11 @@ void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code&
   p->connected = p->connecting = false;
   p->queued.clear();  // Raft resends what matters
   if (on_unreachable) on_unreachable(p->id);
+  if (on_peer_gone && (why == asio::error::eof || why == asio::error::connection_reset ||
+                       why == asio::error::connection_refused || why == asio::error::broken_pipe ||
+                       why == asio::error::connection_aborted)) {
+    on_peer_gone(p->id);
+  }
   // Reconnect after a backoff; messages sent meanwhile are dropped.
   if (p->retry_pending) return;  // one reconnect at a time
   p->retry_pending = true;

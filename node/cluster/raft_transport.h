@@ -42,6 +42,10 @@ class RaftTransport {
   std::function<void(pb::SnapshotFrame&&)> on_snapshot_frame;
   // Messages to a peer were dropped (link down or queue full).
   std::function<void(uint64_t)> on_unreachable;
+  // The peer's process is gone, as far as the network can tell: its end
+  // closed or reset the connection, or refused a new one (a slow or silent
+  // peer is not gone).
+  std::function<void(uint64_t)> on_peer_gone;
 };
 
 }  // namespace node

@@ -301,6 +301,7 @@ absl::Status ReplicatedLog::StartTransport() {
     Kick();
   };
   transport_->on_unreachable = [this](uint64_t id) { raft_->ReportUnreachable(id); };
+  transport_->on_peer_gone = [this](uint64_t id) { raft_->ReportPeerGone(id); };
   auto send = [this](uint64_t to, pb::SnapshotFrame f) { transport_->Send(to, f); };
   sender_ = std::make_unique<SnapshotSender>(io_, options_.id, snapshots_, send);
   sender_->on_done = [this](uint64_t to, bool failed) {

@@ -326,9 +326,12 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   if (r.settings_check) {
     to_upstream_.Append(r.settings_check->request);  // CONFIG GET in place of the CONFIG SET
     e.settings_check = std::move(r.settings_check);
+  } else if (!r.rewritten.empty()) {
+    to_upstream_.Append(std::move(r.rewritten));
   } else {
     SendUpstream(args, raw);
   }
+  e.count = r.count;
   e.tag = r.tag;
   e.unstall = r.stall;
   e.data = !r.no_data;
@@ -575,6 +578,8 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {
       return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });
     }));
+  } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
+    slots_.SetReply(e.slot, SlowlogForClients(bytes, e.count));
   } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
     slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, router_.proto()));
   } else if (!big.empty()) {

@@ -88,6 +88,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     gate::CoverId cover = 0;
     ReplyTag tag = ReplyTag::kNone;
     int hello_proto = 0;
+    int64_t count = 0;     // ReplyTag::kSlowlog: the entries the client asked for
     bool unstall = false;  // input waits for this reply
     bool data = false;     // kReply: a request whose reply may show data (not SELECT)
     // ReplyTag::kLog: the request, to log once it succeeded (rare: kept apart).

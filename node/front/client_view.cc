@@ -1,10 +1,14 @@
 #include "node/front/client_view.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "node/child/child_redis.h"
+#include "resp/reply_scanner.h"
+#include "resp/value.h"
+#include "resp/writer.h"
 
 namespace node {
 namespace {
@@ -162,6 +166,38 @@ absl::StatusOr<ClientKillFilter> ClientKillFilterOf(std::span<const std::string_
     }
   }
   return f;
+}
+
+std::string SlowlogForClients(std::string_view reply, int64_t count) {
+  // "*N\r\n", then N entries: each an array whose 4th element is the call's arguments.
+  const size_t header_end = reply.find("\r\n");
+  uint64_t n = 0;
+  if (reply.empty() || reply[0] != '*' || header_end == std::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(reply.data() + 1, header_end - 1), &n)) {
+    return std::string(reply);
+  }
+  std::string_view rest = reply.substr(header_end + 2);
+  std::vector<std::string_view> kept;
+  resp::ReplyScanner scanner;
+  for (uint64_t i = 0; i < n; ++i) {
+    size_t len = 0;
+    char type = 0;
+    std::string error;
+    scanner.Reset();
+    if (scanner.Scan(rest, &len, &type, &error) != resp::ParseStatus::kOk) return std::string(reply);
+    const std::string_view entry = rest.substr(0, len);
+    rest.remove_prefix(len);
+    resp::Value v;
+    size_t consumed = 0;
+    if (resp::ParseValue(entry, &consumed, &v, &error) != resp::ParseStatus::kOk) return std::string(reply);
+    const bool node_role = v.elements.size() > 3 && v.elements[3].elements.size() == 1 &&
+                           absl::EqualsIgnoreCase(v.elements[3].elements[0].AsString(), "role");
+    if (!node_role && (count < 0 || kept.size() < static_cast<uint64_t>(count))) kept.push_back(entry);
+  }
+  std::string out;
+  resp::AppendArrayHeader(&out, kept.size());
+  for (std::string_view e : kept) out.append(e);
+  return out;
 }
 
 }  // namespace node

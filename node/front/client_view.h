@@ -47,6 +47,13 @@ std::string ClientRowsForClients(std::string_view text, const AddressBook& book)
 // INFO text with `connected_clients` replaced by `count`.
 std::string WithConnectedClients(std::string_view info, uint64_t count);
 
+// SLOWLOG GET's reply (every entry, asked with GET -1) as a client sees it:
+// the node's own `ROLE` calls dropped (the leader asks each client
+// connection's stream offset after its writes; a client's own ROLE is never
+// the child's to answer either), then the newest `count` entries (-1: all).
+// An unreadable reply is returned as it is.
+std::string SlowlogForClients(std::string_view reply, int64_t count);
+
 // CLIENT KILL's filters (Redis 7.0: ID, TYPE, ADDR, LADDR, USER, SKIPME), or
 // the old form CLIENT KILL addr:port.
 struct ClientKillFilter {

@@ -333,6 +333,17 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     return r;
   }
   if (name == "client" && args.size() > 1) return Client(Lower(args[1]), args);
+  if (name == "slowlog" && (args.size() == 2 || args.size() == 3) && !in_multi_ && Lower(args[1]) == "get") {
+    // Every entry, so that the newest `count` are there once the node's own
+    // ROLE calls are dropped. A bad count gets the child's own error.
+    int64_t count = 10;
+    if (args.size() == 3 && (!ParseRedisInt(args[2], &count) || count < -1)) return Forward();
+    Route r = Forward();
+    r.tag = ReplyTag::kSlowlog;
+    r.count = count;
+    resp::AppendCommand(&r.rewritten, {"SLOWLOG", "GET", "-1"});
+    return r;
+  }
   if (name == "hello" && args.size() > 1) {
     // Inside MULTI it would change the protocol only at EXEC.
     if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");

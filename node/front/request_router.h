@@ -40,6 +40,7 @@ enum class ReplyTag {
                 // it once it succeeded (queued in MULTI: once EXEC ran it successfully)
   kClientList,  // CLIENT LIST / INFO: the rows a client is shown (node/front/client_view.h)
   kConfigGet,   // CONFIG GET: the node's own view of the settings it owns (port, bind)
+  kSlowlog,     // SLOWLOG GET: without the node's own ROLE calls (client_view.h)
 };
 
 // CONFIG SET of settings the node owns, each to the value it already has (as
@@ -82,6 +83,10 @@ struct Route {
   // Its reply shows no data (SELECT): a follower read after it need not
   // follow it to the leader.
   bool no_data = false;
+  // kForward: sent in place of the request (SLOWLOG GET -1 for SLOWLOG GET);
+  // `count` is what the client asked for.
+  std::string rewritten;
+  int64_t count = 0;
 };
 
 struct RouteContext {

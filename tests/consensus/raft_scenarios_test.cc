@@ -328,8 +328,8 @@ TEST(LeaderLoss, BrokenLinkToADeadLeaderElectsWithinAFewTicks) {
   c.Tick(3);  // a healthy cluster: both followers just heard the leader
   const uint64_t term = c.raft(1).term();
   c.Crash(1);
-  c.raft(2).ReportUnreachable(1);
-  c.raft(3).ReportUnreachable(1);
+  c.raft(2).ReportPeerGone(1);
+  c.raft(3).ReportPeerGone(1);
   int ticks = 0;
   ASSERT_TRUE(c.TickUntil([&] { return ++ticks, c.raft(2).leader() > 1 || c.raft(3).leader() > 1; }, 8))
       << "no leader within 8 ticks (the election timeout is 10-19)\n" << c.Transcript();
@@ -361,7 +361,7 @@ TEST(LeaderLoss, BrokenLinkToALiveLeaderDisruptsNothing) {
   const uint64_t term = c.raft(1).term();
   c.Cut(1, 2);
   for (int i = 0; i < 10; ++i) {
-    c.raft(2).ReportUnreachable(1);
+    c.raft(2).ReportPeerGone(1);
     c.Tick(3);
   }
   EXPECT_EQ(c.Leader(), 1u);
@@ -381,7 +381,7 @@ TEST(LeaderLoss, ReportWhileTheLeaderStillSpeaksChangesNothing) {
   TestCluster c(3);
   c.Campaign(1);
   for (int i = 0; i < 30; ++i) {
-    c.raft(2).ReportUnreachable(1);
+    c.raft(2).ReportPeerGone(1);
     c.Tick(1);
     ASSERT_EQ(c.raft(2).leader(), 1u) << "tick " << i;
   }

@@ -153,6 +153,26 @@ TEST_F(ClientsTest, ConfigGetPortIsTheNodesOwn) {
   }
 }
 
+// Regression (Redis's "SLOWLOG - Rewritten commands are logged as their
+// original command"): the newest entry was the node's own ROLE, which the
+// leader asks on the client's connection after its writes.
+TEST_F(ClientsTest, SlowlogShowsTheClientsCommandsNotTheNodes) {
+  for (int node : {leader_, follower_}) {
+    Client cl(c_.port(node));
+    ASSERT_EQ(cl.Call({"CONFIG", "SET", "slowlog-log-slower-than", "0"}).AsString(), "OK");
+    ASSERT_EQ(cl.Call({"SADD", "slowset", "a", "b", "c"}).integer, 3);
+    ASSERT_EQ(cl.Call({"SLOWLOG", "RESET"}).AsString(), "OK");
+    ASSERT_EQ(cl.Call({"SPOP", "slowset", "10"}).elements.size(), 3u);
+    const resp::Value log = cl.Call({"SLOWLOG", "GET"});
+    ASSERT_EQ(log.type, resp::Type::kArray) << Str(log);
+    ASSERT_FALSE(log.elements.empty());
+    EXPECT_EQ(Str(log.elements[0].elements.at(3)), "[spop, slowset, 10]") << "node " << node << ": " << Str(log);
+    EXPECT_EQ(cl.Call({"SLOWLOG", "GET", "1"}).elements.size(), 1u);
+    EXPECT_TRUE(cl.Call({"SLOWLOG", "GET", "-2"}).IsError()) << "Redis's own error for a bad count";
+    ASSERT_EQ(cl.Call({"CONFIG", "SET", "slowlog-log-slower-than", "10000"}).AsString(), "OK");
+  }
+}
+
 // CLIENT TRACKING (client-side caching) on any node: a RESP3 client gets an
 // invalidation push when another client, on any node, changes a key it read.
 // Through a follower its reads go to the leader, whose child tracks them.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "resp/writer.h"
 
 namespace node {
 namespace {
@@ -84,6 +85,36 @@ TEST(ClientViewTest, KillFiltersMatchAllTheirConditions) {
   for (const ClientRow& r : ParseClientRows(kRows)) {
     if (r.internal()) EXPECT_FALSE(ClientKillFilterOf(Args({"client", "kill", "skipme", "no"}))->Matches(r, 0));
   }
+}
+
+std::string SlowlogEntry(int id, std::initializer_list<std::string_view> args) {
+  std::string out;
+  resp::AppendArrayHeader(&out, 6);
+  resp::AppendInteger(&out, id);
+  resp::AppendInteger(&out, 1700000000 + id);
+  resp::AppendInteger(&out, 3);
+  resp::AppendArrayHeader(&out, args.size());
+  for (std::string_view a : args) resp::AppendBulkString(&out, a);
+  resp::AppendBulkString(&out, "unix:/tmp/redis.sock:0");
+  resp::AppendBulkString(&out, "");
+  return out;
+}
+
+// Regression (Redis's "SLOWLOG - Rewritten commands are logged as their
+// original command"): the newest entry was the node's own ROLE after the
+// client's SPOP.
+TEST(ClientViewTest, SlowlogLeavesOutTheNodesRoleCalls) {
+  const std::string reply = "*4\r\n" + SlowlogEntry(4, {"ROLE"}) + SlowlogEntry(3, {"spop", "set", "10"}) +
+                            SlowlogEntry(2, {"role"}) + SlowlogEntry(1, {"sadd", "set", "a"});
+  EXPECT_EQ(SlowlogForClients(reply, -1),
+            "*2\r\n" + SlowlogEntry(3, {"spop", "set", "10"}) + SlowlogEntry(1, {"sadd", "set", "a"}));
+  EXPECT_EQ(SlowlogForClients(reply, 1), "*1\r\n" + SlowlogEntry(3, {"spop", "set", "10"}));
+  EXPECT_EQ(SlowlogForClients(reply, 0), "*0\r\n");
+  // ROLE with an argument is no call of the node's; an unreadable reply stays as it is.
+  const std::string other = "*1\r\n" + SlowlogEntry(7, {"ROLE", "x"});
+  EXPECT_EQ(SlowlogForClients(other, 10), other);
+  EXPECT_EQ(SlowlogForClients("*2\r\n:1\r\n", 10), "*2\r\n:1\r\n");
+  EXPECT_EQ(SlowlogForClients("-ERR nope\r\n", 10), "-ERR nope\r\n");
 }
 
 }  // namespace
