@@ -166,7 +166,7 @@ TEST_F(ClientsTest, SlowlogShowsTheClientsCommandsNotTheNodes) {
     const resp::Value log = cl.Call({"SLOWLOG", "GET"});
     ASSERT_EQ(log.type, resp::Type::kArray) << Str(log);
     ASSERT_FALSE(log.elements.empty());
-    EXPECT_EQ(Str(log.elements[0].elements.at(3)), "[spop, slowset, 10]") << "node " << node << ": " << Str(log);
+    EXPECT_EQ(Str(log.elements[0].elements.at(3)), "[SPOP, slowset, 10]") << "node " << node << ": " << Str(log);
     EXPECT_EQ(cl.Call({"SLOWLOG", "GET", "1"}).elements.size(), 1u);
     EXPECT_TRUE(cl.Call({"SLOWLOG", "GET", "-2"}).IsError()) << "Redis's own error for a bad count";
     ASSERT_EQ(cl.Call({"CONFIG", "SET", "slowlog-log-slower-than", "10000"}).AsString(), "OK");
