@@ -44,8 +44,7 @@ void FollowerReads::Submit(const std::shared_ptr<ClientSession>& session, ReplyS
 // One round at a time: it serves every read that arrived before it started.
 void FollowerReads::MaybeStartRound() {
   if (!queue_.WantsRound()) return;
-  round_stamp_ = queue_.StartRound();
-  const uint64_t stamp = round_stamp_;
+  const uint64_t stamp = queue_.StartRound();
   const bool asked = hooks_.read_index(absl::StrCat(kContextPrefix, stamp));
   round_timer_.expires_after(asked ? std::chrono::duration_cast<std::chrono::milliseconds>(kRoundTimeout)
                                    : kRetryAfterNoLeader);
@@ -86,7 +85,7 @@ void FollowerReads::Confirmed(std::string_view context, uint64_t index) {
   absl::string_view digits(context.data(), context.size());
   if (!absl::ConsumePrefix(&digits, kContextPrefix) || !absl::SimpleAtoi(digits, &stamp)) return;
   queue_.Confirmed(stamp, index);
-  if (stamp == round_stamp_) round_timer_.cancel();
+  if (stamp == queue_.round_stamp()) round_timer_.cancel();
   while (arrivals_.size() >= 2 && arrivals_[1].first <= queue_.confirmed_below()) arrivals_.pop_front();
   MaybeStartRound();
   Pump();

@@ -95,8 +95,7 @@ class FollowerReads {
   std::deque<gate::FollowerReadQueue::ReadId> sent_;   // sent, by reply order (0: a SELECT or HELLO of ours)
   uint64_t applied_ = 0;
   uint64_t served_ = 0;
-  asio::steady_timer round_timer_;
-  uint64_t round_stamp_ = 0;
+  asio::steady_timer round_timer_;  // the round in flight is lost once it fires
   // Arrivals, oldest first: (first read id of a moment, when) for giving up.
   std::deque<std::pair<gate::FollowerReadQueue::ReadId, std::chrono::steady_clock::time_point>> arrivals_;
 

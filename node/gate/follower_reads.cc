@@ -63,11 +63,4 @@ std::vector<FollowerReadQueue::ReadId> FollowerReadQueue::DropUnconfirmedBefore(
   return dropped;
 }
 
-std::optional<uint64_t> FollowerReadQueue::IndexOf(ReadId id) const {
-  for (const Read& r : reads_) {
-    if (r.id == id) return r.index;
-  }
-  return std::nullopt;
-}
-
 }  // namespace node::gate

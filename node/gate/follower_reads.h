@@ -58,8 +58,8 @@ class FollowerReadQueue {
   // Every read with a lower id has its read index (or is gone).
   ReadId confirmed_below() const { return confirmed_below_; }
   bool round_in_flight() const { return round_in_flight_; }
-  // The index a read waits for, if its round was confirmed (tests).
-  std::optional<uint64_t> IndexOf(ReadId id) const;
+  // The stamp of the round in flight (or of the last one started).
+  uint64_t round_stamp() const { return round_stamp_; }
 
  private:
   struct Read {

@@ -119,6 +119,18 @@ RunResult RunUntilCaught(const RunConfig& cfg, int attempts, const std::function
   return r;
 }
 
+// The workload of the stale-read tests: only registers, mostly clients that
+// only read (plain GETs), few keys; a reader gives a hung read up after
+// 150 ms and asks again.
+void ReadersOfFewRegisters(WorkloadOptions& w) {
+  w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = 0;
+  w.register_clients = 3;
+  w.register_readers = 9;
+  w.register_keys = 8;
+  w.reader_timeout = 150ms;
+  w.read_via = {"get"};
+}
+
 bool HasRegisterAnomaly(const CheckResult& c) {
   for (const std::string& a : c.anomalies) {
     if (a.find("not linearizable") != std::string::npos) return true;
@@ -184,13 +196,7 @@ TEST(FaultTest, SwitchedOffConfirmationIsCaught) {
   cfg.nemeses = {"partition-leader", "partition-leader", "partition-leader"};
   cfg.hold = 2s;
   cfg.node_args = {"--test_break_gate=no-confirmation"};
-  WorkloadOptions& w = cfg.workload;
-  w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = 0;
-  w.register_clients = 3;
-  w.register_readers = 9;
-  w.register_keys = 8;
-  w.reader_timeout = 150ms;
-  w.read_via = {"get"};
+  ReadersOfFewRegisters(cfg.workload);
   RunResult r = RunUntilCaught(cfg, 3, [](const RunResult& r) { return HasRegisterAnomaly(r.check); });
   EXPECT_TRUE(r.final_read);
   EXPECT_TRUE(HasRegisterAnomaly(r.check)) << "the register checker missed stale reads of a deposed leader\n"
@@ -208,13 +214,7 @@ TEST(FaultTest, FollowerReadsWithoutReadIndexAreCaught) {
   cfg.nemeses = {"partition-follower", "partition-follower"};
   cfg.hold = 2s;
   cfg.node_args = {"--test_follower_reads_no_wait"};
-  WorkloadOptions& w = cfg.workload;
-  w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = 0;
-  w.register_clients = 3;
-  w.register_readers = 9;
-  w.register_keys = 8;
-  w.reader_timeout = 150ms;
-  w.read_via = {"get"};
+  ReadersOfFewRegisters(cfg.workload);
   RunResult r = RunUntilCaught(cfg, 3, [](const RunResult& r) { return HasRegisterAnomaly(r.check); });
   EXPECT_TRUE(r.final_read);
   EXPECT_TRUE(HasRegisterAnomaly(r.check)) << "the register checker missed stale follower reads\n"
