@@ -11,6 +11,24 @@ namespace {
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(absl::string_view(s.data(), s.size())); }
 
+std::string Encode(const std::vector<std::string_view>& args) {
+  std::string out;
+  resp::AppendCommand(&out, args);
+  return out;
+}
+
+// An encoded change's command and first argument ("setuser", "alice"), or
+// ("requirepass", "").
+std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
+  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
+  std::vector<std::string_view> args;
+  std::string error;
+  size_t consumed = 0;
+  if (parser.Parse(encoded, &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 3) return {};
+  if (Lower(args[0]) == "config") return {"requirepass", ""};
+  return {Lower(args[1]), std::string(args[2])};
+}
+
 }  // namespace
 
 void LoggedState::Apply(const pb::EffectBatch& node_entry) {
@@ -31,9 +49,23 @@ void LoggedState::Apply(const pb::EffectBatch& node_entry) {
     std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
     settings_.emplace_back(std::move(setting), std::string(args[2]));
   }
+  if (name == "acl" || (name == "config" && sub == "set")) ++acl_generation_;
+  if (name == "acl" && sub == "setuser" && args.size() >= 3) acl_.push_back(Encode(args));
+  if (name == "acl" && sub == "deluser") {
+    const std::set<std::string_view> gone(args.begin() + 2, args.end());
+    std::erase_if(acl_, [&](const std::string& c) {
+      auto [what, user] = AclChangeOf(c);
+      return what == "setuser" && gone.contains(user);
+    });
+  }
   if (name == "config" && sub == "set") {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       std::string setting = Lower(args[i]);
+      if (setting == "requirepass") {
+        std::erase_if(acl_, [](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
+        acl_.push_back(Encode({"CONFIG", "SET", "requirepass", args[i + 1]}));
+        continue;
+      }
       std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
       settings_.emplace_back(std::move(setting), std::string(args[i + 1]));
     }
@@ -44,17 +76,27 @@ void LoggedState::Load(const pb::SnapshotMeta& meta) {
   scripts_ = std::set<std::string>(meta.scripts().begin(), meta.scripts().end());
   settings_.clear();
   for (const pb::Setting& s : meta.settings()) settings_.emplace_back(s.name(), s.value());
+  acl_.assign(meta.acl().begin(), meta.acl().end());
+  ++acl_generation_;
 }
 
 void LoggedState::Save(pb::SnapshotMeta* meta) const {
   meta->clear_scripts();
   meta->clear_settings();
+  meta->clear_acl();
+  for (const std::string& change : acl_) meta->add_acl(change);
   for (const std::string& body : scripts_) meta->add_scripts(body);
   for (const auto& [name, value] : settings_) {
     pb::Setting* s = meta->add_settings();
     s->set_name(name);
     s->set_value(value);
   }
+}
+
+void LoggedState::Copy(const pb::SnapshotMeta& from, pb::SnapshotMeta* to) {
+  to->mutable_scripts()->CopyFrom(from.scripts());
+  to->mutable_settings()->CopyFrom(from.settings());
+  to->mutable_acl()->CopyFrom(from.acl());
 }
 
 std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
@@ -66,6 +108,7 @@ std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
       resp::AppendCommand(&out, {"CONFIG", "SET", s.name(), s.value()});
     }
   }
+  for (const std::string& change : meta.acl()) out.append(change);
   for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
   return out;
 }

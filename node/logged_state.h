@@ -1,7 +1,9 @@
 // State that every member's child must share but that the child's
 // replication stream does not carry: the script cache (Redis 7 replicates
 // scripts by their effects, and an RDB file does not hold the cache), the
-// settings changed with CONFIG SET, and DEBUG switches of behaviour
+// settings changed with CONFIG SET, the users (ACL SETUSER and DELUSER, and
+// CONFIG SET requirepass, which sets the default user's password), and DEBUG
+// switches of behaviour
 // (SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, kept as settings named
 // "debug <subcommand>"). The leader logs the request that changed
 // it as a node entry (an EffectBatch with no stream id); every member's child
@@ -10,6 +12,7 @@
 // prelude of a full sync) before the entries after the snapshot.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -24,12 +27,15 @@ namespace node {
 
 class LoggedState {
  public:
-  // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, DEBUG <switch> <value>.
+  // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, ACL SETUSER/DELUSER,
+  // DEBUG <switch> <value>.
   void Apply(const pb::EffectBatch& node_entry);
 
   void Load(const pb::SnapshotMeta& meta);
   // Writes the scripts and settings into `meta`.
   void Save(pb::SnapshotMeta* meta) const;
+  // Copies this state's part of a snapshot's metadata.
+  static void Copy(const pb::SnapshotMeta& from, pb::SnapshotMeta* to);
   // The requests that give a child loaded from a snapshot this state.
   static std::string Prelude(const pb::SnapshotMeta& meta);
 
@@ -37,6 +43,10 @@ class LoggedState {
   std::optional<std::string> Setting(std::initializer_list<std::string_view> names) const;
   size_t scripts() const { return scripts_.size(); }
   size_t settings() const { return settings_.size(); }
+  // User changes in force (0: every child has Redis's initial users).
+  size_t acl_changes() const { return acl_.size(); }
+  // Counts the user changes folded in (and loads): changes when they may have.
+  uint64_t acl_generation() const { return acl_generation_; }
 
  private:
   std::set<std::string> scripts_;
@@ -44,6 +54,13 @@ class LoggedState {
   // aliases (hash-max-ziplist-entries, hash-max-listpack-entries) keep their
   // order, so replaying them yields what the leader's child had.
   std::vector<std::pair<std::string, std::string>> settings_;
+  // The user changes, RESP-encoded, in the order made: each ACL SETUSER
+  // builds on the ones before (rules add up), and CONFIG SET requirepass
+  // resets the default user's passwords, so their order matters. A DELUSER
+  // drops the changes of the users it deleted (and itself: a fresh child
+  // never had them); a requirepass replaces the ones before it.
+  std::vector<std::string> acl_;
+  uint64_t acl_generation_ = 0;
 };
 
 }  // namespace node

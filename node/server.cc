@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
@@ -14,6 +15,7 @@
 #include "node/effects.pb.h"
 #include "node/logging.h"
 #include "node/child/sync_client.h"
+#include "node/cluster/peer_auth.h"
 #include "resp/value.h"
 #include "resp/writer.h"
 
@@ -63,6 +65,8 @@ absl::Status Server::Start() {
   child_options_.dir = (fs::path(options_.dir) / "child").string();
   child_options_.socket_path = (fs::path(options_.dir) / "child" / "redis.sock").string();
   child_options_.databases = options_.databases;
+  child_options_.internal_password = absl::BytesToHexString(peer::RandomBytes(32));
+  child_auth_request_ = InternalAuthRequest(child_options_.internal_password);
   if (child_options_.socket_path.size() > kMaxSocketPath) {
     return absl::InvalidArgumentError(
         absl::StrCat("--dir is too long for a unix socket path: ", child_options_.socket_path));
@@ -110,6 +114,7 @@ absl::Status Server::Start() {
   if (options_.follower_reads) {
     FollowerReads::Hooks hooks;
     hooks.socket_path = child_options_.socket_path;
+    hooks.auth = child_auth_request_;
     hooks.give_up_after = std::chrono::milliseconds(options_.no_leader_wait_ms);
     hooks.read_index = [this](const std::string& context) {
       return !is_leader_ && leader_id_ != 0 && rlog_->ReadIndex(context).ok();
@@ -122,6 +127,7 @@ absl::Status Server::Start() {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
     committed_index_ = snap->index();
     logged_.Load(*snap);
+    acl_changed_at_ = snap->index();
   }
   state_ = State::kRunning;
   PromoteLearners();
@@ -166,6 +172,7 @@ absl::Status Server::StartChild() {
   asio::io_context sync_io;
   SyncClient client(sync_io);
   if (auto s = client.Connect(child_options_.socket_path); !s.ok()) return s;
+  if (auto s = client.Auth(kInternalUser, child_options_.internal_password); !s.ok()) return s;
   if (!commands_) {
     auto reply = client.Call({"COMMAND"});
     if (!reply.ok()) return reply.status();
@@ -178,7 +185,11 @@ absl::Status Server::StartChild() {
   control_.on_error = [this](const absl::Status& st) { RebuildChild(std::string(st.message())); };
   busy_ping_in_flight_ = false;
   if (auto st = control_.Connect(child_options_.socket_path); !st.ok()) return st;
+  control_.Call({"AUTH", kInternalUser, child_options_.internal_password}, [this](const resp::Value& v) {
+    if (v.type == resp::Type::kError) RebuildChild(absl::StrCat("the child refused the node's user: ", v.str));
+  });
   control_.Call({"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, "control")}, [](const resp::Value&) {});
+  acl_generation_seen_ = 0;  // a new child: learnt again once its users are in
   return absl::OkStatus();
 }
 
@@ -256,6 +267,7 @@ void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
   committed_index_ = meta.index();
   log_bytes_since_snapshot_ = 0;
   logged_.Load(meta);
+  acl_changed_at_ = meta.index();
   RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));
 }
 
@@ -356,7 +368,8 @@ void Server::StartStream(std::optional<std::pair<std::string, uint64_t>> resume,
     stream_starting_ = false;
     RebuildChild(std::string(s.message()));
   };
-  reader_ = std::make_unique<ReplicationReader>(io_, child_options_.socket_path, options_.port, std::move(cb));
+  reader_ = std::make_unique<ReplicationReader>(io_, child_options_.socket_path, child_auth_request_, options_.port,
+                                                std::move(cb));
   reader_->Start(std::move(resume), db);
 }
 
@@ -473,7 +486,11 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     const bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data());
     const bool check = effects && batch.stream_id().empty() && !batch.check_digest().empty();
     if (check && promoted_) DigestCommitted(e.index(), batch.check_digest());
-    if (effects && batch.stream_id().empty() && !check) logged_.Apply(batch);
+    if (effects && batch.stream_id().empty() && !check) {
+      const uint64_t generation = logged_.acl_generation();
+      logged_.Apply(batch);
+      if (logged_.acl_generation() != generation) acl_changed_at_ = e.index();
+    }
     if (!promoted_) {
       FeedChild(e);
       continue;
@@ -487,6 +504,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
   if (promoted_ && !entries.empty()) {
     gate_.Applied(entries.back().index());
     GateChanged();
+    LearnDefaultUser();  // the leader's child ran every change before it was logged
   }
   FinishSnapshot();
   MaybeSnapshot();
@@ -510,6 +528,7 @@ void Server::AdvanceCommitted(uint64_t offset) {
 }
 
 void Server::OnApplied(uint64_t index) {
+  if (index >= acl_changed_at_) LearnDefaultUser();  // the child ran the newest user change
   if (follower_reads_ && !promoted_) follower_reads_->Applied(index);
   gate_.Applied(index);
   GateChanged();

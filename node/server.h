@@ -130,6 +130,21 @@ class Server {
   // `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
   void NodeCommand(std::span<const std::string_view> args, int proto, gate::SessionId caller,
                    std::function<void(std::string)> reply);
+  // Users (server_clients.cc). Whether any user change is in force (ACL
+  // SETUSER, requirepass): until then every connection runs as Redis's
+  // default user, which may run anything, and the node skips the checks below.
+  bool acl_in_use() const { return logged_.acl_changes() > 0; }
+  // Whether Redis's default user needs no password (and is on): a new
+  // connection starts authenticated. Learnt from the child after each user
+  // change; a session confirms it on its own connection (HELLO).
+  bool default_user_open() const { return acl_in_use() ? default_user_open_ : true; }
+  // The AUTH that makes a connection to the child the node's own.
+  const std::string& child_auth_request() const { return child_auth_request_; }
+  // Whether `user` may run what `args` asks of the node itself (the command
+  // PermissionProxy names; ACL DRYRUN on the node's link): `done` gets "" if
+  // so, else the NOPERM error to reply.
+  void CheckPermission(const std::string& user, std::span<const std::string_view> args,
+                       std::function<void(std::string)> done);
   // Clients as a client sees them (server_clients.cc): a session's addresses
   // by its connection on the leader's child; how many sessions have one;
   // CONFIG GET's reply with this node's view of the settings it owns.
@@ -339,7 +354,14 @@ class Server {
   asio::steady_timer drain_timer_;
   bool shutting_down_ = false;
   static constexpr auto kDrainTimeout = std::chrono::seconds(2);
-  LoggedState logged_;  // scripts and settings as the log built them
+  LoggedState logged_;  // scripts, settings and users as the log built them
+  std::string child_auth_request_;
+  bool default_user_open_ = true;
+  uint64_t acl_generation_seen_ = 0;
+  uint64_t acl_changed_at_ = 0;  // the log index of the newest user change (or snapshot)
+  // Asks the child whether the default user needs a password, if the users
+  // changed since it last asked.
+  void LearnDefaultUser();
 
   // Leadership confirmations of the node's own (backups): read rounds
   // whose context is "h<n>".

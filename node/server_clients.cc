@@ -200,4 +200,60 @@ std::string Server::CheckSettings(const SettingsCheck& check, std::string_view c
   return "+OK\r\n";
 }
 
+// ---------------------------------------------------------------- users
+
+void Server::LearnDefaultUser() {
+  if (logged_.acl_generation() == acl_generation_seen_ || !control_.connected()) return;
+  acl_generation_seen_ = logged_.acl_generation();
+  // (Called once the child ran the newest change: on a follower, once it
+  // acknowledged that entry; on the leader, whose child ran it first.)
+  control_.Call({"ACL", "GETUSER", "default"}, [this](const resp::Value& v) {
+    if (v.type != resp::Type::kArray && v.type != resp::Type::kMap) return;
+    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+      if (v.elements[i].AsString() != "flags") continue;
+      bool on = false, nopass = false;
+      for (const resp::Value& f : v.elements[i + 1].elements) {
+        on |= f.AsString() == "on";
+        nopass |= f.AsString() == "nopass";
+      }
+      default_user_open_ = on && nopass;
+    }
+  });
+}
+
+void Server::CheckPermission(const std::string& user, std::span<const std::string_view> args,
+                             std::function<void(std::string)> done) {
+  std::string shown = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
+  if (shown == "client" && args.size() > 1) {
+    absl::StrAppend(&shown, "|", absl::AsciiStrToLower(absl::string_view(args[1].data(), args[1].size())));
+  }
+  const std::string denied = absl::StrCat("NOPERM this user has no permissions to run the '", shown, "' command");
+  // Answered exactly once: by the child, or with TRYAGAIN if the link to the
+  // child closes first (a rebuild drops the requests in flight).
+  struct Once {
+    Once(asio::io_context& io, std::function<void(std::string)> done) : io(io), done(std::move(done)) {}
+    Once(const Once&) = delete;
+    asio::io_context& io;
+    std::function<void(std::string)> done;
+    ~Once() {
+      if (done) asio::post(io, [d = std::move(done)] { d("TRYAGAIN the node's redis-server restarted; retry"); });
+    }
+  };
+  auto once = std::make_shared<Once>(io_, std::move(done));
+  if (!control_.connected()) return;  // ~Once answers
+  std::vector<std::string> dryrun = {"ACL", "DRYRUN", user};
+  for (std::string& a : PermissionProxy(args)) dryrun.push_back(std::move(a));
+  const bool proxied = dryrun[3] != std::string_view(args[0].data(), args[0].size());
+  control_.Call(dryrun, [once, denied, proxied](const resp::Value& v) {
+    auto done = std::exchange(once->done, nullptr);
+    if (v.type == resp::Type::kSimpleString && v.str == "OK") return done("");
+    // DRYRUN says why in a sentence ("This user has no permissions to run
+    // the 'shutdown' command"); the error a client gets starts in lowercase.
+    if (proxied || v.type == resp::Type::kError || v.str.empty()) return done(denied);
+    std::string why = v.str;
+    why[0] = absl::ascii_tolower(static_cast<unsigned char>(why[0]));
+    done(absl::StrCat("NOPERM ", why));
+  });
+}
+
 }  // namespace node

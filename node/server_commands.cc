@@ -66,6 +66,7 @@ std::string Server::StatusReply(int proto) const {
       {"peer_auth", options_.raft.cluster_secret.empty() ? "none" : "secret"},
       {"peer_handshakes_refused", absl::StrCat(links.handshakes_refused)},
       {"peer_wrong_sender", absl::StrCat(links.wrong_sender)},
+      {"acl_changes", absl::StrCat(logged_.acl_changes())},
       {"raft_ignored_non_members", absl::StrCat(st.ignored_non_members)},
       {"stream_id", stream_id_},
       {"stream_committed_offset", absl::StrCat(committed_offset_)},

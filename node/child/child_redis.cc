@@ -5,23 +5,60 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
+#include <openssl/evp.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "asio.hpp"
 #include "node/logging.h"
 #include "node/child/sync_client.h"
+#include "resp/writer.h"
 
 namespace node {
+namespace {
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+// The child's config file: only the node's own user, by its password's hash
+// (the password itself is never on disk or in a process's arguments).
+absl::Status WriteChildConfig(const std::string& path, std::string_view password) {
+  std::error_code fec;
+  std::filesystem::remove(path, fec);
+  std::ofstream out(path, std::ios::trunc);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, fec);
+  out << "user " << kInternalUser << " on #" << Sha256Hex(password) << " ~* &* +@all\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write the child's config file ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string InternalAuthRequest(std::string_view password) {
+  std::string out;
+  resp::AppendCommand(&out, {"AUTH", kInternalUser, password});
+  return out;
+}
 
 absl::Status ChildRedis::Start() {
   Kill();
   std::error_code fec;
   std::filesystem::create_directories(options_.dir, fec);
   std::filesystem::remove(options_.socket_path, fec);
+  const std::string config = absl::StrCat(options_.dir, "/node-user.conf");
+  if (auto s = WriteChildConfig(config, options_.internal_password); !s.ok()) return s;
   std::vector<std::string> args = {
       options_.redis_server,
+      config,
       "--port", "0",
       "--unixsocket", options_.socket_path,
       "--unixsocketperm", "700",
@@ -71,6 +108,7 @@ absl::Status ChildRedis::Start() {
     asio::io_context io;
     SyncClient c(io);
     last = c.Connect(options_.socket_path);
+    if (last.ok()) last = c.Auth(kInternalUser, options_.internal_password);
     if (last.ok()) {
       auto pong = c.Call({"PING"});
       if (pong.ok() && pong->AsString() == "PONG") {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,12 +18,24 @@ namespace node {
 // CLIENT LIST, CLIENT KILL and INFO's client count leave them out.
 inline constexpr char kInternalClientPrefix[] = "anarcho:";
 
+// The node's own user in its child. A client's connection runs as the user the
+// client authenticates as (`default` at first); the node's own links (control,
+// stream, reads, start-up) authenticate as this user, which may run anything,
+// so ACL SETUSER, requirepass or a restricted default user never lock the node
+// out. Its password is random per node process and never leaves it: the
+// child's config file holds only its SHA-256. Clients never see the user (the
+// router hides it from ACL replies and refuses to authenticate as it).
+inline constexpr char kInternalUser[] = "anarcho-node";
+// AUTH as kInternalUser, RESP-encoded.
+std::string InternalAuthRequest(std::string_view password);
+
 struct ChildOptions {
   std::string redis_server = "redis-server";
   std::string dir;          // the child's working dir (its log file lives here)
   std::string socket_path;  // unix socket the child listens on
   int databases = 16;
   std::vector<std::string> extra_args;  // more "--name value" settings
+  std::string internal_password;        // kInternalUser's
   absl::Duration ready_timeout = absl::Seconds(20);
 };
 

@@ -30,10 +30,11 @@ bool NameIs(std::string_view arg, absl::string_view name) {
 
 }  // namespace
 
-ReplicationReader::ReplicationReader(asio::io_context& io, std::string socket_path,
+ReplicationReader::ReplicationReader(asio::io_context& io, std::string socket_path, std::string auth,
                                      int listening_port, Callbacks callbacks)
     : io_(io),
       socket_path_(std::move(socket_path)),
+      auth_(std::move(auth)),
       listening_port_(listening_port),
       cb_(std::move(callbacks)),
       ack_timer_(io),
@@ -64,8 +65,8 @@ void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> re
     group_ = EffectRun{};
   }
   // Named, so that CLIENT LIST and CLIENT KILL leave the node's own links out.
-  state_ = State::kName;
-  Send(absl::StrCat("CLIENT SETNAME ", kInternalClientPrefix, "stream\r\nPING\r\n"));
+  state_ = State::kAuth;
+  Send(absl::StrCat(auth_, "CLIENT SETNAME ", kInternalClientPrefix, "stream\r\nPING\r\n"));
   Read();
 }
 
@@ -123,6 +124,11 @@ void ReplicationReader::Process() {
     switch (state_) {
       case State::kIdle:
         return;
+      case State::kAuth:
+        if (!TakeLine(&line)) return;
+        if (line != "+OK") return Fail(absl::UnavailableError(absl::StrCat("replication handshake: AUTH: ", line)));
+        state_ = State::kName;
+        break;
       case State::kName:
         if (!TakeLine(&line)) return;
         if (line != "+OK") return Fail(absl::UnavailableError(absl::StrCat("replication handshake: SETNAME: ", line)));

@@ -52,7 +52,8 @@ class ReplicationReader {
     std::function<void(const absl::Status&)> on_error;
   };
 
-  ReplicationReader(asio::io_context& io, std::string socket_path, int listening_port,
+  // `auth`: the AUTH request that opens the link (InternalAuthRequest).
+  ReplicationReader(asio::io_context& io, std::string socket_path, std::string auth, int listening_port,
                     Callbacks callbacks);
   ~ReplicationReader();
 
@@ -66,7 +67,7 @@ class ReplicationReader {
   uint64_t offset() const { return offset_; }
 
  private:
-  enum class State { kIdle, kName, kPing, kPort, kCapa, kPsync, kRdbHeader, kRdbEof, kRdbLength, kStreaming };
+  enum class State { kIdle, kAuth, kName, kPing, kPort, kCapa, kPsync, kRdbHeader, kRdbEof, kRdbLength, kStreaming };
 
   void Send(std::string bytes);
   void Read();
@@ -80,6 +81,7 @@ class ReplicationReader {
 
   asio::io_context& io_;
   std::string socket_path_;
+  std::string auth_;
   int listening_port_;
   Callbacks cb_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

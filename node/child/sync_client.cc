@@ -32,6 +32,13 @@ absl::StatusOr<resp::Value> SyncClient::Call(std::initializer_list<std::string_v
   return ReadReply();
 }
 
+absl::Status SyncClient::Auth(std::string_view user, std::string_view password) {
+  auto reply = Call({"AUTH", user, password});
+  if (!reply.ok()) return reply.status();
+  if (reply->type == resp::Type::kError) return absl::PermissionDeniedError(reply->str);
+  return absl::OkStatus();
+}
+
 absl::Status SyncClient::Pipeline(std::string_view requests, size_t count,
                                   const std::function<void(const resp::Value&)>& on_reply) {
   asio::error_code ec;

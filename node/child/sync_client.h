@@ -21,6 +21,8 @@ class SyncClient {
   absl::Status Connect(const std::string& socket_path);  // unix socket
   absl::Status ConnectTcp(const std::string& host, int port);
   absl::StatusOr<resp::Value> Call(std::initializer_list<std::string_view> args);
+  // AUTH; an error reply (WRONGPASS, ...) is a PermissionDenied status.
+  absl::Status Auth(std::string_view user, std::string_view password);
   // Sends `requests` (already RESP-encoded, `count` of them) and reads their
   // replies; on_reply sees each decoded reply in order.
   absl::Status Pipeline(std::string_view requests, size_t count,

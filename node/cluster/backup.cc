@@ -1,5 +1,6 @@
 #include "node/cluster/backup.h"
 
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/text_format.h"
 #include "node/cluster/snapshot_store.h"
+#include "node/logged_state.h"
 
 extern char** environ;
 
@@ -85,8 +87,7 @@ absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb
       return absl::DataLossError(absl::StrFormat("%s has %d bytes, crc32 %08x; its .meta says %d bytes, crc32 %08x",
                                                  rdb, restore.size, restore.crc32, meta.size(), meta.crc32()));
     }
-    restore.carried.mutable_scripts()->CopyFrom(meta.scripts());
-    restore.carried.mutable_settings()->CopyFrom(meta.settings());
+    LoggedState::Copy(meta, &restore.carried);
   }
   if (auto s = CheckRdb(restore.rdb, redis_server); !s.ok()) return s;
   return restore;

@@ -1,11 +1,13 @@
 #include "node/cluster/replicated_log.h"
 
+
 #include <filesystem>
 #include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "node/logged_state.h"
 #include "node/logging.h"
 
 namespace node {
@@ -19,12 +21,6 @@ namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
 constexpr char kRestoredFromKey[] = "restored-from";  // size and crc32 of the --restore file
 constexpr char kClusterIdKey[] = "cluster-id";
-
-// The host's state that travels with a snapshot (its scripts and settings).
-void CopyCarried(const pb::SnapshotMeta& from, pb::SnapshotMeta* to) {
-  to->mutable_scripts()->CopyFrom(from.scripts());
-  to->mutable_settings()->CopyFrom(from.settings());
-}
 
 std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) { return absl::StrCat(r.size, " ", r.crc32); }
 constexpr char kSnapshotKey[] = "snapshot";           // the newest snapshot
@@ -199,7 +195,7 @@ absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& vo
     meta->add_voters(v);
     (*meta->mutable_addresses())[v] = options_.peers[v].ToString();
   }
-  CopyCarried(options_.restore->carried, &*meta);
+  LoggedState::Copy(options_.restore->carried, &*meta);
   storage::LogWrite w;
   RecordSnapshot(&w, *meta, std::nullopt);
   w.compact_to = index;  // the log starts after the snapshot
@@ -534,7 +530,7 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMe
       for (uint64_t v : cs.voters()) meta->add_voters(v);
       for (uint64_t l : cs.learners()) meta->add_learners(l);
       for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
-      CopyCarried(carried, &*meta);
+      LoggedState::Copy(carried, &*meta);
     }
     asio::post(worker_, [this, meta, prev, compact_to, tail_floor, done, alive] {
       if (!*alive) return;

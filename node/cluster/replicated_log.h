@@ -85,7 +85,7 @@ struct ReplicatedLogOptions {
   // as usual; any other state in --dir is refused.
   struct Restore {
     std::string rdb;                   // copied into the snapshot directory
-    pb::SnapshotMeta carried;          // its scripts and settings (LoggedState)
+    pb::SnapshotMeta carried;          // its scripts, settings and users (LoggedState)
     uint64_t size = 0;
     uint32_t crc32 = 0;
   };

@@ -69,6 +69,7 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket, gate:
   resp::AppendArrayHeader(&probe_subscribed_, 2);
   resp::AppendBulkString(&probe_subscribed_, "pong");
   probe_subscribed_.append(probe_unsubscribed_);
+  authenticated_ = server_.default_user_open();  // confirmed once connected (LearnAuthState)
 }
 
 ClientSession::~ClientSession() = default;
@@ -127,14 +128,27 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
   upstream_state_ = UpstreamState::kConnected;
   forwarding_ = forwarding;
   upstream_open_ = true;
+  const bool users = server_.acl_in_use();
   if (forwarding_) {
     asio::error_code ec;
     upstream_.set_option(asio::ip::tcp::no_delay(true), ec);
   } else {
+    if (users) {
+      // CLIENT ID needs a permission the client's user may lack: the node's
+      // own user asks it, then RESET makes the connection the client's
+      // (Redis's default user, authenticated only if it has no password).
+      to_upstream_.Append(server_.child_auth_request());
+      expects_.push_back(Expect{Expect::Kind::kIgnore});
+    }
     // The child's id for this connection: the node kills it if the client leaves.
     to_upstream_.Append("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
     expects_.push_back(Expect{Expect::Kind::kClientId});
+    if (users) {
+      to_upstream_.Append("*1\r\n$5\r\nRESET\r\n");
+      expects_.push_back(Expect{Expect::Kind::kIgnore});
+    }
   }
+  if (users) LearnAuthState();
   ReadUpstream();
   OnClientData();
 }
@@ -243,6 +257,8 @@ void ClientSession::OnClientData() {
 bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::string_view raw) {
   RouteContext ctx;
   ctx.forwarding = forwarding_;
+  ctx.authenticated = authenticated_;
+  ctx.users_in_use = server_.acl_in_use();
   ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
   ctx.databases = server_.options().databases;
   ctx.port = server_.options().port;
@@ -333,6 +349,8 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   }
   e.count = r.count;
   e.tag = r.tag;
+  e.auth_user = std::move(r.auth_user);
+  e.discards = r.drops_transaction && r.tag != ReplyTag::kReset;
   e.unstall = r.stall;
   e.data = !r.no_data;
   upstream_data_ += e.data;
@@ -344,6 +362,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   }
   expects_.push_back(e);
   if (r.stall) stalled_ = true;
+  if (r.tag == ReplyTag::kReset) LearnAuthState();  // RESET makes the connection the default user's
 }
 
 bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view> args, std::string_view raw) {
@@ -353,7 +372,10 @@ bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view
   // pipelines keeps sending them all to the leader: a write after a read
   // served here would wait for that read's answer, a round trip lost per
   // batch.
-  if (reads == nullptr || gated() || upstream_data_ > 0 || forwarded_this_batch_ || forwarded_last_batch_) {
+  // With users in use, the leader's child checks each read against the
+  // client's user; the link to this node's child runs as the node's own.
+  if (reads == nullptr || gated() || server_.acl_in_use() || upstream_data_ > 0 || forwarded_this_batch_ ||
+      forwarded_last_batch_) {
     return false;
   }
   std::string request;
@@ -381,12 +403,23 @@ bool ClientSession::LocalReadAnswered(ReplySlots::Id slot, std::string_view byte
 
 void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bool silent) {
   const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kNode}, silent);
-  server_.NodeCommand(args, router_.proto(), id_, [weak = weak_from_this(), slot](std::string reply) {
+  auto answer = [weak = weak_from_this(), slot](std::string reply) {
     auto self = weak.lock();
     if (!self) return;
     self->slots_.SetReply(slot, std::move(reply));
     self->slots_.Release(slot);
     self->Flush();
+  };
+  if (!authenticated_) return answer(ErrorReply("NOAUTH Authentication required."));
+  if (!server_.acl_in_use()) return server_.NodeCommand(args, router_.proto(), id_, std::move(answer));
+  // The node acts with its own user's rights: the client's user must have them.
+  auto owned = std::make_shared<std::vector<std::string>>(args.begin(), args.end());
+  server_.CheckPermission(user_, args, [weak = weak_from_this(), owned, answer](std::string denied) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!denied.empty()) return answer(self->ErrorReply(denied));
+    const std::vector<std::string_view> views(owned->begin(), owned->end());
+    self->server_.NodeCommand(views, self->router_.proto(), self->id_, answer);
   });
 }
 
@@ -426,10 +459,40 @@ void ClientSession::SendUpstream(std::span<const std::string_view> args, std::st
 }
 
 void ClientSession::SendRole(gate::CoverId cover) {
-  to_upstream_.Append(kRole);
   Expect e{Expect::Kind::kCover};
   e.cover = cover;
+  if (server_.acl_in_use()) {
+    // The client's user may not be allowed ROLE (and its refusals would fill
+    // the ACL log): the node's own link asks instead, once every reply before
+    // this point arrived. Redis feeds a write's effects to its replication
+    // stream before it writes the reply, so that offset covers them.
+    e.kind = Expect::Kind::kControlCover;
+    expects_.push_back(e);
+    return CoverOnControlWhenDue();
+  }
+  to_upstream_.Append(kRole);
   expects_.push_back(e);
+}
+
+void ClientSession::CoverOnControlWhenDue() {
+  while (!expects_.empty() && expects_.front().kind == Expect::Kind::kControlCover) {
+    const gate::CoverId cover = expects_.front().cover;
+    expects_.pop_front();
+    server_.CoverOnControl(cover);
+  }
+}
+
+void ClientSession::LearnAuthState() {
+  user_ = "default";
+  authenticated_ = server_.default_user_open();
+  if (!server_.acl_in_use()) return;
+  // HELLO without arguments needs no permission, and fails only if the
+  // connection has not authenticated.
+  to_upstream_.Append("*1\r\n$5\r\nHELLO\r\n");
+  Expect e{Expect::Kind::kAuthState};
+  e.unstall = true;
+  expects_.push_back(e);
+  stalled_ = true;
 }
 
 void ClientSession::EndOfBatch() {
@@ -493,6 +556,7 @@ void ClientSession::OnUpstreamData() {
     }
     OnUpstreamValue(bytes, type, std::move(big));
     if (!upstream_open_) return;
+    CoverOnControlWhenDue();
   }
   WriteUpstream();
   Flush();
@@ -532,6 +596,11 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       router_.ProbeAnswered(false);
       stalled_ = false;
       return;
+    case Expect::Kind::kAuthState:
+      authenticated_ = type != '-';
+      stalled_ = false;
+      return;
+    case Expect::Kind::kControlCover:  // never at the front when a reply arrives (CoverOnControlWhenDue)
     case Expect::Kind::kIgnore:
     case Expect::Kind::kStream:
       return;
@@ -548,6 +617,14 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
     stalled_ = false;
     return true;
   }
+  if (bytes.starts_with("-NOPERM") && expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) {
+    // The client's user may not PING, and Redis checks that first: the
+    // node cannot tell, and keeps the connection subscribed.
+    expects_.erase(expects_.begin() + 1);
+    router_.ProbeAnswered(true);
+    stalled_ = false;
+    return true;
+  }
   if (bytes == probe_unsubscribed_ || bytes == "+RESET\r\n") {
     expects_.pop_front();
     slots_.EndStream();
@@ -560,12 +637,35 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
 
 void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big) {
   const bool ok = type != '-' && type != '!';
+  if (e.discards && bytes.starts_with("-NOPERM")) {
+    // The user may run MULTI but not DISCARD: the child keeps the
+    // transaction open where the node took it as ended. Rather than guess,
+    // the connection ends. (A refused EXEC discards the transaction, as
+    // EXECABORT says.)
+    return Abort(absl::StrCat(std::string(bytes.substr(1, bytes.size() - 3)),
+                              " (anarchoredis closes the connection: its transaction is still open)"));
+  }
+  if (ok && !e.auth_user.empty()) {
+    authenticated_ = true;
+    user_ = e.auth_user;
+  }
   switch (e.tag) {
     case ReplyTag::kHello:
       router_.HelloAnswered(ok, e.hello_proto);
       break;
     case ReplyTag::kExecSelect:
       router_.ExecAnswered(type == '*' && bytes != "*-1\r\n");
+      break;
+    case ReplyTag::kSelect:
+      router_.SelectAnswered(ok);
+      break;
+    case ReplyTag::kMulti:
+      router_.MultiAnswered(ok);
+      if (!ok && gated()) {
+        server_.gate().DropTransaction(id_);
+        tx_queued_ = 0;
+        tx_logged_.clear();
+      }
       break;
     default:
       break;
@@ -580,6 +680,8 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     }));
   } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
     slots_.SetReply(e.slot, SlowlogForClients(bytes, e.count));
+  } else if (e.tag == ReplyTag::kAclUsers && type == '*') {
+    slots_.SetReply(e.slot, WithoutNodeUser(bytes));
   } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
     slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, router_.proto()));
   } else if (!big.empty()) {
@@ -622,6 +724,12 @@ void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
       self->SendRole(cover);
       self->WriteUpstream();
     });
+    return;
+  }
+  if (parsed && v.type == resp::Type::kError) {
+    // NOPERM or NOAUTH: the users changed since it was sent. Every reply
+    // before it arrived, so the node's own link can ask now.
+    server_.CoverOnControl(e.cover);
     return;
   }
   if (!parsed || v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") {

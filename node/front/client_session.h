@@ -81,6 +81,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       kIgnore,    // the node's own request (DISCARD after an aborted EXEC)
       kStream,    // a RESP2 subscribe: from here on, replies are a stream
       kProbe,     // is the RESP2 connection still subscribed?
+      kAuthState,  // HELLO after connecting or RESET with users in use: did the connection authenticate?
+      kControlCover,  // no reply: once every reply before it arrived, the node's link learns `cover`'s offset
     };
     Kind kind = Kind::kReply;
     ReplySlots::Id slot = 0;
@@ -88,9 +90,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     gate::CoverId cover = 0;
     ReplyTag tag = ReplyTag::kNone;
     int hello_proto = 0;
+    std::string auth_user = {};  // ReplyTag::kAuth or kHello: the user it authenticates as
     int64_t count = 0;     // ReplyTag::kSlowlog: the entries the client asked for
     bool unstall = false;  // input waits for this reply
     bool data = false;     // kReply: a request whose reply may show data (not SELECT)
+    bool discards = false;  // DISCARD inside MULTI
     // ReplyTag::kLog: the request, to log once it succeeded (rare: kept apart).
     std::shared_ptr<const std::vector<std::string>> logged;
     // EXEC: the queued requests to log, by position in the transaction, if
@@ -115,6 +119,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
   void SendRole(gate::CoverId cover);
+  // kControlCover expectations whose turn came: their offsets are learnt now.
+  void CoverOnControlWhenDue();
+  // The connection just became Redis's default user (connected, or RESET):
+  // with users in use, ask whether that counts as authenticated.
+  void LearnAuthState();
   void EndOfBatch();
   bool gated() const { return !forwarding_; }
 
@@ -188,6 +197,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::pair<size_t, std::vector<std::string>>> tx_logged_;
   // The RESP2 probe (PING <random token>) and its two possible replies.
   std::string probe_request_, probe_subscribed_, probe_unsubscribed_;
+  // The user the connection runs as, and whether it authenticated (as Redis
+  // tracks them: a change of the user's password leaves both as they are).
+  std::string user_ = "default";
+  bool authenticated_ = true;
 
   // Client output.
   ReplySlots slots_;

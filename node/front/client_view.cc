@@ -168,6 +168,25 @@ absl::StatusOr<ClientKillFilter> ClientKillFilterOf(std::span<const std::string_
   return f;
 }
 
+std::string WithoutNodeUser(std::string_view reply) {
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  if (resp::ParseValue(reply, &consumed, &v, &error) != resp::ParseStatus::kOk || v.type != resp::Type::kArray) {
+    return std::string(reply);
+  }
+  const std::string rule_prefix = absl::StrCat("user ", kInternalUser, " ");
+  std::vector<std::string_view> kept;
+  for (const resp::Value& e : v.elements) {
+    const std::string_view s = e.str;
+    if (s != kInternalUser && !s.starts_with(rule_prefix)) kept.push_back(s);
+  }
+  std::string out;
+  resp::AppendArrayHeader(&out, kept.size());
+  for (std::string_view s : kept) resp::AppendBulkString(&out, s);
+  return out;
+}
+
 std::string SlowlogForClients(std::string_view reply, int64_t count) {
   // "*N\r\n", then N entries: each an array whose 4th element is the call's arguments.
   const size_t header_end = reply.find("\r\n");

@@ -54,6 +54,10 @@ std::string WithConnectedClients(std::string_view info, uint64_t count);
 // An unreadable reply is returned as it is.
 std::string SlowlogForClients(std::string_view reply, int64_t count);
 
+// ACL LIST's or ACL USERS's reply without the node's own user (kInternalUser).
+// An unreadable reply is returned as it is.
+std::string WithoutNodeUser(std::string_view reply);
+
 // CLIENT KILL's filters (Redis 7.0: ID, TYPE, ADDR, LADDR, USER, SKIPME), or
 // the old form CLIENT KILL addr:port.
 struct ClientKillFilter {

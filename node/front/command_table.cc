@@ -134,10 +134,6 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"debug", "ERR this DEBUG subcommand is not allowed: it could make the node's children differ "
                 "(DIGEST, OBJECT, SLEEP 0, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD and the like are)"},
       {"config|rewrite", "ERR CONFIG REWRITE is not allowed: the child's settings belong to the node"},
-      {"acl|setuser", "ERR ACL changes are not allowed: the child's users belong to the node"},
-      {"acl|deluser", "ERR ACL changes are not allowed: the child's users belong to the node"},
-      {"acl|load", "ERR ACL changes are not allowed: the child's users belong to the node"},
-      {"acl|save", "ERR ACL changes are not allowed: the child's users belong to the node"},
       {"readonly", "ERR READONLY is not supported yet: every read is linearizable"},
       {"readwrite", "ERR READWRITE is not supported yet: every read is linearizable"},
   };
@@ -232,7 +228,7 @@ std::optional<std::string_view> NodeOwnedSetting(std::string_view name) {
       {"masteruser", kReplication},
       {"port", kNetwork}, {"bind", kNetwork}, {"bind-source-addr", kNetwork}, {"unixsocket", kNetwork},
       {"unixsocketperm", kNetwork}, {"protected-mode", kNetwork}, {"tcp-backlog", kNetwork},
-      {"tcp-keepalive", kNetwork}, {"timeout", kNetwork}, {"maxclients", kNetwork}, {"requirepass", kNetwork},
+      {"tcp-keepalive", kNetwork}, {"timeout", kNetwork}, {"maxclients", kNetwork},
       {"aclfile", kNetwork}, {"io-threads", kNetwork}, {"io-threads-do-reads", kNetwork},
       {"client-output-buffer-limit", "the node enforces output buffer limits itself (--client_output_buffer_limit)"},
       {"daemonize", kProcess}, {"pidfile", kProcess}, {"logfile", kProcess}, {"loglevel", kProcess},
@@ -360,6 +356,13 @@ bool IsLocalNodeCommand(std::string_view lowercase_name) {
 bool AnsweredWithoutLeader(std::string_view lowercase_name) {
   return IsLocalNodeCommand(lowercase_name) || lowercase_name == "info" || lowercase_name == "ping" ||
          lowercase_name == "shutdown";
+}
+
+std::vector<std::string> PermissionProxy(std::span<const std::string_view> args) {
+  const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
+  if (IsLocalNodeCommand(name)) return {"INFO"};
+  if (IsNodeCommand(name)) return {"FAILOVER"};
+  return std::vector<std::string>(args.begin(), args.end());
 }
 
 bool RunsOnThisNode(std::string_view lowercase_name) {

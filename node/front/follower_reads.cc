@@ -187,9 +187,10 @@ void FollowerReads::Connect() {
                           link_state_ = LinkState::kOpen;
                           db_ = 0;
                           proto_ = 2;
-                          std::string name;
+                          std::string name = hooks_.auth;
                           resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, "reads")});
                           out_.Append(std::move(name));
+                          sent_.push_back(0);
                           sent_.push_back(0);
                           Read();
                           Pump();
@@ -246,7 +247,7 @@ void FollowerReads::OnData() {
     }
     const auto id = sent_.front();
     sent_.pop_front();
-    if (id == 0) continue;  // our SELECT, HELLO or CLIENT SETNAME
+    if (id == 0) continue;  // our AUTH, SELECT, HELLO or CLIENT SETNAME
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;
     std::shared_ptr<ClientSession> session = it->second.session.lock();

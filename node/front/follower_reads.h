@@ -35,6 +35,7 @@ class FollowerReads {
     // this context's stamp. False: no leader to ask.
     std::function<bool(const std::string& context)> read_index;
     std::string socket_path;  // the child's
+    std::string auth;         // the AUTH request that opens the link (InternalAuthRequest)
     // A read that got no read index for this long fails with TRYAGAIN (the
     // leader cannot be reached; a leader that can reach no majority steps
     // down after the election timeout, and its clients get errors too).

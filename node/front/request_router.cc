@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "node/child/child_redis.h"
 #include "resp/writer.h"
 
 namespace node {
@@ -76,6 +77,10 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
 }
 
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
+  if (std::optional<Route> r = Users(LowerName(args[0]).view(), args, ctx)) {
+    r->silent = TakeSilence();
+    return *r;
+  }
   // (A RESP2 subscribed connection gets Redis's "only (P|S)SUBSCRIBE ..." error for it.)
   if (!stream_ && args.size() >= 2 && Lower(args[0]) == "client" && Lower(args[1]) == "reply") {
     return ctx.forwarding && in_multi_ ? Forward() : ClientReply(args);  // refused by the leader, which aborts EXEC
@@ -83,6 +88,65 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   Route r = DecideRoute(args, ctx);
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
+  return r;
+}
+
+namespace {
+
+// The user AUTH or HELLO ... AUTH names ("" if it names none).
+std::string AuthUser(std::string_view name, std::span<const std::string_view> args) {
+  if (name == "auth") return args.size() == 2 ? "default" : args.size() == 3 ? std::string(args[1]) : "";
+  for (size_t i = 2; i + 2 < args.size(); ++i) {
+    if (Lower(args[i]) == "auth") return std::string(args[i + 1]);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const std::string_view> args,
+                                          const RouteContext& ctx) {
+  // Redis's commands flagged no_auth.
+  const bool no_auth = name == "auth" || name == "hello" || name == "quit" || name == "reset";
+  if (!ctx.authenticated && !no_auth) {
+    // As Redis: an unknown command or a wrong arity is said first (the
+    // child says it); the node's own commands need authentication.
+    const CommandSpec* spec = commands_.Lookup(args);
+    if (IsNodeCommand(name) || (spec != nullptr && ArityHolds(*spec, args))) {
+      return Answer(Error("NOAUTH Authentication required."));
+    }
+    return std::nullopt;
+  }
+  if (name == "auth" || name == "hello") {
+    const std::string user = AuthUser(name, args);
+    if (user == kInternalUser) return Answer(Error("WRONGPASS invalid username-password pair or user is disabled."));
+    if (name == "hello" || user.empty()) return std::nullopt;  // HELLO is routed below; AUTH's arity error
+    // Inside MULTI the user would change only at EXEC.
+    if (in_multi_) return Refuse("ERR AUTH inside MULTI is not supported by anarchoredis");
+    Route r = Forward();
+    r.tag = ReplyTag::kAuth;
+    r.auth_user = user;
+    return r;
+  }
+  if (name != "acl" || args.size() < 2) return std::nullopt;
+  const std::string sub = Lower(args[1]);
+  if (sub == "setuser" || sub == "deluser" || sub == "getuser" || sub == "dryrun") {
+    const size_t named = sub == "deluser" ? args.size() : std::min<size_t>(args.size(), 3);
+    for (size_t i = 2; i < named; ++i) {
+      if (args[i] == kInternalUser) {
+        return Refuse(absl::StrCat("ERR the user name '", kInternalUser, "' is reserved for the node's own links"));
+      }
+    }
+  }
+  if (ctx.forwarding) return std::nullopt;  // the leader logs and filters
+  Route r = Forward({}, in_multi_);
+  if (sub == "setuser" || sub == "deluser") {
+    r.tag = ReplyTag::kLog;  // every member's child gets the change (LoggedState)
+  } else if (sub == "list" || sub == "users") {
+    r.tag = ReplyTag::kAclUsers;
+  } else {
+    return std::nullopt;
+  }
   return r;
 }
 
@@ -156,7 +220,7 @@ Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const R
       }
       return Wait(args);
     case CommandClass::kTransaction:
-      return Transaction(name, args, *spec);
+      return Transaction(name, ctx);
     case CommandClass::kSubscribe: {
       if (in_multi_) {
         return Refuse("ERR (P|S)SUBSCRIBE inside MULTI is not supported by anarchoredis");
@@ -201,6 +265,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     Route r = Forward();
     r.tag = ReplyTag::kHello;
     r.stall = true;
+    r.auth_user = AuthUser(name, args);
     return r;
   }
   if (name == "reset") return Reset();
@@ -220,7 +285,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   // The db and MULTI matter here for SUBSCRIBE (the leader refuses it inside
   // MULTI) and for the reads this node's own child may serve.
   if (name == "select") return Select(args, ctx);
-  if (spec != nullptr && spec->cls == CommandClass::kTransaction) return Transaction(name, args, *spec);
+  if (spec != nullptr && spec->cls == CommandClass::kTransaction) return Transaction(name, ctx);
   if (name == "client" && args.size() >= 3 && Lower(args[1]) == "tracking") {
     // (OFF alone always succeeds; anything else may turn tracking on.)
     tracking_ = !(args.size() == 3 && Lower(args[2]) == "off");
@@ -261,7 +326,7 @@ std::string RequestRouter::SubscribedError(std::string_view name) const {
                             "context"));
 }
 
-Route RequestRouter::Transaction(std::string_view name, std::span<const std::string_view>, const CommandSpec&) {
+Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx) {
   if (name == "multi") {
     if (in_multi_) return Forward();  // "MULTI calls can not be nested": the transaction goes on
     in_multi_ = true;
@@ -270,6 +335,10 @@ Route RequestRouter::Transaction(std::string_view name, std::span<const std::str
     multi_selects_ = false;
     Route r = Forward();
     r.begins_transaction = true;
+    if (ctx.users_in_use) {
+      r.tag = ReplyTag::kMulti;
+      r.stall = true;
+    }
     return r;
   }
   if (name == "exec" || name == "discard") {
@@ -297,6 +366,15 @@ Route RequestRouter::Transaction(std::string_view name, std::span<const std::str
 
 void RequestRouter::ExecAnswered(bool ran) {
   if (ran) db_ = multi_db_;
+}
+
+void RequestRouter::MultiAnswered(bool ok) {
+  if (!ok) in_multi_ = false;
+}
+
+void RequestRouter::SelectAnswered(bool ok) {
+  if (ok && selecting_ >= 0) db_ = selecting_;
+  selecting_ = -1;
 }
 
 void RequestRouter::HelloAnswered(bool ok, int requested_proto) {
@@ -350,6 +428,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     Route r = Forward();
     r.tag = ReplyTag::kHello;
     r.stall = true;
+    r.auth_user = AuthUser(name, args);
     return r;
   }
   return Forward({}, in_multi_);
@@ -457,9 +536,15 @@ Route RequestRouter::Select(std::span<const std::string_view> args, const RouteC
     }
     return Forward({}, true);
   }
-  if (valid) db_ = static_cast<int>(db);
   Route r = Forward();
   r.no_data = true;
+  if (valid && ctx.users_in_use) {
+    selecting_ = static_cast<int>(db);
+    r.tag = ReplyTag::kSelect;
+    r.stall = true;
+  } else if (valid) {
+    db_ = static_cast<int>(db);
+  }
   return r;
 }
 

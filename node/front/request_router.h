@@ -41,6 +41,12 @@ enum class ReplyTag {
   kClientList,  // CLIENT LIST / INFO: the rows a client is shown (node/front/client_view.h)
   kConfigGet,   // CONFIG GET: the node's own view of the settings it owns (port, bind)
   kSlowlog,     // SLOWLOG GET: without the node's own ROLE calls (client_view.h)
+  kAuth,        // AUTH: once it succeeded, the connection runs as `auth_user`
+  kAclUsers,    // ACL LIST / ACL USERS: without the node's own user
+  // With users in use, the client's user may be refused what the router
+  // otherwise predicts succeeds: MULTI and SELECT wait for their replies.
+  kMulti,   // MULTI: refused, the connection is not in a transaction
+  kSelect,  // SELECT: the db changes only if it succeeded
 };
 
 // CONFIG SET of settings the node owns, each to the value it already has (as
@@ -87,10 +93,17 @@ struct Route {
   // `count` is what the client asked for.
   std::string rewritten;
   int64_t count = 0;
+  // AUTH, or HELLO ... AUTH: the user the connection runs as if it succeeds.
+  std::string auth_user;
 };
 
 struct RouteContext {
   bool forwarding = false;  // this node relays to the leader, which applies the rules
+  // The connection authenticated (or needs not: the default user has no
+  // password). If not, only AUTH, HELLO, QUIT and RESET run, as in Redis.
+  bool authenticated = true;
+  // Users are in use: the user may be refused any command (see kMulti).
+  bool users_in_use = false;
   bool no_leader = false;   // no upstream to forward to (after the bounded wait)
   int databases = 16;
   // The node's own client address (CONFIG SET of port or bind to these holds).
@@ -108,6 +121,8 @@ class RequestRouter {
   // Replies the state depends on (see ReplyTag).
   void HelloAnswered(bool ok, int requested_proto);
   void ExecAnswered(bool ran);
+  void MultiAnswered(bool ok);
+  void SelectAnswered(bool ok);
   // The RESP2 stream ended (+RESET, or a probe found the connection unsubscribed).
   void StreamEnded() { stream_ = false; }
   // The probe's answer: the request that waited for it is routed again.
@@ -135,10 +150,14 @@ class RequestRouter {
 
  private:
   Route DecideRoute(std::span<const std::string_view> args, const RouteContext& ctx);
+  // NOAUTH before authentication; AUTH; ACL changes (logged, like CONFIG SET)
+  // and listings; the node's own user, which no client may use or change.
+  std::optional<Route> Users(std::string_view name, std::span<const std::string_view> args,
+                             const RouteContext& ctx);
   // CLIENT REPLY ON|OFF|SKIP: the client-facing node drops the replies (never forwarded).
   Route ClientReply(std::span<const std::string_view> args);
   Route Client(std::string_view sub, std::span<const std::string_view> args);
-  Route Transaction(std::string_view name, std::span<const std::string_view> args, const CommandSpec& spec);
+  Route Transaction(std::string_view name, const RouteContext& ctx);
   Route Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Forwarding(std::string_view name, std::span<const std::string_view> args, const CommandSpec* spec,
                    const RouteContext& ctx);
@@ -163,6 +182,7 @@ class RequestRouter {
   bool multi_poisoned_ = false;  // a refused command was queued: EXEC aborts
   int multi_db_ = 0;             // the db inside the transaction, after its queued SELECTs
   bool multi_selects_ = false;
+  int selecting_ = -1;           // kSelect: the db once SELECT succeeded
   bool stream_ = false;          // RESP2: the connection subscribed; replies are a stream
   bool known_subscribed_ = false;  // a probe said so, and no (un)subscribe was sent since
   bool subscribed3_ = false;     // RESP3: subscribed (pushes), commands still allowed

@@ -159,9 +159,14 @@ std::vector<std::string> Cluster::SecretArgs() const {
   return {"--cluster_secret_file", absl::StrCat(dir_, "/cluster.secret")};
 }
 
+void Cluster::Authenticate(Client& c) const {
+  if (auth_ && c.connected()) c.Call({"AUTH", auth_->first, auth_->second});
+}
+
 std::map<std::string, std::string> Cluster::Status(int i) {
   std::map<std::string, std::string> out;
   Client c(ports_[i]);
+  Authenticate(c);
   if (!c.connected()) return out;
   c.Send("*1\r\n$14\r\nANARCHO.STATUS\r\n");
   auto v = c.Read(std::chrono::seconds(2));
@@ -214,6 +219,7 @@ std::string Cluster::Replace(int i) {
       int leader = WaitForLeader(std::chrono::seconds(10));
       if (leader < 0 || leader == i) return "no leader other than the node to replace";
       Client c(ports_[leader]);
+      Authenticate(c);
       resp::Value v = c.Call(args);
       if (!v.IsError()) return "";
       last = v.str;
@@ -268,9 +274,10 @@ absl::StatusOr<resp::Value> Cluster::ChildCall(int i, const std::vector<std::str
   if (auto s = c.Connect(nodes_[i]->dir() + "/child/redis.sock"); !s.ok()) return s;
   std::vector<std::string_view> views(args.begin(), args.end());
   std::string request;
+  if (auth_) resp::AppendCommand(&request, {"AUTH", auth_->first, auth_->second});
   resp::AppendCommand(&request, views);
   resp::Value reply;
-  if (auto s = c.Pipeline(request, 1, [&](const resp::Value& v) { reply = v; }); !s.ok()) return s;
+  if (auto s = c.Pipeline(request, auth_ ? 2 : 1, [&](const resp::Value& v) { reply = v; }); !s.ok()) return s;
   return reply;
 }
 
@@ -288,6 +295,7 @@ bool Cluster::WaitConverged(std::chrono::milliseconds timeout) {
     int leader = WaitForLeader(std::chrono::seconds(5));
     if (leader < 0) continue;
     Client c(ports_[leader]);
+    Authenticate(c);
     resp::Value v = c.Call({"ANARCHO.DIGEST"});
     if (v.IsError() || v.elements.size() != 4) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -62,6 +63,9 @@ class Cluster {
   Node& node(int i) { return *nodes_[i]; }
   // The flags that give a node this cluster's secret (empty without one).
   std::vector<std::string> SecretArgs() const;
+  // Once a test sets a password (requirepass, or a restricted default user),
+  // the harness's own requests (Status, WaitConverged, ...) AUTH first.
+  void UseAuth(std::string user, std::string password) { auth_ = {std::move(user), std::move(password)}; }
 
   // Index of the node that reports itself serving as leader; waits up to
   // `timeout`; -1 if none. `among` restricts the candidates.
@@ -89,6 +93,9 @@ class Cluster {
   std::map<std::string, std::string> Status(int i);
 
  private:
+  // AUTH on `c` if UseAuth was called.
+  void Authenticate(Client& c) const;
+  std::optional<std::pair<std::string, std::string>> auth_;
   std::vector<std::string> NodeArgs(int i);
 
   ClusterOptions options_;

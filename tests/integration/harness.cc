@@ -208,9 +208,10 @@ bool WaitReady(int port, std::chrono::milliseconds timeout) {
     Client c(port);
     if (c.connected()) {
       // A data command: PING is answered by a node without a leader too.
+      // (NOAUTH comes once it could forward it: a password is set.)
       c.Send("*2\r\n$6\r\nEXISTS\r\n$14\r\nanarcho:ready?\r\n");
       auto v = c.Read(std::chrono::seconds(2));
-      if (v && v->type == resp::Type::kInteger) return true;
+      if (v && (v->type == resp::Type::kInteger || (v->IsError() && v->str.starts_with("NOAUTH")))) return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

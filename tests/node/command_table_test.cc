@@ -195,16 +195,78 @@ TEST(RequestRouterTest, FollowerReadsFollowTheConnectionsState) {
   EXPECT_EQ(after_reset.db, 0);
 }
 
+// Users: NOAUTH before authentication, AUTH tracked, ACL changes logged and
+// listings filtered, and the node's own user out of every client's reach.
+TEST(RequestRouterTest, UsersAsRedisHasThemAndTheNodesOwnUserHidden) {
+  RequestRouter r(Table());
+  RouteContext ctx;
+  ctx.authenticated = false;
+  auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+  for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
+           {"GET", "k"}, {"PING"}, {"ANARCHO.STATUS"}, {"SHUTDOWN"}, {"CLIENT", "REPLY", "OFF"}, {"MULTI"}}) {
+    Route denied = route(args);
+    EXPECT_EQ(denied.action, Route::Action::kReply) << args[0];
+    EXPECT_EQ(denied.reply, "-NOAUTH Authentication required.\r\n") << args[0];
+  }
+  Route auth = route({"AUTH", "alice", "pw"});
+  EXPECT_EQ(auth.action, Route::Action::kForward);
+  EXPECT_EQ(auth.tag, ReplyTag::kAuth);
+  EXPECT_EQ(auth.auth_user, "alice");
+  EXPECT_EQ(route({"AUTH", "pw"}).auth_user, "default");
+  EXPECT_EQ(route({"HELLO", "3", "AUTH", "bob", "pw", "SETNAME", "x"}).auth_user, "bob");
+  EXPECT_EQ(route({"QUIT"}).action, Route::Action::kReply);
+  for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
+           {"AUTH", "anarcho-node", "guess"}, {"HELLO", "3", "AUTH", "anarcho-node", "guess"}}) {
+    EXPECT_EQ(route(args).reply, "-WRONGPASS invalid username-password pair or user is disabled.\r\n") << args[0];
+  }
+  ctx.authenticated = true;
+  EXPECT_EQ(route({"GET", "k"}).action, Route::Action::kForward);
+  EXPECT_EQ(route({"ACL", "SETUSER", "alice", "on"}).tag, ReplyTag::kLog);
+  EXPECT_EQ(route({"ACL", "DELUSER", "alice"}).tag, ReplyTag::kLog);
+  EXPECT_EQ(route({"ACL", "LIST"}).tag, ReplyTag::kAclUsers);
+  EXPECT_EQ(route({"ACL", "USERS"}).tag, ReplyTag::kAclUsers);
+  EXPECT_EQ(route({"CONFIG", "SET", "requirepass", "x"}).tag, ReplyTag::kLog);
+  for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
+           {"ACL", "SETUSER", "anarcho-node", "nopass"}, {"ACL", "DELUSER", "alice", "anarcho-node"},
+           {"ACL", "GETUSER", "anarcho-node"}, {"ACL", "DRYRUN", "anarcho-node", "get", "k"}}) {
+    Route refused = route(args);
+    EXPECT_EQ(refused.action, Route::Action::kReply) << args[1];
+    EXPECT_NE(refused.reply.find("reserved"), std::string::npos) << args[1];
+  }
+  // Inside MULTI the user would change only at EXEC: refused, and EXEC aborts.
+  route({"MULTI"});
+  EXPECT_NE(route({"AUTH", "pw"}).reply.find("inside MULTI"), std::string::npos);
+  EXPECT_EQ(route({"EXEC"}).action, Route::Action::kExecAbort);
+  // A follower relays ACL requests; the leader logs and filters them.
+  RequestRouter f(Table());
+  RouteContext fctx;
+  fctx.forwarding = true;
+  EXPECT_EQ(f.Decide(std::vector<std::string_view>{"ACL", "SETUSER", "a"}, fctx).tag, ReplyTag::kNone);
+  EXPECT_EQ(f.Decide(std::vector<std::string_view>{"AUTH", "a", "b"}, fctx).auth_user, "a");
+}
+
+TEST(PermissionProxyTest, NodeCommandsNeedWhatTheirRedisCounterpartsNeed) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"ANARCHO.STATUS"}), V{"INFO"});
+  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"anarcho.health"}), V{"INFO"});
+  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"ANARCHO.TRANSFER", "2"}), V{"FAILOVER"});
+  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"ANARCHO.ADD", "4", "a:1:2"}), V{"FAILOVER"});
+  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"SHUTDOWN", "NOSAVE"}), (V{"SHUTDOWN", "NOSAVE"}));
+  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"CLIENT", "KILL", "ID", "3"}),
+            (V{"CLIENT", "KILL", "ID", "3"}));
+}
+
 TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNode) {
   for (const char* name : {"save", "appendonly", "dir", "dbfilename", "aof-use-rdb-preamble", "replicaof",
                            "repl-backlog-size", "replica-read-only", "min-replicas-to-write", "port", "bind",
-                           "timeout", "maxclients", "tls-port", "requirepass", "client-output-buffer-limit",
+                           "timeout", "maxclients", "tls-port", "client-output-buffer-limit",
                            "loglevel", "cluster-enabled"}) {
     EXPECT_TRUE(NodeOwnedSetting(name).has_value()) << name;
   }
   for (const char* name : {"maxmemory", "maxmemory-policy", "hash-max-listpack-entries", "list-max-listpack-size",
                            "notify-keyspace-events", "busy-reply-threshold", "lua-time-limit", "proto-max-bulk-len",
-                           "lazyfree-lazy-user-del", "slowlog-log-slower-than", "no-such-setting"}) {
+                           "lazyfree-lazy-user-del", "slowlog-log-slower-than", "requirepass",
+                           "no-such-setting"}) {
     EXPECT_FALSE(NodeOwnedSetting(name).has_value()) << name;
   }
 }

@@ -65,5 +65,36 @@ TEST(LoggedStateTest, SnapshotRoundTripAndPrelude) {
   EXPECT_EQ(LoggedState::Prelude(meta), expected);
 }
 
+// Users: every change replayed in order on a rebuilt child; a DELUSER
+// leaves no trace of the user, a requirepass replaces the earlier one.
+TEST(LoggedStateTest, UsersReplayInOrder) {
+  LoggedState s;
+  EXPECT_EQ(s.acl_changes(), 0u);
+  s.Apply(Entry({"ACL", "SETUSER", "alice", "on", ">pw", "~a*", "+get"}));
+  s.Apply(Entry({"CONFIG", "SET", "requirepass", "one", "maxmemory", "1mb"}));
+  s.Apply(Entry({"acl", "setuser", "bob", "on", ">b"}));
+  s.Apply(Entry({"ACL", "SETUSER", "alice", "+set"}));
+  s.Apply(Entry({"CONFIG", "SET", "requirepass", "two"}));
+  EXPECT_EQ(s.acl_changes(), 4u);
+  EXPECT_EQ(s.settings(), 1u) << "requirepass is a user change, not a setting";
+  s.Apply(Entry({"ACL", "DELUSER", "bob", "nobody"}));
+  EXPECT_EQ(s.acl_changes(), 3u);
+  pb::SnapshotMeta meta;
+  s.Save(&meta);
+  LoggedState t;
+  t.Load(meta);
+  EXPECT_EQ(t.acl_changes(), 3u);
+  const std::string prelude = LoggedState::Prelude(meta);
+  EXPECT_EQ(prelude.find("bob"), std::string::npos);
+  EXPECT_EQ(prelude.find("one"), std::string::npos);
+  const size_t first = prelude.find("+get"), second = prelude.find("+set"), pass = prelude.find("two");
+  ASSERT_NE(pass, std::string::npos);
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, pass);
+  EXPECT_LT(prelude.find("maxmemory"), first) << "settings first, then users, in the order made";
+  s.Apply(Entry({"ACL", "DELUSER", "alice"}));
+  EXPECT_EQ(s.acl_changes(), 1u);
+}
+
 }  // namespace
 }  // namespace node

@@ -1,0 +1,429 @@
+// Users and authentication: AUTH, HELLO AUTH, requirepass and ACL users
+// behave through a cluster's follower as on a plain redis-server (the same
+// requests, compared reply by reply), reach every member, survive restarts
+// and snapshots, guard the node's own commands, and never expose the node's
+// own user.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+#include "harness.h"
+#include "resp/writer.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A request on one of several named connections; connections open on first use.
+struct Step {
+  std::string who;
+  std::vector<std::string> args;
+  // kRules: ACL GETUSER, LIST and CAT, with each list sorted (Redis lists
+  // commands in its command table's hash order, which a random seed makes
+  // differ from one process to the next).
+  enum class Compare { kRaw, kAclLog, kNotError, kRules } compare = Compare::kRaw;
+};
+
+class World {
+ public:
+  explicit World(int port) : port_(port) {}
+  Client& operator[](const std::string& who) {
+    auto& c = clients_[who];
+    if (!c) c = std::make_unique<Client>(port_);
+    return *c;
+  }
+
+ private:
+  int port_;
+  std::map<std::string, std::unique_ptr<Client>> clients_;
+};
+
+// ACL LOG entries without what differs between two servers by nature
+// (timestamps, client ids and addresses).
+std::string AclLogEntries(const resp::Value& v) {
+  std::vector<std::string> out;
+  for (const resp::Value& entry : v.elements) {
+    std::string fields;
+    for (size_t i = 0; i + 1 < entry.elements.size(); i += 2) {
+      const std::string name = entry.elements[i].AsString();
+      if (name == "count" || name == "reason" || name == "context" || name == "object" || name == "username") {
+        absl::StrAppend(&fields, name, "=", Str(entry.elements[i + 1]), " ");
+      }
+    }
+    out.push_back(fields);
+  }
+  return absl::StrJoin(out, "\n");
+}
+
+std::string SortedRules(const resp::Value& v) {
+  if (v.type == resp::Type::kArray || v.type == resp::Type::kMap) {
+    std::vector<std::string> parts;
+    for (const resp::Value& e : v.elements) parts.push_back(SortedRules(e));
+    std::sort(parts.begin(), parts.end());
+    return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+  }
+  std::vector<std::string> words = absl::StrSplit(Str(v), ' ');
+  std::sort(words.begin(), words.end());
+  return absl::StrJoin(words, " ");
+}
+
+// Runs `steps` on both worlds; the first difference, or "".
+std::string Difference(World& node, World& plain, const std::vector<Step>& steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    std::vector<std::string_view> views(s.args.begin(), s.args.end());
+    std::string req;
+    resp::AppendCommand(&req, views);
+    const std::string what = absl::StrCat("step ", i, " (", s.who, ": ", absl::StrJoin(s.args, " "), ")");
+    node[s.who].Send(req);
+    plain[s.who].Send(req);
+    if (s.compare == Step::Compare::kRaw) {
+      auto a = node[s.who].ReadRaw(10s);
+      auto b = plain[s.who].ReadRaw(10s);
+      if (!a || !b) return absl::StrCat(what, ": no reply");
+      if (*a != *b) return absl::StrCat(what, ": node ", *a, " redis ", *b);
+      continue;
+    }
+    auto a = node[s.who].Read(10s);
+    auto b = plain[s.who].Read(10s);
+    if (!a || !b) return absl::StrCat(what, ": no reply");
+    if (s.compare == Step::Compare::kNotError) {
+      if (a->IsError() != b->IsError()) return absl::StrCat(what, ": node ", Str(*a), " redis ", Str(*b));
+    } else if (s.compare == Step::Compare::kRules) {
+      if (SortedRules(*a) != SortedRules(*b)) {
+        return absl::StrCat(what, ": node ", SortedRules(*a), " redis ", SortedRules(*b));
+      }
+    } else if (AclLogEntries(*a) != AclLogEntries(*b)) {
+      return absl::StrCat(what, ": node\n", AclLogEntries(*a), "\nredis\n", AclLogEntries(*b));
+    }
+  }
+  return "";
+}
+
+int Follower(Cluster& c, int leader) { return (leader + 1) % c.size(); }
+
+// Waits until node i applied `n` user changes.
+bool WaitForAclChanges(Cluster& c, int i, const std::string& n) {
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    if (c.Status(i)["acl_changes"] == n) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(AclTest, UsersBehaveAsInRedisThroughAFollower) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  RedisServer ref({"--enable-debug-command", "yes"});
+  World node(c.port(Follower(c, leader)));
+  World plain(ref.port());
+  using C = Step::Compare;
+  const std::vector<Step> users = {
+      {"admin", {"ACL", "SETUSER", "alice", "on", ">pw", "~cached:*", "&chan:*", "+get", "+set", "+ping",
+                 "+acl|whoami", "+publish"}},
+      {"admin", {"ACL", "SETUSER", "bob", "off", ">bobpw", "~*", "+@all"}},
+      {"admin", {"ACL", "SETUSER", "carol", "on", ">c1", ">c2", "%R~ro:*", "%W~wo:*", "+@all", "-debug"}},
+      {"admin", {"ACL", "SETUSER", "dave", "on", "nopass", "allkeys", "+@read", "-@dangerous"}},
+      {"admin", {"ACL", "SETUSER", "alice", "badrule"}},
+      {"admin", {"ACL", "GETUSER", "alice"}, C::kRules},
+      {"admin", {"ACL", "GETUSER", "carol"}, C::kRules},
+      {"admin", {"ACL", "GETUSER", "nobody"}},
+      {"admin", {"ACL", "USERS"}},
+      {"admin", {"ACL", "LIST"}, C::kRules},
+      {"admin", {"ACL", "WHOAMI"}},
+      {"admin", {"ACL", "CAT"}, C::kRules},
+      {"admin", {"ACL", "CAT", "string"}, C::kRules},
+      {"admin", {"ACL", "DRYRUN", "alice", "set", "cached:1", "x"}},
+      {"admin", {"ACL", "DRYRUN", "alice", "set", "other", "x"}},
+      {"admin", {"ACL", "DRYRUN", "alice", "del", "cached:1"}},
+      {"admin", {"ACL", "DRYRUN", "nobody", "get", "x"}},
+      {"admin", {"SET", "ro:1", "r"}},
+      {"alice", {"AUTH", "alice", "wrong"}},
+      {"alice", {"ACL", "WHOAMI"}},
+      {"alice", {"AUTH", "alice", "pw"}},
+      {"alice", {"ACL", "WHOAMI"}},
+      {"alice", {"SET", "cached:1", "v"}},
+      {"alice", {"GET", "cached:1"}},
+      {"alice", {"SET", "other", "1"}},
+      {"alice", {"GET", "other"}},
+      {"alice", {"DEL", "cached:1"}},
+      {"alice", {"PUBLISH", "chan:1", "hi"}},
+      {"alice", {"PUBLISH", "secret", "hi"}},
+      {"alice", {"MULTI"}},
+      {"alice", {"SET", "cached:2", "v"}},
+      {"alice", {"INCR", "cached:3"}},
+      {"alice", {"EXEC"}},
+      {"alice", {"SELECT", "1"}},
+      {"alice", {"SET", "cached:9", "in-db-0"}},
+      {"admin", {"GET", "cached:9"}},
+      {"alice", {"EVAL", "return 1", "0"}},
+      {"alice", {"PING"}},
+      {"alice", {"CONFIG", "GET", "maxmemory"}},
+      {"bob", {"AUTH", "bob", "bobpw"}},
+      {"bob", {"HELLO", "3", "AUTH", "bob", "bobpw"}},
+      {"carol", {"AUTH", "carol", "c2"}},
+      {"carol", {"GET", "ro:1"}},
+      {"carol", {"SET", "ro:1", "x"}},
+      {"carol", {"SET", "wo:1", "x"}},
+      {"carol", {"GET", "wo:1"}},
+      {"carol", {"DEBUG", "SLEEP", "0"}},
+      {"dave", {"AUTH", "dave", "anything"}},
+      {"dave", {"GET", "ro:1"}},
+      {"dave", {"SET", "x", "1"}},
+      {"dave", {"KEYS", "*"}},
+      {"admin", {"ACL", "LOG"}, C::kAclLog},
+      {"admin", {"ACL", "LOG", "RESET"}},
+      {"admin", {"ACL", "DELUSER", "bob", "nobody"}},
+      {"admin", {"ACL", "DELUSER", "default"}},
+      {"admin", {"ACL", "USERS"}},
+      // The default user gets a password: connections made from now on
+      // must authenticate; those already authenticated stay so.
+      {"admin", {"CONFIG", "SET", "requirepass", "sekret"}},
+      {"admin", {"CONFIG", "GET", "requirepass"}},
+      {"admin", {"GET", "ro:1"}},
+  };
+  ASSERT_EQ(Difference(node, plain, users), "");
+  // Every member applied the password before a new connection counts on it.
+  c.UseAuth("default", "sekret");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "4")) << i;  // alice, carol, dave, requirepass
+  const std::vector<Step> password = {
+      {"anon", {"GET", "ro:1"}},
+      {"anon", {"SET", "ro:1", "x"}},
+      {"anon", {"PING"}},
+      {"anon", {"NOSUCHCOMMAND"}},
+      {"anon", {"GET"}},
+      {"anon", {"AUTH", "wrong"}},
+      {"anon", {"HELLO", "2"}},
+      {"anon", {"AUTH", "sekret"}},
+      {"anon", {"GET", "ro:1"}},
+      {"anon", {"RESET"}},
+      {"anon", {"GET", "ro:1"}},
+      {"anon", {"HELLO", "2", "AUTH", "default", "sekret"}, C::kNotError},
+      {"anon", {"ACL", "WHOAMI"}},
+      {"anon", {"HELLO", "2", "AUTH", "carol", "c1"}, C::kNotError},
+      {"anon", {"ACL", "WHOAMI"}},
+      {"anon", {"SET", "ro:1", "x"}},
+      {"admin", {"ACL", "LOG"}, C::kAclLog},
+  };
+  const std::string diff = Difference(node, plain, password);
+  EXPECT_EQ(diff, "");
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+// The node's own commands act with the node's rights: a client's user needs
+// what their Redis counterparts need (INFO to look, FAILOVER to change the
+// cluster), and its own permission for SHUTDOWN and CLIENT KILL.
+TEST(AclTest, NodeCommandsNeedPermissions) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = Follower(c, leader);
+  Client admin(c.port(follower));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "viewer", "on", ">v", "~*", "+get", "+info"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "operator", "on", ">o", "~*", "+@all"})), "OK");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "2")) << i;
+  for (int i : {leader, follower}) {
+    Client viewer(c.port(i));
+    ASSERT_EQ(Str(viewer.Call({"AUTH", "viewer", "v"})), "OK");
+    EXPECT_FALSE(viewer.Call({"ANARCHO.STATUS"}).IsError());
+    EXPECT_FALSE(viewer.Call({"ANARCHO.HEALTH"}).IsError());
+    EXPECT_EQ(Str(viewer.Call({"ANARCHO.TRANSFER", "1"})),
+              "(error) NOPERM this user has no permissions to run the 'anarcho.transfer' command");
+    EXPECT_EQ(Str(viewer.Call({"ANARCHO.SNAPSHOT"})),
+              "(error) NOPERM this user has no permissions to run the 'anarcho.snapshot' command");
+    EXPECT_EQ(Str(viewer.Call({"CLIENT", "KILL", "ID", "1"})),
+              "(error) NOPERM this user has no permissions to run the 'client|kill' command");
+    EXPECT_EQ(Str(viewer.Call({"SHUTDOWN", "NOSAVE"})),
+              "(error) NOPERM this user has no permissions to run the 'shutdown' command");
+    EXPECT_TRUE(c.node(i).process().Running());
+    Client op(c.port(i));
+    ASSERT_EQ(Str(op.Call({"AUTH", "operator", "o"})), "OK");
+    EXPECT_FALSE(op.Call({"ANARCHO.SNAPSHOT"}).IsError());
+  }
+  // Restricted users' writes are acknowledged: their replication offsets are
+  // learnt on the node's own link (they may not run ROLE), also for failed
+  // writes and transactions.
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "writer", "on", ">w", "~w:*", "+set", "+get", "+lpush", "+multi",
+                             "+exec"})),
+            "OK");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "3")) << i;
+  Client writer(c.port(leader));
+  ASSERT_EQ(Str(writer.Call({"AUTH", "writer", "w"})), "OK");
+  EXPECT_EQ(Str(writer.Call({"SET", "w:1", "v"})), "OK");
+  EXPECT_TRUE(absl::StartsWith(Str(writer.Call({"LPUSH", "w:1", "x"})), "(error) WRONGTYPE"));
+  writer.Call({"MULTI"});
+  writer.Call({"SET", "w:2", "v"});
+  EXPECT_EQ(Str(writer.Call({"EXEC"})), "[OK]");
+  EXPECT_EQ(Str(writer.Call({"GET", "w:2"})), "v");
+  EXPECT_TRUE(absl::StartsWith(Str(writer.Call({"ROLE"})), "(error) NOPERM"));
+  Client check(c.port(follower));
+  EXPECT_EQ(Str(check.Call({"GET", "w:2"})), "v");
+  // Unauthenticated, once the default user has a password: NOAUTH.
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "p"})), "OK");
+  c.UseAuth("default", "p");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "4")) << i;
+  for (int i : {leader, follower}) {
+    Client anon(c.port(i));
+    EXPECT_EQ(Str(anon.Call({"ANARCHO.STATUS"})), "(error) NOAUTH Authentication required.");
+    EXPECT_EQ(Str(anon.Call({"SHUTDOWN"})), "(error) NOAUTH Authentication required.");
+    EXPECT_TRUE(c.node(i).process().Running());
+  }
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+// The router predicts MULTI and SELECT succeed; a user may be refused them.
+// Refused, they change nothing: the writes after them are plain writes in
+// the same db, acknowledged once durable. A user who may run MULTI but not
+// DISCARD leaves the child's transaction open: the node closes the connection.
+TEST(AclTest, RefusedTransactionsAndSelectsKeepTheNodeInStep) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client admin(c.port(leader));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "nomulti", "on", ">p", "~*", "+set", "+get"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "noexec", "on", ">p", "~*", "+set", "+multi"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "nodiscard", "on", ">p", "~*", "+set", "+multi", "+exec"})), "OK");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "3")) << i;
+  for (int i : {leader, Follower(c, leader)}) {
+    Client u(c.port(i));
+    ASSERT_EQ(Str(u.Call({"AUTH", "nomulti", "p"})), "OK");
+    u.Send(Req({"MULTI"}) + Req({"SET", "t", std::to_string(i)}) + Req({"SELECT", "2"}) + Req({"SET", "s", "x"}) +
+           Req({"EXEC"}) + Req({"GET", "t"}));
+    EXPECT_TRUE(absl::StartsWith(Str(*u.Read()), "(error) NOPERM"));
+    EXPECT_EQ(Str(*u.Read()), "OK");
+    EXPECT_TRUE(absl::StartsWith(Str(*u.Read()), "(error) NOPERM"));
+    EXPECT_EQ(Str(*u.Read()), "OK");
+    EXPECT_TRUE(absl::StartsWith(Str(*u.Read()), "(error) EXECABORT Transaction discarded because of: NOPERM"));
+    EXPECT_EQ(Str(*u.Read()), std::to_string(i));
+    EXPECT_EQ(Str(admin.Call({"GET", "s"})), "x") << "db 0: the SELECT was refused";
+    Client v(c.port(i));
+    ASSERT_EQ(Str(v.Call({"AUTH", "noexec", "p"})), "OK");
+    v.Send(Req({"MULTI"}) + Req({"SET", "q", "1"}) + Req({"EXEC"}));
+    EXPECT_EQ(Str(*v.Read()), "OK");
+    EXPECT_EQ(Str(*v.Read()), "QUEUED");
+    EXPECT_TRUE(absl::StartsWith(Str(*v.Read()), "(error) EXECABORT Transaction discarded because of: NOPERM"));
+    EXPECT_EQ(Str(v.Call({"SET", "q", "2"})), "OK") << "EXECABORT ended the transaction";
+    Client w(c.port(i));
+    ASSERT_EQ(Str(w.Call({"AUTH", "nodiscard", "p"})), "OK");
+    w.Send(Req({"MULTI"}) + Req({"SET", "r", "1"}) + Req({"DISCARD"}) + Req({"EXEC"}));
+    EXPECT_EQ(Str(*w.Read()), "OK");
+    std::string replies;
+    while (auto r = w.Read(5s)) absl::StrAppend(&replies, Str(*r), "\n");
+    EXPECT_TRUE(absl::StrContains(replies, "NOPERM this user has no permissions to run the 'discard' command"))
+        << replies;
+    EXPECT_TRUE(w.ClosedByPeer()) << "the child's transaction is still open";
+    EXPECT_EQ(Str(admin.Call({"EXISTS", "r"})), "(integer) 0");
+  }
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+// The node's own user in each child: never usable, changeable or listed.
+TEST(AclTest, NodeUserIsHiddenAndOutOfReach) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  for (int i : {leader, Follower(c, leader)}) {
+    Client cl(c.port(i));
+    EXPECT_EQ(Str(cl.Call({"AUTH", "anarcho-node", "guess"})),
+              "(error) WRONGPASS invalid username-password pair or user is disabled.");
+    EXPECT_TRUE(cl.Call({"HELLO", "3", "AUTH", "anarcho-node", "guess"}).IsError());
+    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+             {"ACL", "SETUSER", "anarcho-node", "nopass"}, {"ACL", "DELUSER", "anarcho-node"},
+             {"ACL", "GETUSER", "anarcho-node"}, {"ACL", "DRYRUN", "anarcho-node", "get", "k"}}) {
+      EXPECT_TRUE(absl::StrContains(Str(cl.Call(args)), "reserved")) << args[1];
+    }
+    EXPECT_EQ(Str(cl.Call({"ACL", "USERS"})), "[default]");
+    EXPECT_EQ(Str(cl.Call({"ACL", "LIST"})), "[user default on nopass ~* &* +@all]");
+    EXPECT_FALSE(absl::StrContains(Str(cl.Call({"CLIENT", "LIST"})), "anarcho-node"));
+  }
+  // The child's config holds only the password's hash.
+  auto list = c.ChildCall(leader, {"ACL", "LIST"});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(absl::StrContains(Str(*list), "user anarcho-node on #")) << Str(*list);
+}
+
+// Users reach every member's child, and a restarted node, a node rebuilt
+// from a snapshot and a node that joins empty all have them.
+TEST(AclTest, UsersReachEveryMemberAndSurviveRestartsAndSnapshots) {
+  Cluster c({.nodes = 3});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client admin(c.port(leader));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "on", ">pw", "~a:*", "+get", "+set"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "gone", "on", ">x"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "DELUSER", "gone"})), "(integer) 1");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "p"})), "OK");
+  c.UseAuth("default", "p");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "2")) << i;
+  auto users_of = [&](int i) {
+    auto v = c.ChildCall(i, {"ACL", "LIST"});
+    std::string out;
+    if (!v.ok()) return std::string("unreachable");
+    for (const resp::Value& line : v->elements) {
+      if (!absl::StartsWith(line.AsString(), "user anarcho-node ")) absl::StrAppend(&out, SortedRules(line), "\n");
+    }
+    return out;
+  };
+  const std::string expected = users_of(leader);
+  ASSERT_TRUE(absl::StrContains(expected, "alice")) << expected;
+  ASSERT_FALSE(absl::StrContains(expected, "gone"));
+  for (int i = 0; i < c.size(); ++i) EXPECT_EQ(users_of(i), expected) << i;
+  // A snapshot on every node, then a full restart.
+  for (int i = 0; i < c.size(); ++i) {
+    Client cl(c.port(i));
+    ASSERT_EQ(Str(cl.Call({"AUTH", "p"})), "OK");
+    ASSERT_FALSE(cl.Call({"ANARCHO.SNAPSHOT"}).IsError());
+  }
+  for (int i = 0; i < c.size(); ++i) c.Restart(i);
+  leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  for (int i = 0; i < c.size(); ++i) EXPECT_EQ(users_of(i), expected) << i;
+  // A member replaced by an empty node (a new id) gets them with the snapshot.
+  const int wiped = (leader + 2) % c.size();
+  ASSERT_EQ(c.Replace(wiped), "");
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       users_of(wiped) != expected && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(users_of(wiped), expected);
+  for (int i = 0; i < c.size(); ++i) {
+    Client alice(c.port(i));
+    EXPECT_EQ(Str(alice.Call({"AUTH", "alice", "pw"})), "OK") << i;
+    EXPECT_EQ(Str(alice.Call({"SET", "a:1", std::to_string(i)})), "OK") << i;
+    EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"SET", "b:1", "x"})), "(error) NOPERM")) << i;
+  }
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+// With users in use, a follower sends every read to the leader: its own
+// link to its child runs as the node's user, not the client's.
+TEST(AclTest, FollowerReadsGoToTheLeaderOnceUsersAreInUse) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = Follower(c, leader);
+  ASSERT_EQ(Str(Client(c.port(follower)).Call({"SET", "k", "v"})), "OK");
+  Client cl(c.port(follower));
+  const std::string before = c.Status(follower)["follower_reads_served"];
+  ASSERT_EQ(Str(cl.Call({"GET", "k"})), "v");
+  ASSERT_NE(c.Status(follower)["follower_reads_served"], before) << "served locally before users";
+  ASSERT_EQ(Str(cl.Call({"ACL", "SETUSER", "alice", "on", ">pw", "~other:*", "+get"})), "OK");
+  ASSERT_TRUE(WaitForAclChanges(c, follower, "1"));
+  Client alice(c.port(follower));
+  ASSERT_EQ(Str(alice.Call({"AUTH", "alice", "pw"})), "OK");
+  const std::string served = c.Status(follower)["follower_reads_served"];
+  EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"GET", "k"})), "(error) NOPERM"));
+  EXPECT_EQ(Str(cl.Call({"GET", "k"})), "v");
+  EXPECT_EQ(c.Status(follower)["follower_reads_served"], served);
+}
+
+}  // namespace
+}  // namespace itest
