@@ -247,9 +247,14 @@ void Server::CheckPermission(const std::string& user, std::span<const std::strin
   control_.Call(dryrun, [once, denied, proxied](const resp::Value& v) {
     auto done = std::exchange(once->done, nullptr);
     if (v.type == resp::Type::kSimpleString && v.str == "OK") return done("");
+    if (v.type == resp::Type::kError) {
+      // A wrong arity or an unknown subcommand: the command's own error says
+      // it. A user deleted meanwhile may run nothing.
+      return done(absl::StrContains(v.str, "not found") ? denied : "");
+    }
     // DRYRUN says why in a sentence ("This user has no permissions to run
     // the 'shutdown' command"); the error a client gets starts in lowercase.
-    if (proxied || v.type == resp::Type::kError || v.str.empty()) return done(denied);
+    if (proxied || v.str.empty()) return done(denied);
     std::string why = v.str;
     why[0] = absl::ascii_tolower(static_cast<unsigned char>(why[0]));
     done(absl::StrCat("NOPERM ", why));

@@ -26,10 +26,31 @@ std::map<std::string, std::string> Status(const std::string& host, int port) {
   return out;
 }
 
+namespace {
+Credentials& TheCredentials() {
+  static Credentials credentials;
+  return credentials;
+}
+}  // namespace
+
+void SetCredentials(Credentials credentials) { TheCredentials() = std::move(credentials); }
+
+absl::Status Connect(node::SyncClient& c, const std::string& host, int port) {
+  if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
+  const Credentials& who = TheCredentials();
+  if (who.password.empty()) return absl::OkStatus();
+  if (who.user.empty()) {
+    auto v = c.Call({"AUTH", who.password});
+    if (!v.ok()) return v.status();
+    return v->IsError() ? absl::PermissionDeniedError(v->str) : absl::OkStatus();
+  }
+  return c.Auth(who.user, who.password);
+}
+
 absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
   asio::io_context io;
   node::SyncClient c(io);
-  if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
+  if (auto s = Connect(c, host, port); !s.ok()) return s;
   auto v = c.Call(args);
   if (v.ok() && v->IsError()) return absl::FailedPreconditionError(v->str);
   return v;
@@ -69,7 +90,7 @@ absl::Status Download(const std::string& host, int port, const std::string& name
                       const std::string& path) {
   asio::io_context io;
   node::SyncClient c(io);
-  if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
+  if (auto s = Connect(c, host, port); !s.ok()) return s;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   uint64_t offset = 0;
   while (offset < bytes) {

@@ -6,9 +6,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "node/child/sync_client.h"
 #include "resp/value.h"
 
 namespace admin {
+
+// Who the tool is to the nodes it asks (--user, --pass or --pass_file, or
+// REDISCLI_AUTH as redis-cli reads it): every connection AUTHs first when a
+// password is given.
+struct Credentials {
+  std::string user;  // empty: the default user
+  std::string password;
+};
+void SetCredentials(Credentials credentials);
+// Connects to a node's client port and authenticates.
+absl::Status Connect(node::SyncClient& c, const std::string& host, int port);
 
 // ANARCHO.STATUS of one node as field -> value (empty if it does not answer).
 std::map<std::string, std::string> Status(const std::string& host, int port);

@@ -43,6 +43,10 @@ ABSL_FLAG(int, timeout_s, 30, "How long to wait for a leader (cluster start).");
 ABSL_FLAG(std::string, restore, "",
           "cluster start: the new cluster starts from this backup (written by `backup`) or Redis RDB file.");
 ABSL_FLAG(bool, json, false, "status, members, health: print JSON instead of a table.");
+ABSL_FLAG(std::string, user, "", "The user to authenticate as (default: Redis's default user).");
+ABSL_FLAG(std::string, pass, "",
+          "The password to authenticate with (else --pass_file, else the REDISCLI_AUTH environment variable).");
+ABSL_FLAG(std::string, pass_file, "", "A file holding the password (its first line).");
 
 namespace fs = std::filesystem;
 
@@ -84,7 +88,7 @@ using admin::Status;
 int Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
   asio::io_context io;
   node::SyncClient c(io);
-  if (auto s = c.ConnectTcp(host, port); !s.ok()) {
+  if (auto s = admin::Connect(c, host, port); !s.ok()) {
     std::cerr << s.message() << "\n";
     return 1;
   }
@@ -295,20 +299,20 @@ const node::cli::Program& Program() {
            {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s"}},
           {{"cluster", "stop"}, "cluster stop --dir D", {"dir"}},
           {{"status"}, "status (--dir D | [--host H] --port N) [--json]   (exit 1 unless all answer and a leader serves)",
-           {"dir", "host", "port", "json"}},
-          {{"members"}, "members [--host H] --port N [--json]", {"host", "port", "json"}},
+           {"dir", "host", "port", "json", "user", "pass", "pass_file"}},
+          {{"members"}, "members [--host H] --port N [--json]", {"host", "port", "json", "user", "pass", "pass_file"}},
           {{"health"}, "health [--host H] --port N [--json]   (exit 1 unless the node can serve)",
-           {"host", "port", "json"}},
+           {"host", "port", "json", "user", "pass", "pass_file"}},
           {{"add"}, "add [--host H] --port N ID IP:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)",
-           {"host", "port"}},
-          {{"remove"}, "remove [--host H] --port N ID", {"host", "port"}},
-          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)", {"host", "port"}},
+           {"host", "port", "user", "pass", "pass_file"}},
+          {{"remove"}, "remove [--host H] --port N ID", {"host", "port", "user", "pass", "pass_file"}},
+          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)", {"host", "port", "user", "pass", "pass_file"}},
           {{"snapshot"}, "snapshot [--host H] --port N   (that node snapshots its data and compacts its log)",
-           {"host", "port"}},
+           {"host", "port", "user", "pass", "pass_file"}},
           {{"backup"}, "backup [--host H] --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)",
-           {"host", "port"}},
+           {"host", "port", "user", "pass", "pass_file"}},
           {{"digest"}, "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index)",
-           {"dir", "host", "port"}},
+           {"dir", "host", "port", "user", "pass", "pass_file"}},
       }};
   return program;
 }
@@ -346,6 +350,24 @@ int NodeCommand(const std::vector<std::string>& cmd) {
 
 }  // namespace
 
+// --user and --pass, or --pass_file, or REDISCLI_AUTH (as redis-cli).
+absl::StatusOr<admin::Credentials> Credentials() {
+  admin::Credentials who{absl::GetFlag(FLAGS_user), absl::GetFlag(FLAGS_pass)};
+  if (who.password.empty() && !absl::GetFlag(FLAGS_pass_file).empty()) {
+    std::ifstream in(absl::GetFlag(FLAGS_pass_file));
+    if (!in || !std::getline(in, who.password)) {
+      return absl::NotFoundError(absl::StrCat("cannot read a password from ", absl::GetFlag(FLAGS_pass_file)));
+    }
+  }
+  if (who.password.empty()) {
+    if (const char* env = std::getenv("REDISCLI_AUTH")) who.password = env;
+  }
+  if (!who.user.empty() && who.password.empty()) {
+    return absl::InvalidArgumentError("--user needs a password (--pass, --pass_file or REDISCLI_AUTH)");
+  }
+  return who;
+}
+
 int main(int argc, char** argv) {
   const node::cli::Parsed parsed = node::cli::Parse(argc, argv, Program());
   if (parsed.exit_code) return *parsed.exit_code;
@@ -353,6 +375,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   if (cmd.empty()) {
     std::cerr << node::cli::Help(Program(), {});
+    return 2;
+  }
+  if (auto who = Credentials(); who.ok()) {
+    admin::SetCredentials(std::move(*who));
+  } else {
+    std::cerr << who.status().message() << "\n";
     return 2;
   }
   const std::string host = absl::GetFlag(FLAGS_host);

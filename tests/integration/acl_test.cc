@@ -3,7 +3,11 @@
 // requests, compared reply by reply), reach every member, survive restarts
 // and snapshots, guard the node's own commands, and never expose the node's
 // own user.
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -423,6 +427,43 @@ TEST(AclTest, FollowerReadsGoToTheLeaderOnceUsersAreInUse) {
   EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"GET", "k"})), "(error) NOPERM"));
   EXPECT_EQ(Str(cl.Call({"GET", "k"})), "v");
   EXPECT_EQ(c.Status(follower)["follower_reads_served"], served);
+}
+
+// anarcho-admin authenticates as redis-cli does: --user and --pass (or
+// --pass_file, or REDISCLI_AUTH).
+TEST(AclTest, AdminToolAuthenticates) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client admin(c.port(leader));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "viewer", "on", ">v", "+info"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "p"})), "OK");
+  c.UseAuth("default", "p");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "2")) << i;
+  const std::string dir = MakeTempDir("anarcho-admin-auth");
+  { std::ofstream(dir + "/pass") << "p\n"; }
+  auto run = [&](const std::string& env, const std::string& flags) {
+    const std::string cmd = absl::StrCat(env, " ", ANARCHO_ADMIN_BIN, " health --port ", c.port(leader), " ", flags,
+                                         " >/dev/null 2>&1");
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  };
+  EXPECT_EQ(run("", ""), 1) << "NOAUTH";
+  EXPECT_EQ(run("", "--pass p"), 0);
+  EXPECT_EQ(run("", "--user viewer --pass v"), 0);
+  EXPECT_EQ(run("", "--user viewer --pass wrong"), 1);
+  EXPECT_EQ(run("REDISCLI_AUTH=p", ""), 0);
+  EXPECT_EQ(run("", "--pass_file " + dir + "/pass"), 0);
+  EXPECT_EQ(run("", "--user viewer"), 2) << "a user needs a password";
+  const std::string transfer =
+      absl::StrCat(ANARCHO_ADMIN_BIN, " transfer --port ", c.port(leader), " --user viewer --pass v ",
+                   (leader + 1) % 3 + 1, " 2>&1");
+  FILE* f = popen(transfer.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  EXPECT_NE(WEXITSTATUS(pclose(f)), 0);
+  EXPECT_TRUE(absl::StrContains(out, "NOPERM")) << out;
+  RemoveDir(dir);
 }
 
 }  // namespace
