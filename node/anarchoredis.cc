@@ -25,6 +25,16 @@ ABSL_FLAG(std::string, config, "",
           "'#' starts a comment). Flags given on the command line win.");
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to serve Redis clients on.");
 ABSL_FLAG(int, port, 6380, "Port to serve Redis clients on.");
+ABSL_FLAG(int, tls_port, 0, "Port to serve Redis clients on with TLS, as Redis's tls-port; 0: none.");
+ABSL_FLAG(std::string, tls_cert_file, "", "The TLS port's certificate (PEM, may hold its chain).");
+ABSL_FLAG(std::string, tls_key_file, "", "The TLS port's private key (PEM).");
+ABSL_FLAG(std::string, tls_ca_cert_file, "", "CA certificates (PEM) that clients' certificates must chain to.");
+ABSL_FLAG(std::string, tls_ca_cert_dir, "", "A directory of CA certificates (OpenSSL's hashed layout).");
+ABSL_FLAG(std::string, tls_auth_clients, "yes",
+          "As Redis: yes (clients must show a certificate), optional (checked if shown) or no.");
+ABSL_FLAG(std::string, tls_protocols, "", "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\" (the default).");
+ABSL_FLAG(std::string, tls_ciphers, "", "OpenSSL cipher list for TLSv1.2 and below.");
+ABSL_FLAG(std::string, tls_ciphersuites, "", "OpenSSL ciphersuites for TLSv1.3.");
 ABSL_FLAG(std::string, dir, "", "Directory for all of the node's state (log, child). Required.");
 ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary to run as the child.");
 ABSL_FLAG(int, databases, 16, "Number of logical databases (SELECT 0..N-1).");
@@ -177,6 +187,19 @@ bool ServerFlags(node::ServerOptions& options) {
     return false;
   }
   options.port = absl::GetFlag(FLAGS_port);
+  options.tls.port = absl::GetFlag(FLAGS_tls_port);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.ca_cert_file = absl::GetFlag(FLAGS_tls_ca_cert_file);
+  options.tls.ca_cert_dir = absl::GetFlag(FLAGS_tls_ca_cert_dir);
+  options.tls.auth_clients = absl::GetFlag(FLAGS_tls_auth_clients);
+  options.tls.protocols = absl::GetFlag(FLAGS_tls_protocols);
+  options.tls.ciphers = absl::GetFlag(FLAGS_tls_ciphers);
+  options.tls.ciphersuites = absl::GetFlag(FLAGS_tls_ciphersuites);
+  if (options.tls.port < 0 || options.tls.port > 65535) {
+    std::cerr << "anarchoredis: --tls-port must be 0..65535\n";
+    return false;
+  }
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.dir = absl::GetFlag(FLAGS_dir);
   options.redis_server = absl::GetFlag(FLAGS_redis_server);
@@ -294,7 +317,7 @@ bool ConfigureLogging() {
 
 // Runs the node until it is stopped: SIGTERM, SIGINT or SHUTDOWN stop it
 // gracefully (at most 60 s), a second signal at once; SIGHUP reopens the log
-// file. systemd (Type=notify) hears READY once clients are served, STOPPING
+// file and reloads the TLS files. systemd (Type=notify) hears READY once clients are served, STOPPING
 // when the stop begins.
 int Run(const node::ServerOptions& options) {
   asio::io_context io(1);
@@ -311,6 +334,11 @@ int Run(const node::ServerOptions& options) {
       const bool ok = node::ReopenLogFile();
       node::Log(node::LogComponent::kNode, ok ? node::LogLevel::kInfo : node::LogLevel::kError, "SIGHUP: %s",
                 ok ? "log reopened" : "cannot reopen the log file");
+      if (options.tls.port != 0) {
+        const absl::Status tls = server.ReloadTls();
+        node::Log(node::LogComponent::kNode, tls.ok() ? node::LogLevel::kInfo : node::LogLevel::kError,
+                  "SIGHUP: %s", tls.ok() ? "TLS files reloaded" : "TLS files not reloaded: " + tls.ToString());
+      }
       on_hup();
     });
   };

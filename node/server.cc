@@ -134,6 +134,7 @@ absl::Status Server::Start() {
   WatchBusy();
   ScheduleDigest();
   Accept();
+  if (tls_acceptor_) AcceptTls();
   return absl::OkStatus();
 }
 
@@ -142,6 +143,7 @@ void Server::Stop() {
   state_ = State::kStopped;
   asio::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  if (tls_acceptor_) tls_acceptor_->close(ec);
   if (metrics_endpoint_) metrics_endpoint_->Stop();
   child_signals_.cancel(ec);
   child_watch_.cancel();

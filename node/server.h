@@ -29,6 +29,7 @@
 #include "node/child/master_link.h"
 #include "node/child/replication_reader.h"
 #include "node/cluster/replicated_log.h"
+#include "node/front/client_stream.h"
 #include "node/front/client_view.h"
 #include "node/front/command_table.h"
 #include "node/front/follower_reads.h"
@@ -38,6 +39,7 @@
 #include "node/metrics.h"
 #include "node/metrics_endpoint.h"
 #include "node/snapshot.pb.h"
+#include "node/tls.h"
 #include "resp/value.h"
 #include "resp/limits.h"
 #include "storage/log_store.h"
@@ -50,6 +52,7 @@ struct SettingsCheck;
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   int port = 6380;
+  TlsOptions tls;  // a second client port, with TLS (tls.port 0: none)
   std::string dir;  // all state lives here
   std::string redis_server = "redis-server";
   int databases = 16;
@@ -174,11 +177,19 @@ class Server {
   Metrics& metrics() { return metrics_; }
   // The port metrics are served on (0: none).
   int metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }
+  // Reads the TLS certificate, key and CA files again (SIGHUP): connections
+  // from now on use them; those open keep theirs.
+  absl::Status ReloadTls();
 
  private:
   enum class State { kStarting, kRunning, kStopped };
 
   absl::Status ListenForClients();
+  // One acceptor on bind:port.
+  absl::StatusOr<std::unique_ptr<asio::ip::tcp::acceptor>> Listen(int port);
+  void AcceptTls();
+  // A client connected (after the TLS handshake on the TLS port).
+  void AddSession(ClientStream stream);
   absl::Status StartMetrics();
   std::string RenderMetrics();
   absl::Status StartChild();
@@ -306,6 +317,9 @@ class Server {
   MasterLink link_;  // the child replicates from here unless promoted
   bool promoted_ = false;  // the child is a master: this node leads and reads its stream
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::ip::tcp::acceptor> tls_acceptor_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // replaced by ReloadTls; sessions keep theirs
+  uint64_t tls_handshakes_failed_ = 0;
   asio::signal_set child_signals_;
   asio::steady_timer child_watch_;
   asio::steady_timer promote_timer_;

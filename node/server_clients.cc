@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/front/client_session.h"
+#include "node/logging.h"
 #include "node/server.h"
 #include "resp/writer.h"
 
@@ -15,17 +16,37 @@ namespace node {
 
 // ------------------------------------------------------------------ sessions
 
-absl::Status Server::ListenForClients() {
+absl::StatusOr<std::unique_ptr<asio::ip::tcp::acceptor>> Server::Listen(int port) {
   asio::error_code ec;
   auto addr = asio::ip::make_address(options_.bind, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad --bind address ", options_.bind));
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
-  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(options_.port));
-  acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("listen on ", options_.bind, ":", options_.port, ": ", ec.message()));
+  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(port));
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("listen on ", options_.bind, ":", port, ": ", ec.message()));
+  return acceptor;
+}
+
+absl::Status Server::ListenForClients() {
+  auto plain = Listen(options_.port);
+  if (!plain.ok()) return plain.status();
+  acceptor_ = std::move(*plain);
+  if (options_.tls.port == 0) return absl::OkStatus();
+  if (auto s = ReloadTls(); !s.ok()) return s;
+  auto tls = Listen(options_.tls.port);
+  if (!tls.ok()) return tls.status();
+  tls_acceptor_ = std::move(*tls);
+  return absl::OkStatus();
+}
+
+absl::Status Server::ReloadTls() {
+  if (options_.tls.port == 0) return absl::OkStatus();
+  auto context = MakeTlsServerContext(options_.tls);
+  if (!context.ok()) return context.status();
+  tls_context_ = std::move(*context);
   return absl::OkStatus();
 }
 
@@ -73,21 +94,60 @@ void Server::Accept() {
       return;
     }
     socket.set_option(asio::ip::tcp::no_delay(true));
-    if (sessions_.size() >= options_.max_clients) {
-      auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
-      auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
-      asio::async_write(*sock, asio::buffer(*msg), [msg, sock](const asio::error_code&, size_t) {
-        asio::error_code ec2;
-        sock->close(ec2);
-      });
-    } else {
-      const gate::SessionId id = next_session_++;
-      auto session = std::make_shared<ClientSession>(*this, std::move(socket), id);
-      sessions_.emplace(id, session);
-      session->Start();
-    }
+    AddSession(ClientStream(std::move(socket)));
     Accept();
   });
+}
+
+// The TLS handshake comes first, bounded in time; a client that fails it
+// (no certificate, one from another CA, plain text) is dropped and counted.
+void Server::AcceptTls() {
+  tls_acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (state_ == State::kStopped || !tls_acceptor_->is_open()) return;
+      AcceptTls();
+      return;
+    }
+    asio::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    struct Pending {
+      std::shared_ptr<asio::ssl::context> context;
+      std::unique_ptr<ClientStream::TlsStream> stream;
+      asio::steady_timer deadline;
+    };
+    auto p = std::make_shared<Pending>(Pending{tls_context_, nullptr, asio::steady_timer(io_)});
+    p->stream = std::make_unique<ClientStream::TlsStream>(std::move(socket), *p->context);
+    p->deadline.expires_after(std::chrono::seconds(10));
+    p->deadline.async_wait([weak = std::weak_ptr<Pending>(p)](const asio::error_code& e) {
+      auto pending = weak.lock();
+      if (e || !pending || !pending->stream) return;
+      asio::error_code ignored;
+      pending->stream->next_layer().close(ignored);
+    });
+    p->stream->async_handshake(asio::ssl::stream_base::server, [this, p](const asio::error_code& e) {
+      p->deadline.cancel();
+      if (e) {
+        ++tls_handshakes_failed_;
+        Log(LogComponent::kClient, LogLevel::kDebug, "TLS handshake failed: %s", e.message());
+        return;
+      }
+      AddSession(ClientStream(std::move(p->stream), std::move(p->context)));
+    });
+    AcceptTls();
+  });
+}
+
+void Server::AddSession(ClientStream stream) {
+  if (sessions_.size() >= options_.max_clients) {
+    auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
+    auto s = std::make_shared<ClientStream>(std::move(stream));
+    s->async_write(asio::buffer(*msg), [msg, s](const asio::error_code&, size_t) { s->Close(); });
+    return;
+  }
+  const gate::SessionId id = next_session_++;
+  auto session = std::make_shared<ClientSession>(*this, std::move(stream), id);
+  sessions_.emplace(id, session);
+  session->Start();
 }
 
 // ------------------------------------------------------------------ as clients see them

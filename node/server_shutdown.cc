@@ -22,6 +22,7 @@ void Server::Shutdown(ShutdownSnapshot snapshot, std::function<void()> done) {
       sessions_.size());
   asio::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  if (tls_acceptor_) tls_acceptor_->close(ec);
   for (auto& [_, s] : sessions_) s->StopReading();
   Drain(std::chrono::steady_clock::now() + kDrainTimeout, [this, snapshot, done = std::move(done)]() mutable {
     HandOver([this, snapshot, done = std::move(done)]() mutable {

@@ -45,10 +45,10 @@ resp::Limits UpstreamLimits() {
 
 }  // namespace
 
-ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket, gate::SessionId id)
+ClientSession::ClientSession(Server& server, ClientStream stream, gate::SessionId id)
     : server_(server),
       id_(id),
-      client_(std::move(socket)),
+      client_(std::move(stream)),
       upstream_(client_.get_executor()),
       no_leader_timer_(client_.get_executor()),
       busy_retry_(client_.get_executor()),
@@ -56,9 +56,9 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket, gate:
       router_(server.commands()),
       scanner_(UpstreamLimits()) {
   asio::error_code ec;
-  auto ep = client_.remote_endpoint(ec);
+  auto ep = client_.socket().remote_endpoint(ec);
   describe_ = ec ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
-  auto local = client_.local_endpoint(ec);
+  auto local = client_.socket().local_endpoint(ec);
   local_addr_ = ec ? "?" : absl::StrCat(local.address().to_string(), ":", local.port());
   // A token no client can guess, so a client's own PING is never taken for the node's probe.
   std::random_device rd;

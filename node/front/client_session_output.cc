@@ -89,14 +89,13 @@ void ClientSession::WriteClient() {
   }
   out_writing_.TakeFrom(out_);
   client_writing_ = true;
-  asio::async_write(client_, out_writing_.buffers,
-                    [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                      self->client_writing_ = false;
-                      self->out_writing_.Clear();
-                      if (ec) return self->ClientGone();
-                      self->WriteClient();
-                      self->ReadClient();
-                    });
+  client_.async_write(out_writing_.buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
+    self->client_writing_ = false;
+    self->out_writing_.Clear();
+    if (ec) return self->ClientGone();
+    self->WriteClient();
+    self->ReadClient();
+  });
 }
 
 // ------------------------------------------------------------------ endings
@@ -109,9 +108,7 @@ void ClientSession::StopReading() {
 void ClientSession::ClientGone() {
   if (!client_open_) return;
   client_open_ = false;
-  asio::error_code ec;
-  client_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  client_.close(ec);
+  client_.Close();
   LeaveGate();
   MaybeClose();
 }

@@ -1,0 +1,143 @@
+// TLS on the client port: redis-cli --tls reaches every node (a follower
+// included), clients without a certificate or with one from another CA are
+// refused, and SIGHUP reloads the files.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+#include "harness.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string kCerts = ANARCHO_TLS_TESTDATA;
+
+std::vector<std::string> TlsArgs(int tls_port, const std::string& ca = kCerts + "/ca.crt",
+                                 const std::string& auth = "yes") {
+  return {absl::StrCat("--tls_port=", tls_port), "--tls_cert_file=" + kCerts + "/server.crt",
+          "--tls_key_file=" + kCerts + "/server.key", "--tls_ca_cert_file=" + ca, "--tls_auth_clients=" + auth};
+}
+
+// redis-cli --tls against `port` with `cert` (empty: none); its output, trimmed.
+std::string TlsCli(int port, const std::string& cert, const std::string& args) {
+  std::string cmd = absl::StrCat("timeout 10 redis-cli --tls -p ", port, " --cacert ", kCerts, "/ca.crt");
+  if (!cert.empty()) absl::StrAppend(&cmd, " --cert ", kCerts, "/", cert, ".crt --key ", kCerts, "/", cert, ".key");
+  absl::StrAppend(&cmd, " ", args, " 2>&1");
+  FILE* f = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  pclose(f);
+  return std::string(absl::StripAsciiWhitespace(out));
+}
+
+TEST(TlsTest, RedisCliOverTlsReachesEveryNode) {
+  std::vector<int> tls_ports;
+  ClusterOptions o{.nodes = 3};
+  for (int i = 0; i < 3; ++i) {
+    tls_ports.push_back(FreePort());
+    o.args_of[i] = TlsArgs(tls_ports.back());
+  }
+  Cluster c(o);
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  EXPECT_EQ(TlsCli(tls_ports[follower], "client", "SET tls-key written-via-follower"), "OK");
+  EXPECT_EQ(TlsCli(tls_ports[follower], "client", "GET tls-key"), "written-via-follower");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(TlsCli(tls_ports[i], "client", "GET tls-key"), "written-via-follower") << i;
+  // The plain port keeps serving beside it.
+  EXPECT_EQ(Str(Client(c.port(follower)).Call({"GET", "tls-key"})), "written-via-follower");
+  EXPECT_EQ(c.Status(follower)["tls_port"], absl::StrCat(tls_ports[follower]));
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+TEST(TlsTest, ClientsWithoutAValidCertificateAreRefused) {
+  const int tls_port = FreePort();
+  Cluster c({.nodes = 1, .args_of = {{0, TlsArgs(tls_port)}}});
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_EQ(TlsCli(tls_port, "client", "PING"), "PONG");
+  EXPECT_NE(TlsCli(tls_port, "stranger", "PING"), "PONG") << "a certificate from another CA";
+  EXPECT_NE(TlsCli(tls_port, "", "PING"), "PONG") << "no certificate, with tls-auth-clients yes";
+  Client plain_on_tls(tls_port);
+  plain_on_tls.Send("*1\r\n$4\r\nPING\r\n");
+  EXPECT_FALSE(plain_on_tls.Read(5s).has_value()) << "plain text on the TLS port";
+  for (auto deadline = std::chrono::steady_clock::now() + 12s;
+       c.Status(0)["tls_handshakes_failed"] != "3" && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(c.Status(0)["tls_handshakes_failed"], "3");
+}
+
+TEST(TlsTest, OptionalClientCertificates) {
+  const int tls_port = FreePort();
+  Cluster c({.nodes = 1, .args_of = {{0, TlsArgs(tls_port, kCerts + "/ca.crt", "optional")}}});
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_EQ(TlsCli(tls_port, "", "PING"), "PONG");
+  EXPECT_EQ(TlsCli(tls_port, "client", "PING"), "PONG");
+  EXPECT_NE(TlsCli(tls_port, "stranger", "PING"), "PONG");
+}
+
+// The files are read again on SIGHUP: a CA added then lets its clients in.
+TEST(TlsTest, SighupReloadsTheFiles) {
+  const std::string dir = MakeTempDir("anarcho-tls");
+  const std::string ca = dir + "/ca.crt";
+  fs::copy_file(kCerts + "/other-ca.crt", ca);
+  const int tls_port = FreePort();
+  Cluster c({.nodes = 1, .args_of = {{0, TlsArgs(tls_port, ca)}}});
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_NE(TlsCli(tls_port, "client", "PING"), "PONG");
+  fs::copy_file(kCerts + "/ca.crt", ca, fs::copy_options::overwrite_existing);
+  c.node(0).process().Signal(SIGHUP);
+  std::string reply;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       reply != "PONG" && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(100ms);
+    reply = TlsCli(tls_port, "client", "PING");
+  }
+  EXPECT_EQ(reply, "PONG");
+  EXPECT_TRUE(absl::StrContains(c.node(0).LogTail(), "TLS files reloaded"));
+  RemoveDir(dir);
+}
+
+// A TLS port without its files, or with a key that is not the certificate's,
+// stops the start with a message that says so.
+TEST(TlsTest, BadSettingsStopTheStart) {
+  const std::string dir = MakeTempDir("anarcho-tls-bad");
+  auto start = [&](const std::string& flags) {
+    const std::string cmd = absl::StrCat(ANARCHO_NODE_BIN, " --dir ", dir, "/n --port ", FreePort(), " ", flags,
+                                         " > ", dir, "/out.log 2>&1");
+    const int rc = WEXITSTATUS(std::system(cmd.c_str()));
+    std::ifstream in(dir + "/out.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return std::make_pair(rc, ss.str());
+  };
+  auto [rc1, out1] = start(absl::StrCat("--tls_port ", FreePort()));
+  EXPECT_NE(rc1, 0);
+  EXPECT_TRUE(absl::StrContains(out1, "--tls_port needs --tls_cert_file and --tls_key_file")) << out1;
+  auto [rc2, out2] = start(absl::StrCat("--tls_port ", FreePort(), " --tls_cert_file ", kCerts, "/server.crt",
+                                        " --tls_key_file ", kCerts, "/client.key --tls_auth_clients no"));
+  EXPECT_NE(rc2, 0);
+  EXPECT_TRUE(absl::StrContains(out2, "key values mismatch")) << out2;
+  auto [rc3, out3] = start(absl::StrCat("--tls_port ", FreePort(), " --tls_cert_file ", kCerts, "/server.crt",
+                                        " --tls_key_file ", kCerts, "/server.key"));
+  EXPECT_NE(rc3, 0);
+  EXPECT_TRUE(absl::StrContains(out3, "needs --tls_ca_cert_file")) << out3;
+  RemoveDir(dir);
+}
+
+}  // namespace
+}  // namespace itest
