@@ -26,7 +26,7 @@ class Conn {
     if (cl_) return cl_.get();
     for (int k = 0; k < c_.size(); ++k) {
       int n = (preferred_ + k) % c_.size();
-      auto cl = std::make_unique<Client>(c_.port(n));
+      auto cl = c_.Connect(n);
       if (cl->connected()) {
         cl_ = std::move(cl);
         node_ = n;
@@ -139,7 +139,8 @@ void Workload::Start() {
     }
     bool ok = false;
     for (int attempt = 0; attempt < 100 && !ok; ++attempt) {
-      Client cl(c_.port(attempt % c_.size()));
+      auto owned = c_.Connect(attempt % c_.size());
+      Client& cl = *owned;
       if (cl.connected()) {
         cl.Send(Cmd(mset));
         auto v = cl.Read(5s);
@@ -631,7 +632,8 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
   int n = 0;
   auto attempt = [&](const std::vector<std::string>& args) -> std::optional<resp::Value> {
     while (std::chrono::steady_clock::now() < deadline) {
-      Client cl(c_.port(n++ % c_.size()));
+      auto owned = c_.Connect(n++ % c_.size());
+      Client& cl = *owned;
       if (!cl.connected()) continue;
       cl.Send(Cmd(args));
       auto v = cl.Read(5s);
@@ -756,7 +758,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     Restart(victim, ev);
   } else if (kind == "kill-child-leader" || kind == "kill-child-follower") {
     int victim = kind == "kill-child-leader" ? leader : other;
-    pid_t child = c_.node(victim).ChildPid();
+    pid_t child = c_.ChildPid(victim);
     ev.detail = absl::StrCat("kill -9 the child (pid ", child, ") of node ", victim + 1);
     if (child > 0) ::kill(child, SIGKILL);
     std::this_thread::sleep_for(hold);
@@ -800,7 +802,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     // Pause the leader; kill the child of a follower meanwhile.
     ev.detail = absl::StrCat("SIGSTOP leader ", leader + 1, ", kill -9 the child of node ", other + 1);
     c_.node(leader).process().Signal(SIGSTOP);
-    pid_t child = c_.node(other).ChildPid();
+    pid_t child = c_.ChildPid(other);
     if (child > 0) ::kill(child, SIGKILL);
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
@@ -810,7 +812,8 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     // third): the old leader steps down and rebuilds its child each time.
     ev.detail = absl::StrCat("transfer leadership ", leader + 1, " -> ", other + 1);
     auto transfer = [&](int from, int to) {
-      Client cl(c_.port(from));
+      auto owned = c_.Connect(from);
+      Client& cl = *owned;
       auto v = cl.Call({"ANARCHO.TRANSFER", absl::StrCat(to + 1)});
       if (v.IsError()) absl::StrAppend(&ev.detail, " (", v.str, ")");
     };
@@ -839,7 +842,8 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
       std::vector<std::thread> takers;
       for (int i = 0; i < c_.size(); ++i) {
         takers.emplace_back([this, i, &ev] {
-          Client cl(c_.port(i));
+          auto owned = c_.Connect(i);
+          Client& cl = *owned;
           auto v = cl.Call({"ANARCHO.SNAPSHOT"});
           if (v.IsError()) absl::StrAppend(&ev.detail, " (node ", i + 1, ": ", v.str, ")");
         });
@@ -853,14 +857,16 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     // while it is down, so it may come back behind their logs.
     ev.detail = absl::StrCat("kill -9 node ", other + 1, " while it snapshots; the others snapshot meanwhile");
     {
-      Client cl(c_.port(other));
+      auto owned = c_.Connect(other);
+      Client& cl = *owned;
       cl.Send("*1\r\n$16\r\nANARCHO.SNAPSHOT\r\n");
       std::this_thread::sleep_for(std::chrono::milliseconds(rng_() % 40));
       c_.Kill9(other);
     }
     for (int i : rest) {
       if (i == other) continue;
-      Client cl(c_.port(i));
+      auto owned = c_.Connect(i);
+      Client& cl = *owned;
       cl.Call({"ANARCHO.SNAPSHOT"});
     }
     Client(c_.port(leader)).Call({"ANARCHO.SNAPSHOT"});

@@ -163,6 +163,17 @@ void Cluster::Authenticate(Client& c) const {
   if (auth_ && c.connected()) c.Call({"AUTH", auth_->first, auth_->second});
 }
 
+std::unique_ptr<Client> Cluster::Connect(int i) const {
+  auto c = std::make_unique<Client>(ports_[i]);
+  Authenticate(*c);
+  return c;
+}
+
+pid_t Cluster::ChildPid(int i) {
+  int pid = -1;
+  return absl::SimpleAtoi(Status(i)["child_pid"], &pid) ? pid : -1;
+}
+
 std::map<std::string, std::string> Cluster::Status(int i) {
   std::map<std::string, std::string> out;
   Client c(ports_[i]);

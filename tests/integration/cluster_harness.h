@@ -66,6 +66,8 @@ class Cluster {
   // Once a test sets a password (requirepass, or a restricted default user),
   // the harness's own requests (Status, WaitConverged, ...) AUTH first.
   void UseAuth(std::string user, std::string password) { auth_ = {std::move(user), std::move(password)}; }
+  // A client of node i, authenticated if UseAuth was called.
+  std::unique_ptr<Client> Connect(int i) const;
 
   // Index of the node that reports itself serving as leader; waits up to
   // `timeout`; -1 if none. `among` restricts the candidates.
@@ -91,6 +93,7 @@ class Cluster {
   // on a mismatch (one any member counted before included) or a timeout.
   bool WaitConverged(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   std::map<std::string, std::string> Status(int i);
+  pid_t ChildPid(int i);  // node i's redis-server (-1 if it does not say)
 
  private:
   // AUTH on `c` if UseAuth was called.
