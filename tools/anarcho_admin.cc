@@ -43,6 +43,9 @@ ABSL_FLAG(int, timeout_s, 30, "How long to wait for a leader (cluster start).");
 ABSL_FLAG(std::string, restore, "",
           "cluster start: the new cluster starts from this backup (written by `backup`) or Redis RDB file.");
 ABSL_FLAG(bool, json, false, "status, members, health: print JSON instead of a table.");
+ABSL_FLAG(std::string, tls_certs, "",
+          "cluster start: also serve clients with TLS, node i on base-port+200+i-1, with DIR/server.crt, "
+          "DIR/server.key and, for clients' certificates, DIR/ca.crt.");
 ABSL_FLAG(std::string, user, "", "The user to authenticate as (default: Redis's default user).");
 ABSL_FLAG(std::string, pass, "",
           "The password to authenticate with (else --pass_file, else the REDISCLI_AUTH environment variable).");
@@ -228,6 +231,13 @@ int ClusterStart(const char* argv0) {
       args.push_back(fs::absolute(absl::GetFlag(FLAGS_restore)).string());
     }
     args.insert(args.end(), security.begin(), security.end());
+    if (const std::string certs = absl::GetFlag(FLAGS_tls_certs); !certs.empty()) {
+      const std::string abs_certs = fs::absolute(certs).string();
+      for (std::string a : {absl::StrCat("--tls_port=", m.client_port + 200), "--tls_cert_file=" + abs_certs + "/server.crt",
+                            "--tls_key_file=" + abs_certs + "/server.key", "--tls_ca_cert_file=" + abs_certs + "/ca.crt"}) {
+        args.push_back(std::move(a));
+      }
+    }
     for (const auto& a : absl::GetFlag(FLAGS_node_args)) args.push_back(a);
     pid_t pid = fork();
     if (pid == 0) {
@@ -254,6 +264,8 @@ int ClusterStart(const char* argv0) {
         std::cout << "anarchoredis cluster of " << n << " nodes is up (data in " << abs_dir << ")\n";
         for (const Member& mm : members) {
           std::cout << "  node " << mm.id << ": redis-cli -p " << mm.client_port
+                    << (absl::GetFlag(FLAGS_tls_certs).empty() ? ""
+                                                               : absl::StrCat(" (TLS: --tls -p ", mm.client_port + 200, ")"))
                     << (mm.id == m.id ? "   (leader)" : "") << "\n";
         }
         std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
@@ -295,8 +307,8 @@ const node::cli::Program& Program() {
       "tools/anarcho_admin.cc",
       {
           {{"cluster", "start"},
-           "cluster start --dir D [--nodes 3] [--base-port 7001] [--restore FILE] [--node-args A,B,...]",
-           {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s"}},
+           "cluster start --dir D [--nodes 3] [--base-port 7001] [--restore FILE] [--node-args A,B,...] [--tls-certs DIR]",
+           {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s", "tls_certs"}},
           {{"cluster", "stop"}, "cluster stop --dir D", {"dir"}},
           {{"status"}, "status (--dir D | [--host H] --port N) [--json]   (exit 1 unless all answer and a leader serves)",
            {"dir", "host", "port", "json", "user", "pass", "pass_file"}},

@@ -77,15 +77,17 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
 }
 
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
-  if (std::optional<Route> r = Users(LowerName(args[0]).view(), args, ctx)) {
+  const LowerName lower(args[0]);
+  const std::string_view name = lower.view();
+  if (std::optional<Route> r = Users(name, args, ctx)) {
     r->silent = TakeSilence();
     return *r;
   }
   // (A RESP2 subscribed connection gets Redis's "only (P|S)SUBSCRIBE ..." error for it.)
-  if (!stream_ && args.size() >= 2 && Lower(args[0]) == "client" && Lower(args[1]) == "reply") {
+  if (!stream_ && args.size() >= 2 && name == "client" && Lower(args[1]) == "reply") {
     return ctx.forwarding && in_multi_ ? Forward() : ClientReply(args);  // refused by the leader, which aborts EXEC
   }
-  Route r = DecideRoute(args, ctx);
+  Route r = DecideRoute(name, args, ctx);
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
   return r;
@@ -174,9 +176,8 @@ Route RequestRouter::ClientReply(std::span<const std::string_view> args) {
   return r;
 }
 
-Route RequestRouter::DecideRoute(std::span<const std::string_view> args, const RouteContext& ctx) {
-  const LowerName lower(args[0]);
-  const std::string_view name = lower.view();
+Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::string_view> args,
+                                 const RouteContext& ctx) {
   if (name == "shutdown") {
     // Stops the node the client is connected to (never forwarded). Inside
     // MULTI it is refused where the transaction runs, which EXEC then aborts.

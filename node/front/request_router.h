@@ -149,7 +149,8 @@ class RequestRouter {
   bool pubsub_class() const { return stream_ || subscribed3_; }
 
  private:
-  Route DecideRoute(std::span<const std::string_view> args, const RouteContext& ctx);
+  // `name`: the command's name in lowercase.
+  Route DecideRoute(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   // NOAUTH before authentication; AUTH; ACL changes (logged, like CONFIG SET)
   // and listings; the node's own user, which no client may use or change.
   std::optional<Route> Users(std::string_view name, std::span<const std::string_view> args,
