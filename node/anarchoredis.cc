@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, tls_auth_clients, "yes",
 ABSL_FLAG(std::string, tls_protocols, "", "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\" (the default).");
 ABSL_FLAG(std::string, tls_ciphers, "", "OpenSSL cipher list for TLSv1.2 and below.");
 ABSL_FLAG(std::string, tls_ciphersuites, "", "OpenSSL ciphersuites for TLSv1.3.");
+ABSL_FLAG(bool, tls_peers, false,
+          "Raft links with mutual TLS too (as Redis's tls-cluster): the same certificate, key and CA files; "
+          "every peer must show a certificate the CA signed.");
 ABSL_FLAG(std::string, dir, "", "Directory for all of the node's state (log, child). Required.");
 ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary to run as the child.");
 ABSL_FLAG(int, databases, 16, "Number of logical databases (SELECT 0..N-1).");
@@ -147,10 +150,10 @@ bool ConfigurePeerSecurity(node::ReplicatedLogOptions& raft) {
   }
   const node::PeerAddress& self = raft.peers[raft.id];
   const bool has_peers = raft.peers.size() > 1 || self.raft_port > 0;
-  if (has_peers && !IsLoopback(self.host) && !absl::GetFlag(FLAGS_insecure_peers)) {
+  if (has_peers && !IsLoopback(self.host) && !absl::GetFlag(FLAGS_insecure_peers) && !absl::GetFlag(FLAGS_tls_peers)) {
     std::cerr << "anarchoredis: the Raft port listens on " << self.host
-              << ", which is not a loopback address: give --cluster_secret_file (the same secret on every node), "
-                 "or --insecure_peers to run without one\n";
+              << ", which is not a loopback address: give --cluster_secret_file (the same secret on every node) "
+                 "or --tls_peers, or --insecure_peers to run without either\n";
     return false;
   }
   return true;
@@ -196,6 +199,7 @@ bool ServerFlags(node::ServerOptions& options) {
   options.tls.protocols = absl::GetFlag(FLAGS_tls_protocols);
   options.tls.ciphers = absl::GetFlag(FLAGS_tls_ciphers);
   options.tls.ciphersuites = absl::GetFlag(FLAGS_tls_ciphersuites);
+  options.tls.peers = absl::GetFlag(FLAGS_tls_peers);
   if (options.tls.port < 0 || options.tls.port > 65535) {
     std::cerr << "anarchoredis: --tls-port must be 0..65535\n";
     return false;

@@ -98,6 +98,11 @@ absl::Status Server::Start() {
   PollChild();
 
   ReplicatedLogOptions ro = options_.raft;
+  if (options_.tls.peers) {
+    auto tls = MakeTlsPeerContext(options_.tls);
+    if (!tls.ok()) return tls.status();
+    ro.peer_tls = std::move(*tls);
+  }
   ro.snapshot_dir = (fs::path(options_.dir) / "snapshots").string();
   ro.on_write = [this](const LogWriteStats& w) { metrics_.OnLogWrite(w.took, w.entries, w.bytes, w.synced); };
   if (!options_.test_sync_gate.empty()) {

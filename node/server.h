@@ -29,7 +29,7 @@
 #include "node/child/master_link.h"
 #include "node/child/replication_reader.h"
 #include "node/cluster/replicated_log.h"
-#include "node/front/client_stream.h"
+#include "node/byte_stream.h"
 #include "node/front/client_view.h"
 #include "node/front/command_table.h"
 #include "node/front/follower_reads.h"
@@ -189,7 +189,7 @@ class Server {
   absl::StatusOr<std::unique_ptr<asio::ip::tcp::acceptor>> Listen(int port);
   void AcceptTls();
   // A client connected (after the TLS handshake on the TLS port).
-  void AddSession(ClientStream stream);
+  void AddSession(ByteStream stream);
   absl::Status StartMetrics();
   std::string RenderMetrics();
   absl::Status StartChild();

@@ -94,7 +94,7 @@ void Server::Accept() {
       return;
     }
     socket.set_option(asio::ip::tcp::no_delay(true));
-    AddSession(ClientStream(std::move(socket)));
+    AddSession(ByteStream(std::move(socket)));
     Accept();
   });
 }
@@ -112,11 +112,11 @@ void Server::AcceptTls() {
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     struct Pending {
       std::shared_ptr<asio::ssl::context> context;
-      std::unique_ptr<ClientStream::TlsStream> stream;
+      std::unique_ptr<ByteStream::TlsStream> stream;
       asio::steady_timer deadline;
     };
     auto p = std::make_shared<Pending>(Pending{tls_context_, nullptr, asio::steady_timer(io_)});
-    p->stream = std::make_unique<ClientStream::TlsStream>(std::move(socket), *p->context);
+    p->stream = std::make_unique<ByteStream::TlsStream>(std::move(socket), *p->context);
     p->deadline.expires_after(std::chrono::seconds(10));
     p->deadline.async_wait([weak = std::weak_ptr<Pending>(p)](const asio::error_code& e) {
       auto pending = weak.lock();
@@ -131,16 +131,16 @@ void Server::AcceptTls() {
         Log(LogComponent::kClient, LogLevel::kDebug, "TLS handshake failed: %s", e.message());
         return;
       }
-      AddSession(ClientStream(std::move(p->stream), std::move(p->context)));
+      AddSession(ByteStream(std::move(p->stream), std::move(p->context)));
     });
     AcceptTls();
   });
 }
 
-void Server::AddSession(ClientStream stream) {
+void Server::AddSession(ByteStream stream) {
   if (sessions_.size() >= options_.max_clients) {
     auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
-    auto s = std::make_shared<ClientStream>(std::move(stream));
+    auto s = std::make_shared<ByteStream>(std::move(stream));
     s->async_write(asio::buffer(*msg), [msg, s](const asio::error_code&, size_t) { s->Close(); });
     return;
   }

@@ -38,21 +38,10 @@ absl::Status Failed(const std::string& what, const asio::error_code& ec) {
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", ec.message()));
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsServerContext(const TlsOptions& o) {
-  if (o.cert_file.empty() || o.key_file.empty()) {
-    return absl::InvalidArgumentError("--tls_port needs --tls_cert_file and --tls_key_file");
-  }
-  const std::string auth = absl::AsciiStrToLower(o.auth_clients);
-  if (auth != "yes" && auth != "optional" && auth != "no") {
-    return absl::InvalidArgumentError("--tls_auth_clients must be yes, optional or no");
-  }
-  if (auth != "no" && o.ca_cert_file.empty() && o.ca_cert_dir.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_auth_clients yes or optional needs --tls_ca_cert_file (or --tls_ca_cert_dir) to verify clients");
-  }
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+// A context with the node's certificate, its key and the CAs it trusts.
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> ContextWithFiles(const TlsOptions& o,
+                                                                     asio::ssl::context::method method) {
+  auto ctx = std::make_unique<asio::ssl::context>(method);
   asio::error_code ec;
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                        asio::ssl::context::no_sslv3 | asio::ssl::context::single_dh_use,
@@ -75,11 +64,43 @@ absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsServerContext(const T
     return absl::InvalidArgumentError(
         absl::StrCat("--tls_ciphersuites: no usable suite in '", o.ciphersuites, "'"));
   }
+  return ctx;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsServerContext(const TlsOptions& o) {
+  if (o.cert_file.empty() || o.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_port needs --tls_cert_file and --tls_key_file");
+  }
+  const std::string auth = absl::AsciiStrToLower(o.auth_clients);
+  if (auth != "yes" && auth != "optional" && auth != "no") {
+    return absl::InvalidArgumentError("--tls_auth_clients must be yes, optional or no");
+  }
+  if (auth != "no" && o.ca_cert_file.empty() && o.ca_cert_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_auth_clients yes or optional needs --tls_ca_cert_file (or --tls_ca_cert_dir) to verify clients");
+  }
+  auto ctx = ContextWithFiles(o, asio::ssl::context::tls_server);
+  if (!ctx.ok()) return ctx.status();
   asio::ssl::verify_mode mode = asio::ssl::verify_none;
   if (auth == "yes") mode = asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert;
   if (auth == "optional") mode = asio::ssl::verify_peer;
-  ctx->set_verify_mode(mode, ec);
+  asio::error_code ec;
+  (*ctx)->set_verify_mode(mode, ec);
   return ctx;
+}
+
+absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsPeerContext(const TlsOptions& o) {
+  if (o.cert_file.empty() || o.key_file.empty() || (o.ca_cert_file.empty() && o.ca_cert_dir.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls_peers needs --tls_cert_file, --tls_key_file and --tls_ca_cert_file (or --tls_ca_cert_dir)");
+  }
+  auto ctx = ContextWithFiles(o, asio::ssl::context::tls);
+  if (!ctx.ok()) return ctx.status();
+  asio::error_code ec;
+  (*ctx)->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+  return std::shared_ptr<asio::ssl::context>(std::move(*ctx));
 }
 
 }  // namespace node

@@ -28,11 +28,11 @@ using peer::ForEachFrame;
 }  // namespace
 
 struct PeerTransport::Peer {
-  explicit Peer(asio::io_context& io) : socket(io), retry(io), deadline(io) {}
+  explicit Peer(asio::io_context& io) : stream(asio::ip::tcp::socket(io)), retry(io), deadline(io) {}
   uint64_t id = 0;
   std::string host;
   int port = 0;
-  asio::ip::tcp::socket socket;
+  ByteStream stream;
   asio::steady_timer retry, deadline;
   // connecting: TCP connect and handshake; connected: authenticated.
   bool connected = false, connecting = false, writing = false, removed = false;
@@ -47,9 +47,9 @@ struct PeerTransport::Peer {
 };
 
 struct PeerTransport::Inbound {
-  Inbound(asio::ip::tcp::socket s, const peer::Identity& id)
-      : socket(std::move(s)), deadline(socket.get_executor()), link(id, peer::RandomBytes(peer::kNonceBytes)) {}
-  asio::ip::tcp::socket socket;
+  Inbound(ByteStream s, const peer::Identity& id)
+      : stream(std::move(s)), deadline(stream.get_executor()), link(id, peer::RandomBytes(peer::kNonceBytes)) {}
+  ByteStream stream;
   asio::steady_timer deadline;
   ReadBuffer in;
   std::string peer;  // its address, for logs
@@ -64,8 +64,13 @@ PeerLinkStats PeerTransport::stats() const {
   return out;
 }
 
-PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity)
-    : io_(io), identity_(std::move(identity)) {}
+PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls)
+    : io_(io), identity_(std::move(identity)), tls_(std::move(tls)) {}
+
+ByteStream PeerTransport::NewStream(asio::ip::tcp::socket socket) {
+  if (!tls_) return ByteStream(std::move(socket));
+  return ByteStream(std::make_unique<ByteStream::TlsStream>(std::move(socket), *tls_), tls_);
+}
 
 PeerTransport::~PeerTransport() { Stop(); }
 
@@ -75,13 +80,13 @@ void PeerTransport::Stop() {
   if (acceptor_) acceptor_->close(ec);
   for (auto& [_, p] : peers_) {
     p->removed = true;
-    p->socket.close(ec);
+    p->stream.Close();
     p->retry.cancel();
     p->deadline.cancel();
   }
   for (auto& w : inbound_) {
     if (auto in = w.lock()) {
-      in->socket.close(ec);
+      in->stream.Close();
       in->deadline.cancel();
     }
   }
@@ -109,9 +114,9 @@ void PeerTransport::Accept() {
       return;
     }
     s.set_option(asio::ip::tcp::no_delay(true));
-    auto in = std::make_shared<Inbound>(std::move(s), identity_);
+    auto in = std::make_shared<Inbound>(NewStream(std::move(s)), identity_);
     asio::error_code ec2;
-    auto ep = in->socket.remote_endpoint(ec2);
+    auto ep = in->stream.socket().remote_endpoint(ec2);
     in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
     Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s accepted", in->peer);
     std::weak_ptr<Inbound> weak = in;
@@ -120,7 +125,7 @@ void PeerTransport::Accept() {
       auto in = weak.lock();
       if (!in) return;
       in->out = std::move(bytes);
-      asio::async_write(in->socket, asio::buffer(in->out), [in](const asio::error_code&, size_t) {});
+      in->stream.async_write(asio::buffer(in->out), [in](const asio::error_code&, size_t) {});
     };
     in->link.adopt = [this](const std::string& cluster_id) { return Adopt(cluster_id); };
     in->link.on_message = [this](consensus::pb::Message&& m) { on_message(std::move(m)); };
@@ -136,13 +141,18 @@ void PeerTransport::Accept() {
     });
     inbound_.push_back(in);
     std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
-    ReadInbound(in);
+    // With TLS, the TLS handshake first (within the same deadline).
+    in->stream.Handshake(asio::ssl::stream_base::server, [this, in](const asio::error_code& ec) {
+      if (stopped_ || in->closing) return;
+      if (ec) return Refuse(in, absl::StrCat("TLS: ", ec.message()));
+      ReadInbound(in);
+    });
     Accept();
   });
 }
 
 void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
-  in->socket.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
+  in->stream.async_read_some(in->in.Prepare(256 << 10), [this, in](const asio::error_code& ec, size_t n) {
     if (ec || stopped_ || in->closing) {
       Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->link.frames(), ec.message());
       if (!in->closing) in->deadline.cancel();
@@ -170,10 +180,7 @@ void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, absl::string_view
   // Nothing more is read; the socket closes once the refusal had time to
   // leave (the dialer's log then says why).
   in->deadline.expires_after(std::chrono::milliseconds(200));
-  in->deadline.async_wait([in](const asio::error_code&) {
-    asio::error_code ec;
-    in->socket.close(ec);
-  });
+  in->deadline.async_wait([in](const asio::error_code&) { in->stream.Close(); });
 }
 
 bool PeerTransport::Adopt(const std::string& cluster_id) {
@@ -202,9 +209,8 @@ void PeerTransport::SetPeer(uint64_t id, const std::string& host, int port) {
 void PeerTransport::RemovePeer(uint64_t id) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  asio::error_code ec;
   it->second->removed = true;
-  it->second->socket.close(ec);
+  it->second->stream.Close();
   it->second->retry.cancel();
   it->second->deadline.cancel();
   peers_.erase(it);
@@ -257,7 +263,7 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
     Log(LogComponent::kPeer, LogLevel::kError, "raft link to node %d: bad address %s", p->id, p->host);
     return;
   }
-  p->socket = asio::ip::tcp::socket(io_);
+  p->stream = NewStream(asio::ip::tcp::socket(io_));
   ++p->generation;
   p->writing = false;
   p->writing_buf.clear();
@@ -269,28 +275,32 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
     if (ec || generation != p->generation || p->connected || p->removed || stopped_) return;
     Fail(p, asio::error::timed_out);
   });
-  p->socket.async_connect(asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(p->port)),
-                          [this, p, generation = p->generation](const asio::error_code& ec) {
-                            if (p->removed || stopped_ || generation != p->generation) return;
-                            if (ec) return Fail(p, ec);
-                            p->socket.set_option(asio::ip::tcp::no_delay(true));
-                            p->hello_buf.clear();
-                            AppendFrame(&p->hello_buf, kHelloFrame, p->handshake->hello());
-                            asio::async_write(p->socket, asio::buffer(p->hello_buf),
-                                              [this, p, generation](const asio::error_code& ec, size_t) {
-                                                if (ec && generation == p->generation && !p->removed && !stopped_) {
-                                                  Fail(p, ec);
-                                                }
-                                              });
-                            ReadOutbound(p);
-                          });
+  p->stream.socket().async_connect(
+      asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(p->port)),
+      [this, p, generation = p->generation](const asio::error_code& ec) {
+        if (p->removed || stopped_ || generation != p->generation) return;
+        if (ec) return Fail(p, ec);
+        asio::error_code ignored;
+        p->stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+        // With TLS, the TLS handshake first (within the same deadline).
+        p->stream.Handshake(asio::ssl::stream_base::client, [this, p, generation](const asio::error_code& ec) {
+          if (p->removed || stopped_ || generation != p->generation) return;
+          if (ec) return Fail(p, ec);
+          p->hello_buf.clear();
+          AppendFrame(&p->hello_buf, kHelloFrame, p->handshake->hello());
+          p->stream.async_write(asio::buffer(p->hello_buf), [this, p, generation](const asio::error_code& ec, size_t) {
+            if (ec && generation == p->generation && !p->removed && !stopped_) Fail(p, ec);
+          });
+          ReadOutbound(p);
+        });
+      });
 }
 
 // The acceptor sends its challenge, then nothing: after the handshake a read
 // completes only when the link closes, which makes a dead link known at once
 // rather than at a later write.
 void PeerTransport::ReadOutbound(const std::shared_ptr<Peer>& p) {
-  p->socket.async_read_some(p->in.Prepare(kMaxHandshakeFrame + 4), [this, p, generation = p->generation](
+  p->stream.async_read_some(p->in.Prepare(kMaxHandshakeFrame + 4), [this, p, generation = p->generation](
                                                                         const asio::error_code& ec, size_t n) {
     if (p->removed || stopped_ || generation != p->generation) return;
     if (ec) return Fail(p, ec);
@@ -338,7 +348,7 @@ void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
   if (p->writing || p->queued.empty() || !p->connected) return;
   std::swap(p->queued, p->writing_buf);
   p->writing = true;
-  asio::async_write(p->socket, asio::buffer(p->writing_buf), [this, p, generation = p->generation](const asio::error_code& ec, size_t) {
+  p->stream.async_write(asio::buffer(p->writing_buf), [this, p, generation = p->generation](const asio::error_code& ec, size_t) {
     if (generation != p->generation) return;  // a write on a link since replaced
     p->writing = false;
     p->writing_buf.clear();
@@ -361,8 +371,7 @@ void PeerTransport::Fail(const std::shared_ptr<Peer>& p, const asio::error_code&
         why.message());
     p->reported_down = true;
   }
-  asio::error_code ec;
-  p->socket.close(ec);
+  p->stream.Close();
   p->deadline.cancel();
   p->connected = p->connecting = false;
   p->queued.clear();  // Raft resends what matters

@@ -8,7 +8,9 @@
 // is down are dropped until it reconnects (Raft retransmits what matters), so
 // it never blocks other peers or the client path.
 //
-// Every link opens with the handshake of peer_auth.h: nothing is sent on an
+// With TLS (--tls_peers), a link is a mutual-TLS connection first: both
+// sides show a certificate the cluster's CA signed. Then every link opens
+// with the handshake of peer_auth.h: nothing is sent on an
 // outgoing link, and nothing delivered from an incoming one, before both
 // sides proved the cluster secret. An incoming link then carries the
 // messages of the node it authenticated as, and only those: a frame that
@@ -25,6 +27,7 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "consensus/raft.pb.h"
+#include "node/byte_stream.h"
 #include "node/cluster/peer_auth.h"
 #include "node/cluster/raft_transport.h"
 #include "node/snapshot.pb.h"
@@ -33,7 +36,8 @@ namespace node {
 
 class PeerTransport : public RaftTransport {
  public:
-  PeerTransport(asio::io_context& io, peer::Identity identity);
+  // `tls`: the links' TLS context (MakeTlsPeerContext); null: plain TCP.
+  PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~PeerTransport() override;
 
   absl::Status Listen(const std::string& host, int port) override;
@@ -57,6 +61,7 @@ class PeerTransport : public RaftTransport {
   void ReadOutbound(const std::shared_ptr<Peer>& p);
   void OnChallenge(const std::shared_ptr<Peer>& p, std::string_view payload);
   void Accept();
+  ByteStream NewStream(asio::ip::tcp::socket socket);
   // Queues one frame for `to`; false if it was dropped (no such peer, link down).
   bool Queue(uint64_t to, char type, const google::protobuf::MessageLite& m);
   void Flush(const std::shared_ptr<Peer>& p);
@@ -68,6 +73,7 @@ class PeerTransport : public RaftTransport {
 
   asio::io_context& io_;
   peer::Identity identity_;
+  std::shared_ptr<asio::ssl::context> tls_;
   PeerLinkStats stats_;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;

@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "asio.hpp"
+#include "asio/ssl.hpp"
 #include "consensus/memory_storage.h"
 #include "consensus/raft.h"
 #include "node/cluster/peer_transport.h"
@@ -95,6 +96,8 @@ struct ReplicatedLogOptions {
   // node that joins).
   std::string cluster_secret;
   std::string cluster_id;
+  // The links' TLS context (MakeTlsPeerContext); null: plain TCP.
+  std::shared_ptr<asio::ssl::context> peer_tls;
 };
 
 class ReplicatedLog {

@@ -45,7 +45,7 @@ resp::Limits UpstreamLimits() {
 
 }  // namespace
 
-ClientSession::ClientSession(Server& server, ClientStream stream, gate::SessionId id)
+ClientSession::ClientSession(Server& server, ByteStream stream, gate::SessionId id)
     : server_(server),
       id_(id),
       client_(std::move(stream)),

@@ -20,7 +20,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "asio.hpp"
-#include "node/front/client_stream.h"
+#include "node/byte_stream.h"
 #include "node/front/client_view.h"
 #include "node/front/output_limit.h"
 #include "node/front/reply_slots.h"
@@ -37,7 +37,7 @@ class Server;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(Server& server, ClientStream stream, gate::SessionId id);
+  ClientSession(Server& server, ByteStream stream, gate::SessionId id);
   ~ClientSession();
 
   gate::SessionId id() const { return id_; }
@@ -159,7 +159,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   Server& server_;
   const gate::SessionId id_;
-  ClientStream client_;
+  ByteStream client_;
   asio::generic::stream_protocol::socket upstream_;  // the child, or the leader
   UpstreamState upstream_state_ = UpstreamState::kWaiting;
   bool forwarding_ = false;  // upstream is the leader node: relay only

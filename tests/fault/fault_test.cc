@@ -175,12 +175,16 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   EXPECT_EQ(r.events.size(), cfg.nemeses.size());
 }
 
-// The same promises with users in use (the security issue): a restricted
-// user's writes are covered on the node's own link, under the same faults.
-TEST(FaultTest, ShortRunWithUsersKeepsEveryPromise) {
+// The same promises with the security issue's features on: users in use (a
+// restricted user's writes are covered on the node's own link) and mutual
+// TLS on the Raft links, under the same faults.
+TEST(FaultTest, ShortRunWithUsersAndTlsKeepsEveryPromise) {
   RunConfig cfg;
-  cfg.name = "short-users";
+  cfg.name = "short-users-tls";
   cfg.users = true;
+  const std::string certs = ANARCHO_TLS_TESTDATA;
+  cfg.node_args = {"--tls_peers", "--tls_cert_file=" + certs + "/server.crt", "--tls_key_file=" + certs + "/server.key",
+                   "--tls_ca_cert_file=" + certs + "/ca.crt"};
   cfg.nemeses = {"kill-leader", "partition-leader", "kill-child-leader", "snapshot-kill-follower",
                  "replace-follower"};
   cfg.hold = 2500ms;

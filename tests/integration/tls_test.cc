@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "cluster_harness.h"
@@ -88,6 +89,54 @@ TEST(TlsTest, OptionalClientCertificates) {
   EXPECT_EQ(TlsCli(tls_port, "", "PING"), "PONG");
   EXPECT_EQ(TlsCli(tls_port, "client", "PING"), "PONG");
   EXPECT_NE(TlsCli(tls_port, "stranger", "PING"), "PONG");
+}
+
+// --tls_peers: the Raft links are mutual TLS. The cluster works through them,
+// and a peer that speaks plain TCP (or has no certificate of the CA) gets
+// nothing: its link is refused and counted.
+TEST(TlsTest, PeerLinksWithMutualTls) {
+  const std::vector<std::string> peers = {"--tls_peers", "--tls_cert_file=" + kCerts + "/server.crt",
+                                          "--tls_key_file=" + kCerts + "/server.key",
+                                          "--tls_ca_cert_file=" + kCerts + "/ca.crt"};
+  Cluster c({.nodes = 3, .node_args = peers});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client w(c.port((leader + 1) % 3));
+  ASSERT_EQ(Str(w.Call({"SET", "over-tls", "yes"})), "OK");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Str(Client(c.port(i)).Call({"GET", "over-tls"})), "yes") << i;
+  // The Raft port speaks TLS: a client with the CA's certificate completes a
+  // TLS handshake there (then fails the cluster's own handshake).
+  const std::string member = absl::StrCat("(echo; sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:",
+                                          c.raft_port(leader), " -CAfile ", kCerts, "/ca.crt -cert ", kCerts,
+                                          "/client.crt -key ", kCerts, "/client.key 2>&1");
+  FILE* f = popen(member.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  pclose(f);
+  EXPECT_TRUE(absl::StrContains(out, "Verify return code: 0 (ok)")) << out;
+  const std::string before = c.Status(leader)["peer_handshakes_refused"];
+  {
+    Client plain(c.raft_port(leader));
+    plain.Send(std::string("\0\0\0\x05\x01hello", 10));
+    EXPECT_TRUE(plain.ClosedByPeer());
+  }
+  const std::string stranger = absl::StrCat("(echo; sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:",
+                                            c.raft_port(leader), " -CAfile ", kCerts, "/ca.crt -cert ", kCerts,
+                                            "/stranger.crt -key ", kCerts, "/stranger.key >/dev/null 2>&1");
+  (void)std::system(stranger.c_str());
+  int refused = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    int now = 0, was = 0;
+    if (absl::SimpleAtoi(c.Status(leader)["peer_handshakes_refused"], &now) && absl::SimpleAtoi(before, &was)) {
+      refused = now - was;
+    }
+    if (refused >= 2) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GE(refused, 2) << "plain TCP and a stranger's certificate";
+  EXPECT_EQ(c.WaitForLeader(), leader) << "no election from the refused links";
+  EXPECT_TRUE(c.WaitConverged());
 }
 
 // The files are read again on SIGHUP: a CA added then lets its clients in.

@@ -1,5 +1,6 @@
-// A client's connection: plain TCP, or TLS over TCP (its handshake done
-// before the session starts). The session reads and writes through it alike.
+// A TCP connection, plain or with TLS: a client's session and the peer links
+// read and write through it alike. With TLS, the handshake comes first
+// (Handshake); a plain stream's handshake succeeds at once.
 #pragma once
 
 #include <memory>
@@ -10,16 +11,21 @@
 
 namespace node {
 
-class ClientStream {
+class ByteStream {
  public:
   using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 
-  explicit ClientStream(asio::ip::tcp::socket socket) : plain_(std::move(socket)) {}
+  explicit ByteStream(asio::ip::tcp::socket socket) : plain_(std::move(socket)) {}
   // `context` made `tls`: kept as long as the connection lives.
-  ClientStream(std::unique_ptr<TlsStream> tls, std::shared_ptr<asio::ssl::context> context)
+  ByteStream(std::unique_ptr<TlsStream> tls, std::shared_ptr<asio::ssl::context> context)
       : plain_(tls->get_executor()), tls_(std::move(tls)), context_(std::move(context)) {}
 
   asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  template <class Handler>
+  void Handshake(asio::ssl::stream_base::handshake_type role, Handler&& handler) {
+    if (tls_) return tls_->async_handshake(role, std::forward<Handler>(handler));
+    asio::post(plain_.get_executor(), [h = std::forward<Handler>(handler)]() mutable { h(asio::error_code()); });
+  }
   asio::any_io_executor get_executor() { return plain_.get_executor(); }
   bool tls() const { return tls_ != nullptr; }
 
@@ -33,7 +39,7 @@ class ClientStream {
     if (tls_) return asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
     asio::async_write(plain_, buffers, std::forward<Handler>(handler));
   }
-  // Closes at once (no TLS close_notify exchange: a client that left or is
+  // Closes at once (no TLS close_notify exchange: a peer that left or is
   // dropped is not waited for, as Redis does not).
   void Close() {
     asio::error_code ec;
