@@ -682,6 +682,8 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     slots_.SetReply(e.slot, SlowlogForClients(bytes, e.count));
   } else if (e.tag == ReplyTag::kAclUsers && type == '*') {
     slots_.SetReply(e.slot, WithoutNodeUser(bytes));
+  } else if (e.tag == ReplyTag::kAclLog && type == '*') {
+    slots_.SetReply(e.slot, AclLogForClients(bytes, [this](int64_t id) { return server_.SessionAddresses(id); }));
   } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
     slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, router_.proto()));
   } else if (!big.empty()) {

@@ -168,6 +168,58 @@ absl::StatusOr<ClientKillFilter> ClientKillFilterOf(std::span<const std::string_
   return f;
 }
 
+namespace {
+
+// An aggregate's header line ("*3\r\n", "%7\r\n"): its element count (a
+// map's pairs count twice), and the bytes it takes; nullopt if not one.
+std::optional<std::pair<uint64_t, size_t>> AggregateHeader(std::string_view data) {
+  const size_t eol = data.find("\r\n");
+  uint64_t n = 0;
+  if (data.empty() || (data[0] != '*' && data[0] != '%') || eol == std::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(data.data() + 1, eol - 1), &n)) {
+    return std::nullopt;
+  }
+  return std::make_pair(data[0] == '%' ? 2 * n : n, eol + 2);
+}
+
+}  // namespace
+
+std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
+  const auto top = AggregateHeader(reply);
+  if (!top || reply[0] != '*') return std::string(reply);
+  std::string out(reply.substr(0, top->second));
+  std::string_view rest = reply.substr(top->second);
+  resp::ReplyScanner scanner;
+  for (uint64_t i = 0; i < top->first; ++i) {
+    const auto entry = AggregateHeader(rest);
+    if (!entry) return std::string(reply);
+    out.append(rest.substr(0, entry->second));
+    rest.remove_prefix(entry->second);
+    bool client_info_next = false;
+    for (uint64_t k = 0; k < entry->first; ++k) {
+      size_t len = 0;
+      char type = 0;
+      std::string error;
+      scanner.Reset();
+      if (scanner.Scan(rest, &len, &type, &error) != resp::ParseStatus::kOk) return std::string(reply);
+      const std::string_view element = rest.substr(0, len);
+      rest.remove_prefix(len);
+      resp::Value v;
+      size_t consumed = 0;
+      const bool bulk = type == '$' && resp::ParseValue(element, &consumed, &v, &error) == resp::ParseStatus::kOk;
+      if (client_info_next && bulk) {
+        std::string row = ClientRowsForClients(v.str, book);
+        if (!row.empty()) row.pop_back();  // the "\n" after the row
+        resp::AppendBulkString(&out, row.empty() ? v.str : row);
+      } else {
+        out.append(element);
+      }
+      client_info_next = k % 2 == 0 && bulk && v.str == "client-info";
+    }
+  }
+  return out;
+}
+
 std::string WithoutNodeUser(std::string_view reply) {
   resp::Value v;
   size_t consumed = 0;

@@ -54,6 +54,11 @@ std::string WithConnectedClients(std::string_view info, uint64_t count);
 // An unreadable reply is returned as it is.
 std::string SlowlogForClients(std::string_view reply, int64_t count);
 
+// ACL LOG's reply with each entry's client-info as CLIENT LIST shows that
+// client (its address, not the child's socket). An unreadable reply, or one
+// of another shape, is returned as it is.
+std::string AclLogForClients(std::string_view reply, const AddressBook& book);
+
 // ACL LIST's or ACL USERS's reply without the node's own user (kInternalUser).
 // An unreadable reply is returned as it is.
 std::string WithoutNodeUser(std::string_view reply);

@@ -146,6 +146,8 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
     r.tag = ReplyTag::kLog;  // every member's child gets the change (LoggedState)
   } else if (sub == "list" || sub == "users") {
     r.tag = ReplyTag::kAclUsers;
+  } else if (sub == "log") {
+    r.tag = ReplyTag::kAclLog;
   } else {
     return std::nullopt;
   }

@@ -43,6 +43,7 @@ enum class ReplyTag {
   kSlowlog,     // SLOWLOG GET: without the node's own ROLE calls (client_view.h)
   kAuth,        // AUTH: once it succeeded, the connection runs as `auth_user`
   kAclUsers,    // ACL LIST / ACL USERS: without the node's own user
+  kAclLog,      // ACL LOG: client-info as CLIENT LIST shows the client
   // With users in use, the client's user may be refused what the router
   // otherwise predicts succeeds: MULTI and SELECT wait for their replies.
   kMulti,   // MULTI: refused, the connection is not in a transaction

@@ -268,6 +268,10 @@ TEST(AclTest, NodeCommandsNeedPermissions) {
   EXPECT_EQ(Str(writer.Call({"EXEC"})), "[OK]");
   EXPECT_EQ(Str(writer.Call({"GET", "w:2"})), "v");
   EXPECT_TRUE(absl::StartsWith(Str(writer.Call({"ROLE"})), "(error) NOPERM"));
+  // ACL LOG shows the client's address, not the child's socket.
+  const std::string log = Str(admin.Call({"ACL", "LOG", "1"}));
+  EXPECT_TRUE(absl::StrContains(log, "addr=127.0.0.1:")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "redis.sock")) << log;
   Client check(c.port(follower));
   EXPECT_EQ(Str(check.Call({"GET", "w:2"})), "v");
   // Unauthenticated, once the default user has a password: NOAUTH.

@@ -117,5 +117,37 @@ TEST(ClientViewTest, SlowlogLeavesOutTheNodesRoleCalls) {
   EXPECT_EQ(SlowlogForClients("-ERR nope\r\n", 10), "-ERR nope\r\n");
 }
 
+// ACL LOG's client-info shows the client's own address (RESP2 pairs and
+// RESP3 maps), like CLIENT LIST; the other fields are left as they were.
+TEST(ClientViewTest, AclLogShowsTheClientsAddress) {
+  const std::string info =
+      "id=11 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=8 name= age=0 idle=0 flags=U db=0 cmd=get user=alice";
+  for (int proto : {2, 3}) {
+    std::string reply;
+    resp::AppendArrayHeader(&reply, 1);
+    resp::AppendMapHeader(&reply, 3, proto);
+    resp::AppendBulkString(&reply, "count");
+    resp::AppendInteger(&reply, 2);
+    resp::AppendBulkString(&reply, "client-info");
+    resp::AppendBulkString(&reply, info);
+    resp::AppendBulkString(&reply, "age-seconds");
+    resp::AppendDouble(&reply, 0.5, proto);
+    std::string want;
+    resp::AppendArrayHeader(&want, 1);
+    resp::AppendMapHeader(&want, 3, proto);
+    resp::AppendBulkString(&want, "count");
+    resp::AppendInteger(&want, 2);
+    resp::AppendBulkString(&want, "client-info");
+    resp::AppendBulkString(&want,
+                           "id=11 addr=10.0.0.9:51000 laddr=10.0.0.1:6380 fd=8 name= age=0 idle=0 flags=N db=0 "
+                           "cmd=get user=alice");
+    resp::AppendBulkString(&want, "age-seconds");
+    resp::AppendDouble(&want, 0.5, proto);
+    EXPECT_EQ(AclLogForClients(reply, Book), want) << "RESP" << proto;
+  }
+  EXPECT_EQ(AclLogForClients("+OK\r\n", Book), "+OK\r\n");
+  EXPECT_EQ(AclLogForClients("*1\r\n:5\r\n", Book), "*1\r\n:5\r\n") << "not ACL LOG's shape";
+}
+
 }  // namespace
 }  // namespace node
