@@ -119,6 +119,8 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
     }
     return std::nullopt;
   }
+  // A RESP2 subscribed connection: routed as the stream allows (Stream()).
+  if (stream_) return std::nullopt;
   if (name == "auth" || name == "hello") {
     const std::string user = AuthUser(name, args);
     if (user == kInternalUser) return Answer(Error("WRONGPASS invalid username-password pair or user is disabled."));

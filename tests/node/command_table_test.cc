@@ -237,6 +237,13 @@ TEST(RequestRouterTest, UsersAsRedisHasThemAndTheNodesOwnUserHidden) {
   route({"MULTI"});
   EXPECT_NE(route({"AUTH", "pw"}).reply.find("inside MULTI"), std::string::npos);
   EXPECT_EQ(route({"EXEC"}).action, Route::Action::kExecAbort);
+  // RESP2 subscribed: AUTH and ACL go the way the stream allows (a probe
+  // first), never as a request whose reply would be taken from the stream.
+  RequestRouter sub(Table());
+  RouteContext sctx;
+  sub.Decide(std::vector<std::string_view>{"SUBSCRIBE", "ch"}, sctx);
+  EXPECT_EQ(sub.Decide(std::vector<std::string_view>{"AUTH", "pw"}, sctx).action, Route::Action::kProbe);
+  EXPECT_EQ(sub.Decide(std::vector<std::string_view>{"ACL", "SETUSER", "a"}, sctx).action, Route::Action::kProbe);
   // A follower relays ACL requests; the leader logs and filters them.
   RequestRouter f(Table());
   RouteContext fctx;
