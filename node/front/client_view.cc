@@ -182,6 +182,19 @@ std::optional<std::pair<uint64_t, size_t>> AggregateHeader(std::string_view data
   return std::make_pair(data[0] == '%' ? 2 * n : n, eol + 2);
 }
 
+// The next complete value at the front of `*rest`, taken off it, and its type
+// byte; nullopt if there is none.
+std::optional<std::pair<std::string_view, char>> TakeValue(std::string_view* rest) {
+  resp::ReplyScanner scanner;
+  size_t len = 0;
+  char type = 0;
+  std::string error;
+  if (scanner.Scan(*rest, &len, &type, &error) != resp::ParseStatus::kOk) return std::nullopt;
+  const std::string_view value = rest->substr(0, len);
+  rest->remove_prefix(len);
+  return std::make_pair(value, type);
+}
+
 }  // namespace
 
 std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
@@ -189,7 +202,6 @@ std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
   if (!top || reply[0] != '*') return std::string(reply);
   std::string out(reply.substr(0, top->second));
   std::string_view rest = reply.substr(top->second);
-  resp::ReplyScanner scanner;
   for (uint64_t i = 0; i < top->first; ++i) {
     const auto entry = AggregateHeader(rest);
     if (!entry) return std::string(reply);
@@ -197,22 +209,19 @@ std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
     rest.remove_prefix(entry->second);
     bool client_info_next = false;
     for (uint64_t k = 0; k < entry->first; ++k) {
-      size_t len = 0;
-      char type = 0;
-      std::string error;
-      scanner.Reset();
-      if (scanner.Scan(rest, &len, &type, &error) != resp::ParseStatus::kOk) return std::string(reply);
-      const std::string_view element = rest.substr(0, len);
-      rest.remove_prefix(len);
+      const auto element = TakeValue(&rest);
+      if (!element) return std::string(reply);
       resp::Value v;
       size_t consumed = 0;
-      const bool bulk = type == '$' && resp::ParseValue(element, &consumed, &v, &error) == resp::ParseStatus::kOk;
+      std::string error;
+      const bool bulk = element->second == '$' &&
+                        resp::ParseValue(element->first, &consumed, &v, &error) == resp::ParseStatus::kOk;
       if (client_info_next && bulk) {
         std::string row = ClientRowsForClients(v.str, book);
         if (!row.empty()) row.pop_back();  // the "\n" after the row
         resp::AppendBulkString(&out, row.empty() ? v.str : row);
       } else {
-        out.append(element);
+        out.append(element->first);
       }
       client_info_next = k % 2 == 0 && bulk && v.str == "client-info";
     }
@@ -241,29 +250,21 @@ std::string WithoutNodeUser(std::string_view reply) {
 
 std::string SlowlogForClients(std::string_view reply, int64_t count) {
   // "*N\r\n", then N entries: each an array whose 4th element is the call's arguments.
-  const size_t header_end = reply.find("\r\n");
-  uint64_t n = 0;
-  if (reply.empty() || reply[0] != '*' || header_end == std::string_view::npos ||
-      !absl::SimpleAtoi(absl::string_view(reply.data() + 1, header_end - 1), &n)) {
-    return std::string(reply);
-  }
-  std::string_view rest = reply.substr(header_end + 2);
+  const auto top = AggregateHeader(reply);
+  if (!top || reply[0] != '*') return std::string(reply);
+  std::string_view rest = reply.substr(top->second);
   std::vector<std::string_view> kept;
-  resp::ReplyScanner scanner;
-  for (uint64_t i = 0; i < n; ++i) {
-    size_t len = 0;
-    char type = 0;
-    std::string error;
-    scanner.Reset();
-    if (scanner.Scan(rest, &len, &type, &error) != resp::ParseStatus::kOk) return std::string(reply);
-    const std::string_view entry = rest.substr(0, len);
-    rest.remove_prefix(len);
+  for (uint64_t i = 0; i < top->first; ++i) {
+    const auto entry = TakeValue(&rest);
     resp::Value v;
     size_t consumed = 0;
-    if (resp::ParseValue(entry, &consumed, &v, &error) != resp::ParseStatus::kOk) return std::string(reply);
+    std::string error;
+    if (!entry || resp::ParseValue(entry->first, &consumed, &v, &error) != resp::ParseStatus::kOk) {
+      return std::string(reply);
+    }
     const bool node_role = v.elements.size() > 3 && v.elements[3].elements.size() == 1 &&
                            absl::EqualsIgnoreCase(v.elements[3].elements[0].AsString(), "role");
-    if (!node_role && (count < 0 || kept.size() < static_cast<uint64_t>(count))) kept.push_back(entry);
+    if (!node_role && (count < 0 || kept.size() < static_cast<uint64_t>(count))) kept.push_back(entry->first);
   }
   std::string out;
   resp::AppendArrayHeader(&out, kept.size());

@@ -152,6 +152,20 @@ bool HasRegisterAnomaly(const CheckResult& c) {
   return false;
 }
 
+// A run that must have kept every promise, and done real work (at least
+// `min_ok` successful operations, every fault), or it proves nothing.
+void ExpectEveryPromiseKept(const RunConfig& cfg, const RunResult& r, int64_t min_ok) {
+  EXPECT_TRUE(r.final_read) << "no final read after healing";
+  EXPECT_TRUE(r.converged) << "children did not converge after healing";
+  EXPECT_EQ(r.problems, "") << "logs: " << r.logs;
+  EXPECT_TRUE(r.check.valid) << r.check.Summary(20) << "logs: " << r.logs;
+  EXPECT_EQ(r.check.lost_writes, 0);
+  int64_t ok = 0;
+  for (auto& op : r.ops) ok += op.outcome == Outcome::kOk;
+  EXPECT_GT(ok, min_ok);
+  EXPECT_EQ(r.events.size(), cfg.nemeses.size());
+}
+
 TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   RunConfig cfg;
   cfg.name = "short";
@@ -163,16 +177,7 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);
-  EXPECT_TRUE(r.final_read) << "no final read after healing";
-  EXPECT_TRUE(r.converged) << "children did not converge after healing";
-  EXPECT_EQ(r.problems, "") << "logs: " << r.logs;
-  EXPECT_TRUE(r.check.valid) << r.check.Summary(20) << "logs: " << r.logs;
-  EXPECT_EQ(r.check.lost_writes, 0);
-  // The run must have done real work, or it proves nothing.
-  int64_t ok = 0;
-  for (auto& op : r.ops) ok += op.outcome == Outcome::kOk;
-  EXPECT_GT(ok, 1000);
-  EXPECT_EQ(r.events.size(), cfg.nemeses.size());
+  ExpectEveryPromiseKept(cfg, r, 1000);
 }
 
 // The same promises with the security issue's features on: users in use (a
@@ -190,14 +195,7 @@ TEST(FaultTest, ShortRunWithUsersAndTlsKeepsEveryPromise) {
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);
-  EXPECT_TRUE(r.final_read) << "no final read after healing";
-  EXPECT_TRUE(r.converged) << "children did not converge after healing";
-  EXPECT_EQ(r.problems, "") << "logs: " << r.logs;
-  EXPECT_TRUE(r.check.valid) << r.check.Summary(20) << "logs: " << r.logs;
-  EXPECT_EQ(r.check.lost_writes, 0);
-  int64_t ok = 0;
-  for (auto& op : r.ops) ok += op.outcome == Outcome::kOk;
-  EXPECT_GT(ok, 500);
+  ExpectEveryPromiseKept(cfg, r, 500);
 }
 
 // The harness must bite: nodes that acknowledge writes before they commit lose

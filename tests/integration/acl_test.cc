@@ -461,12 +461,9 @@ TEST(AclTest, AdminToolAuthenticates) {
   const std::string transfer =
       absl::StrCat(ANARCHO_ADMIN_BIN, " transfer --port ", c.port(leader), " --user viewer --pass v ",
                    (leader + 1) % 3 + 1, " 2>&1");
-  FILE* f = popen(transfer.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  EXPECT_NE(WEXITSTATUS(pclose(f)), 0);
-  EXPECT_TRUE(absl::StrContains(out, "NOPERM")) << out;
+  const ShellResult denied = RunShell(transfer);
+  EXPECT_NE(denied.status, 0);
+  EXPECT_TRUE(absl::StrContains(denied.out, "NOPERM")) << denied.out;
   RemoveDir(dir);
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <random>
@@ -138,6 +139,17 @@ bool Client::ClosedByPeer(std::chrono::milliseconds timeout) {
     if (ec || n == 0) return true;
   }
   return false;
+}
+
+ShellResult RunShell(const std::string& command) {
+  ShellResult r;
+  FILE* f = popen(command.c_str(), "r");
+  if (f == nullptr) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) r.out.append(buf, n);
+  const int status = pclose(f);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 std::string Str(const resp::Value& v) {

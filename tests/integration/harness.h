@@ -49,6 +49,13 @@ class Client {
 
 std::string Str(const resp::Value& v);  // a compact rendering for assertions
 
+// Runs a shell command to its end: its standard output, and its exit status.
+struct ShellResult {
+  std::string out;
+  int status = -1;
+};
+ShellResult RunShell(const std::string& command);
+
 // A request as a client sends it (a multibulk).
 std::string Req(std::initializer_list<std::string_view> args);
 

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -37,12 +36,7 @@ std::string TlsCli(int port, const std::string& cert, const std::string& args) {
   std::string cmd = absl::StrCat("timeout 10 redis-cli --tls -p ", port, " --cacert ", kCerts, "/ca.crt");
   if (!cert.empty()) absl::StrAppend(&cmd, " --cert ", kCerts, "/", cert, ".crt --key ", kCerts, "/", cert, ".key");
   absl::StrAppend(&cmd, " ", args, " 2>&1");
-  FILE* f = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  pclose(f);
-  return std::string(absl::StripAsciiWhitespace(out));
+  return std::string(absl::StripAsciiWhitespace(RunShell(cmd).out));
 }
 
 TEST(TlsTest, RedisCliOverTlsReachesEveryNode) {
@@ -109,11 +103,7 @@ TEST(TlsTest, PeerLinksWithMutualTls) {
   const std::string member = absl::StrCat("(echo; sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:",
                                           c.raft_port(leader), " -CAfile ", kCerts, "/ca.crt -cert ", kCerts,
                                           "/client.crt -key ", kCerts, "/client.key 2>&1");
-  FILE* f = popen(member.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  pclose(f);
+  const std::string out = RunShell(member).out;
   EXPECT_TRUE(absl::StrContains(out, "Verify return code: 0 (ok)")) << out;
   const std::string before = c.Status(leader)["peer_handshakes_refused"];
   {

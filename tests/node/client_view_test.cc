@@ -123,26 +123,22 @@ TEST(ClientViewTest, AclLogShowsTheClientsAddress) {
   const std::string info =
       "id=11 addr=/d/redis.sock:0 laddr=/d/redis.sock:0 fd=8 name= age=0 idle=0 flags=U db=0 cmd=get user=alice";
   for (int proto : {2, 3}) {
-    std::string reply;
-    resp::AppendArrayHeader(&reply, 1);
-    resp::AppendMapHeader(&reply, 3, proto);
-    resp::AppendBulkString(&reply, "count");
-    resp::AppendInteger(&reply, 2);
-    resp::AppendBulkString(&reply, "client-info");
-    resp::AppendBulkString(&reply, info);
-    resp::AppendBulkString(&reply, "age-seconds");
-    resp::AppendDouble(&reply, 0.5, proto);
-    std::string want;
-    resp::AppendArrayHeader(&want, 1);
-    resp::AppendMapHeader(&want, 3, proto);
-    resp::AppendBulkString(&want, "count");
-    resp::AppendInteger(&want, 2);
-    resp::AppendBulkString(&want, "client-info");
-    resp::AppendBulkString(&want,
-                           "id=11 addr=10.0.0.9:51000 laddr=10.0.0.1:6380 fd=8 name= age=0 idle=0 flags=N db=0 "
-                           "cmd=get user=alice");
-    resp::AppendBulkString(&want, "age-seconds");
-    resp::AppendDouble(&want, 0.5, proto);
+    // One ACL LOG entry with this client-info.
+    auto log = [proto](std::string_view client_info) {
+      std::string out;
+      resp::AppendArrayHeader(&out, 1);
+      resp::AppendMapHeader(&out, 3, proto);
+      resp::AppendBulkString(&out, "count");
+      resp::AppendInteger(&out, 2);
+      resp::AppendBulkString(&out, "client-info");
+      resp::AppendBulkString(&out, client_info);
+      resp::AppendBulkString(&out, "age-seconds");
+      resp::AppendDouble(&out, 0.5, proto);
+      return out;
+    };
+    const std::string reply = log(info);
+    const std::string want = log(
+        "id=11 addr=10.0.0.9:51000 laddr=10.0.0.1:6380 fd=8 name= age=0 idle=0 flags=N db=0 cmd=get user=alice");
     EXPECT_EQ(AclLogForClients(reply, Book), want) << "RESP" << proto;
   }
   EXPECT_EQ(AclLogForClients("+OK\r\n", Book), "+OK\r\n");

@@ -1,0 +1,232 @@
+// What each reply from the upstream (the child, or the leader) means to a
+// session: a request's reply, passed on as the node shows it and handed to
+// the gate; the node's own requests' answers (ROLE, CLIENT ID, the RESP2
+// probe, the connection's authentication); the RESP2 subscribed stream and
+// RESP3 pushes.
+#include "node/front/client_session.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "node/logging.h"
+#include "node/server.h"
+#include "resp/value.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+constexpr auto kBusyRetry = std::chrono::milliseconds(10);
+
+}  // namespace
+
+void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
+  if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
+  if (type == '>') return OnPush(bytes);  // RESP3: out of band, never a request's reply
+  if (expects_.empty()) {
+    Log(LogComponent::kClient, LogLevel::kError, "session %s: reply from upstream with no request waiting", describe_);
+    return Abort("UNKNOWN the node lost track of its upstream's replies; outcome unknown");
+  }
+  Expect e = std::move(expects_.front());
+  expects_.pop_front();
+  switch (e.kind) {
+    case Expect::Kind::kReply:
+      upstream_data_ -= e.data;
+      return OnReply(e, bytes, type, std::move(big));
+    case Expect::Kind::kCover:
+      return OnRole(e, bytes);
+    case Expect::Kind::kClientId: {
+      resp::Value v;
+      size_t consumed;
+      std::string error;
+      if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) child_client_id_ = v.integer;
+      if (kill_when_id_known_ && child_client_id_ >= 0) {
+        server_.KillChildClient(child_client_id_, *kill_when_id_known_);
+        kill_when_id_known_.reset();
+        CloseUpstream();
+        MaybeClose();
+      }
+      return;
+    }
+    case Expect::Kind::kProbe:  // answered outside the stream: no longer subscribed
+      router_.ProbeAnswered(false);
+      stalled_ = false;
+      return;
+    case Expect::Kind::kAuthState:
+      authenticated_ = type != '-';
+      stalled_ = false;
+      return;
+    case Expect::Kind::kControlCover:  // never at the front when a reply arrives (CoverOnControlWhenDue)
+    case Expect::Kind::kIgnore:
+    case Expect::Kind::kStream:
+      return;
+  }
+}
+
+// A value while the RESP2 subscribed stream is open. Returns true if it
+// belongs to the stream; false if the stream ended and the value is the
+// reply of the request after it (RESET's, or the probe's).
+bool ClientSession::OnStreamValue(std::string_view bytes) {
+  if (bytes == probe_subscribed_) {  // still subscribed
+    if (expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) expects_.erase(expects_.begin() + 1);
+    router_.ProbeAnswered(true);
+    stalled_ = false;
+    return true;
+  }
+  if (bytes.starts_with("-NOPERM") && expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) {
+    // The client's user may not PING, and Redis checks that first: the
+    // node cannot tell, and keeps the connection subscribed.
+    expects_.erase(expects_.begin() + 1);
+    router_.ProbeAnswered(true);
+    stalled_ = false;
+    return true;
+  }
+  if (bytes == probe_unsubscribed_ || bytes == "+RESET\r\n") {
+    expects_.pop_front();
+    slots_.EndStream();
+    router_.StreamEnded();
+    return false;
+  }
+  slots_.AppendStream(bytes);
+  return true;
+}
+
+void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big) {
+  const bool ok = type != '-' && type != '!';
+  if (e.discards && bytes.starts_with("-NOPERM")) {
+    // The user may run MULTI but not DISCARD: the child keeps the
+    // transaction open where the node took it as ended. Rather than guess,
+    // the connection ends. (A refused EXEC discards the transaction, as
+    // EXECABORT says.)
+    return Abort(absl::StrCat(std::string(bytes.substr(1, bytes.size() - 3)),
+                              " (anarchoredis closes the connection: its transaction is still open)"));
+  }
+  if (ok && !e.auth_user.empty()) {
+    authenticated_ = true;
+    user_ = e.auth_user;
+  }
+  switch (e.tag) {
+    case ReplyTag::kHello:
+      router_.HelloAnswered(ok, e.hello_proto);
+      break;
+    case ReplyTag::kExecSelect:
+      router_.ExecAnswered(type == '*' && bytes != "*-1\r\n");
+      break;
+    case ReplyTag::kSelect:
+      router_.SelectAnswered(ok);
+      break;
+    case ReplyTag::kMulti:
+      router_.MultiAnswered(ok);
+      if (!ok && gated()) {
+        server_.gate().DropTransaction(id_);
+        tx_queued_ = 0;
+        tx_logged_.clear();
+      }
+      break;
+    default:
+      break;
+  }
+  if (e.settings_check) {
+    slots_.SetReply(e.slot, server_.CheckSettings(*e.settings_check, bytes));
+  } else if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
+    slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
+  } else if (e.tag == ReplyTag::kClientList && (type == '$' || type == '=')) {
+    slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {
+      return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });
+    }));
+  } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
+    slots_.SetReply(e.slot, SlowlogForClients(bytes, e.count));
+  } else if (e.tag == ReplyTag::kAclUsers && type == '*') {
+    slots_.SetReply(e.slot, WithoutNodeUser(bytes));
+  } else if (e.tag == ReplyTag::kAclLog && type == '*') {
+    slots_.SetReply(e.slot, AclLogForClients(bytes, [this](int64_t id) { return server_.SessionAddresses(id); }));
+  } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
+    slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, router_.proto()));
+  } else if (!big.empty()) {
+    slots_.SetReply(e.slot, std::move(big));
+  } else {
+    slots_.SetReply(e.slot, std::string(bytes));
+  }
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, *e.logged);
+  if (e.exec_logged && type == '*' && e.gate_slot != 0) {
+    // EXEC ran: log what it ran successfully, in order.
+    resp::Value v;
+    size_t consumed = 0;
+    std::string error;
+    if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) {
+      for (const auto& [pos, logged] : *e.exec_logged) {
+        if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError && !LogForReply(e, logged)) break;
+      }
+    }
+  }
+  if (e.gate_slot != 0) {
+    if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverOnControl(*cover);
+    server_.GateChanged();
+  } else {
+    slots_.Release(e.slot);
+  }
+  if (e.unstall) stalled_ = false;
+}
+
+void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  const bool parsed = resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk;
+  if (parsed && v.type == resp::Type::kError && absl::StartsWith(v.str, "BUSY")) {
+    // A script runs: ask again shortly (still after the writes it covers).
+    busy_retry_.expires_after(kBusyRetry);
+    busy_retry_.async_wait([weak = weak_from_this(), cover = e.cover](const asio::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->upstream_open_) return;
+      self->SendRole(cover);
+      self->WriteUpstream();
+    });
+    return;
+  }
+  if (parsed && v.type == resp::Type::kError) {
+    // NOPERM or NOAUTH: the users changed since it was sent. Every reply
+    // before it arrived, so the node's own link can ask now.
+    server_.CoverOnControl(e.cover);
+    return;
+  }
+  if (!parsed || v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") {
+    Log(LogComponent::kClient, LogLevel::kError, "session %s: unexpected ROLE reply", describe_);
+    return Abort("UNKNOWN the node could not tell the replication offset of this write; outcome unknown");
+  }
+  server_.gate().Covered(e.cover, static_cast<uint64_t>(v.elements[1].integer));
+  server_.GateChanged();
+}
+
+// A RESP3 push leaves where the upstream put it: after every reply that came
+// before it, before the reply of the first request still waiting.
+void ClientSession::OnPush(std::string_view bytes) {
+  std::optional<ReplySlots::Id> anchor;
+  for (const Expect& e : expects_) {
+    if (e.kind == Expect::Kind::kReply) {
+      anchor = e.slot;
+      break;
+    }
+  }
+  slots_.PushBefore(anchor, bytes);
+}
+
+// BUSY (a script runs) and EXECABORT (errors while queueing) come before the
+// request ran: they show nothing of the data.
+gate::Outcome ClientSession::ReplyOutcome(bool ok, std::string_view bytes) {
+  if (ok) return gate::Outcome::kOk;
+  const std::string_view text = bytes.substr(1);
+  return text.starts_with("BUSY ") || text.starts_with("EXECABORT ") ? gate::Outcome::kNotRun
+                                                                       : gate::Outcome::kError;
+}
+
+bool ClientSession::LogForReply(const Expect& e, const std::vector<std::string>& logged) {
+  const uint64_t index = server_.LogCommand(logged);
+  if (index == 0) {
+    slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the change was not made durable, retry"));
+    return false;
+  }
+  server_.gate().WaitForEntry(e.gate_slot, index);
+  return true;
+}
+
+}  // namespace node
