@@ -36,8 +36,9 @@ ABSL_FLAG(std::string, tls_protocols, "", "TLS versions allowed, e.g. \"TLSv1.2 
 ABSL_FLAG(std::string, tls_ciphers, "", "OpenSSL cipher list for TLSv1.2 and below.");
 ABSL_FLAG(std::string, tls_ciphersuites, "", "OpenSSL ciphersuites for TLSv1.3.");
 ABSL_FLAG(bool, tls_peers, false,
-          "Raft links with mutual TLS too (as Redis's tls-cluster): the same certificate, key and CA files; "
-          "every peer must show a certificate the CA signed.");
+          "Raft links with mutual TLS too (as Redis's tls-cluster and tls-replication): the same certificate, "
+          "key and CA files; every peer must show a certificate the CA signed. Followers then forward clients' "
+          "requests to the leader's TLS port (needs --tls_port on every node).");
 ABSL_FLAG(std::string, dir, "", "Directory for all of the node's state (log, child). Required.");
 ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary to run as the child.");
 ABSL_FLAG(int, databases, 16, "Number of logical databases (SELECT 0..N-1).");
@@ -202,6 +203,11 @@ bool ServerFlags(node::ServerOptions& options) {
   options.tls.peers = absl::GetFlag(FLAGS_tls_peers);
   if (options.tls.port < 0 || options.tls.port > 65535) {
     std::cerr << "anarchoredis: --tls-port must be 0..65535\n";
+    return false;
+  }
+  if (options.tls.peers && options.tls.port == 0) {
+    std::cerr << "anarchoredis: --tls_peers needs --tls_port: followers forward clients' requests to the leader's "
+                 "TLS port\n";
     return false;
   }
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);

@@ -1,6 +1,8 @@
-// A TCP connection, plain or with TLS: a client's session and the peer links
-// read and write through it alike. With TLS, the handshake comes first
-// (Handshake); a plain stream's handshake succeeds at once.
+// A connection, plain or with TLS: a client's session, the peer links and a
+// follower's hop to the leader read and write through it alike. With TLS,
+// the handshake comes first (Handshake); a plain stream's handshake succeeds
+// at once. ByteStream is a TCP connection; UpstreamStream, a session's link
+// to its child (a unix socket) or to the leader (TCP, TLS with --tls_peers).
 #pragma once
 
 #include <memory>
@@ -11,16 +13,17 @@
 
 namespace node {
 
-class ByteStream {
+template <class Socket>
+class BasicByteStream {
  public:
-  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+  using TlsStream = asio::ssl::stream<Socket>;
 
-  explicit ByteStream(asio::ip::tcp::socket socket) : plain_(std::move(socket)) {}
+  explicit BasicByteStream(Socket socket) : plain_(std::move(socket)) {}
   // `context` made `tls`: kept as long as the connection lives.
-  ByteStream(std::unique_ptr<TlsStream> tls, std::shared_ptr<asio::ssl::context> context)
+  BasicByteStream(std::unique_ptr<TlsStream> tls, std::shared_ptr<asio::ssl::context> context)
       : plain_(tls->get_executor()), tls_(std::move(tls)), context_(std::move(context)) {}
 
-  asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  Socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
   template <class Handler>
   void Handshake(asio::ssl::stream_base::handshake_type role, Handler&& handler) {
     if (tls_) return tls_->async_handshake(role, std::forward<Handler>(handler));
@@ -43,14 +46,17 @@ class ByteStream {
   // dropped is not waited for, as Redis does not).
   void Close() {
     asio::error_code ec;
-    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket().shutdown(Socket::shutdown_both, ec);
     socket().close(ec);
   }
 
  private:
-  asio::ip::tcp::socket plain_;  // unused (never opened) with TLS
+  Socket plain_;  // unused (never opened) with TLS
   std::unique_ptr<TlsStream> tls_;
   std::shared_ptr<asio::ssl::context> context_;
 };
+
+using ByteStream = BasicByteStream<asio::ip::tcp::socket>;
+using UpstreamStream = BasicByteStream<asio::generic::stream_protocol::socket>;
 
 }  // namespace node

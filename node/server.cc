@@ -101,7 +101,9 @@ absl::Status Server::Start() {
   if (options_.tls.peers) {
     auto tls = MakeTlsPeerContext(options_.tls);
     if (!tls.ok()) return tls.status();
-    ro.peer_tls = std::move(*tls);
+    peer_tls_context_ = std::move(*tls);
+    ro.peer_tls = peer_tls_context_;
+    ro.client_tls_port = options_.tls.port;
   }
   ro.snapshot_dir = (fs::path(options_.dir) / "snapshots").string();
   ro.on_write = [this](const LogWriteStats& w) { metrics_.OnLogWrite(w.took, w.entries, w.bytes, w.synced); };

@@ -98,6 +98,7 @@ struct Upstream {
   std::string socket_path;  // kChild
   std::string host;         // kLeader
   int port = 0;
+  std::shared_ptr<asio::ssl::context> tls;  // kLeader over TLS (--tls_peers): the node's certificate
 };
 
 class Server {
@@ -319,6 +320,9 @@ class Server {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::ip::tcp::acceptor> tls_acceptor_;
   std::shared_ptr<asio::ssl::context> tls_context_;  // replaced by ReloadTls; sessions keep theirs
+  // --tls_peers: the Raft links' context, and followers' hop to the leader's TLS port.
+  std::shared_ptr<asio::ssl::context> peer_tls_context_;
+  uint64_t tls_handshakes_ = 0;  // TLS clients accepted
   uint64_t tls_handshakes_failed_ = 0;
   asio::signal_set child_signals_;
   asio::steady_timer child_watch_;

@@ -65,6 +65,15 @@ Upstream Server::CurrentUpstream() const {
     up.kind = Upstream::Kind::kLeader;
     up.host = it->second.host;
     up.port = it->second.client_port;
+    if (peer_tls_context_) {
+      // With --tls_peers, clients' requests travel to the leader's TLS port.
+      // The leader announced it when its link to this node authenticated,
+      // before any of its messages named it leader; a leader without one
+      // (a mixed configuration) gets no forwarded requests.
+      up.port = rlog_->peer_tls_port(leader_id_);
+      if (up.port == 0) up.kind = Upstream::Kind::kNone;
+      up.tls = peer_tls_context_;
+    }
   }
   return up;
 }
@@ -131,6 +140,7 @@ void Server::AcceptTls() {
         Log(LogComponent::kClient, LogLevel::kDebug, "TLS handshake failed: %s", e.message());
         return;
       }
+      ++tls_handshakes_;
       AddSession(ByteStream(std::move(p->stream), std::move(p->context)));
     });
     AcceptTls();

@@ -68,6 +68,7 @@ std::string Server::StatusReply(int proto) const {
       {"peer_wrong_sender", absl::StrCat(links.wrong_sender)},
       {"acl_changes", absl::StrCat(logged_.acl_changes())},
       {"tls_port", absl::StrCat(options_.tls.port)},
+      {"tls_handshakes", absl::StrCat(tls_handshakes_)},
       {"tls_handshakes_failed", absl::StrCat(tls_handshakes_failed_)},
       {"raft_ignored_non_members", absl::StrCat(st.ignored_non_members)},
       {"stream_id", stream_id_},

@@ -124,6 +124,7 @@ DialerHandshake::DialerHandshake(Identity id, uint64_t to, std::string nonce) : 
   hello_.set_from(id_.self);
   hello_.set_to(to);
   hello_.set_nonce(std::move(nonce));
+  hello_.set_client_tls_port(id_.client_tls_port);
 }
 
 absl::StatusOr<pb::PeerProof> DialerHandshake::OnChallenge(const pb::PeerChallenge& c) {

@@ -41,6 +41,7 @@ struct Identity {
   uint64_t self = 0;
   std::string secret;      // empty: no proofs
   std::string cluster_id;  // empty: none yet (a node that joins adopts its cluster's)
+  uint32_t client_tls_port = 0;  // told to the nodes this one dials (PeerHello)
 };
 
 // Random bytes from the system's CSPRNG (OpenSSL).
@@ -77,6 +78,7 @@ class AcceptorHandshake {
   // OK: the link is the dialer's (peer()) from now on.
   absl::Status OnProof(const pb::PeerProof& p);
   uint64_t peer() const { return hello_.from(); }
+  uint32_t peer_tls_port() const { return hello_.client_tls_port(); }
   const std::string& cluster_id() const { return cluster_id_; }
 
  private:

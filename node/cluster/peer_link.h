@@ -34,6 +34,7 @@ class InboundLink {
   absl::Status OnData(ReadBuffer& in);
 
   uint64_t node() const { return node_; }  // the authenticated dialer (0: not yet)
+  uint32_t node_tls_port() const { return handshake_.peer_tls_port(); }  // its client TLS port
   uint64_t frames() const { return frames_; }
   uint64_t wrong_sender() const { return wrong_sender_; }  // messages dropped for their sender
 

@@ -64,6 +64,11 @@ PeerLinkStats PeerTransport::stats() const {
   return out;
 }
 
+int PeerTransport::PeerTlsPort(uint64_t id) const {
+  auto it = peer_tls_ports_.find(id);
+  return it == peer_tls_ports_.end() ? 0 : it->second;
+}
+
 PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls)
     : io_(io), identity_(std::move(identity)), tls_(std::move(tls)) {}
 
@@ -165,6 +170,7 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
     stats_.wrong_sender += in->link.wrong_sender() - wrong_before;
     if (!was_authenticated && in->link.node() != 0) {
       in->deadline.cancel();
+      peer_tls_ports_[in->link.node()] = static_cast<int>(in->link.node_tls_port());
       Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, in->link.node());
     }
     if (!s.ok()) return Refuse(in, s.message());

@@ -47,6 +47,7 @@ class PeerTransport : public RaftTransport {
   void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
   void Stop() override;
   PeerLinkStats stats() const override;
+  int PeerTlsPort(uint64_t id) const override;
 
   // A node without a cluster id learned its cluster's from an authenticated
   // peer: the owner stores it (links to other clusters are refused from now).
@@ -78,6 +79,7 @@ class PeerTransport : public RaftTransport {
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::weak_ptr<Inbound>> inbound_;
+  std::map<uint64_t, int> peer_tls_ports_;  // from authenticated links
   bool stopped_ = false;
 };
 

@@ -36,6 +36,9 @@ class RaftTransport {
   virtual void Send(uint64_t to, const pb::SnapshotFrame& frame) = 0;
   virtual void Stop() = 0;
   virtual PeerLinkStats stats() const { return {}; }
+  // The client TLS port peer `id` announced on its authenticated link (0:
+  // none, or not heard from yet).
+  virtual int PeerTlsPort(uint64_t id) const { return 0; }
 
   // Set by the owner before Listen.
   std::function<void(consensus::pb::Message&&)> on_message;

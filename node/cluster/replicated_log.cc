@@ -283,8 +283,9 @@ absl::Status ReplicatedLog::StartTransport() {
   if (options_.make_transport) {
     transport_ = options_.make_transport(options_.id);
   } else {
-    auto tcp = std::make_unique<PeerTransport>(io_, peer::Identity{options_.id, options_.cluster_secret, cluster_id_},
-                                               options_.peer_tls);
+    auto tcp = std::make_unique<PeerTransport>(
+        io_, peer::Identity{options_.id, options_.cluster_secret, cluster_id_, options_.client_tls_port},
+        options_.peer_tls);
     tcp->on_cluster_id = [this](const std::string& id) {
       if (auto s = StoreClusterId(id); !s.ok()) {
         Log(LogComponent::kRaft, LogLevel::kError, "cannot store the cluster id: %s", s.message());

@@ -98,6 +98,7 @@ struct ReplicatedLogOptions {
   std::string cluster_id;
   // The links' TLS context (MakeTlsPeerContext); null: plain TCP.
   std::shared_ptr<asio::ssl::context> peer_tls;
+  uint32_t client_tls_port = 0;  // announced to peers (followers forward to it)
 };
 
 class ReplicatedLog {
@@ -147,6 +148,7 @@ class ReplicatedLog {
   uint64_t syncs() const { return syncs_; }
   const std::string& cluster_id() const { return cluster_id_; }
   PeerLinkStats link_stats() const { return transport_ ? transport_->stats() : PeerLinkStats{}; }
+  int peer_tls_port(uint64_t id) const { return transport_ ? transport_->PeerTlsPort(id) : 0; }
   // This node is the only voter (kept current as membership changes apply).
   bool sole_voter() const { return sole_voter_; }
   // Whether the core would take a proposal now: it leads (which it may have

@@ -48,7 +48,7 @@ ClientSession::ClientSession(Server& server, ByteStream stream, gate::SessionId 
     : server_(server),
       id_(id),
       client_(std::move(stream)),
-      upstream_(client_.get_executor()),
+      upstream_(asio::generic::stream_protocol::socket(client_.get_executor())),
       no_leader_timer_(client_.get_executor()),
       busy_retry_(client_.get_executor()),
       parser_(server.options().limits),
@@ -108,17 +108,32 @@ void ClientSession::TryConnectUpstream() {
           : asio::generic::stream_protocol::endpoint(
                 asio::ip::tcp::endpoint(asio::ip::make_address(up.host), static_cast<uint16_t>(up.port)));
   const bool forwarding = up.kind == Upstream::Kind::kLeader;
-  upstream_ = asio::generic::stream_protocol::socket(client_.get_executor());
-  upstream_.async_connect(ep, [self = shared_from_this(), forwarding](const asio::error_code& ec) {
+  asio::generic::stream_protocol::socket socket(client_.get_executor());
+  upstream_ = up.tls ? UpstreamStream(std::make_unique<UpstreamStream::TlsStream>(std::move(socket), *up.tls), up.tls)
+                     : UpstreamStream(std::move(socket));
+  auto failed = [self = shared_from_this()] {
+    // The leader just went away, or is not serving yet: wait for news.
+    self->upstream_state_ = self->no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
+    self->OnClientData();
+  };
+  upstream_.socket().async_connect(ep, [self = shared_from_this(), forwarding, failed](const asio::error_code& ec) {
     if (self->upstream_state_ != UpstreamState::kConnecting) return;
-    if (ec) {
-      // The leader just went away, or is not serving yet: wait for news.
-      self->upstream_state_ =
-          self->no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
-      self->OnClientData();
-      return;
+    if (ec) return failed();
+    if (forwarding) {
+      asio::error_code ignored;
+      self->upstream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
     }
-    self->OnUpstreamConnected(forwarding);
+    // With TLS (forwarding with --tls_peers), the node's certificate proves it
+    // to the leader's TLS port, and the leader's to it.
+    self->upstream_.Handshake(asio::ssl::stream_base::client, [self, forwarding, failed](const asio::error_code& ec) {
+      if (self->upstream_state_ != UpstreamState::kConnecting) return;
+      if (ec) {
+        Log(LogComponent::kClient, LogLevel::kWarning, "TLS handshake with the leader failed: %s", ec.message());
+        self->upstream_.Close();
+        return failed();
+      }
+      self->OnUpstreamConnected(forwarding);
+    });
   });
 }
 
@@ -128,10 +143,7 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
   forwarding_ = forwarding;
   upstream_open_ = true;
   const bool users = server_.acl_in_use();
-  if (forwarding_) {
-    asio::error_code ec;
-    upstream_.set_option(asio::ip::tcp::no_delay(true), ec);
-  } else {
+  if (!forwarding_) {
     if (users) {
       // CLIENT ID needs a permission the client's user may lack: the node's
       // own user asks it, then RESET makes the connection the client's
@@ -508,13 +520,12 @@ void ClientSession::WriteUpstream() {
   if (upstream_writing_busy_ || to_upstream_.empty() || !upstream_open_ || local_reads_ > 0) return;
   upstream_writing_.TakeFrom(to_upstream_);
   upstream_writing_busy_ = true;
-  asio::async_write(upstream_, upstream_writing_.buffers,
-                    [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                      self->upstream_writing_busy_ = false;
-                      self->upstream_writing_.Clear();
-                      if (ec) return;  // the read side reports the failure
-                      self->WriteUpstream();
-                    });
+  upstream_.async_write(upstream_writing_.buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
+    self->upstream_writing_busy_ = false;
+    self->upstream_writing_.Clear();
+    if (ec) return;  // the read side reports the failure
+    self->WriteUpstream();
+  });
 }
 
 void ClientSession::ReadUpstream() {

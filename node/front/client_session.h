@@ -160,7 +160,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Server& server_;
   const gate::SessionId id_;
   ByteStream client_;
-  asio::generic::stream_protocol::socket upstream_;  // the child, or the leader
+  UpstreamStream upstream_;  // the child, or the leader (TLS with --tls_peers)
   UpstreamState upstream_state_ = UpstreamState::kWaiting;
   bool forwarding_ = false;  // upstream is the leader node: relay only
   bool no_leader_deadline_passed_ = false;

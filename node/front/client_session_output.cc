@@ -140,10 +140,9 @@ void ClientSession::LeaveGate() {
 }
 
 void ClientSession::CloseUpstream() {
-  asio::error_code ec;
   if (upstream_open_) {
     upstream_open_ = false;
-    upstream_.close(ec);
+    upstream_.Close();
   }
   expects_.clear();
   busy_retry_.cancel();

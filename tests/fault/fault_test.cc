@@ -35,6 +35,9 @@ struct RunConfig {
   // harness) as a user that may not run ROLE. The nodes then learn writes'
   // offsets on their own links, and follower reads go to the leader.
   bool users = false;
+  // TLS on every node's client port, its Raft links and followers' hop to
+  // the leader (the test certificates).
+  bool tls = false;
 };
 
 struct RunResult {
@@ -56,7 +59,8 @@ RunResult FaultRun(const RunConfig& cfg) {
   std::vector<std::string> args = {"--snapshot_log_bytes=2000000", "--snapshot_keep_entries=300",
                                    "--digest_interval_s=2"};
   args.insert(args.end(), cfg.node_args.begin(), cfg.node_args.end());
-  itest::Cluster c({.nodes = 3, .node_args = args, .proxies = true});
+  itest::Cluster c(
+      {.nodes = 3, .node_args = args, .proxies = true, .tls_certs = cfg.tls ? ANARCHO_TLS_TESTDATA : ""});
   Workload w(c, cfg.workload);
   Nemesis nemesis(c, w, cfg.workload.seed);
   const int leader = c.WaitForLeader();
@@ -182,14 +186,13 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
 
 // The same promises with the security issue's features on: users in use (a
 // restricted user's writes are covered on the node's own link) and mutual
-// TLS on the Raft links, under the same faults.
+// TLS on the Raft links and followers' hop to the leader, under the same
+// faults.
 TEST(FaultTest, ShortRunWithUsersAndTlsKeepsEveryPromise) {
   RunConfig cfg;
   cfg.name = "short-users-tls";
   cfg.users = true;
-  const std::string certs = ANARCHO_TLS_TESTDATA;
-  cfg.node_args = {"--tls_peers", "--tls_cert_file=" + certs + "/server.crt", "--tls_key_file=" + certs + "/server.key",
-                   "--tls_ca_cert_file=" + certs + "/ca.crt"};
+  cfg.tls = true;
   cfg.nemeses = {"kill-leader", "partition-leader", "kill-child-leader", "snapshot-kill-follower",
                  "replace-follower"};
   cfg.hold = 2500ms;

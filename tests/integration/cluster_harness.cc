@@ -103,6 +103,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(Ma
   for (int i = 0; i < options_.nodes; ++i) {
     ports_.push_back(FreePort());
     raft_ports_.push_back(FreePort());
+    if (!options_.tls_certs.empty()) tls_ports_.push_back(FreePort());
     ids_.push_back(i + 1);
     generation_.push_back(0);
   }
@@ -147,6 +148,11 @@ std::vector<std::string> Cluster::NodeArgs(int i) {
   if (!book.empty()) args.insert(args.end(), {"--peer_addresses", absl::StrJoin(book, ",")});
   if (generation_[i] > 0) args.push_back("--join");
   for (const std::string& a : SecretArgs()) args.push_back(a);
+  if (const std::string& certs = options_.tls_certs; !certs.empty()) {
+    args.insert(args.end(), {absl::StrCat("--tls_port=", tls_ports_[i]), "--tls_peers",
+                             "--tls_cert_file=" + certs + "/server.crt", "--tls_key_file=" + certs + "/server.key",
+                             "--tls_ca_cert_file=" + certs + "/ca.crt"});
+  }
   args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
   if (auto it = options_.args_of.find(i); it != options_.args_of.end()) {
     args.insert(args.end(), it->second.begin(), it->second.end());

@@ -50,6 +50,10 @@ struct ClusterOptions {
   bool proxies = true;
   // Nodes prove a shared secret on their links (as anarcho-admin's clusters do).
   bool peer_secret = true;
+  // Non-empty: a directory with ca.crt, server.crt and server.key. Every node
+  // then serves TLS on tls_port(i), and its Raft links and its hop to the
+  // leader are mutual TLS (--tls_peers).
+  std::string tls_certs;
 };
 
 class Cluster {
@@ -60,6 +64,7 @@ class Cluster {
   int size() const { return static_cast<int>(ports_.size()); }
   int port(int i) const { return ports_[i]; }  // client port of node i (0-based)
   int raft_port(int i) const { return raft_ports_[i]; }
+  int tls_port(int i) const { return tls_ports_.empty() ? 0 : tls_ports_[i]; }
   Node& node(int i) { return *nodes_[i]; }
   // The flags that give a node this cluster's secret (empty without one).
   std::vector<std::string> SecretArgs() const;
@@ -103,7 +108,7 @@ class Cluster {
 
   ClusterOptions options_;
   std::string dir_;
-  std::vector<int> ports_, raft_ports_;
+  std::vector<int> ports_, raft_ports_, tls_ports_;
   std::vector<uint64_t> ids_;   // node i's current id
   std::vector<int> generation_;  // how often node i was replaced
   static constexpr int kSpareGenerations = 8;

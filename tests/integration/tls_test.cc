@@ -89,10 +89,7 @@ TEST(TlsTest, OptionalClientCertificates) {
 // and a peer that speaks plain TCP (or has no certificate of the CA) gets
 // nothing: its link is refused and counted.
 TEST(TlsTest, PeerLinksWithMutualTls) {
-  const std::vector<std::string> peers = {"--tls_peers", "--tls_cert_file=" + kCerts + "/server.crt",
-                                          "--tls_key_file=" + kCerts + "/server.key",
-                                          "--tls_ca_cert_file=" + kCerts + "/ca.crt"};
-  Cluster c({.nodes = 3, .node_args = peers});
+  Cluster c({.nodes = 3, .tls_certs = kCerts});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   Client w(c.port((leader + 1) % 3));
@@ -175,7 +172,39 @@ TEST(TlsTest, BadSettingsStopTheStart) {
                                         " --tls_key_file ", kCerts, "/server.key"));
   EXPECT_NE(rc3, 0);
   EXPECT_TRUE(absl::StrContains(out3, "needs --tls_ca_cert_file")) << out3;
+  auto [rc4, out4] = start(absl::StrCat("--tls_peers --tls_cert_file ", kCerts, "/server.crt --tls_key_file ", kCerts,
+                                        "/server.key --tls_ca_cert_file ", kCerts, "/ca.crt"));
+  EXPECT_NE(rc4, 0);
+  EXPECT_TRUE(absl::StrContains(out4, "--tls_peers needs --tls_port")) << out4;
   RemoveDir(dir);
+}
+
+// With --tls_peers, a follower's hop to the leader is TLS too: each client of
+// a follower (on its plain port here) costs the leader one TLS handshake on
+// its TLS port, and the client's user travels with its requests, so the
+// leader applies that user's rules.
+TEST(TlsTest, FollowersForwardToTheLeaderOverTls) {
+  Cluster c({.nodes = 3, .tls_certs = kCerts});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  ASSERT_EQ(Str(Client(c.port(leader)).Call({"ACL", "SETUSER", "writer", "on", ">pw", "~w:*", "+@all"})), "OK");
+  auto handshakes = [&] {
+    int n = -1;
+    EXPECT_TRUE(absl::SimpleAtoi(c.Status(leader)["tls_handshakes"], &n));
+    return n;
+  };
+  const int before = handshakes();
+  for (int i = 0; i < 3; ++i) {
+    Client w(c.port(follower));
+    ASSERT_EQ(Str(w.Call({"AUTH", "writer", "pw"})), "OK") << i;
+    EXPECT_EQ(Str(w.Call({"SET", absl::StrCat("w:", i), "via-tls"})), "OK") << i;
+    EXPECT_TRUE(absl::StartsWith(Str(w.Call({"SET", "other", "x"})), "(error) NOPERM")) << i;
+  }
+  EXPECT_GE(handshakes() - before, 3) << "one TLS link per forwarded client";
+  EXPECT_EQ(c.Status(leader)["tls_handshakes_failed"], "0");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Str(Client(c.port(i)).Call({"GET", "w:2"})), "via-tls") << i;
+  EXPECT_TRUE(c.WaitConverged());
 }
 
 }  // namespace
