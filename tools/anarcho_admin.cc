@@ -45,7 +45,8 @@ ABSL_FLAG(std::string, restore, "",
 ABSL_FLAG(bool, json, false, "status, members, health: print JSON instead of a table.");
 ABSL_FLAG(std::string, tls_certs, "",
           "cluster start: also serve clients with TLS, node i on base-port+200+i-1, with DIR/server.crt, "
-          "DIR/server.key and, for clients' certificates, DIR/ca.crt.");
+          "DIR/server.key and, for clients' certificates, DIR/ca.crt; the Raft links and followers' hop to the "
+          "leader are mutual TLS with the same files (--tls_peers).");
 ABSL_FLAG(std::string, user, "", "The user to authenticate as (default: Redis's default user).");
 ABSL_FLAG(std::string, pass, "",
           "The password to authenticate with (else --pass_file, else the REDISCLI_AUTH environment variable).");
@@ -233,8 +234,9 @@ int ClusterStart(const char* argv0) {
     args.insert(args.end(), security.begin(), security.end());
     if (const std::string certs = absl::GetFlag(FLAGS_tls_certs); !certs.empty()) {
       const std::string abs_certs = fs::absolute(certs).string();
-      for (std::string a : {absl::StrCat("--tls_port=", m.client_port + 200), "--tls_cert_file=" + abs_certs + "/server.crt",
-                            "--tls_key_file=" + abs_certs + "/server.key", "--tls_ca_cert_file=" + abs_certs + "/ca.crt"}) {
+      for (std::string a : {absl::StrCat("--tls_port=", m.client_port + 200), std::string("--tls_peers"),
+                            "--tls_cert_file=" + abs_certs + "/server.crt", "--tls_key_file=" + abs_certs + "/server.key",
+                            "--tls_ca_cert_file=" + abs_certs + "/ca.crt"}) {
         args.push_back(std::move(a));
       }
     }

@@ -37,6 +37,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "bench/harness/failover.h"
 #include "bench/harness/load_generator.h"
 #include "bench/harness/procfs.h"
@@ -90,9 +91,11 @@ ABSL_FLAG(std::string, out, "", "plot: the PNG to write (default: the --timeseri
 ABSL_FLAG(std::string, systems, "redis,redis-aof,anarcho,cluster",
           "compare/curve: systems to start: redis (--save \"\" --appendonly no), redis-aof (--appendonly yes "
           "--appendfsync always), anarcho (one node), cluster (three nodes, loaded through leader and follower), "
-          "anarcho-base and cluster-base (the same from --baseline_anarchoredis).");
+          "anarcho-base and cluster-base (the same from --baseline_anarchoredis); redis-tls and cluster-tls "
+          "(clients over TLS; the cluster's Raft links and forwarding too), compared with each other.");
 ABSL_FLAG(std::string, workloads, "set@1,set@16,get@1,get@16,mixed@16",
-          "compare: workloads as mix@pipeline, comma separated.");
+          "compare: workloads as mix@pipeline, comma separated (connect@1: each GET on a new connection, "
+          "what a connection costs; with TLS, its handshake).");
 ABSL_FLAG(int, rounds, 2, "compare: rounds; each round runs every workload on every system, round robin; the "
                           "median over rounds is reported.");
 ABSL_FLAG(std::string, out_dir, "",
@@ -111,6 +114,9 @@ ABSL_FLAG(std::string, anarcho_admin, "", "The anarcho-admin binary (default: <b
 ABSL_FLAG(std::string, baseline_anarchoredis, "",
           "compare/curve: the node binary of the anarcho-base and cluster-base systems (targets base-1, "
           "base-3-leader, base-3-follower), compared in the same run with the current one (\"vs baseline\").");
+ABSL_FLAG(std::string, tls_certs, "",
+          "compare/curve: redis-tls and cluster-tls's certificates: a directory with ca.crt, server.crt, "
+          "server.key, client.crt, client.key (default: the source tree's test certificates).");
 ABSL_FLAG(std::string, node_args, "",
           "Extra flags for every node of the clusters (anarcho-admin --node_args), comma separated, e.g. "
           "--node_args=--snapshot_log_bytes=16000000,--snapshot_keep_entries=1000.");
@@ -173,6 +179,7 @@ SystemsConfig SystemsFromFlags() {
   c.node_args = absl::StrSplit(absl::GetFlag(FLAGS_node_args), ',', absl::SkipEmpty());
   c.tmp_root = absl::GetFlag(FLAGS_tmp_dir);
   c.keep_tmp = absl::GetFlag(FLAGS_keep_tmp);
+  c.tls_certs = absl::GetFlag(FLAGS_tls_certs);
   return c;
 }
 
@@ -270,8 +277,7 @@ LoadResult RunWatched(LoadOptions o, const WorkloadSpec& w, const std::vector<pi
 // One run against a target, with the CPU its system's processes used meanwhile
 // per answered operation.
 Summary RunOn(const Target& t, LoadOptions o, const WorkloadSpec& w, const Watch& watch) {
-  o.host = t.host;
-  o.port = t.port;
+  Aim(t, o);
   const std::vector<pid_t> roots = SystemRoots(t);
   const double before = TreeCpuSeconds(roots);
   LoadResult r = RunWatched(o, w, roots, watch);
@@ -406,8 +412,7 @@ std::vector<double> ProbePeaks(const std::vector<Target>& targets, const Workloa
   std::vector<double> peak;
   for (const auto& t : targets) {
     LoadOptions o = CurveOptions();
-    o.host = t.host;
-    o.port = t.port;
+    Aim(t, o);
     o.rate = 0;
     o.pipeline = absl::GetFlag(FLAGS_curve_probe_pipeline);
     LoadResult r = RunWatched(o, w, {}, {&progress, absl::StrCat("curve: peak of ", t.name), "", ""});
@@ -773,6 +778,53 @@ bool CheckRun(const std::string& what, const LoadResult& r) {
   return ok;
 }
 
+// redis-server's count of connections it accepted (-1: unknown).
+int64_t ConnectionsReceived(const Target& t) {
+  BlockingClient c;
+  if (!c.Connect(t.host, t.port).ok()) return -1;
+  auto v = c.Call({"INFO", "stats"});
+  if (!v.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(v->str, "\r\n")) {
+    int64_t n = 0;
+    if (absl::ConsumePrefix(&line, "total_connections_received:") && absl::SimpleAtoi(line, &n)) return n;
+  }
+  return -1;
+}
+
+// The load over TLS, and every GET on a connection of its own (plain and
+// TLS): all answered, and the server accepted a connection for each.
+bool SelfTestTls(Systems& systems, const WorkloadSpec& mixed) {
+  if (auto st = systems.Start({"redis-tls"}); !st.ok() || systems.targets().size() < 2) {
+    std::cerr << "selftest FAILED: cannot start redis-server with TLS: "
+              << (systems.notes().empty() ? std::string(st.message()) : systems.notes().back()) << "\n";
+    return false;
+  }
+  const Target& tls = systems.targets().back();
+  LoadOptions o;
+  o.connections = 4;
+  o.pipeline = 8;
+  o.warmup_s = 0.2;
+  o.duration_s = 1;
+  Aim(tls, o);
+  bool ok = CheckRun("mixed closed loop over TLS", RunLoad(o, mixed));
+  auto connect = ParseWorkload("connect");
+  connect->keyspace = mixed.keyspace;
+  o.pipeline = 1;
+  for (const Target* t : {&systems.targets().front(), &tls}) {
+    Aim(*t, o);
+    const int64_t before = ConnectionsReceived(*t);
+    LoadResult fresh = RunLoad(o, *connect);
+    const int64_t accepted = ConnectionsReceived(*t) - before - 1;  // less the count's own
+    ok = CheckRun(absl::StrCat("a new connection per GET on ", t->name), fresh) && ok;
+    if (before < 0 || accepted < static_cast<int64_t>(fresh.completed)) {
+      std::cerr << "selftest FAILED: " << fresh.completed << " GETs on new connections, but the server accepted "
+                << accepted << "\n";
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 int SelfTest() {
   Systems systems(SystemsFromFlags());
   if (auto st = systems.Start({"redis"}); !st.ok() || systems.targets().empty()) {
@@ -804,6 +856,7 @@ int SelfTest() {
     std::cerr << "selftest FAILED: asked for 5000 requests, measured " << counted.measured << "\n";
     ok = false;
   }
+  ok = SelfTestTls(systems, *w) && ok;
   std::cout << (ok ? "selftest passed\n" : "selftest FAILED\n");
   return ok ? 0 : 1;
 }

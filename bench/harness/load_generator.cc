@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "asio.hpp"
+#include "node/byte_stream.h"
 #include "resp/reply_scanner.h"
 
 namespace bench {
@@ -65,6 +67,10 @@ class Connection {
 
  private:
   void SendBatch();
+  // New-connection workloads: the next batch goes on a new connection, its
+  // latency from the moment the connect began.
+  void Reconnect();
+  void Open(std::function<void()> then);
   void Issue(int64_t start_ns, bool measured);
   void Flush();
   void Read();
@@ -73,7 +79,11 @@ class Connection {
 
   Runner& runner_;
   int index_;
-  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::endpoint ep_;
+  node::ByteStream stream_;
+  uint64_t generation_ = 0;  // of stream_: callbacks of a closed one do nothing
+  bool used_ = false;        // a batch went on stream_
+  int64_t connect_start_ns_ = 0;
   OpGenerator gen_;
   std::deque<Pending> inflight_;
   std::string out_, wbuf_;
@@ -118,6 +128,7 @@ class Runner {
   const LoadOptions& opts() const { return opts_; }
   const WorkloadSpec& workload() const { return workload_; }
   bool sending() const { return sending_; }
+  bool begun() const { return begun_; }
   int64_t start_ns() const { return start_ns_; }
   int64_t warm_end_ns() const { return warm_end_ns_; }
   int64_t end_ns() const { return end_ns_; }
@@ -143,21 +154,53 @@ class Runner {
 };
 
 Connection::Connection(Runner& runner, asio::io_context& io, int index, uint64_t seed)
-    : runner_(runner), index_(index), socket_(io), gen_(runner.workload(), seed),
+    : runner_(runner), index_(index), stream_(asio::ip::tcp::socket(io)), gen_(runner.workload(), seed),
       rbuf_(64 * 1024) {}
 
 void Connection::Connect(const asio::ip::tcp::endpoint& ep) {
-  socket_.async_connect(ep, [this](const asio::error_code& ec) {
-    if (ec) {
-      dead_ = true;
-      runner_.Error(absl::StrCat("connect: ", ec.message()));
-      runner_.ConnectDone(false);
-      return;
-    }
-    asio::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  ep_ = ep;
+  Open([this] {
     Read();
     runner_.ConnectDone(true);
+  });
+}
+
+// A new stream_ (TLS if the run is), connected and through its handshake;
+// then `then`. A failure kills the connection.
+void Connection::Open(std::function<void()> then) {
+  const auto& tls = runner_.opts().tls;
+  asio::ip::tcp::socket socket(stream_.get_executor());
+  stream_ = tls ? node::ByteStream(std::make_unique<node::ByteStream::TlsStream>(std::move(socket), *tls), tls)
+                : node::ByteStream(std::move(socket));
+  const uint64_t generation = ++generation_;
+  stream_.socket().async_connect(ep_, [this, generation, then = std::move(then)](const asio::error_code& ec) {
+    if (generation != generation_) return;
+    auto failed = [this](const std::string& what) {
+      const bool first = !runner_.begun();
+      Fail(what);
+      if (first) runner_.ConnectDone(false);
+    };
+    if (ec) return failed(absl::StrCat("connect: ", ec.message()));
+    asio::error_code ignored;
+    stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    // Closed with a reset, not into TIME_WAIT: new-connection runs open
+    // thousands of them a second.
+    stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    stream_.Handshake(asio::ssl::stream_base::client, [this, generation, then, failed](const asio::error_code& ec) {
+      if (generation != generation_) return;
+      if (ec) return failed(absl::StrCat("tls: ", ec.message()));
+      then();
+    });
+  });
+}
+
+void Connection::Reconnect() {
+  connect_start_ns_ = NowNs();
+  stream_.Close();
+  used_ = false;
+  Open([this] {
+    SendBatch();
+    Read();
   });
 }
 
@@ -174,11 +217,15 @@ void Connection::Begin() {
 
 void Connection::SendBatch() {
   if (dead_ || !runner_.sending()) return;
-  int64_t now = NowNs();
+  const bool fresh = runner_.workload().new_connection;
+  if (fresh && used_) return Reconnect();
+  used_ = true;
+  int64_t now = fresh ? connect_start_ns_ : NowNs();
   bool measured = now >= runner_.warm_end_ns() && now < runner_.end_ns();
   for (int i = 0; i < runner_.opts().pipeline && runner_.sending(); ++i) Issue(0, measured);
-  // The batch's send time: taken after encoding, just before it goes to the socket.
-  int64_t t = NowNs();
+  // The batch's send time: taken after encoding, just before it goes to the
+  // socket (on a new connection: when its connect began).
+  int64_t t = fresh ? connect_start_ns_ : NowNs();
   for (auto& p : inflight_) p.start_ns = t;
   Flush();
 }
@@ -206,9 +253,10 @@ void Connection::Flush() {
   writing_ = true;
   wbuf_.swap(out_);
   out_.clear();
-  asio::async_write(socket_, asio::buffer(wbuf_), [this](const asio::error_code& ec, size_t) {
+  stream_.async_write(asio::buffer(wbuf_), [this, generation = generation_](const asio::error_code& ec, size_t) {
     writing_ = false;
     wbuf_.clear();
+    if (generation != generation_) return Flush();  // the output of the connection that replaced it
     if (ec) {
       if (ec != asio::error::operation_aborted) Fail(absl::StrCat("write: ", ec.message()));
       return;
@@ -218,7 +266,8 @@ void Connection::Flush() {
 }
 
 void Connection::Read() {
-  socket_.async_read_some(asio::buffer(rbuf_), [this](const asio::error_code& ec, size_t n) {
+  stream_.async_read_some(asio::buffer(rbuf_), [this, generation = generation_](const asio::error_code& ec, size_t n) {
+    if (generation != generation_) return;  // a connection closed for a new one
     if (ec) {
       if (ec != asio::error::operation_aborted && !dead_) {
         Fail(ec == asio::error::eof ? std::string("disconnected") : absl::StrCat("read: ", ec.message()));
@@ -251,7 +300,7 @@ void Connection::Read() {
         SendBatch();
       }
     }
-    if (!dead_) Read();
+    if (!dead_ && generation == generation_) Read();  // (else: a new connection reads for itself)
   });
 }
 
@@ -283,8 +332,7 @@ void Connection::Fail(const std::string& kind) {
   runner_.Error(kind);
   if (!inflight_.empty()) runner_.Error("lost-with-connection", inflight_.size());
   inflight_.clear();
-  asio::error_code ignored;
-  socket_.close(ignored);
+  stream_.Close();
   runner_.MaybeFinish();
 }
 
@@ -293,8 +341,7 @@ void Connection::Abort(const std::string& kind) {
   if (!inflight_.empty()) runner_.Error(kind, inflight_.size());
   inflight_.clear();
   dead_ = true;
-  asio::error_code ignored;
-  socket_.close(ignored);
+  stream_.Close();
 }
 
 LoadResult Runner::Run() {
@@ -306,6 +353,10 @@ LoadResult Runner::Run() {
 }
 
 void Runner::Drive() {
+  if (workload_.new_connection && opts_.rate > 0) {
+    Error("new-connection workloads run closed loop only");
+    return;
+  }
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(io_);
   auto endpoints = resolver.resolve(opts_.host, std::to_string(opts_.port), ec);

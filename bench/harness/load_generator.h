@@ -18,9 +18,11 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "asio/ssl.hpp"
 #include "bench/harness/histogram.h"
 #include "bench/harness/timeseries.h"
 #include "bench/harness/workload.h"
@@ -48,6 +50,7 @@ struct LoadOptions {
   double drain_timeout_s = 10;  // how long to wait for outstanding replies at the end
   uint64_t seed = 1;
   LoadProgress* progress = nullptr;  // if set, kept up to date during the run
+  std::shared_ptr<asio::ssl::context> tls;  // non-null: every connection is TLS (a client certificate, the CA)
 };
 
 struct LoadResult {

@@ -119,6 +119,19 @@ TEST(LoadGenerator, ClosedLoopPipelinesAndCountsRequests) {
   EXPECT_EQ(r.measured_ok + multis, 2000u);
 }
 
+// (The selftest runs new-connection loads against redis-server, plain and TLS,
+// and checks that it accepted a connection for each operation.)
+TEST(LoadGenerator, NewConnectionWorkloadsAreClosedLoopOnly) {
+  auto w = ParseWorkload("connect");
+  ASSERT_TRUE(w.ok());
+  LoadOptions o;
+  o.port = 1;
+  o.rate = 1000;
+  LoadResult r = RunLoad(o, *w);
+  EXPECT_EQ(r.sent, 0u);
+  EXPECT_EQ(r.errors["new-connection workloads run closed loop only"], 1u);
+}
+
 TEST(LoadGenerator, PublishesProgressWhileItRuns) {
   StallingServer server(std::chrono::hours(1), std::chrono::milliseconds(0));
   auto w = ParseWorkload("set");

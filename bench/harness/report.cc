@@ -81,6 +81,11 @@ const Summary* Find(const std::vector<Summary>& rows, const std::string& workloa
   return nullptr;
 }
 
+// What a row's ratios compare with: plain redis-server, and redis-server with
+// appendfsync always; a TLS row (`*-tls`), redis-server with TLS only.
+std::string RedisFor(const std::string& system) { return absl::EndsWith(system, "-tls") ? "redis-tls" : "redis"; }
+std::string RedisAofFor(const std::string& system) { return absl::EndsWith(system, "-tls") ? "" : "redis-aof"; }
+
 std::string Cpu(double us) { return us > 0 ? Num(us) : "-"; }
 
 // The ratio v / base->*f as "%.4f", or `none` without a base figure (or
@@ -96,8 +101,8 @@ std::vector<std::vector<std::string>> TableCells(const CompareReport& c) {
   cells.push_back({"workload", "system", "ops/s", "x redis", "x aof", "p50 us", "x redis", "x aof", "p99 us",
                    "x redis", "x aof", "p99.9 us", "max us", "cpu us/op", "x redis", "errors"});
   for (const auto& r : c.rows) {
-    const Summary* a = Find(c.rows, r.workload, "redis");
-    const Summary* b = Find(c.rows, r.workload, "redis-aof");
+    const Summary* a = Find(c.rows, r.workload, RedisFor(r.system));
+    const Summary* b = Find(c.rows, r.workload, RedisAofFor(r.system));
     cells.push_back({r.workload, r.system, Num(r.rps), a ? Ratio(r.rps, a->rps) : "-",
                      b ? Ratio(r.rps, b->rps) : "-", Num(r.p50_us), a ? Ratio(r.p50_us, a->p50_us) : "-",
                      b ? Ratio(r.p50_us, b->p50_us) : "-", Num(r.p99_us), a ? Ratio(r.p99_us, a->p99_us) : "-",
@@ -321,7 +326,8 @@ std::string FormatCompareTable(const CompareReport& c) {
 std::string FormatCompareMarkdown(const CompareReport& c) {
   std::string out = absl::StrCat("Measured ", c.machine.Describe(), ".\n\n", c.settings,
                                  " Ratios are to plain Redis (`x redis`) and to Redis with "
-                                 "`appendfsync always` (`x aof`); latencies in microseconds. `cpu us/op`: CPU time "
+                                 "`appendfsync always` (`x aof`), a TLS row's (`*-tls`) to Redis over TLS "
+                                 "(`redis-tls`); latencies in microseconds. `cpu us/op`: CPU time "
                                  "of the system's whole process tree (every node and its redis-server) per answered "
                                  "operation, warm-up included; steadier than ops/s on a shared machine.\n\n",
                                  MarkdownTable(TableCells(c), 2));
@@ -359,8 +365,8 @@ std::string FormatCompareCsv(const CompareReport& c) {
       "mean_us,ok,errors,error_kinds,rounds,cpu_us_per_op,cpu_ratio_redis,baseline_system,ops_ratio_baseline,"
       "p99_ratio_baseline,cpu_ratio_baseline\n";
   for (const auto& r : c.rows) {
-    const Summary* a = Find(c.rows, r.workload, "redis");
-    const Summary* b = Find(c.rows, r.workload, "redis-aof");
+    const Summary* a = Find(c.rows, r.workload, RedisFor(r.system));
+    const Summary* b = Find(c.rows, r.workload, RedisAofFor(r.system));
     const Summary* base = Find(c.rows, r.workload, BaselineName(r.system));
     auto ratio = [](const Summary* to, double v, double Summary::*f) { return RatioField(to, v, f, ""); };
     absl::StrAppendFormat(
@@ -388,8 +394,8 @@ std::string JsonMachine(const MachineInfo& m) {
 }
 
 std::string JsonRow(const CompareReport& c, const Summary& r) {
-  const Summary* a = Find(c.rows, r.workload, "redis");
-  const Summary* b = Find(c.rows, r.workload, "redis-aof");
+  const Summary* a = Find(c.rows, r.workload, RedisFor(r.system));
+  const Summary* b = Find(c.rows, r.workload, RedisAofFor(r.system));
   const Summary* base = Find(c.rows, r.workload, BaselineName(r.system));
   auto ratio = [](const Summary* to, double v, double Summary::*f) { return RatioField(to, v, f, "null"); };
   std::string vs_base = "null";

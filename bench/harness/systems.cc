@@ -386,6 +386,32 @@ absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv, const std::
   }
 }
 
+void Aim(const Target& t, LoadOptions& o) {
+  o.host = t.host;
+  o.port = t.tls ? t.tls_port : t.port;
+  o.tls = t.tls;
+}
+
+absl::StatusOr<std::string> Systems::TlsCerts() {
+  const std::string dir = cfg_.tls_certs.empty() ? ANARCHO_TLS_TESTDATA : cfg_.tls_certs;
+  for (const char* f : {"ca.crt", "server.crt", "server.key", "client.crt", "client.key"}) {
+    if (!fs::exists(fs::path(dir) / f)) {
+      return absl::NotFoundError(absl::StrCat("no ", f, " in ", dir, " (pass --tls_certs DIR)"));
+    }
+  }
+  if (!client_tls_) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    asio::error_code ec;
+    ctx->load_verify_file(dir + "/ca.crt", ec);
+    if (!ec) ctx->use_certificate_chain_file(dir + "/client.crt", ec);
+    if (!ec) ctx->use_private_key_file(dir + "/client.key", asio::ssl::context::pem, ec);
+    if (!ec) ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS client files in ", dir, ": ", ec.message()));
+    client_tls_ = std::move(ctx);
+  }
+  return dir;
+}
+
 std::string FindBinary(const std::string& flag, const std::string& rel, const std::string& name) {
   if (!flag.empty()) return access(flag.c_str(), X_OK) == 0 ? flag : "";
   std::error_code ec;
@@ -421,33 +447,46 @@ absl::Status Systems::Start(const std::vector<std::string>& names) {
     absl::Status st;
     bool base = n == "anarcho-base" || n == "cluster-base";
     const std::string& bin = base ? base_bin : node_bin;
-    if (bin.empty() && (base || n == "anarcho" || n == "cluster")) {
+    if (bin.empty() && (base || n == "anarcho" || n == "cluster" || n == "cluster-tls")) {
       st = absl::NotFoundError(base ? "no baseline binary (pass --baseline_anarchoredis PATH)"
                                     : "anarchoredis binary not found (pass --anarchoredis)");
     } else if (n == "redis") {
       st = StartRedis("redis", false);
     } else if (n == "redis-aof") {
       st = StartRedis("redis-aof", true);
+    } else if (n == "redis-tls") {
+      st = StartRedis("redis-tls", false, true);
+    } else if (n == "cluster-tls") {
+      st = StartCluster(bin, "anarcho-3", n, true);
     } else if (n == "anarcho" || n == "anarcho-base") {
       st = StartAnarcho(bin, base ? "base-1" : "anarcho-1");
     } else if (n == "cluster" || n == "cluster-base") {
       st = StartCluster(bin, base ? "base-3" : "anarcho-3", n);
     } else {
       st = absl::InvalidArgumentError(
-          "unknown system (known: redis, redis-aof, anarcho, cluster, anarcho-base, cluster-base)");
+          "unknown system (known: redis, redis-aof, anarcho, cluster, anarcho-base, cluster-base, redis-tls, "
+          "cluster-tls)");
     }
     if (!st.ok()) notes_.push_back(absl::StrCat("skipped ", n, ": ", st.message()));
   }
   return absl::OkStatus();
 }
 
-absl::Status Systems::StartRedis(const std::string& name, bool aof) {
+absl::Status Systems::StartRedis(const std::string& name, bool aof, bool tls) {
   std::string dir = (fs::path(tmp_dir_) / name).string();
   fs::create_directories(dir);
-  int port = PickFreePort();
+  int port = PickFreePort(tls ? 2 : 1);
   if (port == 0) return absl::UnavailableError("no free port");
   std::vector<std::string> argv = {cfg_.redis_server, "--port", std::to_string(port), "--bind", "127.0.0.1",
                                    "--dir", dir, "--save", "", "--daemonize", "no", "--logfile", ""};
+  std::string certs;
+  if (tls) {
+    auto c = TlsCerts();
+    if (!c.ok()) return c.status();
+    certs = *c;
+    argv.insert(argv.end(), {"--tls-port", std::to_string(port + 1), "--tls-cert-file", certs + "/server.crt",
+                             "--tls-key-file", certs + "/server.key", "--tls-ca-cert-file", certs + "/ca.crt"});
+  }
   if (aof) {
     argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", "always"});
   } else {
@@ -464,7 +503,12 @@ absl::Status Systems::StartRedis(const std::string& name, bool aof) {
   t.name = name;
   t.description = aof ? "redis-server --appendonly yes --appendfsync always"
                       : "redis-server --save \"\" --appendonly no";
+  if (tls) t.description += " --tls-port (clients with a certificate)";
   t.port = port;
+  if (tls) {
+    t.tls_port = port + 1;
+    t.tls = client_tls_;
+  }
   t.pid = *pid;
   targets_.push_back(t);
   return absl::OkStatus();
@@ -500,7 +544,13 @@ std::string Systems::Admin() const {
 }
 
 absl::Status Systems::StartCluster(const std::string& node_bin, const std::string& label,
-                                   const std::string& dir_name) {
+                                   const std::string& dir_name, bool tls) {
+  std::string certs;
+  if (tls) {
+    auto c = TlsCerts();
+    if (!c.ok()) return c.status();
+    certs = *c;
+  }
   std::string admin = Admin();
   if (admin.empty()) return absl::NotFoundError("anarcho-admin not found (pass --anarcho_admin)");
   std::string dir = (fs::path(tmp_dir_) / dir_name).string();
@@ -511,6 +561,7 @@ absl::Status Systems::StartCluster(const std::string& node_bin, const std::strin
   for (int attempt = 0; attempt < 20 && base == 0; ++attempt) {
     base = PickFreePort(10);
     if (base != 0 && PickFreePortAt(base + 100, 10) == 0) base = 0;
+    if (base != 0 && tls && PickFreePortAt(base + 200, 10) == 0) base = 0;  // TLS: base+200+i-1
   }
   if (base == 0) return absl::UnavailableError("no free port range for the cluster");
   std::vector<std::string> argv = {admin,   "cluster", "start",   "--dir", dir, "--nodes", "3", "--base_port",
@@ -518,6 +569,7 @@ absl::Status Systems::StartCluster(const std::string& node_bin, const std::strin
                                    "--node_bin", node_bin};
   // One argument: a value starting with "--" must not be taken for a flag.
   if (!cfg_.node_args.empty()) argv.push_back("--node_args=" + absl::StrJoin(cfg_.node_args, ","));
+  if (tls) argv.insert(argv.end(), {"--tls_certs", certs});
   auto rc = RunCommand(argv, log, cfg_.ready_timeout_s + 30);
   if (!rc.ok()) return rc.status();
   if (*rc != 0) {
@@ -528,13 +580,13 @@ absl::Status Systems::StartCluster(const std::string& node_bin, const std::strin
   }
   cluster_dirs_.push_back(dir);  // from here on, Stop() runs `cluster stop`
   for (int i = 1; i <= 3; ++i) RegisterPidfile(absl::StrCat(dir, "/n", i, "/pid"));  // and a signal kills them
-  return WaitClusterTargets(dir, log, base, label, node_bin);
+  return WaitClusterTargets(dir, log, base, label, node_bin, tls);
 }
 
 // Finds the leader and a follower among the ports the admin tool printed
 // ("127.0.0.1:PORT" or "port PORT") and the base port range.
 absl::Status Systems::WaitClusterTargets(const std::string& dir, const std::string& log, int base,
-                                         const std::string& label, const std::string& node_bin) {
+                                         const std::string& label, const std::string& node_bin, bool tls) {
   std::set<int> candidates;
   std::string out = ReadAll(log);
   std::regex port_re(R"((?::|port[ =:]*|-p )(\d{2,5}))", std::regex::icase);
@@ -556,15 +608,22 @@ absl::Status Systems::WaitClusterTargets(const std::string& dir, const std::stri
       if (role == "follower") followers.push_back(p);
     }
     if (leader != 0 && !followers.empty()) {
+      const std::string suffix = tls ? "-tls" : "";
+      const std::string with_tls = tls ? " over TLS; TLS Raft links and forwarding" : "";
       Target t;
       t.cluster_dir = dir;
-      t.name = label + "-leader";
-      t.description = absl::StrCat("three-node anarchoredis cluster, clients on the leader (", node_bin, ")");
+      if (tls) t.tls = client_tls_;
+      t.name = label + "-leader" + suffix;
+      t.description =
+          absl::StrCat("three-node anarchoredis cluster, clients on the leader", with_tls, " (", node_bin, ")");
       t.port = leader;
+      if (tls) t.tls_port = leader + 200;  // anarcho-admin's layout
       targets_.push_back(t);
-      t.name = label + "-follower";
-      t.description = absl::StrCat("three-node anarchoredis cluster, clients on a follower (", node_bin, ")");
+      t.name = label + "-follower" + suffix;
+      t.description =
+          absl::StrCat("three-node anarchoredis cluster, clients on a follower", with_tls, " (", node_bin, ")");
       t.port = followers.front();
+      if (tls) t.tls_port = t.port + 200;
       targets_.push_back(t);
       return absl::OkStatus();
     }

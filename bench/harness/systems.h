@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -11,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "asio.hpp"
+#include "asio/ssl.hpp"
+#include "bench/harness/load_generator.h"
 #include "bench/harness/workload.h"
 #include "resp/value.h"
 
@@ -69,7 +72,14 @@ struct Target {
   // with all its descendants (a node's redis-server, a BGSAVE fork).
   pid_t pid = 0;
   std::string cluster_dir;
+  // A TLS target: the load goes to tls_port with this client context (a
+  // client certificate, the CA); setup (readiness, preload) stays on `port`.
+  int tls_port = 0;
+  std::shared_ptr<asio::ssl::context> tls;
 };
+
+// Points a load at a target: its port, or its TLS port with its context.
+void Aim(const Target& t, LoadOptions& o);
 
 // The root processes of a target's system now (see Target).
 std::vector<pid_t> SystemRoots(const Target& t);
@@ -79,6 +89,10 @@ struct SystemsConfig {
   std::string anarchoredis;   // node binary; empty: <build dir>/node/anarchoredis or PATH
   std::string anarcho_admin;  // admin tool; empty: <build dir>/tools/anarcho-admin or PATH
   std::string baseline_anarchoredis;  // node binary of anarcho-base and cluster-base
+  // redis-tls and cluster-tls: a directory with ca.crt, server.crt/.key (the
+  // servers') and client.crt/.key (the load's); empty: the source tree's
+  // test certificates.
+  std::string tls_certs;
   std::vector<std::string> node_args;  // extra flags for every cluster node (anarcho-admin --node_args)
   std::string tmp_root;       // parent of the temporary directory; empty: $TMPDIR or /tmp
   bool keep_tmp = false;
@@ -90,7 +104,10 @@ struct SystemsConfig {
 // (three nodes: targets anarcho-3-leader and anarcho-3-follower), and the same
 // two from the baseline binary: "anarcho-base" (base-1) and "cluster-base"
 // (base-3-leader, base-3-follower). A target's baseline counterpart is its
-// name with "anarcho-" replaced by "base-".
+// name with "anarcho-" replaced by "base-". With TLS for clients (and, in the
+// cluster, on the Raft links and followers' hop to the leader): "redis-tls"
+// and "cluster-tls" (targets anarcho-3-leader-tls, anarcho-3-follower-tls),
+// compared with redis-tls.
 class Systems {
  public:
   explicit Systems(SystemsConfig cfg) : cfg_(std::move(cfg)) {}
@@ -109,14 +126,18 @@ class Systems {
   const std::string& tmp_dir() const { return tmp_dir_; }
 
  private:
-  absl::Status StartRedis(const std::string& name, bool aof);
+  absl::Status StartRedis(const std::string& name, bool aof, bool tls = false);
   // One node of `bin`, as target `label`.
   absl::Status StartAnarcho(const std::string& bin, const std::string& label);
   // Three nodes of `node_bin` in <tmp>/<dir_name>, as targets <label>-leader
   // and <label>-follower.
-  absl::Status StartCluster(const std::string& node_bin, const std::string& label, const std::string& dir_name);
+  absl::Status StartCluster(const std::string& node_bin, const std::string& label, const std::string& dir_name,
+                            bool tls = false);
   absl::Status WaitClusterTargets(const std::string& dir, const std::string& log, int base, const std::string& label,
-                                  const std::string& node_bin);
+                                  const std::string& node_bin, bool tls);
+  // The certificates' directory and the load's client context (made once).
+  absl::StatusOr<std::string> TlsCerts();
+  std::shared_ptr<asio::ssl::context> client_tls_;
   std::string Admin() const;
 
   struct Proc {

@@ -34,6 +34,10 @@ absl::StatusOr<WorkloadSpec> ParseWorkload(std::string_view mix) {
   std::string m(mix);
   if (m == "mixed") m = "get=50,set=20,incr=5,lpush=5,lrange=5,hset=5,zadd=5,multi=5";
   if (m == "setget") m = "set=1,get=1";
+  if (m == "connect") {
+    m = "get=1";
+    spec.new_connection = true;
+  }
   for (absl::string_view part : absl::StrSplit(m, ',', absl::SkipEmpty())) {
     std::vector<absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
     double w = 1;
@@ -47,7 +51,7 @@ absl::StatusOr<WorkloadSpec> ParseWorkload(std::string_view mix) {
     if (found < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown operation '", kv[0], "' in workload '", std::string(mix),
-          "' (known: set get incr lpush lrange hset zadd multi, presets mixed setget)"));
+          "' (known: set get incr lpush lrange hset zadd multi, presets mixed setget connect)"));
     }
     spec.weights[found] += w;
   }

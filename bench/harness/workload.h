@@ -26,6 +26,10 @@ struct WorkloadSpec {
   double zipf = 0;                     // 0: uniform; > 0: Zipfian exponent
   size_t value_size = 64;
   bool random_values = false;          // see ValueSource
+  // Every batch on a new connection (connect, the TLS handshake on a TLS
+  // target, the batch, close), its latency from the connect: preset
+  // "connect" (a GET each). Closed loop only.
+  bool new_connection = false;
 
   bool Uses(Op op) const { return weights[static_cast<int>(op)] > 0; }
   std::string MixString() const;      // "set=1,get=1"

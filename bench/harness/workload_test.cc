@@ -18,6 +18,11 @@ TEST(Workload, ParsesPresetsAndMixes) {
   auto custom = ParseWorkload("get=3,set=1");
   ASSERT_TRUE(custom.ok());
   EXPECT_EQ(custom->MixString(), "set=1,get=3");
+  EXPECT_FALSE(custom->new_connection);
+  auto connect = ParseWorkload("connect");
+  ASSERT_TRUE(connect.ok());
+  EXPECT_EQ(connect->MixString(), "get=1");
+  EXPECT_TRUE(connect->new_connection);
   EXPECT_FALSE(ParseWorkload("frobnicate").ok());
   EXPECT_FALSE(ParseWorkload("set=-1").ok());
   EXPECT_FALSE(ParseWorkload("set=0").ok());
