@@ -17,14 +17,21 @@ std::string Encode(const std::vector<std::string_view>& args) {
   return out;
 }
 
-// An encoded change's command and first argument ("setuser", "alice"), or
-// ("requirepass", "").
-std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
+// One encoded request's arguments (views into `encoded`); empty if it is not one.
+std::vector<std::string_view> Decode(std::string_view encoded) {
   resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
   std::vector<std::string_view> args;
   std::string error;
   size_t consumed = 0;
-  if (parser.Parse(encoded, &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 3) return {};
+  if (parser.Parse(encoded, &consumed, &args, &error) != resp::ParseStatus::kOk) return {};
+  return args;
+}
+
+// An encoded change's command and first argument ("setuser", "alice"), or
+// ("requirepass", "").
+std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
+  const std::vector<std::string_view> args = Decode(encoded);
+  if (args.size() < 3) return {};
   if (Lower(args[0]) == "config") return {"requirepass", ""};
   return {Lower(args[1]), std::string(args[2])};
 }
@@ -36,9 +43,8 @@ void LoggedState::Apply(const pb::EffectBatch& node_entry) {
   std::vector<std::string_view> args;
   std::string error;
   size_t consumed = 0;
-  if (parser.Parse(node_entry.commands(), &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) {
-    return;
-  }
+  const std::string& request = node_entry.node_request().empty() ? node_entry.commands() : node_entry.node_request();
+  if (parser.Parse(request, &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) return;
   const std::string name = Lower(args[0]);
   const std::string sub = Lower(args[1]);
   if (name == "script" && sub == "load" && args.size() >= 3) scripts_.insert(std::string(args[2]));
@@ -50,8 +56,12 @@ void LoggedState::Apply(const pb::EffectBatch& node_entry) {
     settings_.emplace_back(std::move(setting), std::string(args[2]));
   }
   if (name == "acl" || (name == "config" && sub == "set")) ++acl_generation_;
-  if (name == "acl" && sub == "setuser" && args.size() >= 3) acl_.push_back(Encode(args));
+  if (name == "acl" && sub == "setuser" && args.size() >= 3) {
+    acl_.push_back(Encode(args));
+    node_acl_.SetUser(args);
+  }
   if (name == "acl" && sub == "deluser") {
+    node_acl_.DelUser(args);
     const std::set<std::string_view> gone(args.begin() + 2, args.end());
     std::erase_if(acl_, [&](const std::string& c) {
       auto [what, user] = AclChangeOf(c);
@@ -78,6 +88,11 @@ void LoggedState::Load(const pb::SnapshotMeta& meta) {
   for (const pb::Setting& s : meta.settings()) settings_.emplace_back(s.name(), s.value());
   acl_.assign(meta.acl().begin(), meta.acl().end());
   ++acl_generation_;
+  node_acl_.Reset();
+  for (const std::string& change : acl_) {
+    const std::vector<std::string_view> args = Decode(change);
+    if (args.size() >= 3 && Lower(args[0]) == "acl") node_acl_.SetUser(args);
+  }
 }
 
 void LoggedState::Save(pb::SnapshotMeta* meta) const {
@@ -108,9 +123,19 @@ std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
       resp::AppendCommand(&out, {"CONFIG", "SET", s.name(), s.value()});
     }
   }
-  for (const std::string& change : meta.acl()) out.append(change);
+  for (const std::string& change : meta.acl()) {
+    const std::vector<std::string> for_child = ForChild(Decode(change));
+    resp::AppendCommand(&out, std::vector<std::string_view>(for_child.begin(), for_child.end()));
+  }
   for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
   return out;
+}
+
+std::vector<std::string> LoggedState::ForChild(std::span<const std::string_view> request) {
+  if (request.size() >= 3 && Lower(request[0]) == "acl" && Lower(request[1]) == "setuser") {
+    return NodeAcl::ForChild(request);
+  }
+  return std::vector<std::string>(request.begin(), request.end());
 }
 
 std::optional<std::string> LoggedState::Setting(std::initializer_list<std::string_view> names) const {

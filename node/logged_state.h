@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "node/effects.pb.h"
+#include "node/node_acl.h"
 #include "node/snapshot.pb.h"
 
 namespace node {
@@ -38,6 +39,9 @@ class LoggedState {
   static void Copy(const pb::SnapshotMeta& from, pb::SnapshotMeta* to);
   // The requests that give a child loaded from a snapshot this state.
   static std::string Prelude(const pb::SnapshotMeta& meta);
+  // A node entry's request as children run it: an ACL SETUSER without the
+  // rules only the node knows (NodeAcl); any other, unchanged.
+  static std::vector<std::string> ForChild(std::span<const std::string_view> request);
 
   // The value last set for `name` or any of `aliases` (as CONFIG SET took it).
   std::optional<std::string> Setting(std::initializer_list<std::string_view> names) const;
@@ -47,6 +51,8 @@ class LoggedState {
   size_t acl_changes() const { return acl_.size(); }
   // Counts the user changes folded in (and loads): changes when they may have.
   uint64_t acl_generation() const { return acl_generation_; }
+  // Who may run the node's own commands (the @anarcho category).
+  const NodeAcl& node_acl() const { return node_acl_; }
 
  private:
   std::set<std::string> scripts_;
@@ -59,8 +65,9 @@ class LoggedState {
   // resets the default user's passwords, so their order matters. A DELUSER
   // drops the changes of the users it deleted (and itself: a fresh child
   // never had them); a requirepass replaces the ones before it.
-  std::vector<std::string> acl_;
+  std::vector<std::string> acl_;  // as the client gave them (node rules included)
   uint64_t acl_generation_ = 0;
+  NodeAcl node_acl_;  // folded from acl_
 };
 
 }  // namespace node

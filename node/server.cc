@@ -463,6 +463,12 @@ uint64_t Server::LogCommand(const std::vector<std::string>& args) {
   std::vector<std::string_view> views(args.begin(), args.end());
   pb::EffectBatch batch;  // no stream id: a node entry, applied by every member
   std::string commands;
+  const std::vector<std::string> for_child = LoggedState::ForChild(views);
+  if (for_child.size() != views.size()) {
+    resp::AppendCommand(&commands, views);
+    batch.set_node_request(std::exchange(commands, {}));
+    views.assign(for_child.begin(), for_child.end());
+  }
   resp::AppendCommand(&commands, views);
   batch.set_commands(std::move(commands));
   batch.set_command_count(1);

@@ -138,15 +138,17 @@ class Server {
   // SETUSER, requirepass): until then every connection runs as Redis's
   // default user, which may run anything, and the node skips the checks below.
   bool acl_in_use() const { return logged_.acl_changes() > 0; }
+  const NodeAcl& node_acl() const { return logged_.node_acl(); }
   // Whether Redis's default user needs no password (and is on): a new
   // connection starts authenticated. Learnt from the child after each user
   // change; a session confirms it on its own connection (HELLO).
   bool default_user_open() const { return acl_in_use() ? default_user_open_ : true; }
   // The AUTH that makes a connection to the child the node's own.
   const std::string& child_auth_request() const { return child_auth_request_; }
-  // Whether `user` may run what `args` asks of the node itself (the command
-  // PermissionProxy names; ACL DRYRUN on the node's link): `done` gets "" if
-  // so, else the NOPERM error to reply.
+  // Whether `user` may run what `args` asks of the node itself: an ANARCHO.*
+  // command by the @anarcho rules (NodeAcl), SHUTDOWN or CLIENT KILL by the
+  // child's (ACL DRYRUN on the node's link). `done` gets "" if so, else the
+  // NOPERM error to reply.
   void CheckPermission(const std::string& user, std::span<const std::string_view> args,
                        std::function<void(std::string)> done);
   // Clients as a client sees them (server_clients.cc): a session's addresses

@@ -298,6 +298,7 @@ void Server::CheckPermission(const std::string& user, std::span<const std::strin
     absl::StrAppend(&shown, "|", absl::AsciiStrToLower(absl::string_view(args[1].data(), args[1].size())));
   }
   const std::string denied = absl::StrCat("NOPERM this user has no permissions to run the '", shown, "' command");
+  if (IsNodeCommand(shown)) return done(logged_.node_acl().Allowed(user, shown) ? "" : denied);
   // Answered exactly once: by the child, or with TRYAGAIN if the link to the
   // child closes first (a rebuild drops the requests in flight).
   struct Once {
@@ -312,9 +313,8 @@ void Server::CheckPermission(const std::string& user, std::span<const std::strin
   auto once = std::make_shared<Once>(io_, std::move(done));
   if (!control_.connected()) return;  // ~Once answers
   std::vector<std::string> dryrun = {"ACL", "DRYRUN", user};
-  for (std::string& a : PermissionProxy(args)) dryrun.push_back(std::move(a));
-  const bool proxied = dryrun[3] != std::string_view(args[0].data(), args[0].size());
-  control_.Call(dryrun, [once, denied, proxied](const resp::Value& v) {
+  dryrun.insert(dryrun.end(), args.begin(), args.end());
+  control_.Call(dryrun, [once, denied](const resp::Value& v) {
     auto done = std::exchange(once->done, nullptr);
     if (v.type == resp::Type::kSimpleString && v.str == "OK") return done("");
     if (v.type == resp::Type::kError) {
@@ -324,7 +324,7 @@ void Server::CheckPermission(const std::string& user, std::span<const std::strin
     }
     // DRYRUN says why in a sentence ("This user has no permissions to run
     // the 'shutdown' command"); the error a client gets starts in lowercase.
-    if (proxied || v.str.empty()) return done(denied);
+    if (v.str.empty()) return done(denied);
     std::string why = v.str;
     why[0] = absl::ascii_tolower(static_cast<unsigned char>(why[0]));
     done(absl::StrCat("NOPERM ", why));

@@ -274,6 +274,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   ctx.databases = server_.options().databases;
   ctx.port = server_.options().port;
   ctx.bind = server_.options().bind;
+  ctx.node_acl = &server_.node_acl();
   Route r = router_.Decide(args, ctx);
   switch (r.action) {
     case Route::Action::kReply:
@@ -361,6 +362,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   e.count = r.count;
   e.tag = r.tag;
   e.auth_user = std::move(r.auth_user);
+  e.acl_user = std::move(r.acl_user);
   e.discards = r.drops_transaction && r.tag != ReplyTag::kReset;
   e.unstall = r.stall;
   e.data = !r.no_data;

@@ -92,6 +92,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     ReplyTag tag = ReplyTag::kNone;
     int hello_proto = 0;
     std::string auth_user = {};  // ReplyTag::kAuth or kHello: the user it authenticates as
+    std::string acl_user = {};   // ReplyTag::kAclGetUser: the user asked about
     int64_t count = 0;     // ReplyTag::kSlowlog: the entries the client asked for
     bool unstall = false;  // input waits for this reply
     bool data = false;     // kReply: a request whose reply may show data (not SELECT)
@@ -136,6 +137,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big);
   bool OnStreamValue(std::string_view bytes);
   void OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big);
+  // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
+  NodeRules NodeRulesOf() const;
   void OnRole(const Expect& e, std::string_view bytes);
   void OnPush(std::string_view bytes);
   std::string WithNodeInfo(std::string_view bytes, char type) const;

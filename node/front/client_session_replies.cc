@@ -136,7 +136,11 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
     slots_.SetReply(e.slot, SlowlogForClients(bytes, e.count));
   } else if (e.tag == ReplyTag::kAclUsers && type == '*') {
-    slots_.SetReply(e.slot, WithoutNodeUser(bytes));
+    slots_.SetReply(e.slot, AclUsersForClients(bytes, NodeRulesOf()));
+  } else if (e.tag == ReplyTag::kAclGetUser && (type == '*' || type == '%')) {
+    slots_.SetReply(e.slot, AclGetUserForClients(bytes, e.acl_user, NodeRulesOf()));
+  } else if (e.tag == ReplyTag::kAclCat && type == '*') {
+    slots_.SetReply(e.slot, WithCategory(bytes, "anarcho"));
   } else if (e.tag == ReplyTag::kAclLog && type == '*') {
     slots_.SetReply(e.slot, AclLogForClients(bytes, [this](int64_t id) { return server_.SessionAddresses(id); }));
   } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
@@ -165,6 +169,12 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     slots_.Release(e.slot);
   }
   if (e.unstall) stalled_ = false;
+}
+
+NodeRules ClientSession::NodeRulesOf() const {
+  return [this](std::string_view user, std::string_view child_rules) {
+    return server_.node_acl().Describe(std::string(user), child_rules);
+  };
 }
 
 void ClientSession::OnRole(const Expect& e, std::string_view bytes) {

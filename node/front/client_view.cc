@@ -229,7 +229,7 @@ std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
   return out;
 }
 
-std::string WithoutNodeUser(std::string_view reply) {
+std::string AclUsersForClients(std::string_view reply, const NodeRules& rules) {
   resp::Value v;
   size_t consumed = 0;
   std::string error;
@@ -237,14 +237,56 @@ std::string WithoutNodeUser(std::string_view reply) {
     return std::string(reply);
   }
   const std::string rule_prefix = absl::StrCat("user ", kInternalUser, " ");
-  std::vector<std::string_view> kept;
+  std::vector<std::string> kept;
   for (const resp::Value& e : v.elements) {
-    const std::string_view s = e.str;
-    if (s != kInternalUser && !s.starts_with(rule_prefix)) kept.push_back(s);
+    std::string s = e.str;
+    if (s == kInternalUser || s.starts_with(rule_prefix)) continue;
+    if (s.starts_with("user ")) {
+      // "user <name> <rules> [(<selector>) ...]": the root rules end where
+      // the selectors begin.
+      const std::string_view name = std::string_view(s).substr(5, s.find(' ', 5) - 5);
+      const size_t root_end = std::min(s.find(" ("), s.size());
+      s.insert(root_end, rules(name, std::string_view(s).substr(0, root_end)));
+    }
+    kept.push_back(std::move(s));
   }
   std::string out;
   resp::AppendArrayHeader(&out, kept.size());
   for (std::string_view s : kept) resp::AppendBulkString(&out, s);
+  return out;
+}
+
+std::string WithCategory(std::string_view reply, std::string_view category) {
+  const auto top = AggregateHeader(reply);
+  if (!top || reply[0] != '*') return std::string(reply);
+  std::string out;
+  resp::AppendArrayHeader(&out, top->first + 1);
+  out.append(reply.substr(top->second));
+  resp::AppendBulkString(&out, category);
+  return out;
+}
+
+std::string AclGetUserForClients(std::string_view reply, std::string_view user, const NodeRules& rules) {
+  const auto top = AggregateHeader(reply);
+  if (!top) return std::string(reply);
+  std::string out(reply.substr(0, top->second));
+  std::string_view rest = reply.substr(top->second);
+  bool commands_next = false;
+  for (uint64_t k = 0; k < top->first; ++k) {
+    const auto element = TakeValue(&rest);
+    if (!element) return std::string(reply);
+    resp::Value v;
+    size_t consumed = 0;
+    std::string error;
+    const bool bulk =
+        element->second == '$' && resp::ParseValue(element->first, &consumed, &v, &error) == resp::ParseStatus::kOk;
+    if (commands_next && bulk) {
+      resp::AppendBulkString(&out, v.str + rules(user, v.str));
+    } else {
+      out.append(element->first);
+    }
+    commands_next = k % 2 == 0 && bulk && v.str == "commands";
+  }
   return out;
 }
 

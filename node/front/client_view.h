@@ -59,9 +59,21 @@ std::string SlowlogForClients(std::string_view reply, int64_t count);
 // of another shape, is returned as it is.
 std::string AclLogForClients(std::string_view reply, const AddressBook& book);
 
-// ACL LIST's or ACL USERS's reply without the node's own user (kInternalUser).
-// An unreadable reply is returned as it is.
-std::string WithoutNodeUser(std::string_view reply);
+// The rules only the node knows of a user (NodeAcl::Describe), to follow the
+// rules the child shows for it.
+using NodeRules = std::function<std::string(std::string_view user, std::string_view child_rules)>;
+
+// ACL LIST's or ACL USERS's reply without the node's own user (kInternalUser),
+// each ACL LIST line with the user's node rules before its selectors. An
+// unreadable reply is returned as it is.
+std::string AclUsersForClients(std::string_view reply, const NodeRules& rules);
+
+// ACL CAT's reply (an array of names) with `category` added.
+std::string WithCategory(std::string_view reply, std::string_view category);
+
+// ACL GETUSER's reply (RESP2 or RESP3) for `user`, its "commands" with the
+// user's node rules. Any other reply is returned as it is.
+std::string AclGetUserForClients(std::string_view reply, std::string_view user, const NodeRules& rules);
 
 // CLIENT KILL's filters (Redis 7.0: ID, TYPE, ADDR, LADDR, USER, SKIPME), or
 // the old form CLIENT KILL addr:port.

@@ -358,13 +358,6 @@ bool AnsweredWithoutLeader(std::string_view lowercase_name) {
          lowercase_name == "shutdown";
 }
 
-std::vector<std::string> PermissionProxy(std::span<const std::string_view> args) {
-  const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
-  if (IsLocalNodeCommand(name)) return {"INFO"};
-  if (IsNodeCommand(name)) return {"FAILOVER"};
-  return std::vector<std::string>(args.begin(), args.end());
-}
-
 bool RunsOnThisNode(std::string_view lowercase_name) {
   return IsLocalNodeCommand(lowercase_name) || lowercase_name == "anarcho.snapshot";
 }

@@ -139,13 +139,6 @@ bool IsLocalNodeCommand(std::string_view lowercase_name);
 // Node commands that act on the node they are sent to (the others go to the
 // leader): the local ones, and ANARCHO.SNAPSHOT (this node's own snapshot).
 bool RunsOnThisNode(std::string_view lowercase_name);
-// The command whose ACL permission a request the node answers itself needs
-// (asked with ACL DRYRUN on its own child, whose users every member shares):
-// ANARCHO.STATUS, HEALTH, MEMBERS and HELP are looks like INFO; the other
-// ANARCHO.* change the cluster, and need what FAILOVER needs (@admin; the
-// node refuses FAILOVER itself, so the permission serves nothing else);
-// SHUTDOWN and CLIENT KILL need their own.
-std::vector<std::string> PermissionProxy(std::span<const std::string_view> args);
 // What a node answers itself while it has no leader to forward to (with
 // nothing queued before it): the local node commands, INFO (from its own
 // child), PING (a replica of Redis answers it with its master down too) and

@@ -22,6 +22,7 @@
 
 #include "node/front/command_table.h"
 #include "node/gate/consistency_gate.h"
+#include "node/node_acl.h"
 
 namespace node {
 
@@ -42,7 +43,9 @@ enum class ReplyTag {
   kConfigGet,   // CONFIG GET: the node's own view of the settings it owns (port, bind)
   kSlowlog,     // SLOWLOG GET: without the node's own ROLE calls (client_view.h)
   kAuth,        // AUTH: once it succeeded, the connection runs as `auth_user`
-  kAclUsers,    // ACL LIST / ACL USERS: without the node's own user
+  kAclUsers,    // ACL LIST / ACL USERS: without the node's own user, with the @anarcho rules
+  kAclGetUser,  // ACL GETUSER `acl_user`: its commands with the @anarcho rules (NodeAcl)
+  kAclCat,      // ACL CAT: with the node's category, anarcho
   kAclLog,      // ACL LOG: client-info as CLIENT LIST shows the client
   // With users in use, the client's user may be refused what the router
   // otherwise predicts succeeds: MULTI and SELECT wait for their replies.
@@ -96,6 +99,7 @@ struct Route {
   int64_t count = 0;
   // AUTH, or HELLO ... AUTH: the user the connection runs as if it succeeds.
   std::string auth_user;
+  std::string acl_user;  // kAclGetUser: the user asked about
 };
 
 struct RouteContext {
@@ -110,6 +114,7 @@ struct RouteContext {
   // The node's own client address (CONFIG SET of port or bind to these holds).
   int port = 0;
   std::string bind;
+  const NodeAcl* node_acl = nullptr;  // who may run ANARCHO.* (ACL DRYRUN of them)
 };
 
 class RequestRouter {
@@ -154,6 +159,8 @@ class RequestRouter {
   Route DecideRoute(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   // NOAUTH before authentication; AUTH; ACL changes (logged, like CONFIG SET)
   // and listings; the node's own user, which no client may use or change.
+  std::optional<Route> NodeAclRequest(std::string_view sub, std::span<const std::string_view> args,
+                                      const RouteContext& ctx);
   std::optional<Route> Users(std::string_view name, std::span<const std::string_view> args,
                              const RouteContext& ctx);
   // CLIENT REPLY ON|OFF|SKIP: the client-facing node drops the replies (never forwarded).

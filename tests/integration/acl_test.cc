@@ -143,7 +143,7 @@ TEST(AclTest, UsersBehaveAsInRedisThroughAFollower) {
       {"admin", {"ACL", "USERS"}},
       {"admin", {"ACL", "LIST"}, C::kRules},
       {"admin", {"ACL", "WHOAMI"}},
-      {"admin", {"ACL", "CAT"}, C::kRules},
+      {"admin", {"ACL", "CAT"}, C::kNotError},  // the node adds its category, anarcho (NodeCommandsNeedPermissions)
       {"admin", {"ACL", "CAT", "string"}, C::kRules},
       {"admin", {"ACL", "DRYRUN", "alice", "set", "cached:1", "x"}},
       {"admin", {"ACL", "DRYRUN", "alice", "set", "other", "x"}},
@@ -223,17 +223,40 @@ TEST(AclTest, UsersBehaveAsInRedisThroughAFollower) {
 }
 
 // The node's own commands act with the node's rights: a client's user needs
-// what their Redis counterparts need (INFO to look, FAILOVER to change the
-// cluster), and its own permission for SHUTDOWN and CLIENT KILL.
+// them granted, by the @anarcho category or one by one (+@all holds them,
+// +@admin does not), and its own permission for SHUTDOWN and CLIENT KILL.
 TEST(AclTest, NodeCommandsNeedPermissions) {
   Cluster c({.nodes = 3});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int follower = Follower(c, leader);
   Client admin(c.port(follower));
-  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "viewer", "on", ">v", "~*", "+get", "+info"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "viewer", "on", ">v", "~*", "+get", "+info", "+anarcho.status",
+                            "+ANARCHO.HEALTH"})),
+            "OK");
   ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "operator", "on", ">o", "~*", "+@all"})), "OK");
-  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "2")) << i;
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "redis-admin", "on", ">r", "~*", "+@admin"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "app", "on", ">a", "~*", "+@all", "-@anarcho"})), "OK");
+  EXPECT_EQ(Str(admin.Call({"ACL", "SETUSER", "app", "+anarcho.nope", "+get"})),
+            "(error) ERR Error in ACL SETUSER modifier '+anarcho.nope': Unknown command or category name in ACL");
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "4")) << i;
+  // Shown as Redis shows a category's rules, on any node.
+  EXPECT_EQ(Str(admin.Call({"ACL", "DRYRUN", "viewer", "ANARCHO.STATUS"})), "OK");
+  EXPECT_EQ(Str(admin.Call({"ACL", "DRYRUN", "app", "anarcho.status"})),
+            "This user has no permissions to run the 'anarcho.status' command");
+  EXPECT_TRUE(absl::StrContains(Str(admin.Call({"ACL", "CAT"})), "anarcho"));
+  EXPECT_TRUE(absl::StrContains(Str(admin.Call({"ACL", "CAT", "anarcho"})), "anarcho.transfer"));
+  const std::string list = Str(admin.Call({"ACL", "LIST"}));
+  EXPECT_TRUE(absl::StrContains(list, "+@all -@anarcho")) << list;
+  EXPECT_TRUE(absl::StrContains(list, "+anarcho.health +anarcho.status")) << list;
+  EXPECT_TRUE(absl::StrContains(Str(admin.Call({"ACL", "GETUSER", "redis-admin"})), "-@all +@admin"));
+  for (int i = 0; i < c.size(); ++i) {
+    auto child = c.ChildCall(i, {"ACL", "LIST"});
+    ASSERT_TRUE(child.ok()) << i;
+    for (const resp::Value& line : child->elements) {
+      EXPECT_FALSE(absl::StrContains(line.AsString(), "anarcho.")) << "the child never sees them: " << line.AsString();
+    }
+  }
   for (int i : {leader, follower}) {
     Client viewer(c.port(i));
     ASSERT_EQ(Str(viewer.Call({"AUTH", "viewer", "v"})), "OK");
@@ -251,6 +274,13 @@ TEST(AclTest, NodeCommandsNeedPermissions) {
     Client op(c.port(i));
     ASSERT_EQ(Str(op.Call({"AUTH", "operator", "o"})), "OK");
     EXPECT_FALSE(op.Call({"ANARCHO.SNAPSHOT"}).IsError());
+    for (auto [user, password] : {std::pair{"redis-admin", "r"}, std::pair{"app", "a"}}) {
+      Client other(c.port(i));
+      ASSERT_EQ(Str(other.Call({"AUTH", user, password})), "OK");
+      EXPECT_EQ(Str(other.Call({"ANARCHO.STATUS"})),
+                "(error) NOPERM this user has no permissions to run the 'anarcho.status' command")
+          << user;
+    }
   }
   // Restricted users' writes are acknowledged: their replication offsets are
   // learnt on the node's own link (they may not run ROLE), also for failed
@@ -258,7 +288,7 @@ TEST(AclTest, NodeCommandsNeedPermissions) {
   ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "writer", "on", ">w", "~w:*", "+set", "+get", "+lpush", "+multi",
                              "+exec"})),
             "OK");
-  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "3")) << i;
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "5")) << i;
   Client writer(c.port(leader));
   ASSERT_EQ(Str(writer.Call({"AUTH", "writer", "w"})), "OK");
   EXPECT_EQ(Str(writer.Call({"SET", "w:1", "v"})), "OK");
@@ -277,7 +307,7 @@ TEST(AclTest, NodeCommandsNeedPermissions) {
   // Unauthenticated, once the default user has a password: NOAUTH.
   ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "p"})), "OK");
   c.UseAuth("default", "p");
-  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "4")) << i;
+  for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "6")) << i;
   for (int i : {leader, follower}) {
     Client anon(c.port(i));
     EXPECT_EQ(Str(anon.Call({"ANARCHO.STATUS"})), "(error) NOAUTH Authentication required.");
@@ -365,7 +395,8 @@ TEST(AclTest, UsersReachEveryMemberAndSurviveRestartsAndSnapshots) {
   int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   Client admin(c.port(leader));
-  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "on", ">pw", "~a:*", "+get", "+set"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "on", ">pw", "~a:*", "+get", "+set", "+anarcho.status"})),
+            "OK");
   ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "gone", "on", ">x"})), "OK");
   ASSERT_EQ(Str(admin.Call({"ACL", "DELUSER", "gone"})), "(integer) 1");
   ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "p"})), "OK");
@@ -407,6 +438,8 @@ TEST(AclTest, UsersReachEveryMemberAndSurviveRestartsAndSnapshots) {
     EXPECT_EQ(Str(alice.Call({"AUTH", "alice", "pw"})), "OK") << i;
     EXPECT_EQ(Str(alice.Call({"SET", "a:1", std::to_string(i)})), "OK") << i;
     EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"SET", "b:1", "x"})), "(error) NOPERM")) << i;
+    EXPECT_FALSE(alice.Call({"ANARCHO.STATUS"}).IsError()) << i << ": her @anarcho rules came back too";
+    EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"ANARCHO.SNAPSHOT"})), "(error) NOPERM")) << i;
   }
   EXPECT_TRUE(c.WaitConverged());
 }
@@ -440,7 +473,7 @@ TEST(AclTest, AdminToolAuthenticates) {
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   Client admin(c.port(leader));
-  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "viewer", "on", ">v", "+info"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "viewer", "on", ">v", "+anarcho.health"})), "OK");
   ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "p"})), "OK");
   c.UseAuth("default", "p");
   for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(WaitForAclChanges(c, i, "2")) << i;

@@ -145,5 +145,54 @@ TEST(ClientViewTest, AclLogShowsTheClientsAddress) {
   EXPECT_EQ(AclLogForClients("*1\r\n:5\r\n", Book), "*1\r\n:5\r\n") << "not ACL LOG's shape";
 }
 
+std::string Strings(std::vector<std::string_view> items) {
+  std::string out;
+  resp::AppendArrayHeader(&out, items.size());
+  for (std::string_view s : items) resp::AppendBulkString(&out, s);
+  return out;
+}
+
+// A stand-in for NodeAcl::Describe: "ops" may not run ANARCHO.ADD.
+std::string OpsRules(std::string_view user, std::string_view child_rules) {
+  return user == "ops" ? " -anarcho.add" : "";
+}
+
+TEST(ClientViewTest, AclListShowsTheNodeRulesAndHidesTheNodesUser) {
+  const std::string reply = Strings({"user anarcho-node on #ab ~* &* +@all", "user default on nopass ~* &* +@all",
+                                     "user ops on #cd ~* resetchannels +@all (~x* +get)"});
+  EXPECT_EQ(AclUsersForClients(reply, OpsRules),
+            Strings({"user default on nopass ~* &* +@all",
+                     "user ops on #cd ~* resetchannels +@all -anarcho.add (~x* +get)"}));
+  EXPECT_EQ(AclUsersForClients(Strings({"anarcho-node", "default", "ops"}), OpsRules),
+            Strings({"default", "ops"}))
+      << "ACL USERS";
+}
+
+TEST(ClientViewTest, AclGetUserShowsTheNodeRules) {
+  for (int proto : {2, 3}) {
+    auto getuser = [proto](std::string_view commands) {
+      std::string out;
+      resp::AppendMapHeader(&out, 3, proto);
+      resp::AppendBulkString(&out, "flags");
+      resp::AppendArrayHeader(&out, 1);
+      resp::AppendBulkString(&out, "on");
+      resp::AppendBulkString(&out, "commands");
+      resp::AppendBulkString(&out, commands);
+      resp::AppendBulkString(&out, "keys");
+      resp::AppendBulkString(&out, "~*");
+      return out;
+    };
+    EXPECT_EQ(AclGetUserForClients(getuser("+@all"), "ops", OpsRules), getuser("+@all -anarcho.add"))
+        << "RESP" << proto;
+    EXPECT_EQ(AclGetUserForClients(getuser("+@all"), "default", OpsRules), getuser("+@all")) << "RESP" << proto;
+  }
+  EXPECT_EQ(AclGetUserForClients("*-1\r\n", "ops", OpsRules), "*-1\r\n") << "no such user";
+}
+
+TEST(ClientViewTest, AclCatGainsTheNodesCategory) {
+  EXPECT_EQ(WithCategory(Strings({"keyspace", "read"}), "anarcho"), Strings({"keyspace", "read", "anarcho"}));
+  EXPECT_EQ(WithCategory("-ERR x\r\n", "anarcho"), "-ERR x\r\n");
+}
+
 }  // namespace
 }  // namespace node

@@ -252,15 +252,34 @@ TEST(RequestRouterTest, UsersAsRedisHasThemAndTheNodesOwnUserHidden) {
   EXPECT_EQ(f.Decide(std::vector<std::string_view>{"AUTH", "a", "b"}, fctx).auth_user, "a");
 }
 
-TEST(PermissionProxyTest, NodeCommandsNeedWhatTheirRedisCounterpartsNeed) {
-  using V = std::vector<std::string>;
-  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"ANARCHO.STATUS"}), V{"INFO"});
-  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"anarcho.health"}), V{"INFO"});
-  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"ANARCHO.TRANSFER", "2"}), V{"FAILOVER"});
-  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"ANARCHO.ADD", "4", "a:1:2"}), V{"FAILOVER"});
-  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"SHUTDOWN", "NOSAVE"}), (V{"SHUTDOWN", "NOSAVE"}));
-  EXPECT_EQ(PermissionProxy(std::vector<std::string_view>{"CLIENT", "KILL", "ID", "3"}),
-            (V{"CLIENT", "KILL", "ID", "3"}));
+// The @anarcho category: its rules checked and kept from the child, its
+// commands listed, and ACL DRYRUN of them answered by the node.
+TEST(RequestRouterTest, TheNodesAclCategory) {
+  RequestRouter r(Table());
+  NodeAcl acl;
+  acl.SetUser(std::vector<std::string_view>{"ACL", "SETUSER", "mon", "on", "+info", "+anarcho.status"});
+  RouteContext ctx;
+  ctx.node_acl = &acl;
+  auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+  Route set = route({"ACL", "SETUSER", "ops", "on", "+@all", "-@anarcho", "+anarcho.status"});
+  EXPECT_EQ(set.action, Route::Action::kForward);
+  EXPECT_EQ(set.tag, ReplyTag::kLog);
+  EXPECT_EQ(set.rewritten, "*5\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$3\r\nops\r\n$2\r\non\r\n$5\r\n+@all\r\n");
+  EXPECT_EQ(route({"ACL", "SETUSER", "ops", "on"}).rewritten, "") << "nothing to take out: sent as it came";
+  EXPECT_EQ(route({"ACL", "SETUSER", "ops", "+anarcho.nope"}).reply,
+            "-ERR Error in ACL SETUSER modifier '+anarcho.nope': Unknown command or category name in ACL\r\n");
+  EXPECT_EQ(route({"ACL", "GETUSER", "ops"}).tag, ReplyTag::kAclGetUser);
+  EXPECT_EQ(route({"ACL", "GETUSER", "ops"}).acl_user, "ops");
+  EXPECT_EQ(route({"ACL", "CAT"}).tag, ReplyTag::kAclCat);
+  Route cat = route({"ACL", "CAT", "ANARCHO"});
+  ASSERT_EQ(cat.action, Route::Action::kReply);
+  EXPECT_NE(cat.reply.find("$14\r\nanarcho.status\r\n"), std::string::npos);
+  EXPECT_EQ(route({"ACL", "DRYRUN", "mon", "ANARCHO.STATUS"}).reply, "+OK\r\n");
+  EXPECT_EQ(route({"ACL", "DRYRUN", "mon", "anarcho.add", "4", "a:1:2"}).reply,
+            "$61\r\nThis user has no permissions to run the 'anarcho.add' command\r\n");
+  EXPECT_EQ(route({"ACL", "DRYRUN", "nobody", "anarcho.status"}).reply, "-ERR User 'nobody' not found\r\n");
+  EXPECT_EQ(route({"ACL", "DRYRUN", "mon", "anarcho.nope"}).reply, "-ERR Command 'anarcho.nope' not found\r\n");
+  EXPECT_EQ(route({"ACL", "DRYRUN", "mon", "get", "k"}).action, Route::Action::kForward) << "the child's";
 }
 
 TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNode) {

@@ -96,5 +96,34 @@ TEST(LoggedStateTest, UsersReplayInOrder) {
   EXPECT_EQ(s.acl_changes(), 1u);
 }
 
+// An ACL SETUSER with @anarcho rules: children run it without them (the
+// entry's commands, and a snapshot's prelude), every node folds them in
+// (node_request), and a node loaded from a snapshot has them too.
+TEST(LoggedStateTest, NodeRulesStayWithTheNodes) {
+  const std::vector<std::string_view> request = {"ACL", "SETUSER", "ops", "on", ">pw", "+@all", "-@anarcho",
+                                                 "+anarcho.status"};
+  const std::vector<std::string> for_child = LoggedState::ForChild(request);
+  EXPECT_EQ(for_child, (std::vector<std::string>{"ACL", "SETUSER", "ops", "on", ">pw", "+@all"}));
+  EXPECT_EQ(LoggedState::ForChild(std::vector<std::string_view>{"CONFIG", "SET", "x", "+anarcho.status"}).size(), 4u)
+      << "only ACL SETUSER has node rules";
+  pb::EffectBatch entry = Entry(std::vector<std::string_view>(for_child.begin(), for_child.end()));
+  resp::AppendCommand(entry.mutable_node_request(), request);
+  LoggedState s;
+  s.Apply(entry);
+  EXPECT_TRUE(s.node_acl().Allowed("ops", "anarcho.status"));
+  EXPECT_FALSE(s.node_acl().Allowed("ops", "anarcho.add"));
+  pb::SnapshotMeta meta;
+  s.Save(&meta);
+  LoggedState t;
+  t.Load(meta);
+  EXPECT_TRUE(t.node_acl().Allowed("ops", "anarcho.status"));
+  EXPECT_FALSE(t.node_acl().Allowed("ops", "anarcho.add"));
+  const std::string prelude = LoggedState::Prelude(meta);
+  EXPECT_NE(prelude.find("+@all"), std::string::npos);
+  EXPECT_EQ(prelude.find("anarcho"), std::string::npos) << prelude;
+  t.Apply(Entry({"ACL", "DELUSER", "ops"}));
+  EXPECT_FALSE(t.node_acl().Exists("ops"));
+}
+
 }  // namespace
 }  // namespace node
