@@ -437,16 +437,40 @@ void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bo
 }
 
 // Every acknowledged write is already durable on a majority; WAIT answers how
-// many replicas that is, after its timeout if the client asked for more.
+// many replicas that is, after its timeout if the client asked for more. The
+// node answers it, so with users in use it asks first whether the client's
+// user may run WAIT.
 void ClientSession::AnswerWait(const Route& r) {
+  const ReplySlots::Id slot = slots_.Add({}, r.silent);
+  if (!server_.acl_in_use()) return ReplyToWait(slot, r.wait_replicas, r.wait_timeout_ms);
+  const std::string replicas = absl::StrCat(r.wait_replicas), timeout = absl::StrCat(r.wait_timeout_ms);
+  const std::vector<std::string_view> args = {"WAIT", replicas, timeout};
+  server_.CheckPermission(user_, args, [weak = weak_from_this(), slot, replicas = r.wait_replicas,
+                                        timeout_ms = r.wait_timeout_ms](std::string denied) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (denied.empty()) {
+      self->ReplyToWait(slot, replicas, timeout_ms);
+    } else {
+      self->slots_.SetReply(slot, self->ErrorReply(denied));
+      self->slots_.Release(slot);
+    }
+    self->Flush();
+  });
+}
+
+void ClientSession::ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms) {
   std::string reply;
   const int have = server_.ReplicaCountForWait();
   resp::AppendInteger(&reply, have);
-  if (have >= r.wait_replicas) return slots_.AddReady(std::move(reply), false, r.silent);
-  const ReplySlots::Id slot = slots_.Add({}, r.silent);
-  if (r.wait_timeout_ms == 0) return;  // as Redis: until enough replicas, which never changes here
+  if (have >= replicas) {
+    slots_.SetReply(slot, std::move(reply));
+    slots_.Release(slot);
+    return;
+  }
+  if (timeout_ms == 0) return;  // as Redis: until enough replicas, which never changes here
   auto timer = std::make_shared<asio::steady_timer>(client_.get_executor());
-  timer->expires_after(std::chrono::milliseconds(r.wait_timeout_ms));
+  timer->expires_after(std::chrono::milliseconds(timeout_ms));
   timer->async_wait([weak = weak_from_this(), slot, reply, timer](const asio::error_code& ec) {
     auto self = weak.lock();
     if (ec || !self) return;

@@ -270,10 +270,14 @@ TEST(AclTest, NodeCommandsNeedPermissions) {
               "(error) NOPERM this user has no permissions to run the 'client|kill' command");
     EXPECT_EQ(Str(viewer.Call({"SHUTDOWN", "NOSAVE"})),
               "(error) NOPERM this user has no permissions to run the 'shutdown' command");
+    // WAIT is answered by the node, as the user's rules say.
+    EXPECT_EQ(Str(viewer.Call({"WAIT", "0", "0"})),
+              "(error) NOPERM this user has no permissions to run the 'wait' command");
     EXPECT_TRUE(c.node(i).process().Running());
     Client op(c.port(i));
     ASSERT_EQ(Str(op.Call({"AUTH", "operator", "o"})), "OK");
     EXPECT_FALSE(op.Call({"ANARCHO.SNAPSHOT"}).IsError());
+    EXPECT_TRUE(absl::StartsWith(Str(op.Call({"WAIT", "1", "0"})), "(integer) "));
     for (auto [user, password] : {std::pair{"redis-admin", "r"}, std::pair{"app", "a"}}) {
       Client other(c.port(i));
       ASSERT_EQ(Str(other.Call({"AUTH", user, password})), "OK");
