@@ -7,7 +7,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       redis-server redis-tools gnuplot-nox
       dpkg-dev file curl  # tools/package.sh (in the suite)
-      openssl  # the TLS tests (openssl s_client against the Raft port)
+      openssl python3-redis  # the TLS tests (openssl s_client against the Raft port; a client library)
       tcl python3)  # tcl, python3: Redis's own test suite (tests/compat)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -126,6 +126,31 @@ TEST(TlsTest, PeerLinksWithMutualTls) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// A client library (redis-py, Debian's python3-redis) over TLS through a
+// follower: a transaction and a read, then the same data on every node.
+TEST(TlsTest, AClientLibraryConnectsThroughAFollower) {
+  Cluster c({.nodes = 3, .tls_certs = kCerts});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  const std::string script = absl::StrCat(
+      "import redis\n"
+      "r = redis.Redis(host='127.0.0.1', port=", c.tls_port(follower), ", ssl=True, ssl_ca_certs='", kCerts,
+      "/ca.crt', ssl_certfile='", kCerts, "/client.crt', ssl_keyfile='", kCerts, "/client.key')\n",
+      "p = r.pipeline(transaction=True)\n"
+      "p.set('lib:a', '1').incr('lib:a').rpush('lib:l', 'x', 'y')\n"
+      "print(p.execute(), r.get('lib:a').decode(), r.lrange('lib:l', 0, -1))\n");
+  const std::string dir = MakeTempDir("anarcho-tls-lib");
+  { std::ofstream(dir + "/client.py") << script; }
+  // Debian's interpreter, where python3-redis is installed.
+  const ShellResult run = RunShell(absl::StrCat("timeout 20 /usr/bin/python3 ", dir, "/client.py 2>&1"));
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_EQ(std::string(absl::StripAsciiWhitespace(run.out)), "[True, 2, 2] 2 [b'x', b'y']");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Str(Client(c.port(i)).Call({"GET", "lib:a"})), "2") << i;
+  EXPECT_TRUE(c.WaitConverged());
+  RemoveDir(dir);
+}
+
 // The files are read again on SIGHUP: a CA added then lets its clients in.
 TEST(TlsTest, SighupReloadsTheFiles) {
   const std::string dir = MakeTempDir("anarcho-tls");
