@@ -75,7 +75,10 @@ void ClientSession::CheckOutputLimit() {
   const OutputBufferLimits& limits = server_.options().output_limits;
   const bool pubsub = router_.pubsub_class();
   const uint64_t bytes = slots_.buffered_bytes() + out_.size() + out_writing_.bytes();
-  if (!output_limit_.Exceeded(bytes, pubsub ? limits.pubsub : limits.normal, OutputLimitCheck::Clock::now())) return;
+  const OutputBufferLimit& limit = pubsub ? limits.pubsub : limits.normal;
+  // The clock only matters above the soft limit (how long it has been).
+  const auto now = limit.soft > 0 && bytes >= limit.soft ? OutputLimitCheck::Clock::now() : OutputLimitCheck::Clock::time_point{};
+  if (!output_limit_.Exceeded(bytes, limit, now)) return;
   Log(LogComponent::kClient, LogLevel::kWarning, "client %s closed for overcoming its output buffer limit (%s class, %d bytes)", describe_,
       pubsub ? "pubsub" : "normal", bytes);
   ClientGone();

@@ -17,6 +17,22 @@ namespace {
 
 constexpr auto kBusyRetry = std::chrono::milliseconds(10);
 
+// A master's ROLE reply ("*3\r\n$6\r\nmaster\r\n:<offset>\r\n" and its
+// replicas): the offset, read without decoding the rest (one per unpipelined
+// write). nullopt for anything else (an error, another shape).
+std::optional<uint64_t> MasterOffset(std::string_view reply) {
+  constexpr std::string_view kPrefix = "*3\r\n$6\r\nmaster\r\n:";
+  if (!reply.starts_with(kPrefix)) return std::nullopt;
+  uint64_t offset = 0;
+  size_t i = kPrefix.size();
+  const size_t first = i;
+  for (; i < reply.size() && reply[i] >= '0' && reply[i] <= '9' && i - first < 19; ++i) {
+    offset = offset * 10 + static_cast<uint64_t>(reply[i] - '0');
+  }
+  if (i == first || i + 1 >= reply.size() || reply[i] != '\r' || reply[i + 1] != '\n') return std::nullopt;
+  return offset;
+}
+
 }  // namespace
 
 void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
@@ -178,6 +194,10 @@ NodeRules ClientSession::NodeRulesOf() const {
 }
 
 void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
+  if (const auto offset = MasterOffset(bytes)) {
+    server_.gate().Covered(e.cover, *offset);
+    return server_.GateChanged();
+  }
   resp::Value v;
   size_t consumed = 0;
   std::string error;
