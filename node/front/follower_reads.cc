@@ -23,7 +23,7 @@ constexpr std::string_view kLeaderChanged = "-TRYAGAIN leadership changed before
 }  // namespace
 
 FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
-    : io_(io), hooks_(std::move(hooks)), round_timer_(io), socket_(io) {}
+    : io_(io), hooks_(std::move(hooks)), socket_(io) {}
 
 FollowerReads::~FollowerReads() {
   *alive_ = false;
@@ -41,15 +41,19 @@ void FollowerReads::Submit(const std::shared_ptr<ClientSession>& session, ReplyS
   Pump();  // a test may skip the wait
 }
 
-// One round at a time: it serves every read that arrived before it started.
+// A round serves every read that arrived before it started (a few may be in
+// flight: FollowerReadQueue::kMaxRounds).
 void FollowerReads::MaybeStartRound() {
   if (!queue_.WantsRound()) return;
   const uint64_t stamp = queue_.StartRound();
   const bool asked = hooks_.read_index(absl::StrCat(kContextPrefix, stamp));
-  round_timer_.expires_after(asked ? std::chrono::duration_cast<std::chrono::milliseconds>(kRoundTimeout)
-                                   : kRetryAfterNoLeader);
-  round_timer_.async_wait([this, stamp, alive = alive_](const asio::error_code& ec) {
+  auto& timer = round_timers_[stamp];
+  timer = std::make_unique<asio::steady_timer>(io_);
+  timer->expires_after(asked ? std::chrono::duration_cast<std::chrono::milliseconds>(kRoundTimeout)
+                             : kRetryAfterNoLeader);
+  timer->async_wait([this, stamp, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive) return;
+    round_timers_.erase(stamp);
     queue_.Failed(stamp);  // lost (a leader change, a dropped message): ask again
     GiveUpStale();
     MaybeStartRound();
@@ -85,7 +89,11 @@ void FollowerReads::Confirmed(std::string_view context, uint64_t index) {
   absl::string_view digits(context.data(), context.size());
   if (!absl::ConsumePrefix(&digits, kContextPrefix) || !absl::SimpleAtoi(digits, &stamp)) return;
   queue_.Confirmed(stamp, index);
-  if (stamp == queue_.round_stamp()) round_timer_.cancel();
+  // It ended the rounds that started before it too.
+  for (auto it = round_timers_.begin(); it != round_timers_.end() && it->first <= stamp;) {
+    it->second->cancel();
+    it = round_timers_.erase(it);
+  }
   while (arrivals_.size() >= 2 && arrivals_[1].first <= queue_.confirmed_below()) arrivals_.pop_front();
   MaybeStartRound();
   Pump();
@@ -115,7 +123,8 @@ void FollowerReads::Clear() {
   arrivals_.clear();
   ready_.clear();
   sent_.clear();
-  round_timer_.cancel();
+  for (auto& [_, timer] : round_timers_) timer->cancel();
+  round_timers_.clear();
   Disconnected();
   for (auto& s : touched) s->FlushReleased();
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <string>
@@ -96,7 +97,8 @@ class FollowerReads {
   std::deque<gate::FollowerReadQueue::ReadId> sent_;   // sent, by reply order (0: a SELECT or HELLO of ours)
   uint64_t applied_ = 0;
   uint64_t served_ = 0;
-  asio::steady_timer round_timer_;  // the round in flight is lost once it fires
+  // Per round in flight (by stamp): the round is lost once it fires.
+  std::map<uint64_t, std::unique_ptr<asio::steady_timer>> round_timers_;
   // Arrivals, oldest first: (first read id of a moment, when) for giving up.
   std::deque<std::pair<gate::FollowerReadQueue::ReadId, std::chrono::steady_clock::time_point>> arrivals_;
 

@@ -1,5 +1,7 @@
 #include "node/gate/follower_reads.h"
 
+#include <algorithm>
+
 namespace node::gate {
 
 FollowerReadQueue::ReadId FollowerReadQueue::Arrive() {
@@ -9,21 +11,24 @@ FollowerReadQueue::ReadId FollowerReadQueue::Arrive() {
 }
 
 bool FollowerReadQueue::WantsRound() const {
-  return !skip_wait_ && !round_in_flight_ && !reads_.empty() && reads_.back().id >= confirmed_below_;
+  if (skip_wait_ || in_flight_.size() >= kMaxRounds || reads_.empty()) return false;
+  const ReadId newest = reads_.back().id;
+  return newest >= confirmed_below_ && (in_flight_.empty() || newest >= in_flight_.back());
 }
 
 uint64_t FollowerReadQueue::StartRound() {
-  round_in_flight_ = true;
-  round_stamp_ = next_id_;  // covers every read that arrived so far
-  return round_stamp_;
+  in_flight_.push_back(next_id_);  // covers every read that arrived so far
+  return next_id_;
 }
 
-void FollowerReadQueue::Failed(uint64_t stamp) {
-  if (stamp == round_stamp_) round_in_flight_ = false;
+bool FollowerReadQueue::in_flight(uint64_t stamp) const {
+  return std::find(in_flight_.begin(), in_flight_.end(), stamp) != in_flight_.end();
 }
+
+void FollowerReadQueue::Failed(uint64_t stamp) { std::erase(in_flight_, stamp); }
 
 void FollowerReadQueue::Confirmed(uint64_t stamp, uint64_t index) {
-  if (stamp == round_stamp_) round_in_flight_ = false;
+  while (!in_flight_.empty() && in_flight_.front() <= stamp) in_flight_.pop_front();
   if (stamp <= confirmed_below_) return;  // a later round confirmed these already
   confirmed_below_ = stamp;
   for (Read& r : reads_) {
@@ -48,7 +53,7 @@ std::vector<FollowerReadQueue::ReadId> FollowerReadQueue::Clear() {
   all.reserve(reads_.size());
   for (const Read& r : reads_) all.push_back(r.id);
   reads_.clear();
-  round_in_flight_ = false;
+  in_flight_.clear();
   confirmed_below_ = next_id_;
   return all;
 }

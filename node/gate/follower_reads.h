@@ -7,7 +7,11 @@
 //      leader's commit index at a moment it still led, which covers every
 //      write acknowledged before the read arrived; and
 //   2. the child applied that index.
-// One round serves every read that arrived before it started. Socket-free,
+// One round serves every read that arrived before it started. Up to
+// kMaxRounds rounds are in flight: a read that arrives while one is under way
+// need not wait for it to end before its own starts (a round costs the leader
+// little: it answers every read index asked between two of its heartbeats
+// with one heartbeat round). Socket-free,
 // like the consistency gate: the node feeds it events and sends the reads it
 // hands back, in arrival order.
 #pragma once
@@ -23,6 +27,7 @@ namespace node::gate {
 class FollowerReadQueue {
  public:
   using ReadId = uint64_t;
+  static constexpr size_t kMaxRounds = 2;
 
   // Tests only, and unsafe: reads run as soon as they arrive (no read index,
   // no wait for the child), to prove the fault checkers catch stale reads.
@@ -30,8 +35,8 @@ class FollowerReadQueue {
 
   // A read arrived; it is sent once TakeReady() returns it.
   ReadId Arrive();
-  // Whether a round should start now: reads wait that no round covers, and
-  // none is in flight.
+  // Whether a round should start now: reads wait that no round in flight
+  // covers, and fewer than kMaxRounds are in flight.
   bool WantsRound() const;
   // A round starts; pass the stamp to Confirmed or Failed.
   uint64_t StartRound();
@@ -39,7 +44,9 @@ class FollowerReadQueue {
   // served ask for the next one. A confirmation of it that arrives later
   // still counts.
   void Failed(uint64_t stamp);
-  // The leader confirmed round `stamp` with read index `index`.
+  // The leader confirmed round `stamp` with read index `index`. The rounds
+  // in flight that started before it are no longer needed (their reads have
+  // this index); they end too.
   void Confirmed(uint64_t stamp, uint64_t index);
   // The child applied every entry up to `index`. Applied(0) after a child
   // rebuild (a fresh replica holds nothing until its sync completes).
@@ -57,9 +64,8 @@ class FollowerReadQueue {
   size_t waiting() const { return reads_.size(); }
   // Every read with a lower id has its read index (or is gone).
   ReadId confirmed_below() const { return confirmed_below_; }
-  bool round_in_flight() const { return round_in_flight_; }
-  // The stamp of the round in flight (or of the last one started).
-  uint64_t round_stamp() const { return round_stamp_; }
+  size_t rounds_in_flight() const { return in_flight_.size(); }
+  bool in_flight(uint64_t stamp) const;
 
  private:
   struct Read {
@@ -69,9 +75,8 @@ class FollowerReadQueue {
 
   std::deque<Read> reads_;  // by arrival (= id order)
   ReadId next_id_ = 1;
-  // A round started with stamp S covers the reads with id < S.
-  uint64_t round_stamp_ = 0;  // of the round in flight, or the last one
-  bool round_in_flight_ = false;
+  // A round started with stamp S covers the reads with id < S. Ascending.
+  std::deque<uint64_t> in_flight_;
   uint64_t confirmed_below_ = 1;  // every read with a lower id has its read index
   uint64_t applied_ = 0;
   bool skip_wait_ = false;

@@ -21,7 +21,7 @@ TEST(FollowerReadQueueTest, ReadWaitsForARoundThenForTheChild) {
   const auto a = q.Arrive();
   EXPECT_TRUE(q.WantsRound());
   const uint64_t stamp = q.StartRound();
-  EXPECT_FALSE(q.WantsRound()) << "one round at a time";
+  EXPECT_FALSE(q.WantsRound()) << "the round covers every read there is";
   q.Applied(9);
   EXPECT_THAT(q.TakeReady(), IsEmpty()) << "no read index yet";
   q.Confirmed(stamp, 10);
@@ -45,6 +45,29 @@ TEST(FollowerReadQueueTest, OneRoundServesEveryReadBeforeIt) {
   EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(c, 7)));
 }
 
+// A read that arrives during a round starts its own (up to kMaxRounds in
+// flight); a later round's answer ends the earlier ones.
+TEST(FollowerReadQueueTest, RoundsOverlapUpToALimit) {
+  static_assert(FollowerReadQueue::kMaxRounds == 2);
+  FollowerReadQueue q;
+  q.Applied(100);
+  const auto a = q.Arrive();
+  const uint64_t first = q.StartRound();
+  const auto b = q.Arrive();
+  EXPECT_TRUE(q.WantsRound()) << "b is not covered by the round in flight";
+  const uint64_t second = q.StartRound();
+  const auto c = q.Arrive();
+  EXPECT_FALSE(q.WantsRound()) << "two in flight already";
+  q.Confirmed(second, 9);  // answered first: a and b have index 9
+  EXPECT_EQ(q.rounds_in_flight(), 0u) << "the first round is no longer needed";
+  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 9), Pair(b, 9)));
+  EXPECT_TRUE(q.WantsRound()) << "c";
+  q.Confirmed(first, 8);  // late, and older: changes nothing
+  EXPECT_THAT(q.TakeReady(), IsEmpty());
+  q.Confirmed(q.StartRound(), 10);
+  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(c, 10)));
+}
+
 TEST(FollowerReadQueueTest, LostRoundIsAskedAgainAndALateAnswerStillCounts) {
   FollowerReadQueue q;
   const auto a = q.Arrive();
@@ -56,7 +79,7 @@ TEST(FollowerReadQueueTest, LostRoundIsAskedAgainAndALateAnswerStillCounts) {
   q.Applied(50);
   q.Confirmed(first, 3);  // the lost round's answer, late: it covers a only
   EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 3)));
-  EXPECT_TRUE(q.round_in_flight());
+  EXPECT_EQ(q.rounds_in_flight(), 1u);
   q.Confirmed(second, 4);
   EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(b, 4)));
 }
@@ -151,7 +174,11 @@ SimResult Simulate(uint64_t seed, bool skip_wait) {
         }
         break;
       case 5:
-        if (!rounds.empty() && q.round_in_flight()) q.Failed(rounds.rbegin()->first);  // lost; may answer later
+        if (!rounds.empty()) {
+          // A round in flight is lost; it may still be answered later.
+          auto it = std::next(rounds.begin(), pick(static_cast<int>(rounds.size())));
+          if (q.in_flight(it->first)) q.Failed(it->first);
+        }
         break;
       case 6:
         if (applied < commit) applied += 1 + static_cast<uint64_t>(pick(static_cast<int>(commit - applied)));
