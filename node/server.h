@@ -111,6 +111,11 @@ class Server {
 
   // --- for ClientSession ---
   const CommandTable& commands() const { return *commands_; }
+  // MONITOR (node/front/monitor.h): the sessions that monitor, and a line for
+  // each of them (delivered on the next turn of the event loop).
+  void AddMonitor(const std::shared_ptr<ClientSession>& session);
+  bool has_monitors() const { return !monitors_.empty(); }
+  void FeedMonitors(std::string line);
   const ServerOptions& options() const { return options_; }
   Upstream CurrentUpstream() const;
   gate::ConsistencyGate& gate() { return gate_; }
@@ -325,6 +330,7 @@ class Server {
   // --tls_peers: the Raft links' context, and followers' hop to the leader's TLS port.
   std::shared_ptr<asio::ssl::context> peer_tls_context_;
   uint64_t tls_handshakes_ = 0;  // TLS clients accepted
+  std::vector<std::weak_ptr<ClientSession>> monitors_;
   uint64_t tls_handshakes_failed_ = 0;
   asio::signal_set child_signals_;
   asio::steady_timer child_watch_;

@@ -78,6 +78,23 @@ Upstream Server::CurrentUpstream() const {
   return up;
 }
 
+void Server::AddMonitor(const std::shared_ptr<ClientSession>& session) {
+  // Once per session, however often it runs MONITOR.
+  std::erase_if(monitors_, [&](const std::weak_ptr<ClientSession>& w) { return w.lock() == session; });
+  monitors_.push_back(session);
+}
+
+void Server::FeedMonitors(std::string line) {
+  asio::post(io_, [this, line = std::move(line)] {
+    std::erase_if(monitors_, [&](const std::weak_ptr<ClientSession>& w) {
+      auto s = w.lock();
+      if (!s || !s->monitoring()) return true;  // gone, or RESET
+      s->Monitored(line);
+      return false;
+    });
+  });
+}
+
 void Server::AbortSessions(const std::string& error) {
   std::vector<std::shared_ptr<ClientSession>> all;
   for (auto& [_, s] : sessions_) all.push_back(s);

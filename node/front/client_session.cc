@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "node/front/monitor.h"
 #include "node/logging.h"
 #include "node/server.h"
 #include "resp/value.h"
@@ -276,6 +277,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   ctx.bind = server_.options().bind;
   ctx.node_acl = &server_.node_acl();
   Route r = router_.Decide(args, ctx);
+  if (server_.has_monitors()) ShowToMonitors(args, r);
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
@@ -287,6 +289,10 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       return true;
     case Route::Action::kWait:
       AnswerWait(r);
+      return true;
+    case Route::Action::kMonitor:
+      slots_.AddReady("+OK\r\n", false, r.silent);
+      server_.AddMonitor(shared_from_this());
       return true;
     case Route::Action::kExecAbort:
       to_upstream_.Append("*1\r\n$7\r\nDISCARD\r\n");
@@ -434,6 +440,20 @@ void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bo
     const std::vector<std::string_view> views(owned->begin(), owned->end());
     self->server_.NodeCommand(views, self->router_.proto(), self->id_, answer);
   });
+}
+
+// Monitors see the requests that run (not those refused before, as Redis
+// shows what it ran), after the routing, in the db they run in.
+void ClientSession::ShowToMonitors(std::span<const std::string_view> args, const Route& r) {
+  if (r.action == Route::Action::kMonitor || (r.action == Route::Action::kReply && r.reply.starts_with('-'))) return;
+  if (!ShownToMonitors(server_.commands().Lookup(args))) return;
+  server_.FeedMonitors(MonitorLine(std::chrono::system_clock::now(), router_.db(), describe_, args));
+}
+
+void ClientSession::Monitored(std::string line) {
+  if (!router_.monitoring() || !client_open_) return;
+  slots_.AddReady(std::move(line), false, false);
+  Flush();
 }
 
 // Every acknowledged write is already durable on a majority; WAIT answers how

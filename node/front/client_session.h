@@ -60,6 +60,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // already); those in flight are still answered.
   void StopReading();
   // This session's connection on the leader's child (-1: none, or not known yet).
+  // MONITOR: one line for this monitoring client (ignored once it stopped).
+  void Monitored(std::string line);
+  bool monitoring() const { return router_.monitoring(); }
   int64_t child_client_id() const { return gated() && upstream_open_ && client_open_ ? child_client_id_ : -1; }
   ClientAddresses addresses() const;
   // CLIENT KILL: what was answered leaves, then the connection closes.
@@ -118,6 +121,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // before is still on its way to the leader (else false: it goes there too).
   bool ReadLocally(const Route& route, std::span<const std::string_view> args, std::string_view raw);
   void AnswerWait(const Route& route);
+  void ShowToMonitors(std::span<const std::string_view> args, const Route& r);
   void ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms);
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);

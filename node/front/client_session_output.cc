@@ -73,7 +73,9 @@ void ClientSession::Flush() {
 void ClientSession::CheckOutputLimit() {
   if (!client_open_) return;
   const OutputBufferLimits& limits = server_.options().output_limits;
-  const bool pubsub = router_.pubsub_class();
+  // Monitors are held to the pubsub class's limits (Redis's replica class,
+  // which the node does not have, is also bounded).
+  const bool pubsub = router_.pubsub_class() || router_.monitoring();
   const uint64_t bytes = slots_.buffered_bytes() + out_.size() + out_writing_.bytes();
   const OutputBufferLimit& limit = pubsub ? limits.pubsub : limits.normal;
   // The clock only matters above the soft limit (how long it has been).

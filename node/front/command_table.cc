@@ -93,6 +93,8 @@ absl::StatusOr<std::unique_ptr<CommandSpec>> ParseCommand(const Value& v, std::s
     if (flag == "pubsub") spec->pubsub = true;
     if (flag == "no_multi") spec->no_multi = true;
     if (flag == "may_replicate") spec->may_replicate = true;
+    if (flag == "admin") spec->admin = true;
+    if (flag == "skip_monitor") spec->skip_monitor = true;
   }
   if (v.elements.size() > 6) {
     for (const Value& c : v.elements[6].elements) {
@@ -125,7 +127,6 @@ const absl::flat_hash_map<std::string, std::string>& RefusedCommands() {
       {"psync", "ERR PSYNC is not allowed: the replication link belongs to the node"},
       {"replconf", "ERR REPLCONF is not allowed: the replication link belongs to the node"},
       {"failover", "ERR FAILOVER is not allowed: use ANARCHO.TRANSFER to move leadership"},
-      {"monitor", "ERR MONITOR is not supported: it would expose the node's internal links to the child"},
       {"save", "ERR SAVE is not allowed: durability comes from the replicated log; use ANARCHO.SNAPSHOT"},
       {"bgsave", "ERR BGSAVE is not allowed: durability comes from the replicated log; use ANARCHO.SNAPSHOT"},
       {"bgrewriteaof", "ERR BGREWRITEAOF is not allowed: the child keeps no AOF; the log is the node's"},

@@ -79,6 +79,7 @@ struct CommandSpec {
   bool pubsub = false, scripting = false;
   bool no_multi = false;  // Redis refuses it inside MULTI
   bool may_replicate = false;  // a read that may still change the data
+  bool admin = false, skip_monitor = false;  // MONITOR does not show it
   // A follower may run it on its own child (a replica): a read of keys or of
   // the keyspace that changes nothing and is no script, pub/sub or blocking
   // command (XREAD BLOCK would hold the connection all reads share).

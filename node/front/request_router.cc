@@ -223,6 +223,22 @@ Route RequestRouter::ClientReply(std::span<const std::string_view> args) {
 
 Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::string_view> args,
                                  const RouteContext& ctx) {
+  if (name == "monitor" && !in_multi_ && !stream_) {
+    // This node's own: it shows the requests of this node's clients (inside
+    // MULTI the child queues it, and EXEC refuses it as Redis does).
+    if (args.size() != 1) return Answer(Error("ERR wrong number of arguments for 'monitor' command"));
+    monitoring_ = true;
+    Route r;
+    r.action = Route::Action::kMonitor;
+    return r;
+  }
+  if (monitoring_) {
+    // As Redis: a monitor is a kind of replica, which reads and writes no keys.
+    const CommandSpec* spec = commands_.Lookup(args);
+    if (spec != nullptr && ArityHolds(*spec, args) && (spec->write || spec->readonly || spec->may_replicate)) {
+      return Answer(Error("ERR Replica can't interact with the keyspace"));
+    }
+  }
   if (name == "shutdown") {
     // Stops the node the client is connected to (never forwarded). Inside
     // MULTI it is refused where the transaction runs, which EXEC then aborts.
@@ -596,6 +612,7 @@ Route RequestRouter::Select(std::span<const std::string_view> args, const RouteC
 
 Route RequestRouter::Reset() {
   db_ = 0;
+  monitoring_ = false;
   tracking_ = false;
   proto_ = 2;
   in_multi_ = false;

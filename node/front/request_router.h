@@ -72,6 +72,7 @@ struct Route {
     kExecAbort,      // a refused command was queued: DISCARD upstream, EXECABORT to the client
     kProbe,          // RESP2 stream: learn whether the connection is still subscribed, then route again
     kWait,           // WAIT: answered by the node (`wait_replicas` needed, `wait_timeout_ms`)
+    kMonitor,        // MONITOR: +OK, then this node's clients' requests (node/front/monitor.h)
   };
   Action action = Action::kForward;
   gate::Request request;  // kForward: what the gate needs to know
@@ -148,6 +149,7 @@ class RequestRouter {
   bool TakeSilence() { return reply_off_ || std::exchange(skip_next_, false); }
 
   int db() const { return db_; }
+  bool monitoring() const { return monitoring_; }
   int proto() const { return proto_; }
   bool in_multi() const { return in_multi_; }
   bool streaming() const { return stream_; }
@@ -186,6 +188,7 @@ class RequestRouter {
 
   const CommandTable& commands_;
   int db_ = 0;
+  bool monitoring_ = false;  // MONITOR ran (RESET ends it)
   int proto_ = 2;
   bool in_multi_ = false;
   bool multi_poisoned_ = false;  // a refused command was queued: EXEC aborts

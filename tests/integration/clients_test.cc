@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
@@ -221,6 +222,54 @@ TEST_F(ClientsTest, ClientTrackingRedirectWorksAcrossNodes) {
                                  Req({"CLIENT", "TRACKINGINFO"}), Req({"CLIENT", "GETREDIR"}),
                                  Req({"CLIENT", "TRACKING", "OFF"}), Req({"CLIENT", "TRACKINGINFO"})}),
             "");
+}
+
+// MONITOR on any node shows the requests of that node's clients as Redis
+// shows what it runs: in order, with the client's address and db, passwords
+// redacted, refused and admin commands left out, and none of the node's own
+// traffic to its child (CLIENT ID, ROLE, the replication stream). A monitor
+// touches no keys; RESET ends it.
+TEST_F(ClientsTest, MonitorShowsThisNodesClients) {
+  for (int node : {follower_, leader_}) {
+    Client monitor(c_.port(node));
+    ASSERT_EQ(Str(monitor.Call({"MONITOR"})), "OK");
+    Client cl(c_.port(node));
+    EXPECT_EQ(Str(cl.Call({"SET", "mon", "a\nb"})), "OK");
+    EXPECT_EQ(Str(cl.Call({"GET", "mon"})), "a\nb");
+    EXPECT_TRUE(cl.Call({"AUTH", "nobody", "secret"}).IsError());
+    EXPECT_TRUE(cl.Call({"bogus"}).IsError());
+    EXPECT_FALSE(cl.Call({"CONFIG", "GET", "port"}).IsError());
+    cl.Call({"MULTI"});
+    cl.Call({"INCR", "mon:n"});
+    EXPECT_EQ(Str(cl.Call({"EXEC"})), node == follower_ ? "[(integer) 1]" : "[(integer) 2]");
+    EXPECT_EQ(Str(cl.Call({"SELECT", "2"})), "OK");
+    EXPECT_EQ(Str(cl.Call({"DEL", "mon"})), "(integer) 0");
+    std::vector<std::string> lines;
+    for (int i = 0; i < 8; ++i) {
+      auto line = monitor.Read(5s);
+      ASSERT_TRUE(line.has_value()) << "node " << node << " line " << i;
+      lines.push_back(line->AsString());
+    }
+    const std::vector<std::string> want = {R"m("SET" "mon" "a\nb")m",
+                                           R"m("GET" "mon")m",
+                                           R"m("AUTH" "(redacted)" "(redacted)")m",
+                                           R"m("MULTI")m",
+                                           R"m("INCR" "mon:n")m",
+                                           R"m("EXEC")m",
+                                           R"m("SELECT" "2")m",
+                                           R"m("DEL" "mon")m"};
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_TRUE(absl::EndsWith(lines[i], "] " + want[i])) << "node " << node << ": " << lines[i];
+      const int db = i < 6 ? 0 : 2;
+      EXPECT_TRUE(absl::StrContains(lines[i], absl::StrCat(" [", db, " 127.0.0.1:"))) << lines[i];
+    }
+    EXPECT_FALSE(monitor.Read(300ms).has_value()) << "nothing else: no node traffic, no refused or admin command";
+    EXPECT_EQ(Str(monitor.Call({"GET", "mon"})), "(error) ERR Replica can't interact with the keyspace");
+    EXPECT_EQ(Str(monitor.Call({"RESET"})), "RESET");
+    EXPECT_EQ(Str(monitor.Call({"GET", "mon:n"})), node == follower_ ? "1" : "2");
+    EXPECT_EQ(Str(cl.Call({"PING"})), "PONG");
+    EXPECT_FALSE(monitor.Read(300ms).has_value()) << "RESET ended it";
+  }
 }
 
 }  // namespace

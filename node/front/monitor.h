@@ -1,0 +1,28 @@
+// MONITOR: a node shows its monitors the requests of its own clients, as
+// Redis shows the commands it runs. The node formats the lines itself: the
+// child's MONITOR would show the node's own links (the control link, the
+// replication stream, each write's ROLE) and every session under the child's
+// socket address, and a follower's child runs the log, not its clients.
+#pragma once
+
+#include <chrono>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "node/front/command_table.h"
+
+namespace node {
+
+// Whether monitors see a request of `spec` (nullptr: an unknown command,
+// which Redis refuses before it runs): not admin commands, nor those flagged
+// skip_monitor, as in Redis.
+bool ShownToMonitors(const CommandSpec* spec);
+
+// One MONITOR line: "+<seconds>.<micros> [<db> <addr>] "<arg>" ...\r\n", each
+// argument quoted as Redis quotes it, and passwords redacted as Redis
+// redacts them (AUTH, HELLO ... AUTH, MIGRATE ... AUTH/AUTH2).
+std::string MonitorLine(std::chrono::system_clock::time_point when, int db, std::string_view addr,
+                        std::span<const std::string_view> args);
+
+}  // namespace node
