@@ -291,8 +291,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       AnswerWait(r);
       return true;
     case Route::Action::kMonitor:
-      slots_.AddReady("+OK\r\n", false, r.silent);
-      server_.AddMonitor(shared_from_this());
+      StartMonitor(r.silent);
       return true;
     case Route::Action::kExecAbort:
       to_upstream_.Append("*1\r\n$7\r\nDISCARD\r\n");
@@ -448,6 +447,30 @@ void ClientSession::ShowToMonitors(std::span<const std::string_view> args, const
   if (r.action == Route::Action::kMonitor || (r.action == Route::Action::kReply && r.reply.starts_with('-'))) return;
   if (!ShownToMonitors(server_.commands().Lookup(args))) return;
   server_.FeedMonitors(MonitorLine(std::chrono::system_clock::now(), router_.db(), describe_, args));
+}
+
+// The node answers MONITOR itself: with users in use, only for a user who may
+// run it (it shows every client's requests).
+void ClientSession::StartMonitor(bool silent) {
+  const ReplySlots::Id slot = slots_.Add({}, silent);
+  auto answer = [weak = weak_from_this(), slot](std::string denied) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (denied.empty()) {
+      self->server_.AddMonitor(self);
+      self->slots_.SetReply(slot, std::string("+OK\r\n"));
+    } else {
+      self->router_.MonitorRefused();
+      self->slots_.SetReply(slot, self->ErrorReply(denied));
+    }
+    self->slots_.Release(slot);
+  };
+  if (!server_.acl_in_use()) return answer("");
+  const std::vector<std::string_view> args = {"MONITOR"};
+  server_.CheckPermission(user_, args, [answer, weak = weak_from_this()](std::string denied) {
+    answer(std::move(denied));
+    if (auto self = weak.lock()) self->Flush();
+  });
 }
 
 void ClientSession::Monitored(std::string line) {

@@ -122,6 +122,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool ReadLocally(const Route& route, std::span<const std::string_view> args, std::string_view raw);
   void AnswerWait(const Route& route);
   void ShowToMonitors(std::span<const std::string_view> args, const Route& r);
+  void StartMonitor(bool silent);
   void ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms);
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);

@@ -150,6 +150,7 @@ class RequestRouter {
 
   int db() const { return db_; }
   bool monitoring() const { return monitoring_; }
+  void MonitorRefused() { monitoring_ = false; }  // the user may not run MONITOR
   int proto() const { return proto_; }
   bool in_multi() const { return in_multi_; }
   bool streaming() const { return stream_; }

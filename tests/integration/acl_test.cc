@@ -270,6 +270,9 @@ TEST(AclTest, NodeCommandsNeedPermissions) {
               "(error) NOPERM this user has no permissions to run the 'client|kill' command");
     EXPECT_EQ(Str(viewer.Call({"SHUTDOWN", "NOSAVE"})),
               "(error) NOPERM this user has no permissions to run the 'shutdown' command");
+    EXPECT_EQ(Str(viewer.Call({"MONITOR"})),
+              "(error) NOPERM this user has no permissions to run the 'monitor' command");
+    EXPECT_EQ(Str(viewer.Call({"GET", "nothing"})), "(nil)") << "not a monitor";
     // WAIT is answered by the node, as the user's rules say.
     EXPECT_EQ(Str(viewer.Call({"WAIT", "0", "0"})),
               "(error) NOPERM this user has no permissions to run the 'wait' command");

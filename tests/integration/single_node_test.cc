@@ -325,7 +325,7 @@ TEST_F(SingleNodeTest, BadInputGetsRedisErrorsAndTheServerLives) {
   Client c(node_->port());
   for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
            {"REPLICAOF", "127.0.0.1", "1"}, {"SHUTDOWN", "NOW", "bad"}, {"CONFIG", "SET", "appendonly", "yes"},
-           {"CONFIG", "SET", "port", "1"}, {"DEBUG", "SEGFAULT"}, {"MONITOR"}, {"SYNC"},
+           {"CONFIG", "SET", "port", "1"}, {"DEBUG", "SEGFAULT"}, {"MONITOR", "extra"}, {"SYNC"},
            {"PSYNC", "?", "-1"}, {"CLIENT", "KILL", "TYPE", "bogus"}, {"BGSAVE"}}) {
     resp::Value v = c.Call(cmd);
     EXPECT_TRUE(v.IsError()) << cmd[0];

@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{"SHUTDOWN"}, C::kNodeLocal, {}},  // stops the node it is sent to
         Case{{"config", "set", "maxmemory", "1mb"}, C::kPassThrough, {}},  // the router logs it
         Case{{"DEBUG", "SEGFAULT"}, C::kRefused, {}},
-        Case{{"MONITOR"}, C::kRefused, {}},
+        Case{{"MONITOR"}, C::kPassThrough, {}},  // the router answers it (the node's own; in MULTI the child's)
         Case{{"SYNC"}, C::kRefused, {}},
         Case{{"CLIENT", "KILL", "ID", "1"}, C::kPassThrough, {}},  // the router gives it to the node
         Case{{"BGSAVE"}, C::kRefused, {}},
