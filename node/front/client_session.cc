@@ -7,7 +7,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "node/front/monitor.h"
 #include "node/logging.h"
 #include "node/server.h"
 #include "resp/value.h"
@@ -417,110 +416,6 @@ bool ClientSession::LocalReadAnswered(ReplySlots::Id slot, std::string_view byte
     slots_.SetReply(slot, std::string(bytes));
   }
   return MarkReleased(slot);
-}
-
-void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bool silent) {
-  const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kNode}, silent);
-  auto answer = [weak = weak_from_this(), slot](std::string reply) {
-    auto self = weak.lock();
-    if (!self) return;
-    self->slots_.SetReply(slot, std::move(reply));
-    self->slots_.Release(slot);
-    self->Flush();
-  };
-  if (!authenticated_) return answer(ErrorReply("NOAUTH Authentication required."));
-  if (!server_.acl_in_use()) return server_.NodeCommand(args, router_.proto(), id_, std::move(answer));
-  // The node acts with its own user's rights: the client's user must have them.
-  auto owned = std::make_shared<std::vector<std::string>>(args.begin(), args.end());
-  server_.CheckPermission(user_, args, [weak = weak_from_this(), owned, answer](std::string denied) {
-    auto self = weak.lock();
-    if (!self) return;
-    if (!denied.empty()) return answer(self->ErrorReply(denied));
-    const std::vector<std::string_view> views(owned->begin(), owned->end());
-    self->server_.NodeCommand(views, self->router_.proto(), self->id_, answer);
-  });
-}
-
-// Monitors see the requests that run (not those refused before, as Redis
-// shows what it ran), after the routing, in the db they run in.
-void ClientSession::ShowToMonitors(std::span<const std::string_view> args, const Route& r) {
-  if (r.action == Route::Action::kMonitor || (r.action == Route::Action::kReply && r.reply.starts_with('-'))) return;
-  if (!ShownToMonitors(server_.commands().Lookup(args))) return;
-  server_.FeedMonitors(MonitorLine(std::chrono::system_clock::now(), router_.db(), describe_, args));
-}
-
-// The node answers MONITOR itself: with users in use, only for a user who may
-// run it (it shows every client's requests).
-void ClientSession::StartMonitor(bool silent) {
-  const ReplySlots::Id slot = slots_.Add({}, silent);
-  auto answer = [weak = weak_from_this(), slot](std::string denied) {
-    auto self = weak.lock();
-    if (!self) return;
-    if (denied.empty()) {
-      self->server_.AddMonitor(self);
-      self->slots_.SetReply(slot, std::string("+OK\r\n"));
-    } else {
-      self->router_.MonitorRefused();
-      self->slots_.SetReply(slot, self->ErrorReply(denied));
-    }
-    self->slots_.Release(slot);
-  };
-  if (!server_.acl_in_use()) return answer("");
-  const std::vector<std::string_view> args = {"MONITOR"};
-  server_.CheckPermission(user_, args, [answer, weak = weak_from_this()](std::string denied) {
-    answer(std::move(denied));
-    if (auto self = weak.lock()) self->Flush();
-  });
-}
-
-void ClientSession::Monitored(std::string line) {
-  if (!router_.monitoring() || !client_open_) return;
-  slots_.AddReady(std::move(line), false, false);
-  Flush();
-}
-
-// Every acknowledged write is already durable on a majority; WAIT answers how
-// many replicas that is, after its timeout if the client asked for more. The
-// node answers it, so with users in use it asks first whether the client's
-// user may run WAIT.
-void ClientSession::AnswerWait(const Route& r) {
-  const ReplySlots::Id slot = slots_.Add({}, r.silent);
-  if (!server_.acl_in_use()) return ReplyToWait(slot, r.wait_replicas, r.wait_timeout_ms);
-  const std::string replicas = absl::StrCat(r.wait_replicas), timeout = absl::StrCat(r.wait_timeout_ms);
-  const std::vector<std::string_view> args = {"WAIT", replicas, timeout};
-  server_.CheckPermission(user_, args, [weak = weak_from_this(), slot, replicas = r.wait_replicas,
-                                        timeout_ms = r.wait_timeout_ms](std::string denied) {
-    auto self = weak.lock();
-    if (!self) return;
-    if (denied.empty()) {
-      self->ReplyToWait(slot, replicas, timeout_ms);
-    } else {
-      self->slots_.SetReply(slot, self->ErrorReply(denied));
-      self->slots_.Release(slot);
-    }
-    self->Flush();
-  });
-}
-
-void ClientSession::ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms) {
-  std::string reply;
-  const int have = server_.ReplicaCountForWait();
-  resp::AppendInteger(&reply, have);
-  if (have >= replicas) {
-    slots_.SetReply(slot, std::move(reply));
-    slots_.Release(slot);
-    return;
-  }
-  if (timeout_ms == 0) return;  // as Redis: until enough replicas, which never changes here
-  auto timer = std::make_shared<asio::steady_timer>(client_.get_executor());
-  timer->expires_after(std::chrono::milliseconds(timeout_ms));
-  timer->async_wait([weak = weak_from_this(), slot, reply, timer](const asio::error_code& ec) {
-    auto self = weak.lock();
-    if (ec || !self) return;
-    self->slots_.SetReply(slot, reply);
-    self->slots_.Release(slot);
-    self->Flush();
-  });
 }
 
 void ClientSession::SendUpstream(std::span<const std::string_view> args, std::string_view raw) {
