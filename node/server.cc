@@ -7,14 +7,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "node/front/client_session.h"
 #include "node/effects.pb.h"
 #include "node/logging.h"
-#include "node/child/sync_client.h"
 #include "node/cluster/peer_auth.h"
 #include "resp/value.h"
 #include "resp/writer.h"
@@ -171,131 +169,6 @@ void Server::Stop() {
   sessions_.clear();
   for (auto& [_, s] : sessions) s->Abort("UNKNOWN the node is shutting down; the outcome of this request is unknown");
   if (child_) child_->Kill();
-}
-
-// A fresh, empty child, started as a replica of this node: it connects to the
-// master link, which full-syncs it from the log (OnChildSyncRequested).
-absl::Status Server::StartChild() {
-  promoted_ = false;
-  if (auto s = child_->Start(); !s.ok()) return s;
-  asio::io_context sync_io;
-  SyncClient client(sync_io);
-  if (auto s = client.Connect(child_options_.socket_path); !s.ok()) return s;
-  if (auto s = client.Auth(kInternalUser, child_options_.internal_password); !s.ok()) return s;
-  if (!commands_) {
-    auto reply = client.Call({"COMMAND"});
-    if (!reply.ok()) return reply.status();
-    auto table = CommandTable::FromCommandReply(*reply);
-    if (!table.ok()) return table.status();
-    commands_ = std::make_unique<CommandTable>(std::move(*table));
-    Log(LogComponent::kNode, LogLevel::kInfo, "command table: %d commands", commands_->size());
-  }
-  // The node's own requests (CLIENT KILL, ROLE, promotion, the busy watchdog).
-  control_.on_error = [this](const absl::Status& st) { RebuildChild(std::string(st.message())); };
-  busy_ping_in_flight_ = false;
-  if (auto st = control_.Connect(child_options_.socket_path); !st.ok()) return st;
-  control_.Call({"AUTH", kInternalUser, child_options_.internal_password}, [this](const resp::Value& v) {
-    if (v.type == resp::Type::kError) RebuildChild(absl::StrCat("the child refused the node's user: ", v.str));
-  });
-  control_.Call({"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, "control")}, [](const resp::Value&) {});
-  acl_generation_seen_ = 0;  // a new child: learnt again once its users are in
-  return absl::OkStatus();
-}
-
-// The child asked its master (this node) for a sync: the state before any
-// entry, then every committed entry, as its replication stream.
-void Server::OnChildSyncRequested() {
-  if (promoted_ || state_ != State::kRunning) return;
-  uint64_t next = 1;
-  if (const auto& snap = rlog_->snapshot()) {
-    if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {
-      Log(LogComponent::kNode, LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
-      std::_Exit(1);
-    }
-    next = snap->index() + 1;
-  } else {
-    (void)link_.FullSync("", 0);
-  }
-  const consensus::MemoryStorage& log = rlog_->storage();
-  while (next <= committed_index_) {
-    auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
-    if (!entries.ok()) {
-      Log(LogComponent::kNode, LogLevel::kError, "sync: cannot read the log: %s; exiting", entries.status().ToString());
-      std::_Exit(1);
-    }
-    for (const cpb::Entry& e : *entries) {
-      FeedChild(e);
-      next = e.index() + 1;
-    }
-  }
-}
-
-// Entry `e` for a child that replicates from this node.
-void Server::FeedChild(const cpb::Entry& e) {
-  pb::EffectBatch batch;
-  if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data())) {
-    if (!batch.check_digest().empty() && !link_.syncing()) SkipDigest(e.index(), "the child is loading a full sync");
-    link_.Feed(e.index(), batch);
-  } else {
-    link_.Skip(e.index());
-  }
-}
-
-// The child is killed and started again as a replica; the master link then
-// gives it the committed log. Its clients get UNKNOWN.
-void Server::RebuildChild(const std::string& why) {
-  if (state_ != State::kRunning) return;
-  ++rebuilds_;
-  metrics_.OnChildRebuild();
-  Log(LogComponent::kNode, LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
-  AbortSnapshot(absl::StrCat("the child was rebuilt: ", why));
-  EndDigest(absl::AbortedError(absl::StrCat("the child was rebuilt: ", why)));
-  feed_check_ = 0;
-  StopStream();
-  EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
-                              "); the outcome of this request is unknown"));
-  link_.Detach();
-  if (follower_reads_) follower_reads_->ChildLost();
-  child_->Kill();
-  if (auto s = StartChild(); !s.ok()) {
-    // Serving without a child that matches the log would break every
-    // guarantee; a supervisor (or the operator) restarts the node.
-    Log(LogComponent::kNode, LogLevel::kError, "cannot rebuild the child: %s; exiting", s.ToString());
-    std::_Exit(1);
-  }
-  if (is_leader_) {
-    leader_ready_ = false;
-    ready_barrier_ = rlog_->last_index();
-    CheckLeaderReady();
-  }
-}
-
-// A snapshot from the leader replaced this follower's log: its child starts
-// again from it.
-void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
-  committed_index_ = meta.index();
-  log_bytes_since_snapshot_ = 0;
-  logged_.Load(meta);
-  acl_changed_at_ = meta.index();
-  RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));
-}
-
-void Server::WatchChild() {
-  child_signals_.async_wait([this](const asio::error_code& ec, int) {
-    if (ec || state_ == State::kStopped) return;
-    if (state_ == State::kRunning && child_->Reap()) RebuildChild("child redis-server exited");
-    WatchChild();
-  });
-}
-
-// Signals can coalesce; a periodic look costs nothing.
-void Server::PollChild() {
-  child_watch_.expires_after(std::chrono::seconds(1));
-  child_watch_.async_wait([this](const asio::error_code& ec) {
-    if (ec || state_ == State::kStopped) return;
-    if (state_ == State::kRunning && child_->Reap()) RebuildChild("child redis-server exited");
-    PollChild();
-  });
 }
 
 // ------------------------------------------------------------------ leadership
@@ -641,55 +514,6 @@ void Server::KillChildClient(int64_t child_client_id, gate::CoverId cover) {
       return;
     }
     CoverOnControl(cover);
-  });
-}
-
-// ------------------------------------------------------------------ busy child
-
-// A script that runs past busy-reply-threshold makes the child answer BUSY to
-// everyone; clients may then SCRIPT KILL it, as with Redis. Once the child
-// kept answering BUSY for --script_kill_after, the node stops the script
-// itself: one that only read is killed (SCRIPT KILL); one that has written
-// cannot be, but none of its effects were propagated yet (a script's effects
-// reach the stream when it ends), so the child is rebuilt from the log:
-// nothing committed is lost, and the script's writes never happen.
-void Server::WatchBusy() {
-  busy_timer_.expires_after(std::chrono::milliseconds(std::clamp(options_.script_kill_after_ms / 10, 20, 500)));
-  busy_timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec || state_ == State::kStopped) return;
-    if (state_ == State::kRunning && control_.connected() && !busy_ping_in_flight_) {
-      busy_ping_in_flight_ = true;
-      control_.Call({"PING"}, [this](const resp::Value& v) {
-        busy_ping_in_flight_ = false;
-        if (v.type != resp::Type::kError || !absl::StartsWith(v.str, "BUSY")) {
-          busy_since_.reset();
-          return;
-        }
-        const auto now = std::chrono::steady_clock::now();
-        if (!busy_since_) busy_since_ = now;
-        if (now - *busy_since_ >= std::chrono::milliseconds(options_.script_kill_after_ms)) {
-          busy_since_.reset();
-          OnBusy(v.str);
-        }
-      });
-    }
-    WatchBusy();
-  });
-}
-
-void Server::OnBusy(const std::string& busy_error) {
-  const bool function = absl::StrContains(busy_error, "FUNCTION KILL");
-  control_.Call({function ? "FUNCTION" : "SCRIPT", "KILL"}, [this](const resp::Value& v) {
-    if (v.type != resp::Type::kError) {
-      ++scripts_killed_;
-      Log(LogComponent::kNode, LogLevel::kWarning, "stopped a read-only script that kept the child busy for %d ms",
-          options_.script_kill_after_ms);
-      return;
-    }
-    if (!absl::StartsWith(v.str, "UNKILLABLE")) return;  // NOTBUSY: it just ended
-    ++scripts_killed_;
-    RebuildChild(absl::StrCat("a script that had written kept the child busy for ", options_.script_kill_after_ms,
-                              " ms; its writes were discarded: none of them took effect"));
   });
 }
 

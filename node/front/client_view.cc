@@ -195,6 +195,31 @@ std::optional<std::pair<std::string_view, char>> TakeValue(std::string_view* res
   return std::make_pair(value, type);
 }
 
+// Copies `count` values of a flat key/value aggregate (an ACL LOG entry, ACL
+// GETUSER's reply) from the front of `*rest` to `out`, the bulk string that
+// follows the bulk key `key` as `rewrite` makes it. False if the values end
+// early or do not scan.
+bool RewriteField(std::string_view* rest, uint64_t count, std::string_view key,
+                  const std::function<std::string(const std::string&)>& rewrite, std::string* out) {
+  bool next = false;
+  for (uint64_t k = 0; k < count; ++k) {
+    const auto element = TakeValue(rest);
+    if (!element) return false;
+    resp::Value v;
+    size_t consumed = 0;
+    std::string error;
+    const bool bulk =
+        element->second == '$' && resp::ParseValue(element->first, &consumed, &v, &error) == resp::ParseStatus::kOk;
+    if (next && bulk) {
+      resp::AppendBulkString(out, rewrite(v.str));
+    } else {
+      out->append(element->first);
+    }
+    next = k % 2 == 0 && bulk && v.str == key;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
@@ -207,24 +232,12 @@ std::string AclLogForClients(std::string_view reply, const AddressBook& book) {
     if (!entry) return std::string(reply);
     out.append(rest.substr(0, entry->second));
     rest.remove_prefix(entry->second);
-    bool client_info_next = false;
-    for (uint64_t k = 0; k < entry->first; ++k) {
-      const auto element = TakeValue(&rest);
-      if (!element) return std::string(reply);
-      resp::Value v;
-      size_t consumed = 0;
-      std::string error;
-      const bool bulk = element->second == '$' &&
-                        resp::ParseValue(element->first, &consumed, &v, &error) == resp::ParseStatus::kOk;
-      if (client_info_next && bulk) {
-        std::string row = ClientRowsForClients(v.str, book);
-        if (!row.empty()) row.pop_back();  // the "\n" after the row
-        resp::AppendBulkString(&out, row.empty() ? v.str : row);
-      } else {
-        out.append(element->first);
-      }
-      client_info_next = k % 2 == 0 && bulk && v.str == "client-info";
-    }
+    const auto with_address = [&](const std::string& info) {
+      std::string row = ClientRowsForClients(info, book);
+      if (!row.empty()) row.pop_back();  // the "\n" after the row
+      return row.empty() ? info : row;
+    };
+    if (!RewriteField(&rest, entry->first, "client-info", with_address, &out)) return std::string(reply);
   }
   return out;
 }
@@ -271,22 +284,8 @@ std::string AclGetUserForClients(std::string_view reply, std::string_view user, 
   if (!top) return std::string(reply);
   std::string out(reply.substr(0, top->second));
   std::string_view rest = reply.substr(top->second);
-  bool commands_next = false;
-  for (uint64_t k = 0; k < top->first; ++k) {
-    const auto element = TakeValue(&rest);
-    if (!element) return std::string(reply);
-    resp::Value v;
-    size_t consumed = 0;
-    std::string error;
-    const bool bulk =
-        element->second == '$' && resp::ParseValue(element->first, &consumed, &v, &error) == resp::ParseStatus::kOk;
-    if (commands_next && bulk) {
-      resp::AppendBulkString(&out, v.str + rules(user, v.str));
-    } else {
-      out.append(element->first);
-    }
-    commands_next = k % 2 == 0 && bulk && v.str == "commands";
-  }
+  const auto with_node_rules = [&](const std::string& commands) { return commands + rules(user, commands); };
+  if (!RewriteField(&rest, top->first, "commands", with_node_rules, &out)) return std::string(reply);
   return out;
 }
 
