@@ -183,6 +183,10 @@ absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& d
   options.create_if_missing = true;
   options.max_background_jobs = 1;  // 2-core machines: keep compaction out of the way
   options.keep_log_file_num = 4;
+  // Entries live until the next snapshot and are read back rarely: compressing
+  // them when memtables flush cost the node ~3% of its CPU under pipelined
+  // writes (snappy in the profile of SET P=16) to save disk it frees soon.
+  options.compression = rocksdb::kNoCompression;
   rocksdb::DB* raw = nullptr;
   if (auto s = ToStatus(rocksdb::DB::Open(options, dir, &raw), "open"); !s.ok()) return s;
   auto store = std::make_unique<RocksLogStore>(std::unique_ptr<rocksdb::DB>(raw));

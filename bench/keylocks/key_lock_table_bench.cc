@@ -1,6 +1,7 @@
 // node::KeyLockTable on the write and read paths: a write takes a ticket and
 // locks its keys, its commit releases them; a read checks (and maybe waits for)
-// the locks of its keys.
+// the locks of its keys. And the whole gate (node::gate::ConsistencyGate) on
+// the path of pipelined writes.
 #include <deque>
 #include <string>
 #include <vector>
@@ -106,5 +107,39 @@ void BM_BarrierWithWritesInFlight(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_BarrierWithWritesInFlight)->Arg(10)->Arg(1000);
+
+// The gate's part of a pipelined SET: range(0) clients each send a batch of
+// 16 writes (one key each, from 10000); the child answers them, one ROLE per
+// batch covers them, the leader proposes and commits the offset, and the
+// replies are released. Items: writes.
+void BM_GatePipelinedWrites(benchmark::State& state) {
+  node::gate::ConsistencyGate gate;
+  auto keys = MakeKeys(10000);
+  const int clients = static_cast<int>(state.range(0));
+  size_t next_key = 0;
+  uint64_t offset = 0;
+  std::vector<node::gate::SlotId> slots;
+  std::vector<node::gate::CoverId> covers;
+  for (auto _ : state) {
+    covers.clear();
+    for (int c = 1; c <= clients; ++c) {
+      slots.clear();
+      for (int i = 0; i < 16; ++i) {
+        node::gate::Request r{node::gate::Kind::kWrite, {keys[next_key]}, false};
+        next_key = (next_key + 7919) % keys.size();
+        slots.push_back(gate.Arrive(c, std::move(r)).slot);
+      }
+      covers.push_back(*gate.EndOfBatch(c));
+      for (auto slot : slots) gate.ReplyArrived(slot);
+    }
+    for (auto cover : covers) gate.Covered(cover, offset += 16 * 40);
+    gate.Proposed(offset);
+    gate.Committed(offset);
+    auto actions = gate.TakeActions();
+    if (actions.size() != static_cast<size_t>(16 * clients)) state.SkipWithError("replies not released");
+  }
+  state.SetItemsProcessed(state.iterations() * 16 * clients);
+}
+BENCHMARK(BM_GatePipelinedWrites)->Arg(1)->Arg(50);
 
 }  // namespace

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +27,7 @@
 #include "node/gate/consistency_gate.h"
 #include "node/output_queue.h"
 #include "node/read_buffer.h"
+#include "node/ring_queue.h"
 #include "resp/reply_scanner.h"
 #include "resp/request_parser.h"
 
@@ -200,7 +200,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool upstream_open_ = false;
   int64_t child_client_id_ = -1;
   std::optional<gate::CoverId> kill_when_id_known_;
-  std::deque<Expect> expects_;
+  RingQueue<Expect> expects_;
   // The open transaction (leader only): how many requests were queued, and
   // which of them to log if EXEC runs them (see Expect::exec_logged).
   size_t tx_queued_ = 0;

@@ -130,7 +130,7 @@ void ClientSession::LeaveGate() {
     if (kill && child_client_id_ < 0) {
       // CLIENT ID was the first request on the link: its reply comes first.
       kill_when_id_known_ = kill;
-      std::erase_if(expects_, [](const Expect& e) { return e.kind != Expect::Kind::kClientId; });
+      expects_.erase_if([](const Expect& e) { return e.kind != Expect::Kind::kClientId; });
       return;
     }
     if (server_.gate().broken_rule() == gate::BrokenRule::kKeepGoneClients) {

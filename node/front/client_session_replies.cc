@@ -83,7 +83,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
 // reply of the request after it (RESET's, or the probe's).
 bool ClientSession::OnStreamValue(std::string_view bytes) {
   if (bytes == probe_subscribed_) {  // still subscribed
-    if (expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) expects_.erase(expects_.begin() + 1);
+    if (expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) expects_.erase_at(1);
     router_.ProbeAnswered(true);
     stalled_ = false;
     return true;
@@ -91,7 +91,7 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   if (bytes.starts_with("-NOPERM") && expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) {
     // The client's user may not PING, and Redis checks that first: the
     // node cannot tell, and keeps the connection subscribed.
-    expects_.erase(expects_.begin() + 1);
+    expects_.erase_at(1);
     router_.ProbeAnswered(true);
     stalled_ = false;
     return true;

@@ -305,7 +305,10 @@ std::string SlowlogForClients(std::string_view reply, int64_t count) {
     }
     const bool node_role = v.elements.size() > 3 && v.elements[3].elements.size() == 1 &&
                            absl::EqualsIgnoreCase(v.elements[3].elements[0].AsString(), "role");
-    if (!node_role && (count < 0 || kept.size() < static_cast<uint64_t>(count))) kept.push_back(entry->first);
+    // Entry element 5 is the client's name: the node's own links are named.
+    const bool node_link = v.elements.size() > 5 && v.elements[5].AsString().starts_with(kInternalClientPrefix);
+    if (node_role || node_link) continue;
+    if (count < 0 || kept.size() < static_cast<uint64_t>(count)) kept.push_back(entry->first);
   }
   std::string out;
   resp::AppendArrayHeader(&out, kept.size());

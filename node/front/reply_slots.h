@@ -7,12 +7,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "node/output_queue.h"
+#include "node/ring_queue.h"
 #include "node/request_latency.h"
 
 namespace node {
@@ -69,7 +69,7 @@ class ReplySlots {
   };
   Slot* Find(Id id);
 
-  std::deque<Slot> slots_;
+  RingQueue<Slot> slots_;
   Id first_ = 1;  // id of slots_.front()
   std::optional<Id> stream_;
   size_t buffered_ = 0;

@@ -4,24 +4,34 @@
 
 namespace node {
 
+KeyLockTable::TicketState* KeyLockTable::Live(Ticket t) {
+  if (t < first_ || t >= next_) return nullptr;
+  TicketState& st = window_[t - first_];
+  return st.live ? &st : nullptr;
+}
+
 KeyLockTable::Ticket KeyLockTable::Begin() {
-  Ticket t = next_++;
-  tickets_[t];
-  live_.tickets.insert(live_.tickets.end(), t);
-  return t;
+  if (window_.empty()) first_ = next_;
+  window_.emplace_back().live = true;
+  ++live_count_;
+  return next_++;
 }
 
 void KeyLockTable::Lock(Ticket t, KeyId key) {
+  TicketState* st = Live(t);
+  if (st == nullptr) return;
   auto& held = keys_[key].tickets;
   auto pos = std::lower_bound(held.begin(), held.end(), t);
   if (pos != held.end() && *pos == t) return;
   held.insert(pos, t);
-  tickets_[t].keys.push_back(key);
+  st->keys.push_back(key);
 }
 
 void KeyLockTable::LockAll(Ticket t) {
+  TicketState* st = Live(t);
+  if (st == nullptr) return;
   all_.tickets.insert(t);
-  tickets_[t].all = true;
+  st->all = true;
 }
 
 void KeyLockTable::Mark(KeyId key) {
@@ -44,11 +54,9 @@ bool KeyLockTable::AnyMarked(std::span<const KeyId> keys) const {
   return false;
 }
 
-template <typename H>
-void KeyLockTable::Wake(H& h, std::vector<std::function<void()>>* ready) {
-  auto& waits = h.waits;
+void KeyLockTable::Wake(std::vector<Wait>& waits, Ticket min_held, std::vector<std::function<void()>>* ready) {
   for (size_t i = 0; i < waits.size();) {
-    if (h.tickets.empty() || *h.tickets.begin() > waits[i].threshold) {
+    if (min_held == kNone || min_held > waits[i].threshold) {
       if (--waits[i].waiter->remaining == 0) ready->push_back(std::move(waits[i].waiter->ready));
       waits[i] = std::move(waits.back());
       waits.pop_back();
@@ -59,47 +67,51 @@ void KeyLockTable::Wake(H& h, std::vector<std::function<void()>>* ready) {
 }
 
 void KeyLockTable::Release(Ticket t) {
-  auto it = tickets_.find(t);
-  if (it == tickets_.end()) return;
-  TicketState state = std::move(it->second);
-  tickets_.erase(it);
+  TicketState* st = Live(t);
+  if (st == nullptr) return;
+  TicketState state = std::move(*st);
+  *st = TicketState{};  // ended: it leaves the window once the ones before it did
+  --live_count_;
   std::vector<std::function<void()>> ready;
   for (KeyId k : state.keys) {
     auto kit = keys_.find(k);
     if (kit == keys_.end()) continue;
     auto& held = kit->second.tickets;
     held.erase(std::remove(held.begin(), held.end(), t), held.end());
-    Wake(kit->second, &ready);
+    Wake(kit->second.waits, kit->second.min(), &ready);
     if (held.empty() && kit->second.waits.empty()) keys_.erase(kit);
   }
   if (state.all) {
     all_.tickets.erase(t);
-    Wake(all_, &ready);
+    Wake(all_.waits, all_.min(), &ready);
   }
-  live_.tickets.erase(t);
-  Wake(live_, &ready);
+  while (!window_.empty() && !window_.front().live) {
+    window_.pop_front();
+    ++first_;
+  }
+  if (!barrier_waits_.empty()) Wake(barrier_waits_, window_.empty() ? kNone : first_, &ready);
   // Callbacks run last: they may call back into the table.
   for (auto& r : ready) r();
 }
 
-template <typename H>
-void KeyLockTable::WaitOn(H& h, std::shared_ptr<Waiter>& w) {
-  if (h.tickets.empty()) return;
+void KeyLockTable::WaitOn(std::vector<Wait>& waits, Ticket max_held, std::shared_ptr<Waiter>& w) {
+  if (max_held == kNone) return;
   if (w == nullptr) w = std::make_shared<Waiter>();
   ++w->remaining;
-  h.waits.push_back(Wait{*h.tickets.rbegin(), w});
+  waits.push_back(Wait{max_held, w});
 }
 
 bool KeyLockTable::WaitClear(std::span<const KeyId> keys, bool barrier,
                              std::function<void()> ready) {
   std::shared_ptr<Waiter> w;  // made only if there is something to wait for
   if (barrier) {
-    WaitOn(live_, w);
+    // Every ticket issued so far: those after the last live one have ended.
+    WaitOn(barrier_waits_, live_count_ == 0 ? kNone : next_ - 1, w);
   } else {
-    WaitOn(all_, w);
+    WaitOn(all_.waits, all_.max(), w);
     for (KeyId k : keys) {
       auto it = keys_.find(k);
-      if (it != keys_.end()) WaitOn(it->second, w);
+      if (it != keys_.end()) WaitOn(it->second.waits, it->second.max(), w);
     }
   }
   if (w == nullptr) return true;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "node/ring_queue.h"
 
 namespace node {
 
@@ -50,7 +52,7 @@ class KeyLockTable {
   // is still live. Returns true (and does not keep `ready`) if that is already so.
   bool WaitClear(std::span<const KeyId> keys, bool barrier, std::function<void()> ready);
 
-  size_t live_tickets() const { return live_.tickets.size(); }
+  size_t live_tickets() const { return live_count_; }
   size_t locked_keys() const { return keys_.size(); }
   size_t marked_keys() const { return marked_.size(); }
 
@@ -63,33 +65,43 @@ class KeyLockTable {
     Ticket threshold;  // satisfied once no holder <= threshold remains
     std::shared_ptr<Waiter> waiter;
   };
+  static constexpr Ticket kNone = std::numeric_limits<Ticket>::max();
+  // Registers a wait for the holders up to `max_held` (kNone: nothing held).
+  static void WaitOn(std::vector<Wait>& waits, Ticket max_held, std::shared_ptr<Waiter>& w);
+  // Wakes the waits now satisfied, the oldest holder left being `min_held`
+  // (kNone: none); appends their ready callbacks.
+  static void Wake(std::vector<Wait>& waits, Ticket min_held, std::vector<std::function<void()>>* ready);
+
   // The tickets holding one lock, in ascending order, and the reads waiting
   // for some of them. A key is rarely held by more than a couple of writes at
-  // once, so its holders live inline; the keyspace-wide sets use a btree.
+  // once, so its holders live inline; the keyspace-wide set uses a btree.
   template <typename TicketSet>
   struct Holders {
     TicketSet tickets;
     std::vector<Wait> waits;
+    Ticket min() const { return tickets.empty() ? kNone : *tickets.begin(); }
+    Ticket max() const { return tickets.empty() ? kNone : *tickets.rbegin(); }
   };
-  using KeyHolders = Holders<absl::InlinedVector<Ticket, 2>>;
-  using SetHolders = Holders<absl::btree_set<Ticket>>;
   struct TicketState {
     absl::InlinedVector<KeyId, 2> keys;
     bool all = false;
+    bool live = false;
   };
+  // Ticket `t`'s state while it is live, else nullptr.
+  TicketState* Live(Ticket t);
 
-  // Registers a wait on `h` if a holder <= its current maximum exists.
-  template <typename H>
-  static void WaitOn(H& h, std::shared_ptr<Waiter>& w);
-  // Wakes the waits of `h` that are now satisfied; appends ready callbacks.
-  template <typename H>
-  static void Wake(H& h, std::vector<std::function<void()>>* ready);
-
+  // Tickets are issued in order and mostly end in order: every ticket from
+  // first_ to next_ - 1 has a cell here, the front one is live (or the
+  // window is empty), and ended ones behind a live one wait for it. This
+  // replaces a map of tickets and a set of the live ones: the oldest live
+  // ticket, which barriers wait for, is first_.
+  RingQueue<TicketState> window_;
+  Ticket first_ = 1;
   Ticket next_ = 1;
-  absl::flat_hash_map<Ticket, TicketState> tickets_;
-  absl::flat_hash_map<KeyId, KeyHolders> keys_;
-  SetHolders all_;   // holders of the whole keyspace
-  SetHolders live_;  // every live ticket, for barriers
+  size_t live_count_ = 0;
+  std::vector<Wait> barrier_waits_;
+  absl::flat_hash_map<KeyId, Holders<absl::InlinedVector<Ticket, 2>>> keys_;
+  Holders<absl::btree_set<Ticket>> all_;  // holders of the whole keyspace
   absl::flat_hash_map<KeyId, int> marked_;
   int marked_total_ = 0;
 };

@@ -4,7 +4,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "node/child/child_redis.h"
 #include "resp/writer.h"
 
 namespace node {
@@ -87,7 +89,7 @@ TEST(ClientViewTest, KillFiltersMatchAllTheirConditions) {
   }
 }
 
-std::string SlowlogEntry(int id, std::initializer_list<std::string_view> args) {
+std::string SlowlogEntry(int id, std::initializer_list<std::string_view> args, std::string_view name = "") {
   std::string out;
   resp::AppendArrayHeader(&out, 6);
   resp::AppendInteger(&out, id);
@@ -96,7 +98,7 @@ std::string SlowlogEntry(int id, std::initializer_list<std::string_view> args) {
   resp::AppendArrayHeader(&out, args.size());
   for (std::string_view a : args) resp::AppendBulkString(&out, a);
   resp::AppendBulkString(&out, "unix:/tmp/redis.sock:0");
-  resp::AppendBulkString(&out, "");
+  resp::AppendBulkString(&out, name);
   return out;
 }
 
@@ -115,6 +117,16 @@ TEST(ClientViewTest, SlowlogLeavesOutTheNodesRoleCalls) {
   EXPECT_EQ(SlowlogForClients(other, 10), other);
   EXPECT_EQ(SlowlogForClients("*2\r\n:1\r\n", 10), "*2\r\n:1\r\n");
   EXPECT_EQ(SlowlogForClients("-ERR nope\r\n", 10), "-ERR nope\r\n");
+}
+
+// Regression (the same suite test, through a follower): the newest entry was
+// the busy watchdog's PING on the node's control link.
+TEST(ClientViewTest, SlowlogLeavesOutTheNodesOwnLinks) {
+  const std::string control = absl::StrCat(kInternalClientPrefix, "control");
+  const std::string reply = "*3\r\n" + SlowlogEntry(3, {"PING"}, control) + SlowlogEntry(2, {"blpop", "l", "0"}) +
+                            SlowlogEntry(1, {"PING"}, "app");
+  EXPECT_EQ(SlowlogForClients(reply, -1),
+            "*2\r\n" + SlowlogEntry(2, {"blpop", "l", "0"}) + SlowlogEntry(1, {"PING"}, "app"));
 }
 
 // ACL LOG's client-info shows the client's own address (RESP2 pairs and

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "node/gate/consistency_gate.h"
 
@@ -116,6 +117,52 @@ TEST(KeyLockTableTest, BarrierWaitsForEveryLiveWriteIssuedBefore) {
   t.Release(w2);
   EXPECT_EQ(ready, 1);
   t.Release(w3);
+  EXPECT_EQ(t.live_tickets(), 0u);
+  EXPECT_EQ(t.locked_keys(), 0u);
+}
+
+// Tickets end out of order: a barrier waits for the oldest live ticket
+// issued before it, however many later ones end first, and a long-lived
+// ticket keeps the ones after it (ended or not) counted correctly.
+TEST(KeyLockTableTest, BarrierAfterOutOfOrderReleases) {
+  KeyLockTable t;
+  std::vector<KeyLockTable::Ticket> w;
+  for (int i = 0; i < 40; ++i) {
+    w.push_back(t.Begin());
+    t.Lock(w.back(), Id(absl::StrCat("0:k", i)));
+  }
+  int ready = 0;
+  EXPECT_FALSE(t.WaitClear({}, true, [&] { ++ready; }));
+  const auto late = t.Begin();  // after the barrier: not waited for
+  for (int i = 39; i >= 1; --i) t.Release(w[i]);
+  EXPECT_EQ(ready, 0);
+  EXPECT_EQ(t.live_tickets(), 2u);
+  t.Release(w[0]);
+  EXPECT_EQ(ready, 1);
+  EXPECT_EQ(t.live_tickets(), 1u);
+  EXPECT_TRUE(t.WaitClear(K({"0:k3"}), false, [] {}));
+  EXPECT_FALSE(t.WaitClear({}, true, [&] { ++ready; }));
+  t.Release(late);
+  EXPECT_EQ(ready, 2);
+  EXPECT_EQ(t.locked_keys(), 0u);
+  EXPECT_TRUE(t.WaitClear({}, true, [] {}));
+}
+
+// Releasing twice, or a ticket never issued, changes nothing; locking with an
+// ended ticket takes no lock.
+TEST(KeyLockTableTest, EndedAndUnknownTicketsAreIgnored) {
+  KeyLockTable t;
+  auto a = t.Begin();
+  auto b = t.Begin();
+  t.Lock(b, Id("0:x"));
+  t.Release(a);
+  t.Release(a);
+  t.Release(12345);
+  t.Lock(a, Id("0:y"));
+  EXPECT_TRUE(t.WaitClear(K({"0:y"}), false, [] {}));
+  EXPECT_FALSE(t.WaitClear(K({"0:x"}), false, [] {}));
+  EXPECT_EQ(t.live_tickets(), 1u);
+  t.Release(b);
   EXPECT_EQ(t.live_tickets(), 0u);
   EXPECT_EQ(t.locked_keys(), 0u);
 }
