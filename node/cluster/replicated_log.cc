@@ -602,6 +602,22 @@ void ReplicatedLog::Pump() {
     RecordSnapshot(write.get(), meta, std::nullopt);
     write->compact_to = rd.snapshot->metadata().index();
   }
+  if (!write->sync && rd.entries.empty() && !rd.snapshot) {
+    // Only the commit index moved (the term, the vote and the log did not):
+    // what commits is decided by a majority's durable logs, not by this
+    // record of it, so the committed entries go on at once and the record
+    // follows on the worker (in order with every other log write). A commit
+    // used to wait for this write's round trip through the worker, on every
+    // write's path to its reply.
+    asio::post(worker_, [this, write] {
+      if (absl::Status s = store_->Write(*write); !s.ok()) {
+        Log(LogComponent::kRaft, LogLevel::kError, "raft log write failed: %s; exiting", s.ToString());
+        std::_Exit(70);
+      }
+    });
+    Complete(std::move(rd), std::move(late), absl::OkStatus());
+    return;
+  }
   persisting_ = true;
   auto ready = std::make_shared<consensus::Ready>(std::move(rd));
   auto late_msgs = std::make_shared<std::vector<Message>>(std::move(late));

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -377,5 +379,70 @@ TEST_F(ReplicatedLogTest, UnreadableStoreIsAnErrorNotAnEmptyLog) {
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
 }
 
+// A store that holds back the write recording a commit index of at least
+// hold_from (a write of nothing but the hard state, after only the commit
+// index moved) until the test opens it.
+class SlowCommitRecordStore : public storage::MemoryLogStore {
+ public:
+  absl::Status Write(const storage::LogWrite& w) override {
+    auto it = w.meta.find("raft.hardstate");
+    cpb::HardState hs;
+    if (w.entries.empty() && !w.sync && it != w.meta.end() && it->second && hs.ParseFromString(*it->second)) {
+      std::unique_lock lock(mu_);
+      if (hold_from_ > 0 && hs.commit() >= hold_from_) {
+        ++held_;
+        cv_.wait(lock, [&] { return open_; });
+      }
+    }
+    return MemoryLogStore::Write(w);
+  }
+  void HoldFrom(uint64_t index) {
+    std::lock_guard lock(mu_);
+    hold_from_ = index;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int held() {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t hold_from_ = 0;
+  bool open_ = false;
+  int held_ = 0;
+};
+
+// Regression (single-client latency): a commit waited for the record of the
+// new commit index to be written, one more trip through the log's writer
+// thread on every write's path to its reply. Committed entries are applied
+// while that record is still being written, and the record still lands.
+TEST_F(ReplicatedLogTest, CommittedEntriesDoNotWaitForTheCommitIndexRecord) {
+  members_.resize(1);
+  members_[0].id = 1;
+  members_[0].snapshot_dir = (dir_ / "snap1").string();
+  auto store = std::make_shared<SlowCommitRecordStore>();
+  ASSERT_TRUE(Start(0, store).ok());
+  ASSERT_EQ(WaitLeader(), 0);
+  ASSERT_TRUE(TickUntil([&] { return members_[0].applied_index > 0; }));  // the leader's empty entry
+  const uint64_t x_index = members_[0].applied_index + 1;
+  store->HoldFrom(x_index);
+  Propose(0, "x", 1);
+  EXPECT_TRUE(TickUntil([&] { return members_[0].applied.size() == 1; }, 100));
+  EXPECT_EQ(members_[0].applied_index, x_index);
+  EXPECT_EQ(store->held(), 1);  // applied while the record of its commit was held back
+  store->Open();
+  Stop(0);  // the writer thread finishes what it was given
+  auto hs_bytes = store->GetMeta("raft.hardstate");
+  ASSERT_TRUE(hs_bytes.ok() && hs_bytes->has_value());
+  cpb::HardState hs;
+  ASSERT_TRUE(hs.ParseFromString(**hs_bytes));
+  EXPECT_EQ(hs.commit(), x_index);
+}
 }  // namespace
 }  // namespace node
