@@ -3,7 +3,9 @@
 // enters a new one; a queue that every request of a connection passes
 // through (its reply slots, the replies it waits for) then allocates and
 // frees a block every few requests. This ring allocates only when it grows
-// past its largest size so far.
+// past its largest size so far, and gives a large ring back once it is empty
+// (a connection that once had 100000 requests in flight keeps no memory for
+// them when it idles).
 //
 // Cells are reused by assignment: T must be default-constructible and
 // move-assignable, and a popped cell is reset to T{} (so what it held, such
@@ -40,6 +42,9 @@ class RingQueue {
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  size_t capacity() const { return cells_.size(); }
+  // An empty ring keeps at most this many cells.
+  static constexpr size_t kKeepCells = 256;
   T& operator[](size_t i) { return cells_[(head_ + i) & (cells_.size() - 1)]; }
   const T& operator[](size_t i) const { return cells_[(head_ + i) & (cells_.size() - 1)]; }
   T& front() { return (*this)[0]; }
@@ -62,12 +67,14 @@ class RingQueue {
     cells_[head_] = T{};
     head_ = (head_ + 1) & (cells_.size() - 1);
     --size_;
+    MaybeRelease();
   }
   // Removes the i-th element; those after it move up one place.
   void erase_at(size_t i) {
     for (; i + 1 < size_; ++i) (*this)[i] = std::move((*this)[i + 1]);
     (*this)[size_ - 1] = T{};
     --size_;
+    MaybeRelease();
   }
   // Removes every element for which pred is true, keeping the others' order.
   template <typename Pred>
@@ -80,6 +87,7 @@ class RingQueue {
     }
     for (size_t i = kept; i < size_; ++i) (*this)[i] = T{};
     size_ = kept;
+    MaybeRelease();
   }
   void clear() {
     while (!empty()) pop_front();
@@ -87,6 +95,12 @@ class RingQueue {
   }
 
  private:
+  void MaybeRelease() {
+    if (size_ == 0 && cells_.size() > kKeepCells) {
+      cells_ = std::vector<T>();
+      head_ = 0;
+    }
+  }
   void Grow() {
     std::vector<T> bigger(cells_.empty() ? 8 : cells_.size() * 2);
     for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);

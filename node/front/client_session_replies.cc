@@ -5,6 +5,9 @@
 // RESP3 pushes.
 #include "node/front/client_session.h"
 
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"
@@ -220,7 +223,8 @@ void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
     return;
   }
   if (!parsed || v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") {
-    Log(LogComponent::kClient, LogLevel::kError, "session %s: unexpected ROLE reply", describe_);
+    Log(LogComponent::kClient, LogLevel::kError, "session %s: unexpected ROLE reply: %s", describe_,
+        absl::CEscape(absl::string_view(bytes.data(), std::min<size_t>(bytes.size(), 200))));
     return Abort("UNKNOWN the node could not tell the replication offset of this write; outcome unknown");
   }
   server_.gate().Covered(e.cover, static_cast<uint64_t>(v.elements[1].integer));

@@ -4,6 +4,7 @@
 // Redis's own behaviour is the reference.
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -23,7 +24,11 @@ class GateEdgesTest : public ::testing::Test {
   void SetUp() override { Start({}); }
   void TearDown() override {
     node_.reset();
-    RemoveDir(dir_);
+    if (HasFailure()) {
+      std::cerr << "the node's directory (logs) is kept: " << dir_ << "\n";
+    } else {
+      RemoveDir(dir_);
+    }
   }
   void Start(std::vector<std::string> extra) {
     node_.reset();

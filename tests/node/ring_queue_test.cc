@@ -60,6 +60,21 @@ TEST(RingQueueTest, LeavingFreesTheValue) {
   EXPECT_EQ(v.use_count(), 1);
 }
 
+// A ring that grew large gives its cells back once empty; a small one keeps them.
+TEST(RingQueueTest, AnEmptyLargeRingIsReleased) {
+  RingQueue<std::string> q;
+  for (int i = 0; i < 10000; ++i) q.push_back("x");
+  EXPECT_GE(q.capacity(), 10000u);
+  while (!q.empty()) q.pop_front();
+  EXPECT_EQ(q.capacity(), 0u);
+  for (int i = 0; i < 100; ++i) q.push_back("y");
+  const size_t small = q.capacity();
+  q.erase_if([](const std::string&) { return true; });
+  EXPECT_EQ(q.capacity(), small);
+  q.push_back("z");
+  EXPECT_EQ(q.front(), "z");
+}
+
 // Against std::deque under random operations.
 TEST(RingQueueTest, MatchesDeque) {
   std::mt19937 rng(11);
