@@ -25,6 +25,12 @@ constexpr char kClusterIdKey[] = "cluster-id";
 std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) { return absl::StrCat(r.size, " ", r.crc32); }
 constexpr char kSnapshotKey[] = "snapshot";           // the newest snapshot
 constexpr char kPrevSnapshotKey[] = "snapshot.prev";  // the one before: the log goes back to it
+
+// A node that cannot make its log durable must not vote or acknowledge.
+[[noreturn]] void ExitOnLogFailure(std::string_view what, const absl::Status& s) {
+  Log(LogComponent::kRaft, LogLevel::kError, "%s: %s; exiting", what, s.ToString());
+  std::_Exit(70);
+}
 }  // namespace
 
 std::string PeerAddress::ToString() const { return absl::StrCat(host, ":", client_port, ":", raft_port); }
@@ -420,8 +426,7 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   pb::SnapshotMeta meta;
   meta.ParseFromString(snap.data());
   if (auto s = mem_.ApplySnapshot(snap); !s.ok()) {
-    Log(LogComponent::kRaft, LogLevel::kError, "snapshot %d from the leader: %s; exiting", meta.index(), s.ToString());
-    std::_Exit(70);
+    ExitOnLogFailure(absl::StrCat("snapshot ", meta.index(), " from the leader"), s);
   }
   prev_snapshot_.reset();
   snapshot_ = meta;
@@ -610,10 +615,7 @@ void ReplicatedLog::Pump() {
     // used to wait for this write's round trip through the worker, on every
     // write's path to its reply.
     asio::post(worker_, [this, write] {
-      if (absl::Status s = store_->Write(*write); !s.ok()) {
-        Log(LogComponent::kRaft, LogLevel::kError, "raft log write failed: %s; exiting", s.ToString());
-        std::_Exit(70);
-      }
+      if (absl::Status s = store_->Write(*write); !s.ok()) ExitOnLogFailure("raft log write failed", s);
     });
     Complete(std::move(rd), std::move(late), absl::OkStatus());
     return;
@@ -644,17 +646,10 @@ void ReplicatedLog::Pump() {
 }
 
 void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, const absl::Status& s) {
-  if (!s.ok()) {
-    // A node that cannot make its log durable must not vote or acknowledge.
-    Log(LogComponent::kRaft, LogLevel::kError, "raft log write failed: %s; exiting", s.ToString());
-    std::_Exit(70);
-  }
+  if (!s.ok()) ExitOnLogFailure("raft log write failed", s);
   persisting_ = false;
   if (rd.snapshot) InstallReceived(*rd.snapshot);
-  if (auto st = mem_.Append(rd.entries); !st.ok()) {
-    Log(LogComponent::kRaft, LogLevel::kError, "raft log mirror: %s; exiting", st.ToString());
-    std::_Exit(70);
-  }
+  if (auto st = mem_.Append(rd.entries); !st.ok()) ExitOnLogFailure("raft log mirror", st);
   if (rd.hard_state) mem_.SetHardState(*rd.hard_state);
   if (!late.empty()) transport_->Send(std::move(late));
   if (!rd.committed_entries.empty() && on_committed) {
