@@ -50,7 +50,6 @@ ClientSession::ClientSession(Server& server, ByteStream stream, gate::SessionId 
       client_(std::move(stream)),
       upstream_(asio::generic::stream_protocol::socket(client_.get_executor())),
       no_leader_timer_(client_.get_executor()),
-      busy_retry_(client_.get_executor()),
       parser_(server.options().limits),
       router_(server.commands()),
       scanner_(UpstreamLimits()) {
@@ -313,6 +312,9 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       SendUpstream(args, raw);
       return true;
     case Route::Action::kStartStream:
+      // Once the connection is a stream, the child's answer to a ROLE would
+      // read as a message: the writes before it are covered first.
+      EndOfBatch();
       SendUpstream(args, raw);
       slots_.OpenStream();
       expects_.push_back(Expect{Expect::Kind::kStream});

@@ -174,7 +174,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool forwarding_ = false;  // upstream is the leader node: relay only
   bool no_leader_deadline_passed_ = false;
   asio::steady_timer no_leader_timer_;
-  asio::steady_timer busy_retry_;
   std::string describe_;     // the client's address
   std::string local_addr_;   // the node's address the client connected to
 

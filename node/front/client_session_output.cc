@@ -150,7 +150,6 @@ void ClientSession::CloseUpstream() {
     upstream_.Close();
   }
   expects_.clear();
-  busy_retry_.cancel();
   upstream_state_ = UpstreamState::kGone;
 }
 

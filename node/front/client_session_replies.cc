@@ -8,7 +8,6 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"
 #include "node/server.h"
@@ -17,8 +16,6 @@
 
 namespace node {
 namespace {
-
-constexpr auto kBusyRetry = std::chrono::milliseconds(10);
 
 // A master's ROLE reply ("*3\r\n$6\r\nmaster\r\n:<offset>\r\n" and its
 // replicas): the offset, read without decoding the rest (one per unpipelined
@@ -205,20 +202,10 @@ void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
   size_t consumed = 0;
   std::string error;
   const bool parsed = resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk;
-  if (parsed && v.type == resp::Type::kError && absl::StartsWith(v.str, "BUSY")) {
-    // A script runs: ask again shortly (still after the writes it covers).
-    busy_retry_.expires_after(kBusyRetry);
-    busy_retry_.async_wait([weak = weak_from_this(), cover = e.cover](const asio::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || !self->upstream_open_) return;
-      self->SendRole(cover);
-      self->WriteUpstream();
-    });
-    return;
-  }
   if (parsed && v.type == resp::Type::kError) {
-    // NOPERM or NOAUTH: the users changed since it was sent. Every reply
-    // before it arrived, so the node's own link can ask now.
+    // BUSY (a script runs), NOPERM or NOAUTH (the users changed since it was
+    // sent): every reply before it arrived, so the node's own link can ask
+    // now (and again while the script runs).
     server_.CoverOnControl(e.cover);
     return;
   }

@@ -283,5 +283,16 @@ TEST_F(GateEdgesTest, SubscribedStatesMatchRedis) {
   ExpectSameAsRedis({Req({"SUBSCRIBE", "c1"}), Req({"RESET"}), Req({"GET", "a"})}, "RESET ends the subscription");
 }
 
+// A write and a SUBSCRIBE in one segment: the node must learn the write's
+// replication offset before the connection becomes a stream, or the answer
+// to its question is taken for a message and the write never replies.
+TEST_F(GateEdgesTest, WriteJustBeforeSubscribeRepliesAsRedis) {
+  ExpectSameAsRedis({Req({"SET", "a", "1"}) + Req({"SUBSCRIBE", "c1"}), Req({"UNSUBSCRIBE"}), Req({"GET", "a"})},
+                    "RESP2");
+  ExpectSameAsRedis({Req({"SET", "a", "2"}) + Req({"UNSUBSCRIBE"}), Req({"GET", "a"})}, "fresh UNSUBSCRIBE");
+  ExpectSameAsRedis({Req({"SET", "a", "3"}) + Req({"SUBSCRIBE", "c1"}), Req({"UNSUBSCRIBE"}), Req({"GET", "a"})},
+                    "RESP3", {Req({"HELLO", "3"})});
+}
+
 }  // namespace
 }  // namespace itest
