@@ -64,6 +64,13 @@ void ReplicatedLog::Stop() {
   stopped_ = true;
   *alive_ = false;
   ticker_.cancel();
+  if (unwritten_hard_state_) {
+    // Kept for a restart, after every write already queued.
+    auto write = std::make_shared<storage::LogWrite>();
+    write->meta[kHardStateKey] = std::move(*unwritten_hard_state_);
+    unwritten_hard_state_.reset();
+    asio::post(worker_, [this, write] { (void)store_->Write(*write); });
+  }
   if (sender_) sender_->Stop();
   if (transport_) transport_->Stop();
 }
@@ -597,7 +604,12 @@ void ReplicatedLog::Pump() {
   }
   auto write = std::make_shared<storage::LogWrite>();
   for (const Entry& e : rd.entries) write->entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
-  if (rd.hard_state) write->meta[kHardStateKey] = rd.hard_state->SerializeAsString();
+  if (rd.hard_state) {
+    write->meta[kHardStateKey] = rd.hard_state->SerializeAsString();
+  } else if (unwritten_hard_state_) {
+    write->meta[kHardStateKey] = std::move(*unwritten_hard_state_);
+  }
+  unwritten_hard_state_.reset();
   write->sync = rd.must_sync || rd.snapshot.has_value();
   if (rd.snapshot) {
     // A snapshot from the leader replaces the whole log below it (its file
@@ -608,15 +620,14 @@ void ReplicatedLog::Pump() {
     write->compact_to = rd.snapshot->metadata().index();
   }
   if (!write->sync && rd.entries.empty() && !rd.snapshot) {
-    // Only the commit index moved (the term, the vote and the log did not):
-    // what commits is decided by a majority's durable logs, not by this
-    // record of it, so the committed entries go on at once and the record
-    // follows on the worker (in order with every other log write). A commit
-    // used to wait for this write's round trip through the worker, on every
-    // write's path to its reply.
-    asio::post(worker_, [this, write] {
-      if (absl::Status s = store_->Write(*write); !s.ok()) ExitOnLogFailure("raft log write failed", s);
-    });
+    // Only the commit index moved (the term, the vote and the log did not).
+    // What commits is decided by a majority's durable logs, not by this
+    // record of it: a node that restarts with an older one learns the commit
+    // from the leader again (and the core never lowers it). So the committed
+    // entries go on at once, and the record waits for the next write to the
+    // log. Writing it on its own cost a log write and a wakeup of the worker
+    // per commit on every node: one per request for an unpipelined client.
+    unwritten_hard_state_ = std::move(write->meta[kHardStateKey]);
     Complete(std::move(rd), std::move(late), absl::OkStatus());
     return;
   }

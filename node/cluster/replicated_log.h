@@ -213,6 +213,9 @@ class ReplicatedLog {
   std::unique_ptr<SnapshotReceiver> receiver_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool persisting_ = false;
+  // A hard state that moved only its commit index, not written yet: it goes
+  // with the next write to the log (or at Stop).
+  std::optional<std::string> unwritten_hard_state_;
   bool kicked_ = false;
   bool stopped_ = false;
   uint64_t syncs_ = 0;
