@@ -69,7 +69,11 @@ void ReplicatedLog::Stop() {
     auto write = std::make_shared<storage::LogWrite>();
     write->meta[kHardStateKey] = std::move(*unwritten_hard_state_);
     unwritten_hard_state_.reset();
-    asio::post(worker_, [this, write] { (void)store_->Write(*write); });
+    asio::post(worker_, [this, write] {
+      if (absl::Status s = store_->Write(*write); !s.ok()) {
+        Log(LogComponent::kRaft, LogLevel::kWarning, "the last commit index was not recorded: %s", s.message());
+      }
+    });
   }
   if (sender_) sender_->Stop();
   if (transport_) transport_->Stop();
