@@ -114,16 +114,36 @@ std::vector<std::vector<std::string>> TableCells(const CompareReport& c) {
 }
 
 // Each row that has a baseline counterpart, against it; just the header if none has.
+// In how many rounds a target beat its baseline twin run in the same round
+// (more ops/s, lower p99, less CPU): "ops 4/5 p99 3/5 cpu 4/5". Medians of
+// a few rounds on a shared machine can point one way while most rounds
+// point the other; this says which.
+std::string RoundsAhead(const Summary& r, const Summary& base) {
+  const auto& a = r.per_round;
+  const auto& b = base.per_round;
+  if (a.empty() || a.size() != b.size()) return "-";
+  int ops = 0, p99 = 0, cpu = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ops += a[i].rps > b[i].rps;
+    p99 += a[i].p99_us < b[i].p99_us;
+    cpu += a[i].cpu_us_per_op > 0 && a[i].cpu_us_per_op < b[i].cpu_us_per_op;
+  }
+  const size_t n = a.size();
+  std::string out = absl::StrCat("ops ", ops, "/", n, " p99 ", p99, "/", n);
+  if (a.front().cpu_us_per_op > 0) absl::StrAppend(&out, " cpu ", cpu, "/", n);
+  return out;
+}
+
 std::vector<std::vector<std::string>> BaselineCells(const CompareReport& c) {
   std::vector<std::vector<std::string>> cells;
   cells.push_back({"workload", "system", "vs", "ops/s", "base ops/s", "x base", "p99 us", "base p99 us", "x base",
-                   "cpu us/op", "base cpu us/op", "x base"});
+                   "cpu us/op", "base cpu us/op", "x base", "rounds ahead"});
   for (const auto& r : c.rows) {
     const Summary* b = Find(c.rows, r.workload, BaselineName(r.system));
     if (b == nullptr) continue;
     cells.push_back({r.workload, r.system, b->system, Num(r.rps), Num(b->rps), Ratio(r.rps, b->rps), Num(r.p99_us),
                      Num(b->p99_us), Ratio(r.p99_us, b->p99_us), Cpu(r.cpu_us_per_op), Cpu(b->cpu_us_per_op),
-                     r.cpu_us_per_op > 0 ? Ratio(r.cpu_us_per_op, b->cpu_us_per_op) : "-"});
+                     r.cpu_us_per_op > 0 ? Ratio(r.cpu_us_per_op, b->cpu_us_per_op) : "-", RoundsAhead(r, *b)});
   }
   return cells;
 }
@@ -196,6 +216,10 @@ Summary Median(const std::vector<Summary>& rounds) {
   med(&Summary::max_us);
   med(&Summary::mean_us);
   med(&Summary::cpu_us_per_op);
+  m.per_round.clear();
+  if (rounds.size() > 1) {
+    for (const auto& s : rounds) m.per_round.push_back({s.rps, s.p99_us, s.cpu_us_per_op});
+  }
   m.ok = 0;
   m.errors = 0;
   std::map<std::string, uint64_t> kinds;
@@ -317,7 +341,8 @@ std::string FormatCompareTable(const CompareReport& c) {
   std::string out = absl::StrCat("anarcho-bench compare: ", c.machine.Describe(), "\n", c.settings, "\n\n",
                                  PlainTable(TableCells(c), 2));
   auto base = BaselineCells(c);
-  if (base.size() > 1) absl::StrAppend(&out, "\nvs baseline (x base = this / its base-* counterpart):\n\n",
+  if (base.size() > 1) absl::StrAppend(&out, "\nvs baseline (x base = this / its base-* counterpart; rounds ahead: the rounds this "
+                                       "target beat it in):\n\n",
                                        PlainTable(base, 3));
   for (const auto& n : c.notes) absl::StrAppend(&out, "note: ", n, "\n");
   return out;
@@ -335,7 +360,8 @@ std::string FormatCompareMarkdown(const CompareReport& c) {
   if (base.size() > 1) {
     absl::StrAppend(&out, "\n### vs baseline\n\nEach anarcho target against the same target run from the "
                           "baseline binary (`base-*`) in the same rounds: `x base` = this / baseline (above 1 is "
-                          "better for ops/s, worse for p99 and cpu).\n\n",
+                          "better for ops/s, worse for p99 and cpu); `rounds ahead`: in how many rounds this target beat its "
+                          "baseline run in the same round (more ops/s, lower p99, less CPU).\n\n",
                     MarkdownTable(base, 3));
   }
   if (!c.notes.empty()) {

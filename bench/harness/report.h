@@ -25,6 +25,12 @@ struct Summary {
   // The system's CPU (its whole process tree) per answered operation, warm-up
   // included (the CPU is too); 0: not measured.
   double cpu_us_per_op = 0;
+  // A median's rounds, in round order (empty for a single run): compared
+  // round by round with a baseline run in the same rounds.
+  struct Round {
+    double rps = 0, p99_us = 0, cpu_us_per_op = 0;
+  };
+  std::vector<Round> per_round;
 };
 
 Summary Summarize(const LoadResult& r);

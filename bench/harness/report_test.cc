@@ -68,6 +68,26 @@ TEST(Report, CsvAndJsonCarryCpuAndBaselineRatios) {
   EXPECT_TRUE(absl::StrContains(json, "\"cpu_us_per_op\": 30.000"));
 }
 
+// The medians can hide that most rounds point the other way: each round is
+// compared with the baseline's run in the same round.
+TEST(Report, BaselineSectionCountsTheRoundsEachTargetWon) {
+  auto round = [](double rps, double p99, double cpu) { return Row("x", rps, p99, cpu); };
+  Summary anarcho = Median({round(100, 50, 10), round(90, 70, 12), round(120, 40, 9)});
+  anarcho.system = "anarcho-1";
+  Summary base = Median({round(95, 60, 11), round(110, 60, 11), round(100, 45, 11)});
+  base.system = "base-1";
+  CompareReport c;
+  c.rows = {anarcho, base};
+  const std::string md = FormatCompareMarkdown(c);
+  EXPECT_TRUE(absl::StrContains(md, "| cpu us/op | base cpu us/op | x base | rounds ahead |")) << md;
+  // ops: 100>95, 90<110, 120>100; p99: 50<60, 70>60, 40<45; cpu: 10<11, 12>11, 9<11.
+  EXPECT_TRUE(absl::StrContains(md, "| ops 2/3 p99 2/3 cpu 2/3 |")) << md;
+  EXPECT_TRUE(absl::StrContains(FormatCompareTable(c), "ops 2/3 p99 2/3 cpu 2/3")) << FormatCompareTable(c);
+  // A single run has no rounds to compare.
+  c.rows = {Row("anarcho-1", 1, 1, 1), Row("base-1", 1, 1, 1)};
+  EXPECT_TRUE(absl::StrContains(FormatCompareMarkdown(c), "| 1.00 | - |"));
+}
+
 TEST(Report, MedianTakesTheCpuMedian) {
   Summary m = Median({Row("redis", 1, 1, 10), Row("redis", 1, 1, 30), Row("redis", 1, 1, 20)});
   EXPECT_EQ(m.cpu_us_per_op, 20);
