@@ -113,7 +113,6 @@ std::vector<std::vector<std::string>> TableCells(const CompareReport& c) {
   return cells;
 }
 
-// Each row that has a baseline counterpart, against it; just the header if none has.
 // In how many rounds a target beat its baseline twin run in the same round
 // (more ops/s, lower p99, less CPU): "ops 4/5 p99 3/5 cpu 4/5". Medians of
 // a few rounds on a shared machine can point one way while most rounds
@@ -134,6 +133,7 @@ std::string RoundsAhead(const Summary& r, const Summary& base) {
   return out;
 }
 
+// Each row that has a baseline counterpart, against it; just the header if none has.
 std::vector<std::vector<std::string>> BaselineCells(const CompareReport& c) {
   std::vector<std::vector<std::string>> cells;
   cells.push_back({"workload", "system", "vs", "ops/s", "base ops/s", "x base", "p99 us", "base p99 us", "x base",
@@ -341,9 +341,10 @@ std::string FormatCompareTable(const CompareReport& c) {
   std::string out = absl::StrCat("anarcho-bench compare: ", c.machine.Describe(), "\n", c.settings, "\n\n",
                                  PlainTable(TableCells(c), 2));
   auto base = BaselineCells(c);
-  if (base.size() > 1) absl::StrAppend(&out, "\nvs baseline (x base = this / its base-* counterpart; rounds ahead: the rounds this "
-                                       "target beat it in):\n\n",
-                                       PlainTable(base, 3));
+  if (base.size() > 1) {
+    absl::StrAppend(&out, "\nvs baseline (x base = this / its base-* counterpart; rounds ahead: the rounds this ",
+                    "target beat it in):\n\n", PlainTable(base, 3));
+  }
   for (const auto& n : c.notes) absl::StrAppend(&out, "note: ", n, "\n");
   return out;
 }
@@ -360,8 +361,8 @@ std::string FormatCompareMarkdown(const CompareReport& c) {
   if (base.size() > 1) {
     absl::StrAppend(&out, "\n### vs baseline\n\nEach anarcho target against the same target run from the "
                           "baseline binary (`base-*`) in the same rounds: `x base` = this / baseline (above 1 is "
-                          "better for ops/s, worse for p99 and cpu); `rounds ahead`: in how many rounds this target beat its "
-                          "baseline run in the same round (more ops/s, lower p99, less CPU).\n\n",
+                          "better for ops/s, worse for p99 and cpu); `rounds ahead`: in how many rounds this "
+                          "target beat its baseline run in the same round (more ops/s, lower p99, less CPU).\n\n",
                     MarkdownTable(base, 3));
   }
   if (!c.notes.empty()) {

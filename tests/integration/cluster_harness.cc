@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
 #include "node/child/sync_client.h"
 #include "resp/writer.h"
 
@@ -125,7 +126,12 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(Ma
 Cluster::~Cluster() {
   nodes_.clear();
   proxies_.clear();
-  RemoveDir(dir_);
+  if (::testing::Test::HasFailure()) {
+    // What the nodes logged is how an intermittent failure gets explained.
+    std::cerr << "the cluster's directory (the nodes' logs) is kept: " << dir_ << "\n";
+  } else {
+    RemoveDir(dir_);
+  }
 }
 
 std::vector<std::string> Cluster::NodeArgs(int i) {
