@@ -27,6 +27,19 @@ pb::Message NewMessage(pb::MessageType type, uint64_t to) {
 
 }  // namespace
 
+bool SendableBeforeWrite(pb::MessageType t) {
+  switch (t) {
+    case pb::MSG_APP:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_HEARTBEAT_RESP:
+    case pb::MSG_READ_INDEX:
+    case pb::MSG_READ_INDEX_RESP:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const char* RoleName(Role r) {
   switch (r) {
     case Role::kFollower: return "follower";
@@ -329,10 +342,12 @@ absl::Status Raft::Step(pb::Message m) {
       BecomeFollower(m.term(), 0);
     }
   } else if (m.term() < term_) {
-    if ((check_quorum_ || pre_vote_) && (type == pb::MSG_HEARTBEAT || type == pb::MSG_APP)) {
+    if (type == pb::MSG_HEARTBEAT || type == pb::MSG_APP) {
       // A stale leader, perhaps back from a partition. Our vote requests may
-      // be ignored by its followers (lease) while we ignore its appends;
-      // telling it our term makes it step down and ends the stand-off.
+      // be ignored by its followers (lease) while we ignore its appends, and
+      // a learner (which a removed node's vote request moved to a newer term)
+      // never campaigns at all: telling it our term makes it step down and
+      // ends the stand-off.
       Send(NewMessage(pb::MSG_APP_RESP, m.from()));
     } else if (type == pb::MSG_PRE_VOTE) {
       pb::Message resp = NewMessage(pb::MSG_PRE_VOTE_RESP, m.from());
@@ -988,6 +1003,21 @@ Ready Raft::GetReady() {
   read_states_.clear();
   ready_outstanding_ = true;
   return rd;
+}
+
+Raft::Unblocked Raft::TakeUnblocked() {
+  if (role_ == Role::kLeader && pending_read_heartbeat_) {
+    BcastHeartbeat(read_only_.LastKey());
+    pending_read_heartbeat_ = false;
+  }
+  Unblocked out;
+  auto blocked = std::stable_partition(msgs_.begin(), msgs_.end(),
+                                       [](const pb::Message& m) { return SendableBeforeWrite(m.type()); });
+  out.messages.assign(std::make_move_iterator(msgs_.begin()), std::make_move_iterator(blocked));
+  msgs_.erase(msgs_.begin(), blocked);
+  out.read_states = std::move(read_states_);
+  read_states_.clear();
+  return out;
 }
 
 void Raft::Advance(const Ready& rd) {

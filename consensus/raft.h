@@ -181,6 +181,11 @@ struct RaftStatus {
   uint64_t ignored_non_members = 0;  // messages from outside the configuration, ignored
 };
 
+// Messages that promise nothing about the sender's log or vote: they may
+// leave before the write of the Ready that holds them (or that is in
+// progress) ends. Append and vote responses, snapshots and transfers wait.
+bool SendableBeforeWrite(pb::MessageType t);
+
 // Entries that bootstrap a new cluster with these voters: one
 // CONF_CHANGE_ADD_VOTER per voter at term 1, indexes 1..n.
 std::vector<pb::Entry> BootstrapEntries(const std::vector<uint64_t>& voters);
@@ -243,6 +248,18 @@ class Raft {
   // GetReady() and Advance()).
   bool HasReady() const;
   Ready GetReady();
+  // What may leave while the host still persists the outstanding Ready,
+  // because it promises nothing about this node's log or vote: heartbeats and
+  // their responses, a leader's appends, read-index requests and answers, and
+  // the host's own read states (a leader's pending read round is sent now).
+  // Append and vote responses stay for the next Ready: they speak of what the
+  // write stores. A slow log write so keeps the leader's authority and the
+  // followers' liveness, and reads do not queue behind it.
+  struct Unblocked {
+    std::vector<pb::Message> messages;
+    std::vector<ReadState> read_states;
+  };
+  Unblocked TakeUnblocked();
   // The host finished every step of the Ready returned by the last GetReady().
   void Advance(const Ready& rd);
 

@@ -570,34 +570,25 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMe
 }
 
 void ReplicatedLog::Pump() {
-  if (stopped_ || persisting_) return;
+  if (stopped_) return;
+  if (persisting_) {
+    SendUnblocked();
+    return;
+  }
   if (on_before_ready) on_before_ready();
   if (!raft_->HasReady()) return;
   consensus::Ready rd = raft_->GetReady();
   if (rd.soft_state && on_soft_state) on_soft_state(*rd.soft_state);
 
-  // A leader's appends may travel while its own write is in progress.
+  // Heartbeats, a leader's appends, reads travel while the write is in progress.
   std::vector<Message> early, late;
-  const bool leader = raft_->role() == consensus::Role::kLeader;
-  if (LogEnabled(LogLevel::kDebug)) {
-    size_t ents = 0;
-    std::string detail;
-    for (const Message& m : rd.messages) {
-      ents += m.entries_size();
-      if (m.entries_size() > 0) absl::StrAppend(&detail, " ", m.to(), ":", m.index() + 1, "+", m.entries_size());
-    }
-    if (ents > 20000 || rd.messages.size() > 200 || rd.committed_entries.size() > 20000) {
-      Log(LogComponent::kRaft, LogLevel::kDebug, "big ready: %d messages, %d entries, %d committed entries; appends%s", rd.messages.size(),
-          ents, rd.committed_entries.size(), detail.substr(0, 400));
-    }
-  }
+  if (LogEnabled(LogLevel::kDebug)) LogBigReady(rd);
   for (Message& m : rd.messages) {
     if (m.type() == cpb::MSG_SNAP) {
       sender_->Start(std::move(m));  // the file first, the message at its end
       continue;
     }
-    bool now = leader && (m.type() == cpb::MSG_APP || m.type() == cpb::MSG_HEARTBEAT);
-    (now ? early : late).push_back(std::move(m));
+    (consensus::SendableBeforeWrite(m.type()) ? early : late).push_back(std::move(m));
   }
   rd.messages.clear();
   if (!early.empty()) transport_->Send(std::move(early));
@@ -642,8 +633,8 @@ void ReplicatedLog::Pump() {
     if (write->sync && options_.before_sync) options_.before_sync();
     const auto start = std::chrono::steady_clock::now();
     absl::Status s = store_->Write(*write);
-    // While a write is in progress the core's next Ready waits, heartbeats
-    // included: a write this slow can cost the leadership.
+    // While a write is in progress the next Ready waits (commits, append and
+    // vote responses); heartbeats and reads do not (SendUnblocked).
     const auto took = std::chrono::steady_clock::now() - start;
     if (took > std::chrono::milliseconds(options_.tick_ms * options_.election_ticks / 2)) {
       Log(LogComponent::kRaft, LogLevel::kWarning, "slow raft log write: %d ms for %d entries",
@@ -658,6 +649,25 @@ void ReplicatedLog::Pump() {
       Complete(std::move(*ready), std::move(*late_msgs), s);
     });
   });
+}
+
+void ReplicatedLog::SendUnblocked() {
+  consensus::Raft::Unblocked out = raft_->TakeUnblocked();
+  if (!out.messages.empty()) transport_->Send(std::move(out.messages));
+  if (!out.read_states.empty() && on_read_states) on_read_states(std::move(out.read_states));
+}
+
+void ReplicatedLog::LogBigReady(const consensus::Ready& rd) {
+  size_t ents = 0;
+  std::string detail;
+  for (const Message& m : rd.messages) {
+    ents += m.entries_size();
+    if (m.entries_size() > 0) absl::StrAppend(&detail, " ", m.to(), ":", m.index() + 1, "+", m.entries_size());
+  }
+  if (ents > 20000 || rd.messages.size() > 200 || rd.committed_entries.size() > 20000) {
+    Log(LogComponent::kRaft, LogLevel::kDebug, "big ready: %d messages, %d entries, %d committed entries; appends%s",
+        rd.messages.size(), ents, rd.committed_entries.size(), detail.substr(0, 400));
+  }
 }
 
 void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, const absl::Status& s) {

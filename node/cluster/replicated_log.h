@@ -173,6 +173,9 @@ class ReplicatedLog {
  private:
   void ScheduleTick();
   void Pump();
+  // While a write is in progress: what the core lets leave before it ends.
+  void SendUnblocked();
+  void LogBigReady(const consensus::Ready& rd);
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s);
   absl::Status Bootstrap();
   // The bootstrap of a restored cluster: the membership and the state as a

@@ -54,21 +54,35 @@ void NodeHost::Crash() {
 std::optional<std::vector<pb::Message>> NodeHost::BeginReady() {
   if (!up() || pending_ || !raft_->HasReady()) return std::nullopt;
   pending_ = raft_->GetReady();
-  std::vector<pb::Message> early;
-  if (raft_->role() == Role::kLeader) {
-    // raft.h allows a leader's replication messages to leave before its own
-    // persist; exercise that.
-    std::vector<pb::Message> rest;
-    for (pb::Message& m : pending_->messages) {
-      if (m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT || m.type() == pb::MSG_SNAP) {
-        early.push_back(std::move(m));
-      } else {
-        rest.push_back(std::move(m));
-      }
-    }
-    pending_->messages = std::move(rest);
+  // raft.h lets these leave before the persist (and snapshots go first, as
+  // the node's sender streams the file); exercise that.
+  std::vector<pb::Message> early, rest;
+  for (pb::Message& m : pending_->messages) {
+    const bool now = SendableBeforeWrite(m.type()) || m.type() == pb::MSG_SNAP;
+    (now ? early : rest).push_back(std::move(m));
   }
+  pending_->messages = std::move(rest);
   return early;
+}
+
+absl::StatusOr<std::vector<pb::Message>> NodeHost::TakeUnblocked() {
+  if (!up() || !pending_) return std::vector<pb::Message>();
+  Raft::Unblocked out = raft_->TakeUnblocked();
+  absl::Status s = ObserveReads(out.read_states);
+  if (!s.ok()) return s;
+  return std::move(out.messages);
+}
+
+absl::Status NodeHost::ObserveReads(const std::vector<ReadState>& states) {
+  for (const ReadState& rs : states) {
+    auto it = read_floor_.find(rs.request_ctx);
+    if (it == read_floor_.end()) continue;  // asked before a restart
+    absl::Status s = checker_->ObserveRead(id_, it->second, rs.index);
+    if (!s.ok()) return s;
+    read_floor_.erase(it);
+    read_results_.push_back(rs);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NodeHost::Persist(const Ready& rd) {
@@ -110,15 +124,7 @@ absl::Status NodeHost::Apply(const Ready& rd) {
     }
     applied_ = e.index();
   }
-  for (const ReadState& rs : rd.read_states) {
-    auto it = read_floor_.find(rs.request_ctx);
-    if (it == read_floor_.end()) continue;  // asked before a restart
-    absl::Status s = checker_->ObserveRead(id_, it->second, rs.index);
-    if (!s.ok()) return s;
-    read_floor_.erase(it);
-    read_results_.push_back(rs);
-  }
-  return absl::OkStatus();
+  return ObserveReads(rd.read_states);
 }
 
 absl::StatusOr<std::vector<pb::Message>> NodeHost::FinishReady() {

@@ -33,9 +33,12 @@ class NodeHost {
   bool up() const { return raft_ != nullptr; }
 
   // Takes the next Ready if there is one and none is in progress. Returns the
-  // messages that may leave before persisting (a leader's appends,
-  // heartbeats, snapshots); the rest leave with FinishReady.
+  // messages that may leave before persisting (SendableBeforeWrite, and
+  // snapshots); the rest leave with FinishReady.
   std::optional<std::vector<pb::Message>> BeginReady();
+  // While a Ready is in progress: what the core lets go before it is
+  // persisted (Raft::TakeUnblocked); read states are answered at once.
+  absl::StatusOr<std::vector<pb::Message>> TakeUnblocked();
   bool ready_in_progress() const { return pending_.has_value(); }
   // Persists, applies and advances the Ready in progress; returns the
   // remaining messages.
@@ -64,6 +67,7 @@ class NodeHost {
  private:
   absl::Status Persist(const Ready& rd);
   absl::Status Apply(const Ready& rd);
+  absl::Status ObserveReads(const std::vector<ReadState>& states);
   void RestoreStateMachine(const pb::Snapshot& snap);
 
   uint64_t id_;

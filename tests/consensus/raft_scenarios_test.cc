@@ -524,6 +524,43 @@ TEST(Membership, LearnerCatchesUpThenIsPromoted) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (a simulation seed without pre-vote and check-quorum stalled
+// for good): a vote request moved a learner to a newer term; it ignored the
+// leader's older-term appends, and as a learner it never campaigns, so the
+// leader never learnt of the term and the learner never caught up. A
+// stale leader's append is always answered with the newer term.
+TEST(Membership, LearnerAtANewerTermDeposesTheStaleLeader) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.check_quorum = false;
+  cfg.pre_vote = false;
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  c.AddEmptyNode(4);
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 4)).ok());
+  c.Stabilize();
+  c.Tick(2);
+  ASSERT_EQ(c.host(4).conf().learners_size(), 1);
+  const uint64_t term = c.raft(1).term();
+  // From a candidate whose other requests, and the answer, were lost.
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_VOTE_RESP && m.to() == 2; };
+  pb::Message vote;
+  vote.set_type(pb::MSG_VOTE);
+  vote.set_from(2);
+  vote.set_to(4);
+  vote.set_term(term + 5);
+  ASSERT_TRUE(c.raft(4).Step(vote).ok());
+  c.Stabilize();
+  ASSERT_EQ(c.raft(4).term(), term + 5);
+  c.drop = nullptr;
+  ASSERT_TRUE(c.TickUntil([&] { return c.Leader() != 0 && c.raft(c.Leader()).term() > term + 5; }, 100))
+      << c.Transcript();
+  const uint64_t leader = c.Leader();
+  ASSERT_TRUE(c.Propose(leader, "after").ok());
+  c.Tick(2);
+  EXPECT_EQ(Data(c, 4).back(), "after");
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(Membership, OneChangeAtATime) {
   TestCluster c(3);
   c.Campaign(1);

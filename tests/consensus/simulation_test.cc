@@ -51,6 +51,9 @@ class Simulation {
     propose_p_ = Pick({0.3, 0.7});
     snapshot_p_ = Pick({0.0, 0.02, 0.1});
     async_persist_ = Chance(0.5);
+    // Some writes take longer than an election timeout (a slow disk): the
+    // node must keep its leader and its followers meanwhile.
+    slow_persist_p_ = async_persist_ ? Pick({0.0, 0.03}) : 0.0;
     // Membership churn: two spare nodes that changes add and remove.
     conf_p_ = Chance(0.4) ? Pick({0.02, 0.05}) : 0.0;
     const int spares = conf_p_ > 0 ? 2 : 0;
@@ -66,11 +69,11 @@ class Simulation {
     cfg.max_inflight_bytes = Pick<uint64_t>({0, 0, 200, 4096});
     profile_ = absl::StrFormat(
         "drop=%.2f dup=%.2f delay<=%d long=%.2f partition=%.2f crash=%.2f propose=%.1f "
-        "snapshot=%.2f conf=%.2f async=%d hb=%d prevote=%d checkquorum=%d lease=%d inflight=%d "
+        "snapshot=%.2f conf=%.2f async=%d slow=%.2f hb=%d prevote=%d checkquorum=%d lease=%d inflight=%d "
         "maxmsg=%d inflight_bytes=%d",
         drop_p_, dup_p_, max_delay_, long_delay_p_, partition_p_, crash_p_, propose_p_, snapshot_p_,
         conf_p_,
-        async_persist_, cfg.heartbeat_tick, cfg.pre_vote, cfg.check_quorum,
+        async_persist_, slow_persist_p_, cfg.heartbeat_tick, cfg.pre_vote, cfg.check_quorum,
         cfg.read_only_option == ReadOnlyOption::kLeaseBased, cfg.max_inflight_msgs,
         cfg.max_size_per_msg, cfg.max_inflight_bytes);
     std::vector<uint64_t> voters;
@@ -211,17 +214,30 @@ class Simulation {
     while (status_.ok() && node.up()) {
       std::optional<std::vector<pb::Message>> early = node.BeginReady();
       if (!early) {
-        if (trace_ && node.ready_in_progress()) Trace(absl::StrCat("ready of ", id, " still persisting"));
+        if (node.ready_in_progress()) SendUnblocked(id);
         return;
       }
       if (trace_) Trace(absl::StrCat("ready of ", id, ": early msgs ", early->size()));
       for (pb::Message& m : *early) Send(std::move(m));
       if (async_persist_) {
-        Push(Event{now_ + 1 + Rand(5), 0, Event::kPersisted, id, incarnation_[id], {}});
+        uint64_t took = 1 + Rand(5);
+        if (Chance(slow_persist_p_)) took += Rand(30 * kTick);
+        Push(Event{now_ + took, 0, Event::kPersisted, id, incarnation_[id], {}});
         return;
       }
       Finish(id);
     }
+  }
+
+  // A Ready is still persisting: what may leave meanwhile, leaves.
+  void SendUnblocked(uint64_t id) {
+    absl::StatusOr<std::vector<pb::Message>> out = nodes_[id]->TakeUnblocked();
+    if (!out.ok()) {
+      Check(out.status());
+      return;
+    }
+    if (trace_) Trace(absl::StrCat("ready of ", id, " still persisting; unblocked msgs ", out->size()));
+    for (pb::Message& m : *out) Send(std::move(m));
   }
 
   void Finish(uint64_t id) {
@@ -451,6 +467,7 @@ class Simulation {
     drop_p_ = 0;
     dup_p_ = 0;
     long_delay_p_ = 0;
+    slow_persist_p_ = 0;
     for (uint64_t id : Ids()) {
       if (!nodes_[id]->up()) Restart(id);
     }
@@ -509,6 +526,7 @@ class Simulation {
   double drop_p_, dup_p_, long_delay_p_, partition_p_, crash_p_, propose_p_, snapshot_p_, conf_p_;
   int max_delay_;
   bool async_persist_;
+  double slow_persist_p_;
 
   InvariantChecker checker_;
   std::map<uint64_t, std::unique_ptr<NodeHost>> nodes_;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 
@@ -379,9 +380,6 @@ TEST_F(ReplicatedLogTest, UnreadableStoreIsAnErrorNotAnEmptyLog) {
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
 }
 
-// A store that holds back the write recording a commit index of at least
-// hold_from (a write of nothing but the hard state, after only the commit
-// index moved) until the test opens it.
 // Records what each write to the log carried.
 class CommitRecordingStore : public storage::MemoryLogStore {
  public:
@@ -438,5 +436,97 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   ASSERT_TRUE(hs.ParseFromString(**hs_bytes));
   EXPECT_EQ(hs.commit(), x_index + 1);
 }
+
+// Holds every synced write of the stores it is hooked into until opened: a
+// disk slower than an election timeout.
+class SlowDisk {
+ public:
+  ~SlowDisk() { Open(); }
+  void Slow(storage::MemoryLogStore& store) {
+    store.SetSyncHook([this] {
+      std::unique_lock lock(mu_);
+      ++held_;
+      cv_.wait(lock, [this] { return open_; });
+    });
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int held() {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int held_ = 0;
+};
+
+// Regression (ClusterEdgesTest.LargeValueIsStoredWithoutAnElection failed
+// now and then): while a node's log write was in progress its core handed
+// out nothing, heartbeats included. A follower writing a 100 MB value for
+// longer than an election timeout went silent, and the leader's check-quorum
+// stepped down; a leader writing it sent no heartbeats, and the followers
+// elected another. Heartbeats and their answers (and reads) no longer wait
+// for the write.
+TEST_F(ReplicatedLogTest, FollowersWritingSlowlyKeepTheLeader) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "warm", 1);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+  const uint64_t term = members_[leader].log->term();
+  SlowDisk disk;
+  disk.Close();
+  for (int i = 0; i < 3; ++i) {
+    if (i != leader) disk.Slow(*members_[i].store);
+  }
+  Propose(leader, "slow", 1);
+  ASSERT_TRUE(TickUntil([&] { return disk.held() == 2; }, 20));
+  for (int t = 0; t < 60; ++t) Tick();  // three times the longest election timeout
+  EXPECT_EQ(Leader(), leader);
+  for (auto& m : members_) EXPECT_EQ(m.log->term(), term);
+  EXPECT_EQ(members_[leader].applied.size(), 1u) << "committed without a majority's write";
+  disk.Open();
+  EXPECT_TRUE(TickUntil([&] { return AllApplied(2); }));
+}
+
+TEST_F(ReplicatedLogTest, ALeaderWritingSlowlyKeepsItsFollowersAndServesReads) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "warm", 1);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+  const uint64_t term = members_[leader].log->term();
+  std::vector<consensus::ReadState> reads;
+  members_[leader].log->on_read_states = [&](std::vector<consensus::ReadState>&& r) {
+    reads.insert(reads.end(), r.begin(), r.end());
+  };
+  SlowDisk disk;
+  disk.Close();
+  disk.Slow(*members_[leader].store);
+  Propose(leader, "slow", 1);
+  ASSERT_TRUE(TickUntil([&] { return disk.held() == 1; }, 20));
+  for (int t = 0; t < 60; ++t) Tick();
+  EXPECT_EQ(Leader(), leader);
+  for (auto& m : members_) EXPECT_EQ(m.log->term(), term);
+  // The entry commits on the followers' writes (the leader's own is not needed
+  // for a majority of three); a read asked now is confirmed by a heartbeat
+  // round while the leader's write still hangs.
+  ASSERT_TRUE(members_[leader].log->ReadIndex("r1").ok());
+  ASSERT_TRUE(TickUntil([&] { return !reads.empty(); }, 20)) << "the read waited for the leader's write";
+  EXPECT_EQ(reads[0].request_ctx, "r1");
+  disk.Open();
+  EXPECT_TRUE(TickUntil([&] { return AllApplied(2); }));
+}
+
 }  // namespace
 }  // namespace node
