@@ -486,17 +486,30 @@ void Server::OnReadStates(std::vector<consensus::ReadState>&& states) {
 }
 
 void Server::CoverOnControl(gate::CoverId cover) {
-  control_.Call({"ROLE"}, [this, cover](const resp::Value& v) {
+  covers_waiting_.push_back(cover);
+  if (covers_waiting_.size() > 1) return;  // a ROLE is on its way for them all
+  // After this turn of the loop: every session whose replies arrived in it
+  // asks by then, and one ROLE covers them all.
+  asio::post(io_, [this] { AskCoverOffset(); });
+}
+
+void Server::AskCoverOffset() {
+  if (covers_waiting_.empty()) return;
+  auto covers = std::make_shared<std::vector<gate::CoverId>>(std::move(covers_waiting_));
+  covers_waiting_.clear();
+  control_.Call({"ROLE"}, [this, covers](const resp::Value& v) {
     if (v.type == resp::Type::kError) {
       // BUSY while a script runs: ask again shortly.
       auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
-      retry->async_wait([this, cover, retry](const asio::error_code& ec) {
-        if (!ec && state_ == State::kRunning) CoverOnControl(cover);
+      retry->async_wait([this, covers, retry](const asio::error_code& ec) {
+        if (ec || state_ != State::kRunning) return;
+        for (gate::CoverId c : *covers) CoverOnControl(c);
       });
       return;
     }
-    if (v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") return;
-    gate_.Covered(cover, static_cast<uint64_t>(v.elements[1].integer));
+    absl::StatusOr<uint64_t> offset = MasterOffset(v);
+    if (!offset.ok()) return;  // no longer the master: the gate was reset with the leadership
+    for (gate::CoverId c : *covers) gate_.Covered(c, *offset);
     GateChanged();
   });
 }

@@ -125,7 +125,10 @@ class Server {
   // The gate may have work (released replies, a read round to start): done
   // on the next turn of the event loop.
   void GateChanged();
-  // Learns the stream offset now (ROLE on the node's own link) for `cover`.
+  // Learns the stream offset for `cover` from a ROLE on the node's own link,
+  // sent after this turn of the event loop: one ROLE covers the writes of
+  // every session that asked in the meantime. Call it once the replies of
+  // the writes to cover arrived.
   void CoverOnControl(gate::CoverId cover);
   // Kills a gone client's child connection, then learns a covering offset.
   void KillChildClient(int64_t child_client_id, gate::CoverId cover);
@@ -227,6 +230,7 @@ class Server {
                    std::function<void(std::string)> reply);
   void KillMatching(const ClientKillFilter& filter, gate::SessionId caller, const resp::Value& client_list,
                     const std::function<void(std::string)>& reply);
+  void AskCoverOffset();
   void WatchBusy();
   void OnBusy(const std::string& busy_error);
   // The child no longer matches the committed log (or died): abort client
@@ -391,6 +395,7 @@ class Server {
 
   // Leadership confirmations of the node's own (backups): read rounds
   // whose context is "h<n>".
+  std::vector<gate::CoverId> covers_waiting_;  // for the next ROLE (CoverOnControl)
   uint64_t leadership_checks_seq_ = 0;
   std::map<uint64_t, std::function<void(bool)>> leadership_checks_;
 

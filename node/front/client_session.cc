@@ -20,7 +20,6 @@ constexpr size_t kMaxReadChunk = 16 * 1024 * 1024;
 // Back-pressure: stop reading a client with this much unanswered or unsent.
 constexpr size_t kMaxSlots = 64 * 1024;
 constexpr size_t kMaxOutput = 64 * 1024 * 1024;
-constexpr std::string_view kRole = "*1\r\n$4\r\nROLE\r\n";
 // A request or reply this big moves between sockets without a copy.
 constexpr size_t kTakeBytes = 1 << 20;
 
@@ -312,8 +311,8 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       SendUpstream(args, raw);
       return true;
     case Route::Action::kStartStream:
-      // Once the connection is a stream, the child's answer to a ROLE would
-      // read as a message: the writes before it are covered first.
+      // Once the connection is a stream, no reply tells when the writes
+      // before it were answered: they are covered first.
       EndOfBatch();
       SendUpstream(args, raw);
       slots_.OpenStream();
@@ -353,7 +352,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     } else {
       gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
       e.gate_slot = a.slot;
-      if (a.cover_first) SendRole(*a.cover_first);
+      if (a.cover_first) CoverAfterReplies(*a.cover_first);
     }
     server_.GateChanged();
   }
@@ -435,20 +434,17 @@ void ClientSession::SendUpstream(std::span<const std::string_view> args, std::st
   }
 }
 
-void ClientSession::SendRole(gate::CoverId cover) {
-  Expect e{Expect::Kind::kCover};
+void ClientSession::CoverAfterReplies(gate::CoverId cover) {
+  // The node's own link learns the stream offset once every reply before this
+  // point arrived: Redis feeds a write's effects to its replication stream
+  // before it writes the reply, so that offset covers them. One ROLE there
+  // covers every session's writes of a turn of the event loop (a ROLE behind
+  // each client's batch cost the child as much as a SET), and needs no
+  // permission of the client's user.
+  Expect e{Expect::Kind::kControlCover};
   e.cover = cover;
-  if (server_.acl_in_use()) {
-    // The client's user may not be allowed ROLE (and its refusals would fill
-    // the ACL log): the node's own link asks instead, once every reply before
-    // this point arrived. Redis feeds a write's effects to its replication
-    // stream before it writes the reply, so that offset covers them.
-    e.kind = Expect::Kind::kControlCover;
-    expects_.push_back(e);
-    return CoverOnControlWhenDue();
-  }
-  to_upstream_.Append(kRole);
   expects_.push_back(e);
+  CoverOnControlWhenDue();
 }
 
 void ClientSession::CoverOnControlWhenDue() {
@@ -475,7 +471,7 @@ void ClientSession::LearnAuthState() {
 void ClientSession::EndOfBatch() {
   if (!gated() || !upstream_open_) return;
   if (auto cover = server_.gate().EndOfBatch(id_)) {
-    SendRole(*cover);
+    CoverAfterReplies(*cover);
     server_.GateChanged();
   }
 }

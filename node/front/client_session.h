@@ -80,7 +80,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct Expect {
     enum class Kind {
       kReply,     // a request's reply, for `slot`
-      kCover,     // a ROLE: the stream offset that covers `cover`
       kClientId,  // CLIENT ID at connect: the child's id for this connection
       kIgnore,    // the node's own request (DISCARD after an aborted EXEC)
       kStream,    // a RESP2 subscribe: from here on, replies are a stream
@@ -126,7 +125,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms);
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
-  void SendRole(gate::CoverId cover);
+  // The writes before this point are covered by the stream offset the node's
+  // link learns once their replies arrived (Server::CoverOnControl).
+  void CoverAfterReplies(gate::CoverId cover);
   // kControlCover expectations whose turn came: their offsets are learnt now.
   void CoverOnControlWhenDue();
   // The connection just became Redis's default user (connected, or RESET):
@@ -145,7 +146,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big);
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
-  void OnRole(const Expect& e, std::string_view bytes);
   void OnPush(std::string_view bytes);
   std::string WithNodeInfo(std::string_view bytes, char type) const;
   // A bulk or verbatim string reply with its text rewritten.

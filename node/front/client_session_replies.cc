@@ -15,25 +15,6 @@
 #include "resp/writer.h"
 
 namespace node {
-namespace {
-
-// A master's ROLE reply ("*3\r\n$6\r\nmaster\r\n:<offset>\r\n" and its
-// replicas): the offset, read without decoding the rest (one per unpipelined
-// write). nullopt for anything else (an error, another shape).
-std::optional<uint64_t> MasterOffset(std::string_view reply) {
-  constexpr std::string_view kPrefix = "*3\r\n$6\r\nmaster\r\n:";
-  if (!reply.starts_with(kPrefix)) return std::nullopt;
-  uint64_t offset = 0;
-  size_t i = kPrefix.size();
-  const size_t first = i;
-  for (; i < reply.size() && reply[i] >= '0' && reply[i] <= '9' && i - first < 19; ++i) {
-    offset = offset * 10 + static_cast<uint64_t>(reply[i] - '0');
-  }
-  if (i == first || i + 1 >= reply.size() || reply[i] != '\r' || reply[i + 1] != '\n') return std::nullopt;
-  return offset;
-}
-
-}  // namespace
 
 void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
@@ -48,8 +29,6 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
     case Expect::Kind::kReply:
       upstream_data_ -= e.data;
       return OnReply(e, bytes, type, std::move(big));
-    case Expect::Kind::kCover:
-      return OnRole(e, bytes);
     case Expect::Kind::kClientId: {
       resp::Value v;
       size_t consumed;
@@ -191,31 +170,6 @@ NodeRules ClientSession::NodeRulesOf() const {
   return [this](std::string_view user, std::string_view child_rules) {
     return server_.node_acl().Describe(std::string(user), child_rules);
   };
-}
-
-void ClientSession::OnRole(const Expect& e, std::string_view bytes) {
-  if (const auto offset = MasterOffset(bytes)) {
-    server_.gate().Covered(e.cover, *offset);
-    return server_.GateChanged();
-  }
-  resp::Value v;
-  size_t consumed = 0;
-  std::string error;
-  const bool parsed = resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk;
-  if (parsed && v.type == resp::Type::kError) {
-    // BUSY (a script runs), NOPERM or NOAUTH (the users changed since it was
-    // sent): every reply before it arrived, so the node's own link can ask
-    // now (and again while the script runs).
-    server_.CoverOnControl(e.cover);
-    return;
-  }
-  if (!parsed || v.type != resp::Type::kArray || v.elements.size() < 2 || v.elements[0].AsString() != "master") {
-    Log(LogComponent::kClient, LogLevel::kError, "session %s: unexpected ROLE reply: %s", describe_,
-        absl::CEscape(absl::string_view(bytes.data(), std::min<size_t>(bytes.size(), 200))));
-    return Abort("UNKNOWN the node could not tell the replication offset of this write; outcome unknown");
-  }
-  server_.gate().Covered(e.cover, static_cast<uint64_t>(v.elements[1].integer));
-  server_.GateChanged();
 }
 
 // A RESP3 push leaves where the upstream put it: after every reply that came

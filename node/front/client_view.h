@@ -48,9 +48,9 @@ std::string ClientRowsForClients(std::string_view text, const AddressBook& book)
 std::string WithConnectedClients(std::string_view info, uint64_t count);
 
 // SLOWLOG GET's reply (every entry, asked with GET -1) as a client sees it:
-// the node's own `ROLE` calls dropped (the leader asks each client
-// connection's stream offset after its writes; a client's own ROLE is never
-// the child's to answer either), and so is whatever the node's own links
+// the node's own `ROLE` calls dropped (the leader's link asks the stream
+// offset after writes; a client's own ROLE is never the child's to answer
+// either), and so is whatever the node's own links
 // (named kInternalClientPrefix...) ran, such as the busy watchdog's PING;
 // then the newest `count` entries (-1: all).
 // An unreadable reply is returned as it is.

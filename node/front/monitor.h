@@ -1,7 +1,7 @@
 // MONITOR: a node shows its monitors the requests of its own clients, as
 // Redis shows the commands it runs. The node formats the lines itself: the
-// child's MONITOR would show the node's own links (the control link, the
-// replication stream, each write's ROLE) and every session under the child's
+// child's MONITOR would show the node's own links (the control link and its
+// ROLE calls, the replication stream) and every session under the child's
 // socket address, and a follower's child runs the log, not its clients.
 #pragma once
 

@@ -199,9 +199,9 @@ void Model::ServeBlocked(int) {
 bool Model::RunChild(Conn& c) {
   if (c.to_child.empty() || c.blocked) return false;
   Command cmd = c.to_child.front();
-  if (cmd.slot == 0) {  // a ROLE
+  if (cmd.slot == 0) {  // the node's mark: the child never sees it, it keeps its place among the replies
     c.to_child.pop_front();
-    c.replies.push_back(Reply{0, cmd.cover, offset_});
+    c.replies.push_back(Reply{0, cmd.cover, 0});
     return true;
   }
   const bool queue_it = c.in_multi_child && cmd.op != Op::kExec && cmd.op != Op::kDiscard &&
@@ -232,7 +232,8 @@ void Model::DeliverReply(Conn& c) {
   c.replies.pop_front();
   if (c.gone) return;
   if (r.slot == 0) {
-    gate_.Covered(r.cover, r.offset);
+    // Every reply before the mark arrived: the node's own link asks a ROLE.
+    control_.push_back(Command{Op::kPing, 0, 0, r.cover, false});
     return;
   }
   auto it = pending_.find(r.slot);

@@ -60,14 +60,14 @@ class Model {
   struct Command {
     Op op = Op::kPing;
     int key = 0;
-    SlotId slot = 0;      // 0 for a ROLE
-    CoverId cover = 0;    // ROLE
+    SlotId slot = 0;      // 0: the node's cover mark, or a ROLE on its own link
+    CoverId cover = 0;    // the mark's, the ROLE's
     bool queued = false;  // inside MULTI
   };
   struct Reply {
     SlotId slot = 0;
     CoverId cover = 0;
-    uint64_t offset = 0;  // ROLE
+    uint64_t offset = 0;  // the offset the reply shows
     node::gate::Outcome outcome = node::gate::Outcome::kOk;
   };
   struct Pending {        // what the checker knows of a slot
