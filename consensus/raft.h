@@ -183,7 +183,7 @@ struct RaftStatus {
 
 // Messages that promise nothing about the sender's log or vote: they may
 // leave before the write of the Ready that holds them (or that is in
-// progress) ends. Append and vote responses, snapshots and transfers wait.
+// progress) ends. Append and vote responses and snapshots wait.
 bool SendableBeforeWrite(pb::MessageType t);
 
 // Entries that bootstrap a new cluster with these voters: one
@@ -250,8 +250,8 @@ class Raft {
   Ready GetReady();
   // What may leave while the host still persists the outstanding Ready,
   // because it promises nothing about this node's log or vote: heartbeats and
-  // their responses, a leader's appends, read-index requests and answers, and
-  // the host's own read states (a leader's pending read round is sent now).
+  // their responses, a leader's appends and transfer orders, read-index
+  // requests and answers, and the host's own read states (a leader's pending read round is sent now).
   // Append and vote responses stay for the next Ready: they speak of what the
   // write stores. A slow log write so keeps the leader's authority and the
   // followers' liveness, and reads do not queue behind it.
@@ -313,6 +313,7 @@ class Raft {
   void HandleTransferLeader(uint64_t transferee);
   void HandleReadIndexOnLeader(ReadRequest req);
   // Answers a confirmed read: a ReadState locally, a message to a follower.
+  bool AskerCompletesQuorum(const ReadRequest& req) const;
   void RespondRead(const ReadRequest& req, uint64_t index);
   bool Restore(pb::Snapshot s);
 

@@ -22,6 +22,10 @@ struct ReadRequest {
   uint64_t from = 0;  // node that asked (the leader itself for local reads)
   std::string context;
   uint64_t index = 0;  // leader's commit index when the request arrived
+  // A follower's request: its term when it asked. Asked in the leader's term,
+  // the request is that follower's acknowledgment of the leader, given after
+  // the read began (0: not known).
+  uint64_t asker_term = 0;
 };
 
 class ReadOnlyQueue {

@@ -414,6 +414,54 @@ TEST(ReadIndex, MinorityLeaderCannotServeReads) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// A follower's request, asked in the leader's term, is its acknowledgment of
+// the leader after the read began: with three voters that and the leader's
+// own are a majority, so no heartbeat round is needed (one round trip for a
+// follower read instead of two).
+TEST(ReadIndex, AFollowersRequestCompletesAQuorumOfThree) {
+  TestCluster c(3, NoLease());
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  const uint64_t committed = c.raft(1).log().committed();
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
+  ASSERT_TRUE(c.host(2).ReadIndex().ok());
+  c.Stabilize();
+  ASSERT_EQ(c.host(2).read_results().size(), 1u);
+  EXPECT_EQ(c.host(2).read_results()[0].index, committed);
+  // The leader's own read still needs the round.
+  ASSERT_TRUE(c.host(1).ReadIndex().ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.host(1).read_results().empty());
+  EXPECT_CLUSTER_OK(c);
+}
+
+TEST(ReadIndex, ARequestFromAnotherTermOrOfFiveIsNoQuorum) {
+  {
+    TestCluster c(3, NoLease());
+    c.Campaign(1);
+    ASSERT_TRUE(c.Propose(1, "a").ok());
+    c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
+    c.mutate = [](pb::Message& m) {  // asked before the follower knew this term, or by an older node
+      if (m.type() == pb::MSG_READ_INDEX) m.set_log_term(m.log_term() - 1);
+    };
+    ASSERT_TRUE(c.host(2).ReadIndex().ok());
+    c.Stabilize();
+    EXPECT_TRUE(c.host(2).read_results().empty());
+    c.drop = nullptr;
+    c.Tick(2);
+    EXPECT_EQ(c.host(2).read_results().size(), 1u) << "the heartbeat round answers it";
+    EXPECT_CLUSTER_OK(c);
+  }
+  TestCluster c(5, NoLease());
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
+  ASSERT_TRUE(c.host(2).ReadIndex().ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.host(2).read_results().empty()) << "two of five voters are no majority";
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(ReadIndex, NewLeaderWaitsForItsNoOp) {
   TestCluster c(3, NoLease());
   c.Campaign(1);
