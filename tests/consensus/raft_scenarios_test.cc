@@ -23,6 +23,14 @@ pb::ConfChange Change(pb::ConfChangeType type, uint64_t id) {
   return cc;
 }
 
+// Raft as in the paper's basic form: no pre-vote, no check-quorum (no lease).
+Config Unguarded() {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.pre_vote = false;
+  cfg.check_quorum = false;
+  return cfg;
+}
+
 #define EXPECT_CLUSTER_OK(c) \
   EXPECT_TRUE((c).status().ok()) << (c).status() << "\n" << (c).Transcript()
 
@@ -67,10 +75,7 @@ TEST(Election, SplitVoteIsResolvedByRandomizedTimeouts) {
 }
 
 TEST(Election, VoteRefusedToStaleLog) {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.pre_vote = false;
-  cfg.check_quorum = false;
-  TestCluster c(3, cfg);
+  TestCluster c(3, Unguarded());
   c.Campaign(1);
   c.Isolate(3);
   ASSERT_TRUE(c.Propose(1, "a").ok());
@@ -180,9 +185,7 @@ class Figure8 : public ::testing::Test {
  protected:
   Figure8() : c_(5, Cfg()) {}
   static Config Cfg() {
-    Config cfg = TestCluster::DefaultConfig();
-    cfg.pre_vote = false;
-    cfg.check_quorum = false;
+    Config cfg = Unguarded();
     cfg.max_size_per_msg = 1;  // one entry per append, to stop between them
     return cfg;
   }
@@ -282,10 +285,7 @@ TEST(PreVote, PartitionedNodeDoesNotDisruptOnRejoin) {
 }
 
 TEST(PreVote, WithoutItTheRejoiningNodeDeposesTheLeader) {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.check_quorum = false;
-  cfg.pre_vote = false;
-  TestCluster c(3, cfg);
+  TestCluster c(3, Unguarded());
   c.Campaign(1);
   c.Isolate(3);
   ASSERT_TRUE(c.Propose(1, "a").ok());
@@ -414,16 +414,22 @@ TEST(ReadIndex, MinorityLeaderCannotServeReads) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Node 1 leads with an entry of its term committed; from now on heartbeats
+// are lost, so only what needs no heartbeat round answers a read.
+void ElectOneWithoutHeartbeats(TestCluster& c) {
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
+}
+
 // A follower's request, asked in the leader's term, is its acknowledgment of
 // the leader after the read began: with three voters that and the leader's
 // own are a majority, so no heartbeat round is needed (one round trip for a
 // follower read instead of two).
 TEST(ReadIndex, AFollowersRequestCompletesAQuorumOfThree) {
   TestCluster c(3, NoLease());
-  c.Campaign(1);
-  ASSERT_TRUE(c.Propose(1, "a").ok());
+  ElectOneWithoutHeartbeats(c);
   const uint64_t committed = c.raft(1).log().committed();
-  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
   ASSERT_TRUE(c.host(2).ReadIndex().ok());
   c.Stabilize();
   ASSERT_EQ(c.host(2).read_results().size(), 1u);
@@ -438,9 +444,7 @@ TEST(ReadIndex, AFollowersRequestCompletesAQuorumOfThree) {
 TEST(ReadIndex, ARequestFromAnotherTermOrOfFiveIsNoQuorum) {
   {
     TestCluster c(3, NoLease());
-    c.Campaign(1);
-    ASSERT_TRUE(c.Propose(1, "a").ok());
-    c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
+    ElectOneWithoutHeartbeats(c);
     c.mutate = [](pb::Message& m) {  // asked before the follower knew this term, or by an older node
       if (m.type() == pb::MSG_READ_INDEX) m.set_log_term(m.log_term() - 1);
     };
@@ -453,9 +457,7 @@ TEST(ReadIndex, ARequestFromAnotherTermOrOfFiveIsNoQuorum) {
     EXPECT_CLUSTER_OK(c);
   }
   TestCluster c(5, NoLease());
-  c.Campaign(1);
-  ASSERT_TRUE(c.Propose(1, "a").ok());
-  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
+  ElectOneWithoutHeartbeats(c);
   ASSERT_TRUE(c.host(2).ReadIndex().ok());
   c.Stabilize();
   EXPECT_TRUE(c.host(2).read_results().empty()) << "two of five voters are no majority";
@@ -578,10 +580,7 @@ TEST(Membership, LearnerCatchesUpThenIsPromoted) {
 // leader never learnt of the term and the learner never caught up. A
 // stale leader's append is always answered with the newer term.
 TEST(Membership, LearnerAtANewerTermDeposesTheStaleLeader) {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.check_quorum = false;
-  cfg.pre_vote = false;
-  TestCluster c(3, cfg);
+  TestCluster c(3, Unguarded());
   c.Campaign(1);
   c.AddEmptyNode(4);
   ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 4)).ok());

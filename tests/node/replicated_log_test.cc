@@ -110,6 +110,39 @@ struct Member {
   consensus::SoftState soft;
 };
 
+// Holds every synced write of the stores it is hooked into until opened: a
+// disk slower than an election timeout.
+class SlowDisk {
+ public:
+  ~SlowDisk() { Open(); }
+  void Slow(storage::MemoryLogStore& store) {
+    store.SetSyncHook([this] {
+      std::unique_lock lock(mu_);
+      ++held_;
+      cv_.wait(lock, [this] { return open_; });
+    });
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int held() {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int held_ = 0;
+};
+
 class ReplicatedLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -117,6 +150,7 @@ class ReplicatedLogTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override {
+    disk_.Open();  // a test that failed while writes hang
     for (auto& m : members_) m.log.reset();
     io_.poll();
     fs::remove_all(dir_);
@@ -219,6 +253,30 @@ class ReplicatedLogTest : public ::testing::Test {
     return *result;
   }
 
+  // Three members; once a first entry applied, the synced writes of the leader
+  // (leader_slow) or of the followers hang on disk_ while one more entry is
+  // proposed and three of the longest election timeouts pass. Expects that the
+  // leader stayed and nobody's term moved; returns the leader.
+  int HoldWritesThroughElectionTimeouts(bool leader_slow) {
+    Create(3);
+    const int leader = WaitLeader();
+    EXPECT_GE(leader, 0);
+    if (leader < 0) return leader;
+    Propose(leader, "warm", 1);
+    EXPECT_TRUE(TickUntil([&] { return AllApplied(1); }));
+    const uint64_t term = members_[leader].log->term();
+    disk_.Close();
+    for (int i = 0; i < 3; ++i) {
+      if ((i == leader) == leader_slow) disk_.Slow(*members_[i].store);
+    }
+    Propose(leader, "slow", 1);
+    EXPECT_TRUE(TickUntil([&] { return disk_.held() == (leader_slow ? 1 : 2); }, 20));
+    for (int t = 0; t < 60; ++t) Tick();
+    EXPECT_EQ(Leader(), leader);
+    for (auto& m : members_) EXPECT_EQ(m.log->term(), term);
+    return leader;
+  }
+
   inline static int counter_ = 0;
   fs::path dir_;
   asio::io_context io_;
@@ -226,6 +284,7 @@ class ReplicatedLogTest : public ::testing::Test {
   FakeNet net_{io_};
   std::vector<Member> members_;
   std::vector<std::shared_ptr<storage::LogStore>> used_stores_;
+  SlowDisk disk_;  // the stores' sync hooks point at it; TearDown opens it
   uint64_t keep_entries_ = 10000;
   uint64_t keep_bytes_ = 32 << 20;
 };
@@ -437,38 +496,6 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   EXPECT_EQ(hs.commit(), x_index + 1);
 }
 
-// Holds every synced write of the stores it is hooked into until opened: a
-// disk slower than an election timeout.
-class SlowDisk {
- public:
-  ~SlowDisk() { Open(); }
-  void Slow(storage::MemoryLogStore& store) {
-    store.SetSyncHook([this] {
-      std::unique_lock lock(mu_);
-      ++held_;
-      cv_.wait(lock, [this] { return open_; });
-    });
-  }
-  void Close() {
-    std::lock_guard lock(mu_);
-    open_ = false;
-  }
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  int held() {
-    std::lock_guard lock(mu_);
-    return held_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int held_ = 0;
-};
 
 // Regression (ClusterEdgesTest.LargeValueIsStoredWithoutAnElection failed
 // now and then): while a node's log write was in progress its core handed
@@ -478,53 +505,27 @@ class SlowDisk {
 // elected another. Heartbeats and their answers (and reads) no longer wait
 // for the write.
 TEST_F(ReplicatedLogTest, FollowersWritingSlowlyKeepTheLeader) {
-  Create(3);
-  const int leader = WaitLeader();
+  const int leader = HoldWritesThroughElectionTimeouts(/*leader_slow=*/false);
   ASSERT_GE(leader, 0);
-  Propose(leader, "warm", 1);
-  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
-  const uint64_t term = members_[leader].log->term();
-  SlowDisk disk;
-  disk.Close();
-  for (int i = 0; i < 3; ++i) {
-    if (i != leader) disk.Slow(*members_[i].store);
-  }
-  Propose(leader, "slow", 1);
-  ASSERT_TRUE(TickUntil([&] { return disk.held() == 2; }, 20));
-  for (int t = 0; t < 60; ++t) Tick();  // three times the longest election timeout
-  EXPECT_EQ(Leader(), leader);
-  for (auto& m : members_) EXPECT_EQ(m.log->term(), term);
   EXPECT_EQ(members_[leader].applied.size(), 1u) << "committed without a majority's write";
-  disk.Open();
+  disk_.Open();
   EXPECT_TRUE(TickUntil([&] { return AllApplied(2); }));
 }
 
 TEST_F(ReplicatedLogTest, ALeaderWritingSlowlyKeepsItsFollowersAndServesReads) {
-  Create(3);
-  const int leader = WaitLeader();
-  ASSERT_GE(leader, 0);
-  Propose(leader, "warm", 1);
-  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
-  const uint64_t term = members_[leader].log->term();
   std::vector<consensus::ReadState> reads;
+  const int leader = HoldWritesThroughElectionTimeouts(/*leader_slow=*/true);
+  ASSERT_GE(leader, 0);
   members_[leader].log->on_read_states = [&](std::vector<consensus::ReadState>&& r) {
     reads.insert(reads.end(), r.begin(), r.end());
   };
-  SlowDisk disk;
-  disk.Close();
-  disk.Slow(*members_[leader].store);
-  Propose(leader, "slow", 1);
-  ASSERT_TRUE(TickUntil([&] { return disk.held() == 1; }, 20));
-  for (int t = 0; t < 60; ++t) Tick();
-  EXPECT_EQ(Leader(), leader);
-  for (auto& m : members_) EXPECT_EQ(m.log->term(), term);
   // The entry commits on the followers' writes (the leader's own is not needed
   // for a majority of three); a read asked now is confirmed by a heartbeat
   // round while the leader's write still hangs.
   ASSERT_TRUE(members_[leader].log->ReadIndex("r1").ok());
   ASSERT_TRUE(TickUntil([&] { return !reads.empty(); }, 20)) << "the read waited for the leader's write";
   EXPECT_EQ(reads[0].request_ctx, "r1");
-  disk.Open();
+  disk_.Open();
   EXPECT_TRUE(TickUntil([&] { return AllApplied(2); }));
 }
 
