@@ -251,10 +251,11 @@ class Raft {
   // What may leave while the host still persists the outstanding Ready,
   // because it promises nothing about this node's log or vote: heartbeats and
   // their responses, a leader's appends and transfer orders, read-index
-  // requests and answers, and the host's own read states (a leader's pending read round is sent now).
-  // Append and vote responses stay for the next Ready: they speak of what the
-  // write stores. A slow log write so keeps the leader's authority and the
-  // followers' liveness, and reads do not queue behind it.
+  // requests and answers, and the host's own read states (a leader's pending
+  // read round is sent now). Append and vote responses stay for the next
+  // Ready: they speak of what the write stores. A slow log write so keeps the
+  // leader's authority and the followers' liveness, and reads do not queue
+  // behind it.
   struct Unblocked {
     std::vector<pb::Message> messages;
     std::vector<ReadState> read_states;
@@ -312,8 +313,10 @@ class Raft {
   void HandleHeartbeatResponse(const pb::Message& m);
   void HandleTransferLeader(uint64_t transferee);
   void HandleReadIndexOnLeader(ReadRequest req);
-  // Answers a confirmed read: a ReadState locally, a message to a follower.
+  // A follower's request that is, with the leader, already a majority's
+  // confirmation (see raft.cc).
   bool AskerCompletesQuorum(const ReadRequest& req) const;
+  // Answers a confirmed read: a ReadState locally, a message to a follower.
   void RespondRead(const ReadRequest& req, uint64_t index);
   bool Restore(pb::Snapshot s);
 

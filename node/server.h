@@ -393,9 +393,10 @@ class Server {
   // changed since it last asked.
   void LearnDefaultUser();
 
+  std::vector<gate::CoverId> covers_waiting_;  // for the next ROLE (CoverOnControl)
+
   // Leadership confirmations of the node's own (backups): read rounds
   // whose context is "h<n>".
-  std::vector<gate::CoverId> covers_waiting_;  // for the next ROLE (CoverOnControl)
   uint64_t leadership_checks_seq_ = 0;
   std::map<uint64_t, std::function<void(bool)>> leadership_checks_;
 

@@ -23,17 +23,6 @@ pb::ConfChange Change(pb::ConfChangeType type, uint64_t id) {
   return cc;
 }
 
-// Raft as in the paper's basic form: no pre-vote, no check-quorum (no lease).
-Config Unguarded() {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.pre_vote = false;
-  cfg.check_quorum = false;
-  return cfg;
-}
-
-#define EXPECT_CLUSTER_OK(c) \
-  EXPECT_TRUE((c).status().ok()) << (c).status() << "\n" << (c).Transcript()
-
 TEST(Election, CampaignWinsAndCommitsNoOp) {
   TestCluster c(3);
   c.Campaign(1);
@@ -149,14 +138,6 @@ TEST(Replication, StaleLeaderRejoinsAndStepsDown) {
   EXPECT_EQ(c.raft(1).term(), c.raft(2).term());
   EXPECT_EQ(Data(c, 1), std::vector<std::string>{"new"});
   EXPECT_CLUSTER_OK(c);
-}
-
-// Tests that elect a new leader by hand while the old one still runs turn
-// check-quorum off: with it, followers would honour the old leader's lease.
-Config NoLease() {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.check_quorum = false;
-  return cfg;
 }
 
 TEST(Replication, FollowerWithConflictingTailIsRepaired) {
@@ -384,123 +365,6 @@ TEST(LeaderLoss, ReportWhileTheLeaderStillSpeaksChangesNothing) {
     c.raft(2).ReportPeerGone(1);
     c.Tick(1);
     ASSERT_EQ(c.raft(2).leader(), 1u) << "tick " << i;
-  }
-  EXPECT_CLUSTER_OK(c);
-}
-
-TEST(ReadIndex, MinorityLeaderCannotServeReads) {
-  TestCluster c(5, NoLease());
-  c.Campaign(1);
-  ASSERT_TRUE(c.Propose(1, "a").ok());
-  // {1, 2} | {3, 4, 5}
-  for (uint64_t a : {1, 2}) {
-    for (uint64_t b : {3, 4, 5}) c.Cut(a, b);
-  }
-  ASSERT_TRUE(c.host(1).ReadIndex().ok());
-  c.Stabilize();
-  EXPECT_TRUE(c.host(1).read_results().empty()) << "no majority confirmed leadership";
-  c.Campaign(3);
-  ASSERT_EQ(c.raft(3).role(), Role::kLeader);
-  ASSERT_TRUE(c.Propose(3, "b").ok());
-  uint64_t committed = c.raft(3).log().committed();
-  ASSERT_TRUE(c.host(3).ReadIndex().ok());
-  ASSERT_TRUE(c.host(4).ReadIndex().ok());  // forwarded to 3
-  c.Stabilize();
-  ASSERT_EQ(c.host(3).read_results().size(), 1u);
-  ASSERT_EQ(c.host(4).read_results().size(), 1u);
-  EXPECT_GE(c.host(3).read_results()[0].index, committed);
-  EXPECT_GE(c.host(4).read_results()[0].index, committed);
-  EXPECT_TRUE(c.host(1).read_results().empty());
-  EXPECT_CLUSTER_OK(c);
-}
-
-// Node 1 leads with an entry of its term committed; from now on heartbeats
-// are lost, so only what needs no heartbeat round answers a read.
-void ElectOneWithoutHeartbeats(TestCluster& c) {
-  c.Campaign(1);
-  ASSERT_TRUE(c.Propose(1, "a").ok());
-  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT; };
-}
-
-// A follower's request, asked in the leader's term, is its acknowledgment of
-// the leader after the read began: with three voters that and the leader's
-// own are a majority, so no heartbeat round is needed (one round trip for a
-// follower read instead of two).
-TEST(ReadIndex, AFollowersRequestCompletesAQuorumOfThree) {
-  TestCluster c(3, NoLease());
-  ElectOneWithoutHeartbeats(c);
-  const uint64_t committed = c.raft(1).log().committed();
-  ASSERT_TRUE(c.host(2).ReadIndex().ok());
-  c.Stabilize();
-  ASSERT_EQ(c.host(2).read_results().size(), 1u);
-  EXPECT_EQ(c.host(2).read_results()[0].index, committed);
-  // The leader's own read still needs the round.
-  ASSERT_TRUE(c.host(1).ReadIndex().ok());
-  c.Stabilize();
-  EXPECT_TRUE(c.host(1).read_results().empty());
-  EXPECT_CLUSTER_OK(c);
-}
-
-TEST(ReadIndex, ARequestFromAnotherTermOrOfFiveIsNoQuorum) {
-  {
-    TestCluster c(3, NoLease());
-    ElectOneWithoutHeartbeats(c);
-    c.mutate = [](pb::Message& m) {  // asked before the follower knew this term, or by an older node
-      if (m.type() == pb::MSG_READ_INDEX) m.set_log_term(m.log_term() - 1);
-    };
-    ASSERT_TRUE(c.host(2).ReadIndex().ok());
-    c.Stabilize();
-    EXPECT_TRUE(c.host(2).read_results().empty());
-    c.drop = nullptr;
-    c.Tick(2);
-    EXPECT_EQ(c.host(2).read_results().size(), 1u) << "the heartbeat round answers it";
-    EXPECT_CLUSTER_OK(c);
-  }
-  TestCluster c(5, NoLease());
-  ElectOneWithoutHeartbeats(c);
-  ASSERT_TRUE(c.host(2).ReadIndex().ok());
-  c.Stabilize();
-  EXPECT_TRUE(c.host(2).read_results().empty()) << "two of five voters are no majority";
-  EXPECT_CLUSTER_OK(c);
-}
-
-TEST(ReadIndex, NewLeaderWaitsForItsNoOp) {
-  TestCluster c(3, NoLease());
-  c.Campaign(1);
-  // Hold back appends so the new leader's no-op is not committed yet.
-  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_APP; };
-  c.Campaign(2);
-  ASSERT_EQ(c.raft(2).role(), Role::kLeader);
-  ASSERT_TRUE(c.host(2).ReadIndex().ok());
-  c.Stabilize();
-  EXPECT_TRUE(c.host(2).read_results().empty());
-  c.drop = nullptr;
-  c.Tick(2);
-  ASSERT_EQ(c.host(2).read_results().size(), 1u);
-  EXPECT_EQ(c.host(2).read_results()[0].index, c.raft(2).log().committed());
-  EXPECT_CLUSTER_OK(c);
-}
-
-TEST(ReadIndex, LeaseServesWithoutARoundTripAndExpires) {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.read_only_option = ReadOnlyOption::kLeaseBased;
-  TestCluster c(3, cfg);
-  c.Tick(cfg.election_tick);  // past the restart guard
-  c.Campaign(1);
-  c.Tick(2);  // heartbeats acknowledged: the lease holds
-  ASSERT_EQ(c.Leader(), 1u);
-  ASSERT_TRUE(c.host(1).ReadIndex().ok());
-  Ready rd = c.raft(1).GetReady();
-  ASSERT_EQ(rd.read_states.size(), 1u) << "answered from the lease at once";
-  c.raft(1).Advance(rd);
-  // Cut off, the lease runs out before anyone else can be elected.
-  c.Isolate(1);
-  c.Tick(cfg.election_tick - 1, {1});
-  size_t before = c.host(1).read_results().size();
-  if (c.raft(1).role() == Role::kLeader) {
-    ASSERT_TRUE(c.host(1).ReadIndex().ok());
-    c.Stabilize();
-    EXPECT_EQ(c.host(1).read_results().size(), before) << "expired lease must not answer";
   }
   EXPECT_CLUSTER_OK(c);
 }

@@ -87,4 +87,23 @@ class TestCluster {
   absl::Status status_;
 };
 
+// Tests that elect a new leader by hand while the old one still runs turn
+// check-quorum off: with it, followers would honour the old leader's lease.
+inline Config NoLease() {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.check_quorum = false;
+  return cfg;
+}
+
+// Raft as in the paper's basic form: no pre-vote, no check-quorum (no lease).
+inline Config Unguarded() {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.pre_vote = false;
+  cfg.check_quorum = false;
+  return cfg;
+}
+
+#define EXPECT_CLUSTER_OK(c) \
+  EXPECT_TRUE((c).status().ok()) << (c).status() << "\n" << (c).Transcript()
+
 }  // namespace consensus::testing
