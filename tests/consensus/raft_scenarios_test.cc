@@ -16,6 +16,16 @@ constexpr uint64_t kBoot3 = 3;
 
 std::vector<std::string> Data(TestCluster& c, uint64_t id) { return c.host(id).applied_data(); }
 
+// A message made by the test, stepped into a core directly.
+pb::Message Made(pb::MessageType type, uint64_t from, uint64_t to, uint64_t term) {
+  pb::Message m;
+  m.set_type(type);
+  m.set_from(from);
+  m.set_to(to);
+  m.set_term(term);
+  return m;
+}
+
 pb::ConfChange Change(pb::ConfChangeType type, uint64_t id) {
   pb::ConfChange cc;
   cc.set_type(type);
@@ -107,11 +117,7 @@ TEST(Replication, ProbeSendsOneAppendPerTickHoweverManyHeartbeatAnswers) {
     if (m.type() == pb::MSG_APP && m.to() == 3) ++appends;
     return false;
   };
-  pb::Message hb;
-  hb.set_type(pb::MSG_HEARTBEAT_RESP);
-  hb.set_from(3);
-  hb.set_to(1);
-  hb.set_term(c.raft(1).term());
+  pb::Message hb = Made(pb::MSG_HEARTBEAT_RESP, 3, 1, c.raft(1).term());
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(c.raft(1).Step(hb).ok());
   c.Stabilize();
   EXPECT_GE(appends, 1);
@@ -454,11 +460,7 @@ TEST(Membership, LearnerAtANewerTermDeposesTheStaleLeader) {
   const uint64_t term = c.raft(1).term();
   // From a candidate whose other requests, and the answer, were lost.
   c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_VOTE_RESP && m.to() == 2; };
-  pb::Message vote;
-  vote.set_type(pb::MSG_VOTE);
-  vote.set_from(2);
-  vote.set_to(4);
-  vote.set_term(term + 5);
+  pb::Message vote = Made(pb::MSG_VOTE, 2, 4, term + 5);
   ASSERT_TRUE(c.raft(4).Step(vote).ok());
   c.Stabilize();
   ASSERT_EQ(c.raft(4).term(), term + 5);
@@ -521,17 +523,9 @@ TEST(Membership, NonMembersNeitherDeposeALeaderNorWinVotes) {
   TestCluster c(3);
   c.Campaign(1);
   const uint64_t term = c.raft(1).term();
-  pb::Message hb;
-  hb.set_type(pb::MSG_HEARTBEAT);
-  hb.set_from(99);
-  hb.set_to(1);
-  hb.set_term(term + 100);
+  pb::Message hb = Made(pb::MSG_HEARTBEAT, 99, 1, term + 100);
   ASSERT_TRUE(c.raft(1).Step(hb).ok());
-  pb::Message vote;
-  vote.set_type(pb::MSG_VOTE);
-  vote.set_from(99);
-  vote.set_to(2);
-  vote.set_term(term + 100);
+  pb::Message vote = Made(pb::MSG_VOTE, 99, 2, term + 100);
   vote.set_index(1000);
   vote.set_log_term(term + 99);
   vote.set_force(true);  // even one that claims a transfer
@@ -558,11 +552,7 @@ TEST(Membership, RemovedNodeCannotDisruptTheCluster) {
   ASSERT_EQ(c.host(2).conf().voters_size(), 2);
   const uint64_t term = c.raft(1).term();
   c.Heal();
-  pb::Message now;
-  now.set_type(pb::MSG_TIMEOUT_NOW);
-  now.set_from(1);
-  now.set_to(3);
-  now.set_term(c.raft(3).term());
+  pb::Message now = Made(pb::MSG_TIMEOUT_NOW, 1, 3, c.raft(3).term());
   ASSERT_TRUE(c.raft(3).Step(now).ok());
   c.Stabilize();  // 3 asks 1 and 2 for a forced vote at a higher term
   EXPECT_EQ(c.Leader(), 1u);
