@@ -44,6 +44,11 @@ absl::StatusOr<uint64_t> MemoryStorage::Term(uint64_t i) const {
   return entries_[i - offset() - 1].term();
 }
 
+const pb::Entry* MemoryStorage::At(uint64_t i) const {
+  if (i <= offset() || i > offset() + entries_.size()) return nullptr;
+  return &entries_[i - offset() - 1];
+}
+
 absl::StatusOr<uint64_t> MemoryStorage::FirstIndex() const { return offset() + 1; }
 
 absl::StatusOr<uint64_t> MemoryStorage::LastIndex() const { return offset() + entries_.size(); }

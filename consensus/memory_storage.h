@@ -20,6 +20,10 @@ class MemoryStorage : public Storage {
   absl::StatusOr<uint64_t> FirstIndex() const override;
   absl::StatusOr<uint64_t> LastIndex() const override;
   absl::StatusOr<pb::Snapshot> Snapshot() const override;
+  // The entry at index i without copying it (Entries copies every entry it
+  // returns); nullptr where the log holds none (compacted, or past the last
+  // index). Valid until the next write.
+  const pb::Entry* At(uint64_t i) const;
 
   // --- Writes, done by the host while processing a Ready. ---
 

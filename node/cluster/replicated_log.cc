@@ -481,26 +481,27 @@ void ReplicatedLog::RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta&
   }
 }
 
-// The core's view follows the store: the new snapshot, and the mirror keeps
-// only the entries after `compact_to`.
 // The highest index the tail kept below a new snapshot at `index` may start
-// after: at most keep_entries entries and keep_bytes of payload.
+// after: at most keep_entries entries and keep_bytes of payload. Reads the
+// entries in place: a snapshot lands every few seconds under heavy writes, and
+// copying a tail of up to keep_bytes to measure it stalled the event loop.
 uint64_t ReplicatedLog::TailFloor(uint64_t index) const {
   const uint64_t first = mem_.FirstIndex().value_or(1);
   const uint64_t lo = std::max(first, index > options_.keep_entries ? index - options_.keep_entries + 1 : 1);
   if (lo > index) return index;
-  auto tail = mem_.Entries(lo, index + 1, SIZE_MAX);
-  if (!tail.ok()) return lo - 1;
+  if (!mem_.At(lo) || !mem_.At(index)) return lo - 1;
   uint64_t bytes = 0;
   uint64_t floor = index;
-  for (auto it = tail->rbegin(); it != tail->rend(); ++it) {
-    bytes += it->data().size();
+  for (uint64_t i = index; i >= lo; --i) {
+    bytes += mem_.At(i)->data().size();
     if (bytes > options_.keep_bytes) break;
-    floor = it->index() - 1;
+    floor = i - 1;
   }
   return floor;
 }
 
+// The core's view follows the store: the new snapshot, and the mirror keeps
+// only the entries after `compact_to`.
 void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to, uint64_t mirror_to) {
   cpb::ConfState cs;
   for (uint64_t v : meta.voters()) cs.add_voters(v);

@@ -35,6 +35,21 @@ TEST(MemoryStorage, AppendTruncatesConflictsAndCompacts) {
   EXPECT_EQ(ents->size(), 1u) << "size limit still returns one entry";
 }
 
+TEST(MemoryStorage, AtReadsAnEntryInPlaceWithinTheLogOnly) {
+  MemoryStorage s;
+  ASSERT_TRUE(s.Append({E(1, 1), E(2, 1), E(3, 2)}).ok());
+  ASSERT_NE(s.At(3), nullptr);
+  EXPECT_EQ(s.At(3)->term(), 2u);
+  EXPECT_EQ(s.At(3)->index(), 3u);
+  EXPECT_EQ(s.At(0), nullptr);
+  EXPECT_EQ(s.At(4), nullptr) << "past the last index";
+  ASSERT_TRUE(s.CreateSnapshot(2, pb::ConfState(), "d").ok());
+  ASSERT_TRUE(s.Compact(2).ok());
+  EXPECT_EQ(s.At(2), nullptr) << "compacted";
+  ASSERT_NE(s.At(3), nullptr);
+  EXPECT_EQ(s.At(3)->index(), 3u);
+}
+
 TEST(RaftLog, UnstableTailShadowsStorage) {
   MemoryStorage s;
   ASSERT_TRUE(s.Append({E(1, 1), E(2, 1), E(3, 1)}).ok());
