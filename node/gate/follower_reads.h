@@ -10,8 +10,9 @@
 // One round serves every read that arrived before it started. Up to
 // kMaxRounds rounds are in flight: a read that arrives while one is under way
 // need not wait for it to end before its own starts (a round costs the leader
-// little: it answers every read index asked between two of its heartbeats
-// with one heartbeat round). Socket-free,
+// little: with three voters it answers at once, the follower's request being
+// the confirmation it needs; with more, every read index asked between two of
+// its heartbeats shares one heartbeat round). Socket-free,
 // like the consistency gate: the node feeds it events and sends the reads it
 // hands back, in arrival order.
 #pragma once
