@@ -227,7 +227,7 @@ class ConsistencyGate {
   };
 
   SlotId NewSlot(SessionId session, Kind kind, bool needs_confirm, uint64_t tag);
-  CoverId NewCover(SessionId session, const std::vector<SlotId>& slots);
+  CoverId NewCover(SessionId session, std::span<const SlotId> slots);
   void TakeLocks(Slot& s, std::span<const KeyId> keys, bool whole_keyspace);
   void FinishCover(CoverId id);
   void Confirm(uint64_t stamp);
