@@ -216,9 +216,10 @@ class ConsistencyGate {
   };
   struct Cover {
     SessionId session = 0;  // 0 once its session is gone
-    std::vector<SlotId> slots;
-    std::vector<KeyLockTable::Ticket> tickets;
-    std::vector<KeyId> marks;
+    // Inline up to a pipelined batch of 16 writes: no allocation per batch.
+    absl::InlinedVector<SlotId, 16> slots;
+    absl::InlinedVector<KeyLockTable::Ticket, 16> tickets;
+    absl::InlinedVector<KeyId, 1> marks;
   };
   struct Session {
     std::vector<SlotId> uncovered;      // writes forwarded since the last cover
