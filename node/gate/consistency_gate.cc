@@ -148,16 +148,6 @@ CoverId ConsistencyGate::NewCover(SessionId session, std::span<const SlotId> slo
   Cover& c = covers_[id];
   c.session = session;
   c.slots.assign(slots.begin(), slots.end());
-  // Sized once: a batch of 16 writes grew these one ticket at a time.
-  size_t tickets = 0, marks = 0;
-  for (SlotId sid : slots) {
-    if (const Slot* s = slots_.Find(sid)) {
-      tickets += s->tickets.size();
-      marks += s->marks.size();
-    }
-  }
-  c.tickets.reserve(tickets);
-  c.marks.reserve(marks);
   for (SlotId sid : slots) {
     Slot* sp = slots_.Find(sid);
     if (sp == nullptr) continue;

@@ -496,7 +496,6 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   EXPECT_EQ(hs.commit(), x_index + 1);
 }
 
-
 // Regression (ClusterEdgesTest.LargeValueIsStoredWithoutAnElection failed
 // now and then): while a node's log write was in progress its core handed
 // out nothing, heartbeats included. A follower writing a 100 MB value for
