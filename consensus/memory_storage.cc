@@ -1,5 +1,8 @@
 #include "consensus/memory_storage.h"
 
+#include <iterator>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace consensus {
@@ -55,7 +58,7 @@ absl::StatusOr<uint64_t> MemoryStorage::LastIndex() const { return offset() + en
 
 absl::StatusOr<pb::Snapshot> MemoryStorage::Snapshot() const { return snapshot_; }
 
-absl::Status MemoryStorage::Append(const std::vector<pb::Entry>& entries) {
+absl::Status MemoryStorage::Append(std::vector<pb::Entry> entries) {
   if (entries.empty()) return absl::OkStatus();
   uint64_t last = offset() + entries_.size();
   uint64_t first_new = entries.front().index();
@@ -69,7 +72,8 @@ absl::Status MemoryStorage::Append(const std::vector<pb::Entry>& entries) {
   if (skip >= entries.size()) return absl::OkStatus();
   uint64_t start = entries[skip].index();
   entries_.resize(start - offset() - 1);
-  entries_.insert(entries_.end(), entries.begin() + skip, entries.end());
+  entries_.insert(entries_.end(), std::make_move_iterator(entries.begin() + skip),
+                  std::make_move_iterator(entries.end()));
   return absl::OkStatus();
 }
 

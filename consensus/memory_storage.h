@@ -32,7 +32,7 @@ class MemoryStorage : public Storage {
   // Appends entries; an entry at an index already stored replaces it and
   // everything after it. Entries below the first index are skipped. Fails if
   // the entries would leave a gap after the last index.
-  absl::Status Append(const std::vector<pb::Entry>& entries);
+  absl::Status Append(std::vector<pb::Entry> entries);
 
   // Replaces the whole log with a snapshot received from the leader. Fails
   // (without change) if it is older than the current one.

@@ -1006,6 +1006,11 @@ Ready Raft::GetReady() {
   rd.entries = log_.unstable().entries();
   if (log_.unstable().snapshot()) rd.snapshot = *log_.unstable().snapshot();
   if (log_.HasNextCommittedEntries()) rd.committed_entries = log_.NextCommittedEntries();
+  if (!rd.entries.empty()) {
+    rd.last_entry_index = rd.entries.back().index();
+    rd.last_entry_term = rd.entries.back().term();
+  }
+  if (!rd.committed_entries.empty()) rd.last_committed_index = rd.committed_entries.back().index();
   SoftState ss = GetSoftState();
   if (ss != prev_soft_state_) {
     rd.soft_state = ss;
@@ -1049,8 +1054,8 @@ void Raft::Advance(const Ready& rd) {
     log_.unstable().StableSnapTo(rd.snapshot->metadata().index());
     applied = std::max(applied, rd.snapshot->metadata().index());
   }
-  if (!rd.entries.empty()) log_.unstable().StableTo(rd.entries.back().index(), rd.entries.back().term());
-  if (!rd.committed_entries.empty()) applied = std::max(applied, rd.committed_entries.back().index());
+  if (rd.last_entry_index > 0) log_.unstable().StableTo(rd.last_entry_index, rd.last_entry_term);
+  applied = std::max(applied, rd.last_committed_index);
   // A snapshot restored after GetReady may have moved the log past what was
   // applied; applying stays bounded by the commit index.
   log_.AppliedTo(std::min(applied, log_.committed()));

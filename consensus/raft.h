@@ -153,6 +153,12 @@ struct Ready {
   std::vector<pb::Entry> committed_entries;  // to apply
   std::vector<pb::Message> messages;        // to send
   bool must_sync = false;
+  // What Advance() reads of `entries` and `committed_entries` (set by
+  // GetReady), so that the host may move them out: into its storage, to its
+  // state machine. 0: none.
+  uint64_t last_entry_index = 0;
+  uint64_t last_entry_term = 0;
+  uint64_t last_committed_index = 0;
 };
 
 struct ProgressInfo {

@@ -371,7 +371,14 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     }
     log_bytes_since_snapshot_ += e.data().size();
     pb::EffectBatch batch;
-    const bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data());
+    bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty();
+    if (effects && promoted_) {
+      // The leader's child ran its stream entries already: their commands are
+      // not read here. A node entry's are (LoggedState).
+      effects = ParseEffectHeader(e.data(), &batch) && (!batch.stream_id().empty() || batch.ParseFromString(e.data()));
+    } else if (effects) {
+      effects = batch.ParseFromString(e.data());
+    }
     const bool check = effects && batch.stream_id().empty() && !batch.check_digest().empty();
     if (check && promoted_) DigestCommitted(e.index(), batch.check_digest());
     if (effects && batch.stream_id().empty() && !check) {
@@ -380,7 +387,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
       if (logged_.acl_generation() != generation) acl_changed_at_ = e.index();
     }
     if (!promoted_) {
-      FeedChild(e);
+      FeedChild(e.index(), effects ? std::optional<pb::EffectBatch>(std::move(batch)) : std::nullopt);
       continue;
     }
     // A promoted child produced everything committed from here on itself

@@ -17,6 +17,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -216,7 +217,10 @@ class Server {
   void StartStream(std::optional<std::pair<std::string, uint64_t>> resume, int db);
   void StopStream();
   void OnChildSyncRequested();
-  void FeedChild(const consensus::pb::Entry& e);
+  // Entry `index` for a child that replicates from this node, with its
+  // effects if it has any (EffectsOf).
+  void FeedChild(uint64_t index, std::optional<pb::EffectBatch> batch);
+  static std::optional<pb::EffectBatch> EffectsOf(const consensus::pb::Entry& e);
   // Entries the child holds: all committed ones once promoted.
   uint64_t AppliedIndex() const { return promoted_ ? committed_index_ : link_.applied(); }
   void DrainGate();

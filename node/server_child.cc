@@ -68,21 +68,22 @@ void Server::OnChildSyncRequested() {
       std::_Exit(1);
     }
     for (const cpb::Entry& e : *entries) {
-      FeedChild(e);
+      FeedChild(e.index(), EffectsOf(e));
       next = e.index() + 1;
     }
   }
 }
 
-// Entry `e` for a child that replicates from this node.
-void Server::FeedChild(const cpb::Entry& e) {
+std::optional<pb::EffectBatch> Server::EffectsOf(const cpb::Entry& e) {
   pb::EffectBatch batch;
-  if (e.type() == cpb::ENTRY_NORMAL && !e.data().empty() && batch.ParseFromString(e.data())) {
-    if (!batch.check_digest().empty() && !link_.syncing()) SkipDigest(e.index(), "the child is loading a full sync");
-    link_.Feed(e.index(), batch);
-  } else {
-    link_.Skip(e.index());
-  }
+  if (e.type() != cpb::ENTRY_NORMAL || e.data().empty() || !batch.ParseFromString(e.data())) return std::nullopt;
+  return batch;
+}
+
+void Server::FeedChild(uint64_t index, std::optional<pb::EffectBatch> batch) {
+  if (!batch) return link_.Skip(index);
+  if (!batch->check_digest().empty() && !link_.syncing()) SkipDigest(index, "the child is loading a full sync");
+  link_.Feed(index, std::move(*batch));
 }
 
 // The child is killed and started again as a replica; the master link then

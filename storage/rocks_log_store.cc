@@ -68,7 +68,10 @@ class RocksLogStore : public LogStore {
 
   absl::Status Write(const LogWrite& w) override {
     uint64_t first = first_, last = last_;
-    rocksdb::WriteBatch batch;
+    size_t bytes = 64;  // the batch's header and the compaction point
+    for (const LogEntry& e : w.entries) bytes += e.data.size() + 32;  // + key, term, record overhead
+    for (const auto& [key, value] : w.meta) bytes += key.size() + (value ? value->size() : 0) + 16;
+    rocksdb::WriteBatch batch(bytes);  // grown in place, the entries would be copied again
     if (w.compact_to && *w.compact_to >= first_) {
       batch.DeleteRange(EntryKey(first_), EntryKey(*w.compact_to + 1));
       first = *w.compact_to + 1;
@@ -83,12 +86,16 @@ class RocksLogStore : public LogStore {
       new_last = w.entries.back().index;
       // Raft truncation: entries past the new tail are replaced or removed.
       if (last > new_last) batch.DeleteRange(EntryKey(new_last + 1), EntryKey(last + 1));
-      std::string value;
+      // The value is the term and the payload, given to the batch in two
+      // parts: it copies the payload once, into its own buffer.
+      char key[9] = {'e'};
+      char term[8];
       for (const LogEntry& e : w.entries) {
-        value.resize(8);
-        StoreBe64(value.data(), e.term);
-        value.append(e.data);
-        batch.Put(EntryKey(e.index), value);
+        StoreBe64(key + 1, e.index);
+        StoreBe64(term, e.term);
+        const rocksdb::Slice key_part(key, sizeof key);
+        const rocksdb::Slice value_parts[] = {rocksdb::Slice(term, sizeof term), rocksdb::Slice(e.data)};
+        batch.Put(rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
       }
     }
     for (const auto& [key, value] : w.meta) {

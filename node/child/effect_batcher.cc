@@ -1,6 +1,29 @@
 #include "node/child/effect_batcher.h"
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
 namespace node {
+
+bool ParseEffectHeader(std::string_view data, pb::EffectBatch* out) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data.data()),
+                                            static_cast<int>(data.size()));
+  std::string header;  // every field but the commands, parsed by protobuf itself
+  for (;;) {
+    const int start = in.CurrentPosition();
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      if (static_cast<size_t>(start) != data.size()) return false;  // a malformed tag
+      break;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+    if (WireFormatLite::GetTagFieldNumber(tag) != pb::EffectBatch::kCommandsFieldNumber) {
+      header.append(data.data() + start, static_cast<size_t>(in.CurrentPosition() - start));
+    }
+  }
+  return out->ParseFromString(header);
+}
 
 void EffectBatcher::Reset(uint64_t offset) {
   cut_.reset();

@@ -11,12 +11,19 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "node/child/replication_reader.h"
 #include "node/effects.pb.h"
 
 namespace node {
+
+// Parses a log entry's EffectBatch but for its `commands`, the bulk of a
+// stream entry, which is skipped, not copied: the leader reads only the
+// bookkeeping of the entries its own child produced. False if `data` is not
+// an EffectBatch.
+bool ParseEffectHeader(std::string_view data, pb::EffectBatch* out);
 
 class EffectBatcher {
  public:

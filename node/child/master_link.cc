@@ -267,7 +267,7 @@ void MasterLink::Resume() {
   deferred_.clear();
   for (auto& [index, batch] : deferred) {
     if (batch) {
-      Feed(index, *batch);
+      Feed(index, std::move(*batch));
     } else {
       Skip(index);
     }
@@ -280,10 +280,10 @@ bool MasterLink::quiet() const {
          applied_ == fed_ && pieces_.held_bytes() == 0;
 }
 
-void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
+void MasterLink::Feed(uint64_t index, pb::EffectBatch batch) {
   if (!streaming_) return;  // the next full sync feeds it
   if (paused_) {
-    deferred_.emplace_back(index, batch);
+    deferred_.emplace_back(index, std::move(batch));
     return;
   }
   if (!batch.check_digest().empty()) {
@@ -306,7 +306,7 @@ void MasterLink::Feed(uint64_t index, const pb::EffectBatch& batch) {
     bytes += p.size();
     out_.Append(std::move(p));
   }
-  out_.Append(batch.commands());
+  out_.Append(std::move(*batch.mutable_commands()));
   db_ = batch.end_db();
   offset_ += bytes;
   entries_end_ = offset_;

@@ -65,7 +65,7 @@ class MasterLink {
   absl::Status FullSync(const std::string& rdb_path, uint64_t index, const std::string& prelude = "");
   // Entry `index` (the next in log order) for the child; Skip() for one that
   // changes nothing in it (a no-op, a membership change).
-  void Feed(uint64_t index, const pb::EffectBatch& batch);
+  void Feed(uint64_t index, pb::EffectBatch batch);
   void Skip(uint64_t index);
   // The child stops being a replica (it was promoted): what it applied stays.
   void Detach();

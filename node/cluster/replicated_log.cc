@@ -293,7 +293,7 @@ absl::Status ReplicatedLog::LoadLog() {
       next = le.index + 1;
     }
   }
-  return mem_.Append(entries);
+  return mem_.Append(std::move(entries));
 }
 
 absl::Status ReplicatedLog::StartTransport() {
@@ -675,15 +675,11 @@ void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, con
   if (!s.ok()) ExitOnLogFailure("raft log write failed", s);
   persisting_ = false;
   if (rd.snapshot) InstallReceived(*rd.snapshot);
-  if (auto st = mem_.Append(rd.entries); !st.ok()) ExitOnLogFailure("raft log mirror", st);
+  if (auto st = mem_.Append(std::move(rd.entries)); !st.ok()) ExitOnLogFailure("raft log mirror", st);
   if (rd.hard_state) mem_.SetHardState(*rd.hard_state);
   if (!late.empty()) transport_->Send(std::move(late));
-  if (!rd.committed_entries.empty() && on_committed) {
-    on_committed(std::vector<Entry>(rd.committed_entries.begin(), rd.committed_entries.end()));
-  }
-  if (!rd.read_states.empty() && on_read_states) {
-    on_read_states(std::vector<consensus::ReadState>(rd.read_states.begin(), rd.read_states.end()));
-  }
+  if (!rd.committed_entries.empty() && on_committed) on_committed(std::move(rd.committed_entries));
+  if (!rd.read_states.empty() && on_read_states) on_read_states(std::move(rd.read_states));
   raft_->Advance(rd);
   Pump();
 }

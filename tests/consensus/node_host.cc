@@ -136,6 +136,10 @@ absl::StatusOr<std::vector<pb::Message>> NodeHost::FinishReady() {
   s = Apply(rd);
   if (!s.ok()) return s;
   std::vector<pb::Message> out = std::move(rd.messages);
+  // As the node does, the host keeps no copy of what it stored and applied:
+  // Advance() must not need the entries themselves.
+  std::vector<pb::Entry>().swap(rd.entries);
+  std::vector<pb::Entry>().swap(rd.committed_entries);
   raft_->Advance(rd);
   if (raft_->role() == Role::kLeader) {
     s = checker_->ObserveLeader(id_, raft_->term(), raft_->log());

@@ -217,5 +217,39 @@ TEST(EffectBatcherTest, CutPointAfterOnlyPingsGetsAnEmptyEntry) {
   EXPECT_TRUE(e[0].commands().empty());
 }
 
+// The leader reads only the bookkeeping of its own stream entries: every
+// field but the commands, which it does not copy.
+TEST(EffectHeaderTest, ParsesEveryFieldButTheCommands) {
+  pb::EffectBatch full;
+  full.set_stream_id("abc123");
+  full.set_stream_begin(10);
+  full.set_stream_end(4000);
+  full.set_db(3);
+  full.set_end_db(5);
+  full.set_command_count(7);
+  full.set_commands(std::string(3000, 'x'));
+  full.set_continued(true);
+  full.set_check_digest("d1");
+  full.set_node_request("*1\r\n$4\r\nPING\r\n");
+  pb::EffectBatch header;
+  ASSERT_TRUE(ParseEffectHeader(full.SerializeAsString(), &header));
+  pb::EffectBatch expected = full;
+  expected.clear_commands();
+  EXPECT_EQ(header.SerializeAsString(), expected.SerializeAsString());
+  EXPECT_TRUE(header.commands().empty());
+}
+
+TEST(EffectHeaderTest, RefusesWhatIsNotAnEffectBatch) {
+  pb::EffectBatch header;
+  EXPECT_TRUE(ParseEffectHeader("", &header));  // an empty message is a valid one
+  pb::EffectBatch full;
+  full.set_stream_id("abc");
+  full.set_commands("*1\r\n$4\r\nPING\r\n");
+  const std::string bytes = full.SerializeAsString();
+  EXPECT_FALSE(ParseEffectHeader(bytes.substr(0, bytes.size() - 3), &header));  // cut inside the commands
+  EXPECT_FALSE(ParseEffectHeader(std::string("\x00\x01", 2), &header));       // field number 0
+  EXPECT_FALSE(ParseEffectHeader(std::string("\x0a\x05ab", 4), &header));     // stream_id longer than the data
+}
+
 }  // namespace
 }  // namespace node
