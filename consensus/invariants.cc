@@ -113,12 +113,18 @@ absl::Status InvariantChecker::ObserveCommit(uint64_t node, uint64_t term, uint6
     return absl::InternalError(
         absl::StrCat("node ", node, " commit went back from ", nl.commit, " to ", commit));
   }
+  if (absl::Status s = ObserveLearntCommit(node, term, commit); !s.ok()) return s;
+  nl.commit = commit;
+  return absl::OkStatus();
+}
+
+absl::Status InvariantChecker::ObserveLearntCommit(uint64_t node, uint64_t term, uint64_t commit) {
+  NodeLog& nl = Node(node);
   if (commit > nl.last() || commit < nl.base) {
     return absl::InternalError(absl::StrCat("node ", node, " committed ", commit,
                                             " outside its durable log (", nl.base, ", ", nl.last(),
                                             "]"));
   }
-  nl.commit = commit;
   auto chain_at = [&nl](uint64_t i) { return nl.chain[i - nl.base]; };
   uint64_t upto = std::min(commit, max_committed_);
   if (upto >= nl.base && upto > 0 && committed_chain_[upto] != 0 && chain_at(upto) != committed_chain_[upto]) {

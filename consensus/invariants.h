@@ -41,6 +41,10 @@ class InvariantChecker {
   // `node`, in `term`, durably recorded commit index `commit`. Its log must
   // already hold the entries up to it (same Ready).
   absl::Status ObserveCommit(uint64_t node, uint64_t term, uint64_t commit);
+  // The node learnt that its durable log is committed up to `commit` and
+  // applies entries up to there before it next records its commit (which may
+  // then still be an older one, written by a write already under way).
+  absl::Status ObserveLearntCommit(uint64_t node, uint64_t term, uint64_t commit);
   // `node` applied `entry` to its state machine.
   absl::Status ObserveApply(uint64_t node, const pb::Entry& entry);
   // `node` installed a snapshot into its state machine.

@@ -229,16 +229,21 @@ void RaftLog::AppliedTo(uint64_t i) {
   applied_ = i;
 }
 
-bool RaftLog::HasNextCommittedEntries() const {
-  return committed_ > std::max(applied_, FirstIndex() - 1);
+void RaftLog::ApplyingTo(uint64_t i) {
+  RAFT_CHECK(i <= committed_, "applying ", i, " past the commit index ", committed_);
+  applying_ = std::max(applying_, i);
 }
 
-std::vector<pb::Entry> RaftLog::NextCommittedEntries() const {
-  uint64_t lo = std::max(applied_ + 1, FirstIndex());
-  if (committed_ + 1 <= lo) return {};
-  absl::StatusOr<std::vector<pb::Entry>> ents = Slice(lo, committed_ + 1, max_applying_bytes_);
-  RAFT_CHECK(ents.ok(), "committed entries [", lo, ",", committed_ + 1,
-             "): ", ents.status().ToString());
+bool RaftLog::HasNextCommittedEntries(uint64_t limit) const {
+  return std::min(committed_, limit) > std::max(applying(), FirstIndex() - 1);
+}
+
+std::vector<pb::Entry> RaftLog::NextCommittedEntries(uint64_t limit) const {
+  const uint64_t lo = std::max(applying() + 1, FirstIndex());
+  const uint64_t hi = std::min(committed_, limit);
+  if (hi < lo) return {};
+  absl::StatusOr<std::vector<pb::Entry>> ents = Slice(lo, hi + 1, max_applying_bytes_);
+  RAFT_CHECK(ents.ok(), "committed entries [", lo, ",", hi + 1, "): ", ents.status().ToString());
   return *std::move(ents);
 }
 

@@ -5,6 +5,7 @@
 // FirstIndex()-1 is only known by its term (a snapshot or a compaction point).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -89,10 +90,14 @@ class RaftLog {
   bool MaybeCommit(uint64_t max_index, uint64_t term);
   void CommitTo(uint64_t c);
   void AppliedTo(uint64_t i);
+  // The host took the committed entries up to i; it applies them before it
+  // next calls Advance() (applied() follows then).
+  void ApplyingTo(uint64_t i);
 
-  // Committed entries not yet applied, bounded by max_applying_bytes.
-  bool HasNextCommittedEntries() const;
-  std::vector<pb::Entry> NextCommittedEntries() const;
+  // Committed entries after those handed out (applying()), up to `limit`,
+  // bounded by max_applying_bytes.
+  bool HasNextCommittedEntries(uint64_t limit) const;
+  std::vector<pb::Entry> NextCommittedEntries(uint64_t limit) const;
 
   // Snapshot to send to a follower: the unstable one if any, else storage's.
   absl::StatusOr<pb::Snapshot> Snapshot() const;
@@ -107,12 +112,14 @@ class RaftLog {
   const Unstable& unstable() const { return unstable_; }
   uint64_t committed() const { return committed_; }
   uint64_t applied() const { return applied_; }
+  uint64_t applying() const { return std::max(applying_, applied_); }
 
  private:
   const Storage* storage_;
   Unstable unstable_;
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
+  uint64_t applying_ = 0;  // the last committed entry handed out (see applying())
   uint64_t max_applying_bytes_;
 };
 

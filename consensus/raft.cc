@@ -108,10 +108,14 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   }
   log.CommitTo(hs.commit());
   if (c.applied > 0) {
-    if (c.applied > log.committed() || c.applied < log.applied()) {
+    // Committed entries are applied before the commit is recorded (they are
+    // durable already, see the host loop), so a durable state machine may be
+    // ahead of the recorded commit: what it applied was committed.
+    if (c.applied > log.LastIndex() || c.applied < log.applied()) {
       return absl::InvalidArgumentError(absl::StrCat("raft: applied ", c.applied, " outside [",
-                                                     log.applied(), ",", log.committed(), "]"));
+                                                     log.applied(), ",", log.LastIndex(), "]"));
     }
+    log.CommitTo(c.applied);
     log.AppliedTo(c.applied);
   }
   r->trk_.Reset(st->conf_state, log.LastIndex() + 1);
@@ -996,7 +1000,7 @@ bool Raft::HasReady() const {
       (pending_bcast_entries_ || pending_bcast_commit_ || pending_read_heartbeat_)) {
     return true;
   }
-  return log_.HasNextCommittedEntries();
+  return log_.HasNextCommittedEntries(log_.PersistedLastIndex());
 }
 
 Ready Raft::GetReady() {
@@ -1005,12 +1009,16 @@ Ready Raft::GetReady() {
   Ready rd;
   rd.entries = log_.unstable().entries();
   if (log_.unstable().snapshot()) rd.snapshot = *log_.unstable().snapshot();
-  if (log_.HasNextCommittedEntries()) rd.committed_entries = log_.NextCommittedEntries();
+  // Entries this very Ready stores wait for the next one (or TakeUnblocked):
+  // what the host gets it may apply while it writes.
+  if (log_.HasNextCommittedEntries(log_.PersistedLastIndex())) {
+    rd.committed_entries = log_.NextCommittedEntries(log_.PersistedLastIndex());
+    log_.ApplyingTo(rd.committed_entries.back().index());
+  }
   if (!rd.entries.empty()) {
     rd.last_entry_index = rd.entries.back().index();
     rd.last_entry_term = rd.entries.back().term();
   }
-  if (!rd.committed_entries.empty()) rd.last_committed_index = rd.committed_entries.back().index();
   SoftState ss = GetSoftState();
   if (ss != prev_soft_state_) {
     rd.soft_state = ss;
@@ -1043,6 +1051,12 @@ Raft::Unblocked Raft::TakeUnblocked() {
   msgs_.erase(msgs_.begin(), blocked);
   out.read_states = std::move(read_states_);
   read_states_.clear();
+  // PersistedLastIndex() is 0 while a received snapshot waits to be stored,
+  // and short of the entries the outstanding write stores.
+  if (ready_outstanding_ && log_.HasNextCommittedEntries(log_.PersistedLastIndex())) {
+    out.committed_entries = log_.NextCommittedEntries(log_.PersistedLastIndex());
+    if (!out.committed_entries.empty()) log_.ApplyingTo(out.committed_entries.back().index());
+  }
   return out;
 }
 
@@ -1055,7 +1069,7 @@ void Raft::Advance(const Ready& rd) {
     applied = std::max(applied, rd.snapshot->metadata().index());
   }
   if (rd.last_entry_index > 0) log_.unstable().StableTo(rd.last_entry_index, rd.last_entry_term);
-  applied = std::max(applied, rd.last_committed_index);
+  applied = std::max(applied, log_.applying());
   // A snapshot restored after GetReady may have moved the log past what was
   // applied; applying stays bounded by the commit index.
   log_.AppliedTo(std::min(applied, log_.committed()));

@@ -20,11 +20,13 @@
 //        because the core counts the leader's own entries toward commit only
 //        once Advance() reports them durable; every other message, notably
 //        votes and append responses, must wait for step 1.)
-//     3. Install rd.snapshot into the state machine (if any), then apply
-//        rd.committed_entries in order. For an ENTRY_CONF_CHANGE entry, parse
+//     3. Apply rd.committed_entries in order. They are durable on this node
+//        already (never among rd.entries), so they may be applied at once,
+//        before or while step 1 runs. For an ENTRY_CONF_CHANGE entry, parse
 //        its data as pb::ConfChange, call ApplyConfChange() and persist the
-//        returned ConfState with the applied index. Entries may be applied
-//        after step 1 even if they arrived in this very Ready.
+//        returned ConfState with the applied index. Install rd.snapshot into
+//        the state machine (if any) after step 1 (a Ready with a snapshot
+//        carries no committed entries).
 //     4. Serve rd.read_states once the applied index reaches their index.
 //     5. raft.Advance(rd).
 //   }
@@ -150,15 +152,14 @@ struct Ready {
   std::vector<ReadState> read_states;
   std::vector<pb::Entry> entries;           // to persist
   std::optional<pb::Snapshot> snapshot;     // to persist and install
-  std::vector<pb::Entry> committed_entries;  // to apply
+  std::vector<pb::Entry> committed_entries;  // to apply (durable on this node already)
   std::vector<pb::Message> messages;        // to send
   bool must_sync = false;
-  // What Advance() reads of `entries` and `committed_entries` (set by
-  // GetReady), so that the host may move them out: into its storage, to its
-  // state machine. 0: none.
+  // What Advance() reads of `entries` (set by GetReady), so that the host
+  // may move them out, into its storage (0: none). (The committed entries
+  // handed out are counted by the log itself: RaftLog::applying().)
   uint64_t last_entry_index = 0;
   uint64_t last_entry_term = 0;
-  uint64_t last_committed_index = 0;
 };
 
 struct ProgressInfo {
@@ -262,9 +263,14 @@ class Raft {
   // Ready: they speak of what the write stores. A slow log write so keeps the
   // leader's authority and the followers' liveness, and reads do not queue
   // behind it.
+  // Also committed entries this node holds durably already (none while the
+  // outstanding Ready installs a snapshot): a commit learnt during the write
+  // is applied at once instead of after it. The host applies them after the
+  // outstanding Ready's own committed entries; Advance() counts them applied.
   struct Unblocked {
     std::vector<pb::Message> messages;
     std::vector<ReadState> read_states;
+    std::vector<pb::Entry> committed_entries;
   };
   Unblocked TakeUnblocked();
   // The host finished every step of the Ready returned by the last GetReady().

@@ -593,6 +593,9 @@ void ReplicatedLog::Pump() {
   }
   rd.messages.clear();
   if (!early.empty()) transport_->Send(std::move(early));
+  // Committed entries are durable here already: they take effect now, not
+  // once this Ready's write is done (a reply waits one fsync less).
+  if (!rd.committed_entries.empty() && on_committed) on_committed(std::exchange(rd.committed_entries, {}));
 
   if (rd.entries.empty() && !rd.hard_state && !rd.snapshot) {
     Complete(std::move(rd), std::move(late), absl::OkStatus());
@@ -655,6 +658,7 @@ void ReplicatedLog::Pump() {
 void ReplicatedLog::SendUnblocked() {
   consensus::Raft::Unblocked out = raft_->TakeUnblocked();
   if (!out.messages.empty()) transport_->Send(std::move(out.messages));
+  if (!out.committed_entries.empty() && on_committed) on_committed(std::move(out.committed_entries));
   if (!out.read_states.empty() && on_read_states) on_read_states(std::move(out.read_states));
 }
 
@@ -678,7 +682,6 @@ void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, con
   if (auto st = mem_.Append(std::move(rd.entries)); !st.ok()) ExitOnLogFailure("raft log mirror", st);
   if (rd.hard_state) mem_.SetHardState(*rd.hard_state);
   if (!late.empty()) transport_->Send(std::move(late));
-  if (!rd.committed_entries.empty() && on_committed) on_committed(std::move(rd.committed_entries));
   if (!rd.read_states.empty() && on_read_states) on_read_states(std::move(rd.read_states));
   raft_->Advance(rd);
   Pump();

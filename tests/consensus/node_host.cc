@@ -1,5 +1,8 @@
 #include "tests/consensus/node_host.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -54,6 +57,8 @@ void NodeHost::Crash() {
 std::optional<std::vector<pb::Message>> NodeHost::BeginReady() {
   if (!up() || pending_ || !raft_->HasReady()) return std::nullopt;
   pending_ = raft_->GetReady();
+  // Committed entries are durable already: applied before the persist (raft.h).
+  applied_early_ = ApplyCommitted(pending_->committed_entries);  // reported by FinishReady
   // raft.h lets these leave before the persist (and snapshots go first, as
   // the node's sender streams the file); exercise that.
   std::vector<pb::Message> early, rest;
@@ -68,7 +73,9 @@ std::optional<std::vector<pb::Message>> NodeHost::BeginReady() {
 absl::StatusOr<std::vector<pb::Message>> NodeHost::TakeUnblocked() {
   if (!up() || !pending_) return std::vector<pb::Message>();
   Raft::Unblocked out = raft_->TakeUnblocked();
-  absl::Status s = ObserveReads(out.read_states);
+  absl::Status s = ApplyCommitted(out.committed_entries);
+  if (!s.ok()) return s;
+  s = ObserveReads(out.read_states);
   if (!s.ok()) return s;
   return std::move(out.messages);
 }
@@ -112,8 +119,17 @@ absl::Status NodeHost::Apply(const Ready& rd) {
     absl::Status s = checker_->ObserveApplySnapshot(id_, rd.snapshot->metadata());
     if (!s.ok()) return s;
   }
-  for (const pb::Entry& e : rd.committed_entries) {
-    absl::Status s = checker_->ObserveApply(id_, e);
+  return ObserveReads(rd.read_states);
+}
+
+absl::Status NodeHost::ApplyCommitted(const std::vector<pb::Entry>& entries) {
+  if (entries.empty()) return absl::OkStatus();
+  // The commit the core learnt, as far as this node's durable log reaches.
+  const RaftLog& log = raft_->log();
+  absl::Status s = checker_->ObserveLearntCommit(id_, raft_->term(), std::min(log.committed(), log.PersistedLastIndex()));
+  if (!s.ok()) return s;
+  for (const pb::Entry& e : entries) {
+    s = checker_->ObserveApply(id_, e);
     if (!s.ok()) return s;
     if (e.type() == pb::ENTRY_CONF_CHANGE) {
       pb::ConfChange cc;
@@ -124,10 +140,11 @@ absl::Status NodeHost::Apply(const Ready& rd) {
     }
     applied_ = e.index();
   }
-  return ObserveReads(rd.read_states);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<pb::Message>> NodeHost::FinishReady() {
+  if (!applied_early_.ok()) return std::exchange(applied_early_, absl::OkStatus());  // even after a crash
   if (!pending_) return std::vector<pb::Message>();
   Ready rd = *std::move(pending_);
   pending_.reset();

@@ -37,7 +37,8 @@ class NodeHost {
   // snapshots); the rest leave with FinishReady.
   std::optional<std::vector<pb::Message>> BeginReady();
   // While a Ready is in progress: what the core lets go before it is
-  // persisted (Raft::TakeUnblocked); read states are answered at once.
+  // persisted (Raft::TakeUnblocked); committed entries are applied and read
+  // states answered at once.
   absl::StatusOr<std::vector<pb::Message>> TakeUnblocked();
   bool ready_in_progress() const { return pending_.has_value(); }
   // Persists, applies and advances the Ready in progress; returns the
@@ -67,6 +68,8 @@ class NodeHost {
  private:
   absl::Status Persist(const Ready& rd);
   absl::Status Apply(const Ready& rd);
+  // Committed entries (durable here already), from a Ready or TakeUnblocked.
+  absl::Status ApplyCommitted(const std::vector<pb::Entry>& entries);
   absl::Status ObserveReads(const std::vector<ReadState>& states);
   void RestoreStateMachine(const pb::Snapshot& snap);
 
@@ -76,6 +79,7 @@ class NodeHost {
   std::unique_ptr<MemoryStorage> storage_;
   std::unique_ptr<Raft> raft_;
   std::optional<Ready> pending_;
+  absl::Status applied_early_;  // of the pending Ready's committed entries
 
   // The state machine: every non-empty normal payload, in order.
   std::vector<std::string> data_;

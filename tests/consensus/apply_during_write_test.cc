@@ -1,0 +1,123 @@
+// Committed entries reach the host while it still writes the next ones
+// (Raft::TakeUnblocked): only those this node holds durably, each once, and
+// none while a received snapshot waits to be stored.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "consensus/memory_storage.h"
+#include "consensus/raft.h"
+#include "gtest/gtest.h"
+
+namespace consensus {
+namespace {
+
+class ApplyDuringWriteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<pb::Entry> boot = BootstrapEntries({1, 2, 3});
+    ASSERT_TRUE(storage_.Append(boot).ok());
+    pb::HardState hs;
+    hs.set_term(1);
+    hs.set_commit(boot.size());
+    storage_.SetHardState(hs);
+    Config cfg;
+    cfg.id = 1;
+    cfg.storage = &storage_;
+    cfg.pre_vote = false;
+    auto r = Raft::Create(cfg);
+    ASSERT_TRUE(r.ok()) << r.status();
+    raft_ = *std::move(r);
+    Drain();  // applies the bootstrap membership
+    raft_->Campaign();
+    Drain();
+    ASSERT_TRUE(raft_->Step(Reply(pb::MSG_VOTE_RESP, 2, 0)).ok());
+    ASSERT_EQ(raft_->role(), Role::kLeader);
+    Drain();  // the new leader's no-op, stored
+    noop_ = raft_->log().LastIndex();
+    ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 2, noop_)).ok());
+    Drain();
+    ASSERT_EQ(raft_->log().applied(), noop_);
+  }
+
+  pb::Message Reply(pb::MessageType type, uint64_t from, uint64_t index) {
+    pb::Message m;
+    m.set_type(type);
+    m.set_from(from);
+    m.set_to(1);
+    m.set_term(raft_->term());
+    m.set_index(index);
+    return m;
+  }
+
+  // The host's write of a Ready: entries and hard state stored.
+  void Store(const Ready& rd) {
+    ASSERT_TRUE(storage_.Append(rd.entries).ok());
+    if (rd.hard_state) storage_.SetHardState(*rd.hard_state);
+  }
+
+  void Drain() {
+    while (raft_->HasReady()) {
+      Ready rd = raft_->GetReady();
+      Store(rd);
+      for (const pb::Entry& e : rd.committed_entries) {
+        pb::ConfChange cc;
+        if (e.type() == pb::ENTRY_CONF_CHANGE && cc.ParseFromString(e.data())) raft_->ApplyConfChange(cc);
+      }
+      raft_->Advance(rd);
+    }
+  }
+
+  static std::vector<std::string> Payloads(const std::vector<pb::Entry>& entries) {
+    std::vector<std::string> out;
+    for (const pb::Entry& e : entries) out.push_back(e.data());
+    return out;
+  }
+
+  MemoryStorage storage_;
+  std::unique_ptr<Raft> raft_;
+  uint64_t noop_ = 0;
+};
+
+TEST_F(ApplyDuringWriteTest, ACommitLearntDuringAWriteIsAppliedAtOnce) {
+  ASSERT_TRUE(raft_->Propose("a").ok());
+  Drain();  // "a" stored on the leader
+  const uint64_t a = raft_->log().LastIndex();
+  ASSERT_TRUE(raft_->Propose("b").ok());
+  Ready write = raft_->GetReady();  // "b" is being written
+  ASSERT_EQ(Payloads(write.entries), std::vector<std::string>{"b"});
+
+  // Follower 2 stores both: "a" commits (leader and 2); "b" too, but the
+  // leader does not hold it durably yet.
+  ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 2, a + 1)).ok());
+  Raft::Unblocked early = raft_->TakeUnblocked();
+  EXPECT_EQ(Payloads(early.committed_entries), std::vector<std::string>{"a"});
+  EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "handed out once";
+
+  // Follower 3 too: "b" is committed by the two followers, still not stored here.
+  ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 3, a + 1)).ok());
+  EXPECT_EQ(raft_->log().committed(), a + 1);
+  EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "not durable on this node yet";
+
+  Store(write);
+  raft_->Advance(write);
+  EXPECT_EQ(raft_->log().applied(), a);
+  Ready next = raft_->GetReady();
+  EXPECT_EQ(Payloads(next.committed_entries), std::vector<std::string>{"b"}) << "\"a\" is not handed out again";
+  Store(next);
+  raft_->Advance(next);
+  EXPECT_EQ(raft_->log().applied(), a + 1);
+}
+
+TEST_F(ApplyDuringWriteTest, NothingIsHandedOutWithoutAnOutstandingReady) {
+  ASSERT_TRUE(raft_->Propose("a").ok());
+  Drain();
+  ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 2, raft_->log().LastIndex())).ok());
+  EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "the next Ready carries them";
+  Ready rd = raft_->GetReady();
+  EXPECT_EQ(Payloads(rd.committed_entries), std::vector<std::string>{"a"});
+  raft_->Advance(rd);
+}
+
+}  // namespace
+}  // namespace consensus
