@@ -119,5 +119,90 @@ TEST_F(ApplyDuringWriteTest, NothingIsHandedOutWithoutAnOutstandingReady) {
   raft_->Advance(rd);
 }
 
+// A follower that receives a snapshot while it writes entries hands out no
+// committed entry until the snapshot is stored; the next batch carries the
+// snapshot alone, and entries after it wait for their own write.
+TEST(ApplyDuringWriteFollowerTest, NothingIsHandedOutWhileASnapshotWaitsToBeStored) {
+  MemoryStorage storage;
+  std::vector<pb::Entry> boot = BootstrapEntries({1, 2, 3});
+  ASSERT_TRUE(storage.Append(boot).ok());
+  pb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(boot.size());
+  storage.SetHardState(hs);
+  Config cfg;
+  cfg.id = 1;
+  cfg.storage = &storage;
+  auto created = Raft::Create(cfg);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Raft& raft = **created;
+  auto store = [&](const Ready& rd) {
+    if (rd.snapshot) ASSERT_TRUE(storage.ApplySnapshot(*rd.snapshot).ok());
+    ASSERT_TRUE(storage.Append(rd.entries).ok());
+    if (rd.hard_state) storage.SetHardState(*rd.hard_state);
+  };
+  auto from_leader = [](pb::MessageType type) {
+    pb::Message m;
+    m.set_type(type);
+    m.set_from(2);
+    m.set_to(1);
+    m.set_term(2);
+    return m;
+  };
+  auto append = [&](uint64_t prev, uint64_t prev_term, const std::string& data, uint64_t commit) {
+    pb::Message m = from_leader(pb::MSG_APP);
+    m.set_index(prev);
+    m.set_log_term(prev_term);
+    m.set_commit(commit);
+    pb::Entry* e = m.add_entries();
+    e->set_index(prev + 1);
+    e->set_term(2);
+    e->set_data(data);
+    return m;
+  };
+  while (raft.HasReady()) {  // the bootstrap membership, applied
+    Ready rd = raft.GetReady();
+    for (const pb::Entry& e : rd.committed_entries) {
+      pb::ConfChange cc;
+      if (cc.ParseFromString(e.data())) raft.ApplyConfChange(cc);
+    }
+    store(rd);
+    raft.Advance(rd);
+  }
+
+  ASSERT_TRUE(raft.Step(append(3, 1, "x", 4)).ok());
+  Ready write = raft.GetReady();  // entry 4 is being written (committed already)
+  ASSERT_EQ(write.entries.size(), 1u);
+  EXPECT_TRUE(write.committed_entries.empty());
+  EXPECT_TRUE(raft.TakeUnblocked().committed_entries.empty()) << "not durable here yet";
+  pb::Message snap = from_leader(pb::MSG_SNAP);
+  snap.mutable_snapshot()->mutable_metadata()->set_index(20);
+  snap.mutable_snapshot()->mutable_metadata()->set_term(2);
+  for (uint64_t v : {1, 2, 3}) snap.mutable_snapshot()->mutable_metadata()->mutable_conf_state()->add_voters(v);
+  ASSERT_TRUE(raft.Step(snap).ok());
+  EXPECT_EQ(raft.log().committed(), 20u);
+  EXPECT_TRUE(raft.TakeUnblocked().committed_entries.empty());
+  store(write);
+  raft.Advance(write);
+
+  Ready install = raft.GetReady();
+  ASSERT_TRUE(install.snapshot.has_value());
+  EXPECT_TRUE(install.committed_entries.empty());
+  store(install);
+  raft.Advance(install);
+  EXPECT_EQ(raft.log().applied(), 20u);
+
+  ASSERT_TRUE(raft.Step(append(20, 2, "y", 21)).ok());  // committed as it arrives
+  Ready with_y = raft.GetReady();
+  EXPECT_EQ(with_y.entries.size(), 1u);
+  EXPECT_TRUE(with_y.committed_entries.empty()) << "not durable here before this write";
+  store(with_y);
+  raft.Advance(with_y);
+  Ready after = raft.GetReady();
+  ASSERT_EQ(after.committed_entries.size(), 1u);
+  EXPECT_EQ(after.committed_entries[0].data(), "y");
+  raft.Advance(after);
+}
+
 }  // namespace
 }  // namespace consensus
