@@ -12,7 +12,8 @@
 namespace consensus {
 namespace {
 
-class ApplyDuringWriteTest : public ::testing::Test {
+// Node 1 of a new cluster {1, 2, 3}, its bootstrap membership applied.
+class CoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::vector<pb::Entry> boot = BootstrapEntries({1, 2, 3});
@@ -28,34 +29,17 @@ class ApplyDuringWriteTest : public ::testing::Test {
     auto r = Raft::Create(cfg);
     ASSERT_TRUE(r.ok()) << r.status();
     raft_ = *std::move(r);
-    Drain();  // applies the bootstrap membership
-    raft_->Campaign();
     Drain();
-    ASSERT_TRUE(raft_->Step(Reply(pb::MSG_VOTE_RESP, 2, 0)).ok());
-    ASSERT_EQ(raft_->role(), Role::kLeader);
-    Drain();  // the new leader's no-op, stored
-    noop_ = raft_->log().LastIndex();
-    ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 2, noop_)).ok());
-    Drain();
-    ASSERT_EQ(raft_->log().applied(), noop_);
   }
 
-  pb::Message Reply(pb::MessageType type, uint64_t from, uint64_t index) {
-    pb::Message m;
-    m.set_type(type);
-    m.set_from(from);
-    m.set_to(1);
-    m.set_term(raft_->term());
-    m.set_index(index);
-    return m;
-  }
-
-  // The host's write of a Ready: entries and hard state stored.
+  // The host's write of a Ready: snapshot, entries and hard state stored.
   void Store(const Ready& rd) {
+    if (rd.snapshot) ASSERT_TRUE(storage_.ApplySnapshot(*rd.snapshot).ok());
     ASSERT_TRUE(storage_.Append(rd.entries).ok());
     if (rd.hard_state) storage_.SetHardState(*rd.hard_state);
   }
 
+  // Every Ready stored, its membership changes applied, advanced.
   void Drain() {
     while (raft_->HasReady()) {
       Ready rd = raft_->GetReady();
@@ -68,6 +52,17 @@ class ApplyDuringWriteTest : public ::testing::Test {
     }
   }
 
+  // A message to node 1 in the current term.
+  pb::Message To1(pb::MessageType type, uint64_t from, uint64_t index) {
+    pb::Message m;
+    m.set_type(type);
+    m.set_from(from);
+    m.set_to(1);
+    m.set_term(raft_->term());
+    m.set_index(index);
+    return m;
+  }
+
   static std::vector<std::string> Payloads(const std::vector<pb::Entry>& entries) {
     std::vector<std::string> out;
     for (const pb::Entry& e : entries) out.push_back(e.data());
@@ -76,6 +71,24 @@ class ApplyDuringWriteTest : public ::testing::Test {
 
   MemoryStorage storage_;
   std::unique_ptr<Raft> raft_;
+};
+
+// Node 1 as the leader of term 2, its no-op committed and applied.
+class ApplyDuringWriteTest : public CoreTest {
+ protected:
+  void SetUp() override {
+    CoreTest::SetUp();
+    raft_->Campaign();
+    Drain();
+    ASSERT_TRUE(raft_->Step(To1(pb::MSG_VOTE_RESP, 2, 0)).ok());
+    ASSERT_EQ(raft_->role(), Role::kLeader);
+    Drain();  // the new leader's no-op, stored
+    noop_ = raft_->log().LastIndex();
+    ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 2, noop_)).ok());
+    Drain();
+    ASSERT_EQ(raft_->log().applied(), noop_);
+  }
+
   uint64_t noop_ = 0;
 };
 
@@ -89,13 +102,13 @@ TEST_F(ApplyDuringWriteTest, ACommitLearntDuringAWriteIsAppliedAtOnce) {
 
   // Follower 2 stores both: "a" commits (leader and 2); "b" too, but the
   // leader does not hold it durably yet.
-  ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 2, a + 1)).ok());
+  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 2, a + 1)).ok());
   Raft::Unblocked early = raft_->TakeUnblocked();
   EXPECT_EQ(Payloads(early.committed_entries), std::vector<std::string>{"a"});
   EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "handed out once";
 
   // Follower 3 too: "b" is committed by the two followers, still not stored here.
-  ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 3, a + 1)).ok());
+  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 3, a + 1)).ok());
   EXPECT_EQ(raft_->log().committed(), a + 1);
   EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "not durable on this node yet";
 
@@ -112,46 +125,27 @@ TEST_F(ApplyDuringWriteTest, ACommitLearntDuringAWriteIsAppliedAtOnce) {
 TEST_F(ApplyDuringWriteTest, NothingIsHandedOutWithoutAnOutstandingReady) {
   ASSERT_TRUE(raft_->Propose("a").ok());
   Drain();
-  ASSERT_TRUE(raft_->Step(Reply(pb::MSG_APP_RESP, 2, raft_->log().LastIndex())).ok());
+  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 2, raft_->log().LastIndex())).ok());
   EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "the next Ready carries them";
   Ready rd = raft_->GetReady();
   EXPECT_EQ(Payloads(rd.committed_entries), std::vector<std::string>{"a"});
   raft_->Advance(rd);
 }
 
+// Node 1 as a follower of node 2, leader of term 2.
+using ApplyDuringWriteFollowerTest = CoreTest;
+
 // A follower that receives a snapshot while it writes entries hands out no
 // committed entry until the snapshot is stored; the next batch carries the
 // snapshot alone, and entries after it wait for their own write.
-TEST(ApplyDuringWriteFollowerTest, NothingIsHandedOutWhileASnapshotWaitsToBeStored) {
-  MemoryStorage storage;
-  std::vector<pb::Entry> boot = BootstrapEntries({1, 2, 3});
-  ASSERT_TRUE(storage.Append(boot).ok());
-  pb::HardState hs;
-  hs.set_term(1);
-  hs.set_commit(boot.size());
-  storage.SetHardState(hs);
-  Config cfg;
-  cfg.id = 1;
-  cfg.storage = &storage;
-  auto created = Raft::Create(cfg);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Raft& raft = **created;
-  auto store = [&](const Ready& rd) {
-    if (rd.snapshot) ASSERT_TRUE(storage.ApplySnapshot(*rd.snapshot).ok());
-    ASSERT_TRUE(storage.Append(rd.entries).ok());
-    if (rd.hard_state) storage.SetHardState(*rd.hard_state);
-  };
-  auto from_leader = [](pb::MessageType type) {
-    pb::Message m;
-    m.set_type(type);
-    m.set_from(2);
-    m.set_to(1);
+TEST_F(ApplyDuringWriteFollowerTest, NothingIsHandedOutWhileASnapshotWaitsToBeStored) {
+  auto from_leader = [&](pb::MessageType type, uint64_t index) {
+    pb::Message m = To1(type, 2, index);
     m.set_term(2);
     return m;
   };
   auto append = [&](uint64_t prev, uint64_t prev_term, const std::string& data, uint64_t commit) {
-    pb::Message m = from_leader(pb::MSG_APP);
-    m.set_index(prev);
+    pb::Message m = from_leader(pb::MSG_APP, prev);
     m.set_log_term(prev_term);
     m.set_commit(commit);
     pb::Entry* e = m.add_entries();
@@ -160,49 +154,38 @@ TEST(ApplyDuringWriteFollowerTest, NothingIsHandedOutWhileASnapshotWaitsToBeStor
     e->set_data(data);
     return m;
   };
-  while (raft.HasReady()) {  // the bootstrap membership, applied
-    Ready rd = raft.GetReady();
-    for (const pb::Entry& e : rd.committed_entries) {
-      pb::ConfChange cc;
-      if (cc.ParseFromString(e.data())) raft.ApplyConfChange(cc);
-    }
-    store(rd);
-    raft.Advance(rd);
-  }
 
-  ASSERT_TRUE(raft.Step(append(3, 1, "x", 4)).ok());
-  Ready write = raft.GetReady();  // entry 4 is being written (committed already)
+  ASSERT_TRUE(raft_->Step(append(3, 1, "x", 4)).ok());
+  Ready write = raft_->GetReady();  // entry 4 is being written (committed already)
   ASSERT_EQ(write.entries.size(), 1u);
   EXPECT_TRUE(write.committed_entries.empty());
-  EXPECT_TRUE(raft.TakeUnblocked().committed_entries.empty()) << "not durable here yet";
-  pb::Message snap = from_leader(pb::MSG_SNAP);
+  EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty()) << "not durable here yet";
+  pb::Message snap = from_leader(pb::MSG_SNAP, 0);
   snap.mutable_snapshot()->mutable_metadata()->set_index(20);
   snap.mutable_snapshot()->mutable_metadata()->set_term(2);
   for (uint64_t v : {1, 2, 3}) snap.mutable_snapshot()->mutable_metadata()->mutable_conf_state()->add_voters(v);
-  ASSERT_TRUE(raft.Step(snap).ok());
-  EXPECT_EQ(raft.log().committed(), 20u);
-  EXPECT_TRUE(raft.TakeUnblocked().committed_entries.empty());
-  store(write);
-  raft.Advance(write);
+  ASSERT_TRUE(raft_->Step(snap).ok());
+  EXPECT_EQ(raft_->log().committed(), 20u);
+  EXPECT_TRUE(raft_->TakeUnblocked().committed_entries.empty());
+  Store(write);
+  raft_->Advance(write);
 
-  Ready install = raft.GetReady();
+  Ready install = raft_->GetReady();
   ASSERT_TRUE(install.snapshot.has_value());
   EXPECT_TRUE(install.committed_entries.empty());
-  store(install);
-  raft.Advance(install);
-  EXPECT_EQ(raft.log().applied(), 20u);
+  Store(install);
+  raft_->Advance(install);
+  EXPECT_EQ(raft_->log().applied(), 20u);
 
-  ASSERT_TRUE(raft.Step(append(20, 2, "y", 21)).ok());  // committed as it arrives
-  Ready with_y = raft.GetReady();
+  ASSERT_TRUE(raft_->Step(append(20, 2, "y", 21)).ok());  // committed as it arrives
+  Ready with_y = raft_->GetReady();
   EXPECT_EQ(with_y.entries.size(), 1u);
   EXPECT_TRUE(with_y.committed_entries.empty()) << "not durable here before this write";
-  store(with_y);
-  raft.Advance(with_y);
-  Ready after = raft.GetReady();
-  ASSERT_EQ(after.committed_entries.size(), 1u);
-  EXPECT_EQ(after.committed_entries[0].data(), "y");
-  raft.Advance(after);
+  Store(with_y);
+  raft_->Advance(with_y);
+  Ready after = raft_->GetReady();
+  EXPECT_EQ(Payloads(after.committed_entries), std::vector<std::string>{"y"});
+  raft_->Advance(after);
 }
-
 }  // namespace
 }  // namespace consensus
