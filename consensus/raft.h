@@ -292,6 +292,10 @@ class Raft {
 
   explicit Raft(const Config& c);
 
+  static pb::Message NewMessage(pb::MessageType type, uint64_t to);
+  // Read-index requests and transfer orders carry no term (see raft.proto).
+  static bool IsTermless(pb::MessageType t);
+
   // Role transitions.
   void Reset(uint64_t term);
   void BecomeFollower(uint64_t term, uint64_t lead);
