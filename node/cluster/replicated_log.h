@@ -199,6 +199,8 @@ class ReplicatedLog {
   // Addresses of members the snapshot knows and the command line does not.
   void LearnAddresses(const pb::SnapshotMeta& m);
   void InstallReceived(const consensus::pb::Snapshot& snap);
+  // A node that cannot make its log durable must not vote or acknowledge.
+  [[noreturn]] static void ExitOnLogFailure(std::string_view what, const absl::Status& s);
 
   asio::io_context& io_;
   storage::LogStore* store_;

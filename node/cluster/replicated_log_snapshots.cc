@@ -1,0 +1,200 @@
+// ReplicatedLog's snapshots: the newest durable one loaded at start, one
+// received from the leader installed, one of this node's own adopted (its
+// file checked and fsynced, the log compacted behind it, a tail kept for
+// followers).
+
+#include "absl/strings/str_cat.h"
+#include "node/cluster/replicated_log.h"
+#include "node/logged_state.h"
+#include "node/logging.h"
+
+namespace node {
+
+namespace cpb = consensus::pb;
+
+namespace {
+constexpr char kSnapshotKey[] = "snapshot";           // the newest snapshot
+constexpr char kPrevSnapshotKey[] = "snapshot.prev";  // the one before: the log goes back to it
+}  // namespace
+
+// The newest snapshot whose file checks out; if it does not, the previous
+// one (the log was only compacted up to it). Never partial state.
+absl::Status ReplicatedLog::LoadSnapshot() {
+  std::vector<pb::SnapshotMeta> candidates;
+  for (const char* key : {kSnapshotKey, kPrevSnapshotKey}) {
+    auto raw = store_->GetMeta(key);
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) continue;
+    pb::SnapshotMeta m;
+    if (!m.ParseFromString(**raw)) return absl::DataLossError(absl::StrCat("snapshot record ", key, " is corrupt"));
+    candidates.push_back(std::move(m));
+  }
+  if (candidates.empty()) return absl::OkStatus();
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const pb::SnapshotMeta& m = candidates[i];
+    if (absl::Status s = snapshots_.Verify(m); !s.ok()) {
+      Log(LogComponent::kRaft, LogLevel::kError, "snapshot %d is not usable (%s)%s", m.index(), s.ToString(),
+          i + 1 < candidates.size() ? "; trying the previous one" : "");
+      continue;
+    }
+    if (store_->FirstIndex() > m.index() + 1) {
+      Log(LogComponent::kRaft, LogLevel::kError, "snapshot %d: the log after it was compacted away", m.index());
+      continue;
+    }
+    snapshot_ = m;
+    if (i == 0 && candidates.size() > 1) prev_snapshot_ = candidates[1];
+    cpb::Snapshot snap;
+    snap.set_data(m.SerializeAsString());
+    snap.mutable_metadata()->set_index(m.index());
+    snap.mutable_metadata()->set_term(m.term());
+    for (uint64_t v : m.voters()) snap.mutable_metadata()->mutable_conf_state()->add_voters(v);
+    for (uint64_t l : m.learners()) snap.mutable_metadata()->mutable_conf_state()->add_learners(l);
+    conf_history_[m.index()] = snap.metadata().conf_state();
+    Log(LogComponent::kRaft, LogLevel::kInfo, "starting from snapshot %d (term %d, %d bytes)", m.index(), m.term(), m.size());
+    return mem_.ApplySnapshot(snap);
+  }
+  return absl::DataLossError(
+      "no usable snapshot (see above): this node cannot rebuild its state. Remove it from the cluster, wipe its "
+      "--dir and add it back under a new id; it then gets a snapshot from the leader");
+}
+
+// The snapshot the leader sent is durable: the core's view, the membership
+// and the addresses follow it, and the host loads it into its state machine.
+void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
+  pb::SnapshotMeta meta;
+  meta.ParseFromString(snap.data());
+  if (auto s = mem_.ApplySnapshot(snap); !s.ok()) {
+    ExitOnLogFailure(absl::StrCat("snapshot ", meta.index(), " from the leader"), s);
+  }
+  prev_snapshot_.reset();
+  snapshot_ = meta;
+  conf_history_.clear();
+  conf_history_[meta.index()] = snap.metadata().conf_state();
+  const cpb::ConfState& cs = snap.metadata().conf_state();
+  sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
+  LearnAddresses(meta);
+  Log(LogComponent::kRaft, LogLevel::kInfo, "installed snapshot %d (term %d, %d bytes) from the leader", meta.index(), meta.term(),
+      meta.size());
+  const std::string keep = meta.file();
+  asio::post(files_, [this, keep] {
+    SnapshotStore(snapshots_.dir()).RemoveOthers(keep);
+    (void)store_->ReclaimSpace();
+  });
+  if (on_snapshot) on_snapshot(meta);
+}
+
+cpb::ConfState ReplicatedLog::ConfStateAt(uint64_t index) const {
+  auto it = conf_history_.upper_bound(index);
+  if (it == conf_history_.begin()) return raft_->conf_state();  // before anything known: the current one
+  return std::prev(it)->second;
+}
+
+void ReplicatedLog::LearnAddresses(const pb::SnapshotMeta& m) {
+  for (const auto& [id, text] : m.addresses()) {
+    PeerAddress addr;
+    if (configured_.contains(id) || id == options_.id || !PeerAddress::Parse(text, &addr)) continue;
+    options_.peers[id] = addr;
+    if (transport_) transport_->SetPeer(id, addr.host, addr.raft_port);
+  }
+}
+
+void ReplicatedLog::RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta& meta,
+                                   const std::optional<pb::SnapshotMeta>& prev) {
+  w->meta[kSnapshotKey] = meta.SerializeAsString();
+  if (prev) {
+    w->meta[kPrevSnapshotKey] = prev->SerializeAsString();
+  } else {
+    w->meta[kPrevSnapshotKey] = std::nullopt;
+  }
+}
+
+// The highest index the tail kept below a new snapshot at `index` may start
+// after: at most keep_entries entries and keep_bytes of payload. Reads the
+// entries in place: a snapshot lands every few seconds under heavy writes, and
+// copying a tail of up to keep_bytes to measure it stalled the event loop.
+uint64_t ReplicatedLog::TailFloor(uint64_t index) const {
+  const uint64_t first = mem_.FirstIndex().value_or(1);
+  const uint64_t lo = std::max(first, index > options_.keep_entries ? index - options_.keep_entries + 1 : 1);
+  if (lo > index) return index;
+  if (!mem_.At(lo) || !mem_.At(index)) return lo - 1;
+  uint64_t bytes = 0;
+  uint64_t floor = index;
+  for (uint64_t i = index; i >= lo; --i) {
+    bytes += mem_.At(i)->data().size();
+    if (bytes > options_.keep_bytes) break;
+    floor = i - 1;
+  }
+  return floor;
+}
+
+// The core's view follows the store: the new snapshot, and the mirror keeps
+// only the entries after `compact_to`.
+void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to, uint64_t mirror_to) {
+  cpb::ConfState cs;
+  for (uint64_t v : meta.voters()) cs.add_voters(v);
+  for (uint64_t l : meta.learners()) cs.add_learners(l);
+  if (auto s = mem_.CreateSnapshot(meta.index(), cs, meta.SerializeAsString()); !s.ok()) {
+    Log(LogComponent::kRaft, LogLevel::kWarning, "snapshot %d: %s", meta.index(), s.status().ToString());
+    return;
+  }
+  if (mirror_to > 0) {
+    if (auto s = mem_.Compact(mirror_to); !s.ok()) Log(LogComponent::kRaft, LogLevel::kWarning, "compact to %d: %s", mirror_to, s.ToString());
+  }
+  prev_snapshot_ = snapshot_;
+  snapshot_ = meta;
+  conf_history_.erase(conf_history_.begin(), conf_history_.lower_bound(compact_to));
+  const std::string keep = meta.file(), keep_prev = prev_snapshot_ ? prev_snapshot_->file() : "";
+  asio::post(files_, [this, keep, keep_prev] {
+    // Older files are dropped, their entries' space given back.
+    SnapshotStore(snapshots_.dir()).RemoveOthers(keep, keep_prev);
+    if (auto s = store_->ReclaimSpace(); !s.ok()) Log(LogComponent::kRaft, LogLevel::kWarning, "reclaiming log space: %s", s.ToString());
+  });
+}
+
+void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMeta carried,
+                                std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
+  auto term = mem_.Term(index);
+  if (!term.ok() || (snapshot_ && index <= snapshot_->index())) {
+    return done(absl::FailedPreconditionError(absl::StrCat("no snapshot at ", index, ": the log has moved past it")));
+  }
+  const cpb::ConfState cs = ConfStateAt(index);
+  const std::optional<pb::SnapshotMeta> prev = snapshot_;
+  // On disk, the log stays back to the previous snapshot (the fallback if
+  // the newest file is ever found corrupt) and a tail for followers; in
+  // memory, only the tail.
+  const uint64_t tail_floor = TailFloor(index);
+  const uint64_t compact_to = prev ? std::min(prev->index(), tail_floor) : 0;
+  std::map<uint64_t, std::string> addresses;
+  for (const auto& [id, addr] : options_.peers) addresses[id] = addr.ToString();
+  // Off the event loop: checksum and fsync the file, then make it the newest
+  // snapshot (synced) and compact the log up to the previous one.
+  asio::post(files_, [this, file, index, t = *term, cs, prev, compact_to, tail_floor, addresses,
+                      carried = std::move(carried),
+                      done = std::move(done), alive = alive_] {
+    auto meta = snapshots_.Adopt(file, index, t);
+    if (meta.ok()) {
+      for (uint64_t v : cs.voters()) meta->add_voters(v);
+      for (uint64_t l : cs.learners()) meta->add_learners(l);
+      for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
+      LoggedState::Copy(carried, &*meta);
+    }
+    asio::post(worker_, [this, meta, prev, compact_to, tail_floor, done, alive] {
+      if (!*alive) return;
+      absl::Status s = meta.status();
+      if (s.ok()) {
+        storage::LogWrite w;
+        RecordSnapshot(&w, *meta, prev);
+        if (compact_to > 0) w.compact_to = compact_to;
+        s = store_->Write(w);
+      }
+      asio::post(io_, [this, meta, s, compact_to, tail_floor, done, alive] {
+        if (!*alive) return;
+        if (!s.ok()) return done(s);
+        InstallCompacted(*meta, compact_to, tail_floor);
+        done(*meta);
+      });
+    });
+  });
+}
+
+}  // namespace node
