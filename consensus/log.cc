@@ -229,21 +229,17 @@ void RaftLog::AppliedTo(uint64_t i) {
   applied_ = i;
 }
 
-void RaftLog::ApplyingTo(uint64_t i) {
-  RAFT_CHECK(i <= committed_, "applying ", i, " past the commit index ", committed_);
-  applying_ = std::max(applying_, i);
+bool RaftLog::HasNextCommittedEntries() const {
+  return std::min(committed_, PersistedLastIndex()) > std::max(applying(), FirstIndex() - 1);
 }
 
-bool RaftLog::HasNextCommittedEntries(uint64_t limit) const {
-  return std::min(committed_, limit) > std::max(applying(), FirstIndex() - 1);
-}
-
-std::vector<pb::Entry> RaftLog::NextCommittedEntries(uint64_t limit) const {
+std::vector<pb::Entry> RaftLog::TakeNextCommittedEntries() {
   const uint64_t lo = std::max(applying() + 1, FirstIndex());
-  const uint64_t hi = std::min(committed_, limit);
+  const uint64_t hi = std::min(committed_, PersistedLastIndex());
   if (hi < lo) return {};
   absl::StatusOr<std::vector<pb::Entry>> ents = Slice(lo, hi + 1, max_applying_bytes_);
   RAFT_CHECK(ents.ok(), "committed entries [", lo, ",", hi + 1, "): ", ents.status().ToString());
+  applying_ = ents->back().index();
   return *std::move(ents);
 }
 

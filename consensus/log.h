@@ -90,14 +90,13 @@ class RaftLog {
   bool MaybeCommit(uint64_t max_index, uint64_t term);
   void CommitTo(uint64_t c);
   void AppliedTo(uint64_t i);
-  // The host took the committed entries up to i; it applies them before it
-  // next calls Advance() (applied() follows then).
-  void ApplyingTo(uint64_t i);
 
-  // Committed entries after those handed out (applying()), up to `limit`,
-  // bounded by max_applying_bytes.
-  bool HasNextCommittedEntries(uint64_t limit) const;
-  std::vector<pb::Entry> NextCommittedEntries(uint64_t limit) const;
+  // Committed entries after those handed out (applying()) that are durable
+  // here (up to PersistedLastIndex()), bounded by max_applying_bytes.
+  bool HasNextCommittedEntries() const;
+  // Hands them out: the host applies them before it next calls Advance()
+  // (applied() follows then).
+  std::vector<pb::Entry> TakeNextCommittedEntries();
 
   // Snapshot to send to a follower: the unstable one if any, else storage's.
   absl::StatusOr<pb::Snapshot> Snapshot() const;

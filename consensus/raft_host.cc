@@ -196,7 +196,7 @@ bool Raft::HasReady() const {
       (pending_bcast_entries_ || pending_bcast_commit_ || pending_read_heartbeat_)) {
     return true;
   }
-  return log_.HasNextCommittedEntries(log_.PersistedLastIndex());
+  return log_.HasNextCommittedEntries();
 }
 
 Ready Raft::GetReady() {
@@ -207,10 +207,7 @@ Ready Raft::GetReady() {
   if (log_.unstable().snapshot()) rd.snapshot = *log_.unstable().snapshot();
   // Entries this very Ready stores wait for the next one (or TakeUnblocked):
   // what the host gets it may apply while it writes.
-  if (log_.HasNextCommittedEntries(log_.PersistedLastIndex())) {
-    rd.committed_entries = log_.NextCommittedEntries(log_.PersistedLastIndex());
-    log_.ApplyingTo(rd.committed_entries.back().index());
-  }
+  rd.committed_entries = log_.TakeNextCommittedEntries();
   if (!rd.entries.empty()) {
     rd.last_entry_index = rd.entries.back().index();
     rd.last_entry_term = rd.entries.back().term();
@@ -249,10 +246,7 @@ Raft::Unblocked Raft::TakeUnblocked() {
   read_states_.clear();
   // PersistedLastIndex() is 0 while a received snapshot waits to be stored,
   // and short of the entries the outstanding write stores.
-  if (ready_outstanding_ && log_.HasNextCommittedEntries(log_.PersistedLastIndex())) {
-    out.committed_entries = log_.NextCommittedEntries(log_.PersistedLastIndex());
-    if (!out.committed_entries.empty()) log_.ApplyingTo(out.committed_entries.back().index());
-  }
+  if (ready_outstanding_) out.committed_entries = log_.TakeNextCommittedEntries();
   return out;
 }
 
