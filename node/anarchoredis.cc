@@ -77,6 +77,11 @@ ABSL_FLAG(bool, follower_reads, true,
           "A follower serves reads from its own redis-server, still linearizable: it asks the leader "
           "for a read index (one round for all reads waiting) and reads once its redis-server applied "
           "that far. Off: a follower forwards reads to the leader, like writes.");
+ABSL_FLAG(bool, shared_child_link, true,
+          "The leader sends its clients' plain data commands (reads and writes of keys, outside "
+          "MULTI, subscriptions and tracking) to its redis-server on one connection they share: one "
+          "write and one read for the requests of many clients. Off: each client's requests take "
+          "its own connection to the redis-server.");
 ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
@@ -224,6 +229,7 @@ bool ServerFlags(node::ServerOptions& options) {
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
   options.follower_reads = absl::GetFlag(FLAGS_follower_reads);
+  options.shared_child_link = absl::GetFlag(FLAGS_shared_child_link);
   options.test_follower_reads_no_wait = absl::GetFlag(FLAGS_test_follower_reads_no_wait);
   if (!node::gate::ParseBrokenRule(absl::GetFlag(FLAGS_test_break_gate), &options.test_broken_gate_rule)) {
     std::cerr << "anarchoredis: unknown --test_break_gate rule '" << absl::GetFlag(FLAGS_test_break_gate) << "'\n";

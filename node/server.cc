@@ -127,6 +127,7 @@ absl::Status Server::Start() {
     follower_reads_ = std::make_unique<FollowerReads>(io_, std::move(hooks));
     if (options_.test_follower_reads_no_wait) follower_reads_->SkipWaitForTest();
   }
+  if (options_.shared_child_link) StartSharedLink();
   if (auto s = rlog_->Start(); !s.ok()) return s;
   if (const auto& snap = rlog_->snapshot()) {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
@@ -165,6 +166,9 @@ void Server::Stop() {
   control_.Close();
   gate_.Reset();
   if (follower_reads_) follower_reads_->Clear();
+  if (shared_link_) {
+    LoseSharedRequests(shared_link_->Close(), "UNKNOWN the node is shutting down; the outcome of this request is unknown");
+  }
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (auto& [_, s] : sessions) s->Abort("UNKNOWN the node is shutting down; the outcome of this request is unknown");
@@ -268,6 +272,7 @@ void Server::EndLeaderEpoch(const std::string& error) {
   DrainGate();  // replies released before the end were right to leave
   gate_.Reset();
   EndLeadershipChecks();
+  if (shared_link_) LoseSharedRequests(shared_link_->Close(), error);
   AbortSessions(error);
 }
 

@@ -34,6 +34,7 @@
 #include "node/front/client_view.h"
 #include "node/front/command_table.h"
 #include "node/front/follower_reads.h"
+#include "node/front/shared_child_link.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
@@ -84,6 +85,9 @@ struct ServerOptions {
   // Testing only, and unsafe: follower reads run without waiting for a read
   // index, to prove that the fault tests catch stale reads.
   bool test_follower_reads_no_wait = false;
+  // The leader sends its sessions' plain data commands to its child on one
+  // shared link (SharedChildLink); off: every session on its own connection.
+  bool shared_child_link = true;
 };
 
 // A divergence check's point: the leader child's DEBUG DIGEST of the state
@@ -123,6 +127,13 @@ class Server {
   // Reads this follower serves from its own child; null while it leads, or
   // with --follower_reads off.
   FollowerReads* follower_reads() { return is_leader_ || promoted_ ? nullptr : follower_reads_.get(); }
+  // The link to this leader's child that sessions share for plain data
+  // commands; null unless this node leads and serves, or with
+  // --shared_child_link off.
+  SharedChildLink* shared_link() { return is_leader_ && leader_ready_ ? shared_link_.get() : nullptr; }
+  // CLIENT PAUSE (for `ms`) or UNPAUSE (0) goes to the child: while it holds
+  // requests, new ones stay off the shared link (see SharedChildLink::HoldFor).
+  void PauseSharedLink(int64_t ms);
   // The gate may have work (released replies, a read round to start): done
   // on the next turn of the event loop.
   void GateChanged();
@@ -241,6 +252,9 @@ class Server {
   // work, start a fresh child and apply the committed log to it again.
   void RebuildChild(const std::string& why);
   void AbortSessions(const std::string& error);
+  void StartSharedLink();
+  // The shared link closed: the sessions of these requests get `error`.
+  void LoseSharedRequests(const std::vector<SharedChildLink::Tag>& unanswered, const std::string& error);
   void NotifySessions();
   void WatchChild();
   void PollChild();
@@ -329,6 +343,8 @@ class Server {
   gate::ConsistencyGate gate_;
   bool gate_drain_posted_ = false;
   std::unique_ptr<FollowerReads> follower_reads_;
+  std::unique_ptr<SharedChildLink> shared_link_;
+  std::vector<std::shared_ptr<ClientSession>> shared_touched_;  // answered on it, flushed after each batch
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted
   bool promoted_ = false;  // the child is a master: this node leads and reads its stream

@@ -101,6 +101,41 @@ void Server::AbortSessions(const std::string& error) {
   for (auto& s : all) s->UpstreamLost(error);
 }
 
+void Server::StartSharedLink() {
+  SharedChildLink::Hooks hooks;
+  hooks.socket_path = child_options_.socket_path;
+  hooks.auth = child_auth_request_;
+  hooks.name = kSharedLinkName;
+  hooks.reply = [this](SharedChildLink::Tag session, std::string_view bytes, char type, ByteBlock&& big) {
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return;  // closed (a session with requests there stays until answered)
+    it->second->OnSharedReply(bytes, type, std::move(big));
+    if (shared_touched_.empty() || shared_touched_.back() != it->second) shared_touched_.push_back(it->second);
+  };
+  hooks.replies_done = [this] {
+    std::vector<std::shared_ptr<ClientSession>> touched = std::move(shared_touched_);
+    shared_touched_.clear();
+    for (auto& s : touched) s->AfterSharedReplies();
+  };
+  hooks.lost = [this](std::vector<SharedChildLink::Tag> unanswered) {
+    LoseSharedRequests(unanswered, "UNKNOWN the node lost its link to its redis-server; the outcome of this request is unknown");
+  };
+  shared_link_ = std::make_unique<SharedChildLink>(io_, std::move(hooks));
+}
+
+void Server::LoseSharedRequests(const std::vector<SharedChildLink::Tag>& unanswered, const std::string& error) {
+  std::vector<std::shared_ptr<ClientSession>> lost;
+  for (const SharedChildLink::Tag session : unanswered) {
+    auto it = sessions_.find(session);
+    if (it != sessions_.end() && (lost.empty() || lost.back() != it->second)) lost.push_back(it->second);
+  }
+  for (auto& s : lost) s->SharedLinkLost(error);  // (again for a session seen twice: a no-op)
+}
+
+void Server::PauseSharedLink(int64_t ms) {
+  if (shared_link_) shared_link_->HoldFor(std::chrono::milliseconds(ms));
+}
+
 void Server::NotifySessions() {
   std::vector<std::shared_ptr<ClientSession>> all;
   for (auto& [_, s] : sessions_) all.push_back(s);

@@ -86,6 +86,7 @@ std::string Server::StatusReply(int proto) const {
       {"follower_reads", options_.follower_reads ? "on" : "off"},
       {"follower_reads_served", absl::StrCat(follower_reads_ ? follower_reads_->served() : 0)},
       {"follower_reads_waiting", absl::StrCat(follower_reads_ ? follower_reads_->waiting() : 0)},
+      {"shared_link_requests", absl::StrCat(shared_link_ ? shared_link_->sent() : 0)},
       {"scripts_killed", absl::StrCat(scripts_killed_)},
       {"digest_checks", absl::StrCat(digest_checks_)},
       {"digest_mismatches", absl::StrCat(digest_mismatches_)},

@@ -17,6 +17,9 @@ namespace node {
 // The name prefix of the node's own connections to its child (CLIENT SETNAME):
 // CLIENT LIST, CLIENT KILL and INFO's client count leave them out.
 inline constexpr char kInternalClientPrefix[] = "anarcho:";
+// The shared link's name after the prefix (SharedChildLink): its commands
+// are clients'.
+inline constexpr char kSharedLinkName[] = "shared";
 
 // The node's own user in its child. A client's connection runs as the user the
 // client authenticates as (`default` at first); the node's own links (control,

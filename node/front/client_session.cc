@@ -22,6 +22,9 @@ constexpr size_t kMaxSlots = 64 * 1024;
 constexpr size_t kMaxOutput = 64 * 1024 * 1024;
 // A request or reply this big moves between sockets without a copy.
 constexpr size_t kTakeBytes = 1 << 20;
+// Bigger requests take the client's own link: the other sessions' requests
+// on the shared link would wait while it is written.
+constexpr size_t kMaxSharedRequest = 64 * 1024;
 
 RequestClass ClassOf(gate::Kind kind) {
   switch (kind) {
@@ -273,6 +276,13 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   ctx.port = server_.options().port;
   ctx.bind = server_.options().bind;
   ctx.node_acl = &server_.node_acl();
+  if (!shared_.expects.empty() && (raw.size() > kMaxSharedRequest || !router_.Shareable(args, ctx))) {
+    // It would take the own link: it runs once this session's requests on
+    // the shared link were answered (SharedDrained routes it then).
+    shared_.resume_input = true;
+    stalled_ = true;
+    return false;
+  }
   Route r = router_.Decide(args, ctx);
   if (server_.has_monitors()) ShowToMonitors(args, r);
   switch (r.action) {
@@ -326,6 +336,14 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
 }
 
 void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
+  const bool shared = UsesSharedLink(r, raw);
+  if (!shared && !shared_.expects.empty()) {
+    // HandleRequest holds back every request that would take the own link
+    // while the shared one has some of this session's: never reached.
+    Log(LogComponent::kClient, LogLevel::kError, "session %s: a request would overtake the shared link's", describe_);
+    return Abort("UNKNOWN the node could not keep this connection's requests in order; outcome unknown");
+  }
+  if (r.pause_ms) server_.PauseSharedLink(*r.pause_ms);
   Expect e{Expect::Kind::kReply};
   e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)}, r.silent);
   if (gated()) {
@@ -356,7 +374,11 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     }
     server_.GateChanged();
   }
-  if (r.settings_check) {
+  if (shared) {
+    std::string request;
+    if (raw.empty() || raw[0] != '*') resp::AppendCommand(&request, args);  // inline request: sent as multibulk
+    server_.shared_link()->Send(id_, router_.db(), router_.proto(), request.empty() ? raw : request);
+  } else if (r.settings_check) {
     to_upstream_.Append(r.settings_check->request);  // CONFIG GET in place of the CONFIG SET
     e.settings_check = std::move(r.settings_check);
   } else if (!r.rewritten.empty()) {
@@ -378,9 +400,17 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     int64_t proto = 0;
     if (args.size() > 1 && ParseRedisInt(args[1], &proto)) e.hello_proto = static_cast<int>(proto);
   }
-  expects_.push_back(e);
+  (shared ? shared_.expects : expects_).push_back(e);
   if (r.stall) stalled_ = true;
   if (r.tag == ReplyTag::kReset) LearnAuthState();  // RESET makes the connection the default user's
+}
+
+bool ClientSession::UsesSharedLink(const Route& r, std::string_view raw) {
+  SharedChildLink* link = server_.shared_link();
+  if (link == nullptr || !r.shared || raw.size() > kMaxSharedRequest) return false;
+  if (!shared_.expects.empty()) return link->open();  // after this session's requests there
+  if (!expects_.empty()) return false;                // after this session's requests on its own link
+  return link->Ready();
 }
 
 bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view> args, std::string_view raw) {
@@ -441,17 +471,20 @@ void ClientSession::CoverAfterReplies(gate::CoverId cover) {
   // covers every session's writes of a turn of the event loop (a ROLE behind
   // each client's batch cost the child as much as a SET), and needs no
   // permission of the client's user.
+  // (Behind this session's requests in flight: all on one of its links.)
   Expect e{Expect::Kind::kControlCover};
   e.cover = cover;
-  expects_.push_back(e);
+  (shared_.expects.empty() ? expects_ : shared_.expects).push_back(e);
   CoverOnControlWhenDue();
 }
 
 void ClientSession::CoverOnControlWhenDue() {
-  while (!expects_.empty() && expects_.front().kind == Expect::Kind::kControlCover) {
-    const gate::CoverId cover = expects_.front().cover;
-    expects_.pop_front();
-    server_.CoverOnControl(cover);
+  for (RingQueue<Expect>* q : {&expects_, &shared_.expects}) {
+    while (!q->empty() && q->front().kind == Expect::Kind::kControlCover) {
+      const gate::CoverId cover = q->front().cover;
+      q->pop_front();
+      server_.CoverOnControl(cover);
+    }
   }
 }
 

@@ -123,6 +123,13 @@ void ClientSession::ClientGone() {
 // once an offset taken after the kill commits (the gate's kill cover).
 void ClientSession::LeaveGate() {
   if (left_gate_) return;
+  if (!shared_.expects.empty()) {
+    // Requests on the shared link are not stopped by killing this client's
+    // own connection: the locks hold until they were answered
+    // (SharedDrained), then the kill cover comes after their effects.
+    shared_.leave_gate = true;
+    return;
+  }
   left_gate_ = true;
   if (gated() && upstream_open_) {
     std::optional<gate::CoverId> kill = server_.gate().ClientGone(id_);
@@ -170,13 +177,23 @@ void ClientSession::Abort(std::string_view error) {
   server_.metrics().CountError(error, Metrics::ErrorKind::kOther, slots_.AbortAll(reply, &out_));
   input_closed_ = true;
   close_after_write_ = true;
+  // Covers behind its requests on the shared link would be asked for after
+  // the gate was left: dropped, as the own link's are (CloseUpstream).
+  shared_.expects.erase_if([](const Expect& e) { return e.kind == Expect::Kind::kControlCover; });
   LeaveGate();
   if (client_open_) {
     WriteClient();
-  } else {
+  } else if (!shared_.leave_gate) {
     CloseUpstream();
     MaybeClose();
   }
+}
+
+void ClientSession::SharedLinkLost(std::string_view error) {
+  shared_.expects.clear();
+  shared_.resume_input = false;
+  Abort(error);
+  SharedDrained();  // a gate left while they were in flight is left now
 }
 
 }  // namespace node

@@ -57,6 +57,33 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
   }
 }
 
+void ClientSession::OnSharedReply(std::string_view bytes, char type, ByteBlock&& big) {
+  if (shared_.expects.empty()) return;
+  Expect e = std::move(shared_.expects.front());
+  shared_.expects.pop_front();
+  if (aborted_) return;  // its slot got the error; the gate is left once all are answered
+  upstream_data_ -= e.data;
+  OnReply(e, bytes, type, std::move(big));
+  CoverOnControlWhenDue();
+}
+
+void ClientSession::AfterSharedReplies() {
+  Flush();
+  if (shared_.expects.empty()) SharedDrained();
+}
+
+void ClientSession::SharedDrained() {
+  if (std::exchange(shared_.leave_gate, false)) {
+    LeaveGate();
+    MaybeClose();
+    return;
+  }
+  if (std::exchange(shared_.resume_input, false)) {
+    stalled_ = false;
+    OnClientData();
+  }
+}
+
 // A value while the RESP2 subscribed stream is open. Returns true if it
 // belongs to the stream; false if the stream ended and the value is the
 // reply of the request after it (RESET's, or the probe's).

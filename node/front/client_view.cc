@@ -294,7 +294,7 @@ std::string SlowlogForClients(std::string_view reply, int64_t count) {
   const auto top = AggregateHeader(reply);
   if (!top || reply[0] != '*') return std::string(reply);
   std::string_view rest = reply.substr(top->second);
-  std::vector<std::string_view> kept;
+  std::vector<std::string> kept;
   for (uint64_t i = 0; i < top->first; ++i) {
     const auto entry = TakeValue(&rest);
     resp::Value v;
@@ -306,13 +306,21 @@ std::string SlowlogForClients(std::string_view reply, int64_t count) {
     const bool node_role = v.elements.size() > 3 && v.elements[3].elements.size() == 1 &&
                            absl::EqualsIgnoreCase(v.elements[3].elements[0].AsString(), "role");
     // Entry element 5 is the client's name: the node's own links are named.
-    const bool node_link = v.elements.size() > 5 && v.elements[5].AsString().starts_with(kInternalClientPrefix);
-    if (node_role || node_link) continue;
-    if (count < 0 || kept.size() < static_cast<uint64_t>(count)) kept.push_back(entry->first);
+    // The shared link's commands are its clients' (which one is not known):
+    // kept, with no name.
+    const std::string name = v.elements.size() > 5 ? v.elements[5].AsString() : "";
+    std::string named_shared;
+    resp::AppendBulkString(&named_shared, absl::StrCat(kInternalClientPrefix, kSharedLinkName));
+    const bool shared = entry->first.ends_with(named_shared);
+    if (node_role || (name.starts_with(kInternalClientPrefix) && !shared)) continue;
+    if (count >= 0 && kept.size() >= static_cast<uint64_t>(count)) continue;
+    std::string e(entry->first);
+    if (shared) e.replace(e.size() - named_shared.size(), named_shared.size(), "$0\r\n\r\n");
+    kept.push_back(std::move(e));
   }
   std::string out;
   resp::AppendArrayHeader(&out, kept.size());
-  for (std::string_view e : kept) out.append(e);
+  for (const std::string& e : kept) out.append(e);
   return out;
 }
 

@@ -196,6 +196,9 @@ void Classify(CommandSpec& spec, std::string_view parent) {
                        !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write && !spec.blocking &&
                        !kMasterOnlyReads.contains(name) &&  // subcommands are named "object|freq"
                        !kMasterOnlyReads.contains(std::string(parent));
+  spec.shared_link = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyedWrite ||
+                      spec.cls == CommandClass::kKeyspaceRead) &&
+                     !spec.scripting && !spec.pubsub && !spec.blocking;
   for (auto& [_, sub] : spec.subcommands) Classify(*sub, name);
 }
 

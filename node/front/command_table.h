@@ -84,6 +84,11 @@ struct CommandSpec {
   // the keyspace that changes nothing and is no script, pub/sub or blocking
   // command (XREAD BLOCK would hold the connection all reads share).
   bool follower_read = false;
+  // The leader may send it on the link to its child that sessions share
+  // (SharedChildLink): a read or write of keys, or a read of the keyspace, that
+  // is no script, pub/sub or blocking command (any of which would hold up the
+  // other sessions' requests, or needs the client's own connection).
+  bool shared_link = false;
   std::vector<KeySpec> key_specs;
   absl::flat_hash_map<std::string, std::unique_ptr<CommandSpec>> subcommands;
   CommandClass cls = CommandClass::kPassThrough;

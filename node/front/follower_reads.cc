@@ -5,16 +5,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "node/child/child_redis.h"
 #include "node/front/client_session.h"
-#include "node/logging.h"
-#include "resp/writer.h"
 
 namespace node {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kTakeBytes = 1 << 20;  // replies this big are handed over, not copied
 constexpr auto kRetryAfterNoLeader = std::chrono::milliseconds(20);
 constexpr std::string_view kNoConfirmation =
     "-TRYAGAIN this node could not reach the leader to confirm a read; retry\r\n";
@@ -23,13 +18,20 @@ constexpr std::string_view kLeaderChanged = "-TRYAGAIN leadership changed before
 }  // namespace
 
 FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
-    : io_(io), hooks_(std::move(hooks)), socket_(io) {}
+    : io_(io),
+      hooks_(std::move(hooks)),
+      link_(io, SharedChildLink::Hooks{
+                    .socket_path = hooks_.socket_path,
+                    .auth = hooks_.auth,
+                    .name = "reads",
+                    .reply = [this](SharedChildLink::Tag id, std::string_view bytes, char,
+                                    ByteBlock&& big) { OnReply(id, bytes, std::move(big)); },
+                    .replies_done = [this] { FlushTouched(); },
+                    .lost = [this](std::vector<SharedChildLink::Tag> unanswered) { SendAgain(unanswered); },
+                    .connected = [this] { Pump(); },
+                }) {}
 
-FollowerReads::~FollowerReads() {
-  *alive_ = false;
-  asio::error_code ec;
-  socket_.close(ec);
-}
+FollowerReads::~FollowerReads() { *alive_ = false; }
 
 void FollowerReads::Submit(const std::shared_ptr<ClientSession>& session, ReplySlots::Id slot, int db, int proto,
                            std::string request) {
@@ -107,7 +109,7 @@ void FollowerReads::Applied(uint64_t index) {
 
 void FollowerReads::ChildLost() {
   Applied(0);
-  Disconnected();
+  SendAgain(link_.Close());
 }
 
 void FollowerReads::Clear() {
@@ -122,10 +124,9 @@ void FollowerReads::Clear() {
   pending_.clear();
   arrivals_.clear();
   ready_.clear();
-  sent_.clear();
   for (auto& [_, timer] : round_timers_) timer->cancel();
   round_timers_.clear();
-  Disconnected();
+  link_.Close();
   for (auto& s : touched) s->FlushReleased();
 }
 
@@ -139,12 +140,13 @@ void FollowerReads::Pump() {
     ready_.push_back(id);
   }
   while (!ready_.empty() && !pending_.contains(ready_.front())) ready_.pop_front();
-  if (ready_.empty() || link_state_ == LinkState::kConnecting) return;
-  if (link_state_ == LinkState::kClosed) {
-    if (pending_.at(ready_.front()).index <= applied_) Connect();
+  if (ready_.empty()) return;
+  // (Connecting only once the child holds what the first read needs: a child
+  // being replaced refuses connections until then.)
+  if (!link_.open()) {
+    if (pending_.at(ready_.front()).index <= applied_) link_.Ready();
     return;
   }
-  bool any = false;
   while (!ready_.empty()) {
     auto it = pending_.find(ready_.front());
     if (it == pending_.end()) {
@@ -158,132 +160,29 @@ void FollowerReads::Pump() {
       ready_.pop_front();
       continue;
     }
-    if (p.proto != proto_) {
-      std::string hello;
-      resp::AppendCommand(&hello, {"HELLO", p.proto == 3 ? "3" : "2"});
-      out_.Append(std::move(hello));
-      sent_.push_back(0);
-      proto_ = p.proto;
-    }
-    if (p.db != db_) {
-      std::string select;
-      resp::AppendCommand(&select, {"SELECT", absl::StrCat(p.db)});
-      out_.Append(std::move(select));
-      sent_.push_back(0);
-      db_ = p.db;
-    }
-    out_.Append(std::string_view(p.request));  // kept: sent again if the connection drops
-    sent_.push_back(ready_.front());
+    link_.Send(ready_.front(), p.db, p.proto, p.request);  // kept: sent again if the connection drops
     ready_.pop_front();
-    any = true;
   }
-  if (any) Write();
 }
 
-void FollowerReads::Connect() {
-  link_state_ = LinkState::kConnecting;
-  const uint64_t epoch = link_epoch_;
-  socket_ = asio::local::stream_protocol::socket(io_);
-  socket_.async_connect(asio::local::stream_protocol::endpoint(hooks_.socket_path),
-                        [this, epoch, alive = alive_](const asio::error_code& ec) {
-                          if (!*alive || epoch != link_epoch_) return;
-                          if (ec) {
-                            // The child is being replaced: the next read (or apply) tries again.
-                            link_state_ = LinkState::kClosed;
-                            ++link_epoch_;
-                            return;
-                          }
-                          link_state_ = LinkState::kOpen;
-                          db_ = 0;
-                          proto_ = 2;
-                          std::string name = hooks_.auth;
-                          resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, "reads")});
-                          out_.Append(std::move(name));
-                          sent_.push_back(0);
-                          sent_.push_back(0);
-                          Read();
-                          Pump();
-                          Write();
-                        });
+void FollowerReads::OnReply(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  std::shared_ptr<ClientSession> session = it->second.session.lock();
+  const ReplySlots::Id slot = it->second.slot;
+  pending_.erase(it);
+  ++served_;
+  if (session && session->LocalReadAnswered(slot, bytes, std::move(big))) touched_.push_back(std::move(session));
 }
 
-void FollowerReads::Write() {
-  if (write_busy_ || out_.empty() || link_state_ != LinkState::kOpen) return;
-  writing_.TakeFrom(out_);
-  write_busy_ = true;
-  const uint64_t epoch = link_epoch_;
-  asio::async_write(socket_, writing_.buffers, [this, epoch, alive = alive_](const asio::error_code& ec, size_t) {
-    if (!*alive || epoch != link_epoch_) return;
-    write_busy_ = false;
-    writing_.Clear();
-    if (ec) return Disconnected();
-    Write();
-  });
-}
-
-void FollowerReads::Read() {
-  if (const size_t need = scanner_.HintBytesNeeded(); need > kReadChunk) in_.Reserve(need + kReadChunk);
-  const uint64_t epoch = link_epoch_;
-  socket_.async_read_some(in_.Prepare(kReadChunk), [this, epoch, alive = alive_](const asio::error_code& ec, size_t n) {
-    if (!*alive || epoch != link_epoch_) return;
-    if (ec) return Disconnected();
-    in_.Commit(n);
-    OnData();
-    if (epoch == link_epoch_) Read();
-  });
-}
-
-void FollowerReads::OnData() {
-  std::vector<std::shared_ptr<ClientSession>> touched;
-  std::string error;
-  while (!in_.empty()) {
-    size_t len = 0;
-    char type = 0;
-    const resp::ParseStatus st = scanner_.Scan(in_.data(), &len, &type, &error);
-    if (st == resp::ParseStatus::kNeedMore) break;
-    if (st == resp::ParseStatus::kError || sent_.empty()) {
-      Log(LogComponent::kClient, LogLevel::kError, "follower reads: unexpected reply from the child: %s",
-          sent_.empty() ? "nothing was asked" : error);
-      Disconnected();
-      break;
-    }
-    const std::string_view bytes = in_.data().substr(0, len);
-    ByteBlock big;
-    if (len >= kTakeBytes) {
-      big = in_.TakeFront(len);
-    } else {
-      in_.Consume(len);
-    }
-    const auto id = sent_.front();
-    sent_.pop_front();
-    if (id == 0) continue;  // our AUTH, SELECT, HELLO or CLIENT SETNAME
-    auto it = pending_.find(id);
-    if (it == pending_.end()) continue;
-    std::shared_ptr<ClientSession> session = it->second.session.lock();
-    const ReplySlots::Id slot = it->second.slot;
-    pending_.erase(it);
-    ++served_;
-    if (session && session->LocalReadAnswered(slot, bytes, std::move(big))) touched.push_back(std::move(session));
-  }
+void FollowerReads::FlushTouched() {
+  std::vector<std::shared_ptr<ClientSession>> touched = std::move(touched_);
+  touched_.clear();
   for (auto& s : touched) s->FlushReleased();
 }
 
-// The reads sent and not answered go back to the front of the line, to be sent
-// again on a new connection (reads change nothing: running one twice is fine).
-void FollowerReads::Disconnected() {
-  ++link_epoch_;
-  link_state_ = LinkState::kClosed;
-  asio::error_code ec;
-  socket_.close(ec);
-  out_.Clear();
-  writing_.Clear();
-  write_busy_ = false;
-  in_.Consume(in_.size());
-  scanner_.Reset();
-  for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
-    if (*it != 0) ready_.push_front(*it);
-  }
-  sent_.clear();
+void FollowerReads::SendAgain(const std::vector<SharedChildLink::Tag>& unanswered) {
+  for (auto it = unanswered.rbegin(); it != unanswered.rend(); ++it) ready_.push_front(*it);
   Pump();
 }
 

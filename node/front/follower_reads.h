@@ -1,11 +1,9 @@
 // A follower's reads served by its own child (shared/DESIGN.md, "The read
 // path"): FollowerReadQueue decides when each read may run; this class asks
 // the leader for read indexes through the Raft core, and sends the reads on
-// one connection to the child, which answers them in order. Each reply goes
-// back to the session's reply slot.
-//
-// The connection starts in db 0 speaking RESP2; a read in another db or for a
-// RESP3 client is preceded by SELECT or HELLO, whose replies are dropped.
+// one connection to the child (SharedChildLink), which answers them in order.
+// Each reply goes back to the session's reply slot; reads sent on a
+// connection that is lost are sent again on the next (they change nothing).
 #pragma once
 
 #include <cstdint>
@@ -20,8 +18,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "asio.hpp"
 #include "node/front/reply_slots.h"
+#include "node/front/shared_child_link.h"
 #include "node/gate/follower_reads.h"
-#include "node/output_queue.h"
 #include "node/read_buffer.h"
 #include "resp/reply_scanner.h"
 
@@ -67,7 +65,7 @@ class FollowerReads {
   void Clear();
 
   uint64_t served() const { return served_; }
-  size_t waiting() const { return queue_.waiting() + ready_.size() + sent_.size(); }
+  size_t waiting() const { return queue_.waiting() + ready_.size() + link_.in_flight(); }
 
  private:
   struct Pending {
@@ -83,18 +81,16 @@ class FollowerReads {
 
   void MaybeStartRound();
   void Pump();
-  void Connect();
-  void Write();
-  void Read();
-  void OnData();
-  void Disconnected();
+  void OnReply(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big);
+  void FlushTouched();
+  // Reads sent and not answered go back to the front of the line.
+  void SendAgain(const std::vector<SharedChildLink::Tag>& unanswered);
 
   asio::io_context& io_;
   Hooks hooks_;
   gate::FollowerReadQueue queue_;
   absl::flat_hash_map<gate::FollowerReadQueue::ReadId, Pending> pending_;
   std::deque<gate::FollowerReadQueue::ReadId> ready_;  // confirmed, to send once the child holds their index
-  std::deque<gate::FollowerReadQueue::ReadId> sent_;   // sent, by reply order (0: a SELECT or HELLO of ours)
   uint64_t applied_ = 0;
   uint64_t served_ = 0;
   // Per round in flight (by stamp): the round is lost once it fires.
@@ -102,17 +98,8 @@ class FollowerReads {
   // Arrivals, oldest first: (first read id of a moment, when) for giving up.
   std::deque<std::pair<gate::FollowerReadQueue::ReadId, std::chrono::steady_clock::time_point>> arrivals_;
 
-  // The connection to the child.
-  enum class LinkState { kClosed, kConnecting, kOpen };
-  LinkState link_state_ = LinkState::kClosed;
-  asio::local::stream_protocol::socket socket_;
-  uint64_t link_epoch_ = 0;  // bumped when the link is dropped: callbacks of older ones do nothing
-  int db_ = 0, proto_ = 2;   // the connection's, after what was sent
-  OutputQueue out_;
-  WritingChunks writing_;
-  bool write_busy_ = false;
-  ReadBuffer in_;
-  resp::ReplyScanner scanner_;
+  SharedChildLink link_;
+  std::vector<std::shared_ptr<ClientSession>> touched_;  // answered, to flush after a batch of replies
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

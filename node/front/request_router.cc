@@ -299,9 +299,35 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
     }
     case CommandClass::kPassThrough:
       return PassThrough(name, args, ctx);
-    default:
-      return DataCommand(args, *spec);
+    default: {
+      Route r = DataCommand(args, *spec);
+      r.shared = Shares(*spec, args, ctx);
+      return r;
+    }
   }
+}
+
+// CLIENT TRACKING: the connection's reads must run on it (the child tracks
+// the keys a connection read), neither on a follower's child nor on the
+// shared link. OFF alone always succeeds, anything else may turn it on;
+// inside MULTI it takes effect at EXEC, which may not run: only ever on.
+void RequestRouter::NoteTracking(std::span<const std::string_view> args) {
+  const bool on = !(args.size() == 3 && Lower(args[2]) == "off");
+  if (on || !in_multi_) tracking_ = on;
+}
+
+bool RequestRouter::Shareable(std::span<const std::string_view> args, const RouteContext& ctx) const {
+  const CommandSpec* spec = commands_.Lookup(args);
+  return spec != nullptr && Shares(*spec, args, ctx);
+}
+
+// Every route Decide takes before DecideRoute's data commands is excluded
+// here (a connection that is not authenticated, streams, monitors, relays or
+// has no leader), so Shareable and Decide agree.
+bool RequestRouter::Shares(const CommandSpec& spec, std::span<const std::string_view> args,
+                           const RouteContext& ctx) const {
+  return spec.shared_link && ArityHolds(spec, args) && !ctx.forwarding && !ctx.no_leader && ctx.authenticated &&
+         !ctx.users_in_use && !in_multi_ && !stream_ && !subscribed3_ && !tracking_ && !monitoring_;
 }
 
 // A follower relays; the leader applies the rules. It only follows what
@@ -348,10 +374,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   // MULTI) and for the reads this node's own child may serve.
   if (name == "select") return Select(args, ctx);
   if (spec != nullptr && spec->cls == CommandClass::kTransaction) return Transaction(name, ctx);
-  if (name == "client" && args.size() >= 3 && Lower(args[1]) == "tracking") {
-    // (OFF alone always succeeds; anything else may turn tracking on.)
-    tracking_ = !(args.size() == 3 && Lower(args[2]) == "off");
-  }
+  if (name == "client" && args.size() >= 3 && Lower(args[1]) == "tracking") NoteTracking(args);
   // (A call with the wrong arity goes to the leader, whose error statistics
   // count it, as INFO errorstats shows them.)
   if (spec != nullptr && spec->follower_read && !in_multi_ && !tracking_ && ArityHolds(*spec, args)) {
@@ -507,6 +530,10 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
   }
   Route r = Forward({}, in_multi_);
   if (sub == "list" || sub == "info") r.tag = ReplyTag::kClientList;
+  if (sub == "tracking" && args.size() >= 3) NoteTracking(args);
+  int64_t ms = 0;
+  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) r.pause_ms = ms;
+  if (sub == "unpause") r.pause_ms = 0;
   return r;
 }
 

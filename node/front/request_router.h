@@ -94,6 +94,12 @@ struct Route {
   // Its reply shows no data (SELECT): a follower read after it need not
   // follow it to the leader.
   bool no_data = false;
+  // kForward on the leader: it may travel on the link to the child that
+  // sessions share (RequestRouter::Shareable).
+  bool shared = false;
+  // CLIENT PAUSE (its timeout, ms) or UNPAUSE (0): the child holds writes,
+  // or everything, for that long.
+  std::optional<int64_t> pause_ms;
   // kForward: sent in place of the request (SLOWLOG GET -1 for SLOWLOG GET);
   // `count` is what the client asked for.
   std::string rewritten;
@@ -124,6 +130,13 @@ class RequestRouter {
 
   // Also applies CLIENT REPLY: a route's `silent` says its reply is dropped.
   Route Decide(std::span<const std::string_view> args, const RouteContext& ctx);
+  // Whether Decide would let this request travel on the shared link to the
+  // leader's child (Route::shared): a plain data command (CommandSpec::
+  // shared_link) of a connection with no state the child must keep for it
+  // (a transaction, a subscription, tracking, MONITOR, a user of its own).
+  // It changes nothing: a session asks before Decide whether a request must
+  // wait for its requests on the shared link to be answered.
+  bool Shareable(std::span<const std::string_view> args, const RouteContext& ctx) const;
 
   // Replies the state depends on (see ReplyTag).
   void HelloAnswered(bool ok, int requested_proto);
@@ -177,6 +190,8 @@ class RequestRouter {
   // (OK if they already hold); nullopt for any other CONFIG SET.
   std::optional<Route> NodeAddressSet(std::span<const std::string_view> args, const RouteContext& ctx);
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
+  bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
+  void NoteTracking(std::span<const std::string_view> args);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
   Route ConfigSet(std::span<const std::string_view> args, const RouteContext& ctx);

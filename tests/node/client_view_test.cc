@@ -129,6 +129,18 @@ TEST(ClientViewTest, SlowlogLeavesOutTheNodesOwnLinks) {
             "*2\r\n" + SlowlogEntry(2, {"blpop", "l", "0"}) + SlowlogEntry(1, {"PING"}, "app"));
 }
 
+// The shared link carries clients' commands: its entries stay, with no name
+// (which client sent one is not known).
+TEST(ClientViewTest, SlowlogKeepsTheSharedLinksEntriesUnnamed) {
+  const std::string shared = absl::StrCat(kInternalClientPrefix, kSharedLinkName);
+  const std::string control = absl::StrCat(kInternalClientPrefix, "control");
+  const std::string reply = "*3\r\n" + SlowlogEntry(3, {"PING"}, control) + SlowlogEntry(2, {"SORT", "l"}, shared) +
+                            SlowlogEntry(1, {"GET", "k"}, "app");
+  EXPECT_EQ(SlowlogForClients(reply, -1),
+            "*2\r\n" + SlowlogEntry(2, {"SORT", "l"}, "") + SlowlogEntry(1, {"GET", "k"}, "app"));
+  EXPECT_EQ(SlowlogForClients(reply, 1), "*1\r\n" + SlowlogEntry(2, {"SORT", "l"}, ""));
+}
+
 // ACL LOG's client-info shows the client's own address (RESP2 pairs and
 // RESP3 maps), like CLIENT LIST; the other fields are left as they were.
 TEST(ClientViewTest, AclLogShowsTheClientsAddress) {

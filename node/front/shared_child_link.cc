@@ -1,0 +1,196 @@
+#include "node/front/shared_child_link.h"
+
+#include "absl/strings/str_cat.h"
+#include "node/child/child_redis.h"
+#include "node/logging.h"
+#include "resp/writer.h"
+
+namespace node {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kTakeBytes = 1 << 20;  // replies this big are handed over, not copied
+
+}  // namespace
+
+SharedChildLink::SharedChildLink(asio::io_context& io, Hooks hooks)
+    : io_(io), hooks_(std::move(hooks)), socket_(io) {}
+
+SharedChildLink::~SharedChildLink() {
+  *alive_ = false;
+  asio::error_code ec;
+  socket_.close(ec);
+}
+
+bool SharedChildLink::Ready() {
+  if (state_ == State::kClosed) Connect();
+  if (held_until_ != std::chrono::steady_clock::time_point{}) {
+    if (std::chrono::steady_clock::now() < held_until_) return false;
+    held_until_ = {};
+  }
+  return state_ == State::kOpen;
+}
+
+void SharedChildLink::HoldFor(std::chrono::milliseconds d) {
+  held_until_ = d.count() > 0 ? std::chrono::steady_clock::now() + d : std::chrono::steady_clock::time_point{};
+}
+
+void SharedChildLink::Connect() {
+  state_ = State::kConnecting;
+  const uint64_t epoch = epoch_;
+  socket_ = asio::local::stream_protocol::socket(io_);
+  socket_.async_connect(asio::local::stream_protocol::endpoint(hooks_.socket_path),
+                        [this, epoch, alive = alive_](const asio::error_code& ec) {
+                          if (!*alive || epoch != epoch_) return;
+                          if (ec) {
+                            // The child is being replaced: the next Ready() tries again.
+                            state_ = State::kClosed;
+                            ++epoch_;
+                            return;
+                          }
+                          state_ = State::kOpen;
+                          db_ = 0;
+                          proto_ = 2;
+                          if (!hooks_.auth.empty()) Append(0, hooks_.auth);
+                          std::string setup;
+                          resp::AppendCommand(&setup, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
+                          Append(0, setup);
+                          // Clients' memory is the node's to bound (its output limits), never
+                          // a reason for the child to drop every session's requests at once.
+                          setup.clear();
+                          resp::AppendCommand(&setup, {"CLIENT", "NO-EVICT", "ON"});
+                          Append(0, setup);
+                          Read();
+                          ScheduleWrite();
+                          if (hooks_.connected) hooks_.connected();
+                        });
+}
+
+void SharedChildLink::Append(Tag tag, std::string_view request) {
+  out_.Append(request);
+  sent_.push_back(tag);
+}
+
+void SharedChildLink::Send(Tag tag, int db, int proto, std::string_view request) {
+  if (proto != proto_) {
+    std::string hello;
+    resp::AppendCommand(&hello, {"HELLO", proto == 3 ? "3" : "2"});
+    Append(0, hello);
+    proto_ = proto;
+  }
+  if (db != db_) {
+    std::string select;
+    resp::AppendCommand(&select, {"SELECT", absl::StrCat(db)});
+    Append(0, select);
+    db_ = db;
+  }
+  Append(tag, request);
+  ++requests_;
+  ++unanswered_;
+  ScheduleWrite();
+}
+
+// At the end of this turn of the event loop: every session handled in it
+// has added its requests by then.
+void SharedChildLink::ScheduleWrite() {
+  if (write_scheduled_ || write_busy_) return;
+  write_scheduled_ = true;
+  asio::post(io_, [this, epoch = epoch_, alive = alive_] {
+    if (!*alive || epoch != epoch_) return;
+    write_scheduled_ = false;
+    Write();
+  });
+}
+
+void SharedChildLink::Write() {
+  if (write_busy_ || out_.empty() || state_ != State::kOpen) return;
+  writing_.TakeFrom(out_);
+  write_busy_ = true;
+  asio::async_write(socket_, writing_.buffers, [this, epoch = epoch_, alive = alive_](const asio::error_code& ec, size_t) {
+    if (!*alive || epoch != epoch_) return;
+    write_busy_ = false;
+    writing_.Clear();
+    if (ec) return Failed();
+    Write();
+  });
+}
+
+void SharedChildLink::Read() {
+  if (const size_t need = scanner_.HintBytesNeeded(); need > kReadChunk) in_.Reserve(need + kReadChunk);
+  socket_.async_read_some(in_.Prepare(kReadChunk), [this, epoch = epoch_, alive = alive_](const asio::error_code& ec,
+                                                                                          size_t n) {
+    if (!*alive || epoch != epoch_) return;
+    if (ec) return Failed();
+    in_.Commit(n);
+    OnData();
+    if (epoch == epoch_) Read();
+  });
+}
+
+void SharedChildLink::OnData() {
+  const uint64_t epoch = epoch_;
+  std::string error;
+  bool any = false;
+  while (!in_.empty()) {
+    size_t len = 0;
+    char type = 0;
+    const resp::ParseStatus st = scanner_.Scan(in_.data(), &len, &type, &error);
+    if (st == resp::ParseStatus::kNeedMore) break;
+    const bool push = st == resp::ParseStatus::kOk && type == '>';  // the link subscribes to and tracks nothing
+    if (st == resp::ParseStatus::kError || (sent_.empty() && !push)) {
+      Log(LogComponent::kClient, LogLevel::kError, "shared child link (%s): unexpected reply: %s", hooks_.name,
+          sent_.empty() ? "nothing was asked" : error);
+      Failed();
+      return;
+    }
+    const std::string_view bytes = in_.data().substr(0, len);
+    ByteBlock big;
+    if (len >= kTakeBytes) {
+      big = in_.TakeFront(len);
+    } else {
+      in_.Consume(len);
+    }
+    if (push) continue;
+    const Tag tag = sent_.front();
+    sent_.pop_front();
+    if (tag == 0) {
+      if (type == '-') {
+        Log(LogComponent::kClient, LogLevel::kError, "shared child link (%s): the child refused the link's own request: %s",
+            hooks_.name, bytes);
+      }
+      continue;
+    }
+    any = true;
+    --unanswered_;
+    hooks_.reply(tag, bytes, type, std::move(big));
+    if (epoch != epoch_) return;  // a hook closed the link
+  }
+  if (any && hooks_.replies_done) hooks_.replies_done();
+}
+
+std::vector<SharedChildLink::Tag> SharedChildLink::Close() {
+  std::vector<Tag> unanswered;
+  for (const Tag t : sent_) {
+    if (t != 0) unanswered.push_back(t);
+  }
+  ++epoch_;
+  state_ = State::kClosed;
+  asio::error_code ec;
+  socket_.close(ec);
+  out_.Clear();
+  writing_.Clear();
+  write_busy_ = false;
+  write_scheduled_ = false;
+  in_.Consume(in_.size());
+  scanner_.Reset();
+  sent_.clear();
+  unanswered_ = 0;
+  return unanswered;
+}
+
+void SharedChildLink::Failed() {
+  std::vector<Tag> unanswered = Close();
+  if (hooks_.lost) hooks_.lost(std::move(unanswered));
+}
+
+}  // namespace node

@@ -1,0 +1,103 @@
+// One connection to this node's own child that carries the requests of many
+// sessions, in order, each tagged with whom its reply is for. It switches the
+// connection's database and protocol as each request needs (SELECT and HELLO
+// of its own, whose replies it drops), so sessions in any database and on
+// either protocol share it.
+//
+// Two users: on the leader, the plain data commands of every client session
+// (ClientSession): the requests of all clients handled in one turn of the
+// event loop leave in one write and their replies come back in one read,
+// where a connection per client took a write and a read (in the node and in
+// the child) for each client's batch; on a follower, the reads its own child
+// serves (FollowerReads).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asio.hpp"
+#include "node/byte_block.h"
+#include "node/output_queue.h"
+#include "node/read_buffer.h"
+#include "node/ring_queue.h"
+#include "resp/reply_scanner.h"
+
+namespace node {
+
+class SharedChildLink {
+ public:
+  using Tag = uint64_t;  // whom a reply is for (never 0: the link's own requests)
+  struct Hooks {
+    std::string socket_path;  // the child's
+    std::string auth;         // the AUTH request that opens the link (InternalAuthRequest)
+    std::string name;         // its CLIENT SETNAME, after kInternalClientPrefix
+    // A request's reply (`big` owns `bytes` when it was too big to copy).
+    std::function<void(Tag tag, std::string_view bytes, char type, ByteBlock&& big)> reply;
+    // After the replies of one read from the socket: callers flush once for many.
+    std::function<void()> replies_done;
+    // The connection failed: the requests sent and not answered (they may or
+    // may not have run), oldest first. Not called by Close().
+    std::function<void(std::vector<Tag> unanswered)> lost;
+    std::function<void()> connected;  // optional: the link just opened
+  };
+
+  SharedChildLink(asio::io_context& io, Hooks hooks);
+  ~SharedChildLink();
+  SharedChildLink(const SharedChildLink&) = delete;
+  SharedChildLink& operator=(const SharedChildLink&) = delete;
+
+  // Connected and not held: Send() may be called. If closed, starts connecting.
+  bool Ready();
+  // The child holds requests for up to `d` (CLIENT PAUSE; 0: UNPAUSE):
+  // Ready() says no until then, so that no session's read waits behind
+  // another session's held write. (Those sent before it still may.)
+  void HoldFor(std::chrono::milliseconds d);
+  bool open() const { return state_ == State::kOpen; }
+  // `request` (a complete RESP command) for `tag`, to run in database `db`
+  // with protocol `proto`. The requests of one turn of the event loop leave
+  // together at its end. Only while open().
+  void Send(Tag tag, int db, int proto, std::string_view request);
+  // Drops the connection. Returns the requests sent and not answered, oldest
+  // first: they never will be (they may or may not have run). Ready()
+  // connects again.
+  std::vector<Tag> Close();
+  // Requests sent since the start (the link's own not counted).
+  uint64_t sent() const { return requests_; }
+  // Requests sent and not answered yet (the link's own not counted).
+  size_t in_flight() const { return unanswered_; }
+
+ private:
+  enum class State { kClosed, kConnecting, kOpen };
+  void Connect();
+  void Append(Tag tag, std::string_view request);
+  void ScheduleWrite();
+  void Write();
+  void Read();
+  void OnData();
+  void Failed();
+
+  asio::io_context& io_;
+  Hooks hooks_;
+  State state_ = State::kClosed;
+  asio::local::stream_protocol::socket socket_;
+  uint64_t epoch_ = 0;       // bumped when the connection is dropped: older callbacks do nothing
+  int db_ = 0, proto_ = 2;  // the connection's, after what was sent
+  RingQueue<Tag> sent_;      // by reply order (0: a request of the link's own)
+  OutputQueue out_;
+  WritingChunks writing_;
+  bool write_busy_ = false;
+  bool write_scheduled_ = false;
+  ReadBuffer in_;
+  resp::ReplyScanner scanner_;
+  std::chrono::steady_clock::time_point held_until_{};
+  uint64_t requests_ = 0;
+  size_t unanswered_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace node

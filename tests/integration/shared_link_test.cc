@@ -1,0 +1,293 @@
+// The leader's link to its child that sessions share (SharedChildLink):
+// replies reach the request they answer whatever database and protocol each
+// session uses; a session's requests run in the order it sent them when they
+// move between its own connection and the shared one; many clients' plain
+// commands travel on it (and none with --shared_child_link=false); a client
+// that leaves with requests on it, or a child that dies under them, ends as
+// with a connection of its own.
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "harness.h"
+#include "node/front/shared_child_link.h"
+#include "node_fixture.h"
+#include "resp/value.h"
+#include "resp/writer.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+int64_t StatusField(int port, const std::string& field) {
+  const resp::Value v = Client(port).Call({"ANARCHO.STATUS"});
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+    int64_t n = -1;
+    if (v.elements[i].AsString() == field && absl::SimpleAtoi(v.elements[i + 1].AsString(), &n)) return n;
+  }
+  return -1;
+}
+
+// --- the link itself, against a plain redis-server ---------------------------
+
+class LinkTest : public ::testing::Test {
+ protected:
+  LinkTest() : dir_(MakeTempDir("anarcho-link")), redis_({"--unixsocket", dir_ + "/r.sock"}) {}
+  ~LinkTest() override { RemoveDir(dir_); }
+
+  node::SharedChildLink::Hooks Hooks() {
+    node::SharedChildLink::Hooks h;
+    h.socket_path = dir_ + "/r.sock";
+    h.name = "test";
+    h.reply = [this](node::SharedChildLink::Tag tag, std::string_view bytes, char, node::ByteBlock&&) {
+      replies_.emplace_back(tag, std::string(bytes));
+    };
+    h.replies_done = [this] { ++batches_; };
+    h.lost = [this](std::vector<node::SharedChildLink::Tag> unanswered) { lost_ = std::move(unanswered); };
+    return h;
+  }
+  bool RunUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io_.run_for(5ms);
+      io_.restart();
+    }
+    return done();
+  }
+  static std::string Cmd(std::initializer_list<std::string_view> args) {
+    std::string out;
+    resp::AppendCommand(&out, args);
+    return out;
+  }
+
+  std::string dir_;
+  RedisServer redis_;
+  asio::io_context io_;
+  std::vector<std::pair<node::SharedChildLink::Tag, std::string>> replies_;
+  int batches_ = 0;
+  std::optional<std::vector<node::SharedChildLink::Tag>> lost_;
+};
+
+TEST_F(LinkTest, RepliesReachTheirTagsAcrossDatabasesAndProtocols) {
+  node::SharedChildLink link(io_, Hooks());
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  link.Send(1, 0, 2, Cmd({"SET", "k", "db0"}));
+  link.Send(2, 5, 2, Cmd({"SET", "k", "db5"}));
+  link.Send(3, 0, 2, Cmd({"GET", "k"}));
+  link.Send(4, 5, 3, Cmd({"HSET", "h", "f", "v"}));
+  link.Send(5, 5, 3, Cmd({"HGETALL", "h"}));  // a RESP3 map
+  link.Send(6, 5, 2, Cmd({"HGETALL", "h"}));  // a RESP2 array
+  link.Send(7, 5, 2, Cmd({"GET", "k"}));
+  EXPECT_EQ(link.in_flight(), 7u);
+  ASSERT_TRUE(RunUntil([&] { return replies_.size() == 7; }));
+  const std::vector<std::pair<node::SharedChildLink::Tag, std::string>> want = {
+      {1, "+OK\r\n"}, {2, "+OK\r\n"}, {3, "$3\r\ndb0\r\n"}, {4, ":1\r\n"},
+      {5, "%1\r\n$1\r\nf\r\n$1\r\nv\r\n"}, {6, "*2\r\n$1\r\nf\r\n$1\r\nv\r\n"}, {7, "$3\r\ndb5\r\n"}};
+  EXPECT_EQ(replies_, want);
+  EXPECT_EQ(link.sent(), 7u);
+  EXPECT_EQ(link.in_flight(), 0u);
+  // One write for the requests of a turn, and their replies read in few.
+  EXPECT_LE(batches_, 3);
+  EXPECT_FALSE(lost_.has_value());
+}
+
+TEST_F(LinkTest, ALostConnectionNamesTheUnansweredRequests) {
+  node::SharedChildLink link(io_, Hooks());
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  link.Send(1, 0, 2, Cmd({"PING"}));
+  ASSERT_TRUE(RunUntil([&] { return replies_.size() == 1; }));
+  link.Send(2, 0, 2, Cmd({"BLPOP", "nothing", "0"}));  // holds the connection
+  link.Send(3, 0, 2, Cmd({"PING"}));
+  ASSERT_TRUE(RunUntil([&] { return link.in_flight() == 2 && batches_ == 1; }));
+  io_.run_for(50ms);  // sent
+  io_.restart();
+  ASSERT_EQ(Client(redis_.port()).Call({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}).integer, 1);
+  ASSERT_TRUE(RunUntil([&] { return lost_.has_value(); }));
+  EXPECT_EQ(*lost_, (std::vector<node::SharedChildLink::Tag>{2, 3}));
+  EXPECT_FALSE(link.open());
+  EXPECT_EQ(link.in_flight(), 0u);
+  // Ready() connects again, in db 0 and RESP2.
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  link.Send(4, 0, 2, Cmd({"ECHO", "again"}));
+  ASSERT_TRUE(RunUntil([&] { return replies_.size() == 2; }));
+  EXPECT_EQ(replies_.back(), (std::pair<node::SharedChildLink::Tag, std::string>{4, "$5\r\nagain\r\n"}));
+}
+
+TEST_F(LinkTest, HeldAfterClientPauseUntilItEnds) {
+  node::SharedChildLink link(io_, Hooks());
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  link.HoldFor(200ms);
+  EXPECT_FALSE(link.Ready());
+  std::this_thread::sleep_for(250ms);
+  EXPECT_TRUE(link.Ready());
+  link.HoldFor(60s);
+  EXPECT_FALSE(link.Ready());
+  link.HoldFor(0ms);  // UNPAUSE
+  EXPECT_TRUE(link.Ready());
+}
+
+// --- sessions on a node --------------------------------------------------------
+
+class SharedLinkTest : public SingleNodeFixture {
+ protected:
+  SharedLinkTest() : SingleNodeFixture("anarcho-shared") {}
+};
+
+// Each pipeline moves between the client's own connection (SELECT, MULTI,
+// HELLO, WATCH, CLIENT, big values, blocking commands) and the shared one:
+// any request that overtook another would change a reply.
+TEST_F(SharedLinkTest, PipelinesThatMoveBetweenLinksMatchRedis) {
+  const std::string big(100 * 1024, 'x');
+  const std::vector<std::string> requests = {
+      Req({"SET", "a", "0"}),        Req({"INCR", "a"}),         Req({"SELECT", "2"}),
+      Req({"GET", "a"}),             Req({"SET", "a", "two"}),   Req({"MULTI"}),
+      Req({"INCR", "n"}),            Req({"GET", "a"}),          Req({"EXEC"}),
+      Req({"INCR", "n"}),            Req({"SELECT", "0"}),       Req({"GET", "a"}),
+      Req({"HSET", "h", "f", "v"}),  Req({"HELLO", "3"}),        Req({"HGETALL", "h"}),
+      Req({"INCR", "a"}),            Req({"HELLO", "2"}),        Req({"HGETALL", "h"}),
+      Req({"WATCH", "a"}),           Req({"SET", "a", "mine"}),  Req({"MULTI"}),
+      Req({"GET", "a"}),             Req({"EXEC"}),              Req({"SET", "big", big}),
+      Req({"STRLEN", "big"}),        Req({"APPEND", "big", "y"}), Req({"CLIENT", "SETNAME", "c"}),
+      Req({"STRLEN", "big"}),        Req({"RPUSH", "l", "1"}),   Req({"BLPOP", "l", "1"}),
+      Req({"LLEN", "l"}),            Req({"DEL", "a", "h", "l"}), Req({"EXISTS", "a", "h", "l", "big"}),
+      "GET big\r\n",                 "SET inline 1\r\n",         Req({"GET", "inline"})};
+  // As DifferenceFromRedis, but HELLO's reply names the connection's id,
+  // which differs: only its protocol is compared.
+  RedisServer ref;
+  Client node(node_->port()), plain(ref.port());
+  for (const std::string& r : requests) {
+    node.Send(r);
+    plain.Send(r);
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    std::optional<std::string> got = node.ReadRaw(10s), want = plain.ReadRaw(10s);
+    ASSERT_TRUE(got && want) << "reply " << i;
+    if (requests[i].find("HELLO") != std::string::npos) {
+      EXPECT_EQ(got->substr(0, 2), want->substr(0, 2)) << "reply " << i;
+    } else {
+      EXPECT_EQ(*got, *want) << "reply " << i;
+    }
+  }
+  EXPECT_GT(StatusField(node_->port(), "shared_link_requests"), 0);
+}
+
+// Clients in different databases, on both protocols, at once: each sees its own.
+TEST_F(SharedLinkTest, ManyClientsInManyDatabasesSeeTheirOwn) {
+  constexpr int kClients = 8, kRounds = 50;
+  ASSERT_EQ(Client(node_->port()).Call({"SET", "shared", "x"}).AsString(), "OK");
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(kClients);
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      Client cl(node_->port());
+      const std::string db = absl::StrCat(c % 4);
+      if (cl.Call({"SELECT", db}).AsString() != "OK") return void(failures[c] = "SELECT");
+      if (c % 2 == 1 && cl.Call({"HELLO", "3"}).type != resp::Type::kMap) return void(failures[c] = "HELLO");
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string key = absl::StrCat("k", c), value = absl::StrCat(c, ":", i);
+        std::string batch = Req({"SET", key, value}) + Req({"GET", key}) + Req({"HSET", "h" + key, "f", value}) +
+                            Req({"HGETALL", "h" + key}) + Req({"GET", "shared"});
+        cl.Send(batch);
+        std::vector<resp::Value> got;
+        for (int r = 0; r < 5; ++r) {
+          auto v = cl.Read(10s);
+          if (!v) return void(failures[c] = "no reply");
+          got.push_back(*v);
+        }
+        const resp::Type want_hash = c % 2 == 1 ? resp::Type::kMap : resp::Type::kArray;
+        if (got[1].AsString() != value || got[3].type != want_hash || Str(got[3]).find(value) == std::string::npos) {
+          return void(failures[c] = absl::StrCat("round ", i, ": ", Str(got[1]), " ", Str(got[3])));
+        }
+        // "shared" is set in db 0 only: the other databases do not see it.
+        if ((got[4].type == resp::Type::kNull) != (db != "0")) return void(failures[c] = "db 0 leaked");
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], "") << "client " << c;
+  EXPECT_GE(StatusField(node_->port(), "shared_link_requests"), kClients * kRounds * 4);
+}
+
+// A client that leaves with writes in flight: they still run (as they would
+// on a connection the node had to kill after the child read them), and the
+// node serves the next client with none of its requests stuck.
+TEST_F(SharedLinkTest, AClientThatLeavesMidPipelineLeavesNothingBehind) {
+  for (int round = 0; round < 20; ++round) {
+    {
+      Client gone(node_->port());
+      std::string batch;
+      for (int i = 0; i < 200; ++i) batch += Req({"INCR", absl::StrCat("gone", round)});
+      gone.Send(batch);
+    }  // closed without reading
+    Client next(node_->port());
+    EXPECT_EQ(next.Call({"SET", "next", absl::StrCat(round)}).AsString(), "OK");
+    EXPECT_EQ(next.Call({"GET", "next"}).AsString(), absl::StrCat(round));
+  }
+  // The sessions ended: the gate holds no lock or write of theirs.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((StatusField(node_->port(), "locked_keys") != 0 || StatusField(node_->port(), "clients") > 1) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(StatusField(node_->port(), "locked_keys"), 0);
+  EXPECT_EQ(StatusField(node_->port(), "writes_in_flight"), 0);
+  EXPECT_LE(StatusField(node_->port(), "clients"), 1);
+}
+
+// The child dies under requests on the shared link: their clients get an
+// error (or a closed connection), never a reply that is not theirs, and the
+// node serves again on a new link once its child is rebuilt.
+TEST_F(SharedLinkTest, AChildThatDiesUnderTheLinkFailsItsRequests) {
+  Client a(node_->port()), b(node_->port());
+  ASSERT_EQ(a.Call({"SET", "k", "1"}).AsString(), "OK");
+  ASSERT_EQ(b.Call({"SELECT", "3"}).AsString(), "OK");
+  std::string batch;
+  for (int i = 0; i < 500; ++i) batch += Req({"INCR", "k"});
+  a.Send(batch);
+  b.Send(batch);
+  ASSERT_EQ(::kill(node_->ChildPid(), SIGKILL), 0);
+  for (Client* c : {&a, &b}) {
+    int64_t last = 0;
+    for (int i = 0; i < 500; ++i) {
+      auto v = c->Read(10s);
+      if (!v) break;  // closed
+      if (v->type == resp::Type::kError) {
+        EXPECT_EQ(v->AsString().rfind("UNKNOWN", 0), 0u) << v->AsString();
+        break;
+      }
+      ASSERT_EQ(v->type, resp::Type::kInteger) << Str(*v);
+      EXPECT_GT(v->integer, last) << "replies in order, each its own";
+      last = v->integer;
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  resp::Value v;
+  while (std::chrono::steady_clock::now() < deadline) {
+    v = Client(node_->port()).Call({"INCR", "after"});
+    if (v.type == resp::Type::kInteger) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(v.type, resp::Type::kInteger) << Str(v);
+}
+
+class NoSharedLinkTest : public SingleNodeFixture {
+ protected:
+  NoSharedLinkTest() : SingleNodeFixture("anarcho-noshared", {"--shared_child_link=false"}) {}
+};
+
+TEST_F(NoSharedLinkTest, EverySessionUsesItsOwnConnection) {
+  Client c(node_->port());
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.Call({"SET", "k", absl::StrCat(i)}).AsString(), "OK");
+  EXPECT_EQ(c.Call({"GET", "k"}).AsString(), "19");
+  EXPECT_EQ(StatusField(node_->port(), "shared_link_requests"), 0);
+}
+
+}  // namespace
+}  // namespace itest
