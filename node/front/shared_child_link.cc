@@ -48,22 +48,26 @@ void SharedChildLink::Connect() {
                             ++epoch_;
                             return;
                           }
-                          state_ = State::kOpen;
-                          db_ = 0;
-                          proto_ = 2;
-                          if (!hooks_.auth.empty()) Append(0, hooks_.auth);
-                          std::string setup;
-                          resp::AppendCommand(&setup, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
-                          Append(0, setup);
-                          // Clients' memory is the node's to bound (its output limits), never
-                          // a reason for the child to drop every session's requests at once.
-                          setup.clear();
-                          resp::AppendCommand(&setup, {"CLIENT", "NO-EVICT", "ON"});
-                          Append(0, setup);
-                          Read();
-                          ScheduleWrite();
-                          if (hooks_.connected) hooks_.connected();
+                          OnConnected();
                         });
+}
+
+void SharedChildLink::OnConnected() {
+  state_ = State::kOpen;
+  db_ = 0;
+  proto_ = 2;
+  if (!hooks_.auth.empty()) Append(0, hooks_.auth);
+  std::string setup;
+  resp::AppendCommand(&setup, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
+  // Clients' memory is the node's to bound (its output limits), never a
+  // reason for the child to drop every session's requests at once.
+  resp::AppendCommand(&setup, {"CLIENT", "NO-EVICT", "ON"});
+  out_.Append(setup);
+  sent_.push_back(0);
+  sent_.push_back(0);
+  Read();
+  ScheduleWrite();
+  if (hooks_.connected) hooks_.connected();
 }
 
 void SharedChildLink::Append(Tag tag, std::string_view request) {

@@ -74,6 +74,7 @@ class SharedChildLink {
  private:
   enum class State { kClosed, kConnecting, kOpen };
   void Connect();
+  void OnConnected();
   void Append(Tag tag, std::string_view request);
   void ScheduleWrite();
   void Write();
