@@ -7,48 +7,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "node/child/child_redis.h"
+#include "node/front/request_router_parts.h"
 #include "node/node_acl.h"
 #include "resp/writer.h"
 
 namespace node {
-namespace {
 
-std::string Lower(std::string_view s) { return absl::AsciiStrToLower(absl::string_view(s.data(), s.size())); }
-
-std::string Error(std::string_view msg) {
-  std::string out;
-  resp::AppendError(&out, msg);
-  return out;
-}
-
-bool IsSubscribeFamily(std::string_view name) {
-  return name == "subscribe" || name == "psubscribe" || name == "ssubscribe" || name == "unsubscribe" ||
-         name == "punsubscribe" || name == "sunsubscribe";
-}
-
-// Redis's arity rule: exactly N arguments, or at least N for -N.
-bool ArityHolds(const CommandSpec& spec, std::span<const std::string_view> args) {
-  const size_t arity = static_cast<size_t>(std::abs(spec.arity));
-  return spec.arity > 0 ? args.size() == arity : args.size() >= arity;
-}
-
-Route Forward(gate::Request request = {}, bool queued = false) {
-  Route r;
-  r.action = Route::Action::kForward;
-  r.request = std::move(request);
-  r.queued = queued;
-  return r;
-}
-
-Route Answer(std::string reply, bool close_after = false) {
-  Route r;
-  r.action = Route::Action::kReply;
-  r.reply = std::move(reply);
-  r.close_after = close_after;
-  return r;
-}
-
-}  // namespace
+using namespace routing;
 
 bool ParseRedisInt(std::string_view s, int64_t* out) {
   if (s.empty() || s.size() > 20) return false;
@@ -91,109 +56,6 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   Route r = DecideRoute(name, args, ctx);
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
-  return r;
-}
-
-namespace {
-
-// The user AUTH or HELLO ... AUTH names ("" if it names none).
-std::string AuthUser(std::string_view name, std::span<const std::string_view> args) {
-  if (name == "auth") return args.size() == 2 ? "default" : args.size() == 3 ? std::string(args[1]) : "";
-  for (size_t i = 2; i + 2 < args.size(); ++i) {
-    if (Lower(args[i]) == "auth") return std::string(args[i + 1]);
-  }
-  return "";
-}
-
-}  // namespace
-
-// What only the node knows of its own commands' category (NodeAcl): ACL CAT
-// anarcho and ACL DRYRUN of an ANARCHO.* command, answered as Redis answers
-// them for its own (inside MULTI, the child queues them and answers its way).
-std::optional<Route> RequestRouter::NodeAclRequest(std::string_view sub, std::span<const std::string_view> args,
-                                                   const RouteContext& ctx) {
-  if (in_multi_ || ctx.node_acl == nullptr) return std::nullopt;
-  if (sub == "cat" && args.size() == 3 && Lower(args[2]) == "anarcho") {
-    std::string out;
-    resp::AppendArrayHeader(&out, NodeAcl::Commands().size());
-    for (const std::string& c : NodeAcl::Commands()) resp::AppendBulkString(&out, c);
-    return Answer(std::move(out));
-  }
-  if (sub != "dryrun" || args.size() < 4 || !IsNodeCommand(Lower(args[3]))) return std::nullopt;
-  const std::string user(args[2]);
-  const std::string command = Lower(args[3]);
-  if (!ctx.node_acl->Exists(user)) return Answer(Error(absl::StrCat("ERR User '", user, "' not found")));
-  if (std::ranges::find(NodeAcl::Commands(), command) == NodeAcl::Commands().end()) {
-    return Answer(Error(absl::StrCat("ERR Command '", command, "' not found")));
-  }
-  if (ctx.node_acl->Allowed(user, command)) return Answer("+OK\r\n");
-  std::string out;
-  resp::AppendBulkString(&out, absl::StrCat("This user has no permissions to run the '", command, "' command"));
-  return Answer(std::move(out));
-}
-
-std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const std::string_view> args,
-                                          const RouteContext& ctx) {
-  // Redis's commands flagged no_auth.
-  const bool no_auth = name == "auth" || name == "hello" || name == "quit" || name == "reset";
-  if (!ctx.authenticated && !no_auth) {
-    // As Redis: an unknown command or a wrong arity is said first (the
-    // child says it); the node's own commands need authentication.
-    const CommandSpec* spec = commands_.Lookup(args);
-    if (IsNodeCommand(name) || (spec != nullptr && ArityHolds(*spec, args))) {
-      return Answer(Error("NOAUTH Authentication required."));
-    }
-    return std::nullopt;
-  }
-  // A RESP2 subscribed connection: routed as the stream allows (Stream()).
-  if (stream_) return std::nullopt;
-  if (name == "auth" || name == "hello") {
-    const std::string user = AuthUser(name, args);
-    if (user == kInternalUser) return Answer(Error("WRONGPASS invalid username-password pair or user is disabled."));
-    if (name == "hello" || user.empty()) return std::nullopt;  // HELLO is routed below; AUTH's arity error
-    // Inside MULTI the user would change only at EXEC.
-    if (in_multi_) return Refuse("ERR AUTH inside MULTI is not supported by anarchoredis");
-    Route r = Forward();
-    r.tag = ReplyTag::kAuth;
-    r.auth_user = user;
-    return r;
-  }
-  if (name != "acl" || args.size() < 2) return std::nullopt;
-  const std::string sub = Lower(args[1]);
-  if (sub == "setuser" || sub == "deluser" || sub == "getuser" || sub == "dryrun") {
-    const size_t named = sub == "deluser" ? args.size() : std::min<size_t>(args.size(), 3);
-    for (size_t i = 2; i < named; ++i) {
-      if (args[i] == kInternalUser) {
-        return Refuse(absl::StrCat("ERR the user name '", kInternalUser, "' is reserved for the node's own links"));
-      }
-    }
-  }
-  if (ctx.forwarding) return std::nullopt;  // the leader logs and filters
-  if (auto local = NodeAclRequest(sub, args, ctx)) return local;
-  Route r = Forward({}, in_multi_);
-  if (sub == "setuser" || sub == "deluser") {
-    r.tag = ReplyTag::kLog;  // every member's child gets the change (LoggedState)
-    if (sub == "setuser") {
-      // The @anarcho rules are the node's (NodeAcl): checked here, kept in
-      // the log entry, and left out of what the child runs.
-      if (auto error = NodeAcl::Check(args)) return Refuse(*error);
-      const std::vector<std::string> for_child = NodeAcl::ForChild(args);
-      if (for_child.size() != args.size()) {
-        resp::AppendCommand(&r.rewritten, std::vector<std::string_view>(for_child.begin(), for_child.end()));
-      }
-    }
-  } else if (sub == "list" || sub == "users") {
-    r.tag = ReplyTag::kAclUsers;
-  } else if (sub == "getuser" && args.size() == 3) {
-    r.tag = ReplyTag::kAclGetUser;
-    r.acl_user = std::string(args[2]);
-  } else if (sub == "cat" && args.size() == 2) {
-    r.tag = ReplyTag::kAclCat;
-  } else if (sub == "log") {
-    r.tag = ReplyTag::kAclLog;
-  } else {
-    return std::nullopt;
-  }
   return r;
 }
 
