@@ -20,8 +20,6 @@
 #include "node/front/reply_slots.h"
 #include "node/front/shared_child_link.h"
 #include "node/gate/follower_reads.h"
-#include "node/read_buffer.h"
-#include "resp/reply_scanner.h"
 
 namespace node {
 
