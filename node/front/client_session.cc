@@ -26,6 +26,14 @@ constexpr size_t kTakeBytes = 1 << 20;
 // on the shared link would wait while it is written.
 constexpr size_t kMaxSharedRequest = 64 * 1024;
 
+// The request as the child takes it: a multibulk as the client sent it, or
+// an inline request written as one (into `scratch`).
+std::string_view AsMultibulk(std::span<const std::string_view> args, std::string_view raw, std::string* scratch) {
+  if (!raw.empty() && raw[0] == '*') return raw;
+  resp::AppendCommand(scratch, args);
+  return *scratch;
+}
+
 RequestClass ClassOf(gate::Kind kind) {
   switch (kind) {
     case gate::Kind::kRead: return RequestClass::kRead;
@@ -375,9 +383,8 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     server_.GateChanged();
   }
   if (shared) {
-    std::string request;
-    if (raw.empty() || raw[0] != '*') resp::AppendCommand(&request, args);  // inline request: sent as multibulk
-    server_.shared_link()->Send(id_, router_.db(), router_.proto(), request.empty() ? raw : request);
+    std::string scratch;
+    server_.shared_link()->Send(id_, router_.db(), router_.proto(), AsMultibulk(args, raw, &scratch));
   } else if (r.settings_check) {
     to_upstream_.Append(r.settings_check->request);  // CONFIG GET in place of the CONFIG SET
     e.settings_check = std::move(r.settings_check);
@@ -426,12 +433,8 @@ bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view
       forwarded_last_batch_) {
     return false;
   }
-  std::string request;
-  if (!raw.empty() && raw[0] == '*') {
-    request.assign(raw);
-  } else {
-    resp::AppendCommand(&request, args);  // inline request: sent as multibulk
-  }
+  std::string scratch;
+  std::string request(AsMultibulk(args, raw, &scratch));
   const ReplySlots::Id slot = slots_.Add(RequestTiming{batch_arrived_, RequestClass::kRead}, r.silent);
   ++local_reads_;
   reads->Submit(shared_from_this(), slot, r.db, router_.proto(), std::move(request));
@@ -450,18 +453,13 @@ bool ClientSession::LocalReadAnswered(ReplySlots::Id slot, std::string_view byte
 }
 
 void ClientSession::SendUpstream(std::span<const std::string_view> args, std::string_view raw) {
-  if (!raw.empty() && raw[0] == '*') {
-    if (raw.size() >= kTakeBytes && raw.data() == in_.data().data()) {
-      to_upstream_.Append(in_.TakeFront(raw.size()));
-      input_taken_ = true;
-    } else {
-      to_upstream_.Append(raw);
-    }
-  } else {
-    std::string req;
-    resp::AppendCommand(&req, args);  // inline request: send it as multibulk
-    to_upstream_.Append(std::move(req));
+  if (raw.size() >= kTakeBytes && raw[0] == '*' && raw.data() == in_.data().data()) {
+    to_upstream_.Append(in_.TakeFront(raw.size()));
+    input_taken_ = true;
+    return;
   }
+  std::string scratch;
+  to_upstream_.Append(AsMultibulk(args, raw, &scratch));
 }
 
 void ClientSession::CoverAfterReplies(gate::CoverId cover) {

@@ -294,6 +294,9 @@ std::string SlowlogForClients(std::string_view reply, int64_t count) {
   const auto top = AggregateHeader(reply);
   if (!top || reply[0] != '*') return std::string(reply);
   std::string_view rest = reply.substr(top->second);
+  // The shared link's entries end with its name.
+  std::string named_shared;
+  resp::AppendBulkString(&named_shared, absl::StrCat(kInternalClientPrefix, kSharedLinkName));
   std::vector<std::string> kept;
   for (uint64_t i = 0; i < top->first; ++i) {
     const auto entry = TakeValue(&rest);
@@ -309,8 +312,6 @@ std::string SlowlogForClients(std::string_view reply, int64_t count) {
     // The shared link's commands are its clients' (which one is not known):
     // kept, with no name.
     const std::string name = v.elements.size() > 5 ? v.elements[5].AsString() : "";
-    std::string named_shared;
-    resp::AppendBulkString(&named_shared, absl::StrCat(kInternalClientPrefix, kSharedLinkName));
     const bool shared = entry->first.ends_with(named_shared);
     if (node_role || (name.starts_with(kInternalClientPrefix) && !shared)) continue;
     if (count >= 0 && kept.size() >= static_cast<uint64_t>(count)) continue;
