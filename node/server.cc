@@ -292,7 +292,7 @@ void Server::ProposePending() {
   // learns it at the next Ready), proposals would be refused. The effects wait
   // here, in stream order: proposed once a transfer is abandoned, or thrown
   // away with the child's state when this node stops leading.
-  if (!rlog_->accepting_proposals() || proposals_paused_) return;
+  if (!rlog_->accepting_proposals() || ProposalsPaused()) return;
   if (!batcher_.has_effects() && !batcher_.cut_pending()) {
     // Only bytes that are not state (pings): nothing to replicate. They are
     // committed once everything proposed before them is.

@@ -278,6 +278,7 @@ class Server {
     bool replica = false;           // taken from a replica child (feed paused)
     bool saved = false;
     bool adding = false;            // handed to the Raft host
+    bool pausing = false;           // holds proposals until the fork's offset is known
     std::string file;               // the saved RDB, out of the child's directory
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   };
@@ -325,7 +326,12 @@ class Server {
   struct DigestJob {
     std::vector<std::function<void(absl::StatusOr<DigestPoint>)>> waiters;
     DigestPoint point;  // index known once its entry is proposed
+    bool pausing = true;  // holds proposals until the child answered DEBUG DIGEST
   };
+  // Proposals wait while a snapshot or a divergence check needs the leader's
+  // child to answer at a known offset. The pause belongs to the job: it ends
+  // with the job, however the job ends (a lost child, a lost leadership).
+  bool ProposalsPaused() const { return (snap_ && snap_->pausing) || (digest_ && digest_->pausing); }
   void OnLeaderDigest(const resp::Value& digest, const resp::Value& role);
   void EndDigest(absl::StatusOr<DigestPoint> result);
   void DigestCommitted(uint64_t index, const std::string& digest);
@@ -395,7 +401,6 @@ class Server {
   uint64_t snap_seq_ = 0;
   uint64_t snapshots_taken_ = 0;
   uint64_t log_bytes_since_snapshot_ = 0;
-  bool proposals_paused_ = false;  // the leader's child is answering at a known offset
   struct {
     uint64_t index = 0;
     uint64_t end = 0;  // stream offset

@@ -21,10 +21,9 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
     digest_->waiters.push_back(std::move(done));
     return;
   }
-  if (mark_ || proposals_paused_) return done(absl::UnavailableError("a snapshot is being taken; retry"));
-  digest_ = std::make_unique<DigestJob>();
+  if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
+  digest_ = std::make_unique<DigestJob>();  // pausing: the digest and the offset must describe the same state
   digest_->waiters.push_back(std::move(done));
-  proposals_paused_ = true;  // the digest and the offset must describe the same state
   auto digest = std::make_shared<resp::Value>();
   control_.CallTogether({{"DEBUG", "DIGEST"}, {"ROLE"}},
                         {[digest](const resp::Value& v) { *digest = v; },
@@ -34,7 +33,7 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
 }
 
 void Server::OnLeaderDigest(const resp::Value& digest, const resp::Value& role) {
-  proposals_paused_ = false;
+  digest_->pausing = false;
   rlog_->Kick();
   if (digest.type != resp::Type::kBulkString && digest.type != resp::Type::kSimpleString) {
     return EndDigest(absl::InternalError(absl::StrCat("DEBUG DIGEST: ", digest.AsString())));
@@ -51,6 +50,7 @@ void Server::OnLeaderDigest(const resp::Value& digest, const resp::Value& role) 
 void Server::EndDigest(absl::StatusOr<DigestPoint> result) {
   if (!digest_) return;
   std::unique_ptr<DigestJob> job = std::move(digest_);
+  if (job->pausing) rlog_->Kick();  // the child never answered: what waited is proposed
   if (!result.ok()) Log(LogComponent::kNode, LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
   for (auto& w : job->waiters) w(result);
 }
@@ -115,7 +115,7 @@ void Server::ScheduleDigest() {
   digest_timer_.expires_after(std::chrono::seconds(options_.digest_interval_s));
   digest_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
-    if (is_leader_ && leader_ready_ && promoted_ && !digest_ && !mark_ && !proposals_paused_) {
+    if (is_leader_ && leader_ready_ && promoted_ && !digest_ && !mark_ && !ProposalsPaused()) {
       CheckDigest([](const absl::StatusOr<DigestPoint>&) {});
     }
     ScheduleDigest();

@@ -80,7 +80,7 @@ void Server::WhenQuiet(std::function<void(bool quiet)> then, int polls) {
 
 void Server::SnapshotLeaderChild() {
   if (mark_) return EndSnapshot(absl::UnavailableError("a divergence check is being logged; retry"));
-  proposals_paused_ = true;  // no entry may end past the fork before the node knows where it is
+  snap_->pausing = true;  // no entry may end past the fork before the node knows where it is
   SaveChild();
 }
 
@@ -104,7 +104,7 @@ void Server::SaveChild() {
 }
 
 void Server::OnLeaderForked(const resp::Value& role) {
-  proposals_paused_ = false;
+  snap_->pausing = false;
   rlog_->Kick();
   auto offset = MasterOffset(role);
   if (!offset.ok()) return EndSnapshot(offset.status());
@@ -197,10 +197,7 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   std::unique_ptr<SnapshotJob> job = std::move(snap_);
   snap_timer_.cancel();
   if (job->replica && feed_check_ == 0) link_.Resume();
-  if (proposals_paused_) {
-    proposals_paused_ = false;
-    rlog_->Kick();
-  }
+  if (job->pausing) rlog_->Kick();
   std::error_code ec;
   if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
   if (result.ok()) {

@@ -79,7 +79,7 @@ RunResult FaultRun(const RunConfig& cfg) {
   for (const auto& n : cfg.nemeses) {
     auto ev = nemesis.Run(n, cfg.hold);
     std::cerr << "[fault] " << cfg.name << ": " << n << " (" << ev.detail << ") healed after "
-              << (ev.heal_ns - ev.start_ns) / 1000000 << " ms, leader serving "
+              << (ev.heal_ns - ev.start_ns) / 1000000 << " ms, a write acknowledged "
               << (ev.end_ns - ev.heal_ns) / 1000000 << " ms after the heal"
               << (ev.problem.empty() ? "" : " PROBLEM: " + ev.problem) << "\n";
     if (!ev.problem.empty()) res.problems += absl::StrCat(n, ": ", ev.problem, "\n");

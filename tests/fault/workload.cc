@@ -737,6 +737,24 @@ void Nemesis::Restart(int i, FaultEvent& ev) {
   }
 }
 
+// After a heal a leader that says it serves must also acknowledge a write: a
+// node can be "serving" while its writes hang (a pause that outlived its
+// cause), which only a real write shows.
+bool Nemesis::WriteAcknowledged(std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  for (int n = 0; std::chrono::steady_clock::now() < deadline; ++n) {
+    const int leader = c_.WaitForLeader(5s);
+    if (leader >= 0) {
+      auto cl = c_.Connect(leader);
+      cl->Send(Cmd({"SET", "nemesis:probe", absl::StrCat(n)}));
+      auto v = cl->Read(5s);
+      if (v && v->AsString() == "OK") return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
 int Nemesis::Other(int not_this) { return (not_this + 1 + static_cast<int>(rng_() % (c_.size() - 1))) % c_.size(); }
 
 FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold) {
@@ -876,7 +894,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
   } else {
     ev.detail = "unknown nemesis";
   }
-  if (c_.WaitForLeader(30s) < 0) ev.problem += "no serving leader within 30 s after the heal; ";
+  if (!WriteAcknowledged(30s)) ev.problem += "no write acknowledged within 30 s after the heal; ";
   ev.end_ns = w_.Now();
   events_.push_back(ev);
   return ev;

@@ -113,7 +113,7 @@ class Workload {
 struct FaultEvent {
   std::string nemesis;
   std::string detail;
-  int64_t start_ns = 0, heal_ns = 0, end_ns = 0;  // end: a leader serves again after the heal
+  int64_t start_ns = 0, heal_ns = 0, end_ns = 0;  // end: a write acknowledged again after the heal
   std::string problem;  // non-empty: the cluster did not recover (a failure of the run)
 };
 
@@ -130,6 +130,7 @@ class Nemesis {
   int Leader();
   void Restart(int i, FaultEvent& ev);
   int Other(int not_this);
+  bool WriteAcknowledged(std::chrono::milliseconds within);
   itest::Cluster& c_;
   const Workload& w_;
   std::mt19937_64 rng_;

@@ -2,6 +2,8 @@
 // that every member compares at the same log index; a child changed behind
 // the log's back is caught and counted; the periodic check runs by itself,
 // also through snapshots and under writes.
+#include <signal.h>
+
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -107,6 +109,39 @@ TEST(DigestTest, PeriodicChecksUnderWritesAndSnapshots) {
     EXPECT_GE(Num(st["snapshots_taken"]), 1u) << "node " << i + 1;
   }
   EXPECT_TRUE(c.WaitConverged());
+}
+
+// Regression: a divergence check pauses the leader's proposals until its
+// child answers DEBUG DIGEST. A child lost before it answered ended the
+// check but left proposals paused for good: the node served again after the
+// rebuild, and every write hung (FaultLong saw whole fault windows without a
+// reply). The child is kept busy by a script so the digest is surely pending
+// when it dies.
+TEST(DigestTest, ChildLostDuringACheckLeavesWritesFlowing) {
+  Cluster c({.nodes = 1});
+  ASSERT_EQ(c.WaitForLeader(), 0);
+  Client busy(c.port(0));
+  busy.Send(Req({"EVAL",
+                 "local t = redis.call('TIME') local stop = t[1] + 3 "
+                 "while tonumber(redis.call('TIME')[1]) < stop do end return 1",
+                 "0"}));
+  std::this_thread::sleep_for(300ms);
+  Client check(c.port(0));
+  check.Send(Req({"ANARCHO.DIGEST"}));
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(::kill(c.node(0).ChildPid(), SIGKILL), 0);
+  auto lost = check.Read(10s);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_TRUE(lost->IsError()) << Str(*lost);
+  ASSERT_EQ(c.WaitForLeader(), 0);
+  Client writer(c.port(0));
+  writer.Send(Req({"SET", "after", "rebuild"}));
+  auto ok = writer.Read(10s);
+  ASSERT_TRUE(ok.has_value()) << "the write got no reply: proposals stayed paused";
+  EXPECT_EQ(ok->AsString(), "OK");
+  // And the next check is logged as usual.
+  resp::Value again = writer.Call({"ANARCHO.DIGEST"});
+  EXPECT_EQ(again.elements.size(), 4u) << Str(again);
 }
 
 }  // namespace
