@@ -77,13 +77,12 @@ ABSL_FLAG(bool, follower_reads, true,
           "A follower serves reads from its own redis-server, still linearizable: it asks the leader "
           "for a read index (one round for all reads waiting) and reads once its redis-server applied "
           "that far. Off: a follower forwards reads to the leader, like writes.");
-ABSL_FLAG(bool, shared_child_link, false,
-          "Experimental, off by default: the leader sends its clients' plain data commands (reads and "
-          "writes of keys, outside MULTI, subscriptions and tracking) to its redis-server on one "
+ABSL_FLAG(bool, shared_child_link, true,
+          "The leader sends its clients' plain data commands (reads and writes of keys, outside "
+          "MULTI, subscriptions and tracking, without ACL users) to its redis-server on one "
           "connection they share: one write and one read for the requests of many clients (CPU per "
-          "request 0.64-0.92x). Its consistency checks pass, but the long fault run showed clients "
-          "stalled for seconds after some leader changes with it on. Off: each client's requests "
-          "take its own connection to the redis-server.");
+          "request 0.64-0.92x). Off: each client's requests take its own connection to the "
+          "redis-server (SLOWLOG then names every entry's client).");
 ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");

@@ -87,9 +87,7 @@ struct ServerOptions {
   bool test_follower_reads_no_wait = false;
   // The leader sends its sessions' plain data commands to its child on one
   // shared link (SharedChildLink); off: every session on its own connection.
-  // Opt-in until the stalls the long fault run showed with it are explained
-  // (docs/design.md, "The shared link").
-  bool shared_child_link = false;
+  bool shared_child_link = true;
 };
 
 // A divergence check's point: the leader child's DEBUG DIGEST of the state

@@ -2,7 +2,7 @@
 // replies reach the request they answer whatever database and protocol each
 // session uses; a session's requests run in the order it sent them when they
 // move between its own connection and the shared one; many clients' plain
-// commands travel on it with --shared_child_link (and none without); a client
+// commands travel on it by default (and none with --shared_child_link=false); a client
 // that leaves with requests on it, or a child that dies under them, ends as
 // with a connection of its own.
 #include <signal.h>
@@ -137,7 +137,7 @@ TEST_F(LinkTest, HeldAfterClientPauseUntilItEnds) {
 
 class SharedLinkTest : public SingleNodeFixture {
  protected:
-  SharedLinkTest() : SingleNodeFixture("anarcho-shared", {"--shared_child_link=true"}) {}
+  SharedLinkTest() : SingleNodeFixture("anarcho-shared") {}  // on by default
 };
 
 // Each pipeline moves between the client's own connection (SELECT, MULTI,
@@ -277,13 +277,13 @@ TEST_F(SharedLinkTest, AChildThatDiesUnderTheLinkFailsItsRequests) {
   EXPECT_EQ(v.type, resp::Type::kInteger) << Str(v);
 }
 
-// Off by default (see --shared_child_link).
+// Switched off, every session takes its own connection to the child.
 class NoSharedLinkTest : public SingleNodeFixture {
  protected:
-  NoSharedLinkTest() : SingleNodeFixture("anarcho-noshared") {}
+  NoSharedLinkTest() : SingleNodeFixture("anarcho-noshared", {"--shared_child_link=false"}) {}
 };
 
-TEST_F(NoSharedLinkTest, ByDefaultEverySessionUsesItsOwnConnection) {
+TEST_F(NoSharedLinkTest, SwitchedOffEverySessionUsesItsOwnConnection) {
   Client c(node_->port());
   for (int i = 0; i < 20; ++i) ASSERT_EQ(c.Call({"SET", "k", absl::StrCat(i)}).AsString(), "OK");
   EXPECT_EQ(c.Call({"GET", "k"}).AsString(), "19");
