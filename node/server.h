@@ -329,7 +329,13 @@ class Server {
   // Proposals wait while a snapshot or a divergence check needs the leader's
   // child to answer at a known offset. The pause belongs to the job: it ends
   // with the job, however the job ends (a lost child, a lost leadership).
-  bool ProposalsPaused() const { return (snap_ && snap_->pausing) || (digest_ && digest_->pausing); }
+  // Which job holds them ("snapshot", "digest"), or null.
+  const char* ProposalsPausedBy() const {
+    if (snap_ && snap_->pausing) return "snapshot";
+    if (digest_ && digest_->pausing) return "digest";
+    return nullptr;
+  }
+  bool ProposalsPaused() const { return ProposalsPausedBy() != nullptr; }
   void OnLeaderDigest(const resp::Value& digest, const resp::Value& role);
   void EndDigest(absl::StatusOr<DigestPoint> result);
   void DigestCommitted(uint64_t index, const std::string& digest);

@@ -83,6 +83,7 @@ std::string Server::StatusReply(int proto) const {
       {"locked_keys", absl::StrCat(gate.locked_keys)},
       {"marked_keys", absl::StrCat(gate.marked_keys)},
       {"writes_in_flight", absl::StrCat(gate.live_tickets)},
+      {"proposals_paused", ProposalsPaused() ? ProposalsPausedBy() : "no"},
       {"follower_reads", options_.follower_reads ? "on" : "off"},
       {"follower_reads_served", absl::StrCat(follower_reads_ ? follower_reads_->served() : 0)},
       {"follower_reads_waiting", absl::StrCat(follower_reads_ ? follower_reads_->waiting() : 0)},

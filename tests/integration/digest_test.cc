@@ -137,8 +137,10 @@ TEST(DigestTest, ChildLostDuringACheckLeavesWritesFlowing) {
   Client writer(c.port(0));
   writer.Send(Req({"SET", "after", "rebuild"}));
   auto ok = writer.Read(10s);
-  ASSERT_TRUE(ok.has_value()) << "the write got no reply: proposals stayed paused";
+  ASSERT_TRUE(ok.has_value()) << "the write got no reply: proposals stayed paused ("
+                               << c.Status(0)["proposals_paused"] << ")";
   EXPECT_EQ(ok->AsString(), "OK");
+  EXPECT_EQ(c.Status(0)["proposals_paused"], "no");
   // And the next check is logged as usual.
   resp::Value again = writer.Call({"ANARCHO.DIGEST"});
   EXPECT_EQ(again.elements.size(), 4u) << Str(again);
