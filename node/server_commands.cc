@@ -41,6 +41,7 @@ std::string Server::StatusReply(int proto) const {
   const uint64_t applied = AppliedIndex();
   const gate::GateStats gate = gate_.Stats();
   const PeerLinkStats links = rlog_->link_stats();
+  const char* paused_by = ProposalsPausedBy();
   Fields fields = {
       {"id", absl::StrCat(st.id)},
       {"role", is_leader_ ? "leader" : consensus::RoleName(st.role)},
@@ -83,7 +84,7 @@ std::string Server::StatusReply(int proto) const {
       {"locked_keys", absl::StrCat(gate.locked_keys)},
       {"marked_keys", absl::StrCat(gate.marked_keys)},
       {"writes_in_flight", absl::StrCat(gate.live_tickets)},
-      {"proposals_paused", ProposalsPaused() ? ProposalsPausedBy() : "no"},
+      {"proposals_paused", paused_by ? paused_by : "no"},
       {"follower_reads", options_.follower_reads ? "on" : "off"},
       {"follower_reads_served", absl::StrCat(follower_reads_ ? follower_reads_->served() : 0)},
       {"follower_reads_waiting", absl::StrCat(follower_reads_ ? follower_reads_->waiting() : 0)},

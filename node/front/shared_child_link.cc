@@ -57,14 +57,13 @@ void SharedChildLink::OnConnected() {
   db_ = 0;
   proto_ = 2;
   if (!hooks_.auth.empty()) Append(0, hooks_.auth);
-  std::string setup;
-  resp::AppendCommand(&setup, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
+  std::string name, no_evict;
+  resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
+  Append(0, name);
   // Clients' memory is the node's to bound (its output limits), never a
   // reason for the child to drop every session's requests at once.
-  resp::AppendCommand(&setup, {"CLIENT", "NO-EVICT", "ON"});
-  out_.Append(setup);
-  sent_.push_back(0);
-  sent_.push_back(0);
+  resp::AppendCommand(&no_evict, {"CLIENT", "NO-EVICT", "ON"});
+  Append(0, no_evict);
   Read();
   ScheduleWrite();
   if (hooks_.connected) hooks_.connected();
