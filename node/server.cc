@@ -497,6 +497,15 @@ void Server::OnReadStates(std::vector<consensus::ReadState>&& states) {
   GateChanged();
 }
 
+void Server::CoverFromNow(gate::CoverId cover) {
+  // The shared link writes at the end of the turn anyway when its sessions
+  // sent something: its ROLE then costs the child no wake-up of its own. A
+  // held link would keep the ROLE behind a paused write.
+  SharedChildLink* link = shared_link();
+  if (link != nullptr && link->open() && !link->held()) return link->CoverBehind(cover);
+  CoverOnControl(cover);
+}
+
 void Server::CoverOnControl(gate::CoverId cover) {
   covers_waiting_.push_back(cover);
   if (covers_waiting_.size() > 1) return;  // a ROLE is on its way for them all
@@ -538,7 +547,7 @@ void Server::KillChildClient(int64_t child_client_id, gate::CoverId cover) {
       });
       return;
     }
-    CoverOnControl(cover);
+    CoverFromNow(cover);
   });
 }
 

@@ -137,10 +137,14 @@ class Server {
   // The gate may have work (released replies, a read round to start): done
   // on the next turn of the event loop.
   void GateChanged();
-  // Learns the stream offset for `cover` from a ROLE on the node's own link,
-  // sent after this turn of the event loop: one ROLE covers the writes of
-  // every session that asked in the meantime. Call it once the replies of
-  // the writes to cover arrived.
+  // Learns the stream offset for `cover` from a ROLE sent after this turn of
+  // the event loop: one ROLE covers the writes of every session that asked in
+  // the meantime. Call it once the replies of the writes to cover arrived.
+  // The ROLE rides the shared link's write of the turn when it can, else it
+  // takes the node's control link.
+  void CoverFromNow(gate::CoverId cover);
+  // Learns `cover`'s offset from a ROLE on the control link (retried while
+  // the child refuses it).
   void CoverOnControl(gate::CoverId cover);
   // Kills a gone client's child connection, then learns a covering offset.
   void KillChildClient(int64_t child_client_id, gate::CoverId cover);
@@ -255,6 +259,8 @@ class Server {
   void StartSharedLink();
   // The shared link closed: the sessions of these requests get `error`.
   void LoseSharedRequests(const std::vector<SharedChildLink::Tag>& unanswered, const std::string& error);
+  // The ROLE of the shared link asked for `covers` answered.
+  void SharedLinkCovered(std::span<const uint64_t> covers, std::string_view bytes, char type);
   void NotifySessions();
   void WatchChild();
   void PollChild();
@@ -424,7 +430,7 @@ class Server {
   // changed since it last asked.
   void LearnDefaultUser();
 
-  std::vector<gate::CoverId> covers_waiting_;  // for the next ROLE (CoverOnControl)
+  std::vector<gate::CoverId> covers_waiting_;  // for the control link's next ROLE (CoverOnControl)
 
   // Leadership confirmations of the node's own (backups): read rounds
   // whose context is "h<n>".

@@ -117,8 +117,14 @@ void Server::StartSharedLink() {
     shared_touched_.clear();
     for (auto& s : touched) s->AfterSharedReplies();
   };
-  hooks.lost = [this](std::vector<SharedChildLink::Tag> unanswered) {
+  hooks.covered = [this](std::span<const uint64_t> covers, std::string_view bytes, char type) {
+    SharedLinkCovered(covers, bytes, type);
+  };
+  hooks.lost = [this](std::vector<SharedChildLink::Tag> unanswered, std::vector<uint64_t> covers) {
     LoseSharedRequests(unanswered, "UNKNOWN the node lost its link to its redis-server; the outcome of this request is unknown");
+    // The sessions whose requests were on the link left the gate (their
+    // covers with them); the others' covers had every reply arrived.
+    for (const gate::CoverId c : covers) CoverOnControl(c);
   };
   shared_link_ = std::make_unique<SharedChildLink>(io_, std::move(hooks));
 }
@@ -130,6 +136,22 @@ void Server::LoseSharedRequests(const std::vector<SharedChildLink::Tag>& unanswe
     if (it != sessions_.end() && (lost.empty() || lost.back() != it->second)) lost.push_back(it->second);
   }
   for (auto& s : lost) s->SharedLinkLost(error);  // (again for a session seen twice: a no-op)
+}
+
+void Server::SharedLinkCovered(std::span<const uint64_t> covers, std::string_view bytes, char type) {
+  if (type == '-') {
+    // Refused (BUSY while a script runs): the control link asks until it is answered.
+    for (const gate::CoverId c : covers) CoverOnControl(c);
+    return;
+  }
+  resp::Value role;
+  size_t consumed = 0;
+  std::string error;
+  if (resp::ParseValue(bytes, &consumed, &role, &error) != resp::ParseStatus::kOk) return;
+  absl::StatusOr<uint64_t> offset = MasterOffset(role);
+  if (!offset.ok()) return;  // no longer the master: the gate was reset with the leadership
+  for (const gate::CoverId c : covers) gate_.Covered(c, *offset);
+  GateChanged();
 }
 
 void Server::PauseSharedLink(int64_t ms) {

@@ -378,7 +378,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     } else {
       gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
       e.gate_slot = a.slot;
-      if (a.cover_first) CoverAfterReplies(*a.cover_first);
+      if (a.cover_first) CoverWritesSoFar(*a.cover_first);
     }
     server_.GateChanged();
   }
@@ -462,26 +462,32 @@ void ClientSession::SendUpstream(std::span<const std::string_view> args, std::st
   to_upstream_.Append(AsMultibulk(args, raw, &scratch));
 }
 
-void ClientSession::CoverAfterReplies(gate::CoverId cover) {
-  // The node's own link learns the stream offset once every reply before this
-  // point arrived: Redis feeds a write's effects to its replication stream
-  // before it writes the reply, so that offset covers them. One ROLE there
-  // covers every session's writes of a turn of the event loop (a ROLE behind
-  // each client's batch cost the child as much as a SET), and needs no
-  // permission of the client's user.
+void ClientSession::CoverWritesSoFar(gate::CoverId cover) {
+  // A ROLE the child runs after these writes returns an offset that covers
+  // their effects: Redis feeds a write's effects to its replication stream
+  // before it runs the next command. The node asks it, not the client's
+  // connection: one ROLE covers every session's writes of a turn of the
+  // event loop (a ROLE behind each client's batch cost the child as much as
+  // a SET), and needs no permission of the client's user.
   // (Behind this session's requests in flight: all on one of its links.)
-  Expect e{Expect::Kind::kControlCover};
+  SharedChildLink* link = server_.shared_link();
+  if (!shared_.expects.empty() && link != nullptr && link->open()) {
+    // The link's ROLE of this turn goes behind them: no wait for the replies.
+    return link->CoverBehind(cover);
+  }
+  // Otherwise asked once every reply before this point arrived.
+  Expect e{Expect::Kind::kCover};
   e.cover = cover;
   (shared_.expects.empty() ? expects_ : shared_.expects).push_back(e);
-  CoverOnControlWhenDue();
+  CoverWhenDue();
 }
 
-void ClientSession::CoverOnControlWhenDue() {
+void ClientSession::CoverWhenDue() {
   for (RingQueue<Expect>* q : {&expects_, &shared_.expects}) {
-    while (!q->empty() && q->front().kind == Expect::Kind::kControlCover) {
+    while (!q->empty() && q->front().kind == Expect::Kind::kCover) {
       const gate::CoverId cover = q->front().cover;
       q->pop_front();
-      server_.CoverOnControl(cover);
+      server_.CoverFromNow(cover);
     }
   }
 }
@@ -502,7 +508,7 @@ void ClientSession::LearnAuthState() {
 void ClientSession::EndOfBatch() {
   if (!gated() || !upstream_open_) return;
   if (auto cover = server_.gate().EndOfBatch(id_)) {
-    CoverAfterReplies(*cover);
+    CoverWritesSoFar(*cover);
     server_.GateChanged();
   }
 }
@@ -559,7 +565,7 @@ void ClientSession::OnUpstreamData() {
     }
     OnUpstreamValue(bytes, type, std::move(big));
     if (!upstream_open_) return;
-    CoverOnControlWhenDue();
+    CoverWhenDue();
   }
   WriteUpstream();
   Flush();

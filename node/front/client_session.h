@@ -96,7 +96,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       kStream,    // a RESP2 subscribe: from here on, replies are a stream
       kProbe,     // is the RESP2 connection still subscribed?
       kAuthState,  // HELLO after connecting or RESET with users in use: did the connection authenticate?
-      kControlCover,  // no reply: once every reply before it arrived, the node's link learns `cover`'s offset
+      kCover,  // no reply: once every reply before it arrived, a ROLE the node sends covers `cover`
     };
     Kind kind = Kind::kReply;
     ReplySlots::Id slot = 0;
@@ -142,11 +142,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms);
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
-  // The writes before this point are covered by the stream offset the node's
-  // link learns once their replies arrived (Server::CoverOnControl).
-  void CoverAfterReplies(gate::CoverId cover);
-  // kControlCover expectations whose turn came: their offsets are learnt now.
-  void CoverOnControlWhenDue();
+  // The writes before this point are covered by the offset of a ROLE the
+  // child runs after them: the shared link's, behind them when they are on
+  // it, else one asked once their replies arrived (Server::CoverFromNow).
+  void CoverWritesSoFar(gate::CoverId cover);
+  // kCover expectations whose turn came: their offsets are learnt now.
+  void CoverWhenDue();
   // The connection just became Redis's default user (connected, or RESET):
   // with users in use, ask whether that counts as authenticated.
   void LearnAuthState();

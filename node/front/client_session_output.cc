@@ -143,7 +143,7 @@ void ClientSession::LeaveGate() {
     if (server_.gate().broken_rule() == gate::BrokenRule::kKeepGoneClients) {
       // Test mode, the old bug: no kill; the child connection (and any command
       // blocked on it) stays. Only the locks are released.
-      if (kill) server_.CoverOnControl(*kill);
+      if (kill) server_.CoverFromNow(*kill);
       return;
     }
     if (kill) server_.KillChildClient(child_client_id_, *kill);
@@ -179,7 +179,7 @@ void ClientSession::Abort(std::string_view error) {
   close_after_write_ = true;
   // Covers behind its requests on the shared link would be asked for after
   // the gate was left: dropped, as the own link's are (CloseUpstream).
-  shared_.expects.erase_if([](const Expect& e) { return e.kind == Expect::Kind::kControlCover; });
+  shared_.expects.erase_if([](const Expect& e) { return e.kind == Expect::Kind::kCover; });
   LeaveGate();
   if (client_open_) {
     WriteClient();

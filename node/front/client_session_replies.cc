@@ -50,7 +50,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       authenticated_ = type != '-';
       stalled_ = false;
       return;
-    case Expect::Kind::kControlCover:  // never at the front when a reply arrives (CoverOnControlWhenDue)
+    case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)
     case Expect::Kind::kIgnore:
     case Expect::Kind::kStream:
       return;
@@ -64,7 +64,7 @@ void ClientSession::OnSharedReply(std::string_view bytes, char type, ByteBlock&&
   if (aborted_) return;  // its slot got the error; the gate is left once all are answered
   upstream_data_ -= e.data;
   OnReply(e, bytes, type, std::move(big));
-  CoverOnControlWhenDue();
+  CoverWhenDue();
 }
 
 void ClientSession::AfterSharedReplies() {
@@ -185,7 +185,7 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     }
   }
   if (e.gate_slot != 0) {
-    if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverOnControl(*cover);
+    if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverFromNow(*cover);
     server_.GateChanged();
   } else {
     slots_.Release(e.slot);

@@ -27,7 +27,7 @@ FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
                     .reply = [this](SharedChildLink::Tag id, std::string_view bytes, char,
                                     ByteBlock&& big) { OnReply(id, bytes, std::move(big)); },
                     .replies_done = [this] { FlushTouched(); },
-                    .lost = [this](std::vector<SharedChildLink::Tag> unanswered) { SendAgain(unanswered); },
+                    .lost = [this](std::vector<SharedChildLink::Tag> unanswered, std::vector<uint64_t>) { SendAgain(unanswered); },
                     .connected = [this] { Pump(); },
                 }) {}
 

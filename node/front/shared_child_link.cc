@@ -31,6 +31,10 @@ bool SharedChildLink::Ready() {
   return state_ == State::kOpen;
 }
 
+bool SharedChildLink::held() const {
+  return held_until_ != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() < held_until_;
+}
+
 void SharedChildLink::HoldFor(std::chrono::milliseconds d) {
   held_until_ = d.count() > 0 ? std::chrono::steady_clock::now() + d : std::chrono::steady_clock::time_point{};
 }
@@ -93,6 +97,11 @@ void SharedChildLink::Send(Tag tag, int db, int proto, std::string_view request)
   ScheduleWrite();
 }
 
+void SharedChildLink::CoverBehind(uint64_t cover) {
+  covers_next_.push_back(cover);
+  ScheduleWrite();
+}
+
 // At the end of this turn of the event loop: every session handled in it
 // has added its requests by then.
 void SharedChildLink::ScheduleWrite() {
@@ -106,7 +115,17 @@ void SharedChildLink::ScheduleWrite() {
 }
 
 void SharedChildLink::Write() {
-  if (write_busy_ || out_.empty() || state_ != State::kOpen) return;
+  if (write_busy_ || state_ != State::kOpen) return;
+  if (!covers_next_.empty() && !covers_sent_) {
+    // Behind every request appended so far: the turn's are all in. One ROLE
+    // in flight at a time: the covers of the turns until it is answered wait
+    // for the next, so a busy link sends one per round trip to the child,
+    // not one per turn.
+    Append(kCoverTag, "*1\r\n$4\r\nROLE\r\n");
+    covers_sent_ = std::move(covers_next_);
+    covers_next_.clear();
+  }
+  if (out_.empty()) return;
   writing_.TakeFrom(out_);
   write_busy_ = true;
   asio::async_write(socket_, writing_.buffers, [this, epoch = epoch_, alive = alive_](const asio::error_code& ec, size_t) {
@@ -156,6 +175,14 @@ void SharedChildLink::OnData() {
     if (push) continue;
     const Tag tag = sent_.front();
     sent_.pop_front();
+    if (tag == kCoverTag) {
+      std::vector<uint64_t> covers = std::move(*covers_sent_);
+      covers_sent_.reset();
+      hooks_.covered(covers, bytes, type);
+      if (epoch != epoch_) return;
+      if (!covers_next_.empty()) ScheduleWrite();
+      continue;
+    }
     if (tag == 0) {
       if (type == '-') {
         Log(LogComponent::kClient, LogLevel::kError, "shared child link (%s): the child refused the link's own request: %s",
@@ -171,11 +198,17 @@ void SharedChildLink::OnData() {
   if (any && hooks_.replies_done) hooks_.replies_done();
 }
 
-std::vector<SharedChildLink::Tag> SharedChildLink::Close() {
+std::vector<SharedChildLink::Tag> SharedChildLink::Close(std::vector<uint64_t>* covers) {
   std::vector<Tag> unanswered;
   for (const Tag t : sent_) {
-    if (t != 0) unanswered.push_back(t);
+    if (t != 0 && t != kCoverTag) unanswered.push_back(t);
   }
+  if (covers != nullptr) {
+    if (covers_sent_) covers->insert(covers->end(), covers_sent_->begin(), covers_sent_->end());
+    covers->insert(covers->end(), covers_next_.begin(), covers_next_.end());
+  }
+  covers_sent_.reset();
+  covers_next_.clear();
   ++epoch_;
   state_ = State::kClosed;
   asio::error_code ec;
@@ -192,8 +225,9 @@ std::vector<SharedChildLink::Tag> SharedChildLink::Close() {
 }
 
 void SharedChildLink::Failed() {
-  std::vector<Tag> unanswered = Close();
-  if (hooks_.lost) hooks_.lost(std::move(unanswered));
+  std::vector<uint64_t> covers;
+  std::vector<Tag> unanswered = Close(&covers);
+  if (hooks_.lost) hooks_.lost(std::move(unanswered), std::move(covers));
 }
 
 }  // namespace node

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +33,7 @@ namespace node {
 
 class SharedChildLink {
  public:
-  using Tag = uint64_t;  // whom a reply is for (never 0: the link's own requests)
+  using Tag = uint64_t;  // whom a reply is for (never 0 or ~0: the link's own requests)
   struct Hooks {
     std::string socket_path;  // the child's
     std::string auth;         // the AUTH request that opens the link (InternalAuthRequest)
@@ -40,9 +42,12 @@ class SharedChildLink {
     std::function<void(Tag tag, std::string_view bytes, char type, ByteBlock&& big)> reply;
     // After the replies of one read from the socket: callers flush once for many.
     std::function<void()> replies_done;
+    // The ROLE asked for `covers` (CoverBehind) answered.
+    std::function<void(std::span<const uint64_t> covers, std::string_view bytes, char type)> covered;
     // The connection failed: the requests sent and not answered (they may or
-    // may not have run), oldest first. Not called by Close().
-    std::function<void(std::vector<Tag> unanswered)> lost;
+    // may not have run), oldest first, and the covers whose ROLE was not
+    // answered. Not called by Close().
+    std::function<void(std::vector<Tag> unanswered, std::vector<uint64_t> covers)> lost;
     std::function<void()> connected;  // optional: the link just opened
   };
 
@@ -62,10 +67,19 @@ class SharedChildLink {
   // with protocol `proto`. The requests of one turn of the event loop leave
   // together at its end. Only while open().
   void Send(Tag tag, int db, int proto, std::string_view request);
+  // A ROLE behind every request sent so far and every one sent later in this
+  // turn of the event loop, for `cover` (the caller's): the child runs them
+  // first, so its offset covers their effects. One ROLE serves all the covers
+  // of a turn and leaves in the same write as the turn's requests: the child
+  // answers it in the same wake-up. While one is in flight, the covers wait
+  // for its answer and go with the next write. Only while open().
+  void CoverBehind(uint64_t cover);
+  // Within a hold (HoldFor): what is sent now waits for the pause to end.
+  bool held() const;
   // Drops the connection. Returns the requests sent and not answered, oldest
-  // first: they never will be (they may or may not have run). Ready()
-  // connects again.
-  std::vector<Tag> Close();
+  // first: they never will be (they may or may not have run); the covers
+  // whose ROLE was not answered go to `covers`. Ready() connects again.
+  std::vector<Tag> Close(std::vector<uint64_t>* covers = nullptr);
   // Requests sent since the start (the link's own not counted).
   uint64_t sent() const { return requests_; }
   // Requests sent and not answered yet (the link's own not counted).
@@ -73,6 +87,7 @@ class SharedChildLink {
 
  private:
   enum class State { kClosed, kConnecting, kOpen };
+  static constexpr Tag kCoverTag = ~Tag{0};
   void Connect();
   void OnConnected();
   void Append(Tag tag, std::string_view request);
@@ -88,7 +103,9 @@ class SharedChildLink {
   asio::local::stream_protocol::socket socket_;
   uint64_t epoch_ = 0;       // bumped when the connection is dropped: older callbacks do nothing
   int db_ = 0, proto_ = 2;  // the connection's, after what was sent
-  RingQueue<Tag> sent_;      // by reply order (0: a request of the link's own)
+  RingQueue<Tag> sent_;      // by reply order (0: a request of the link's own; kCoverTag: a ROLE)
+  std::vector<uint64_t> covers_next_;                // for the ROLE of this turn's write
+  std::optional<std::vector<uint64_t>> covers_sent_;  // those of the ROLE in flight
   OutputQueue out_;
   WritingChunks writing_;
   bool write_busy_ = false;

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +51,14 @@ class LinkTest : public ::testing::Test {
       replies_.emplace_back(tag, std::string(bytes));
     };
     h.replies_done = [this] { ++batches_; };
-    h.lost = [this](std::vector<node::SharedChildLink::Tag> unanswered) { lost_ = std::move(unanswered); };
+    h.covered = [this](std::span<const uint64_t> covers, std::string_view bytes, char) {
+      covered_.emplace_back(std::vector<uint64_t>(covers.begin(), covers.end()), replies_.size());
+      role_replies_.emplace_back(bytes);
+    };
+    h.lost = [this](std::vector<node::SharedChildLink::Tag> unanswered, std::vector<uint64_t> covers) {
+      lost_ = std::move(unanswered);
+      lost_covers_ = std::move(covers);
+    };
     return h;
   }
   bool RunUntil(const std::function<bool()>& done) {
@@ -73,6 +81,10 @@ class LinkTest : public ::testing::Test {
   std::vector<std::pair<node::SharedChildLink::Tag, std::string>> replies_;
   int batches_ = 0;
   std::optional<std::vector<node::SharedChildLink::Tag>> lost_;
+  std::vector<uint64_t> lost_covers_;
+  // Each ROLE answered: its covers, and how many replies had arrived before it.
+  std::vector<std::pair<std::vector<uint64_t>, size_t>> covered_;
+  std::vector<std::string> role_replies_;
 };
 
 TEST_F(LinkTest, RepliesReachTheirTagsAcrossDatabasesAndProtocols) {
@@ -118,6 +130,46 @@ TEST_F(LinkTest, ALostConnectionNamesTheUnansweredRequests) {
   link.Send(4, 0, 2, Cmd({"ECHO", "again"}));
   ASSERT_TRUE(RunUntil([&] { return replies_.size() == 2; }));
   EXPECT_EQ(replies_.back(), (std::pair<node::SharedChildLink::Tag, std::string>{4, "$5\r\nagain\r\n"}));
+}
+
+// The gate's covers: one ROLE for the turn's covers, behind every request of
+// the turn (also one sent after the cover was asked for), before the next
+// turn's; in the same write as the requests.
+TEST_F(LinkTest, OneRoleBehindTheTurnsRequestsServesItsCovers) {
+  node::SharedChildLink link(io_, Hooks());
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  Client admin(redis_.port());
+  admin.Call({"CONFIG", "RESETSTAT"});
+  link.Send(1, 0, 2, Cmd({"SET", "a", "1"}));
+  link.CoverBehind(7);
+  link.Send(2, 3, 2, Cmd({"SET", "b", "2"}));
+  link.CoverBehind(8);
+  ASSERT_TRUE(RunUntil([&] { return covered_.size() == 1; }));
+  EXPECT_EQ(covered_[0].first, (std::vector<uint64_t>{7, 8}));
+  EXPECT_EQ(covered_[0].second, 2u);  // after both replies
+  EXPECT_TRUE(role_replies_[0].starts_with("*3\r\n$6\r\nmaster\r\n")) << role_replies_[0];
+  link.Send(3, 0, 2, Cmd({"GET", "a"}));
+  link.CoverBehind(9);
+  ASSERT_TRUE(RunUntil([&] { return covered_.size() == 2; }));
+  EXPECT_EQ(covered_[1].first, (std::vector<uint64_t>{9}));
+  EXPECT_EQ(covered_[1].second, 3u);
+  EXPECT_EQ(link.sent(), 3u);  // the link's own ROLEs are not counted
+  EXPECT_EQ(link.in_flight(), 0u);
+  EXPECT_NE(admin.Call({"INFO", "commandstats"}).AsString().find("cmdstat_role:calls=2,"), std::string::npos);
+}
+
+TEST_F(LinkTest, ALostConnectionNamesTheCoversItsRolesLeftUnanswered) {
+  node::SharedChildLink link(io_, Hooks());
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  link.Send(1, 0, 2, Cmd({"BLPOP", "nothing", "0"}));  // holds the connection
+  link.CoverBehind(4);
+  ASSERT_TRUE(RunUntil([&] { return Client(redis_.port()).Call({"INFO", "clients"}).AsString().find("blocked_clients:1") !=
+                                    std::string::npos; }));
+  ASSERT_EQ(Client(redis_.port()).Call({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}).integer, 1);
+  ASSERT_TRUE(RunUntil([&] { return lost_.has_value(); }));
+  EXPECT_EQ(*lost_, (std::vector<node::SharedChildLink::Tag>{1}));
+  EXPECT_EQ(lost_covers_, (std::vector<uint64_t>{4}));
+  EXPECT_TRUE(covered_.empty());
 }
 
 TEST_F(LinkTest, HeldAfterClientPauseUntilItEnds) {
