@@ -83,6 +83,10 @@ ABSL_FLAG(bool, shared_child_link, true,
           "connection they share: one write and one read for the requests of many clients (CPU per "
           "request 0.64-0.92x). Off: each client's requests take its own connection to the "
           "redis-server (SLOWLOG then names every entry's client).");
+ABSL_FLAG(bool, shared_relay, true,
+          "A follower sends its clients' plain data commands that go to the leader (the same ones) on "
+          "one connection to the leader's client port that they share. Off: each client's requests "
+          "take its own connection to the leader.");
 ABSL_FLAG(int, no_leader_wait_ms, 3000,
           "How long a client request waits for a leader before it gets a TRYAGAIN error.");
 ABSL_FLAG(std::string, pidfile, "", "Write the node's pid to this file.");
@@ -231,6 +235,7 @@ bool ServerFlags(node::ServerOptions& options) {
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
   options.follower_reads = absl::GetFlag(FLAGS_follower_reads);
   options.shared_child_link = absl::GetFlag(FLAGS_shared_child_link);
+  options.shared_relay = absl::GetFlag(FLAGS_shared_relay);
   options.test_follower_reads_no_wait = absl::GetFlag(FLAGS_test_follower_reads_no_wait);
   if (!node::gate::ParseBrokenRule(absl::GetFlag(FLAGS_test_break_gate), &options.test_broken_gate_rule)) {
     std::cerr << "anarchoredis: unknown --test_break_gate rule '" << absl::GetFlag(FLAGS_test_break_gate) << "'\n";

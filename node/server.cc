@@ -127,7 +127,7 @@ absl::Status Server::Start() {
     follower_reads_ = std::make_unique<FollowerReads>(io_, std::move(hooks));
     if (options_.test_follower_reads_no_wait) follower_reads_->SkipWaitForTest();
   }
-  if (options_.shared_child_link) StartSharedLink();
+  if (options_.shared_child_link || options_.shared_relay) StartSharedLink();
   if (auto s = rlog_->Start(); !s.ok()) return s;
   if (const auto& snap = rlog_->snapshot()) {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
@@ -501,7 +501,7 @@ void Server::CoverFromNow(gate::CoverId cover) {
   // The shared link writes at the end of the turn anyway when its sessions
   // sent something: its ROLE then costs the child no wake-up of its own. A
   // held link would keep the ROLE behind a paused write.
-  SharedChildLink* link = shared_link();
+  SharedLink* link = is_leader_ ? shared_link() : nullptr;
   if (link != nullptr && link->open() && !link->held()) return link->CoverBehind(cover);
   CoverOnControl(cover);
 }

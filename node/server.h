@@ -34,7 +34,7 @@
 #include "node/front/client_view.h"
 #include "node/front/command_table.h"
 #include "node/front/follower_reads.h"
-#include "node/front/shared_child_link.h"
+#include "node/front/shared_link.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
@@ -42,6 +42,7 @@
 #include "node/metrics_endpoint.h"
 #include "node/snapshot.pb.h"
 #include "node/tls.h"
+#include "node/upstream.h"
 #include "resp/value.h"
 #include "resp/limits.h"
 #include "storage/log_store.h"
@@ -86,8 +87,11 @@ struct ServerOptions {
   // index, to prove that the fault tests catch stale reads.
   bool test_follower_reads_no_wait = false;
   // The leader sends its sessions' plain data commands to its child on one
-  // shared link (SharedChildLink); off: every session on its own connection.
+  // shared link (SharedLink); off: every session on its own connection.
   bool shared_child_link = true;
+  // A follower sends its sessions' plain data commands to the leader on one
+  // connection (the same SharedLink); off: each session on its own.
+  bool shared_relay = true;
 };
 
 // A divergence check's point: the leader child's DEBUG DIGEST of the state
@@ -95,15 +99,6 @@ struct ServerOptions {
 struct DigestPoint {
   uint64_t index = 0;
   std::string digest;
-};
-
-// Where a client session sends its requests.
-struct Upstream {
-  enum class Kind { kNone, kChild, kLeader } kind = Kind::kNone;
-  std::string socket_path;  // kChild
-  std::string host;         // kLeader
-  int port = 0;
-  std::shared_ptr<asio::ssl::context> tls;  // kLeader over TLS (--tls_peers): the node's certificate
 };
 
 class Server {
@@ -127,12 +122,15 @@ class Server {
   // Reads this follower serves from its own child; null while it leads, or
   // with --follower_reads off.
   FollowerReads* follower_reads() { return is_leader_ || promoted_ ? nullptr : follower_reads_.get(); }
-  // The link to this leader's child that sessions share for plain data
-  // commands; null unless this node leads and serves, or with
-  // --shared_child_link off.
-  SharedChildLink* shared_link() { return is_leader_ && leader_ready_ ? shared_link_.get() : nullptr; }
+  // The link that sessions share for plain data commands: on the leader, to
+  // its child (null until it serves, or with --shared_child_link off); on a
+  // follower, to the leader (null with --shared_relay off).
+  SharedLink* shared_link() {
+    if (is_leader_) return leader_ready_ && options_.shared_child_link ? shared_link_.get() : nullptr;
+    return options_.shared_relay ? shared_link_.get() : nullptr;
+  }
   // CLIENT PAUSE (for `ms`) or UNPAUSE (0) goes to the child: while it holds
-  // requests, new ones stay off the shared link (see SharedChildLink::HoldFor).
+  // requests, new ones stay off the shared link (see SharedLink::HoldFor).
   void PauseSharedLink(int64_t ms);
   // The gate may have work (released replies, a read round to start): done
   // on the next turn of the event loop.
@@ -258,7 +256,7 @@ class Server {
   void AbortSessions(const std::string& error);
   void StartSharedLink();
   // The shared link closed: the sessions of these requests get `error`.
-  void LoseSharedRequests(const std::vector<SharedChildLink::Tag>& unanswered, const std::string& error);
+  void LoseSharedRequests(const std::vector<SharedLink::Tag>& unanswered, const std::string& error);
   // The ROLE of the shared link asked for `covers` answered.
   void SharedLinkCovered(std::span<const uint64_t> covers, std::string_view bytes, char type);
   void NotifySessions();
@@ -361,7 +359,7 @@ class Server {
   gate::ConsistencyGate gate_;
   bool gate_drain_posted_ = false;
   std::unique_ptr<FollowerReads> follower_reads_;
-  std::unique_ptr<SharedChildLink> shared_link_;
+  std::unique_ptr<SharedLink> shared_link_;
   std::vector<std::shared_ptr<ClientSession>> shared_touched_;  // answered on it, flushed after each batch
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted

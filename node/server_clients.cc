@@ -102,11 +102,12 @@ void Server::AbortSessions(const std::string& error) {
 }
 
 void Server::StartSharedLink() {
-  SharedChildLink::Hooks hooks;
-  hooks.socket_path = child_options_.socket_path;
+  SharedLink::Hooks hooks;
+  // On the leader, to its child; on a follower, to the leader (the relay).
+  hooks.target = [this] { return CurrentUpstream(); };
   hooks.auth = child_auth_request_;
   hooks.name = kSharedLinkName;
-  hooks.reply = [this](SharedChildLink::Tag session, std::string_view bytes, char type, ByteBlock&& big) {
+  hooks.reply = [this](SharedLink::Tag session, std::string_view bytes, char type, ByteBlock&& big) {
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return;  // closed (a session with requests there stays until answered)
     it->second->OnSharedReply(bytes, type, std::move(big));
@@ -120,18 +121,21 @@ void Server::StartSharedLink() {
   hooks.covered = [this](std::span<const uint64_t> covers, std::string_view bytes, char type) {
     SharedLinkCovered(covers, bytes, type);
   };
-  hooks.lost = [this](std::vector<SharedChildLink::Tag> unanswered, std::vector<uint64_t> covers) {
-    LoseSharedRequests(unanswered, "UNKNOWN the node lost its link to its redis-server; the outcome of this request is unknown");
+  hooks.lost = [this](std::vector<SharedLink::Tag> unanswered, std::vector<uint64_t> covers) {
+    LoseSharedRequests(unanswered, is_leader_ ? "UNKNOWN the node lost its link to its redis-server; the outcome of "
+                                                "this request is unknown"
+                                              : "UNKNOWN the node lost its link to the leader; the outcome of this "
+                                                "request is unknown");
     // The sessions whose requests were on the link left the gate (their
     // covers with them); the others' covers had every reply arrived.
     for (const gate::CoverId c : covers) CoverOnControl(c);
   };
-  shared_link_ = std::make_unique<SharedChildLink>(io_, std::move(hooks));
+  shared_link_ = std::make_unique<SharedLink>(io_, std::move(hooks));
 }
 
-void Server::LoseSharedRequests(const std::vector<SharedChildLink::Tag>& unanswered, const std::string& error) {
+void Server::LoseSharedRequests(const std::vector<SharedLink::Tag>& unanswered, const std::string& error) {
   std::vector<std::shared_ptr<ClientSession>> lost;
-  for (const SharedChildLink::Tag session : unanswered) {
+  for (const SharedLink::Tag session : unanswered) {
     auto it = sessions_.find(session);
     if (it != sessions_.end() && (lost.empty() || lost.back() != it->second)) lost.push_back(it->second);
   }

@@ -17,7 +17,7 @@ namespace node {
 // The name prefix of the node's own connections to its child (CLIENT SETNAME):
 // CLIENT LIST, CLIENT KILL and INFO's client count leave them out.
 inline constexpr char kInternalClientPrefix[] = "anarcho:";
-// The shared link's name after the prefix (SharedChildLink): its commands
+// The shared link's name after the prefix (SharedLink): its commands
 // are clients'.
 inline constexpr char kSharedLinkName[] = "shared";
 

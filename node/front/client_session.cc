@@ -111,39 +111,16 @@ void ClientSession::TryConnectUpstream() {
   Upstream up = server_.CurrentUpstream();
   if (up.kind == Upstream::Kind::kNone) return;
   upstream_state_ = UpstreamState::kConnecting;
-  asio::generic::stream_protocol::endpoint ep =
-      up.kind == Upstream::Kind::kChild
-          ? asio::generic::stream_protocol::endpoint(asio::local::stream_protocol::endpoint(up.socket_path))
-          : asio::generic::stream_protocol::endpoint(
-                asio::ip::tcp::endpoint(asio::ip::make_address(up.host), static_cast<uint16_t>(up.port)));
   const bool forwarding = up.kind == Upstream::Kind::kLeader;
-  asio::generic::stream_protocol::socket socket(client_.get_executor());
-  upstream_ = up.tls ? UpstreamStream(std::make_unique<UpstreamStream::TlsStream>(std::move(socket), *up.tls), up.tls)
-                     : UpstreamStream(std::move(socket));
-  auto failed = [self = shared_from_this()] {
-    // The leader just went away, or is not serving yet: wait for news.
-    self->upstream_state_ = self->no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
-    self->OnClientData();
-  };
-  upstream_.socket().async_connect(ep, [self = shared_from_this(), forwarding, failed](const asio::error_code& ec) {
-    if (self->upstream_state_ != UpstreamState::kConnecting) return;
-    if (ec) return failed();
-    if (forwarding) {
-      asio::error_code ignored;
-      self->upstream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-    }
-    // With TLS (forwarding with --tls_peers), the node's certificate proves it
-    // to the leader's TLS port, and the leader's to it.
-    self->upstream_.Handshake(asio::ssl::stream_base::client, [self, forwarding, failed](const asio::error_code& ec) {
-      if (self->upstream_state_ != UpstreamState::kConnecting) return;
-      if (ec) {
-        Log(LogComponent::kClient, LogLevel::kWarning, "TLS handshake with the leader failed: %s", ec.message());
-        self->upstream_.Close();
-        return failed();
-      }
-      self->OnUpstreamConnected(forwarding);
-    });
-  });
+  ConnectUpstream(client_.get_executor(), up, &upstream_,
+                  [self = shared_from_this(), forwarding](const asio::error_code& ec) {
+                    if (self->upstream_state_ != UpstreamState::kConnecting) return;
+                    if (!ec) return self->OnUpstreamConnected(forwarding);
+                    // The leader just went away, or is not serving yet: wait for news.
+                    self->upstream_state_ =
+                        self->no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
+                    self->OnClientData();
+                  });
 }
 
 void ClientSession::OnUpstreamConnected(bool forwarding) {
@@ -413,8 +390,10 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
 }
 
 bool ClientSession::UsesSharedLink(const Route& r, std::string_view raw) {
-  SharedChildLink* link = server_.shared_link();
-  if (link == nullptr || !r.shared || raw.size() > kMaxSharedRequest) return false;
+  SharedLink* link = server_.shared_link();
+  // (On a follower, not past reads its own child has yet to answer: the own
+  // link holds what follows them until they were, WriteUpstream.)
+  if (link == nullptr || !r.shared || raw.size() > kMaxSharedRequest || local_reads_ > 0) return false;
   if (!shared_.expects.empty()) return link->open();  // after this session's requests there
   if (!expects_.empty()) return false;                // after this session's requests on its own link
   return link->Ready();
@@ -470,7 +449,7 @@ void ClientSession::CoverWritesSoFar(gate::CoverId cover) {
   // event loop (a ROLE behind each client's batch cost the child as much as
   // a SET), and needs no permission of the client's user.
   // (Behind this session's requests in flight: all on one of its links.)
-  SharedChildLink* link = server_.shared_link();
+  SharedLink* link = server_.shared_link();
   if (!shared_.expects.empty() && link != nullptr && link->open()) {
     // The link's ROLE of this turn goes behind them: no wait for the replies.
     return link->CoverBehind(cover);

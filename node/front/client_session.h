@@ -8,7 +8,7 @@
 // leader's client port on a follower, which then relays in order. With no
 // leader, requests wait a bounded time, then get TRYAGAIN errors. On the
 // leader, plain data commands travel on a link to the child that all
-// sessions share (SharedChildLink) instead: fewer system calls in the node
+// sessions share (SharedLink) instead: fewer system calls in the node
 // and in the child for the same requests. A session's requests in flight are
 // all on one of its two links, so they run in the order sent.
 #pragma once

@@ -85,7 +85,7 @@ struct CommandSpec {
   // command (XREAD BLOCK would hold the connection all reads share).
   bool follower_read = false;
   // The leader may send it on the link to its child that sessions share
-  // (SharedChildLink): a read or write of keys, or a read of the keyspace, that
+  // (SharedLink): a read or write of keys, or a read of the keyspace, that
   // is no script, pub/sub or blocking command (any of which would hold up the
   // other sessions' requests, or needs the client's own connection).
   bool shared_link = false;

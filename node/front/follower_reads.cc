@@ -20,14 +20,14 @@ constexpr std::string_view kLeaderChanged = "-TRYAGAIN leadership changed before
 FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
     : io_(io),
       hooks_(std::move(hooks)),
-      link_(io, SharedChildLink::Hooks{
-                    .socket_path = hooks_.socket_path,
+      link_(io, SharedLink::Hooks{
+                    .target = [this] { return Upstream{.kind = Upstream::Kind::kChild, .socket_path = hooks_.socket_path}; },
                     .auth = hooks_.auth,
                     .name = "reads",
-                    .reply = [this](SharedChildLink::Tag id, std::string_view bytes, char,
+                    .reply = [this](SharedLink::Tag id, std::string_view bytes, char,
                                     ByteBlock&& big) { OnReply(id, bytes, std::move(big)); },
                     .replies_done = [this] { FlushTouched(); },
-                    .lost = [this](std::vector<SharedChildLink::Tag> unanswered, std::vector<uint64_t>) { SendAgain(unanswered); },
+                    .lost = [this](std::vector<SharedLink::Tag> unanswered, std::vector<uint64_t>) { SendAgain(unanswered); },
                     .connected = [this] { Pump(); },
                 }) {}
 
@@ -181,7 +181,7 @@ void FollowerReads::FlushTouched() {
   for (auto& s : touched) s->FlushReleased();
 }
 
-void FollowerReads::SendAgain(const std::vector<SharedChildLink::Tag>& unanswered) {
+void FollowerReads::SendAgain(const std::vector<SharedLink::Tag>& unanswered) {
   for (auto it = unanswered.rbegin(); it != unanswered.rend(); ++it) ready_.push_front(*it);
   Pump();
 }

@@ -1,7 +1,7 @@
 // A follower's reads served by its own child (shared/DESIGN.md, "The read
 // path"): FollowerReadQueue decides when each read may run; this class asks
 // the leader for read indexes through the Raft core, and sends the reads on
-// one connection to the child (SharedChildLink), which answers them in order.
+// one connection to the child (SharedLink), which answers them in order.
 // Each reply goes back to the session's reply slot; reads sent on a
 // connection that is lost are sent again on the next (they change nothing).
 #pragma once
@@ -18,7 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "asio.hpp"
 #include "node/front/reply_slots.h"
-#include "node/front/shared_child_link.h"
+#include "node/front/shared_link.h"
 #include "node/gate/follower_reads.h"
 
 namespace node {
@@ -82,7 +82,7 @@ class FollowerReads {
   void OnReply(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big);
   void FlushTouched();
   // Reads sent and not answered go back to the front of the line.
-  void SendAgain(const std::vector<SharedChildLink::Tag>& unanswered);
+  void SendAgain(const std::vector<SharedLink::Tag>& unanswered);
 
   asio::io_context& io_;
   Hooks hooks_;
@@ -96,7 +96,7 @@ class FollowerReads {
   // Arrivals, oldest first: (first read id of a moment, when) for giving up.
   std::deque<std::pair<gate::FollowerReadQueue::ReadId, std::chrono::steady_clock::time_point>> arrivals_;
 
-  SharedChildLink link_;
+  SharedLink link_;
   std::vector<std::shared_ptr<ClientSession>> touched_;  // answered, to flush after a batch of replies
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

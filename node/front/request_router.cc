@@ -183,13 +183,15 @@ bool RequestRouter::Shareable(std::span<const std::string_view> args, const Rout
   return spec != nullptr && Shares(*spec, args, ctx);
 }
 
-// Every route Decide takes before DecideRoute's data commands is excluded
-// here (a connection that is not authenticated, streams, monitors, relays or
-// has no leader), so Shareable and Decide agree.
+// Every route Decide takes before the data commands is excluded here (a
+// connection that is not authenticated, streams, monitors or has no leader),
+// so Shareable and Decide agree. A follower's relay to the leader is shared
+// on the same terms: it runs as Redis's default user, and the leader routes
+// what arrives on it as its own sessions' requests.
 bool RequestRouter::Shares(const CommandSpec& spec, std::span<const std::string_view> args,
                            const RouteContext& ctx) const {
-  return spec.shared_link && ArityHolds(spec, args) && !ctx.forwarding && !ctx.no_leader && ctx.authenticated &&
-         !ctx.users_in_use && !in_multi_ && !stream_ && !subscribed3_ && !tracking_ && !monitoring_;
+  return spec.shared_link && ArityHolds(spec, args) && !ctx.no_leader && ctx.authenticated && !ctx.users_in_use &&
+         !in_multi_ && !stream_ && !subscribed3_ && !tracking_ && !monitoring_;
 }
 
 // A follower relays; the leader applies the rules. It only follows what
@@ -243,9 +245,13 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     Route r = DataCommand(args, *spec);
     r.follower_read = true;
     r.db = db_;
+    r.shared = Shares(*spec, args, ctx);  // if the leader serves it after all
     return r;
   }
-  return Forward();
+  Route r = Forward();
+  if (name == "client" && args.size() >= 2) NotePause(Lower(args[1]), args, &r);
+  r.shared = spec != nullptr && Shares(*spec, args, ctx);
+  return r;
 }
 
 // RESP2, subscribed: Redis accepts only these; for anything else the node must
@@ -393,10 +399,16 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
   Route r = Forward({}, in_multi_);
   if (sub == "list" || sub == "info") r.tag = ReplyTag::kClientList;
   if (sub == "tracking" && args.size() >= 3) NoteTracking(args);
-  int64_t ms = 0;
-  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) r.pause_ms = ms;
-  if (sub == "unpause") r.pause_ms = 0;
+  NotePause(sub, args, &r);
   return r;
+}
+
+// CLIENT PAUSE and UNPAUSE: the shared link is held meanwhile (on a
+// follower, the relay: the leader holds its requests too).
+void RequestRouter::NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r) {
+  int64_t ms = 0;
+  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) r->pause_ms = ms;
+  if (sub == "unpause") r->pause_ms = 0;
 }
 
 // DEBUG subcommands that only look are forwarded as reads of the whole

@@ -192,6 +192,7 @@ class RequestRouter {
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
   void NoteTracking(std::span<const std::string_view> args);
+  static void NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
   Route ConfigSet(std::span<const std::string_view> args, const RouteContext& ctx);

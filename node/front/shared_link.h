@@ -1,15 +1,16 @@
-// One connection to this node's own child that carries the requests of many
-// sessions, in order, each tagged with whom its reply is for. It switches the
-// connection's database and protocol as each request needs (SELECT and HELLO
-// of its own, whose replies it drops), so sessions in any database and on
-// either protocol share it.
+// One connection that carries the requests of many sessions, in order, each
+// tagged with whom its reply is for. It switches the connection's database
+// and protocol as each request needs (SELECT and HELLO of its own, whose
+// replies it drops), so sessions in any database and on either protocol
+// share it. The requests of all sessions handled in one turn of the event
+// loop leave in one write and their replies come back in one read, where a
+// connection per client took a write and a read at each end for each
+// client's batch.
 //
-// Two users: on the leader, the plain data commands of every client session
-// (ClientSession): the requests of all clients handled in one turn of the
-// event loop leave in one write and their replies come back in one read,
-// where a connection per client took a write and a read (in the node and in
-// the child) for each client's batch; on a follower, the reads its own child
-// serves (FollowerReads).
+// Three users: on the leader, the plain data commands of every client
+// session (ClientSession), to its child; on a follower, the same sessions'
+// requests that go to the leader, to the leader's client port (the relay);
+// and the reads a follower's own child serves (FollowerReads).
 #pragma once
 
 #include <chrono>
@@ -24,20 +25,26 @@
 
 #include "asio.hpp"
 #include "node/byte_block.h"
+#include "node/byte_stream.h"
 #include "node/output_queue.h"
 #include "node/read_buffer.h"
 #include "node/ring_queue.h"
+#include "node/upstream.h"
 #include "resp/reply_scanner.h"
 
 namespace node {
 
-class SharedChildLink {
+class SharedLink {
  public:
   using Tag = uint64_t;  // whom a reply is for (never 0 or ~0: the link's own requests)
   struct Hooks {
-    std::string socket_path;  // the child's
-    std::string auth;         // the AUTH request that opens the link (InternalAuthRequest)
-    std::string name;         // its CLIENT SETNAME, after kInternalClientPrefix
+    // Where to connect, asked at each connection (kNone: nowhere for now).
+    std::function<Upstream()> target;
+    // To a child: the AUTH request that opens the link (InternalAuthRequest),
+    // and its CLIENT SETNAME, after kInternalClientPrefix. (The leader takes
+    // the link as a client of its own.)
+    std::string auth;
+    std::string name;
     // A request's reply (`big` owns `bytes` when it was too big to copy).
     std::function<void(Tag tag, std::string_view bytes, char type, ByteBlock&& big)> reply;
     // After the replies of one read from the socket: callers flush once for many.
@@ -51,12 +58,13 @@ class SharedChildLink {
     std::function<void()> connected;  // optional: the link just opened
   };
 
-  SharedChildLink(asio::io_context& io, Hooks hooks);
-  ~SharedChildLink();
-  SharedChildLink(const SharedChildLink&) = delete;
-  SharedChildLink& operator=(const SharedChildLink&) = delete;
+  SharedLink(asio::io_context& io, Hooks hooks);
+  ~SharedLink();
+  SharedLink(const SharedLink&) = delete;
+  SharedLink& operator=(const SharedLink&) = delete;
 
-  // Connected and not held: Send() may be called. If closed, starts connecting.
+  // Connected and not held: Send() may be called. If closed, starts
+  // connecting (if the target is somewhere).
   bool Ready();
   // The child holds requests for up to `d` (CLIENT PAUSE; 0: UNPAUSE):
   // Ready() says no until then, so that no session's read waits behind
@@ -100,7 +108,8 @@ class SharedChildLink {
   asio::io_context& io_;
   Hooks hooks_;
   State state_ = State::kClosed;
-  asio::local::stream_protocol::socket socket_;
+  UpstreamStream stream_;
+  Upstream::Kind kind_ = Upstream::Kind::kNone;  // of the connection
   uint64_t epoch_ = 0;       // bumped when the connection is dropped: older callbacks do nothing
   int db_ = 0, proto_ = 2;  // the connection's, after what was sent
   RingQueue<Tag> sent_;      // by reply order (0: a request of the link's own; kCoverTag: a ROLE)

@@ -1,4 +1,4 @@
-#include "node/front/shared_child_link.h"
+#include "node/front/shared_link.h"
 
 #include "absl/strings/str_cat.h"
 #include "node/child/child_redis.h"
@@ -13,16 +13,15 @@ constexpr size_t kTakeBytes = 1 << 20;  // replies this big are handed over, not
 
 }  // namespace
 
-SharedChildLink::SharedChildLink(asio::io_context& io, Hooks hooks)
-    : io_(io), hooks_(std::move(hooks)), socket_(io) {}
+SharedLink::SharedLink(asio::io_context& io, Hooks hooks)
+    : io_(io), hooks_(std::move(hooks)), stream_(asio::generic::stream_protocol::socket(io)) {}
 
-SharedChildLink::~SharedChildLink() {
+SharedLink::~SharedLink() {
   *alive_ = false;
-  asio::error_code ec;
-  socket_.close(ec);
+  stream_.Close();
 }
 
-bool SharedChildLink::Ready() {
+bool SharedLink::Ready() {
   if (state_ == State::kClosed) Connect();
   if (held_until_ != std::chrono::steady_clock::time_point{}) {
     if (std::chrono::steady_clock::now() < held_until_) return false;
@@ -31,54 +30,58 @@ bool SharedChildLink::Ready() {
   return state_ == State::kOpen;
 }
 
-bool SharedChildLink::held() const {
+bool SharedLink::held() const {
   return held_until_ != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() < held_until_;
 }
 
-void SharedChildLink::HoldFor(std::chrono::milliseconds d) {
+void SharedLink::HoldFor(std::chrono::milliseconds d) {
   held_until_ = d.count() > 0 ? std::chrono::steady_clock::now() + d : std::chrono::steady_clock::time_point{};
 }
 
-void SharedChildLink::Connect() {
+void SharedLink::Connect() {
+  const Upstream target = hooks_.target();
+  if (target.kind == Upstream::Kind::kNone) return;
   state_ = State::kConnecting;
+  kind_ = target.kind;
   const uint64_t epoch = epoch_;
-  socket_ = asio::local::stream_protocol::socket(io_);
-  socket_.async_connect(asio::local::stream_protocol::endpoint(hooks_.socket_path),
-                        [this, epoch, alive = alive_](const asio::error_code& ec) {
-                          if (!*alive || epoch != epoch_) return;
-                          if (ec) {
-                            // The child is being replaced: the next Ready() tries again.
-                            state_ = State::kClosed;
-                            ++epoch_;
-                            return;
-                          }
-                          OnConnected();
-                        });
+  ConnectUpstream(io_.get_executor(), target, &stream_, [this, epoch, alive = alive_](const asio::error_code& ec) {
+    if (!*alive || epoch != epoch_) return;
+    if (ec) {
+      // The child is being replaced, or the leader went away: the next
+      // Ready() tries again.
+      state_ = State::kClosed;
+      ++epoch_;
+      return;
+    }
+    OnConnected();
+  });
 }
 
-void SharedChildLink::OnConnected() {
+void SharedLink::OnConnected() {
   state_ = State::kOpen;
   db_ = 0;
   proto_ = 2;
-  if (!hooks_.auth.empty()) Append(0, hooks_.auth);
-  std::string name, no_evict;
-  resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
-  Append(0, name);
-  // Clients' memory is the node's to bound (its output limits), never a
-  // reason for the child to drop every session's requests at once.
-  resp::AppendCommand(&no_evict, {"CLIENT", "NO-EVICT", "ON"});
-  Append(0, no_evict);
+  if (kind_ == Upstream::Kind::kChild) {
+    if (!hooks_.auth.empty()) Append(0, hooks_.auth);
+    std::string name, no_evict;
+    resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
+    Append(0, name);
+    // Clients' memory is the node's to bound (its output limits), never a
+    // reason for the child to drop every session's requests at once.
+    resp::AppendCommand(&no_evict, {"CLIENT", "NO-EVICT", "ON"});
+    Append(0, no_evict);
+  }
   Read();
   ScheduleWrite();
   if (hooks_.connected) hooks_.connected();
 }
 
-void SharedChildLink::Append(Tag tag, std::string_view request) {
+void SharedLink::Append(Tag tag, std::string_view request) {
   out_.Append(request);
   sent_.push_back(tag);
 }
 
-void SharedChildLink::Send(Tag tag, int db, int proto, std::string_view request) {
+void SharedLink::Send(Tag tag, int db, int proto, std::string_view request) {
   if (proto != proto_) {
     std::string hello;
     resp::AppendCommand(&hello, {"HELLO", proto == 3 ? "3" : "2"});
@@ -97,14 +100,14 @@ void SharedChildLink::Send(Tag tag, int db, int proto, std::string_view request)
   ScheduleWrite();
 }
 
-void SharedChildLink::CoverBehind(uint64_t cover) {
+void SharedLink::CoverBehind(uint64_t cover) {
   covers_next_.push_back(cover);
   ScheduleWrite();
 }
 
 // At the end of this turn of the event loop: every session handled in it
 // has added its requests by then.
-void SharedChildLink::ScheduleWrite() {
+void SharedLink::ScheduleWrite() {
   if (write_scheduled_ || write_busy_) return;
   write_scheduled_ = true;
   asio::post(io_, [this, epoch = epoch_, alive = alive_] {
@@ -114,7 +117,7 @@ void SharedChildLink::ScheduleWrite() {
   });
 }
 
-void SharedChildLink::Write() {
+void SharedLink::Write() {
   if (write_busy_ || state_ != State::kOpen) return;
   if (!covers_next_.empty() && !covers_sent_) {
     // Behind every request appended so far: the turn's are all in. One ROLE
@@ -128,7 +131,7 @@ void SharedChildLink::Write() {
   if (out_.empty()) return;
   writing_.TakeFrom(out_);
   write_busy_ = true;
-  asio::async_write(socket_, writing_.buffers, [this, epoch = epoch_, alive = alive_](const asio::error_code& ec, size_t) {
+  stream_.async_write(writing_.buffers, [this, epoch = epoch_, alive = alive_](const asio::error_code& ec, size_t) {
     if (!*alive || epoch != epoch_) return;
     write_busy_ = false;
     writing_.Clear();
@@ -137,9 +140,9 @@ void SharedChildLink::Write() {
   });
 }
 
-void SharedChildLink::Read() {
+void SharedLink::Read() {
   if (const size_t need = scanner_.HintBytesNeeded(); need > kReadChunk) in_.Reserve(need + kReadChunk);
-  socket_.async_read_some(in_.Prepare(kReadChunk), [this, epoch = epoch_, alive = alive_](const asio::error_code& ec,
+  stream_.async_read_some(in_.Prepare(kReadChunk), [this, epoch = epoch_, alive = alive_](const asio::error_code& ec,
                                                                                           size_t n) {
     if (!*alive || epoch != epoch_) return;
     if (ec) return Failed();
@@ -149,7 +152,7 @@ void SharedChildLink::Read() {
   });
 }
 
-void SharedChildLink::OnData() {
+void SharedLink::OnData() {
   const uint64_t epoch = epoch_;
   std::string error;
   bool any = false;
@@ -160,7 +163,7 @@ void SharedChildLink::OnData() {
     if (st == resp::ParseStatus::kNeedMore) break;
     const bool push = st == resp::ParseStatus::kOk && type == '>';  // the link subscribes to and tracks nothing
     if (st == resp::ParseStatus::kError || (sent_.empty() && !push)) {
-      Log(LogComponent::kClient, LogLevel::kError, "shared child link (%s): unexpected reply: %s", hooks_.name,
+      Log(LogComponent::kClient, LogLevel::kError, "shared link (%s): unexpected reply: %s", hooks_.name,
           sent_.empty() ? "nothing was asked" : error);
       Failed();
       return;
@@ -185,7 +188,7 @@ void SharedChildLink::OnData() {
     }
     if (tag == 0) {
       if (type == '-') {
-        Log(LogComponent::kClient, LogLevel::kError, "shared child link (%s): the child refused the link's own request: %s",
+        Log(LogComponent::kClient, LogLevel::kError, "shared link (%s): the child refused the link's own request: %s",
             hooks_.name, bytes);
       }
       continue;
@@ -198,7 +201,7 @@ void SharedChildLink::OnData() {
   if (any && hooks_.replies_done) hooks_.replies_done();
 }
 
-std::vector<SharedChildLink::Tag> SharedChildLink::Close(std::vector<uint64_t>* covers) {
+std::vector<SharedLink::Tag> SharedLink::Close(std::vector<uint64_t>* covers) {
   std::vector<Tag> unanswered;
   for (const Tag t : sent_) {
     if (t != 0 && t != kCoverTag) unanswered.push_back(t);
@@ -211,8 +214,7 @@ std::vector<SharedChildLink::Tag> SharedChildLink::Close(std::vector<uint64_t>* 
   covers_next_.clear();
   ++epoch_;
   state_ = State::kClosed;
-  asio::error_code ec;
-  socket_.close(ec);
+  stream_.Close();
   out_.Clear();
   writing_.Clear();
   write_busy_ = false;
@@ -224,7 +226,7 @@ std::vector<SharedChildLink::Tag> SharedChildLink::Close(std::vector<uint64_t>* 
   return unanswered;
 }
 
-void SharedChildLink::Failed() {
+void SharedLink::Failed() {
   std::vector<uint64_t> covers;
   std::vector<Tag> unanswered = Close(&covers);
   if (hooks_.lost) hooks_.lost(std::move(unanswered), std::move(covers));
