@@ -21,13 +21,17 @@ FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
     : io_(io),
       hooks_(std::move(hooks)),
       link_(io, SharedLink::Hooks{
-                    .target = [this] { return Upstream{.kind = Upstream::Kind::kChild, .socket_path = hooks_.socket_path}; },
+                    .target =
+                        [this] {
+                          return Upstream{.kind = Upstream::Kind::kChild, .socket_path = hooks_.socket_path};
+                        },
                     .auth = hooks_.auth,
                     .name = "reads",
                     .reply = [this](SharedLink::Tag id, std::string_view bytes, char,
                                     ByteBlock&& big) { OnReply(id, bytes, std::move(big)); },
                     .replies_done = [this] { FlushTouched(); },
-                    .lost = [this](std::vector<SharedLink::Tag> unanswered, std::vector<uint64_t>) { SendAgain(unanswered); },
+                    .lost = [this](std::vector<SharedLink::Tag> unanswered,
+                                   std::vector<uint64_t>) { SendAgain(unanswered); },
                     .connected = [this] { Pump(); },
                 }) {}
 
