@@ -328,4 +328,37 @@ std::string DifferenceFromRedis(int port, const std::vector<std::string>& reques
   }
 }
 
+std::string PipelineAcrossLinksDifference(int port) {
+  using namespace std::chrono_literals;
+  const std::string big(100 * 1024, 'x');
+  const std::vector<std::string> requests = {
+      Req({"SET", "a", "0"}),        Req({"INCR", "a"}),         Req({"SELECT", "2"}),
+      Req({"GET", "a"}),             Req({"SET", "a", "two"}),   Req({"MULTI"}),
+      Req({"INCR", "n"}),            Req({"GET", "a"}),          Req({"EXEC"}),
+      Req({"INCR", "n"}),            Req({"SELECT", "0"}),       Req({"GET", "a"}),
+      Req({"HSET", "h", "f", "v"}),  Req({"HELLO", "3"}),        Req({"HGETALL", "h"}),
+      Req({"INCR", "a"}),            Req({"HELLO", "2"}),        Req({"HGETALL", "h"}),
+      Req({"WATCH", "a"}),           Req({"SET", "a", "mine"}),  Req({"MULTI"}),
+      Req({"GET", "a"}),             Req({"EXEC"}),              Req({"SET", "big", big}),
+      Req({"STRLEN", "big"}),        Req({"APPEND", "big", "y"}), Req({"CLIENT", "SETNAME", "c"}),
+      Req({"STRLEN", "big"}),        Req({"RPUSH", "l", "1"}),   Req({"BLPOP", "l", "1"}),
+      Req({"LLEN", "l"}),            Req({"DEL", "a", "h", "l"}), Req({"EXISTS", "a", "h", "l", "big"}),
+      "GET big\r\n",                 "SET inline 1\r\n",         Req({"GET", "inline"})};
+  RedisServer ref;
+  Client node(port), plain(ref.port());
+  for (const std::string& r : requests) {
+    node.Send(r);
+    plain.Send(r);
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    std::optional<std::string> got = node.ReadRaw(10s), want = plain.ReadRaw(10s);
+    if (!got || !want) return absl::StrCat("reply ", i, ": none from ", got ? "redis" : "the node");
+    const bool hello = requests[i].find("HELLO") != std::string::npos;
+    if (hello ? got->substr(0, 2) != want->substr(0, 2) : *got != *want) {
+      return absl::StrCat("reply ", i, ": the node's ", *got, " redis's ", *want);
+    }
+  }
+  return "";
+}
+
 }  // namespace itest

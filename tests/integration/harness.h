@@ -65,6 +65,13 @@ std::string Req(std::initializer_list<std::string_view> args);
 std::string DifferenceFromRedis(int port, const std::vector<std::string>& requests,
                                 const std::vector<std::string>& setup = {});
 
+// Sends a pipeline whose requests move between a session's own connection and
+// a shared link (SELECT, MULTI, WATCH, HELLO 3 and 2, a value over 64 KB, a
+// blocking command, inline requests) to `port` and to a fresh plain
+// redis-server: the first difference, described, or empty if there is none.
+// HELLO's replies name the connection's id: only their types are compared.
+std::string PipelineAcrossLinksDifference(int port);
+
 // A process started by the test, killed with the test.
 class Process {
  public:
