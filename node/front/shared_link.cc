@@ -23,11 +23,7 @@ SharedLink::~SharedLink() {
 
 bool SharedLink::Ready() {
   if (state_ == State::kClosed) Connect();
-  if (held_until_ != std::chrono::steady_clock::time_point{}) {
-    if (std::chrono::steady_clock::now() < held_until_) return false;
-    held_until_ = {};
-  }
-  return state_ == State::kOpen;
+  return state_ == State::kOpen && !held();
 }
 
 bool SharedLink::held() const {
