@@ -145,7 +145,7 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
       expects_.push_back(Expect{Expect::Kind::kIgnore});
     }
   }
-  if (users) LearnAuthState();
+  if (users || forwarding_) LearnAuthState();
   ReadUpstream();
   OnClientData();
 }
@@ -255,7 +255,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   RouteContext ctx;
   ctx.forwarding = forwarding_;
   ctx.authenticated = authenticated_;
-  ctx.users_in_use = server_.acl_in_use();
+  ctx.users_in_use = UsersInUse();
   ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
   ctx.databases = server_.options().databases;
   ctx.port = server_.options().port;
@@ -408,7 +408,7 @@ bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view
   // batch.
   // With users in use, the leader's child checks each read against the
   // client's user; the link to this node's child runs as the node's own.
-  if (reads == nullptr || gated() || server_.acl_in_use() || upstream_data_ > 0 || forwarded_this_batch_ ||
+  if (reads == nullptr || gated() || UsersInUse() || upstream_data_ > 0 || forwarded_this_batch_ ||
       forwarded_last_batch_) {
     return false;
   }
@@ -471,10 +471,17 @@ void ClientSession::CoverWhenDue() {
   }
 }
 
+bool ClientSession::UsersInUse() const { return server_.acl_in_use() || user_ != "default"; }
+
+// A follower always asks: it learns of a new password or user when it
+// applies the entry, and a client that connects within that lag would
+// otherwise pass as Redis's open default user, its reads served here and its
+// writes relayed (AclTest.AFollowerBehindOnAPasswordStillAsksForIt). Its
+// upstream is a new connection of the leader's, which knows.
 void ClientSession::LearnAuthState() {
   user_ = "default";
   authenticated_ = server_.default_user_open();
-  if (!server_.acl_in_use()) return;
+  if (!server_.acl_in_use() && !forwarding_) return;
   // HELLO without arguments needs no permission, and fails only if the
   // connection has not authenticated.
   to_upstream_.Append("*1\r\n$5\r\nHELLO\r\n");

@@ -151,6 +151,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The connection just became Redis's default user (connected, or RESET):
   // with users in use, ask whether that counts as authenticated.
   void LearnAuthState();
+  // Whether Redis's users decide what this session may do: users were
+  // created (as far as this node applied), or the client authenticated as
+  // one (a follower may not have applied its creation yet).
+  bool UsersInUse() const;
   void EndOfBatch();
   bool gated() const { return !forwarding_; }
 

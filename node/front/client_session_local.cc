@@ -25,7 +25,7 @@ void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bo
     self->Flush();
   };
   if (!authenticated_) return answer(ErrorReply("NOAUTH Authentication required."));
-  if (!server_.acl_in_use()) return server_.NodeCommand(args, router_.proto(), id_, std::move(answer));
+  if (!UsersInUse()) return server_.NodeCommand(args, router_.proto(), id_, std::move(answer));
   // The node acts with its own user's rights: the client's user must have them.
   auto owned = std::make_shared<std::vector<std::string>>(args.begin(), args.end());
   server_.CheckPermission(user_, args, [weak = weak_from_this(), owned, answer](std::string denied) {
@@ -61,7 +61,7 @@ void ClientSession::StartMonitor(bool silent) {
     }
     self->slots_.Release(slot);
   };
-  if (!server_.acl_in_use()) return answer("");
+  if (!UsersInUse()) return answer("");
   const std::vector<std::string_view> args = {"MONITOR"};
   server_.CheckPermission(user_, args, [answer, weak = weak_from_this()](std::string denied) {
     answer(std::move(denied));
@@ -81,7 +81,7 @@ void ClientSession::Monitored(std::string line) {
 // user may run WAIT.
 void ClientSession::AnswerWait(const Route& r) {
   const ReplySlots::Id slot = slots_.Add({}, r.silent);
-  if (!server_.acl_in_use()) return ReplyToWait(slot, r.wait_replicas, r.wait_timeout_ms);
+  if (!UsersInUse()) return ReplyToWait(slot, r.wait_replicas, r.wait_timeout_ms);
   const std::string replicas = absl::StrCat(r.wait_replicas), timeout = absl::StrCat(r.wait_timeout_ms);
   const std::vector<std::string_view> args = {"WAIT", replicas, timeout};
   server_.CheckPermission(user_, args, [weak = weak_from_this(), slot, replicas = r.wait_replicas,

@@ -47,7 +47,9 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       stalled_ = false;
       return;
     case Expect::Kind::kAuthState:
-      authenticated_ = type != '-';
+      // Another error (a leader on its way out) says nothing: the node's
+      // own view stands.
+      if (type != '-' || bytes.starts_with("-NOAUTH")) authenticated_ = type != '-';
       stalled_ = false;
       return;
     case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)

@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cluster_harness.h"
@@ -471,6 +473,47 @@ TEST(AclTest, FollowerReadsGoToTheLeaderOnceUsersAreInUse) {
   EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"GET", "k"})), "(error) NOPERM"));
   EXPECT_EQ(Str(cl.Call({"GET", "k"})), "v");
   EXPECT_EQ(c.Status(follower)["follower_reads_served"], served);
+}
+
+// A follower learns of a new user or password when it applies the entry.
+// Its log writes held (so it applies nothing new) while the leader and the
+// other follower acknowledge a password and a user: a client that connects
+// to it is still asked for the password, and a user's rules still hold for
+// what the follower relays (it had passed as the open default user, and
+// alice's writes had run as the relay's default user).
+TEST(AclTest, AFollowerBehindOnAPasswordStillAsksForIt) {
+  const std::string dir = MakeTempDir("anarcho-acl-gate");
+  ClusterOptions options{.nodes = 3};
+  for (int i = 0; i < options.nodes; ++i) options.args_of[i] = {"--test_sync_gate", absl::StrCat(dir, "/gate", i)};
+  Cluster c(options);
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int f = Follower(c, leader);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Str(Client(c.port(f)).Call({"SET", "warm-up", "1"})), "OK");
+  const std::string gate = absl::StrCat(dir, "/gate", f);
+  std::ofstream(gate) << "closed";
+  Client admin(c.port(leader));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "on", ">pw", "~a:*", "+get", "+set"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "secret"})), "OK");
+  ASSERT_EQ(c.Status(f)["acl_changes"], "0") << "the follower applied the changes: the test proves nothing";
+
+  Client anonymous(c.port(f));
+  EXPECT_TRUE(absl::StartsWith(Str(anonymous.Call({"SET", "k", "v"})), "(error) NOAUTH")) << "a write";
+  EXPECT_TRUE(absl::StartsWith(Str(anonymous.Call({"GET", "warm-up"})), "(error) NOAUTH")) << "a read";
+  EXPECT_EQ(Str(anonymous.Call({"AUTH", "secret"})), "OK");
+  EXPECT_EQ(Str(anonymous.Call({"SET", "k", "v"})), "OK");
+
+  Client alice(c.port(f));
+  ASSERT_EQ(Str(alice.Call({"AUTH", "alice", "pw"})), "OK");
+  EXPECT_EQ(Str(alice.Call({"SET", "a:1", "x"})), "OK");
+  EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"SET", "b:1", "x"})), "(error) NOPERM"));
+  EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"GET", "warm-up"})), "(error) NOPERM"));
+
+  std::filesystem::remove(gate);
+  c.UseAuth("default", "secret");
+  EXPECT_TRUE(WaitForAclChanges(c, f, "2"));
+  EXPECT_TRUE(c.WaitConverged());
+  RemoveDir(dir);
 }
 
 // anarcho-admin authenticates as redis-cli does: --user and --pass (or
