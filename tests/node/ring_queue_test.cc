@@ -75,6 +75,25 @@ TEST(RingQueueTest, AnEmptyLargeRingIsReleased) {
   EXPECT_EQ(q.front(), "z");
 }
 
+// A ring that drains to empty between bursts of the same size keeps its
+// cells (no regrowth per burst); once its bursts are far smaller than its
+// cells, it gives them back.
+TEST(RingQueueTest, ARingKeepsItsCellsForBurstsOfTheSameSize) {
+  RingQueue<std::string> q;
+  for (int i = 0; i < 800; ++i) q.push_back("x");
+  const size_t cells = q.capacity();
+  EXPECT_EQ(cells, 1024u);
+  for (int burst = 0; burst < 5; ++burst) {
+    while (!q.empty()) q.pop_front();
+    EXPECT_EQ(q.capacity(), cells) << burst;
+    for (int i = 0; i < 700; ++i) q.push_back("y");
+  }
+  while (!q.empty()) q.pop_front();
+  for (int i = 0; i < 10; ++i) q.push_back("z");
+  while (!q.empty()) q.pop_front();
+  EXPECT_EQ(q.capacity(), 0u);
+}
+
 // Against std::deque under random operations.
 TEST(RingQueueTest, MatchesDeque) {
   std::mt19937 rng(11);
