@@ -197,12 +197,12 @@ TEST(RegisterChecker, LargeRandomHistoriesValidAndMutatedInvalid) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     std::mt19937_64 rng(seed);
     auto h = RandomLinearizableHistory(rng, 3000, 10);
-    auto start = std::chrono::steady_clock::now();
+    // No bound on how long it takes (timing belongs in benchmarks: under a
+    // loaded ctest -j2 a 5 s bound failed now and then); a search that
+    // explodes shows as search_exhausted.
     auto r = CheckRegisters(h, 10000);
-    auto took = std::chrono::steady_clock::now() - start;
     EXPECT_TRUE(r.valid) << "seed " << seed << ": " << r.Summary();
     EXPECT_FALSE(r.search_exhausted) << "seed " << seed << " (search too big in a fixture is a failure)";
-    EXPECT_LT(took, std::chrono::seconds(5)) << "seed " << seed;
     // Make one late ok read return the very first value written: stale.
     int64_t first_write = kNil;
     for (auto& op : h) {
