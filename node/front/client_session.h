@@ -95,7 +95,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       kIgnore,    // the node's own request (DISCARD after an aborted EXEC)
       kStream,    // a RESP2 subscribe: from here on, replies are a stream
       kProbe,     // is the RESP2 connection still subscribed?
-      kAuthState,  // HELLO after connecting or RESET with users in use: did the connection authenticate?
+      kAuthState,  // HELLO after connecting or RESET (users in use, or a follower): did the connection authenticate?
       kCover,  // no reply: once every reply before it arrived, a ROLE the node sends covers `cover`
     };
     Kind kind = Kind::kReply;
@@ -149,7 +149,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // kCover expectations whose turn came: their offsets are learnt now.
   void CoverWhenDue();
   // The connection just became Redis's default user (connected, or RESET):
-  // with users in use, ask whether that counts as authenticated.
+  // with users in use, or on a follower, ask whether that counts as
+  // authenticated.
   void LearnAuthState();
   // Whether Redis's users decide what this session may do: users were
   // created (as far as this node applied), or the client authenticated as
