@@ -486,6 +486,12 @@ TEST(AclTest, AFollowerBehindOnAPasswordStillAsksForIt) {
   ClusterOptions options{.nodes = 3};
   for (int i = 0; i < options.nodes; ++i) options.args_of[i] = {"--test_sync_gate", absl::StrCat(dir, "/gate", i)};
   Cluster c(options);
+  // Declared after the cluster, so it runs first: an early return opens the
+  // gate before the nodes stop.
+  struct RemoveGates {
+    std::string dir;
+    ~RemoveGates() { RemoveDir(dir); }
+  } remove_gates{dir};
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int f = Follower(c, leader);
@@ -513,7 +519,6 @@ TEST(AclTest, AFollowerBehindOnAPasswordStillAsksForIt) {
   c.UseAuth("default", "secret");
   EXPECT_TRUE(WaitForAclChanges(c, f, "2"));
   EXPECT_TRUE(c.WaitConverged());
-  RemoveDir(dir);
 }
 
 // anarcho-admin authenticates as redis-cli does: --user and --pass (or

@@ -479,9 +479,9 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   auto store = std::make_shared<CommitRecordingStore>();
   ASSERT_TRUE(Start(0, store).ok());
   ASSERT_EQ(WaitLeader(), 0);
-  // The leader's empty entry applied (the bootstrap's entry before it is applied
-  // first: waiting only for an applied index above 0 took x's index for the
-  // empty entry's whenever a log write was slow).
+  // The leader's empty entry applied (the bootstrap's entry applies before it:
+  // waiting only for an applied index above 0 took x's index for the empty
+  // entry's whenever a log write was slow).
   ASSERT_TRUE(TickUntil([&] {
     return members_[0].applied_index > 1 && members_[0].applied_index == members_[0].log->last_index();
   }));
