@@ -145,7 +145,7 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
       expects_.push_back(Expect{Expect::Kind::kIgnore});
     }
   }
-  if (users || forwarding_) LearnAuthState();
+  LearnAuthState();
   ReadUpstream();
   OnClientData();
 }

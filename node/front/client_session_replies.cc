@@ -49,7 +49,11 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
     case Expect::Kind::kAuthState:
       // Another error (a leader on its way out) says nothing: the node's
       // own view stands.
-      if (type != '-' || bytes.starts_with("-NOAUTH")) authenticated_ = type != '-';
+      if (type != '-') {
+        authenticated_ = true;
+      } else if (bytes.starts_with("-NOAUTH")) {
+        authenticated_ = false;
+      }
       stalled_ = false;
       return;
     case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)
