@@ -37,14 +37,17 @@ struct LogWrite {
   std::optional<uint64_t> compact_to;
   std::vector<LogEntry> entries;
   std::map<std::string, std::optional<std::string>> meta;
-  bool sync = true;  // fsync before Write() returns
+  // fsync before Write() returns. Only MemoryLogStore heeds false (its sync
+  // hook does not run); the RocksDB store syncs every write.
+  bool sync = true;
 };
 
 class LogStore {
  public:
   virtual ~LogStore() = default;
 
-  // Applies `w` atomically. When w.sync, the data is on disk when this returns.
+  // Applies `w` atomically. When w.sync (always, for RocksDB), the data is on
+  // disk when this returns.
   virtual absl::Status Write(const LogWrite& w) = 0;
 
   // Entries [lo, hi), stopping early once max_bytes of payload were returned
@@ -58,8 +61,9 @@ class LogStore {
   virtual uint64_t FirstIndex() const = 0;
   virtual uint64_t LastIndex() const = 0;
 
-  // Drops entries with index <= upto (after a snapshot covers them). Not synced:
-  // losing a compaction in a crash is harmless. `upto` may lie past the last
+  // Drops entries with index <= upto (after a snapshot covers them). Synced by
+  // the RocksDB store like every write (losing a compaction in a crash would
+  // be harmless). `upto` may lie past the last
   // entry (a snapshot newer than the whole log): the log is then empty and
   // continues after `upto`.
   virtual absl::Status CompactTo(uint64_t upto) = 0;

@@ -1,5 +1,5 @@
-// storage::LogStore appends through OpenRocksLogStore: synced versus unsynced,
-// 1, 100 and 1000 entries per write. A synced write is what one group commit
+// storage::LogStore appends through OpenRocksLogStore, 1, 100 and 1000 entries
+// per synced write (the store syncs every write): what one group commit
 // costs; entries/s shows how much grouping buys.
 //
 // The database lives under $TMPDIR (or /tmp): run it on the disk you care about.
@@ -31,7 +31,7 @@ class TempDir {
   std::string path_;
 };
 
-// range(0): entries per write; range(1): 1 = synced; range(2): payload bytes.
+// range(0): entries per write; range(1): payload bytes.
 void BM_Append(benchmark::State& state) {
   TempDir dir;
   auto store = storage::OpenRocksLogStore(dir.path() + "/log");
@@ -41,8 +41,7 @@ void BM_Append(benchmark::State& state) {
   }
   const int per_write = static_cast<int>(state.range(0));
   storage::LogWrite w;
-  w.sync = state.range(1) != 0;
-  std::string payload(static_cast<size_t>(state.range(2)), 'e');
+  std::string payload(static_cast<size_t>(state.range(1)), 'e');
   for (int i = 0; i < per_write; ++i) w.entries.push_back({0, 1, payload});
   uint64_t next = (*store)->LastIndex() + 1;
   for (auto _ : state) {
@@ -57,11 +56,10 @@ void BM_Append(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * per_write);
   state.SetBytesProcessed(state.iterations() * per_write * static_cast<int64_t>(payload.size()));
   state.counters["entries_per_write"] = per_write;
-  state.counters["synced"] = w.sync;
 }
 BENCHMARK(BM_Append)
-    ->ArgNames({"entries", "sync", "bytes"})
-    ->ArgsProduct({{1, 100, 1000}, {0, 1}, {100}})
+    ->ArgNames({"entries", "bytes"})
+    ->ArgsProduct({{1, 100, 1000}, {100}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
@@ -74,7 +72,6 @@ void BM_Read100(benchmark::State& state) {
     return;
   }
   storage::LogWrite w;
-  w.sync = false;
   for (uint64_t i = 1; i <= 10000; ++i) w.entries.push_back({i, 1, std::string(100, 'e')});
   if (!(*store)->Write(w).ok()) {
     state.SkipWithError("fill failed");
