@@ -18,6 +18,13 @@
 // padding (a zero-length record of type zero), so recovery reads the same
 // records. A closed file ends with its last record: RocksDB cuts it back to
 // what it appended when it closes it (as it does for its own preallocation).
+//
+// That reading is right only if no record is lost before one that is kept.
+// With two records waiting for a sync, a crash could keep the later one's
+// blocks and not the earlier one's, whose place would read as zeros: padding,
+// not corruption, so recovery would go on past the hole. The log store syncs
+// every write before it appends the next (storage/rocks_log_store.cc), so at
+// most one record is ever unsynced.
 #pragma once
 
 #include <cstddef>
