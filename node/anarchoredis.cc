@@ -100,7 +100,9 @@ ABSL_FLAG(std::string, client_output_buffer_limit, "normal 0 0 0 pubsub 32mb 8mb
           "the seconds a client may stay above it; a client over the limit is disconnected.");
 ABSL_FLAG(uint64_t, snapshot_log_bytes, 64ULL << 20,
           "Take a snapshot (and compact the log) once this many bytes of log were committed since "
-          "the last one, and at least as many as the last snapshot holds; 0: only with ANARCHO.SNAPSHOT.");
+          "the last one, and at least as many as the last snapshot holds, each time scaled by a factor "
+          "between 3/4 and 1 drawn by this node (members do not all snapshot at once); 0: only with "
+          "ANARCHO.SNAPSHOT.");
 ABSL_FLAG(uint64_t, snapshot_keep_entries, 10000,
           "Entries kept below a snapshot when the log is compacted, for followers slightly behind (at most "
           "--snapshot_keep_bytes of them).");

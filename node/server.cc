@@ -38,6 +38,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       busy_timer_(io),
       control_(io),
       snap_timer_(io),
+      snapshot_schedule_(options_.snapshot_log_bytes, std::random_device{}()),
       quiet_timer_(io),
       handover_timer_(io),
       drain_timer_(io),
@@ -374,7 +375,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
         }
       }
     }
-    log_bytes_since_snapshot_ += e.data().size();
+    snapshot_schedule_.Committed(e.data().size());
     pb::EffectBatch batch;
     bool effects = e.type() == cpb::ENTRY_NORMAL && !e.data().empty();
     if (effects && promoted_) {

@@ -38,6 +38,7 @@
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
+#include "node/snapshot_schedule.h"
 #include "node/metrics.h"
 #include "node/metrics_endpoint.h"
 #include "node/snapshot.pb.h"
@@ -408,7 +409,7 @@ class Server {
   asio::steady_timer snap_timer_;
   uint64_t snap_seq_ = 0;
   uint64_t snapshots_taken_ = 0;
-  uint64_t log_bytes_since_snapshot_ = 0;
+  SnapshotSchedule snapshot_schedule_;
   struct {
     uint64_t index = 0;
     uint64_t end = 0;  // stream offset

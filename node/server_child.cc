@@ -119,7 +119,7 @@ void Server::RebuildChild(const std::string& why) {
 // again from it.
 void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
   committed_index_ = meta.index();
-  log_bytes_since_snapshot_ = 0;
+  snapshot_schedule_.Restart();
   logged_.Load(meta);
   acl_changed_at_ = meta.index();
   RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));

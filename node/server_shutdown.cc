@@ -28,12 +28,12 @@ void Server::Shutdown(ShutdownSnapshot snapshot, std::function<void()> done) {
     HandOver([this, snapshot, done = std::move(done)]() mutable {
       constexpr uint64_t kWorthASnapshot = 8 << 20;
       const bool long_tail = options_.snapshot_log_bytes > 0 &&
-                             log_bytes_since_snapshot_ >= std::min<uint64_t>(kWorthASnapshot, options_.snapshot_log_bytes / 4);
-      const bool want = snapshot == ShutdownSnapshot::kAlways ? log_bytes_since_snapshot_ > 0
+                             snapshot_schedule_.since() >= std::min<uint64_t>(kWorthASnapshot, options_.snapshot_log_bytes / 4);
+      const bool want = snapshot == ShutdownSnapshot::kAlways ? snapshot_schedule_.since() > 0
                                                               : snapshot == ShutdownSnapshot::kAuto && long_tail;
       if (state_ != State::kRunning || !want) return done();
       Log(LogComponent::kSnapshot, LogLevel::kInfo, "stopping: snapshot first (%d bytes of log since the last one)",
-          log_bytes_since_snapshot_);
+          snapshot_schedule_.since());
       TakeSnapshot([done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) { done(); });
     });
   });

@@ -201,7 +201,7 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   std::error_code ec;
   if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
   if (result.ok()) {
-    log_bytes_since_snapshot_ = 0;
+    snapshot_schedule_.Restart();
     ++snapshots_taken_;
     metrics_.OnSnapshot(std::chrono::steady_clock::now() - job->started);
     Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d taken (%d bytes)", result->index(), result->size());
@@ -217,13 +217,10 @@ void Server::AbortSnapshot(const std::string& why) {
   if (snap_ && !snap_->adding) EndSnapshot(absl::AbortedError(why));
 }
 
-// Due once the log since the last snapshot outgrew both --snapshot_log_bytes
-// and the last snapshot itself (as Redis rewrites its AOF once it doubled):
-// snapshots then cost at most about as much writing as the log itself.
+// Due as node/snapshot_schedule.h says.
 void Server::MaybeSnapshot() {
-  if (snap_ || mark_ || options_.snapshot_log_bytes == 0) return;
-  const uint64_t last = rlog_->snapshot() ? rlog_->snapshot()->size() : 0;
-  if (log_bytes_since_snapshot_ < std::max(options_.snapshot_log_bytes, last)) return;
+  if (snap_ || mark_) return;
+  if (!snapshot_schedule_.Due(rlog_->snapshot() ? rlog_->snapshot()->size() : 0)) return;
   // Not while the child cannot be caught at a known index (it is loading,
   // or the leader is not serving yet): the next commit asks again.
   if (!(promoted_ ? leader_ready_ : link_.syncing()) || !child_->running()) return;
