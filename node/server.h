@@ -38,10 +38,10 @@
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
-#include "node/snapshot_schedule.h"
 #include "node/metrics.h"
 #include "node/metrics_endpoint.h"
 #include "node/snapshot.pb.h"
+#include "node/snapshot_schedule.h"
 #include "node/tls.h"
 #include "node/upstream.h"
 #include "resp/value.h"
@@ -75,8 +75,8 @@ struct ServerOptions {
   gate::BrokenRule test_broken_gate_rule = gate::BrokenRule::kNone;
   ReplicatedLogOptions raft;
   int no_leader_wait_ms = 3000;  // a client waits this long for a leader, then gets TRYAGAIN
-  // A snapshot is taken once this much log (entry payload) was committed
-  // since the last one (0: only on demand).
+  // A snapshot is taken once about this much log (entry payload) was
+  // committed since the last one (node/snapshot_schedule.h; 0: only on demand).
   uint64_t snapshot_log_bytes = 64ULL << 20;
   // A leader starts a divergence check this often (0: only on demand).
   int digest_interval_s = 0;

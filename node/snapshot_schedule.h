@@ -8,7 +8,7 @@
 // snapshotted at the same entry: three forks, RDB writes and log compactions
 // at once. Measured on one 3-node cluster (SET, 50 clients, one request in
 // flight each): the seconds in which the three snapshots ran had a p99 of
-// 22-29 ms against 5.5-8.4 ms in the others. On hosts of their own, members
+// 22-39 ms against 5.5-8 ms in the others. On hosts of their own, members
 // snapshotting at once all slow down at once, and a commit needs a majority
 // of them; one at a time, the other two still make one. The factors are
 // drawn on each member independently, so their snapshot points drift apart.

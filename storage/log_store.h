@@ -61,10 +61,9 @@ class LogStore {
   virtual uint64_t FirstIndex() const = 0;
   virtual uint64_t LastIndex() const = 0;
 
-  // Drops entries with index <= upto (after a snapshot covers them). Synced by
-  // the RocksDB store like every write (losing a compaction in a crash would
-  // be harmless). `upto` may lie past the last
-  // entry (a snapshot newer than the whole log): the log is then empty and
+  // Drops entries with index <= upto (after a snapshot covers them); synced
+  // by the RocksDB store like every write. `upto` may lie past the last entry
+  // (a snapshot newer than the whole log): the log is then empty and
   // continues after `upto`.
   virtual absl::Status CompactTo(uint64_t upto) = 0;
   // Gives the disk space of dropped entries back (may take a while: call it

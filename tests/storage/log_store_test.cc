@@ -1,32 +1,14 @@
 // The same contract checked against both LogStore implementations.
-#include <filesystem>
 #include <memory>
 
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "storage/log_store.h"
+#include "tests/storage/temp_dir.h"
 
 namespace storage {
 namespace {
-
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("anarcho-storage-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
 
 LogWrite Entries(uint64_t first, uint64_t last, uint64_t term, std::string tag = "x") {
   LogWrite w;

@@ -1,8 +1,6 @@
 // The log store's write-ahead log files are written ahead with zeros
 // (storage/wal_prewrite.h): synced appends leave the file's size alone, and
 // what a crash leaves (records, then zeros) recovers to the same entries.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -10,27 +8,12 @@
 
 #include "gtest/gtest.h"
 #include "storage/log_store.h"
+#include "tests/storage/temp_dir.h"
 
 namespace storage {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("anarcho-wal-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
 
 // The newest write-ahead log file of the store in `dir`.
 fs::path NewestWal(const fs::path& dir) {
@@ -81,76 +64,77 @@ std::unique_ptr<LogStore> Open(const fs::path& dir) {
   return s.ok() ? std::move(*s) : nullptr;
 }
 
-TEST(WalPrewriteTest, SyncedWritesLeaveTheWalFilesSizeAlone) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  ASSERT_NE(store, nullptr);
-  WriteEach(*store, 1, 1, 100);
-  const fs::path wal = NewestWal(dir.path());
+// A store in a directory of its own, written one synced entry at a time.
+class WalPrewriteTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NE(store_ = Open(dir_.path()), nullptr); }
+  // What a crash leaves: the files as they are on disk while the store is
+  // open, the WAL's records followed by zeros.
+  void CopyAsCrashed() {
+    fs::copy(dir_.path(), crashed_.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  }
+
+  TempDir dir_, crashed_;
+  std::unique_ptr<LogStore> store_;
+};
+
+TEST_F(WalPrewriteTest, SyncedWritesLeaveTheWalFilesSizeAlone) {
+  WriteEach(*store_, 1, 1, 100);
+  const fs::path wal = NewestWal(dir_.path());
   ASSERT_FALSE(wal.empty());
   const uintmax_t size = fs::file_size(wal);
   EXPECT_GE(size, 1u << 20) << "zeros ahead of the first record";
-  WriteEach(*store, 2, 200, 100);
-  EXPECT_EQ(NewestWal(dir.path()), wal);
+  WriteEach(*store_, 2, 200, 100);
+  EXPECT_EQ(NewestWal(dir_.path()), wal);
   EXPECT_EQ(fs::file_size(wal), size) << "a synced append grew the file: its sync wrote the inode";
-  ExpectEntries(*store, 1, 200, 100);
+  ExpectEntries(*store_, 1, 200, 100);
 }
 
-// What a crash leaves: the files as they are on disk while the store is open,
-// the WAL's records followed by zeros, over several prewritten chunks.
-TEST(WalPrewriteTest, EntriesSurviveACrashThatLeavesZerosAfterThem) {
-  TempDir dir, crashed;
-  auto store = Open(dir.path());
-  ASSERT_NE(store, nullptr);
-  WriteEach(*store, 1, 300, 10 << 10);  // ~3 MB: three chunks
-  fs::copy(dir.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
-  const std::string wal = ReadFile(NewestWal(crashed.path()));
+// Over several prewritten chunks.
+TEST_F(WalPrewriteTest, EntriesSurviveACrashThatLeavesZerosAfterThem) {
+  WriteEach(*store_, 1, 300, 10 << 10);  // ~3 MB: three chunks
+  CopyAsCrashed();
+  const std::string wal = ReadFile(NewestWal(crashed_.path()));
   ASSERT_GT(wal.size(), 300u * (10 << 10));
   ASSERT_EQ(wal.back(), '\0');
 
-  auto recovered = Open(crashed.path());
+  auto recovered = Open(crashed_.path());
   ASSERT_NE(recovered, nullptr);
   ExpectEntries(*recovered, 1, 300, 10 << 10);
   WriteEach(*recovered, 301, 320, 10 << 10);
   recovered.reset();
-  recovered = Open(crashed.path());
+  recovered = Open(crashed_.path());
   ASSERT_NE(recovered, nullptr);
   ExpectEntries(*recovered, 1, 320, 10 << 10);
 }
 
 // A crash in the middle of the last write: its record is cut short and
 // zeros follow. The log recovers to the writes before it.
-TEST(WalPrewriteTest, ATornLastRecordBeforeTheZerosRecoversTheWritesBeforeIt) {
-  TempDir dir, crashed;
-  auto store = Open(dir.path());
-  ASSERT_NE(store, nullptr);
-  WriteEach(*store, 1, 40, 1000);
-  fs::copy(dir.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
-  const fs::path wal = NewestWal(crashed.path());
+TEST_F(WalPrewriteTest, ATornLastRecordBeforeTheZerosRecoversTheWritesBeforeIt) {
+  WriteEach(*store_, 1, 40, 1000);
+  CopyAsCrashed();
+  const fs::path wal = NewestWal(crashed_.path());
   std::string bytes = ReadFile(wal);
   const size_t end = bytes.find_last_not_of('\0') + 1;
   ASSERT_LT(end, bytes.size());
   std::fill(bytes.begin() + static_cast<long>(end - 300), bytes.begin() + static_cast<long>(end), '\0');
   std::ofstream(wal, std::ios::binary | std::ios::trunc) << bytes;
 
-  auto recovered = Open(crashed.path());
+  auto recovered = Open(crashed_.path());
   ASSERT_NE(recovered, nullptr);
   ExpectEntries(*recovered, 1, 39, 1000);
 }
 
-TEST(WalPrewriteTest, AClosedWalFileEndsWithItsLastRecord) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  ASSERT_NE(store, nullptr);
-  WriteEach(*store, 1, 20, 100);
-  const fs::path wal = NewestWal(dir.path());
-  store.reset();
+TEST_F(WalPrewriteTest, AClosedWalFileEndsWithItsLastRecord) {
+  WriteEach(*store_, 1, 20, 100);
+  const fs::path wal = NewestWal(dir_.path());
+  store_.reset();
   const std::string bytes = ReadFile(wal);
   ASSERT_FALSE(bytes.empty());
   EXPECT_LT(bytes.size(), 20u * 200) << "the zeros after the records stayed";
-  store = Open(dir.path());
-  ASSERT_NE(store, nullptr);
-  ExpectEntries(*store, 1, 20, 100);
+  store_ = Open(dir_.path());
+  ASSERT_NE(store_, nullptr);
+  ExpectEntries(*store_, 1, 20, 100);
 }
 
 }  // namespace
