@@ -78,6 +78,7 @@ class PrewrittenWalFile : public rocksdb::FSWritableFileOwnerWrapper {
     if (s.ok()) appended_ = prewritten_ = size;
     return s;
   }
+
  private:
   // Zeros from the prewritten end up to a chunk boundary past `end`.
   IOStatus PrewriteFor(uint64_t end) {
