@@ -47,31 +47,20 @@ class PrewrittenWalFile : public rocksdb::FSWritableFileOwnerWrapper {
   ~PrewrittenWalFile() override { ::close(fd_); }
 
   IOStatus Append(const Slice& data, const IOOptions& options, IODebugContext* dbg) override {
-    if (IOStatus s = PrewriteFor(appended_ + data.size()); !s.ok()) return s;
-    IOStatus s = target()->Append(data, options, dbg);
-    if (s.ok()) appended_ += data.size();
-    return s;
+    return Written(appended_ + data.size(), [&] { return target()->Append(data, options, dbg); });
   }
   IOStatus Append(const Slice& data, const IOOptions& options, const DataVerificationInfo& info,
                   IODebugContext* dbg) override {
-    if (IOStatus s = PrewriteFor(appended_ + data.size()); !s.ok()) return s;
-    IOStatus s = target()->Append(data, options, info, dbg);
-    if (s.ok()) appended_ += data.size();
-    return s;
+    return Written(appended_ + data.size(), [&] { return target()->Append(data, options, info, dbg); });
   }
   IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& options,
                             IODebugContext* dbg) override {
-    if (IOStatus s = PrewriteFor(offset + data.size()); !s.ok()) return s;
-    IOStatus s = target()->PositionedAppend(data, offset, options, dbg);
-    if (s.ok()) appended_ = std::max<uint64_t>(appended_, offset + data.size());
-    return s;
+    return Written(offset + data.size(), [&] { return target()->PositionedAppend(data, offset, options, dbg); });
   }
   IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& options,
                             const DataVerificationInfo& info, IODebugContext* dbg) override {
-    if (IOStatus s = PrewriteFor(offset + data.size()); !s.ok()) return s;
-    IOStatus s = target()->PositionedAppend(data, offset, options, info, dbg);
-    if (s.ok()) appended_ = std::max<uint64_t>(appended_, offset + data.size());
-    return s;
+    return Written(offset + data.size(),
+                   [&] { return target()->PositionedAppend(data, offset, options, info, dbg); });
   }
   IOStatus Truncate(uint64_t size, const IOOptions& options, IODebugContext* dbg) override {
     IOStatus s = target()->Truncate(size, options, dbg);
@@ -80,6 +69,15 @@ class PrewrittenWalFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
 
  private:
+  // Every write of the wrapped file, ending at `end`: zeros ahead of it
+  // first, so that the write lands over them.
+  template <typename Write>
+  IOStatus Written(uint64_t end, Write&& write) {
+    if (IOStatus s = PrewriteFor(end); !s.ok()) return s;
+    IOStatus s = write();
+    if (s.ok()) appended_ = std::max(appended_, end);
+    return s;
+  }
   // Zeros from the prewritten end up to a chunk boundary past `end`.
   IOStatus PrewriteFor(uint64_t end) {
     if (end <= prewritten_) return IOStatus::OK();
