@@ -162,7 +162,7 @@ void ClientSession::UpstreamLost(std::string_view error) {
 
 void ClientSession::ReadClient() {
   // Not while requests are being handled: their arguments point into in_.
-  if (reading_client_ || handling_input_ || !client_open_ || input_closed_ || stopped_reading_) return;
+  if (reading_client_ || handling_input_ || !client_open_ || input_closed_ || client_eof_ || stopped_reading_) return;
   if (slots_.size() > kMaxSlots || out_.size() > kMaxOutput) return;  // resumed by Flush()
   const size_t need = parser_.HintBytesNeeded();
   size_t chunk = std::clamp(need, kReadChunk, kMaxReadChunk);
@@ -170,8 +170,10 @@ void ClientSession::ReadClient() {
   reading_client_ = true;
   client_.async_read_some(in_.Prepare(chunk), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
     self->reading_client_ = false;
+    if (ec == asio::error::eof) return self->ClientEof();
     if (ec) return self->ClientGone();
     self->in_.Commit(n);
+    self->partial_input_ = kNoPartialInput;
     self->OnClientData();
   });
 }
@@ -191,6 +193,7 @@ void ClientSession::HandleWaitingInput() {
     size_t consumed = 0;
     resp::ParseStatus st = parser_.Parse(in_.data(), &consumed, &args, &error);
     need_more = st == resp::ParseStatus::kNeedMore;
+    if (need_more) partial_input_ = in_.size();
     if (st == resp::ParseStatus::kError) {
       slots_.AddReady(ErrorReply(absl::StrCat("ERR ", error)), true);
       input_closed_ = true;
@@ -231,7 +234,10 @@ void ClientSession::OnClientData() {
     size_t consumed = 0;
     std::string_view data = in_.data();
     resp::ParseStatus st = parser_.Parse(data, &consumed, &args, &error);
-    if (st == resp::ParseStatus::kNeedMore) break;
+    if (st == resp::ParseStatus::kNeedMore) {
+      partial_input_ = in_.size();
+      break;
+    }
     if (st == resp::ParseStatus::kError) {
       // As Redis: reply with the protocol error, then close the connection.
       slots_.AddReady(ErrorReply(absl::StrCat("ERR ", error)), true);
@@ -331,6 +337,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   if (r.pause_ms) server_.PauseSharedLink(*r.pause_ms);
   Expect e{Expect::Kind::kReply};
   e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)}, r.silent);
+  if (r.may_block) may_block_.insert(e.slot);
   if (gated()) {
     gate::ConsistencyGate& gate = server_.gate();
     if (r.begins_transaction) gate.BeginTransaction(id_);

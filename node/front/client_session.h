@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "asio.hpp"
 #include "node/byte_stream.h"
 #include "node/front/client_view.h"
@@ -140,6 +141,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ShowToMonitors(std::span<const std::string_view> args, const Route& r);
   void StartMonitor(bool silent);
   void ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms);
+  void WaitAnswered(ReplySlots::Id slot, std::string reply);
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
   // The writes before this point are covered by the offset of a ROLE the
@@ -185,6 +187,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void WriteClient();
   void CheckOutputLimit();
   void ClientGone();
+  void ClientEof();
+  void CloseIfAnswered();
   void LeaveGate();
   void CloseUpstream();
   void MaybeClose();
@@ -210,6 +214,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::chrono::steady_clock::time_point batch_arrived_{};  // when the requests being handled arrived
   bool client_open_ = true;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
+  bool client_eof_ = false;    // the client sent all it will: answer it, then close
+  // The input's size when the last parse found only part of a request in it,
+  // since the last read: while the size is that, no whole request waits.
+  static constexpr size_t kNoPartialInput = SIZE_MAX;
+  size_t partial_input_ = kNoPartialInput;
   bool stalled_ = false;       // a request waits for an upstream reply (Route::stall)
   bool input_taken_ = false;   // the request just handled left the input without a copy
 
@@ -250,6 +259,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   WritingChunks out_writing_;
   bool client_writing_ = false;
   bool close_after_write_ = false;
+  // The slots of requests that may wait on other clients (a blocking
+  // command, WAIT), until answered: not waited for once the client sent all
+  // it will (CloseIfAnswered).
+  absl::flat_hash_set<ReplySlots::Id> may_block_;
   bool aborted_ = false;
   bool left_gate_ = false;
   bool closed_ = false;

@@ -81,6 +81,10 @@ void ClientSession::Monitored(std::string line) {
 // user may run WAIT.
 void ClientSession::AnswerWait(const Route& r) {
   const ReplySlots::Id slot = slots_.Add({}, r.silent);
+  // Until WaitAnswered: the requests after it wait, as after any command
+  // that waits on others (RequestRouter::MayBlock).
+  may_block_.insert(slot);
+  stalled_ = true;
   if (!UsersInUse()) return ReplyToWait(slot, r.wait_replicas, r.wait_timeout_ms);
   const std::string replicas = absl::StrCat(r.wait_replicas), timeout = absl::StrCat(r.wait_timeout_ms);
   const std::vector<std::string_view> args = {"WAIT", replicas, timeout};
@@ -91,10 +95,9 @@ void ClientSession::AnswerWait(const Route& r) {
     if (denied.empty()) {
       self->ReplyToWait(slot, replicas, timeout_ms);
     } else {
-      self->slots_.SetReply(slot, self->ErrorReply(denied));
-      self->slots_.Release(slot);
+      self->WaitAnswered(slot, self->ErrorReply(denied));
     }
-    self->Flush();
+    self->OnClientData();
   });
 }
 
@@ -102,21 +105,23 @@ void ClientSession::ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t t
   std::string reply;
   const int have = server_.ReplicaCountForWait();
   resp::AppendInteger(&reply, have);
-  if (have >= replicas) {
-    slots_.SetReply(slot, std::move(reply));
-    slots_.Release(slot);
-    return;
-  }
+  if (have >= replicas) return WaitAnswered(slot, std::move(reply));
   if (timeout_ms == 0) return;  // as Redis: until enough replicas, which never changes here
   auto timer = std::make_shared<asio::steady_timer>(client_.get_executor());
   timer->expires_after(std::chrono::milliseconds(timeout_ms));
   timer->async_wait([weak = weak_from_this(), slot, reply, timer](const asio::error_code& ec) {
     auto self = weak.lock();
     if (ec || !self) return;
-    self->slots_.SetReply(slot, reply);
-    self->slots_.Release(slot);
-    self->Flush();
+    self->WaitAnswered(slot, reply);
+    self->OnClientData();  // the requests after it go on (and what is answered leaves)
   });
+}
+
+void ClientSession::WaitAnswered(ReplySlots::Id slot, std::string reply) {
+  slots_.SetReply(slot, std::move(reply));
+  slots_.Release(slot);
+  may_block_.erase(slot);
+  stalled_ = false;
 }
 
 }  // namespace node

@@ -65,6 +65,7 @@ void ClientSession::Flush() {
     close_after_write_ = true;
     input_closed_ = true;
   }
+  CloseIfAnswered();
   CheckOutputLimit();
   WriteClient();
   ReadClient();
@@ -108,6 +109,36 @@ void ClientSession::WriteClient() {
 void ClientSession::StopReading() {
   stopped_reading_ = true;
   // A read under way completes into the input, which is no longer handled.
+}
+
+// The client will send nothing more: it shut its sending side down, or left.
+// Redis has run every request it read by the time it reads that end, and
+// frees the client then: the replies it had go out first, a blocked command
+// is dropped. So the requests read here are answered, then the connection
+// closes (CloseIfAnswered).
+void ClientSession::ClientEof() {
+  client_eof_ = true;
+  Flush();
+}
+
+// After the client's end: closes once every reply left, or once the next one
+// to leave is a request that waits on other clients (a blocking command,
+// WAIT; requests behind it wait too). Closing leaves the gate, which kills the
+// child's connection for this client and so ends what waits there. A
+// subscribed or monitoring connection has no last reply: it closes at once.
+void ClientSession::CloseIfAnswered() {
+  if (!client_eof_ || close_after_write_ || !client_open_) return;
+  const bool streaming = slots_.stream_open() || router_.pubsub_class() || router_.monitoring();
+  const bool blocked = !slots_.empty() && may_block_.contains(slots_.front_id());
+  if (!streaming && !blocked) {
+    if (!slots_.empty()) return;
+    // Whole requests still in the input are handled once what they wait
+    // for (a reply, the link to the upstream) is there. A part of one is
+    // dropped, as Redis drops it.
+    const bool whole_requests_left = !in_.empty() && in_.size() != partial_input_;
+    if (whole_requests_left && !input_closed_ && !stopped_reading_) return;
+  }
+  close_after_write_ = true;  // WriteClient closes once what left is written
 }
 
 void ClientSession::ClientGone() {

@@ -120,6 +120,7 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
 
 void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big) {
   const bool ok = type != '-' && type != '!';
+  if (!may_block_.empty()) may_block_.erase(e.slot);
   if (e.discards && bytes.starts_with("-NOPERM")) {
     // The user may run MULTI but not DISCARD: the child keeps the
     // transaction open where the node took it as ended. Rather than guess,

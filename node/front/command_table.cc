@@ -173,8 +173,10 @@ void Classify(CommandSpec& spec, std::string_view parent) {
     // EVAL, EVALSHA, FCALL (their key specs count numkeys) may write keys they did
     // not declare; FUNCTION LOAD/DELETE/FLUSH/RESTORE replace code for all keys.
     spec.cls = CommandClass::kKeyspaceWrite;
-  } else if (spec.write && spec.blocking) {
-    spec.cls = CommandClass::kBlockingWrite;
+  } else if (spec.blocking) {
+    // A blocking read too (XREAD): while it waits in the child, so does
+    // everything behind it on that connection, covers included.
+    spec.cls = CommandClass::kBlocking;
   } else if (spec.write) {
     spec.cls = (complete && !spec.key_specs.empty() && !kWritesOtherDbs.contains(name))
                    ? CommandClass::kKeyedWrite
@@ -259,7 +261,7 @@ std::string_view CommandClassName(CommandClass c) {
     case CommandClass::kKeyedRead: return "keyed-read";
     case CommandClass::kKeyspaceWrite: return "keyspace-write";
     case CommandClass::kKeyspaceRead: return "keyspace-read";
-    case CommandClass::kBlockingWrite: return "blocking-write";
+    case CommandClass::kBlocking: return "blocking";
     case CommandClass::kTransaction: return "transaction";
     case CommandClass::kSubscribe: return "subscribe";
     case CommandClass::kPassThrough: return "pass-through";

@@ -48,7 +48,7 @@ enum class CommandClass {
   kKeyedRead,      // reply waits for the locks of its keys
   kKeyspaceWrite,  // keys unknown or the whole keyspace: locks everything
   kKeyspaceRead,   // sees the whole keyspace: waits for every earlier write
-  kBlockingWrite,  // may block: no lock while blocked; readers of its keys use a barrier
+  kBlocking,       // may block in the child (BLPOP, XREAD): no lock while blocked; readers of its keys use a barrier
   kTransaction,    // MULTI EXEC DISCARD WATCH UNWATCH
   kSubscribe,      // (P|S)SUBSCRIBE and unsubscribes: the connection turns into a stream
   kPassThrough,    // connection-local, pub/sub publish, harmless admin: forwarded as is

@@ -51,6 +51,8 @@ class ReplySlots {
   size_t AbortAll(std::string_view error, OutputQueue* out);
 
   size_t size() const { return slots_.size(); }
+  // The oldest slot still held (when not empty): the next reply to leave.
+  Id front_id() const { return first_; }
   bool empty() const { return slots_.empty(); }
   // Bytes held for the client (replies waiting, ready, pushes): what Redis
   // counts against client-output-buffer-limit.

@@ -251,6 +251,8 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   Route r = Forward();
   if (name == "client" && args.size() >= 2) NotePause(Lower(args[1]), args, &r);
   r.shared = spec != nullptr && Shares(*spec, args, ctx);
+  // WAIT waits on the leader for replicas (the leader answers it).
+  MayBlock(spec != nullptr && (spec->blocking || name == "wait"), &r);
   return r;
 }
 
@@ -543,9 +545,20 @@ Route RequestRouter::Wait(std::span<const std::string_view> args) {
   return r;
 }
 
+// A command that may wait on other clients (a queued one never does): the
+// requests after it wait for its reply, as Redis reads no further request
+// from a blocked client. Admitted at once, a write behind it would hold its
+// keys' locks for as long as it waits, and readers of them with it.
+void RequestRouter::MayBlock(bool blocking, Route* r) const {
+  r->may_block = blocking && !in_multi_;
+  r->stall = r->stall || r->may_block;
+}
+
 Route RequestRouter::DataCommand(std::span<const std::string_view> args,
                                  const CommandSpec& spec) {
-  return Forward(GateRequest(spec.cls, spec, args), in_multi_);
+  Route r = Forward(GateRequest(spec.cls, spec, args), in_multi_);
+  MayBlock(spec.blocking, &r);
+  return r;
 }
 
 gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& spec,
@@ -565,7 +578,7 @@ gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& sp
       name_keys(true);
       req.whole_keyspace = keys.incomplete || req.keys.empty();
       break;
-    case CommandClass::kBlockingWrite:
+    case CommandClass::kBlocking:
       // Marked, not locked, while it waits: every key it may touch.
       req.kind = gate::Kind::kBlocking;
       name_keys(false);

@@ -90,6 +90,7 @@ struct Route {
   // kForward on a follower: a read its own child may serve (FollowerReads),
   // in database `db`.
   bool follower_read = false;
+  bool may_block = false;  // kForward: a blocking command (BLPOP, XREAD, ...) outside MULTI: stalls
   int db = 0;
   // Its reply shows no data (SELECT): a follower read after it need not
   // follow it to the leader.
@@ -189,6 +190,7 @@ class RequestRouter {
   // CONFIG SET of only `port` and `bind`, answered by the node they belong to
   // (OK if they already hold); nullopt for any other CONFIG SET.
   std::optional<Route> NodeAddressSet(std::span<const std::string_view> args, const RouteContext& ctx);
+  void MayBlock(bool blocking, Route* r) const;
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
   void NoteTracking(std::span<const std::string_view> args);

@@ -272,5 +272,70 @@ TEST_F(ClientsTest, MonitorShowsThisNodesClients) {
   }
 }
 
+// Sends `pipeline` on a fresh connection (after a FLUSHALL on another),
+// shuts the sending side down and returns every byte received until the
+// server closed the connection (nullopt: it did not close within 10 s).
+std::optional<std::string> AfterHalfClose(int port, const std::string& pipeline) {
+  Client(port).Call({"FLUSHALL"});
+  Client c(port);
+  c.Send(pipeline);
+  c.ShutdownSend();
+  return c.ReadUntilClosed(10s);
+}
+
+// A client that shuts its sending side down after its requests (`nc -N`, a
+// script's last write) gets every reply, then the close: Redis runs what it
+// read before it reads the end. The node used to close at once and drop the
+// replies still on their way (regression).
+TEST_F(ClientsTest, HalfClosedClientGetsItsRepliesThenTheClose) {
+  RedisServer ref;
+  std::string pipeline;
+  for (int i = 0; i < 200; ++i) pipeline += Req({"SET", absl::StrCat("hc", i), "v"});
+  pipeline += Req({"SELECT", "2"}) + Req({"INCR", "hc"}) + Req({"GET", "hc"}) + Req({"MULTI"}) +
+              Req({"INCR", "hc"}) + Req({"EXEC"}) + Req({"PING"}) + Req({"EVAL", "return 1", "0"});
+  pipeline += "*2\r\n$3\r\nGET\r\n$3\r\nhc";  // cut short by the end: dropped, as Redis does
+  const std::optional<std::string> want = AfterHalfClose(ref.port(), pipeline);
+  ASSERT_TRUE(want.has_value());
+  for (int node : {leader_, follower_}) {
+    EXPECT_EQ(AfterHalfClose(c_.port(node), pipeline), want) << "node " << node;
+    EXPECT_EQ(Str(Client(c_.port(node)).Call({"GET", "hc199"})), "v");
+  }
+}
+
+// After the client's end, a command that waits on other clients is not
+// waited for: the replies before it leave, then the connection closes and
+// the command is dropped (Redis frees the client), and so is what the client
+// sent after it.
+TEST_F(ClientsTest, HalfClosedClientsBlockedCommandIsDropped) {
+  RedisServer ref;
+  for (const std::string& waiting : {Req({"BLPOP", "hcl", "0"}), Req({"XREAD", "BLOCK", "0", "STREAMS", "hcs", "$"}),
+                                     Req({"WAIT", "5", "0"})}) {
+    const std::string pipeline = Req({"SET", "a", "1"}) + waiting + Req({"SET", "b", "2"});
+    const std::optional<std::string> want = AfterHalfClose(ref.port(), pipeline);
+    ASSERT_EQ(want, "+OK\r\n") << waiting;
+    for (int node : {leader_, follower_}) {
+      EXPECT_EQ(AfterHalfClose(c_.port(node), pipeline), want) << "node " << node << ": " << waiting;
+      EXPECT_EQ(Str(Client(c_.port(node)).Call({"GET", "b"})), "(nil)") << "node " << node << ": " << waiting;
+      // The blocked command left the leader's child too.
+      bool unblocked = false;
+      for (int i = 0; i < 50 && !unblocked; ++i) {
+        unblocked = absl::StrContains(Str(Client(c_.port(leader_)).Call({"INFO", "clients"})), "blocked_clients:0");
+        if (!unblocked) std::this_thread::sleep_for(100ms);
+      }
+      EXPECT_TRUE(unblocked) << "node " << node << ": " << waiting;
+    }
+  }
+}
+
+// A subscribed connection has no last reply: after its end it closes.
+TEST_F(ClientsTest, HalfClosedSubscriberIsClosed) {
+  for (int node : {leader_, follower_}) {
+    for (const char* proto : {"2", "3"}) {
+      const std::string pipeline = Req({"HELLO", proto}) + Req({"SUBSCRIBE", "hcch"});
+      EXPECT_TRUE(AfterHalfClose(c_.port(node), pipeline).has_value()) << "node " << node << " RESP" << proto;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace itest

@@ -266,6 +266,26 @@ TEST_F(GateEdgesTest, WaitAnswersAsRedisDoes) {
                     "WAIT");
 }
 
+// A write pipelined before a blocking read is answered while the read
+// waits, as Redis answers it. XREAD BLOCK was taken for a plain read: the
+// write's cover queued behind it on the blocked connection, and its reply
+// (and every later write's lock on its keys) waited until some XADD came.
+TEST_F(GateEdgesTest, WriteBeforeXreadBlockIsAnsweredWhileItWaits) {
+  Client c(node_->port());
+  c.Send(Req({"SET", "a", "1"}) + Req({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}) + Req({"SET", "b", "2"}));
+  std::optional<resp::Value> set = c.Read(5s);
+  ASSERT_TRUE(set.has_value()) << "the SET before XREAD BLOCK got no reply";
+  EXPECT_EQ(Str(*set), "OK");
+  EXPECT_EQ(Str(Client(node_->port()).Call({"GET", "a"})), "1");
+  EXPECT_EQ(Str(Client(node_->port()).Call({"GET", "b"})), "(nil)");  // not run yet: behind the XREAD
+  EXPECT_FALSE(Client(node_->port()).Call({"XADD", "s", "*", "f", "v"}).IsError());
+  std::optional<resp::Value> read = c.Read(5s);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->type, resp::Type::kArray);
+  EXPECT_EQ(Str(c.Read(5s).value_or(resp::Value{})), "OK");
+  EXPECT_EQ(Str(Client(node_->port()).Call({"GET", "b"})), "2");
+}
+
 // Finding 9: UNSUBSCRIBE on a fresh connection does not leave it subscribed;
 // RESP2 subscribed connections refuse other commands as Redis does, RESP3
 // ones run them.

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -139,6 +140,26 @@ bool Client::ClosedByPeer(std::chrono::milliseconds timeout) {
     if (ec || n == 0) return true;
   }
   return false;
+}
+
+void Client::ShutdownSend() {
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+std::optional<std::string> Client::ReadUntilClosed(std::chrono::milliseconds timeout) {
+  std::string out = std::exchange(in_, std::string());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{socket_.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    asio::error_code ec;
+    const size_t n = socket_.read_some(asio::buffer(buf), ec);
+    if (ec) return out;
+    out.append(buf, n);
+  }
+  return std::nullopt;
 }
 
 ShellResult RunShell(const std::string& command) {

@@ -37,6 +37,12 @@ class Client {
   std::optional<std::string> ReadRaw(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // True if the server closed the connection (read returns EOF) within timeout.
   bool ClosedByPeer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Shuts the sending side down (the server reads the end of the input).
+  void ShutdownSend();
+  // Every byte the server sends until it closes the connection (what was
+  // read but not yet returned by Read included); nullopt if it did not close
+  // within timeout.
+  std::optional<std::string> ReadUntilClosed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
   bool Fill(std::chrono::milliseconds timeout);
