@@ -73,6 +73,17 @@ class ByteQueue {
     last->append(bytes);
     size_ += bytes.size();
   }
+  // Room for `n` more bytes of small appends in the block they grow (up to
+  // the coalescing size): a caller that knows what comes spares that block
+  // its growth step by step.
+  void Reserve(size_t n) {
+    n = std::min(n, kCoalesce);
+    if (last_string_ == nullptr) {
+      spare_.reserve(n);
+    } else if (last_string_->size() + n <= kCoalesce) {
+      last_string_->reserve(last_string_->size() + n);
+    }
+  }
   void Append(const char* bytes) { Append(std::string_view(bytes)); }
   void Append(const std::string& bytes) { Append(std::string_view(bytes)); }
   void Append(std::string&& bytes) { Append(ByteBlock(std::move(bytes))); }
@@ -82,19 +93,40 @@ class ByteQueue {
     blocks_.push_back(std::move(block));
     last_string_ = nullptr;
   }
+  // Moves `other`'s bytes in after these. Its string blocks move as they are
+  // (no copy) unless small appends are growing this queue's last block, which
+  // takes them in.
   void Append(ByteQueue&& other) {
-    for (ByteBlock& b : other.blocks_) Append(std::move(b));
+    for (ByteBlock& b : other.blocks_) {
+      if (last_string_ == nullptr && b.string() != nullptr && !b.empty()) {
+        size_ += b.size();
+        blocks_.push_back(std::move(b));
+        last_string_ = blocks_.back().string();
+      } else {
+        Append(std::move(b));
+      }
+    }
     other.Clear();
   }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // The first block's bytes (the queue is not empty).
+  std::string_view FrontBlock() const { return blocks_.front().view(); }
   void Clear() {
     blocks_.clear();
     size_ = 0;
     last_string_ = nullptr;
   }
-  // Copies the first n bytes out and drops them (n <= size()).
+  // The first n bytes, dropped from the queue (n <= size()): a string block
+  // of exactly n bytes at the front moves out, other bytes are copied.
   std::string Take(size_t n) {
+    if (n > 0 && blocks_.front().size() == n && blocks_.front().string() != nullptr) {
+      std::string out = std::move(*blocks_.front().string());
+      if (blocks_.size() == 1) last_string_ = nullptr;
+      blocks_.pop_front();
+      size_ -= n;
+      return out;
+    }
     std::string out;
     out.reserve(n);
     while (n > 0) {

@@ -256,6 +256,7 @@ void ReplicationReader::ProcessStream() {
     }
     auto append = [&](ByteQueue& q) {
       if (big.empty()) {
+        if (q.empty()) q.Reserve(bytes.size() + in_.size());  // at most the rest of this read
         q.Append(bytes);
       } else {
         q.Append(std::move(big));

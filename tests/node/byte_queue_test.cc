@@ -83,5 +83,59 @@ TEST(ByteQueueTest, TakeCopiesAcrossBlocks) {
   EXPECT_TRUE(q.empty());
 }
 
+// A run of small appends appended to a queue with no block growing keeps
+// its block, and a take of exactly that block moves it out: the stream's
+// bytes reach a log entry without a copy on the way.
+TEST(ByteQueueTest, AQueueAppendedThenTakenWholeIsNotCopied) {
+  ByteQueue run;
+  run.Append(std::string(100, 'a'));
+  run.Append(std::string(50, 'b'));
+  const char* bytes = run.FrontBlock().data();
+  ByteQueue batcher;
+  batcher.Append(std::move(run));
+  EXPECT_TRUE(run.empty());
+  ASSERT_EQ(batcher.size(), 150u);
+  EXPECT_EQ(batcher.FrontBlock().data(), bytes);
+  const std::string entry = batcher.Take(150);
+  EXPECT_EQ(entry.data(), bytes);
+  EXPECT_EQ(entry, std::string(100, 'a') + std::string(50, 'b'));
+  EXPECT_TRUE(batcher.empty());
+  // The queue grows small appends again afterwards.
+  batcher.Append("xy");
+  batcher.Append("z");
+  EXPECT_EQ(batcher.Take(3), "xyz");
+}
+
+// Room reserved ahead takes the small appends that follow without the
+// block's string moving (growing step by step, it would move several times).
+TEST(ByteQueueTest, ReservedRoomTakesSmallAppendsInPlace) {
+  ByteQueue q;
+  q.Reserve(1000);
+  q.Append(std::string(10, 'a'));
+  const char* bytes = q.FrontBlock().data();
+  for (int i = 1; i < 100; ++i) q.Append(std::string(10, 'a' + i % 26));
+  EXPECT_EQ(q.FrontBlock().data(), bytes);
+  EXPECT_EQ(q.size(), 1000u);
+  q.Reserve(100);  // room in the growing block itself
+  q.Append(std::string(100, 'z'));
+  EXPECT_EQ(q.size(), 1100u);
+  EXPECT_EQ(q.Take(1100).substr(1000), std::string(100, 'z'));
+}
+
+// Appended behind a block that small appends are growing, a queue's bytes
+// join it (in order); a take of part of a block copies.
+TEST(ByteQueueTest, AQueueAppendedBehindAGrowingBlockJoinsIt) {
+  ByteQueue q;
+  q.Append("head:");
+  ByteQueue run;
+  run.Append("one,");
+  run.Append("two");
+  q.Append(std::move(run));
+  q.Append(";tail");
+  EXPECT_EQ(q.FrontBlock(), "head:one,two;tail");
+  EXPECT_EQ(q.Take(5), "head:");
+  EXPECT_EQ(q.Take(q.size()), "one,two;tail");
+}
+
 }  // namespace
 }  // namespace node
