@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/child/child_redis.h"
 #include "node/front/request_router_parts.h"
@@ -14,6 +15,24 @@
 namespace node {
 
 using namespace routing;
+
+namespace {
+
+// Whether this request of a command flagged blocking may block: a write
+// (BLPOP, XREADGROUP) always; a read (XREAD) only with BLOCK among its
+// options, which come before STREAMS. Without it, it is a plain read.
+bool BlocksAsSent(const CommandSpec& spec, std::span<const std::string_view> args) {
+  if (!spec.blocking) return false;
+  if (spec.write) return true;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const absl::string_view arg(args[i].data(), args[i].size());
+    if (absl::EqualsIgnoreCase(arg, "streams")) return false;
+    if (absl::EqualsIgnoreCase(arg, "block")) return true;
+  }
+  return true;  // no STREAMS: Redis refuses it; nothing is lost by taking it as blocking
+}
+
+}  // namespace
 
 bool ParseRedisInt(std::string_view s, int64_t* out) {
   if (s.empty() || s.size() > 20) return false;
@@ -252,7 +271,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   if (name == "client" && args.size() >= 2) NotePause(Lower(args[1]), args, &r);
   r.shared = spec != nullptr && Shares(*spec, args, ctx);
   // WAIT waits on the leader for replicas (the leader answers it).
-  MayBlock(spec != nullptr && (spec->blocking || name == "wait"), &r);
+  MayBlock(name == "wait" || (spec != nullptr && BlocksAsSent(*spec, args)), &r);
   return r;
 }
 
@@ -556,8 +575,10 @@ void RequestRouter::MayBlock(bool blocking, Route* r) const {
 
 Route RequestRouter::DataCommand(std::span<const std::string_view> args,
                                  const CommandSpec& spec) {
-  Route r = Forward(GateRequest(spec.cls, spec, args), in_multi_);
-  MayBlock(spec.blocking, &r);
+  const bool blocks = BlocksAsSent(spec, args);
+  const CommandClass cls = spec.cls == CommandClass::kBlocking && !blocks ? CommandClass::kKeyedRead : spec.cls;
+  Route r = Forward(GateRequest(cls, spec, args), in_multi_);
+  MayBlock(blocks, &r);
   return r;
 }
 

@@ -158,6 +158,37 @@ TEST(CommandTableTest, FollowerReads) {
   }
 }
 
+// Which requests may block (and so hold back the requests after them, and
+// get the gate's blocking path): every blocking write; XREAD only with BLOCK.
+TEST(RequestRouterTest, BlockingAsSent) {
+  for (const bool forwarding : {false, true}) {
+    RequestRouter r(Table());
+    RouteContext ctx;
+    ctx.forwarding = forwarding;
+    auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+    for (auto args : std::vector<std::vector<std::string_view>>{
+             {"BLPOP", "l", "0"}, {"BLMOVE", "a", "b", "LEFT", "LEFT", "0"}, {"XREAD", "BLOCK", "0", "STREAMS", "s", "$"},
+             {"xread", "COUNT", "1", "block", "10", "streams", "s", "0"}, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}}) {
+      const Route rt = route(args);
+      EXPECT_TRUE(rt.may_block && rt.stall) << args[0] << (forwarding ? " (forwarding)" : "");
+      if (!forwarding) EXPECT_EQ(rt.request.kind, gate::Kind::kBlocking) << args[0];
+    }
+    // WAIT: the leader answers it (the session holds what follows), a follower forwards it.
+    const Route wait = route({"WAIT", "1", "0"});
+    if (forwarding) {
+      EXPECT_TRUE(wait.may_block && wait.stall);
+    } else {
+      EXPECT_EQ(wait.action, Route::Action::kWait);
+    }
+    for (auto args : std::vector<std::vector<std::string_view>>{
+             {"XREAD", "STREAMS", "s", "0"}, {"XREAD", "COUNT", "2", "STREAMS", "block", "0"}, {"GET", "k"}, {"SET", "k", "v"}}) {
+      const Route rt = route(args);
+      EXPECT_FALSE(rt.may_block || rt.stall) << args[0] << (forwarding ? " (forwarding)" : "");
+      if (!forwarding && args[0] == "XREAD") EXPECT_EQ(rt.request.kind, gate::Kind::kRead);
+    }
+  }
+}
+
 // A follower's router: which requests its own child may serve, in which db.
 TEST(RequestRouterTest, FollowerReadsFollowTheConnectionsState) {
   RequestRouter r(Table());
