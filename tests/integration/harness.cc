@@ -129,18 +129,7 @@ std::optional<resp::Value> Client::Read(std::chrono::milliseconds timeout) {
   return v;
 }
 
-bool Client::ClosedByPeer(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{socket_.native_handle(), POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char buf[4096];
-    asio::error_code ec;
-    size_t n = socket_.read_some(asio::buffer(buf), ec);
-    if (ec || n == 0) return true;
-  }
-  return false;
-}
+bool Client::ClosedByPeer(std::chrono::milliseconds timeout) { return ReadUntilClosed(timeout).has_value(); }
 
 void Client::ShutdownSend() {
   asio::error_code ec;
