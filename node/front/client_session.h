@@ -96,6 +96,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       kIgnore,    // the node's own request (DISCARD after an aborted EXEC)
       kStream,    // a RESP2 subscribe: from here on, replies are a stream
       kProbe,     // is the RESP2 connection still subscribed?
+      // The client's end, on a subscribed connection: once this probe is
+      // answered, every reply and push of the requests before it arrived.
+      kEndProbe,
       kAuthState,  // HELLO after connecting or RESET (users in use, or a follower): did the connection authenticate?
       kCover,  // no reply: once every reply before it arrived, a ROLE the node sends covers `cover`
     };
@@ -189,6 +192,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ClientGone();
   void ClientEof();
   void CloseIfAnswered();
+  // A subscribed connection after its end: whether the end probe was answered
+  // (it is sent on the first call).
+  bool EndProbeAnswered();
+  void ProbeAnswered(Expect::Kind kind, bool subscribed);
   void LeaveGate();
   void CloseUpstream();
   void MaybeClose();
@@ -215,6 +222,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_open_ = true;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
   bool client_eof_ = false;    // the client sent all it will: answer it, then close
+  enum class EndProbe { kNotSent, kSent, kAnswered } end_probe_ = EndProbe::kNotSent;
   // The input's size when the last parse found only part of a request in it,
   // since the last read: while the size is that, no whole request waits.
   static constexpr size_t kNoPartialInput = SIZE_MAX;

@@ -125,20 +125,33 @@ void ClientSession::ClientEof() {
 // to leave is a request that waits on other clients (a blocking command,
 // WAIT; requests behind it wait too). Closing leaves the gate, which kills the
 // child's connection for this client and so ends what waits there. A
-// subscribed or monitoring connection has no last reply: it closes at once.
+// subscribed connection's last replies are the upstream's answers to its last
+// requests, and pushes with no slot of their own: they have all arrived once
+// a probe sent after them is answered. A monitoring connection closes at once.
 void ClientSession::CloseIfAnswered() {
   if (!client_eof_ || close_after_write_ || !client_open_) return;
-  const bool streaming = slots_.stream_open() || router_.pubsub_class() || router_.monitoring();
   const bool blocked = !slots_.empty() && may_block_.contains(slots_.front_id());
-  if (!streaming && !blocked) {
-    if (!slots_.empty()) return;
+  if (!router_.monitoring() && !blocked) {
     // Whole requests still in the input are handled once what they wait
     // for (a reply, the link to the upstream) is there. A part of one is
     // dropped, as Redis drops it.
     const bool whole_requests_left = !in_.empty() && in_.size() != partial_input_;
     if (whole_requests_left && !input_closed_ && !stopped_reading_) return;
+    const bool subscribed = slots_.stream_open() || router_.pubsub_class();
+    if (subscribed && !EndProbeAnswered()) return;
+    if (!slots_.empty() && !(slots_.size() == 1 && slots_.stream_open())) return;
   }
   close_after_write_ = true;  // WriteClient closes once what left is written
+}
+
+bool ClientSession::EndProbeAnswered() {
+  if (end_probe_ == EndProbe::kNotSent) {
+    end_probe_ = EndProbe::kSent;
+    to_upstream_.Append(probe_request_);
+    expects_.push_back(Expect{Expect::Kind::kEndProbe});
+    WriteUpstream();
+  }
+  return end_probe_ == EndProbe::kAnswered;
 }
 
 void ClientSession::ClientGone() {

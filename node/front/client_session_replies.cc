@@ -43,9 +43,8 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       return;
     }
     case Expect::Kind::kProbe:  // answered outside the stream: no longer subscribed
-      router_.ProbeAnswered(false);
-      stalled_ = false;
-      return;
+    case Expect::Kind::kEndProbe:
+      return ProbeAnswered(e.kind, false);
     case Expect::Kind::kAuthState:
       // Another error (a leader on its way out) says nothing: the node's
       // own view stands.
@@ -94,18 +93,15 @@ void ClientSession::SharedDrained() {
 // belongs to the stream; false if the stream ended and the value is the
 // reply of the request after it (RESET's, or the probe's).
 bool ClientSession::OnStreamValue(std::string_view bytes) {
-  if (bytes == probe_subscribed_) {  // still subscribed
-    if (expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) expects_.erase_at(1);
-    router_.ProbeAnswered(true);
-    stalled_ = false;
-    return true;
-  }
-  if (bytes.starts_with("-NOPERM") && expects_.size() > 1 && expects_[1].kind == Expect::Kind::kProbe) {
-    // The client's user may not PING, and Redis checks that first: the
-    // node cannot tell, and keeps the connection subscribed.
+  const bool probed =
+      expects_.size() > 1 && (expects_[1].kind == Expect::Kind::kProbe || expects_[1].kind == Expect::Kind::kEndProbe);
+  // Still subscribed. A NOPERM: the client's user may not PING, and Redis
+  // checks that first: the node cannot tell, and keeps the connection
+  // subscribed.
+  if (probed && (bytes == probe_subscribed_ || bytes.starts_with("-NOPERM"))) {
+    const Expect::Kind kind = expects_[1].kind;
     expects_.erase_at(1);
-    router_.ProbeAnswered(true);
-    stalled_ = false;
+    ProbeAnswered(kind, true);
     return true;
   }
   if (bytes == probe_unsubscribed_ || bytes == "+RESET\r\n") {
@@ -116,6 +112,15 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   }
   slots_.AppendStream(bytes);
   return true;
+}
+
+void ClientSession::ProbeAnswered(Expect::Kind kind, bool subscribed) {
+  if (kind == Expect::Kind::kEndProbe) {
+    end_probe_ = EndProbe::kAnswered;
+    return;
+  }
+  router_.ProbeAnswered(subscribed);
+  stalled_ = false;
 }
 
 void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big) {

@@ -5,12 +5,16 @@
 // on every node; CLIENT PAUSE holds writes and not reads; CONFIG GET port is
 // the port of the node asked.
 #include <chrono>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
+#include "resp/value.h"
 
 namespace itest {
 namespace {
@@ -327,12 +331,34 @@ TEST_F(ClientsTest, HalfClosedClientsBlockedCommandIsDropped) {
   }
 }
 
-// A subscribed connection has no last reply: after its end it closes.
-TEST_F(ClientsTest, HalfClosedSubscriberIsClosed) {
-  for (int node : {leader_, follower_}) {
-    for (const char* proto : {"2", "3"}) {
-      const std::string pipeline = Req({"HELLO", proto}) + Req({"SUBSCRIBE", "hcch"});
-      EXPECT_TRUE(AfterHalfClose(c_.port(node), pipeline).has_value()) << "node " << node << " RESP" << proto;
+// What follows the first reply (HELLO's, which names the server and the connection).
+std::optional<std::string> AfterHello(std::optional<std::string> bytes) {
+  if (!bytes) return bytes;
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  if (resp::ParseValue(*bytes, &consumed, &v, &error) != resp::ParseStatus::kOk) return "unparsed: " + *bytes;
+  return bytes->substr(consumed);
+}
+
+// A subscribed connection gets the replies and pushes of what it sent, then
+// the close, as from Redis. The node used to close it at once, dropping even
+// the replies before the subscribe (regression).
+TEST_F(ClientsTest, HalfClosedSubscriberGetsItsRepliesThenTheClose) {
+  RedisServer ref;
+  const std::vector<std::string> pipelines = {
+      Req({"PING"}) + Req({"SUBSCRIBE", "hca", "hcb"}) + Req({"PING", "x"}),
+      Req({"SUBSCRIBE", "hca"}) + Req({"UNSUBSCRIBE"}) + Req({"SET", "hcs", "1"}) + Req({"GET", "hcs"}),
+      Req({"PSUBSCRIBE", "hc*"}) + Req({"SSUBSCRIBE", "hcc"}) + Req({"PUNSUBSCRIBE", "hc*"}) + Req({"PING"}),
+  };
+  for (const char* proto : {"2", "3"}) {
+    for (const std::string& requests : pipelines) {
+      const std::string pipeline = Req({"HELLO", proto}) + requests;
+      const std::optional<std::string> want = AfterHello(AfterHalfClose(ref.port(), pipeline));
+      ASSERT_TRUE(want.has_value());
+      for (int node : {leader_, follower_}) {
+        EXPECT_EQ(AfterHello(AfterHalfClose(c_.port(node), pipeline)), want) << "node " << node << " RESP" << proto;
+      }
     }
   }
 }
