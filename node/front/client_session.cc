@@ -279,8 +279,14 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
-      slots_.AddReady(std::move(r.reply), r.close_after, r.silent);
       if (r.close_after) input_closed_ = true;
+      if (r.close_after && subscribed() && !EndProbeAnswered()) {
+        // QUIT: its OK follows the replies and pushes still on their way,
+        // which have no slots to wait in.
+        quit_reply_ = QuitReply{std::move(r.reply), r.silent};
+        return true;
+      }
+      slots_.AddReady(std::move(r.reply), r.close_after, r.silent);
       return true;
     case Route::Action::kNodeCommand:
       AnswerNodeCommand(args, r.silent);

@@ -192,8 +192,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ClientGone();
   void ClientEof();
   void CloseIfAnswered();
-  // A subscribed connection after its end: whether the end probe was answered
-  // (it is sent on the first call).
+  // RESP2 stream or RESP3 pushes: replies that have no slots of their own.
+  bool subscribed() const { return slots_.stream_open() || router_.pubsub_class(); }
+  // A subscribed connection's end (the client's, or QUIT): whether the end
+  // probe was answered (it is sent on the first call).
   bool EndProbeAnswered();
   void ProbeAnswered(Expect::Kind kind, bool subscribed);
   void LeaveGate();
@@ -223,6 +225,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool input_closed_ = false;  // protocol error or QUIT: read no more
   bool client_eof_ = false;    // the client sent all it will: answer it, then close
   enum class EndProbe { kNotSent, kSent, kAnswered } end_probe_ = EndProbe::kNotSent;
+  // QUIT on a subscribed connection: its reply, once the end probe is answered.
+  struct QuitReply {
+    std::string reply;
+    bool silent = false;
+  };
+  std::optional<QuitReply> quit_reply_;
   // The input's size when the last parse found only part of a request in it,
   // since the last read: while the size is that, no whole request waits.
   static constexpr size_t kNoPartialInput = SIZE_MAX;

@@ -127,24 +127,26 @@ void ClientSession::ClientEof() {
 // child's connection for this client and so ends what waits there. A
 // subscribed connection's last replies are the upstream's answers to its last
 // requests, and pushes with no slot of their own: they have all arrived once
-// a probe sent after them is answered. A monitoring connection closes at once.
+// a probe sent after them is answered.
 void ClientSession::CloseIfAnswered() {
   if (!client_eof_ || close_after_write_ || !client_open_) return;
   const bool blocked = !slots_.empty() && may_block_.contains(slots_.front_id());
-  if (!router_.monitoring() && !blocked) {
+  if (!blocked) {
     // Whole requests still in the input are handled once what they wait
     // for (a reply, the link to the upstream) is there. A part of one is
     // dropped, as Redis drops it.
     const bool whole_requests_left = !in_.empty() && in_.size() != partial_input_;
     if (whole_requests_left && !input_closed_ && !stopped_reading_) return;
-    const bool subscribed = slots_.stream_open() || router_.pubsub_class();
-    if (subscribed && !EndProbeAnswered()) return;
+    if (subscribed() && !EndProbeAnswered()) return;
     if (!slots_.empty() && !(slots_.size() == 1 && slots_.stream_open())) return;
   }
   close_after_write_ = true;  // WriteClient closes once what left is written
 }
 
 bool ClientSession::EndProbeAnswered() {
+  if (upstream_state_ == UpstreamState::kGone || upstream_state_ == UpstreamState::kNoLeader) {
+    end_probe_ = EndProbe::kAnswered;  // nothing more will arrive
+  }
   if (end_probe_ == EndProbe::kNotSent) {
     end_probe_ = EndProbe::kSent;
     to_upstream_.Append(probe_request_);

@@ -117,6 +117,8 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
 void ClientSession::ProbeAnswered(Expect::Kind kind, bool subscribed) {
   if (kind == Expect::Kind::kEndProbe) {
     end_probe_ = EndProbe::kAnswered;
+    if (quit_reply_) slots_.AddReady(std::move(quit_reply_->reply), true, quit_reply_->silent);
+    quit_reply_.reset();
     return;
   }
   router_.ProbeAnswered(subscribed);

@@ -350,6 +350,7 @@ TEST_F(ClientsTest, HalfClosedSubscriberGetsItsRepliesThenTheClose) {
       Req({"PING"}) + Req({"SUBSCRIBE", "hca", "hcb"}) + Req({"PING", "x"}),
       Req({"SUBSCRIBE", "hca"}) + Req({"UNSUBSCRIBE"}) + Req({"SET", "hcs", "1"}) + Req({"GET", "hcs"}),
       Req({"PSUBSCRIBE", "hc*"}) + Req({"SSUBSCRIBE", "hcc"}) + Req({"PUNSUBSCRIBE", "hc*"}) + Req({"PING"}),
+      Req({"SUBSCRIBE", "hca"}) + Req({"QUIT"}) + Req({"PING"}),
   };
   for (const char* proto : {"2", "3"}) {
     for (const std::string& requests : pipelines) {
@@ -360,6 +361,35 @@ TEST_F(ClientsTest, HalfClosedSubscriberGetsItsRepliesThenTheClose) {
         EXPECT_EQ(AfterHello(AfterHalfClose(c_.port(node), pipeline)), want) << "node " << node << " RESP" << proto;
       }
     }
+  }
+}
+
+// QUIT on a subscribed connection, the client still sending: its OK comes
+// after the subscribe's confirmation, as from Redis, which the node answered
+// first, then closed without the confirmation (regression).
+TEST_F(ClientsTest, QuitAfterSubscribeComesAfterTheConfirmation) {
+  RedisServer ref;
+  for (const char* proto : {"2", "3"}) {
+    const std::string pipeline = Req({"HELLO", proto}) + Req({"SUBSCRIBE", "qa", "qb"}) + Req({"QUIT"});
+    Client r(ref.port());
+    r.Send(pipeline);
+    const std::optional<std::string> want = AfterHello(r.ReadUntilClosed(10s));
+    ASSERT_TRUE(want.has_value());
+    for (int node : {leader_, follower_}) {
+      Client c(c_.port(node));
+      c.Send(pipeline);
+      EXPECT_EQ(AfterHello(c.ReadUntilClosed(10s)), want) << "node " << node << " RESP" << proto;
+    }
+  }
+}
+
+// A monitoring client's requests are answered before its end closes it, as
+// Redis answers them (the node used to close it at once).
+TEST_F(ClientsTest, HalfClosedMonitorGetsItsReplies) {
+  for (int node : {leader_, follower_}) {
+    const std::optional<std::string> got = AfterHalfClose(c_.port(node), Req({"MONITOR"}) + Req({"PING"}));
+    ASSERT_TRUE(got.has_value()) << "node " << node;
+    EXPECT_TRUE(got->starts_with("+OK\r\n+PONG\r\n")) << "node " << node << ": " << *got;
   }
 }
 
