@@ -81,9 +81,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void Kill();
   // Nothing in flight: every request read was answered and its reply sent.
   // (A subscribed connection's open stream does not count.)
-  bool idle() const {
-    return (slots_.empty() || (slots_.size() == 1 && slots_.stream_open())) && out_.empty() && !client_writing_;
-  }
+  bool idle() const { return replies_answered() && out_.empty() && !client_writing_; }
 
  private:
   // An error reply of the node's own, counted in the metrics `count` times.
@@ -194,10 +192,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void CloseIfAnswered();
   // RESP2 stream or RESP3 pushes: replies that have no slots of their own.
   bool subscribed() const { return slots_.stream_open() || router_.pubsub_class(); }
+  // No slot waits for a reply (an open subscribed stream does not count).
+  bool replies_answered() const { return slots_.empty() || (slots_.size() == 1 && slots_.stream_open()); }
   // A subscribed connection's end (the client's, or QUIT): whether the end
   // probe was answered (it is sent on the first call).
   bool EndProbeAnswered();
-  void ProbeAnswered(Expect::Kind kind, bool subscribed);
+  void ProbeAnswered(Expect::Kind kind, bool still_subscribed);
   void LeaveGate();
   void CloseUpstream();
   void MaybeClose();

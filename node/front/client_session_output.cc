@@ -138,7 +138,7 @@ void ClientSession::CloseIfAnswered() {
     const bool whole_requests_left = !in_.empty() && in_.size() != partial_input_;
     if (whole_requests_left && !input_closed_ && !stopped_reading_) return;
     if (subscribed() && !EndProbeAnswered()) return;
-    if (!slots_.empty() && !(slots_.size() == 1 && slots_.stream_open())) return;
+    if (!replies_answered()) return;
   }
   close_after_write_ = true;  // WriteClient closes once what left is written
 }

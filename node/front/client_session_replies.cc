@@ -114,14 +114,14 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   return true;
 }
 
-void ClientSession::ProbeAnswered(Expect::Kind kind, bool subscribed) {
+void ClientSession::ProbeAnswered(Expect::Kind kind, bool still_subscribed) {
   if (kind == Expect::Kind::kEndProbe) {
     end_probe_ = EndProbe::kAnswered;
     if (quit_reply_) slots_.AddReady(std::move(quit_reply_->reply), true, quit_reply_->silent);
     quit_reply_.reset();
     return;
   }
-  router_.ProbeAnswered(subscribed);
+  router_.ProbeAnswered(still_subscribed);
   stalled_ = false;
 }
 
