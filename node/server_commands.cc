@@ -87,6 +87,8 @@ std::string Server::StatusReply(int proto) const {
       {"proposals_paused", paused_by ? paused_by : "no"},
       {"follower_reads", options_.follower_reads ? "on" : "off"},
       {"follower_reads_served", absl::StrCat(follower_reads_ ? follower_reads_->served() : 0)},
+      {"follower_reads_early", absl::StrCat(follower_reads_ ? follower_reads_->served_early() : 0)},
+      {"follower_reads_rerun", absl::StrCat(follower_reads_ ? follower_reads_->reruns() : 0)},
       {"follower_reads_waiting", absl::StrCat(follower_reads_ ? follower_reads_->waiting() : 0)},
       {"shared_link_requests", absl::StrCat(shared_link_ ? shared_link_->sent() : 0)},
       {"scripts_killed", absl::StrCat(scripts_killed_)},

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -39,8 +40,14 @@ FollowerReads::~FollowerReads() { *alive_ = false; }
 
 void FollowerReads::Submit(const std::shared_ptr<ClientSession>& session, ReplySlots::Id slot, int db, int proto,
                            std::string request) {
-  const auto id = queue_.Arrive();
-  pending_.emplace(id, Pending{session, slot, db, proto, 0, std::move(request)});
+  // Sent at once when it may run early (every read before it left already).
+  const bool early = link_.open() && ready_.empty() && queue_.MaySendEarly();
+  const auto id = early ? queue_.ArriveEarly() : queue_.Arrive();
+  Pending& p = pending_.emplace(id, Pending{session, slot, db, proto, 0, std::move(request)}).first->second;
+  if (early) {
+    p.early = Pending::Early::kSent;
+    link_.Send(id, db, proto, p.request);
+  }
   const auto now = std::chrono::steady_clock::now();
   if (arrivals_.empty() || now - arrivals_.back().second > std::chrono::milliseconds(10)) arrivals_.emplace_back(id, now);
   MaybeStartRound();
@@ -95,6 +102,7 @@ void FollowerReads::Confirmed(std::string_view context, uint64_t index) {
   absl::string_view digits(context.data(), context.size());
   if (!absl::ConsumePrefix(&digits, kContextPrefix) || !absl::SimpleAtoi(digits, &stamp)) return;
   queue_.Confirmed(stamp, index);
+  DropVoided();
   // It ended the rounds that started before it too.
   for (auto it = round_timers_.begin(); it != round_timers_.end() && it->first <= stamp;) {
     it->second->cancel();
@@ -103,12 +111,28 @@ void FollowerReads::Confirmed(std::string_view context, uint64_t index) {
   while (arrivals_.size() >= 2 && arrivals_[1].first <= queue_.confirmed_below()) arrivals_.pop_front();
   MaybeStartRound();
   Pump();
+  FlushTouched();  // early reads' held replies
+}
+
+// Early reads whose replies no longer stand: the ones on their way are
+// dropped when they come, and the reads run again once confirmed.
+void FollowerReads::DropVoided() {
+  for (const auto id : queue_.TakeVoided()) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    Pending& p = it->second;
+    ++reruns_;
+    if (p.early == Pending::Early::kSent) ++p.void_replies;
+    p.early = Pending::Early::kNo;
+    p.held = ByteBlock();
+  }
 }
 
 void FollowerReads::Applied(uint64_t index) {
   applied_ = index;
   queue_.Applied(index);
   Pump();
+  FlushTouched();
 }
 
 void FollowerReads::ChildLost() {
@@ -137,11 +161,19 @@ void FollowerReads::Clear() {
 // Moves reads whose round is confirmed and whose index the child holds to the
 // connection, in order.
 void FollowerReads::Pump() {
-  for (const auto& [id, index] : queue_.TakeReady()) {
-    auto it = pending_.find(id);
+  for (const auto& r : queue_.TakeReady()) {
+    auto it = pending_.find(r.id);
     if (it == pending_.end()) continue;
-    it->second.index = index;
-    ready_.push_back(id);
+    Pending& p = it->second;
+    p.index = r.index;
+    p.confirmed = true;
+    if (!r.early) {
+      ready_.push_back(r.id);
+    } else if (p.early == Pending::Early::kHeld) {
+      ++served_early_;
+      ByteBlock held = std::move(p.held);
+      Answer(r.id, std::string_view(), std::move(held));
+    }  // else its reply is on its way (OnReply)
   }
   while (!ready_.empty() && !pending_.contains(ready_.front())) ready_.pop_front();
   if (ready_.empty()) return;
@@ -172,6 +204,25 @@ void FollowerReads::Pump() {
 void FollowerReads::OnReply(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
+  Pending& p = it->second;
+  if (p.void_replies > 0) {
+    --p.void_replies;
+    return;
+  }
+  if (p.early == Pending::Early::kSent) {
+    if (p.confirmed) {
+      ++served_early_;  // confirmed while it ran
+    } else {
+      p.early = Pending::Early::kHeld;
+      p.held = big.empty() ? ByteBlock(std::string(bytes)) : std::move(big);
+      return;
+    }
+  }
+  Answer(id, bytes, std::move(big));
+}
+
+void FollowerReads::Answer(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big) {
+  auto it = pending_.find(id);
   std::shared_ptr<ClientSession> session = it->second.session.lock();
   const ReplySlots::Id slot = it->second.slot;
   pending_.erase(it);
@@ -185,8 +236,23 @@ void FollowerReads::FlushTouched() {
   for (auto& s : touched) s->FlushReleased();
 }
 
+// The connection was lost with these reads unanswered (in the order sent; a
+// read may be there twice: a voided early send and its second run).
 void FollowerReads::SendAgain(const std::vector<SharedLink::Tag>& unanswered) {
-  for (auto it = unanswered.rbegin(); it != unanswered.rend(); ++it) ready_.push_front(*it);
+  std::vector<SharedLink::Tag> again;
+  absl::flat_hash_set<SharedLink::Tag> seen;
+  for (const SharedLink::Tag id : unanswered) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    Pending& p = it->second;
+    p.void_replies = 0;  // they will not come either
+    if (p.early == Pending::Early::kSent) {
+      p.early = Pending::Early::kNo;
+      if (!p.confirmed) queue_.Unsent(id);  // it waits for its round like any read
+    }
+    if (p.confirmed && seen.insert(id).second) again.push_back(id);
+  }
+  for (auto it = again.rbegin(); it != again.rend(); ++it) ready_.push_front(*it);
   Pump();
 }
 

@@ -63,6 +63,10 @@ class FollowerReads {
   void Clear();
 
   uint64_t served() const { return served_; }
+  // Of those, answered by a run that began before the leader confirmed it
+  // (gate::FollowerReadQueue, "early"); and early runs voided and run again.
+  uint64_t served_early() const { return served_early_; }
+  uint64_t reruns() const { return reruns_; }
   size_t waiting() const { return queue_.waiting() + ready_.size() + link_.in_flight(); }
 
  private:
@@ -73,7 +77,16 @@ class FollowerReads {
     int proto = 2;
     uint64_t index = 0;  // the child must hold this entry (known once ready)
     std::string request;
+    // A read sent as it arrived (gate::FollowerReadQueue, "early"): its reply
+    // waits in `held` until its round confirms it, or is dropped if void.
+    enum class Early { kNo, kSent, kHeld } early = Early::kNo;
+    bool confirmed = false;  // the queue handed it out (TakeReady)
+    int void_replies = 0;    // replies still to come from voided sends: dropped
+    ByteBlock held;
   };
+  // A read's reply goes to its session.
+  void Answer(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big);
+  void DropVoided();
   // Reads still without a read index after give_up_after get TRYAGAIN.
   void GiveUpStale();
 
@@ -90,7 +103,7 @@ class FollowerReads {
   absl::flat_hash_map<gate::FollowerReadQueue::ReadId, Pending> pending_;
   std::deque<gate::FollowerReadQueue::ReadId> ready_;  // confirmed, to send once the child holds their index
   uint64_t applied_ = 0;
-  uint64_t served_ = 0;
+  uint64_t served_ = 0, served_early_ = 0, reruns_ = 0;
   // Per round in flight (by stamp): the round is lost once it fires.
   std::map<uint64_t, std::unique_ptr<asio::steady_timer>> round_timers_;
   // Arrivals, oldest first: (first read id of a moment, when) for giving up.

@@ -6,7 +6,14 @@ namespace node::gate {
 
 FollowerReadQueue::ReadId FollowerReadQueue::Arrive() {
   const ReadId id = next_id_++;
-  reads_.push_back(Read{id, std::nullopt});
+  reads_.push_back(Read{id, std::nullopt, std::nullopt});
+  ++unsent_;
+  return id;
+}
+
+FollowerReadQueue::ReadId FollowerReadQueue::ArriveEarly() {
+  const ReadId id = next_id_++;
+  reads_.push_back(Read{id, std::nullopt, applied_});
   return id;
 }
 
@@ -27,22 +34,47 @@ bool FollowerReadQueue::in_flight(uint64_t stamp) const {
 
 void FollowerReadQueue::Failed(uint64_t stamp) { std::erase(in_flight_, stamp); }
 
+void FollowerReadQueue::Unsent(ReadId id) {
+  for (Read& r : reads_) {
+    if (r.id < id || !r.ran_at) continue;
+    r.ran_at.reset();
+    ++unsent_;
+  }
+}
+
+void FollowerReadQueue::VoidEarlyFrom(std::deque<Read>::iterator from) {
+  for (auto it = from; it != reads_.end(); ++it) {
+    if (!it->ran_at) continue;
+    voided_.push_back(it->id);
+    it->ran_at.reset();
+    ++unsent_;
+  }
+}
+
 void FollowerReadQueue::Confirmed(uint64_t stamp, uint64_t index) {
   while (!in_flight_.empty() && in_flight_.front() <= stamp) in_flight_.pop_front();
   if (stamp <= confirmed_below_) return;  // a later round confirmed these already
   confirmed_below_ = stamp;
-  for (Read& r : reads_) {
-    if (r.id >= stamp) break;
-    if (!r.index) r.index = index;
+  auto first_void = reads_.end();
+  for (auto it = reads_.begin(); it != reads_.end() && it->id < stamp; ++it) {
+    if (it->index) continue;
+    it->index = index;
+    if (first_void == reads_.end() && it->ran_at && *it->ran_at < index) first_void = it;
   }
+  const bool voided = first_void != reads_.end();
+  if (voided) VoidEarlyFrom(first_void);
+  // Early runs pay off while the child keeps up with the leader's commits.
+  early_runs_ = !voided && index <= applied_;
 }
 
-std::vector<std::pair<FollowerReadQueue::ReadId, uint64_t>> FollowerReadQueue::TakeReady() {
-  std::vector<std::pair<ReadId, uint64_t>> ready;
+std::vector<FollowerReadQueue::Ready> FollowerReadQueue::TakeReady() {
+  std::vector<Ready> ready;
   while (!reads_.empty()) {
     const Read& r = reads_.front();
-    if (!skip_wait_ && !(r.index && *r.index <= applied_)) break;
-    ready.emplace_back(r.id, r.index.value_or(0));
+    const bool early = r.index && r.ran_at && *r.index <= *r.ran_at;
+    if (!skip_wait_ && !early && !(r.index && *r.index <= applied_)) break;
+    ready.push_back(Ready{r.id, r.index.value_or(0), early});
+    if (!r.ran_at) --unsent_;
     reads_.pop_front();
   }
   return ready;
@@ -54,6 +86,8 @@ std::vector<FollowerReadQueue::ReadId> FollowerReadQueue::Clear() {
   for (const Read& r : reads_) all.push_back(r.id);
   reads_.clear();
   in_flight_.clear();
+  voided_.clear();
+  unsent_ = 0;
   confirmed_below_ = next_id_;
   return all;
 }
@@ -63,6 +97,7 @@ std::vector<FollowerReadQueue::ReadId> FollowerReadQueue::DropUnconfirmedBefore(
   std::erase_if(reads_, [&](const Read& r) {
     if (r.id >= id || r.index) return false;
     dropped.push_back(r.id);
+    if (!r.ran_at) --unsent_;
     return true;
   });
   return dropped;

@@ -7,7 +7,19 @@
 //      leader's commit index at a moment it still led, which covers every
 //      write acknowledged before the read arrived; and
 //   2. the child applied that index.
-// One round serves every read that arrived before it started. Up to
+// One round serves every read that arrived before it started.
+//
+// A read may also run early, as it arrives, before its round is confirmed
+// (the leader's own reads run at once too, their replies held): while the
+// child keeps up with the leader's commit index, the state it shows is
+// usually already at the read index. The node notes the index the child had
+// applied when it sent the read (its state when the read runs is at least
+// that: the child acknowledged it before the read reached it); once the round
+// confirms, the reply stands if that index reaches the read index. If not,
+// the reply is void and the read runs again when the child holds its index,
+// as do the early reads after it (so that reads still leave in arrival
+// order). A void reply turns early runs off until a round finds the child
+// caught up again, so that a stream of writes costs no double reads. Up to
 // kMaxRounds rounds are in flight: a read that arrives while one is under way
 // need not wait for it to end before its own starts (a round costs the leader
 // little: with three voters it answers at once, the follower's request being
@@ -36,6 +48,19 @@ class FollowerReadQueue {
 
   // A read arrived; it is sent once TakeReady() returns it.
   ReadId Arrive();
+  // Whether a read that arrives now may run at once: early runs are on, and
+  // every read before it was sent already (a read never overtakes one that
+  // arrived before it).
+  bool MaySendEarly() const { return !skip_wait_ && early_runs_ && applied_ > 0 && unsent_ == 0; }
+  // A read arrived and is sent now, to a child that applied applied().
+  ReadId ArriveEarly();
+  // An early read's connection was lost before its reply: it waits like any
+  // other read, and so do the early reads after it (sent after it on that
+  // connection, lost as well).
+  void Unsent(ReadId id);
+  // Early reads whose replies became void (they are waited for and run
+  // again like any other read). Drains the list.
+  std::vector<ReadId> TakeVoided() { return std::exchange(voided_, {}); }
   // Whether a round should start now: reads wait that no round in flight
   // covers, and fewer than kMaxRounds are in flight.
   bool WantsRound() const;
@@ -52,10 +77,18 @@ class FollowerReadQueue {
   // The child applied every entry up to `index`. Applied(0) after a child
   // rebuild (a fresh replica holds nothing until its sync completes).
   void Applied(uint64_t index) { applied_ = index; }
+  uint64_t applied() const { return applied_; }
   // Reads that may run now, in arrival order (a read waits behind the ones
   // that arrived before it), each with the index its child must hold (0 when
-  // the wait is skipped for a test).
-  std::vector<std::pair<ReadId, uint64_t>> TakeReady();
+  // the wait is skipped for a test); `early`: it ran already and its reply
+  // stands.
+  struct Ready {
+    ReadId id = 0;
+    uint64_t index = 0;
+    bool early = false;
+    bool operator==(const Ready&) const = default;
+  };
+  std::vector<Ready> TakeReady();
   // Forgets every read (this node leads now, or stops): returns them.
   std::vector<ReadId> Clear();
   // Gives up the reads that arrived before `id` and have no read index yet
@@ -72,7 +105,10 @@ class FollowerReadQueue {
   struct Read {
     ReadId id = 0;
     std::optional<uint64_t> index;  // the read index of the round that confirmed it
+    std::optional<uint64_t> ran_at;  // sent early, to a child that had applied this
   };
+  // Voids the replies of the early reads from `from` on.
+  void VoidEarlyFrom(std::deque<Read>::iterator from);
 
   std::deque<Read> reads_;  // by arrival (= id order)
   ReadId next_id_ = 1;
@@ -80,6 +116,9 @@ class FollowerReadQueue {
   std::deque<uint64_t> in_flight_;
   uint64_t confirmed_below_ = 1;  // every read with a lower id has its read index
   uint64_t applied_ = 0;
+  bool early_runs_ = true;
+  size_t unsent_ = 0;  // reads in reads_ not sent early
+  std::vector<ReadId> voided_;
   bool skip_wait_ = false;
 };
 

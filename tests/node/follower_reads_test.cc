@@ -3,6 +3,7 @@
 // acknowledged before the read arrived.
 #include "node/gate/follower_reads.h"
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -10,11 +11,19 @@
 #include "gtest/gtest.h"
 
 namespace node::gate {
+
+void PrintTo(const FollowerReadQueue::Ready& r, std::ostream* os) {
+  *os << "{read " << r.id << ", index " << r.index << (r.early ? ", early}" : "}");
+}
+
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::Pair;
+
+FollowerReadQueue::Ready R(FollowerReadQueue::ReadId id, uint64_t index, bool early = false) {
+  return FollowerReadQueue::Ready{id, index, early};
+}
 
 TEST(FollowerReadQueueTest, ReadWaitsForARoundThenForTheChild) {
   FollowerReadQueue q;
@@ -27,7 +36,7 @@ TEST(FollowerReadQueueTest, ReadWaitsForARoundThenForTheChild) {
   q.Confirmed(stamp, 10);
   EXPECT_THAT(q.TakeReady(), IsEmpty()) << "the child holds only entry 9";
   q.Applied(10);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 10)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 10)));
   EXPECT_EQ(q.waiting(), 0u);
 }
 
@@ -39,10 +48,10 @@ TEST(FollowerReadQueueTest, OneRoundServesEveryReadBeforeIt) {
   const auto c = q.Arrive();  // after the round started: it needs the next one
   q.Applied(100);
   q.Confirmed(stamp, 5);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 5), Pair(b, 5)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 5), R(b, 5)));
   EXPECT_TRUE(q.WantsRound());
   q.Confirmed(q.StartRound(), 7);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(c, 7)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(c, 7)));
 }
 
 // A read that arrives during a round starts its own (up to kMaxRounds in
@@ -60,12 +69,12 @@ TEST(FollowerReadQueueTest, RoundsOverlapUpToALimit) {
   EXPECT_FALSE(q.WantsRound()) << "two in flight already";
   q.Confirmed(second, 9);  // answered first: a and b have index 9
   EXPECT_EQ(q.rounds_in_flight(), 0u) << "the first round is no longer needed";
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 9), Pair(b, 9)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 9), R(b, 9)));
   EXPECT_TRUE(q.WantsRound()) << "c";
   q.Confirmed(first, 8);  // late, and older: changes nothing
   EXPECT_THAT(q.TakeReady(), IsEmpty());
   q.Confirmed(q.StartRound(), 10);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(c, 10)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(c, 10)));
 }
 
 TEST(FollowerReadQueueTest, LostRoundIsAskedAgainAndALateAnswerStillCounts) {
@@ -78,10 +87,10 @@ TEST(FollowerReadQueueTest, LostRoundIsAskedAgainAndALateAnswerStillCounts) {
   const uint64_t second = q.StartRound();
   q.Applied(50);
   q.Confirmed(first, 3);  // the lost round's answer, late: it covers a only
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 3)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 3)));
   EXPECT_EQ(q.rounds_in_flight(), 1u);
   q.Confirmed(second, 4);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(b, 4)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(b, 4)));
 }
 
 TEST(FollowerReadQueueTest, ReadsLeaveInArrivalOrder) {
@@ -92,7 +101,7 @@ TEST(FollowerReadQueueTest, ReadsLeaveInArrivalOrder) {
   const auto b = q.Arrive();
   q.Confirmed(q.StartRound(), 20);  // covers a and b
   q.Applied(20);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 20), Pair(b, 20)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 20), R(b, 20)));
   q.Confirmed(first, 1);  // too late to matter
   EXPECT_THAT(q.TakeReady(), IsEmpty());
 }
@@ -104,7 +113,7 @@ TEST(FollowerReadQueueTest, RebuiltChildHoldsNothingUntilItCaughtUp) {
   q.Applied(0);  // the child is being rebuilt
   EXPECT_THAT(q.TakeReady(), IsEmpty());
   q.Applied(8);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 8)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 8)));
 }
 
 TEST(FollowerReadQueueTest, ClearForgetsEverything) {
@@ -128,8 +137,62 @@ TEST(FollowerReadQueueTest, UnconfirmedReadsCanBeGivenUp) {
   const auto d = q.Arrive();
   EXPECT_THAT(q.DropUnconfirmedBefore(d), ElementsAre(c)) << "only reads without a read index, before d";
   q.Applied(4);
-  EXPECT_THAT(q.TakeReady(), ElementsAre(Pair(a, 4), Pair(b, 4)));
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 4), R(b, 4)));
   EXPECT_EQ(q.waiting(), 1u);
+}
+
+TEST(FollowerReadQueueTest, EarlyReadStandsWhenTheChildHeldItsIndex) {
+  FollowerReadQueue q;
+  EXPECT_FALSE(q.MaySendEarly()) << "the child holds nothing known yet";
+  q.Applied(10);
+  ASSERT_TRUE(q.MaySendEarly());
+  const auto a = q.ArriveEarly();  // ran on a child at entry 10
+  const uint64_t stamp = q.StartRound();
+  EXPECT_THAT(q.TakeReady(), IsEmpty()) << "not confirmed yet: its reply waits";
+  q.Applied(0);  // whatever happens to the child since, the read ran on one at 10
+  q.Confirmed(stamp, 10);
+  EXPECT_THAT(q.TakeVoided(), IsEmpty());
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 10, true)));
+}
+
+// The child was behind the leader when the read ran: its reply is void, and
+// so are the early replies after it, which ran before its second run would.
+TEST(FollowerReadQueueTest, EarlyReadOnAChildBehindRunsAgain) {
+  FollowerReadQueue q;
+  q.Applied(5);
+  const auto a = q.ArriveEarly();
+  const uint64_t stamp = q.StartRound();
+  q.Applied(7);
+  ASSERT_TRUE(q.MaySendEarly());
+  const auto b = q.ArriveEarly();  // ran at 7
+  q.Confirmed(stamp, 7);           // covers a only
+  EXPECT_THAT(q.TakeVoided(), ElementsAre(a, b));
+  EXPECT_FALSE(q.MaySendEarly()) << "no early runs while the child lags the leader";
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 7))) << "a runs again, the child holds 7 now";
+  q.Confirmed(q.StartRound(), 7);
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(b, 7))) << "b waited for a round of its own";
+  EXPECT_TRUE(q.MaySendEarly()) << "that round found the child caught up";
+}
+
+TEST(FollowerReadQueueTest, NoEarlyRunOvertakesAWaitingRead) {
+  FollowerReadQueue q;
+  q.Applied(3);
+  const auto a = q.Arrive();  // not sent early (its connection was not open)
+  EXPECT_FALSE(q.MaySendEarly()) << "a later read would run before a";
+  q.Confirmed(q.StartRound(), 3);
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 3)));
+  EXPECT_TRUE(q.MaySendEarly());
+}
+
+TEST(FollowerReadQueueTest, EarlyReadWhoseConnectionWasLostWaitsLikeAnyOther) {
+  FollowerReadQueue q;
+  q.Applied(4);
+  const auto a = q.ArriveEarly();
+  q.Unsent(a);
+  EXPECT_FALSE(q.MaySendEarly());
+  q.Confirmed(q.StartRound(), 4);
+  EXPECT_THAT(q.TakeVoided(), IsEmpty()) << "nothing of it to drop";
+  EXPECT_THAT(q.TakeReady(), ElementsAre(R(a, 4))) << "to be sent again";
 }
 
 // The model: a leader whose commit index grows; every write acknowledged
@@ -138,16 +201,18 @@ TEST(FollowerReadQueueTest, UnconfirmedReadsCanBeGivenUp) {
 // after the round started. The child applies up to the commit index, and may
 // be rebuilt (it holds nothing until it caught up again).
 struct SimResult {
-  uint64_t steps = 0, released = 0;
+  uint64_t steps = 0, released = 0, early = 0;
   std::string violation;
 };
 
-SimResult Simulate(uint64_t seed, bool skip_wait) {
+SimResult Simulate(uint64_t seed, bool skip_wait, bool early_runs = true) {
   std::mt19937_64 rng(seed);
   FollowerReadQueue q;
   if (skip_wait) q.SkipWaitForTest();
   uint64_t commit = 0, applied = 0;
   std::map<FollowerReadQueue::ReadId, uint64_t> needs;  // read -> commit index at its arrival
+  std::map<FollowerReadQueue::ReadId, uint64_t> ran_at;  // early reads -> the child's state when they ran
+  uint64_t last_state = 0;  // the state the last released read saw (since the child was last rebuilt)
   // Rounds in flight or lost: stamp -> the commit index when it started.
   std::map<uint64_t, uint64_t> rounds;
   SimResult res;
@@ -159,7 +224,13 @@ SimResult Simulate(uint64_t seed, bool skip_wait) {
         break;
       case 1:
       case 2:
-        needs[q.Arrive()] = commit;
+        if (early_runs && q.MaySendEarly()) {
+          const auto id = q.ArriveEarly();
+          needs[id] = commit;
+          ran_at[id] = applied;
+        } else {
+          needs[q.Arrive()] = commit;
+        }
         break;
       case 3:
         if (q.WantsRound()) rounds[q.StartRound()] = commit;
@@ -187,18 +258,33 @@ SimResult Simulate(uint64_t seed, bool skip_wait) {
       case 7:
         if (pick(20) == 0) {
           applied = 0;  // a rebuilt child
+          last_state = 0;
           q.Applied(0);
+        } else if (!ran_at.empty() && pick(4) == 0) {
+          // The connection is lost before an early read's reply (and the
+          // replies of those sent after it).
+          auto it = std::next(ran_at.begin(), pick(static_cast<int>(ran_at.size())));
+          q.Unsent(it->first);
+          ran_at.erase(it, ran_at.end());
         }
         break;
     }
-    for (const auto& [id, index] : q.TakeReady()) {
+    for (const auto id : q.TakeVoided()) ran_at.erase(id);
+    for (const auto& r : q.TakeReady()) {
       ++res.released;
-      if (!skip_wait && index > applied) res.violation = "released before the child applied its read index";
-      if (needs[id] > applied) {
-        res.violation = "read " + std::to_string(id) + " ran on a child that applied " + std::to_string(applied) +
-                        " but a write acknowledged before it arrived is at " + std::to_string(needs[id]);
+      res.early += r.early;
+      const auto ran = ran_at.find(r.id);
+      if (r.early && ran == ran_at.end()) res.violation = "an early reply stands for a read that did not run early";
+      const uint64_t state = r.early ? ran->second : applied;
+      if (!skip_wait && !r.early && r.index > applied) res.violation = "released before the child applied its read index";
+      if (needs[r.id] > state) {
+        res.violation = "read " + std::to_string(r.id) + " ran on a child that applied " + std::to_string(state) +
+                        " but a write acknowledged before it arrived is at " + std::to_string(needs[r.id]);
       }
-      needs.erase(id);
+      if (!skip_wait && state < last_state) res.violation = "read " + std::to_string(r.id) + " saw an older state than a read before it";
+      last_state = std::max(last_state, state);
+      needs.erase(r.id);
+      ran_at.erase(r.id);
       if (!res.violation.empty()) return res;
     }
     ++res.steps;
@@ -207,13 +293,15 @@ SimResult Simulate(uint64_t seed, bool skip_wait) {
 }
 
 TEST(FollowerReadSimulation, RandomSeedsKeepReadsFresh) {
-  uint64_t released = 0;
+  uint64_t released = 0, early = 0;
   for (uint64_t seed = 1; seed <= 300; ++seed) {
     const SimResult r = Simulate(seed, false);
     ASSERT_EQ(r.violation, "") << "seed " << seed;
     released += r.released;
+    early += r.early;
   }
   EXPECT_GT(released, 10000u) << "the simulation must serve reads to prove anything";
+  EXPECT_GT(early, 1000u) << "and early runs among them";
 }
 
 // The check bites: without the wait, stale reads are found.
