@@ -52,7 +52,8 @@ class FollowerReadQueue {
   // every read before it was sent already (a read never overtakes one that
   // arrived before it).
   bool MaySendEarly() const { return !skip_wait_ && early_runs_ && applied_ > 0 && unsent_ == 0; }
-  // A read arrived and is sent now, to a child that applied applied().
+  // A read arrived and is sent now, to a child that applied what Applied()
+  // last said.
   ReadId ArriveEarly();
   // An early read's connection was lost before its reply: it waits like any
   // other read, and so do the early reads after it (sent after it on that
@@ -77,7 +78,6 @@ class FollowerReadQueue {
   // The child applied every entry up to `index`. Applied(0) after a child
   // rebuild (a fresh replica holds nothing until its sync completes).
   void Applied(uint64_t index) { applied_ = index; }
-  uint64_t applied() const { return applied_; }
   // Reads that may run now, in arrival order (a read waits behind the ones
   // that arrived before it), each with the index its child must hold (0 when
   // the wait is skipped for a test); `early`: it ran already and its reply
