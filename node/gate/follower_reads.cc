@@ -56,15 +56,35 @@ void FollowerReadQueue::Confirmed(uint64_t stamp, uint64_t index) {
   if (stamp <= confirmed_below_) return;  // a later round confirmed these already
   confirmed_below_ = stamp;
   auto first_void = reads_.end();
+  bool stood = false;
   for (auto it = reads_.begin(); it != reads_.end() && it->id < stamp; ++it) {
     if (it->index) continue;
     it->index = index;
-    if (first_void == reads_.end() && it->ran_at && *it->ran_at < index) first_void = it;
+    if (first_void != reads_.end() || !it->ran_at) continue;
+    if (*it->ran_at < index) {
+      first_void = it;
+    } else {
+      stood = true;
+    }
   }
   const bool voided = first_void != reads_.end();
   if (voided) VoidEarlyFrom(first_void);
-  // Early runs pay off while the child keeps up with the leader's commits.
-  early_runs_ = !voided && index <= applied_;
+  // Early runs pay off while the child keeps up with the leader's commits. A
+  // void says writes are flowing: the next tries wait for more rounds that
+  // find the child caught up, twice as many after each void in a row.
+  if (voided) {
+    early_backoff_ = std::min(std::max<size_t>(1, early_backoff_ * 2), kMaxEarlyBackoff);
+    early_skip_ = early_backoff_;
+  } else if (stood) {
+    early_backoff_ = 0;
+  }
+  if (voided || index > applied_) {
+    early_runs_ = false;
+  } else if (early_skip_ > 0) {
+    --early_skip_;
+  } else {
+    early_runs_ = true;
+  }
 }
 
 std::vector<FollowerReadQueue::Ready> FollowerReadQueue::TakeReady() {

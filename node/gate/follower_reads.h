@@ -18,8 +18,11 @@
 // confirms, the reply stands if that index reaches the read index. If not,
 // the reply is void and the read runs again when the child holds its index,
 // as do the early reads after it (so that reads still leave in arrival
-// order). A void reply turns early runs off until a round finds the child
-// caught up again, so that a stream of writes costs no double reads. Up to
+// order). A void reply turns early runs off until rounds find the child
+// caught up again, one round after the first void, then twice as many after
+// each further void in a row (up to kMaxEarlyBackoff), so that a stream of
+// writes, where the child trails the leader's commits by a message, costs
+// few reads twice. Up to
 // kMaxRounds rounds are in flight: a read that arrives while one is under way
 // need not wait for it to end before its own starts (a round costs the leader
 // little: with three voters it answers at once, the follower's request being
@@ -41,6 +44,7 @@ class FollowerReadQueue {
  public:
   using ReadId = uint64_t;
   static constexpr size_t kMaxRounds = 2;
+  static constexpr size_t kMaxEarlyBackoff = 64;
 
   // Tests only, and unsafe: reads run as soon as they arrive (no read index,
   // no wait for the child), to prove the fault checkers catch stale reads.
@@ -117,6 +121,8 @@ class FollowerReadQueue {
   uint64_t confirmed_below_ = 1;  // every read with a lower id has its read index
   uint64_t applied_ = 0;
   bool early_runs_ = true;
+  size_t early_skip_ = 0;     // caught-up rounds to let pass before early runs resume
+  size_t early_backoff_ = 0;  // what the next void sets early_skip_ to (doubled each time)
   size_t unsent_ = 0;  // reads in reads_ not sent early
   std::vector<ReadId> voided_;
   bool skip_wait_ = false;

@@ -49,7 +49,7 @@ struct RunResult {
   std::string summary;
   std::string logs;
   std::string problems;  // the cluster did not recover from a fault
-  std::string nodes;     // per node: snapshots, divergence checks
+  std::string nodes;     // per node: snapshots, divergence checks, follower reads
 };
 
 RunResult FaultRun(const RunConfig& cfg) {
@@ -96,7 +96,9 @@ RunResult FaultRun(const RunConfig& cfg) {
     absl::StrAppend(&res.nodes, "node ", i + 1, ": snapshots taken ", st["snapshots_taken"], ", installed by transfer ",
                     st["snapshot_transfers"], ", log from ", st["log_first_index"], " to ", st["last_index"],
                     ", divergence checks ", st["digest_checks"], " (mismatches ", st["digest_mismatches"],
-                    ", skipped ", st["digest_skipped"], "), child rebuilds ", st["child_rebuilds"], "\n");
+                    ", skipped ", st["digest_skipped"], "), child rebuilds ", st["child_rebuilds"],
+                    ", follower reads ", st["follower_reads_served"], " (early ", st["follower_reads_early"],
+                    ", run again ", st["follower_reads_rerun"], "; counts since the node's last start)\n");
   }
   res.check = w.Check();
   res.ops = w.history().ops();
