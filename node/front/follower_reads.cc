@@ -159,7 +159,8 @@ void FollowerReads::Clear() {
 }
 
 // Moves reads whose round is confirmed and whose index the child holds to the
-// connection, in order.
+// connection, in order; early reads whose replies stand go to their sessions
+// (or will, as their replies come).
 void FollowerReads::Pump() {
   for (const auto& r : queue_.TakeReady()) {
     auto it = pending_.find(r.id);

@@ -1,7 +1,9 @@
 // A follower's reads served by its own child (shared/DESIGN.md, "The read
 // path"): FollowerReadQueue decides when each read may run; this class asks
 // the leader for read indexes through the Raft core, and sends the reads on
-// one connection to the child (SharedLink), which answers them in order.
+// one connection to the child (SharedLink), which answers them in order: once
+// confirmed, or as they arrive (early), their replies then held until the
+// queue says whether they stand.
 // Each reply goes back to the session's reply slot; reads sent on a
 // connection that is lost are sent again on the next (they change nothing).
 #pragma once
