@@ -20,6 +20,7 @@
 #include "asio.hpp"
 #include "benchmark/benchmark.h"
 #include "node/front/command_table.h"
+#include "node/front/request_router.h"
 #include "node/child/sync_client.h"
 #include "resp/value.h"
 
@@ -137,6 +138,23 @@ void BM_LookupAndGetKeys(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_LookupAndGetKeys)->DenseRange(0, 6);
+
+// A session's routing of one request, as ClientSession does it on the leader:
+// whether it may take the shared link, then the route.
+void BM_Route(benchmark::State& state) {
+  node::RequestRouter router(Table());
+  const auto& args = Requests()[state.range(0)];
+  state.SetLabel(std::string(args[0]));
+  node::RouteContext ctx;
+  ctx.bind = "127.0.0.1";
+  ctx.port = 6379;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(router.Shareable(args, ctx));
+    node::Route r = router.Decide(args, ctx);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_Route)->DenseRange(0, 2);
 
 void BM_BuildTable(benchmark::State& state) {
   auto reply = RecordedReply();

@@ -310,7 +310,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       to_upstream_.Append(probe_request_);
       Expect e{Expect::Kind::kProbe};
       e.unstall = true;
-      expects_.push_back(e);
+      expects_.push_back(std::move(e));
       stalled_ = true;
       return false;  // routed again once the probe answered
     }
@@ -354,7 +354,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     }
     if (r.request.kind == gate::Kind::kExec) {
       if (!tx_logged_.empty()) {
-        e.exec_logged = std::make_shared<const std::vector<std::pair<size_t, std::vector<std::string>>>>(
+        e.Detail().exec_logged = std::make_shared<const std::vector<std::pair<size_t, std::vector<std::string>>>>(
             std::move(tx_logged_));
       }
       tx_queued_ = 0;
@@ -377,27 +377,27 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     server_.shared_link()->Send(id_, router_.db(), router_.proto(), AsMultibulk(args, raw, &scratch));
   } else if (r.settings_check) {
     to_upstream_.Append(r.settings_check->request);  // CONFIG GET in place of the CONFIG SET
-    e.settings_check = std::move(r.settings_check);
+    e.Detail().settings_check = std::move(r.settings_check);
   } else if (!r.rewritten.empty()) {
     to_upstream_.Append(std::move(r.rewritten));
   } else {
     SendUpstream(args, raw);
   }
-  e.count = r.count;
   e.tag = r.tag;
-  e.auth_user = std::move(r.auth_user);
-  e.acl_user = std::move(r.acl_user);
+  if (r.count != 0) e.Detail().count = r.count;
+  if (!r.auth_user.empty()) e.Detail().auth_user = std::move(r.auth_user);
+  if (!r.acl_user.empty()) e.Detail().acl_user = std::move(r.acl_user);
   e.discards = r.drops_transaction && r.tag != ReplyTag::kReset;
   e.unstall = r.stall;
   e.data = !r.no_data;
   upstream_data_ += e.data;
   forwarded_this_batch_ |= e.data && !r.follower_read;  // a write (or a read only the leader serves)
-  if (r.tag == ReplyTag::kLog) e.logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
+  if (r.tag == ReplyTag::kLog) e.Detail().logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
   if (r.tag == ReplyTag::kHello) {
     int64_t proto = 0;
-    if (args.size() > 1 && ParseRedisInt(args[1], &proto)) e.hello_proto = static_cast<int>(proto);
+    if (args.size() > 1 && ParseRedisInt(args[1], &proto)) e.Detail().hello_proto = static_cast<int>(proto);
   }
-  (shared ? shared_.expects : expects_).push_back(e);
+  (shared ? shared_.expects : expects_).push_back(std::move(e));
   if (r.stall) stalled_ = true;
   if (r.tag == ReplyTag::kReset) LearnAuthState();  // RESET makes the connection the default user's
 }
@@ -470,7 +470,7 @@ void ClientSession::CoverWritesSoFar(gate::CoverId cover) {
   // Otherwise asked once every reply before this point arrived.
   Expect e{Expect::Kind::kCover};
   e.cover = cover;
-  (shared_.expects.empty() ? expects_ : shared_.expects).push_back(e);
+  (shared_.expects.empty() ? expects_ : shared_.expects).push_back(std::move(e));
   CoverWhenDue();
 }
 
@@ -500,7 +500,7 @@ void ClientSession::LearnAuthState() {
   to_upstream_.Append("*1\r\n$5\r\nHELLO\r\n");
   Expect e{Expect::Kind::kAuthState};
   e.unstall = true;
-  expects_.push_back(e);
+  expects_.push_back(std::move(e));
   stalled_ = true;
 }
 

@@ -86,8 +86,28 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   // An error reply of the node's own, counted in the metrics `count` times.
   std::string ErrorReply(std::string_view msg, uint64_t count = 1);
+  // What a few replies need beyond the common fields: the state they change,
+  // or how the node rewrites them. Kept apart so that an Expect, which every
+  // request queues, stays small.
+  struct ExpectDetail {
+    int hello_proto = 0;
+    std::string auth_user;  // ReplyTag::kAuth or kHello: the user it authenticates as
+    std::string acl_user;   // ReplyTag::kAclGetUser: the user asked about
+    int64_t count = 0;      // ReplyTag::kSlowlog: the entries the client asked for
+    // ReplyTag::kLog: the request, to log once it succeeded.
+    std::shared_ptr<const std::vector<std::string>> logged;
+    // EXEC: the queued requests to log, by position in the transaction, if
+    // EXEC ran them successfully.
+    std::shared_ptr<const std::vector<std::pair<size_t, std::vector<std::string>>>> exec_logged;
+    std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
+  };
   // What an upstream reply answers.
   struct Expect {
+    // The detail, made when first needed.
+    ExpectDetail& Detail() {
+      if (!detail) detail = std::make_unique<ExpectDetail>();
+      return *detail;
+    }
     enum class Kind {
       kReply,     // a request's reply, for `slot`
       kClientId,  // CLIENT ID at connect: the child's id for this connection
@@ -105,19 +125,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     gate::SlotId gate_slot = 0;
     gate::CoverId cover = 0;
     ReplyTag tag = ReplyTag::kNone;
-    int hello_proto = 0;
-    std::string auth_user = {};  // ReplyTag::kAuth or kHello: the user it authenticates as
-    std::string acl_user = {};   // ReplyTag::kAclGetUser: the user asked about
-    int64_t count = 0;     // ReplyTag::kSlowlog: the entries the client asked for
     bool unstall = false;  // input waits for this reply
     bool data = false;     // kReply: a request whose reply may show data (not SELECT)
     bool discards = false;  // DISCARD inside MULTI
-    // ReplyTag::kLog: the request, to log once it succeeded (rare: kept apart).
-    std::shared_ptr<const std::vector<std::string>> logged;
-    // EXEC: the queued requests to log, by position in the transaction, if
-    // EXEC ran them successfully.
-    std::shared_ptr<const std::vector<std::pair<size_t, std::vector<std::string>>>> exec_logged;
-    std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
+    std::unique_ptr<ExpectDetail> detail;  // null for plain data commands
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
 

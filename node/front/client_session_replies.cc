@@ -126,6 +126,8 @@ void ClientSession::ProbeAnswered(Expect::Kind kind, bool still_subscribed) {
 }
 
 void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big) {
+  static const ExpectDetail kNoDetail;
+  const ExpectDetail& d = e.detail ? *e.detail : kNoDetail;
   const bool ok = type != '-' && type != '!';
   if (!may_block_.empty()) may_block_.erase(e.slot);
   if (e.discards && bytes.starts_with("-NOPERM")) {
@@ -136,13 +138,13 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     return Abort(absl::StrCat(std::string(bytes.substr(1, bytes.size() - 3)),
                               " (anarchoredis closes the connection: its transaction is still open)"));
   }
-  if (ok && !e.auth_user.empty()) {
+  if (ok && !d.auth_user.empty()) {
     authenticated_ = true;
-    user_ = e.auth_user;
+    user_ = d.auth_user;
   }
   switch (e.tag) {
     case ReplyTag::kHello:
-      router_.HelloAnswered(ok, e.hello_proto);
+      router_.HelloAnswered(ok, d.hello_proto);
       break;
     case ReplyTag::kExecSelect:
       router_.ExecAnswered(type == '*' && bytes != "*-1\r\n");
@@ -161,8 +163,8 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     default:
       break;
   }
-  if (e.settings_check) {
-    slots_.SetReply(e.slot, server_.CheckSettings(*e.settings_check, bytes));
+  if (d.settings_check) {
+    slots_.SetReply(e.slot, server_.CheckSettings(*d.settings_check, bytes));
   } else if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
     slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
   } else if (e.tag == ReplyTag::kClientList && (type == '$' || type == '=')) {
@@ -170,11 +172,11 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
       return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });
     }));
   } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
-    slots_.SetReply(e.slot, SlowlogForClients(bytes, e.count));
+    slots_.SetReply(e.slot, SlowlogForClients(bytes, d.count));
   } else if (e.tag == ReplyTag::kAclUsers && type == '*') {
     slots_.SetReply(e.slot, AclUsersForClients(bytes, NodeRulesOf()));
   } else if (e.tag == ReplyTag::kAclGetUser && (type == '*' || type == '%')) {
-    slots_.SetReply(e.slot, AclGetUserForClients(bytes, e.acl_user, NodeRulesOf()));
+    slots_.SetReply(e.slot, AclGetUserForClients(bytes, d.acl_user, NodeRulesOf()));
   } else if (e.tag == ReplyTag::kAclCat && type == '*') {
     slots_.SetReply(e.slot, WithCategory(bytes, "anarcho"));
   } else if (e.tag == ReplyTag::kAclLog && type == '*') {
@@ -186,14 +188,14 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else {
     slots_.SetReply(e.slot, std::string(bytes));
   }
-  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, *e.logged);
-  if (e.exec_logged && type == '*' && e.gate_slot != 0) {
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, *d.logged);
+  if (d.exec_logged && type == '*' && e.gate_slot != 0) {
     // EXEC ran: log what it ran successfully, in order.
     resp::Value v;
     size_t consumed = 0;
     std::string error;
     if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) {
-      for (const auto& [pos, logged] : *e.exec_logged) {
+      for (const auto& [pos, logged] : *d.exec_logged) {
         if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError && !LogForReply(e, logged)) break;
       }
     }

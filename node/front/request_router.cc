@@ -115,7 +115,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
   }
   if (monitoring_) {
     // As Redis: a monitor is a kind of replica, which reads and writes no keys.
-    const CommandSpec* spec = commands_.Lookup(args);
+    const CommandSpec* spec = Spec(args);
     if (spec != nullptr && ArityHolds(*spec, args) && (spec->write || spec->readonly || spec->may_replicate)) {
       return Answer(Error("ERR Replica can't interact with the keyspace"));
     }
@@ -139,7 +139,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
     return Answer(Error("TRYAGAIN no leader: an election is under way; retry"));
   }
   if (stream_) return Stream(name, args, ctx);
-  const CommandSpec* spec = commands_.Lookup(args);
+  const CommandSpec* spec = Spec(args);
   if (ctx.forwarding) return Forwarding(name, args, spec, ctx);
   if (spec == nullptr) return Forward({}, in_multi_);  // the child's own unknown-command error
   CommandClass cls = spec->cls;
@@ -197,8 +197,18 @@ void RequestRouter::NoteTracking(std::span<const std::string_view> args) {
   if (on || !in_multi_) tracking_ = on;
 }
 
-bool RequestRouter::Shareable(std::span<const std::string_view> args, const RouteContext& ctx) const {
+const CommandSpec* RequestRouter::Spec(std::span<const std::string_view> args) const {
+  if (last_spec_ != nullptr && !args.empty() &&
+      absl::EqualsIgnoreCase(absl::string_view(args[0].data(), args[0].size()), last_spec_->name)) {
+    return last_spec_;
+  }
   const CommandSpec* spec = commands_.Lookup(args);
+  if (spec != nullptr && spec->subcommands.empty()) last_spec_ = spec;
+  return spec;
+}
+
+bool RequestRouter::Shareable(std::span<const std::string_view> args, const RouteContext& ctx) const {
+  const CommandSpec* spec = Spec(args);
   return spec != nullptr && Shares(*spec, args, ctx);
 }
 

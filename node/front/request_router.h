@@ -121,7 +121,7 @@ struct RouteContext {
   int databases = 16;
   // The node's own client address (CONFIG SET of port or bind to these holds).
   int port = 0;
-  std::string bind;
+  std::string_view bind;
   const NodeAcl* node_acl = nullptr;  // who may run ANARCHO.* (ACL DRYRUN of them)
 };
 
@@ -202,10 +202,15 @@ class RequestRouter {
   Route Wait(std::span<const std::string_view> args);
   Route Refuse(std::string_view error);
   Route Reset();
+  // The command table's entry for the request. A client mostly sends the same
+  // commands over and over: the last top-level command found is kept and
+  // compared first (the table lives as long as the node).
+  const CommandSpec* Spec(std::span<const std::string_view> args) const;
   // The request, with its keys named in the db it will run in.
   gate::Request GateRequest(CommandClass cls, const CommandSpec& spec, std::span<const std::string_view> args) const;
 
   const CommandTable& commands_;
+  mutable const CommandSpec* last_spec_ = nullptr;  // Spec()'s last find without subcommands
   int db_ = 0;
   bool monitoring_ = false;  // MONITOR ran (RESET ends it)
   int proto_ = 2;

@@ -44,7 +44,7 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
   if (!ctx.authenticated && !no_auth) {
     // As Redis: an unknown command or a wrong arity is said first (the
     // child says it); the node's own commands need authentication.
-    const CommandSpec* spec = commands_.Lookup(args);
+    const CommandSpec* spec = Spec(args);
     if (IsNodeCommand(name) || (spec != nullptr && ArityHolds(*spec, args))) {
       return Answer(Error("NOAUTH Authentication required."));
     }
