@@ -313,6 +313,50 @@ TEST(RequestRouterTest, TheNodesAclCategory) {
   EXPECT_EQ(route({"ACL", "DRYRUN", "mon", "get", "k"}).action, Route::Action::kForward) << "the child's";
 }
 
+// A router remembers the last command it found (RequestRouter::Spec): a
+// request must still be routed exactly as a router that never saw the ones
+// before it routes it, whatever came before (another command, the same one in
+// another case, a subcommand of the same command, an unknown one).
+TEST(RequestRouterTest, RememberedCommandNeverStandsForAnother) {
+  const std::vector<std::vector<std::string_view>> requests = {
+      {"SET", "k", "v"}, {"set", "k", "v"}, {"SETEX", "k", "1", "v"}, {"SETNX", "k", "v"}, {"GET", "k"},
+      {"GET", "k", "extra"}, {"get", "k"}, {"GETDEL", "k"}, {"MSET", "a", "1", "b", "2"}, {"MGET", "a", "b"},
+      {"CONFIG", "GET", "maxmemory"}, {"CONFIG", "SET", "maxmemory", "1"}, {"config", "resetstat"},
+      {"OBJECT", "ENCODING", "k"}, {"OBJECT", "FREQ", "k"}, {"OBJECT", "NOSUCH", "k"}, {"CONFIG"}, {"BLPOP", "l", "0"}, {"XREAD", "STREAMS", "s", "0"},
+      {"XREAD", "BLOCK", "0", "STREAMS", "s", "0"}, {"NOSUCH", "k"}, {"SE", "k"}, {"SETS", "k"},
+      {"EVAL", "return 1", "1", "k"}, {"PING"}, {"INFO"}, {"DEL", "a", "b"}, {"SET", "k", "v", "EX", "5"}};
+  RouteContext ctx;
+  const auto same = [&](const Route& a, const Route& b, std::string_view what) {
+    EXPECT_EQ(a.action, b.action) << what;
+    EXPECT_EQ(a.request.kind, b.request.kind) << what;
+    EXPECT_EQ(std::vector<uint64_t>(a.request.keys.begin(), a.request.keys.end()),
+              std::vector<uint64_t>(b.request.keys.begin(), b.request.keys.end()))
+        << what;
+    EXPECT_EQ(a.request.whole_keyspace, b.request.whole_keyspace) << what;
+    EXPECT_EQ(a.request.script, b.request.script) << what;
+    EXPECT_EQ(a.tag, b.tag) << what;
+    EXPECT_EQ(a.reply, b.reply) << what;
+    EXPECT_EQ(a.may_block, b.may_block) << what;
+    EXPECT_EQ(a.follower_read, b.follower_read) << what;
+    EXPECT_EQ(a.shared, b.shared) << what;
+    EXPECT_EQ(a.settings_check != nullptr, b.settings_check != nullptr) << what;
+  };
+  // Every request after every other one, on a router that just routed it.
+  for (const auto& before : requests) {
+    for (const auto& args : requests) {
+      std::string what;
+      for (std::string_view a : before) what.append(a).append(" ");
+      what += "then";
+      for (std::string_view a : args) what.append(" ").append(a);
+      RequestRouter warm(Table());
+      warm.Decide(before, ctx);
+      RequestRouter fresh(Table());
+      EXPECT_EQ(warm.Shareable(args, ctx), fresh.Shareable(args, ctx)) << what;
+      same(warm.Decide(args, ctx), fresh.Decide(args, ctx), what);
+    }
+  }
+}
+
 TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNode) {
   for (const char* name : {"save", "appendonly", "dir", "dbfilename", "aof-use-rdb-preamble", "replicaof",
                            "repl-backlog-size", "replica-read-only", "min-replicas-to-write", "port", "bind",
