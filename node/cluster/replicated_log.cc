@@ -1,5 +1,6 @@
 #include "node/cluster/replicated_log.h"
 
+#include <pthread.h>
 
 #include <filesystem>
 #include <random>
@@ -48,7 +49,11 @@ bool PeerAddress::Parse(std::string_view text, PeerAddress* out) {
 }
 
 ReplicatedLog::ReplicatedLog(asio::io_context& io, storage::LogStore* store, ReplicatedLogOptions options)
-    : io_(io), store_(store), options_(std::move(options)), ticker_(io), snapshots_(options_.snapshot_dir) {}
+    : io_(io), store_(store), options_(std::move(options)), ticker_(io), snapshots_(options_.snapshot_dir) {
+  // Named for `top -H` and `perf report --comm` (at most 15 characters).
+  asio::post(worker_, [] { pthread_setname_np(pthread_self(), "anarcho-log"); });
+  asio::post(files_, [] { pthread_setname_np(pthread_self(), "anarcho-files"); });
+}
 
 ReplicatedLog::~ReplicatedLog() {
   Stop();
