@@ -340,7 +340,8 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     Log(LogComponent::kClient, LogLevel::kError, "session %s: a request would overtake the shared link's", describe_);
     return Abort("UNKNOWN the node could not keep this connection's requests in order; outcome unknown");
   }
-  if (r.pause_ms) server_.PauseSharedLink(*r.pause_ms);
+  RouteDetail* const detail = r.detail.get();  // the rare parts, if any
+  if (detail != nullptr && detail->pause_ms) server_.PauseSharedLink(*detail->pause_ms);
   Expect e{Expect::Kind::kReply};
   e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)}, r.silent);
   if (r.may_block) may_block_.insert(e.slot);
@@ -375,18 +376,20 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   if (shared) {
     std::string scratch;
     server_.shared_link()->Send(id_, router_.db(), router_.proto(), AsMultibulk(args, raw, &scratch));
-  } else if (r.settings_check) {
-    to_upstream_.Append(r.settings_check->request);  // CONFIG GET in place of the CONFIG SET
-    e.Detail().settings_check = std::move(r.settings_check);
-  } else if (!r.rewritten.empty()) {
-    to_upstream_.Append(std::move(r.rewritten));
+  } else if (detail != nullptr && detail->settings_check) {
+    to_upstream_.Append(detail->settings_check->request);  // CONFIG GET in place of the CONFIG SET
+    e.Detail().settings_check = std::move(detail->settings_check);
+  } else if (detail != nullptr && !detail->rewritten.empty()) {
+    to_upstream_.Append(std::move(detail->rewritten));
   } else {
     SendUpstream(args, raw);
   }
   e.tag = r.tag;
-  if (r.count != 0) e.Detail().count = r.count;
-  if (!r.auth_user.empty()) e.Detail().auth_user = std::move(r.auth_user);
-  if (!r.acl_user.empty()) e.Detail().acl_user = std::move(r.acl_user);
+  if (detail != nullptr) {
+    if (detail->count != 0) e.Detail().count = detail->count;
+    if (!detail->auth_user.empty()) e.Detail().auth_user = std::move(detail->auth_user);
+    if (!detail->acl_user.empty()) e.Detail().acl_user = std::move(detail->acl_user);
+  }
   e.discards = r.drops_transaction && r.tag != ReplyTag::kReset;
   e.unstall = r.stall;
   e.data = !r.no_data;

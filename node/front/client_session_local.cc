@@ -85,11 +85,12 @@ void ClientSession::AnswerWait(const Route& r) {
   // that waits on others (RequestRouter::MayBlock).
   may_block_.insert(slot);
   stalled_ = true;
-  if (!UsersInUse()) return ReplyToWait(slot, r.wait_replicas, r.wait_timeout_ms);
-  const std::string replicas = absl::StrCat(r.wait_replicas), timeout = absl::StrCat(r.wait_timeout_ms);
+  const RouteDetail& wait = r.details();
+  if (!UsersInUse()) return ReplyToWait(slot, wait.wait_replicas, wait.wait_timeout_ms);
+  const std::string replicas = absl::StrCat(wait.wait_replicas), timeout = absl::StrCat(wait.wait_timeout_ms);
   const std::vector<std::string_view> args = {"WAIT", replicas, timeout};
-  server_.CheckPermission(user_, args, [weak = weak_from_this(), slot, replicas = r.wait_replicas,
-                                        timeout_ms = r.wait_timeout_ms](std::string denied) {
+  server_.CheckPermission(user_, args, [weak = weak_from_this(), slot, replicas = wait.wait_replicas,
+                                        timeout_ms = wait.wait_timeout_ms](std::string denied) {
     auto self = weak.lock();
     if (!self) return;
     if (denied.empty()) {

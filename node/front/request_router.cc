@@ -66,7 +66,7 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   const std::string_view name = lower.view();
   if (std::optional<Route> r = Users(name, args, ctx)) {
     r->silent = TakeSilence();
-    return *r;
+    return std::move(*r);
   }
   // (A RESP2 subscribed connection gets Redis's "only (P|S)SUBSCRIBE ..." error for it.)
   if (!stream_ && args.size() >= 2 && name == "client" && Lower(args[1]) == "reply") {
@@ -228,7 +228,7 @@ bool RequestRouter::Shares(const CommandSpec& spec, std::span<const std::string_
 Route RequestRouter::Forwarding(std::string_view name, std::span<const std::string_view> args,
                                 const CommandSpec* spec, const RouteContext& ctx) {
   if (name == "config" && !in_multi_) {
-    if (std::optional<Route> r = NodeAddressSet(args, ctx)) return *r;
+    if (std::optional<Route> r = NodeAddressSet(args, ctx)) return std::move(*r);
   }
   if (name == "quit") return Answer("+OK\r\n", true);
   if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_) {
@@ -246,7 +246,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     Route r = Forward();
     r.tag = ReplyTag::kHello;
     r.stall = true;
-    r.auth_user = AuthUser(name, args);
+    r.Detail().auth_user = AuthUser(name, args);
     return r;
   }
   if (name == "reset") return Reset();
@@ -402,8 +402,8 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     if (args.size() == 3 && (!ParseRedisInt(args[2], &count) || count < -1)) return Forward();
     Route r = Forward();
     r.tag = ReplyTag::kSlowlog;
-    r.count = count;
-    resp::AppendCommand(&r.rewritten, {"SLOWLOG", "GET", "-1"});
+    r.Detail().count = count;
+    resp::AppendCommand(&r.Detail().rewritten, {"SLOWLOG", "GET", "-1"});
     return r;
   }
   if (name == "hello" && args.size() > 1) {
@@ -412,7 +412,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     Route r = Forward();
     r.tag = ReplyTag::kHello;
     r.stall = true;
-    r.auth_user = AuthUser(name, args);
+    r.Detail().auth_user = AuthUser(name, args);
     return r;
   }
   return Forward({}, in_multi_);
@@ -438,8 +438,8 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
 // follower, the relay: the leader holds its requests too).
 void RequestRouter::NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r) {
   int64_t ms = 0;
-  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) r->pause_ms = ms;
-  if (sub == "unpause") r->pause_ms = 0;
+  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) r->Detail().pause_ms = ms;
+  if (sub == "unpause") r->Detail().pause_ms = 0;
 }
 
 // DEBUG subcommands that only look are forwarded as reads of the whole
@@ -489,7 +489,7 @@ std::optional<Route> RequestRouter::NodeAddressSet(std::span<const std::string_v
 Route RequestRouter::ConfigSet(std::span<const std::string_view> args, const RouteContext& ctx) {
   if (args.size() < 4 || args.size() % 2 != 0) return Forward({}, in_multi_);  // the child's own arity error
   if (!in_multi_) {
-    if (std::optional<Route> r = NodeAddressSet(args, ctx)) return *r;
+    if (std::optional<Route> r = NodeAddressSet(args, ctx)) return std::move(*r);
   }
   auto check = std::make_shared<SettingsCheck>();
   std::vector<std::string_view> get = {"CONFIG", "GET"};
@@ -512,7 +512,7 @@ Route RequestRouter::ConfigSet(std::span<const std::string_view> args, const Rou
     if (in_multi_ || check->wanted.size() != (args.size() - 2) / 2) return Refuse(check->refusals.front());
     resp::AppendCommand(&check->request, get);
     Route r = Forward();
-    r.settings_check = std::move(check);
+    r.Detail().settings_check = std::move(check);
     return r;
   }
   Route r = Forward({}, in_multi_);  // a bad value: the child's own error, and nothing logged
@@ -566,11 +566,11 @@ Route RequestRouter::Wait(std::span<const std::string_view> args) {
   if (args.size() != 3) return Answer(Error("ERR wrong number of arguments for 'wait' command"));
   Route r;
   r.action = Route::Action::kWait;
-  if (!ParseRedisInt(args[1], &r.wait_replicas)) return Answer(Error("ERR value is not an integer or out of range"));
-  if (!ParseRedisInt(args[2], &r.wait_timeout_ms)) {
+  if (!ParseRedisInt(args[1], &r.Detail().wait_replicas)) return Answer(Error("ERR value is not an integer or out of range"));
+  if (!ParseRedisInt(args[2], &r.Detail().wait_timeout_ms)) {
     return Answer(Error("ERR timeout is not an integer or out of range"));
   }
-  if (r.wait_timeout_ms < 0) return Answer(Error("ERR timeout is negative"));
+  if (r.details().wait_timeout_ms < 0) return Answer(Error("ERR timeout is negative"));
   return r;
 }
 

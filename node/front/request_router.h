@@ -62,6 +62,23 @@ struct SettingsCheck {
   std::string request;                                      // the CONFIG GET sent in its place
 };
 
+// The parts of a route that only a few commands have.
+struct RouteDetail {
+  std::shared_ptr<const SettingsCheck> settings_check;  // kForward: CONFIG GET in place of CONFIG SET
+  int64_t wait_replicas = 0;                            // kWait
+  int64_t wait_timeout_ms = 0;
+  // CLIENT PAUSE (its timeout, ms) or UNPAUSE (0): the child holds writes,
+  // or everything, for that long.
+  std::optional<int64_t> pause_ms;
+  // kForward: sent in place of the request (SLOWLOG GET -1 for SLOWLOG GET);
+  // `count` is what the client asked for.
+  std::string rewritten;
+  int64_t count = 0;
+  // AUTH, or HELLO ... AUTH: the user the connection runs as if it succeeds.
+  std::string auth_user;
+  std::string acl_user;  // kAclGetUser: the user asked about
+};
+
 struct Route {
   enum class Action {
     kForward,        // to the upstream; its reply takes a slot (kept in order)
@@ -71,7 +88,7 @@ struct Route {
     kNodeCommand,    // ANARCHO.*: the server answers
     kExecAbort,      // a refused command was queued: DISCARD upstream, EXECABORT to the client
     kProbe,          // RESP2 stream: learn whether the connection is still subscribed, then route again
-    kWait,           // WAIT: answered by the node (`wait_replicas` needed, `wait_timeout_ms`)
+    kWait,           // WAIT: answered by the node (RouteDetail's `wait_replicas` and `wait_timeout_ms`)
     kMonitor,        // MONITOR: +OK, then this node's clients' requests (node/front/monitor.h)
   };
   Action action = Action::kForward;
@@ -84,9 +101,6 @@ struct Route {
   std::string reply;      // kReply (a complete RESP value)
   bool close_after = false;
   bool silent = false;    // CLIENT REPLY OFF / SKIP: the reply is not sent
-  std::shared_ptr<const SettingsCheck> settings_check;  // kForward: CONFIG GET in place of CONFIG SET
-  int64_t wait_replicas = 0;
-  int64_t wait_timeout_ms = 0;
   // kForward on a follower: a read its own child may serve (FollowerReads),
   // in database `db`.
   bool follower_read = false;
@@ -98,16 +112,17 @@ struct Route {
   // kForward on the leader: it may travel on the link to the child that
   // sessions share (RequestRouter::Shareable).
   bool shared = false;
-  // CLIENT PAUSE (its timeout, ms) or UNPAUSE (0): the child holds writes,
-  // or everything, for that long.
-  std::optional<int64_t> pause_ms;
-  // kForward: sent in place of the request (SLOWLOG GET -1 for SLOWLOG GET);
-  // `count` is what the client asked for.
-  std::string rewritten;
-  int64_t count = 0;
-  // AUTH, or HELLO ... AUTH: the user the connection runs as if it succeeds.
-  std::string auth_user;
-  std::string acl_user;  // kAclGetUser: the user asked about
+  // What a few commands need beyond these (RouteDetail); null for the rest,
+  // so that a route, made and moved for every request, stays small.
+  std::unique_ptr<RouteDetail> detail;
+  RouteDetail& Detail() {
+    if (!detail) detail = std::make_unique<RouteDetail>();
+    return *detail;
+  }
+  const RouteDetail& details() const {
+    static const RouteDetail kNone;
+    return detail ? *detail : kNone;
+  }
 };
 
 struct RouteContext {

@@ -60,7 +60,7 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
     if (in_multi_) return Refuse("ERR AUTH inside MULTI is not supported by anarchoredis");
     Route r = Forward();
     r.tag = ReplyTag::kAuth;
-    r.auth_user = user;
+    r.Detail().auth_user = user;
     return r;
   }
   if (name != "acl" || args.size() < 2) return std::nullopt;
@@ -84,14 +84,14 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
       if (auto error = NodeAcl::Check(args)) return Refuse(*error);
       const std::vector<std::string> for_child = NodeAcl::ForChild(args);
       if (for_child.size() != args.size()) {
-        resp::AppendCommand(&r.rewritten, std::vector<std::string_view>(for_child.begin(), for_child.end()));
+        resp::AppendCommand(&r.Detail().rewritten, std::vector<std::string_view>(for_child.begin(), for_child.end()));
       }
     }
   } else if (sub == "list" || sub == "users") {
     r.tag = ReplyTag::kAclUsers;
   } else if (sub == "getuser" && args.size() == 3) {
     r.tag = ReplyTag::kAclGetUser;
-    r.acl_user = std::string(args[2]);
+    r.Detail().acl_user = std::string(args[2]);
   } else if (sub == "cat" && args.size() == 2) {
     r.tag = ReplyTag::kAclCat;
   } else if (sub == "log") {
