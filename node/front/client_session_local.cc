@@ -85,7 +85,7 @@ void ClientSession::AnswerWait(const Route& r) {
   // that waits on others (RequestRouter::MayBlock).
   may_block_.insert(slot);
   stalled_ = true;
-  const RouteDetail& wait = r.details();
+  const RouteDetail& wait = r.DetailOrNone();
   if (!UsersInUse()) return ReplyToWait(slot, wait.wait_replicas, wait.wait_timeout_ms);
   const std::string replicas = absl::StrCat(wait.wait_replicas), timeout = absl::StrCat(wait.wait_timeout_ms);
   const std::vector<std::string_view> args = {"WAIT", replicas, timeout};

@@ -570,7 +570,7 @@ Route RequestRouter::Wait(std::span<const std::string_view> args) {
   if (!ParseRedisInt(args[2], &r.Detail().wait_timeout_ms)) {
     return Answer(Error("ERR timeout is not an integer or out of range"));
   }
-  if (r.details().wait_timeout_ms < 0) return Answer(Error("ERR timeout is negative"));
+  if (r.DetailOrNone().wait_timeout_ms < 0) return Answer(Error("ERR timeout is negative"));
   return r;
 }
 

@@ -119,7 +119,7 @@ struct Route {
     if (!detail) detail = std::make_unique<RouteDetail>();
     return *detail;
   }
-  const RouteDetail& details() const {
+  const RouteDetail& DetailOrNone() const {
     static const RouteDetail kNone;
     return detail ? *detail : kNone;
   }

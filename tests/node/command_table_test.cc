@@ -242,9 +242,9 @@ TEST(RequestRouterTest, UsersAsRedisHasThemAndTheNodesOwnUserHidden) {
   Route auth = route({"AUTH", "alice", "pw"});
   EXPECT_EQ(auth.action, Route::Action::kForward);
   EXPECT_EQ(auth.tag, ReplyTag::kAuth);
-  EXPECT_EQ(auth.details().auth_user, "alice");
-  EXPECT_EQ(route({"AUTH", "pw"}).details().auth_user, "default");
-  EXPECT_EQ(route({"HELLO", "3", "AUTH", "bob", "pw", "SETNAME", "x"}).details().auth_user, "bob");
+  EXPECT_EQ(auth.DetailOrNone().auth_user, "alice");
+  EXPECT_EQ(route({"AUTH", "pw"}).DetailOrNone().auth_user, "default");
+  EXPECT_EQ(route({"HELLO", "3", "AUTH", "bob", "pw", "SETNAME", "x"}).DetailOrNone().auth_user, "bob");
   EXPECT_EQ(route({"QUIT"}).action, Route::Action::kReply);
   for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
            {"AUTH", "anarcho-node", "guess"}, {"HELLO", "3", "AUTH", "anarcho-node", "guess"}}) {
@@ -280,7 +280,7 @@ TEST(RequestRouterTest, UsersAsRedisHasThemAndTheNodesOwnUserHidden) {
   RouteContext fctx;
   fctx.forwarding = true;
   EXPECT_EQ(f.Decide(std::vector<std::string_view>{"ACL", "SETUSER", "a"}, fctx).tag, ReplyTag::kNone);
-  EXPECT_EQ(f.Decide(std::vector<std::string_view>{"AUTH", "a", "b"}, fctx).details().auth_user, "a");
+  EXPECT_EQ(f.Decide(std::vector<std::string_view>{"AUTH", "a", "b"}, fctx).DetailOrNone().auth_user, "a");
 }
 
 // The @anarcho category: its rules checked and kept from the child, its
@@ -295,12 +295,12 @@ TEST(RequestRouterTest, TheNodesAclCategory) {
   Route set = route({"ACL", "SETUSER", "ops", "on", "+@all", "-@anarcho", "+anarcho.status"});
   EXPECT_EQ(set.action, Route::Action::kForward);
   EXPECT_EQ(set.tag, ReplyTag::kLog);
-  EXPECT_EQ(set.details().rewritten, "*5\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$3\r\nops\r\n$2\r\non\r\n$5\r\n+@all\r\n");
-  EXPECT_EQ(route({"ACL", "SETUSER", "ops", "on"}).details().rewritten, "") << "nothing to take out: sent as it came";
+  EXPECT_EQ(set.DetailOrNone().rewritten, "*5\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$3\r\nops\r\n$2\r\non\r\n$5\r\n+@all\r\n");
+  EXPECT_EQ(route({"ACL", "SETUSER", "ops", "on"}).DetailOrNone().rewritten, "") << "nothing to take out: sent as it came";
   EXPECT_EQ(route({"ACL", "SETUSER", "ops", "+anarcho.nope"}).reply,
             "-ERR Error in ACL SETUSER modifier '+anarcho.nope': Unknown command or category name in ACL\r\n");
   EXPECT_EQ(route({"ACL", "GETUSER", "ops"}).tag, ReplyTag::kAclGetUser);
-  EXPECT_EQ(route({"ACL", "GETUSER", "ops"}).details().acl_user, "ops");
+  EXPECT_EQ(route({"ACL", "GETUSER", "ops"}).DetailOrNone().acl_user, "ops");
   EXPECT_EQ(route({"ACL", "CAT"}).tag, ReplyTag::kAclCat);
   Route cat = route({"ACL", "CAT", "ANARCHO"});
   ASSERT_EQ(cat.action, Route::Action::kReply);
@@ -339,9 +339,9 @@ TEST(RequestRouterTest, RememberedCommandNeverStandsForAnother) {
     EXPECT_EQ(a.may_block, b.may_block) << what;
     EXPECT_EQ(a.follower_read, b.follower_read) << what;
     EXPECT_EQ(a.shared, b.shared) << what;
-    EXPECT_EQ(a.details().settings_check != nullptr, b.details().settings_check != nullptr) << what;
-    EXPECT_EQ(a.details().rewritten, b.details().rewritten) << what;
-    EXPECT_EQ(a.details().count, b.details().count) << what;
+    EXPECT_EQ(a.DetailOrNone().settings_check != nullptr, b.DetailOrNone().settings_check != nullptr) << what;
+    EXPECT_EQ(a.DetailOrNone().rewritten, b.DetailOrNone().rewritten) << what;
+    EXPECT_EQ(a.DetailOrNone().count, b.DetailOrNone().count) << what;
   };
   // Every request after every other one, on a router that just routed it.
   for (const auto& before : requests) {
