@@ -349,6 +349,26 @@ std::string FormatCompareTable(const CompareReport& c) {
   return out;
 }
 
+namespace {
+
+// One row per target of a run with rounds: its ops/s and p99 in each round,
+// in round order (the median above is one of them).
+std::vector<std::vector<std::string>> RoundCells(const CompareReport& c) {
+  std::vector<std::vector<std::string>> cells = {{"workload", "system", "ops/s by round", "p99 us by round"}};
+  for (const auto& r : c.rows) {
+    if (r.per_round.empty()) continue;
+    std::vector<std::string> ops, p99;
+    for (const Summary::Round& x : r.per_round) {
+      ops.push_back(absl::StrFormat("%.0f", x.rps));
+      p99.push_back(absl::StrFormat("%.0f", x.p99_us));
+    }
+    cells.push_back({r.workload, r.system, absl::StrJoin(ops, " / "), absl::StrJoin(p99, " / ")});
+  }
+  return cells;
+}
+
+}  // namespace
+
 std::string FormatCompareMarkdown(const CompareReport& c) {
   std::string out = absl::StrCat("Measured ", c.machine.Describe(), ".\n\n", c.settings,
                                  " Ratios are to plain Redis (`x redis`) and to Redis with "
@@ -364,6 +384,12 @@ std::string FormatCompareMarkdown(const CompareReport& c) {
                           "better for ops/s, worse for p99 and cpu); `rounds ahead`: in how many rounds this "
                           "target beat its baseline run in the same round (more ops/s, lower p99, less CPU).\n\n",
                     MarkdownTable(base, 3));
+  }
+  auto rounds = RoundCells(c);
+  if (rounds.size() > 1) {
+    absl::StrAppend(&out, "\n### Rounds\n\nEach target's figures in every round, in round order (the rounds ran "
+                          "interleaved, so a ratio of two targets can be read round by round).\n\n",
+                    MarkdownTable(rounds, 2));
   }
   if (!c.notes.empty()) {
     out += "\n";
@@ -420,6 +446,16 @@ std::string JsonMachine(const MachineInfo& m) {
       JsonEscape(m.redis_version), JsonEscape(m.storage), m.load_before, m.load_after);
 }
 
+// A median's rounds, in round order: how far apart they were.
+std::string JsonRounds(const Summary& r) {
+  std::string out;
+  for (const Summary::Round& x : r.per_round) {
+    absl::StrAppendFormat(&out, "%s{\"ops_per_s\": %.1f, \"p99_us\": %.2f, \"cpu_us_per_op\": %.3f}",
+                          out.empty() ? "" : ", ", x.rps, x.p99_us, x.cpu_us_per_op);
+  }
+  return out;
+}
+
 std::string JsonRow(const CompareReport& c, const Summary& r) {
   const Summary* a = Find(c.rows, r.workload, RedisFor(r.system));
   const Summary* b = Find(c.rows, r.workload, RedisAofFor(r.system));
@@ -439,13 +475,13 @@ std::string JsonRow(const CompareReport& c, const Summary& r) {
       "\"cpu_us_per_op\": %.3f, "
       "\"ratio_to_redis\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s, \"cpu\": %s}, "
       "\"ratio_to_redis_aof\": {\"ops_per_s\": %s, \"p50\": %s, \"p99\": %s, \"p999\": %s}, "
-      "\"ratio_to_baseline\": %s}",
+      "\"ratio_to_baseline\": %s, \"per_round\": [%s]}",
       JsonEscape(r.workload), JsonEscape(r.system), r.connections, r.pipeline, r.rps, r.p50_us, r.p90_us, r.p99_us,
       r.p999_us, r.max_us, r.mean_us, r.ok, r.errors, JsonEscape(r.error_kinds), r.rounds, r.cpu_us_per_op,
       ratio(a, r.rps, &Summary::rps), ratio(a, r.p50_us, &Summary::p50_us), ratio(a, r.p99_us, &Summary::p99_us),
       ratio(a, r.p999_us, &Summary::p999_us), ratio(a, r.cpu_us_per_op, &Summary::cpu_us_per_op),
       ratio(b, r.rps, &Summary::rps), ratio(b, r.p50_us, &Summary::p50_us), ratio(b, r.p99_us, &Summary::p99_us),
-      ratio(b, r.p999_us, &Summary::p999_us), vs_base);
+      ratio(b, r.p999_us, &Summary::p999_us), vs_base, JsonRounds(r));
 }
 
 }  // namespace

@@ -88,6 +88,30 @@ TEST(Report, BaselineSectionCountsTheRoundsEachTargetWon) {
   EXPECT_TRUE(absl::StrContains(FormatCompareMarkdown(c), "| 1.00 | - |"));
 }
 
+// A median hides how far apart its rounds were: they are listed, in round
+// order, in the Markdown and the JSON.
+TEST(Report, RoundsAreListedBesideTheMedian) {
+  auto round = [](double rps, double p99, double cpu) { return Row("x", rps, p99, cpu); };
+  Summary leader = Median({round(200, 900, 7), round(180, 1100, 8), round(210, 950, 7)});
+  leader.system = "anarcho-3-leader";
+  Summary follower = Median({round(190, 1000, 8), round(205, 990, 7), round(150, 1300, 9)});
+  follower.system = "anarcho-3-follower";
+  CompareReport c;
+  c.rows = {leader, follower};
+  const std::string md = FormatCompareMarkdown(c);
+  EXPECT_TRUE(absl::StrContains(md, "### Rounds")) << md;
+  EXPECT_TRUE(absl::StrContains(md, "| anarcho-3-leader | 200 / 180 / 210 | 900 / 1100 / 950 |")) << md;
+  EXPECT_TRUE(absl::StrContains(md, "| anarcho-3-follower | 190 / 205 / 150 | 1000 / 990 / 1300 |")) << md;
+  const std::string json = FormatCompareJson(c);
+  EXPECT_TRUE(absl::StrContains(json, "\"per_round\": [{\"ops_per_s\": 190.0, \"p99_us\": 1000.00, "
+                                      "\"cpu_us_per_op\": 8.000}, {\"ops_per_s\": 205.0,"))
+      << json;
+  // A single run has no rounds to list.
+  c.rows = {Row("anarcho-1", 1, 1, 1)};
+  EXPECT_FALSE(absl::StrContains(FormatCompareMarkdown(c), "### Rounds"));
+  EXPECT_TRUE(absl::StrContains(FormatCompareJson(c), "\"per_round\": []"));
+}
+
 TEST(Report, MedianTakesTheCpuMedian) {
   Summary m = Median({Row("redis", 1, 1, 10), Row("redis", 1, 1, 30), Row("redis", 1, 1, 20)});
   EXPECT_EQ(m.cpu_us_per_op, 20);
