@@ -1,6 +1,8 @@
 // The compare report's CPU column and its "vs baseline" pairing.
 #include "bench/harness/report.h"
 
+#include <array>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -16,6 +18,13 @@ Summary Row(const std::string& system, double rps, double p99, double cpu) {
   s.p99_us = p99;
   s.cpu_us_per_op = cpu;
   return s;
+}
+
+// A target's median over rounds, each round given as {ops/s, p99 us, cpu us/op}.
+Summary Rounds(const std::string& system, const std::vector<std::array<double, 3>>& rounds) {
+  std::vector<Summary> runs;
+  for (const auto& [rps, p99, cpu] : rounds) runs.push_back(Row(system, rps, p99, cpu));
+  return Median(runs);
 }
 
 CompareReport Report() {
@@ -71,13 +80,9 @@ TEST(Report, CsvAndJsonCarryCpuAndBaselineRatios) {
 // The medians can hide that most rounds point the other way: each round is
 // compared with the baseline's run in the same round.
 TEST(Report, BaselineSectionCountsTheRoundsEachTargetWon) {
-  auto round = [](double rps, double p99, double cpu) { return Row("x", rps, p99, cpu); };
-  Summary anarcho = Median({round(100, 50, 10), round(90, 70, 12), round(120, 40, 9)});
-  anarcho.system = "anarcho-1";
-  Summary base = Median({round(95, 60, 11), round(110, 60, 11), round(100, 45, 11)});
-  base.system = "base-1";
   CompareReport c;
-  c.rows = {anarcho, base};
+  c.rows = {Rounds("anarcho-1", {{100, 50, 10}, {90, 70, 12}, {120, 40, 9}}),
+            Rounds("base-1", {{95, 60, 11}, {110, 60, 11}, {100, 45, 11}})};
   const std::string md = FormatCompareMarkdown(c);
   EXPECT_TRUE(absl::StrContains(md, "| cpu us/op | base cpu us/op | x base | rounds ahead |")) << md;
   // ops: 100>95, 90<110, 120>100; p99: 50<60, 70>60, 40<45; cpu: 10<11, 12>11, 9<11.
@@ -91,13 +96,9 @@ TEST(Report, BaselineSectionCountsTheRoundsEachTargetWon) {
 // A median hides how far apart its rounds were: they are listed, in round
 // order, in the Markdown and the JSON.
 TEST(Report, RoundsAreListedBesideTheMedian) {
-  auto round = [](double rps, double p99, double cpu) { return Row("x", rps, p99, cpu); };
-  Summary leader = Median({round(200, 900, 7), round(180, 1100, 8), round(210, 950, 7)});
-  leader.system = "anarcho-3-leader";
-  Summary follower = Median({round(190, 1000, 8), round(205, 990, 7), round(150, 1300, 9)});
-  follower.system = "anarcho-3-follower";
   CompareReport c;
-  c.rows = {leader, follower};
+  c.rows = {Rounds("anarcho-3-leader", {{200, 900, 7}, {180, 1100, 8}, {210, 950, 7}}),
+            Rounds("anarcho-3-follower", {{190, 1000, 8}, {205, 990, 7}, {150, 1300, 9}})};
   const std::string md = FormatCompareMarkdown(c);
   EXPECT_TRUE(absl::StrContains(md, "### Rounds")) << md;
   EXPECT_TRUE(absl::StrContains(md, "| anarcho-3-leader | 200 / 180 / 210 | 900 / 1100 / 950 |")) << md;
