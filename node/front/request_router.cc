@@ -1,5 +1,6 @@
 #include "node/front/request_router.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 
@@ -288,7 +289,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
 // RESP2, subscribed: Redis accepts only these; for anything else the node must
 // first learn whether the connection is still subscribed (an UNSUBSCRIBE may
 // have ended it), because that decides whether the command runs at all.
-Route RequestRouter::Stream(std::string_view name, std::span<const std::string_view>, const RouteContext&) {
+Route RequestRouter::Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext&) {
   if (IsSubscribeFamily(name) || name == "ping") {
     known_subscribed_ = false;  // the next refusal must come after this reply: probe again
     Route r = Forward();
@@ -297,17 +298,41 @@ Route RequestRouter::Stream(std::string_view name, std::span<const std::string_v
   }
   if (name == "reset") return Reset();
   if (name == "quit") return Answer("+OK\r\n", true);
-  if (known_subscribed_) return Answer(SubscribedError(name));
+  const CommandSpec* spec = Spec(args);
+  if (spec == nullptr) {
+    // Unknown in either state: the upstream's own error, which comes in the
+    // stream (a refusal after it must come after it too: probe again).
+    known_subscribed_ = false;
+    Route r = Forward();
+    r.action = Route::Action::kForwardStream;
+    return r;
+  }
+  if (known_subscribed_) return Answer(SubscribedRefusal(*spec, args));
   Route r;
   r.action = Route::Action::kProbe;
   r.stall = true;
   return r;
 }
 
-std::string RequestRouter::SubscribedError(std::string_view name) const {
-  return Error(absl::StrCat("ERR Can't execute '", absl::string_view(name.data(), name.size()),
-                            "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
-                            "context"));
+// As Redis checks a request: an unknown subcommand, then the arity, then the
+// subscribed context (whose error names a subcommand as "client|reply").
+std::string RequestRouter::SubscribedRefusal(const CommandSpec& spec, std::span<const std::string_view> args) const {
+  std::string msg;
+  if (!spec.subcommands.empty() && args.size() > 1) {
+    // Redis formats the client's bytes with %.128s: up to a NUL, at most 128.
+    std::string_view sub = args[1].substr(0, std::min<size_t>(args[1].find('\0'), 128));
+    msg = absl::StrCat("ERR unknown subcommand '", absl::string_view(sub.data(), sub.size()), "'. Try ",
+                       absl::AsciiStrToUpper(spec.name), " HELP.");
+  } else if (!ArityHolds(spec, args)) {
+    msg = absl::StrCat("ERR wrong number of arguments for '", spec.name, "' command");
+  } else {
+    msg = absl::StrCat("ERR Can't execute '", spec.name,
+                       "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+  }
+  // Nor may the client's bytes end the error line early.
+  std::replace(msg.begin(), msg.end(), '\r', ' ');
+  std::replace(msg.begin(), msg.end(), '\n', ' ');
+  return Error(msg);
 }
 
 Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx) {

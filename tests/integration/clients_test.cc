@@ -43,6 +43,18 @@ TEST_F(ClientsTest, ClientReplyMatchesRedisThroughAFollower) {
   EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), requests), "");
 }
 
+// A RESP2 subscribed connection's refusals through a follower (which relays
+// to the leader) and the leader: unknown commands, wrong arities and
+// subcommands are refused as Redis refuses them (regression: every refusal
+// was the context's error with the command's first word).
+TEST_F(ClientsTest, SubscribedRefusalsMatchRedisOnEveryNode) {
+  const std::vector<std::string> requests = {
+      Req({"SUBSCRIBE", "c"}), Req({"CLIENT", "REPLY", "OFF"}), Req({"NOSUCH"}),      Req({"SET", "a"}),
+      Req({"CLIENT", "X"}),    Req({"PING", "p"}),             Req({"UNSUBSCRIBE"}), Req({"GET"})};
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), requests), "");
+  EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), requests), "");
+}
+
 // Regression (the suite's "MULTI with SHUTDOWN" through a follower): a
 // command the node refuses inside MULTI must be refused where the
 // transaction runs, so that EXEC aborts there.

@@ -303,6 +303,21 @@ TEST_F(GateEdgesTest, SubscribedStatesMatchRedis) {
   ExpectSameAsRedis({Req({"SUBSCRIBE", "c1"}), Req({"RESET"}), Req({"GET", "a"})}, "RESET ends the subscription");
 }
 
+// A RESP2 subscribed connection's refusals as Redis gives them: an unknown
+// command or subcommand and a wrong arity are said first, and the context's
+// error names a subcommand in full ("client|reply"). The node answered every
+// one with the context's error and the command's first word (regression).
+std::vector<std::string> SubscribedRefusals() {
+  return {Req({"SUBSCRIBE", "c1"}),          Req({"FOO", "a\r\nb"}),         Req({"GET"}),
+          Req({"GET", "a"}),                 Req({"CLIENT"}),                 Req({"CLIENT", "NOSUCH\r\nx"}),
+          Req({"CLIENT", "REPLY"}),          Req({"CLIENT", "REPLY", "OFF"}), Req({"CONFIG", "GET", "x"}),
+          Req({"OBJECT", "ENCODING", "x"}),  Req({"SET", "a"}),               Req({"config", std::string(200, 'x')}),
+          Req({"PING"}),                     Req({"BAR"}),                    Req({"CLIENT", "ID"}),
+          Req({"UNSUBSCRIBE"}),              Req({"CLIENT", "NOSUCH"}),       Req({"GET"})};
+}
+
+TEST_F(GateEdgesTest, SubscribedRefusalsMatchRedis) { ExpectSameAsRedis(SubscribedRefusals(), "RESP2 subscribed"); }
+
 // A write and a SUBSCRIBE in one segment: the node must learn the write's
 // replication offset before the connection becomes a stream, or the answer
 // to its question is taken for a message and the write never replies.
