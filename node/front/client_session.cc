@@ -317,6 +317,10 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     case Route::Action::kForwardStream:
       SendUpstream(args, raw);
       return true;
+    case Route::Action::kForwardStreamReply:
+      SendUpstream(args, raw);
+      stream_replies_.push_back(r.silent);
+      return true;
     case Route::Action::kStartStream:
       // Once the connection is a stream, no reply tells when the writes
       // before it were answered: they are covered first.

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -236,6 +237,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool input_closed_ = false;  // protocol error or QUIT: read no more
   bool client_eof_ = false;    // the client sent all it will: answer it, then close
   enum class EndProbe { kNotSent, kSent, kAnswered } end_probe_ = EndProbe::kNotSent;
+  // RESP2 stream: whether the reply of each kForwardStreamReply request not
+  // answered yet is dropped (CLIENT REPLY OFF/SKIP), oldest first.
+  std::deque<bool> stream_replies_;
   // QUIT on a subscribed connection: its reply, once the end probe is answered.
   struct QuitReply {
     std::string reply;

@@ -15,6 +15,27 @@
 #include "resp/writer.h"
 
 namespace node {
+namespace {
+
+// A RESP2 pub/sub push: a (un)subscribe confirmation or a message. Nothing
+// else in a subscribed connection's stream starts as these do (PING's reply
+// there is ["pong", ...]).
+bool IsPubSubPush(std::string_view bytes) {
+  if (!bytes.starts_with("*3\r\n$") && !bytes.starts_with("*4\r\n$")) return false;
+  const size_t end = bytes.find("\r\n", 4);
+  if (end == std::string_view::npos) return false;
+  const size_t start = end + 2;
+  const size_t stop = bytes.find("\r\n", start);
+  if (stop == std::string_view::npos) return false;
+  const std::string_view kind = bytes.substr(start, stop - start);
+  for (std::string_view k : {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
+                             "message", "pmessage", "smessage"}) {
+    if (kind == k) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
@@ -108,7 +129,14 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
     expects_.pop_front();
     slots_.EndStream();
     router_.StreamEnded();
+    stream_replies_.clear();  // answered before the probe (or RESET) was
     return false;
+  }
+  // A request's reply, not a push: Redis drops it under CLIENT REPLY OFF.
+  if (!stream_replies_.empty() && !IsPubSubPush(bytes)) {
+    const bool silent = stream_replies_.front();
+    stream_replies_.pop_front();
+    if (silent) return true;
   }
   slots_.AppendStream(bytes);
   return true;

@@ -290,23 +290,21 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
 // first learn whether the connection is still subscribed (an UNSUBSCRIBE may
 // have ended it), because that decides whether the command runs at all.
 Route RequestRouter::Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext&) {
-  if (IsSubscribeFamily(name) || name == "ping") {
-    known_subscribed_ = false;  // the next refusal must come after this reply: probe again
+  const CommandSpec* spec = Spec(args);
+  // Forwarded: (un)subscribing, PING and an unknown command (unknown in
+  // either state: the upstream's own error). Their replies come in the
+  // stream, so a refusal after them must come after them too: probe again.
+  if (IsSubscribeFamily(name) || name == "ping" || spec == nullptr) {
+    known_subscribed_ = false;
     Route r = Forward();
-    r.action = Route::Action::kForwardStream;
+    // (Un)subscribing answers with pushes, which Redis sends even under
+    // CLIENT REPLY OFF; the rest, or a wrong arity, with one reply.
+    const bool pushes = IsSubscribeFamily(name) && spec != nullptr && ArityHolds(*spec, args);
+    r.action = pushes ? Route::Action::kForwardStream : Route::Action::kForwardStreamReply;
     return r;
   }
   if (name == "reset") return Reset();
   if (name == "quit") return Answer("+OK\r\n", true);
-  const CommandSpec* spec = Spec(args);
-  if (spec == nullptr) {
-    // Unknown in either state: the upstream's own error, which comes in the
-    // stream (a refusal after it must come after it too: probe again).
-    known_subscribed_ = false;
-    Route r = Forward();
-    r.action = Route::Action::kForwardStream;
-    return r;
-  }
   if (known_subscribed_) return Answer(SubscribedRefusal(*spec, args));
   Route r;
   r.action = Route::Action::kProbe;

@@ -83,6 +83,9 @@ struct Route {
   enum class Action {
     kForward,        // to the upstream; its reply takes a slot (kept in order)
     kForwardStream,  // to the upstream; replies arrive in the subscribed stream
+    // RESP2 stream: to the upstream; its one reply (not a push) arrives in the
+    // stream, and is dropped there when `silent`.
+    kForwardStreamReply,
     kStartStream,    // RESP2 (P|S)SUBSCRIBE: forward; from its reply on, the connection is a stream
     kReply,          // the node answers with `reply`
     kNodeCommand,    // ANARCHO.*: the server answers

@@ -53,6 +53,13 @@ TEST_F(ClientsTest, SubscribedRefusalsMatchRedisOnEveryNode) {
       Req({"CLIENT", "X"}),    Req({"PING", "p"}),             Req({"UNSUBSCRIBE"}), Req({"GET"})};
   EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), requests), "");
   EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), requests), "");
+  // Replies silenced before subscribing stay silent in the stream (only the
+  // confirmations, pushes, are sent); the follower drops what the leader relays.
+  const std::vector<std::string> silenced = {
+      Req({"CLIENT", "REPLY", "OFF"}), Req({"SUBSCRIBE", "c"}), Req({"PING", "p"}), Req({"NOSUCH"}),
+      Req({"UNSUBSCRIBE"}),            Req({"PING", "q"}),      Req({"CLIENT", "REPLY", "ON"}), Req({"PING", "r"})};
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), silenced), "");
+  EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), silenced), "");
 }
 
 // Regression (the suite's "MULTI with SHUTDOWN" through a follower): a

@@ -318,6 +318,22 @@ std::vector<std::string> SubscribedRefusals() {
 
 TEST_F(GateEdgesTest, SubscribedRefusalsMatchRedis) { ExpectSameAsRedis(SubscribedRefusals(), "RESP2 subscribed"); }
 
+// CLIENT REPLY OFF (or SKIP) before SUBSCRIBE: Redis still sends the
+// (un)subscribe confirmations, which are pushes, and drops every reply: PING's
+// (in and out of the subscribed state), errors. The node passed PING's replies
+// on (regression).
+std::vector<std::string> SilencedWhileSubscribed(std::string_view mode) {
+  return {Req({"CLIENT", "REPLY", mode}), Req({"SUBSCRIBE", "c1"}), Req({"PING", "a"}),    Req({"PING"}),
+          Req({"GET", "x"}),              Req({"NOSUCH"}),           Req({"SUBSCRIBE"}),     Req({"PING", "a", "b"}),
+          Req({"UNSUBSCRIBE"}),           Req({"PING", "b"}),        Req({"CLIENT", "REPLY", "ON"}),
+          Req({"PING", "c"})};
+}
+
+TEST_F(GateEdgesTest, ClientReplyOffWhileSubscribedDropsRepliesNotPushes) {
+  ExpectSameAsRedis(SilencedWhileSubscribed("OFF"), "OFF");
+  ExpectSameAsRedis(SilencedWhileSubscribed("SKIP"), "SKIP");
+}
+
 // A write and a SUBSCRIBE in one segment: the node must learn the write's
 // replication offset before the connection becomes a stream, or the answer
 // to its question is taken for a message and the write never replies.
