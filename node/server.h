@@ -307,8 +307,8 @@ class Server {
   // proposed right after that entry.
   struct Mark {
     uint64_t offset = 0;
-    std::string follow;
-    std::function<void(uint64_t index)> at;
+    std::string follow{};
+    std::function<void(uint64_t index)> at{};
   };
   absl::Status MarkOffset(Mark mark);
   static absl::StatusOr<uint64_t> MasterOffset(const resp::Value& role);

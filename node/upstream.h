@@ -15,10 +15,10 @@ namespace node {
 
 struct Upstream {
   enum class Kind { kNone, kChild, kLeader } kind = Kind::kNone;
-  std::string socket_path;  // kChild
-  std::string host;         // kLeader
+  std::string socket_path{};  // kChild
+  std::string host{};         // kLeader
   int port = 0;
-  std::shared_ptr<asio::ssl::context> tls;  // kLeader over TLS (--tls_peers): the node's certificate
+  std::shared_ptr<asio::ssl::context> tls{};  // kLeader over TLS (--tls_peers): the node's certificate
 };
 
 // Makes `*stream` a new connection to `up` (not kNone) and opens it: connect,

@@ -129,7 +129,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool unstall = false;  // input waits for this reply
     bool data = false;     // kReply: a request whose reply may show data (not SELECT)
     bool discards = false;  // DISCARD inside MULTI
-    std::unique_ptr<ExpectDetail> detail;  // null for plain data commands
+    std::unique_ptr<ExpectDetail> detail{};  // null for plain data commands
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
 

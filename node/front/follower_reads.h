@@ -84,7 +84,7 @@ class FollowerReads {
     enum class Early { kNo, kSent, kHeld } early = Early::kNo;
     bool confirmed = false;  // the queue handed it out (TakeReady)
     int void_replies = 0;    // replies still to come from voided sends: dropped
-    ByteBlock held;
+    ByteBlock held{};
   };
   // A read's reply goes to its session.
   void Answer(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big);

@@ -50,7 +50,7 @@ class SharedLink {
     // After the replies of one read from the socket: callers flush once for many.
     std::function<void()> replies_done;
     // The ROLE asked for `covers` (CoverBehind) answered.
-    std::function<void(std::span<const uint64_t> covers, std::string_view bytes, char type)> covered;
+    std::function<void(std::span<const uint64_t> covers, std::string_view bytes, char type)> covered{};
     // The connection failed: the requests sent and not answered (they may or
     // may not have run), oldest first, and the covers whose ROLE was not
     // answered. Not called by Close().
