@@ -116,15 +116,13 @@ void ClientSession::SharedDrained() {
 bool ClientSession::OnStreamValue(std::string_view bytes) {
   const bool probed =
       expects_.size() > 1 && (expects_[1].kind == Expect::Kind::kProbe || expects_[1].kind == Expect::Kind::kEndProbe);
-  // Still subscribed. A NOPERM: the client's user may not PING, and Redis
-  // checks that first: the node cannot tell, and keeps the connection
-  // subscribed.
-  if (probed && (bytes == probe_subscribed_ || bytes.starts_with("-NOPERM"))) {
+  auto still_subscribed = [this] {
     const Expect::Kind kind = expects_[1].kind;
     expects_.erase_at(1);
     ProbeAnswered(kind, true);
     return true;
-  }
+  };
+  if (probed && bytes == probe_subscribed_) return still_subscribed();
   if (bytes == probe_unsubscribed_ || bytes == "+RESET\r\n") {
     expects_.pop_front();
     slots_.EndStream();
@@ -132,12 +130,18 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
     stream_replies_.clear();  // answered before the probe (or RESET) was
     return false;
   }
-  // A request's reply, not a push: Redis drops it under CLIENT REPLY OFF.
+  // A request's reply, not a push (it comes before any later probe's): Redis
+  // drops it under CLIENT REPLY OFF.
   if (!stream_replies_.empty() && !IsPubSubPush(bytes)) {
     const bool silent = stream_replies_.front();
     stream_replies_.pop_front();
-    if (silent) return true;
+    if (!silent) slots_.AppendStream(bytes);
+    return true;
   }
+  // A NOPERM owed to no request: the client's user may not PING, and Redis
+  // checks that first. The node cannot tell, and keeps the connection
+  // subscribed.
+  if (probed && bytes.starts_with("-NOPERM")) return still_subscribed();
   slots_.AppendStream(bytes);
   return true;
 }

@@ -1,6 +1,5 @@
 #include "node/front/request_router.h"
 
-#include <algorithm>
 #include <climits>
 #include <cstdlib>
 
@@ -290,47 +289,30 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
 // first learn whether the connection is still subscribed (an UNSUBSCRIBE may
 // have ended it), because that decides whether the command runs at all.
 Route RequestRouter::Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext&) {
-  const CommandSpec* spec = Spec(args);
-  // Forwarded: (un)subscribing, PING and an unknown command (unknown in
-  // either state: the upstream's own error). Their replies come in the
-  // stream, so a refusal after them must come after them too: probe again.
-  if (IsSubscribeFamily(name) || name == "ping" || spec == nullptr) {
-    known_subscribed_ = false;
-    Route r = Forward();
-    // (Un)subscribing answers with pushes, which Redis sends even under
-    // CLIENT REPLY OFF; the rest, or a wrong arity, with one reply.
-    const bool pushes = IsSubscribeFamily(name) && spec != nullptr && ArityHolds(*spec, args);
-    r.action = pushes ? Route::Action::kForwardStream : Route::Action::kForwardStreamReply;
-    return r;
-  }
   if (name == "reset") return Reset();
   if (name == "quit") return Answer("+OK\r\n", true);
-  if (known_subscribed_) return Answer(SubscribedRefusal(*spec, args));
-  Route r;
-  r.action = Route::Action::kProbe;
-  r.stall = true;
-  return r;
-}
-
-// As Redis checks a request: an unknown subcommand, then the arity, then the
-// subscribed context (whose error names a subcommand as "client|reply").
-std::string RequestRouter::SubscribedRefusal(const CommandSpec& spec, std::span<const std::string_view> args) const {
-  std::string msg;
-  if (!spec.subcommands.empty() && args.size() > 1) {
-    // Redis formats the client's bytes with %.128s: up to a NUL, at most 128.
-    std::string_view sub = args[1].substr(0, std::min<size_t>(args[1].find('\0'), 128));
-    msg = absl::StrCat("ERR unknown subcommand '", absl::string_view(sub.data(), sub.size()), "'. Try ",
-                       absl::AsciiStrToUpper(spec.name), " HELP.");
-  } else if (!ArityHolds(spec, args)) {
-    msg = absl::StrCat("ERR wrong number of arguments for '", spec.name, "' command");
-  } else {
-    msg = absl::StrCat("ERR Can't execute '", spec.name,
-                       "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+  const CommandSpec* spec = Spec(args);
+  const bool subscribing = IsSubscribeFamily(name);
+  if (!subscribing && name != "ping" && spec != nullptr && !known_subscribed_) {
+    // Whether it runs or is refused depends on whether an UNSUBSCRIBE ended
+    // the subscription: ask first, then route it again.
+    Route r;
+    r.action = Route::Action::kProbe;
+    r.stall = true;
+    return r;
   }
-  // Nor may the client's bytes end the error line early.
-  std::replace(msg.begin(), msg.end(), '\r', ' ');
-  std::replace(msg.begin(), msg.end(), '\n', ' ');
-  return Error(msg);
+  // The upstream answers, in the stream: (un)subscribing and PING, which
+  // Redis runs there; an unknown command (unknown in either state); and,
+  // the connection known to be subscribed, anything else, which Redis then
+  // refuses before it runs (after its own checks: arity, subcommand, ACL),
+  // so nothing runs outside the gate.
+  if (subscribing) known_subscribed_ = false;  // the state changes with it: a probe says how
+  Route r = Forward();
+  // (Un)subscribing answers with pushes, which Redis sends even under
+  // CLIENT REPLY OFF; the rest, or a wrong arity, with one reply.
+  const bool pushes = subscribing && spec != nullptr && ArityHolds(*spec, args);
+  r.action = pushes ? Route::Action::kForwardStream : Route::Action::kForwardStreamReply;
+  return r;
 }
 
 Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx) {

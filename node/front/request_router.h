@@ -200,9 +200,6 @@ class RequestRouter {
   Route Client(std::string_view sub, std::span<const std::string_view> args);
   Route Transaction(std::string_view name, const RouteContext& ctx);
   Route Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
-  // The probe found the connection still subscribed: the request that waited
-  // for it gets the error Redis gives it there.
-  std::string SubscribedRefusal(const CommandSpec& spec, std::span<const std::string_view> args) const;
   Route Forwarding(std::string_view name, std::span<const std::string_view> args, const CommandSpec* spec,
                    const RouteContext& ctx);
   // CONFIG SET of only `port` and `bind`, answered by the node they belong to

@@ -318,6 +318,16 @@ std::vector<std::string> SubscribedRefusals() {
 
 TEST_F(GateEdgesTest, SubscribedRefusalsMatchRedis) { ExpectSameAsRedis(SubscribedRefusals(), "RESP2 subscribed"); }
 
+// Redis checks a user's permissions before the subscribed context: a command
+// the user may not run is refused with NOPERM there too.
+TEST_F(GateEdgesTest, SubscribedRefusalsOfAUserMatchRedis) {
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "c1"}), Req({"GET", "a"}), Req({"CLIENT", "ID"}), Req({"SET", "a"}),
+                     Req({"SET", "a", "1"}), Req({"UNSUBSCRIBE"}), Req({"GET", "a"}), Req({"SET", "a", "1"})},
+                    "a user without GET and CLIENT ID",
+                    {Req({"ACL", "SETUSER", "sub", "on", ">pw", "~*", "&*", "+@all", "-get", "-client|id"}),
+                     Req({"AUTH", "sub", "pw"})});
+}
+
 // CLIENT REPLY OFF (or SKIP) before SUBSCRIBE: Redis still sends the
 // (un)subscribe confirmations, which are pushes, and drops every reply: PING's
 // (in and out of the subscribed state), errors. The node passed PING's replies
