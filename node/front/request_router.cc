@@ -120,9 +120,10 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
       return Answer(Error("ERR Replica can't interact with the keyspace"));
     }
   }
-  if (name == "shutdown") {
+  if (name == "shutdown" && !stream_) {
     // Stops the node the client is connected to (never forwarded). Inside
     // MULTI it is refused where the transaction runs, which EXEC then aborts.
+    // (A RESP2 subscribed connection gets Redis's refusal: Stream().)
     if (in_multi_) return ctx.forwarding ? Forward() : Refuse("ERR Command not allowed inside a transaction");
     Route r;
     r.action = Route::Action::kNodeCommand;
