@@ -166,6 +166,9 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
     case CommandClass::kTransaction:
       return Transaction(name, ctx);
     case CommandClass::kSubscribe: {
+      // Refused for its arity (before anything else, as Redis does): the
+      // connection does not subscribe, and the error is a plain reply.
+      if (!ArityHolds(*spec, args)) return Forward({}, in_multi_);
       if (in_multi_) {
         return Refuse("ERR (P|S)SUBSCRIBE inside MULTI is not supported by anarchoredis");
       }
@@ -232,7 +235,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     if (std::optional<Route> r = NodeAddressSet(args, ctx)) return std::move(*r);
   }
   if (name == "quit") return Answer("+OK\r\n", true);
-  if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_) {
+  if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_ && ArityHolds(*spec, args)) {
     Route r = Forward();
     if (proto_ == 3) {
       subscribed3_ = true;

@@ -340,6 +340,17 @@ std::vector<std::string> SilencedWhileSubscribed(std::string_view mode) {
           Req({"PING", "c"})};
 }
 
+// A (P|S)SUBSCRIBE Redis refuses for its arity subscribes nothing: its error
+// is a plain reply (dropped under CLIENT REPLY OFF or SKIP, checked before
+// MULTI queues it). The node took the connection for a stream (regression).
+TEST_F(GateEdgesTest, WrongAritySubscribeIsAPlainReply) {
+  ExpectSameAsRedis({Req({"CLIENT", "REPLY", "OFF"}), Req({"SUBSCRIBE"}), Req({"PING"}), Req({"CLIENT", "REPLY", "SKIP"}),
+                     Req({"PSUBSCRIBE"}), Req({"PING", "a"}), Req({"CLIENT", "REPLY", "ON"}), Req({"SSUBSCRIBE"}),
+                     Req({"PING", "b"}), Req({"MULTI"}), Req({"SUBSCRIBE"}), Req({"EXEC"}), Req({"PING", "c"})},
+                    "RESP2");
+  ExpectSameAsRedis({Req({"SUBSCRIBE"}), Req({"PING", "d"}), Req({"GET", "a"})}, "RESP3", {Req({"HELLO", "3"})});
+}
+
 TEST_F(GateEdgesTest, ClientReplyOffWhileSubscribedDropsRepliesNotPushes) {
   ExpectSameAsRedis(SilencedWhileSubscribed("OFF"), "OFF");
   ExpectSameAsRedis(SilencedWhileSubscribed("SKIP"), "SKIP");
