@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
+#include "node/front/request_router.h"
 #include "node/server.h"
 #include "resp/writer.h"
 
@@ -192,8 +193,9 @@ void Server::LocalInfo(std::span<const std::string_view> args, int proto, std::f
     *done = true;
     reply("-ERR this node's child did not answer INFO; retry\r\n");
   });
+  const bool node_section = InfoShowsNodeSection(args);
   control_.Call(std::vector<std::string>(args.begin(), args.end()),
-                [this, done, timer, reply, proto](const resp::Value& v) {
+                [this, done, timer, reply, proto, node_section](const resp::Value& v) {
                   if (*done) return;
                   *done = true;
                   timer->cancel();
@@ -201,7 +203,9 @@ void Server::LocalInfo(std::span<const std::string_view> args, int proto, std::f
                   if (v.IsError()) {
                     resp::AppendError(&out, v.str);
                   } else {
-                    resp::AppendVerbatim(&out, absl::StrCat(AsMaster(v.str), "\r\n", InfoSection()), proto);
+                    std::string text = AsMaster(v.str);
+                    if (node_section) absl::StrAppend(&text, "\r\n", InfoSection());
+                    resp::AppendVerbatim(&out, text, proto);
                   }
                   reply(std::move(out));
                 });

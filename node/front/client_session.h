@@ -185,7 +185,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
-  std::string WithNodeInfo(std::string_view bytes, char type) const;
+  // INFO as this node shows it (with its own section if `node_section`).
+  std::string WithNodeInfo(std::string_view bytes, char type, bool node_section) const;
   // A bulk or verbatim string reply with its text rewritten.
   static std::string RewriteText(std::string_view bytes, char type,
                                  const std::function<std::string(const std::string&)>& rewrite);

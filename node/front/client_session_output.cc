@@ -26,14 +26,15 @@ std::string ClientSession::RewriteText(std::string_view bytes, char type,
   return out;
 }
 
-std::string ClientSession::WithNodeInfo(std::string_view bytes, char type) const {
-  return RewriteText(bytes, type, [this](const std::string& info) {
+std::string ClientSession::WithNodeInfo(std::string_view bytes, char type, bool node_section) const {
+  return RewriteText(bytes, type, [this, node_section](const std::string& info) {
     std::string text = info;
     // Relayed from the leader: its node section gives way to this node's.
     if (const size_t at = text.find("\r\n# Anarchoredis\r\n"); at != std::string::npos) text.resize(at + 2);
     // The clients of the cluster, as the leader counts its sessions (the
     // node's own links to its child left out).
     if (gated()) text = WithConnectedClients(text, server_.ChildClientCount());
+    if (!node_section) return text;
     return absl::StrCat(text, "\r\n", server_.InfoSection());
   });
 }

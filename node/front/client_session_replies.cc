@@ -197,8 +197,8 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   }
   if (d.settings_check) {
     slots_.SetReply(e.slot, server_.CheckSettings(*d.settings_check, bytes));
-  } else if (e.tag == ReplyTag::kInfo && (type == '$' || type == '=')) {
-    slots_.SetReply(e.slot, WithNodeInfo(bytes, type));
+  } else if ((e.tag == ReplyTag::kInfo || e.tag == ReplyTag::kInfoSections) && (type == '$' || type == '=')) {
+    slots_.SetReply(e.slot, WithNodeInfo(bytes, type, e.tag == ReplyTag::kInfo));
   } else if (e.tag == ReplyTag::kClientList && (type == '$' || type == '=')) {
     slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {
       return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });

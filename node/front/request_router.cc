@@ -61,6 +61,15 @@ bool ParseRedisInt(std::string_view s, int64_t* out) {
   return true;
 }
 
+bool InfoShowsNodeSection(std::span<const std::string_view> args) {
+  if (args.size() < 2) return true;
+  for (std::string_view a : args.subspan(1)) {
+    const std::string section = absl::AsciiStrToLower(absl::string_view(a.data(), a.size()));
+    if (section == "default" || section == "all" || section == "everything" || section == "anarchoredis") return true;
+  }
+  return false;
+}
+
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
@@ -259,7 +268,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     // their blocked clients, stats and errors are there), this node's
     // # Anarchoredis in place of the leader's.
     Route r = Forward();
-    r.tag = ReplyTag::kInfo;
+    r.tag = InfoShowsNodeSection(args) ? ReplyTag::kInfo : ReplyTag::kInfoSections;
     return r;
   }
   if (name == "config") {
@@ -395,7 +404,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     // include writes not yet acknowledged. Its reply still leaves only once
     // this node's leadership is confirmed.
     Route r = Forward({}, in_multi_);
-    r.tag = ReplyTag::kInfo;
+    r.tag = InfoShowsNodeSection(args) ? ReplyTag::kInfo : ReplyTag::kInfoSections;
     return r;
   }
   if (name == "config" && args.size() > 1 && Lower(args[1]) == "get") {

@@ -29,12 +29,17 @@ namespace node {
 // Redis's string2ll: an optional '-', then digits with no leading zero (or
 // just "0"); no spaces, no '+', no "-0"; fits in int64.
 bool ParseRedisInt(std::string_view s, int64_t* out);
+// Whether INFO with these arguments shows the node's own section: with no
+// section named, "default", "all", "everything" or "anarchoredis" (as Redis
+// shows a section only when it is asked for).
+bool InfoShowsNodeSection(std::span<const std::string_view> args);
 
 // What the node does with an upstream reply besides passing it on.
 enum class ReplyTag {
   kNone,
   kHello,       // a successful HELLO sets the protocol
   kInfo,        // INFO gains the node's section
+  kInfoSections,  // INFO of sections other than the node's: only the node's view of the clients
   kExecSelect,  // EXEC of a transaction with a SELECT: the db changes only if it ran
   kReset,       // +RESET ends the RESP2 subscribed stream
   kLog,         // SCRIPT LOAD / FLUSH, CONFIG SET: state the stream does not carry; the node logs

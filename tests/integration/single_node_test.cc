@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -93,6 +94,32 @@ TEST_F(SingleNodeTest, RedisCliRoundTripMatchesPlainRedis) {
                            "--no-raw incrbyfloat f 1.5", "nosuch", "--no-raw get"}) {
     EXPECT_EQ(cli(node_->port(), args), cli(ref.port(), args)) << args;
   }
+}
+
+// INFO shows the node's section where Redis would show a section of its own:
+// with no section named, default, all, everything, or its name. It was
+// appended to every INFO (`INFO nosuch` answered a section; regression).
+TEST_F(SingleNodeTest, InfoShowsTheNodeSectionWhenAskedFor) {
+  Client c(node_->port());
+  auto sections = [&](std::vector<std::string> args) {
+    std::vector<std::string> names;
+    for (absl::string_view line : absl::StrSplit(c.Call(args).AsString(), "\r\n")) {
+      if (absl::StartsWith(line, "# ")) names.emplace_back(line.substr(2).data(), line.size() - 2);
+    }
+    return names;
+  };
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(sections({"INFO", "nosuch"}), Names{});
+  EXPECT_EQ(sections({"INFO", "server"}), Names{"Server"});
+  EXPECT_EQ(sections({"INFO", "anarchoredis"}), Names{"Anarchoredis"});
+  EXPECT_EQ(sections({"INFO", "Clients", "ANARCHOREDIS"}), (Names{"Clients", "Anarchoredis"}));
+  for (const char* all : {"default", "all", "everything"}) {
+    const Names names = sections({"INFO", all});
+    EXPECT_EQ(names.back(), "Anarchoredis") << all;
+    EXPECT_GT(names.size(), 5u) << all;
+  }
+  EXPECT_EQ(sections({"INFO"}), sections({"INFO", "default"}));
+  EXPECT_EQ(DifferenceFromRedis(node_->port(), {Req({"INFO", "nosuch"}), Req({"INFO", "keyspace_x", "nosuch"})}), "");
 }
 
 TEST_F(SingleNodeTest, PipelinedWritesReplyInOrder) {
