@@ -569,9 +569,15 @@ Route RequestRouter::Reset() {
   multi_poisoned_ = false;
   stream_ = known_subscribed_ = false;
   subscribed3_ = false;
+  // As Redis: RESET turns CLIENT REPLY OFF off (and is answered), while a
+  // SKIP just before it still skips its reply (TakeSilence).
+  reply_off_ = false;
   Route r = Forward();
   r.drops_transaction = true;
   r.tag = ReplyTag::kReset;
+  // What follows is routed once +RESET is in: on a RESP2 stream it is what
+  // ends the stream, and a SUBSCRIBE after it starts a new one.
+  r.stall = true;
   return r;
 }
 

@@ -351,6 +351,20 @@ TEST_F(GateEdgesTest, WrongAritySubscribeIsAPlainReply) {
   ExpectSameAsRedis({Req({"SUBSCRIBE"}), Req({"PING", "d"}), Req({"GET", "a"})}, "RESP3", {Req({"HELLO", "3"})});
 }
 
+// RESET ends a RESP2 stream when its reply arrives: what follows it is
+// routed only then. A SUBSCRIBE pipelined right after it opened a second
+// stream over the first, and the connection got no reply at all (a hang;
+// regression). RESET also turns CLIENT REPLY OFF off and is answered, while a
+// SKIP just before it skips its reply, as Redis does.
+TEST_F(GateEdgesTest, ResetEndsTheStreamBeforeWhatFollowsIsRouted) {
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "s"}), Req({"RESET"}), Req({"SUBSCRIBE", "s"}), Req({"PING"}), Req({"RESET"}),
+                     Req({"SSUBSCRIBE", "t"}), Req({"RESET"}), Req({"GET", "a"})},
+                    "RESP2");
+  ExpectSameAsRedis({Req({"CLIENT", "REPLY", "OFF"}), Req({"SUBSCRIBE", "s"}), Req({"PING"}), Req({"RESET"}),
+                     Req({"PING", "a"}), Req({"CLIENT", "REPLY", "SKIP"}), Req({"RESET"}), Req({"PING", "b"})},
+                    "CLIENT REPLY");
+}
+
 TEST_F(GateEdgesTest, ClientReplyOffWhileSubscribedDropsRepliesNotPushes) {
   ExpectSameAsRedis(SilencedWhileSubscribed("OFF"), "OFF");
   ExpectSameAsRedis(SilencedWhileSubscribed("SKIP"), "SKIP");
