@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <climits>
 #include <cstddef>
 
 namespace resp {
@@ -9,9 +10,9 @@ namespace resp {
 struct Limits {
   // proto-max-bulk-len: the largest bulk string a client may send.
   int64_t max_bulk_len = 512LL * 1024 * 1024;
-  // The largest element count of a multibulk request (Redis: 1024*1024 for
-  // unauthenticated and authenticated clients alike, INT_MAX for the master link).
-  int64_t max_multibulk_len = 1024 * 1024;
+  // The largest element count of a multibulk request (Redis 7.0: INT_MAX; a
+  // client that has to AUTH is capped below).
+  int64_t max_multibulk_len = INT_MAX;
   // PROTO_INLINE_MAX_SIZE: the longest inline request line, and the longest
   // "*<count>" / "$<len>" header line.
   size_t max_inline_len = 64 * 1024;

@@ -195,8 +195,7 @@ void ClientSession::HandleWaitingInput() {
     need_more = st == resp::ParseStatus::kNeedMore;
     if (need_more) partial_input_ = in_.size();
     if (st == resp::ParseStatus::kError) {
-      slots_.AddReady(ErrorReply(absl::StrCat("ERR ", error)), true);
-      input_closed_ = true;
+      RefuseInput(error);
       break;
     }
     // Anything else stays in the input (the parser starts afresh after a
@@ -220,6 +219,13 @@ void ClientSession::HandleWaitingInput() {
   if (need_more || in_.empty()) ReadClient();
 }
 
+// As Redis: reply with the protocol error (unless CLIENT REPLY OFF/SKIP
+// silences it), then close the connection.
+void ClientSession::RefuseInput(const std::string& error) {
+  slots_.AddReady(ErrorReply(absl::StrCat("ERR ", error)), true, router_.TakeSilence());
+  input_closed_ = true;
+}
+
 void ClientSession::OnClientData() {
   if (!client_open_ || aborted_) return;
   if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting) {
@@ -239,9 +245,7 @@ void ClientSession::OnClientData() {
       break;
     }
     if (st == resp::ParseStatus::kError) {
-      // As Redis: reply with the protocol error, then close the connection.
-      slots_.AddReady(ErrorReply(absl::StrCat("ERR ", error)), true);
-      input_closed_ = true;
+      RefuseInput(error);
       break;
     }
     if (!args.empty() && !HandleRequest(args, data.substr(0, consumed))) break;

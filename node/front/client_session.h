@@ -137,6 +137,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ReadClient();
   void OnClientData();
   void HandleWaitingInput();
+  void RefuseInput(const std::string& error);  // a protocol error: reply, then close
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);

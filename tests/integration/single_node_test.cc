@@ -362,6 +362,58 @@ TEST_F(SingleNodeTest, BadInputGetsRedisErrorsAndTheServerLives) {
   EXPECT_EQ(c.Call({"GET", "still"}).AsString(), "alive");
 }
 
+// Regression: the node sent the protocol error that ends a connection even
+// while CLIENT REPLY OFF or SKIP silenced it; Redis sends nothing for it and
+// closes once the replies before it are written.
+TEST_F(SingleNodeTest, ProtocolErrorUnderClientReplyOffIsSilent) {
+  RedisServer ref;
+  for (const std::string bytes : {"PING\r\nCLIENT REPLY OFF\r\nPING\r\n*1\r\n$abc\r\n",
+                                  "PING\r\nCLIENT REPLY SKIP\r\n*x\r\n",
+                                  "PING\r\nCLIENT REPLY SKIP\r\nPING\r\n*1\r\nx\r\n",
+                                  "CLIENT REPLY OFF\r\nCLIENT REPLY ON\r\n*abc\r\n"}) {
+    Client n(node_->port());
+    Client p(ref.port());
+    n.Send(bytes);
+    p.Send(bytes);
+    auto got = n.ReadUntilClosed();
+    auto want = p.ReadUntilClosed();
+    ASSERT_TRUE(got && want) << bytes;
+    EXPECT_EQ(*got, *want) << bytes;
+  }
+  // With nothing written before it, Redis keeps the connection open and
+  // reads no more (its close waits for a write that never comes); the node
+  // closes it, having sent nothing.
+  Client n(node_->port());
+  n.Send("CLIENT REPLY OFF\r\n*1\r\n$abc\r\nPING\r\n");
+  EXPECT_EQ(n.ReadUntilClosed(), std::optional<std::string>(""));
+}
+
+// Regression: the node refused a request of more than 1024*1024 arguments as
+// an invalid multibulk length; Redis 7.0 takes up to INT_MAX.
+TEST_F(SingleNodeTest, RequestOfMoreThanAMillionArgumentsRunsAsInRedis) {
+  RedisServer ref;
+  constexpr int kMembers = 1100000;
+  std::string request = absl::StrCat("*", kMembers + 2, "\r\n$4\r\nSADD\r\n$3\r\nbig\r\n");
+  for (int i = 0; i < kMembers; ++i) {
+    const std::string m = std::to_string(i);
+    absl::StrAppend(&request, "$", m.size(), "\r\n", m, "\r\n");
+  }
+  Client n(node_->port());
+  Client p(ref.port());
+  n.Send(request);
+  p.Send(request);
+  auto got = n.ReadRaw();
+  auto want = p.ReadRaw();
+  ASSERT_TRUE(got && want);
+  EXPECT_EQ(*got, *want);
+  EXPECT_EQ(*got, absl::StrCat(":", kMembers, "\r\n"));
+  EXPECT_EQ(n.Call({"SCARD", "big"}).integer, kMembers);
+  // Past INT_MAX it is still Redis's error.
+  Client m(node_->port());
+  m.Send("*2147483648\r\n");
+  EXPECT_EQ(m.ReadRaw(), std::optional<std::string>("-ERR Protocol error: invalid multibulk length\r\n"));
+}
+
 TEST_F(SingleNodeTest, RefusedCommandInsideMultiAbortsExec) {
   Client c(node_->port());
   EXPECT_EQ(c.Call({"MULTI"}).AsString(), "OK");
