@@ -321,6 +321,17 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     case Route::Action::kForwardStream:
       SendUpstream(args, raw);
       return true;
+    case Route::Action::kForwardPushes: {
+      // The child answers with as many pushes as it finds channels (an
+      // UNSUBSCRIBE names none), or with an error; the PING after it marks
+      // their end, and a slot their place among the replies.
+      SendUpstream(args, raw);
+      to_upstream_.Append(probe_request_);
+      Expect e{Expect::Kind::kPushesEnd};
+      e.slot = slots_.Add({}, r.silent);
+      expects_.push_back(std::move(e));
+      return true;
+    }
     case Route::Action::kForwardStreamReply:
       SendUpstream(args, raw);
       stream_replies_.push_back(r.silent);

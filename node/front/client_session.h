@@ -120,6 +120,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       kEndProbe,
       kAuthState,  // HELLO after connecting or RESET (users in use, or a follower): did the connection authenticate?
       kCover,  // no reply: once every reply before it arrived, a ROLE the node sends covers `cover`
+      // RESP3 (un)subscribing (kForwardPushes): `slot` holds the place of its
+      // pushes until the reply of the PING sent after it (probe_request_) arrives.
+      kPushesEnd,
     };
     Kind kind = Kind::kReply;
     ReplySlots::Id slot = 0;
@@ -186,6 +189,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
+  void OnPushesEnd(std::string_view bytes);
   // INFO as this node shows it (with its own section if `node_section`).
   std::string WithNodeInfo(std::string_view bytes, char type, bool node_section) const;
   // A bulk or verbatim string reply with its text rewritten.

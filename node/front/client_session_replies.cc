@@ -40,6 +40,7 @@ bool IsPubSubPush(std::string_view bytes) {
 void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
   if (type == '>') return OnPush(bytes);  // RESP3: out of band, never a request's reply
+  if (!expects_.empty() && expects_.front().kind == Expect::Kind::kPushesEnd) return OnPushesEnd(bytes);
   if (expects_.empty()) {
     Log(LogComponent::kClient, LogLevel::kError, "session %s: reply from upstream with no request waiting", describe_);
     return Abort("UNKNOWN the node lost track of its upstream's replies; outcome unknown");
@@ -77,6 +78,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       stalled_ = false;
       return;
     case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)
+    case Expect::Kind::kPushesEnd:  // OnPushesEnd
     case Expect::Kind::kIgnore:
     case Expect::Kind::kStream:
       return;
@@ -252,12 +254,27 @@ NodeRules ClientSession::NodeRulesOf() const {
 void ClientSession::OnPush(std::string_view bytes) {
   std::optional<ReplySlots::Id> anchor;
   for (const Expect& e : expects_) {
-    if (e.kind == Expect::Kind::kReply) {
+    if (e.kind == Expect::Kind::kReply || e.kind == Expect::Kind::kPushesEnd) {
       anchor = e.slot;
       break;
     }
   }
   slots_.PushBefore(anchor, bytes);
+}
+
+// A reply while RESP3 (un)subscribing's pushes are awaited: the PING's that
+// marks their end (or its NOPERM: a user may not PING), or before it the
+// request's own, an error (NOPERM for a channel).
+void ClientSession::OnPushesEnd(std::string_view bytes) {
+  Expect& e = expects_.front();
+  const bool end = bytes == probe_unsubscribed_ || (bytes.starts_with("-NOPERM") && bytes.find("'ping'") != std::string_view::npos);
+  slots_.SetReply(e.slot, end ? ByteBlock() : ByteBlock(std::string(bytes)));
+  slots_.Release(e.slot);
+  if (end) {
+    expects_.pop_front();
+  } else {
+    e.kind = Expect::Kind::kIgnore;  // the PING's reply is still to come
+  }
 }
 
 // BUSY (a script runs) and EXECABORT (errors while queueing) come before the

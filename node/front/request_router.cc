@@ -184,7 +184,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
       Route r = Forward();
       if (proto_ == 3) {
         subscribed3_ = true;
-        r.action = Route::Action::kForwardStream;  // RESP3: replies are pushes, out of band
+        r.action = Route::Action::kForwardPushes;  // RESP3: replies are pushes, out of band
       } else {
         stream_ = true;
         r.action = Route::Action::kStartStream;
@@ -248,7 +248,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     Route r = Forward();
     if (proto_ == 3) {
       subscribed3_ = true;
-      r.action = Route::Action::kForwardStream;
+      r.action = Route::Action::kForwardPushes;
     } else {
       stream_ = true;
       r.action = Route::Action::kStartStream;

@@ -88,6 +88,9 @@ struct Route {
   enum class Action {
     kForward,        // to the upstream; its reply takes a slot (kept in order)
     kForwardStream,  // to the upstream; replies arrive in the subscribed stream
+    // RESP3 (un)subscribing: to the upstream; answered with pushes (or an
+    // error), whose end the session marks so that no later reply overtakes them.
+    kForwardPushes,
     // RESP2 stream: to the upstream; its one reply (not a push) arrives in the
     // stream, and is dropped there when `silent`.
     kForwardStreamReply,

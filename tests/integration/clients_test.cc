@@ -60,6 +60,13 @@ TEST_F(ClientsTest, SubscribedRefusalsMatchRedisOnEveryNode) {
       Req({"UNSUBSCRIBE"}),            Req({"PING", "q"}),      Req({"CLIENT", "REPLY", "ON"}), Req({"PING", "r"})};
   EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), silenced), "");
   EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), silenced), "");
+  // RESP3: the pushes keep their place before what the follower answers
+  // itself (CLIENT REPLY's error) and what its own child serves (DBSIZE).
+  const std::vector<std::string> resp3 = {Req({"SUBSCRIBE", "a", "b"}), Req({"CLIENT", "REPLY", "BAD"}),
+                                          Req({"DBSIZE"}), Req({"UNSUBSCRIBE", "a"}), Req({"GET", "k"}),
+                                          Req({"PSUBSCRIBE", "p*"}), Req({"CLIENT", "REPLY", "ON"})};
+  EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), resp3, {Req({"HELLO", "3"})}), "");
+  EXPECT_EQ(DifferenceFromRedis(c_.port(leader_), resp3, {Req({"HELLO", "3"})}), "");
 }
 
 // Regression (the suite's "MULTI with SHUTDOWN" through a follower): a

@@ -351,6 +351,28 @@ TEST_F(GateEdgesTest, WrongAritySubscribeIsAPlainReply) {
   ExpectSameAsRedis({Req({"SUBSCRIBE"}), Req({"PING", "d"}), Req({"GET", "a"})}, "RESP3", {Req({"HELLO", "3"})});
 }
 
+// RESP3 (un)subscribing answers with pushes only (as many as there are
+// channels; an UNSUBSCRIBE names none), or with an error. A reply the node
+// made itself (CLIENT REPLY's) left before the pushes of the request before
+// it, and a NOPERM for a channel, a reply no slot waited for, ended the
+// connection with "lost track of its upstream's replies" (regressions). A
+// user who may not PING (the node's end marker) gets Redis's replies too.
+TEST_F(GateEdgesTest, Resp3SubscribePushesKeepTheirPlaceAmongReplies) {
+  ExpectSameAsRedis({Req({"PUNSUBSCRIBE", "p*"}), Req({"CLIENT", "REPLY", "BAD"}), Req({"SUBSCRIBE", "a", "b"}),
+                     Req({"CLIENT", "REPLY", "ON"}), Req({"UNSUBSCRIBE", "b"}), Req({"CLIENT", "REPLY", "SKIP"}),
+                     Req({"SSUBSCRIBE", "s"}), Req({"CLIENT", "REPLY", "BAD"}), Req({"PUNSUBSCRIBE"}), Req({"ECHO", "e"})},
+                    "RESP3", {Req({"HELLO", "3"})});
+  const std::vector<std::string> requests = {Req({"SUBSCRIBE", "bad"}), Req({"GET", "k"}), Req({"SUBSCRIBE", "ok"}),
+                                             Req({"CLIENT", "REPLY", "BAD"}), Req({"UNSUBSCRIBE", "ok"}),
+                                             Req({"ECHO", "e"})};
+  ExpectSameAsRedis(requests, "a user with one channel",
+                    {Req({"ACL", "SETUSER", "one", "on", ">pw", "~*", "resetchannels", "&ok", "+@all"}),
+                     Req({"HELLO", "3", "AUTH", "one", "pw"})});
+  ExpectSameAsRedis(requests, "a user who may not PING",
+                    {Req({"ACL", "SETUSER", "noping", "on", ">pw", "~*", "&*", "+@all", "-ping"}),
+                     Req({"HELLO", "3", "AUTH", "noping", "pw"})});
+}
+
 // RESET ends a RESP2 stream when its reply arrives: what follows it is
 // routed only then. A SUBSCRIBE pipelined right after it opened a second
 // stream over the first, and the connection got no reply at all (a hang;

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Differential check: random pipelines sent to every node of a cluster and to a
+plain redis-server, replies and resulting data compared byte for byte.
+
+Each trial starts from FLUSHALL and FUNCTION FLUSH on one fresh connection
+(RESP2 or RESP3), sends a random pipeline of 2..--max_len requests drawn from
+the table below (data types, no-op writes, expiry, SELECT/MOVE/SWAPDB/COPY,
+MULTI/WATCH, scripts and functions, blocking commands with short timeouts,
+CLIENT REPLY, pub/sub, RESET, HELLO, wrong arity and unknown commands), then
+RESET and PING <nonce>, and reads until the nonce comes back: a node that
+stops answering is a difference too. After the pipeline every target's data
+(types, values, whether a key has an expiry, the function libraries) is read
+and compared. The cluster's members are checked through their own ports, so a
+follower's answers (its relay to the leader and its local reads) are checked
+as much as the leader's.
+
+Differences the README documents are not reported: a request the node refuses
+inside MULTI ("... is not supported by anarchoredis") skips its trial, and
+HELLO's client id is left out of the comparison.
+
+Exit status: 0 if no trial differed, 1 otherwise (each difference is printed
+with its pipeline), 77 when --require_env names a variable that is not "1".
+"""
+
+import argparse
+import os
+import random
+import re
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run_suite  # noqa: E402  (PlainServer, Cluster, wait_for)
+
+HELLO_ID = re.compile(rb"\$2\r\nid\r\n:\d+")
+SKIP_MARK = b"is not supported by anarchoredis"
+KEYS = ["k", "k2", "n"]
+DBS = ["0", "1", "2"]
+
+
+def encode(args):
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else a.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
+# --- The requests a pipeline is drawn from ------------------------------------
+
+def value(rng):
+    return rng.choice(["v", "1", "-3", "2.5", "abc", "", "9223372036854775807",
+                       "x" * rng.choice([10, 100, 70000])])
+
+
+SCRIPTS = [
+    'return redis.call("set",KEYS[1],ARGV[1])', 'return redis.call("get",KEYS[1])',
+    'return redis.call("incr",KEYS[1])', 'redis.call("set",KEYS[1],"a"); return redis.call("nosuch")',
+    'return redis.pcall("incr",KEYS[1])', 'return {1,2,{3,"x"},redis.status_reply("OK")}',
+    'return redis.error_reply("MY err")', 'return 1.5', 'return redis.call("lpush",KEYS[1],"e")',
+    'redis.call("select","1"); return redis.call("set",KEYS[1],"d1")', 'return redis.setresp(3)',
+    'return redis.call("expire",KEYS[1],"100")', 'return redis.call("del",KEYS[1])',
+]
+LIBRARY = ('#!lua name=lib\nredis.register_function("f1", function(keys, args) '
+           'return redis.call("set", keys[1], args[1]) end)')
+
+
+def request(rng):
+    c, k, v = rng.choice, (lambda: rng.choice(KEYS)), (lambda: value(rng))
+    makers = [
+        lambda: ["SET", k(), v()] + c([[], ["NX"], ["XX"], ["GET"], ["KEEPTTL"], ["NX", "GET"],
+                                       ["EX", "100"], ["EX", "0"], ["PX", "-1"], ["EXAT", "4000000000"]]),
+        lambda: ["GET", k()], lambda: ["INCR", k()], lambda: ["DECRBY", k(), "5"],
+        lambda: ["INCRBY", k(), c(["1", "-9223372036854775808", "x"])],
+        lambda: ["INCRBYFLOAT", k(), c(["1.5", "inf", "x"])], lambda: ["APPEND", k(), v()],
+        lambda: ["SETRANGE", k(), c(["0", "5", "-1", "536870912"]), v()],
+        lambda: ["GETRANGE", k(), "0", "3"], lambda: ["STRLEN", k()], lambda: ["GETDEL", k()],
+        lambda: ["GETEX", k()] + c([[], ["PERSIST"], ["EXAT", "4000000000"], ["EX", "-5"]]),
+        lambda: ["MSET", k(), v(), k(), v()], lambda: ["MSETNX", k(), v(), k(), v()],
+        lambda: ["MGET", k(), k(), k()], lambda: ["SETNX", k(), v()], lambda: ["GETSET", k(), v()],
+        lambda: ["LCS", k(), k()], lambda: ["SETBIT", k(), c(["7", "4294967296"]), "1"],
+        lambda: ["BITCOUNT", k()], lambda: ["PFADD", k(), "a", "b"], lambda: ["PFCOUNT", k()],
+        lambda: ["DEL", k(), k()], lambda: ["UNLINK", k()], lambda: ["EXISTS", k(), k()],
+        lambda: ["TYPE", k()], lambda: ["TOUCH", k()], lambda: ["OBJECT", "ENCODING", k()],
+        lambda: ["EXPIRE", k(), c(["100", "-1", "0", "x"])] + c([[], ["NX"], ["XX"], ["GT"], ["LT"]]),
+        lambda: ["EXPIREAT", k(), c(["4000000000", "4100000000"])], lambda: ["EXPIRETIME", k()],
+        lambda: ["PERSIST", k()], lambda: ["RENAME", k(), k()], lambda: ["RENAMENX", k(), k()],
+        lambda: ["COPY", k(), k()] + c([[], ["REPLACE"], ["DB", "1"], ["DB", "1", "REPLACE"]]),
+        lambda: ["MOVE", k(), c(["1", "0", "99"])], lambda: ["SWAPDB", "0", c(["1", "2", "99"])],
+        lambda: ["SELECT", c(["0", "1", "2", "99", "x"])], lambda: ["DBSIZE"], lambda: ["FLUSHDB"],
+        lambda: ["LPUSH", k(), v()], lambda: ["RPUSH", k(), "a", "b"],
+        lambda: ["LPOP", k()] + c([[], ["2"], ["0"], ["-1"]]), lambda: ["LRANGE", k(), "0", "-1"],
+        lambda: ["LSET", k(), c(["0", "9"]), "q"], lambda: ["LINSERT", k(), "BEFORE", "a", "z"],
+        lambda: ["LMOVE", k(), k(), "LEFT", "LEFT"], lambda: ["LPOS", k(), "a"],
+        lambda: ["BLPOP", k(), c(["0.02", "-1", "x"])], lambda: ["BLMOVE", k(), k(), "LEFT", "RIGHT", "0.02"],
+        lambda: ["BRPOPLPUSH", k(), k(), "0.02"], lambda: ["BZPOPMIN", k(), "0.02"],
+        lambda: ["HSET", k(), "f", v()], lambda: ["HINCRBY", k(), "f", c(["1", "9223372036854775807"])],
+        lambda: ["HGETALL", k()], lambda: ["HDEL", k(), "f", "g"],
+        lambda: ["SADD", k(), c(["1", "a", "2"])], lambda: ["SREM", k(), "a"], lambda: ["SCARD", k()],
+        lambda: ["SISMEMBER", k(), "1"], lambda: ["SINTERSTORE", k(), k(), k()],
+        lambda: ["ZADD", k()] + c([[], ["NX"], ["XX"], ["GT"], ["CH"], ["INCR"], ["NX", "XX"], ["GT", "LT"]])
+        + [c(["1", "2", "nan", "inf"]), "m"],
+        lambda: ["ZINCRBY", k(), "1", "m"], lambda: ["ZRANGE", k(), "0", "-1", "WITHSCORES"],
+        lambda: ["ZSCORE", k(), "m"], lambda: ["ZUNIONSTORE", k(), "2", k(), k()],
+        lambda: ["XADD", k(), c(["1-1", "2-0", "0-0"]), "f", "v"], lambda: ["XLEN", k()],
+        lambda: ["XRANGE", k(), "-", "+"], lambda: ["GEOADD", k(), "13.36", "38.11", "p"],
+        lambda: ["GEODIST", k(), "p", "q"],
+        lambda: ["SORT", k()] + c([[], ["ALPHA"], ["STORE", "k2"], ["LIMIT", "0", "1"]]),
+        lambda: ["MULTI"], lambda: ["EXEC"], lambda: ["DISCARD"], lambda: ["WATCH", k()], lambda: ["UNWATCH"],
+        lambda: ["EVAL", c(SCRIPTS), "1", k(), v()],
+        lambda: ["EVAL_RO", c(['return redis.call("get",KEYS[1])', 'return redis.call("set",KEYS[1],"x")']), "1", k()],
+        lambda: ["EVALSHA", c(["0" * 40, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"]), "1", k()],
+        lambda: ["SCRIPT", "LOAD", "return 1"], lambda: ["SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"],
+        lambda: ["FUNCTION", "LOAD", "REPLACE", LIBRARY], lambda: ["FUNCTION", "FLUSH"],
+        lambda: ["FCALL", "f1", "1", k(), v()], lambda: ["FCALL_RO", "f1", "1", k(), v()],
+        lambda: ["PING"], lambda: ["ECHO", v()], lambda: ["NOSUCH", "x"], lambda: ["GET"], lambda: ["SET", "k"],
+        lambda: ["CLIENT", "REPLY", c(["ON", "OFF", "SKIP", "BAD"])],
+        lambda: ["SUBSCRIBE", c(["a", "b"])], lambda: ["UNSUBSCRIBE", "a"], lambda: ["PSUBSCRIBE", "p*"],
+        lambda: ["PUNSUBSCRIBE", "p*"], lambda: ["PUBLISH", "a", "m"],
+        lambda: ["HELLO", c(["2", "3", "4"])], lambda: ["RESET"],
+    ]
+    return c(makers)()
+
+
+# --- Running a pipeline ---------------------------------------------------------
+
+def read_until(sock, done, timeout):
+    """Reads until done(bytes) or the peer closes; None after timeout."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while not done(out):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data = sock.recv(1 << 20)
+        except socket.timeout:
+            return None
+        if not data:
+            return out + b"<closed>"
+        out += data
+    return out
+
+
+def run_pipeline(port, proto, requests, nonce, timeout):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        pre = [["SELECT", "0"], ["FLUSHALL"], ["FUNCTION", "FLUSH"], ["SCRIPT", "FLUSH"], ["PING", "ready"]]
+        if proto == 3:
+            pre.insert(0, ["HELLO", "3"])
+        s.sendall(b"".join(encode(r) for r in pre))
+        if read_until(s, lambda b: b.endswith(b"ready\r\n"), timeout) is None:
+            return b"<no answer to the preamble>"
+        tail = [["RESET"], ["PING", nonce]]
+        s.sendall(b"".join(encode(r) for r in requests + tail))
+        end = f"{nonce}\r\n".encode()
+        out = read_until(s, lambda b: b.endswith(end), timeout)
+        return b"<no end within %ds>" % timeout if out is None else HELLO_ID.sub(b"$2\r\nid\r\n:_", out)
+
+
+def data_of(port):
+    """What a target holds after a trial, in a form that does not depend on the
+    child's hash order: per db and key its type, value and whether it expires."""
+    rows = []
+    c = run_suite.Resp(port)
+    try:
+        def q(*args):
+            try:
+                return c.call(*args)
+            except run_suite.RespError as e:
+                return f"error {e}"
+        for db in DBS:
+            q("SELECT", db)
+            for key in KEYS:
+                kind = q("TYPE", key)
+                read = {"string": ("GET",), "list": ("LRANGE", "0", "-1"), "hash": ("HGETALL",),
+                        "set": ("SMEMBERS",), "zset": ("ZRANGE", "0", "-1", "WITHSCORES"),
+                        "stream": ("XRANGE", "-", "+")}.get(kind)
+                val = q(read[0], key, *read[1:]) if read else None
+                if kind == "hash":
+                    val = sorted(zip(val[0::2], val[1::2]))
+                elif kind == "set":
+                    val = sorted(val)
+                rows.append((db, key, kind, repr(val), q("PTTL", key) > 0 if kind != "none" else None))
+        rows.append(("functions", repr(q("FUNCTION", "LIST"))))
+    finally:
+        c.close()
+    return rows
+
+
+def show(requests):
+    return "\n".join("    " + " ".join(a if len(a) < 40 else f"{a[:20]}...({len(a)} bytes)" for a in r)
+                     for r in requests)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=100, help="pipelines per protocol")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max_len", type=int, default=12, help="most requests in one pipeline")
+    ap.add_argument("--protocols", default="2,3")
+    ap.add_argument("--timeout", type=int, default=20, help="seconds a pipeline's replies may take")
+    ap.add_argument("--ports", help="test these nodes (already running) instead of starting a cluster")
+    ap.add_argument("--ref_port", type=int, help="a plain redis-server already running, as the reference")
+    ap.add_argument("--node_bin", type=Path, default=run_suite.REPO / "build/node/anarchoredis")
+    ap.add_argument("--admin_bin", type=Path, default=run_suite.REPO / "build/tools/anarcho-admin")
+    ap.add_argument("--base_port", type=int, default=23500)
+    ap.add_argument("--ref_base_port", type=int, default=23400)
+    ap.add_argument("--work_dir", type=Path)
+    ap.add_argument("--max_diffs", type=int, default=5, help="stop after this many differences")
+    ap.add_argument("--require_env", help="run only if this environment variable is 1 (else exit 77)")
+    args = ap.parse_args()
+    if args.require_env and os.environ.get(args.require_env) != "1":
+        print(f"skipped: set {args.require_env}=1 to run")
+        return 77
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="anarcho-differential-"))
+    started = []
+    try:
+        if args.ref_port:
+            ref_port = args.ref_port
+        else:
+            ref = run_suite.PlainServer(args.ref_base_port, work / "plain")
+            ref.start()
+            started.append(ref)
+            ref_port = ref.port
+        if args.ports:
+            ports = [int(p) for p in args.ports.split(",")]
+        else:
+            cluster = run_suite.Cluster(args.admin_bin, args.node_bin, args.base_port, work / "cluster")
+            cluster.start()
+            started.append(cluster)
+            ports = cluster.ports()
+            for p in ports:
+                run_suite.wait_for(lambda p=p: run_suite.answers(p), 30, f"node on {p}")
+        return check(args, ref_port, ports)
+    finally:
+        for s in reversed(started):
+            s.stop()
+
+
+def check(args, ref_port, ports):
+    rng = random.Random(args.seed)
+    diffs = skipped = trials = 0
+    begin = time.monotonic()
+    for proto in map(int, args.protocols.split(",")):
+        for trial in range(args.trials):
+            requests = [request(rng) for _ in range(rng.randint(2, args.max_len))]
+            nonce = f"end-{proto}-{trial}"
+            want = run_pipeline(ref_port, proto, requests, nonce, args.timeout)
+            want_data = data_of(ref_port)
+            trials += 1
+            for port in ports:
+                got = run_pipeline(port, proto, requests, nonce, args.timeout)
+                if SKIP_MARK in got:
+                    skipped += 1
+                    break
+                problem = None
+                if got != want:
+                    problem = f"replies differ\n  redis: {want[:800]!r}\n  node:  {got[:800]!r}"
+                else:
+                    got_data = data_of(port)
+                    if got_data != want_data:
+                        rows = [f"  redis {w}\n  node  {g}" for w, g in zip(want_data, got_data) if w != g]
+                        problem = "data differs after the pipeline\n" + "\n".join(rows)
+                if problem:
+                    diffs += 1
+                    print(f"DIFFERENCE (RESP{proto}, trial {trial}, node port {port}): {problem}\n"
+                          f"  pipeline:\n{show(requests)}", flush=True)
+                    break
+            if diffs >= args.max_diffs:
+                break
+        if diffs >= args.max_diffs:
+            break
+    print(f"{trials} pipelines against {len(ports)} node(s) and redis-server in {time.monotonic() - begin:.0f} s: "
+          f"{diffs} differed, {skipped} skipped (a documented refusal inside MULTI)")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
