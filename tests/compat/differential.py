@@ -26,6 +26,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -121,6 +122,26 @@ def request(rng):
         lambda: ["SUBSCRIBE", c(["a", "b"])], lambda: ["UNSUBSCRIBE", "a"], lambda: ["PSUBSCRIBE", "p*"],
         lambda: ["PUNSUBSCRIBE", "p*"], lambda: ["PUBLISH", "a", "m"],
         lambda: ["HELLO", c(["2", "3", "4"])], lambda: ["RESET"],
+        # Scripts that touch keys they do not declare, SORT's patterns, reads that write.
+        lambda: ["EVAL", c(['return redis.call("set","k","undeclared")', 'return redis.call("get","n")',
+                            'return redis.call("incr","n")']), "0"],
+        lambda: ["SORT", k(), "BY", c(["nosort", "k*", "n"]), "GET", c(["#", "k2", "*"])],
+        lambda: ["XGROUP", "CREATE", k(), "g", c(["0", "$"])] + c([[], ["MKSTREAM"]]),
+        lambda: ["XREADGROUP", "GROUP", "g", "c1", "COUNT", "2", "STREAMS", k(), c([">", "0"])],
+        lambda: ["XACK", k(), "g", "1-1"], lambda: ["XPENDING", k(), "g"],
+        lambda: ["SETEX", k(), c(["100", "0"]), v()], lambda: ["PSETEX", k(), "100000", v()],
+        lambda: ["GETEX", k(), "PX", "100000"], lambda: ["BITFIELD", k(), "INCRBY", "u8", "0", "300"],
+        lambda: ["BITOP", c(["AND", "NOT"]), k(), k()] + c([[], [k()]]), lambda: ["SMOVE", k(), k(), "1"],
+        lambda: ["SINTERCARD", "2", k(), k()], lambda: ["LMPOP", "2", k(), k(), c(["LEFT", "RIGHT"])],
+        lambda: ["BLMPOP", "0.02", "1", k(), "LEFT", "COUNT", "2"], lambda: ["ZMPOP", "1", k(), "MIN"],
+        lambda: ["ZRANGESTORE", k(), k(), "0", "-1"], lambda: ["DUMP", k()],
+        lambda: ["RESTORE", k(), c(["0", "100000"]), c(["bad", "\x00\x01v\n\x00"])] + c([[], ["REPLACE"]]),
+        lambda: ["CLIENT", c(["SETNAME", "GETNAME"])] + (["nm"] if rng.random() < 0.5 else []),
+        lambda: ["CLIENT", "NO-EVICT", c(["on", "off", "x"])], lambda: ["ACL", "WHOAMI"],
+        lambda: ["AUTH", c(["default", "nouser"]), "x"], lambda: ["FUNCTION", "DELETE", "lib"],
+        lambda: ["FUNCTION", "LIST", "LIBRARYNAME", "l*"], lambda: ["SCRIPT", "FLUSH"],
+        lambda: ["OBJECT", "FREQ", k()], lambda: ["LASTSAVE", "x"], lambda: ["SELECT", "1"],
+        lambda: ["SPUBLISH", "s", "m"], lambda: ["PUBSUB", "NUMSUB", "a"],
     ]
     return c(makers)()
 
@@ -218,6 +239,8 @@ def main():
         return 77
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="anarcho-differential-"))
+    for old in (work / "plain", work / "cluster"):  # a previous run's
+        shutil.rmtree(old, ignore_errors=True)
     started = []
     try:
         if args.ref_port:
