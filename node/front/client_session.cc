@@ -320,6 +320,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     }
     case Route::Action::kForwardStream:
       SendUpstream(args, raw);
+      ProbeAfterSubscribing(r.silent);
       return true;
     case Route::Action::kForwardPushes: {
       // The child answers with as many pushes as it finds channels (an
@@ -334,7 +335,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     }
     case Route::Action::kForwardStreamReply:
       SendUpstream(args, raw);
-      stream_replies_.push_back(r.silent);
+      stream_replies_.push_back(StreamReply{r.silent});
       return true;
     case Route::Action::kStartStream:
       // Once the connection is a stream, no reply tells when the writes
@@ -343,12 +344,26 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       SendUpstream(args, raw);
       slots_.OpenStream();
       expects_.push_back(Expect{Expect::Kind::kStream});
+      ProbeAfterSubscribing(r.silent);
       return true;
     case Route::Action::kForward:
       if (!r.follower_read || !ReadLocally(r, args, raw)) ForwardRequest(r, args, raw);
       return true;
   }
   return true;
+}
+
+// (Un)subscribing on a RESP2 connection is answered with confirmations, or
+// with an error (a channel the user may not use) that CLIENT REPLY OFF drops.
+// The probe after it tells which, and whether the connection is subscribed
+// now; nothing more is routed before its answer.
+void ClientSession::ProbeAfterSubscribing(bool silent) {
+  stream_replies_.push_back(StreamReply{silent, true});
+  to_upstream_.Append(probe_request_);
+  Expect e{Expect::Kind::kProbe};
+  e.unstall = true;
+  expects_.push_back(std::move(e));
+  stalled_ = true;
 }
 
 void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {

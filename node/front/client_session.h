@@ -190,6 +190,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
   void OnPushesEnd(std::string_view bytes);
+  void ProbeAfterSubscribing(bool silent);
   // INFO as this node shows it (with its own section if `node_section`).
   std::string WithNodeInfo(std::string_view bytes, char type, bool node_section) const;
   // A bulk or verbatim string reply with its text rewritten.
@@ -243,9 +244,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool input_closed_ = false;  // protocol error or QUIT: read no more
   bool client_eof_ = false;    // the client sent all it will: answer it, then close
   enum class EndProbe { kNotSent, kSent, kAnswered } end_probe_ = EndProbe::kNotSent;
-  // RESP2 stream: whether the reply of each kForwardStreamReply request not
-  // answered yet is dropped (CLIENT REPLY OFF/SKIP), oldest first.
-  std::deque<bool> stream_replies_;
+  // RESP2 stream: what the requests sent into it still owe, oldest first:
+  // one reply (kForwardStreamReply), or for (un)subscribing an error at most
+  // (the probe after it, ProbeAfterSubscribing, ends that), and whether it is
+  // dropped (CLIENT REPLY OFF/SKIP).
+  struct StreamReply {
+    bool silent = false;
+    bool subscribing = false;
+  };
+  std::deque<StreamReply> stream_replies_;
   // QUIT on a subscribed connection: its reply, once the end probe is answered.
   struct QuitReply {
     std::string reply;

@@ -35,6 +35,11 @@ bool IsPubSubPush(std::string_view bytes) {
   return false;
 }
 
+// The NOPERM of a user who may not PING (the node's probe and end marker).
+bool IsPingRefusal(std::string_view bytes) {
+  return bytes.starts_with("-NOPERM") && bytes.find("'ping'") != std::string_view::npos;
+}
+
 }  // namespace
 
 void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
@@ -118,7 +123,11 @@ void ClientSession::SharedDrained() {
 bool ClientSession::OnStreamValue(std::string_view bytes) {
   const bool probed =
       expects_.size() > 1 && (expects_[1].kind == Expect::Kind::kProbe || expects_[1].kind == Expect::Kind::kEndProbe);
-  auto still_subscribed = [this] {
+  // (Un)subscribing owes an error at most; the probe after it says it owes
+  // nothing more.
+  const bool subscribing = !stream_replies_.empty() && stream_replies_.front().subscribing;
+  auto still_subscribed = [this, subscribing] {
+    if (subscribing) stream_replies_.pop_front();
     const Expect::Kind kind = expects_[1].kind;
     expects_.erase_at(1);
     ProbeAnswered(kind, true);
@@ -132,18 +141,17 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
     stream_replies_.clear();  // answered before the probe (or RESET) was
     return false;
   }
-  // A request's reply, not a push (it comes before any later probe's): Redis
-  // drops it under CLIENT REPLY OFF.
+  // The probe's NOPERM: the client's user may not PING, and Redis checks
+  // that first. The node cannot tell, and keeps the connection subscribed.
+  if (probed && IsPingRefusal(bytes) && (stream_replies_.empty() || subscribing)) return still_subscribed();
+  // A request's reply, not a push (it comes before any later probe's), or a
+  // subscribing request's error: Redis drops it under CLIENT REPLY OFF.
   if (!stream_replies_.empty() && !IsPubSubPush(bytes)) {
-    const bool silent = stream_replies_.front();
+    const bool silent = stream_replies_.front().silent;
     stream_replies_.pop_front();
     if (!silent) slots_.AppendStream(bytes);
     return true;
   }
-  // A NOPERM owed to no request: the client's user may not PING, and Redis
-  // checks that first. The node cannot tell, and keeps the connection
-  // subscribed.
-  if (probed && bytes.starts_with("-NOPERM")) return still_subscribed();
   slots_.AppendStream(bytes);
   return true;
 }
@@ -267,7 +275,7 @@ void ClientSession::OnPush(std::string_view bytes) {
 // request's own, an error (NOPERM for a channel).
 void ClientSession::OnPushesEnd(std::string_view bytes) {
   Expect& e = expects_.front();
-  const bool end = bytes == probe_unsubscribed_ || (bytes.starts_with("-NOPERM") && bytes.find("'ping'") != std::string_view::npos);
+  const bool end = bytes == probe_unsubscribed_ || IsPingRefusal(bytes);
   slots_.SetReply(e.slot, end ? ByteBlock() : ByteBlock(std::string(bytes)));
   slots_.Release(e.slot);
   if (end) {

@@ -373,6 +373,27 @@ TEST_F(GateEdgesTest, Resp3SubscribePushesKeepTheirPlaceAmongReplies) {
                      Req({"HELLO", "3", "AUTH", "noping", "pw"})});
 }
 
+// RESP2: a SUBSCRIBE refused for a channel the user may not use answers with
+// an error instead of confirmations, and subscribes nothing. Under CLIENT
+// REPLY OFF or SKIP the node sent that error (Redis drops it), or took it for
+// a later PING's reply and sent PING's (regressions).
+TEST_F(GateEdgesTest, SubscribeRefusedForAChannelIsAReplyClientReplyDrops) {
+  const std::vector<std::string> setup = {
+      Req({"ACL", "SETUSER", "one", "on", ">pw", "~*", "resetchannels", "&ok", "+@all"}), Req({"AUTH", "one", "pw"})};
+  ExpectSameAsRedis({Req({"CLIENT", "REPLY", "OFF"}), Req({"SUBSCRIBE", "bad"}), Req({"PING", "x"}),
+                     Req({"CLIENT", "REPLY", "ON"}), Req({"PING", "y"})},
+                    "OFF, not subscribed", setup);
+  ExpectSameAsRedis({Req({"CLIENT", "REPLY", "OFF"}), Req({"SUBSCRIBE", "ok"}), Req({"SUBSCRIBE", "bad"}),
+                     Req({"PING", "x"}), Req({"CLIENT", "REPLY", "ON"}), Req({"PING", "y"}), Req({"UNSUBSCRIBE"}),
+                     Req({"PING", "z"})},
+                    "OFF, subscribed", setup);
+  ExpectSameAsRedis({Req({"CLIENT", "REPLY", "SKIP"}), Req({"SUBSCRIBE", "bad"}), Req({"PING", "x"}),
+                     Req({"SUBSCRIBE", "ok"}), Req({"PSUBSCRIBE", "p*"}), Req({"SUBSCRIBE", "bad", "ok"}),
+                     Req({"PING", "y"}), Req({"UNSUBSCRIBE", "ok"}), Req({"GET", "k"}), Req({"PUNSUBSCRIBE"}),
+                     Req({"GET", "k"})},
+                    "SKIP", setup);
+}
+
 // RESET ends a RESP2 stream when its reply arrives: what follows it is
 // routed only then. A SUBSCRIBE pipelined right after it opened a second
 // stream over the first, and the connection got no reply at all (a hang;
