@@ -6,8 +6,9 @@ Each trial starts from FLUSHALL and FUNCTION FLUSH on one fresh connection
 (RESP2 or RESP3), sends a random pipeline of 2..--max_len requests drawn from
 the table below (data types, no-op writes, expiry, SELECT/MOVE/SWAPDB/COPY,
 MULTI/WATCH, scripts and functions, blocking commands with short timeouts,
-CLIENT REPLY, pub/sub, RESET, HELLO, wrong arity and unknown commands), then
-RESET and PING <nonce>, and reads until the nonce comes back: a node that
+CLIENT REPLY, pub/sub, RESET, HELLO, wrong arity and unknown commands), a
+quarter of them as a user with two channels and no PING (ACL errors), then
+RESET and ECHO <nonce>, and reads until the nonce comes back: a node that
 stops answering is a difference too. After the pipeline every target's data
 (types, values, whether a key has an expiry, the function libraries) is read
 and compared. The cluster's members are checked through their own ports, so a
@@ -119,7 +120,7 @@ def request(rng):
         lambda: ["FCALL", "f1", "1", k(), v()], lambda: ["FCALL_RO", "f1", "1", k(), v()],
         lambda: ["PING"], lambda: ["ECHO", v()], lambda: ["NOSUCH", "x"], lambda: ["GET"], lambda: ["SET", "k"],
         lambda: ["CLIENT", "REPLY", c(["ON", "OFF", "SKIP", "BAD"])],
-        lambda: ["SUBSCRIBE", c(["a", "b"])], lambda: ["UNSUBSCRIBE", "a"], lambda: ["PSUBSCRIBE", "p*"],
+        lambda: ["SUBSCRIBE", c(["a", "b"])], lambda: ["UNSUBSCRIBE", "a"], lambda: ["PSUBSCRIBE", c(["p*", "q*"])],
         lambda: ["PUNSUBSCRIBE", "p*"], lambda: ["PUBLISH", "a", "m"],
         lambda: ["HELLO", c(["2", "3", "4"])], lambda: ["RESET"],
         # Scripts that touch keys they do not declare, SORT's patterns, reads that write.
@@ -167,15 +168,24 @@ def read_until(sock, done, timeout):
     return out
 
 
-def run_pipeline(port, proto, requests, nonce, timeout):
+# A user with few channels and without PING (the node's probe): what a
+# subscribed connection owes is then told by errors.
+RESTRICTED_USER = ["ACL", "SETUSER", "fz", "reset", "on", ">pw", "~*", "resetchannels", "&a", "&p*", "+@all",
+                   "-ping", "-client|id"]
+
+
+def run_pipeline(port, proto, requests, nonce, timeout, restricted=False):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        pre = [["SELECT", "0"], ["FLUSHALL"], ["FUNCTION", "FLUSH"], ["SCRIPT", "FLUSH"], ["PING", "ready"]]
+        pre = [["SELECT", "0"], ["FLUSHALL"], ["FUNCTION", "FLUSH"], ["SCRIPT", "FLUSH"], RESTRICTED_USER]
+        if restricted:
+            pre.append(["AUTH", "fz", "pw"])
         if proto == 3:
-            pre.insert(0, ["HELLO", "3"])
+            pre.append(["HELLO", "3"])
+        pre.append(["ECHO", "ready"])
         s.sendall(b"".join(encode(r) for r in pre))
         if read_until(s, lambda b: b.endswith(b"ready\r\n"), timeout) is None:
             return b"<no answer to the preamble>"
-        tail = [["RESET"], ["PING", nonce]]
+        tail = [["RESET"], ["ECHO", nonce]]  # RESET: back to RESP2, unsubscribed, the default user
         s.sendall(b"".join(encode(r) for r in requests + tail))
         end = f"{nonce}\r\n".encode()
         out = read_until(s, lambda b: b.endswith(end), timeout)
@@ -272,12 +282,13 @@ def check(args, ref_port, ports):
     for proto in map(int, args.protocols.split(",")):
         for trial in range(args.trials):
             requests = [request(rng) for _ in range(rng.randint(2, args.max_len))]
+            restricted = rng.random() < 0.25
             nonce = f"end-{proto}-{trial}"
-            want = run_pipeline(ref_port, proto, requests, nonce, args.timeout)
+            want = run_pipeline(ref_port, proto, requests, nonce, args.timeout, restricted)
             want_data = data_of(ref_port)
             trials += 1
             for port in ports:
-                got = run_pipeline(port, proto, requests, nonce, args.timeout)
+                got = run_pipeline(port, proto, requests, nonce, args.timeout, restricted)
                 if SKIP_MARK in got:
                     skipped += 1
                     break
@@ -291,7 +302,8 @@ def check(args, ref_port, ports):
                         problem = "data differs after the pipeline\n" + "\n".join(rows)
                 if problem:
                     diffs += 1
-                    print(f"DIFFERENCE (RESP{proto}, trial {trial}, node port {port}): {problem}\n"
+                    user = ", user fz" if restricted else ""
+                    print(f"DIFFERENCE (RESP{proto}{user}, trial {trial}, node port {port}): {problem}\n"
                           f"  pipeline:\n{show(requests)}", flush=True)
                     break
             if diffs >= args.max_diffs:
