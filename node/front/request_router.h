@@ -87,7 +87,9 @@ struct RouteDetail {
 struct Route {
   enum class Action {
     kForward,        // to the upstream; its reply takes a slot (kept in order)
-    kForwardStream,  // to the upstream; replies arrive in the subscribed stream
+    // RESP2 (un)subscribing in the stream: to the upstream; its confirmations
+    // (or error) arrive in the stream, and the session probes after it.
+    kForwardStream,
     // RESP3 (un)subscribing: to the upstream; answered with pushes (or an
     // error), whose end the session marks so that no later reply overtakes them.
     kForwardPushes,
