@@ -362,6 +362,17 @@ TEST_F(SingleNodeTest, BadInputGetsRedisErrorsAndTheServerLives) {
   EXPECT_EQ(c.Call({"GET", "still"}).AsString(), "alive");
 }
 
+// What the node and a plain redis-server answer to the same bytes, each on a
+// new connection read by `read`.
+template <typename Read>
+auto BothAnswer(int node_port, int ref_port, std::string_view bytes, Read read) {
+  Client n(node_port);
+  Client p(ref_port);
+  n.Send(bytes);
+  p.Send(bytes);
+  return std::make_pair(read(n), read(p));
+}
+
 // Regression: the node sent the protocol error that ends a connection even
 // while CLIENT REPLY OFF or SKIP silenced it; Redis sends nothing for it and
 // closes once the replies before it are written.
@@ -371,12 +382,7 @@ TEST_F(SingleNodeTest, ProtocolErrorUnderClientReplyOffIsSilent) {
                                   "PING\r\nCLIENT REPLY SKIP\r\n*x\r\n",
                                   "PING\r\nCLIENT REPLY SKIP\r\nPING\r\n*1\r\nx\r\n",
                                   "CLIENT REPLY OFF\r\nCLIENT REPLY ON\r\n*abc\r\n"}) {
-    Client n(node_->port());
-    Client p(ref.port());
-    n.Send(bytes);
-    p.Send(bytes);
-    auto got = n.ReadUntilClosed();
-    auto want = p.ReadUntilClosed();
+    auto [got, want] = BothAnswer(node_->port(), ref.port(), bytes, [](Client& c) { return c.ReadUntilClosed(); });
     ASSERT_TRUE(got && want) << bytes;
     EXPECT_EQ(*got, *want) << bytes;
   }
@@ -398,16 +404,11 @@ TEST_F(SingleNodeTest, RequestOfMoreThanAMillionArgumentsRunsAsInRedis) {
     const std::string m = std::to_string(i);
     absl::StrAppend(&request, "$", m.size(), "\r\n", m, "\r\n");
   }
-  Client n(node_->port());
-  Client p(ref.port());
-  n.Send(request);
-  p.Send(request);
-  auto got = n.ReadRaw();
-  auto want = p.ReadRaw();
+  auto [got, want] = BothAnswer(node_->port(), ref.port(), request, [](Client& c) { return c.ReadRaw(); });
   ASSERT_TRUE(got && want);
   EXPECT_EQ(*got, *want);
   EXPECT_EQ(*got, absl::StrCat(":", kMembers, "\r\n"));
-  EXPECT_EQ(n.Call({"SCARD", "big"}).integer, kMembers);
+  EXPECT_EQ(Client(node_->port()).Call({"SCARD", "big"}).integer, kMembers);
   // Past INT_MAX it is still Redis's error.
   Client m(node_->port());
   m.Send("*2147483648\r\n");
