@@ -25,15 +25,17 @@ void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bo
     self->Flush();
   };
   if (!authenticated_) return answer(ErrorReply("NOAUTH Authentication required."));
-  if (!UsersInUse()) return server_.NodeCommand(args, router_.proto(), id_, std::move(answer));
+  // The protocol as the request found it (a HELLO or RESET after it changes it at once).
+  const int proto = router_.proto();
+  if (!UsersInUse()) return server_.NodeCommand(args, proto, id_, std::move(answer));
   // The node acts with its own user's rights: the client's user must have them.
   auto owned = std::make_shared<std::vector<std::string>>(args.begin(), args.end());
-  server_.CheckPermission(user_, args, [weak = weak_from_this(), owned, answer](std::string denied) {
+  server_.CheckPermission(user_, args, [weak = weak_from_this(), owned, answer, proto](std::string denied) {
     auto self = weak.lock();
     if (!self) return;
     if (!denied.empty()) return answer(self->ErrorReply(denied));
     const std::vector<std::string_view> views(owned->begin(), owned->end());
-    self->server_.NodeCommand(views, self->router_.proto(), self->id_, answer);
+    self->server_.NodeCommand(views, proto, self->id_, answer);
   });
 }
 

@@ -224,7 +224,9 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else if (e.tag == ReplyTag::kAclLog && type == '*') {
     slots_.SetReply(e.slot, AclLogForClients(bytes, [this](int64_t id) { return server_.SessionAddresses(id); }));
   } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
-    slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, router_.proto()));
+    // A map or an array as the child answered it: a RESET or HELLO pipelined
+    // after it has already changed the router's protocol.
+    slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, type == '%' ? 3 : 2));
   } else if (!big.empty()) {
     slots_.SetReply(e.slot, std::move(big));
   } else {

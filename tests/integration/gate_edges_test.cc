@@ -394,6 +394,14 @@ TEST_F(GateEdgesTest, SubscribeRefusedForAChannelIsAReplyClientReplyDrops) {
                     "SKIP", setup);
 }
 
+// CONFIG GET's reply (rewritten by the node for `port` and `bind`) is a map
+// or an array as the connection's protocol was when it ran: a RESET or HELLO
+// pipelined after it turned a RESP3 map into an array (regression).
+TEST_F(GateEdgesTest, ConfigGetKeepsTheProtocolItRanIn) {
+  ExpectSameAsRedis({Req({"CONFIG", "GET", "maxmemory"}), Req({"RESET"}), Req({"CONFIG", "GET", "maxmemory"})},
+                    "RESP3, then RESET", {Req({"HELLO", "3"})});
+}
+
 // RESET ends a RESP2 stream when its reply arrives: what follows it is
 // routed only then. A SUBSCRIBE pipelined right after it opened a second
 // stream over the first, and the connection got no reply at all (a hang;
