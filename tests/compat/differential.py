@@ -142,7 +142,27 @@ def request(rng):
         lambda: ["AUTH", c(["default", "nouser"]), "x"], lambda: ["FUNCTION", "DELETE", "lib"],
         lambda: ["FUNCTION", "LIST", "LIBRARYNAME", "l*"], lambda: ["SCRIPT", "FLUSH"],
         lambda: ["OBJECT", "FREQ", k()], lambda: ["LASTSAVE", "x"], lambda: ["SELECT", "1"],
-        lambda: ["SPUBLISH", "s", "m"], lambda: ["PUBSUB", "NUMSUB", "a"],
+        lambda: ["SPUBLISH", "s", "m"],
+        # Connection and introspection commands the node answers or rewrites
+        # itself. (Not BCAST tracking: Redis sends its invalidations once per
+        # event loop turn, so whether a RESET later in the same read stops
+        # them depends on how the input was split.)
+        lambda: ["CLIENT", "TRACKING", c(["ON", "OFF"])] + c([[], ["OPTIN"], ["OPTOUT"], ["OPTIN", "OPTOUT"],
+                                                            ["REDIRECT", "999"], ["PREFIX", "k"], ["NOLOOP"]]),
+        lambda: ["CLIENT", "CACHING", c(["yes", "no", "x"])], lambda: ["CLIENT", "TRACKINGINFO"],
+        lambda: ["CLIENT", "GETREDIR"], lambda: ["CLIENT", "UNPAUSE"], lambda: ["CLIENT", "NOSUCH"], lambda: ["CLIENT"],
+        lambda: ["COMMAND", "GETKEYS"] + c([["SET", "a", "b"], ["EVAL", "x", "2", "a", "b"], ["SORT", "a", "STORE", "b"],
+                                           ["MSET", "a"], ["GET"], ["NOSUCH"], ["XREAD", "STREAMS", "a", "b", "0", "0"],
+                                           ["ZUNIONSTORE", "d", "2", "a", "b"], ["LMPOP", "2", "a", "b", "LEFT"],
+                                           ["MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b"],
+                                           ["GEORADIUS", "a", "1", "2", "3", "m", "STORE", "b"]]),
+        lambda: ["COMMAND", "COUNT"], lambda: ["COMMAND", "INFO", c(["get", "nosuch", "eval"])],
+        lambda: ["COMMAND", "GETKEYSANDFLAGS", "LMOVE", "a", "b", "LEFT", "RIGHT"],
+        lambda: ["OBJECT", c(["HELP", "REFCOUNT", "NOSUCH"]), k()],
+        lambda: ["CONFIG", "GET", c(["maxmemory", "notify-keyspace-events", "nosuch*", "busy-reply-threshold"])],
+        lambda: ["ECHO"], lambda: ["PING", "a", "b"], lambda: ["SELECT"],
+        lambda: ["LATENCY", "LATEST"], lambda: ["MEMORY", "NOSUCH"], lambda: ["SWAPDB", "1", "1"],
+        lambda: ["RANDOMKEY", "x"], lambda: ["KEYS", "nomatch*"], lambda: ["SCAN", "0", "MATCH", "zz*"], lambda: ["PUBSUB", "NUMSUB", "a"],
     ]
     return c(makers)()
 
@@ -162,6 +182,8 @@ def read_until(sock, done, timeout):
             data = sock.recv(1 << 20)
         except socket.timeout:
             return None
+        except ConnectionResetError:  # closed with requests unread
+            return out + b"<closed>"
         if not data:
             return out + b"<closed>"
         out += data
