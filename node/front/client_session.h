@@ -290,7 +290,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // which of them to log if EXEC runs them (see Expect::exec_logged).
   size_t tx_queued_ = 0;
   std::vector<std::pair<size_t, std::vector<std::string>>> tx_logged_;
-  // The RESP2 probe (PING <random token>) and its two possible replies.
+  // The RESP2 probe (PING <random token>) and its two possible replies; after
+  // RESP3 (un)subscribing, the same PING marks the end of its pushes.
   std::string probe_request_, probe_subscribed_, probe_unsubscribed_;
   // The user the connection runs as, and whether it authenticated (as Redis
   // tracks them: a change of the user's password leaves both as they are).
