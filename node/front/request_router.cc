@@ -70,6 +70,14 @@ bool InfoShowsNodeSection(std::span<const std::string_view> args) {
   return false;
 }
 
+namespace {
+
+ReplyTag InfoTag(std::span<const std::string_view> args) {
+  return InfoShowsNodeSection(args) ? ReplyTag::kInfo : ReplyTag::kInfoSections;
+}
+
+}  // namespace
+
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
@@ -181,15 +189,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
       if (in_multi_) {
         return Refuse("ERR (P|S)SUBSCRIBE inside MULTI is not supported by anarchoredis");
       }
-      Route r = Forward();
-      if (proto_ == 3) {
-        subscribed3_ = true;
-        r.action = Route::Action::kForwardPushes;  // RESP3: replies are pushes, out of band
-      } else {
-        stream_ = true;
-        r.action = Route::Action::kStartStream;
-      }
-      return r;
+      return Subscribe();
     }
     case CommandClass::kPassThrough:
       return PassThrough(name, args, ctx);
@@ -245,15 +245,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   }
   if (name == "quit") return Answer("+OK\r\n", true);
   if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_ && ArityHolds(*spec, args)) {
-    Route r = Forward();
-    if (proto_ == 3) {
-      subscribed3_ = true;
-      r.action = Route::Action::kForwardPushes;
-    } else {
-      stream_ = true;
-      r.action = Route::Action::kStartStream;
-    }
-    return r;
+    return Subscribe();
   }
   if (name == "hello") {
     Route r = Forward();
@@ -268,7 +260,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     // their blocked clients, stats and errors are there), this node's
     // # Anarchoredis in place of the leader's.
     Route r = Forward();
-    r.tag = InfoShowsNodeSection(args) ? ReplyTag::kInfo : ReplyTag::kInfoSections;
+    r.tag = InfoTag(args);
     return r;
   }
   if (name == "config") {
@@ -298,6 +290,19 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   return r;
 }
 
+// (P|S)SUBSCRIBE or an UNSUBSCRIBE outside a RESP2 stream.
+Route RequestRouter::Subscribe() {
+  Route r = Forward();
+  if (proto_ == 3) {
+    subscribed3_ = true;
+    r.action = Route::Action::kForwardPushes;  // RESP3: replies are pushes, out of band
+  } else {
+    stream_ = true;
+    r.action = Route::Action::kStartStream;
+  }
+  return r;
+}
+
 // RESP2, subscribed: Redis accepts only these; for anything else the node must
 // first learn whether the connection is still subscribed (an UNSUBSCRIBE may
 // have ended it), because that decides whether the command runs at all.
@@ -318,8 +323,8 @@ Route RequestRouter::Stream(std::string_view name, std::span<const std::string_v
   // Redis runs there; an unknown command (unknown in either state); and,
   // the connection known to be subscribed, anything else, which Redis then
   // refuses before it runs (after its own checks: arity, subcommand, ACL),
-  // so nothing runs outside the gate.
-  if (subscribing) known_subscribed_ = false;  // the state changes with it: a probe says how
+  // so nothing runs outside the gate. (The state (un)subscribing leaves is
+  // what the probe the session sends after it says.)
   Route r = Forward();
   // (Un)subscribing answers with pushes, which Redis sends even under
   // CLIENT REPLY OFF; the rest, or a wrong arity, with one reply.
@@ -404,7 +409,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     // include writes not yet acknowledged. Its reply still leaves only once
     // this node's leadership is confirmed.
     Route r = Forward({}, in_multi_);
-    r.tag = InfoShowsNodeSection(args) ? ReplyTag::kInfo : ReplyTag::kInfoSections;
+    r.tag = InfoTag(args);
     return r;
   }
   if (name == "config" && args.size() > 1 && Lower(args[1]) == "get") {

@@ -209,6 +209,7 @@ class RequestRouter {
   Route ClientReply(std::span<const std::string_view> args);
   Route Client(std::string_view sub, std::span<const std::string_view> args);
   Route Transaction(std::string_view name, const RouteContext& ctx);
+  Route Subscribe();
   Route Stream(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Forwarding(std::string_view name, std::span<const std::string_view> args, const CommandSpec* spec,
                    const RouteContext& ctx);
@@ -245,7 +246,7 @@ class RequestRouter {
   bool multi_selects_ = false;
   int selecting_ = -1;           // kSelect: the db once SELECT succeeded
   bool stream_ = false;          // RESP2: the connection subscribed; replies are a stream
-  bool known_subscribed_ = false;  // a probe said so, and no (un)subscribe was sent since
+  bool known_subscribed_ = false;  // a probe said so (one follows each (un)subscribe, answered before more is routed)
   bool subscribed3_ = false;     // RESP3: subscribed (pushes), commands still allowed
   bool reply_off_ = false;       // CLIENT REPLY OFF
   bool skip_next_ = false;       // CLIENT REPLY SKIP: the next command's reply is dropped
