@@ -26,6 +26,13 @@
 
 namespace node {
 
+// A request a client ran on the leader's child that changed state the stream
+// does not carry: the node logs it as a node entry, run in database `db`.
+struct LoggedRequest {
+  std::vector<std::string> args;
+  int db = 0;
+};
+
 class LoggedState {
  public:
   // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, ACL SETUSER/DELUSER,

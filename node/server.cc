@@ -272,6 +272,9 @@ void Server::StopStream() {
 void Server::EndLeaderEpoch(const std::string& error) {
   DrainGate();  // replies released before the end were right to leave
   gate_.Reset();
+  ++leader_epoch_;
+  follows_.clear();
+  asking_.clear();
   EndLeadershipChecks();
   if (shared_link_) LoseSharedRequests(shared_link_->Close(), error);
   AbortSessions(error);
@@ -288,6 +291,11 @@ void Server::OnEffects(EffectRun&& run) {
 // entries (group commit), at most kProposeBudget bytes of them, so that one
 // log write never holds back heartbeats for long; the rest waits one Ready.
 void Server::ProposePending() {
+  ProposeStream();
+  ProposeFollows();
+}
+
+void Server::ProposeStream() {
   if (!leader_ready_ || batcher_.end_offset() <= batcher_.taken_offset()) return;
   // During a leadership transfer, or once the core stopped leading (the host
   // learns it at the next Ready), proposals would be refused. The effects wait
@@ -308,6 +316,7 @@ void Server::ProposePending() {
   std::vector<std::string> payloads;
   std::optional<size_t> marked;  // the entry a mark waits for
   size_t last_stream = 0;        // the last entry of the stream (a mark's follower may come after it)
+  std::vector<std::pair<size_t, gate::SlotId>> followed;  // the last payload of a Follow, its slot
   for (pb::EffectBatch& e : entries) {
     e.set_stream_id(stream_id_);
     last_stream = payloads.size();
@@ -315,6 +324,11 @@ void Server::ProposePending() {
     if (mark_ && !marked && e.stream_end() == mark_->offset && !e.continued()) {
       marked = payloads.size() - 1;
       if (!mark_->follow.empty()) payloads.push_back(mark_->follow);
+    }
+    while (!e.continued() && !follows_.empty() && follows_.front().offset <= e.stream_end()) {
+      for (std::string& p : follows_.front().payloads) payloads.push_back(std::move(p));
+      followed.emplace_back(payloads.size() - 1, follows_.front().slot);
+      follows_.pop_front();
     }
   }
   const size_t count = payloads.size();
@@ -328,6 +342,7 @@ void Server::ProposePending() {
   }
   gate_.Proposed(entries.back().stream_end());
   const uint64_t first = rlog_->last_index() + 1 - count;
+  for (const auto& [pos, slot] : followed) gate_.WaitForEntry(slot, first + pos);
   last_stream_entry_ = {first + last_stream, entries.back().stream_end()};
   if (marked) {
     Mark m = std::move(*mark_);
@@ -337,22 +352,70 @@ void Server::ProposePending() {
   if (batcher_.has_effects()) rlog_->Kick();  // the rest goes with the next Ready
 }
 
-uint64_t Server::LogCommand(const std::vector<std::string>& args) {
-  if (!is_leader_ || !rlog_->accepting_proposals()) return 0;
-  std::vector<std::string_view> views(args.begin(), args.end());
-  pb::EffectBatch batch;  // no stream id: a node entry, applied by every member
-  std::string commands;
-  const std::vector<std::string> for_child = LoggedState::ForChild(views);
-  if (for_child.size() != views.size()) {
+bool Server::LogAfterEffects(std::vector<LoggedRequest> requests, gate::SlotId slot) {
+  if (!is_leader_ || !rlog_->accepting_proposals()) return false;
+  Follow f{.slot = slot};
+  for (const LoggedRequest& r : requests) {
+    std::vector<std::string_view> views(r.args.begin(), r.args.end());
+    pb::EffectBatch batch;  // no stream id: a node entry, applied by every member
+    std::string commands;
+    const std::vector<std::string> for_child = LoggedState::ForChild(views);
+    if (for_child.size() != views.size()) {
+      resp::AppendCommand(&commands, views);
+      batch.set_node_request(std::exchange(commands, {}));
+      views.assign(for_child.begin(), for_child.end());
+    }
     resp::AppendCommand(&commands, views);
-    batch.set_node_request(std::exchange(commands, {}));
-    views.assign(for_child.begin(), for_child.end());
+    batch.set_commands(std::move(commands));
+    batch.set_command_count(1);
+    batch.set_db(r.db);
+    batch.set_end_db(r.db);
+    f.payloads.push_back(batch.SerializeAsString());
   }
-  resp::AppendCommand(&commands, views);
-  batch.set_commands(std::move(commands));
-  batch.set_command_count(1);
-  if (!rlog_->Propose(batch.SerializeAsString()).ok()) return 0;
-  return rlog_->last_index();
+  gate_.HoldForEntry(slot);  // until the entries are proposed
+  asking_.push_back(std::move(f));
+  if (asking_.size() == 1) AskFollowOffset(leader_epoch_);
+  return true;
+}
+
+// One ROLE at a time on the control link, for the oldest entries waiting: the
+// answers come in order, so follows_ stays in the order of offsets.
+void Server::AskFollowOffset(uint64_t epoch) {
+  control_.Call({"ROLE"}, [this, epoch](const resp::Value& v) {
+    if (epoch != leader_epoch_ || asking_.empty()) return;  // the leadership ended meanwhile
+    if (v.type == resp::Type::kError) {
+      // BUSY while a script runs: ask again shortly.
+      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
+      retry->async_wait([this, epoch, retry](const asio::error_code& ec) {
+        if (!ec && state_ == State::kRunning && epoch == leader_epoch_ && !asking_.empty()) AskFollowOffset(epoch);
+      });
+      return;
+    }
+    absl::StatusOr<uint64_t> offset = MasterOffset(v);
+    if (!offset.ok()) return;  // no longer the master: the epoch ends with the leadership
+    asking_.front().offset = *offset;
+    follows_.push_back(std::move(asking_.front()));
+    asking_.pop_front();
+    if (!asking_.empty()) AskFollowOffset(epoch);
+    ProposeFollows();
+  });
+}
+
+void Server::ProposeFollows() {
+  while (!follows_.empty() && follows_.front().offset <= batcher_.taken_offset() && leader_ready_ &&
+         rlog_->accepting_proposals() && !ProposalsPaused()) {
+    Follow f = std::move(follows_.front());
+    follows_.pop_front();
+    if (auto s = rlog_->ProposeBatch(std::move(f.payloads)); !s.ok()) {
+      // The reply waits for an entry that will not come: this leadership ends
+      // (as a refused proposal of effects ends it), and the client gets UNKNOWN.
+      Log(LogComponent::kNode, LogLevel::kWarning, "proposal refused: %s", s.ToString());
+      if (is_leader_) RebuildChild(absl::StrCat("a proposal was refused: ", s.message()));
+      return;
+    }
+    gate_.WaitForEntry(f.slot, rlog_->last_index());
+    GateChanged();
+  }
 }
 
 void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -148,10 +149,14 @@ class Server {
   // Kills a gone client's child connection, then learns a covering offset.
   void KillChildClient(int64_t child_client_id, gate::CoverId cover);
   void SessionClosed(gate::SessionId session);
-  // Logs a command that changes state the child's stream does not carry
-  // (SCRIPT LOAD): every member's child runs it when the entry commits.
-  // Returns the entry's index, 0 if this node cannot propose now.
-  uint64_t LogCommand(const std::vector<std::string>& args);
+  // Logs requests the leader's child ran that changed state its stream does
+  // not carry (SCRIPT LOAD, CONFIG SET, XREADGROUP's reads of pending
+  // entries) as node entries, which every member's child runs. They are
+  // proposed right after the stream's effects up to the offset a ROLE
+  // returns, asked once their replies arrived: after the requests' own
+  // effects, as the leader's child ran them. `slot`'s reply waits for their
+  // commit. False if this node cannot propose now.
+  bool LogAfterEffects(std::vector<LoggedRequest> requests, gate::SlotId slot);
   // The node's own commands (ANARCHO.*, SHUTDOWN, CLIENT KILL, INFO without a
   // leader), answered here; `proto` is the client's, `caller` its session.
   // `reply` may run later (ANARCHO.SNAPSHOT waits for the snapshot).
@@ -225,6 +230,11 @@ class Server {
   void OnApplied(uint64_t index);
   void OnEffects(EffectRun&& run);
   void ProposePending();
+  void ProposeStream();
+  // Proposes the node entries (LogAfterEffects) whose offset the proposed
+  // stream reached.
+  void ProposeFollows();
+  void AskFollowOffset(uint64_t epoch);
   void AdvanceCommitted(uint64_t offset);
   void CheckLeaderReady();
   void Promote();
@@ -415,6 +425,16 @@ class Server {
     uint64_t end = 0;  // stream offset
   } last_stream_entry_;            // the state the leader's child holds, in log terms
   std::optional<Mark> mark_;
+  // Node entries to propose once the stream is proposed up to `offset`
+  // (LogAfterEffects), in the order their ROLEs answered; those whose offset
+  // is not known yet wait in asking_.
+  struct Follow {
+    uint64_t offset = 0;
+    std::vector<std::string> payloads;
+    gate::SlotId slot = 0;
+  };
+  std::deque<Follow> follows_, asking_;
+  uint64_t leader_epoch_ = 0;  // counts EndLeaderEpoch: a ROLE asked before one is stale
   asio::steady_timer quiet_timer_;
   asio::steady_timer handover_timer_;
   asio::steady_timer drain_timer_;

@@ -366,6 +366,16 @@ void ClientSession::ProbeAfterSubscribing(bool silent) {
   stalled_ = true;
 }
 
+LoggedRequest ClientSession::LoggedOf(Route& r, std::span<const std::string_view> args) const {
+  LoggedRequest logged{.db = router_.request_db()};
+  if (r.detail && !r.detail->logged.empty()) {
+    logged.args = std::move(r.detail->logged);
+  } else {
+    logged.args.assign(args.begin(), args.end());
+  }
+  return logged;
+}
+
 void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
   const bool shared = UsesSharedLink(r, raw);
   if (!shared && !shared_.expects.empty()) {
@@ -389,14 +399,14 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     }
     if (r.request.kind == gate::Kind::kExec) {
       if (!tx_logged_.empty()) {
-        e.Detail().exec_logged = std::make_shared<const std::vector<std::pair<size_t, std::vector<std::string>>>>(
-            std::move(tx_logged_));
+        e.Detail().exec_logged =
+            std::make_shared<const std::vector<std::pair<size_t, LoggedRequest>>>(std::move(tx_logged_));
       }
       tx_queued_ = 0;
       tx_logged_.clear();
     }
     if (r.queued) {
-      if (r.tag == ReplyTag::kLog) tx_logged_.emplace_back(tx_queued_, std::vector<std::string>(args.begin(), args.end()));
+      if (r.tag == ReplyTag::kLog) tx_logged_.emplace_back(tx_queued_, LoggedOf(r, args));
       ++tx_queued_;
       r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
       e.gate_slot = gate.Queue(id_, r.request, e.slot);
@@ -429,7 +439,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   e.data = !r.no_data;
   upstream_data_ += e.data;
   forwarded_this_batch_ |= e.data && !r.follower_read;  // a write (or a read only the leader serves)
-  if (r.tag == ReplyTag::kLog) e.Detail().logged = std::make_shared<const std::vector<std::string>>(args.begin(), args.end());
+  if (r.tag == ReplyTag::kLog) e.Detail().logged = std::make_shared<const LoggedRequest>(LoggedOf(r, args));
   if (r.tag == ReplyTag::kHello) {
     int64_t proto = 0;
     if (args.size() > 1 && ParseRedisInt(args[1], &proto)) e.Detail().hello_proto = static_cast<int>(proto);

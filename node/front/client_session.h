@@ -31,6 +31,7 @@
 #include "node/front/reply_slots.h"
 #include "node/front/request_router.h"
 #include "node/gate/consistency_gate.h"
+#include "node/logged_state.h"
 #include "node/output_queue.h"
 #include "node/read_buffer.h"
 #include "node/ring_queue.h"
@@ -95,11 +96,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string auth_user;  // ReplyTag::kAuth or kHello: the user it authenticates as
     std::string acl_user;   // ReplyTag::kAclGetUser: the user asked about
     int64_t count = 0;      // ReplyTag::kSlowlog: the entries the client asked for
-    // ReplyTag::kLog: the request, to log once it succeeded.
-    std::shared_ptr<const std::vector<std::string>> logged;
-    // EXEC: the queued requests to log, by position in the transaction, if
-    // EXEC ran them successfully.
-    std::shared_ptr<const std::vector<std::pair<size_t, std::vector<std::string>>>> exec_logged;
+    // ReplyTag::kLog: what to log once it succeeded.
+    std::shared_ptr<const LoggedRequest> logged;
+    // EXEC: what to log of the queued requests, by position in the
+    // transaction, if EXEC ran them successfully.
+    std::shared_ptr<const std::vector<std::pair<size_t, LoggedRequest>>> exec_logged;
     std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
   };
   // What an upstream reply answers.
@@ -198,7 +199,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                  const std::function<std::string(const std::string&)>& rewrite);
   // Logs `logged` (a request that succeeded and changed state the stream does
   // not carry); the reply of `e` waits for that entry. False if it could not.
-  bool LogForReply(const Expect& e, const std::vector<std::string>& logged);
+  // What a kLog route logs: its RouteDetail's `logged`, or the request itself.
+  LoggedRequest LoggedOf(Route& r, std::span<const std::string_view> args) const;
+  void LogForReply(const Expect& e, std::vector<LoggedRequest> logged);
   static gate::Outcome ReplyOutcome(bool ok, std::string_view bytes);
   void WriteUpstream();
 
@@ -289,7 +292,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The open transaction (leader only): how many requests were queued, and
   // which of them to log if EXEC runs them (see Expect::exec_logged).
   size_t tx_queued_ = 0;
-  std::vector<std::pair<size_t, std::vector<std::string>>> tx_logged_;
+  std::vector<std::pair<size_t, LoggedRequest>> tx_logged_;
   // The RESP2 probe (PING <random token>) and its two possible replies; after
   // RESP3 (un)subscribing, the same PING marks the end of its pushes.
   std::string probe_request_, probe_subscribed_, probe_unsubscribed_;

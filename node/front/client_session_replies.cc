@@ -232,16 +232,18 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else {
     slots_.SetReply(e.slot, std::string(bytes));
   }
-  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, *d.logged);
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, {*d.logged});
   if (d.exec_logged && type == '*' && e.gate_slot != 0) {
     // EXEC ran: log what it ran successfully, in order.
     resp::Value v;
     size_t consumed = 0;
     std::string error;
     if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) {
+      std::vector<LoggedRequest> ran;
       for (const auto& [pos, logged] : *d.exec_logged) {
-        if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError && !LogForReply(e, logged)) break;
+        if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError) ran.push_back(logged);
       }
+      if (!ran.empty()) LogForReply(e, std::move(ran));
     }
   }
   if (e.gate_slot != 0) {
@@ -296,14 +298,12 @@ gate::Outcome ClientSession::ReplyOutcome(bool ok, std::string_view bytes) {
                                                                        : gate::Outcome::kError;
 }
 
-bool ClientSession::LogForReply(const Expect& e, const std::vector<std::string>& logged) {
-  const uint64_t index = server_.LogCommand(logged);
-  if (index == 0) {
-    slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the change was not made durable, retry"));
-    return false;
-  }
-  server_.gate().WaitForEntry(e.gate_slot, index);
-  return true;
+// Logged right after the effects the child propagated for the request (and
+// the reply waits for that entry's commit), so that every member's child
+// runs it where the leader's did.
+void ClientSession::LogForReply(const Expect& e, std::vector<LoggedRequest> logged) {
+  if (server_.LogAfterEffects(std::move(logged), e.gate_slot)) return;
+  slots_.SetReply(e.slot, ErrorReply("TRYAGAIN leadership is moving; the change was not made durable, retry"));
 }
 
 }  // namespace node

@@ -82,6 +82,9 @@ struct RouteDetail {
   // AUTH, or HELLO ... AUTH: the user the connection runs as if it succeeds.
   std::string auth_user;
   std::string acl_user;  // kAclGetUser: the user asked about
+  // kLog: what the node logs once the request succeeded, when not the request
+  // itself (XREADGROUP's reads of pending entries, RequestRouter::XReadGroup).
+  std::vector<std::string> logged;
 };
 
 struct Route {
@@ -188,6 +191,9 @@ class RequestRouter {
   bool TakeSilence() { return reply_off_ || std::exchange(skip_next_, false); }
 
   int db() const { return db_; }
+  // The database a request routed now reads and writes (inside MULTI, the
+  // one its queued SELECTs chose).
+  int request_db() const { return in_multi_ ? multi_db_ : db_; }
   bool monitoring() const { return monitoring_; }
   void MonitorRefused() { monitoring_ = false; }  // the user may not run MONITOR
   int proto() const { return proto_; }
@@ -218,6 +224,7 @@ class RequestRouter {
   std::optional<Route> NodeAddressSet(std::span<const std::string_view> args, const RouteContext& ctx);
   void MayBlock(bool blocking, Route* r) const;
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
+  std::optional<Route> XReadGroup(std::span<const std::string_view> args, const CommandSpec& spec);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
   void NoteTracking(std::span<const std::string_view> args);
   static void NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r);

@@ -1,6 +1,7 @@
 #include "node/gate/consistency_gate.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/hash/hash.h"
 
@@ -228,9 +229,17 @@ void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
   }
 }
 
+void ConsistencyGate::HoldForEntry(SlotId id) {
+  if (Slot* s = slots_.Find(id)) s->entry = std::numeric_limits<uint64_t>::max();
+}
+
 void ConsistencyGate::WaitForEntry(SlotId id, uint64_t index) {
   Slot* s = slots_.Find(id);
-  if (s == nullptr || index <= committed_index_) return;
+  if (s == nullptr) return;
+  if (index <= committed_index_) {
+    s->entry = 0;
+    return Check(id);
+  }
   s->entry = index;
   entry_waits_.emplace(index, id);
 }

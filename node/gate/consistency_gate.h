@@ -155,7 +155,9 @@ class ConsistencyGate {
   // The ROLE of `cover` answered: the effects it covers end at or before `offset`.
   void Covered(CoverId cover, uint64_t offset);
   // `slot` changed state the stream does not carry (SCRIPT LOAD): the node
-  // logged it as entry `index`, and the reply waits for that entry's commit.
+  // will log it, and its reply waits (HoldForEntry) until the node logged it
+  // as entry `index` (WaitForEntry) and that entry committed.
+  void HoldForEntry(SlotId slot);
   void WaitForEntry(SlotId slot, uint64_t index);
 
   // ---- the log ----

@@ -28,7 +28,9 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,7 +137,9 @@ def request(rng):
         lambda: ["BITOP", c(["AND", "NOT"]), k(), k()] + c([[], [k()]]), lambda: ["SMOVE", k(), k(), "1"],
         lambda: ["SINTERCARD", "2", k(), k()], lambda: ["LMPOP", "2", k(), k(), c(["LEFT", "RIGHT"])],
         lambda: ["BLMPOP", "0.02", "1", k(), "LEFT", "COUNT", "2"], lambda: ["ZMPOP", "1", k(), "MIN"],
-        lambda: ["ZRANGESTORE", k(), k(), "0", "-1"], lambda: ["DUMP", k()],
+        lambda: ["ZRANGESTORE", k(), k(), "0", "-1"],
+        # DUMP's length: a stream's pending entries carry their delivery time.
+        lambda: ["EVAL", 'local d = redis.call("dump", KEYS[1]); if d then return #d end; return d', "1", k()],
         lambda: ["RESTORE", k(), c(["0", "100000"]), c(["bad", "\x00\x01v\n\x00"])] + c([[], ["REPLACE"]]),
         lambda: ["CLIENT", c(["SETNAME", "GETNAME"])] + (["nm"] if rng.random() < 0.5 else []),
         lambda: ["CLIENT", "NO-EVICT", c(["on", "off", "x"])], lambda: ["ACL", "WHOAMI"],
@@ -165,6 +169,112 @@ def request(rng):
         lambda: ["RANDOMKEY", "x"], lambda: ["KEYS", "nomatch*"], lambda: ["SCAN", "0", "MATCH", "zz*"], lambda: ["PUBSUB", "NUMSUB", "a"],
     ]
     return c(makers)()
+
+
+# --- Faults between trials (--churn) -------------------------------------------
+
+SETTLED = {("leader", "serving"), ("follower", "forwarding")}
+
+
+class Churn:
+    """Between trials, a fault the data must survive: a member killed (-9) and
+    later restarted (after a snapshot of the leader, half the time, so that it
+    may catch up from a snapshot), a member's child killed (rebuilt from the
+    member's log and snapshot), a snapshot taken, leadership transferred. After
+    each, every running member's data is compared with the reference's again."""
+
+    def __init__(self, cluster_dir, ports, rng):
+        self.dir, self.ports, self.rng = cluster_dir, ports, rng
+        self.down = {}  # port -> the command line it ran with
+        self.counts = {}
+
+    def alive(self):
+        return [p for p in self.ports if p not in self.down]
+
+    def node_dir(self, port):
+        return self.dir / f"n{self.ports.index(port) + 1}"
+
+    def status(self, port):
+        """ANARCHO.STATUS as a dict; empty while the member does not answer (it closes
+        its clients' connections when its child is lost)."""
+        try:
+            return run_suite.pairs(run_suite.call_once(port, "ANARCHO.STATUS", timeout=10))
+        except (OSError, run_suite.RespError):
+            return {}
+
+    def leader(self):
+        return next((p for p in self.alive() if run_suite.node_role(p) == ("leader", "serving")), None)
+
+    def settle(self, what):
+        """Waits until a leader serves and every running member is settled: its child
+        healthy, and everything the leader had committed applied (a member that was
+        down may still be installing a snapshot, which ends its clients' connections)."""
+        def settled():
+            leader = self.leader()
+            if leader is None:
+                return False
+            commit = int(self.status(leader).get("commit_index", -1))
+            for p in self.alive():
+                st = self.status(p)
+                if (st.get("role"), st.get("state")) not in SETTLED or st.get("child_healthy") != "yes":
+                    return False
+                if int(st.get("applied_index", -1)) < commit:
+                    return False
+            return True
+        run_suite.wait_for(settled, 60, f"the cluster to settle after {what}")
+
+    def step(self):
+        """Does one fault and returns what it did."""
+        choices = ["snapshot", "transfer", "child"] + (["restart"] * 3 if self.down else ["kill"] * 2)
+        action = self.rng.choice(choices)
+        self.counts[action] = self.counts.get(action, 0) + 1
+        what = getattr(self, action)()
+        self.settle(what)
+        return what
+
+    def snapshot(self):
+        port = self.rng.choice(self.alive())
+        run_suite.call_once(port, "ANARCHO.SNAPSHOT", timeout=60)
+        return f"snapshot on {port}"
+
+    def transfer(self):
+        leader = self.leader()
+        others = [p for p in self.alive() if p != leader]
+        if leader is None or not others:
+            return "no transfer (no second member running)"
+        to = self.rng.choice(others)
+        run_suite.call_once(leader, "ANARCHO.TRANSFER", str(self.ports.index(to) + 1), timeout=30)
+        run_suite.wait_for(lambda: run_suite.node_role(to) == ("leader", "serving"), 30, f"{to} to lead")
+        return f"leadership {leader} -> {to}"
+
+    def child(self):
+        port = self.rng.choice(self.alive())
+        pid = int(self.status(port)["child_pid"])
+        os.kill(pid, signal.SIGKILL)
+        run_suite.wait_for(lambda: self.status(port).get("child_pid") not in (None, str(pid)), 60,
+                           f"a new child on {port}")
+        return f"child of {port} killed"
+
+    def kill(self):
+        port = self.rng.choice(self.ports)
+        pid = int((self.node_dir(port) / "pid").read_text())
+        self.down[port] = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        os.kill(pid, signal.SIGKILL)
+        (self.node_dir(port) / "pid").unlink()  # the restart writes it again; stopping skips a member that is down
+        run_suite.wait_for(lambda: not run_suite.answers(port, timeout=1), 30, f"{port} to stop")
+        return f"member {port} killed"
+
+    def restart(self):
+        port = self.rng.choice(list(self.down))
+        note = ""
+        if self.rng.random() < 0.5:
+            leader = self.leader()
+            run_suite.call_once(leader, "ANARCHO.SNAPSHOT", timeout=60)
+            note = f" after a snapshot on {leader}"
+        with open(self.node_dir(port) / "node.log", "ab") as log:
+            subprocess.Popen(self.down.pop(port), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True)
+        return f"member {port} restarted{note}"
 
 
 # --- Running a pipeline ---------------------------------------------------------
@@ -237,7 +347,11 @@ def data_of(port):
                     val = sorted(zip(val[0::2], val[1::2]))
                 elif kind == "set":
                     val = sorted(val)
-                rows.append((db, key, kind, repr(val), q("PTTL", key) > 0 if kind != "none" else None))
+                if kind == "stream":  # its consumer groups: delivery state, not the idle times
+                    groups = q("XINFO", "GROUPS", key)
+                    val = (val, groups, [q("XPENDING", key, g[1]) for g in groups if isinstance(g, list)])
+                ttl = q("PTTL", key) if kind != "none" else None
+                rows.append((db, key, kind, repr(val), ttl > 0 if isinstance(ttl, int) else ttl))
         rows.append(("functions", repr(q("FUNCTION", "LIST"))))
     finally:
         c.close()
@@ -264,6 +378,8 @@ def main():
     ap.add_argument("--ref_base_port", type=int, default=23400)
     ap.add_argument("--work_dir", type=Path)
     ap.add_argument("--max_diffs", type=int, default=5, help="stop after this many differences")
+    ap.add_argument("--churn", type=float, default=0.0,
+                    help="chance after each trial of a fault (kill, restart, child kill, snapshot, transfer)")
     ap.add_argument("--require_env", help="run only if this environment variable is 1 (else exit 77)")
     args = ap.parse_args()
     if args.require_env and os.environ.get(args.require_env) != "1":
@@ -285,22 +401,42 @@ def main():
         if args.ports:
             ports = [int(p) for p in args.ports.split(",")]
         else:
-            cluster = run_suite.Cluster(args.admin_bin, args.node_bin, args.base_port, work / "cluster")
+            # Under --churn: frequent snapshots, and a log kept only to them, so a
+            # member that was down catches up from a snapshot.
+            node_args = ["--snapshot_log_bytes=200000", "--snapshot_keep_entries=0"] if args.churn else []
+            cluster = run_suite.Cluster(args.admin_bin, args.node_bin, args.base_port, work / "cluster",
+                                        node_args=node_args)
             cluster.start()
             started.append(cluster)
             ports = cluster.ports()
             for p in ports:
                 run_suite.wait_for(lambda p=p: run_suite.answers(p), 30, f"node on {p}")
-        return check(args, ref_port, ports)
+        churn = None
+        if args.churn:
+            if args.ports:
+                sys.exit("--churn needs a cluster this run starts (it kills and restarts members)")
+            churn = Churn(work / "cluster", ports, random.Random(args.seed * 7919 + 1))
+        return check(args, ref_port, ports, churn)
     finally:
         for s in reversed(started):
             s.stop()
 
 
-def check(args, ref_port, ports):
+def check(args, ref_port, ports, churn=None):
     rng = random.Random(args.seed)
-    diffs = skipped = trials = 0
+    diffs = skipped = trials = faults = 0
     begin = time.monotonic()
+
+    def differs(want_data, port, after):
+        try:
+            got_data = data_of(port)
+        except (OSError, run_suite.RespError) as e:
+            return f"data unreadable {after}: {e!r}"
+        if got_data == want_data:
+            return None
+        rows = [f"  redis {w}\n  node  {g}" for w, g in zip(want_data, got_data) if w != g]
+        return f"data differs {after}\n" + "\n".join(rows)
+
     for proto in map(int, args.protocols.split(",")):
         for trial in range(args.trials):
             requests = [request(rng) for _ in range(rng.randint(2, args.max_len))]
@@ -309,33 +445,39 @@ def check(args, ref_port, ports):
             want = run_pipeline(ref_port, proto, requests, nonce, args.timeout, restricted)
             want_data = data_of(ref_port)
             trials += 1
-            for port in ports:
+            problem = port = None
+            for port in churn.alive() if churn else ports:
                 got = run_pipeline(port, proto, requests, nonce, args.timeout, restricted)
                 if SKIP_MARK in got:
                     skipped += 1
                     break
-                problem = None
                 if got != want:
                     problem = f"replies differ\n  redis: {want[:800]!r}\n  node:  {got[:800]!r}"
                 else:
-                    got_data = data_of(port)
-                    if got_data != want_data:
-                        rows = [f"  redis {w}\n  node  {g}" for w, g in zip(want_data, got_data) if w != g]
-                        problem = "data differs after the pipeline\n" + "\n".join(rows)
+                    problem = differs(want_data, port, "after the pipeline")
                 if problem:
-                    diffs += 1
-                    user = ", user fz" if restricted else ""
-                    print(f"DIFFERENCE (RESP{proto}{user}, trial {trial}, node port {port}): {problem}\n"
-                          f"  pipeline:\n{show(requests)}", flush=True)
                     break
+            else:
+                if churn and churn.rng.random() < args.churn:
+                    what = churn.step()
+                    faults += 1
+                    for port in churn.alive():
+                        problem = differs(want_data, port, f"after a fault ({what})")
+                        if problem:
+                            break
+            if problem:
+                diffs += 1
+                user = ", user fz" if restricted else ""
+                print(f"DIFFERENCE (RESP{proto}{user}, trial {trial}, node port {port}): {problem}\n"
+                      f"  pipeline:\n{show(requests)}", flush=True)
             if diffs >= args.max_diffs:
                 break
         if diffs >= args.max_diffs:
             break
-    print(f"{trials} pipelines against {len(ports)} node(s) and redis-server in {time.monotonic() - begin:.0f} s: "
-          f"{diffs} differed, {skipped} skipped (a documented refusal inside MULTI)")
+    faulted = f", {faults} faults between them ({churn.counts})" if churn else ""
+    print(f"{trials} pipelines against {len(ports)} node(s) and redis-server in {time.monotonic() - begin:.0f} s"
+          f"{faulted}: {diffs} differed, {skipped} skipped (a documented refusal inside MULTI)")
     return 1 if diffs else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

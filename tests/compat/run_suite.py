@@ -198,9 +198,9 @@ class ExternalServer:
 class Cluster:
     """A local anarchoredis cluster started through anarcho-admin."""
 
-    def __init__(self, admin, node_bin, base_port, data_dir, nodes=3):
+    def __init__(self, admin, node_bin, base_port, data_dir, nodes=3, node_args=()):
         self.admin, self.node_bin, self.base = admin, node_bin, base_port
-        self.dir, self.n = data_dir, nodes
+        self.dir, self.n, self.node_args = data_dir, nodes, list(node_args)
 
     def ports(self):
         return [self.base + i for i in range(self.n)]
@@ -216,7 +216,8 @@ class Cluster:
         if busy:
             sys.exit(f"ports in use: {busy} (pick another --base_port)")
         subprocess.run([str(self.admin), "cluster", "start", "--dir", str(self.dir), "--nodes", str(self.n),
-                        "--base_port", str(self.base), "--node_bin", str(self.node_bin)], check=True)
+                        "--base_port", str(self.base), "--node_bin", str(self.node_bin)]
+                       + (["--node_args", ",".join(self.node_args)] if self.node_args else []), check=True)
 
     def stop(self):
         subprocess.run([str(self.admin), "cluster", "stop", "--dir", str(self.dir)],

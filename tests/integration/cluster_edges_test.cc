@@ -116,6 +116,56 @@ TEST(ClusterEdgesTest, LoadedScriptSurvivesAChildRebuildAndAFailover) {
   EXPECT_EQ(after.Call({"SCRIPT", "EXISTS", sha}).elements.at(0).integer, 1);
 }
 
+// What XREADGROUP with an ID of its own changes (the consumer, made if new;
+// the delivery count of each pending entry it reads) redis-server 7.0 does not
+// propagate. The node logs those reads, so a follower's child, a child rebuilt
+// from the log and a new leader hold them as the old leader's child did.
+TEST(ClusterEdgesTest, XReadGroupPendingReadsReachEveryChild) {
+  Cluster c;
+  ASSERT_TRUE(LeadWith(c, 0));
+  Client cl(c.port(1));  // through a follower: its relay to the leader
+  ASSERT_EQ(cl.Call({"SELECT", "2"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"XADD", "s", "1-1", "f", "v"}).AsString(), "1-1");
+  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}).IsError());
+  for (int i = 0; i < 2; ++i) {  // reads of a's pending entry: its delivery count becomes 3
+    ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", "0"}).IsError());
+  }
+  // A new consumer that reads nothing pending (made only where it ran).
+  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "b", "COUNT", "5", "STREAMS", "s", "0"}).IsError());
+  // Refused where followers could not run them in the leader's order.
+  EXPECT_TRUE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "s", ">", "0"}).IsError());
+  ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+  EXPECT_TRUE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"}).IsError());
+  EXPECT_TRUE(cl.Call({"EXEC"}).IsError());  // EXECABORT
+  // Each child's consumers and pending entries (without idle times), read in db 2.
+  auto held = [&](int i) {
+    absl::StatusOr<resp::Value> v = c.ChildCall(i, {"EVAL", R"(redis.call('select', '2')
+        local out = {}
+        for _, e in ipairs(redis.call('xinfo', 'consumers', 's', 'g')) do table.insert(out, e[2] .. ':' .. e[4]) end
+        for _, e in ipairs(redis.call('xpending', 's', 'g', '-', '+', '10')) do
+          table.insert(out, e[1] .. ':' .. e[2] .. ':' .. e[4])
+        end
+        return table.concat(out, ' '))", "0"});
+    return v.ok() ? Str(*v) : v.status().ToString();
+  };
+  const std::string want = "a:1 b:0 1-1:a:3";
+  ASSERT_EQ(held(0), want) << "the leader's child";
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 1; i < c.size(); ++i) EXPECT_EQ(held(i), want) << "node " << i << "'s child";
+  // The leader's child rebuilt from the log, then a new leader.
+  const int old_pid = c.node(0).ChildPid();
+  kill(old_pid, SIGKILL);
+  ASSERT_TRUE(c.WaitConverged());
+  ASSERT_NE(c.node(0).ChildPid(), old_pid);
+  EXPECT_EQ(held(0), want) << "the leader's child, rebuilt";
+  ASSERT_TRUE(LeadWith(c, 2));
+  Client after(c.port(2));
+  ASSERT_EQ(after.Call({"SELECT", "2"}).AsString(), "OK");
+  EXPECT_EQ(after.Call({"XINFO", "GROUPS", "s"}).elements.at(0).elements.at(3).integer, 2) << "consumers";
+  EXPECT_EQ(held(2), want) << "the new leader's child";
+}
+
 // Finding 7: a 100 MB value is stored and replicated in bounded entries; the
 // log write, the copies and the followers' applies never starve heartbeats,
 // so no election happens (the term stays the same on every node).
