@@ -247,13 +247,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   if (spec != nullptr && spec->cls == CommandClass::kSubscribe && !in_multi_ && ArityHolds(*spec, args)) {
     return Subscribe();
   }
-  if (name == "hello") {
-    Route r = Forward();
-    r.tag = ReplyTag::kHello;
-    r.stall = true;
-    r.Detail().auth_user = AuthUser(name, args);
-    return r;
-  }
+  if (name == "hello") return Hello(args);
   if (name == "reset") return Reset();
   if (name == "info") {
     // The leader's sections (its child runs this node's clients' commands:
@@ -300,6 +294,28 @@ Route RequestRouter::Subscribe() {
     stream_ = true;
     r.action = Route::Action::kStartStream;
   }
+  return r;
+}
+
+// HELLO: the protocol changes once the child accepted it (HelloAnswered).
+// `HELLO 2` on a RESP3 connection that subscribed makes it a RESP2 subscribed
+// one if any subscription remains, where Redis accepts only (un)subscribing,
+// PING, QUIT and RESET, and messages arrive as replies do: as for a RESP2
+// SUBSCRIBE, the stream opens, and the probe after it tells whether the
+// connection is still subscribed. (It cannot fail: no option that could.)
+Route RequestRouter::Hello(std::span<const std::string_view> args) {
+  Route r = Forward();
+  if (subscribed3_ && args.size() == 2 && args[1] == "2") {
+    proto_ = 2;
+    subscribed3_ = false;
+    stream_ = true;
+    known_subscribed_ = false;
+    r.action = Route::Action::kStartStream;
+    return r;
+  }
+  r.tag = ReplyTag::kHello;
+  r.stall = true;
+  r.Detail().auth_user = AuthUser("hello", args);
   return r;
 }
 
@@ -432,11 +448,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
   if (name == "hello" && args.size() > 1) {
     // Inside MULTI it would change the protocol only at EXEC.
     if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");
-    Route r = Forward();
-    r.tag = ReplyTag::kHello;
-    r.stall = true;
-    r.Detail().auth_user = AuthUser(name, args);
-    return r;
+    return Hello(args);
   }
   return Forward({}, in_multi_);
 }

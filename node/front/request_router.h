@@ -225,6 +225,7 @@ class RequestRouter {
   void MayBlock(bool blocking, Route* r) const;
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
   std::optional<Route> XReadGroup(std::span<const std::string_view> args, const CommandSpec& spec);
+  Route Hello(std::span<const std::string_view> args);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
   void NoteTracking(std::span<const std::string_view> args);
   static void NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r);

@@ -394,6 +394,21 @@ TEST_F(GateEdgesTest, SubscribeRefusedForAChannelIsAReplyClientReplyDrops) {
                     "SKIP", setup);
 }
 
+// HELLO 2 on a RESP3 connection that subscribed makes it a RESP2 subscribed
+// one: Redis then refuses CLIENT REPLY (the node took it as its own and
+// dropped the next reply), and messages arrive as replies do. Once its
+// subscriptions ended, HELLO 2 leaves an ordinary RESP2 connection
+// (regressions).
+TEST_F(GateEdgesTest, Hello2WhileSubscribedInResp3IsARespTwoSubscription) {
+  ExpectSameAsRedis({Req({"PSUBSCRIBE", "p*"}), Req({"HELLO", "2"}), Req({"CLIENT", "REPLY", "SKIP"}),
+                     Req({"GET", "k"}), Req({"PING", "x"}), Req({"PUNSUBSCRIBE"}), Req({"CLIENT", "REPLY", "SKIP"}),
+                     Req({"GET", "k"}), Req({"ECHO", "e"})},
+                    "still subscribed", {Req({"HELLO", "3"})});
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "a"}), Req({"UNSUBSCRIBE", "a"}), Req({"HELLO", "2"}),
+                     Req({"CLIENT", "REPLY", "SKIP"}), Req({"GET", "k"}), Req({"ECHO", "e"})},
+                    "no longer subscribed", {Req({"HELLO", "3"})});
+}
+
 // CONFIG GET's reply (rewritten by the node for `port` and `bind`) is a map
 // or an array as the connection's protocol was when it ran: a RESET or HELLO
 // pipelined after it turned a RESP3 map into an array (regression).
