@@ -197,10 +197,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A bulk or verbatim string reply with its text rewritten.
   static std::string RewriteText(std::string_view bytes, char type,
                                  const std::function<std::string(const std::string&)>& rewrite);
-  // Logs `logged` (a request that succeeded and changed state the stream does
-  // not carry); the reply of `e` waits for that entry. False if it could not.
   // What a kLog route logs: its RouteDetail's `logged`, or the request itself.
   LoggedRequest LoggedOf(Route& r, std::span<const std::string_view> args) const;
+  // Logs `logged` (requests that succeeded and changed state the stream does
+  // not carry); the reply of `e` waits for those entries, or is TRYAGAIN if
+  // this node cannot log now.
   void LogForReply(const Expect& e, std::vector<LoggedRequest> logged);
   static gate::Outcome ReplyOutcome(bool ok, std::string_view bytes);
   void WriteUpstream();
