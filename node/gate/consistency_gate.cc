@@ -7,6 +7,11 @@
 
 namespace node::gate {
 
+namespace {
+// HoldForEntry: the slot waits for an entry whose index is not known yet.
+constexpr uint64_t kEntryUnknown = std::numeric_limits<uint64_t>::max();
+}  // namespace
+
 KeyId KeyOf(int db, std::string_view key) {
   return absl::HashOf(db, absl::string_view(key.data(), key.size()));
 }
@@ -230,12 +235,22 @@ void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
 }
 
 void ConsistencyGate::HoldForEntry(SlotId id) {
-  if (Slot* s = slots_.Find(id)) s->entry = std::numeric_limits<uint64_t>::max();
+  if (Slot* s = slots_.Find(id)) s->entry = kEntryUnknown;
+}
+
+void ConsistencyGate::KeepUntilEntry(uint64_t index, KeyLockTable::Ticket t) {
+  if (index <= committed_index_) return locks_.Release(t);
+  entry_locks_.emplace(index, t);
 }
 
 void ConsistencyGate::WaitForEntry(SlotId id, uint64_t index) {
+  if (auto o = orphan_locks_.find(id); o != orphan_locks_.end()) {
+    KeepUntilEntry(index, o->second);
+    orphan_locks_.erase(o);
+  }
   Slot* s = slots_.Find(id);
   if (s == nullptr) return;
+  if (s->held_ticket != 0) KeepUntilEntry(index, std::exchange(s->held_ticket, 0));
   if (index <= committed_index_) {
     s->entry = 0;
     return Check(id);
@@ -247,6 +262,11 @@ void ConsistencyGate::WaitForEntry(SlotId id, uint64_t index) {
 void ConsistencyGate::IndexCommitted(uint64_t index) {
   if (index <= committed_index_) return;
   committed_index_ = index;
+  while (!entry_locks_.empty() && entry_locks_.begin()->first <= index) {
+    const KeyLockTable::Ticket t = entry_locks_.begin()->second;
+    entry_locks_.erase(entry_locks_.begin());
+    locks_.Release(t);  // may end waiting reads
+  }
   while (!entry_waits_.empty() && entry_waits_.begin()->first <= index) {
     const SlotId id = entry_waits_.begin()->second;
     entry_waits_.erase(entry_waits_.begin());
@@ -259,11 +279,24 @@ void ConsistencyGate::FinishCover(CoverId id) {
   if (it == covers_.end()) return;
   Cover c = std::move(it->second);
   covers_.erase(it);
+  absl::InlinedVector<KeyLockTable::Ticket, 1> kept;  // held for a logged request's entry
   for (SlotId sid : c.slots) {
-    if (Slot* s = slots_.Find(sid)) s->committed = true;
+    Slot* s = slots_.Find(sid);
+    if (s == nullptr) continue;
+    s->committed = true;
+    if (s->entry > committed_index_ && s->own_ticket != 0) {
+      kept.push_back(s->own_ticket);
+      if (s->entry == kEntryUnknown) {
+        s->held_ticket = s->own_ticket;
+      } else {
+        entry_locks_.emplace(s->entry, s->own_ticket);
+      }
+    }
   }
   // Releasing may run read waiters' callbacks, which may end slots.
-  for (KeyLockTable::Ticket t : c.tickets) locks_.Release(t);
+  for (KeyLockTable::Ticket t : c.tickets) {
+    if (std::find(kept.begin(), kept.end(), t) == kept.end()) locks_.Release(t);
+  }
   for (KeyId k : c.marks) locks_.Unmark(k);
   for (SlotId sid : c.slots) Check(sid);
 }
@@ -393,8 +426,12 @@ std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
     }
     sessions_.erase(sit);
   }
-  // Covers with a known offset keep their locks until it commits.
-  for (SlotId id : mine) slots_.Erase(id);
+  // Covers with a known offset keep their locks until it commits; a logged
+  // request's, until its entry does.
+  for (SlotId id : mine) {
+    if (Slot* s = slots_.Find(id); s != nullptr && s->held_ticket != 0) orphan_locks_.emplace(id, s->held_ticket);
+    slots_.Erase(id);
+  }
   if (auto q = queued_locks_.find(session); q != queued_locks_.end()) {
     for (KeyLockTable::Ticket t : q->second.tickets) locks_.Release(t);
     queued_locks_.erase(q);
@@ -414,6 +451,8 @@ void ConsistencyGate::Reset() {
   covers_.clear();
   commit_waits_.clear();
   entry_waits_.clear();
+  entry_locks_.clear();
+  orphan_locks_.clear();
   committed_ = 0;
   proposals_.clear();
   unconfirmed_.clear();

@@ -208,6 +208,10 @@ class ConsistencyGate {
     bool committed = false;
     bool wants_round = false;    // asked for a ReadIndex round
     uint64_t entry = 0;          // waits for this log entry to commit (WaitForEntry)
+    // Its write locks, kept past its cover's commit until `entry` is known
+    // (HoldForEntry): readers of its keys must not see what that entry logs
+    // before it commits.
+    KeyLockTable::Ticket held_ticket = 0;
     int lock_waits = 0;          // key-lock waits outstanding (reads)
     bool whole_keyspace = false;
     bool script = false;
@@ -252,6 +256,11 @@ class ConsistencyGate {
   uint64_t committed_ = 0;
   uint64_t committed_index_ = 0;
   absl::btree_multimap<uint64_t, SlotId> entry_waits_;  // log index -> slot
+  // Locks of logged requests, released when their entry commits; those whose
+  // slot ended (its client left) before the entry was proposed wait by slot.
+  absl::btree_multimap<uint64_t, KeyLockTable::Ticket> entry_locks_;
+  absl::flat_hash_map<SlotId, KeyLockTable::Ticket> orphan_locks_;
+  void KeepUntilEntry(uint64_t index, KeyLockTable::Ticket t);
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -109,6 +109,68 @@ TEST_F(GateTest, FailedWriteNeedsNoCommitButWaitsLikeARead) {
   EXPECT_THAT(Released(), UnorderedElementsAre(w1, failed));
 }
 
+// A request that changed state the stream does not carry (XREADGROUP's reads
+// of pending entries, SCRIPT LOAD) is logged once its reply arrived, after a
+// ROLE: its reply, and its keys' lock, are held until the entry is proposed
+// and committed, even when its own effects committed first.
+TEST_F(GateTest, ReplyOfALoggedRequestWaitsForItsEntry) {
+  gate_.IndexCommitted(4);
+  const SlotId w = Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.HoldForEntry(w);
+  gate_.ReplyArrived(w);
+  gate_.Covered(c, 10);
+  gate_.Proposed(10);
+  gate_.Committed(10);
+  const SlotId r = Read(2, "k");
+  ConfirmNow();
+  gate_.ReplyArrived(r);
+  EXPECT_THAT(Released(), IsEmpty()) << "released before the entry was even proposed";
+  gate_.WaitForEntry(w, 7);
+  gate_.IndexCommitted(6);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.IndexCommitted(7);
+  EXPECT_THAT(Released(), UnorderedElementsAre(w, r));
+  // Its entry known only once that index had committed: released then.
+  const SlotId late = Write(1, "k");
+  const CoverId c2 = *gate_.EndOfBatch(1);
+  gate_.HoldForEntry(late);
+  gate_.ReplyArrived(late);
+  gate_.Covered(c2, 12);
+  gate_.Proposed(12);
+  gate_.Committed(12);
+  const SlotId r2 = Read(2, "k");
+  ConfirmNow();
+  gate_.ReplyArrived(r2);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.IndexCommitted(9);
+  gate_.WaitForEntry(late, 8);
+  EXPECT_THAT(Released(), UnorderedElementsAre(late, r2));
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
+// A logged request's client left before its entry was proposed: its locks
+// stay until that entry commits, not forever.
+TEST_F(GateTest, LockOfALoggedRequestWhoseClientLeftEndsWithItsEntry) {
+  const SlotId w = Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.HoldForEntry(w);
+  gate_.ReplyArrived(w);
+  gate_.Covered(c, 5);
+  gate_.Proposed(5);
+  gate_.Committed(5);
+  EXPECT_FALSE(gate_.ClientGone(1).has_value());
+  const SlotId r = Read(2, "k");
+  ConfirmNow();
+  gate_.ReplyArrived(r);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.WaitForEntry(w, 3);
+  EXPECT_THAT(Released(), IsEmpty());
+  gate_.IndexCommitted(3);
+  EXPECT_THAT(Released(), ElementsAre(r));
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
 // BUSY (a script runs) and EXECABORT: the request never ran and saw nothing,
 // so not even a whole-keyspace writer (that script) holds its reply back.
 TEST_F(GateTest, WriteThatNeverRanWaitsOnlyForAConfirmation) {
