@@ -27,6 +27,18 @@ class GateTest : public ::testing::Test {
   }
   SlotId Write(SessionId s, std::string_view key) { return gate_.Arrive(s, {Kind::kWrite, {K(key)}, false}).slot; }
   SlotId Read(SessionId s, std::string_view key) { return gate_.Arrive(s, {Kind::kRead, {K(key)}, false}).slot; }
+  // A write whose request the node logs (HoldForEntry), answered, its effects
+  // committed at `offset`; its entry not proposed yet.
+  SlotId LoggedWriteCommitted(SessionId s, std::string_view key, uint64_t offset) {
+    const SlotId w = Write(s, key);
+    const CoverId c = *gate_.EndOfBatch(s);
+    gate_.HoldForEntry(w);
+    gate_.ReplyArrived(w);
+    gate_.Covered(c, offset);
+    gate_.Proposed(offset);
+    gate_.Committed(offset);
+    return w;
+  }
 
   ConsistencyGate gate_;
 };
@@ -115,13 +127,7 @@ TEST_F(GateTest, FailedWriteNeedsNoCommitButWaitsLikeARead) {
 // and committed, even when its own effects committed first.
 TEST_F(GateTest, ReplyOfALoggedRequestWaitsForItsEntry) {
   gate_.IndexCommitted(4);
-  const SlotId w = Write(1, "k");
-  const CoverId c = *gate_.EndOfBatch(1);
-  gate_.HoldForEntry(w);
-  gate_.ReplyArrived(w);
-  gate_.Covered(c, 10);
-  gate_.Proposed(10);
-  gate_.Committed(10);
+  const SlotId w = LoggedWriteCommitted(1, "k", 10);
   const SlotId r = Read(2, "k");
   ConfirmNow();
   gate_.ReplyArrived(r);
@@ -132,13 +138,7 @@ TEST_F(GateTest, ReplyOfALoggedRequestWaitsForItsEntry) {
   gate_.IndexCommitted(7);
   EXPECT_THAT(Released(), UnorderedElementsAre(w, r));
   // Its entry known only once that index had committed: released then.
-  const SlotId late = Write(1, "k");
-  const CoverId c2 = *gate_.EndOfBatch(1);
-  gate_.HoldForEntry(late);
-  gate_.ReplyArrived(late);
-  gate_.Covered(c2, 12);
-  gate_.Proposed(12);
-  gate_.Committed(12);
+  const SlotId late = LoggedWriteCommitted(1, "k", 12);
   const SlotId r2 = Read(2, "k");
   ConfirmNow();
   gate_.ReplyArrived(r2);
@@ -152,13 +152,7 @@ TEST_F(GateTest, ReplyOfALoggedRequestWaitsForItsEntry) {
 // A logged request's client left before its entry was proposed: its locks
 // stay until that entry commits, not forever.
 TEST_F(GateTest, LockOfALoggedRequestWhoseClientLeftEndsWithItsEntry) {
-  const SlotId w = Write(1, "k");
-  const CoverId c = *gate_.EndOfBatch(1);
-  gate_.HoldForEntry(w);
-  gate_.ReplyArrived(w);
-  gate_.Covered(c, 5);
-  gate_.Proposed(5);
-  gate_.Committed(5);
+  const SlotId w = LoggedWriteCommitted(1, "k", 5);
   EXPECT_FALSE(gate_.ClientGone(1).has_value());
   const SlotId r = Read(2, "k");
   ConfirmNow();
