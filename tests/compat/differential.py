@@ -493,7 +493,10 @@ def check(args, ref_port, ports, churn=None):
                     skipped += 1
                     break
                 if got != want:
-                    problem = f"replies differ\n  redis: {want[:800]!r}\n  node:  {got[:800]!r}"
+                    at = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+                    start = max(0, at - 300)
+                    problem = (f"replies differ at byte {at}\n  redis: ...{want[start:at + 500]!r}\n"
+                               f"  node:  ...{got[start:at + 500]!r}")
                 else:
                     problem = differs(want_data, port, "after the pipeline")
                 if problem:
@@ -520,6 +523,7 @@ def check(args, ref_port, ports, churn=None):
     print(f"{trials} pipelines against {len(ports)} node(s) and redis-server in {time.monotonic() - begin:.0f} s"
           f"{faulted}: {diffs} differed, {skipped} skipped (a documented refusal inside MULTI)")
     return 1 if diffs else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
