@@ -203,6 +203,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // not carry); the reply of `e` waits for those entries, or is TRYAGAIN if
   // this node cannot log now.
   void LogForReply(const Expect& e, std::vector<LoggedRequest> logged);
+  void Unstall();
   static gate::Outcome ReplyOutcome(bool ok, std::string_view bytes);
   void WriteUpstream();
 

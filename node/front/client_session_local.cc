@@ -124,7 +124,7 @@ void ClientSession::WaitAnswered(ReplySlots::Id slot, std::string reply) {
   slots_.SetReply(slot, std::move(reply));
   slots_.Release(slot);
   may_block_.erase(slot);
-  stalled_ = false;
+  Unstall();
 }
 
 }  // namespace node

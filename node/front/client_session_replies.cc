@@ -80,7 +80,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       } else if (bytes.starts_with("-NOAUTH")) {
         authenticated_ = false;
       }
-      stalled_ = false;
+      Unstall();
       return;
     case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)
     case Expect::Kind::kPushesEnd:  // OnPushesEnd
@@ -112,7 +112,7 @@ void ClientSession::SharedDrained() {
     return;
   }
   if (std::exchange(shared_.resume_input, false)) {
-    stalled_ = false;
+    Unstall();
     OnClientData();
   }
 }
@@ -164,6 +164,19 @@ void ClientSession::ProbeAnswered(Expect::Kind kind, bool still_subscribed) {
     return;
   }
   router_.ProbeAnswered(still_subscribed);
+  Unstall();
+}
+
+// One reason to read no further request ended. Another may hold: a request
+// still waiting for its reply (a probe, the HELLO after RESET, a blocking
+// command), or this session's requests on the shared link. Before, any one
+// of them ending let the next requests be routed (a PUNSUBSCRIBE's probe
+// still unanswered, a request took a route for a stream that was ending).
+void ClientSession::Unstall() {
+  for (const Expect& e : expects_) {
+    if (e.unstall) return;
+  }
+  if (shared_.resume_input) return;
   stalled_ = false;
 }
 
@@ -252,7 +265,7 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else {
     slots_.Release(e.slot);
   }
-  if (e.unstall) stalled_ = false;
+  if (e.unstall) Unstall();
 }
 
 NodeRules ClientSession::NodeRulesOf() const {

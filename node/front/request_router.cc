@@ -107,6 +107,8 @@ Route RequestRouter::ClientReply(std::span<const std::string_view> args) {
     reply_off_ = skip_next_ = false;
     return Answer("+OK\r\n");
   } else if (mode == "off" || mode == "skip") {
+    // A SKIP before it skipped this one's reply: it is used up here.
+    skip_next_ = false;
     if (mode == "off") reply_off_ = true;
     if (mode == "skip" && !reply_off_) skip_next_ = true;
     r = Answer("+OK\r\n");

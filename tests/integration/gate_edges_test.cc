@@ -409,6 +409,20 @@ TEST_F(GateEdgesTest, Hello2WhileSubscribedInResp3IsARespTwoSubscription) {
                     "no longer subscribed", {Req({"HELLO", "3"})});
 }
 
+// CLIENT REPLY SKIP skips the reply of the request after it, and is used up
+// there: after SKIP then OFF, RESET (which turns OFF off) is answered. The
+// node kept the SKIP for RESET (regression).
+TEST_F(GateEdgesTest, SkipIsUsedUpByTheClientReplyAfterIt) {
+  for (const char* proto : {"2", "3"}) {
+    ExpectSameAsRedis({Req({"CLIENT", "REPLY", "SKIP"}), Req({"CLIENT", "REPLY", "OFF"}), Req({"PING"}),
+                       Req({"RESET"}), Req({"ECHO", "e"})},
+                      proto, {Req({"HELLO", proto})});
+    ExpectSameAsRedis({Req({"CLIENT", "REPLY", "SKIP"}), Req({"CLIENT", "REPLY", "SKIP"}), Req({"PING", "a"}),
+                       Req({"PING", "b"}), Req({"ECHO", "e"})},
+                      proto, {Req({"HELLO", proto})});
+  }
+}
+
 // CONFIG GET's reply (rewritten by the node for `port` and `bind`) is a map
 // or an array as the connection's protocol was when it ran: a RESET or HELLO
 // pipelined after it turned a RESP3 map into an array (regression).
