@@ -381,19 +381,10 @@ bool Server::LogAfterEffects(std::vector<LoggedRequest> requests, gate::SlotId s
 // One ROLE at a time on the control link, for the oldest entries waiting: the
 // answers come in order, so follows_ stays in the order of offsets.
 void Server::AskFollowOffset(uint64_t epoch) {
-  control_.Call({"ROLE"}, [this, epoch](const resp::Value& v) {
-    if (epoch != leader_epoch_ || asking_.empty()) return;  // the leadership ended meanwhile
-    if (v.type == resp::Type::kError) {
-      // BUSY while a script runs: ask again shortly.
-      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
-      retry->async_wait([this, epoch, retry](const asio::error_code& ec) {
-        if (!ec && state_ == State::kRunning && epoch == leader_epoch_ && !asking_.empty()) AskFollowOffset(epoch);
-      });
-      return;
-    }
-    absl::StatusOr<uint64_t> offset = MasterOffset(v);
-    if (!offset.ok()) return;  // no longer the master: the epoch ends with the leadership
-    asking_.front().offset = *offset;
+  // Not once the leadership ended meanwhile (no longer the master: it ends).
+  auto wanted = [this, epoch] { return epoch == leader_epoch_ && !asking_.empty(); };
+  AskMasterOffset(wanted, [this, epoch](uint64_t offset) {
+    asking_.front().offset = offset;
     follows_.push_back(std::move(asking_.front()));
     asking_.pop_front();
     if (!asking_.empty()) AskFollowOffset(epoch);
@@ -582,20 +573,25 @@ void Server::AskCoverOffset() {
   if (covers_waiting_.empty()) return;
   auto covers = std::make_shared<std::vector<gate::CoverId>>(std::move(covers_waiting_));
   covers_waiting_.clear();
-  control_.Call({"ROLE"}, [this, covers](const resp::Value& v) {
+  // No longer the master: the gate was reset with the leadership.
+  AskMasterOffset([] { return true; }, [this, covers](uint64_t offset) {
+    for (gate::CoverId c : *covers) gate_.Covered(c, offset);
+    GateChanged();
+  });
+}
+
+void Server::AskMasterOffset(std::function<bool()> wanted, std::function<void(uint64_t)> then) {
+  control_.Call({"ROLE"}, [this, wanted, then](const resp::Value& v) {
+    if (!wanted()) return;
     if (v.type == resp::Type::kError) {
       // BUSY while a script runs: ask again shortly.
       auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
-      retry->async_wait([this, covers, retry](const asio::error_code& ec) {
-        if (ec || state_ != State::kRunning) return;
-        for (gate::CoverId c : *covers) CoverOnControl(c);
+      retry->async_wait([this, wanted, then, retry](const asio::error_code& ec) {
+        if (!ec && state_ == State::kRunning && wanted()) AskMasterOffset(wanted, then);
       });
       return;
     }
-    absl::StatusOr<uint64_t> offset = MasterOffset(v);
-    if (!offset.ok()) return;  // no longer the master: the gate was reset with the leadership
-    for (gate::CoverId c : *covers) gate_.Covered(c, *offset);
-    GateChanged();
+    if (absl::StatusOr<uint64_t> offset = MasterOffset(v); offset.ok()) then(*offset);
   });
 }
 

@@ -235,6 +235,10 @@ class Server {
   // stream reached.
   void ProposeFollows();
   void AskFollowOffset(uint64_t epoch);
+  // The leader child's replication offset from a ROLE on the control link,
+  // asked again while the child answers BUSY, as long as `wanted()`; `then`
+  // does not run if the child is no longer a master.
+  void AskMasterOffset(std::function<bool()> wanted, std::function<void(uint64_t)> then);
   void AdvanceCommitted(uint64_t offset);
   void CheckLeaderReady();
   void Promote();
