@@ -190,6 +190,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
+  void NoteSubscriptions(std::string_view bytes);
   void OnPushesEnd(std::string_view bytes);
   void ProbeAfterSubscribing(bool silent);
   // INFO as this node shows it (with its own section if `node_section`).
@@ -258,6 +259,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool subscribing = false;
   };
   std::deque<StreamReply> stream_replies_;
+  // The subscriptions the last (un)subscribe confirmations counted (RESP2
+  // and RESP3 alike; RESET ends them all): what tells whether a connection is
+  // still subscribed when the probe cannot, its user not allowed to PING.
+  struct Subscriptions {
+    int64_t channels = 0;  // channels and patterns
+    int64_t shard = 0;
+    bool any() const { return channels > 0 || shard > 0; }
+  } subscriptions_;
   // QUIT on a subscribed connection: its reply, once the end probe is answered.
   struct QuitReply {
     std::string reply;

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "node/logging.h"
 #include "node/server.h"
@@ -17,23 +18,29 @@
 namespace node {
 namespace {
 
-// A RESP2 pub/sub push: a (un)subscribe confirmation or a message. Nothing
-// else in a subscribed connection's stream starts as these do (PING's reply
-// there is ["pong", ...]).
-bool IsPubSubPush(std::string_view bytes) {
-  if (!bytes.starts_with("*3\r\n$") && !bytes.starts_with("*4\r\n$")) return false;
+// The kind of a pub/sub push (RESP2 '*', RESP3 '>'): a (un)subscribe
+// confirmation ("subscribe", ...) or a message ("message", ...); "" for
+// anything else. Nothing else in a subscribed connection's stream starts as
+// these do (PING's reply there is ["pong", ...]).
+std::string_view PubSubKind(std::string_view bytes) {
+  if (bytes.size() < 5 || (bytes[0] != '*' && bytes[0] != '>') || (bytes[1] != '3' && bytes[1] != '4') ||
+      bytes.substr(2, 3) != "\r\n$") {
+    return {};
+  }
   const size_t end = bytes.find("\r\n", 4);
-  if (end == std::string_view::npos) return false;
+  if (end == std::string_view::npos) return {};
   const size_t start = end + 2;
   const size_t stop = bytes.find("\r\n", start);
-  if (stop == std::string_view::npos) return false;
+  if (stop == std::string_view::npos) return {};
   const std::string_view kind = bytes.substr(start, stop - start);
   for (std::string_view k : {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
                              "message", "pmessage", "smessage"}) {
-    if (kind == k) return true;
+    if (kind == k) return kind;
   }
-  return false;
+  return {};
 }
+
+bool IsPubSubPush(std::string_view bytes) { return !PubSubKind(bytes).empty(); }
 
 // The NOPERM of a user who may not PING (the node's probe and end marker).
 bool IsPingRefusal(std::string_view bytes) {
@@ -133,17 +140,19 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
     ProbeAnswered(kind, true);
     return true;
   };
-  if (probed && bytes == probe_subscribed_) return still_subscribed();
-  if (bytes == probe_unsubscribed_ || bytes == "+RESET\r\n") {
+  // The probe's NOPERM: the client's user may not PING, and Redis checks
+  // that first. The confirmations before it tell whether any subscription
+  // remains.
+  const bool refused = probed && IsPingRefusal(bytes) && (stream_replies_.empty() || subscribing);
+  if (probed && (bytes == probe_subscribed_ || (refused && subscriptions_.any()))) return still_subscribed();
+  if (bytes == probe_unsubscribed_ || refused || bytes == "+RESET\r\n") {
+    if (bytes == "+RESET\r\n") subscriptions_ = {};
     expects_.pop_front();
     slots_.EndStream();
     router_.StreamEnded();
     stream_replies_.clear();  // answered before the probe (or RESET) was
     return false;
   }
-  // The probe's NOPERM: the client's user may not PING, and Redis checks
-  // that first. The node cannot tell, and keeps the connection subscribed.
-  if (probed && IsPingRefusal(bytes) && (stream_replies_.empty() || subscribing)) return still_subscribed();
   // A request's reply, not a push (it comes before any later probe's), or a
   // subscribing request's error: Redis drops it under CLIENT REPLY OFF.
   if (!stream_replies_.empty() && !IsPubSubPush(bytes)) {
@@ -152,8 +161,24 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
     if (!silent) slots_.AppendStream(bytes);
     return true;
   }
+  NoteSubscriptions(bytes);
   slots_.AppendStream(bytes);
   return true;
+}
+
+// A (un)subscribe confirmation ends with the subscriptions its kind leaves:
+// shard channels for SSUBSCRIBE and SUNSUBSCRIBE, channels and patterns
+// together for the others. Redis ends the subscribed state when both are 0.
+void ClientSession::NoteSubscriptions(std::string_view bytes) {
+  const std::string_view kind = PubSubKind(bytes);
+  if (kind.empty() || kind.ends_with("message")) return;
+  const size_t last = bytes.rfind("\r\n", bytes.size() - 3);
+  int64_t count;
+  if (last == std::string_view::npos || bytes[last + 2] != ':' ||
+      !absl::SimpleAtoi(absl::string_view(bytes.data() + last + 3, bytes.size() - last - 5), &count)) {
+    return;
+  }
+  (kind == "ssubscribe" || kind == "sunsubscribe" ? subscriptions_.shard : subscriptions_.channels) = count;
 }
 
 void ClientSession::ProbeAnswered(Expect::Kind kind, bool still_subscribed) {
@@ -214,6 +239,9 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
         tx_queued_ = 0;
         tx_logged_.clear();
       }
+      break;
+    case ReplyTag::kReset:
+      if (ok) subscriptions_ = {};
       break;
     default:
       break;
@@ -277,6 +305,7 @@ NodeRules ClientSession::NodeRulesOf() const {
 // A RESP3 push leaves where the upstream put it: after every reply that came
 // before it, before the reply of the first request still waiting.
 void ClientSession::OnPush(std::string_view bytes) {
+  NoteSubscriptions(bytes);
   std::optional<ReplySlots::Id> anchor;
   for (const Expect& e : expects_) {
     if (e.kind == Expect::Kind::kReply || e.kind == Expect::Kind::kPushesEnd) {

@@ -299,13 +299,17 @@ Route RequestRouter::Subscribe() {
   return r;
 }
 
-// HELLO: the protocol changes once the child accepted it (HelloAnswered).
+// HELLO: the protocol changes once the child accepted it (HelloAnswered). A
+// follower refuses it inside MULTI as the leader would: it must not take a
+// HELLO 2 there for the end of a RESP3 subscription.
 // `HELLO 2` on a RESP3 connection that subscribed makes it a RESP2 subscribed
 // one if any subscription remains, where Redis accepts only (un)subscribing,
 // PING, QUIT and RESET, and messages arrive as replies do: as for a RESP2
 // SUBSCRIBE, the stream opens, and the probe after it tells whether the
 // connection is still subscribed. (It cannot fail: no option that could.)
 Route RequestRouter::Hello(std::span<const std::string_view> args) {
+  // Inside MULTI it would change the protocol only at EXEC.
+  if (in_multi_ && args.size() > 1) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");
   Route r = Forward();
   if (subscribed3_ && args.size() == 2 && args[1] == "2") {
     proto_ = 2;
@@ -447,11 +451,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     resp::AppendCommand(&r.Detail().rewritten, {"SLOWLOG", "GET", "-1"});
     return r;
   }
-  if (name == "hello" && args.size() > 1) {
-    // Inside MULTI it would change the protocol only at EXEC.
-    if (in_multi_) return Refuse("ERR HELLO inside MULTI is not supported by anarchoredis");
-    return Hello(args);
-  }
+  if (name == "hello" && args.size() > 1) return Hello(args);
   return Forward({}, in_multi_);
 }
 

@@ -87,6 +87,35 @@ TEST_F(ClientsTest, StallsEndOnlyWhenEveryReplyTheyWaitForArrived) {
   }
 }
 
+// Regression (the protocol-aimed differential run, seed 62): HELLO 2 inside
+// MULTI on a RESP3 connection that had subscribed. The node refuses HELLO
+// inside MULTI, but a follower, which relays, took that HELLO 2 for the end of
+// the RESP3 subscription and waited for a RESP2 stream that never came.
+TEST_F(ClientsTest, Hello2InsideMultiAfterSubscribingIsRefusedThroughAFollower) {
+  for (int port : {c_.port(follower_), c_.port(leader_)}) {
+    SCOPED_TRACE(port);
+    Client c(port);
+    ASSERT_EQ(c.Call({"HELLO", "3"}).type, resp::Type::kMap);
+    for (const char* request : {"SUBSCRIBE", "UNSUBSCRIBE"}) {
+      auto push = c.Call({request, "a"});
+      EXPECT_TRUE(push.is_push) << request;
+    }
+    ASSERT_EQ(c.Call({"MULTI"}).AsString(), "OK");
+    c.Send(Req({"HELLO", "2"}));
+    auto hello = c.Read(5s);
+    ASSERT_TRUE(hello.has_value()) << "no reply to HELLO 2";
+    EXPECT_NE(hello->str.find("inside MULTI is not supported by anarchoredis"), std::string::npos) << hello->str;
+    c.Send(Req({"EXEC"}));
+    auto exec = c.Read(5s);
+    ASSERT_TRUE(exec.has_value()) << "no reply to EXEC";
+    EXPECT_EQ(exec->str.rfind("EXECABORT", 0), 0u) << exec->str;
+    c.Send(Req({"PING"}));
+    auto pong = c.Read(5s);
+    ASSERT_TRUE(pong.has_value()) << "no reply to PING";
+    EXPECT_EQ(pong->AsString(), "PONG");
+  }
+}
+
 // Regression (the suite's "MULTI with SHUTDOWN" through a follower): a
 // command the node refuses inside MULTI must be refused where the
 // transaction runs, so that EXEC aborts there.

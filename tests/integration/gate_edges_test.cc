@@ -409,6 +409,46 @@ TEST_F(GateEdgesTest, Hello2WhileSubscribedInResp3IsARespTwoSubscription) {
                     "no longer subscribed", {Req({"HELLO", "3"})});
 }
 
+// A user who may not PING: the node's probe after (un)subscribing is refused,
+// and the confirmations' counts tell whether any subscription remains. The
+// node took such a connection as still subscribed after an UNSUBSCRIBE that
+// ended it (or that found nothing to end), and the requests after it went out
+// as in a stream, past the gate: a write was acknowledged before it was
+// durable, and an UNSUBSCRIBE queued in a MULTI left the node waiting for
+// replies that never came (regression, found by the protocol-aimed
+// differential run, seed 62).
+TEST_F(GateEdgesTest, UnsubscribeOfAUserWhoMayNotPingEndsTheSubscription) {
+  const std::string user = Req({"ACL", "SETUSER", "noping", "on", ">pw", "~*", "&*", "+@all", "-ping"});
+  {
+    Client admin(node_->port());
+    ASSERT_EQ(admin.Call({"ACL", "SETUSER", "noping", "on", ">pw", "~*", "&*", "+@all", "-ping"}).AsString(), "OK");
+    Client c(node_->port());
+    ASSERT_EQ(c.Call({"AUTH", "noping", "pw"}).AsString(), "OK");
+    ASSERT_EQ(c.Call({"SUBSCRIBE", "a"}).elements.size(), 3u);
+    ASSERT_EQ(c.Call({"UNSUBSCRIBE"}).elements.size(), 3u);
+    CloseSyncGate();
+    c.Send(Req({"SET", "k", "v"}));
+    EXPECT_FALSE(c.Read(400ms).has_value()) << "acknowledged a write that is not durable";
+    OpenSyncGate();
+    auto r = c.Read(10s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->AsString(), "OK");
+  }
+  ExpectSameAsRedis({Req({"UNSUBSCRIBE", "a"}), Req({"GET", "k"}), Req({"MULTI"}), Req({"SET", "k", "1"}),
+                     Req({"INCR", "n"}), Req({"EXEC"}), Req({"GET", "k"}), Req({"SUBSCRIBE", "c"}),
+                     Req({"SSUBSCRIBE", "s"}), Req({"UNSUBSCRIBE"}), Req({"GET", "k"}), Req({"SUNSUBSCRIBE"}),
+                     Req({"GET", "k"}), Req({"PSUBSCRIBE", "p*"}), Req({"PING", "x"}), Req({"PUNSUBSCRIBE", "p*"}),
+                     Req({"ECHO", "e"})},
+                    "RESP2", {user, Req({"AUTH", "noping", "pw"})});
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "a"}), Req({"UNSUBSCRIBE", "a"}), Req({"HELLO", "2"}), Req({"GET", "k"}),
+                     Req({"SUBSCRIBE", "b"}), Req({"HELLO", "3"}), Req({"HELLO", "2"}), Req({"GET", "k"}),
+                     Req({"UNSUBSCRIBE"}), Req({"GET", "k"})},
+                    "RESP3, then HELLO 2", {user, Req({"HELLO", "3", "AUTH", "noping", "pw"})});
+  ExpectSameAsRedis({Req({"SUBSCRIBE", "a"}), Req({"RESET"}), Req({"AUTH", "noping", "pw"}), Req({"UNSUBSCRIBE"}),
+                     Req({"GET", "k"})},
+                    "RESET ends every subscription", {user, Req({"AUTH", "noping", "pw"})});
+}
+
 // CLIENT REPLY SKIP skips the reply of the request after it, and is used up
 // there: after SKIP then OFF, RESET (which turns OFF off) is answered. The
 // node kept the SKIP for RESET (regression).
