@@ -353,7 +353,7 @@ void Server::ProposeStream() {
 }
 
 bool Server::LogAfterEffects(std::vector<LoggedRequest> requests, gate::SlotId slot) {
-  if (!is_leader_ || !rlog_->accepting_proposals()) return false;
+  if (!is_leader_) return false;
   Follow f{.slot = slot};
   for (const LoggedRequest& r : requests) {
     std::vector<std::string_view> views(r.args.begin(), r.args.end());

@@ -155,7 +155,9 @@ class Server {
   // proposed right after the stream's effects up to the offset a ROLE
   // returns, asked once their replies arrived: after the requests' own
   // effects, as the leader's child ran them. `slot`'s reply waits for their
-  // commit. False if this node cannot propose now.
+  // commit. While a leadership transfer pauses proposals they wait, as the
+  // stream's effects do: the child ran the requests either way. False if this
+  // node no longer leads.
   bool LogAfterEffects(std::vector<LoggedRequest> requests, gate::SlotId slot);
   // The node's own commands (ANARCHO.*, SHUTDOWN, CLIENT KILL, INFO without a
   // leader), answered here; `proto` is the client's, `caller` its session.

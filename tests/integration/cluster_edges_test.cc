@@ -166,6 +166,31 @@ TEST(ClusterEdgesTest, XReadGroupPendingReadsReachEveryChild) {
   EXPECT_EQ(held(2), want) << "the new leader's child";
 }
 
+// A logged request answered while leadership is being handed over: the
+// leader's child ran SCRIPT LOAD, but the node refused to log it (TRYAGAIN).
+// When the transfer was abandoned (its target stopped), the leader went on
+// with a child holding a script no other child had (regression). The entry
+// now waits while proposals are paused, as the stream's effects do.
+TEST(ClusterEdgesTest, LoggedRequestDuringAnAbandonedTransferReachesEveryChild) {
+  Cluster c;
+  ASSERT_TRUE(LeadWith(c, 0));
+  const std::string sha = "59b6ab2fbe0ee4b25733de0f62e6cda4899ef8e9";  // SHA1 of "return 7"
+  c.node(2).process().Signal(SIGSTOP);
+  Client admin(c.port(0));
+  ASSERT_EQ(admin.Call({"ANARCHO.TRANSFER", absl::StrCat(c.id(2))}).AsString(), "OK");
+  Client cl(c.port(0));
+  const resp::Value loaded = cl.Call({"SCRIPT", "LOAD", "return 7"});
+  c.node(2).process().Signal(SIGCONT);
+  EXPECT_EQ(Str(loaded), sha) << "answered while the transfer was pending";
+  ASSERT_EQ(c.WaitForLeader(), 0) << "the transfer was meant to be abandoned";
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    absl::StatusOr<resp::Value> exists = c.ChildCall(i, {"SCRIPT", "EXISTS", sha});
+    ASSERT_TRUE(exists.ok()) << exists.status();
+    EXPECT_EQ(Str(*exists), "[(integer) 1]") << "node " << i << "'s child";
+  }
+}
+
 // Finding 7: a 100 MB value is stored and replicated in bounded entries; the
 // log write, the copies and the followers' applies never starve heartbeats,
 // so no election happens (the term stays the same on every node).
