@@ -411,6 +411,7 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
       r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
       e.gate_slot = gate.Queue(id_, r.request, e.slot);
     } else {
+      r.request.logged = r.tag == ReplyTag::kLog;  // its keys stay locked until its node entry commits
       gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
       e.gate_slot = a.slot;
       if (a.cover_first) CoverWritesSoFar(*a.cover_first);

@@ -26,6 +26,8 @@ constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
     {BrokenRule::kLocksAtQueue, "locks-at-queue"},
     {BrokenRule::kForgetGoneLocks, "forget-gone-locks"},
     {BrokenRule::kKeepGoneClients, "keep-gone-clients"},
+    {BrokenRule::kNoEntryWait, "no-entry-wait"},
+    {BrokenRule::kNoLoggedLocks, "no-logged-locks"},
 };
 }  // namespace
 
@@ -105,6 +107,11 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       s.needs_commit = true;
       s.script = request.script;
       TakeLocks(s, request.keys, request.whole_keyspace);
+      if (request.logged) {
+        s.logged_ticket = logged_locks_.Begin();
+        if (request.whole_keyspace) logged_locks_.LockAll(s.logged_ticket);
+        for (KeyId k : request.keys) logged_locks_.Lock(s.logged_ticket, k);
+      }
       s.read_keys = std::move(request.keys);
       s.whole_keyspace = request.whole_keyspace;
       ss.uncovered.push_back(a.slot);
@@ -181,6 +188,12 @@ std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id, Outcome outcome)
   if (sp == nullptr) return std::nullopt;
   Slot& s = *sp;
   s.reply = true;
+  if (s.logged_ticket != 0 && (outcome != Outcome::kOk || s.entry == 0)) {
+    // Not logged: it failed, or the node could not log it (its leadership
+    // ends, and this slot with it).
+    logged_locks_.Release(std::exchange(s.logged_ticket, 0));
+  }
+  if (s.kind != Kind::kStateless && outcome != Outcome::kNotRun) WaitForLogged(id, s);
   std::optional<CoverId> cover;
   if (s.kind == Kind::kRead) {
     if (outcome != Outcome::kNotRun) cover = ReadReplyArrived(id, s);
@@ -197,6 +210,21 @@ std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id, Outcome outcome)
   }
   Check(id);
   return cover;
+}
+
+// A transaction's reads are not known: its EXEC waits for every logged write.
+// A logged write waits for its own lock too, which its entry's commit ends.
+void ConsistencyGate::WaitForLogged(SlotId id, Slot& s) {
+  if (logged_locks_.live_tickets() == 0 || broken_ == BrokenRule::kNoLoggedLocks) return;
+  const bool every_key = s.whole_keyspace || s.kind == Kind::kExec;
+  const bool clear = logged_locks_.WaitClear(every_key ? std::span<const KeyId>() : std::span<const KeyId>(s.read_keys),
+                                             every_key, [this, id] {
+                                               Slot* waiting = slots_.Find(id);
+                                               if (waiting == nullptr) return;
+                                               --waiting->lock_waits;
+                                               Check(id);
+                                             });
+  if (!clear) ++s.lock_waits;
 }
 
 std::optional<CoverId> ConsistencyGate::ReadReplyArrived(SlotId id, Slot& s) {
@@ -239,7 +267,7 @@ void ConsistencyGate::HoldForEntry(SlotId id) {
 }
 
 void ConsistencyGate::KeepUntilEntry(uint64_t index, KeyLockTable::Ticket t) {
-  if (index <= committed_index_) return locks_.Release(t);
+  if (index <= committed_index_) return logged_locks_.Release(t);
   entry_locks_.emplace(index, t);
 }
 
@@ -250,7 +278,7 @@ void ConsistencyGate::WaitForEntry(SlotId id, uint64_t index) {
   }
   Slot* s = slots_.Find(id);
   if (s == nullptr) return;
-  if (s->held_ticket != 0) KeepUntilEntry(index, std::exchange(s->held_ticket, 0));
+  if (s->logged_ticket != 0) KeepUntilEntry(index, std::exchange(s->logged_ticket, 0));
   if (index <= committed_index_) {
     s->entry = 0;
     return Check(id);
@@ -265,7 +293,7 @@ void ConsistencyGate::IndexCommitted(uint64_t index) {
   while (!entry_locks_.empty() && entry_locks_.begin()->first <= index) {
     const KeyLockTable::Ticket t = entry_locks_.begin()->second;
     entry_locks_.erase(entry_locks_.begin());
-    locks_.Release(t);  // may end waiting reads
+    logged_locks_.Release(t);  // may end waiting replies
   }
   while (!entry_waits_.empty() && entry_waits_.begin()->first <= index) {
     const SlotId id = entry_waits_.begin()->second;
@@ -279,24 +307,11 @@ void ConsistencyGate::FinishCover(CoverId id) {
   if (it == covers_.end()) return;
   Cover c = std::move(it->second);
   covers_.erase(it);
-  absl::InlinedVector<KeyLockTable::Ticket, 1> kept;  // held for a logged request's entry
   for (SlotId sid : c.slots) {
-    Slot* s = slots_.Find(sid);
-    if (s == nullptr) continue;
-    s->committed = true;
-    if (s->entry > committed_index_ && s->own_ticket != 0) {
-      kept.push_back(s->own_ticket);
-      if (s->entry == kEntryUnknown) {
-        s->held_ticket = s->own_ticket;
-      } else {
-        entry_locks_.emplace(s->entry, s->own_ticket);
-      }
-    }
+    if (Slot* s = slots_.Find(sid)) s->committed = true;
   }
   // Releasing may run read waiters' callbacks, which may end slots.
-  for (KeyLockTable::Ticket t : c.tickets) {
-    if (std::find(kept.begin(), kept.end(), t) == kept.end()) locks_.Release(t);
-  }
+  for (KeyLockTable::Ticket t : c.tickets) locks_.Release(t);
   for (KeyId k : c.marks) locks_.Unmark(k);
   for (SlotId sid : c.slots) Check(sid);
 }
@@ -389,7 +404,8 @@ void ConsistencyGate::Check(SlotId id) {
   Slot* sp = slots_.Find(id);
   if (sp == nullptr) return;
   Slot& s = *sp;
-  if (!s.reply || s.lock_waits > 0 || s.entry > committed_index_) return;
+  if (!s.reply || s.lock_waits > 0) return;
+  if (s.entry > committed_index_ && broken_ != BrokenRule::kNoEntryWait) return;
   const bool unsafe_ack = broken_ == BrokenRule::kAckBeforeCommit && s.needs_commit;
   if (s.needs_commit && !s.committed && !unsafe_ack) return;
   if (s.needs_confirm && confirmed_stamp_ < s.arrival && broken_ != BrokenRule::kNoConfirmation && !unsafe_ack) {
@@ -426,10 +442,17 @@ std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
     }
     sessions_.erase(sit);
   }
-  // Covers with a known offset keep their locks until it commits; a logged
-  // request's, until its entry does.
+  // Covers with a known offset keep their locks until it commits. A logged
+  // write the node is logging keeps its lock until its entry commits; one
+  // whose reply never arrived is never logged (the README says so).
   for (SlotId id : mine) {
-    if (Slot* s = slots_.Find(id); s != nullptr && s->held_ticket != 0) orphan_locks_.emplace(id, s->held_ticket);
+    if (Slot* s = slots_.Find(id); s != nullptr && s->logged_ticket != 0) {
+      if (s->entry == kEntryUnknown) {
+        orphan_locks_.emplace(id, s->logged_ticket);
+      } else {
+        logged_locks_.Release(s->logged_ticket);
+      }
+    }
     slots_.Erase(id);
   }
   if (auto q = queued_locks_.find(session); q != queued_locks_.end()) {
@@ -445,6 +468,7 @@ std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
 
 void ConsistencyGate::Reset() {
   locks_ = KeyLockTable();
+  logged_locks_ = KeyLockTable();
   queued_locks_.clear();
   slots_.Clear();
   sessions_.clear();
@@ -471,7 +495,7 @@ std::vector<Action> ConsistencyGate::TakeActions() {
 GateStats ConsistencyGate::Stats() const {
   GateStats st;
   st.slots = slots_.size();
-  st.live_tickets = locks_.live_tickets();
+  st.live_tickets = locks_.live_tickets() + logged_locks_.live_tickets();
   st.locked_keys = locks_.locked_keys();
   st.marked_keys = locks_.marked_keys();
   st.covers_waiting = covers_.size();

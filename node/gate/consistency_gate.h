@@ -25,6 +25,10 @@
 //      offset on its own link), or Reset() (leadership lost, child rebuilt).
 //   5. An idle client never delays another: a transaction locks its keys at
 //      EXEC, not when commands are queued; a blocked command holds no lock.
+//   6. State the stream does not carry, which the node logs as a node entry
+//      (a logged write, HoldForEntry), shows in no reply before that entry
+//      commits: the write's own waits for it, and every other reply that may
+//      show its keys, a write's too, waits for the entry's lock.
 //
 // Writes never wait for locks; readers wait for writers (see KeyLockTable).
 #pragma once
@@ -67,6 +71,10 @@ struct Request {
   KeyIds keys;                  // db-qualified (KeyOf)
   bool whole_keyspace = false;  // keys unknown or every key
   bool script = false;          // a script: it may have written before an error
+  // A write the node logs as a node entry once it ran (HoldForEntry): its
+  // keys stay locked against every reply, writes' too, until that entry
+  // commits.
+  bool logged = false;
 };
 
 // The lock of `key` in database `db` (see KeyLockTable on collisions).
@@ -118,6 +126,8 @@ enum class BrokenRule {
   kLocksAtQueue,     // MULTI locks its keys when queued, not at EXEC
   kForgetGoneLocks,  // a client gone with writes in flight leaves its locks behind
   kKeepGoneClients,  // a gone client's child connection stays (its blocked command may pop later)
+  kNoEntryWait,      // a logged write's reply does not wait for its node entry
+  kNoLoggedLocks,    // replies do not wait for the entries of logged writes that hold their keys
 };
 
 // "ack-before-commit", "no-confirmation", ...: the rule's name in flags.
@@ -208,10 +218,9 @@ class ConsistencyGate {
     bool committed = false;
     bool wants_round = false;    // asked for a ReadIndex round
     uint64_t entry = 0;          // waits for this log entry to commit (WaitForEntry)
-    // Its write locks, kept past its cover's commit until `entry` is known
-    // (HoldForEntry): readers of its keys must not see what that entry logs
-    // before it commits.
-    KeyLockTable::Ticket held_ticket = 0;
+    // A logged write's lock in logged_locks_, held until its entry commits
+    // (handed to entry_locks_ once the entry is known).
+    KeyLockTable::Ticket logged_ticket = 0;
     int lock_waits = 0;          // key-lock waits outstanding (reads)
     bool whole_keyspace = false;
     bool script = false;
@@ -256,11 +265,17 @@ class ConsistencyGate {
   uint64_t committed_ = 0;
   uint64_t committed_index_ = 0;
   absl::btree_multimap<uint64_t, SlotId> entry_waits_;  // log index -> slot
-  // Locks of logged requests, released when their entry commits; those whose
-  // slot ended (its client left) before the entry was proposed wait by slot.
+  // Logged writes' locks, taken at arrival and released when their entry
+  // commits (or once it is known none will come). Every reply that ran waits
+  // for those holding its keys, as reads wait for writes in locks_.
+  KeyLockTable logged_locks_;
+  // By the entry's index; those whose slot ended (its client left) before
+  // the entry was proposed wait by slot.
   absl::btree_multimap<uint64_t, KeyLockTable::Ticket> entry_locks_;
   absl::flat_hash_map<SlotId, KeyLockTable::Ticket> orphan_locks_;
   void KeepUntilEntry(uint64_t index, KeyLockTable::Ticket t);
+  // A reply that ran waits for the logged writes holding its keys.
+  void WaitForLogged(SlotId id, Slot& s);
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -1,6 +1,7 @@
 #include "gate_model.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -25,6 +26,8 @@ node::gate::KeyId ForeverName() {
 
 Model::Model(uint64_t seed, ModelOptions options) : rng_(seed), o_(options) {
   data_.assign(o_.keys, std::vector<Version>{{0, 0}});
+  logged_.assign(o_.keys, 0);
+  logged_committed_by_key_.assign(o_.keys, 0);
   for (int i = 0; i < o_.sessions; ++i) NewConn();
 }
 
@@ -52,6 +55,11 @@ void Model::SendOne(Conn& c, Op op, int key) {
     case Op::kSet:
     case Op::kNoopWrite:
     case Op::kFailedWrite: r = {Kind::kWrite, {RegisterName(cmd.key)}, false}; break;
+    case Op::kLoggedWrite:
+      r = {Kind::kWrite, {RegisterName(cmd.key)}, false};
+      r.logged = true;
+      break;
+    case Op::kLoggedState: r = {Kind::kStateless, {}, false}; break;
     case Op::kKeyspaceRead: r = {Kind::kRead, {}, true}; break;
     case Op::kFlush: r = {Kind::kWrite, {}, true}; break;
     case Op::kPush: r = {Kind::kWrite, {ListName()}, false}; break;
@@ -90,12 +98,14 @@ void Model::SendOne(Conn& c, Op op, int key) {
 void Model::SendBatch(Conn& c) {
   static const Op kOps[] = {Op::kGet, Op::kGet, Op::kListRead, Op::kSet, Op::kSet, Op::kNoopWrite, Op::kFailedWrite,
                             Op::kKeyspaceRead, Op::kFlush, Op::kPush, Op::kPush, Op::kBlockingPop,
-                            Op::kPing, Op::kMulti, Op::kExec, Op::kDiscard};
+                            Op::kPing, Op::kMulti, Op::kExec, Op::kDiscard, Op::kLoggedWrite, Op::kLoggedWrite, Op::kLoggedState};
   const int n = 1 + static_cast<int>(rng_() % o_.max_batch);
   for (int i = 0; i < n; ++i) {
     Op op = kOps[rng_() % std::size(kOps)];
     if ((op == Op::kExec || op == Op::kDiscard) && !c.in_multi) op = Op::kGet;
     if (op == Op::kMulti && c.in_multi) op = Op::kSet;
+    if (op == Op::kLoggedWrite && c.in_multi) op = Op::kSet;  // the node refuses it inside MULTI
+    if (op == Op::kLoggedState && c.in_multi) op = Op::kPing;  // (logged at EXEC: not modelled)
     SendOne(c, op, -1);
   }
   if (auto cover = gate_.EndOfBatch(c.id)) c.to_child.push_back(Command{Op::kPing, 0, 0, *cover, false});
@@ -126,6 +136,10 @@ void Model::ListChanged() {
 
 uint64_t Model::Observe(int key) const { return data_[key].back().offset; }
 
+void Model::SeeLogged(int key) {
+  if (running_ != nullptr && logged_[key] != 0) running_->logged_seen.push_back(logged_[key]);
+}
+
 uint64_t Model::ObserveAll() const {
   uint64_t m = list_version_;
   for (const auto& v : data_) m = std::max(m, v.back().offset);
@@ -137,10 +151,28 @@ uint64_t Model::Execute(Conn& c, const Command& cmd) {
   switch (cmd.op) {
     case Op::kGet:
     case Op::kNoopWrite:
-    case Op::kFailedWrite: return Observe(cmd.key);
+    case Op::kFailedWrite:
+      SeeLogged(cmd.key);
+      return Observe(cmd.key);
+    case Op::kLoggedWrite:
+    case Op::kLoggedState: {
+      const uint64_t id = next_logged_++;
+      const bool keyed = cmd.op == Op::kLoggedWrite;
+      logged_key_[id] = keyed ? cmd.key : -1;
+      if (c.gone) unlogged_.insert(id);  // its reply will never reach the node
+      if (running_ != nullptr) {
+        running_->logged_made = id;
+        running_->logged_seen.push_back(id);
+      }
+      if (!keyed) return 0;
+      logged_[cmd.key] = id;
+      return Observe(cmd.key);
+    }
     case Op::kSet: return Effect(cmd.key);
     case Op::kListRead: return list_version_;
-    case Op::kKeyspaceRead: return ObserveAll();
+    case Op::kKeyspaceRead:
+      for (int k = 0; k < o_.keys; ++k) SeeLogged(k);
+      return ObserveAll();
     case Op::kFlush: return EffectAll();
     case Op::kPush: {
       ++offset_;
@@ -190,8 +222,11 @@ void Model::ServeBlocked(int) {
       Command cmd = c.to_child.front();
       c.to_child.pop_front();
       c.blocked = false;
-      const uint64_t seen = Execute(c, cmd);
-      c.replies.push_back(Reply{cmd.slot, 0, seen});
+      Reply reply{cmd.slot, 0, 0};
+      Reply* outer = std::exchange(running_, &reply);
+      reply.offset = Execute(c, cmd);
+      running_ = outer;
+      c.replies.push_back(std::move(reply));
     }
   }
 }
@@ -218,9 +253,11 @@ bool Model::RunChild(Conn& c) {
     return true;
   }
   c.to_child.pop_front();
-  const uint64_t seen = Execute(c, cmd);
-  c.replies.push_back(
-      Reply{cmd.slot, 0, seen, cmd.op == Op::kFailedWrite ? node::gate::Outcome::kError : node::gate::Outcome::kOk});
+  Reply reply{cmd.slot, 0, 0, cmd.op == Op::kFailedWrite ? node::gate::Outcome::kError : node::gate::Outcome::kOk};
+  running_ = &reply;
+  reply.offset = Execute(c, cmd);
+  running_ = nullptr;
+  c.replies.push_back(std::move(reply));
   return true;
 }
 
@@ -228,9 +265,12 @@ bool Model::RunChild(Conn& c) {
 
 void Model::DeliverReply(Conn& c) {
   if (c.replies.empty()) return;
-  Reply r = c.replies.front();
+  Reply r = std::move(c.replies.front());
   c.replies.pop_front();
-  if (c.gone) return;
+  if (c.gone) {
+    if (r.logged_made != 0) unlogged_.insert(r.logged_made);
+    return;
+  }
   if (r.slot == 0) {
     // Every reply before the mark arrived: the node's own link asks a ROLE.
     control_.push_back(Command{Op::kPing, 0, 0, r.cover, false});
@@ -240,34 +280,61 @@ void Model::DeliverReply(Conn& c) {
   if (it == pending_.end()) return Fail(absl::StrCat("reply for unknown slot ", r.slot));
   it->second.answered = true;
   it->second.observed = r.offset;
+  it->second.logged_seen = r.logged_seen;
+  if (r.logged_made != 0) {
+    // The node logs it after the stream's effects up to a ROLE's offset, on
+    // its own link; the reply waits for the entry.
+    gate_.HoldForEntry(r.slot);
+    asking_.push_back(Follow{0, r.slot, r.logged_made});
+    control_.push_back(Command{Op::kLoggedWrite, 0, 0, 0, false});
+  }
   // A read of keys a blocked pop may change needs an offset taken after it
   // ran: any connection will do, here the node's own.
   if (auto cover = gate_.ReplyArrived(r.slot, r.outcome)) control_.push_back(Command{Op::kPing, 0, 0, *cover, false});
 }
 
 void Model::ProposePending() {
-  if (read_offset_ <= proposed_offset_) return;
-  if (stream_has_effects_) {
-    proposals_.emplace_back(read_offset_, Event());
+  const bool stream_proposed = std::any_of(proposals_.begin(), proposals_.end(),
+                                           [](const Proposal& p) { return p.logged == 0; });
+  if (read_offset_ <= proposed_offset_) {
+  } else if (stream_has_effects_) {
+    proposals_.push_back(Proposal{read_offset_, Event(), 0});
     gate_.Proposed(read_offset_);
     stream_has_effects_ = false;
-  } else if (!proposals_.empty()) {
-    return;  // bytes that are not state commit with what was proposed before them
-  } else {
+    proposed_offset_ = read_offset_;
+  } else if (!stream_proposed) {
+    // Bytes that are not state commit once what was proposed before them did.
     committed_ = read_offset_;
     gate_.Committed(committed_);
+    proposed_offset_ = read_offset_;
   }
-  proposed_offset_ = read_offset_;
+  ProposeFollows();
+}
+
+// Node entries go right after the stream's effects up to their ROLE's offset.
+void Model::ProposeFollows() {
+  while (!follows_.empty() && follows_.front().offset <= proposed_offset_) {
+    const Follow f = follows_.front();
+    follows_.pop_front();
+    proposals_.push_back(Proposal{proposed_offset_, Event(), f.logged});
+    gate_.WaitForEntry(f.slot, raft_index_ + proposals_.size());
+  }
 }
 
 void Model::CommitOne() {
   if (proposals_.empty()) return;
-  auto [end, begin] = proposals_.front();
+  const Proposal p = proposals_.front();
   proposals_.pop_front();
-  committed_ = end;
   ++raft_index_;
-  confirmed_begin_ = std::max(confirmed_begin_, begin);
-  gate_.Committed(end);
+  confirmed_begin_ = std::max(confirmed_begin_, p.begin);
+  gate_.IndexCommitted(raft_index_);
+  if (p.logged != 0) {
+    logged_committed_.insert(p.logged);
+    if (const int key = logged_key_[p.logged]; key >= 0) logged_committed_by_key_[key] = p.logged;
+    return;
+  }
+  committed_ = p.end;
+  gate_.Committed(p.end);
 }
 
 void Model::StartRound() {
@@ -295,6 +362,9 @@ void Model::FinishRound() {
 void Model::ClientGone(Conn& c) {
   DrainActions();
   c.gone = true;
+  for (const Reply& r : c.replies) {
+    if (r.logged_made != 0) unlogged_.insert(r.logged_made);  // never reaches the node
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     it = it->second.session == c.id ? pending_.erase(it) : std::next(it);
   }
@@ -326,10 +396,14 @@ void Model::LoseLeadership() {
   while (!list_history_.empty() && list_history_.back().version > committed_) list_history_.pop_back();
   list_ = list_history_.empty() ? decltype(list_){} : list_history_.back().elements;
   list_version_ = list_history_.empty() ? 0 : list_history_.back().version;
+  logged_ = logged_committed_by_key_;
+  asking_.clear();
+  follows_.clear();
   conns_.clear();
   pending_.clear();
   blocked_order_.clear();
   control_.clear();
+  control_replies_.clear();  // answers of the old leadership's ROLEs
   offset_ = read_offset_ = proposed_offset_ = committed_;
   proposals_.clear();
   rounds_.clear();
@@ -359,6 +433,12 @@ void Model::DrainActions() {
       return Fail(absl::StrCat("slot ", a.slot, " released showing the effect at offset ", p.observed,
                                ", but only ", committed_, " is committed"));
     }
+    for (uint64_t id : p.logged_seen) {
+      if (!logged_committed_.contains(id) && !unlogged_.contains(id)) {
+        return Fail(absl::StrCat("slot ", a.slot, " released showing logged change ", id,
+                                 " before the node entry that logs it committed"));
+      }
+    }
     pending_.erase(it);
   }
 }
@@ -380,8 +460,17 @@ bool Model::Step() {
     }
   } else if (dice < 66) {
     if (!control_replies_.empty()) {
-      gate_.Covered(control_replies_.front().first, control_replies_.front().second);
+      const auto [cover, offset] = control_replies_.front();
       control_replies_.pop_front();
+      if (cover != 0) {
+        gate_.Covered(cover, offset);
+      } else {  // the ROLE asked for the oldest logged write
+        Follow f = asking_.front();
+        asking_.pop_front();
+        f.offset = offset;
+        follows_.push_back(f);
+        ProposeFollows();
+      }
     }
   } else if (dice < 69) {
     if (!quiescing_) ++offset_;  // a ping in the stream: bytes, not state
@@ -462,7 +551,10 @@ bool Model::Quiesce() {
 
   auto run_until_quiet = [&](const char* phase) {
     for (int i = 0; i < 200000 && failure_.empty(); ++i) {
-      if (Quiescent() && read_offset_ == offset_ && proposals_.empty() && rounds_.empty()) return true;
+      if (Quiescent() && read_offset_ == offset_ && proposals_.empty() && rounds_.empty() && asking_.empty() &&
+          follows_.empty()) {
+        return true;
+      }
       Step();
     }
     if (failure_.empty()) {

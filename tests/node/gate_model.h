@@ -1,9 +1,17 @@
 // A model world around the consistency gate, for its randomized simulation:
 // clients that pipeline requests (reads, writes, writes that change nothing,
-// keyspace commands, blocking pops, MULTI/EXEC), a child that runs them one at
-// a time in any interleaving of connections and serves blocked pops, a stream
-// of effects that the leader proposes and commits in order, ReadIndex rounds,
-// applies, clients that vanish, and leadership lost.
+// keyspace commands, blocking pops, MULTI/EXEC, logged writes), a child that
+// runs them one at a time in any interleaving of connections and serves
+// blocked pops, a stream of effects that the leader proposes and commits in
+// order, node entries for the logged writes, ReadIndex rounds, applies,
+// clients that vanish, and leadership lost.
+//
+// A logged write (as XREADGROUP's read of pending entries) changes state of
+// its key that the stream does not carry: the node logs it as a node entry
+// after the stream's effects up to a ROLE's offset, asked once its reply
+// arrived (Server::LogAfterEffects), and that state is durable only once the
+// entry commits. A keyless one (SCRIPT LOAD) changes no key: only its own
+// reply shows its change.
 //
 // The model knows what the gate does not: which committed or uncommitted
 // effect every reply observed, and when each leadership confirmation began.
@@ -30,6 +38,8 @@ using node::gate::SlotId;
 enum class Op {
   kGet, kListRead, kSet, kNoopWrite, kFailedWrite, kKeyspaceRead, kFlush, kPush, kBlockingPop, kPing,
   kMulti, kExec, kDiscard,
+  kLoggedWrite,  // a keyed write the node logs (XREADGROUP reading pending entries)
+  kLoggedState,  // a keyless request the node logs (SCRIPT LOAD, CONFIG SET): only its own reply shows it
 };
 
 struct ModelOptions {
@@ -69,6 +79,8 @@ class Model {
     CoverId cover = 0;
     uint64_t offset = 0;  // the offset the reply shows
     node::gate::Outcome outcome = node::gate::Outcome::kOk;
+    std::vector<uint64_t> logged_seen;  // the logged changes it shows
+    uint64_t logged_made = 0;           // a logged write's change
   };
   struct Pending {        // what the checker knows of a slot
     SessionId session = 0;
@@ -76,6 +88,7 @@ class Model {
     bool needs_confirm = false;
     bool answered = false;
     uint64_t observed = 0;  // the largest effect offset its reply showed
+    std::vector<uint64_t> logged_seen;
   };
   struct Conn {            // a client and its child connection
     SessionId id = 0;
@@ -100,6 +113,8 @@ class Model {
   void ListChanged();
   bool RunChild(Conn& c);
   uint64_t Execute(Conn& c, const Command& cmd);
+  void SeeLogged(int key);  // a reply shows `key`'s logged state
+  void ProposeFollows();
   uint64_t Effect(int key);
   uint64_t EffectAll();
   uint64_t Observe(int key) const;
@@ -141,11 +156,32 @@ class Model {
   std::deque<Command> control_;
   std::deque<std::pair<CoverId, uint64_t>> control_replies_;
 
+  // Logged writes: every key's latest logged change (0: none), and the one the
+  // committed log gives it (logged_key_ -1: a keyless one). Changes whose client left before their reply
+  // arrived are never logged (the README's documented gap): not checked.
+  uint64_t next_logged_ = 1;
+  std::vector<uint64_t> logged_;
+  std::vector<uint64_t> logged_committed_by_key_;
+  std::map<uint64_t, int> logged_key_;
+  std::set<uint64_t> logged_committed_, unlogged_;
+  Reply* running_ = nullptr;  // the reply Execute fills in
+  struct Follow {
+    uint64_t offset = 0;  // the ROLE's: proposed once the stream is proposed this far
+    SlotId slot = 0;
+    uint64_t logged = 0;
+  };
+  std::deque<Follow> asking_, follows_;
+
   // The stream and the log.
   uint64_t offset_ = 0;          // the child's stream offset
   uint64_t read_offset_ = 0;     // what the reader passed on
   uint64_t proposed_offset_ = 0;
-  std::deque<std::pair<uint64_t, uint64_t>> proposals_;  // (end offset, begin event)
+  struct Proposal {
+    uint64_t end = 0;     // stream offset
+    uint64_t begin = 0;   // event at proposal
+    uint64_t logged = 0;  // a node entry's logged change
+  };
+  std::deque<Proposal> proposals_;
   uint64_t committed_ = 0;
   uint64_t raft_index_ = 0;      // entries committed
   uint64_t applied_ = 0;

@@ -77,7 +77,9 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                                            node::gate::BrokenRule::kNoReadLocks,
                                            node::gate::BrokenRule::kNoMarks,
                                            node::gate::BrokenRule::kLocksAtQueue,
-                                           node::gate::BrokenRule::kForgetGoneLocks),
+                                           node::gate::BrokenRule::kForgetGoneLocks,
+                                           node::gate::BrokenRule::kNoEntryWait,
+                                           node::gate::BrokenRule::kNoLoggedLocks),
                          [](const auto& info) {
                            switch (info.param) {
                              case node::gate::BrokenRule::kNoConfirmation: return "NoConfirmation";
@@ -85,6 +87,8 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                              case node::gate::BrokenRule::kNoMarks: return "NoMarks";
                              case node::gate::BrokenRule::kLocksAtQueue: return "LocksAtQueue";
                              case node::gate::BrokenRule::kForgetGoneLocks: return "ForgetGoneLocks";
+                             case node::gate::BrokenRule::kNoEntryWait: return "NoEntryWait";
+                             case node::gate::BrokenRule::kNoLoggedLocks: return "NoLoggedLocks";
                              default: return "None";
                            }
                          });
