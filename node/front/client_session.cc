@@ -278,8 +278,12 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
     stalled_ = true;
     return false;
   }
-  Route r = router_.Decide(args, ctx);
-  if (server_.has_monitors()) ShowToMonitors(args, r);
+  // A request held back by the gate (MayForward) was routed once: its route
+  // is used again, not decided twice.
+  const bool resumed = held_route_.has_value();
+  Route r = resumed ? std::move(*held_route_) : router_.Decide(args, ctx);
+  held_route_.reset();
+  if (server_.has_monitors() && !resumed) ShowToMonitors(args, r);
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
@@ -347,8 +351,8 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       ProbeAfterSubscribing(r.silent);
       return true;
     case Route::Action::kForward:
-      if (!r.follower_read || !ReadLocally(r, args, raw)) ForwardRequest(r, args, raw);
-      return true;
+      if (r.follower_read && ReadLocally(r, args, raw)) return true;
+      return ForwardRequest(r, args, raw);
   }
   return true;
 }
@@ -376,13 +380,36 @@ LoggedRequest ClientSession::LoggedOf(Route& r, std::span<const std::string_view
   return logged;
 }
 
-void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
+bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
+  if (gated() && !r.queued) {
+    // Its keys stay locked until its node entry commits (an EXEC's: until
+    // the entry of the logged requests it ran).
+    r.request.logged = r.tag == ReplyTag::kLog || (r.request.kind == gate::Kind::kExec && !tx_logged_.empty());
+    auto allowed = [this]() -> std::function<void()> {
+      return [weak = weak_from_this()] {
+        // Not inside the gate's own call that ended the wait.
+        if (auto self = weak.lock()) asio::post(self->client_.get_executor(), [weak] {
+          if (auto s = weak.lock()) s->ForwardAllowed();
+        });
+      };
+    };
+    if (!server_.gate().MayForward(id_, r.request, allowed)) {
+      // Its place among the writes of its keys waits for a node entry's (see
+      // MayForward). The writes before it are covered now: a logged request
+      // may be waiting for their commit.
+      EndOfBatch();
+      held_route_ = std::move(r);
+      waiting_to_forward_ = stalled_ = true;
+      return false;
+    }
+  }
   const bool shared = UsesSharedLink(r, raw);
   if (!shared && !shared_.expects.empty()) {
     // HandleRequest holds back every request that would take the own link
     // while the shared one has some of this session's: never reached.
     Log(LogComponent::kClient, LogLevel::kError, "session %s: a request would overtake the shared link's", describe_);
-    return Abort("UNKNOWN the node could not keep this connection's requests in order; outcome unknown");
+    Abort("UNKNOWN the node could not keep this connection's requests in order; outcome unknown");
+    return true;
   }
   RouteDetail* const detail = r.detail.get();  // the rare parts, if any
   if (detail != nullptr && detail->pause_ms) server_.PauseSharedLink(*detail->pause_ms);
@@ -411,7 +438,6 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
       r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
       e.gate_slot = gate.Queue(id_, r.request, e.slot);
     } else {
-      r.request.logged = r.tag == ReplyTag::kLog;  // its keys stay locked until its node entry commits
       gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
       e.gate_slot = a.slot;
       if (a.cover_first) CoverWritesSoFar(*a.cover_first);
@@ -448,6 +474,14 @@ void ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   (shared ? shared_.expects : expects_).push_back(std::move(e));
   if (r.stall) stalled_ = true;
   if (r.tag == ReplyTag::kReset) LearnAuthState();  // RESET makes the connection the default user's
+  return true;
+}
+
+void ClientSession::ForwardAllowed() {
+  if (!waiting_to_forward_) return;
+  waiting_to_forward_ = false;
+  Unstall();
+  OnClientData();
 }
 
 bool ClientSession::UsesSharedLink(const Route& r, std::string_view raw) {

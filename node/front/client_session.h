@@ -145,7 +145,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
-  void ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
+  // False if the gate holds it back (held_route_): routed again once it may go.
+  bool ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
+  void ForwardAllowed();
   // Whether a forwarded request travels on the shared link (else on this
   // session's own), keeping this session's requests in order.
   bool UsesSharedLink(const Route& route, std::string_view raw);
@@ -278,6 +280,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr size_t kNoPartialInput = SIZE_MAX;
   size_t partial_input_ = kNoPartialInput;
   bool stalled_ = false;       // a request waits for an upstream reply (Route::stall)
+  // A write the gate holds back until it may be forwarded (MayForward): its
+  // route, decided once, used when the request is handled again.
+  std::optional<Route> held_route_;
+  bool waiting_to_forward_ = false;
   bool input_taken_ = false;   // the request just handled left the input without a copy
 
   // Upstream link.

@@ -201,7 +201,7 @@ void ClientSession::Unstall() {
   for (const Expect& e : expects_) {
     if (e.unstall) return;
   }
-  if (shared_.resume_input) return;
+  if (shared_.resume_input || waiting_to_forward_) return;
   stalled_ = false;
 }
 

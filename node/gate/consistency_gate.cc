@@ -10,6 +10,9 @@ namespace node::gate {
 namespace {
 // HoldForEntry: the slot waits for an entry whose index is not known yet.
 constexpr uint64_t kEntryUnknown = std::numeric_limits<uint64_t>::max();
+// The lock keyless logged requests (SCRIPT LOAD, CONFIG SET) hold: no key of
+// any database (KeyOf's databases start at 0).
+const KeyId kNodeSettings = absl::HashOf(-1, absl::string_view("node settings"));
 }  // namespace
 
 KeyId KeyOf(int db, std::string_view key) {
@@ -28,6 +31,7 @@ constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
     {BrokenRule::kKeepGoneClients, "keep-gone-clients"},
     {BrokenRule::kNoEntryWait, "no-entry-wait"},
     {BrokenRule::kNoLoggedLocks, "no-logged-locks"},
+    {BrokenRule::kNoPlacementWait, "no-placement-wait"},
 };
 }  // namespace
 
@@ -78,6 +82,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
   switch (request.kind) {
     case Kind::kStateless:
       a.slot = NewSlot(session, Kind::kStateless, false, tag);
+      if (request.logged) slots_.Find(a.slot)->logged_ticket = TakeLoggedLock(ss, request);
       break;
     case Kind::kRead: {
       a.slot = NewSlot(session, Kind::kRead, true, tag);
@@ -107,11 +112,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       s.needs_commit = true;
       s.script = request.script;
       TakeLocks(s, request.keys, request.whole_keyspace);
-      if (request.logged) {
-        s.logged_ticket = logged_locks_.Begin();
-        if (request.whole_keyspace) logged_locks_.LockAll(s.logged_ticket);
-        for (KeyId k : request.keys) logged_locks_.Lock(s.logged_ticket, k);
-      }
+      if (request.logged) s.logged_ticket = TakeLoggedLock(ss, request);
       s.read_keys = std::move(request.keys);
       s.whole_keyspace = request.whole_keyspace;
       ss.uncovered.push_back(a.slot);
@@ -126,12 +127,82 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
         s.read_keys.assign(ss.transaction->keys().begin(), ss.transaction->keys().end());
         s.whole_keyspace = ss.transaction->whole_keyspace();
       }
+      if (request.logged) s.logged_ticket = TakeLoggedLock(ss, request);
       ss.transaction.reset();
       ss.uncovered.push_back(a.slot);
       break;
     }
   }
   return a;
+}
+
+// The keys a request would write, for MayForward (EXEC: its transaction's).
+bool ConsistencyGate::WrittenKeys(SessionId session, const Request& request, std::span<const KeyId>* keys,
+                                  bool* every_key) const {
+  static const KeyId settings[] = {kNodeSettings};
+  *keys = request.keys;
+  *every_key = request.whole_keyspace;
+  switch (request.kind) {
+    case Kind::kStateless:
+      *keys = settings;
+      *every_key = false;
+      return request.logged;
+    case Kind::kRead:
+      return false;
+    case Kind::kExec: {
+      // A transaction with logged requests (SCRIPT LOAD, CONFIG SET) takes
+      // its place among all writes: rare, and its keys and settings at once.
+      *every_key = request.logged;
+      if (request.logged) return true;
+      auto it = sessions_.find(session);
+      if (it == sessions_.end() || !it->second.transaction || !it->second.transaction->writes()) return false;
+      *keys = it->second.transaction->keys();
+      *every_key = it->second.transaction->whole_keyspace();
+      return true;
+    }
+    case Kind::kWrite:
+    case Kind::kBlocking:
+      return true;
+  }
+  return false;
+}
+
+bool ConsistencyGate::MayForward(SessionId session, const Request& request,
+                                 absl::FunctionRef<std::function<void()>()> ready) {
+  if (broken_ == BrokenRule::kNoPlacementWait) return true;
+  std::span<const KeyId> keys;
+  bool every_key = false;
+  if (!WrittenKeys(session, request, &keys, &every_key)) return true;
+  if (request.logged && sessions_[session].reserved != 0) return true;  // it waited already
+  if (!request.logged && logged_locks_.live_tickets() == 0) return true;
+  auto waits = std::make_shared<std::pair<int, std::function<void()>>>(0, ready());
+  auto one_done = [waits] {
+    if (--waits->first == 0) waits->second();
+  };
+  if (!logged_locks_.WaitClear(keys, every_key, one_done)) ++waits->first;
+  if (request.logged) {
+    if (!locks_.WaitClear(keys, every_key, one_done)) ++waits->first;
+    // Reserved after those waits: writes that ask from now on wait for it.
+    const KeyLockTable::Ticket t = logged_locks_.Begin();
+    if (every_key) logged_locks_.LockAll(t);
+    for (KeyId k : keys) logged_locks_.Lock(t, k);
+    sessions_[session].reserved = t;
+  }
+  return waits->first == 0;
+}
+
+KeyLockTable::Ticket ConsistencyGate::TakeLoggedLock(Session& ss, const Request& request) {
+  if (ss.reserved != 0) return std::exchange(ss.reserved, 0);
+  // Not reserved (the placement waits broken for a test): taken now.
+  const KeyLockTable::Ticket t = logged_locks_.Begin();
+  if (request.kind == Kind::kStateless) {
+    logged_locks_.Lock(t, kNodeSettings);
+  } else if (request.whole_keyspace || request.kind == Kind::kExec) {
+    logged_locks_.LockAll(t);
+  } else {
+    for (KeyId k : request.keys) logged_locks_.Lock(t, k);
+  }
+  return t;
 }
 
 SlotId ConsistencyGate::Queue(SessionId session, const Request& request, uint64_t tag) {
@@ -423,6 +494,7 @@ std::optional<CoverId> ConsistencyGate::ClientGone(SessionId session) {
     if (s.session == session) mine.push_back(id);
   });
   Cover kill;
+  if (sit != sessions_.end() && sit->second.reserved != 0) logged_locks_.Release(sit->second.reserved);
   if (sit != sessions_.end()) {
     // Locks whose covering offset is not known yet: after the child client is
     // killed, one offset covers everything it ever ran.

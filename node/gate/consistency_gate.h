@@ -29,12 +29,17 @@
 //      (a logged write, HoldForEntry), shows in no reply before that entry
 //      commits: the write's own waits for it, and every other reply that may
 //      show its keys, a write's too, waits for the entry's lock.
+//   7. A node entry takes the place in the log its request had among the
+//      writes of its keys on the leader's child (MayForward): no other write
+//      of those keys runs between the request and the offset that places its
+//      entry, so every member's child runs them in the leader's order.
 //
 // Writes never wait for locks; readers wait for writers (see KeyLockTable).
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <span>
 #include <optional>
 #include <string>
@@ -43,6 +48,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "node/gate/key_lock_table.h"
 #include "node/gate/slab.h"
 #include "node/gate/transaction.h"
@@ -71,9 +77,9 @@ struct Request {
   KeyIds keys;                  // db-qualified (KeyOf)
   bool whole_keyspace = false;  // keys unknown or every key
   bool script = false;          // a script: it may have written before an error
-  // A write the node logs as a node entry once it ran (HoldForEntry): its
-  // keys stay locked against every reply, writes' too, until that entry
-  // commits.
+  // A request the node logs as a node entry once it ran (HoldForEntry): a
+  // write's keys (a keyless request's settings, an EXEC's everything) stay
+  // locked against every reply, writes' too, until that entry commits.
   bool logged = false;
 };
 
@@ -128,6 +134,7 @@ enum class BrokenRule {
   kKeepGoneClients,  // a gone client's child connection stays (its blocked command may pop later)
   kNoEntryWait,      // a logged write's reply does not wait for its node entry
   kNoLoggedLocks,    // replies do not wait for the entries of logged writes that hold their keys
+  kNoPlacementWait,  // requests are forwarded without MayForward's waits
 };
 
 // "ack-before-commit", "no-confirmation", ...: the rule's name in flags.
@@ -146,6 +153,16 @@ class ConsistencyGate {
   // before the child can run them; blocking commands mark theirs.
   // `tag` is the caller's: released actions carry it back.
   Admission Arrive(SessionId session, Request request, uint64_t tag = 0);
+  // Whether `request` may be forwarded now (promise 7); if not, `ready` runs
+  // once it may, and the caller asks again then (a logged request that asked
+  // once goes at once). A logged request reserves its lock when it first
+  // asks, and waits for every write that holds its keys (until committed, a
+  // logged one's entry too); a write of keys a logged request holds waits
+  // for that entry. Keyless logged requests (SCRIPT LOAD, CONFIG SET) hold
+  // one lock of their own, so they too are logged in the order they ran.
+  // Reads never wait here.
+  // (`ready` makes that callback, only when there is a wait.)
+  bool MayForward(SessionId session, const Request& request, absl::FunctionRef<std::function<void()>()> ready);
   // A request inside MULTI: answered +QUEUED (a stateless slot); what it
   // would lock is recorded for EXEC.
   SlotId Queue(SessionId session, const Request& request, uint64_t tag = 0);
@@ -240,6 +257,7 @@ class ConsistencyGate {
     std::vector<SlotId> uncovered;      // writes forwarded since the last cover
     std::vector<CoverId> unanswered;    // covers sent, offset not known yet
     std::optional<Transaction> transaction;
+    KeyLockTable::Ticket reserved = 0;  // a logged request's lock, taken by MayForward before Arrive
   };
 
   SlotId NewSlot(SessionId session, Kind kind, bool needs_confirm, uint64_t tag);
@@ -276,6 +294,8 @@ class ConsistencyGate {
   void KeepUntilEntry(uint64_t index, KeyLockTable::Ticket t);
   // A reply that ran waits for the logged writes holding its keys.
   void WaitForLogged(SlotId id, Slot& s);
+  bool WrittenKeys(SessionId session, const Request& request, std::span<const KeyId>* keys, bool* every_key) const;
+  KeyLockTable::Ticket TakeLoggedLock(Session& ss, const Request& request);
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -166,6 +166,43 @@ TEST(ClusterEdgesTest, XReadGroupPendingReadsReachEveryChild) {
   EXPECT_EQ(held(2), want) << "the new leader's child";
 }
 
+// A node entry takes its request's place among the writes of its keys. An
+// XREADGROUP reading pending entries and, right behind it from another
+// client, XGROUP DELCONSUMER of that consumer: the leader's child ran the read
+// (the consumer exists) and then the delete. The entry was placed after the
+// offset of a ROLE asked once the read's reply arrived, by then past the
+// delete, so every other child deleted first and then made the consumer
+// again: 29 of 30 streams diverged (regression). Now the delete waits to be
+// forwarded until the read's entry is in the log (ConsistencyGate::MayForward).
+TEST(ClusterEdgesTest, NodeEntryKeepsItsPlaceAmongTheWritesOfItsKeys) {
+  Cluster c;
+  ASSERT_TRUE(LeadWith(c, 0));
+  Client reader(c.port(0));
+  Client deleter(c.port(0));
+  constexpr int kStreams = 20;
+  for (int i = 0; i < kStreams; ++i) {
+    const std::string k = absl::StrCat("s", i);
+    ASSERT_EQ(reader.Call({"XGROUP", "CREATE", k, "g", "0", "MKSTREAM"}).AsString(), "OK");
+    ASSERT_EQ(reader.Call({"XADD", k, "1-1", "f", "v"}).AsString(), "1-1");
+    ASSERT_FALSE(reader.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", k, ">"}).IsError());
+    reader.Send(Req({"XREADGROUP", "GROUP", "g", "c", "STREAMS", k, "0"}));
+    deleter.Send(Req({"XGROUP", "DELCONSUMER", k, "g", "c"}));
+    ASSERT_TRUE(reader.Read(10s).has_value());
+    auto deleted = deleter.Read(10s);
+    ASSERT_TRUE(deleted.has_value());
+    EXPECT_EQ(deleted->integer, 1) << k << ": the consumer's pending entry";
+  }
+  ASSERT_TRUE(c.WaitConverged());
+  const std::string count_consumers = absl::StrCat(
+      "local n = 0 for i = 0, ", kStreams - 1,
+      " do n = n + #redis.call('xinfo', 'consumers', 's' .. i, 'g') end return n");
+  for (int i = 0; i < c.size(); ++i) {
+    absl::StatusOr<resp::Value> n = c.ChildCall(i, {"EVAL", count_consumers, "0"});
+    ASSERT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(Str(*n), "(integer) 0") << "node " << i << "'s child";
+  }
+}
+
 // A logged request answered while leadership is being handed over: the
 // leader's child ran SCRIPT LOAD, but the node refused to log it (TRYAGAIN).
 // When the transfer was abandoned (its target stopped), the leader went on

@@ -44,10 +44,28 @@ void Model::Fail(const std::string& what) {
 
 // ------------------------------------------------------------------ clients
 
+// Routes one request; one the gate holds back waits in c.held, and nothing
+// more is routed on that connection meanwhile (as a session stalls).
 void Model::SendOne(Conn& c, Op op, int key) {
+  if (key < 0) key = static_cast<int>(rng_() % o_.keys);
+  if (c.held) return;
+  if (!TrySend(c, op, key)) c.held.emplace(op, key);
+}
+
+void Model::Resume(SessionId id) {
+  for (Conn& c : conns_) {
+    if (c.id != id || c.gone || !c.held) continue;
+    const auto [op, key] = *c.held;
+    c.held.reset();
+    SendOne(c, op, key);
+    if (auto cover = gate_.EndOfBatch(c.id)) c.to_child.push_back(Command{Op::kPing, 0, 0, *cover, false});
+  }
+}
+
+bool Model::TrySend(Conn& c, Op op, int key) {
   Command cmd;
   cmd.op = op;
-  cmd.key = key >= 0 ? key : static_cast<int>(rng_() % o_.keys);
+  cmd.key = key;
   Request r;
   switch (op) {
     case Op::kGet: r = {Kind::kRead, {RegisterName(cmd.key)}, false}; break;
@@ -59,7 +77,10 @@ void Model::SendOne(Conn& c, Op op, int key) {
       r = {Kind::kWrite, {RegisterName(cmd.key)}, false};
       r.logged = true;
       break;
-    case Op::kLoggedState: r = {Kind::kStateless, {}, false}; break;
+    case Op::kLoggedState:
+      r = {Kind::kStateless, {}, false};
+      r.logged = true;
+      break;
     case Op::kKeyspaceRead: r = {Kind::kRead, {}, true}; break;
     case Op::kFlush: r = {Kind::kWrite, {}, true}; break;
     case Op::kPush: r = {Kind::kWrite, {ListName()}, false}; break;
@@ -71,10 +92,16 @@ void Model::SendOne(Conn& c, Op op, int key) {
     case Op::kMulti:
     case Op::kDiscard: r = {Kind::kStateless, {}, false}; break;
   }
+  const bool queue_it = c.in_multi && op != Op::kExec && op != Op::kDiscard && op != Op::kMulti;
+  if (!queue_it && !gate_.MayForward(c.id, r, [this, id = c.id]() -> std::function<void()> {
+        return [this, id] { may_forward_.insert(id); };
+      })) {
+    return false;
+  }
   Pending p;
   p.session = c.id;
   p.arrival_event = Event();
-  if (c.in_multi && op != Op::kExec && op != Op::kDiscard && op != Op::kMulti) {
+  if (queue_it) {
     if (r.kind == Kind::kBlocking) r.kind = Kind::kWrite;  // a pop inside MULTI never blocks
     cmd.slot = gate_.Queue(c.id, r);
     cmd.queued = true;
@@ -93,6 +120,7 @@ void Model::SendOne(Conn& c, Op op, int key) {
   }
   pending_[cmd.slot] = p;
   c.to_child.push_back(cmd);
+  return true;
 }
 
 void Model::SendBatch(Conn& c) {
@@ -100,7 +128,7 @@ void Model::SendBatch(Conn& c) {
                             Op::kKeyspaceRead, Op::kFlush, Op::kPush, Op::kPush, Op::kBlockingPop,
                             Op::kPing, Op::kMulti, Op::kExec, Op::kDiscard, Op::kLoggedWrite, Op::kLoggedWrite, Op::kLoggedState};
   const int n = 1 + static_cast<int>(rng_() % o_.max_batch);
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < n && !c.held; ++i) {
     Op op = kOps[rng_() % std::size(kOps)];
     if ((op == Op::kExec || op == Op::kDiscard) && !c.in_multi) op = Op::kGet;
     if (op == Op::kMulti && c.in_multi) op = Op::kSet;
@@ -159,6 +187,7 @@ uint64_t Model::Execute(Conn& c, const Command& cmd) {
       const uint64_t id = next_logged_++;
       const bool keyed = cmd.op == Op::kLoggedWrite;
       logged_key_[id] = keyed ? cmd.key : -1;
+      logged_runs_[id] = LoggedRun{offset_, Event()};
       if (c.gone) unlogged_.insert(id);  // its reply will never reach the node
       if (running_ != nullptr) {
         running_->logged_made = id;
@@ -311,11 +340,35 @@ void Model::ProposePending() {
   ProposeFollows();
 }
 
+// Promise 7: between the logged change's run and the offset that places its
+// entry, no write of its key ran (nor another logged change of it, keyless
+// ones among themselves, whose entry would then come first).
+void Model::CheckPlacement(uint64_t id, uint64_t at) {
+  const int key = logged_key_[id];
+  const LoggedRun run = logged_runs_[id];
+  if (key >= 0) {
+    for (const Version& v : data_[key]) {
+      if (v.offset > run.offset && v.offset <= at) {
+        return Fail(absl::StrCat("logged change ", id, " of k", key, " placed at offset ", at, ", after a write of k",
+                                 key, " at ", v.offset, " that ran after it (at ", run.offset, ")"));
+      }
+    }
+  }
+  for (uint64_t other : logged_proposed_) {
+    if (logged_key_[other] == key && logged_runs_[other].event > run.event) {
+      return Fail(absl::StrCat("logged change ", id, " placed after logged change ", other, " of the same ",
+                               key >= 0 ? "key" : "settings", ", which ran after it"));
+    }
+  }
+  logged_proposed_.insert(id);
+}
+
 // Node entries go right after the stream's effects up to their ROLE's offset.
 void Model::ProposeFollows() {
   while (!follows_.empty() && follows_.front().offset <= proposed_offset_) {
     const Follow f = follows_.front();
     follows_.pop_front();
+    CheckPlacement(f.logged, f.offset);
     proposals_.push_back(Proposal{proposed_offset_, Event(), f.logged});
     gate_.WaitForEntry(f.slot, raft_index_ + proposals_.size());
   }
@@ -399,6 +452,7 @@ void Model::LoseLeadership() {
   logged_ = logged_committed_by_key_;
   asking_.clear();
   follows_.clear();
+  may_forward_.clear();
   conns_.clear();
   pending_.clear();
   blocked_order_.clear();
@@ -511,6 +565,12 @@ bool Model::Step() {
   } else if (!quiescing_ && o_.allow_leadership_loss && rng_() % 8 == 0) {
     LoseLeadership();
   }
+  // A connection the gate let go routes its held request (the node posts it).
+  if (!may_forward_.empty() && rng_() % 2 == 0) {
+    const SessionId id = *may_forward_.begin();
+    may_forward_.erase(may_forward_.begin());
+    Resume(id);
+  }
   DrainActions();
   return failure_.empty();
 }
@@ -524,7 +584,7 @@ bool Model::Quiescent() const {
   for (const Conn& c : conns_) {
     if (c.kill_cover) return false;
     if (c.blocks_forever || c.gone) continue;
-    if (!c.to_child.empty() || !c.replies.empty()) return false;
+    if (!c.to_child.empty() || !c.replies.empty() || c.held) return false;
   }
   return control_.empty() && control_replies_.empty() && !gate_.HasActions();
 }

@@ -102,6 +102,9 @@ class Model {
     bool blocks_forever = false;       // quiescence: this pop is never served
     bool idle_multi = false;           // quiescence: this MULTI never ends
     std::optional<CoverId> kill_cover; // gone with effects in flight
+    // A request the gate holds back (MayForward), and nothing routed after
+    // it: sent once the gate's callback said it may go.
+    std::optional<std::pair<Op, int>> held;
   };
   struct Version {
     uint64_t offset;
@@ -110,6 +113,10 @@ class Model {
 
   void SendBatch(Conn& c);
   void SendOne(Conn& c, Op op, int key);
+  bool TrySend(Conn& c, Op op, int key);
+  void Resume(SessionId id);
+  // Checks promise 7 as logged change `id` is placed at stream offset `at`.
+  void CheckPlacement(uint64_t id, uint64_t at);
   void ListChanged();
   bool RunChild(Conn& c);
   uint64_t Execute(Conn& c, const Command& cmd);
@@ -163,7 +170,13 @@ class Model {
   std::vector<uint64_t> logged_;
   std::vector<uint64_t> logged_committed_by_key_;
   std::map<uint64_t, int> logged_key_;
-  std::set<uint64_t> logged_committed_, unlogged_;
+  std::set<uint64_t> logged_committed_, unlogged_, logged_proposed_;
+  struct LoggedRun {
+    uint64_t offset = 0;  // the child's stream offset when it ran
+    uint64_t event = 0;
+  };
+  std::map<uint64_t, LoggedRun> logged_runs_;
+  std::set<SessionId> may_forward_;  // the gate's MayForward callbacks that ran
   Reply* running_ = nullptr;  // the reply Execute fills in
   struct Follow {
     uint64_t offset = 0;  // the ROLE's: proposed once the stream is proposed this far

@@ -79,7 +79,8 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                                            node::gate::BrokenRule::kLocksAtQueue,
                                            node::gate::BrokenRule::kForgetGoneLocks,
                                            node::gate::BrokenRule::kNoEntryWait,
-                                           node::gate::BrokenRule::kNoLoggedLocks),
+                                           node::gate::BrokenRule::kNoLoggedLocks,
+                                           node::gate::BrokenRule::kNoPlacementWait),
                          [](const auto& info) {
                            switch (info.param) {
                              case node::gate::BrokenRule::kNoConfirmation: return "NoConfirmation";
@@ -89,6 +90,7 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                              case node::gate::BrokenRule::kForgetGoneLocks: return "ForgetGoneLocks";
                              case node::gate::BrokenRule::kNoEntryWait: return "NoEntryWait";
                              case node::gate::BrokenRule::kNoLoggedLocks: return "NoLoggedLocks";
+                             case node::gate::BrokenRule::kNoPlacementWait: return "NoPlacementWait";
                              default: return "None";
                            }
                          });

@@ -215,6 +215,62 @@ TEST_F(GateTest, LoggedWriteThatLogsNothingHoldsNoLock) {
   EXPECT_EQ(gate_.Stats().live_tickets, 0u);
 }
 
+// Promise 7: a logged request is forwarded once the writes that held its
+// keys committed; a write of its keys that comes after it is forwarded once
+// its entry committed; writes of other keys, reads, and requests of other
+// keyless logged requests' kind follow their own rules.
+TEST_F(GateTest, WritesOfALoggedRequestsKeysAreForwardedInTheirOrder) {
+  const SlotId before = Write(1, "k");
+  const CoverId c1 = *gate_.EndOfBatch(1);
+  Request logged{Kind::kWrite, {K("k")}, false};
+  logged.logged = true;
+  int logged_ready = 0, write_ready = 0;
+  auto count = [](int* n) { return [n]() -> std::function<void()> { return [n] { ++*n; }; }; };
+  EXPECT_FALSE(gate_.MayForward(2, logged, count(&logged_ready))) << "ahead of a write of k in flight";
+  const Request write_k{Kind::kWrite, {K("k")}, false};
+  EXPECT_FALSE(gate_.MayForward(3, write_k, count(&write_ready))) << "a write of k after the logged request";
+  EXPECT_TRUE(gate_.MayForward(3, Request{Kind::kWrite, {K("j")}, false}, count(&write_ready)));
+  EXPECT_TRUE(gate_.MayForward(3, Request{Kind::kRead, {K("k")}, false}, count(&write_ready)));
+  gate_.ReplyArrived(before);
+  gate_.Covered(c1, 1);
+  gate_.Proposed(1);
+  gate_.Committed(1);
+  EXPECT_EQ(logged_ready, 1);
+  EXPECT_EQ(write_ready, 0);
+  EXPECT_TRUE(gate_.MayForward(2, logged, count(&logged_ready))) << "it waited once";
+  const SlotId l = gate_.Arrive(2, logged).slot;
+  const CoverId c2 = *gate_.EndOfBatch(2);
+  gate_.HoldForEntry(l);
+  gate_.ReplyArrived(l);
+  gate_.Covered(c2, 1);
+  gate_.WaitForEntry(l, 2);
+  EXPECT_EQ(write_ready, 0) << "forwarded before the logged request's entry committed";
+  gate_.IndexCommitted(2);
+  EXPECT_EQ(write_ready, 1);
+  EXPECT_TRUE(gate_.MayForward(3, write_k, count(&write_ready)));
+  // Keyless logged requests (SCRIPT LOAD, SCRIPT FLUSH) take turns.
+  Request load{Kind::kStateless, {}, false};
+  load.logged = true;
+  EXPECT_TRUE(gate_.MayForward(4, load, count(&logged_ready)));
+  const SlotId first = gate_.Arrive(4, load).slot;
+  EXPECT_FALSE(gate_.MayForward(5, load, count(&logged_ready)));
+  gate_.HoldForEntry(first);
+  gate_.ReplyArrived(first);
+  gate_.WaitForEntry(first, 3);
+  gate_.IndexCommitted(3);
+  EXPECT_EQ(logged_ready, 2);
+  EXPECT_TRUE(gate_.MayForward(5, load, count(&logged_ready)));
+  // A transaction that ran one (MULTI, SCRIPT LOAD, EXEC) waits for it too.
+  Request exec{Kind::kExec, {}, false};
+  exec.logged = true;
+  gate_.BeginTransaction(6);
+  EXPECT_FALSE(gate_.MayForward(6, exec, count(&logged_ready)));
+  EXPECT_FALSE(gate_.ClientGone(5).has_value());  // its reservation ends with it
+  EXPECT_EQ(logged_ready, 3);
+  EXPECT_FALSE(gate_.ClientGone(6).has_value());
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
 // BUSY (a script runs) and EXECABORT: the request never ran and saw nothing,
 // so not even a whole-keyspace writer (that script) holds its reply back.
 TEST_F(GateTest, WriteThatNeverRanWaitsOnlyForAConfirmation) {
