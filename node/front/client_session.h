@@ -330,6 +330,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   absl::flat_hash_set<ReplySlots::Id> may_block_;
   bool aborted_ = false;
   bool left_gate_ = false;
+  // The client left with a request the node logs on its way: the gate is left
+  // (and the child's connection killed) once its reply arrived and was logged.
+  bool leave_gate_after_logged_ = false;
+  bool LoggedReplyDue() const;
   bool closed_ = false;
   bool release_pending_ = false;  // MarkReleased since the last FlushReleased
   // Reads served by this node's child, not answered yet. While there are

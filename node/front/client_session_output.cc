@@ -177,6 +177,15 @@ void ClientSession::LeaveGate() {
     shared_.leave_gate = true;
     return;
   }
+  if (gated() && upstream_open_ && !aborted_ && LoggedReplyDue()) {
+    // A request the node logs is on its way (it never blocks): killing the
+    // child's connection now could leave what it did on the leader's child
+    // alone, with no entry for it (the node logs from its reply). The kill
+    // waits for that reply.
+    leave_gate_after_logged_ = true;
+    return;
+  }
+  leave_gate_after_logged_ = false;
   left_gate_ = true;
   if (gated() && upstream_open_) {
     std::optional<gate::CoverId> kill = server_.gate().ClientGone(id_);
@@ -196,6 +205,18 @@ void ClientSession::LeaveGate() {
     if (kill) server_.KillChildClient(child_client_id_, *kill);
   }
   CloseUpstream();
+}
+
+// Whether a request the node logs from its reply is in flight on the own link
+// with no request before it that may block (a kill ends that one, and the
+// child never runs what follows it).
+bool ClientSession::LoggedReplyDue() const {
+  for (const Expect& e : expects_) {
+    if (e.kind != Expect::Kind::kReply) continue;
+    if (may_block_.contains(e.slot)) return false;
+    if (e.tag == ReplyTag::kLog || (e.detail && e.detail->exec_logged)) return true;
+  }
+  return false;
 }
 
 void ClientSession::CloseUpstream() {

@@ -62,7 +62,12 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
   switch (e.kind) {
     case Expect::Kind::kReply:
       upstream_data_ -= e.data;
-      return OnReply(e, bytes, type, std::move(big));
+      OnReply(e, bytes, type, std::move(big));
+      if (leave_gate_after_logged_ && !LoggedReplyDue()) {
+        LeaveGate();
+        MaybeClose();
+      }
+      return;
     case Expect::Kind::kClientId: {
       resp::Value v;
       size_t consumed;

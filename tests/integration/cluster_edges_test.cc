@@ -203,6 +203,48 @@ TEST(ClusterEdgesTest, NodeEntryKeepsItsPlaceAmongTheWritesOfItsKeys) {
   }
 }
 
+// A client that vanishes (a reset) while an XREADGROUP reading pending entries
+// is in flight: the node killed the child's connection at once, and logged
+// nothing (it logs from the reply), though the leader's child could still run
+// the read before the kill: the consumer existed there alone (regression).
+// The kill now waits for the reply of a request the node logs, which never
+// blocks.
+TEST(ClusterEdgesTest, LoggedRequestOfAClientThatVanishedReachesEveryChild) {
+  Cluster c;
+  ASSERT_TRUE(LeadWith(c, 0));
+  Client setup(c.port(0));
+  constexpr int kStreams = 20;
+  for (int i = 0; i < kStreams; ++i) {
+    const std::string k = absl::StrCat("s", i);
+    ASSERT_EQ(setup.Call({"XGROUP", "CREATE", k, "g", "0", "MKSTREAM"}).AsString(), "OK");
+    ASSERT_EQ(setup.Call({"XADD", k, "1-1", "f", "v"}).AsString(), "1-1");
+    ASSERT_FALSE(setup.Call({"XREADGROUP", "GROUP", "g", "a", "STREAMS", k, ">"}).IsError());
+    // The leader's child is kept busy (a script run on it directly): the read
+    // waits there, and the node sees the client vanish before its reply.
+    std::thread busy([&] { (void)c.ChildCall(0, {"EVAL", "local i = 0 while i < 5000000 do i = i + 1 end", "0"}); });
+    std::this_thread::sleep_for(10ms);
+    Client gone(c.port(0));
+    gone.Send(Req({"XREADGROUP", "GROUP", "g", absl::StrCat("c", i), "STREAMS", k, "0"}));
+    std::this_thread::sleep_for(5ms);
+    gone.CloseAbruptly();
+    busy.join();
+  }
+  ASSERT_EQ(setup.Call({"PING"}).AsString(), "PONG");
+  ASSERT_TRUE(c.WaitConverged());
+  const std::string consumers = absl::StrCat(
+      "local out = {} for i = 0, ", kStreams - 1,
+      " do for _, e in ipairs(redis.call('xinfo', 'consumers', 's' .. i, 'g')) do table.insert(out, e[2]) end end "
+      "return table.concat(out, ' ')");
+  absl::StatusOr<resp::Value> want = c.ChildCall(0, {"EVAL", consumers, "0"});
+  ASSERT_TRUE(want.ok()) << want.status();
+  EXPECT_NE(Str(*want).find(" c"), std::string::npos) << "no read ran: the test shows nothing";
+  for (int i = 1; i < c.size(); ++i) {
+    absl::StatusOr<resp::Value> got = c.ChildCall(i, {"EVAL", consumers, "0"});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(Str(*got), Str(*want)) << "node " << i << "'s child against the leader's";
+  }
+}
+
 // A logged request answered while leadership is being handed over: the
 // leader's child ran SCRIPT LOAD, but the node refused to log it (TRYAGAIN).
 // When the transfer was abandoned (its target stopped), the leader went on

@@ -136,6 +136,13 @@ void Client::ShutdownSend() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
 }
 
+void Client::CloseAbruptly() {
+  asio::error_code ec;
+  socket_.set_option(asio::socket_base::linger(true, 0), ec);
+  socket_.close(ec);
+  connected_ = false;
+}
+
 std::optional<std::string> Client::ReadUntilClosed(std::chrono::milliseconds timeout) {
   std::string out = std::exchange(in_, std::string());
   const auto deadline = std::chrono::steady_clock::now() + timeout;

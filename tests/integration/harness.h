@@ -39,6 +39,9 @@ class Client {
   bool ClosedByPeer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Shuts the sending side down (the server reads the end of the input).
   void ShutdownSend();
+  // Closes with a reset (SO_LINGER 0): the server's next read fails, as when
+  // a client's host goes away mid-request.
+  void CloseAbruptly();
   // Every byte the server sends until it closes the connection (what was
   // read but not yet returned by Read included); nullopt if it did not close
   // within timeout.

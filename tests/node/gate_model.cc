@@ -300,6 +300,11 @@ void Model::DeliverReply(Conn& c) {
     if (r.logged_made != 0) unlogged_.insert(r.logged_made);
     return;
   }
+  FinishReply(c, r);
+  if (c.leaving && !LoggedReplyDue(c)) ClientGone(c);
+}
+
+void Model::FinishReply(Conn& c, const Reply& r) {
   if (r.slot == 0) {
     // Every reply before the mark arrived: the node's own link asks a ROLE.
     control_.push_back(Command{Op::kPing, 0, 0, r.cover, false});
@@ -412,8 +417,32 @@ void Model::FinishRound() {
   gate_.ReadConfirmed(r.stamp, r.index);
 }
 
+// A logged request in flight with no request before it that may block: the
+// node waits for its reply, which it logs, before it kills the connection.
+bool Model::LoggedReplyDue(const Conn& c) const {
+  for (const Reply& r : c.replies) {
+    if (r.logged_made != 0) return true;
+  }
+  if (c.blocked) return false;
+  for (const Command& cmd : c.to_child) {
+    if (cmd.slot == 0 || cmd.queued) continue;
+    if (cmd.op == Op::kBlockingPop) return false;
+    if (cmd.op == Op::kLoggedWrite || cmd.op == Op::kLoggedState) return true;
+  }
+  return false;
+}
+
 void Model::ClientGone(Conn& c) {
   DrainActions();
+  for (auto& [slot, p] : pending_) {
+    if (p.session == c.id) p.unread = true;
+  }
+  c.held.reset();
+  if (LoggedReplyDue(c)) {
+    c.leaving = true;
+    return;
+  }
+  c.leaving = false;
   c.gone = true;
   for (const Reply& r : c.replies) {
     if (r.logged_made != 0) unlogged_.insert(r.logged_made);  // never reaches the node
@@ -477,6 +506,10 @@ void Model::DrainActions() {
     auto it = pending_.find(a.slot);
     if (it == pending_.end()) continue;  // its client is gone: nobody reads it
     const Pending& p = it->second;
+    if (p.unread) {
+      pending_.erase(it);
+      continue;
+    }
     if (!p.answered) return Fail(absl::StrCat("slot ", a.slot, " released before the child answered"));
     if (p.needs_confirm && confirmed_begin_ < p.arrival_event) {
       return Fail(absl::StrCat("slot ", a.slot, " released with no leadership confirmation begun after it ",
@@ -502,7 +535,7 @@ bool Model::Step() {
   const int dice = static_cast<int>(rng_() % 100);
   Conn* c = conns_.empty() ? nullptr : &conns_[rng_() % conns_.size()];
   if (dice < 14) {
-    if (!quiescing_ && c && !c->gone) SendBatch(*c);
+    if (!quiescing_ && c && !c->gone && !c->leaving) SendBatch(*c);
   } else if (dice < 40) {
     if (c) RunChild(*c);
   } else if (dice < 58) {
@@ -558,7 +591,7 @@ bool Model::Step() {
   } else if (dice < 99) {
     if (c && c->gone && c->kill_cover) {
       ProcessKill(*c);
-    } else if (c && !c->gone && !quiescing_ && o_.allow_client_gone && rng_() % 4 == 0) {
+    } else if (c && !c->gone && !c->leaving && !quiescing_ && o_.allow_client_gone && rng_() % 4 == 0) {
       ClientGone(*c);
       NewConn();
     }
