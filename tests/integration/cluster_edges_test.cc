@@ -27,6 +27,13 @@ bool LeadWith(Cluster& c, int i) {
   return c.WaitForLeader(20s, {i}) == i;
 }
 
+// Stream `k` with group g and one entry, delivered to `consumer`: pending there.
+void PendingEntry(Client& cl, const std::string& k, const std::string& consumer) {
+  ASSERT_EQ(cl.Call({"XGROUP", "CREATE", k, "g", "0", "MKSTREAM"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"XADD", k, "1-1", "f", "v"}).AsString(), "1-1");
+  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", consumer, "STREAMS", k, ">"}).IsError());
+}
+
 // Finding 2: requests that propagate nothing (a write that changes nothing, a
 // read-only script, SORT, BITFIELD GET, a failed write) still show data, so a
 // leader cut off from the others must not answer them once a newer value may
@@ -182,9 +189,7 @@ TEST(ClusterEdgesTest, NodeEntryKeepsItsPlaceAmongTheWritesOfItsKeys) {
   constexpr int kStreams = 20;
   for (int i = 0; i < kStreams; ++i) {
     const std::string k = absl::StrCat("s", i);
-    ASSERT_EQ(reader.Call({"XGROUP", "CREATE", k, "g", "0", "MKSTREAM"}).AsString(), "OK");
-    ASSERT_EQ(reader.Call({"XADD", k, "1-1", "f", "v"}).AsString(), "1-1");
-    ASSERT_FALSE(reader.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", k, ">"}).IsError());
+    PendingEntry(reader, k, "c");
     reader.Send(Req({"XREADGROUP", "GROUP", "g", "c", "STREAMS", k, "0"}));
     deleter.Send(Req({"XGROUP", "DELCONSUMER", k, "g", "c"}));
     ASSERT_TRUE(reader.Read(10s).has_value());
@@ -216,9 +221,7 @@ TEST(ClusterEdgesTest, LoggedRequestOfAClientThatVanishedReachesEveryChild) {
   constexpr int kStreams = 20;
   for (int i = 0; i < kStreams; ++i) {
     const std::string k = absl::StrCat("s", i);
-    ASSERT_EQ(setup.Call({"XGROUP", "CREATE", k, "g", "0", "MKSTREAM"}).AsString(), "OK");
-    ASSERT_EQ(setup.Call({"XADD", k, "1-1", "f", "v"}).AsString(), "1-1");
-    ASSERT_FALSE(setup.Call({"XREADGROUP", "GROUP", "g", "a", "STREAMS", k, ">"}).IsError());
+    PendingEntry(setup, k, "a");
     // The leader's child is kept busy (a script run on it directly): the read
     // waits there, and the node sees the client vanish before its reply.
     std::thread busy([&] { (void)c.ChildCall(0, {"EVAL", "local i = 0 while i < 5000000 do i = i + 1 end", "0"}); });
