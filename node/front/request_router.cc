@@ -189,7 +189,9 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
       // connection does not subscribe, and the error is a plain reply.
       if (!ArityHolds(*spec, args)) return Forward({}, in_multi_);
       if (in_multi_) {
-        return Refuse("ERR (P|S)SUBSCRIBE inside MULTI is not supported by anarchoredis");
+        // (Its confirmations would come inside EXEC's reply, past CLIENT REPLY OFF.)
+        return Refuse(absl::StrCat("ERR ", absl::AsciiStrToUpper(absl::string_view(name.data(), name.size())),
+                                   " inside MULTI is not supported by anarchoredis"));
       }
       return Subscribe();
     }
