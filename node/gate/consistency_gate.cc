@@ -87,6 +87,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
     case Kind::kRead: {
       a.slot = NewSlot(session, Kind::kRead, true, tag);
       Slot& s = *slots_.Find(a.slot);
+      s.script = request.script;  // EVAL_RO: see WaitForLogged
       s.read_keys = std::move(request.keys);
       s.whole_keyspace = request.whole_keyspace;
       WantRound(a.slot, s);  // the round runs while the child answers
@@ -284,17 +285,23 @@ std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id, Outcome outcome)
 }
 
 // A transaction's reads are not known: its EXEC waits for every logged write.
-// A logged write waits for its own lock too, which its entry's commit ends.
+// A script may run one a keyless logged request loaded (EVALSHA after SCRIPT
+// LOAD): it waits for those too. A logged write waits for its own lock too,
+// which its entry's commit ends.
 void ConsistencyGate::WaitForLogged(SlotId id, Slot& s) {
   if (logged_locks_.live_tickets() == 0 || broken_ == BrokenRule::kNoLoggedLocks) return;
   const bool every_key = s.whole_keyspace || s.kind == Kind::kExec;
-  const bool clear = logged_locks_.WaitClear(every_key ? std::span<const KeyId>() : std::span<const KeyId>(s.read_keys),
-                                             every_key, [this, id] {
-                                               Slot* waiting = slots_.Find(id);
-                                               if (waiting == nullptr) return;
-                                               --waiting->lock_waits;
-                                               Check(id);
-                                             });
+  KeyIds keys;
+  if (!every_key) {
+    keys = s.read_keys;
+    if (s.script) keys.push_back(kNodeSettings);
+  }
+  const bool clear = logged_locks_.WaitClear(keys, every_key, [this, id] {
+    Slot* waiting = slots_.Find(id);
+    if (waiting == nullptr) return;
+    --waiting->lock_waits;
+    Check(id);
+  });
   if (!clear) ++s.lock_waits;
 }
 

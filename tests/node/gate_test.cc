@@ -271,6 +271,26 @@ TEST_F(GateTest, WritesOfALoggedRequestsKeysAreForwardedInTheirOrder) {
   EXPECT_EQ(gate_.Stats().live_tickets, 0u);
 }
 
+// EVALSHA may run a script a SCRIPT LOAD loaded before that load's entry
+// committed: a script's reply waits for keyless logged requests, other
+// replies do not.
+TEST_F(GateTest, ScriptReplyWaitsForAScriptLoadsEntry) {
+  Request load{Kind::kStateless, {}, false};
+  load.logged = true;
+  const SlotId l = gate_.Arrive(1, load).slot;
+  gate_.HoldForEntry(l);
+  gate_.ReplyArrived(l);
+  const SlotId script = gate_.Arrive(2, Request{Kind::kRead, {K("k")}, false, /*script=*/true}).slot;
+  const SlotId read = Read(2, "k");
+  ConfirmNow();
+  gate_.ReplyArrived(script);
+  gate_.ReplyArrived(read);
+  EXPECT_THAT(Released(), ElementsAre(read)) << "a script's reply left before the SCRIPT LOAD was durable";
+  gate_.WaitForEntry(l, 1);
+  gate_.IndexCommitted(1);
+  EXPECT_THAT(Released(), UnorderedElementsAre(l, script));
+}
+
 // BUSY (a script runs) and EXECABORT: the request never ran and saw nothing,
 // so not even a whole-keyspace writer (that script) holds its reply back.
 TEST_F(GateTest, WriteThatNeverRanWaitsOnlyForAConfirmation) {
