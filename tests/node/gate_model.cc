@@ -124,9 +124,10 @@ bool Model::TrySend(Conn& c, Op op, int key) {
 }
 
 void Model::SendBatch(Conn& c) {
-  static const Op kOps[] = {Op::kGet, Op::kGet, Op::kListRead, Op::kSet, Op::kSet, Op::kNoopWrite, Op::kFailedWrite,
-                            Op::kKeyspaceRead, Op::kFlush, Op::kPush, Op::kPush, Op::kBlockingPop,
-                            Op::kPing, Op::kMulti, Op::kExec, Op::kDiscard, Op::kLoggedWrite, Op::kLoggedWrite, Op::kLoggedState};
+  static const Op kOps[] = {Op::kGet,         Op::kGet,         Op::kListRead,    Op::kSet,          Op::kSet,
+                            Op::kNoopWrite,   Op::kFailedWrite, Op::kKeyspaceRead, Op::kFlush,       Op::kPush,
+                            Op::kPush,        Op::kBlockingPop, Op::kPing,        Op::kMulti,        Op::kExec,
+                            Op::kDiscard,     Op::kLoggedWrite, Op::kLoggedWrite, Op::kLoggedState};
   const int n = 1 + static_cast<int>(rng_() % o_.max_batch);
   for (int i = 0; i < n && !c.held; ++i) {
     Op op = kOps[rng_() % std::size(kOps)];
