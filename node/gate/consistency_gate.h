@@ -34,7 +34,8 @@
 //      of those keys runs between the request and the offset that places its
 //      entry, so every member's child runs them in the leader's order.
 //
-// Writes never wait for locks; readers wait for writers (see KeyLockTable).
+// Writes never wait for other writes' locks, only (before they are forwarded)
+// for a logged request's entry; readers wait for writers (see KeyLockTable).
 #pragma once
 
 #include <cstdint>
@@ -238,7 +239,7 @@ class ConsistencyGate {
     // A logged write's lock in logged_locks_, held until its entry commits
     // (handed to entry_locks_ once the entry is known).
     KeyLockTable::Ticket logged_ticket = 0;
-    int lock_waits = 0;          // key-lock waits outstanding (reads)
+    int lock_waits = 0;          // key-lock waits outstanding (reads; any reply: logged locks)
     bool whole_keyspace = false;
     bool script = false;
     KeyIds read_keys;            // reads; the keys a write may touch
