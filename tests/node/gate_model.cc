@@ -93,6 +93,10 @@ bool Model::TrySend(Conn& c, Op op, int key) {
     case Op::kDiscard: r = {Kind::kStateless, {}, false}; break;
   }
   const bool queue_it = c.in_multi && op != Op::kExec && op != Op::kDiscard && op != Op::kMulti;
+  // Logged from its reply: EXEC's, of the logged request it ran (SCRIPT LOAD
+  // inside MULTI), when one was queued.
+  cmd.logs = op == Op::kExec ? c.tx_logged : !queue_it && (op == Op::kLoggedWrite || op == Op::kLoggedState);
+  if (op == Op::kExec) r.logged = c.tx_logged;
   if (!queue_it && !gate_.MayForward(c.id, r, [this, id = c.id]() -> std::function<void()> {
         return [this, id] { may_forward_.insert(id); };
       })) {
@@ -113,10 +117,13 @@ bool Model::TrySend(Conn& c, Op op, int key) {
   }
   if (op == Op::kMulti && !c.in_multi) {
     c.in_multi = true;
+    c.tx_logged = false;
     gate_.BeginTransaction(c.id);
   } else if (op == Op::kExec || op == Op::kDiscard) {
     if (op == Op::kDiscard) gate_.DropTransaction(c.id);
-    c.in_multi = false;
+    c.in_multi = c.tx_logged = false;
+  } else if (queue_it && op == Op::kLoggedState) {
+    c.tx_logged = true;
   }
   pending_[cmd.slot] = p;
   c.to_child.push_back(cmd);
@@ -134,7 +141,7 @@ void Model::SendBatch(Conn& c) {
     if ((op == Op::kExec || op == Op::kDiscard) && !c.in_multi) op = Op::kGet;
     if (op == Op::kMulti && c.in_multi) op = Op::kSet;
     if (op == Op::kLoggedWrite && c.in_multi) op = Op::kSet;  // the node refuses it inside MULTI
-    if (op == Op::kLoggedState && c.in_multi) op = Op::kPing;  // (logged at EXEC: not modelled)
+    if (op == Op::kLoggedState && c.in_multi && c.tx_logged) op = Op::kPing;  // one per transaction here
     SendOne(c, op, -1);
   }
   if (auto cover = gate_.EndOfBatch(c.id)) c.to_child.push_back(Command{Op::kPing, 0, 0, *cover, false});
@@ -428,7 +435,7 @@ bool Model::LoggedReplyDue(const Conn& c) const {
   for (const Command& cmd : c.to_child) {
     if (cmd.slot == 0 || cmd.queued) continue;
     if (cmd.op == Op::kBlockingPop) return false;
-    if (cmd.op == Op::kLoggedWrite || cmd.op == Op::kLoggedState) return true;
+    if (cmd.logs) return true;
   }
   return false;
 }

@@ -73,6 +73,7 @@ class Model {
     SlotId slot = 0;      // 0: the node's cover mark, or a ROLE on its own link
     CoverId cover = 0;    // the mark's, the ROLE's
     bool queued = false;  // inside MULTI
+    bool logs = false;    // the node logs it from its reply (an EXEC: what it ran)
   };
   struct Reply {
     SlotId slot = 0;
@@ -95,6 +96,7 @@ class Model {
     SessionId id = 0;
     bool gone = false;
     bool in_multi = false;             // node side: MULTI sent, EXEC/DISCARD not yet
+    bool tx_logged = false;            // node side: a logged request is queued (one at most here)
     bool in_multi_child = false;       // child side: MULTI ran, EXEC/DISCARD not yet
     std::vector<Command> queued;       // child side: commands of an open MULTI
     std::deque<Command> to_child;      // sent, not yet run
