@@ -207,14 +207,12 @@ void ClientSession::LeaveGate() {
   CloseUpstream();
 }
 
-// Whether a request the node logs from its reply is in flight on the own link
-// with no request before it that may block (a kill ends that one, and the
-// child never runs what follows it).
+// Whether a request the node logs from its reply is in flight on the own link.
+// None waits behind one that may block (BLPOP, WAIT): such a request holds
+// the session's later requests until it is answered (RequestRouter::MayBlock).
 bool ClientSession::LoggedReplyDue() const {
   for (const Expect& e : expects_) {
-    if (e.kind != Expect::Kind::kReply) continue;
-    if (may_block_.contains(e.slot)) return false;
-    if (e.tag == ReplyTag::kLog || (e.detail && e.detail->exec_logged)) return true;
+    if (e.kind == Expect::Kind::kReply && (e.tag == ReplyTag::kLog || (e.detail && e.detail->exec_logged))) return true;
   }
   return false;
 }

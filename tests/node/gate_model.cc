@@ -94,8 +94,11 @@ bool Model::TrySend(Conn& c, Op op, int key) {
   }
   const bool queue_it = c.in_multi && op != Op::kExec && op != Op::kDiscard && op != Op::kMulti;
   // Logged from its reply: EXEC's, of the logged request it ran (SCRIPT LOAD
-  // inside MULTI), when one was queued.
+  // inside MULTI), when one was queued. Never sent behind a pop in flight: a
+  // request that may block holds the session's later ones until answered
+  // (modelled for logged requests only, which is where it matters here).
   cmd.logs = op == Op::kExec ? c.tx_logged : !queue_it && (op == Op::kLoggedWrite || op == Op::kLoggedState);
+  if (cmd.logs && !c.pops.empty()) return false;
   if (op == Op::kExec) r.logged = c.tx_logged;
   if (!queue_it && !gate_.MayForward(c.id, r, [this, id = c.id]() -> std::function<void()> {
         return [this, id] { may_forward_.insert(id); };
@@ -126,6 +129,7 @@ bool Model::TrySend(Conn& c, Op op, int key) {
     c.tx_logged = true;
   }
   pending_[cmd.slot] = p;
+  if (op == Op::kBlockingPop && !queue_it) c.pops.insert(cmd.slot);
   c.to_child.push_back(cmd);
   return true;
 }
@@ -196,7 +200,7 @@ uint64_t Model::Execute(Conn& c, const Command& cmd) {
       const bool keyed = cmd.op == Op::kLoggedWrite;
       logged_key_[id] = keyed ? cmd.key : -1;
       logged_runs_[id] = LoggedRun{offset_, Event()};
-      if (c.gone) unlogged_.insert(id);  // its reply will never reach the node
+      if (c.gone) Fail(absl::StrCat("logged change ", id, " ran for a client the node let go: it is never logged"));
       if (running_ != nullptr) {
         running_->logged_made = id;
         running_->logged_seen.push_back(id);
@@ -305,7 +309,7 @@ void Model::DeliverReply(Conn& c) {
   Reply r = std::move(c.replies.front());
   c.replies.pop_front();
   if (c.gone) {
-    if (r.logged_made != 0) unlogged_.insert(r.logged_made);
+    if (r.logged_made != 0) Fail(absl::StrCat("logged change ", r.logged_made, " answered after its client was let go"));
     return;
   }
   FinishReply(c, r);
@@ -318,6 +322,7 @@ void Model::FinishReply(Conn& c, const Reply& r) {
     control_.push_back(Command{Op::kPing, 0, 0, r.cover, false});
     return;
   }
+  if (c.pops.erase(r.slot) != 0 && c.pops.empty() && c.held) may_forward_.insert(c.id);
   auto it = pending_.find(r.slot);
   if (it == pending_.end()) return Fail(absl::StrCat("reply for unknown slot ", r.slot));
   it->second.answered = true;
@@ -425,16 +430,13 @@ void Model::FinishRound() {
   gate_.ReadConfirmed(r.stamp, r.index);
 }
 
-// A logged request in flight with no request before it that may block: the
-// node waits for its reply, which it logs, before it kills the connection.
+// A logged request in flight (never behind a pop, see TrySend): the node
+// waits for its reply, which it logs, before it kills the connection.
 bool Model::LoggedReplyDue(const Conn& c) const {
   for (const Reply& r : c.replies) {
     if (r.logged_made != 0) return true;
   }
-  if (c.blocked) return false;
   for (const Command& cmd : c.to_child) {
-    if (cmd.slot == 0 || cmd.queued) continue;
-    if (cmd.op == Op::kBlockingPop) return false;
     if (cmd.logs) return true;
   }
   return false;
@@ -452,9 +454,6 @@ void Model::ClientGone(Conn& c) {
   }
   c.leaving = false;
   c.gone = true;
-  for (const Reply& r : c.replies) {
-    if (r.logged_made != 0) unlogged_.insert(r.logged_made);  // never reaches the node
-  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     it = it->second.session == c.id ? pending_.erase(it) : std::next(it);
   }
@@ -529,7 +528,7 @@ void Model::DrainActions() {
                                ", but only ", committed_, " is committed"));
     }
     for (uint64_t id : p.logged_seen) {
-      if (!logged_committed_.contains(id) && !unlogged_.contains(id)) {
+      if (!logged_committed_.contains(id)) {
         return Fail(absl::StrCat("slot ", a.slot, " released showing logged change ", id,
                                  " before the node entry that logs it committed"));
       }

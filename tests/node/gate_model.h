@@ -108,6 +108,7 @@ class Model {
     // A request the gate holds back (MayForward), and nothing routed after
     // it: sent once the gate's callback said it may go.
     std::optional<std::pair<Op, int>> held;
+    std::set<SlotId> pops;  // blocking pops sent, their replies not yet at the node
     // The client left with a logged request in flight: the node leaves the
     // gate once its reply arrived (ClientSession::LoggedReplyDue).
     bool leaving = false;
@@ -172,14 +173,13 @@ class Model {
   std::deque<std::pair<CoverId, uint64_t>> control_replies_;
 
   // Logged writes: every key's latest logged change (0: none), and the one the
-  // committed log gives it (logged_key_ -1: a keyless one). Changes whose
-  // client left with a request that may block before them, which the node
-  // kills at once, are never logged (the README says so): not checked.
+  // committed log gives it (logged_key_ -1: a keyless one). Every change must
+  // be logged: one that runs for a client the node already let go fails.
   uint64_t next_logged_ = 1;
   std::vector<uint64_t> logged_;
   std::vector<uint64_t> logged_committed_by_key_;
   std::map<uint64_t, int> logged_key_;
-  std::set<uint64_t> logged_committed_, unlogged_, logged_proposed_;
+  std::set<uint64_t> logged_committed_, logged_proposed_;
   struct LoggedRun {
     uint64_t offset = 0;  // the child's stream offset when it ran
     uint64_t event = 0;
