@@ -151,7 +151,6 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   const bool refused = probed && IsPingRefusal(bytes) && (stream_replies_.empty() || subscribing);
   if (probed && (bytes == probe_subscribed_ || (refused && subscriptions_.any()))) return still_subscribed();
   if (bytes == probe_unsubscribed_ || refused || bytes == "+RESET\r\n") {
-    if (bytes == "+RESET\r\n") subscriptions_ = {};
     expects_.pop_front();
     slots_.EndStream();
     router_.StreamEnded();

@@ -82,7 +82,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
   switch (request.kind) {
     case Kind::kStateless:
       a.slot = NewSlot(session, Kind::kStateless, false, tag);
-      if (request.logged) slots_.Find(a.slot)->logged_ticket = TakeLoggedLock(ss, request);
+      if (request.logged) slots_.Find(a.slot)->logged_ticket = TakeLoggedLock(session, ss, request);
       break;
     case Kind::kRead: {
       a.slot = NewSlot(session, Kind::kRead, true, tag);
@@ -113,7 +113,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       s.needs_commit = true;
       s.script = request.script;
       TakeLocks(s, request.keys, request.whole_keyspace);
-      if (request.logged) s.logged_ticket = TakeLoggedLock(ss, request);
+      if (request.logged) s.logged_ticket = TakeLoggedLock(session, ss, request);
       s.read_keys = std::move(request.keys);
       s.whole_keyspace = request.whole_keyspace;
       ss.uncovered.push_back(a.slot);
@@ -128,7 +128,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
         s.read_keys.assign(ss.transaction->keys().begin(), ss.transaction->keys().end());
         s.whole_keyspace = ss.transaction->whole_keyspace();
       }
-      if (request.logged) s.logged_ticket = TakeLoggedLock(ss, request);
+      if (request.logged) s.logged_ticket = TakeLoggedLock(session, ss, request);
       ss.transaction.reset();
       ss.uncovered.push_back(a.slot);
       break;
@@ -184,26 +184,26 @@ bool ConsistencyGate::MayForward(SessionId session, const Request& request,
   if (request.logged) {
     if (!locks_.WaitClear(keys, every_key, one_done)) ++waits->first;
     // Reserved after those waits: writes that ask from now on wait for it.
-    const KeyLockTable::Ticket t = logged_locks_.Begin();
-    if (every_key) logged_locks_.LockAll(t);
-    for (KeyId k : keys) logged_locks_.Lock(t, k);
-    sessions_[session].reserved = t;
+    sessions_[session].reserved = LockLogged(keys, every_key);
   }
   return waits->first == 0;
 }
 
-KeyLockTable::Ticket ConsistencyGate::TakeLoggedLock(Session& ss, const Request& request) {
-  if (ss.reserved != 0) return std::exchange(ss.reserved, 0);
-  // Not reserved (the placement waits broken for a test): taken now.
+KeyLockTable::Ticket ConsistencyGate::LockLogged(std::span<const KeyId> keys, bool every_key) {
   const KeyLockTable::Ticket t = logged_locks_.Begin();
-  if (request.kind == Kind::kStateless) {
-    logged_locks_.Lock(t, kNodeSettings);
-  } else if (request.whole_keyspace || request.kind == Kind::kExec) {
-    logged_locks_.LockAll(t);
-  } else {
-    for (KeyId k : request.keys) logged_locks_.Lock(t, k);
-  }
+  if (every_key) logged_locks_.LockAll(t);
+  for (KeyId k : keys) logged_locks_.Lock(t, k);
   return t;
+}
+
+KeyLockTable::Ticket ConsistencyGate::TakeLoggedLock(SessionId session, Session& ss, const Request& request) {
+  if (ss.reserved != 0) return std::exchange(ss.reserved, 0);
+  // Not reserved (the caller did not ask MayForward, or its waits are broken
+  // for a test): taken now.
+  std::span<const KeyId> keys;
+  bool every_key = false;
+  WrittenKeys(session, request, &keys, &every_key);
+  return LockLogged(keys, every_key);
 }
 
 SlotId ConsistencyGate::Queue(SessionId session, const Request& request, uint64_t tag) {

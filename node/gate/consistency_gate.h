@@ -296,7 +296,8 @@ class ConsistencyGate {
   // A reply that ran waits for the logged writes holding its keys.
   void WaitForLogged(SlotId id, Slot& s);
   bool WrittenKeys(SessionId session, const Request& request, std::span<const KeyId>* keys, bool* every_key) const;
-  KeyLockTable::Ticket TakeLoggedLock(Session& ss, const Request& request);
+  KeyLockTable::Ticket LockLogged(std::span<const KeyId> keys, bool every_key);
+  KeyLockTable::Ticket TakeLoggedLock(SessionId session, Session& ss, const Request& request);
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -337,8 +337,8 @@ def refused_in_multi(requests):
         elif in_multi and (name in REFUSED_IN_MULTI or (name == "hello" and len(r) > 1)
                            or (name == "client" and sub in ("reply", "kill"))):
             return True
-        elif in_multi and name == "xreadgroup" and "streams" in [a.lower() for a in r]:
-            after = r[[a.lower() for a in r].index("streams") + 1:]
+        elif in_multi and name == "xreadgroup" and "streams" in (lowered := [a.lower() for a in r]):
+            after = r[lowered.index("streams") + 1:]
             if any(i != ">" for i in after[len(after) // 2:]):
                 return True
     return False
