@@ -19,6 +19,7 @@
 #include <set>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,8 @@ class Server {
   const ServerOptions& options() const { return options_; }
   Upstream CurrentUpstream() const;
   gate::ConsistencyGate& gate() { return gate_; }
+  // The epoch of the child's scan cursors (node/front/scan_cursor.h).
+  uint32_t scan_epoch() const { return scan_epoch_; }
   // Reads this follower serves from its own child; null while it leads, or
   // with --follower_reads off.
   FollowerReads* follower_reads() { return is_leader_ || promoted_ ? nullptr : follower_reads_.get(); }
@@ -381,6 +384,8 @@ class Server {
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted
   bool promoted_ = false;  // the child is a master: this node leads and reads its stream
+  uint32_t scan_epoch_ = 0;  // drawn at each child's start (node/front/scan_cursor.h)
+  std::mt19937 random_{std::random_device{}()};
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::ip::tcp::acceptor> tls_acceptor_;
   std::shared_ptr<asio::ssl::context> tls_context_;  // replaced by ReloadTls; sessions keep theirs

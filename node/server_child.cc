@@ -3,10 +3,12 @@
 // from the leader replaces the log, or when a script that wrote keeps it
 // busy; watched for exits and for BUSY.
 #include <algorithm>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/child/sync_client.h"
+#include "node/front/scan_cursor.h"
 #include "node/front/client_session.h"
 #include "node/logging.h"
 #include "node/server.h"
@@ -22,6 +24,8 @@ namespace cpb = consensus::pb;
 absl::Status Server::StartChild() {
   promoted_ = false;
   if (auto s = child_->Start(); !s.ok()) return s;
+  // Its hash function is seeded anew: no cursor of an earlier child holds.
+  scan_epoch_ = std::uniform_int_distribution<uint32_t>(1, scan_cursor::kMaxEpoch)(random_);
   asio::io_context sync_io;
   SyncClient client(sync_io);
   if (auto s = client.Connect(child_options_.socket_path); !s.ok()) return s;

@@ -271,6 +271,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   ctx.port = server_.options().port;
   ctx.bind = server_.options().bind;
   ctx.node_acl = &server_.node_acl();
+  ctx.scan_epoch = server_.scan_epoch();
   if (!shared_.expects.empty() && (raw.size() > kMaxSharedRequest || !router_.Shareable(args, ctx))) {
     // It would take the own link: it runs once this session's requests on
     // the shared link were answered (SharedDrained routes it then).
@@ -309,8 +310,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       to_upstream_.Append("*1\r\n$7\r\nDISCARD\r\n");
       expects_.push_back(Expect{Expect::Kind::kIgnore});
       if (gated()) server_.gate().DropTransaction(id_);
-      tx_queued_ = 0;
-      tx_logged_.clear();
+      tx_ = {};
       slots_.AddReady(ErrorReply("EXECABORT Transaction discarded because of previous errors."), false, r.silent);
       return true;
     case Route::Action::kProbe: {
@@ -384,7 +384,7 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   if (gated() && !r.queued) {
     // Its keys stay locked until its node entry commits (an EXEC's: until
     // the entry of the logged requests it ran).
-    r.request.logged = r.tag == ReplyTag::kLog || (r.request.kind == gate::Kind::kExec && !tx_logged_.empty());
+    r.request.logged = r.tag == ReplyTag::kLog || (r.request.kind == gate::Kind::kExec && !tx_.logged.empty());
     auto allowed = [this]() -> std::function<void()> {
       return [weak = weak_from_this()] {
         // Not inside the gate's own call that ended the wait.
@@ -420,21 +420,25 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     gate::ConsistencyGate& gate = server_.gate();
     if (r.begins_transaction) gate.BeginTransaction(id_);
     if (r.drops_transaction) gate.DropTransaction(id_);
-    if (r.begins_transaction || r.drops_transaction) {
-      tx_queued_ = 0;
-      tx_logged_.clear();
-    }
+    if (r.begins_transaction || r.drops_transaction) tx_ = {};
     if (r.request.kind == gate::Kind::kExec) {
-      if (!tx_logged_.empty()) {
+      if (!tx_.logged.empty()) {
         e.Detail().exec_logged =
-            std::make_shared<const std::vector<std::pair<size_t, LoggedRequest>>>(std::move(tx_logged_));
+            std::make_shared<const std::vector<std::pair<size_t, LoggedRequest>>>(std::move(tx_.logged));
       }
-      tx_queued_ = 0;
-      tx_logged_.clear();
+      if (!tx_.scans.empty()) {
+        e.Detail().exec_scans = std::make_shared<const std::vector<size_t>>(std::move(tx_.scans));
+        e.Detail().scan_epoch = tx_.scan_epoch;
+      }
+      tx_ = {};
     }
     if (r.queued) {
-      if (r.tag == ReplyTag::kLog) tx_logged_.emplace_back(tx_queued_, LoggedOf(r, args));
-      ++tx_queued_;
+      if (r.tag == ReplyTag::kLog) tx_.logged.emplace_back(tx_.queued, LoggedOf(r, args));
+      if (r.tag == ReplyTag::kScan) {
+        tx_.scans.push_back(tx_.queued);
+        tx_.scan_epoch = detail->scan_epoch;
+      }
+      ++tx_.queued;
       r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
       e.gate_slot = gate.Queue(id_, r.request, e.slot);
     } else {
@@ -446,7 +450,9 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   }
   if (shared) {
     std::string scratch;
-    server_.shared_link()->Send(id_, router_.db(), router_.proto(), AsMultibulk(args, raw, &scratch));
+    const std::string_view request =
+        detail != nullptr && !detail->rewritten.empty() ? detail->rewritten : AsMultibulk(args, raw, &scratch);
+    server_.shared_link()->Send(id_, router_.db(), router_.proto(), request);
   } else if (detail != nullptr && detail->settings_check) {
     to_upstream_.Append(detail->settings_check->request);  // CONFIG GET in place of the CONFIG SET
     e.Detail().settings_check = std::move(detail->settings_check);
@@ -460,6 +466,7 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     if (detail->count != 0) e.Detail().count = detail->count;
     if (!detail->auth_user.empty()) e.Detail().auth_user = std::move(detail->auth_user);
     if (!detail->acl_user.empty()) e.Detail().acl_user = std::move(detail->acl_user);
+    if (r.tag == ReplyTag::kScan) e.Detail().scan_epoch = detail->scan_epoch;
   }
   e.discards = r.drops_transaction && r.tag != ReplyTag::kReset;
   e.unstall = r.stall;

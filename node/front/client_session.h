@@ -101,6 +101,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // EXEC: what to log of the queued requests, by position in the
     // transaction, if EXEC ran them successfully.
     std::shared_ptr<const std::vector<std::pair<size_t, LoggedRequest>>> exec_logged;
+    // EXEC: the positions of the scans it ran, whose cursors take `scan_epoch`.
+    std::shared_ptr<const std::vector<size_t>> exec_scans;
+    uint32_t scan_epoch = 0;  // ReplyTag::kScan or exec_scans: the child's epoch (scan_cursor.h)
     std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
   };
   // What an upstream reply answers.
@@ -307,9 +310,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool leave_gate = false;
   } shared_;
   // The open transaction (leader only): how many requests were queued, and
-  // which of them to log if EXEC runs them (see Expect::exec_logged).
-  size_t tx_queued_ = 0;
-  std::vector<std::pair<size_t, LoggedRequest>> tx_logged_;
+  // those whose replies inside EXEC's the node acts on, by position: which to
+  // log if EXEC runs them (ExpectDetail::exec_logged), the scans whose
+  // cursors it tags (exec_scans).
+  struct QueuedTransaction {
+    size_t queued = 0;
+    std::vector<std::pair<size_t, LoggedRequest>> logged;
+    std::vector<size_t> scans;
+    uint32_t scan_epoch = 0;
+  } tx_;
   // The RESP2 probe (PING <random token>) and its two possible replies; after
   // RESP3 (un)subscribing, the same PING marks the end of its pushes.
   std::string probe_request_, probe_subscribed_, probe_unsubscribed_;

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "node/front/scan_cursor.h"
 #include "node/logging.h"
 #include "node/server.h"
 #include "resp/value.h"
@@ -240,8 +241,7 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
       router_.MultiAnswered(ok);
       if (!ok && gated()) {
         server_.gate().DropTransaction(id_);
-        tx_queued_ = 0;
-        tx_logged_.clear();
+        tx_ = {};
       }
       break;
     case ReplyTag::kReset:
@@ -272,6 +272,10 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     // A map or an array as the child answered it: a RESET or HELLO pipelined
     // after it has already changed the router's protocol.
     slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, type == '%' ? 3 : 2));
+  } else if (e.tag == ReplyTag::kScan && type == '*') {
+    slots_.SetReply(e.slot, scan_cursor::ForClient(bytes, d.scan_epoch));
+  } else if (d.exec_scans && type == '*') {
+    slots_.SetReply(e.slot, scan_cursor::ExecForClient(bytes, *d.exec_scans, d.scan_epoch));
   } else if (!big.empty()) {
     slots_.SetReply(e.slot, std::move(big));
   } else {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "node/child/child_redis.h"
 #include "node/front/request_router_parts.h"
+#include "node/front/scan_cursor.h"
 #include "node/node_acl.h"
 #include "resp/writer.h"
 
@@ -200,6 +201,9 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
     default: {
       Route r = DataCommand(args, *spec);
       r.shared = Shares(*spec, args, ctx);
+      if (const size_t at = scan_cursor::CursorArg(name); at != 0 && at < args.size() && ctx.scan_epoch != 0) {
+        ScanCursor(at, args, ctx.scan_epoch, &r);
+      }
       return r;
     }
   }
@@ -582,6 +586,17 @@ Route RequestRouter::DataCommand(std::span<const std::string_view> args,
   Route r = Forward(GateRequest(cls, spec, args), in_multi_);
   MayBlock(blocks, &r);
   return r;
+}
+
+void RequestRouter::ScanCursor(size_t at, std::span<const std::string_view> args, uint32_t epoch, Route* r) {
+  r->tag = ReplyTag::kScan;
+  RouteDetail& detail = r->Detail();
+  detail.scan_epoch = epoch;
+  if (std::optional<std::string> cursor = scan_cursor::ForChild(args[at], epoch)) {
+    std::vector<std::string_view> sent(args.begin(), args.end());
+    sent[at] = *cursor;
+    resp::AppendCommand(&detail.rewritten, sent);
+  }
 }
 
 gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& spec,

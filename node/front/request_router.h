@@ -52,6 +52,7 @@ enum class ReplyTag {
   kAclGetUser,  // ACL GETUSER `acl_user`: its commands with the @anarcho rules (NodeAcl)
   kAclCat,      // ACL CAT: with the node's category, anarcho
   kAclLog,      // ACL LOG: client-info as CLIENT LIST shows the client
+  kScan,        // SCAN, HSCAN, SSCAN, ZSCAN: the cursor carries the child's epoch (scan_cursor.h)
   // With users in use, the client's user may be refused what the router
   // otherwise predicts succeeds: MULTI and SELECT wait for their replies.
   kMulti,   // MULTI: refused, the connection is not in a transaction
@@ -85,6 +86,7 @@ struct RouteDetail {
   // kLog: what the node logs once the request succeeded, when not the request
   // itself (XREADGROUP's reads of pending entries, RequestRouter::XReadGroup).
   std::vector<std::string> logged;
+  uint32_t scan_epoch = 0;  // ReplyTag::kScan: the epoch of the child it runs in
 };
 
 struct Route {
@@ -154,6 +156,9 @@ struct RouteContext {
   int port = 0;
   std::string_view bind;
   const NodeAcl* node_acl = nullptr;  // who may run ANARCHO.* (ACL DRYRUN of them)
+  // The epoch of the child's scan cursors (node/front/scan_cursor.h); 0
+  // passes cursors as they are.
+  uint32_t scan_epoch = 0;
 };
 
 class RequestRouter {
@@ -224,6 +229,9 @@ class RequestRouter {
   std::optional<Route> NodeAddressSet(std::span<const std::string_view> args, const RouteContext& ctx);
   void MayBlock(bool blocking, Route* r) const;
   Route DataCommand(std::span<const std::string_view> args, const CommandSpec& spec);
+  // SCAN and the key scans: the cursor at `at` goes to the child without its
+  // epoch, and the reply's gets it (scan_cursor.h).
+  static void ScanCursor(size_t at, std::span<const std::string_view> args, uint32_t epoch, Route* r);
   std::optional<Route> XReadGroup(std::span<const std::string_view> args, const CommandSpec& spec);
   Route Hello(std::span<const std::string_view> args);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "node/front/command_table.h"
 #include "node/front/request_router.h"
+#include "node/front/scan_cursor.h"
 #include "resp/value.h"
 
 namespace node {
@@ -145,7 +146,7 @@ TEST(CommandTableTest, FollowerReads) {
   };
   for (auto args : std::vector<std::vector<std::string_view>>{
            {"GET", "k"}, {"MGET", "a", "b"}, {"HGETALL", "h"}, {"ZRANGE", "z", "0", "-1"}, {"EXISTS", "k"},
-           {"TTL", "k"}, {"DBSIZE"}, {"SCAN", "0"}, {"KEYS", "*"}, {"OBJECT", "ENCODING", "k"},
+           {"TTL", "k"}, {"DBSIZE"}, {"KEYS", "*"}, {"OBJECT", "ENCODING", "k"},
            {"XRANGE", "s", "-", "+"}}) {
     EXPECT_TRUE(follower_read(args)) << args[0];
   }
@@ -153,8 +154,46 @@ TEST(CommandTableTest, FollowerReads) {
            {"SET", "k", "v"}, {"PFCOUNT", "h"}, {"EVAL_RO", "return 1", "0"}, {"FCALL_RO", "f", "0"},
            {"BLPOP", "l", "0"}, {"XREAD", "STREAMS", "s", "0"}, {"PUBSUB", "CHANNELS"}, {"PING"},
            {"INFO"}, {"CLIENT", "LIST"}, {"GETEX", "k"}, {"SORT", "l"}, {"XINFO", "STREAM", "s"},
-           {"XINFO", "GROUPS", "s"}, {"OBJECT", "FREQ", "k"}, {"OBJECT", "IDLETIME", "k"}}) {
+           {"XINFO", "GROUPS", "s"}, {"OBJECT", "FREQ", "k"}, {"OBJECT", "IDLETIME", "k"},
+           // A cursor is a position in the child that made it (scan_cursor.h).
+           {"SCAN", "0"}, {"HSCAN", "h", "0"}, {"SSCAN", "s", "0"}, {"ZSCAN", "z", "0"}}) {
     EXPECT_FALSE(follower_read(args)) << args[0];
+  }
+}
+
+// A leader sends a scan's cursor to its child without the epoch it handed it
+// out with, and tags the reply's (scan_cursor.h); inside MULTI too. A
+// follower forwards scans as they came: the leader translates them.
+TEST(RequestRouterTest, ScanCursorsTravelWithoutTheEpoch) {
+  constexpr uint32_t kEpoch = 5;
+  const std::string ours = std::to_string((uint64_t{kEpoch} << scan_cursor::kChildBits) | 42);
+  for (const bool forwarding : {false, true}) {
+    RequestRouter r(Table());
+    RouteContext ctx;
+    ctx.forwarding = forwarding;
+    ctx.scan_epoch = kEpoch;
+    auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+    Route scan = route({"SCAN", ours, "COUNT", "5"});
+    Route hscan = route({"HSCAN", "h", ours});
+    Route fresh = route({"SSCAN", "s", "0"});
+    if (forwarding) {
+      for (const Route* x : {&scan, &hscan, &fresh}) {
+        EXPECT_EQ(x->tag, ReplyTag::kNone);
+        EXPECT_EQ(x->DetailOrNone().rewritten, "");
+      }
+      continue;
+    }
+    EXPECT_EQ(scan.tag, ReplyTag::kScan);
+    EXPECT_EQ(scan.DetailOrNone().scan_epoch, kEpoch);
+    EXPECT_EQ(scan.DetailOrNone().rewritten, "*4\r\n$4\r\nSCAN\r\n$2\r\n42\r\n$5\r\nCOUNT\r\n$1\r\n5\r\n");
+    EXPECT_EQ(hscan.DetailOrNone().rewritten, "*3\r\n$5\r\nHSCAN\r\n$1\r\nh\r\n$2\r\n42\r\n");
+    EXPECT_EQ(fresh.tag, ReplyTag::kScan);
+    EXPECT_EQ(fresh.DetailOrNone().rewritten, "") << "a cursor without an epoch goes as it came";
+    route({"MULTI"});
+    Route queued = route({"ZSCAN", "z", ours});
+    EXPECT_TRUE(queued.queued);
+    EXPECT_EQ(queued.tag, ReplyTag::kScan);
+    EXPECT_EQ(queued.DetailOrNone().rewritten, "*3\r\n$5\r\nZSCAN\r\n$1\r\nz\r\n$2\r\n42\r\n");
   }
 }
 
