@@ -37,6 +37,16 @@ void Fill(Client& c) {
   ASSERT_EQ(c.Call({"OBJECT", "ENCODING", "z"}).AsString(), "skiplist");
 }
 
+// The leader, once the collections were written through it (-1 if none).
+int FilledLeader(Cluster& c) {
+  const int leader = c.WaitForLeader();
+  if (leader >= 0) {
+    Client w(c.port(leader));
+    Fill(w);
+  }
+  return leader;
+}
+
 // One scan in progress: SCAN (no key) or HSCAN/SSCAN/ZSCAN of `key`.
 struct Scan {
   std::string command;
@@ -82,6 +92,14 @@ void ExpectComplete(const Scan& s) {
                                           << " calls";
 }
 
+// Every scan to its end through `via`, each complete.
+void FinishEach(std::vector<Scan>& scans, Client& via) {
+  for (Scan& s : scans) {
+    s.Finish(via);
+    ExpectComplete(s);
+  }
+}
+
 // Makes node `i` the leader and returns true.
 bool LeadWith(Cluster& c, int i) {
   const int leader = c.WaitForLeader();
@@ -97,10 +115,7 @@ bool LeadWith(Cluster& c, int i) {
 // other processes, and serve no scan of their own.
 TEST(ScanTest, ScanWhoseCallsGoToEveryNodeReturnsEveryElement) {
   Cluster c;
-  const int leader = c.WaitForLeader();
-  ASSERT_GE(leader, 0);
-  Client w(c.port(leader));
-  Fill(w);
+  ASSERT_GE(FilledLeader(c), 0);
   std::vector<std::unique_ptr<Client>> via;
   for (int i = 0; i < c.size(); ++i) via.push_back(std::make_unique<Client>(c.port(i)));
   for (Scan& s : EveryScan()) {
@@ -125,22 +140,15 @@ TEST(ScanTest, ScanGoesOnAcrossALeaderChange) {
   }
   ASSERT_TRUE(LeadWith(c, 1));
   Client next(c.port(2));  // a follower now: it forwards to node 1
-  for (Scan& s : scans) {
-    s.Finish(next);
-    ExpectComplete(s);
-  }
+  FinishEach(scans, next);
 }
 
 // The leader's child is killed mid-scan and rebuilt from the log: a new
 // process, whose hash tables are seeded anew.
 TEST(ScanTest, ScanGoesOnAcrossARebuiltChild) {
   Cluster c;
-  const int leader = c.WaitForLeader();
+  const int leader = FilledLeader(c);
   ASSERT_GE(leader, 0);
-  {
-    Client w(c.port(leader));
-    Fill(w);
-  }
   std::vector<Scan> scans = EveryScan();
   {
     Client before(c.port(leader));
@@ -158,13 +166,7 @@ TEST(ScanTest, ScanGoesOnAcrossARebuiltChild) {
     if (now >= 0) {
       Client after(c.port(now));
       probe = after.Call({"GET", "k0"});
-      if (probe.AsString() == "v" && c.node(now).ChildPid() != old_child) {
-        for (Scan& s : scans) {
-          s.Finish(after);
-          ExpectComplete(s);
-        }
-        return;
-      }
+      if (probe.AsString() == "v" && c.node(now).ChildPid() != old_child) return FinishEach(scans, after);
     }
     std::this_thread::sleep_for(100ms);
   }
@@ -180,7 +182,7 @@ TEST(ScanTest, ScansInsideMultiCarryTheEpoch) {
   Fill(first);
   std::vector<Scan> scans = EveryScan();
   ASSERT_EQ(first.Call({"MULTI"}).AsString(), "OK");
-  ASSERT_EQ(first.Call({"SET", "x", "1"}).AsString(), "QUEUED");
+  ASSERT_EQ(first.Call({"PING"}).AsString(), "QUEUED");
   for (Scan& s : scans) {
     std::vector<std::string> args = {s.command};
     if (!s.key.empty()) args.push_back(s.key);
@@ -202,14 +204,9 @@ TEST(ScanTest, ScansInsideMultiCarryTheEpoch) {
       scans[i].seen.insert(reply.elements[1].elements[j].AsString());
     }
   }
-  scans[0].seen.erase("x");  // written by the transaction itself
   ASSERT_TRUE(LeadWith(c, 1));
   Client next(c.port(1));
-  for (Scan& s : scans) {
-    s.Finish(next);
-    s.seen.erase("x");
-    ExpectComplete(s);
-  }
+  FinishEach(scans, next);
 }
 
 // Cursors the node did not hand out reach the child as the client sent them:
@@ -217,10 +214,9 @@ TEST(ScanTest, ScansInsideMultiCarryTheEpoch) {
 // in the same child.
 TEST(ScanTest, CursorsTheNodeDidNotMakePassAsTheyAre) {
   Cluster c;
-  const int leader = c.WaitForLeader();
+  const int leader = FilledLeader(c);
   ASSERT_GE(leader, 0);
   Client w(c.port(leader));
-  Fill(w);
   for (const std::string& cursor : {std::string("x"), std::string(" 1"), std::string("18446744073709551616")}) {
     EXPECT_EQ(Str(w.Call({"SCAN", cursor})), "(error) ERR invalid cursor") << cursor;
     EXPECT_EQ(Str(w.Call({"HSCAN", "h", cursor})), "(error) ERR invalid cursor") << cursor;
