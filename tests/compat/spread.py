@@ -141,10 +141,13 @@ def elements_of(reply, pos):
 def in_hash_order(request, reply):
     """A reply whose order is the server's hash table's (which differs between
     any two servers once a collection outgrew its small encoding): HGETALL, SORT
-    BY nosort of a set, and SCAN (its cursor too) are compared as sorted elements."""
+    of a set BY a pattern without "*" (nosort), and SCAN (its cursor too) are
+    compared as sorted elements."""
     name = request[0].lower()
-    if not reply[:1] in b"*%~" or not (name in ("hgetall", "scan") or
-                                      (name == "sort" and "nosort" in (a.lower() for a in request))):
+    lowered = [a.lower() for a in request]
+    by = lowered.index("by") + 1 if "by" in lowered else len(request)
+    unsorted = name == "sort" and by < len(request) and "*" not in request[by]
+    if not reply[:1] in b"*%~" or not (name in ("hgetall", "scan") or unsorted):
         return reply
     if name == "scan":
         return ("scan", sorted(elements_of(reply, value_end(reply, 4))) if reply.startswith(b"*2\r\n") else reply)
