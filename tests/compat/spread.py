@@ -4,8 +4,9 @@
 A client may point its connections at any node (a pool across the cluster, a
 load balancer) and must still see one Redis. Each trial starts from FLUSHALL,
 then sends 2..--max_len requests one at a time, each through a connection to a
-node drawn at random (one per node, all in the same protocol), and the same
-requests on one connection to a plain redis-server. Every
+node drawn at random (one per node, all in the same protocol; one to four
+requests pipelined on it at a time), and the same requests on one connection
+to a plain redis-server. Every
 reply is compared byte for byte, and the data after the trial.
 
 The requests are differential.py's, without those whose effect belongs to the
@@ -25,6 +26,7 @@ variable that is not "1".
 """
 
 import argparse
+import itertools
 import os
 import random
 import re
@@ -107,22 +109,30 @@ class Connection:
 
     def call(self, args):
         """The raw reply to one request (b"<no answer>" after the timeout or a close)."""
-        self.sock.sendall(differential.encode(args))
+        return self.pipeline([args])[0]
+
+    def pipeline(self, requests):
+        """The raw replies to requests sent at once, in order."""
+        self.sock.sendall(b"".join(differential.encode(r) for r in requests))
         deadline = time.monotonic() + self.timeout
-        while (end := value_end(self.buf)) is None:
+        replies = []
+        while len(replies) < len(requests):
+            if (end := value_end(self.buf)) is not None:
+                replies.append(self.buf[:end])
+                self.buf = self.buf[end:]
+                continue
             left = deadline - time.monotonic()
-            if left <= 0:
-                return b"<no answer>"
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(1 << 20)
-            except (socket.timeout, ConnectionResetError):
-                return b"<no answer>"
+            data = b""
+            if left > 0:
+                self.sock.settimeout(left)
+                try:
+                    data = self.sock.recv(1 << 20)
+                except (socket.timeout, ConnectionResetError):
+                    pass
             if not data:
-                return b"<closed>"
+                return replies + [b"<no answer>"] * (len(requests) - len(replies))
             self.buf += data
-        out, self.buf = self.buf[:end], self.buf[end:]
-        return out
+        return replies
 
     def close(self):
         self.sock.close()
@@ -171,6 +181,14 @@ def whole_scan(command, key, pick):
     return ("no end", cursor)
 
 
+def described(want, got):
+    if want[0] == got[0] == "elements":
+        missed, extra = sorted(set(want[1]) - set(got[1])), sorted(set(got[1]) - set(want[1]))
+        want, got = (f"{len(want[1])} elements", f"{len(got[1])} elements, {len(missed)} of Redis's "
+                     f"missing {missed[:3]}, {len(extra)} more {extra[:3]}")
+    return f"  redis: {want!r:.600}\n  node:  {got!r:.600}"
+
+
 def run_trial(ref_port, ports, proto, requests, timeout, rng):
     """The first difference between the reference's replies and the cluster's, or None."""
     for port in [ref_port, ports[0]]:
@@ -182,19 +200,23 @@ def run_trial(ref_port, ports, proto, requests, timeout, rng):
     ref = Connection(ref_port, proto, timeout)
     nodes = [Connection(p, proto, timeout) for p in ports]
     try:
-        for i, r in enumerate(requests):
-            if r[0] == "<scan>":
-                want = whole_scan(r[1], r[2] if len(r) > 2 else None, lambda: ref)
-                got = whole_scan(r[1], r[2] if len(r) > 2 else None, lambda: rng.choice(nodes))
+        i = 0
+        while i < len(requests):
+            if requests[i][0] == "<scan>":
+                r = requests[i]
+                batch = [r]
+                want = [whole_scan(r[1], r[2] if len(r) > 2 else None, lambda: ref)]
+                got = [whole_scan(r[1], r[2] if len(r) > 2 else None, lambda: rng.choice(nodes))]
             else:
-                want = in_hash_order(r, ref.call(r))
-                got = in_hash_order(r, rng.choice(nodes).call(r))
-            if want != got:
-                if want[0] == got[0] == "elements":
-                    missed, extra = sorted(set(want[1]) - set(got[1])), sorted(set(got[1]) - set(want[1]))
-                    want, got = (f"{len(want[1])} elements", f"{len(got[1])} elements, {len(missed)} of Redis's "
-                                 f"missing {missed[:3]}, {len(extra)} more {extra[:3]}")
-                return f"request {i + 1} ({' '.join(r)[:60]}):\n  redis: {want!r:.600}\n  node:  {got!r:.600}"
+                # A few requests pipelined on one connection, then the next
+                # few on another node's.
+                batch = list(itertools.takewhile(lambda r: r[0] != "<scan>", requests[i:i + rng.randint(1, 4)]))
+                want = [in_hash_order(r, reply) for r, reply in zip(batch, ref.pipeline(batch))]
+                got = [in_hash_order(r, reply) for r, reply in zip(batch, rng.choice(nodes).pipeline(batch))]
+            for j, (r, w, g) in enumerate(zip(batch, want, got)):
+                if w != g:
+                    return f"request {i + j + 1} ({' '.join(r)[:60]}):\n" + described(w, g)
+            i += len(batch)
     finally:
         for c in [ref] + nodes:
             c.close()
