@@ -48,7 +48,9 @@ std::string ForClient(std::string_view reply, uint32_t epoch) {
   if (len_end == std::string_view::npos) return std::string(reply);
   const std::optional<uint64_t> len = ParseDigits(reply.substr(5, len_end - 5));
   const size_t start = len_end + 2;
-  if (!len || start + *len + 2 > reply.size() || reply.substr(start + *len, 2) != "\r\n") return std::string(reply);
+  if (!len || *len >= reply.size() || start + *len + 2 > reply.size() || reply.substr(start + *len, 2) != "\r\n") {
+    return std::string(reply);
+  }
   const std::optional<uint64_t> cursor = ParseDigits(reply.substr(start, *len));
   if (!cursor || *cursor == 0 || *cursor > kChildMask) return std::string(reply);
   const std::string tagged = absl::StrCat((static_cast<uint64_t>(epoch) << kChildBits) | *cursor);

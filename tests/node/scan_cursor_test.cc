@@ -52,7 +52,8 @@ TEST(ScanCursorTest, CursorsWithoutAnEpochPassAsTheyAre) {
 TEST(ScanCursorTest, RepliesTheNodeCannotTagPassAsTheyAre) {
   for (const std::string& reply : std::vector<std::string>{ScanReply("0"), ScanReply(std::to_string(uint64_t{1} << kChildBits)), std::string("-ERR invalid cursor\r\n"),
         std::string("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
-        std::string("*2\r\n$4\r\n12\r\n"), std::string("*3\r\n$1\r\n5\r\n*0\r\n")}) {
+        std::string("*2\r\n$4\r\n12\r\n"), std::string("*3\r\n$1\r\n5\r\n*0\r\n"),
+        std::string("*2\r\n$18446744073709551615\r\n5\r\n*0\r\n")}) {
     EXPECT_EQ(ForClient(reply, kEpoch), reply) << reply;
   }
 }
