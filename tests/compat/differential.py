@@ -427,31 +427,36 @@ def show(requests):
                      for r in requests)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=100, help="pipelines per protocol")
+def arguments(description, base_port, ref_base_port):
+    """The command line differential.py and spread.py share."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=100, help="trials (pipelines) per protocol")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max_len", type=int, default=12, help="most requests in one pipeline")
+    ap.add_argument("--max_len", type=int, default=12, help="most requests in one trial")
     ap.add_argument("--protocols", default="2,3")
-    ap.add_argument("--timeout", type=int, default=20, help="seconds a pipeline's replies may take")
+    ap.add_argument("--timeout", type=int, default=20, help="seconds a trial's replies may take")
     ap.add_argument("--ports", help="test these nodes (already running) instead of starting a cluster")
     ap.add_argument("--ref_port", type=int, help="a plain redis-server already running, as the reference")
     ap.add_argument("--node_bin", type=Path, default=run_suite.REPO / "build/node/anarchoredis")
     ap.add_argument("--admin_bin", type=Path, default=run_suite.REPO / "build/tools/anarcho-admin")
-    ap.add_argument("--base_port", type=int, default=23500)
-    ap.add_argument("--ref_base_port", type=int, default=23400)
+    ap.add_argument("--base_port", type=int, default=base_port)
+    ap.add_argument("--ref_base_port", type=int, default=ref_base_port)
     ap.add_argument("--work_dir", type=Path)
     ap.add_argument("--max_diffs", type=int, default=5, help="stop after this many differences")
     ap.add_argument("--only", help="draw only requests whose command name matches this regular expression")
     ap.add_argument("--churn", type=float, default=0.0,
                     help="chance after each trial of a fault (kill, restart, child kill, snapshot, transfer)")
     ap.add_argument("--require_env", help="run only if this environment variable is 1 (else exit 77)")
-    args = ap.parse_args()
+    return ap
+
+
+def run(args, check_with, work_prefix):
+    """Starts the reference and the cluster (or uses the ones --ref_port and
+    --ports name), then returns check_with(args, ref_port, ports, churn)."""
     if args.require_env and os.environ.get(args.require_env) != "1":
         print(f"skipped: set {args.require_env}=1 to run")
         return 77
-
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="anarcho-differential-"))
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix=work_prefix))
     for old in (work / "plain", work / "cluster"):  # a previous run's
         shutil.rmtree(old, ignore_errors=True)
     started = []
@@ -481,10 +486,14 @@ def main():
             if args.ports:
                 sys.exit("--churn needs a cluster this run starts (it kills and restarts members)")
             churn = Churn(work / "cluster", ports, random.Random(args.seed * 7919 + 1))
-        return check(args, ref_port, ports, churn)
+        return check_with(args, ref_port, ports, churn)
     finally:
         for s in reversed(started):
             s.stop()
+
+
+def main():
+    return run(arguments(__doc__, 23500, 23400).parse_args(), check, "anarcho-differential-")
 
 
 def check(args, ref_port, ports, churn=None):

@@ -25,21 +25,16 @@ Exit status: 0 if no trial differed, 1 otherwise, 77 when --require_env names a
 variable that is not "1".
 """
 
-import argparse
 import itertools
-import os
 import random
 import re
-import shutil
 import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import differential  # noqa: E402  (the request table, data_of, Churn)
-import run_suite  # noqa: E402
+import differential  # noqa: E402  (the request table, data_of, the command line, run)
 
 CONNECTION_STATE = {"select", "multi", "exec", "discard", "watch", "unwatch", "hello", "reset", "auth", "client",
                     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "monitor"}
@@ -258,47 +253,7 @@ def check(args, ref_port, ports, churn):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=100, help="trials per protocol")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max_len", type=int, default=12, help="most requests in one trial")
-    ap.add_argument("--protocols", default="2,3")
-    ap.add_argument("--timeout", type=int, default=20, help="seconds a reply may take")
-    ap.add_argument("--node_bin", type=Path, default=run_suite.REPO / "build/node/anarchoredis")
-    ap.add_argument("--admin_bin", type=Path, default=run_suite.REPO / "build/tools/anarcho-admin")
-    ap.add_argument("--base_port", type=int, default=23600)
-    ap.add_argument("--ref_base_port", type=int, default=23450)
-    ap.add_argument("--work_dir", type=Path)
-    ap.add_argument("--max_diffs", type=int, default=3, help="stop after this many differences")
-    ap.add_argument("--only", help="draw only table requests whose command name matches this regular expression")
-    ap.add_argument("--churn", type=float, default=0.0,
-                    help="chance after each trial of a fault (kill, restart, child kill, snapshot, transfer)")
-    ap.add_argument("--require_env", help="run only if this environment variable is 1 (else exit 77)")
-    args = ap.parse_args()
-    if args.require_env and os.environ.get(args.require_env) != "1":
-        print(f"skipped: set {args.require_env}=1 to run")
-        return 77
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="anarcho-spread-"))
-    for old in (work / "plain", work / "cluster"):
-        shutil.rmtree(old, ignore_errors=True)
-    started = []
-    try:
-        ref = run_suite.PlainServer(args.ref_base_port, work / "plain")
-        ref.start()
-        started.append(ref)
-        node_args = ["--snapshot_log_bytes=200000", "--snapshot_keep_entries=0"] if args.churn else []
-        cluster = run_suite.Cluster(args.admin_bin, args.node_bin, args.base_port, work / "cluster",
-                                    node_args=node_args)
-        cluster.start()
-        started.append(cluster)
-        ports = cluster.ports()
-        for p in ports:
-            run_suite.wait_for(lambda p=p: run_suite.answers(p), 30, f"node on {p}")
-        churn = differential.Churn(work / "cluster", ports, random.Random(args.seed * 7919 + 1)) if args.churn else None
-        return check(args, ref.port, ports, churn)
-    finally:
-        for s in reversed(started):
-            s.stop()
+    return differential.run(differential.arguments(__doc__, 23600, 23450).parse_args(), check, "anarcho-spread-")
 
 
 if __name__ == "__main__":
