@@ -5,7 +5,6 @@
 // a transaction, and check that nothing present throughout was missed.
 #include <signal.h>
 
-#include <functional>
 #include <set>
 #include <thread>
 
