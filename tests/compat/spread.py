@@ -253,7 +253,7 @@ def check(args, ref_port, ports, churn):
 
 
 def main():
-    return differential.run(differential.arguments(__doc__, 23600, 23450).parse_args(), check, "anarcho-spread-")
+    return differential.run(differential.arguments(__doc__, 23200, 23450).parse_args(), check, "anarcho-spread-")
 
 
 if __name__ == "__main__":
