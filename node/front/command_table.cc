@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "node/front/scan_cursor.h"
 
 namespace node {
 namespace {
@@ -191,13 +192,15 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   // readonly but may rewrite the HyperLogLog's cached count (Redis 7.0
   // reports no may_replicate flag for it), which would make the children's
   // data differ; XINFO shows consumers' seen-time and entries-read, which a
-  // replica keeps by itself; OBJECT FREQ and IDLETIME are each instance's own;
-  // a scan's cursor is a position in one child's hash tables, which the
+  // replica keeps by itself; OBJECT FREQ and IDLETIME are each instance's own.
+  // A scan's cursor is a position in one child's hash tables, which the
   // leader tags with its child's epoch (node/front/scan_cursor.h).
-  static const absl::flat_hash_set<std::string> kMasterOnlyReads = {
-      "pfcount", "xinfo", "object|freq", "object|idletime", "scan", "hscan", "sscan", "zscan"};
+  static const absl::flat_hash_set<std::string> kMasterOnlyReads = {"pfcount", "xinfo", "object|freq",
+                                                                     "object|idletime"};
+  spec.scan_cursor_arg = scan_cursor::CursorArg(name);
   spec.follower_read = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyspaceRead) &&
                        !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write && !spec.blocking &&
+                       spec.scan_cursor_arg == 0 &&
                        !kMasterOnlyReads.contains(name) &&  // subcommands are named "object|freq"
                        !kMasterOnlyReads.contains(std::string(parent));
   spec.shared_link = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyedWrite ||

@@ -80,9 +80,12 @@ struct CommandSpec {
   bool no_multi = false;  // Redis refuses it inside MULTI
   bool may_replicate = false;  // a read that may still change the data
   bool admin = false, skip_monitor = false;  // MONITOR does not show it
+  // SCAN, HSCAN, SSCAN, ZSCAN: the argument that holds the cursor, a position
+  // in one child's hash tables (scan_cursor.h); 0 for every other command.
+  size_t scan_cursor_arg = 0;
   // A follower may run it on its own child (a replica): a read of keys or of
-  // the keyspace that changes nothing and is no script, pub/sub or blocking
-  // command (XREAD BLOCK would hold the connection all reads share).
+  // the keyspace that changes nothing and is no script, pub/sub, blocking
+  // command (XREAD BLOCK would hold the connection all reads share) or scan.
   bool follower_read = false;
   // The leader may send it on the link to its child that sessions share
   // (SharedLink): a read or write of keys, or a read of the keyspace, that

@@ -201,7 +201,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
     default: {
       Route r = DataCommand(args, *spec);
       r.shared = Shares(*spec, args, ctx);
-      if (const size_t at = scan_cursor::CursorArg(name); at != 0 && at < args.size() && ctx.scan_epoch != 0) {
+      if (const size_t at = spec->scan_cursor_arg; at != 0 && at < args.size() && ctx.scan_epoch != 0) {
         ScanCursor(at, args, ctx.scan_epoch, &r);
       }
       return r;

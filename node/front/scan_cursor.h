@@ -35,7 +35,8 @@ inline constexpr int kEpochBits = 17;  // 53 bits in all
 inline constexpr uint32_t kMaxEpoch = (uint32_t{1} << kEpochBits) - 1;
 
 // The argument that holds the cursor: 1 for SCAN, 2 for HSCAN, SSCAN and
-// ZSCAN (after the key); 0 for any other command. `name` is lowercase.
+// ZSCAN (after the key); 0 for any other command. `name` is lowercase. The
+// command table asks once per command (CommandSpec::scan_cursor_arg).
 size_t CursorArg(std::string_view name);
 
 // What the child running at `epoch` (1..kMaxEpoch) is to be given for a
