@@ -302,6 +302,7 @@ class Server {
     bool adding = false;            // handed to the Raft host
     bool pausing = false;           // holds proposals until the fork's offset is known
     std::string file;               // the saved RDB, out of the child's directory
+    std::string newest_before;      // the newest snapshot's file when this one was handed over
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   };
 

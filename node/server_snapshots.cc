@@ -186,6 +186,7 @@ void Server::OnSaved() {
 void Server::FinishSnapshot() {
   if (!snap_ || !snap_->saved || snap_->adding || !snap_->index || *snap_->index > committed_index_) return;
   snap_->adding = true;
+  if (rlog_->snapshot()) snap_->newest_before = rlog_->snapshot()->file();
   pb::SnapshotMeta carried;
   logged_.Save(&carried);
   rlog_->AddSnapshot(snap_->file, *snap_->index, std::move(carried),
@@ -200,13 +201,13 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (job->pausing) rlog_->Kick();
   std::error_code ec;
   if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
-  if (result.ok()) {
+  if (!result.ok()) {
+    Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
+  } else if (result->file() != job->newest_before) {  // else the newest one held the state caught already
     snapshot_schedule_.Restart();
     ++snapshots_taken_;
     metrics_.OnSnapshot(std::chrono::steady_clock::now() - job->started);
     Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d taken (%d bytes)", result->index(), result->size());
-  } else {
-    Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
   }
   for (auto& w : job->waiters) w(result);
 }

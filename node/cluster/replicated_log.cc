@@ -439,6 +439,7 @@ void ReplicatedLog::Pump() {
     meta.ParseFromString(rd.snapshot->data());
     RecordSnapshot(write.get(), meta, std::nullopt);
     write->compact_to = rd.snapshot->metadata().index();
+    installing_ = meta.file();
   }
   if (!write->sync && rd.entries.empty() && !rd.snapshot) {
     // Only the commit index moved (the term, the vote and the log did not).

@@ -128,7 +128,9 @@ class ReplicatedLog {
   const std::string& snapshot_dir() const { return snapshots_.dir(); }
   // The state after committed entry `index` was written to `file` (on the
   // snapshot directory's filesystem): it becomes the newest snapshot, and the
-  // log is compacted. `done` gets its metadata, on the event loop.
+  // log is compacted. `done` gets its metadata, on the event loop. If a
+  // snapshot at or past `index` is there already, `file` is dropped and `done`
+  // gets that one; if one from the leader is being installed, an error.
   void AddSnapshot(std::string file, uint64_t index, pb::SnapshotMeta carried,
                    std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   // A snapshot from the leader replaced the log: the host loads it into the
@@ -193,6 +195,10 @@ class ReplicatedLog {
   static void RecordSnapshot(storage::LogWrite* w, const pb::SnapshotMeta& meta,
                              const std::optional<pb::SnapshotMeta>& prev);
   uint64_t TailFloor(uint64_t index) const;
+  std::optional<absl::StatusOr<pb::SnapshotMeta>> Superseded(uint64_t index) const;
+  void Discard(const std::string& path, absl::StatusOr<pb::SnapshotMeta> answer,
+               const std::function<void(absl::StatusOr<pb::SnapshotMeta>)>& done);
+  void Adopted(const pb::SnapshotMeta& meta, std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done);
   // The core's view follows a new snapshot: its mirror keeps the entries
   // after `mirror_to` (the store keeps those after `compact_to`).
   void InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to, uint64_t mirror_to);
@@ -213,6 +219,7 @@ class ReplicatedLog {
   asio::thread_pool files_{1};  // snapshot files: checksums, transfers, space reclaim
   SnapshotStore snapshots_;
   std::optional<pb::SnapshotMeta> snapshot_, prev_snapshot_;
+  std::optional<std::string> installing_;  // the file of a snapshot from the leader, until installed
   std::map<uint64_t, consensus::pb::ConfState> conf_history_;  // index -> membership from then on
   std::unique_ptr<SnapshotSender> sender_;
   std::unique_ptr<SnapshotReceiver> receiver_;

@@ -3,6 +3,8 @@
 // file checked and fsynced, the log compacted behind it, a tail kept for
 // followers).
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "node/cluster/replicated_log.h"
 #include "node/logged_state.h"
@@ -68,6 +70,7 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   }
   prev_snapshot_.reset();
   snapshot_ = meta;
+  installing_.reset();
   conf_history_.clear();
   conf_history_[meta.index()] = snap.metadata().conf_state();
   const cpb::ConfState& cs = snap.metadata().conf_state();
@@ -75,9 +78,8 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   LearnAddresses(meta);
   Log(LogComponent::kRaft, LogLevel::kInfo, "installed snapshot %d (term %d, %d bytes) from the leader", meta.index(), meta.term(),
       meta.size());
-  const std::string keep = meta.file();
-  asio::post(files_, [this, keep] {
-    SnapshotStore(snapshots_.dir()).RemoveOthers(keep);
+  asio::post(files_, [this, meta] {
+    SnapshotStore(snapshots_.dir()).RemoveOlder(meta);
     (void)store_->ReclaimSpace();
   });
   if (on_snapshot) on_snapshot(meta);
@@ -143,33 +145,54 @@ void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t comp
   prev_snapshot_ = snapshot_;
   snapshot_ = meta;
   conf_history_.erase(conf_history_.begin(), conf_history_.lower_bound(compact_to));
-  const std::string keep = meta.file(), keep_prev = prev_snapshot_ ? prev_snapshot_->file() : "";
-  asio::post(files_, [this, keep, keep_prev] {
+  const std::string keep_prev = prev_snapshot_ ? prev_snapshot_->file() : "";
+  asio::post(files_, [this, meta, keep_prev] {
     // Older files are dropped, their entries' space given back.
-    SnapshotStore(snapshots_.dir()).RemoveOthers(keep, keep_prev);
+    SnapshotStore(snapshots_.dir()).RemoveOlder(meta, keep_prev);
     if (auto s = store_->ReclaimSpace(); !s.ok()) Log(LogComponent::kRaft, LogLevel::kWarning, "reclaiming log space: %s", s.ToString());
   });
 }
 
+// Whether a snapshot of this node's own at `index` is needed no more: the
+// newest snapshot holds the state at `index` already (the answer), or one
+// from the leader is being written, which replaces the whole log.
+std::optional<absl::StatusOr<pb::SnapshotMeta>> ReplicatedLog::Superseded(uint64_t index) const {
+  if (installing_) return absl::AbortedError("a snapshot from the leader is being installed; retry");
+  if (snapshot_ && index <= snapshot_->index()) return *snapshot_;
+  return std::nullopt;
+}
+
+// A file AddSnapshot does not adopt is removed, unless it is (by the same
+// name: the same bytes) the snapshot in use or the one being installed.
+void ReplicatedLog::Discard(const std::string& path, absl::StatusOr<pb::SnapshotMeta> answer,
+                            const std::function<void(absl::StatusOr<pb::SnapshotMeta>)>& done) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (!(snapshot_ && name == snapshot_->file()) && name != installing_.value_or("")) {
+    asio::post(files_, [path] {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    });
+  }
+  if (answer.ok()) {
+    Log(LogComponent::kRaft, LogLevel::kInfo, "snapshot %d already holds the state it was asked for", answer->index());
+  }
+  done(std::move(answer));
+}
+
 void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMeta carried,
                                 std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
+  if (auto answer = Superseded(index)) return Discard(file, std::move(*answer), done);
   auto term = mem_.Term(index);
-  if (!term.ok() || (snapshot_ && index <= snapshot_->index())) {
-    return done(absl::FailedPreconditionError(absl::StrCat("no snapshot at ", index, ": the log has moved past it")));
+  if (!term.ok()) {
+    return Discard(file, absl::FailedPreconditionError(absl::StrCat("no entry ", index, " in the log")), done);
   }
   const cpb::ConfState cs = ConfStateAt(index);
-  const std::optional<pb::SnapshotMeta> prev = snapshot_;
-  // On disk, the log stays back to the previous snapshot (the fallback if
-  // the newest file is ever found corrupt) and a tail for followers; in
-  // memory, only the tail.
-  const uint64_t tail_floor = TailFloor(index);
-  const uint64_t compact_to = prev ? std::min(prev->index(), tail_floor) : 0;
   std::map<uint64_t, std::string> addresses;
   for (const auto& [id, addr] : options_.peers) addresses[id] = addr.ToString();
-  // Off the event loop: checksum and fsync the file, then make it the newest
-  // snapshot (synced) and compact the log up to the previous one.
-  asio::post(files_, [this, file, index, t = *term, cs, prev, compact_to, tail_floor, addresses,
-                      carried = std::move(carried),
+  // Off the event loop: checksum and fsync the file; then, unless a snapshot
+  // from the leader came meanwhile, make it the newest snapshot (synced) and
+  // compact the log.
+  asio::post(files_, [this, file, index, t = *term, cs, addresses, carried = std::move(carried),
                       done = std::move(done), alive = alive_] {
     auto meta = snapshots_.Adopt(file, index, t);
     if (meta.ok()) {
@@ -178,21 +201,33 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMe
       for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
       LoggedState::Copy(carried, &*meta);
     }
-    asio::post(worker_, [this, meta, prev, compact_to, tail_floor, done, alive] {
+    asio::post(io_, [this, meta, done, alive] {
       if (!*alive) return;
-      absl::Status s = meta.status();
-      if (s.ok()) {
-        storage::LogWrite w;
-        RecordSnapshot(&w, *meta, prev);
-        if (compact_to > 0) w.compact_to = compact_to;
-        s = store_->Write(w);
-      }
-      asio::post(io_, [this, meta, s, compact_to, tail_floor, done, alive] {
-        if (!*alive) return;
-        if (!s.ok()) return done(s);
-        InstallCompacted(*meta, compact_to, tail_floor);
-        done(*meta);
-      });
+      if (!meta.ok()) return done(meta.status());
+      if (auto answer = Superseded(meta->index())) return Discard(SnapshotPath(*meta), std::move(*answer), done);
+      Adopted(*meta, done);
+    });
+  });
+}
+
+// The file is in place: on disk, the log stays back to the previous snapshot
+// (the fallback if the newest file is ever found corrupt) and a tail for
+// followers; in memory, only the tail. Store writes keep their order on the
+// worker, so a snapshot from the leader written after this one replaces it.
+void ReplicatedLog::Adopted(const pb::SnapshotMeta& meta, std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
+  const std::optional<pb::SnapshotMeta> prev = snapshot_;
+  const uint64_t tail_floor = TailFloor(meta.index());
+  const uint64_t compact_to = prev ? std::min(prev->index(), tail_floor) : 0;
+  asio::post(worker_, [this, meta, prev, compact_to, tail_floor, done = std::move(done), alive = alive_] {
+    storage::LogWrite w;
+    RecordSnapshot(&w, meta, prev);
+    if (compact_to > 0) w.compact_to = compact_to;
+    absl::Status s = store_->Write(w);
+    asio::post(io_, [this, meta, s, compact_to, tail_floor, done, alive] {
+      if (!*alive) return;
+      if (!s.ok()) return done(s);
+      InstallCompacted(meta, compact_to, tail_floor);
+      done(meta);
     });
   });
 }

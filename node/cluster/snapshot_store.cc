@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -21,8 +21,8 @@ absl::Status SnapshotStore::Open() {
   return absl::OkStatus();
 }
 
-std::string SnapshotStore::FileName(uint64_t index, uint64_t term) {
-  return absl::StrFormat("snap-%020d-%d.rdb", index, term);
+std::string SnapshotStore::FileName(uint64_t index, uint64_t term, uint32_t crc32) {
+  return absl::StrFormat("snap-%020d-%d-%08x.rdb", index, term, crc32);
 }
 
 std::string SnapshotStore::IncomingName(const pb::SnapshotMeta& meta) {
@@ -65,10 +65,10 @@ absl::StatusOr<pb::SnapshotMeta> SnapshotStore::Adopt(const std::string& from, u
   pb::SnapshotMeta meta;
   meta.set_index(index);
   meta.set_term(term);
-  meta.set_file(FileName(index, term));
   uint32_t crc = 0;
   uint64_t size = 0;
   if (auto s = Checksum(from, &crc, &size); !s.ok()) return s;
+  meta.set_file(FileName(index, term, crc));
   meta.set_crc32(crc);
   meta.set_size(size);
   if (auto s = Fsync(from); !s.ok()) return s;
@@ -93,12 +93,23 @@ absl::Status SnapshotStore::Verify(const pb::SnapshotMeta& meta) const {
   return absl::OkStatus();
 }
 
-void SnapshotStore::RemoveOthers(const std::string& keep, const std::string& keep_incoming) {
+std::optional<uint64_t> SnapshotStore::IndexOf(std::string_view name) {
+  for (std::string_view prefix : {"snap-", "incoming-"}) {
+    if (!name.starts_with(prefix)) continue;
+    const std::string_view digits = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
+    uint64_t index = 0;
+    if (!absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), &index)) return std::nullopt;
+    return index;
+  }
+  return std::nullopt;
+}
+
+void SnapshotStore::RemoveOlder(const pb::SnapshotMeta& keep, const std::string& keep_also) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name == keep || name == keep_incoming) continue;
-    if (absl::StartsWith(name, "snap-") || absl::StartsWith(name, "incoming-")) fs::remove(entry.path(), ec);
+    if (name == keep.file() || name == keep_also) continue;
+    if (auto index = IndexOf(name); index && *index <= keep.index()) fs::remove(entry.path(), ec);
   }
 }
 

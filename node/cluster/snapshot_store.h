@@ -1,5 +1,6 @@
-// The snapshot directory beside the log: RDB files named after their index
-// and term, written whole and fsynced before their metadata (in the log
+// The snapshot directory beside the log: RDB files named after their index,
+// term and checksum (a node's own snapshot and one received from the leader
+// at the same index never share a name), written whole and fsynced before their metadata (in the log
 // store) names them, and verified (size, crc32) before anything loads them.
 // A file that fails the check is never used: the node falls back to an older
 // snapshot or fetches one from the leader. Synchronous file work: called off
@@ -7,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,10 +22,10 @@ class SnapshotStore {
  public:
   explicit SnapshotStore(std::string dir) : dir_(std::move(dir)) {}
 
-  absl::Status Open();  // creates the directory; drops leftovers of interrupted work
+  absl::Status Open();  // creates the directory
   const std::string& dir() const { return dir_; }
   std::string Path(const std::string& file) const { return dir_ + "/" + file; }
-  static std::string FileName(uint64_t index, uint64_t term);
+  static std::string FileName(uint64_t index, uint64_t term, uint32_t crc32);
   // Where a snapshot being received is written until it is complete.
   static std::string IncomingName(const pb::SnapshotMeta& meta);
 
@@ -31,8 +34,12 @@ class SnapshotStore {
   absl::StatusOr<pb::SnapshotMeta> Adopt(const std::string& from, uint64_t index, uint64_t term);
   // Whether meta.file exists with meta's size and checksum.
   absl::Status Verify(const pb::SnapshotMeta& meta) const;
-  // Deletes every snapshot file but `keep` (and incoming files but `keep_incoming`).
-  void RemoveOthers(const std::string& keep, const std::string& keep_incoming = "");
+  // Deletes the snapshot files, finished or incoming, at or below `keep`'s
+  // index, but `keep` and `keep_also`. Files past it stay: one received from
+  // the leader may be in place, its metadata not yet written.
+  void RemoveOlder(const pb::SnapshotMeta& keep, const std::string& keep_also = "");
+  // The index a snapshot file's name gives, if it is one.
+  static std::optional<uint64_t> IndexOf(std::string_view name);
 
   // crc32 and size of a file.
   static absl::Status Checksum(const std::string& path, uint32_t* crc, uint64_t* size);

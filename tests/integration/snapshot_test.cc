@@ -268,5 +268,31 @@ TEST(ClusterSnapshotTest, SnapshotSentToAFollowerIsTheFollowers) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (CI, compat_spread): with nothing committed since a node's
+// newest snapshot, ANARCHO.SNAPSHOT (on the leader or a follower) and
+// ANARCHO.BACKUP failed ("the log has moved past it"). They answer with the
+// newest snapshot, which holds that state, and no second file is kept.
+TEST(ClusterSnapshotTest, WithNothingNewTheNewestSnapshotIsTheAnswer) {
+  Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Fill(c.port(leader), "k", 200);
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    Client cl(c.port(i));
+    resp::Value first = cl.Call({"ANARCHO.SNAPSHOT"});
+    ASSERT_FALSE(first.IsError()) << "node " << i + 1 << ": " << first.str;
+    resp::Value again = cl.Call({"ANARCHO.SNAPSHOT"});
+    ASSERT_FALSE(again.IsError()) << "node " << i + 1 << ": " << again.str;
+    ASSERT_EQ(again.elements.size(), 6u);
+    EXPECT_EQ(again.elements[1].integer, first.elements[1].integer) << "node " << i + 1;
+    EXPECT_EQ(again.elements[5].integer, first.elements[5].integer) << "node " << i + 1 << ": the same file";
+    EXPECT_EQ(StatusOf(c.port(i))["snapshots_taken"], "1") << "node " << i + 1;
+    EXPECT_EQ(SnapshotFiles(c.node(i).dir()).size(), 1u) << "node " << i + 1;
+  }
+  resp::Value backup = Client(c.port((leader + 1) % c.size())).Call({"ANARCHO.BACKUP"});
+  ASSERT_FALSE(backup.IsError()) << backup.str;
+}
+
 }  // namespace
 }  // namespace itest
