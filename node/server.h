@@ -301,6 +301,7 @@ class Server {
     bool saved = false;
     bool adding = false;            // handed to the Raft host
     bool pausing = false;           // holds proposals until the fork's offset is known
+    bool holding = false;           // holds logged requests until the snapshot's index is known
     std::string file;               // the saved RDB, out of the child's directory
     std::string newest_before;      // the newest snapshot's file when this one was handed over
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -308,6 +309,8 @@ class Server {
 
   void SnapshotReplicaChild();
   void SnapshotLeaderChild();
+  void ForkWhenSettled(int polls);
+  void EndLoggedHold(SnapshotJob& job);
   void SaveChild();
   void OnLeaderForked(const resp::Value& role);
   void PollSaved();

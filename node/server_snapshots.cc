@@ -10,8 +10,15 @@
 //   - a leader's child runs writes before they commit: proposals pause while
 //     BGSAVE and ROLE go out together (Redis runs them back to back), ROLE's
 //     offset O is where the fork caught the stream, and the batcher makes an
-//     entry end exactly at O. Its index is the snapshot's, used only once it
-//     commits (a leader that loses its leadership drops the snapshot).
+//     entry end exactly at O (if the stream had nothing after the last entry,
+//     the state is that after every entry proposed so far). Its index is the
+//     snapshot's, used only once it commits (a leader that loses its
+//     leadership drops the snapshot). A logged request is logged after it
+//     ran, as a node entry behind its effects: one that ran before the fork
+//     but was logged after the snapshot's index would run twice on a child
+//     rebuilt from the snapshot (XREADGROUP's delivery counts). So the fork
+//     waits until the logged requests in flight committed, and new ones wait
+//     until the snapshot's index is known.
 // Either way the RDB's own repl-offset field must equal the offset the node
 // expected, or the snapshot is thrown away.
 #include <sys/resource.h>
@@ -79,9 +86,31 @@ void Server::WhenQuiet(std::function<void(bool quiet)> then, int polls) {
 }
 
 void Server::SnapshotLeaderChild() {
-  if (mark_) return EndSnapshot(absl::UnavailableError("a divergence check is being logged; retry"));
-  snap_->pausing = true;  // no entry may end past the fork before the node knows where it is
-  SaveChild();
+  snap_->holding = true;
+  gate_.HoldLogged();
+  ForkWhenSettled(0);
+}
+
+// The fork waits for the logged requests in flight to commit, and for a
+// divergence check's point of the stream to be logged.
+void Server::ForkWhenSettled(int polls) {
+  if (!gate_.LoggedInFlight() && !mark_ && !ProposalsPaused()) {
+    snap_->pausing = true;  // no entry may end past the fork before the node knows where it is
+    return SaveChild();
+  }
+  if (polls >= kQuietPolls) {
+    return EndSnapshot(absl::UnavailableError("logged requests or a divergence check did not settle; retry"));
+  }
+  snap_timer_.expires_after(std::chrono::milliseconds(2));
+  snap_timer_.async_wait([this, job = snap_.get(), polls](const asio::error_code& ec) {
+    if (!ec && snap_.get() == job) ForkWhenSettled(polls + 1);
+  });
+}
+
+void Server::EndLoggedHold(SnapshotJob& job) {
+  if (!job.holding) return;
+  job.holding = false;
+  gate_.ReleaseLogged();
 }
 
 // BGSAVE and ROLE in one write: the fork and the offset it caught.
@@ -112,6 +141,7 @@ void Server::OnLeaderForked(const resp::Value& role) {
   auto st = MarkOffset({.offset = *offset, .at = [this, job = snap_.get()](uint64_t index) {
                           if (snap_.get() != job) return;
                           snap_->index = index;
+                          EndLoggedHold(*snap_);
                           FinishSnapshot();
                         }});
   if (!st.ok()) EndSnapshot(st);
@@ -134,14 +164,16 @@ absl::Status Server::MarkOffset(Mark mark) {
     return absl::OkStatus();
   }
   // Entries cover the stream up to there: only bytes that are not state
-  // (pings) may follow the last one.
+  // (pings) may follow the last one, and the state is that after every entry
+  // proposed so far (node entries after the last of the stream included).
   if (mark.offset < last_stream_entry_.end) {
     return absl::InternalError("the child's offset lies inside a proposed entry");
   }
+  const uint64_t at = rlog_->last_index();
   if (!mark.follow.empty()) {
     if (auto st = rlog_->Propose(mark.follow); !st.ok()) return st;
   }
-  mark.at(last_stream_entry_.index);
+  mark.at(at);
   return absl::OkStatus();
 }
 
@@ -199,6 +231,7 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   snap_timer_.cancel();
   if (job->replica && feed_check_ == 0) link_.Resume();
   if (job->pausing) rlog_->Kick();
+  EndLoggedHold(*job);
   std::error_code ec;
   if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
   if (!result.ok()) {

@@ -175,6 +175,10 @@ bool ConsistencyGate::MayForward(SessionId session, const Request& request,
   bool every_key = false;
   if (!WrittenKeys(session, request, &keys, &every_key)) return true;
   if (request.logged && sessions_[session].reserved != 0) return true;  // it waited already
+  if (request.logged && logged_held_) {
+    held_logged_.push_back(ready());
+    return false;
+  }
   if (!request.logged && logged_locks_.live_tickets() == 0) return true;
   auto waits = std::make_shared<std::pair<int, std::function<void()>>>(0, ready());
   auto one_done = [waits] {
@@ -187,6 +191,11 @@ bool ConsistencyGate::MayForward(SessionId session, const Request& request,
     sessions_[session].reserved = LockLogged(keys, every_key);
   }
   return waits->first == 0;
+}
+
+void ConsistencyGate::ReleaseLogged() {
+  logged_held_ = false;
+  for (auto& ready : std::exchange(held_logged_, {})) ready();
 }
 
 KeyLockTable::Ticket ConsistencyGate::LockLogged(std::span<const KeyId> keys, bool every_key) {
@@ -563,6 +572,8 @@ void ConsistencyGate::Reset() {
   round_wanted_after_ = round_stamp_ = round_stamp_before_ = clock_;
   apply_waits_.clear();
   actions_.clear();
+  logged_held_ = false;
+  held_logged_.clear();
 }
 
 std::vector<Action> ConsistencyGate::TakeActions() {

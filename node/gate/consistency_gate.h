@@ -207,6 +207,18 @@ class ConsistencyGate {
   void ReadConfirmed(uint64_t stamp, uint64_t index);
   void Applied(uint64_t index);
 
+  // ---- snapshots ----
+
+  // While held, a logged request that has not reserved its place yet may not
+  // be forwarded (MayForward says no; `ready` runs at ReleaseLogged). A
+  // leader's snapshot holds them across its fork, so that none runs between
+  // the fork and the log index the snapshot takes.
+  void HoldLogged() { logged_held_ = true; }
+  void ReleaseLogged();
+  // Whether a logged request is in flight: reserved, forwarded, or waiting
+  // for its entry to commit.
+  bool LoggedInFlight() const { return logged_locks_.live_tickets() > 0; }
+
   // ---- endings ----
 
   // The client (or the node, on a protocol error) ended the session. Its
@@ -298,6 +310,8 @@ class ConsistencyGate {
   bool WrittenKeys(SessionId session, const Request& request, std::span<const KeyId>* keys, bool* every_key) const;
   KeyLockTable::Ticket LockLogged(std::span<const KeyId> keys, bool every_key);
   KeyLockTable::Ticket TakeLoggedLock(SessionId session, Session& ss, const Request& request);
+  bool logged_held_ = false;
+  std::vector<std::function<void()>> held_logged_;  // their `ready`s, run at ReleaseLogged
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -209,6 +209,28 @@ class Churn:
     def node_dir(self, port):
         return self.dir / f"n{self.ports.index(port) + 1}"
 
+    def children_differ(self, want_data, after, after_fault=False):
+        """Compares every running member's child itself with the reference (the
+        node serves some reads from the leader's child: scripts, scans). A
+        follower's child may still be applying the last entries: a difference
+        counts once it lasted 5 s."""
+        for port in self.alive():
+            sock = str(self.node_dir(port) / "child" / "redis.sock")
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    got = data_of(sock, after_fault)
+                except (OSError, run_suite.RespError) as e:
+                    got = f"unreadable: {e!r}"
+                if got == want_data:
+                    break
+                if time.monotonic() > deadline:
+                    rows = got if isinstance(got, str) else "\n".join(
+                        f"  redis {w}\n  child {g}" for w, g in zip(want_data, got) if w != g)
+                    return f"the child of {port} differs {after}\n{rows}"
+                time.sleep(0.1)
+        return None
+
     def status(self, port):
         """ANARCHO.STATUS as a dict; empty while the member does not answer (it closes
         its clients' connections when its child is lost)."""
@@ -548,6 +570,8 @@ def check(args, ref_port, ports, churn=None):
                         problem = differs(want_data_of_fault, port, f"after a fault ({what})", True)
                         if problem:
                             break
+                    else:
+                        problem = churn.children_differ(want_data_of_fault, f"after a fault ({what})", True)
             if problem:
                 diffs += 1
                 user = ", user fz" if restricted else ""

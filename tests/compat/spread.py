@@ -242,8 +242,14 @@ def check(args, ref_port, ports, churn):
                 if diffs >= args.max_diffs:
                     break
             elif churn and churn.rng.random() < args.churn:
-                churn.step()
+                what = churn.step()
                 faults += 1
+                problem = churn.children_differ(differential.data_of(ref_port, True), f"after a fault ({what})", True)
+                if problem:
+                    diffs += 1
+                    print(f"DIFFERENCE (RESP{proto}, trial {trial}): {problem}", flush=True)
+                    if diffs >= args.max_diffs:
+                        break
         if diffs >= args.max_diffs:
             break
     faulted = f", {faults} faults between them ({churn.counts})" if churn else ""

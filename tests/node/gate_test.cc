@@ -271,6 +271,43 @@ TEST_F(GateTest, WritesOfALoggedRequestsKeysAreForwardedInTheirOrder) {
   EXPECT_EQ(gate_.Stats().live_tickets, 0u);
 }
 
+// A leader's snapshot holds logged requests across its fork (HoldLogged):
+// one that has not reserved its place waits until ReleaseLogged, one that
+// reserved it before the hold goes, and the snapshot can tell when none is in
+// flight. Other writes and reads are not held.
+TEST_F(GateTest, HeldLoggedRequestsWaitForTheRelease) {
+  Request logged{Kind::kWrite, {K("k")}, false};
+  logged.logged = true;
+  int ready = 0;
+  auto count = [&ready]() -> std::function<void()> { return [&ready] { ++ready; }; };
+  ASSERT_TRUE(gate_.MayForward(1, logged, count));  // reserved before the hold
+  EXPECT_TRUE(gate_.LoggedInFlight());
+  gate_.HoldLogged();
+  EXPECT_FALSE(gate_.MayForward(2, logged, count)) << "a logged request went ahead during the hold";
+  Request load{Kind::kStateless, {}, false};
+  load.logged = true;
+  EXPECT_FALSE(gate_.MayForward(3, load, count));
+  EXPECT_TRUE(gate_.MayForward(4, Request{Kind::kWrite, {K("j")}, false}, count));
+  EXPECT_TRUE(gate_.MayForward(4, Request{Kind::kRead, {K("k")}, false}, count));
+  EXPECT_TRUE(gate_.MayForward(1, logged, count)) << "reserved before the hold";
+  const SlotId l = gate_.Arrive(1, logged).slot;
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.HoldForEntry(l);
+  gate_.ReplyArrived(l);
+  gate_.Covered(c, 1);
+  gate_.Proposed(1);
+  gate_.Committed(1);
+  gate_.WaitForEntry(l, 2);
+  EXPECT_TRUE(gate_.LoggedInFlight()) << "in flight until its entry commits";
+  gate_.IndexCommitted(2);
+  EXPECT_FALSE(gate_.LoggedInFlight());
+  EXPECT_EQ(ready, 0);
+  gate_.ReleaseLogged();
+  EXPECT_EQ(ready, 2);
+  EXPECT_TRUE(gate_.MayForward(2, logged, count));
+  EXPECT_TRUE(gate_.LoggedInFlight());
+}
+
 // EVALSHA may run a script a SCRIPT LOAD loaded before that load's entry
 // committed: a script's reply waits for keyless logged requests, other
 // replies do not.
