@@ -40,7 +40,7 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr auto kPollEvery = std::chrono::milliseconds(20);
-constexpr int kQuietPolls = 1000;  // 2 s of 2 ms polls for a paused replica to be quiet
+constexpr int kQuietPolls = 1000;  // 2 s of 2 ms polls: for a paused replica to be quiet, for logged requests to settle
 }  // namespace
 
 void Server::TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {

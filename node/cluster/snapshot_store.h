@@ -1,7 +1,8 @@
 // The snapshot directory beside the log: RDB files named after their index,
 // term and checksum (a node's own snapshot and one received from the leader
-// at the same index never share a name), written whole and fsynced before their metadata (in the log
-// store) names them, and verified (size, crc32) before anything loads them.
+// at the same index never share a name), written whole and fsynced before
+// their metadata (in the log store) names them, and verified (size, crc32)
+// before anything loads them.
 // A file that fails the check is never used: the node falls back to an older
 // snapshot or fetches one from the leader. Synchronous file work: called off
 // the event loop for big files.
