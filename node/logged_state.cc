@@ -38,13 +38,13 @@ std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
 
 }  // namespace
 
-void LoggedState::Apply(const pb::EffectBatch& node_entry) {
+bool LoggedState::Apply(const pb::EffectBatch& node_entry) {
   resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
   std::vector<std::string_view> args;
   std::string error;
   size_t consumed = 0;
   const std::string& request = node_entry.node_request().empty() ? node_entry.commands() : node_entry.node_request();
-  if (parser.Parse(request, &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) return;
+  if (parser.Parse(request, &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) return false;
   const std::string name = Lower(args[0]);
   const std::string sub = Lower(args[1]);
   if (name == "script" && sub == "load" && args.size() >= 3) scripts_.insert(std::string(args[2]));
@@ -80,6 +80,8 @@ void LoggedState::Apply(const pb::EffectBatch& node_entry) {
       settings_.emplace_back(std::move(setting), std::string(args[i + 1]));
     }
   }
+  return (name == "script" && (sub == "load" || sub == "flush")) || (name == "debug" && args.size() == 3) ||
+         name == "acl" || (name == "config" && sub == "set");
 }
 
 void LoggedState::Load(const pb::SnapshotMeta& meta) {
@@ -143,6 +145,29 @@ std::optional<std::string> LoggedState::Setting(std::initializer_list<std::strin
     if (std::find(names.begin(), names.end(), it->first) != names.end()) return it->second;
   }
   return std::nullopt;
+}
+
+void LoggedHistory::Reset(const pb::SnapshotMeta& meta) {
+  base_.Load(meta);
+  since_.clear();
+}
+
+void LoggedHistory::Add(uint64_t index, const pb::EffectBatch& node_entry) { since_.emplace_back(index, node_entry); }
+
+void LoggedHistory::Save(uint64_t index, pb::SnapshotMeta* meta) const {
+  LoggedState at = base_;
+  for (const auto& [i, entry] : since_) {
+    if (i > index) break;
+    at.Apply(entry);
+  }
+  at.Save(meta);
+}
+
+void LoggedHistory::Advance(uint64_t index) {
+  while (!since_.empty() && since_.front().first <= index) {
+    base_.Apply(since_.front().second);
+    since_.pop_front();
+  }
 }
 
 }  // namespace node

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <set>
 #include <string>
@@ -36,8 +37,8 @@ struct LoggedRequest {
 class LoggedState {
  public:
   // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, ACL SETUSER/DELUSER,
-  // DEBUG <switch> <value>.
-  void Apply(const pb::EffectBatch& node_entry);
+  // DEBUG <switch> <value>. False for one that is none of those (XREADGROUP).
+  bool Apply(const pb::EffectBatch& node_entry);
 
   void Load(const pb::SnapshotMeta& meta);
   // Writes the scripts and settings into `meta`.
@@ -75,6 +76,27 @@ class LoggedState {
   std::vector<std::string> acl_;  // as the client gave them (node rules included)
   uint64_t acl_generation_ = 0;
   NodeAcl node_acl_;  // folded from acl_
+};
+
+// The logged state as of any index from the newest snapshot's on: the state
+// at that snapshot and the node entries that changed it since. A snapshot
+// carries the state as of its own index, not as of the last commit: the
+// entries after its index run again on a child rebuilt from it, and some do
+// not bear running twice (an ACL SETUSER that adds a selector adds another).
+class LoggedHistory {
+ public:
+  // The newest snapshot (loaded at start, or received from the leader).
+  void Reset(const pb::SnapshotMeta& meta);
+  // A node entry that changed the state (LoggedState::Apply said so), committed at `index`.
+  void Add(uint64_t index, const pb::EffectBatch& node_entry);
+  // The state as of `index` (at or after the newest snapshot's) into `meta`.
+  void Save(uint64_t index, pb::SnapshotMeta* meta) const;
+  // A snapshot at `index` is the newest now.
+  void Advance(uint64_t index);
+
+ private:
+  LoggedState base_;
+  std::deque<std::pair<uint64_t, pb::EffectBatch>> since_;
 };
 
 }  // namespace node

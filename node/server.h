@@ -456,6 +456,7 @@ class Server {
   bool shutting_down_ = false;
   static constexpr auto kDrainTimeout = std::chrono::seconds(2);
   LoggedState logged_;  // scripts, settings and users as the log built them
+  LoggedHistory logged_history_;  // the same as of each index since the newest snapshot
   std::string child_auth_request_;
   bool default_user_open_ = true;
   uint64_t acl_generation_seen_ = 0;

@@ -125,6 +125,7 @@ void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
   committed_index_ = meta.index();
   snapshot_schedule_.Restart();
   logged_.Load(meta);
+  logged_history_.Reset(meta);
   acl_changed_at_ = meta.index();
   RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));
 }

@@ -220,7 +220,7 @@ void Server::FinishSnapshot() {
   snap_->adding = true;
   if (rlog_->snapshot()) snap_->newest_before = rlog_->snapshot()->file();
   pb::SnapshotMeta carried;
-  logged_.Save(&carried);
+  logged_history_.Save(*snap_->index, &carried);
   rlog_->AddSnapshot(snap_->file, *snap_->index, std::move(carried),
                      [this](absl::StatusOr<pb::SnapshotMeta> meta) { EndSnapshot(std::move(meta)); });
 }
@@ -237,6 +237,7 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (!result.ok()) {
     Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
   } else if (result->file() != job->newest_before) {  // else the newest one held the state caught already
+    logged_history_.Advance(result->index());
     snapshot_schedule_.Restart();
     ++snapshots_taken_;
     metrics_.OnSnapshot(std::chrono::steady_clock::now() - job->started);

@@ -33,6 +33,44 @@ TEST(LoggedStateTest, FoldsScriptsAndSettings) {
   EXPECT_FALSE(s.Setting({"notify-keyspace-events"}).has_value());
 }
 
+// A snapshot carries the state as of its own index (the entries after it run
+// again on a child rebuilt from it); only entries that change the state are
+// kept, and a newer snapshot moves the base forward.
+TEST(LoggedHistoryTest, TheStateAsOfAnIndex) {
+  LoggedState now;
+  LoggedHistory history;
+  pb::SnapshotMeta base;
+  base.set_index(10);
+  base.add_scripts("return 0");
+  now.Load(base);
+  history.Reset(base);
+  const std::vector<std::pair<uint64_t, pb::EffectBatch>> entries = {
+      {11, Entry({"SCRIPT", "LOAD", "return 1"})},
+      {12, Entry({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"})},
+      {13, Entry({"ACL", "SETUSER", "u", "on", "(~x +get)"})},
+      {14, Entry({"CONFIG", "SET", "maxmemory", "10mb"})}};
+  for (const auto& [index, entry] : entries) {
+    if (now.Apply(entry)) history.Add(index, entry);
+  }
+  EXPECT_FALSE(now.Apply(entries[1].second)) << "XREADGROUP is no logged state";
+  auto at = [&](uint64_t index) {
+    pb::SnapshotMeta m;
+    history.Save(index, &m);
+    return m;
+  };
+  EXPECT_EQ(at(10).scripts_size(), 1);
+  EXPECT_EQ(at(12).scripts_size(), 2);
+  EXPECT_EQ(at(12).acl_size(), 0);
+  EXPECT_EQ(at(13).acl_size(), 1);
+  EXPECT_EQ(at(13).settings_size(), 0);
+  pb::SnapshotMeta all;
+  now.Save(&all);
+  EXPECT_EQ(at(14).SerializeAsString(), all.SerializeAsString());
+  history.Advance(13);
+  EXPECT_EQ(at(13).acl_size(), 1);
+  EXPECT_EQ(at(14).SerializeAsString(), all.SerializeAsString());
+}
+
 TEST(LoggedStateTest, AliasesKeepTheOrderTheyWereSetIn) {
   LoggedState s;
   s.Apply(Entry({"CONFIG", "SET", "lua-time-limit", "100"}));
