@@ -33,9 +33,12 @@ std::string Server::BackupDir() const { return options_.dir + "/backups"; }
 
 void Server::TakeFreshSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> done) {
   if (!snap_) return TakeSnapshot(std::move(done));
-  // The one under way forked before this request arrived: the next one.
-  snap_->waiters.push_back(
-      [this, done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) mutable { TakeSnapshot(std::move(done)); });
+  // The one under way forked before this request arrived: the next one, once
+  // the end of this one is through (a rebuilt child ends it before the new
+  // child is started).
+  snap_->waiters.push_back([this, done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) mutable {
+    asio::post(io_, [this, done = std::move(done)]() mutable { TakeSnapshot(std::move(done)); });
+  });
 }
 
 void Server::ConfirmLeadership(std::function<void(bool)> done) {

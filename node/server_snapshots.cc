@@ -51,6 +51,9 @@ void Server::TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> 
   if (state_ != State::kRunning || !child_->running()) {
     return done(absl::UnavailableError("the node's redis-server is not running"));
   }
+  if (promoted_ && !leader_ready_) {
+    return done(absl::UnavailableError("the leader's redis-server is catching up with the log; retry"));
+  }
   snap_ = std::make_unique<SnapshotJob>();
   snap_->waiters.push_back(std::move(done));
   snap_->child = child_->pid();
@@ -236,7 +239,8 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
   if (!result.ok()) {
     Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot not taken: %s", result.status().ToString());
-  } else if (result->file() != job->newest_before) {  // else the newest one held the state caught already
+  } else if (job->index && result->index() == *job->index && result->file() != job->newest_before) {
+    // (Else a snapshot that was there already holds the state caught: the newest, or one from the leader.)
     logged_history_.Advance(result->index());
     snapshot_schedule_.Restart();
     ++snapshots_taken_;

@@ -18,6 +18,10 @@ absl::Status SnapshotStore::Open() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return absl::InternalError(absl::StrCat("snapshot dir ", dir_, ": ", ec.message()));
+  // Saves that a stop interrupted before they were adopted.
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.path().filename().string().starts_with("taking-")) fs::remove(entry.path(), ec);
+  }
   return absl::OkStatus();
 }
 

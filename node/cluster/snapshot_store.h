@@ -23,7 +23,7 @@ class SnapshotStore {
  public:
   explicit SnapshotStore(std::string dir) : dir_(std::move(dir)) {}
 
-  absl::Status Open();  // creates the directory
+  absl::Status Open();  // creates the directory; drops saves a stop interrupted
   const std::string& dir() const { return dir_; }
   std::string Path(const std::string& file) const { return dir_ + "/" + file; }
   static std::string FileName(uint64_t index, uint64_t term, uint32_t crc32);

@@ -5,6 +5,7 @@
 // others (children's digests) with no acknowledged write lost.
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -285,7 +286,12 @@ TEST(ClusterSnapshotTest, WithNothingNewTheNewestSnapshotIsTheAnswer) {
     resp::Value again = cl.Call({"ANARCHO.SNAPSHOT"});
     ASSERT_FALSE(again.IsError()) << "node " << i + 1 << ": " << again.str;
     ASSERT_EQ(again.elements.size(), 6u);
-    EXPECT_EQ(again.elements[1].integer, first.elements[1].integer) << "node " << i + 1;
+    // The leader's child pings its replicas every 10 s: a ping between the
+    // two makes an entry of no commands, and a snapshot after it.
+    if (again.elements[1].integer != first.elements[1].integer) {
+      EXPECT_GT(again.elements[1].integer, first.elements[1].integer) << "node " << i + 1;
+      continue;
+    }
     EXPECT_EQ(again.elements[5].integer, first.elements[5].integer) << "node " << i + 1 << ": the same file";
     EXPECT_EQ(StatusOf(c.port(i))["snapshots_taken"], "1") << "node " << i + 1;
     EXPECT_EQ(SnapshotFiles(c.node(i).dir()).size(), 1u) << "node " << i + 1;
@@ -356,6 +362,61 @@ TEST(ClusterSnapshotTest, AUserChangeLoggedDuringTheSaveRunsOnceOnANodeRestarted
     size_t selectors = 0;
     for (size_t at = line.find("(~x"); at != std::string::npos; at = line.find("(~x", at + 1)) ++selectors;
     EXPECT_EQ(selectors, 1u) << "node " << i + 1 << ": " << line;
+  }
+}
+
+// Logged requests in flight when a leader snapshots (an XREADGROUP of
+// pending entries that ran on the child, its node entry not proposed yet)
+// settle before the fork, and new ones wait for the snapshot's index: a
+// member restarted from the snapshot runs each exactly once. Three rounds of
+// reads pipelined while the leader snapshots, then the leader killed and
+// restarted from its snapshot; every child's delivery count is the number of
+// reads acknowledged (without the hold, the restarted member counted more).
+TEST(ClusterSnapshotTest, LoggedReadsInFlightAtTheForkRunOnceOnANodeRestartedFromIt) {
+  Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  {
+    Client cl(c.port(leader));
+    ASSERT_FALSE(cl.Call({"XADD", "s", "1-1", "f", "v"}).IsError());
+    ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0"}).AsString(), "OK");
+    ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}).IsError());
+  }
+  int64_t delivered = 1;
+  for (int round = 0; round < 3; ++round) {
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> acked{0};
+    std::thread reader([&, port = c.port(leader)] {
+      Client r(port);
+      std::string batch;
+      for (int i = 0; i < 8; ++i) resp::AppendCommand(&batch, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"});
+      while (!stop) {
+        r.Send(batch);
+        for (int i = 0; i < 8; ++i) {
+          auto v = r.Read(10s);
+          if (v && !v->IsError()) ++acked;
+        }
+      }
+    });
+    std::this_thread::sleep_for(300ms);
+    resp::Value taken = Client(c.port(leader)).Call({"ANARCHO.SNAPSHOT"});
+    std::this_thread::sleep_for(100ms);
+    stop = true;
+    reader.join();
+    ASSERT_FALSE(taken.IsError()) << taken.str;
+    delivered += acked;
+    c.Kill9(leader);
+    c.Restart(leader);
+    ASSERT_TRUE(c.WaitConverged());
+    for (int i = 0; i < c.size(); ++i) {
+      auto pending = c.ChildCall(i, {"XPENDING", "s", "g", "-", "+", "10"});
+      ASSERT_TRUE(pending.ok()) << pending.status();
+      ASSERT_EQ(pending->elements.size(), 1u) << "node " << i + 1;
+      ASSERT_EQ(pending->elements[0].elements.size(), 4u) << "node " << i + 1;
+      EXPECT_EQ(pending->elements[0].elements[3].integer, delivered) << "round " << round << ", node " << i + 1;
+    }
+    leader = c.WaitForLeader();
+    ASSERT_GE(leader, 0);
   }
 }
 
