@@ -57,6 +57,25 @@ std::vector<std::string> SnapshotFiles(const std::string& node_dir) {
   return out;
 }
 
+// Stream s with group g whose consumer c holds entry 1-1, delivered once.
+void MakePendingEntry(int port) {
+  Client cl(port);
+  ASSERT_FALSE(cl.Call({"XADD", "s", "1-1", "f", "v"}).IsError());
+  ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0"}).AsString(), "OK");
+  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}).IsError());
+}
+
+// Every member's child has delivered that entry `count` times.
+void ExpectDeliveryCount(Cluster& c, int64_t count, const std::string& when) {
+  for (int i = 0; i < c.size(); ++i) {
+    auto pending = c.ChildCall(i, {"XPENDING", "s", "g", "-", "+", "10"});
+    ASSERT_TRUE(pending.ok()) << pending.status();
+    ASSERT_EQ(pending->elements.size(), 1u) << when << "node " << i + 1;
+    ASSERT_EQ(pending->elements[0].elements.size(), 4u) << when << "node " << i + 1;
+    EXPECT_EQ(pending->elements[0].elements[3].integer, count) << when << "node " << i + 1 << ": delivery count";
+  }
+}
+
 class SingleSnapshotTest : public SingleNodeFixture {
  protected:
   SingleSnapshotTest()
@@ -310,22 +329,14 @@ TEST(ClusterSnapshotTest, ALoggedReadBeforeTheSnapshotRunsOnceOnANodeRestartedFr
   Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
+  MakePendingEntry(c.port(leader));
   Client cl(c.port(leader));
-  ASSERT_FALSE(cl.Call({"XADD", "s", "1-1", "f", "v"}).IsError());
-  ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0"}).AsString(), "OK");
-  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}).IsError());
   ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"}).IsError());
   ASSERT_FALSE(cl.Call({"ANARCHO.SNAPSHOT"}).IsError());
   c.Kill9(leader);
   c.Restart(leader);
   ASSERT_TRUE(c.WaitConverged());
-  for (int i = 0; i < c.size(); ++i) {
-    auto pending = c.ChildCall(i, {"XPENDING", "s", "g", "-", "+", "10"});
-    ASSERT_TRUE(pending.ok()) << pending.status();
-    ASSERT_EQ(pending->elements.size(), 1u) << "node " << i + 1;
-    ASSERT_EQ(pending->elements[0].elements.size(), 4u) << "node " << i + 1;
-    EXPECT_EQ(pending->elements[0].elements[3].integer, 2) << "node " << i + 1 << ": delivery count";
-  }
+  ExpectDeliveryCount(c, 2, "");
 }
 
 // Regression (found with the one above): a snapshot carried the logged state
@@ -376,12 +387,7 @@ TEST(ClusterSnapshotTest, LoggedReadsInFlightAtTheForkRunOnceOnANodeRestartedFro
   Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
   int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
-  {
-    Client cl(c.port(leader));
-    ASSERT_FALSE(cl.Call({"XADD", "s", "1-1", "f", "v"}).IsError());
-    ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0"}).AsString(), "OK");
-    ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}).IsError());
-  }
+  MakePendingEntry(c.port(leader));
   int64_t delivered = 1;
   for (int round = 0; round < 3; ++round) {
     std::atomic<bool> stop{false};
@@ -408,13 +414,7 @@ TEST(ClusterSnapshotTest, LoggedReadsInFlightAtTheForkRunOnceOnANodeRestartedFro
     c.Kill9(leader);
     c.Restart(leader);
     ASSERT_TRUE(c.WaitConverged());
-    for (int i = 0; i < c.size(); ++i) {
-      auto pending = c.ChildCall(i, {"XPENDING", "s", "g", "-", "+", "10"});
-      ASSERT_TRUE(pending.ok()) << pending.status();
-      ASSERT_EQ(pending->elements.size(), 1u) << "node " << i + 1;
-      ASSERT_EQ(pending->elements[0].elements.size(), 4u) << "node " << i + 1;
-      EXPECT_EQ(pending->elements[0].elements[3].integer, delivered) << "round " << round << ", node " << i + 1;
-    }
+    ExpectDeliveryCount(c, delivered, absl::StrCat("round ", round, ", "));
     leader = c.WaitForLeader();
     ASSERT_GE(leader, 0);
   }
