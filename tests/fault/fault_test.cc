@@ -179,7 +179,7 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   // become the leader (see the report of issue 6: a rebuilt child that diverged).
   cfg.nemeses = {"kill-child-follower", "kill-leader", "partition-leader", "snapshot-all", "pause-leader",
                  "kill-child-leader", "partition-bridge", "snapshot-kill-follower", "transfer-leader",
-                 "replace-follower"};
+                 "replace-follower", "kill-all"};
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);
@@ -196,7 +196,7 @@ TEST(FaultTest, ShortRunWithUsersAndTlsKeepsEveryPromise) {
   cfg.users = true;
   cfg.tls = true;
   cfg.nemeses = {"kill-leader", "partition-leader", "kill-child-leader", "snapshot-kill-follower",
-                 "replace-follower"};
+                 "replace-follower", "kill-majority"};
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);

@@ -21,7 +21,7 @@ std::vector<std::string> Nemesis::All() {
   return {"kill-leader",       "kill-follower",      "kill-child-leader", "kill-child-follower",
           "pause-leader",      "pause-follower",     "partition-leader",  "partition-follower",
           "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader", "replace-follower",
-          "snapshot-all",      "snapshot-kill-follower"};
+          "snapshot-all",      "snapshot-kill-follower", "kill-majority",     "kill-all"};
 }
 
 int Nemesis::Leader() {
@@ -29,13 +29,17 @@ int Nemesis::Leader() {
   return l >= 0 ? l : 0;
 }
 
-// Cluster::Restart aborts the whole test binary when the node does not answer
-// within 30 s, losing the history and the logs; restart the same Node (same
-// dir, port and flags) and report instead.
-void Nemesis::Restart(int i, FaultEvent& ev) {
-  c_.node(i).Kill9();
-  c_.node(i).Launch();
-  if (!itest::WaitReady(c_.port(i), 30s)) {
+// Cluster::Restart aborts the whole test binary when a node does not answer
+// within 30 s, losing the history and the logs; restart the same Nodes (same
+// dirs, ports and flags) and report instead. All are launched before any is
+// waited for: a node alone serves nothing until a majority is back.
+void Nemesis::Restart(const std::vector<int>& victims, FaultEvent& ev) {
+  for (int i : victims) {
+    c_.node(i).Kill9();
+    c_.node(i).Launch();
+  }
+  for (int i : victims) {
+    if (itest::WaitReady(c_.port(i), 30s)) continue;
     ev.problem += absl::StrCat("node ", i + 1, " restarted after kill -9 did not serve within 30 s; ");
     if (!itest::WaitReady(c_.port(i), 30s)) ev.problem += "nor 30 s later; ";
   }
@@ -77,7 +81,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     c_.Kill9(victim);
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
-    Restart(victim, ev);
+    Restart({victim}, ev);
   } else if (kind == "kill-child-leader" || kind == "kill-child-follower") {
     int victim = kind == "kill-child-leader" ? leader : other;
     pid_t child = c_.ChildPid(victim);
@@ -119,7 +123,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     std::this_thread::sleep_for(hold / 2);
     ev.heal_ns = w_.Now();
     c_.Heal();
-    Restart(leader, ev);
+    Restart({leader}, ev);
   } else if (kind == "pause-leader-kill-child") {
     // Pause the leader; kill the child of a follower meanwhile.
     ev.detail = absl::StrCat("SIGSTOP leader ", leader + 1, ", kill -9 the child of node ", other + 1);
@@ -194,7 +198,33 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     Client(c_.port(leader)).Call({"ANARCHO.SNAPSHOT"});
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
-    Restart(other, ev);
+    Restart({other}, ev);
+  } else if (kind == "kill-majority") {
+    // The leader and a follower die together: the survivor alone must serve
+    // nothing (no quorum). The follower comes back first, then the old
+    // leader, behind what the two wrote meanwhile.
+    ev.detail = absl::StrCat("kill -9 nodes ", leader + 1, " (the leader) and ", other + 1, ", restart ", other + 1,
+                             ", then ", leader + 1);
+    c_.Kill9(leader);
+    c_.Kill9(other);
+    std::this_thread::sleep_for(hold / 2);
+    Restart({other}, ev);
+    std::this_thread::sleep_for(hold / 2);
+    ev.heal_ns = w_.Now();
+    Restart({leader}, ev);
+  } else if (kind == "kill-all") {
+    // Every node (and so every child) dies at once; each comes back from its
+    // own disk: its snapshot and its log, the commit index learned again
+    // from a new leader.
+    ev.detail = "kill -9 every node, restart them all";
+    std::vector<int> all;
+    for (int i = 0; i < c_.size(); ++i) {
+      all.push_back(i);
+      c_.Kill9(i);
+    }
+    std::this_thread::sleep_for(hold);
+    ev.heal_ns = w_.Now();
+    Restart(all, ev);
   } else {
     ev.detail = "unknown nemesis";
   }

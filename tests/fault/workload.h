@@ -128,7 +128,7 @@ class Nemesis {
 
  private:
   int Leader();
-  void Restart(int i, FaultEvent& ev);
+  void Restart(const std::vector<int>& victims, FaultEvent& ev);
   int Other(int not_this);
   bool WriteAcknowledged(std::chrono::milliseconds within);
   itest::Cluster& c_;
