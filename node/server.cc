@@ -56,7 +56,11 @@ absl::Status Server::Start() {
   if (ec) return absl::InternalError(absl::StrCat("create ", options_.dir, ": ", ec.message()));
   options_.dir = fs::absolute(options_.dir).string();
 
-  auto store = storage::OpenRocksLogStore((fs::path(options_.dir) / "log").string());
+  auto store = storage::OpenRocksLogStore((fs::path(options_.dir) / "log").string(),
+                                          [](bool error, std::string_view message) {
+                                            Log(LogComponent::kRaft, error ? LogLevel::kError : LogLevel::kWarning,
+                                                "log store: %s", message);
+                                          });
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
 

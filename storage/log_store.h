@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -97,8 +98,15 @@ class MemoryLogStore : public LogStore {
   std::function<void()> sync_hook_;
 };
 
-// Opens (creating if needed) the RocksDB store in `dir`.
-absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir);
+// What RocksDB itself reports at warning level and above (a failed write of a
+// background flush, a full disk): `error` for its errors, false for warnings.
+// Called from RocksDB's threads too. RocksDB then keeps no LOG file of its
+// own, so nothing it says needs a disk that may be full.
+using StoreMessageSink = std::function<void(bool error, std::string_view message)>;
+
+// Opens (creating if needed) the RocksDB store in `dir`; RocksDB's messages go
+// to `messages` (none are kept when it is empty).
+absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir, StoreMessageSink messages = {});
 
 // Applies the common checks of LogWrite (contiguous entries) for both stores.
 absl::Status ValidateLogWrite(const LogWrite& w, uint64_t first_index, uint64_t last_index);

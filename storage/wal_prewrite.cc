@@ -34,7 +34,8 @@ bool IsWalFile(std::string_view path) {
 }
 
 IOStatus Errno(const char* what, const std::string& path) {
-  return IOStatus::IOError(absl::StrCat("wal prewrite ", what, " ", path, ": ", std::strerror(errno)));
+  const std::string text = absl::StrCat("wal prewrite ", what, " ", path, ": ", std::strerror(errno));
+  return errno == ENOSPC ? IOStatus::NoSpace(text) : IOStatus::IOError(text);
 }
 
 // Zeros are written ahead through a descriptor of its own, so the offset the
