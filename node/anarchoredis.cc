@@ -45,7 +45,9 @@ ABSL_FLAG(int, databases, 16, "Number of logical databases (SELECT 0..N-1).");
 ABSL_FLAG(int64_t, proto_max_bulk_len, 512LL * 1024 * 1024,
           "Largest bulk string a client may send, in bytes (as Redis's proto-max-bulk-len).");
 ABSL_FLAG(int64_t, max_multibulk_len, INT_MAX, "Largest number of arguments in one request (Redis 7.0 takes up to INT_MAX).");
-ABSL_FLAG(int, maxclients, 10000, "Largest number of client connections.");
+ABSL_FLAG(int, maxclients, 10000,
+          "Largest number of client connections; lowered at start to what the open-file limit allows (two "
+          "descriptors a client and 64 for the node), after raising the soft limit up to the hard one.");
 ABSL_FLAG(uint64_t, id, 1, "This node's id in the cluster (non-zero).");
 ABSL_FLAG(int, raft_port, 0, "Port for Raft messages from peers (0: single node, no peers).");
 ABSL_FLAG(std::string, peers, "",

@@ -52,6 +52,14 @@
 
 namespace node {
 
+// Descriptors the node keeps besides its clients' (Raft links, the log's
+// files, the child's links, snapshots): see ClientsTheFileLimitAllows.
+inline constexpr size_t kNodeFiles = 64;
+// The largest maxclients up to `wanted` that the open-file limit allows, two
+// descriptors a client, after raising the soft limit up to the hard one; logs
+// when it is lower than `wanted`.
+size_t ClientsTheFileLimitAllows(size_t wanted);
+
 class ClientSession;
 struct SettingsCheck;
 
@@ -284,6 +292,7 @@ class Server {
   void PollChild();
   void PromoteLearners();
   void Accept();
+  void AcceptFailed(const asio::error_code& ec, std::function<void()> again);
   std::string StatusReply(int proto) const;
   std::string HealthReply(int proto) const;
   // INFO answered by this node from its own child (no leader to ask).

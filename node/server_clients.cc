@@ -2,6 +2,9 @@
 // clients as a client of the cluster sees them: CLIENT KILL, the sessions'
 // addresses for CLIENT LIST, INFO's client count, CONFIG GET of the settings
 // the node owns (node/front/client_view.h).
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -173,16 +176,51 @@ void Server::SessionClosed(gate::SessionId session) {
   asio::post(io_, [this, session] { sessions_.erase(session); });
 }
 
+// Each client holds two descriptors (its socket and its own link to the
+// child); the node needs kNodeFiles more (Raft links, the log's files, the
+// child's links, snapshots). As Redis does, the soft limit is raised as far
+// as the hard one allows, and maxclients lowered to what fits: a client past
+// it gets Redis's error, where one past the descriptors would get nothing.
+size_t ClientsTheFileLimitAllows(size_t wanted) {
+  const rlim_t need = static_cast<rlim_t>(wanted) * 2 + kNodeFiles;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < need) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? need : std::min(need, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur >= need) return wanted;
+  const size_t fit = limit.rlim_cur > kNodeFiles + 2 ? static_cast<size_t>((limit.rlim_cur - kNodeFiles) / 2) : 1;
+  Log(LogComponent::kNode, LogLevel::kWarning,
+      "maxclients lowered from %d to %d: the open-file limit is %d (each client needs 2, the node %d more); raise it "
+      "(ulimit -n, LimitNOFILE=)",
+      wanted, fit, static_cast<uint64_t>(limit.rlim_cur), kNodeFiles);
+  return fit;
+}
+
 void Server::Accept() {
   acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) {
-      if (state_ == State::kStopped) return;
-      Accept();
-      return;
-    }
+    if (ec) return AcceptFailed(ec, [this] { Accept(); });
     socket.set_option(asio::ip::tcp::no_delay(true));
     AddSession(ByteStream(std::move(socket)));
     Accept();
+  });
+}
+
+// Out of descriptors (or kernel memory) the connection stays queued and the
+// listening socket stays readable: accepting again at once would spin. Wait
+// a moment instead; a client's leaving frees what the next one needs.
+void Server::AcceptFailed(const asio::error_code& ec, std::function<void()> again) {
+  if (state_ == State::kStopped || ec == asio::error::operation_aborted) return;
+  if (ec != asio::error::no_descriptors && ec != asio::error::no_buffer_space && ec != asio::error::no_memory &&
+      ec.value() != ENFILE) {
+    return again();
+  }
+  Log(LogComponent::kClient, LogLevel::kWarning, "accepting a client: %s; trying again in 100 ms", ec.message());
+  auto wait = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+  wait->async_wait([this, wait, again = std::move(again)](const asio::error_code& e) {
+    if (!e && state_ != State::kStopped) again();
   });
 }
 
@@ -191,9 +229,8 @@ void Server::Accept() {
 void Server::AcceptTls() {
   tls_acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
     if (ec) {
-      if (state_ == State::kStopped || !tls_acceptor_->is_open()) return;
-      AcceptTls();
-      return;
+      if (!tls_acceptor_->is_open()) return;
+      return AcceptFailed(ec, [this] { AcceptTls(); });
     }
     asio::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -253,8 +290,9 @@ uint64_t Server::ChildClientCount() const {
   return n;
 }
 
-// CONFIG GET answers `port` and `bind` as the node serves them (the child
-// listens on no port and no address).
+// CONFIG GET answers `port`, `bind` and `maxclients` as the node serves
+// them (the child listens on no port and no address, and takes the node's
+// own links besides its clients').
 std::string Server::WithNodeSettings(std::string_view reply, int proto) const {
   resp::Value v;
   size_t consumed = 0;
@@ -273,6 +311,8 @@ std::string Server::WithNodeSettings(std::string_view reply, int proto) const {
       resp::AppendBulkString(&out, absl::StrCat(options_.port));
     } else if (key.str == "bind") {
       resp::AppendBulkString(&out, options_.bind);
+    } else if (key.str == "maxclients") {
+      resp::AppendBulkString(&out, absl::StrCat(options_.max_clients));
     } else {
       resp::AppendBulkString(&out, value.str);
     }

@@ -74,7 +74,7 @@ absl::Status ChildRedis::Start() {
       "--repl-diskless-sync-delay", "0",
       "--repl-backlog-size", "64mb",
       "--client-output-buffer-limit", "replica 0 0 0",
-      "--maxclients", "10000",
+      "--maxclients", absl::StrCat(options_.max_clients),
       "--enable-debug-command", "local",
       "--protected-mode", "no",
   };

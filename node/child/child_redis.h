@@ -37,6 +37,7 @@ struct ChildOptions {
   std::string dir;          // the child's working dir (its log file lives here)
   std::string socket_path;  // unix socket the child listens on
   int databases = 16;
+  size_t max_clients = 10000;  // the node's clients (each has its own link here) and the node's links
   std::vector<std::string> extra_args;  // more "--name value" settings
   std::string internal_password;        // kInternalUser's
   absl::Duration ready_timeout = absl::Seconds(20);

@@ -184,7 +184,7 @@ std::string Str(const resp::Value& v) {
   }
 }
 
-void Process::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+void Process::Start(const std::vector<std::string>& argv, const std::string& log_path, rlim_t open_files) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
@@ -198,6 +198,10 @@ void Process::Start(const std::vector<std::string>& argv, const std::string& log
     // connection keeps it open after the proxy closes it, and the node on the
     // far side never learns that its peer went away.
     close_range(3, ~0U, 0);
+    if (open_files > 0) {
+      const rlimit limit{open_files, open_files};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -261,7 +265,7 @@ void Node::Launch() {
   std::vector<std::string> argv = {ANARCHO_NODE_BIN, "--port", absl::StrCat(port_), "--dir", dir_};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   fs::create_directories(dir_);
-  process_.Start(argv, dir_ + "/node.log");
+  process_.Start(argv, dir_ + "/node.log", open_files_);
 }
 
 void Node::WaitUntilReady() {

@@ -2,6 +2,7 @@
 // as a reference, and a blocking RESP client. Everything on loopback, in temp dirs.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -87,7 +88,8 @@ class Process {
   Process() = default;
   Process(const Process&) = delete;
   ~Process() { Kill(); }
-  void Start(const std::vector<std::string>& argv, const std::string& log_path);
+  // `open_files` > 0: the process's open-file limit (soft and hard).
+  void Start(const std::vector<std::string>& argv, const std::string& log_path, rlim_t open_files = 0);
   void Kill(int sig = 9);   // and reap
   void Signal(int sig);     // without reaping (SIGSTOP/SIGCONT)
   bool Running();
@@ -115,6 +117,8 @@ class Node {
   void WaitUntilReady();
   void Kill9();
   void Stop();   // SIGTERM
+  // From the next launch on, the node may open at most `n` files.
+  void LimitOpenFiles(rlim_t n) { open_files_ = n; }
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
   Process& process() { return process_; }
@@ -125,6 +129,7 @@ class Node {
   std::string dir_;
   int port_;
   std::vector<std::string> extra_;
+  rlim_t open_files_ = 0;
   Process process_;
 };
 

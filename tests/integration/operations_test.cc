@@ -3,6 +3,8 @@
 // commands refuse what makes no sense; the log file survives rotation;
 // metrics move with the traffic; SHUTDOWN and SIGTERM stop gracefully.
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -303,6 +305,75 @@ TEST(OperationsTest, ShutdownStopsTheNodeAndKeepsItsData) {
   EXPECT_NE(n.LogTail().find("snapshot first"), std::string::npos) << "SAVE: the tail is snapshotted";
   n.Start();
   EXPECT_EQ(Client(n.port()).Call({"GET", "k"}).AsString(), "v");
+  n.Stop();
+  RemoveDir(dir);
+}
+
+// CPU time (user + system) the process has used, in clock ticks.
+long CpuTicks(pid_t pid) {
+  std::istringstream in(ReadFile(absl::StrCat("/proc/", pid, "/stat")));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 1; in >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+// Regression: a graceful stop closed the listening socket, and the accept
+// that failed with it was started again at once, failing again: the event
+// loop spun for the whole drain (a full core for its 2 s while a blocked
+// client kept the drain going).
+TEST(OperationsTest, AGracefulStopDoesNotSpinWhileItDrains) {
+  const std::string dir = MakeTempDir("anarcho-drain");
+  Node n(dir + "/n");
+  n.Start();
+  Client blocked(n.port());
+  blocked.Send("*3\r\n$5\r\nBLPOP\r\n$7\r\nnothing\r\n$1\r\n0\r\n");
+  std::this_thread::sleep_for(200ms);
+  const long before = CpuTicks(n.process().pid());
+  n.process().Signal(SIGTERM);
+  std::this_thread::sleep_for(1500ms);
+  const long used = CpuTicks(n.process().pid()) - before;
+  ASSERT_TRUE(n.process().Running()) << "the drain ended early: nothing was measured";
+  EXPECT_LT(used, sysconf(_SC_CLK_TCK) * 3 / 10) << "CPU ticks in 1.5 s of draining";
+  for (int i = 0; i < 500 && n.process().Running(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(n.process().ExitCode(), 0);
+  RemoveDir(dir);
+}
+
+// With fewer open files allowed than maxclients needs, the node lowers
+// maxclients (as Redis does) and says so: a client past it gets Redis's
+// error at once. Before, the node accepted until it ran out of descriptors;
+// the clients after that got no answer, and the node spun on the failing
+// accept.
+TEST(OperationsTest, ClientsPastTheOpenFileLimitGetRedisError) {
+  const std::string dir = MakeTempDir("anarcho-files");
+  Node n(dir + "/n");
+  n.LimitOpenFiles(164);  // room for 50 clients
+  n.Launch();
+  n.WaitUntilReady();
+  EXPECT_NE(n.LogTail().find("maxclients lowered from 10000 to 50"), std::string::npos) << n.LogTail();
+  resp::Value setting = Client(n.port()).Call({"CONFIG", "GET", "maxclients"});
+  ASSERT_EQ(setting.elements.size(), 2u);
+  EXPECT_EQ(setting.elements[1].AsString(), "50");
+  std::vector<std::unique_ptr<Client>> clients;
+  int served = 0, refused = 0;
+  for (int i = 0; i < 70; ++i) {
+    auto c = std::make_unique<Client>(n.port());
+    c->Send("*1\r\n$4\r\nPING\r\n");
+    std::optional<resp::Value> v = c->Read(5s);
+    ASSERT_TRUE(v.has_value()) << "client " << i << " got no answer";
+    if (v->AsString() == "PONG") ++served;
+    if (v->IsError()) {
+      EXPECT_EQ(v->str, "ERR max number of clients reached");
+      ++refused;
+    }
+    clients.push_back(std::move(c));
+  }
+  EXPECT_EQ(served, 50);  // the readiness probes' connections are gone
+  EXPECT_EQ(refused, 20);
   n.Stop();
   RemoveDir(dir);
 }
