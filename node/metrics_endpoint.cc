@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "node/accept_again.h"
 
 namespace node {
 namespace {
@@ -86,14 +87,17 @@ void MetricsEndpoint::Stop() {
 void MetricsEndpoint::Accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      auto c = std::make_shared<Connection>(std::move(socket));
-      c->deadline.expires_after(kDeadline);
-      c->deadline.async_wait([weak = std::weak_ptr<Connection>(c)](const asio::error_code& e) {
-        if (auto c = weak.lock(); c && !e) c->Close();
+    if (ec) {
+      return AcceptAgain(io_, ec, LogComponent::kNode, [this] {
+        if (acceptor_.is_open()) Accept();
       });
-      c->Read(render_);
     }
+    auto c = std::make_shared<Connection>(std::move(socket));
+    c->deadline.expires_after(kDeadline);
+    c->deadline.async_wait([weak = std::weak_ptr<Connection>(c)](const asio::error_code& e) {
+      if (auto c = weak.lock(); c && !e) c->Close();
+    });
+    c->Read(render_);
     Accept();
   });
 }

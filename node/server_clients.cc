@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "node/accept_again.h"
 #include "node/front/client_session.h"
 #include "node/logging.h"
 #include "node/server.h"
@@ -208,19 +209,10 @@ void Server::Accept() {
   });
 }
 
-// Out of descriptors (or kernel memory) the connection stays queued and the
-// listening socket stays readable: accepting again at once would spin. Wait
-// a moment instead; a client's leaving frees what the next one needs.
 void Server::AcceptFailed(const asio::error_code& ec, std::function<void()> again) {
   if (state_ == State::kStopped || ec == asio::error::operation_aborted) return;
-  if (ec != asio::error::no_descriptors && ec != asio::error::no_buffer_space && ec != asio::error::no_memory &&
-      ec.value() != ENFILE) {
-    return again();
-  }
-  Log(LogComponent::kClient, LogLevel::kWarning, "accepting a client: %s; trying again in 100 ms", ec.message());
-  auto wait = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-  wait->async_wait([this, wait, again = std::move(again)](const asio::error_code& e) {
-    if (!e && state_ != State::kStopped) again();
+  AcceptAgain(io_, ec, LogComponent::kClient, [this, again = std::move(again)] {
+    if (state_ != State::kStopped) again();
   });
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "node/accept_again.h"
 #include "node/logging.h"
 #include "resp/writer.h"
 
@@ -82,17 +83,20 @@ void MasterLink::Stop() {
 void MasterLink::Accept() {
   acceptor_.async_accept([this, alive = alive_](const asio::error_code& ec, asio::ip::tcp::socket socket) {
     if (!*alive || ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      // One child at a time: a new connection (a restarted child) replaces
-      // the old one once it authenticated (see Handle); until then it is
-      // pending, and a newer pending one replaces it, so connections that
-      // never authenticate neither pile up nor disturb the child's link.
-      if (auto old = pending_.lock()) Drop(old);
-      socket.set_option(asio::ip::tcp::no_delay(true));
-      auto s = std::make_shared<Session>(std::move(socket));
-      pending_ = s;
-      Read(s);
+    if (ec) {
+      return AcceptAgain(io_, ec, LogComponent::kChild, [this, alive] {
+        if (*alive) Accept();
+      });
     }
+    // One child at a time: a new connection (a restarted child) replaces
+    // the old one once it authenticated (see Handle); until then it is
+    // pending, and a newer pending one replaces it, so connections that
+    // never authenticate neither pile up nor disturb the child's link.
+    if (auto old = pending_.lock()) Drop(old);
+    socket.set_option(asio::ip::tcp::no_delay(true));
+    auto s = std::make_shared<Session>(std::move(socket));
+    pending_ = s;
+    Read(s);
     Accept();
   });
 }

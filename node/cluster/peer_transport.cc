@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "node/accept_again.h"
 #include "node/logging.h"
 #include "node/cluster/peer_frames.h"
 #include "node/cluster/peer_link.h"
@@ -115,8 +116,10 @@ absl::Status PeerTransport::Listen(const std::string& host, int port) {
 void PeerTransport::Accept() {
   acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket s) {
     if (ec) {
-      if (!stopped_) Accept();
-      return;
+      if (stopped_ || ec == asio::error::operation_aborted) return;
+      return AcceptAgain(io_, ec, LogComponent::kPeer, [this] {
+        if (!stopped_) Accept();
+      });
     }
     s.set_option(asio::ip::tcp::no_delay(true));
     auto in = std::make_shared<Inbound>(NewStream(std::move(s)), identity_);

@@ -378,6 +378,42 @@ TEST(OperationsTest, ClientsPastTheOpenFileLimitGetRedisError) {
   RemoveDir(dir);
 }
 
+// Out of descriptors, a listening socket keeps its connection queued and
+// stays readable: accepting again at once spun the event loop. Here the
+// metrics port's connections use up what the clients left; the node waits
+// between tries, and serves the next request once one is closed.
+TEST(OperationsTest, AnAcceptOutOfDescriptorsWaitsInsteadOfSpinning) {
+  const std::string dir = MakeTempDir("anarcho-emfile");
+  const int metrics_port = FreePort();
+  Node n(dir + "/n", 0, {"--metrics-port", absl::StrCat(metrics_port)});
+  n.LimitOpenFiles(164);
+  n.Launch();
+  n.WaitUntilReady();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 50; ++i) {
+    clients.push_back(std::make_unique<Client>(n.port()));
+    ASSERT_EQ(clients.back()->Call({"PING"}).AsString(), "PONG") << "client " << i;
+  }
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> held;
+  for (int i = 0; i < 80; ++i) {  // more than the node's 64 of its own
+    held.emplace_back(io);
+    asio::error_code ec;
+    held.back().connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(metrics_port)}, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+  std::this_thread::sleep_for(300ms);
+  const long before = CpuTicks(n.process().pid());
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_LT(CpuTicks(n.process().pid()) - before, sysconf(_SC_CLK_TCK) * 3 / 10) << "CPU ticks in 1.5 s";
+  EXPECT_NE(n.LogTail().find("trying again in 100 ms"), std::string::npos) << "no accept ran out of descriptors";
+  held.clear();
+  EXPECT_NE(HttpGet(metrics_port, "/metrics").find("200 OK"), std::string::npos);
+  EXPECT_EQ(clients.front()->Call({"PING"}).AsString(), "PONG");
+  n.Stop();
+  RemoveDir(dir);
+}
+
 // SIGTERM on a follower answers what its clients sent before it stops: a
 // pipelined writer sees replies, then the connection close, never an error
 // for a request the node had read.
