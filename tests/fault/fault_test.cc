@@ -196,7 +196,7 @@ TEST(FaultTest, ShortRunWithUsersAndTlsKeepsEveryPromise) {
   cfg.users = true;
   cfg.tls = true;
   cfg.nemeses = {"kill-leader", "partition-leader", "kill-child-leader", "snapshot-kill-follower",
-                 "replace-follower", "kill-majority"};
+                 "replace-follower", "oneway-to-leader", "kill-majority"};
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);

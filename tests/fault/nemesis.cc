@@ -21,7 +21,8 @@ std::vector<std::string> Nemesis::All() {
   return {"kill-leader",       "kill-follower",      "kill-child-leader", "kill-child-follower",
           "pause-leader",      "pause-follower",     "partition-leader",  "partition-follower",
           "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader", "replace-follower",
-          "snapshot-all",      "snapshot-kill-follower", "kill-majority",     "kill-all"};
+          "snapshot-all",      "snapshot-kill-follower", "kill-majority",     "kill-all",
+          "oneway-from-leader", "oneway-to-leader"};
 }
 
 int Nemesis::Leader() {
@@ -111,6 +112,21 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     // Leader and one follower cannot talk; the third node talks to both.
     ev.detail = absl::StrCat("cut link ", leader + 1, "<->", other + 1, " (bridge through the third node)");
     c_.Partition({leader}, {other});
+    std::this_thread::sleep_for(hold);
+    ev.heal_ns = w_.Now();
+    c_.Heal();
+  } else if (kind == "oneway-from-leader" || kind == "oneway-to-leader") {
+    // Half a partition: the leader's messages to the others are lost while
+    // theirs reach it (it hears a new leader's higher term), or the reverse
+    // (its heartbeats arrive, no answer comes back: only its check of a
+    // quorum can depose it, and its pre-votes must not unseat the next).
+    const bool from = kind == "oneway-from-leader";
+    ev.detail = absl::StrCat("cut the Raft links ", from ? "from" : "to", " leader ", leader + 1, ", one way");
+    if (from) {
+      c_.CutOneWay({leader}, rest);
+    } else {
+      c_.CutOneWay(rest, {leader});
+    }
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
     c_.Heal();

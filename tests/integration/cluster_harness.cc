@@ -287,6 +287,12 @@ void Cluster::Partition(const std::set<int>& a, const std::set<int>& b) {
   }
 }
 
+void Cluster::CutOneWay(const std::set<int>& from, const std::set<int>& to) {
+  for (int i : from) {
+    for (int j : to) proxies_[{i, j}]->SetBlocked(true);
+  }
+}
+
 void Cluster::Heal() {
   for (auto& [_, p] : proxies_) p->SetBlocked(false);
 }

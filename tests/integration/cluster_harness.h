@@ -88,6 +88,9 @@ class Cluster {
   uint64_t id(int i) const { return ids_[i]; }
   // Cuts every link between the two groups (both directions); Heal() restores.
   void Partition(const std::set<int>& a, const std::set<int>& b);
+  // Cuts the Raft links from `from` to every node of `to`, one way: what
+  // those nodes send to `from` still arrives. Heal() restores.
+  void CutOneWay(const std::set<int>& from, const std::set<int>& to);
   void Heal();
   // A request to node i's child on its own socket (not through the node).
   absl::StatusOr<resp::Value> ChildCall(int i, const std::vector<std::string>& args);
