@@ -10,8 +10,9 @@
 
 namespace node {
 
-// `ec` is the failed accept's error; the caller stops on an abort (its socket
-// was closed) and calls this for the rest. Starts `again` at once, or 100 ms
+// `ec` is the failed accept's error; the caller stops once its socket is
+// closed (an aborted accept, a stop) and calls this for the rest; `again`
+// checks that again, as a stop may come while it waits. Starts `again` at once, or 100 ms
 // later when the process or the system ran out of descriptors or memory: the
 // connection then stays queued and the socket readable, and accepting again
 // at once would spin on the same failure. A client's leaving frees what the

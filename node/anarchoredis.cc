@@ -234,6 +234,10 @@ bool ServerFlags(node::ServerOptions& options) {
   options.databases = absl::GetFlag(FLAGS_databases);
   options.limits.max_bulk_len = absl::GetFlag(FLAGS_proto_max_bulk_len);
   options.limits.max_multibulk_len = absl::GetFlag(FLAGS_max_multibulk_len);
+  if (absl::GetFlag(FLAGS_maxclients) < 1) {
+    std::cerr << "anarchoredis: --maxclients must be at least 1\n";
+    return false;
+  }
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);

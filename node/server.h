@@ -292,7 +292,7 @@ class Server {
   void PollChild();
   void PromoteLearners();
   void Accept();
-  void AcceptFailed(const asio::error_code& ec, std::function<void()> again);
+  void AcceptFailed(const asio::error_code& ec, asio::ip::tcp::acceptor& acceptor, std::function<void()> again);
   std::string StatusReply(int proto) const;
   std::string HealthReply(int proto) const;
   // INFO answered by this node from its own child (no leader to ask).

@@ -202,17 +202,18 @@ size_t ClientsTheFileLimitAllows(size_t wanted) {
 
 void Server::Accept() {
   acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) return AcceptFailed(ec, [this] { Accept(); });
+    if (ec) return AcceptFailed(ec, *acceptor_, [this] { Accept(); });
     socket.set_option(asio::ip::tcp::no_delay(true));
     AddSession(ByteStream(std::move(socket)));
     Accept();
   });
 }
 
-void Server::AcceptFailed(const asio::error_code& ec, std::function<void()> again) {
-  if (state_ == State::kStopped || ec == asio::error::operation_aborted) return;
-  AcceptAgain(io_, ec, LogComponent::kClient, [this, again = std::move(again)] {
-    if (state_ != State::kStopped) again();
+// A closed listener (a stop began, also while a retry waited) accepts no more.
+void Server::AcceptFailed(const asio::error_code& ec, asio::ip::tcp::acceptor& acceptor, std::function<void()> again) {
+  if (state_ == State::kStopped || !acceptor.is_open()) return;
+  AcceptAgain(io_, ec, LogComponent::kClient, [this, &acceptor, again = std::move(again)] {
+    if (state_ != State::kStopped && acceptor.is_open()) again();
   });
 }
 
@@ -220,10 +221,7 @@ void Server::AcceptFailed(const asio::error_code& ec, std::function<void()> agai
 // (no certificate, one from another CA, plain text) is dropped and counted.
 void Server::AcceptTls() {
   tls_acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) {
-      if (!tls_acceptor_->is_open()) return;
-      return AcceptFailed(ec, [this] { AcceptTls(); });
-    }
+    if (ec) return AcceptFailed(ec, *tls_acceptor_, [this] { AcceptTls(); });
     asio::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     struct Pending {

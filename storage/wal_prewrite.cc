@@ -33,9 +33,10 @@ bool IsWalFile(std::string_view path) {
   return std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isdigit(c); });
 }
 
-IOStatus Errno(const char* what, const std::string& path) {
-  const std::string text = absl::StrCat("wal prewrite ", what, " ", path, ": ", std::strerror(errno));
-  return errno == ENOSPC ? IOStatus::NoSpace(text) : IOStatus::IOError(text);
+// `err`: the errno of the failed call, taken before anything else can change it.
+IOStatus Errno(int err, const char* what, const std::string& path) {
+  const std::string text = absl::StrCat("wal prewrite ", what, " ", path, ": ", std::strerror(err));
+  return err == ENOSPC ? IOStatus::NoSpace(text) : IOStatus::IOError(text);
 }
 
 // Zeros are written ahead through a descriptor of its own, so the offset the
@@ -88,7 +89,8 @@ class PrewrittenWalFile : public rocksdb::FSWritableFileOwnerWrapper {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), target - prewritten_));
       const ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(prewritten_));
       if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return Errno("pwrite", path_);
+      // A write of nothing at all is taken for a full device.
+      if (w <= 0) return Errno(w < 0 ? errno : ENOSPC, "pwrite", path_);
       prewritten_ += static_cast<uint64_t>(w);
     }
     return IOStatus::OK();
@@ -113,7 +115,7 @@ class WalPrewriteFileSystem : public rocksdb::FileSystemWrapper {
     IOStatus s = target()->NewWritableFile(path, options, result, dbg);
     if (!s.ok() || !IsWalFile(path) || options.use_direct_writes) return s;
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return Errno("open", path);
+    if (fd < 0) return Errno(errno, "open", path);
     *result = std::make_unique<PrewrittenWalFile>(std::move(*result), path, fd, chunk_);
     return s;
   }

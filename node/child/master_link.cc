@@ -82,10 +82,10 @@ void MasterLink::Stop() {
 
 void MasterLink::Accept() {
   acceptor_.async_accept([this, alive = alive_](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (!*alive || ec == asio::error::operation_aborted) return;
+    if (!*alive || !acceptor_.is_open()) return;
     if (ec) {
       return AcceptAgain(io_, ec, LogComponent::kChild, [this, alive] {
-        if (*alive) Accept();
+        if (*alive && acceptor_.is_open()) Accept();
       });
     }
     // One child at a time: a new connection (a restarted child) replaces

@@ -116,9 +116,9 @@ absl::Status PeerTransport::Listen(const std::string& host, int port) {
 void PeerTransport::Accept() {
   acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket s) {
     if (ec) {
-      if (stopped_ || ec == asio::error::operation_aborted) return;
+      if (stopped_ || !acceptor_->is_open()) return;
       return AcceptAgain(io_, ec, LogComponent::kPeer, [this] {
-        if (!stopped_) Accept();
+        if (!stopped_ && acceptor_->is_open()) Accept();
       });
     }
     s.set_option(asio::ip::tcp::no_delay(true));

@@ -32,8 +32,10 @@ std::string ClientSession::WithNodeInfo(std::string_view bytes, char type, bool 
     // Relayed from the leader: its node section gives way to this node's.
     if (const size_t at = text.find("\r\n# Anarchoredis\r\n"); at != std::string::npos) text.resize(at + 2);
     // The clients of the cluster, as the leader counts its sessions (the
-    // node's own links to its child left out).
-    if (gated()) text = WithConnectedClients(text, server_.ChildClientCount());
+    // node's own links to its child left out), and this node's maxclients
+    // (its child takes the node's links besides).
+    if (gated()) text = WithInfoField(text, "connected_clients", absl::StrCat(server_.ChildClientCount()));
+    text = WithInfoField(text, "maxclients", absl::StrCat(server_.options().max_clients));
     if (!node_section) return text;
     return absl::StrCat(text, "\r\n", server_.InfoSection());
   });

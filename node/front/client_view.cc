@@ -103,13 +103,13 @@ std::string ClientRowsForClients(std::string_view text, const AddressBook& book)
   return out;
 }
 
-std::string WithConnectedClients(std::string_view info, uint64_t count) {
-  constexpr std::string_view kKey = "\r\nconnected_clients:";
-  const size_t at = info.find(kKey);
+std::string WithInfoField(std::string_view info, std::string_view field, std::string_view value) {
+  const std::string key = absl::StrCat("\r\n", absl::string_view(field.data(), field.size()), ":");
+  const size_t at = info.find(key);
   if (at == std::string_view::npos) return std::string(info);
-  const size_t value = at + kKey.size();
-  const size_t end = info.find("\r\n", value);
-  return absl::StrCat(absl::string_view(info.data(), value), count,
+  const size_t start = at + key.size();
+  const size_t end = info.find("\r\n", start);
+  return absl::StrCat(absl::string_view(info.data(), start), absl::string_view(value.data(), value.size()),
                       end == std::string_view::npos ? "" : absl::string_view(info.data() + end, info.size() - end));
 }
 

@@ -44,8 +44,9 @@ std::vector<ClientRow> RowsForClients(std::string_view text, const AddressBook& 
 // The same as CLIENT LIST's text: rows end with "\n", as Redis's.
 std::string ClientRowsForClients(std::string_view text, const AddressBook& book);
 
-// INFO text with `connected_clients` replaced by `count`.
-std::string WithConnectedClients(std::string_view info, uint64_t count);
+// INFO text with the value of `field` (connected_clients, maxclients)
+// replaced by `value`; unchanged without that field.
+std::string WithInfoField(std::string_view info, std::string_view field, std::string_view value);
 
 // SLOWLOG GET's reply (every entry, asked with GET -1) as a client sees it:
 // the node's own `ROLE` calls dropped (the leader's link asks the stream

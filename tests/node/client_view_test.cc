@@ -38,10 +38,14 @@ TEST(ClientViewTest, RowsLeaveOutTheNodesLinksAndShowRealAddresses) {
             "ssub=0 multi=-1 cmd=subscribe user=alice\n");
 }
 
-TEST(ClientViewTest, ConnectedClientsIsReplaced) {
-  EXPECT_EQ(WithConnectedClients("# Clients\r\nconnected_clients:7\r\nblocked_clients:1\r\n", 3),
-            "# Clients\r\nconnected_clients:3\r\nblocked_clients:1\r\n");
-  EXPECT_EQ(WithConnectedClients("# Server\r\nredis_version:7.0.15\r\n", 3), "# Server\r\nredis_version:7.0.15\r\n");
+TEST(ClientViewTest, InfoFieldsAreReplaced) {
+  const std::string clients = "# Clients\r\nconnected_clients:7\r\ncluster_connections:0\r\nmaxclients:10064\r\n";
+  EXPECT_EQ(WithInfoField(clients, "connected_clients", "3"),
+            "# Clients\r\nconnected_clients:3\r\ncluster_connections:0\r\nmaxclients:10064\r\n");
+  EXPECT_EQ(WithInfoField(clients, "maxclients", "10000"),
+            "# Clients\r\nconnected_clients:7\r\ncluster_connections:0\r\nmaxclients:10000\r\n");
+  EXPECT_EQ(WithInfoField("# Server\r\nredis_version:7.0.15\r\n", "connected_clients", "3"),
+            "# Server\r\nredis_version:7.0.15\r\n");
 }
 
 // The errors Redis 7.0.15 gives for the same arguments.
