@@ -234,42 +234,34 @@ TEST(OperationsTest, AdminStatusListsMembersAndFailsWhenOneIsDown) {
   RemoveDir(dir);
 }
 
-TEST(OperationsTest, PortsOutOfRangeAreRefused) {
-  const std::string dir = MakeTempDir("anarcho-badport");
+// A node started with `flags` must stop at once, with status 2 and `error`
+// in what it printed.
+void ExpectRefusedAtStart(std::vector<std::string> flags, const std::string& error) {
+  const std::string dir = MakeTempDir("anarcho-flags");
+  std::vector<std::string> argv = {ANARCHO_NODE_BIN, "--dir", dir + "/n"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
   Process p;
-  p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--port", "84537"}, dir + "/out.log");
+  p.Start(argv, dir + "/out.log");
   for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(p.Running());
+  EXPECT_EQ(p.ExitCode(), 2);
   const std::string out = ReadFile(dir + "/out.log");
-  EXPECT_NE(out.find("--port 84537 is not a port"), std::string::npos) << out;
+  EXPECT_NE(out.find(error), std::string::npos) << out;
   RemoveDir(dir);
+}
+
+TEST(OperationsTest, PortsOutOfRangeAreRefused) {
+  ExpectRefusedAtStart({"--port", "84537"}, "--port 84537 is not a port");
 }
 
 // Regression: --maxclients 0 or below was taken as it came (a negative one as
 // a huge count, its descriptors overflowing).
 TEST(OperationsTest, MaxclientsBelowOneIsRefused) {
-  const std::string dir = MakeTempDir("anarcho-maxclients");
-  Process p;
-  p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--port", absl::StrCat(FreePort()), "--maxclients", "-1"},
-          dir + "/out.log");
-  for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(p.Running());
-  EXPECT_EQ(p.ExitCode(), 2);
-  const std::string out = ReadFile(dir + "/out.log");
-  EXPECT_NE(out.find("--maxclients must be at least 1"), std::string::npos) << out;
-  RemoveDir(dir);
+  ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--maxclients", "-1"}, "--maxclients must be at least 1");
 }
 
 TEST(OperationsTest, UnknownLogLevelIsRefused) {
-  const std::string dir = MakeTempDir("anarcho-loglevel");
-  Process p;
-  p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--port", absl::StrCat(FreePort()), "--loglevel", "loud"},
-          dir + "/out.log");
-  for (int i = 0; i < 100 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(p.Running());
-  const std::string out = ReadFile(dir + "/out.log");
-  EXPECT_NE(out.find("--loglevel must be"), std::string::npos) << out;
-  RemoveDir(dir);
+  ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--loglevel", "loud"}, "--loglevel must be");
 }
 
 // The metrics endpoint answers on the node's address and its figures move
