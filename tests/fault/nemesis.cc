@@ -17,14 +17,6 @@ using itest::Client;
 
 // -------------------------------------------------------------------- nemesis
 
-std::vector<std::string> Nemesis::All() {
-  return {"kill-leader",       "kill-follower",      "kill-child-leader", "kill-child-follower",
-          "pause-leader",      "pause-follower",     "partition-leader",  "partition-follower",
-          "partition-bridge",  "partition-leader-kill", "pause-leader-kill-child", "transfer-leader", "replace-follower",
-          "snapshot-all",      "snapshot-kill-follower", "kill-majority",     "kill-all",
-          "oneway-from-leader", "oneway-to-leader"};
-}
-
 int Nemesis::Leader() {
   int l = c_.WaitForLeader(10s);
   return l >= 0 ? l : 0;
@@ -66,16 +58,63 @@ bool Nemesis::WriteAcknowledged(std::chrono::milliseconds within) {
 
 int Nemesis::Other(int not_this) { return (not_this + 1 + static_cast<int>(rng_() % (c_.size() - 1))) % c_.size(); }
 
+// Every nemesis by name, with the family that injects it.
+const std::map<std::string, Nemesis::Family>& Nemesis::Families() {
+  static const auto* families = new std::map<std::string, Family>{
+      {"kill-leader", &Nemesis::Kills},
+      {"kill-follower", &Nemesis::Kills},
+      {"kill-majority", &Nemesis::Kills},
+      {"kill-all", &Nemesis::Kills},
+      {"kill-child-leader", &Nemesis::SignalsToOne},
+      {"kill-child-follower", &Nemesis::SignalsToOne},
+      {"pause-leader", &Nemesis::SignalsToOne},
+      {"pause-follower", &Nemesis::SignalsToOne},
+      {"pause-leader-kill-child", &Nemesis::SignalsToOne},
+      {"partition-leader", &Nemesis::Cuts},
+      {"partition-follower", &Nemesis::Cuts},
+      {"partition-bridge", &Nemesis::Cuts},
+      {"oneway-from-leader", &Nemesis::Cuts},
+      {"oneway-to-leader", &Nemesis::Cuts},
+      {"partition-leader-kill", &Nemesis::Cuts},
+      {"transfer-leader", &Nemesis::Operations},
+      {"replace-follower", &Nemesis::Operations},
+      {"snapshot-all", &Nemesis::Operations},
+      {"snapshot-kill-follower", &Nemesis::Operations},
+  };
+  return *families;
+}
+
+std::vector<std::string> Nemesis::All() {
+  std::vector<std::string> all;
+  for (const auto& [kind, _] : Families()) all.push_back(kind);
+  return all;
+}
+
 FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold) {
   FaultEvent ev;
   ev.nemesis = kind;
-  int leader = Leader();
-  int other = Other(leader);
-  std::set<int> rest;
+  Roles roles;
+  roles.leader = Leader();
+  roles.other = Other(roles.leader);
   for (int i = 0; i < c_.size(); ++i) {
-    if (i != leader) rest.insert(i);
+    if (i != roles.leader) roles.rest.insert(i);
   }
   ev.start_ns = w_.Now();
+  auto family = Families().find(kind);
+  if (family == Families().end()) {
+    ev.detail = "unknown nemesis";
+  } else {
+    (this->*family->second)(kind, roles, hold, ev);
+  }
+  if (!WriteAcknowledged(30s)) ev.problem += "no write acknowledged within 30 s after the heal; ";
+  ev.end_ns = w_.Now();
+  events_.push_back(ev);
+  return ev;
+}
+
+// kill -9 of nodes (and so their children), then restarts from their own disks.
+void Nemesis::Kills(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev) {
+  const auto& [leader, other, rest] = roles;
   if (kind == "kill-leader" || kind == "kill-follower") {
     int victim = kind == "kill-leader" ? leader : other;
     ev.detail = absl::StrCat("kill -9 node ", victim + 1);
@@ -83,7 +122,39 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
     Restart({victim}, ev);
-  } else if (kind == "kill-child-leader" || kind == "kill-child-follower") {
+  } else if (kind == "kill-majority") {
+    // The leader and a follower die together: the survivor alone must serve
+    // nothing (no quorum). The follower comes back first, then the old
+    // leader, behind what the two wrote meanwhile.
+    ev.detail = absl::StrCat("kill -9 nodes ", leader + 1, " (the leader) and ", other + 1, ", restart ", other + 1,
+                             ", then ", leader + 1);
+    c_.Kill9(leader);
+    c_.Kill9(other);
+    std::this_thread::sleep_for(hold / 2);
+    Restart({other}, ev);
+    std::this_thread::sleep_for(hold / 2);
+    ev.heal_ns = w_.Now();
+    Restart({leader}, ev);
+  } else if (kind == "kill-all") {
+    // Every node (and so every child) dies at once; each comes back from its
+    // own disk: its snapshot and its log, the commit index learned again
+    // from a new leader.
+    ev.detail = "kill -9 every node, restart them all";
+    std::vector<int> all;
+    for (int i = 0; i < c_.size(); ++i) {
+      all.push_back(i);
+      c_.Kill9(i);
+    }
+    std::this_thread::sleep_for(hold);
+    ev.heal_ns = w_.Now();
+    Restart(all, ev);
+  }
+}
+
+// Signals to one process: a child killed, a node paused (SIGSTOP/SIGCONT).
+void Nemesis::SignalsToOne(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev) {
+  const auto& [leader, other, rest] = roles;
+  if (kind == "kill-child-leader" || kind == "kill-child-follower") {
     int victim = kind == "kill-child-leader" ? leader : other;
     pid_t child = c_.ChildPid(victim);
     ev.detail = absl::StrCat("kill -9 the child (pid ", child, ") of node ", victim + 1);
@@ -97,7 +168,22 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
     c_.node(victim).process().Signal(SIGCONT);
-  } else if (kind == "partition-leader" || kind == "partition-follower") {
+  } else if (kind == "pause-leader-kill-child") {
+    // Pause the leader; kill the child of a follower meanwhile.
+    ev.detail = absl::StrCat("SIGSTOP leader ", leader + 1, ", kill -9 the child of node ", other + 1);
+    c_.node(leader).process().Signal(SIGSTOP);
+    pid_t child = c_.ChildPid(other);
+    if (child > 0) ::kill(child, SIGKILL);
+    std::this_thread::sleep_for(hold);
+    ev.heal_ns = w_.Now();
+    c_.node(leader).process().Signal(SIGCONT);
+  }
+}
+
+// Cut Raft links (both ways or one way), healed after the hold.
+void Nemesis::Cuts(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev) {
+  const auto& [leader, other, rest] = roles;
+  if (kind == "partition-leader" || kind == "partition-follower") {
     int victim = kind == "partition-leader" ? leader : other;
     std::set<int> others;
     for (int i = 0; i < c_.size(); ++i) {
@@ -140,16 +226,13 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     ev.heal_ns = w_.Now();
     c_.Heal();
     Restart({leader}, ev);
-  } else if (kind == "pause-leader-kill-child") {
-    // Pause the leader; kill the child of a follower meanwhile.
-    ev.detail = absl::StrCat("SIGSTOP leader ", leader + 1, ", kill -9 the child of node ", other + 1);
-    c_.node(leader).process().Signal(SIGSTOP);
-    pid_t child = c_.ChildPid(other);
-    if (child > 0) ::kill(child, SIGKILL);
-    std::this_thread::sleep_for(hold);
-    ev.heal_ns = w_.Now();
-    c_.node(leader).process().Signal(SIGCONT);
-  } else if (kind == "transfer-leader") {
+  }
+}
+
+// What operators do under load: transfers, replacing a member, snapshots.
+void Nemesis::Operations(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev) {
+  const auto& [leader, other, rest] = roles;
+  if (kind == "transfer-leader") {
     // Hand leadership to a follower under load, twice (there and back to a
     // third): the old leader steps down and rebuilds its child each time.
     ev.detail = absl::StrCat("transfer leadership ", leader + 1, " -> ", other + 1);
@@ -215,39 +298,7 @@ FaultEvent Nemesis::Run(const std::string& kind, std::chrono::milliseconds hold)
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
     Restart({other}, ev);
-  } else if (kind == "kill-majority") {
-    // The leader and a follower die together: the survivor alone must serve
-    // nothing (no quorum). The follower comes back first, then the old
-    // leader, behind what the two wrote meanwhile.
-    ev.detail = absl::StrCat("kill -9 nodes ", leader + 1, " (the leader) and ", other + 1, ", restart ", other + 1,
-                             ", then ", leader + 1);
-    c_.Kill9(leader);
-    c_.Kill9(other);
-    std::this_thread::sleep_for(hold / 2);
-    Restart({other}, ev);
-    std::this_thread::sleep_for(hold / 2);
-    ev.heal_ns = w_.Now();
-    Restart({leader}, ev);
-  } else if (kind == "kill-all") {
-    // Every node (and so every child) dies at once; each comes back from its
-    // own disk: its snapshot and its log, the commit index learned again
-    // from a new leader.
-    ev.detail = "kill -9 every node, restart them all";
-    std::vector<int> all;
-    for (int i = 0; i < c_.size(); ++i) {
-      all.push_back(i);
-      c_.Kill9(i);
-    }
-    std::this_thread::sleep_for(hold);
-    ev.heal_ns = w_.Now();
-    Restart(all, ev);
-  } else {
-    ev.detail = "unknown nemesis";
   }
-  if (!WriteAcknowledged(30s)) ev.problem += "no write acknowledged within 30 s after the heal; ";
-  ev.end_ns = w_.Now();
-  events_.push_back(ev);
-  return ev;
 }
 
 // -------------------------------------------------------------------- summary

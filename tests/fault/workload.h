@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -122,11 +123,23 @@ struct FaultEvent {
 class Nemesis {
  public:
   Nemesis(itest::Cluster& c, const Workload& w, uint64_t seed) : c_(c), w_(w), rng_(seed) {}
-  static std::vector<std::string> All();
+  static std::vector<std::string> All();  // every nemesis's name
   FaultEvent Run(const std::string& kind, std::chrono::milliseconds hold);
   const std::vector<FaultEvent>& events() const { return events_; }
 
  private:
+  struct Roles {
+    int leader = 0;      // the serving leader when the nemesis starts
+    int other = 0;       // a follower picked at random
+    std::set<int> rest;  // every node but the leader
+  };
+  using Family = void (Nemesis::*)(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold,
+                                   FaultEvent& ev);
+  static const std::map<std::string, Family>& Families();
+  void Kills(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev);
+  void SignalsToOne(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev);
+  void Cuts(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev);
+  void Operations(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev);
   int Leader();
   void Restart(const std::vector<int>& victims, FaultEvent& ev);
   int Other(int not_this);
