@@ -2,7 +2,6 @@
 // others keep acknowledging writes, and once there is space again it comes
 // back with every acknowledged write. The small disk is a tmpfs mounted over
 // the member's dir, which needs root; the test is skipped without it.
-#include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -34,21 +33,24 @@ class SmallDisk {
   // Empty on success, else why not.
   std::string MountOver(int mib) {
     const fs::path saved = dir_ + ".before";
-    std::error_code ec;
     CopyFiles(dir_, saved);
-    if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, absl::StrCat("size=", mib, "m").c_str()) != 0) {
-      return absl::StrCat("mount tmpfs over ", dir_, ": ", std::strerror(errno));
+    std::string why;
+    if (Mount(mib, 0)) {
+      mounted_ = true;
+      CopyFiles(saved, dir_);
+    } else {
+      why = absl::StrCat("mount tmpfs over ", dir_, ": ", std::strerror(errno));
     }
-    mounted_ = true;
-    CopyFiles(saved, dir_);
+    std::error_code ec;
     fs::remove_all(saved, ec);
-    return "";
+    return why;
   }
-  bool Resize(int mib) {
-    return ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT, absl::StrCat("size=", mib, "m").c_str()) == 0;
-  }
+  bool Resize(int mib) { return Mount(mib, MS_REMOUNT); }
 
  private:
+  bool Mount(int mib, unsigned long flags) {
+    return ::mount("tmpfs", dir_.c_str(), "tmpfs", flags, absl::StrCat("size=", mib, "m").c_str()) == 0;
+  }
   static void CopyFiles(const fs::path& from, const fs::path& to) {
     fs::create_directories(to);
     for (const auto& e : fs::recursive_directory_iterator(from)) {

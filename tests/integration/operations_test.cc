@@ -328,6 +328,13 @@ long CpuTicks(pid_t pid) {
   return utime + stime;
 }
 
+// The CPU ticks the process uses over the next `span`.
+long CpuTicksDuring(pid_t pid, std::chrono::milliseconds span) {
+  const long before = CpuTicks(pid);
+  std::this_thread::sleep_for(span);
+  return CpuTicks(pid) - before;
+}
+
 // Regression: a graceful stop closed the listening socket, and the accept
 // that failed with it was started again at once, failing again: the event
 // loop spun for the whole drain (a full core for its 2 s while a blocked
@@ -341,9 +348,7 @@ TEST(OperationsTest, AGracefulStopDoesNotSpinWhileItDrains) {
   std::this_thread::sleep_for(200ms);
   n.process().Signal(SIGTERM);
   std::this_thread::sleep_for(200ms);
-  const long before = CpuTicks(n.process().pid());
-  std::this_thread::sleep_for(1000ms);
-  const long used = CpuTicks(n.process().pid()) - before;
+  const long used = CpuTicksDuring(n.process().pid(), 1000ms);
   ASSERT_TRUE(n.process().Running()) << "the drain (2 s) ended early: nothing was measured";
   EXPECT_LT(used, sysconf(_SC_CLK_TCK) * 2 / 10) << "CPU ticks in 1 s of draining";
   for (int i = 0; i < 500 && n.process().Running(); ++i) std::this_thread::sleep_for(20ms);
@@ -413,9 +418,7 @@ TEST(OperationsTest, AnAcceptOutOfDescriptorsWaitsInsteadOfSpinning) {
     ASSERT_FALSE(ec) << ec.message();
   }
   std::this_thread::sleep_for(300ms);
-  const long before = CpuTicks(n.process().pid());
-  std::this_thread::sleep_for(1500ms);
-  EXPECT_LT(CpuTicks(n.process().pid()) - before, sysconf(_SC_CLK_TCK) * 3 / 10) << "CPU ticks in 1.5 s";
+  EXPECT_LT(CpuTicksDuring(n.process().pid(), 1500ms), sysconf(_SC_CLK_TCK) * 3 / 10) << "CPU ticks in 1.5 s";
   EXPECT_NE(n.LogTail().find("trying again in 100 ms"), std::string::npos) << "no accept ran out of descriptors";
   held.clear();
   EXPECT_NE(HttpGet(metrics_port, "/metrics").find("200 OK"), std::string::npos);
