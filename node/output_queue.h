@@ -14,6 +14,9 @@ namespace node {
 using OutputQueue = ByteQueue;
 
 struct WritingChunks {
+  // A written small block of up to `spare_bytes` is kept for the next appends.
+  explicit WritingChunks(size_t spare_bytes = kSpareBytes) : spare_bytes(spare_bytes) {}
+
   std::deque<ByteBlock> chunks;
   std::vector<asio::const_buffer> buffers;
   std::string spare;  // a written small block's memory, for the queue's next appends
@@ -31,13 +34,15 @@ struct WritingChunks {
     for (const ByteBlock& c : chunks) n += c.size();
     return n;
   }
-  // The write completed: blocks are freed but one of at most kSpareBytes,
-  // which an idle connection keeps (like Redis's 16 KB reply buffer).
+  // The write completed: blocks are freed but one of at most spare_bytes.
+  // By default what an idle connection keeps (like Redis's 16 KB reply
+  // buffer).
   static constexpr size_t kSpareBytes = 16 << 10;
+  const size_t spare_bytes;
   void Clear() {
     for (ByteBlock& c : chunks) {
       std::string* s = c.string();
-      if (s != nullptr && s->capacity() <= kSpareBytes && s->capacity() > spare.capacity()) spare.swap(*s);
+      if (s != nullptr && s->capacity() <= spare_bytes && s->capacity() > spare.capacity()) spare.swap(*s);
     }
     chunks.clear();
     buffers.clear();

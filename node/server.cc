@@ -508,19 +508,20 @@ void Server::GateChanged() {
 void Server::DrainGate() {
   gate_drain_posted_ = false;
   // Each session writes once for all its replies released by this drain.
-  std::vector<std::shared_ptr<ClientSession>> touched;
   ClientSession* last = nullptr;  // releases come in runs of the same session
   gate::SessionId last_id = 0;
-  for (const gate::Action& a : gate_.TakeActions()) {
+  gate_.TakeActions(&released_);
+  for (const gate::Action& a : released_) {
     if (a.session != last_id || last == nullptr) {
       auto it = sessions_.find(a.session);
       if (it == sessions_.end()) continue;
       last = it->second.get();
       last_id = a.session;
     }
-    if (last->MarkReleased(a.tag)) touched.push_back(last->shared_from_this());
+    if (last->MarkReleased(a.tag)) released_to_.push_back(last->shared_from_this());
   }
-  for (auto& s : touched) s->FlushReleased();
+  for (auto& s : released_to_) s->FlushReleased();
+  released_to_.clear();
   MaybeStartReadRound();
 }
 

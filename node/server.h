@@ -391,6 +391,9 @@ class Server {
   std::unique_ptr<CommandTable> commands_;
   gate::ConsistencyGate gate_;
   bool gate_drain_posted_ = false;
+  // DrainGate's buffers, kept between drains (it runs once per commit).
+  std::vector<gate::Action> released_;
+  std::vector<std::shared_ptr<ClientSession>> released_to_;
   std::unique_ptr<FollowerReads> follower_reads_;
   std::unique_ptr<SharedLink> shared_link_;
   std::vector<std::shared_ptr<ClientSession>> shared_touched_;  // answered on it, flushed after each batch

@@ -120,6 +120,7 @@ void BM_GatePipelinedWrites(benchmark::State& state) {
   uint64_t offset = 0;
   std::vector<node::gate::SlotId> slots;
   std::vector<node::gate::CoverId> covers;
+  std::vector<node::gate::Action> actions;
   for (auto _ : state) {
     covers.clear();
     for (int c = 1; c <= clients; ++c) {
@@ -135,7 +136,7 @@ void BM_GatePipelinedWrites(benchmark::State& state) {
     for (auto cover : covers) gate.Covered(cover, offset += 16 * 40);
     gate.Proposed(offset);
     gate.Committed(offset);
-    auto actions = gate.TakeActions();
+    gate.TakeActions(&actions);
     if (actions.size() != static_cast<size_t>(16 * clients)) state.SkipWithError("replies not released");
   }
   state.SetItemsProcessed(state.iterations() * 16 * clients);

@@ -116,7 +116,11 @@ class SharedLink {
   std::vector<uint64_t> covers_next_;                // for the ROLE of this turn's write
   std::optional<std::vector<uint64_t>> covers_sent_;  // those of the ROLE in flight
   OutputQueue out_;
-  WritingChunks writing_;
+  // Every client's requests share this link: under load a write carries tens
+  // of KB, so the block kept for the next appends may be as big as a
+  // coalescing block grows (up to twice its bytes, by doubling), one per
+  // node. With a connection's 16 KB it regrew from empty after every write.
+  WritingChunks writing_{2 * ByteQueue::kCoalesce};
   bool write_busy_ = false;
   bool write_scheduled_ = false;
   ReadBuffer in_;

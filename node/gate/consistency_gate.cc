@@ -576,10 +576,9 @@ void ConsistencyGate::Reset() {
   held_logged_.clear();
 }
 
-std::vector<Action> ConsistencyGate::TakeActions() {
-  std::vector<Action> out;
-  out.swap(actions_);
-  return out;
+void ConsistencyGate::TakeActions(std::vector<Action>* out) {
+  out->clear();
+  out->swap(actions_);
 }
 
 GateStats ConsistencyGate::Stats() const {

@@ -229,7 +229,11 @@ class ConsistencyGate {
   // node fails the sessions' requests itself).
   void Reset();
 
-  std::vector<Action> TakeActions();
+  // The actions since the last call, in *out (its old contents dropped).
+  // The gate keeps out's buffer for the next ones: a caller that passes the
+  // same vector every time allocates nothing once both buffers have grown
+  // (a commit releases a few hundred replies at once).
+  void TakeActions(std::vector<Action>* out);
   bool HasActions() const { return !actions_.empty(); }
   GateStats Stats() const;
 

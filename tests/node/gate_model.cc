@@ -506,7 +506,8 @@ void Model::LoseLeadership() {
 // ------------------------------------------------------------------ checks
 
 void Model::DrainActions() {
-  for (const node::gate::Action& a : gate_.TakeActions()) {
+  gate_.TakeActions(&actions_);
+  for (const node::gate::Action& a : actions_) {
     if (a.type != node::gate::Action::Type::kRelease) continue;  // kills come from ClientGone
     ++releases_;
     if (!released_.insert(a.slot).second) return Fail(absl::StrCat("slot ", a.slot, " released twice"));

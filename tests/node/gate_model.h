@@ -153,6 +153,7 @@ class Model {
   std::mt19937_64 rng_;
   ModelOptions o_;
   node::gate::ConsistencyGate gate_;
+  std::vector<node::gate::Action> actions_;  // passed to every TakeActions, as the node does
   std::vector<Conn> conns_;
   SessionId next_session_ = 1;
   std::map<SlotId, Pending> pending_;

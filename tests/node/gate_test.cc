@@ -15,7 +15,8 @@ class GateTest : public ::testing::Test {
   // Slots released since the last call.
   std::vector<SlotId> Released() {
     std::vector<SlotId> out;
-    for (const Action& a : gate_.TakeActions()) {
+    gate_.TakeActions(&actions_);
+    for (const Action& a : actions_) {
       if (a.type == Action::Type::kRelease) out.push_back(a.slot);
     }
     return out;
@@ -46,6 +47,7 @@ class GateTest : public ::testing::Test {
   }
 
   ConsistencyGate gate_;
+  std::vector<Action> actions_;  // passed to every TakeActions, as the node does
 };
 
 using ::testing::ElementsAre;
