@@ -76,11 +76,12 @@ bool Progress::MaybeDecrTo(uint64_t rejected, uint64_t hint) {
   return true;
 }
 
-void Progress::SentEntries(size_t count, uint64_t last_index, uint64_t bytes) {
+void Progress::SentEntries(size_t count, uint64_t last_index, uint64_t bytes, uint64_t now) {
   switch (state) {
     case ProgressState::kReplicate:
       if (count > 0) {
         next = last_index + 1;
+        if (inflights.Count() == 0) unanswered_since = now;
         inflights.Add(last_index, bytes);
       }
       break;

@@ -76,6 +76,9 @@ struct Progress {
   // acknowledged was sent (0: none): the follower promised not to vote for
   // anyone else until an election timeout after that.
   uint64_t lease_ack = 0;
+  // kReplicate: the leader's tick since which the appends in flight have gone
+  // unanswered (the oldest one's sending, or the last answer).
+  uint64_t unanswered_since = 0;
   Inflights inflights;
 
   void BecomeProbe();
@@ -87,8 +90,8 @@ struct Progress {
   // that may match. Returns false for a stale rejection.
   bool MaybeDecrTo(uint64_t rejected, uint64_t hint);
   // Records that an append carrying entries up to last_index (count of them,
-  // `bytes` of payload) was sent.
-  void SentEntries(size_t count, uint64_t last_index, uint64_t bytes);
+  // `bytes` of payload) was sent at the leader's tick `now`.
+  void SentEntries(size_t count, uint64_t last_index, uint64_t bytes, uint64_t now);
   // Whether sending appends should wait (probe in flight, window full, or a
   // snapshot in flight).
   bool IsPaused() const;

@@ -53,7 +53,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
     *m.add_entries() = std::move(e);
   }
   Send(std::move(m));
-  pr->SentEntries(n, last, bytes);
+  pr->SentEntries(n, last, bytes, now_);
   if (pr->state == ProgressState::kProbe) pr->probe_sent_at = now_;
   return true;
 }

@@ -23,9 +23,6 @@ namespace cpb = consensus::pb;
 
 namespace {
 constexpr size_t kMaxSocketPath = 100;  // sockaddr_un holds 108 bytes
-// Effects proposed per Ready: bounds how long one log write holds the next
-// Ready (heartbeats included) back, whatever the size of the values written.
-constexpr size_t kProposeBudget = 8 << 20;
 }  // namespace
 
 Server::Server(asio::io_context& io, ServerOptions options)
@@ -295,8 +292,10 @@ void Server::OnEffects(EffectRun&& run) {
 }
 
 // Runs before each Ready: what the stream brought since the last one becomes
-// entries (group commit), at most kProposeBudget bytes of them, so that one
-// log write never holds back heartbeats for long; the rest waits one Ready.
+// entries (group commit), at most kMaxTurnBytes of them, so that neither the
+// entries' copies nor their log write hold the loop's timers (heartbeats)
+// back for long, whatever the size of the values written; the rest waits one
+// Ready.
 void Server::ProposePending() {
   ProposeStream();
   ProposeFollows();
@@ -318,7 +317,7 @@ void Server::ProposeStream() {
     }
     return;
   }
-  std::vector<pb::EffectBatch> entries = batcher_.Take(kProposeBudget);
+  std::vector<pb::EffectBatch> entries = batcher_.Take(kMaxTurnBytes);
   if (entries.empty()) return;  // waiting for the stream to reach a cut point
   std::vector<std::string> payloads;
   std::optional<size_t> marked;  // the entry a mark waits for

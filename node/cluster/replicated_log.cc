@@ -104,7 +104,8 @@ absl::Status ReplicatedLog::Start() {
   c.check_quorum = true;
   // A follower persists at most about this much in one log write, however
   // big the entries (see EffectBatcher): its answers never wait long.
-  c.max_inflight_bytes = 8 << 20;
+  c.max_inflight_bytes = kMaxTurnBytes;
+  c.max_committed_size_per_ready = kMaxTurnBytes;
   // Fresh randomness per process: with a seed fixed by the id, the nodes would
   // draw the same sequence of election timeouts after every restart.
   c.random_seed = (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) | 1;

@@ -111,7 +111,7 @@ TEST(Quorum, CommittedIndexAndVotes) {
 TEST(Progress, ProbeReplicateAndWindow) {
   Progress pr(InflightLimits{2, 0});
   pr.next = 10;
-  pr.SentEntries(1, 10, 100);
+  pr.SentEntries(1, 10, 100, 1);
   EXPECT_TRUE(pr.IsPaused()) << "one probe at a time";
   EXPECT_FALSE(pr.MaybeDecrTo(5, 3)) << "stale rejection";
   EXPECT_TRUE(pr.MaybeDecrTo(9, 3));
@@ -119,8 +119,8 @@ TEST(Progress, ProbeReplicateAndWindow) {
   EXPECT_TRUE(pr.MaybeUpdate(6));
   pr.BecomeReplicate();
   EXPECT_EQ(pr.next, 7u);
-  pr.SentEntries(2, 8, 100);
-  pr.SentEntries(2, 10, 100);
+  pr.SentEntries(2, 8, 100, 2);
+  pr.SentEntries(2, 10, 100, 2);
   EXPECT_TRUE(pr.IsPaused()) << "window of 2 is full";
   pr.inflights.FreeLE(8);
   EXPECT_FALSE(pr.IsPaused());
@@ -132,9 +132,9 @@ TEST(Progress, ProbeReplicateAndWindow) {
 TEST(Progress, WindowIsBoundedByBytes) {
   Progress pr(InflightLimits{256, 1000});
   pr.BecomeReplicate();
-  pr.SentEntries(1, 1, 600);
+  pr.SentEntries(1, 1, 600, 1);
   EXPECT_FALSE(pr.IsPaused());
-  pr.SentEntries(1, 2, 600);
+  pr.SentEntries(1, 2, 600, 1);
   EXPECT_TRUE(pr.IsPaused()) << "1200 bytes in flight, limit 1000";
   EXPECT_EQ(pr.inflights.Bytes(), 1200u);
   pr.inflights.FreeLE(1);

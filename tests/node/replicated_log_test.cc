@@ -608,6 +608,69 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   EXPECT_EQ(hs.commit(), x_index + 1);
 }
 
+// Records the payload of the largest write to the log.
+class SizeRecordingStore : public storage::MemoryLogStore {
+ public:
+  absl::Status Write(const storage::LogWrite& w) override {
+    size_t bytes = 0;
+    for (const storage::LogEntry& e : w.entries) bytes += e.data.size();
+    {
+      std::lock_guard lock(mu_);
+      largest_ = std::max(largest_, bytes);
+    }
+    return MemoryLogStore::Write(w);
+  }
+  size_t largest() {
+    std::lock_guard lock(mu_);
+    return largest_;
+  }
+
+ private:
+  std::mutex mu_;
+  size_t largest_ = 0;
+};
+
+// Regression (ClusterEdgesTest.LargeValueIsStoredWithoutAnElection failed
+// on a loaded machine): a backlog of big entries went to a follower 8 MB at
+// a time and came out of the core as committed entries up to 64 MB at once,
+// each byte copied on the event loop several times over; a leader's first
+// 100 MB value kept its loop from its timers for 250-490 ms. What one turn
+// handles is now bounded by kMaxTurnBytes (and one entry over it).
+TEST_F(ReplicatedLogTest, ABacklogIsWrittenAndAppliedAFewMegabytesAtATime) {
+  members_.resize(3);
+  std::vector<std::shared_ptr<SizeRecordingStore>> stores;
+  for (int i = 0; i < 3; ++i) {
+    members_[i].id = i + 1;
+    members_[i].snapshot_dir = (dir_ / absl::StrCat("snap", i + 1)).string();
+    stores.push_back(std::make_shared<SizeRecordingStore>());
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Start(i, stores[i]).ok());
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "warm", 1);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+  std::vector<size_t> largest_apply(3, 0);
+  for (int i = 0; i < 3; ++i) {
+    auto apply = members_[i].log->on_committed;
+    members_[i].log->on_committed = [&largest_apply, i, apply](std::vector<cpb::Entry>&& entries) {
+      size_t bytes = 0;
+      for (const cpb::Entry& e : entries) bytes += e.data().size();
+      largest_apply[i] = std::max(largest_apply[i], bytes);
+      apply(std::move(entries));
+    };
+  }
+  constexpr size_t kEntry = 1 << 20;  // the node's largest entry (EffectBatcher)
+  std::vector<std::string> backlog;
+  for (int k = 0; k < 24; ++k) backlog.push_back(std::string(kEntry, static_cast<char>('a' + k)));
+  ASSERT_TRUE(members_[leader].log->ProposeBatch(std::move(backlog)).ok());
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(25); }));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(members_[i].applied[24], std::string(kEntry, 'a' + 23)) << "member " << i;
+    EXPECT_LE(largest_apply[i], kMaxTurnBytes + kEntry) << "member " << i << " applied that much at once";
+    if (i != leader) EXPECT_LE(stores[i]->largest(), kMaxTurnBytes + kEntry) << "follower " << i << " wrote that much at once";
+  }
+}
+
 // Regression (ClusterEdgesTest.LargeValueIsStoredWithoutAnElection failed
 // now and then): while a node's log write was in progress its core handed
 // out nothing, heartbeats included. A follower writing a 100 MB value for
