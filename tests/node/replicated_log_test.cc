@@ -547,17 +547,27 @@ TEST_F(ReplicatedLogTest, UnreadableStoreIsAnErrorNotAnEmptyLog) {
 }
 
 // Records what each write to the log carried.
-class CommitRecordingStore : public storage::MemoryLogStore {
+class RecordingStore : public storage::MemoryLogStore {
  public:
   absl::Status Write(const storage::LogWrite& w) override {
+    size_t bytes = 0;
+    for (const storage::LogEntry& e : w.entries) bytes += e.data.size();
     auto it = w.meta.find("raft.hardstate");
     cpb::HardState hs;
-    if (it != w.meta.end() && it->second && hs.ParseFromString(*it->second)) {
+    {
       std::lock_guard lock(mu_);
-      if (w.entries.empty() && !w.sync) ++hard_state_only_;
-      if (!w.entries.empty()) commit_with_entries_ = std::max(commit_with_entries_, hs.commit());
+      largest_ = std::max(largest_, bytes);
+      if (it != w.meta.end() && it->second && hs.ParseFromString(*it->second)) {
+        if (w.entries.empty() && !w.sync) ++hard_state_only_;
+        if (!w.entries.empty()) commit_with_entries_ = std::max(commit_with_entries_, hs.commit());
+      }
     }
     return MemoryLogStore::Write(w);
+  }
+  // The payload of the largest write.
+  size_t largest() {
+    std::lock_guard lock(mu_);
+    return largest_;
   }
   int hard_state_only() {
     std::lock_guard lock(mu_);
@@ -572,6 +582,7 @@ class CommitRecordingStore : public storage::MemoryLogStore {
   std::mutex mu_;
   int hard_state_only_ = 0;
   uint64_t commit_with_entries_ = 0;
+  size_t largest_ = 0;
 };
 
 // Regression (single-client latency, CPU per request): a commit waited for
@@ -583,7 +594,7 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   members_.resize(1);
   members_[0].id = 1;
   members_[0].snapshot_dir = (dir_ / "snap1").string();
-  auto store = std::make_shared<CommitRecordingStore>();
+  auto store = std::make_shared<RecordingStore>();
   ASSERT_TRUE(Start(0, store).ok());
   ASSERT_EQ(WaitLeader(), 0);
   // The leader's empty entry applied (the bootstrap's entry applies before it:
@@ -608,28 +619,6 @@ TEST_F(ReplicatedLogTest, TheCommitIndexRecordRidesOnTheNextLogWrite) {
   EXPECT_EQ(hs.commit(), x_index + 1);
 }
 
-// Records the payload of the largest write to the log.
-class SizeRecordingStore : public storage::MemoryLogStore {
- public:
-  absl::Status Write(const storage::LogWrite& w) override {
-    size_t bytes = 0;
-    for (const storage::LogEntry& e : w.entries) bytes += e.data.size();
-    {
-      std::lock_guard lock(mu_);
-      largest_ = std::max(largest_, bytes);
-    }
-    return MemoryLogStore::Write(w);
-  }
-  size_t largest() {
-    std::lock_guard lock(mu_);
-    return largest_;
-  }
-
- private:
-  std::mutex mu_;
-  size_t largest_ = 0;
-};
-
 // Regression (ClusterEdgesTest.LargeValueIsStoredWithoutAnElection failed
 // on a loaded machine): a backlog of big entries went to a follower 8 MB at
 // a time and came out of the core as committed entries up to 64 MB at once,
@@ -638,11 +627,11 @@ class SizeRecordingStore : public storage::MemoryLogStore {
 // handles is now bounded by kMaxTurnBytes (and one entry over it).
 TEST_F(ReplicatedLogTest, ABacklogIsWrittenAndAppliedAFewMegabytesAtATime) {
   members_.resize(3);
-  std::vector<std::shared_ptr<SizeRecordingStore>> stores;
+  std::vector<std::shared_ptr<RecordingStore>> stores;
   for (int i = 0; i < 3; ++i) {
     members_[i].id = i + 1;
     members_[i].snapshot_dir = (dir_ / absl::StrCat("snap", i + 1)).string();
-    stores.push_back(std::make_shared<SizeRecordingStore>());
+    stores.push_back(std::make_shared<RecordingStore>());
   }
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Start(i, stores[i]).ok());
   const int leader = WaitLeader();
