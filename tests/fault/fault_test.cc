@@ -179,7 +179,7 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
   // become the leader (see the report of issue 6: a rebuilt child that diverged).
   cfg.nemeses = {"kill-child-follower", "kill-leader", "partition-leader", "snapshot-all", "pause-leader",
                  "kill-child-leader", "partition-bridge", "snapshot-kill-follower", "transfer-leader",
-                 "replace-follower", "kill-all"};
+                 "replace-follower", "partition-follower-bulk", "kill-all"};
   cfg.hold = 2500ms;
   RunResult r = FaultRun(cfg);
   Print(cfg.name, r);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -72,6 +73,7 @@ const std::map<std::string, Nemesis::Family>& Nemesis::Families() {
       {"pause-leader-kill-child", &Nemesis::SignalsToOne},
       {"partition-leader", &Nemesis::Cuts},
       {"partition-follower", &Nemesis::Cuts},
+      {"partition-follower-bulk", &Nemesis::Cuts},
       {"partition-bridge", &Nemesis::Cuts},
       {"oneway-from-leader", &Nemesis::Cuts},
       {"oneway-to-leader", &Nemesis::Cuts},
@@ -181,19 +183,68 @@ void Nemesis::SignalsToOne(const std::string& kind, const Roles& roles, std::chr
 }
 
 // Cut Raft links (both ways or one way), healed after the hold.
+// Writes 4 MB values to keys of its own (bulk:0..7, outside the checked
+// history) through one node until stopped. Their convergence on every member
+// is checked with the rest at the end of the run.
+class BulkWriter {
+ public:
+  BulkWriter(itest::Cluster& c, int node)
+      : thread_([this, &c, node] {
+          auto owned = c.Connect(node);
+          Client& cl = *owned;
+          const std::string value(4 << 20, 'b');
+          for (int n = 0; !stop_; ++n) {
+            resp::Value v = cl.Call({"SET", absl::StrCat("bulk:", n % 8), value});
+            if (v.AsString() == "OK") {
+              ++acknowledged_;
+            } else {
+              errors_ = absl::StrCat(errors_, v.IsError() ? v.str : "no reply", "; ");
+              if (!v.IsError()) return;  // the connection is gone
+            }
+          }
+        }) {}
+  ~BulkWriter() { Stop(nullptr); }
+  // Joins the writer; returns how many writes were acknowledged. A run
+  // without one, or a reply that was neither OK nor an error Redis or the
+  // node gives under faults, is a problem.
+  int Stop(std::string* problem) {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (problem != nullptr && acknowledged_ == 0) *problem += "no 4 MB write acknowledged; ";
+    if (problem != nullptr && !errors_.empty()) *problem += absl::StrCat("4 MB writes failed: ", errors_.substr(0, 300));
+    return acknowledged_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  int acknowledged_ = 0;
+  std::string errors_;
+  std::thread thread_;
+};
+
 void Nemesis::Cuts(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev) {
   const auto& [leader, other, rest] = roles;
-  if (kind == "partition-leader" || kind == "partition-follower") {
+  if (kind == "partition-leader" || kind == "partition-follower" || kind == "partition-follower-bulk") {
     int victim = kind == "partition-leader" ? leader : other;
     std::set<int> others;
     for (int i = 0; i < c_.size(); ++i) {
       if (i != victim) others.insert(i);
     }
     ev.detail = absl::StrCat("isolate node ", victim + 1, kind == "partition-leader" ? " (the leader)" : "");
+    // -bulk: 4 MB values written through the leader all along, so that the
+    // follower comes back to tens of MB of big entries to catch up on (its
+    // window of appends in flight refills only as it answers) while the
+    // checked clients go on.
+    std::optional<BulkWriter> bulk;
+    if (kind == "partition-follower-bulk") bulk.emplace(c_, leader);
     c_.Partition({victim}, others);
     std::this_thread::sleep_for(hold);
     ev.heal_ns = w_.Now();
     c_.Heal();
+    if (bulk) {
+      std::this_thread::sleep_for(hold / 2);
+      absl::StrAppend(&ev.detail, " while 4 MB values were written (", bulk->Stop(&ev.problem), " of them)");
+    }
   } else if (kind == "partition-bridge") {
     // Leader and one follower cannot talk; the third node talks to both.
     ev.detail = absl::StrCat("cut link ", leader + 1, "<->", other + 1, " (bridge through the third node)");
