@@ -182,7 +182,6 @@ void Nemesis::SignalsToOne(const std::string& kind, const Roles& roles, std::chr
   }
 }
 
-// Cut Raft links (both ways or one way), healed after the hold.
 // Writes 4 MB values to keys of its own (bulk:0..7, outside the checked
 // history) through one node until stopped. Their convergence on every member
 // is checked with the rest at the end of the run.
@@ -205,8 +204,8 @@ class BulkWriter {
         }) {}
   ~BulkWriter() { Stop(nullptr); }
   // Joins the writer; returns how many writes were acknowledged. A run
-  // without one, or a reply that was neither OK nor an error Redis or the
-  // node gives under faults, is a problem.
+  // without one, or any reply but OK, is a problem: the node it writes
+  // through stays the leader and reachable all along.
   int Stop(std::string* problem) {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
@@ -222,6 +221,7 @@ class BulkWriter {
   std::thread thread_;
 };
 
+// Cut Raft links (both ways or one way), healed after the hold.
 void Nemesis::Cuts(const std::string& kind, const Roles& roles, std::chrono::milliseconds hold, FaultEvent& ev) {
   const auto& [leader, other, rest] = roles;
   if (kind == "partition-leader" || kind == "partition-follower" || kind == "partition-follower-bulk") {
