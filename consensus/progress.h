@@ -77,7 +77,9 @@ struct Progress {
   // anyone else until an election timeout after that.
   uint64_t lease_ack = 0;
   // kReplicate: the leader's tick since which the appends in flight have gone
-  // unanswered (the oldest one's sending, or the last answer).
+  // unanswered: the sending of the first append of an empty window, the last
+  // answer that advanced match, or the last time an unanswered full window
+  // was freed.
   uint64_t unanswered_since = 0;
   Inflights inflights;
 

@@ -601,15 +601,18 @@ void Raft::HandleHeartbeatResponse(const pb::Message& m) {
   // may send many per tick), and each must not fetch the same entries again.
   if (now_ > pr->probe_sent_at) pr->probe_sent = false;
   pr->lease_ack = std::max(pr->lease_ack, m.index());
-  // All appends of a full window may have been lost (a broken link makes the
-  // follower a probe; this is for what else may lose them). Once the window
-  // went unanswered for an election timeout, free one so a probe can find
-  // out (the follower rejects it if there is a gap). Not sooner: a follower
-  // still writing what it got answers heartbeats meanwhile, and freeing one
-  // per answer sent it several times what the window holds in one write.
+  // All appends of a full window may have been lost, or their answers: a
+  // transport drops what is sent while a link waits to reconnect, and a
+  // follower's answers lost on their way back are reported to nobody. Once
+  // the window went unanswered for an election timeout, free what keeps it
+  // full and start the clock again; the next append finds out (the follower
+  // rejects it if there is a gap, and probing repairs that). Not sooner: a
+  // follower still writing what it got answers heartbeats meanwhile, and
+  // freeing one per answer sent it several windows for one write.
   if (pr->state == ProgressState::kReplicate && pr->inflights.Full() &&
       now_ - pr->unanswered_since >= static_cast<uint64_t>(election_tick_)) {
-    pr->inflights.FreeFirstOne();
+    while (pr->inflights.Full()) pr->inflights.FreeFirstOne();
+    pr->unanswered_since = now_;
   }
   if (pr->match < log_.LastIndex()) MaybeSendAppend(m.from(), true);
 

@@ -421,7 +421,7 @@ void ReplicatedLog::Pump() {
   if (!rd.committed_entries.empty() && on_committed) on_committed(std::exchange(rd.committed_entries, {}));
 
   if (rd.entries.empty() && !rd.hard_state && !rd.snapshot) {
-    Complete(std::move(rd), std::move(late), absl::OkStatus());
+    Complete(std::move(rd), std::move(late), absl::OkStatus(), /*wrote=*/false);
     return;
   }
   auto write = std::make_shared<storage::LogWrite>();
@@ -451,7 +451,7 @@ void ReplicatedLog::Pump() {
     // log. Writing it on its own cost a log write and a wakeup of the worker
     // per commit on every node: one per request for an unpipelined client.
     unwritten_hard_state_ = std::move(write->meta[kHardStateKey]);
-    Complete(std::move(rd), std::move(late), absl::OkStatus());
+    Complete(std::move(rd), std::move(late), absl::OkStatus(), /*wrote=*/false);
     return;
   }
   persisting_ = true;
@@ -474,7 +474,7 @@ void ReplicatedLog::Pump() {
       if (!*alive) return;
       ++syncs_;
       if (options_.on_write) options_.on_write(stats);
-      Complete(std::move(*ready), std::move(*late_msgs), s);
+      Complete(std::move(*ready), std::move(*late_msgs), s, /*wrote=*/true);
     });
   });
 }
@@ -482,7 +482,10 @@ void ReplicatedLog::Pump() {
 void ReplicatedLog::SendUnblocked() {
   consensus::Raft::Unblocked out = raft_->TakeUnblocked();
   if (!out.messages.empty()) transport_->Send(std::move(out.messages));
-  if (!out.committed_entries.empty() && on_committed) on_committed(std::move(out.committed_entries));
+  if (!out.committed_entries.empty()) {
+    if (on_committed) on_committed(std::move(out.committed_entries));
+    Kick();  // the rest of a backlog, kMaxTurnBytes at a time, in the loop's next turns
+  }
   if (!out.read_states.empty() && on_read_states) on_read_states(std::move(out.read_states));
 }
 
@@ -499,7 +502,7 @@ void ReplicatedLog::LogBigReady(const consensus::Ready& rd) {
   }
 }
 
-void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, const absl::Status& s) {
+void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, const absl::Status& s, bool wrote) {
   if (!s.ok()) ExitOnLogFailure("raft log write failed", s);
   persisting_ = false;
   if (rd.snapshot) InstallReceived(*rd.snapshot);
@@ -508,7 +511,15 @@ void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, con
   if (!late.empty()) transport_->Send(std::move(late));
   if (!rd.read_states.empty() && on_read_states) on_read_states(std::move(rd.read_states));
   raft_->Advance(rd);
-  Pump();
+  // A Ready that wrote nothing ends inside Pump: the next one (the rest of a
+  // backlog of committed entries, kMaxTurnBytes at a time, as when a
+  // restarted node applies its log again) waits for the loop's next turn
+  // instead of running in this one.
+  if (wrote) {
+    Pump();
+  } else {
+    Kick();
+  }
 }
 
 }  // namespace node

@@ -188,7 +188,8 @@ class ReplicatedLog {
   // While a write is in progress: what the core lets leave before it ends.
   void SendUnblocked();
   void LogBigReady(const consensus::Ready& rd);
-  void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s);
+  // The Ready's write is done (`wrote`) or it had nothing to write.
+  void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s, bool wrote);
   absl::Status Bootstrap();
   // The bootstrap of a restored cluster: the membership and the state as a
   // snapshot (index = number of voters, term 1), no entries.

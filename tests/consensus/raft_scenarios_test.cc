@@ -128,6 +128,43 @@ TEST(Replication, ProbeSendsOneAppendPerTickHoweverManyHeartbeatAnswers) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (big values): the leader freed an append of a follower's full
+// window on every heartbeat answer, so a follower still writing what it got
+// was sent several windows for one write. Now only a window that went
+// unanswered for an election timeout is freed (once per timeout), and the
+// follower's rejection of the gap that leaves starts the repair.
+TEST(Replication, AFullWindowIsFreedOnlyOnceItWentUnansweredForAnElectionTimeout) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.max_inflight_msgs = 1;
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "warm").ok());
+  c.Stabilize();
+  int appends = 0;
+  c.drop = [&](const pb::Message& m) {  // every append to 3 is lost, answers to heartbeats are not
+    if (m.type() != pb::MSG_APP || m.to() != 3) return false;
+    ++appends;
+    return true;
+  };
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  c.Stabilize();
+  ASSERT_EQ(appends, 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.Propose(1, absl::StrCat("b", i)).ok());
+  c.Stabilize();
+  ASSERT_EQ(appends, 1) << "a window of one append is full";
+  pb::Message hb = Made(pb::MSG_HEARTBEAT_RESP, 3, 1, c.raft(1).term());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.raft(1).Step(hb).ok());
+  c.Stabilize();
+  EXPECT_EQ(appends, 1) << "heartbeat answers freed the window of a follower that may still be writing";
+  c.Tick(12, {1});  // heartbeats, answered, past an election timeout
+  EXPECT_GE(appends, 2) << "the unanswered window was never freed";
+  EXPECT_LE(appends, 3) << "freed more than once in an election timeout";
+  c.drop = nullptr;
+  c.Tick(30);
+  EXPECT_EQ(c.raft(3).log().LastIndex(), c.raft(1).log().LastIndex());
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(Replication, StaleLeaderRejoinsAndStepsDown) {
   Config cfg = TestCluster::DefaultConfig();
   cfg.check_quorum = false;  // so the old leader keeps believing it leads
