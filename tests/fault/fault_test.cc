@@ -101,6 +101,11 @@ RunResult FaultRun(const RunConfig& cfg) {
                     ", run again ", st["follower_reads_rerun"], "; counts since the node's last start)\n");
   }
   res.check = w.Check();
+  if (res.converged) {
+    if (std::string diff = w.MembersDisagree(); !diff.empty()) {
+      res.check.Fail("stream: the members' children disagree on the stream or its group:\n" + diff);
+    }
+  }
   res.ops = w.history().ops();
   res.events = nemesis.events();
   res.summary = Summarize(res.ops, res.events, res.check);
@@ -144,6 +149,7 @@ RunResult RunUntilCaught(const RunConfig& cfg, int attempts, const std::function
 // 150 ms and asks again.
 void ReadersOfFewRegisters(WorkloadOptions& w) {
   w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = 0;
+  w.stream_producers = w.stream_consumers = 0;
   w.register_clients = 3;
   w.register_readers = 9;
   w.register_keys = 8;
@@ -277,7 +283,7 @@ TEST(FaultTest, KeptGoneClientsAreCaught) {
   cfg.tail = 14s;
   cfg.node_args = {"--test_break_gate=keep-gone-clients"};
   WorkloadOptions& w = cfg.workload;
-  w.register_clients = w.list_clients = w.bank_clients = 0;
+  w.register_clients = w.list_clients = w.bank_clients = w.stream_producers = w.stream_consumers = 0;
   w.queue_consumers = 4;
   w.queue_leave_percent = 100;
   w.queue_consumers_until_ns = 5'000'000'000;

@@ -29,6 +29,10 @@ const char* OpKindName(OpKind k) {
     case OpKind::kPush: return "push";
     case OpKind::kPop: return "blpop";
     case OpKind::kTtl: return "ttl-set";
+    case OpKind::kXadd: return "xadd";
+    case OpKind::kXread: return "xreadgroup";
+    case OpKind::kXack: return "xack";
+    case OpKind::kXpending: return "xreadgroup-pending";
   }
   return "?";
 }
@@ -70,6 +74,17 @@ std::string Describe(const Op& op) {
       if (op.outcome == Outcome::kUnknown) absl::StrAppend(&s, " (connection closed at ", Ms(op.complete_ns), "ms)");
       break;
     case OpKind::kTtl: absl::StrAppend(&s, op.key, " ", op.value); break;
+    case OpKind::kXadd:
+      absl::StrAppend(&s, op.key, " ", op.elems.empty() ? "" : op.elems[0], " -> ", op.ids.empty() ? "?" : op.ids[0]);
+      break;
+    case OpKind::kXread:
+    case OpKind::kXpending:
+      absl::StrAppend(&s, op.consumer, " -> ", op.ids.empty() ? std::string("nil") : ShortList(op.ids));
+      if (op.kind == OpKind::kXread && op.outcome == Outcome::kUnknown) {
+        absl::StrAppend(&s, " (connection closed at ", Ms(op.complete_ns), "ms)");
+      }
+      break;
+    case OpKind::kXack: absl::StrAppend(&s, op.consumer, " ", ShortList(op.ids), " -> ", V(op.result)); break;
     case OpKind::kBalances: {
       std::vector<std::string> b;
       int64_t sum = 0;

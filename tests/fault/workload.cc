@@ -4,94 +4,13 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "resp/writer.h"
+#include "conn.h"
 
 namespace fault {
 using itest::Client;
 
-// One client's connection: prefers its own node, falls back to the others.
-class Conn {
- public:
-  Conn(itest::Cluster& c, int preferred, std::chrono::milliseconds timeout)
-      : c_(c), preferred_(preferred), timeout_(timeout) {}
-  // Connected client, or nullptr (after a short sleep) if no node accepts.
-  Client* Get() {
-    if (cl_) return cl_.get();
-    for (int k = 0; k < c_.size(); ++k) {
-      int n = (preferred_ + k) % c_.size();
-      auto cl = c_.Connect(n);
-      if (cl->connected()) {
-        cl_ = std::move(cl);
-        node_ = n;
-        return cl_.get();
-      }
-    }
-    std::this_thread::sleep_for(100ms);
-    return nullptr;
-  }
-  void Drop() {
-    cl_.reset();
-    db_ = 0;
-  }
-  int node() const { return node_; }
-  // The db the connection is in (a new one starts in 0).
-  int db() const { return db_; }
-  void set_db(int db) { db_ = db; }
-  // Nothing once dropped: a reply missing or late leaves the connection out
-  // of step, so a missing reply drops it.
-  std::optional<resp::Value> Read() { return Read(timeout_); }
-  std::optional<resp::Value> Read(std::chrono::milliseconds timeout) {
-    if (!cl_) return std::nullopt;
-    auto v = cl_->Read(timeout);
-    if (!v) Drop();
-    return v;
-  }
-
- private:
-  itest::Cluster& c_;
-  int preferred_;
-  std::chrono::milliseconds timeout_;
-  std::unique_ptr<Client> cl_;
-  int node_ = 0;
-  int db_ = 0;
-};
-
 namespace {
-
 constexpr int64_t kWriteSpan = 1000000;  // see checker.cc
-
-std::string Cmd(const std::vector<std::string>& args) {
-  std::vector<std::string_view> v(args.begin(), args.end());
-  std::string out;
-  resp::AppendCommand(&out, v);
-  return out;
-}
-
-std::optional<int64_t> Int(const resp::Value& v) {
-  if (v.type == resp::Type::kInteger) return v.integer;
-  if (v.type == resp::Type::kNull) return kNil;
-  if (v.IsError()) return std::nullopt;
-  try {
-    return std::stoll(v.AsString());
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
-// Outcome of a reply; drops the connection when its state is uncertain.
-Outcome Classify(const std::optional<resp::Value>& v, Conn& conn, std::string* error) {
-  if (!v) {
-    *error = "no reply";
-    conn.Drop();
-    return Outcome::kUnknown;
-  }
-  if (!v->IsError()) return Outcome::kOk;
-  *error = v->str;
-  if (v->str.starts_with("TRYAGAIN") || v->str.starts_with("EXECABORT")) return Outcome::kFail;
-  conn.Drop();  // UNKNOWN closes the connection; anything else: start clean
-  return Outcome::kUnknown;
-}
-
 }  // namespace
 
 Workload::Workload(itest::Cluster& c, WorkloadOptions o) : c_(c), o_(o), t0_(std::chrono::steady_clock::now()) {}
@@ -123,6 +42,21 @@ std::vector<std::string> Workload::accounts() const {
   return k;
 }
 
+// Sends `cmd` until a node answers OK (or +OK-like), for setup before the clients start.
+bool Workload::SetUp(const std::vector<std::string>& cmd) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto cl = c_.Connect(attempt % c_.size());
+    if (cl->connected()) {
+      cl->Send(Cmd(cmd));
+      auto v = cl->Read(5s);
+      if (v && v->AsString() == "OK") return true;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  fprintf(stderr, "fault: setting up with %s failed\n", cmd[0].c_str());
+  return false;
+}
+
 void Workload::Start() {
   if (o_.bank_clients > 0) {
     std::vector<std::string> mset = {"MSET"};
@@ -130,19 +64,9 @@ void Workload::Start() {
       mset.push_back(a);
       mset.push_back(absl::StrCat(o_.bank_initial));
     }
-    bool ok = false;
-    for (int attempt = 0; attempt < 100 && !ok; ++attempt) {
-      auto owned = c_.Connect(attempt % c_.size());
-      Client& cl = *owned;
-      if (cl.connected()) {
-        cl.Send(Cmd(mset));
-        auto v = cl.Read(5s);
-        ok = v && v->AsString() == "OK";
-      }
-      if (!ok) std::this_thread::sleep_for(200ms);
-    }
-    if (!ok) fprintf(stderr, "fault: could not write the bank's initial balances\n");
+    SetUp(mset);
   }
+  if (o_.stream_producers + o_.stream_consumers > 0) SetUp({"XGROUP", "CREATE", "stream", "group", "0", "MKSTREAM"});
   int id = 0;
   for (int i = 0; i < o_.register_clients; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, false); });
   for (int i = 0; i < o_.register_readers; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, true); });
@@ -151,6 +75,8 @@ void Workload::Start() {
   for (int i = 0; i < o_.queue_producers; ++i, ++id) threads_.emplace_back([this, id] { ProducerClient(id); });
   for (int i = 0; i < o_.queue_consumers; ++i, ++id) threads_.emplace_back([this, id] { ConsumerClient(id); });
   for (int i = 0; i < o_.ttl_clients; ++i, ++id) threads_.emplace_back([this, id] { TtlClient(id); });
+  for (int i = 0; i < o_.stream_producers; ++i, ++id) threads_.emplace_back([this, id] { StreamProducer(id); });
+  for (int i = 0; i < o_.stream_consumers; ++i, ++id) threads_.emplace_back([this, id] { StreamConsumer(id); });
 }
 
 void Workload::Stop() {
@@ -657,6 +583,7 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
     for (auto& e : v->elements) final_balances_.push_back(Int(e).value_or(kNil));
   }
   if (o_.queue_producers + o_.queue_consumers > 0 && !read_list(kQueueKey, &final_queue_)) return false;
+  if (o_.stream_producers + o_.stream_consumers > 0 && !ReadFinalStream(attempt)) return false;
   return o_.ttl_clients == 0 || ReadFinalTtl(attempt);
 }
 
@@ -688,6 +615,7 @@ CheckResult Workload::Check(int64_t register_budget_ms) const {
   }
   if (o_.queue_producers + o_.queue_consumers > 0) r.Merge(CheckQueue(ops, final_queue_));
   if (o_.ttl_clients > 0) r.Merge(CheckTtl(ops, final_ttl_));
+  if (o_.stream_producers + o_.stream_consumers > 0) r.Merge(CheckStream(ops, final_stream_, kStreamCount));
   std::lock_guard l(surprises_mu_);
   for (const std::string& s : surprises_) r.Fail("unexpected reply: " + s);
   return r;

@@ -55,10 +55,21 @@ struct WorkloadOptions {
   // SET with a short TTL, then PERSIST or EXPIRE far away: acknowledged keys
   // must stay, across child rebuilds too (children replay the log as replicas).
   int ttl_clients = 1;
+  // Stream: producers XADD unique payloads to one stream; the consumers of one
+  // group read new entries (kStreamCount at most), blocking 1 s or (leave
+  // percent of the time) with no timeout and leaving 20-300 ms later if still
+  // blocked; they XACK four reads in five and now and then read their own
+  // pending entries back.
+  int stream_producers = 1;
+  int stream_consumers = 2;
+  int stream_leave_percent = 30;
+  std::chrono::milliseconds stream_add_pause = 40ms;
   std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
   std::chrono::milliseconds think = 3ms;      // pause between a client's ops
   uint64_t seed = 1;
 };
+
+inline constexpr int kStreamCount = 2;  // entries one read of new entries takes at most
 
 // Concurrent clients against every node of the cluster, recording each op.
 class Workload {
@@ -77,6 +88,9 @@ class Workload {
   const std::vector<std::pair<std::string, std::vector<std::string>>>& final_lists() const { return final_lists_; }
   const std::vector<int64_t>& final_balances() const { return final_balances_; }
   const std::vector<std::string>& final_queue() const { return final_queue_; }
+  // After the members converged: what their children disagree on that DEBUG
+  // DIGEST does not cover (the stream's consumer group); empty if nothing.
+  std::string MembersDisagree(std::chrono::milliseconds timeout = 10s);
   CheckResult Check(int64_t register_budget_ms = 30000) const;
   std::vector<std::string> errors_seen() const;
 
@@ -93,6 +107,12 @@ class Workload {
   void ConsumerClient(int id);
   void TtlClient(int id);
   bool ReadFinalTtl(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
+  void StreamProducer(int id);
+  void StreamConsumer(int id);
+  void AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id);
+  bool ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
+  std::string StreamState(int member);
+  bool SetUp(const std::vector<std::string>& cmd);
   void Surprise(std::string what);  // a reply Redis would never give: reported as an anomaly
   std::vector<std::string> ListKeysOf(int64_t generation) const;
 
@@ -107,6 +127,7 @@ class Workload {
   std::vector<int64_t> final_balances_;
   std::vector<std::string> final_queue_;
   std::map<std::string, int64_t> final_ttl_;
+  StreamFinal final_stream_;
   mutable std::mutex surprises_mu_;
   std::vector<std::string> surprises_;
 };

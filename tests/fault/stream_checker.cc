@@ -1,0 +1,250 @@
+// The stream checker (CheckStream in history.h): one stream, one consumer
+// group, producers that XADD unique payloads and consumers that read new
+// entries, acknowledge most of them and now and then read their own pending
+// entries back.
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "history.h"
+
+namespace fault {
+namespace {
+
+// A stream entry ID, "<ms>-<seq>", ordered as Redis orders them.
+using StreamId = std::pair<uint64_t, uint64_t>;
+
+StreamId Parse(const std::string& id) {
+  StreamId out{0, 0};
+  const size_t dash = id.find('-');
+  if (dash == std::string::npos || !absl::SimpleAtoi(id.substr(0, dash), &out.first) ||
+      !absl::SimpleAtoi(id.substr(dash + 1), &out.second)) {
+    return {0, 0};  // never a real entry's ID (0-0 cannot be added)
+  }
+  return out;
+}
+
+struct IdLess {
+  bool operator()(const std::string& a, const std::string& b) const { return Parse(a) < Parse(b); }
+};
+
+struct StreamOps {
+  std::map<std::string, const Op*> added;  // payload -> its XADD (any outcome)
+  std::vector<const Op*> ok_reads;         // of new entries, with entries
+  std::map<std::string, int> unknown_reads;  // consumer -> unknown reads of new entries
+  std::map<std::string, std::vector<const Op*>> by_consumer;  // reads, acks, pending reads in invocation order
+};
+
+StreamOps Index(const std::vector<Op>& ops) {
+  StreamOps s;
+  for (const Op& op : ops) {
+    switch (op.kind) {
+      case OpKind::kXadd:
+        if (!op.elems.empty()) s.added[op.elems[0]] = &op;
+        break;
+      case OpKind::kXread:
+        if (op.outcome == Outcome::kOk && !op.ids.empty()) s.ok_reads.push_back(&op);
+        if (op.outcome == Outcome::kUnknown) ++s.unknown_reads[op.consumer];
+        [[fallthrough]];
+      case OpKind::kXack:
+      case OpKind::kXpending:
+        s.by_consumer[op.consumer].push_back(&op);
+        break;
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+std::string Ids(const std::set<std::string, IdLess>& ids) {
+  std::vector<std::string> v(ids.begin(), ids.end());
+  if (v.size() > 8) {
+    v.resize(8);
+    v.push_back(absl::StrCat("... (", ids.size(), " in all)"));
+  }
+  return absl::StrJoin(v, " ");
+}
+
+// (a) The final stream against the XADDs. Returns the final entries by ID.
+std::map<std::string, std::string> CheckEntries(const StreamOps& s, const StreamFinal& f, CheckResult* r) {
+  std::map<std::string, std::string> by_id;
+  std::map<std::string, std::string> id_of;  // payload -> final ID
+  StreamId previous{0, 0};
+  for (const auto& [id, payload] : f.entries) {
+    if (Parse(id) <= previous) r->Fail(absl::StrCat("stream: the final stream's IDs are not increasing at ", id));
+    previous = Parse(id);
+    by_id[id] = payload;
+    if (!id_of.emplace(payload, id).second) {
+      r->Fail(absl::StrCat("stream: DUPLICATE ENTRY: ", payload, " is in the final stream twice (", id_of[payload],
+                           " and ", id, ")"));
+    }
+    auto add = s.added.find(payload);
+    if (add == s.added.end()) {
+      r->Fail(absl::StrCat("stream: the final stream holds ", payload, " at ", id, ", which no XADD wrote"));
+    } else if (add->second->outcome == Outcome::kFail) {
+      r->Fail(absl::StrCat("stream: the final stream holds ", payload, " from a failed XADD:\n    ",
+                           Describe(*add->second)));
+    }
+  }
+  for (const auto& [payload, add] : s.added) {
+    if (add->outcome != Outcome::kOk) continue;
+    auto at = id_of.find(payload);
+    if (at == id_of.end()) {
+      ++r->lost_writes;
+      r->Fail(absl::StrCat("stream: LOST WRITE: an acknowledged XADD is not in the final stream:\n    ", Describe(*add)));
+    } else if (add->ids.empty() || add->ids[0] != at->second) {
+      r->Fail(absl::StrCat("stream: ", payload, " is in the final stream at ", at->second,
+                           ", not at the ID its XADD returned:\n    ", Describe(*add)));
+    }
+  }
+  return by_id;
+}
+
+// (b) Ok reads of new entries. Returns every entry they delivered -> the read.
+std::map<std::string, const Op*, IdLess> CheckDeliveries(const StreamOps& s, const std::map<std::string, std::string>& by_id,
+                                                        CheckResult* r) {
+  std::map<std::string, const Op*, IdLess> delivered;
+  for (const Op* read : s.ok_reads) {
+    for (size_t i = 0; i < read->ids.size(); ++i) {
+      const std::string& id = read->ids[i];
+      auto e = by_id.find(id);
+      if (e == by_id.end() || i >= read->elems.size() || e->second != read->elems[i]) {
+        r->Fail(absl::StrCat("stream: a read delivered ", id, " (", i < read->elems.size() ? read->elems[i] : "?",
+                             "), which the final stream does not hold so:\n    ", Describe(*read)));
+      }
+      if (i > 0 && !IdLess()(read->ids[i - 1], id)) {
+        r->Fail(absl::StrCat("stream: a read delivered entries out of order:\n    ", Describe(*read)));
+      }
+      auto [it, fresh] = delivered.emplace(id, read);
+      if (!fresh) {
+        r->Fail(absl::StrCat("stream: DUPLICATE DELIVERY of ", id, " to two reads of new entries:\n    ",
+                             Describe(*it->second), "\n    ", Describe(*read)));
+      }
+    }
+  }
+  // A read begun after another completed delivers only newer entries: the
+  // group's last-delivered ID never goes back.
+  std::vector<const Op*> by_invoke = s.ok_reads, by_complete = s.ok_reads;
+  std::sort(by_invoke.begin(), by_invoke.end(), [](const Op* a, const Op* b) { return a->invoke_ns < b->invoke_ns; });
+  std::sort(by_complete.begin(), by_complete.end(),
+            [](const Op* a, const Op* b) { return a->complete_ns < b->complete_ns; });
+  size_t done = 0;
+  const Op* newest = nullptr;  // the completed read that delivered the newest entry
+  for (const Op* read : by_invoke) {
+    for (; done < by_complete.size() && by_complete[done]->complete_ns < read->invoke_ns; ++done) {
+      if (!newest || IdLess()(newest->ids.back(), by_complete[done]->ids.back())) newest = by_complete[done];
+    }
+    if (newest && !IdLess()(newest->ids.back(), read->ids.front())) {
+      r->Fail(absl::StrCat("stream: STALE DELIVERY: a read delivered ", read->ids.front(), " after a read that had "
+                           "completed before it began delivered ", newest->ids.back(), ":\n    ", Describe(*newest),
+                           "\n    ", Describe(*read)));
+    }
+  }
+  return delivered;
+}
+
+// (c) The group's last-delivered ID.
+void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
+                        int count_per_read, CheckResult* r) {
+  if (!delivered.empty() && IdLess()(f.last_delivered, delivered.rbegin()->first)) {
+    r->Fail(absl::StrCat("stream: the group's last-delivered ID ", f.last_delivered, " is behind ",
+                         delivered.rbegin()->first, ", which an ok read delivered:\n    ",
+                         Describe(*delivered.rbegin()->second)));
+  }
+  std::set<std::string, IdLess> skipped;  // covered by the group, delivered by no ok read
+  for (const auto& [id, payload] : f.entries) {
+    if (!IdLess()(f.last_delivered, id) && !delivered.contains(id)) skipped.insert(id);
+  }
+  int64_t unknown = 0;
+  for (const auto& [consumer, n] : s.unknown_reads) unknown += n;
+  if (static_cast<int64_t>(skipped.size()) > unknown * count_per_read) {
+    r->Fail(absl::StrCat("stream: ", skipped.size(), " entries up to the group's last-delivered ID ", f.last_delivered,
+                         " were delivered by no ok read, more than the ", unknown, " unknown reads can have taken: ",
+                         Ids(skipped)));
+  }
+}
+
+// (d) Acknowledgements and pending entries, per consumer in its own order.
+void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
+                  CheckResult* r) {
+  std::set<std::string> acked_ok, acked_any;
+  for (const auto& [consumer, ops] : s.by_consumer) {
+    std::set<std::string, IdLess> must, optional, acked;  // in the PEL; may be; must not be
+    bool unknown_read = false;
+    for (const Op* op : ops) {
+      if (op->kind == OpKind::kXread) {
+        if (op->outcome == Outcome::kUnknown) unknown_read = true;
+        if (op->outcome == Outcome::kOk) must.insert(op->ids.begin(), op->ids.end());
+      } else if (op->kind == OpKind::kXack && op->outcome != Outcome::kFail) {
+        for (const std::string& id : op->ids) {
+          must.erase(id);
+          acked_any.insert(id);
+          (op->outcome == Outcome::kOk ? acked : optional).insert(id);
+          if (op->outcome == Outcome::kOk) acked_ok.insert(id);
+        }
+        if (op->outcome == Outcome::kOk && op->result != static_cast<int64_t>(op->ids.size())) {
+          r->Fail(absl::StrCat("stream: an XACK of entries delivered to ", consumer,
+                               " and not acknowledged before found only ", op->result, " of them pending:\n    ",
+                               Describe(*op)));
+        }
+      } else if (op->kind == OpKind::kXpending && op->outcome == Outcome::kOk) {
+        std::set<std::string, IdLess> seen(op->ids.begin(), op->ids.end()), missing, extra;
+        for (const std::string& id : must) {
+          if (!seen.contains(id)) missing.insert(id);
+        }
+        for (const std::string& id : seen) {
+          auto d = delivered.find(id);
+          const bool elsewhere = d != delivered.end() && d->second->consumer != consumer;
+          if (acked.contains(id) || elsewhere || (!must.contains(id) && !optional.contains(id) && !unknown_read)) {
+            extra.insert(id);
+          }
+        }
+        if (!missing.empty()) {
+          r->Fail(absl::StrCat("stream: LOST PENDING ENTRIES: ", consumer, "'s pending entries lack ", Ids(missing),
+                               ", delivered to it and never acknowledged:\n    ", Describe(*op)));
+        }
+        if (!extra.empty()) {
+          r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(extra),
+                               ", acknowledged before, delivered to another consumer or never delivered to it:\n    ",
+                               Describe(*op)));
+        }
+      }
+    }
+  }
+  for (const auto& [id, read] : delivered) {
+    auto p = f.pending.find(id);
+    if (acked_ok.contains(id) && p != f.pending.end()) {
+      r->Fail(absl::StrCat("stream: ", id, " is still pending at the end although its XACK was acknowledged"));
+    } else if (!acked_any.contains(id) && (p == f.pending.end() || p->second != read->consumer)) {
+      r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", id, " was delivered to ", read->consumer,
+                           ", never acknowledged, and at the end is ",
+                           p == f.pending.end() ? std::string("not pending") : "pending for " + p->second, ":\n    ",
+                           Describe(*read)));
+    }
+  }
+  for (const auto& [id, consumer] : f.pending) {
+    if (IdLess()(f.last_delivered, id)) {
+      r->Fail(absl::StrCat("stream: ", id, " is pending beyond the group's last-delivered ID ", f.last_delivered));
+    } else if (!delivered.contains(id) && !s.unknown_reads.contains(consumer)) {
+      r->Fail(absl::StrCat("stream: ", id, " is pending for ", consumer,
+                           ", which no read of that consumer can have delivered"));
+    }
+  }
+}
+
+}  // namespace
+
+CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read) {
+  CheckResult r;
+  const StreamOps s = Index(ops);
+  const auto by_id = CheckEntries(s, final_state, &r);
+  const auto delivered = CheckDeliveries(s, by_id, &r);
+  CheckLastDelivered(s, final_state, delivered, count_per_read, &r);
+  CheckPending(s, final_state, delivered, &r);
+  return r;
+}
+
+}  // namespace fault

@@ -1,0 +1,191 @@
+// The stream checker on hand-written histories: a valid one with unknown
+// reads, acknowledgements and pending reads, and each anomaly it must reject.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "history.h"
+
+namespace fault {
+namespace {
+
+Op Add(const std::string& payload, const std::string& id, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kXadd;
+  op.key = "stream";
+  op.elems = {payload};
+  if (o == Outcome::kOk) op.ids = {id};
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+
+// entries: (id, payload) delivered to `consumer`.
+Op Read(const std::string& consumer, std::vector<std::pair<std::string, std::string>> entries, int64_t t0, int64_t t1,
+        Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kXread;
+  op.key = "stream";
+  op.consumer = consumer;
+  for (auto& [id, payload] : entries) {
+    op.ids.push_back(id);
+    op.elems.push_back(payload);
+  }
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+
+Op Ack(const std::string& consumer, std::vector<std::string> ids, int64_t acked, int64_t t0, int64_t t1,
+       Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kXack;
+  op.key = "stream";
+  op.consumer = consumer;
+  op.ids = std::move(ids);
+  op.result = acked;
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+
+Op Pending(const std::string& consumer, std::vector<std::string> ids, int64_t t0, int64_t t1) {
+  Op op;
+  op.kind = OpKind::kXpending;
+  op.key = "stream";
+  op.consumer = consumer;
+  op.ids = std::move(ids);
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = Outcome::kOk;
+  return op;
+}
+
+std::vector<Op> Numbered(std::vector<Op> ops) {
+  for (size_t i = 0; i < ops.size(); ++i) ops[i].id = static_cast<int64_t>(i);
+  return ops;
+}
+
+bool Mentions(const CheckResult& r, const std::string& what) {
+  for (const std::string& a : r.anomalies) {
+    if (a.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Three entries: c1 reads and acknowledges 1-0 and 2-0, c2 reads 3-0 and
+// keeps it pending; c1 reads its (empty) pending list.
+std::vector<Op> Valid() {
+  return Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Add("c", "3-0", 40, 50),
+                   Read("c1", {{"1-0", "a"}, {"2-0", "b"}}, 35, 38), Ack("c1", {"1-0", "2-0"}, 2, 60, 70),
+                   Read("c2", {{"3-0", "c"}}, 45, 55), Pending("c1", {}, 80, 90), Pending("c2", {"3-0"}, 80, 90)});
+}
+
+StreamFinal ValidFinal() {
+  return {.entries = {{"1-0", "a"}, {"2-0", "b"}, {"3-0", "c"}}, .last_delivered = "3-0", .pending = {{"3-0", "c2"}}};
+}
+
+TEST(StreamChecker, ValidHistory) {
+  auto r = CheckStream(Valid(), ValidFinal(), 2);
+  EXPECT_TRUE(r.valid) << r.Summary();
+}
+
+TEST(StreamChecker, UnknownOpsMayOrMayNotHaveHappened) {
+  // An unknown XADD that happened, one that did not; a consumer that left
+  // while blocked took d (pending for it) or nothing; an unknown XACK.
+  auto ops = Numbered({Add("a", "1-0", 0, 10), Add("u", "", 12, 14, Outcome::kUnknown),
+                       Add("v", "", 15, 16, Outcome::kUnknown), Add("d", "4-0", 20, 30),
+                       Read("c1", {{"1-0", "a"}}, 5, 11), Ack("c1", {"1-0"}, 0, 40, 50, Outcome::kUnknown),
+                       Read("c2", {}, 25, 35, Outcome::kUnknown), Pending("c1", {"1-0"}, 60, 70)});
+  StreamFinal taken{.entries = {{"1-0", "a"}, {"2-0", "u"}, {"4-0", "d"}}, .last_delivered = "4-0",
+                    .pending = {{"1-0", "c1"}, {"4-0", "c2"}}};
+  auto r = CheckStream(ops, taken, 2);
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // The unknown XACK happened; the consumer that left took nothing.
+  StreamFinal left{.entries = {{"1-0", "a"}, {"4-0", "d"}}, .last_delivered = "1-0", .pending = {}};
+  auto r2 = CheckStream(ops, left, 2);
+  EXPECT_TRUE(r2.valid) << r2.Summary();
+}
+
+TEST(StreamChecker, RejectsLostAndPhantomEntries) {
+  StreamFinal lost = ValidFinal();
+  lost.entries.erase(lost.entries.begin() + 1);  // 2-0 gone
+  auto r = CheckStream(Valid(), lost, 2);
+  EXPECT_EQ(r.lost_writes, 1);
+  EXPECT_TRUE(Mentions(r, "LOST WRITE")) << r.Summary();
+  EXPECT_TRUE(Mentions(r, "does not hold so")) << r.Summary();  // and 2-0 was delivered
+  StreamFinal phantom = ValidFinal();
+  phantom.entries.push_back({"5-0", "zz"});
+  EXPECT_TRUE(Mentions(CheckStream(Valid(), phantom, 2), "which no XADD wrote"));
+  auto failed = Valid();
+  failed.push_back(Add("f", "", 100, 110, Outcome::kFail));
+  StreamFinal with_failed = ValidFinal();
+  with_failed.entries.push_back({"6-0", "f"});
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(failed), with_failed, 2), "from a failed XADD"));
+  StreamFinal moved = ValidFinal();
+  moved.entries[2].first = "3-1";
+  EXPECT_TRUE(Mentions(CheckStream(Valid(), moved, 2), "not at the ID its XADD returned"));
+}
+
+TEST(StreamChecker, RejectsDuplicateAndStaleDelivery) {
+  auto twice = Valid();
+  twice.push_back(Read("c2", {{"2-0", "b"}}, 100, 110));
+  auto r = CheckStream(Numbered(twice), ValidFinal(), 2);
+  EXPECT_TRUE(Mentions(r, "DUPLICATE DELIVERY of 2-0")) << r.Summary();
+  // c2 began after c1's read of 2-0 completed, and got the older 1-0.
+  auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Read("c1", {{"2-0", "b"}}, 31, 35),
+                       Read("c2", {{"1-0", "a"}}, 40, 45)});
+  StreamFinal f{.entries = {{"1-0", "a"}, {"2-0", "b"}}, .last_delivered = "2-0",
+                .pending = {{"1-0", "c2"}, {"2-0", "c1"}}};
+  auto stale = CheckStream(ops, f, 2);
+  EXPECT_TRUE(Mentions(stale, "STALE DELIVERY")) << stale.Summary();
+  // Concurrent, the same two reads are fine.
+  ops[3].invoke_ns = 33;
+  EXPECT_TRUE(CheckStream(ops, f, 2).valid) << CheckStream(ops, f, 2).Summary();
+}
+
+TEST(StreamChecker, RejectsAGroupThatWentBack) {
+  StreamFinal behind = ValidFinal();
+  behind.last_delivered = "2-0";
+  behind.pending = {};
+  auto r = CheckStream(Valid(), behind, 2);
+  EXPECT_TRUE(Mentions(r, "last-delivered ID 2-0 is behind 3-0")) << r.Summary();
+  // Covered by the group but delivered to no read, with no unknown read to take it.
+  auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Read("c1", {{"2-0", "b"}}, 25, 35),
+                       Ack("c1", {"2-0"}, 1, 40, 50)});
+  StreamFinal skipped{.entries = {{"1-0", "a"}, {"2-0", "b"}}, .last_delivered = "2-0", .pending = {}};
+  EXPECT_TRUE(Mentions(CheckStream(ops, skipped, 2), "delivered by no ok read"));
+}
+
+TEST(StreamChecker, RejectsLostOrWrongPendingEntries) {
+  // c2's 3-0 was never acknowledged but is not pending at the end.
+  StreamFinal dropped = ValidFinal();
+  dropped.pending.clear();
+  EXPECT_TRUE(Mentions(CheckStream(Valid(), dropped, 2), "LOST PENDING ENTRY: 3-0"));
+  // Pending for the wrong consumer.
+  StreamFinal wrong = ValidFinal();
+  wrong.pending = {{"3-0", "c1"}};
+  EXPECT_FALSE(CheckStream(Valid(), wrong, 2).valid);
+  // Acknowledged, yet still pending.
+  StreamFinal kept = ValidFinal();
+  kept.pending["1-0"] = "c1";
+  EXPECT_TRUE(Mentions(CheckStream(Valid(), kept, 2), "still pending at the end"));
+  // An XACK that found fewer of its entries pending than it named.
+  auto short_ack = Valid();
+  short_ack[4].result = 1;
+  EXPECT_TRUE(Mentions(CheckStream(short_ack, ValidFinal(), 2), "found only 1 of them pending"));
+  // A read of c2's pending entries that lacks 3-0, and one of c1's that holds
+  // 1-0 after its acknowledgement.
+  auto reads = Valid();
+  reads[7].ids = {};
+  reads[6].ids = {"1-0"};
+  auto r = CheckStream(reads, ValidFinal(), 2);
+  EXPECT_TRUE(Mentions(r, "LOST PENDING ENTRIES: c2")) << r.Summary();
+  EXPECT_TRUE(Mentions(r, "c1's pending entries hold 1-0")) << r.Summary();
+}
+
+}  // namespace
+}  // namespace fault

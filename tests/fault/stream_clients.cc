@@ -1,0 +1,231 @@
+// The stream workload: producers XADD unique payloads to one stream, the
+// consumers of one group read new entries (blocking), acknowledge most of
+// them and now and then read their own pending entries back. Consumer groups
+// live outside what DEBUG DIGEST covers, so the members' children are also
+// compared group by group at the end (MembersDisagree).
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "conn.h"
+#include "workload.h"
+
+namespace fault {
+using itest::Client;
+
+namespace {
+
+constexpr const char* kStream = "stream";
+constexpr const char* kGroup = "group";
+constexpr const char* kField = "p";
+
+// The entries of an XRANGE or XREADGROUP reply: [[id, [field, value]], ...].
+bool ParseEntries(const resp::Value& list, Op& op) {
+  if (list.type != resp::Type::kArray) return false;
+  for (const resp::Value& e : list.elements) {
+    if (e.type != resp::Type::kArray || e.elements.size() != 2) return false;
+    const resp::Value& fields = e.elements[1];
+    if (fields.type != resp::Type::kArray || fields.elements.size() != 2) return false;
+    op.ids.push_back(e.elements[0].AsString());
+    op.elems.push_back(fields.elements[1].AsString());
+  }
+  return true;
+}
+
+// An XREADGROUP reply: nil (nothing new before the timeout) or one stream's entries.
+bool ParseRead(const resp::Value& v, Op& op) {
+  if (v.type == resp::Type::kNull) return true;
+  return v.type == resp::Type::kArray && v.elements.size() == 1 && v.elements[0].type == resp::Type::kArray &&
+         v.elements[0].elements.size() == 2 && ParseEntries(v.elements[0].elements[1], op);
+}
+
+// A flat RESP2 map reply (XINFO's) as name -> value.
+std::map<std::string, const resp::Value*> Fields(const resp::Value& v) {
+  std::map<std::string, const resp::Value*> out;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) out[v.elements[i].AsString()] = &v.elements[i + 1];
+  return out;
+}
+
+}  // namespace
+
+void Workload::StreamProducer(int id) {
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  int64_t seq = 0;
+  while (!stop_) {
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    Op op;
+    op.client = id;
+    op.node = conn.node();
+    op.kind = OpKind::kXadd;
+    op.key = kStream;
+    op.elems = {absl::StrCat("s", id, "-", ++seq)};
+    op.invoke_ns = Now();
+    cl->Send(Cmd({"XADD", kStream, "*", kField, op.elems[0]}));
+    auto v = conn.Read();
+    op.complete_ns = Now();
+    op.outcome = Classify(v, conn, &op.error);
+    if (op.outcome == Outcome::kOk) {
+      if (v->type == resp::Type::kBulkString) op.ids = {v->str};
+      else op.outcome = Outcome::kUnknown, op.error = "XADD reply " + itest::Str(*v);
+    }
+    history_.Add(std::move(op));
+    std::this_thread::sleep_for(o_.stream_add_pause);
+  }
+}
+
+// Reads new entries (kStreamCount at most), blocking 1 s or, to leave while
+// blocked, with no timeout; then XACKs them, unless it keeps them pending.
+// One time in five it reads its own pending entries instead.
+void Workload::StreamConsumer(int id) {
+  std::mt19937_64 rng(o_.seed * 1000 + id);
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  const std::string consumer = absl::StrCat("c", id);
+  while (!stop_) {
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    Op op;
+    op.client = id;
+    op.node = conn.node();
+    op.key = kStream;
+    op.consumer = consumer;
+    if (rng() % 5 == 0) {
+      op.kind = OpKind::kXpending;
+      op.invoke_ns = Now();
+      cl->Send(Cmd({"XREADGROUP", "GROUP", kGroup, consumer, "STREAMS", kStream, "0"}));
+      auto v = conn.Read();
+      op.complete_ns = Now();
+      op.outcome = Classify(v, conn, &op.error);
+      if (op.outcome == Outcome::kOk && !ParseRead(*v, op)) Surprise("XREADGROUP (pending) answered " + itest::Str(*v));
+      op.elems.clear();
+      history_.Add(std::move(op));
+      std::this_thread::sleep_for(o_.think);
+      continue;
+    }
+    op.kind = OpKind::kXread;
+    const bool leave = static_cast<int>(rng() % 100) < o_.stream_leave_percent;
+    const auto patience = std::chrono::milliseconds(20 + rng() % 281);
+    op.via = leave ? "leaves" : "waits";
+    op.invoke_ns = Now();
+    cl->Send(Cmd({"XREADGROUP", "GROUP", kGroup, consumer, "COUNT", absl::StrCat(kStreamCount), "BLOCK",
+                  leave ? "0" : "1000", "STREAMS", kStream, ">"}));
+    auto v = leave ? conn.Read(patience) : conn.Read();
+    op.complete_ns = Now();
+    if (leave && !v) {
+      conn.Drop();
+      op.outcome = Outcome::kUnknown;
+      op.error = "left while blocked";
+    } else {
+      op.outcome = Classify(v, conn, &op.error);
+      if (op.outcome == Outcome::kOk && !ParseRead(*v, op)) {
+        Surprise("XREADGROUP answered " + itest::Str(*v));
+        op.outcome = Outcome::kUnknown;
+        conn.Drop();
+      }
+    }
+    const std::vector<std::string> got = op.outcome == Outcome::kOk ? op.ids : std::vector<std::string>{};
+    history_.Add(std::move(op));
+    if (!got.empty() && rng() % 5 != 0) AckEntries(conn, consumer, got, id);
+    std::this_thread::sleep_for(o_.think);
+  }
+}
+
+void Workload::AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id) {
+  Client* cl = conn.Get();
+  if (!cl) return;
+  Op op;
+  op.client = id;
+  op.node = conn.node();
+  op.kind = OpKind::kXack;
+  op.key = kStream;
+  op.consumer = consumer;
+  op.ids = ids;
+  std::vector<std::string> args = {"XACK", kStream, kGroup};
+  args.insert(args.end(), ids.begin(), ids.end());
+  op.invoke_ns = Now();
+  cl->Send(Cmd(args));
+  auto v = conn.Read();
+  op.complete_ns = Now();
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome == Outcome::kOk) {
+    if (v->type == resp::Type::kInteger) op.result = v->integer;
+    else op.outcome = Outcome::kUnknown, op.error = "XACK reply " + itest::Str(*v);
+  }
+  history_.Add(std::move(op));
+}
+
+bool Workload::ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read) {
+  final_stream_ = StreamFinal{};
+  auto range = read({"XRANGE", kStream, "-", "+"});
+  Op entries;
+  if (!range || !ParseEntries(*range, entries)) return false;
+  for (size_t i = 0; i < entries.ids.size(); ++i) final_stream_.entries.emplace_back(entries.ids[i], entries.elems[i]);
+  auto groups = read({"XINFO", "GROUPS", kStream});
+  if (!groups || groups->elements.size() != 1) return false;
+  auto fields = Fields(groups->elements[0]);
+  if (!fields.contains("last-delivered-id")) return false;
+  final_stream_.last_delivered = fields["last-delivered-id"]->AsString();
+  auto pending = read({"XPENDING", kStream, kGroup, "-", "+", "1000000000"});
+  if (!pending) return false;
+  for (const resp::Value& p : pending->elements) {
+    if (p.elements.size() != 4) return false;
+    final_stream_.pending[p.elements[0].AsString()] = p.elements[1].AsString();
+  }
+  return true;
+}
+
+// What every member's child must agree on: the stream's metadata, the
+// group's, each consumer's pending count and every pending entry with its
+// consumer and delivery count (idle times are each child's own).
+std::string Workload::StreamState(int member) {
+  std::string out;
+  auto call = [&](const std::vector<std::string>& args) -> std::optional<resp::Value> {
+    auto v = c_.ChildCall(member, args);
+    if (!v.ok()) {
+      absl::StrAppend(&out, "[", absl::StrJoin(args, " "), ": ", v.status().ToString(), "]");
+      return std::nullopt;
+    }
+    return *v;
+  };
+  if (auto info = call({"XINFO", "STREAM", kStream})) {
+    auto f = Fields(*info);
+    for (const char* name : {"length", "last-generated-id", "max-deleted-entry-id", "entries-added",
+                             "recorded-first-entry-id"}) {
+      absl::StrAppend(&out, name, "=", f.contains(name) ? itest::Str(*f[name]) : "?", " ");
+    }
+  }
+  if (auto groups = call({"XINFO", "GROUPS", kStream})) absl::StrAppend(&out, "groups=", itest::Str(*groups), " ");
+  if (auto consumers = call({"XINFO", "CONSUMERS", kStream, kGroup})) {
+    for (const resp::Value& c : consumers->elements) {
+      auto f = Fields(c);
+      absl::StrAppend(&out, "consumer ", f.contains("name") ? f["name"]->AsString() : "?", " pending ",
+                      f.contains("pending") ? itest::Str(*f["pending"]) : "?", "; ");
+    }
+  }
+  if (auto pending = call({"XPENDING", kStream, kGroup, "-", "+", "1000000000"})) {
+    for (const resp::Value& p : pending->elements) {
+      if (p.elements.size() == 4) {
+        absl::StrAppend(&out, p.elements[0].AsString(), ":", p.elements[1].AsString(), ":",
+                        itest::Str(p.elements[3]), " ");
+      }
+    }
+  }
+  return out;
+}
+
+std::string Workload::MembersDisagree(std::chrono::milliseconds timeout) {
+  if (o_.stream_producers + o_.stream_consumers == 0) return "";
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string diff;
+  do {
+    diff.clear();
+    const std::string first = StreamState(0);
+    for (int i = 1; i < c_.size(); ++i) {
+      const std::string other = StreamState(i);
+      if (other != first) absl::StrAppend(&diff, "member 1's child: ", first, "\nmember ", i + 1, "'s child: ", other, "\n");
+    }
+    if (diff.empty()) return diff;
+    std::this_thread::sleep_for(200ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return diff;
+}
+
+}  // namespace fault
