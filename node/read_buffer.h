@@ -31,6 +31,7 @@ class ReadBuffer {
       pos_ = 0;
     }
     if (cap_ < end_ + n) Grow(std::max(end_ + n, cap_ * 2));
+    reading_ = true;
     return asio::buffer(buf_.get() + end_, n);
   }
   // Room for `n` more bytes in one allocation (a big value is announced):
@@ -41,8 +42,16 @@ class ReadBuffer {
   }
   // Hands the first n unconsumed bytes over without copying them: the storage
   // moves into the block, and the (few) bytes after them are copied into a
-  // fresh buffer. For big values only.
+  // fresh buffer. For big values only. While a read is in flight (Prepare()
+  // without its Commit()) the storage must stay where the read writes, so
+  // the bytes are copied out instead.
   ByteBlock TakeFront(size_t n) {
+    if (reading_) {
+      std::shared_ptr<char[]> copy(new char[n]);
+      std::memcpy(copy.get(), buf_.get() + pos_, n);
+      pos_ += n;
+      return ByteBlock(std::move(copy), 0, n);
+    }
     std::shared_ptr<char[]> owner(std::move(buf_));
     const size_t at = pos_;
     const size_t rest = end_ - pos_ - n;
@@ -54,8 +63,11 @@ class ReadBuffer {
     }
     return ByteBlock(std::move(owner), at, n);
   }
-  // `n` bytes were read into the room Prepare() made.
-  void Commit(size_t n) { end_ += n; }
+  // `n` bytes were read into the room Prepare() made (0 if the read failed).
+  void Commit(size_t n) {
+    end_ += n;
+    reading_ = false;
+  }
   std::string_view data() const { return {buf_.get() + pos_, end_ - pos_}; }
   size_t size() const { return end_ - pos_; }
   bool empty() const { return pos_ == end_; }
@@ -77,6 +89,7 @@ class ReadBuffer {
   size_t cap_ = 0;
   size_t pos_ = 0;  // data starts here
   size_t end_ = 0;  // and ends here
+  bool reading_ = false;  // a read into [end_, ...) is in flight
 };
 
 }  // namespace node

@@ -308,6 +308,33 @@ TEST_F(SharedLinkTest, AChildThatDiesUnderTheLinkFailsItsRequests) {
   EXPECT_EQ(v.type, resp::Type::kInteger) << Str(v);
 }
 
+// A big request waits in the client's input behind a request whose reply
+// must come first (RESET: what follows is routed once +RESET is in), and the
+// node reads ahead meanwhile; when the big request goes on, its bytes leave
+// the input without a copy. The read in flight must not land in memory that
+// left with them: the node crashed on the next request (found by the fault
+// tests' 4 MB writes, 2026-12-05).
+TEST_F(SharedLinkTest, BigRequestTakenWhileAReadIsPendingLeavesTheInputWhole) {
+  const std::string value(2 << 20, 'v');
+  for (int round = 0; round < 3; ++round) {
+    Client c(node_->port());
+    ASSERT_EQ(c.Call({"GET", "warm-up"}).type, resp::Type::kNull);
+    // The child holds RESET back for 300 ms: the big SET is read whole meanwhile.
+    ASSERT_EQ(Client(node_->port()).Call({"CLIENT", "PAUSE", "300"}).AsString(), "OK");
+    const std::string key = absl::StrCat("big", round);
+    c.Send(Req({"RESET"}) + Req({"SET", key, value}));
+    auto reset = c.Read(10s), big = c.Read(10s);
+    ASSERT_TRUE(reset && big) << "round " << round;
+    EXPECT_EQ(reset->AsString(), "RESET");
+    EXPECT_EQ(big->AsString(), "OK");
+    // The read that was in flight while the big SET left completes now.
+    const resp::Value got = c.Call({"STRLEN", key});
+    EXPECT_EQ(got.type, resp::Type::kInteger) << Str(got);
+    EXPECT_EQ(got.integer, static_cast<int64_t>(value.size()));
+    EXPECT_EQ(c.Call({"GETRANGE", key, "0", "3"}).AsString(), "vvvv");
+  }
+}
+
 // Switched off, every session takes its own connection to the child.
 class NoSharedLinkTest : public SingleNodeFixture {
  protected:

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -5,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "node/byte_block.h"
 #include "node/output_queue.h"
+#include "node/read_buffer.h"
 
 namespace node {
 namespace {
@@ -135,6 +137,45 @@ TEST(ByteQueueTest, AQueueAppendedBehindAGrowingBlockJoinsIt) {
   EXPECT_EQ(q.FrontBlock(), "head:one,two;tail");
   EXPECT_EQ(q.Take(5), "head:");
   EXPECT_EQ(q.Take(q.size()), "one,two;tail");
+}
+
+// Bytes "read" into a ReadBuffer: what a socket's read would do.
+void Receive(ReadBuffer& in, std::string_view bytes) {
+  asio::mutable_buffer room = in.Prepare(bytes.size());
+  std::memcpy(room.data(), bytes.data(), bytes.size());
+  in.Commit(bytes.size());
+}
+
+TEST(ReadBufferTest, TakeFrontMovesTheStorageAndKeepsWhatFollows) {
+  ReadBuffer in;
+  Receive(in, "big-value|rest");
+  const char* storage = in.data().data();
+  ByteBlock big = in.TakeFront(9);
+  EXPECT_EQ(big.view(), "big-value");
+  EXPECT_EQ(big.view().data(), storage);  // not copied
+  EXPECT_EQ(in.data(), "|rest");
+  Receive(in, "+more");
+  EXPECT_EQ(in.data(), "|rest+more");
+}
+
+// A read in flight writes where Prepare() pointed: taking the storage then
+// left the read's bytes in the block and the buffer without memory (the node
+// crashed parsing the next request; BigRequestTakenWhileAReadIsPending...).
+TEST(ReadBufferTest, TakeFrontWhileAReadIsInFlightCopiesAndKeepsTheRead) {
+  for (const std::string rest : {"", "|rest"}) {
+    ReadBuffer in;
+    Receive(in, "big-value" + rest);
+    asio::mutable_buffer room = in.Prepare(5);  // the next read, in flight
+    ByteBlock big = in.TakeFront(9);
+    EXPECT_EQ(big.view(), "big-value");
+    std::memcpy(room.data(), "+more", 5);  // the read completes
+    in.Commit(5);
+    EXPECT_EQ(in.data(), rest + "+more");
+    EXPECT_EQ(big.view(), "big-value");
+    // No read in flight any more: the next big value moves again.
+    const char* storage = in.data().data();
+    EXPECT_EQ(in.TakeFront(in.size()).view().data(), storage);
+  }
 }
 
 }  // namespace
