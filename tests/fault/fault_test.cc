@@ -1,8 +1,8 @@
 // Fault tests against a real three-node cluster: concurrent clients on every
 // node (registers in several dbs, list appends, bank transfers, a queue with
-// blocking pops), nemeses on a schedule, then the checkers over the recorded
-// history; and runs with one rule of the node's gate switched off, which the
-// checkers must catch.
+// blocking pops, a stream read by a consumer group), nemeses on a schedule,
+// then the checkers over the recorded history; and runs with one rule of the
+// node's gate switched off, which the checkers must catch.
 //
 // In ctest: label `fault`, about 100 s in all.
 // Long version (all nemeses, many seeds, a summary):
@@ -11,6 +11,7 @@
 // adds node flags (e.g. "--loglevel=debug"); FAULT_KEEP_LOGS=1 keeps the logs
 // of every run. On failure the node logs and the history are
 // kept under /tmp/fault-logs/.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -225,6 +226,31 @@ TEST(FaultTest, UnsafeAckBeforeCommitIsCaught) {
   EXPECT_TRUE(r.final_read);
   EXPECT_FALSE(r.check.valid) << "the checkers missed writes acknowledged before commit";
   EXPECT_GT(r.check.lost_writes, 0) << r.check.Summary(5);
+}
+
+// The same broken rule, with only the stream workload: the isolated leader
+// acknowledges XADDs and group reads that the majority never sees, so
+// entries are lost and the group delivers again what it had delivered. One
+// producer prefers each node, so one of them writes through the leader.
+TEST(FaultTest, UnsafeAckBeforeCommitIsCaughtInTheStream) {
+  RunConfig cfg;
+  cfg.name = "unsafe-ack-stream";
+  cfg.nemeses = {"partition-leader"};
+  cfg.hold = 4s;
+  cfg.node_args = {"--test_break_gate=ack-before-commit"};
+  WorkloadOptions& w = cfg.workload;
+  w.register_clients = w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = w.ttl_clients = 0;
+  w.stream_producers = 3;
+  w.stream_consumers = 3;
+  w.stream_add_pause = 10ms;
+  auto stream_anomaly = [](const RunResult& r) {
+    return std::any_of(r.check.anomalies.begin(), r.check.anomalies.end(),
+                       [](const std::string& a) { return a.starts_with("stream: "); });
+  };
+  RunResult r = RunUntilCaught(cfg, 3, [&](const RunResult& r) { return r.final_read && stream_anomaly(r); });
+  EXPECT_TRUE(r.final_read);
+  EXPECT_TRUE(stream_anomaly(r)) << "the stream checker missed what an isolated leader acknowledged\n"
+                                 << r.check.Summary(5);
 }
 
 // Without the leadership confirmation, a leader cut off from the others keeps
