@@ -64,6 +64,17 @@ class Conn {
   int db_ = 0;
 };
 
+// A new op of `client` on `conn`'s node (its invocation time is set when
+// the request is sent).
+inline Op NewOp(int client, const Conn& conn, OpKind kind, std::string key) {
+  Op op;
+  op.client = client;
+  op.node = conn.node();
+  op.kind = kind;
+  op.key = std::move(key);
+  return op;
+}
+
 inline std::string Cmd(const std::vector<std::string>& args) {
   std::vector<std::string_view> v(args.begin(), args.end());
   std::string out;

@@ -52,11 +52,7 @@ void Workload::StreamProducer(int id) {
   while (!stop_) {
     Client* cl = conn.Get();
     if (!cl) continue;
-    Op op;
-    op.client = id;
-    op.node = conn.node();
-    op.kind = OpKind::kXadd;
-    op.key = kStream;
+    Op op = NewOp(id, conn, OpKind::kXadd, kStream);
     op.elems = {absl::StrCat("s", id, "-", ++seq)};
     op.invoke_ns = Now();
     cl->Send(Cmd({"XADD", kStream, "*", kField, op.elems[0]}));
@@ -82,13 +78,10 @@ void Workload::StreamConsumer(int id) {
   while (!stop_) {
     Client* cl = conn.Get();
     if (!cl) continue;
-    Op op;
-    op.client = id;
-    op.node = conn.node();
-    op.key = kStream;
+    const bool pending = rng() % 5 == 0;
+    Op op = NewOp(id, conn, pending ? OpKind::kXpending : OpKind::kXread, kStream);
     op.consumer = consumer;
-    if (rng() % 5 == 0) {
-      op.kind = OpKind::kXpending;
+    if (pending) {
       op.invoke_ns = Now();
       cl->Send(Cmd({"XREADGROUP", "GROUP", kGroup, consumer, "STREAMS", kStream, "0"}));
       auto v = conn.Read();
@@ -100,7 +93,6 @@ void Workload::StreamConsumer(int id) {
       std::this_thread::sleep_for(o_.think);
       continue;
     }
-    op.kind = OpKind::kXread;
     const bool leave = static_cast<int>(rng() % 100) < o_.stream_leave_percent;
     const auto patience = std::chrono::milliseconds(20 + rng() % 281);
     op.via = leave ? "leaves" : "waits";
@@ -131,11 +123,7 @@ void Workload::StreamConsumer(int id) {
 void Workload::AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id) {
   Client* cl = conn.Get();
   if (!cl) return;
-  Op op;
-  op.client = id;
-  op.node = conn.node();
-  op.kind = OpKind::kXack;
-  op.key = kStream;
+  Op op = NewOp(id, conn, OpKind::kXack, kStream);
   op.consumer = consumer;
   op.ids = ids;
   std::vector<std::string> args = {"XACK", kStream, kGroup};

@@ -446,11 +446,7 @@ void Workload::ProducerClient(int id) {
     }
     Client* cl = conn.Get();
     if (!cl) continue;
-    Op op;
-    op.client = id;
-    op.node = conn.node();
-    op.kind = OpKind::kPush;
-    op.key = kQueueKey;
+    Op op = NewOp(id, conn, OpKind::kPush, kQueueKey);
     op.elems = {absl::StrCat("p", id, "-", ++seq)};
     op.invoke_ns = Now();
     cl->Send(Cmd({"RPUSH", op.key, op.elems[0]}));
@@ -477,11 +473,7 @@ void Workload::ConsumerClient(int id) {
     }
     Client* cl = conn.Get();
     if (!cl) continue;
-    Op op;
-    op.client = id;
-    op.node = conn.node();
-    op.kind = OpKind::kPop;
-    op.key = kQueueKey;
+    Op op = NewOp(id, conn, OpKind::kPop, kQueueKey);
     const bool leave = static_cast<int>(rng() % 100) < o_.queue_leave_percent;
     const auto patience = std::chrono::milliseconds(20 + rng() % 281);
     op.via = leave ? "leaves" : "waits";
@@ -512,11 +504,7 @@ void Workload::TtlClient(int id) {
   while (!stop_) {
     Client* cl = conn.Get();
     if (!cl) continue;
-    Op op;
-    op.client = id;
-    op.node = conn.node();
-    op.kind = OpKind::kTtl;
-    op.key = absl::StrCat("t", id, "-", ++seq);
+    Op op = NewOp(id, conn, OpKind::kTtl, absl::StrCat("t", id, "-", ++seq));
     op.value = (id + 1) * 1000000000LL + seq;
     const bool persist = rng() % 2 == 0;
     op.via = persist ? "persist" : "expire";
