@@ -87,7 +87,11 @@ void Workload::StreamConsumer(int id) {
       auto v = conn.Read();
       op.complete_ns = Now();
       op.outcome = Classify(v, conn, &op.error);
-      if (op.outcome == Outcome::kOk && !ParseRead(*v, op)) Surprise("XREADGROUP (pending) answered " + itest::Str(*v));
+      if (op.outcome == Outcome::kOk && !ParseRead(*v, op)) {
+        Surprise("XREADGROUP (pending) answered " + itest::Str(*v));
+        op.outcome = Outcome::kUnknown;
+        conn.Drop();
+      }
       op.elems.clear();
       history_.Add(std::move(op));
       std::this_thread::sleep_for(o_.think);
