@@ -4,9 +4,10 @@ plain redis-server, replies and resulting data compared byte for byte.
 
 Each trial starts from FLUSHALL and FUNCTION FLUSH on one fresh connection
 (RESP2 or RESP3), sends a random pipeline of 2..--max_len requests drawn from
-the table below (data types, no-op writes, expiry, SELECT/MOVE/SWAPDB/COPY,
-MULTI/WATCH, scripts and functions, blocking commands with short timeouts,
-CLIENT REPLY, pub/sub, RESET, HELLO, wrong arity and unknown commands), a
+the table below (data types, values from empty to 1.5 MB, no-op writes, expiry,
+SELECT/MOVE/SWAPDB/COPY, MULTI/WATCH, scripts and functions, blocking commands
+with short timeouts, CLIENT REPLY, pub/sub, RESET, HELLO, wrong arity and
+unknown commands), a
 quarter of them as a user with two channels and no PING (ACL errors), then
 RESET and ECHO <nonce>, and reads until the nonce comes back: a node that
 stops answering is a difference too. After the pipeline every target's data
@@ -72,6 +73,10 @@ def encode(args):
 # --- The requests a pipeline is drawn from ------------------------------------
 
 def value(rng):
+    if rng.random() < 0.01:
+        # Past the size the node hands on without a copy (1 MB), from the
+        # client's input, the child's replies and the replication stream.
+        return "b" * (3 << 19)
     return rng.choice(["v", "1", "-3", "2.5", "abc", "", "9223372036854775807",
                        "x" * rng.choice([10, 100, 70000])])
 
