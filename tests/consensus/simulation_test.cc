@@ -61,12 +61,14 @@ class Simulation {
     cfg.election_tick = 10;
     cfg.heartbeat_tick = Pick({1, 2, 3});
     cfg.pre_vote = Chance(0.7);
-    // Without pre-vote, every campaign of a member whose log cannot win
-    // still raises everybody's term and restarts their timers at once, so a
-    // round is won only when a member that can win times out first (one of
-    // five, after some partitions). Over 20,000 seeds per size, pre-vote
-    // seeds had a leader within 60 ticks of the heal; seeds without it took
-    // up to 159, in a tail that shrinks ~10x per 50 ticks.
+    // Without pre-vote, a campaign of a member whose log is behind a
+    // majority's cannot win but still raises everybody's term and restarts
+    // their timers together, so the members that can win tend to campaign
+    // in the same few ticks and split the votes (seed 5015015050: three of
+    // five could win, and split the votes round after round). Counted from
+    // the start of the wait below: over 20,000 seeds per size every pre-vote
+    // seed had a leader within 60 ticks; seeds without it took up to 159, in
+    // a tail that shrinks about tenfold per 50 ticks.
     leader_bound_ = cfg.pre_vote ? 150 : 400;
     cfg.check_quorum = Chance(0.7);
     cfg.read_only_option = cfg.check_quorum && Chance(0.5) ? ReadOnlyOption::kLeaseBased

@@ -32,7 +32,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kXadd: return "xadd";
     case OpKind::kXread: return "xreadgroup";
     case OpKind::kXack: return "xack";
-    case OpKind::kXpending: return "xreadgroup-pending";
+    case OpKind::kXreadPending: return "xreadgroup-pending";
   }
   return "?";
 }
@@ -78,7 +78,7 @@ std::string Describe(const Op& op) {
       absl::StrAppend(&s, op.key, " ", op.elems.empty() ? "" : op.elems[0], " -> ", op.ids.empty() ? "?" : op.ids[0]);
       break;
     case OpKind::kXread:
-    case OpKind::kXpending:
+    case OpKind::kXreadPending:
       absl::StrAppend(&s, op.consumer, " -> ", op.ids.empty() ? std::string("nil") : ShortList(op.ids));
       if (op.kind == OpKind::kXread && op.outcome == Outcome::kUnknown) {
         absl::StrAppend(&s, " (connection closed at ", Ms(op.complete_ns), "ms)");

@@ -40,7 +40,8 @@ enum class OpKind {
   kXread,     // XREADGROUP of new entries (">"; via "waits"/"leaves" as for kPop):
               // ids and elems the entries delivered, in order; none: nil
   kXack,      // XACK of ids (delivered to the same consumer); result: the count acknowledged
-  kXpending,  // XREADGROUP of the consumer's own pending entries (ID 0): ids returned
+  kXreadPending,  // XREADGROUP of the consumer's own pending entries (ID 0, not the
+                  // XPENDING command): ids returned
 };
 const char* OpKindName(OpKind k);
 
@@ -57,8 +58,8 @@ struct Op {
   std::vector<std::pair<std::string, std::string>> appends;  // kTxn: (key, elem) appended
   std::string from, to;            // kTransfer
   std::vector<int64_t> balances;   // kBalances (kNil for a missing account); kTransfer via watch: {from, to} read
-  std::vector<std::string> ids;    // kXadd, kXread, kXack, kXpending: stream entry IDs
-  std::string consumer;            // kXread, kXack, kXpending: the group's consumer
+  std::vector<std::string> ids;    // kXadd, kXread, kXack, kXreadPending: stream entry IDs
+  std::string consumer;            // kXread, kXack, kXreadPending: the group's consumer
   int64_t invoke_ns = 0;
   int64_t complete_ns = 0;  // checkers treat unknown ops as never returning
   Outcome outcome = Outcome::kUnknown;
@@ -137,7 +138,7 @@ CheckResult CheckQueue(const std::vector<Op>& ops, const std::vector<std::string
 // writes.
 CheckResult CheckTtl(const std::vector<Op>& ops, const std::map<std::string, int64_t>& final_values);
 
-// Streams (kXadd/kXread/kXack/kXpending), one stream and one consumer group,
+// Streams (kXadd/kXread/kXack/kXreadPending), one stream and one consumer group,
 // judged against the state read after the run: the stream's entries in order,
 // the group's last-delivered ID and its pending entries (ID -> consumer).
 struct StreamFinal {
@@ -149,15 +150,19 @@ struct StreamFinal {
 // (a) Every acknowledged XADD is in the final stream once, under the ID it
 // returned; nothing there that no ok or unknown XADD added. (b) Ok reads of
 // new entries deliver existing entries with their payloads, each to one read
-// only, and after any ok read that completed before they began, only newer
-// entries. (c) The group's last-delivered ID covers every ok delivery; an
-// entry it covers that no ok read delivered needs an unknown read to have
-// taken it (each takes at most `count_per_read`). (d) Pending entries: one
-// delivered by an ok read is pending for its consumer until an ok XACK, which
-// must count every ID it names; each read of a consumer's own pending entries
-// holds what its earlier ok reads delivered and no XACK named, nothing an
-// earlier ok XACK acknowledged, and nothing else unless an unknown read of
-// that consumer came before it.
-CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read);
+// only, none before its XADD began, and after any ok read that completed
+// before they began, only newer entries. (c) The group's last-delivered ID
+// covers every ok delivery; an entry it covers that no ok read delivered was
+// taken by an unknown read, so (consumers acknowledge only what ok reads gave
+// them) it is still pending, for a consumer whose unknown reads can have taken
+// it: at most `count_per_read` each, added no later than the read's close plus
+// `grace_ns`. (d) An entry delivered by an ok read stays pending for its
+// consumer until an ok XACK, which must count every ID it names; each read of
+// a consumer's own pending entries holds what its earlier ok reads delivered
+// and no XACK named, nothing an earlier ok XACK acknowledged or another
+// consumer got, and no more entries no ok read delivered than its earlier
+// unknown reads can have taken. Malformed IDs are anomalies too.
+CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read,
+                        int64_t grace_ns = kUnknownPopGraceNs);
 
 }  // namespace fault

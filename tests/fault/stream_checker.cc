@@ -33,7 +33,7 @@ struct IdLess {
 struct StreamOps {
   std::map<std::string, const Op*> added;  // payload -> its XADD (any outcome)
   std::vector<const Op*> ok_reads;         // of new entries, with entries
-  std::map<std::string, int> unknown_reads;  // consumer -> unknown reads of new entries
+  std::map<std::string, std::vector<const Op*>> unknown_reads;  // consumer -> its unknown reads of new entries
   std::map<std::string, std::vector<const Op*>> by_consumer;  // reads, acks, pending reads in invocation order
 };
 
@@ -46,10 +46,10 @@ StreamOps Index(const std::vector<Op>& ops) {
         break;
       case OpKind::kXread:
         if (op.outcome == Outcome::kOk && !op.ids.empty()) s.ok_reads.push_back(&op);
-        if (op.outcome == Outcome::kUnknown) ++s.unknown_reads[op.consumer];
+        if (op.outcome == Outcome::kUnknown) s.unknown_reads[op.consumer].push_back(&op);
         [[fallthrough]];
       case OpKind::kXack:
-      case OpKind::kXpending:
+      case OpKind::kXreadPending:
         s.by_consumer[op.consumer].push_back(&op);
         break;
       default:
@@ -115,6 +115,11 @@ std::map<std::string, const Op*, IdLess> CheckDeliveries(const StreamOps& s, con
         r->Fail(absl::StrCat("stream: a read delivered ", id, " (", i < read->elems.size() ? read->elems[i] : "?",
                              "), which the final stream does not hold so:\n    ", Describe(*read)));
       }
+      auto add = i < read->elems.size() ? s.added.find(read->elems[i]) : s.added.end();
+      if (add != s.added.end() && add->second->invoke_ns > read->complete_ns) {
+        r->Fail(absl::StrCat("stream: a read delivered ", id, " before its XADD began:\n    ", Describe(*add->second),
+                             "\n    ", Describe(*read)));
+      }
       if (i > 0 && !IdLess()(read->ids[i - 1], id)) {
         r->Fail(absl::StrCat("stream: a read delivered entries out of order:\n    ", Describe(*read)));
       }
@@ -146,37 +151,68 @@ std::map<std::string, const Op*, IdLess> CheckDeliveries(const StreamOps& s, con
   return delivered;
 }
 
-// (c) The group's last-delivered ID.
+// (c) The group's last-delivered ID covers every ok delivery. What it covers
+// beyond them was taken by unknown reads: the consumers acknowledge only
+// what ok reads gave them, so each such entry must still be pending, for a
+// consumer whose unknown reads can have taken it (at most count_per_read
+// each, added no later than the read's close plus the grace: a read that
+// was served after its client left is as wrong as a pop that was).
 void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
-                        int count_per_read, CheckResult* r) {
+                        int count_per_read, int64_t grace_ns, CheckResult* r) {
   if (!delivered.empty() && IdLess()(f.last_delivered, delivered.rbegin()->first)) {
     r->Fail(absl::StrCat("stream: the group's last-delivered ID ", f.last_delivered, " is behind ",
                          delivered.rbegin()->first, ", which an ok read delivered:\n    ",
                          Describe(*delivered.rbegin()->second)));
   }
-  std::set<std::string, IdLess> skipped;  // covered by the group, delivered by no ok read
+  std::map<std::string, std::vector<int64_t>> taken;  // consumer -> when each entry it took was added
   for (const auto& [id, payload] : f.entries) {
-    if (!IdLess()(f.last_delivered, id) && !delivered.contains(id)) skipped.insert(id);
+    if (IdLess()(f.last_delivered, id) || delivered.contains(id)) continue;
+    auto p = f.pending.find(id);
+    auto add = s.added.find(payload);
+    if (p == f.pending.end()) {
+      r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", id, " is covered by the group's last-delivered ID ",
+                           f.last_delivered, ", no ok read delivered it (so nobody acknowledged it), yet it is not "
+                           "pending"));
+    } else if (add != s.added.end()) {
+      taken[p->second].push_back(add->second->invoke_ns);
+    }
   }
-  int64_t unknown = 0;
-  for (const auto& [consumer, n] : s.unknown_reads) unknown += n;
-  if (static_cast<int64_t>(skipped.size()) > unknown * count_per_read) {
-    r->Fail(absl::StrCat("stream: ", skipped.size(), " entries up to the group's last-delivered ID ", f.last_delivered,
-                         " were delivered by no ok read, more than the ", unknown, " unknown reads can have taken: ",
-                         Ids(skipped)));
+  for (auto& [consumer, added] : taken) {
+    // Latest entry first: the reads a later entry may go to are a subset of
+    // those an earlier one may go to.
+    std::sort(added.rbegin(), added.rend());
+    std::vector<int64_t> window_end;
+    auto reads = s.unknown_reads.find(consumer);
+    if (reads != s.unknown_reads.end()) {
+      for (const Op* read : reads->second) window_end.push_back(read->complete_ns + grace_ns);
+    }
+    std::sort(window_end.rbegin(), window_end.rend());
+    size_t next = 0;
+    int64_t room = 0, unexplained = 0;
+    for (int64_t at : added) {
+      for (; next < window_end.size() && window_end[next] >= at; ++next) room += count_per_read;
+      if (room > 0) --room;
+      else ++unexplained;
+    }
+    if (unexplained > 0) {
+      r->Fail(absl::StrCat("stream: ", unexplained, " of the ", added.size(), " entries pending for ", consumer,
+                           " that no ok read delivered cannot have been taken by its ", window_end.size(),
+                           " unknown reads (", count_per_read, " each, added no later than ", grace_ns / 1000000,
+                           " ms after the read's close)"));
+    }
   }
 }
 
 // (d) Acknowledgements and pending entries, per consumer in its own order.
 void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
-                  CheckResult* r) {
+                  int count_per_read, CheckResult* r) {
   std::set<std::string> acked_ok, acked_any;
   for (const auto& [consumer, ops] : s.by_consumer) {
     std::set<std::string, IdLess> must, optional, acked;  // in the PEL; may be; must not be
-    bool unknown_read = false;
+    int64_t unknown_reads = 0;
     for (const Op* op : ops) {
       if (op->kind == OpKind::kXread) {
-        if (op->outcome == Outcome::kUnknown) unknown_read = true;
+        if (op->outcome == Outcome::kUnknown) ++unknown_reads;
         if (op->outcome == Outcome::kOk) must.insert(op->ids.begin(), op->ids.end());
       } else if (op->kind == OpKind::kXack && op->outcome != Outcome::kFail) {
         for (const std::string& id : op->ids) {
@@ -190,26 +226,33 @@ void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::
                                " and not acknowledged before found only ", op->result, " of them pending:\n    ",
                                Describe(*op)));
         }
-      } else if (op->kind == OpKind::kXpending && op->outcome == Outcome::kOk) {
-        std::set<std::string, IdLess> seen(op->ids.begin(), op->ids.end()), missing, extra;
+      } else if (op->kind == OpKind::kXreadPending && op->outcome == Outcome::kOk) {
+        std::set<std::string, IdLess> seen(op->ids.begin(), op->ids.end()), missing, wrong;
+        int64_t taken_unseen = 0;  // entries no ok read delivered: an unknown read's
         for (const std::string& id : must) {
           if (!seen.contains(id)) missing.insert(id);
         }
         for (const std::string& id : seen) {
           auto d = delivered.find(id);
-          const bool elsewhere = d != delivered.end() && d->second->consumer != consumer;
-          if (acked.contains(id) || elsewhere || (!must.contains(id) && !optional.contains(id) && !unknown_read)) {
-            extra.insert(id);
+          if (d == delivered.end()) {
+            ++taken_unseen;
+          } else if (acked.contains(id) || d->second->consumer != consumer ||
+                     (!must.contains(id) && !optional.contains(id))) {
+            wrong.insert(id);
           }
         }
         if (!missing.empty()) {
           r->Fail(absl::StrCat("stream: LOST PENDING ENTRIES: ", consumer, "'s pending entries lack ", Ids(missing),
                                ", delivered to it and never acknowledged:\n    ", Describe(*op)));
         }
-        if (!extra.empty()) {
-          r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(extra),
-                               ", acknowledged before, delivered to another consumer or never delivered to it:\n    ",
-                               Describe(*op)));
+        if (!wrong.empty()) {
+          r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(wrong),
+                               ", acknowledged before or delivered to another consumer:\n    ", Describe(*op)));
+        }
+        if (taken_unseen > unknown_reads * count_per_read) {
+          r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", taken_unseen,
+                               " that no ok read delivered, more than its ", unknown_reads,
+                               " unknown reads so far can have taken:\n    ", Describe(*op)));
         }
       }
     }
@@ -228,22 +271,35 @@ void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::
   for (const auto& [id, consumer] : f.pending) {
     if (IdLess()(f.last_delivered, id)) {
       r->Fail(absl::StrCat("stream: ", id, " is pending beyond the group's last-delivered ID ", f.last_delivered));
-    } else if (!delivered.contains(id) && !s.unknown_reads.contains(consumer)) {
-      r->Fail(absl::StrCat("stream: ", id, " is pending for ", consumer,
-                           ", which no read of that consumer can have delivered"));
     }
   }
 }
 
+// IDs that are not "<ms>-<seq>" (they would all compare equal).
+void CheckIds(const std::vector<Op>& ops, const StreamFinal& f, CheckResult* r) {
+  auto check = [&](const std::string& id, const std::string& where) {
+    if (Parse(id) == StreamId{0, 0}) r->Fail(absl::StrCat("stream: a malformed entry ID \"", id, "\" in ", where));
+  };
+  for (const Op& op : ops) {
+    if (op.outcome != Outcome::kOk) continue;
+    for (const std::string& id : op.ids) check(id, Describe(op));
+  }
+  for (const auto& [id, payload] : f.entries) check(id, "the final stream");
+  for (const auto& [id, consumer] : f.pending) check(id, "the final pending entries");
+  if (!f.last_delivered.empty() && f.last_delivered != "0-0") check(f.last_delivered, "the group's last-delivered ID");
+}
+
 }  // namespace
 
-CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read) {
+CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read,
+                        int64_t grace_ns) {
   CheckResult r;
+  CheckIds(ops, final_state, &r);
   const StreamOps s = Index(ops);
   const auto by_id = CheckEntries(s, final_state, &r);
   const auto delivered = CheckDeliveries(s, by_id, &r);
-  CheckLastDelivered(s, final_state, delivered, count_per_read, &r);
-  CheckPending(s, final_state, delivered, &r);
+  CheckLastDelivered(s, final_state, delivered, count_per_read, grace_ns, &r);
+  CheckPending(s, final_state, delivered, count_per_read, &r);
   return r;
 }
 

@@ -54,7 +54,7 @@ Op Ack(const std::string& consumer, std::vector<std::string> ids, int64_t acked,
 
 Op Pending(const std::string& consumer, std::vector<std::string> ids, int64_t t0, int64_t t1) {
   Op op;
-  op.kind = OpKind::kXpending;
+  op.kind = OpKind::kXreadPending;
   op.key = "stream";
   op.consumer = consumer;
   op.ids = std::move(ids);
@@ -101,7 +101,7 @@ TEST(StreamChecker, UnknownOpsMayOrMayNotHaveHappened) {
                        Read("c1", {{"1-0", "a"}}, 5, 11), Ack("c1", {"1-0"}, 0, 40, 50, Outcome::kUnknown),
                        Read("c2", {}, 25, 35, Outcome::kUnknown), Pending("c1", {"1-0"}, 60, 70)});
   StreamFinal taken{.entries = {{"1-0", "a"}, {"2-0", "u"}, {"4-0", "d"}}, .last_delivered = "4-0",
-                    .pending = {{"1-0", "c1"}, {"4-0", "c2"}}};
+                    .pending = {{"1-0", "c1"}, {"2-0", "c2"}, {"4-0", "c2"}}};
   auto r = CheckStream(ops, taken, 2);
   EXPECT_TRUE(r.valid) << r.Summary();
   // The unknown XACK happened; the consumer that left took nothing.
@@ -157,7 +157,50 @@ TEST(StreamChecker, RejectsAGroupThatWentBack) {
   auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Read("c1", {{"2-0", "b"}}, 25, 35),
                        Ack("c1", {"2-0"}, 1, 40, 50)});
   StreamFinal skipped{.entries = {{"1-0", "a"}, {"2-0", "b"}}, .last_delivered = "2-0", .pending = {}};
-  EXPECT_TRUE(Mentions(CheckStream(ops, skipped, 2), "delivered by no ok read"));
+  EXPECT_TRUE(Mentions(CheckStream(ops, skipped, 2), "no ok read delivered it"));
+}
+
+// Entries the group passed that no ok read delivered were taken by unknown
+// reads: pending for a consumer whose unknown reads can have taken them (two
+// each, added before the read's close plus the grace).
+TEST(StreamChecker, EntriesTakenByUnknownReadsAreAccountedPerConsumer) {
+  constexpr int64_t S = 1000000000;
+  auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Add("c", "3-0", 40, 50),
+                       Read("c2", {}, 5, 1 * S, Outcome::kUnknown)});
+  const StreamFinal two{.entries = {{"1-0", "a"}, {"2-0", "b"}, {"3-0", "c"}}, .last_delivered = "2-0",
+                        .pending = {{"1-0", "c2"}, {"2-0", "c2"}}};
+  auto r = CheckStream(ops, two, 2, 8 * S);
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // Three entries for one unknown read of two.
+  StreamFinal three = two;
+  three.last_delivered = "3-0";
+  three.pending["3-0"] = "c2";
+  EXPECT_TRUE(Mentions(CheckStream(ops, three, 2, 8 * S), "1 of the 3 entries pending for c2"));
+  // Pending for a consumer that had no unknown read.
+  StreamFinal other = two;
+  other.pending = {{"1-0", "c2"}, {"2-0", "c1"}};
+  EXPECT_TRUE(Mentions(CheckStream(ops, other, 2, 8 * S), "pending for c1"));
+  // Added after the read's close plus the grace.
+  auto late = ops;
+  late[1].invoke_ns = 10 * S;
+  late[1].complete_ns = 10 * S + 10;
+  EXPECT_TRUE(Mentions(CheckStream(late, two, 2, 8 * S), "cannot have been taken"));
+  // A read of c2's own pending entries may show what its unknown read took,
+  // but no more than it can have taken.
+  auto seen = ops;
+  seen.push_back(Pending("c2", {"1-0", "2-0"}, 2 * S, 2 * S + 10));
+  EXPECT_TRUE(CheckStream(Numbered(seen), two, 2, 8 * S).valid);
+  seen.back().ids.push_back("3-0");
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(seen), three, 2, 8 * S), "more than its 1 unknown reads"));
+}
+
+TEST(StreamChecker, RejectsDeliveryBeforeTheAddAndMalformedIds) {
+  auto early = Numbered({Read("c1", {{"1-0", "a"}}, 0, 5), Add("a", "1-0", 10, 20)});
+  StreamFinal f{.entries = {{"1-0", "a"}}, .last_delivered = "1-0", .pending = {{"1-0", "c1"}}};
+  EXPECT_TRUE(Mentions(CheckStream(early, f, 2), "before its XADD began"));
+  auto bad = Numbered({Add("a", "1-0", 0, 10), Add("b", "junk", 20, 30)});
+  StreamFinal g{.entries = {{"1-0", "a"}}, .last_delivered = "0-0", .pending = {}};
+  EXPECT_TRUE(Mentions(CheckStream(bad, g, 2), "malformed entry ID \"junk\""));
 }
 
 TEST(StreamChecker, RejectsLostOrWrongPendingEntries) {

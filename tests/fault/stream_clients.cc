@@ -3,6 +3,8 @@
 // them and now and then read their own pending entries back. Consumer groups
 // live outside what DEBUG DIGEST covers, so the members' children are also
 // compared group by group at the end (MembersDisagree).
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "conn.h"
@@ -70,16 +72,19 @@ void Workload::StreamProducer(int id) {
 
 // Reads new entries (kStreamCount at most), blocking 1 s or, to leave while
 // blocked, with no timeout; then XACKs them, unless it keeps them pending.
-// One time in five it reads its own pending entries instead.
+// One time in five it reads its own pending entries instead, and then XACKs
+// those it kept (its pending list would grow all run). It acknowledges only
+// entries ok reads gave it: what an unknown read took stays pending.
 void Workload::StreamConsumer(int id) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);
   const std::string consumer = absl::StrCat("c", id);
+  std::set<std::string> kept;  // given by ok reads, not acknowledged yet
   while (!stop_) {
     Client* cl = conn.Get();
     if (!cl) continue;
     const bool pending = rng() % 5 == 0;
-    Op op = NewOp(id, conn, pending ? OpKind::kXpending : OpKind::kXread, kStream);
+    Op op = NewOp(id, conn, pending ? OpKind::kXreadPending : OpKind::kXread, kStream);
     op.consumer = consumer;
     if (pending) {
       op.invoke_ns = Now();
@@ -93,7 +98,14 @@ void Workload::StreamConsumer(int id) {
         conn.Drop();
       }
       op.elems.clear();
+      std::vector<std::string> seen_kept;
+      if (op.outcome == Outcome::kOk) {
+        for (const std::string& e : op.ids) {
+          if (kept.erase(e) > 0) seen_kept.push_back(e);
+        }
+      }
       history_.Add(std::move(op));
+      if (!seen_kept.empty()) AckEntries(conn, consumer, seen_kept, id);
       std::this_thread::sleep_for(o_.think);
       continue;
     }
@@ -119,7 +131,10 @@ void Workload::StreamConsumer(int id) {
     }
     const std::vector<std::string> got = op.outcome == Outcome::kOk ? op.ids : std::vector<std::string>{};
     history_.Add(std::move(op));
-    if (!got.empty() && rng() % 5 != 0) AckEntries(conn, consumer, got, id);
+    if (!got.empty()) {
+      if (rng() % 5 != 0) AckEntries(conn, consumer, got, id);
+      else kept.insert(got.begin(), got.end());
+    }
     std::this_thread::sleep_for(o_.think);
   }
 }

@@ -112,7 +112,7 @@ class Workload {
   void AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id);
   bool ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
   std::string StreamState(int member);
-  bool SetUp(const std::vector<std::string>& cmd);
+  bool SetUp(const std::vector<std::string>& cmd, std::string_view done_error = {});
   void Surprise(std::string what);  // a reply Redis would never give: reported as an anomaly
   std::vector<std::string> ListKeysOf(int64_t generation) const;
 
