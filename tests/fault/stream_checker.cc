@@ -203,12 +203,49 @@ void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map
   }
 }
 
+// A read of `consumer`'s own pending entries, against its earlier ops: what
+// they left pending (`must`), what was acknowledged (ok or unknown) so far.
+void CheckPendingRead(const Op& op, const std::string& consumer, const std::set<std::string, IdLess>& must,
+                      const std::set<std::string>& acked_ok, const std::set<std::string>& acked_any,
+                      const std::map<std::string, const Op*, IdLess>& delivered, int64_t unknown_reads,
+                      int count_per_read, CheckResult* r) {
+  std::set<std::string, IdLess> seen(op.ids.begin(), op.ids.end()), missing, wrong;
+  int64_t taken_unseen = 0;  // entries no ok read delivered: an unknown read's
+  for (const std::string& id : must) {
+    if (!seen.contains(id)) missing.insert(id);
+  }
+  for (const std::string& id : seen) {
+    auto d = delivered.find(id);
+    if (d == delivered.end()) {
+      ++taken_unseen;
+    } else if (acked_ok.contains(id) || d->second->consumer != consumer ||
+               (!must.contains(id) && !acked_any.contains(id))) {
+      wrong.insert(id);
+    }
+  }
+  if (!missing.empty()) {
+    r->Fail(absl::StrCat("stream: LOST PENDING ENTRIES: ", consumer, "'s pending entries lack ", Ids(missing),
+                         ", delivered to it and never acknowledged:\n    ", Describe(op)));
+  }
+  if (!wrong.empty()) {
+    r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(wrong),
+                         ", acknowledged before or delivered to another consumer:\n    ", Describe(op)));
+  }
+  if (taken_unseen > unknown_reads * count_per_read) {
+    r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", taken_unseen,
+                         " that no ok read delivered, more than its ", unknown_reads,
+                         " unknown reads so far can have taken:\n    ", Describe(op)));
+  }
+}
+
 // (d) Acknowledgements and pending entries, per consumer in its own order.
+// An entry is delivered to one consumer only, and only that consumer
+// acknowledges it: the acknowledged sets serve every consumer.
 void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
                   int count_per_read, CheckResult* r) {
   std::set<std::string> acked_ok, acked_any;
   for (const auto& [consumer, ops] : s.by_consumer) {
-    std::set<std::string, IdLess> must, optional, acked;  // in the PEL; may be; must not be
+    std::set<std::string, IdLess> must;  // delivered by its ok reads, not acknowledged since
     int64_t unknown_reads = 0;
     for (const Op* op : ops) {
       if (op->kind == OpKind::kXread) {
@@ -218,7 +255,6 @@ void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::
         for (const std::string& id : op->ids) {
           must.erase(id);
           acked_any.insert(id);
-          (op->outcome == Outcome::kOk ? acked : optional).insert(id);
           if (op->outcome == Outcome::kOk) acked_ok.insert(id);
         }
         if (op->outcome == Outcome::kOk && op->result != static_cast<int64_t>(op->ids.size())) {
@@ -227,33 +263,7 @@ void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::
                                Describe(*op)));
         }
       } else if (op->kind == OpKind::kXreadPending && op->outcome == Outcome::kOk) {
-        std::set<std::string, IdLess> seen(op->ids.begin(), op->ids.end()), missing, wrong;
-        int64_t taken_unseen = 0;  // entries no ok read delivered: an unknown read's
-        for (const std::string& id : must) {
-          if (!seen.contains(id)) missing.insert(id);
-        }
-        for (const std::string& id : seen) {
-          auto d = delivered.find(id);
-          if (d == delivered.end()) {
-            ++taken_unseen;
-          } else if (acked.contains(id) || d->second->consumer != consumer ||
-                     (!must.contains(id) && !optional.contains(id))) {
-            wrong.insert(id);
-          }
-        }
-        if (!missing.empty()) {
-          r->Fail(absl::StrCat("stream: LOST PENDING ENTRIES: ", consumer, "'s pending entries lack ", Ids(missing),
-                               ", delivered to it and never acknowledged:\n    ", Describe(*op)));
-        }
-        if (!wrong.empty()) {
-          r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(wrong),
-                               ", acknowledged before or delivered to another consumer:\n    ", Describe(*op)));
-        }
-        if (taken_unseen > unknown_reads * count_per_read) {
-          r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", taken_unseen,
-                               " that no ok read delivered, more than its ", unknown_reads,
-                               " unknown reads so far can have taken:\n    ", Describe(*op)));
-        }
+        CheckPendingRead(*op, consumer, must, acked_ok, acked_any, delivered, unknown_reads, count_per_read, r);
       }
     }
   }

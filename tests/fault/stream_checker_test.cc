@@ -38,30 +38,29 @@ Op Read(const std::string& consumer, std::vector<std::pair<std::string, std::str
   return op;
 }
 
-Op Ack(const std::string& consumer, std::vector<std::string> ids, int64_t acked, int64_t t0, int64_t t1,
+// An op of `consumer` naming `ids`: an XACK or a read of its own pending entries.
+Op Own(OpKind kind, const std::string& consumer, std::vector<std::string> ids, int64_t t0, int64_t t1,
        Outcome o = Outcome::kOk) {
   Op op;
-  op.kind = OpKind::kXack;
+  op.kind = kind;
   op.key = "stream";
   op.consumer = consumer;
   op.ids = std::move(ids);
-  op.result = acked;
   op.invoke_ns = t0;
   op.complete_ns = t1;
   op.outcome = o;
   return op;
 }
 
-Op Pending(const std::string& consumer, std::vector<std::string> ids, int64_t t0, int64_t t1) {
-  Op op;
-  op.kind = OpKind::kXreadPending;
-  op.key = "stream";
-  op.consumer = consumer;
-  op.ids = std::move(ids);
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = Outcome::kOk;
+Op Ack(const std::string& consumer, std::vector<std::string> ids, int64_t acked, int64_t t0, int64_t t1,
+       Outcome o = Outcome::kOk) {
+  Op op = Own(OpKind::kXack, consumer, std::move(ids), t0, t1, o);
+  op.result = acked;
   return op;
+}
+
+Op Pending(const std::string& consumer, std::vector<std::string> ids, int64_t t0, int64_t t1) {
+  return Own(OpKind::kXreadPending, consumer, std::move(ids), t0, t1);
 }
 
 std::vector<Op> Numbered(std::vector<Op> ops) {
