@@ -478,11 +478,16 @@ CheckResult CheckBank(const std::vector<Op>& ops, const std::vector<std::string>
 
 namespace {
 
+using Taken = std::pair<std::string, std::string>;  // (taken list, element)
+
 struct QueueOps {
   std::map<std::string, const Op*> pushed;  // element -> its push (any outcome)
-  std::vector<const Op*> ok_pops;          // that returned an element
-  std::vector<const Op*> unknown_pops;
-  std::vector<const Op*> all;              // for excerpts
+  std::vector<const Op*> ok_pops;          // BLPOP or BLMOVE that returned an element
+  std::vector<const Op*> unknown_blpops;
+  std::map<std::string, std::vector<const Op*>> unknown_moves;  // taken list -> its unknown BLMOVEs
+  std::map<Taken, const Op*> moved;        // what ok BLMOVEs moved where
+  std::map<Taken, const Op*> removes;      // LREMs (any outcome; one per element at most)
+  std::vector<const Op*> taken_reads;
 };
 
 QueueOps IndexQueue(const std::vector<Op>& ops) {
@@ -490,20 +495,57 @@ QueueOps IndexQueue(const std::vector<Op>& ops) {
   for (const Op& op : ops) {
     if (op.kind == OpKind::kPush && !op.elems.empty()) {
       q.pushed[op.elems[0]] = &op;
-      q.all.push_back(&op);
     } else if (op.kind == OpKind::kPop) {
-      q.all.push_back(&op);
-      if (op.outcome == Outcome::kOk && !op.elems.empty()) q.ok_pops.push_back(&op);
-      if (op.outcome == Outcome::kUnknown) q.unknown_pops.push_back(&op);
+      if (op.outcome == Outcome::kOk && !op.elems.empty()) {
+        q.ok_pops.push_back(&op);
+        if (!op.to.empty()) q.moved[{op.to, op.elems[0]}] = &op;
+      }
+      if (op.outcome == Outcome::kUnknown) {
+        if (op.to.empty()) q.unknown_blpops.push_back(&op);
+        else q.unknown_moves[op.to].push_back(&op);
+      }
+    } else if (op.kind == OpKind::kTakenRemove && !op.elems.empty()) {
+      q.removes[{op.key, op.elems[0]}] = &op;
+    } else if (op.kind == OpKind::kTakenRead && op.outcome == Outcome::kOk) {
+      q.taken_reads.push_back(&op);
     }
   }
   return q;
 }
 
-// (a) Each element is delivered at most once (by an ok pop or by being in the
-// final list), and only elements an ok or unknown push may have added.
-// Returns every element delivered.
+std::string Excerpt(const std::vector<const Op*>& ops) {
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < ops.size() && i < 8; ++i) lines.push_back("    " + Describe(*ops[i]));
+  if (ops.size() > 8) lines.push_back(absl::StrCat("    ... and ", ops.size() - 8, " more"));
+  return absl::StrJoin(lines, "\n");
+}
+
+// The pushes no unknown op of `takers` can have taken, each taking at most one
+// element pushed (invoked) no later than its close plus the grace. Decided
+// greedily, latest push first: the ops a later push may go to are a subset of
+// those an earlier one may go to. In order of invocation.
+std::vector<const Op*> Untaken(std::vector<const Op*> pushes, const std::vector<const Op*>& takers, int64_t grace_ns) {
+  std::sort(pushes.begin(), pushes.end(), [](const Op* a, const Op* b) { return a->invoke_ns > b->invoke_ns; });
+  std::vector<int64_t> window_end;
+  for (const Op* t : takers) window_end.push_back(t->complete_ns + grace_ns);
+  std::sort(window_end.rbegin(), window_end.rend());
+  size_t next = 0, free = 0;
+  std::vector<const Op*> left;
+  for (const Op* push : pushes) {
+    while (next < window_end.size() && window_end[next] >= push->invoke_ns) ++next, ++free;
+    if (free > 0) --free;
+    else left.push_back(push);
+  }
+  std::reverse(left.begin(), left.end());
+  return left;
+}
+
+// (a) Each element is delivered at most once (by an ok pop, by being in the
+// final queue, or by being in a taken list no ok BLMOVE moved it to), and only
+// elements an ok or unknown push may have added. Returns every element
+// delivered (an element an ok BLMOVE moved is delivered by that pop).
 std::set<std::string> CheckDeliveredOnce(const QueueOps& q, const std::vector<std::string>& final_queue,
+                                         const std::map<std::string, std::vector<std::string>>& final_taken,
                                          CheckResult* r) {
   std::map<std::string, std::string> delivered;  // element -> how (for the report)
   auto deliver = [&](const std::string& e, const std::string& how, const Op* pop) {
@@ -527,48 +569,130 @@ std::set<std::string> CheckDeliveredOnce(const QueueOps& q, const std::vector<st
   for (size_t i = 0; i < final_queue.size(); ++i) {
     deliver(final_queue[i], absl::StrCat("at index ", i, " of the final queue"), nullptr);
   }
+  for (const auto& [list, elems] : final_taken) {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < elems.size(); ++i) {
+      if (!seen.insert(elems[i]).second) {
+        r->Fail(absl::StrCat("queue: DUPLICATE DELIVERY of ", elems[i], ": twice in the final ", list));
+      } else if (!q.moved.contains({list, elems[i]})) {
+        deliver(elems[i], absl::StrCat("at index ", i, " of the final ", list), nullptr);
+      }
+    }
+  }
   std::set<std::string> out;
   for (auto& [e, how] : delivered) out.insert(e);
   return out;
 }
 
-// (b) Acknowledged pushes delivered nowhere were taken by unknown pops: one
-// element each, pushed no later than the end of the pop's window. Whether all
-// of them can be matched is decided greedily, latest push first: the pops a
-// later push may go to are a subset of those an earlier one may go to.
+// (b) What BLMOVEs moved stays where they moved it until an LREM takes it,
+// and what a taken list holds beyond them its consumer's unknown BLMOVEs took.
+void CheckTakenLists(const QueueOps& q, const std::map<std::string, std::vector<std::string>>& final_taken,
+                     int64_t grace_ns, CheckResult* r) {
+  for (const auto& [where, remove] : q.removes) {
+    if (remove->outcome != Outcome::kOk || remove->result == 1) continue;
+    r->Fail(absl::StrCat("queue: an LREM of an element an ok BLMOVE moved counted ", remove->result,
+                         ", not 1:\n    ", Describe(*remove),
+                         q.moved.contains(where) ? "\n    " + Describe(*q.moved.at(where)) : std::string()));
+  }
+  for (const auto& [where, move] : q.moved) {
+    auto list = final_taken.find(where.first);
+    if (list == final_taken.end()) {
+      r->Fail(absl::StrCat("queue: no final read of ", where.first, ", where an ok BLMOVE moved ", where.second));
+      continue;
+    }
+    const bool there = std::find(list->second.begin(), list->second.end(), where.second) != list->second.end();
+    auto remove = q.removes.find(where);
+    const bool removed = remove != q.removes.end() && remove->second->outcome == Outcome::kOk && remove->second->result == 1;
+    const bool may_be_removed = remove != q.removes.end() && remove->second->outcome == Outcome::kUnknown;
+    if (there && removed) {
+      r->Fail(absl::StrCat("queue: ", where.second, " is back in ", where.first, " after an LREM removed it:\n    ",
+                           Describe(*move), "\n    ", Describe(*remove->second)));
+    } else if (!there && !removed && !may_be_removed) {
+      ++r->lost_writes;
+      r->Fail(absl::StrCat("queue: LOST MOVED ELEMENT: ", where.second, " is not in ", where.first,
+                           " although an ok BLMOVE moved it there and nothing removed it:\n    ", Describe(*move)));
+    }
+  }
+  for (const auto& [list, elems] : final_taken) {
+    std::vector<const Op*> pushes;  // of the elements unknown BLMOVEs took
+    for (const std::string& e : elems) {
+      auto p = q.pushed.find(e);
+      if (!q.moved.contains({list, e}) && p != q.pushed.end()) pushes.push_back(p->second);
+    }
+    auto takers = q.unknown_moves.find(list);
+    std::vector<const Op*> late =
+        Untaken(pushes, takers == q.unknown_moves.end() ? std::vector<const Op*>{} : takers->second, grace_ns);
+    if (late.empty()) continue;
+    r->Fail(absl::StrCat("queue: ", list, " holds ", late.size(),
+                         " elements no ok BLMOVE moved there and none of its consumer's unknown BLMOVEs can have taken "
+                         "(each takes one, pushed no later than its window's end, ",
+                         grace_ns / 1000000, " ms after its close): moved after the consumer left?\n", Excerpt(late)));
+  }
+}
+
+bool UnknownMoveBegan(const QueueOps& q, const std::string& list, int64_t by_ns) {
+  auto moves = q.unknown_moves.find(list);
+  if (moves == q.unknown_moves.end()) return false;
+  return std::any_of(moves->second.begin(), moves->second.end(), [&](const Op* m) { return m->invoke_ns <= by_ns; });
+}
+
+// (c) A read of a taken list is linearizable against the BLMOVEs into it and
+// the LREMs from it.
+void CheckTakenReads(const QueueOps& q, CheckResult* r) {
+  for (const Op* read : q.taken_reads) {
+    std::set<std::string> seen(read->elems.begin(), read->elems.end());
+    if (seen.size() != read->elems.size()) r->Fail("queue: a read of a taken list holds an element twice:\n    " + Describe(*read));
+    for (const std::string& e : seen) {
+      auto move = q.moved.find({read->key, e});
+      auto remove = q.removes.find({read->key, e});
+      auto push = q.pushed.find(e);
+      if (move == q.moved.end() && !UnknownMoveBegan(q, read->key, read->complete_ns)) {
+        r->Fail(absl::StrCat("queue: a read of ", read->key, " holds ", e,
+                             ", which no ok BLMOVE moved there and no BLMOVE to it had begun to move:\n    ",
+                             Describe(*read)));
+      } else if (push == q.pushed.end() || push->second->invoke_ns > read->complete_ns) {
+        r->Fail(absl::StrCat("queue: a read of ", read->key, " holds ", e, ", which no push had begun to add:\n    ",
+                             Describe(*read)));
+      } else if (move != q.moved.end() && move->second->invoke_ns > read->complete_ns) {
+        r->Fail(absl::StrCat("queue: a read of ", read->key, " holds ", e, " before the BLMOVE that moved it began:\n    ",
+                             Describe(*read), "\n    ", Describe(*move->second)));
+      } else if (remove != q.removes.end() && remove->second->outcome == Outcome::kOk && remove->second->result == 1 &&
+                 remove->second->complete_ns < read->invoke_ns) {
+        r->Fail(absl::StrCat("queue: STALE READ of ", read->key, ": it holds ", e, ", which an LREM removed before:\n    ",
+                             Describe(*read), "\n    ", Describe(*remove->second)));
+      }
+    }
+    for (const auto& [where, move] : q.moved) {
+      if (where.first != read->key || move->complete_ns >= read->invoke_ns || seen.contains(where.second)) continue;
+      auto remove = q.removes.find(where);
+      if (remove != q.removes.end() && remove->second->invoke_ns <= read->complete_ns) continue;
+      r->Fail(absl::StrCat("queue: STALE READ of ", read->key, ": it misses ", where.second,
+                           ", which an ok BLMOVE moved there before it began:\n    ", Describe(*read), "\n    ",
+                           Describe(*move)));
+    }
+  }
+}
+
+// (d) Acknowledged pushes delivered nowhere were taken by unknown BLPOPs.
 void CheckNothingLost(const QueueOps& q, const std::set<std::string>& delivered, int64_t grace_ns, CheckResult* r) {
   std::vector<const Op*> missing;
   for (auto& [e, push] : q.pushed) {
     if (push->outcome == Outcome::kOk && !delivered.contains(e)) missing.push_back(push);
   }
-  std::sort(missing.begin(), missing.end(), [](const Op* a, const Op* b) { return a->invoke_ns > b->invoke_ns; });
-  std::vector<int64_t> window_end;
-  for (const Op* pop : q.unknown_pops) window_end.push_back(pop->complete_ns + grace_ns);
-  std::sort(window_end.rbegin(), window_end.rend());
-  size_t next_pop = 0, free_pops = 0;
-  std::vector<const Op*> lost;
-  for (const Op* push : missing) {
-    while (next_pop < window_end.size() && window_end[next_pop] >= push->invoke_ns) ++next_pop, ++free_pops;
-    if (free_pops > 0) --free_pops;
-    else lost.push_back(push);
-  }
+  std::vector<const Op*> lost = Untaken(missing, q.unknown_blpops, grace_ns);
   if (lost.empty()) return;
   r->lost_writes += static_cast<int64_t>(lost.size());
-  std::sort(lost.begin(), lost.end(), [](const Op* a, const Op* b) { return a->invoke_ns < b->invoke_ns; });
   const Op* last_unknown = nullptr;  // the unknown pop whose window ends last before the first lost push
-  for (const Op* pop : q.unknown_pops) {
+  for (const Op* pop : q.unknown_blpops) {
     if (pop->complete_ns + grace_ns < lost[0]->invoke_ns &&
         (!last_unknown || pop->complete_ns > last_unknown->complete_ns)) {
       last_unknown = pop;
     }
   }
-  std::vector<std::string> lines;
-  for (size_t i = 0; i < lost.size() && i < 8; ++i) lines.push_back("    " + Describe(*lost[i]));
-  if (lost.size() > 8) lines.push_back(absl::StrCat("    ... and ", lost.size() - 8, " more"));
   r->Fail(absl::StrCat("queue: ", lost.size(), " LOST ELEMENTS: acknowledged pushes that no ok pop returned, that are "
-                       "not in the final queue, and that no unknown pop can have taken (", missing.size(),
-                       " missing, ", q.unknown_pops.size(), " unknown pops, windows end ", grace_ns / 1000000,
-                       " ms after their close):\n", absl::StrJoin(lines, "\n"),
+                       "not in the final queue or a taken list, and that no unknown BLPOP can have taken (",
+                       missing.size(), " missing, ", q.unknown_blpops.size(), " unknown BLPOPs, windows end ",
+                       grace_ns / 1000000, " ms after their close):\n", Excerpt(lost),
                        last_unknown ? "\n  the unknown pop whose window ends last before the first of them:\n    " +
                                           Describe(*last_unknown)
                                     : std::string()));
@@ -576,10 +700,14 @@ void CheckNothingLost(const QueueOps& q, const std::set<std::string>& delivered,
 
 }  // namespace
 
-CheckResult CheckQueue(const std::vector<Op>& ops, const std::vector<std::string>& final_queue, int64_t grace_ns) {
+CheckResult CheckQueue(const std::vector<Op>& ops, const std::vector<std::string>& final_queue,
+                       const std::map<std::string, std::vector<std::string>>& final_taken, int64_t grace_ns) {
   CheckResult r;
   QueueOps q = IndexQueue(ops);
-  std::set<std::string> delivered = CheckDeliveredOnce(q, final_queue, &r);
+  std::set<std::string> delivered = CheckDeliveredOnce(q, final_queue, final_taken, &r);
+  for (const auto& [list, elems] : final_taken) delivered.insert(elems.begin(), elems.end());
+  CheckTakenLists(q, final_taken, grace_ns, &r);
+  CheckTakenReads(q, &r);
   CheckNothingLost(q, delivered, grace_ns, &r);
   return r;
 }

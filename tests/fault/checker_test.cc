@@ -447,6 +447,108 @@ TEST(QueueChecker, RejectsElementPoppedAfterTheConsumersWindow) {
   EXPECT_TRUE(matched.valid) << matched.Summary();
 }
 
+// BLMOVE of the head of the queue to `to`, as Pop.
+Op Move(const std::string& e, const std::string& to, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op = Pop(e, t0, t1, o);
+  op.to = to;
+  return op;
+}
+Op Lrem(const std::string& e, const std::string& list, int64_t t0, int64_t t1, int64_t count,
+        Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = OpKind::kTakenRemove;
+  op.key = list;
+  op.elems = {e};
+  op.result = o == Outcome::kOk ? count : kNil;
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+Op ReadTaken(const std::string& list, std::vector<std::string> seen, int64_t t0, int64_t t1) {
+  Op op;
+  op.kind = OpKind::kTakenRead;
+  op.key = list;
+  op.elems = std::move(seen);
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = Outcome::kOk;
+  return op;
+}
+using TakenLists = std::map<std::string, std::vector<std::string>>;
+
+// a moved and removed, b moved and kept, c moved by a consumer that left
+// (its move unknown), d moved with its LREM unknown (gone or not).
+std::vector<Op> TakenHistory() {
+  return Numbered({Push("a", 0, 10), Push("b", 20, 30), Push("c", 40, 50), Push("d", 60, 70),
+                   Move("a", "t1", 5, 15), Lrem("a", "t1", 16, 18, 1), ReadTaken("t1", {}, 19, 21),
+                   Move("b", "t1", 25, 35), ReadTaken("t1", {"b"}, 36, 38), Move("", "t2", 39, 45, Outcome::kUnknown),
+                   Move("d", "t1", 65, 75), Lrem("d", "t1", 76, 78, 0, Outcome::kUnknown),
+                   ReadTaken("t1", {"b"}, 77, 79)});
+}
+
+TEST(QueueChecker, MovedElementsStayInTheirTakenListUntilRemoved) {
+  for (const TakenLists& final : {TakenLists{{"t1", {"b"}}, {"t2", {"c"}}},
+                                  TakenLists{{"t1", {"b", "d"}}, {"t2", {"c"}}}}) {
+    auto r = CheckQueue(TakenHistory(), {}, final);
+    EXPECT_TRUE(r.valid) << r.Summary();
+  }
+  // b lost from its taken list.
+  auto lost = CheckQueue(TakenHistory(), {}, {{"t1", {}}, {"t2", {"c"}}});
+  EXPECT_FALSE(lost.valid);
+  EXPECT_EQ(lost.lost_writes, 1);
+  EXPECT_NE(lost.Summary().find("LOST MOVED ELEMENT: b"), std::string::npos) << lost.Summary();
+  // a back after its LREM; b also in the queue; c also in t1.
+  EXPECT_FALSE(CheckQueue(TakenHistory(), {}, {{"t1", {"a", "b"}}, {"t2", {"c"}}}).valid);
+  EXPECT_FALSE(CheckQueue(TakenHistory(), {"b"}, {{"t1", {"b"}}, {"t2", {"c"}}}).valid);
+  EXPECT_FALSE(CheckQueue(TakenHistory(), {}, {{"t1", {"b", "c"}}, {"t2", {"c"}}}).valid);
+  EXPECT_FALSE(CheckQueue(TakenHistory(), {}, {{"t1", {"b", "b"}}, {"t2", {"c"}}}).valid);
+  // An LREM that found nothing to remove.
+  auto ops = TakenHistory();
+  ops.push_back(Lrem("b", "t1", 90, 95, 0));
+  EXPECT_FALSE(CheckQueue(Numbered(ops), {}, {{"t1", {"b"}}, {"t2", {"c"}}}).valid);
+}
+
+// An unknown BLMOVE leaves what it took in the taken list: it cannot explain
+// an element missing everywhere, and it takes one element, in its window.
+TEST(QueueChecker, UnknownMovesTakeOneElementIntoTheirTakenList) {
+  const Op left = Move("", "t", 0, 1 * S, Outcome::kUnknown);
+  auto gone = CheckQueue(Numbered({left, Push("a", 10, 20)}), {}, {{"t", {}}});
+  EXPECT_FALSE(gone.valid);
+  EXPECT_EQ(gone.lost_writes, 1);
+  const int64_t end = 1 * S + kUnknownPopGraceNs;
+  EXPECT_TRUE(CheckQueue(Numbered({left, Push("a", end - 1, end + 10)}), {}, {{"t", {"a"}}}).valid);
+  auto late = CheckQueue(Numbered({left, Push("a", end + 1, end + 10)}), {}, {{"t", {"a"}}});
+  EXPECT_FALSE(late.valid);
+  EXPECT_EQ(late.lost_writes, 0);
+  EXPECT_NE(late.Summary().find("moved after the consumer left"), std::string::npos) << late.Summary();
+  EXPECT_FALSE(CheckQueue(Numbered({left, Push("a", 10, 20), Push("b", 30, 40)}), {}, {{"t", {"a", "b"}}}).valid);
+  // Another consumer's unknown move does not count for this list.
+  EXPECT_FALSE(CheckQueue(Numbered({Move("", "u", 0, 1 * S, Outcome::kUnknown), Push("a", 10, 20)}), {},
+                          {{"t", {"a"}}, {"u", {}}})
+                   .valid);
+}
+
+TEST(QueueChecker, RejectsStaleReadsOfTakenLists) {
+  auto base = TakenHistory();
+  const TakenLists final = {{"t1", {"b"}}, {"t2", {"c"}}};
+  auto with = [&](Op read) {
+    auto ops = base;
+    ops.push_back(std::move(read));
+    return CheckQueue(Numbered(ops), {}, final);
+  };
+  EXPECT_TRUE(with(ReadTaken("t1", {"b"}, 80, 90)).valid);
+  auto misses = with(ReadTaken("t1", {}, 80, 90));  // b was moved at 35
+  EXPECT_FALSE(misses.valid);
+  EXPECT_NE(misses.Summary().find("STALE READ of t1: it misses b"), std::string::npos) << misses.Summary();
+  EXPECT_FALSE(with(ReadTaken("t1", {"a", "b"}, 80, 90)).valid);  // a removed at 18
+  EXPECT_FALSE(with(ReadTaken("t1", {"b", "c"}, 80, 90)).valid);  // c went to t2
+  EXPECT_FALSE(with(ReadTaken("t1", {"b"}, 22, 24)).valid);       // b's move began at 25
+  EXPECT_FALSE(with(ReadTaken("t1", {"b", "b"}, 80, 90)).valid);
+  EXPECT_TRUE(with(ReadTaken("t2", {"c"}, 80, 90)).valid);
+  EXPECT_TRUE(with(ReadTaken("t2", {}, 80, 90)).valid);  // the unknown move had not happened yet
+}
+
 // ------------------------------------------------------------------------ ttl
 
 Op TtlPair(const std::string& key, int64_t value, const std::string& via, Outcome o) {

@@ -298,11 +298,14 @@ TEST(FaultTest, FollowerReadsWithoutReadIndexAreCaught) {
 }
 
 // With gone clients kept, a consumer that left while blocked in BLPOP stays
-// blocked in the leader's child and later pops an element nobody receives.
-// To be sure the checker can tell: consumers come and leave (always while
-// blocked: nothing is pushed yet) for the first 5 s only, so every one of them
-// left more than the grace before the producer starts; the elements their
-// ghosts take (the child serves the longest-blocked client first) are lost.
+// blocked in the leader's child and later pops an element nobody receives;
+// one that left while blocked in BLMOVE later moves an element into its taken
+// list behind its back. To be sure the checker can tell: consumers come and
+// leave (always while blocked: nothing is pushed yet) for the first 5 s only,
+// so every one of them left more than the grace before the producer starts;
+// the elements the BLPOP ghosts take (the child serves the longest-blocked
+// client first) are lost, and those the BLMOVE ghosts take are in taken lists
+// where no consumer's window explains them.
 TEST(FaultTest, KeptGoneClientsAreCaught) {
   RunConfig cfg;
   cfg.name = "keep-gone-clients";
@@ -317,10 +320,16 @@ TEST(FaultTest, KeptGoneClientsAreCaught) {
   w.queue_consumers_until_ns = 5'000'000'000;
   w.queue_producers_from_ns = w.queue_consumers_until_ns + kUnknownPopGraceNs + 1'000'000'000;
   w.queue_push_pause = 5ms;
-  RunResult r = RunUntilCaught(cfg, 1, [](const RunResult& r) { return r.check.lost_writes > 0; });
+  auto moved_by_ghosts = [](const RunResult& r) {
+    return r.check.Summary(1000).find("moved after the consumer left") != std::string::npos;
+  };
+  RunResult r = RunUntilCaught(cfg, 1, [&](const RunResult& r) { return r.check.lost_writes > 0 && moved_by_ghosts(r); });
   EXPECT_TRUE(r.final_read);
   EXPECT_FALSE(r.check.valid) << "the queue checker missed elements popped by consumers that were gone";
   EXPECT_GT(r.check.lost_writes, 0) << r.check.Summary(5);
+  EXPECT_TRUE(moved_by_ghosts(r))
+      << "the queue checker missed elements moved by consumers that were gone\n"
+      << r.check.Summary(5);
 }
 
 // All nemeses, many seeds, longer holds. Skipped unless FAULT_LONG=1.

@@ -28,6 +28,8 @@ const char* OpKindName(OpKind k) {
     case OpKind::kBalances: return "mget";
     case OpKind::kPush: return "push";
     case OpKind::kPop: return "blpop";
+    case OpKind::kTakenRemove: return "lrem-taken";
+    case OpKind::kTakenRead: return "lrange-taken";
     case OpKind::kTtl: return "ttl-set";
     case OpKind::kXadd: return "xadd";
     case OpKind::kXread: return "xreadgroup";
@@ -71,8 +73,13 @@ std::string Describe(const Op& op) {
     case OpKind::kPush: absl::StrAppend(&s, op.key, " ", op.elems.empty() ? "" : op.elems[0]); break;
     case OpKind::kPop:
       absl::StrAppend(&s, op.key, " -> ", op.elems.empty() ? "nil" : op.elems[0]);
+      if (!op.to.empty()) absl::StrAppend(&s, " into ", op.to);
       if (op.outcome == Outcome::kUnknown) absl::StrAppend(&s, " (connection closed at ", Ms(op.complete_ns), "ms)");
       break;
+    case OpKind::kTakenRemove:
+      absl::StrAppend(&s, op.key, " ", op.elems.empty() ? "" : op.elems[0], " -> ", V(op.result));
+      break;
+    case OpKind::kTakenRead: absl::StrAppend(&s, op.key, " -> ", ShortList(op.elems)); break;
     case OpKind::kTtl: absl::StrAppend(&s, op.key, " ", op.value); break;
     case OpKind::kXadd:
       absl::StrAppend(&s, op.key, " ", op.elems.empty() ? "" : op.elems[0], " -> ", op.ids.empty() ? "?" : op.ids[0]);

@@ -32,8 +32,12 @@ enum class OpKind {
   kTransfer,  // bank transfer of `value` from `from` to `to` (via: multi, watch or eval)
   kBalances,  // bank MGET of every account (balances)
   kPush,      // queue RPUSH key elem (elems: the element)
-  kPop,       // queue BLPOP key (elems: the element popped; empty: nil). Unknown:
-              // the consumer closed while blocked at complete_ns (or got no reply)
+  kPop,       // queue BLPOP key, or BLMOVE key `to` LEFT RIGHT when `to` is set
+              // (the consumer's own taken list): elems: the element; empty: nil.
+              // Unknown: the consumer closed while blocked at complete_ns (or got no reply)
+  kTakenRemove,  // LREM `key` (a taken list) 1 elem, of an element an ok BLMOVE
+                 // moved there (elems: {elem}); result: the count removed
+  kTakenRead,    // LRANGE of a taken list (elems: the list seen)
   kTtl,       // SET key value with a TTL, then PERSIST or EXPIRE (via); ok: the
               // second reply was 1, so the key must exist for good
   kXadd,      // stream XADD key * with a unique payload (elems: {payload}; ids: the ID returned)
@@ -56,7 +60,7 @@ struct Op {
   int64_t result = kNil;  // kRead/kIncr: value returned
   std::vector<std::string> elems;  // kAppend: {elem}; kListRead/kTxn: the list read
   std::vector<std::pair<std::string, std::string>> appends;  // kTxn: (key, elem) appended
-  std::string from, to;            // kTransfer
+  std::string from, to;            // kTransfer; kPop by BLMOVE: to = its destination
   std::vector<int64_t> balances;   // kBalances (kNil for a missing account); kTransfer via watch: {from, to} read
   std::vector<std::string> ids;    // kXadd, kXread, kXack, kXreadPending: stream entry IDs
   std::string consumer;            // kXread, kXack, kXreadPending: the group's consumer
@@ -121,15 +125,26 @@ CheckResult CheckBank(const std::vector<Op>& ops, const std::vector<std::string>
 // again, and the pop stays blocked in the leader's child until then.
 inline constexpr int64_t kUnknownPopGraceNs = 8'000'000'000;
 
-// Queue (kPush/kPop): `final_queue` is the whole list read after the run.
-// (a) no element is delivered twice (two ok pops, or an ok pop and the final
-// list), and nothing appears that was never pushed by an ok or unknown push
-// (nor popped before its push began); (b) every acknowledged push is in the
-// final list, was returned by an ok pop, or may have been taken by an unknown
-// pop: each unknown pop takes at most one element, pushed (invoked) no later
-// than the end of its window [invocation, close + grace]. Elements left over
-// are lost (counted in lost_writes).
+// Queue (kPush/kPop, kTakenRemove/kTakenRead): `final_queue` is the whole
+// list read after the run, `final_taken` every consumer's taken list (the
+// destination of its BLMOVEs). (a) no element is delivered twice (two ok
+// pops, an ok pop and the final queue, or either and a taken list it was not
+// moved to), and nothing appears that was never pushed by an ok or unknown
+// push (nor popped before its push began); (b) an element an ok BLMOVE moved
+// stays in its taken list until an LREM (ok and counting 1, or unknown)
+// removes it, and an ok LREM counts it; an element in a taken list that no ok
+// BLMOVE moved there was moved by one of that consumer's unknown BLMOVEs,
+// each taking at most one element pushed no later than the end of its window
+// [invocation, close + grace]; (c) every read of a taken list holds each
+// element an ok BLMOVE moved there before the read began and no LREM of it
+// had begun by the read's end, no element an ok LREM removed before it
+// began, and only elements a BLMOVE to it had begun to move; (d) every
+// acknowledged push is in the final queue, was returned by an ok pop, is in
+// a taken list, or may have been taken by an unknown BLPOP (an unknown
+// BLMOVE leaves its element in the taken list), with the same windows.
+// Elements left over are lost (counted in lost_writes).
 CheckResult CheckQueue(const std::vector<Op>& ops, const std::vector<std::string>& final_queue,
+                       const std::map<std::string, std::vector<std::string>>& final_taken = {},
                        int64_t grace_ns = kUnknownPopGraceNs);
 
 // TTL keys (kTtl): every op acknowledged (its PERSIST or EXPIRE returned 1)

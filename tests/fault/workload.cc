@@ -78,7 +78,10 @@ void Workload::Start() {
   for (int i = 0; i < o_.list_clients; ++i, ++id) threads_.emplace_back([this, id] { ListClient(id); });
   for (int i = 0; i < o_.bank_clients; ++i, ++id) threads_.emplace_back([this, id] { BankClient(id); });
   for (int i = 0; i < o_.queue_producers; ++i, ++id) threads_.emplace_back([this, id] { ProducerClient(id); });
-  for (int i = 0; i < o_.queue_consumers; ++i, ++id) threads_.emplace_back([this, id] { ConsumerClient(id); });
+  for (int i = 0; i < o_.queue_consumers; ++i, ++id) {
+    queue_consumer_ids_.push_back(id);
+    threads_.emplace_back([this, id] { ConsumerClient(id); });
+  }
   for (int i = 0; i < o_.ttl_clients; ++i, ++id) threads_.emplace_back([this, id] { TtlClient(id); });
   for (int i = 0; i < o_.stream_producers; ++i, ++id) threads_.emplace_back([this, id] { StreamProducer(id); });
   for (int i = 0; i < o_.stream_consumers; ++i, ++id) threads_.emplace_back([this, id] { StreamConsumer(id); });
@@ -431,11 +434,13 @@ constexpr const char* kQueueKey = "queue";
 void ClassifyPop(const std::optional<resp::Value>& v, Conn& conn, Op& op) {
   op.outcome = Classify(v, conn, &op.error);
   if (op.outcome != Outcome::kOk || v->type == resp::Type::kNull) return;
-  if (v->type == resp::Type::kArray && v->elements.size() == 2) {
+  if (op.to.empty() && v->type == resp::Type::kArray && v->elements.size() == 2) {
     op.elems = {v->elements[1].AsString()};
+  } else if (!op.to.empty() && v->type == resp::Type::kBulkString) {
+    op.elems = {v->AsString()};
   } else {
     op.outcome = Outcome::kUnknown;
-    op.error = "BLPOP reply " + itest::Str(*v);
+    op.error = absl::StrCat(op.to.empty() ? "BLPOP" : "BLMOVE", " reply ", itest::Str(*v));
     conn.Drop();
   }
 }
@@ -464,10 +469,16 @@ void Workload::ProducerClient(int id) {
   }
 }
 
+std::string TakenKey(int consumer) { return absl::StrCat("taken:c", consumer); }
+
 // Either BLPOP with a 1 s timeout and wait for the reply, or BLPOP with none
 // and leave (close the connection) after 20-300 ms if still blocked: the pop
 // is then unknown, closed at complete_ns. A correct node kills the blocked
 // command in its child; one that kept it would pop an element nobody gets.
+// Some of the time BLMOVE to the consumer's own taken list instead (a queue
+// whose consumers keep what they work on), waiting or leaving the same way;
+// four elements in five an ok BLMOVE took are then removed from the taken
+// list with LREM, and now and then the consumer reads its taken list.
 void Workload::ConsumerClient(int id) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);
@@ -478,12 +489,18 @@ void Workload::ConsumerClient(int id) {
     }
     Client* cl = conn.Get();
     if (!cl) continue;
+    if (rng() % 8 == 0) {
+      ReadTaken(conn, id);
+      continue;
+    }
     Op op = NewOp(id, conn, OpKind::kPop, kQueueKey);
     const bool leave = static_cast<int>(rng() % 100) < o_.queue_leave_percent;
+    if (static_cast<int>(rng() % 100) < o_.queue_move_percent) op.to = TakenKey(id);
     const auto patience = std::chrono::milliseconds(20 + rng() % 281);
-    op.via = leave ? "leaves" : "waits";
+    const char* timeout = leave ? "0" : "1";
+    op.via = absl::StrCat(op.to.empty() ? "" : "blmove, ", leave ? "leaves" : "waits");
     op.invoke_ns = Now();
-    cl->Send(Cmd({"BLPOP", op.key, leave ? "0" : "1"}));
+    cl->Send(op.to.empty() ? Cmd({"BLPOP", op.key, timeout}) : Cmd({"BLMOVE", op.key, op.to, "LEFT", "RIGHT", timeout}));
     auto v = leave ? conn.Read(patience) : conn.Read();
     if (leave && !v) {
       conn.Drop();
@@ -493,9 +510,47 @@ void Workload::ConsumerClient(int id) {
       ClassifyPop(v, conn, op);
     }
     op.complete_ns = Now();
+    const bool remove = op.outcome == Outcome::kOk && !op.to.empty() && !op.elems.empty() && rng() % 5 != 0;
+    Op done = NewOp(id, conn, OpKind::kTakenRemove, op.to);
+    done.elems = op.elems;
     history_.Add(std::move(op));
+    if (remove) RemoveTaken(conn, std::move(done));
     std::this_thread::sleep_for(o_.think);
   }
+}
+
+void Workload::RemoveTaken(Conn& conn, Op op) {
+  Client* cl = conn.Get();
+  if (!cl) return;
+  op.node = conn.node();
+  op.invoke_ns = Now();
+  cl->Send(Cmd({"LREM", op.key, "1", op.elems[0]}));
+  auto v = conn.Read();
+  op.complete_ns = Now();
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome == Outcome::kOk && v->type == resp::Type::kInteger) {
+    op.result = v->integer;
+  } else if (op.outcome == Outcome::kOk) {
+    op.outcome = Outcome::kUnknown;
+    op.error = "LREM reply " + itest::Str(*v);
+  }
+  history_.Add(std::move(op));
+}
+
+void Workload::ReadTaken(Conn& conn, int id) {
+  Op op = NewOp(id, conn, OpKind::kTakenRead, TakenKey(id));
+  op.invoke_ns = Now();
+  conn.Get()->Send(Cmd({"LRANGE", op.key, "0", "-1"}));
+  auto v = conn.Read();
+  op.complete_ns = Now();
+  op.outcome = Classify(v, conn, &op.error);
+  if (op.outcome == Outcome::kOk && v->type == resp::Type::kArray) {
+    for (auto& e : v->elements) op.elems.push_back(e.AsString());
+  } else if (op.outcome == Outcome::kOk) {
+    op.outcome = Outcome::kUnknown;
+    op.error = "LRANGE reply " + itest::Str(*v);
+  }
+  history_.Add(std::move(op));
 }
 
 // ------------------------------------------------------------------------ ttl
@@ -540,6 +595,7 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
   final_lists_.clear();
   final_balances_.clear();
   final_queue_.clear();
+  final_taken_.clear();
   final_ttl_.clear();
   int n = 0;
   auto attempt = [&](const std::vector<std::string>& args) -> std::optional<resp::Value> {
@@ -576,6 +632,9 @@ bool Workload::ReadFinal(std::chrono::milliseconds timeout) {
     for (auto& e : v->elements) final_balances_.push_back(Int(e).value_or(kNil));
   }
   if (o_.queue_producers + o_.queue_consumers > 0 && !read_list(kQueueKey, &final_queue_)) return false;
+  for (int consumer : queue_consumer_ids_) {
+    if (!read_list(TakenKey(consumer), &final_taken_[TakenKey(consumer)])) return false;
+  }
   if (o_.stream_producers + o_.stream_consumers > 0 && !ReadFinalStream(attempt)) return false;
   return o_.ttl_clients == 0 || ReadFinalTtl(attempt);
 }
@@ -606,7 +665,7 @@ CheckResult Workload::Check(int64_t register_budget_ms) const {
     std::vector<int64_t> initial(o_.bank_accounts, o_.bank_initial);
     r.Merge(CheckBank(ops, accounts(), initial, final_balances_));
   }
-  if (o_.queue_producers + o_.queue_consumers > 0) r.Merge(CheckQueue(ops, final_queue_));
+  if (o_.queue_producers + o_.queue_consumers > 0) r.Merge(CheckQueue(ops, final_queue_, final_taken_));
   if (o_.ttl_clients > 0) r.Merge(CheckTtl(ops, final_ttl_));
   if (o_.stream_producers + o_.stream_consumers > 0) r.Merge(CheckStream(ops, final_stream_, kStreamCount));
   std::lock_guard l(surprises_mu_);

@@ -41,12 +41,15 @@ struct WorkloadOptions {
   int bank_clients = 3;
   int bank_accounts = 5;
   int64_t bank_initial = 100;
-  // Queue: producers RPUSH unique elements; consumers BLPOP with a 1 s timeout,
-  // or (queue_leave_percent of the time) BLPOP with none and close the
-  // connection 20-300 ms later if still blocked.
+  // Queue: producers RPUSH unique elements; consumers BLPOP (or BLMOVE to a
+  // list of their own) with a 1 s timeout, or (queue_leave_percent of the
+  // time) with none and close the connection 20-300 ms later if still blocked.
   int queue_producers = 1;
   int queue_consumers = 2;
   int queue_leave_percent = 50;
+  // Pops that are BLMOVEs to the consumer's own taken list (queue_leave_percent
+  // of them leave too); the rest are BLPOPs.
+  int queue_move_percent = 50;
   // Between pushes: slower than the consumers, so that they mostly wait
   // blocked (and those that leave, leave while blocked).
   std::chrono::milliseconds queue_push_pause = 60ms;
@@ -105,6 +108,8 @@ class Workload {
   Op TransferScript(Conn& conn, Op op);
   void ProducerClient(int id);
   void ConsumerClient(int id);
+  void RemoveTaken(Conn& conn, Op op);
+  void ReadTaken(Conn& conn, int id);
   void TtlClient(int id);
   bool ReadFinalTtl(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
   void StreamProducer(int id);
@@ -126,6 +131,8 @@ class Workload {
   std::vector<std::pair<std::string, std::vector<std::string>>> final_lists_;
   std::vector<int64_t> final_balances_;
   std::vector<std::string> final_queue_;
+  std::vector<int> queue_consumer_ids_;
+  std::map<std::string, std::vector<std::string>> final_taken_;  // each consumer's taken list
   std::map<std::string, int64_t> final_ttl_;
   StreamFinal final_stream_;
   mutable std::mutex surprises_mu_;
