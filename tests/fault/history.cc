@@ -35,6 +35,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kXread: return "xreadgroup";
     case OpKind::kXack: return "xack";
     case OpKind::kXreadPending: return "xreadgroup-pending";
+    case OpKind::kXclaim: return "xautoclaim";
   }
   return "?";
 }
@@ -92,6 +93,10 @@ std::string Describe(const Op& op) {
       }
       break;
     case OpKind::kXack: absl::StrAppend(&s, op.consumer, " ", ShortList(op.ids), " -> ", V(op.result)); break;
+    case OpKind::kXclaim:
+      absl::StrAppend(&s, op.consumer, " idle ", op.value, "ms -> ", ShortList(op.ids));
+      if (op.outcome == Outcome::kOk) absl::StrAppend(&s, ", ", op.result, " deleted");
+      break;
     case OpKind::kBalances: {
       std::vector<std::string> b;
       int64_t sum = 0;

@@ -46,6 +46,8 @@ enum class OpKind {
   kXack,      // XACK of ids (delivered to the same consumer); result: the count acknowledged
   kXreadPending,  // XREADGROUP of the consumer's own pending entries (ID 0, not the
                   // XPENDING command): ids returned
+  kXclaim,    // XAUTOCLAIM of entries idle for `value` ms or more: ids and elems the
+              // entries claimed; result: how many deleted IDs it reported
 };
 const char* OpKindName(OpKind k);
 
@@ -63,7 +65,7 @@ struct Op {
   std::string from, to;            // kTransfer; kPop by BLMOVE: to = its destination
   std::vector<int64_t> balances;   // kBalances (kNil for a missing account); kTransfer via watch: {from, to} read
   std::vector<std::string> ids;    // kXadd, kXread, kXack, kXreadPending: stream entry IDs
-  std::string consumer;            // kXread, kXack, kXreadPending: the group's consumer
+  std::string consumer;            // kXread, kXack, kXreadPending, kXclaim: the group's consumer
   int64_t invoke_ns = 0;
   int64_t complete_ns = 0;  // checkers treat unknown ops as never returning
   Outcome outcome = Outcome::kUnknown;

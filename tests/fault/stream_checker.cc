@@ -1,7 +1,8 @@
 // The stream checker (CheckStream in history.h): one stream, one consumer
-// group, producers that XADD unique payloads and consumers that read new
+// group, producers that XADD unique payloads, consumers that read new
 // entries, acknowledge most of them and now and then read their own pending
-// entries back.
+// entries back, and claimers that take over entries left idle and
+// acknowledge them.
 #include <algorithm>
 #include <set>
 
@@ -30,11 +31,20 @@ struct IdLess {
   bool operator()(const std::string& a, const std::string& b) const { return Parse(a) < Parse(b); }
 };
 
+// What named one entry: the XACKs (ok or unknown) and the ok claims.
+struct EntryOps {
+  std::vector<const Op*> acks;
+  std::vector<const Op*> claims;
+};
+
 struct StreamOps {
   std::map<std::string, const Op*> added;  // payload -> its XADD (any outcome)
   std::vector<const Op*> ok_reads;         // of new entries, with entries
   std::map<std::string, std::vector<const Op*>> unknown_reads;  // consumer -> its unknown reads of new entries
-  std::map<std::string, std::vector<const Op*>> by_consumer;  // reads, acks, pending reads in invocation order
+  std::map<std::string, std::vector<const Op*>> by_consumer;  // reads, acks, pending reads, claims in invocation order
+  std::map<std::string, EntryOps> by_entry;                   // entry ID -> what named it
+  std::vector<const Op*> ok_claims;
+  std::vector<const Op*> unknown_claims;
 };
 
 StreamOps Index(const std::vector<Op>& ops) {
@@ -47,8 +57,22 @@ StreamOps Index(const std::vector<Op>& ops) {
       case OpKind::kXread:
         if (op.outcome == Outcome::kOk && !op.ids.empty()) s.ok_reads.push_back(&op);
         if (op.outcome == Outcome::kUnknown) s.unknown_reads[op.consumer].push_back(&op);
-        [[fallthrough]];
+        s.by_consumer[op.consumer].push_back(&op);
+        break;
       case OpKind::kXack:
+        if (op.outcome != Outcome::kFail) {
+          for (const std::string& id : op.ids) s.by_entry[id].acks.push_back(&op);
+        }
+        s.by_consumer[op.consumer].push_back(&op);
+        break;
+      case OpKind::kXclaim:
+        if (op.outcome == Outcome::kOk) {
+          s.ok_claims.push_back(&op);
+          for (const std::string& id : op.ids) s.by_entry[id].claims.push_back(&op);
+        }
+        if (op.outcome == Outcome::kUnknown) s.unknown_claims.push_back(&op);
+        s.by_consumer[op.consumer].push_back(&op);
+        break;
       case OpKind::kXreadPending:
         s.by_consumer[op.consumer].push_back(&op);
         break;
@@ -57,6 +81,42 @@ StreamOps Index(const std::vector<Op>& ops) {
     }
   }
   return s;
+}
+
+const EntryOps& OpsOf(const StreamOps& s, const std::string& id) {
+  static const EntryOps kNone;
+  auto it = s.by_entry.find(id);
+  return it == s.by_entry.end() ? kNone : it->second;
+}
+
+// An ok XACK naming `id` completed before `t`: from then on it is not pending
+// (whether that XACK or an earlier one removed it).
+bool AckedBefore(const StreamOps& s, const std::string& id, int64_t t) {
+  const auto& acks = OpsOf(s, id).acks;
+  return std::any_of(acks.begin(), acks.end(),
+                     [&](const Op* a) { return a->outcome == Outcome::kOk && a->complete_ns < t; });
+}
+
+// Some consumer other than `consumer` may have acknowledged `id` (ok or
+// unknown XACK) by `t`.
+bool OthersMayHaveAcked(const StreamOps& s, const std::string& id, const std::string& consumer, int64_t t) {
+  const auto& acks = OpsOf(s, id).acks;
+  return std::any_of(acks.begin(), acks.end(), [&](const Op* a) { return a->consumer != consumer && a->invoke_ns <= t; });
+}
+
+// An ok claim by someone other than `consumer` of `id` that began by `t`
+// (began: it may have taken effect; completed: it did).
+bool ClaimedAwayBy(const StreamOps& s, const std::string& id, const std::string& consumer, int64_t t, bool completed) {
+  const auto& claims = OpsOf(s, id).claims;
+  return std::any_of(claims.begin(), claims.end(), [&](const Op* c) {
+    return c->consumer != consumer && (completed ? c->complete_ns < t : c->invoke_ns <= t);
+  });
+}
+
+// Unknown claims begun by `t` by others than `consumer`.
+int64_t UnknownClaimsBy(const StreamOps& s, const std::string& consumer, int64_t t) {
+  return std::count_if(s.unknown_claims.begin(), s.unknown_claims.end(),
+                       [&](const Op* c) { return c->consumer != consumer && c->invoke_ns <= t; });
 }
 
 std::string Ids(const std::set<std::string, IdLess>& ids) {
@@ -151,6 +211,14 @@ std::map<std::string, const Op*, IdLess> CheckDeliveries(const StreamOps& s, con
   return delivered;
 }
 
+// `consumer` took `id` by a claim: an ok claim naming it, or an unknown claim.
+bool MayHaveClaimed(const StreamOps& s, const std::string& consumer, const std::string& id) {
+  const auto& claims = OpsOf(s, id).claims;
+  return std::any_of(claims.begin(), claims.end(), [&](const Op* c) { return c->consumer == consumer; }) ||
+         std::any_of(s.unknown_claims.begin(), s.unknown_claims.end(),
+                     [&](const Op* c) { return c->consumer == consumer; });
+}
+
 // (c) The group's last-delivered ID covers every ok delivery. What it covers
 // beyond them was taken by unknown reads: the consumers acknowledge only
 // what ok reads gave them, so each such entry must still be pending, for a
@@ -169,11 +237,12 @@ void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map
     if (IdLess()(f.last_delivered, id) || delivered.contains(id)) continue;
     auto p = f.pending.find(id);
     auto add = s.added.find(payload);
+    const EntryOps& named = OpsOf(s, id);
     if (p == f.pending.end()) {
+      if (!named.acks.empty()) continue;  // claimed, then acknowledged by its claimer
       r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", id, " is covered by the group's last-delivered ID ",
-                           f.last_delivered, ", no ok read delivered it (so nobody acknowledged it), yet it is not "
-                           "pending"));
-    } else if (add != s.added.end()) {
+                           f.last_delivered, ", no ok read delivered it and no XACK named it, yet it is not pending"));
+    } else if (add != s.added.end() && !MayHaveClaimed(s, p->second, id)) {
       taken[p->second].push_back(add->second->invoke_ns);
     }
   }
@@ -203,84 +272,147 @@ void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map
   }
 }
 
-// A read of `consumer`'s own pending entries, against its earlier ops: what
-// they left pending (`must`), what was acknowledged (ok or unknown) so far.
-void CheckPendingRead(const Op& op, const std::string& consumer, const std::set<std::string, IdLess>& must,
-                      const std::set<std::string>& acked_ok, const std::set<std::string>& acked_any,
-                      const std::map<std::string, const Op*, IdLess>& delivered, int64_t unknown_reads,
+// A read of `consumer`'s own pending entries, against its earlier ops (`must`:
+// what its ok reads and claims gave it and it did not acknowledge since) and
+// everyone's XACKs and claims.
+void CheckPendingRead(const StreamOps& s, const Op& op, const std::set<std::string, IdLess>& must,
+                      const std::map<std::string, const Op*, IdLess>& delivered, int64_t unknown_takes,
                       int count_per_read, CheckResult* r) {
+  const std::string& consumer = op.consumer;
   std::set<std::string, IdLess> seen(op.ids.begin(), op.ids.end()), missing, wrong;
-  int64_t taken_unseen = 0;  // entries no ok read delivered: an unknown read's
+  int64_t taken_unseen = 0;  // entries neither an ok read nor an ok claim gave it: an unknown one's
+  int64_t claimed_unseen = 0;  // entries it lacks that only an unknown claim can have taken
   for (const std::string& id : must) {
-    if (!seen.contains(id)) missing.insert(id);
+    if (seen.contains(id) || OthersMayHaveAcked(s, id, consumer, op.complete_ns) ||
+        ClaimedAwayBy(s, id, consumer, op.complete_ns, false)) {
+      continue;
+    }
+    ++claimed_unseen;
+    missing.insert(id);
   }
+  if (claimed_unseen <= UnknownClaimsBy(s, consumer, op.complete_ns) * count_per_read) missing.clear();
   for (const std::string& id : seen) {
     auto d = delivered.find(id);
-    if (d == delivered.end()) {
-      ++taken_unseen;
-    } else if (acked_ok.contains(id) || d->second->consumer != consumer ||
-               (!must.contains(id) && !acked_any.contains(id))) {
+    const bool mine = must.contains(id) || MayHaveClaimed(s, consumer, id);
+    if (AckedBefore(s, id, op.invoke_ns) || ClaimedAwayBy(s, id, consumer, op.invoke_ns, true) ||
+        (d != delivered.end() && !mine && d->second->consumer != consumer)) {
       wrong.insert(id);
+    } else if (d == delivered.end() && !mine) {
+      ++taken_unseen;
     }
   }
   if (!missing.empty()) {
     r->Fail(absl::StrCat("stream: LOST PENDING ENTRIES: ", consumer, "'s pending entries lack ", Ids(missing),
-                         ", delivered to it and never acknowledged:\n    ", Describe(op)));
+                         ", given to it and never acknowledged or claimed:\n    ", Describe(op)));
   }
   if (!wrong.empty()) {
     r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(wrong),
-                         ", acknowledged before or delivered to another consumer:\n    ", Describe(op)));
+                         ", acknowledged before, claimed away before, or delivered to another consumer:\n    ",
+                         Describe(op)));
   }
-  if (taken_unseen > unknown_reads * count_per_read) {
+  if (taken_unseen > unknown_takes * count_per_read) {
     r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", taken_unseen,
-                         " that no ok read delivered, more than its ", unknown_reads,
-                         " unknown reads so far can have taken:\n    ", Describe(op)));
+                         " that no ok read or claim gave it, more than its ", unknown_takes,
+                         " unknown reads and claims so far can have taken:\n    ", Describe(op)));
+  }
+}
+
+// An ok XACK counts every ID it names that is still pending: all of them,
+// but those another consumer may have acknowledged first.
+void CheckAckCount(const StreamOps& s, const Op& ack, CheckResult* r) {
+  const int64_t named = static_cast<int64_t>(ack.ids.size());
+  const int64_t others = std::count_if(ack.ids.begin(), ack.ids.end(), [&](const std::string& id) {
+    return OthersMayHaveAcked(s, id, ack.consumer, ack.complete_ns);
+  });
+  if (ack.result > named || ack.result < named - others) {
+    r->Fail(absl::StrCat("stream: an XACK of entries given to ", ack.consumer, " and not acknowledged by it before "
+                         "counted ", ack.result, " of them (", others, " others may have acknowledged first):\n    ",
+                         Describe(ack)));
   }
 }
 
 // (d) Acknowledgements and pending entries, per consumer in its own order.
-// An entry is delivered to one consumer only, and only that consumer
-// acknowledges it: the acknowledged sets serve every consumer.
 void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
                   int count_per_read, CheckResult* r) {
-  std::set<std::string> acked_ok, acked_any;
   for (const auto& [consumer, ops] : s.by_consumer) {
-    std::set<std::string, IdLess> must;  // delivered by its ok reads, not acknowledged since
-    int64_t unknown_reads = 0;
+    std::set<std::string, IdLess> must;  // given by its ok reads and claims, not acknowledged since
+    int64_t unknown_takes = 0;
     for (const Op* op : ops) {
-      if (op->kind == OpKind::kXread) {
-        if (op->outcome == Outcome::kUnknown) ++unknown_reads;
+      if (op->kind == OpKind::kXread || op->kind == OpKind::kXclaim) {
+        if (op->outcome == Outcome::kUnknown) ++unknown_takes;
         if (op->outcome == Outcome::kOk) must.insert(op->ids.begin(), op->ids.end());
       } else if (op->kind == OpKind::kXack && op->outcome != Outcome::kFail) {
-        for (const std::string& id : op->ids) {
-          must.erase(id);
-          acked_any.insert(id);
-          if (op->outcome == Outcome::kOk) acked_ok.insert(id);
-        }
-        if (op->outcome == Outcome::kOk && op->result != static_cast<int64_t>(op->ids.size())) {
-          r->Fail(absl::StrCat("stream: an XACK of entries delivered to ", consumer,
-                               " and not acknowledged before found only ", op->result, " of them pending:\n    ",
-                               Describe(*op)));
-        }
+        for (const std::string& id : op->ids) must.erase(id);
+        if (op->outcome == Outcome::kOk) CheckAckCount(s, *op, r);
       } else if (op->kind == OpKind::kXreadPending && op->outcome == Outcome::kOk) {
-        CheckPendingRead(*op, consumer, must, acked_ok, acked_any, delivered, unknown_reads, count_per_read, r);
+        CheckPendingRead(s, *op, must, delivered, unknown_takes, count_per_read, r);
       }
     }
   }
-  for (const auto& [id, read] : delivered) {
+  // At the end: what an ok read or claim gave and no XACK named is pending,
+  // and whatever of it is pending is so for the consumer it went to or one
+  // that can have claimed it since.
+  std::map<std::string, const Op*, IdLess> given = delivered;
+  for (const Op* claim : s.ok_claims) {
+    for (const std::string& id : claim->ids) given[id] = claim;  // a later claim is the newer owner
+  }
+  for (const auto& [id, op] : given) {
     auto p = f.pending.find(id);
-    if (acked_ok.contains(id) && p != f.pending.end()) {
-      r->Fail(absl::StrCat("stream: ", id, " is still pending at the end although its XACK was acknowledged"));
-    } else if (!acked_any.contains(id) && (p == f.pending.end() || p->second != read->consumer)) {
-      r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", id, " was delivered to ", read->consumer,
+    if (AckedBefore(s, id, kInf) && p != f.pending.end()) {
+      r->Fail(absl::StrCat("stream: ", id, " is still pending at the end although an XACK of it was acknowledged"));
+    } else if ((p == f.pending.end() && OpsOf(s, id).acks.empty()) ||
+               (p != f.pending.end() && p->second != op->consumer && !MayHaveClaimed(s, p->second, id))) {
+      r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", id, " was given to ", op->consumer,
                            ", never acknowledged, and at the end is ",
                            p == f.pending.end() ? std::string("not pending") : "pending for " + p->second, ":\n    ",
-                           Describe(*read)));
+                           Describe(*op)));
     }
   }
   for (const auto& [id, consumer] : f.pending) {
     if (IdLess()(f.last_delivered, id)) {
       r->Fail(absl::StrCat("stream: ", id, " is pending beyond the group's last-delivered ID ", f.last_delivered));
+    }
+  }
+}
+
+// (e) Claims: of entries the group had delivered, idle for the claim's
+// minimum since their last delivery or claim, not acknowledged before, none
+// reported deleted (nothing is deleted here).
+void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::string, std::string>& by_id,
+                 const std::map<std::string, const Op*, IdLess>& delivered, CheckResult* r) {
+  for (const Op* claim : s.ok_claims) {
+    if (claim->result != 0) {
+      r->Fail(absl::StrCat("stream: a claim reported ", claim->result, " deleted entries:\n    ", Describe(*claim)));
+    }
+    for (size_t i = 0; i < claim->ids.size(); ++i) {
+      const std::string& id = claim->ids[i];
+      auto e = by_id.find(id);
+      if (e == by_id.end() || i >= claim->elems.size() || e->second != claim->elems[i]) {
+        r->Fail(absl::StrCat("stream: a claim returned ", id, ", which the final stream does not hold so:\n    ",
+                             Describe(*claim)));
+      }
+      if (IdLess()(f.last_delivered, id)) {
+        r->Fail(absl::StrCat("stream: a claim returned ", id, ", which the group never delivered:\n    ",
+                             Describe(*claim)));
+      }
+      if (AckedBefore(s, id, claim->invoke_ns)) {
+        r->Fail(absl::StrCat("stream: a claim returned ", id, ", acknowledged before it began:\n    ",
+                             Describe(*claim)));
+      }
+      // Its last delivery or claim before this one: idle too short?
+      std::vector<const Op*> givers;
+      if (auto d = delivered.find(id); d != delivered.end()) givers.push_back(d->second);
+      for (const Op* other : OpsOf(s, id).claims) {
+        if (other != claim) givers.push_back(other);
+      }
+      for (const Op* g : givers) {
+        const bool g_first = claim->complete_ns - g->invoke_ns >= claim->value * 1000000;
+        const bool claim_first = g->kind == OpKind::kXclaim && g->complete_ns - claim->invoke_ns >= g->value * 1000000;
+        if (!g_first && !claim_first) {
+          r->Fail(absl::StrCat("stream: a claim of entries idle for ", claim->value, " ms returned ", id,
+                               ", given out less than that before:\n    ", Describe(*g), "\n    ", Describe(*claim)));
+        }
+      }
     }
   }
 }
@@ -310,6 +442,7 @@ CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_sta
   const auto delivered = CheckDeliveries(s, by_id, &r);
   CheckLastDelivered(s, final_state, delivered, count_per_read, grace_ns, &r);
   CheckPending(s, final_state, delivered, count_per_read, &r);
+  CheckClaims(s, final_state, by_id, delivered, &r);
   return r;
 }
 

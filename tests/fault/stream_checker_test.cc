@@ -63,6 +63,8 @@ Op Pending(const std::string& consumer, std::vector<std::string> ids, int64_t t0
   return Own(OpKind::kXreadPending, consumer, std::move(ids), t0, t1);
 }
 
+constexpr int64_t S = 1000000000;  // ns in a second
+
 std::vector<Op> Numbered(std::vector<Op> ops) {
   for (size_t i = 0; i < ops.size(); ++i) ops[i].id = static_cast<int64_t>(i);
   return ops;
@@ -163,7 +165,6 @@ TEST(StreamChecker, RejectsAGroupThatWentBack) {
 // reads: pending for a consumer whose unknown reads can have taken them (two
 // each, added before the read's close plus the grace).
 TEST(StreamChecker, EntriesTakenByUnknownReadsAreAccountedPerConsumer) {
-  constexpr int64_t S = 1000000000;
   auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Add("c", "3-0", 40, 50),
                        Read("c2", {}, 5, 1 * S, Outcome::kUnknown)});
   const StreamFinal two{.entries = {{"1-0", "a"}, {"2-0", "b"}, {"3-0", "c"}}, .last_delivered = "2-0",
@@ -218,7 +219,7 @@ TEST(StreamChecker, RejectsLostOrWrongPendingEntries) {
   // An XACK that found fewer of its entries pending than it named.
   auto short_ack = Valid();
   short_ack[4].result = 1;
-  EXPECT_TRUE(Mentions(CheckStream(short_ack, ValidFinal(), 2), "found only 1 of them pending"));
+  EXPECT_TRUE(Mentions(CheckStream(short_ack, ValidFinal(), 2), "counted 1 of them"));
   // A read of c2's pending entries that lacks 3-0, and one of c1's that holds
   // 1-0 after its acknowledgement.
   auto reads = Valid();
@@ -227,6 +228,80 @@ TEST(StreamChecker, RejectsLostOrWrongPendingEntries) {
   auto r = CheckStream(reads, ValidFinal(), 2);
   EXPECT_TRUE(Mentions(r, "LOST PENDING ENTRIES: c2")) << r.Summary();
   EXPECT_TRUE(Mentions(r, "c1's pending entries hold 1-0")) << r.Summary();
+}
+
+// XAUTOCLAIM by `consumer` of entries idle for idle_ms, returning `entries`.
+Op Claim(const std::string& consumer, std::vector<std::pair<std::string, std::string>> entries, int64_t idle_ms,
+         int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
+  Op op = Read(consumer, std::move(entries), t0, t1, o);
+  op.kind = OpKind::kXclaim;
+  op.value = idle_ms;
+  op.result = 0;
+  return op;
+}
+
+// c1 reads a and keeps it pending; two seconds later the claimer r takes it
+// over and acknowledges it; c1's next read of its pending entries lacks it.
+std::vector<Op> Claimed() {
+  return Numbered({Add("a", "1-0", 0, 10), Read("c1", {{"1-0", "a"}}, 1 * S, 1 * S + 10),
+                   Claim("r", {{"1-0", "a"}}, 2000, 4 * S, 4 * S + 10), Ack("r", {"1-0"}, 1, 4 * S + 20, 4 * S + 30),
+                   Pending("c1", {}, 5 * S, 5 * S + 10)});
+}
+const StreamFinal kClaimedFinal{.entries = {{"1-0", "a"}}, .last_delivered = "1-0", .pending = {}};
+
+TEST(StreamChecker, ClaimsTakeOverIdleEntries) {
+  auto r = CheckStream(Claimed(), kClaimedFinal, 2);
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // c1 acknowledged it meanwhile too: either XACK may count it.
+  auto both = Claimed();
+  both.push_back(Ack("c1", {"1-0"}, 0, 4 * S + 5, 4 * S + 40));
+  EXPECT_TRUE(CheckStream(Numbered(both), kClaimedFinal, 2).valid) << CheckStream(Numbered(both), kClaimedFinal, 2).Summary();
+  // The claimer's XACK was unknown: it is pending for the claimer, or gone.
+  auto unknown_ack = Claimed();
+  unknown_ack[3] = Ack("r", {"1-0"}, 0, 4 * S + 20, 4 * S + 30, Outcome::kUnknown);
+  StreamFinal with_r = kClaimedFinal;
+  with_r.pending = {{"1-0", "r"}};
+  EXPECT_TRUE(CheckStream(unknown_ack, with_r, 2).valid) << CheckStream(unknown_ack, with_r, 2).Summary();
+  EXPECT_TRUE(CheckStream(unknown_ack, kClaimedFinal, 2).valid);
+  StreamFinal with_c1 = kClaimedFinal;  // but not pending for c1 again
+  with_c1.pending = {{"1-0", "c1"}};
+  EXPECT_TRUE(Mentions(CheckStream(unknown_ack, with_c1, 2), "pending for c1"));
+  // An unknown claim may have taken it: c1's pending read may lack it, and at
+  // the end it may be pending for the claimer.
+  auto unknown_claim = Claimed();
+  unknown_claim[2] = Claim("r", {}, 2000, 4 * S, 4 * S + 10, Outcome::kUnknown);
+  unknown_claim.erase(unknown_claim.begin() + 3);
+  EXPECT_TRUE(CheckStream(unknown_claim, with_r, 2).valid) << CheckStream(unknown_claim, with_r, 2).Summary();
+}
+
+TEST(StreamChecker, RejectsWrongClaims) {
+  auto early = Claimed();  // idle 1 s, not 2
+  early[2].invoke_ns = 2 * S;
+  early[2].complete_ns = 2 * S + 10;
+  EXPECT_TRUE(Mentions(CheckStream(early, kClaimedFinal, 2), "given out less than that before"));
+  auto acked = Claimed();  // c1 acknowledged it before the claim began
+  acked.push_back(Ack("c1", {"1-0"}, 1, 2 * S, 2 * S + 10));
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(acked), kClaimedFinal, 2), "acknowledged before it began"));
+  auto deleted = Claimed();
+  deleted[2].result = 1;
+  EXPECT_TRUE(Mentions(CheckStream(deleted, kClaimedFinal, 2), "deleted entries"));
+  auto beyond = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Read("c1", {{"1-0", "a"}}, 1 * S, 1 * S + 10),
+                          Claim("r", {{"2-0", "b"}}, 2000, 4 * S, 4 * S + 10)});
+  StreamFinal f{.entries = {{"1-0", "a"}, {"2-0", "b"}}, .last_delivered = "1-0", .pending = {{"1-0", "c1"}, {"2-0", "r"}}};
+  EXPECT_TRUE(Mentions(CheckStream(beyond, f, 2), "which the group never delivered"));
+  // c1's pending entries: still holding it after the claim completed, or
+  // lacking it before any claim began.
+  auto stale = Claimed();
+  stale[4].ids = {"1-0"};
+  EXPECT_TRUE(Mentions(CheckStream(stale, kClaimedFinal, 2), "claimed away before"));
+  auto lacking = Claimed();
+  lacking[4].invoke_ns = 3 * S;
+  lacking[4].complete_ns = 3 * S + 10;
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(lacking), kClaimedFinal, 2), "LOST PENDING ENTRIES: c1"));
+  // The claimer's XACK counted nothing, with nobody else acknowledging it.
+  auto short_ack = Claimed();
+  short_ack[3].result = 0;
+  EXPECT_TRUE(Mentions(CheckStream(short_ack, kClaimedFinal, 2), "counted 0 of them"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The stream workload: producers XADD unique payloads to one stream, the
 // consumers of one group read new entries (blocking), acknowledge most of
-// them and now and then read their own pending entries back. Consumer groups
+// them and now and then read their own pending entries back, and claimers
+// take over entries left pending too long and acknowledge them. Consumer groups
 // live outside what DEBUG DIGEST covers, so the members' children are also
 // compared group by group at the end (MembersDisagree).
 #include <set>
@@ -73,8 +74,9 @@ void Workload::StreamProducer(int id) {
 // Reads new entries (kStreamCount at most), blocking 1 s or, to leave while
 // blocked, with no timeout; then XACKs them, unless it keeps them pending.
 // One time in five it reads its own pending entries instead, and then XACKs
-// those it kept (its pending list would grow all run). It acknowledges only
-// entries ok reads gave it: what an unknown read took stays pending.
+// those it kept that it still holds (its pending list would grow all run;
+
+
 void Workload::StreamConsumer(int id) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);
@@ -101,8 +103,9 @@ void Workload::StreamConsumer(int id) {
       std::vector<std::string> seen_kept;
       if (op.outcome == Outcome::kOk) {
         for (const std::string& e : op.ids) {
-          if (kept.erase(e) > 0) seen_kept.push_back(e);
+          if (kept.contains(e)) seen_kept.push_back(e);
         }
+        kept.clear();  // those it no longer holds were claimed away
       }
       history_.Add(std::move(op));
       if (!seen_kept.empty()) AckEntries(conn, consumer, seen_kept, id);
@@ -136,6 +139,42 @@ void Workload::StreamConsumer(int id) {
       else kept.insert(got.begin(), got.end());
     }
     std::this_thread::sleep_for(o_.think);
+  }
+}
+
+// Takes over entries pending for stream_claim_idle or more (those consumers
+// keep a while, and those their unknown reads took, which no consumer
+// acknowledges), kStreamCount at a time, and acknowledges what it got.
+void Workload::StreamClaimer(int id) {
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  const std::string consumer = absl::StrCat("r", id);
+  while (!stop_) {
+    std::this_thread::sleep_for(250ms);
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    Op op = NewOp(id, conn, OpKind::kXclaim, kStream);
+    op.consumer = consumer;
+    op.value = o_.stream_claim_idle.count();
+    op.invoke_ns = Now();
+    cl->Send(Cmd({"XAUTOCLAIM", kStream, kGroup, consumer, absl::StrCat(op.value), "0-0", "COUNT",
+                  absl::StrCat(kStreamCount)}));
+    auto v = conn.Read();
+    op.complete_ns = Now();
+    op.outcome = Classify(v, conn, &op.error);
+    if (op.outcome == Outcome::kOk) {
+      // [next cursor, entries, IDs of deleted entries it dropped]
+      if (v->type == resp::Type::kArray && v->elements.size() == 3 && ParseEntries(v->elements[1], op) &&
+          v->elements[2].type == resp::Type::kArray) {
+        op.result = static_cast<int64_t>(v->elements[2].elements.size());
+      } else {
+        Surprise("XAUTOCLAIM answered " + itest::Str(*v));
+        op.outcome = Outcome::kUnknown;
+        conn.Drop();
+      }
+    }
+    const std::vector<std::string> got = op.outcome == Outcome::kOk ? op.ids : std::vector<std::string>{};
+    history_.Add(std::move(op));
+    if (!got.empty()) AckEntries(conn, consumer, got, id);
   }
 }
 

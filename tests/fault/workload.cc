@@ -85,6 +85,7 @@ void Workload::Start() {
   for (int i = 0; i < o_.ttl_clients; ++i, ++id) threads_.emplace_back([this, id] { TtlClient(id); });
   for (int i = 0; i < o_.stream_producers; ++i, ++id) threads_.emplace_back([this, id] { StreamProducer(id); });
   for (int i = 0; i < o_.stream_consumers; ++i, ++id) threads_.emplace_back([this, id] { StreamConsumer(id); });
+  for (int i = 0; i < o_.stream_claimers; ++i, ++id) threads_.emplace_back([this, id] { StreamClaimer(id); });
 }
 
 void Workload::Stop() {

@@ -66,6 +66,10 @@ struct WorkloadOptions {
   int stream_producers = 1;
   int stream_consumers = 2;
   int stream_leave_percent = 30;
+  // Claimers take over entries pending for stream_claim_idle or more
+  // (XAUTOCLAIM, kStreamCount at a time) and acknowledge them.
+  int stream_claimers = 1;
+  std::chrono::milliseconds stream_claim_idle = 2s;
   std::chrono::milliseconds stream_add_pause = 40ms;
   std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
   std::chrono::milliseconds think = 3ms;      // pause between a client's ops
@@ -114,6 +118,7 @@ class Workload {
   bool ReadFinalTtl(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
   void StreamProducer(int id);
   void StreamConsumer(int id);
+  void StreamClaimer(int id);
   void AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id);
   bool ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
   std::string StreamState(int member);
