@@ -292,6 +292,7 @@ TEST(StreamChecker, RejectsWrongClaims) {
   // c1's pending entries: still holding it after the claim completed, or
   // lacking it before any claim began.
   auto stale = Claimed();
+  stale[3] = Ack("r", {"1-0"}, 0, 4 * S + 20, 4 * S + 30, Outcome::kUnknown);
   stale[4].ids = {"1-0"};
   EXPECT_TRUE(Mentions(CheckStream(stale, kClaimedFinal, 2), "claimed away before"));
   auto lacking = Claimed();
