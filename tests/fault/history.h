@@ -171,14 +171,20 @@ struct StreamFinal {
 // before they began, only newer entries. (c) The group's last-delivered ID
 // covers every ok delivery; an entry it covers that no ok read delivered was
 // taken by an unknown read, so (consumers acknowledge only what ok reads gave
-// them) it is still pending, for a consumer whose unknown reads can have taken
-// it: at most `count_per_read` each, added no later than the read's close plus
-// `grace_ns`. (d) An entry delivered by an ok read stays pending for its
-// consumer until an ok XACK, which must count every ID it names; each read of
-// a consumer's own pending entries holds what its earlier ok reads delivered
-// and no XACK named, nothing an earlier ok XACK acknowledged or another
-// consumer got, and no more entries no ok read delivered than its earlier
-// unknown reads can have taken. Malformed IDs are anomalies too.
+// them, claimers what their ok claims gave them) it is still pending, for a
+// consumer whose unknown reads can have taken it (at most `count_per_read`
+// each, added no later than the read's close plus `grace_ns`) or a claimer,
+// or a claimer acknowledged it. (d) What an ok read or claim gave stays
+// pending, for its consumer or one that can have claimed it since, until an
+// XACK: an ok one counts every ID it names but those another consumer may have
+// acknowledged first. Each read of a consumer's own pending entries holds what
+// its earlier ok reads delivered and no XACK or claim can have taken, nothing
+// an ok XACK acknowledged or an ok claim took away before it began, nothing
+// another consumer got, and no more entries no ok read delivered than its
+// earlier unknown reads can have taken. (e) An ok claim (XAUTOCLAIM) returns
+// entries the group delivered, idle for its minimum since their last delivery
+// or claim, not acknowledged before it began, and reports none deleted.
+// Malformed IDs are anomalies too.
 CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read,
                         int64_t grace_ns = kUnknownPopGraceNs);
 
