@@ -182,8 +182,8 @@ struct StreamFinal {
 // an ok XACK acknowledged or an ok claim took away before it began, nothing
 // another consumer got, and no more entries no ok read delivered than its
 // earlier unknown reads can have taken. (e) An ok claim (XAUTOCLAIM) returns
-// entries the group delivered, idle for its minimum since their last delivery
-// or claim, not acknowledged before it began, and reports none deleted.
+// entries the group delivered, idle for its minimum since their last delivery,
+// read as a pending entry or claim, not acknowledged before it began, and reports none deleted.
 // Malformed IDs are anomalies too.
 CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read,
                         int64_t grace_ns = kUnknownPopGraceNs);

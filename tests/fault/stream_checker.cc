@@ -31,10 +31,12 @@ struct IdLess {
   bool operator()(const std::string& a, const std::string& b) const { return Parse(a) < Parse(b); }
 };
 
-// What named one entry: the XACKs (ok or unknown) and the ok claims.
+// What named one entry: the XACKs (ok or unknown), the ok claims and the ok
+// reads of pending entries that returned it (each resets its idle time).
 struct EntryOps {
   std::vector<const Op*> acks;
   std::vector<const Op*> claims;
+  std::vector<const Op*> shown;
 };
 
 struct StreamOps {
@@ -74,6 +76,9 @@ StreamOps Index(const std::vector<Op>& ops) {
         s.by_consumer[op.consumer].push_back(&op);
         break;
       case OpKind::kXreadPending:
+        if (op.outcome == Outcome::kOk) {
+          for (const std::string& id : op.ids) s.by_entry[id].shown.push_back(&op);
+        }
         s.by_consumer[op.consumer].push_back(&op);
         break;
       default:
@@ -376,8 +381,8 @@ void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::
 }
 
 // (e) Claims: of entries the group had delivered, idle for the claim's
-// minimum since their last delivery or claim, not acknowledged before, none
-// reported deleted (nothing is deleted here).
+// minimum since their last delivery, read as pending or claim, not
+// acknowledged before, none reported deleted (nothing is deleted here).
 void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::string, std::string>& by_id,
                  const std::map<std::string, const Op*, IdLess>& delivered, CheckResult* r) {
   for (const Op* claim : s.ok_claims) {
@@ -399,8 +404,9 @@ void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::s
         r->Fail(absl::StrCat("stream: a claim returned ", id, ", acknowledged before it began:\n    ",
                              Describe(*claim)));
       }
-      // Its last delivery or claim before this one: idle too short?
-      std::vector<const Op*> givers;
+      // Its deliveries, reads as a pending entry and other claims: each
+      // resets its idle time (a claim may also come after this one).
+      std::vector<const Op*> givers = OpsOf(s, id).shown;
       if (auto d = delivered.find(id); d != delivered.end()) givers.push_back(d->second);
       for (const Op* other : OpsOf(s, id).claims) {
         if (other != claim) givers.push_back(other);

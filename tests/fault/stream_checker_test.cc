@@ -279,6 +279,9 @@ TEST(StreamChecker, RejectsWrongClaims) {
   early[2].invoke_ns = 2 * S;
   early[2].complete_ns = 2 * S + 10;
   EXPECT_TRUE(Mentions(CheckStream(early, kClaimedFinal, 2), "given out less than that before"));
+  auto reread = Claimed();  // c1 read it as pending 1 s before the claim
+  reread.push_back(Pending("c1", {"1-0"}, 3 * S, 3 * S + 10));
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(reread), kClaimedFinal, 2), "given out less than that before"));
   auto acked = Claimed();  // c1 acknowledged it before the claim began
   acked.push_back(Ack("c1", {"1-0"}, 1, 2 * S, 2 * S + 10));
   EXPECT_TRUE(Mentions(CheckStream(Numbered(acked), kClaimedFinal, 2), "acknowledged before it began"));

@@ -149,7 +149,7 @@ void Workload::StreamClaimer(int id) {
   Conn conn(c_, id % c_.size(), o_.op_timeout);
   const std::string consumer = absl::StrCat("r", id);
   while (!stop_) {
-    std::this_thread::sleep_for(250ms);
+    std::this_thread::sleep_for(150ms);
     Client* cl = conn.Get();
     if (!cl) continue;
     Op op = NewOp(id, conn, OpKind::kXclaim, kStream);

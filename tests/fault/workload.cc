@@ -512,20 +512,18 @@ void Workload::ConsumerClient(int id) {
     }
     op.complete_ns = Now();
     const bool remove = op.outcome == Outcome::kOk && !op.to.empty() && !op.elems.empty() && rng() % 5 != 0;
-    Op done = NewOp(id, conn, OpKind::kTakenRemove, op.to);
-    done.elems = op.elems;
+    const std::string taken = remove ? op.elems[0] : "";
     history_.Add(std::move(op));
-    if (remove) RemoveTaken(conn, std::move(done));
+    if (remove) RemoveTaken(conn, id, taken);
     std::this_thread::sleep_for(o_.think);
   }
 }
 
-void Workload::RemoveTaken(Conn& conn, Op op) {
-  Client* cl = conn.Get();
-  if (!cl) return;
-  op.node = conn.node();
+void Workload::RemoveTaken(Conn& conn, int id, const std::string& elem) {
+  Op op = NewOp(id, conn, OpKind::kTakenRemove, TakenKey(id));
+  op.elems = {elem};
   op.invoke_ns = Now();
-  cl->Send(Cmd({"LREM", op.key, "1", op.elems[0]}));
+  conn.Get()->Send(Cmd({"LREM", op.key, "1", elem}));
   auto v = conn.Read();
   op.complete_ns = Now();
   op.outcome = Classify(v, conn, &op.error);

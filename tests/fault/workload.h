@@ -67,9 +67,10 @@ struct WorkloadOptions {
   int stream_consumers = 2;
   int stream_leave_percent = 30;
   // Claimers take over entries pending for stream_claim_idle or more
-  // (XAUTOCLAIM, kStreamCount at a time) and acknowledge them.
+  // (XAUTOCLAIM, kStreamCount at a time, every 150 ms) and acknowledge them.
+  // Short enough to race the consumers' own reads of the entries they keep.
   int stream_claimers = 1;
-  std::chrono::milliseconds stream_claim_idle = 2s;
+  std::chrono::milliseconds stream_claim_idle = 500ms;
   std::chrono::milliseconds stream_add_pause = 40ms;
   std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
   std::chrono::milliseconds think = 3ms;      // pause between a client's ops
@@ -112,7 +113,7 @@ class Workload {
   Op TransferScript(Conn& conn, Op op);
   void ProducerClient(int id);
   void ConsumerClient(int id);
-  void RemoveTaken(Conn& conn, Op op);
+  void RemoveTaken(Conn& conn, int id, const std::string& elem);
   void ReadTaken(Conn& conn, int id);
   void TtlClient(int id);
   bool ReadFinalTtl(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
