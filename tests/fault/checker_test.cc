@@ -30,6 +30,19 @@ std::vector<Op> Numbered(std::vector<Op> ops) {
   return ops;
 }
 
+// An op of `kind` on `key` that carries elements (lists, the queue).
+Op Elems(OpKind kind, const std::string& key, std::vector<std::string> elems, int64_t t0, int64_t t1,
+         Outcome o = Outcome::kOk) {
+  Op op;
+  op.kind = kind;
+  op.key = key;
+  op.elems = std::move(elems);
+  op.invoke_ns = t0;
+  op.complete_ns = t1;
+  op.outcome = o;
+  return op;
+}
+
 TEST(RegisterChecker, SequentialHistoryIsValid) {
   auto r = CheckRegisters(Numbered({R(kNil, 0, 1), W(1 * M, 2, 3), R(1 * M, 4, 5), I(1 * M + 1, 6, 7),
                                     R(1 * M + 1, 8, 9), W(2 * M, 10, 11), R(2 * M, 12, 13)}));
@@ -229,24 +242,10 @@ TEST(RegisterChecker, LargeRandomHistoriesValidAndMutatedInvalid) {
 // ---------------------------------------------------------------------- lists
 
 Op App(const std::string& key, const std::string& e, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
-  Op op;
-  op.kind = OpKind::kAppend;
-  op.key = key;
-  op.elems = {e};
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = o;
-  return op;
+  return Elems(OpKind::kAppend, key, {e}, t0, t1, o);
 }
 Op LR(const std::string& key, std::vector<std::string> l, int64_t t0, int64_t t1) {
-  Op op;
-  op.kind = OpKind::kListRead;
-  op.key = key;
-  op.elems = std::move(l);
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = Outcome::kOk;
-  return op;
+  return Elems(OpKind::kListRead, key, std::move(l), t0, t1);
 }
 
 TEST(ListChecker, ValidHistory) {
@@ -370,25 +369,11 @@ TEST(BankChecker, RejectsWatchTransferAppliedAfterNilExec) {
 constexpr int64_t S = 1000000000;  // ns in a second
 
 Op Push(const std::string& e, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
-  Op op;
-  op.kind = OpKind::kPush;
-  op.key = "queue";
-  op.elems = {e};
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = o;
-  return op;
+  return Elems(OpKind::kPush, "queue", {e}, t0, t1, o);
 }
 // elem "" is a nil reply; an unknown pop closed its connection at t1.
 Op Pop(const std::string& e, int64_t t0, int64_t t1, Outcome o = Outcome::kOk) {
-  Op op;
-  op.kind = OpKind::kPop;
-  op.key = "queue";
-  if (!e.empty()) op.elems = {e};
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = o;
-  return op;
+  return Elems(OpKind::kPop, "queue", e.empty() ? std::vector<std::string>{} : std::vector<std::string>{e}, t0, t1, o);
 }
 
 TEST(QueueChecker, ValidHistory) {
@@ -455,25 +440,12 @@ Op Move(const std::string& e, const std::string& to, int64_t t0, int64_t t1, Out
 }
 Op Lrem(const std::string& e, const std::string& list, int64_t t0, int64_t t1, int64_t count,
         Outcome o = Outcome::kOk) {
-  Op op;
-  op.kind = OpKind::kTakenRemove;
-  op.key = list;
-  op.elems = {e};
+  Op op = Elems(OpKind::kTakenRemove, list, {e}, t0, t1, o);
   op.result = o == Outcome::kOk ? count : kNil;
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = o;
   return op;
 }
 Op ReadTaken(const std::string& list, std::vector<std::string> seen, int64_t t0, int64_t t1) {
-  Op op;
-  op.kind = OpKind::kTakenRead;
-  op.key = list;
-  op.elems = std::move(seen);
-  op.invoke_ns = t0;
-  op.complete_ns = t1;
-  op.outcome = Outcome::kOk;
-  return op;
+  return Elems(OpKind::kTakenRead, list, std::move(seen), t0, t1);
 }
 using TakenLists = std::map<std::string, std::vector<std::string>>;
 
