@@ -222,8 +222,20 @@ void ClientSession::HandleWaitingInput() {
 // As Redis: reply with the protocol error (unless CLIENT REPLY OFF/SKIP
 // silences it), then close the connection.
 void ClientSession::RefuseInput(const std::string& error) {
-  slots_.AddReady(ErrorReply(absl::StrCat("ERR ", error)), true, router_.TakeSilence());
   input_closed_ = true;
+  AddClosingReply(ErrorReply(absl::StrCat("ERR ", error)), router_.TakeSilence());
+}
+
+// The reply after which the connection closes (QUIT's, a protocol error's).
+// On a subscribed connection it follows the upstream's answers to the
+// requests before it and the pushes still on their way, which have no slots
+// to wait in: it waits for the end probe instead.
+void ClientSession::AddClosingReply(std::string reply, bool silent) {
+  if (subscribed() && !EndProbeAnswered()) {
+    closing_reply_ = ClosingReply{std::move(reply), silent};
+    return;
+  }
+  slots_.AddReady(std::move(reply), true, silent);
 }
 
 void ClientSession::OnClientData() {
@@ -288,14 +300,12 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
-      if (r.close_after) input_closed_ = true;
-      if (r.close_after && subscribed() && !EndProbeAnswered()) {
-        // QUIT: its OK follows the replies and pushes still on their way,
-        // which have no slots to wait in.
-        quit_reply_ = QuitReply{std::move(r.reply), r.silent};
+      if (r.close_after) {
+        input_closed_ = true;
+        AddClosingReply(std::move(r.reply), r.silent);  // QUIT
         return true;
       }
-      slots_.AddReady(std::move(r.reply), r.close_after, r.silent);
+      slots_.AddReady(std::move(r.reply), false, r.silent);
       return true;
     case Route::Action::kNodeCommand:
       AnswerNodeCommand(args, r.silent);

@@ -145,6 +145,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnClientData();
   void HandleWaitingInput();
   void RefuseInput(const std::string& error);  // a protocol error: reply, then close
+  void AddClosingReply(std::string reply, bool silent);
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
@@ -272,12 +273,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     int64_t shard = 0;
     bool any() const { return channels > 0 || shard > 0; }
   } subscriptions_;
-  // QUIT on a subscribed connection: its reply, once the end probe is answered.
-  struct QuitReply {
+  // The reply that ends a subscribed connection (QUIT's, a protocol
+  // error's), once the end probe is answered (AddClosingReply).
+  struct ClosingReply {
     std::string reply;
     bool silent = false;
   };
-  std::optional<QuitReply> quit_reply_;
+  std::optional<ClosingReply> closing_reply_;
   // The input's size when the last parse found only part of a request in it,
   // since the last read: while the size is that, no whole request waits.
   static constexpr size_t kNoPartialInput = SIZE_MAX;

@@ -189,8 +189,8 @@ void ClientSession::NoteSubscriptions(std::string_view bytes) {
 void ClientSession::ProbeAnswered(Expect::Kind kind, bool still_subscribed) {
   if (kind == Expect::Kind::kEndProbe) {
     end_probe_ = EndProbe::kAnswered;
-    if (quit_reply_) slots_.AddReady(std::move(quit_reply_->reply), true, quit_reply_->silent);
-    quit_reply_.reset();
+    if (closing_reply_) slots_.AddReady(std::move(closing_reply_->reply), true, closing_reply_->silent);
+    closing_reply_.reset();
     return;
   }
   router_.ProbeAnswered(still_subscribed);

@@ -6,14 +6,17 @@ Each trial builds one stream of requests written the ways a client (or a
 broken one) can write them: RESP multibulk, inline commands with quoting and
 escapes, empty lines, lengths with signs and leading zeros, a bulk whose CRLF
 is something else, nil and empty multibulks, declared lengths past what
-follows, inline lines past 64 KB, QUIT; then, in some trials, a few random
-insertions, deletions and byte changes. The stream goes to a fresh connection
+follows, QUIT; then, in some trials, a few random insertions, deletions and
+byte changes, and now and then an inline line past 64 KB at the end. The stream goes to a fresh connection
 of each target in the same random pieces (so the node parses requests split
 anywhere), after FLUSHALL. What each target answers until it closes the
 connection or falls silent is compared, with whether it closed: a protocol
 error must come where Redis gives it, with its text, after the same replies,
 and close the connection as Redis does; an incomplete request must leave it
-open. A node that stops answering, or answers later, is a difference too.
+open. A node that stops answering, or answers later, is a difference too. A
+trial where the node refuses a request inside MULTI (documented in the README)
+is skipped, and a connection the node closes where Redis leaves it open after a
+CLIENT REPLY that silenced the end (documented too) is not a difference.
 
 Exit status: 0 if no trial differed, 1 otherwise (each difference is printed
 with its stream), 77 when --require_env names a variable that is not "1".
@@ -37,7 +40,8 @@ REQUESTS = [
     ["STRLEN", "k"], ["RPUSH", "l", "a", "b"], ["LRANGE", "l", "0", "-1"], ["HSET", "h", "f", "1"],
     ["HGETALL", "h"], ["SELECT", "1"], ["SELECT", "0"], ["DBSIZE"], ["GET"], ["NOSUCHCOMMAND", "x"],
     ["HELLO", "3"], ["HELLO", "2"], ["CLIENT", "SETNAME", "fz"], ["CLIENT", "GETNAME"], ["MULTI"], ["EXEC"],
-    ["DISCARD"], ["QUIT"],
+    ["DISCARD"], ["QUIT"], ["CLIENT", "REPLY", "OFF"], ["CLIENT", "REPLY", "ON"], ["CLIENT", "REPLY", "SKIP"],
+    ["SUBSCRIBE", "ch"], ["UNSUBSCRIBE"], ["RESET"], ["AUTH", "nopass"], ["WATCH", "k"], ["BLPOP", "nolist", "0.01"],
 ]
 
 
@@ -96,8 +100,6 @@ def stream(rng):
         r = rng.random()
         if r < 0.12:
             parts.append(rng.choice(ODDITIES))
-        elif r < 0.13:
-            parts.append(BIG_INLINE)  # past 64 KB with no line end: an error, however it arrives
         else:
             req = rng.choice(REQUESTS)
             parts.append(inline(req, rng) if rng.random() < 0.4 else multibulk(req, rng))
@@ -112,7 +114,10 @@ def stream(rng):
                 del data[at:at + rng.randint(1, 4)]
             elif at < len(data):
                 data[at] = rng.choice(b"*$\r\n0123456789-+ \"'\\xa\x00")
-    return bytes(data)
+    # An inline line past 64 KB, last: with no line end after it, an error
+    # however it arrives. (With one, Redis's answer depends on how much it had
+    # read when it looked; the node rejects any such line, see request_parser.cc.)
+    return bytes(data) + (BIG_INLINE if rng.random() < 0.03 else b"")
 
 
 def pieces(data, rng):
@@ -159,9 +164,16 @@ def answer(port, data, cuts, quiet, settle_for=None, settle_timeout=5.0):
             out += chunk
 
 
+def silenced_close(data, want, got):
+    """The README's documented difference: a connection whose protocol error
+    (or QUIT) CLIENT REPLY OFF or SKIP silenced, with nothing else to write, is
+    closed by the node, where Redis leaves it open and reads no more."""
+    return b"CLIENT" in data.upper() and want[0] == got[0] and got[1] and not want[1]
+
+
 def check(args, ref_port, ports, churn=None):
     rng = random.Random(args.seed)
-    diffs = 0
+    diffs = skipped = 0
     begin = time.monotonic()
     for trial in range(args.trials):
         data = stream(rng)
@@ -169,7 +181,10 @@ def check(args, ref_port, ports, churn=None):
         want = answer(ref_port, data, cuts, quiet=0.15)
         for port in ports:
             got = answer(port, data, cuts, quiet=0.15, settle_for=want)
-            if got == want:
+            if differential.SKIP_MARK in got[0]:
+                skipped += 1  # a documented refusal inside MULTI
+                break
+            if got == want or silenced_close(data, want, got):
                 continue
             diffs += 1
             print(f"DIFFERENCE (trial {trial}, node port {port}):\n  stream: {data[:600]!r}\n"
@@ -180,7 +195,7 @@ def check(args, ref_port, ports, churn=None):
         if diffs >= args.max_diffs:
             break
     print(f"{trial + 1} streams against {len(ports)} node(s) and redis-server in {time.monotonic() - begin:.0f} s: "
-          f"{diffs} differed")
+          f"{diffs} differed, {skipped} skipped (a documented refusal inside MULTI)")
     return 1 if diffs else 0
 
 

@@ -394,6 +394,21 @@ TEST_F(SingleNodeTest, ProtocolErrorUnderClientReplyOffIsSilent) {
   EXPECT_EQ(n.ReadUntilClosed(), std::optional<std::string>(""));
 }
 
+// Regression (found by tests/compat/protocol.py): on a subscribed connection
+// a protocol error arriving with the requests before it was answered, and
+// the connection closed, before the child's answers to those requests (a
+// subscribed connection's replies have no slots to wait in): they were lost.
+TEST_F(SingleNodeTest, ProtocolErrorOnASubscribedConnectionFollowsTheRepliesBeforeIt) {
+  RedisServer ref;
+  for (const std::string bytes : {"SUBSCRIBE ch\r\nGET k\r\n*1\r\n$abc\r\n", "SUBSCRIBE ch\r\nPING\r\n*x\r\n",
+                                  "SUBSCRIBE ch\r\nGET k\r\nPING\r\nECHO \"a\"b\r\n",
+                                  "SUBSCRIBE ch\r\nPING\r\nQUIT\r\n"}) {
+    auto [got, want] = BothAnswer(node_->port(), ref.port(), bytes, [](Client& c) { return c.ReadUntilClosed(); });
+    ASSERT_TRUE(got && want) << bytes;
+    EXPECT_EQ(*got, *want) << bytes;
+  }
+}
+
 // Regression: the node refused a request of more than 1024*1024 arguments as
 // an invalid multibulk length; Redis 7.0 takes up to INT_MAX.
 TEST_F(SingleNodeTest, RequestOfMoreThanAMillionArgumentsRunsAsInRedis) {
