@@ -201,7 +201,9 @@ void ClientSession::HandleWaitingInput() {
     // Anything else stays in the input (the parser starts afresh after a
     // complete request) and is handled in order once there is an upstream.
     if (st != resp::ParseStatus::kOk) break;
-    if (!args.empty()) {
+    if (args.empty()) {
+      router_.TakeSilence();  // an empty request uses up CLIENT REPLY SKIP, as in Redis
+    } else {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
       // While the link to a known upstream is being made (a moment), only
       // what a health check needs does not wait for it.
@@ -260,7 +262,13 @@ void ClientSession::OnClientData() {
       RefuseInput(error);
       break;
     }
-    if (!args.empty() && !HandleRequest(args, data.substr(0, consumed))) break;
+    if (args.empty()) {
+      // An empty line or multibulk is no command, but Redis resets the
+      // client after it as after one: it uses up a CLIENT REPLY SKIP.
+      router_.TakeSilence();
+    } else if (!HandleRequest(args, data.substr(0, consumed))) {
+      break;
+    }
     if (input_taken_) {
       input_taken_ = false;  // SendUpstream took the bytes out of the input
     } else {

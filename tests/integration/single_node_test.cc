@@ -409,6 +409,21 @@ TEST_F(SingleNodeTest, ProtocolErrorOnASubscribedConnectionFollowsTheRepliesBefo
   }
 }
 
+// Regression (found by tests/compat/protocol.py): Redis resets a client after
+// an empty request (an empty line, "*0", "*-1") as after a command, which
+// uses up CLIENT REPLY SKIP; the node kept the SKIP for the next command.
+TEST_F(SingleNodeTest, EmptyRequestUsesUpClientReplySkip) {
+  RedisServer ref;
+  for (const std::string bytes : {"CLIENT REPLY SKIP\r\n\r\nPING\r\n", "CLIENT REPLY SKIP\r\n*-1\r\nPING\r\n",
+                                  "CLIENT REPLY SKIP\r\n*0\r\nPING\r\n", "CLIENT REPLY SKIP\r\n \r\nPING\r\n",
+                                  "CLIENT REPLY SKIP\r\nPING\r\nPING\r\n"}) {
+    auto [got, want] = BothAnswer(node_->port(), ref.port(), bytes + std::string("QUIT\r\n"),
+                                  [](Client& c) { return c.ReadUntilClosed(); });
+    ASSERT_TRUE(got && want) << bytes;
+    EXPECT_EQ(*got, *want) << bytes;
+  }
+}
+
 // Regression: the node refused a request of more than 1024*1024 arguments as
 // an invalid multibulk length; Redis 7.0 takes up to INT_MAX.
 TEST_F(SingleNodeTest, RequestOfMoreThanAMillionArgumentsRunsAsInRedis) {
