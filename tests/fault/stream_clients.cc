@@ -75,8 +75,8 @@ void Workload::StreamProducer(int id) {
 // blocked, with no timeout; then XACKs them, unless it keeps them pending.
 // One time in five it reads its own pending entries instead, and then XACKs
 // those it kept that it still holds (its pending list would grow all run;
-
-
+// a claimer may have taken some over). It acknowledges only entries ok reads
+// gave it: what an unknown read took stays pending until a claimer takes it.
 void Workload::StreamConsumer(int id) {
   std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);

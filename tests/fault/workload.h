@@ -47,8 +47,8 @@ struct WorkloadOptions {
   int queue_producers = 1;
   int queue_consumers = 2;
   int queue_leave_percent = 50;
-  // Pops that are BLMOVEs to the consumer's own taken list (queue_leave_percent
-  // of them leave too); the rest are BLPOPs.
+  // Percent of the pops that are BLMOVEs to the consumer's own taken list
+  // (queue_leave_percent of them leave too); the rest are BLPOPs.
   int queue_move_percent = 50;
   // Between pushes: slower than the consumers, so that they mostly wait
   // blocked (and those that leave, leave while blocked).
