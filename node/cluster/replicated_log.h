@@ -188,6 +188,12 @@ class ReplicatedLog {
   // While a write is in progress: what the core lets leave before it ends.
   void SendUnblocked();
   void LogBigReady(const consensus::Ready& rd);
+  // Every Raft message leaves through these two, so each peer gets its
+  // messages in the order the core made them. Send sends what was deferred
+  // first; SendAfterTurn sends once the handlers already queued on the loop
+  // have run (the replies a commit just released).
+  void Send(std::vector<consensus::pb::Message> messages);
+  void SendAfterTurn(std::vector<consensus::pb::Message> messages);
   // The Ready's write is done (`wrote`) or it had nothing to write.
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s, bool wrote);
   absl::Status Bootstrap();
@@ -240,6 +246,7 @@ class ReplicatedLog {
   // with the next write to the log (or at Stop).
   std::optional<std::string> unwritten_hard_state_;
   bool kicked_ = false;
+  std::vector<consensus::pb::Message> deferred_;  // SendAfterTurn's, not sent yet
   bool stopped_ = false;
   uint64_t syncs_ = 0;
   bool sole_voter_ = false;
