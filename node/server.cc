@@ -61,6 +61,37 @@ absl::Status Server::Start() {
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
 
+  if (auto s = PrepareChild(); !s.ok()) return s;
+
+  // Bind first, so a busy port fails the start before any work.
+  if (auto s = ListenForClients(); !s.ok()) return s;
+  if (auto s = StartMetrics(); !s.ok()) return s;
+
+  if (auto s = StartChild(); !s.ok()) return s;
+  WatchChild();
+  PollChild();
+
+  if (auto s = MakeReplicatedLog(); !s.ok()) return s;
+  if (options_.shared_child_link || options_.shared_relay) StartSharedLink();
+  if (auto s = rlog_->Start(); !s.ok()) return s;
+  if (const auto& snap = rlog_->snapshot()) {
+    // The child is rebuilt from the snapshot; the committed entries after it follow.
+    committed_index_ = snap->index();
+    logged_.Load(*snap);
+    logged_history_.Reset(*snap);
+    acl_changed_at_ = snap->index();
+  }
+  state_ = State::kRunning;
+  PromoteLearners();
+  WatchBusy();
+  ScheduleDigest();
+  Accept();
+  if (tls_acceptor_) AcceptTls();
+  return absl::OkStatus();
+}
+
+// The child's settings, and the replication link it will follow (MasterLink).
+absl::Status Server::PrepareChild() {
   child_options_.redis_server = options_.redis_server;
   child_options_.dir = (fs::path(options_.dir) / "child").string();
   child_options_.socket_path = (fs::path(options_.dir) / "child" / "redis.sock").string();
@@ -90,15 +121,11 @@ absl::Status Server::Start() {
       "--repl-diskless-load", "on-empty-db",
   };
   child_ = std::make_unique<ChildRedis>(child_options_);
+  return absl::OkStatus();
+}
 
-  // Bind first, so a busy port fails the start before any work.
-  if (auto s = ListenForClients(); !s.ok()) return s;
-  if (auto s = StartMetrics(); !s.ok()) return s;
-
-  if (auto s = StartChild(); !s.ok()) return s;
-  WatchChild();
-  PollChild();
-
+// The replicated log and its hooks (started later, once the child runs).
+absl::Status Server::MakeReplicatedLog() {
   ReplicatedLogOptions ro = options_.raft;
   if (options_.tls.peers) {
     auto tls = MakeTlsPeerContext(options_.tls);
@@ -131,21 +158,6 @@ absl::Status Server::Start() {
     follower_reads_ = std::make_unique<FollowerReads>(io_, std::move(hooks));
     if (options_.test_follower_reads_no_wait) follower_reads_->SkipWaitForTest();
   }
-  if (options_.shared_child_link || options_.shared_relay) StartSharedLink();
-  if (auto s = rlog_->Start(); !s.ok()) return s;
-  if (const auto& snap = rlog_->snapshot()) {
-    // The child is rebuilt from the snapshot; the committed entries after it follow.
-    committed_index_ = snap->index();
-    logged_.Load(*snap);
-    logged_history_.Reset(*snap);
-    acl_changed_at_ = snap->index();
-  }
-  state_ = State::kRunning;
-  PromoteLearners();
-  WatchBusy();
-  ScheduleDigest();
-  Accept();
-  if (tls_acceptor_) AcceptTls();
   return absl::OkStatus();
 }
 

@@ -228,6 +228,10 @@ class Server {
  private:
   enum class State { kStarting, kRunning, kStopped };
 
+  // Start's parts: the child's settings and the link it follows, the
+  // replicated log and its hooks, the client ports.
+  absl::Status PrepareChild();
+  absl::Status MakeReplicatedLog();
   absl::Status ListenForClients();
   // One acceptor on bind:port.
   absl::StatusOr<std::unique_ptr<asio::ip::tcp::acceptor>> Listen(int port);

@@ -178,6 +178,76 @@ std::string RedisServerOf(const std::vector<std::string>& node_args) {
   return "redis-server";
 }
 
+// The command line of member m of a cluster started here.
+std::vector<std::string> NodeArgs(const std::string& bin, const Member& m, const std::string& peers, const fs::path& ndir,
+                                  const std::vector<std::string>& security) {
+  std::vector<std::string> args = {bin,
+                                   "--id", absl::StrCat(m.id),
+                                   "--port", absl::StrCat(m.client_port),
+                                   "--raft_port", absl::StrCat(m.raft_port),
+                                   "--peers", peers,
+                                   "--dir", ndir.string(),
+                                   "--pidfile", (ndir / "pid").string()};
+  if (!absl::GetFlag(FLAGS_restore).empty()) {
+    args.push_back("--restore");
+    args.push_back(fs::absolute(absl::GetFlag(FLAGS_restore)).string());
+  }
+  args.insert(args.end(), security.begin(), security.end());
+  if (const std::string certs = absl::GetFlag(FLAGS_tls_certs); !certs.empty()) {
+    const std::string abs_certs = fs::absolute(certs).string();
+    for (std::string a : {absl::StrCat("--tls_port=", m.client_port + 200), std::string("--tls_peers"),
+                          "--tls_cert_file=" + abs_certs + "/server.crt", "--tls_key_file=" + abs_certs + "/server.key",
+                          "--tls_ca_cert_file=" + abs_certs + "/ca.crt"}) {
+      args.push_back(std::move(a));
+    }
+  }
+  for (const auto& a : absl::GetFlag(FLAGS_node_args)) args.push_back(a);
+  return args;
+}
+
+// Starts a node that outlives this command, its stderr in ndir/node.log.
+void SpawnNode(std::vector<std::string> args, const fs::path& ndir) {
+  pid_t pid = fork();
+  if (pid != 0) return;
+  setsid();
+  FILE* f = freopen((ndir / "node.log").c_str(), "a", stderr);
+  (void)f;
+  int fd = open("/dev/null", O_RDWR);
+  dup2(fd, 0);
+  dup2(fd, 1);
+  close_range(3, ~0U, 0);  // nothing of this command's stays open in the node
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  _exit(127);
+}
+
+int WaitForLeader(const std::vector<Member>& members, const std::string& dir, const std::string& abs_dir) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const Member& m : members) {
+      auto s = Status("127.0.0.1", m.client_port);
+      if (s["role"] == "leader" && s["state"] == "serving") {
+        std::cout << "anarchoredis cluster of " << members.size() << " nodes is up (data in " << abs_dir << ")\n";
+        for (const Member& mm : members) {
+          std::cout << "  node " << mm.id << ": redis-cli -p " << mm.client_port
+                    << (absl::GetFlag(FLAGS_tls_certs).empty() ? ""
+                                                               : absl::StrCat(" (TLS: --tls -p ", mm.client_port + 200, ")"))
+                    << (mm.id == m.id ? "   (leader)" : "") << "\n";
+        }
+        std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
+        return 0;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cerr << "no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s; see " << abs_dir
+            << "/n*/node.log\n";
+  return 1;
+}
+
+
 int ClusterStart(const char* argv0) {
   const std::string dir = absl::GetFlag(FLAGS_dir);
   if (dir.empty()) {
@@ -218,67 +288,11 @@ int ClusterStart(const char* argv0) {
   }
   const std::vector<std::string> security = PeerSecurityArgs(abs_dir, bin);
   for (const Member& m : members) {
-    fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
+    const fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
     fs::create_directories(ndir);
-    std::vector<std::string> args = {bin,
-                                     "--id", absl::StrCat(m.id),
-                                     "--port", absl::StrCat(m.client_port),
-                                     "--raft_port", absl::StrCat(m.raft_port),
-                                     "--peers", absl::StrJoin(peers, ","),
-                                     "--dir", ndir.string(),
-                                     "--pidfile", (ndir / "pid").string()};
-    if (!absl::GetFlag(FLAGS_restore).empty()) {
-      args.push_back("--restore");
-      args.push_back(fs::absolute(absl::GetFlag(FLAGS_restore)).string());
-    }
-    args.insert(args.end(), security.begin(), security.end());
-    if (const std::string certs = absl::GetFlag(FLAGS_tls_certs); !certs.empty()) {
-      const std::string abs_certs = fs::absolute(certs).string();
-      for (std::string a : {absl::StrCat("--tls_port=", m.client_port + 200), std::string("--tls_peers"),
-                            "--tls_cert_file=" + abs_certs + "/server.crt", "--tls_key_file=" + abs_certs + "/server.key",
-                            "--tls_ca_cert_file=" + abs_certs + "/ca.crt"}) {
-        args.push_back(std::move(a));
-      }
-    }
-    for (const auto& a : absl::GetFlag(FLAGS_node_args)) args.push_back(a);
-    pid_t pid = fork();
-    if (pid == 0) {
-      setsid();  // the nodes outlive this command
-      FILE* f = freopen((ndir / "node.log").c_str(), "a", stderr);
-      (void)f;
-      int fd = open("/dev/null", O_RDWR);
-      dup2(fd, 0);
-      dup2(fd, 1);
-      close_range(3, ~0U, 0);  // nothing of this command's stays open in the node
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
+    SpawnNode(NodeArgs(bin, m, absl::StrJoin(peers, ","), ndir, security), ndir);
   }
-  // Wait for a leader.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (const Member& m : members) {
-      auto s = Status("127.0.0.1", m.client_port);
-      if (s["role"] == "leader" && s["state"] == "serving") {
-        std::cout << "anarchoredis cluster of " << n << " nodes is up (data in " << abs_dir << ")\n";
-        for (const Member& mm : members) {
-          std::cout << "  node " << mm.id << ": redis-cli -p " << mm.client_port
-                    << (absl::GetFlag(FLAGS_tls_certs).empty() ? ""
-                                                               : absl::StrCat(" (TLS: --tls -p ", mm.client_port + 200, ")"))
-                    << (mm.id == m.id ? "   (leader)" : "") << "\n";
-        }
-        std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
-        return 0;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  std::cerr << "no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s; see " << abs_dir
-            << "/n*/node.log\n";
-  return 1;
+  return WaitForLeader(members, dir, abs_dir);
 }
 
 int ClusterStop() {

@@ -126,107 +126,113 @@ void ReplicationReader::Process() {
     switch (state_) {
       case State::kIdle:
         return;
-      case State::kAuth:
-        if (!TakeLine(&line)) return;
-        if (line != "+OK") return Fail(absl::UnavailableError(absl::StrCat("replication handshake: AUTH: ", line)));
-        state_ = State::kName;
-        break;
-      case State::kName:
-        if (!TakeLine(&line)) return;
-        if (line != "+OK") return Fail(absl::UnavailableError(absl::StrCat("replication handshake: SETNAME: ", line)));
-        state_ = State::kPing;
-        break;
-      case State::kPing:
-        if (!TakeLine(&line)) return;
-        if (line.empty() || line[0] == '-') {
-          return Fail(absl::UnavailableError(absl::StrCat("replication handshake: PING: ", line)));
-        }
-        state_ = State::kPort;
-        // An address of its own spares the child a getpeername() in every
-        // ROLE (the gate's covers ask one per turn): a system call that cost
-        // more than the command itself.
-        Send(absl::StrCat("REPLCONF listening-port ", listening_port_, " ip-address ", kReaderAddress, "\r\n"));
-        break;
-      case State::kPort:
-      case State::kCapa:
-        if (!TakeLine(&line)) return;
-        if (line != "+OK") {
-          return Fail(absl::UnavailableError(absl::StrCat("replication handshake: REPLCONF: ", line)));
-        }
-        if (state_ == State::kPort) {
-          state_ = State::kCapa;
-          Send("REPLCONF capa eof capa psync2\r\n");
-        } else {
-          state_ = State::kPsync;
-          Send(resume_ ? absl::StrCat("PSYNC ", resume_->first, " ", resume_->second + 1, "\r\n")
-                       : std::string("PSYNC ? -1\r\n"));
-        }
-        break;
-      case State::kPsync: {
-        if (!TakeLine(&line)) return;
-        std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-        if (!parts.empty() && parts[0] == "+FULLRESYNC" && parts.size() == 3 &&
-            absl::SimpleAtoi(parts[2], &offset_)) {
-          replid_ = parts[1];
-          state_ = State::kRdbHeader;
-        } else if (!parts.empty() && parts[0] == "+CONTINUE" && resume_) {
-          replid_ = parts.size() > 1 ? parts[1] : resume_->first;
-          offset_ = resume_->second;
-          state_ = State::kStreaming;
-          SendAck();
-          ScheduleAck();
-          if (cb_.on_sync) cb_.on_sync(replid_, offset_, true);
-        } else {
-          return Fail(absl::UnavailableError(absl::StrCat("replication handshake: PSYNC: ", line)));
-        }
-        break;
-      }
-      case State::kRdbHeader: {
-        if (!TakeLine(&line)) return;
-        if (absl::StartsWith(line, "$EOF:") && line.size() == 5 + kEofMarkLen) {
-          rdb_eof_mark_ = line.substr(5);
-          state_ = State::kRdbEof;
-        } else if (!line.empty() && line[0] == '$' && absl::SimpleAtoi(line.substr(1), &rdb_remaining_)) {
-          state_ = State::kRdbLength;
-        } else {
-          return Fail(absl::DataLossError(absl::StrCat("replication: bad RDB header: ", line)));
-        }
-        break;
-      }
       case State::kRdbEof:
-      case State::kRdbLength: {
-        bool done = false;
-        if (state_ == State::kRdbLength) {
-          uint64_t take = std::min<uint64_t>(rdb_remaining_, in_.size());
-          in_.Consume(take);
-          rdb_remaining_ -= take;
-          done = rdb_remaining_ == 0;
-        } else {
-          // The RDB ends with the 40-byte mark; keep up to 39 bytes that could
-          // be the start of a mark split across reads.
-          size_t at = in_.data().find(rdb_eof_mark_);
-          if (at != std::string_view::npos) {
-            in_.Consume(at + kEofMarkLen);
-            done = true;
-          } else if (in_.size() >= kEofMarkLen) {
-            in_.Consume(in_.size() - (kEofMarkLen - 1));
-          }
-        }
-        if (!done) return;
-        state_ = State::kStreaming;
-        db_ = 0;
-        // After a diskless RDB the master streams nothing until the first ACK.
-        ack_interval_ms_ = 5;
-        SendAck();
-        ScheduleAck();
-        if (cb_.on_sync) cb_.on_sync(replid_, offset_, false);
+      case State::kRdbLength:
+        if (!SkipRdb()) return;
         break;
-      }
       case State::kStreaming:
         ProcessStream();
         return;
+      default:
+        if (!TakeLine(&line) || !Handshake(line)) return;
     }
   }
+}
+
+bool ReplicationReader::Handshake(const std::string& line) {
+  auto fail = [this](absl::Status s) {
+    Fail(std::move(s));
+    return false;
+  };
+  switch (state_) {
+    case State::kAuth:
+      if (line != "+OK") return fail(absl::UnavailableError(absl::StrCat("replication handshake: AUTH: ", line)));
+      state_ = State::kName;
+      return true;
+    case State::kName:
+      if (line != "+OK") return fail(absl::UnavailableError(absl::StrCat("replication handshake: SETNAME: ", line)));
+      state_ = State::kPing;
+      return true;
+    case State::kPing:
+      if (line.empty() || line[0] == '-') return fail(absl::UnavailableError(absl::StrCat("replication handshake: PING: ", line)));
+      state_ = State::kPort;
+      // An address of its own spares the child a getpeername() in every
+      // ROLE (the gate's covers ask one per turn): a system call that cost
+      // more than the command itself.
+      Send(absl::StrCat("REPLCONF listening-port ", listening_port_, " ip-address ", kReaderAddress, "\r\n"));
+      return true;
+    case State::kPort:
+    case State::kCapa:
+      if (line != "+OK") return fail(absl::UnavailableError(absl::StrCat("replication handshake: REPLCONF: ", line)));
+      if (state_ == State::kPort) {
+        state_ = State::kCapa;
+        Send("REPLCONF capa eof capa psync2\r\n");
+      } else {
+        state_ = State::kPsync;
+        Send(resume_ ? absl::StrCat("PSYNC ", resume_->first, " ", resume_->second + 1, "\r\n") : std::string("PSYNC ? -1\r\n"));
+      }
+      return true;
+    case State::kPsync:
+      return OnPsyncReply(line) || fail(absl::UnavailableError(absl::StrCat("replication handshake: PSYNC: ", line)));
+    case State::kRdbHeader:
+      if (absl::StartsWith(line, "$EOF:") && line.size() == 5 + kEofMarkLen) {
+        rdb_eof_mark_ = line.substr(5);
+        state_ = State::kRdbEof;
+      } else if (!line.empty() && line[0] == '$' && absl::SimpleAtoi(line.substr(1), &rdb_remaining_)) {
+        state_ = State::kRdbLength;
+      } else {
+        return fail(absl::DataLossError(absl::StrCat("replication: bad RDB header: ", line)));
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool ReplicationReader::OnPsyncReply(const std::string& line) {
+  std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+  if (!parts.empty() && parts[0] == "+FULLRESYNC" && parts.size() == 3 && absl::SimpleAtoi(parts[2], &offset_)) {
+    replid_ = parts[1];
+    state_ = State::kRdbHeader;
+    return true;
+  }
+  if (parts.empty() || parts[0] != "+CONTINUE" || !resume_) return false;
+  replid_ = parts.size() > 1 ? parts[1] : resume_->first;
+  offset_ = resume_->second;
+  state_ = State::kStreaming;
+  SendAck();
+  ScheduleAck();
+  if (cb_.on_sync) cb_.on_sync(replid_, offset_, true);
+  return true;
+}
+
+bool ReplicationReader::SkipRdb() {
+  bool done = false;
+  if (state_ == State::kRdbLength) {
+    uint64_t take = std::min<uint64_t>(rdb_remaining_, in_.size());
+    in_.Consume(take);
+    rdb_remaining_ -= take;
+    done = rdb_remaining_ == 0;
+  } else {
+    // The RDB ends with the 40-byte mark; keep up to 39 bytes that could
+    // be the start of a mark split across reads.
+    size_t at = in_.data().find(rdb_eof_mark_);
+    if (at != std::string_view::npos) {
+      in_.Consume(at + kEofMarkLen);
+      done = true;
+    } else if (in_.size() >= kEofMarkLen) {
+      in_.Consume(in_.size() - (kEofMarkLen - 1));
+    }
+  }
+  if (!done) return false;
+  state_ = State::kStreaming;
+  db_ = 0;
+  // After a diskless RDB the master streams nothing until the first ACK.
+  ack_interval_ms_ = 5;
+  SendAck();
+  ScheduleAck();
+  if (cb_.on_sync) cb_.on_sync(replid_, offset_, false);
+  return true;
 }
 
 void ReplicationReader::ProcessStream() {

@@ -72,6 +72,11 @@ class ReplicationReader {
   void Send(std::string bytes);
   void Read();
   void Process();
+  // One line of the handshake (AUTH to the RDB's header); false once it failed.
+  bool Handshake(const std::string& line);
+  bool OnPsyncReply(const std::string& line);  // false: neither a full nor a partial resync
+  // Skips the RDB the master sends (the child's state comes from the node); true once past it.
+  bool SkipRdb();
   // Handshake replies are lines; returns false until a whole line is in.
   bool TakeLine(std::string* line);
   void ProcessStream();

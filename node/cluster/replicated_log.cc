@@ -416,61 +416,9 @@ void ReplicatedLog::Pump() {
   if (!raft_->HasReady()) return;
   consensus::Ready rd = raft_->GetReady();
   if (rd.soft_state && on_soft_state) on_soft_state(*rd.soft_state);
-
-  // Heartbeats, a leader's appends, reads travel while the write is in progress.
-  std::vector<Message> early, late;
-  if (LogEnabled(LogLevel::kDebug)) LogBigReady(rd);
-  for (Message& m : rd.messages) {
-    if (m.type() == cpb::MSG_SNAP) {
-      sender_->Start(std::move(m));  // the file first, the message at its end
-      continue;
-    }
-    (consensus::SendableBeforeWrite(m.type()) ? early : late).push_back(std::move(m));
-  }
-  rd.messages.clear();
-  // A leader's appends that carry no entries only tell their peers of the
-  // new commit: the clients whose replies it released hear first. Sent
-  // before, each woke a follower that took the CPU from this loop before it
-  // wrote a reply (two cores, seven busy processes).
-  std::vector<Message> commit_notices;
-  if (!rd.committed_entries.empty()) commit_notices = TakeCommitNotices(&early);
-  Send(std::move(early));
-  // Committed entries are durable here already: they take effect now, not
-  // once this Ready's write is done (a reply waits one fsync less).
-  if (!rd.committed_entries.empty() && on_committed) on_committed(std::exchange(rd.committed_entries, {}));
-  SendAfterTurn(std::move(commit_notices));
-
-  if (rd.entries.empty() && !rd.hard_state && !rd.snapshot) {
-    Complete(std::move(rd), std::move(late), absl::OkStatus(), /*wrote=*/false);
-    return;
-  }
-  auto write = std::make_shared<storage::LogWrite>();
-  for (const Entry& e : rd.entries) write->entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
-  if (rd.hard_state) {
-    write->meta[kHardStateKey] = rd.hard_state->SerializeAsString();
-  } else if (unwritten_hard_state_) {
-    write->meta[kHardStateKey] = std::move(*unwritten_hard_state_);
-  }
-  unwritten_hard_state_.reset();
-  write->sync = rd.must_sync || rd.snapshot.has_value();
-  if (rd.snapshot) {
-    // A snapshot from the leader replaces the whole log below it (its file
-    // is already in place, verified by the receiver).
-    pb::SnapshotMeta meta;
-    meta.ParseFromString(rd.snapshot->data());
-    RecordSnapshot(write.get(), meta, std::nullopt);
-    write->compact_to = rd.snapshot->metadata().index();
-    installing_ = meta.file();
-  }
-  if (!write->sync && rd.entries.empty() && !rd.snapshot) {
-    // Only the commit index moved (the term, the vote and the log did not).
-    // What commits is decided by a majority's durable logs, not by this
-    // record of it: a node that restarts with an older one learns the commit
-    // from the leader again (and the core never lowers it). So the committed
-    // entries go on at once, and the record waits for the next write to the
-    // log. Writing it on its own cost a log write and a wakeup of the worker
-    // per commit on every node: one per request for an unpipelined client.
-    unwritten_hard_state_ = std::move(write->meta[kHardStateKey]);
+  std::vector<Message> late = SendAndApply(rd);
+  std::shared_ptr<storage::LogWrite> write = TakeWrite(rd);
+  if (!write) {
     Complete(std::move(rd), std::move(late), absl::OkStatus(), /*wrote=*/false);
     return;
   }
@@ -497,6 +445,65 @@ void ReplicatedLog::Pump() {
       Complete(std::move(*ready), std::move(*late_msgs), s, /*wrote=*/true);
     });
   });
+}
+
+std::vector<Message> ReplicatedLog::SendAndApply(consensus::Ready& rd) {
+  // Heartbeats, a leader's appends, reads travel while the write is in progress.
+  std::vector<Message> early, late;
+  if (LogEnabled(LogLevel::kDebug)) LogBigReady(rd);
+  for (Message& m : rd.messages) {
+    if (m.type() == cpb::MSG_SNAP) {
+      sender_->Start(std::move(m));  // the file first, the message at its end
+      continue;
+    }
+    (consensus::SendableBeforeWrite(m.type()) ? early : late).push_back(std::move(m));
+  }
+  rd.messages.clear();
+  // A leader's appends that carry no entries only tell their peers of the
+  // new commit: the clients whose replies it released hear first. Sent
+  // before, each woke a follower that took the CPU from this loop before it
+  // wrote a reply (two cores, seven busy processes).
+  std::vector<Message> commit_notices;
+  if (!rd.committed_entries.empty()) commit_notices = TakeCommitNotices(&early);
+  Send(std::move(early));
+  // Committed entries are durable here already: they take effect now, not
+  // once this Ready's write is done (a reply waits one fsync less).
+  if (!rd.committed_entries.empty() && on_committed) on_committed(std::exchange(rd.committed_entries, {}));
+  SendAfterTurn(std::move(commit_notices));
+  return late;
+}
+
+std::shared_ptr<storage::LogWrite> ReplicatedLog::TakeWrite(const consensus::Ready& rd) {
+  if (rd.entries.empty() && !rd.hard_state && !rd.snapshot) return nullptr;
+  if (!rd.must_sync && rd.entries.empty() && !rd.snapshot) {
+    // Only the commit index moved (the term, the vote and the log did not).
+    // What commits is decided by a majority's durable logs, not by this
+    // record of it: a node that restarts with an older one learns the commit
+    // from the leader again (and the core never lowers it). So the committed
+    // entries go on at once, and the record waits for the next write to the
+    // log. Writing it on its own cost a log write and a wakeup of the worker
+    // per commit on every node: one per request for an unpipelined client.
+    unwritten_hard_state_ = rd.hard_state->SerializeAsString();
+    return nullptr;
+  }
+  auto write = std::make_shared<storage::LogWrite>();
+  for (const Entry& e : rd.entries) write->entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
+  if (rd.hard_state) {
+    write->meta[kHardStateKey] = rd.hard_state->SerializeAsString();
+  } else if (unwritten_hard_state_) {
+    write->meta[kHardStateKey] = std::move(*unwritten_hard_state_);
+  }
+  unwritten_hard_state_.reset();
+  if (rd.snapshot) {
+    // A snapshot from the leader replaces the whole log below it (its file
+    // is already in place, verified by the receiver).
+    pb::SnapshotMeta meta;
+    meta.ParseFromString(rd.snapshot->data());
+    RecordSnapshot(write.get(), meta, std::nullopt);
+    write->compact_to = rd.snapshot->metadata().index();
+    installing_ = meta.file();
+  }
+  return write;
 }
 
 void ReplicatedLog::Send(std::vector<Message> messages) {

@@ -185,6 +185,11 @@ class ReplicatedLog {
  private:
   void ScheduleTick();
   void Pump();
+  // Sends what may leave before the Ready's write, applies its committed
+  // entries; returns the messages that wait for the write.
+  std::vector<consensus::pb::Message> SendAndApply(consensus::Ready& rd);
+  // What the Ready needs written to the log before it completes (null: nothing).
+  std::shared_ptr<storage::LogWrite> TakeWrite(const consensus::Ready& rd);
   // While a write is in progress: what the core lets leave before it ends.
   void SendUnblocked();
   void LogBigReady(const consensus::Ready& rd);

@@ -282,16 +282,7 @@ void ClientSession::OnClientData() {
 }
 
 bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::string_view raw) {
-  RouteContext ctx;
-  ctx.forwarding = forwarding_;
-  ctx.authenticated = authenticated_;
-  ctx.users_in_use = UsersInUse();
-  ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
-  ctx.databases = server_.options().databases;
-  ctx.port = server_.options().port;
-  ctx.bind = server_.options().bind;
-  ctx.node_acl = &server_.node_acl();
-  ctx.scan_epoch = server_.scan_epoch();
+  const RouteContext ctx = MakeRouteContext();
   if (!shared_.expects.empty() && (raw.size() > kMaxSharedRequest || !router_.Shareable(args, ctx))) {
     // It would take the own link: it runs once this session's requests on
     // the shared link were answered (SharedDrained routes it then).
@@ -305,6 +296,28 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
   Route r = resumed ? std::move(*held_route_) : router_.Decide(args, ctx);
   held_route_.reset();
   if (server_.has_monitors() && !resumed) ShowToMonitors(args, r);
+  if (r.action != Route::Action::kForward) return HandleAnswer(r, args, raw);
+  if (r.follower_read && ReadLocally(r, args, raw)) return true;
+  return ForwardRequest(r, args, raw);
+}
+
+RouteContext ClientSession::MakeRouteContext() const {
+  RouteContext ctx;
+  ctx.forwarding = forwarding_;
+  ctx.authenticated = authenticated_;
+  ctx.users_in_use = UsersInUse();
+  ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
+  ctx.databases = server_.options().databases;
+  ctx.port = server_.options().port;
+  ctx.bind = server_.options().bind;
+  ctx.node_acl = &server_.node_acl();
+  ctx.scan_epoch = server_.scan_epoch();
+  return ctx;
+}
+
+// Every route but a plain forward: answered here, or sent with a reply of
+// its own kind (pushes, a stream, a probe first).
+bool ClientSession::HandleAnswer(Route& r, std::span<const std::string_view> args, std::string_view raw) {
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);
@@ -369,8 +382,7 @@ bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::s
       ProbeAfterSubscribing(r.silent);
       return true;
     case Route::Action::kForward:
-      if (r.follower_read && ReadLocally(r, args, raw)) return true;
-      return ForwardRequest(r, args, raw);
+      break;  // HandleRequest's
   }
   return true;
 }
@@ -398,29 +410,64 @@ LoggedRequest ClientSession::LoggedOf(Route& r, std::span<const std::string_view
   return logged;
 }
 
-bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
-  if (gated() && !r.queued) {
-    // Its keys stay locked until its node entry commits (an EXEC's: until
-    // the entry of the logged requests it ran).
-    r.request.logged = r.tag == ReplyTag::kLog || (r.request.kind == gate::Kind::kExec && !tx_.logged.empty());
-    auto allowed = [this]() -> std::function<void()> {
-      return [weak = weak_from_this()] {
-        // Not inside the gate's own call that ended the wait.
-        if (auto self = weak.lock()) asio::post(self->client_.get_executor(), [weak] {
-          if (auto s = weak.lock()) s->ForwardAllowed();
-        });
-      };
+// Its keys stay locked until its node entry commits (an EXEC's: until the
+// entry of the logged requests it ran). False: it waits for the gate, held.
+bool ClientSession::MayForward(Route& r) {
+  r.request.logged = r.tag == ReplyTag::kLog || (r.request.kind == gate::Kind::kExec && !tx_.logged.empty());
+  auto allowed = [this]() -> std::function<void()> {
+    return [weak = weak_from_this()] {
+      // Not inside the gate's own call that ended the wait.
+      if (auto self = weak.lock()) asio::post(self->client_.get_executor(), [weak] {
+        if (auto s = weak.lock()) s->ForwardAllowed();
+      });
     };
-    if (!server_.gate().MayForward(id_, r.request, allowed)) {
-      // Its place among the writes of its keys waits for a node entry's (see
-      // MayForward). The writes before it are covered now: a logged request
-      // may be waiting for their commit.
-      EndOfBatch();
-      held_route_ = std::move(r);
-      waiting_to_forward_ = stalled_ = true;
-      return false;
+  };
+  if (server_.gate().MayForward(id_, r.request, allowed)) return true;
+  // Its place among the writes of its keys waits for a node entry's (see
+  // MayForward). The writes before it are covered now: a logged request
+  // may be waiting for their commit.
+  EndOfBatch();
+  held_route_ = std::move(r);
+  waiting_to_forward_ = stalled_ = true;
+  return false;
+}
+
+// The request takes its place in the gate: queued in a transaction, or
+// arrived (an EXEC with what its transaction logged and scanned).
+void ClientSession::EnterGate(Route& r, std::span<const std::string_view> args, Expect& e) {
+  gate::ConsistencyGate& gate = server_.gate();
+  if (r.begins_transaction) gate.BeginTransaction(id_);
+  if (r.drops_transaction) gate.DropTransaction(id_);
+  if (r.begins_transaction || r.drops_transaction) tx_ = {};
+  if (r.request.kind == gate::Kind::kExec) {
+    if (!tx_.logged.empty()) {
+      e.Detail().exec_logged = std::make_shared<const std::vector<std::pair<size_t, LoggedRequest>>>(std::move(tx_.logged));
     }
+    if (!tx_.scans.empty()) {
+      e.Detail().exec_scans = std::make_shared<const std::vector<size_t>>(std::move(tx_.scans));
+      e.Detail().scan_epoch = tx_.scan_epoch;
+    }
+    tx_ = {};
   }
+  if (r.queued) {
+    if (r.tag == ReplyTag::kLog) tx_.logged.emplace_back(tx_.queued, LoggedOf(r, args));
+    if (r.tag == ReplyTag::kScan) {
+      tx_.scans.push_back(tx_.queued);
+      tx_.scan_epoch = r.detail->scan_epoch;
+    }
+    ++tx_.queued;
+    r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
+    e.gate_slot = gate.Queue(id_, r.request, e.slot);
+  } else {
+    gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
+    e.gate_slot = a.slot;
+    if (a.cover_first) CoverWritesSoFar(*a.cover_first);
+  }
+  server_.GateChanged();
+}
+
+bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> args, std::string_view raw) {
+  if (gated() && !r.queued && !MayForward(r)) return false;
   const bool shared = UsesSharedLink(r, raw);
   if (!shared && !shared_.expects.empty()) {
     // HandleRequest holds back every request that would take the own link
@@ -434,38 +481,7 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   Expect e{Expect::Kind::kReply};
   e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)}, r.silent);
   if (r.may_block) may_block_.insert(e.slot);
-  if (gated()) {
-    gate::ConsistencyGate& gate = server_.gate();
-    if (r.begins_transaction) gate.BeginTransaction(id_);
-    if (r.drops_transaction) gate.DropTransaction(id_);
-    if (r.begins_transaction || r.drops_transaction) tx_ = {};
-    if (r.request.kind == gate::Kind::kExec) {
-      if (!tx_.logged.empty()) {
-        e.Detail().exec_logged =
-            std::make_shared<const std::vector<std::pair<size_t, LoggedRequest>>>(std::move(tx_.logged));
-      }
-      if (!tx_.scans.empty()) {
-        e.Detail().exec_scans = std::make_shared<const std::vector<size_t>>(std::move(tx_.scans));
-        e.Detail().scan_epoch = tx_.scan_epoch;
-      }
-      tx_ = {};
-    }
-    if (r.queued) {
-      if (r.tag == ReplyTag::kLog) tx_.logged.emplace_back(tx_.queued, LoggedOf(r, args));
-      if (r.tag == ReplyTag::kScan) {
-        tx_.scans.push_back(tx_.queued);
-        tx_.scan_epoch = detail->scan_epoch;
-      }
-      ++tx_.queued;
-      r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome
-      e.gate_slot = gate.Queue(id_, r.request, e.slot);
-    } else {
-      gate::Admission a = gate.Arrive(id_, std::move(r.request), e.slot);
-      e.gate_slot = a.slot;
-      if (a.cover_first) CoverWritesSoFar(*a.cover_first);
-    }
-    server_.GateChanged();
-  }
+  if (gated()) EnterGate(r, args, e);
   if (shared) {
     std::string scratch;
     const std::string_view request =

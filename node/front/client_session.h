@@ -149,8 +149,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
+  RouteContext MakeRouteContext() const;
+  bool HandleAnswer(Route& route, std::span<const std::string_view> args, std::string_view raw);
   // False if the gate holds it back (held_route_): routed again once it may go.
   bool ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
+  bool MayForward(Route& route);
+  void EnterGate(Route& route, std::span<const std::string_view> args, Expect& e);
   void ForwardAllowed();
   // Whether a forwarded request travels on the shared link (else on this
   // session's own), keeping this session's requests in order.
@@ -193,6 +197,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big);
   bool OnStreamValue(std::string_view bytes);
   void OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big);
+  void LearnFromReply(ReplyTag tag, bool ok, char type, std::string_view bytes, int hello_proto);
+  void PlaceReply(const Expect& e, const ExpectDetail& d, std::string_view bytes, char type, ByteBlock&& big);
+  void LogWhatExecRan(const Expect& e, const std::vector<std::pair<size_t, LoggedRequest>>& logged, std::string_view bytes);
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);

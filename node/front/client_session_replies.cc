@@ -227,9 +227,25 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     authenticated_ = true;
     user_ = d.auth_user;
   }
-  switch (e.tag) {
+  LearnFromReply(e.tag, ok, type, bytes, d.hello_proto);
+  PlaceReply(e, d, bytes, type, std::move(big));
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, {*d.logged});
+  if (d.exec_logged && type == '*' && e.gate_slot != 0) LogWhatExecRan(e, *d.exec_logged, bytes);
+  if (e.gate_slot != 0) {
+    if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverFromNow(*cover);
+    server_.GateChanged();
+  } else {
+    slots_.Release(e.slot);
+  }
+  if (e.unstall) Unstall();
+}
+
+// What a reply tells the router about the connection (its protocol, its
+// database, its transaction) and the gate about a MULTI refused.
+void ClientSession::LearnFromReply(ReplyTag tag, bool ok, char type, std::string_view bytes, int hello_proto) {
+  switch (tag) {
     case ReplyTag::kHello:
-      router_.HelloAnswered(ok, d.hello_proto);
+      router_.HelloAnswered(ok, hello_proto);
       break;
     case ReplyTag::kExecSelect:
       router_.ExecAnswered(type == '*' && bytes != "*-1\r\n");
@@ -250,6 +266,11 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     default:
       break;
   }
+}
+
+// The reply as the client sees it: the child's, or rewritten where the
+// node has its own part in the answer (INFO, CLIENT LIST, ACL, CONFIG, SCAN).
+void ClientSession::PlaceReply(const Expect& e, const ExpectDetail& d, std::string_view bytes, char type, ByteBlock&& big) {
   if (d.settings_check) {
     slots_.SetReply(e.slot, server_.CheckSettings(*d.settings_check, bytes));
   } else if ((e.tag == ReplyTag::kInfo || e.tag == ReplyTag::kInfoSections) && (type == '$' || type == '=')) {
@@ -281,27 +302,20 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   } else {
     slots_.SetReply(e.slot, std::string(bytes));
   }
-  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, {*d.logged});
-  if (d.exec_logged && type == '*' && e.gate_slot != 0) {
-    // EXEC ran: log what it ran successfully, in order.
-    resp::Value v;
-    size_t consumed = 0;
-    std::string error;
-    if (resp::ParseValue(bytes, &consumed, &v, &error) == resp::ParseStatus::kOk) {
-      std::vector<LoggedRequest> ran;
-      for (const auto& [pos, logged] : *d.exec_logged) {
-        if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError) ran.push_back(logged);
-      }
-      if (!ran.empty()) LogForReply(e, std::move(ran));
-    }
+}
+
+// EXEC ran: log what it ran successfully, in order.
+void ClientSession::LogWhatExecRan(const Expect& e, const std::vector<std::pair<size_t, LoggedRequest>>& logged,
+                                   std::string_view bytes) {
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  if (resp::ParseValue(bytes, &consumed, &v, &error) != resp::ParseStatus::kOk) return;
+  std::vector<LoggedRequest> ran;
+  for (const auto& [pos, request] : logged) {
+    if (pos < v.elements.size() && v.elements[pos].type != resp::Type::kError) ran.push_back(request);
   }
-  if (e.gate_slot != 0) {
-    if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverFromNow(*cover);
-    server_.GateChanged();
-  } else {
-    slots_.Release(e.slot);
-  }
-  if (e.unstall) Unstall();
+  if (!ran.empty()) LogForReply(e, std::move(ran));
 }
 
 NodeRules ClientSession::NodeRulesOf() const {
