@@ -80,6 +80,65 @@ void SplitPlain(std::string_view line, std::vector<std::string_view>* out) {
   }
 }
 
+// The line as sdssplitargs sees it: a C string, so '\0' past its end.
+struct CText {
+  std::string_view s;
+  char operator[](size_t i) const { return i < s.size() ? s[i] : '\0'; }
+};
+
+// What one step inside a quoted argument found: a byte of it (taken), its
+// closing quote, or a quote that does not end the argument / no closing quote.
+enum class QuotedStep { kByte, kClosed, kInvalid };
+
+// The closing quote at p must be followed by a space or the end.
+QuotedStep Closing(CText t, size_t p) {
+  return t[p + 1] == '\0' || IsSpace(t[p + 1]) ? QuotedStep::kClosed : QuotedStep::kInvalid;
+}
+
+char Unescaped(char e) {
+  switch (e) {
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'a': return '\a';
+    default: return e;
+  }
+}
+
+// Inside "...": \xHH, a backslash escape, the closing quote, or a byte.
+QuotedStep DoubleQuoted(CText t, size_t* p, std::string* current) {
+  const char c = t[*p];
+  if (c == '\\' && t[*p + 1] == 'x' && IsHexDigit(t[*p + 2]) && IsHexDigit(t[*p + 3])) {
+    current->push_back(static_cast<char>(HexValue(t[*p + 2]) * 16 + HexValue(t[*p + 3])));
+    *p += 3;
+    return QuotedStep::kByte;
+  }
+  if (c == '\\' && t[*p + 1] != '\0') {
+    ++*p;
+    current->push_back(Unescaped(t[*p]));
+    return QuotedStep::kByte;
+  }
+  if (c == '"') return Closing(t, *p);
+  if (c == '\0') return QuotedStep::kInvalid;
+  current->push_back(c);
+  return QuotedStep::kByte;
+}
+
+// Inside '...': only \' is an escape.
+QuotedStep SingleQuoted(CText t, size_t* p, std::string* current) {
+  const char c = t[*p];
+  if (c == '\\' && t[*p + 1] == '\'') {
+    ++*p;
+    current->push_back('\'');
+    return QuotedStep::kByte;
+  }
+  if (c == '\'') return Closing(t, *p);
+  if (c == '\0') return QuotedStep::kInvalid;
+  current->push_back(c);
+  return QuotedStep::kByte;
+}
+
 }  // namespace
 
 bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
@@ -89,83 +148,32 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
   }
   const size_t original_size = out->size();
   const size_t n = line.size();
-  // Byte at i, or '\0' past the end (the C string's terminator).
-  auto at = [&](size_t i) -> char { return i < n ? line[i] : '\0'; };
+  const CText t{line};
   size_t p = 0;
   while (true) {
     while (p < n && IsSpace(line[p])) ++p;
     if (p >= n) return true;
     std::string current;
-    bool in_double = false;
-    bool in_single = false;
+    enum class Mode { kBare, kDouble, kSingle } mode = Mode::kBare;
     bool done = false;
     while (!done) {
-      const char c = at(p);
-      if (in_double) {
-        if (c == '\\' && at(p + 1) == 'x' && IsHexDigit(at(p + 2)) && IsHexDigit(at(p + 3))) {
-          current.push_back(static_cast<char>(HexValue(at(p + 2)) * 16 + HexValue(at(p + 3))));
-          p += 3;
-        } else if (c == '\\' && at(p + 1) != '\0') {
-          ++p;
-          char e = at(p);
-          switch (e) {
-            case 'n': e = '\n'; break;
-            case 'r': e = '\r'; break;
-            case 't': e = '\t'; break;
-            case 'b': e = '\b'; break;
-            case 'a': e = '\a'; break;
-            default: break;
-          }
-          current.push_back(e);
-        } else if (c == '"') {
-          // The closing quote must be followed by a space or the end.
-          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) {
-            out->resize(original_size);
-            return false;
-          }
-          done = true;
-        } else if (c == '\0') {
-          out->resize(original_size);
-          return false;
-        } else {
-          current.push_back(c);
-        }
-      } else if (in_single) {
-        if (c == '\\' && at(p + 1) == '\'') {
-          ++p;
-          current.push_back('\'');
-        } else if (c == '\'') {
-          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) {
-            out->resize(original_size);
-            return false;
-          }
-          done = true;
-        } else if (c == '\0') {
-          out->resize(original_size);
-          return false;
-        } else {
-          current.push_back(c);
-        }
+      QuotedStep step = QuotedStep::kByte;
+      if (mode == Mode::kDouble) {
+        step = DoubleQuoted(t, &p, &current);
+      } else if (mode == Mode::kSingle) {
+        step = SingleQuoted(t, &p, &current);
+      } else if (const char c = t[p]; c == '"' || c == '\'') {
+        mode = c == '"' ? Mode::kDouble : Mode::kSingle;  // even inside an argument, as Redis does
+      } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0') {
+        done = true;  // not \v or \f: those a bare argument keeps, as Redis's does
       } else {
-        switch (c) {
-          case ' ':
-          case '\n':
-          case '\r':
-          case '\t':
-          case '\0':
-            done = true;
-            break;
-          case '"':
-            in_double = true;
-            break;
-          case '\'':
-            in_single = true;
-            break;
-          default:
-            current.push_back(c);
-            break;
-        }
+        current.push_back(c);
       }
+      if (step == QuotedStep::kInvalid) {
+        out->resize(original_size);
+        return false;
+      }
+      done = done || step == QuotedStep::kClosed;
       if (p < n) ++p;
     }
     out->push_back(std::move(current));
