@@ -42,7 +42,8 @@ enum class OpKind {
               // second reply was 1, so the key must exist for good
   kXadd,      // stream XADD key * with a unique payload (elems: {payload}; ids: the ID returned)
   kXread,     // XREADGROUP of new entries (">"; via "waits"/"leaves" as for kPop):
-              // ids and elems the entries delivered, in order; none: nil
+              // ids and elems the entries delivered, in order; none: nil;
+              // value 1: with NOACK (what it delivers never becomes pending)
   kXack,      // XACK of ids (delivered to the same consumer); result: the count acknowledged
   kXreadPending,  // XREADGROUP of the consumer's own pending entries (ID 0, not the
                   // XPENDING command): ids returned
@@ -184,6 +185,10 @@ struct StreamFinal {
 // earlier unknown reads can have taken. (e) An ok claim (XAUTOCLAIM) returns
 // entries the group delivered, idle for its minimum since their last delivery,
 // read as a pending entry or claim, not acknowledged before it began, and reports none deleted.
+// (f) What a read with NOACK delivered is never pending: no read of pending
+// entries, no claim and not the final state holds it; an entry covered by the
+// last-delivered ID that is not pending and was never acknowledged was taken
+// by an unknown NOACK read (as in (c), by count and window).
 // Malformed IDs are anomalies too.
 CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_state, int count_per_read,
                         int64_t grace_ns = kUnknownPopGraceNs);

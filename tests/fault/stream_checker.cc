@@ -43,11 +43,15 @@ struct StreamOps {
   std::map<std::string, const Op*> added;  // payload -> its XADD (any outcome)
   std::vector<const Op*> ok_reads;         // of new entries, with entries
   std::map<std::string, std::vector<const Op*>> unknown_reads;  // consumer -> its unknown reads of new entries
+  std::vector<const Op*> unknown_noack_reads;  // unknown reads with NOACK (in neither list above)
   std::map<std::string, std::vector<const Op*>> by_consumer;  // reads, acks, pending reads, claims in invocation order
   std::map<std::string, EntryOps> by_entry;                   // entry ID -> what named it
   std::vector<const Op*> ok_claims;
   std::vector<const Op*> unknown_claims;
 };
+
+// A read of new entries with NOACK: what it delivers never becomes pending.
+bool Noack(const Op& op) { return op.kind == OpKind::kXread && op.value == 1; }
 
 StreamOps Index(const std::vector<Op>& ops) {
   StreamOps s;
@@ -58,8 +62,8 @@ StreamOps Index(const std::vector<Op>& ops) {
         break;
       case OpKind::kXread:
         if (op.outcome == Outcome::kOk && !op.ids.empty()) s.ok_reads.push_back(&op);
-        if (op.outcome == Outcome::kUnknown) s.unknown_reads[op.consumer].push_back(&op);
-        s.by_consumer[op.consumer].push_back(&op);
+        if (op.outcome == Outcome::kUnknown) (Noack(op) ? s.unknown_noack_reads : s.unknown_reads[op.consumer]).push_back(&op);
+        if (!Noack(op)) s.by_consumer[op.consumer].push_back(&op);
         break;
       case OpKind::kXack:
         if (op.outcome != Outcome::kFail) {
@@ -224,6 +228,27 @@ bool MayHaveClaimed(const StreamOps& s, const std::string& consumer, const std::
                      [&](const Op* c) { return c->consumer == consumer; });
 }
 
+// How many of the entries added at the times `added` none of `reads` can
+// have taken: each takes at most count_per_read, added no later than its
+// close plus the grace (a read served after its client left is as wrong as
+// a pop that was).
+int64_t Unexplained(std::vector<int64_t> added, const std::vector<const Op*>& reads, int count_per_read, int64_t grace_ns) {
+  // Latest entry first: the reads a later entry may go to are a subset of
+  // those an earlier one may go to.
+  std::sort(added.rbegin(), added.rend());
+  std::vector<int64_t> window_end;
+  for (const Op* read : reads) window_end.push_back(read->complete_ns + grace_ns);
+  std::sort(window_end.rbegin(), window_end.rend());
+  size_t next = 0;
+  int64_t room = 0, unexplained = 0;
+  for (int64_t at : added) {
+    for (; next < window_end.size() && window_end[next] >= at; ++next) room += count_per_read;
+    if (room > 0) --room;
+    else ++unexplained;
+  }
+  return unexplained;
+}
+
 // (c) The group's last-delivered ID covers every ok delivery. What it covers
 // beyond them was taken by unknown reads: the consumers acknowledge only
 // what ok reads gave them, so each such entry must still be pending, for a
@@ -238,42 +263,39 @@ void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map
                          Describe(*delivered.rbegin()->second)));
   }
   std::map<std::string, std::vector<int64_t>> taken;  // consumer -> when each entry it took was added
+  std::vector<int64_t> gone;  // when each entry no ok read delivered and nobody holds was added
+  std::set<std::string, IdLess> gone_ids;
   for (const auto& [id, payload] : f.entries) {
     if (IdLess()(f.last_delivered, id) || delivered.contains(id)) continue;
     auto p = f.pending.find(id);
     auto add = s.added.find(payload);
-    const EntryOps& named = OpsOf(s, id);
     if (p == f.pending.end()) {
-      if (!named.acks.empty()) continue;  // claimed, then acknowledged by its claimer
-      r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", id, " is covered by the group's last-delivered ID ",
-                           f.last_delivered, ", no ok read delivered it and no XACK named it, yet it is not pending"));
+      if (!OpsOf(s, id).acks.empty()) continue;  // claimed, then acknowledged by its claimer
+      if (add != s.added.end()) gone.push_back(add->second->invoke_ns);
+      gone_ids.insert(id);
     } else if (add != s.added.end() && !MayHaveClaimed(s, p->second, id)) {
       taken[p->second].push_back(add->second->invoke_ns);
     }
   }
+  const int64_t grace_ms = grace_ns / 1000000;
   for (auto& [consumer, added] : taken) {
-    // Latest entry first: the reads a later entry may go to are a subset of
-    // those an earlier one may go to.
-    std::sort(added.rbegin(), added.rend());
-    std::vector<int64_t> window_end;
     auto reads = s.unknown_reads.find(consumer);
-    if (reads != s.unknown_reads.end()) {
-      for (const Op* read : reads->second) window_end.push_back(read->complete_ns + grace_ns);
-    }
-    std::sort(window_end.rbegin(), window_end.rend());
-    size_t next = 0;
-    int64_t room = 0, unexplained = 0;
-    for (int64_t at : added) {
-      for (; next < window_end.size() && window_end[next] >= at; ++next) room += count_per_read;
-      if (room > 0) --room;
-      else ++unexplained;
-    }
-    if (unexplained > 0) {
+    const std::vector<const Op*> none;
+    const std::vector<const Op*>& its = reads == s.unknown_reads.end() ? none : reads->second;
+    if (const int64_t unexplained = Unexplained(added, its, count_per_read, grace_ns); unexplained > 0) {
       r->Fail(absl::StrCat("stream: ", unexplained, " of the ", added.size(), " entries pending for ", consumer,
-                           " that no ok read delivered cannot have been taken by its ", window_end.size(),
-                           " unknown reads (", count_per_read, " each, added no later than ", grace_ns / 1000000,
-                           " ms after the read's close)"));
+                           " that no ok read delivered cannot have been taken by its ", its.size(), " unknown reads (",
+                           count_per_read, " each, added no later than ", grace_ms, " ms after the read's close)"));
     }
+  }
+  // Without NOACK, what no ok read delivered is pending for the consumer an
+  // unknown read gave it; with it, it is nobody's.
+  if (const int64_t unexplained = Unexplained(gone, s.unknown_noack_reads, count_per_read, grace_ns); unexplained > 0) {
+    r->Fail(absl::StrCat("stream: LOST PENDING ENTRY: ", unexplained, " of ", Ids(gone_ids),
+                         " (covered by the group's last-delivered ID ", f.last_delivered,
+                         ", delivered by no ok read, named by no XACK) are not pending, more than the ",
+                         s.unknown_noack_reads.size(), " unknown reads with NOACK can have taken (", count_per_read,
+                         " each, added no later than ", grace_ms, " ms after the read's close)"));
   }
 }
 
@@ -300,7 +322,7 @@ void CheckPendingRead(const StreamOps& s, const Op& op, const std::set<std::stri
     auto d = delivered.find(id);
     const bool mine = must.contains(id) || MayHaveClaimed(s, consumer, id);
     if (AckedBefore(s, id, op.invoke_ns) || ClaimedAwayBy(s, id, consumer, op.invoke_ns, true) ||
-        (d != delivered.end() && !mine && d->second->consumer != consumer)) {
+        (d != delivered.end() && (Noack(*d->second) || (!mine && d->second->consumer != consumer)))) {
       wrong.insert(id);
     } else if (d == delivered.end() && !mine) {
       ++taken_unseen;
@@ -312,7 +334,7 @@ void CheckPendingRead(const StreamOps& s, const Op& op, const std::set<std::stri
   }
   if (!wrong.empty()) {
     r->Fail(absl::StrCat("stream: ", consumer, "'s pending entries hold ", Ids(wrong),
-                         ", acknowledged before, claimed away before, or delivered to another consumer:\n    ",
+                         ", acknowledged before, claimed away before, delivered to another consumer or with NOACK:\n    ",
                          Describe(op)));
   }
   if (taken_unseen > unknown_takes * count_per_read) {
@@ -363,6 +385,13 @@ void CheckPending(const StreamOps& s, const StreamFinal& f, const std::map<std::
   }
   for (const auto& [id, op] : given) {
     auto p = f.pending.find(id);
+    if (Noack(*op)) {
+      if (p != f.pending.end()) {
+        r->Fail(absl::StrCat("stream: ", id, " is pending for ", p->second, " at the end although a read with NOACK "
+                             "delivered it:\n    ", Describe(*op)));
+      }
+      continue;
+    }
     if (AckedBefore(s, id, kInf) && p != f.pending.end()) {
       r->Fail(absl::StrCat("stream: ", id, " is still pending at the end although an XACK of it was acknowledged"));
     } else if ((p == f.pending.end() && OpsOf(s, id).acks.empty()) ||
@@ -403,6 +432,10 @@ void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::s
       if (IdLess()(f.last_delivered, id)) {
         r->Fail(absl::StrCat("stream: a claim returned ", id, ", which the group never delivered:\n    ",
                              Describe(*claim)));
+      }
+      if (auto d = delivered.find(id); d != delivered.end() && Noack(*d->second)) {
+        r->Fail(absl::StrCat("stream: a claim returned ", id, ", which a read with NOACK delivered (never pending):\n    ",
+                             Describe(*d->second), "\n    ", Describe(*claim)));
       }
       if (AckedBefore(s, id, claim->invoke_ns)) {
         r->Fail(absl::StrCat("stream: a claim returned ", id, ", acknowledged before it began:\n    ",

@@ -158,7 +158,7 @@ TEST(StreamChecker, RejectsAGroupThatWentBack) {
   auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), Read("c1", {{"2-0", "b"}}, 25, 35),
                        Ack("c1", {"2-0"}, 1, 40, 50)});
   StreamFinal skipped{.entries = {{"1-0", "a"}, {"2-0", "b"}}, .last_delivered = "2-0", .pending = {}};
-  EXPECT_TRUE(Mentions(CheckStream(ops, skipped, 2), "no ok read delivered it"));
+  EXPECT_TRUE(Mentions(CheckStream(ops, skipped, 2), "LOST PENDING ENTRY: 1 of 1-0 (covered"));
 }
 
 // Entries the group passed that no ok read delivered were taken by unknown
@@ -306,6 +306,52 @@ TEST(StreamChecker, RejectsWrongClaims) {
   auto short_ack = Claimed();
   short_ack[3].result = 0;
   EXPECT_TRUE(Mentions(CheckStream(short_ack, kClaimedFinal, 2), "counted 0 of them"));
+}
+
+// A read with NOACK (value 1) of `entries` by `consumer`.
+Op NoackRead(const std::string& consumer, std::vector<std::pair<std::string, std::string>> entries, int64_t t0,
+             int64_t t1, Outcome o = Outcome::kOk) {
+  Op op = Read(consumer, std::move(entries), t0, t1, o);
+  op.value = 1;
+  return op;
+}
+
+// c1 reads 1-0 with NOACK: nobody holds it and nobody acknowledges it. 2-0
+// is covered by the last-delivered ID, pending for no one and never
+// acknowledged: c2's unknown read with NOACK took it.
+TEST(StreamChecker, NoackReadsLeaveNothingPending) {
+  auto ops = Numbered({Add("a", "1-0", 0, 10), Add("b", "2-0", 20, 30), NoackRead("c1", {{"1-0", "a"}}, 12, 15),
+                       NoackRead("c2", {}, 25, 35, Outcome::kUnknown), Pending("c1", {}, 40, 50)});
+  StreamFinal final_state{.entries = {{"1-0", "a"}, {"2-0", "b"}}, .last_delivered = "2-0", .pending = {}};
+  auto r = CheckStream(ops, final_state, 2);
+  EXPECT_TRUE(r.valid) << r.Summary();
+  // The same with c2's unknown read without NOACK: 2-0 would be pending for c2.
+  ops[3].value = 0;
+  r = CheckStream(ops, final_state, 2);
+  EXPECT_TRUE(Mentions(r, "LOST PENDING ENTRY")) << r.Summary();
+  // An unknown read with NOACK that ended long before 2-0 was added cannot have taken it.
+  ops[3] = NoackRead("c2", {}, 1, 2, Outcome::kUnknown);
+  ops[3].id = 3;
+  r = CheckStream(ops, final_state, 2, /*grace_ns=*/5);
+  EXPECT_TRUE(Mentions(r, "unknown reads with NOACK can have taken")) << r.Summary();
+}
+
+TEST(StreamChecker, RejectsNoackEntriesThatBecamePending) {
+  auto ops = Numbered({Add("a", "1-0", 0, 10), NoackRead("c1", {{"1-0", "a"}}, 12, 15)});
+  StreamFinal clean{.entries = {{"1-0", "a"}}, .last_delivered = "1-0", .pending = {}};
+  ASSERT_TRUE(CheckStream(ops, clean, 2).valid);
+  StreamFinal held = clean;
+  held.pending = {{"1-0", "c1"}};
+  auto r = CheckStream(ops, held, 2);
+  EXPECT_TRUE(Mentions(r, "although a read with NOACK delivered it")) << r.Summary();
+  auto shown = ops;
+  shown.push_back(Pending("c1", {"1-0"}, 20, 30));
+  r = CheckStream(Numbered(shown), clean, 2);
+  EXPECT_TRUE(Mentions(r, "delivered to another consumer or with NOACK")) << r.Summary();
+  auto claimed = ops;
+  claimed.push_back(Claim("r1", {{"1-0", "a"}}, 1, 20 * S, 20 * S + 10));
+  r = CheckStream(Numbered(claimed), clean, 2);
+  EXPECT_TRUE(Mentions(r, "which a read with NOACK delivered")) << r.Summary();
 }
 
 }  // namespace

@@ -72,7 +72,8 @@ void Workload::StreamProducer(int id) {
 }
 
 // Reads new entries (kStreamCount at most), blocking 1 s or, to leave while
-// blocked, with no timeout; then XACKs them, unless it keeps them pending.
+// blocked, with no timeout; then XACKs them, unless it keeps them pending or
+// read them with NOACK.
 // One time in five it reads its own pending entries instead, and then XACKs
 // those it kept that it still holds (its pending list would grow all run;
 // a claimer may have taken some over). It acknowledges only entries ok reads
@@ -113,11 +114,16 @@ void Workload::StreamConsumer(int id) {
       continue;
     }
     const bool leave = static_cast<int>(rng() % 100) < o_.stream_leave_percent;
+    const bool noack = static_cast<int>(rng() % 100) < o_.stream_noack_percent;
     const auto patience = std::chrono::milliseconds(20 + rng() % 281);
     op.via = leave ? "leaves" : "waits";
+    op.value = noack ? 1 : 0;
+    std::vector<std::string> args = {"XREADGROUP", "GROUP", kGroup, consumer, "COUNT", absl::StrCat(kStreamCount),
+                                     "BLOCK", leave ? "0" : "1000"};
+    if (noack) args.push_back("NOACK");
+    for (const char* a : {"STREAMS", kStream, ">"}) args.push_back(a);
     op.invoke_ns = Now();
-    cl->Send(Cmd({"XREADGROUP", "GROUP", kGroup, consumer, "COUNT", absl::StrCat(kStreamCount), "BLOCK",
-                  leave ? "0" : "1000", "STREAMS", kStream, ">"}));
+    cl->Send(Cmd(args));
     auto v = leave ? conn.Read(patience) : conn.Read();
     op.complete_ns = Now();
     if (leave && !v) {
@@ -132,7 +138,7 @@ void Workload::StreamConsumer(int id) {
         conn.Drop();
       }
     }
-    const std::vector<std::string> got = op.outcome == Outcome::kOk ? op.ids : std::vector<std::string>{};
+    const std::vector<std::string> got = op.outcome == Outcome::kOk && !noack ? op.ids : std::vector<std::string>{};
     history_.Add(std::move(op));
     if (!got.empty()) {
       if (rng() % 5 != 0) AckEntries(conn, consumer, got, id);

@@ -62,10 +62,12 @@ struct WorkloadOptions {
   // group read new entries (kStreamCount at most), blocking 1 s or (leave
   // percent of the time) with no timeout and leaving 20-300 ms later if still
   // blocked; they XACK four reads in five and now and then read their own
-  // pending entries back.
+  // pending entries back. noack percent of their reads of new entries are
+  // with NOACK: what those deliver never becomes pending.
   int stream_producers = 1;
   int stream_consumers = 2;
   int stream_leave_percent = 30;
+  int stream_noack_percent = 15;
   // Claimers take over entries pending for stream_claim_idle or more
   // (XAUTOCLAIM, kStreamCount at a time, every 150 ms) and acknowledge them.
   // Short enough to race the consumers' own reads of the entries they keep.
