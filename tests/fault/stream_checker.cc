@@ -252,9 +252,8 @@ int64_t Unexplained(std::vector<int64_t> added, const std::vector<const Op*>& re
 // (c) The group's last-delivered ID covers every ok delivery. What it covers
 // beyond them was taken by unknown reads: the consumers acknowledge only
 // what ok reads gave them, so each such entry must still be pending, for a
-// consumer whose unknown reads can have taken it (at most count_per_read
-// each, added no later than the read's close plus the grace: a read that
-// was served after its client left is as wrong as a pop that was).
+// consumer whose unknown reads can have taken it (Unexplained), or be
+// nobody's, taken by an unknown read with NOACK (the same count and window).
 void CheckLastDelivered(const StreamOps& s, const StreamFinal& f, const std::map<std::string, const Op*, IdLess>& delivered,
                         int count_per_read, int64_t grace_ns, CheckResult* r) {
   if (!delivered.empty() && IdLess()(f.last_delivered, delivered.rbegin()->first)) {
