@@ -22,10 +22,39 @@ class Decoder {
   size_t pos() const { return pos_; }
 
   ParseStatus Decode(Value* out, int depth) {
-    // Attributes ("|") are read and dropped; the value they annotate follows.
+    if (ParseStatus s = SkipAttributes(depth); s != ParseStatus::kOk) return s;
+    *out = Value();
+    const char type = data_[pos_];
+    switch (type) {
+      case '+':
+      case '-':
+      case ':':
+      case '_':
+      case ',':
+      case '#':
+      case '(':
+        return DecodeLine(type, out);
+      case '$':
+      case '!':
+      case '=':
+        return DecodeBulk(type, out);
+      case '*':
+      case '~':
+      case '>':
+      case '%':
+        return DecodeAggregate(type, out, depth);
+      default:
+        return Fail("Protocol error: unexpected type byte in reply");
+    }
+  }
+
+ private:
+  // Attributes ("|") are read and dropped; the value they annotate follows
+  // (kOk: pos_ is at its type byte).
+  ParseStatus SkipAttributes(int depth) {
     while (true) {
       if (pos_ >= data_.size()) return ParseStatus::kNeedMore;
-      if (data_[pos_] != '|') break;
+      if (data_[pos_] != '|') return ParseStatus::kOk;
       int64_t pairs = 0;
       if (ParseStatus s = LengthLine(&pairs); s != ParseStatus::kOk) return s;
       if (pairs < 0 || pairs > INT64_MAX / 2) return Fail("Protocol error: invalid attribute length");
@@ -37,117 +66,96 @@ class Decoder {
         if (ParseStatus s = Decode(&ignored, depth + 1); s != ParseStatus::kOk) return s;
       }
     }
+  }
 
-    *out = Value();
-    const char type = data_[pos_];
+  // A value on one line: simple string, error, integer, null, double, boolean, big number.
+  ParseStatus DecodeLine(char type, Value* out) {
+    std::string_view text;
+    if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
     switch (type) {
       case '+':
-      case '-': {
-        std::string_view text;
-        if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
+      case '-':
         out->type = type == '+' ? Type::kSimpleString : Type::kError;
         out->str.assign(text);
         return ParseStatus::kOk;
-      }
-      case ':': {
-        std::string_view text;
-        if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
+      case ':':
         if (!internal::ParseStrictInt64(text, &out->integer)) return Fail("Protocol error: invalid integer");
         out->type = Type::kInteger;
         return ParseStatus::kOk;
-      }
-      case '_': {
-        std::string_view text;
-        if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
+      case '_':
         if (!text.empty()) return Fail("Protocol error: invalid null");
         out->type = Type::kNull;
         return ParseStatus::kOk;
-      }
-      case ',': {
-        std::string_view text;
-        if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
+      case ',':
         if (!ParseDouble(text, &out->dbl)) return Fail("Protocol error: invalid double");
         out->type = Type::kDouble;
         out->str.assign(text);
         return ParseStatus::kOk;
-      }
-      case '#': {
-        std::string_view text;
-        if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
+      case '#':
         if (text != "t" && text != "f") return Fail("Protocol error: invalid boolean");
         out->type = Type::kBoolean;
         out->integer = text == "t" ? 1 : 0;
         return ParseStatus::kOk;
-      }
-      case '(': {
-        std::string_view text;
-        if (ParseStatus s = Line(&text); s != ParseStatus::kOk) return s;
+      default:  // '('
         if (!IsBigNumber(text)) return Fail("Protocol error: invalid big number");
         out->type = Type::kBigNumber;
         out->str.assign(text);
         return ParseStatus::kOk;
-      }
-      case '$':
-      case '!':
-      case '=': {
-        int64_t len = 0;
-        if (ParseStatus s = LengthLine(&len); s != ParseStatus::kOk) return s;
-        if (len == -1 && type == '$') {
-          out->type = Type::kNull;
-          return ParseStatus::kOk;
-        }
-        if (len < 0) return Fail("Protocol error: invalid bulk length");
-        const size_t n = static_cast<size_t>(len);
-        if (data_.size() - pos_ < n || data_.size() - pos_ - n < 2) return ParseStatus::kNeedMore;
-        if (data_[pos_ + n] != '\r' || data_[pos_ + n + 1] != '\n') {
-          return Fail("Protocol error: expected CRLF after a bulk string");
-        }
-        std::string_view payload = data_.substr(pos_, n);
-        pos_ += n + 2;
-        if (type == '=') {
-          // "txt:..." / "mkd:...": the format and its colon are dropped.
-          if (payload.size() < 4 || payload[3] != ':') return Fail("Protocol error: invalid verbatim string");
-          payload.remove_prefix(4);
-        }
-        out->type = type == '!' ? Type::kError : Type::kBulkString;
-        out->str.assign(payload);
-        return ParseStatus::kOk;
-      }
-      case '*':
-      case '~':
-      case '>':
-      case '%': {
-        int64_t count = 0;
-        if (ParseStatus s = LengthLine(&count); s != ParseStatus::kOk) return s;
-        if (count == -1 && type == '*') {
-          out->type = Type::kNull;
-          return ParseStatus::kOk;
-        }
-        if (count < 0 || count > INT64_MAX / 2) return Fail("Protocol error: invalid aggregate length");
-        const int64_t elements = type == '%' ? count * 2 : count;
-        // Depth counts open aggregates, as ReplyScanner does: an empty one opens none.
-        if (elements > 0 && depth >= limits_.max_reply_depth) {
-          return Fail("Protocol error: reply nested too deeply");
-        }
-        out->type = type == '%' ? Type::kMap : Type::kArray;
-        out->is_push = type == '>';
-        // Every element takes at least 3 bytes: do not trust the count for more.
-        const size_t plausible = (data_.size() - pos_) / 3;
-        out->elements.reserve(std::min(static_cast<size_t>(elements), plausible));
-        for (int64_t i = 0; i < elements; ++i) {
-          out->elements.emplace_back();
-          if (ParseStatus s = Decode(&out->elements.back(), depth + 1); s != ParseStatus::kOk) {
-            return s;
-          }
-        }
-        return ParseStatus::kOk;
-      }
-      default:
-        return Fail("Protocol error: unexpected type byte in reply");
     }
   }
 
- private:
+  // A bulk string ($), bulk error (!) or verbatim string (=).
+  ParseStatus DecodeBulk(char type, Value* out) {
+    int64_t len = 0;
+    if (ParseStatus s = LengthLine(&len); s != ParseStatus::kOk) return s;
+    if (len == -1 && type == '$') {
+      out->type = Type::kNull;
+      return ParseStatus::kOk;
+    }
+    if (len < 0) return Fail("Protocol error: invalid bulk length");
+    const size_t n = static_cast<size_t>(len);
+    if (data_.size() - pos_ < n || data_.size() - pos_ - n < 2) return ParseStatus::kNeedMore;
+    if (data_[pos_ + n] != '\r' || data_[pos_ + n + 1] != '\n') {
+      return Fail("Protocol error: expected CRLF after a bulk string");
+    }
+    std::string_view payload = data_.substr(pos_, n);
+    pos_ += n + 2;
+    if (type == '=') {
+      // "txt:..." / "mkd:...": the format and its colon are dropped.
+      if (payload.size() < 4 || payload[3] != ':') return Fail("Protocol error: invalid verbatim string");
+      payload.remove_prefix(4);
+    }
+    out->type = type == '!' ? Type::kError : Type::kBulkString;
+    out->str.assign(payload);
+    return ParseStatus::kOk;
+  }
+
+  // An array (*), set (~), push (>) or map (%), its elements decoded in turn.
+  ParseStatus DecodeAggregate(char type, Value* out, int depth) {
+    int64_t count = 0;
+    if (ParseStatus s = LengthLine(&count); s != ParseStatus::kOk) return s;
+    if (count == -1 && type == '*') {
+      out->type = Type::kNull;
+      return ParseStatus::kOk;
+    }
+    if (count < 0 || count > INT64_MAX / 2) return Fail("Protocol error: invalid aggregate length");
+    const int64_t elements = type == '%' ? count * 2 : count;
+    // Depth counts open aggregates, as ReplyScanner does: an empty one opens none.
+    if (elements > 0 && depth >= limits_.max_reply_depth) {
+      return Fail("Protocol error: reply nested too deeply");
+    }
+    out->type = type == '%' ? Type::kMap : Type::kArray;
+    out->is_push = type == '>';
+    // Every element takes at least 3 bytes: do not trust the count for more.
+    const size_t plausible = (data_.size() - pos_) / 3;
+    out->elements.reserve(std::min(static_cast<size_t>(elements), plausible));
+    for (int64_t i = 0; i < elements; ++i) {
+      out->elements.emplace_back();
+      if (ParseStatus s = Decode(&out->elements.back(), depth + 1); s != ParseStatus::kOk) return s;
+    }
+    return ParseStatus::kOk;
+  }
+
   ParseStatus Fail(std::string_view text) {
     error_->assign(text);
     return ParseStatus::kError;
