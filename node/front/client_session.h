@@ -290,6 +290,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The input's size when the last parse found only part of a request in it,
   // since the last read: while the size is that, no whole request waits.
   static constexpr size_t kNoPartialInput = SIZE_MAX;
+  // A request or reply this big moves between sockets without a copy.
+  static constexpr size_t kTakeBytes = 1 << 20;
+  // Bigger requests take the client's own link: the other sessions' requests
+  // on the shared link would wait while it is written.
+  static constexpr size_t kMaxSharedRequest = 64 * 1024;
   size_t partial_input_ = kNoPartialInput;
   bool stalled_ = false;       // a request waits for an upstream reply (Route::stall)
   // A write the gate holds back until it may be forwarded (MayForward): its
