@@ -105,8 +105,8 @@ struct ServerOptions {
   bool shared_relay = true;
 };
 
-// A divergence check's point: the leader child's DEBUG DIGEST of the state
-// after log entry `index`.
+// A divergence check's point: the leader child's digest (ChildDigest) of the
+// state after log entry `index`.
 struct DigestPoint {
   uint64_t index = 0;
   std::string digest;
@@ -365,7 +365,7 @@ class Server {
   struct DigestJob {
     std::vector<std::function<void(absl::StatusOr<DigestPoint>)>> waiters;
     DigestPoint point;  // index known once its entry is proposed
-    bool pausing = true;  // holds proposals until the child answered DEBUG DIGEST
+    bool pausing = true;  // holds proposals until the child answered
   };
   // Proposals wait while a snapshot or a divergence check needs the leader's
   // child to answer at a known offset. The pause belongs to the job: it ends
@@ -377,10 +377,11 @@ class Server {
     return nullptr;
   }
   bool ProposalsPaused() const { return ProposalsPausedBy() != nullptr; }
-  void OnLeaderDigest(const resp::Value& digest, const resp::Value& role);
+  void OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role);
   void EndDigest(absl::StatusOr<DigestPoint> result);
   void DigestCommitted(uint64_t index, const std::string& digest);
-  void CompareDigest(uint64_t index, const std::string& expected);
+  void CompareDigest(uint64_t index, const std::string& leaders_digest);
+  void RecordComparison(uint64_t index, const std::string& mine, const std::string& expected);
   void RecordDigest(uint64_t index, const std::string& digest, const std::string& outcome);
   void SkipDigest(uint64_t index, const std::string& why);
   void ScheduleDigest();

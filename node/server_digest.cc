@@ -1,13 +1,14 @@
 // Divergence checks (docs/design.md, "Divergence check"): every member's child
 // must hold the same data after the same log entry. The leader takes its
-// child's DEBUG DIGEST with proposals paused, reads the stream offset it
-// belongs to (ROLE, in the same write), and logs a check entry right after
+// child's digest (node/child/child_digest.h) with proposals paused, reads the
+// stream offset it belongs to (ROLE, in the same write), and logs a check entry right after
 // the entry that ends at that offset. Each follower, when the check entry
 // reaches its feed, holds the feed until its child applied everything before
 // it, takes the child's digest and compares. A mismatch is logged and counted
 // (ANARCHO.STATUS digest_mismatches); a follower whose child cannot be
 // compared then (loading a full sync) skips the check and counts that.
 #include "absl/strings/str_cat.h"
+#include "node/child/child_digest.h"
 #include "node/logging.h"
 #include "node/server.h"
 
@@ -24,23 +25,18 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
   if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
   digest_ = std::make_unique<DigestJob>();  // pausing: the digest and the offset must describe the same state
   digest_->waiters.push_back(std::move(done));
-  auto digest = std::make_shared<resp::Value>();
-  control_.CallTogether({{"DEBUG", "DIGEST"}, {"ROLE"}},
-                        {[digest](const resp::Value& v) { *digest = v; },
-                         [this, digest, job = digest_.get()](const resp::Value& role) {
-                           if (digest_.get() == job) OnLeaderDigest(*digest, role);
-                         }});
+  TakeChildDigest(control_, StreamsBound(options_.busy_reply_threshold_ms), {"ROLE"}, [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& role) {
+    if (digest_.get() == job) OnLeaderDigest(digest, role);
+  });
 }
 
-void Server::OnLeaderDigest(const resp::Value& digest, const resp::Value& role) {
+void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role) {
   digest_->pausing = false;
   rlog_->Kick();
-  if (digest.type != resp::Type::kBulkString && digest.type != resp::Type::kSimpleString) {
-    return EndDigest(absl::InternalError(absl::StrCat("DEBUG DIGEST: ", digest.AsString())));
-  }
+  if (!digest.ok()) return EndDigest(digest.status());
   auto offset = MasterOffset(role);
   if (!offset.ok()) return EndDigest(offset.status());
-  digest_->point.digest = digest.AsString();
+  digest_->point.digest = *digest;
   pb::EffectBatch check;  // no stream id: a node entry
   check.set_check_digest(digest_->point.digest);
   auto st = MarkOffset({.offset = *offset, .follow = check.SerializeAsString(), .at = [](uint64_t) {}});
@@ -67,7 +63,8 @@ void Server::DigestCommitted(uint64_t index, const std::string& digest) {
 }
 
 // Follower: the feed reached check entry `index` and paused there.
-void Server::CompareDigest(uint64_t index, const std::string& expected) {
+void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
+  const std::string expected = InThisForm(leaders_digest);
   feed_check_ = index;
   auto resume = [this, index](const std::string& skipped) {
     if (feed_check_ != index) return false;
@@ -82,20 +79,19 @@ void Server::CompareDigest(uint64_t index, const std::string& expected) {
       resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
       return;
     }
-    control_.Call({"DEBUG", "DIGEST"}, [this, index, expected, resume](const resp::Value& v) {
-      if (v.type == resp::Type::kError) {
-        resume(absl::StrCat("DEBUG DIGEST: ", v.str));
-        return;
-      }
-      if (!resume("")) return;
-      const std::string mine = v.AsString();
-      if (mine == expected) return RecordDigest(index, mine, "match");
-      ++digest_mismatches_;
-      Log(LogComponent::kNode, LogLevel::kError, "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s",
-          index, mine, expected);
-      RecordDigest(index, mine, "MISMATCH");
+    TakeChildDigest(control_, StreamsBoundToMatch(expected), {}, [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&) {
+      if (!resume(mine.ok() ? "" : std::string(mine.status().message())) || !mine.ok()) return;
+      RecordComparison(index, *mine, expected);
     });
   });
+}
+
+void Server::RecordComparison(uint64_t index, const std::string& mine, const std::string& expected) {
+  if (mine == expected) return RecordDigest(index, mine, "match");
+  ++digest_mismatches_;
+  Log(LogComponent::kNode, LogLevel::kError, "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s",
+      index, mine, expected);
+  RecordDigest(index, mine, "MISMATCH");
 }
 
 void Server::SkipDigest(uint64_t index, const std::string& why) {

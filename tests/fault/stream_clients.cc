@@ -1,13 +1,12 @@
 // The stream workload: producers XADD unique payloads to one stream, the
 // consumers of one group read new entries (blocking), acknowledge most of
 // them and now and then read their own pending entries back, and claimers
-// take over entries left pending too long and acknowledge them. Consumer groups
-// live outside what DEBUG DIGEST covers, so the members' children are also
-// compared group by group at the end (MembersDisagree).
+// take over entries left pending too long and acknowledge them. The members'
+// children are compared by the divergence checks, consumer groups included
+// (node/child/child_digest.h).
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "conn.h"
 #include "workload.h"
 
@@ -222,71 +221,6 @@ bool Workload::ReadFinalStream(const std::function<std::optional<resp::Value>(co
     final_stream_.pending[p.elements[0].AsString()] = p.elements[1].AsString();
   }
   return true;
-}
-
-// What every member's child must agree on: the stream's metadata, the
-// group's, each consumer's pending count and every pending entry with its
-// consumer and delivery count. Idle times are each child's own, and so are a
-// group's entries-read and lag: Redis 7.0 does not replicate them (a replica
-// estimates them by itself, see the README's guarantees).
-std::string Workload::StreamState(int member) {
-  std::string out;
-  auto call = [&](const std::vector<std::string>& args) -> std::optional<resp::Value> {
-    auto v = c_.ChildCall(member, args);
-    if (!v.ok()) {
-      absl::StrAppend(&out, "[", absl::StrJoin(args, " "), ": ", v.status().ToString(), "]");
-      return std::nullopt;
-    }
-    return *v;
-  };
-  if (auto info = call({"XINFO", "STREAM", kStream})) {
-    auto f = Fields(*info);
-    for (const char* name : {"length", "last-generated-id", "max-deleted-entry-id", "entries-added",
-                             "recorded-first-entry-id"}) {
-      absl::StrAppend(&out, name, "=", f.contains(name) ? itest::Str(*f[name]) : "?", " ");
-    }
-  }
-  if (auto groups = call({"XINFO", "GROUPS", kStream})) {
-    for (const resp::Value& g : groups->elements) {
-      auto f = Fields(g);
-      for (const char* name : {"name", "consumers", "pending", "last-delivered-id"}) {
-        absl::StrAppend(&out, "group ", name, "=", f.contains(name) ? itest::Str(*f[name]) : "?", " ");
-      }
-    }
-  }
-  if (auto consumers = call({"XINFO", "CONSUMERS", kStream, kGroup})) {
-    for (const resp::Value& c : consumers->elements) {
-      auto f = Fields(c);
-      absl::StrAppend(&out, "consumer ", f.contains("name") ? f["name"]->AsString() : "?", " pending ",
-                      f.contains("pending") ? itest::Str(*f["pending"]) : "?", "; ");
-    }
-  }
-  if (auto pending = call({"XPENDING", kStream, kGroup, "-", "+", "1000000000"})) {
-    for (const resp::Value& p : pending->elements) {
-      if (p.elements.size() == 4) {
-        absl::StrAppend(&out, p.elements[0].AsString(), ":", p.elements[1].AsString(), ":",
-                        itest::Str(p.elements[3]), " ");
-      }
-    }
-  }
-  return out;
-}
-
-std::string Workload::MembersDisagree(std::chrono::milliseconds timeout) {
-  if (o_.stream_producers + o_.stream_consumers == 0) return "";
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string diff;
-  do {
-    diff.clear();
-    const std::string first = StreamState(0);
-    for (int i = 1; i < c_.size(); ++i) {
-      const std::string other = StreamState(i);
-      if (other != first) absl::StrAppend(&diff, "member 1's child: ", first, "\nmember ", i + 1, "'s child: ", other, "\n");
-    }
-    if (diff.empty()) return diff;
-    std::this_thread::sleep_for(200ms);
-  } while (std::chrono::steady_clock::now() < deadline);
-  return diff;
 }
 
 }  // namespace fault

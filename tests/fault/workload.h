@@ -98,9 +98,6 @@ class Workload {
   const std::vector<std::pair<std::string, std::vector<std::string>>>& final_lists() const { return final_lists_; }
   const std::vector<int64_t>& final_balances() const { return final_balances_; }
   const std::vector<std::string>& final_queue() const { return final_queue_; }
-  // After the members converged: what their children disagree on that DEBUG
-  // DIGEST does not cover (the stream's consumer group); empty if nothing.
-  std::string MembersDisagree(std::chrono::milliseconds timeout = 10s);
   CheckResult Check(int64_t register_budget_ms = 30000) const;
   std::vector<std::string> errors_seen() const;
 
@@ -124,7 +121,6 @@ class Workload {
   void StreamClaimer(int id);
   void AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id);
   bool ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
-  std::string StreamState(int member);
   bool SetUp(const std::vector<std::string>& cmd, std::string_view done_error = {});
   void Surprise(std::string what);  // a reply Redis would never give: reported as an anomaly
   std::vector<std::string> ListKeysOf(int64_t generation) const;
