@@ -139,6 +139,15 @@ def any_request(rng):
         lambda: ["ZINCRBY", k(), "1", "m"], lambda: ["ZRANGE", k(), "0", "-1", "WITHSCORES"],
         lambda: ["ZSCORE", k(), "m"], lambda: ["ZUNIONSTORE", k(), "2", k(), k()],
         lambda: ["XADD", k(), c(["1-1", "2-0", "0-0"]), "f", "v"], lambda: ["XLEN", k()],
+        # Trims and deletions: counts, what a trim with ~ or LIMIT leaves, the
+        # stream's deleted-entry bookkeeping (XINFO STREAM, XSETID).
+        lambda: ["XADD", k()] + c([["NOMKSTREAM"], ["MAXLEN", "1"], ["MINID", "~", "2-0"], ["MAXLEN", "=", "0", "LIMIT", "1"],
+                                   ["MAXLEN", "~", "1", "LIMIT", "5"]]) + [c(["3-0", "4-1", "1-1"]), "f", "v"],
+        lambda: ["XDEL", k(), c(["1-1", "2-0", "9-9"])] + c([[], ["3-0"]]),
+        lambda: ["XTRIM", k(), c(["MAXLEN", "MINID"])] + c([[], ["="], ["~"]]) + [c(["0", "1", "2-0", "-1"])]
+        + c([[], ["LIMIT", "1"]]),
+        lambda: ["XSETID", k(), c(["5-0", "0-1", "x"])] + c([[], ["ENTRIESADDED", "9", "MAXDELETEDID", "1-1"]]),
+        lambda: ["XINFO", "STREAM", k()], lambda: ["XREVRANGE", k(), "+", "-", "COUNT", "1"],
         lambda: ["XRANGE", k(), "-", "+"], lambda: ["GEOADD", k(), "13.36", "38.11", "p"],
         lambda: ["GEODIST", k(), "p", "q"],
         lambda: ["SORT", k()] + c([[], ["ALPHA"], ["STORE", "k2"], ["LIMIT", "0", "1"]]),
@@ -417,6 +426,10 @@ end
 return out"""
 
 
+# XINFO STREAM's fields that say what the stream holds (not its radix tree's layout).
+STREAM_FIELDS = {"length", "last-generated-id", "max-deleted-entry-id", "entries-added", "recorded-first-entry-id"}
+
+
 def without_entries_read(groups):
     """XINFO GROUPS without entries-read and lag, which Redis 7.0 does not
     replicate (README): after a failover they are as a promoted replica has them."""
@@ -452,9 +465,12 @@ def data_of(port, after_fault=False):
                     val = sorted(zip(val[0::2], val[1::2]))
                 elif kind == "set":
                     val = sorted(val)
-                if kind == "stream":  # its consumer groups: delivery state, not the idle times
+                if kind == "stream":  # its metadata and consumer groups: delivery state, not the idle times
                     groups = q("XINFO", "GROUPS", key)
-                    val = (val, without_entries_read(groups) if after_fault else groups, q("EVAL", CONSUMERS, "1", key))
+                    info = q("XINFO", "STREAM", key)
+                    info = [x for name, v in zip(info[0::2], info[1::2]) if name in STREAM_FIELDS for x in (name, v)]
+                    val = (val, info, without_entries_read(groups) if after_fault else groups,
+                           q("EVAL", CONSUMERS, "1", key))
                 ttl = q("PTTL", key) if kind != "none" else None
                 rows.append((db, key, kind, repr(val), ttl > 0 if isinstance(ttl, int) else ttl))
         rows.append(("functions", repr(q("FUNCTION", "LIST"))))
