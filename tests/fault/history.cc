@@ -36,6 +36,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kXack: return "xack";
     case OpKind::kXreadPending: return "xreadgroup-pending";
     case OpKind::kXclaim: return "xautoclaim";
+    case OpKind::kXdel: return "xdel";
   }
   return "?";
 }
@@ -92,7 +93,8 @@ std::string Describe(const Op& op) {
         absl::StrAppend(&s, " (connection closed at ", Ms(op.complete_ns), "ms)");
       }
       break;
-    case OpKind::kXack: absl::StrAppend(&s, op.consumer, " ", ShortList(op.ids), " -> ", V(op.result)); break;
+    case OpKind::kXack:
+    case OpKind::kXdel: absl::StrAppend(&s, op.consumer, " ", ShortList(op.ids), " -> ", V(op.result)); break;
     case OpKind::kXclaim:
       absl::StrAppend(&s, op.consumer, " idle ", op.value, "ms -> ", ShortList(op.ids));
       if (op.outcome == Outcome::kOk) absl::StrAppend(&s, ", ", op.result, " deleted");

@@ -49,6 +49,7 @@ enum class OpKind {
                   // XPENDING command): ids returned
   kXclaim,    // XAUTOCLAIM of entries idle for `value` ms or more: ids and elems the
               // entries claimed; result: how many deleted IDs it reported
+  kXdel,      // XDEL of ids its consumer's ok XACK acknowledged just before; result: the count deleted
 };
 const char* OpKindName(OpKind k);
 
@@ -65,8 +66,8 @@ struct Op {
   std::vector<std::pair<std::string, std::string>> appends;  // kTxn: (key, elem) appended
   std::string from, to;            // kTransfer; kPop by BLMOVE: to = its destination
   std::vector<int64_t> balances;   // kBalances (kNil for a missing account); kTransfer via watch: {from, to} read
-  std::vector<std::string> ids;    // kXadd, kXread, kXack, kXreadPending: stream entry IDs
-  std::string consumer;            // kXread, kXack, kXreadPending, kXclaim: the group's consumer
+  std::vector<std::string> ids;    // kXadd, kXread, kXack, kXreadPending, kXdel: stream entry IDs
+  std::string consumer;            // kXread, kXack, kXreadPending, kXclaim, kXdel: the group's consumer
   int64_t invoke_ns = 0;
   int64_t complete_ns = 0;  // checkers treat unknown ops as never returning
   Outcome outcome = Outcome::kUnknown;

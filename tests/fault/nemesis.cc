@@ -365,15 +365,16 @@ std::string Summarize(const std::vector<Op>& ops, const std::vector<FaultEvent>&
   }
   std::string s = absl::StrCat("operations: ", ops.size(), " (ok ", total[0], ", failed ", total[1], ", unknown ", total[2], ")\n");
   for (auto& [k, c] : by_kind) absl::StrAppend(&s, "  ", k, ": ok ", c[0], ", failed ", c[1], ", unknown ", c[2], "\n");
-  int64_t moved = 0, claimed = 0, unacked = 0;  // by ok ops: how much the ops that take things over carried
+  int64_t moved = 0, claimed = 0, unacked = 0, deleted = 0;  // by ok ops: how much the ops that take things over carried
   for (auto& op : ops) {
     if (op.outcome != Outcome::kOk) continue;
     if (op.kind == OpKind::kPop && !op.to.empty()) moved += static_cast<int64_t>(op.elems.size());
     if (op.kind == OpKind::kXclaim) claimed += static_cast<int64_t>(op.ids.size());
     if (op.kind == OpKind::kXread && op.value == 1) unacked += static_cast<int64_t>(op.ids.size());
+    if (op.kind == OpKind::kXdel) deleted += op.result;
   }
   absl::StrAppend(&s, "queue elements moved to taken lists: ", moved, ", stream entries claimed: ", claimed,
-                  ", delivered with NOACK: ", unacked, "\n");
+                  ", delivered with NOACK: ", unacked, ", deleted: ", deleted, "\n");
   absl::StrAppend(&s, "faults injected: ", events.size(), "\n");
   struct Agg {
     int n = 0;

@@ -2,7 +2,7 @@
 // group, producers that XADD unique payloads, consumers that read new
 // entries, acknowledge most of them and now and then read their own pending
 // entries back, and claimers that take over entries left idle and
-// acknowledge them.
+// acknowledge them. Both delete some of what they acknowledged (XDEL).
 #include <algorithm>
 #include <set>
 
@@ -37,6 +37,7 @@ struct EntryOps {
   std::vector<const Op*> acks;
   std::vector<const Op*> claims;
   std::vector<const Op*> shown;
+  std::vector<const Op*> deletes;  // XDELs, ok or unknown
 };
 
 struct StreamOps {
@@ -48,6 +49,7 @@ struct StreamOps {
   std::map<std::string, EntryOps> by_entry;                   // entry ID -> what named it
   std::vector<const Op*> ok_claims;
   std::vector<const Op*> unknown_claims;
+  std::vector<const Op*> ok_deletes;
 };
 
 // A read of new entries with NOACK: what it delivers never becomes pending.
@@ -84,6 +86,12 @@ StreamOps Index(const std::vector<Op>& ops) {
           for (const std::string& id : op.ids) s.by_entry[id].shown.push_back(&op);
         }
         s.by_consumer[op.consumer].push_back(&op);
+        break;
+      case OpKind::kXdel:
+        if (op.outcome != Outcome::kFail) {
+          for (const std::string& id : op.ids) s.by_entry[id].deletes.push_back(&op);
+        }
+        if (op.outcome == Outcome::kOk) s.ok_deletes.push_back(&op);
         break;
       default:
         break;
@@ -122,6 +130,24 @@ bool ClaimedAwayBy(const StreamOps& s, const std::string& id, const std::string&
   });
 }
 
+// An ok XDEL naming `id` completed before `t`: from then on the entry is gone
+// (whether that XDEL or an earlier one removed it).
+bool DeletedBefore(const StreamOps& s, const std::string& id, int64_t t) {
+  const auto& deletes = OpsOf(s, id).deletes;
+  return std::any_of(deletes.begin(), deletes.end(),
+                     [&](const Op* d) { return d->outcome == Outcome::kOk && d->complete_ns < t; });
+}
+
+// `payload` at `id`: as the final stream holds it, or as an XADD wrote it (not
+// a failed one; an unknown one returned no ID) and an XDEL may have removed it.
+bool Holds(const StreamOps& s, const std::map<std::string, std::string>& by_id, const std::string& id,
+           const std::string& payload) {
+  if (auto e = by_id.find(id); e != by_id.end()) return e->second == payload;
+  auto add = s.added.find(payload);
+  return !OpsOf(s, id).deletes.empty() && add != s.added.end() && add->second->outcome != Outcome::kFail &&
+         (add->second->ids.empty() || add->second->ids[0] == id);
+}
+
 // Unknown claims begun by `t` by others than `consumer`.
 int64_t UnknownClaimsBy(const StreamOps& s, const std::string& consumer, int64_t t) {
   return std::count_if(s.unknown_claims.begin(), s.unknown_claims.end(),
@@ -137,7 +163,7 @@ std::string Ids(const std::set<std::string, IdLess>& ids) {
   return absl::StrJoin(v, " ");
 }
 
-// (a) The final stream against the XADDs. Returns the final entries by ID.
+// (a) The final stream against the XADDs and XDELs. Returns the final entries by ID.
 std::map<std::string, std::string> CheckEntries(const StreamOps& s, const StreamFinal& f, CheckResult* r) {
   std::map<std::string, std::string> by_id;
   std::map<std::string, std::string> id_of;  // payload -> final ID
@@ -150,6 +176,10 @@ std::map<std::string, std::string> CheckEntries(const StreamOps& s, const Stream
       r->Fail(absl::StrCat("stream: DUPLICATE ENTRY: ", payload, " is in the final stream twice (", id_of[payload],
                            " and ", id, ")"));
     }
+    if (DeletedBefore(s, id, kInf)) {
+      r->Fail(absl::StrCat("stream: DELETED ENTRY CAME BACK: the final stream holds ", id, " (", payload,
+                           "), which an acknowledged XDEL removed:\n    ", Describe(*OpsOf(s, id).deletes[0])));
+    }
     auto add = s.added.find(payload);
     if (add == s.added.end()) {
       r->Fail(absl::StrCat("stream: the final stream holds ", payload, " at ", id, ", which no XADD wrote"));
@@ -161,6 +191,7 @@ std::map<std::string, std::string> CheckEntries(const StreamOps& s, const Stream
   for (const auto& [payload, add] : s.added) {
     if (add->outcome != Outcome::kOk) continue;
     auto at = id_of.find(payload);
+    if (at == id_of.end() && !add->ids.empty() && !OpsOf(s, add->ids[0]).deletes.empty()) continue;  // deleted
     if (at == id_of.end()) {
       ++r->lost_writes;
       r->Fail(absl::StrCat("stream: LOST WRITE: an acknowledged XADD is not in the final stream:\n    ", Describe(*add)));
@@ -179,10 +210,10 @@ std::map<std::string, const Op*, IdLess> CheckDeliveries(const StreamOps& s, con
   for (const Op* read : s.ok_reads) {
     for (size_t i = 0; i < read->ids.size(); ++i) {
       const std::string& id = read->ids[i];
-      auto e = by_id.find(id);
-      if (e == by_id.end() || i >= read->elems.size() || e->second != read->elems[i]) {
+      if (i >= read->elems.size() || !Holds(s, by_id, id, read->elems[i])) {
         r->Fail(absl::StrCat("stream: a read delivered ", id, " (", i < read->elems.size() ? read->elems[i] : "?",
-                             "), which the final stream does not hold so:\n    ", Describe(*read)));
+                             "), which the final stream does not hold so (nor was it written so and deleted):\n    ",
+                             Describe(*read)));
       }
       auto add = i < read->elems.size() ? s.added.find(read->elems[i]) : s.added.end();
       if (add != s.added.end() && add->second->invoke_ns > read->complete_ns) {
@@ -414,7 +445,8 @@ constexpr int64_t kClockSlackNs = 2'000'000;
 
 // (e) Claims: of entries the group had delivered, idle for the claim's
 // minimum since their last delivery, read as pending or claim, not
-// acknowledged before, none reported deleted (nothing is deleted here).
+// acknowledged before, none reported deleted (only entries acknowledged
+// before are deleted, and those are pending for nobody).
 void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::string, std::string>& by_id,
                  const std::map<std::string, const Op*, IdLess>& delivered, CheckResult* r) {
   for (const Op* claim : s.ok_claims) {
@@ -423,8 +455,7 @@ void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::s
     }
     for (size_t i = 0; i < claim->ids.size(); ++i) {
       const std::string& id = claim->ids[i];
-      auto e = by_id.find(id);
-      if (e == by_id.end() || i >= claim->elems.size() || e->second != claim->elems[i]) {
+      if (i >= claim->elems.size() || !Holds(s, by_id, id, claim->elems[i])) {
         r->Fail(absl::StrCat("stream: a claim returned ", id, ", which the final stream does not hold so:\n    ",
                              Describe(*claim)));
       }
@@ -460,6 +491,24 @@ void CheckClaims(const StreamOps& s, const StreamFinal& f, const std::map<std::s
   }
 }
 
+// (g) An ok XDEL counts every ID it names: all of them, but those another
+// XDEL may have removed first. (Each names entries just acknowledged, so
+// none is gone for any other reason.)
+void CheckDeletes(const StreamOps& s, CheckResult* r) {
+  for (const Op* del : s.ok_deletes) {
+    const int64_t named = static_cast<int64_t>(del->ids.size());
+    const int64_t others = std::count_if(del->ids.begin(), del->ids.end(), [&](const std::string& id) {
+      const auto& deletes = OpsOf(s, id).deletes;
+      return std::any_of(deletes.begin(), deletes.end(),
+                         [&](const Op* d) { return d != del && d->invoke_ns <= del->complete_ns; });
+    });
+    if (del->result > named || del->result < named - others) {
+      r->Fail(absl::StrCat("stream: an XDEL of entries just acknowledged counted ", del->result, " of them (", others,
+                           " may have been deleted by others first):\n    ", Describe(*del)));
+    }
+  }
+}
+
 // IDs that are not "<ms>-<seq>" (they would all compare equal).
 void CheckIds(const std::vector<Op>& ops, const StreamFinal& f, CheckResult* r) {
   auto check = [&](const std::string& id, const std::string& where) {
@@ -486,6 +535,7 @@ CheckResult CheckStream(const std::vector<Op>& ops, const StreamFinal& final_sta
   CheckLastDelivered(s, final_state, delivered, count_per_read, grace_ns, &r);
   CheckPending(s, final_state, delivered, count_per_read, &r);
   CheckClaims(s, final_state, by_id, delivered, &r);
+  CheckDeletes(s, &r);
   return r;
 }
 

@@ -59,6 +59,13 @@ Op Ack(const std::string& consumer, std::vector<std::string> ids, int64_t acked,
   return op;
 }
 
+Op Del(const std::string& consumer, std::vector<std::string> ids, int64_t deleted, int64_t t0, int64_t t1,
+       Outcome o = Outcome::kOk) {
+  Op op = Own(OpKind::kXdel, consumer, std::move(ids), t0, t1, o);
+  op.result = deleted;
+  return op;
+}
+
 Op Pending(const std::string& consumer, std::vector<std::string> ids, int64_t t0, int64_t t1) {
   return Own(OpKind::kXreadPending, consumer, std::move(ids), t0, t1);
 }
@@ -352,6 +359,54 @@ TEST(StreamChecker, RejectsNoackEntriesThatBecamePending) {
   claimed.push_back(Claim("r1", {{"1-0", "a"}}, 1, 20 * S, 20 * S + 10));
   r = CheckStream(Numbered(claimed), clean, 2);
   EXPECT_TRUE(Mentions(r, "which a read with NOACK delivered")) << r.Summary();
+}
+
+// c1 deletes what it acknowledged: 1-0 and 2-0 are then neither lost writes
+// nor entries its reads delivered that the final stream lacks; an unknown
+// XDEL may or may not have happened.
+TEST(StreamChecker, DeletedEntriesAreNeitherLostNorMissing) {
+  auto deleted = Valid();
+  deleted.push_back(Del("c1", {"1-0", "2-0"}, 2, 72, 75));
+  StreamFinal without = ValidFinal();
+  without.entries.erase(without.entries.begin(), without.entries.begin() + 2);
+  auto r = CheckStream(Numbered(deleted), without, 2);
+  EXPECT_TRUE(r.valid) << r.Summary();
+  auto unknown = Valid();
+  unknown.push_back(Del("c1", {"1-0"}, kNil, 72, 75, Outcome::kUnknown));
+  StreamFinal one_gone = ValidFinal();
+  one_gone.entries.erase(one_gone.entries.begin());
+  EXPECT_TRUE(CheckStream(Numbered(unknown), one_gone, 2).valid);
+  EXPECT_TRUE(CheckStream(Numbered(unknown), ValidFinal(), 2).valid);
+  // Two consumers delete the same entry: the second counts 0 or 1.
+  auto both = Valid();
+  both.push_back(Del("c1", {"1-0"}, 1, 72, 75));
+  both.push_back(Del("c2", {"1-0"}, 0, 73, 76));
+  StreamFinal gone = ValidFinal();
+  gone.entries.erase(gone.entries.begin());
+  EXPECT_TRUE(CheckStream(Numbered(both), gone, 2).valid);
+}
+
+TEST(StreamChecker, RejectsDeletedEntriesThatCameBackAndWrongCounts) {
+  auto deleted = Valid();
+  deleted.push_back(Del("c1", {"1-0"}, 1, 72, 75));
+  auto back = CheckStream(Numbered(deleted), ValidFinal(), 2);
+  EXPECT_TRUE(Mentions(back, "DELETED ENTRY CAME BACK")) << back.Summary();
+  // An entry just acknowledged that an XDEL did not find was gone already.
+  auto short_count = Valid();
+  short_count.push_back(Del("c1", {"1-0", "2-0"}, 1, 72, 75));
+  StreamFinal without = ValidFinal();
+  without.entries.erase(without.entries.begin(), without.entries.begin() + 2);
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(short_count), without, 2), "counted 1 of them (0 may have"));
+  // A delete excuses the entry it names, not a read of another payload there.
+  auto other = Valid();
+  other.push_back(Del("c1", {"1-0"}, 1, 72, 75));
+  other[3].elems[0] = "b";  // c1's read: 1-0 as "b", which XADD wrote at 2-0
+  StreamFinal one_gone = ValidFinal();
+  one_gone.entries.erase(one_gone.entries.begin());
+  EXPECT_TRUE(Mentions(CheckStream(Numbered(other), one_gone, 2), "nor was it written so and deleted"));
+  // Without an XDEL naming it, an acknowledged entry's absence is a lost write.
+  auto lost = CheckStream(Valid(), one_gone, 2);
+  EXPECT_EQ(lost.lost_writes, 1) << lost.Summary();
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ constexpr const char* kStream = "stream";
 constexpr const char* kGroup = "group";
 constexpr const char* kField = "p";
 
+bool Chance(std::mt19937_64& rng, int percent) { return static_cast<int>(rng() % 100) < percent; }
+
 // The entries of an XRANGE or XREADGROUP reply: [[id, [field, value]], ...].
 bool ParseEntries(const resp::Value& list, Op& op) {
   if (list.type != resp::Type::kArray) return false;
@@ -108,12 +110,12 @@ void Workload::StreamConsumer(int id) {
         kept.clear();  // those it no longer holds were claimed away
       }
       history_.Add(std::move(op));
-      if (!seen_kept.empty()) AckEntries(conn, consumer, seen_kept, id);
+      if (!seen_kept.empty()) AckEntries(conn, consumer, seen_kept, id, Chance(rng, o_.stream_delete_percent));
       std::this_thread::sleep_for(o_.think);
       continue;
     }
-    const bool leave = static_cast<int>(rng() % 100) < o_.stream_leave_percent;
-    const bool noack = static_cast<int>(rng() % 100) < o_.stream_noack_percent;
+    const bool leave = Chance(rng, o_.stream_leave_percent);
+    const bool noack = Chance(rng, o_.stream_noack_percent);
     const auto patience = std::chrono::milliseconds(20 + rng() % 281);
     op.via = leave ? "leaves" : "waits";
     op.value = noack ? 1 : 0;
@@ -140,7 +142,7 @@ void Workload::StreamConsumer(int id) {
     const std::vector<std::string> got = op.outcome == Outcome::kOk && !noack ? op.ids : std::vector<std::string>{};
     history_.Add(std::move(op));
     if (!got.empty()) {
-      if (rng() % 5 != 0) AckEntries(conn, consumer, got, id);
+      if (rng() % 5 != 0) AckEntries(conn, consumer, got, id, Chance(rng, o_.stream_delete_percent));
       else kept.insert(got.begin(), got.end());
     }
     std::this_thread::sleep_for(o_.think);
@@ -151,6 +153,7 @@ void Workload::StreamConsumer(int id) {
 // keep a while, and those their unknown reads took, which no consumer
 // acknowledges), kStreamCount at a time, and acknowledges what it got.
 void Workload::StreamClaimer(int id) {
+  std::mt19937_64 rng(o_.seed * 1000 + id);
   Conn conn(c_, id % c_.size(), o_.op_timeout);
   const std::string consumer = absl::StrCat("r", id);
   while (!stop_) {
@@ -179,28 +182,40 @@ void Workload::StreamClaimer(int id) {
     }
     const std::vector<std::string> got = op.outcome == Outcome::kOk ? op.ids : std::vector<std::string>{};
     history_.Add(std::move(op));
-    if (!got.empty()) AckEntries(conn, consumer, got, id);
+    if (!got.empty()) AckEntries(conn, consumer, got, id, Chance(rng, o_.stream_delete_percent));
   }
 }
 
-void Workload::AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id) {
+// XACK of `ids`, then (if `then_delete` and the XACK was ok) XDEL of them:
+// acknowledged, they are no longer pending, whoever held them.
+void Workload::AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id,
+                          bool then_delete) {
+  if (Counted(conn, OpKind::kXack, {"XACK", kStream, kGroup}, consumer, ids, id) && then_delete) {
+    Counted(conn, OpKind::kXdel, {"XDEL", kStream}, consumer, ids, id);
+  }
+}
+
+// `command` followed by `ids`, answered with a count (op.result); true if ok.
+bool Workload::Counted(Conn& conn, OpKind kind, std::vector<std::string> command, const std::string& consumer,
+                       const std::vector<std::string>& ids, int id) {
   Client* cl = conn.Get();
-  if (!cl) return;
-  Op op = NewOp(id, conn, OpKind::kXack, kStream);
+  if (!cl) return false;
+  Op op = NewOp(id, conn, kind, kStream);
   op.consumer = consumer;
   op.ids = ids;
-  std::vector<std::string> args = {"XACK", kStream, kGroup};
-  args.insert(args.end(), ids.begin(), ids.end());
+  command.insert(command.end(), ids.begin(), ids.end());
   op.invoke_ns = Now();
-  cl->Send(Cmd(args));
+  cl->Send(Cmd(command));
   auto v = conn.Read();
   op.complete_ns = Now();
   op.outcome = Classify(v, conn, &op.error);
   if (op.outcome == Outcome::kOk) {
     if (v->type == resp::Type::kInteger) op.result = v->integer;
-    else op.outcome = Outcome::kUnknown, op.error = "XACK reply " + itest::Str(*v);
+    else op.outcome = Outcome::kUnknown, op.error = command[0] + " reply " + itest::Str(*v);
   }
+  const bool ok = op.outcome == Outcome::kOk;
   history_.Add(std::move(op));
+  return ok;
 }
 
 bool Workload::ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read) {

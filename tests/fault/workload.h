@@ -63,11 +63,14 @@ struct WorkloadOptions {
   // percent of the time) with no timeout and leaving 20-300 ms later if still
   // blocked; they XACK four reads in five and now and then read their own
   // pending entries back. noack percent of their reads of new entries are
-  // with NOACK: what those deliver never becomes pending.
+  // with NOACK: what those deliver never becomes pending. After delete
+  // percent of their ok XACKs (and the claimers'), they XDEL what it named:
+  // only entries that are no longer pending are ever deleted.
   int stream_producers = 1;
   int stream_consumers = 2;
   int stream_leave_percent = 30;
   int stream_noack_percent = 15;
+  int stream_delete_percent = 25;
   // Claimers take over entries pending for stream_claim_idle or more
   // (XAUTOCLAIM, kStreamCount at a time, every 150 ms) and acknowledge them.
   // Short enough to race the consumers' own reads of the entries they keep.
@@ -119,7 +122,9 @@ class Workload {
   void StreamProducer(int id);
   void StreamConsumer(int id);
   void StreamClaimer(int id);
-  void AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id);
+  void AckEntries(Conn& conn, const std::string& consumer, const std::vector<std::string>& ids, int id, bool then_delete);
+  bool Counted(Conn& conn, OpKind kind, std::vector<std::string> command, const std::string& consumer,
+               const std::vector<std::string>& ids, int id);
   bool ReadFinalStream(const std::function<std::optional<resp::Value>(const std::vector<std::string>&)>& read);
   bool SetUp(const std::vector<std::string>& cmd, std::string_view done_error = {});
   void Surprise(std::string what);  // a reply Redis would never give: reported as an anomaly
