@@ -45,6 +45,18 @@ class ReplyScanner {
   // Returns true when the top-level value is complete.
   bool ElementDone();
 
+  // What scanning the value at pos_ found: a complete element (pos_ past
+  // it), an aggregate or attribute opened (its elements follow), too little
+  // data, or not RESP.
+  struct Step {
+    enum Kind { kElement, kOpened, kNeedMore, kError } kind = kNeedMore;
+    const char* error = nullptr;
+    static Step Error(const char* why) { return {kError, why}; }
+  };
+  Step ScanLine(std::string_view data);
+  Step ScanBulk(std::string_view data, char type);
+  Step ScanAggregate(std::string_view data, char type);
+
   Limits limits_;
   size_t pos_ = 0;       // bytes of `data` already understood
   size_t scan_pos_ = 0;  // where the search for the current line's end resumes
