@@ -192,11 +192,14 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   // readonly but may rewrite the HyperLogLog's cached count (Redis 7.0
   // reports no may_replicate flag for it), which would make the children's
   // data differ; XINFO shows consumers' seen-time and entries-read, which a
-  // replica keeps by itself; OBJECT FREQ and IDLETIME are each instance's own.
-  // A scan's cursor is a position in one child's hash tables, which the
-  // leader tags with its child's epoch (node/front/scan_cursor.h).
-  static const absl::flat_hash_set<std::string> kMasterOnlyReads = {"pfcount", "xinfo", "object|freq",
-                                                                     "object|idletime"};
+  // replica keeps by itself; OBJECT FREQ and IDLETIME are each instance's own;
+  // OBJECT ENCODING, MEMORY USAGE and DUMP show a value's encoding, which in a
+  // child filled from an RDB (rebuilt from a snapshot, restarted, a new
+  // member) is the one loading picks, not the one its writes left on the
+  // leader. A scan's cursor is a position in one child's hash tables, which
+  // the leader tags with its child's epoch (node/front/scan_cursor.h).
+  static const absl::flat_hash_set<std::string> kMasterOnlyReads = {
+      "pfcount", "xinfo", "object|freq", "object|idletime", "object|encoding", "memory|usage", "dump"};
   spec.scan_cursor_arg = scan_cursor::CursorArg(name);
   spec.follower_read = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyspaceRead) &&
                        !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write && !spec.blocking &&
