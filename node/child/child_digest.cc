@@ -8,21 +8,22 @@
 namespace node {
 namespace {
 
-// Read-only (no-writes: allowed on a replica child). ARGV[1]: StreamsBound.
+// Read-only (no-writes: allowed on a replica child). ARGV[1]: StreamsBound,
+// which counts keys, consumers and pending entries (the work it does).
 // Every database in turn until SELECT refuses; in each, the streams without a
 // time to live in name order (SCAN may return a key twice and in any order),
 // one line per stream, group, consumer and pending entry; the SHA1 of the
 // lines.
 constexpr const char* kStreamsScript = R"lua(#!lua flags=no-writes
-local bound = tonumber(ARGV[1])
+local bound, work = tonumber(ARGV[1]), 0
 if bound < 0 then return '-' end
 if bound > 0 then
-  local keys, db = 0, 0
+  local db = 0
   while not redis.pcall('SELECT', db).err do
-    keys = keys + redis.call('DBSIZE')
+    work = work + redis.call('DBSIZE')
     db = db + 1
   end
-  if keys > bound then return '-' end
+  if work > bound then return '-' end
 end
 local function fields(reply)
   local m = {}
@@ -53,6 +54,8 @@ while not redis.pcall('SELECT', db).err do
       {'length', 'last-generated-id', 'max-deleted-entry-id', 'entries-added', 'recorded-first-entry-id'})
     for _, g in ipairs(redis.call('XINFO', 'GROUPS', k)) do
       local group = fields(g)
+      work = work + group['consumers'] + group['pending']
+      if bound > 0 and work > bound then return '-' end
       lines[#lines + 1] = line(g, {'name', 'consumers', 'pending', 'last-delivered-id'})
       for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', k, group['name'])) do
         lines[#lines + 1] = line(c, {'name', 'pending'})

@@ -27,12 +27,13 @@
 namespace node {
 
 // How far the streams' part reaches (TakeChildDigest's `streams_bound`):
-// a positive bound leaves it out ("-") when the child holds more keys than
-// that, 0 takes it whatever the size, -1 leaves it out. The script must stay
-// under busy-reply-threshold, or every other client of the child gets BUSY
-// (and the node stops it, see Server::WatchBusy): its SCAN costs about 1 us
-// per key, so a leader bounds it by 500 keys per millisecond of the
-// threshold; a follower takes the part exactly when the leader's check did.
+// a positive bound leaves it out ("-") when the child's keys, consumers and
+// pending entries together are more than that, 0 takes it whatever the
+// size, -1 leaves it out. The script must stay under busy-reply-threshold,
+// or every other client of the child gets BUSY (and the node stops it, see
+// Server::WatchBusy): its SCAN costs about 1 us per key, so a leader bounds
+// it by 500 per millisecond of the threshold; a follower takes the part
+// exactly when the leader's check did.
 int64_t StreamsBound(int busy_reply_threshold_ms);
 int64_t StreamsBoundToMatch(const std::string& leaders_digest);
 // A leader's digest in this form: one from a leader of an earlier version
