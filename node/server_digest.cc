@@ -25,7 +25,7 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
   if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
   digest_ = std::make_unique<DigestJob>();  // pausing: the digest and the offset must describe the same state
   digest_->waiters.push_back(std::move(done));
-  TakeChildDigest(control_, StreamsBound(options_.busy_reply_threshold_ms), {"ROLE"}, [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& role) {
+  TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), {"ROLE"}, [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& role) {
     if (digest_.get() == job) OnLeaderDigest(digest, role);
   });
 }
@@ -79,7 +79,7 @@ void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
       resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
       return;
     }
-    TakeChildDigest(control_, StreamsBoundToMatch(expected), {}, [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&) {
+    TakeChildDigest(control_, PartsToMatch(expected), {}, [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&) {
       if (!resume(mine.ok() ? "" : std::string(mine.status().message())) || !mine.ok()) return;
       RecordComparison(index, *mine, expected);
     });

@@ -1,15 +1,20 @@
 #include "node/child/child_digest.h"
 
-#include <algorithm>
+#include <openssl/evp.h>
 
-#include "absl/strings/match.h"
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace node {
 namespace {
 
-// Read-only (no-writes: allowed on a replica child). ARGV[1]: StreamsBound,
-// which counts keys, consumers and pending entries (the work it does).
+// Read-only (no-writes: allowed on a replica child). ARGV[1]: the streams'
+// bound (DigestParts), which counts keys, consumers and pending entries (the
+// work it does).
 // Every database in turn until SELECT refuses; in each, the streams without a
 // time to live in name order (SCAN may return a key twice and in any order),
 // one line per stream, group, consumer and pending entry; the SHA1 of the
@@ -77,40 +82,75 @@ absl::StatusOr<std::string> Hex(const resp::Value& v, const char* what) {
   return absl::InternalError(absl::StrCat(what, ": ", v.AsString()));
 }
 
-absl::StatusOr<std::string> Combined(const resp::Value& streams, const resp::Value& data) {
-  absl::StatusOr<std::string> s = Hex(streams, "the streams' digest script");
-  if (!s.ok()) return s.status();
-  absl::StatusOr<std::string> d = Hex(data, "DEBUG DIGEST");
+// FUNCTION LIST WITHCODE's libraries (RESP2: flat name/value arrays) by name.
+absl::StatusOr<std::string> Functions(const resp::Value& list) {
+  if (list.type != resp::Type::kArray) return absl::InternalError(absl::StrCat("FUNCTION LIST: ", list.AsString()));
+  std::vector<std::string> libraries;
+  for (const resp::Value& library : list.elements) {
+    std::map<std::string, std::string> f;
+    for (size_t i = 0; i + 1 < library.elements.size(); i += 2) {
+      if (library.elements[i + 1].type != resp::Type::kArray) f[library.elements[i].AsString()] = library.elements[i + 1].AsString();
+    }
+    libraries.push_back(absl::StrCat(f["library_name"], "\n", f["engine"], "\n", f["library_code"]));
+  }
+  std::sort(libraries.begin(), libraries.end());
+  std::string all;
+  for (const std::string& l : libraries) absl::StrAppend(&all, l.size(), ":", l);  // lengths: no separator to forge
+  return Sha256Hex(all);
+}
+
+struct Replies {
+  resp::Value streams, data, functions;
+};
+
+absl::StatusOr<std::string> Combined(const Replies& r, const DigestParts& parts) {
+  absl::StatusOr<std::string> d = Hex(r.data, "DEBUG DIGEST");
   if (!d.ok()) return d.status();
-  return absl::StrCat(*d, ":", *s);
+  absl::StatusOr<std::string> s = Hex(r.streams, "the streams' digest script");
+  if (!s.ok()) return s.status();
+  absl::StatusOr<std::string> f = parts.functions ? Functions(r.functions) : "-";
+  if (!f.ok()) return f.status();
+  return absl::StrCat(*d, ":", *s, ":", *f);
 }
 
 }  // namespace
 
-int64_t StreamsBound(int busy_reply_threshold_ms) { return std::max<int64_t>(1, int64_t{500} * busy_reply_threshold_ms); }
-
-int64_t StreamsBoundToMatch(const std::string& leaders_digest) { return absl::EndsWith(leaders_digest, ":-") ? -1 : 0; }
-
-std::string InThisForm(const std::string& leaders_digest) {
-  return absl::StrContains(leaders_digest, ':') ? leaders_digest : absl::StrCat(leaders_digest, ":-");
+DigestParts LeaderParts(int busy_reply_threshold_ms) {
+  return {.streams_bound = std::max<int64_t>(1, int64_t{500} * busy_reply_threshold_ms), .functions = true};
 }
 
-void TakeChildDigest(ControlLink& link, int64_t streams_bound, std::vector<std::string> then,
+std::string InThisForm(const std::string& leaders_digest) {
+  std::string out = leaders_digest;
+  for (auto parts = std::count(out.begin(), out.end(), ':') + 1; parts < 3; ++parts) out += ":-";
+  return out;
+}
+
+DigestParts PartsToMatch(const std::string& leaders_digest) {
+  std::vector<std::string> parts = absl::StrSplit(InThisForm(leaders_digest), ':');
+  return {.streams_bound = parts[1] == "-" ? -1 : 0, .functions = parts[2] != "-"};
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+void TakeChildDigest(ControlLink& link, DigestParts parts, std::vector<std::string> then,
                      std::function<void(absl::StatusOr<std::string> digest, const resp::Value& then_reply)> done) {
-  struct Replies {
-    resp::Value streams, data;
-  };
   auto replies = std::make_shared<Replies>();
-  std::vector<std::vector<std::string>> requests = {{"EVAL", kStreamsScript, "0", absl::StrCat(streams_bound)},
-                                                    {"DEBUG", "DIGEST"}};
+  std::vector<std::vector<std::string>> requests = {
+      {"EVAL", kStreamsScript, "0", absl::StrCat(parts.streams_bound)}, {"DEBUG", "DIGEST"}, {"FUNCTION", "LIST", "WITHCODE"}};
   std::vector<ControlLink::Callback> dones = {[replies](const resp::Value& v) { replies->streams = v; },
-                                              [replies](const resp::Value& v) { replies->data = v; }};
-  auto finish = [replies, done = std::move(done)](const resp::Value& then_reply) {
-    done(Combined(replies->streams, replies->data), then_reply);
+                                              [replies](const resp::Value& v) { replies->data = v; },
+                                              [replies](const resp::Value& v) { replies->functions = v; }};
+  auto finish = [replies, parts, done = std::move(done)](const resp::Value& then_reply) {
+    done(Combined(*replies, parts), then_reply);
   };
   if (then.empty()) {
     dones.back() = [replies, finish](const resp::Value& v) {
-      replies->data = v;
+      replies->functions = v;
       finish(resp::Value());
     };
   } else {

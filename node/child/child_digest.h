@@ -1,12 +1,13 @@
 // What a divergence check compares (docs/design.md, "Divergence check"): a
 // digest of a child's data that every member's child must share after the
-// same log entry.
+// same log entry, "<data>:<streams>:<functions>".
 //
-// DEBUG DIGEST covers every key's value and expiry, but of a stream only its
-// entries: not its last generated ID, deleted-entry bookkeeping or consumer
-// groups (measured on 7.0.15: XREADGROUP, XACK, XSETID and XGROUP SETID
-// leave it unchanged). A script adds what replicas must agree on there, the
-// same fields Redis replicates: each stream's length, last-generated-id,
+// <data> is DEBUG DIGEST: every key's value and expiry, but of a stream only
+// its entries, and no function library (measured on 7.0.15: XREADGROUP,
+// XACK, XSETID, XGROUP SETID and FUNCTION LOAD leave it unchanged).
+//
+// <streams>: a script's SHA1 over what replicas must agree on in streams, the
+// fields Redis replicates: each stream's length, last-generated-id,
 // max-deleted-entry-id, entries-added and recorded-first-entry-id; each
 // group's name, consumers, pending count and last-delivered-id; each
 // consumer's name and pending count; each pending entry's ID, consumer and
@@ -14,10 +15,16 @@
 // entries-read and lag (Redis 7.0 does not replicate them; a replica
 // estimates them). Streams with a time to live are left to DEBUG DIGEST:
 // whether one still exists depends on when each child looks.
+//
+// <functions>: the SHA-256 of the function libraries (name, engine, code), in
+// name order (FUNCTION LIST's order is its hash table's).
+//
+// A part not taken is "-".
 #pragma once
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,27 +33,33 @@
 
 namespace node {
 
-// How far the streams' part reaches (TakeChildDigest's `streams_bound`):
-// a positive bound leaves it out ("-") when the child's keys, consumers and
-// pending entries together are more than that, 0 takes it whatever the
-// size, -1 leaves it out. The script must stay under busy-reply-threshold,
-// or every other client of the child gets BUSY (and the node stops it, see
+// Which parts beside <data> a check takes. `streams_bound`: a positive
+// bound leaves <streams> out when the child's keys, consumers and pending
+// entries together are more than that, 0 takes it whatever the size, -1
+// leaves it out. The script must stay under busy-reply-threshold, or every
+// other client of the child gets BUSY (and the node stops it, see
 // Server::WatchBusy): its SCAN costs about 1 us per key, so a leader bounds
-// it by 500 per millisecond of the threshold; a follower takes the part
-// exactly when the leader's check did.
-int64_t StreamsBound(int busy_reply_threshold_ms);
-int64_t StreamsBoundToMatch(const std::string& leaders_digest);
+// it by 500 per millisecond of the threshold.
+struct DigestParts {
+  int64_t streams_bound = 0;
+  bool functions = true;
+};
+DigestParts LeaderParts(int busy_reply_threshold_ms);
+// A follower takes exactly the parts the leader's digest has.
+DigestParts PartsToMatch(const std::string& leaders_digest);
 // A leader's digest in this form: one from a leader of an earlier version
-// (DEBUG DIGEST alone, as in a rolling upgrade) gains an empty streams' part.
+// (DEBUG DIGEST alone, as in a rolling upgrade) has the other parts "-".
 std::string InThisForm(const std::string& leaders_digest);
 
-// Takes the child's digest, "<DEBUG DIGEST>:<streams' digest>", in one write
-// with `then` (unless empty), a request whose reply must describe the same
-// state (a leader's ROLE: the offset the digest belongs to). The script runs
-// first: on a master its reads may expire keys, and the DEL it propagates
-// must come before the DEBUG DIGEST and the offset that follow it. `done`
-// gets the digest (or the first error) and the reply to `then` (nil without).
-void TakeChildDigest(ControlLink& link, int64_t streams_bound, std::vector<std::string> then,
+std::string Sha256Hex(std::string_view data);
+
+// Takes the child's digest in one write with `then` (unless empty), a
+// request whose reply must describe the same state (a leader's ROLE: the
+// offset the digest belongs to). The script runs first: on a master its
+// reads may expire keys, and the DEL it propagates must come before the
+// DEBUG DIGEST and the offset that follow it. `done` gets the digest (or the
+// first error) and the reply to `then` (nil without).
+void TakeChildDigest(ControlLink& link, DigestParts parts, std::vector<std::string> then,
                      std::function<void(absl::StatusOr<std::string> digest, const resp::Value& then_reply)> done);
 
 }  // namespace node

@@ -5,28 +5,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <filesystem>
 #include <fstream>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "asio.hpp"
-#include "node/logging.h"
+#include "node/child/child_digest.h"
 #include "node/child/sync_client.h"
+#include "node/logging.h"
 #include "resp/writer.h"
 
 namespace node {
 namespace {
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
-}
 
 // The child's config file: only the node's own user, by its password's hash
 // (the password itself is never on disk or in a process's arguments).

@@ -7,10 +7,10 @@
 #include <functional>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 #include "node/child/sync_client.h"
@@ -20,6 +20,11 @@ namespace itest {
 namespace {
 
 using namespace std::chrono_literals;
+
+constexpr const char* kLibrary = "#!lua name=lib\nredis.register_function('f', function(keys, args) return 1 end)";
+
+// A digest's parts: <data>:<streams>:<functions>.
+std::vector<std::string> Parts(const std::string& digest) { return absl::StrSplit(digest, ':'); }
 
 uint64_t Num(const std::string& s) {
   uint64_t v = 0;
@@ -45,8 +50,10 @@ TEST(DigestTest, EveryMemberComparesAtTheSameIndex) {
   ASSERT_EQ(v.elements.size(), 4u) << Str(v);
   const uint64_t index = static_cast<uint64_t>(v.elements[1].integer);
   const std::string digest = v.elements[3].AsString();
-  // "<DEBUG DIGEST>:<streams' digest>" (no stream: the SHA1 of nothing).
-  EXPECT_EQ(digest, absl::StrCat(cl.Call({"DEBUG", "DIGEST"}).AsString(), ":da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+  // "<DEBUG DIGEST>:<streams>:<functions>" (no stream: the SHA1 of nothing;
+  // no library: the SHA-256 of nothing).
+  EXPECT_EQ(digest, absl::StrCat(cl.Call({"DEBUG", "DIGEST"}).AsString(), ":da39a3ee5e6b4b0d3255bfef95601890afd80709:",
+                                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
   // Followers compare once the check entry reaches them.
   auto deadline = std::chrono::steady_clock::now() + 10s;
   for (int i = 0; i < 3; ++i) {
@@ -95,10 +102,11 @@ TEST(DigestTest, ChildChangedBehindTheLogIsCaught) {
   EXPECT_EQ(c.Status((victim + 1) % 3)["digest_mismatches"], "0");
 }
 
-// What DEBUG DIGEST does not see: a stream's consumer groups and metadata.
-// Each change below, made in one follower's child behind the log's back,
-// leaves DEBUG DIGEST as it was and must still be caught.
-TEST(DigestTest, StreamGroupStateChangedBehindTheLogIsCaught) {
+// What DEBUG DIGEST does not see: a stream's consumer groups and metadata,
+// and the function libraries. Each change below, made in one follower's
+// child behind the log's back, leaves DEBUG DIGEST as it was and must still
+// be caught.
+TEST(DigestTest, StreamAndFunctionStateChangedBehindTheLogIsCaught) {
   Cluster c({.nodes = 3});
   int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
@@ -107,6 +115,7 @@ TEST(DigestTest, StreamGroupStateChangedBehindTheLogIsCaught) {
   ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"}).AsString(), "OK");
   for (int i = 1; i <= 3; ++i) ASSERT_FALSE(cl.Call({"XADD", "s", absl::StrCat(i, "-1"), "f", "v"}).IsError());
   ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"}).IsError());
+  ASSERT_FALSE(cl.Call({"FUNCTION", "LOAD", kLibrary}).IsError());
   ASSERT_TRUE(c.WaitConverged());
   using Change = std::function<absl::StatusOr<resp::Value>(node::SyncClient&)>;
   const std::vector<std::pair<std::string, Change>> changes = {
@@ -114,6 +123,7 @@ TEST(DigestTest, StreamGroupStateChangedBehindTheLogIsCaught) {
       {"a pending entry", [](node::SyncClient& ch) { return ch.Call({"XACK", "s", "g", "1-1"}); }},
       {"a consumer", [](node::SyncClient& ch) { return ch.Call({"XGROUP", "CREATECONSUMER", "s", "g", "bob"}); }},
       {"the stream's last ID", [](node::SyncClient& ch) { return ch.Call({"XSETID", "s", "9-9"}); }},
+      {"a function library", [](node::SyncClient& ch) { return ch.Call({"FUNCTION", "DELETE", "lib"}); }},
   };
   const int victim = (leader + 1) % 3;
   for (const auto& [what, change] : changes) {
@@ -199,24 +209,24 @@ TEST(DigestTest, ABigChildLeavesStreamsToDebugDigest) {
   auto streams_part = [&] {
     resp::Value v = cl.Call({"ANARCHO.DIGEST"});
     EXPECT_EQ(v.elements.size(), 4u) << Str(v);
-    return v.elements.size() == 4 ? v.elements[3].AsString().substr(40) : "?";
+    return v.elements.size() == 4 ? Parts(v.elements[3].AsString()).at(1) : "?";
   };
   ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"}).AsString(), "OK");
   std::string req;
   for (int i = 1; i <= 600; ++i) resp::AppendCommand(&req, {"XADD", "s", absl::StrCat(i, "-1"), "f", "v"});
   cl.Send(req);
   for (int i = 0; i < 600; ++i) ASSERT_FALSE(cl.Read(10s)->IsError());
-  EXPECT_NE(streams_part(), ":-");
+  EXPECT_NE(streams_part(), "-");
   ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "a", "COUNT", "600", "STREAMS", "s", ">"}).IsError());
-  EXPECT_EQ(streams_part(), ":-") << "600 pending entries";
+  EXPECT_EQ(streams_part(), "-") << "600 pending entries";
   ASSERT_EQ(cl.Call({"XGROUP", "DESTROY", "s", "g"}).integer, 1);
-  EXPECT_NE(streams_part(), ":-");
+  EXPECT_NE(streams_part(), "-");
   Write(c.port(leader), "k", 500);
-  EXPECT_EQ(streams_part(), ":-") << "501 keys";
+  EXPECT_EQ(streams_part(), "-") << "501 keys";
   EXPECT_TRUE(c.WaitConverged());
   for (int i = 0; i < 3; ++i) {
     auto st = c.Status(i);
-    EXPECT_TRUE(absl::EndsWith(st["last_digest"], ":-")) << "node " << i + 1 << ": " << st["last_digest"];
+    EXPECT_EQ(Parts(st["last_digest"]).at(1), "-") << "node " << i + 1 << ": " << st["last_digest"];
   }
 }
 
@@ -260,6 +270,15 @@ void NondeterministicWrites(Client& cl, const std::string& p) {
   ok({"XTRIM", s, "MAXLEN", "=", "50"});
   ok({"XADD", p + "nostream", "NOMKSTREAM", "*", "f", "v"});
   ok({"XGROUP", "CREATECONSUMER", s, "g", "idle"});
+  // Function libraries (names without the prefix's ':'): loaded, replaced, one deleted.
+  const std::string lib = p.substr(0, p.size() - 1);
+  for (const char* name : {"one", "two"}) {
+    ok({"FUNCTION", "LOAD", "REPLACE",
+        absl::StrCat("#!lua name=", lib, name, "\nredis.register_function('", lib, name,
+                     "', function(keys, args) return redis.call('incr', keys[1]) end)")});
+  }
+  ok({"FCALL", lib + "one", "1", p + "counted"});
+  ok({"FUNCTION", "DELETE", lib + "two"});
 }
 
 TEST(DigestTest, NondeterministicWritesLeaveEveryMemberIdentical) {

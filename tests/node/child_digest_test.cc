@@ -8,22 +8,34 @@ namespace node {
 namespace {
 
 const std::string kData = "0123456789012345678901234567890123456789";
+const std::string kSha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
 
-TEST(ChildDigestTest, StreamsAreBoundedByTheBusyReplyThreshold) {
-  EXPECT_EQ(StreamsBound(5000), 2'500'000);
-  EXPECT_EQ(StreamsBound(1), 500);
-  EXPECT_EQ(StreamsBound(0), 1);  // never "whatever the size"
+TEST(ChildDigestTest, TheLeaderTakesEveryPartBoundedByTheBusyReplyThreshold) {
+  EXPECT_EQ(LeaderParts(5000).streams_bound, 2'500'000);
+  EXPECT_EQ(LeaderParts(1).streams_bound, 500);
+  EXPECT_EQ(LeaderParts(0).streams_bound, 1);  // never "whatever the size"
+  EXPECT_TRUE(LeaderParts(5000).functions);
 }
 
-TEST(ChildDigestTest, AFollowerTakesTheStreamsPartExactlyWhenTheLeaderDid) {
-  EXPECT_EQ(StreamsBoundToMatch(kData + ":da39a3ee5e6b4b0d3255bfef95601890afd80709"), 0);
-  EXPECT_EQ(StreamsBoundToMatch(kData + ":-"), -1);
+TEST(ChildDigestTest, AFollowerTakesThePartsTheLeaderTook) {
+  DigestParts all = PartsToMatch(kData + ":" + kSha1 + ":abc");
+  EXPECT_EQ(all.streams_bound, 0);
+  EXPECT_TRUE(all.functions);
+  DigestParts big = PartsToMatch(kData + ":-:abc");
+  EXPECT_EQ(big.streams_bound, -1);
+  EXPECT_TRUE(big.functions);
 }
 
-TEST(ChildDigestTest, ADigestOfAnEarlierLeaderHasNoStreamsPart) {
-  EXPECT_EQ(InThisForm(kData), kData + ":-");
-  EXPECT_EQ(StreamsBoundToMatch(InThisForm(kData)), -1);
-  EXPECT_EQ(InThisForm(kData + ":abc"), kData + ":abc");
+TEST(ChildDigestTest, ADigestOfAnEarlierLeaderHasOnlyItsDataPart) {
+  EXPECT_EQ(InThisForm(kData), kData + ":-:-");
+  DigestParts none = PartsToMatch(kData);
+  EXPECT_EQ(none.streams_bound, -1);
+  EXPECT_FALSE(none.functions);
+  EXPECT_EQ(InThisForm(kData + ":" + kSha1 + ":abc"), kData + ":" + kSha1 + ":abc");
+}
+
+TEST(ChildDigestTest, Sha256) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 }  // namespace
