@@ -118,8 +118,8 @@ ABSL_FLAG(std::string, restore, "",
 ABSL_FLAG(int, digest_interval_s, 0,
           "A leader logs a divergence check this often (seconds; 0: only with ANARCHO.DIGEST): every "
           "member compares its redis-server's DEBUG DIGEST, streams' consumer groups and function "
-          "libraries at the same log index, and logs and counts a mismatch. Each check blocks every redis-server for about "
-          "6 us per key.");
+          "libraries at the same log index, and logs and counts a mismatch. Each check blocks every "
+          "redis-server for about 6 us per key.");
 ABSL_FLAG(int, busy_reply_threshold, 5000,
           "Redis's busy-reply-threshold at start (milliseconds a script runs before others get "
           "BUSY); CONFIG SET busy-reply-threshold changes it on every node.");

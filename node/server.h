@@ -105,8 +105,8 @@ struct ServerOptions {
   bool shared_relay = true;
 };
 
-// A divergence check's point: the leader child's digest (ChildDigest) of the
-// state after log entry `index`.
+// A divergence check's point: the leader child's digest
+// (node/child/child_digest.h) of the state after log entry `index`.
 struct DigestPoint {
   uint64_t index = 0;
   std::string digest;

@@ -25,9 +25,10 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
   if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
   digest_ = std::make_unique<DigestJob>();  // pausing: the digest and the offset must describe the same state
   digest_->waiters.push_back(std::move(done));
-  TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), {"ROLE"}, [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& role) {
-    if (digest_.get() == job) OnLeaderDigest(digest, role);
-  });
+  TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), {"ROLE"},
+                  [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& role) {
+                    if (digest_.get() == job) OnLeaderDigest(digest, role);
+                  });
 }
 
 void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role) {
@@ -47,7 +48,8 @@ void Server::EndDigest(absl::StatusOr<DigestPoint> result) {
   if (!digest_) return;
   std::unique_ptr<DigestJob> job = std::move(digest_);
   if (job->pausing) rlog_->Kick();  // the child never answered: what waited is proposed
-  if (!result.ok()) Log(LogComponent::kNode, LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
+  if (!result.ok())
+    Log(LogComponent::kNode, LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
   for (auto& w : job->waiters) w(result);
 }
 
@@ -79,18 +81,19 @@ void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
       resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
       return;
     }
-    TakeChildDigest(control_, PartsToMatch(expected), {}, [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&) {
-      if (!resume(mine.ok() ? "" : std::string(mine.status().message())) || !mine.ok()) return;
-      RecordComparison(index, *mine, expected);
-    });
+    TakeChildDigest(control_, PartsToMatch(expected), {},
+                    [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&) {
+                      if (!resume(mine.ok() ? "" : std::string(mine.status().message())) || !mine.ok()) return;
+                      RecordComparison(index, *mine, expected);
+                    });
   });
 }
 
 void Server::RecordComparison(uint64_t index, const std::string& mine, const std::string& expected) {
   if (mine == expected) return RecordDigest(index, mine, "match");
   ++digest_mismatches_;
-  Log(LogComponent::kNode, LogLevel::kError, "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s",
-      index, mine, expected);
+  Log(LogComponent::kNode, LogLevel::kError,
+      "DIVERGENCE at log index %d: this node's redis-server has digest %s, the leader's had %s", index, mine, expected);
   RecordDigest(index, mine, "MISMATCH");
 }
 

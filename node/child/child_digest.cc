@@ -89,7 +89,8 @@ absl::StatusOr<std::string> Functions(const resp::Value& list) {
   for (const resp::Value& library : list.elements) {
     std::map<std::string, std::string> f;
     for (size_t i = 0; i + 1 < library.elements.size(); i += 2) {
-      if (library.elements[i + 1].type != resp::Type::kArray) f[library.elements[i].AsString()] = library.elements[i + 1].AsString();
+      if (library.elements[i + 1].type != resp::Type::kArray)
+        f[library.elements[i].AsString()] = library.elements[i + 1].AsString();
     }
     libraries.push_back(absl::StrCat(f["library_name"], "\n", f["engine"], "\n", f["library_code"]));
   }
@@ -140,8 +141,9 @@ std::string Sha256Hex(std::string_view data) {
 void TakeChildDigest(ControlLink& link, DigestParts parts, std::vector<std::string> then,
                      std::function<void(absl::StatusOr<std::string> digest, const resp::Value& then_reply)> done) {
   auto replies = std::make_shared<Replies>();
-  std::vector<std::vector<std::string>> requests = {
-      {"EVAL", kStreamsScript, "0", absl::StrCat(parts.streams_bound)}, {"DEBUG", "DIGEST"}, {"FUNCTION", "LIST", "WITHCODE"}};
+  std::vector<std::vector<std::string>> requests = {{"EVAL", kStreamsScript, "0", absl::StrCat(parts.streams_bound)},
+                                                    {"DEBUG", "DIGEST"},
+                                                    {"FUNCTION", "LIST", "WITHCODE"}};
   std::vector<ControlLink::Callback> dones = {[replies](const resp::Value& v) { replies->streams = v; },
                                               [replies](const resp::Value& v) { replies->data = v; },
                                               [replies](const resp::Value& v) { replies->functions = v; }};
