@@ -5,6 +5,7 @@
 #include "resp/reply_scanner.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/base/attributes.h"
 
@@ -82,19 +83,27 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline ReplyScanner::Step ReplyScanner::ScanLine(st
   return {Step::kElement};
 }
 
+// The "<type><n>\r\n" line at pos_, into *n and *after (the offset past its
+// CRLF); a step to return instead when it is incomplete or not a length.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::optional<ReplyScanner::Step> ReplyScanner::LengthLine(
+    std::string_view data, const char* invalid, int64_t* n, size_t* after) {
+  switch (ReadLengthLine(data, pos_, n, after)) {
+    case HeaderResult::kNeedMore:
+      return Step{Step::kNeedMore};
+    case HeaderResult::kError:
+      return Step::Error(invalid);
+    case HeaderResult::kOk:
+      break;
+  }
+  return std::nullopt;
+}
+
 // A bulk value (string, error, verbatim): its length line, then the payload
 // skipped unread, then its CRLF.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline ReplyScanner::Step ReplyScanner::ScanBulk(std::string_view data, char type) {
   int64_t len = 0;
   size_t after = 0;
-  switch (ReadLengthLine(data, pos_, &len, &after)) {
-    case HeaderResult::kNeedMore:
-      return {Step::kNeedMore};
-    case HeaderResult::kError:
-      return Step::Error("Protocol error: invalid bulk length");
-    case HeaderResult::kOk:
-      break;
-  }
+  if (auto stop = LengthLine(data, "Protocol error: invalid bulk length", &len, &after)) return *stop;
   if (len == -1 && type == '$') {  // RESP2 null bulk
     pos_ = after;
   } else {
@@ -120,14 +129,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline ReplyScanner::Step ReplyScanner::ScanBulk(st
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline ReplyScanner::Step ReplyScanner::ScanAggregate(std::string_view data, char type) {
   int64_t count = 0;
   size_t after = 0;
-  switch (ReadLengthLine(data, pos_, &count, &after)) {
-    case HeaderResult::kNeedMore:
-      return {Step::kNeedMore};
-    case HeaderResult::kError:
-      return Step::Error("Protocol error: invalid aggregate length");
-    case HeaderResult::kOk:
-      break;
-  }
+  if (auto stop = LengthLine(data, "Protocol error: invalid aggregate length", &count, &after)) return *stop;
   pos_ = after;
   scan_pos_ = pos_;
   if (count == -1 && type == '*') return {Step::kElement};  // RESP2 null array

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,7 @@ class ReplyScanner {
     const char* error = nullptr;
     static Step Error(const char* why) { return {kError, why}; }
   };
+  std::optional<Step> LengthLine(std::string_view data, const char* invalid, int64_t* n, size_t* after);
   Step ScanLine(std::string_view data);
   Step ScanBulk(std::string_view data, char type);
   Step ScanAggregate(std::string_view data, char type);
