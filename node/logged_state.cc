@@ -147,6 +147,21 @@ std::optional<std::string> LoggedState::Setting(std::initializer_list<std::strin
   return std::nullopt;
 }
 
+bool LoggedState::MayStartEvicting(std::string_view name, std::string_view value) {
+  if (name == "maxmemory") {
+    // Redis reads a size as digits and a unit ("0", "0mb" are 0).
+    const std::string_view digits = value.substr(0, value.find_first_not_of("0123456789"));
+    return digits.empty() || digits.find_first_not_of('0') != std::string_view::npos;
+  }
+  return name == "maxmemory-policy" && Lower(value) != "noeviction";
+}
+
+bool LoggedState::MayEvict() const {
+  const std::optional<std::string> memory = Setting({"maxmemory"});
+  const std::optional<std::string> policy = Setting({"maxmemory-policy"});
+  return memory && policy && MayStartEvicting("maxmemory", *memory) && MayStartEvicting("maxmemory-policy", *policy);
+}
+
 void LoggedHistory::Reset(const pb::SnapshotMeta& meta) {
   base_.Load(meta);
   since_.clear();

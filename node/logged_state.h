@@ -53,6 +53,15 @@ class LoggedState {
 
   // The value last set for `name` or any of `aliases` (as CONFIG SET took it).
   std::optional<std::string> Setting(std::initializer_list<std::string_view> names) const;
+  // Whether a child with these settings may evict keys of its own accord:
+  // maxmemory above 0 and a policy other than noeviction (Redis's defaults
+  // are 0 and noeviction).
+  bool MayEvict() const;
+  // Whether CONFIG SET of `name` (lower case) to `value` may start a child
+  // evicting, whatever its other settings are: a maxmemory above 0, or an
+  // eviction policy. (A value Redis refuses changes nothing, whatever this
+  // says of it.)
+  static bool MayStartEvicting(std::string_view name, std::string_view value);
   size_t scripts() const { return scripts_.size(); }
   size_t settings() const { return settings_.size(); }
   // User changes in force (0: every child has Redis's initial users).

@@ -262,6 +262,10 @@ void Server::StartStream(std::optional<std::pair<std::string, uint64_t>> resume,
     last_stream_entry_ = {committed_index_, offset};  // the child holds every committed entry
     batcher_.Reset(offset);
     gate_.Committed(offset);  // the stream starts here, all of it committed
+    // The child holds the committed settings: whether it may evict, until a
+    // CONFIG SET turns eviction on (never off again before the next start,
+    // which is when no eviction can still be on its way to the log).
+    gate_.SetEvictions(logged_.MayEvict());
     leader_ready_ = true;
     Log(LogComponent::kNode, LogLevel::kInfo, "leading: serving clients, stream %s from offset %d", replid, offset);
     NotifySessions();

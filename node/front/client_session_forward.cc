@@ -69,6 +69,8 @@ bool ClientSession::MayForward(Route& r) {
 // arrived (an EXEC with what its transaction logged and scanned).
 void ClientSession::EnterGate(Route& r, std::span<const std::string_view> args, Expect& e) {
   gate::ConsistencyGate& gate = server_.gate();
+  // Queued in a transaction too: EXEC runs it before the gate hears of it again.
+  if (r.detail && r.detail->may_evict) gate.SetEvictions(true);
   if (r.begins_transaction) gate.BeginTransaction(id_);
   if (r.drops_transaction) gate.DropTransaction(id_);
   if (r.begins_transaction || r.drops_transaction) tx_ = {};

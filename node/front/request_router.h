@@ -87,6 +87,9 @@ struct RouteDetail {
   // itself (XREADGROUP's reads of pending entries, RequestRouter::XReadGroup).
   std::vector<std::string> logged;
   uint32_t scan_epoch = 0;  // ReplyTag::kScan: the epoch of the child it runs in
+  // CONFIG SET that may start the child evicting keys (maxmemory): the gate
+  // must know before the child runs it (ConsistencyGate::SetEvictions).
+  bool may_evict = false;
 };
 
 struct Route {

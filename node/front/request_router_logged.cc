@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "node/front/request_router.h"
 #include "node/front/request_router_parts.h"
+#include "node/logged_state.h"
 #include "resp/writer.h"
 
 namespace node {
@@ -69,6 +70,9 @@ Route RequestRouter::ConfigSet(std::span<const std::string_view> args, const Rou
   }
   Route r = Forward({}, in_multi_);  // a bad value: the child's own error, and nothing logged
   r.tag = ReplyTag::kLog;            // inside MULTI: logged if EXEC ran it successfully
+  for (size_t i = 2; i + 1 < args.size(); i += 2) {
+    if (LoggedState::MayStartEvicting(Lower(args[i]), args[i + 1])) r.Detail().may_evict = true;
+  }
   return r;
 }
 

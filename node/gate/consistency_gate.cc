@@ -32,6 +32,7 @@ constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
     {BrokenRule::kNoEntryWait, "no-entry-wait"},
     {BrokenRule::kNoLoggedLocks, "no-logged-locks"},
     {BrokenRule::kNoPlacementWait, "no-placement-wait"},
+    {BrokenRule::kNoEvictionWait, "no-eviction-wait"},
 };
 }  // namespace
 
@@ -317,9 +318,11 @@ void ConsistencyGate::WaitForLogged(SlotId id, Slot& s) {
 std::optional<CoverId> ConsistencyGate::ReadReplyArrived(SlotId id, Slot& s) {
   const bool marked = broken_ != BrokenRule::kNoMarks &&
                       (s.whole_keyspace ? locks_.AnyMarked() : locks_.AnyMarked(s.read_keys));
-  if (marked) {
-    // A blocking command may have changed these keys at any moment, with no
-    // lock to show it: wait for the commit of an offset taken after this read.
+  const bool evictable = evictions_ && broken_ != BrokenRule::kNoEvictionWait;
+  if (marked || evictable) {
+    // A blocking command (or the child's eviction) may have changed these
+    // keys at any moment, with no lock to show it: wait for the commit of an
+    // offset taken after this read.
     s.needs_commit = true;
     return NewCover(s.session, std::span<const SlotId>(&id, 1));
   }

@@ -18,8 +18,9 @@
 //      committed (a ROLE sent after it on its connection gives that offset).
 //   3. A read's reply exposes no uncommitted effect: it waits for the writes
 //      that held its keys when it arrived back (KeyLockTable); for keys a
-//      blocking command may have changed, or reads in a transaction, for the
-//      commit of an offset taken after it ran.
+//      blocking command may have changed, reads in a transaction, and every
+//      read while the child may evict keys (SetEvictions), for the commit of
+//      an offset taken after it ran.
 //   4. Every lock is released when its slot ends, however it ends: commit,
 //      client gone (the node kills the child client and learns a covering
 //      offset on its own link), or Reset() (leadership lost, child rebuilt).
@@ -136,6 +137,7 @@ enum class BrokenRule {
   kNoEntryWait,      // a logged write's reply does not wait for its node entry
   kNoLoggedLocks,    // replies do not wait for the entries of logged writes that hold their keys
   kNoPlacementWait,  // requests are forwarded without MayForward's waits
+  kNoEvictionWait,   // reads ignore the keys the child may evict (SetEvictions)
 };
 
 // "ack-before-commit", "no-confirmation", ...: the rule's name in flags.
@@ -147,6 +149,16 @@ class ConsistencyGate {
   ConsistencyGate() = default;
   void BreakForTest(BrokenRule rule) { broken_ = rule; }
   BrokenRule broken_rule() const { return broken_; }
+
+  // Whether the child may delete keys of its own accord: under maxmemory
+  // with an eviction policy it evicts before it runs any command, and
+  // propagates the DELs, which no request locked. While on, every reply of a
+  // read (or of a write that changed nothing) waits for the commit of an
+  // offset taken after it ran, as it does for keys a blocked command marked.
+  // The node turns it on before the child may start evicting and off only
+  // once the child's committed settings say it no longer may.
+  void SetEvictions(bool on) { evictions_ = on; }
+  bool evictions() const { return evictions_; }
 
   // ---- requests (in each session's order) ----
 
@@ -315,7 +327,8 @@ class ConsistencyGate {
   KeyLockTable::Ticket LockLogged(std::span<const KeyId> keys, bool every_key);
   KeyLockTable::Ticket TakeLoggedLock(SessionId session, Session& ss, const Request& request);
   bool logged_held_ = false;
-  std::vector<std::function<void()>> held_logged_;  // their `ready`s, run at ReleaseLogged
+  std::vector<std::function<void()>> held_logged_;
+  bool evictions_ = false;  // SetEvictions  // their `ready`s, run at ReleaseLogged
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

@@ -195,6 +195,72 @@ TEST_F(GateEdgesTest, IdleMultiDelaysNoReader) {
   EXPECT_EQ(reader.Call({"DBSIZE"}).integer, 0);
 }
 
+// Under maxmemory the leader's child deletes keys no request locked: before
+// running any command it evicts, and propagates the DEL. A read that saw the
+// key gone must wait for that DEL to commit: a leader lost before the commit
+// leaves the key to the next one, and the key would come back. The read was
+// answered after the leadership confirmation alone (regression).
+class EvictionTest : public GateEdgesTest {
+ protected:
+  static long long UsedMemory(Client& c) {
+    const std::string memory = c.Call({"INFO", "memory"}).AsString();
+    const size_t at = memory.find("used_memory:");
+    return at == std::string::npos ? -1 : std::stoll(memory.substr(at + 12));
+  }
+  // With the child near maxmemory and "victim" the only key with a TTL
+  // (volatile-ttl evicts it first): a write takes the child past maxmemory,
+  // so the next command it runs evicts "victim", and nothing commits.
+  void ExpectTheEvictionsReadToWaitForItsCommit() {
+    Client writer(node_->port());
+    Client reader(node_->port());
+    CloseSyncGate();
+    writer.Send(Req({"SET", "filler", std::string(200'000, 'x')}));
+    std::this_thread::sleep_for(200ms);
+    reader.Send(Req({"EXISTS", "victim"}));
+    std::optional<resp::Value> early = reader.Read(700ms);
+    EXPECT_FALSE(early.has_value()) << "a read saw an eviction that is not durable";
+    OpenSyncGate();
+    std::optional<resp::Value> r = early ? early : reader.Read(10s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->integer, 0) << "the key was not evicted: the test shows nothing";
+    // With its argument in the child's query buffer the write itself is over
+    // maxmemory: Redis refuses it once eviction freed too little.
+    std::optional<resp::Value> w = writer.Read(10s);
+    ASSERT_TRUE(w.has_value());
+    EXPECT_EQ(w->type, resp::Type::kError) << w->AsString();
+  }
+};
+
+// The CONFIG SET that starts the child evicting tells the gate before it runs.
+TEST_F(EvictionTest, ReadOfAnEvictedKeyWaitsForTheEvictionToCommit) {
+  Client c(node_->port());
+  ASSERT_EQ(c.Call({"SET", "victim", "v", "EX", "100000"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory-policy", "volatile-ttl"}).AsString(), "OK");
+  const long long used = UsedMemory(c);
+  ASSERT_GT(used, 0);
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory", std::to_string(used + 100'000)}).AsString(), "OK");
+  ExpectTheEvictionsReadToWaitForItsCommit();
+}
+
+// A leader whose child got maxmemory from the log (here after a restart)
+// knows it from the committed settings, with no CONFIG SET of its own.
+TEST_F(EvictionTest, ALeaderStartedWithMaxmemoryFromTheLogWaitsToo) {
+  {
+    Client c(node_->port());
+    ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory-policy", "volatile-ttl"}).AsString(), "OK");
+    ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory", std::to_string(UsedMemory(c) + 2'000'000)}).AsString(), "OK");
+  }
+  Start({});
+  Client c(node_->port());
+  ASSERT_EQ(c.Call({"SET", "victim", "v", "EX", "100000"}).AsString(), "OK");
+  const long long max = std::stoll(c.Call({"CONFIG", "GET", "maxmemory"}).elements.at(1).AsString());
+  for (int i = 0; UsedMemory(c) < max - 150'000; ++i) {
+    ASSERT_LT(i, 100) << "maxmemory " << max << " not approached";
+    ASSERT_EQ(c.Call({"SET", absl::StrCat("pad", i), std::string(50'000, 'p')}).AsString(), "OK");
+  }
+  ExpectTheEvictionsReadToWaitForItsCommit();
+}
+
 // Finding 6: a looping script is stopped: killed if it only read, the child
 // rebuilt (its writes discarded) if it wrote.
 TEST_F(GateEdgesTest, LoopingScriptsAreStoppedAtTheBusyThreshold) {

@@ -153,10 +153,10 @@ void Model::SendBatch(Conn& c) {
 
 // ------------------------------------------------------------------ the child
 
-uint64_t Model::Effect(int key) {
+uint64_t Model::Effect(int key, bool evicted) {
   ++offset_;
   stream_has_effects_ = true;
-  data_[key].push_back(Version{offset_, static_cast<int>(rng_() % 100)});
+  data_[key].push_back(Version{offset_, static_cast<int>(rng_() % 100), evicted});
   return offset_;
 }
 
@@ -294,6 +294,8 @@ bool Model::RunChild(Conn& c) {
     return true;
   }
   c.to_child.pop_front();
+  // Under maxmemory Redis evicts before it runs a command, whatever it is.
+  if (child_evicts_ && rng_() % 3 == 0) Effect(static_cast<int>(rng_() % o_.keys), /*evicted=*/true);
   Reply reply{cmd.slot, 0, 0, cmd.op == Op::kFailedWrite ? node::gate::Outcome::kError : node::gate::Outcome::kOk};
   running_ = &reply;
   reply.offset = Execute(c, cmd);
@@ -366,7 +368,10 @@ void Model::CheckPlacement(uint64_t id, uint64_t at) {
   const LoggedRun run = logged_runs_[id];
   if (key >= 0) {
     for (const Version& v : data_[key]) {
-      if (v.offset > run.offset && v.offset <= at) {
+      // An eviction between them deletes what the logged change made: every
+      // member ends with the key gone, whichever of the two runs first (the
+      // change then fails, as XREADGROUP does on a missing stream).
+      if (v.offset > run.offset && v.offset <= at && !v.evicted) {
         return Fail(absl::StrCat("logged change ", id, " of k", key, " placed at offset ", at, ", after a write of k",
                                  key, " at ", v.offset, " that ran after it (at ", run.offset, ")"));
       }
@@ -406,6 +411,21 @@ void Model::CommitOne() {
   }
   committed_ = p.end;
   gate_.Committed(p.end);
+  while (!eviction_changes_.empty() && eviction_changes_.front().first <= committed_) {
+    evicts_committed_ = eviction_changes_.front().second;
+    eviction_changes_.pop_front();
+  }
+  if (eviction_changes_.empty() && !evicts_committed_) gate_.SetEvictions(false);
+}
+
+// A CONFIG SET of maxmemory (or its policy): the node turns the gate's rule
+// on before the child may evict, and off once the setting that stops it
+// committed (every eviction before it is in the stream before it).
+void Model::ToggleEvictions() {
+  if (!child_evicts_) gate_.SetEvictions(true);
+  child_evicts_ = !child_evicts_;
+  eviction_changes_.emplace_back(++offset_, child_evicts_);
+  stream_has_effects_ = true;
 }
 
 void Model::StartRound() {
@@ -499,6 +519,10 @@ void Model::LoseLeadership() {
   rounds_.clear();
   waiting_apply_.clear();
   stream_has_effects_ = false;
+  // The settings too are the committed ones; the node sets the rule from them.
+  child_evicts_ = evicts_committed_;
+  eviction_changes_.clear();
+  gate_.SetEvictions(child_evicts_);
   gate_.Committed(committed_);  // the new stream starts at the committed offset
   for (int i = 0; i < o_.sessions; ++i) NewConn();
 }
@@ -568,7 +592,12 @@ bool Model::Step() {
       }
     }
   } else if (dice < 69) {
-    if (!quiescing_) ++offset_;  // a ping in the stream: bytes, not state
+    if (quiescing_) {
+    } else if (o_.evictions && rng_() % 8 == 0) {
+      ToggleEvictions();
+    } else {
+      ++offset_;  // a ping in the stream: bytes, not state
+    }
   } else if (dice < 74) {
     read_offset_ = offset_;
   } else if (dice < 79) {

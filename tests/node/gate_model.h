@@ -1,8 +1,8 @@
 // A model world around the consistency gate, for its randomized simulation:
 // clients that pipeline requests (reads, writes, writes that change nothing,
 // keyspace commands, blocking pops, MULTI/EXEC, logged writes), a child that
-// runs them one at a time in any interleaving of connections and serves
-// blocked pops, a stream of effects that the leader proposes and commits in
+// runs them one at a time in any interleaving of connections, serves blocked
+// pops and (with ModelOptions::evictions) evicts keys before it runs one, a stream of effects that the leader proposes and commits in
 // order, node entries for the logged writes, ReadIndex rounds, applies,
 // clients that vanish, and leadership lost.
 //
@@ -48,6 +48,9 @@ struct ModelOptions {
   int max_batch = 4;
   bool allow_client_gone = true;
   bool allow_leadership_loss = true;
+  // The child evicts keys of its own accord at times (maxmemory), and the
+  // node tells the gate so (SetEvictions) as the node does.
+  bool evictions = false;
 };
 
 class Model {
@@ -116,6 +119,7 @@ class Model {
   struct Version {
     uint64_t offset;
     int value;
+    bool evicted = false;  // the child's own DEL (maxmemory)
   };
 
   void SendBatch(Conn& c);
@@ -129,7 +133,7 @@ class Model {
   uint64_t Execute(Conn& c, const Command& cmd);
   void SeeLogged(int key);  // a reply shows `key`'s logged state
   void ProposeFollows();
-  uint64_t Effect(int key);
+  uint64_t Effect(int key, bool evicted = false);
   uint64_t EffectAll();
   uint64_t Observe(int key) const;
   uint64_t ObserveAll() const;
@@ -144,6 +148,7 @@ class Model {
   bool LoggedReplyDue(const Conn& c) const;
   void ProcessKill(Conn& c);
   void LoseLeadership();
+  void ToggleEvictions();
   void DrainActions();
   void Fail(const std::string& what);
   bool Quiescent() const;
@@ -209,6 +214,11 @@ class Model {
   uint64_t raft_index_ = 0;      // entries committed
   uint64_t applied_ = 0;
   bool stream_has_effects_ = false;  // unproposed bytes include effects
+  // Whether the child evicts (its settings say so), and as of the committed
+  // stream; the changes not committed yet, (offset, setting).
+  bool child_evicts_ = false;
+  bool evicts_committed_ = false;
+  std::deque<std::pair<uint64_t, bool>> eviction_changes_;
 
   // Leadership confirmations.
   struct Round {

@@ -36,6 +36,30 @@ TEST(LoggedStateTest, FoldsScriptsAndSettings) {
 // A snapshot carries the state as of its own index (the entries after it run
 // again on a child rebuilt from it); only entries that change the state are
 // kept, and a newer snapshot moves the base forward.
+// The gate must know when the child may evict (ConsistencyGate::SetEvictions):
+// it takes a maxmemory above 0 and a policy other than noeviction, whatever
+// the order or the case they were set in.
+TEST(LoggedStateTest, MayEvictNeedsAMaxmemoryAndAnEvictionPolicy) {
+  LoggedState s;
+  EXPECT_FALSE(s.MayEvict());
+  s.Apply(Entry({"CONFIG", "SET", "maxmemory", "10mb"}));
+  EXPECT_FALSE(s.MayEvict()) << "noeviction is Redis's default policy";
+  s.Apply(Entry({"CONFIG", "SET", "MaxMemory-Policy", "ALLKEYS-LRU"}));
+  EXPECT_TRUE(s.MayEvict());
+  s.Apply(Entry({"CONFIG", "SET", "maxmemory", "0mb"}));
+  EXPECT_FALSE(s.MayEvict());
+  s.Apply(Entry({"CONFIG", "SET", "maxmemory", "1", "maxmemory-policy", "noeviction"}));
+  EXPECT_FALSE(s.MayEvict());
+
+  EXPECT_FALSE(LoggedState::MayStartEvicting("maxmemory", "0"));
+  EXPECT_FALSE(LoggedState::MayStartEvicting("maxmemory", "00GB"));
+  EXPECT_TRUE(LoggedState::MayStartEvicting("maxmemory", "100"));
+  EXPECT_TRUE(LoggedState::MayStartEvicting("maxmemory", "2gb"));
+  EXPECT_TRUE(LoggedState::MayStartEvicting("maxmemory-policy", "volatile-ttl"));
+  EXPECT_FALSE(LoggedState::MayStartEvicting("maxmemory-policy", "NoEviction"));
+  EXPECT_FALSE(LoggedState::MayStartEvicting("maxmemory-samples", "10"));
+}
+
 TEST(LoggedHistoryTest, TheStateAsOfAnIndex) {
   LoggedState now;
   LoggedHistory history;
