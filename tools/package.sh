@@ -18,7 +18,15 @@ BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
 OUT_DIR="$BUILD_DIR/package"
 LOCK=/tmp/anarcho-build.lock
 
-fail() { echo "package.sh: FAILED: $*" >&2; exit 1; }
+smoke_logs=()  # the smoke run's node logs, shown with any failure after it started
+fail() {
+  local f
+  for f in "${smoke_logs[@]}"; do
+    [ -s "$f" ] && { echo "--- $f (last 40 lines)" >&2; tail -40 "$f" >&2; }
+  done
+  echo "package.sh: FAILED: $*" >&2
+  exit 1
+}
 step() { echo "== $*"; }
 
 missing=()
@@ -158,16 +166,20 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
   "$root/usr/bin/anarchoredis" --config "$smoke/n1.conf" --redis-server "$(command -v redis-server)" \
       >"$smoke/stderr" 2>&1 &
   node_pid=$!
+  smoke_logs=("$smoke/stderr" "$smoke/n1.log")
   for _ in $(seq 100); do
     # A data command: PING is answered before the node has a leader.
     [[ "$(redis-cli -p "$port" EXISTS 'anarcho:ready?' 2>/dev/null)" =~ ^[0-9]+$ ]] && break
-    kill -0 "$node_pid" 2>/dev/null || { cat "$smoke/stderr" "$smoke/n1.log" 2>/dev/null; fail "the node exited at start"; }
+    kill -0 "$node_pid" 2>/dev/null || fail "the node exited at start"
     sleep 0.2
   done
-  [[ "$(redis-cli -p "$port" EXISTS 'anarcho:ready?' 2>/dev/null)" =~ ^[0-9]+$ ]] || { cat "$smoke/n1.log"; fail "the node does not serve"; }
-  [ "$(redis-cli -p "$port" SET smoke ok)" = OK ] || fail "SET failed"
-  [ "$(redis-cli -p "$port" GET smoke)" = ok ] || fail "GET did not read the write back"
-  [ "$(redis-cli -p "$port" ANARCHO.HEALTH | sed -n 2p)" = ok ] || fail "ANARCHO.HEALTH is not ok"
+  [[ "$(redis-cli -p "$port" EXISTS 'anarcho:ready?' 2>/dev/null)" =~ ^[0-9]+$ ]] || fail "the node does not serve"
+  answer=$(redis-cli -p "$port" SET smoke ok 2>&1) || true
+  [ "$answer" = OK ] || fail "SET answered '$answer'"
+  answer=$(redis-cli -p "$port" GET smoke 2>&1) || true
+  [ "$answer" = ok ] || fail "GET did not read the write back: '$answer'"
+  answer=$(redis-cli -p "$port" ANARCHO.HEALTH 2>&1) || true
+  [ "$(sed -n 2p <<<"$answer")" = ok ] || fail "ANARCHO.HEALTH is not ok: $answer"
   if command -v curl >/dev/null; then
     metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || fail "GET /metrics failed"
     for name in anarcho_raft_term anarcho_raft_role anarcho_raft_leader_id anarcho_raft_commit_index \
@@ -183,7 +195,7 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
   status=0
   wait "$node_pid" || status=$?
   node_pid=""
-  [ "$status" -eq 0 ] || { tail -20 "$smoke/n1.log"; fail "the node exited $status on SIGTERM"; }
+  [ "$status" -eq 0 ] || fail "the node exited $status on SIGTERM"
   echo "the node started from the example configuration, served, and stopped on SIGTERM"
 else
   echo "redis-server or redis-cli not found: smoke run skipped"
