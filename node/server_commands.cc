@@ -84,6 +84,7 @@ std::string Server::StatusReply(int proto) const {
       {"requests_in_flight", absl::StrCat(gate.slots)},
       {"locked_keys", absl::StrCat(gate.locked_keys)},
       {"marked_keys", absl::StrCat(gate.marked_keys)},
+      {"reads_wait_for_evictions", gate_.evictions() ? "yes" : "no"},
       {"writes_in_flight", absl::StrCat(gate.live_tickets)},
       {"proposals_paused", paused_by ? paused_by : "no"},
       {"follower_reads", options_.follower_reads ? "on" : "off"},

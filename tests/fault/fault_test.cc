@@ -39,6 +39,10 @@ struct RunConfig {
   // TLS on every node's client port, its Raft links and followers' hop to
   // the leader (the test certificates).
   bool tls = false;
+  // maxmemory far above what the run uses, with an eviction policy: nothing
+  // is evicted, but every read takes the path of reads under eviction (it
+  // waits for the commit of an offset taken after it ran).
+  bool eviction_policy = false;
 };
 
 struct RunResult {
@@ -65,6 +69,10 @@ RunResult FaultRun(const RunConfig& cfg) {
   Workload w(c, cfg.workload);
   Nemesis nemesis(c, w, cfg.workload.seed);
   const int leader = c.WaitForLeader();
+  if (cfg.eviction_policy && leader >= 0) {
+    const resp::Value v = c.Connect(leader)->Call({"CONFIG", "SET", "maxmemory", "4gb", "maxmemory-policy", "allkeys-lru"});
+    if (v.IsError()) res.problems += absl::StrCat("setting an eviction policy: ", v.str, "\n");
+  }
   if (cfg.users && leader >= 0) {
     auto admin = c.Connect(leader);
     for (const std::vector<std::string>& req : std::vector<std::vector<std::string>>{
@@ -100,6 +108,9 @@ RunResult FaultRun(const RunConfig& cfg) {
                     ", skipped ", st["digest_skipped"], "), child rebuilds ", st["child_rebuilds"],
                     ", follower reads ", st["follower_reads_served"], " (early ", st["follower_reads_early"],
                     ", run again ", st["follower_reads_rerun"], "; counts since the node's last start)\n");
+    if (cfg.eviction_policy && st["role"] == "leader" && st["reads_wait_for_evictions"] != "yes") {
+      absl::StrAppend(&res.problems, "the leader, node ", i + 1, ", does not know its child may evict\n");
+    }
   }
   res.check = w.Check();
   res.ops = w.history().ops();
@@ -191,12 +202,14 @@ TEST(FaultTest, ShortNemesisRunKeepsEveryPromise) {
 // The same promises with the security issue's features on: users in use (a
 // restricted user's writes are covered on the node's own link) and mutual
 // TLS on the Raft links and followers' hop to the leader, under the same
-// faults.
+// faults; and with an eviction policy, which sends every read on the leader
+// the way of reads under eviction.
 TEST(FaultTest, ShortRunWithUsersAndTlsKeepsEveryPromise) {
   RunConfig cfg;
   cfg.name = "short-users-tls";
   cfg.users = true;
   cfg.tls = true;
+  cfg.eviction_policy = true;
   cfg.nemeses = {"kill-leader", "partition-leader", "kill-child-leader", "snapshot-kill-follower",
                  "replace-follower", "oneway-to-leader", "kill-majority"};
   cfg.hold = 2500ms;

@@ -235,11 +235,19 @@ class EvictionTest : public GateEdgesTest {
 TEST_F(EvictionTest, ReadOfAnEvictedKeyWaitsForTheEvictionToCommit) {
   Client c(node_->port());
   ASSERT_EQ(c.Call({"SET", "victim", "v", "EX", "100000"}).AsString(), "OK");
+  EXPECT_EQ(Status("reads_wait_for_evictions"), "no");
   ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory-policy", "volatile-ttl"}).AsString(), "OK");
   const long long used = UsedMemory(c);
   ASSERT_GT(used, 0);
   ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory", std::to_string(used + 100'000)}).AsString(), "OK");
+  EXPECT_EQ(Status("reads_wait_for_evictions"), "yes");
   ExpectTheEvictionsReadToWaitForItsCommit();
+  // Eviction off again: the rule holds until the leader's stream starts anew,
+  // from committed settings that no longer evict.
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory", "0"}).AsString(), "OK");
+  EXPECT_EQ(Status("reads_wait_for_evictions"), "yes");
+  Start({});
+  EXPECT_EQ(Status("reads_wait_for_evictions"), "no");
 }
 
 // A leader whose child got maxmemory from the log (here after a restart)
