@@ -303,6 +303,7 @@ void Server::EndLeaderEpoch(const std::string& error) {
 // ------------------------------------------------------------------ write path
 
 void Server::OnEffects(EffectRun&& run) {
+  gate_.StreamRead(run.end_offset, run.deleted);
   batcher_.Add(std::move(run));
   rlog_->Kick();
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "node/child/child_redis.h"
+#include "node/gate/consistency_gate.h"
 #include "node/logging.h"
 #include "resp/writer.h"
 
@@ -28,6 +29,12 @@ resp::Limits StreamLimits() {
 
 bool NameIs(std::string_view arg, absl::string_view name) {
   return absl::EqualsIgnoreCase(absl::string_view(arg.data(), arg.size()), name);
+}
+
+// A DEL or UNLINK (what evictions propagate as) adds its keys in `db` to `out`.
+void NoteDeletions(const std::vector<std::string_view>& args, int db, std::vector<uint64_t>* out) {
+  if (args.size() < 2 || !(NameIs(args[0], "del") || NameIs(args[0], "unlink"))) return;
+  for (size_t i = 1; i < args.size(); ++i) out->push_back(gate::KeyOf(db, args[i]));
 }
 
 }  // namespace
@@ -251,76 +258,88 @@ void ReplicationReader::ProcessStream() {
     if (st == resp::ParseStatus::kError) {
       return Fail(absl::DataLossError(absl::StrCat("replication stream: ", error)));
     }
-    std::string_view bytes = data.substr(0, consumed);
+    Command command{args, data.substr(0, consumed)};
     // A big value's bytes move on without a copy (args stay valid: the
     // block keeps the memory).
-    ByteBlock big;
     if (consumed >= kTakeBytes) {
-      big = in_.TakeFront(consumed);
+      command.big = in_.TakeFront(consumed);
     } else {
       in_.Consume(consumed);
     }
-    auto append = [&](ByteQueue& q) {
-      if (big.empty()) {
-        if (q.empty()) q.Reserve(bytes.size() + in_.size());  // at most the rest of this read
-        q.Append(bytes);
-      } else {
-        q.Append(std::move(big));
-      }
-    };
     offset_ += consumed;
     if (args.empty()) {
       if (!in_multi_) run.end_offset = offset_;
-      continue;
+    } else if (in_multi_) {
+      AddToGroup(command, run);
+    } else {
+      ack = AddCommand(command, run) || ack;
     }
-    const std::string_view name = args[0];
-    if (in_multi_) {
-      append(group_.commands);
-      ++group_.count;
-      if (NameIs(name, "select") && args.size() > 1) {
-        (void)absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &group_.end_db);
-      }
-      if (NameIs(name, "exec")) {
-        in_multi_ = false;
-        if (run.count == 0) run.db = run.end_db = group_.db;
-        run.commands.Append(std::move(group_.commands));
-        run.count += group_.count;
-        run.end_db = db_ = group_.end_db;
-        run.end_offset = offset_;
-        run.units.push_back(EffectRun::Unit{run.commands.size(), group_.count, db_, offset_});
-        group_ = EffectRun{};
-      }
-      continue;
-    }
-    if (NameIs(name, "ping") || NameIs(name, "publish") || NameIs(name, "spublish")) {
-      run.end_offset = offset_;
-      continue;
-    }
-    if (NameIs(name, "replconf")) {
-      ack = ack || (args.size() > 1 && NameIs(args[1], "getack"));
-      run.end_offset = offset_;
-      continue;
-    }
-    if (NameIs(name, "multi")) {
-      in_multi_ = true;
-      group_ = EffectRun{};
-      group_.db = group_.end_db = db_;
-      append(group_.commands);
-      group_.count = 1;
-      continue;
-    }
-    if (NameIs(name, "select") && args.size() > 1) {
-      int db = 0;
-      if (absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &db)) db_ = db;
-    }
-    append(run.commands);
-    ++run.count;
-    run.end_db = db_;
-    run.end_offset = offset_;
-    run.units.push_back(EffectRun::Unit{run.commands.size(), 1, db_, offset_});
   }
   if (ack) SendAck();
   if (run.end_offset > start_offset && cb_.on_effects) cb_.on_effects(std::move(run));
+}
+
+void ReplicationReader::Append(Command& command, ByteQueue& q) {
+  if (command.big.empty()) {
+    if (q.empty()) q.Reserve(command.bytes.size() + in_.size());  // at most the rest of this read
+    q.Append(command.bytes);
+  } else {
+    q.Append(std::move(command.big));
+  }
+}
+
+// A command of a MULTI/EXEC group: the group joins `run` whole, at its EXEC.
+void ReplicationReader::AddToGroup(Command& command, EffectRun& run) {
+  const std::vector<std::string_view>& args = command.args;
+  Append(command, group_.commands);
+  ++group_.count;
+  if (NameIs(args[0], "select") && args.size() > 1) {
+    (void)absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &group_.end_db);
+  }
+  NoteDeletions(args, group_.end_db, &group_.deleted);
+  if (!NameIs(args[0], "exec")) return;
+  in_multi_ = false;
+  if (run.count == 0) run.db = run.end_db = group_.db;
+  run.deleted.insert(run.deleted.end(), group_.deleted.begin(), group_.deleted.end());
+  run.commands.Append(std::move(group_.commands));
+  run.count += group_.count;
+  run.end_db = db_ = group_.end_db;
+  run.end_offset = offset_;
+  run.units.push_back(EffectRun::Unit{run.commands.size(), group_.count, db_, offset_});
+  group_ = EffectRun{};
+}
+
+// A command outside a group into `run`; true if it asks for an ACK.
+bool ReplicationReader::AddCommand(Command& command, EffectRun& run) {
+  const std::vector<std::string_view>& args = command.args;
+  const std::string_view name = args[0];
+  if (NameIs(name, "ping") || NameIs(name, "publish") || NameIs(name, "spublish")) {
+    run.end_offset = offset_;
+    return false;
+  }
+  if (NameIs(name, "replconf")) {
+    run.end_offset = offset_;
+    return args.size() > 1 && NameIs(args[1], "getack");
+  }
+  if (NameIs(name, "multi")) {
+    in_multi_ = true;
+    group_ = EffectRun{};
+    group_.db = group_.end_db = db_;
+    Append(command, group_.commands);
+    group_.count = 1;
+    return false;
+  }
+  if (NameIs(name, "select") && args.size() > 1) {
+    int db = 0;
+    if (absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &db)) db_ = db;
+  }
+  NoteDeletions(args, db_, &run.deleted);
+  Append(command, run.commands);
+  ++run.count;
+  run.end_db = db_;
+  run.end_offset = offset_;
+  run.units.push_back(EffectRun::Unit{run.commands.size(), 1, db_, offset_});
+  return false;
 }
 
 void ReplicationReader::SendAck() {

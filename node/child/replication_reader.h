@@ -40,6 +40,9 @@ struct EffectRun {
     uint64_t end_offset = 0; // replication offset after it
   };
   std::vector<Unit> units;
+  // The keys its DEL and UNLINK commands delete, as gate::KeyOf(db, key):
+  // evictions propagate as those (ConsistencyGate::StreamRead).
+  std::vector<uint64_t> deleted;
 };
 
 class ReplicationReader {
@@ -80,6 +83,16 @@ class ReplicationReader {
   // Handshake replies are lines; returns false until a whole line is in.
   bool TakeLine(std::string* line);
   void ProcessStream();
+  // One whole command of the stream: its arguments and bytes, or the block
+  // that holds them (a big one, handed on without a copy).
+  struct Command {
+    const std::vector<std::string_view>& args;
+    std::string_view bytes;
+    ByteBlock big;
+  };
+  void Append(Command& command, ByteQueue& q);
+  void AddToGroup(Command& command, EffectRun& run);
+  bool AddCommand(Command& command, EffectRun& run);
   void SendAck();
   void ScheduleAck();
   void Fail(absl::Status status);

@@ -33,6 +33,7 @@ constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
     {BrokenRule::kNoLoggedLocks, "no-logged-locks"},
     {BrokenRule::kNoPlacementWait, "no-placement-wait"},
     {BrokenRule::kNoEvictionWait, "no-eviction-wait"},
+    {BrokenRule::kEvictionsUnread, "evictions-unread"},
 };
 }  // namespace
 
@@ -318,11 +319,9 @@ void ConsistencyGate::WaitForLogged(SlotId id, Slot& s) {
 std::optional<CoverId> ConsistencyGate::ReadReplyArrived(SlotId id, Slot& s) {
   const bool marked = broken_ != BrokenRule::kNoMarks &&
                       (s.whole_keyspace ? locks_.AnyMarked() : locks_.AnyMarked(s.read_keys));
-  const bool evictable = evictions_ && broken_ != BrokenRule::kNoEvictionWait;
-  if (marked || evictable) {
-    // A blocking command (or the child's eviction) may have changed these
-    // keys at any moment, with no lock to show it: wait for the commit of an
-    // offset taken after this read.
+  if (marked) {
+    // A blocking command may have changed these keys at any moment, with no
+    // lock to show it: wait for the commit of an offset taken after this read.
     s.needs_commit = true;
     return NewCover(s.session, std::span<const SlotId>(&id, 1));
   }
@@ -335,7 +334,49 @@ std::optional<CoverId> ConsistencyGate::ReadReplyArrived(SlotId id, Slot& s) {
     });
     if (!clear) ++s.lock_waits;
   }
-  return std::nullopt;
+  if (!evictions_ || broken_ == BrokenRule::kNoEvictionWait) return std::nullopt;
+  // The child may have evicted these keys, with no lock to show it: an offset
+  // taken after this read tells how far the deletions it may have seen go.
+  s.needs_commit = true;
+  const CoverId cover = NewCover(s.session, std::span<const SlotId>(&id, 1));
+  covers_[cover].deletions = true;
+  return cover;
+}
+
+uint64_t ConsistencyGate::LatestDeletion(const Slot& s) const {
+  if (s.whole_keyspace) return deletions_.empty() ? 0 : deletions_.rbegin()->first;
+  uint64_t latest = 0;
+  for (KeyId k : s.read_keys) {
+    if (auto it = deleted_.find(k); it != deleted_.end()) latest = std::max(latest, it->second);
+  }
+  return latest;
+}
+
+void ConsistencyGate::ResolveDeletions(CoverId id) {
+  auto it = covers_.find(id);
+  if (it == covers_.end()) return;
+  uint64_t wait = 0;
+  for (SlotId sid : it->second.slots) {
+    if (const Slot* s = slots_.Find(sid)) wait = std::max(wait, LatestDeletion(*s));
+  }
+  if (wait <= committed_) return FinishCover(id);
+  commit_waits_.emplace(wait, id);
+}
+
+void ConsistencyGate::StreamRead(uint64_t end_offset, std::span<const KeyId> deleted) {
+  if (end_offset <= stream_read_) return;
+  stream_read_ = end_offset;
+  if (evictions_) {
+    for (KeyId k : deleted) {
+      deleted_[k] = end_offset;
+      deletions_.emplace(end_offset, k);
+    }
+  }
+  while (!read_waits_.empty() && read_waits_.begin()->first <= stream_read_) {
+    const CoverId c = read_waits_.begin()->second;
+    read_waits_.erase(read_waits_.begin());
+    ResolveDeletions(c);
+  }
 }
 
 void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
@@ -345,7 +386,10 @@ void ConsistencyGate::Covered(CoverId id, uint64_t offset) {
     auto& un = sit->second.unanswered;
     un.erase(std::remove(un.begin(), un.end(), id), un.end());
   }
-  if (offset <= committed_) {
+  if (it->second.deletions) {
+    if (offset <= stream_read_ || broken_ == BrokenRule::kEvictionsUnread) return ResolveDeletions(id);
+    read_waits_.emplace(offset, id);
+  } else if (offset <= committed_) {
     FinishCover(id);
   } else {
     commit_waits_.emplace(offset, id);
@@ -421,6 +465,12 @@ void ConsistencyGate::Committed(uint64_t offset) {
     proposals_.pop_front();
   }
   if (stamp > 0) Confirm(stamp);
+  while (!deletions_.empty() && deletions_.begin()->first <= offset) {
+    auto [at, key] = *deletions_.begin();
+    deletions_.erase(deletions_.begin());
+    if (auto it = deleted_.find(key); it != deleted_.end() && it->second == at) deleted_.erase(it);
+  }
+  if (offset > stream_read_) StreamRead(offset, {});  // committed, so read
   while (!commit_waits_.empty() && commit_waits_.begin()->first <= offset) {
     const CoverId c = commit_waits_.begin()->second;
     commit_waits_.erase(commit_waits_.begin());
@@ -565,6 +615,10 @@ void ConsistencyGate::Reset() {
   sessions_.clear();
   covers_.clear();
   commit_waits_.clear();
+  read_waits_.clear();
+  deleted_.clear();
+  deletions_.clear();
+  stream_read_ = 0;
   entry_waits_.clear();
   entry_locks_.clear();
   orphan_locks_.clear();

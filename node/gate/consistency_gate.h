@@ -138,6 +138,7 @@ enum class BrokenRule {
   kNoLoggedLocks,    // replies do not wait for the entries of logged writes that hold their keys
   kNoPlacementWait,  // requests are forwarded without MayForward's waits
   kNoEvictionWait,   // reads ignore the keys the child may evict (SetEvictions)
+  kEvictionsUnread,  // reads under eviction look for deletions before the stream was read to their offset
 };
 
 // "ack-before-commit", "no-confirmation", ...: the rule's name in flags.
@@ -153,10 +154,11 @@ class ConsistencyGate {
   // Whether the child may delete keys of its own accord: under maxmemory
   // with an eviction policy it evicts before it runs any command, and
   // propagates the DELs, which no request locked. While on, every reply of a
-  // read (or of a write that changed nothing) waits for the commit of an
-  // offset taken after it ran, as it does for keys a blocked command marked.
-  // The node turns it on before the child may start evicting and off only
-  // once the child's committed settings say it no longer may.
+  // read (or of a write that changed nothing) also waits for the deletions
+  // of its keys the stream carried up to an offset taken after it ran
+  // (StreamRead) to commit. The node turns it on before the child may start
+  // evicting and off only once the child's committed settings say it no
+  // longer may.
   void SetEvictions(bool on) { evictions_ = on; }
   bool evictions() const { return evictions_; }
 
@@ -199,6 +201,13 @@ class ConsistencyGate {
   // as entry `index` (WaitForEntry) and that entry committed.
   void HoldForEntry(SlotId slot);
   void WaitForEntry(SlotId slot, uint64_t index);
+
+  // ---- the stream ----
+
+  // The node read the child's stream up to `end_offset`; `deleted` are the
+  // keys the DEL and UNLINK commands it read since the last call deleted
+  // (evictions are DELs or UNLINKs), taken as deleted at `end_offset`.
+  void StreamRead(uint64_t end_offset, std::span<const KeyId> deleted);
 
   // ---- the log ----
 
@@ -281,6 +290,9 @@ class ConsistencyGate {
     absl::InlinedVector<SlotId, 16> slots;
     absl::InlinedVector<KeyLockTable::Ticket, 16> tickets;
     absl::InlinedVector<KeyId, 1> marks;
+    // A read's under eviction: once the stream was read to its offset, it
+    // waits only for the commit of the latest deletion of the read's keys.
+    bool deletions = false;
   };
   struct Session {
     std::vector<SlotId> uncovered;      // writes forwarded since the last cover
@@ -301,6 +313,10 @@ class ConsistencyGate {
   std::optional<CoverId> ReadReplyArrived(SlotId id, Slot& s);
   // Releases `id` if nothing holds it back any more.
   void Check(SlotId id);
+  // An eviction cover whose offset the stream was read to: it waits for the
+  // commit of the latest deletion of its read's keys, if one is uncommitted.
+  void ResolveDeletions(CoverId id);
+  uint64_t LatestDeletion(const Slot& s) const;
 
   KeyLockTable locks_;
   uint64_t clock_ = 0;          // ticks once per arrival
@@ -328,7 +344,14 @@ class ConsistencyGate {
   KeyLockTable::Ticket TakeLoggedLock(SessionId session, Session& ss, const Request& request);
   bool logged_held_ = false;
   std::vector<std::function<void()>> held_logged_;
-  bool evictions_ = false;  // SetEvictions  // their `ready`s, run at ReleaseLogged
+  bool evictions_ = false;  // SetEvictions
+  // The stream as the node read it; while evictions_, the keys its
+  // deletions past committed_ deleted, by the offset of the latest one, and
+  // the same by offset.
+  uint64_t stream_read_ = 0;
+  absl::flat_hash_map<KeyId, uint64_t> deleted_;
+  absl::btree_multimap<uint64_t, KeyId> deletions_;
+  absl::btree_multimap<uint64_t, CoverId> read_waits_;  // eviction covers, by offset: waiting for StreamRead  // their `ready`s, run at ReleaseLogged
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

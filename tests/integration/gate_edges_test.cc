@@ -250,6 +250,31 @@ TEST_F(EvictionTest, ReadOfAnEvictedKeyWaitsForTheEvictionToCommit) {
   EXPECT_EQ(Status("reads_wait_for_evictions"), "no");
 }
 
+// Under eviction a read waits only for the deletions of its keys in the
+// stream before it: with nothing committing, a read of a key no DEL touched
+// is answered, one of a key a pending DEL deleted is not.
+TEST_F(EvictionTest, OnlyReadsOfDeletedKeysWaitForTheirCommit) {
+  Client c(node_->port());
+  ASSERT_EQ(c.Call({"MSET", "clean", "1", "gone", "2"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory", "4gb", "maxmemory-policy", "allkeys-lru"}).AsString(), "OK");
+  ASSERT_EQ(Status("reads_wait_for_evictions"), "yes");
+  CloseSyncGate();
+  Client writer(node_->port());
+  writer.Send(Req({"DEL", "gone"}));
+  std::this_thread::sleep_for(200ms);
+  Client reader(node_->port());
+  reader.Send(Req({"GET", "clean"}));
+  std::optional<resp::Value> clean = reader.Read(5s);
+  ASSERT_TRUE(clean.has_value()) << "a read of a key no deletion touched waited for a commit";
+  EXPECT_EQ(clean->AsString(), "1");
+  Client other(node_->port());
+  other.Send(Req({"EXISTS", "gone"}));
+  EXPECT_FALSE(other.Read(700ms).has_value()) << "a read saw a deletion that is not durable";
+  OpenSyncGate();
+  EXPECT_EQ(writer.Read(10s)->integer, 1);
+  EXPECT_EQ(other.Read(10s)->integer, 0);
+}
+
 // A leader whose child got maxmemory from the log (here after a restart)
 // knows it from the committed settings, with no CONFIG SET of its own.
 TEST_F(EvictionTest, ALeaderStartedWithMaxmemoryFromTheLogWaitsToo) {

@@ -294,8 +294,7 @@ bool Model::RunChild(Conn& c) {
     return true;
   }
   c.to_child.pop_front();
-  // Under maxmemory Redis evicts before it runs a command, whatever it is.
-  if (child_evicts_ && rng_() % 3 == 0) Effect(static_cast<int>(rng_() % o_.keys), /*evicted=*/true);
+  MaybeEvict();
   Reply reply{cmd.slot, 0, 0, cmd.op == Op::kFailedWrite ? node::gate::Outcome::kError : node::gate::Outcome::kOk};
   running_ = &reply;
   reply.offset = Execute(c, cmd);
@@ -418,6 +417,23 @@ void Model::CommitOne() {
   if (eviction_changes_.empty() && !evicts_committed_) gate_.SetEvictions(false);
 }
 
+// Under maxmemory Redis evicts before it runs a command, whatever it is.
+void Model::MaybeEvict() {
+  if (!child_evicts_ || rng_() % 3 != 0) return;
+  const int key = static_cast<int>(rng_() % o_.keys);
+  unread_deletions_.emplace_back(Effect(key, /*evicted=*/true), key);
+}
+
+// The node reads the stream so far, and tells the gate which keys its DELs
+// deleted (here: evictions).
+void Model::ReadStream() {
+  read_offset_ = offset_;
+  std::vector<node::gate::KeyId> deleted;
+  for (const auto& [offset, key] : unread_deletions_) deleted.push_back(RegisterName(key));
+  unread_deletions_.clear();
+  gate_.StreamRead(read_offset_, deleted);
+}
+
 // A CONFIG SET of maxmemory (or its policy): the node turns the gate's rule
 // on before the child may evict, and off once the setting that stops it
 // committed (every eviction before it is in the stream before it).
@@ -522,6 +538,7 @@ void Model::LoseLeadership() {
   // The settings too are the committed ones; the node sets the rule from them.
   child_evicts_ = evicts_committed_;
   eviction_changes_.clear();
+  unread_deletions_.clear();
   gate_.SetEvictions(child_evicts_);
   gate_.Committed(committed_);  // the new stream starts at the committed offset
   for (int i = 0; i < o_.sessions; ++i) NewConn();
@@ -574,6 +591,7 @@ bool Model::Step() {
     if (c) DeliverReply(*c);
   } else if (dice < 62) {
     if (!control_.empty()) {
+      MaybeEvict();  // before the node's own commands too
       control_replies_.emplace_back(control_.front().cover, offset_);
       control_.pop_front();
     }
@@ -599,7 +617,7 @@ bool Model::Step() {
       ++offset_;  // a ping in the stream: bytes, not state
     }
   } else if (dice < 74) {
-    read_offset_ = offset_;
+    ReadStream();
   } else if (dice < 79) {
     ProposePending();
   } else if (dice < 85) {
@@ -681,8 +699,10 @@ bool Model::Quiesce() {
 
   auto run_until_quiet = [&](const char* phase) {
     for (int i = 0; i < 200000 && failure_.empty(); ++i) {
-      if (Quiescent() && read_offset_ == offset_ && proposals_.empty() && rounds_.empty() && asking_.empty() &&
-          follows_.empty()) {
+      // Everything committed: an eviction before the node's last ROLE is
+      // an effect its cover waits for.
+      if (Quiescent() && read_offset_ == offset_ && committed_ == offset_ && proposals_.empty() && rounds_.empty() &&
+          asking_.empty() && follows_.empty()) {
         return true;
       }
       Step();

@@ -149,6 +149,8 @@ class Model {
   void ProcessKill(Conn& c);
   void LoseLeadership();
   void ToggleEvictions();
+  void ReadStream();
+  void MaybeEvict();
   void DrainActions();
   void Fail(const std::string& what);
   bool Quiescent() const;
@@ -219,6 +221,7 @@ class Model {
   bool child_evicts_ = false;
   bool evicts_committed_ = false;
   std::deque<std::pair<uint64_t, bool>> eviction_changes_;
+  std::vector<std::pair<uint64_t, int>> unread_deletions_;  // evictions past read_offset_: (offset, key)
 
   // Leadership confirmations.
   struct Round {

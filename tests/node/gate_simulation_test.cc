@@ -48,7 +48,10 @@ TEST(GateSimulation, RandomRunsKeepEveryPromise) {
       {"2 clients, 1 key", ModelOptions{2, 1, 3, true, true}, 400},
       {"8 clients, 5 keys, deep pipelines", ModelOptions{8, 5, 12, true, true}, 200},
       {"no faults", ModelOptions{4, 2, 6, false, false}, 200},
-      {"evictions", ModelOptions{4, 3, 4, true, true, true}, 300},
+      {"evictions, 4 clients, 3 keys", ModelOptions{4, 3, 4, true, true, true}, 300},
+      // Whole-keyspace reads that saw an eviction no write lock covers: rare
+      // with more clients (a whole-keyspace rule broken on purpose: seed 25).
+      {"evictions, 2 clients, 2 keys", ModelOptions{2, 2, 2, true, true, true}, 400},
   };
   uint64_t steps = 0;
   int seeds_run = 0;
@@ -71,7 +74,8 @@ TEST_P(GateSimulationBites, CatchesTheBrokenRule) {
   // Up to 1000 seeds: a rule whose scenario is rare (NoMarks: seed 78 today)
   // stays caught when the model gains operations that dilute it.
   // Evictions only where the rule is theirs: the others' seeds stay as they were.
-  const bool evictions = GetParam() == node::gate::BrokenRule::kNoEvictionWait;
+  const bool evictions = GetParam() == node::gate::BrokenRule::kNoEvictionWait ||
+                         GetParam() == node::gate::BrokenRule::kEvictionsUnread;
   const std::string failure = RunSeeds(1, 1000, 2000, ModelOptions{4, 2, 4, true, true, evictions}, GetParam());
   EXPECT_NE(failure, "") << "the simulation did not notice the broken rule";
   std::printf("caught: %s\n", failure.substr(0, 300).c_str());
@@ -86,7 +90,8 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                                            node::gate::BrokenRule::kNoEntryWait,
                                            node::gate::BrokenRule::kNoLoggedLocks,
                                            node::gate::BrokenRule::kNoPlacementWait,
-                                           node::gate::BrokenRule::kNoEvictionWait),
+                                           node::gate::BrokenRule::kNoEvictionWait,
+                                           node::gate::BrokenRule::kEvictionsUnread),
                          [](const auto& info) {
                            switch (info.param) {
                              case node::gate::BrokenRule::kNoConfirmation: return "NoConfirmation";
@@ -98,6 +103,7 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                              case node::gate::BrokenRule::kNoLoggedLocks: return "NoLoggedLocks";
                              case node::gate::BrokenRule::kNoPlacementWait: return "NoPlacementWait";
                              case node::gate::BrokenRule::kNoEvictionWait: return "NoEvictionWait";
+                             case node::gate::BrokenRule::kEvictionsUnread: return "EvictionsUnread";
                              default: return "None";
                            }
                          });
