@@ -364,14 +364,16 @@ void ConsistencyGate::ResolveDeletions(CoverId id) {
 }
 
 void ConsistencyGate::StreamRead(uint64_t end_offset, std::span<const KeyId> deleted) {
-  if (end_offset <= stream_read_) return;
-  stream_read_ = end_offset;
-  if (evictions_) {
+  // Only evictions need this (a client's DEL holds its keys' locks), and the
+  // child evicts only once the rule is on.
+  if (evictions_ && end_offset > committed_) {
     for (KeyId k : deleted) {
-      deleted_[k] = end_offset;
+      uint64_t& at = deleted_[k];
+      at = std::max(at, end_offset);
       deletions_.emplace(end_offset, k);
     }
   }
+  stream_read_ = std::max(stream_read_, end_offset);
   while (!read_waits_.empty() && read_waits_.begin()->first <= stream_read_) {
     const CoverId c = read_waits_.begin()->second;
     read_waits_.erase(read_waits_.begin());

@@ -18,9 +18,10 @@
 //      committed (a ROLE sent after it on its connection gives that offset).
 //   3. A read's reply exposes no uncommitted effect: it waits for the writes
 //      that held its keys when it arrived back (KeyLockTable); for keys a
-//      blocking command may have changed, reads in a transaction, and every
-//      read while the child may evict keys (SetEvictions), for the commit of
-//      an offset taken after it ran.
+//      blocking command may have changed, or reads in a transaction, for the
+//      commit of an offset taken after it ran; while the child may evict
+//      keys (SetEvictions), also for the commit of the deletions of its keys
+//      the stream carried up to an offset taken after it ran.
 //   4. Every lock is released when its slot ends, however it ends: commit,
 //      client gone (the node kills the child client and learns a covering
 //      offset on its own link), or Reset() (leadership lost, child rebuilt).

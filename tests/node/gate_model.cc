@@ -435,8 +435,10 @@ void Model::ReadStream() {
 }
 
 // A CONFIG SET of maxmemory (or its policy): the node turns the gate's rule
-// on before the child may evict, and off once the setting that stops it
-// committed (every eviction before it is in the stream before it).
+// on before the child may evict. The model turns it off as soon as it may:
+// once the setting that stops eviction committed (every eviction before it
+// is in the stream before it); the node waits longer, until its stream
+// starts anew.
 void Model::ToggleEvictions() {
   if (!child_evicts_) gate_.SetEvictions(true);
   child_evicts_ = !child_evicts_;
@@ -610,10 +612,9 @@ bool Model::Step() {
       }
     }
   } else if (dice < 69) {
-    if (quiescing_) {
-    } else if (o_.evictions && rng_() % 8 == 0) {
+    if (!quiescing_ && o_.evictions && rng_() % 8 == 0) {
       ToggleEvictions();
-    } else {
+    } else if (!quiescing_) {
       ++offset_;  // a ping in the stream: bytes, not state
     }
   } else if (dice < 74) {
