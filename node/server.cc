@@ -230,22 +230,25 @@ void Server::CheckLeaderReady() {
 
 // The child applied the whole committed log: it becomes a master (keeping its
 // data, and with PSYNC2 its offset), and this node its replica. Only stream
-// bytes past that offset are new writes.
+// bytes past that offset are new writes. The offset is read while the child
+// is still a replica: once a master, it evicts (under maxmemory) before the
+// first command it runs, and those DELs must be in the stream the node reads
+// (PSYNC2 continues from the replica's replication id and offset).
 void Server::Promote() {
   stream_starting_ = true;
   const int db = link_.stream_db();
-  control_.Call({"REPLICAOF", "NO", "ONE"}, [this, db](const resp::Value& v) {
-    if (v.type == resp::Type::kError) return RebuildChild(absl::StrCat("promotion refused: ", v.str));
-    promoted_ = true;
-    link_.Detach();
-    control_.Call({"INFO", "replication"}, [this, db](const resp::Value& info) {
-      std::string replid;
-      uint64_t offset = 0;
-      for (absl::string_view line : absl::StrSplit(info.AsString(), absl::ByAnyChar("\r\n"), absl::SkipEmpty())) {
-        if (absl::ConsumePrefix(&line, "master_replid:")) replid = std::string(line);
-        if (absl::ConsumePrefix(&line, "master_repl_offset:")) (void)absl::SimpleAtoi(line, &offset);
-      }
-      if (replid.empty()) return RebuildChild("promotion: no replication id");
+  control_.Call({"INFO", "replication"}, [this, db](const resp::Value& info) {
+    std::string replid;
+    uint64_t offset = 0;
+    for (absl::string_view line : absl::StrSplit(info.AsString(), absl::ByAnyChar("\r\n"), absl::SkipEmpty())) {
+      if (absl::ConsumePrefix(&line, "master_replid:")) replid = std::string(line);
+      if (absl::ConsumePrefix(&line, "master_repl_offset:")) (void)absl::SimpleAtoi(line, &offset);
+    }
+    if (replid.empty()) return RebuildChild("promotion: no replication id");
+    control_.Call({"REPLICAOF", "NO", "ONE"}, [this, db, replid, offset](const resp::Value& v) {
+      if (v.type == resp::Type::kError) return RebuildChild(absl::StrCat("promotion refused: ", v.str));
+      promoted_ = true;
+      link_.Detach();
       StartStream(std::make_pair(replid, offset), db);
     });
   });

@@ -295,5 +295,40 @@ TEST(ClusterEdgesTest, LargeValueIsStoredWithoutAnElection) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// A follower's child is a replica and ignores maxmemory; once promoted it
+// evicts before the first command it runs, which was the node's own INFO
+// that reads where its stream starts. The DELs went before that offset:
+// never logged, the new leader's child held fewer keys than the others
+// (regression: the stream now resumes from the offset before the promotion).
+TEST(ClusterEdgesTest, EvictionsOfAChildPromotedOverMaxmemoryReachEveryMember) {
+  Cluster c({.nodes = 3});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  {
+    Client cl(c.port(leader));
+    std::string req;
+    for (int i = 0; i < 2000; ++i) resp::AppendCommand(&req, {"SET", absl::StrCat("k", i), std::string(1000, 'v')});
+    cl.Send(req);
+    for (int i = 0; i < 2000; ++i) ASSERT_EQ(cl.Read(10s)->AsString(), "OK");
+    ASSERT_EQ(cl.Call({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"}).AsString(), "OK");
+  }
+  ASSERT_TRUE(c.WaitConverged());
+  const int next = (leader + 1) % 3;
+  // Behind the log's back, only in the child that is to lead: a replica
+  // ignores it until promoted.
+  absl::StatusOr<resp::Value> info = c.ChildCall(next, {"INFO", "memory"});
+  ASSERT_TRUE(info.ok());
+  const std::string memory = info->AsString();
+  const long long used = std::stoll(memory.substr(memory.find("used_memory:") + 12));
+  ASSERT_TRUE(c.ChildCall(next, {"CONFIG", "SET", "maxmemory", std::to_string(used - 1'000'000)}).ok());
+  ASSERT_EQ(c.ChildCall(next, {"DBSIZE"})->integer, 2000) << "the replica evicted";
+  ASSERT_TRUE(LeadWith(c, next));
+  Client cl(c.port(next));
+  ASSERT_EQ(cl.Call({"SET", "after", "1"}).AsString(), "OK");
+  EXPECT_LT(cl.Call({"DBSIZE"}).integer, 2001) << "the promoted child evicted nothing: the test shows nothing";
+  // Every member's child at one log index (the digest covers every key).
+  EXPECT_TRUE(c.WaitConverged(20s)) << "the promoted child's evictions did not reach every member";
+}
+
 }  // namespace
 }  // namespace itest
