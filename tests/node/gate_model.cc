@@ -421,17 +421,16 @@ void Model::CommitOne() {
 void Model::MaybeEvict() {
   if (!child_evicts_ || rng_() % 3 != 0) return;
   const int key = static_cast<int>(rng_() % o_.keys);
-  unread_deletions_.emplace_back(Effect(key, /*evicted=*/true), key);
+  Effect(key, /*evicted=*/true);
+  unread_deletions_.push_back(RegisterName(key));
 }
 
 // The node reads the stream so far, and tells the gate which keys its DELs
 // deleted (here: evictions).
 void Model::ReadStream() {
   read_offset_ = offset_;
-  std::vector<node::gate::KeyId> deleted;
-  for (const auto& [offset, key] : unread_deletions_) deleted.push_back(RegisterName(key));
+  gate_.StreamRead(read_offset_, unread_deletions_);
   unread_deletions_.clear();
-  gate_.StreamRead(read_offset_, deleted);
 }
 
 // A CONFIG SET of maxmemory (or its policy): the node turns the gate's rule

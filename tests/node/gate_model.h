@@ -221,7 +221,7 @@ class Model {
   bool child_evicts_ = false;
   bool evicts_committed_ = false;
   std::deque<std::pair<uint64_t, bool>> eviction_changes_;
-  std::vector<std::pair<uint64_t, int>> unread_deletions_;  // evictions past read_offset_: (offset, key)
+  std::vector<node::gate::KeyId> unread_deletions_;  // keys evicted past read_offset_
 
   // Leadership confirmations.
   struct Round {
