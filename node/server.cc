@@ -233,10 +233,12 @@ void Server::CheckLeaderReady() {
 // bytes past that offset are new writes. The offset is read while the child
 // is still a replica: once a master, it evicts (under maxmemory) before the
 // first command it runs, and those DELs must be in the stream the node reads
-// (PSYNC2 continues from the replica's replication id and offset).
+// (PSYNC2 continues from the replica's replication id and offset, out of a
+// backlog that is big only until the stream continues: kPromotionBacklog).
 void Server::Promote() {
   stream_starting_ = true;
   const int db = link_.stream_db();
+  control_.Call({"CONFIG", "SET", "repl-backlog-size", kPromotionBacklog}, [](const resp::Value&) {});
   control_.Call({"INFO", "replication"}, [this, db](const resp::Value& info) {
     std::string replid;
     uint64_t offset = 0;
@@ -255,11 +257,12 @@ void Server::Promote() {
 }
 
 // Connects the replication reader: the child's stream from here on is new writes.
-void Server::StartStream(std::optional<std::pair<std::string, uint64_t>> resume, int db) {
+void Server::StartStream(std::pair<std::string, uint64_t> resume, int db) {
   stream_starting_ = true;
   ReplicationReader::Callbacks cb;
-  cb.on_sync = [this](const std::string& replid, uint64_t offset, bool resumed) {
+  cb.on_sync = [this](const std::string& replid, uint64_t offset) {
     stream_starting_ = false;
+    control_.Call({"CONFIG", "SET", "repl-backlog-size", kChildBacklog}, [](const resp::Value&) {});
     stream_id_ = replid;
     committed_offset_ = offset;
     last_stream_entry_ = {committed_index_, offset};  // the child holds every committed entry

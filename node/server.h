@@ -259,7 +259,7 @@ class Server {
   void AdvanceCommitted(uint64_t offset);
   void CheckLeaderReady();
   void Promote();
-  void StartStream(std::optional<std::pair<std::string, uint64_t>> resume, int db);
+  void StartStream(std::pair<std::string, uint64_t> resume, int db);
   void StopStream();
   void OnChildSyncRequested();
   // Entry `index` for a child that replicates from this node, with its

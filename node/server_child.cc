@@ -103,7 +103,10 @@ void Server::RebuildChild(const std::string& why) {
   StopStream();
   EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
                               "); the outcome of this request is unknown"));
-  link_.Detach();
+  // The new child holds nothing until its full sync: a leader promotes it
+  // only once it applied the log (CheckLeaderReady), even with no entry
+  // appended since the last promotion.
+  link_.NewChild();
   if (follower_reads_) follower_reads_->ChildLost();
   child_->Kill();
   if (auto s = StartChild(); !s.ok()) {

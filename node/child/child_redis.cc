@@ -59,11 +59,11 @@ absl::Status ChildRedis::Start() {
       "--save", "",
       "--appendonly", "no",
       "--databases", absl::StrCat(options_.databases),
-      // The node is the child's replica: make full syncs immediate and the
-      // backlog large enough to resume a dropped link.
+      // The node reads a leading child's stream as its replica and never
+      // takes a full sync (ReplicationReader): one started anyway is diskless.
       "--repl-diskless-sync", "yes",
       "--repl-diskless-sync-delay", "0",
-      "--repl-backlog-size", "64mb",
+      "--repl-backlog-size", kChildBacklog,
       "--client-output-buffer-limit", "replica 0 0 0",
       "--maxclients", absl::StrCat(options_.max_clients),
       "--enable-debug-command", "local",

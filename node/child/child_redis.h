@@ -32,6 +32,15 @@ inline constexpr char kInternalUser[] = "anarcho-node";
 // AUTH as kInternalUser, RESP-encoded.
 std::string InternalAuthRequest(std::string_view password);
 
+// The child's replication backlog (the node is its replica). Redis counts a
+// backlog in the memory maxmemory bounds, up to its configured size, so it is
+// Redis's default: a bigger one evicted data (under a maxmemory below it,
+// every key, and then refused every write). It grows only while a child is
+// promoted (Server::Promote), where it must hold what a child over maxmemory
+// evicts between the node reading its offset and the stream continuing there.
+inline constexpr char kChildBacklog[] = "1mb";
+inline constexpr char kPromotionBacklog[] = "64mb";
+
 struct ChildOptions {
   std::string redis_server = "redis-server";
   std::string dir;          // the child's working dir (its log file lives here)

@@ -118,6 +118,11 @@ void MasterLink::Detach() {
   if (session_) Drop(session_);
 }
 
+void MasterLink::NewChild() {
+  Detach();
+  applied_ = fed_ = 0;
+}
+
 void MasterLink::Read(const std::shared_ptr<Session>& s) {
   s->socket.async_read_some(s->in.Prepare(16 << 10), [this, s, alive = alive_](const asio::error_code& ec, size_t n) {
     if (!*alive || s->closed) return;

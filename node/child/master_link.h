@@ -69,6 +69,9 @@ class MasterLink {
   void Skip(uint64_t index);
   // The child stops being a replica (it was promoted): what it applied stays.
   void Detach();
+  // A new child process replaces the old one: it holds nothing until its
+  // full sync is applied (applied() and fed() are 0 until then).
+  void NewChild();
   // While paused, entries fed wait (in order) and the child gets nothing
   // new: once quiet(), its state is exactly the state after applied(), which
   // a snapshot of it can catch. Pausing with pieces of a cut command held

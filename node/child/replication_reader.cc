@@ -17,7 +17,6 @@ namespace {
 
 // How the child names the reader in ROLE and INFO (any name: no one connects to it).
 constexpr char kReaderAddress[] = "anarcho-node";
-constexpr size_t kEofMarkLen = 40;
 constexpr size_t kTakeBytes = 1 << 20;  // a command this big is handed on without a copy
 
 resp::Limits StreamLimits() {
@@ -54,10 +53,10 @@ ReplicationReader::~ReplicationReader() {
   Stop();
 }
 
-void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> resume, int db) {
+void ReplicationReader::Start(std::pair<std::string, uint64_t> resume, int db) {
   Stop();
   resume_ = std::move(resume);
-  if (resume_) db_ = db;
+  db_ = db;
   socket_ = std::make_unique<asio::local::stream_protocol::socket>(io_);
   asio::error_code ec;
   socket_->connect(asio::local::stream_protocol::endpoint(socket_path_), ec);
@@ -67,12 +66,8 @@ void ReplicationReader::Start(std::optional<std::pair<std::string, uint64_t>> re
   }
   in_ = ReadBuffer();
   parser_.Reset();
-  if (!resume_) {
-    // A resumed link continues the same stream: an open MULTI group and the
-    // selected db carry over. A full sync starts a new one.
-    in_multi_ = false;
-    group_ = EffectRun{};
-  }
+  in_multi_ = false;
+  group_ = EffectRun{};
   // Named, so that CLIENT LIST and CLIENT KILL leave the node's own links out.
   state_ = State::kAuth;
   Send(absl::StrCat(auth_, "CLIENT SETNAME ", kInternalClientPrefix, "stream\r\nPING\r\n"));
@@ -118,7 +113,7 @@ void ReplicationReader::Read() {
 }
 
 bool ReplicationReader::TakeLine(std::string* line) {
-  // Before +FULLRESYNC the master may send bare "\n" keep-alives.
+  // Before its reply to PSYNC the master may send bare "\n" keep-alives.
   while (!in_.empty() && in_.data()[0] == '\n') in_.Consume(1);
   size_t eol = in_.data().find("\r\n");
   if (eol == std::string_view::npos) return false;
@@ -133,10 +128,6 @@ void ReplicationReader::Process() {
     switch (state_) {
       case State::kIdle:
         return;
-      case State::kRdbEof:
-      case State::kRdbLength:
-        if (!SkipRdb()) return;
-        break;
       case State::kStreaming:
         ProcessStream();
         return;
@@ -176,21 +167,13 @@ bool ReplicationReader::Handshake(const std::string& line) {
         Send("REPLCONF capa eof capa psync2\r\n");
       } else {
         state_ = State::kPsync;
-        Send(resume_ ? absl::StrCat("PSYNC ", resume_->first, " ", resume_->second + 1, "\r\n") : std::string("PSYNC ? -1\r\n"));
+        Send(absl::StrCat("PSYNC ", resume_.first, " ", resume_.second + 1, "\r\n"));
       }
       return true;
     case State::kPsync:
-      return OnPsyncReply(line) || fail(absl::UnavailableError(absl::StrCat("replication handshake: PSYNC: ", line)));
-    case State::kRdbHeader:
-      if (absl::StartsWith(line, "$EOF:") && line.size() == 5 + kEofMarkLen) {
-        rdb_eof_mark_ = line.substr(5);
-        state_ = State::kRdbEof;
-      } else if (!line.empty() && line[0] == '$' && absl::SimpleAtoi(line.substr(1), &rdb_remaining_)) {
-        state_ = State::kRdbLength;
-      } else {
-        return fail(absl::DataLossError(absl::StrCat("replication: bad RDB header: ", line)));
-      }
-      return true;
+      return OnPsyncReply(line) ||
+             fail(absl::UnavailableError(absl::StrCat("replication handshake: the child does not continue its stream at ",
+                                                      resume_.second, ": PSYNC answered ", line)));
     default:
       return false;
   }
@@ -198,47 +181,13 @@ bool ReplicationReader::Handshake(const std::string& line) {
 
 bool ReplicationReader::OnPsyncReply(const std::string& line) {
   std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-  if (!parts.empty() && parts[0] == "+FULLRESYNC" && parts.size() == 3 && absl::SimpleAtoi(parts[2], &offset_)) {
-    replid_ = parts[1];
-    state_ = State::kRdbHeader;
-    return true;
-  }
-  if (parts.empty() || parts[0] != "+CONTINUE" || !resume_) return false;
-  replid_ = parts.size() > 1 ? parts[1] : resume_->first;
-  offset_ = resume_->second;
+  if (parts.empty() || parts[0] != "+CONTINUE") return false;
+  replid_ = parts.size() > 1 ? parts[1] : resume_.first;
+  offset_ = resume_.second;
   state_ = State::kStreaming;
   SendAck();
   ScheduleAck();
-  if (cb_.on_sync) cb_.on_sync(replid_, offset_, true);
-  return true;
-}
-
-bool ReplicationReader::SkipRdb() {
-  bool done = false;
-  if (state_ == State::kRdbLength) {
-    uint64_t take = std::min<uint64_t>(rdb_remaining_, in_.size());
-    in_.Consume(take);
-    rdb_remaining_ -= take;
-    done = rdb_remaining_ == 0;
-  } else {
-    // The RDB ends with the 40-byte mark; keep up to 39 bytes that could
-    // be the start of a mark split across reads.
-    size_t at = in_.data().find(rdb_eof_mark_);
-    if (at != std::string_view::npos) {
-      in_.Consume(at + kEofMarkLen);
-      done = true;
-    } else if (in_.size() >= kEofMarkLen) {
-      in_.Consume(in_.size() - (kEofMarkLen - 1));
-    }
-  }
-  if (!done) return false;
-  state_ = State::kStreaming;
-  db_ = 0;
-  // After a diskless RDB the master streams nothing until the first ACK.
-  ack_interval_ms_ = 5;
-  SendAck();
-  ScheduleAck();
-  if (cb_.on_sync) cb_.on_sync(replid_, offset_, false);
+  if (cb_.on_sync) cb_.on_sync(replid_, offset_);
   return true;
 }
 
@@ -348,11 +297,7 @@ void ReplicationReader::SendAck() {
 }
 
 void ReplicationReader::ScheduleAck() {
-  // The master starts streaming only once an ACK arrives after it considers the
-  // sync finished, which may be after our first ACK: ACK quickly at first, then
-  // every second.
-  ack_timer_.expires_after(std::chrono::milliseconds(ack_interval_ms_));
-  ack_interval_ms_ = std::min(ack_interval_ms_ * 2, 1000);
+  ack_timer_.expires_after(std::chrono::seconds(1));
   ack_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive || state_ != State::kStreaming) return;
     SendAck();

@@ -1,6 +1,8 @@
-// The node's replica link to its child: the handshake (PING, REPLCONF, PSYNC),
-// the RDB transfer in either form (discarded: the log, not the RDB, is the
-// source of truth), then the command stream parsed with exact byte offsets.
+// The node's replica link to its leading child: the handshake (PING,
+// REPLCONF, a PSYNC that continues the stream the child had as a replica),
+// then the command stream parsed with exact byte offsets. A child that cannot
+// continue it (its backlog no longer holds the offset) fails the link: a full
+// resync would leave out what the child wrote in between.
 //
 // Stream bytes become EffectRuns: whole commands, SELECTs kept in place, a
 // MULTI/EXEC group never split across runs. Bytes that are not state (the
@@ -48,8 +50,8 @@ struct EffectRun {
 class ReplicationReader {
  public:
   struct Callbacks {
-    // The stream starts (full sync done, or link resumed) at `offset` of `replid`.
-    std::function<void(const std::string& replid, uint64_t offset, bool resumed)> on_sync;
+    // The stream continues at `offset` under the child's new `replid`.
+    std::function<void(const std::string& replid, uint64_t offset)> on_sync;
     std::function<void(EffectRun&&)> on_effects;
     // The link failed or was closed by the child; the reader is stopped.
     std::function<void(const absl::Status&)> on_error;
@@ -60,9 +62,9 @@ class ReplicationReader {
                     Callbacks callbacks);
   ~ReplicationReader();
 
-  // Connects and syncs; with `resume`, asks to continue at (replid, offset),
-  // where the stream has `db` selected.
-  void Start(std::optional<std::pair<std::string, uint64_t>> resume = std::nullopt, int db = 0);
+  // Connects and asks to continue at (replid, offset) of the stream the child
+  // had as a replica, where `db` is selected.
+  void Start(std::pair<std::string, uint64_t> resume, int db);
   void Stop();
 
   bool streaming() const { return state_ == State::kStreaming; }
@@ -70,16 +72,14 @@ class ReplicationReader {
   uint64_t offset() const { return offset_; }
 
  private:
-  enum class State { kIdle, kAuth, kName, kPing, kPort, kCapa, kPsync, kRdbHeader, kRdbEof, kRdbLength, kStreaming };
+  enum class State { kIdle, kAuth, kName, kPing, kPort, kCapa, kPsync, kStreaming };
 
   void Send(std::string bytes);
   void Read();
   void Process();
-  // One line of the handshake (AUTH to the RDB's header); false once it failed.
+  // One line of the handshake (AUTH to PSYNC's reply); false once it failed.
   bool Handshake(const std::string& line);
-  bool OnPsyncReply(const std::string& line);  // false: neither a full nor a partial resync
-  // Skips the RDB the master sends (the child's state comes from the node); true once past it.
-  bool SkipRdb();
+  bool OnPsyncReply(const std::string& line);  // false: the stream does not continue
   // Handshake replies are lines; returns false until a whole line is in.
   bool TakeLine(std::string* line);
   void ProcessStream();
@@ -105,12 +105,9 @@ class ReplicationReader {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<asio::local::stream_protocol::socket> socket_;
   asio::steady_timer ack_timer_;
-  int ack_interval_ms_ = 1000;
   State state_ = State::kIdle;
-  std::optional<std::pair<std::string, uint64_t>> resume_;
+  std::pair<std::string, uint64_t> resume_;
   ReadBuffer in_;
-  std::string rdb_eof_mark_;
-  uint64_t rdb_remaining_ = 0;
   std::string replid_;
   uint64_t offset_ = 0;          // offset after the last byte consumed
   resp::RequestParser parser_;

@@ -49,10 +49,12 @@ struct Step {
   int64_t state;
 };
 
-Step Apply(int64_t state, const Op& op) {
+Step Apply(int64_t state, const Op& op, bool evictions) {
   switch (op.kind) {
     case OpKind::kWrite: return {true, op.value};
-    case OpKind::kRead: return {state == op.result, state};
+    case OpKind::kRead:
+      if (evictions && op.result == kNil) return {true, kNil};  // evicted just before
+      return {state == op.result, state};
     case OpKind::kIncr: {
       int64_t next = (state == kNil ? 0 : state) + 1;
       if (op.outcome == Outcome::kOk) return {next == op.result, next};
@@ -76,7 +78,8 @@ struct CacheHash {
 };
 
 // Returns true if linearizable; false with `why` if not; nullopt if the budget ran out.
-std::optional<bool> LinearizableKey(const std::vector<const Op*>& ops, int64_t budget_ms, std::string* why) {
+std::optional<bool> LinearizableKey(const std::vector<const Op*>& ops, int64_t budget_ms, bool evictions,
+                                    std::string* why) {
   const int n = static_cast<int>(ops.size());
   std::vector<Entry> entries;
   entries.reserve(2 * n);
@@ -150,7 +153,7 @@ std::optional<bool> LinearizableKey(const std::vector<const Op*>& ops, int64_t b
         entry = entry->next;
         continue;
       }
-      Step s = Apply(state, op);
+      Step s = Apply(state, op, evictions);
       if (s.ok) {
         bits[entry->op / 64] |= 1ull << (entry->op % 64);
         if (cache.insert(CacheKey{bits, s.state}).second) {
@@ -200,7 +203,7 @@ std::optional<bool> LinearizableKey(const std::vector<const Op*>& ops, int64_t b
 
 }  // namespace
 
-CheckResult CheckRegisters(const std::vector<Op>& all, int64_t budget_ms) {
+CheckResult CheckRegisters(const std::vector<Op>& all, int64_t budget_ms, bool evictions) {
   CheckResult r;
   std::map<std::string, std::vector<const Op*>> by_key;
   for (const Op& op : all) {
@@ -229,7 +232,7 @@ CheckResult CheckRegisters(const std::vector<Op>& all, int64_t budget_ms) {
       kept.push_back(op);
     }
     std::string why;
-    auto ok = LinearizableKey(kept, budget_ms, &why);
+    auto ok = LinearizableKey(kept, budget_ms, evictions, &why);
     if (!ok.has_value()) {
       r.search_exhausted = true;
     } else if (!*ok) {

@@ -111,6 +111,26 @@ TEST(RegisterChecker, Increments) {
   EXPECT_FALSE(lost.valid);
 }
 
+// Under maxmemory with an allkeys policy the server deletes keys of its own
+// accord: a read may find any key absent, but an evicted key never returns
+// with its old value (the eviction rule's promise across a failover).
+TEST(RegisterChecker, WithEvictionsAKeyMayVanishButNeverComeBack) {
+  constexpr int64_t kBudget = 20000;
+  auto vanished = Numbered({W(1 * M, 0, 10), R(kNil, 20, 30), R(kNil, 40, 50), W(2 * M, 60, 70), R(2 * M, 80, 90)});
+  EXPECT_TRUE(CheckRegisters(vanished, kBudget, true).valid);
+  EXPECT_FALSE(CheckRegisters(vanished, kBudget, false).valid);  // without evictions: a lost write
+  auto back = CheckRegisters(Numbered({W(1 * M, 0, 10), R(kNil, 20, 30), R(1 * M, 40, 50)}), kBudget, true);
+  EXPECT_FALSE(back.valid) << "an evicted key came back";
+  // A write concurrent with both reads explains a value after the absence.
+  auto rewritten = CheckRegisters(
+      Numbered({W(1 * M, 0, 10), W(3 * M, 15, 60, Outcome::kUnknown), R(kNil, 20, 30), R(3 * M, 40, 50)}), kBudget,
+      true);
+  EXPECT_TRUE(rewritten.valid) << rewritten.Summary();
+  // Reads of values still need their writes, in order.
+  auto stale = CheckRegisters(Numbered({W(1 * M, 0, 10), W(2 * M, 20, 30), R(1 * M, 40, 50)}), kBudget, true);
+  EXPECT_FALSE(stale.valid);
+}
+
 TEST(RegisterChecker, KeysAreIndependent) {
   auto r = CheckRegisters(Numbered({Reg(OpKind::kWrite, "a", M, 0, 10), Reg(OpKind::kWrite, "b", 2 * M, 0, 10),
                                     Reg(OpKind::kRead, "a", M, 20, 30), Reg(OpKind::kRead, "b", M, 20, 30)}));

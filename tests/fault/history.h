@@ -103,8 +103,12 @@ struct CheckResult {
 
 // Registers (kRead/kWrite/kIncr): linearizability per key (Wing & Gong search
 // with Lowe's memoization of (linearized set, register value)). Every register
-// starts absent (kNil), unless `initial` says otherwise. Budget per key in ms.
-CheckResult CheckRegisters(const std::vector<Op>& ops, int64_t budget_ms = 20000);
+// starts absent (kNil). Budget per key in ms. With `evictions`, the server may
+// delete any key of its own accord (maxmemory with an allkeys policy): a read
+// that finds a key absent is explained by an eviction just before it, and
+// from then on the key is absent until a write; an evicted key that comes
+// back with its old value is an anomaly. INCR is not modeled with evictions.
+CheckResult CheckRegisters(const std::vector<Op>& ops, int64_t budget_ms = 20000, bool evictions = false);
 
 // Lists (kAppend/kListRead/kTxn): `final_lists` maps every key to a final read
 // taken after the run (when every fault is healed). Checks: every acknowledged

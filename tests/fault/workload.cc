@@ -75,6 +75,7 @@ void Workload::Start() {
   int id = 0;
   for (int i = 0; i < o_.register_clients; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, false); });
   for (int i = 0; i < o_.register_readers; ++i, ++id) threads_.emplace_back([this, id] { RegisterClient(id, true); });
+  for (int i = 0; i < o_.filler_clients; ++i, ++id) threads_.emplace_back([this, id] { FillerClient(id); });
   for (int i = 0; i < o_.list_clients; ++i, ++id) threads_.emplace_back([this, id] { ListClient(id); });
   for (int i = 0; i < o_.bank_clients; ++i, ++id) threads_.emplace_back([this, id] { BankClient(id); });
   for (int i = 0; i < o_.queue_producers; ++i, ++id) threads_.emplace_back([this, id] { ProducerClient(id); });
@@ -106,17 +107,17 @@ constexpr const char* kInvalidDbs[] = {"01", "+1", " 1", "-0"};
 // A register op's command: reads in three flavours (GET; GETEX, a write
 // command that propagates nothing; a script that only reads), SET and INCR.
 std::vector<std::string> RegisterCommand(Op& op, std::mt19937_64& rng, int id, int64_t* seq, bool reader,
-                                         const std::vector<std::string>& read_via) {
+                                         const WorkloadOptions& o) {
   int k = reader ? 0 : static_cast<int>(rng() % 10);
   if (k < 5) {
     op.kind = OpKind::kRead;
-    op.via = read_via[rng() % read_via.size()];
+    op.via = o.read_via[rng() % o.read_via.size()];
     if (op.via == "getex") return {"GETEX", op.key};
     if (op.via == "eval") return {"EVAL", "return redis.call('get', KEYS[1])", "1", op.key};
     op.via = "get";
     return {"GET", op.key};
   }
-  if (k < 8) {
+  if (k < 8 || !o.register_incr) {
     op.kind = OpKind::kWrite;
     op.value = ((id + 1) * 1000000LL + (++*seq)) * kWriteSpan;
     return {"SET", op.key, absl::StrCat(op.value)};
@@ -160,7 +161,7 @@ void Workload::RegisterClient(int id, bool reader) {
     const int db = static_cast<int>(rng() % o_.register_dbs);
     const std::string name = absl::StrCat("reg", rng() % o_.register_keys);
     op.key = name;
-    std::vector<std::string> args = RegisterCommand(op, rng, id, &seq, reader, o_.read_via);
+    std::vector<std::string> args = RegisterCommand(op, rng, id, &seq, reader, o_);
     const bool invalid_first = rng() % 4 == 0;
     std::string out;
     if (invalid_first) out += Cmd({"SELECT", kInvalidDbs[rng() % std::size(kInvalidDbs)]});
@@ -182,6 +183,23 @@ void Workload::RegisterClient(int id, bool reader) {
     }
     history_.Add(std::move(op));
     std::this_thread::sleep_for(o_.think);
+  }
+}
+
+void Workload::FillerClient(int id) {
+  std::mt19937_64 rng(o_.seed * 1000 + id);
+  Conn conn(c_, id % c_.size(), o_.op_timeout);
+  while (!stop_) {
+    Client* cl = conn.Get();
+    if (!cl) continue;
+    const int db = static_cast<int>(rng() % o_.register_dbs);
+    const std::string value(static_cast<size_t>(o_.filler_value_bytes), static_cast<char>('a' + rng() % 26));
+    cl->Send(Cmd({"SELECT", absl::StrCat(db)}) + Cmd({"SET", absl::StrCat("fill", rng() % o_.filler_keys), value}));
+    for (int reply = 0; reply < 2; ++reply) {
+      std::string error;
+      if (Classify(conn.Read(), conn, &error) == Outcome::kUnknown) break;
+    }
+    std::this_thread::sleep_for(o_.filler_pause);
   }
 }
 
@@ -658,7 +676,7 @@ bool Workload::ReadFinalTtl(const std::function<std::optional<resp::Value>(const
 
 CheckResult Workload::Check(int64_t register_budget_ms) const {
   auto ops = history_.ops();
-  CheckResult r = CheckRegisters(ops, register_budget_ms);
+  CheckResult r = CheckRegisters(ops, register_budget_ms, o_.evictions);
   if (o_.list_clients > 0) r.Merge(CheckLists(ops, final_lists_));
   if (o_.bank_clients > 0) {
     std::vector<int64_t> initial(o_.bank_accounts, o_.bank_initial);

@@ -35,6 +35,7 @@ struct WorkloadOptions {
   // How register reads are made, picked at random: "get", "getex" (a write
   // command that propagates nothing), "eval" (a script that only reads).
   std::vector<std::string> read_via = {"get", "getex", "eval"};
+  bool register_incr = true;  // a fifth of a writer's ops are INCRs (else SETs)
   int list_clients = 3;
   int list_keys = 3;                         // in use at a time
   int64_t list_key_lifetime_ns = 10'000'000'000;  // then the list clients move to new keys
@@ -77,6 +78,17 @@ struct WorkloadOptions {
   int stream_claimers = 1;
   std::chrono::milliseconds stream_claim_idle = 500ms;
   std::chrono::milliseconds stream_add_pause = 40ms;
+  // Fillers SET values of filler_value_bytes to filler_keys keys spread over
+  // the register dbs, filler_pause apart: under a maxmemory a little above
+  // what the cluster holds otherwise, each such write makes the leader's
+  // child evict keys, registers among them. Their replies are not checked.
+  int filler_clients = 0;
+  int filler_keys = 300;
+  int filler_value_bytes = 32 * 1024;
+  std::chrono::milliseconds filler_pause = 20ms;
+  // The server may evict any key (maxmemory with an allkeys policy): the
+  // register checker lets a read find a key absent (CheckRegisters).
+  bool evictions = false;
   std::chrono::milliseconds op_timeout = 5s;  // no reply within it: unknown
   std::chrono::milliseconds think = 3ms;      // pause between a client's ops
   uint64_t seed = 1;
@@ -106,6 +118,7 @@ class Workload {
 
  private:
   void RegisterClient(int id, bool reader);
+  void FillerClient(int id);
   int ReadSelectReplies(Conn& conn, bool invalid_first, int db);
   void ListClient(int id);
   void BankClient(int id);

@@ -41,14 +41,7 @@ class GateEdgesTest : public ::testing::Test {
   // While closed, no log write becomes durable: no write can commit.
   void CloseSyncGate() { std::ofstream(gate_) << "closed"; }
   void OpenSyncGate() { fs::remove(gate_); }
-  std::string Status(const std::string& field) {
-    Client c(node_->port());
-    resp::Value v = c.Call({"ANARCHO.STATUS"});
-    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
-      if (v.elements[i].AsString() == field) return v.elements[i + 1].AsString();
-    }
-    return "";
-  }
+  std::string Status(const std::string& field) { return node_->Status(field); }
   // Waits until the status field reads `want`.
   bool StatusBecomes(const std::string& field, const std::string& want, std::chrono::milliseconds timeout = 10s) {
     for (auto end = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < end;) {
@@ -292,6 +285,24 @@ TEST_F(EvictionTest, ALeaderStartedWithMaxmemoryFromTheLogWaitsToo) {
     ASSERT_EQ(c.Call({"SET", absl::StrCat("pad", i), std::string(50'000, 'p')}).AsString(), "OK");
   }
   ExpectTheEvictionsReadToWaitForItsCommit();
+}
+
+// Found by the fault run with real evictions: the child's replication backlog
+// (the node is its replica) was 64 MB, and Redis counts a backlog in the
+// memory maxmemory bounds. Once writes had filled it, a maxmemory below that
+// evicted every key and then refused every write (OOM). Plain Redis with no
+// replica keeps no backlog at all; the child's is Redis's default, 1 MB.
+TEST_F(EvictionTest, TheChildsReplicationBacklogLeavesMaxmemoryToTheData) {
+  Client c(node_->port());
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "maxmemory", std::to_string(UsedMemory(c) + 4'000'000)}).AsString(), "OK");
+  // 8 MB through the stream, on ten keys of 100 kB: 1 MB of data.
+  for (int i = 0; i < 80; ++i) {
+    ASSERT_EQ(c.Call({"SET", absl::StrCat("k", i % 10), std::string(100'000, static_cast<char>('a' + i % 26))}).AsString(),
+              "OK")
+        << "write " << i;
+  }
+  EXPECT_EQ(c.Call({"DBSIZE"}).integer, 10) << "keys evicted to make room for the node's own buffers";
 }
 
 // Finding 6: a looping script is stopped: killed if it only read, the child

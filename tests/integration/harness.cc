@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "resp/writer.h"
@@ -279,12 +280,17 @@ void Node::Kill9() { process_.Kill(SIGKILL); }
 void Node::Stop() { process_.Kill(SIGTERM); }
 
 pid_t Node::ChildPid() {
+  int pid = -1;
+  return absl::SimpleAtoi(Status("child_pid"), &pid) ? pid : -1;
+}
+
+std::string Node::Status(const std::string& field) {
   Client c(port_);
   resp::Value v = c.Call({"ANARCHO.STATUS"});
   for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
-    if (v.elements[i].AsString() == "child_pid") return std::stoi(v.elements[i + 1].AsString());
+    if (v.elements[i].AsString() == field) return v.elements[i + 1].AsString();
   }
-  return -1;
+  return "";
 }
 
 std::string Node::LogTail() {

@@ -123,6 +123,7 @@ class Node {
   const std::string& dir() const { return dir_; }
   Process& process() { return process_; }
   pid_t ChildPid();  // the node's redis-server
+  std::string Status(const std::string& field);  // an ANARCHO.STATUS field ("" if absent)
   std::string LogTail();
 
  private:
