@@ -377,7 +377,8 @@ class Server {
     return nullptr;
   }
   bool ProposalsPaused() const { return ProposalsPausedBy() != nullptr; }
-  void OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role);
+  void OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role_before,
+                      const resp::Value& role_after);
   void EndDigest(absl::StatusOr<DigestPoint> result);
   void DigestCommitted(uint64_t index, const std::string& digest);
   void CompareDigest(uint64_t index, const std::string& leaders_digest);

@@ -25,18 +25,27 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
   if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
   digest_ = std::make_unique<DigestJob>();  // pausing: the digest and the offset must describe the same state
   digest_->waiters.push_back(std::move(done));
-  TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), {"ROLE"},
-                  [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& role) {
-                    if (digest_.get() == job) OnLeaderDigest(digest, role);
+  TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), /*offsets=*/true,
+                  [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& before,
+                                              const resp::Value& after) {
+                    if (digest_.get() == job) OnLeaderDigest(digest, before, after);
                   });
 }
 
-void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role) {
+void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role_before,
+                            const resp::Value& role_after) {
   digest_->pausing = false;
   rlog_->Kick();
   if (!digest.ok()) return EndDigest(digest.status());
-  auto offset = MasterOffset(role);
+  auto offset = MasterOffset(role_after);
   if (!offset.ok()) return EndDigest(offset.status());
+  // A child that may evict may have deleted keys between the digest's parts
+  // or after them: the digest then belongs to no offset. (Without eviction,
+  // only the script's own expiry DELs move the offset, before DEBUG DIGEST.)
+  if (gate_.evictions() && MasterOffset(role_before).value_or(0) != *offset) {
+    ++digest_skipped_;
+    return EndDigest(absl::UnavailableError("the child's offset moved while its digest was taken (evictions); retry"));
+  }
   digest_->point.digest = *digest;
   pb::EffectBatch check;  // no stream id: a node entry
   check.set_check_digest(digest_->point.digest);
@@ -81,8 +90,9 @@ void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
       resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
       return;
     }
-    TakeChildDigest(control_, PartsToMatch(expected), {},
-                    [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&) {
+    TakeChildDigest(control_, PartsToMatch(expected), /*offsets=*/false,
+                    [this, index, expected, resume](absl::StatusOr<std::string> mine, const resp::Value&,
+                                                    const resp::Value&) {
                       if (!resume(mine.ok() ? "" : std::string(mine.status().message())) || !mine.ok()) return;
                       RecordComparison(index, *mine, expected);
                     });

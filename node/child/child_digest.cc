@@ -101,7 +101,7 @@ absl::StatusOr<std::string> Functions(const resp::Value& list) {
 }
 
 struct Replies {
-  resp::Value streams, data, functions;
+  resp::Value role_before, streams, data, functions;
 };
 
 absl::StatusOr<std::string> Combined(const Replies& r, const DigestParts& parts) {
@@ -138,8 +138,10 @@ std::string Sha256Hex(std::string_view data) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
 }
 
-void TakeChildDigest(ControlLink& link, DigestParts parts, std::vector<std::string> then,
-                     std::function<void(absl::StatusOr<std::string> digest, const resp::Value& then_reply)> done) {
+void TakeChildDigest(
+    ControlLink& link, DigestParts parts, bool offsets,
+    std::function<void(absl::StatusOr<std::string> digest, const resp::Value& role_before, const resp::Value& role_after)>
+        done) {
   auto replies = std::make_shared<Replies>();
   std::vector<std::vector<std::string>> requests = {{"EVAL", kStreamsScript, "0", absl::StrCat(parts.streams_bound)},
                                                     {"DEBUG", "DIGEST"},
@@ -147,17 +149,19 @@ void TakeChildDigest(ControlLink& link, DigestParts parts, std::vector<std::stri
   std::vector<ControlLink::Callback> dones = {[replies](const resp::Value& v) { replies->streams = v; },
                                               [replies](const resp::Value& v) { replies->data = v; },
                                               [replies](const resp::Value& v) { replies->functions = v; }};
-  auto finish = [replies, parts, done = std::move(done)](const resp::Value& then_reply) {
-    done(Combined(*replies, parts), then_reply);
+  auto finish = [replies, parts, done = std::move(done)](const resp::Value& role_after) {
+    done(Combined(*replies, parts), replies->role_before, role_after);
   };
-  if (then.empty()) {
+  if (offsets) {
+    requests.insert(requests.begin(), {"ROLE"});
+    dones.insert(dones.begin(), [replies](const resp::Value& v) { replies->role_before = v; });
+    requests.push_back({"ROLE"});
+    dones.push_back(finish);
+  } else {
     dones.back() = [replies, finish](const resp::Value& v) {
       replies->functions = v;
       finish(resp::Value());
     };
-  } else {
-    requests.push_back(std::move(then));
-    dones.push_back(finish);
   }
   link.CallTogether(requests, std::move(dones));
 }

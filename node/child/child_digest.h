@@ -53,13 +53,16 @@ std::string InThisForm(const std::string& leaders_digest);
 
 std::string Sha256Hex(std::string_view data);
 
-// Takes the child's digest in one write with `then` (unless empty), a
-// request whose reply must describe the same state (a leader's ROLE: the
-// offset the digest belongs to). The script runs first: on a master its
-// reads may expire keys, and the DEL it propagates must come before the
-// DEBUG DIGEST and the offset that follow it. `done` gets the digest (or the
-// first error) and the reply to `then` (nil without).
-void TakeChildDigest(ControlLink& link, DigestParts parts, std::vector<std::string> then,
-                     std::function<void(absl::StatusOr<std::string> digest, const resp::Value& then_reply)> done);
+// Takes the child's digest in one write. The script runs first: on a master
+// its reads may expire keys, and the DEL it propagates must come before the
+// DEBUG DIGEST that follows it. With `offsets` (a leader's), a ROLE goes
+// before and after the rest, and `done` gets both replies (else nil): the
+// offset after is the one the digest belongs to, unless the child propagated
+// something of its own accord in between (an eviction, which comes before
+// any command, so also between the parts of the digest).
+void TakeChildDigest(
+    ControlLink& link, DigestParts parts, bool offsets,
+    std::function<void(absl::StatusOr<std::string> digest, const resp::Value& role_before, const resp::Value& role_after)>
+        done);
 
 }  // namespace node

@@ -67,10 +67,6 @@ class ReplicationReader {
   void Start(std::pair<std::string, uint64_t> resume, int db);
   void Stop();
 
-  bool streaming() const { return state_ == State::kStreaming; }
-  const std::string& replid() const { return replid_; }
-  uint64_t offset() const { return offset_; }
-
  private:
   enum class State { kIdle, kAuth, kName, kPing, kPort, kCapa, kPsync, kStreaming };
 
