@@ -4,7 +4,7 @@
 // then the checkers over the recorded history; and runs with one rule of the
 // node's gate switched off, which the checkers must catch.
 //
-// In ctest: label `fault`, about 3 min in all.
+// In ctest: label `fault`, about 3.5 min in all.
 // Long version (all nemeses, many seeds, a summary):
 //   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build/tests/fault/fault_tests --gtest_filter='FaultLong.*'
 // FAULT_NEMESES=a,b,... runs only those nemeses (each seed); FAULT_NODE_ARGS
