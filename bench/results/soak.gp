@@ -1,6 +1,6 @@
 set terminal pngcairo size 1200,1100 background rgb 'white'
 set output 'soak.png'
-set multiplot layout 3,1 title "anarcho-bench soak: 3 nodes, SET pipeline 16, 50 connections, keyspace 1000000, 64 B values (2026-12-03, 2 cores, AMD EPYC)" noenhanced
+set multiplot layout 3,1 title "anarcho-bench soak: 3 nodes, SET pipeline 16, 50 connections, keyspace 1000000, 64 B values (2026-12-06, 2 cores, AMD EPYC)" noenhanced
 set grid
 set key outside right top
 set lmargin at screen 0.08
