@@ -18,9 +18,7 @@
 #include <iostream>
 #include <map>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "workload.h"
@@ -62,15 +60,6 @@ struct RunResult {
   std::string nodes;     // per node: snapshots, divergence checks, follower reads
 };
 
-// used_memory from an INFO reply; 0 if it has none.
-int64_t UsedMemory(const resp::Value& info) {
-  for (absl::string_view line : absl::StrSplit(info.AsString(), "\r\n")) {
-    int64_t n = 0;
-    if (absl::ConsumePrefix(&line, "used_memory:") && absl::SimpleAtoi(line, &n)) return n;
-  }
-  return 0;
-}
-
 RunResult FaultRun(const RunConfig& cfg) {
   RunResult res;
   // Small snapshot thresholds so that runs snapshot and compact by
@@ -85,7 +74,7 @@ RunResult FaultRun(const RunConfig& cfg) {
   const int leader = c.WaitForLeader();
   if (!cfg.maxmemory_policy.empty() && leader >= 0) {
     auto admin = c.Connect(leader);
-    const int64_t used = UsedMemory(admin->Call({"INFO", "memory"}));
+    const int64_t used = itest::UsedMemory(admin->Call({"INFO", "memory"}));
     const resp::Value v = admin->Call({"CONFIG", "SET", "maxmemory", absl::StrCat(used + cfg.maxmemory_headroom),
                                        "maxmemory-policy", cfg.maxmemory_policy});
     if (used <= 0 || v.IsError()) res.problems += absl::StrCat("setting an eviction policy: ", v.str, "\n");

@@ -321,8 +321,8 @@ TEST(ClusterEdgesTest, EvictionsOfAChildPromotedOverMaxmemoryReachEveryMember) {
   // ignores it until promoted.
   absl::StatusOr<resp::Value> info = c.ChildCall(next, {"INFO", "memory"});
   ASSERT_TRUE(info.ok());
-  const std::string memory = info->AsString();
-  const long long used = std::stoll(memory.substr(memory.find("used_memory:") + 12));
+  const int64_t used = UsedMemory(*info);
+  ASSERT_GT(used, 0);
   ASSERT_TRUE(c.ChildCall(next, {"CONFIG", "SET", "maxmemory", std::to_string(used - 1'500'000)}).ok());
   ASSERT_EQ(c.ChildCall(next, {"DBSIZE"})->integer, 2000) << "the replica evicted";
   ASSERT_TRUE(LeadWith(c, next));

@@ -195,11 +195,7 @@ TEST_F(GateEdgesTest, IdleMultiDelaysNoReader) {
 // answered after the leadership confirmation alone (regression).
 class EvictionTest : public GateEdgesTest {
  protected:
-  static long long UsedMemory(Client& c) {
-    const std::string memory = c.Call({"INFO", "memory"}).AsString();
-    const size_t at = memory.find("used_memory:");
-    return at == std::string::npos ? -1 : std::stoll(memory.substr(at + 12));
-  }
+  static int64_t UsedMemory(Client& c) { return itest::UsedMemory(c.Call({"INFO", "memory"})); }
   // With the child near maxmemory and "victim" the only key with a TTL
   // (volatile-ttl evicts it first): a write takes the child past maxmemory,
   // so the next command it runs evicts "victim", and nothing commits.

@@ -19,6 +19,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "resp/writer.h"
 
 namespace itest {
@@ -168,6 +170,14 @@ ShellResult RunShell(const std::string& command) {
   const int status = pclose(f);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+int64_t UsedMemory(const resp::Value& info) {
+  for (absl::string_view line : absl::StrSplit(info.AsString(), "\r\n")) {
+    int64_t n = 0;
+    if (absl::ConsumePrefix(&line, "used_memory:") && absl::SimpleAtoi(line, &n)) return n;
+  }
+  return -1;
 }
 
 std::string Str(const resp::Value& v) {

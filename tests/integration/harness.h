@@ -58,6 +58,8 @@ class Client {
 };
 
 std::string Str(const resp::Value& v);  // a compact rendering for assertions
+// used_memory in a reply to INFO (memory); -1 if it has none.
+int64_t UsedMemory(const resp::Value& info);
 
 // Runs a shell command to its end: its standard output, and its exit status.
 struct ShellResult {
