@@ -39,7 +39,8 @@ Server::Server(asio::io_context& io, ServerOptions options)
       quiet_timer_(io),
       handover_timer_(io),
       drain_timer_(io),
-      digest_timer_(io) {
+      digest_timer_(io),
+      digest_settle_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
 }
 
@@ -177,6 +178,7 @@ void Server::Stop() {
   handover_timer_.cancel();
   drain_timer_.cancel();
   digest_timer_.cancel();
+  digest_settle_timer_.cancel();
   if (reader_) reader_->Stop();
   if (rlog_) rlog_->Stop();
   link_.Stop();

@@ -322,8 +322,9 @@ class Server {
 
   void SnapshotReplicaChild();
   void SnapshotLeaderChild();
-  void ForkWhenSettled(int polls);
-  void EndLoggedHold(SnapshotJob& job);
+  void WhenSettled(asio::steady_timer& timer, std::function<bool()> live, std::function<void(bool settled)> then,
+                   int polls = 0);
+  void EndLoggedHold(bool& holding);
   void SaveChild();
   void OnLeaderForked(const resp::Value& role);
   void PollSaved();
@@ -365,7 +366,8 @@ class Server {
   struct DigestJob {
     std::vector<std::function<void(absl::StatusOr<DigestPoint>)>> waiters;
     DigestPoint point;  // index known once its entry is proposed
-    bool pausing = true;  // holds proposals until the child answered
+    bool pausing = false;  // holds proposals from the digest's request until the child answered
+    bool holding = false;  // holds logged requests until the check entry's place is known
   };
   // Proposals wait while a snapshot or a divergence check needs the leader's
   // child to answer at a known offset. The pause belongs to the job: it ends
@@ -493,6 +495,7 @@ class Server {
   // Divergence checks.
   std::unique_ptr<DigestJob> digest_;
   asio::steady_timer digest_timer_;
+  asio::steady_timer digest_settle_timer_;
   uint64_t feed_check_ = 0;  // follower: the check entry holding the feed (0: none)
   uint64_t digest_checks_ = 0, digest_mismatches_ = 0, digest_skipped_ = 0;
   struct {

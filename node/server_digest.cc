@@ -23,13 +23,21 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
     return;
   }
   if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
-  digest_ = std::make_unique<DigestJob>();  // pausing: the digest and the offset must describe the same state
+  digest_ = std::make_unique<DigestJob>();
   digest_->waiters.push_back(std::move(done));
-  TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), /*offsets=*/true,
-                  [this, job = digest_.get()](absl::StatusOr<std::string> digest, const resp::Value& before,
-                                              const resp::Value& after) {
-                    if (digest_.get() == job) OnLeaderDigest(digest, before, after);
-                  });
+  digest_->holding = true;
+  gate_.HoldLogged();
+  WhenSettled(
+      digest_settle_timer_, [this, job = digest_.get()] { return digest_.get() == job; },
+      [this, job = digest_.get()](bool settled) {
+        if (!settled) return EndDigest(absl::UnavailableError("logged requests or a snapshot did not settle; retry"));
+        digest_->pausing = true;  // the digest and the offset must describe the same state
+        TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), /*offsets=*/true,
+                        [this, job](absl::StatusOr<std::string> digest, const resp::Value& before,
+                                    const resp::Value& after) {
+                          if (digest_.get() == job) OnLeaderDigest(digest, before, after);
+                        });
+      });
 }
 
 void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const resp::Value& role_before,
@@ -49,7 +57,9 @@ void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const res
   digest_->point.digest = *digest;
   pb::EffectBatch check;  // no stream id: a node entry
   check.set_check_digest(digest_->point.digest);
-  auto st = MarkOffset({.offset = *offset, .follow = check.SerializeAsString(), .at = [](uint64_t) {}});
+  auto st = MarkOffset({.offset = *offset, .follow = check.SerializeAsString(), .at = [this, job = digest_.get()](uint64_t) {
+                          if (digest_.get() == job) EndLoggedHold(digest_->holding);
+                        }});
   if (!st.ok()) return EndDigest(st);
 }
 
@@ -57,6 +67,7 @@ void Server::EndDigest(absl::StatusOr<DigestPoint> result) {
   if (!digest_) return;
   std::unique_ptr<DigestJob> job = std::move(digest_);
   if (job->pausing) rlog_->Kick();  // the child never answered: what waited is proposed
+  EndLoggedHold(job->holding);
   if (!result.ok())
     Log(LogComponent::kNode, LogLevel::kWarning, "divergence check not logged: %s", result.status().ToString());
   for (auto& w : job->waiters) w(result);

@@ -91,28 +91,30 @@ void Server::WhenQuiet(std::function<void(bool quiet)> then, int polls) {
 void Server::SnapshotLeaderChild() {
   snap_->holding = true;
   gate_.HoldLogged();
-  ForkWhenSettled(0);
-}
-
-// The fork waits for the logged requests in flight to commit, and for a
-// divergence check's point of the stream to be logged.
-void Server::ForkWhenSettled(int polls) {
-  if (!gate_.LoggedInFlight() && !mark_ && !ProposalsPaused()) {
+  WhenSettled(snap_timer_, [this, job = snap_.get()] { return snap_.get() == job; }, [this](bool settled) {
+    if (!settled) return EndSnapshot(absl::UnavailableError("logged requests or a divergence check did not settle; retry"));
     snap_->pausing = true;  // no entry may end past the fork before the node knows where it is
-    return SaveChild();
-  }
-  if (polls >= kQuietPolls) {
-    return EndSnapshot(absl::UnavailableError("logged requests or a divergence check did not settle; retry"));
-  }
-  snap_timer_.expires_after(std::chrono::milliseconds(2));
-  snap_timer_.async_wait([this, job = snap_.get(), polls](const asio::error_code& ec) {
-    if (!ec && snap_.get() == job) ForkWhenSettled(polls + 1);
+    SaveChild();
   });
 }
 
-void Server::EndLoggedHold(SnapshotJob& job) {
-  if (!job.holding) return;
-  job.holding = false;
+// A leader's snapshot or divergence check catches its child's state: it waits
+// for the logged requests in flight to commit (their effects are in the
+// child, their entries must come before the point it takes), and for the
+// other job's point of the stream to be logged.
+void Server::WhenSettled(asio::steady_timer& timer, std::function<bool()> live, std::function<void(bool settled)> then,
+                         int polls) {
+  if (!gate_.LoggedInFlight() && !mark_ && !ProposalsPaused()) return then(true);
+  if (polls >= kQuietPolls) return then(false);
+  timer.expires_after(std::chrono::milliseconds(2));
+  timer.async_wait([this, &timer, live = std::move(live), then = std::move(then), polls](const asio::error_code& ec) mutable {
+    if (!ec && live()) WhenSettled(timer, std::move(live), std::move(then), polls + 1);
+  });
+}
+
+void Server::EndLoggedHold(bool& holding) {
+  if (!holding) return;
+  holding = false;
   gate_.ReleaseLogged();
 }
 
@@ -144,7 +146,7 @@ void Server::OnLeaderForked(const resp::Value& role) {
   auto st = MarkOffset({.offset = *offset, .at = [this, job = snap_.get()](uint64_t index) {
                           if (snap_.get() != job) return;
                           snap_->index = index;
-                          EndLoggedHold(*snap_);
+                          EndLoggedHold(snap_->holding);
                           FinishSnapshot();
                         }});
   if (!st.ok()) EndSnapshot(st);
@@ -234,7 +236,7 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   snap_timer_.cancel();
   if (job->replica && feed_check_ == 0) link_.Resume();
   if (job->pausing) rlog_->Kick();
-  EndLoggedHold(*job);
+  EndLoggedHold(job->holding);
   std::error_code ec;
   if (!job->file.empty() && !result.ok()) fs::remove(job->file, ec);
   if (!result.ok()) {

@@ -177,7 +177,7 @@ bool ConsistencyGate::MayForward(SessionId session, const Request& request,
   bool every_key = false;
   if (!WrittenKeys(session, request, &keys, &every_key)) return true;
   if (request.logged && sessions_[session].reserved != 0) return true;  // it waited already
-  if (request.logged && logged_held_) {
+  if (request.logged && logged_holds_ > 0) {
     held_logged_.push_back(ready());
     return false;
   }
@@ -196,7 +196,7 @@ bool ConsistencyGate::MayForward(SessionId session, const Request& request,
 }
 
 void ConsistencyGate::ReleaseLogged() {
-  logged_held_ = false;
+  if (logged_holds_ > 0 && --logged_holds_ > 0) return;
   for (auto& ready : std::exchange(held_logged_, {})) ready();
 }
 
@@ -631,7 +631,7 @@ void ConsistencyGate::Reset() {
   round_wanted_after_ = round_stamp_ = round_stamp_before_ = clock_;
   apply_waits_.clear();
   actions_.clear();
-  logged_held_ = false;
+  logged_holds_ = 0;
   held_logged_.clear();
 }
 

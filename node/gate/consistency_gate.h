@@ -232,10 +232,11 @@ class ConsistencyGate {
   // ---- snapshots ----
 
   // While held, a logged request that has not reserved its place yet may not
-  // be forwarded (MayForward says no; `ready` runs at ReleaseLogged). A
-  // leader's snapshot holds them across its fork, so that none runs between
-  // the fork and the log index the snapshot takes.
-  void HoldLogged() { logged_held_ = true; }
+  // be forwarded (MayForward says no; `ready` runs once the last hold is
+  // released). A leader's snapshot holds them across its fork, and a
+  // divergence check across its digest, so that none runs between the
+  // child's state they catch and the log index they take. Holds count.
+  void HoldLogged() { ++logged_holds_; }
   void ReleaseLogged();
   // Whether a logged request is in flight: reserved, forwarded, or waiting
   // for its entry to commit.
@@ -343,8 +344,8 @@ class ConsistencyGate {
   bool WrittenKeys(SessionId session, const Request& request, std::span<const KeyId>* keys, bool* every_key) const;
   KeyLockTable::Ticket LockLogged(std::span<const KeyId> keys, bool every_key);
   KeyLockTable::Ticket TakeLoggedLock(SessionId session, Session& ss, const Request& request);
-  bool logged_held_ = false;
-  std::vector<std::function<void()>> held_logged_;
+  int logged_holds_ = 0;
+  std::vector<std::function<void()>> held_logged_;  // their `ready`s, run once no hold is left
   bool evictions_ = false;  // SetEvictions
   // The stream as the node read it; while evictions_, the keys its
   // deletions past committed_ deleted, by the offset of the latest one, and
@@ -352,7 +353,7 @@ class ConsistencyGate {
   uint64_t stream_read_ = 0;
   absl::flat_hash_map<KeyId, uint64_t> deleted_;
   absl::btree_multimap<uint64_t, KeyId> deletions_;
-  absl::btree_multimap<uint64_t, CoverId> read_waits_;  // eviction covers, by offset: waiting for StreamRead  // their `ready`s, run at ReleaseLogged
+  absl::btree_multimap<uint64_t, CoverId> read_waits_;  // eviction covers, by offset: waiting for StreamRead
 
   // Leadership confirmations. A slot is confirmed once confirmed_stamp_ >= its arrival.
   uint64_t confirmed_stamp_ = 0;

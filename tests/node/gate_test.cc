@@ -273,7 +273,8 @@ TEST_F(GateTest, WritesOfALoggedRequestsKeysAreForwardedInTheirOrder) {
   EXPECT_EQ(gate_.Stats().live_tickets, 0u);
 }
 
-// A leader's snapshot holds logged requests across its fork (HoldLogged):
+// A leader's snapshot holds logged requests across its fork (HoldLogged; a
+// divergence check across its digest):
 // one that has not reserved its place waits until ReleaseLogged, one that
 // reserved it before the hold goes, and the snapshot can tell when none is in
 // flight. Other writes and reads are not held.
@@ -308,6 +309,25 @@ TEST_F(GateTest, HeldLoggedRequestsWaitForTheRelease) {
   EXPECT_EQ(ready, 2);
   EXPECT_TRUE(gate_.MayForward(2, logged, count));
   EXPECT_TRUE(gate_.LoggedInFlight());
+}
+
+// A snapshot and a divergence check may hold logged requests at once: the
+// first release leaves the other's hold in place.
+TEST_F(GateTest, LoggedHoldsCount) {
+  Request logged{Kind::kWrite, {K("k")}, false};
+  logged.logged = true;
+  int ready = 0;
+  auto count = [&ready]() -> std::function<void()> { return [&ready] { ++ready; }; };
+  gate_.HoldLogged();
+  gate_.HoldLogged();
+  EXPECT_FALSE(gate_.MayForward(1, logged, count));
+  gate_.ReleaseLogged();
+  EXPECT_EQ(ready, 0) << "released while another job still held logged requests";
+  EXPECT_FALSE(gate_.MayForward(2, logged, count));
+  gate_.ReleaseLogged();
+  EXPECT_EQ(ready, 2);
+  gate_.ReleaseLogged();  // one release too many changes nothing
+  EXPECT_TRUE(gate_.MayForward(3, logged, count));
 }
 
 // EVALSHA may run a script a SCRIPT LOAD loaded before that load's entry
