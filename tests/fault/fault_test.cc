@@ -6,7 +6,8 @@
 //
 // In ctest: label `fault`, about 3.5 min in all.
 // Long version (all nemeses, many seeds, a summary):
-//   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] build/tests/fault/fault_tests --gtest_filter='FaultLong.*'
+//   FAULT_LONG=1 [FAULT_SEEDS=5] [FAULT_FIRST_SEED=1] [FAULT_EVICTIONS=volatile|allkeys] \
+//     build/tests/fault/fault_tests --gtest_filter='FaultLong.*'
 // FAULT_NEMESES=a,b,... runs only those nemeses (each seed); FAULT_NODE_ARGS
 // adds node flags (e.g. "--loglevel=debug"); FAULT_KEEP_LOGS=1 keeps the logs
 // of every run. On failure the node logs and the history are
@@ -58,6 +59,7 @@ struct RunResult {
   std::string logs;
   std::string problems;  // the cluster did not recover from a fault
   std::string nodes;     // per node: snapshots, divergence checks, follower reads
+  int64_t filler_bytes = 0;  // Workload::FillerBytesStored
 };
 
 RunResult FaultRun(const RunConfig& cfg) {
@@ -119,6 +121,8 @@ RunResult FaultRun(const RunConfig& cfg) {
     }
   }
   res.check = w.Check();
+  res.filler_bytes = w.FillerBytesStored();
+  if (cfg.workload.filler_clients > 0) absl::StrAppend(&res.nodes, "fillers stored ", res.filler_bytes >> 20, " MB\n");
   res.ops = w.history().ops();
   res.events = nemesis.events();
   res.summary = Summarize(res.ops, res.events, res.check);
@@ -397,7 +401,37 @@ TEST(FaultTest, KeptGoneClientsAreCaught) {
       << r.check.Summary(5);
 }
 
+// The long run under eviction (FAULT_EVICTIONS). "volatile": fillers whose
+// keys alone have a TTL and a volatile-lru policy, so the child keeps
+// evicting while every workload runs and every checker applies. "allkeys":
+// the short eviction run's setup (registers may be evicted, the other
+// workloads are off).
+void WithEvictions(const std::string& mode, RunConfig* cfg) {
+  WorkloadOptions& w = cfg->workload;
+  w.filler_clients = 2;
+  w.filler_keys = 3000;  // a db's worth is more than maxmemory's headroom
+  if (mode == "volatile") {
+    cfg->maxmemory_policy = "volatile-lru";
+    // Room for what is not volatile: partition-follower-bulk's eight 4 MB
+    // values (and a ninth in the query buffer of the write that replaces
+    // one) and the workloads' keys.
+    cfg->maxmemory_headroom = 64 << 20;
+    w.filler_ttl_s = 86400;
+    w.ttl_clients = 0;  // an EXPIREd key is volatile too: it may be evicted
+  } else if (mode == "allkeys") {
+    cfg->maxmemory_policy = "allkeys-random";
+    cfg->maxmemory_headroom = 16 << 20;
+    w.list_clients = w.bank_clients = w.queue_producers = w.queue_consumers = w.ttl_clients = 0;
+    w.stream_producers = w.stream_consumers = w.stream_claimers = 0;
+    w.register_incr = false;
+    w.evictions = true;
+  } else {
+    ADD_FAILURE() << "FAULT_EVICTIONS is volatile or allkeys, not " << mode;
+  }
+}
+
 // All nemeses, many seeds, longer holds. Skipped unless FAULT_LONG=1.
+// FAULT_EVICTIONS=volatile|allkeys runs them under eviction (WithEvictions).
 TEST(FaultLong, AllNemesesManySeeds) {
   const char* on = std::getenv("FAULT_LONG");
   if (!on || std::string(on) != "1") GTEST_SKIP() << "set FAULT_LONG=1 to run";
@@ -414,6 +448,7 @@ TEST(FaultLong, AllNemesesManySeeds) {
     cfg.nemeses = Nemesis::All();
     if (const char* only = std::getenv("FAULT_NEMESES")) cfg.nemeses = absl::StrSplit(only, ',', absl::SkipEmpty());
     if (const char* args = std::getenv("FAULT_NODE_ARGS")) cfg.node_args = absl::StrSplit(args, ' ', absl::SkipEmpty());
+    if (const char* mode = std::getenv("FAULT_EVICTIONS")) WithEvictions(mode, &cfg);
     std::shuffle(cfg.nemeses.begin(), cfg.nemeses.end(), rng);
     cfg.hold = std::chrono::milliseconds(2000 + rng() % 3000);
     RunResult r = FaultRun(cfg);
@@ -422,6 +457,9 @@ TEST(FaultLong, AllNemesesManySeeds) {
     EXPECT_TRUE(r.converged) << cfg.name;
     EXPECT_EQ(r.problems, "") << cfg.name << " logs: " << r.logs;
     EXPECT_TRUE(r.check.valid) << cfg.name << ": " << r.check.Summary(20) << "logs: " << r.logs;
+    if (!cfg.maxmemory_policy.empty()) {
+      EXPECT_GT(r.filler_bytes, cfg.maxmemory_headroom) << cfg.name << ": the child may not have had to evict";
+    }
     // Shift times so the runs do not overlap in the merged summary.
     int64_t shift = (s - first) * 100000000000000LL;  // 100000 s apart
     for (auto op : r.ops) {

@@ -194,10 +194,18 @@ void Workload::FillerClient(int id) {
     if (!cl) continue;
     const int db = static_cast<int>(rng() % o_.register_dbs);
     const std::string value(static_cast<size_t>(o_.filler_value_bytes), static_cast<char>('a' + rng() % 26));
-    cl->Send(Cmd({"SELECT", absl::StrCat(db)}) + Cmd({"SET", absl::StrCat("fill", rng() % o_.filler_keys), value}));
+    std::string key = absl::StrCat(db, ":fill", rng() % o_.filler_keys);
+    std::vector<std::string> set = {"SET", key.substr(key.find(':') + 1), value};
+    if (o_.filler_ttl_s > 0) set.insert(set.end(), {"EX", absl::StrCat(o_.filler_ttl_s)});
+    cl->Send(Cmd({"SELECT", absl::StrCat(db)}) + Cmd(set));
     for (int reply = 0; reply < 2; ++reply) {
       std::string error;
-      if (Classify(conn.Read(), conn, &error) == Outcome::kUnknown) break;
+      const Outcome outcome = Classify(conn.Read(), conn, &error);
+      if (outcome == Outcome::kUnknown) break;
+      if (reply == 1 && outcome == Outcome::kOk) {
+        std::lock_guard lock(filler_mu_);
+        filler_keys_stored_.insert(std::move(key));
+      }
     }
     std::this_thread::sleep_for(o_.filler_pause);
   }
@@ -605,6 +613,11 @@ void Workload::TtlClient(int id) {
     history_.Add(std::move(op));
     std::this_thread::sleep_for(o_.think);
   }
+}
+
+int64_t Workload::FillerBytesStored() const {
+  std::lock_guard lock(filler_mu_);
+  return static_cast<int64_t>(filler_keys_stored_.size()) * o_.filler_value_bytes;
 }
 
 bool Workload::ReadFinal(std::chrono::milliseconds timeout) {

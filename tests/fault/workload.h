@@ -86,6 +86,10 @@ struct WorkloadOptions {
   int filler_keys = 300;
   int filler_value_bytes = 32 * 1024;
   std::chrono::milliseconds filler_pause = 20ms;
+  // With a TTL (seconds, far beyond the run) the fillers' keys are the only
+  // volatile ones: a volatile-* policy evicts them alone, so every other
+  // workload's checker still applies while the child evicts.
+  int filler_ttl_s = 0;
   // The server may evict any key (maxmemory with an allkeys policy): the
   // register checker lets a read find a key absent (CheckRegisters).
   bool evictions = false;
@@ -115,6 +119,9 @@ class Workload {
   const std::vector<std::string>& final_queue() const { return final_queue_; }
   CheckResult Check(int64_t register_budget_ms = 30000) const;
   std::vector<std::string> errors_seen() const;
+  // What the fillers' acknowledged writes stored, counting each key once:
+  // more than maxmemory allows at once proves that the child evicted.
+  int64_t FillerBytesStored() const;
 
  private:
   void RegisterClient(int id, bool reader);
@@ -157,6 +164,8 @@ class Workload {
   std::map<std::string, std::vector<std::string>> final_taken_;  // each consumer's taken list
   std::map<std::string, int64_t> final_ttl_;
   StreamFinal final_stream_;
+  mutable std::mutex filler_mu_;
+  std::set<std::string> filler_keys_stored_;  // "<db>:<key>" acknowledged by a filler
   mutable std::mutex surprises_mu_;
   std::vector<std::string> surprises_;
 };
