@@ -66,6 +66,7 @@ void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const res
 void Server::EndDigest(absl::StatusOr<DigestPoint> result) {
   if (!digest_) return;
   std::unique_ptr<DigestJob> job = std::move(digest_);
+  digest_settle_timer_.cancel();
   if (job->pausing) rlog_->Kick();  // the child never answered: what waited is proposed
   EndLoggedHold(job->holding);
   if (!result.ok())

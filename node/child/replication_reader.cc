@@ -86,7 +86,10 @@ void ReplicationReader::Stop() {
 
 void ReplicationReader::Fail(absl::Status status) {
   Stop();
-  if (cb_.on_error) cb_.on_error(status);
+  // The owner may destroy this reader in on_error (the node rebuilds its
+  // child): the callback runs from a copy, and nothing of the reader is
+  // touched after it.
+  if (auto on_error = cb_.on_error) on_error(status);
 }
 
 void ReplicationReader::Send(std::string bytes) {
@@ -108,7 +111,7 @@ void ReplicationReader::Read() {
     }
     in_.Commit(n);
     Process();
-    if (socket_.get() == sock) Read();
+    if (*alive && socket_.get() == sock) Read();  // a failure may have destroyed the reader
   });
 }
 

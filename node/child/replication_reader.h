@@ -52,7 +52,8 @@ class ReplicationReader {
     // The stream continues at `offset` under the child's new `replid`.
     std::function<void(const std::string& replid, uint64_t offset)> on_sync;
     std::function<void(EffectRun&&)> on_effects;
-    // The link failed or was closed by the child; the reader is stopped.
+    // The link failed or was closed by the child; the reader is stopped, and
+    // may be destroyed here (on_sync and on_effects must not destroy it).
     std::function<void(const absl::Status&)> on_error;
   };
 
