@@ -248,7 +248,7 @@ TEST(EffectHeaderTest, RefusesWhatIsNotAnEffectBatch) {
   const std::string bytes = full.SerializeAsString();
   EXPECT_FALSE(ParseEffectHeader(bytes.substr(0, bytes.size() - 3), &header));  // cut inside the commands
   EXPECT_FALSE(ParseEffectHeader(std::string("\x00\x01", 2), &header));       // field number 0
-  EXPECT_FALSE(ParseEffectHeader(std::string("\x0a\x05ab", 4), &header));     // stream_id longer than the data
+  EXPECT_FALSE(ParseEffectHeader(std::string("\x0a\x05" "ab", 4), &header));  // stream_id longer than the data
 }
 
 }  // namespace
