@@ -194,8 +194,9 @@ void Workload::FillerClient(int id) {
     if (!cl) continue;
     const int db = static_cast<int>(rng() % o_.register_dbs);
     const std::string value(static_cast<size_t>(o_.filler_value_bytes), static_cast<char>('a' + rng() % 26));
-    std::string key = absl::StrCat(db, ":fill", rng() % o_.filler_keys);
-    std::vector<std::string> set = {"SET", key.substr(key.find(':') + 1), value};
+    const std::string name = absl::StrCat("fill", rng() % o_.filler_keys);
+    std::string key = absl::StrCat(db, ":", name);
+    std::vector<std::string> set = {"SET", name, value};
     if (o_.filler_ttl_s > 0) set.insert(set.end(), {"EX", absl::StrCat(o_.filler_ttl_s)});
     cl->Send(Cmd({"SELECT", absl::StrCat(db)}) + Cmd(set));
     for (int reply = 0; reply < 2; ++reply) {
