@@ -14,7 +14,6 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 constexpr uint64_t kWindow = 4 * kChunk;         // bytes sent ahead of the receiver's ACK
-constexpr auto kSilence = std::chrono::seconds(10);  // no answer for this long: the transfer failed
 
 bool SameSnapshot(const pb::SnapshotMeta& a, const pb::SnapshotMeta& b) {
   return a.index() == b.index() && a.term() == b.term() && a.crc32() == b.crc32() && a.size() == b.size();
@@ -39,8 +38,9 @@ struct SnapshotSender::Transfer {
   asio::steady_timer timeout;
 };
 
-SnapshotSender::SnapshotSender(asio::io_context& io, uint64_t self, const SnapshotStore& store, SendFrame send)
-    : io_(io), self_(self), store_(store), send_(std::move(send)) {}
+SnapshotSender::SnapshotSender(asio::io_context& io, uint64_t self, const SnapshotStore& store, SendFrame send,
+                               std::chrono::steady_clock::duration silence)
+    : io_(io), self_(self), store_(store), send_(std::move(send)), silence_(silence) {}
 
 SnapshotSender::~SnapshotSender() {
   *alive_ = false;
@@ -76,9 +76,13 @@ void SnapshotSender::Start(consensus::pb::Message msg) {
 }
 
 void SnapshotSender::Arm(Transfer& t) {
-  t.timeout.expires_after(kSilence);
+  t.timeout.expires_after(silence_);
   t.timeout.async_wait([this, to = t.to, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive) return;
+    // An expiry already queued when an answer re-armed the timer, or when a
+    // new transfer to the peer replaced this one, finds a later expiry.
+    auto it = transfers_.find(to);
+    if (it == transfers_.end() || it->second->timeout.expiry() > std::chrono::steady_clock::now()) return;
     Finish(to, true, "no answer from the receiver");
   });
 }

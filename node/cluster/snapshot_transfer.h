@@ -10,6 +10,7 @@
 // how much it has).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,7 +28,9 @@ using SendFrame = std::function<void(uint64_t to, pb::SnapshotFrame frame)>;
 
 class SnapshotSender {
  public:
-  SnapshotSender(asio::io_context& io, uint64_t self, const SnapshotStore& store, SendFrame send);
+  // A transfer whose receiver answers nothing for `silence` failed.
+  SnapshotSender(asio::io_context& io, uint64_t self, const SnapshotStore& store, SendFrame send,
+                 std::chrono::steady_clock::duration silence = std::chrono::seconds(10));
   ~SnapshotSender();
 
   // The core asked to send `msg` (a MSG_SNAP whose snapshot data is a
@@ -51,6 +54,7 @@ class SnapshotSender {
   uint64_t self_;
   const SnapshotStore& store_;
   SendFrame send_;
+  const std::chrono::steady_clock::duration silence_;
   std::map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // by peer
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
