@@ -36,7 +36,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       control_(io),
       snap_timer_(io),
       snapshot_schedule_(options_.snapshot_log_bytes, std::random_device{}()),
-      quiet_timer_(io),
+      compare_timer_(io),
       handover_timer_(io),
       drain_timer_(io),
       digest_timer_(io),
@@ -174,7 +174,7 @@ void Server::Stop() {
   promote_timer_.cancel();
   busy_timer_.cancel();
   snap_timer_.cancel();
-  quiet_timer_.cancel();
+  compare_timer_.cancel();
   handover_timer_.cancel();
   drain_timer_.cancel();
   digest_timer_.cancel();
@@ -630,12 +630,14 @@ void Server::AskMasterOffset(std::function<bool()> wanted, std::function<void(ui
 void Server::KillChildClient(int64_t child_client_id, gate::CoverId cover) {
   // Killed, its connection runs nothing more (a blocked command is dropped);
   // the ROLE after it covers every effect it ever had.
+  // (A rebuilt child drops this reply, but not the retry: the retry asks
+  // only the child that the id belongs to.)
   control_.Call({"CLIENT", "KILL", "ID", absl::StrCat(child_client_id)}, [this, child_client_id, cover](
                                                                             const resp::Value& v) {
     if (v.type == resp::Type::kError && absl::StartsWith(v.str, "BUSY")) {
       auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
-      retry->async_wait([this, child_client_id, cover, retry](const asio::error_code& ec) {
-        if (!ec && state_ == State::kRunning) KillChildClient(child_client_id, cover);
+      retry->async_wait([this, child_client_id, cover, retry, child = child_->pid()](const asio::error_code& ec) {
+        if (!ec && state_ == State::kRunning && child_->pid() == child) KillChildClient(child_client_id, cover);
       });
       return;
     }

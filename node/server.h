@@ -305,9 +305,14 @@ class Server {
   std::string NodeCommandNow(std::span<const std::string_view> args, int proto);
 
   // Snapshots of the child (server_snapshots.cc).
+  // Each snapshot and divergence check (the leader's, and a follower's
+  // comparison) has a serial number of its own. A callback of a job (a reply
+  // from the child, a timer, a mark) acts only if that job is still the one
+  // under way: a new job may have taken its place, even at the same address
+  // or for the same log entry.
   struct SnapshotJob {
+    uint64_t serial = 0;
     std::vector<std::function<void(absl::StatusOr<pb::SnapshotMeta>)>> waiters;
-    pid_t child = -1;               // a rebuilt child ends the job
     std::optional<uint64_t> index;  // the log index of the state caught
     uint64_t offset = 0;            // the child's stream offset at the fork
     bool replica = false;           // taken from a replica child (feed paused)
@@ -320,6 +325,8 @@ class Server {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   };
 
+  bool SnapshotUnderWay(uint64_t serial) const { return snap_ && snap_->serial == serial; }
+  bool DigestUnderWay(uint64_t serial) const { return digest_ && digest_->serial == serial; }
   void SnapshotReplicaChild();
   void SnapshotLeaderChild();
   void WhenSettled(asio::steady_timer& timer, std::function<bool()> live, std::function<void(bool settled)> then,
@@ -327,7 +334,7 @@ class Server {
   void EndLoggedHold(bool& holding);
   void SaveChild();
   void OnLeaderForked(const resp::Value& role);
-  void PollSaved();
+  void PollSaved(uint64_t job);
   void OnSaved();
   void FinishSnapshot();
   void EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result);
@@ -335,8 +342,10 @@ class Server {
   void MaybeSnapshot();
   void LowerSaverPriority();
   void OnSnapshotInstalled(const pb::SnapshotMeta& meta);
-  // A follower waits until its child applied everything fed (feed paused).
-  void WhenQuiet(std::function<void(bool quiet)> then, int polls = 0);
+  // A follower waits until its child applied everything fed (feed paused),
+  // polling on `timer` (each user has its own: re-arming a timer drops the
+  // other user's wait).
+  void WhenQuiet(asio::steady_timer& timer, std::function<void(bool quiet)> then, int polls = 0);
 
   // The leader's child at a known stream offset (read with ROLE while
   // proposals paused): `at` gets the index of the entry after which the log
@@ -364,6 +373,7 @@ class Server {
 
   // Divergence checks (server_digest.cc).
   struct DigestJob {
+    uint64_t serial = 0;
     std::vector<std::function<void(absl::StatusOr<DigestPoint>)>> waiters;
     DigestPoint point;  // index known once its entry is proposed
     bool pausing = false;  // holds proposals from the digest's request until the child answered
@@ -452,7 +462,7 @@ class Server {
   // Snapshots.
   std::unique_ptr<SnapshotJob> snap_;
   asio::steady_timer snap_timer_;
-  uint64_t snap_seq_ = 0;
+  uint64_t job_serial_ = 0;  // the last job's (SnapshotJob)
   uint64_t snapshots_taken_ = 0;
   SnapshotSchedule snapshot_schedule_;
   struct {
@@ -470,7 +480,7 @@ class Server {
   };
   std::deque<Follow> follows_, asking_;
   uint64_t leader_epoch_ = 0;  // counts EndLeaderEpoch: a ROLE asked before one is stale
-  asio::steady_timer quiet_timer_;
+  asio::steady_timer compare_timer_;  // a follower's divergence check (CompareDigest)
   asio::steady_timer handover_timer_;
   asio::steady_timer drain_timer_;
   bool shutting_down_ = false;
@@ -496,7 +506,10 @@ class Server {
   std::unique_ptr<DigestJob> digest_;
   asio::steady_timer digest_timer_;
   asio::steady_timer digest_settle_timer_;
-  uint64_t feed_check_ = 0;  // follower: the check entry holding the feed (0: none)
+  struct {
+    uint64_t index = 0;   // follower: the check entry holding the feed (0: none)
+    uint64_t serial = 0;  // this comparison's (as a job's): the same entry may be fed again after a re-sync
+  } feed_check_;
   uint64_t digest_checks_ = 0, digest_mismatches_ = 0, digest_skipped_ = 0;
   struct {
     uint64_t index = 0;

@@ -99,7 +99,7 @@ void Server::RebuildChild(const std::string& why) {
   Log(LogComponent::kNode, LogLevel::kWarning, "rebuilding the child redis-server from the committed log: %s", why);
   AbortSnapshot(absl::StrCat("the child was rebuilt: ", why));
   EndDigest(absl::AbortedError(absl::StrCat("the child was rebuilt: ", why)));
-  feed_check_ = 0;
+  feed_check_ = {};
   StopStream();
   EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
                               "); the outcome of this request is unknown"));

@@ -24,18 +24,20 @@ void Server::CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done) 
   }
   if (mark_ || ProposalsPaused()) return done(absl::UnavailableError("a snapshot is being taken; retry"));
   digest_ = std::make_unique<DigestJob>();
+  digest_->serial = ++job_serial_;
   digest_->waiters.push_back(std::move(done));
   digest_->holding = true;
   gate_.HoldLogged();
+  const uint64_t job = digest_->serial;
   WhenSettled(
-      digest_settle_timer_, [this, job = digest_.get()] { return digest_.get() == job; },
-      [this, job = digest_.get()](bool settled) {
+      digest_settle_timer_, [this, job] { return DigestUnderWay(job); },
+      [this, job](bool settled) {
         if (!settled) return EndDigest(absl::UnavailableError("logged requests or a snapshot did not settle; retry"));
         digest_->pausing = true;  // the digest and the offset must describe the same state
         TakeChildDigest(control_, LeaderParts(options_.busy_reply_threshold_ms), /*offsets=*/true,
                         [this, job](absl::StatusOr<std::string> digest, const resp::Value& before,
                                     const resp::Value& after) {
-                          if (digest_.get() == job) OnLeaderDigest(digest, before, after);
+                          if (DigestUnderWay(job)) OnLeaderDigest(digest, before, after);
                         });
       });
 }
@@ -57,8 +59,8 @@ void Server::OnLeaderDigest(const absl::StatusOr<std::string>& digest, const res
   digest_->point.digest = *digest;
   pb::EffectBatch check;  // no stream id: a node entry
   check.set_check_digest(digest_->point.digest);
-  auto st = MarkOffset({.offset = *offset, .follow = check.SerializeAsString(), .at = [this, job = digest_.get()](uint64_t) {
-                          if (digest_.get() == job) EndLoggedHold(digest_->holding);
+  auto st = MarkOffset({.offset = *offset, .follow = check.SerializeAsString(), .at = [this, job = digest_->serial](uint64_t) {
+                          if (DigestUnderWay(job)) EndLoggedHold(digest_->holding);
                         }});
   if (!st.ok()) return EndDigest(st);
 }
@@ -88,16 +90,17 @@ void Server::DigestCommitted(uint64_t index, const std::string& digest) {
 // Follower: the feed reached check entry `index` and paused there.
 void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
   const std::string expected = InThisForm(leaders_digest);
-  feed_check_ = index;
-  auto resume = [this, index](const std::string& skipped) {
-    if (feed_check_ != index) return false;
-    feed_check_ = 0;
+  const uint64_t serial = ++job_serial_;
+  feed_check_ = {index, serial};
+  auto resume = [this, index, serial](const std::string& skipped) {
+    if (feed_check_.serial != serial) return false;
+    feed_check_ = {};
     link_.Resume();
     if (!skipped.empty()) SkipDigest(index, skipped.c_str());
     return true;
   };
-  WhenQuiet([this, index, expected, resume](bool quiet) {
-    if (feed_check_ != index) return;
+  WhenQuiet(compare_timer_, [this, index, serial, expected, resume](bool quiet) {
+    if (feed_check_.serial != serial) return;
     if (!quiet || link_.applied() + 1 != index) {
       resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
       return;

@@ -55,8 +55,8 @@ void Server::TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> 
     return done(absl::UnavailableError("the leader's redis-server is catching up with the log; retry"));
   }
   snap_ = std::make_unique<SnapshotJob>();
+  snap_->serial = ++job_serial_;
   snap_->waiters.push_back(std::move(done));
-  snap_->child = child_->pid();
   if (promoted_) {
     SnapshotLeaderChild();
   } else {
@@ -67,11 +67,11 @@ void Server::TakeSnapshot(std::function<void(absl::StatusOr<pb::SnapshotMeta>)> 
 void Server::SnapshotReplicaChild() {
   if (!link_.syncing()) return EndSnapshot(absl::UnavailableError("the child is still syncing"));
   if (link_.pieces_held()) return EndSnapshot(absl::UnavailableError("a big command is half fed; retry"));
-  if (feed_check_ != 0) return EndSnapshot(absl::UnavailableError("a divergence check holds the feed; retry"));
+  if (feed_check_.index != 0) return EndSnapshot(absl::UnavailableError("a divergence check holds the feed; retry"));
   snap_->replica = true;
   link_.Pause();
-  WhenQuiet([this, job = snap_.get()](bool quiet) {
-    if (snap_.get() != job) return;
+  WhenQuiet(snap_timer_, [this, job = snap_->serial](bool quiet) {
+    if (!SnapshotUnderWay(job)) return;
     if (!quiet) return EndSnapshot(absl::DeadlineExceededError("the child did not catch up"));
     snap_->index = link_.applied();
     snap_->offset = link_.offset();
@@ -79,19 +79,20 @@ void Server::SnapshotReplicaChild() {
   });
 }
 
-void Server::WhenQuiet(std::function<void(bool quiet)> then, int polls) {
+void Server::WhenQuiet(asio::steady_timer& timer, std::function<void(bool quiet)> then, int polls) {
   if (link_.quiet()) return then(true);
   if (polls >= kQuietPolls || !link_.syncing()) return then(false);
-  quiet_timer_.expires_after(std::chrono::milliseconds(2));
-  quiet_timer_.async_wait([this, then = std::move(then), polls](const asio::error_code& ec) mutable {
-    if (!ec) WhenQuiet(std::move(then), polls + 1);
+  timer.expires_after(std::chrono::milliseconds(2));
+  timer.async_wait([this, &timer, then = std::move(then), polls](const asio::error_code& ec) mutable {
+    if (!ec) WhenQuiet(timer, std::move(then), polls + 1);
   });
 }
 
 void Server::SnapshotLeaderChild() {
   snap_->holding = true;
   gate_.HoldLogged();
-  WhenSettled(snap_timer_, [this, job = snap_.get()] { return snap_.get() == job; }, [this](bool settled) {
+  const uint64_t job = snap_->serial;
+  WhenSettled(snap_timer_, [this, job] { return SnapshotUnderWay(job); }, [this](bool settled) {
     if (!settled) return EndSnapshot(absl::UnavailableError("logged requests or a divergence check did not settle; retry"));
     snap_->pausing = true;  // no entry may end past the fork before the node knows where it is
     SaveChild();
@@ -120,20 +121,23 @@ void Server::EndLoggedHold(bool& holding) {
 
 // BGSAVE and ROLE in one write: the fork and the offset it caught.
 void Server::SaveChild() {
+  const uint64_t job = snap_->serial;
   control_.CallTogether(
       {{"BGSAVE"}, {"ROLE"}},
-      {[this](const resp::Value& v) {
-         if (snap_ && v.type == resp::Type::kError) EndSnapshot(absl::UnavailableError(absl::StrCat("BGSAVE: ", v.str)));
+      {[this, job](const resp::Value& v) {
+         if (SnapshotUnderWay(job) && v.type == resp::Type::kError) {
+           EndSnapshot(absl::UnavailableError(absl::StrCat("BGSAVE: ", v.str)));
+         }
        },
-       [this](const resp::Value& role) {
-         if (!snap_ || snap_->saved) return;
+       [this, job](const resp::Value& role) {
+         if (!SnapshotUnderWay(job)) return;
          LowerSaverPriority();
          if (snap_->replica) {
            link_.Resume();
          } else {
            OnLeaderForked(role);
          }
-         PollSaved();
+         if (SnapshotUnderWay(job)) PollSaved(job);  // (OnLeaderForked may have ended it)
        }});
 }
 
@@ -143,8 +147,8 @@ void Server::OnLeaderForked(const resp::Value& role) {
   auto offset = MasterOffset(role);
   if (!offset.ok()) return EndSnapshot(offset.status());
   snap_->offset = *offset;
-  auto st = MarkOffset({.offset = *offset, .at = [this, job = snap_.get()](uint64_t index) {
-                          if (snap_.get() != job) return;
+  auto st = MarkOffset({.offset = *offset, .at = [this, job = snap_->serial](uint64_t index) {
+                          if (!SnapshotUnderWay(job)) return;
                           snap_->index = index;
                           EndLoggedHold(snap_->holding);
                           FinishSnapshot();
@@ -182,14 +186,14 @@ absl::Status Server::MarkOffset(Mark mark) {
   return absl::OkStatus();
 }
 
-void Server::PollSaved() {
+void Server::PollSaved(uint64_t job) {
   snap_timer_.expires_after(kPollEvery);
-  snap_timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec || !snap_) return;
-    control_.Call({"INFO", "persistence"}, [this](const resp::Value& info) {
-      if (!snap_) return;
+  snap_timer_.async_wait([this, job](const asio::error_code& ec) {
+    if (ec || !SnapshotUnderWay(job)) return;
+    control_.Call({"INFO", "persistence"}, [this, job](const resp::Value& info) {
+      if (!SnapshotUnderWay(job)) return;
       const std::string text = info.AsString();
-      if (absl::StrContains(text, "rdb_bgsave_in_progress:1")) return PollSaved();
+      if (absl::StrContains(text, "rdb_bgsave_in_progress:1")) return PollSaved(job);
       if (!absl::StrContains(text, "rdb_last_bgsave_status:ok")) {
         return EndSnapshot(absl::InternalError("the child's background save failed"));
       }
@@ -202,7 +206,7 @@ void Server::PollSaved() {
 // offset the node expected.
 void Server::OnSaved() {
   const std::string from = child_options_.dir + "/dump.rdb";
-  snap_->file = absl::StrCat(rlog_->snapshot_dir(), "/taking-", ++snap_seq_, ".rdb");
+  snap_->file = absl::StrCat(rlog_->snapshot_dir(), "/taking-", snap_->serial, ".rdb");
   std::error_code ec;
   fs::rename(from, snap_->file, ec);
   if (ec) return EndSnapshot(absl::InternalError(absl::StrCat("move ", from, ": ", ec.message())));
@@ -227,14 +231,16 @@ void Server::FinishSnapshot() {
   pb::SnapshotMeta carried;
   logged_history_.Save(*snap_->index, &carried);
   rlog_->AddSnapshot(snap_->file, *snap_->index, std::move(carried),
-                     [this](absl::StatusOr<pb::SnapshotMeta> meta) { EndSnapshot(std::move(meta)); });
+                     [this, job = snap_->serial](absl::StatusOr<pb::SnapshotMeta> meta) {
+                       if (SnapshotUnderWay(job)) EndSnapshot(std::move(meta));
+                     });
 }
 
 void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (!snap_) return;
   std::unique_ptr<SnapshotJob> job = std::move(snap_);
   snap_timer_.cancel();
-  if (job->replica && feed_check_ == 0) link_.Resume();
+  if (job->replica && feed_check_.index == 0) link_.Resume();
   if (job->pausing) rlog_->Kick();
   EndLoggedHold(job->holding);
   std::error_code ec;
