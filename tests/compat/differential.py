@@ -224,12 +224,16 @@ class Churn:
     later restarted (after a snapshot of the leader, half the time, so that it
     may catch up from a snapshot), a member's child killed (rebuilt from the
     member's log and snapshot), a snapshot taken, leadership transferred. After
-    each, every running member's data is compared with the reference's again."""
+    each, every running member's data is compared with the reference's again.
+    The members also run a divergence check every second (their children's
+    digests at the same log index, streams' groups and functions included, all
+    databases): a mismatch any member counted is a difference."""
 
     def __init__(self, cluster_dir, ports, rng):
         self.dir, self.ports, self.rng = cluster_dir, ports, rng
         self.down = {}  # port -> the command line it ran with
         self.counts = {}
+        self.checks = {}  # port -> divergence checks it made (since it last started)
 
     def alive(self):
         return [p for p in self.ports if p not in self.down]
@@ -287,6 +291,18 @@ class Churn:
                     return False
             return True
         run_suite.wait_for(settled, 60, f"the cluster to settle after {what}")
+
+    def divergences(self):
+        """The divergence checks that found a mismatch on a running member (a
+        member's counts start again when it restarts: asked before each fault)."""
+        found = []
+        for port in self.alive():
+            st = self.status(port)
+            self.checks[port] = int(st.get("digest_checks", 0))
+            if int(st.get("digest_mismatches", 0)):
+                found.append(f"{port}: {st.get('digest_mismatches')} mismatch(es), the last at index "
+                             f"{st.get('last_digest_index')} ({st.get('last_digest_outcome')})")
+        return "divergence checks failed: " + "; ".join(found) if found else None
 
     def step(self):
         """Does one fault and returns what it did."""
@@ -529,8 +545,10 @@ def run(args, check_with, work_prefix):
             ports = [int(p) for p in args.ports.split(",")]
         else:
             # Under --churn: frequent snapshots, and a log kept only to them, so a
-            # member that was down catches up from a snapshot.
-            node_args = ["--snapshot_log_bytes=200000", "--snapshot_keep_entries=0"] if args.churn else []
+            # member that was down catches up from a snapshot; a divergence check
+            # every second, whose mismatches count as differences.
+            node_args = ["--snapshot_log_bytes=200000", "--snapshot_keep_entries=0",
+                         "--digest_interval_s=1"] if args.churn else []
             cluster = run_suite.Cluster(args.admin_bin, args.node_bin, args.base_port, work / "cluster",
                                         node_args=node_args)
             cluster.start()
@@ -599,14 +617,16 @@ def check(args, ref_port, ports, churn=None):
             else:
                 if churn and churn.rng.random() < args.churn:
                     want_data_of_fault = data_of(ref_port, after_fault=True)
-                    what = churn.step()
-                    faults += 1
-                    for port in churn.alive():
-                        problem = differs(want_data_of_fault, port, f"after a fault ({what})", True)
-                        if problem:
-                            break
-                    else:
-                        problem = churn.children_differ(want_data_of_fault, f"after a fault ({what})", True)
+                    problem = churn.divergences()
+                    if not problem:
+                        what = churn.step()
+                        faults += 1
+                        for port in churn.alive():
+                            problem = differs(want_data_of_fault, port, f"after a fault ({what})", True)
+                            if problem:
+                                break
+                        else:
+                            problem = churn.children_differ(want_data_of_fault, f"after a fault ({what})", True)
             if problem:
                 diffs += 1
                 user = ", user fz" if restricted else ""
@@ -616,7 +636,11 @@ def check(args, ref_port, ports, churn=None):
                 break
         if diffs >= args.max_diffs:
             break
-    faulted = f", {faults} faults between them ({churn.counts})" if churn else ""
+    if churn and (problem := churn.divergences()):
+        diffs += 1
+        print(f"DIFFERENCE (at the end): {problem}", flush=True)
+    faulted = (f", {faults} faults between them ({churn.counts}), {sum(churn.checks.values())} divergence "
+               f"checks by the running members" if churn else "")
     print(f"{trials} pipelines against {len(ports)} node(s) and redis-server in {time.monotonic() - begin:.0f} s"
           f"{faulted}: {diffs} differed, {skipped} skipped (a documented refusal inside MULTI)")
     return 1 if diffs else 0
