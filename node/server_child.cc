@@ -54,6 +54,10 @@ absl::Status Server::StartChild() {
 // entry, then every committed entry, as its replication stream.
 void Server::OnChildSyncRequested() {
   if (promoted_ || state_ != State::kRunning) return;
+  // A child that syncs again on its own (its link dropped; not rebuilt)
+  // loads the snapshot, older than what it applied: reads wait until it
+  // applied their index again, as after a rebuild.
+  if (follower_reads_) follower_reads_->ChildLost();
   uint64_t next = 1;
   if (const auto& snap = rlog_->snapshot()) {
     if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {

@@ -256,6 +256,65 @@ TEST(FollowerReadsTest, ReadsSurviveAChildRebuildWithoutStaleValues) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (FollowerReadsTest.ReadsSurviveTheChildsOwnResyncWithoutStaleValues):
+// a follower's child that drops its link to the node and syncs again on its
+// own (not rebuilt: CLIENT KILL TYPE master here) loads the node's snapshot,
+// older than what it had applied, and then the log after it. The node took
+// the child's applied index to be what it was before, sent reads to the
+// child while it loaded (LOADING errors reached clients) and after (values
+// older than acknowledged writes).
+TEST(FollowerReadsTest, ReadsSurviveTheChildsOwnResyncWithoutStaleValues) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  for (int i = 0; i < 20000; i += 500) {  // a snapshot worth loading
+    std::vector<std::string> mset = {"MSET"};
+    for (int k = i; k < i + 500; ++k) {
+      mset.push_back(absl::StrCat("bulk:", k));
+      mset.push_back(std::string(200, 'v'));
+    }
+    ASSERT_EQ(w.Call(mset).AsString(), "OK");
+  }
+  ASSERT_EQ(w.Call({"SET", "r", "0"}).AsString(), "OK");
+  ASSERT_FALSE(Client(c.port(follower)).Call({"ANARCHO.SNAPSHOT"}).IsError());
+  // The log grows past the snapshot; then the reads' indexes stay below what
+  // the child had applied before it synced again.
+  int last = 0;
+  for (const auto until = std::chrono::steady_clock::now() + 700ms; std::chrono::steady_clock::now() < until;) {
+    ASSERT_EQ(w.Call({"SET", "r", absl::StrCat(++last)}).AsString(), "OK");
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> stale{0}, fresh{0}, errors{0};
+  std::string first_error;
+  std::thread reader([&] {
+    Client r(c.port(follower));
+    while (!stop) {
+      resp::Value v = r.Call({"GET", "r"});
+      if (v.IsError()) {
+        if (errors++ == 0) first_error = v.AsString();
+        continue;
+      }
+      (v.AsString() == absl::StrCat(last) ? fresh : stale)++;
+    }
+  });
+  std::this_thread::sleep_for(200ms);
+  const uint64_t syncs = StatusCount(c, follower, "child_full_syncs");
+  auto killed = c.ChildCall(follower, {"CLIENT", "KILL", "TYPE", "master"});
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  EXPECT_EQ(killed->integer, 1) << "the child had no link to its node";
+  for (int i = 0; i < 100 && StatusCount(c, follower, "child_full_syncs") == syncs; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_GT(StatusCount(c, follower, "child_full_syncs"), syncs) << "the child did not sync again";
+  std::this_thread::sleep_for(1500ms);
+  stop = true;
+  reader.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(errors.load(), 0) << first_error;
+  EXPECT_GT(fresh.load(), 100);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 // Regression: XREAD is a readonly command that may block; on the connection
 // a follower's reads share it would hold every other read back.
 TEST(FollowerReadsTest, BlockingReadThroughAFollowerHoldsOnlyItsClient) {
