@@ -19,7 +19,8 @@ pb::Message Raft::NewMessage(pb::MessageType type, uint64_t to) {
   return m;
 }
 
-bool SendableBeforeWrite(pb::MessageType t) {
+namespace {
+bool PromisesNothing(pb::MessageType t) {
   switch (t) {
     case pb::MSG_APP:
     case pb::MSG_HEARTBEAT:
@@ -31,6 +32,11 @@ bool SendableBeforeWrite(pb::MessageType t) {
     default:
       return false;
   }
+}
+}  // namespace
+
+bool Raft::SendableBeforeWrite(const pb::Message& m) const {
+  return PromisesNothing(m.type()) && m.term() <= durable_term_;
 }
 
 const char* RoleName(Role r) {
@@ -115,6 +121,7 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   r->BecomeFollower(hs.term(), 0);
   r->vote_ = hs.vote();
   r->prev_hard_state_ = r->HardState();
+  r->durable_term_ = hs.term();
   r->prev_soft_state_ = r->GetSoftState();
   return r;
 }
@@ -646,14 +653,15 @@ void Raft::HandleTransferLeader(uint64_t transferee) {
 }
 
 void Raft::HandleReadIndexOnLeader(ReadRequest req) {
-  if (trk_.voters().size() == 1 && trk_.IsVoter(id_)) {
-    RespondRead(req, log_.committed());
-    return;
-  }
   // Until an entry of this term is committed, our commit index may be behind
-  // what a previous leader committed.
+  // what a previous leader committed (or, for a sole voter, what it committed
+  // itself before a restart: the record of a commit may be written lazily).
   if (!CommittedEntryInCurrentTerm()) {
     reads_waiting_for_commit_.push_back(std::move(req));
+    return;
+  }
+  if (trk_.voters().size() == 1 && trk_.IsVoter(id_)) {
+    RespondRead(req, log_.committed());
     return;
   }
   req.index = log_.committed();

@@ -15,11 +15,12 @@
 //          rd.hard_state (if any).
 //        rd.must_sync says whether this needs an fsync (new entries, term or
 //        vote); a commit-only change may be written lazily.
-//     2. Send rd.messages. (Persist-then-send is always correct. A leader may
-//        send its MSG_APP/MSG_HEARTBEAT/MSG_SNAP before or while persisting,
-//        because the core counts the leader's own entries toward commit only
-//        once Advance() reports them durable; every other message, notably
-//        votes and append responses, must wait for step 1.)
+//     2. Send rd.messages. (Persist-then-send is always correct. Messages
+//        SendableBeforeWrite() allows (a leader's MSG_APP/MSG_HEARTBEAT, in a
+//        term already durable) and MSG_SNAP may leave before or while
+//        persisting, because the core counts the leader's own entries toward
+//        commit only once Advance() reports them durable; every other
+//        message, notably votes and append responses, must wait for step 1.)
 //     3. Apply rd.committed_entries in order. They are durable on this node
 //        already (never among rd.entries), so they may be applied at once,
 //        before or while step 1 runs. For an ENTRY_CONF_CHANGE entry, parse
@@ -188,11 +189,6 @@ struct RaftStatus {
   uint64_t ignored_non_members = 0;  // messages from outside the configuration, ignored
 };
 
-// Messages that promise nothing about the sender's log or vote: they may
-// leave before the write of the Ready that holds them (or that is in
-// progress) ends. Append and vote responses and snapshots wait.
-bool SendableBeforeWrite(pb::MessageType t);
-
 // Entries that bootstrap a new cluster with these voters: one
 // CONF_CHANGE_ADD_VOTER per voter at term 1, indexes 1..n.
 std::vector<pb::Entry> BootstrapEntries(const std::vector<uint64_t>& voters);
@@ -255,10 +251,17 @@ class Raft {
   // GetReady() and Advance()).
   bool HasReady() const;
   Ready GetReady();
-  // What may leave while the host still persists the outstanding Ready,
-  // because it promises nothing about this node's log or vote: heartbeats and
-  // their responses, a leader's appends and transfer orders, read-index
-  // requests and answers, and the host's own read states (a leader's pending
+  // Whether `m` (of a Ready, or of TakeUnblocked) may leave before the write
+  // of the Ready that holds it (or that is in progress) ends: it promises
+  // nothing about this node's log or vote (heartbeats and their responses, a
+  // leader's appends and transfer orders, read-index requests and answers),
+  // and its term is on disk here. (A sole voter leads from the step that
+  // raised its term: appends it sent a learner before that term was written,
+  // then lost in a crash, could meet different entries at the same index and
+  // term after it won the same term again.) Append and vote responses wait.
+  bool SendableBeforeWrite(const pb::Message& m) const;
+  // What may leave while the host still persists the outstanding Ready
+  // (SendableBeforeWrite), and the host's own read states (a leader's pending
   // read round is sent now). Append and vote responses stay for the next
   // Ready: they speak of what the write stores. A slow log write so keeps the
   // leader's authority and the followers' liveness, and reads do not queue
@@ -411,6 +414,7 @@ class Raft {
   std::vector<pb::Message> msgs_;
   std::vector<ReadState> read_states_;
   pb::HardState prev_hard_state_;
+  uint64_t durable_term_ = 0;  // the term of the last hard state written (Advance)
   SoftState prev_soft_state_;
   bool ready_outstanding_ = false;
 };

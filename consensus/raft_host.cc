@@ -239,7 +239,7 @@ Raft::Unblocked Raft::TakeUnblocked() {
   }
   Unblocked out;
   auto blocked = std::stable_partition(msgs_.begin(), msgs_.end(),
-                                       [](const pb::Message& m) { return SendableBeforeWrite(m.type()); });
+                                       [this](const pb::Message& m) { return SendableBeforeWrite(m); });
   out.messages.assign(std::make_move_iterator(msgs_.begin()), std::make_move_iterator(blocked));
   msgs_.erase(msgs_.begin(), blocked);
   out.read_states = std::move(read_states_);
@@ -253,6 +253,7 @@ Raft::Unblocked Raft::TakeUnblocked() {
 void Raft::Advance(const Ready& rd) {
   RAFT_CHECK(ready_outstanding_, "Advance without GetReady");
   ready_outstanding_ = false;
+  if (rd.hard_state) durable_term_ = rd.hard_state->term();
   uint64_t applied = log_.applied();
   if (rd.snapshot) {
     log_.unstable().StableSnapTo(rd.snapshot->metadata().index());

@@ -456,7 +456,7 @@ std::vector<Message> ReplicatedLog::SendAndApply(consensus::Ready& rd) {
       sender_->Start(std::move(m));  // the file first, the message at its end
       continue;
     }
-    (consensus::SendableBeforeWrite(m.type()) ? early : late).push_back(std::move(m));
+    (raft_->SendableBeforeWrite(m) ? early : late).push_back(std::move(m));
   }
   rd.messages.clear();
   // A leader's appends that carry no entries only tell their peers of the

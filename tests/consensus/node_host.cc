@@ -63,7 +63,7 @@ std::optional<std::vector<pb::Message>> NodeHost::BeginReady() {
   // the node's sender streams the file); exercise that.
   std::vector<pb::Message> early, rest;
   for (pb::Message& m : pending_->messages) {
-    const bool now = SendableBeforeWrite(m.type()) || m.type() == pb::MSG_SNAP;
+    const bool now = raft_->SendableBeforeWrite(m) || m.type() == pb::MSG_SNAP;
     (now ? early : rest).push_back(std::move(m));
   }
   pending_->messages = std::move(rest);

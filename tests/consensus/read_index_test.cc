@@ -100,6 +100,29 @@ TEST(ReadIndex, NewLeaderWaitsForItsNoOp) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (ReadIndex.ASoleVoterWaitsForItsNoOpToo): a sole voter answered
+// reads with its commit index at once, also in a new term before its no-op
+// committed; after a restart that index may be behind what it committed
+// before (the record of a commit is written lazily), and a learner that asks
+// then reads without it.
+TEST(ReadIndex, ASoleVoterWaitsForItsNoOpToo) {
+  TestCluster c(1);
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "a").ok());
+  c.Crash(1);
+  c.Restart(1);
+  c.Stabilize();  // applies the log again (a node with unapplied changes does not campaign)
+  c.raft(1).Campaign();  // wins at once: its no-op is not written yet
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  const uint64_t noop = c.raft(1).log().LastIndex();
+  ASSERT_GT(noop, c.raft(1).log().committed());
+  ASSERT_TRUE(c.host(1).ReadIndex().ok());
+  c.Stabilize();
+  ASSERT_EQ(c.host(1).read_results().size(), 1u);
+  EXPECT_GE(c.host(1).read_results()[0].index, noop) << "answered before an entry of its term committed";
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(ReadIndex, LeaseServesWithoutARoundTripAndExpires) {
   Config cfg = TestCluster::DefaultConfig();
   cfg.read_only_option = ReadOnlyOption::kLeaseBased;
