@@ -160,6 +160,10 @@ void Raft::ReportPeerGone(uint64_t id) {
 void Raft::CampaignSoonIfLeaderLost() {
   constexpr int kSilentTicks = 2;
   constexpr int kSpreadTicks = 4;
+  // Not under lease reads: a follower that heard the leader promised it a
+  // whole election timeout, and the leader answers reads on that promise (a
+  // leader cut off from everyone, whose links were reset, still lives).
+  if (read_only_option_ == ReadOnlyOption::kLeaseBased) leader_link_lost_ = false;
   if (!leader_link_lost_ || election_elapsed_ < kSilentTicks) return;
   leader_link_lost_ = false;
   const int early = 1 + static_cast<int>(rng_() % kSpreadTicks);

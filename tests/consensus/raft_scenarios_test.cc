@@ -364,6 +364,33 @@ TEST(LeaderLoss, BrokenLinkToADeadLeaderElectsWithinAFewTicks) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (LeaderLoss.UnderLeaseReadsABrokenLinkWaitsOutTheLease): under
+// lease reads, followers told their links to the leader broke stopped
+// honouring its lease two ticks later and elected another leader, while the
+// leader, alive but cut off from everyone, still answered reads from its
+// lease (which runs election_tick minus a margin from the last heartbeat
+// acknowledged).
+TEST(LeaderLoss, UnderLeaseReadsABrokenLinkWaitsOutTheLease) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.read_only_option = ReadOnlyOption::kLeaseBased;
+  TestCluster c(3, cfg);
+  c.Tick(cfg.election_tick);  // past the restart guard
+  c.Campaign(1);
+  c.Tick(2);  // heartbeats acknowledged: the lease holds
+  ASSERT_EQ(c.Leader(), 1u);
+  c.Isolate(1);
+  c.raft(2).ReportPeerGone(1);
+  c.raft(3).ReportPeerGone(1);
+  for (int t = 0; t < cfg.election_tick - 1; ++t) {
+    c.Tick(1, {2, 3});
+    ASSERT_EQ(c.raft(2).leader(), 1u) << "elected after " << t + 1 << " ticks, inside the lease\n" << c.Transcript();
+    ASSERT_EQ(c.raft(3).leader(), 1u) << "elected after " << t + 1 << " ticks, inside the lease";
+  }
+  EXPECT_TRUE(c.TickUntil([&] { return c.raft(2).leader() > 1 || c.raft(3).leader() > 1; }, 30))
+      << "a leader once the lease ran out";
+  EXPECT_CLUSTER_OK(c);
+}
+
 // Without the report the same crash costs a whole election timeout: the
 // contrast that shows the report is what made it fast.
 TEST(LeaderLoss, WithoutTheReportTheElectionWaitsForTheTimeout) {
