@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -62,7 +63,13 @@ bool PeerAddress::Parse(std::string_view text, PeerAddress* out) {
 }
 
 ReplicatedLog::ReplicatedLog(asio::io_context& io, storage::LogStore* store, ReplicatedLogOptions options)
-    : io_(io), store_(store), options_(std::move(options)), ticker_(io), snapshots_(options_.snapshot_dir) {
+    : io_(io),
+      store_(store),
+      options_(std::move(options)),
+      ticker_(io),
+      snapshots_(options_.snapshot_dir),
+      read_prefix_(absl::StrCat(absl::Hex(static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()),
+                                ".")) {
   // Named for `top -H` and `perf report --comm` (at most 15 characters).
   asio::post(worker_, [] { pthread_setname_np(pthread_self(), "anarcho-log"); });
   asio::post(files_, [] { pthread_setname_np(pthread_self(), "anarcho-files"); });
@@ -371,7 +378,7 @@ absl::Status ReplicatedLog::ProposeConfChange(const cpb::ConfChange& cc) {
 }
 
 absl::Status ReplicatedLog::ReadIndex(std::string context) {
-  auto s = raft_->ReadIndex(std::move(context));
+  auto s = raft_->ReadIndex(absl::StrCat(read_prefix_, context));
   Kick();
   return s;
 }
@@ -534,7 +541,16 @@ void ReplicatedLog::SendUnblocked() {
     if (on_committed) on_committed(std::move(out.committed_entries));
     Kick();  // the rest of a backlog, kMaxTurnBytes at a time, in the loop's next turns
   }
-  if (!out.read_states.empty() && on_read_states) on_read_states(std::move(out.read_states));
+  DeliverReadStates(std::move(out.read_states));
+}
+
+void ReplicatedLog::DeliverReadStates(std::vector<consensus::ReadState> states) {
+  std::erase_if(states, [this](consensus::ReadState& rs) {
+    if (!absl::StartsWith(rs.request_ctx, read_prefix_)) return true;  // asked by an earlier process
+    rs.request_ctx.erase(0, read_prefix_.size());
+    return false;
+  });
+  if (!states.empty() && on_read_states) on_read_states(std::move(states));
 }
 
 void ReplicatedLog::LogBigReady(const consensus::Ready& rd) {
@@ -557,7 +573,7 @@ void ReplicatedLog::Complete(consensus::Ready rd, std::vector<Message> late, con
   if (auto st = mem_.Append(std::move(rd.entries)); !st.ok()) ExitOnLogFailure("raft log mirror", st);
   if (rd.hard_state) mem_.SetHardState(*rd.hard_state);
   Send(std::move(late));
-  if (!rd.read_states.empty() && on_read_states) on_read_states(std::move(rd.read_states));
+  DeliverReadStates(std::move(rd.read_states));
   raft_->Advance(rd);
   // A Ready that wrote nothing ends inside Pump: the next one (the rest of a
   // backlog of committed entries, kMaxTurnBytes at a time, as when a

@@ -123,6 +123,11 @@ class ReplicatedLog {
   absl::Status Propose(std::string data);
   absl::Status ProposeBatch(std::vector<std::string> data);
   absl::Status ProposeConfChange(const consensus::pb::ConfChange& cc);
+  // Asks for a read index; on_read_states gets it with this context. The
+  // context travels with a prefix of this process's own: a leader merges a
+  // member's requests by context, and answers one asked by a previous process
+  // of this member (its contexts count from the start again) to that one
+  // only, not to a new read that happens to have the same context.
   absl::Status ReadIndex(std::string context);
   absl::Status TransferLeadership(uint64_t to);
   // Starts an election now (a lone voter need not wait for a timeout).
@@ -199,6 +204,8 @@ class ReplicatedLog {
   // have run (the replies a commit just released).
   void Send(std::vector<consensus::pb::Message> messages);
   void SendAfterTurn(std::vector<consensus::pb::Message> messages);
+  // Read states of this process's requests, without their prefix, to on_read_states.
+  void DeliverReadStates(std::vector<consensus::ReadState> states);
   // The Ready's write is done (`wrote`) or it had nothing to write.
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s, bool wrote);
   absl::Status Bootstrap();
@@ -251,6 +258,7 @@ class ReplicatedLog {
   // with the next write to the log (or at Stop).
   std::optional<std::string> unwritten_hard_state_;
   bool kicked_ = false;
+  const std::string read_prefix_;  // ReadIndex: "<random hex>."
   std::vector<consensus::pb::Message> deferred_;  // SendAfterTurn's, not sent yet
   bool stopped_ = false;
   uint64_t syncs_ = 0;

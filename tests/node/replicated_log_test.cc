@@ -695,6 +695,47 @@ TEST_F(ReplicatedLogTest, ALeaderWritingSlowlyKeepsItsFollowersAndServesReads) {
   EXPECT_TRUE(TickUntil([&] { return AllApplied(2); }));
 }
 
+// Regression (ReplicatedLogTest.ARestartedMembersReadIsNotAnsweredForItsPreviousProcess):
+// a leader merges a member's read requests by context, and a member's
+// contexts count from the start again in each process. A request left
+// pending by a member's previous process (the leader could not confirm it)
+// swallowed the same context asked by the restarted member, whose read was
+// then answered with the old request's index, older than a write
+// acknowledged before the new read began.
+TEST_F(ReplicatedLogTest, ARestartedMembersReadIsNotAnsweredForItsPreviousProcess) {
+  Create(5);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "a", 1);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+  const int f = (leader + 1) % 5;
+  std::vector<uint64_t> others;
+  for (int i = 0; i < 5; ++i) {
+    if (i != leader && i != f) others.push_back(members_[i].id);
+  }
+  net_.Isolate(members_[leader].id, others);  // the leader hears f only: no quorum confirms a read
+  ASSERT_TRUE(members_[f].log->ReadIndex("f1").ok());
+  for (int t = 0; t < 3; ++t) Tick();
+  Stop(f);
+  ASSERT_TRUE(Start(f).ok());
+  std::vector<consensus::ReadState> reads;
+  members_[f].log->on_read_states = [&](std::vector<consensus::ReadState>&& r) {
+    reads.insert(reads.end(), r.begin(), r.end());
+  };
+  net_.Heal();
+  Propose(leader, "w", 1);  // commits on appends alone: no heartbeat round yet (no tick)
+  for (int i = 0; i < 50 && members_[leader].applied.size() < 2; ++i) io_.run_for(2ms);
+  ASSERT_EQ(members_[leader].applied.size(), 2u);
+  const uint64_t w = members_[leader].applied_index;
+  for (int i = 0; i < 50 && members_[f].log->leader() == 0; ++i) io_.run_for(2ms);
+  ASSERT_TRUE(members_[f].log->ReadIndex("f1").ok());  // the new process's first read, the same context
+  ASSERT_TRUE(TickUntil([&] { return !reads.empty(); }, 50));
+  for (const consensus::ReadState& r : reads) {
+    EXPECT_EQ(r.request_ctx, "f1");
+    EXPECT_GE(r.index, w) << "answered with the index of a read its previous process asked";
+  }
+}
+
 // A leader's appends that carry no entries only tell the followers of its
 // new commit index. They used to leave before the replies that commit
 // released (the host posts those to its loop): each woke a follower, which
