@@ -21,6 +21,7 @@ constexpr std::string_view kLeaderChanged = "-TRYAGAIN leadership changed before
 FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
     : io_(io),
       hooks_(std::move(hooks)),
+      connect_again_(io),
       link_(io, SharedLink::Hooks{
                     .target =
                         [this] {
@@ -181,7 +182,10 @@ void FollowerReads::Pump() {
   // (Connecting only once the child holds what the first read needs: a child
   // being replaced refuses connections until then.)
   if (!link_.open()) {
-    if (pending_.at(ready_.front()).index <= applied_) link_.Ready();
+    if (pending_.at(ready_.front()).index <= applied_) {
+      link_.Ready();
+      ConnectAgainSoon();
+    }
     return;
   }
   while (!ready_.empty()) {
@@ -200,6 +204,19 @@ void FollowerReads::Pump() {
     link_.Send(ready_.front(), p.db, p.proto, p.request);  // kept: sent again if the connection drops
     ready_.pop_front();
   }
+}
+
+// A connect that fails is tried again while reads wait for the link (on an
+// idle follower nothing else would call Pump).
+void FollowerReads::ConnectAgainSoon() {
+  if (connect_again_armed_) return;
+  connect_again_armed_ = true;
+  connect_again_.expires_after(kConnectAgainAfter);
+  connect_again_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (!*alive) return;
+    connect_again_armed_ = false;
+    if (!ec) Pump();
+  });
 }
 
 void FollowerReads::OnReply(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big) {

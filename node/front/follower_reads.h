@@ -94,6 +94,7 @@ class FollowerReads {
 
   void MaybeStartRound();
   void Pump();
+  void ConnectAgainSoon();
   void OnReply(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big);
   void FlushTouched();
   // Reads sent and not answered go back to the front of the line.
@@ -101,6 +102,9 @@ class FollowerReads {
 
   asio::io_context& io_;
   Hooks hooks_;
+  static constexpr auto kConnectAgainAfter = std::chrono::milliseconds(50);
+  asio::steady_timer connect_again_;  // while reads wait for a link that is not open
+  bool connect_again_armed_ = false;
   gate::FollowerReadQueue queue_;
   absl::flat_hash_map<gate::FollowerReadQueue::ReadId, Pending> pending_;
   std::deque<gate::FollowerReadQueue::ReadId> ready_;  // confirmed, to send once the child holds their index

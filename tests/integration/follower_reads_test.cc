@@ -8,10 +8,13 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
+#include "node/child/sync_client.h"
 #include "resp/writer.h"
 
 namespace itest {
@@ -313,6 +316,51 @@ TEST(FollowerReadsTest, ReadsSurviveTheChildsOwnResyncWithoutStaleValues) {
   EXPECT_EQ(errors.load(), 0) << first_error;
   EXPECT_GT(fresh.load(), 100);
   EXPECT_TRUE(c.WaitConverged());
+}
+
+// Regression (FollowerReadsTest.AReadWhoseLinkCouldNotConnectIsAnsweredOnceItCan):
+// a follower's reads go to its child over one link; when that link could not
+// connect, nothing tried again until another read or entry came, and on an
+// idle follower a confirmed read waited for ever.
+TEST(FollowerReadsTest, AReadWhoseLinkCouldNotConnectIsAnsweredOnceItCan) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  ASSERT_EQ(Client(c.port(leader)).Call({"SET", "k", "v"}).AsString(), "OK");
+  Client r(c.port(follower));
+  ASSERT_EQ(r.Call({"GET", "k"}).AsString(), "v");  // the reads link is up
+  const std::string socket = c.node(follower).dir() + "/child/redis.sock";
+  const std::string moved = socket + ".moved";
+  ASSERT_EQ(::rename(socket.c_str(), moved.c_str()), 0);  // new connections to the child fail
+  {
+    asio::io_context io;
+    node::SyncClient child(io);
+    ASSERT_TRUE(child.Connect(moved).ok());
+    std::string request;
+    resp::AppendCommand(&request, {"CLIENT", "LIST"});
+    resp::Value list;
+    ASSERT_TRUE(child.Pipeline(request, 1, [&](const resp::Value& v) { list = v; }).ok());
+    std::string id;
+    for (absl::string_view line : absl::StrSplit(list.AsString(), '\n')) {
+      if (absl::StrContains(line, "name=anarcho:reads ") && absl::ConsumePrefix(&line, "id=")) {
+        id = std::string(line.substr(0, line.find(' ')));
+      }
+    }
+    ASSERT_FALSE(id.empty()) << list.AsString();
+    request.clear();
+    resp::AppendCommand(&request, {"CLIENT", "KILL", "ID", id});
+    ASSERT_TRUE(child.Pipeline(request, 1, [](const resp::Value&) {}).ok());
+  }
+  std::this_thread::sleep_for(100ms);  // the node saw its reads link go, and could not connect again
+  std::string get;
+  resp::AppendCommand(&get, {"GET", "k"});
+  r.Send(get);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(::rename(moved.c_str(), socket.c_str()), 0);
+  std::optional<resp::Value> v = r.Read(3s);
+  ASSERT_TRUE(v.has_value()) << "the read waited for ever";
+  EXPECT_EQ(v->AsString(), "v");
 }
 
 // Regression: XREAD is a readonly command that may block; on the connection
