@@ -196,10 +196,12 @@ void Classify(CommandSpec& spec, std::string_view parent) {
   // OBJECT ENCODING, MEMORY USAGE and DUMP show a value's encoding, which in a
   // child filled from an RDB (rebuilt from a snapshot, restarted, a new
   // member) is the one loading picks, not the one its writes left on the
-  // leader. A scan's cursor is a position in one child's hash tables, which
+  // leader. RANDOMKEY on a replica whose keys all have an expiry returns one
+  // that has expired after 100 tries (a master deletes those it meets and
+  // goes on). A scan's cursor is a position in one child's hash tables, which
   // the leader tags with its child's epoch (node/front/scan_cursor.h).
   static const absl::flat_hash_set<std::string> kMasterOnlyReads = {
-      "pfcount", "xinfo", "object|freq", "object|idletime", "object|encoding", "memory|usage", "dump"};
+      "pfcount", "xinfo", "object|freq", "object|idletime", "object|encoding", "memory|usage", "dump", "randomkey"};
   spec.scan_cursor_arg = scan_cursor::CursorArg(name);
   spec.follower_read = (spec.cls == CommandClass::kKeyedRead || spec.cls == CommandClass::kKeyspaceRead) &&
                        !spec.scripting && !spec.pubsub && !spec.may_replicate && !spec.write && !spec.blocking &&
