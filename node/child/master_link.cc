@@ -207,7 +207,13 @@ absl::Status MasterLink::FullSync(const std::string& rdb_path, uint64_t index, c
   out_.Clear();
   offset_ = acked_ = getack_at_ = entries_end_ = 0;
   ack_received_ = false;
-  db_ = 0;  // a replica starts the stream in db 0
+  // The child's link starts in the RDB's repl-stream-db (0 if none): the
+  // stream's db at the snapshot's index, where the next entry starts (a new
+  // leader's stream starts with a SELECT: Redis forces one after
+  // REPLICAOF NO ONE). So db_ may be taken as 0: an entry that starts in
+  // another db gets a SELECT, and one that starts in db 0 finds the child
+  // there.
+  db_ = 0;
   pieces_.Clear();
   unacked_.clear();
   // The RDB (and the prelude) hold the state after `index`: applied once the
