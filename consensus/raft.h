@@ -242,7 +242,7 @@ class Raft {
   void ReportUnreachable(uint64_t id);
   // `id`'s process looks gone (its connection closed or was refused): a
   // follower for which `id` is the leader campaigns soon if the leader stays
-  // silent for two more ticks (pre-vote only).
+  // silent for two more ticks (pre-vote only; not under lease reads).
   void ReportPeerGone(uint64_t id);
   // The snapshot transfer to `id` finished (or failed).
   void ReportSnapshot(uint64_t id, bool failed);
@@ -262,8 +262,9 @@ class Raft {
   bool SendableBeforeWrite(const pb::Message& m) const;
   // What may leave while the host still persists the outstanding Ready
   // (SendableBeforeWrite), and the host's own read states (a leader's pending
-  // read round is sent now). Append and vote responses stay for the next
-  // Ready: they speak of what the write stores. A slow log write so keeps the
+  // read round is sent now). Append and vote responses, and messages of a
+  // term not written yet, stay for the next Ready: they speak of what the
+  // write stores. A slow log write so keeps the
   // leader's authority and the followers' liveness, and reads do not queue
   // behind it.
   // Also committed entries this node holds durably already (none while the

@@ -152,7 +152,8 @@ void Raft::ReportUnreachable(uint64_t id) {
 // then a campaign changes nothing unless a majority also lost the leader (the
 // others still hearing it refuse the pre-vote). A leader that speaks again
 // cancels it; a spread of a few ticks keeps followers that lost the same
-// leader from splitting the vote.
+// leader from splitting the vote. Not under lease reads (see
+// CampaignSoonIfLeaderLost).
 void Raft::ReportPeerGone(uint64_t id) {
   if (id != 0 && id == lead_ && role_ == Role::kFollower && pre_vote_) leader_link_lost_ = true;
 }

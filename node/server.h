@@ -345,7 +345,10 @@ class Server {
   // A follower waits until its child applied everything fed (feed paused),
   // polling on `timer` (each user has its own: re-arming a timer drops the
   // other user's wait).
-  void WhenQuiet(asio::steady_timer& timer, std::function<void(bool quiet)> then, int polls = 0);
+  // `live` is asked before each poll: a job that ended stops polling (and
+  // leaves the timer to whoever armed it since).
+  void WhenQuiet(asio::steady_timer& timer, std::function<bool()> live, std::function<void(bool quiet)> then,
+                 int polls = 0);
 
   // The leader's child at a known stream offset (read with ROLE while
   // proposals paused): `at` gets the index of the entry after which the log
@@ -462,7 +465,7 @@ class Server {
   // Snapshots.
   std::unique_ptr<SnapshotJob> snap_;
   asio::steady_timer snap_timer_;
-  uint64_t job_serial_ = 0;  // the last job's (SnapshotJob)
+  uint64_t job_serial_ = 0;  // the last job's: a snapshot, a divergence check or a follower's comparison
   uint64_t snapshots_taken_ = 0;
   SnapshotSchedule snapshot_schedule_;
   struct {

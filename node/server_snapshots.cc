@@ -70,7 +70,8 @@ void Server::SnapshotReplicaChild() {
   if (feed_check_.index != 0) return EndSnapshot(absl::UnavailableError("a divergence check holds the feed; retry"));
   snap_->replica = true;
   link_.Pause();
-  WhenQuiet(snap_timer_, [this, job = snap_->serial](bool quiet) {
+  const uint64_t job = snap_->serial;
+  WhenQuiet(snap_timer_, [this, job] { return SnapshotUnderWay(job); }, [this, job](bool quiet) {
     if (!SnapshotUnderWay(job)) return;
     if (!quiet) return EndSnapshot(absl::DeadlineExceededError("the child did not catch up"));
     snap_->index = link_.applied();
@@ -79,13 +80,15 @@ void Server::SnapshotReplicaChild() {
   });
 }
 
-void Server::WhenQuiet(asio::steady_timer& timer, std::function<void(bool quiet)> then, int polls) {
+void Server::WhenQuiet(asio::steady_timer& timer, std::function<bool()> live, std::function<void(bool quiet)> then,
+                       int polls) {
   if (link_.quiet()) return then(true);
   if (polls >= kQuietPolls || !link_.syncing()) return then(false);
   timer.expires_after(std::chrono::milliseconds(2));
-  timer.async_wait([this, &timer, then = std::move(then), polls](const asio::error_code& ec) mutable {
-    if (!ec) WhenQuiet(timer, std::move(then), polls + 1);
-  });
+  timer.async_wait(
+      [this, &timer, live = std::move(live), then = std::move(then), polls](const asio::error_code& ec) mutable {
+        if (!ec && live()) WhenQuiet(timer, std::move(live), std::move(then), polls + 1);
+      });
 }
 
 void Server::SnapshotLeaderChild() {
@@ -133,7 +136,7 @@ void Server::SaveChild() {
          if (!SnapshotUnderWay(job)) return;
          LowerSaverPriority();
          if (snap_->replica) {
-           link_.Resume();
+           if (feed_check_.index == 0) link_.Resume();  // (else the divergence check resumes it)
          } else {
            OnLeaderForked(role);
          }

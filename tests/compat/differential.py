@@ -234,6 +234,7 @@ class Churn:
         self.down = {}  # port -> the command line it ran with
         self.counts = {}
         self.checks = {}  # port -> divergence checks it made (since it last started)
+        self.mismatches = {}  # port -> mismatches it had counted when last asked
 
     def alive(self):
         return [p for p in self.ports if p not in self.down]
@@ -293,15 +294,17 @@ class Churn:
         run_suite.wait_for(settled, 60, f"the cluster to settle after {what}")
 
     def divergences(self):
-        """The divergence checks that found a mismatch on a running member (a
-        member's counts start again when it restarts: asked before each fault)."""
+        """Mismatches running members' divergence checks found since last asked
+        (a member's counts start again when it restarts: asked before each fault)."""
         found = []
         for port in self.alive():
             st = self.status(port)
             self.checks[port] = int(st.get("digest_checks", 0))
-            if int(st.get("digest_mismatches", 0)):
-                found.append(f"{port}: {st.get('digest_mismatches')} mismatch(es), the last at index "
+            mismatches = int(st.get("digest_mismatches", 0))
+            if mismatches > self.mismatches.get(port, 0):
+                found.append(f"{port}: {mismatches} mismatch(es), the last at index "
                              f"{st.get('last_digest_index')} ({st.get('last_digest_outcome')})")
+            self.mismatches[port] = mismatches
         return "divergence checks failed: " + "; ".join(found) if found else None
 
     def step(self):
@@ -352,6 +355,7 @@ class Churn:
             leader = self.leader()
             run_suite.call_once(leader, "ANARCHO.SNAPSHOT", timeout=60)
             note = f" after a snapshot on {leader}"
+        self.mismatches.pop(port, None)  # counted again from 0
         with open(self.node_dir(port) / "node.log", "ab") as log:
             subprocess.Popen(self.down.pop(port), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              start_new_session=True)
@@ -617,8 +621,11 @@ def check(args, ref_port, ports, churn=None):
             else:
                 if churn and churn.rng.random() < args.churn:
                     want_data_of_fault = data_of(ref_port, after_fault=True)
-                    problem = churn.divergences()
-                    if not problem:
+                    diverged = churn.divergences()
+                    if diverged:
+                        diffs += 1
+                        print(f"DIFFERENCE (before fault {faults + 1}): {diverged}", flush=True)
+                    else:
                         what = churn.step()
                         faults += 1
                         for port in churn.alive():

@@ -724,10 +724,10 @@ TEST_F(ReplicatedLogTest, ARestartedMembersReadIsNotAnsweredForItsPreviousProces
   };
   net_.Heal();
   Propose(leader, "w", 1);  // commits on appends alone: no heartbeat round yet (no tick)
-  for (int i = 0; i < 50 && members_[leader].applied.size() < 2; ++i) io_.run_for(2ms);
+  for (int i = 0; i < 1000 && members_[leader].applied.size() < 2; ++i) io_.run_for(2ms);
   ASSERT_EQ(members_[leader].applied.size(), 2u);
   const uint64_t w = members_[leader].applied_index;
-  for (int i = 0; i < 50 && members_[f].log->leader() == 0; ++i) io_.run_for(2ms);
+  for (int i = 0; i < 1000 && members_[f].log->leader() == 0; ++i) io_.run_for(2ms);
   ASSERT_TRUE(members_[f].log->ReadIndex("f1").ok());  // the new process's first read, the same context
   ASSERT_TRUE(TickUntil([&] { return !reads.empty(); }, 50));
   for (const consensus::ReadState& r : reads) {
