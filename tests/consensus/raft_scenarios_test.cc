@@ -371,12 +371,9 @@ TEST(LeaderLoss, BrokenLinkToADeadLeaderElectsWithinAFewTicks) {
 // lease (which runs election_tick minus a margin from the last heartbeat
 // acknowledged).
 TEST(LeaderLoss, UnderLeaseReadsABrokenLinkWaitsOutTheLease) {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.read_only_option = ReadOnlyOption::kLeaseBased;
+  const Config cfg = LeaseReads();
   TestCluster c(3, cfg);
-  c.Tick(cfg.election_tick);  // past the restart guard
-  c.Campaign(1);
-  c.Tick(2);  // heartbeats acknowledged: the lease holds
+  LeadWithLease(c);
   ASSERT_EQ(c.Leader(), 1u);
   c.Isolate(1);
   c.raft(2).ReportPeerGone(1);

@@ -124,12 +124,9 @@ TEST(ReadIndex, ASoleVoterWaitsForItsNoOpToo) {
 }
 
 TEST(ReadIndex, LeaseServesWithoutARoundTripAndExpires) {
-  Config cfg = TestCluster::DefaultConfig();
-  cfg.read_only_option = ReadOnlyOption::kLeaseBased;
+  const Config cfg = LeaseReads();
   TestCluster c(3, cfg);
-  c.Tick(cfg.election_tick);  // past the restart guard
-  c.Campaign(1);
-  c.Tick(2);  // heartbeats acknowledged: the lease holds
+  LeadWithLease(c);
   ASSERT_EQ(c.Leader(), 1u);
   ASSERT_TRUE(c.host(1).ReadIndex().ok());
   Ready rd = c.raft(1).GetReady();

@@ -103,6 +103,21 @@ inline Config Unguarded() {
   return cfg;
 }
 
+// Lease reads (check-quorum is on by default).
+inline Config LeaseReads() {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.read_only_option = ReadOnlyOption::kLeaseBased;
+  return cfg;
+}
+
+// Node 1 leads a cluster made with LeaseReads(), and holds its lease: past
+// the restart guard, its heartbeats acknowledged.
+inline void LeadWithLease(TestCluster& c) {
+  c.Tick(LeaseReads().election_tick);
+  c.Campaign(1);
+  c.Tick(2);
+}
+
 #define EXPECT_CLUSTER_OK(c) \
   EXPECT_TRUE((c).status().ok()) << (c).status() << "\n" << (c).Transcript()
 
