@@ -99,8 +99,8 @@ void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
     if (!skipped.empty()) SkipDigest(index, skipped.c_str());
     return true;
   };
-  WhenQuiet(compare_timer_, [this, serial] { return feed_check_.serial == serial; },
-            [this, index, serial, expected, resume](bool quiet) {
+  auto live = [this, serial] { return feed_check_.serial == serial; };
+  WhenQuiet(compare_timer_, live, [this, index, serial, expected, resume](bool quiet) {
     if (feed_check_.serial != serial) return;
     if (!quiet || link_.applied() + 1 != index) {
       resume(quiet ? absl::StrCat("the child applied up to ", link_.applied()) : "the child did not catch up");
