@@ -34,6 +34,15 @@ pb::ConfChange Change(pb::ConfChangeType type, uint64_t id) {
   return cc;
 }
 
+// The leader, node 1, adds `id` (an empty node) as a learner, which then has
+// two ticks to catch up.
+void AddLearner(TestCluster& c, uint64_t id) {
+  c.AddEmptyNode(id);
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, id)).ok());
+  c.Stabilize();
+  c.Tick(2);
+}
+
 TEST(Election, CampaignWinsAndCommitsNoOp) {
   TestCluster c(3);
   c.Campaign(1);
@@ -478,10 +487,7 @@ TEST(Membership, LearnerCatchesUpThenIsPromoted) {
   TestCluster c(3);
   c.Campaign(1);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.Propose(1, "d" + std::to_string(i)).ok());
-  c.AddEmptyNode(4);
-  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 4)).ok());
-  c.Stabilize();
-  c.Tick(2);
+  AddLearner(c, 4);
   EXPECT_EQ(Data(c, 4), Data(c, 1));
   EXPECT_EQ(c.host(1).conf().learners_size(), 1);
   // A learner never campaigns and does not count toward the quorum.
@@ -514,10 +520,7 @@ TEST(Membership, LearnerCatchesUpThenIsPromoted) {
 TEST(Membership, ASoleVoterSendsNoAppendBeforeItsTermIsWritten) {
   TestCluster c(1);
   c.Campaign(1);
-  c.AddEmptyNode(2);
-  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 2)).ok());
-  c.Stabilize();
-  c.Tick(2);
+  AddLearner(c, 2);
   ASSERT_EQ(c.host(2).conf().learners_size(), 1);
   c.Crash(1);
   c.Restart(1);
@@ -552,10 +555,7 @@ TEST(Membership, ASoleVoterSendsNoAppendBeforeItsTermIsWritten) {
 TEST(Membership, LearnerAtANewerTermDeposesTheStaleLeader) {
   TestCluster c(3, Unguarded());
   c.Campaign(1);
-  c.AddEmptyNode(4);
-  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_ADD_LEARNER, 4)).ok());
-  c.Stabilize();
-  c.Tick(2);
+  AddLearner(c, 4);
   ASSERT_EQ(c.host(4).conf().learners_size(), 1);
   const uint64_t term = c.raft(1).term();
   // From a candidate whose other requests, and the answer, were lost.
