@@ -179,8 +179,8 @@ bool ClientSession::ReadLocally(const Route& r, std::span<const std::string_view
   // batch.
   // With users in use, the leader's child checks each read against the
   // client's user; the link to this node's child runs as the node's own.
-  if (reads == nullptr || gated() || UsersInUse() || upstream_data_ > 0 || forwarded_this_batch_ ||
-      forwarded_last_batch_) {
+  if (reads == nullptr || !reads->serving() || gated() || UsersInUse() || upstream_data_ > 0 ||
+      forwarded_this_batch_ || forwarded_last_batch_) {
     return false;
   }
   std::string scratch;

@@ -60,6 +60,10 @@ class FollowerReads {
   // The child is being replaced: reads sent to it are sent again to the new
   // one once it applied what they need.
   void ChildLost();
+  // Whether new reads should wait for this node's child: not while it holds
+  // nothing known (being rebuilt, or loading a full sync, which takes as long
+  // as the data set needs); the leader answers them meanwhile.
+  bool serving() const { return applied_ > 0; }
   // The leader changed (or the node stops): reads waiting get TRYAGAIN
   // (their sessions are aborted by the node as well).
   void Clear();

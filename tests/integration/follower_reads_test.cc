@@ -37,6 +37,9 @@ TEST(FollowerReadsTest, FollowerServesFreshReadsFromItsOwnChild) {
   const int follower = (leader + 1) % c.size();
   Client w(c.port(leader));
   Client r(c.port(follower));
+  // (Until its child applied an entry, a follower sends reads to the leader.)
+  ASSERT_EQ(w.Call({"SET", "fresh", "first"}).AsString(), "OK");
+  ASSERT_EQ(r.Call({"GET", "fresh"}).AsString(), "first");
   const uint64_t before = Served(c, follower);
   // Each write acknowledged by the leader is seen by the next read on the
   // follower, at once: the read waits for a read index covering it.
@@ -318,6 +321,57 @@ TEST(FollowerReadsTest, ReadsSurviveTheChildsOwnResyncWithoutStaleValues) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (FollowerReadsTest.ReadsWhileTheChildLoadsAFullSyncAreTheLeaders):
+// while a follower's child loaded a full sync (for as long as the data set
+// takes), every read through that follower waited for it. Reads arriving
+// then are now sent to the leader. The child is stopped mid-sync here, so a
+// read that waited for it would not come back at all.
+TEST(FollowerReadsTest, ReadsWhileTheChildLoadsAFullSyncAreTheLeaders) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  const std::string mb(1 << 20, 'v');
+  for (int i = 0; i < 48; ++i) {  // a snapshot that takes a while to load
+    ASSERT_EQ(w.Call({"SET", absl::StrCat("big:", i), mb}).AsString(), "OK");
+  }
+  ASSERT_FALSE(Client(c.port(follower)).Call({"ANARCHO.SNAPSHOT"}).IsError());
+  ASSERT_EQ(w.Call({"SET", "r", "fresh"}).AsString(), "OK");
+  ASSERT_EQ(Client(c.port(follower)).Call({"GET", "r"}).AsString(), "fresh");
+  const uint64_t served = Served(c, follower);
+  const uint64_t syncs = StatusCount(c, follower, "child_full_syncs");
+  const pid_t child = c.ChildPid(follower);
+  ASSERT_GT(child, 0);
+  auto killed = c.ChildCall(follower, {"CLIENT", "KILL", "TYPE", "master"});
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  ASSERT_EQ(killed->integer, 1) << "the child had no link to its node";
+  bool syncing = false;
+  for (int i = 0; i < 2000 && !syncing; ++i) {
+    syncing = StatusCount(c, follower, "child_full_syncs") > syncs;
+    if (!syncing) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(syncing) << "the child did not sync again";
+  ::kill(child, SIGSTOP);
+  ASSERT_EQ(w.Call({"SET", "r", "newer"}).AsString(), "OK");
+  Client r(c.port(follower));
+  r.Send("*2\r\n$3\r\nGET\r\n$1\r\nr\r\n");
+  std::optional<resp::Value> got = r.Read(2s);
+  ::kill(child, SIGCONT);
+  ASSERT_TRUE(got.has_value()) << "the read waited for the syncing child";
+  EXPECT_EQ(got->AsString(), "newer");
+  EXPECT_EQ(Served(c, follower), served) << "the follower's own child answered";
+  // Once the child caught up, it serves reads again.
+  bool local = false;
+  for (int i = 0; i < 100 && !local; ++i) {
+    ASSERT_EQ(Client(c.port(follower)).Call({"GET", "r"}).AsString(), "newer");
+    local = Served(c, follower) > served;
+    if (!local) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(local) << "reads stayed on the leader after the sync";
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 // Regression (FollowerReadsTest.AReadWhoseLinkCouldNotConnectIsAnsweredOnceItCan):
 // a follower's reads go to its child over one link; when that link could not
 // connect, nothing tried again until another read or entry came, and on an
@@ -329,7 +383,10 @@ TEST(FollowerReadsTest, AReadWhoseLinkCouldNotConnectIsAnsweredOnceItCan) {
   const int follower = (leader + 1) % c.size();
   ASSERT_EQ(Client(c.port(leader)).Call({"SET", "k", "v"}).AsString(), "OK");
   Client r(c.port(follower));
-  ASSERT_EQ(r.Call({"GET", "k"}).AsString(), "v");  // the reads link is up
+  // The reads link is up once the follower served a read (its child applied
+  // an entry).
+  for (int i = 0; i < 100 && Served(c, follower) == 0; ++i) ASSERT_EQ(r.Call({"GET", "k"}).AsString(), "v");
+  ASSERT_GT(Served(c, follower), 0u);
   const std::string socket = c.node(follower).dir() + "/child/redis.sock";
   const std::string moved = socket + ".moved";
   ASSERT_EQ(::rename(socket.c_str(), moved.c_str()), 0);  // new connections to the child fail
