@@ -207,13 +207,12 @@ absl::Status MasterLink::FullSync(const std::string& rdb_path, uint64_t index, c
   out_.Clear();
   offset_ = acked_ = getack_at_ = entries_end_ = 0;
   ack_received_ = false;
-  // The child's link starts in the RDB's repl-stream-db (0 if none): the
-  // stream's db at the snapshot's index, where the next entry starts (a new
-  // leader's stream starts with a SELECT: Redis forces one after
-  // REPLICAOF NO ONE). So db_ may be taken as 0: an entry that starts in
-  // another db gets a SELECT, and one that starts in db 0 finds the child
-  // there.
-  db_ = 0;
+  // The child's link starts in the RDB's repl-stream-db: the db of the link
+  // whose state was saved, a leader's stream or a follower child's master
+  // link. The latter is where the last fed entry left it, and node entries
+  // run in their client's db, which the leader's stream never selected. So
+  // it is taken as unknown: the first entry fed selects its db.
+  db_ = kUnknownDb;
   pieces_.Clear();
   unacked_.clear();
   // The RDB (and the prelude) hold the state after `index`: applied once the

@@ -88,8 +88,9 @@ class MasterLink {
   uint64_t offset() const { return offset_; }
   // Every fed entry applied.
   bool idle() const { return fed_ == applied_; }
-  // The db selected at the end of the stream so far.
-  int stream_db() const { return db_; }
+  // The db selected at the end of the stream so far (0 if none was: a
+  // promoted child's stream selects one before its first write anyway).
+  int stream_db() const { return db_ == kUnknownDb ? 0 : db_; }
   uint64_t full_syncs() const { return full_syncs_; }
 
  private:
@@ -130,6 +131,7 @@ class MasterLink {
   bool ack_received_ = false;  // since the full sync: the child loaded the RDB
   uint64_t entries_end_ = 0;   // offset after the last fed entry (GETACKs excluded)
   uint64_t getack_at_ = 0;     // offset when the last GETACK went out
+  static constexpr int kUnknownDb = -1;
   int db_ = 0;
   PieceAssembler pieces_;
   bool paused_ = false;

@@ -288,6 +288,40 @@ TEST(ClusterSnapshotTest, SnapshotSentToAFollowerIsTheFollowers) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (ClusterSnapshotTest.AFollowersChildSyncedFromItsOwnSnapshotWritesInTheRightDb):
+// a node entry (SCRIPT LOAD here) runs on a follower's child in its client's
+// db, which the leader's stream never selected. A snapshot the follower took
+// then records that db as the link's (repl-stream-db), and a child loading it
+// starts there; the node took the link to be in db 0, so the next write of
+// db 0 went to the other db on that member.
+TEST(ClusterSnapshotTest, AFollowersChildSyncedFromItsOwnSnapshotWritesInTheRightDb) {
+  Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "a", "1"}).AsString(), "OK");
+  ASSERT_EQ(w.Call({"SELECT", "5"}).AsString(), "OK");
+  ASSERT_FALSE(w.Call({"SCRIPT", "LOAD", "return 1"}).IsError());
+  ASSERT_EQ(w.Call({"SELECT", "0"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  resp::Value snap = Client(c.port(follower)).Call({"ANARCHO.SNAPSHOT"});
+  ASSERT_FALSE(snap.IsError()) << snap.str;
+  const std::string syncs = StatusOf(c.port(follower))["child_full_syncs"];
+  auto killed = c.ChildCall(follower, {"CLIENT", "KILL", "TYPE", "master"});
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  ASSERT_EQ(killed->integer, 1) << "the child had no link to its node";
+  for (int i = 0; i < 100 && StatusOf(c.port(follower))["child_full_syncs"] == syncs; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(StatusOf(c.port(follower))["child_full_syncs"], syncs) << "the child did not sync again";
+  ASSERT_EQ(w.Call({"SET", "b", "2"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged()) << "the follower's child holds b elsewhere";
+  auto b = c.ChildCall(follower, {"GET", "b"});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->AsString(), "2");
+}
+
 // Regression (CI, compat_spread): with nothing committed since a node's
 // newest snapshot, ANARCHO.SNAPSHOT (on the leader or a follower) and
 // ANARCHO.BACKUP failed ("the log has moved past it"). They answer with the
