@@ -101,7 +101,7 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
 Route RequestRouter::ClientReply(std::span<const std::string_view> args) {
   Route r;
   if (args.size() != 3) {
-    r = Answer(Error("ERR wrong number of arguments for 'client|reply' command"));
+    r = Refuse("ERR wrong number of arguments for 'client|reply' command");  // inside MULTI: EXEC aborts
   } else if (in_multi_) {
     r = Refuse("ERR CLIENT REPLY inside MULTI is not supported by anarchoredis");
   } else if (const std::string mode = Lower(args[2]); mode == "on") {
@@ -277,7 +277,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
   if (name == "client" && args.size() >= 3 && Lower(args[1]) == "tracking") NoteTracking(args);
   // (A call with the wrong arity goes to the leader, whose error statistics
   // count it, as INFO errorstats shows them.)
-  if (spec != nullptr && spec->follower_read && !in_multi_ && !tracking_ && ArityHolds(*spec, args)) {
+  if (spec != nullptr && spec->follower_read && !in_multi_ && !tracking_ && !watching_ && ArityHolds(*spec, args)) {
     Route r = DataCommand(args, *spec);
     r.follower_read = true;
     r.db = db_;
@@ -379,6 +379,7 @@ Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx)
   if (name == "exec" || name == "discard") {
     if (!in_multi_) return Forward();  // the child's "without MULTI" error
     in_multi_ = false;
+    watching_ = false;
     Route r;
     if (name == "discard") {
       r = Forward();
@@ -396,7 +397,11 @@ Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx)
     }
     return r;
   }
-  return Forward({}, in_multi_);  // WATCH, UNWATCH (refused by the child inside MULTI)
+  // Inside MULTI, Redis refuses WATCH at once (the transaction goes on) and
+  // queues UNWATCH.
+  if (in_multi_) return Forward({}, name == "unwatch");
+  watching_ = name == "watch";
+  return Forward();
 }
 
 void RequestRouter::ExecAnswered(bool ran) {
@@ -420,14 +425,25 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
                                  const RouteContext& ctx) {
   if (name == "select") return Select(args, ctx);
   if (name == "reset") return Reset();
-  if (name == "script" && args.size() > 1 && !in_multi_) {
+  if (name == "script" && args.size() > 1) {
     // Redis 7 does not replicate its script cache: the node logs LOAD and
-    // FLUSH, so EVALSHA works after a failover or a child rebuild.
+    // FLUSH, so EVALSHA works after a failover or a child rebuild (inside
+    // MULTI: logged if EXEC ran it successfully).
     const std::string sub = Lower(args[1]);
     if (sub == "load" || sub == "flush") {
-      Route r = Forward();
+      Route r = Forward({}, in_multi_);
       r.tag = ReplyTag::kLog;
       return r;
+    }
+    if (sub == "exists") return Forward(KeylessRead(true), in_multi_);
+  }
+  if (name == "function" && args.size() > 1) {
+    // The libraries are data (FUNCTION LOAD is a write of the whole keyspace).
+    const std::string sub = Lower(args[1]);
+    if (sub == "list" || sub == "dump") {
+      gate::Request q = KeylessRead(false);
+      q.whole_keyspace = true;
+      return Forward(std::move(q), in_multi_);
     }
   }
   if (name == "config" && args.size() > 1 && Lower(args[1]) == "set") return ConfigSet(args, ctx);
@@ -436,12 +452,12 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     // by CLIENT PAUSE must not hold it back), so its keyspace counts may
     // include writes not yet acknowledged. Its reply still leaves only once
     // this node's leadership is confirmed.
-    Route r = Forward({}, in_multi_);
+    Route r = Forward(KeylessRead(false), in_multi_);
     r.tag = InfoTag(args);
     return r;
   }
   if (name == "config" && args.size() > 1 && Lower(args[1]) == "get") {
-    Route r = Forward({}, in_multi_);
+    Route r = Forward(KeylessRead(true), in_multi_);
     r.tag = ReplyTag::kConfigGet;
     return r;
   }
@@ -533,6 +549,7 @@ Route RequestRouter::Reset() {
   db_ = 0;
   monitoring_ = false;
   tracking_ = false;
+  watching_ = false;
   proto_ = 2;
   in_multi_ = false;
   multi_poisoned_ = false;
@@ -607,7 +624,11 @@ gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& sp
   req.script = spec.scripting;
   auto name_keys = [&](bool only_written) {
     for (const KeyRef& k : keys.keys) {
-      if (!only_written || k.write) req.keys.push_back(gate::KeyOf(db, args[k.pos]));
+      if (!only_written || k.write) {
+        req.keys.push_back(gate::KeyOf(db, args[k.pos]));
+      } else {
+        req.read_only_keys.push_back(gate::KeyOf(db, args[k.pos]));
+      }
     }
   };
   switch (cls) {
@@ -636,7 +657,10 @@ gate::Request RequestRouter::GateRequest(CommandClass cls, const CommandSpec& sp
       req.whole_keyspace = true;
       break;
   }
-  if (req.whole_keyspace) req.keys.clear();
+  if (req.whole_keyspace) {
+    req.keys.clear();
+    req.read_only_keys.clear();
+  }
   return req;
 }
 

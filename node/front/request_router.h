@@ -272,6 +272,11 @@ class RequestRouter {
   // CLIENT TRACKING asked (follower): reads go to the leader, whose child
   // tracks the keys they read. Cleared by CLIENT TRACKING OFF and RESET.
   bool tracking_ = false;
+  // WATCH ran (follower): reads go to the leader, whose child watches the
+  // keys, until EXEC, DISCARD, UNWATCH or RESET. A read served here could be
+  // older than the state WATCH saw there, and a transaction built on it would
+  // overwrite a write it never saw.
+  bool watching_ = false;
 };
 
 }  // namespace node

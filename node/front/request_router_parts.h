@@ -26,6 +26,17 @@ inline bool IsSubscribeFamily(std::string_view name) {
          name == "punsubscribe" || name == "sunsubscribe";
 }
 
+// A read of state no key holds: answered once this node's leadership is
+// confirmed (a deposed leader's child may be behind). `settings`: the node's
+// logged settings (CONFIG SET, SCRIPT LOAD, ACL changes), whose changes in
+// flight it waits for too.
+inline gate::Request KeylessRead(bool settings) {
+  gate::Request q;
+  q.kind = gate::Kind::kRead;
+  q.settings = settings;
+  return q;
+}
+
 // Redis's arity rule: exactly N arguments, or at least N for -N.
 inline bool ArityHolds(const CommandSpec& spec, std::span<const std::string_view> args) {
   const size_t arity = static_cast<size_t>(std::abs(spec.arity));

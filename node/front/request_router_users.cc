@@ -88,8 +88,10 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
       }
     }
   } else if (sub == "list" || sub == "users") {
+    r.request = KeylessRead(true);
     r.tag = ReplyTag::kAclUsers;
   } else if (sub == "getuser" && args.size() == 3) {
+    r.request = KeylessRead(true);
     r.tag = ReplyTag::kAclGetUser;
     r.Detail().acl_user = std::string(args[2]);
   } else if (sub == "cat" && args.size() == 2) {

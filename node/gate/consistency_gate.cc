@@ -91,6 +91,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       Slot& s = *slots_.Find(a.slot);
       s.script = request.script;  // EVAL_RO: see WaitForLogged
       s.read_keys = std::move(request.keys);
+      if (request.settings) s.read_keys.push_back(kNodeSettings);
       s.whole_keyspace = request.whole_keyspace;
       WantRound(a.slot, s);  // the round runs while the child answers
       break;
@@ -117,6 +118,7 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       TakeLocks(s, request.keys, request.whole_keyspace);
       if (request.logged) s.logged_ticket = TakeLoggedLock(session, ss, request);
       s.read_keys = std::move(request.keys);
+      s.read_keys.insert(s.read_keys.end(), request.read_only_keys.begin(), request.read_only_keys.end());
       s.whole_keyspace = request.whole_keyspace;
       ss.uncovered.push_back(a.slot);
       break;

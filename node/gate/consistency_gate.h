@@ -84,6 +84,13 @@ struct Request {
   // write's keys (a keyless request's settings, an EXEC's everything) stay
   // locked against every reply, writes' too, until that entry commits.
   bool logged = false;
+  // A write's keys it only reads (SINTERSTORE's sources): an error it gets
+  // (WRONGTYPE) may show what they hold, so it waits for their writes as a
+  // read's reply does.
+  KeyIds read_only_keys;
+  // It reads the node's logged settings (CONFIG GET, SCRIPT EXISTS, ACL
+  // listings): its reply waits for the entries of their changes in flight.
+  bool settings = false;
 };
 
 // The lock of `key` in database `db` (see KeyLockTable on collisions).

@@ -90,6 +90,29 @@ TEST(ClusterEdgesTest, ClientGoneWhileBlockedOnAFollowerPopsNothing) {
   EXPECT_EQ(w.Call({"LLEN", "l"}).integer, 1) << "a gone client's BLPOP took the element";
 }
 
+// Regression (ClusterEdgesTest.ScriptLoadedInsideMultiReachesEveryMember):
+// SCRIPT LOAD was logged only outside MULTI; inside, only the leader's child
+// had the script, and EVALSHA answered NOSCRIPT after a failover.
+TEST(ClusterEdgesTest, ScriptLoadedInsideMultiReachesEveryMember) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client cl(c.port(leader));
+  ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"SCRIPT", "LOAD", "return 'queued'"}).AsString(), "QUEUED");
+  resp::Value exec = cl.Call({"EXEC"});
+  ASSERT_EQ(exec.elements.size(), 1u) << Str(exec);
+  const std::string sha = exec.elements[0].AsString();
+  ASSERT_EQ(sha.size(), 40u) << sha;
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    auto exists = c.ChildCall(i, {"SCRIPT", "EXISTS", sha});
+    ASSERT_TRUE(exists.ok()) << exists.status();
+    ASSERT_EQ(exists->elements.size(), 1u);
+    EXPECT_EQ(exists->elements[0].integer, 1) << "node " << i + 1 << "'s child lacks the script";
+  }
+}
+
 // Finding 9: SCRIPT LOAD is logged, so EVALSHA works after a child rebuild
 // and on a new leader.
 TEST(ClusterEdgesTest, LoadedScriptSurvivesAChildRebuildAndAFailover) {

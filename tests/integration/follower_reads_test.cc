@@ -372,6 +372,35 @@ TEST(FollowerReadsTest, ReadsWhileTheChildLoadsAFullSyncAreTheLeaders) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (FollowerReadsTest.AWatchingClientsReadsAreTheLeaders): after
+// WATCH (which runs on the leader) a follower served the client's reads from
+// its own child, older than what WATCH saw: a transaction built on such a read
+// overwrote a write it never saw (lost update). They go to the leader until
+// the watch ends.
+TEST(FollowerReadsTest, AWatchingClientsReadsAreTheLeaders) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  ASSERT_EQ(Client(c.port(leader)).Call({"SET", "a", "1"}).AsString(), "OK");
+  Client r(c.port(follower));
+  for (int i = 0; i < 100 && Served(c, follower) == 0; ++i) ASSERT_EQ(r.Call({"GET", "a"}).AsString(), "1");
+  ASSERT_GT(Served(c, follower), 0u);
+  ASSERT_EQ(r.Call({"WATCH", "a"}).AsString(), "OK");
+  const uint64_t served = Served(c, follower);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(r.Call({"GET", "a"}).AsString(), "1");
+  EXPECT_EQ(Served(c, follower), served) << "a watching client's read was served by the follower";
+  ASSERT_EQ(r.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(r.Call({"SET", "a", "2"}).AsString(), "QUEUED");
+  ASSERT_EQ(r.Call({"EXEC"}).elements.size(), 1u);
+  bool local = false;
+  for (int i = 0; i < 20 && !local; ++i) {
+    ASSERT_EQ(r.Call({"GET", "a"}).AsString(), "2");
+    local = Served(c, follower) > served;
+  }
+  EXPECT_TRUE(local) << "reads stayed on the leader after EXEC";
+}
+
 // Regression (FollowerReadsTest.AReadWhoseLinkCouldNotConnectIsAnsweredOnceItCan):
 // a follower's reads go to its child over one link; when that link could not
 // connect, nothing tried again until another read or entry came, and on an

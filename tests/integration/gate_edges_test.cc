@@ -104,6 +104,56 @@ TEST_F(GateEdgesTest, SelectInsideMultiMatchesRedis) {
                     "SELECT inside MULTI");
 }
 
+// Regression (GateEdgesTest.FailedWriteWaitsForAnUncommittedWriteOfAKeyItReads):
+// SINTERSTORE's WRONGTYPE, caused by an uncommitted SET of one of its source
+// keys, was answered before that SET was durable (the write named only the
+// key it writes); a failover could then undo the state the error showed.
+TEST_F(GateEdgesTest, FailedWriteWaitsForAnUncommittedWriteOfAKeyItReads) {
+  Client writer(node_->port());
+  Client reader(node_->port());
+  ASSERT_EQ(writer.Call({"SADD", "k1", "m"}).integer, 1);
+  CloseSyncGate();
+  writer.Send(Req({"SET", "k1", "now a string"}));
+  std::this_thread::sleep_for(100ms);
+  reader.Send(Req({"SINTERSTORE", "d", "k1", "k2"}));
+  EXPECT_FALSE(reader.Read(400ms).has_value()) << "an error showed a write that is not durable";
+  OpenSyncGate();
+  ASSERT_TRUE(writer.Read(10s).has_value());
+  auto r = reader.Read(10s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->str.rfind("WRONGTYPE", 0), 0u) << Str(*r);
+}
+
+// Regression (GateEdgesTest.ConfigGetWaitsForAnUncommittedConfigSet): CONFIG
+// GET showed a CONFIG SET whose log entry was not durable yet.
+TEST_F(GateEdgesTest, ConfigGetWaitsForAnUncommittedConfigSet) {
+  Client writer(node_->port());
+  Client reader(node_->port());
+  CloseSyncGate();
+  writer.Send(Req({"CONFIG", "SET", "hash-max-listpack-entries", "77"}));
+  std::this_thread::sleep_for(100ms);
+  reader.Send(Req({"CONFIG", "GET", "hash-max-listpack-entries"}));
+  EXPECT_FALSE(reader.Read(400ms).has_value()) << "showed a setting that is not durable";
+  OpenSyncGate();
+  ASSERT_TRUE(writer.Read(10s).has_value());
+  auto r = reader.Read(10s);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->elements.size(), 2u) << Str(*r);
+  EXPECT_EQ(r->elements[1].AsString(), "77");
+}
+
+// Regression (GateEdgesTest.WatchAndBadClientReplyInsideMultiMatchRedis):
+// WATCH inside MULTI, which Redis answers at once, was counted among the
+// queued commands, so the node rewrote the wrong reply of EXEC's (a SCAN
+// cursor's place, and a logged request's); CLIENT REPLY with a wrong arity
+// inside MULTI did not abort EXEC.
+TEST_F(GateEdgesTest, WatchAndBadClientReplyInsideMultiMatchRedis) {
+  ExpectSameAsRedis({Req({"SET", "a", "7"}), Req({"MULTI"}), Req({"WATCH", "x"}), Req({"SCAN", "0"}),
+                     Req({"GET", "a"}), Req({"UNWATCH"}), Req({"EXEC"}), Req({"MULTI"}), Req({"SET", "b", "1"}),
+                     Req({"CLIENT", "REPLY"}), Req({"EXEC"}), Req({"GET", "b"})},
+                    "WATCH and CLIENT REPLY inside MULTI");
+}
+
 // Finding 3: a client that leaves while blocked must not pop later.
 TEST_F(GateEdgesTest, ClientGoneWhileBlockedPopsNothingAndLeavesNoConnection) {
   Client probe(node_->port());

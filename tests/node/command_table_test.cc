@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "node/front/command_table.h"
 #include "node/front/request_router.h"
@@ -267,6 +268,66 @@ TEST(RequestRouterTest, FollowerReadsFollowTheConnectionsState) {
   Route after_reset = route({"GET", "k"});
   EXPECT_TRUE(after_reset.follower_read);
   EXPECT_EQ(after_reset.db, 0);
+}
+
+// Regression (RequestRouterTest.ReadsAfterWatchGoToTheLeaderUntilItEnds): a
+// follower served a watching client's reads from its own child, which holds
+// only committed state: older than what WATCH saw on the leader, so a
+// transaction built on such a read overwrote a write it never saw.
+TEST(RequestRouterTest, ReadsAfterWatchGoToTheLeaderUntilItEnds) {
+  RequestRouter r(Table());
+  RouteContext ctx;
+  ctx.forwarding = true;
+  auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+  for (auto end : std::vector<std::vector<std::string_view>>{{"EXEC"}, {"DISCARD"}, {"UNWATCH"}, {"RESET"}}) {
+    SCOPED_TRACE(end[0]);
+    route({"WATCH", "a", "b"});
+    EXPECT_FALSE(route({"GET", "a"}).follower_read);
+    EXPECT_FALSE(route({"GET", "b"}).follower_read);
+    if (end[0] != "UNWATCH" && end[0] != "RESET") {
+      route({"MULTI"});
+      EXPECT_FALSE(route({"WATCH", "c"}).queued) << "Redis answers WATCH inside MULTI at once";
+      EXPECT_TRUE(route({"UNWATCH"}).queued) << "and queues UNWATCH";
+      EXPECT_FALSE(route({"GET", "a"}).follower_read);
+    }
+    route(end);
+    if (end[0] == "EXEC") r.ExecAnswered(true);
+    EXPECT_TRUE(route({"GET", "a"}).follower_read);
+  }
+}
+
+// Regression (RequestRouterTest.FailedWritesAndSettingsReadsNameWhatTheyShow):
+// a write's gate request named only the keys it writes, so its error (WRONGTYPE
+// from a source key) did not wait for that key's uncommitted writes; CONFIG GET,
+// SCRIPT EXISTS, ACL listings, FUNCTION LIST and INFO went through the gate as
+// stateless, answered without a leadership confirmation.
+TEST(RequestRouterTest, FailedWritesAndSettingsReadsNameWhatTheyShow) {
+  RequestRouter r(Table());
+  RouteContext ctx;
+  auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+  const Route store = route({"SINTERSTORE", "d", "k1", "k2"});
+  EXPECT_EQ(store.request.kind, gate::Kind::kWrite);
+  EXPECT_THAT(store.request.keys, ::testing::ElementsAre(gate::KeyOf(0, "d")));
+  EXPECT_THAT(store.request.read_only_keys, ::testing::ElementsAre(gate::KeyOf(0, "k1"), gate::KeyOf(0, "k2")));
+  EXPECT_TRUE(route({"SET", "k", "v"}).request.read_only_keys.empty());
+  for (auto args : std::vector<std::vector<std::string_view>>{
+           {"CONFIG", "GET", "maxmemory"}, {"SCRIPT", "EXISTS", "abc"}, {"ACL", "LIST"}, {"ACL", "GETUSER", "u"}}) {
+    const Route rt = route(args);
+    EXPECT_EQ(rt.request.kind, gate::Kind::kRead) << args[0];
+    EXPECT_TRUE(rt.request.settings) << args[0];
+  }
+  const Route functions = route({"FUNCTION", "LIST"});
+  EXPECT_EQ(functions.request.kind, gate::Kind::kRead);
+  EXPECT_TRUE(functions.request.whole_keyspace);
+  const Route info = route({"INFO", "keyspace"});
+  EXPECT_EQ(info.request.kind, gate::Kind::kRead);
+  EXPECT_FALSE(info.request.whole_keyspace || info.request.settings) << "INFO waits for no write";
+  route({"MULTI"});
+  const Route load = route({"SCRIPT", "LOAD", "return 1"});
+  EXPECT_TRUE(load.queued);
+  EXPECT_EQ(load.tag, ReplyTag::kLog) << "SCRIPT LOAD inside MULTI reaches every member too";
+  route({"CLIENT", "REPLY"});
+  EXPECT_EQ(route({"EXEC"}).action, Route::Action::kExecAbort) << "an arity error aborts EXEC, as in Redis";
 }
 
 // Users: NOAUTH before authentication, AUTH tracked, ACL changes logged and

@@ -128,6 +128,55 @@ TEST_F(GateTest, FailedWriteNeedsNoCommitButWaitsLikeARead) {
   EXPECT_THAT(Released(), UnorderedElementsAre(w1, failed));
 }
 
+// Regression (GateTest.FailedWriteWaitsForTheWritesOfTheKeysItOnlyReads): a
+// write names only the keys it writes, and its error waited only for those.
+// SINTERSTORE d k1 k2's WRONGTYPE, when an uncommitted SET made k1 a string,
+// was answered before that SET committed: a state that a failover could undo.
+TEST_F(GateTest, FailedWriteWaitsForTheWritesOfTheKeysItOnlyReads) {
+  const SlotId set = Write(1, "k1");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.ReplyArrived(set);
+  Request store{Kind::kWrite, {K("d")}, false};
+  store.read_only_keys = {K("k1"), K("k2")};
+  const SlotId failed = gate_.Arrive(2, store).slot;
+  gate_.EndOfBatch(2);
+  gate_.ReplyArrived(failed, Outcome::kError);
+  if (gate_.WantsReadRound()) ConfirmNow();
+  EXPECT_THAT(Released(), IsEmpty()) << "the error showed an uncommitted write";
+  gate_.Covered(c, 10);
+  gate_.Proposed(10);
+  gate_.Committed(10);  // also confirms: proposed after the error's request arrived
+  EXPECT_THAT(Released(), UnorderedElementsAre(set, failed));
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
+// Regression (GateTest.SettingsReadWaitsForALoggedChangeAndAConfirmation):
+// CONFIG GET, SCRIPT EXISTS and ACL listings were stateless: they showed an
+// uncommitted CONFIG SET (or SCRIPT LOAD, ACL SETUSER) at once, and a deposed
+// leader answered them from its own state.
+TEST_F(GateTest, SettingsReadWaitsForALoggedChangeAndAConfirmation) {
+  Request set{Kind::kStateless, {}, false};  // CONFIG SET: keyless, logged
+  set.logged = true;
+  const SlotId change = gate_.Arrive(1, set).slot;
+  gate_.HoldForEntry(change);
+  gate_.ReplyArrived(change);
+  Request get{Kind::kRead, {}, false};
+  get.settings = true;
+  const SlotId read = gate_.Arrive(2, get).slot;
+  gate_.ReplyArrived(read);
+  const SlotId info = gate_.Arrive(3, {Kind::kRead, {}, false}).slot;  // INFO
+  gate_.ReplyArrived(info);
+  EXPECT_THAT(Released(), IsEmpty()) << "answered before a confirmation";
+  ConfirmNow();
+  EXPECT_THAT(Released(), ElementsAre(info)) << "INFO waits for no change";
+  gate_.WaitForEntry(change, 7);
+  gate_.IndexCommitted(6);
+  EXPECT_THAT(Released(), IsEmpty()) << "showed a change not yet durable";
+  gate_.IndexCommitted(7);
+  EXPECT_THAT(Released(), UnorderedElementsAre(change, read));
+  EXPECT_EQ(gate_.Stats().live_tickets, 0u);
+}
+
 // A request that changed state the stream does not carry (XREADGROUP's reads
 // of pending entries, SCRIPT LOAD) is logged once its reply arrived, after a
 // ROLE: its reply, and its keys' lock, are held until the entry is proposed
