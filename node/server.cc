@@ -501,7 +501,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     if (committed_offset_ >= batcher_.taken_offset() && !batcher_.has_effects() &&
         batcher_.end_offset() > committed_offset_) {
       batcher_.SkipNonState();
-      AdvanceCommitted(batcher_.end_offset());
+      AdvanceCommitted(batcher_.taken_offset());
     }
   }
 }

@@ -276,7 +276,7 @@ std::optional<ClientAddresses> Server::SessionAddresses(int64_t child_client_id)
 
 uint64_t Server::ChildClientCount() const {
   uint64_t n = 0;
-  for (const auto& [_, s] : sessions_) n += s->child_client_id() >= 0;
+  for (const auto& [_, s] : sessions_) n += s->child_client_id() >= 0 && !s->internal_name();
   return n;
 }
 

@@ -44,7 +44,8 @@ void EffectBatcher::Add(EffectRun&& run) {
 }
 
 void EffectBatcher::SkipNonState() {
-  if (units_.empty()) taken_offset_ = end_offset_;
+  // Not past a cut point: an entry must still end there (Take).
+  if (units_.empty() && !cut_) taken_offset_ = end_offset_;
 }
 
 // The next max_entry_ bytes of a unit too big for one entry.

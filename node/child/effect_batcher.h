@@ -45,7 +45,8 @@ class EffectBatcher {
   // (at least one if any effect waits). Non-state bytes before and after the
   // effects go with them.
   std::vector<pb::EffectBatch> Take(size_t budget);
-  // Only non-state bytes wait (pings): they need no entry.
+  // Only non-state bytes wait (pings): they need no entry. Not while a cut
+  // point is pending, which needs one.
   void SkipNonState();
   // An entry must end exactly at stream offset `offset` (a command boundary,
   // not before what was taken): the state a snapshot of the child caught at

@@ -78,6 +78,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void Monitored(std::string line);
   bool monitoring() const { return router_.monitoring(); }
   int64_t child_client_id() const { return gated() && upstream_open_ && client_open_ ? child_client_id_ : -1; }
+  // A node's own link (a follower's relay), not a client: INFO does not count it.
+  bool internal_name() const { return router_.internal_name(); }
   ClientAddresses addresses() const;
   // CLIENT KILL: what was answered leaves, then the connection closes.
   void Kill();

@@ -489,6 +489,9 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
   Route r = Forward({}, in_multi_);
   if (sub == "list" || sub == "info") r.tag = ReplyTag::kClientList;
   if (sub == "tracking" && args.size() >= 3) NoteTracking(args);
+  if (sub == "setname" && args.size() == 3 && !in_multi_) {
+    internal_name_ = args[2].starts_with(kInternalClientPrefix);
+  }
   NotePause(sub, args, &r);
   return r;
 }

@@ -206,6 +206,8 @@ class RequestRouter {
   void MonitorRefused() { monitoring_ = false; }  // the user may not run MONITOR
   int proto() const { return proto_; }
   bool in_multi() const { return in_multi_; }
+  // The connection named itself as a node's own link (a follower's relay).
+  bool internal_name() const { return internal_name_; }
   bool streaming() const { return stream_; }
   // The client counts as a subscriber (Redis's pubsub output buffer class).
   bool pubsub_class() const { return stream_ || subscribed3_; }
@@ -277,6 +279,7 @@ class RequestRouter {
   // older than the state WATCH saw there, and a transaction built on it would
   // overwrite a write it never saw.
   bool watching_ = false;
+  bool internal_name_ = false;  // CLIENT SETNAME anarcho:...
 };
 
 }  // namespace node

@@ -58,7 +58,7 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
     if (name == "hello" || user.empty()) return std::nullopt;  // HELLO is routed below; AUTH's arity error
     // Inside MULTI the user would change only at EXEC.
     if (in_multi_) return Refuse("ERR AUTH inside MULTI is not supported by anarchoredis");
-    Route r = Forward();
+    Route r = Forward(KeylessRead(true));  // the user and password it checks are logged settings
     r.tag = ReplyTag::kAuth;
     r.Detail().auth_user = user;
     return r;

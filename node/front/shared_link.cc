@@ -57,11 +57,15 @@ void SharedLink::OnConnected() {
   state_ = State::kOpen;
   db_ = 0;
   proto_ = 2;
+  if (kind_ == Upstream::Kind::kChild && !hooks_.auth.empty()) Append(0, hooks_.auth);
+  // Named as the node's own (also on the leader, which takes a follower's
+  // relay as a client of its own): no client sees it in CLIENT LIST or INFO,
+  // and no CLIENT KILL filter ends it.
+  std::string name;
+  resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
+  Append(0, name);
   if (kind_ == Upstream::Kind::kChild) {
-    if (!hooks_.auth.empty()) Append(0, hooks_.auth);
-    std::string name, no_evict;
-    resp::AppendCommand(&name, {"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, hooks_.name)});
-    Append(0, name);
+    std::string no_evict;
     // Clients' memory is the node's to bound (its output limits), never a
     // reason for the child to drop every session's requests at once.
     resp::AppendCommand(&no_evict, {"CLIENT", "NO-EVICT", "ON"});

@@ -40,9 +40,9 @@ class SharedLink {
   struct Hooks {
     // Where to connect, asked at each connection (kNone: nowhere for now).
     std::function<Upstream()> target;
-    // To a child: the AUTH request that opens the link (InternalAuthRequest),
-    // and its CLIENT SETNAME, after kInternalClientPrefix. (The leader takes
-    // the link as a client of its own.)
+    // To a child: the AUTH request that opens the link (InternalAuthRequest).
+    // To either: its CLIENT SETNAME, after kInternalClientPrefix. (The leader
+    // takes the link as a client of its own, hidden from its clients.)
     std::string auth;
     std::string name;
     // A request's reply (`big` owns `bytes` when it was too big to copy).

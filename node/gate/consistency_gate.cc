@@ -34,6 +34,7 @@ constexpr std::pair<BrokenRule, std::string_view> kRuleNames[] = {
     {BrokenRule::kNoPlacementWait, "no-placement-wait"},
     {BrokenRule::kNoEvictionWait, "no-eviction-wait"},
     {BrokenRule::kEvictionsUnread, "evictions-unread"},
+    {BrokenRule::kNoSourceLocks, "no-source-locks"},
 };
 }  // namespace
 
@@ -118,7 +119,9 @@ Admission ConsistencyGate::Arrive(SessionId session, Request request, uint64_t t
       TakeLocks(s, request.keys, request.whole_keyspace);
       if (request.logged) s.logged_ticket = TakeLoggedLock(session, ss, request);
       s.read_keys = std::move(request.keys);
-      s.read_keys.insert(s.read_keys.end(), request.read_only_keys.begin(), request.read_only_keys.end());
+      if (broken_ != BrokenRule::kNoSourceLocks) {
+        s.read_keys.insert(s.read_keys.end(), request.read_only_keys.begin(), request.read_only_keys.end());
+      }
       s.whole_keyspace = request.whole_keyspace;
       ss.uncovered.push_back(a.slot);
       break;

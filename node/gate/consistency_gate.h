@@ -147,6 +147,7 @@ enum class BrokenRule {
   kNoPlacementWait,  // requests are forwarded without MayForward's waits
   kNoEvictionWait,   // reads ignore the keys the child may evict (SetEvictions)
   kEvictionsUnread,  // reads under eviction look for deletions before the stream was read to their offset
+  kNoSourceLocks,    // a write's error ignores the writes of the keys it only reads
 };
 
 // "ack-before-commit", "no-confirmation", ...: the rule's name in flags.

@@ -175,7 +175,7 @@ TEST_F(ClientsTest, ClientKillClosesTheClientsItNamesOnEveryNode) {
     return at == std::string::npos ? -1 : std::stoi(info.substr(at + 18));
   };
   const int n = connected();
-  ASSERT_EQ(n, 4);
+  ASSERT_EQ(n, 4) << me.Call({"CLIENT", "LIST"}).AsString();
   EXPECT_EQ(me.Call({"CLIENT", "KILL", "SKIPME", "yes"}).integer, n - 1);
   for (auto& o : others) EXPECT_TRUE(o->ClosedByPeer(5s));
   EXPECT_EQ(connected(), 1);

@@ -142,6 +142,23 @@ TEST_F(GateEdgesTest, ConfigGetWaitsForAnUncommittedConfigSet) {
   EXPECT_EQ(r->elements[1].AsString(), "77");
 }
 
+// Regression (GateEdgesTest.AuthWaitsForAnUncommittedUser): AUTH accepted a
+// password an ACL SETUSER had set before that change was durable.
+TEST_F(GateEdgesTest, AuthWaitsForAnUncommittedUser) {
+  Client admin(node_->port());
+  Client alice(node_->port());
+  CloseSyncGate();
+  admin.Send(Req({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "+@all"}));
+  std::this_thread::sleep_for(100ms);
+  alice.Send(Req({"AUTH", "alice", "pw"}));
+  EXPECT_FALSE(alice.Read(400ms).has_value()) << "accepted a user that is not durable";
+  OpenSyncGate();
+  ASSERT_TRUE(admin.Read(10s).has_value());
+  auto r = alice.Read(10s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->AsString(), "OK");
+}
+
 // Regression (GateEdgesTest.WatchAndBadClientReplyInsideMultiMatchRedis):
 // WATCH inside MULTI, which Redis answers at once, was counted among the
 // queued commands, so the node rewrote the wrong reply of EXEC's (a SCAN

@@ -8,6 +8,8 @@
 // client on its own connection.
 #include <signal.h>
 
+#include <algorithm>
+
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +39,28 @@ int WarmFollower(Cluster& c) {
   const int f = (leader + 1) % c.size();
   for (int i = 0; i < 100 && RelayRequests(c, f) <= 0; ++i) Client(c.port(f)).Call({"SET", "warm-up", "1"});
   return RelayRequests(c, f) > 0 ? f : -1;
+}
+
+// Regression (RelayTest.ARelayIsNoClientOfTheLeader): a follower's relay
+// (the connection its clients' plain commands share to the leader) showed in
+// the leader's CLIENT LIST and INFO connected_clients as a client, and a
+// CLIENT KILL filter such as SKIPME yes ended it, failing every request the
+// follower's clients had on it.
+TEST(RelayTest, ARelayIsNoClientOfTheLeader) {
+  Cluster c;
+  const int f = WarmFollower(c);
+  ASSERT_GE(f, 0);
+  const int leader = c.WaitForLeader();
+  Client admin(c.port(leader));
+  const std::string list = admin.Call({"CLIENT", "LIST"}).AsString();
+  EXPECT_EQ(std::count(list.begin(), list.end(), '\n'), 1) << list;
+  const std::string info = admin.Call({"INFO", "clients"}).AsString();
+  EXPECT_NE(info.find("connected_clients:1\r\n"), std::string::npos) << info;
+  EXPECT_EQ(admin.Call({"CLIENT", "KILL", "SKIPME", "yes"}).integer, 0);
+  const int64_t before = RelayRequests(c, f);
+  Client user(c.port(f));
+  EXPECT_EQ(user.Call({"SET", "after", "1"}).AsString(), "OK");
+  EXPECT_GT(RelayRequests(c, f), before) << "the relay was ended";
 }
 
 TEST(RelayTest, PipelinesThroughAFollowerMatchRedis) {

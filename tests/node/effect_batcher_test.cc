@@ -217,6 +217,32 @@ TEST(EffectBatcherTest, CutPointAfterOnlyPingsGetsAnEmptyEntry) {
   EXPECT_TRUE(e[0].commands().empty());
 }
 
+// Regression (EffectBatcherTest.SkippingPingsStopsAtAPendingCutPoint): the
+// leader skips non-state bytes once everything before them committed, also
+// when a commit arrives between its proposals; with a snapshot's cut point
+// among those bytes, the skip passed it, no entry ended there, and the
+// snapshot (and the logged requests it holds back) waited for ever.
+TEST(EffectBatcherTest, SkippingPingsStopsAtAPendingCutPoint) {
+  EffectBatcher b(1 << 20);
+  b.Reset(0);
+  EffectRun run = MakeRun(0, {"a"});
+  const uint64_t end = run.end_offset;
+  b.Add(std::move(run));
+  ASSERT_EQ(b.Take(1 << 20).size(), 1u);
+  b.CutAt(end + 14);
+  EffectRun pings;
+  pings.end_offset = end + 30;
+  b.Add(std::move(pings));
+  b.SkipNonState();
+  EXPECT_EQ(b.taken_offset(), end) << "skipped past the cut point";
+  std::vector<pb::EffectBatch> e = b.Take(1 << 20);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].stream_end(), end + 14);
+  EXPECT_FALSE(b.cut_pending());
+  b.SkipNonState();
+  EXPECT_EQ(b.taken_offset(), end + 30) << "the pings after it need no entry";
+}
+
 // The leader reads only the bookkeeping of its own stream entries: every
 // field but the commands, which it does not copy.
 TEST(EffectHeaderTest, ParsesEveryFieldButTheCommands) {

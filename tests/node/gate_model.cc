@@ -71,8 +71,11 @@ bool Model::TrySend(Conn& c, Op op, int key) {
     case Op::kGet: r = {Kind::kRead, {RegisterName(cmd.key)}, false}; break;
     case Op::kListRead: r = {Kind::kRead, {ListName()}, false}; break;
     case Op::kSet:
-    case Op::kNoopWrite:
-    case Op::kFailedWrite: r = {Kind::kWrite, {RegisterName(cmd.key)}, false}; break;
+    case Op::kNoopWrite: r = {Kind::kWrite, {RegisterName(cmd.key)}, false}; break;
+    case Op::kFailedWrite:  // SINTERSTORE key source: WRONGTYPE from either
+      r = {Kind::kWrite, {RegisterName(cmd.key)}, false};
+      r.read_only_keys = {RegisterName(SourceOf(cmd.key))};
+      break;
     case Op::kLoggedWrite:
       r = {Kind::kWrite, {RegisterName(cmd.key)}, false};
       r.logged = true;
@@ -191,9 +194,12 @@ uint64_t Model::Execute(Conn& c, const Command& cmd) {
   switch (cmd.op) {
     case Op::kGet:
     case Op::kNoopWrite:
-    case Op::kFailedWrite:
       SeeLogged(cmd.key);
       return Observe(cmd.key);
+    case Op::kFailedWrite:
+      SeeLogged(cmd.key);
+      SeeLogged(SourceOf(cmd.key));
+      return std::max(Observe(cmd.key), Observe(SourceOf(cmd.key)));
     case Op::kLoggedWrite:
     case Op::kLoggedState: {
       const uint64_t id = next_logged_++;

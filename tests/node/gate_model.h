@@ -136,6 +136,8 @@ class Model {
   uint64_t Effect(int key, bool evicted = false);
   uint64_t EffectAll();
   uint64_t Observe(int key) const;
+  // The key a failed write also reads (its error may show either's state).
+  int SourceOf(int key) const { return (key + 1) % o_.keys; }
   uint64_t ObserveAll() const;
   void ServeBlocked(int key);
   void DeliverReply(Conn& c);

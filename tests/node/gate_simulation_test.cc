@@ -91,7 +91,8 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                                            node::gate::BrokenRule::kNoLoggedLocks,
                                            node::gate::BrokenRule::kNoPlacementWait,
                                            node::gate::BrokenRule::kNoEvictionWait,
-                                           node::gate::BrokenRule::kEvictionsUnread),
+                                           node::gate::BrokenRule::kEvictionsUnread,
+                                           node::gate::BrokenRule::kNoSourceLocks),
                          [](const auto& info) {
                            switch (info.param) {
                              case node::gate::BrokenRule::kNoConfirmation: return "NoConfirmation";
@@ -104,6 +105,7 @@ INSTANTIATE_TEST_SUITE_P(Rules, GateSimulationBites,
                              case node::gate::BrokenRule::kNoPlacementWait: return "NoPlacementWait";
                              case node::gate::BrokenRule::kNoEvictionWait: return "NoEvictionWait";
                              case node::gate::BrokenRule::kEvictionsUnread: return "EvictionsUnread";
+                             case node::gate::BrokenRule::kNoSourceLocks: return "NoSourceLocks";
                              default: return "None";
                            }
                          });
