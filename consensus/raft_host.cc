@@ -85,8 +85,14 @@ pb::ConfState Raft::ApplyConfChange(const pb::ConfChange& cc) {
   }
   if (role_ == Role::kLeader) {
     if (!trk_.IsVoter(id_)) {
-      // We removed (or demoted) ourselves, and the change is committed. Ask
-      // the most caught-up voter to campaign now rather than after a timeout.
+      // We removed (or demoted) ourselves, and the change is committed. The
+      // others hear that it committed: the broadcast of this commit may not
+      // be made yet (a commit learnt during a write is applied before it),
+      // and stepping down drops it. A voter that never learnt it would
+      // campaign under the old configuration, which still counts this node
+      // (of two voters, it could never win). Then the most caught-up voter
+      // is asked to campaign now rather than after a timeout.
+      BcastHeartbeat("");
       uint64_t best = 0, best_match = 0;
       for (const auto& [pid, pr] : trk_.progress()) {
         if (pid != id_ && !pr.is_learner && pr.match >= best_match) {

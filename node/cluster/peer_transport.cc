@@ -18,6 +18,7 @@ constexpr int kMinBackoffMs = 50, kMaxBackoffMs = 1000;
 constexpr auto kStableLink = std::chrono::seconds(1);
 // A link that does not finish its handshake in time is closed.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
+constexpr auto kDrainPoll = std::chrono::milliseconds(5);
 using peer::kChallengeFrame;
 using peer::kHelloFrame;
 using peer::kMaxHandshakeFrame;
@@ -260,6 +261,28 @@ void PeerTransport::Send(std::vector<consensus::pb::Message> messages) {
 
 void PeerTransport::Send(uint64_t to, const pb::SnapshotFrame& frame) {
   if (Queue(to, kSnapshotFrame, frame)) Flush(peers_[to]);
+}
+
+bool PeerTransport::Drained() const {
+  for (const auto& [_, p] : peers_) {
+    if (p->writing || (!p->queued.empty() && (p->connected || p->connecting))) return false;
+  }
+  return true;
+}
+
+void PeerTransport::Drain(std::chrono::milliseconds limit, std::function<void()> done) {
+  if (!drain_timer_) drain_timer_ = std::make_unique<asio::steady_timer>(io_);
+  WaitDrained(std::chrono::steady_clock::now() + limit, std::move(done));
+}
+
+void PeerTransport::WaitDrained(std::chrono::steady_clock::time_point until, std::function<void()> done) {
+  const auto now = std::chrono::steady_clock::now();
+  if (stopped_ || Drained() || now >= until) return done();
+  drain_timer_->expires_after(std::min<std::chrono::steady_clock::duration>(kDrainPoll, until - now));
+  drain_timer_->async_wait([this, until, done = std::move(done)](const asio::error_code& ec) mutable {
+    if (ec == asio::error::operation_aborted) return;  // the transport is gone, or a newer Drain waits
+    WaitDrained(until, std::move(done));
+  });
 }
 
 void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {

@@ -46,6 +46,7 @@ class PeerTransport : public RaftTransport {
   void Send(std::vector<consensus::pb::Message> messages) override;
   void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
   void Stop() override;
+  void Drain(std::chrono::milliseconds limit, std::function<void()> done) override;
   PeerLinkStats stats() const override;
   int PeerTlsPort(uint64_t id) const override;
 
@@ -66,6 +67,9 @@ class PeerTransport : public RaftTransport {
   // Queues one frame for `to`; false if it was dropped (no such peer, link down).
   bool Queue(uint64_t to, char type, const google::protobuf::MessageLite& m);
   void Flush(const std::shared_ptr<Peer>& p);
+  // No link holds bytes it may still write (a link that is down dropped its own).
+  bool Drained() const;
+  void WaitDrained(std::chrono::steady_clock::time_point until, std::function<void()> done);
   void ReadInbound(const std::shared_ptr<Inbound>& in);
   void Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why);
   // The handshake agreed on `cluster_id`: adopts it if this node has none.
@@ -80,6 +84,7 @@ class PeerTransport : public RaftTransport {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::weak_ptr<Inbound>> inbound_;
   std::map<uint64_t, int> peer_tls_ports_;  // from authenticated links
+  std::unique_ptr<asio::steady_timer> drain_timer_;  // Drain's polls
   bool stopped_ = false;
 };
 

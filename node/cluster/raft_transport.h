@@ -3,6 +3,7 @@
 // in-memory network in its place.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,6 +36,10 @@ class RaftTransport {
   virtual void Send(std::vector<consensus::pb::Message> messages) = 0;
   virtual void Send(uint64_t to, const pb::SnapshotFrame& frame) = 0;
   virtual void Stop() = 0;
+  // Runs `done` once everything sent so far was written to the peers'
+  // sockets (what a link that is down dropped excepted), or once `limit`
+  // passed: a node about to exit lets its last messages leave first.
+  virtual void Drain(std::chrono::milliseconds limit, std::function<void()> done) { done(); }
   virtual PeerLinkStats stats() const { return {}; }
   // The client TLS port peer `id` announced on its authenticated link (0:
   // none, or not heard from yet).

@@ -413,6 +413,16 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfCha
   return cs;
 }
 
+void ReplicatedLog::Leave(std::function<void()> then) {
+  // After this turn, whose commit notices wait in deferred_ by then.
+  asio::post(io_, [this, then = std::move(then), alive = alive_]() mutable {
+    if (!*alive || stopped_) return then();
+    if (!deferred_.empty()) transport_->Send(std::exchange(deferred_, {}));
+    Pump();  // the core's messages since (SendAndApply, or SendUnblocked during a write)
+    transport_->Drain(kLeaveLimit, std::move(then));
+  });
+}
+
 void ReplicatedLog::Pump() {
   if (stopped_) return;
   if (persisting_) {

@@ -137,6 +137,15 @@ class ReplicatedLog {
   // change's context. The membership as of each index is kept for snapshots.
   consensus::pb::ConfState ApplyConfChange(uint64_t index, const consensus::pb::ConfChange& cc);
 
+  // This node applied its own removal and is about to exit: what it still
+  // holds for the peers leaves first (the commit notices of this turn; a
+  // leader's news that the removal committed and its handover to the most
+  // caught-up voter), and `then` runs once the links wrote it (at most
+  // kLeaveLimit later). Exiting at once lost them: a removed leader of two
+  // voters left the other unable to ever elect itself.
+  void Leave(std::function<void()> then);
+  static constexpr std::chrono::milliseconds kLeaveLimit{1000};
+
   // The newest snapshot this node can load (nullopt: none yet).
   const std::optional<pb::SnapshotMeta>& snapshot() const { return snapshot_; }
   std::string SnapshotPath(const pb::SnapshotMeta& m) const { return snapshots_.Path(m.file()); }

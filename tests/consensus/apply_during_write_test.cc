@@ -132,6 +132,48 @@ TEST_F(ApplyDuringWriteTest, NothingIsHandedOutWithoutAnOutstandingReady) {
   raft_->Advance(rd);
 }
 
+// Regression (ApplyDuringWriteTest.ALeaderRemovedDuringAWriteTellsTheOthersItCommitted):
+// a leader that learnt during a write that its own removal committed applied
+// it at once and stepped down, which dropped the broadcast of that commit
+// (made only at the next Ready). Its handover (TIMEOUT_NOW) then reached a
+// voter that did not know the removal had committed: it campaigned under the
+// old configuration, which still counted the departed node. The others now
+// hear of the commit first.
+TEST_F(ApplyDuringWriteTest, ALeaderRemovedDuringAWriteTellsTheOthersItCommitted) {
+  pb::ConfChange cc;
+  cc.set_type(pb::CONF_CHANGE_REMOVE_NODE);
+  cc.set_node_id(1);
+  ASSERT_TRUE(raft_->ProposeConfChange(cc).ok());
+  Drain();  // the removal stored on the leader
+  const uint64_t removal = raft_->log().LastIndex();
+  ASSERT_TRUE(raft_->Propose("b").ok());
+  Ready write = raft_->GetReady();  // "b" is being written
+
+  // Follower 2 stores both: the removal commits, and is applied at once.
+  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 2, removal + 1)).ok());
+  Raft::Unblocked early = raft_->TakeUnblocked();
+  ASSERT_EQ(early.committed_entries.size(), 1u);
+  ASSERT_EQ(early.committed_entries[0].index(), removal);
+  raft_->ApplyConfChange(cc);
+  EXPECT_EQ(raft_->role(), Role::kFollower);
+
+  std::vector<pb::Message> sent = std::move(early.messages);
+  for (pb::Message& m : raft_->TakeUnblocked().messages) sent.push_back(std::move(m));
+  int told = -1, handover = -1;
+  for (int i = 0; i < static_cast<int>(sent.size()); ++i) {
+    const pb::Message& m = sent[i];
+    if (m.to() != 2) continue;
+    const bool carries_commit = m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT;
+    if (told < 0 && carries_commit && m.commit() >= removal) told = i;
+    if (m.type() == pb::MSG_TIMEOUT_NOW) handover = i;
+  }
+  ASSERT_GE(handover, 0) << "node 2, caught up, is not asked to campaign";
+  ASSERT_GE(told, 0) << "node 2 never hears that the removal committed";
+  EXPECT_LT(told, handover);
+  Store(write);
+  raft_->Advance(write);
+}
+
 // Node 1 as a follower of node 2, leader of term 2.
 using ApplyDuringWriteFollowerTest = CoreTest;
 

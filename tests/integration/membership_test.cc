@@ -1,0 +1,46 @@
+// Membership changes on real nodes: what a removed node does, and what the
+// members left do without it.
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cluster_harness.h"
+#include "gtest/gtest.h"
+
+namespace itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Whether node i's process ended within `timeout`.
+bool Exits(Cluster& c, int i, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (c.node(i).process().Running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+// Regression (MembershipTest.RemovingTheLeaderOfTwoVotersLeavesTheOtherLeading):
+// a leader that applied its own removal queued its exit ahead of the messages
+// of that turn. Neither the news that the removal committed nor the handover
+// to the other voter (TIMEOUT_NOW) left, and the other voter, not knowing the
+// removal had committed, could only campaign under the old configuration,
+// which still counted the departed node: of two voters, never a leader again.
+TEST(MembershipTest, RemovingTheLeaderOfTwoVotersLeavesTheOtherLeading) {
+  Cluster c(ClusterOptions{.nodes = 2});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int other = 1 - leader;
+  Client l(c.port(leader));
+  ASSERT_EQ(l.Call({"ANARCHO.REMOVE", absl::StrCat(c.id(leader))}).AsString(), "OK");
+  ASSERT_EQ(c.WaitForLeader(10s, {other}), other) << "no leader after the leader's removal";
+  auto w = c.Connect(other);
+  EXPECT_EQ(w->Call({"SET", "after-removal", "1"}).AsString(), "OK");
+  EXPECT_TRUE(Exits(c, leader, 5s)) << "the removed leader still runs";
+  EXPECT_EQ(c.node(leader).process().ExitCode(), 0);
+}
+
+}  // namespace
+}  // namespace itest
