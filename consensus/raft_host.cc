@@ -78,7 +78,13 @@ pb::ConfState Raft::ApplyConfChange(const pb::ConfChange& cc) {
         if (!last_voter) trk_.AddLearner(id, next);
         break;
       case pb::CONF_CHANGE_REMOVE_NODE:
-        if (!last_voter) trk_.Remove(id);
+        if (last_voter) break;
+        // The node removed hears that its removal committed (it then
+        // exits): from now on it gets nothing, and the broadcast of this
+        // commit may not be made yet (a commit learnt during a write is
+        // applied before it).
+        if (role_ == Role::kLeader && id != id_ && trk_.Get(id) != nullptr) SendHeartbeat(id, "");
+        trk_.Remove(id);
         break;
       default: break;
     }

@@ -23,6 +23,10 @@ namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
 constexpr char kRestoredFromKey[] = "restored-from";  // size and crc32 of the --restore file
 constexpr char kClusterIdKey[] = "cluster-id";
+// How long the link to a removed node outlives its removal: the messages of
+// that turn, among them the one that tells it its removal committed, leave
+// within a tick or two.
+constexpr auto kRemovedPeerGrace = std::chrono::seconds(2);
 
 std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) { return absl::StrCat(r.size, " ", r.crc32); }
 
@@ -398,8 +402,8 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfCha
   PeerAddress addr;
   if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE) {
     if (cc.node_id() != options_.id) {
-      transport_->RemovePeer(cc.node_id());
       options_.peers.erase(cc.node_id());
+      RetirePeer(cc.node_id());
     }
   } else if (PeerAddress::Parse(cc.context(), &addr) && !configured_.contains(cc.node_id())) {
     // Addresses given on this node's command line win: they are its view of
@@ -411,6 +415,17 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfCha
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   conf_history_[index] = cs;
   return cs;
+}
+
+// Dropped at once, the link lost the commit notice of the removal's own turn
+// (queued after it was applied): on a quiet cluster the removed node never
+// learnt that it was removed, and kept running.
+void ReplicatedLog::RetirePeer(uint64_t id) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, kRemovedPeerGrace);
+  timer->async_wait([this, id, timer, alive = alive_](const asio::error_code&) {
+    if (!*alive || stopped_ || options_.peers.contains(id)) return;
+    transport_->RemovePeer(id);
+  });
 }
 
 void ReplicatedLog::Leave(std::function<void()> then) {

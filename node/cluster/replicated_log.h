@@ -240,6 +240,9 @@ class ReplicatedLog {
   // The core's view follows a new snapshot: its mirror keeps the entries
   // after `mirror_to` (the store keeps those after `compact_to`).
   void InstallCompacted(const pb::SnapshotMeta& meta, uint64_t compact_to, uint64_t mirror_to);
+  // Drops the link to removed node `id` after kRemovedPeerGrace, unless it
+  // is a peer again by then.
+  void RetirePeer(uint64_t id);
   // Addresses of members the snapshot knows and the command line does not.
   void LearnAddresses(const pb::SnapshotMeta& m);
   void InstallReceived(const consensus::pb::Snapshot& snap);

@@ -1,6 +1,7 @@
 // Committed entries reach the host while it still writes the next ones
 // (Raft::TakeUnblocked): only those this node holds durably, each once, and
 // none while a received snapshot waits to be stored.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -172,6 +173,42 @@ TEST_F(ApplyDuringWriteTest, ALeaderRemovedDuringAWriteTellsTheOthersItCommitted
   EXPECT_LT(told, handover);
   Store(write);
   raft_->Advance(write);
+}
+
+// Regression (ApplyDuringWriteTest.ANodeRemovedDuringAWriteHearsThatItsRemovalCommitted):
+// a leader that learnt during a write that a node's removal committed
+// applied it at once, dropping the node's progress before the next Ready
+// broadcast the commit: the removed node never heard that its removal
+// committed, and kept running. It now gets a last heartbeat that says so.
+TEST_F(ApplyDuringWriteTest, ANodeRemovedDuringAWriteHearsThatItsRemovalCommitted) {
+  pb::ConfChange cc;
+  cc.set_type(pb::CONF_CHANGE_REMOVE_NODE);
+  cc.set_node_id(3);
+  ASSERT_TRUE(raft_->ProposeConfChange(cc).ok());
+  Drain();  // the removal stored on the leader
+  const uint64_t removal = raft_->log().LastIndex();
+  ASSERT_TRUE(raft_->Propose("b").ok());
+  Ready write = raft_->GetReady();  // "b" is being written
+
+  // Node 3 stores both (so nothing is left to append to it): the removal commits.
+  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 3, removal + 1)).ok());
+  Raft::Unblocked early = raft_->TakeUnblocked();
+  ASSERT_EQ(early.committed_entries.size(), 1u);
+  ASSERT_EQ(early.committed_entries[0].index(), removal);
+  raft_->ApplyConfChange(cc);
+
+  std::vector<pb::Message> sent = std::move(early.messages);
+  for (pb::Message& m : raft_->TakeUnblocked().messages) sent.push_back(std::move(m));
+  Store(write);
+  raft_->Advance(write);
+  Ready next = raft_->GetReady();
+  for (pb::Message& m : next.messages) sent.push_back(std::move(m));
+  raft_->Advance(next);
+  const bool told = std::any_of(sent.begin(), sent.end(), [&](const pb::Message& m) {
+    const bool carries_commit = m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT;
+    return m.to() == 3 && carries_commit && m.commit() >= removal;
+  });
+  EXPECT_TRUE(told) << "node 3 never hears that its removal committed";
 }
 
 // Node 1 as a follower of node 2, leader of term 2.

@@ -42,5 +42,20 @@ TEST(MembershipTest, RemovingTheLeaderOfTwoVotersLeavesTheOtherLeading) {
   EXPECT_EQ(c.node(leader).process().ExitCode(), 0);
 }
 
+// Regression (MembershipTest.ARemovedFollowerOfAQuietClusterExits): the
+// leader closed its link to a removed node as it applied the removal, which
+// dropped the notice of that commit queued in the same turn. With no writes
+// after it, the removed node never learnt it was removed and kept running.
+TEST(MembershipTest, ARemovedFollowerOfAQuietClusterExits) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int removed = (leader + 1) % c.size();
+  Client l(c.port(leader));
+  ASSERT_EQ(l.Call({"ANARCHO.REMOVE", absl::StrCat(c.id(removed))}).AsString(), "OK");
+  EXPECT_TRUE(Exits(c, removed, 5s)) << "the removed node still runs";
+  EXPECT_EQ(c.node(removed).process().ExitCode(), 0);
+}
+
 }  // namespace
 }  // namespace itest

@@ -32,8 +32,9 @@ class FakeTransport : public RaftTransport {
   FakeTransport(FakeNet& net, uint64_t id) : net_(net), id_(id) {}
   ~FakeTransport() override { Stop(); }
   absl::Status Listen(const std::string&, int) override;
-  void SetPeer(uint64_t, const std::string&, int) override {}
-  void RemovePeer(uint64_t) override {}
+  void SetPeer(uint64_t id, const std::string&, int) override { removed_.erase(id); }
+  // As the TCP transport: what is sent to a removed peer is dropped.
+  void RemovePeer(uint64_t id) override { removed_.insert(id); }
   void Send(std::vector<cpb::Message> messages) override;
   void Send(uint64_t to, const pb::SnapshotFrame& frame) override;
   void Stop() override;
@@ -41,6 +42,7 @@ class FakeTransport : public RaftTransport {
  private:
   FakeNet& net_;
   uint64_t id_;
+  std::set<uint64_t> removed_;
 };
 
 // Delivers on the event loop, in order per link; a cut link, or a peer that
@@ -92,6 +94,7 @@ void FakeTransport::Send(std::vector<cpb::Message> messages) {
   for (cpb::Message& m : messages) {
     if (net_.on_send) net_.on_send(id_, m);
     const uint64_t to = m.to();
+    if (removed_.contains(to)) continue;
     if (!net_.Deliver(id_, to, std::move(m)) && on_unreachable) on_unreachable(to);
   }
 }
@@ -769,6 +772,36 @@ TEST_F(ReplicatedLogTest, CommitNoticesLeaveAfterTheRepliesTheCommitReleased) {
   ASSERT_NE(notice, events.end()) << absl::StrJoin(events, ", ");
   EXPECT_LT(reply - events.begin(), notice - events.begin()) << absl::StrJoin(events, ", ");
   EXPECT_EQ(events.front(), absl::StrCat("entries commit ", x - 1)) << "x's append waited";
+}
+
+cpb::ConfChange Removal(uint64_t id) {
+  cpb::ConfChange cc;
+  cc.set_type(cpb::CONF_CHANGE_REMOVE_NODE);
+  cc.set_node_id(id);
+  return cc;
+}
+
+bool IsVoter(const cpb::ConfState& cs, uint64_t id) {
+  return std::find(cs.voters().begin(), cs.voters().end(), id) != cs.voters().end();
+}
+
+// Regression (ReplicatedLogTest.ARemovedFollowerLearnsThatItsRemovalCommitted):
+// a leader dropped its link to a node as it applied that node's removal, in
+// the turn whose commit notices (queued to leave after it) were the only news
+// of that commit: on a quiet cluster the removed node never learnt it was
+// removed, and kept running. The link now outlives the removal a little.
+TEST_F(ReplicatedLogTest, ARemovedFollowerLearnsThatItsRemovalCommitted) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "a", 1);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+  const int f = (leader + 1) % 3;
+  const uint64_t removed = members_[f].id;
+  ASSERT_TRUE(members_[leader].log->ProposeConfChange(Removal(removed)).ok());
+  ASSERT_TRUE(TickUntil([&] { return !IsVoter(members_[leader].log->status().conf_state, removed); }));
+  EXPECT_TRUE(TickUntil([&] { return !IsVoter(members_[f].log->status().conf_state, removed); }, 100))
+      << "the removed node did not apply its removal";
 }
 
 }  // namespace
