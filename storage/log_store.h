@@ -36,6 +36,11 @@ struct LogWrite {
   // snapshot covers them), as CompactTo. The snapshot's metadata goes in the
   // same write, so a crash never leaves a compacted log without it.
   std::optional<uint64_t> compact_to;
+  // Applied first as well, instead of compact_to: every entry is dropped,
+  // and the log continues after reset_to (a snapshot that replaces the whole
+  // log, as one from the leader does: the entries after it belong to a
+  // history it does not continue). Entries of this write start at reset_to + 1.
+  std::optional<uint64_t> reset_to;
   std::vector<LogEntry> entries;
   std::map<std::string, std::optional<std::string>> meta;
   // fsync before Write() returns. Only MemoryLogStore heeds false (its sync
@@ -108,7 +113,8 @@ using StoreMessageSink = std::function<void(bool error, std::string_view message
 // to `messages` (none are kept when it is empty).
 absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir, StoreMessageSink messages = {});
 
-// Applies the common checks of LogWrite (contiguous entries) for both stores.
+// Applies the common checks of LogWrite (contiguous entries, within the log
+// as the write's compaction or reset leaves it) for both stores.
 absl::Status ValidateLogWrite(const LogWrite& w, uint64_t first_index, uint64_t last_index);
 
 }  // namespace storage

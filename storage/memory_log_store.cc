@@ -4,6 +4,7 @@
 namespace storage {
 
 absl::Status ValidateLogWrite(const LogWrite& w, uint64_t first_index, uint64_t last_index) {
+  if (w.compact_to && w.reset_to) return absl::InvalidArgumentError("a log write both compacts and resets the log");
   for (size_t i = 1; i < w.entries.size(); ++i) {
     if (w.entries[i].index != w.entries[0].index + i) {
       return absl::InvalidArgumentError("log entries are not contiguous");
@@ -22,12 +23,20 @@ absl::Status ValidateLogWrite(const LogWrite& w, uint64_t first_index, uint64_t 
 
 absl::Status MemoryLogStore::Write(const LogWrite& w) {
   uint64_t first = first_, last = LastIndex();
-  if (w.compact_to && *w.compact_to >= first) {
+  if (w.reset_to) {
+    first = *w.reset_to + 1;
+    last = *w.reset_to;
+  } else if (w.compact_to && *w.compact_to >= first) {
     first = *w.compact_to + 1;
     last = std::max(last, *w.compact_to);
   }
   if (auto s = ValidateLogWrite(w, first, last); !s.ok()) return s;
-  if (w.compact_to) (void)CompactTo(*w.compact_to);
+  if (w.reset_to) {
+    entries_.clear();
+    first_ = *w.reset_to + 1;
+  } else if (w.compact_to) {
+    (void)CompactTo(*w.compact_to);
+  }
   if (!w.entries.empty()) {
     entries_.resize(w.entries.front().index - first_);
     entries_.insert(entries_.end(), w.entries.begin(), w.entries.end());

@@ -111,10 +111,18 @@ class RocksLogStore : public LogStore {
     for (const LogEntry& e : w.entries) bytes += e.data.size() + 32;  // + key, term, record overhead
     for (const auto& [key, value] : w.meta) bytes += key.size() + (value ? value->size() : 0) + 16;
     rocksdb::WriteBatch batch(bytes);  // grown in place, the entries would be copied again
-    if (w.compact_to && *w.compact_to >= first_) {
+    if (w.reset_to) {
+      // Every entry, whatever the compaction point; the entries of this write
+      // come later in the batch, so the range delete does not cover them.
+      batch.DeleteRange(EntryKey(0), EntryKey(std::numeric_limits<uint64_t>::max()));
+      first = *w.reset_to + 1;
+      last = *w.reset_to;
+    } else if (w.compact_to && *w.compact_to >= first_) {
       batch.DeleteRange(EntryKey(first_), EntryKey(*w.compact_to + 1));
       first = *w.compact_to + 1;
       last = std::max(last, *w.compact_to);
+    }
+    if (first != first_) {
       std::string c(8, '\0');
       StoreBe64(c.data(), first);
       batch.Put("c", c);

@@ -527,12 +527,15 @@ std::shared_ptr<storage::LogWrite> ReplicatedLog::TakeWrite(const consensus::Rea
   }
   unwritten_hard_state_.reset();
   if (rd.snapshot) {
-    // A snapshot from the leader replaces the whole log below it (its file
-    // is already in place, verified by the receiver).
+    // A snapshot from the leader replaces the whole log (its file is already
+    // in place, verified by the receiver), as it does in the mirror: the core
+    // installs one only where this log does not hold its last entry, so the
+    // entries after it belong to another history. Left on disk, they came
+    // back after the snapshot at a restart before the next append.
     pb::SnapshotMeta meta;
     meta.ParseFromString(rd.snapshot->data());
     RecordSnapshot(write.get(), meta, std::nullopt);
-    write->compact_to = rd.snapshot->metadata().index();
+    write->reset_to = rd.snapshot->metadata().index();
     installing_ = meta.file();
   }
   return write;

@@ -487,6 +487,47 @@ TEST_F(ReplicatedLogTest, AnOwnSnapshotDoesNotReplaceOneFromTheLeaderBeingWritte
   EXPECT_EQ(members_[lagging].log->snapshot()->file(), got.file());
 }
 
+// Regression (ReplicatedLogTest.AnInstalledSnapshotLeavesNoStaleEntriesOnDisk):
+// installing the leader's snapshot dropped the member's entries after it
+// from memory but not from its store (the write only compacted up to the
+// snapshot): entries of a history the snapshot does not continue (here an
+// old leader's, never committed) came back after it at a restart.
+TEST_F(ReplicatedLogTest, AnInstalledSnapshotLeavesNoStaleEntriesOnDisk) {
+  Create(3, /*keep_entries=*/5);
+  const int old = WaitLeader();
+  ASSERT_GE(old, 0);
+  Propose(old, "a", 5);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(5); }));
+  std::vector<uint64_t> others;
+  std::set<int> majority;
+  for (int i = 0; i < 3; ++i) {
+    if (i == old) continue;
+    others.push_back(members_[i].id);
+    majority.insert(i);
+  }
+  net_.Isolate(members_[old].id, others);
+  Propose(old, "lost", 100);
+  const uint64_t lost_end = members_[old].log->last_index();
+  ASSERT_TRUE(TickUntil([&] { return members_[old].store->LastIndex() == lost_end; }));
+  const int fresh = WaitLeader(majority);
+  ASSERT_GE(fresh, 0);
+  Propose(fresh, "b", 30);
+  ASSERT_TRUE(TickUntil([&] { return members_[fresh].applied.size() == 35; }));
+  ASSERT_TRUE(Snapshot(fresh, members_[fresh].applied_index - 10).ok());
+  auto snap = Snapshot(fresh, members_[fresh].applied_index);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  ASSERT_LT(snap->index(), lost_end) << "the old leader's entries must reach past the snapshot";
+
+  net_.Heal();
+  ASSERT_TRUE(TickUntil([&] { return members_[old].installed.has_value(); }));
+  ASSERT_EQ(members_[old].installed->index(), snap->index());
+  for (int t = 0; t < 5; ++t) Tick();
+  EXPECT_EQ(members_[old].store->LastIndex(), snap->index());
+  Stop(old);
+  ASSERT_TRUE(Start(old).ok());
+  EXPECT_EQ(members_[old].log->last_index(), snap->index()) << "entries after the snapshot came back";
+}
+
 // A snapshot directory keeps what is at or above the snapshot kept: a file
 // from the leader may be in place before its metadata is written.
 TEST(SnapshotStoreTest, RemoveOlderKeepsTheKeptAndNewerFiles) {
