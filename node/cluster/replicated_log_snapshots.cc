@@ -144,7 +144,13 @@ void ReplicatedLog::InstallCompacted(const pb::SnapshotMeta& meta, uint64_t comp
   }
   prev_snapshot_ = snapshot_;
   snapshot_ = meta;
-  conf_history_.erase(conf_history_.begin(), conf_history_.lower_bound(compact_to));
+  // The membership in force at compact_to stays: a later snapshot may lie
+  // below changes applied already (a follower's index is its child's, which
+  // trails the log), and must record the membership before them, not the
+  // current one.
+  auto baseline = conf_history_.upper_bound(compact_to);
+  if (baseline != conf_history_.begin()) --baseline;
+  conf_history_.erase(conf_history_.begin(), baseline);
   const std::string keep_prev = prev_snapshot_ ? prev_snapshot_->file() : "";
   asio::post(files_, [this, meta, keep_prev] {
     // Older files are dropped, their entries' space given back.

@@ -528,6 +528,37 @@ TEST_F(ReplicatedLogTest, AnInstalledSnapshotLeavesNoStaleEntriesOnDisk) {
   EXPECT_EQ(members_[old].log->last_index(), snap->index()) << "entries after the snapshot came back";
 }
 
+// Regression (ReplicatedLogTest.ASnapshotBelowAnAppliedChangeRecordsTheMembershipBeforeIt):
+// compaction dropped the membership history below the compacted index
+// without keeping the membership in force there. A later snapshot at an
+// index before a change applied already (a follower's: its index is its
+// child's, which trails the log) then recorded the current membership, the
+// change included.
+TEST_F(ReplicatedLogTest, ASnapshotBelowAnAppliedChangeRecordsTheMembershipBeforeIt) {
+  Create(3, /*keep_entries=*/5);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "a", 20);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(20); }));
+  auto first = Snapshot(leader, members_[leader].applied_index - 10);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(Snapshot(leader, members_[leader].applied_index).ok());
+  ASSERT_GT(members_[leader].store->FirstIndex(), 4u) << "the bootstrap's changes are compacted";
+  Propose(leader, "b", 5);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(25); }));
+  const uint64_t before_change = members_[leader].applied_index;
+  cpb::ConfChange add;
+  add.set_type(cpb::CONF_CHANGE_ADD_LEARNER);
+  add.set_node_id(4);
+  ASSERT_TRUE(members_[leader].log->ProposeConfChange(add).ok());
+  ASSERT_TRUE(TickUntil([&] { return members_[leader].log->status().conf_state.learners_size() == 1; }));
+  auto below = Snapshot(leader, before_change);
+  ASSERT_TRUE(below.ok()) << below.status();
+  EXPECT_EQ(below->index(), before_change);
+  EXPECT_EQ(below->voters_size(), 3);
+  EXPECT_EQ(below->learners_size(), 0) << "the snapshot lists a learner added after its index";
+}
+
 // A snapshot directory keeps what is at or above the snapshot kept: a file
 // from the leader may be in place before its metadata is written.
 TEST(SnapshotStoreTest, RemoveOlderKeepsTheKeptAndNewerFiles) {
