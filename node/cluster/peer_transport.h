@@ -50,10 +50,6 @@ class PeerTransport : public RaftTransport {
   PeerLinkStats stats() const override;
   int PeerTlsPort(uint64_t id) const override;
 
-  // A node without a cluster id learned its cluster's from an authenticated
-  // peer: the owner stores it (links to other clusters are refused from now).
-  std::function<void(const std::string&)> on_cluster_id;
-
  private:
   struct Peer;
   struct Inbound;

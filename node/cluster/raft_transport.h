@@ -54,6 +54,9 @@ class RaftTransport {
   // closed or reset the connection, or refused a new one (a slow or silent
   // peer is not gone).
   std::function<void(uint64_t)> on_peer_gone;
+  // A node without a cluster id learned its cluster's from an authenticated
+  // peer: the owner stores it (links to other clusters are refused from now).
+  std::function<void(const std::string&)> on_cluster_id;
 };
 
 }  // namespace node

@@ -227,6 +227,24 @@ absl::Status ReplicatedLog::StoreClusterId(const std::string& id) {
   return absl::OkStatus();
 }
 
+// The worker is the store's only user while the node runs (written from
+// the event loop, the id raced the worker's writes, and the store keeps its
+// first and last index unguarded), and the record keeps its place among the
+// log's writes. A store that cannot take it fails as the log's writes do.
+void ReplicatedLog::AdoptClusterId(const std::string& id) {
+  cluster_id_ = id;
+  auto write = std::make_shared<storage::LogWrite>();
+  write->meta[kClusterIdKey] = id;
+  asio::post(worker_, [this, write, alive = alive_] {
+    absl::Status s = store_->Write(*write);
+    if (s.ok()) return;
+    asio::post(io_, [s, alive] {
+      if (!*alive) return Log(LogComponent::kRaft, LogLevel::kError, "cannot store the cluster id: %s", s.message());
+      ExitOnLogFailure("cannot store the cluster id", s);
+    });
+  });
+}
+
 absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& voters) {
   const std::string copy = snapshots_.Path("restoring.rdb");
   std::error_code ec;
@@ -286,16 +304,11 @@ absl::Status ReplicatedLog::StartTransport() {
   if (options_.make_transport) {
     transport_ = options_.make_transport(options_.id);
   } else {
-    auto tcp = std::make_unique<PeerTransport>(
+    transport_ = std::make_unique<PeerTransport>(
         io_, peer::Identity{options_.id, options_.cluster_secret, cluster_id_, options_.client_tls_port},
         options_.peer_tls);
-    tcp->on_cluster_id = [this](const std::string& id) {
-      if (auto s = StoreClusterId(id); !s.ok()) {
-        Log(LogComponent::kRaft, LogLevel::kError, "cannot store the cluster id: %s", s.message());
-      }
-    };
-    transport_ = std::move(tcp);
   }
+  transport_->on_cluster_id = [this](const std::string& id) { AdoptClusterId(id); };
   transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
     (void)raft_->Step(std::move(m));

@@ -223,7 +223,10 @@ class ReplicatedLog {
   absl::Status BootstrapFromRestore(const std::vector<uint64_t>& voters);
   std::string InitialClusterId() const;
   absl::Status LoadClusterId();
+  // At Start, before the worker writes anything.
   absl::Status StoreClusterId(const std::string& id);
+  // A node that joins met its cluster: the id is recorded on the worker.
+  void AdoptClusterId(const std::string& id);
   absl::Status LoadSnapshot();
   absl::Status LoadLog();
   absl::Status StartTransport();

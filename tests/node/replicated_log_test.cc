@@ -4,6 +4,8 @@
 // writes and the snapshot files' work, as in the node.
 #include "node/cluster/replicated_log.h"
 
+#include <pthread.h>
+
 #include <filesystem>
 #include <fstream>
 #include <algorithm>
@@ -174,10 +176,11 @@ class ReplicatedLogTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) ASSERT_TRUE(Start(i).ok());
   }
 
-  absl::Status Start(int i, std::shared_ptr<storage::LogStore> store = nullptr) {
+  absl::Status Start(int i, std::shared_ptr<storage::LogStore> store = nullptr, bool bootstrap = true) {
     Member& m = members_[i];
     ReplicatedLogOptions o;
     o.id = m.id;
+    o.bootstrap = bootstrap;
     for (const Member& p : members_) o.peers[p.id] = PeerAddress{"127.0.0.1", 0, static_cast<int>(p.id)};
     o.snapshot_dir = m.snapshot_dir;
     o.keep_entries = keep_entries_;
@@ -662,6 +665,49 @@ class RecordingStore : public storage::MemoryLogStore {
   uint64_t commit_with_entries_ = 0;
   size_t largest_ = 0;
 };
+
+// Records the name of the thread that made each write.
+class WriterRecordingStore : public storage::MemoryLogStore {
+ public:
+  absl::Status Write(const storage::LogWrite& w) override {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    {
+      std::lock_guard lock(mu_);
+      writers_.push_back(name);
+    }
+    return MemoryLogStore::Write(w);
+  }
+  std::vector<std::string> writers() {
+    std::lock_guard lock(mu_);
+    return writers_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> writers_;
+};
+
+// Regression (ReplicatedLogTest.TheClusterIdIsWrittenByTheLogWorker): a node
+// that joins recorded its cluster's id (once a peer proved it) from the event
+// loop, while the log's worker thread may have been writing: the store is
+// not made for two writers (its first and last index are unguarded fields).
+TEST_F(ReplicatedLogTest, TheClusterIdIsWrittenByTheLogWorker) {
+  members_.resize(1);
+  members_[0].id = 1;
+  members_[0].snapshot_dir = (dir_ / "snap1").string();
+  auto store = std::make_shared<WriterRecordingStore>();
+  ASSERT_TRUE(Start(0, store, /*bootstrap=*/false).ok());
+  EXPECT_EQ(members_[0].log->cluster_id(), "");
+  ASSERT_TRUE(net_.up_.contains(1));
+  net_.up_[1]->on_cluster_id("c1");  // a peer proved it, on the event loop
+  EXPECT_EQ(members_[0].log->cluster_id(), "c1");
+  Stop(0);  // the worker finishes what it was given
+  auto stored = store->GetMeta("cluster-id");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ(**stored, "c1");
+  EXPECT_EQ(store->writers(), std::vector<std::string>{"anarcho-log"}) << "written off the log's worker";
+}
 
 // Regression (single-client latency, CPU per request): a commit waited for
 // the record of the new commit index to be written, and later still cost a
