@@ -303,6 +303,7 @@ class Server {
   void LocalInfo(std::span<const std::string_view> args, int proto, std::function<void(std::string)> reply);
   std::string MembersReply(int proto) const;
   std::string NodeCommandNow(std::span<const std::string_view> args, int proto);
+  std::string MembershipCommand(const std::string& name, std::span<const std::string_view> args);
 
   // Snapshots of the child (server_snapshots.cc).
   // Each snapshot and divergence check (the leader's, and a follower's

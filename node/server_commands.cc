@@ -316,6 +316,20 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
     return out;
   }
   if (!is_leader_) return error("TRYAGAIN this node is not the leader; retry");
+  if (name == "anarcho.add" || name == "anarcho.remove" || name == "anarcho.transfer") {
+    return MembershipCommand(name, args);
+  }
+  return error(absl::StrCat("ERR unknown anarchoredis command '", name, "'; see ANARCHO.HELP"));
+}
+
+// ANARCHO.ADD, ANARCHO.REMOVE and ANARCHO.TRANSFER, on the leader.
+std::string Server::MembershipCommand(const std::string& name, std::span<const std::string_view> args) {
+  std::string out;
+  auto error = [&](std::string_view msg) {
+    resp::AppendError(&out, msg);
+    return out;
+  };
+  auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   uint64_t id = 0;
   const cpb::ConfState members = rlog_->status().conf_state;
   auto member_kind = [&](uint64_t id) -> std::string {
@@ -335,6 +349,13 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
     if (const std::string kind = member_kind(id); !kind.empty()) {
       return error(absl::StrCat("ERR node ", id, " is already a member (", kind, ")"));
     }
+    if (rlog_->was_removed(id)) {
+      // Its address went with it, and a node started under it again replays
+      // its own removal and exits.
+      return error(absl::StrCat("ERR node ", id,
+                                " was removed from this cluster, and a removed id cannot come back: start the node "
+                                "with an empty --dir under a new id and add that id"));
+    }
     cpb::ConfChange cc;
     cc.set_type(cpb::CONF_CHANGE_ADD_LEARNER);
     cc.set_node_id(id);
@@ -353,13 +374,11 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
     resp::AppendSimpleString(&out, "OK");
     return out;
   }
-  if (name == "anarcho.transfer") {
-    if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.TRANSFER <id>");
-    if (auto s = rlog_->TransferLeadership(id); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
-    resp::AppendSimpleString(&out, "OK");
-    return out;
-  }
-  return error(absl::StrCat("ERR unknown anarchoredis command '", name, "'; see ANARCHO.HELP"));
+  // anarcho.transfer
+  if (args.size() != 2 || !absl::SimpleAtoi(arg(1), &id)) return error("ERR usage: ANARCHO.TRANSFER <id>");
+  if (auto s = rlog_->TransferLeadership(id); !s.ok()) return error(absl::StrCat("ERR ", s.message()));
+  resp::AppendSimpleString(&out, "OK");
+  return out;
 }
 
 // Prometheus metrics on the client address (the operator's --bind), so the

@@ -414,6 +414,7 @@ void ReplicatedLog::Campaign() {
 cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfChange& cc) {
   PeerAddress addr;
   if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE) {
+    removed_.emplace(cc.node_id(), index);
     if (cc.node_id() != options_.id) {
       options_.peers.erase(cc.node_id());
       RetirePeer(cc.node_id());

@@ -177,6 +177,9 @@ class ReplicatedLog {
   int peer_tls_port(uint64_t id) const { return transport_ ? transport_->PeerTlsPort(id) : 0; }
   // This node is the only voter (kept current as membership changes apply).
   bool sole_voter() const { return sole_voter_; }
+  // Node `id` was removed from the cluster (by a change this node applied,
+  // or one its snapshot covers): the id cannot be a member again.
+  bool was_removed(uint64_t id) const { return removed_.contains(id); }
   // Whether the core would take a proposal now: it leads (which it may have
   // stopped doing since the last Ready told the host) and no leadership
   // transfer is under way.
@@ -246,6 +249,8 @@ class ReplicatedLog {
   // Drops the link to removed node `id` after kRemovedPeerGrace, unless it
   // is a peer again by then.
   void RetirePeer(uint64_t id);
+  // The removals a snapshot covers, into removed_.
+  void LearnRemovals(const pb::SnapshotMeta& m);
   // Addresses of members the snapshot knows and the command line does not.
   void LearnAddresses(const pb::SnapshotMeta& m);
   void InstallReceived(const consensus::pb::Snapshot& snap);
@@ -265,6 +270,7 @@ class ReplicatedLog {
   std::optional<pb::SnapshotMeta> snapshot_, prev_snapshot_;
   std::optional<std::string> installing_;  // the file of a snapshot from the leader, until installed
   std::map<uint64_t, consensus::pb::ConfState> conf_history_;  // index -> membership from then on
+  std::map<uint64_t, uint64_t> removed_;  // node id -> index of its removal (at most: a snapshot's)
   std::unique_ptr<SnapshotSender> sender_;
   std::unique_ptr<SnapshotReceiver> receiver_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -52,6 +52,7 @@ absl::Status ReplicatedLog::LoadSnapshot() {
     for (uint64_t v : m.voters()) snap.mutable_metadata()->mutable_conf_state()->add_voters(v);
     for (uint64_t l : m.learners()) snap.mutable_metadata()->mutable_conf_state()->add_learners(l);
     conf_history_[m.index()] = snap.metadata().conf_state();
+    LearnRemovals(m);
     Log(LogComponent::kRaft, LogLevel::kInfo, "starting from snapshot %d (term %d, %d bytes)", m.index(), m.term(), m.size());
     return mem_.ApplySnapshot(snap);
   }
@@ -76,6 +77,7 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   const cpb::ConfState& cs = snap.metadata().conf_state();
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   LearnAddresses(meta);
+  LearnRemovals(meta);
   Log(LogComponent::kRaft, LogLevel::kInfo, "installed snapshot %d (term %d, %d bytes) from the leader", meta.index(), meta.term(),
       meta.size());
   asio::post(files_, [this, meta] {
@@ -89,6 +91,10 @@ cpb::ConfState ReplicatedLog::ConfStateAt(uint64_t index) const {
   auto it = conf_history_.upper_bound(index);
   if (it == conf_history_.begin()) return raft_->conf_state();  // before anything known: the current one
   return std::prev(it)->second;
+}
+
+void ReplicatedLog::LearnRemovals(const pb::SnapshotMeta& m) {
+  for (uint64_t id : m.removed()) removed_.emplace(id, m.index());
 }
 
 void ReplicatedLog::LearnAddresses(const pb::SnapshotMeta& m) {
@@ -195,16 +201,21 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMe
   const cpb::ConfState cs = ConfStateAt(index);
   std::map<uint64_t, std::string> addresses;
   for (const auto& [id, addr] : options_.peers) addresses[id] = addr.ToString();
+  std::vector<uint64_t> removed;
+  for (const auto& [id, at] : removed_) {
+    if (at <= index) removed.push_back(id);
+  }
   // Off the event loop: checksum and fsync the file; then, unless a snapshot
   // from the leader came meanwhile, make it the newest snapshot (synced) and
   // compact the log.
-  asio::post(files_, [this, file, index, t = *term, cs, addresses, carried = std::move(carried),
+  asio::post(files_, [this, file, index, t = *term, cs, addresses, removed, carried = std::move(carried),
                       done = std::move(done), alive = alive_] {
     auto meta = snapshots_.Adopt(file, index, t);
     if (meta.ok()) {
       for (uint64_t v : cs.voters()) meta->add_voters(v);
       for (uint64_t l : cs.learners()) meta->add_learners(l);
       for (const auto& [id, a] : addresses) (*meta->mutable_addresses())[id] = a;
+      for (uint64_t id : removed) meta->add_removed(id);
       LoggedState::Copy(carried, &*meta);
     }
     asio::post(io_, [this, meta, done, alive] {

@@ -57,5 +57,26 @@ TEST(MembershipTest, ARemovedFollowerOfAQuietClusterExits) {
   EXPECT_EQ(c.node(removed).process().ExitCode(), 0);
 }
 
+// Regression (MembershipTest.ARemovedIdCannotBeAddedAgain): ANARCHO.ADD took
+// the id of a node removed before, which cannot work: the members dropped its
+// address with its removal, and a node started under it again replays its
+// own removal and exits. It is refused, and says to use a new id.
+TEST(MembershipTest, ARemovedIdCannotBeAddedAgain) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int removed = (leader + 1) % c.size();
+  const std::string id = absl::StrCat(c.id(removed));
+  Client l(c.port(leader));
+  ASSERT_EQ(l.Call({"ANARCHO.REMOVE", id}).AsString(), "OK");
+  ASSERT_TRUE(Exits(c, removed, 5s)) << "the removed node still runs";
+  const std::string address = absl::StrCat("127.0.0.1:", c.port(removed), ":", c.raft_port(removed));
+  const resp::Value again = l.Call({"ANARCHO.ADD", id, address});
+  ASSERT_TRUE(again.IsError()) << again.AsString();
+  EXPECT_EQ(again.str.rfind(absl::StrCat("ERR node ", id, " was removed from this cluster"), 0), 0u) << again.str;
+  EXPECT_NE(again.str.find("under a new id"), std::string::npos) << again.str;
+  EXPECT_EQ(c.Status(leader)["learners"], "") << "nothing was proposed";
+}
+
 }  // namespace
 }  // namespace itest

@@ -922,5 +922,31 @@ TEST_F(ReplicatedLogTest, ARemovedFollowerLearnsThatItsRemovalCommitted) {
       << "the removed node did not apply its removal";
 }
 
+// Regression (ReplicatedLogTest.RemovedIdsOutliveTheEntriesThatRemovedThem):
+// nothing recorded which ids had been removed, and ANARCHO.ADD took one back,
+// which cannot work (its address went with it; a node started under it again
+// replays its own removal and exits). The record must outlive the removal's
+// entry: snapshots carry it, and a restart from one knows it.
+TEST_F(ReplicatedLogTest, RemovedIdsOutliveTheEntriesThatRemovedThem) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  Propose(leader, "a", 1);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+  const uint64_t removed = members_[(leader + 1) % 3].id;
+  ASSERT_TRUE(members_[leader].log->ProposeConfChange(Removal(removed)).ok());
+  ASSERT_TRUE(TickUntil([&] { return !IsVoter(members_[leader].log->status().conf_state, removed); }));
+  EXPECT_TRUE(members_[leader].log->was_removed(removed));
+  EXPECT_FALSE(members_[leader].log->was_removed(members_[leader].id));
+  Propose(leader, "b", 5);
+  ASSERT_TRUE(TickUntil([&] { return members_[leader].applied.size() == 6; }));
+  auto snap = Snapshot(leader, members_[leader].applied_index);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(std::vector<uint64_t>(snap->removed().begin(), snap->removed().end()), std::vector<uint64_t>{removed});
+  Stop(leader);
+  ASSERT_TRUE(Start(leader).ok());  // from the snapshot: the removal's entry is not replayed
+  EXPECT_TRUE(members_[leader].log->was_removed(removed));
+}
+
 }  // namespace
 }  // namespace node
