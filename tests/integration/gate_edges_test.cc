@@ -50,6 +50,29 @@ class GateEdgesTest : public ::testing::Test {
     }
     return false;
   }
+  // `write` runs while no log write can become durable; `read`, from another
+  // client, shows what it changed: its reply must wait until the write is
+  // durable. Returns that reply (nullopt, and a failure, if it came before).
+  std::optional<resp::Value> HeldUntilDurable(const std::vector<std::string>& write,
+                                              const std::vector<std::string>& read) {
+    auto request = [](const std::vector<std::string>& args) {
+      std::string out;
+      resp::AppendCommand(&out, std::vector<std::string_view>(args.begin(), args.end()));
+      return out;
+    };
+    Client writer(node_->port());
+    Client reader(node_->port());
+    CloseSyncGate();
+    writer.Send(request(write));
+    std::this_thread::sleep_for(100ms);
+    reader.Send(request(read));
+    const bool early = reader.Read(400ms).has_value();
+    EXPECT_FALSE(early) << read[0] << " showed what " << write[0] << " changed before it was durable";
+    OpenSyncGate();
+    EXPECT_TRUE(writer.Read(10s).has_value());
+    if (early) return std::nullopt;
+    return reader.Read(10s);
+  }
   // The same requests, pipelined, give the same bytes from the node and from
   // plain Redis. `setup` requests go first; their replies are not compared
   // (HELLO names the connection's id, which differs).
@@ -109,17 +132,8 @@ TEST_F(GateEdgesTest, SelectInsideMultiMatchesRedis) {
 // keys, was answered before that SET was durable (the write named only the
 // key it writes); a failover could then undo the state the error showed.
 TEST_F(GateEdgesTest, FailedWriteWaitsForAnUncommittedWriteOfAKeyItReads) {
-  Client writer(node_->port());
-  Client reader(node_->port());
-  ASSERT_EQ(writer.Call({"SADD", "k1", "m"}).integer, 1);
-  CloseSyncGate();
-  writer.Send(Req({"SET", "k1", "now a string"}));
-  std::this_thread::sleep_for(100ms);
-  reader.Send(Req({"SINTERSTORE", "d", "k1", "k2"}));
-  EXPECT_FALSE(reader.Read(400ms).has_value()) << "an error showed a write that is not durable";
-  OpenSyncGate();
-  ASSERT_TRUE(writer.Read(10s).has_value());
-  auto r = reader.Read(10s);
+  ASSERT_EQ(Client(node_->port()).Call({"SADD", "k1", "m"}).integer, 1);
+  auto r = HeldUntilDurable({"SET", "k1", "now a string"}, {"SINTERSTORE", "d", "k1", "k2"});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->str.rfind("WRONGTYPE", 0), 0u) << Str(*r);
 }
@@ -127,16 +141,8 @@ TEST_F(GateEdgesTest, FailedWriteWaitsForAnUncommittedWriteOfAKeyItReads) {
 // Regression (GateEdgesTest.ConfigGetWaitsForAnUncommittedConfigSet): CONFIG
 // GET showed a CONFIG SET whose log entry was not durable yet.
 TEST_F(GateEdgesTest, ConfigGetWaitsForAnUncommittedConfigSet) {
-  Client writer(node_->port());
-  Client reader(node_->port());
-  CloseSyncGate();
-  writer.Send(Req({"CONFIG", "SET", "hash-max-listpack-entries", "77"}));
-  std::this_thread::sleep_for(100ms);
-  reader.Send(Req({"CONFIG", "GET", "hash-max-listpack-entries"}));
-  EXPECT_FALSE(reader.Read(400ms).has_value()) << "showed a setting that is not durable";
-  OpenSyncGate();
-  ASSERT_TRUE(writer.Read(10s).has_value());
-  auto r = reader.Read(10s);
+  auto r = HeldUntilDurable({"CONFIG", "SET", "hash-max-listpack-entries", "77"},
+                            {"CONFIG", "GET", "hash-max-listpack-entries"});
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->elements.size(), 2u) << Str(*r);
   EXPECT_EQ(r->elements[1].AsString(), "77");
@@ -145,16 +151,7 @@ TEST_F(GateEdgesTest, ConfigGetWaitsForAnUncommittedConfigSet) {
 // Regression (GateEdgesTest.AuthWaitsForAnUncommittedUser): AUTH accepted a
 // password an ACL SETUSER had set before that change was durable.
 TEST_F(GateEdgesTest, AuthWaitsForAnUncommittedUser) {
-  Client admin(node_->port());
-  Client alice(node_->port());
-  CloseSyncGate();
-  admin.Send(Req({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "+@all"}));
-  std::this_thread::sleep_for(100ms);
-  alice.Send(Req({"AUTH", "alice", "pw"}));
-  EXPECT_FALSE(alice.Read(400ms).has_value()) << "accepted a user that is not durable";
-  OpenSyncGate();
-  ASSERT_TRUE(admin.Read(10s).has_value());
-  auto r = alice.Read(10s);
+  auto r = HeldUntilDurable({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "+@all"}, {"AUTH", "alice", "pw"});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->AsString(), "OK");
 }
