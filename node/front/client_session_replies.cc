@@ -354,12 +354,15 @@ void ClientSession::OnPushesEnd(std::string_view bytes) {
 }
 
 // BUSY (a script runs) and EXECABORT (errors while queueing) come before the
-// request ran: they show nothing of the data.
+// request ran: they show nothing of the data. Matched by Redis's whole
+// wording: a script's own error reply may start with either word, and shows
+// what it read.
 gate::Outcome ClientSession::ReplyOutcome(bool ok, std::string_view bytes) {
   if (ok) return gate::Outcome::kOk;
   const std::string_view text = bytes.substr(1);
-  return text.starts_with("BUSY ") || text.starts_with("EXECABORT ") ? gate::Outcome::kNotRun
-                                                                       : gate::Outcome::kError;
+  return text.starts_with("BUSY Redis is busy running") || text.starts_with("EXECABORT Transaction discarded")
+             ? gate::Outcome::kNotRun
+             : gate::Outcome::kError;
 }
 
 // Logged right after the effects the child propagated for the request (and

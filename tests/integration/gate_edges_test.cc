@@ -156,6 +156,18 @@ TEST_F(GateEdgesTest, AuthWaitsForAnUncommittedUser) {
   EXPECT_EQ(r->AsString(), "OK");
 }
 
+// Regression (GateEdgesTest.AScriptErrorThatStartsWithBusyWaitsLikeAnyRead):
+// an error reply starting with "BUSY " was taken as Redis's refusal while a
+// script runs (the request never ran), so a read-only script that returned
+// such an error, built from a value it read, left before that value was
+// durable.
+TEST_F(GateEdgesTest, AScriptErrorThatStartsWithBusyWaitsLikeAnyRead) {
+  auto r = HeldUntilDurable({"SET", "k", "v"},
+                            {"EVAL_RO", "return redis.error_reply('BUSY ' .. redis.call('GET', KEYS[1]))", "1", "k"});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->str, "BUSY v") << Str(*r);
+}
+
 // Regression (GateEdgesTest.WatchAndBadClientReplyInsideMultiMatchRedis):
 // WATCH inside MULTI, which Redis answers at once, was counted among the
 // queued commands, so the node rewrote the wrong reply of EXEC's (a SCAN
