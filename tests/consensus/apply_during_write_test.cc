@@ -90,6 +90,34 @@ class ApplyDuringWriteTest : public CoreTest {
     ASSERT_EQ(raft_->log().applied(), noop_);
   }
 
+  // Node `removed`'s removal is stored on this leader, then "b" is proposed
+  // and its write begun; node `acker` stores both, so the removal commits and
+  // is applied during that write. The messages made meanwhile are in `sent`.
+  struct RemovalDuringAWrite {
+    uint64_t removal = 0;  // the removal's index
+    Ready write;           // "b"'s, still under way
+    std::vector<pb::Message> sent;
+  };
+  RemovalDuringAWrite RemoveDuringAWrite(uint64_t removed, uint64_t acker) {
+    RemovalDuringAWrite r;
+    pb::ConfChange cc;
+    cc.set_type(pb::CONF_CHANGE_REMOVE_NODE);
+    cc.set_node_id(removed);
+    EXPECT_TRUE(raft_->ProposeConfChange(cc).ok());
+    Drain();
+    r.removal = raft_->log().LastIndex();
+    EXPECT_TRUE(raft_->Propose("b").ok());
+    r.write = raft_->GetReady();
+    EXPECT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, acker, r.removal + 1)).ok());
+    Raft::Unblocked early = raft_->TakeUnblocked();
+    EXPECT_EQ(early.committed_entries.size(), 1u);
+    if (!early.committed_entries.empty()) EXPECT_EQ(early.committed_entries[0].index(), r.removal);
+    raft_->ApplyConfChange(cc);
+    r.sent = std::move(early.messages);
+    for (pb::Message& m : raft_->TakeUnblocked().messages) r.sent.push_back(std::move(m));
+    return r;
+  }
+
   uint64_t noop_ = 0;
 };
 
@@ -141,25 +169,11 @@ TEST_F(ApplyDuringWriteTest, NothingIsHandedOutWithoutAnOutstandingReady) {
 // old configuration, which still counted the departed node. The others now
 // hear of the commit first.
 TEST_F(ApplyDuringWriteTest, ALeaderRemovedDuringAWriteTellsTheOthersItCommitted) {
-  pb::ConfChange cc;
-  cc.set_type(pb::CONF_CHANGE_REMOVE_NODE);
-  cc.set_node_id(1);
-  ASSERT_TRUE(raft_->ProposeConfChange(cc).ok());
-  Drain();  // the removal stored on the leader
-  const uint64_t removal = raft_->log().LastIndex();
-  ASSERT_TRUE(raft_->Propose("b").ok());
-  Ready write = raft_->GetReady();  // "b" is being written
-
   // Follower 2 stores both: the removal commits, and is applied at once.
-  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 2, removal + 1)).ok());
-  Raft::Unblocked early = raft_->TakeUnblocked();
-  ASSERT_EQ(early.committed_entries.size(), 1u);
-  ASSERT_EQ(early.committed_entries[0].index(), removal);
-  raft_->ApplyConfChange(cc);
+  RemovalDuringAWrite r = RemoveDuringAWrite(1, 2);
   EXPECT_EQ(raft_->role(), Role::kFollower);
-
-  std::vector<pb::Message> sent = std::move(early.messages);
-  for (pb::Message& m : raft_->TakeUnblocked().messages) sent.push_back(std::move(m));
+  const uint64_t removal = r.removal;
+  const std::vector<pb::Message>& sent = r.sent;
   int told = -1, handover = -1;
   for (int i = 0; i < static_cast<int>(sent.size()); ++i) {
     const pb::Message& m = sent[i];
@@ -171,8 +185,8 @@ TEST_F(ApplyDuringWriteTest, ALeaderRemovedDuringAWriteTellsTheOthersItCommitted
   ASSERT_GE(handover, 0) << "node 2, caught up, is not asked to campaign";
   ASSERT_GE(told, 0) << "node 2 never hears that the removal committed";
   EXPECT_LT(told, handover);
-  Store(write);
-  raft_->Advance(write);
+  Store(r.write);
+  raft_->Advance(r.write);
 }
 
 // Regression (ApplyDuringWriteTest.ANodeRemovedDuringAWriteHearsThatItsRemovalCommitted):
@@ -181,26 +195,12 @@ TEST_F(ApplyDuringWriteTest, ALeaderRemovedDuringAWriteTellsTheOthersItCommitted
 // broadcast the commit: the removed node never heard that its removal
 // committed, and kept running. It now gets a last heartbeat that says so.
 TEST_F(ApplyDuringWriteTest, ANodeRemovedDuringAWriteHearsThatItsRemovalCommitted) {
-  pb::ConfChange cc;
-  cc.set_type(pb::CONF_CHANGE_REMOVE_NODE);
-  cc.set_node_id(3);
-  ASSERT_TRUE(raft_->ProposeConfChange(cc).ok());
-  Drain();  // the removal stored on the leader
-  const uint64_t removal = raft_->log().LastIndex();
-  ASSERT_TRUE(raft_->Propose("b").ok());
-  Ready write = raft_->GetReady();  // "b" is being written
-
   // Node 3 stores both (so nothing is left to append to it): the removal commits.
-  ASSERT_TRUE(raft_->Step(To1(pb::MSG_APP_RESP, 3, removal + 1)).ok());
-  Raft::Unblocked early = raft_->TakeUnblocked();
-  ASSERT_EQ(early.committed_entries.size(), 1u);
-  ASSERT_EQ(early.committed_entries[0].index(), removal);
-  raft_->ApplyConfChange(cc);
-
-  std::vector<pb::Message> sent = std::move(early.messages);
-  for (pb::Message& m : raft_->TakeUnblocked().messages) sent.push_back(std::move(m));
-  Store(write);
-  raft_->Advance(write);
+  RemovalDuringAWrite r = RemoveDuringAWrite(3, 3);
+  const uint64_t removal = r.removal;
+  std::vector<pb::Message>& sent = r.sent;
+  Store(r.write);
+  raft_->Advance(r.write);
   Ready next = raft_->GetReady();
   for (pb::Message& m : next.messages) sent.push_back(std::move(m));
   raft_->Advance(next);

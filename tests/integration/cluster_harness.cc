@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -295,6 +296,19 @@ void Cluster::CutOneWay(const std::set<int>& from, const std::set<int>& to) {
 
 void Cluster::Heal() {
   for (auto& [_, p] : proxies_) p->SetBlocked(false);
+}
+
+std::string Cluster::ChildSyncsAgain(int i) {
+  const std::string syncs = Status(i)["child_full_syncs"];
+  auto killed = ChildCall(i, {"CLIENT", "KILL", "TYPE", "master"});
+  if (!killed.ok()) return killed.status().ToString();
+  if (killed->integer != 1) return "the child had no link to its node";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Status(i)["child_full_syncs"] == syncs) {
+    if (std::chrono::steady_clock::now() > deadline) return "the child did not sync again";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return "";
 }
 
 absl::StatusOr<resp::Value> Cluster::ChildCall(int i, const std::vector<std::string>& args) {

@@ -96,6 +96,11 @@ class Cluster {
   absl::StatusOr<resp::Value> ChildCall(int i, const std::vector<std::string>& args);
   // The digest of node i's child.
   std::string ChildDigest(int i);
+  // Follower i's child drops its link to the node (CLIENT KILL TYPE master)
+  // and syncs again on its own. Returns what went wrong, or "" once the node
+  // counted the new full sync (seen within a millisecond or so: the child is
+  // then still loading).
+  std::string ChildSyncsAgain(int i);
   // Divergence check (ANARCHO.DIGEST through the leader): true once every
   // running member's child matched the leader's at the same log index, false
   // on a mismatch (one any member counted before included) or a timeout.

@@ -306,12 +306,7 @@ TEST(FollowerReadsTest, ReadsSurviveTheChildsOwnResyncWithoutStaleValues) {
     }
   });
   std::this_thread::sleep_for(200ms);
-  const uint64_t syncs = StatusCount(c, follower, "child_full_syncs");
-  auto killed = c.ChildCall(follower, {"CLIENT", "KILL", "TYPE", "master"});
-  ASSERT_TRUE(killed.ok()) << killed.status();
-  EXPECT_EQ(killed->integer, 1) << "the child had no link to its node";
-  for (int i = 0; i < 100 && StatusCount(c, follower, "child_full_syncs") == syncs; ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_GT(StatusCount(c, follower, "child_full_syncs"), syncs) << "the child did not sync again";
+  EXPECT_EQ(c.ChildSyncsAgain(follower), "");
   std::this_thread::sleep_for(1500ms);
   stop = true;
   reader.join();
@@ -340,18 +335,9 @@ TEST(FollowerReadsTest, ReadsWhileTheChildLoadsAFullSyncAreTheLeaders) {
   ASSERT_EQ(w.Call({"SET", "r", "fresh"}).AsString(), "OK");
   ASSERT_EQ(Client(c.port(follower)).Call({"GET", "r"}).AsString(), "fresh");
   const uint64_t served = Served(c, follower);
-  const uint64_t syncs = StatusCount(c, follower, "child_full_syncs");
   const pid_t child = c.ChildPid(follower);
   ASSERT_GT(child, 0);
-  auto killed = c.ChildCall(follower, {"CLIENT", "KILL", "TYPE", "master"});
-  ASSERT_TRUE(killed.ok()) << killed.status();
-  ASSERT_EQ(killed->integer, 1) << "the child had no link to its node";
-  bool syncing = false;
-  for (int i = 0; i < 2000 && !syncing; ++i) {
-    syncing = StatusCount(c, follower, "child_full_syncs") > syncs;
-    if (!syncing) std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_TRUE(syncing) << "the child did not sync again";
+  ASSERT_EQ(c.ChildSyncsAgain(follower), "");
   ::kill(child, SIGSTOP);
   ASSERT_EQ(w.Call({"SET", "r", "newer"}).AsString(), "OK");
   Client r(c.port(follower));
