@@ -38,7 +38,8 @@ ABSL_FLAG(std::string, tls_ciphersuites, "", "OpenSSL ciphersuites for TLSv1.3."
 ABSL_FLAG(bool, tls_peers, false,
           "Raft links with mutual TLS too (as Redis's tls-cluster and tls-replication): the same certificate, "
           "key and CA files; every peer must show a certificate the CA signed. Followers then forward clients' "
-          "requests to the leader's TLS port (needs --tls_port on every node).");
+          "requests to the leader's TLS port (needs --tls_port on every node). Node ids are proven by "
+          "--cluster_secret_file, which a non-loopback Raft port still needs.");
 ABSL_FLAG(std::string, dir, "", "Directory for all of the node's state (log, child). Required.");
 ABSL_FLAG(std::string, redis_server, "redis-server", "The redis-server binary to run as the child.");
 ABSL_FLAG(int, databases, 16, "Number of logical databases (SELECT 0..N-1).");
@@ -165,10 +166,14 @@ bool ConfigurePeerSecurity(node::ReplicatedLogOptions& raft) {
   }
   const node::PeerAddress& self = raft.peers[raft.id];
   const bool has_peers = raft.peers.size() > 1 || self.raft_port > 0;
-  if (has_peers && !IsLoopback(self.host) && !absl::GetFlag(FLAGS_insecure_peers) && !absl::GetFlag(FLAGS_tls_peers)) {
+  // --tls_peers alone does not do: a certificate the CA signed (a client's
+  // too) says nothing of which node its holder is, and the secret's
+  // handshake is what proves node ids.
+  if (has_peers && !IsLoopback(self.host) && !absl::GetFlag(FLAGS_insecure_peers)) {
     std::cerr << "anarchoredis: the Raft port listens on " << self.host
-              << ", which is not a loopback address: give --cluster_secret_file (the same secret on every node) "
-                 "or --tls_peers, or --insecure_peers to run without either\n";
+              << ", which is not a loopback address: give --cluster_secret_file (the same secret on every node; "
+                 "--tls_peers encrypts the links but does not prove node ids), or --insecure_peers to run "
+                 "without one\n";
     return false;
   }
   return true;

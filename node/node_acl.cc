@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "node/child/child_digest.h"
 
 namespace node {
 namespace {
@@ -45,6 +46,19 @@ std::vector<std::string> NodeAcl::ForChild(std::span<const std::string_view> set
   std::vector<std::string> out;
   for (size_t i = 0; i < setuser.size(); ++i) {
     if (i < 3 || !IsNodeRule(setuser[i])) out.emplace_back(setuser[i]);
+  }
+  return out;
+}
+
+std::vector<std::string> NodeAcl::WithPasswordsHashed(std::span<const std::string_view> setuser) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < setuser.size(); ++i) {
+    const std::string_view rule = setuser[i];
+    if (i >= 3 && (rule.starts_with('>') || rule.starts_with('<'))) {
+      out.push_back(absl::StrCat(rule[0] == '>' ? "#" : "!", Sha256Hex(rule.substr(1))));
+    } else {
+      out.emplace_back(rule);
+    }
   }
   return out;
 }

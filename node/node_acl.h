@@ -36,6 +36,10 @@ class NodeAcl {
   static std::optional<std::string> Check(std::span<const std::string_view> setuser);
   // The same request without the node's rules: what the child runs.
   static std::vector<std::string> ForChild(std::span<const std::string_view> setuser);
+  // The same request with its passwords as Redis's hashed rules (`>pw` as
+  // `#<sha256>`, `<pw` as `!<sha256>`), which set the same user: what the log,
+  // snapshots and backups keep, so none of them holds a password.
+  static std::vector<std::string> WithPasswordsHashed(std::span<const std::string_view> setuser);
 
   // Folds in ACL SETUSER <user> <rule>... (every rule, in order) and
   // ACL DELUSER <user>...; Reset: Redis's initial users only.

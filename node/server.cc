@@ -114,10 +114,10 @@ absl::Status Server::PrepareChild() {
   link_.on_sync_requested = [this] { OnChildSyncRequested(); };
   link_.on_applied = [this](uint64_t index) { OnApplied(index); };
   link_.on_check = [this](uint64_t index, const std::string& digest) { CompareDigest(index, digest); };
+  child_options_.master_password = secret;
   child_options_.extra_args = {
       "--busy-reply-threshold", absl::StrCat(options_.busy_reply_threshold_ms),
       "--replicaof", "127.0.0.1", absl::StrCat(link_.port()),
-      "--masterauth", secret,
       // A fresh child loads the sync straight from the socket, not via a file.
       "--repl-diskless-load", "on-empty-db",
   };

@@ -1,6 +1,7 @@
 #include "node/upstream.h"
 
 #include "node/logging.h"
+#include "node/tcp_keepalive.h"
 
 namespace node {
 
@@ -24,6 +25,7 @@ void ConnectUpstream(asio::any_io_executor executor, const Upstream& up, Upstrea
     if (leader) {
       asio::error_code ignored;
       stream->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+      SetTcpKeepAlive(stream->socket().native_handle());  // the leader's end of it has it too
     }
     // With TLS (to the leader with --tls_peers), the node's certificate proves
     // it to the leader's TLS port, and the leader's to it.

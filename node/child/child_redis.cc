@@ -19,14 +19,17 @@
 namespace node {
 namespace {
 
-// The child's config file: only the node's own user, by its password's hash
-// (the password itself is never on disk or in a process's arguments).
-absl::Status WriteChildConfig(const std::string& path, std::string_view password) {
+// The child's config file, readable by the node's user only: the node's own
+// user, by its password's hash (the password itself is never on disk or in a
+// process's arguments), and the password of the node's replication link (out
+// of the child's arguments, which any local user may read).
+absl::Status WriteChildConfig(const std::string& path, std::string_view password, std::string_view master_password) {
   std::error_code fec;
   std::filesystem::remove(path, fec);
   std::ofstream out(path, std::ios::trunc);
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, fec);
   out << "user " << kInternalUser << " on #" << Sha256Hex(password) << " ~* &* +@all\n";
+  if (!master_password.empty()) out << "masterauth " << master_password << "\n";
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write the child's config file ", path));
   return absl::OkStatus();
@@ -46,7 +49,7 @@ absl::Status ChildRedis::Start() {
   std::filesystem::create_directories(options_.dir, fec);
   std::filesystem::remove(options_.socket_path, fec);
   const std::string config = absl::StrCat(options_.dir, "/node-user.conf");
-  if (auto s = WriteChildConfig(config, options_.internal_password); !s.ok()) return s;
+  if (auto s = WriteChildConfig(config, options_.internal_password, options_.master_password); !s.ok()) return s;
   std::vector<std::string> args = {
       options_.redis_server,
       config,

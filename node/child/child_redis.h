@@ -49,6 +49,7 @@ struct ChildOptions {
   size_t max_clients = 10000;  // the node's clients (each has its own link here) and the node's links
   std::vector<std::string> extra_args;  // more "--name value" settings
   std::string internal_password;        // kInternalUser's
+  std::string master_password;          // the child's masterauth, in its config file (not its arguments)
   absl::Duration ready_timeout = absl::Seconds(20);
 };
 

@@ -83,7 +83,12 @@ absl::StatusOr<pb::SnapshotMeta> SnapshotStore::Adopt(const std::string& from, u
   return meta;
 }
 
+bool SnapshotStore::WellNamed(const pb::SnapshotMeta& meta) {
+  return meta.file() == FileName(meta.index(), meta.term(), meta.crc32());
+}
+
 absl::Status SnapshotStore::Verify(const pb::SnapshotMeta& meta) const {
+  if (!WellNamed(meta)) return absl::InvalidArgumentError(absl::StrCat("snapshot file name ", meta.file(), " is not the store's"));
   uint32_t crc = 0;
   uint64_t size = 0;
   if (auto s = Checksum(Path(meta.file()), &crc, &size); !s.ok()) return s;

@@ -33,7 +33,10 @@ class SnapshotStore {
   // Moves `from` (a finished file on the same filesystem) into the store as
   // the snapshot at (index, term); computes its size and checksum, fsyncs it.
   absl::StatusOr<pb::SnapshotMeta> Adopt(const std::string& from, uint64_t index, uint64_t term);
-  // Whether meta.file exists with meta's size and checksum.
+  // Whether meta names its file as the store names it (FileName): a name
+  // from a peer is never a path of its own choosing.
+  static bool WellNamed(const pb::SnapshotMeta& meta);
+  // Whether meta.file is well named and exists with meta's size and checksum.
   absl::Status Verify(const pb::SnapshotMeta& meta) const;
   // Deletes the snapshot files, finished or incoming, at or below `keep`'s
   // index, but `keep` and `keep_also`. Files past it stay: one received from

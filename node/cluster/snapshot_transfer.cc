@@ -200,6 +200,7 @@ void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
     if (incoming_->ready && !incoming_->finishing) Reply(f, pb::SnapshotFrame::ACK, incoming_->have, "");
     return;
   }
+  if (!SnapshotStore::WellNamed(f.meta())) return Reply(f, pb::SnapshotFrame::ABORT, 0, "the snapshot's file name is not the store's");
   auto in = std::make_shared<Incoming>();
   in->from = f.from();
   in->meta = f.meta();
@@ -232,6 +233,10 @@ void SnapshotReceiver::Chunk(const pb::SnapshotFrame& f) {
     if (f.offset() > in->expected) Reply(f, pb::SnapshotFrame::ACK, in->have, "");  // a gap: resend from have
     return;
   }
+  if (f.data().size() > in->meta.size() - f.offset()) {
+    incoming_.reset();
+    return Reply(f, pb::SnapshotFrame::ABORT, 0, "a chunk past the snapshot's size");
+  }
   in->expected += f.data().size();
   asio::post(files_, [this, in, f, alive = alive_] {
     const ssize_t w = ::pwrite(in->fd, f.data().data(), f.data().size(), static_cast<off_t>(f.offset()));
@@ -254,8 +259,10 @@ void SnapshotReceiver::Done(const pb::SnapshotFrame& f) {
   auto in = incoming_;
   if (!in || !SameSnapshot(in->meta, f.meta()) || in->finishing) return;
   if (in->have < in->meta.size()) return Reply(f, pb::SnapshotFrame::ACK, in->have, "");
+  consensus::pb::Message m;
+  if (!m.ParseFromString(f.raft_message())) return Reply(f, pb::SnapshotFrame::ABORT, 0, "bad raft message");
   in->finishing = true;
-  asio::post(files_, [this, in, f, alive = alive_] {
+  asio::post(files_, [this, in, f, m = std::move(m), alive = alive_]() mutable {
     ::close(in->fd);
     in->fd = -1;
     absl::Status s = SnapshotStore::Fsync(in->path);
@@ -272,15 +279,13 @@ void SnapshotReceiver::Done(const pb::SnapshotFrame& f) {
     }
     if (s.ok()) s = SnapshotStore::Fsync(store_.dir());
     if (!s.ok()) std::filesystem::remove(in->path, ec);  // never load partial state; resend from scratch
-    asio::post(io_, [this, in, f, s, alive] {
+    asio::post(io_, [this, in, f, s, m = std::move(m), alive]() mutable {
       if (!*alive) return;
       if (in == incoming_) incoming_.reset();
       if (!s.ok()) {
         Log(LogComponent::kSnapshot, LogLevel::kError, "snapshot %d from node %d refused: %s", in->meta.index(), f.from(), s.ToString());
         return Reply(f, pb::SnapshotFrame::ABORT, 0, std::string(s.message()));
       }
-      consensus::pb::Message m;
-      if (!m.ParseFromString(f.raft_message())) return Reply(f, pb::SnapshotFrame::ABORT, 0, "bad raft message");
       step_(std::move(m));
       pb::SnapshotFrame ack;
       ack.set_kind(pb::SnapshotFrame::ACK);

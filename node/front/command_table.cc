@@ -247,6 +247,7 @@ std::optional<std::string_view> NodeOwnedSetting(std::string_view name) {
       {"tcp-keepalive", kNetwork}, {"timeout", kNetwork}, {"maxclients", kNetwork},
       {"aclfile", kNetwork}, {"io-threads", kNetwork}, {"io-threads-do-reads", kNetwork},
       {"client-output-buffer-limit", "the node enforces output buffer limits itself (--client_output_buffer_limit)"},
+      {"proto-max-bulk-len", "the node parses requests itself (--proto_max_bulk_len)"},
       {"daemonize", kProcess}, {"pidfile", kProcess}, {"logfile", kProcess}, {"loglevel", kProcess},
       {"supervised", kProcess}, {"oom-score-adj", kProcess}, {"oom-score-adj-values", kProcess},
       {"enable-debug-command", kProcess}, {"enable-protected-configs", kProcess},

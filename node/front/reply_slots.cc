@@ -55,19 +55,13 @@ void ReplySlots::OpenStream() {
   stream_ = first_ + slots_.size() - 1;
 }
 
-void ReplySlots::AppendStream(std::string_view bytes) {
-  Slot* s = stream_ ? Find(*stream_) : nullptr;
-  if (s == nullptr) return;
-  buffered_ += bytes.size();
-  s->before.append(bytes);
-}
-
-void ReplySlots::EndStream() {
-  if (Slot* s = stream_ ? Find(*stream_) : nullptr) {
+void ReplySlots::EndStream(std::optional<Id> id) {
+  if (!id) id = stream_;
+  if (Slot* s = id ? Find(*id) : nullptr) {
     s->stream = false;
     s->have_reply = s->released = true;
   }
-  stream_.reset();
+  if (stream_ == id) stream_.reset();
 }
 
 bool ReplySlots::Flush(OutputQueue* out, RequestLatency* latency) {

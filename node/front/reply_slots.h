@@ -36,11 +36,13 @@ class ReplySlots {
   void PushBefore(std::optional<Id> id, std::string_view bytes);
 
   // A RESP2 subscribed stream begins: everything the upstream sends goes out
-  // in arrival order until EndStream().
+  // in arrival order (PushBefore(stream_id())) until EndStream().
   void OpenStream();
-  void AppendStream(std::string_view bytes);
-  void EndStream();
+  // Ends the stream `id` (the open one when empty); bytes for it may have
+  // waited (a held message) until a new one opened.
+  void EndStream(std::optional<Id> id = std::nullopt);
   bool stream_open() const { return stream_.has_value(); }
+  std::optional<Id> stream_id() const { return stream_; }
 
   // Appends to `out` everything that may leave now, in order, and counts the
   // timed replies among them in `latency` (if given). Returns true if a slot

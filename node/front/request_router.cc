@@ -163,6 +163,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
   const CommandSpec* spec = Spec(args);
   if (ctx.forwarding) return Forwarding(name, args, spec, ctx);
   if (spec == nullptr) return Forward({}, in_multi_);  // the child's own unknown-command error
+  if (std::optional<std::string> refusal = ScriptRefusal(name, args)) return Refuse(*refusal);
   CommandClass cls = spec->cls;
   if (cls == CommandClass::kRefused) {
     // Redis's own errors come first, in its order: a client sees the error
@@ -440,7 +441,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
   if (name == "function" && args.size() > 1) {
     // The libraries are data (FUNCTION LOAD is a write of the whole keyspace).
     const std::string sub = Lower(args[1]);
-    if (sub == "list" || sub == "dump") {
+    if (sub == "list" || sub == "dump" || sub == "stats") {
       gate::Request q = KeylessRead(false);
       q.whole_keyspace = true;
       return Forward(std::move(q), in_multi_);
@@ -511,11 +512,14 @@ void RequestRouter::NotePause(std::string_view sub, std::span<const std::string_
 Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec) {
   static const absl::flat_hash_set<std::string_view> kLooks = {
       "digest", "digest-value", "object", "help", "protocol", "htstats", "htstats-key", "listpack",
-      "quicklist", "ziplist", "sdslen", "stringmatch-len", "jmap", "mallctl", "mallctl-str"};
+      "quicklist", "ziplist", "sdslen", "stringmatch-len", "jmap"};
+  // MALLCTL looks with a name only; with a value it sets the allocator's option.
+  const bool looks_at_allocator = (sub == "mallctl" || sub == "mallctl-str") && args.size() == 3;
+  // (Not set-disable-deny-scripts: scripts could then run what the node
+  // refuses, REPLICAOF or an unlogged CONFIG SET among them.)
   static const absl::flat_hash_set<std::string_view> kBehaviour = {
-      "set-active-expire", "quicklist-packed-threshold", "set-disable-deny-scripts",
-      "set-skip-checksum-validation"};
-  if (kLooks.contains(sub) || (sub == "sleep" && args.size() == 3 && args[2] == "0")) {
+      "set-active-expire", "quicklist-packed-threshold", "set-skip-checksum-validation"};
+  if (kLooks.contains(sub) || looks_at_allocator || (sub == "sleep" && args.size() == 3 && args[2] == "0")) {
     return Forward({gate::Kind::kRead, {}, true}, in_multi_);
   }
   if (kBehaviour.contains(sub) && args.size() == 3) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdlib>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,12 +61,55 @@ inline Route Answer(std::string reply, bool close_after = false) {
 }
 
 // The user AUTH or HELLO ... AUTH names ("" if it names none).
+// SCRIPT LOAD is logged whole, in one entry: a body past this would stall the
+// leader's loop long enough to cost an election (measured: 30 MB did).
+inline constexpr size_t kMaxLoggedScriptBytes = 4 << 20;
+
+// Requests that would bring a script the node cannot keep in step: its
+// debugger, which holds the child's connection (and the child) waiting for
+// the client's input; a body that calls redis.set_repl, whose writes never
+// reach the stream and so never the log (a body that builds that name at run
+// time passes: README, "What we do not give"); a SCRIPT LOAD too big to log.
+inline std::optional<std::string> ScriptRefusal(std::string_view name, std::span<const std::string_view> args) {
+  std::string_view body;
+  std::string sub;
+  if ((name == "eval" || name == "eval_ro") && args.size() > 1) body = args[1];
+  if ((name == "script" || name == "function") && args.size() > 2) {
+    sub = Lower(args[1]);
+    if (name == "script" && sub == "debug") {
+      return "ERR SCRIPT DEBUG is not supported by anarchoredis: the debugger would hold the leader's redis-server";
+    }
+    if (name == "script" && sub == "load") body = args[2];
+    if (name == "function" && sub == "load") body = args.back();
+    if (name == "function" && sub == "restore") body = args[2];
+  }
+  if (body.find("set_repl") != std::string_view::npos) {
+    return "ERR redis.set_repl is not supported by anarchoredis: writes kept out of replication would never "
+           "reach the log";
+  }
+  if (name == "script" && sub == "load" && body.size() > kMaxLoggedScriptBytes) {
+    return "ERR SCRIPT LOAD of more than 4 MB is not supported by anarchoredis (the script is logged whole); "
+           "use EVAL or FUNCTION LOAD";
+  }
+  return std::nullopt;
+}
+
 inline std::string AuthUser(std::string_view name, std::span<const std::string_view> args) {
   if (name == "auth") return args.size() == 2 ? "default" : args.size() == 3 ? std::string(args[1]) : "";
-  for (size_t i = 2; i + 2 < args.size(); ++i) {
-    if (Lower(args[i]) == "auth") return std::string(args[i + 1]);
+  // HELLO's options as Redis reads them, in turn: the last AUTH pair counts.
+  std::string user;
+  for (size_t i = 2; i < args.size();) {
+    const std::string option = Lower(args[i]);
+    if (option == "auth" && i + 2 < args.size()) {
+      user = std::string(args[i + 1]);
+      i += 3;
+    } else if (option == "setname" && i + 1 < args.size()) {
+      i += 2;
+    } else {
+      break;  // Redis refuses the HELLO: no user changes
+    }
   }
-  return "";
+  return user;
 }
 
 }  // namespace node::routing

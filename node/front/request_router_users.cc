@@ -1,5 +1,6 @@
 // RequestRouter: authentication and users (AUTH, HELLO ... AUTH, ACL), and
 // the node's own user and command category, which no client may use or change.
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,7 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
     Route r = Forward(KeylessRead(true));  // the user and password it checks are logged settings
     r.tag = ReplyTag::kAuth;
     r.Detail().auth_user = user;
+    r.stall = true;  // what follows is routed (and checked) as the user it leaves
     return r;
   }
   if (name != "acl" || args.size() < 2) return std::nullopt;
@@ -86,6 +88,10 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
       if (for_child.size() != args.size()) {
         resp::AppendCommand(&r.Detail().rewritten, std::vector<std::string_view>(for_child.begin(), for_child.end()));
       }
+      // The leader's child runs the passwords as given (its errors name
+      // them as Redis's do); the log keeps only their hashes.
+      std::vector<std::string> hashed = NodeAcl::WithPasswordsHashed(args);
+      if (!std::ranges::equal(hashed, args)) r.Detail().logged = std::move(hashed);
     }
   } else if (sub == "list" || sub == "users") {
     r.request = KeylessRead(true);

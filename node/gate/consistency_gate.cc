@@ -276,6 +276,10 @@ std::optional<CoverId> ConsistencyGate::ReplyArrived(SlotId id, Outcome outcome)
   if (sp == nullptr) return std::nullopt;
   Slot& s = *sp;
   s.reply = true;
+  // A script may return Redis's own refusal as its error, word for word, and
+  // choose to from what it read: its reply is never taken as not run (a real
+  // BUSY then waits as a failed script's error does).
+  if (outcome == Outcome::kNotRun && s.script) outcome = Outcome::kError;
   if (s.logged_ticket != 0 && (outcome != Outcome::kOk || s.entry == 0)) {
     // Not logged: it failed, or the node could not log it (its leadership
     // ends, and this slot with it).

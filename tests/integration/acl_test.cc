@@ -527,6 +527,74 @@ TEST(AclTest, AFollowerBehindOnAPasswordStillAsksForIt) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression: a request sent in the same write as the AUTH before it was
+// routed while the connection was still unauthenticated (NOAUTH), where Redis
+// runs it as the user AUTH gave; HELLO took the first of several AUTH pairs
+// where Redis takes the last.
+TEST(AclTest, RequestsPipelinedAfterAuthRunAsItsUser) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client admin(c.port(leader));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "on", ">pa", "~*", "+@all"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "bob", "on", ">pb", "~*", "+@all", "-@anarcho"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "secret"})), "OK");
+  c.UseAuth("default", "secret");
+  for (int node : {leader, Follower(c, leader)}) {
+    Client client(c.port(node));
+    client.Send(Req({"AUTH", "alice", "pa"}) + Req({"ACL", "WHOAMI"}) + Req({"AUTH", "bob", "pb"}) +
+                Req({"ACL", "WHOAMI"}) + Req({"ANARCHO.HEALTH"}));
+    for (const char* want : {"OK", "alice", "OK", "bob", "(error) NOPERM"}) {
+      auto v = client.Read(10s);
+      ASSERT_TRUE(v.has_value());
+      EXPECT_TRUE(absl::StartsWith(Str(*v), want)) << "node " << node << ": " << Str(*v) << ", want " << want;
+    }
+    Client hello(c.port(node));
+    resp::Value h = hello.Call({"HELLO", "2", "AUTH", "alice", "pa", "AUTH", "bob", "pb"});
+    EXPECT_FALSE(h.IsError()) << Str(h);
+    EXPECT_EQ(Str(hello.Call({"ACL", "WHOAMI"})), "bob") << "node " << node;
+    // The node checks its own commands as the user the child runs as.
+    EXPECT_TRUE(absl::StartsWith(Str(hello.Call({"ANARCHO.STATUS"})), "(error) NOPERM")) << "node " << node;
+  }
+}
+
+// Regression: ACL SETUSER's passwords were logged as given, so the log, every
+// snapshot and a backup's metadata (ANARCHO.BACKUP, which a user allowed only
+// backups may take) held them in clear. The log keeps their hashes; every
+// member's child still takes the password, and `<pw` still removes it.
+TEST(AclTest, PasswordsAreLoggedAsHashes) {
+  Cluster c({.nodes = 3});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int f = Follower(c, leader);
+  Client admin(c.port(leader));
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "on", ">s3cret-pw", "~*", "+@all"})), "OK");
+  resp::Value backup = admin.Call({"ANARCHO.BACKUP"});
+  ASSERT_FALSE(backup.IsError()) << Str(backup);
+  std::string meta;
+  for (size_t i = 0; i + 1 < backup.elements.size(); i += 2) {
+    if (backup.elements[i].AsString() == "meta") meta = backup.elements[i + 1].AsString();
+  }
+  EXPECT_NE(meta.find("alice"), std::string::npos) << "the backup carries no users: the test proves nothing";
+  EXPECT_EQ(meta.find("s3cret-pw"), std::string::npos) << "a password in clear in a backup";
+  // Each child's view of alice's passwords (as hashes, as Redis shows them).
+  auto passwords = [&](int node) {
+    auto user = c.ChildCall(node, {"ACL", "GETUSER", "alice"});
+    if (!user.ok()) return std::string("unreachable");
+    for (size_t i = 0; i + 1 < user->elements.size(); i += 2) {
+      if (user->elements[i].AsString() == "passwords") return Str(user->elements[i + 1]);
+    }
+    return std::string("no passwords field");
+  };
+  ASSERT_TRUE(c.WaitConverged());
+  EXPECT_NE(passwords(leader), "[]");
+  EXPECT_EQ(passwords(f), passwords(leader)) << "a follower's child took another password";
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "alice", "<s3cret-pw"})), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  EXPECT_EQ(passwords(f), passwords(leader));
+  EXPECT_EQ(passwords(f), "[]") << "a follower's child kept the password <pw removed";
+}
+
 // anarcho-admin authenticates as redis-cli does: --user and --pass (or
 // --pass_file, or REDISCLI_AUTH).
 TEST(AclTest, AdminToolAuthenticates) {

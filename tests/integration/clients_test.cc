@@ -4,14 +4,19 @@
 // INFO counts them; CLIENT KILL closes exactly the clients its filters name,
 // on every node; CLIENT PAUSE holds writes and not reads; CONFIG GET port is
 // the port of the node asked.
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 #include "resp/value.h"
@@ -216,6 +221,48 @@ TEST_F(ClientsTest, ClientPauseHoldsWritesAndNotReads) {
   EXPECT_EQ(v->AsString(), "OK");
   EXPECT_EQ(reader.Call({"GET", "k"}).AsString(), "during");
   EXPECT_TRUE(c_.WaitConverged());
+}
+
+// Established loopback connections (/proc/net/tcp) with `port` on the given
+// side, each (by its two ports) with whether a keepalive timer was seen on it
+// (its "tr" column 2) in any of a few looks: one with data in flight shows
+// its retransmit timer instead for that moment.
+std::map<std::pair<int, int>, bool> KeepAliveTimers(int port, bool local_side) {
+  std::map<std::pair<int, int>, bool> seen;
+  for (int look = 0; look < 20; ++look) {
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 6 || f[3] != "01") continue;  // established only
+      int local = 0, remote = 0;
+      if (!absl::SimpleHexAtoi(f[1].substr(f[1].find(':') + 1), &local) ||
+          !absl::SimpleHexAtoi(f[2].substr(f[2].find(':') + 1), &remote) || (local_side ? local : remote) != port) {
+        continue;
+      }
+      seen[{local, remote}] |= absl::StartsWith(f[5], "02:");
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return seen;
+}
+
+// Regression: the node's client connections (and a follower's connections to
+// the leader) had no TCP keepalive, so the session of a client whose host
+// vanished lived on, and a blocked command of it took the next element
+// pushed. Each now has Redis's (tcp-keepalive 300).
+TEST_F(ClientsTest, ClientConnectionsHaveTcpKeepAlive) {
+  Client on_follower(c_.port(follower_));
+  ASSERT_EQ(on_follower.Call({"SET", "k", "v"}).AsString(), "OK");  // opens the follower's link to the leader
+  const auto accepted = KeepAliveTimers(c_.port(follower_), true);
+  ASSERT_FALSE(accepted.empty());
+  for (const auto& [ports, keepalive] : accepted) EXPECT_TRUE(keepalive) << "the follower accepted " << ports.second;
+  const auto to_leader = KeepAliveTimers(c_.port(leader_), false);
+  EXPECT_TRUE(std::ranges::any_of(to_leader, [](const auto& c) { return c.second; })) << "the follower's end of its link";
+  const auto at_leader = KeepAliveTimers(c_.port(leader_), true);
+  ASSERT_FALSE(at_leader.empty());
+  for (const auto& [ports, keepalive] : at_leader) EXPECT_TRUE(keepalive) << "the leader accepted " << ports.second;
 }
 
 TEST_F(ClientsTest, ConfigGetPortIsTheNodesOwn) {

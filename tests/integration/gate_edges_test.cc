@@ -426,6 +426,67 @@ TEST_F(GateEdgesTest, BusyScriptRefusalsAreAnsweredAndClientsMayKillIt) {
   EXPECT_EQ(tx.Call({"PING", "asdf"}).AsString(), "asdf");  // no longer in MULTI
 }
 
+// Regression: pub/sub messages left as soon as the leader's child sent them,
+// so a keyspace notification (or a message published right after a write)
+// told subscribers of a write that was not durable yet, which a failover
+// could undo. They now wait as a read of the whole keyspace does, in RESP2's
+// subscribed stream and as RESP3 pushes, and keep their order.
+TEST_F(GateEdgesTest, PubSubMessagesWaitForTheWritesTheyTellOf) {
+  Client admin(node_->port());
+  ASSERT_EQ(admin.Call({"CONFIG", "SET", "notify-keyspace-events", "K$"}).AsString(), "OK");
+  for (const int proto : {2, 3}) {
+    SCOPED_TRACE(proto);
+    Client sub(node_->port());
+    if (proto == 3) ASSERT_EQ(sub.Call({"HELLO", "3"}).type, resp::Type::kMap);
+    ASSERT_EQ(sub.Call({"SUBSCRIBE", "__keyspace@0__:k"}).elements.size(), 3u);
+    ASSERT_EQ(sub.Call({"SUBSCRIBE", "news"}).elements.size(), 3u);
+    Client writer(node_->port());
+    CloseSyncGate();
+    writer.Send(Req({"SET", "k", absl::StrCat("v", proto)}) + Req({"PUBLISH", "news", "k changed"}));
+    EXPECT_FALSE(sub.Read(400ms).has_value()) << "a subscriber heard of a write before it was durable";
+    OpenSyncGate();
+    for (const char* payload : {"set", "k changed"}) {
+      auto m = sub.Read(10s);
+      ASSERT_TRUE(m.has_value());
+      ASSERT_EQ(m->elements.size(), 3u) << Str(*m);
+      EXPECT_EQ(m->elements[0].AsString(), "message");
+      EXPECT_EQ(m->elements[2].AsString(), payload);
+    }
+    auto set = writer.Read(10s);
+    ASSERT_TRUE(set.has_value());
+    EXPECT_EQ(set->AsString(), "OK");
+    // Messages on a quiet node are not held for long.
+    writer.Send(Req({"PUBLISH", "news", "quiet"}));
+    auto quiet = sub.Read(5s);
+    ASSERT_TRUE(quiet.has_value());
+    EXPECT_EQ(quiet->elements.back().AsString(), "quiet");
+  }
+}
+
+// A restricted user's admin requests the node answers itself (MONITOR,
+// SHUTDOWN, CLIENT KILL) were allowed while a script kept the child busy:
+// the permission check took ACL DRYRUN's BUSY for an unknown command's
+// error. They are refused with BUSY, as Redis refuses MONITOR then.
+TEST_F(GateEdgesTest, PermissionChecksFailClosedWhileAScriptIsBusy) {
+  Start({"--script_kill_after", "20000"});
+  Client admin(node_->port());
+  ASSERT_EQ(admin.Call({"ACL", "SETUSER", "mal", "on", ">pw", "+get", "+eval", "~*"}).AsString(), "OK");
+  ASSERT_EQ(admin.Call({"CONFIG", "SET", "busy-reply-threshold", "10"}).AsString(), "OK");
+  Client looping(node_->port());
+  ASSERT_EQ(looping.Call({"AUTH", "mal", "pw"}).AsString(), "OK");
+  Client mal(node_->port());
+  ASSERT_EQ(mal.Call({"AUTH", "mal", "pw"}).AsString(), "OK");
+  looping.Send("*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(mal.Call({"MONITOR"}).IsError()) << "a restricted user monitors";
+  EXPECT_TRUE(mal.Call({"CLIENT", "KILL", "USER", "default"}).IsError());
+  EXPECT_TRUE(mal.Call({"SHUTDOWN", "NOSAVE"}).IsError()) << "a restricted user stopped the node";
+  EXPECT_EQ(admin.Call({"SCRIPT", "KILL"}).AsString(), "OK");
+  ASSERT_TRUE(looping.Read(5s).has_value());
+  EXPECT_EQ(admin.Call({"PING"}).AsString(), "PONG");
+  EXPECT_TRUE(absl::StartsWith(mal.Call({"MONITOR"}).AsString(), "NOPERM"));
+}
+
 // Finding 8: a subscriber that stops reading is disconnected at Redis's
 // pubsub limit instead of growing the node's memory.
 TEST_F(GateEdgesTest, SlowSubscriberIsDisconnectedAtItsOutputLimit) {

@@ -244,5 +244,27 @@ TEST(PeerLinkTest, StrangersOnTheMasterLinkDoNotDisturbTheChild) {
   EXPECT_EQ(c.Status(follower)["child_full_syncs"], syncs);
 }
 
+// Regression: CONFIG GET masterauth (and CONFIG GET *) showed the password of
+// the node's replication link to any client allowed CONFIG GET; with it a
+// local user could take a full copy of the data from the link's port.
+TEST(PeerLinkTest, TheMasterLinksPasswordIsNotShown) {
+  Cluster c({.nodes = 3});
+  ASSERT_GE(c.WaitForLeader(), 0);
+  for (int node = 0; node < 3; ++node) {
+    auto secret = c.ChildCall(node, {"CONFIG", "GET", "masterauth"});
+    ASSERT_TRUE(secret.ok());
+    ASSERT_EQ(secret->elements.size(), 2u);
+    const std::string password = secret->elements[1].AsString();
+    ASSERT_FALSE(password.empty());
+    Client client(c.port(node));
+    resp::Value one = client.Call({"CONFIG", "GET", "masterauth"});
+    ASSERT_EQ(one.elements.size(), 2u);
+    EXPECT_EQ(one.elements[1].AsString(), "") << "node " << node;
+    resp::Value all = client.Call({"CONFIG", "GET", "*"});
+    EXPECT_GT(all.elements.size(), 100u);
+    for (const resp::Value& e : all.elements) EXPECT_NE(e.AsString(), password) << "node " << node;
+  }
+}
+
 }  // namespace
 }  // namespace itest

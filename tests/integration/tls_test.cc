@@ -201,6 +201,16 @@ TEST(TlsTest, BadSettingsStopTheStart) {
                                         "/server.key --tls_ca_cert_file ", kCerts, "/ca.crt"));
   EXPECT_NE(rc4, 0);
   EXPECT_TRUE(absl::StrContains(out4, "--tls_peers needs --tls_port")) << out4;
+  // Regression: --tls_peers stood in for the cluster secret on a Raft port
+  // others reach, so any certificate the CA signed (a client's) passed as any
+  // node and could send Raft messages.
+  const int raft_port = FreePort();
+  auto [rc5, out5] = start(absl::StrCat("--tls_port ", FreePort(), " --tls_peers --tls_cert_file ", kCerts,
+                                        "/server.crt --tls_key_file ", kCerts, "/server.key --tls_ca_cert_file ",
+                                        kCerts, "/ca.crt --id 1 --raft_port ", raft_port, " --peers 1=192.0.2.1:",
+                                        FreePort(), ":", raft_port, ",2=192.0.2.2:", FreePort(), ":", FreePort()));
+  EXPECT_NE(rc5, 0);
+  EXPECT_TRUE(absl::StrContains(out5, "give --cluster_secret_file")) << out5;
   RemoveDir(dir);
 }
 

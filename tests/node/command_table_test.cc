@@ -204,6 +204,62 @@ TEST(RequestRouterTest, ScanCursorsTravelWithoutTheEpoch) {
 
 // Which requests may block (and so hold back the requests after them, and
 // get the gate's blocking path): every blocking write; XREAD only with BLOCK.
+// Regression: DEBUG MALLCTL with a value (which sets an allocator option on
+// the leader's child, never logged) was forwarded as a look.
+TEST(RequestRouterTest, DebugMallctlOnlyLooks) {
+  RequestRouter r(Table());
+  RouteContext ctx;
+  auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+  for (std::string_view sub : {"MALLCTL", "mallctl-str"}) {
+    const Route look = route({"DEBUG", sub, "arena.0.dirty_decay_ms"});
+    EXPECT_EQ(look.action, Route::Action::kForward) << sub;
+    EXPECT_EQ(look.request.kind, gate::Kind::kRead) << sub;
+    const Route set = route({"DEBUG", sub, "arena.0.dirty_decay_ms", "-1"});
+    EXPECT_EQ(set.action, Route::Action::kReply) << sub;
+    EXPECT_TRUE(set.reply.starts_with('-')) << sub;
+  }
+}
+
+// Regressions: scripts the node cannot keep in step. redis.set_repl kept a
+// script's writes out of the stream (the leader's child alone had them);
+// SCRIPT DEBUG held the leader's child (the whole cluster stopped answering);
+// DEBUG SET-DISABLE-DENY-SCRIPTS let scripts run what the node refuses; a
+// SCRIPT LOAD of 30 MB, logged whole, cost an election; FUNCTION STATS was
+// answered with no leadership confirmation.
+TEST(RequestRouterTest, ScriptsTheNodeCannotKeepInStepAreRefused) {
+  const std::string hidden = "redis.set_repl(redis.REPL_NONE) redis.call('SET', 'k', 'v')";
+  const std::string big(5 << 20, ' ');
+  const std::string library = "#!lua name=x\n" + hidden;
+  for (const bool in_multi : {false, true}) {
+    RequestRouter r(Table());
+    RouteContext ctx;
+    auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+    if (in_multi) ASSERT_EQ(route({"MULTI"}).action, Route::Action::kForward);
+    for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
+             {"EVAL", hidden, "0"},
+             {"eval_ro", hidden, "0"},
+             {"SCRIPT", "LOAD", hidden},
+             {"FUNCTION", "LOAD", "REPLACE", library},
+             {"FUNCTION", "RESTORE", hidden},
+             {"SCRIPT", "DEBUG", "SYNC"},
+             {"script", "debug", "yes"},
+             {"SCRIPT", "LOAD", big},
+             {"DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"}}) {
+      const Route refused = route(args);
+      EXPECT_EQ(refused.action, Route::Action::kReply) << args[0] << " " << args[1].substr(0, 20);
+      EXPECT_TRUE(refused.reply.starts_with("-ERR")) << refused.reply;
+    }
+    EXPECT_EQ(route({"EVAL", "return redis.call('GET', KEYS[1])", "1", "k"}).action, Route::Action::kForward);
+    EXPECT_EQ(route({"SCRIPT", "LOAD", "return 1"}).action, Route::Action::kForward);
+  }
+  RequestRouter r(Table());
+  RouteContext ctx;
+  std::vector<std::string_view> stats = {"FUNCTION", "STATS"};
+  const Route route = r.Decide(stats, ctx);
+  EXPECT_EQ(route.request.kind, gate::Kind::kRead);
+  EXPECT_TRUE(route.request.whole_keyspace);
+}
+
 TEST(RequestRouterTest, BlockingAsSent) {
   for (const bool forwarding : {false, true}) {
     RequestRouter r(Table());
@@ -467,11 +523,11 @@ TEST(NodeOwnedSettingTest, PersistenceReplicationNetworkAndProcessBelongToTheNod
   for (const char* name : {"save", "appendonly", "dir", "dbfilename", "aof-use-rdb-preamble", "replicaof",
                            "repl-backlog-size", "replica-read-only", "min-replicas-to-write", "port", "bind",
                            "timeout", "maxclients", "tls-port", "client-output-buffer-limit",
-                           "loglevel", "cluster-enabled"}) {
+                           "loglevel", "cluster-enabled", "proto-max-bulk-len"}) {
     EXPECT_TRUE(NodeOwnedSetting(name).has_value()) << name;
   }
   for (const char* name : {"maxmemory", "maxmemory-policy", "hash-max-listpack-entries", "list-max-listpack-size",
-                           "notify-keyspace-events", "busy-reply-threshold", "lua-time-limit", "proto-max-bulk-len",
+                           "notify-keyspace-events", "busy-reply-threshold", "lua-time-limit",
                            "lazyfree-lazy-user-del", "slowlog-log-slower-than", "requirepass",
                            "no-such-setting"}) {
     EXPECT_FALSE(NodeOwnedSetting(name).has_value()) << name;

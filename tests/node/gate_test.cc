@@ -150,6 +150,25 @@ TEST_F(GateTest, FailedWriteWaitsForTheWritesOfTheKeysItOnlyReads) {
   EXPECT_EQ(gate_.Stats().live_tickets, 0u);
 }
 
+// Regression: a read-only script that returned Redis's own BUSY or EXECABORT
+// text as its error (which it may choose from what it read) was taken as never
+// run and left before the write of its key was durable.
+TEST_F(GateTest, AScriptsErrorIsNeverTakenAsNotRun) {
+  const SlotId set = Write(1, "k");
+  const CoverId c = *gate_.EndOfBatch(1);
+  gate_.ReplyArrived(set);
+  Request eval_ro{Kind::kRead, {K("k")}, false};
+  eval_ro.script = true;
+  const SlotId script = gate_.Arrive(2, eval_ro).slot;
+  gate_.ReplyArrived(script, Outcome::kNotRun);
+  if (gate_.WantsReadRound()) ConfirmNow();
+  EXPECT_THAT(Released(), IsEmpty()) << "the script's reply showed an uncommitted write";
+  gate_.Covered(c, 10);
+  gate_.Proposed(10);
+  gate_.Committed(10);
+  EXPECT_THAT(Released(), UnorderedElementsAre(set, script));
+}
+
 // Regression (GateTest.SettingsReadWaitsForALoggedChangeAndAConfirmation):
 // CONFIG GET, SCRIPT EXISTS and ACL listings were stateless: they showed an
 // uncommitted CONFIG SET (or SCRIPT LOAD, ACL SETUSER) at once, and a deposed

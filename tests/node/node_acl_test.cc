@@ -82,5 +82,15 @@ TEST(NodeAclTest, DescribeSaysWhatTheChildsRulesLeaveOut) {
   EXPECT_EQ(acl.Describe("nobody", "+@all"), "");
 }
 
+TEST(NodeAclTest, PasswordsAreHashedAsRedisRules) {
+  // sha256("pw"), as `echo -n pw | sha256sum` gives it.
+  const std::string hash = "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4";
+  EXPECT_EQ(NodeAcl::WithPasswordsHashed(V{"ACL", "SETUSER", "a", "on", ">pw", "<pw", "~*", "+@all"}),
+            (std::vector<std::string>{"ACL", "SETUSER", "a", "on", "#" + hash, "!" + hash, "~*", "+@all"}));
+  // A user may be called ">x": only rules are passwords.
+  EXPECT_EQ(NodeAcl::WithPasswordsHashed(V{"ACL", "SETUSER", ">x", "nopass"}),
+            (std::vector<std::string>{"ACL", "SETUSER", ">x", "nopass"}));
+}
+
 }  // namespace
 }  // namespace node

@@ -1,5 +1,6 @@
 // The sender's side of a snapshot transfer against a scripted receiver: the
-// frames it sends are collected, the receiver's answers are handed to it.
+// frames it sends are collected, the receiver's answers are handed to it. The
+// receiver's side against frames a hostile peer might send.
 #include "node/cluster/snapshot_transfer.h"
 
 #include <gtest/gtest.h>
@@ -103,6 +104,87 @@ TEST_F(SnapshotSenderTest, ANewSnapshotInTheTurnTheSilenceEndsKeepsItsTransfer) 
   ASSERT_EQ(sent_.size(), 2u);
   EXPECT_EQ(sent_[1].kind(), pb::SnapshotFrame::OFFER);
   EXPECT_EQ(sent_[1].meta().index(), 9u);
+}
+
+// The receiver against frames no sender of ours sends: whatever they say, it
+// writes only into its own store, and only as many bytes as it was offered.
+class SnapshotReceiverTest : public SnapshotSenderTest {
+ protected:
+  pb::SnapshotFrame Frame(pb::SnapshotFrame::Kind kind, const pb::SnapshotMeta& meta, uint64_t offset = 0,
+                          std::string data = "") {
+    pb::SnapshotFrame f;
+    f.set_kind(kind);
+    f.set_from(1);
+    f.set_to(2);
+    *f.mutable_meta() = meta;
+    f.set_offset(offset);
+    f.set_data(std::move(data));
+    f.set_raft_message(SnapMessage(meta).SerializeAsString());
+    return f;
+  }
+  // Hands `f` to the receiver and runs the file work and its answers.
+  void Deliver(const pb::SnapshotFrame& f) {
+    receiver_.OnFrame(f);
+    for (int i = 0; i < 50; ++i) {  // the file thread posts its answers back
+      std::this_thread::sleep_for(2ms);
+      io_.restart();
+      io_.poll();
+    }
+  }
+  std::vector<pb::SnapshotFrame> answers_;
+  std::vector<consensus::pb::Message> stepped_;
+  asio::thread_pool files_{1};
+  SnapshotReceiver receiver_{io_, 2, store_, files_,
+                             [this](uint64_t, pb::SnapshotFrame f) { answers_.push_back(std::move(f)); },
+                             [this](consensus::pb::Message&& m) { stepped_.push_back(std::move(m)); }};
+};
+
+// Regression: the received file was renamed to the name the sender gave, so a
+// peer could write a file anywhere the node may ("../../x").
+TEST_F(SnapshotReceiverTest, ASnapshotNamedOutsideTheStoreIsRefused) {
+  const std::string body = "snapshot bytes";
+  pb::SnapshotMeta meta;
+  meta.set_index(5);
+  meta.set_term(2);
+  meta.set_size(body.size());
+  uint32_t crc = 0;
+  uint64_t size = 0;
+  std::ofstream(dir_ / "probe") << body;
+  ASSERT_TRUE(SnapshotStore::Checksum((dir_ / "probe").string(), &crc, &size).ok());
+  meta.set_crc32(crc);
+  meta.set_file("../escaped.rdb");
+  Deliver(Frame(pb::SnapshotFrame::OFFER, meta));
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, meta, 0, body));
+  Deliver(Frame(pb::SnapshotFrame::DONE, meta, body.size()));
+  EXPECT_FALSE(fs::exists(dir_.parent_path() / "escaped.rdb")) << "a peer wrote outside the snapshot store";
+  EXPECT_TRUE(stepped_.empty());
+  ASSERT_FALSE(answers_.empty());
+  EXPECT_EQ(answers_[0].kind(), pb::SnapshotFrame::ABORT);
+
+  meta.set_file(SnapshotStore::FileName(5, 2, crc));  // the same snapshot, well named, goes through
+  answers_.clear();
+  Deliver(Frame(pb::SnapshotFrame::OFFER, meta));
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, meta, 0, body));
+  Deliver(Frame(pb::SnapshotFrame::DONE, meta, body.size()));
+  EXPECT_EQ(stepped_.size(), 1u);
+  EXPECT_TRUE(store_.Verify(meta).ok());
+}
+
+// Regression: chunks were written wherever their offset and length reached,
+// past the size the offer gave.
+TEST_F(SnapshotReceiverTest, AChunkPastTheOfferedSizeEndsTheTransfer) {
+  pb::SnapshotMeta meta;
+  meta.set_index(5);
+  meta.set_term(2);
+  meta.set_size(4);
+  meta.set_crc32(1);
+  meta.set_file(SnapshotStore::FileName(5, 2, 1));
+  Deliver(Frame(pb::SnapshotFrame::OFFER, meta));
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, meta, 0, std::string(1 << 16, 'x')));
+  ASSERT_FALSE(answers_.empty());
+  EXPECT_EQ(answers_.back().kind(), pb::SnapshotFrame::ABORT);
+  const fs::path incoming = dir_ / SnapshotStore::IncomingName(meta);
+  EXPECT_TRUE(!fs::exists(incoming) || fs::file_size(incoming) <= 4) << fs::file_size(incoming);
 }
 
 }  // namespace
