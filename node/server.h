@@ -196,6 +196,8 @@ class Server {
   // by its connection on the leader's child; how many sessions have one;
   // CONFIG GET's reply with this node's view of the settings it owns.
   std::optional<ClientAddresses> SessionAddresses(int64_t child_client_id) const;
+  // CLIENT UNBLOCK of a client in a WAIT (ClientSession::UnblockWait).
+  bool UnblockWait(int64_t child_client_id, bool error);
   uint64_t ChildClientCount() const;
   std::string WithNodeSettings(std::string_view config_get_reply, int proto) const;
   // +OK if every setting `check` wants already holds (CONFIG GET's reply,

@@ -277,6 +277,13 @@ std::optional<ClientAddresses> Server::SessionAddresses(int64_t child_client_id)
   return std::nullopt;
 }
 
+bool Server::UnblockWait(int64_t child_client_id, bool error) {
+  for (const auto& [_, s] : sessions_) {
+    if (s->child_client_id() == child_client_id) return s->UnblockWait(error);
+  }
+  return false;
+}
+
 uint64_t Server::ChildClientCount() const {
   uint64_t n = 0;
   for (const auto& [_, s] : sessions_) n += s->child_client_id() >= 0 && !s->internal_name();

@@ -84,6 +84,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientAddresses addresses() const;
   // CLIENT KILL: what was answered leaves, then the connection closes.
   void Kill();
+  // CLIENT UNBLOCK of this client: a WAIT it waits in is answered now, with
+  // the count so far or (`error`) Redis's UNBLOCKED error. False if it waits
+  // in none.
+  bool UnblockWait(bool error);
   // Nothing in flight: every request read was answered and its reply sent.
   // (A subscribed connection's open stream does not count.)
   bool idle() const { return replies_answered() && out_.empty() && !client_writing_; }
@@ -98,7 +102,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     int hello_proto = 0;
     std::string auth_user;  // ReplyTag::kAuth or kHello: the user it authenticates as
     std::string acl_user;   // ReplyTag::kAclGetUser: the user asked about
-    int64_t count = 0;      // ReplyTag::kSlowlog: the entries the client asked for
+    int64_t count = 0;      // ReplyTag::kSlowlog: the entries the client asked for; kClientUnblock: the id
+    bool unblock_error = false;  // ReplyTag::kClientUnblock
     // ReplyTag::kLog: what to log once it succeeded.
     std::shared_ptr<const LoggedRequest> logged;
     // EXEC: what to log of the queued requests, by position in the
@@ -173,6 +178,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void StartMonitor(bool silent);
   void ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t timeout_ms);
   void WaitAnswered(ReplySlots::Id slot, std::string reply);
+  // The WAIT this session waits in, if any: its slot, its reply so far, and
+  // the timer of its timeout.
+  struct PendingWait {
+    ReplySlots::Id slot = 0;
+    std::string reply;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+  std::optional<PendingWait> wait_;
   void AnswerNodeCommand(std::span<const std::string_view> args, bool silent);
   void SendUpstream(std::span<const std::string_view> args, std::string_view raw);
   // The writes before this point are covered by the offset of a ROLE the

@@ -133,6 +133,7 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   e.tag = r.tag;
   if (detail != nullptr) {
     if (detail->count != 0) e.Detail().count = detail->count;
+    if (detail->unblock_error) e.Detail().unblock_error = true;
     if (!detail->auth_user.empty()) e.Detail().auth_user = std::move(detail->auth_user);
     if (!detail->acl_user.empty()) e.Detail().acl_user = std::move(detail->acl_user);
     if (r.tag == ReplyTag::kScan) e.Detail().scan_epoch = detail->scan_epoch;

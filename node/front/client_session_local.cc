@@ -109,10 +109,12 @@ void ClientSession::ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t t
   const int have = server_.ReplicaCountForWait();
   resp::AppendInteger(&reply, have);
   if (have >= replicas) return WaitAnswered(slot, std::move(reply));
-  if (timeout_ms == 0) return;  // as Redis: until enough replicas, which never changes here
+  wait_ = PendingWait{slot, reply, nullptr};
+  if (timeout_ms == 0) return;  // as Redis: until enough replicas (or CLIENT UNBLOCK)
   auto timer = std::make_shared<asio::steady_timer>(client_.get_executor());
+  wait_->timer = timer;
   timer->expires_after(std::chrono::milliseconds(timeout_ms));
-  timer->async_wait([weak = weak_from_this(), slot, reply, timer](const asio::error_code& ec) {
+  timer->async_wait([weak = weak_from_this(), slot, reply](const asio::error_code& ec) {
     auto self = weak.lock();
     if (ec || !self) return;
     self->WaitAnswered(slot, reply);
@@ -121,10 +123,24 @@ void ClientSession::ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t t
 }
 
 void ClientSession::WaitAnswered(ReplySlots::Id slot, std::string reply) {
+  if (wait_ && wait_->slot == slot) {
+    if (wait_->timer) wait_->timer->cancel();
+    wait_.reset();
+  }
   slots_.SetReply(slot, std::move(reply));
   slots_.Release(slot);
   may_block_.erase(slot);
   Unstall();
+}
+
+bool ClientSession::UnblockWait(bool error) {
+  if (!wait_) return false;
+  const ReplySlots::Id slot = wait_->slot;
+  WaitAnswered(slot, error ? ErrorReply("UNBLOCKED client unblocked via CLIENT UNBLOCK") : wait_->reply);
+  asio::post(client_.get_executor(), [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->OnClientData();  // not inside the unblocking client's reply
+  });
+  return true;
 }
 
 }  // namespace node

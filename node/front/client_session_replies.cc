@@ -321,6 +321,8 @@ void ClientSession::PlaceReply(const Expect& e, const ExpectDetail& d, std::stri
     slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {
       return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });
     }));
+  } else if (e.tag == ReplyTag::kClientUnblock && bytes == ":0\r\n" && server_.UnblockWait(d.count, d.unblock_error)) {
+    slots_.SetReply(e.slot, ByteBlock(std::string(":1\r\n")));
   } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
     slots_.SetReply(e.slot, SlowlogForClients(bytes, d.count));
   } else if (e.tag == ReplyTag::kAclUsers && type == '*') {

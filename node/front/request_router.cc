@@ -489,6 +489,12 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
   }
   Route r = Forward({}, in_multi_);
   if (sub == "list" || sub == "info") r.tag = ReplyTag::kClientList;
+  if (int64_t id = 0; sub == "unblock" && !in_multi_ && (args.size() == 3 || args.size() == 4) &&
+                      ParseRedisInt(args[2], &id) && id > 0) {
+    r.tag = ReplyTag::kClientUnblock;
+    r.Detail().count = id;
+    r.Detail().unblock_error = args.size() == 4 && Lower(args[3]) == "error";
+  }
   if (sub == "tracking" && args.size() >= 3) NoteTracking(args);
   if (sub == "setname" && args.size() == 3 && !in_multi_) {
     internal_name_ = args[2].starts_with(kInternalClientPrefix);

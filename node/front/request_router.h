@@ -57,6 +57,9 @@ enum class ReplyTag {
   // otherwise predicts succeeds: MULTI and SELECT wait for their replies.
   kMulti,   // MULTI: refused, the connection is not in a transaction
   kSelect,  // SELECT: the db changes only if it succeeded
+  // CLIENT UNBLOCK of client `count`: a client waiting in WAIT waits on the
+  // node, not in the child, which answers 0; the node then ends that wait.
+  kClientUnblock,
 };
 
 // CONFIG SET of settings the node owns, each to the value it already has (as
@@ -87,6 +90,7 @@ struct RouteDetail {
   // itself (XREADGROUP's reads of pending entries, RequestRouter::XReadGroup).
   std::vector<std::string> logged;
   uint32_t scan_epoch = 0;  // ReplyTag::kScan: the epoch of the child it runs in
+  bool unblock_error = false;  // kClientUnblock: ERROR, not TIMEOUT
   // CONFIG SET that may start the child evicting keys (maxmemory): the gate
   // must know before the child runs it (ConsistencyGate::SetEvictions).
   bool may_evict = false;

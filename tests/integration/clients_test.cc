@@ -265,6 +265,36 @@ TEST_F(ClientsTest, ClientConnectionsHaveTcpKeepAlive) {
   for (const auto& [ports, keepalive] : at_leader) EXPECT_TRUE(keepalive) << "the leader accepted " << ports.second;
 }
 
+// Regression: the node answers WAIT itself, so the child never saw the client
+// as blocked and CLIENT UNBLOCK answered 0, leaving a WAIT for more replicas
+// than there are (timeout 0) waiting for ever. As in Redis, it now ends the
+// wait with the count so far, or with UNBLOCKED, through any node.
+TEST_F(ClientsTest, ClientUnblockEndsAWait) {
+  for (const int node : {leader_, follower_}) {
+    for (const bool error : {false, true}) {
+      SCOPED_TRACE(absl::StrCat("node ", node, error ? ", ERROR" : ", TIMEOUT"));
+      Client waiter(c_.port(node));
+      const int64_t id = waiter.Call({"CLIENT", "ID"}).integer;
+      waiter.Send(Req({"WAIT", "5", "0"}));
+      EXPECT_FALSE(waiter.Read(200ms).has_value());
+      Client admin(c_.port((node + 2) % 3));
+      std::vector<std::string> unblock = {"CLIENT", "UNBLOCK", absl::StrCat(id)};
+      if (error) unblock.push_back("ERROR");
+      EXPECT_EQ(admin.Call(unblock).integer, 1);
+      auto v = waiter.Read(5s);
+      ASSERT_TRUE(v.has_value());
+      if (error) {
+        EXPECT_EQ(v->str, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+      } else {
+        EXPECT_EQ(v->type, resp::Type::kInteger);
+        EXPECT_EQ(v->integer, admin.Call({"WAIT", "0", "0"}).integer) << "the count so far";
+      }
+      EXPECT_EQ(waiter.Call({"PING"}).AsString(), "PONG") << "the requests after it go on";
+      EXPECT_EQ(admin.Call(unblock).integer, 0) << "nothing left to unblock";
+    }
+  }
+}
+
 TEST_F(ClientsTest, ConfigGetPortIsTheNodesOwn) {
   for (int i : {leader_, follower_}) {
     Client cl(c_.port(i));

@@ -152,11 +152,14 @@ TEST_F(SnapshotReceiverTest, ASnapshotNamedOutsideTheStoreIsRefused) {
   std::ofstream(dir_ / "probe") << body;
   ASSERT_TRUE(SnapshotStore::Checksum((dir_ / "probe").string(), &crc, &size).ok());
   meta.set_crc32(crc);
-  meta.set_file("../escaped.rdb");
+  const std::string escaped = "escaped-" + std::to_string(::getpid()) + ".rdb";
+  meta.set_file("../" + escaped);
   Deliver(Frame(pb::SnapshotFrame::OFFER, meta));
   Deliver(Frame(pb::SnapshotFrame::CHUNK, meta, 0, body));
   Deliver(Frame(pb::SnapshotFrame::DONE, meta, body.size()));
-  EXPECT_FALSE(fs::exists(dir_.parent_path() / "escaped.rdb")) << "a peer wrote outside the snapshot store";
+  const bool wrote_outside = fs::exists(dir_.parent_path() / escaped);
+  fs::remove(dir_.parent_path() / escaped);
+  EXPECT_FALSE(wrote_outside) << "a peer wrote outside the snapshot store";
   EXPECT_TRUE(stepped_.empty());
   ASSERT_FALSE(answers_.empty());
   EXPECT_EQ(answers_[0].kind(), pb::SnapshotFrame::ABORT);
