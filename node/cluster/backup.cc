@@ -3,20 +3,22 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <zlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/text_format.h"
 #include "node/cluster/snapshot_store.h"
 #include "node/logged_state.h"
+#include "node/logging.h"
 
 extern char** environ;
 
@@ -57,15 +59,98 @@ absl::Status CheckRdb(const std::string& rdb, const std::string& redis_server) {
   return absl::DataLossError(absl::StrCat(rdb, " is not a usable RDB file: ", why));
 }
 
+// The last line of a .meta: the crc32 of everything before it. A file cut
+// short (a partial copy) or edited lacks it or fails it, and is told from a
+// complete one: the protobuf text before it parses either way.
+constexpr absl::string_view kEndLine = "# end of metadata, crc32 ";
+
+uint32_t Crc32Of(absl::string_view text) {
+  return static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
+}
+
+// The whole file, or why it cannot be read.
+absl::StatusOr<std::string> ReadWhole(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+  std::string text;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
+  }
+  const int err = errno;
+  ::close(fd);
+  if (n < 0) return absl::FailedPreconditionError(absl::StrCat("cannot read ", path, ": ", strerror(err)));
+  return text;
+}
+
+// The metadata text of a .meta file without its end line, if that line is
+// there and its crc32 matches.
+absl::StatusOr<std::string> CheckedMetaText(const std::string& path, const std::string& text) {
+  absl::string_view last;
+  size_t start = 0;
+  if (text.size() >= 2 && text.back() == '\n') {
+    const size_t newline = text.rfind('\n', text.size() - 2);
+    start = newline == std::string::npos ? 0 : newline + 1;
+    last = absl::string_view(text).substr(start, text.size() - 1 - start);
+  }
+  uint32_t crc = 0;
+  if (!absl::ConsumePrefix(&last, kEndLine) || !absl::SimpleHexAtoi(last, &crc)) {
+    return absl::DataLossError(absl::StrCat(path, " has no end line: it was cut short (or written before .meta files "
+                                            "had one); refusing to restore without the users, passwords, "
+                                            "settings and scripts it may have held: copy the whole file again, or "
+                                            "move it away to restore the RDB's data alone"));
+  }
+  if (crc != Crc32Of(absl::string_view(text).substr(0, start))) {
+    return absl::DataLossError(absl::StrCat(path, " does not match the crc32 of its end line: it was damaged or "
+                                            "edited; copy it again from the backup"));
+  }
+  return text.substr(0, start);
+}
+
+// The scripts, settings and users a backup's .meta carries into the restored
+// cluster; none (with a warning) for an RDB with no .meta, a plain Redis's.
+absl::Status ReadCarriedState(const std::string& rdb, ReplicatedLogOptions::Restore* restore) {
+  const std::string path = BackupMetaPath(rdb);
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+    Log(LogComponent::kNode, LogLevel::kWarning,
+        "--restore: %s has no %s beside it: restoring its data only, as a plain Redis RDB (no users, passwords, "
+        "replicated settings or scripts of a backup)",
+        rdb, std::filesystem::path(path).filename().string());
+    return absl::OkStatus();
+  }
+  auto text = ReadWhole(path);
+  if (!text.ok()) return text.status();
+  auto checked = CheckedMetaText(path, *text);
+  if (!checked.ok()) return checked.status();
+  pb::SnapshotMeta meta;
+  if (!google::protobuf::TextFormat::ParseFromString(*checked, &meta)) {
+    return absl::DataLossError(absl::StrCat(path, " is not a backup's metadata"));
+  }
+  if (restore->size != meta.size() || restore->crc32 != meta.crc32()) {
+    return absl::DataLossError(absl::StrFormat("%s has %d bytes, crc32 %08x; its .meta says %d bytes, crc32 %08x", rdb,
+                                               restore->size, restore->crc32, meta.size(), meta.crc32()));
+  }
+  LoggedState::Copy(meta, &restore->carried);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string BackupMetaPath(const std::string& rdb) { return rdb + ".meta"; }
+
+std::string WithEndLine(std::string text) {
+  absl::StrAppendFormat(&text, "%s%08x\n", kEndLine, Crc32Of(text));
+  return text;
+}
 
 absl::Status WriteBackupMeta(const std::string& rdb, const pb::SnapshotMeta& meta) {
   std::string text;
   if (!google::protobuf::TextFormat::PrintToString(meta, &text)) return absl::InternalError("cannot print metadata");
   std::ofstream out(BackupMetaPath(rdb), std::ios::trunc);
-  out << "# anarchoredis backup of " << std::filesystem::path(rdb).filename().string() << "\n" << text;
+  out << WithEndLine(absl::StrCat("# anarchoredis backup of ", std::filesystem::path(rdb).filename().string(), "\n", text));
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", BackupMetaPath(rdb)));
   return absl::OkStatus();
@@ -76,19 +161,7 @@ absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb
   if (!std::filesystem::is_regular_file(rdb, ec)) return absl::NotFoundError(absl::StrCat("no file ", rdb));
   ReplicatedLogOptions::Restore restore{.rdb = std::filesystem::absolute(rdb).string()};
   if (auto s = SnapshotStore::Checksum(rdb, &restore.crc32, &restore.size); !s.ok()) return s;
-  if (std::ifstream in(BackupMetaPath(rdb)); in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    pb::SnapshotMeta meta;
-    if (!google::protobuf::TextFormat::ParseFromString(text.str(), &meta)) {
-      return absl::DataLossError(absl::StrCat(BackupMetaPath(rdb), " is not a backup's metadata"));
-    }
-    if (restore.size != meta.size() || restore.crc32 != meta.crc32()) {
-      return absl::DataLossError(absl::StrFormat("%s has %d bytes, crc32 %08x; its .meta says %d bytes, crc32 %08x",
-                                                 rdb, restore.size, restore.crc32, meta.size(), meta.crc32()));
-    }
-    LoggedState::Copy(meta, &restore.carried);
-  }
+  if (auto s = ReadCarriedState(rdb, &restore); !s.ok()) return s;
   if (auto s = CheckRdb(restore.rdb, redis_server); !s.ok()) return s;
   return restore;
 }
