@@ -18,12 +18,17 @@
 namespace admin {
 namespace fs = std::filesystem;
 
-std::map<std::string, std::string> Status(const std::string& host, int port) {
-  std::map<std::string, std::string> out;
+absl::StatusOr<std::map<std::string, std::string>> StatusOf(const std::string& host, int port) {
   auto v = Call(host, port, {"ANARCHO.STATUS"});
-  if (!v.ok()) return out;
+  if (!v.ok()) return v.status();
+  std::map<std::string, std::string> out;
   for (auto& [k, f] : Fields(*v)) out[k] = f.AsString();
   return out;
+}
+
+std::map<std::string, std::string> Status(const std::string& host, int port) {
+  auto status = StatusOf(host, port);
+  return status.ok() ? *std::move(status) : std::map<std::string, std::string>{};
 }
 
 namespace {
@@ -31,11 +36,30 @@ Credentials& TheCredentials() {
   static Credentials credentials;
   return credentials;
 }
+
+Timeouts& MutableTimeouts() {
+  static Timeouts timeouts;
+  return timeouts;
+}
+
+absl::StatusOr<resp::Value> CallWithin(absl::Duration timeout, const std::string& host, int port,
+                                       std::initializer_list<std::string_view> args) {
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (auto s = Connect(c, host, port); !s.ok()) return s;
+  c.set_timeout(timeout);
+  auto v = c.Call(args);
+  if (v.ok() && v->IsError()) return absl::FailedPreconditionError(v->str);
+  return v;
+}
 }  // namespace
 
 void SetCredentials(Credentials credentials) { TheCredentials() = std::move(credentials); }
+void SetTimeouts(Timeouts timeouts) { MutableTimeouts() = timeouts; }
+const Timeouts& TheTimeouts() { return MutableTimeouts(); }
 
 absl::Status Connect(node::SyncClient& c, const std::string& host, int port) {
+  c.set_timeout(TheTimeouts().answer);
   if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
   const Credentials& who = TheCredentials();
   if (who.password.empty()) return absl::OkStatus();
@@ -48,12 +72,12 @@ absl::Status Connect(node::SyncClient& c, const std::string& host, int port) {
 }
 
 absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
-  asio::io_context io;
-  node::SyncClient c(io);
-  if (auto s = Connect(c, host, port); !s.ok()) return s;
-  auto v = c.Call(args);
-  if (v.ok() && v->IsError()) return absl::FailedPreconditionError(v->str);
-  return v;
+  return CallWithin(TheTimeouts().answer, host, port, args);
+}
+
+absl::StatusOr<resp::Value> CallForWork(const std::string& host, int port,
+                                        std::initializer_list<std::string_view> args) {
+  return CallWithin(TheTimeouts().work, host, port, args);
 }
 
 std::map<std::string, resp::Value> Fields(const resp::Value& v) {
@@ -63,7 +87,7 @@ std::map<std::string, resp::Value> Fields(const resp::Value& v) {
 }
 
 int SnapshotCommand(const std::string& host, int port) {
-  auto v = Call(host, port, {"ANARCHO.SNAPSHOT"});
+  auto v = CallForWork(host, port, {"ANARCHO.SNAPSHOT"});
   if (!v.ok()) {
     std::cerr << "snapshot: " << v.status().message() << "\n";
     return 1;
@@ -110,7 +134,7 @@ absl::Status Download(const std::string& host, int port, const std::string& name
 
 absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int port, const std::string& file) {
   auto [lhost, lport] = LeaderOf(host, port);
-  auto v = Call(lhost, lport, {"ANARCHO.BACKUP"});
+  auto v = CallForWork(lhost, lport, {"ANARCHO.BACKUP"});
   if (!v.ok()) return v.status();
   auto f = Fields(*v);
   node::pb::SnapshotMeta meta;
@@ -151,7 +175,7 @@ int BackupCommand(const std::string& host, int port, const std::string& file) {
 }
 
 int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes) {
-  auto v = Call(host, port, {"ANARCHO.DIGEST"});
+  auto v = CallForWork(host, port, {"ANARCHO.DIGEST"});
   if (!v.ok()) {
     std::cerr << "digest: " << v.status().message() << "\n";
     return 1;

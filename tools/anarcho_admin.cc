@@ -51,6 +51,10 @@ ABSL_FLAG(std::string, user, "", "The user to authenticate as (default: Redis's 
 ABSL_FLAG(std::string, pass, "",
           "The password to authenticate with (else --pass_file, else the REDISCLI_AUTH environment variable).");
 ABSL_FLAG(std::string, pass_file, "", "A file holding the password (its first line).");
+ABSL_FLAG(double, timeout, 5,
+          "Seconds to wait for a node to connect and answer each command, 0 for no limit (a stopped node "
+          "accepts connections and answers nothing). backup, snapshot and digest wait for the cluster's work up "
+          "to 10 minutes unless it is given.");
 
 namespace fs = std::filesystem;
 
@@ -327,20 +331,22 @@ const node::cli::Program& Program() {
            {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s", "tls_certs"}},
           {{"cluster", "stop"}, "cluster stop --dir D", {"dir"}},
           {{"status"}, "status (--dir D | [--host H] --port N) [--json]   (exit 1 unless all answer and a leader serves)",
-           {"dir", "host", "port", "json", "user", "pass", "pass_file"}},
-          {{"members"}, "members [--host H] --port N [--json]", {"host", "port", "json", "user", "pass", "pass_file"}},
+           {"dir", "host", "port", "json", "user", "pass", "pass_file", "timeout"}},
+          {{"members"}, "members [--host H] --port N [--json]",
+           {"host", "port", "json", "user", "pass", "pass_file", "timeout"}},
           {{"health"}, "health [--host H] --port N [--json]   (exit 1 unless the node can serve)",
-           {"host", "port", "json", "user", "pass", "pass_file"}},
+           {"host", "port", "json", "user", "pass", "pass_file", "timeout"}},
           {{"add"}, "add [--host H] --port N ID IP:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)",
-           {"host", "port", "user", "pass", "pass_file"}},
-          {{"remove"}, "remove [--host H] --port N ID", {"host", "port", "user", "pass", "pass_file"}},
-          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)", {"host", "port", "user", "pass", "pass_file"}},
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
+          {{"remove"}, "remove [--host H] --port N ID", {"host", "port", "user", "pass", "pass_file", "timeout"}},
+          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)",
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
           {{"snapshot"}, "snapshot [--host H] --port N   (that node snapshots its data and compacts its log)",
-           {"host", "port", "user", "pass", "pass_file"}},
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
           {{"backup"}, "backup [--host H] --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)",
-           {"host", "port", "user", "pass", "pass_file"}},
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
           {{"digest"}, "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index)",
-           {"dir", "host", "port", "user", "pass", "pass_file"}},
+           {"dir", "host", "port", "user", "pass", "pass_file", "timeout"}},
       }};
   return program;
 }
@@ -396,6 +402,17 @@ absl::StatusOr<admin::Credentials> Credentials() {
   return who;
 }
 
+// --timeout: for every answer, and for those that wait for the cluster's
+// work if given.
+absl::StatusOr<admin::Timeouts> Timeouts(bool given) {
+  const double seconds = absl::GetFlag(FLAGS_timeout);
+  if (!(seconds >= 0)) return absl::InvalidArgumentError("--timeout must be 0 (no limit) or more seconds");
+  const absl::Duration limit = seconds == 0 ? absl::InfiniteDuration() : absl::Seconds(seconds);
+  admin::Timeouts timeouts{.answer = limit};
+  if (given) timeouts.work = limit;
+  return timeouts;
+}
+
 int main(int argc, char** argv) {
   const node::cli::Parsed parsed = node::cli::Parse(argc, argv, Program());
   if (parsed.exit_code) return *parsed.exit_code;
@@ -409,6 +426,12 @@ int main(int argc, char** argv) {
     admin::SetCredentials(std::move(*who));
   } else {
     std::cerr << who.status().message() << "\n";
+    return 2;
+  }
+  if (auto timeouts = Timeouts(parsed.given.contains("timeout")); timeouts.ok()) {
+    admin::SetTimeouts(*timeouts);
+  } else {
+    std::cerr << timeouts.status().message() << "\n";
     return 2;
   }
   const std::string host = absl::GetFlag(FLAGS_host);

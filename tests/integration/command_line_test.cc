@@ -2,6 +2,8 @@
 // version exit 0, flags take dashes or underscores, config files refuse
 // testing flags, bad input is named with a non-zero exit, anarcho-admin's
 // views answer as tables and as JSON.
+#include <signal.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +183,31 @@ TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   }
   EXPECT_EQ(degraded.rc, 1) << degraded.out;
   EXPECT_NE(degraded.out.find("\"status\": \"degraded\""), std::string::npos) << degraded.out;
+}
+
+// Regression: anarcho-admin waited forever for a stopped node (kill -STOP):
+// the kernel still accepts connections, and nothing answers. Every connect
+// and answer has a deadline (--timeout, 5 s by default): a clear error and
+// exit status 1.
+TEST(CommandLineTest, AdminGivesUpOnAStoppedNode) {
+  const std::string dir = MakeTempDir("anarcho-admin-stopped");
+  Node n(dir + "/n1");
+  n.Start();
+  const std::string port = absl::StrCat(n.port());
+  std::ofstream(dir + "/cluster.conf") << "1 " << port << " " << FreePort() << "\n";
+  n.process().Signal(SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  const Ran health = RunTool({ANARCHO_ADMIN_BIN, "health", "--port", port, "--timeout", "1"}, 20s);
+  EXPECT_EQ(health.rc, 1) << health.out;
+  EXPECT_NE(health.out.find(absl::StrCat("no answer from 127.0.0.1:", port, " within 1s")), std::string::npos)
+      << health.out;
+  const Ran status = RunTool({ANARCHO_ADMIN_BIN, "status", "--dir", dir}, 20s);  // the default: 5 s
+  EXPECT_EQ(status.rc, 1) << status.out;
+  EXPECT_NE(status.out.find("down"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(" within 5s"), std::string::npos) << status.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+  n.process().Signal(SIGCONT);
+  RemoveDir(dir);
 }
 
 TEST(CommandLineTest, BenchHelpExitsZero) {
