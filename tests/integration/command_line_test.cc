@@ -151,6 +151,31 @@ TEST(CommandLineTest, AdminRefusesADirectoryInUse) {
   RemoveDir(dir);
 }
 
+// Regression: `cluster start` took any leader on its ports for its own, so
+// with another cluster already there, its own nodes all failed and it said
+// the cluster was up; and it waited its whole --timeout-s for nodes that had
+// exited at once. Now a started node that exits fails the start (with the
+// end of its log), and a leader counts only with this cluster's id.
+TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
+  const std::string dir = MakeTempDir("anarcho-admin-fail");
+  const std::string base = absl::StrCat(FreePort());
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/a", "--nodes", "1", "--base-port", base});
+  ASSERT_EQ(first.rc, 0) << first.out;
+  const auto start = std::chrono::steady_clock::now();
+  const Ran second = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/b", "--nodes", "1", "--base-port", base});
+  EXPECT_EQ(second.rc, 1) << second.out;
+  EXPECT_NE(second.out.find("node 1 exited with status"), std::string::npos) << second.out;
+  const Ran bad = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/c", "--nodes", "3", "--base-port",
+                           absl::StrCat(FreePort()), "--node-args=--maxclients=0"});
+  EXPECT_EQ(bad.rc, 1) << bad.out;
+  EXPECT_NE(bad.out.find("exited with status 2"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("--maxclients must be at least 1"), std::string::npos) << bad.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s) << "not the 30 s wait for a leader";
+  const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir + "/a"});
+  EXPECT_EQ(stop.rc, 0) << stop.out;
+  RemoveDir(dir);
+}
+
 TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   Cluster c;
   const int leader = c.WaitForLeader();
