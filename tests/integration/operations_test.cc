@@ -290,6 +290,30 @@ TEST(OperationsTest, MetricsAreServedAndMoveWithTraffic) {
   RemoveDir(dir);
 }
 
+// Regression: a follower relays its clients' requests without its gate, whose
+// kind it leaves stateless: the writes it relayed were counted as class
+// "other". The class comes from the command table there.
+TEST(OperationsTest, WritesThroughAFollowerAreCountedAsWrites) {
+  ClusterOptions options;
+  std::vector<int> metrics_ports;
+  for (int i = 0; i < 3; ++i) {
+    metrics_ports.push_back(FreePort());
+    options.args_of[i] = {"--metrics-port", absl::StrCat(metrics_ports[i])};
+  }
+  Cluster c(options);
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  Client cl(c.port(follower));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(cl.Call({"SET", absl::StrCat("k", i), "v"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"INCR", "n"}).AsString(), "QUEUED");
+  ASSERT_EQ(cl.Call({"EXEC"}).elements.size(), 1u);
+  const std::string text = HttpGet(metrics_ports[follower], "/metrics");
+  EXPECT_GE(Sample(text, "anarcho_request_duration_seconds_count{class=\"write\"}"), 21) << text;
+  EXPECT_LT(Sample(text, "anarcho_request_duration_seconds_count{class=\"other\"}"), 20) << text;
+}
+
 // SHUTDOWN stops the node it is sent to (never forwarded), gracefully: the
 // client's connection closes without a reply, as with Redis, and the data is
 // there after a restart.
