@@ -260,6 +260,24 @@ TEST(OperationsTest, MaxclientsBelowOneIsRefused) {
   ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--maxclients", "-1"}, "--maxclients must be at least 1");
 }
 
+// Regression: these configuration errors exited 1 (Abseil's own parser's
+// status, or a failed start), or started a node whose child crash-looped
+// (--databases 0), or were taken as given (negative waits); systemd's unit
+// restarts a node after any status but 2.
+TEST(OperationsTest, ConfigurationErrorsExitTwo) {
+  const std::string port = absl::StrCat(FreePort());
+  ExpectRefusedAtStart({"--port", port, "--bogus", "1"}, "unknown flag --bogus");
+  ExpectRefusedAtStart({"--port", "abc"}, "--port: ");
+  ExpectRefusedAtStart({"--port", port, "--join", "--restore", "/nonexistent.rdb"}, "--restore starts a new cluster");
+  ExpectRefusedAtStart({"--port", port, "--raft_port", port}, "--port and --raft-port are both " + port);
+  ExpectRefusedAtStart({"--port", port, "--raft_port", absl::StrCat(FreePort()), "--metrics-port", port},
+                       "--port and --metrics-port are both");
+  ExpectRefusedAtStart({"--port", port, "--databases", "0"}, "--databases must be at least 1");
+  ExpectRefusedAtStart({"--port", port, "--databases", "-3"}, "--databases must be at least 1");
+  ExpectRefusedAtStart({"--port", port, "--no_leader_wait_ms", "-5"}, "--no-leader-wait-ms and --digest-interval-s");
+  ExpectRefusedAtStart({"--port", port, "--digest_interval_s", "-1"}, "--no-leader-wait-ms and --digest-interval-s");
+}
+
 TEST(OperationsTest, UnknownLogLevelIsRefused) {
   ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--loglevel", "loud"}, "--loglevel must be");
 }
