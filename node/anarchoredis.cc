@@ -350,7 +350,7 @@ bool RaftFlags(node::ServerOptions& options) {
                    "from the leader\n";
       return false;
     }
-    auto restore = node::OpenRestore(file, options.redis_server);
+    auto restore = node::OpenRestore(file, options.redis_server, options.databases);
     if (!restore.ok()) {
       std::cerr << "anarchoredis: --restore: " << restore.status().message() << "\n";
       return false;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include "absl/strings/match.h"
@@ -25,9 +26,25 @@ extern char** environ;
 namespace node {
 namespace {
 
+// The highest database redis-check-rdb's `output` saw selected ("[offset 82]
+// Selecting DB ID 3"); -1 if none.
+int HighestDatabase(const std::string& output) {
+  constexpr absl::string_view kSelecting = "] Selecting DB ID ";
+  int highest = -1;
+  for (absl::string_view line : absl::StrSplit(output, '\n', absl::SkipEmpty())) {
+    int db = 0;
+    if (const size_t at = line.find(kSelecting); at != absl::string_view::npos &&
+                                                   absl::SimpleAtoi(line.substr(at + kSelecting.size()), &db)) {
+      highest = std::max(highest, db);
+    }
+  }
+  return highest;
+}
+
 // Runs `redis_server` as redis-check-rdb (Redis picks the tool by its argv[0])
-// on `rdb`; its output, and whether the file checked out.
-absl::Status CheckRdb(const std::string& rdb, const std::string& redis_server) {
+// on `rdb`: whether the file checked out, and the highest database it holds
+// (-1 if none).
+absl::StatusOr<int> CheckRdb(const std::string& rdb, const std::string& redis_server) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -51,7 +68,7 @@ absl::Status CheckRdb(const std::string& rdb, const std::string& redis_server) {
   ::close(out[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return HighestDatabase(text);
   std::string why = "the RDB check failed";
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     if (absl::StartsWith(line, "[offset") && !absl::StrContains(line, "Checking RDB file")) why = std::string(line);
@@ -156,13 +173,22 @@ absl::Status WriteBackupMeta(const std::string& rdb, const pb::SnapshotMeta& met
   return absl::OkStatus();
 }
 
-absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb, const std::string& redis_server) {
+absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb, const std::string& redis_server,
+                                                          int databases) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(rdb, ec)) return absl::NotFoundError(absl::StrCat("no file ", rdb));
   ReplicatedLogOptions::Restore restore{.rdb = std::filesystem::absolute(rdb).string()};
   if (auto s = SnapshotStore::Checksum(rdb, &restore.crc32, &restore.size); !s.ok()) return s;
   if (auto s = ReadCarriedState(rdb, &restore); !s.ok()) return s;
-  if (auto s = CheckRdb(restore.rdb, redis_server); !s.ok()) return s;
+  auto highest = CheckRdb(restore.rdb, redis_server);
+  if (!highest.ok()) return highest.status();
+  // The child would exit at its load ("FATAL: Data file was created with a
+  // Redis server configured to handle more than N databases"), again and again.
+  if (*highest >= databases) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s holds database %d, but --databases is %d (databases 0..%d): start every node with --databases %d or more",
+        rdb, *highest, databases, databases - 1, *highest + 1));
+  }
   return restore;
 }
 

@@ -21,7 +21,9 @@ absl::Status WriteBackupMeta(const std::string& rdb, const pb::SnapshotMeta& met
 // Checks a file to restore from: its .meta, if there is one, must be whole
 // (its end line's crc32) and match it (size, crc32), and the whole RDB must
 // load (redis-check-rdb of `redis_server`,
-// which also refuses RDB versions this Redis cannot read).
-absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb, const std::string& redis_server);
+// which also refuses RDB versions this Redis cannot read), and hold no
+// database a node with `databases` lacks.
+absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb, const std::string& redis_server,
+                                                          int databases);
 
 }  // namespace node

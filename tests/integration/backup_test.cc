@@ -244,5 +244,29 @@ TEST(BackupTest, RestoreWithAnIncompleteMetaIsRefused) {
   RemoveDir(dir);
 }
 
+// Regression: an RDB holding a database at or above --databases restored, and
+// the child then exited at every load (FATAL: ... more than 16 databases),
+// restarted 155 times in 6 s, the node's log saying only "control link
+// lost". The restore is refused up front (exit status 2).
+TEST(BackupTest, RestoreOfADatabaseBeyondDatabasesIsRefused) {
+  const std::string dir = MakeTempDir("anarcho-restore-db");
+  {
+    RedisServer redis({"--databases", "32"});
+    Client rc(redis.port());
+    rc.Call({"SELECT", "20"});
+    ASSERT_EQ(rc.Call({"SET", "k", "in 20"}).AsString(), "OK");
+    ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
+    fs::copy_file(rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb", dir + "/db20.rdb");
+  }
+  EXPECT_EQ(RefusedRestore(dir + "/db20.rdb", "db20.rdb holds database 20, but --databases is 16", dir + "/n1"), 2);
+  Node n(dir + "/n2", 0, {"--restore", dir + "/db20.rdb", "--databases", "21"});
+  n.Start();
+  Client c(n.port());
+  c.Call({"SELECT", "20"});
+  EXPECT_EQ(c.Call({"GET", "k"}).AsString(), "in 20");
+  n.Stop();
+  RemoveDir(dir);
+}
+
 }  // namespace
 }  // namespace itest
