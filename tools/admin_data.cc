@@ -1,10 +1,15 @@
 // anarcho-admin's data commands: snapshot, backup, digest (docs/design.md,
 // "Snapshots", "Backup and restore", "Divergence check").
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -101,13 +106,47 @@ int SnapshotCommand(const std::string& host, int port) {
 namespace {
 
 // The node at `port`, or the leader it names: backups are read from there.
-std::pair<std::string, int> LeaderOf(const std::string& host, int port) {
-  auto st = Status(host, port);
-  if (st["role"] == "leader") return {host, port};
-  std::vector<std::string> addr = absl::StrSplit(st["leader_addr"], ':');  // host:client_port:raft_port
+absl::StatusOr<std::pair<std::string, int>> LeaderOf(const std::string& host, int port) {
+  auto st = StatusOf(host, port);
+  if (!st.ok()) return st.status();
+  if ((*st)["role"] == "leader") return std::pair{host, port};
+  std::vector<std::string> addr = absl::StrSplit((*st)["leader_addr"], ':');  // host:client_port:raft_port
   int p = 0;
-  if (addr.size() == 3 && absl::SimpleAtoi(addr[1], &p)) return {addr[0], p};
-  return {host, port};
+  if (addr.size() == 3 && absl::SimpleAtoi(addr[1], &p)) return std::pair{addr[0], p};
+  return std::pair{host, port};
+}
+
+// Whether an attempt that failed so may succeed if made again: the leader
+// moved or was lost (TRYAGAIN, UNKNOWN, its backup gone with it), a link
+// broke, or the bytes came wrong. Not: a refusal (credentials, permissions),
+// a node that did not answer in time, or this host's own file errors.
+bool WorthRetrying(const absl::Status& s) {
+  const absl::string_view m = s.message();
+  return absl::IsUnavailable(s) || absl::IsDataLoss(s) || absl::StartsWith(m, "TRYAGAIN") ||
+         absl::StartsWith(m, "UNKNOWN") || absl::StrContains(m, "(leadership moved?)");
+}
+
+// Writes all of `data` at the end of `fd`; the error names `path` and errno.
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ResourceExhaustedError(absl::StrCat("write ", path, ": ", strerror(errno)));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+// Whether FILE can be written, before the leader forks a snapshot for it:
+// FILE.part is created (and left empty) in FILE's directory.
+absl::Status CheckWritable(const std::string& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
+  const std::string part = file + ".part";
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", part, ": ", strerror(errno)));
+  ::close(fd);
+  return absl::OkStatus();
 }
 
 absl::Status Download(const std::string& host, int port, const std::string& name, uint64_t bytes,
@@ -115,32 +154,30 @@ absl::Status Download(const std::string& host, int port, const std::string& name
   asio::io_context io;
   node::SyncClient c(io);
   if (auto s = Connect(c, host, port); !s.ok()) return s;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  uint64_t offset = 0;
-  while (offset < bytes) {
-    const std::string at = absl::StrCat(offset);
-    auto v = c.Call({"ANARCHO.BACKUP.READ", name, at, "4194304"});
-    if (!v.ok()) return v.status();
-    if (v->IsError()) return absl::UnavailableError(v->str);
-    if (v->str.empty()) return absl::DataLossError(absl::StrCat("the backup ended at ", offset, " of ", bytes, " bytes"));
-    out.write(v->str.data(), static_cast<std::streamsize>(v->str.size()));
-    offset += v->str.size();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  absl::Status status;
+  for (uint64_t offset = 0; status.ok() && offset < bytes;) {
+    auto v = c.Call({"ANARCHO.BACKUP.READ", name, absl::StrCat(offset), "4194304"});
+    if (!v.ok()) {
+      status = v.status();
+    } else if (v->IsError()) {
+      status = absl::FailedPreconditionError(v->str);
+    } else if (v->str.empty()) {
+      status = absl::DataLossError(absl::StrCat("the backup ended at ", offset, " of ", bytes, " bytes"));
+    } else {
+      status = WriteAll(fd, v->str, path);
+      offset += v->str.size();
+    }
   }
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  (void)c.Call({"ANARCHO.BACKUP.END", name});
-  return node::SnapshotStore::Fsync(path);
+  if (status.ok() && ::fsync(fd) != 0) status = absl::InternalError(absl::StrCat("fsync ", path, ": ", strerror(errno)));
+  ::close(fd);
+  return status;
 }
 
-absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int port, const std::string& file) {
-  auto [lhost, lport] = LeaderOf(host, port);
-  auto v = CallForWork(lhost, lport, {"ANARCHO.BACKUP"});
-  if (!v.ok()) return v.status();
-  auto f = Fields(*v);
-  node::pb::SnapshotMeta meta;
-  if (!meta.ParseFromString(f["meta"].str)) return absl::InternalError("the node sent no metadata");
-  const std::string part = file + ".part";
-  if (auto s = Download(lhost, lport, f["name"].str, meta.size(), part); !s.ok()) return s;
+// The downloaded FILE.part checked, FILE.meta written, FILE.part renamed to
+// FILE, and the directory synced.
+absl::Status Keep(const std::string& part, const std::string& file, const node::pb::SnapshotMeta& meta) {
   uint32_t crc = 0;
   uint64_t size = 0;
   if (auto s = node::SnapshotStore::Checksum(part, &crc, &size); !s.ok()) return s;
@@ -149,16 +186,41 @@ absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int p
                                                meta.size(), meta.crc32()));
   }
   if (auto s = node::WriteBackupMeta(file, meta); !s.ok()) return s;
-  std::error_code ec;
-  fs::rename(part, file, ec);
-  if (ec) return absl::InternalError(absl::StrCat("rename to ", file, ": ", ec.message()));
+  if (::rename(part.c_str(), file.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(node::BackupMetaPath(file).c_str());
+    return absl::InternalError(absl::StrCat("rename ", part, " to ", file, ": ", strerror(err)));
+  }
+  const fs::path dir = fs::absolute(file).parent_path();
+  return node::SnapshotStore::Fsync(dir.string());
+}
+
+absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int port, const std::string& file) {
+  auto leader = LeaderOf(host, port);
+  if (!leader.ok()) return leader.status();
+  const auto& [lhost, lport] = *leader;
+  auto v = CallForWork(lhost, lport, {"ANARCHO.BACKUP"});
+  if (!v.ok()) return v.status();
+  auto f = Fields(*v);
+  node::pb::SnapshotMeta meta;
+  if (!meta.ParseFromString(f["meta"].str)) return absl::InternalError("the node sent no metadata");
+  const std::string part = file + ".part";
+  absl::Status s = Download(lhost, lport, f["name"].str, meta.size(), part);
+  if (s.ok()) s = Keep(part, file, meta);
+  // The leader's copy is read (or of no more use): it may go, also after a
+  // failure.
+  (void)Call(lhost, lport, {"ANARCHO.BACKUP.END", f["name"].str});
+  if (!s.ok()) return s;
   return meta;
 }
 
 }  // namespace
 
 int BackupCommand(const std::string& host, int port, const std::string& file) {
-  absl::Status last;
+  if (auto s = CheckWritable(file); !s.ok()) {
+    std::cerr << "backup: " << s.message() << "\n";
+    return 1;
+  }
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto meta = BackupOnce(host, port, file);
     if (meta.ok()) {
@@ -167,10 +229,12 @@ int BackupCommand(const std::string& host, int port, const std::string& file) {
                                    node::BackupMetaPath(file));
       return 0;
     }
-    last = meta.status();
-    std::cerr << "backup attempt " << attempt << ": " << last.message() << "\n";
+    std::cerr << "backup attempt " << attempt << ": " << meta.status().message() << "\n";
+    if (!WorthRetrying(meta.status())) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  std::error_code ec;
+  fs::remove(file + ".part", ec);
   return 1;
 }
 

@@ -3,13 +3,12 @@
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <zlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -163,13 +162,31 @@ std::string WithEndLine(std::string text) {
   return text;
 }
 
+// Written as FILE.meta.part, synced, then renamed: a .meta is whole or
+// absent. (Whoever renames the RDB next syncs the directory.)
 absl::Status WriteBackupMeta(const std::string& rdb, const pb::SnapshotMeta& meta) {
   std::string text;
   if (!google::protobuf::TextFormat::PrintToString(meta, &text)) return absl::InternalError("cannot print metadata");
-  std::ofstream out(BackupMetaPath(rdb), std::ios::trunc);
-  out << WithEndLine(absl::StrCat("# anarchoredis backup of ", std::filesystem::path(rdb).filename().string(), "\n", text));
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", BackupMetaPath(rdb)));
+  text = WithEndLine(absl::StrCat("# anarchoredis backup of ", std::filesystem::path(rdb).filename().string(), "\n", text));
+  const std::string path = BackupMetaPath(rdb);
+  const std::string part = path + ".part";
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", part, ": ", strerror(errno)));
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool written = done == text.size() && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!written || ::rename(part.c_str(), path.c_str()) != 0) {
+    const int why = written ? errno : err;
+    ::unlink(part.c_str());
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(why)));
+  }
   return absl::OkStatus();
 }
 

@@ -268,5 +268,47 @@ TEST(BackupTest, RestoreOfADatabaseBeyondDatabasesIsRefused) {
   RemoveDir(dir);
 }
 
+// Regression: anarcho-admin backup made three attempts whatever the error (a
+// directory that does not exist, a wrong password: each attempt had the
+// leader fork a snapshot), named no errno, and left FILE.part behind. It now
+// checks that FILE can be written before asking for a backup, makes another
+// attempt only for what one may cure, removes FILE.part, and tells the leader
+// it is done with its copy (ANARCHO.BACKUP.END) also after a failure.
+TEST(BackupTest, BackupFailuresAreNotRetriedInVainAndLeaveNothingBehind) {
+  const std::string dir = MakeTempDir("anarcho-backup-fail");
+  Node n(dir + "/n");
+  n.Start();
+  const std::string port = absl::StrCat(n.port());
+  const std::string snapshots = n.Status("snapshots_taken");
+  auto [missing_rc, missing] = Admin({"backup", "--port", port, dir + "/missing/b.rdb"});
+  EXPECT_EQ(missing_rc, 1) << missing;
+  EXPECT_NE(missing.find("cannot write " + dir + "/missing/b.rdb.part: No such file or directory"), std::string::npos)
+      << missing;
+  EXPECT_EQ(n.Status("snapshots_taken"), snapshots) << "no snapshot forked for a backup that cannot be written";
+  // FILE.meta cannot be written (a directory is in its place): found after the download.
+  fs::create_directory(dir + "/b.rdb.meta");
+  auto [meta_rc, meta] = Admin({"backup", "--port", port, dir + "/b.rdb"});
+  EXPECT_EQ(meta_rc, 1) << meta;
+  EXPECT_NE(meta.find("cannot write " + dir + "/b.rdb.meta: Is a directory"), std::string::npos) << meta;
+  EXPECT_EQ(meta.find("attempt 2"), std::string::npos) << meta;
+  EXPECT_FALSE(fs::exists(dir + "/b.rdb.part"));
+  EXPECT_FALSE(fs::exists(dir + "/b.rdb.meta.part"));
+  EXPECT_FALSE(fs::exists(dir + "/b.rdb"));
+  EXPECT_TRUE(fs::is_empty(n.dir() + "/backups")) << "the leader's copy is let go";
+  // A wrong password.
+  ASSERT_EQ(Client(n.port()).Call({"CONFIG", "SET", "requirepass", "secret"}).AsString(), "OK");
+  auto [auth_rc, auth] = Admin({"backup", "--port", port, "--pass", "wrong", dir + "/c.rdb"});
+  EXPECT_EQ(auth_rc, 1) << auth;
+  EXPECT_NE(auth.find("WRONGPASS"), std::string::npos) << auth;
+  EXPECT_EQ(auth.find("attempt 2"), std::string::npos) << auth;
+  EXPECT_FALSE(fs::exists(dir + "/c.rdb.part"));
+  auto [ok_rc, ok] = Admin({"backup", "--port", port, "--pass", "secret", dir + "/d.rdb"});
+  EXPECT_EQ(ok_rc, 0) << ok;
+  EXPECT_TRUE(fs::exists(dir + "/d.rdb.meta"));
+  EXPECT_FALSE(fs::exists(dir + "/d.rdb.part"));
+  n.Stop();
+  RemoveDir(dir);
+}
+
 }  // namespace
 }  // namespace itest
