@@ -238,29 +238,55 @@ int BackupCommand(const std::string& host, int port, const std::string& file) {
   return 1;
 }
 
-int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes) {
-  auto v = CallForWork(host, port, {"ANARCHO.DIGEST"});
+namespace {
+
+// Runs the check through the first of `ports` that answers: the leader's
+// digest and log index.
+absl::StatusOr<resp::Value> StartDigest(const std::string& host, const std::vector<int>& ports) {
+  absl::Status last = absl::InvalidArgumentError("no node to ask");
+  for (int port : ports) {
+    auto v = CallForWork(host, port, {"ANARCHO.DIGEST"});
+    if (v.ok()) return v;
+    last = absl::Status(v.status().code(), absl::StrCat(host, ":", port, ": ", v.status().message()));
+    std::cerr << "digest: " << last.message() << "\n";
+  }
+  return last;
+}
+
+// A member's outcome of the check at `index`, once it reports one (it may
+// take a moment to reach it), and its mismatch count since it started.
+std::pair<std::string, std::string> OutcomeAt(const std::string& host, int port, uint64_t index) {
+  for (int i = 0; i < 100; ++i) {  // 5 s for the check to reach it
+    auto st = StatusOf(host, port);
+    if (!st.ok()) return {absl::StrCat("unreachable (", st.status().message(), ")"), "?"};
+    uint64_t at = 0;
+    const std::string mismatches = (*st)["digest_mismatches"].empty() ? "?" : (*st)["digest_mismatches"];
+    if (absl::SimpleAtoi((*st)["last_digest_index"], &at) && at >= index) {
+      return {at == index ? (*st)["last_digest_outcome"] : "newer check", mismatches};
+    }
+    if (i == 99) return {"not compared", mismatches};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {"not compared", "?"};
+}
+
+}  // namespace
+
+int DigestCommand(const std::string& host, const std::vector<int>& ask, const std::map<int, int>& nodes) {
+  auto v = StartDigest(host, ask);
   if (!v.ok()) {
-    std::cerr << "digest: " << v.status().message() << "\n";
-    return 1;
+    std::cerr << "digest: no node ran the check\n";
+    return 3;
   }
   auto f = Fields(*v);
   const uint64_t index = static_cast<uint64_t>(f["index"].integer);
   std::cout << "leader's digest at log index " << index << ": " << f["digest"].AsString() << "\n";
   int mismatches = 0, missing = 0;
   for (auto [id, p] : nodes) {
-    std::map<std::string, std::string> st;
-    uint64_t at = 0;
-    for (int i = 0; i < 100; ++i) {  // 5 s for the check to reach every member
-      st = Status(host, p);
-      if (absl::SimpleAtoi(st["last_digest_index"], &at) && at >= index) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    const std::string outcome = at == index ? st["last_digest_outcome"] : (at > index ? "newer check" : "not compared");
-    mismatches += outcome == "MISMATCH" || (st["digest_mismatches"] != "0" && !st["digest_mismatches"].empty());
-    missing += at < index;
-    absl::PrintF("node %d (port %d): %s, %s mismatches since start\n", id, p, outcome,
-                 st["digest_mismatches"].empty() ? "?" : st["digest_mismatches"]);
+    const auto [outcome, count] = OutcomeAt(host, p, index);
+    mismatches += outcome == "MISMATCH" || (count != "0" && count != "?");
+    missing += outcome == "not compared" || absl::StartsWith(outcome, "unreachable");
+    absl::PrintF("node %d (port %d): %s, %s mismatches since start\n", id, p, outcome, count);
   }
   if (mismatches > 0) std::cout << "DIVERGENCE: see the nodes' logs (\"DIVERGENCE at log index\")\n";
   return mismatches > 0 ? 1 : (missing > 0 ? 3 : 0);

@@ -65,7 +65,9 @@ int HealthCommand(const Target& node, bool json);
 int SnapshotCommand(const std::string& host, int port);
 // backup --port N FILE: a backup at a linearizable point, from the leader.
 int BackupCommand(const std::string& host, int port, const std::string& file);
-// digest: a divergence check, then every listed node's outcome at its index.
-int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes);
+// digest: a divergence check, run through the first node of `ask` that
+// answers, then every listed node's outcome at its index. Exit status 1 on a
+// mismatch, 3 if the check could not run or a node did not report it.
+int DigestCommand(const std::string& host, const std::vector<int>& ask, const std::map<int, int>& nodes);
 
 }  // namespace admin

@@ -409,7 +409,9 @@ const node::cli::Program& Program() {
            {"host", "port", "user", "pass", "pass_file", "timeout"}},
           {{"backup"}, "backup [--host H] --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)",
            {"host", "port", "user", "pass", "pass_file", "timeout"}},
-          {{"digest"}, "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index)",
+          {{"digest"},
+           "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index; exit 1 on a "
+           "mismatch, 3 if not every member compared)",
            {"dir", "host", "port", "user", "pass", "pass_file", "timeout"}},
       }};
   return program;
@@ -510,7 +512,12 @@ int main(int argc, char** argv) {
       std::cerr << "digest: give --dir of a cluster or --port of a node\n";
       return 2;
     }
-    return admin::DigestCommand(host, port > 0 ? port : nodes.begin()->second, nodes);
+    std::vector<int> ask = {port};  // --port, else every member in turn until one answers
+    if (port <= 0) {
+      ask.clear();
+      for (const auto& [id, p] : nodes) ask.push_back(p);
+    }
+    return admin::DigestCommand(host, ask, nodes);
   }
   if (cmd[0] == "status" && cmd.size() == 1) {
     std::vector<admin::Target> targets;

@@ -176,6 +176,35 @@ TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
   RemoveDir(dir);
 }
 
+// Regression: `digest --dir D` asked only node 1, and a node 1 that was down
+// failed the check with exit status 1, as a divergence does. It now asks each
+// member in turn, and a member that does not report the check (or a check
+// that could not run) is exit status 3.
+TEST(CommandLineTest, DigestAsksEachMemberAndTellsUnreachableFromMismatch) {
+  const std::string dir = MakeTempDir("anarcho-admin-digest");
+  const Ran start = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "3", "--base-port",
+                             absl::StrCat(FreePort())});
+  ASSERT_EQ(start.rc, 0) << start.out;
+  std::ifstream pidfile(dir + "/n1/pid");
+  pid_t pid = 0;
+  ASSERT_TRUE(pidfile >> pid);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  Ran digest;
+  for (int i = 0; i < 10; ++i) {  // node 1 may have led: until the others elect one
+    digest = RunTool({ANARCHO_ADMIN_BIN, "digest", "--dir", dir});
+    if (digest.out.find("leader's digest at log index") != std::string::npos) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_EQ(digest.rc, 3) << digest.out;
+  EXPECT_NE(digest.out.find("leader's digest at log index"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("node 1 (port"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("unreachable"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("node 2 (port"), std::string::npos) << digest.out;
+  EXPECT_EQ(digest.out.find("DIVERGENCE"), std::string::npos) << digest.out;
+  RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  RemoveDir(dir);
+}
+
 TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   Cluster c;
   const int leader = c.WaitForLeader();
