@@ -239,9 +239,14 @@ bool ServerFlags(node::ServerOptions& options) {
   options.databases = absl::GetFlag(FLAGS_databases);
   options.limits.max_bulk_len = absl::GetFlag(FLAGS_proto_max_bulk_len);
   options.limits.max_multibulk_len = absl::GetFlag(FLAGS_max_multibulk_len);
-  if (absl::GetFlag(FLAGS_maxclients) < 1) {
-    std::cerr << "anarchoredis: --maxclients must be at least 1\n";
-    return false;
+  for (const auto& [flag, value] : {std::pair<const char*, int64_t>{"databases", options.databases},
+                                    {"maxclients", absl::GetFlag(FLAGS_maxclients)},
+                                    {"proto-max-bulk-len", options.limits.max_bulk_len},
+                                    {"max-multibulk-len", options.limits.max_multibulk_len}}) {
+    if (value < 1) {
+      std::cerr << "anarchoredis: --" << flag << " must be at least 1\n";
+      return false;
+    }
   }
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
@@ -267,6 +272,29 @@ bool ServerFlags(node::ServerOptions& options) {
   if (options.busy_reply_threshold_ms < 1 || options.script_kill_after_ms < 1) {
     std::cerr << "anarchoredis: --busy-reply-threshold and --script-kill-after must be at least 1 ms\n";
     return false;
+  }
+  if (options.no_leader_wait_ms < 0 || options.digest_interval_s < 0) {
+    std::cerr << "anarchoredis: --no-leader-wait-ms and --digest-interval-s must be 0 or more\n";
+    return false;
+  }
+  return true;
+}
+
+// The node's ports (clients, TLS clients, Raft, metrics) must differ: the
+// second listener would fail only once the node started.
+bool DistinctPorts(const node::ServerOptions& options) {
+  const std::pair<const char*, int> ports[] = {{"port", options.port},
+                                               {"tls-port", options.tls.port},
+                                               {"raft-port", options.raft.peers.at(options.raft.id).raft_port},
+                                               {"metrics-port", options.metrics_port}};
+  for (size_t i = 0; i < std::size(ports); ++i) {
+    for (size_t j = i + 1; j < std::size(ports); ++j) {
+      if (ports[i].second != 0 && ports[i].second == ports[j].second) {
+        std::cerr << "anarchoredis: --" << ports[i].first << " and --" << ports[j].first << " are both "
+                  << ports[i].second << "\n";
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -322,7 +350,12 @@ bool RaftFlags(node::ServerOptions& options) {
     return false;
   }
   if (const std::string file = absl::GetFlag(FLAGS_restore); !file.empty()) {
-    auto restore = node::OpenRestore(file, options.redis_server);
+    if (!raft.bootstrap) {
+      std::cerr << "anarchoredis: --restore starts a new cluster; a node that joins one (--join) gets its state "
+                   "from the leader\n";
+      return false;
+    }
+    auto restore = node::OpenRestore(file, options.redis_server, options.databases);
     if (!restore.ok()) {
       std::cerr << "anarchoredis: --restore: " << restore.status().message() << "\n";
       return false;
@@ -430,7 +463,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);  // until Run() reopens the log on it: a rotation during the start must not kill the node
   node::ServerOptions options;
-  if (!ServerFlags(options) || !RaftFlags(options)) return 2;
+  if (!ServerFlags(options) || !RaftFlags(options) || !DistinctPorts(options)) return 2;
   node::Log(node::LogComponent::kNode, node::LogLevel::kInfo, "%s starting, pid %d; settings: %s",
             node::cli::VersionLine("anarchoredis"), getpid(), node::cli::EffectiveSettings(Program()));
   if (options.test_broken_gate_rule != node::gate::BrokenRule::kNone) {

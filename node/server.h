@@ -287,6 +287,9 @@ class Server {
   // The child no longer matches the committed log (or died): abort client
   // work, start a fresh child and apply the committed log to it again.
   void RebuildChild(const std::string& why);
+  // A child that ended by itself: says why (its log's last warning) and, if
+  // it ended soon after its start, waits before the next start.
+  void BackOffAfterCrash();
   void AbortSessions(const std::string& error);
   void StartSharedLink();
   // The shared link closed: the sessions of these requests get `error`.
@@ -460,6 +463,10 @@ class Server {
   uint64_t committed_index_ = 0;  // last committed entry handed to the applier
 
   uint64_t rebuilds_ = 0;
+  // Children in a row that ended by themselves soon after their start: the
+  // next start waits longer (BackOffAfterCrash).
+  int child_crashes_in_a_row_ = 0;
+  std::chrono::steady_clock::time_point child_started_{};
   consensus::Role role_ = consensus::Role::kFollower;
   Metrics metrics_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;

@@ -4,6 +4,7 @@
 // busy; watched for exits and for BUSY.
 #include <algorithm>
 #include <random>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@ namespace cpb = consensus::pb;
 // master link, which full-syncs it from the log (OnChildSyncRequested).
 absl::Status Server::StartChild() {
   promoted_ = false;
+  child_started_ = std::chrono::steady_clock::now();
   if (auto s = child_->Start(); !s.ok()) return s;
   // Its hash function is seeded anew: no cursor of an earlier child holds.
   scan_epoch_ = std::uniform_int_distribution<uint32_t>(1, scan_cursor::kMaxEpoch)(random_);
@@ -113,6 +115,7 @@ void Server::RebuildChild(const std::string& why) {
   link_.NewChild();
   if (follower_reads_) follower_reads_->ChildLost();
   child_->Kill();
+  if (child_->ended_by_itself()) BackOffAfterCrash();
   if (auto s = StartChild(); !s.ok()) {
     // Serving without a child that matches the log would break every
     // guarantee; a supervisor (or the operator) restarts the node.
@@ -124,6 +127,25 @@ void Server::RebuildChild(const std::string& why) {
     ready_barrier_ = rlog_->last_index();
     CheckLeaderReady();
   }
+}
+
+// A child that keeps failing (a snapshot it cannot load, a setting it
+// refuses) would otherwise be started again as fast as it dies; one that
+// ran a while (killed by the OOM killer, say) is started again at once. Blocking the
+// loop is what the wait costs: a node whose child cannot run serves nothing,
+// and a leader's followers elect another meanwhile.
+void Server::BackOffAfterCrash() {
+  constexpr auto kShortLife = std::chrono::seconds(2);
+  const bool short_life = std::chrono::steady_clock::now() - child_started_ < kShortLife;
+  child_crashes_in_a_row_ = short_life ? child_crashes_in_a_row_ + 1 : 0;
+  const std::string warning = child_->LastLoggedWarning();
+  const auto wait = std::chrono::milliseconds(
+      child_crashes_in_a_row_ == 0 ? 0 : std::min(50 << std::min(child_crashes_in_a_row_ - 1, 5), 1000));
+  Log(LogComponent::kChild, LogLevel::kWarning, "the child redis-server ended by itself%s%s%s",
+      warning.empty() ? "" : "; its log says: ", warning,
+      wait.count() == 0 ? "" : absl::StrCat(" (", child_crashes_in_a_row_, " in a row; the next starts in ",
+                                            wait.count(), " ms)"));
+  std::this_thread::sleep_for(wait);
 }
 
 // A snapshot from the leader replaced this follower's log: its child starts

@@ -1,10 +1,15 @@
 // anarcho-admin's data commands: snapshot, backup, digest (docs/design.md,
 // "Snapshots", "Backup and restore", "Divergence check").
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,12 +23,17 @@
 namespace admin {
 namespace fs = std::filesystem;
 
-std::map<std::string, std::string> Status(const std::string& host, int port) {
-  std::map<std::string, std::string> out;
+absl::StatusOr<std::map<std::string, std::string>> StatusOf(const std::string& host, int port) {
   auto v = Call(host, port, {"ANARCHO.STATUS"});
-  if (!v.ok()) return out;
+  if (!v.ok()) return v.status();
+  std::map<std::string, std::string> out;
   for (auto& [k, f] : Fields(*v)) out[k] = f.AsString();
   return out;
+}
+
+std::map<std::string, std::string> Status(const std::string& host, int port) {
+  auto status = StatusOf(host, port);
+  return status.ok() ? *std::move(status) : std::map<std::string, std::string>{};
 }
 
 namespace {
@@ -31,11 +41,30 @@ Credentials& TheCredentials() {
   static Credentials credentials;
   return credentials;
 }
+
+Timeouts& MutableTimeouts() {
+  static Timeouts timeouts;
+  return timeouts;
+}
+
+absl::StatusOr<resp::Value> CallWithin(absl::Duration timeout, const std::string& host, int port,
+                                       std::initializer_list<std::string_view> args) {
+  asio::io_context io;
+  node::SyncClient c(io);
+  if (auto s = Connect(c, host, port); !s.ok()) return s;
+  c.set_timeout(timeout);
+  auto v = c.Call(args);
+  if (v.ok() && v->IsError()) return absl::FailedPreconditionError(v->str);
+  return v;
+}
 }  // namespace
 
 void SetCredentials(Credentials credentials) { TheCredentials() = std::move(credentials); }
+void SetTimeouts(Timeouts timeouts) { MutableTimeouts() = timeouts; }
+const Timeouts& TheTimeouts() { return MutableTimeouts(); }
 
 absl::Status Connect(node::SyncClient& c, const std::string& host, int port) {
+  c.set_timeout(TheTimeouts().answer);
   if (auto s = c.ConnectTcp(host, port); !s.ok()) return s;
   const Credentials& who = TheCredentials();
   if (who.password.empty()) return absl::OkStatus();
@@ -48,12 +77,12 @@ absl::Status Connect(node::SyncClient& c, const std::string& host, int port) {
 }
 
 absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
-  asio::io_context io;
-  node::SyncClient c(io);
-  if (auto s = Connect(c, host, port); !s.ok()) return s;
-  auto v = c.Call(args);
-  if (v.ok() && v->IsError()) return absl::FailedPreconditionError(v->str);
-  return v;
+  return CallWithin(TheTimeouts().answer, host, port, args);
+}
+
+absl::StatusOr<resp::Value> CallForWork(const std::string& host, int port,
+                                        std::initializer_list<std::string_view> args) {
+  return CallWithin(TheTimeouts().work, host, port, args);
 }
 
 std::map<std::string, resp::Value> Fields(const resp::Value& v) {
@@ -63,7 +92,7 @@ std::map<std::string, resp::Value> Fields(const resp::Value& v) {
 }
 
 int SnapshotCommand(const std::string& host, int port) {
-  auto v = Call(host, port, {"ANARCHO.SNAPSHOT"});
+  auto v = CallForWork(host, port, {"ANARCHO.SNAPSHOT"});
   if (!v.ok()) {
     std::cerr << "snapshot: " << v.status().message() << "\n";
     return 1;
@@ -77,13 +106,47 @@ int SnapshotCommand(const std::string& host, int port) {
 namespace {
 
 // The node at `port`, or the leader it names: backups are read from there.
-std::pair<std::string, int> LeaderOf(const std::string& host, int port) {
-  auto st = Status(host, port);
-  if (st["role"] == "leader") return {host, port};
-  std::vector<std::string> addr = absl::StrSplit(st["leader_addr"], ':');  // host:client_port:raft_port
+absl::StatusOr<std::pair<std::string, int>> LeaderOf(const std::string& host, int port) {
+  auto st = StatusOf(host, port);
+  if (!st.ok()) return st.status();
+  if ((*st)["role"] == "leader") return std::pair{host, port};
+  std::vector<std::string> addr = absl::StrSplit((*st)["leader_addr"], ':');  // host:client_port:raft_port
   int p = 0;
-  if (addr.size() == 3 && absl::SimpleAtoi(addr[1], &p)) return {addr[0], p};
-  return {host, port};
+  if (addr.size() == 3 && absl::SimpleAtoi(addr[1], &p)) return std::pair{addr[0], p};
+  return std::pair{host, port};
+}
+
+// Whether an attempt that failed so may succeed if made again: the leader
+// moved or was lost (TRYAGAIN, UNKNOWN, its backup gone with it), a link
+// broke, or the bytes came wrong. Not: a refusal (credentials, permissions),
+// a node that did not answer in time, or this host's own file errors.
+bool WorthRetrying(const absl::Status& s) {
+  const absl::string_view m = s.message();
+  return absl::IsUnavailable(s) || absl::IsDataLoss(s) || absl::StartsWith(m, "TRYAGAIN") ||
+         absl::StartsWith(m, "UNKNOWN") || absl::StrContains(m, "(leadership moved?)");
+}
+
+// Writes all of `data` at the end of `fd`; the error names `path` and errno.
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ResourceExhaustedError(absl::StrCat("write ", path, ": ", strerror(errno)));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+// Whether FILE can be written, before the leader forks a snapshot for it:
+// FILE.part is created (and left empty) in FILE's directory.
+absl::Status CheckWritable(const std::string& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
+  const std::string part = file + ".part";
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", part, ": ", strerror(errno)));
+  ::close(fd);
+  return absl::OkStatus();
 }
 
 absl::Status Download(const std::string& host, int port, const std::string& name, uint64_t bytes,
@@ -91,32 +154,30 @@ absl::Status Download(const std::string& host, int port, const std::string& name
   asio::io_context io;
   node::SyncClient c(io);
   if (auto s = Connect(c, host, port); !s.ok()) return s;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  uint64_t offset = 0;
-  while (offset < bytes) {
-    const std::string at = absl::StrCat(offset);
-    auto v = c.Call({"ANARCHO.BACKUP.READ", name, at, "4194304"});
-    if (!v.ok()) return v.status();
-    if (v->IsError()) return absl::UnavailableError(v->str);
-    if (v->str.empty()) return absl::DataLossError(absl::StrCat("the backup ended at ", offset, " of ", bytes, " bytes"));
-    out.write(v->str.data(), static_cast<std::streamsize>(v->str.size()));
-    offset += v->str.size();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  absl::Status status;
+  for (uint64_t offset = 0; status.ok() && offset < bytes;) {
+    auto v = c.Call({"ANARCHO.BACKUP.READ", name, absl::StrCat(offset), "4194304"});
+    if (!v.ok()) {
+      status = v.status();
+    } else if (v->IsError()) {
+      status = absl::FailedPreconditionError(v->str);
+    } else if (v->str.empty()) {
+      status = absl::DataLossError(absl::StrCat("the backup ended at ", offset, " of ", bytes, " bytes"));
+    } else {
+      status = WriteAll(fd, v->str, path);
+      offset += v->str.size();
+    }
   }
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  (void)c.Call({"ANARCHO.BACKUP.END", name});
-  return node::SnapshotStore::Fsync(path);
+  if (status.ok() && ::fsync(fd) != 0) status = absl::InternalError(absl::StrCat("fsync ", path, ": ", strerror(errno)));
+  ::close(fd);
+  return status;
 }
 
-absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int port, const std::string& file) {
-  auto [lhost, lport] = LeaderOf(host, port);
-  auto v = Call(lhost, lport, {"ANARCHO.BACKUP"});
-  if (!v.ok()) return v.status();
-  auto f = Fields(*v);
-  node::pb::SnapshotMeta meta;
-  if (!meta.ParseFromString(f["meta"].str)) return absl::InternalError("the node sent no metadata");
-  const std::string part = file + ".part";
-  if (auto s = Download(lhost, lport, f["name"].str, meta.size(), part); !s.ok()) return s;
+// The downloaded FILE.part checked, FILE.meta written, FILE.part renamed to
+// FILE, and the directory synced.
+absl::Status Keep(const std::string& part, const std::string& file, const node::pb::SnapshotMeta& meta) {
   uint32_t crc = 0;
   uint64_t size = 0;
   if (auto s = node::SnapshotStore::Checksum(part, &crc, &size); !s.ok()) return s;
@@ -125,16 +186,41 @@ absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int p
                                                meta.size(), meta.crc32()));
   }
   if (auto s = node::WriteBackupMeta(file, meta); !s.ok()) return s;
-  std::error_code ec;
-  fs::rename(part, file, ec);
-  if (ec) return absl::InternalError(absl::StrCat("rename to ", file, ": ", ec.message()));
+  if (::rename(part.c_str(), file.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(node::BackupMetaPath(file).c_str());
+    return absl::InternalError(absl::StrCat("rename ", part, " to ", file, ": ", strerror(err)));
+  }
+  const fs::path dir = fs::absolute(file).parent_path();
+  return node::SnapshotStore::Fsync(dir.string());
+}
+
+absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int port, const std::string& file) {
+  auto leader = LeaderOf(host, port);
+  if (!leader.ok()) return leader.status();
+  const auto& [lhost, lport] = *leader;
+  auto v = CallForWork(lhost, lport, {"ANARCHO.BACKUP"});
+  if (!v.ok()) return v.status();
+  auto f = Fields(*v);
+  node::pb::SnapshotMeta meta;
+  if (!meta.ParseFromString(f["meta"].str)) return absl::InternalError("the node sent no metadata");
+  const std::string part = file + ".part";
+  absl::Status s = Download(lhost, lport, f["name"].str, meta.size(), part);
+  if (s.ok()) s = Keep(part, file, meta);
+  // The leader's copy is read (or of no more use): it may go, also after a
+  // failure.
+  (void)Call(lhost, lport, {"ANARCHO.BACKUP.END", f["name"].str});
+  if (!s.ok()) return s;
   return meta;
 }
 
 }  // namespace
 
 int BackupCommand(const std::string& host, int port, const std::string& file) {
-  absl::Status last;
+  if (auto s = CheckWritable(file); !s.ok()) {
+    std::cerr << "backup: " << s.message() << "\n";
+    return 1;
+  }
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto meta = BackupOnce(host, port, file);
     if (meta.ok()) {
@@ -143,36 +229,64 @@ int BackupCommand(const std::string& host, int port, const std::string& file) {
                                    node::BackupMetaPath(file));
       return 0;
     }
-    last = meta.status();
-    std::cerr << "backup attempt " << attempt << ": " << last.message() << "\n";
+    std::cerr << "backup attempt " << attempt << ": " << meta.status().message() << "\n";
+    if (!WorthRetrying(meta.status())) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  std::error_code ec;
+  fs::remove(file + ".part", ec);
   return 1;
 }
 
-int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes) {
-  auto v = Call(host, port, {"ANARCHO.DIGEST"});
+namespace {
+
+// Runs the check through the first of `ports` that answers: the leader's
+// digest and log index.
+absl::StatusOr<resp::Value> StartDigest(const std::string& host, const std::vector<int>& ports) {
+  absl::Status last = absl::InvalidArgumentError("no node to ask");
+  for (int port : ports) {
+    auto v = CallForWork(host, port, {"ANARCHO.DIGEST"});
+    if (v.ok()) return v;
+    last = absl::Status(v.status().code(), absl::StrCat(host, ":", port, ": ", v.status().message()));
+    std::cerr << "digest: " << last.message() << "\n";
+  }
+  return last;
+}
+
+// A member's outcome of the check at `index`, once it reports one (it may
+// take a moment to reach it), and its mismatch count since it started.
+std::pair<std::string, std::string> OutcomeAt(const std::string& host, int port, uint64_t index) {
+  for (int i = 0; i < 100; ++i) {  // 5 s for the check to reach it
+    auto st = StatusOf(host, port);
+    if (!st.ok()) return {absl::StrCat("unreachable (", st.status().message(), ")"), "?"};
+    uint64_t at = 0;
+    const std::string mismatches = (*st)["digest_mismatches"].empty() ? "?" : (*st)["digest_mismatches"];
+    if (absl::SimpleAtoi((*st)["last_digest_index"], &at) && at >= index) {
+      return {at == index ? (*st)["last_digest_outcome"] : "newer check", mismatches};
+    }
+    if (i == 99) return {"not compared", mismatches};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {"not compared", "?"};
+}
+
+}  // namespace
+
+int DigestCommand(const std::string& host, const std::vector<int>& ask, const std::map<int, int>& nodes) {
+  auto v = StartDigest(host, ask);
   if (!v.ok()) {
-    std::cerr << "digest: " << v.status().message() << "\n";
-    return 1;
+    std::cerr << "digest: no node ran the check\n";
+    return 3;
   }
   auto f = Fields(*v);
   const uint64_t index = static_cast<uint64_t>(f["index"].integer);
   std::cout << "leader's digest at log index " << index << ": " << f["digest"].AsString() << "\n";
   int mismatches = 0, missing = 0;
   for (auto [id, p] : nodes) {
-    std::map<std::string, std::string> st;
-    uint64_t at = 0;
-    for (int i = 0; i < 100; ++i) {  // 5 s for the check to reach every member
-      st = Status(host, p);
-      if (absl::SimpleAtoi(st["last_digest_index"], &at) && at >= index) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    const std::string outcome = at == index ? st["last_digest_outcome"] : (at > index ? "newer check" : "not compared");
-    mismatches += outcome == "MISMATCH" || (st["digest_mismatches"] != "0" && !st["digest_mismatches"].empty());
-    missing += at < index;
-    absl::PrintF("node %d (port %d): %s, %s mismatches since start\n", id, p, outcome,
-                 st["digest_mismatches"].empty() ? "?" : st["digest_mismatches"]);
+    const auto [outcome, count] = OutcomeAt(host, p, index);
+    mismatches += outcome == "MISMATCH" || (count != "0" && count != "?");
+    missing += outcome == "not compared" || absl::StartsWith(outcome, "unreachable");
+    absl::PrintF("node %d (port %d): %s, %s mismatches since start\n", id, p, outcome, count);
   }
   if (mismatches > 0) std::cout << "DIVERGENCE: see the nodes' logs (\"DIVERGENCE at log index\")\n";
   return mismatches > 0 ? 1 : (missing > 0 ? 3 : 0);

@@ -60,13 +60,15 @@ int StatusCommand(std::vector<Target> targets, bool json) {
   }
   for (const Target& t : MembersOf(std::move(targets))) {
     const std::string where = absl::StrCat(t.host, ":", t.port);
-    auto s = Status(t.host, t.port);
-    if (s.empty()) {
+    auto status = StatusOf(t.host, t.port);
+    if (!status.ok()) {
       ++down;
-      if (json) nodes.push_back({{"id", t.id}, {"address", where}, {"reachable", false}});
-      if (!json) absl::PrintF("%-4s %-22s %-14s\n", t.id ? absl::StrCat(t.id) : "?", where, "down");
+      const std::string why(status.status().message());
+      if (json) nodes.push_back({{"id", t.id}, {"address", where}, {"reachable", false}, {"error", why}});
+      if (!json) absl::PrintF("%-4s %-22s %-14s %s\n", t.id ? absl::StrCat(t.id) : "?", where, "down", why);
       continue;
     }
+    auto& s = *status;
     serving_leader |= s["role"] == "leader" && s["state"] == "serving";
     if (json) {
       Json node = {{"address", where}, {"reachable", true}};

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "node/child/sync_client.h"
 #include "resp/value.h"
 
@@ -19,13 +20,29 @@ struct Credentials {
   std::string password;
 };
 void SetCredentials(Credentials credentials);
+
+// How long the tool waits for a node (--timeout): a connect, or the answer to
+// a command, takes at most `answer`; the answers that wait for the cluster's
+// work (a backup's or a snapshot's fork, a divergence check) at most `work`.
+// A stopped node accepts connections (the kernel does) and answers nothing.
+struct Timeouts {
+  absl::Duration answer = absl::Seconds(5);
+  absl::Duration work = absl::Minutes(10);
+};
+void SetTimeouts(Timeouts timeouts);
+const Timeouts& TheTimeouts();
+
 // Connects to a node's client port and authenticates.
 absl::Status Connect(node::SyncClient& c, const std::string& host, int port);
 
-// ANARCHO.STATUS of one node as field -> value (empty if it does not answer).
+// ANARCHO.STATUS of one node as field -> value, or why it did not answer.
+absl::StatusOr<std::map<std::string, std::string>> StatusOf(const std::string& host, int port);
+// The same, empty if it does not answer.
 std::map<std::string, std::string> Status(const std::string& host, int port);
 // One command; an error reply is an error status.
 absl::StatusOr<resp::Value> Call(const std::string& host, int port, std::initializer_list<std::string_view> args);
+// One command whose answer waits for the cluster's work (Timeouts::work).
+absl::StatusOr<resp::Value> CallForWork(const std::string& host, int port, std::initializer_list<std::string_view> args);
 // Field -> value of a map reply (RESP2 flat array or RESP3 map).
 std::map<std::string, resp::Value> Fields(const resp::Value& v);
 
@@ -48,7 +65,9 @@ int HealthCommand(const Target& node, bool json);
 int SnapshotCommand(const std::string& host, int port);
 // backup --port N FILE: a backup at a linearizable point, from the leader.
 int BackupCommand(const std::string& host, int port, const std::string& file);
-// digest: a divergence check, then every listed node's outcome at its index.
-int DigestCommand(const std::string& host, int port, const std::map<int, int>& nodes);
+// digest: a divergence check, run through the first node of `ask` that
+// answers, then every listed node's outcome at its index. Exit status 1 on a
+// mismatch, 3 if the check could not run or a node did not report it.
+int DigestCommand(const std::string& host, const std::vector<int>& ask, const std::map<int, int>& nodes);
 
 }  // namespace admin

@@ -51,6 +51,10 @@ ABSL_FLAG(std::string, user, "", "The user to authenticate as (default: Redis's 
 ABSL_FLAG(std::string, pass, "",
           "The password to authenticate with (else --pass_file, else the REDISCLI_AUTH environment variable).");
 ABSL_FLAG(std::string, pass_file, "", "A file holding the password (its first line).");
+ABSL_FLAG(double, timeout, 5,
+          "Seconds to wait for a node to connect and answer each command, 0 for no limit (a stopped node "
+          "accepts connections and answers nothing). backup, snapshot and digest wait for the cluster's work up "
+          "to 10 minutes unless it is given.");
 
 namespace fs = std::filesystem;
 
@@ -155,6 +159,14 @@ std::vector<std::string> PeerSecurityArgs(const fs::path& dir, const std::string
   return {"--cluster_secret_file", secret.string(), "--cluster_id", id};
 }
 
+// The cluster id PeerSecurityArgs gave the nodes (empty: none).
+std::string ClusterIdOf(const std::vector<std::string>& security) {
+  for (size_t i = 0; i + 1 < security.size(); ++i) {
+    if (security[i] == "--cluster_id") return security[i + 1];
+  }
+  return "";
+}
+
 // The pids of nodes of `dir` that run (from their pid files).
 std::vector<pid_t> RunningNodes(const std::string& dir) {
   std::vector<pid_t> running;
@@ -205,10 +217,10 @@ std::vector<std::string> NodeArgs(const std::string& bin, const Member& m, const
   return args;
 }
 
-// Starts a node that outlives this command, its stderr in ndir/node.log.
-void SpawnNode(std::vector<std::string> args, const fs::path& ndir) {
+// Starts a node that outlives this command, its stderr in ndir/node.log; its pid.
+pid_t SpawnNode(std::vector<std::string> args, const fs::path& ndir) {
   pid_t pid = fork();
-  if (pid != 0) return;
+  if (pid != 0) return pid;
   setsid();
   FILE* f = freopen((ndir / "node.log").c_str(), "a", stderr);
   (void)f;
@@ -223,30 +235,85 @@ void SpawnNode(std::vector<std::string> args, const fs::path& ndir) {
   _exit(127);
 }
 
-int WaitForLeader(const std::vector<Member>& members, const std::string& dir, const std::string& abs_dir) {
+// A node this command started that exited already: what ended it, and the
+// end of its log; empty while all run.
+std::string ExitedNode(const std::vector<Member>& members, const std::vector<pid_t>& pids, const std::string& abs_dir) {
+  for (size_t i = 0; i < members.size(); ++i) {
+    int status = 0;
+    if (::waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
+    const fs::path log = fs::path(abs_dir) / absl::StrCat("n", members[i].id) / "node.log";
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back("  " + line);
+    if (lines.size() > 5) lines.erase(lines.begin(), lines.end() - 5);
+    return absl::StrCat("node ", members[i].id,
+                        WIFEXITED(status) ? absl::StrCat(" exited with status ", WEXITSTATUS(status))
+                                          : absl::StrCat(" was killed by signal ", WTERMSIG(status)),
+                        "; the end of ", log.string(), ":\n", absl::StrJoin(lines, "\n"), "\n");
+  }
+  return "";
+}
+
+// Stops the nodes this command started that still run, after one of them
+// failed (a pid is checked only while it is this command's unreaped child).
+void StopStarted(const std::vector<pid_t>& pids) {
+  std::vector<pid_t> running;
+  for (pid_t pid : pids) {
+    if (::waitpid(pid, nullptr, WNOHANG) == 0 && ::kill(pid, SIGTERM) == 0) running.push_back(pid);
+  }
+  for (pid_t pid : running) {
+    int waited = 0;
+    for (; waited < 100 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (waited == 100) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+}
+
+void PrintStarted(const std::vector<Member>& members, int leader, const std::string& dir, const std::string& abs_dir) {
+  std::cout << "anarchoredis cluster of " << members.size() << " nodes is up (data in " << abs_dir << ")\n";
+  for (const Member& m : members) {
+    std::cout << "  node " << m.id << ": redis-cli -p " << m.client_port
+              << (absl::GetFlag(FLAGS_tls_certs).empty() ? ""
+                                                         : absl::StrCat(" (TLS: --tls -p ", m.client_port + 200, ")"))
+              << (m.id == leader ? "   (leader)" : "") << "\n";
+  }
+  std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
+}
+
+// Waits until one of the started nodes serves as leader: a leader on their
+// ports that belongs to another cluster (another id) is not one of them, and
+// a node that exited fails the start at once.
+int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& pids, const std::string& cluster_id,
+                  const std::string& dir, const std::string& abs_dir) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
+  std::string foreign;
   while (std::chrono::steady_clock::now() < deadline) {
+    if (const std::string exited = ExitedNode(members, pids, abs_dir); !exited.empty()) {
+      std::cerr << "cluster start: " << exited << "stopping the other nodes\n";
+      StopStarted(pids);
+      return 1;
+    }
     for (const Member& m : members) {
       auto s = Status("127.0.0.1", m.client_port);
-      if (s["role"] == "leader" && s["state"] == "serving") {
-        std::cout << "anarchoredis cluster of " << members.size() << " nodes is up (data in " << abs_dir << ")\n";
-        for (const Member& mm : members) {
-          std::cout << "  node " << mm.id << ": redis-cli -p " << mm.client_port
-                    << (absl::GetFlag(FLAGS_tls_certs).empty() ? ""
-                                                               : absl::StrCat(" (TLS: --tls -p ", mm.client_port + 200, ")"))
-                    << (mm.id == m.id ? "   (leader)" : "") << "\n";
-        }
-        std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
-        return 0;
+      if (s["role"] != "leader" || s["state"] != "serving") continue;
+      if (!cluster_id.empty() && s["cluster_id"] != cluster_id) {
+        foreign = absl::StrCat("port ", m.client_port, " is served by a leader of another cluster (", s["cluster_id"],
+                               "), not by this one (", cluster_id, ")");
+        continue;
       }
+      PrintStarted(members, m.id, dir, abs_dir);
+      return 0;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::cerr << "no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s; see " << abs_dir
-            << "/n*/node.log\n";
+  std::cerr << "no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s" << (foreign.empty() ? "" : "; ")
+            << foreign << "; see " << abs_dir << "/n*/node.log\n";
   return 1;
 }
-
 
 int ClusterStart(const char* argv0) {
   const std::string dir = absl::GetFlag(FLAGS_dir);
@@ -287,12 +354,13 @@ int ClusterStart(const char* argv0) {
     return 1;
   }
   const std::vector<std::string> security = PeerSecurityArgs(abs_dir, bin);
+  std::vector<pid_t> pids;
   for (const Member& m : members) {
     const fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
     fs::create_directories(ndir);
-    SpawnNode(NodeArgs(bin, m, absl::StrJoin(peers, ","), ndir, security), ndir);
+    pids.push_back(SpawnNode(NodeArgs(bin, m, absl::StrJoin(peers, ","), ndir, security), ndir));
   }
-  return WaitForLeader(members, dir, abs_dir);
+  return WaitForLeader(members, pids, ClusterIdOf(security), dir, abs_dir);
 }
 
 int ClusterStop() {
@@ -327,20 +395,24 @@ const node::cli::Program& Program() {
            {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s", "tls_certs"}},
           {{"cluster", "stop"}, "cluster stop --dir D", {"dir"}},
           {{"status"}, "status (--dir D | [--host H] --port N) [--json]   (exit 1 unless all answer and a leader serves)",
-           {"dir", "host", "port", "json", "user", "pass", "pass_file"}},
-          {{"members"}, "members [--host H] --port N [--json]", {"host", "port", "json", "user", "pass", "pass_file"}},
+           {"dir", "host", "port", "json", "user", "pass", "pass_file", "timeout"}},
+          {{"members"}, "members [--host H] --port N [--json]",
+           {"host", "port", "json", "user", "pass", "pass_file", "timeout"}},
           {{"health"}, "health [--host H] --port N [--json]   (exit 1 unless the node can serve)",
-           {"host", "port", "json", "user", "pass", "pass_file"}},
+           {"host", "port", "json", "user", "pass", "pass_file", "timeout"}},
           {{"add"}, "add [--host H] --port N ID IP:CLIENT_PORT:RAFT_PORT   (joins as a learner, then a voter)",
-           {"host", "port", "user", "pass", "pass_file"}},
-          {{"remove"}, "remove [--host H] --port N ID", {"host", "port", "user", "pass", "pass_file"}},
-          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)", {"host", "port", "user", "pass", "pass_file"}},
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
+          {{"remove"}, "remove [--host H] --port N ID", {"host", "port", "user", "pass", "pass_file", "timeout"}},
+          {{"transfer"}, "transfer [--host H] --port N ID   (hands leadership to voter ID)",
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
           {{"snapshot"}, "snapshot [--host H] --port N   (that node snapshots its data and compacts its log)",
-           {"host", "port", "user", "pass", "pass_file"}},
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
           {{"backup"}, "backup [--host H] --port N FILE   (a backup at a linearizable point: FILE and FILE.meta)",
-           {"host", "port", "user", "pass", "pass_file"}},
-          {{"digest"}, "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index)",
-           {"dir", "host", "port", "user", "pass", "pass_file"}},
+           {"host", "port", "user", "pass", "pass_file", "timeout"}},
+          {{"digest"},
+           "digest (--dir D | [--host H] --port N)   (divergence check: every member compared at one index; exit 1 on a "
+           "mismatch, 3 if not every member compared)",
+           {"dir", "host", "port", "user", "pass", "pass_file", "timeout"}},
       }};
   return program;
 }
@@ -396,6 +468,17 @@ absl::StatusOr<admin::Credentials> Credentials() {
   return who;
 }
 
+// --timeout: for every answer, and for those that wait for the cluster's
+// work if given.
+absl::StatusOr<admin::Timeouts> Timeouts(bool given) {
+  const double seconds = absl::GetFlag(FLAGS_timeout);
+  if (!(seconds >= 0)) return absl::InvalidArgumentError("--timeout must be 0 (no limit) or more seconds");
+  const absl::Duration limit = seconds == 0 ? absl::InfiniteDuration() : absl::Seconds(seconds);
+  admin::Timeouts timeouts{.answer = limit};
+  if (given) timeouts.work = limit;
+  return timeouts;
+}
+
 int main(int argc, char** argv) {
   const node::cli::Parsed parsed = node::cli::Parse(argc, argv, Program());
   if (parsed.exit_code) return *parsed.exit_code;
@@ -411,6 +494,12 @@ int main(int argc, char** argv) {
     std::cerr << who.status().message() << "\n";
     return 2;
   }
+  if (auto timeouts = Timeouts(parsed.given.contains("timeout")); timeouts.ok()) {
+    admin::SetTimeouts(*timeouts);
+  } else {
+    std::cerr << timeouts.status().message() << "\n";
+    return 2;
+  }
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "start") return ClusterStart(argv[0]);
@@ -423,7 +512,12 @@ int main(int argc, char** argv) {
       std::cerr << "digest: give --dir of a cluster or --port of a node\n";
       return 2;
     }
-    return admin::DigestCommand(host, port > 0 ? port : nodes.begin()->second, nodes);
+    std::vector<int> ask = {port};  // --port, else every member in turn until one answers
+    if (port <= 0) {
+      ask.clear();
+      for (const auto& [id, p] : nodes) ask.push_back(p);
+    }
+    return admin::DigestCommand(host, ask, nodes);
   }
   if (cmd[0] == "status" && cmd.size() == 1) {
     std::vector<admin::Target> targets;

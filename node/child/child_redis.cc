@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -125,6 +126,7 @@ void ChildRedis::Kill() {
   ::kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);
+  ended_by_itself_ = !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL;  // it had exited already
   pid_ = -1;
 }
 
@@ -134,9 +136,23 @@ bool ChildRedis::Reap() {
   pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_ || (r < 0 && errno == ECHILD)) {
     pid_ = -1;
+    ended_by_itself_ = true;
     return true;
   }
   return false;
+}
+
+std::string ChildRedis::LastLoggedWarning() const {
+  std::ifstream in(absl::StrCat(options_.dir, "/redis.log"));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(std::max<std::streamoff>(0, size - (64 << 10)));
+  std::string line, last;
+  while (std::getline(in, line)) {
+    // "pid:role 01 Jan 2026 00:00:00.000 # message"
+    if (const size_t at = line.find(" # "); at != std::string::npos) last = line.substr(at + 3);
+  }
+  return last;
 }
 
 }  // namespace node

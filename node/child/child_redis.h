@@ -64,6 +64,12 @@ class ChildRedis {
   void Kill();
   // Reaps the child if it exited; returns true if it is gone.
   bool Reap();
+  // Whether the last child ended by itself (it exited, or a signal not the
+  // node's killed it) rather than by Kill().
+  bool ended_by_itself() const { return ended_by_itself_; }
+  // The last warning of the child's log (Redis's "#" lines: why it exited,
+  // such as "FATAL: ..."), empty if there is none.
+  std::string LastLoggedWarning() const;
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
@@ -72,6 +78,7 @@ class ChildRedis {
  private:
   ChildOptions options_;
   pid_t pid_ = -1;
+  bool ended_by_itself_ = false;
 };
 
 }  // namespace node

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "asio.hpp"
 #include "resp/value.h"
 
@@ -17,6 +18,12 @@ namespace node {
 class SyncClient {
  public:
   explicit SyncClient(asio::io_context& io) : socket_(io) {}
+
+  // From now on a connect, and a call (its requests and their replies), that
+  // takes longer than `timeout` fails with DeadlineExceeded, the connection
+  // then closed. By default they wait as long as it takes (the node's own
+  // child); anarcho-admin sets one, since a stopped node would keep it waiting.
+  void set_timeout(absl::Duration timeout) { timeout_ = timeout; }
 
   absl::Status Connect(const std::string& socket_path);  // unix socket
   absl::Status ConnectTcp(const std::string& host, int port);
@@ -29,9 +36,17 @@ class SyncClient {
                         const std::function<void(const resp::Value&)>& on_reply);
 
  private:
-  absl::StatusOr<resp::Value> ReadReply();
+  absl::Status ConnectTo(const asio::generic::stream_protocol::endpoint& endpoint);
+  absl::Status Write(std::string_view bytes, absl::Time deadline);
+  absl::StatusOr<resp::Value> ReadReply(absl::Time deadline);
+  // Waits until the socket is ready for `events` (poll's); past `deadline`,
+  // closes it and says what was waited for.
+  absl::Status WaitReady(short events, absl::Time deadline, std::string_view what);
+  absl::Time Deadline() const { return absl::Now() + timeout_; }
 
   asio::generic::stream_protocol::socket socket_;
+  std::string peer_;  // for messages: the socket path or host:port
+  absl::Duration timeout_ = absl::InfiniteDuration();
   std::string in_;
   size_t pos_ = 0;
 };

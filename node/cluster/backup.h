@@ -14,11 +14,16 @@
 namespace node {
 
 std::string BackupMetaPath(const std::string& rdb);
+// `text` with the end line a .meta file closes with: the crc32 of `text`.
+std::string WithEndLine(std::string text);
 absl::Status WriteBackupMeta(const std::string& rdb, const pb::SnapshotMeta& meta);
 
-// Checks a file to restore from: its .meta (if any) must match it (size,
-// crc32), and the whole RDB must load (redis-check-rdb of `redis_server`,
-// which also refuses RDB versions this Redis cannot read).
-absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb, const std::string& redis_server);
+// Checks a file to restore from: its .meta, if there is one, must be whole
+// (its end line's crc32) and match it (size, crc32), and the whole RDB must
+// load (redis-check-rdb of `redis_server`,
+// which also refuses RDB versions this Redis cannot read), and hold no
+// database a node with `databases` lacks.
+absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb, const std::string& redis_server,
+                                                          int databases);
 
 }  // namespace node

@@ -1,6 +1,7 @@
 #include "node/cluster/replicated_log.h"
 
 #include <pthread.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <random>
@@ -21,14 +22,28 @@ namespace cpb = consensus::pb;
 
 namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
-constexpr char kRestoredFromKey[] = "restored-from";  // size and crc32 of the --restore file
+constexpr char kRestoredFromKey[] = "restored-from";  // the --restore file and its .meta (RestoreStamp)
 constexpr char kClusterIdKey[] = "cluster-id";
 // How long the link to a removed node outlives its removal: the messages of
 // that turn, among them the one that tells it its removal committed, leave
 // within a tick or two.
 constexpr auto kRemovedPeerGrace = std::chrono::seconds(2);
 
-std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) { return absl::StrCat(r.size, " ", r.crc32); }
+// What a node restored from: the RDB's size and crc32, and the crc32 of the
+// scripts, settings and users its .meta carried (the same RDB with another
+// .meta, or none, is another restore).
+std::string RestoreStamp(const ReplicatedLogOptions::Restore& r) {
+  const std::string carried = r.carried.SerializeAsString();
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(carried.data()),
+                          static_cast<uInt>(carried.size()));
+  return absl::StrCat(r.size, " ", r.crc32, " ", crc);
+}
+
+// Whether this node's state came from the restore `r`: its stamp, or the
+// stamp of a node restored before the stamp named the .meta (RDB only).
+bool RestoredFrom(const std::string& stamp, const ReplicatedLogOptions::Restore& r) {
+  return stamp == RestoreStamp(r) || stamp == absl::StrCat(r.size, " ", r.crc32);
+}
 
 // Out of `msgs`, the messages of each peer that gets only appends without
 // entries (a leader's news of its commit index), in their order.
@@ -159,10 +174,10 @@ absl::Status ReplicatedLog::Bootstrap() {
   if (options_.restore && has_state) {
     auto from = store_->GetMeta(kRestoredFromKey);
     if (!from.ok()) return from.status();
-    if (!from->has_value() || **from != RestoreStamp(*options_.restore)) {
+    if (!from->has_value() || !RestoredFrom(**from, *options_.restore)) {
       return absl::FailedPreconditionError(
           "--restore starts a new cluster, but this --dir already holds a node's state (not restored from this "
-          "file): restore into an empty --dir, or restart this node without --restore");
+          "file and its .meta): restore into an empty --dir, or restart this node without --restore");
     }
     Log(LogComponent::kRaft, LogLevel::kInfo, "this node was restored from %s before; starting from its own state", options_.restore->rdb);
     return absl::OkStatus();

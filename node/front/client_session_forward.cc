@@ -31,6 +31,21 @@ RequestClass ClassOf(gate::Kind kind) {
   return RequestClass::kOther;
 }
 
+// A follower relays without the gate, whose kind it leaves stateless: the
+// class comes from the command table, as the leader's gate sees the request.
+RequestClass ClassOf(const CommandSpec* spec) {
+  if (spec == nullptr) return RequestClass::kOther;
+  switch (spec->cls) {
+    case CommandClass::kKeyedRead:
+    case CommandClass::kKeyspaceRead: return RequestClass::kRead;
+    case CommandClass::kKeyedWrite:
+    case CommandClass::kKeyspaceWrite:
+    case CommandClass::kBlocking: return RequestClass::kWrite;
+    case CommandClass::kTransaction: return spec->name == "exec" ? RequestClass::kWrite : RequestClass::kOther;
+    default: return RequestClass::kOther;
+  }
+}
+
 }  // namespace
 
 LoggedRequest ClientSession::LoggedOf(Route& r, std::span<const std::string_view> args) const {
@@ -114,7 +129,8 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   RouteDetail* const detail = r.detail.get();  // the rare parts, if any
   if (detail != nullptr && detail->pause_ms) server_.PauseSharedLink(*detail->pause_ms);
   Expect e{Expect::Kind::kReply};
-  e.slot = slots_.Add(RequestTiming{batch_arrived_, ClassOf(r.request.kind)}, r.silent);
+  const RequestClass cls = gated() ? ClassOf(r.request.kind) : ClassOf(server_.commands().Lookup(args));
+  e.slot = slots_.Add(RequestTiming{batch_arrived_, cls}, r.silent);
   if (r.may_block) may_block_.insert(e.slot);
   if (gated()) EnterGate(r, args, e);
   if (shared) {

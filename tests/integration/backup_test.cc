@@ -6,10 +6,13 @@
 // refused with a clear message.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
+#include "node/cluster/backup.h"
 
 namespace itest {
 namespace {
@@ -43,6 +46,24 @@ void FillTypes(int port) {
   ASSERT_EQ(c.Call({"PERSIST", "persisted"}).integer, 1);
   c.Call({"SELECT", "5"});
   c.Call({"SET", "in5", "five"});
+}
+
+// Starts a node restored from `file` into `node_dir` that must refuse to
+// start, saying `why`; its exit status.
+int RefusedRestore(const std::string& file, const std::string& why, const std::string& node_dir) {
+  Node n(node_dir, 0, {"--restore", file});
+  n.Launch();
+  for (int i = 0; i < 50 && n.process().Running(); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(n.process().Running()) << file;
+  EXPECT_NE(n.LogTail().find(why), std::string::npos) << n.LogTail();
+  return n.process().ExitCode();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 TEST(BackupTest, RestoredClusterHoldsEverythingAcknowledgedBeforeTheBackup) {
@@ -146,11 +167,7 @@ TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
     fs::copy_file(dump, dir + "/other.rdb");
   }
   auto refused = [&](const std::string& file, const std::string& why, const std::string& node_dir) {
-    Node n(node_dir, 0, {"--restore", file});
-    n.Launch();
-    for (int i = 0; i < 50 && n.process().Running(); ++i) std::this_thread::sleep_for(100ms);
-    EXPECT_FALSE(n.process().Running()) << file;
-    EXPECT_NE(n.LogTail().find(why), std::string::npos) << n.LogTail();
+    RefusedRestore(file, why, node_dir);
   };
   // Cut short: the RDB check fails.
   fs::copy_file(dir + "/good.rdb", dir + "/cut.rdb");
@@ -161,7 +178,7 @@ TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
   refused(dir + "/v99.rdb", "Can't handle RDB format version", dir + "/n2");
   // A backup whose .meta does not match its file.
   fs::copy_file(dir + "/good.rdb", dir + "/b.rdb");
-  std::ofstream(dir + "/b.rdb.meta") << "index: 3\nterm: 1\nsize: 1\ncrc32: 7\n";
+  std::ofstream(dir + "/b.rdb.meta") << node::WithEndLine("index: 3\nterm: 1\nsize: 1\ncrc32: 7\n");
   refused(dir + "/b.rdb", "its .meta says", dir + "/n3");
   // A --dir that already holds a node's state.
   { Node n(dir + "/n4"); n.Start(); }
@@ -170,6 +187,126 @@ TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
   { Node n(dir + "/n5", 0, {"--restore", dir + "/good.rdb"}); n.Start(); }
   { Node n(dir + "/n5", 0, {"--restore", dir + "/good.rdb"}); n.Start(); }  // the same file: a restart
   refused(dir + "/other.rdb", "already holds", dir + "/n5");
+  RemoveDir(dir);
+}
+
+// Regression: a .meta cut short after its crc32 line (a partial copy) still
+// parsed, and the restore went on without the users, settings and scripts of
+// the rest of it; an unreadable one was taken for none; and a node restored
+// with one .meta restarted with another (or none) as if nothing differed.
+// Now a .meta ends with a line holding its crc32: one without it, or that
+// cannot be read, stops the node (exit status 2); an RDB alone restores with
+// a warning; and the restore stamp names the .meta's state.
+TEST(BackupTest, RestoreWithAnIncompleteMetaIsRefused) {
+  const std::string dir = MakeTempDir("anarcho-restore-meta");
+  {
+    Node n(dir + "/src");
+    n.Start();
+    Client c(n.port());
+    ASSERT_EQ(c.Call({"ACL", "SETUSER", "alice", "on", ">alice-pass", "~*", "+@all"}).AsString(), "OK");
+    ASSERT_EQ(c.Call({"SET", "k", "v"}).AsString(), "OK");
+    auto [rc, out] = Admin({"backup", "--port", absl::StrCat(n.port()), dir + "/b1.rdb"});
+    ASSERT_EQ(rc, 0) << out;
+  }
+  const std::string meta = ReadFile(dir + "/b1.rdb.meta");
+  const size_t crc_line = meta.find("\ncrc32: ");
+  ASSERT_NE(crc_line, std::string::npos) << meta;
+  ASSERT_NE(meta.find("alice"), std::string::npos) << meta;
+  fs::copy_file(dir + "/b1.rdb", dir + "/b.rdb");
+  // Cut after its crc32 line: the users after it are missing.
+  std::ofstream(dir + "/b.rdb.meta") << meta.substr(0, meta.find('\n', crc_line + 1) + 1);
+  EXPECT_EQ(RefusedRestore(dir + "/b.rdb", "b.rdb.meta has no end line", dir + "/n1"), 2);
+  // Edited: the end line's crc32 no longer matches.
+  std::string edited = meta;
+  edited.replace(edited.find("alice"), 5, "mallo");
+  std::ofstream(dir + "/b.rdb.meta", std::ios::trunc) << edited;
+  EXPECT_EQ(RefusedRestore(dir + "/b.rdb", "does not match the crc32 of its end line", dir + "/n2"), 2);
+  // Unreadable (a directory in its place).
+  fs::remove(dir + "/b.rdb.meta");
+  fs::create_directory(dir + "/b.rdb.meta");
+  EXPECT_EQ(RefusedRestore(dir + "/b.rdb", "cannot read " + dir + "/b.rdb.meta", dir + "/n3"), 2);
+  // No .meta at all: the RDB's data alone, said so in the log.
+  fs::remove(dir + "/b.rdb.meta");
+  {
+    Node n(dir + "/n4", 0, {"--restore", dir + "/b.rdb"});
+    n.Start();
+    EXPECT_EQ(Client(n.port()).Call({"GET", "k"}).AsString(), "v");
+    EXPECT_NE(n.LogTail().find("has no b.rdb.meta beside it: restoring its data only"), std::string::npos) << n.LogTail();
+  }
+  // Restarted with the whole .meta, that node refuses: it was restored without it.
+  fs::copy_file(dir + "/b1.rdb.meta", dir + "/b.rdb.meta");
+  RefusedRestore(dir + "/b.rdb", "already holds a node's state", dir + "/n4");
+  // The whole .meta restores the users.
+  Node n(dir + "/n5", 0, {"--restore", dir + "/b.rdb"});
+  n.Start();
+  EXPECT_NE(Str(Client(n.port()).Call({"ACL", "LIST"})).find("user alice on"), std::string::npos);
+  n.Stop();
+  RemoveDir(dir);
+}
+
+// Regression: an RDB holding a database at or above --databases restored, and
+// the child then exited at every load (FATAL: ... more than 16 databases),
+// restarted 155 times in 6 s, the node's log saying only "control link
+// lost". The restore is refused up front (exit status 2).
+TEST(BackupTest, RestoreOfADatabaseBeyondDatabasesIsRefused) {
+  const std::string dir = MakeTempDir("anarcho-restore-db");
+  {
+    RedisServer redis({"--databases", "32"});
+    Client rc(redis.port());
+    rc.Call({"SELECT", "20"});
+    ASSERT_EQ(rc.Call({"SET", "k", "in 20"}).AsString(), "OK");
+    ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
+    fs::copy_file(rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb", dir + "/db20.rdb");
+  }
+  EXPECT_EQ(RefusedRestore(dir + "/db20.rdb", "db20.rdb holds database 20, but --databases is 16", dir + "/n1"), 2);
+  Node n(dir + "/n2", 0, {"--restore", dir + "/db20.rdb", "--databases", "21"});
+  n.Start();
+  Client c(n.port());
+  c.Call({"SELECT", "20"});
+  EXPECT_EQ(c.Call({"GET", "k"}).AsString(), "in 20");
+  n.Stop();
+  RemoveDir(dir);
+}
+
+// Regression: anarcho-admin backup made three attempts whatever the error (a
+// directory that does not exist, a wrong password: each attempt had the
+// leader fork a snapshot), named no errno, and left FILE.part behind. It now
+// checks that FILE can be written before asking for a backup, makes another
+// attempt only for what one may cure, removes FILE.part, and tells the leader
+// it is done with its copy (ANARCHO.BACKUP.END) also after a failure.
+TEST(BackupTest, BackupFailuresAreNotRetriedInVainAndLeaveNothingBehind) {
+  const std::string dir = MakeTempDir("anarcho-backup-fail");
+  Node n(dir + "/n");
+  n.Start();
+  const std::string port = absl::StrCat(n.port());
+  const std::string snapshots = n.Status("snapshots_taken");
+  auto [missing_rc, missing] = Admin({"backup", "--port", port, dir + "/missing/b.rdb"});
+  EXPECT_EQ(missing_rc, 1) << missing;
+  EXPECT_NE(missing.find("cannot write " + dir + "/missing/b.rdb.part: No such file or directory"), std::string::npos)
+      << missing;
+  EXPECT_EQ(n.Status("snapshots_taken"), snapshots) << "no snapshot forked for a backup that cannot be written";
+  // FILE.meta cannot be written (a directory is in its place): found after the download.
+  fs::create_directory(dir + "/b.rdb.meta");
+  auto [meta_rc, meta] = Admin({"backup", "--port", port, dir + "/b.rdb"});
+  EXPECT_EQ(meta_rc, 1) << meta;
+  EXPECT_NE(meta.find("cannot write " + dir + "/b.rdb.meta: Is a directory"), std::string::npos) << meta;
+  EXPECT_EQ(meta.find("attempt 2"), std::string::npos) << meta;
+  EXPECT_FALSE(fs::exists(dir + "/b.rdb.part"));
+  EXPECT_FALSE(fs::exists(dir + "/b.rdb.meta.part"));
+  EXPECT_FALSE(fs::exists(dir + "/b.rdb"));
+  EXPECT_TRUE(fs::is_empty(n.dir() + "/backups")) << "the leader's copy is let go";
+  // A wrong password.
+  ASSERT_EQ(Client(n.port()).Call({"CONFIG", "SET", "requirepass", "secret"}).AsString(), "OK");
+  auto [auth_rc, auth] = Admin({"backup", "--port", port, "--pass", "wrong", dir + "/c.rdb"});
+  EXPECT_EQ(auth_rc, 1) << auth;
+  EXPECT_NE(auth.find("WRONGPASS"), std::string::npos) << auth;
+  EXPECT_EQ(auth.find("attempt 2"), std::string::npos) << auth;
+  EXPECT_FALSE(fs::exists(dir + "/c.rdb.part"));
+  auto [ok_rc, ok] = Admin({"backup", "--port", port, "--pass", "secret", dir + "/d.rdb"});
+  EXPECT_EQ(ok_rc, 0) << ok;
+  EXPECT_TRUE(fs::exists(dir + "/d.rdb.meta"));
+  EXPECT_FALSE(fs::exists(dir + "/d.rdb.part"));
+  n.Stop();
   RemoveDir(dir);
 }
 

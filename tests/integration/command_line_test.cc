@@ -2,6 +2,8 @@
 // version exit 0, flags take dashes or underscores, config files refuse
 // testing flags, bad input is named with a non-zero exit, anarcho-admin's
 // views answer as tables and as JSON.
+#include <signal.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -149,6 +151,60 @@ TEST(CommandLineTest, AdminRefusesADirectoryInUse) {
   RemoveDir(dir);
 }
 
+// Regression: `cluster start` took any leader on its ports for its own, so
+// with another cluster already there, its own nodes all failed and it said
+// the cluster was up; and it waited its whole --timeout-s for nodes that had
+// exited at once. Now a started node that exits fails the start (with the
+// end of its log), and a leader counts only with this cluster's id.
+TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
+  const std::string dir = MakeTempDir("anarcho-admin-fail");
+  const std::string base = absl::StrCat(FreePort());
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/a", "--nodes", "1", "--base-port", base});
+  ASSERT_EQ(first.rc, 0) << first.out;
+  const auto start = std::chrono::steady_clock::now();
+  const Ran second = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/b", "--nodes", "1", "--base-port", base});
+  EXPECT_EQ(second.rc, 1) << second.out;
+  EXPECT_NE(second.out.find("node 1 exited with status"), std::string::npos) << second.out;
+  const Ran bad = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/c", "--nodes", "3", "--base-port",
+                           absl::StrCat(FreePort()), "--node-args=--maxclients=0"});
+  EXPECT_EQ(bad.rc, 1) << bad.out;
+  EXPECT_NE(bad.out.find("exited with status 2"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("--maxclients must be at least 1"), std::string::npos) << bad.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s) << "not the 30 s wait for a leader";
+  const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir + "/a"});
+  EXPECT_EQ(stop.rc, 0) << stop.out;
+  RemoveDir(dir);
+}
+
+// Regression: `digest --dir D` asked only node 1, and a node 1 that was down
+// failed the check with exit status 1, as a divergence does. It now asks each
+// member in turn, and a member that does not report the check (or a check
+// that could not run) is exit status 3.
+TEST(CommandLineTest, DigestAsksEachMemberAndTellsUnreachableFromMismatch) {
+  const std::string dir = MakeTempDir("anarcho-admin-digest");
+  const Ran start = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "3", "--base-port",
+                             absl::StrCat(FreePort())});
+  ASSERT_EQ(start.rc, 0) << start.out;
+  std::ifstream pidfile(dir + "/n1/pid");
+  pid_t pid = 0;
+  ASSERT_TRUE(pidfile >> pid);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  Ran digest;
+  for (int i = 0; i < 10; ++i) {  // node 1 may have led: until the others elect one
+    digest = RunTool({ANARCHO_ADMIN_BIN, "digest", "--dir", dir});
+    if (digest.out.find("leader's digest at log index") != std::string::npos) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_EQ(digest.rc, 3) << digest.out;
+  EXPECT_NE(digest.out.find("leader's digest at log index"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("node 1 (port"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("unreachable"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("node 2 (port"), std::string::npos) << digest.out;
+  EXPECT_EQ(digest.out.find("DIVERGENCE"), std::string::npos) << digest.out;
+  RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  RemoveDir(dir);
+}
+
 TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   Cluster c;
   const int leader = c.WaitForLeader();
@@ -181,6 +237,31 @@ TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   }
   EXPECT_EQ(degraded.rc, 1) << degraded.out;
   EXPECT_NE(degraded.out.find("\"status\": \"degraded\""), std::string::npos) << degraded.out;
+}
+
+// Regression: anarcho-admin waited forever for a stopped node (kill -STOP):
+// the kernel still accepts connections, and nothing answers. Every connect
+// and answer has a deadline (--timeout, 5 s by default): a clear error and
+// exit status 1.
+TEST(CommandLineTest, AdminGivesUpOnAStoppedNode) {
+  const std::string dir = MakeTempDir("anarcho-admin-stopped");
+  Node n(dir + "/n1");
+  n.Start();
+  const std::string port = absl::StrCat(n.port());
+  std::ofstream(dir + "/cluster.conf") << "1 " << port << " " << FreePort() << "\n";
+  n.process().Signal(SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  const Ran health = RunTool({ANARCHO_ADMIN_BIN, "health", "--port", port, "--timeout", "1"}, 20s);
+  EXPECT_EQ(health.rc, 1) << health.out;
+  EXPECT_NE(health.out.find(absl::StrCat("no answer from 127.0.0.1:", port, " within 1s")), std::string::npos)
+      << health.out;
+  const Ran status = RunTool({ANARCHO_ADMIN_BIN, "status", "--dir", dir}, 20s);  // the default: 5 s
+  EXPECT_EQ(status.rc, 1) << status.out;
+  EXPECT_NE(status.out.find("down"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(" within 5s"), std::string::npos) << status.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+  n.process().Signal(SIGCONT);
+  RemoveDir(dir);
 }
 
 TEST(CommandLineTest, BenchHelpExitsZero) {

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
@@ -260,6 +261,24 @@ TEST(OperationsTest, MaxclientsBelowOneIsRefused) {
   ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--maxclients", "-1"}, "--maxclients must be at least 1");
 }
 
+// Regression: these configuration errors exited 1 (Abseil's own parser's
+// status, or a failed start), or started a node whose child crash-looped
+// (--databases 0), or were taken as given (negative waits); systemd's unit
+// restarts a node after any status but 2.
+TEST(OperationsTest, ConfigurationErrorsExitTwo) {
+  const std::string port = absl::StrCat(FreePort());
+  ExpectRefusedAtStart({"--port", port, "--bogus", "1"}, "unknown flag --bogus");
+  ExpectRefusedAtStart({"--port", "abc"}, "--port: ");
+  ExpectRefusedAtStart({"--port", port, "--join", "--restore", "/nonexistent.rdb"}, "--restore starts a new cluster");
+  ExpectRefusedAtStart({"--port", port, "--raft_port", port}, "--port and --raft-port are both " + port);
+  ExpectRefusedAtStart({"--port", port, "--raft_port", absl::StrCat(FreePort()), "--metrics-port", port},
+                       "--port and --metrics-port are both");
+  ExpectRefusedAtStart({"--port", port, "--databases", "0"}, "--databases must be at least 1");
+  ExpectRefusedAtStart({"--port", port, "--databases", "-3"}, "--databases must be at least 1");
+  ExpectRefusedAtStart({"--port", port, "--no_leader_wait_ms", "-5"}, "--no-leader-wait-ms and --digest-interval-s");
+  ExpectRefusedAtStart({"--port", port, "--digest_interval_s", "-1"}, "--no-leader-wait-ms and --digest-interval-s");
+}
+
 TEST(OperationsTest, UnknownLogLevelIsRefused) {
   ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--loglevel", "loud"}, "--loglevel must be");
 }
@@ -287,6 +306,62 @@ TEST(OperationsTest, MetricsAreServedAndMoveWithTraffic) {
   EXPECT_EQ(Sample(after, "anarcho_clients_connected"), 1);
   EXPECT_EQ(HttpGet(metrics_port, "/nothing").rfind("HTTP/1.1 404", 0), 0u);
   n.Stop();
+  RemoveDir(dir);
+}
+
+// Regression: a follower relays its clients' requests without its gate, whose
+// kind it leaves stateless: the writes it relayed were counted as class
+// "other". The class comes from the command table there.
+TEST(OperationsTest, WritesThroughAFollowerAreCountedAsWrites) {
+  ClusterOptions options;
+  std::vector<int> metrics_ports;
+  for (int i = 0; i < 3; ++i) {
+    metrics_ports.push_back(FreePort());
+    options.args_of[i] = {"--metrics-port", absl::StrCat(metrics_ports[i])};
+  }
+  Cluster c(options);
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  Client cl(c.port(follower));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(cl.Call({"SET", absl::StrCat("k", i), "v"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"INCR", "n"}).AsString(), "QUEUED");
+  ASSERT_EQ(cl.Call({"EXEC"}).elements.size(), 1u);
+  const std::string text = HttpGet(metrics_ports[follower], "/metrics");
+  EXPECT_GE(Sample(text, "anarcho_request_duration_seconds_count{class=\"write\"}"), 21) << text;
+  EXPECT_LT(Sample(text, "anarcho_request_duration_seconds_count{class=\"other\"}"), 20) << text;
+}
+
+// Regression: a child that exits at every start (here: its node's snapshot
+// holds database 10, and the node now runs with --databases 4) was started
+// again as fast as it died, 155 times in 6 s, and the node's log said only
+// "control link lost". Now the node says what the child's log says, and
+// waits longer before each start of a child that keeps ending by itself.
+TEST(OperationsTest, AChildThatKeepsExitingIsStartedAgainSlowlyAndSaysWhy) {
+  const std::string dir = MakeTempDir("anarcho-crashing-child");
+  {
+    Node n(dir + "/n");
+    n.Start();
+    Client c(n.port());
+    c.Call({"SELECT", "10"});
+    ASSERT_EQ(c.Call({"SET", "k", "v"}).AsString(), "OK");
+    ASSERT_FALSE(c.Call({"ANARCHO.SNAPSHOT"}).IsError());
+    n.Stop();
+  }
+  Node n(dir + "/n", 0, {"--databases", "4"});
+  n.Launch();
+  std::this_thread::sleep_for(4s);
+  ASSERT_TRUE(n.process().Running()) << n.LogTail();
+  int rebuilds = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(n.Status("child_rebuilds"), &rebuilds)) << n.LogTail();
+  EXPECT_LT(rebuilds, 20) << n.LogTail();
+  EXPECT_NE(n.LogTail().find("its log says: FATAL: Data file was created with a Redis server configured to handle "
+                             "more than 4 databases"),
+            std::string::npos)
+      << n.LogTail();
+  EXPECT_NE(n.LogTail().find("in a row; the next starts in"), std::string::npos) << n.LogTail();
+  n.Kill9();
   RemoveDir(dir);
 }
 
