@@ -219,17 +219,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
-  // Out-of-band bytes from the upstream (RESP2 stream bytes, RESP3 pushes,
-  // the stream's end), in arrival order behind any held pub/sub message.
-  struct OutOfBand {
-    std::string bytes;
-    std::optional<ReplySlots::Id> stream;  // RESP2: the stream slot they belong to; none for a RESP3 push
-    bool end_stream = false;
-    bool released = false;
-  };
-  void PassOn(OutOfBand item);
-  void PlaceOutOfBand(OutOfBand& item);
-  void ReleaseHeld(uint64_t seq);
+  // A pub/sub message (`bytes`) was put before `slot`'s reply: if it came from
+  // the leader's child, it waits in the gate.
+  void HoldIfMessage(std::string_view bytes, ReplySlots::Id slot);
   void NoteSubscriptions(std::string_view bytes);
   void OnPushesEnd(std::string_view bytes);
   void ProbeAfterSubscribing(bool silent);
@@ -258,9 +250,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // RESP2 stream or RESP3 pushes: replies that have no slots of their own.
   bool subscribed() const { return slots_.stream_open() || router_.pubsub_class(); }
   // No slot waits for a reply (an open subscribed stream does not count).
-  bool replies_answered() const {
-    return held_.empty() && (slots_.empty() || (slots_.size() == 1 && slots_.stream_open()));
-  }
+  bool replies_answered() const { return slots_.empty() || (slots_.size() == 1 && slots_.stream_open()); }
   // A subscribed connection's end (the client's, or QUIT): whether the end
   // probe was answered (it is sent on the first call).
   bool EndProbeAnswered();
@@ -374,12 +364,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ReplySlots slots_;
   // A pub/sub message the leader's child sent this subscriber (a keyspace
   // notification, or a PUBLISH after a write) may tell of effects not durable
-  // yet: each waits in the gate as a read of the whole keyspace would, and the
-  // out-of-band bytes after it wait behind it. Gate tags of held messages
-  // have kHeldTag set, the rest is the message's sequence number.
+  // yet: it waits in the gate as a read of the whole keyspace would, holding
+  // the slot it precedes (and all after it). Its gate tag is that slot's id
+  // with kHeldTag set.
   static constexpr uint64_t kHeldTag = uint64_t{1} << 63;
-  std::deque<OutOfBand> held_;
-  uint64_t held_first_ = 0;  // sequence number of held_.front()
   OutputQueue out_;
   WritingChunks out_writing_;
   bool client_writing_ = false;

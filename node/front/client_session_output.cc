@@ -51,7 +51,7 @@ void ClientSession::Kill() {
 
 bool ClientSession::MarkReleased(uint64_t tag) {
   if (tag & kHeldTag) {
-    ReleaseHeld(tag & ~kHeldTag);
+    slots_.Unhold(tag & ~kHeldTag);
   } else {
     slots_.Release(tag);
   }
@@ -247,7 +247,6 @@ void ClientSession::Abort(std::string_view error) {
   // (a write's effects may or may not be in the log).
   const std::string reply = ErrorReply(error, 0);
   server_.metrics().CountError(error, Metrics::ErrorKind::kOther, slots_.AbortAll(reply, &out_));
-  held_.clear();  // messages never let go may tell of writes that did not commit
   input_closed_ = true;
   close_after_write_ = true;
   // Covers behind its requests on the shared link would be asked for after

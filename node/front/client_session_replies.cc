@@ -153,7 +153,7 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   if (probed && (bytes == probe_subscribed_ || (refused && subscriptions_.any()))) return still_subscribed();
   if (bytes == probe_unsubscribed_ || refused || bytes == "+RESET\r\n") {
     expects_.pop_front();
-    PassOn({.stream = slots_.stream_id(), .end_stream = true});
+    slots_.EndStream();
     router_.StreamEnded();
     stream_replies_.clear();  // answered before the probe (or RESET) was
     return false;
@@ -163,54 +163,25 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   if (!stream_replies_.empty() && !IsPubSubPush(bytes)) {
     const bool silent = stream_replies_.front().silent;
     stream_replies_.pop_front();
-    if (!silent) PassOn({.bytes = std::string(bytes), .stream = slots_.stream_id()});
+    if (!silent) slots_.PushBefore(slots_.stream_id(), bytes);
     return true;
   }
   NoteSubscriptions(bytes);
-  PassOn({.bytes = std::string(bytes), .stream = slots_.stream_id()});
+  slots_.PushBefore(slots_.stream_id(), bytes);
+  HoldIfMessage(bytes, *slots_.stream_id());
   return true;
 }
 
-void ClientSession::PassOn(OutOfBand item) {
-  const bool message = gated() && PubSubKind(item.bytes).ends_with("message");
-  if (!message && held_.empty()) return PlaceOutOfBand(item);
-  item.released = !message;
-  held_.push_back(std::move(item));
-  if (!message) return;
+void ClientSession::HoldIfMessage(std::string_view bytes, ReplySlots::Id slot) {
+  if (!gated() || !PubSubKind(bytes).ends_with("message")) return;
+  slots_.Hold(slot);
   gate::Request whole_keyspace;
   whole_keyspace.kind = gate::Kind::kRead;
   whole_keyspace.whole_keyspace = true;
   gate::ConsistencyGate& gate = server_.gate();
-  const gate::Admission a = gate.Arrive(id_, std::move(whole_keyspace), kHeldTag | (held_first_ + held_.size() - 1));
+  const gate::Admission a = gate.Arrive(id_, std::move(whole_keyspace), kHeldTag | slot);
   if (auto cover = gate.ReplyArrived(a.slot)) server_.CoverFromNow(*cover);
   server_.GateChanged();
-}
-
-// The gate let held message `seq` go: it and the bytes behind it leave, up
-// to the next message still held.
-void ClientSession::ReleaseHeld(uint64_t seq) {
-  if (seq < held_first_ || seq - held_first_ >= held_.size()) return;
-  held_[seq - held_first_].released = true;
-  while (!held_.empty() && held_.front().released) {
-    PlaceOutOfBand(held_.front());
-    held_.pop_front();
-    ++held_first_;
-  }
-}
-
-void ClientSession::PlaceOutOfBand(OutOfBand& item) {
-  if (item.end_stream) return slots_.EndStream(item.stream);
-  if (item.stream) return slots_.PushBefore(item.stream, item.bytes);
-  // A RESP3 push leaves where the upstream put it: after every reply that
-  // came before it, before the reply of the first request still waiting.
-  std::optional<ReplySlots::Id> anchor;
-  for (const Expect& e : expects_) {
-    if (e.kind == Expect::Kind::kReply || e.kind == Expect::Kind::kPushesEnd) {
-      anchor = e.slot;
-      break;
-    }
-  }
-  slots_.PushBefore(anchor, item.bytes);
 }
 
 // A (un)subscribe confirmation ends with the subscriptions its kind leaves:
@@ -368,9 +339,21 @@ NodeRules ClientSession::NodeRulesOf() const {
   };
 }
 
+// A RESP3 push leaves where the upstream put it: after every reply that came
+// before it, before the reply of the first request still waiting (a slot of
+// its own at the end if none is).
 void ClientSession::OnPush(std::string_view bytes) {
   NoteSubscriptions(bytes);
-  PassOn({.bytes = std::string(bytes)});
+  std::optional<ReplySlots::Id> anchor;
+  for (const Expect& e : expects_) {
+    if (e.kind == Expect::Kind::kReply || e.kind == Expect::Kind::kPushesEnd) {
+      anchor = e.slot;
+      break;
+    }
+  }
+  if (!anchor) anchor = slots_.AddEmpty();
+  slots_.PushBefore(anchor, bytes);
+  HoldIfMessage(bytes, *anchor);
 }
 
 // A reply while RESP3 (un)subscribing's pushes are awaited: the PING's that

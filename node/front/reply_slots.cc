@@ -55,19 +55,33 @@ void ReplySlots::OpenStream() {
   stream_ = first_ + slots_.size() - 1;
 }
 
-void ReplySlots::EndStream(std::optional<Id> id) {
-  if (!id) id = stream_;
-  if (Slot* s = id ? Find(*id) : nullptr) {
+void ReplySlots::EndStream() {
+  if (Slot* s = stream_ ? Find(*stream_) : nullptr) {
     s->stream = false;
     s->have_reply = s->released = true;
   }
-  if (stream_ == id) stream_.reset();
+  stream_.reset();
+}
+
+ReplySlots::Id ReplySlots::AddEmpty() {
+  Slot& s = slots_.emplace_back();
+  s.have_reply = s.released = true;
+  return first_ + slots_.size() - 1;
+}
+
+void ReplySlots::Hold(Id id) {
+  if (Slot* s = Find(id)) ++s->holds;
+}
+
+void ReplySlots::Unhold(Id id) {
+  if (Slot* s = Find(id); s != nullptr && s->holds > 0) --s->holds;
 }
 
 bool ReplySlots::Flush(OutputQueue* out, RequestLatency* latency) {
   std::chrono::steady_clock::time_point now{};  // read once, when a timed reply leaves
   while (!slots_.empty()) {
     Slot& s = slots_.front();
+    if (s.holds > 0) return false;
     if (!s.before.empty()) {
       buffered_ -= s.before.size();
       out->Append(std::move(s.before));
@@ -91,7 +105,7 @@ bool ReplySlots::Flush(OutputQueue* out, RequestLatency* latency) {
 size_t ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
   size_t errors = 0;
   for (Slot& s : slots_) {
-    out->Append(std::move(s.before));
+    if (s.holds == 0) out->Append(std::move(s.before));  // held messages may tell of writes that never commit
     if (s.stream) continue;
     if (s.silent) continue;
     if (s.have_reply && s.released) {

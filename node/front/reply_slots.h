@@ -34,13 +34,17 @@ class ReplySlots {
   // Bytes that leave right before slot `id` (out-of-band pushes), or at the
   // end when `id` is empty.
   void PushBefore(std::optional<Id> id, std::string_view bytes);
+  // A slot with no reply of its own, for pushes at the end.
+  Id AddEmpty();
+  // While a slot is held (a pub/sub message before it waits for the gate),
+  // nothing leaves from it on, the bytes before it included. Holds count.
+  void Hold(Id id);
+  void Unhold(Id id);
 
   // A RESP2 subscribed stream begins: everything the upstream sends goes out
   // in arrival order (PushBefore(stream_id())) until EndStream().
   void OpenStream();
-  // Ends the stream `id` (the open one when empty); bytes for it may have
-  // waited (a held message) until a new one opened.
-  void EndStream(std::optional<Id> id = std::nullopt);
+  void EndStream();
   bool stream_open() const { return stream_.has_value(); }
   std::optional<Id> stream_id() const { return stream_; }
 
@@ -68,6 +72,7 @@ class ReplySlots {
     bool released = false;
     bool close_after = false;
     bool stream = false;  // an open stream: its `before` keeps growing
+    int holds = 0;        // Hold() minus Unhold()
     RequestTiming timing;
     bool silent = false;
   };
