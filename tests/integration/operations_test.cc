@@ -204,6 +204,18 @@ TEST(OperationsTest, SighupReopensTheLogFile) {
   RemoveDir(dir);
 }
 
+// Regression: the node never removed its --pidfile, so a stopped node's
+// file named a pid that might be another process's by then.
+TEST(OperationsTest, AStoppedNodeRemovesItsPidFile) {
+  const std::string dir = MakeTempDir("anarcho-pidfile");
+  Node n(dir + "/n", 0, {"--pidfile", dir + "/node.pid"});
+  n.Start();
+  EXPECT_EQ(ReadFile(dir + "/node.pid"), absl::StrCat(n.process().pid(), "\n"));
+  n.Stop();
+  EXPECT_FALSE(std::filesystem::exists(dir + "/node.pid"));
+  RemoveDir(dir);
+}
+
 // anarcho-admin status lists every member (a node added later too, learned
 // from the node asked) and exits 1 unless all answer and a leader serves.
 TEST(OperationsTest, AdminStatusListsMembersAndFailsWhenOneIsDown) {
