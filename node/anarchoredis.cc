@@ -383,6 +383,14 @@ bool ConfigureLogging() {
   return true;
 }
 
+// The pid file names this process while it runs: removed when it stops
+// (unless another process wrote its pid there meanwhile).
+void RemovePidFile(const std::string& path) {
+  std::ifstream in(path);
+  pid_t pid = 0;
+  if (!path.empty() && in >> pid && pid == getpid()) std::remove(path.c_str());
+}
+
 // Runs the node until it is stopped: SIGTERM, SIGINT or SHUTDOWN stop it
 // gracefully (at most 60 s), a second signal at once; SIGHUP reopens the log
 // file and reloads the TLS files. systemd (Type=notify) hears READY once clients are served, STOPPING
@@ -437,6 +445,7 @@ int Run(const node::ServerOptions& options) {
             options.port, options.metrics_port ? absl::StrCat(", metrics on port ", server.metrics_port()) : "");
   sd_notify(0, absl::StrCat("READY=1\nSTATUS=serving Redis clients on ", options.bind, ":", options.port).c_str());
   io.run();
+  RemovePidFile(absl::GetFlag(FLAGS_pidfile));
   return 0;
 }
 

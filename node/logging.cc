@@ -1,5 +1,8 @@
 #include "node/logging.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -79,12 +82,16 @@ bool ReopenLogFile() {
   LogState& s = State();
   std::lock_guard lock(s.mu);
   if (s.file.empty()) return true;
+  // The file is opened first and put in place of stderr only then (the sink
+  // writes to stderr: the child's and the libraries' writes to fd 2 follow
+  // the rotation too). A file that cannot be opened leaves stderr as it was,
+  // so the failure is logged where the log went so far (freopen closed it).
+  const int fd = ::open(s.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
   std::fflush(stderr);
-  // stderr itself is reopened (the sink writes to it): the child's and the
-  // libraries' writes to fd 2 follow the rotation too.
-  if (std::freopen(s.file.c_str(), "a", stderr) == nullptr) return false;
-  std::setvbuf(stderr, nullptr, _IOLBF, 0);
-  return true;
+  const bool moved = ::dup2(fd, STDERR_FILENO) == STDERR_FILENO;
+  ::close(fd);
+  return moved;
 }
 
 void LogLine(LogComponent component, LogLevel level, std::string_view line) {

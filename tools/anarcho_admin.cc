@@ -363,23 +363,41 @@ int ClusterStart(const char* argv0) {
   return WaitForLeader(members, pids, ClusterIdOf(security), dir, abs_dir);
 }
 
+// SIGTERM to every node of `dir`, then a wait for them all: a graceful stop
+// takes up to 60 s (a leader hands over, a long log tail is snapshotted), so
+// a node still running after kStopWait is killed.
 int ClusterStop() {
+  constexpr auto kStopWait = std::chrono::seconds(65);
   const std::string dir = absl::GetFlag(FLAGS_dir);
-  int stopped = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    fs::path pidfile = entry.path() / "pid";
-    std::ifstream in(pidfile);
-    pid_t pid = 0;
-    if (!(in >> pid) || pid <= 0) continue;
-    if (::kill(pid, SIGTERM) == 0) {
-      for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
-      ++stopped;
-    }
-    fs::remove(pidfile, ec);
+  if (dir.empty()) {
+    std::cerr << "cluster stop: --dir is required\n";
+    return 2;
   }
-  std::cout << "stopped " << stopped << " node(s)\n";
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "cluster.conf", ec)) {
+    std::cerr << "cluster stop: " << dir << " holds no cluster started by anarcho-admin (no cluster.conf)\n";
+    return 1;
+  }
+  std::vector<pid_t> stopping;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::ifstream in(entry.path() / "pid");
+    pid_t pid = 0;
+    if (in >> pid && pid > 0 && ::kill(pid, SIGTERM) == 0) stopping.push_back(pid);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kStopWait;
+  auto any_running = [&] {
+    return std::any_of(stopping.begin(), stopping.end(), [](pid_t p) { return ::kill(p, 0) == 0; });
+  };
+  while (any_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (pid_t pid : stopping) {
+    if (::kill(pid, 0) != 0) continue;
+    std::cerr << "cluster stop: node pid " << pid << " still runs after " << kStopWait.count() << " s; killing it\n";
+    ::kill(pid, SIGKILL);
+  }
+  for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove(entry.path() / "pid", ec);
+  std::cout << "stopped " << stopping.size() << " node(s)\n";
   return 0;
 }
 

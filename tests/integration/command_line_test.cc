@@ -4,6 +4,7 @@
 // views answer as tables and as JSON.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -202,6 +203,40 @@ TEST(CommandLineTest, DigestAsksEachMemberAndTellsUnreachableFromMismatch) {
   EXPECT_NE(digest.out.find("node 2 (port"), std::string::npos) << digest.out;
   EXPECT_EQ(digest.out.find("DIVERGENCE"), std::string::npos) << digest.out;
   RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  RemoveDir(dir);
+}
+
+// Regression: `cluster stop` without --dir, or with one that holds no
+// cluster, said "stopped 0 node(s)" and exited 0; and it killed a node still
+// stopping after 5 s, though a graceful stop may take up to 60 s. Here a
+// stand-in node takes 7 s to stop.
+TEST(CommandLineTest, ClusterStopRefusesWhatIsNoClusterAndWaitsForAGracefulStop) {
+  const Ran no_dir = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop"});
+  EXPECT_EQ(no_dir.rc, 2) << no_dir.out;
+  EXPECT_NE(no_dir.out.find("--dir is required"), std::string::npos) << no_dir.out;
+  const std::string dir = MakeTempDir("anarcho-admin-stop");
+  const Ran missing = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir + "/nothing"});
+  EXPECT_EQ(missing.rc, 1) << missing.out;
+  EXPECT_NE(missing.out.find("holds no cluster"), std::string::npos) << missing.out;
+  std::ofstream(dir + "/cluster.conf") << "1 " << FreePort() << " " << FreePort() << "\n";
+  std::filesystem::create_directories(dir + "/n1");
+  Process slow;
+  slow.Start({"/bin/sh", "-c", "trap 'sleep 7; exit 0' TERM; while true; do sleep 0.1; done"}, dir + "/slow.log");
+  std::ofstream(dir + "/n1/pid") << slow.pid() << "\n";
+  std::this_thread::sleep_for(200ms);  // the trap is set
+  std::atomic<bool> ended{false};
+  int exit_code = -2;
+  std::thread reaper([&] {  // the stand-in is this test's child: reaped here, as init reaps a node
+    while (slow.Running()) std::this_thread::sleep_for(20ms);
+    exit_code = slow.ExitCode();
+    ended = true;
+  });
+  const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}, 90s);
+  reaper.join();
+  EXPECT_EQ(stop.rc, 0) << stop.out;
+  EXPECT_NE(stop.out.find("stopped 1 node(s)"), std::string::npos) << stop.out;
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(exit_code, 0) << "killed before its graceful stop ended";
   RemoveDir(dir);
 }
 

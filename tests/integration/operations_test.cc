@@ -204,6 +204,48 @@ TEST(OperationsTest, SighupReopensTheLogFile) {
   RemoveDir(dir);
 }
 
+// Regression: a SIGHUP whose log file could not be opened (its directory
+// gone) closed stderr (freopen), so the node's log went nowhere from then on,
+// the failure itself included. The new file is opened first: the old one
+// keeps the log until a reopen succeeds.
+TEST(OperationsTest, AFailedLogReopenKeepsTheLogGoing) {
+  const std::string dir = MakeTempDir("anarcho-logfile-gone");
+  const std::string logs = dir + "/logs";
+  std::filesystem::create_directories(logs);
+  Node n(dir + "/n", 0, {"--logfile", logs + "/node.log"});
+  n.Start();
+  std::filesystem::remove_all(logs);
+  n.process().Signal(SIGHUP);
+  const std::string fd2 = absl::StrCat("/proc/", n.process().pid(), "/fd/2");  // the deleted file, still open
+  std::string text;
+  for (int i = 0; i < 100 && text.find("SIGHUP: cannot reopen the log file") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    text = ReadFile(fd2);
+  }
+  EXPECT_NE(text.find("SIGHUP: cannot reopen the log file"), std::string::npos) << text;
+  std::filesystem::create_directories(logs);
+  n.process().Signal(SIGHUP);
+  for (int i = 0; i < 100 && text.find("SIGHUP: log reopened") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    text = ReadFile(logs + "/node.log");
+  }
+  EXPECT_NE(text.find("SIGHUP: log reopened"), std::string::npos) << text;
+  n.Stop();
+  RemoveDir(dir);
+}
+
+// Regression: the node never removed its --pidfile, so a stopped node's
+// file named a pid that might be another process's by then.
+TEST(OperationsTest, AStoppedNodeRemovesItsPidFile) {
+  const std::string dir = MakeTempDir("anarcho-pidfile");
+  Node n(dir + "/n", 0, {"--pidfile", dir + "/node.pid"});
+  n.Start();
+  EXPECT_EQ(ReadFile(dir + "/node.pid"), absl::StrCat(n.process().pid(), "\n"));
+  n.Stop();
+  EXPECT_FALSE(std::filesystem::exists(dir + "/node.pid"));
+  RemoveDir(dir);
+}
+
 // anarcho-admin status lists every member (a node added later too, learned
 // from the node asked) and exits 1 unless all answer and a leader serves.
 TEST(OperationsTest, AdminStatusListsMembersAndFailsWhenOneIsDown) {
