@@ -163,12 +163,15 @@ bool ClientSession::OnStreamValue(std::string_view bytes) {
   if (!stream_replies_.empty() && !IsPubSubPush(bytes)) {
     const bool silent = stream_replies_.front().silent;
     stream_replies_.pop_front();
-    if (!silent) slots_.PushBefore(slots_.stream_id(), bytes);
+    if (!silent && slots_.stream_open()) slots_.PushBefore(slots_.stream_id(), bytes);
     return true;
   }
   NoteSubscriptions(bytes);
-  slots_.PushBefore(slots_.stream_id(), bytes);
-  HoldIfMessage(bytes, *slots_.stream_id());
+  // (The stream's slot may have ended already: the connection closes.)
+  if (const std::optional<ReplySlots::Id> stream = slots_.stream_id()) {
+    slots_.PushBefore(stream, bytes);
+    HoldIfMessage(bytes, *stream);
+  }
   return true;
 }
 
