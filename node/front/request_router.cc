@@ -82,15 +82,18 @@ ReplyTag InfoTag(std::span<const std::string_view> args) {
 Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteContext& ctx) {
   const LowerName lower(args[0]);
   const std::string_view name = lower.view();
-  if (std::optional<Route> r = Users(name, args, ctx)) {
-    r->silent = TakeSilence();
-    return std::move(*r);
-  }
+  std::optional<Route> users = Users(name, args, ctx);
   // (A RESP2 subscribed connection gets Redis's "only (P|S)SUBSCRIBE ..." error for it.)
-  if (!stream_ && args.size() >= 2 && name == "client" && Lower(args[1]) == "reply") {
+  if (!users && !stream_ && args.size() >= 2 && name == "client" && Lower(args[1]) == "reply") {
     return ctx.forwarding && in_multi_ ? Forward() : ClientReply(args);  // refused by the leader, which aborts EXEC
   }
-  Route r = DecideRoute(name, args, ctx);
+  Route r = users ? std::move(*users) : DecideRoute(name, args, ctx);
+  if (r.tag == ReplyTag::kLog && RequestBytes(args) > kMaxLoggedRequestBytes) {
+    r = Refuse(name == "script" ? "ERR SCRIPT LOAD of more than 4 MB is not supported by anarchoredis (the node logs "
+                                  "it whole, in one entry); use EVAL or FUNCTION LOAD"
+                                : "ERR a request of more than 4 MB that the node logs whole (CONFIG SET, ACL SETUSER) "
+                                  "is not supported by anarchoredis");
+  }
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
   return r;

@@ -260,6 +260,41 @@ TEST(RequestRouterTest, ScriptsTheNodeCannotKeepInStepAreRefused) {
   EXPECT_TRUE(route.request.whole_keyspace);
 }
 
+// Regression: a request the node logs whole is one Raft entry, and nothing
+// bounded its size but proto-max-bulk-len (512 MB): a huge CONFIG SET value or
+// ACL SETUSER rule stalled the leader's loop (a 30 MB SCRIPT LOAD cost an
+// election), and past the peer frame limit (256 MB) no follower could ever
+// receive the entry. Every such request over 4 MB is refused (inside MULTI
+// too, which aborts EXEC); smaller ones are logged.
+TEST(RequestRouterTest, RequestsTheNodeLogsWholeAreBounded) {
+  const std::string big(5 << 20, 'x');
+  const std::string fits(3 << 20, 'x');
+  const std::string pattern = "~" + big;
+  for (const bool in_multi : {false, true}) {
+    RequestRouter r(Table());
+    RouteContext ctx;
+    auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+    if (in_multi) ASSERT_EQ(route({"MULTI"}).action, Route::Action::kForward);
+    for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
+             {"CONFIG", "SET", "requirepass", big},
+             {"ACL", "SETUSER", "u", "on", pattern},
+             {"acl", "setuser", "u", fits, fits},
+             {"SCRIPT", "LOAD", big}}) {
+      const Route refused = route(args);
+      EXPECT_EQ(refused.action, Route::Action::kReply) << args[0] << " " << args[1];
+      EXPECT_TRUE(refused.reply.starts_with("-ERR")) << refused.reply;
+      EXPECT_NE(refused.tag, ReplyTag::kLog);
+    }
+    for (std::vector<std::string_view> args : std::vector<std::vector<std::string_view>>{
+             {"CONFIG", "SET", "requirepass", fits}, {"ACL", "SETUSER", "u", "on", fits}, {"SCRIPT", "LOAD", fits}}) {
+      const Route logged = route(args);
+      EXPECT_EQ(logged.action, Route::Action::kForward) << args[0] << " " << args[1];
+      EXPECT_EQ(logged.tag, ReplyTag::kLog) << args[0] << " " << args[1];
+    }
+    if (in_multi) EXPECT_EQ(route({"EXEC"}).action, Route::Action::kExecAbort);
+  }
+}
+
 TEST(RequestRouterTest, BlockingAsSent) {
   for (const bool forwarding : {false, true}) {
     RequestRouter r(Table());
