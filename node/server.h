@@ -228,6 +228,7 @@ class Server {
   absl::Status ReloadTls();
 
  private:
+  ClientSession* SessionOfChildClient(int64_t child_client_id) const;
   enum class State { kStarting, kRunning, kStopped };
 
   // Start's parts: the child's settings and the link it follows, the

@@ -270,18 +270,21 @@ void Server::AddSession(ByteStream stream) {
 
 // ------------------------------------------------------------------ as clients see them
 
-std::optional<ClientAddresses> Server::SessionAddresses(int64_t child_client_id) const {
+ClientSession* Server::SessionOfChildClient(int64_t child_client_id) const {
   for (const auto& [_, s] : sessions_) {
-    if (s->child_client_id() == child_client_id) return s->addresses();
+    if (s->child_client_id() == child_client_id) return s.get();
   }
-  return std::nullopt;
+  return nullptr;
+}
+
+std::optional<ClientAddresses> Server::SessionAddresses(int64_t child_client_id) const {
+  const ClientSession* s = SessionOfChildClient(child_client_id);
+  return s != nullptr ? std::optional(s->addresses()) : std::nullopt;
 }
 
 bool Server::UnblockWait(int64_t child_client_id, bool error) {
-  for (const auto& [_, s] : sessions_) {
-    if (s->child_client_id() == child_client_id) return s->UnblockWait(error);
-  }
-  return false;
+  ClientSession* s = SessionOfChildClient(child_client_id);
+  return s != nullptr && s->UnblockWait(error);
 }
 
 uint64_t Server::ChildClientCount() const {

@@ -427,6 +427,7 @@ void ReplicatedLog::Campaign() {
 }
 
 cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfChange& cc) {
+  commit_membership_now_ = true;  // its commit is recorded with the next Ready (TakeWrite)
   PeerAddress addr;
   if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE) {
     removed_.emplace(cc.node_id(), index);
@@ -463,8 +464,34 @@ void ReplicatedLog::Leave(std::function<void()> then) {
     if (!*alive || stopped_) return then();
     if (!deferred_.empty()) transport_->Send(std::exchange(deferred_, {}));
     Pump();  // the core's messages since (SendAndApply, or SendUnblocked during a write)
-    transport_->Drain(kLeaveLimit, std::move(then));
+    transport_->Drain(kLeaveLimit, [this, then = std::move(then), alive]() mutable {
+      if (!*alive || stopped_ || !removed_.contains(options_.id)) return then();
+      // The removal's commit, recorded after every write queued before: its
+      // record may still wait for a write in progress (or for the next Ready),
+      // and a node restarted without it never replayed its removal (it stayed
+      // a pre-candidate for ever, its clients answered TRYAGAIN). The entry
+      // itself is durable here (it was applied), so the stored commit index
+      // may be raised to it.
+      asio::post(worker_, [this, removal = removed_.at(options_.id), then = std::move(then)] {
+        if (absl::Status s = RecordCommitAtLeast(removal); !s.ok()) {
+          Log(LogComponent::kRaft, LogLevel::kWarning, "the removal's commit was not recorded: %s", s.message());
+        }
+        then();
+      });
+    });
   });
+}
+
+absl::Status ReplicatedLog::RecordCommitAtLeast(uint64_t index) {
+  auto stored = store_->GetMeta(kHardStateKey);
+  if (!stored.ok()) return stored.status();
+  cpb::HardState hs;
+  if (stored->has_value() && !hs.ParseFromString(**stored)) return absl::DataLossError("unreadable hard state");
+  if (hs.commit() >= index) return absl::OkStatus();
+  hs.set_commit(index);
+  storage::LogWrite write;
+  write.meta[kHardStateKey] = hs.SerializeAsString();
+  return store_->Write(write);
 }
 
 void ReplicatedLog::Pump() {
@@ -536,7 +563,7 @@ std::vector<Message> ReplicatedLog::SendAndApply(consensus::Ready& rd) {
 
 std::shared_ptr<storage::LogWrite> ReplicatedLog::TakeWrite(const consensus::Ready& rd) {
   if (rd.entries.empty() && !rd.hard_state && !rd.snapshot) return nullptr;
-  if (!rd.must_sync && rd.entries.empty() && !rd.snapshot) {
+  if (!rd.must_sync && rd.entries.empty() && !rd.snapshot && !commit_membership_now_) {
     // Only the commit index moved (the term, the vote and the log did not).
     // What commits is decided by a majority's durable logs, not by this
     // record of it: a node that restarts with an older one learns the commit
@@ -544,9 +571,15 @@ std::shared_ptr<storage::LogWrite> ReplicatedLog::TakeWrite(const consensus::Rea
     // entries go on at once, and the record waits for the next write to the
     // log. Writing it on its own cost a log write and a wakeup of the worker
     // per commit on every node: one per request for an unpipelined client.
+    // Not for the commit of a membership change: a restart takes on only the
+    // changes it knows committed, and a leader is needed to learn the commit
+    // again. After a crash of every member with no write since a change,
+    // each came back with the membership before it, whose majority may be
+    // down for good (MembershipChangeCommitSurvivesACrashOfEveryNode).
     unwritten_hard_state_ = rd.hard_state->SerializeAsString();
     return nullptr;
   }
+  if (rd.hard_state || unwritten_hard_state_) commit_membership_now_ = false;
   auto write = std::make_shared<storage::LogWrite>();
   for (const Entry& e : rd.entries) write->entries.push_back(storage::LogEntry{e.index(), e.term(), e.SerializeAsString()});
   if (rd.hard_state) {

@@ -141,8 +141,9 @@ class ReplicatedLog {
   // holds for the peers leaves first (the commit notices of this turn; a
   // leader's news that the removal committed and its handover to the most
   // caught-up voter), and `then` runs once the links wrote it (at most
-  // kLeaveLimit later). Exiting at once lost them: a removed leader of two
-  // voters left the other unable to ever elect itself.
+  // kLeaveLimit later), after the commit of the removal is recorded (so that
+  // a restart replays it and exits again). Exiting at once lost them: a
+  // removed leader of two voters left the other unable to ever elect itself.
   void Leave(std::function<void()> then);
   static constexpr std::chrono::milliseconds kLeaveLimit{1000};
 
@@ -202,6 +203,9 @@ class ReplicatedLog {
  private:
   void ScheduleTick();
   void Pump();
+  // On the worker: raises the stored commit index to `index` (an entry this
+  // node holds durably) if it is lower.
+  absl::Status RecordCommitAtLeast(uint64_t index);
   // Sends what may leave before the Ready's write, applies its committed
   // entries; returns the messages that wait for the write.
   std::vector<consensus::pb::Message> SendAndApply(consensus::Ready& rd);
@@ -276,8 +280,10 @@ class ReplicatedLog {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool persisting_ = false;
   // A hard state that moved only its commit index, not written yet: it goes
-  // with the next write to the log (or at Stop).
+  // with the next write to the log (or at Stop), unless a membership change
+  // was applied since the last one written (commit_membership_now_).
   std::optional<std::string> unwritten_hard_state_;
+  bool commit_membership_now_ = false;
   bool kicked_ = false;
   const std::string read_prefix_;  // ReadIndex: "<random hex>."
   std::vector<consensus::pb::Message> deferred_;  // SendAfterTurn's, not sent yet

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 
@@ -76,6 +77,86 @@ TEST(MembershipTest, ARemovedIdCannotBeAddedAgain) {
   EXPECT_EQ(again.str.rfind(absl::StrCat("ERR node ", id, " was removed from this cluster"), 0), 0u) << again.str;
   EXPECT_NE(again.str.find("under a new id"), std::string::npos) << again.str;
   EXPECT_EQ(c.Status(leader)["learners"], "") << "nothing was proposed";
+}
+
+// Whether node `port` acknowledges a write within `timeout` (retried while
+// there is no leader).
+bool AcknowledgesAWrite(int port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Client c(port);
+    if (c.connected()) {
+      c.Send("*3\r\n$3\r\nSET\r\n$5\r\nprobe\r\n$1\r\n1\r\n");
+      if (auto v = c.Read(2s); v && v->AsString() == "OK") return true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+// Regression (MembershipTest.MembershipChangeCommitSurvivesACrashOfEveryNode):
+// a commit index that moved with nothing else to write is recorded with the
+// next write to the log, and a restarted node takes on only the membership
+// changes it knows committed. With no write after a node's promotion, a crash
+// of every member brought each back with the membership before it: of
+// voters {1,2,3}, nodes 1 and 3 believed the voters were {1,2} and never
+// elected a leader while node 2 stayed down. The commit of a membership change
+// is now recorded at once.
+TEST(MembershipTest, MembershipChangeCommitSurvivesACrashOfEveryNode) {
+  Cluster c({.nodes = 2, .node_args = {}, .proxies = false});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  auto w = c.Connect(leader);
+  ASSERT_EQ(w->Call({"SET", "before", "1"}).AsString(), "OK");
+  const std::string dir = MakeTempDir("anarcho-joiner");
+  const int port = FreePort(), raft = FreePort();
+  std::vector<std::string> peers;
+  for (int i = 0; i < c.size(); ++i) peers.push_back(absl::StrCat(i + 1, "=127.0.0.1:", c.port(i), ":", c.raft_port(i)));
+  peers.push_back(absl::StrCat("3=127.0.0.1:", port, ":", raft));
+  std::vector<std::string> args = {"--id", "3", "--join", "--raft_port", absl::StrCat(raft), "--peers",
+                                   absl::StrJoin(peers, ",")};
+  for (const std::string& a : c.SecretArgs()) args.push_back(a);
+  Node joiner(dir, port, args);
+  joiner.Launch();
+  ASSERT_TRUE(w->Call({"ANARCHO.ADD", "3", absl::StrCat("127.0.0.1:", port, ":", raft)}).AsString().starts_with("OK"));
+  bool voter = false;
+  for (int i = 0; i < 200 && !voter; ++i) {
+    voter = c.Status(leader)["voters"].find('3') != std::string::npos;
+    if (!voter) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(voter) << "node 3 was never promoted";
+  std::this_thread::sleep_for(300ms);  // every member applied the promotion (a heartbeat or two)
+  c.Kill9(0);
+  c.Kill9(1);
+  joiner.Kill9();
+  // Node 1 stays down: nodes 0 and 3 are two of three voters.
+  const int kept = 1 - leader;  // either would do; the follower of the two
+  const int down = leader;
+  c.node(kept).Launch();
+  joiner.Launch();
+  EXPECT_TRUE(AcknowledgesAWrite(c.port(kept), 20s))
+      << "no leader of voters " << c.id(kept) << " and 3 with node " << c.id(down) << " down:\n"
+      << c.node(kept).LogTail();
+  joiner.Kill9();
+  RemoveDir(dir);
+}
+
+// Regression (MembershipTest.ARemovedNodeStartedAgainExitsAgain): a removed
+// node exited (std::_Exit) before the commit of its removal was recorded (it
+// waits for the next log write); started again, it never replayed its
+// removal and ran as a pre-candidate for ever, its clients answered TRYAGAIN.
+TEST(MembershipTest, ARemovedNodeStartedAgainExitsAgain) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int removed = (leader + 1) % c.size();
+  auto l = c.Connect(leader);
+  ASSERT_EQ(l->Call({"SET", "before", "1"}).AsString(), "OK");
+  ASSERT_EQ(l->Call({"ANARCHO.REMOVE", absl::StrCat(c.id(removed))}).AsString(), "OK");
+  ASSERT_TRUE(Exits(c, removed, 5s)) << "the removed node still runs";
+  c.node(removed).Launch();
+  EXPECT_TRUE(Exits(c, removed, 10s)) << "the removed node, started again, still runs:\n" << c.node(removed).LogTail();
+  EXPECT_EQ(c.node(removed).process().ExitCode(), 0);
 }
 
 }  // namespace
