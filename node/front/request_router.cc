@@ -153,6 +153,11 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
     return r;
   }
   if (IsNodeCommand(name)) {
+    // Inside MULTI: refused where the transaction runs (the leader, which
+    // EXEC then aborts), never run at once in place of being queued.
+    if (in_multi_) {
+      return ctx.forwarding ? Forward() : Refuse("ERR ANARCHO.* commands inside MULTI are not supported by anarchoredis");
+    }
     if (ctx.forwarding && !RunsOnThisNode(name)) return Forward();
     Route r;
     r.action = Route::Action::kNodeCommand;
@@ -372,6 +377,7 @@ Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx)
     multi_poisoned_ = false;
     multi_db_ = db_;
     multi_selects_ = false;
+    multi_pause_ms_.reset();
     Route r = Forward();
     r.begins_transaction = true;
     if (ctx.users_in_use) {
@@ -393,6 +399,7 @@ Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx)
       r.drops_transaction = true;
     } else {
       r = Forward({gate::Kind::kExec, {}, false});
+      if (multi_pause_ms_) r.Detail().pause_ms = *multi_pause_ms_;
       if (multi_selects_) {
         // The db after EXEC depends on whether it ran (WATCH may abort it).
         r.tag = ReplyTag::kExecSelect;
@@ -507,11 +514,21 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
 }
 
 // CLIENT PAUSE and UNPAUSE: the shared link is held meanwhile (on a
-// follower, the relay: the leader holds its requests too).
+// follower, the relay: the leader holds its requests too). Queued inside
+// MULTI, they hold it once EXEC is sent (held as they were queued, a DISCARD
+// left the link held for the whole pause, and a late EXEC paused the child
+// after the hold had run out).
 void RequestRouter::NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r) {
   int64_t ms = 0;
-  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) r->Detail().pause_ms = ms;
-  if (sub == "unpause") r->Detail().pause_ms = 0;
+  std::optional<int64_t> pause;
+  if (sub == "pause" && args.size() >= 3 && ParseRedisInt(args[2], &ms) && ms >= 0) pause = ms;
+  if (sub == "unpause") pause = 0;
+  if (!pause) return;
+  if (in_multi_) {
+    multi_pause_ms_ = pause;
+  } else {
+    r->Detail().pause_ms = pause;
+  }
 }
 
 // DEBUG subcommands that only look are forwarded as reads of the whole

@@ -245,7 +245,7 @@ class RequestRouter {
   Route Hello(std::span<const std::string_view> args);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
   void NoteTracking(std::span<const std::string_view> args);
-  static void NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r);
+  void NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);
   Route ConfigSet(std::span<const std::string_view> args, const RouteContext& ctx);
@@ -269,6 +269,7 @@ class RequestRouter {
   bool multi_poisoned_ = false;  // a refused command was queued: EXEC aborts
   int multi_db_ = 0;             // the db inside the transaction, after its queued SELECTs
   bool multi_selects_ = false;
+  std::optional<int64_t> multi_pause_ms_;  // a queued CLIENT PAUSE (0: UNPAUSE): EXEC's, if it runs
   int selecting_ = -1;           // kSelect: the db once SELECT succeeded
   bool stream_ = false;          // RESP2: the connection subscribed; replies are a stream
   bool known_subscribed_ = false;  // a probe said so (one follows each (un)subscribe, answered before more is routed)

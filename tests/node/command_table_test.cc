@@ -295,6 +295,60 @@ TEST(RequestRouterTest, RequestsTheNodeLogsWholeAreBounded) {
   }
 }
 
+// Regression: ANARCHO.* ran at once inside MULTI (MULTI; ANARCHO.SNAPSHOT;
+// DISCARD took a snapshot; MULTI; SET; ANARCHO.STATUS; EXEC answered the
+// status where +QUEUED was due, and EXEC's array had one element for two
+// commands). Refused where the transaction runs, which aborts EXEC.
+TEST(RequestRouterTest, NodeCommandsInsideMultiAreRefused) {
+  for (const bool forwarding : {false, true}) {
+    RequestRouter r(Table());
+    RouteContext ctx;
+    ctx.forwarding = forwarding;
+    auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+    ASSERT_EQ(route({"MULTI"}).action, Route::Action::kForward);
+    for (std::string_view name : {"ANARCHO.SNAPSHOT", "anarcho.status", "ANARCHO.TRANSFER"}) {
+      const Route in_multi = route({name});
+      if (forwarding) {
+        EXPECT_EQ(in_multi.action, Route::Action::kForward) << name << ": the leader refuses it";
+      } else {
+        EXPECT_EQ(in_multi.action, Route::Action::kReply) << name;
+        EXPECT_TRUE(in_multi.reply.starts_with("-ERR")) << in_multi.reply;
+      }
+    }
+    if (!forwarding) EXPECT_EQ(route({"EXEC"}).action, Route::Action::kExecAbort);
+    if (forwarding) ASSERT_EQ(route({"EXEC"}).action, Route::Action::kForward);
+    EXPECT_EQ(route({"ANARCHO.STATUS"}).action, Route::Action::kNodeCommand);
+  }
+}
+
+// Regression: a CLIENT PAUSE queued inside MULTI held the shared link (or a
+// follower's relay) as it was queued: after DISCARD for the whole pause, and
+// after a late EXEC not at all by the time the child paused. It holds the link
+// from EXEC on.
+TEST(RequestRouterTest, AQueuedClientPauseHoldsTheLinkFromExec) {
+  for (const bool forwarding : {false, true}) {
+    RequestRouter r(Table());
+    RouteContext ctx;
+    ctx.forwarding = forwarding;
+    auto route = [&](std::vector<std::string_view> args) { return r.Decide(args, ctx); };
+    auto pause = [](const Route& rt) { return rt.DetailOrNone().pause_ms; };
+    EXPECT_EQ(pause(route({"CLIENT", "PAUSE", "100", "WRITE"})), 100);
+    EXPECT_EQ(pause(route({"CLIENT", "UNPAUSE"})), 0);
+    route({"MULTI"});
+    EXPECT_FALSE(pause(route({"CLIENT", "PAUSE", "60000"})));
+    EXPECT_FALSE(pause(route({"DISCARD"})));
+    route({"MULTI"});
+    EXPECT_FALSE(pause(route({"CLIENT", "PAUSE", "3000", "WRITE"})));
+    EXPECT_FALSE(pause(route({"SET", "k", "v"})));
+    EXPECT_EQ(pause(route({"EXEC"})), 3000);
+    route({"MULTI"});
+    EXPECT_FALSE(pause(route({"CLIENT", "UNPAUSE"})));
+    EXPECT_EQ(pause(route({"EXEC"})), 0);
+    route({"MULTI"});
+    EXPECT_FALSE(pause(route({"EXEC"}))) << "no pause queued in this one";
+  }
+}
+
 TEST(RequestRouterTest, BlockingAsSent) {
   for (const bool forwarding : {false, true}) {
     RequestRouter r(Table());
