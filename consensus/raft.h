@@ -201,6 +201,13 @@ class Raft {
 
   // Advances the logical clock by one tick.
   void Tick();
+  // The host's clock passed `ticks` ticks that never reached Tick (its event
+  // loop ran late). They count for what is measured in time from this node's
+  // own clock (the leader's lease, an unanswered append window, the restart
+  // guard of lease mode): a lease counted only in ticks that ran outlasted
+  // the election timeout of followers whose ticks ran on time. Elections and
+  // heartbeats still count only the ticks that ran.
+  void ClockSkipped(uint64_t ticks) { now_ += ticks; }
 
   // Processes a message from a peer. Fails only for message types a peer may
   // not send; messages from stale terms or unknown peers are ignored.
@@ -401,8 +408,8 @@ class Raft {
   bool leader_link_lost_ = false;  // follower: the link to the leader broke since we last heard it
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
-  // Ticks since this core was created: the leader's clock for its lease, and
-  // the restart guard of lease mode.
+  // Ticks since this core was created (with those the host skipped): the
+  // leader's clock for its lease, and the restart guard of lease mode.
   uint64_t now_ = 0;
   std::mt19937_64 rng_;
 

@@ -157,6 +157,7 @@ absl::Status ReplicatedLog::Start() {
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   if (auto s = StartTransport(); !s.ok()) return s;
   if (snapshot_) LearnAddresses(*snapshot_);
+  clock_origin_ = std::chrono::steady_clock::now();
   if (!options_.external_ticks) ScheduleTick();
   Kick();
   return absl::OkStatus();
@@ -326,6 +327,7 @@ absl::Status ReplicatedLog::StartTransport() {
   transport_->on_cluster_id = [this](const std::string& id) { AdoptClusterId(id); };
   transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
+    SyncClock();
     (void)raft_->Step(std::move(m));
     Kick();
   };
@@ -361,7 +363,22 @@ absl::Status ReplicatedLog::StartTransport() {
 void ReplicatedLog::Tick() {
   if (stopped_) return;
   raft_->Tick();
+  ++clock_ticks_;
+  SyncClock();
   Pump();
+}
+
+// The core's clock as the steady clock has it: ticks a late loop never ran
+// count too (Raft::ClockSkipped), before anything that reads the clock (a
+// lease read, a follower's read index request). Under --lease_reads a leader
+// whose ticks ran late answered reads from a lease that had run out in time.
+void ReplicatedLog::SyncClock() {
+  if (options_.external_ticks) return;  // the test drives the clock
+  const auto elapsed = std::chrono::steady_clock::now() - clock_origin_;
+  const uint64_t ticks = static_cast<uint64_t>(elapsed / std::chrono::milliseconds(options_.tick_ms));
+  if (ticks <= clock_ticks_) return;
+  raft_->ClockSkipped(ticks - clock_ticks_);
+  clock_ticks_ = ticks;
 }
 
 void ReplicatedLog::ScheduleTick() {
@@ -410,6 +427,7 @@ absl::Status ReplicatedLog::ProposeConfChange(const cpb::ConfChange& cc) {
 }
 
 absl::Status ReplicatedLog::ReadIndex(std::string context) {
+  SyncClock();
   auto s = raft_->ReadIndex(absl::StrCat(read_prefix_, context));
   Kick();
   return s;

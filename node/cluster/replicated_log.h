@@ -203,6 +203,7 @@ class ReplicatedLog {
  private:
   void ScheduleTick();
   void Pump();
+  void SyncClock();
   // On the worker: raises the stored commit index to `index` (an entry this
   // node holds durably) if it is lower.
   absl::Status RecordCommitAtLeast(uint64_t index);
@@ -285,6 +286,9 @@ class ReplicatedLog {
   std::optional<std::string> unwritten_hard_state_;
   bool commit_membership_now_ = false;
   bool kicked_ = false;
+  // The core's clock: ticks it was given (run or skipped) since clock_origin_.
+  std::chrono::steady_clock::time_point clock_origin_;
+  uint64_t clock_ticks_ = 0;
   const std::string read_prefix_;  // ReadIndex: "<random hex>."
   std::vector<consensus::pb::Message> deferred_;  // SendAfterTurn's, not sent yet
   bool stopped_ = false;

@@ -144,5 +144,27 @@ TEST(ReadIndex, LeaseServesWithoutARoundTripAndExpires) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (ReadIndex.ALeaseCountsTheTicksALateLoopSkipped): the lease was
+// counted in ticks that ran, and a busy leader's ticks run late (each timer is
+// set when the last one ran), so its lease outlasted in real time the
+// election timeout of followers whose ticks ran on time. Ticks the host's
+// loop skipped count for the lease (ReplicatedLog::SyncClock).
+TEST(ReadIndex, ALeaseCountsTheTicksALateLoopSkipped) {
+  const Config cfg = LeaseReads();
+  TestCluster c(3, cfg);
+  LeadWithLease(c);
+  ASSERT_EQ(c.Leader(), 1u);
+  c.Isolate(1);
+  c.raft(1).ClockSkipped(cfg.election_tick - cfg.lease_margin_ticks);
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader) << "skipped ticks start no election and end no leadership";
+  ASSERT_TRUE(c.host(1).ReadIndex().ok());
+  Ready rd = c.raft(1).GetReady();
+  EXPECT_TRUE(rd.read_states.empty()) << "answered from a lease that ran out while its ticks were late";
+  c.raft(1).Advance(rd);
+  c.Stabilize();
+  EXPECT_TRUE(c.host(1).read_results().empty()) << "cut off: no round trip can confirm it either";
+  EXPECT_CLUSTER_OK(c);
+}
+
 }  // namespace
 }  // namespace consensus::testing
