@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/base/attributes.h"
+#include "absl/strings/numbers.h"
 
 #include "resp/internal.h"
 
@@ -195,6 +196,35 @@ ParseStatus ReplyScanner::Scan(std::string_view data, size_t* length, char* firs
         break;
     }
   }
+}
+
+std::string WithElementsRewritten(
+    std::string_view reply,
+    const std::function<std::optional<std::string>(size_t index, std::string_view element, char type)>& rewrite) {
+  const size_t header_end = reply.find("\r\n");
+  uint64_t n = 0;
+  if (!reply.starts_with('*') || header_end == std::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(reply.data() + 1, header_end - 1), &n)) {
+    return std::string(reply);  // *-1 (a transaction that did not run), an error
+  }
+  std::string out(reply.substr(0, header_end + 2));
+  size_t pos = header_end + 2;
+  for (uint64_t i = 0; i < n; ++i) {
+    ReplyScanner scanner;
+    size_t length = 0;
+    char type = 0;
+    std::string error;
+    if (scanner.Scan(reply.substr(pos), &length, &type, &error) != ParseStatus::kOk) return std::string(reply);
+    const std::string_view element = reply.substr(pos, length);
+    if (std::optional<std::string> replaced = rewrite(i, element, type)) {
+      out += *replaced;
+    } else {
+      out += element;
+    }
+    pos += length;
+  }
+  out += reply.substr(pos);
+  return out;
 }
 
 }  // namespace resp

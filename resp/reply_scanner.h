@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,5 +67,13 @@ class ReplyScanner {
   char top_type_ = 0;
   size_t hint_ = 0;
 };
+
+// An array reply (such as EXEC's) with each element replaced by what
+// `rewrite(index, element, type byte)` makes of it (nullopt: kept as it is).
+// Anything else (a null array, an error, bytes that do not scan) is returned
+// as it is.
+std::string WithElementsRewritten(
+    std::string_view reply,
+    const std::function<std::optional<std::string>(size_t index, std::string_view element, char type)>& rewrite);
 
 }  // namespace resp

@@ -98,6 +98,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // What a few replies need beyond the common fields: the state they change,
   // or how the node rewrites them. Kept apart so that an Expect, which every
   // request queues, stays small.
+  struct ExpectDetail;
+  // A request queued in a transaction whose reply, an element of EXEC's, the
+  // node rewrites (INFO, CLIENT LIST, ACL, CONFIG GET, SLOWLOG, a scan).
+  struct QueuedRewrite {
+    size_t at = 0;  // its position in the transaction
+    ReplyTag tag = ReplyTag::kNone;
+    std::shared_ptr<const ExpectDetail> detail;
+  };
   struct ExpectDetail {
     int hello_proto = 0;
     std::string auth_user;  // ReplyTag::kAuth or kHello: the user it authenticates as
@@ -109,9 +117,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // EXEC: what to log of the queued requests, by position in the
     // transaction, if EXEC ran them successfully.
     std::shared_ptr<const std::vector<std::pair<size_t, LoggedRequest>>> exec_logged;
-    // EXEC: the positions of the scans it ran, whose cursors take `scan_epoch`.
-    std::shared_ptr<const std::vector<size_t>> exec_scans;
-    uint32_t scan_epoch = 0;  // ReplyTag::kScan or exec_scans: the child's epoch (scan_cursor.h)
+    // EXEC: the queued requests whose replies the node rewrites (as
+    // PlaceReply does outside a transaction), by position.
+    std::shared_ptr<const std::vector<QueuedRewrite>> exec_rewrites;
+    uint32_t scan_epoch = 0;  // ReplyTag::kScan: the child's epoch (scan_cursor.h)
     std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
   };
   // What an upstream reply answers.
@@ -215,6 +224,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void OnReply(const Expect& e, std::string_view bytes, char type, ByteBlock&& big);
   void LearnFromReply(ReplyTag tag, bool ok, char type, std::string_view bytes, int hello_proto);
   void PlaceReply(const Expect& e, const ExpectDetail& d, std::string_view bytes, char type, ByteBlock&& big);
+  // The reply as the client is to see it where the node has its part in it
+  // (nullopt: the child's as it is).
+  std::optional<std::string> Rewritten(ReplyTag tag, const ExpectDetail& d, std::string_view bytes, char type) const;
   void LogWhatExecRan(const Expect& e, const std::vector<std::pair<size_t, LoggedRequest>>& logged, std::string_view bytes);
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
@@ -344,13 +356,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   } shared_;
   // The open transaction (leader only): how many requests were queued, and
   // those whose replies inside EXEC's the node acts on, by position: which to
-  // log if EXEC runs them (ExpectDetail::exec_logged), the scans whose
-  // cursors it tags (exec_scans).
+  // log if EXEC runs them (ExpectDetail::exec_logged), and whose replies it
+  // rewrites (exec_rewrites).
   struct QueuedTransaction {
     size_t queued = 0;
     std::vector<std::pair<size_t, LoggedRequest>> logged;
-    std::vector<size_t> scans;
-    uint32_t scan_epoch = 0;
+    std::vector<QueuedRewrite> rewrites;
   } tx_;
   // The RESP2 probe (PING <random token>) and its two possible replies; after
   // RESP3 (un)subscribing, the same PING marks the end of its pushes.

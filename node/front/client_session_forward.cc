@@ -93,17 +93,25 @@ void ClientSession::EnterGate(Route& r, std::span<const std::string_view> args, 
     if (!tx_.logged.empty()) {
       e.Detail().exec_logged = std::make_shared<const std::vector<std::pair<size_t, LoggedRequest>>>(std::move(tx_.logged));
     }
-    if (!tx_.scans.empty()) {
-      e.Detail().exec_scans = std::make_shared<const std::vector<size_t>>(std::move(tx_.scans));
-      e.Detail().scan_epoch = tx_.scan_epoch;
+    if (!tx_.rewrites.empty()) {
+      e.Detail().exec_rewrites = std::make_shared<const std::vector<QueuedRewrite>>(std::move(tx_.rewrites));
     }
     tx_ = {};
   }
   if (r.queued) {
-    if (r.tag == ReplyTag::kLog) tx_.logged.emplace_back(tx_.queued, LoggedOf(r, args));
-    if (r.tag == ReplyTag::kScan) {
-      tx_.scans.push_back(tx_.queued);
-      tx_.scan_epoch = r.detail->scan_epoch;
+    if (r.tag == ReplyTag::kLog) {
+      tx_.logged.emplace_back(tx_.queued, LoggedOf(r, args));
+    } else if (r.tag != ReplyTag::kNone) {
+      // Inside EXEC's reply, rewritten as it would be outside: its reply
+      // shown as the child gave it, CLIENT LIST showed the node's own links,
+      // ACL LIST the node's user, CONFIG GET port 0.
+      auto d = std::make_shared<ExpectDetail>();
+      if (r.detail) {
+        d->count = r.detail->count;
+        d->acl_user = r.detail->acl_user;
+        d->scan_epoch = r.detail->scan_epoch;
+      }
+      tx_.rewrites.push_back(QueuedRewrite{tx_.queued, r.tag, std::move(d)});
     }
     ++tx_.queued;
     r.tag = ReplyTag::kNone;  // +QUEUED is not the outcome

@@ -13,6 +13,7 @@
 #include "node/front/scan_cursor.h"
 #include "node/logging.h"
 #include "node/server.h"
+#include "resp/reply_scanner.h"
 #include "resp/value.h"
 #include "resp/writer.h"
 
@@ -285,41 +286,68 @@ void ClientSession::LearnFromReply(ReplyTag tag, bool ok, char type, std::string
 }
 
 // The reply as the client sees it: the child's, or rewritten where the
-// node has its own part in the answer (INFO, CLIENT LIST, ACL, CONFIG, SCAN).
+// node has its own part in the answer (INFO, CLIENT LIST, ACL, CONFIG, SCAN),
+// also inside EXEC's.
 void ClientSession::PlaceReply(const Expect& e, const ExpectDetail& d, std::string_view bytes, char type, ByteBlock&& big) {
   if (d.settings_check) {
     slots_.SetReply(e.slot, server_.CheckSettings(*d.settings_check, bytes));
-  } else if ((e.tag == ReplyTag::kInfo || e.tag == ReplyTag::kInfoSections) && (type == '$' || type == '=')) {
-    slots_.SetReply(e.slot, WithNodeInfo(bytes, type, e.tag == ReplyTag::kInfo));
-  } else if (e.tag == ReplyTag::kClientList && (type == '$' || type == '=')) {
-    slots_.SetReply(e.slot, RewriteText(bytes, type, [this](const std::string& text) {
-      return ClientRowsForClients(text, [this](int64_t id) { return server_.SessionAddresses(id); });
-    }));
   } else if (e.tag == ReplyTag::kClientUnblock && bytes == ":0\r\n" && server_.UnblockWait(d.count, d.unblock_error)) {
     slots_.SetReply(e.slot, ByteBlock(std::string(":1\r\n")));
-  } else if (e.tag == ReplyTag::kSlowlog && type == '*') {
-    slots_.SetReply(e.slot, SlowlogForClients(bytes, d.count));
-  } else if (e.tag == ReplyTag::kAclUsers && type == '*') {
-    slots_.SetReply(e.slot, AclUsersForClients(bytes, NodeRulesOf()));
-  } else if (e.tag == ReplyTag::kAclGetUser && (type == '*' || type == '%')) {
-    slots_.SetReply(e.slot, AclGetUserForClients(bytes, d.acl_user, NodeRulesOf()));
-  } else if (e.tag == ReplyTag::kAclCat && type == '*') {
-    slots_.SetReply(e.slot, WithCategory(bytes, "anarcho"));
-  } else if (e.tag == ReplyTag::kAclLog && type == '*') {
-    slots_.SetReply(e.slot, AclLogForClients(bytes, [this](int64_t id) { return server_.SessionAddresses(id); }));
-  } else if (e.tag == ReplyTag::kConfigGet && (type == '*' || type == '%')) {
-    // A map or an array as the child answered it: a RESET or HELLO pipelined
-    // after it has already changed the router's protocol.
-    slots_.SetReply(e.slot, server_.WithNodeSettings(bytes, type == '%' ? 3 : 2));
-  } else if (e.tag == ReplyTag::kScan && type == '*') {
-    slots_.SetReply(e.slot, scan_cursor::ForClient(bytes, d.scan_epoch));
-  } else if (d.exec_scans && type == '*') {
-    slots_.SetReply(e.slot, scan_cursor::ExecForClient(bytes, *d.exec_scans, d.scan_epoch));
+  } else if (d.exec_rewrites && type == '*') {
+    const std::vector<QueuedRewrite>& rewrites = *d.exec_rewrites;
+    auto next = rewrites.begin();
+    slots_.SetReply(e.slot, resp::WithElementsRewritten(bytes, [&](size_t i, std::string_view element, char t) {
+      next = std::find_if(next, rewrites.end(), [i](const QueuedRewrite& q) { return q.at >= i; });
+      return next != rewrites.end() && next->at == i ? Rewritten(next->tag, *next->detail, element, t) : std::nullopt;
+    }));
+  } else if (std::optional<std::string> rewritten = Rewritten(e.tag, d, bytes, type)) {
+    slots_.SetReply(e.slot, std::move(*rewritten));
   } else if (!big.empty()) {
     slots_.SetReply(e.slot, std::move(big));
   } else {
     slots_.SetReply(e.slot, std::string(bytes));
   }
+}
+
+std::optional<std::string> ClientSession::Rewritten(ReplyTag tag, const ExpectDetail& d, std::string_view bytes,
+                                                    char type) const {
+  const bool text = type == '$' || type == '=', array = type == '*', map = array || type == '%';
+  auto addresses = [this](int64_t id) { return server_.SessionAddresses(id); };
+  switch (tag) {
+    case ReplyTag::kInfo:
+    case ReplyTag::kInfoSections:
+      if (text) return WithNodeInfo(bytes, type, tag == ReplyTag::kInfo);
+      break;
+    case ReplyTag::kClientList:
+      if (text) return RewriteText(bytes, type, [&](const std::string& t) { return ClientRowsForClients(t, addresses); });
+      break;
+    case ReplyTag::kSlowlog:
+      if (array) return SlowlogForClients(bytes, d.count);
+      break;
+    case ReplyTag::kAclUsers:
+      if (array) return AclUsersForClients(bytes, NodeRulesOf());
+      break;
+    case ReplyTag::kAclGetUser:
+      if (map) return AclGetUserForClients(bytes, d.acl_user, NodeRulesOf());
+      break;
+    case ReplyTag::kAclCat:
+      if (array) return WithCategory(bytes, "anarcho");
+      break;
+    case ReplyTag::kAclLog:
+      if (array) return AclLogForClients(bytes, addresses);
+      break;
+    case ReplyTag::kConfigGet:
+      // A map or an array as the child answered it: a RESET or HELLO pipelined
+      // after it has already changed the router's protocol.
+      if (map) return server_.WithNodeSettings(bytes, type == '%' ? 3 : 2);
+      break;
+    case ReplyTag::kScan:
+      if (array) return scan_cursor::ForClient(bytes, d.scan_epoch);
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
 }
 
 // EXEC ran: log what it ran successfully, in order.

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "resp/reply_scanner.h"
 
 namespace node::scan_cursor {
 namespace {
@@ -56,34 +55,6 @@ std::string ForClient(std::string_view reply, uint32_t epoch) {
   const std::string tagged = absl::StrCat((static_cast<uint64_t>(epoch) << kChildBits) | *cursor);
   std::string out = absl::StrCat("*2\r\n$", tagged.size(), "\r\n", tagged);
   out += reply.substr(start + *len);
-  return out;
-}
-
-std::string ExecForClient(std::string_view reply, std::span<const size_t> scans, uint32_t epoch) {
-  if (!reply.starts_with("*") || scans.empty()) return std::string(reply);
-  const size_t header_end = reply.find("\r\n", 1);
-  if (header_end == std::string_view::npos) return std::string(reply);
-  const std::optional<uint64_t> n = ParseDigits(reply.substr(1, header_end - 1));
-  if (!n) return std::string(reply);  // *-1: the transaction did not run
-  std::string out(reply.substr(0, header_end + 2));
-  size_t pos = header_end + 2;
-  auto next = scans.begin();
-  for (size_t i = 0; i < *n; ++i) {
-    resp::ReplyScanner scanner;
-    size_t length = 0;
-    char type = 0;
-    std::string error;
-    if (scanner.Scan(reply.substr(pos), &length, &type, &error) != resp::ParseStatus::kOk) return std::string(reply);
-    const std::string_view element = reply.substr(pos, length);
-    next = std::find_if(next, scans.end(), [i](size_t at) { return at >= i; });
-    if (next != scans.end() && *next == i) {
-      out += ForClient(element, epoch);
-    } else {
-      out += element;
-    }
-    pos += length;
-  }
-  out += reply.substr(pos);
   return out;
 }
 

@@ -24,7 +24,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -48,9 +47,5 @@ std::optional<std::string> ForChild(std::string_view cursor, uint32_t epoch);
 // to see it: the cursor carries `epoch` unless it is 0 or too wide. Anything
 // else (an error) is returned as it is.
 std::string ForClient(std::string_view reply, uint32_t epoch);
-
-// EXEC's reply, with ForClient applied to the replies of the queued requests
-// at `scans` (their positions in the transaction, ascending).
-std::string ExecForClient(std::string_view reply, std::span<const size_t> scans, uint32_t epoch);
 
 }  // namespace node::scan_cursor

@@ -295,6 +295,32 @@ TEST_F(ClientsTest, ClientUnblockEndsAWait) {
   }
 }
 
+// Regression (ClientsTest.RepliesInsideExecAreShownAsOutside): the node's
+// rewrites of a reply were skipped for a request queued in MULTI, so EXEC's
+// reply showed the node's own user and its password's hash (ACL LIST), its
+// links to the child (CLIENT LIST), port 0 (CONFIG GET port) and INFO without
+// the node's section. Inside EXEC they are rewritten as outside, by the
+// leader, which runs the transaction.
+TEST_F(ClientsTest, RepliesInsideExecAreShownAsOutside) {
+  for (int i : {leader_, follower_}) {
+    Client cl(c_.port(i));
+    const std::vector<std::vector<std::string>> queued = {
+        {"ACL", "LIST"}, {"CLIENT", "LIST"}, {"CONFIG", "GET", "port"}, {"INFO", "anarchoredis"}, {"SET", "k", "v"}};
+    ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+    for (const auto& args : queued) ASSERT_EQ(cl.Call(args).AsString(), "QUEUED") << args[0];
+    const resp::Value exec = cl.Call({"EXEC"});
+    ASSERT_EQ(exec.elements.size(), queued.size()) << Str(exec);
+    EXPECT_EQ(Str(exec.elements[0]), "[user default on nopass ~* &* +@all]");
+    EXPECT_FALSE(absl::StrContains(exec.elements[1].AsString(), "anarcho")) << exec.elements[1].AsString();
+    ASSERT_EQ(exec.elements[2].elements.size(), 2u);
+    // (Through a follower, the leader's: the leader runs the transaction and
+    // rewrites its replies.)
+    EXPECT_EQ(exec.elements[2].elements[1].AsString(), absl::StrCat(c_.port(leader_)));
+    EXPECT_TRUE(absl::StrContains(exec.elements[3].AsString(), "raft_role")) << exec.elements[3].AsString();
+    EXPECT_EQ(exec.elements[4].AsString(), "OK");
+  }
+}
+
 TEST_F(ClientsTest, ConfigGetPortIsTheNodesOwn) {
   for (int i : {leader_, follower_}) {
     Client cl(c_.port(i));

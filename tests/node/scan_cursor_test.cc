@@ -58,18 +58,5 @@ TEST(ScanCursorTest, RepliesTheNodeCannotTagPassAsTheyAre) {
   }
 }
 
-TEST(ScanCursorTest, ExecTagsTheScansAtTheirPositions) {
-  const std::string exec = "*4\r\n+OK\r\n" + ScanReply("12") + ":3\r\n" + ScanReply("9", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
-  const std::vector<size_t> scans = {1, 3};
-  EXPECT_EQ(ExecForClient(exec, scans, kEpoch),
-            "*4\r\n+OK\r\n" + ScanReply(std::to_string(kTag | 12)) + ":3\r\n" +
-                ScanReply(std::to_string(kTag | 9), "*2\r\n$1\r\na\r\n$1\r\nb\r\n"));
-  // A scan that failed inside EXEC, and a transaction that did not run.
-  const std::string failed = "*2\r\n+OK\r\n-ERR invalid cursor\r\n";
-  EXPECT_EQ(ExecForClient(failed, scans, kEpoch), failed);
-  EXPECT_EQ(ExecForClient("*-1\r\n", scans, kEpoch), "*-1\r\n");
-  EXPECT_EQ(ExecForClient("-EXECABORT Transaction discarded\r\n", scans, kEpoch), "-EXECABORT Transaction discarded\r\n");
-}
-
 }  // namespace
 }  // namespace node::scan_cursor

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "resp/value.h"
 #include "resp/writer.h"
 #include "tests/resp/resp_drivers.h"
@@ -309,6 +310,27 @@ TEST(ReplyScannerPipelineTest, LongSimpleStringByteByByte) {
   ASSERT_EQ(scanner.Scan(input, &length, &first, &error), ParseStatus::kOk);
   EXPECT_EQ(length, input.size());
   EXPECT_EQ(first, '-');
+}
+
+// EXEC's reply with some elements rewritten (the node's rewrites of the
+// replies of queued requests): the others byte for byte, nested aggregates
+// scanned whole; a transaction that did not run, or refused, as it is.
+TEST(WithElementsRewrittenTest, RewritesOnlyWhatItIsAskedTo) {
+  const std::string scan = "*2\r\n$2\r\n12\r\n*0\r\n", map = "%1\r\n+a\r\n-ERR x\r\n";
+  const std::string exec = "*4\r\n+OK\r\n" + scan + ":3\r\n" + map;
+  auto bulk = [](std::string_view v) { return absl::StrCat("$", v.size(), "\r\n", std::string(v), "\r\n"); };
+  std::vector<std::pair<size_t, char>> seen;
+  const std::string out = WithElementsRewritten(exec, [&](size_t i, std::string_view element, char type) {
+    seen.emplace_back(i, type);
+    return i == 1 || i == 3 ? std::optional<std::string>(bulk(element)) : std::optional<std::string>();
+  });
+  EXPECT_EQ(out, "*4\r\n+OK\r\n" + bulk(scan) + ":3\r\n" + bulk(map));
+  EXPECT_EQ(seen, (std::vector<std::pair<size_t, char>>{{0, '+'}, {1, '*'}, {2, ':'}, {3, '%'}}));
+  auto everything = [](size_t, std::string_view, char) { return std::optional<std::string>("+X\r\n"); };
+  for (const std::string& as_is : {std::string("*-1\r\n"), std::string("-EXECABORT Transaction discarded\r\n"),
+                                   std::string("*2\r\n+OK\r\n$5\r\nab")}) {
+    EXPECT_EQ(WithElementsRewritten(as_is, everything), as_is);
+  }
 }
 
 }  // namespace
