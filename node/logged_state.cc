@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "resp/value.h"
 #include "resp/request_parser.h"
 #include "resp/writer.h"
 
@@ -131,6 +134,39 @@ std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
   }
   for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
   return out;
+}
+
+std::vector<LoggedRequest> PendingReadClaims(const LoggedRequest& read, std::string_view reply, int64_t now_ms) {
+  const std::vector<std::string>& a = read.args;
+  if (a.size() < 4 || !absl::EqualsIgnoreCase(a[0], "xreadgroup") || !absl::EqualsIgnoreCase(a[1], "group")) return {};
+  const auto streams = std::find_if(a.begin(), a.end(), [](const std::string& w) { return absl::EqualsIgnoreCase(w, "streams"); });
+  if (streams == a.end()) return {};
+  const std::span<const std::string> keys(streams + 1, (a.end() - streams - 1) / 2);
+  resp::Value v;
+  size_t consumed = 0;
+  std::string error;
+  if (resp::ParseValue(reply, &consumed, &v, &error) != resp::ParseStatus::kOk) return {};
+  // RESP2: [[stream, entries], ...]; RESP3: {stream: entries, ...}.
+  std::vector<std::pair<std::string, const resp::Value*>> read_from;
+  if (v.type == resp::Type::kMap) {
+    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) read_from.emplace_back(v.elements[i].AsString(), &v.elements[i + 1]);
+  } else if (v.type == resp::Type::kArray) {
+    for (const resp::Value& s : v.elements) {
+      if (s.elements.size() == 2) read_from.emplace_back(s.elements[0].AsString(), &s.elements[1]);
+    }
+  }
+  std::vector<LoggedRequest> claims;
+  for (const auto& [key, entries] : read_from) {
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) continue;  // read with ">": propagated as XCLAIM
+    LoggedRequest claim{.args = {"XCLAIM", key, a[2], a[3], "0"}, .db = read.db};
+    for (const resp::Value& e : entries->elements) {
+      if (e.elements.size() == 2 && e.elements[1].type != resp::Type::kNull) claim.args.push_back(e.elements[0].AsString());
+    }
+    if (claim.args.size() == 5) continue;
+    claim.args.insert(claim.args.end(), {"TIME", absl::StrCat(now_ms), "JUSTID"});
+    claims.push_back(std::move(claim));
+  }
+  return claims;
 }
 
 std::vector<std::string> LoggedState::ForChild(std::span<const std::string_view> request) {

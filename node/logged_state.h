@@ -34,6 +34,18 @@ struct LoggedRequest {
   int db = 0;
 };
 
+// What follows a logged XREADGROUP that read pending entries: for each
+// stream it read so (the request's own), XCLAIM of the entries the read
+// returned, at `now_ms` (the leader's time of the read), JUSTID (the
+// delivery count is the read's). Each child runs the read at its own time:
+// without these, a child rebuilt from the log (an old leader's at every
+// leadership change, any node's at a restart) took its entries for just
+// delivered, and XAUTOCLAIM's min-idle missed them. Entries the read found
+// deleted (no fields) are left out: XCLAIM would drop them from the pending
+// list where the leader's child keeps them. Empty for any other request or
+// an unreadable reply.
+std::vector<LoggedRequest> PendingReadClaims(const LoggedRequest& read, std::string_view reply, int64_t now_ms);
+
 class LoggedState {
  public:
   // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, ACL SETUSER/DELUSER,

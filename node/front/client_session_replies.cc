@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "node/front/scan_cursor.h"
 #include "node/logging.h"
 #include "node/server.h"
@@ -246,7 +247,13 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
   }
   LearnFromReply(e.tag, ok, type, bytes, d.hello_proto);
   PlaceReply(e, d, bytes, type, std::move(big));
-  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) LogForReply(e, {*d.logged});
+  if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
+    std::vector<LoggedRequest> logged = {*d.logged};
+    for (LoggedRequest& claim : PendingReadClaims(*d.logged, bytes, absl::ToUnixMillis(absl::Now()))) {
+      logged.push_back(std::move(claim));
+    }
+    LogForReply(e, std::move(logged));
+  }
   if (d.exec_logged && type == '*' && e.gate_slot != 0) LogWhatExecRan(e, *d.exec_logged, bytes);
   if (e.gate_slot != 0) {
     if (auto cover = server_.gate().ReplyArrived(e.gate_slot, ReplyOutcome(ok, bytes))) server_.CoverFromNow(*cover);

@@ -196,6 +196,34 @@ TEST(ClusterEdgesTest, XReadGroupPendingReadsReachEveryChild) {
   EXPECT_EQ(held(2), want) << "the new leader's child";
 }
 
+// Regression (ClusterEdgesTest.XReadGroupPendingReadsKeepTheirDeliveryTime):
+// a logged read of pending entries set each entry's delivery time to when
+// each child ran it; the leader's child rebuilt from the log two seconds
+// later showed the entry as delivered just now (idle ~0 ms), and after a
+// failover XAUTOCLAIM's min-idle missed entries stuck that long.
+TEST(ClusterEdgesTest, XReadGroupPendingReadsKeepTheirDeliveryTime) {
+  Cluster c;
+  ASSERT_TRUE(LeadWith(c, 0));
+  Client cl(c.port(0));
+  ASSERT_EQ(cl.Call({"XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"XADD", "s", "1-1", "f", "v"}).AsString(), "1-1");
+  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}).IsError());
+  ASSERT_FALSE(cl.Call({"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", "0"}).IsError());
+  std::this_thread::sleep_for(2s);
+  const std::string rebuilds = c.Status(0)["child_rebuilds"];
+  kill(c.node(0).ChildPid(), SIGKILL);
+  for (int i = 0; i < 200 && c.Status(0)["child_rebuilds"] == rebuilds; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    absl::StatusOr<resp::Value> pending = c.ChildCall(i, {"XPENDING", "s", "g", "-", "+", "10"});
+    ASSERT_TRUE(pending.ok()) << pending.status();
+    ASSERT_EQ(pending->elements.size(), 1u) << Str(*pending);
+    const resp::Value& e = pending->elements[0];
+    EXPECT_GE(e.elements.at(2).integer, 1500) << "node " << i << "'s child: idle " << Str(e);
+    EXPECT_EQ(e.elements.at(3).integer, 2) << "delivered twice";
+  }
+}
+
 // A node entry takes its request's place among the writes of its keys. An
 // XREADGROUP reading pending entries and, right behind it from another
 // client, XGROUP DELCONSUMER of that consumer: the leader's child ran the read

@@ -187,5 +187,33 @@ TEST(LoggedStateTest, NodeRulesStayWithTheNodes) {
   EXPECT_FALSE(t.node_acl().Exists("ops"));
 }
 
+// Regression (PendingReadClaimsTest.EachEntryReadKeepsTheLeadersTime): a
+// logged read of pending entries gave each entry the time each child ran it,
+// so a child rebuilt from the log took them for just delivered (XPENDING's
+// idle times, XAUTOCLAIM's min-idle after a failover). XCLAIM ... TIME
+// follows it, for the streams read so (not those read with ">", which Redis
+// propagates with their time), without entries found deleted.
+TEST(PendingReadClaimsTest, EachEntryReadKeepsTheLeadersTime) {
+  const LoggedRequest read{.args = {"XREADGROUP", "GROUP", "g", "c", "COUNT", "5", "STREAMS", "s", "t", "0", "0"}, .db = 3};
+  const std::string entry = "*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+  const std::string deleted = "*2\r\n$3\r\n1-2\r\n*-1\r\n";
+  const std::string entry3 = "*2\r\n$3\r\n1-3\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+  const std::string resp2 = "*3\r\n*2\r\n$1\r\ns\r\n*3\r\n" + entry + deleted + entry3 +
+                            "*2\r\n$1\r\nt\r\n*0\r\n*2\r\n$1\r\nu\r\n*1\r\n" + entry + "";
+  const std::vector<std::string> want = {"XCLAIM", "s", "g", "c", "0", "1-1", "1-3", "TIME", "1700000000123", "JUSTID"};
+  std::vector<LoggedRequest> claims = PendingReadClaims(read, resp2, 1700000000123);
+  ASSERT_EQ(claims.size(), 1u) << "t returned nothing; u was not read for its pending entries";
+  EXPECT_EQ(claims[0].args, want);
+  EXPECT_EQ(claims[0].db, 3);
+  const std::string resp3 = "%1\r\n$1\r\ns\r\n*3\r\n" + entry + deleted + entry3;
+  claims = PendingReadClaims(read, resp3, 1700000000123);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].args, want);
+  EXPECT_TRUE(PendingReadClaims(read, "*-1\r\n", 1).empty());
+  EXPECT_TRUE(PendingReadClaims(read, "_\r\n", 1).empty());
+  EXPECT_TRUE(PendingReadClaims(read, "*2\r\n$1", 1).empty());
+  EXPECT_TRUE(PendingReadClaims({.args = {"CONFIG", "SET", "x", "y"}}, resp2, 1).empty());
+}
+
 }  // namespace
 }  // namespace node
