@@ -294,7 +294,7 @@ Route RequestRouter::Forwarding(std::string_view name, std::span<const std::stri
     return r;
   }
   Route r = Forward();
-  if (name == "client" && args.size() >= 2) NotePause(Lower(args[1]), args, &r);
+  if (name == "client" && args.size() >= 2) NoteClient(Lower(args[1]), args, &r);
   r.shared = spec != nullptr && Shares(*spec, args, ctx);
   // WAIT waits on the leader for replicas (the leader answers it).
   MayBlock(name == "wait" || (spec != nullptr && BlocksAsSent(*spec, args)), &r);
@@ -506,11 +506,15 @@ Route RequestRouter::Client(std::string_view sub, std::span<const std::string_vi
     r.Detail().unblock_error = args.size() == 4 && Lower(args[3]) == "error";
   }
   if (sub == "tracking" && args.size() >= 3) NoteTracking(args);
-  if (sub == "setname" && args.size() == 3 && !in_multi_) {
-    internal_name_ = args[2].starts_with(kInternalClientPrefix);
-  }
-  NotePause(sub, args, &r);
+  NoteClient(sub, args, &r);
   return r;
+}
+
+// What CLIENT changes that the node follows: the name (one of a node's own
+// links?), and PAUSE/UNPAUSE.
+void RequestRouter::NoteClient(std::string_view sub, std::span<const std::string_view> args, Route* r) {
+  if (sub == "setname" && args.size() == 3 && !in_multi_) internal_name_ = args[2].starts_with(kInternalClientPrefix);
+  NotePause(sub, args, r);
 }
 
 // CLIENT PAUSE and UNPAUSE: the shared link is held meanwhile (on a

@@ -245,6 +245,7 @@ class RequestRouter {
   Route Hello(std::span<const std::string_view> args);
   bool Shares(const CommandSpec& spec, std::span<const std::string_view> args, const RouteContext& ctx) const;
   void NoteTracking(std::span<const std::string_view> args);
+  void NoteClient(std::string_view sub, std::span<const std::string_view> args, Route* r);
   void NotePause(std::string_view sub, std::span<const std::string_view> args, Route* r);
   Route PassThrough(std::string_view name, std::span<const std::string_view> args, const RouteContext& ctx);
   Route Select(std::span<const std::string_view> args, const RouteContext& ctx);

@@ -387,6 +387,30 @@ TEST(FollowerReadsTest, AWatchingClientsReadsAreTheLeaders) {
   EXPECT_TRUE(local) << "reads stayed on the leader after EXEC";
 }
 
+// Regression (FollowerReadsTest.AnotherNodesRelayIsNeverServedByAFollower):
+// a node whose leader is not the real one yet (it has not heard of the new
+// one) relays to the old leader, a follower now, which served the relayed
+// reads from its own child. Through that relay come the reads of a client
+// whose WATCH ran on the real leader (on the client's own connection): a
+// transaction built on such a read could overwrite a write it never saw.
+// Another node's relay (named anarcho:shared) reaching a follower is only
+// forwarded. (Simulated here by a client that names itself so.)
+TEST(FollowerReadsTest, AnotherNodesRelayIsNeverServedByAFollower) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  ASSERT_EQ(Client(c.port(leader)).Call({"SET", "a", "1"}).AsString(), "OK");
+  Client plain(c.port(follower));
+  for (int i = 0; i < 100 && Served(c, follower) == 0; ++i) ASSERT_EQ(plain.Call({"GET", "a"}).AsString(), "1");
+  ASSERT_GT(Served(c, follower), 0u) << "the follower serves a plain client's reads";
+  Client relay(c.port(follower));
+  ASSERT_EQ(relay.Call({"CLIENT", "SETNAME", "anarcho:shared"}).AsString(), "OK");
+  const uint64_t served = Served(c, follower);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(relay.Call({"GET", "a"}).AsString(), "1");
+  EXPECT_EQ(Served(c, follower), served) << "a relay's read was served by a follower";
+}
+
 // Regression (FollowerReadsTest.AReadWhoseLinkCouldNotConnectIsAnsweredOnceItCan):
 // a follower's reads go to its child over one link; when that link could not
 // connect, nothing tried again until another read or entry came, and on an
