@@ -47,11 +47,27 @@ absl::Status Server::ListenForClients() {
   return absl::OkStatus();
 }
 
+// Both contexts are built before either replaces its predecessor: files
+// that fail for one role leave the node with the contexts it had, for its
+// clients and its peers alike (not a new client side and an old peer side).
+// The peer context serves the Raft links made from now on and the
+// follower's next hops to the leader (CurrentUpstream); open links and
+// sessions keep the context they were made with.
 absl::Status Server::ReloadTls() {
   if (options_.tls.port == 0) return absl::OkStatus();
   auto context = MakeTlsServerContext(options_.tls);
   if (!context.ok()) return context.status();
+  std::shared_ptr<asio::ssl::context> peer_context;
+  if (peer_tls_context_) {
+    auto peer = MakeTlsPeerContext(options_.tls);
+    if (!peer.ok()) return peer.status();
+    peer_context = std::move(*peer);
+  }
   tls_context_ = std::move(*context);
+  if (peer_context) {
+    peer_tls_context_ = peer_context;
+    rlog_->SetPeerTls(std::move(peer_context));
+  }
   return absl::OkStatus();
 }
 

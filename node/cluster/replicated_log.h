@@ -176,6 +176,12 @@ class ReplicatedLog {
   const std::string& cluster_id() const { return cluster_id_; }
   PeerLinkStats link_stats() const { return transport_ ? transport_->stats() : PeerLinkStats{}; }
   int peer_tls_port(uint64_t id) const { return transport_ ? transport_->PeerTlsPort(id) : 0; }
+  // The peer links' TLS context from now on (ReplicatedLogOptions::peer_tls);
+  // open links keep theirs.
+  void SetPeerTls(std::shared_ptr<asio::ssl::context> tls) {
+    options_.peer_tls = tls;
+    if (transport_) transport_->SetTls(std::move(tls));
+  }
   // This node is the only voter (kept current as membership changes apply).
   bool sole_voter() const { return sole_voter_; }
   // Node `id` was removed from the cluster (by a change this node applied,
