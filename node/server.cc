@@ -656,11 +656,9 @@ void Server::PromoteLearners() {
       consensus::RaftStatus st = rlog_->status();
       for (const auto& [id, pr] : st.progress) {
         if (!pr.is_learner || pr.match < st.commit) continue;
-        cpb::ConfChange cc;
-        cc.set_type(cpb::CONF_CHANGE_ADD_VOTER);
-        cc.set_node_id(id);
-        if (auto it = rlog_->peers().find(id); it != rlog_->peers().end()) cc.set_context(it->second.ToString());
-        if (rlog_->ProposeConfChange(cc).ok()) Log(LogComponent::kNode, LogLevel::kInfo, "promoting learner %d to voter", id);
+        // With the address given to ANARCHO.ADD, not this leader's own
+        // route to the learner (ReplicatedLog::PromoteLearner).
+        if (rlog_->PromoteLearner(id).ok()) Log(LogComponent::kNode, LogLevel::kInfo, "promoting learner %d to voter", id);
         break;  // one change at a time
       }
     }

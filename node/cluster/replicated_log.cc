@@ -431,20 +431,39 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfCha
   PeerAddress addr;
   if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE) {
     removed_.emplace(cc.node_id(), index);
+    announced_.erase(cc.node_id());
     if (cc.node_id() != options_.id) {
       options_.peers.erase(cc.node_id());
       RetirePeer(cc.node_id());
     }
-  } else if (PeerAddress::Parse(cc.context(), &addr) && !configured_.contains(cc.node_id())) {
+  } else if (PeerAddress::Parse(cc.context(), &addr)) {
+    announced_[cc.node_id()] = addr.ToString();
     // Addresses given on this node's command line win: they are its view of
     // the network (which may differ from another node's, e.g. through proxies).
-    options_.peers[cc.node_id()] = addr;
-    transport_->SetPeer(cc.node_id(), addr.host, addr.raft_port);
+    if (!configured_.contains(cc.node_id())) {
+      options_.peers[cc.node_id()] = addr;
+      transport_->SetPeer(cc.node_id(), addr.host, addr.raft_port);
+    }
   }
   cpb::ConfState cs = raft_->ApplyConfChange(cc);
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   conf_history_[index] = cs;
   return cs;
+}
+
+absl::Status ReplicatedLog::PromoteLearner(uint64_t id) {
+  cpb::ConfChange cc;
+  cc.set_type(cpb::CONF_CHANGE_ADD_VOTER);
+  cc.set_node_id(id);
+  // Empty if the learner's address is not known here: ApplyConfChange then
+  // leaves every member's route to it as it is.
+  cc.set_context(AnnouncedAddress(id));
+  return ProposeConfChange(cc);
+}
+
+std::string ReplicatedLog::AnnouncedAddress(uint64_t id) const {
+  auto it = announced_.find(id);
+  return it == announced_.end() ? "" : it->second;
 }
 
 // Dropped at once, the link lost the commit notice of the removal's own turn
