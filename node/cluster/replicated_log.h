@@ -274,6 +274,8 @@ class ReplicatedLog {
   // to the members it has none of its own for.
   void LearnAddresses(const pb::SnapshotMeta& m);
   void InstallReceived(const consensus::pb::Snapshot& snap);
+  // Steps a received snapshot's MSG_SNAP; removes its file if the core refused it.
+  void StepReceivedSnapshot(consensus::pb::Message&& m);
   // A node that cannot make its log durable must not vote or acknowledge.
   [[noreturn]] static void ExitOnLogFailure(std::string_view what, const absl::Status& s);
 

@@ -224,6 +224,15 @@ void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
   in->from = f.from();
   in->meta = f.meta();
   in->path = store_.Path(SnapshotStore::IncomingName(f.meta()));
+  if (incoming_ && incoming_->path != in->path) {
+    // The replaced transfer never resumes (only an offer of its own snapshot
+    // would, and the sender replaced it): nothing else removes its file.
+    // Queued behind its writes (and its finish, which may have renamed it).
+    asio::post(files_, [path = incoming_->path] {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    });
+  }
   incoming_ = in;
   asio::post(files_, [this, in, f, alive = alive_] {
     in->fd = ::open(in->path.c_str(), O_WRONLY | O_CREAT, 0600);

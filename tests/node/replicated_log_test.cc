@@ -1029,5 +1029,58 @@ TEST_F(AddressesTest, SnapshotsRecordTheAddressesGivenToAddNotTheMembersOwnRoute
   EXPECT_EQ(members_[0].log->AnnouncedAddress(4), kAddedAt);
 }
 
+// Regression: the receiver moves a received snapshot's file into the store
+// before the core decides on it, and a core that refused it (here: a
+// follower whose commit index is past it, as when a transfer outlives the
+// follower's catching up from the log) left the file there until a later
+// snapshot passed its index.
+TEST_F(ReplicatedLogTest, ASnapshotTheCoreRefusesLeavesNoFileBehind) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  Propose(leader, "x", 10);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(10); }));
+  auto snap = Snapshot(leader, members_[leader].applied_index);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  Propose(leader, "y", 2);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(12); }));
+  ASSERT_GT(members_[follower].log->status().commit, snap->index());
+
+  // The leader's transfer of that snapshot, as its sender makes it.
+  std::ifstream file(SnapshotStore(members_[leader].snapshot_dir).Path(snap->file()), std::ios::binary);
+  const std::string body((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(body.size(), snap->size());
+  cpb::Message m;
+  m.set_type(cpb::MSG_SNAP);
+  m.set_from(members_[leader].id);
+  m.set_to(members_[follower].id);
+  m.set_term(members_[leader].log->term());
+  m.mutable_snapshot()->mutable_metadata()->set_index(snap->index());
+  m.mutable_snapshot()->mutable_metadata()->set_term(snap->term());
+  m.mutable_snapshot()->set_data(snap->SerializeAsString());
+  auto frame = [&](pb::SnapshotFrame::Kind kind) {
+    pb::SnapshotFrame f;
+    f.set_kind(kind);
+    f.set_from(members_[leader].id);
+    f.set_to(members_[follower].id);
+    *f.mutable_meta() = *snap;
+    if (kind == pb::SnapshotFrame::CHUNK) f.set_data(body);
+    if (kind == pb::SnapshotFrame::DONE) f.set_raft_message(m.SerializeAsString());
+    return f;
+  };
+  const std::string incoming = SnapshotStore::IncomingName(*snap);
+  for (auto kind : {pb::SnapshotFrame::OFFER, pb::SnapshotFrame::CHUNK}) {
+    ASSERT_TRUE(net_.Deliver(members_[leader].id, members_[follower].id, frame(kind)));
+    ASSERT_TRUE(TickUntil([&] { return SnapshotFiles(follower).contains(incoming); }, 50));
+  }
+  ASSERT_TRUE(TickUntil([&] { return fs::file_size(fs::path(members_[follower].snapshot_dir) / incoming) == body.size(); }, 50));
+  ASSERT_TRUE(net_.Deliver(members_[leader].id, members_[follower].id, frame(pb::SnapshotFrame::DONE)));
+  EXPECT_TRUE(TickUntil([&] { return SnapshotFiles(follower).empty(); }, 100))
+      << "left: " << absl::StrJoin(SnapshotFiles(follower), " ");
+  EXPECT_FALSE(members_[follower].installed.has_value());
+  EXPECT_EQ(members_[follower].applied.size(), 12u);
+}
+
 }  // namespace
 }  // namespace node

@@ -263,5 +263,23 @@ TEST_F(SnapshotReceiverTest, ADoneWhoseRaftMessageIsNotTheOfferedSnapshotIsRefus
   EXPECT_TRUE(store_.Verify(meta).ok());
 }
 
+// Regression: an offer of another snapshot replaced the transfer under way,
+// but the replaced transfer's incoming file stayed in the store for good.
+TEST_F(SnapshotReceiverTest, AnOfferOfAnotherSnapshotRemovesTheReplacedIncomingFile) {
+  const pb::SnapshotMeta first = Described(5, "the first snapshot");
+  const pb::SnapshotMeta second = Described(8, "the second snapshot");
+  Deliver(Frame(pb::SnapshotFrame::OFFER, first));
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, first, 0, "the first"));
+  const fs::path replaced = dir_ / SnapshotStore::IncomingName(first);
+  ASSERT_TRUE(fs::exists(replaced));
+  Deliver(Frame(pb::SnapshotFrame::OFFER, second));
+  EXPECT_FALSE(fs::exists(replaced)) << "the replaced transfer's file stayed";
+  EXPECT_TRUE(fs::exists(dir_ / SnapshotStore::IncomingName(second)));
+  // The same snapshot offered again resumes: its file stays.
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, second, 0, "the second"));
+  Deliver(Frame(pb::SnapshotFrame::OFFER, second));
+  EXPECT_EQ(fs::file_size(dir_ / SnapshotStore::IncomingName(second)), std::string("the second").size());
+}
+
 }  // namespace
 }  // namespace node
