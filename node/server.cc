@@ -97,7 +97,7 @@ absl::Status Server::PrepareChild() {
   child_options_.dir = (fs::path(options_.dir) / "child").string();
   child_options_.socket_path = (fs::path(options_.dir) / "child" / "redis.sock").string();
   child_options_.databases = options_.databases;
-  options_.max_clients = ClientsTheFileLimitAllows(options_.max_clients);
+  options_.max_clients = ClientsTheFileLimitAllows(options_.max_clients, NodeFiles(options_));
   child_options_.max_clients = options_.max_clients + kNodeFiles;
   child_options_.internal_password = absl::BytesToHexString(peer::RandomBytes(32));
   child_auth_request_ = InternalAuthRequest(child_options_.internal_password);

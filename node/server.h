@@ -53,12 +53,17 @@
 namespace node {
 
 // Descriptors the node keeps besides its clients' (Raft links, the log's
-// files, the child's links, snapshots): see ClientsTheFileLimitAllows.
+// files, the child's links, snapshots): see ClientsTheFileLimitAllows. The
+// metrics endpoint's connections come on top (NodeFiles).
 inline constexpr size_t kNodeFiles = 64;
+// The descriptors the node keeps besides its clients' with these options:
+// kNodeFiles, and the metrics endpoint's connections if it serves them.
+struct ServerOptions;
+size_t NodeFiles(const ServerOptions& options);
 // The largest maxclients up to `wanted` that the open-file limit allows, two
-// descriptors a client, after raising the soft limit up to the hard one; logs
-// when it is lower than `wanted`.
-size_t ClientsTheFileLimitAllows(size_t wanted);
+// descriptors a client and `node_files` for the node, after raising the soft
+// limit up to the hard one; logs when it is lower than `wanted`.
+size_t ClientsTheFileLimitAllows(size_t wanted, size_t node_files = kNodeFiles);
 
 class ClientSession;
 struct SettingsCheck;
