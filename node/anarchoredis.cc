@@ -412,8 +412,10 @@ int Run(const node::ServerOptions& options) {
                 ok ? "log reopened" : "cannot reopen the log file");
       if (options.tls.port != 0) {
         const absl::Status tls = server.ReloadTls();
+        const std::string reloaded =
+            options.tls.peers ? "TLS files reloaded (client port and peer links)" : "TLS files reloaded";
         node::Log(node::LogComponent::kNode, tls.ok() ? node::LogLevel::kInfo : node::LogLevel::kError,
-                  "SIGHUP: %s", tls.ok() ? "TLS files reloaded" : "TLS files not reloaded: " + tls.ToString());
+                  "SIGHUP: %s", tls.ok() ? reloaded : "TLS files not reloaded: " + tls.ToString());
       }
       on_hup();
     });

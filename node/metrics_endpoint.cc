@@ -23,9 +23,14 @@ std::string HttpResponse(std::string_view status, std::string_view content_type,
 }  // namespace
 
 struct MetricsEndpoint::Connection : std::enable_shared_from_this<Connection> {
-  Connection(asio::ip::tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
+  Connection(asio::ip::tcp::socket s, std::shared_ptr<size_t> open)
+      : socket(std::move(s)), deadline(socket.get_executor()), open(std::move(open)) {
+    ++*this->open;
+  }
+  ~Connection() { --*open; }
   asio::ip::tcp::socket socket;
   asio::steady_timer deadline;
+  std::shared_ptr<size_t> open;
   std::string in, out;
 
   void Read(const std::function<std::string()>& render) {
@@ -35,7 +40,7 @@ struct MetricsEndpoint::Connection : std::enable_shared_from_this<Connection> {
                            [self = shared_from_this(), have, render](const asio::error_code& ec, size_t n) {
                              if (ec) return self->Close();
                              self->in.resize(have + n);
-                             if (self->in.find("\r\n\r\n") != std::string::npos) {
+                             if (HeadComplete(self->in)) {
                                self->Write(Respond(self->in, render));
                              } else if (self->in.size() >= kMaxHead) {
                                self->Write(HttpResponse("431 Request Header Fields Too Large", "text/plain", ""));
@@ -92,7 +97,13 @@ void MetricsEndpoint::Accept() {
         if (acceptor_.is_open()) Accept();
       });
     }
-    auto c = std::make_shared<Connection>(std::move(socket));
+    if (*open_ >= kMaxConnections) {
+      // Closed at once: its descriptor is back before the next accept.
+      asio::error_code ignored;
+      socket.close(ignored);
+      return Accept();
+    }
+    auto c = std::make_shared<Connection>(std::move(socket), open_);
     c->deadline.expires_after(kDeadline);
     c->deadline.async_wait([weak = std::weak_ptr<Connection>(c)](const asio::error_code& e) {
       if (auto c = weak.lock(); c && !e) c->Close();
@@ -102,9 +113,17 @@ void MetricsEndpoint::Accept() {
   });
 }
 
+bool MetricsEndpoint::HeadComplete(std::string_view received) {
+  // "\n\r\n" ends a head of CRLF lines (and of mixed ones), "\n\n" one of bare LFs.
+  return received.find("\n\r\n") != std::string_view::npos || received.find("\n\n") != std::string_view::npos;
+}
+
 std::string MetricsEndpoint::Respond(std::string_view request, const std::function<std::string()>& render) {
   const absl::string_view head(request.data(), request.size());
-  std::vector<absl::string_view> parts = absl::StrSplit(head.substr(0, head.find("\r\n")), ' ');
+  // The request line ends at its LF, with or without a CR before it.
+  absl::string_view line = head.substr(0, head.find('\n'));
+  if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+  std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
   if (parts.size() != 3 || !absl::StartsWith(parts[2], "HTTP/1.")) {
     return HttpResponse("400 Bad Request", "text/plain", "bad request\n");
   }

@@ -97,7 +97,7 @@ absl::Status Server::PrepareChild() {
   child_options_.dir = (fs::path(options_.dir) / "child").string();
   child_options_.socket_path = (fs::path(options_.dir) / "child" / "redis.sock").string();
   child_options_.databases = options_.databases;
-  options_.max_clients = ClientsTheFileLimitAllows(options_.max_clients);
+  options_.max_clients = ClientsTheFileLimitAllows(options_.max_clients, NodeFiles(options_));
   child_options_.max_clients = options_.max_clients + kNodeFiles;
   child_options_.internal_password = absl::BytesToHexString(peer::RandomBytes(32));
   child_auth_request_ = InternalAuthRequest(child_options_.internal_password);
@@ -656,11 +656,9 @@ void Server::PromoteLearners() {
       consensus::RaftStatus st = rlog_->status();
       for (const auto& [id, pr] : st.progress) {
         if (!pr.is_learner || pr.match < st.commit) continue;
-        cpb::ConfChange cc;
-        cc.set_type(cpb::CONF_CHANGE_ADD_VOTER);
-        cc.set_node_id(id);
-        if (auto it = rlog_->peers().find(id); it != rlog_->peers().end()) cc.set_context(it->second.ToString());
-        if (rlog_->ProposeConfChange(cc).ok()) Log(LogComponent::kNode, LogLevel::kInfo, "promoting learner %d to voter", id);
+        // With the address given to ANARCHO.ADD, not this leader's own
+        // route to the learner (ReplicatedLog::PromoteLearner).
+        if (rlog_->PromoteLearner(id).ok()) Log(LogComponent::kNode, LogLevel::kInfo, "promoting learner %d to voter", id);
         break;  // one change at a time
       }
     }

@@ -53,12 +53,17 @@
 namespace node {
 
 // Descriptors the node keeps besides its clients' (Raft links, the log's
-// files, the child's links, snapshots): see ClientsTheFileLimitAllows.
+// files, the child's links, snapshots): see ClientsTheFileLimitAllows. The
+// metrics endpoint's connections come on top (NodeFiles).
 inline constexpr size_t kNodeFiles = 64;
+// The descriptors the node keeps besides its clients' with these options:
+// kNodeFiles, and the metrics endpoint's connections if it serves them.
+struct ServerOptions;
+size_t NodeFiles(const ServerOptions& options);
 // The largest maxclients up to `wanted` that the open-file limit allows, two
-// descriptors a client, after raising the soft limit up to the hard one; logs
-// when it is lower than `wanted`.
-size_t ClientsTheFileLimitAllows(size_t wanted);
+// descriptors a client and `node_files` for the node, after raising the soft
+// limit up to the hard one; logs when it is lower than `wanted`.
+size_t ClientsTheFileLimitAllows(size_t wanted, size_t node_files = kNodeFiles);
 
 class ClientSession;
 struct SettingsCheck;
@@ -223,8 +228,10 @@ class Server {
   Metrics& metrics() { return metrics_; }
   // The port metrics are served on (0: none).
   int metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }
-  // Reads the TLS certificate, key and CA files again (SIGHUP): connections
-  // from now on use them; those open keep theirs.
+  // Reads the TLS certificate, key and CA files again (SIGHUP), for the
+  // client port and, with --tls_peers, the peer links and the hop to the
+  // leader: connections from now on use them; those open keep theirs. If
+  // the files do not load, the node keeps the contexts it had.
   absl::Status ReloadTls();
 
  private:
@@ -433,7 +440,8 @@ class Server {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::ip::tcp::acceptor> tls_acceptor_;
   std::shared_ptr<asio::ssl::context> tls_context_;  // replaced by ReloadTls; sessions keep theirs
-  // --tls_peers: the Raft links' context, and followers' hop to the leader's TLS port.
+  // --tls_peers: the Raft links' context, and followers' hop to the leader's
+  // TLS port; replaced by ReloadTls.
   std::shared_ptr<asio::ssl::context> peer_tls_context_;
   uint64_t tls_handshakes_ = 0;  // TLS clients accepted
   std::vector<std::weak_ptr<ClientSession>> monitors_;

@@ -48,6 +48,10 @@ absl::Status Server::StartChild() {
     if (v.type == resp::Type::kError) RebuildChild(absl::StrCat("the child refused the node's user: ", v.str));
   });
   control_.Call({"CLIENT", "SETNAME", absl::StrCat(kInternalClientPrefix, "control")}, [](const resp::Value&) {});
+  // As the shared link: clients' memory is the node's to bound. Evicted under
+  // maxmemory-clients, this link's loss would rebuild the child and abort
+  // every client's requests.
+  control_.Call({"CLIENT", "NO-EVICT", "ON"}, [](const resp::Value&) {});
   acl_generation_seen_ = 0;  // a new child: learnt again once its users are in
   return absl::OkStatus();
 }

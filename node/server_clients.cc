@@ -47,11 +47,27 @@ absl::Status Server::ListenForClients() {
   return absl::OkStatus();
 }
 
+// Both contexts are built before either replaces its predecessor: files
+// that fail for one role leave the node with the contexts it had, for its
+// clients and its peers alike (not a new client side and an old peer side).
+// The peer context serves the Raft links made from now on and the
+// follower's next hops to the leader (CurrentUpstream); open links and
+// sessions keep the context they were made with.
 absl::Status Server::ReloadTls() {
   if (options_.tls.port == 0) return absl::OkStatus();
   auto context = MakeTlsServerContext(options_.tls);
   if (!context.ok()) return context.status();
+  std::shared_ptr<asio::ssl::context> peer_context;
+  if (peer_tls_context_) {
+    auto peer = MakeTlsPeerContext(options_.tls);
+    if (!peer.ok()) return peer.status();
+    peer_context = std::move(*peer);
+  }
   tls_context_ = std::move(*context);
+  if (peer_context) {
+    peer_tls_context_ = peer_context;
+    rlog_->SetPeerTls(std::move(peer_context));
+  }
   return absl::OkStatus();
 }
 
@@ -178,13 +194,18 @@ void Server::SessionClosed(gate::SessionId session) {
   asio::post(io_, [this, session] { sessions_.erase(session); });
 }
 
+size_t NodeFiles(const ServerOptions& options) {
+  return kNodeFiles + (options.metrics_port != 0 ? MetricsEndpoint::kMaxConnections : 0);
+}
+
 // Each client holds two descriptors (its socket and its own link to the
-// child); the node needs kNodeFiles more (Raft links, the log's files, the
-// child's links, snapshots). As Redis does, the soft limit is raised as far
-// as the hard one allows, and maxclients lowered to what fits: a client past
-// it gets Redis's error, where one past the descriptors would get nothing.
-size_t ClientsTheFileLimitAllows(size_t wanted) {
-  const rlim_t need = static_cast<rlim_t>(wanted) * 2 + kNodeFiles;
+// child); the node needs `node_files` more (Raft links, the log's files, the
+// child's links, snapshots, the metrics endpoint's connections). As Redis
+// does, the soft limit is raised as far as the hard one allows, and
+// maxclients lowered to what fits: a client past it gets Redis's error, where
+// one past the descriptors would get nothing.
+size_t ClientsTheFileLimitAllows(size_t wanted, size_t node_files) {
+  const rlim_t need = static_cast<rlim_t>(wanted) * 2 + node_files;
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
   if (limit.rlim_cur < need) {
@@ -193,11 +214,11 @@ size_t ClientsTheFileLimitAllows(size_t wanted) {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur >= need) return wanted;
-  const size_t fit = limit.rlim_cur > kNodeFiles + 2 ? static_cast<size_t>((limit.rlim_cur - kNodeFiles) / 2) : 1;
+  const size_t fit = limit.rlim_cur > node_files + 2 ? static_cast<size_t>((limit.rlim_cur - node_files) / 2) : 1;
   Log(LogComponent::kNode, LogLevel::kWarning,
       "maxclients lowered from %d to %d: the open-file limit is %d (each client needs 2, the node %d more); raise it "
       "(ulimit -n, LimitNOFILE=)",
-      wanted, fit, static_cast<uint64_t>(limit.rlim_cur), kNodeFiles);
+      wanted, fit, static_cast<uint64_t>(limit.rlim_cur), node_files);
   return fit;
 }
 

@@ -71,6 +71,13 @@ int PeerTransport::PeerTlsPort(uint64_t id) const {
   return it == peer_tls_ports_.end() ? 0 : it->second;
 }
 
+// A stream holds the context it was made with: only the links made from now
+// on (a reconnect, a peer's new link) show the new certificate and trust the
+// new CA.
+void PeerTransport::SetTls(std::shared_ptr<asio::ssl::context> tls) {
+  if (tls_ && tls) tls_ = std::move(tls);
+}
+
 PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls)
     : io_(io), identity_(std::move(identity)), tls_(std::move(tls)) {}
 

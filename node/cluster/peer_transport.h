@@ -49,6 +49,7 @@ class PeerTransport : public RaftTransport {
   void Drain(std::chrono::milliseconds limit, std::function<void()> done) override;
   PeerLinkStats stats() const override;
   int PeerTlsPort(uint64_t id) const override;
+  void SetTls(std::shared_ptr<asio::ssl::context> tls) override;
 
  private:
   struct Peer;

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "asio/ssl.hpp"
 #include "consensus/raft.pb.h"
 #include "node/snapshot.pb.h"
 
@@ -44,6 +46,9 @@ class RaftTransport {
   // The client TLS port peer `id` announced on its authenticated link (0:
   // none, or not heard from yet).
   virtual int PeerTlsPort(uint64_t id) const { return 0; }
+  // The TLS context of the links made from now on (SIGHUP read the files
+  // again); links already open keep theirs. Ignored by a plain transport.
+  virtual void SetTls(std::shared_ptr<asio::ssl::context> tls) {}
 
   // Set by the owner before Listen.
   std::function<void(consensus::pb::Message&&)> on_message;

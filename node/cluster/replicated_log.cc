@@ -341,8 +341,7 @@ absl::Status ReplicatedLog::StartTransport() {
   };
   receiver_ = std::make_unique<SnapshotReceiver>(io_, options_.id, snapshots_, files_, send, [this](Message&& m) {
     if (stopped_) return;
-    (void)raft_->Step(std::move(m));
-    Kick();
+    StepReceivedSnapshot(std::move(m));
   });
   transport_->on_snapshot_frame = [this](pb::SnapshotFrame&& f) {
     if (stopped_ || f.to() != options_.id) return;
@@ -358,6 +357,34 @@ absl::Status ReplicatedLog::StartTransport() {
     if (auto s = transport_->Listen(self.host, self.raft_port); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+// The receiver moved the snapshot's file into the store before the core
+// decides on it. A core that refuses it (a message of an older term, a
+// snapshot at or below its commit index) never names the file, which would
+// stay until a later snapshot passed its index: it is removed, unless it is
+// (by name: the same bytes) a snapshot this node uses or installs.
+void ReplicatedLog::StepReceivedSnapshot(Message&& m) {
+  pb::SnapshotMeta received;
+  const bool named = received.ParseFromString(m.snapshot().data()) && SnapshotStore::WellNamed(received);
+  const uint64_t from = m.from();
+  (void)raft_->Step(std::move(m));
+  Kick();
+  if (!named) return;
+  const std::string& file = received.file();
+  pb::SnapshotMeta taken;
+  const std::optional<cpb::Snapshot>& pending = raft_->log().unstable().snapshot();
+  if (pending && taken.ParseFromString(pending->data()) && taken.file() == file) return;
+  if (file == installing_.value_or("") || (snapshot_ && file == snapshot_->file()) ||
+      (prev_snapshot_ && file == prev_snapshot_->file())) {
+    return;
+  }
+  Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d from node %d not taken (this node is past it); file removed",
+      received.index(), from);
+  asio::post(files_, [path = snapshots_.Path(file)] {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  });
 }
 
 void ReplicatedLog::Tick() {
@@ -449,20 +476,39 @@ cpb::ConfState ReplicatedLog::ApplyConfChange(uint64_t index, const cpb::ConfCha
   PeerAddress addr;
   if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE) {
     removed_.emplace(cc.node_id(), index);
+    announced_.erase(cc.node_id());
     if (cc.node_id() != options_.id) {
       options_.peers.erase(cc.node_id());
       RetirePeer(cc.node_id());
     }
-  } else if (PeerAddress::Parse(cc.context(), &addr) && !configured_.contains(cc.node_id())) {
+  } else if (PeerAddress::Parse(cc.context(), &addr)) {
+    announced_[cc.node_id()] = addr.ToString();
     // Addresses given on this node's command line win: they are its view of
     // the network (which may differ from another node's, e.g. through proxies).
-    options_.peers[cc.node_id()] = addr;
-    transport_->SetPeer(cc.node_id(), addr.host, addr.raft_port);
+    if (!configured_.contains(cc.node_id())) {
+      options_.peers[cc.node_id()] = addr;
+      transport_->SetPeer(cc.node_id(), addr.host, addr.raft_port);
+    }
   }
   cpb::ConfState cs = raft_->ApplyConfChange(cc);
   sole_voter_ = cs.voters_size() == 1 && cs.voters(0) == options_.id;
   conf_history_[index] = cs;
   return cs;
+}
+
+absl::Status ReplicatedLog::PromoteLearner(uint64_t id) {
+  cpb::ConfChange cc;
+  cc.set_type(cpb::CONF_CHANGE_ADD_VOTER);
+  cc.set_node_id(id);
+  // Empty if the learner's address is not known here: ApplyConfChange then
+  // leaves every member's route to it as it is.
+  cc.set_context(AnnouncedAddress(id));
+  return ProposeConfChange(cc);
+}
+
+std::string ReplicatedLog::AnnouncedAddress(uint64_t id) const {
+  auto it = announced_.find(id);
+  return it == announced_.end() ? "" : it->second;
 }
 
 // Dropped at once, the link lost the commit notice of the removal's own turn

@@ -136,6 +136,15 @@ class ReplicatedLog {
   // calls it while applying the entry); also updates peer addresses from the
   // change's context. The membership as of each index is kept for snapshots.
   consensus::pb::ConfState ApplyConfChange(uint64_t index, const consensus::pb::ConfChange& cc);
+  // Leader: proposes that learner `id` become a voter. The change carries
+  // the address that added the learner (AnnouncedAddress), never this node's
+  // own route to it: a member without a route of its own adopts the
+  // change's address.
+  absl::Status PromoteLearner(uint64_t id);
+  // The address the membership changes gave node `id` (ANARCHO.ADD's, or the
+  // bootstrap's), as every member applied it; "" if none. Not this node's
+  // own route to it (--peers, --peer-addresses), which may hold only here.
+  std::string AnnouncedAddress(uint64_t id) const;
 
   // This node applied its own removal and is about to exit: what it still
   // holds for the peers leaves first (the commit notices of this turn; a
@@ -176,6 +185,12 @@ class ReplicatedLog {
   const std::string& cluster_id() const { return cluster_id_; }
   PeerLinkStats link_stats() const { return transport_ ? transport_->stats() : PeerLinkStats{}; }
   int peer_tls_port(uint64_t id) const { return transport_ ? transport_->PeerTlsPort(id) : 0; }
+  // The peer links' TLS context from now on (ReplicatedLogOptions::peer_tls);
+  // open links keep theirs.
+  void SetPeerTls(std::shared_ptr<asio::ssl::context> tls) {
+    options_.peer_tls = tls;
+    if (transport_) transport_->SetTls(std::move(tls));
+  }
   // This node is the only voter (kept current as membership changes apply).
   bool sole_voter() const { return sole_voter_; }
   // Node `id` was removed from the cluster (by a change this node applied,
@@ -256,9 +271,12 @@ class ReplicatedLog {
   void RetirePeer(uint64_t id);
   // The removals a snapshot covers, into removed_.
   void LearnRemovals(const pb::SnapshotMeta& m);
-  // Addresses of members the snapshot knows and the command line does not.
+  // The addresses the snapshot records (announced_), and this node's routes
+  // to the members it has none of its own for.
   void LearnAddresses(const pb::SnapshotMeta& m);
   void InstallReceived(const consensus::pb::Snapshot& snap);
+  // Steps a received snapshot's MSG_SNAP; removes its file if the core refused it.
+  void StepReceivedSnapshot(consensus::pb::Message&& m);
   // A node that cannot make its log durable must not vote or acknowledge.
   [[noreturn]] static void ExitOnLogFailure(std::string_view what, const absl::Status& s);
 
@@ -276,6 +294,10 @@ class ReplicatedLog {
   std::optional<std::string> installing_;  // the file of a snapshot from the leader, until installed
   std::map<uint64_t, consensus::pb::ConfState> conf_history_;  // index -> membership from then on
   std::map<uint64_t, uint64_t> removed_;  // node id -> index of its removal (at most: a snapshot's)
+  // Node id -> the address its membership change gave (AnnouncedAddress):
+  // what snapshots record, unlike options_.peers, which holds this node's
+  // own routes too.
+  std::map<uint64_t, std::string> announced_;
   std::unique_ptr<SnapshotSender> sender_;
   std::unique_ptr<SnapshotReceiver> receiver_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

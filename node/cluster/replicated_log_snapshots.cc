@@ -98,9 +98,12 @@ void ReplicatedLog::LearnRemovals(const pb::SnapshotMeta& m) {
 }
 
 void ReplicatedLog::LearnAddresses(const pb::SnapshotMeta& m) {
+  announced_.clear();  // the snapshot replaces the membership, and its changes
   for (const auto& [id, text] : m.addresses()) {
     PeerAddress addr;
-    if (configured_.contains(id) || id == options_.id || !PeerAddress::Parse(text, &addr)) continue;
+    if (!PeerAddress::Parse(text, &addr)) continue;
+    announced_[id] = addr.ToString();
+    if (configured_.contains(id) || id == options_.id) continue;
     options_.peers[id] = addr;
     if (transport_) transport_->SetPeer(id, addr.host, addr.raft_port);
   }
@@ -199,8 +202,11 @@ void ReplicatedLog::AddSnapshot(std::string file, uint64_t index, pb::SnapshotMe
     return Discard(file, absl::FailedPreconditionError(absl::StrCat("no entry ", index, " in the log")), done);
   }
   const cpb::ConfState cs = ConfStateAt(index);
-  std::map<uint64_t, std::string> addresses;
-  for (const auto& [id, addr] : options_.peers) addresses[id] = addr.ToString();
+  // The addresses the membership changes gave, as every member applied them:
+  // a member that installs this snapshot adopts them for the nodes it has no
+  // route of its own to, so this node's own routes (--peers,
+  // --peer-addresses) must not travel in it.
+  const std::map<uint64_t, std::string> addresses = announced_;
   std::vector<uint64_t> removed;
   for (const auto& [id, at] : removed_) {
     if (at <= index) removed.push_back(id);

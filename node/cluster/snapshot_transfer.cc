@@ -19,6 +19,25 @@ bool SameSnapshot(const pb::SnapshotMeta& a, const pb::SnapshotMeta& b) {
   return a.index() == b.index() && a.term() == b.term() && a.crc32() == b.crc32() && a.size() == b.size();
 }
 
+// What is wrong with the Raft message a DONE carries ("" if nothing): it must
+// be the MSG_SNAP of the snapshot offered, from the node the link
+// authenticated (`from`: the frame's sender, which the link checked) to this
+// node. The core steps it as it is: any other message, or one naming another
+// sender, would bypass the link's check of who speaks, and a snapshot other
+// than the file received would make the node load a state it does not have.
+std::string WrongSnapMessage(const consensus::pb::Message& m, uint64_t from, uint64_t self,
+                             const pb::SnapshotMeta& offered) {
+  if (m.type() != consensus::pb::MSG_SNAP) return "the raft message is not a snapshot";
+  if (m.from() != from || m.to() != self) return "the raft message names another sender or receiver";
+  const consensus::pb::SnapshotMetadata& md = m.snapshot().metadata();
+  pb::SnapshotMeta named;
+  if (md.index() != offered.index() || md.term() != offered.term() || !named.ParseFromString(m.snapshot().data()) ||
+      !SameSnapshot(named, offered) || named.file() != offered.file()) {
+    return "the raft message names another snapshot than the one offered";
+  }
+  return "";
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ sender
@@ -205,6 +224,15 @@ void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
   in->from = f.from();
   in->meta = f.meta();
   in->path = store_.Path(SnapshotStore::IncomingName(f.meta()));
+  if (incoming_ && incoming_->path != in->path) {
+    // The replaced transfer never resumes (only an offer of its own snapshot
+    // would, and the sender replaced it): nothing else removes its file.
+    // Queued behind its writes (and its finish, which may have renamed it).
+    asio::post(files_, [path = incoming_->path] {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    });
+  }
   incoming_ = in;
   asio::post(files_, [this, in, f, alive = alive_] {
     in->fd = ::open(in->path.c_str(), O_WRONLY | O_CREAT, 0600);
@@ -261,6 +289,13 @@ void SnapshotReceiver::Done(const pb::SnapshotFrame& f) {
   if (in->have < in->meta.size()) return Reply(f, pb::SnapshotFrame::ACK, in->have, "");
   consensus::pb::Message m;
   if (!m.ParseFromString(f.raft_message())) return Reply(f, pb::SnapshotFrame::ABORT, 0, "bad raft message");
+  std::string wrong = f.from() != in->from ? "the snapshot was offered by another node" : "";
+  if (wrong.empty()) wrong = WrongSnapMessage(m, f.from(), self_, in->meta);
+  if (!wrong.empty()) {
+    Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot %d from node %d refused: %s", in->meta.index(),
+        f.from(), wrong);
+    return Reply(f, pb::SnapshotFrame::ABORT, 0, wrong);
+  }
   in->finishing = true;
   asio::post(files_, [this, in, f, m = std::move(m), alive = alive_]() mutable {
     ::close(in->fd);

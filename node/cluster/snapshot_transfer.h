@@ -62,7 +62,8 @@ class SnapshotSender {
 class SnapshotReceiver {
  public:
   // `files` runs the file work (writes, checksum); `step` hands the verified
-  // MSG_SNAP to the core.
+  // MSG_SNAP to the core: one from the node that offered the snapshot (the
+  // link authenticated it) to this node, for the snapshot offered.
   SnapshotReceiver(asio::io_context& io, uint64_t self, const SnapshotStore& store, asio::thread_pool& files,
                    SendFrame send, std::function<void(consensus::pb::Message&&)> step);
   ~SnapshotReceiver();

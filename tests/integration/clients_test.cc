@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 #include "resp/value.h"
@@ -567,6 +568,27 @@ TEST_F(ClientsTest, HalfClosedMonitorGetsItsReplies) {
     ASSERT_TRUE(got.has_value()) << "node " << node;
     EXPECT_TRUE(got->starts_with("+OK\r\n+PONG\r\n")) << "node " << node << ": " << *got;
   }
+}
+
+// Regression: the node's control link to its child (ROLE for the gate's
+// covers, CLIENT KILL, the busy watchdog) did not turn CLIENT NO-EVICT on, as
+// the shared link does: under maxmemory-clients the child could evict it, and
+// a lost control link makes the node rebuild its child, aborting every
+// client's requests.
+TEST(ChildLinksTest, TheNodesControlLinkToItsChildIsNeverEvicted) {
+  Cluster c({.nodes = 1});
+  ASSERT_EQ(c.WaitForLeader(), 0);
+  auto list = c.ChildCall(0, {"CLIENT", "LIST"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  std::string flags;
+  for (absl::string_view line : absl::StrSplit(list->AsString(), '\n')) {
+    if (!absl::StrContains(line, " name=anarcho:control ")) continue;
+    for (absl::string_view field : absl::StrSplit(line, ' ')) {
+      if (absl::ConsumePrefix(&field, "flags=")) flags = std::string(field);
+    }
+  }
+  ASSERT_FALSE(flags.empty()) << "no control link in\n" << list->AsString();
+  EXPECT_NE(flags.find('e'), std::string::npos) << "flags=" << flags;
 }
 
 }  // namespace

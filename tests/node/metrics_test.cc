@@ -1,6 +1,14 @@
 // The node's metrics and their HTTP endpoint (node/metrics.h, metrics_endpoint.h).
 #include "node/metrics.h"
 
+#include <sys/socket.h>
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "node/front/reply_slots.h"
 #include "node/metrics_endpoint.h"
@@ -126,6 +134,94 @@ TEST(MetricsEndpointTest, AnswersGetMetricsAndRefusesTheRest) {
   EXPECT_EQ(MetricsEndpoint::Respond("POST /metrics HTTP/1.1\r\n\r\n", render).rfind("HTTP/1.1 405", 0), 0u);
   EXPECT_EQ(MetricsEndpoint::Respond("*1\r\n$4\r\nPING\r\n\r\n", render).rfind("HTTP/1.1 400", 0), 0u);
   EXPECT_EQ(MetricsEndpoint::Respond("", render).rfind("HTTP/1.1 400", 0), 0u);
+}
+
+// An endpoint on a loop of its own thread, and raw connections to it.
+class LiveEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(endpoint_.Listen("127.0.0.1", 0));
+    loop_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { endpoint_.Stop(); });
+    work_.reset();
+    io_.stop();
+    loop_.join();
+  }
+  std::unique_ptr<asio::ip::tcp::socket> Connect() {
+    auto s = std::make_unique<asio::ip::tcp::socket>(client_io_);
+    asio::error_code ec;
+    s->connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(endpoint_.port())}, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    return s;
+  }
+  // What the endpoint sent on `s` until it closed it, or until 3 s passed.
+  static std::string ReadAll(asio::ip::tcp::socket& s) {
+    timeval tv{3, 0};
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out;
+    char buf[4096];
+    asio::error_code ec;
+    for (size_t n; (n = s.read_some(asio::buffer(buf), ec)) > 0 || !ec;) out.append(buf, n);
+    return out;
+  }
+  size_t OpenOnTheLoop() {
+    std::promise<size_t> open;
+    asio::post(io_, [&] { open.set_value(endpoint_.open_connections()); });
+    return open.get_future().get();
+  }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{asio::make_work_guard(io_)};
+  MetricsEndpoint endpoint_{io_, [] { return std::string("anarcho_up 1\n"); }};
+  std::thread loop_;
+  asio::io_context client_io_;
+};
+
+// Regression: a request whose lines end in a bare LF (printf 'GET /metrics
+// HTTP/1.1\n\n' | nc) was never answered: the endpoint waited for CRLF CRLF
+// until its deadline closed the connection. HTTP servers accept bare LFs.
+TEST_F(LiveEndpointTest, ARequestWithBareLineFeedsIsAnswered) {
+  EXPECT_TRUE(MetricsEndpoint::HeadComplete("GET /metrics HTTP/1.1\n\n"));
+  EXPECT_TRUE(MetricsEndpoint::HeadComplete("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_FALSE(MetricsEndpoint::HeadComplete("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+  auto render = [] { return std::string("anarcho_up 1\n"); };
+  EXPECT_EQ(MetricsEndpoint::Respond("GET /metrics HTTP/1.1\nHost: x\n\n", render).rfind("HTTP/1.1 200 OK", 0), 0u);
+  auto s = Connect();
+  asio::write(*s, asio::buffer(std::string("GET /metrics HTTP/1.1\n\n")));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string response = ReadAll(*s);
+  EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
+  EXPECT_NE(response.find("anarcho_up 1"), std::string::npos) << response;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << "answered only at the deadline";
+}
+
+// Regression: the endpoint kept every connection it accepted (until its 5 s
+// deadline), with no authentication: idle connections from anyone who
+// reached the port took every descriptor the node had. Past
+// kMaxConnections, a connection is closed as it is accepted; once one of the
+// others ends, a scrape is served again.
+TEST_F(LiveEndpointTest, ConnectionsPastTheCapAreClosedAtOnce) {
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> idle;
+  for (size_t i = 0; i < MetricsEndpoint::kMaxConnections; ++i) idle.push_back(Connect());
+  for (int i = 0; i < 200 && OpenOnTheLoop() < MetricsEndpoint::kMaxConnections; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(OpenOnTheLoop(), MetricsEndpoint::kMaxConnections);
+  auto extra = Connect();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(ReadAll(*extra), "") << "a connection past the cap";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << "not closed at once";
+  EXPECT_EQ(OpenOnTheLoop(), MetricsEndpoint::kMaxConnections);
+  idle.front()->close();
+  idle.erase(idle.begin());
+  for (int i = 0; i < 200 && OpenOnTheLoop() >= MetricsEndpoint::kMaxConnections; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto scrape = Connect();
+  asio::write(*scrape, asio::buffer(std::string("GET /metrics HTTP/1.1\r\n\r\n")));
+  EXPECT_EQ(ReadAll(*scrape).rfind("HTTP/1.1 200 OK", 0), 0u);
 }
 
 }  // namespace

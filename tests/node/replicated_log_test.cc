@@ -182,6 +182,7 @@ class ReplicatedLogTest : public ::testing::Test {
     o.id = m.id;
     o.bootstrap = bootstrap;
     for (const Member& p : members_) o.peers[p.id] = PeerAddress{"127.0.0.1", 0, static_cast<int>(p.id)};
+    if (auto it = routes_.find(m.id); it != routes_.end()) o.address_book = it->second;
     o.snapshot_dir = m.snapshot_dir;
     o.keep_entries = keep_entries_;
     o.keep_bytes = keep_bytes_;
@@ -305,6 +306,8 @@ class ReplicatedLogTest : public ::testing::Test {
   SlowDisk disk_;  // the stores' sync hooks point at it; TearDown opens it
   uint64_t keep_entries_ = 10000;
   uint64_t keep_bytes_ = 32 << 20;
+  // A member's own routes to other nodes (its --peer-addresses), by member id.
+  std::map<uint64_t, std::map<uint64_t, PeerAddress>> routes_;
 };
 
 // Time passes only when the test ticks: no election without ticks, one
@@ -946,6 +949,137 @@ TEST_F(ReplicatedLogTest, RemovedIdsOutliveTheEntriesThatRemovedThem) {
   Stop(leader);
   ASSERT_TRUE(Start(leader).ok());  // from the snapshot: the removal's entry is not replayed
   EXPECT_TRUE(members_[leader].log->was_removed(removed));
+}
+
+constexpr char kAddedAt[] = "127.0.0.4:6380:7380";      // given to ANARCHO.ADD
+constexpr char kLeadersRoute[] = "10.9.9.9:6380:7399";  // node 1's own route to node 4
+
+class AddressesTest : public ReplicatedLogTest {
+ protected:
+  // Three members; member 0 (node 1) leads and has routes of its own to node
+  // 4 and to node 7, which is no member; node 4 is added as a learner at
+  // kAddedAt, and every member applied that change.
+  void AddNode4() {
+    PeerAddress route, other;
+    ASSERT_TRUE(PeerAddress::Parse(kLeadersRoute, &route));
+    ASSERT_TRUE(PeerAddress::Parse("10.9.9.7:6380:7397", &other));
+    routes_[1] = {{4, route}, {7, other}};
+    Create(3);
+    int leader = WaitLeader();
+    ASSERT_GE(leader, 0);
+    Propose(leader, "a", 1);
+    ASSERT_TRUE(TickUntil([&] { return AllApplied(1); }));
+    if (leader != 0) {
+      ASSERT_TRUE(members_[leader].log->TransferLeadership(1).ok());
+      ASSERT_TRUE(TickUntil([&] { return Leader() == 0; }));
+    }
+    cpb::ConfChange add;
+    add.set_type(cpb::CONF_CHANGE_ADD_LEARNER);
+    add.set_node_id(4);
+    add.set_context(kAddedAt);
+    ASSERT_TRUE(members_[0].log->ProposeConfChange(add).ok());
+    ASSERT_TRUE(TickUntil([&] {
+      for (const Member& m : members_) {
+        if (m.log->status().conf_state.learners_size() != 1) return false;
+      }
+      return true;
+    }));
+    for (int i = 1; i < 3; ++i) ASSERT_EQ(members_[i].log->peers().at(4).ToString(), kAddedAt) << i;
+    ASSERT_EQ(members_[0].log->peers().at(4).ToString(), kLeadersRoute) << "its own route wins";
+  }
+};
+
+// Regression: the leader promoted a learner with its own route to it
+// (--peer-addresses, private to it) in the ADD_VOTER change, and every member
+// without a route of its own adopted it in place of the address given to
+// ANARCHO.ADD: behind NAT or proxies, they could no longer reach the node.
+TEST_F(AddressesTest, APromotionCarriesTheAddressGivenToAddNotTheLeadersRoute) {
+  AddNode4();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(members_[0].log->PromoteLearner(4).ok());
+  ASSERT_TRUE(TickUntil([&] {
+    for (const Member& m : members_) {
+      if (!IsVoter(m.log->status().conf_state, 4)) return false;
+    }
+    return true;
+  }));
+  for (int i = 1; i < 3; ++i) EXPECT_EQ(members_[i].log->peers().at(4).ToString(), kAddedAt) << i;
+  EXPECT_EQ(members_[0].log->peers().at(4).ToString(), kLeadersRoute);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(members_[i].log->AnnouncedAddress(4), kAddedAt) << i;
+}
+
+// Regression: a snapshot recorded the snapshotting node's peers as it reaches
+// them, its own routes included (and routes to nodes that are no members),
+// and a member that installed it adopted them. It records the addresses the
+// membership changes gave.
+TEST_F(AddressesTest, SnapshotsRecordTheAddressesGivenToAddNotTheMembersOwnRoutes) {
+  AddNode4();
+  if (HasFatalFailure()) return;
+  Propose(0, "b", 3);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(4); }));
+  auto snap = Snapshot(0, members_[0].applied_index);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  ASSERT_TRUE(snap->addresses().contains(4));
+  EXPECT_EQ(snap->addresses().at(4), kAddedAt);
+  EXPECT_FALSE(snap->addresses().contains(7)) << "a route to a node that is no member";
+  // Restarted from it, the leader still reaches node 4 by its own route.
+  Stop(0);
+  ASSERT_TRUE(Start(0).ok());
+  EXPECT_EQ(members_[0].log->peers().at(4).ToString(), kLeadersRoute);
+  EXPECT_EQ(members_[0].log->AnnouncedAddress(4), kAddedAt);
+}
+
+// Regression: the receiver moves a received snapshot's file into the store
+// before the core decides on it, and a core that refused it (here: a
+// follower whose commit index is past it, as when a transfer outlives the
+// follower's catching up from the log) left the file there until a later
+// snapshot passed its index.
+TEST_F(ReplicatedLogTest, ASnapshotTheCoreRefusesLeavesNoFileBehind) {
+  Create(3);
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  Propose(leader, "x", 10);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(10); }));
+  auto snap = Snapshot(leader, members_[leader].applied_index);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  Propose(leader, "y", 2);
+  ASSERT_TRUE(TickUntil([&] { return AllApplied(12); }));
+  ASSERT_GT(members_[follower].log->status().commit, snap->index());
+
+  // The leader's transfer of that snapshot, as its sender makes it.
+  std::ifstream file(SnapshotStore(members_[leader].snapshot_dir).Path(snap->file()), std::ios::binary);
+  const std::string body((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(body.size(), snap->size());
+  cpb::Message m;
+  m.set_type(cpb::MSG_SNAP);
+  m.set_from(members_[leader].id);
+  m.set_to(members_[follower].id);
+  m.set_term(members_[leader].log->term());
+  m.mutable_snapshot()->mutable_metadata()->set_index(snap->index());
+  m.mutable_snapshot()->mutable_metadata()->set_term(snap->term());
+  m.mutable_snapshot()->set_data(snap->SerializeAsString());
+  auto frame = [&](pb::SnapshotFrame::Kind kind) {
+    pb::SnapshotFrame f;
+    f.set_kind(kind);
+    f.set_from(members_[leader].id);
+    f.set_to(members_[follower].id);
+    *f.mutable_meta() = *snap;
+    if (kind == pb::SnapshotFrame::CHUNK) f.set_data(body);
+    if (kind == pb::SnapshotFrame::DONE) f.set_raft_message(m.SerializeAsString());
+    return f;
+  };
+  const std::string incoming = SnapshotStore::IncomingName(*snap);
+  for (auto kind : {pb::SnapshotFrame::OFFER, pb::SnapshotFrame::CHUNK}) {
+    ASSERT_TRUE(net_.Deliver(members_[leader].id, members_[follower].id, frame(kind)));
+    ASSERT_TRUE(TickUntil([&] { return SnapshotFiles(follower).contains(incoming); }, 50));
+  }
+  ASSERT_TRUE(TickUntil([&] { return fs::file_size(fs::path(members_[follower].snapshot_dir) / incoming) == body.size(); }, 50));
+  ASSERT_TRUE(net_.Deliver(members_[leader].id, members_[follower].id, frame(pb::SnapshotFrame::DONE)));
+  EXPECT_TRUE(TickUntil([&] { return SnapshotFiles(follower).empty(); }, 100))
+      << "left: " << absl::StrJoin(SnapshotFiles(follower), " ");
+  EXPECT_FALSE(members_[follower].installed.has_value());
+  EXPECT_EQ(members_[follower].applied.size(), 12u);
 }
 
 }  // namespace

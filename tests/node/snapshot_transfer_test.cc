@@ -35,11 +35,14 @@ class SnapshotSenderTest : public ::testing::Test {
     EXPECT_TRUE(meta.ok()) << meta.status();
     return meta.value_or(pb::SnapshotMeta());
   }
+  // As the core makes it: the snapshot's index and term, its SnapshotMeta as data.
   static consensus::pb::Message SnapMessage(const pb::SnapshotMeta& meta) {
     consensus::pb::Message m;
     m.set_type(consensus::pb::MSG_SNAP);
     m.set_from(1);
     m.set_to(2);
+    m.mutable_snapshot()->mutable_metadata()->set_index(meta.index());
+    m.mutable_snapshot()->mutable_metadata()->set_term(meta.term());
     m.mutable_snapshot()->set_data(meta.SerializeAsString());
     return m;
   }
@@ -131,6 +134,21 @@ class SnapshotReceiverTest : public SnapshotSenderTest {
       io_.poll();
     }
   }
+  // A well-named snapshot at `index` of `body`, as an offer describes it.
+  pb::SnapshotMeta Described(uint64_t index, const std::string& body) {
+    pb::SnapshotMeta meta;
+    meta.set_index(index);
+    meta.set_term(2);
+    meta.set_size(body.size());
+    uint32_t crc = 0;
+    uint64_t size = 0;
+    std::ofstream(dir_ / "probe") << body;
+    EXPECT_TRUE(SnapshotStore::Checksum((dir_ / "probe").string(), &crc, &size).ok());
+    fs::remove(dir_ / "probe");
+    meta.set_crc32(crc);
+    meta.set_file(SnapshotStore::FileName(index, 2, crc));
+    return meta;
+  }
   std::vector<pb::SnapshotFrame> answers_;
   std::vector<consensus::pb::Message> stepped_;
   asio::thread_pool files_{1};
@@ -188,6 +206,79 @@ TEST_F(SnapshotReceiverTest, AChunkPastTheOfferedSizeEndsTheTransfer) {
   EXPECT_EQ(answers_.back().kind(), pb::SnapshotFrame::ABORT);
   const fs::path incoming = dir_ / SnapshotStore::IncomingName(meta);
   EXPECT_TRUE(!fs::exists(incoming) || fs::file_size(incoming) <= 4) << fs::file_size(incoming);
+}
+
+// Regression: the Raft message a DONE carries was stepped into the core as
+// it was, whatever its type and sender: a peer could pass a message as any
+// node (the link checks only the frame's sender), or have the node install a
+// snapshot other than the file it received. Only the MSG_SNAP of the offered
+// snapshot, from the frame's (the link's) sender to this node, is stepped.
+TEST_F(SnapshotReceiverTest, ADoneWhoseRaftMessageIsNotTheOfferedSnapshotIsRefused) {
+  const std::string body = "snapshot bytes";
+  const pb::SnapshotMeta meta = Described(5, body);
+  Deliver(Frame(pb::SnapshotFrame::OFFER, meta));
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, meta, 0, body));
+  std::vector<std::pair<std::string, consensus::pb::Message>> wrong;
+  auto variant = [&](const std::string& what, const std::function<void(consensus::pb::Message&)>& change) {
+    consensus::pb::Message m = SnapMessage(meta);
+    change(m);
+    wrong.emplace_back(what, m);
+  };
+  variant("a vote", [](consensus::pb::Message& m) { m.set_type(consensus::pb::MSG_VOTE); });
+  variant("an append", [](consensus::pb::Message& m) { m.set_type(consensus::pb::MSG_APP); });
+  variant("another sender", [](consensus::pb::Message& m) { m.set_from(3); });
+  variant("another receiver", [](consensus::pb::Message& m) { m.set_to(3); });
+  variant("another index", [](consensus::pb::Message& m) { m.mutable_snapshot()->mutable_metadata()->set_index(9); });
+  variant("another term", [](consensus::pb::Message& m) { m.mutable_snapshot()->mutable_metadata()->set_term(7); });
+  variant("another snapshot's metadata", [&](consensus::pb::Message& m) {
+    pb::SnapshotMeta other = meta;
+    other.set_crc32(meta.crc32() + 1);
+    other.set_file(SnapshotStore::FileName(5, 2, other.crc32()));
+    m.mutable_snapshot()->set_data(other.SerializeAsString());
+  });
+  variant("no metadata", [](consensus::pb::Message& m) { m.mutable_snapshot()->clear_data(); });
+  for (const auto& [what, m] : wrong) {
+    answers_.clear();
+    pb::SnapshotFrame done = Frame(pb::SnapshotFrame::DONE, meta, body.size());
+    done.set_raft_message(m.SerializeAsString());
+    Deliver(done);
+    EXPECT_TRUE(stepped_.empty()) << what;
+    ASSERT_EQ(answers_.size(), 1u) << what;
+    EXPECT_EQ(answers_[0].kind(), pb::SnapshotFrame::ABORT) << what;
+    stepped_.clear();
+  }
+  pb::SnapshotFrame offered_by_another = Frame(pb::SnapshotFrame::DONE, meta, body.size());
+  offered_by_another.set_from(3);
+  consensus::pb::Message from_3 = SnapMessage(meta);
+  from_3.set_from(3);
+  offered_by_another.set_raft_message(from_3.SerializeAsString());
+  Deliver(offered_by_another);
+  EXPECT_TRUE(stepped_.empty()) << "a DONE from a node that did not offer the snapshot";
+
+  answers_.clear();
+  Deliver(Frame(pb::SnapshotFrame::DONE, meta, body.size()));  // the real one still goes through
+  ASSERT_EQ(stepped_.size(), 1u);
+  EXPECT_EQ(stepped_[0].type(), consensus::pb::MSG_SNAP);
+  EXPECT_EQ(stepped_[0].from(), 1u);
+  EXPECT_TRUE(store_.Verify(meta).ok());
+}
+
+// Regression: an offer of another snapshot replaced the transfer under way,
+// but the replaced transfer's incoming file stayed in the store for good.
+TEST_F(SnapshotReceiverTest, AnOfferOfAnotherSnapshotRemovesTheReplacedIncomingFile) {
+  const pb::SnapshotMeta first = Described(5, "the first snapshot");
+  const pb::SnapshotMeta second = Described(8, "the second snapshot");
+  Deliver(Frame(pb::SnapshotFrame::OFFER, first));
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, first, 0, "the first"));
+  const fs::path replaced = dir_ / SnapshotStore::IncomingName(first);
+  ASSERT_TRUE(fs::exists(replaced));
+  Deliver(Frame(pb::SnapshotFrame::OFFER, second));
+  EXPECT_FALSE(fs::exists(replaced)) << "the replaced transfer's file stayed";
+  EXPECT_TRUE(fs::exists(dir_ / SnapshotStore::IncomingName(second)));
+  // The same snapshot offered again resumes: its file stays.
+  Deliver(Frame(pb::SnapshotFrame::CHUNK, second, 0, "the second"));
+  Deliver(Frame(pb::SnapshotFrame::OFFER, second));
+  EXPECT_EQ(fs::file_size(dir_ / SnapshotStore::IncomingName(second)), std::string("the second").size());
 }
 
 }  // namespace
