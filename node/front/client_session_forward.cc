@@ -102,9 +102,9 @@ void ClientSession::EnterGate(Route& r, std::span<const std::string_view> args, 
     if (r.tag == ReplyTag::kLog) {
       tx_.logged.emplace_back(tx_.queued, LoggedOf(r, args));
     } else if (r.tag != ReplyTag::kNone) {
-      // Inside EXEC's reply, rewritten as it would be outside: its reply
-      // shown as the child gave it, CLIENT LIST showed the node's own links,
-      // ACL LIST the node's user, CONFIG GET port 0.
+      // Rewritten inside EXEC's reply as it would be outside. (Left as the
+      // child gave it, EXEC showed the node's own links in CLIENT LIST, its
+      // user and password hash in ACL LIST, port 0 in CONFIG GET.)
       auto d = std::make_shared<ExpectDetail>();
       if (r.detail) {
         d->count = r.detail->count;
