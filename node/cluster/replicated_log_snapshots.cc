@@ -87,6 +87,34 @@ void ReplicatedLog::InstallReceived(const cpb::Snapshot& snap) {
   if (on_snapshot) on_snapshot(meta);
 }
 
+// The receiver moved the snapshot's file into the store before the core
+// decides on it. A core that refuses it (a message of an older term, a
+// snapshot at or below its commit index) never names the file, which would
+// stay until a later snapshot passed its index: it is removed, unless it is
+// (by name: the same bytes) a snapshot this node uses or installs.
+void ReplicatedLog::StepReceivedSnapshot(cpb::Message&& m) {
+  pb::SnapshotMeta received;
+  const bool named = received.ParseFromString(m.snapshot().data()) && SnapshotStore::WellNamed(received);
+  const uint64_t from = m.from();
+  (void)raft_->Step(std::move(m));
+  Kick();
+  if (!named) return;
+  const std::string& file = received.file();
+  pb::SnapshotMeta taken;
+  const std::optional<cpb::Snapshot>& pending = raft_->log().unstable().snapshot();
+  if (pending && taken.ParseFromString(pending->data()) && taken.file() == file) return;
+  if (file == installing_.value_or("") || (snapshot_ && file == snapshot_->file()) ||
+      (prev_snapshot_ && file == prev_snapshot_->file())) {
+    return;
+  }
+  Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d from node %d not taken (this node is past it); file removed",
+      received.index(), from);
+  asio::post(files_, [path = snapshots_.Path(file)] {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  });
+}
+
 cpb::ConfState ReplicatedLog::ConfStateAt(uint64_t index) const {
   auto it = conf_history_.upper_bound(index);
   if (it == conf_history_.begin()) return raft_->conf_state();  // before anything known: the current one

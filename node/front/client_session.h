@@ -172,6 +172,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool ForwardRequest(Route& route, std::span<const std::string_view> args, std::string_view raw);
   bool MayForward(Route& route);
   void EnterGate(Route& route, std::span<const std::string_view> args, Expect& e);
+  // What handling a reply reads of its route's detail (OnReply, Rewritten).
+  static void CopyReplyDetail(const RouteDetail& from, ReplyTag tag, ExpectDetail& to);
   void ForwardAllowed();
   // Whether a forwarded request travels on the shared link (else on this
   // session's own), keeping this session's requests in order.

@@ -80,6 +80,14 @@ bool ClientSession::MayForward(Route& r) {
   return false;
 }
 
+void ClientSession::CopyReplyDetail(const RouteDetail& from, ReplyTag tag, ExpectDetail& to) {
+  to.count = from.count;
+  to.unblock_error = from.unblock_error;
+  to.auth_user = from.auth_user;
+  to.acl_user = from.acl_user;
+  if (tag == ReplyTag::kScan) to.scan_epoch = from.scan_epoch;
+}
+
 // The request takes its place in the gate: queued in a transaction, or
 // arrived (an EXEC with what its transaction logged and scanned).
 void ClientSession::EnterGate(Route& r, std::span<const std::string_view> args, Expect& e) {
@@ -106,11 +114,7 @@ void ClientSession::EnterGate(Route& r, std::span<const std::string_view> args, 
       // child gave it, EXEC showed the node's own links in CLIENT LIST, its
       // user and password hash in ACL LIST, port 0 in CONFIG GET.)
       auto d = std::make_shared<ExpectDetail>();
-      if (r.detail) {
-        d->count = r.detail->count;
-        d->acl_user = r.detail->acl_user;
-        d->scan_epoch = r.detail->scan_epoch;
-      }
+      if (r.detail) CopyReplyDetail(*r.detail, r.tag, *d);
       tx_.rewrites.push_back(QueuedRewrite{tx_.queued, r.tag, std::move(d)});
     }
     ++tx_.queued;
@@ -155,13 +159,7 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     SendUpstream(args, raw);
   }
   e.tag = r.tag;
-  if (detail != nullptr) {
-    if (detail->count != 0) e.Detail().count = detail->count;
-    if (detail->unblock_error) e.Detail().unblock_error = true;
-    if (!detail->auth_user.empty()) e.Detail().auth_user = std::move(detail->auth_user);
-    if (!detail->acl_user.empty()) e.Detail().acl_user = std::move(detail->acl_user);
-    if (r.tag == ReplyTag::kScan) e.Detail().scan_epoch = detail->scan_epoch;
-  }
+  if (detail != nullptr) CopyReplyDetail(*detail, r.tag, e.Detail());
   e.discards = r.drops_transaction && r.tag != ReplyTag::kReset;
   e.unstall = r.stall;
   e.data = !r.no_data;

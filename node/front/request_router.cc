@@ -3,7 +3,6 @@
 #include <climits>
 #include <cstdlib>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -533,31 +532,6 @@ void RequestRouter::NotePause(std::string_view sub, std::span<const std::string_
   } else {
     r->Detail().pause_ms = pause;
   }
-}
-
-// DEBUG subcommands that only look are forwarded as reads of the whole
-// keyspace; those that change how the child behaves (not what it holds) are
-// logged like CONFIG SET so that every child behaves alike; the rest (crashes,
-// reloads, a new replication id, keys made outside the stream) are refused.
-Route RequestRouter::Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec) {
-  static const absl::flat_hash_set<std::string_view> kLooks = {
-      "digest", "digest-value", "object", "help", "protocol", "htstats", "htstats-key", "listpack",
-      "quicklist", "ziplist", "sdslen", "stringmatch-len", "jmap"};
-  // MALLCTL looks with a name only; with a value it sets the allocator's option.
-  const bool looks_at_allocator = (sub == "mallctl" || sub == "mallctl-str") && args.size() == 3;
-  // (Not set-disable-deny-scripts: scripts could then run what the node
-  // refuses, REPLICAOF or an unlogged CONFIG SET among them.)
-  static const absl::flat_hash_set<std::string_view> kBehaviour = {
-      "set-active-expire", "quicklist-packed-threshold", "set-skip-checksum-validation"};
-  if (kLooks.contains(sub) || looks_at_allocator || (sub == "sleep" && args.size() == 3 && args[2] == "0")) {
-    return Forward({gate::Kind::kRead, {}, true}, in_multi_);
-  }
-  if (kBehaviour.contains(sub) && args.size() == 3) {
-    Route r = Forward({}, in_multi_);
-    r.tag = ReplyTag::kLog;
-    return r;
-  }
-  return Refuse(spec.refusal);
 }
 
 Route RequestRouter::Select(std::span<const std::string_view> args, const RouteContext& ctx) {
