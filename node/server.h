@@ -149,7 +149,9 @@ class Server {
   }
   // CLIENT PAUSE (for `ms`) or UNPAUSE (0) goes to the child: while it holds
   // requests, new ones stay off the shared link (see SharedLink::HoldFor).
-  void PauseSharedLink(int64_t ms);
+  // If the child refuses it, UndoPause puts the hold back as it was.
+  std::optional<SharedLink::Hold> PauseSharedLink(int64_t ms);
+  void UndoPause(const SharedLink::Hold& hold);
   // The gate may have work (released replies, a read round to start): done
   // on the next turn of the event loop.
   void GateChanged();

@@ -179,8 +179,13 @@ void Server::SharedLinkCovered(std::span<const uint64_t> covers, std::string_vie
   GateChanged();
 }
 
-void Server::PauseSharedLink(int64_t ms) {
-  if (shared_link_) shared_link_->HoldFor(std::chrono::milliseconds(ms));
+std::optional<SharedLink::Hold> Server::PauseSharedLink(int64_t ms) {
+  if (!shared_link_) return std::nullopt;
+  return shared_link_->HoldFor(std::chrono::milliseconds(ms));
+}
+
+void Server::UndoPause(const SharedLink::Hold& hold) {
+  if (shared_link_) shared_link_->Undo(hold);
 }
 
 void Server::NotifySessions() {

@@ -30,6 +30,7 @@
 #include "node/front/output_limit.h"
 #include "node/front/reply_slots.h"
 #include "node/front/request_router.h"
+#include "node/front/shared_link.h"
 #include "node/gate/consistency_gate.h"
 #include "node/logged_state.h"
 #include "node/output_queue.h"
@@ -122,6 +123,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::shared_ptr<const std::vector<QueuedRewrite>> exec_rewrites;
     uint32_t scan_epoch = 0;  // ReplyTag::kScan: the child's epoch (scan_cursor.h)
     std::shared_ptr<const SettingsCheck> settings_check;  // the reply is CONFIG GET's: compared, then OK or refused
+    std::optional<SharedLink::Hold> pause;  // CLIENT PAUSE or UNPAUSE (or an EXEC with one): undone if refused
   };
   // What an upstream reply answers.
   struct Expect {

@@ -139,8 +139,8 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
     return true;
   }
   RouteDetail* const detail = r.detail.get();  // the rare parts, if any
-  if (detail != nullptr && detail->pause_ms) server_.PauseSharedLink(*detail->pause_ms);
   Expect e{Expect::Kind::kReply};
+  if (detail != nullptr && detail->pause_ms) e.Detail().pause = server_.PauseSharedLink(*detail->pause_ms);
   const RequestClass cls = gated() ? ClassOf(r.request.kind) : ClassOf(server_.commands().Lookup(args));
   e.slot = slots_.Add(RequestTiming{batch_arrived_, cls}, r.silent);
   if (r.may_block) may_block_.insert(e.slot);

@@ -246,6 +246,9 @@ void ClientSession::OnReply(const Expect& e, std::string_view bytes, char type, 
     user_ = d.auth_user;
   }
   LearnFromReply(e.tag, ok, type, bytes, d.hello_proto);
+  // A pause the child refused (or an EXEC aborted: WATCH, or a queued
+  // request refused) holds nothing.
+  if (d.pause && (!ok || bytes == "*-1\r\n")) server_.UndoPause(*d.pause);
   PlaceReply(e, d, bytes, type, std::move(big));
   if (e.tag == ReplyTag::kLog && ok && e.gate_slot != 0) {
     std::vector<LoggedRequest> logged = {*d.logged};

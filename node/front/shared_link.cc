@@ -1,5 +1,7 @@
 #include "node/front/shared_link.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "node/child/child_redis.h"
 #include "node/logging.h"
@@ -30,8 +32,15 @@ bool SharedLink::held() const {
   return held_until_ != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() < held_until_;
 }
 
-void SharedLink::HoldFor(std::chrono::milliseconds d) {
-  held_until_ = d.count() > 0 ? std::chrono::steady_clock::now() + d : std::chrono::steady_clock::time_point{};
+SharedLink::Hold SharedLink::HoldFor(std::chrono::milliseconds d) {
+  const auto before = held_until_;
+  held_until_ = d.count() > 0 ? std::max(held_until_, std::chrono::steady_clock::now() + d)
+                              : std::chrono::steady_clock::time_point{};
+  return {before, held_until_};
+}
+
+void SharedLink::Undo(const Hold& hold) {
+  if (held_until_ == hold.after) held_until_ = hold.before;
 }
 
 void SharedLink::Connect() {

@@ -66,10 +66,18 @@ class SharedLink {
   // Connected and not held: Send() may be called. If closed, starts
   // connecting (if the target is somewhere).
   bool Ready();
+  // What a HoldFor changed: the hold before and after it.
+  struct Hold {
+    std::chrono::steady_clock::time_point before, after;
+  };
   // The child holds requests for up to `d` (CLIENT PAUSE; 0: UNPAUSE):
   // Ready() says no until then, so that no session's read waits behind
-  // another session's held write. (Those sent before it still may.)
-  void HoldFor(std::chrono::milliseconds d);
+  // another session's held write. (Those sent before it still may.) As in
+  // Redis, a pause never shortens one already running.
+  Hold HoldFor(std::chrono::milliseconds d);
+  // The child refused the pause (or UNPAUSE): the hold is as before it,
+  // unless another has changed it since.
+  void Undo(const Hold& hold);
   bool open() const { return state_ == State::kOpen; }
   // `request` (a complete RESP command) for `tag`, to run in database `db`
   // with protocol `proto`. The requests of one turn of the event loop leave

@@ -185,6 +185,32 @@ TEST_F(LinkTest, HeldAfterClientPauseUntilItEnds) {
   EXPECT_TRUE(link.Ready());
 }
 
+// Regression: a shorter CLIENT PAUSE shortened the hold of a longer one
+// (Redis keeps the later end), and a pause the child refused held the link
+// for its whole timeout.
+TEST_F(LinkTest, APauseNeverShortensAnotherAndARefusedOneIsUndone) {
+  node::SharedLink link(io_, Hooks());
+  ASSERT_TRUE(RunUntil([&] { return link.Ready(); }));
+  link.HoldFor(60s);
+  link.HoldFor(10ms);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(link.Ready()) << "the longer pause still runs";
+  link.HoldFor(0ms);
+  ASSERT_TRUE(link.Ready());
+  const node::SharedLink::Hold refused = link.HoldFor(60s);
+  EXPECT_FALSE(link.Ready());
+  link.Undo(refused);
+  EXPECT_TRUE(link.Ready());
+  // Another pause since: the undo leaves it alone.
+  const node::SharedLink::Hold refused_too = link.HoldFor(100ms);
+  link.HoldFor(60s);
+  link.Undo(refused_too);
+  EXPECT_FALSE(link.Ready());
+  // A refused UNPAUSE: the pause goes on.
+  link.Undo(link.HoldFor(0ms));
+  EXPECT_FALSE(link.Ready());
+}
+
 // --- sessions on a node --------------------------------------------------------
 
 class SharedLinkTest : public SingleNodeFixture {
@@ -333,6 +359,34 @@ TEST_F(SharedLinkTest, BigRequestTakenWhileAReadIsPendingLeavesTheInputWhole) {
     EXPECT_EQ(got.integer, static_cast<int64_t>(value.size()));
     EXPECT_EQ(c.Call({"GETRANGE", key, "0", "3"}).AsString(), "vvvv");
   }
+}
+
+// Regression: a CLIENT PAUSE the child refused (a bad mode, no permission,
+// inside an aborted EXEC) held the shared link for its whole timeout: every
+// session's requests took their own connections for a minute.
+TEST_F(SharedLinkTest, ARefusedClientPauseLeavesTheLinkFree) {
+  Client c(node_->port());
+  for (int i = 0; i < 100 && StatusField(node_->port(), "shared_link_requests") == 0; ++i) {
+    c.Call({"GET", "warm-up"});
+  }
+  const auto shared_after = [&](Client& client) {
+    const int64_t before = StatusField(node_->port(), "shared_link_requests");
+    client.Call({"GET", "k"});
+    return StatusField(node_->port(), "shared_link_requests") > before;
+  };
+  ASSERT_TRUE(shared_after(c));
+  EXPECT_EQ(c.Call({"CLIENT", "PAUSE", "60000", "SOMETIMES"}).type, resp::Type::kError);
+  EXPECT_TRUE(shared_after(c)) << "a refused pause holds nothing";
+  ASSERT_EQ(c.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"CLIENT", "PAUSE", "60000"}).AsString(), "QUEUED");
+  ASSERT_EQ(c.Call({"NOSUCHCOMMAND"}).type, resp::Type::kError);
+  EXPECT_EQ(c.Call({"EXEC"}).type, resp::Type::kError);
+  EXPECT_TRUE(shared_after(c)) << "nor one an aborted EXEC never ran";
+  // One the child ran holds the link until UNPAUSE.
+  ASSERT_EQ(c.Call({"CLIENT", "PAUSE", "60000", "WRITE"}).AsString(), "OK");
+  EXPECT_FALSE(shared_after(c));
+  ASSERT_EQ(c.Call({"CLIENT", "UNPAUSE"}).AsString(), "OK");
+  EXPECT_TRUE(shared_after(c));
 }
 
 // Switched off, every session takes its own connection to the child.
