@@ -54,10 +54,12 @@ namespace node {
 
 // Descriptors the node keeps besides its clients' (Raft links, the log's
 // files, the child's links, snapshots): see ClientsTheFileLimitAllows. The
-// metrics endpoint's connections come on top (NodeFiles).
+// Raft port's links in their handshake and the metrics endpoint's
+// connections come on top (NodeFiles).
 inline constexpr size_t kNodeFiles = 64;
 // The descriptors the node keeps besides its clients' with these options:
-// kNodeFiles, and the metrics endpoint's connections if it serves them.
+// kNodeFiles, the Raft port's links in their handshake, and the metrics
+// endpoint's connections if it serves them.
 struct ServerOptions;
 size_t NodeFiles(const ServerOptions& options);
 // The largest maxclients up to `wanted` that the open-file limit allows, two

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/accept_again.h"
+#include "node/cluster/peer_transport.h"
 #include "node/front/client_session.h"
 #include "node/logging.h"
 #include "node/server.h"
@@ -200,12 +201,13 @@ void Server::SessionClosed(gate::SessionId session) {
 }
 
 size_t NodeFiles(const ServerOptions& options) {
-  return kNodeFiles + (options.metrics_port != 0 ? MetricsEndpoint::kMaxConnections : 0);
+  return kNodeFiles + PeerTransport::kMaxHandshakes + (options.metrics_port != 0 ? MetricsEndpoint::kMaxConnections : 0);
 }
 
 // Each client holds two descriptors (its socket and its own link to the
-// child); the node needs `node_files` more (Raft links, the log's files, the
-// child's links, snapshots, the metrics endpoint's connections). As Redis
+// child); the node needs `node_files` more (Raft links and those in their
+// handshake, the log's files, the child's links, snapshots, the metrics
+// endpoint's connections). As Redis
 // does, the soft limit is raised as far as the hard one allows, and
 // maxclients lowered to what fits: a client past it gets Redis's error, where
 // one past the descriptors would get nothing.

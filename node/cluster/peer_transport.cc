@@ -2,6 +2,7 @@
 
 #include <endian.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -129,6 +130,14 @@ void PeerTransport::Accept() {
         if (!stopped_ && acceptor_->is_open()) Accept();
       });
     }
+    if (Handshaking() >= kMaxHandshakes) {
+      ++stats_.handshakes_refused;
+      Log(LogComponent::kPeer, LogLevel::kWarning, "a raft link refused: %d links are in their handshake already",
+          kMaxHandshakes);
+      asio::error_code ignored;
+      s.close(ignored);  // its descriptor is back before the next accept
+      return Accept();
+    }
     s.set_option(asio::ip::tcp::no_delay(true));
     auto in = std::make_shared<Inbound>(NewStream(std::move(s)), identity_);
     asio::error_code ec2;
@@ -156,7 +165,6 @@ void PeerTransport::Accept() {
       Refuse(in, "no handshake in time");
     });
     inbound_.push_back(in);
-    std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
     // With TLS, the TLS handshake first (within the same deadline).
     in->stream.Handshake(asio::ssl::stream_base::server, [this, in](const asio::error_code& ec) {
       if (stopped_ || in->closing) return;
@@ -164,6 +172,14 @@ void PeerTransport::Accept() {
       ReadInbound(in);
     });
     Accept();
+  });
+}
+
+size_t PeerTransport::Handshaking() {
+  std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
+  return std::count_if(inbound_.begin(), inbound_.end(), [](const std::weak_ptr<Inbound>& w) {
+    auto in = w.lock();
+    return in && !in->closing && in->link.node() == 0;
   });
 }
 

@@ -36,6 +36,13 @@ namespace node {
 
 class PeerTransport : public RaftTransport {
  public:
+  // Incoming links still in their handshake, at most: one more is closed as
+  // it is accepted. Until it proves the cluster secret a link may come from
+  // anyone, and each is held up to kHandshakeTimeout; uncapped, idle
+  // connections to the Raft port took every descriptor the node had. A
+  // cluster's own peers need one each at a time.
+  static constexpr size_t kMaxHandshakes = 16;
+
   // `tls`: the links' TLS context (MakeTlsPeerContext); null: plain TCP.
   PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~PeerTransport() override;
@@ -60,6 +67,8 @@ class PeerTransport : public RaftTransport {
   void ReadOutbound(const std::shared_ptr<Peer>& p);
   void OnChallenge(const std::shared_ptr<Peer>& p, std::string_view payload);
   void Accept();
+  // Incoming links neither authenticated nor refused yet (forgets closed ones).
+  size_t Handshaking();
   ByteStream NewStream(asio::ip::tcp::socket socket);
   // Queues one frame for `to`; false if it was dropped (no such peer, link down).
   bool Queue(uint64_t to, char type, const google::protobuf::MessageLite& m);
