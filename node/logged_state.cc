@@ -42,31 +42,42 @@ std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
 }  // namespace
 
 bool LoggedState::Apply(const pb::EffectBatch& node_entry) {
+  // One request, or those of one transaction (LogAfterEffects), in order.
+  std::string_view requests = node_entry.node_request().empty() ? node_entry.commands() : node_entry.node_request();
   resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
-  std::vector<std::string_view> args;
-  std::string error;
-  size_t consumed = 0;
-  const std::string& request = node_entry.node_request().empty() ? node_entry.commands() : node_entry.node_request();
-  if (parser.Parse(request, &consumed, &args, &error) != resp::ParseStatus::kOk || args.size() < 2) return false;
+  bool changed = false;
+  while (!requests.empty()) {
+    std::vector<std::string_view> args;
+    std::string error;
+    size_t consumed = 0;
+    if (parser.Parse(requests, &consumed, &args, &error) != resp::ParseStatus::kOk) break;
+    requests.remove_prefix(consumed);
+    changed |= ApplyRequest(args);
+  }
+  return changed;
+}
+
+bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
+  if (args.size() < 2) return false;
   const std::string name = Lower(args[0]);
   const std::string sub = Lower(args[1]);
-  if (name == "script" && sub == "load" && args.size() >= 3) scripts_.insert(std::string(args[2]));
-  if (name == "script" && sub == "flush") scripts_.clear();
-  if (name == "debug" && args.size() == 3) {
-    // Kept beside the settings; the space keeps it apart from CONFIG names.
-    std::string setting = "debug " + sub;
-    std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
-    settings_.emplace_back(std::move(setting), std::string(args[2]));
+  if (name == "script" && sub == "load" && args.size() >= 3) {
+    if (scripts_.insert(std::string(args[2])).second) bytes_ += args[2].size();
   }
+  if (name == "script" && sub == "flush") {
+    for (const std::string& body : scripts_) bytes_ -= body.size();
+    scripts_.clear();
+  }
+  if (name == "debug" && args.size() == 3) SetSetting("debug " + sub, args[2]);  // the space keeps it apart from CONFIG names
   if (name == "acl" || (name == "config" && sub == "set")) ++acl_generation_;
   if (name == "acl" && sub == "setuser" && args.size() >= 3) {
-    acl_.push_back(Encode(args));
+    AddAclChange(Encode(args));
     node_acl_.SetUser(args);
   }
   if (name == "acl" && sub == "deluser") {
     node_acl_.DelUser(args);
     const std::set<std::string_view> gone(args.begin() + 2, args.end());
-    std::erase_if(acl_, [&](const std::string& c) {
+    EraseAclChanges([&](const std::string& c) {
       auto [what, user] = AclChangeOf(c);
       return what == "setuser" && gone.contains(user);
     });
@@ -75,16 +86,44 @@ bool LoggedState::Apply(const pb::EffectBatch& node_entry) {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       std::string setting = Lower(args[i]);
       if (setting == "requirepass") {
-        std::erase_if(acl_, [](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
-        acl_.push_back(Encode({"CONFIG", "SET", "requirepass", args[i + 1]}));
+        EraseAclChanges([](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
+        AddAclChange(Encode({"CONFIG", "SET", "requirepass", args[i + 1]}));
         continue;
       }
-      std::erase_if(settings_, [&](const auto& s) { return s.first == setting; });
-      settings_.emplace_back(std::move(setting), std::string(args[i + 1]));
+      SetSetting(std::move(setting), args[i + 1]);
     }
   }
   return (name == "script" && (sub == "load" || sub == "flush")) || (name == "debug" && args.size() == 3) ||
          name == "acl" || (name == "config" && sub == "set");
+}
+
+void LoggedState::SetSetting(std::string name, std::string_view value) {
+  EraseSettings([&](const auto& s) { return s.first == name; });
+  bytes_ += name.size() + value.size();
+  settings_.emplace_back(std::move(name), std::string(value));
+}
+
+template <typename Pred>
+void LoggedState::EraseSettings(Pred pred) {
+  std::erase_if(settings_, [&](const std::pair<std::string, std::string>& s) {
+    if (!pred(s)) return false;
+    bytes_ -= s.first.size() + s.second.size();
+    return true;
+  });
+}
+
+void LoggedState::AddAclChange(std::string change) {
+  bytes_ += change.size();
+  acl_.push_back(std::move(change));
+}
+
+template <typename Pred>
+void LoggedState::EraseAclChanges(Pred pred) {
+  std::erase_if(acl_, [&](const std::string& c) {
+    if (!pred(c)) return false;
+    bytes_ -= c.size();
+    return true;
+  });
 }
 
 void LoggedState::Load(const pb::SnapshotMeta& meta) {
@@ -92,6 +131,10 @@ void LoggedState::Load(const pb::SnapshotMeta& meta) {
   settings_.clear();
   for (const pb::Setting& s : meta.settings()) settings_.emplace_back(s.name(), s.value());
   acl_.assign(meta.acl().begin(), meta.acl().end());
+  bytes_ = 0;
+  for (const std::string& body : scripts_) bytes_ += body.size();
+  for (const auto& [name, value] : settings_) bytes_ += name.size() + value.size();
+  for (const std::string& change : acl_) bytes_ += change.size();
   ++acl_generation_;
   node_acl_.Reset();
   for (const std::string& change : acl_) {

@@ -48,8 +48,9 @@ std::vector<LoggedRequest> PendingReadClaims(const LoggedRequest& read, std::str
 
 class LoggedState {
  public:
-  // Folds in a node entry: SCRIPT LOAD/FLUSH, CONFIG SET, ACL SETUSER/DELUSER,
-  // DEBUG <switch> <value>. False for one that is none of those (XREADGROUP).
+  // Folds in a node entry's requests (one, or those of one transaction):
+  // SCRIPT LOAD/FLUSH, CONFIG SET, ACL SETUSER/DELUSER, DEBUG <switch>
+  // <value>. False if none is one of those (XREADGROUP).
   bool Apply(const pb::EffectBatch& node_entry);
 
   void Load(const pb::SnapshotMeta& meta);
@@ -75,6 +76,8 @@ class LoggedState {
   // says of it.)
   static bool MayStartEvicting(std::string_view name, std::string_view value);
   size_t scripts() const { return scripts_.size(); }
+  // What the scripts, settings and user changes take (what a snapshot holds of them).
+  size_t bytes() const { return bytes_; }
   size_t settings() const { return settings_.size(); }
   // User changes in force (0: every child has Redis's initial users).
   size_t acl_changes() const { return acl_.size(); }
@@ -84,6 +87,14 @@ class LoggedState {
   const NodeAcl& node_acl() const { return node_acl_; }
 
  private:
+  bool ApplyRequest(const std::vector<std::string_view>& args);
+  void SetSetting(std::string name, std::string_view value);
+  template <typename Pred>
+  void EraseSettings(Pred pred);
+  void AddAclChange(std::string change);
+  template <typename Pred>
+  void EraseAclChanges(Pred pred);
+
   std::set<std::string> scripts_;
   // In the order set: a later setting of a name replaces the earlier one, and
   // aliases (hash-max-ziplist-entries, hash-max-listpack-entries) keep their
@@ -95,6 +106,7 @@ class LoggedState {
   // drops the changes of the users it deleted (and itself: a fresh child
   // never had them); a requirepass replaces the ones before it.
   std::vector<std::string> acl_;  // as the client gave them (node rules included)
+  size_t bytes_ = 0;              // of the three above
   uint64_t acl_generation_ = 0;
   NodeAcl node_acl_;  // folded from acl_
 };

@@ -357,7 +357,7 @@ void Server::ProposeStream() {
       if (!mark_->follow.empty()) payloads.push_back(mark_->follow);
     }
     while (!e.continued() && !follows_.empty() && follows_.front().offset <= e.stream_end()) {
-      for (std::string& p : follows_.front().payloads) payloads.push_back(std::move(p));
+      payloads.push_back(std::move(follows_.front().payload));
       followed.emplace_back(payloads.size() - 1, follows_.front().slot);
       follows_.pop_front();
     }
@@ -384,25 +384,34 @@ void Server::ProposeStream() {
 }
 
 bool Server::LogAfterEffects(std::vector<LoggedRequest> requests, gate::SlotId slot) {
-  if (!is_leader_) return false;
-  Follow f{.slot = slot};
+  if (!is_leader_ || requests.empty()) return false;
+  // One entry for them all (a transaction's): if the leadership ends, a new
+  // leader has all or none of them. Children run `commands`; `node_request`
+  // holds the requests as the client gave them when some rules only the node
+  // knows were taken out for the children.
+  pb::EffectBatch batch;  // no stream id: a node entry, applied by every member
+  std::string as_given, for_children;
+  uint32_t count = 0;
+  int db = requests.front().db;
   for (const LoggedRequest& r : requests) {
-    std::vector<std::string_view> views(r.args.begin(), r.args.end());
-    pb::EffectBatch batch;  // no stream id: a node entry, applied by every member
-    std::string commands;
-    const std::vector<std::string> for_child = LoggedState::ForChild(views);
-    if (for_child.size() != views.size()) {
-      resp::AppendCommand(&commands, views);
-      batch.set_node_request(std::exchange(commands, {}));
-      views.assign(for_child.begin(), for_child.end());
+    if (r.db != db) {  // a transaction's that SELECTs another database
+      db = r.db;
+      for (std::string* out : {&as_given, &for_children}) resp::AppendCommand(out, {"SELECT", absl::StrCat(db)});
+      ++count;
     }
-    resp::AppendCommand(&commands, views);
-    batch.set_commands(std::move(commands));
-    batch.set_command_count(1);
-    batch.set_db(r.db);
-    batch.set_end_db(r.db);
-    f.payloads.push_back(batch.SerializeAsString());
+    const std::vector<std::string_view> views(r.args.begin(), r.args.end());
+    resp::AppendCommand(&as_given, views);
+    const std::vector<std::string> for_child = LoggedState::ForChild(views);
+    resp::AppendCommand(&for_children, std::vector<std::string_view>(for_child.begin(), for_child.end()));
+    ++count;
   }
+  if (as_given != for_children) batch.set_node_request(std::move(as_given));
+  batch.set_commands(std::move(for_children));
+  batch.set_command_count(count);
+  batch.set_db(requests.front().db);
+  batch.set_end_db(db);
+  Follow f{.slot = slot};
+  f.payload = batch.SerializeAsString();
   gate_.HoldForEntry(slot);  // until the entries are proposed
   asking_.push_back(std::move(f));
   if (asking_.size() == 1) AskFollowOffset(leader_epoch_);
@@ -428,7 +437,7 @@ void Server::ProposeFollows() {
          rlog_->accepting_proposals() && !ProposalsPaused()) {
     Follow f = std::move(follows_.front());
     follows_.pop_front();
-    if (auto s = rlog_->ProposeBatch(std::move(f.payloads)); !s.ok()) {
+    if (auto s = rlog_->ProposeBatch({std::move(f.payload)}); !s.ok()) {
       // The reply waits for an entry that will not come: this leadership ends
       // (as a refused proposal of effects ends it), and the client gets UNKNOWN.
       Log(LogComponent::kNode, LogLevel::kWarning, "proposal refused: %s", s.ToString());

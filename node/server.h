@@ -189,6 +189,7 @@ class Server {
   // default user, which may run anything, and the node skips the checks below.
   bool acl_in_use() const { return logged_.acl_changes() > 0; }
   const NodeAcl& node_acl() const { return logged_.node_acl(); }
+  size_t logged_bytes() const { return logged_.bytes(); }
   // Whether Redis's default user needs no password (and is on): a new
   // connection starts authenticated. Learnt from the child after each user
   // change; a session confirms it on its own connection (HELLO).
@@ -501,7 +502,7 @@ class Server {
   // is not known yet wait in asking_.
   struct Follow {
     uint64_t offset = 0;
-    std::vector<std::string> payloads;
+    std::string payload;  // the node entry (LogAfterEffects)
     gate::SlotId slot = 0;
   };
   std::deque<Follow> follows_, asking_;

@@ -288,6 +288,7 @@ RouteContext ClientSession::MakeRouteContext() const {
   ctx.bind = server_.options().bind;
   ctx.node_acl = &server_.node_acl();
   ctx.scan_epoch = server_.scan_epoch();
+  ctx.logged_bytes = server_.logged_bytes();
   return ctx;
 }
 

@@ -87,11 +87,8 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
     return ctx.forwarding && in_multi_ ? Forward() : ClientReply(args);  // refused by the leader, which aborts EXEC
   }
   Route r = users ? std::move(*users) : DecideRoute(name, args, ctx);
-  if (r.tag == ReplyTag::kLog && RequestBytes(args) > kMaxLoggedRequestBytes) {
-    r = Refuse(name == "script" ? "ERR SCRIPT LOAD of more than 4 MB is not supported by anarchoredis (the node logs "
-                                  "it whole, in one entry); use EVAL or FUNCTION LOAD"
-                                : "ERR a request of more than 4 MB that the node logs whole (CONFIG SET, ACL SETUSER) "
-                                  "is not supported by anarchoredis");
+  if (r.tag == ReplyTag::kLog) {
+    if (std::optional<std::string> refusal = LoggedRefusal(name, args, ctx)) r = Refuse(*refusal);
   }
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
@@ -377,6 +374,7 @@ Route RequestRouter::Transaction(std::string_view name, const RouteContext& ctx)
     multi_db_ = db_;
     multi_selects_ = false;
     multi_pause_ms_.reset();
+    multi_logged_bytes_ = 0;
     Route r = Forward();
     r.begins_transaction = true;
     if (ctx.users_in_use) {

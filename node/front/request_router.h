@@ -166,6 +166,7 @@ struct RouteContext {
   // The epoch of the child's scan cursors (node/front/scan_cursor.h); 0
   // passes cursors as they are.
   uint32_t scan_epoch = 0;
+  size_t logged_bytes = 0;  // the state the node's logged requests built (LoggedState::bytes)
 };
 
 class RequestRouter {
@@ -253,6 +254,9 @@ class RequestRouter {
   Route Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec);
   Route Wait(std::span<const std::string_view> args);
   Route Refuse(std::string_view error);
+  // Why a request the node logs whole (ReplyTag::kLog) is refused, if it is.
+  std::optional<std::string> LoggedRefusal(std::string_view name, std::span<const std::string_view> args,
+                                           const RouteContext& ctx);
   Route Reset();
   // The command table's entry for the request. A client mostly sends the same
   // commands over and over: the last top-level command found is kept and
@@ -271,6 +275,7 @@ class RequestRouter {
   int multi_db_ = 0;             // the db inside the transaction, after its queued SELECTs
   bool multi_selects_ = false;
   std::optional<int64_t> multi_pause_ms_;  // a queued CLIENT PAUSE (0: UNPAUSE): EXEC's, if it runs
+  size_t multi_logged_bytes_ = 0;          // the queued requests the node logs whole (LoggedRefusal)
   int selecting_ = -1;           // kSelect: the db once SELECT succeeded
   bool stream_ = false;          // RESP2: the connection subscribed; replies are a stream
   bool known_subscribed_ = false;  // a probe said so (one follows each (un)subscribe, answered before more is routed)

@@ -18,6 +18,38 @@ namespace node {
 
 using namespace routing;
 
+// What the node logs whole is bounded: one request, and the requests of one
+// transaction together (they are one log entry: past 4 MB it would stall the
+// leader's loop long enough to cost an election, as a 30 MB SCRIPT LOAD and
+// a MULTI of twenty 4 MB ones did); and the state such requests build
+// (loaded scripts, users, settings), which every snapshot holds and every
+// child rebuilt from one loads first: 80 MB of scripts stalled each node's
+// loop for seconds at every snapshot, and a new member never received one.
+// Requests that shrink that state (SCRIPT FLUSH, ACL DELUSER) always pass.
+std::optional<std::string> RequestRouter::LoggedRefusal(std::string_view name, std::span<const std::string_view> args,
+                                                        const RouteContext& ctx) {
+  const size_t bytes = RequestBytes(args);
+  if (bytes > kMaxLoggedRequestBytes) {
+    return name == "script" ? "ERR SCRIPT LOAD of more than 4 MB is not supported by anarchoredis (the node logs it "
+                              "whole, in one entry); use EVAL or FUNCTION LOAD"
+                            : "ERR a request of more than 4 MB that the node logs whole (CONFIG SET, ACL SETUSER) is "
+                              "not supported by anarchoredis";
+  }
+  if (in_multi_ && multi_logged_bytes_ + bytes > kMaxLoggedRequestBytes) {
+    return "ERR a transaction whose requests the node logs whole (SCRIPT LOAD, CONFIG SET, ACL SETUSER) take more than "
+           "4 MB in all is not supported by anarchoredis (they are one log entry)";
+  }
+  const std::string sub = args.size() > 1 ? Lower(args[1]) : "";
+  const bool grows = (name == "script" && sub == "load") || (name == "acl" && sub == "setuser") ||
+                     (name == "config" && sub == "set");
+  if (grows && ctx.logged_bytes + multi_logged_bytes_ + bytes > kMaxLoggedStateBytes) {
+    return "ERR anarchoredis keeps at most 32 MB of loaded scripts, users and settings (every snapshot holds them "
+           "all); SCRIPT FLUSH or ACL DELUSER frees some";
+  }
+  if (in_multi_) multi_logged_bytes_ += bytes;
+  return std::nullopt;
+}
+
 // CONFIG SET shapes every member's data and behaviour: once the leader's
 // child took it, the node logs it (a node entry), so that every child runs it,
 // it survives restarts and snapshots, and CONFIG GET reads it back the same

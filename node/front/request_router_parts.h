@@ -66,6 +66,9 @@ inline Route Answer(std::string reply, bool close_after = false) {
 // the leader's loop long enough to cost an election (a 30 MB SCRIPT LOAD did),
 // and past the peer frame limit no follower could ever receive it.
 inline constexpr size_t kMaxLoggedRequestBytes = 4 << 20;
+// The state the node's logged requests build (LoggedState::bytes: loaded
+// scripts, users, settings) is at most this: RequestRouter::LoggedRefusal.
+inline constexpr size_t kMaxLoggedStateBytes = 32 << 20;
 
 inline size_t RequestBytes(std::span<const std::string_view> args) {
   size_t n = 0;

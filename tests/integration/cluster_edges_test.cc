@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
@@ -110,6 +111,41 @@ TEST(ClusterEdgesTest, ScriptLoadedInsideMultiReachesEveryMember) {
     ASSERT_TRUE(exists.ok()) << exists.status();
     ASSERT_EQ(exists->elements.size(), 1u);
     EXPECT_EQ(exists->elements[0].integer, 1) << "node " << i + 1 << "'s child lacks the script";
+  }
+}
+
+// Regression: each request a transaction ran that the node logs whole was a
+// log entry of its own, so a leadership change could keep some of them and
+// not the others (a MULTI of twenty SCRIPT LOADs left nineteen on every
+// member). They are one entry now: all or none.
+TEST(ClusterEdgesTest, ATransactionsLoggedRequestsAreOneLogEntry) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client cl(c.port(leader));
+  ASSERT_EQ(cl.Call({"SET", "warm", "up"}).AsString(), "OK");
+  const auto last_index = [&] {
+    uint64_t n = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(c.Status(leader)["last_index"], &n));
+    return n;
+  };
+  const uint64_t before = last_index();
+  ASSERT_EQ(cl.Call({"MULTI"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"SCRIPT", "LOAD", "return 'first'"}).AsString(), "QUEUED");
+  ASSERT_EQ(cl.Call({"CONFIG", "SET", "maxmemory-samples", "7"}).AsString(), "QUEUED");
+  ASSERT_EQ(cl.Call({"SELECT", "2"}).AsString(), "QUEUED");
+  ASSERT_EQ(cl.Call({"SCRIPT", "LOAD", "return 'second'"}).AsString(), "QUEUED");
+  const resp::Value exec = cl.Call({"EXEC"});
+  ASSERT_EQ(exec.elements.size(), 4u) << Str(exec);
+  EXPECT_EQ(last_index(), before + 1) << "one entry for the transaction's logged requests";
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    auto exists = c.ChildCall(i, {"SCRIPT", "EXISTS", exec.elements[0].AsString(), exec.elements[3].AsString()});
+    ASSERT_TRUE(exists.ok()) << exists.status();
+    EXPECT_EQ(Str(*exists), "[(integer) 1, (integer) 1]") << "node " << i + 1;
+    auto samples = c.ChildCall(i, {"CONFIG", "GET", "maxmemory-samples"});
+    ASSERT_TRUE(samples.ok()) << samples.status();
+    EXPECT_EQ(Str(*samples), "[maxmemory-samples, 7]") << "node " << i + 1;
   }
 }
 

@@ -33,6 +33,56 @@ TEST(LoggedStateTest, FoldsScriptsAndSettings) {
   EXPECT_FALSE(s.Setting({"notify-keyspace-events"}).has_value());
 }
 
+// Regression: a transaction's logged requests were one Raft entry each, and a
+// leadership change could keep some of them and drop the rest (a MULTI of
+// twenty SCRIPT LOADs left nineteen). They are now one entry, which every
+// node folds in whole, in order, SELECTs between them included.
+TEST(LoggedStateTest, AnEntryOfATransactionFoldsEveryRequestInOrder) {
+  pb::EffectBatch b;
+  std::string commands;
+  resp::AppendCommand(&commands, {"SCRIPT", "LOAD", "return 1"});
+  resp::AppendCommand(&commands, {"CONFIG", "SET", "maxmemory", "10mb"});
+  resp::AppendCommand(&commands, {"SELECT", "3"});
+  resp::AppendCommand(&commands, {"CONFIG", "SET", "maxmemory", "20mb"});
+  resp::AppendCommand(&commands, {"SCRIPT", "LOAD", "return 2"});
+  b.set_commands(commands);
+  b.set_command_count(5);
+  LoggedState s;
+  EXPECT_TRUE(s.Apply(b));
+  EXPECT_EQ(s.scripts(), 2u);
+  EXPECT_EQ(s.Setting({"maxmemory"}), "20mb");
+  EXPECT_EQ(s.settings(), 1u);
+}
+
+// What the state takes (the node bounds it: every snapshot holds it) follows
+// every change, and a snapshot's load.
+TEST(LoggedStateTest, BytesFollowEveryChange) {
+  LoggedState s;
+  EXPECT_EQ(s.bytes(), 0u);
+  s.Apply(Entry({"SCRIPT", "LOAD", "return 1"}));
+  s.Apply(Entry({"SCRIPT", "LOAD", "return 1"}));  // the same script: kept once
+  EXPECT_EQ(s.bytes(), 8u);
+  s.Apply(Entry({"CONFIG", "SET", "maxmemory", "10mb"}));
+  EXPECT_EQ(s.bytes(), 8u + 9 + 4);
+  s.Apply(Entry({"CONFIG", "SET", "maxmemory", "2gb"}));  // replaces the value
+  EXPECT_EQ(s.bytes(), 8u + 9 + 3);
+  const size_t before_users = s.bytes();
+  s.Apply(Entry({"ACL", "SETUSER", "alice", "on"}));
+  s.Apply(Entry({"CONFIG", "SET", "requirepass", "one"}));
+  s.Apply(Entry({"CONFIG", "SET", "requirepass", "two"}));  // replaces the first
+  EXPECT_GT(s.bytes(), before_users);
+  pb::SnapshotMeta meta;
+  s.Save(&meta);
+  LoggedState loaded;
+  loaded.Load(meta);
+  EXPECT_EQ(loaded.bytes(), s.bytes());
+  s.Apply(Entry({"ACL", "DELUSER", "alice"}));
+  s.Apply(Entry({"SCRIPT", "FLUSH"}));
+  std::string requirepass;
+  resp::AppendCommand(&requirepass, {"CONFIG", "SET", "requirepass", "two"});
+  EXPECT_EQ(s.bytes(), 9u + 3 + requirepass.size());
+}
+
 // A snapshot carries the state as of its own index (the entries after it run
 // again on a child rebuilt from it); only entries that change the state are
 // kept, and a newer snapshot moves the base forward.
