@@ -214,13 +214,15 @@ class Server {
   // this node's view), else the refusal of the first that does not.
   std::string CheckSettings(const SettingsCheck& check, std::string_view config_get_reply) const;
   // A graceful stop (server_shutdown.cc): requests in flight are answered,
-  // a leader hands its leadership over, then the log tail is snapshotted as
-  // `snapshot` says; `done` runs once that is done (or was not needed). The
+  // the log tail is snapshotted as `snapshot` says, then a leader hands its
+  // leadership over; `done` runs once that is done (or was not needed). The
   // caller then Stop()s. Only the first call counts.
   enum class ShutdownSnapshot { kAuto, kAlways, kNever };
   void Shutdown(ShutdownSnapshot snapshot, std::function<void()> done);
   bool shutting_down() const { return shutting_down_; }
   void HandOver(std::function<void()> then);
+  // The voter a leader would hand over to (the most caught-up): 0 if none.
+  uint64_t HandOverTarget() const;
   // Set by the owner: SHUTDOWN asks for a graceful stop.
   std::function<void(ShutdownSnapshot)> on_shutdown_command;
   // Takes a snapshot of the child now (or joins the one under way).

@@ -118,6 +118,11 @@ std::string Server::HealthReply(int proto) const {
   if (is_leader_ && !leader_ready_) problems.push_back("leader catching up");
   if (!child_->running()) problems.push_back("child not running");
   if (lag > kMaxHealthyLag) problems.push_back(absl::StrCat("child ", lag, " entries behind"));
+  // (A follower that needs a snapshot knows no commit past its log: no lag shows.)
+  if (const std::string why = rlog_->snapshot_receive_failure(); !why.empty()) {
+    problems.push_back(absl::StrCat("cannot take the leader's snapshot: ", why));
+  }
+  if (follower_reads_ && follower_reads_->behind()) problems.push_back("reads wait for the child to catch up");
   const Fields fields = {
       {"status", problems.empty() ? "ok" : "degraded"},
       {"problems", absl::StrJoin(problems, "; ")},

@@ -11,10 +11,14 @@
 namespace node {
 
 // A graceful stop: no new clients and no new requests; the requests in flight
-// are answered (a leader keeps committing them); a leader then hands its
-// leadership over; a long log tail is snapshotted; then `done`.
+// are answered (a leader keeps committing them); a long log tail is
+// snapshotted; a leader then hands its leadership over; then `done`.
 // `snapshot`: kAuto snapshots a long tail, kAlways any tail, kNever none
-// (SHUTDOWN SAVE / NOSAVE).
+// (SHUTDOWN SAVE / NOSAVE). The snapshot comes first: a leader that handed
+// over rebuilds its child as a replica, which cannot be snapshotted until it
+// synced (the stop skipped the snapshot). A leader that hands over takes one
+// only on SHUTDOWN SAVE: until its save ends it holds every write of the
+// cluster, where the handover alone costs a round trip or two.
 void Server::Shutdown(ShutdownSnapshot snapshot, std::function<void()> done) {
   if (shutting_down_) return;  // the first request's `done` ends the process
   shutting_down_ = true;
@@ -25,16 +29,21 @@ void Server::Shutdown(ShutdownSnapshot snapshot, std::function<void()> done) {
   if (tls_acceptor_) tls_acceptor_->close(ec);
   for (auto& [_, s] : sessions_) s->StopReading();
   Drain(std::chrono::steady_clock::now() + kDrainTimeout, [this, snapshot, done = std::move(done)]() mutable {
-    HandOver([this, snapshot, done = std::move(done)]() mutable {
-      constexpr uint64_t kWorthASnapshot = 8 << 20;
-      const bool long_tail = options_.snapshot_log_bytes > 0 &&
-                             snapshot_schedule_.since() >= std::min<uint64_t>(kWorthASnapshot, options_.snapshot_log_bytes / 4);
-      const bool want = snapshot == ShutdownSnapshot::kAlways ? snapshot_schedule_.since() > 0
-                                                              : snapshot == ShutdownSnapshot::kAuto && long_tail;
-      if (state_ != State::kRunning || !want) return done();
-      Log(LogComponent::kSnapshot, LogLevel::kInfo, "stopping: snapshot first (%d bytes of log since the last one)",
-          snapshot_schedule_.since());
-      TakeSnapshot([done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) { done(); });
+    constexpr uint64_t kWorthASnapshot = 8 << 20;
+    const bool long_tail = options_.snapshot_log_bytes > 0 &&
+                           snapshot_schedule_.since() >= std::min<uint64_t>(kWorthASnapshot, options_.snapshot_log_bytes / 4);
+    bool want = snapshot == ShutdownSnapshot::kAlways ? snapshot_schedule_.since() > 0
+                                                      : snapshot == ShutdownSnapshot::kAuto && long_tail;
+    if (want && snapshot == ShutdownSnapshot::kAuto && is_leader_ && HandOverTarget() != 0) {
+      Log(LogComponent::kSnapshot, LogLevel::kInfo,
+          "stopping: no snapshot (this node leads: the cluster's writes would wait for its save; SHUTDOWN SAVE takes one)");
+      want = false;
+    }
+    if (state_ != State::kRunning || !want) return HandOver(std::move(done));
+    Log(LogComponent::kSnapshot, LogLevel::kInfo, "stopping: snapshot first (%d bytes of log since the last one)",
+        snapshot_schedule_.since());
+    TakeSnapshot([this, done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) mutable {
+      HandOver(std::move(done));
     });
   });
 }
@@ -90,7 +99,7 @@ void Server::Drain(std::chrono::steady_clock::time_point deadline, std::function
 // transfer takes a round trip or two) instead of leaving the others to time
 // out and elect one (an election timeout or more without writes). It gives up
 // after a while and stops anyway.
-void Server::HandOver(std::function<void()> then) {
+uint64_t Server::HandOverTarget() const {
   const consensus::RaftStatus st = rlog_->status();
   uint64_t to = 0, best = 0;
   for (uint64_t v : st.conf_state.voters()) {
@@ -101,8 +110,15 @@ void Server::HandOver(std::function<void()> then) {
       best = it->second.match;
     }
   }
+  return to;
+}
+
+void Server::HandOver(std::function<void()> then) {
+  const uint64_t to = HandOverTarget();
   if (!is_leader_ || state_ != State::kRunning || to == 0) return then();
-  Log(LogComponent::kNode, LogLevel::kInfo, "stopping: handing leadership to node %d (match %d of %d)", to, best, st.last_index);
+  const consensus::RaftStatus st = rlog_->status();
+  Log(LogComponent::kNode, LogLevel::kInfo, "stopping: handing leadership to node %d (match %d of %d)", to,
+      st.progress.at(to).match, st.last_index);
   if (auto s = rlog_->TransferLeadership(to); !s.ok()) {
     Log(LogComponent::kNode, LogLevel::kWarning, "stopping without a handover: %s", s.message());
     return then();

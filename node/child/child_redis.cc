@@ -49,6 +49,16 @@ absl::Status ChildRedis::Start() {
   std::error_code fec;
   std::filesystem::create_directories(options_.dir, fec);
   std::filesystem::remove(options_.socket_path, fec);
+  // RDB files an earlier child left: a save or a sync cut short leaves its
+  // temp-*.rdb (each the data set's size, never removed), and Redis would load
+  // a dump.rdb at start (time lost: the node gives every child its state;
+  // and a damaged one stopped the child from starting at all).
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, fec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "dump.rdb" || (name.starts_with("temp-") && name.ends_with(".rdb"))) {
+      std::filesystem::remove(entry.path(), fec);
+    }
+  }
   const std::string config = absl::StrCat(options_.dir, "/node-user.conf");
   if (auto s = WriteChildConfig(config, options_.internal_password, options_.master_password); !s.ok()) return s;
   std::vector<std::string> args = {

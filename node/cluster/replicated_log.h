@@ -172,6 +172,8 @@ class ReplicatedLog {
   std::function<void(const pb::SnapshotMeta&)> on_snapshot;
   uint64_t first_index() const { return mem_.FirstIndex().value_or(1); }
   size_t snapshot_transfers() const { return sender_ ? sender_->active() : 0; }
+  // Why this node could not take the last snapshot offered to it ("" if it could).
+  std::string snapshot_receive_failure() const { return receiver_ ? receiver_->failure() : ""; }
 
   consensus::RaftStatus status() const { return raft_->Status(); }
   uint64_t id() const { return options_.id; }

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -66,7 +68,11 @@ SnapshotSender::~SnapshotSender() {
   Stop();
 }
 
-void SnapshotSender::Stop() { transfers_.clear(); }
+void SnapshotSender::Stop() {
+  transfers_.clear();
+  reports_.clear();  // (their timers are cancelled: the core that asked is gone)
+  failures_.clear();
+}
 
 void SnapshotSender::Start(consensus::pb::Message msg) {
   pb::SnapshotMeta meta;
@@ -157,10 +163,23 @@ void SnapshotSender::Finish(uint64_t to, bool failed, const std::string& why) {
   transfers_.erase(it);
   if (failed) {
     Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot %d to node %d failed: %s", meta.index(), to, why);
-  } else {
-    Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d installed on node %d", meta.index(), to);
+    return ReportFailureLater(to);
   }
-  if (on_done) on_done(to, failed);
+  Log(LogComponent::kSnapshot, LogLevel::kInfo, "snapshot %d installed on node %d", meta.index(), to);
+  failures_.erase(to);
+  if (on_done) on_done(to, false);
+}
+
+void SnapshotSender::ReportFailureLater(uint64_t to) {
+  const int failures = std::min(++failures_[to], 16);
+  const auto wait = std::min<std::chrono::steady_clock::duration>(kFirstRetry * (1 << (failures - 1)), kMaxRetry);
+  auto& timer = reports_[to];
+  timer = std::make_unique<asio::steady_timer>(io_, wait);
+  timer->async_wait([this, to, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    reports_.erase(to);
+    if (on_done) on_done(to, true);
+  });
 }
 
 // ------------------------------------------------------------------ receiver
@@ -197,6 +216,13 @@ void SnapshotReceiver::OnFrame(const pb::SnapshotFrame& f) {
     default:
       return;
   }
+}
+
+void SnapshotReceiver::Fail(const pb::SnapshotFrame& about, const std::string& why) {
+  Log(LogComponent::kSnapshot, LogLevel::kWarning, "snapshot %d from node %d refused: %s", about.meta().index(),
+      about.from(), why);
+  failure_ = why;
+  Reply(about, pb::SnapshotFrame::ABORT, 0, why);
 }
 
 void SnapshotReceiver::Reply(const pb::SnapshotFrame& about, pb::SnapshotFrame::Kind kind, uint64_t offset,
@@ -236,6 +262,7 @@ void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
   incoming_ = in;
   asio::post(files_, [this, in, f, alive = alive_] {
     in->fd = ::open(in->path.c_str(), O_WRONLY | O_CREAT, 0600);
+    const int open_errno = errno;
     struct stat st;
     uint64_t have = 0;
     if (in->fd >= 0 && ::fstat(in->fd, &st) == 0) have = static_cast<uint64_t>(st.st_size);
@@ -243,9 +270,9 @@ void SnapshotReceiver::Offer(const pb::SnapshotFrame& f) {
       (void)::ftruncate(in->fd, 0);
       have = 0;
     }
-    asio::post(io_, [this, in, f, have, alive] {
+    asio::post(io_, [this, in, f, have, open_errno, alive] {
       if (!*alive || in != incoming_) return;
-      if (in->fd < 0) return Reply(f, pb::SnapshotFrame::ABORT, 0, "cannot create the incoming snapshot file");
+      if (in->fd < 0) return Fail(f, absl::StrCat("cannot create the incoming snapshot file: ", strerror(open_errno)));
       in->have = in->expected = have;
       in->ready = true;
       if (have > 0) Log(LogComponent::kSnapshot, LogLevel::kInfo, "resuming snapshot %d from node %d at %d bytes", in->meta.index(), f.from(), have);
@@ -267,13 +294,26 @@ void SnapshotReceiver::Chunk(const pb::SnapshotFrame& f) {
   }
   in->expected += f.data().size();
   asio::post(files_, [this, in, f, alive = alive_] {
-    const ssize_t w = ::pwrite(in->fd, f.data().data(), f.data().size(), static_cast<off_t>(f.offset()));
-    const bool ok = w == static_cast<ssize_t>(f.data().size());
-    asio::post(io_, [this, in, f, ok, alive] {
+    // (A full disk first takes what fits: the write after that says why.)
+    std::string_view rest = f.data();
+    ssize_t w = 1;
+    while (!rest.empty() && w > 0) {
+      w = ::pwrite(in->fd, rest.data(), rest.size(), static_cast<off_t>(f.offset() + (f.data().size() - rest.size())));
+      if (w > 0) rest.remove_prefix(static_cast<size_t>(w));
+    }
+    const bool ok = rest.empty();
+    const std::string error = ok ? "" : w < 0 ? strerror(errno) : "nothing written";
+    asio::post(io_, [this, in, f, ok, error, alive] {
       if (!*alive || in != incoming_) return;
       if (!ok) {
+        // Not kept to resume: on a full disk it would leave the node's log no
+        // room (a failed log write stops the node).
         incoming_.reset();
-        return Reply(f, pb::SnapshotFrame::ABORT, 0, "cannot write the incoming snapshot file");
+        asio::post(files_, [path = in->path] {
+          std::error_code ec;
+          std::filesystem::remove(path, ec);
+        });
+        return Fail(f, absl::StrCat("cannot write the incoming snapshot file: ", error));
       }
       in->have = std::max(in->have, f.offset() + f.data().size());
       Reply(f, pb::SnapshotFrame::ACK, in->have, "");
@@ -317,10 +357,8 @@ void SnapshotReceiver::Done(const pb::SnapshotFrame& f) {
     asio::post(io_, [this, in, f, s, m = std::move(m), alive]() mutable {
       if (!*alive) return;
       if (in == incoming_) incoming_.reset();
-      if (!s.ok()) {
-        Log(LogComponent::kSnapshot, LogLevel::kError, "snapshot %d from node %d refused: %s", in->meta.index(), f.from(), s.ToString());
-        return Reply(f, pb::SnapshotFrame::ABORT, 0, std::string(s.message()));
-      }
+      if (!s.ok()) return Fail(f, s.ToString());
+      failure_.clear();
       step_(std::move(m));
       pb::SnapshotFrame ack;
       ack.set_kind(pb::SnapshotFrame::ACK);

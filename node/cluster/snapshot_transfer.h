@@ -42,13 +42,20 @@ class SnapshotSender {
   size_t active() const { return transfers_.size(); }
 
   // The transfer to `to` ended: the core must hear ReportSnapshot(to, failed).
+  // After a failure that comes later, the longer the more failed in a row
+  // (kFirstRetry doubling up to kMaxRetry): the core sends another snapshot
+  // once it hears, and a receiver that cannot take one (a full disk) was
+  // offered one every heartbeat.
   std::function<void(uint64_t to, bool failed)> on_done;
+  static constexpr auto kFirstRetry = std::chrono::milliseconds(200);
+  static constexpr auto kMaxRetry = std::chrono::seconds(5);
 
  private:
   struct Transfer;
   void SendChunks(Transfer& t);
   void Arm(Transfer& t);
   void Finish(uint64_t to, bool failed, const std::string& why);
+  void ReportFailureLater(uint64_t to);
 
   asio::io_context& io_;
   uint64_t self_;
@@ -56,6 +63,9 @@ class SnapshotSender {
   SendFrame send_;
   const std::chrono::steady_clock::duration silence_;
   std::map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // by peer
+  // By peer: failures in a row, and the report of the last one, waiting.
+  std::map<uint64_t, int> failures_;
+  std::map<uint64_t, std::unique_ptr<asio::steady_timer>> reports_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
@@ -69,9 +79,15 @@ class SnapshotReceiver {
   ~SnapshotReceiver();
 
   void OnFrame(const pb::SnapshotFrame& f);  // OFFER, CHUNK or DONE from a sender
+  // Why this node could not take the last snapshot offered ("" once one was
+  // installed since): for its health.
+  const std::string& failure() const { return failure_; }
 
  private:
   struct Incoming;
+  // Refuses a snapshot for a reason of this node's own (a file it cannot
+  // write): logged, kept in failure(), and said to the sender.
+  void Fail(const pb::SnapshotFrame& about, const std::string& why);
   void Offer(const pb::SnapshotFrame& f);
   void Chunk(const pb::SnapshotFrame& f);
   void Done(const pb::SnapshotFrame& f);
@@ -84,6 +100,7 @@ class SnapshotReceiver {
   SendFrame send_;
   std::function<void(consensus::pb::Message&&)> step_;
   std::shared_ptr<Incoming> incoming_;  // one at a time: a new offer replaces it
+  std::string failure_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -295,6 +295,10 @@ RouteContext ClientSession::MakeRouteContext() const {
 // Every route but a plain forward: answered here, or sent with a reply of
 // its own kind (pushes, a stream, a probe first).
 bool ClientSession::HandleAnswer(Route& r, std::span<const std::string_view> args, std::string_view raw) {
+  if (r.DetailOrNone().uses_up_caching) {
+    to_upstream_.Append("*1\r\n$4\r\nPING\r\n");
+    expects_.push_back(Expect{Expect::Kind::kIgnore});
+  }
   switch (r.action) {
     case Route::Action::kReply:
       if (r.reply.starts_with('-')) server_.metrics().CountError(r.reply, Metrics::ErrorKind::kRefused);

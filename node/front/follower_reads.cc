@@ -1,5 +1,6 @@
 #include "node/front/follower_reads.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "node/front/client_session.h"
+#include "node/logging.h"
 
 namespace node {
 namespace {
@@ -15,6 +17,8 @@ constexpr auto kRetryAfterNoLeader = std::chrono::milliseconds(20);
 constexpr std::string_view kNoConfirmation =
     "-TRYAGAIN this node could not reach the leader to confirm a read; retry\r\n";
 constexpr std::string_view kLeaderChanged = "-TRYAGAIN leadership changed before this read ran; retry\r\n";
+constexpr std::string_view kBehind =
+    "-TRYAGAIN this node has not caught up with the leader yet; retry (its reads go to the leader meanwhile)\r\n";
 
 }  // namespace
 
@@ -22,6 +26,7 @@ FollowerReads::FollowerReads(asio::io_context& io, Hooks hooks)
     : io_(io),
       hooks_(std::move(hooks)),
       connect_again_(io),
+      stale_check_(io),
       link_(io, SharedLink::Hooks{
                     .target =
                         [this] {
@@ -51,8 +56,22 @@ void FollowerReads::Submit(const std::shared_ptr<ClientSession>& session, ReplyS
   }
   const auto now = std::chrono::steady_clock::now();
   if (arrivals_.empty() || now - arrivals_.back().second > std::chrono::milliseconds(10)) arrivals_.emplace_back(id, now);
+  ArmStaleCheck();
   MaybeStartRound();
   Pump();  // a test may skip the wait
+}
+
+void FollowerReads::ArmStaleCheck() {
+  if (stale_check_armed_) return;
+  stale_check_armed_ = true;
+  stale_check_.expires_after(hooks_.give_up_after / 4);
+  stale_check_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (!*alive) return;
+    stale_check_armed_ = false;
+    if (ec) return;
+    GiveUpStale();
+    if (queue_.waiting() > 0) ArmStaleCheck();
+  });
 }
 
 // A round serves every read that arrived before it started (a few may be in
@@ -86,14 +105,23 @@ void FollowerReads::GiveUpStale() {
   }
   if (!any_old) return;
   const gate::FollowerReadQueue::ReadId before = arrivals_.empty() ? UINT64_MAX : arrivals_.front().first;
+  const bool was_behind = behind();
   std::vector<std::shared_ptr<ClientSession>> touched;
-  for (const auto id : queue_.DropUnconfirmedBefore(before)) {
-    auto it = pending_.find(id);
+  for (const auto& dropped : queue_.DropBefore(before)) {
+    auto it = pending_.find(dropped.id);
     if (it == pending_.end()) continue;
+    if (dropped.index) behind_index_ = std::max(behind_index_, *dropped.index);
     std::shared_ptr<ClientSession> session = it->second.session.lock();
     const ReplySlots::Id slot = it->second.slot;
     pending_.erase(it);
-    if (session && session->LocalReadAnswered(slot, kNoConfirmation, ByteBlock())) touched.push_back(std::move(session));
+    if (session && session->LocalReadAnswered(slot, dropped.index ? kBehind : kNoConfirmation, ByteBlock())) {
+      touched.push_back(std::move(session));
+    }
+  }
+  if (behind() && !was_behind) {
+    Log(LogComponent::kClient, LogLevel::kWarning,
+        "follower reads: the child has applied index %d, reads need %d: reads go to the leader until it catches up",
+        applied_, behind_index_);
   }
   for (auto& s : touched) s->FlushReleased();
 }
@@ -109,7 +137,6 @@ void FollowerReads::Confirmed(std::string_view context, uint64_t index) {
     it->second->cancel();
     it = round_timers_.erase(it);
   }
-  while (arrivals_.size() >= 2 && arrivals_[1].first <= queue_.confirmed_below()) arrivals_.pop_front();
   MaybeStartRound();
   Pump();
   FlushTouched();  // early reads' held replies
@@ -163,7 +190,10 @@ void FollowerReads::Clear() {
 // connection, in order; early reads whose replies stand go to their sessions
 // (or will, as their replies come).
 void FollowerReads::Pump() {
-  for (const auto& r : queue_.TakeReady()) {
+  const std::vector<gate::FollowerReadQueue::Ready> taken = queue_.TakeReady();
+  // The arrival records of reads no longer waiting are not needed to give them up.
+  while (arrivals_.size() >= 2 && arrivals_[1].first <= queue_.oldest()) arrivals_.pop_front();
+  for (const auto& r : taken) {
     auto it = pending_.find(r.id);
     if (it == pending_.end()) continue;
     Pending& p = it->second;

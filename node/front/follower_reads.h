@@ -35,9 +35,11 @@ class FollowerReads {
     std::function<bool(const std::string& context)> read_index;
     std::string socket_path;  // the child's
     std::string auth;         // the AUTH request that opens the link (InternalAuthRequest)
-    // A read that got no read index for this long fails with TRYAGAIN (the
-    // leader cannot be reached; a leader that can reach no majority steps
-    // down after the election timeout, and its clients get errors too).
+    // A read that waited this long fails with TRYAGAIN: it got no read index
+    // (the leader cannot be reached; a leader that can reach no majority
+    // steps down after the election timeout, and its clients get errors
+    // too), or the child has not applied it (this node cannot catch up: new
+    // reads go to the leader until it did).
     std::chrono::milliseconds give_up_after{3000};
   };
   // A read index round not answered within this long is asked again.
@@ -63,7 +65,11 @@ class FollowerReads {
   // Whether new reads should wait for this node's child: not while it holds
   // nothing known (being rebuilt, or loading a full sync, which takes as long
   // as the data set needs); the leader answers them meanwhile.
-  bool serving() const { return applied_ > 0; }
+  // Nor while reads were given up for a child that did not catch up (behind()).
+  bool serving() const { return applied_ > 0 && !behind(); }
+  // Reads were given up waiting for the child, which has not applied their
+  // index yet.
+  bool behind() const { return applied_ < behind_index_; }
   // The leader changed (or the node stops): reads waiting get TRYAGAIN
   // (their sessions are aborted by the node as well).
   void Clear();
@@ -93,8 +99,10 @@ class FollowerReads {
   // A read's reply goes to its session.
   void Answer(gate::FollowerReadQueue::ReadId id, std::string_view bytes, ByteBlock&& big);
   void DropVoided();
-  // Reads still without a read index after give_up_after get TRYAGAIN.
+  // Reads that waited give_up_after get TRYAGAIN.
   void GiveUpStale();
+  // While reads wait, GiveUpStale runs now and then.
+  void ArmStaleCheck();
 
   void MaybeStartRound();
   void Pump();
@@ -109,6 +117,9 @@ class FollowerReads {
   static constexpr auto kConnectAgainAfter = std::chrono::milliseconds(50);
   asio::steady_timer connect_again_;  // while reads wait for a link that is not open
   bool connect_again_armed_ = false;
+  asio::steady_timer stale_check_;  // ArmStaleCheck
+  bool stale_check_armed_ = false;
+  uint64_t behind_index_ = 0;  // the highest read index given up waiting for the child
   gate::FollowerReadQueue queue_;
   absl::flat_hash_map<gate::FollowerReadQueue::ReadId, Pending> pending_;
   std::deque<gate::FollowerReadQueue::ReadId> ready_;  // confirmed, to send once the child holds their index

@@ -86,13 +86,35 @@ Route RequestRouter::Decide(std::span<const std::string_view> args, const RouteC
   if (!users && !stream_ && args.size() >= 2 && name == "client" && Lower(args[1]) == "reply") {
     return ctx.forwarding && in_multi_ ? Forward() : ClientReply(args);  // refused by the leader, which aborts EXEC
   }
+  const bool was_in_multi = in_multi_;
   Route r = users ? std::move(*users) : DecideRoute(name, args, ctx);
+  if (tracking_ || caching_next_) NoteCaching(name, args, was_in_multi, &r);
   if (r.tag == ReplyTag::kLog) {
     if (std::optional<std::string> refusal = LoggedRefusal(name, args, ctx)) r = Refuse(*refusal);
   }
   // A probe is the node's own: the request is routed again once it is answered.
   if (r.action != Route::Action::kProbe) r.silent = TakeSilence();
   return r;
+}
+
+// Redis applies CLIENT CACHING yes/no to the next command the connection
+// runs, unless a CLIENT command (or a transaction) comes between: each other
+// command uses the flag up. A command the node answers itself (WAIT, a
+// refusal, ANARCHO.*) never reaches the child, which would apply the flag to
+// the command after it instead: in OPTOUT mode, a read meant to be tracked
+// was not, and its invalidation never came. Such a command uses the flag up
+// with a PING in its place.
+void RequestRouter::NoteCaching(std::string_view name, std::span<const std::string_view> args, bool was_in_multi,
+                                Route* r) {
+  if (was_in_multi || in_multi_) return;  // Redis keeps the flag inside a transaction
+  const bool flag = std::exchange(caching_next_, false);
+  if (name == "client") {
+    caching_next_ = flag || (args.size() >= 2 && Lower(args[1]) == "caching");
+  } else if (flag && r->action != Route::Action::kForward && r->action != Route::Action::kForwardStream &&
+             r->action != Route::Action::kForwardPushes && r->action != Route::Action::kForwardStreamReply &&
+             r->action != Route::Action::kStartStream && r->action != Route::Action::kProbe) {
+    r->Detail().uses_up_caching = true;
+  }
 }
 
 // As Redis: OFF and SKIP are not answered, ON is; an error is answered unless

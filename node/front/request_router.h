@@ -94,6 +94,10 @@ struct RouteDetail {
   // CONFIG SET that may start the child evicting keys (maxmemory): the gate
   // must know before the child runs it (ConsistencyGate::SetEvictions).
   bool may_evict = false;
+  // Answered by the node right after CLIENT CACHING: the session sends the
+  // child a PING in its place, which uses the flag up as this command does in
+  // Redis (RequestRouter::NoteCaching).
+  bool uses_up_caching = false;
 };
 
 struct Route {
@@ -254,6 +258,8 @@ class RequestRouter {
   Route Debug(std::string_view sub, std::span<const std::string_view> args, const CommandSpec& spec);
   Route Wait(std::span<const std::string_view> args);
   Route Refuse(std::string_view error);
+  // Follows CLIENT CACHING's flag for the command after it (see RouteDetail::uses_up_caching).
+  void NoteCaching(std::string_view name, std::span<const std::string_view> args, bool was_in_multi, Route* r);
   // Why a request the node logs whole (ReplyTag::kLog) is refused, if it is.
   std::optional<std::string> LoggedRefusal(std::string_view name, std::span<const std::string_view> args,
                                            const RouteContext& ctx);
@@ -285,6 +291,9 @@ class RequestRouter {
   // CLIENT TRACKING asked (follower): reads go to the leader, whose child
   // tracks the keys they read. Cleared by CLIENT TRACKING OFF and RESET.
   bool tracking_ = false;
+  // CLIENT CACHING ran and no command but CLIENT's since (outside MULTI):
+  // the child applies it to the next command it runs.
+  bool caching_next_ = false;
   // WATCH ran (follower): reads go to the leader, whose child watches the
   // keys, until EXEC, DISCARD, UNWATCH or RESET. A read served here could be
   // older than the state WATCH saw there, and a transaction built on it would

@@ -112,14 +112,14 @@ std::vector<FollowerReadQueue::ReadId> FollowerReadQueue::Clear() {
   return all;
 }
 
-std::vector<FollowerReadQueue::ReadId> FollowerReadQueue::DropUnconfirmedBefore(ReadId id) {
-  std::vector<ReadId> dropped;
-  std::erase_if(reads_, [&](const Read& r) {
-    if (r.id >= id || r.index) return false;
-    dropped.push_back(r.id);
+std::vector<FollowerReadQueue::Dropped> FollowerReadQueue::DropBefore(ReadId id) {
+  std::vector<Dropped> dropped;
+  while (!reads_.empty() && reads_.front().id < id) {
+    const Read& r = reads_.front();
+    dropped.push_back(Dropped{r.id, r.index});
     if (!r.ran_at) --unsent_;
-    return true;
-  });
+    reads_.pop_front();
+  }
   return dropped;
 }
 

@@ -95,11 +95,20 @@ class FollowerReadQueue {
   std::vector<Ready> TakeReady();
   // Forgets every read (this node leads now, or stops): returns them.
   std::vector<ReadId> Clear();
-  // Gives up the reads that arrived before `id` and have no read index yet
-  // (the leader cannot be reached): returns them.
-  std::vector<ReadId> DropUnconfirmedBefore(ReadId id);
+  // Gives up the reads that arrived before `id` and still wait: for their
+  // read index (the leader cannot be reached), or for the child to apply it
+  // (this node cannot catch up). Returns them, each with its read index if
+  // it had one.
+  struct Dropped {
+    ReadId id = 0;
+    std::optional<uint64_t> index;
+    bool operator==(const Dropped&) const = default;
+  };
+  std::vector<Dropped> DropBefore(ReadId id);
 
   size_t waiting() const { return reads_.size(); }
+  // The oldest read still waiting (next id if none).
+  ReadId oldest() const { return reads_.empty() ? next_id_ : reads_.front().id; }
   // Every read with a lower id has its read index (or is gone).
   ReadId confirmed_below() const { return confirmed_below_; }
   size_t rounds_in_flight() const { return in_flight_.size(); }

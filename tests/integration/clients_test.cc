@@ -381,6 +381,31 @@ TEST_F(ClientsTest, ClientTrackingInvalidatesThroughAnyNode) {
   }
 }
 
+// Regression: CLIENT CACHING applies to the next command the connection
+// runs, and one the node answers itself (WAIT, a refusal, ANARCHO.*) never
+// reached the child, which applied the flag to the read after it: in OPTOUT
+// mode, after CLIENT CACHING no and WAIT, the read was not tracked, its
+// invalidation never came, and the client's cache stayed stale for good.
+TEST_F(ClientsTest, ClientCachingIsUsedUpByACommandTheNodeAnswers) {
+  for (int node : {leader_, follower_}) {
+    for (const std::vector<std::string> between :
+         {std::vector<std::string>{"WAIT", "0", "0"}, {"SAVE"}, {"ANARCHO.STATUS"}}) {
+      const std::string key = absl::StrCat("optout", node, between[0]);
+      Client t(c_.port(node));
+      ASSERT_EQ(t.Call({"HELLO", "3"}).type, resp::Type::kMap);
+      ASSERT_EQ(t.Call({"CLIENT", "TRACKING", "ON", "OPTOUT"}).AsString(), "OK");
+      ASSERT_EQ(t.Call({"CLIENT", "CACHING", "NO"}).AsString(), "OK");
+      t.Call(between);  // the flag is used up here, as in Redis
+      EXPECT_EQ(t.Call({"GET", key}).type, resp::Type::kNull);  // tracked
+      Client w(c_.port(3 - leader_ - follower_));
+      ASSERT_EQ(w.Call({"SET", key, "new"}).AsString(), "OK");
+      auto push = t.ReadRaw(5s);
+      ASSERT_TRUE(push.has_value()) << "no invalidation after " << between[0] << " on node " << node;
+      EXPECT_NE(push->find(key), std::string::npos) << *push;
+    }
+  }
+}
+
 // RESP2 tracking redirects invalidations to another connection, named by the
 // id CLIENT ID gave it (the same ids on every node).
 TEST_F(ClientsTest, ClientTrackingRedirectWorksAcrossNodes) {

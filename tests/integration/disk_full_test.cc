@@ -9,6 +9,9 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -126,6 +129,83 @@ TEST(DiskFullTest, AFullDiskStopsItsMemberCleanlyAndNoAcknowledgedWriteIsLost) {
   auto last = c.ChildCall(full, {"STRLEN", absl::StrCat("k", acknowledged - 21)});
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->integer, static_cast<int64_t>(value.size()));
+}
+
+// How often `text` occurs in node i's log file so far.
+size_t LogCount(Cluster& c, int i, std::string_view text) {
+  std::ifstream in(c.node(i).dir() + "/node.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t n = 0;
+  for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+  return n;
+}
+
+std::string Health(Cluster& c, int i) { return Str(Client(c.port(i)).Call({"ANARCHO.HEALTH"})); }
+
+// Regression: a follower whose disk could not hold the snapshot it needed
+// was offered it again every heartbeat (the leader logged each offer), never
+// said why it failed, kept the partial file (no room left for its own log),
+// reported itself healthy, and never answered a read: its reads waited for
+// an index its child could not reach.
+TEST(DiskFullTest, AFollowerThatCannotTakeASnapshotSaysWhyAndItsReadsGoOn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  Cluster c({.node_args = {"--snapshot_log_bytes", "0", "--snapshot_keep_entries", "20"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int full = (leader + 1) % c.size();
+  SmallDisk disk(c.node(full).dir());
+  c.Kill9(full);
+  {
+    Client w(c.port(leader));
+    std::mt19937 random(7);
+    std::string value(10000, ' ');
+    for (int i = 0; i < 2000; ++i) {
+      for (char& ch : value) ch = static_cast<char>(random());  // the snapshot compresses nothing
+      ASSERT_EQ(w.Call({"SET", absl::StrCat("big", i), value}).AsString(), "OK");
+    }
+    ASSERT_FALSE(w.Call({"ANARCHO.SNAPSHOT"}).IsError());  // a 20 MB state; the log below it is gone
+  }
+  const std::string why = disk.MountOver(12);
+  if (!why.empty()) GTEST_SKIP() << why;
+  c.node(full).Launch();
+  ASSERT_TRUE(WaitReady(c.port(full), 30s)) << c.node(full).LogTail();
+  std::string health;
+  for (int i = 0; i < 300 && health.find("No space left on device") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    health = Health(c, full);
+  }
+  EXPECT_NE(health.find("cannot take the leader's snapshot: cannot write the incoming snapshot file: No space left"),
+            std::string::npos)
+      << health;
+  // A read is answered: TRYAGAIN once it waited too long, then the leader serves them.
+  Client r(c.port(full));
+  r.Send(Req({"GET", "big1999"}));
+  const std::optional<resp::Value> first = r.Read(10s);
+  ASSERT_TRUE(first.has_value()) << "a read through the follower got no answer";
+  EXPECT_TRUE(first->AsString().size() == 10000 || first->str.starts_with("TRYAGAIN")) << first->str;
+  EXPECT_EQ(r.Call({"STRLEN", "big1999"}).integer, 10000);
+  if (first->IsError()) EXPECT_NE(Health(c, full).find("reads wait for the child to catch up"), std::string::npos);
+  // The leader offers the snapshot again now and then, not every heartbeat.
+  const size_t offers = LogCount(c, leader, "sending snapshot");
+  std::this_thread::sleep_for(3s);
+  EXPECT_LT(LogCount(c, leader, "sending snapshot") - offers, 10u);
+  ASSERT_TRUE(c.node(full).process().Running()) << "the partial snapshot left its log no room";
+
+  // With space again, it takes the snapshot and serves its reads itself.
+  ASSERT_TRUE(disk.Resize(512));
+  ASSERT_TRUE(c.WaitConverged(60s));
+  for (int i = 0; i < 100 && Health(c, full).find("status, ok") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(Health(c, full).find("status, ok"), std::string::npos) << Health(c, full);
+  // (Installing the snapshot rebuilt its child, which closed its clients' connections.)
+  Client again(c.port(full));
+  const std::string served = c.Status(full)["follower_reads_served"];
+  for (int i = 0; i < 100 && c.Status(full)["follower_reads_served"] == served; ++i) {
+    EXPECT_EQ(again.Call({"STRLEN", "big5"}).integer, 10000);
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(c.Status(full)["follower_reads_served"], served) << "its reads still go to the leader";
 }
 
 }  // namespace

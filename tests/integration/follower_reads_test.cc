@@ -358,6 +358,48 @@ TEST(FollowerReadsTest, ReadsWhileTheChildLoadsAFullSyncAreTheLeaders) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression: a read with its read index waited for the child to apply it
+// for ever; a follower that could not catch up (a snapshot its disk could not
+// hold, DiskFullTest.AFollowerThatCannotTakeASnapshotSaysWhyAndItsReadsGoOn;
+// here a stopped child) never answered it. It now gets TRYAGAIN once it has
+// waited as long as a read without a leader does, the reads after it go to
+// the leader, and once the child caught up it serves them again.
+TEST(FollowerReadsTest, AReadTheChildCannotReachIsGivenUpAndReadsGoToTheLeader) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "stuck", "old"}).AsString(), "OK");
+  const uint64_t before = Served(c, follower);
+  for (int i = 0; i < 100 && Served(c, follower) == before; ++i) {
+    ASSERT_EQ(Client(c.port(follower)).Call({"GET", "stuck"}).AsString(), "old");
+  }
+  ASSERT_GT(Served(c, follower), before) << "the follower does not serve reads";
+  const pid_t child = c.ChildPid(follower);
+  ASSERT_GT(child, 0);
+  ::kill(child, SIGSTOP);
+  ASSERT_EQ(w.Call({"SET", "stuck", "new"}).AsString(), "OK");
+  Client r(c.port(follower));
+  r.Send("*2\r\n$3\r\nGET\r\n$5\r\nstuck\r\n");
+  const std::optional<resp::Value> given_up = r.Read(10s);
+  if (!given_up) ::kill(child, SIGCONT);
+  ASSERT_TRUE(given_up.has_value()) << "the read waited for the stopped child";
+  EXPECT_TRUE(given_up->str.starts_with("TRYAGAIN this node has not caught up")) << Str(*given_up);
+  EXPECT_NE(Str(Client(c.port(follower)).Call({"ANARCHO.HEALTH"})).find("reads wait for the child to catch up"),
+            std::string::npos);
+  EXPECT_EQ(r.Call({"GET", "stuck"}).AsString(), "new") << "the next read is the leader's";
+  ::kill(child, SIGCONT);
+  const uint64_t served = Served(c, follower);
+  bool local = false;
+  for (int i = 0; i < 100 && !local; ++i) {
+    ASSERT_EQ(Client(c.port(follower)).Call({"GET", "stuck"}).AsString(), "new");
+    local = Served(c, follower) > served;
+    if (!local) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(local) << "reads stayed on the leader after the child caught up";
+}
+
 // Regression (FollowerReadsTest.AWatchingClientsReadsAreTheLeaders): after
 // WATCH (which runs on the leader) a follower served the client's reads from
 // its own child, older than what WATCH saw: a transaction built on such a read

@@ -110,6 +110,23 @@ TEST_F(SingleSnapshotTest, RestartLoadsTheSnapshotAndReplaysOnlyTheTail) {
   EXPECT_EQ(Client(node_->port()).Call({"EVALSHA", sha, "0"}).AsString(), "kept");
 }
 
+// Regression: RDB files an earlier child left in its directory stayed there
+// for good (a save or a sync cut short leaves its temp-*.rdb, the data set's
+// size each), and Redis loads a dump.rdb at start: a damaged one stopped the
+// child from starting, and with it the node.
+TEST_F(SingleSnapshotTest, RdbFilesAnEarlierChildLeftAreRemovedAtItsStart) {
+  Fill(node_->port(), "a", 100);
+  const int port = node_->port();
+  node_->Kill9();
+  const std::string child_dir = dir_ + "/child";
+  for (const char* name : {"temp-4242.rdb", "dump.rdb"}) std::ofstream(child_dir + "/" + name) << "not an rdb file";
+  node_ = std::make_unique<Node>(dir_, port, args_);
+  node_->Launch();
+  ASSERT_TRUE(WaitReady(port, 30s)) << node_->LogTail();
+  EXPECT_EQ(Client(port).Call({"DBSIZE"}).integer, 100);
+  EXPECT_FALSE(fs::exists(child_dir + "/temp-4242.rdb"));
+}
+
 // A graceful stop (SIGTERM) snapshots a long log tail first, so that the
 // restart loads the snapshot and replays almost nothing.
 TEST(SnapshotStopTest, GracefulStopSnapshotsALongTail) {
@@ -229,6 +246,40 @@ TEST(ClusterSnapshotTest, TransfersSurviveKillsOfEitherEnd) {
   c.Restart(leader);
   EXPECT_TRUE(c.WaitConverged(90s));
   EXPECT_EQ(Client(c.port(receiver)).Call({"DBSIZE"}).integer, 3000);
+}
+
+// Regression: a leader stopped with SHUTDOWN SAVE handed its leadership over
+// first; its child, rebuilt as a replica, could not be snapshotted ("the
+// child is still syncing"), and the stop took no snapshot. The snapshot now
+// comes first. On SIGTERM a leader that hands over takes none: the cluster's
+// writes would wait for its save.
+TEST(ClusterSnapshotTest, ALeaderStoppedWithShutdownSaveSnapshotsBeforeItHandsOver) {
+  Cluster c({.node_args = {"--snapshot_log_bytes", "8000000"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Fill(c.port(leader), "k", 20000);  // about 2.6 MB of log: a long tail
+  Client cl(c.port(leader));
+  cl.Send(Req({"SHUTDOWN", "SAVE"}));
+  EXPECT_TRUE(cl.ClosedByPeer(30s));
+  for (int i = 0; i < 1500 && c.node(leader).process().Running(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_FALSE(c.node(leader).process().Running());
+  EXPECT_EQ(c.node(leader).process().ExitCode(), 0);
+  const std::string log = c.node(leader).LogTail();
+  EXPECT_NE(log.find("stopping: snapshot first"), std::string::npos) << log;
+  EXPECT_EQ(log.find("snapshot not taken"), std::string::npos) << log;
+  EXPECT_NE(log.find("stopping: handing leadership"), std::string::npos) << log;
+  EXPECT_LT(log.find("stopping: snapshot first"), log.find("stopping: handing leadership"));
+  c.Restart(leader);
+  EXPECT_TRUE(c.WaitConverged(60s));
+  EXPECT_NE(c.Status(leader)["snapshot_index"], "0");
+
+  const int next = c.WaitForLeader();
+  ASSERT_GE(next, 0);
+  Fill(c.port(next), "more", 20000);
+  c.node(next).Stop();  // SIGTERM
+  const std::string next_log = c.node(next).LogTail();
+  EXPECT_NE(next_log.find("stopping: no snapshot (this node leads"), std::string::npos) << next_log;
+  EXPECT_EQ(next_log.find("stopping: snapshot first"), std::string::npos) << next_log;
 }
 
 // Kill -9 of the leader while it takes a snapshot under write load: nothing
