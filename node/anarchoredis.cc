@@ -1,7 +1,11 @@
 // anarchoredis: strongly consistent, durable Redis. This is the node binary.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -19,6 +23,7 @@
 #include "node/cluster/backup.h"
 #include "node/logging.h"
 #include "node/server.h"
+#include "node/tls.h"
 
 ABSL_FLAG(std::string, config, "",
           "Read settings from FILE: one 'name value' per line (names as the flags, with dashes or underscores; "
@@ -179,6 +184,78 @@ bool ConfigurePeerSecurity(node::ReplicatedLogOptions& raft) {
   return true;
 }
 
+// The TLS settings, read now as the start will read them: a file that is
+// missing or does not parse, a key that is not the certificate's, a protocol
+// or cipher OpenSSL does not know, are configuration errors (exit status 2),
+// found before the node touches its --dir. OpenSSL looks into a CA directory
+// only when it verifies a certificate, so one that does not exist would pass
+// silently and fail every client's handshake later.
+bool TlsFilesUsable(const node::TlsOptions& tls) {
+  if (tls.port == 0) return true;
+  std::error_code ec;
+  if (!tls.ca_cert_dir.empty() && !std::filesystem::is_directory(tls.ca_cert_dir, ec)) {
+    std::cerr << "anarchoredis: --tls-ca-cert-dir " << tls.ca_cert_dir << " is not a directory\n";
+    return false;
+  }
+  absl::Status s = node::MakeTlsServerContext(tls).status();
+  if (s.ok() && tls.peers) s = node::MakeTlsPeerContext(tls).status();
+  if (!s.ok()) {
+    std::cerr << "anarchoredis: " << s.message() << "\n";
+    return false;
+  }
+  return true;
+}
+
+// The files the node will write besides its --dir must be writable where they
+// are named: a --dir that is a file, a --pidfile in a directory that does not
+// exist (the pid file was then silently not written).
+bool PathsUsable(const std::string& dir, const std::string& pidfile) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    std::cerr << "anarchoredis: --dir " << dir << " is not a directory\n";
+    return false;
+  }
+  if (pidfile.empty()) return true;
+  if (fs::is_directory(pidfile, ec)) {
+    std::cerr << "anarchoredis: --pidfile " << pidfile << " is a directory\n";
+    return false;
+  }
+  const fs::path parent = fs::absolute(pidfile, ec).parent_path();
+  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
+    std::cerr << "anarchoredis: --pidfile " << pidfile << ": its directory " << parent.string()
+              << " does not exist or cannot be written\n";
+    return false;
+  }
+  return true;
+}
+
+// The pid of another process that holds the lock of this --dir's log (RocksDB
+// locks DIR/log/LOCK with fcntl while it has the log open), or 0. Without
+// this, a second node on a running node's --dir stopped with RocksDB's own
+// "While lock file: ... Resource temporarily unavailable".
+pid_t LogLockHolder(const std::string& dir) {
+  const std::string lock = (std::filesystem::path(dir) / "log" / "LOCK").string();
+  const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  const bool held = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  return held ? fl.l_pid : 0;
+}
+
+// What a failed start was: the settings contradict themselves or the state in
+// --dir (TLS files, a --restore into a --dir that holds other state, a
+// --cluster-id not the stored one: their errors are InvalidArgument or
+// FailedPrecondition), which no restart mends, is exit status 2, as systemd's
+// unit (RestartPreventExitStatus=2) expects; anything else (a port in use, a
+// --dir in use, a child that does not start, a full disk) may pass, and is 1.
+int StartFailureStatus(const absl::Status& s) {
+  return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ? 2 : 1;
+}
+
 const node::cli::Program& Program() {
   static const node::cli::Program program{
       "anarchoredis",
@@ -229,6 +306,7 @@ bool ServerFlags(node::ServerOptions& options) {
                  "TLS port\n";
     return false;
   }
+  if (!TlsFilesUsable(options.tls)) return false;
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.dir = absl::GetFlag(FLAGS_dir);
   options.redis_server = absl::GetFlag(FLAGS_redis_server);
@@ -326,6 +404,46 @@ bool ParseAddresses(const char* flag, const std::string& value, std::map<uint64_
   return true;
 }
 
+// --peers names every member, this node included, and the node's own entry
+// is where it serves: the others forward clients to its client port and dial
+// its Raft port, which it listens on. A node missing from its own --peers was
+// added silently with its --bind, as a second bootstrapping membership; an
+// entry whose ports are not the node's flags left the others reaching a port
+// it does not serve (the client port) or the flag ignored (the Raft port);
+// two members at one address are one node to the others. --raft-port 0 (not
+// given) takes the entry's Raft port.
+bool PeersAgreeWithFlags(const std::map<uint64_t, node::PeerAddress>& peers, uint64_t id, int port, int raft_port) {
+  auto self = peers.find(id);
+  if (self == peers.end()) {
+    std::cerr << "anarchoredis: --id " << id << " is not in --peers, which names every member, this node included "
+              << "(add " << id << "=IP:" << port << ":RAFT_PORT)\n";
+    return false;
+  }
+  if (self->second.client_port != port) {
+    std::cerr << "anarchoredis: --peers gives node " << id << " (this node) client port " << self->second.client_port
+              << ", but --port is " << port << "\n";
+    return false;
+  }
+  if (raft_port != 0 && self->second.raft_port != raft_port) {
+    std::cerr << "anarchoredis: --peers gives node " << id << " (this node) Raft port " << self->second.raft_port
+              << ", but --raft-port is " << raft_port << "\n";
+    return false;
+  }
+  for (auto a = peers.begin(); a != peers.end(); ++a) {
+    for (auto b = std::next(a); b != peers.end(); ++b) {
+      if (a->second.host != b->second.host) continue;
+      for (const auto& [what, pa, pb] : {std::tuple{"client port", a->second.client_port, b->second.client_port},
+                                         std::tuple{"Raft port", a->second.raft_port, b->second.raft_port}}) {
+        if (pa != pb) continue;
+        std::cerr << "anarchoredis: --peers gives nodes " << a->first << " and " << b->first << " the same " << what
+                  << " on " << a->second.host << " (" << pa << ")\n";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 // The replicated log's settings from the flags; false (after saying why) if one is invalid.
 bool RaftFlags(node::ServerOptions& options) {
   node::ReplicatedLogOptions& raft = options.raft;
@@ -362,8 +480,10 @@ bool RaftFlags(node::ServerOptions& options) {
     }
     raft.restore = std::move(*restore);
   }
-  if (!raft.peers.contains(raft.id)) {
+  if (raft.peers.empty()) {
     raft.peers[raft.id] = node::PeerAddress{options.bind, options.port, absl::GetFlag(FLAGS_raft_port)};
+  } else if (!PeersAgreeWithFlags(raft.peers, raft.id, options.port, absl::GetFlag(FLAGS_raft_port))) {
+    return false;
   }
   return ConfigurePeerSecurity(raft);
 }
@@ -396,13 +516,27 @@ void RemovePidFile(const std::string& path) {
 // file and reloads the TLS files. systemd (Type=notify) hears READY once clients are served, STOPPING
 // when the stop begins.
 int Run(const node::ServerOptions& options) {
+  if (const pid_t holder = LogLockHolder(options.dir); holder != 0) {
+    std::string comm;
+    std::ifstream(absl::StrCat("/proc/", holder, "/comm")) >> comm;
+    node::Log(node::LogComponent::kNode, node::LogLevel::kError,
+              "start failed: --dir %s is in use by another %s (pid %d): one node per --dir", options.dir,
+              comm.empty() ? "process" : comm, holder);
+    return 1;
+  }
   asio::io_context io(1);
   node::Server server(io, options);
   if (absl::Status s = server.Start(); !s.ok()) {
     node::Log(node::LogComponent::kNode, node::LogLevel::kError, "start failed: %s", s.ToString());
-    return 1;
+    return StartFailureStatus(s);
   }
-  if (!absl::GetFlag(FLAGS_pidfile).empty()) std::ofstream(absl::GetFlag(FLAGS_pidfile)) << getpid() << "\n";
+  if (const std::string pidfile = absl::GetFlag(FLAGS_pidfile); !pidfile.empty()) {
+    std::ofstream out(pidfile);
+    if (!(out << getpid() << "\n") || !out.flush()) {
+      node::Log(node::LogComponent::kNode, node::LogLevel::kError, "cannot write --pidfile %s: %s", pidfile,
+                strerror(errno));
+    }
+  }
   asio::signal_set hup(io, SIGHUP);
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](const asio::error_code& ec, int) {
@@ -470,7 +604,7 @@ int main(int argc, char** argv) {
     std::cerr << "anarchoredis: --dir is required (see --help)\n";
     return 2;
   }
-  if (!ConfigureLogging()) return 2;
+  if (!ConfigureLogging() || !PathsUsable(absl::GetFlag(FLAGS_dir), absl::GetFlag(FLAGS_pidfile))) return 2;
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);  // until Run() reopens the log on it: a rotation during the start must not kill the node
   node::ServerOptions options;

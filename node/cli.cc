@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -206,6 +207,10 @@ Parsed Parse(int argc, char** argv, const Program& program) {
 }
 
 std::string LoadConfigFile(const std::string& path, const absl::flat_hash_set<std::string>& given) {
+  // A directory opens as a stream and reads as empty: its settings would all
+  // be the defaults, without a word.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return absl::StrCat("config file ", path, " is a directory");
   std::ifstream in(path);
   if (!in) return absl::StrCat("cannot read config file ", path);
   std::string line;

@@ -354,6 +354,19 @@ std::string Server::MembershipCommand(const std::string& name, std::span<const s
     if (const std::string kind = member_kind(id); !kind.empty()) {
       return error(absl::StrCat("ERR node ", id, " is already a member (", kind, ")"));
     }
+    // Two members at one address are one node to the others: the leader's
+    // messages for the new one would reach the member there, which drops
+    // them, and the learner would never catch up.
+    std::vector<uint64_t> ids(members.voters().begin(), members.voters().end());
+    ids.insert(ids.end(), members.learners().begin(), members.learners().end());
+    for (uint64_t m : ids) {
+      auto it = rlog_->peers().find(m);
+      if (it == rlog_->peers().end() || it->second.host != addr.host) continue;
+      if (it->second.client_port == addr.client_port || it->second.raft_port == addr.raft_port) {
+        return error(absl::StrCat("ERR node ", m, " (a member) is at ", it->second.ToString(), ": node ", id,
+                                  " needs an address of its own"));
+      }
+    }
     if (rlog_->was_removed(id)) {
       // Its address went with it, and a node started under it again replays
       // its own removal and exits.

@@ -240,14 +240,14 @@ int BackupCommand(const std::string& host, int port, const std::string& file) {
 
 namespace {
 
-// Runs the check through the first of `ports` that answers: the leader's
+// Runs the check through the first of `ask` that answers: the leader's
 // digest and log index.
-absl::StatusOr<resp::Value> StartDigest(const std::string& host, const std::vector<int>& ports) {
+absl::StatusOr<resp::Value> StartDigest(const std::vector<Target>& ask) {
   absl::Status last = absl::InvalidArgumentError("no node to ask");
-  for (int port : ports) {
-    auto v = CallForWork(host, port, {"ANARCHO.DIGEST"});
+  for (const Target& t : ask) {
+    auto v = CallForWork(t.host, t.port, {"ANARCHO.DIGEST"});
     if (v.ok()) return v;
-    last = absl::Status(v.status().code(), absl::StrCat(host, ":", port, ": ", v.status().message()));
+    last = absl::Status(v.status().code(), absl::StrCat(t.host, ":", t.port, ": ", v.status().message()));
     std::cerr << "digest: " << last.message() << "\n";
   }
   return last;
@@ -272,8 +272,8 @@ std::pair<std::string, std::string> OutcomeAt(const std::string& host, int port,
 
 }  // namespace
 
-int DigestCommand(const std::string& host, const std::vector<int>& ask, const std::map<int, int>& nodes) {
-  auto v = StartDigest(host, ask);
+int DigestCommand(const std::vector<Target>& ask, const std::vector<Target>& nodes) {
+  auto v = StartDigest(ask);
   if (!v.ok()) {
     std::cerr << "digest: no node ran the check\n";
     return 3;
@@ -282,11 +282,12 @@ int DigestCommand(const std::string& host, const std::vector<int>& ask, const st
   const uint64_t index = static_cast<uint64_t>(f["index"].integer);
   std::cout << "leader's digest at log index " << index << ": " << f["digest"].AsString() << "\n";
   int mismatches = 0, missing = 0;
-  for (auto [id, p] : nodes) {
-    const auto [outcome, count] = OutcomeAt(host, p, index);
+  for (const Target& t : nodes) {
+    const auto [outcome, count] = OutcomeAt(t.host, t.port, index);
     mismatches += outcome == "MISMATCH" || (count != "0" && count != "?");
     missing += outcome == "not compared" || absl::StartsWith(outcome, "unreachable");
-    absl::PrintF("node %d (port %d): %s, %s mismatches since start\n", id, p, outcome, count);
+    absl::PrintF("node %s (port %d on %s): %s, %s mismatches since start\n", t.id ? absl::StrCat(t.id) : "?", t.port,
+                 t.host, outcome, count);
   }
   if (mismatches > 0) std::cout << "DIVERGENCE: see the nodes' logs (\"DIVERGENCE at log index\")\n";
   return mismatches > 0 ? 1 : (missing > 0 ? 3 : 0);

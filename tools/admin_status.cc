@@ -20,12 +20,20 @@ std::map<std::string, std::string> Strings(const resp::Value& v) {
   return out;
 }
 
-// The nodes to show: those given, plus every member the first node that
-// answers knows (ANARCHO.MEMBERS), so a node added later shows too.
+}  // namespace
+
 std::vector<Target> MembersOf(std::vector<Target> given) {
-  for (const Target& t : given) {
-    auto members = Call(t.host, t.port, {"ANARCHO.MEMBERS"});
+  for (size_t i = 0; i < given.size(); ++i) {
+    const Target asked = given[i];
+    auto members = Call(asked.host, asked.port, {"ANARCHO.MEMBERS"});
     if (!members.ok()) continue;
+    // The node asked may be listed under another address than the one it was
+    // asked at (a member's address, not 127.0.0.1): matched by its id, it
+    // shows once.
+    if (asked.id == 0) {
+      auto status = StatusOf(asked.host, asked.port);
+      if (status.ok()) (void)absl::SimpleAtoi((*status)["id"], &given[i].id);
+    }
     for (const resp::Value& m : members->elements) {
       auto f = Strings(m);
       int id = 0;
@@ -47,8 +55,6 @@ std::vector<Target> MembersOf(std::vector<Target> given) {
   }
   return given;
 }
-
-}  // namespace
 
 int StatusCommand(std::vector<Target> targets, bool json) {
   int down = 0;

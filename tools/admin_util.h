@@ -53,6 +53,11 @@ struct Target {
   int port = 0;
 };
 
+// The nodes given, plus every member the first of them that answers knows
+// (ANARCHO.MEMBERS), so a node added later is asked too; a node given
+// without its id gets it.
+std::vector<Target> MembersOf(std::vector<Target> given);
+
 // status: one line per member (those given and those the first to answer
 // knows); exit status 0 only if every node answers and a leader serves.
 int StatusCommand(std::vector<Target> targets, bool json);
@@ -66,8 +71,9 @@ int SnapshotCommand(const std::string& host, int port);
 // backup --port N FILE: a backup at a linearizable point, from the leader.
 int BackupCommand(const std::string& host, int port, const std::string& file);
 // digest: a divergence check, run through the first node of `ask` that
-// answers, then every listed node's outcome at its index. Exit status 1 on a
-// mismatch, 3 if the check could not run or a node did not report it.
-int DigestCommand(const std::string& host, const std::vector<int>& ask, const std::map<int, int>& nodes);
+// answers, then every node of `nodes` (the members: see MembersOf) reports its
+// outcome at its index. Exit status 1 on a mismatch, 3 if the check could not
+// run or a node did not report it.
+int DigestCommand(const std::vector<Target>& ask, const std::vector<Target>& nodes);
 
 }  // namespace admin

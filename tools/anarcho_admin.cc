@@ -11,10 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <map>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -91,8 +94,6 @@ std::vector<Member> ReadCluster(const std::string& dir) {
   return members;
 }
 
-using admin::Status;
-
 int Call(const std::string& host, int port, std::initializer_list<std::string_view> args) {
   asio::io_context io;
   node::SyncClient c(io);
@@ -167,14 +168,57 @@ std::string ClusterIdOf(const std::vector<std::string>& security) {
   return "";
 }
 
-// The pids of nodes of `dir` that run (from their pid files).
-std::vector<pid_t> RunningNodes(const std::string& dir) {
-  std::vector<pid_t> running;
+// Whether `pid` is the node of `ndir`: its command line names --dir NDIR,
+// as the nodes `cluster start` runs do, whatever their binary (--node-bin).
+// A node killed with -9 leaves its pid file, and its pid may since name
+// another process: that one must be neither signalled nor counted as a node
+// that runs.
+bool IsNodeOf(pid_t pid, const fs::path& ndir) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"), std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<std::string> args = absl::StrSplit(cmdline, '\0');
+  std::error_code ec;
+  const fs::path want = fs::weakly_canonical(ndir, ec);
+  if (ec || want.empty()) return false;
+  auto same = [&](const std::string& dir) {
+    std::error_code e;
+    // A relative --dir is the node's, from its working directory.
+    const fs::path given(dir);
+    const fs::path path = fs::weakly_canonical(
+        given.is_absolute() ? given : fs::path(absl::StrCat("/proc/", pid, "/cwd")) / given, e);
+    return !e && path == want;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view a = args[i];
+    if ((a == "--dir" || a == "-dir") && i + 1 < args.size() && same(args[i + 1])) return true;
+    if ((absl::ConsumePrefix(&a, "--dir=") || absl::ConsumePrefix(&a, "-dir=")) && same(std::string(a))) return true;
+  }
+  return false;
+}
+
+// A node of `dir` as its pid file names it.
+struct PidFile {
+  fs::path ndir;
+  pid_t pid = 0;
+};
+
+// Every node directory's pid file under `dir`.
+std::vector<PidFile> PidFiles(const std::string& dir) {
+  std::vector<PidFile> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::ifstream in(entry.path() / "pid");
     pid_t pid = 0;
-    if (in >> pid && pid > 0 && ::kill(pid, 0) == 0) running.push_back(pid);
+    if (in >> pid && pid > 0) out.push_back({entry.path(), pid});
+  }
+  return out;
+}
+
+// The pids of nodes of `dir` that run (from their pid files).
+std::vector<pid_t> RunningNodes(const std::string& dir) {
+  std::vector<pid_t> running;
+  for (const PidFile& p : PidFiles(dir)) {
+    if (::kill(p.pid, 0) == 0 && IsNodeOf(p.pid, p.ndir)) running.push_back(p.pid);
   }
   return running;
 }
@@ -284,13 +328,37 @@ void PrintStarted(const std::vector<Member>& members, int leader, const std::str
   std::cout << "stop it with: anarcho-admin cluster stop --dir " << dir << "\n";
 }
 
+// The last warning or error a node logged ("... n1 W raft: ..."), or empty:
+// what a start that elects no leader shows of each node.
+std::string LastProblem(const fs::path& log) {
+  std::ifstream in(log);
+  std::string last;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits(' ', 4));
+    if (f.size() == 5 && (f[3] == "W" || f[3] == "E")) last = line;
+  }
+  return last;
+}
+
+// Whether a node's answer refuses this tool: no password given, a wrong one,
+// or a user without the permission. Waiting does not change it.
+bool Refused(const absl::Status& s) {
+  const absl::string_view m = s.message();
+  return absl::IsPermissionDenied(s) || absl::StartsWith(m, "NOAUTH") || absl::StartsWith(m, "WRONGPASS") ||
+         absl::StartsWith(m, "NOPERM");
+}
+
 // Waits until one of the started nodes serves as leader: a leader on their
 // ports that belongs to another cluster (another id) is not one of them, and
-// a node that exited fails the start at once.
+// a node that exited fails the start at once, as does a node that refuses
+// this tool (a restored backup's requirepass, without --pass): it would
+// never be seen to lead. On any failure the started nodes are stopped, and
+// each one's last answer (or error) and last logged problem are shown.
 int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& pids, const std::string& cluster_id,
                   const std::string& dir, const std::string& abs_dir) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
   std::string foreign;
+  std::map<int, std::string> last;  // member id -> what it last answered
   while (std::chrono::steady_clock::now() < deadline) {
     if (const std::string exited = ExitedNode(members, pids, abs_dir); !exited.empty()) {
       std::cerr << "cluster start: " << exited << "stopping the other nodes\n";
@@ -298,7 +366,20 @@ int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& 
       return 1;
     }
     for (const Member& m : members) {
-      auto s = Status("127.0.0.1", m.client_port);
+      auto st = admin::StatusOf("127.0.0.1", m.client_port);
+      if (!st.ok()) {
+        last[m.id] = std::string(st.status().message());
+        if (!Refused(st.status())) continue;
+        std::cerr << "cluster start: node " << m.id << " (port " << m.client_port
+                  << ") refuses anarcho-admin: " << st.status().message()
+                  << "\n  (a cluster restored from a backup keeps its users and requirepass: give --pass, or --user "
+                     "and --pass, --pass-file or REDISCLI_AUTH); stopping the nodes\n";
+        StopStarted(pids);
+        return 1;
+      }
+      auto& s = *st;
+      last[m.id] = absl::StrCat("role ", s["role"], ", term ", s["term"], ", leader ", s["leader"],
+                                s["state"].empty() ? "" : ", " + s["state"]);
       if (s["role"] != "leader" || s["state"] != "serving") continue;
       if (!cluster_id.empty() && s["cluster_id"] != cluster_id) {
         foreign = absl::StrCat("port ", m.client_port, " is served by a leader of another cluster (", s["cluster_id"],
@@ -310,23 +391,44 @@ int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::cerr << "no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s" << (foreign.empty() ? "" : "; ")
-            << foreign << "; see " << abs_dir << "/n*/node.log\n";
+  std::cerr << "cluster start: no leader elected within " << absl::GetFlag(FLAGS_timeout_s) << " s"
+            << (foreign.empty() ? "" : "; ") << foreign << "; stopping the nodes\n";
+  for (const Member& m : members) {
+    const fs::path log = fs::path(abs_dir) / absl::StrCat("n", m.id) / "node.log";
+    std::cerr << "  node " << m.id << " (port " << m.client_port << "): " << last[m.id] << "\n";
+    if (const std::string problem = LastProblem(log); !problem.empty()) {
+      std::cerr << "    last problem in " << log.string() << ": " << problem << "\n";
+    }
+  }
+  StopStarted(pids);
   return 1;
 }
 
-int ClusterStart(const char* argv0) {
+int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& given) {
   const std::string dir = absl::GetFlag(FLAGS_dir);
   if (dir.empty()) {
     std::cerr << "cluster start: --dir is required\n";
     return 2;
   }
-  const int n = absl::GetFlag(FLAGS_nodes);
+  int n = absl::GetFlag(FLAGS_nodes);
   const int base = absl::GetFlag(FLAGS_base_port);
   if (n < 1 || n > 99) {
     std::cerr << "cluster start: --nodes " << n << " is out of range (1..99)\n";
     return 2;
   }
+  // A directory that holds a cluster starts that cluster again, its size in
+  // cluster.conf (and its membership in the nodes' logs): another --nodes
+  // started nodes that are no members, each of them bootstrapping its own
+  // membership. (Other ports do: the nodes reach each other at the addresses
+  // on their command lines.)
+  const size_t had = ReadCluster(dir).size();
+  if (had > 0 && given.contains("nodes") && static_cast<size_t>(n) != had) {
+    std::cerr << "cluster start: " << dir << " holds a cluster of " << had << " nodes (cluster.conf); --nodes " << n
+              << " would start nodes that are not its members. Start it as it is (without --nodes), then grow it "
+                 "with `anarcho-admin add` (docs/operations.md, \"Adding a node\"), or use a new --dir\n";
+    return 2;
+  }
+  if (had > 0) n = static_cast<int>(had);
   if (base < 1 || base + 100 + n - 1 > 65535) {
     std::cerr << "cluster start: --base-port " << base << " leaves no room for " << n
               << " client ports and their Raft ports (base-port+100...) below 65536\n";
@@ -337,10 +439,10 @@ int ClusterStart(const char* argv0) {
               << running.front() << "); stop them first: anarcho-admin cluster stop --dir " << dir << "\n";
     return 1;
   }
-  fs::create_directories(dir);
-  const std::string abs_dir = fs::absolute(dir).string();
   std::vector<Member> members;
   for (int i = 1; i <= n; ++i) members.push_back(Member{i, base + i - 1, base + 100 + i - 1});
+  fs::create_directories(dir);
+  const std::string abs_dir = fs::absolute(dir).string();
   std::vector<std::string> peers;
   for (const Member& m : members) peers.push_back(absl::StrCat(m.id, "=127.0.0.1:", m.client_port, ":", m.raft_port));
   {
@@ -378,23 +480,28 @@ int ClusterStop() {
     std::cerr << "cluster stop: " << dir << " holds no cluster started by anarcho-admin (no cluster.conf)\n";
     return 1;
   }
-  std::vector<pid_t> stopping;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::ifstream in(entry.path() / "pid");
-    pid_t pid = 0;
-    if (in >> pid && pid > 0 && ::kill(pid, SIGTERM) == 0) stopping.push_back(pid);
+  std::vector<PidFile> stopping;
+  for (const PidFile& p : PidFiles(dir)) {
+    if (!IsNodeOf(p.pid, p.ndir)) {
+      if (::kill(p.pid, 0) == 0) {
+        std::cerr << "cluster stop: " << (p.ndir / "pid").string() << " names pid " << p.pid
+                  << ", which is not this node (a stale pid file); left alone\n";
+      }
+      continue;
+    }
+    if (::kill(p.pid, SIGTERM) == 0) stopping.push_back(p);
   }
   const auto deadline = std::chrono::steady_clock::now() + kStopWait;
-  auto any_running = [&] {
-    return std::any_of(stopping.begin(), stopping.end(), [](pid_t p) { return ::kill(p, 0) == 0; });
-  };
-  while (any_running() && std::chrono::steady_clock::now() < deadline) {
+  // Checked by its command line each time: once the node ended, its pid may
+  // be another process's.
+  auto runs = [](const PidFile& p) { return ::kill(p.pid, 0) == 0 && IsNodeOf(p.pid, p.ndir); };
+  while (std::any_of(stopping.begin(), stopping.end(), runs) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  for (pid_t pid : stopping) {
-    if (::kill(pid, 0) != 0) continue;
-    std::cerr << "cluster stop: node pid " << pid << " still runs after " << kStopWait.count() << " s; killing it\n";
-    ::kill(pid, SIGKILL);
+  for (const PidFile& p : stopping) {
+    if (!runs(p)) continue;
+    std::cerr << "cluster stop: node pid " << p.pid << " still runs after " << kStopWait.count() << " s; killing it\n";
+    ::kill(p.pid, SIGKILL);
   }
   for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove(entry.path() / "pid", ec);
   std::cout << "stopped " << stopping.size() << " node(s)\n";
@@ -409,8 +516,10 @@ const node::cli::Program& Program() {
       "tools/anarcho_admin.cc",
       {
           {{"cluster", "start"},
-           "cluster start --dir D [--nodes 3] [--base-port 7001] [--restore FILE] [--node-args A,B,...] [--tls-certs DIR]",
-           {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s", "tls_certs"}},
+           "cluster start --dir D [--nodes 3] [--base-port 7001] [--restore FILE [--pass P]] [--node-args A,B,...] "
+           "[--tls-certs DIR]",
+           {"dir", "nodes", "base_port", "restore", "node_bin", "node_args", "timeout_s", "tls_certs", "user", "pass",
+            "pass_file"}},
           {{"cluster", "stop"}, "cluster stop --dir D", {"dir"}},
           {{"status"}, "status (--dir D | [--host H] --port N) [--json]   (exit 1 unless all answer and a leader serves)",
            {"dir", "host", "port", "json", "user", "pass", "pass_file", "timeout"}},
@@ -520,22 +629,22 @@ int main(int argc, char** argv) {
   }
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
-  if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "start") return ClusterStart(argv[0]);
+  if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "start") return ClusterStart(argv[0], parsed.given);
   if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "stop") return ClusterStop();
   if (cmd[0] == "digest" && cmd.size() == 1) {
-    std::map<int, int> nodes;
-    for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) nodes[m.id] = m.client_port;
-    if (nodes.empty() && port > 0) nodes[0] = port;
-    if (nodes.empty()) {
+    std::vector<admin::Target> given;
+    for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) given.push_back({m.id, host, m.client_port});
+    if (given.empty() && port > 0) given.push_back({0, host, port});
+    if (given.empty()) {
       std::cerr << "digest: give --dir of a cluster or --port of a node\n";
       return 2;
     }
-    std::vector<int> ask = {port};  // --port, else every member in turn until one answers
-    if (port <= 0) {
-      ask.clear();
-      for (const auto& [id, p] : nodes) ask.push_back(p);
-    }
-    return admin::DigestCommand(host, ask, nodes);
+    // --port, else every member in turn until one answers. Every member
+    // reports its outcome, as with status: the members the node asked knows,
+    // not only the node given (a divergence elsewhere passed as a match).
+    std::vector<admin::Target> ask = given;
+    if (port > 0) ask = {admin::Target{0, host, port}};
+    return admin::DigestCommand(ask, admin::MembersOf(std::move(given)));
   }
   if (cmd[0] == "status" && cmd.size() == 1) {
     std::vector<admin::Target> targets;

@@ -15,6 +15,7 @@
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "node/child/sync_client.h"
 
 namespace itest {
 namespace {
@@ -206,6 +207,91 @@ TEST(CommandLineTest, DigestAsksEachMemberAndTellsUnreachableFromMismatch) {
   RemoveDir(dir);
 }
 
+// Regression: `digest --port N` (and --host) checked only node N, labelled
+// it "node 0", and exited 0 while another member had diverged. Every member
+// the node knows reports its outcome now, as `status --port` lists them all.
+TEST(CommandLineTest, DigestThroughOneNodeReportsEveryMember) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_EQ(Client(c.port(leader)).Call({"SET", "k", "v"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  const int victim = (leader + 1) % 3;
+  {
+    asio::io_context io;
+    node::SyncClient child(io);
+    ASSERT_TRUE(child.Connect(c.node(victim).dir() + "/child/redis.sock").ok());
+    ASSERT_EQ(child.Call({"CONFIG", "SET", "replica-read-only", "no"})->AsString(), "OK");
+    ASSERT_EQ(child.Call({"SET", "intruder", "1"})->AsString(), "OK");
+  }
+  const Ran digest = RunTool({ANARCHO_ADMIN_BIN, "digest", "--port", absl::StrCat(c.port(leader))});
+  EXPECT_EQ(digest.rc, 1) << digest.out;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(digest.out.find(absl::StrCat("node ", c.id(i), " (port ", c.port(i), " on 127.0.0.1): ")),
+              std::string::npos)
+        << digest.out;
+  }
+  EXPECT_NE(digest.out.find(absl::StrCat("node ", c.id(victim), " (port ", c.port(victim), " on 127.0.0.1): MISMATCH")),
+            std::string::npos)
+      << digest.out;
+  EXPECT_EQ(digest.out.find("node 0"), std::string::npos) << digest.out;
+  EXPECT_NE(digest.out.find("DIVERGENCE"), std::string::npos) << digest.out;
+}
+
+// Regression: `cluster stop` and `cluster start` trusted the pid files. With
+// a node killed with -9 and its pid taken since by an unrelated process,
+// `cluster stop` sent that process SIGTERM (and SIGKILL after 65 s), and
+// `cluster start` refused the directory as "in use". A pid counts now only if
+// its command line names the node's --dir.
+TEST(CommandLineTest, ClusterStopAndStartLeaveAStalePidFilesProcessAlone) {
+  const std::string dir = MakeTempDir("anarcho-admin-stale");
+  const std::string base = absl::StrCat(FreePort());
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
+  ASSERT_EQ(first.rc, 0) << first.out;
+  pid_t node = 0;
+  ASSERT_TRUE(std::ifstream(dir + "/n1/pid") >> node);
+  ASSERT_EQ(::kill(node, SIGKILL), 0);
+  for (int i = 0; i < 100 && ::kill(node, 0) == 0; ++i) std::this_thread::sleep_for(20ms);
+  Process stranger;  // the pid the file names, reused
+  stranger.Start({"/bin/sleep", "300"}, dir + "/stranger.log");
+  std::ofstream(dir + "/n1/pid") << stranger.pid() << "\n";
+  const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  EXPECT_EQ(stop.rc, 0) << stop.out;
+  EXPECT_NE(stop.out.find("stopped 0 node(s)"), std::string::npos) << stop.out;
+  EXPECT_TRUE(stranger.Running()) << "cluster stop signalled a process that is no node";
+  std::ofstream(dir + "/n1/pid") << stranger.pid() << "\n";
+  const Ran start = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
+  EXPECT_EQ(start.rc, 0) << start.out;
+  const Ran again = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  EXPECT_EQ(again.rc, 0) << again.out;
+  EXPECT_NE(again.out.find("stopped 1 node(s)"), std::string::npos) << again.out;
+  EXPECT_TRUE(stranger.Running());
+  RemoveDir(dir);
+}
+
+// Regression: `cluster start --nodes 5` on a directory holding a 3-node
+// cluster said "cluster of 5 nodes is up" and rewrote cluster.conf, but
+// nodes 4 and 5 had bootstrapped a membership of their own and were no
+// members. It is refused; without --nodes the cluster starts as it was.
+TEST(CommandLineTest, ClusterStartKeepsTheSizeOfTheClusterInItsDirectory) {
+  const std::string dir = MakeTempDir("anarcho-admin-size");
+  const std::string base = absl::StrCat(FreePort());
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
+  ASSERT_EQ(first.rc, 0) << first.out;
+  ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);
+  const Ran more = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "3", "--base-port", base});
+  EXPECT_EQ(more.rc, 2) << more.out;
+  EXPECT_NE(more.out.find("holds a cluster of 1 nodes"), std::string::npos) << more.out;
+  EXPECT_NE(more.out.find("anarcho-admin add"), std::string::npos) << more.out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/n2")) << "no node was started";
+  const Ran same = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", base});
+  EXPECT_EQ(same.rc, 0) << same.out;
+  EXPECT_NE(same.out.find("cluster of 1 nodes is up"), std::string::npos) << same.out;
+  const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
+  EXPECT_EQ(stop.rc, 0) << stop.out;
+  RemoveDir(dir);
+}
+
 // Regression: `cluster stop` without --dir, or with one that holds no
 // cluster, said "stopped 0 node(s)" and exited 0; and it killed a node still
 // stopping after 5 s, though a graceful stop may take up to 60 s. Here a
@@ -221,7 +307,11 @@ TEST(CommandLineTest, ClusterStopRefusesWhatIsNoClusterAndWaitsForAGracefulStop)
   std::ofstream(dir + "/cluster.conf") << "1 " << FreePort() << " " << FreePort() << "\n";
   std::filesystem::create_directories(dir + "/n1");
   Process slow;
-  slow.Start({"/bin/sh", "-c", "trap 'sleep 7; exit 0' TERM; while true; do sleep 0.1; done"}, dir + "/slow.log");
+  // It names the node's --dir, as a node does: `cluster stop` signals no
+  // process that does not.
+  slow.Start({"/bin/sh", "-c", "trap 'sleep 7; exit 0' TERM; while true; do sleep 0.1; done", "node", "--dir",
+              dir + "/n1"},
+             dir + "/slow.log");
   std::ofstream(dir + "/n1/pid") << slow.pid() << "\n";
   std::this_thread::sleep_for(200ms);  // the trap is set
   std::atomic<bool> ended{false};

@@ -79,6 +79,32 @@ TEST(MembershipTest, ARemovedIdCannotBeAddedAgain) {
   EXPECT_EQ(c.Status(leader)["learners"], "") << "nothing was proposed";
 }
 
+// Regression: ANARCHO.ADD (anarcho-admin add) of a new id at a member's
+// address answered OK, and the learner never caught up: the leader's links
+// for it reached the member there, which is not that id. An address a member
+// has (its client port or its Raft port on its host) is refused.
+TEST(MembershipTest, AnAddAtAMembersAddressIsRefused) {
+  Cluster c({.nodes = 3, .node_args = {}, .proxies = false});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client l(c.port(leader));
+  for (int i = 0; i < c.size(); ++i) {
+    for (const std::string& address : {absl::StrCat("127.0.0.1:", c.port(i), ":", c.raft_port(i)),
+                                       absl::StrCat("127.0.0.1:", c.port(i), ":", FreePort()),
+                                       absl::StrCat("127.0.0.1:", FreePort(), ":", c.raft_port(i))}) {
+      const resp::Value v = l.Call({"ANARCHO.ADD", "9", address});
+      ASSERT_TRUE(v.IsError()) << address << ": " << v.AsString();
+      EXPECT_EQ(v.str, absl::StrCat("ERR node ", c.id(i), " (a member) is at 127.0.0.1:", c.port(i), ":",
+                                    c.raft_port(i), ": node 9 needs an address of its own"))
+          << address;
+    }
+  }
+  EXPECT_EQ(c.Status(leader)["learners"], "") << "nothing was proposed";
+  // An address of its own is taken.
+  const resp::Value ok = l.Call({"ANARCHO.ADD", "9", absl::StrCat("127.0.0.1:", FreePort(), ":", FreePort())});
+  EXPECT_EQ(ok.AsString(), "OK added as a learner; it becomes a voter once caught up");
+}
+
 // Whether node `port` acknowledges a write within `timeout` (retried while
 // there is no leader).
 bool AcknowledgesAWrite(int port, std::chrono::milliseconds timeout) {

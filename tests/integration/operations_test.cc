@@ -321,6 +321,82 @@ TEST(OperationsTest, ConfigurationErrorsExitTwo) {
   ExpectRefusedAtStart({"--port", port, "--digest_interval_s", "-1"}, "--no-leader-wait-ms and --digest-interval-s");
 }
 
+// A node started with `argv` (after the binary) must stop at once, with
+// status `code` and `error` in what it printed.
+void ExpectExit(const std::vector<std::string>& args, int code, const std::string& error, const std::string& log) {
+  std::vector<std::string> argv = {ANARCHO_NODE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process p;
+  p.Start(argv, log);
+  for (int i = 0; i < 250 && p.Running(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(p.Running()) << error;
+  EXPECT_EQ(p.ExitCode(), code) << error;
+  const std::string out = ReadFile(log);
+  EXPECT_NE(out.find(error), std::string::npos) << out;
+  std::filesystem::remove(log);
+}
+
+// Regression: these exited 1 (the start failed after the flags were taken),
+// which systemd's unit (RestartPreventExitStatus=2) restarted every 2 s
+// forever: a --dir that is a file, a --cluster-id other than the one the
+// --dir holds, a --restore into a --dir holding another node's state (in
+// BackupTest.UnusableRestoresAreRefusedClearly), bad TLS files (in
+// TlsTest.BadSettingsStopTheStart). And a --pidfile in a directory that does
+// not exist was not written, without a word; a --config that is a directory
+// was read as an empty file; a second node on a running node's --dir stopped
+// with RocksDB's lock message. The --dir in use stays exit status 1, as a
+// port in use: the other process may end.
+TEST(OperationsTest, StartFailuresFromTheSettingsExitTwo) {
+  const std::string dir = MakeTempDir("anarcho-start-failures");
+  const std::string log = dir + "/out.log";
+  const std::string port = absl::StrCat(FreePort());
+  std::ofstream(dir + "/file") << "not a directory\n";
+  ExpectExit({"--port", port, "--dir", dir + "/file"}, 2, "--dir " + dir + "/file is not a directory", log);
+  ExpectExit({"--port", port, "--dir", dir + "/n", "--pidfile", dir + "/nonexistent/pid"}, 2,
+             "--pidfile " + dir + "/nonexistent/pid: its directory", log);
+  std::filesystem::create_directories(dir + "/conf.d");
+  ExpectExit({"--config", dir + "/conf.d", "--dir", dir + "/n"}, 2, "config file " + dir + "/conf.d is a directory",
+             log);
+  {
+    Node n(dir + "/id", 0, {"--cluster_id", "first"});
+    n.Start();
+    ExpectExit({"--port", port, "--dir", n.dir()}, 1,
+               absl::StrCat("--dir ", n.dir(), " is in use by another anarchoredis (pid ", n.process().pid(), ")"),
+               log);
+    n.Stop();
+  }
+  ExpectExit({"--port", port, "--dir", dir + "/id", "--cluster_id", "second"}, 2,
+             "this node belongs to cluster first, not to the --cluster_id given (second)", log);
+  RemoveDir(dir);
+}
+
+// Regression: --peers was not checked against the node's own flags. A node
+// missing from it was added with its --bind (a membership the others did not
+// have); its own entry's client port could differ from --port (the others
+// forwarded to a port it did not serve) and its Raft port from --raft-port
+// (it listened on the entry's and ignored the flag); two ids could share an
+// address. Each is a configuration error now.
+TEST(OperationsTest, PeersThatContradictTheNodesFlagsAreRefused) {
+  const int port = FreePort(), raft = FreePort(), other = FreePort(), other_raft = FreePort();
+  const std::string self = absl::StrCat("1=127.0.0.1:", port, ":", raft);
+  const std::string two = absl::StrCat("2=127.0.0.1:", other, ":", other_raft);
+  auto flags = [&](const std::string& id, const std::string& peers) {
+    return std::vector<std::string>{"--port", absl::StrCat(port), "--raft_port", absl::StrCat(raft), "--id", id,
+                                    "--peers", peers};
+  };
+  ExpectRefusedAtStart(flags("4", absl::StrCat(self, ",", two)), "--id 4 is not in --peers");
+  ExpectRefusedAtStart(flags("1", absl::StrCat("1=127.0.0.1:", other, ":", raft, ",", two)),
+                       absl::StrCat("--peers gives node 1 (this node) client port ", other, ", but --port is ", port));
+  ExpectRefusedAtStart(flags("1", absl::StrCat("1=127.0.0.1:", port, ":", other_raft)),
+                       absl::StrCat("--peers gives node 1 (this node) Raft port ", other_raft, ", but --raft-port is ",
+                                    raft));
+  ExpectRefusedAtStart(flags("1", absl::StrCat(self, ",2=127.0.0.1:", other, ":", raft)),
+                       absl::StrCat("--peers gives nodes 1 and 2 the same Raft port on 127.0.0.1 (", raft, ")"));
+  ExpectRefusedAtStart(flags("1", absl::StrCat(self, ",2=127.0.0.1:", other, ":", other_raft, ",3=127.0.0.1:", other,
+                                               ":", FreePort())),
+                       absl::StrCat("--peers gives nodes 2 and 3 the same client port on 127.0.0.1 (", other, ")"));
+}
+
 TEST(OperationsTest, UnknownLogLevelIsRefused) {
   ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--loglevel", "loud"}, "--loglevel must be");
 }

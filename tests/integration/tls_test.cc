@@ -253,42 +253,64 @@ TEST(TlsTest, ABadFileAtSighupKeepsThePeerLinksContext) {
 }
 
 // A TLS port without its files, or with a key that is not the certificate's,
-// stops the start with a message that says so.
+// or with settings OpenSSL does not take, stops the start (exit status 2)
+// with a message that says so.
 TEST(TlsTest, BadSettingsStopTheStart) {
   const std::string dir = MakeTempDir("anarcho-tls-bad");
-  auto start = [&](const std::string& flags) {
-    const std::string cmd = absl::StrCat(ANARCHO_NODE_BIN, " --dir ", dir, "/n --port ", FreePort(), " ", flags,
-                                         " > ", dir, "/out.log 2>&1");
+  auto start = [&](const std::string& flags, int port = 0) {
+    // A node that took its settings would run: `timeout` ends it (status 124).
+    const std::string cmd = absl::StrCat("timeout 20 ", ANARCHO_NODE_BIN, " --dir ", dir, "/n --port ",
+                                         port ? port : FreePort(), " ", flags, " > ", dir, "/out.log 2>&1");
     const int rc = WEXITSTATUS(std::system(cmd.c_str()));
     std::ifstream in(dir + "/out.log");
     std::stringstream ss;
     ss << in.rdbuf();
     return std::make_pair(rc, ss.str());
   };
+  // Regression: every one of these exited 1, a failed start, which
+  // systemd's unit restarts every 2 s forever; they are configuration errors
+  // (exit status 2). And a --tls_ca_cert_dir that does not exist was taken.
   auto [rc1, out1] = start(absl::StrCat("--tls_port ", FreePort()));
-  EXPECT_NE(rc1, 0);
+  EXPECT_EQ(rc1, 2);
   EXPECT_TRUE(absl::StrContains(out1, "--tls_port needs --tls_cert_file and --tls_key_file")) << out1;
   auto [rc2, out2] = start(absl::StrCat("--tls_port ", FreePort(), " --tls_cert_file ", kCerts, "/server.crt",
                                         " --tls_key_file ", kCerts, "/client.key --tls_auth_clients no"));
-  EXPECT_NE(rc2, 0);
+  EXPECT_EQ(rc2, 2);
   EXPECT_TRUE(absl::StrContains(out2, "key values mismatch")) << out2;
   auto [rc3, out3] = start(absl::StrCat("--tls_port ", FreePort(), " --tls_cert_file ", kCerts, "/server.crt",
                                         " --tls_key_file ", kCerts, "/server.key"));
-  EXPECT_NE(rc3, 0);
+  EXPECT_EQ(rc3, 2);
   EXPECT_TRUE(absl::StrContains(out3, "needs --tls_ca_cert_file")) << out3;
   auto [rc4, out4] = start(absl::StrCat("--tls_peers --tls_cert_file ", kCerts, "/server.crt --tls_key_file ", kCerts,
                                         "/server.key --tls_ca_cert_file ", kCerts, "/ca.crt"));
-  EXPECT_NE(rc4, 0);
+  EXPECT_EQ(rc4, 2);
   EXPECT_TRUE(absl::StrContains(out4, "--tls_peers needs --tls_port")) << out4;
+  const std::string good = absl::StrCat(" --tls_cert_file ", kCerts, "/server.crt --tls_key_file ", kCerts,
+                                        "/server.key --tls_ca_cert_file ", kCerts, "/ca.crt");
+  for (const auto& [flags, error] : std::vector<std::pair<std::string, std::string>>{
+           {absl::StrCat(" --tls_cert_file ", dir, "/missing.crt --tls_key_file ", kCerts, "/server.key",
+                         " --tls_ca_cert_file ", kCerts, "/ca.crt"),
+            "--tls_cert_file " + dir + "/missing.crt"},
+           {good + " --tls_auth_clients maybe", "--tls_auth_clients must be yes, optional or no"},
+           {good + " --tls_protocols TLSv9", "--tls_protocols: unknown protocol 'TLSv9'"},
+           {good + " --tls_ciphers NO-SUCH-CIPHER", "--tls_ciphers: no usable cipher"},
+           {good + " --tls_ciphersuites NO_SUCH_SUITE", "--tls_ciphersuites: no usable suite"},
+           {good + " --tls_ca_cert_dir /nonexistent", "--tls-ca-cert-dir /nonexistent is not a directory"},
+       }) {
+    auto [rc, out] = start(absl::StrCat("--tls_port ", FreePort(), flags));
+    EXPECT_EQ(rc, 2) << flags << "\n" << out;
+    EXPECT_TRUE(absl::StrContains(out, error)) << flags << "\n" << out;
+  }
   // Regression: --tls_peers stood in for the cluster secret on a Raft port
   // others reach, so any certificate the CA signed (a client's) passed as any
   // node and could send Raft messages.
-  const int raft_port = FreePort();
+  const int raft_port = FreePort(), port = FreePort();
   auto [rc5, out5] = start(absl::StrCat("--tls_port ", FreePort(), " --tls_peers --tls_cert_file ", kCerts,
                                         "/server.crt --tls_key_file ", kCerts, "/server.key --tls_ca_cert_file ",
                                         kCerts, "/ca.crt --id 1 --raft_port ", raft_port, " --peers 1=192.0.2.1:",
-                                        FreePort(), ":", raft_port, ",2=192.0.2.2:", FreePort(), ":", FreePort()));
-  EXPECT_NE(rc5, 0);
+                                        port, ":", raft_port, ",2=192.0.2.2:", FreePort(), ":", FreePort()),
+                           port);
+  EXPECT_EQ(rc5, 2);
   EXPECT_TRUE(absl::StrContains(out5, "give --cluster_secret_file")) << out5;
   RemoveDir(dir);
 }
