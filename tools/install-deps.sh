@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libasio-dev libssl-dev librocksdb-dev libabsl-dev libprotobuf-dev protobuf-compiler zlib1g-dev
-      libspdlog-dev prometheus-cpp-dev libsystemd-dev nlohmann-json3-dev
+      libspdlog-dev prometheus-cpp-dev libsystemd-dev nlohmann-json3-dev liblzf-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       redis-server redis-tools gnuplot-nox
       dpkg-dev file curl  # tools/package.sh (in the suite)

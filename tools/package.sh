@@ -64,7 +64,7 @@ version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD_DIR/CMakeCache.tx
 [ "$(field Version)" = "$version" ] || fail "Version is '$(field Version)', the project's is $version"
 [ "$(field Architecture)" = "$(dpkg --print-architecture)" ] || fail "Architecture is '$(field Architecture)'"
 depends=$(field Depends)
-for dep in 'redis-server (>= 5:7.0)' adduser libc6 libstdc++6 librocksdb libprotobuf libabsl libssl3; do
+for dep in 'redis-server (>= 5:7.0)' adduser libc6 libstdc++6 librocksdb libprotobuf libabsl libssl3 liblzf1; do
   [[ "$depends" == *"$dep"* ]] || fail "Depends lacks $dep: $depends"
 done
 [ -n "$(field Maintainer)" ] || fail "no Maintainer"

@@ -2,13 +2,16 @@
 // request_router_users.cc); not for use elsewhere.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "node/front/function_payload.h"
 #include "node/front/request_router.h"
 #include "resp/writer.h"
 
@@ -82,20 +85,37 @@ inline size_t RequestBytes(std::span<const std::string_view> args) {
 // reach the stream and so never the log (a body that builds that name at run
 // time passes: README, "What we do not give"). (A SCRIPT LOAD too big to log
 // is refused as any logged request is: kMaxLoggedRequestBytes.)
+// Whether a script names set_repl: that word, not a longer name holding it
+// (offset_replay, asset_replace were refused).
+inline bool NamesSetRepl(std::string_view body) {
+  constexpr std::string_view kName = "set_repl";
+  const auto word = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = body.find(kName); at != std::string_view::npos; at = body.find(kName, at + 1)) {
+    const size_t end = at + kName.size();
+    if ((at == 0 || !word(body[at - 1])) && (end == body.size() || !word(body[end]))) return true;
+  }
+  return false;
+}
+
 inline std::optional<std::string> ScriptRefusal(std::string_view name, std::span<const std::string_view> args) {
-  std::string_view body;
-  std::string sub;
-  if ((name == "eval" || name == "eval_ro") && args.size() > 1) body = args[1];
+  std::vector<std::string_view> bodies;
+  std::optional<FunctionPayload> restored;
+  if ((name == "eval" || name == "eval_ro") && args.size() > 1) bodies.push_back(args[1]);
   if ((name == "script" || name == "function") && args.size() > 2) {
-    sub = Lower(args[1]);
+    const std::string sub = Lower(args[1]);
     if (name == "script" && sub == "debug") {
       return "ERR SCRIPT DEBUG is not supported by anarchoredis: the debugger would hold the leader's redis-server";
     }
-    if (name == "script" && sub == "load") body = args[2];
-    if (name == "function" && sub == "load") body = args.back();
-    if (name == "function" && sub == "restore") body = args[2];
+    if (name == "script" && sub == "load") bodies.push_back(args[2]);
+    if (name == "function" && sub == "load") bodies.push_back(args.back());
+    // (A payload that is not one is Redis's to refuse.)
+    if (name == "function" && sub == "restore") restored = ReadFunctionPayload(args[2]);
   }
-  if (body.find("set_repl") != std::string_view::npos) {
+  if (restored && restored->too_big) {
+    return "ERR FUNCTION RESTORE of a library over 64 MB is not supported by anarchoredis: its code cannot be checked";
+  }
+  if (restored) bodies.insert(bodies.end(), restored->codes.begin(), restored->codes.end());
+  if (std::any_of(bodies.begin(), bodies.end(), NamesSetRepl)) {
     return "ERR redis.set_repl is not supported by anarchoredis: writes kept out of replication would never "
            "reach the log";
   }

@@ -230,6 +230,9 @@ TEST(RequestRouterTest, ScriptsTheNodeCannotKeepInStepAreRefused) {
   const std::string hidden = "redis.set_repl(redis.REPL_NONE) redis.call('SET', 'k', 'v')";
   const std::string big(5 << 20, ' ');
   const std::string library = "#!lua name=x\n" + hidden;
+  // FUNCTION DUMP's format: the opcode, the code's 14-bit length, the code, the RDB version and a CRC64.
+  const std::string dumped = std::string("\xf5") + static_cast<char>(0x40 | (library.size() >> 8)) +
+                             static_cast<char>(library.size() & 0xff) + library + std::string(10, '\x01');
   for (const bool in_multi : {false, true}) {
     RequestRouter r(Table());
     RouteContext ctx;
@@ -240,7 +243,7 @@ TEST(RequestRouterTest, ScriptsTheNodeCannotKeepInStepAreRefused) {
              {"eval_ro", hidden, "0"},
              {"SCRIPT", "LOAD", hidden},
              {"FUNCTION", "LOAD", "REPLACE", library},
-             {"FUNCTION", "RESTORE", hidden},
+             {"FUNCTION", "RESTORE", dumped},
              {"SCRIPT", "DEBUG", "SYNC"},
              {"script", "debug", "yes"},
              {"SCRIPT", "LOAD", big},
