@@ -324,6 +324,16 @@ absl::StatusOr<resp::Value> Cluster::ChildCall(int i, const std::vector<std::str
   return reply;
 }
 
+absl::Status Cluster::WriteBehindTheLog(int i, const std::string& key) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"CONFIG", "SET", "replica-read-only", "no"}, {"SET", key, "1"}}) {
+    absl::StatusOr<resp::Value> v = ChildCall(i, args);
+    if (!v.ok()) return v.status();
+    if (v->AsString() != "OK") return absl::InternalError(absl::StrCat(args[0], ": ", v->str));
+  }
+  return absl::OkStatus();
+}
+
 std::string Cluster::ChildDigest(int i) {
   auto v = ChildCall(i, {"DEBUG", "DIGEST"});
   return v.ok() ? v->AsString() : "";

@@ -94,6 +94,9 @@ class Cluster {
   void Heal();
   // A request to node i's child on its own socket (not through the node).
   absl::StatusOr<resp::Value> ChildCall(int i, const std::vector<std::string>& args);
+  // Sets `key` in node i's child behind the log's back (a replica child is
+  // made writable for it): a divergence the checks must catch.
+  absl::Status WriteBehindTheLog(int i, const std::string& key);
   // The digest of node i's child.
   std::string ChildDigest(int i);
   // Follower i's child drops its link to the node (CLIENT KILL TYPE master)

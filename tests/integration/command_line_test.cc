@@ -15,7 +15,6 @@
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "node/child/sync_client.h"
 
 namespace itest {
 namespace {
@@ -217,13 +216,7 @@ TEST(CommandLineTest, DigestThroughOneNodeReportsEveryMember) {
   ASSERT_EQ(Client(c.port(leader)).Call({"SET", "k", "v"}).AsString(), "OK");
   ASSERT_TRUE(c.WaitConverged());
   const int victim = (leader + 1) % 3;
-  {
-    asio::io_context io;
-    node::SyncClient child(io);
-    ASSERT_TRUE(child.Connect(c.node(victim).dir() + "/child/redis.sock").ok());
-    ASSERT_EQ(child.Call({"CONFIG", "SET", "replica-read-only", "no"})->AsString(), "OK");
-    ASSERT_EQ(child.Call({"SET", "intruder", "1"})->AsString(), "OK");
-  }
+  ASSERT_TRUE(c.WriteBehindTheLog(victim, "intruder").ok());
   const Ran digest = RunTool({ANARCHO_ADMIN_BIN, "digest", "--port", absl::StrCat(c.port(leader))});
   EXPECT_EQ(digest.rc, 1) << digest.out;
   for (int i = 0; i < 3; ++i) {

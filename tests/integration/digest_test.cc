@@ -87,13 +87,7 @@ TEST(DigestTest, ChildChangedBehindTheLogIsCaught) {
   Write(c.port(leader), "k", 100);
   ASSERT_TRUE(c.WaitConverged());
   const int victim = (leader + 1) % 3;
-  {
-    asio::io_context io;
-    node::SyncClient child(io);
-    ASSERT_TRUE(child.Connect(c.node(victim).dir() + "/child/redis.sock").ok());
-    ASSERT_EQ(child.Call({"CONFIG", "SET", "replica-read-only", "no"})->AsString(), "OK");
-    ASSERT_EQ(child.Call({"SET", "intruder", "1"})->AsString(), "OK");
-  }
+  ASSERT_TRUE(c.WriteBehindTheLog(victim, "intruder").ok());
   EXPECT_FALSE(c.WaitConverged(10s));
   auto st = c.Status(victim);
   EXPECT_EQ(st["digest_mismatches"], "1");
