@@ -111,8 +111,13 @@ void Server::RebuildChild(const std::string& why) {
   EndDigest(absl::AbortedError(absl::StrCat("the child was rebuilt: ", why)));
   feed_check_ = {};
   StopStream();
-  EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
-                              "); the outcome of this request is unknown"));
+  // A follower's clients run on the leader, not on this child (its own reads
+  // are sent again to the new one, ChildLost): they keep their connections.
+  // Before, installing a snapshot on a follower closed every one of them.
+  if (is_leader_ || promoted_) {
+    EndLeaderEpoch(absl::StrCat("UNKNOWN this node's redis-server is being rebuilt (", why,
+                                "); the outcome of this request is unknown"));
+  }
   // The new child holds nothing until its full sync: a leader promotes it
   // only once it applied the log (CheckLeaderReady), even with no entry
   // appended since the last promotion.

@@ -400,6 +400,37 @@ TEST(FollowerReadsTest, AReadTheChildCannotReachIsGivenUpAndReadsGoToTheLeader) 
   EXPECT_TRUE(local) << "reads stayed on the leader after the child caught up";
 }
 
+// Regression: a rebuild of a follower's child (a crash, a snapshot from the
+// leader) closed every client connection of that follower, with UNKNOWN for
+// what they had in flight, although they all run on the leader. They now keep
+// their connections, their writes and their reads.
+TEST(FollowerReadsTest, AFollowersClientsKeepTheirConnectionsWhenItsChildIsRebuilt) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client cl(c.port(follower));
+  ASSERT_EQ(cl.Call({"SET", "kept", "1"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"SUBSCRIBE", "news"}).type, resp::Type::kArray);
+  Client w(c.port(follower));
+  ASSERT_EQ(w.Call({"GET", "kept"}).AsString(), "1");
+  const pid_t child = c.ChildPid(follower);
+  ASSERT_GT(child, 0);
+  ::kill(child, SIGKILL);
+  for (int i = 0; i < 100 && c.ChildPid(follower) == child; ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_NE(c.ChildPid(follower), child) << "the child was not rebuilt";
+  for (int i = 2; i < 20; ++i) {
+    const resp::Value set = w.Call({"SET", "kept", absl::StrCat(i)});
+    ASSERT_EQ(set.AsString(), "OK") << Str(set);
+    ASSERT_EQ(w.Call({"GET", "kept"}).AsString(), absl::StrCat(i));
+  }
+  ASSERT_EQ(Client(c.port(leader)).Call({"PUBLISH", "news", "still here"}).integer, 1);
+  const std::optional<resp::Value> message = cl.Read(5s);
+  ASSERT_TRUE(message.has_value()) << "the subscriber's connection was closed";
+  EXPECT_NE(Str(*message).find("still here"), std::string::npos) << Str(*message);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 // Regression (FollowerReadsTest.AWatchingClientsReadsAreTheLeaders): after
 // WATCH (which runs on the leader) a follower served the client's reads from
 // its own child, older than what WATCH saw: a transaction built on such a read
