@@ -110,10 +110,9 @@ void RequestRouter::NoteCaching(std::string_view name, std::span<const std::stri
   const bool flag = std::exchange(caching_next_, false);
   if (name == "client") {
     caching_next_ = flag || (args.size() >= 2 && Lower(args[1]) == "caching");
-  } else if (flag && r->action != Route::Action::kForward && r->action != Route::Action::kForwardStream &&
-             r->action != Route::Action::kForwardPushes && r->action != Route::Action::kForwardStreamReply &&
-             r->action != Route::Action::kStartStream && r->action != Route::Action::kProbe) {
-    r->Detail().uses_up_caching = true;
+  } else if (flag && (r->action == Route::Action::kReply || r->action == Route::Action::kNodeCommand ||
+                      r->action == Route::Action::kWait || r->action == Route::Action::kMonitor)) {
+    r->Detail().uses_up_caching = true;  // (kExecAbort's DISCARD uses it up, as a forward does)
   }
 }
 
