@@ -65,6 +65,7 @@ std::string Server::StatusReply(int proto) const {
       {"peers", absl::StrJoin(progress, " ")},
       {"log_syncs", absl::StrCat(rlog_->syncs())},
       {"cluster_id", rlog_->cluster_id()},
+      {"cluster_origin", rlog_->cluster_origin()},
       {"peer_auth", options_.raft.cluster_secret.empty() ? "none" : "secret"},
       {"peer_handshakes_refused", absl::StrCat(links.handshakes_refused)},
       {"peer_wrong_sender", absl::StrCat(links.wrong_sender)},
@@ -114,7 +115,11 @@ std::string Server::HealthReply(int proto) const {
   const uint64_t applied = AppliedIndex();
   const uint64_t lag = st.commit > applied ? st.commit - applied : 0;
   std::vector<std::string> problems;
-  if (st.leader == 0) problems.push_back("no leader known");
+  if (st.leader == 0) {
+    // A refused link is the likeliest reason a member never learns of one.
+    const std::string refusal = rlog_->link_stats().last_refusal;
+    problems.push_back(refusal.empty() ? "no leader known" : absl::StrCat("no leader known (last refused: ", refusal, ")"));
+  }
   if (is_leader_ && !leader_ready_) problems.push_back("leader catching up");
   if (!child_->running()) problems.push_back("child not running");
   if (lag > kMaxHealthyLag) problems.push_back(absl::StrCat("child ", lag, " entries behind"));

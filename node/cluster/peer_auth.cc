@@ -73,17 +73,22 @@ absl::Status CheckProof(const Identity& id, std::string_view got, std::string_vi
   return absl::OkStatus();
 }
 
-// Both sides know their cluster, or one side joins it.
-absl::StatusOr<std::string> AgreeCluster(std::string_view mine, std::string_view theirs) {
-  if (theirs.size() > kMaxClusterId) return absl::InvalidArgumentError("the peer's cluster id is too long");
-  if (!mine.empty() && !theirs.empty() && mine != theirs) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the peer belongs to cluster ", std::string(theirs), ", this node to cluster ", std::string(mine)));
-  }
-  return std::string(mine.empty() ? theirs : mine);
-}
-
 }  // namespace
+
+absl::StatusOr<ClusterName> AgreeCluster(const ClusterName& mine, const ClusterName& theirs) {
+  if (theirs.id.size() > kMaxClusterId) return absl::InvalidArgumentError("the peer's cluster id is too long");
+  if (theirs.origin.size() > kMaxClusterId) return absl::InvalidArgumentError("the peer's cluster origin is too long");
+  if (!mine.id.empty() && !theirs.id.empty() && mine.id != theirs.id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the peer belongs to cluster ", theirs.id, ", this node to cluster ", mine.id));
+  }
+  if (!mine.origin.empty() && !theirs.origin.empty() && mine.origin != theirs.origin) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the peer's cluster was bootstrapped otherwise than this node's (origin ", theirs.origin, ", this node's ",
+        mine.origin, "): its members were started with other --peers or another --restore"));
+  }
+  return ClusterName{mine.id.empty() ? theirs.id : mine.id, mine.origin.empty() ? theirs.origin : mine.origin};
+}
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
@@ -120,7 +125,8 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
 
 DialerHandshake::DialerHandshake(Identity id, uint64_t to, std::string nonce) : id_(std::move(id)) {
   hello_.set_version(kVersion);
-  hello_.set_cluster_id(id_.cluster_id);
+  hello_.set_cluster_id(id_.cluster.id);
+  hello_.set_cluster_origin(id_.cluster.origin);
   hello_.set_from(id_.self);
   hello_.set_to(to);
   hello_.set_nonce(std::move(nonce));
@@ -132,15 +138,15 @@ absl::StatusOr<pb::PeerProof> DialerHandshake::OnChallenge(const pb::PeerChallen
     return absl::PermissionDeniedError(absl::StrCat("node ", hello_.to(), " refused the link: ", c.error()));
   }
   if (c.nonce().size() != kNonceBytes) return absl::InvalidArgumentError("the peer's nonce has the wrong size");
-  auto cluster = AgreeCluster(id_.cluster_id, c.cluster_id());
+  auto cluster = AgreeCluster(id_.cluster, ClusterName{c.cluster_id(), c.cluster_origin()});
   if (!cluster.ok()) return cluster.status();
   auto transcript = [&](char role) {
-    return Transcript(role, *cluster, id_.self, hello_.to(), hello_.nonce(), c.nonce());
+    return Transcript(role, cluster->id, id_.self, hello_.to(), hello_.nonce(), c.nonce());
   };
   if (auto s = CheckProof(id_, c.proof(), Prove(id_, kAcceptorRole, transcript(kAcceptorRole))); !s.ok()) {
     return s;
   }
-  cluster_id_ = *cluster;
+  cluster_ = *cluster;
   pb::PeerProof p;
   p.set_proof(Prove(id_, kDialerRole, transcript(kDialerRole)));
   return p;
@@ -162,9 +168,9 @@ absl::Status AcceptorHandshake::CheckHello(const pb::PeerHello& h) {
   if (h.to() != id_.self) {
     return absl::InvalidArgumentError(absl::StrCat("this is node ", id_.self, ", not node ", h.to()));
   }
-  auto cluster = AgreeCluster(id_.cluster_id, h.cluster_id());
+  auto cluster = AgreeCluster(id_.cluster, ClusterName{h.cluster_id(), h.cluster_origin()});
   if (!cluster.ok()) return cluster.status();
-  cluster_id_ = *cluster;
+  cluster_ = *cluster;
   return absl::OkStatus();
 }
 
@@ -176,17 +182,18 @@ pb::PeerChallenge AcceptorHandshake::OnHello(const pb::PeerHello& h) {
   }
   challenged_ = true;
   hello_ = h;
-  c.set_cluster_id(cluster_id_);
+  c.set_cluster_id(cluster_.id);
+  c.set_cluster_origin(cluster_.origin);
   c.set_nonce(nonce_);
   c.set_proof(Prove(id_, kAcceptorRole,
-                    Transcript(kAcceptorRole, cluster_id_, h.from(), id_.self, h.nonce(), nonce_)));
+                    Transcript(kAcceptorRole, cluster_.id, h.from(), id_.self, h.nonce(), nonce_)));
   return c;
 }
 
 absl::Status AcceptorHandshake::OnProof(const pb::PeerProof& p) {
   if (!challenged_) return absl::FailedPreconditionError("a proof before the hello");
   const std::string want = Prove(
-      id_, kDialerRole, Transcript(kDialerRole, cluster_id_, hello_.from(), id_.self, hello_.nonce(), nonce_));
+      id_, kDialerRole, Transcript(kDialerRole, cluster_.id, hello_.from(), id_.self, hello_.nonce(), nonce_));
   return CheckProof(id_, p.proof(), want);
 }
 

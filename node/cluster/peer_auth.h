@@ -36,11 +36,28 @@ inline constexpr size_t kNonceBytes = 32;
 // recorded handshake).
 inline constexpr size_t kMinSecretBytes = 16;
 
+// Which cluster a node belongs to: its id, and its origin, a digest of how it
+// was bootstrapped (its first voters' ids, and the backup it was restored
+// from, if any). Members started with the same --cluster_id but other --peers
+// or another --restore have the same id and their logs' first entries differ:
+// the origin keeps them apart. Either is empty until a node that joins meets
+// its cluster; a node bootstrapped before origins existed has none (it takes
+// its peers' when it meets one).
+struct ClusterName {
+  std::string id;
+  std::string origin;
+  bool operator==(const ClusterName&) const = default;
+};
+
+// `mine` and `theirs` name one cluster (or one side has yet to learn a part
+// of its name): the name both then agree on, or why they do not.
+absl::StatusOr<ClusterName> AgreeCluster(const ClusterName& mine, const ClusterName& theirs);
+
 // What a node proves itself with.
 struct Identity {
   uint64_t self = 0;
-  std::string secret;      // empty: no proofs
-  std::string cluster_id;  // empty: none yet (a node that joins adopts its cluster's)
+  std::string secret;   // empty: no proofs
+  ClusterName cluster;  // parts empty: not known yet (a node that joins adopts its cluster's)
   uint32_t client_tls_port = 0;  // told to the nodes this one dials (PeerHello)
 };
 
@@ -61,12 +78,12 @@ class DialerHandshake {
   // The acceptor's answer: the proof to send, or why the link must close.
   absl::StatusOr<pb::PeerProof> OnChallenge(const pb::PeerChallenge& c);
   // The cluster both sides agreed on (after OnChallenge succeeded).
-  const std::string& cluster_id() const { return cluster_id_; }
+  const ClusterName& cluster() const { return cluster_; }
 
  private:
   Identity id_;
   pb::PeerHello hello_;
-  std::string cluster_id_;
+  ClusterName cluster_;
 };
 
 class AcceptorHandshake {
@@ -79,7 +96,7 @@ class AcceptorHandshake {
   absl::Status OnProof(const pb::PeerProof& p);
   uint64_t peer() const { return hello_.from(); }
   uint32_t peer_tls_port() const { return hello_.client_tls_port(); }
-  const std::string& cluster_id() const { return cluster_id_; }
+  const ClusterName& cluster() const { return cluster_; }
 
  private:
   absl::Status CheckHello(const pb::PeerHello& h);
@@ -87,7 +104,7 @@ class AcceptorHandshake {
   Identity id_;
   std::string nonce_;
   pb::PeerHello hello_;
-  std::string cluster_id_;
+  ClusterName cluster_;
   bool challenged_ = false;
 };
 

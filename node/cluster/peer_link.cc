@@ -39,7 +39,7 @@ absl::Status InboundLink::OnHandshakeFrame(char type, std::string_view payload) 
   pb::PeerProof p;
   if (!p.ParseFromArray(payload.data(), size)) return absl::InvalidArgumentError("a proof that does not parse");
   if (auto s = handshake_.OnProof(p); !s.ok()) return s;
-  if (adopt && !adopt(handshake_.cluster_id())) {
+  if (adopt && !adopt(handshake_.cluster())) {
     return absl::PermissionDeniedError("its cluster differs from the one this node just joined");
   }
   node_ = handshake_.peer();

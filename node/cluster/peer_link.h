@@ -23,9 +23,9 @@ class InboundLink {
 
   // Set by the owner.
   std::function<void(std::string)> send;  // bytes for the dialer (the challenge)
-  // The handshake agreed on this cluster id; false refuses the link (this
-  // node belongs to another cluster by now).
-  std::function<bool(const std::string&)> adopt;
+  // The handshake agreed on this cluster; false refuses the link (this node
+  // learned of another by now).
+  std::function<bool(const ClusterName&)> adopt;
   std::function<void(consensus::pb::Message&&)> on_message;
   std::function<void(pb::SnapshotFrame&&)> on_snapshot_frame;
 

@@ -152,7 +152,7 @@ void PeerTransport::Accept() {
       in->out = std::move(bytes);
       in->stream.async_write(asio::buffer(in->out), [in](const asio::error_code&, size_t) {});
     };
-    in->link.adopt = [this](const std::string& cluster_id) { return Adopt(cluster_id); };
+    in->link.adopt = [this](const peer::ClusterName& cluster) { return Adopt(cluster); };
     in->link.on_message = [this](consensus::pb::Message&& m) { on_message(std::move(m)); };
     in->link.on_snapshot_frame = [this](pb::SnapshotFrame&& f) {
       if (on_snapshot_frame) on_snapshot_frame(std::move(f));
@@ -207,6 +207,7 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
 
 void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why) {
   ++stats_.handshakes_refused;
+  stats_.last_refusal = absl::StrCat("raft link from ", in->peer, ": ", why);
   Log(LogComponent::kPeer, LogLevel::kWarning, "raft link from %s%s refused: %s", in->peer,
       in->link.node() ? absl::StrCat(" (node ", in->link.node(), ")") : "", why);
   in->closing = true;
@@ -216,12 +217,13 @@ void PeerTransport::Refuse(const std::shared_ptr<Inbound>& in, absl::string_view
   in->deadline.async_wait([in](const asio::error_code&) { in->stream.Close(); });
 }
 
-bool PeerTransport::Adopt(const std::string& cluster_id) {
-  if (cluster_id == identity_.cluster_id) return true;
-  if (!identity_.cluster_id.empty()) return false;
-  identity_.cluster_id = cluster_id;
-  Log(LogComponent::kPeer, LogLevel::kInfo, "joined cluster %s", cluster_id);
-  if (on_cluster_id) on_cluster_id(cluster_id);
+bool PeerTransport::Adopt(const peer::ClusterName& cluster) {
+  auto agreed = peer::AgreeCluster(identity_.cluster, cluster);
+  if (!agreed.ok()) return false;
+  if (*agreed == identity_.cluster) return true;
+  if (identity_.cluster.id.empty()) Log(LogComponent::kPeer, LogLevel::kInfo, "joined cluster %s", agreed->id);
+  identity_.cluster = *agreed;
+  if (on_cluster) on_cluster(*agreed);
   return true;
 }
 
@@ -379,11 +381,12 @@ void PeerTransport::OnChallenge(const std::shared_ptr<Peer>& p, std::string_view
   pb::PeerChallenge c;
   absl::StatusOr<pb::PeerProof> proof = absl::InvalidArgumentError("a challenge that does not parse");
   if (c.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) proof = p->handshake->OnChallenge(c);
-  if (proof.ok() && !Adopt(p->handshake->cluster_id())) {
+  if (proof.ok() && !Adopt(p->handshake->cluster())) {
     proof = absl::PermissionDeniedError("its cluster differs from the one this node just joined");
   }
   if (!proof.ok()) {
     ++stats_.handshakes_refused;
+    stats_.last_refusal = absl::StrCat("raft link to node ", p->id, ": ", proof.status().message());
     Log(LogComponent::kPeer, LogLevel::kWarning, "raft link to node %d (%s:%d): handshake failed: %s", p->id, p->host, p->port,
         proof.status().message());
     return;

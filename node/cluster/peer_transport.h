@@ -78,9 +78,9 @@ class PeerTransport : public RaftTransport {
   void WaitDrained(std::chrono::steady_clock::time_point until, std::function<void()> done);
   void ReadInbound(const std::shared_ptr<Inbound>& in);
   void Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why);
-  // The handshake agreed on `cluster_id`: adopts it if this node has none.
-  // False if it conflicts with one adopted meanwhile.
-  bool Adopt(const std::string& cluster_id);
+  // The handshake agreed on `cluster`: adopts what this node did not know of
+  // it. False if it conflicts with what it adopted meanwhile.
+  bool Adopt(const peer::ClusterName& cluster);
 
   asio::io_context& io_;
   peer::Identity identity_;

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "asio/ssl.hpp"
 #include "consensus/raft.pb.h"
+#include "node/cluster/peer_auth.h"
 #include "node/snapshot.pb.h"
 
 namespace node {
@@ -23,6 +24,7 @@ struct PeerLinkStats {
   uint64_t handshakes_refused = 0;  // a dialer or acceptor that failed the handshake
   uint64_t wrong_sender = 0;        // messages claiming another sender than the link's node
   std::map<uint64_t, bool> connected;  // per peer: is the link to it up (authenticated)
+  std::string last_refusal;  // the latest handshake refused for who the peer is, and why
 };
 
 class RaftTransport {
@@ -59,9 +61,10 @@ class RaftTransport {
   // closed or reset the connection, or refused a new one (a slow or silent
   // peer is not gone).
   std::function<void(uint64_t)> on_peer_gone;
-  // A node without a cluster id learned its cluster's from an authenticated
-  // peer: the owner stores it (links to other clusters are refused from now).
-  std::function<void(const std::string&)> on_cluster_id;
+  // A node that did not know its cluster's id or origin learned them from an
+  // authenticated peer: the owner stores them (links to other clusters are
+  // refused from now).
+  std::function<void(const peer::ClusterName&)> on_cluster;
 };
 
 }  // namespace node

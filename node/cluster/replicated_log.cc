@@ -24,6 +24,7 @@ namespace {
 constexpr char kHardStateKey[] = "raft.hardstate";
 constexpr char kRestoredFromKey[] = "restored-from";  // the --restore file and its .meta (RestoreStamp)
 constexpr char kClusterIdKey[] = "cluster-id";
+constexpr char kClusterOriginKey[] = "cluster-origin";  // peer::ClusterName's origin
 // How long the link to a removed node outlives its removal: the messages of
 // that turn, among them the one that tells it its removal committed, leave
 // within a tick or two.
@@ -124,7 +125,7 @@ absl::Status ReplicatedLog::Start() {
   for (const auto& [id, _] : options_.peers) configured_.insert(id);
   if (auto s = snapshots_.Open(); !s.ok()) return s;
   if (auto s = Bootstrap(); !s.ok()) return s;
-  if (auto s = LoadClusterId(); !s.ok()) return s;
+  if (auto s = LoadCluster(); !s.ok()) return s;
   for (const auto& [id, addr] : options_.address_book) {
     if (options_.peers.emplace(id, addr).second) configured_.insert(id);
   }
@@ -200,46 +201,55 @@ absl::Status ReplicatedLog::Bootstrap() {
   hs.set_term(1);
   hs.set_commit(voters.size());
   w.meta[kHardStateKey] = hs.SerializeAsString();
-  w.meta[kClusterIdKey] = InitialClusterId();
+  RecordCluster(&w, InitialCluster());
   if (auto s = store_->Write(w); !s.ok()) return s;
   Log(LogComponent::kRaft, LogLevel::kInfo, "bootstrapped a cluster of %d voter(s)", voters.size());
   return absl::OkStatus();
 }
 
-// The members of a new cluster agree on its id without talking: the one
-// given (anarcho-admin passes a random one), else one derived from the ids of
-// the initial voters, which every member was started with (their addresses
-// may differ between members' views). Only a given id keeps apart two clusters
-// of the same ids that share a secret.
-std::string ReplicatedLog::InitialClusterId() const {
-  if (!options_.cluster_id.empty()) return options_.cluster_id;
-  std::string members = "voters";
-  for (const auto& [id, _] : options_.peers) absl::StrAppend(&members, " ", id);
-  return peer::DeriveClusterId(members);
+// The members of a new cluster agree on its name without talking. Its id is
+// the one given (anarcho-admin passes a random one), else one derived from
+// the ids of the initial voters, which every member was started with (their
+// addresses may differ between members' views). Only a given id keeps apart
+// two clusters of the same ids that share a secret. Its origin is derived from
+// what every member's first entries are made of: the voters' ids and the
+// restore, so members bootstrapped from other --peers or another --restore
+// never take each other's entries for their own.
+peer::ClusterName ReplicatedLog::InitialCluster() const {
+  std::string voters = "voters";
+  for (const auto& [id, _] : options_.peers) absl::StrAppend(&voters, " ", id);
+  std::string origin = voters;
+  if (options_.restore) absl::StrAppend(&origin, " restored ", RestoreStamp(*options_.restore));
+  return peer::ClusterName{options_.cluster_id.empty() ? peer::DeriveClusterId(voters) : options_.cluster_id,
+                           peer::DeriveClusterId(origin)};
+}
+
+void ReplicatedLog::RecordCluster(storage::LogWrite* w, const peer::ClusterName& cluster) {
+  if (!cluster.id.empty()) w->meta[kClusterIdKey] = cluster.id;
+  if (!cluster.origin.empty()) w->meta[kClusterOriginKey] = cluster.origin;
 }
 
 // The cluster this node belongs to: stored at bootstrap, or when a node that
 // joins first meets its cluster (empty until then).
-absl::Status ReplicatedLog::LoadClusterId() {
-  auto stored = store_->GetMeta(kClusterIdKey);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value()) {
-    if (!options_.cluster_id.empty() && options_.cluster_id != **stored) {
-      return absl::FailedPreconditionError(absl::StrCat("this node belongs to cluster ", **stored,
+absl::Status ReplicatedLog::LoadCluster() {
+  auto id = store_->GetMeta(kClusterIdKey);
+  if (!id.ok()) return id.status();
+  auto origin = store_->GetMeta(kClusterOriginKey);
+  if (!origin.ok()) return origin.status();
+  if (origin->has_value()) cluster_.origin = **origin;
+  if (id->has_value()) {
+    if (!options_.cluster_id.empty() && options_.cluster_id != **id) {
+      return absl::FailedPreconditionError(absl::StrCat("this node belongs to cluster ", **id,
                                                         ", not to the --cluster_id given (", options_.cluster_id, ")"));
     }
-    cluster_id_ = **stored;
+    cluster_.id = **id;
     return absl::OkStatus();
   }
-  if (!options_.cluster_id.empty()) return StoreClusterId(options_.cluster_id);
-  return absl::OkStatus();
-}
-
-absl::Status ReplicatedLog::StoreClusterId(const std::string& id) {
+  if (options_.cluster_id.empty()) return absl::OkStatus();
   storage::LogWrite w;
-  w.meta[kClusterIdKey] = id;
+  RecordCluster(&w, peer::ClusterName{options_.cluster_id, ""});
   if (auto s = store_->Write(w); !s.ok()) return s;
-  cluster_id_ = id;
+  cluster_.id = options_.cluster_id;
   return absl::OkStatus();
 }
 
@@ -247,10 +257,10 @@ absl::Status ReplicatedLog::StoreClusterId(const std::string& id) {
 // the event loop, the id raced the worker's writes, and the store keeps its
 // first and last index unguarded), and the record keeps its place among the
 // log's writes. A store that cannot take it fails as the log's writes do.
-void ReplicatedLog::AdoptClusterId(const std::string& id) {
-  cluster_id_ = id;
+void ReplicatedLog::AdoptCluster(const peer::ClusterName& cluster) {
+  cluster_ = cluster;
   auto write = std::make_shared<storage::LogWrite>();
-  write->meta[kClusterIdKey] = id;
+  RecordCluster(write.get(), cluster);
   asio::post(worker_, [this, write, alive = alive_] {
     absl::Status s = store_->Write(*write);
     if (s.ok()) return;
@@ -282,7 +292,7 @@ absl::Status ReplicatedLog::BootstrapFromRestore(const std::vector<uint64_t>& vo
   hs.set_term(1);
   hs.set_commit(index);
   w.meta[kHardStateKey] = hs.SerializeAsString();
-  w.meta[kClusterIdKey] = InitialClusterId();
+  RecordCluster(&w, InitialCluster());
   if (auto s = store_->Write(w); !s.ok()) return s;
   Log(LogComponent::kRaft, LogLevel::kInfo, "bootstrapped a cluster of %d voter(s) from %s (%d bytes, crc32 %08x)", voters.size(),
       options_.restore->rdb, meta->size(), meta->crc32());
@@ -321,10 +331,10 @@ absl::Status ReplicatedLog::StartTransport() {
     transport_ = options_.make_transport(options_.id);
   } else {
     transport_ = std::make_unique<PeerTransport>(
-        io_, peer::Identity{options_.id, options_.cluster_secret, cluster_id_, options_.client_tls_port},
+        io_, peer::Identity{options_.id, options_.cluster_secret, cluster_, options_.client_tls_port},
         options_.peer_tls);
   }
-  transport_->on_cluster_id = [this](const std::string& id) { AdoptClusterId(id); };
+  transport_->on_cluster = [this](const peer::ClusterName& cluster) { AdoptCluster(cluster); };
   transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
     SyncClock();

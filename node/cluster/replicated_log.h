@@ -184,7 +184,8 @@ class ReplicatedLog {
   const std::map<uint64_t, PeerAddress>& peers() const { return options_.peers; }
   const consensus::MemoryStorage& storage() const { return mem_; }
   uint64_t syncs() const { return syncs_; }
-  const std::string& cluster_id() const { return cluster_id_; }
+  const std::string& cluster_id() const { return cluster_.id; }
+  const std::string& cluster_origin() const { return cluster_.origin; }
   PeerLinkStats link_stats() const { return transport_ ? transport_->stats() : PeerLinkStats{}; }
   int peer_tls_port(uint64_t id) const { return transport_ ? transport_->PeerTlsPort(id) : 0; }
   // The peer links' TLS context from now on (ReplicatedLogOptions::peer_tls);
@@ -246,12 +247,13 @@ class ReplicatedLog {
   // The bootstrap of a restored cluster: the membership and the state as a
   // snapshot (index = number of voters, term 1), no entries.
   absl::Status BootstrapFromRestore(const std::vector<uint64_t>& voters);
-  std::string InitialClusterId() const;
-  absl::Status LoadClusterId();
+  peer::ClusterName InitialCluster() const;
+  static void RecordCluster(storage::LogWrite* w, const peer::ClusterName& cluster);
   // At Start, before the worker writes anything.
-  absl::Status StoreClusterId(const std::string& id);
-  // A node that joins met its cluster: the id is recorded on the worker.
-  void AdoptClusterId(const std::string& id);
+  absl::Status LoadCluster();
+  // A node met its cluster and learned of its name what it did not know: it
+  // is recorded on the worker.
+  void AdoptCluster(const peer::ClusterName& cluster);
   absl::Status LoadSnapshot();
   absl::Status LoadLog();
   absl::Status StartTransport();
@@ -319,7 +321,7 @@ class ReplicatedLog {
   uint64_t syncs_ = 0;
   bool sole_voter_ = false;
   absl::flat_hash_set<uint64_t> configured_;  // peers named on the command line
-  std::string cluster_id_;  // empty: a node that joins and has not met its cluster yet
+  peer::ClusterName cluster_;  // empty: a node that joins and has not met its cluster yet
 };
 
 }  // namespace node

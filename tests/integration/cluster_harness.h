@@ -48,6 +48,8 @@ struct ClusterOptions {
   std::vector<std::string> node_args;  // extra flags for every node
   std::map<int, std::vector<std::string>> args_of;  // more flags for node i
   bool proxies = true;
+  // Nodes not waited for at the start (they are not meant to serve).
+  std::set<int> never_ready;
   // Nodes prove a shared secret on their links (as anarcho-admin's clusters do).
   bool peer_secret = true;
   // Non-empty: a directory with ca.crt, server.crt and server.key. Every node

@@ -28,7 +28,7 @@ void Acceptor(bool with_secret, const uint8_t* data, size_t size, size_t read_si
   bool refused = false;
   size_t delivered = 0;
   link.send = [](std::string) {};
-  link.adopt = [](const std::string& c) { return c == "cluster"; };
+  link.adopt = [](const node::peer::ClusterName& c) { return c.id == "cluster"; };
   link.on_message = [&](consensus::pb::Message&& m) {
     Check(!with_secret && link.node() != 0 && m.from() == link.node());
     ++delivered;

@@ -17,8 +17,8 @@ namespace {
 
 constexpr char kSecret[] = "correct horse battery staple";
 
-Identity Id(uint64_t self, std::string secret = kSecret, std::string cluster = "c1") {
-  return Identity{self, std::move(secret), std::move(cluster)};
+Identity Id(uint64_t self, std::string secret = kSecret, std::string cluster = "c1", std::string origin = "o1") {
+  return Identity{self, std::move(secret), ClusterName{std::move(cluster), std::move(origin)}};
 }
 
 struct Outcome {
@@ -50,8 +50,8 @@ TEST(PeerAuthTest, MembersWithTheSecretAuthenticateBothWays) {
   ASSERT_TRUE(proof.ok()) << proof.status();
   ASSERT_TRUE(acceptor.OnProof(*proof).ok());
   EXPECT_EQ(acceptor.peer(), 1u);
-  EXPECT_EQ(acceptor.cluster_id(), "c1");
-  EXPECT_EQ(dialer.cluster_id(), "c1");
+  EXPECT_EQ(acceptor.cluster(), (ClusterName{"c1", "o1"}));
+  EXPECT_EQ(dialer.cluster(), (ClusterName{"c1", "o1"}));
   // The secret itself never appears in what crosses the wire.
   for (const std::string& wire : {dialer.hello().SerializeAsString(), c.SerializeAsString(), proof->SerializeAsString()}) {
     EXPECT_EQ(wire.find(kSecret), std::string::npos);
@@ -111,14 +111,42 @@ TEST(PeerAuthTest, IdsAndClustersAreChecked) {
   Outcome other = Handshake(Id(1, kSecret, "c1"), Id(2, kSecret, "c2"));
   EXPECT_NE(other.refused.find("belongs to cluster c1, this node to cluster c2"), std::string::npos) << other.refused;
   // A node that joins (no cluster id yet) agrees on its peer's, either way round.
-  DialerHandshake joiner(Id(4, kSecret, ""), 1, RandomBytes(kNonceBytes));
+  DialerHandshake joiner(Id(4, kSecret, "", ""), 1, RandomBytes(kNonceBytes));
   AcceptorHandshake member(Id(1), RandomBytes(kNonceBytes));
   auto proof = joiner.OnChallenge(member.OnHello(joiner.hello()));
   ASSERT_TRUE(proof.ok());
   EXPECT_TRUE(member.OnProof(*proof).ok());
-  EXPECT_EQ(joiner.cluster_id(), "c1");
-  Outcome leader_to_joiner = Handshake(Id(1), Id(4, kSecret, ""));
+  EXPECT_EQ(joiner.cluster(), (ClusterName{"c1", "o1"}));
+  Outcome leader_to_joiner = Handshake(Id(1), Id(4, kSecret, "", ""));
   EXPECT_TRUE(leader_to_joiner.acceptor.ok()) << leader_to_joiner.acceptor;
+}
+
+// Regression (PeerAuthTest.MembersBootstrappedOtherwiseAreRefused): members
+// started with one --cluster_id but other --peers, or restored from other
+// backups, took each other's first log entries for their own (both wrote them
+// at term 1) and formed one cluster with diverging data, or two leaders.
+TEST(PeerAuthTest, MembersBootstrappedOtherwiseAreRefused) {
+  Outcome other = Handshake(Id(1, kSecret, "c1", "o1"), Id(2, kSecret, "c1", "o2"));
+  EXPECT_NE(other.refused.find("bootstrapped otherwise"), std::string::npos) << other.refused;
+  EXPECT_FALSE(other.acceptor.ok());
+  // The dialer checks too (an acceptor of an earlier version checks nothing).
+  DialerHandshake dialer(Id(1, kSecret, "c1", "o1"), 2, RandomBytes(kNonceBytes));
+  AcceptorHandshake acceptor(Id(2, kSecret, "c1", "o2"), RandomBytes(kNonceBytes));
+  pb::PeerHello no_origin = dialer.hello();
+  no_origin.clear_cluster_origin();
+  pb::PeerChallenge c = acceptor.OnHello(no_origin);
+  ASSERT_TRUE(c.error().empty()) << c.error();
+  auto proof = dialer.OnChallenge(c);
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kPermissionDenied) << proof.status();
+  // A node without an origin (a joiner, or one bootstrapped before origins)
+  // takes its peer's; its own id still has to match.
+  Outcome old = Handshake(Id(1, kSecret, "c1", ""), Id(2, kSecret, "c1", "o2"));
+  EXPECT_TRUE(old.dialer.ok() && old.acceptor.ok()) << old.dialer << old.acceptor;
+  auto agreed = AgreeCluster(ClusterName{"c1", ""}, ClusterName{"c1", "o2"});
+  ASSERT_TRUE(agreed.ok());
+  EXPECT_EQ(*agreed, (ClusterName{"c1", "o2"}));
+  EXPECT_FALSE(AgreeCluster(ClusterName{"c1", ""}, ClusterName{"c2", "o2"}).ok());
+  EXPECT_FALSE(AgreeCluster(ClusterName{"c1", "o1"}, ClusterName{"c1", std::string(65, 'o')}).ok());
 }
 
 TEST(PeerAuthTest, MalformedHellosAreRefused) {
@@ -193,7 +221,7 @@ TEST(PeerAuthTest, InboundLinkDeliversOnlyTheAuthenticatedNodesMessages) {
   std::string sent;
   std::vector<uint64_t> delivered;
   link.send = [&](std::string bytes) { sent += bytes; };
-  link.adopt = [](const std::string& c) { return c == "c1"; };
+  link.adopt = [](const ClusterName& c) { return c.id == "c1"; };
   link.on_message = [&](consensus::pb::Message&& m) { delivered.push_back(m.from()); };
   DialerHandshake d(Id(1), 2, RandomBytes(kNonceBytes));
   ReadBuffer in;
@@ -223,7 +251,7 @@ TEST(PeerAuthTest, InboundLinkRefusesTrafficBeforeTheHandshake) {
   EXPECT_FALSE(big.OnData(huge).ok());
   // A cluster this node does not belong to (any more).
   InboundLink other(Id(2), RandomBytes(kNonceBytes));
-  other.adopt = [](const std::string&) { return false; };
+  other.adopt = [](const ClusterName&) { return false; };
   std::string challenge;
   other.send = [&](std::string bytes) { challenge = bytes; };
   DialerHandshake d(Id(1), 2, RandomBytes(kNonceBytes));

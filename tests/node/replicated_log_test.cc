@@ -703,12 +703,16 @@ TEST_F(ReplicatedLogTest, TheClusterIdIsWrittenByTheLogWorker) {
   ASSERT_TRUE(Start(0, store, /*bootstrap=*/false).ok());
   EXPECT_EQ(members_[0].log->cluster_id(), "");
   ASSERT_TRUE(net_.up_.contains(1));
-  net_.up_[1]->on_cluster_id("c1");  // a peer proved it, on the event loop
+  net_.up_[1]->on_cluster(peer::ClusterName{"c1", "o1"});  // a peer proved it, on the event loop
   EXPECT_EQ(members_[0].log->cluster_id(), "c1");
+  EXPECT_EQ(members_[0].log->cluster_origin(), "o1");
   Stop(0);  // the worker finishes what it was given
   auto stored = store->GetMeta("cluster-id");
   ASSERT_TRUE(stored.ok() && stored->has_value());
   EXPECT_EQ(**stored, "c1");
+  auto origin = store->GetMeta("cluster-origin");
+  ASSERT_TRUE(origin.ok() && origin->has_value());
+  EXPECT_EQ(**origin, "o1");
   EXPECT_EQ(store->writers(), std::vector<std::string>{"anarcho-log"}) << "written off the log's worker";
 }
 
