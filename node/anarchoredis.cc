@@ -133,6 +133,10 @@ ABSL_FLAG(int, script_kill_after, 5000,
           "Milliseconds a script may keep the redis-server answering BUSY before the node stops "
           "it: a script that only read is killed, one that wrote is discarded by rebuilding the "
           "redis-server from the log.");
+ABSL_FLAG(int, child_timeout, 30000,
+          "Milliseconds the redis-server may answer nothing and not run (stopped, or hung waiting "
+          "for something that never comes) before the node rebuilds it from the log, as after a "
+          "crash; one that runs a long command is left to finish. 0: never.");
 ABSL_FLAG(std::string, test_break_gate, "none",
           "Testing only, UNSAFE: switch off one rule of the consistency gate (ack-before-commit, "
           "no-confirmation, no-read-locks, no-marks, locks-at-queue, forget-gone-locks, "
@@ -345,14 +349,15 @@ bool ServerFlags(node::ServerOptions& options) {
   options.output_limits = *limits;
   options.busy_reply_threshold_ms = absl::GetFlag(FLAGS_busy_reply_threshold);
   options.script_kill_after_ms = absl::GetFlag(FLAGS_script_kill_after);
+  options.child_timeout_ms = absl::GetFlag(FLAGS_child_timeout);
   options.snapshot_log_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes);
   options.digest_interval_s = absl::GetFlag(FLAGS_digest_interval_s);
   if (options.busy_reply_threshold_ms < 1 || options.script_kill_after_ms < 1) {
     std::cerr << "anarchoredis: --busy-reply-threshold and --script-kill-after must be at least 1 ms\n";
     return false;
   }
-  if (options.no_leader_wait_ms < 0 || options.digest_interval_s < 0) {
-    std::cerr << "anarchoredis: --no-leader-wait-ms and --digest-interval-s must be 0 or more\n";
+  if (options.no_leader_wait_ms < 0 || options.digest_interval_s < 0 || options.child_timeout_ms < 0) {
+    std::cerr << "anarchoredis: --no-leader-wait-ms, --digest-interval-s and --child-timeout must be 0 or more\n";
     return false;
   }
   return true;

@@ -85,7 +85,7 @@ Metrics::Metrics()
       commit_(NewGauge(registry_, "anarcho_raft_commit_index", "The highest log index known committed.")),
       applied_(NewGauge(registry_, "anarcho_raft_applied_index", "The highest log index the child holds.")),
       lag_(NewGauge(registry_, "anarcho_raft_apply_lag_entries", "Committed entries the child does not hold yet.")),
-      child_healthy_(NewGauge(registry_, "anarcho_child_healthy", "1 while the redis-server child runs.")),
+      child_healthy_(NewGauge(registry_, "anarcho_child_healthy", "1 while the redis-server child runs and answers the node within 2 s.")),
       clients_(NewGauge(registry_, "anarcho_clients_connected", "Client connections to this node.")),
       snapshot_bytes_(NewGauge(registry_, "anarcho_snapshot_bytes", "Size of the latest snapshot.")),
       follower_reads_(NewCounter(registry_, "anarcho_follower_reads_total",

@@ -86,6 +86,8 @@ struct ServerOptions {
   // A script that kept the child answering BUSY this long is stopped by the
   // node (clients may SCRIPT KILL it before, as with Redis).
   int script_kill_after_ms = 5000;
+  // A child that answered no PING and used no CPU this long is rebuilt (0: never).
+  int child_timeout_ms = 30000;
   std::string test_sync_gate;  // test hook: fsyncs wait while this file exists
   // Testing only, and unsafe: one rule of the consistency gate switched off,
   // to prove that the fault tests catch what it prevents.
@@ -294,10 +296,18 @@ class Server {
   // CLIENT KILL over the leader child's clients, the node's own links spared.
   void KillClients(std::span<const std::string_view> args, gate::SessionId caller,
                    std::function<void(std::string)> reply);
+  size_t ClientConnections() const;
   void KillMatching(const ClientKillFilter& filter, gate::SessionId caller, const resp::Value& client_list,
                     const std::function<void(std::string)>& reply);
   void AskCoverOffset();
   void WatchBusy();
+  // A child that answers nothing and does not run is rebuilt.
+  void CheckChildStuck();
+  // How long the watchdog's PING has been waiting for the child's answer.
+  std::chrono::milliseconds ChildSilence() const;
+  // Runs, and answered within kChildSilentTooLong.
+  bool ChildHealthy() const;
+  static constexpr std::chrono::milliseconds kChildSilentTooLong{2000};
   void OnBusy(const std::string& busy_error);
   // The child no longer matches the committed log (or died): abort client
   // work, start a fresh child and apply the committed log to it again.
@@ -459,6 +469,10 @@ class Server {
   asio::steady_timer busy_timer_;
   ControlLink control_;
   bool busy_ping_in_flight_ = false;
+  std::chrono::steady_clock::time_point busy_ping_sent_;
+  // The child's main thread last used CPU (seen while a PING waited).
+  std::chrono::steady_clock::time_point child_ran_at_;
+  uint64_t child_ticks_seen_ = 0;
   std::optional<std::chrono::steady_clock::time_point> busy_since_;  // the child first answered BUSY
   gate::SessionId next_session_ = 1;
   absl::flat_hash_map<gate::SessionId, std::shared_ptr<ClientSession>> sessions_;

@@ -195,12 +195,22 @@ void Server::PollChild() {
 // cannot be, but none of its effects were propagated yet (a script's effects
 // reach the stream when it ends), so the child is rebuilt from the log:
 // nothing committed is lost, and the script's writes never happen.
+//
+// The same PING finds a child that answers nothing at all: past
+// --child_timeout without an answer and without running (its main thread used
+// no CPU: stopped, or waiting on something that never comes) it is rebuilt
+// from the log, as after a crash. A child held by one long command (FLUSHALL
+// of a huge data set, the node's own DEBUG DIGEST) is working, and is left to
+// finish. Before, a leader whose child hung kept its leadership (its Raft side
+// heartbeat on), every request waited, and its health said ok.
 void Server::WatchBusy() {
   busy_timer_.expires_after(std::chrono::milliseconds(std::clamp(options_.script_kill_after_ms / 10, 20, 500)));
   busy_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || state_ == State::kStopped) return;
+    if (state_ == State::kRunning) CheckChildStuck();
     if (state_ == State::kRunning && control_.connected() && !busy_ping_in_flight_) {
       busy_ping_in_flight_ = true;
+      busy_ping_sent_ = std::chrono::steady_clock::now();
       control_.Call({"PING"}, [this](const resp::Value& v) {
         busy_ping_in_flight_ = false;
         if (v.type != resp::Type::kError || !absl::StartsWith(v.str, "BUSY")) {
@@ -217,6 +227,26 @@ void Server::WatchBusy() {
     }
     WatchBusy();
   });
+}
+
+void Server::CheckChildStuck() {
+  if (!busy_ping_in_flight_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (const auto ticks = child_->MainThreadTicks(); ticks && *ticks != child_ticks_seen_) {
+    child_ticks_seen_ = *ticks;
+    child_ran_at_ = now;
+  }
+  const auto stuck = now - std::max(busy_ping_sent_, child_ran_at_);
+  if (options_.child_timeout_ms == 0 || stuck < std::chrono::milliseconds(options_.child_timeout_ms)) return;
+  RebuildChild(absl::StrCat("the child answered nothing and did not run for ",
+                            std::chrono::duration_cast<std::chrono::milliseconds>(stuck).count(), " ms"));
+}
+
+bool Server::ChildHealthy() const { return child_->running() && ChildSilence() < kChildSilentTooLong; }
+
+std::chrono::milliseconds Server::ChildSilence() const {
+  if (!busy_ping_in_flight_) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - busy_ping_sent_);
 }
 
 void Server::OnBusy(const std::string& busy_error) {

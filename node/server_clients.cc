@@ -283,9 +283,18 @@ void Server::AcceptTls() {
   });
 }
 
+// Clients count against --maxclients; followers' relays (named as the node's
+// own links, which INFO and CLIENT LIST leave out too) do not, up to one per
+// other member, so a client that names itself so gains no slot.
+size_t Server::ClientConnections() const {
+  size_t internal = 0;
+  for (const auto& [_, s] : sessions_) internal += s->internal_name();
+  return sessions_.size() - std::min(internal, rlog_->peers().size());
+}
+
 void Server::AddSession(ByteStream stream) {
-  if (sessions_.size() >= options_.max_clients) {
-    auto msg = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
+  if (ClientConnections() >= options_.max_clients) {
+    auto msg = std::make_shared<std::string>(kMaxClientsError);
     auto s = std::make_shared<ByteStream>(std::move(stream));
     s->async_write(asio::buffer(*msg), [msg, s](const asio::error_code&, size_t) { s->Close(); });
     return;
@@ -356,7 +365,8 @@ std::string Server::WithNodeSettings(std::string_view reply, int proto) const {
 // The filters are matched against the leader child's CLIENT LIST as clients
 // see it (real addresses); a match is a session of this node, closed as
 // Redis closes a killed client (the caller after its reply). USER names a
-// user of the child's ACL or is an error, as in Redis.
+// user of the child's ACL or is an error, as in Redis; the node's own user is
+// no user a client can see.
 void Server::KillClients(std::span<const std::string_view> args, gate::SessionId caller,
                          std::function<void(std::string)> reply) {
   absl::StatusOr<ClientKillFilter> filter = ClientKillFilterOf(args);
@@ -369,7 +379,9 @@ void Server::KillClients(std::span<const std::string_view> args, gate::SessionId
   };
   if (!filter->user) return list();
   control_.Call({"ACL", "GETUSER", *filter->user}, [reply, user = *filter->user, list](const resp::Value& v) {
-    if (v.type == resp::Type::kNull) return reply(absl::StrCat("-ERR No such user '", user, "'\r\n"));
+    if (v.type == resp::Type::kNull || user == kInternalUser) {
+      return reply(absl::StrCat("-ERR No such user '", user, "'\r\n"));
+    }
     list();
   });
 }

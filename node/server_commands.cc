@@ -77,11 +77,11 @@ std::string Server::StatusReply(int proto) const {
       {"stream_id", stream_id_},
       {"stream_committed_offset", absl::StrCat(committed_offset_)},
       {"child_pid", absl::StrCat(child_->pid())},
-      {"child_healthy", child_->running() ? "yes" : "no"},
+      {"child_healthy", ChildHealthy() ? "yes" : "no"},
       {"child_rebuilds", absl::StrCat(rebuilds_)},
       {"child_role", promoted_ ? "master" : (link_.syncing() ? "replica" : "starting")},
       {"child_full_syncs", absl::StrCat(link_.full_syncs())},
-      {"clients", absl::StrCat(sessions_.size())},
+      {"clients", absl::StrCat(ClientConnections())},
       {"requests_in_flight", absl::StrCat(gate.slots)},
       {"locked_keys", absl::StrCat(gate.locked_keys)},
       {"marked_keys", absl::StrCat(gate.marked_keys)},
@@ -121,7 +121,11 @@ std::string Server::HealthReply(int proto) const {
     problems.push_back(refusal.empty() ? "no leader known" : absl::StrCat("no leader known (last refused: ", refusal, ")"));
   }
   if (is_leader_ && !leader_ready_) problems.push_back("leader catching up");
-  if (!child_->running()) problems.push_back("child not running");
+  if (!child_->running()) {
+    problems.push_back("child not running");
+  } else if (!ChildHealthy()) {
+    problems.push_back(absl::StrCat("child answered nothing for ", ChildSilence().count(), " ms"));
+  }
   if (lag > kMaxHealthyLag) problems.push_back(absl::StrCat("child ", lag, " entries behind"));
   // (A follower that needs a snapshot knows no commit past its log: no lag shows.)
   if (const std::string why = rlog_->snapshot_receive_failure(); !why.empty()) {
@@ -136,7 +140,7 @@ std::string Server::HealthReply(int proto) const {
       {"leader", absl::StrCat(st.leader)},
       {"term", absl::StrCat(st.term)},
       {"apply_lag", absl::StrCat(lag)},
-      {"child_healthy", child_->running() ? "yes" : "no"},
+      {"child_healthy", ChildHealthy() ? "yes" : "no"},
   };
   std::string out;
   AppendFields(&out, fields, proto);
@@ -431,8 +435,8 @@ std::string Server::RenderMetrics() {
     v.connected = rlog_->link_stats().connected;
   }
   v.applied = AppliedIndex();
-  v.child_healthy = child_ != nullptr && child_->running();
-  v.clients = sessions_.size();
+  v.child_healthy = child_ != nullptr && ChildHealthy();
+  v.clients = ClientConnections();
   if (follower_reads_) {
     v.follower_reads = follower_reads_->served();
     v.follower_reads_waiting = follower_reads_->waiting();

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -150,6 +151,24 @@ bool ChildRedis::Reap() {
     return true;
   }
   return false;
+}
+
+std::optional<uint64_t> ChildRedis::MainThreadTicks() const {
+  if (pid_ <= 0) return std::nullopt;
+  std::ifstream in(absl::StrCat("/proc/", pid_, "/task/", pid_, "/stat"));
+  std::string stat;
+  std::getline(in, stat);
+  // "pid (comm) state ppid ...": utime and stime are the 12th and 13th
+  // fields after the comm's closing parenthesis (which the comm may hold).
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string skip;
+  for (int i = 0; i < 11 && fields >> skip; ++i) {
+  }
+  uint64_t utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return std::nullopt;
+  return utime + stime;
 }
 
 std::string ChildRedis::LastLoggedWarning() const {

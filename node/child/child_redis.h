@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,9 @@ class ChildRedis {
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
+  // CPU time (clock ticks, user and system) of the child's main thread, which
+  // runs every command; nullopt if it cannot be read.
+  std::optional<uint64_t> MainThreadTicks() const;
   const ChildOptions& options() const { return options_; }
 
  private:

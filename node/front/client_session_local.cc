@@ -40,10 +40,12 @@ void ClientSession::AnswerNodeCommand(std::span<const std::string_view> args, bo
 }
 
 // Monitors see the requests that run (not those refused before, as Redis
-// shows what it ran), after the routing, in the db they run in.
+// shows what it ran), after the routing, in the db they run in; not those of
+// the node's own links (a follower's relay: its SELECT and HELLO are the
+// node's, and its clients' requests are shown on their follower).
 void ClientSession::ShowToMonitors(std::span<const std::string_view> args, const Route& r) {
   if (r.action == Route::Action::kMonitor || (r.action == Route::Action::kReply && r.reply.starts_with('-'))) return;
-  if (!ShownToMonitors(server_.commands().Lookup(args))) return;
+  if (router_.internal_name() || !ShownToMonitors(server_.commands().Lookup(args), args.size())) return;
   server_.FeedMonitors(MonitorLine(std::chrono::system_clock::now(), router_.db(), describe_, args));
 }
 

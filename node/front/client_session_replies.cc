@@ -89,11 +89,18 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       return ProbeAnswered(e.kind, false);
     case Expect::Kind::kAuthState:
       // Another error (a leader on its way out) says nothing: the node's
-      // own view stands.
+      // own view stands. A full leader closes the connection after its
+      // error: the client gets that error, as from a full Redis (which says
+      // it before any request: so also to a client that sent none yet).
       if (type != '-') {
         authenticated_ = true;
       } else if (bytes.starts_with("-NOAUTH")) {
         authenticated_ = false;
+      } else if (bytes.starts_with(kMaxClientsError)) {
+        if (slots_.empty()) slots_.AddReady(std::string(kMaxClientsError));
+        std::string_view error = bytes.substr(1);
+        if (error.ends_with("\r\n")) error.remove_suffix(2);
+        return Abort(error);
       }
       Unstall();
       return;

@@ -80,6 +80,9 @@ std::string AclGetUserForClients(std::string_view reply, std::string_view user, 
 
 // CLIENT KILL's filters (Redis 7.0: ID, TYPE, ADDR, LADDR, USER, SKIPME), or
 // the old form CLIENT KILL addr:port.
+// Redis's answer to a connection past maxclients (then it closes it).
+inline constexpr char kMaxClientsError[] = "-ERR max number of clients reached\r\n";
+
 struct ClientKillFilter {
   bool old_form = false;  // CLIENT KILL addr:port: +OK or "No such client"
   std::optional<int64_t> id;

@@ -1,5 +1,6 @@
 #include "node/front/monitor.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -55,7 +56,13 @@ std::vector<bool> Redacted(std::span<const std::string_view> args) {
 
 }  // namespace
 
-bool ShownToMonitors(const CommandSpec* spec) { return spec != nullptr && !spec->admin && !spec->skip_monitor; }
+bool ShownToMonitors(const CommandSpec* spec, size_t argc) {
+  if (spec == nullptr || spec->admin) return false;
+  const size_t arity = static_cast<size_t>(spec->arity < 0 ? -spec->arity : spec->arity);
+  if (spec->arity >= 0 ? argc != arity : argc < arity) return false;
+  static constexpr std::string_view kScriptCalls[] = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"};
+  return !spec->skip_monitor || std::find(std::begin(kScriptCalls), std::end(kScriptCalls), spec->name) != std::end(kScriptCalls);
+}
 
 std::string MonitorLine(std::chrono::system_clock::time_point when, int db, std::string_view addr,
                         std::span<const std::string_view> args) {

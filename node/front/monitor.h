@@ -14,10 +14,12 @@
 
 namespace node {
 
-// Whether monitors see a request of `spec` (nullptr: an unknown command,
-// which Redis refuses before it runs): not admin commands, nor those flagged
-// skip_monitor, as in Redis.
-bool ShownToMonitors(const CommandSpec* spec);
+// Whether monitors see a request of `spec` with `argc` arguments (the name
+// included) as Redis shows what it runs: not an unknown command (nullptr) or
+// one of the wrong arity, which Redis refuses before it runs; not admin
+// commands, nor those flagged skip_monitor, except a script's call (EVAL,
+// FCALL and their variants), which Redis shows before the script runs.
+bool ShownToMonitors(const CommandSpec* spec, size_t argc);
 
 // One MONITOR line: "+<seconds>.<micros> [<db> <addr>] "<arg>" ...\r\n", each
 // argument quoted as Redis quotes it, and passwords redacted as Redis

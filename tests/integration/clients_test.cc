@@ -135,13 +135,16 @@ TEST_F(ClientsTest, ShutdownInsideMultiAbortsExecThroughAFollower) {
   EXPECT_EQ(f.Call({"EXEC"}).AsString().rfind("EXECABORT", 0), 0u);
 }
 
+// Regression: CLIENT KILL USER anarcho-node (the node's own user, which no
+// client sees) answered 0 where Redis says there is no such user.
 TEST_F(ClientsTest, ClientKillErrorsMatchRedis) {
   const std::vector<std::string> requests = {
       Req({"CLIENT", "KILL"}),           Req({"CLIENT", "KILL", "id", "10", "wrong_arg"}),
       Req({"CLIENT", "KILL", "id", "str"}), Req({"CLIENT", "KILL", "id", "0"}),
       Req({"CLIENT", "KILL", "type", "wrong_type"}), Req({"CLIENT", "KILL", "user", "wrong_user"}),
       Req({"CLIENT", "KILL", "skipme", "yes_or_no"}), Req({"CLIENT", "KILL", "1.2.3.4:5"}),
-      Req({"CLIENT", "KILL", "id", "99999"}),         Req({"PING"})};
+      Req({"CLIENT", "KILL", "id", "99999"}),         Req({"CLIENT", "KILL", "user", "anarcho-node"}),
+      Req({"PING"})};
   EXPECT_EQ(DifferenceFromRedis(c_.port(follower_), requests), "");
 }
 
@@ -434,7 +437,8 @@ TEST_F(ClientsTest, ClientTrackingRedirectWorksAcrossNodes) {
 // shows what it runs: in order, with the client's address and db, passwords
 // redacted, refused and admin commands left out, and none of the node's own
 // traffic to its child (CLIENT ID, ROLE, the replication stream). A monitor
-// touches no keys; RESET ends it.
+// touches no keys; RESET ends it. Regression: a script's call (EVAL) was
+// never shown, and a request of the wrong arity (refused before it runs) was.
 TEST_F(ClientsTest, MonitorShowsThisNodesClients) {
   for (int node : {follower_, leader_}) {
     Client monitor(c_.port(node));
@@ -450,8 +454,10 @@ TEST_F(ClientsTest, MonitorShowsThisNodesClients) {
     EXPECT_EQ(Str(cl.Call({"EXEC"})), node == follower_ ? "[(integer) 1]" : "[(integer) 2]");
     EXPECT_EQ(Str(cl.Call({"SELECT", "2"})), "OK");
     EXPECT_EQ(Str(cl.Call({"DEL", "mon"})), "(integer) 0");
+    EXPECT_TRUE(cl.Call({"GET"}).IsError());
+    EXPECT_EQ(Str(cl.Call({"EVAL", "return 7", "0"})), "(integer) 7");
     std::vector<std::string> lines;
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < 9; ++i) {
       auto line = monitor.Read(5s);
       ASSERT_TRUE(line.has_value()) << "node " << node << " line " << i;
       lines.push_back(line->AsString());
@@ -463,7 +469,8 @@ TEST_F(ClientsTest, MonitorShowsThisNodesClients) {
                                            R"m("INCR" "mon:n")m",
                                            R"m("EXEC")m",
                                            R"m("SELECT" "2")m",
-                                           R"m("DEL" "mon")m"};
+                                           R"m("DEL" "mon")m",
+                                           R"m("EVAL" "return 7" "0")m"};
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_TRUE(absl::EndsWith(lines[i], "] " + want[i])) << "node " << node << ": " << lines[i];
       const int db = i < 6 ? 0 : 2;

@@ -203,6 +203,55 @@ TEST(ClusterTest, FollowerChildKilledUnderLoadIsRebuiltExactly) {
   EXPECT_NE(c.node(follower).ChildPid(), child);
 }
 
+// Regression (ClusterTest.ALeadersStuckChildIsRebuiltAndHealthSaysSo): a
+// leader whose child hung (stopped here) kept its leadership, its Raft side
+// heartbeating on: every request of the cluster waited for minutes, and
+// ANARCHO.HEALTH, STATUS and the metrics all said the child was healthy.
+TEST(ClusterTest, ALeadersStuckChildIsRebuiltAndHealthSaysSo) {
+  Cluster c({.node_args = {"--child_timeout", "4000"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client cl(c.port(leader));
+  ASSERT_EQ(Str(cl.Call({"SET", "before", "1"})), "OK");
+  const pid_t child = c.node(leader).ChildPid();
+  ASSERT_GT(child, 0);
+  ::kill(child, SIGSTOP);
+  std::string health;
+  for (int i = 0; i < 35 && health.find("child answered nothing") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    health = Str(Client(c.port(leader)).Call({"ANARCHO.HEALTH"}));
+  }
+  EXPECT_NE(health.find("child answered nothing"), std::string::npos) << health;
+  EXPECT_EQ(c.Status(leader)["child_healthy"], "no");
+  // Rebuilt from the log: the cluster serves again, and nothing is lost.
+  std::string reply;
+  for (int i = 0; i < 100 && reply != "OK"; ++i) {
+    const int now = c.WaitForLeader();
+    reply = now < 0 ? "no leader" : Str(Client(c.port(now)).Call({"SET", "after", "1"}));
+    if (reply != "OK") std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(reply, "OK");
+  EXPECT_NE(::kill(child, 0), 0) << "the stuck child is still there";
+  EXPECT_EQ(Str(Client(c.port(c.WaitForLeader())).Call({"GET", "before"})), "1");
+  EXPECT_NE(c.Status(leader)["child_rebuilds"], "0");
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+// A child that answers nothing while it runs one long command is working,
+// not stuck: it is left to finish, however short --child_timeout is.
+TEST(ClusterTest, AChildBusyWithALongCommandIsNotRebuilt) {
+  Cluster c({.nodes = 1, .node_args = {"--child_timeout", "300"}});
+  ASSERT_GE(c.WaitForLeader(), 0);
+  Client cl(c.port(0));
+  const auto start = std::chrono::steady_clock::now();
+  // About a second or two of the child's CPU, under busy-reply-threshold.
+  const resp::Value v = cl.Call({"EVAL", "local i = 0 while i < 200000000 do i = i + 1 end return i", "0"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(v.integer, 200000000) << Str(v);
+  EXPECT_GT(took, 600ms) << "too short a run to tell";
+  EXPECT_EQ(c.Status(0)["child_rebuilds"], "0");
+}
+
 TEST(ClusterTest, IsolatedLeaderStopsAcknowledgingAndItsDivergentChildIsRebuilt) {
   Cluster c;
   int leader = c.WaitForLeader();

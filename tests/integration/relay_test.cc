@@ -71,6 +71,50 @@ TEST(RelayTest, ARelayIsNoClientOfTheLeader) {
   EXPECT_GT(RelayRequests(c, f), before) << "the relay was ended";
 }
 
+// Regression (RelayTest.RelaysTakeNoClientSlotAndAFullLeaderSaysSo): a
+// follower's relay took one of the leader's --maxclients slots while INFO
+// did not count it; a client of a follower that the full leader turned away
+// got "UNKNOWN the node lost its link to the leader" for a PING instead of
+// Redis's error; and the leader's MONITOR showed the relay's requests (the
+// follower shows its clients' own).
+TEST(RelayTest, RelaysTakeNoClientSlotAndAFullLeaderSaysSo) {
+  Cluster c({.node_args = {"--maxclients", "3"}});
+  const int f = WarmFollower(c);
+  ASSERT_GE(f, 0);
+  const int leader = c.WaitForLeader();
+  Client admin(c.port(leader));
+  std::string info;
+  for (int i = 0; i < 100; ++i) {
+    info = admin.Call({"INFO", "clients"}).AsString();
+    if (info.find("connected_clients:1\r\n") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_NE(info.find("connected_clients:1\r\n"), std::string::npos) << info;
+  {
+    // Two more clients fill the leader's three slots.
+    Client second(c.port(leader)), third(c.port(leader));
+    EXPECT_EQ(Str(second.Call({"PING"})), "PONG");
+    EXPECT_EQ(Str(third.Call({"PING"})), "PONG");
+    Client fourth(c.port(leader));
+    EXPECT_EQ(Str(fourth.Call({"PING"})), "(error) ERR max number of clients reached");
+    Client through_follower(c.port(f));
+    EXPECT_EQ(Str(through_follower.Call({"PING"})), "(error) ERR max number of clients reached");
+  }
+  for (int i = 0; i < 100; ++i) {
+    info = admin.Call({"INFO", "clients"}).AsString();
+    if (info.find("connected_clients:1\r\n") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(Str(admin.Call({"MONITOR"})), "OK");
+  Client relayed(c.port(f));
+  const int64_t before = RelayRequests(c, f);
+  EXPECT_EQ(Str(relayed.Call({"SET", "by-relay", "1"})), "OK");
+  EXPECT_GT(RelayRequests(c, f), before);
+  while (auto line = admin.Read(300ms)) {
+    EXPECT_EQ(line->AsString().find("by-relay"), std::string::npos) << "the relay's request shown: " << line->AsString();
+  }
+}
+
 TEST(RelayTest, PipelinesThroughAFollowerMatchRedis) {
   Cluster c;
   const int f = WarmFollower(c);

@@ -28,13 +28,41 @@ TEST(MonitorTest, PasswordsAreRedacted) {
 
 TEST(MonitorTest, AdminAndUnknownCommandsAreNotShown) {
   CommandSpec get, config;
+  get.arity = 2;
   config.admin = true;
+  config.arity = -2;
   CommandSpec exec_like;
   exec_like.skip_monitor = true;
-  EXPECT_TRUE(ShownToMonitors(&get));
-  EXPECT_FALSE(ShownToMonitors(&config));
-  EXPECT_FALSE(ShownToMonitors(&exec_like));
-  EXPECT_FALSE(ShownToMonitors(nullptr));
+  exec_like.arity = 1;
+  EXPECT_TRUE(ShownToMonitors(&get, 2));
+  EXPECT_FALSE(ShownToMonitors(&config, 3));
+  EXPECT_FALSE(ShownToMonitors(&exec_like, 1));
+  EXPECT_FALSE(ShownToMonitors(nullptr, 1));
+}
+
+// Regression (MonitorTest.ScriptCallsAreShownAndWrongAritiesAreNot): EVAL,
+// EVALSHA and FCALL (flagged skip_monitor, which Redis overrides for a
+// script's call) were never shown; a request of the wrong arity, which Redis
+// refuses before it runs, was.
+TEST(MonitorTest, ScriptCallsAreShownAndWrongAritiesAreNot) {
+  for (const char* name : {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"}) {
+    CommandSpec script;
+    script.name = name;
+    script.arity = -3;
+    script.skip_monitor = true;
+    EXPECT_TRUE(ShownToMonitors(&script, 3)) << name;
+    EXPECT_FALSE(ShownToMonitors(&script, 2)) << name;
+  }
+  CommandSpec set;
+  set.name = "set";
+  set.arity = -3;
+  EXPECT_FALSE(ShownToMonitors(&set, 2));
+  EXPECT_TRUE(ShownToMonitors(&set, 5));
+  CommandSpec get;
+  get.name = "get";
+  get.arity = 2;
+  EXPECT_FALSE(ShownToMonitors(&get, 1));
+  EXPECT_FALSE(ShownToMonitors(&get, 3));
 }
 
 }  // namespace
