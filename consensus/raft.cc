@@ -503,10 +503,21 @@ void Raft::StepLeader(pb::Message& m) {
 void Raft::HandleAppendEntries(pb::Message& m) {
   pb::Message resp = NewMessage(pb::MSG_APP_RESP, m.from());
   if (m.index() < log_.committed()) {
-    // Everything up to our commit index matches any leader's log.
-    resp.set_index(log_.committed());
-    Send(std::move(resp));
-    return;
+    // Everything up to our commit index matches any leader's log: entries up
+    // to it are ours already, and those after it follow it. (A leader's last
+    // append to a node it removes starts at what it knows the node holds,
+    // which may lie below what the node committed meanwhile.)
+    auto& ents = *m.mutable_entries();
+    const auto past = std::find_if(ents.begin(), ents.end(), [&](const pb::Entry& e) { return e.index() > log_.committed(); });
+    const absl::StatusOr<uint64_t> committed_term = log_.Term(log_.committed());
+    if (past == ents.end() || !committed_term.ok()) {
+      resp.set_index(log_.committed());
+      Send(std::move(resp));
+      return;
+    }
+    ents.erase(ents.begin(), past);
+    m.set_index(log_.committed());
+    m.set_log_term(*committed_term);
   }
   std::vector<pb::Entry> entries;
   entries.reserve(m.entries_size());

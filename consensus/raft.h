@@ -355,6 +355,9 @@ class Raft {
   // Keeps sending while the window allows (replicate state).
   void SendAppends(uint64_t to, bool send_if_empty);
   void SendHeartbeat(uint64_t to, const std::string& context);
+  // The last message to a node being removed: what it needs to apply its
+  // removal (raft_replication.cc).
+  void SendParting(uint64_t to);
   void BcastAppend(bool send_if_empty);
   void BcastHeartbeat(const std::string& context);
   void SendTimeoutNow(uint64_t to);

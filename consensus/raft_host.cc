@@ -83,7 +83,7 @@ pb::ConfState Raft::ApplyConfChange(const pb::ConfChange& cc) {
         // exits): from now on it gets nothing, and the broadcast of this
         // commit may not be made yet (a commit learnt during a write is
         // applied before it).
-        if (role_ == Role::kLeader && id != id_ && trk_.Get(id) != nullptr) SendHeartbeat(id, "");
+        if (role_ == Role::kLeader && id != id_ && trk_.Get(id) != nullptr) SendParting(id);
         trk_.Remove(id);
         break;
       default: break;

@@ -76,6 +76,34 @@ void Raft::SendHeartbeat(uint64_t to, const std::string& context) {
   Send(std::move(m));
 }
 
+// A heartbeat tells a follower of a commit only up to what it is known to
+// hold (its match): under load that is often below the removal's own entry,
+// and a removed node that never learnt of it campaigned for ever. So it gets
+// the entries after its match up to the commit, with the commit, in one
+// append (in the order of its other appends or not: an append after the
+// known match is always safe to take). Past kMaxPartingBytes, or compacted
+// away, a heartbeat is all it gets.
+void Raft::SendParting(uint64_t to) {
+  constexpr uint64_t kMaxPartingBytes = 64 << 20;
+  const Progress* pr = trk_.Get(to);
+  const uint64_t prev = pr->match, commit = log_.committed();
+  absl::StatusOr<uint64_t> prev_term = log_.Term(prev);
+  if (prev < commit && prev_term.ok()) {
+    absl::StatusOr<std::vector<pb::Entry>> ents = log_.Slice(prev + 1, commit + 1, kMaxPartingBytes);
+    if (ents.ok() && !ents->empty() && ents->back().index() == commit) {
+      pb::Message m = NewMessage(pb::MSG_APP, to);
+      m.set_index(prev);
+      m.set_log_term(*prev_term);
+      m.set_commit(commit);
+      m.mutable_entries()->Reserve(static_cast<int>(ents->size()));
+      for (pb::Entry& e : *ents) *m.add_entries() = std::move(e);
+      Send(std::move(m));
+      return;
+    }
+  }
+  SendHeartbeat(to, "");
+}
+
 void Raft::BcastAppend(bool send_if_empty) {
   for (const auto& [id, pr] : trk_.progress()) {
     if (id != id_) SendAppends(id, send_if_empty);

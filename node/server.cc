@@ -75,6 +75,11 @@ absl::Status Server::Start() {
   if (auto s = MakeReplicatedLog(); !s.ok()) return s;
   if (options_.shared_child_link || options_.shared_relay) StartSharedLink();
   if (auto s = rlog_->Start(); !s.ok()) return s;
+  if (rlog_->was_removed(rlog_->id())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node ", rlog_->id(), " was removed from its cluster (its snapshot says so), and a removed id cannot come "
+        "back: start a node with a new id and an empty --dir, and add it"));
+  }
   if (const auto& snap = rlog_->snapshot()) {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
     committed_index_ = snap->index();

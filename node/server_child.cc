@@ -160,6 +160,13 @@ void Server::BackOffAfterCrash() {
 // A snapshot from the leader replaced this follower's log: its child starts
 // again from it.
 void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
+  if (rlog_->was_removed(rlog_->id())) {
+    // Its removal committed before the snapshot (the leader sent one already
+    // under way): the log that would have told it is behind the snapshot.
+    Log(LogComponent::kNode, LogLevel::kWarning, "this node was removed from the cluster (snapshot %d says so); exiting",
+        meta.index());
+    return rlog_->Leave([] { std::_Exit(0); });
+  }
   committed_index_ = meta.index();
   snapshot_schedule_.Restart();
   logged_.Load(meta);

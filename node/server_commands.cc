@@ -1,5 +1,7 @@
 // The node's own commands (ANARCHO.*) and what it says of itself: the status
 // map of ANARCHO.STATUS and the section it adds to INFO.
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -132,6 +134,13 @@ std::string Server::HealthReply(int proto) const {
     problems.push_back(absl::StrCat("cannot take the leader's snapshot: ", why));
   }
   if (follower_reads_ && follower_reads_->behind()) problems.push_back("reads wait for the child to catch up");
+  if (rlog_->snapshot_incoming()) problems.push_back("taking a snapshot from the leader");
+  const auto in = [id = st.id](const auto& ids) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  if (!in(st.conf_state.voters()) && !in(st.conf_state.learners())) {
+    // A node that joins is one once it applied its addition; one removed
+    // before that, or that never learnt of its removal, stays out.
+    problems.push_back("not a member of the cluster's configuration");
+  }
   const Fields fields = {
       {"status", problems.empty() ? "ok" : "degraded"},
       {"problems", absl::StrJoin(problems, "; ")},

@@ -70,7 +70,8 @@ int StatusCommand(std::vector<Target> targets, bool json) {
     if (!status.ok()) {
       ++down;
       const std::string why(status.status().message());
-      if (json) nodes.push_back({{"id", t.id}, {"address", where}, {"reachable", false}, {"error", why}});
+      // Its id as a reachable node's fields are: the string its STATUS would give.
+      if (json) nodes.push_back({{"id", t.id ? absl::StrCat(t.id) : ""}, {"address", where}, {"reachable", false}, {"error", why}});
       if (!json) absl::PrintF("%-4s %-22s %-14s %s\n", t.id ? absl::StrCat(t.id) : "?", where, "down", why);
       continue;
     }

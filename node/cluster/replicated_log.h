@@ -174,6 +174,7 @@ class ReplicatedLog {
   size_t snapshot_transfers() const { return sender_ ? sender_->active() : 0; }
   // Why this node could not take the last snapshot offered to it ("" if it could).
   std::string snapshot_receive_failure() const { return receiver_ ? receiver_->failure() : ""; }
+  bool snapshot_incoming() const { return receiver_ && receiver_->receiving(); }
 
   consensus::RaftStatus status() const { return raft_->Status(); }
   uint64_t id() const { return options_.id; }

@@ -82,6 +82,7 @@ class SnapshotReceiver {
   // Why this node could not take the last snapshot offered ("" once one was
   // installed since): for its health.
   const std::string& failure() const { return failure_; }
+  bool receiving() const { return incoming_ != nullptr; }
 
  private:
   struct Incoming;

@@ -641,6 +641,34 @@ TEST(Membership, NonMembersNeitherDeposeALeaderNorWinVotes) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (Membership.ARemovedNodeWhoseAcksWereLostLearnsItsRemovalCommitted):
+// the leader's last message to a node it removes was a heartbeat, whose
+// commit is capped at what the node is known to hold. Under load its
+// acknowledgements lag, so the cap fell below the removal's own entry: the
+// node held the entry, never learnt that it committed, and campaigned for
+// ever (ignored by the members) instead of exiting.
+TEST(Membership, ARemovedNodeWhoseAcksWereLostLearnsItsRemovalCommitted) {
+  Config cfg = TestCluster::DefaultConfig();
+  cfg.max_inflight_msgs = 2;
+  TestCluster c(3, cfg);
+  c.Campaign(1);
+  ASSERT_TRUE(c.Propose(1, "before").ok());
+  const uint64_t acked = c.raft(1).Status().progress.at(3).match;
+  c.drop = [](const pb::Message& m) { return m.from() == 3; };  // its answers are lost
+  // Its appends in flight fill up: the leader sends it nothing more, not
+  // even the news of a commit.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.Propose(1, "unacknowledged by 3").ok());
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_REMOVE_NODE, 3)).ok());
+  c.Stabilize();
+  const uint64_t removal = c.raft(1).log().LastIndex();
+  ASSERT_EQ(c.host(1).conf().voters_size(), 2);
+  EXPECT_LT(acked, removal);
+  EXPECT_GE(c.raft(3).log().committed(), removal) << c.Transcript(30);
+  EXPECT_EQ(c.host(3).conf().voters_size(), 2) << "node 3 did not apply its removal";
+  c.drop = nullptr;
+  EXPECT_CLUSTER_OK(c);
+}
+
 // A removed node that never learned of its removal, told to campaign (a
 // transfer's TIMEOUT_NOW, delayed), cannot take the leadership or a vote.
 TEST(Membership, RemovedNodeCannotDisruptTheCluster) {

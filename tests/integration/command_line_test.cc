@@ -355,6 +355,13 @@ TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   }
   EXPECT_EQ(degraded.rc, 1) << degraded.out;
   EXPECT_NE(degraded.out.find("\"status\": \"degraded\""), std::string::npos) << degraded.out;
+  // Regression: an unreachable member's id was a JSON number, a reachable
+  // one's (as every field a node gives) a string.
+  const Ran down = RunTool({ANARCHO_ADMIN_BIN, "status", "--port", port, "--json"});
+  const nlohmann::json d = nlohmann::json::parse(down.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(d.is_discarded()) << down.out;
+  ASSERT_EQ(d["nodes"].size(), 3u) << down.out;
+  for (const auto& n : d["nodes"]) EXPECT_TRUE(n["id"].is_string()) << n.dump();
 }
 
 // Regression: anarcho-admin waited forever for a stopped node (kill -STOP):
