@@ -492,7 +492,11 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
       if (logged_.acl_generation() != generation) acl_changed_at_ = e.index();
     }
     if (!promoted_) {
-      FeedChild(e.index(), effects ? std::optional<pb::EffectBatch>(std::move(batch)) : std::nullopt);
+      if (FeedsAtOnce(e.index())) {
+        FeedChild(e.index(), effects ? std::optional<pb::EffectBatch>(std::move(batch)) : std::nullopt);
+      } else {
+        ScheduleFeed();
+      }
       continue;
     }
     // A promoted child produced everything committed from here on itself
@@ -529,6 +533,7 @@ void Server::AdvanceCommitted(uint64_t offset) {
 
 void Server::OnApplied(uint64_t index) {
   if (index >= acl_changed_at_) LearnDefaultUser();  // the child ran the newest user change
+  if (link_.fed() < committed_index_) ScheduleFeed();  // room in its backlog again
   if (follower_reads_ && !promoted_) follower_reads_->Applied(index);
   gate_.Applied(index);
   GateChanged();

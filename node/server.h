@@ -284,6 +284,15 @@ class Server {
   // Entry `index` for a child that replicates from this node, with its
   // effects if it has any (EffectsOf).
   void FeedChild(uint64_t index, std::optional<pb::EffectBatch> batch);
+  // The child is fed from the log what it was not fed at once (server_child.cc).
+  void ScheduleFeed();
+  void FeedFromLog();
+  bool FeedsAtOnce(uint64_t index) const;
+  // Unapplied stream bytes past which the child is fed nothing more for now.
+  static constexpr uint64_t kMaxChildBacklog = 32 << 20;
+  // A divergence check this many entries below the commit index is skipped
+  // by a child catching up.
+  static constexpr uint64_t kMaxCheckLag = 1000;
   static std::optional<pb::EffectBatch> EffectsOf(const consensus::pb::Entry& e);
   // Entries the child holds: all committed ones once promoted.
   uint64_t AppliedIndex() const { return promoted_ ? committed_index_ : link_.applied(); }
@@ -469,6 +478,7 @@ class Server {
   asio::steady_timer busy_timer_;
   ControlLink control_;
   bool busy_ping_in_flight_ = false;
+  bool feed_scheduled_ = false;
   std::chrono::steady_clock::time_point busy_ping_sent_;
   // The child's main thread last used CPU (seen while a PING waited).
   std::chrono::steady_clock::time_point child_ran_at_;

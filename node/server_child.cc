@@ -74,18 +74,50 @@ void Server::OnChildSyncRequested() {
   } else {
     (void)link_.FullSync("", 0);
   }
+  ScheduleFeed();
+}
+
+// The child is fed the committed log from the log itself, kMaxTurnBytes of
+// entries a turn, while it has less than kMaxChildBacklog unapplied. Fed in
+// one turn, a full sync's tail (up to the data set's size with big values)
+// stalled the node for seconds (elections followed, and a hand-over stalled
+// the old leader again), and a child that stopped reading had every new
+// entry queued for it in memory without bound. A committed entry goes to the
+// child at once when nothing is waiting before it (FeedsAtOnce), the common
+// case; else this reaches it.
+void Server::ScheduleFeed() {
+  if (feed_scheduled_ || promoted_) return;
+  feed_scheduled_ = true;
+  asio::post(io_, [this] {
+    feed_scheduled_ = false;
+    FeedFromLog();
+  });
+}
+
+bool Server::FeedsAtOnce(uint64_t index) const {
+  return link_.syncing() && !link_.paused() && link_.fed() + 1 == index && link_.unapplied_bytes() < kMaxChildBacklog;
+}
+
+void Server::FeedFromLog() {
+  if (promoted_ || state_ != State::kRunning || !link_.syncing()) return;
   const consensus::MemoryStorage& log = rlog_->storage();
-  while (next <= committed_index_) {
-    auto entries = log.Entries(next, committed_index_ + 1, 64 << 20);
+  uint64_t bytes = 0;
+  while (link_.fed() < committed_index_ && !link_.paused() && bytes < kMaxTurnBytes &&
+         link_.unapplied_bytes() < kMaxChildBacklog) {
+    auto entries = log.Entries(link_.fed() + 1, committed_index_ + 1, kMaxTurnBytes);
     if (!entries.ok()) {
-      Log(LogComponent::kNode, LogLevel::kError, "sync: cannot read the log: %s; exiting", entries.status().ToString());
-      std::_Exit(1);
+      // Compacted below what the child needs: it starts again from the snapshot.
+      return RebuildChild(absl::StrCat("the child's feed cannot read the log: ", entries.status().message()));
     }
     for (const cpb::Entry& e : *entries) {
+      bytes += e.data().size();
       FeedChild(e.index(), EffectsOf(e));
-      next = e.index() + 1;
+      if (link_.paused()) break;  // a divergence check: resumed by its end
     }
   }
+  // Within the backlog bound, the next turn goes on; past it, the child's
+  // next acknowledgement does (OnApplied).
+  if (link_.fed() < committed_index_ && !link_.paused() && link_.unapplied_bytes() < kMaxChildBacklog) ScheduleFeed();
 }
 
 std::optional<pb::EffectBatch> Server::EffectsOf(const cpb::Entry& e) {
@@ -97,6 +129,11 @@ std::optional<pb::EffectBatch> Server::EffectsOf(const cpb::Entry& e) {
 void Server::FeedChild(uint64_t index, std::optional<pb::EffectBatch> batch) {
   if (!batch) return link_.Skip(index);
   if (!batch->check_digest().empty() && !link_.syncing()) SkipDigest(index, "the child is loading a full sync");
+  if (!batch->check_digest().empty() && index + kMaxCheckLag < committed_index_) {
+    // A child catching up would stop at every old check for a whole digest.
+    SkipDigest(index, "the child is catching up");
+    return link_.Skip(index);
+  }
   link_.Feed(index, std::move(*batch));
 }
 

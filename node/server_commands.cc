@@ -83,6 +83,7 @@ std::string Server::StatusReply(int proto) const {
       {"child_rebuilds", absl::StrCat(rebuilds_)},
       {"child_role", promoted_ ? "master" : (link_.syncing() ? "replica" : "starting")},
       {"child_full_syncs", absl::StrCat(link_.full_syncs())},
+      {"child_backlog_bytes", absl::StrCat(promoted_ ? 0 : link_.unapplied_bytes())},
       {"clients", absl::StrCat(ClientConnections())},
       {"requests_in_flight", absl::StrCat(gate.slots)},
       {"locked_keys", absl::StrCat(gate.locked_keys)},

@@ -96,6 +96,7 @@ void Server::CompareDigest(uint64_t index, const std::string& leaders_digest) {
     if (feed_check_.serial != serial) return false;
     feed_check_ = {};
     link_.Resume();
+    ScheduleFeed();
     if (!skipped.empty()) SkipDigest(index, skipped.c_str());
     return true;
   };

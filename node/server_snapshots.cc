@@ -136,7 +136,10 @@ void Server::SaveChild() {
          if (!SnapshotUnderWay(job)) return;
          LowerSaverPriority();
          if (snap_->replica) {
-           if (feed_check_.index == 0) link_.Resume();  // (else the divergence check resumes it)
+           if (feed_check_.index == 0) {
+             link_.Resume();  // (else the divergence check resumes it)
+             ScheduleFeed();
+           }
          } else {
            OnLeaderForked(role);
          }
@@ -243,7 +246,10 @@ void Server::EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result) {
   if (!snap_) return;
   std::unique_ptr<SnapshotJob> job = std::move(snap_);
   snap_timer_.cancel();
-  if (job->replica && feed_check_.index == 0) link_.Resume();
+  if (job->replica && feed_check_.index == 0) {
+    link_.Resume();
+    ScheduleFeed();
+  }
   if (job->pausing) rlog_->Kick();
   EndLoggedHold(job->holding);
   std::error_code ec;

@@ -82,6 +82,10 @@ class MasterLink {
   bool pieces_held() const { return pieces_.held_bytes() > 0; }
 
   bool syncing() const { return session_ != nullptr && streaming_; }
+  bool paused() const { return paused_; }
+  // Stream bytes fed that the child has not acknowledged: queued here, in
+  // flight, or in its input. (Before it loaded the RDB: all of them.)
+  uint64_t unapplied_bytes() const { return offset_ - acked_; }
   uint64_t applied() const { return applied_; }
   uint64_t fed() const { return fed_; }
   // The stream offset sent so far (the child's replication offset once quiet).

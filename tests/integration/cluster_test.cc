@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cluster_harness.h"
@@ -234,6 +235,35 @@ TEST(ClusterTest, ALeadersStuckChildIsRebuiltAndHealthSaysSo) {
   EXPECT_NE(::kill(child, 0), 0) << "the stuck child is still there";
   EXPECT_EQ(Str(Client(c.port(c.WaitForLeader())).Call({"GET", "before"})), "1");
   EXPECT_NE(c.Status(leader)["child_rebuilds"], "0");
+  EXPECT_TRUE(c.WaitConverged());
+}
+
+// Regression (ClusterTest.AFollowersChildThatStopsReadingHoldsUpABoundedFeed):
+// a follower fed its child every committed entry as it came: a child that
+// stopped reading had all of them queued for it in the node's memory, and a
+// full sync fed the whole log after the snapshot in one turn of the event
+// loop (seconds with big values: elections followed). The child is now fed
+// from the log, a turn's worth at a time, while it has less than 32 MB it
+// has not applied.
+TEST(ClusterTest, AFollowersChildThatStopsReadingHoldsUpABoundedFeed) {
+  Cluster c({.node_args = {"--snapshot_log_bytes", "1000000000"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  const pid_t child = c.node(follower).ChildPid();
+  ASSERT_GT(child, 0);
+  ::kill(child, SIGSTOP);
+  Client cl(c.port(leader));
+  const std::string value(1 << 20, 'v');
+  for (int i = 0; i < 96; ++i) ASSERT_EQ(Str(cl.Call({"SET", absl::StrCat("big", i % 8), value})), "OK");
+  uint64_t backlog = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(c.Status(follower)["child_backlog_bytes"], &backlog));
+  EXPECT_GT(backlog, 0u);
+  EXPECT_LT(backlog, 40u << 20) << "the feed is not bounded";
+  ::kill(child, SIGCONT);
+  EXPECT_TRUE(c.WaitConverged());
+  // And a full sync of that log, fed a turn at a time, gives the same data.
+  ::kill(c.node(follower).ChildPid(), SIGKILL);
   EXPECT_TRUE(c.WaitConverged());
 }
 
