@@ -158,7 +158,10 @@ void ClientSession::ReadClient() {
 // a node answers itself (AnsweredWithoutLeader) with nothing queued before
 // them: health checks must answer at once on a node that has no leader, and
 // SHUTDOWN must stop it. (PONG says the node is up, not that it serves data:
-// tools wait for a data command's reply for that.)
+// tools wait for a data command's reply for that.) The same holds while a
+// follower's new session waits for the leader to say how it is
+// authenticated: a leader whose child hangs never says, and health checks on
+// every follower hung with it.
 void ClientSession::HandleWaitingInput() {
   std::vector<std::string_view> args;
   std::string error;
@@ -193,6 +196,7 @@ void ClientSession::HandleWaitingInput() {
     in_.Consume(consumed);
   }
   handling_input_ = false;
+  WriteUpstream();  // what the session queued for its upstream meanwhile (LearnAuthState's HELLO)
   Flush();
   if (need_more || in_.empty()) ReadClient();
 }
@@ -218,7 +222,8 @@ void ClientSession::AddClosingReply(std::string reply, bool silent) {
 
 void ClientSession::OnClientData() {
   if (!client_open_ || aborted_) return;
-  if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting) {
+  if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting ||
+      AwaitsAuthState()) {
     return HandleWaitingInput();
   }
   std::vector<std::string_view> args;
@@ -379,6 +384,10 @@ void ClientSession::ProbeAfterSubscribing(bool silent) {
   e.unstall = true;
   expects_.push_back(std::move(e));
   stalled_ = true;
+}
+
+bool ClientSession::AwaitsAuthState() const {
+  return stalled_ && slots_.empty() && !expects_.empty() && expects_[0].kind == Expect::Kind::kAuthState;
 }
 
 bool ClientSession::UsersInUse() const { return server_.acl_in_use() || user_ != "default"; }

@@ -163,6 +163,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ReadClient();
   void OnClientData();
   void HandleWaitingInput();
+  // A follower's session waits for the leader to say how its connection is
+  // authenticated (LearnAuthState), with nothing else in flight.
+  bool AwaitsAuthState() const;
   void RefuseInput(const std::string& error);  // a protocol error: reply, then close
   void AddClosingReply(std::string reply, bool silent);
   // Returns false if the request must stay in the input (it is routed again

@@ -267,6 +267,29 @@ TEST(ClusterTest, AFollowersChildThatStopsReadingHoldsUpABoundedFeed) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (ClusterTest.AFollowerAnswersHealthWhileTheLeaderCannotSayHowItsClientsAuthenticate):
+// a follower's new session first asks the leader how its connection is
+// authenticated, and waited for the answer before anything else: with the
+// leader's child hung, a health check on every follower hung too.
+TEST(ClusterTest, AFollowerAnswersHealthWhileTheLeaderCannotSayHowItsClientsAuthenticate) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  const pid_t child = c.node(leader).ChildPid();
+  ASSERT_GT(child, 0);
+  ::kill(child, SIGSTOP);
+  Client f(c.port(follower));
+  std::this_thread::sleep_for(300ms);  // its link to the leader is up, the leader's answer is not
+  f.Send(Req({"ANARCHO.HEALTH"}));
+  const std::optional<resp::Value> health = f.Read(3s);
+  ::kill(child, SIGCONT);
+  ASSERT_TRUE(health.has_value()) << "no answer";
+  EXPECT_NE(Str(*health).find("status"), std::string::npos) << Str(*health);
+  // The data request behind it waits for that answer, and goes on.
+  EXPECT_EQ(Str(f.Call({"SET", "after", "1"})), "OK");
+}
+
 // A child that answers nothing while it runs one long command is working,
 // not stuck: it is left to finish, however short --child_timeout is.
 TEST(ClusterTest, AChildBusyWithALongCommandIsNotRebuilt) {

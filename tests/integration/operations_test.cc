@@ -317,8 +317,10 @@ TEST(OperationsTest, ConfigurationErrorsExitTwo) {
                        "--port and --metrics-port are both");
   ExpectRefusedAtStart({"--port", port, "--databases", "0"}, "--databases must be at least 1");
   ExpectRefusedAtStart({"--port", port, "--databases", "-3"}, "--databases must be at least 1");
-  ExpectRefusedAtStart({"--port", port, "--no_leader_wait_ms", "-5"}, "--no-leader-wait-ms and --digest-interval-s");
-  ExpectRefusedAtStart({"--port", port, "--digest_interval_s", "-1"}, "--no-leader-wait-ms and --digest-interval-s");
+  const std::string not_negative = "--no-leader-wait-ms, --digest-interval-s and --child-timeout must be 0 or more";
+  ExpectRefusedAtStart({"--port", port, "--no_leader_wait_ms", "-5"}, not_negative);
+  ExpectRefusedAtStart({"--port", port, "--digest_interval_s", "-1"}, not_negative);
+  ExpectRefusedAtStart({"--port", port, "--child_timeout", "-1"}, not_negative);
 }
 
 // A node started with `argv` (after the binary) must stop at once, with
