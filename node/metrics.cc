@@ -100,7 +100,12 @@ Metrics::Metrics()
       peer_connected_(pm::BuildGauge()
                           .Name("anarcho_peer_connected")
                           .Help("1 while this node's authenticated link to the peer is up.")
-                          .Register(registry_)) {
+                          .Register(registry_)),
+      peer_active_(pm::BuildGauge()
+                       .Name("anarcho_peer_active")
+                       .Help("Leader: 1 while the peer answered within the last election timeout (a stopped "
+                             "peer's link may stay up).")
+                       .Register(registry_)) {
   for (const char* role : kRoles) role_.Add({{"role", role}});
 }
 
@@ -162,6 +167,7 @@ std::string Metrics::Render(const MetricsView& v) {
   for (const char* role : kRoles) role_.Add({{"role", role}}).Set(v.role == role ? 1 : 0);
   SetPerPeer(peer_match_, match_, v.match);
   SetPerPeer(peer_connected_, connected_, v.connected);
+  SetPerPeer(peer_active_, active_, v.active);
   std::vector<pm::MetricFamily> families = registry_.Collect();
   families.push_back(RequestFamily());
   std::ostringstream out;

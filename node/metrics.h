@@ -32,6 +32,7 @@ struct MetricsView {
   uint64_t follower_reads_waiting = 0;  // for a read index or for the child to apply it
   std::map<uint64_t, uint64_t> match;     // leader: per peer
   std::map<uint64_t, bool> connected;     // per peer: the link is up
+  std::map<uint64_t, bool> active;        // leader: per peer, heard from within an election timeout
 };
 
 class Metrics {
@@ -71,7 +72,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& role_;
   prometheus::Family<prometheus::Gauge>& peer_match_;
   prometheus::Family<prometheus::Gauge>& peer_connected_;
-  std::map<uint64_t, prometheus::Gauge*> match_, connected_;
+  prometheus::Family<prometheus::Gauge>& peer_active_;
+  std::map<uint64_t, prometheus::Gauge*> match_, connected_, active_;
   RequestLatency requests_;
 };
 

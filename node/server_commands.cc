@@ -440,7 +440,9 @@ std::string Server::RenderMetrics() {
     v.commit = st.commit;
     v.snapshot_bytes = rlog_->snapshot() ? rlog_->snapshot()->size() : 0;
     for (const auto& [id, pr] : st.progress) {
-      if (id != st.id) v.match[id] = pr.match;
+      if (id == st.id) continue;
+      v.match[id] = pr.match;
+      v.active[id] = pr.recent_active;
     }
     v.connected = rlog_->link_stats().connected;
   }

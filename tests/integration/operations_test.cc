@@ -453,6 +453,37 @@ TEST(OperationsTest, WritesThroughAFollowerAreCountedAsWrites) {
   EXPECT_LT(Sample(text, "anarcho_request_duration_seconds_count{class=\"other\"}"), 20) << text;
 }
 
+// Regression (OperationsTest.AStoppedPeerShowsAsInactiveWhileItsLinkIsUp): a
+// stopped follower's link stays up (nothing closes it), so the leader's
+// anarcho_peer_connected said 1 and nothing showed that it answered nothing.
+// anarcho_peer_active says whether it answered within an election timeout.
+TEST(OperationsTest, AStoppedPeerShowsAsInactiveWhileItsLinkIsUp) {
+  ClusterOptions options;
+  std::vector<int> metrics_ports;
+  for (int i = 0; i < 3; ++i) {
+    metrics_ports.push_back(FreePort());
+    options.args_of[i] = {"--metrics-port", absl::StrCat(metrics_ports[i])};
+  }
+  Cluster c(options);
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int stopped = (leader + 1) % 3, other = (leader + 2) % 3;
+  const std::string active = absl::StrCat("anarcho_peer_active{peer=\"", c.id(stopped), "\"}");
+  const std::string connected = absl::StrCat("anarcho_peer_connected{peer=\"", c.id(stopped), "\"}");
+  EXPECT_EQ(Sample(HttpGet(metrics_ports[leader], "/metrics"), active), 1);
+  c.node(stopped).process().Signal(SIGSTOP);
+  std::string text;
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(100ms);
+    text = HttpGet(metrics_ports[leader], "/metrics");
+    if (Sample(text, active) == 0) break;
+  }
+  c.node(stopped).process().Signal(SIGCONT);
+  EXPECT_EQ(Sample(text, active), 0) << text;
+  EXPECT_EQ(Sample(text, connected), 1) << text;
+  EXPECT_EQ(Sample(text, absl::StrCat("anarcho_peer_active{peer=\"", c.id(other), "\"}")), 1) << text;
+}
+
 // Regression: a child that exits at every start (here: its node's snapshot
 // holds database 10, and the node now runs with --databases 4) was started
 // again as fast as it died, 155 times in 6 s, and the node's log said only
