@@ -544,6 +544,30 @@ const node::cli::Program& Program() {
   return program;
 }
 
+// ANARCHO.TRANSFER answers once the hand-over started; the target campaigns
+// once it holds the leader's whole log, which may never come (it is far
+// behind, or cut off). So this waits until the node asked names the target
+// as leader, and says so either way: it answered OK before when nothing
+// changed.
+int TransferCommand(const std::string& host, int port, const std::string& id) {
+  if (int rc = Call(host, port, {"ANARCHO.TRANSFER", id}); rc != 0) return rc;
+  const absl::Duration wait = std::max(admin::TheTimeouts().answer, absl::Seconds(5));
+  const absl::Time deadline = absl::Now() + wait;
+  std::string leader;
+  while (absl::Now() < deadline) {
+    if (auto st = admin::StatusOf(host, port); st.ok()) leader = (*st)["leader"];
+    if (leader == id) {
+      std::cout << "node " << id << " leads now\n";
+      return 0;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::cerr << "transfer: node " << id << " did not take the leadership within " << absl::FormatDuration(wait)
+            << " (the leader is node " << (leader.empty() ? "?" : leader)
+            << "); a target behind the leader's log takes it only once it caught up\n";
+  return 1;
+}
+
 // The commands that ask one node (--host, --port).
 int NodeCommand(const std::vector<std::string>& cmd) {
   const std::string host = absl::GetFlag(FLAGS_host);
@@ -568,7 +592,7 @@ int NodeCommand(const std::vector<std::string>& cmd) {
     return Call(host, port, {"ANARCHO.ADD", cmd[1], absl::StrCat(ip, ":", host_ports.second)});
   }
   if (cmd[0] == "remove" && cmd.size() == 2) return Call(host, port, {"ANARCHO.REMOVE", cmd[1]});
-  if (cmd[0] == "transfer" && cmd.size() == 2) return Call(host, port, {"ANARCHO.TRANSFER", cmd[1]});
+  if (cmd[0] == "transfer" && cmd.size() == 2) return TransferCommand(host, port, cmd[1]);
   if (cmd[0] == "snapshot" && cmd.size() == 1) return admin::SnapshotCommand(host, port);
   if (cmd[0] == "backup" && cmd.size() == 2) return admin::BackupCommand(host, port, cmd[1]);
   std::cerr << "anarcho-admin: unknown command or wrong arguments: '" << absl::StrJoin(cmd, " ") << "' (see --help)\n";

@@ -155,19 +155,23 @@ TEST(BackupTest, PlainRedisRdbSeedsACluster) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// dir/good.rdb: a plain Redis's RDB holding k; dir/other.rdb: the same with
+// `extra_key` too.
+void SaveTwoRdbs(const std::string& dir, const std::string& extra_key) {
+  RedisServer redis;
+  Client rc(redis.port());
+  rc.Call({"SET", "k", "v"});
+  rc.Call({"SAVE"});
+  const std::string dump = rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb";
+  fs::copy_file(dump, dir + "/good.rdb");
+  rc.Call({"SET", extra_key, "only in the other file"});
+  rc.Call({"SAVE"});
+  fs::copy_file(dump, dir + "/other.rdb");
+}
+
 TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
   const std::string dir = MakeTempDir("anarcho-restore");
-  {
-    RedisServer redis;
-    Client rc(redis.port());
-    rc.Call({"SET", "k", "v"});
-    rc.Call({"SAVE"});
-    const std::string dump = rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb";
-    fs::copy_file(dump, dir + "/good.rdb");
-    rc.Call({"SET", "k2", "v2"});
-    rc.Call({"SAVE"});
-    fs::copy_file(dump, dir + "/other.rdb");
-  }
+  SaveTwoRdbs(dir, "k2");
   auto refused = [&](const std::string& file, const std::string& why, const std::string& node_dir) {
     RefusedRestore(file, why, node_dir);
   };
@@ -202,17 +206,7 @@ TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
 // restore, and a member bootstrapped otherwise is refused on every link.
 TEST(BackupTest, MembersRestoredFromOtherFilesDoNotFormOneCluster) {
   const std::string dir = MakeTempDir("anarcho-restore-other");
-  {
-    RedisServer redis;
-    Client rc(redis.port());
-    rc.Call({"SET", "k", "v"});
-    rc.Call({"SAVE"});
-    const std::string dump = rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb";
-    fs::copy_file(dump, dir + "/good.rdb");
-    rc.Call({"SET", "other", "only in the other file"});
-    rc.Call({"SAVE"});
-    fs::copy_file(dump, dir + "/other.rdb");
-  }
+  SaveTwoRdbs(dir, "other");
   Cluster c({.nodes = 3,
              .args_of = {{0, {"--restore", dir + "/good.rdb"}},
                          {1, {"--restore", dir + "/good.rdb"}},

@@ -323,6 +323,28 @@ TEST(CommandLineTest, ClusterStopRefusesWhatIsNoClusterAndWaitsForAGracefulStop)
   RemoveDir(dir);
 }
 
+// Regression (CommandLineTest.TransferWaitsForTheNewLeaderAndSaysWhenNoneCame):
+// `transfer` printed the node's OK, given once the hand-over started, also
+// when the target never took the leadership (here: a stopped node).
+TEST(CommandLineTest, TransferWaitsForTheNewLeaderAndSaysWhenNoneCame) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int target = (leader + 1) % 3, stopped = (leader + 2) % 3;
+  const std::string port = absl::StrCat(c.port(leader));
+  const Ran moved = RunTool({ANARCHO_ADMIN_BIN, "transfer", "--port", port, absl::StrCat(c.id(target))}, 20s);
+  EXPECT_EQ(moved.rc, 0) << moved.out;
+  EXPECT_NE(moved.out.find(absl::StrCat("node ", c.id(target), " leads now")), std::string::npos) << moved.out;
+  ASSERT_EQ(c.WaitForLeader(), target);
+  c.node(stopped).process().Signal(SIGSTOP);
+  const Ran refused = RunTool({ANARCHO_ADMIN_BIN, "transfer", "--port", absl::StrCat(c.port(target)),
+                               absl::StrCat(c.id(stopped))}, 20s);
+  c.node(stopped).process().Signal(SIGCONT);
+  EXPECT_EQ(refused.rc, 1) << refused.out;
+  EXPECT_NE(refused.out.find(absl::StrCat("node ", c.id(stopped), " did not take the leadership")), std::string::npos)
+      << refused.out;
+}
+
 TEST(CommandLineTest, AdminMembersHealthAndStatusAsJson) {
   Cluster c;
   const int leader = c.WaitForLeader();

@@ -403,6 +403,16 @@ TEST(OperationsTest, UnknownLogLevelIsRefused) {
   ExpectRefusedAtStart({"--port", absl::StrCat(FreePort()), "--loglevel", "loud"}, "--loglevel must be");
 }
 
+// A three-node cluster's options where node i serves metrics on (*ports)[i].
+ClusterOptions WithMetricsPorts(std::vector<int>* ports) {
+  ClusterOptions options;
+  for (int i = 0; i < 3; ++i) {
+    ports->push_back(FreePort());
+    options.args_of[i] = {"--metrics-port", absl::StrCat(ports->back())};
+  }
+  return options;
+}
+
 // The metrics endpoint answers on the node's address and its figures move
 // with the traffic.
 TEST(OperationsTest, MetricsAreServedAndMoveWithTraffic) {
@@ -433,13 +443,8 @@ TEST(OperationsTest, MetricsAreServedAndMoveWithTraffic) {
 // kind it leaves stateless: the writes it relayed were counted as class
 // "other". The class comes from the command table there.
 TEST(OperationsTest, WritesThroughAFollowerAreCountedAsWrites) {
-  ClusterOptions options;
   std::vector<int> metrics_ports;
-  for (int i = 0; i < 3; ++i) {
-    metrics_ports.push_back(FreePort());
-    options.args_of[i] = {"--metrics-port", absl::StrCat(metrics_ports[i])};
-  }
-  Cluster c(options);
+  Cluster c(WithMetricsPorts(&metrics_ports));
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % 3;
@@ -458,13 +463,8 @@ TEST(OperationsTest, WritesThroughAFollowerAreCountedAsWrites) {
 // anarcho_peer_connected said 1 and nothing showed that it answered nothing.
 // anarcho_peer_active says whether it answered within an election timeout.
 TEST(OperationsTest, AStoppedPeerShowsAsInactiveWhileItsLinkIsUp) {
-  ClusterOptions options;
   std::vector<int> metrics_ports;
-  for (int i = 0; i < 3; ++i) {
-    metrics_ports.push_back(FreePort());
-    options.args_of[i] = {"--metrics-port", absl::StrCat(metrics_ports[i])};
-  }
-  Cluster c(options);
+  Cluster c(WithMetricsPorts(&metrics_ports));
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int stopped = (leader + 1) % 3, other = (leader + 2) % 3;
