@@ -191,12 +191,12 @@ uint64_t ProgressTracker::Committed() const {
   });
 }
 
-uint64_t ProgressTracker::QuorumLeaseAck(uint64_t self, uint64_t now) const {
+uint64_t ProgressTracker::QuorumLeaseAck(uint64_t self, uint64_t now, const absl::btree_set<uint64_t>& not_counted) const {
   return voters_.CommittedIndex([&](uint64_t id) -> std::optional<uint64_t> {
     if (id == self) return now;
     const Progress* pr = Get(id);
     if (pr == nullptr) return std::nullopt;
-    return pr->lease_ack;
+    return not_counted.contains(id) ? 0 : pr->lease_ack;
   });
 }
 

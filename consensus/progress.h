@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "consensus/quorum.h"
 #include "consensus/raft.pb.h"
 
@@ -124,7 +125,7 @@ class ProgressTracker {
   uint64_t Committed() const;
   // The largest lease_ack that a majority of voters reached (self counts as
   // `now`, in the same +1 encoding).
-  uint64_t QuorumLeaseAck(uint64_t self, uint64_t now) const;
+  uint64_t QuorumLeaseAck(uint64_t self, uint64_t now, const absl::btree_set<uint64_t>& not_counted) const;
   // Whether a majority of voters was recently active (the leader counts as
   // active; pass its id).
   bool QuorumActive(uint64_t self) const;

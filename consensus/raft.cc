@@ -227,7 +227,7 @@ bool Raft::InLease() const {
 bool Raft::LeaseValid() const {
   if (role_ != Role::kLeader || lead_transferee_ != 0) return false;
   // Heartbeats carry now_+1, so 0 means "never acknowledged".
-  uint64_t acked = trk_.QuorumLeaseAck(id_, now_ + 1);
+  uint64_t acked = trk_.QuorumLeaseAck(id_, now_ + 1, lease_breakers_);
   if (acked == 0) return false;
   uint64_t lease = static_cast<uint64_t>(election_tick_ - lease_margin_ticks_);
   return (acked - 1) + lease > now_;

@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "consensus/log.h"
@@ -251,6 +252,11 @@ class Raft {
   // follower for which `id` is the leader campaigns soon if the leader stays
   // silent for two more ticks (pre-vote only; not under lease reads).
   void ReportPeerGone(uint64_t id);
+  // Whether `id` keeps the promise a lease rests on (it runs with lease reads:
+  // it refuses votes for an election timeout after it heard from a leader,
+  // also after its own restart). A leader's lease counts only acks of peers
+  // that keep it; a peer never reported keeps it.
+  void SetLeasePromise(uint64_t id, bool keeps);
   // The snapshot transfer to `id` finished (or failed).
   void ReportSnapshot(uint64_t id, bool failed);
 
@@ -384,6 +390,7 @@ class Raft {
   bool pre_vote_;
   bool check_quorum_;
   ReadOnlyOption read_only_option_;
+  absl::btree_set<uint64_t> lease_breakers_;  // peers that do not keep the lease's promise
   uint64_t max_size_per_msg_;
   int lease_margin_ticks_;
 

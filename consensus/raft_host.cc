@@ -170,6 +170,20 @@ void Raft::ReportPeerGone(uint64_t id) {
   if (id != 0 && id == lead_ && role_ == Role::kFollower && pre_vote_) leader_link_lost_ = true;
 }
 
+// A lease rests on every voter refusing votes for an election timeout after
+// it heard from the leader, also after its own restart: a node without lease
+// reads keeps neither (CampaignSoonIfLeaderLost, InLease's restart guard), so
+// a cluster changing the setting one node at a time could serve a stale read
+// from a lease. Its acks no longer count for one; the leader then confirms
+// reads with a heartbeat round.
+void Raft::SetLeasePromise(uint64_t id, bool keeps) {
+  if (keeps) {
+    lease_breakers_.erase(id);
+  } else {
+    lease_breakers_.insert(id);
+  }
+}
+
 void Raft::CampaignSoonIfLeaderLost() {
   constexpr int kSilentTicks = 2;
   constexpr int kSpreadTicks = 4;

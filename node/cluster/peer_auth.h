@@ -59,6 +59,7 @@ struct Identity {
   std::string secret;   // empty: no proofs
   ClusterName cluster;  // parts empty: not known yet (a node that joins adopts its cluster's)
   uint32_t client_tls_port = 0;  // told to the nodes this one dials (PeerHello)
+  bool lease_reads = false;      // told to every peer: it keeps a lease's promise
 };
 
 // Random bytes from the system's CSPRNG (OpenSSL).
@@ -79,11 +80,13 @@ class DialerHandshake {
   absl::StatusOr<pb::PeerProof> OnChallenge(const pb::PeerChallenge& c);
   // The cluster both sides agreed on (after OnChallenge succeeded).
   const ClusterName& cluster() const { return cluster_; }
+  bool peer_lease_reads() const { return peer_lease_reads_; }
 
  private:
   Identity id_;
   pb::PeerHello hello_;
   ClusterName cluster_;
+  bool peer_lease_reads_ = false;
 };
 
 class AcceptorHandshake {
@@ -96,6 +99,7 @@ class AcceptorHandshake {
   absl::Status OnProof(const pb::PeerProof& p);
   uint64_t peer() const { return hello_.from(); }
   uint32_t peer_tls_port() const { return hello_.client_tls_port(); }
+  bool peer_lease_reads() const { return hello_.lease_reads(); }
   const ClusterName& cluster() const { return cluster_; }
 
  private:

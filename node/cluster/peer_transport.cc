@@ -198,6 +198,7 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
     if (!was_authenticated && in->link.node() != 0) {
       in->deadline.cancel();
       peer_tls_ports_[in->link.node()] = static_cast<int>(in->link.node_tls_port());
+      if (on_peer_lease) on_peer_lease(in->link.node(), in->link.node_lease_reads());
       Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, in->link.node());
     }
     if (!s.ok()) return Refuse(in, s.message());
@@ -391,6 +392,7 @@ void PeerTransport::OnChallenge(const std::shared_ptr<Peer>& p, std::string_view
         proof.status().message());
     return;
   }
+  if (on_peer_lease) on_peer_lease(p->id, p->handshake->peer_lease_reads());
   // The proof goes first, then whatever was queued meanwhile.
   std::string proof_frame;
   AppendFrame(&proof_frame, kProofFrame, *proof);

@@ -65,6 +65,8 @@ class RaftTransport {
   // authenticated peer: the owner stores them (links to other clusters are
   // refused from now).
   std::function<void(const peer::ClusterName&)> on_cluster;
+  // An authenticated peer said whether it runs with lease reads.
+  std::function<void(uint64_t id, bool lease_reads)> on_peer_lease;
 };
 
 }  // namespace node

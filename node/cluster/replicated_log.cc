@@ -331,10 +331,11 @@ absl::Status ReplicatedLog::StartTransport() {
     transport_ = options_.make_transport(options_.id);
   } else {
     transport_ = std::make_unique<PeerTransport>(
-        io_, peer::Identity{options_.id, options_.cluster_secret, cluster_, options_.client_tls_port},
+        io_, peer::Identity{options_.id, options_.cluster_secret, cluster_, options_.client_tls_port, options_.lease_reads},
         options_.peer_tls);
   }
   transport_->on_cluster = [this](const peer::ClusterName& cluster) { AdoptCluster(cluster); };
+  transport_->on_peer_lease = [this](uint64_t id, bool lease_reads) { raft_->SetLeasePromise(id, lease_reads); };
   transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
     SyncClock();

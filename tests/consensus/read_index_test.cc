@@ -144,6 +144,37 @@ TEST(ReadIndex, LeaseServesWithoutARoundTripAndExpires) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (ReadIndex.ALeaseCountsOnlyPeersThatKeepItsPromise): a lease
+// rests on every voter refusing votes for an election timeout after it heard
+// from the leader, which only a node running with lease reads does. A leader
+// counted the acks of every voter, so a cluster changing the setting one node
+// at a time could answer a read from a lease nobody kept.
+TEST(ReadIndex, ALeaseCountsOnlyPeersThatKeepItsPromise) {
+  TestCluster c(3, LeaseReads());
+  LeadWithLease(c);
+  ASSERT_EQ(c.Leader(), 1u);
+  // No heartbeat round can confirm a read: only the lease can answer one.
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT_RESP; };
+  auto answered_from_lease = [&] {
+    const size_t before = c.host(1).read_results().size();
+    EXPECT_TRUE(c.host(1).ReadIndex().ok());
+    c.Stabilize();
+    return c.host(1).read_results().size() == before + 1;
+  };
+  c.raft(1).SetLeasePromise(2, false);  // one of two: 1 and 3 still make a majority
+  EXPECT_TRUE(answered_from_lease()) << "the lease of 1 and 3";
+  c.raft(1).SetLeasePromise(3, false);
+  EXPECT_FALSE(answered_from_lease()) << "answered from a lease no majority keeps";
+  c.drop = nullptr;
+  c.Tick(2);  // the heartbeat round confirms the read that waited
+  EXPECT_EQ(c.host(1).read_results().size(), 2u);
+  c.raft(1).SetLeasePromise(3, true);
+  c.drop = [](const pb::Message& m) { return m.type() == pb::MSG_HEARTBEAT_RESP; };
+  EXPECT_TRUE(answered_from_lease()) << "a peer that keeps it again counts again";
+  c.drop = nullptr;
+  EXPECT_CLUSTER_OK(c);
+}
+
 // Regression (ReadIndex.ALeaseCountsTheTicksALateLoopSkipped): the lease was
 // counted in ticks that ran, and a busy leader's ticks run late (each timer is
 // set when the last one ran), so its lease outlasted in real time the

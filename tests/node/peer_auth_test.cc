@@ -149,6 +149,27 @@ TEST(PeerAuthTest, MembersBootstrappedOtherwiseAreRefused) {
   EXPECT_FALSE(AgreeCluster(ClusterName{"c1", "o1"}, ClusterName{"c1", std::string(65, 'o')}).ok());
 }
 
+// Each side learns whether the other runs with lease reads (a leader's lease
+// counts only peers that keep its promise).
+TEST(PeerAuthTest, EachSideSaysWhetherItKeepsALeasesPromise) {
+  Identity with_lease = Id(1);
+  with_lease.lease_reads = true;
+  DialerHandshake dialer(with_lease, 2, RandomBytes(kNonceBytes));
+  AcceptorHandshake acceptor(Id(2), RandomBytes(kNonceBytes));
+  auto proof = dialer.OnChallenge(acceptor.OnHello(dialer.hello()));
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  ASSERT_TRUE(acceptor.OnProof(*proof).ok());
+  EXPECT_TRUE(acceptor.peer_lease_reads());
+  EXPECT_FALSE(dialer.peer_lease_reads());
+  Identity acceptor_lease = Id(2);
+  acceptor_lease.lease_reads = true;
+  DialerHandshake plain(Id(1), 2, RandomBytes(kNonceBytes));
+  AcceptorHandshake leasing(acceptor_lease, RandomBytes(kNonceBytes));
+  ASSERT_TRUE(plain.OnChallenge(leasing.OnHello(plain.hello())).ok());
+  EXPECT_TRUE(plain.peer_lease_reads());
+  EXPECT_FALSE(leasing.peer_lease_reads());
+}
+
 TEST(PeerAuthTest, MalformedHellosAreRefused) {
   AcceptorHandshake a(Id(2), RandomBytes(kNonceBytes));
   pb::PeerHello h = DialerHandshake(Id(1), 2, RandomBytes(kNonceBytes)).hello();
