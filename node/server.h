@@ -288,6 +288,8 @@ class Server {
   void ScheduleFeed();
   void FeedFromLog();
   bool FeedsAtOnce(uint64_t index) const;
+  // The child is streaming, not paused, and has room in its backlog.
+  bool ChildTakesMore() const;
   // Unapplied stream bytes past which the child is fed nothing more for now.
   static constexpr uint64_t kMaxChildBacklog = 32 << 20;
   // A divergence check this many entries below the commit index is skipped

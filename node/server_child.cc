@@ -94,16 +94,17 @@ void Server::ScheduleFeed() {
   });
 }
 
-bool Server::FeedsAtOnce(uint64_t index) const {
-  return link_.syncing() && !link_.paused() && link_.fed() + 1 == index && link_.unapplied_bytes() < kMaxChildBacklog;
+bool Server::ChildTakesMore() const {
+  return link_.syncing() && !link_.paused() && link_.unapplied_bytes() < kMaxChildBacklog;
 }
 
+bool Server::FeedsAtOnce(uint64_t index) const { return link_.fed() + 1 == index && ChildTakesMore(); }
+
 void Server::FeedFromLog() {
-  if (promoted_ || state_ != State::kRunning || !link_.syncing()) return;
+  if (promoted_ || state_ != State::kRunning) return;
   const consensus::MemoryStorage& log = rlog_->storage();
   uint64_t bytes = 0;
-  while (link_.fed() < committed_index_ && !link_.paused() && bytes < kMaxTurnBytes &&
-         link_.unapplied_bytes() < kMaxChildBacklog) {
+  while (link_.fed() < committed_index_ && ChildTakesMore() && bytes < kMaxTurnBytes) {
     auto entries = log.Entries(link_.fed() + 1, committed_index_ + 1, kMaxTurnBytes);
     if (!entries.ok()) {
       // Compacted below what the child needs: it starts again from the snapshot.
@@ -117,7 +118,7 @@ void Server::FeedFromLog() {
   }
   // Within the backlog bound, the next turn goes on; past it, the child's
   // next acknowledgement does (OnApplied).
-  if (link_.fed() < committed_index_ && !link_.paused() && link_.unapplied_bytes() < kMaxChildBacklog) ScheduleFeed();
+  if (link_.fed() < committed_index_ && ChildTakesMore()) ScheduleFeed();
 }
 
 std::optional<pb::EffectBatch> Server::EffectsOf(const cpb::Entry& e) {

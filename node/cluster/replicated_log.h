@@ -220,6 +220,7 @@ class ReplicatedLog {
   void Tick();
 
  private:
+  static constexpr char kHardStateKey[] = "raft.hardstate";  // the store's record of the core's hard state
   void ScheduleTick();
   void Pump();
   void SyncClock();
