@@ -214,7 +214,7 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
   is_leader_ = leader_now;
   // The sessions that asked are aborted (NotifySessions): their reads go too.
   if (follower_reads_) follower_reads_->Clear();
-  EndLeaderEpoch("UNKNOWN leadership changed; the outcome of this request is unknown, retry");
+  EndLeaderEpoch("UNKNOWN leadership changed; the outcome of this request is unknown");
   if (was_leader) {
     // Effects this child ran may never commit: rebuild it from the committed
     // log before applying anything more.

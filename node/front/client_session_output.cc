@@ -10,6 +10,22 @@
 
 namespace node {
 
+namespace {
+
+// Where a write's outcome is unknown, an unanswered read's is known: it did
+// nothing and may simply be sent again, which is what TRYAGAIN tells a client
+// (as it does when no leader is known).
+std::string ReadErrorOf(std::string_view error) {
+  constexpr std::string_view kUnknown = "UNKNOWN ";
+  if (!error.starts_with(kUnknown)) return std::string(error);
+  std::string_view cause = error.substr(kUnknown.size());
+  cause = cause.substr(0, cause.find(';'));
+  return absl::StrCat("TRYAGAIN ", absl::string_view(cause.data(), cause.size()),
+                      "; the read was not answered, send it again");
+}
+
+}  // namespace
+
 std::string ClientSession::RewriteText(std::string_view bytes, char type,
                                        const std::function<std::string(const std::string&)>& rewrite) {
   resp::Value v;
@@ -244,9 +260,11 @@ void ClientSession::Abort(std::string_view error) {
   aborted_ = true;
   no_leader_timer_.cancel();
   // Replies already released leave first; every other request gets the error
-  // (a write's effects may or may not be in the log).
-  const std::string reply = ErrorReply(error, 0);
-  server_.metrics().CountError(error, Metrics::ErrorKind::kOther, slots_.AbortAll(reply, &out_));
+  // (a write's effects may or may not be in the log; a read changed nothing).
+  const std::string read_error = ReadErrorOf(error);
+  const ReplySlots::Aborted aborted = slots_.AbortAll(ErrorReply(error, 0), ErrorReply(read_error, 0), &out_);
+  server_.metrics().CountError(error, Metrics::ErrorKind::kOther, aborted.errors);
+  server_.metrics().CountError(read_error, Metrics::ErrorKind::kOther, aborted.read_errors);
   input_closed_ = true;
   close_after_write_ = true;
   // Covers behind its requests on the shared link would be asked for after

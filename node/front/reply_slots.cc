@@ -102,24 +102,27 @@ bool ReplySlots::Flush(OutputQueue* out, RequestLatency* latency) {
   return false;
 }
 
-size_t ReplySlots::AbortAll(std::string_view error, OutputQueue* out) {
-  size_t errors = 0;
+ReplySlots::Aborted ReplySlots::AbortAll(std::string_view error, std::string_view read_error, OutputQueue* out) {
+  Aborted aborted;
   for (Slot& s : slots_) {
     if (s.holds == 0) out->Append(std::move(s.before));  // held messages may tell of writes that never commit
     if (s.stream) continue;
     if (s.silent) continue;
     if (s.have_reply && s.released) {
       out->Append(std::move(s.reply));
+    } else if (s.timing.cls == RequestClass::kRead) {
+      out->Append(read_error);
+      ++aborted.read_errors;
     } else {
       out->Append(error);
-      ++errors;
+      ++aborted.errors;
     }
   }
   first_ += slots_.size();
   slots_.clear();
   stream_.reset();
   buffered_ = 0;
-  return errors;
+  return aborted;
 }
 
 }  // namespace node

@@ -52,9 +52,15 @@ class ReplySlots {
   // timed replies among them in `latency` (if given). Returns true if a slot
   // asked to close the connection after its reply.
   bool Flush(OutputQueue* out, RequestLatency* latency = nullptr);
-  // Appends every reply that was released, and `error` for each slot that
-  // was not: the connection ends after this. Returns how many got `error`.
-  size_t AbortAll(std::string_view error, OutputQueue* out);
+  // Appends every reply that was released, and an error for each slot that
+  // was not: `read_error` for a read's (it changed nothing, so the client may
+  // simply send it again), `error` for any other's. The connection ends after
+  // this.
+  struct Aborted {
+    size_t errors = 0;
+    size_t read_errors = 0;
+  };
+  Aborted AbortAll(std::string_view error, std::string_view read_error, OutputQueue* out);
 
   size_t size() const { return slots_.size(); }
   // The oldest slot still held (when not empty): the next reply to leave.

@@ -360,6 +360,44 @@ TEST(ClusterEdgesTest, LoggedRequestDuringAnAbandonedTransferReachesEveryChild) 
   }
 }
 
+// Regression (ClusterEdgesTest.AReadCaughtByALeaderChangeGetsTryAgain): every
+// request in flight when leadership changed got UNKNOWN. A write's outcome is
+// unknown then, but a read changed nothing: it gets TRYAGAIN, which clients
+// retry (as when no leader is known). Through the leader (cut off, it steps
+// down) and through a follower (its leader stopped, its relay closes).
+TEST(ClusterEdgesTest, AReadCaughtByALeaderChangeGetsTryAgainAndAWriteUnknown) {
+  Cluster c;
+  ASSERT_TRUE(LeadWith(c, 0));
+  // Through the leader: the GET waits behind the SET of its key, which
+  // cannot commit; the leader steps down once it hears from no majority.
+  c.Partition({0}, {1, 2});
+  Client via_leader(c.port(0));
+  via_leader.Send(Req({"SET", "k", "v"}) + Req({"GET", "k"}));
+  auto set = via_leader.Read(20s);
+  auto get = via_leader.Read(20s);
+  ASSERT_TRUE(set && get) << "no answer from the deposed leader";
+  EXPECT_TRUE(set->IsError() && set->AsString().starts_with("UNKNOWN")) << Str(*set);
+  EXPECT_TRUE(get->IsError() && get->AsString().starts_with("TRYAGAIN")) << Str(*get);
+  c.Heal();
+  ASSERT_TRUE(c.WaitConverged());
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  // Through a follower: both go to the leader on its relay (a batch with a
+  // write sends its reads there too), the leader is stopped, the other two
+  // elect one of them and the follower's relay to the old leader closes.
+  Client via_follower(c.port((leader + 1) % c.size()));
+  ASSERT_EQ(via_follower.Call({"PING"}).AsString(), "PONG");  // its session knows how it authenticates
+  c.node(leader).process().Signal(SIGSTOP);
+  via_follower.Send(Req({"SET", "k2", "v"}) + Req({"GET", "k2"}));
+  set = via_follower.Read(20s);
+  get = via_follower.Read(20s);
+  c.node(leader).process().Signal(SIGCONT);
+  ASSERT_TRUE(set && get) << "no answer through the follower";
+  EXPECT_TRUE(set->IsError() && set->AsString().starts_with("UNKNOWN")) << Str(*set);
+  EXPECT_TRUE(get->IsError() && get->AsString().starts_with("TRYAGAIN")) << Str(*get);
+  EXPECT_TRUE(c.WaitConverged());
+}
+
 // Finding 7: a 100 MB value is stored and replicated in bounded entries; the
 // log write, the copies and the followers' applies never starve heartbeats,
 // so no election happens (the term stays the same on every node).
