@@ -64,13 +64,11 @@ void Server::OnChildSyncRequested() {
   // loads the snapshot, older than what it applied: reads wait until it
   // applied their index again, as after a rebuild.
   if (follower_reads_) follower_reads_->ChildLost();
-  uint64_t next = 1;
   if (const auto& snap = rlog_->snapshot()) {
     if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {
       Log(LogComponent::kNode, LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
       std::_Exit(1);
     }
-    next = snap->index() + 1;
   } else {
     (void)link_.FullSync("", 0);
   }

@@ -311,7 +311,6 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
     resp::AppendError(&out, msg);
     return out;
   };
-  auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   if (name == "ping") {
     // Only while this node has no upstream (the child's own PING otherwise).
     if (args.size() > 2) return error("ERR wrong number of arguments for 'ping' command");
