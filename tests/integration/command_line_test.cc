@@ -231,6 +231,33 @@ TEST(CommandLineTest, DigestThroughOneNodeReportsEveryMember) {
   EXPECT_NE(digest.out.find("DIVERGENCE"), std::string::npos) << digest.out;
 }
 
+// Regression (a review, 2026-12-07): `digest` gave each member 5 s to report
+// its comparison, while a follower compares only after a DEBUG DIGEST of its
+// own, as long as the leader's (about 26 s for a million keys here), so a
+// healthy cluster got "not compared" and exit status 3. A follower's child
+// that answers its DEBUG DIGEST after 7 s stands for that here.
+TEST(CommandLineTest, DigestWaitsForAFollowerWhoseOwnDigestTakesLong) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_EQ(Client(c.port(leader)).Call({"SET", "k", "v"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  const int slow = (leader + 1) % 3;
+  const pid_t child = c.ChildPid(slow);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  std::thread resume([child] {
+    std::this_thread::sleep_for(7s);
+    ::kill(child, SIGCONT);
+  });
+  const Ran digest = RunTool({ANARCHO_ADMIN_BIN, "digest", "--port", absl::StrCat(c.port(leader))});
+  resume.join();
+  EXPECT_EQ(digest.rc, 0) << digest.out;
+  EXPECT_NE(digest.out.find(absl::StrCat("node ", c.id(slow), " (port ", c.port(slow), " on 127.0.0.1): match")),
+            std::string::npos)
+      << digest.out;
+}
+
 // Regression: `cluster stop` and `cluster start` trusted the pid files. With
 // a node killed with -9 and its pid taken since by an unrelated process,
 // `cluster stop` sent that process SIGTERM (and SIGKILL after 65 s), and
