@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "node/cluster/snapshot_store.h"
 #include "node/logged_state.h"
@@ -142,8 +143,20 @@ absl::Status ReadCarriedState(const std::string& rdb, ReplicatedLogOptions::Rest
   auto checked = CheckedMetaText(path, *text);
   if (!checked.ok()) return checked.status();
   pb::SnapshotMeta meta;
-  if (!google::protobuf::TextFormat::ParseFromString(*checked, &meta)) {
-    return absl::DataLossError(absl::StrCat(path, " is not a backup's metadata"));
+  // Unknown fields are refused, not skipped: a newer version's would hold
+  // state this one would silently drop. The parser's reason is named.
+  struct FirstError : google::protobuf::io::ErrorCollector {
+    std::string message;
+    void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& what) override {
+      if (!message.empty()) return;
+      message = absl::StrFormat("line %d, column %d: %s", line + 1, column + 1, absl::StripSuffix(what, "."));
+    }
+  } errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(*checked, &meta)) {
+    return absl::DataLossError(absl::StrCat(path, " is not a backup's metadata this version can read (", errors.message,
+                                            "; a backup of a newer anarchoredis?)"));
   }
   if (restore->size != meta.size() || restore->crc32 != meta.crc32()) {
     return absl::DataLossError(absl::StrFormat("%s has %d bytes, crc32 %08x; its .meta says %d bytes, crc32 %08x", rdb,

@@ -186,6 +186,12 @@ TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
   fs::copy_file(dir + "/good.rdb", dir + "/b.rdb");
   std::ofstream(dir + "/b.rdb.meta") << node::WithEndLine("index: 3\nterm: 1\nsize: 1\ncrc32: 7\n");
   refused(dir + "/b.rdb", "its .meta says", dir + "/n3");
+  // A .meta with a field this version does not know (a newer version's):
+  // refused with the field named. Regression: "is not a backup's metadata",
+  // the field only in a library's log line.
+  fs::copy_file(dir + "/good.rdb", dir + "/newer.rdb");
+  std::ofstream(dir + "/newer.rdb.meta") << node::WithEndLine("index: 3\nterm: 1\nfuture_field: 7\n");
+  refused(dir + "/newer.rdb", "no field named \"future_field\"; a backup of a newer anarchoredis?", dir + "/n6");
   // A --dir that already holds a node's state. Regression: exit status 1,
   // a failed start, which systemd's unit restarted every 2 s forever; it is
   // a configuration error (2).
