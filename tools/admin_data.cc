@@ -146,7 +146,7 @@ absl::Status CheckWritable(const std::string& file) {
   std::error_code ec;
   if (fs::is_directory(file, ec)) return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
   const std::string part = file + ".part";
-  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", part, ": ", strerror(errno)));
   ::close(fd);
   return absl::OkStatus();
@@ -157,7 +157,7 @@ absl::Status Download(const std::string& host, int port, const std::string& name
   asio::io_context io;
   node::SyncClient c(io);
   if (auto s = Connect(c, host, port); !s.ok()) return s;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
   absl::Status status;
   for (uint64_t offset = 0; status.ok() && offset < bytes;) {

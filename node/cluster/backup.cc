@@ -183,7 +183,7 @@ absl::Status WriteBackupMeta(const std::string& rdb, const pb::SnapshotMeta& met
   text = WithEndLine(absl::StrCat("# anarchoredis backup of ", std::filesystem::path(rdb).filename().string(), "\n", text));
   const std::string path = BackupMetaPath(rdb);
   const std::string part = path + ".part";
-  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", part, ": ", strerror(errno)));
   size_t done = 0;
   while (done < text.size()) {

@@ -378,6 +378,11 @@ TEST(BackupTest, ClusterStartFromABackupWithAPasswordNamesTheRefusal) {
     ASSERT_EQ(rc, 0) << out;
     n.Stop();
   }
+  // The backup holds every value and its .meta the password (regression: both
+  // were readable by every user of the host).
+  for (const std::string& file : {dir + "/b.rdb", dir + "/b.rdb.meta"}) {
+    EXPECT_EQ(fs::status(file).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << file;
+  }
   const std::string base = absl::StrCat(FreePort());
   const auto start = std::chrono::steady_clock::now();
   auto [rc, out] = Admin({"cluster", "start", "--dir", dir + "/c", "--nodes", "1", "--base-port", base, "--restore",
