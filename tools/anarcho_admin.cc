@@ -348,9 +348,11 @@ bool Refused(const absl::Status& s) {
          absl::StartsWith(m, "NOPERM");
 }
 
-// Waits until one of the started nodes serves as leader: a leader on their
-// ports that belongs to another cluster (another id) is not one of them, and
-// a node that exited fails the start at once, as does a node that refuses
+// Waits until one of the started nodes serves as leader and every one of
+// them answers (so each is past its start: a majority may elect a leader
+// before another fails to bind its Raft port): a leader on their ports that
+// belongs to another cluster (another id) is not one of them, and a node
+// that exited fails the start at once, as does a node that refuses
 // this tool (a restored backup's requirepass, without --pass): it would
 // never be seen to lead. On any failure the started nodes are stopped, and
 // each one's last answer (or error) and last logged problem are shown.
@@ -365,6 +367,8 @@ int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& 
       StopStarted(pids);
       return 1;
     }
+    size_t answered = 0;
+    int leader = 0;
     for (const Member& m : members) {
       auto st = admin::StatusOf("127.0.0.1", m.client_port);
       if (!st.ok()) {
@@ -380,13 +384,17 @@ int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& 
       auto& s = *st;
       last[m.id] = absl::StrCat("role ", s["role"], ", term ", s["term"], ", leader ", s["leader"],
                                 s["state"].empty() ? "" : ", " + s["state"]);
+      ++answered;
       if (s["role"] != "leader" || s["state"] != "serving") continue;
       if (!cluster_id.empty() && s["cluster_id"] != cluster_id) {
         foreign = absl::StrCat("port ", m.client_port, " is served by a leader of another cluster (", s["cluster_id"],
                                "), not by this one (", cluster_id, ")");
         continue;
       }
-      PrintStarted(members, m.id, dir, abs_dir);
+      leader = m.id;
+    }
+    if (leader != 0 && answered == members.size()) {
+      PrintStarted(members, leader, dir, abs_dir);
       return 0;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
