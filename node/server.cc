@@ -212,6 +212,7 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
       rlog_->term());
   leader_id_ = ss.leader;
   is_leader_ = leader_now;
+  leader_unreachable_.clear();
   // The sessions that asked are aborted (NotifySessions): their reads go too.
   if (follower_reads_) follower_reads_->Clear();
   EndLeaderEpoch("UNKNOWN leadership changed; the outcome of this request is unknown");

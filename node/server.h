@@ -198,6 +198,12 @@ class Server {
   bool default_user_open() const { return acl_in_use() ? default_user_open_ : true; }
   // The AUTH that makes a connection to the child the node's own.
   const std::string& child_auth_request() const { return child_auth_request_; }
+  // A follower's attempts to connect to the leader's client port (its
+  // sessions' and the relay's): the last failure's reason until one succeeds
+  // or the leader changes. Health and clients' TRYAGAIN name it: the leader
+  // is known, so nothing says an election is under way.
+  void NoteLeaderConnect(const asio::error_code& ec);
+  const std::string& leader_unreachable() const { return leader_unreachable_; }
   // Whether `user` may run what `args` asks of the node itself: an ANARCHO.*
   // command by the @anarcho rules (NodeAcl), SHUTDOWN or CLIENT KILL by the
   // child's (ACL DRYRUN on the node's link). `done` gets "" if so, else the
@@ -543,6 +549,7 @@ class Server {
   LoggedState logged_;  // scripts, settings and users as the log built them
   LoggedHistory logged_history_;  // the same as of each index since the newest snapshot
   std::string child_auth_request_;
+  std::string leader_unreachable_;  // NoteLeaderConnect
   bool default_user_open_ = true;
   uint64_t acl_generation_seen_ = 0;
   uint64_t acl_changed_at_ = 0;  // the log index of the newest user change (or snapshot)

@@ -189,6 +189,15 @@ void Server::UndoPause(const SharedLink::Hold& hold) {
   if (shared_link_) shared_link_->Undo(hold);
 }
 
+void Server::NoteLeaderConnect(const asio::error_code& ec) {
+  if (!ec) return leader_unreachable_.clear();
+  if (leader_unreachable_.empty()) {
+    Log(LogComponent::kClient, LogLevel::kWarning, "cannot connect to the leader's client port for clients: %s",
+        ec.message());
+  }
+  leader_unreachable_ = ec.message();
+}
+
 void Server::NotifySessions() {
   std::vector<std::shared_ptr<ClientSession>> all;
   for (auto& [_, s] : sessions_) all.push_back(s);

@@ -124,6 +124,9 @@ std::string Server::HealthReply(int proto) const {
     problems.push_back(refusal.empty() ? "no leader known" : absl::StrCat("no leader known (last refused: ", refusal, ")"));
   }
   if (is_leader_ && !leader_ready_) problems.push_back("leader catching up");
+  if (!is_leader_ && st.leader != 0 && !leader_unreachable_.empty()) {
+    problems.push_back(absl::StrCat("cannot connect to the leader's client port: ", leader_unreachable_));
+  }
   if (!child_->running()) {
     problems.push_back("child not running");
   } else if (!ChildHealthy()) {

@@ -1,6 +1,5 @@
 #include "node/upstream.h"
 
-#include "node/logging.h"
 #include "node/tcp_keepalive.h"
 
 namespace node {
@@ -29,11 +28,9 @@ void ConnectUpstream(asio::any_io_executor executor, const Upstream& up, Upstrea
     }
     // With TLS (to the leader with --tls_peers), the node's certificate proves
     // it to the leader's TLS port, and the leader's to it.
+    // (A failure is the caller's to log: Server::NoteLeaderConnect.)
     stream->Handshake(asio::ssl::stream_base::client, [stream, done = std::move(done)](const asio::error_code& ec) {
-      if (ec) {
-        Log(LogComponent::kClient, LogLevel::kWarning, "TLS handshake with the leader failed: %s", ec.message());
-        stream->Close();
-      }
+      if (ec) stream->Close();
       done(ec);
     });
   });

@@ -36,6 +36,7 @@ ClientSession::ClientSession(Server& server, ByteStream stream, gate::SessionId 
       client_(std::move(stream)),
       upstream_(asio::generic::stream_protocol::socket(client_.get_executor())),
       no_leader_timer_(client_.get_executor()),
+      retry_timer_(client_.get_executor()),
       parser_(server.options().limits),
       router_(server.commands()),
       scanner_(UpstreamLimits()) {
@@ -92,15 +93,48 @@ void ClientSession::TryConnectUpstream() {
                   [self = shared_from_this(), forwarding](const asio::error_code& ec) {
                     if (self->upstream_state_ != UpstreamState::kConnecting) return;
                     if (!ec) return self->OnUpstreamConnected(forwarding);
-                    // The leader just went away, or is not serving yet: wait for news.
-                    self->upstream_state_ =
-                        self->no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
-                    self->OnClientData();
+                    self->UpstreamUnreachable(forwarding, ec);
                   });
 }
 
+// The leader just went away or is not serving yet, or it is known but
+// refuses this node's connection (a TLS handshake either side fails, its port
+// is filtered): its requests wait, and after --no_leader_wait_ms get
+// TRYAGAIN (naming the failure when a leader is known). No leader change may
+// come to say the next attempt would work (a certificate rotated on some
+// nodes only), so a known leader is tried again every kRetryConnect while
+// requests wait, and after the wait before each request's TRYAGAIN; before,
+// the connection answered TRYAGAIN until the next leader change.
+void ClientSession::UpstreamUnreachable(bool forwarding, const asio::error_code& ec) {
+  if (forwarding) server_.NoteLeaderConnect(ec);
+  connect_failed_at_ = std::chrono::steady_clock::now();
+  upstream_state_ = no_leader_deadline_passed_ ? UpstreamState::kNoLeader : UpstreamState::kWaiting;
+  if (upstream_state_ == UpstreamState::kWaiting) {
+    retry_timer_.expires_after(kRetryConnect);
+    retry_timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+      if (auto self = weak.lock(); self && !ec) self->TryConnectUpstream();
+    });
+  }
+  OnClientData();
+}
+
+// A connection to the leader that failed before it carried any of the
+// client's requests (with TLS 1.3 the leader refuses this node's certificate
+// only after the handshake, at the first read): as if it never connected.
+bool ClientSession::UpstreamFailedUnused(const asio::error_code& ec) {
+  if (!forwarding_ || !AwaitsAuthState()) return false;
+  upstream_open_ = false;
+  upstream_.Close();
+  expects_.clear();
+  to_upstream_.Clear();
+  stalled_ = false;
+  UpstreamUnreachable(true, ec);
+  return true;
+}
+
 void ClientSession::OnUpstreamConnected(bool forwarding) {
-  no_leader_timer_.cancel();
+  // (The wait for an upstream is not cancelled: a connection to the leader
+  // may still fail unused, UpstreamFailedUnused, and the wait goes on.)
   upstream_state_ = UpstreamState::kConnected;
   forwarding_ = forwarding;
   upstream_open_ = true;
@@ -222,6 +256,10 @@ void ClientSession::AddClosingReply(std::string reply, bool silent) {
 
 void ClientSession::OnClientData() {
   if (!client_open_ || aborted_) return;
+  if (upstream_state_ == UpstreamState::kNoLeader && !in_.empty() &&
+      std::chrono::steady_clock::now() - connect_failed_at_ >= kRetryConnect) {
+    TryConnectUpstream();  // (a known leader: kConnecting, and the input waits)
+  }
   if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting ||
       AwaitsAuthState()) {
     return HandleWaitingInput();
@@ -288,6 +326,9 @@ RouteContext ClientSession::MakeRouteContext() const {
   ctx.authenticated = authenticated_;
   ctx.users_in_use = UsersInUse();
   ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
+  if (ctx.no_leader && server_.CurrentUpstream().kind == Upstream::Kind::kLeader) {
+    ctx.leader_unreachable = server_.leader_unreachable();
+  }
   ctx.databases = server_.options().databases;
   ctx.port = server_.options().port;
   ctx.bind = server_.options().bind;
@@ -430,6 +471,7 @@ void ClientSession::ReadUpstream() {
   upstream_.async_read_some(upstream_in_.Prepare(kReadChunk), [self = shared_from_this()](const asio::error_code& ec,
                                                                                             size_t n) {
     if (!self->upstream_open_) return;
+    if (ec && self->UpstreamFailedUnused(ec)) return;
     if (ec) {
       return self->Abort(self->forwarding_
                              ? "UNKNOWN the node lost its link to the leader; the outcome of this request is unknown"

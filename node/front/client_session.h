@@ -158,6 +158,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::unique_ptr<ExpectDetail> detail{};  // null for plain data commands
   };
   enum class UpstreamState { kWaiting, kConnecting, kConnected, kNoLeader, kGone };
+  void UpstreamUnreachable(bool forwarding, const asio::error_code& ec);
+  bool UpstreamFailedUnused(const asio::error_code& ec);
 
   // Client input.
   void ReadClient();
@@ -286,6 +288,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool forwarding_ = false;  // upstream is the leader node: relay only
   bool no_leader_deadline_passed_ = false;
   asio::steady_timer no_leader_timer_;
+  asio::steady_timer retry_timer_;  // UpstreamUnreachable
+  std::chrono::steady_clock::time_point connect_failed_at_{};
+  static constexpr std::chrono::milliseconds kRetryConnect{100};
   std::string describe_;     // the client's address
   std::string local_addr_;   // the node's address the client connected to
 

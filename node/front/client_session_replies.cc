@@ -92,6 +92,7 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       // own view stands. A full leader closes the connection after its
       // error: the client gets that error, as from a full Redis (which says
       // it before any request: so also to a client that sent none yet).
+      if (forwarding_) server_.NoteLeaderConnect({});  // the leader answered: it can be reached
       if (type != '-') {
         authenticated_ = true;
       } else if (bytes.starts_with("-NOAUTH")) {

@@ -225,6 +225,84 @@ TEST(TlsTest, SighupReloadsThePeerLinksFilesToo) {
   RemoveDir(dir);
 }
 
+// Sends SIGHUP to node `i` and waits until it logged reading the files again.
+void Reload(Cluster& c, int i) {
+  const auto reloads = [&] {
+    std::ifstream in(c.node(i).dir() + "/node.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    size_t n = 0;
+    for (size_t at = 0; (at = ss.str().find("TLS files reloaded", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const size_t before = reloads();
+  c.node(i).process().Signal(SIGHUP);
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       reloads() == before && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GT(reloads(), before) << i << ": " << c.node(i).LogTail();
+}
+
+// Regression (a review, 2026-12-07): a follower whose connection to the
+// leader's client port failed (certificates rotated on some nodes only) took
+// it for "no leader": its clients got "TRYAGAIN no leader: an election is
+// under way" though none was, its health said ok, and a connection that got
+// that answer kept getting it until the next leader change, even once every
+// node had the new files. With TLS 1.3 a leader that refuses the follower's
+// certificate does so after the handshake, at the first read: the client's
+// connection was closed with no reply and nothing logged. Now both name the
+// failure (TRYAGAIN and health), and the follower tries again.
+TEST(TlsTest, AFollowerThatCannotConnectToTheLeaderSaysWhyAndTriesAgain) {
+  const std::string dir = MakeTempDir("anarcho-tls-unreachable");
+  for (const char* name : {"ca.crt", "server.crt", "server.key"}) fs::copy_file(kCerts + "/" + name, dir + "/" + name);
+  Cluster c({.nodes = 3, .tls_certs = dir});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  const auto overwrite = fs::copy_options::overwrite_existing;
+  fs::copy_file(kCerts + "/second-server.crt", dir + "/server.crt", overwrite);
+  fs::copy_file(kCerts + "/second-server.key", dir + "/server.key", overwrite);
+  auto expect_unreachable = [&](const std::string& phase) {
+    Client cl(c.port(follower));
+    const resp::Value v = cl.Call({"SET", "k", phase});
+    EXPECT_TRUE(v.IsError() && absl::StartsWith(v.AsString(), "TRYAGAIN this node cannot connect to the leader ("))
+        << phase << ": " << Str(v);
+    const std::string health = Str(Client(c.port(follower)).Call({"ANARCHO.HEALTH"}));
+    EXPECT_TRUE(absl::StrContains(health, "cannot connect to the leader's client port: ")) << phase << ": " << health;
+  };
+  // The follower trusts only the new CA: its handshake refuses the leader's.
+  fs::copy_file(kCerts + "/second-ca.crt", dir + "/ca.crt", overwrite);
+  Reload(c, follower);
+  expect_unreachable("the follower refuses the leader");
+  // It trusts both; the leader refuses its certificate after the handshake.
+  {
+    std::ofstream both(dir + "/ca.crt", std::ios::trunc);
+    both << std::ifstream(kCerts + "/ca.crt").rdbuf() << std::ifstream(kCerts + "/second-ca.crt").rdbuf();
+  }
+  Reload(c, follower);
+  Client pooled(c.port(follower));
+  const resp::Value refused = pooled.Call({"SET", "k", "refused"});
+  EXPECT_TRUE(refused.IsError() && absl::StrContains(refused.AsString(), "cannot connect to the leader")) << Str(refused);
+  expect_unreachable("the leader refuses the follower");
+  // Every node with the new files: the same connection writes again, with
+  // no leader change to tell it.
+  for (int i = 0; i < 3; ++i) {
+    if (i != follower) Reload(c, i);
+  }
+  resp::Value v;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    v = pooled.Call({"SET", "k", "through"});
+    if (!v.IsError()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(Str(v), "OK");
+  EXPECT_EQ(c.WaitForLeader(), leader) << "the leader changed: this test is about a known leader";
+  EXPECT_EQ(Str(Client(c.port(follower)).Call({"ANARCHO.HEALTH"})).find("cannot connect"), std::string::npos);
+  EXPECT_TRUE(c.WaitConverged());
+  RemoveDir(dir);
+}
+
 // A bad file at SIGHUP keeps the contexts the node had, for the peer links
 // too: the cluster goes on, and the log says what is wrong.
 TEST(TlsTest, ABadFileAtSighupKeepsThePeerLinksContext) {
