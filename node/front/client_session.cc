@@ -17,9 +17,12 @@ namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadChunk = 16 * 1024 * 1024;
-// Back-pressure: stop reading a client with this much unanswered or unsent.
+// Back-pressure: stop reading a client with this many requests whose replies
+// did not arrive yet. Not on replies waiting to be written: a client that
+// writes a whole pipeline before reading (as client libraries do) would never
+// finish writing. As in Redis, client-output-buffer-limit bounds those
+// (CheckOutputLimit).
 constexpr size_t kMaxSlots = 64 * 1024;
-constexpr size_t kMaxOutput = 64 * 1024 * 1024;
 
 // Replies from the child may nest as deep as a script's tables do.
 resp::Limits UpstreamLimits() {
@@ -173,7 +176,7 @@ void ClientSession::UpstreamLost(std::string_view error) {
 void ClientSession::ReadClient() {
   // Not while requests are being handled: their arguments point into in_.
   if (reading_client_ || handling_input_ || !client_open_ || input_closed_ || client_eof_ || stopped_reading_) return;
-  if (slots_.size() > kMaxSlots || out_.size() > kMaxOutput) return;  // resumed by Flush()
+  if (slots_.size() > kMaxSlots) return;  // resumed by Flush()
   const size_t need = parser_.HintBytesNeeded();
   size_t chunk = std::clamp(need, kReadChunk, kMaxReadChunk);
   if (need > kReadChunk) in_.Reserve(need + chunk);

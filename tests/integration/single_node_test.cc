@@ -139,6 +139,41 @@ TEST_F(SingleNodeTest, PipelinedWritesReplyInOrder) {
   EXPECT_EQ(c.Read()->AsString(), "a b");
 }
 
+// Regression (a review, 2026-12-07): a client that writes a whole pipeline
+// before it reads any reply (as client libraries' pipelines do) stalled for
+// ever once 64 MiB of its replies waited: the node stopped reading it while it
+// could not finish writing. Redis reads on, its replies bounded only by
+// client-output-buffer-limit (none for normal clients by default); so does
+// the node now. 250 MiB of ECHOs, each reply as big as its request (100 MiB
+// went through before: the socket buffers and the write under way took the
+// rest).
+TEST_F(SingleNodeTest, APipelineWrittenWholeBeforeItsRepliesAreReadIsServed) {
+  Client c(node_->port());
+  const std::string value(64 * 1024, 'v');
+  std::string one;
+  resp::AppendCommand(&one, {"ECHO", value});
+  const int n = 4000;
+  std::string pipeline;
+  pipeline.reserve(one.size() * n);
+  for (int i = 0; i < n; ++i) pipeline += one;
+  std::atomic<bool> sent = false;
+  std::thread writer([&] {
+    c.Send(pipeline);
+    sent = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!sent && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(sent) << "the node stopped reading a client that had not read its replies yet";
+  if (!sent) node_->Kill9();  // (its connection breaks: the writer returns)
+  writer.join();
+  if (!sent) return;
+  for (int i = 0; i < n; ++i) {
+    auto v = c.Read();
+    ASSERT_TRUE(v.has_value()) << i;
+    ASSERT_EQ(v->str.size(), value.size()) << i;
+  }
+}
+
 // The node's reply to a write must not leave before the write's fsync: with the
 // sync held back by the test gate, no reply may arrive, whatever the timing.
 TEST_F(SingleNodeTest, WriteReplyWaitsForFsyncAndReadsWaitForTheWrite) {
