@@ -349,6 +349,26 @@ std::string Server::WithNodeSettings(std::string_view reply, int proto) const {
   if (resp::ParseValue(reply, &consumed, &v, &error) != resp::ParseStatus::kOk || v.elements.size() % 2 != 0) {
     return std::string(reply);
   }
+  // The node's own: its client ports and TLS (the child has neither), and
+  // its link to its child (whose secret stays the node's).
+  const TlsOptions& tls = options_.tls;
+  const std::map<std::string_view, std::string> node = {
+      {"port", absl::StrCat(options_.port)},
+      {"bind", options_.bind},
+      {"maxclients", absl::StrCat(options_.max_clients)},
+      {"masterauth", ""},
+      {"masteruser", ""},
+      {"tls-port", absl::StrCat(tls.port)},
+      {"tls-cert-file", tls.cert_file},
+      {"tls-key-file", tls.key_file},
+      {"tls-ca-cert-file", tls.ca_cert_file},
+      {"tls-ca-cert-dir", tls.ca_cert_dir},
+      {"tls-auth-clients", tls.auth_clients},
+      {"tls-protocols", tls.protocols},
+      {"tls-ciphers", tls.ciphers},
+      {"tls-ciphersuites", tls.ciphersuites},
+      {"tls-replication", tls.peers ? "yes" : "no"},
+  };
   std::string out;
   resp::AppendMapHeader(&out, v.elements.size() / 2, proto);
   for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
@@ -356,17 +376,8 @@ std::string Server::WithNodeSettings(std::string_view reply, int proto) const {
     const resp::Value& value = v.elements[i + 1];
     if (key.type != resp::Type::kBulkString || value.type != resp::Type::kBulkString) return std::string(reply);
     resp::AppendBulkString(&out, key.str);
-    if (key.str == "port") {
-      resp::AppendBulkString(&out, absl::StrCat(options_.port));
-    } else if (key.str == "bind") {
-      resp::AppendBulkString(&out, options_.bind);
-    } else if (key.str == "maxclients") {
-      resp::AppendBulkString(&out, absl::StrCat(options_.max_clients));
-    } else if (key.str == "masterauth" || key.str == "masteruser") {
-      resp::AppendBulkString(&out, "");  // the node's link to its child: its secret stays the node's
-    } else {
-      resp::AppendBulkString(&out, value.str);
-    }
+    const auto it = node.find(key.str);
+    resp::AppendBulkString(&out, it != node.end() ? it->second : value.str);
   }
   return out;
 }

@@ -257,7 +257,8 @@ std::optional<std::string_view> NodeOwnedSetting(std::string_view name) {
   static constexpr std::pair<std::string_view, std::string_view> kPrefixes[] = {
       {"aof-", kDurability}, {"auto-aof-", kDurability}, {"repl-", kReplication}, {"replica-", kReplication},
       {"slave-", kReplication}, {"min-replicas-", kReplication}, {"min-slaves-", kReplication},
-      {"tls-", kNetwork}, {"cluster-", kProcess}, {"syslog-", kProcess}, {"shutdown-", kProcess},
+      {"tls-", "the node serves TLS itself (see its --tls_* flags; SIGHUP reads its files again)"},
+      {"cluster-", kProcess}, {"syslog-", kProcess}, {"shutdown-", kProcess},
   };
   if (auto it = exact->find(name); it != exact->end()) return it->second;
   for (const auto& [prefix, why] : kPrefixes) {

@@ -83,6 +83,17 @@ TEST(TlsTest, OptionalClientCertificates) {
   EXPECT_EQ(TlsCli(tls_port, "", "PING"), "PONG");
   EXPECT_EQ(TlsCli(tls_port, "client", "PING"), "PONG");
   EXPECT_NE(TlsCli(tls_port, "stranger", "PING"), "PONG");
+  // Regression (a review, 2026-12-07): CONFIG GET answered the child's TLS
+  // settings (tls-port 0, tls-auth-clients yes), and CONFIG SET of one did
+  // not say how the node's are changed.
+  Client cl(c.port(0));
+  EXPECT_EQ(Str(cl.Call({"CONFIG", "GET", "tls-port"})), absl::StrCat("[tls-port, ", tls_port, "]"));
+  EXPECT_EQ(Str(cl.Call({"CONFIG", "GET", "tls-auth-clients"})), "[tls-auth-clients, optional]");
+  EXPECT_EQ(Str(cl.Call({"CONFIG", "GET", "tls-ca-cert-file"})), "[tls-ca-cert-file, " + kCerts + "/ca.crt]");
+  EXPECT_EQ(Str(cl.Call({"CONFIG", "GET", "tls-replication"})), "[tls-replication, no]");
+  EXPECT_EQ(Str(cl.Call({"CONFIG", "SET", "tls-cert-file", kCerts + "/server.crt"})), "OK") << "the value it has";
+  const std::string set = Str(cl.Call({"CONFIG", "SET", "tls-cert-file", kCerts + "/second-server.crt"}));
+  EXPECT_TRUE(absl::StrContains(set, "SIGHUP")) << set;
 }
 
 // --tls_peers: the Raft links are mutual TLS. The cluster works through them,
