@@ -88,8 +88,16 @@ Metrics::Metrics()
       child_healthy_(NewGauge(registry_, "anarcho_child_healthy", "1 while the redis-server child runs and answers the node within 2 s.")),
       clients_(NewGauge(registry_, "anarcho_clients_connected", "Client connections to this node.")),
       snapshot_bytes_(NewGauge(registry_, "anarcho_snapshot_bytes", "Size of the latest snapshot.")),
-      follower_reads_(NewCounter(registry_, "anarcho_follower_reads_total",
-                                 "Reads this node served from its own child as a follower (read index confirmed).")),
+      follower_reads_{NewCounter(registry_, "anarcho_follower_reads_total",
+                                 "Reads this node served from its own child as a follower (read index confirmed).")},
+      tls_handshakes_{NewCounter(registry_, "anarcho_tls_handshakes_total",
+                                 "Clients accepted on the TLS client port (handshake done).")},
+      tls_handshakes_failed_{NewCounter(registry_, "anarcho_tls_handshakes_failed_total",
+                                        "Connections to the TLS client port whose handshake failed (no certificate "
+                                        "or one the CA did not sign, not TLS, too slow).")},
+      peer_handshakes_refused_{NewCounter(registry_, "anarcho_peer_handshakes_refused_total",
+                                          "Peer links refused: a wrong secret, another cluster, a TLS handshake "
+                                          "that failed.")},
       follower_reads_waiting_(NewGauge(registry_, "anarcho_follower_reads_waiting",
                                        "Follower reads waiting for a read index or for the child to apply it.")),
       role_(pm::BuildGauge().Name("anarcho_raft_role").Help("1 for this node's Raft role.").Register(registry_)),
@@ -150,6 +158,12 @@ pm::MetricFamily Metrics::RequestFamily() const {
   return family;
 }
 
+void Metrics::FollowedCounter::Follow(uint64_t total) {
+  if (total <= counted) return;
+  counter.Increment(static_cast<double>(total - counted));
+  counted = total;
+}
+
 std::string Metrics::Render(const MetricsView& v) {
   term_.Set(static_cast<double>(v.term));
   leader_id_.Set(static_cast<double>(v.leader_id));
@@ -159,10 +173,10 @@ std::string Metrics::Render(const MetricsView& v) {
   child_healthy_.Set(v.child_healthy ? 1 : 0);
   clients_.Set(static_cast<double>(v.clients));
   snapshot_bytes_.Set(static_cast<double>(v.snapshot_bytes));
-  if (v.follower_reads > follower_reads_counted_) {
-    follower_reads_.Increment(static_cast<double>(v.follower_reads - follower_reads_counted_));
-    follower_reads_counted_ = v.follower_reads;
-  }
+  follower_reads_.Follow(v.follower_reads);
+  tls_handshakes_.Follow(v.tls_handshakes);
+  tls_handshakes_failed_.Follow(v.tls_handshakes_failed);
+  peer_handshakes_refused_.Follow(v.peer_handshakes_refused);
   follower_reads_waiting_.Set(static_cast<double>(v.follower_reads_waiting));
   for (const char* role : kRoles) role_.Add({{"role", role}}).Set(v.role == role ? 1 : 0);
   SetPerPeer(peer_match_, match_, v.match);

@@ -30,6 +30,9 @@ struct MetricsView {
   uint64_t clients = 0, snapshot_bytes = 0;
   uint64_t follower_reads = 0;          // served by this follower's child so far (a count that only grows)
   uint64_t follower_reads_waiting = 0;  // for a read index or for the child to apply it
+  // Counts that only grow, kept by the node (ANARCHO.STATUS shows them too).
+  uint64_t tls_handshakes = 0, tls_handshakes_failed = 0;  // the TLS client port's
+  uint64_t peer_handshakes_refused = 0;                   // peer links refused (secret, cluster, TLS)
   std::map<uint64_t, uint64_t> match;     // leader: per peer
   std::map<uint64_t, bool> connected;     // per peer: the link is up
   std::map<uint64_t, bool> active;        // leader: per peer, heard from within an election timeout
@@ -66,9 +69,14 @@ class Metrics {
   prometheus::Counter &tryagain_, &unknown_, &refused_, &other_errors_;
   prometheus::Histogram &fsync_seconds_, &batch_entries_, &snapshot_seconds_;
   prometheus::Gauge &term_, &leader_id_, &commit_, &applied_, &lag_, &child_healthy_, &clients_, &snapshot_bytes_;
-  prometheus::Counter& follower_reads_;
+  // A counter that follows a count kept elsewhere (one that only grows).
+  struct FollowedCounter {
+    prometheus::Counter& counter;
+    uint64_t counted = 0;
+    void Follow(uint64_t total);
+  };
+  FollowedCounter follower_reads_, tls_handshakes_, tls_handshakes_failed_, peer_handshakes_refused_;
   prometheus::Gauge& follower_reads_waiting_;
-  uint64_t follower_reads_counted_ = 0;
   prometheus::Family<prometheus::Gauge>& role_;
   prometheus::Family<prometheus::Gauge>& peer_match_;
   prometheus::Family<prometheus::Gauge>& peer_connected_;

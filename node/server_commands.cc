@@ -446,9 +446,13 @@ std::string Server::RenderMetrics() {
       v.match[id] = pr.match;
       v.active[id] = pr.recent_active;
     }
-    v.connected = rlog_->link_stats().connected;
+    const PeerLinkStats links = rlog_->link_stats();
+    v.connected = links.connected;
+    v.peer_handshakes_refused = links.handshakes_refused;
   }
   v.applied = AppliedIndex();
+  v.tls_handshakes = tls_handshakes_;
+  v.tls_handshakes_failed = tls_handshakes_failed_;
   v.child_healthy = child_ != nullptr && ChildHealthy();
   v.clients = ClientConnections();
   if (follower_reads_) {

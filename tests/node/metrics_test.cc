@@ -58,6 +58,16 @@ TEST(MetricsTest, GaugesComeFromTheViewAtRenderTime) {
   EXPECT_EQ(Sample(after, "anarcho_follower_reads_waiting"), 3);
   v.follower_reads = 50;
   EXPECT_EQ(Sample(m.Render(v), "anarcho_follower_reads_total"), 50);
+  // The node's other counts, followed the same way.
+  v.tls_handshakes = 7;
+  v.tls_handshakes_failed = 2;
+  v.peer_handshakes_refused = 3;
+  const std::string counted = m.Render(v);
+  EXPECT_EQ(Sample(counted, "anarcho_tls_handshakes_total"), 7);
+  EXPECT_EQ(Sample(counted, "anarcho_tls_handshakes_failed_total"), 2);
+  EXPECT_EQ(Sample(counted, "anarcho_peer_handshakes_refused_total"), 3);
+  v.tls_handshakes_failed = 5;
+  EXPECT_EQ(Sample(m.Render(v), "anarcho_tls_handshakes_failed_total"), 5);
   EXPECT_EQ(after.find("peer=\"3\""), std::string::npos) << after;
   EXPECT_EQ(Sample(after, "anarcho_raft_role{role=\"leader\"}"), 0);
 }
