@@ -184,56 +184,12 @@ TEST(TlsTest, SighupReloadsTheFiles) {
   RemoveDir(dir);
 }
 
-// Regression: SIGHUP rebuilt only the client port's TLS context, though the
-// node logged "TLS files reloaded". The peer links' context (Raft links, a
-// follower's hop to the leader's TLS port) kept the certificate and CA of the
-// start: after every node rotated to a new CA, a write through a follower got
-// TRYAGAIN (its hop showed the old certificate to a leader that trusts only
-// the new CA), and a node restarted with the new files was cut off. Open
-// links keep their context; new ones use the files read on SIGHUP.
-TEST(TlsTest, SighupReloadsThePeerLinksFilesToo) {
-  const std::string dir = MakeTempDir("anarcho-tls-rotate");
+// A directory holding a copy of the test CA, server certificate and key
+// (which a test may replace and have the nodes read again).
+std::string CopyOfTheCerts(const std::string& prefix) {
+  const std::string dir = MakeTempDir(prefix);
   for (const char* name : {"ca.crt", "server.crt", "server.key"}) fs::copy_file(kCerts + "/" + name, dir + "/" + name);
-  Cluster c({.nodes = 3, .tls_certs = dir});
-  const int leader = c.WaitForLeader();
-  ASSERT_GE(leader, 0);
-  const int follower = (leader + 1) % 3;
-  const int restarted = (leader + 2) % 3;
-  // No request went through a follower yet: every hop to the leader below
-  // is opened after the rotation.
-  const auto overwrite = fs::copy_options::overwrite_existing;
-  fs::copy_file(kCerts + "/second-ca.crt", dir + "/ca.crt", overwrite);
-  fs::copy_file(kCerts + "/second-server.crt", dir + "/server.crt", overwrite);
-  fs::copy_file(kCerts + "/second-server.key", dir + "/server.key", overwrite);
-  for (int i = 0; i < 3; ++i) c.node(i).process().Signal(SIGHUP);
-  for (int i = 0; i < 3; ++i) {
-    bool reloaded = false;
-    for (auto deadline = std::chrono::steady_clock::now() + 10s;
-         !reloaded && std::chrono::steady_clock::now() < deadline;) {
-      std::this_thread::sleep_for(50ms);
-      reloaded = absl::StrContains(c.node(i).LogTail(), "TLS files reloaded");
-    }
-    ASSERT_TRUE(reloaded) << i << ": " << c.node(i).LogTail();
-  }
-  Client w(c.port(follower));
-  EXPECT_EQ(Str(w.Call({"SET", "rotated", "relayed"})), "OK") << "a plain write takes the relay";
-  ASSERT_EQ(Str(w.Call({"MULTI"})), "OK");
-  ASSERT_EQ(Str(w.Call({"SET", "rotated:tx", "own-link"})), "QUEUED");
-  EXPECT_EQ(Str(w.Call({"EXEC"})), "[OK]") << "a transaction takes a connection of its own";
-
-  // A node started with the new files reaches the others, and they reach it.
-  c.Restart(restarted);
-  ASSERT_EQ(Str(Client(c.port(leader)).Call({"SET", "after-restart", "yes"})), "OK");
-  std::string seen;
-  for (auto deadline = std::chrono::steady_clock::now() + 20s;
-       seen != "yes" && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(100ms);
-    seen = Str(Client(c.port(restarted)).Call({"GET", "after-restart"}));
-  }
-  EXPECT_EQ(seen, "yes") << "the restarted node did not rejoin";
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Str(Client(c.port(i)).Call({"GET", "rotated:tx"})), "own-link") << i;
-  EXPECT_TRUE(c.WaitConverged());
-  RemoveDir(dir);
+  return dir;
 }
 
 // Sends SIGHUP to node `i` and waits until it logged reading the files again.
@@ -255,6 +211,48 @@ void Reload(Cluster& c, int i) {
   ASSERT_GT(reloads(), before) << i << ": " << c.node(i).LogTail();
 }
 
+// Regression: SIGHUP rebuilt only the client port's TLS context, though the
+// node logged "TLS files reloaded". The peer links' context (Raft links, a
+// follower's hop to the leader's TLS port) kept the certificate and CA of the
+// start: after every node rotated to a new CA, a write through a follower got
+// TRYAGAIN (its hop showed the old certificate to a leader that trusts only
+// the new CA), and a node restarted with the new files was cut off. Open
+// links keep their context; new ones use the files read on SIGHUP.
+TEST(TlsTest, SighupReloadsThePeerLinksFilesToo) {
+  const std::string dir = CopyOfTheCerts("anarcho-tls-rotate");
+  Cluster c({.nodes = 3, .tls_certs = dir});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  const int restarted = (leader + 2) % 3;
+  // No request went through a follower yet: every hop to the leader below
+  // is opened after the rotation.
+  const auto overwrite = fs::copy_options::overwrite_existing;
+  fs::copy_file(kCerts + "/second-ca.crt", dir + "/ca.crt", overwrite);
+  fs::copy_file(kCerts + "/second-server.crt", dir + "/server.crt", overwrite);
+  fs::copy_file(kCerts + "/second-server.key", dir + "/server.key", overwrite);
+  for (int i = 0; i < 3; ++i) Reload(c, i);
+  Client w(c.port(follower));
+  EXPECT_EQ(Str(w.Call({"SET", "rotated", "relayed"})), "OK") << "a plain write takes the relay";
+  ASSERT_EQ(Str(w.Call({"MULTI"})), "OK");
+  ASSERT_EQ(Str(w.Call({"SET", "rotated:tx", "own-link"})), "QUEUED");
+  EXPECT_EQ(Str(w.Call({"EXEC"})), "[OK]") << "a transaction takes a connection of its own";
+
+  // A node started with the new files reaches the others, and they reach it.
+  c.Restart(restarted);
+  ASSERT_EQ(Str(Client(c.port(leader)).Call({"SET", "after-restart", "yes"})), "OK");
+  std::string seen;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       seen != "yes" && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(100ms);
+    seen = Str(Client(c.port(restarted)).Call({"GET", "after-restart"}));
+  }
+  EXPECT_EQ(seen, "yes") << "the restarted node did not rejoin";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Str(Client(c.port(i)).Call({"GET", "rotated:tx"})), "own-link") << i;
+  EXPECT_TRUE(c.WaitConverged());
+  RemoveDir(dir);
+}
+
 // Regression (a review, 2026-12-07): a follower whose connection to the
 // leader's client port failed (certificates rotated on some nodes only) took
 // it for "no leader": its clients got "TRYAGAIN no leader: an election is
@@ -265,8 +263,7 @@ void Reload(Cluster& c, int i) {
 // connection was closed with no reply and nothing logged. Now both name the
 // failure (TRYAGAIN and health), and the follower tries again.
 TEST(TlsTest, AFollowerThatCannotConnectToTheLeaderSaysWhyAndTriesAgain) {
-  const std::string dir = MakeTempDir("anarcho-tls-unreachable");
-  for (const char* name : {"ca.crt", "server.crt", "server.key"}) fs::copy_file(kCerts + "/" + name, dir + "/" + name);
+  const std::string dir = CopyOfTheCerts("anarcho-tls-unreachable");
   Cluster c({.nodes = 3, .tls_certs = dir});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
@@ -317,8 +314,7 @@ TEST(TlsTest, AFollowerThatCannotConnectToTheLeaderSaysWhyAndTriesAgain) {
 // A bad file at SIGHUP keeps the contexts the node had, for the peer links
 // too: the cluster goes on, and the log says what is wrong.
 TEST(TlsTest, ABadFileAtSighupKeepsThePeerLinksContext) {
-  const std::string dir = MakeTempDir("anarcho-tls-bad-reload");
-  for (const char* name : {"ca.crt", "server.crt", "server.key"}) fs::copy_file(kCerts + "/" + name, dir + "/" + name);
+  const std::string dir = CopyOfTheCerts("anarcho-tls-bad-reload");
   Cluster c({.nodes = 3, .tls_certs = dir});
   const int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
