@@ -426,6 +426,30 @@ TEST_F(GateEdgesTest, BusyScriptRefusalsAreAnsweredAndClientsMayKillIt) {
   EXPECT_EQ(tx.Call({"PING", "asdf"}).AsString(), "asdf");  // no longer in MULTI
 }
 
+// Regression (a review, 2026-12-07): FUNCTION STATS, which tells what script
+// runs so that a client may kill it, waited for the running function (as a
+// read of the whole keyspace, behind its lock) where Redis answers at once:
+// the node's watchdog had killed the function by the time it answered.
+TEST_F(GateEdgesTest, FunctionStatsIsAnsweredWhileAFunctionKeepsTheChildBusy) {
+  Start({"--script_kill_after", "20000"});
+  Client c(node_->port());
+  ASSERT_EQ(c.Call({"CONFIG", "SET", "busy-reply-threshold", "10"}).AsString(), "OK");
+  ASSERT_EQ(c.Call({"FUNCTION", "LOAD",
+                    "#!lua name=loop\nredis.register_function{function_name='spin', callback=function() while true do "
+                    "end end, flags={'no-writes'}}"})
+                .AsString(),
+            "loop");
+  Client looping(node_->port());
+  looping.Send(Req({"FCALL", "spin", "0"}));
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  const resp::Value stats = c.Call({"FUNCTION", "STATS"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "FUNCTION STATS waited for the function";
+  EXPECT_TRUE(absl::StrContains(Str(stats), "spin")) << Str(stats);
+  EXPECT_EQ(c.Call({"FUNCTION", "KILL"}).AsString(), "OK");
+  ASSERT_TRUE(looping.Read(5s).has_value());
+}
+
 // Regression: pub/sub messages left as soon as the leader's child sent them,
 // so a keyspace notification (or a message published right after a write)
 // told subscribers of a write that was not durable yet, which a failover
