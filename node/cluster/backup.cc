@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <string_view>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +21,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "node/cluster/snapshot_store.h"
+#include "node/front/function_payload.h"
 #include "node/logged_state.h"
 #include "node/logging.h"
 
@@ -166,6 +170,61 @@ absl::Status ReadCarriedState(const std::string& rdb, ReplicatedLogOptions::Rest
   return absl::OkStatus();
 }
 
+// At most the first `bytes` of a file.
+absl::StatusOr<std::string> ReadHead(const std::string& path, size_t bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+  std::string head(bytes, '\0');
+  size_t done = 0;
+  ssize_t n = 0;
+  while (done < bytes && ((n = ::pread(fd, head.data() + done, bytes - done, static_cast<off_t>(done))) > 0 ||
+                          (n < 0 && errno == EINTR))) {
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  const int err = errno;
+  ::close(fd);
+  if (n < 0) return absl::FailedPreconditionError(absl::StrCat("cannot read ", path, ": ", strerror(err)));
+  head.resize(done);
+  return head;
+}
+
+// A library's name, from its first line ("#!lua name=NAME ...").
+std::string LibraryName(std::string_view code) {
+  std::string_view first = code.substr(0, code.find('\n'));
+  const size_t at = first.find("name=");
+  if (at == std::string_view::npos) return "?";
+  first.remove_prefix(at + 5);
+  return std::string(first.substr(0, first.find_first_of(" \t\r")));
+}
+
+// A restored RDB's function libraries (a plain Redis's may hold any) get
+// the check a FUNCTION LOAD gets (ScriptRefusal): a function that calls
+// redis.set_repl writes what never reaches the log, and the members'
+// children would part from its first call (a review's restore lost an
+// acknowledged write that way). They lead the file: read a growing head.
+absl::Status CheckRdbFunctions(const std::string& rdb, uint64_t size) {
+  for (uint64_t bytes = uint64_t{1} << 20;; bytes *= 2) {
+    bytes = std::min(bytes, size);
+    auto head = ReadHead(rdb, bytes);
+    if (!head.ok()) return head.status();
+    const std::optional<FunctionPayload> libraries = ReadRdbFunctions(*head);
+    if (!libraries && bytes < size) continue;
+    if (!libraries) return absl::DataLossError(absl::StrCat(rdb, ": cannot read its function libraries"));
+    if (libraries->too_big) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(rdb, " holds a function library over 64 MB, whose code anarchoredis cannot check"));
+    }
+    for (const std::string& code : libraries->codes) {
+      if (!NamesSetRepl(code)) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          rdb, " holds function library '", LibraryName(code),
+          "', which calls redis.set_repl: anarchoredis does not support it (writes kept out of replication would "
+          "never reach the log); delete it (FUNCTION DELETE) where the file comes from and save it again"));
+    }
+    return absl::OkStatus();
+  }
+}
+
 }  // namespace
 
 std::string BackupMetaPath(const std::string& rdb) { return rdb + ".meta"; }
@@ -212,6 +271,7 @@ absl::StatusOr<ReplicatedLogOptions::Restore> OpenRestore(const std::string& rdb
   if (auto s = ReadCarriedState(rdb, &restore); !s.ok()) return s;
   auto highest = CheckRdb(restore.rdb, redis_server);
   if (!highest.ok()) return highest.status();
+  if (auto s = CheckRdbFunctions(restore.rdb, restore.size); !s.ok()) return s;
   // The child would exit at its load ("FATAL: Data file was created with a
   // Redis server configured to handle more than N databases"), again and again.
   if (*highest >= databases) {

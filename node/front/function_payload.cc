@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace node {
@@ -84,6 +85,38 @@ std::optional<std::string> String(std::string_view* p, bool* too_big) {
 }
 
 }  // namespace
+
+std::optional<FunctionPayload> ReadRdbFunctions(std::string_view head) {
+  constexpr std::string_view kMagic = "REDIS";
+  constexpr size_t kHeaderBytes = 9;   // "REDIS" and a 4-digit version
+  constexpr uint8_t kAuxOpcode = 250;  // RDB_OPCODE_AUX: a name and a value
+  if (head.size() < kHeaderBytes || !head.starts_with(kMagic)) return std::nullopt;
+  std::string_view p = head.substr(kHeaderBytes);
+  FunctionPayload out;
+  while (!p.empty()) {
+    const uint8_t opcode = static_cast<uint8_t>(p[0]);
+    if (opcode != kAuxOpcode && opcode != kFunctionOpcode) return out;  // a database, module data, the end
+    p.remove_prefix(1);
+    bool ignored = false;
+    if (opcode == kAuxOpcode && (!String(&p, &ignored) || !String(&p, &ignored))) return std::nullopt;
+    if (opcode == kFunctionOpcode) {
+      std::optional<std::string> code = String(&p, &out.too_big);
+      if (!code) return std::nullopt;
+      out.codes.push_back(std::move(*code));
+    }
+  }
+  return std::nullopt;  // the head ended before anything that follows the libraries
+}
+
+bool NamesSetRepl(std::string_view body) {
+  constexpr std::string_view kName = "set_repl";
+  const auto word = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = body.find(kName); at != std::string_view::npos; at = body.find(kName, at + 1)) {
+    const size_t end = at + kName.size();
+    if ((at == 0 || !word(body[at - 1])) && (end == body.size() || !word(body[end]))) return true;
+  }
+  return false;
+}
 
 std::optional<FunctionPayload> ReadFunctionPayload(std::string_view payload) {
   if (payload.size() < kFooterBytes) return std::nullopt;

@@ -26,4 +26,18 @@ struct FunctionPayload {
 // then refuses it too).
 std::optional<FunctionPayload> ReadFunctionPayload(std::string_view payload);
 
+// The libraries an RDB file holds: they come after its header and aux
+// fields, before its first database, in the same form. `head` is the file's
+// beginning; nullopt if it ends before the libraries do (read more of the
+// file) or is not an RDB's.
+std::optional<FunctionPayload> ReadRdbFunctions(std::string_view head);
+
+// Whether a script names set_repl: that word, not a longer name holding it
+// (offset_replay, asset_replace were refused). Writes a script keeps out of
+// replication never reach the stream, so never the log: the node refuses
+// such a script wherever it comes from (ScriptRefusal, a restored RDB). A
+// body that builds the name at run time passes (README, "What we do not
+// give").
+bool NamesSetRepl(std::string_view body);
+
 }  // namespace node

@@ -85,17 +85,7 @@ inline size_t RequestBytes(std::span<const std::string_view> args) {
 // reach the stream and so never the log (a body that builds that name at run
 // time passes: README, "What we do not give"). (A SCRIPT LOAD too big to log
 // is refused as any logged request is: kMaxLoggedRequestBytes.)
-// Whether a script names set_repl: that word, not a longer name holding it
-// (offset_replay, asset_replace were refused).
-inline bool NamesSetRepl(std::string_view body) {
-  constexpr std::string_view kName = "set_repl";
-  const auto word = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-  for (size_t at = body.find(kName); at != std::string_view::npos; at = body.find(kName, at + 1)) {
-    const size_t end = at + kName.size();
-    if ((at == 0 || !word(body[at - 1])) && (end == body.size() || !word(body[end]))) return true;
-  }
-  return false;
-}
+using node::NamesSetRepl;
 
 inline std::optional<std::string> ScriptRefusal(std::string_view name, std::span<const std::string_view> args) {
   std::vector<std::string_view> bodies;

@@ -204,6 +204,44 @@ TEST(BackupTest, UnusableRestoresAreRefusedClearly) {
   RemoveDir(dir);
 }
 
+// Regression (a review, 2026-12-07): a function library that calls
+// redis.set_repl is refused at FUNCTION LOAD, but one in a restored RDB (a
+// plain Redis's) was loaded as it was: its call wrote on the leader's child
+// only, the followers' digests differed, and a failover lost the
+// acknowledged write. Such a restore is refused now; a library without that
+// call is restored and runs.
+TEST(BackupTest, ARestoredLibraryThatCallsSetReplIsRefused) {
+  const std::string dir = MakeTempDir("anarcho-restore-setrepl");
+  {
+    RedisServer redis;
+    Client rc(redis.port());
+    const std::string dump = rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb";
+    ASSERT_EQ(rc.Call({"FUNCTION", "LOAD",
+                       "#!lua name=fine\nredis.register_function('setit', function(keys, args) "
+                       "return redis.call('SET', keys[1], args[1]) end)"})
+                  .AsString(),
+              "fine");
+    ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
+    fs::copy_file(dump, dir + "/fine.rdb");
+    ASSERT_EQ(rc.Call({"FUNCTION", "LOAD",
+                       "#!lua name=hidelib\nredis.register_function('hide', function(keys, args) "
+                       "redis.set_repl(redis.REPL_NONE) redis.call('SET', keys[1], args[1]) return 1 end)"})
+                  .AsString(),
+              "hidelib");
+    ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
+    fs::copy_file(dump, dir + "/hide.rdb");
+  }
+  EXPECT_EQ(RefusedRestore(dir + "/hide.rdb", "holds function library 'hidelib', which calls redis.set_repl",
+                           dir + "/refused"),
+            2);
+  Cluster c({.nodes = 3, .node_args = {"--restore", dir + "/fine.rdb"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  EXPECT_EQ(Client(c.port(leader)).Call({"FCALL", "setit", "1", "k", "v"}).AsString(), "OK");
+  EXPECT_TRUE(c.WaitConverged());
+  RemoveDir(dir);
+}
+
 // Regression (BackupTest.MembersRestoredFromOtherFilesDoNotFormOneCluster):
 // the members of a new cluster each restored from a file of their own, and one
 // restored from another file (same ids, same secret) took the others' entries

@@ -56,6 +56,24 @@ TEST(FunctionPayloadTest, LengthsOfEveryWidth) {
   }
 }
 
+// An RDB's head as Redis 7.0 writes it: the header, aux fields, the
+// libraries (as in a FUNCTION DUMP), then the first database.
+TEST(FunctionPayloadTest, ReadsTheLibrariesAtAnRdbsHead) {
+  const std::string libraries = kDumped.substr(0, kDumped.size() - 10);  // without the dump's footer
+  const std::string aux = std::string("\xfa\x09redis-ver\x06" "7.0.15") + "\xfa\x0aredis-bits\xc0\x40";
+  const std::string head = "REDIS0010" + aux + libraries + "\xfe\x00\xfb\x01\x00";
+  const std::optional<FunctionPayload> p = ReadRdbFunctions(head);
+  ASSERT_TRUE(p.has_value());
+  ASSERT_EQ(p->codes.size(), 2u);
+  EXPECT_TRUE(NamesSetRepl(p->codes[0]));
+  EXPECT_EQ(p->codes[1], "#!lua name=x\nredis.register_function('f',function() return 1 end)");
+  // No libraries: none; a head cut inside them: read more; not an RDB: none.
+  EXPECT_THAT(ReadRdbFunctions("REDIS0010" + aux + "\xff")->codes, ElementsAre());
+  EXPECT_FALSE(ReadRdbFunctions("REDIS0010" + aux + libraries.substr(0, 50)).has_value());
+  EXPECT_FALSE(ReadRdbFunctions("REDIS0010" + aux).has_value());
+  EXPECT_FALSE(ReadRdbFunctions("NOTRDB0010\xff").has_value());
+}
+
 TEST(FunctionPayloadTest, WhatIsNotAPayloadIsNone) {
   EXPECT_FALSE(ReadFunctionPayload("").has_value());
   EXPECT_FALSE(ReadFunctionPayload("redis.set_repl(redis.REPL_NONE)").has_value());  // not the opcode
