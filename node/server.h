@@ -203,7 +203,9 @@ class Server {
   // or the leader changes. Health and clients' TRYAGAIN name it: the leader
   // is known, so nothing says an election is under way.
   void NoteLeaderConnect(const asio::error_code& ec);
-  const std::string& leader_unreachable() const { return leader_unreachable_; }
+  // Why clients' requests have nowhere to go now (CurrentUpstream is none,
+  // or the leader's port refused this node), as their TRYAGAIN says it.
+  std::string NoUpstreamReason() const;
   // Whether `user` may run what `args` asks of the node itself: an ANARCHO.*
   // command by the @anarcho rules (NodeAcl), SHUTDOWN or CLIENT KILL by the
   // child's (ACL DRYRUN on the node's link). `done` gets "" if so, else the

@@ -303,8 +303,10 @@ void Server::OnBusy(const std::string& busy_error) {
     }
     if (!absl::StartsWith(v.str, "UNKILLABLE")) return;  // NOTBUSY: it just ended
     ++scripts_killed_;
+    // (Every request in flight gets this: the script's own did not happen,
+    // the others' outcome is unknown, as at any rebuild.)
     RebuildChild(absl::StrCat("a script that had written kept the child busy for ", options_.script_kill_after_ms,
-                              " ms; its writes were discarded: none of them took effect"));
+                              " ms: that script was discarded, none of its writes took effect"));
   });
 }
 

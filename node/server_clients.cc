@@ -189,6 +189,17 @@ void Server::UndoPause(const SharedLink::Hold& hold) {
   if (shared_link_) shared_link_->Undo(hold);
 }
 
+std::string Server::NoUpstreamReason() const {
+  if (state_ != State::kRunning) return "this node is not serving (starting or stopping)";
+  if (is_leader_ && !leader_ready_) {
+    return "this node leads, but its redis-server is not serving yet (it is being rebuilt, or applies the log)";
+  }
+  if (!is_leader_ && leader_id_ != 0 && !leader_unreachable_.empty()) {
+    return absl::StrCat("this node cannot connect to the leader (", leader_unreachable_, ")");
+  }
+  return "no leader: an election is under way";
+}
+
 void Server::NoteLeaderConnect(const asio::error_code& ec) {
   if (!ec) return leader_unreachable_.clear();
   if (leader_unreachable_.empty()) {

@@ -329,9 +329,7 @@ RouteContext ClientSession::MakeRouteContext() const {
   ctx.authenticated = authenticated_;
   ctx.users_in_use = UsersInUse();
   ctx.no_leader = upstream_state_ == UpstreamState::kNoLeader;
-  if (ctx.no_leader && server_.CurrentUpstream().kind == Upstream::Kind::kLeader) {
-    ctx.leader_unreachable = server_.leader_unreachable();
-  }
+  if (ctx.no_leader) ctx.no_upstream_why = server_.NoUpstreamReason();
   ctx.databases = server_.options().databases;
   ctx.port = server_.options().port;
   ctx.bind = server_.options().bind;

@@ -182,11 +182,7 @@ Route RequestRouter::DecideRoute(std::string_view name, std::span<const std::str
   }
   if (ctx.no_leader) {
     if (name == "quit") return Answer("+OK\r\n", true);
-    if (!ctx.leader_unreachable.empty()) {
-      return Answer(Error(absl::StrCat("TRYAGAIN this node cannot connect to the leader (", std::string(ctx.leader_unreachable),
-                                       "); retry")));
-    }
-    return Answer(Error("TRYAGAIN no leader: an election is under way; retry"));
+    return Answer(Error(absl::StrCat("TRYAGAIN ", ctx.no_upstream_why, "; retry")));
   }
   if (stream_) return Stream(name, args, ctx);
   const CommandSpec* spec = Spec(args);

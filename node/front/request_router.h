@@ -162,8 +162,8 @@ struct RouteContext {
   // Users are in use: the user may be refused any command (see kMulti).
   bool users_in_use = false;
   bool no_leader = false;   // no upstream to forward to (after the bounded wait)
-  // With no_leader: why the known leader could not be reached (empty: none is known).
-  std::string_view leader_unreachable;
+  // With no_leader: why there is no upstream (Server::NoUpstreamReason).
+  std::string no_upstream_why;
   int databases = 16;
   // The node's own client address (CONFIG SET of port or bind to these holds).
   int port = 0;
