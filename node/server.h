@@ -52,11 +52,13 @@
 
 namespace node {
 
-// Descriptors the node keeps besides its clients' (Raft links, the log's
-// files, the child's links, snapshots): see ClientsTheFileLimitAllows. The
-// Raft port's links in their handshake and the metrics endpoint's
-// connections come on top (NodeFiles).
-inline constexpr size_t kNodeFiles = 64;
+// Descriptors the node keeps besides its clients': the log store's (at most
+// storage::kLogStoreMaxOpenFiles), and 56 for the rest (Raft links, the
+// child's links, snapshots being written or sent, listening sockets, the
+// event loop's own, with room to spare: 20-26 in use were measured): see
+// ClientsTheFileLimitAllows. The Raft port's links in their handshake and
+// the metrics endpoint's connections come on top (NodeFiles).
+inline constexpr size_t kNodeFiles = 56 + storage::kLogStoreMaxOpenFiles;
 // The descriptors the node keeps besides its clients' with these options:
 // kNodeFiles, the Raft port's links in their handshake, and the metrics
 // endpoint's connections if it serves them.

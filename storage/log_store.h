@@ -109,6 +109,13 @@ class MemoryLogStore : public LogStore {
 // own, so nothing it says needs a disk that may be full.
 using StoreMessageSink = std::function<void(bool error, std::string_view message)>;
 
+// The descriptors the RocksDB store keeps open at most (its table files, its
+// WAL and MANIFEST). Unbounded (RocksDB's default), it kept every table file
+// open, their number grew with the log, and a node whose descriptors its
+// clients had taken up to the limit exited on a log write ("Too many open
+// files"). The node counts these in its own budget (kNodeFiles).
+inline constexpr int kLogStoreMaxOpenFiles = 40;
+
 // Opens (creating if needed) the RocksDB store in `dir`; RocksDB's messages go
 // to `messages` (none are kept when it is empty).
 absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir, StoreMessageSink messages = {});

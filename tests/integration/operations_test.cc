@@ -590,7 +590,7 @@ TEST(OperationsTest, AGracefulStopDoesNotSpinWhileItDrains) {
 TEST(OperationsTest, ClientsPastTheOpenFileLimitGetRedisError) {
   const std::string dir = MakeTempDir("anarcho-files");
   Node n(dir + "/n");
-  n.LimitOpenFiles(180);  // (180 - 64 - 16) / 2: room for 50 clients
+  n.LimitOpenFiles(212);  // (212 - 96 - 16) / 2: room for 50 clients
   n.Launch();
   n.WaitUntilReady();
   EXPECT_NE(n.LogTail().find("maxclients lowered from 10000 to 50"), std::string::npos) << n.LogTail();
@@ -675,7 +675,7 @@ TEST(OperationsTest, IdleConnectionsToTheMetricsAndRaftPortsLeaveTheClientsTheir
   const std::string dir = MakeTempDir("anarcho-metrics-flood");
   const int metrics_port = FreePort(), raft_port = FreePort();
   Node n(dir + "/n", 0, {"--metrics-port", absl::StrCat(metrics_port), "--raft_port", absl::StrCat(raft_port)});
-  n.LimitOpenFiles(180);  // (180 - 64 - 16 - 32) / 2: room for 34 clients
+  n.LimitOpenFiles(212);  // (212 - 96 - 16 - 32) / 2: room for 34 clients
   n.Launch();
   n.WaitUntilReady();
   EXPECT_NE(n.LogTail().find("maxclients lowered from 10000 to 34"), std::string::npos) << n.LogTail();

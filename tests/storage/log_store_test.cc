@@ -1,5 +1,7 @@
 // The same contract checked against both LogStore implementations.
+#include <filesystem>
 #include <memory>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -253,6 +255,45 @@ TEST(RocksLogStoreTest, ReadsFilesWrittenWithSnappy) {
   ASSERT_EQ(r->size(), 60u);
   EXPECT_EQ((*r)[0].data, std::string(200, 'v') + "1");
   EXPECT_EQ((*r)[59].data, std::string(200, 'v') + "60");
+}
+
+// The table files this process has open.
+int OpenTableFiles() {
+  int n = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    n += std::filesystem::read_symlink(fd.path(), ec).extension() == ".sst";
+  }
+  return n;
+}
+
+// Regression (a review, 2026-12-07): the store kept every table file open
+// (RocksDB's default), their number grew with the log, and a node whose
+// clients had taken its descriptors up to the limit exited on a log write.
+// A store of 100 table files, each read, keeps at most its bound open.
+TEST(RocksLogStoreTest, KeepsAtMostItsBoundOfFilesOpen) {
+  TempDir dir;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.disable_auto_compactions = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "m" + std::to_string(i), "v").ok());
+      ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());  // a table file each
+    }
+  }
+  const int before = OpenTableFiles();
+  auto s = OpenRocksLogStore(dir.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  for (int i = 0; i < 100; ++i) {
+    auto v = (*s)->GetMeta(std::to_string(i));
+    ASSERT_TRUE(v.ok() && v->has_value()) << i;
+  }
+  EXPECT_LE(OpenTableFiles() - before, kLogStoreMaxOpenFiles);
+  EXPECT_GT(OpenTableFiles() - before, 0) << "the count sees the store's files";
 }
 
 }  // namespace
