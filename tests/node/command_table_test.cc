@@ -257,10 +257,16 @@ TEST(RequestRouterTest, ScriptsTheNodeCannotKeepInStepAreRefused) {
   }
   RequestRouter r(Table());
   RouteContext ctx;
+  // FUNCTION STATS says what script runs while one keeps the child busy:
+  // it waits for nothing (GateEdgesTest.FunctionStatsIsAnsweredWhileAFunctionKeepsTheChildBusy).
   std::vector<std::string_view> stats = {"FUNCTION", "STATS"};
   const Route route = r.Decide(stats, ctx);
-  EXPECT_EQ(route.request.kind, gate::Kind::kRead);
-  EXPECT_TRUE(route.request.whole_keyspace);
+  EXPECT_EQ(route.request.kind, gate::Kind::kStateless);
+  EXPECT_FALSE(route.request.whole_keyspace);
+  std::vector<std::string_view> list = {"FUNCTION", "LIST"};
+  const Route listed = r.Decide(list, ctx);
+  EXPECT_EQ(listed.request.kind, gate::Kind::kRead);
+  EXPECT_TRUE(listed.request.whole_keyspace);
 }
 
 // Regression: a request the node logs whole is one Raft entry, and nothing
