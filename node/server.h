@@ -200,9 +200,8 @@ class Server {
   bool default_user_open() const { return acl_in_use() ? default_user_open_ : true; }
   // The AUTH that makes a connection to the child the node's own.
   const std::string& child_auth_request() const { return child_auth_request_; }
-  // A follower's attempts to connect to the leader's client port (its
-  // sessions' and the relay's): the last failure's reason until one succeeds
-  // or the leader changes. Health and clients' TRYAGAIN name it: the leader
+  // A follower's sessions' attempts to connect to the leader's client port:
+  // the last failure's reason until one is answered or the leader changes. Health and clients' TRYAGAIN name it: the leader
   // is known, so nothing says an election is under way.
   void NoteLeaderConnect(const asio::error_code& ec);
   // Why clients' requests have nowhere to go now (CurrentUpstream is none,
