@@ -400,6 +400,10 @@ void ClientSession::OnPush(std::string_view bytes) {
       break;
     }
   }
+  // A WAIT the node holds is unanswered too: as in Redis, what is pushed while
+  // it blocks leaves before its reply. Behind it, an invalidation waited for
+  // the WAIT (for ever without a timeout), and a client's cache stayed stale.
+  if (wait_ && (!anchor || wait_->slot < *anchor)) anchor = wait_->slot;
   if (!anchor) anchor = slots_.AddEmpty();
   slots_.PushBefore(anchor, bytes);
   HoldIfMessage(bytes, *anchor);

@@ -384,6 +384,31 @@ TEST_F(ClientsTest, ClientTrackingInvalidatesThroughAnyNode) {
   }
 }
 
+// Regression (a review, 2026-12-07): pushes (invalidations, pub/sub
+// messages) that came while the client was blocked in WAIT, which the node
+// answers itself, left only after WAIT's reply (never, without a timeout): a
+// client-side cache kept a changed value while WAIT blocked. As in Redis, the
+// push now leaves at once, before the WAIT's reply.
+TEST_F(ClientsTest, InvalidationsReachAClientBlockedInWait) {
+  for (int node : {leader_, follower_}) {
+    const std::string key = absl::StrCat("waiting", node);
+    Client t(c_.port(node));
+    ASSERT_EQ(t.Call({"HELLO", "3"}).type, resp::Type::kMap);
+    ASSERT_EQ(t.Call({"CLIENT", "TRACKING", "ON"}).AsString(), "OK");
+    EXPECT_EQ(t.Call({"GET", key}).type, resp::Type::kNull);
+    t.Send(Req({"WAIT", "5", "3000"}));  // more replicas than there are: it waits its 3 s
+    std::this_thread::sleep_for(200ms);
+    Client w(c_.port(3 - leader_ - follower_));
+    ASSERT_EQ(w.Call({"SET", key, "new"}).AsString(), "OK");
+    auto first = t.ReadRaw(2s);
+    ASSERT_TRUE(first.has_value()) << "nothing reached the client blocked in WAIT on node " << node;
+    EXPECT_TRUE(first->starts_with(">2\r\n$10\r\ninvalidate\r\n")) << *first;
+    auto waited = t.Read(5s);
+    ASSERT_TRUE(waited.has_value());
+    EXPECT_EQ(waited->type, resp::Type::kInteger) << Str(*waited);
+  }
+}
+
 // Regression: CLIENT CACHING applies to the next command the connection
 // runs, and one the node answers itself (WAIT, a refusal, ANARCHO.*) never
 // reached the child, which applied the flag to the read after it: in OPTOUT
