@@ -216,22 +216,18 @@ TEST(BackupTest, ARestoredLibraryThatCallsSetReplIsRefused) {
     RedisServer redis;
     Client rc(redis.port());
     const std::string dump = rc.Call({"CONFIG", "GET", "dir"}).elements.at(1).AsString() + "/dump.rdb";
-    ASSERT_EQ(rc.Call({"FUNCTION", "LOAD",
-                       "#!lua name=fine\nredis.register_function('setit', function(keys, args) "
-                       "return redis.call('SET', keys[1], args[1]) end)"})
-                  .AsString(),
-              "fine");
-    ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
-    fs::copy_file(dump, dir + "/fine.rdb");
-    ASSERT_EQ(rc.Call({"FUNCTION", "LOAD",
-                       "#!lua name=hidelib\nredis.register_function('hide', function(keys, args) "
-                       "redis.set_repl(redis.REPL_NONE) redis.call('SET', keys[1], args[1]) return 1 end)"})
-                  .AsString(),
-              "hidelib");
-    ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
-    fs::copy_file(dump, dir + "/hide.rdb");
+    // Loads library `name` with `body`, then saves the data set as dir/name.rdb.
+    auto save_with = [&](const std::string& name, const std::string& body) {
+      ASSERT_EQ(rc.Call({"FUNCTION", "LOAD", "#!lua name=" + name + "\n" + body}).AsString(), name);
+      ASSERT_EQ(rc.Call({"SAVE"}).AsString(), "OK");
+      fs::copy_file(dump, dir + "/" + name + ".rdb");
+    };
+    save_with("fine", "redis.register_function('setit', function(keys, args) "
+                      "return redis.call('SET', keys[1], args[1]) end)");
+    save_with("hidelib", "redis.register_function('hide', function(keys, args) "
+                         "redis.set_repl(redis.REPL_NONE) redis.call('SET', keys[1], args[1]) return 1 end)");
   }
-  EXPECT_EQ(RefusedRestore(dir + "/hide.rdb", "holds function library 'hidelib', which calls redis.set_repl",
+  EXPECT_EQ(RefusedRestore(dir + "/hidelib.rdb", "holds function library 'hidelib', which calls redis.set_repl",
                            dir + "/refused"),
             2);
   Cluster c({.nodes = 3, .node_args = {"--restore", dir + "/fine.rdb"}});
