@@ -24,6 +24,7 @@
 #include "node/logging.h"
 #include "node/server.h"
 #include "node/tls.h"
+#include "storage/log_store.h"
 
 ABSL_FLAG(std::string, config, "",
           "Read settings from FILE: one 'name value' per line (names as the flags, with dashes or underscores; "
@@ -454,6 +455,8 @@ bool RaftFlags(node::ServerOptions& options) {
   node::ReplicatedLogOptions& raft = options.raft;
   raft.keep_entries = absl::GetFlag(FLAGS_snapshot_keep_entries);
   raft.keep_bytes = absl::GetFlag(FLAGS_snapshot_keep_bytes);
+  raft.keep_free_bytes = absl::GetFlag(FLAGS_snapshot_log_bytes) + raft.keep_bytes +
+                         storage::kLogStoreMemtables * storage::kLogStoreMemtableBytes;
   raft.id = absl::GetFlag(FLAGS_id);
   raft.bootstrap = !absl::GetFlag(FLAGS_join);
   raft.tick_ms = absl::GetFlag(FLAGS_tick_ms);

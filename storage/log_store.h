@@ -116,6 +116,12 @@ using StoreMessageSink = std::function<void(bool error, std::string_view message
 // files"). The node counts these in its own budget (kNodeFiles).
 inline constexpr int kLogStoreMaxOpenFiles = 40;
 
+// The memory the store's memtables take at most (two of 64 MiB, RocksDB's
+// defaults, set explicitly), allocated again each time one fills: freed
+// memory the node keeps for reuse (ReplicatedLogOptions::keep_free_bytes).
+inline constexpr uint64_t kLogStoreMemtableBytes = 64ULL << 20;
+inline constexpr int kLogStoreMemtables = 2;
+
 // Opens (creating if needed) the RocksDB store in `dir`; RocksDB's messages go
 // to `messages` (none are kept when it is empty).
 absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& dir, StoreMessageSink messages = {});

@@ -240,6 +240,8 @@ absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const std::string& d
   options.max_background_jobs = 1;  // 2-core machines: keep compaction out of the way
   options.max_open_files = kLogStoreMaxOpenFiles;
   options.table_cache_numshardbits = 0;  // one shard: its capacity is the bound (64 shards rounded it up to 64 files)
+  options.write_buffer_size = kLogStoreMemtableBytes;
+  options.max_write_buffer_number = kLogStoreMemtables;
   options.info_log = std::make_shared<SinkLogger>(std::move(messages));
   // Compression stays on: without it each memtable flush wrote ~10x the
   // bytes (65 MB instead of 6.7 MB of SET entries with constant values), and
