@@ -31,11 +31,11 @@ std::vector<std::string_view> Decode(std::string_view encoded) {
 }
 
 // An encoded change's command and first argument ("setuser", "alice"), or
-// ("requirepass", "").
+// ("requirepass", "<the password>").
 std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
   const std::vector<std::string_view> args = Decode(encoded);
   if (args.size() < 3) return {};
-  if (Lower(args[0]) == "config") return {"requirepass", ""};
+  if (Lower(args[0]) == "config") return {"requirepass", args.size() > 3 ? std::string(args[3]) : ""};
   return {Lower(args[1]), std::string(args[2])};
 }
 
@@ -86,8 +86,7 @@ bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       std::string setting = Lower(args[i]);
       if (setting == "requirepass") {
-        EraseAclChanges([](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
-        AddAclChange(Encode({"CONFIG", "SET", "requirepass", args[i + 1]}));
+        SetRequirepass(args[i + 1]);
         continue;
       }
       SetSetting(std::move(setting), args[i + 1]);
@@ -95,6 +94,19 @@ bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
   }
   return (name == "script" && (sub == "load" || sub == "flush")) || (name == "debug" && args.size() == 3) ||
          name == "acl" || (name == "config" && sub == "set");
+}
+
+// Redis resets the default user's passwords to a new requirepass (or to
+// nopass for an empty one) only when the setting changes: the same value
+// again does nothing, not even to passwords set since. A change undoes the
+// ones before it, so it replaces them (Prelude replays it as it ran).
+// Replayed otherwise, a rebuilt child, a new member or a restored backup got
+// other passwords than the live children.
+void LoggedState::SetRequirepass(std::string_view value) {
+  if (value == requirepass_) return;
+  requirepass_ = value;
+  EraseAclChanges([](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
+  AddAclChange(Encode({"CONFIG", "SET", "requirepass", value}));
 }
 
 void LoggedState::SetSetting(std::string name, std::string_view value) {
@@ -131,6 +143,10 @@ void LoggedState::Load(const pb::SnapshotMeta& meta) {
   settings_.clear();
   for (const pb::Setting& s : meta.settings()) settings_.emplace_back(s.name(), s.value());
   acl_.assign(meta.acl().begin(), meta.acl().end());
+  requirepass_.clear();
+  for (const std::string& change : acl_) {
+    if (auto [what, value] = AclChangeOf(change); what == "requirepass") requirepass_ = value;
+  }
   bytes_ = 0;
   for (const std::string& body : scripts_) bytes_ += body.size();
   for (const auto& [name, value] : settings_) bytes_ += name.size() + value.size();
@@ -172,6 +188,12 @@ std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
     }
   }
   for (const std::string& change : meta.acl()) {
+    // A fresh child's requirepass is empty: setting it empty would do nothing
+    // there, where it had reset the default user to nopass.
+    if (AclChangeOf(change) == std::pair<std::string, std::string>("requirepass", "")) {
+      resp::AppendCommand(&out, {"ACL", "SETUSER", "default", "resetpass", "nopass"});
+      continue;
+    }
     const std::vector<std::string> for_child = ForChild(Decode(change));
     resp::AppendCommand(&out, std::vector<std::string_view>(for_child.begin(), for_child.end()));
   }

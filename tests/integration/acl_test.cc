@@ -20,6 +20,7 @@
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
 #include "harness.h"
+#include "node_fixture.h"
 #include "resp/writer.h"
 
 namespace itest {
@@ -451,6 +452,44 @@ TEST(AclTest, UsersReachEveryMemberAndSurviveRestartsAndSnapshots) {
     EXPECT_TRUE(absl::StartsWith(Str(alice.Call({"ANARCHO.SNAPSHOT"})), "(error) NOPERM")) << i;
   }
   EXPECT_TRUE(c.WaitConverged());
+}
+
+class AclSnapshotTest : public SingleNodeFixture {
+ protected:
+  AclSnapshotTest() : SingleNodeFixture("anarcho-aclsnap") {}
+  // A snapshot, then kill -9 and a start from it: the child is rebuilt from
+  // the snapshot's RDB and the user changes it holds.
+  void SnapshotAndRestart(const std::string& pass) {
+    Client cl(node_->port());
+    if (!pass.empty()) ASSERT_EQ(Str(cl.Call({"AUTH", pass})), "OK");
+    ASSERT_FALSE(cl.Call({"ANARCHO.SNAPSHOT"}).IsError());
+    Restart();
+  }
+};
+
+// Regression: CONFIG SET requirepass of the value it already has does nothing
+// in Redis, and an empty one after another resets the default user to nopass;
+// a child rebuilt from a snapshot replayed the last requirepass as if it had
+// reset the passwords (losing one set since), or as nothing (keeping a
+// password the live child had dropped, so every client got NOAUTH).
+TEST_F(AclSnapshotTest, RequirepassChangesReplayOnARebuiltChildAsTheyRan) {
+  Client admin(node_->port());
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "old"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"AUTH", "old"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "default", ">new"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "old"})), "OK");  // the same value: no reset
+  for (const char* pass : {"old", "new"}) EXPECT_EQ(Str(Client(node_->port()).Call({"AUTH", pass})), "OK") << pass;
+  SnapshotAndRestart("old");
+  for (const char* pass : {"old", "new"}) EXPECT_EQ(Str(Client(node_->port()).Call({"AUTH", pass})), "OK") << pass;
+
+  Client again(node_->port());
+  ASSERT_EQ(Str(again.Call({"AUTH", "new"})), "OK");
+  ASSERT_EQ(Str(again.Call({"CONFIG", "SET", "requirepass", "rq1"})), "OK");
+  ASSERT_EQ(Str(again.Call({"ACL", "SETUSER", "default", ">second"})), "OK");
+  ASSERT_EQ(Str(again.Call({"CONFIG", "SET", "requirepass", ""})), "OK");  // resets to nopass
+  EXPECT_EQ(Str(Client(node_->port()).Call({"SET", "open", "1"})), "OK");
+  SnapshotAndRestart("");
+  EXPECT_EQ(Str(Client(node_->port()).Call({"SET", "open", "2"})), "OK") << "no password after the restart either";
 }
 
 // With users in use, a follower sends every read to the leader: its own

@@ -208,6 +208,58 @@ TEST(LoggedStateTest, UsersReplayInOrder) {
   EXPECT_EQ(s.acl_changes(), 1u);
 }
 
+// Regression: CONFIG SET requirepass of the value it already has does nothing
+// in Redis, not even reset passwords set since, and an empty one after another
+// value resets the default user to nopass. The state kept the last
+// requirepass at the end of the changes, whatever it had done: a child
+// rebuilt from a snapshot lost a password the live children took
+// (requirepass old, SETUSER default >new, requirepass old), or asked for one
+// where they had none (requirepass rq1, SETUSER default >second, requirepass '').
+TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
+  auto prelude_of = [](const LoggedState& s) {
+    pb::SnapshotMeta meta;
+    s.Save(&meta);
+    return LoggedState::Prelude(meta);
+  };
+  auto commands = [](std::vector<std::vector<std::string_view>> requests) {
+    std::string out;
+    for (const auto& r : requests) resp::AppendCommand(&out, r);
+    return out;
+  };
+  LoggedState same;
+  same.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
+  same.Apply(Entry({"ACL", "SETUSER", "default", ">new"}));
+  same.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
+  EXPECT_EQ(prelude_of(same), commands({{"CONFIG", "SET", "requirepass", "old"}, {"ACL", "SETUSER", "default", ">new"}}));
+  // A state loaded from a snapshot knows the setting too.
+  pb::SnapshotMeta meta;
+  same.Save(&meta);
+  LoggedState loaded;
+  loaded.Load(meta);
+  loaded.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
+  EXPECT_EQ(prelude_of(loaded), prelude_of(same));
+  loaded.Apply(Entry({"CONFIG", "SET", "requirepass", "other"}));
+  EXPECT_EQ(prelude_of(loaded), commands({{"ACL", "SETUSER", "default", ">new"}, {"CONFIG", "SET", "requirepass", "other"}}));
+
+  LoggedState emptied;
+  emptied.Apply(Entry({"CONFIG", "SET", "requirepass", "rq1"}));
+  emptied.Apply(Entry({"ACL", "SETUSER", "default", ">second"}));
+  emptied.Apply(Entry({"CONFIG", "SET", "requirepass", ""}));
+  EXPECT_EQ(prelude_of(emptied),
+            commands({{"ACL", "SETUSER", "default", ">second"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+  emptied.Apply(Entry({"CONFIG", "SET", "requirepass", ""}));
+  EXPECT_EQ(emptied.acl_changes(), 2u) << "the same empty value again changes nothing";
+  emptied.Apply(Entry({"CONFIG", "SET", "requirepass", "p"}));
+  EXPECT_EQ(prelude_of(emptied), commands({{"ACL", "SETUSER", "default", ">second"}, {"CONFIG", "SET", "requirepass", "p"}}));
+
+  LoggedState opened;
+  opened.Apply(Entry({"CONFIG", "SET", "requirepass", "A"}));
+  opened.Apply(Entry({"ACL", "SETUSER", "default", "resetpass", "nopass"}));
+  opened.Apply(Entry({"CONFIG", "SET", "requirepass", "A"}));
+  EXPECT_EQ(prelude_of(opened),
+            commands({{"CONFIG", "SET", "requirepass", "A"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+}
+
 // An ACL SETUSER with @anarcho rules: children run it without them (the
 // entry's commands, and a snapshot's prelude), every node folds them in
 // (node_request), and a node loaded from a snapshot has them too.
