@@ -228,7 +228,7 @@ bool Raft::LeaseValid() const {
   if (role_ != Role::kLeader || lead_transferee_ != 0) return false;
   // Heartbeats carry now_+1, so 0 means "never acknowledged".
   uint64_t acked = trk_.QuorumLeaseAck(id_, now_ + 1, lease_breakers_);
-  if (acked == 0) return false;
+  if (acked == 0 || acked - 1 < lease_floor_) return false;
   uint64_t lease = static_cast<uint64_t>(election_tick_ - lease_margin_ticks_);
   return (acked - 1) + lease > now_;
 }
@@ -492,7 +492,7 @@ void Raft::StepLeader(pb::Message& m) {
   switch (m.type()) {
     case pb::MSG_APP_RESP: HandleAppendResponse(m); break;
     case pb::MSG_HEARTBEAT_RESP: HandleHeartbeatResponse(m); break;
-    case pb::MSG_TRANSFER_LEADER: HandleTransferLeader(m.transferee()); break;
+    case pb::MSG_TRANSFER_LEADER: (void)HandleTransferLeader(m.transferee()); break;
     case pb::MSG_READ_INDEX:
       HandleReadIndexOnLeader(ReadRequest{m.from(), std::move(*m.mutable_context()), 0, m.log_term()});
       break;
@@ -645,14 +645,21 @@ void Raft::HandleHeartbeatResponse(const pb::Message& m) {
   for (const ReadRequest& req : read_only_.Release(m.context())) RespondRead(req, req.index);
 }
 
-void Raft::HandleTransferLeader(uint64_t transferee) {
+absl::Status Raft::HandleTransferLeader(uint64_t transferee) {
   const Progress* pr = trk_.Get(transferee);
-  if (pr == nullptr || pr->is_learner) return;
+  if (pr == nullptr || pr->is_learner) return absl::OkStatus();
+  // Not while a membership change is on its way: the transferee may be the
+  // node it removes, and told to campaign before the others applied its
+  // removal it could win their forced votes (and leave at once), or sit out
+  // its removal at a higher term than theirs, never told of it.
+  if (pending_conf_index_ > log_.applied()) {
+    return absl::FailedPreconditionError("raft: a membership change (or this leader's first entry) is not applied yet");
+  }
   if (lead_transferee_ != 0) {
-    if (lead_transferee_ == transferee) return;
+    if (lead_transferee_ == transferee) return absl::OkStatus();
     AbortLeaderTransfer();
   }
-  if (transferee == id_) return;
+  if (transferee == id_) return absl::OkStatus();
   // The transfer must finish within an election timeout (see TickHeartbeat).
   election_elapsed_ = 0;
   lead_transferee_ = transferee;
@@ -661,6 +668,7 @@ void Raft::HandleTransferLeader(uint64_t transferee) {
   } else {
     MaybeSendAppend(transferee, true);
   }
+  return absl::OkStatus();
 }
 
 void Raft::HandleReadIndexOnLeader(ReadRequest req) {

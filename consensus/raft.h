@@ -344,7 +344,7 @@ class Raft {
   void HandleSnapshot(pb::Message& m);
   void HandleAppendResponse(const pb::Message& m);
   void HandleHeartbeatResponse(const pb::Message& m);
-  void HandleTransferLeader(uint64_t transferee);
+  absl::Status HandleTransferLeader(uint64_t transferee);
   void HandleReadIndexOnLeader(ReadRequest req);
   // A follower's request that is, with the leader, already a majority's
   // confirmation (see raft.cc).
@@ -391,6 +391,7 @@ class Raft {
   bool check_quorum_;
   ReadOnlyOption read_only_option_;
   absl::btree_set<uint64_t> lease_breakers_;  // peers that do not keep the lease's promise
+  uint64_t lease_floor_ = 0;  // the lease counts acks of heartbeats sent from this tick on (SendTimeoutNow)
   uint64_t max_size_per_msg_;
   int lease_margin_ticks_;
 

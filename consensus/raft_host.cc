@@ -135,10 +135,7 @@ absl::Status Raft::TransferLeadership(uint64_t transferee) {
   if (!trk_.IsVoter(transferee)) {
     return absl::InvalidArgumentError(absl::StrCat("raft: ", transferee, " is not a voter"));
   }
-  if (role_ == Role::kLeader) {
-    HandleTransferLeader(transferee);
-    return absl::OkStatus();
-  }
+  if (role_ == Role::kLeader) return HandleTransferLeader(transferee);
   if (lead_ == 0) return absl::UnavailableError("raft: no leader");
   pb::Message m = NewMessage(pb::MSG_TRANSFER_LEADER, lead_);
   m.set_transferee(transferee);

@@ -474,6 +474,30 @@ TEST(Transfer, ToLaggingFollowerCatchesItUpFirst) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression: a transfer to a node whose removal was on its way went ahead.
+// Told to campaign before the others applied its removal, the node won their
+// forced votes (then left, two elections later), or sat at a higher term
+// than theirs, never told it was removed, its clients told of an election
+// for ever. A transfer now waits until a membership change is applied.
+TEST(Transfer, WaitsForAMembershipChangeOnItsWay) {
+  TestCluster c(3);
+  c.Campaign(1);
+  const uint64_t term = c.raft(1).term();
+  ASSERT_TRUE(c.raft(1).ProposeConfChange(Change(pb::CONF_CHANGE_REMOVE_NODE, 3)).ok());
+  const absl::Status s = c.raft(1).TransferLeadership(3);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  ASSERT_TRUE(c.raft(2).TransferLeadership(3).ok());  // a follower passes the request on, which 1 drops
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(2).term(), term);
+  EXPECT_EQ(c.host(1).conf().voters_size(), 2);
+  EXPECT_FALSE(c.raft(1).TransferLeadership(3).ok()) << "3 is no voter any more";
+  EXPECT_TRUE(c.raft(1).TransferLeadership(2).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), 2u);
+  EXPECT_CLUSTER_OK(c);
+}
+
 TEST(Transfer, FollowerForwardsTheRequest) {
   TestCluster c(3);
   c.Campaign(1);
