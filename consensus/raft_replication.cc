@@ -116,7 +116,15 @@ void Raft::BcastHeartbeat(const std::string& context) {
   }
 }
 
-void Raft::SendTimeoutNow(uint64_t to) { Send(NewMessage(pb::MSG_TIMEOUT_NOW, to)); }
+// The transferee's forced campaign may win the votes of peers whose
+// acknowledgements hold this leader's lease (a forced vote breaks their
+// promise), and a transfer abandoned after an election timeout makes the lease
+// count again: only acknowledgements of heartbeats sent an election timeout
+// after this one count (by then its campaign has ended, README: lease reads).
+void Raft::SendTimeoutNow(uint64_t to) {
+  lease_floor_ = now_ + static_cast<uint64_t>(election_tick_);
+  Send(NewMessage(pb::MSG_TIMEOUT_NOW, to));
+}
 
 bool Raft::MaybeCommit() { return log_.MaybeCommit(trk_.Committed(), term_); }
 

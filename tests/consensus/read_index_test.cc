@@ -197,5 +197,39 @@ TEST(ReadIndex, ALeaseCountsTheTicksALateLoopSkipped) {
   EXPECT_CLUSTER_OK(c);
 }
 
+// Regression (ReadIndex.AnAbandonedTransferLeavesNoLease): a transfer's
+// TIMEOUT_NOW lets the transferee win forced votes, which break the promise
+// behind the leader's lease. The lease was off only while the transfer ran;
+// abandoned after an election timeout, the acks from before the forced votes
+// counted again, and a leader that had not heard of its successor answered
+// reads from its old commit index while the successor committed writes.
+TEST(ReadIndex, AnAbandonedTransferLeavesNoLease) {
+  const Config cfg = LeaseReads();
+  TestCluster c(3, cfg);
+  LeadWithLease(c);
+  ASSERT_EQ(c.Leader(), 1u);
+  const uint64_t term = c.raft(1).term();
+  c.Isolate(3);  // 3 lags: the transfer first catches it up
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.Propose(1, "x").ok());
+  ASSERT_TRUE(c.raft(1).TransferLeadership(3).ok());
+  c.Tick(5);  // 2 acknowledges 1's heartbeats meanwhile
+  c.Heal();
+  c.drop = [term](const pb::Message& m) { return m.to() == 1 && m.term() > term; };  // 1 never hears of term+1
+  c.Tick(1);  // 3 catches up, gets TIMEOUT_NOW and wins with 2's forced vote
+  ASSERT_EQ(c.raft(3).role(), Role::kLeader) << c.Transcript(30);
+  ASSERT_TRUE(c.Propose(3, "new").ok());
+  c.Stabilize();
+  const uint64_t newer = c.raft(3).log().committed();
+  c.Tick(cfg.election_tick - 6, {1});  // an election timeout after the transfer began: 1 abandons it
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader) << "the scenario needs 1 to stay leader";
+  const size_t before = c.host(1).read_results().size();
+  ASSERT_TRUE(c.host(1).ReadIndex().ok());
+  c.Stabilize();
+  for (size_t i = before; i < c.host(1).read_results().size(); ++i) {
+    EXPECT_GE(c.host(1).read_results()[i].index, newer) << "a read answered from the lease before node 3's write";
+  }
+  c.drop = nullptr;
+}
+
 }  // namespace
 }  // namespace consensus::testing
