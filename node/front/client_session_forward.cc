@@ -32,16 +32,18 @@ RequestClass ClassOf(gate::Kind kind) {
 }
 
 // A follower relays without the gate, whose kind it leaves stateless: the
-// class comes from the command table, as the leader's gate sees the request.
+// class comes from the command table, as the leader's gate sees the request
+// (and for a blocking request, which the gate does not tell apart).
 RequestClass ClassOf(const CommandSpec* spec) {
   if (spec == nullptr) return RequestClass::kOther;
   switch (spec->cls) {
     case CommandClass::kKeyedRead:
     case CommandClass::kKeyspaceRead: return RequestClass::kRead;
     case CommandClass::kKeyedWrite:
-    case CommandClass::kKeyspaceWrite:
-    case CommandClass::kBlocking: return RequestClass::kWrite;
+    case CommandClass::kKeyspaceWrite: return RequestClass::kWrite;
+    case CommandClass::kBlocking: return spec->write ? RequestClass::kWrite : RequestClass::kRead;  // XREAD BLOCK reads
     case CommandClass::kTransaction: return spec->name == "exec" ? RequestClass::kWrite : RequestClass::kOther;
+    case CommandClass::kNodeLocal: return spec->name == "wait" ? RequestClass::kRead : RequestClass::kOther;  // WAIT changes nothing
     default: return RequestClass::kOther;
   }
 }
@@ -141,7 +143,8 @@ bool ClientSession::ForwardRequest(Route& r, std::span<const std::string_view> a
   RouteDetail* const detail = r.detail.get();  // the rare parts, if any
   Expect e{Expect::Kind::kReply};
   if (detail != nullptr && detail->pause_ms) e.Detail().pause = server_.PauseSharedLink(*detail->pause_ms);
-  const RequestClass cls = gated() ? ClassOf(r.request.kind) : ClassOf(server_.commands().Lookup(args));
+  const RequestClass cls = gated() && r.request.kind != gate::Kind::kBlocking ? ClassOf(r.request.kind)
+                                                                               : ClassOf(server_.commands().Lookup(args));
   e.slot = slots_.Add(RequestTiming{batch_arrived_, cls}, r.silent);
   if (r.may_block) may_block_.insert(e.slot);
   if (gated()) EnterGate(r, args, e);

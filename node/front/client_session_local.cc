@@ -84,7 +84,8 @@ void ClientSession::Monitored(std::string line) {
 // node answers it, so with users in use it asks first whether the client's
 // user may run WAIT.
 void ClientSession::AnswerWait(const Route& r) {
-  const ReplySlots::Id slot = slots_.Add({}, r.silent);
+  // Not timed; cut short by a leader change, it gets a read's TRYAGAIN (it changed nothing).
+  const ReplySlots::Id slot = slots_.Add(RequestTiming{{}, RequestClass::kRead}, r.silent);
   // Until WaitAnswered: the requests after it wait, as after any command
   // that waits on others (RequestRouter::MayBlock).
   may_block_.insert(slot);
@@ -112,7 +113,11 @@ void ClientSession::ReplyToWait(ReplySlots::Id slot, int64_t replicas, int64_t t
   resp::AppendInteger(&reply, have);
   if (have >= replicas) return WaitAnswered(slot, std::move(reply));
   wait_ = PendingWait{slot, reply, nullptr};
-  if (timeout_ms == 0) return;  // as Redis: until enough replicas (or CLIENT UNBLOCK)
+  // As Redis: 0 waits until enough replicas (or CLIENT UNBLOCK), and so does
+  // a timeout of more than ~35 years (in nanoseconds it overflowed the clock:
+  // WAIT 5 9223372036854775807 came back at once).
+  constexpr int64_t kForeverMs = int64_t{1} << 40;
+  if (timeout_ms == 0 || timeout_ms > kForeverMs) return;
   auto timer = std::make_shared<asio::steady_timer>(client_.get_executor());
   wait_->timer = timer;
   timer->expires_after(std::chrono::milliseconds(timeout_ms));

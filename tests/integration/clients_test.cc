@@ -273,13 +273,17 @@ TEST_F(ClientsTest, ClientConnectionsHaveTcpKeepAlive) {
 // as blocked and CLIENT UNBLOCK answered 0, leaving a WAIT for more replicas
 // than there are (timeout 0) waiting for ever. As in Redis, it now ends the
 // wait with the count so far, or with UNBLOCKED, through any node.
+//
+// Regression (same test): a timeout too long for the clock in nanoseconds
+// (WAIT 5 9223372036854775807) overflowed it and ended the wait at once.
 TEST_F(ClientsTest, ClientUnblockEndsAWait) {
   for (const int node : {leader_, follower_}) {
     for (const bool error : {false, true}) {
-      SCOPED_TRACE(absl::StrCat("node ", node, error ? ", ERROR" : ", TIMEOUT"));
+      const char* timeout = error ? "0" : "9223372036854775807";
+      SCOPED_TRACE(absl::StrCat("node ", node, error ? ", ERROR" : ", TIMEOUT", ", timeout ", timeout));
       Client waiter(c_.port(node));
       const int64_t id = waiter.Call({"CLIENT", "ID"}).integer;
-      waiter.Send(Req({"WAIT", "5", "0"}));
+      waiter.Send(Req({"WAIT", "5", timeout}));
       EXPECT_FALSE(waiter.Read(200ms).has_value());
       Client admin(c_.port((node + 2) % 3));
       std::vector<std::string> unblock = {"CLIENT", "UNBLOCK", absl::StrCat(id)};

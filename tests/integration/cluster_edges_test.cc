@@ -365,11 +365,33 @@ TEST(ClusterEdgesTest, LoggedRequestDuringAnAbandonedTransferReachesEveryChild) 
 // unknown then, but a read changed nothing: it gets TRYAGAIN, which clients
 // retry (as when no leader is known). Through the leader (cut off, it steps
 // down) and through a follower (its leader stopped, its relay closes).
+//
+// Regression (same test): a blocked XREAD and a WAIT, which change nothing
+// either, got UNKNOWN: a blocking request was a write to the reply slots.
 TEST(ClusterEdgesTest, AReadCaughtByALeaderChangeGetsTryAgainAndAWriteUnknown) {
   Cluster c;
   ASSERT_TRUE(LeadWith(c, 0));
+  // A blocked XREAD and a WAIT for more replicas than there are, on `node`.
+  auto block = [&](int node) {
+    std::vector<std::unique_ptr<Client>> blocked;
+    for (const auto& request : {Req({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}), Req({"WAIT", "5", "0"})}) {
+      blocked.push_back(std::make_unique<Client>(c.port(node)));
+      EXPECT_EQ(blocked.back()->Call({"PING"}).AsString(), "PONG");
+      blocked.back()->Send(request);
+    }
+    std::this_thread::sleep_for(300ms);
+    return blocked;
+  };
+  auto expect_try_again = [](std::vector<std::unique_ptr<Client>>& blocked) {
+    for (size_t i = 0; i < blocked.size(); ++i) {
+      auto v = blocked[i]->Read(20s);
+      ASSERT_TRUE(v.has_value()) << "no answer to a blocked request";
+      EXPECT_TRUE(v->IsError() && v->AsString().starts_with("TRYAGAIN")) << (i == 0 ? "XREAD: " : "WAIT: ") << Str(*v);
+    }
+  };
   // Through the leader: the GET waits behind the SET of its key, which
   // cannot commit; the leader steps down once it hears from no majority.
+  auto blocked = block(0);
   c.Partition({0}, {1, 2});
   Client via_leader(c.port(0));
   via_leader.Send(Req({"SET", "k", "v"}) + Req({"GET", "k"}));
@@ -378,6 +400,7 @@ TEST(ClusterEdgesTest, AReadCaughtByALeaderChangeGetsTryAgainAndAWriteUnknown) {
   ASSERT_TRUE(set && get) << "no answer from the deposed leader";
   EXPECT_TRUE(set->IsError() && set->AsString().starts_with("UNKNOWN")) << Str(*set);
   EXPECT_TRUE(get->IsError() && get->AsString().starts_with("TRYAGAIN")) << Str(*get);
+  expect_try_again(blocked);
   c.Heal();
   ASSERT_TRUE(c.WaitConverged());
   const int leader = c.WaitForLeader();
@@ -387,6 +410,7 @@ TEST(ClusterEdgesTest, AReadCaughtByALeaderChangeGetsTryAgainAndAWriteUnknown) {
   // elect one of them and the follower's relay to the old leader closes.
   Client via_follower(c.port((leader + 1) % c.size()));
   ASSERT_EQ(via_follower.Call({"PING"}).AsString(), "PONG");  // its session knows how it authenticates
+  blocked = block((leader + 1) % c.size());
   c.node(leader).process().Signal(SIGSTOP);
   via_follower.Send(Req({"SET", "k2", "v"}) + Req({"GET", "k2"}));
   set = via_follower.Read(20s);
@@ -395,6 +419,7 @@ TEST(ClusterEdgesTest, AReadCaughtByALeaderChangeGetsTryAgainAndAWriteUnknown) {
   ASSERT_TRUE(set && get) << "no answer through the follower";
   EXPECT_TRUE(set->IsError() && set->AsString().starts_with("UNKNOWN")) << Str(*set);
   EXPECT_TRUE(get->IsError() && get->AsString().starts_with("TRYAGAIN")) << Str(*get);
+  expect_try_again(blocked);
   EXPECT_TRUE(c.WaitConverged());
 }
 
