@@ -7,6 +7,13 @@
 namespace node::peer {
 
 absl::Status InboundLink::OnData(ReadBuffer& in) {
+  // A TLS record (a ClientHello: content type 22, version 3.x) where the
+  // handshake's first frame belongs: read as a frame, it was "too big".
+  const std::string_view head = in.data();
+  if (node_ == 0 && frames_ == 0 && head.size() >= 2 && head[0] == 0x16 && head[1] == 0x03) {
+    return absl::InvalidArgumentError(
+        "a TLS handshake: the dialer runs with --tls-peers and this node without (every member needs the same)");
+  }
   absl::Status status;
   const bool ok = ForEachFrame(
       in, [&] { return node_ != 0 ? kMaxFrame : kMaxHandshakeFrame; },

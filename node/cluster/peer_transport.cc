@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "node/accept_again.h"
 #include "node/logging.h"
@@ -168,7 +169,12 @@ void PeerTransport::Accept() {
     // With TLS, the TLS handshake first (within the same deadline).
     in->stream.Handshake(asio::ssl::stream_base::server, [this, in](const asio::error_code& ec) {
       if (stopped_ || in->closing) return;
-      if (ec) return Refuse(in, absl::StrCat("TLS: ", ec.message()));
+      if (ec) {
+        // Plain bytes where a TLS record belongs: OpenSSL says "wrong version number".
+        const bool plain = absl::StrContains(ec.message(), "wrong version number");
+        return Refuse(in, absl::StrCat("TLS: ", ec.message(),
+                                       plain ? " (the dialer does not speak TLS: every member needs --tls-peers, or none)" : ""));
+      }
       ReadInbound(in);
     });
     Accept();
@@ -254,7 +260,15 @@ void PeerTransport::RemovePeer(uint64_t id) {
 
 bool PeerTransport::Queue(uint64_t to, char type, const google::protobuf::MessageLite& m) {
   auto it = peers_.find(to);
-  if (it == peers_.end()) return false;
+  if (it == peers_.end()) {
+    // A joining node whose --peers leaves out the leader answers it nothing,
+    // and stays a learner the leader probes for ever: say why, once.
+    if (unknown_said_.insert(to).second) {
+      Log(LogComponent::kPeer, LogLevel::kWarning,
+          "no address for node %d: messages to it are dropped (name it in --peers, or --peer-addresses)", to);
+    }
+    return false;
+  }
   Peer& p = *it->second;
   // The link is down and waits for its next reconnect: drop. Queued, the
   // heartbeats of a whole outage (and every ReadIndex round sends one)

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,7 @@ class PeerTransport : public RaftTransport {
   std::shared_ptr<asio::ssl::context> tls_;
   PeerLinkStats stats_;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
+  std::set<uint64_t> unknown_said_;  // ids messages went to with no address, said once each
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::weak_ptr<Inbound>> inbound_;
   std::map<uint64_t, int> peer_tls_ports_;  // from authenticated links

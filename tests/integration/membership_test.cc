@@ -196,6 +196,31 @@ TEST(MembershipTest, MembershipChangeCommitSurvivesACrashOfEveryNode) {
   RemoveDir(dir);
 }
 
+// Regression: a joining node whose --peers left out the leader dropped every
+// answer to it without a word, and stayed a learner the leader probed for
+// ever. It still cannot answer, but its log says why.
+TEST(MembershipTest, AJoinerThatCannotReachTheLeaderSaysWhy) {
+  Cluster c({.nodes = 1, .node_args = {}, .proxies = false});
+  ASSERT_EQ(c.WaitForLeader(), 0);
+  const std::string dir = MakeTempDir("anarcho-joiner");
+  const int port = FreePort(), raft = FreePort();
+  std::vector<std::string> args = {"--id", "2", "--join", "--raft_port", absl::StrCat(raft), "--peers",
+                                   absl::StrCat("2=127.0.0.1:", port, ":", raft)};
+  for (const std::string& a : c.SecretArgs()) args.push_back(a);
+  Node joiner(dir, port, args);
+  joiner.Launch();
+  auto w = c.Connect(0);
+  ASSERT_TRUE(w->Call({"ANARCHO.ADD", "2", absl::StrCat("127.0.0.1:", port, ":", raft)}).AsString().starts_with("OK"));
+  bool said = false;
+  for (int i = 0; i < 200 && !said; ++i) {
+    said = joiner.LogTail().find("no address for node 1: messages to it are dropped") != std::string::npos;
+    if (!said) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(said) << joiner.LogTail();
+  joiner.Kill9();
+  RemoveDir(dir);
+}
+
 // Regression (MembershipTest.ARemovedNodeStartedAgainExitsAgain): a removed
 // node exited (std::_Exit) before the commit of its removal was recorded (it
 // waits for the next log write); started again, it never replayed its

@@ -135,6 +135,21 @@ TEST(TlsTest, PeerLinksWithMutualTls) {
   EXPECT_GE(refused, 2) << "plain TCP and a stranger's certificate";
   EXPECT_EQ(c.WaitForLeader(), leader) << "no election from the refused links";
   EXPECT_TRUE(c.WaitConverged());
+  // A member without --tls-peers dialing one with it, and the other way:
+  // each refusal names the setting (it said "wrong version number", and "a
+  // frame too big for a handshake").
+  EXPECT_TRUE(absl::StrContains(c.node(leader).LogTail(), "the dialer does not speak TLS: every member needs --tls-peers"))
+      << c.node(leader).LogTail();
+  Cluster plain_cluster({.nodes = 1});
+  ASSERT_EQ(plain_cluster.WaitForLeader(), 0);
+  (void)RunShell(absl::StrCat("(echo; sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:",
+                              plain_cluster.raft_port(0), " >/dev/null 2>&1"));
+  bool said = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; !said && std::chrono::steady_clock::now() < deadline;) {
+    said = absl::StrContains(plain_cluster.node(0).LogTail(), "a TLS handshake: the dialer runs with --tls-peers and this node without");
+    if (!said) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(said) << plain_cluster.node(0).LogTail();
 }
 
 // A client library (redis-py, Debian's python3-redis) over TLS through a
