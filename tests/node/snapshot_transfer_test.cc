@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <thread>
 
@@ -125,11 +126,16 @@ class SnapshotReceiverTest : public SnapshotSenderTest {
     f.set_raft_message(SnapMessage(meta).SerializeAsString());
     return f;
   }
-  // Hands `f` to the receiver and runs the file work and its answers.
+  // Hands `f` to the receiver and runs the file work and its answers: the
+  // file thread posts its answers back, which may post more file work. Each
+  // round waits for the one file thread to finish what was posted to it (a
+  // fixed wait of 100 ms was too short for a DONE's checks on a loaded machine).
   void Deliver(const pb::SnapshotFrame& f) {
     receiver_.OnFrame(f);
-    for (int i = 0; i < 50; ++i) {  // the file thread posts its answers back
-      std::this_thread::sleep_for(2ms);
+    for (int round = 0; round < 4; ++round) {
+      std::promise<void> idle;
+      asio::post(files_, [&idle] { idle.set_value(); });
+      idle.get_future().wait();
       io_.restart();
       io_.poll();
     }
