@@ -471,7 +471,7 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
             cc.context());
         if (cc.type() == cpb::CONF_CHANGE_REMOVE_NODE && cc.node_id() == rlog_->id()) {
           Log(LogComponent::kNode, LogLevel::kWarning, "this node was removed from the cluster; exiting");
-          rlog_->Leave([] { std::_Exit(0); });
+          LeaveCluster();
         }
       }
     }

@@ -336,6 +336,9 @@ class Server {
   // it ended soon after its start, waits before the next start.
   void BackOffAfterCrash();
   void AbortSessions(const std::string& error);
+  // This node was removed: its clients are told, then it exits once its last
+  // messages left.
+  void LeaveCluster();
   void StartSharedLink();
   // The shared link closed: the sessions of these requests get `error`.
   void LoseSharedRequests(const std::vector<SharedLink::Tag>& unanswered, const std::string& error);

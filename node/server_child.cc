@@ -201,7 +201,7 @@ void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
     // under way): the log that would have told it is behind the snapshot.
     Log(LogComponent::kNode, LogLevel::kWarning, "this node was removed from the cluster (snapshot %d says so); exiting",
         meta.index());
-    return rlog_->Leave([] { std::_Exit(0); });
+    return LeaveCluster();
   }
   committed_index_ = meta.index();
   snapshot_schedule_.Restart();

@@ -123,6 +123,13 @@ void Server::AbortSessions(const std::string& error) {
   for (auto& s : all) s->UpstreamLost(error);
 }
 
+// Every request in flight gets an error (a write's outcome is unknown, a
+// read changed nothing): the clients' connections closed with no reply.
+void Server::LeaveCluster() {
+  AbortSessions("UNKNOWN this node was removed from the cluster; the outcome of this request is unknown");
+  rlog_->Leave([] { std::_Exit(0); });
+}
+
 void Server::StartSharedLink() {
   SharedLink::Hooks hooks;
   // On the leader, to its child; on a follower, to the leader (the relay).

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cluster_harness.h"
@@ -225,6 +226,9 @@ TEST(MembershipTest, AJoinerThatCannotReachTheLeaderSaysWhy) {
 // node exited (std::_Exit) before the commit of its removal was recorded (it
 // waits for the next log write); started again, it never replayed its
 // removal and ran as a pre-candidate for ever, its clients answered TRYAGAIN.
+//
+// Regression (same test): the removed node's clients saw their connections
+// close with no reply to the requests in flight; they now get an error.
 TEST(MembershipTest, ARemovedNodeStartedAgainExitsAgain) {
   Cluster c;
   const int leader = c.WaitForLeader();
@@ -232,7 +236,14 @@ TEST(MembershipTest, ARemovedNodeStartedAgainExitsAgain) {
   const int removed = (leader + 1) % c.size();
   auto l = c.Connect(leader);
   ASSERT_EQ(l->Call({"SET", "before", "1"}).AsString(), "OK");
+  Client blocked(c.port(removed));
+  ASSERT_EQ(blocked.Call({"PING"}).AsString(), "PONG");
+  blocked.Send(Req({"BLPOP", "nothing", "0"}));
+  std::this_thread::sleep_for(200ms);
   ASSERT_EQ(l->Call({"ANARCHO.REMOVE", absl::StrCat(c.id(removed))}).AsString(), "OK");
+  auto told = blocked.Read(5s);
+  ASSERT_TRUE(told.has_value()) << "no reply before the removed node exited";
+  EXPECT_TRUE(told->IsError() && absl::StrContains(told->AsString(), "removed from the cluster")) << told->AsString();
   ASSERT_TRUE(Exits(c, removed, 5s)) << "the removed node still runs";
   c.node(removed).Launch();
   EXPECT_TRUE(Exits(c, removed, 10s)) << "the removed node, started again, still runs:\n" << c.node(removed).LogTail();
