@@ -103,8 +103,13 @@ bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
 // Replayed otherwise, a rebuilt child, a new member or a restored backup got
 // other passwords than the live children.
 void LoggedState::SetRequirepass(std::string_view value) {
-  if (value == requirepass_) return;
-  requirepass_ = value;
+  // The children's setting as the last change left it (a change replaced the
+  // ones before it; a child starts with none).
+  std::string current;
+  for (const std::string& c : acl_) {
+    if (auto [what, password] = AclChangeOf(c); what == "requirepass") current = std::move(password);
+  }
+  if (value == current) return;
   EraseAclChanges([](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
   AddAclChange(Encode({"CONFIG", "SET", "requirepass", value}));
 }
@@ -143,10 +148,6 @@ void LoggedState::Load(const pb::SnapshotMeta& meta) {
   settings_.clear();
   for (const pb::Setting& s : meta.settings()) settings_.emplace_back(s.name(), s.value());
   acl_.assign(meta.acl().begin(), meta.acl().end());
-  requirepass_.clear();
-  for (const std::string& change : acl_) {
-    if (auto [what, value] = AclChangeOf(change); what == "requirepass") requirepass_ = value;
-  }
   bytes_ = 0;
   for (const std::string& body : scripts_) bytes_ += body.size();
   for (const auto& [name, value] : settings_) bytes_ += name.size() + value.size();

@@ -107,7 +107,6 @@ class LoggedState {
   // drops the changes of the users it deleted (and itself: a fresh child
   // never had them); a requirepass replaces the ones before it.
   std::vector<std::string> acl_;  // as the client gave them (node rules included)
-  std::string requirepass_;       // the children's requirepass setting, as the last CONFIG SET left it
   size_t bytes_ = 0;              // of the three above
   uint64_t acl_generation_ = 0;
   NodeAcl node_acl_;  // folded from acl_

@@ -201,8 +201,9 @@ class Server {
   // The AUTH that makes a connection to the child the node's own.
   const std::string& child_auth_request() const { return child_auth_request_; }
   // A follower's sessions' attempts to connect to the leader's client port:
-  // the last failure's reason until one is answered or the leader changes. Health and clients' TRYAGAIN name it: the leader
-  // is known, so nothing says an election is under way.
+  // the last failure's reason until one is answered or the leader changes.
+  // Health and clients' TRYAGAIN name it: the leader is known, so nothing
+  // says an election is under way.
   void NoteLeaderConnect(const asio::error_code& ec);
   // Why clients' requests have nowhere to go now (CurrentUpstream is none,
   // or the leader's port refused this node), as their TRYAGAIN says it.
