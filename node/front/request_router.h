@@ -230,6 +230,8 @@ class RequestRouter {
   // and listings; the node's own user, which no client may use or change.
   std::optional<Route> NodeAclRequest(std::string_view sub, std::span<const std::string_view> args,
                                       const RouteContext& ctx);
+  std::optional<Route> ReservedClientName(std::string_view name, std::span<const std::string_view> args,
+                                         const RouteContext& ctx);
   std::optional<Route> Users(std::string_view name, std::span<const std::string_view> args,
                              const RouteContext& ctx);
   // CLIENT REPLY ON|OFF|SKIP: the client-facing node drops the replies (never forwarded).

@@ -38,6 +38,32 @@ std::optional<Route> RequestRouter::NodeAclRequest(std::string_view sub, std::sp
   return Answer(std::move(out));
 }
 
+// The node's own links are named kInternalClientPrefix...: no client sees
+// them in CLIENT LIST or INFO, CLIENT KILL filters, MONITOR or SLOWLOG, and a
+// follower never serves another node's relay from its child. Once users are
+// in use a client may not take such a name (it would hide from all of these);
+// before, every client is Redis's all-powerful default user, and a follower's
+// relay, which runs as that user, names itself so on the leader.
+std::optional<Route> RequestRouter::ReservedClientName(std::string_view name, std::span<const std::string_view> args,
+                                                       const RouteContext& ctx) {
+  if (!ctx.users_in_use) return std::nullopt;
+  std::optional<std::string_view> client_name;
+  if (name == "client" && args.size() == 3 && Lower(args[1]) == "setname") client_name = args[2];
+  if (name == "hello") {
+    for (size_t i = 2; i < args.size(); ++i) {
+      const std::string option = Lower(args[i]);
+      if (option == "auth") {
+        i += 2;
+      } else if (option == "setname" && i + 1 < args.size()) {
+        client_name = args[++i];
+      }
+    }
+  }
+  if (!client_name || !client_name->starts_with(kInternalClientPrefix)) return std::nullopt;
+  return Refuse(absl::StrCat("ERR client names starting with '", kInternalClientPrefix,
+                             "' are reserved for the node's own links"));
+}
+
 std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const std::string_view> args,
                                           const RouteContext& ctx) {
   // Redis's commands flagged no_auth.
@@ -53,6 +79,7 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
   }
   // A RESP2 subscribed connection: routed as the stream allows (Stream()).
   if (stream_) return std::nullopt;
+  if (std::optional<Route> r = ReservedClientName(name, args, ctx)) return r;
   if (name == "auth" || name == "hello") {
     const std::string user = AuthUser(name, args);
     if (user == kInternalUser) return Answer(Error("WRONGPASS invalid username-password pair or user is disabled."));

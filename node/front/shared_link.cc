@@ -197,8 +197,8 @@ void SharedLink::OnData() {
     }
     if (tag == 0) {
       if (type == '-') {
-        Log(LogComponent::kClient, LogLevel::kError, "shared link (%s): the child refused the link's own request: %s",
-            hooks_.name, bytes);
+        Log(LogComponent::kClient, LogLevel::kError, "shared link (%s): the %s refused the link's own request: %s",
+            hooks_.name, kind_ == Upstream::Kind::kChild ? "child" : "leader", bytes);
       }
       continue;
     }
