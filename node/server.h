@@ -358,6 +358,8 @@ class Server {
   std::string MembersReply(int proto) const;
   std::string NodeCommandNow(std::span<const std::string_view> args, int proto);
   std::string MembershipCommand(const std::string& name, std::span<const std::string_view> args);
+  std::optional<std::string> UnusableAddress(uint64_t id, const PeerAddress& addr,
+                                             const consensus::pb::ConfState& members) const;
 
   // Snapshots of the child (server_snapshots.cc).
   // Each snapshot and divergence check (the leader's, and a follower's

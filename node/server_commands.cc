@@ -348,6 +348,41 @@ std::string Server::NodeCommandNow(std::span<const std::string_view> args, int p
   return error(absl::StrCat("ERR unknown anarchoredis command '", name, "'; see ANARCHO.HELP"));
 }
 
+// Why no node could be reached at `addr` as a new member `id`, if none can.
+// Two members at one address are one node to the others: the leader's
+// messages for the new one would reach the member there, which drops them,
+// and the learner would never catch up. So are a node's own two ports, and
+// a port a member on that host already listens on (either of its two).
+std::optional<std::string> Server::UnusableAddress(uint64_t id, const PeerAddress& addr,
+                                                   const cpb::ConfState& members) const {
+  asio::error_code ec;
+  const asio::ip::address host = asio::ip::make_address(addr.host, ec);
+  if (ec || host.is_unspecified() || host.is_multicast()) {
+    return absl::StrCat("ERR ", addr.host, " is no address other nodes can reach node ", id,
+                        " at: give one of its own IP addresses");
+  }
+  if (addr.client_port == addr.raft_port) {
+    return absl::StrCat("ERR node ", id, " needs two ports: its client port and its Raft port are both ",
+                        addr.client_port);
+  }
+  std::vector<uint64_t> ids(members.voters().begin(), members.voters().end());
+  ids.insert(ids.end(), members.learners().begin(), members.learners().end());
+  for (uint64_t m : ids) {
+    auto it = rlog_->peers().find(m);
+    if (it == rlog_->peers().end()) continue;
+    const PeerAddress& member = it->second;
+    asio::error_code member_ec;
+    if (asio::ip::make_address(member.host, member_ec) != host || member_ec) continue;
+    for (const int port : {addr.client_port, addr.raft_port}) {
+      if (port == member.client_port || port == member.raft_port) {
+        return absl::StrCat("ERR node ", m, " (a member) is at ", member.ToString(), ": node ", id,
+                            " needs an address of its own");
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // ANARCHO.ADD, ANARCHO.REMOVE and ANARCHO.TRANSFER, on the leader.
 std::string Server::MembershipCommand(const std::string& name, std::span<const std::string_view> args) {
   std::string out;
@@ -370,24 +405,12 @@ std::string Server::MembershipCommand(const std::string& name, std::span<const s
   if (name == "anarcho.add") {
     PeerAddress addr;
     if (args.size() != 3 || !absl::SimpleAtoi(arg(1), &id) || id == 0 || !PeerAddress::Parse(args[2], &addr)) {
-      return error("ERR usage: ANARCHO.ADD <id> <ip:client_port:raft_port> (an IP address, ports 1..65535)");
+      return error("ERR usage: ANARCHO.ADD <id> <ip:client_port:raft_port> (an IPv4 address, ports 1..65535)");
     }
     if (const std::string kind = member_kind(id); !kind.empty()) {
       return error(absl::StrCat("ERR node ", id, " is already a member (", kind, ")"));
     }
-    // Two members at one address are one node to the others: the leader's
-    // messages for the new one would reach the member there, which drops
-    // them, and the learner would never catch up.
-    std::vector<uint64_t> ids(members.voters().begin(), members.voters().end());
-    ids.insert(ids.end(), members.learners().begin(), members.learners().end());
-    for (uint64_t m : ids) {
-      auto it = rlog_->peers().find(m);
-      if (it == rlog_->peers().end() || it->second.host != addr.host) continue;
-      if (it->second.client_port == addr.client_port || it->second.raft_port == addr.raft_port) {
-        return error(absl::StrCat("ERR node ", m, " (a member) is at ", it->second.ToString(), ": node ", id,
-                                  " needs an address of its own"));
-      }
-    }
+    if (std::optional<std::string> problem = UnusableAddress(id, addr, members)) return error(*problem);
     if (rlog_->was_removed(id)) {
       // Its address went with it, and a node started under it again replays
       // its own removal and exits.

@@ -112,7 +112,8 @@ TEST(MembershipTest, ARemovedIdCannotBeAddedAgain) {
 // Regression: ANARCHO.ADD (anarcho-admin add) of a new id at a member's
 // address answered OK, and the learner never caught up: the leader's links
 // for it reached the member there, which is not that id. An address a member
-// has (its client port or its Raft port on its host) is refused.
+// has (its client port or its Raft port on its host, as either of the new
+// node's two ports) is refused, and so are one port for both and 0.0.0.0.
 TEST(MembershipTest, AnAddAtAMembersAddressIsRefused) {
   Cluster c({.nodes = 3, .node_args = {}, .proxies = false});
   const int leader = c.WaitForLeader();
@@ -121,7 +122,9 @@ TEST(MembershipTest, AnAddAtAMembersAddressIsRefused) {
   for (int i = 0; i < c.size(); ++i) {
     for (const std::string& address : {absl::StrCat("127.0.0.1:", c.port(i), ":", c.raft_port(i)),
                                        absl::StrCat("127.0.0.1:", c.port(i), ":", FreePort()),
-                                       absl::StrCat("127.0.0.1:", FreePort(), ":", c.raft_port(i))}) {
+                                       absl::StrCat("127.0.0.1:", FreePort(), ":", c.raft_port(i)),
+                                       absl::StrCat("127.0.0.1:", FreePort(), ":", c.port(i)),
+                                       absl::StrCat("127.0.0.1:", c.raft_port(i), ":", FreePort())}) {
       const resp::Value v = l.Call({"ANARCHO.ADD", "9", address});
       ASSERT_TRUE(v.IsError()) << address << ": " << v.AsString();
       EXPECT_EQ(v.str, absl::StrCat("ERR node ", c.id(i), " (a member) is at 127.0.0.1:", c.port(i), ":",
@@ -129,6 +132,12 @@ TEST(MembershipTest, AnAddAtAMembersAddressIsRefused) {
           << address;
     }
   }
+  // Nor can a node serve clients and Raft on one port, or be reached at 0.0.0.0.
+  const int port = FreePort();
+  EXPECT_EQ(l.Call({"ANARCHO.ADD", "9", absl::StrCat("127.0.0.1:", port, ":", port)}).AsString(),
+            absl::StrCat("ERR node 9 needs two ports: its client port and its Raft port are both ", port));
+  EXPECT_EQ(l.Call({"ANARCHO.ADD", "9", absl::StrCat("0.0.0.0:", FreePort(), ":", FreePort())}).AsString(),
+            "ERR 0.0.0.0 is no address other nodes can reach node 9 at: give one of its own IP addresses");
   EXPECT_EQ(c.Status(leader)["learners"], "") << "nothing was proposed";
   // An address of its own is taken.
   const resp::Value ok = l.Call({"ANARCHO.ADD", "9", absl::StrCat("127.0.0.1:", FreePort(), ":", FreePort())});
