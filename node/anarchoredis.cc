@@ -28,7 +28,8 @@
 
 ABSL_FLAG(std::string, config, "",
           "Read settings from FILE: one 'name value' per line (names as the flags, with dashes or underscores; "
-          "'#' starts a comment). Flags given on the command line win.");
+          "each at most once; '#' at a line's start or after a blank starts a comment). Flags given on the command "
+          "line win.");
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to serve Redis clients on.");
 ABSL_FLAG(int, port, 6380, "Port to serve Redis clients on.");
 ABSL_FLAG(int, tls_port, 0, "Port to serve Redis clients on with TLS, as Redis's tls-port; 0: none.");
@@ -331,6 +332,14 @@ bool ServerFlags(node::ServerOptions& options) {
       return false;
     }
   }
+  // (redis-server allocates every database at its start: 10^8 of them took
+  // the child minutes and gigabytes before it served.)
+  constexpr int kMaxDatabases = 1'000'000;
+  if (options.databases > kMaxDatabases || options.limits.max_multibulk_len > INT_MAX) {
+    std::cerr << "anarchoredis: want --databases at most " << kMaxDatabases << " and --max-multibulk-len at most "
+              << INT_MAX << " (as Redis)\n";
+    return false;
+  }
   options.max_clients = static_cast<size_t>(absl::GetFlag(FLAGS_maxclients));
   options.test_sync_gate = absl::GetFlag(FLAGS_test_sync_gate);
   options.no_leader_wait_ms = absl::GetFlag(FLAGS_no_leader_wait_ms);
@@ -467,8 +476,14 @@ bool RaftFlags(node::ServerOptions& options) {
     std::cerr << "anarchoredis: --id must be non-zero\n";
     return false;
   }
-  if (raft.tick_ms < 1 || raft.heartbeat_ticks < 1 || raft.election_ticks <= raft.heartbeat_ticks) {
-    std::cerr << "anarchoredis: want --tick-ms >= 1, --heartbeat-ticks >= 1 and --election-ticks > --heartbeat-ticks\n";
+  // (The election timeout is randomized up to twice --election-ticks, and a
+  // lease ends two ticks before it.)
+  constexpr int kMaxTickMs = 60'000;
+  constexpr int kMaxElectionTicks = 100'000;
+  if (raft.tick_ms < 1 || raft.tick_ms > kMaxTickMs || raft.heartbeat_ticks < 1 || raft.election_ticks < 3 ||
+      raft.election_ticks > kMaxElectionTicks || raft.election_ticks <= raft.heartbeat_ticks) {
+    std::cerr << "anarchoredis: want --tick-ms in 1.." << kMaxTickMs << ", --heartbeat-ticks >= 1 and --election-ticks in 3.."
+              << kMaxElectionTicks << " and above --heartbeat-ticks\n";
     return false;
   }
   if (!ParseAddresses("peers", absl::GetFlag(FLAGS_peers), &raft.peers) ||

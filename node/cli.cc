@@ -9,8 +9,10 @@
 #include <iostream>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -215,6 +217,7 @@ std::string LoadConfigFile(const std::string& path, const absl::flat_hash_set<st
   if (!in) return absl::StrCat("cannot read config file ", path);
   std::string line;
   int lineno = 0;
+  absl::flat_hash_map<std::string, int> seen;  // setting -> its line
   while (std::getline(in, line)) {
     ++lineno;
     absl::string_view l = absl::StripAsciiWhitespace(line);
@@ -223,9 +226,22 @@ std::string LoadConfigFile(const std::string& path, const absl::flat_hash_set<st
     const std::string name = CanonicalName(View(absl::StripAsciiWhitespace(kv.first)));
     absl::string_view v = absl::StripAsciiWhitespace(kv.second);
     if (absl::ConsumePrefix(&v, "=")) v = absl::StripAsciiWhitespace(v);  // "name = value"
+    // A '#' after a blank starts a comment outside quotes ("dir /data # x"
+    // had named the directory "/data # x").
+    if (!absl::StartsWith(v, "\"")) {
+      for (size_t i = 1; i < v.size(); ++i) {
+        if (v[i] == '#' && absl::ascii_isspace(static_cast<unsigned char>(v[i - 1]))) {
+          v = absl::StripAsciiWhitespace(v.substr(0, i));
+          break;
+        }
+      }
+    }
     std::string value(v);
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     const std::string where = absl::StrCat(path, ":", lineno, ": ");
+    if (auto [it, fresh] = seen.emplace(name, lineno); !fresh) {
+      return absl::StrCat(where, "'", name, "' is set again (first on line ", it->second, ")");
+    }
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr || name == "config") return absl::StrCat(where, "unknown setting '", name, "'");
     if (IsTestingFlag(name)) return absl::StrCat(where, "'", name, "' is for tests only and not taken from a file");

@@ -42,7 +42,11 @@ void Server::Shutdown(ShutdownSnapshot snapshot, std::function<void()> done) {
     if (state_ != State::kRunning || !want) return HandOver(std::move(done));
     Log(LogComponent::kSnapshot, LogLevel::kInfo, "stopping: snapshot first (%d bytes of log since the last one)",
         snapshot_schedule_.since());
-    TakeSnapshot([this, done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>&) mutable {
+    TakeSnapshot([this, done = std::move(done)](const absl::StatusOr<pb::SnapshotMeta>& taken) mutable {
+      if (!taken.ok()) {
+        Log(LogComponent::kSnapshot, LogLevel::kWarning,
+            "stopping: no snapshot (%s); the next start replays the log since the last one", taken.status().ToString());
+      }
       HandOver(std::move(done));
     });
   });

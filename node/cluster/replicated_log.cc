@@ -101,6 +101,7 @@ void ReplicatedLog::Stop() {
 absl::Status ReplicatedLog::Start() {
   for (const auto& [id, _] : options_.peers) configured_.insert(id);
   if (auto s = snapshots_.Open(); !s.ok()) return s;
+  if (auto s = CheckNodeId(); !s.ok()) return s;
   if (auto s = Bootstrap(); !s.ok()) return s;
   if (auto s = LoadCluster(); !s.ok()) return s;
   for (const auto& [id, addr] : options_.address_book) {

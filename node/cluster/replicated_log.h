@@ -251,6 +251,7 @@ class ReplicatedLog {
   void DeliverReadStates(std::vector<consensus::ReadState> states);
   // The Ready's write is done (`wrote`) or it had nothing to write.
   void Complete(consensus::Ready rd, std::vector<consensus::pb::Message> late, const absl::Status& s, bool wrote);
+  absl::Status CheckNodeId();
   absl::Status Bootstrap();
   // The bootstrap of a restored cluster: the membership and the state as a
   // snapshot (index = number of voters, term 1), no entries.

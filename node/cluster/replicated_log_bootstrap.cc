@@ -20,6 +20,7 @@ namespace {
 constexpr char kRestoredFromKey[] = "restored-from";  // the --restore file and its .meta (RestoreStamp)
 constexpr char kClusterIdKey[] = "cluster-id";
 constexpr char kClusterOriginKey[] = "cluster-origin";  // peer::ClusterName's origin
+constexpr char kNodeIdKey[] = "node-id";  // whose vote and log these are
 
 // What a node restored from: the RDB's size and crc32, and the crc32 of the
 // scripts, settings and users its .meta carried (the same RDB with another
@@ -37,6 +38,25 @@ bool RestoredFrom(const std::string& stamp, const ReplicatedLogOptions::Restore&
   return stamp == RestoreStamp(r) || stamp == absl::StrCat(r.size, " ", r.crc32);
 }
 }  // namespace
+
+// A --dir holds one node's vote and log: started under another id, the node
+// would vote and acknowledge entries as that other node, which Raft's safety
+// rests on never happening. The id is recorded at the first start (of a new
+// dir, or of one from before the record).
+absl::Status ReplicatedLog::CheckNodeId() {
+  auto stored = store_->GetMeta(kNodeIdKey);
+  if (!stored.ok()) return stored.status();
+  const std::string id = absl::StrCat(options_.id);
+  if (stored->has_value()) {
+    if (**stored == id) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat("this --dir holds node ", **stored, "'s state, not node ", id,
+                                                      "'s: start it with --id ", **stored,
+                                                      " (a node's vote and log are its own)"));
+  }
+  storage::LogWrite w;
+  w.meta[kNodeIdKey] = id;
+  return store_->Write(w);
+}
 
 // A new cluster: its membership is the first entries of the log.
 absl::Status ReplicatedLog::Bootstrap() {

@@ -347,7 +347,8 @@ void ExpectExit(const std::vector<std::string>& args, int code, const std::strin
 // not exist was not written, without a word; a --config that is a directory
 // was read as an empty file; a second node on a running node's --dir stopped
 // with RocksDB's lock message. The --dir in use stays exit status 1, as a
-// port in use: the other process may end.
+// port in use: the other process may end. Later: a --dir of another --id,
+// and flags past what the node can take.
 TEST(OperationsTest, StartFailuresFromTheSettingsExitTwo) {
   const std::string dir = MakeTempDir("anarcho-start-failures");
   const std::string log = dir + "/out.log";
@@ -369,6 +370,16 @@ TEST(OperationsTest, StartFailuresFromTheSettingsExitTwo) {
   }
   ExpectExit({"--port", port, "--dir", dir + "/id", "--cluster_id", "second"}, 2,
              "this node belongs to cluster first, not to the --cluster_id given (second)", log);
+  // Regression: a --dir started under another --id served as that id (with
+  // its vote and log), or waited for an election for ever.
+  ExpectExit({"--port", port, "--dir", dir + "/id", "--id", "2"}, 2,
+             "this --dir holds node 1's state, not node 2's: start it with --id 1", log);
+  // Regression: an election timeout past INT_MAX / 2 overflowed (elections
+  // for ever), and 10^8 databases kept the child allocating for minutes.
+  ExpectExit({"--port", port, "--dir", dir + "/n", "--election-ticks", "2147483647"}, 2,
+             "--election-ticks in 3..100000", log);
+  ExpectExit({"--port", port, "--dir", dir + "/n", "--databases", "100000000"}, 2, "--databases at most 1000000",
+             log);
   RemoveDir(dir);
 }
 

@@ -98,6 +98,22 @@ TEST(CliTest, ConfigFilesTakeEitherSpellingAndLoseToTheCommandLine) {
   EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_port), 3);
 }
 
+// Regression (CliTest.ConfigFileCommentsEndAValueAndSettingsComeOnce): "dir
+// /data # old" named the directory "/data # old", and a node started empty
+// there; a setting given twice took the last value without a word.
+TEST(CliTest, ConfigFileCommentsEndAValueAndSettingsComeOnce) {
+  absl::SetFlag(&FLAGS_cli_test_name, "x");
+  EXPECT_EQ(LoadConfigFile(WriteFile("cli-test-name /data # old\tplace\n"), {}), "");
+  EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "/data");
+  EXPECT_EQ(LoadConfigFile(WriteFile("cli-test-name a#b\n"), {}), "");
+  EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "a#b");
+  EXPECT_EQ(LoadConfigFile(WriteFile("cli-test-name \"a #b\"\n"), {}), "");
+  EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "a #b");
+  EXPECT_NE(LoadConfigFile(WriteFile("cli-test-port 1\n# x\ncli_test_port 2\n"), {})
+                .find(":3: 'cli_test_port' is set again (first on line 1)"),
+            std::string::npos);
+}
+
 TEST(CliTest, ConfigFilesRefuseTestFlagsUnknownNamesAndBadValues) {
   EXPECT_NE(LoadConfigFile(WriteFile("test-cli-hidden x\n"), {}).find("is for tests only"), std::string::npos);
   EXPECT_NE(LoadConfigFile(WriteFile("no-such-setting 1\n"), {}).find(":1: unknown setting 'no_such_setting'"),
