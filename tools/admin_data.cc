@@ -143,8 +143,18 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
 // Whether FILE can be written, before the leader forks a snapshot for it:
 // FILE.part is created (and left empty) in FILE's directory.
 absl::Status CheckWritable(const std::string& file) {
+  if (file.empty()) return absl::InvalidArgumentError("give the backup a file name");
   std::error_code ec;
-  if (fs::is_directory(file, ec)) return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
+  // The backup is renamed into place: it would replace whatever is there
+  // (it replaced a device file). An earlier backup may be replaced.
+  const fs::file_status there = fs::symlink_status(file, ec);
+  if (fs::is_directory(there)) return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
+  for (const std::string& path : {file, node::BackupMetaPath(file)}) {
+    const fs::file_status st = fs::symlink_status(path, ec);
+    if (fs::exists(st) && !fs::is_regular_file(st)) {
+      return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a regular file: give another name"));
+    }
+  }
   const std::string part = file + ".part";
   const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", part, ": ", strerror(errno)));
@@ -222,7 +232,7 @@ absl::StatusOr<node::pb::SnapshotMeta> BackupOnce(const std::string& host, int p
 int BackupCommand(const std::string& host, int port, const std::string& file) {
   if (auto s = CheckWritable(file); !s.ok()) {
     std::cerr << "backup: " << s.message() << "\n";
-    return 1;
+    return absl::IsInvalidArgument(s) ? 2 : 1;
   }
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto meta = BackupOnce(host, port, file);

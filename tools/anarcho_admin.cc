@@ -13,6 +13,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -279,23 +280,42 @@ pid_t SpawnNode(std::vector<std::string> args, const fs::path& ndir) {
   _exit(127);
 }
 
+void WriteCluster(const std::string& dir, const std::vector<Member>& members) {
+  std::ofstream conf(fs::path(dir) / "cluster.conf");
+  for (const Member& m : members) conf << m.id << " " << m.client_port << " " << m.raft_port << "\n";
+}
+
 // A node this command started that exited already: what ended it, and the
-// end of its log; empty while all run.
-std::string ExitedNode(const std::vector<Member>& members, const std::vector<pid_t>& pids, const std::string& abs_dir) {
-  for (size_t i = 0; i < members.size(); ++i) {
+// end of its log; nullopt while all run. A member removed from the cluster
+// (`anarcho-admin remove`) replays its removal and exits with status 0: it is
+// taken out of `members`, `pids` and cluster.conf, and the start goes on.
+std::optional<std::string> ExitedNode(std::vector<Member>* members, std::vector<pid_t>* pids,
+                                      const std::string& abs_dir) {
+  constexpr absl::string_view kRemoved = "this node was removed from the cluster";
+  for (size_t i = 0; i < members->size(); ++i) {
     int status = 0;
-    if (::waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
-    const fs::path log = fs::path(abs_dir) / absl::StrCat("n", members[i].id) / "node.log";
+    if (::waitpid((*pids)[i], &status, WNOHANG) != (*pids)[i]) continue;
+    const int id = (*members)[i].id;
+    const fs::path log = fs::path(abs_dir) / absl::StrCat("n", id) / "node.log";
     std::ifstream in(log);
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back("  " + line);
     if (lines.size() > 5) lines.erase(lines.begin(), lines.end() - 5);
-    return absl::StrCat("node ", members[i].id,
-                        WIFEXITED(status) ? absl::StrCat(" exited with status ", WEXITSTATUS(status))
-                                          : absl::StrCat(" was killed by signal ", WTERMSIG(status)),
+    const bool exited = WIFEXITED(status);
+    if (exited && WEXITSTATUS(status) == 0 && !lines.empty() && absl::StrContains(lines.back(), kRemoved)) {
+      std::cerr << "cluster start: node " << id << " was removed from the cluster (its log says so); it is no "
+                << "member any more and leaves cluster.conf\n";
+      members->erase(members->begin() + static_cast<std::ptrdiff_t>(i));
+      pids->erase(pids->begin() + static_cast<std::ptrdiff_t>(i));
+      WriteCluster(abs_dir, *members);
+      return ExitedNode(members, pids, abs_dir);
+    }
+    return absl::StrCat("node ", id,
+                        exited ? absl::StrCat(" exited with status ", WEXITSTATUS(status))
+                               : absl::StrCat(" was killed by signal ", WTERMSIG(status)),
                         "; the end of ", log.string(), ":\n", absl::StrJoin(lines, "\n"), "\n");
   }
-  return "";
+  return std::nullopt;
 }
 
 // Stops the nodes this command started that still run, after one of them
@@ -356,14 +376,14 @@ bool Refused(const absl::Status& s) {
 // this tool (a restored backup's requirepass, without --pass): it would
 // never be seen to lead. On any failure the started nodes are stopped, and
 // each one's last answer (or error) and last logged problem are shown.
-int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& pids, const std::string& cluster_id,
+int WaitForLeader(std::vector<Member> members, std::vector<pid_t> pids, const std::string& cluster_id,
                   const std::string& dir, const std::string& abs_dir) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
   std::string foreign;
   std::map<int, std::string> last;  // member id -> what it last answered
   while (std::chrono::steady_clock::now() < deadline) {
-    if (const std::string exited = ExitedNode(members, pids, abs_dir); !exited.empty()) {
-      std::cerr << "cluster start: " << exited << "stopping the other nodes\n";
+    if (const std::optional<std::string> exited = ExitedNode(&members, &pids, abs_dir)) {
+      std::cerr << "cluster start: " << *exited << "stopping the other nodes\n";
       StopStarted(pids);
       return 1;
     }
@@ -412,6 +432,9 @@ int WaitForLeader(const std::vector<Member>& members, const std::vector<pid_t>& 
   return 1;
 }
 
+int StartMembers(const char* argv0, const std::vector<Member>& members, const std::vector<std::string>& peers,
+                 const std::string& abs_dir, const std::string& dir);
+
 int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& given) {
   const std::string dir = absl::GetFlag(FLAGS_dir);
   if (dir.empty()) {
@@ -429,16 +452,24 @@ int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& give
   // started nodes that are no members, each of them bootstrapping its own
   // membership. (Other ports do: the nodes reach each other at the addresses
   // on their command lines.)
-  const size_t had = ReadCluster(dir).size();
+  const std::vector<Member> before = ReadCluster(dir);
+  const size_t had = before.size();
   if (had > 0 && given.contains("nodes") && static_cast<size_t>(n) != had) {
     std::cerr << "cluster start: " << dir << " holds a cluster of " << had << " nodes (cluster.conf); --nodes " << n
               << " would start nodes that are not its members. Start it as it is (without --nodes), then grow it "
                  "with `anarcho-admin add` (docs/operations.md, \"Adding a node\"), or use a new --dir\n";
     return 2;
   }
-  if (had > 0) n = static_cast<int>(had);
-  if (base < 1 || base + 100 + n - 1 > 65535) {
-    std::cerr << "cluster start: --base-port " << base << " leaves no room for " << n
+  // The members' ids: 1..n, or the ones cluster.conf holds (a removed
+  // member left it); node i's ports follow --base-port.
+  std::vector<int> ids;
+  for (const Member& m : before) ids.push_back(m.id);
+  if (ids.empty()) {
+    for (int i = 1; i <= n; ++i) ids.push_back(i);
+  }
+  const int top = *std::max_element(ids.begin(), ids.end());
+  if (base < 1 || base + 100 + top - 1 > 65535) {
+    std::cerr << "cluster start: --base-port " << base << " leaves no room for " << top
               << " client ports and their Raft ports (base-port+100...) below 65536\n";
     return 2;
   }
@@ -448,15 +479,21 @@ int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& give
     return 1;
   }
   std::vector<Member> members;
-  for (int i = 1; i <= n; ++i) members.push_back(Member{i, base + i - 1, base + 100 + i - 1});
+  for (int i : ids) members.push_back(Member{i, base + i - 1, base + 100 + i - 1});
   fs::create_directories(dir);
   const std::string abs_dir = fs::absolute(dir).string();
   std::vector<std::string> peers;
   for (const Member& m : members) peers.push_back(absl::StrCat(m.id, "=127.0.0.1:", m.client_port, ":", m.raft_port));
-  {
-    std::ofstream conf(fs::path(abs_dir) / "cluster.conf");
-    for (const Member& m : members) conf << m.id << " " << m.client_port << " " << m.raft_port << "\n";
-  }
+  // Written now (`cluster stop` and `status` find the nodes by it while they
+  // start), put back as it was if the start fails.
+  WriteCluster(abs_dir, members);
+  const int rc = StartMembers(argv0, members, peers, abs_dir, dir);
+  if (rc != 0 && had > 0 && ReadCluster(dir).size() == members.size()) WriteCluster(abs_dir, before);
+  return rc;
+}
+
+int StartMembers(const char* argv0, const std::vector<Member>& members, const std::vector<std::string>& peers,
+                 const std::string& abs_dir, const std::string& dir) {
   const std::string bin = NodeBinary(argv0);
   if (std::string missing = node::cli::MissingProgram(bin) + node::cli::MissingProgram(RedisServerOf(absl::GetFlag(FLAGS_node_args)));
       !missing.empty()) {
@@ -661,8 +698,18 @@ int main(int argc, char** argv) {
   }
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
-  if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "start") return ClusterStart(argv[0], parsed.given);
-  if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "stop") return ClusterStop();
+  if (parsed.given.contains("port") && (port <= 0 || port > 65535)) {
+    std::cerr << "--port " << port << " is out of range (1..65535)\n";
+    return 2;
+  }
+  static const absl::flat_hash_set<std::string> kCommands = {"cluster", "status", "members", "health", "add",
+                                                            "remove",  "transfer", "snapshot", "backup", "digest"};
+  if (!kCommands.contains(cmd[0]) || (cmd[0] == "cluster" && (cmd.size() != 2 || (cmd[1] != "start" && cmd[1] != "stop")))) {
+    std::cerr << "anarcho-admin: unknown command '" << absl::StrJoin(cmd, " ") << "' (see --help)\n";
+    return 2;
+  }
+  if (cmd[0] == "cluster" && cmd[1] == "start") return ClusterStart(argv[0], parsed.given);
+  if (cmd[0] == "cluster") return ClusterStop();
   if (cmd[0] == "digest" && cmd.size() == 1) {
     std::vector<admin::Target> given;
     for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) given.push_back({m.id, host, m.client_port});
@@ -680,8 +727,12 @@ int main(int argc, char** argv) {
   }
   if (cmd[0] == "status" && cmd.size() == 1) {
     std::vector<admin::Target> targets;
-    if (!absl::GetFlag(FLAGS_dir).empty()) {
-      for (const Member& m : ReadCluster(absl::GetFlag(FLAGS_dir))) targets.push_back({m.id, host, m.client_port});
+    if (const std::string dir = absl::GetFlag(FLAGS_dir); !dir.empty()) {
+      for (const Member& m : ReadCluster(dir)) targets.push_back({m.id, host, m.client_port});
+      if (targets.empty()) {
+        std::cerr << "status: " << dir << " holds no cluster started by anarcho-admin (no cluster.conf)\n";
+        return 2;
+      }
     } else if (port > 0) {
       targets.push_back({0, host, port});
     }

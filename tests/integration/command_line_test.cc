@@ -135,6 +135,76 @@ TEST(CommandLineTest, AdminHelpPerCommandAndBadInput) {
   const Ran unknown = RunTool({ANARCHO_ADMIN_BIN, "frobnicate", "--port", "1"});
   EXPECT_EQ(unknown.rc, 2);
   EXPECT_NE(unknown.out.find("unknown command"), std::string::npos) << unknown.out;
+  // Regression: these said "--port of a node is required"; status cut the
+  // port to 16 bits and showed another node under it; status --dir of no
+  // cluster asked for --dir; backup renamed its file over a device.
+  const Ran no_port = RunTool({ANARCHO_ADMIN_BIN, "frobnicate"});
+  EXPECT_EQ(no_port.rc, 2);
+  EXPECT_NE(no_port.out.find("unknown command 'frobnicate'"), std::string::npos) << no_port.out;
+  const Ran cluster = RunTool({ANARCHO_ADMIN_BIN, "cluster", "restart", "--dir", dir});
+  EXPECT_EQ(cluster.rc, 2);
+  EXPECT_NE(cluster.out.find("unknown command 'cluster restart'"), std::string::npos) << cluster.out;
+  const Ran wide = RunTool({ANARCHO_ADMIN_BIN, "status", "--port", "99537"});
+  EXPECT_EQ(wide.rc, 2);
+  EXPECT_NE(wide.out.find("--port 99537 is out of range (1..65535)"), std::string::npos) << wide.out;
+  const Ran none = RunTool({ANARCHO_ADMIN_BIN, "status", "--dir", dir + "/none"});
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_NE(none.out.find("holds no cluster started by anarcho-admin"), std::string::npos) << none.out;
+  const Ran device = RunTool({ANARCHO_ADMIN_BIN, "backup", "--port", "1", "/dev/null"});
+  EXPECT_EQ(device.rc, 1);
+  EXPECT_NE(device.out.find("/dev/null exists and is not a regular file"), std::string::npos) << device.out;
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+  RemoveDir(dir);
+}
+
+// Regression: after `anarcho-admin remove`, `cluster start` of that cluster
+// failed for good: the removed member replays its removal and exits, and the
+// start took that for a failure. It now drops the member from cluster.conf.
+// And a failed start left cluster.conf naming the ports it had tried.
+TEST(CommandLineTest, ClusterStartGoesOnWithoutARemovedMember) {
+  const std::string dir = MakeTempDir("anarcho-admin-removed");
+  const int base = FreePort();
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
+  ASSERT_EQ(first.rc, 0) << first.out;
+  int leader = 0;
+  for (int i = 0; i < 3 && leader == 0; ++i) {
+    if (first.out.find(absl::StrCat("redis-cli -p ", base + i, "   (leader)")) != std::string::npos) leader = base + i;
+  }
+  ASSERT_NE(leader, 0) << first.out;
+  const int removed = leader == base + 1 ? 3 : 2;
+  const Ran remove = RunTool({ANARCHO_ADMIN_BIN, "remove", "--port", absl::StrCat(leader), absl::StrCat(removed)});
+  ASSERT_EQ(remove.rc, 0) << remove.out;
+  // (It exits once it applied its removal.)
+  ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);
+  const Ran again = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
+  EXPECT_EQ(again.rc, 0) << again.out;
+  EXPECT_NE(again.out.find(absl::StrCat("node ", removed, " was removed from the cluster")), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("cluster of 2 nodes is up"), std::string::npos) << again.out;
+  ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string conf = read(dir + "/cluster.conf");
+  EXPECT_EQ(conf.find(absl::StrCat("\n", removed, " ")), std::string::npos) << conf;
+  // The two members start again, under their own ids; a start that fails
+  // (its Raft port taken) leaves cluster.conf as it was.
+  const Ran third = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
+  EXPECT_EQ(third.rc, 0) << third.out;
+  EXPECT_NE(third.out.find("cluster of 2 nodes is up"), std::string::npos) << third.out;
+  ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);
+  {
+    const int other = FreePort();
+    asio::io_context io;
+    asio::ip::tcp::acceptor taken(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                                              static_cast<uint16_t>(other + 100)));
+    const Ran clash = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(other)});
+    EXPECT_EQ(clash.rc, 1) << clash.out;
+  }
+  EXPECT_EQ(read(dir + "/cluster.conf"), conf);
   RemoveDir(dir);
 }
 
