@@ -35,6 +35,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       busy_timer_(io),
       control_(io),
       snap_timer_(io),
+      snap_retry_(io),
       snapshot_schedule_(options_.snapshot_log_bytes, std::random_device{}()),
       compare_timer_(io),
       handover_timer_(io),
@@ -179,6 +180,7 @@ void Server::Stop() {
   promote_timer_.cancel();
   busy_timer_.cancel();
   snap_timer_.cancel();
+  snap_retry_.cancel();
   compare_timer_.cancel();
   handover_timer_.cancel();
   drain_timer_.cancel();

@@ -397,6 +397,7 @@ class Server {
   void EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result);
   void AbortSnapshot(const std::string& why);
   void MaybeSnapshot();
+  void RetrySnapshotLater();
   void LowerSaverPriority();
   void OnSnapshotInstalled(const pb::SnapshotMeta& meta);
   // A follower waits until its child applied everything fed (feed paused),
@@ -532,6 +533,8 @@ class Server {
   // Snapshots.
   std::unique_ptr<SnapshotJob> snap_;
   asio::steady_timer snap_timer_;
+  asio::steady_timer snap_retry_;  // a due snapshot that failed is tried again (RetrySnapshotLater)
+  bool snap_retry_armed_ = false;
   uint64_t job_serial_ = 0;  // the last job's: a snapshot, a divergence check or a follower's comparison
   uint64_t snapshots_taken_ = 0;
   SnapshotSchedule snapshot_schedule_;

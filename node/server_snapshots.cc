@@ -278,9 +278,25 @@ void Server::MaybeSnapshot() {
   if (snap_ || mark_) return;
   if (!snapshot_schedule_.Due(rlog_->snapshot() ? rlog_->snapshot()->size() : 0)) return;
   // Not while the child cannot be caught at a known index (it is loading,
-  // or the leader is not serving yet): the next commit asks again.
-  if (!(promoted_ ? leader_ready_ : link_.syncing()) || !child_->running()) return;
-  TakeSnapshot([](const absl::StatusOr<pb::SnapshotMeta>&) {});
+  // or the leader is not serving yet).
+  if (!(promoted_ ? leader_ready_ : link_.syncing()) || !child_->running()) return RetrySnapshotLater();
+  TakeSnapshot([this](const absl::StatusOr<pb::SnapshotMeta>& taken) {
+    if (!taken.ok()) RetrySnapshotLater();
+  });
+}
+
+// A due snapshot that failed (a replica child in the middle of a big value,
+// a full disk) is tried again a second later, commits or not: a node left
+// idle after such a failure kept its whole log in memory until the next write.
+void Server::RetrySnapshotLater() {
+  if (snap_retry_armed_) return;
+  snap_retry_armed_ = true;
+  snap_retry_.expires_after(std::chrono::seconds(1));
+  snap_retry_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;  // (the node stops)
+    snap_retry_armed_ = false;
+    MaybeSnapshot();
+  });
 }
 
 // The child's fork writes the RDB: it gets the CPU left over, so that a

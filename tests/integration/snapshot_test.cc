@@ -250,6 +250,36 @@ TEST(ClusterSnapshotTest, FollowersBehindTheCompactedLogCatchUpBySnapshot) {
   EXPECT_TRUE(c.WaitConverged(60s));
 }
 
+// Regression (ClusterSnapshotTest.ASnapshotThatFailedIsTriedAgainWithoutNewWrites):
+// a follower whose due snapshot failed (its child in the middle of a big
+// value) tried again only at its next commit, so a cluster left idle kept
+// the whole log in the follower's memory (a review saw 755 MB). Here the
+// follower's child is stopped while a big value reaches it, so the feed is
+// held half way and every attempt fails until it runs again.
+TEST(ClusterSnapshotTest, ASnapshotThatFailedIsTriedAgainWithoutNewWrites) {
+  Cluster c({.node_args = {"--snapshot_log_bytes", "2000000"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client l(c.port(leader));
+  ASSERT_EQ(l.Call({"SET", "small", "1"}).AsString(), "OK");
+  const pid_t child = c.ChildPid(follower);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  ASSERT_EQ(l.Call({"SET", "big", std::string(16 << 20, 'b')}).AsString(), "OK");
+  std::this_thread::sleep_for(5s);  // the follower commits it, and its snapshot fails (after 2 s)
+  const uint64_t last = std::stoull(c.Status(follower)["last_index"]);
+  EXPECT_EQ(std::stoull(c.Status(follower)["snapshot_index"]) < last, true);
+  ASSERT_EQ(::kill(child, SIGCONT), 0);
+  uint64_t snapshot = 0;
+  for (int i = 0; i < 100 && snapshot < last; ++i) {
+    std::this_thread::sleep_for(100ms);
+    snapshot = std::stoull(c.Status(follower)["snapshot_index"]);
+  }
+  EXPECT_GE(snapshot, last) << c.node(follower).LogTail();
+  EXPECT_EQ(std::stoull(c.Status(follower)["last_index"]), last) << "nothing was written meanwhile";
+}
+
 // Kill -9 of the receiver in the middle of a transfer: it resumes where its
 // incoming file ends; kill -9 of the sender: the next leader sends its own.
 TEST(ClusterSnapshotTest, TransfersSurviveKillsOfEitherEnd) {
