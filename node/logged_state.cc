@@ -22,7 +22,7 @@ std::string Encode(const std::vector<std::string_view>& args) {
 
 // One encoded request's arguments (views into `encoded`); empty if it is not one.
 std::vector<std::string_view> Decode(std::string_view encoded) {
-  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
+  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX, .query_buffer_limit = INT64_MAX});
   std::vector<std::string_view> args;
   std::string error;
   size_t consumed = 0;
@@ -44,7 +44,7 @@ std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
 bool LoggedState::Apply(const pb::EffectBatch& node_entry) {
   // One request, or those of one transaction (LogAfterEffects), in order.
   std::string_view requests = node_entry.node_request().empty() ? node_entry.commands() : node_entry.node_request();
-  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX});
+  resp::RequestParser parser(resp::Limits{.max_bulk_len = INT64_MAX, .query_buffer_limit = INT64_MAX});
   bool changed = false;
   while (!requests.empty()) {
     std::vector<std::string_view> args;

@@ -85,6 +85,7 @@ absl::Status Server::Start() {
     // The child is rebuilt from the snapshot; the committed entries after it follow.
     committed_index_ = snap->index();
     logged_.Load(*snap);
+    LoggedSettingsChanged();
     logged_history_.Reset(*snap);
     acl_changed_at_ = snap->index();
   }
@@ -491,7 +492,10 @@ void Server::OnCommitted(std::vector<cpb::Entry>&& entries) {
     if (check && promoted_) DigestCommitted(e.index(), batch.check_digest());
     if (effects && batch.stream_id().empty() && !check) {
       const uint64_t generation = logged_.acl_generation();
-      if (logged_.Apply(batch)) logged_history_.Add(e.index(), batch);
+      if (logged_.Apply(batch)) {
+        logged_history_.Add(e.index(), batch);
+        LoggedSettingsChanged();
+      }
       if (logged_.acl_generation() != generation) acl_changed_at_ = e.index();
     }
     if (!promoted_) {

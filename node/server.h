@@ -192,6 +192,10 @@ class Server {
   // SETUSER, requirepass): until then every connection runs as Redis's
   // default user, which may run anything, and the node skips the checks below.
   bool acl_in_use() const { return logged_.acl_changes() > 0; }
+  // CONFIG SET client-query-buffer-limit as committed: the sessions hold
+  // their clients to it, so that no request reaches a child that would close
+  // the link it came on (the shared link: every session's requests).
+  int64_t query_buffer_limit() const { return query_buffer_limit_; }
   const NodeAcl& node_acl() const { return logged_.node_acl(); }
   size_t logged_bytes() const { return logged_.bytes(); }
   // Whether Redis's default user needs no password (and is on): a new
@@ -396,6 +400,7 @@ class Server {
   void FinishSnapshot();
   void EndSnapshot(absl::StatusOr<pb::SnapshotMeta> result);
   void AbortSnapshot(const std::string& why);
+  void LoggedSettingsChanged();
   void MaybeSnapshot();
   void RetrySnapshotLater();
   void LowerSaverPriority();
@@ -529,6 +534,7 @@ class Server {
   Metrics metrics_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   uint64_t scripts_killed_ = 0;
+  int64_t query_buffer_limit_ = resp::Limits{}.query_buffer_limit;
 
   // Snapshots.
   std::unique_ptr<SnapshotJob> snap_;

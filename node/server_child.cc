@@ -206,6 +206,7 @@ void Server::OnSnapshotInstalled(const pb::SnapshotMeta& meta) {
   committed_index_ = meta.index();
   snapshot_schedule_.Restart();
   logged_.Load(meta);
+  LoggedSettingsChanged();
   logged_history_.Reset(meta);
   acl_changed_at_ = meta.index();
   RebuildChild(absl::StrCat("loading snapshot ", meta.index(), " from the leader"));
@@ -308,6 +309,14 @@ void Server::OnBusy(const std::string& busy_error) {
     RebuildChild(absl::StrCat("a script that had written kept the child busy for ", options_.script_kill_after_ms,
                               " ms: that script was discarded, none of its writes took effect"));
   });
+}
+
+// The committed settings the node itself follows (LoggedState; eviction's
+// is the gate's, at the child's sync).
+void Server::LoggedSettingsChanged() {
+  uint64_t limit = static_cast<uint64_t>(resp::Limits{}.query_buffer_limit);
+  if (const std::optional<std::string> v = logged_.Setting({"client-query-buffer-limit"})) ParseMemory(*v, &limit);
+  query_buffer_limit_ = static_cast<int64_t>(std::min<uint64_t>(limit, INT64_MAX));
 }
 
 }  // namespace node

@@ -10,6 +10,10 @@ namespace resp {
 struct Limits {
   // proto-max-bulk-len: the largest bulk string a client may send.
   int64_t max_bulk_len = 512LL * 1024 * 1024;
+  // client-query-buffer-limit: Redis closes a client whose query buffer
+  // outgrows it, which a bulk and its CRLF do (Redis reads a big bulk into a
+  // buffer of its own size). Refused as a protocol error here.
+  int64_t query_buffer_limit = 1LL << 30;
   // The largest element count of a multibulk request (Redis 7.0: INT_MAX; a
   // client that has to AUTH is capped below).
   int64_t max_multibulk_len = INT_MAX;

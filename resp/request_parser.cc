@@ -29,6 +29,8 @@ constexpr std::string_view kInvalidBulkLength = "Protocol error: invalid bulk le
 constexpr std::string_view kTooBigInline = "Protocol error: too big inline request";
 constexpr std::string_view kTooBigMbulkCount = "Protocol error: too big mbulk count string";
 constexpr std::string_view kTooBigBulkCount = "Protocol error: too big bulk count string";
+constexpr std::string_view kQueryBufferLimit =
+    "Protocol error: a bulk longer than the client-query-buffer-limit (Redis closes the connection)";
 constexpr std::string_view kUnbalancedQuotes = "Protocol error: unbalanced quotes in request";
 constexpr std::string_view kUnauthenticatedMultibulkLength =
     "Protocol error: unauthenticated multibulk length";
@@ -339,6 +341,7 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view data, size_t* consume
           len > limits_.max_bulk_len) {
         return Fail(error, kInvalidBulkLength);
       }
+      if (len > limits_.query_buffer_limit - 2) return Fail(error, kQueryBufferLimit);
       if (!authenticated_ && len > limits_.max_unauthenticated_bulk_len) {
         return Fail(error, kUnauthenticatedBulkLength);
       }

@@ -46,6 +46,9 @@ class RequestParser {
   // "Protocol error: unauthenticated multibulk length" / "... bulk length".
   void SetAuthenticated(bool authenticated) { authenticated_ = authenticated; }
 
+  // CONFIG SET client-query-buffer-limit, as it changes (Limits::query_buffer_limit).
+  void SetQueryBufferLimit(int64_t bytes) { limits_.query_buffer_limit = bytes; }
+
   // Forget any partial request (after the caller discarded its buffer).
   void Reset();
 

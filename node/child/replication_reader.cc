@@ -23,6 +23,7 @@ resp::Limits StreamLimits() {
   resp::Limits l;
   l.max_multibulk_len = INT_MAX;  // the master link has no count limit in Redis either
   l.max_bulk_len = INT64_MAX;
+  l.query_buffer_limit = INT64_MAX;  // (a master client's has none)
   return l;
 }
 

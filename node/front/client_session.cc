@@ -263,6 +263,7 @@ void ClientSession::OnClientData() {
       std::chrono::steady_clock::now() - connect_failed_at_ >= kRetryConnect) {
     TryConnectUpstream();  // (a known leader: kConnecting, and the input waits)
   }
+  parser_.SetQueryBufferLimit(server_.query_buffer_limit());  // (a logged setting: it may have changed)
   if (upstream_state_ == UpstreamState::kWaiting || upstream_state_ == UpstreamState::kConnecting ||
       AwaitsAuthState()) {
     return HandleWaitingInput();

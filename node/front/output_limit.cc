@@ -8,9 +8,7 @@
 #include "absl/strings/str_split.h"
 
 namespace node {
-namespace {
 
-// Redis's memtoll: a number with an optional unit.
 bool ParseMemory(std::string_view text, uint64_t* out) {
   std::string t = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
   size_t digits = 0;
@@ -30,8 +28,6 @@ bool ParseMemory(std::string_view text, uint64_t* out) {
   *out = n * mul;
   return true;
 }
-
-}  // namespace
 
 absl::StatusOr<OutputBufferLimits> OutputBufferLimits::Parse(std::string_view text) {
   OutputBufferLimits limits;

@@ -13,6 +13,9 @@
 
 namespace node {
 
+// Redis's memtoll: a number with an optional unit (b, k, kb, m, mb, g, gb).
+bool ParseMemory(std::string_view text, uint64_t* out);
+
 struct OutputBufferLimit {
   uint64_t hard = 0;
   uint64_t soft = 0;

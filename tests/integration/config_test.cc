@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
+#include "resp/writer.h"
 
 namespace itest {
 namespace {
@@ -151,6 +152,49 @@ TEST(ReplicatedConfigTest, NodeSettingsMaySetTheValueTheyHave) {
     EXPECT_EQ(cl.Call({"CONFIG", "SET", "replica-read-only", "yes"}).type, resp::Type::kError);
     EXPECT_EQ(cl.Call({"EXEC"}).AsString().rfind("EXECABORT", 0), 0u);
   }
+}
+
+// Regression (ReplicatedConfigTest.AClientPastTheQueryBufferLimitIsClosedByItsNode):
+// client-query-buffer-limit reached the children, and a bulk past it was
+// forwarded: the child closed the link it came on (the shared link, with
+// every session's requests) and the client got "UNKNOWN the node lost its
+// link to its redis-server". Each node holds its clients to it first: the
+// client is closed, as Redis closes it, with an error before.
+TEST(ReplicatedConfigTest, AClientPastTheQueryBufferLimitIsClosedByItsNode) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  ASSERT_EQ(Client(c.port(leader)).Call({"CONFIG", "SET", "client-query-buffer-limit", "2mb"}).AsString(), "OK");
+  ASSERT_TRUE(EveryChildHas(c, "client-query-buffer-limit", "2097152"));
+  for (int i : {leader, follower}) {
+    // (The child checks its buffer as it reads: a bulk fits up to the limit less its CRLF.)
+    Client ok(c.port(i));
+    EXPECT_EQ(ok.Call({"SET", "fits", std::string((2 << 20) - 2, 'f')}).AsString(), "OK") << i;
+    Client big(c.port(i));
+    std::string request;
+    resp::AppendCommand(&request, {"SET", "big", std::string(3 << 20, 'b')});
+    big.Send(request);
+    const auto reply = big.ReadRaw(10s);
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(*reply, "-ERR Protocol error: a bulk longer than the client-query-buffer-limit (Redis closes the "
+                      "connection)\r\n")
+        << i;
+    EXPECT_TRUE(big.ClosedByPeer()) << i;
+    EXPECT_EQ(ok.Call({"GET", "big"}).type, resp::Type::kNull) << i;
+    EXPECT_EQ(ok.Call({"SET", "after", "1"}).AsString(), "OK") << i;
+  }
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_EQ(c.node(i).LogTail().find("lost its link"), std::string::npos) << c.node(i).LogTail();
+  }
+  // Back to Redis's default, a big bulk passes again.
+  ASSERT_EQ(Client(c.port(follower)).Call({"CONFIG", "SET", "client-query-buffer-limit", "1gb"}).AsString(), "OK");
+  ASSERT_TRUE(EveryChildHas(c, "client-query-buffer-limit", "1073741824"));
+  for (int tries = 0; tries < 100; ++tries) {
+    if (Client(c.port(follower)).Call({"SET", "big", std::string(3 << 20, 'b')}).AsString() == "OK") break;
+    std::this_thread::sleep_for(20ms);  // (the follower applies it just after its child took it)
+  }
+  EXPECT_EQ(Client(c.port(leader)).Call({"STRLEN", "big"}).integer, 3 << 20);
 }
 
 }  // namespace

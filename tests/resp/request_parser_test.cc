@@ -61,6 +61,22 @@ TEST(RequestParserTest, ParsesMultibulk) {
   EXPECT_EQ(one.consumed, 22u);
 }
 
+// client-query-buffer-limit: a bulk and its CRLF must fit.
+TEST(RequestParserTest, ABulkPastTheQueryBufferLimitIsAnError) {
+  Limits limits;
+  limits.query_buffer_limit = 100;
+  EXPECT_EQ(ErrorOf("*1\r\n$98\r\n" + std::string(98, 'x') + "\r\n", limits), "");
+  EXPECT_EQ(ErrorOf("*1\r\n$99\r\n", limits),
+            "Protocol error: a bulk longer than the client-query-buffer-limit (Redis closes the connection)");
+  RequestParser parser(limits);
+  parser.SetQueryBufferLimit(1000);
+  size_t consumed = 0;
+  std::vector<std::string_view> args;
+  std::string error;
+  const std::string big = "*1\r\n$99\r\n" + std::string(99, 'x') + "\r\n";
+  EXPECT_EQ(parser.Parse(big, &consumed, &args, &error), ParseStatus::kOk) << error;
+}
+
 TEST(RequestParserTest, ConsumesOnlyTheFirstRequest) {
   const std::string input = "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n";
   const One one = ParseOnce(input);
