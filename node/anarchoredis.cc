@@ -228,6 +228,8 @@ bool PathsUsable(const std::string& dir, const std::string& pidfile) {
     return false;
   }
   const fs::path parent = fs::absolute(pidfile, ec).parent_path();
+  // (In the --dir a first start makes: the node creates it.)
+  if (parent == fs::absolute(dir, ec).lexically_normal() && !fs::exists(dir, ec)) return true;
   if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
     std::cerr << "anarchoredis: --pidfile " << pidfile << ": its directory " << parent.string()
               << " does not exist or cannot be written\n";

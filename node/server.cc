@@ -213,6 +213,7 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
   if (ss.leader == leader_id_ && was_leader == leader_now) return;
   Log(LogComponent::kNode, LogLevel::kInfo, "leader is now %d (this node is %s, term %d)", ss.leader, consensus::RoleName(ss.role),
       rlog_->term());
+  if (ss.leader == 0 && leader_id_ != 0) no_leader_since_ = std::chrono::steady_clock::now();
   leader_id_ = ss.leader;
   is_leader_ = leader_now;
   leader_unreachable_.clear();

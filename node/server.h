@@ -512,6 +512,7 @@ class Server {
 
   // Leadership.
   uint64_t leader_id_ = 0;
+  std::chrono::steady_clock::time_point no_leader_since_ = std::chrono::steady_clock::now();
   bool is_leader_ = false;
   bool leader_ready_ = false;  // serving clients as leader
   uint64_t ready_barrier_ = 0;  // apply up to here before serving

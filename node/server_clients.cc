@@ -204,6 +204,15 @@ std::string Server::NoUpstreamReason() const {
   if (!is_leader_ && leader_id_ != 0 && !leader_unreachable_.empty()) {
     return absl::StrCat("this node cannot connect to the leader (", leader_unreachable_, ")");
   }
+  // Elections take a few election timeouts at most while a majority of the
+  // voters reach each other: past that, they do not.
+  const auto without = std::chrono::steady_clock::now() - no_leader_since_;
+  const auto timeout = std::chrono::milliseconds(options_.raft.tick_ms * options_.raft.election_ticks);
+  if (leader_id_ == 0 && without > 4 * timeout) {
+    return absl::StrCat("no leader for ", std::chrono::duration_cast<std::chrono::seconds>(without).count(),
+                        " s: no election won a majority of the voters (are most of them down or cut off from this "
+                        "node?)");
+  }
   return "no leader: an election is under way";
 }
 

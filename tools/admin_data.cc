@@ -147,10 +147,9 @@ absl::Status CheckWritable(const std::string& file) {
   std::error_code ec;
   // The backup is renamed into place: it would replace whatever is there
   // (it replaced a device file). An earlier backup may be replaced.
-  const fs::file_status there = fs::symlink_status(file, ec);
-  if (fs::is_directory(there)) return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
   for (const std::string& path : {file, node::BackupMetaPath(file)}) {
     const fs::file_status st = fs::symlink_status(path, ec);
+    if (fs::is_directory(st)) return absl::FailedPreconditionError(absl::StrCat(path, " is a directory"));
     if (fs::exists(st) && !fs::is_regular_file(st)) {
       return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a regular file: give another name"));
     }

@@ -341,7 +341,9 @@ TEST(ClusterEdgesTest, LoggedRequestOfAClientThatVanishedReachesEveryChild) {
 // with a child holding a script no other child had (regression). The entry
 // now waits while proposals are paused, as the stream's effects do.
 TEST(ClusterEdgesTest, LoggedRequestDuringAnAbandonedTransferReachesEveryChild) {
-  Cluster c;
+  // (Election timeouts of 1.5-3 s: under a loaded machine's late ticks the
+  // followers had elected another leader meanwhile, twice in two days.)
+  Cluster c({.node_args = {"--election_ticks", "30"}});
   ASSERT_TRUE(LeadWith(c, 0));
   const std::string sha = "59b6ab2fbe0ee4b25733de0f62e6cda4899ef8e9";  // SHA1 of "return 7"
   c.node(2).process().Signal(SIGSTOP);

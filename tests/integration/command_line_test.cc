@@ -84,6 +84,22 @@ TEST(CommandLineTest, DashedAndUnderscoredFlagsAreTheSame) {
   RemoveDir(dir);
 }
 
+// Regression: a --pidfile in the --dir a first start makes was refused ("its
+// directory does not exist").
+TEST(CommandLineTest, APidFileMayBeInTheDirTheNodeMakes) {
+  const std::string dir = MakeTempDir("anarcho-pidfile");
+  Process p;
+  p.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--pidfile", dir + "/n/pid", "--port", absl::StrCat(FreePort()),
+           "--raft-port", absl::StrCat(FreePort())},
+          dir + "/out.log");
+  for (int i = 0; i < 200 && p.Running() && !std::filesystem::exists(dir + "/n/pid"); ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/n/pid"));
+  p.Kill(SIGTERM);
+  RemoveDir(dir);
+}
+
 TEST(CommandLineTest, ConfigFilesTakeDashesAndRefuseTestingFlags) {
   const std::string dir = MakeTempDir("anarcho-config");
   // Read with dashes: the port it names is checked (and refused).
