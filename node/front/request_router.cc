@@ -491,6 +491,15 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     r.tag = InfoTag(args);
     return r;
   }
+  // The other statistics of the data and of the commands run, as INFO: the
+  // key counts of MEMORY STATS, the slow commands' arguments of SLOWLOG GET
+  // (below). A deposed leader answered them at once from its child, which
+  // may hold writes the cluster never acknowledged.
+  if (name == "memory" && args.size() > 1) {
+    const std::string sub = Lower(args[1]);
+    if (sub == "stats" || sub == "doctor" || sub == "malloc-stats") return Forward(KeylessRead(false), in_multi_);
+  }
+  if (name == "latency") return Forward(KeylessRead(false), in_multi_);
   if (name == "config" && args.size() > 1 && Lower(args[1]) == "get") {
     Route r = Forward(KeylessRead(true), in_multi_);
     r.tag = ReplyTag::kConfigGet;
@@ -502,7 +511,7 @@ Route RequestRouter::PassThrough(std::string_view name, std::span<const std::str
     // ROLE calls are dropped. A bad count gets the child's own error.
     int64_t count = 10;
     if (args.size() == 3 && (!ParseRedisInt(args[2], &count) || count < -1)) return Forward();
-    Route r = Forward();
+    Route r = Forward(KeylessRead(false));
     r.tag = ReplyTag::kSlowlog;
     r.Detail().count = count;
     resp::AppendCommand(&r.Detail().rewritten, {"SLOWLOG", "GET", "-1"});

@@ -425,6 +425,37 @@ TEST(ClusterEdgesTest, AReadCaughtByALeaderChangeGetsTryAgainAndAWriteUnknown) {
   EXPECT_TRUE(c.WaitConverged());
 }
 
+// Regression (ClusterEdgesTest.ADeposedLeaderAnswersNoStatisticsOfItsData): a
+// leader cut off from the others answered MEMORY STATS (its key count with a
+// write the cluster never acknowledged), SLOWLOG GET (that write's arguments)
+// and LATENCY at once from its child. They now wait for a confirmation of
+// its leadership, as INFO does, and get TRYAGAIN once it stepped down.
+TEST(ClusterEdgesTest, ADeposedLeaderAnswersNoStatisticsOfItsData) {
+  Cluster c;
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Client l(c.port(leader));
+  ASSERT_EQ(l.Call({"CONFIG", "SET", "slowlog-log-slower-than", "0"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != leader) c.node(i).process().Signal(SIGSTOP);
+  }
+  Client writer(c.port(leader));
+  writer.Send(Req({"SET", "ghost", "never-acknowledged"}));
+  std::this_thread::sleep_for(100ms);  // the leader's child ran it
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"MEMORY", "STATS"}, {"SLOWLOG", "GET", "5"}, {"LATENCY", "LATEST"}}) {
+    Client q(c.port(leader));
+    const resp::Value v = q.Call(args);
+    EXPECT_TRUE(v.IsError() && v.AsString().starts_with("TRYAGAIN")) << args[0] << ": " << Str(v);
+  }
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != leader) c.node(i).process().Signal(SIGCONT);
+  }
+  ASSERT_GE(c.WaitForLeader(), 0);
+  ASSERT_TRUE(c.WaitConverged());
+}
+
 // Finding 7: a 100 MB value is stored and replicated in bounded entries; the
 // log write, the copies and the followers' applies never starve heartbeats,
 // so no election happens (the term stays the same on every node).
