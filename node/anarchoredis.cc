@@ -229,7 +229,11 @@ bool PathsUsable(const std::string& dir, const std::string& pidfile) {
   }
   const fs::path parent = fs::absolute(pidfile, ec).parent_path();
   // (In the --dir a first start makes: the node creates it.)
-  if (parent == fs::absolute(dir, ec).lexically_normal() && !fs::exists(dir, ec)) return true;
+  auto normal = [&](const fs::path& p) {
+    fs::path n = fs::absolute(p, ec).lexically_normal();
+    return n.has_filename() ? n : n.parent_path();  // ("n/" names n)
+  };
+  if (normal(parent) == normal(dir) && !fs::exists(dir, ec)) return true;
   if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
     std::cerr << "anarchoredis: --pidfile " << pidfile << ": its directory " << parent.string()
               << " does not exist or cannot be written\n";
@@ -482,10 +486,13 @@ bool RaftFlags(node::ServerOptions& options) {
   // lease ends two ticks before it.)
   constexpr int kMaxTickMs = 60'000;
   constexpr int kMaxElectionTicks = 100'000;
+  constexpr int64_t kMaxElectionMs = 3'600'000;  // (twice it, in ms, fits an int)
   if (raft.tick_ms < 1 || raft.tick_ms > kMaxTickMs || raft.heartbeat_ticks < 1 || raft.election_ticks < 3 ||
-      raft.election_ticks > kMaxElectionTicks || raft.election_ticks <= raft.heartbeat_ticks) {
+      raft.election_ticks > kMaxElectionTicks || raft.election_ticks <= raft.heartbeat_ticks ||
+      int64_t{raft.tick_ms} * raft.election_ticks > kMaxElectionMs) {
     std::cerr << "anarchoredis: want --tick-ms in 1.." << kMaxTickMs << ", --heartbeat-ticks >= 1 and --election-ticks in 3.."
-              << kMaxElectionTicks << " and above --heartbeat-ticks\n";
+              << kMaxElectionTicks << " and above --heartbeat-ticks, an election timeout (their product) of at most "
+              << kMaxElectionMs << " ms\n";
     return false;
   }
   if (!ParseAddresses("peers", absl::GetFlag(FLAGS_peers), &raft.peers) ||

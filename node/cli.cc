@@ -226,14 +226,13 @@ std::string LoadConfigFile(const std::string& path, const absl::flat_hash_set<st
     const std::string name = CanonicalName(View(absl::StripAsciiWhitespace(kv.first)));
     absl::string_view v = absl::StripAsciiWhitespace(kv.second);
     if (absl::ConsumePrefix(&v, "=")) v = absl::StripAsciiWhitespace(v);  // "name = value"
-    // A '#' after a blank starts a comment outside quotes ("dir /data # x"
-    // had named the directory "/data # x").
-    if (!absl::StartsWith(v, "\"")) {
-      for (size_t i = 1; i < v.size(); ++i) {
-        if (v[i] == '#' && absl::ascii_isspace(static_cast<unsigned char>(v[i - 1]))) {
-          v = absl::StripAsciiWhitespace(v.substr(0, i));
-          break;
-        }
+    // A '#' at the value's start or after a blank starts a comment outside
+    // quotes ("dir /data # x" had named the directory "/data # x").
+    const size_t quoted_end = absl::StartsWith(v, "\"") ? v.find('"', 1) : 0;
+    for (size_t i = quoted_end == absl::string_view::npos ? v.size() : quoted_end; i < v.size(); ++i) {
+      if (v[i] == '#' && (i == 0 || absl::ascii_isspace(static_cast<unsigned char>(v[i - 1])))) {
+        v = absl::StripAsciiWhitespace(v.substr(0, i));
+        break;
       }
     }
     std::string value(v);

@@ -194,7 +194,7 @@ class Server {
   bool acl_in_use() const { return logged_.acl_changes() > 0; }
   // CONFIG SET client-query-buffer-limit as committed: the sessions hold
   // their clients to it, so that no request reaches a child that would close
-  // the link it came on (the shared link: every session's requests).
+  // the link it came on (the client got UNKNOWN for a request never run).
   int64_t query_buffer_limit() const { return query_buffer_limit_; }
   const NodeAcl& node_acl() const { return logged_.node_acl(); }
   size_t logged_bytes() const { return logged_.bytes(); }
@@ -542,6 +542,7 @@ class Server {
   asio::steady_timer snap_timer_;
   asio::steady_timer snap_retry_;  // a due snapshot that failed is tried again (RetrySnapshotLater)
   bool snap_retry_armed_ = false;
+  std::chrono::milliseconds snap_retry_after_{0};  // the last wait (0: the last attempt succeeded)
   uint64_t job_serial_ = 0;  // the last job's: a snapshot, a divergence check or a follower's comparison
   uint64_t snapshots_taken_ = 0;
   SnapshotSchedule snapshot_schedule_;

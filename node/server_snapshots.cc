@@ -23,6 +23,7 @@
 // expected, or the snapshot is thrown away.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -281,17 +282,24 @@ void Server::MaybeSnapshot() {
   // or the leader is not serving yet).
   if (!(promoted_ ? leader_ready_ : link_.syncing()) || !child_->running()) return RetrySnapshotLater();
   TakeSnapshot([this](const absl::StatusOr<pb::SnapshotMeta>& taken) {
-    if (!taken.ok()) RetrySnapshotLater();
+    if (taken.ok()) {
+      snap_retry_after_ = {};
+    } else {
+      RetrySnapshotLater();
+    }
   });
 }
 
 // A due snapshot that failed (a replica child in the middle of a big value,
-// a full disk) is tried again a second later, commits or not: a node left
-// idle after such a failure kept its whole log in memory until the next write.
+// a full disk) is tried again later, commits or not: a node left idle after
+// such a failure kept its whole log in memory until the next write. After 1 s,
+// then twice as long after each failed retry, up to a minute (each attempt of
+// a leader forks its child and pauses its proposals).
 void Server::RetrySnapshotLater() {
   if (snap_retry_armed_) return;
   snap_retry_armed_ = true;
-  snap_retry_.expires_after(std::chrono::seconds(1));
+  snap_retry_after_ = std::clamp(snap_retry_after_ * 2, std::chrono::milliseconds(1000), std::chrono::milliseconds(60000));
+  snap_retry_.expires_after(snap_retry_after_);
   snap_retry_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;  // (the node stops)
     snap_retry_armed_ = false;

@@ -151,7 +151,8 @@ absl::Status CheckWritable(const std::string& file) {
     const fs::file_status st = fs::symlink_status(path, ec);
     if (fs::is_directory(st)) return absl::FailedPreconditionError(absl::StrCat(path, " is a directory"));
     if (fs::exists(st) && !fs::is_regular_file(st)) {
-      return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a regular file: give another name"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is not a regular file (a link, a device...): give another name"));
     }
   }
   const std::string part = file + ".part";

@@ -302,7 +302,10 @@ std::optional<std::string> ExitedNode(std::vector<Member>* members, std::vector<
     for (std::string line; std::getline(in, line);) lines.push_back("  " + line);
     if (lines.size() > 5) lines.erase(lines.begin(), lines.end() - 5);
     const bool exited = WIFEXITED(status);
-    if (exited && WEXITSTATUS(status) == 0 && !lines.empty() && absl::StrContains(lines.back(), kRemoved)) {
+    const bool removed = std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+      return absl::StrContains(l, kRemoved);
+    });
+    if (exited && WEXITSTATUS(status) == 0 && removed) {
       std::cerr << "cluster start: node " << id << " was removed from the cluster (its log says so); it is no "
                 << "member any more and leaves cluster.conf\n";
       members->erase(members->begin() + static_cast<std::ptrdiff_t>(i));

@@ -46,9 +46,13 @@ bool RestoredFrom(const std::string& stamp, const ReplicatedLogOptions::Restore&
 absl::Status ReplicatedLog::CheckNodeId() {
   auto stored = store_->GetMeta(kNodeIdKey);
   if (!stored.ok()) return stored.status();
+  auto hard_state = store_->GetMeta(kHardStateKey);
+  if (!hard_state.ok()) return hard_state.status();
   const std::string id = absl::StrCat(options_.id);
-  if (stored->has_value()) {
-    if (**stored == id) return absl::OkStatus();
+  if (stored->has_value() && **stored == id) return absl::OkStatus();
+  // (A start that failed before any state was written pins nothing.)
+  const bool has_state = store_->LastIndex() != 0 || hard_state->has_value();
+  if (stored->has_value() && has_state) {
     return absl::FailedPreconditionError(absl::StrCat("this --dir holds node ", **stored, "'s state, not node ", id,
                                                       "'s: start it with --id ", **stored,
                                                       " (a node's vote and log are its own)"));

@@ -197,8 +197,12 @@ void SharedLink::OnData() {
     }
     if (tag == 0) {
       if (type == '-') {
-        Log(LogComponent::kClient, LogLevel::kError, "shared link (%s): the %s refused the link's own request: %s",
-            hooks_.name, kind_ == Upstream::Kind::kChild ? "child" : "leader", bytes);
+        // (A leader that applied a user change before this follower did
+        // refuses the relay's name: it then shows among the leader's clients
+        // until the follower applied it and stops relaying.)
+        Log(LogComponent::kClient, kind_ == Upstream::Kind::kChild ? LogLevel::kError : LogLevel::kWarning,
+            "shared link (%s): the %s refused the link's own request: %s", hooks_.name,
+            kind_ == Upstream::Kind::kChild ? "child" : "leader", bytes);
       }
       continue;
     }

@@ -190,7 +190,12 @@ TEST(CommandLineTest, ClusterStartGoesOnWithoutARemovedMember) {
   const int removed = leader == base + 1 ? 3 : 2;
   const Ran remove = RunTool({ANARCHO_ADMIN_BIN, "remove", "--port", absl::StrCat(leader), absl::StrCat(removed)});
   ASSERT_EQ(remove.rc, 0) << remove.out;
-  // (It exits once it applied its removal.)
+  // It exits once it applied its removal (`remove` answers once it is proposed).
+  pid_t pid = 0;
+  std::ifstream(absl::StrCat(dir, "/n", removed, "/pid")) >> pid;
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_NE(::kill(pid, 0), 0) << "the removed node still runs";
   ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);
   const Ran again = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
   EXPECT_EQ(again.rc, 0) << again.out;

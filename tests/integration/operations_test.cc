@@ -378,6 +378,20 @@ TEST(OperationsTest, StartFailuresFromTheSettingsExitTwo) {
   // its vote and log), or waited for an election for ever.
   ExpectExit({"--port", port, "--dir", dir + "/id", "--id", "2"}, 2,
              "this --dir holds node 1's state, not node 2's: start it with --id 1", log);
+  // A start that wrote no state yet (a joiner that never reached a leader)
+  // pins no id: the dir may be started again under the right one.
+  for (const char* id : {"5", "6"}) {
+    Process joiner;
+    const std::string raft_port = absl::StrCat(FreePort());
+    joiner.Start({ANARCHO_NODE_BIN, "--dir", dir + "/joiner", "--id", id, "--join", "--port", port, "--raft-port",
+                  raft_port, "--peers",
+                  absl::StrCat("1=127.0.0.1:", FreePort(), ":", FreePort(), ",", id, "=127.0.0.1:", port, ":",
+                               raft_port)},
+                 log);
+    std::this_thread::sleep_for(1s);
+    EXPECT_TRUE(joiner.Running()) << id << ": " << ReadFile(log);
+    joiner.Kill(SIGTERM);
+  }
   // Regression: an election timeout past INT_MAX / 2 overflowed (elections
   // for ever), and 10^8 databases kept the child allocating for minutes.
   ExpectExit({"--port", port, "--dir", dir + "/n", "--election-ticks", "2147483647"}, 2,

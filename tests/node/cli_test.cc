@@ -109,6 +109,10 @@ TEST(CliTest, ConfigFileCommentsEndAValueAndSettingsComeOnce) {
   EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "a#b");
   EXPECT_EQ(LoadConfigFile(WriteFile("cli-test-name \"a #b\"\n"), {}), "");
   EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "a #b");
+  EXPECT_EQ(LoadConfigFile(WriteFile("cli-test-name \"a #b\" # c\n"), {}), "");
+  EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "a #b");
+  EXPECT_EQ(LoadConfigFile(WriteFile("cli-test-name   # nothing\n"), {}), "");
+  EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_name), "");
   EXPECT_NE(LoadConfigFile(WriteFile("cli-test-port 1\n# x\ncli_test_port 2\n"), {})
                 .find(":3: 'cli_test_port' is set again (first on line 1)"),
             std::string::npos);
