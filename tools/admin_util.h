@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "node/child/sync_client.h"
@@ -75,5 +76,17 @@ int BackupCommand(const std::string& host, int port, const std::string& file);
 // outcome at its index. Exit status 1 on a mismatch, 3 if the check could not
 // run or a node did not report it.
 int DigestCommand(const std::vector<Target>& ask, const std::vector<Target>& nodes);
+
+// Local clusters (admin_cluster.cc): the members a cluster directory's
+// cluster.conf lists, `cluster start` (--dir, --nodes, --base-port, ...) and
+// `cluster stop` (--dir).
+struct Member {
+  int id;
+  int client_port;
+  int raft_port;
+};
+std::vector<Member> ReadCluster(const std::string& dir);
+int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& given);
+int ClusterStop();
 
 }  // namespace admin
