@@ -31,13 +31,19 @@ std::vector<std::string_view> Decode(std::string_view encoded) {
 }
 
 // An encoded change's command and first argument ("setuser", "alice"), or
-// ("requirepass", "<the password>").
+// its setting and value ("requirepass", "<the password>").
 std::pair<std::string, std::string> AclChangeOf(std::string_view encoded) {
   const std::vector<std::string_view> args = Decode(encoded);
   if (args.size() < 3) return {};
-  if (Lower(args[0]) == "config") return {"requirepass", args.size() > 3 ? std::string(args[3]) : ""};
+  if (Lower(args[0]) == "config") return {Lower(args[2]), args.size() > 3 ? std::string(args[3]) : ""};
   return {Lower(args[1]), std::string(args[2])};
 }
+
+constexpr std::string_view kPubsubDefault = "acl-pubsub-default";
+// What a child starts with (Redis 7.0's default; the node does not set it).
+constexpr std::string_view kInitialPubsubDefault = "resetchannels";
+
+bool IsPubsubDefault(const std::string& change) { return AclChangeOf(change).first == kPubsubDefault; }
 
 }  // namespace
 
@@ -81,6 +87,15 @@ bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
       auto [what, user] = AclChangeOf(c);
       return what == "setuser" && gone.contains(user);
     });
+    // An acl-pubsub-default change that no user change follows any more
+    // before the next one has nothing left to shape.
+    for (size_t i = 0; i + 1 < acl_.size();) {
+      if (IsPubsubDefault(acl_[i]) && IsPubsubDefault(acl_[i + 1])) {
+        RemoveAclChange(i);
+      } else {
+        ++i;
+      }
+    }
   }
   if (name == "config" && sub == "set") {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
@@ -89,6 +104,7 @@ bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
         SetRequirepass(args[i + 1]);
         continue;
       }
+      if (setting == kPubsubDefault) AddPubsubDefault(args[i + 1]);
       SetSetting(std::move(setting), args[i + 1]);
     }
   }
@@ -129,9 +145,27 @@ void LoggedState::EraseSettings(Pred pred) {
   });
 }
 
+// acl-pubsub-default is a setting, but Redis reads it when a user (or a
+// selector) is made and at a SETUSER's `reset`: the channels a user has
+// depend on its value at that moment, not on the last one. It is kept among
+// the user changes, where it was set, so that a child rebuilt from a
+// snapshot makes each user under the value the live children made it under.
+// A change right after another replaces it: no user change is between.
+void LoggedState::AddPubsubDefault(std::string_view value) {
+  if (!acl_.empty() && IsPubsubDefault(acl_.back())) RemoveAclChange(acl_.size() - 1);
+  AddAclChange(Encode({"CONFIG", "SET", kPubsubDefault, value}));
+}
+
 void LoggedState::AddAclChange(std::string change) {
   bytes_ += change.size();
+  if (IsPubsubDefault(change)) ++pubsub_defaults_;
   acl_.push_back(std::move(change));
+}
+
+void LoggedState::RemoveAclChange(size_t i) {
+  bytes_ -= acl_[i].size();
+  if (IsPubsubDefault(acl_[i])) --pubsub_defaults_;
+  acl_.erase(acl_.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
 template <typename Pred>
@@ -139,6 +173,7 @@ void LoggedState::EraseAclChanges(Pred pred) {
   std::erase_if(acl_, [&](const std::string& c) {
     if (!pred(c)) return false;
     bytes_ -= c.size();
+    if (IsPubsubDefault(c)) --pubsub_defaults_;
     return true;
   });
 }
@@ -148,6 +183,7 @@ void LoggedState::Load(const pb::SnapshotMeta& meta) {
   settings_.clear();
   for (const pb::Setting& s : meta.settings()) settings_.emplace_back(s.name(), s.value());
   acl_.assign(meta.acl().begin(), meta.acl().end());
+  pubsub_defaults_ = static_cast<size_t>(std::count_if(acl_.begin(), acl_.end(), IsPubsubDefault));
   bytes_ = 0;
   for (const std::string& body : scripts_) bytes_ += body.size();
   for (const auto& [name, value] : settings_) bytes_ += name.size() + value.size();
@@ -181,13 +217,19 @@ void LoggedState::Copy(const pb::SnapshotMeta& from, pb::SnapshotMeta* to) {
 
 std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
   std::string out;
+  const pb::Setting* pubsub_default = nullptr;
   for (const pb::Setting& s : meta.settings()) {
     if (s.name().starts_with("debug ")) {
       resp::AppendCommand(&out, {"DEBUG", std::string_view(s.name()).substr(6), s.value()});
     } else {
       resp::AppendCommand(&out, {"CONFIG", "SET", s.name(), s.value()});
     }
+    if (s.name() == kPubsubDefault) pubsub_default = &s;
   }
+  // The user changes run under the acl-pubsub-default each ran under (see
+  // AddPubsubDefault): the first ones under the value a child starts with.
+  const bool pubsub_changed = !meta.acl().empty() && pubsub_default != nullptr;
+  if (pubsub_changed) resp::AppendCommand(&out, {"CONFIG", "SET", kPubsubDefault, kInitialPubsubDefault});
   for (const std::string& change : meta.acl()) {
     // A fresh child's requirepass is empty: setting it empty would do nothing
     // there, where it had reset the default user to nopass.
@@ -197,6 +239,11 @@ std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
     }
     const std::vector<std::string> for_child = ForChild(Decode(change));
     resp::AppendCommand(&out, std::vector<std::string_view>(for_child.begin(), for_child.end()));
+  }
+  // The value in force now (a snapshot from before the changes kept it only
+  // among the settings).
+  if (pubsub_changed) {
+    resp::AppendCommand(&out, {"CONFIG", "SET", kPubsubDefault, pubsub_default->value()});
   }
   for (const std::string& body : meta.scripts()) resp::AppendCommand(&out, {"SCRIPT", "LOAD", body});
   return out;

@@ -80,7 +80,7 @@ class LoggedState {
   size_t bytes() const { return bytes_; }
   size_t settings() const { return settings_.size(); }
   // User changes in force (0: every child has Redis's initial users).
-  size_t acl_changes() const { return acl_.size(); }
+  size_t acl_changes() const { return acl_.size() - pubsub_defaults_; }
   // Counts the user changes folded in (and loads): changes when they may have.
   uint64_t acl_generation() const { return acl_generation_; }
   // Who may run the node's own commands (the @anarcho category).
@@ -92,7 +92,9 @@ class LoggedState {
   template <typename Pred>
   void EraseSettings(Pred pred);
   void AddAclChange(std::string change);
+  void RemoveAclChange(size_t i);
   void SetRequirepass(std::string_view value);
+  void AddPubsubDefault(std::string_view value);
   template <typename Pred>
   void EraseAclChanges(Pred pred);
 
@@ -105,8 +107,10 @@ class LoggedState {
   // builds on the ones before (rules add up), and CONFIG SET requirepass
   // resets the default user's passwords, so their order matters. A DELUSER
   // drops the changes of the users it deleted (and itself: a fresh child
-  // never had them); a requirepass replaces the ones before it.
+  // never had them); a requirepass replaces the ones before it. The
+  // acl-pubsub-default changes are here too (AddPubsubDefault).
   std::vector<std::string> acl_;  // as the client gave them (node rules included)
+  size_t pubsub_defaults_ = 0;    // of acl_, the acl-pubsub-default changes
   size_t bytes_ = 0;              // of the three above
   uint64_t acl_generation_ = 0;
   NodeAcl node_acl_;  // folded from acl_

@@ -518,6 +518,36 @@ TEST_F(AclSnapshotTest, RequirepassChangesReplayOnARebuiltChildAsTheyRan) {
   EXPECT_EQ(Str(Client(node_->port()).Call({"SET", "open", "2"})), "OK") << "no password after the restart either";
 }
 
+// Regression: Redis gives a new user (and a SETUSER's `reset`) the channels
+// acl-pubsub-default names at that moment; a child rebuilt from a snapshot
+// replayed every user change under the last value, so a user made without
+// channels could SUBSCRIBE after a restart, and one made with them lost them.
+TEST_F(AclSnapshotTest, UsersKeepTheChannelsTheyWereMadeWithAfterARebuild) {
+  Client admin(node_->port());
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "acl-pubsub-default", "allchannels"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "open", "on", ">pw", "+@all", "~*"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "acl-pubsub-default", "resetchannels"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "closed", "on", ">pw", "+@all", "~*"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "acl-pubsub-default", "allchannels"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "wasreset", "reset", "on", ">pw", "+@all", "~*"})), "OK");
+  auto channels = [&](const char* user) {
+    Client cl(node_->port());
+    EXPECT_EQ(Str(cl.Call({"AUTH", user, "pw"})), "OK") << user;
+    return Str(cl.Call({"PUBLISH", "secret", "x"}));
+  };
+  auto expect_as_made = [&](const std::string& when) {
+    EXPECT_EQ(channels("open"), "(integer) 0") << when;
+    EXPECT_TRUE(absl::StartsWith(channels("closed"), "(error) NOPERM")) << when;
+    EXPECT_EQ(channels("wasreset"), "(integer) 0") << when;
+    EXPECT_EQ(Str(Client(node_->port()).Call({"CONFIG", "GET", "acl-pubsub-default"})),
+              "[acl-pubsub-default, allchannels]")
+        << when;
+  };
+  expect_as_made("live");
+  SnapshotAndRestart("");
+  expect_as_made("after a restart from the snapshot");
+}
+
 // With users in use, a follower sends every read to the leader: its own
 // link to its child runs as the node's user, not the client's.
 TEST(AclTest, FollowerReadsGoToTheLeaderOnceUsersAreInUse) {

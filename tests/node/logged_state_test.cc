@@ -260,6 +260,59 @@ TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
             commands({{"CONFIG", "SET", "requirepass", "A"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
 }
 
+// Regression: acl-pubsub-default is read when a user is made: the prelude
+// replays each user change under the value it ran under (the first ones
+// under Redis's initial value), then sets the value in force. Changes with no
+// user change between them keep only the last.
+TEST(LoggedStateTest, UsersReplayUnderThePubsubDefaultTheyWereMadeUnder) {
+  auto commands = [](std::vector<std::vector<std::string_view>> requests) {
+    std::string out;
+    for (const auto& r : requests) resp::AppendCommand(&out, r);
+    return out;
+  };
+  LoggedState s;
+  s.Apply(Entry({"ACL", "SETUSER", "first", "on"}));
+  s.Apply(Entry({"CONFIG", "SET", "acl-pubsub-default", "resetchannels"}));
+  s.Apply(Entry({"CONFIG", "SET", "ACL-PUBSUB-DEFAULT", "allchannels"}));
+  s.Apply(Entry({"ACL", "SETUSER", "second", "on"}));
+  s.Apply(Entry({"CONFIG", "SET", "acl-pubsub-default", "resetchannels"}));
+  s.Apply(Entry({"ACL", "SETUSER", "third", "on"}));
+  s.Apply(Entry({"CONFIG", "SET", "acl-pubsub-default", "allchannels"}));
+  EXPECT_EQ(s.acl_changes(), 3u) << "the setting's changes are no user changes";
+  EXPECT_EQ(s.Setting({"acl-pubsub-default"}), "allchannels");
+  pb::SnapshotMeta meta;
+  s.Save(&meta);
+  const std::string pubsub = "acl-pubsub-default";
+  EXPECT_EQ(LoggedState::Prelude(meta), commands({{"CONFIG", "SET", pubsub, "allchannels"},
+                                                  {"CONFIG", "SET", pubsub, "resetchannels"},
+                                                  {"ACL", "SETUSER", "first", "on"},
+                                                  {"CONFIG", "SET", pubsub, "allchannels"},
+                                                  {"ACL", "SETUSER", "second", "on"},
+                                                  {"CONFIG", "SET", pubsub, "resetchannels"},
+                                                  {"ACL", "SETUSER", "third", "on"},
+                                                  {"CONFIG", "SET", pubsub, "allchannels"},
+                                                  {"CONFIG", "SET", pubsub, "allchannels"}}));
+  // A deleted user's changes go, and the settings' changes it separated merge.
+  s.Apply(Entry({"ACL", "DELUSER", "second"}));
+  LoggedState loaded;
+  pb::SnapshotMeta after;
+  s.Save(&after);
+  loaded.Load(after);
+  EXPECT_EQ(loaded.acl_changes(), 2u);
+  EXPECT_EQ(loaded.bytes(), s.bytes());
+  EXPECT_EQ(LoggedState::Prelude(after), commands({{"CONFIG", "SET", pubsub, "allchannels"},
+                                                   {"CONFIG", "SET", pubsub, "resetchannels"},
+                                                   {"ACL", "SETUSER", "first", "on"},
+                                                   {"CONFIG", "SET", pubsub, "resetchannels"},
+                                                   {"ACL", "SETUSER", "third", "on"},
+                                                   {"CONFIG", "SET", pubsub, "allchannels"},
+                                                   {"CONFIG", "SET", pubsub, "allchannels"}}));
+  // Without users nothing is replayed under another value.
+  LoggedState settings_only;
+  settings_only.Apply(Entry({"CONFIG", "SET", "acl-pubsub-default", "allchannels"}));
+  EXPECT_EQ(settings_only.acl_changes(), 0u);
+}
+
 // An ACL SETUSER with @anarcho rules: children run it without them (the
 // entry's commands, and a snapshot's prelude), every node folds them in
 // (node_request), and a node loaded from a snapshot has them too.
