@@ -6,8 +6,11 @@
 #include <map>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "node/child/child_redis.h"
 
 namespace node {
 namespace {
@@ -100,8 +103,58 @@ absl::StatusOr<std::string> Functions(const resp::Value& list) {
   return Sha256Hex(all);
 }
 
+// `rules` (space-separated, a selector's in parentheses) with each
+// selector's rules and then the whole in sorted order. Redis 7.0 describes a
+// user's single commands in its command table's hash order, which differs
+// between processes ("+get +set" in one child, "+set +get" in another);
+// which rules a user has does not.
+std::string SortedRules(std::string_view rules) {
+  std::vector<std::string> tokens;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= rules.size(); ++i) {
+    const char c = i < rules.size() ? rules[i] : ' ';
+    if (c == '(') ++depth;
+    if (c == ')' && depth > 0) --depth;
+    if (c != ' ' || depth > 0) continue;
+    std::string_view token = rules.substr(start, i - start);
+    start = i + 1;
+    if (token.empty()) continue;
+    if (token.size() >= 2 && token.front() == '(' && token.back() == ')') {
+      tokens.push_back(absl::StrCat("(", SortedRules(token.substr(1, token.size() - 2)), ")"));
+    } else {
+      tokens.emplace_back(token);
+    }
+  }
+  std::sort(tokens.begin(), tokens.end());
+  return absl::StrJoin(tokens, " ");
+}
+
+// ACL LIST's users but the node's own (each child has its own password for
+// it), each "user <name> " and its rules in sorted order, in name order, each
+// line's length before it.
+absl::StatusOr<std::string> Users(const resp::Value& list) {
+  if (list.type != resp::Type::kArray) return absl::InternalError(absl::StrCat("ACL LIST: ", list.AsString()));
+  const std::string own = absl::StrCat("user ", kInternalUser, " ");
+  std::vector<std::string> users;
+  for (const resp::Value& v : list.elements) {
+    const std::string line = v.AsString();
+    if (absl::StartsWith(line, own)) continue;
+    const size_t name_end = line.find(' ', line.find(' ') + 1);  // after "user <name>"
+    if (name_end == std::string::npos) {
+      users.push_back(line);
+    } else {
+      users.push_back(absl::StrCat(line.substr(0, name_end + 1), SortedRules(std::string_view(line).substr(name_end + 1))));
+    }
+  }
+  std::sort(users.begin(), users.end());
+  std::string all;
+  for (const std::string& u : users) absl::StrAppend(&all, u.size(), ":", u);
+  return Sha256Hex(all);
+}
+
 struct Replies {
-  resp::Value role_before, streams, data, functions;
+  resp::Value role_before, streams, data, functions, users;
 };
 
 absl::StatusOr<std::string> Combined(const Replies& r, const DigestParts& parts) {
@@ -111,24 +164,26 @@ absl::StatusOr<std::string> Combined(const Replies& r, const DigestParts& parts)
   if (!s.ok()) return s.status();
   absl::StatusOr<std::string> f = parts.functions ? Functions(r.functions) : "-";
   if (!f.ok()) return f.status();
-  return absl::StrCat(*d, ":", *s, ":", *f);
+  absl::StatusOr<std::string> u = parts.users ? Users(r.users) : "-";
+  if (!u.ok()) return u.status();
+  return absl::StrCat(*d, ":", *s, ":", *f, ":", *u);
 }
 
 }  // namespace
 
 DigestParts LeaderParts(int busy_reply_threshold_ms) {
-  return {.streams_bound = std::max<int64_t>(1, int64_t{500} * busy_reply_threshold_ms), .functions = true};
+  return {.streams_bound = std::max<int64_t>(1, int64_t{500} * busy_reply_threshold_ms), .functions = true, .users = true};
 }
 
 std::string InThisForm(const std::string& leaders_digest) {
   std::string out = leaders_digest;
-  for (auto parts = std::count(out.begin(), out.end(), ':') + 1; parts < 3; ++parts) out += ":-";
+  for (auto parts = std::count(out.begin(), out.end(), ':') + 1; parts < 4; ++parts) out += ":-";
   return out;
 }
 
 DigestParts PartsToMatch(const std::string& leaders_digest) {
   std::vector<std::string> parts = absl::StrSplit(InThisForm(leaders_digest), ':');
-  return {.streams_bound = parts[1] == "-" ? -1 : 0, .functions = parts[2] != "-"};
+  return {.streams_bound = parts[1] == "-" ? -1 : 0, .functions = parts[2] != "-", .users = parts[3] != "-"};
 }
 
 std::string Sha256Hex(std::string_view data) {
@@ -145,10 +200,12 @@ void TakeChildDigest(
   auto replies = std::make_shared<Replies>();
   std::vector<std::vector<std::string>> requests = {{"EVAL", kStreamsScript, "0", absl::StrCat(parts.streams_bound)},
                                                     {"DEBUG", "DIGEST"},
-                                                    {"FUNCTION", "LIST", "WITHCODE"}};
+                                                    {"FUNCTION", "LIST", "WITHCODE"},
+                                                    {"ACL", "LIST"}};
   std::vector<ControlLink::Callback> dones = {[replies](const resp::Value& v) { replies->streams = v; },
                                               [replies](const resp::Value& v) { replies->data = v; },
-                                              [replies](const resp::Value& v) { replies->functions = v; }};
+                                              [replies](const resp::Value& v) { replies->functions = v; },
+                                              [replies](const resp::Value& v) { replies->users = v; }};
   auto finish = [replies, parts, done = std::move(done)](const resp::Value& role_after) {
     done(Combined(*replies, parts), replies->role_before, role_after);
   };
@@ -159,7 +216,7 @@ void TakeChildDigest(
     dones.push_back(finish);
   } else {
     dones.back() = [replies, finish](const resp::Value& v) {
-      replies->functions = v;
+      replies->users = v;
       finish(resp::Value());
     };
   }

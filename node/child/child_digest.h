@@ -1,6 +1,6 @@
 // What a divergence check compares (docs/design.md, "Divergence check"): a
 // digest of a child's data that every member's child must share after the
-// same log entry, "<data>:<streams>:<functions>".
+// same log entry, "<data>:<streams>:<functions>:<users>".
 //
 // <data> is DEBUG DIGEST: every key's value and expiry, but of a stream only
 // its entries, and no function library (measured on 7.0.15: XREADGROUP,
@@ -18,6 +18,13 @@
 //
 // <functions>: the SHA-256 of the function libraries (name, engine, code), in
 // name order (FUNCTION LIST's order is its hash table's).
+//
+// <users>: the SHA-256 of ACL LIST's lines in name order, but the node's own
+// user's (kInternalUser: each child has its own password for it), each line's
+// rules sorted (Redis lists single commands in its hash table's order). Users reach
+// the children through the log (LoggedState), and a child rebuilt from a
+// snapshot gets them from its prelude: this part is what tells the two apart
+// when they differ.
 //
 // A part not taken is "-".
 #pragma once
@@ -43,12 +50,14 @@ namespace node {
 struct DigestParts {
   int64_t streams_bound = 0;
   bool functions = true;
+  bool users = true;
 };
 DigestParts LeaderParts(int busy_reply_threshold_ms);
 // A follower takes exactly the parts the leader's digest has.
 DigestParts PartsToMatch(const std::string& leaders_digest);
 // A leader's digest in this form: one from a leader of an earlier version
-// (DEBUG DIGEST alone, as in a rolling upgrade) has the other parts "-".
+// (DEBUG DIGEST alone, or without <users>, as in a rolling upgrade) has the
+// parts it lacks "-".
 std::string InThisForm(const std::string& leaders_digest);
 
 std::string Sha256Hex(std::string_view data);

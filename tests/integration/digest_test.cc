@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "cluster_harness.h"
 #include "gtest/gtest.h"
+#include "node/child/child_digest.h"
 #include "node/child/sync_client.h"
 #include "resp/writer.h"
 
@@ -50,10 +51,14 @@ TEST(DigestTest, EveryMemberComparesAtTheSameIndex) {
   ASSERT_EQ(v.elements.size(), 4u) << Str(v);
   const uint64_t index = static_cast<uint64_t>(v.elements[1].integer);
   const std::string digest = v.elements[3].AsString();
-  // "<DEBUG DIGEST>:<streams>:<functions>" (no stream: the SHA1 of nothing;
-  // no library: the SHA-256 of nothing).
+  // "<DEBUG DIGEST>:<streams>:<functions>:<users>" (no stream: the SHA1 of
+  // nothing; no library: the SHA-256 of nothing; the users: the SHA-256 of
+  // the one line clients see, its rules sorted, length first).
+  ASSERT_EQ(Str(cl.Call({"ACL", "LIST"})), "[user default on nopass ~* &* +@all]");
+  const std::string line = "user default &* +@all nopass on ~*";
   EXPECT_EQ(digest, absl::StrCat(cl.Call({"DEBUG", "DIGEST"}).AsString(), ":da39a3ee5e6b4b0d3255bfef95601890afd80709:",
-                                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+                                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855:",
+                                 node::Sha256Hex(absl::StrCat(line.size(), ":", line))));
   // Followers compare once the check entry reaches them.
   auto deadline = std::chrono::steady_clock::now() + 10s;
   for (int i = 0; i < 3; ++i) {
@@ -97,10 +102,10 @@ TEST(DigestTest, ChildChangedBehindTheLogIsCaught) {
 }
 
 // What DEBUG DIGEST does not see: a stream's consumer groups and metadata,
-// and the function libraries. Each change below, made in one follower's
-// child behind the log's back, leaves DEBUG DIGEST as it was and must still
-// be caught.
-TEST(DigestTest, StreamAndFunctionStateChangedBehindTheLogIsCaught) {
+// the function libraries and the users. Each change below, made in one
+// follower's child behind the log's back, leaves DEBUG DIGEST as it was and
+// must still be caught.
+TEST(DigestTest, StreamFunctionAndUserStateChangedBehindTheLogIsCaught) {
   Cluster c({.nodes = 3});
   int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
@@ -118,6 +123,7 @@ TEST(DigestTest, StreamAndFunctionStateChangedBehindTheLogIsCaught) {
       {"a consumer", [](node::SyncClient& ch) { return ch.Call({"XGROUP", "CREATECONSUMER", "s", "g", "bob"}); }},
       {"the stream's last ID", [](node::SyncClient& ch) { return ch.Call({"XSETID", "s", "9-9"}); }},
       {"a function library", [](node::SyncClient& ch) { return ch.Call({"FUNCTION", "DELETE", "lib"}); }},
+      {"a user", [](node::SyncClient& ch) { return ch.Call({"ACL", "SETUSER", "sneaky", "on", "nopass", "+@all"}); }},
   };
   const int victim = (leader + 1) % 3;
   for (const auto& [what, change] : changes) {

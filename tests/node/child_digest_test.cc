@@ -15,23 +15,30 @@ TEST(ChildDigestTest, TheLeaderTakesEveryPartBoundedByTheBusyReplyThreshold) {
   EXPECT_EQ(LeaderParts(1).streams_bound, 500);
   EXPECT_EQ(LeaderParts(0).streams_bound, 1);  // never "whatever the size"
   EXPECT_TRUE(LeaderParts(5000).functions);
+  EXPECT_TRUE(LeaderParts(5000).users);
 }
 
 TEST(ChildDigestTest, AFollowerTakesThePartsTheLeaderTook) {
-  DigestParts all = PartsToMatch(kData + ":" + kSha1 + ":abc");
+  DigestParts all = PartsToMatch(kData + ":" + kSha1 + ":abc:def");
   EXPECT_EQ(all.streams_bound, 0);
   EXPECT_TRUE(all.functions);
-  DigestParts big = PartsToMatch(kData + ":-:abc");
+  EXPECT_TRUE(all.users);
+  DigestParts big = PartsToMatch(kData + ":-:abc:def");
   EXPECT_EQ(big.streams_bound, -1);
   EXPECT_TRUE(big.functions);
+  EXPECT_TRUE(big.users);
 }
 
 TEST(ChildDigestTest, ADigestOfAnEarlierLeaderHasOnlyItsDataPart) {
-  EXPECT_EQ(InThisForm(kData), kData + ":-:-");
+  EXPECT_EQ(InThisForm(kData), kData + ":-:-:-");
   DigestParts none = PartsToMatch(kData);
   EXPECT_EQ(none.streams_bound, -1);
   EXPECT_FALSE(none.functions);
-  EXPECT_EQ(InThisForm(kData + ":" + kSha1 + ":abc"), kData + ":" + kSha1 + ":abc");
+  EXPECT_FALSE(none.users);
+  // A leader from before <users>.
+  EXPECT_EQ(InThisForm(kData + ":" + kSha1 + ":abc"), kData + ":" + kSha1 + ":abc:-");
+  EXPECT_FALSE(PartsToMatch(kData + ":" + kSha1 + ":abc").users);
+  EXPECT_EQ(InThisForm(kData + ":" + kSha1 + ":abc:def"), kData + ":" + kSha1 + ":abc:def");
 }
 
 TEST(ChildDigestTest, Sha256) {
