@@ -219,7 +219,13 @@ void Server::OnSoftState(const consensus::SoftState& ss) {
   leader_unreachable_.clear();
   // The sessions that asked are aborted (NotifySessions): their reads go too.
   if (follower_reads_) follower_reads_->Clear();
-  EndLeaderEpoch("UNKNOWN leadership changed; the outcome of this request is unknown");
+  // The error says what this node saw: a follower that stopped hearing from its
+  // leader (and may start an election) does not know that leadership changed.
+  EndLeaderEpoch(absl::StrCat("UNKNOWN ",
+                              was_leader       ? "this node stopped leading"
+                              : ss.leader == 0 ? "this node lost contact with its leader"
+                                               : "leadership changed",
+                              "; the outcome of this request is unknown"));
   if (was_leader) {
     // Effects this child ran may never commit: rebuild it from the committed
     // log before applying anything more.

@@ -357,6 +357,28 @@ TEST(ClusterTest, NoMajorityMeansClearRetryableErrors) {
   EXPECT_TRUE(g.IsError()) << Str(g);
 }
 
+// A follower cut off from a leader that goes on leading tells its blocked
+// clients what it saw: it lost its leader, not that leadership changed.
+TEST(ClusterTest, AFollowerCutOffSaysItLostItsLeaderNotThatLeadershipChanged) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int cut = (leader + 1) % c.size();
+  Client blocked(c.port(cut));
+  blocked.Send("*3\r\n$5\r\nBLPOP\r\n$4\r\nnone\r\n$1\r\n0\r\n");
+  std::this_thread::sleep_for(300ms);
+  std::set<int> rest;
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != cut) rest.insert(i);
+  }
+  c.Partition({cut}, rest);
+  auto reply = blocked.Read(15s);
+  c.Heal();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->str, "UNKNOWN this node lost contact with its leader; the outcome of this request is unknown");
+  EXPECT_EQ(c.WaitForLeader(), leader);
+}
+
 // Node-local commands do not wait for a leader: an operator asks a node that
 // cannot find one what it knows. (With a minute's wait for a leader, a reply
 // within 20 s can only come from a node that does not wait.)
