@@ -419,7 +419,7 @@ TEST(BackupTest, ClusterStartFromABackupWithAPasswordNamesTheRefusal) {
   for (const std::string& file : {dir + "/b.rdb", dir + "/b.rdb.meta"}) {
     EXPECT_EQ(fs::status(file).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << file;
   }
-  const std::string base = absl::StrCat(FreePort());
+  const std::string base = absl::StrCat(FreeBasePort());
   const auto start = std::chrono::steady_clock::now();
   auto [rc, out] = Admin({"cluster", "start", "--dir", dir + "/c", "--nodes", "1", "--base-port", base, "--restore",
                           dir + "/b.rdb", "--timeout-s", "25"});

@@ -179,7 +179,7 @@ TEST(CommandLineTest, AdminHelpPerCommandAndBadInput) {
 // And a failed start left cluster.conf naming the ports it had tried.
 TEST(CommandLineTest, ClusterStartGoesOnWithoutARemovedMember) {
   const std::string dir = MakeTempDir("anarcho-admin-removed");
-  const int base = FreePort();
+  const int base = FreeBasePort();
   const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
   ASSERT_EQ(first.rc, 0) << first.out;
   int leader = 0;
@@ -218,7 +218,7 @@ TEST(CommandLineTest, ClusterStartGoesOnWithoutARemovedMember) {
   EXPECT_NE(third.out.find("cluster of 2 nodes is up"), std::string::npos) << third.out;
   ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);
   {
-    const int other = FreePort();
+    const int other = FreeBasePort();
     asio::io_context io;
     asio::ip::tcp::acceptor taken(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
                                                               static_cast<uint16_t>(other + 100)));
@@ -233,7 +233,7 @@ TEST(CommandLineTest, ClusterStartGoesOnWithoutARemovedMember) {
 // instead of starting nodes that fail on busy ports.
 TEST(CommandLineTest, AdminRefusesADirectoryInUse) {
   const std::string dir = MakeTempDir("anarcho-admin-inuse");
-  const std::string base = absl::StrCat(FreePort());
+  const std::string base = absl::StrCat(FreeBasePort());
   const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
   ASSERT_EQ(first.rc, 0) << first.out;
   const Ran second = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
@@ -251,7 +251,7 @@ TEST(CommandLineTest, AdminRefusesADirectoryInUse) {
 // end of its log), and a leader counts only with this cluster's id.
 TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
   const std::string dir = MakeTempDir("anarcho-admin-fail");
-  const std::string base = absl::StrCat(FreePort());
+  const std::string base = absl::StrCat(FreeBasePort());
   const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/a", "--nodes", "1", "--base-port", base});
   ASSERT_EQ(first.rc, 0) << first.out;
   const auto start = std::chrono::steady_clock::now();
@@ -259,7 +259,7 @@ TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
   EXPECT_EQ(second.rc, 1) << second.out;
   EXPECT_NE(second.out.find("node 1 exited with status"), std::string::npos) << second.out;
   const Ran bad = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir + "/c", "--nodes", "3", "--base-port",
-                           absl::StrCat(FreePort()), "--node-args=--maxclients=0"});
+                           absl::StrCat(FreeBasePort()), "--node-args=--maxclients=0"});
   EXPECT_EQ(bad.rc, 1) << bad.out;
   EXPECT_NE(bad.out.find("exited with status 2"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("--maxclients must be at least 1"), std::string::npos) << bad.out;
@@ -268,7 +268,7 @@ TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
   // fails to bind it (a review saw a restore say the cluster was up). The
   // start succeeds only once every node answers.
   {
-    const int base3 = FreePort();
+    const int base3 = FreeBasePort();
     asio::io_context io;
     asio::ip::tcp::acceptor taken(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
                                                               static_cast<uint16_t>(base3 + 101)));
@@ -289,7 +289,7 @@ TEST(CommandLineTest, ClusterStartFailsWhenItsNodesFail) {
 TEST(CommandLineTest, DigestAsksEachMemberAndTellsUnreachableFromMismatch) {
   const std::string dir = MakeTempDir("anarcho-admin-digest");
   const Ran start = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "3", "--base-port",
-                             absl::StrCat(FreePort())});
+                             absl::StrCat(FreeBasePort())});
   ASSERT_EQ(start.rc, 0) << start.out;
   std::ifstream pidfile(dir + "/n1/pid");
   pid_t pid = 0;
@@ -370,7 +370,7 @@ TEST(CommandLineTest, DigestWaitsForAFollowerWhoseOwnDigestTakesLong) {
 // its command line names the node's --dir.
 TEST(CommandLineTest, ClusterStopAndStartLeaveAStalePidFilesProcessAlone) {
   const std::string dir = MakeTempDir("anarcho-admin-stale");
-  const std::string base = absl::StrCat(FreePort());
+  const std::string base = absl::StrCat(FreeBasePort());
   const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
   ASSERT_EQ(first.rc, 0) << first.out;
   pid_t node = 0;
@@ -400,7 +400,7 @@ TEST(CommandLineTest, ClusterStopAndStartLeaveAStalePidFilesProcessAlone) {
 // members. It is refused; without --nodes the cluster starts as it was.
 TEST(CommandLineTest, ClusterStartKeepsTheSizeOfTheClusterInItsDirectory) {
   const std::string dir = MakeTempDir("anarcho-admin-size");
-  const std::string base = absl::StrCat(FreePort());
+  const std::string base = absl::StrCat(FreeBasePort());
   const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
   ASSERT_EQ(first.rc, 0) << first.out;
   ASSERT_EQ(RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir}).rc, 0);

@@ -53,6 +53,30 @@ int FreePort() {
   return a.local_endpoint().port();
 }
 
+int FreeBasePort(int nodes) {
+  asio::io_context io;
+  auto bindable = [&io](int port) {
+    asio::ip::tcp::acceptor a(io);
+    asio::error_code ec;
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port));
+    a.open(ep.protocol(), ec);
+    if (!ec) a.bind(ep, ec);
+    return !ec;
+  };
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int base = FreePort();
+    if (base + 200 + nodes > 65535) continue;
+    bool free = true;
+    for (int i = 0; i < nodes && free; ++i) {
+      for (int offset : {0, 100, 200}) {
+        if (i + offset > 0 && !bindable(base + offset + i)) free = false;
+      }
+    }
+    if (free) return base;
+  }
+  return FreePort();
+}
+
 std::string MakeTempDir(const std::string& prefix) {
   std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
   char* d = mkdtemp(tmpl.data());

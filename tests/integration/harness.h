@@ -20,6 +20,11 @@ namespace itest {
 
 // A port nobody listens on right now (bound to 0 and released).
 int FreePort();
+// A --base-port for `anarcho-admin cluster start` of up to `nodes` nodes:
+// each node's client, Raft and TLS ports (base + i, + 100 + i, + 200 + i)
+// free right now. (A free base alone let another test's port be a node's
+// Raft port: "raft listen ...: Address already in use".)
+int FreeBasePort(int nodes = 3);
 std::string MakeTempDir(const std::string& prefix);
 void RemoveDir(const std::string& dir);
 
