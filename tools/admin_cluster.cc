@@ -177,11 +177,11 @@ std::vector<PidFile> PidFiles(const std::string& dir) {
   return out;
 }
 
-// The pids of nodes of `dir` that run (from their pid files).
-std::vector<pid_t> RunningNodes(const std::string& dir) {
-  std::vector<pid_t> running;
+// The nodes of `dir` that run (from their pid files), by node directory name ("n2").
+std::map<std::string, pid_t> RunningNodes(const std::string& dir) {
+  std::map<std::string, pid_t> running;
   for (const PidFile& p : PidFiles(dir)) {
-    if (::kill(p.pid, 0) == 0 && IsNodeOf(p.pid, p.ndir)) running.push_back(p.pid);
+    if (::kill(p.pid, 0) == 0 && IsNodeOf(p.pid, p.ndir)) running[p.ndir.filename().string()] = p.pid;
   }
   return running;
 }
@@ -399,8 +399,42 @@ int WaitForLeader(std::vector<Member> members, std::vector<pid_t> pids, const st
 
 }  // namespace
 
-int StartMembers(const char* argv0, const std::vector<Member>& members, const std::vector<std::string>& peers,
+int StartMembers(const char* argv0, const std::vector<Member>& members, const std::map<std::string, pid_t>& running,
                  const std::string& abs_dir, const std::string& dir);
+
+// Some members of the cluster in `dir` run (one was killed or stopped by
+// hand): the others start at the ports cluster.conf gives them, and the start
+// waits for a serving leader as a whole cluster's does. What ran before is
+// not stopped if it fails.
+int StartTheRest(const char* argv0, const std::vector<Member>& members, const std::map<std::string, pid_t>& running,
+                 const absl::flat_hash_set<std::string>& given, const std::string& dir) {
+  const std::string stop_first = absl::StrCat("; stop them first: anarcho-admin cluster stop --dir ", dir, "\n");
+  if (members.empty()) {
+    std::cerr << "cluster start: " << dir << " is in use by " << running.size() << " running node(s) (pid "
+              << running.begin()->second << ") but holds no cluster.conf" << stop_first;
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_restore).empty()) {
+    std::cerr << "cluster start: --restore needs the cluster stopped, and " << running.size() << " of its nodes run"
+              << stop_first;
+    return 1;
+  }
+  for (const Member& m : members) {
+    if (given.contains("base_port") && m.client_port != absl::GetFlag(FLAGS_base_port) + m.id - 1) {
+      std::cerr << "cluster start: " << running.size() << " nodes of " << dir << " run at the ports cluster.conf "
+                << "holds (node " << m.id << " at " << m.client_port << "), not at --base-port "
+                << absl::GetFlag(FLAGS_base_port) << ": leave --base-port out to start the others" << stop_first;
+      return 2;
+    }
+  }
+  std::vector<std::string> starting;
+  for (const Member& m : members) {
+    if (!running.contains(absl::StrCat("n", m.id))) starting.push_back(absl::StrCat(m.id));
+  }
+  std::cout << "cluster start: " << running.size() << " of the " << members.size() << " nodes run"
+            << (starting.empty() ? "" : absl::StrCat("; starting node(s) ", absl::StrJoin(starting, ", "))) << "\n";
+  return StartMembers(argv0, members, running, fs::absolute(dir).string(), dir);
+}
 
 int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& given) {
   const std::string dir = absl::GetFlag(FLAGS_dir);
@@ -440,26 +474,23 @@ int ClusterStart(const char* argv0, const absl::flat_hash_set<std::string>& give
               << " client ports and their Raft ports (base-port+100...) below 65536\n";
     return 2;
   }
-  if (const std::vector<pid_t> running = RunningNodes(dir); !running.empty()) {
-    std::cerr << "cluster start: " << dir << " is in use by " << running.size() << " running node(s) (pid "
-              << running.front() << "); stop them first: anarcho-admin cluster stop --dir " << dir << "\n";
-    return 1;
+  if (const std::map<std::string, pid_t> running = RunningNodes(dir); !running.empty()) {
+    return StartTheRest(argv0, before, running, given, dir);
   }
   std::vector<Member> members;
   for (int i : ids) members.push_back(Member{i, base + i - 1, base + 100 + i - 1});
   fs::create_directories(dir);
   const std::string abs_dir = fs::absolute(dir).string();
-  std::vector<std::string> peers;
-  for (const Member& m : members) peers.push_back(absl::StrCat(m.id, "=127.0.0.1:", m.client_port, ":", m.raft_port));
   // Written now (`cluster stop` and `status` find the nodes by it while they
   // start), put back as it was if the start fails.
   WriteCluster(abs_dir, members);
-  const int rc = StartMembers(argv0, members, peers, abs_dir, dir);
+  const int rc = StartMembers(argv0, members, {}, abs_dir, dir);
   if (rc != 0 && had > 0 && ReadCluster(dir).size() == members.size()) WriteCluster(abs_dir, before);
   return rc;
 }
 
-int StartMembers(const char* argv0, const std::vector<Member>& members, const std::vector<std::string>& peers,
+// Starts the members that do not run (`running`, by node directory name).
+int StartMembers(const char* argv0, const std::vector<Member>& members, const std::map<std::string, pid_t>& running,
                  const std::string& abs_dir, const std::string& dir) {
   const std::string bin = NodeBinary(argv0);
   if (std::string missing = node::cli::MissingProgram(bin) + node::cli::MissingProgram(RedisServerOf(absl::GetFlag(FLAGS_node_args)));
@@ -468,8 +499,16 @@ int StartMembers(const char* argv0, const std::vector<Member>& members, const st
     return 1;
   }
   const std::vector<std::string> security = PeerSecurityArgs(abs_dir, bin);
+  std::vector<std::string> peers;
+  for (const Member& m : members) peers.push_back(absl::StrCat(m.id, "=127.0.0.1:", m.client_port, ":", m.raft_port));
+  // A running node's pid is no child of this command: the failure handling
+  // (ExitedNode, StopStarted) leaves it alone.
   std::vector<pid_t> pids;
   for (const Member& m : members) {
+    if (auto it = running.find(absl::StrCat("n", m.id)); it != running.end()) {
+      pids.push_back(it->second);
+      continue;
+    }
     const fs::path ndir = fs::path(abs_dir) / absl::StrCat("n", m.id);
     fs::create_directories(ndir);
     pids.push_back(SpawnNode(NodeArgs(bin, m, absl::StrJoin(peers, ","), ndir, security), ndir));

@@ -229,18 +229,39 @@ TEST(CommandLineTest, ClusterStartGoesOnWithoutARemovedMember) {
   RemoveDir(dir);
 }
 
-// A second `cluster start` on a running cluster's directory is refused
-// instead of starting nodes that fail on busy ports.
-TEST(CommandLineTest, AdminRefusesADirectoryInUse) {
+// `cluster start` on a directory where some of the nodes run starts the
+// others (a node killed by hand comes back), at cluster.conf's ports; one
+// where all run reports the cluster. It once refused both ("stop them
+// first"). A restore, or other ports, still needs the cluster stopped.
+TEST(CommandLineTest, ClusterStartStartsTheNodesThatDoNotRun) {
   const std::string dir = MakeTempDir("anarcho-admin-inuse");
-  const std::string base = absl::StrCat(FreeBasePort());
-  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
+  const int base = FreeBasePort();
+  const Ran first = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
   ASSERT_EQ(first.rc, 0) << first.out;
-  const Ran second = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--nodes", "1", "--base-port", base});
-  EXPECT_EQ(second.rc, 1);
-  EXPECT_NE(second.out.find("is in use by 1 running node(s)"), std::string::npos) << second.out;
+  const Ran all = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir});
+  EXPECT_EQ(all.rc, 0) << all.out;
+  EXPECT_NE(all.out.find("3 of the 3 nodes run"), std::string::npos) << all.out;
+  pid_t second = 0;
+  std::ifstream(dir + "/n2/pid") >> second;
+  ASSERT_GT(second, 0);
+  ASSERT_EQ(::kill(second, SIGKILL), 0);
+  while (::kill(second, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Client(base + 1).connected());
+  const Ran moved = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base + 5)});
+  EXPECT_EQ(moved.rc, 2) << moved.out;
+  EXPECT_NE(moved.out.find("leave --base-port out"), std::string::npos) << moved.out;
+  const Ran restore = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--restore", dir + "/none.rdb"});
+  EXPECT_EQ(restore.rc, 1) << restore.out;
+  EXPECT_NE(restore.out.find("--restore needs the cluster stopped"), std::string::npos) << restore.out;
+  const Ran rest = RunTool({ANARCHO_ADMIN_BIN, "cluster", "start", "--dir", dir, "--base-port", absl::StrCat(base)});
+  EXPECT_EQ(rest.rc, 0) << rest.out;
+  EXPECT_NE(rest.out.find("2 of the 3 nodes run; starting node(s) 2"), std::string::npos) << rest.out;
+  EXPECT_TRUE(Client(base + 1).connected());
+  const Ran status = RunTool({ANARCHO_ADMIN_BIN, "status", "--dir", dir});
+  EXPECT_EQ(status.rc, 0) << status.out;
   const Ran stop = RunTool({ANARCHO_ADMIN_BIN, "cluster", "stop", "--dir", dir});
   EXPECT_EQ(stop.rc, 0) << stop.out;
+  EXPECT_NE(stop.out.find("stopped 3 node(s)"), std::string::npos) << stop.out;
   RemoveDir(dir);
 }
 
