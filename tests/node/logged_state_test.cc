@@ -15,6 +15,13 @@ pb::EffectBatch Entry(std::vector<std::string_view> args) {
   return b;
 }
 
+// Requests, RESP-encoded one after another (as a prelude holds them).
+std::string Commands(std::vector<std::vector<std::string_view>> requests) {
+  std::string out;
+  for (const auto& r : requests) resp::AppendCommand(&out, r);
+  return out;
+}
+
 TEST(LoggedStateTest, FoldsScriptsAndSettings) {
   LoggedState s;
   s.Apply(Entry({"SCRIPT", "LOAD", "return 1"}));
@@ -221,16 +228,11 @@ TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
     s.Save(&meta);
     return LoggedState::Prelude(meta);
   };
-  auto commands = [](std::vector<std::vector<std::string_view>> requests) {
-    std::string out;
-    for (const auto& r : requests) resp::AppendCommand(&out, r);
-    return out;
-  };
   LoggedState same;
   same.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
   same.Apply(Entry({"ACL", "SETUSER", "default", ">new"}));
   same.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
-  EXPECT_EQ(prelude_of(same), commands({{"CONFIG", "SET", "requirepass", "old"}, {"ACL", "SETUSER", "default", ">new"}}));
+  EXPECT_EQ(prelude_of(same), Commands({{"CONFIG", "SET", "requirepass", "old"}, {"ACL", "SETUSER", "default", ">new"}}));
   // A state loaded from a snapshot knows the setting too.
   pb::SnapshotMeta meta;
   same.Save(&meta);
@@ -239,25 +241,25 @@ TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
   loaded.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
   EXPECT_EQ(prelude_of(loaded), prelude_of(same));
   loaded.Apply(Entry({"CONFIG", "SET", "requirepass", "other"}));
-  EXPECT_EQ(prelude_of(loaded), commands({{"ACL", "SETUSER", "default", ">new"}, {"CONFIG", "SET", "requirepass", "other"}}));
+  EXPECT_EQ(prelude_of(loaded), Commands({{"ACL", "SETUSER", "default", ">new"}, {"CONFIG", "SET", "requirepass", "other"}}));
 
   LoggedState emptied;
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", "rq1"}));
   emptied.Apply(Entry({"ACL", "SETUSER", "default", ">second"}));
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", ""}));
   EXPECT_EQ(prelude_of(emptied),
-            commands({{"ACL", "SETUSER", "default", ">second"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+            Commands({{"ACL", "SETUSER", "default", ">second"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", ""}));
   EXPECT_EQ(emptied.acl_changes(), 2u) << "the same empty value again changes nothing";
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", "p"}));
-  EXPECT_EQ(prelude_of(emptied), commands({{"ACL", "SETUSER", "default", ">second"}, {"CONFIG", "SET", "requirepass", "p"}}));
+  EXPECT_EQ(prelude_of(emptied), Commands({{"ACL", "SETUSER", "default", ">second"}, {"CONFIG", "SET", "requirepass", "p"}}));
 
   LoggedState opened;
   opened.Apply(Entry({"CONFIG", "SET", "requirepass", "A"}));
   opened.Apply(Entry({"ACL", "SETUSER", "default", "resetpass", "nopass"}));
   opened.Apply(Entry({"CONFIG", "SET", "requirepass", "A"}));
   EXPECT_EQ(prelude_of(opened),
-            commands({{"CONFIG", "SET", "requirepass", "A"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+            Commands({{"CONFIG", "SET", "requirepass", "A"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
 }
 
 // Regression: acl-pubsub-default is read when a user is made: the prelude
@@ -265,11 +267,6 @@ TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
 // under Redis's initial value), then sets the value in force. Changes with no
 // user change between them keep only the last.
 TEST(LoggedStateTest, UsersReplayUnderThePubsubDefaultTheyWereMadeUnder) {
-  auto commands = [](std::vector<std::vector<std::string_view>> requests) {
-    std::string out;
-    for (const auto& r : requests) resp::AppendCommand(&out, r);
-    return out;
-  };
   LoggedState s;
   s.Apply(Entry({"ACL", "SETUSER", "first", "on"}));
   s.Apply(Entry({"CONFIG", "SET", "acl-pubsub-default", "resetchannels"}));
@@ -283,7 +280,7 @@ TEST(LoggedStateTest, UsersReplayUnderThePubsubDefaultTheyWereMadeUnder) {
   pb::SnapshotMeta meta;
   s.Save(&meta);
   const std::string pubsub = "acl-pubsub-default";
-  EXPECT_EQ(LoggedState::Prelude(meta), commands({{"CONFIG", "SET", pubsub, "allchannels"},
+  EXPECT_EQ(LoggedState::Prelude(meta), Commands({{"CONFIG", "SET", pubsub, "allchannels"},
                                                   {"CONFIG", "SET", pubsub, "resetchannels"},
                                                   {"ACL", "SETUSER", "first", "on"},
                                                   {"CONFIG", "SET", pubsub, "allchannels"},
@@ -300,7 +297,7 @@ TEST(LoggedStateTest, UsersReplayUnderThePubsubDefaultTheyWereMadeUnder) {
   loaded.Load(after);
   EXPECT_EQ(loaded.acl_changes(), 2u);
   EXPECT_EQ(loaded.bytes(), s.bytes());
-  EXPECT_EQ(LoggedState::Prelude(after), commands({{"CONFIG", "SET", pubsub, "allchannels"},
+  EXPECT_EQ(LoggedState::Prelude(after), Commands({{"CONFIG", "SET", pubsub, "allchannels"},
                                                    {"CONFIG", "SET", pubsub, "resetchannels"},
                                                    {"ACL", "SETUSER", "first", "on"},
                                                    {"CONFIG", "SET", pubsub, "resetchannels"},
