@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "node/child/child_digest.h"
 #include "resp/value.h"
 #include "resp/request_parser.h"
 #include "resp/writer.h"
@@ -114,19 +115,25 @@ bool LoggedState::ApplyRequest(const std::vector<std::string_view>& args) {
 
 // Redis resets the default user's passwords to a new requirepass (or to
 // nopass for an empty one) only when the setting changes: the same value
-// again does nothing, not even to passwords set since. A change undoes the
-// ones before it, so it replaces them (Prelude replays it as it ran).
+// again does nothing, not even to passwords set since. Each change is kept in
+// its place among the user changes (Prelude replays it as the reset it was):
+// an ACL SETUSER default after it may build on its password (`<old` fails,
+// and with it the whole SETUSER, where that password is gone). A change
+// replaces the one before it only if no SETUSER default came between.
 // Replayed otherwise, a rebuilt child, a new member or a restored backup got
-// other passwords than the live children.
+// other passwords, or other rules, than the live children.
 void LoggedState::SetRequirepass(std::string_view value) {
-  // The children's setting as the last change left it (a change replaced the
-  // ones before it; a child starts with none).
-  std::string current;
-  for (const std::string& c : acl_) {
-    if (auto [what, password] = AclChangeOf(c); what == "requirepass") current = std::move(password);
+  // The children's setting as the last change left it (a child starts with none).
+  std::optional<size_t> last;
+  for (size_t i = 0; i < acl_.size(); ++i) {
+    if (AclChangeOf(acl_[i]).first == "requirepass") last = i;
   }
-  if (value == current) return;
-  EraseAclChanges([](const std::string& c) { return AclChangeOf(c).first == "requirepass"; });
+  if (value == (last ? AclChangeOf(acl_[*last]).second : "")) return;
+  if (last && std::none_of(acl_.begin() + static_cast<std::ptrdiff_t>(*last) + 1, acl_.end(), [](const std::string& c) {
+        return AclChangeOf(c) == std::pair<std::string, std::string>("setuser", "default");
+      })) {
+    RemoveAclChange(*last);
+  }
   AddAclChange(Encode({"CONFIG", "SET", "requirepass", value}));
 }
 
@@ -230,11 +237,20 @@ std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
   // AddPubsubDefault): the first ones under the value a child starts with.
   const bool pubsub_changed = !meta.acl().empty() && pubsub_default != nullptr;
   if (pubsub_changed) resp::AppendCommand(&out, {"CONFIG", "SET", kPubsubDefault, kInitialPubsubDefault});
+  // requirepass: the setting takes its last value first (on a fresh child that
+  // resets the default user's passwords, which the changes then redo); each
+  // change replays as what it did to the default user (SetRequirepass), in
+  // its place. (As CONFIG SET, a change to the value the child already had
+  // would do nothing: an empty one on a fresh child, or the last value.)
+  std::string requirepass;
   for (const std::string& change : meta.acl()) {
-    // A fresh child's requirepass is empty: setting it empty would do nothing
-    // there, where it had reset the default user to nopass.
-    if (AclChangeOf(change) == std::pair<std::string, std::string>("requirepass", "")) {
-      resp::AppendCommand(&out, {"ACL", "SETUSER", "default", "resetpass", "nopass"});
+    if (auto [what, value] = AclChangeOf(change); what == "requirepass") requirepass = std::move(value);
+  }
+  if (!requirepass.empty()) resp::AppendCommand(&out, {"CONFIG", "SET", "requirepass", requirepass});
+  for (const std::string& change : meta.acl()) {
+    if (auto [what, value] = AclChangeOf(change); what == "requirepass") {
+      const std::string password = value.empty() ? "nopass" : absl::StrCat("#", Sha256Hex(value));
+      resp::AppendCommand(&out, {"ACL", "SETUSER", "default", "resetpass", password});
       continue;
     }
     const std::vector<std::string> for_child = ForChild(Decode(change));

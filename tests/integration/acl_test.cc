@@ -518,6 +518,29 @@ TEST_F(AclSnapshotTest, RequirepassChangesReplayOnARebuiltChildAsTheyRan) {
   EXPECT_EQ(Str(Client(node_->port()).Call({"SET", "open", "2"})), "OK") << "no password after the restart either";
 }
 
+// Regression: the state kept only the last requirepass, so on a child
+// rebuilt from a snapshot a SETUSER default that removed an earlier one
+// (`<a`) failed, and the rule it carried (-flushall) was lost with it.
+TEST_F(AclSnapshotTest, ARuleGivenWithAPasswordsRemovalSurvivesARebuild) {
+  Client admin(node_->port());
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "admin", "on", ">adminpw", "+@all", "~*", "&*"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "a"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"AUTH", "admin", "adminpw"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"ACL", "SETUSER", "default", "<a", ">c", "-flushall"})), "OK");
+  ASSERT_EQ(Str(admin.Call({"CONFIG", "SET", "requirepass", "b"})), "OK");
+  auto expect_as_set = [&](const std::string& when) {
+    Client cl(node_->port());
+    EXPECT_EQ(Str(cl.Call({"AUTH", "admin", "adminpw"})), "OK") << when;
+    EXPECT_TRUE(absl::StartsWith(Str(cl.Call({"ACL", "DRYRUN", "default", "flushall"})), "This user has no permissions"))
+        << when;
+    EXPECT_EQ(Str(Client(node_->port()).Call({"AUTH", "b"})), "OK") << when;
+    EXPECT_TRUE(absl::StartsWith(Str(Client(node_->port()).Call({"AUTH", "c"})), "(error) WRONGPASS")) << when;
+  };
+  expect_as_set("live");
+  SnapshotAndRestart("b");
+  expect_as_set("after a restart from the snapshot");
+}
+
 // Regression: Redis gives a new user (and a SETUSER's `reset`) the channels
 // acl-pubsub-default names at that moment; a child rebuilt from a snapshot
 // replayed every user change under the last value, so a user made without

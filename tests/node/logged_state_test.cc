@@ -1,5 +1,8 @@
 #include "node/logged_state.h"
 
+#include "absl/strings/str_cat.h"
+#include "node/child/child_digest.h"
+
 #include "gtest/gtest.h"
 #include "resp/writer.h"
 
@@ -206,7 +209,8 @@ TEST(LoggedStateTest, UsersReplayInOrder) {
   const std::string prelude = LoggedState::Prelude(meta);
   EXPECT_EQ(prelude.find("bob"), std::string::npos);
   EXPECT_EQ(prelude.find("one"), std::string::npos);
-  const size_t first = prelude.find("+get"), second = prelude.find("+set"), pass = prelude.find("two");
+  const size_t first = prelude.find("+get"), second = prelude.find("+set"),
+               pass = prelude.find(node::Sha256Hex("two"));
   ASSERT_NE(pass, std::string::npos);
   EXPECT_LT(first, second);
   EXPECT_LT(second, pass);
@@ -222,17 +226,34 @@ TEST(LoggedStateTest, UsersReplayInOrder) {
 // rebuilt from a snapshot lost a password the live children took
 // (requirepass old, SETUSER default >new, requirepass old), or asked for one
 // where they had none (requirepass rq1, SETUSER default >second, requirepass '').
+// Then it kept only the last requirepass, so a SETUSER default that removed
+// an earlier one (`<a`, logged as `!<hash>`) failed on a rebuilt child, and
+// every rule it carried with it was lost (a default user allowed FLUSHALL
+// again). Each change now replays as the reset it was, in its place, and the
+// setting takes its last value first.
 TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
   auto prelude_of = [](const LoggedState& s) {
     pb::SnapshotMeta meta;
     s.Save(&meta);
     return LoggedState::Prelude(meta);
   };
+  auto reset_to = [](std::string_view password) {
+    const std::string hashed = absl::StrCat("#", node::Sha256Hex(password));
+    return std::vector<std::string>{"ACL", "SETUSER", "default", "resetpass",
+                                    password.empty() ? std::string("nopass") : hashed};
+  };
+  auto commands = [](std::vector<std::vector<std::string>> requests) {
+    std::string out;
+    for (const auto& r : requests) resp::AppendCommand(&out, std::vector<std::string_view>(r.begin(), r.end()));
+    return out;
+  };
+  using R = std::vector<std::string>;
   LoggedState same;
   same.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
   same.Apply(Entry({"ACL", "SETUSER", "default", ">new"}));
   same.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
-  EXPECT_EQ(prelude_of(same), Commands({{"CONFIG", "SET", "requirepass", "old"}, {"ACL", "SETUSER", "default", ">new"}}));
+  EXPECT_EQ(prelude_of(same), commands({R{"CONFIG", "SET", "requirepass", "old"}, reset_to("old"),
+                                        R{"ACL", "SETUSER", "default", ">new"}}));
   // A state loaded from a snapshot knows the setting too.
   pb::SnapshotMeta meta;
   same.Save(&meta);
@@ -241,25 +262,38 @@ TEST(LoggedStateTest, RequirepassReplaysWhatRedisDidWithIt) {
   loaded.Apply(Entry({"CONFIG", "SET", "requirepass", "old"}));
   EXPECT_EQ(prelude_of(loaded), prelude_of(same));
   loaded.Apply(Entry({"CONFIG", "SET", "requirepass", "other"}));
-  EXPECT_EQ(prelude_of(loaded), Commands({{"ACL", "SETUSER", "default", ">new"}, {"CONFIG", "SET", "requirepass", "other"}}));
+  EXPECT_EQ(prelude_of(loaded), commands({R{"CONFIG", "SET", "requirepass", "other"}, reset_to("old"),
+                                          R{"ACL", "SETUSER", "default", ">new"}, reset_to("other")}));
 
   LoggedState emptied;
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", "rq1"}));
   emptied.Apply(Entry({"ACL", "SETUSER", "default", ">second"}));
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", ""}));
-  EXPECT_EQ(prelude_of(emptied),
-            Commands({{"ACL", "SETUSER", "default", ">second"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+  EXPECT_EQ(prelude_of(emptied), commands({reset_to("rq1"), R{"ACL", "SETUSER", "default", ">second"}, reset_to("")}))
+      << "a child starts with no requirepass: none is set";
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", ""}));
-  EXPECT_EQ(emptied.acl_changes(), 2u) << "the same empty value again changes nothing";
+  EXPECT_EQ(emptied.acl_changes(), 3u) << "the same empty value again changes nothing";
   emptied.Apply(Entry({"CONFIG", "SET", "requirepass", "p"}));
-  EXPECT_EQ(prelude_of(emptied), Commands({{"ACL", "SETUSER", "default", ">second"}, {"CONFIG", "SET", "requirepass", "p"}}));
+  EXPECT_EQ(prelude_of(emptied), commands({R{"CONFIG", "SET", "requirepass", "p"}, reset_to("rq1"),
+                                           R{"ACL", "SETUSER", "default", ">second"}, reset_to("p")}))
+      << "a change right after another (no SETUSER default between) replaces it";
 
   LoggedState opened;
   opened.Apply(Entry({"CONFIG", "SET", "requirepass", "A"}));
   opened.Apply(Entry({"ACL", "SETUSER", "default", "resetpass", "nopass"}));
   opened.Apply(Entry({"CONFIG", "SET", "requirepass", "A"}));
-  EXPECT_EQ(prelude_of(opened),
-            Commands({{"CONFIG", "SET", "requirepass", "A"}, {"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+  EXPECT_EQ(prelude_of(opened), commands({R{"CONFIG", "SET", "requirepass", "A"}, reset_to("A"),
+                                          R{"ACL", "SETUSER", "default", "resetpass", "nopass"}}));
+
+  // The review's case: the SETUSER that removes password a (and takes
+  // FLUSHALL away) replays after a's reset, not after b's.
+  const std::string hash_a = absl::StrCat("!", node::Sha256Hex("a"));
+  LoggedState removed;
+  removed.Apply(Entry({"CONFIG", "SET", "requirepass", "a"}));
+  removed.Apply(Entry({"ACL", "SETUSER", "default", hash_a, ">c", "-flushall"}));
+  removed.Apply(Entry({"CONFIG", "SET", "requirepass", "b"}));
+  EXPECT_EQ(prelude_of(removed), commands({R{"CONFIG", "SET", "requirepass", "b"}, reset_to("a"),
+                                           R{"ACL", "SETUSER", "default", hash_a, ">c", "-flushall"}, reset_to("b")}));
 }
 
 // Regression: acl-pubsub-default is read when a user is made: the prelude
