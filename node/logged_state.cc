@@ -222,15 +222,25 @@ void LoggedState::Copy(const pb::SnapshotMeta& from, pb::SnapshotMeta* to) {
   to->mutable_acl()->CopyFrom(from.acl());
 }
 
-std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
-  std::string out;
-  const pb::Setting* pubsub_default = nullptr;
+std::vector<std::vector<std::string>> LoggedState::SettingRequests(const pb::SnapshotMeta& meta) {
+  std::vector<std::vector<std::string>> out;
   for (const pb::Setting& s : meta.settings()) {
     if (s.name().starts_with("debug ")) {
-      resp::AppendCommand(&out, {"DEBUG", std::string_view(s.name()).substr(6), s.value()});
+      out.push_back({"DEBUG", s.name().substr(6), s.value()});
     } else {
-      resp::AppendCommand(&out, {"CONFIG", "SET", s.name(), s.value()});
+      out.push_back({"CONFIG", "SET", s.name(), s.value()});
     }
+  }
+  return out;
+}
+
+std::string LoggedState::Prelude(const pb::SnapshotMeta& meta) {
+  std::string out;
+  for (const std::vector<std::string>& r : SettingRequests(meta)) {
+    resp::AppendCommand(&out, std::vector<std::string_view>(r.begin(), r.end()));
+  }
+  const pb::Setting* pubsub_default = nullptr;
+  for (const pb::Setting& s : meta.settings()) {
     if (s.name() == kPubsubDefault) pubsub_default = &s;
   }
   // The user changes run under the acl-pubsub-default each ran under (see

@@ -60,6 +60,9 @@ class LoggedState {
   static void Copy(const pb::SnapshotMeta& from, pb::SnapshotMeta* to);
   // The requests that give a child loaded from a snapshot this state.
   static std::string Prelude(const pb::SnapshotMeta& meta);
+  // The settings' part of the prelude (CONFIG SET, DEBUG <switch>), for the
+  // child to take before the snapshot's RDB loads too (Server::OnChildSyncRequested).
+  static std::vector<std::vector<std::string>> SettingRequests(const pb::SnapshotMeta& meta);
   // A node entry's request as children run it: an ACL SETUSER without the
   // rules only the node knows (NodeAcl); any other, unchanged.
   static std::vector<std::string> ForChild(std::span<const std::string_view> request);

@@ -544,6 +544,7 @@ class Server {
   bool snap_retry_armed_ = false;
   std::chrono::milliseconds snap_retry_after_{0};  // the last wait (0: the last attempt succeeded)
   uint64_t job_serial_ = 0;  // the last job's: a snapshot, a divergence check or a follower's comparison
+  uint64_t sync_serial_ = 0;  // the child's last sync request's (OnChildSyncRequested)
   uint64_t snapshots_taken_ = 0;
   SnapshotSchedule snapshot_schedule_;
   struct {

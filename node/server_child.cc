@@ -64,15 +64,31 @@ void Server::OnChildSyncRequested() {
   // loads the snapshot, older than what it applied: reads wait until it
   // applied their index again, as after a rebuild.
   if (follower_reads_) follower_reads_->ChildLost();
-  if (const auto& snap = rlog_->snapshot()) {
-    if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {
-      Log(LogComponent::kNode, LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
-      std::_Exit(1);
+  const uint64_t serial = ++sync_serial_;
+  auto sync = [this, serial] {
+    if (serial != sync_serial_ || promoted_ || state_ != State::kRunning) return;
+    if (const auto& snap = rlog_->snapshot()) {
+      if (auto s = link_.FullSync(rlog_->SnapshotPath(*snap), snap->index(), LoggedState::Prelude(*snap)); !s.ok()) {
+        Log(LogComponent::kNode, LogLevel::kError, "sync from snapshot %d: %s; exiting", snap->index(), s.ToString());
+        std::_Exit(1);
+      }
+    } else {
+      (void)link_.FullSync("", 0);
     }
-  } else {
-    (void)link_.FullSync("", 0);
-  }
-  ScheduleFeed();
+    ScheduleFeed();
+  };
+  // The snapshot's settings are in force before its RDB loads (and again in
+  // its prelude, after it): loaded under a child's start-up settings, keys
+  // took other encodings than the live children's (a 600-field hash under
+  // hash-max-listpack-entries 1000 a hashtable, a list its compression) and
+  // lost their LFU counters (read only under an LFU policy).
+  const auto& snap = rlog_->snapshot();
+  std::vector<std::vector<std::string>> settings;
+  if (snap) settings = LoggedState::SettingRequests(*snap);
+  if (settings.empty()) return sync();
+  std::vector<ControlLink::Callback> dones(settings.size());
+  dones.back() = [sync](const resp::Value&) { sync(); };  // a lost link never calls it: the child is rebuilt
+  control_.CallTogether(settings, std::move(dones));
 }
 
 // The child is fed the committed log from the log itself, kMaxTurnBytes of

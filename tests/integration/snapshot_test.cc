@@ -110,6 +110,38 @@ TEST_F(SingleSnapshotTest, RestartLoadsTheSnapshotAndReplaysOnlyTheTail) {
   EXPECT_EQ(Client(node_->port()).Call({"EVALSHA", sha, "0"}).AsString(), "kept");
 }
 
+// Regression: a child rebuilt from a snapshot took the logged settings only
+// after the snapshot's RDB had loaded, under its start-up settings: its keys
+// had other encodings than before (a hashtable where the live child had a
+// listpack, a list uncompressed for good) and lost their LFU counters. The
+// settings now go in before the RDB loads.
+TEST_F(SingleSnapshotTest, KeysLoadFromASnapshotUnderTheLoggedSettings) {
+  Client cl(node_->port());
+  ASSERT_EQ(cl.Call({"CONFIG", "SET", "hash-max-listpack-entries", "1000", "list-compress-depth", "1"}).AsString(), "OK");
+  ASSERT_EQ(cl.Call({"CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"}).AsString(), "OK");
+  std::vector<std::string> hset = {"HSET", "h"};
+  std::vector<std::string> rpush = {"RPUSH", "l"};
+  for (int i = 0; i < 600; ++i) {
+    hset.insert(hset.end(), {absl::StrCat("f", i), "v"});
+    rpush.push_back(absl::StrCat("item-", i, "-with-some-length-to-it"));
+  }
+  ASSERT_FALSE(cl.Call(hset).IsError());
+  ASSERT_FALSE(cl.Call(rpush).IsError());
+  ASSERT_EQ(cl.Call({"SET", "hot", "v"}).AsString(), "OK");
+  for (int i = 0; i < 50; ++i) cl.Call({"GET", "hot"});
+  auto state = [&] {
+    Client c(node_->port());
+    const std::string debug = c.Call({"DEBUG", "OBJECT", "l"}).AsString();
+    return absl::StrCat(c.Call({"OBJECT", "ENCODING", "h"}).AsString(), " ",
+                        debug.find("ql_compressed:1") != std::string::npos ? "compressed" : "uncompressed", " freq>",
+                        c.Call({"OBJECT", "FREQ", "hot"}).integer > 0 ? "0" : "=0");
+  };
+  ASSERT_EQ(state(), "listpack compressed freq>0");
+  Snapshot();
+  Restart();
+  EXPECT_EQ(state(), "listpack compressed freq>0");
+}
+
 // Regression: RDB files an earlier child left in its directory stayed there
 // for good (a save or a sync cut short leaves its temp-*.rdb, the data set's
 // size each), and Redis loads a dump.rdb at start: a damaged one stopped the
