@@ -15,6 +15,22 @@ std::string Lower(std::string_view s) { return absl::AsciiStrToLower(absl::strin
 constexpr absl::string_view kCategory = "@anarcho";
 constexpr absl::string_view kPrefix = "anarcho.";
 
+// Whether each argument of ACL SETUSER is inside a selector. Redis joins the
+// arguments from one that starts with '(' to the next that ends with ')'
+// into one selector ("(~x" "+@all" ")"); its rules are the selector's, not
+// the user's.
+std::vector<bool> InSelector(std::span<const std::string_view> setuser) {
+  std::vector<bool> in(setuser.size(), false);
+  bool open = false;
+  for (size_t i = 3; i < setuser.size(); ++i) {
+    const std::string_view a = setuser[i];
+    if (!open && a.starts_with('(')) open = true;
+    in[i] = open;
+    if (open && a.ends_with(')')) open = false;
+  }
+  return in;
+}
+
 }  // namespace
 
 const std::vector<std::string>& NodeAcl::Commands() {
@@ -32,8 +48,13 @@ bool NodeAcl::IsNodeRule(std::string_view rule) {
 }
 
 std::optional<std::string> NodeAcl::Check(std::span<const std::string_view> setuser) {
+  const std::vector<bool> in_selector = InSelector(setuser);
   for (size_t i = 3; i < setuser.size(); ++i) {
     if (!IsNodeRule(setuser[i])) continue;
+    if (in_selector[i]) {
+      return absl::StrCat("ERR Error in ACL SETUSER modifier '", std::string(setuser[i]),
+                          "': the node's own commands (@anarcho) are given to a user, not to a selector");
+    }
     const std::string body = Lower(setuser[i].substr(1));
     if (body == kCategory || std::ranges::find(Commands(), body) != Commands().end()) continue;
     return absl::StrCat("ERR Error in ACL SETUSER modifier '", std::string(setuser[i]),
@@ -71,7 +92,9 @@ void NodeAcl::SetUser(std::span<const std::string_view> setuser) {
   auto [it, added] = users_.try_emplace(user);
   if (added) it->second.all = user == "default";
   Rules& r = it->second;
+  const std::vector<bool> in_selector = InSelector(setuser);
   for (size_t i = 3; i < setuser.size(); ++i) {
+    if (in_selector[i]) continue;  // a selector's rules (Check refused node rules there)
     const std::string rule = Lower(setuser[i]);
     if (rule == "+@all" || rule == "allcommands" || rule == absl::StrCat("+", kCategory)) {
       r = Rules{.all = true, .except = {}};

@@ -30,6 +30,21 @@ TEST(NodeAclTest, UnknownNodeCommandsAreRefusedInRedisWords) {
   EXPECT_TRUE(NodeAcl::Check(V{"ACL", "SETUSER", "bob", "+anarcho.status|x"}).has_value());
 }
 
+// Regression: Redis joins "(~x" "+@all" ")" into one selector; the node took
+// the +@all for the user's own and gave it every ANARCHO command (review).
+// Node rules inside a selector are refused (the child would never see them).
+TEST(NodeAclTest, ASelectorsRulesAreNotTheUsers) {
+  NodeAcl acl;
+  acl.SetUser(V{"ACL", "SETUSER", "sel", "on", "(~x", "+@all", ")", "+get"});
+  EXPECT_FALSE(acl.Allowed("sel", "anarcho.status"));
+  acl.SetUser(V{"ACL", "SETUSER", "sel", "(~y +@all)", "+@anarcho", "(", "-@all", ")"});
+  EXPECT_TRUE(acl.Allowed("sel", "anarcho.status")) << "a user-level rule after selectors still counts";
+  EXPECT_EQ(NodeAcl::Check(V{"ACL", "SETUSER", "sel", "(~x", "+@anarcho", ")"}),
+            "ERR Error in ACL SETUSER modifier '+@anarcho': the node's own commands (@anarcho) are given to a user, "
+            "not to a selector");
+  EXPECT_EQ(NodeAcl::Check(V{"ACL", "SETUSER", "sel", "(~x", "+@all", ")", "+anarcho.status"}), std::nullopt);
+}
+
 TEST(NodeAclTest, RulesFoldInOrderLikeACategory) {
   NodeAcl acl;
   // Redis's default user may run everything; a user nobody created, nothing.
