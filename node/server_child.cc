@@ -85,7 +85,7 @@ void Server::OnChildSyncRequested() {
   const auto& snap = rlog_->snapshot();
   std::vector<std::vector<std::string>> settings;
   if (snap) settings = LoggedState::SettingRequests(*snap);
-  if (settings.empty()) return sync();
+  if (settings.empty() || !control_.connected()) return sync();  // (the prelude still has them)
   std::vector<ControlLink::Callback> dones(settings.size());
   dones.back() = [sync](const resp::Value&) { sync(); };  // a lost link never calls it: the child is rebuilt
   control_.CallTogether(settings, std::move(dones));
