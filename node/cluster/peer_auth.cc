@@ -137,6 +137,7 @@ DialerHandshake::DialerHandshake(Identity id, uint64_t to, std::string nonce) : 
   hello_.set_nonce(std::move(nonce));
   hello_.set_client_tls_port(id_.client_tls_port);
   hello_.set_lease_reads(id_.lease_reads);
+  hello_.set_takes_acks(true);
 }
 
 absl::StatusOr<pb::PeerProof> DialerHandshake::OnChallenge(const pb::PeerChallenge& c) {
@@ -154,6 +155,7 @@ absl::StatusOr<pb::PeerProof> DialerHandshake::OnChallenge(const pb::PeerChallen
   }
   cluster_ = *cluster;
   peer_lease_reads_ = c.lease_reads();
+  peer_sends_acks_ = c.sends_acks();
   pb::PeerProof p;
   p.set_proof(Prove(id_, kDialerRole, transcript(kDialerRole)));
   return p;
@@ -192,6 +194,7 @@ pb::PeerChallenge AcceptorHandshake::OnHello(const pb::PeerHello& h) {
   c.set_cluster_id(cluster_.id);
   c.set_cluster_origin(cluster_.origin);
   c.set_lease_reads(id_.lease_reads);
+  c.set_sends_acks(h.takes_acks());
   c.set_nonce(nonce_);
   c.set_proof(Prove(id_, kAcceptorRole,
                     Transcript(kAcceptorRole, cluster_.id, h.from(), id_.self, h.nonce(), nonce_)));

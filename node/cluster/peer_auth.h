@@ -81,12 +81,15 @@ class DialerHandshake {
   // The cluster both sides agreed on (after OnChallenge succeeded).
   const ClusterName& cluster() const { return cluster_; }
   bool peer_lease_reads() const { return peer_lease_reads_; }
+  // The acceptor acknowledges what it reads (pb::PeerAck).
+  bool peer_sends_acks() const { return peer_sends_acks_; }
 
  private:
   Identity id_;
   pb::PeerHello hello_;
   ClusterName cluster_;
   bool peer_lease_reads_ = false;
+  bool peer_sends_acks_ = false;
 };
 
 class AcceptorHandshake {
@@ -100,6 +103,8 @@ class AcceptorHandshake {
   uint64_t peer() const { return hello_.from(); }
   uint32_t peer_tls_port() const { return hello_.client_tls_port(); }
   bool peer_lease_reads() const { return hello_.lease_reads(); }
+  // The dialer asked for acknowledgements (the challenge promised them).
+  bool peer_takes_acks() const { return hello_.takes_acks(); }
   const ClusterName& cluster() const { return cluster_; }
 
  private:

@@ -21,6 +21,7 @@ inline constexpr char kSnapshotFrame = 's';
 inline constexpr char kHelloFrame = 'h';
 inline constexpr char kChallengeFrame = 'c';
 inline constexpr char kProofFrame = 'p';
+inline constexpr char kAckFrame = 'a';  // acceptor -> dialer, a pb::PeerAck
 // Frames before the handshake completes are small.
 inline constexpr uint32_t kMaxHandshakeFrame = 4096;
 // Any frame; log entries are split well below it.

@@ -36,6 +36,7 @@ class InboundLink {
   uint64_t node() const { return node_; }  // the authenticated dialer (0: not yet)
   uint32_t node_tls_port() const { return handshake_.peer_tls_port(); }  // its client TLS port
   bool node_lease_reads() const { return handshake_.peer_lease_reads(); }
+  bool sends_acks() const { return node_ != 0 && handshake_.peer_takes_acks(); }  // the owner sends pb::PeerAcks
   uint64_t frames() const { return frames_; }
   uint64_t wrong_sender() const { return wrong_sender_; }  // messages dropped for their sender
 

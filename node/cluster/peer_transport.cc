@@ -21,6 +21,7 @@ constexpr auto kStableLink = std::chrono::seconds(1);
 // A link that does not finish its handshake in time is closed.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
 constexpr auto kDrainPoll = std::chrono::milliseconds(5);
+using peer::kAckFrame;
 using peer::kChallengeFrame;
 using peer::kHelloFrame;
 using peer::kMaxHandshakeFrame;
@@ -37,6 +38,7 @@ struct PeerTransport::Peer {
   std::string host;
   int port = 0;
   ByteStream stream;
+  // deadline: the connect's and handshake's, then the acknowledgements' watch.
   asio::steady_timer retry, deadline;
   // connecting: TCP connect and handshake; connected: authenticated.
   bool connected = false, connecting = false, writing = false, removed = false;
@@ -48,18 +50,27 @@ struct PeerTransport::Peer {
   bool retry_pending = false;
   bool reported_down = false;  // its failure was logged; log when it is stable again
   std::chrono::steady_clock::time_point up_since;
+  bool acks = false;  // its acceptor acknowledges what it reads
+  uint64_t written = 0, acked = 0;  // bytes on this socket: handed to it, acknowledged
+  std::chrono::steady_clock::time_point unacked_since;  // {}: nothing awaits an acknowledgement
 };
 
 struct PeerTransport::Inbound {
   Inbound(ByteStream s, const peer::Identity& id)
-      : stream(std::move(s)), deadline(stream.get_executor()), link(id, peer::RandomBytes(peer::kNonceBytes)) {}
+      : stream(std::move(s)),
+        deadline(stream.get_executor()),
+        ack_timer(stream.get_executor()),
+        link(id, peer::RandomBytes(peer::kNonceBytes)) {}
   ByteStream stream;
-  asio::steady_timer deadline;
+  asio::steady_timer deadline, ack_timer;
   ReadBuffer in;
   std::string peer;  // its address, for logs
   peer::InboundLink link;
   bool closing = false;
-  std::string out;  // the challenge
+  bool writing = false, ack_armed = false;
+  uint64_t received = 0, acked = 0;  // bytes read on it; the most acknowledged
+  std::chrono::steady_clock::time_point last_ack;
+  std::string out;  // the challenge, then an acknowledgement
 };
 
 PeerLinkStats PeerTransport::stats() const {
@@ -80,8 +91,9 @@ void PeerTransport::SetTls(std::shared_ptr<asio::ssl::context> tls) {
   if (tls_ && tls) tls_ = std::move(tls);
 }
 
-PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls)
-    : io_(io), identity_(std::move(identity)), tls_(std::move(tls)) {}
+PeerTransport::PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls,
+                             std::chrono::milliseconds silent_limit)
+    : io_(io), identity_(std::move(identity)), tls_(std::move(tls)), silent_limit_(silent_limit) {}
 
 ByteStream PeerTransport::NewStream(asio::ip::tcp::socket socket) {
   if (!tls_) return ByteStream(std::move(socket));
@@ -104,6 +116,7 @@ void PeerTransport::Stop() {
     if (auto in = w.lock()) {
       in->stream.Close();
       in->deadline.cancel();
+      in->ack_timer.cancel();
     }
   }
 }
@@ -146,12 +159,16 @@ void PeerTransport::Accept() {
     in->peer = ec2 ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
     Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s accepted", in->peer);
     std::weak_ptr<Inbound> weak = in;
-    in->link.send = [weak](std::string bytes) {
-      // The challenge is the only write on an incoming link.
+    in->link.send = [this, weak](std::string bytes) {
+      // The challenge: the first write on an incoming link.
       auto in = weak.lock();
       if (!in) return;
       in->out = std::move(bytes);
-      in->stream.async_write(asio::buffer(in->out), [in](const asio::error_code&, size_t) {});
+      in->writing = true;
+      in->stream.async_write(asio::buffer(in->out), [this, in](const asio::error_code& ec, size_t) {
+        in->writing = false;
+        if (!ec) Ack(in);
+      });
     };
     in->link.adopt = [this](const peer::ClusterName& cluster) { return Adopt(cluster); };
     in->link.on_message = [this](consensus::pb::Message&& m) { on_message(std::move(m)); };
@@ -194,21 +211,66 @@ void PeerTransport::ReadInbound(const std::shared_ptr<Inbound>& in) {
     if (ec || stopped_ || in->closing) {
       Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s closed after %d frames: %s", in->peer, in->link.frames(), ec.message());
       if (!in->closing) in->deadline.cancel();
+      in->ack_timer.cancel();
       return;
     }
     in->in.Commit(n);
+    in->received += n;
     const bool was_authenticated = in->link.node() != 0;
     const uint64_t wrong_before = in->link.wrong_sender();
     const absl::Status s = in->link.OnData(in->in);
     stats_.wrong_sender += in->link.wrong_sender() - wrong_before;
-    if (!was_authenticated && in->link.node() != 0) {
-      in->deadline.cancel();
-      peer_tls_ports_[in->link.node()] = static_cast<int>(in->link.node_tls_port());
-      if (on_peer_lease) on_peer_lease(in->link.node(), in->link.node_lease_reads());
-      Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, in->link.node());
-    }
+    if (!was_authenticated && in->link.node() != 0) Authenticated(in);
     if (!s.ok()) return Refuse(in, s.message());
+    Ack(in);
     ReadInbound(in);
+  });
+}
+
+void PeerTransport::Authenticated(const std::shared_ptr<Inbound>& in) {
+  const uint64_t node = in->link.node();
+  in->deadline.cancel();
+  peer_tls_ports_[node] = static_cast<int>(in->link.node_tls_port());
+  if (on_peer_lease) on_peer_lease(node, in->link.node_lease_reads());
+  Log(LogComponent::kPeer, LogLevel::kDebug, "raft link from %s authenticated as node %d", in->peer, node);
+  // A dialer keeps one link to this node: its older ones are dead to it,
+  // though a connection that stalled was never closed here.
+  for (const auto& w : inbound_) {
+    auto old = w.lock();
+    if (!old || old == in || old->closing || old->link.node() != node) continue;
+    Log(LogComponent::kPeer, LogLevel::kInfo, "raft link from node %d (%s) replaced by a newer one (%s): closed", node,
+        old->peer, in->peer);
+    old->closing = true;
+    old->ack_timer.cancel();
+    old->stream.Close();
+  }
+}
+
+void PeerTransport::Ack(const std::shared_ptr<Inbound>& in) {
+  if (in->closing || stopped_ || in->writing || !in->link.sends_acks() || in->received == in->acked) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < in->last_ack + kAckInterval) {
+    if (in->ack_armed) return;
+    in->ack_armed = true;
+    in->ack_timer.expires_at(in->last_ack + kAckInterval);
+    in->ack_timer.async_wait([this, weak = std::weak_ptr<Inbound>(in)](const asio::error_code& ec) {
+      auto in = weak.lock();
+      if (!in) return;
+      in->ack_armed = false;
+      if (!ec) Ack(in);
+    });
+    return;
+  }
+  pb::PeerAck ack;
+  ack.set_received(in->received);
+  in->out.clear();
+  AppendFrame(&in->out, kAckFrame, ack);
+  in->acked = in->received;
+  in->last_ack = now;
+  in->writing = true;
+  in->stream.async_write(asio::buffer(in->out), [this, in](const asio::error_code& ec, size_t) {
+    in->writing = false;
+    if (!ec) Ack(in);  // what arrived meanwhile
   });
 }
 
@@ -340,6 +402,9 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
   p->writing = false;
   p->writing_buf.clear();
   p->in = ReadBuffer();
+  p->acks = false;
+  p->written = p->acked = 0;
+  p->unacked_since = {};
   p->handshake = std::make_unique<peer::DialerHandshake>(identity_, p->id, peer::RandomBytes(peer::kNonceBytes));
   // Connect and handshake within the deadline, or try again later.
   p->deadline.expires_after(kHandshakeTimeout);
@@ -360,6 +425,7 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
           if (ec) return Fail(p, ec);
           p->hello_buf.clear();
           AppendFrame(&p->hello_buf, kHelloFrame, p->handshake->hello());
+          p->written = p->hello_buf.size();
           p->stream.async_write(asio::buffer(p->hello_buf), [this, p, generation](const asio::error_code& ec, size_t) {
             if (ec && generation == p->generation && !p->removed && !stopped_) Fail(p, ec);
           });
@@ -368,9 +434,9 @@ void PeerTransport::Connect(const std::shared_ptr<Peer>& p) {
       });
 }
 
-// The acceptor sends its challenge, then nothing: after the handshake a read
-// completes only when the link closes, which makes a dead link known at once
-// rather than at a later write.
+// The acceptor sends its challenge, then acknowledgements if it agreed to, or
+// nothing: a read that fails makes a dead link known at once rather than at a
+// later write.
 void PeerTransport::ReadOutbound(const std::shared_ptr<Peer>& p) {
   p->stream.async_read_some(p->in.Prepare(kMaxHandshakeFrame + 4), [this, p, generation = p->generation](
                                                                         const asio::error_code& ec, size_t n) {
@@ -379,12 +445,17 @@ void PeerTransport::ReadOutbound(const std::shared_ptr<Peer>& p) {
     p->in.Commit(n);
     bool challenged = false;
     const bool ok = ForEachFrame(p->in, [] { return kMaxHandshakeFrame; }, [&](char type, std::string_view payload) {
-      if (p->connected || type != kChallengeFrame) return false;
+      if (p->connected) {
+        if (type != kAckFrame || !p->acks) return false;
+        OnAck(p, payload);
+        return true;
+      }
+      if (type != kChallengeFrame) return false;
       challenged = true;
       OnChallenge(p, payload);
       return p->connected;
     });
-    if (!ok || (!challenged && p->connected && !p->in.empty())) {
+    if (!ok || (!challenged && p->connected && !p->acks && !p->in.empty())) {
       if (p->connecting || p->connected) Fail(p, asio::error::access_denied);
       return;
     }
@@ -414,14 +485,46 @@ void PeerTransport::OnChallenge(const std::shared_ptr<Peer>& p, std::string_view
   p->connecting = false;
   p->connected = true;
   p->up_since = std::chrono::steady_clock::now();
-  p->deadline.cancel();
+  p->acks = p->handshake->peer_sends_acks();
+  if (p->acks) {
+    WatchAcks(p);  // the handshake's deadline is done
+  } else {
+    p->deadline.cancel();
+  }
   Write(p);
+}
+
+void PeerTransport::OnAck(const std::shared_ptr<Peer>& p, std::string_view payload) {
+  pb::PeerAck ack;
+  if (!ack.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
+  p->acked = std::max<uint64_t>(p->acked, ack.received());
+  // Any progress restarts the wait for the rest.
+  p->unacked_since = p->acked >= p->written ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
+}
+
+void PeerTransport::WatchAcks(const std::shared_ptr<Peer>& p) {
+  p->deadline.expires_after(silent_limit_ / 2);
+  p->deadline.async_wait([this, p, generation = p->generation](const asio::error_code& ec) {
+    if (ec || generation != p->generation || !p->connected || p->removed || stopped_) return;
+    const auto since = p->unacked_since;
+    if (since != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() - since >= silent_limit_) {
+      Log(LogComponent::kPeer, LogLevel::kWarning,
+          "raft link to node %d (%s:%d): %d bytes written and not acknowledged for %d ms; dialling again", p->id, p->host,
+          p->port, p->written - p->acked, silent_limit_.count());
+      return Fail(p, asio::error::timed_out);
+    }
+    WatchAcks(p);
+  });
 }
 
 void PeerTransport::Write(const std::shared_ptr<Peer>& p) {
   if (p->writing || p->queued.empty() || !p->connected) return;
   std::swap(p->queued, p->writing_buf);
   p->writing = true;
+  p->written += p->writing_buf.size();
+  if (p->acks && p->unacked_since == std::chrono::steady_clock::time_point{}) {
+    p->unacked_since = std::chrono::steady_clock::now();
+  }
   p->stream.async_write(asio::buffer(p->writing_buf), [this, p, generation = p->generation](const asio::error_code& ec, size_t) {
     if (generation != p->generation) return;  // a write on a link since replaced
     p->writing = false;

@@ -15,6 +15,15 @@
 // sides proved the cluster secret. An incoming link then carries the
 // messages of the node it authenticated as, and only those: a frame that
 // claims another sender is dropped and counted.
+//
+// A connection can stall without closing (a middlebox that lost its state, a
+// frozen proxy): writes still complete into the socket, nothing arrives.
+// So the acceptor acknowledges what it reads (a pb::PeerAck, at most every
+// kAckInterval while frames arrive), and the dialer dials again when what it
+// wrote goes unacknowledged for `silent_limit`. Both sides ask for this in
+// the handshake: a node of an earlier version neither sends acknowledgements
+// nor is watched for them. A newer link from a node replaces the acceptor's
+// older ones, which a stalled connection would otherwise hold for ever.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +53,15 @@ class PeerTransport : public RaftTransport {
   // cluster's own peers need one each at a time.
   static constexpr size_t kMaxHandshakes = 16;
 
+  // The acceptor's acknowledgements are this far apart at most (while
+  // frames arrive); the dialers' silent_limit must be several times more.
+  static constexpr auto kAckInterval = std::chrono::milliseconds(100);
+
   // `tls`: the links' TLS context (MakeTlsPeerContext); null: plain TCP.
-  PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls = nullptr);
+  // `silent_limit`: an outgoing link whose writes go unacknowledged this long
+  // is closed and dialled again.
+  PeerTransport(asio::io_context& io, peer::Identity identity, std::shared_ptr<asio::ssl::context> tls = nullptr,
+                std::chrono::milliseconds silent_limit = std::chrono::seconds(2));
   ~PeerTransport() override;
 
   absl::Status Listen(const std::string& host, int port) override;
@@ -67,6 +83,10 @@ class PeerTransport : public RaftTransport {
   void Fail(const std::shared_ptr<Peer>& p, const asio::error_code& why);
   void ReadOutbound(const std::shared_ptr<Peer>& p);
   void OnChallenge(const std::shared_ptr<Peer>& p, std::string_view payload);
+  void OnAck(const std::shared_ptr<Peer>& p, std::string_view payload);
+  // Every silent_limit/2 while the link is up: fails it if what it wrote went
+  // unacknowledged for silent_limit.
+  void WatchAcks(const std::shared_ptr<Peer>& p);
   void Accept();
   // Incoming links neither authenticated nor refused yet (forgets closed ones).
   size_t Handshaking();
@@ -78,6 +98,10 @@ class PeerTransport : public RaftTransport {
   bool Drained() const;
   void WaitDrained(std::chrono::steady_clock::time_point until, std::function<void()> done);
   void ReadInbound(const std::shared_ptr<Inbound>& in);
+  void Authenticated(const std::shared_ptr<Inbound>& in);
+  // Acknowledges what `in` read, now or once kAckInterval has passed since
+  // its last acknowledgement.
+  void Ack(const std::shared_ptr<Inbound>& in);
   void Refuse(const std::shared_ptr<Inbound>& in, absl::string_view why);
   // The handshake agreed on `cluster`: adopts what this node did not know of
   // it. False if it conflicts with what it adopted meanwhile.
@@ -86,6 +110,7 @@ class PeerTransport : public RaftTransport {
   asio::io_context& io_;
   peer::Identity identity_;
   std::shared_ptr<asio::ssl::context> tls_;
+  std::chrono::milliseconds silent_limit_;
   PeerLinkStats stats_;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
   std::set<uint64_t> unknown_said_;  // ids messages went to with no address, said once each

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include <iostream>
 #include <thread>
@@ -22,6 +23,7 @@ struct FaultProxy::Conn {
   explicit Conn(asio::io_context& io) : a(io), b(io) {}
   asio::ip::tcp::socket a, b;  // a: accepted, b: to the target
   std::array<char, 65536> buf_ab, buf_ba;
+  bool frozen = false;
   void Close() {
     asio::error_code ec;
     a.close(ec);
@@ -56,7 +58,22 @@ void FaultProxy::SetBlocked(bool blocked) {
       if (auto c = w.lock()) c->Close();
     }
     conns_.clear();
+    frozen_.clear();
   });
+}
+
+void FaultProxy::Freeze() {
+  std::promise<void> done;
+  asio::post(io_, [this, &done] {
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) {
+        c->frozen = true;
+        frozen_.push_back(c);
+      }
+    }
+    done.set_value();
+  });
+  done.get_future().wait();
 }
 
 void FaultProxy::Accept() {
@@ -91,8 +108,10 @@ void FaultProxy::Pump(std::shared_ptr<Conn> c, bool upstream) {
   auto& buf = upstream ? c->buf_ab : c->buf_ba;
   from.async_read_some(asio::buffer(buf), [this, c, upstream, &to, &buf](const asio::error_code& ec, size_t n) {
     if (ec || blocked_) return c->Close();
+    if (c->frozen) return;  // frozen_ holds it open; nothing more is read
     asio::async_write(to, asio::buffer(buf.data(), n), [this, c, upstream](const asio::error_code& ec2, size_t) {
       if (ec2 || blocked_) return c->Close();
+      if (c->frozen) return;
       Pump(c, upstream);
     });
   });
@@ -293,6 +312,15 @@ void Cluster::Partition(const std::set<int>& a, const std::set<int>& b) {
 void Cluster::CutOneWay(const std::set<int>& from, const std::set<int>& to) {
   for (int i : from) {
     for (int j : to) proxies_[{i, j}]->SetBlocked(true);
+  }
+}
+
+void Cluster::StallLinks(const std::set<int>& a, const std::set<int>& b) {
+  for (int i : a) {
+    for (int j : b) {
+      proxies_[{i, j}]->Freeze();
+      proxies_[{j, i}]->Freeze();
+    }
   }
 }
 

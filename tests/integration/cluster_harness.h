@@ -28,6 +28,10 @@ class FaultProxy {
   ~FaultProxy();
   int port() const { return port_; }
   void SetBlocked(bool blocked);
+  // The connections open now stall: nothing more passes them either way, and
+  // they stay open (as through a middlebox that lost their state). New
+  // connections pass. Returns once done.
+  void Freeze();
 
  private:
   struct Conn;
@@ -40,6 +44,7 @@ class FaultProxy {
   int port_;
   std::atomic<bool> blocked_{false};
   std::vector<std::weak_ptr<Conn>> conns_;  // io thread only
+  std::vector<std::shared_ptr<Conn>> frozen_;  // io thread only: held open
   std::thread thread_;
 };
 
@@ -93,6 +98,9 @@ class Cluster {
   // Cuts the Raft links from `from` to every node of `to`, one way: what
   // those nodes send to `from` still arrives. Heal() restores.
   void CutOneWay(const std::set<int>& from, const std::set<int>& to);
+  // The Raft connections open between the two groups stall without closing
+  // (FaultProxy::Freeze); new ones pass.
+  void StallLinks(const std::set<int>& a, const std::set<int>& b);
   void Heal();
   // A request to node i's child on its own socket (not through the node).
   absl::StatusOr<resp::Value> ChildCall(int i, const std::vector<std::string>& args);

@@ -3,10 +3,12 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -377,6 +379,49 @@ TEST(ClusterTest, AFollowerCutOffSaysItLostItsLeaderNotThatLeadershipChanged) {
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->str, "UNKNOWN this node lost contact with its leader; the outcome of this request is unknown");
   EXPECT_EQ(c.WaitForLeader(), leader);
+}
+
+// Connections that stall without closing (a middlebox that lost their state)
+// must not cut a follower off for good. Its leader's writes on them still
+// complete into the socket, so only the missing acknowledgements tell: each
+// side dials again, and the follower's child gets the writes made since.
+// Before, the follower stayed leaderless until the stalled connections were
+// released.
+TEST(ClusterTest, AFollowerWhoseLinksStallWithoutClosingCatchesUp) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int cut = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "k", "before"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  c.StallLinks({cut}, {leader});
+  ASSERT_EQ(w.Call({"SET", "k", "after"}).AsString(), "OK");
+  // The follower's child holds only what its node applied from the log.
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  std::string held;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto v = c.ChildCall(cut, {"GET", "k"});
+    held = v.ok() ? v->AsString() : v.status().ToString();
+    if (held == "after") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(held, "after") << "the follower did not catch up over new links";
+  Client r(c.port(cut));
+  EXPECT_EQ(r.Call({"GET", "k"}).AsString(), "after");
+  EXPECT_EQ(c.WaitForLeader(), leader);
+  // Each side closed the stalled link the other dialled anew (or it would
+  // hold a descriptor for ever).
+  auto replaced = [&](int at, int from) {
+    std::ifstream in(c.node(at).dir() + "/node.log");
+    const std::string link = absl::StrCat("raft link from node ", c.id(from), " (");
+    for (std::string line; std::getline(in, line);) {
+      if (absl::StrContains(line, link) && absl::StrContains(line, "replaced by a newer one")) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(replaced(cut, leader));
+  EXPECT_TRUE(replaced(leader, cut));
 }
 
 // Node-local commands do not wait for a leader: an operator asks a node that
