@@ -43,6 +43,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       digest_timer_(io),
       digest_settle_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
+  resp::AppendCommand(&relay_preamble_, {"ANARCHO.RELAY", absl::StrCat(options_.raft.id)});
 }
 
 Server::~Server() { Stop(); }
@@ -150,6 +151,14 @@ absl::Status Server::MakeReplicatedLog() {
     };
   }
   rlog_ = std::make_unique<ReplicatedLog>(io_, store_.get(), std::move(ro));
+  // A follower answers its relayed requests UNKNOWN an election timeout
+  // after it last heard from the leader: its sessions here end a little
+  // before (but after a few missed heartbeats at least).
+  const int tick = options_.raft.tick_ms;
+  const int silent_ticks = std::max(options_.raft.election_ticks * 4 / 5, 2 * options_.raft.heartbeat_ticks + 1);
+  relay_sessions_ = std::make_unique<RelaySessions>(
+      io_, [this](uint64_t member) { return rlog_->LastHeard(member); },
+      std::chrono::milliseconds(tick * silent_ticks), std::chrono::milliseconds(tick));
   rlog_->on_before_ready = [this] { ProposePending(); };
   rlog_->on_soft_state = [this](const consensus::SoftState& ss) { OnSoftState(ss); };
   rlog_->on_committed = [this](std::vector<cpb::Entry>&& e) { OnCommitted(std::move(e)); };

@@ -36,6 +36,7 @@
 #include "node/front/client_view.h"
 #include "node/front/command_table.h"
 #include "node/front/follower_reads.h"
+#include "node/front/relay_sessions.h"
 #include "node/front/shared_link.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
@@ -173,6 +174,11 @@ class Server {
   // Kills a gone client's child connection, then learns a covering offset.
   void KillChildClient(int64_t child_client_id, gate::CoverId cover);
   void SessionClosed(gate::SessionId session);
+  // A session said a follower relays on it (ANARCHO.RELAY <member>): it ends
+  // once that member falls silent (node/front/relay_sessions.h).
+  void AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session);
+  // What this node's connections to the leader's client port send first.
+  const std::string& relay_preamble() const { return relay_preamble_; }
   // Logs requests the leader's child ran that changed state its stream does
   // not carry (SCRIPT LOAD, CONFIG SET, XREADGROUP's reads of pending
   // entries) as node entries, which every member's child runs. They are
@@ -480,6 +486,8 @@ class Server {
   std::vector<std::shared_ptr<ClientSession>> released_to_;
   std::unique_ptr<FollowerReads> follower_reads_;
   std::unique_ptr<SharedLink> shared_link_;
+  std::unique_ptr<RelaySessions> relay_sessions_;
+  std::string relay_preamble_;  // ANARCHO.RELAY <this node's id>
   std::vector<std::shared_ptr<ClientSession>> shared_touched_;  // answered on it, flushed after each batch
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted

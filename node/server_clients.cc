@@ -72,6 +72,14 @@ absl::Status Server::ReloadTls() {
   return absl::OkStatus();
 }
 
+void Server::AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session) {
+  if (!relay_sessions_) return;
+  std::weak_ptr<ClientSession> weak = session;
+  relay_sessions_->Add(member, std::chrono::steady_clock::now(), weak, [weak] {
+    if (auto s = weak.lock()) s->ClientGone();
+  });
+}
+
 Upstream Server::CurrentUpstream() const {
   Upstream up;
   if (state_ != State::kRunning) return up;
@@ -136,6 +144,7 @@ void Server::StartSharedLink() {
   hooks.target = [this] { return CurrentUpstream(); };
   hooks.auth = child_auth_request_;
   hooks.name = kSharedLinkName;
+  hooks.to_leader = relay_preamble_;
   hooks.reply = [this](SharedLink::Tag session, std::string_view bytes, char type, ByteBlock&& big) {
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return;  // closed (a session with requests there stays until answered)

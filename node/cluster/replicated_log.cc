@@ -184,6 +184,7 @@ absl::Status ReplicatedLog::StartTransport() {
   transport_->on_peer_lease = [this](uint64_t id, bool lease_reads) { raft_->SetLeasePromise(id, lease_reads); };
   transport_->on_message = [this](Message&& m) {
     if (stopped_) return;
+    heard_[m.from()] = std::chrono::steady_clock::now();
     SyncClock();
     (void)raft_->Step(std::move(m));
     Kick();

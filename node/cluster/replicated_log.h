@@ -24,9 +24,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "asio.hpp"
@@ -195,6 +197,12 @@ class ReplicatedLog {
   const std::string& cluster_origin() const { return cluster_.origin; }
   PeerLinkStats link_stats() const { return transport_ ? transport_->stats() : PeerLinkStats{}; }
   int peer_tls_port(uint64_t id) const { return transport_ ? transport_->PeerTlsPort(id) : 0; }
+  // When a message from node `id` last arrived (nullopt: none since the start).
+  std::optional<std::chrono::steady_clock::time_point> LastHeard(uint64_t id) const {
+    auto it = heard_.find(id);
+    if (it == heard_.end()) return std::nullopt;
+    return it->second;
+  }
   // The peer links' TLS context from now on (ReplicatedLogOptions::peer_tls);
   // open links keep theirs.
   void SetPeerTls(std::shared_ptr<asio::ssl::context> tls) {
@@ -330,6 +338,7 @@ class ReplicatedLog {
   uint64_t syncs_ = 0;
   bool sole_voter_ = false;
   absl::flat_hash_set<uint64_t> configured_;  // peers named on the command line
+  absl::flat_hash_map<uint64_t, std::chrono::steady_clock::time_point> heard_;  // LastHeard
   peer::ClusterName cluster_;  // empty: a node that joins and has not met its cluster yet
 };
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "node/logging.h"
@@ -158,6 +159,12 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
       expects_.push_back(Expect{Expect::Kind::kIgnore});
     }
   }
+  if (forwarding_) {
+    // Tells the leader that this node relays on the connection (its reply,
+    // or an earlier version's error, is dropped).
+    to_upstream_.Append(server_.relay_preamble());
+    expects_.push_back(Expect{Expect::Kind::kIgnore});
+  }
   LearnAuthState();
   ReadUpstream();
   OnClientData();
@@ -219,7 +226,7 @@ void ClientSession::HandleWaitingInput() {
     if (st != resp::ParseStatus::kOk) break;
     if (args.empty()) {
       router_.TakeSilence();  // an empty request uses up CLIENT REPLY SKIP, as in Redis
-    } else {
+    } else if (!RelayPreamble(args)) {
       const std::string name = absl::AsciiStrToLower(absl::string_view(args[0].data(), args[0].size()));
       // While the link to a known upstream is being made (a moment), only
       // what a health check needs does not wait for it.
@@ -304,7 +311,20 @@ void ClientSession::OnClientData() {
   Flush();
 }
 
+bool ClientSession::RelayPreamble(std::span<const std::string_view> args) {
+  if (!std::exchange(first_request_, false) || args.size() != 2) return false;
+  uint64_t member = 0;
+  if (!absl::EqualsIgnoreCase(absl::string_view(args[0].data(), args[0].size()), "anarcho.relay") ||
+      !absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &member) || member == 0) {
+    return false;
+  }
+  server_.AddRelaySession(member, shared_from_this());
+  slots_.AddReady("+OK\r\n");
+  return true;
+}
+
 bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::string_view raw) {
+  if (RelayPreamble(args)) return true;
   const RouteContext ctx = MakeRouteContext();
   if (!shared_.expects.empty() && (raw.size() > kMaxSharedRequest || !router_.Shareable(args, ctx))) {
     // It would take the own link: it runs once this session's requests on

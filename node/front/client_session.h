@@ -85,6 +85,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientAddresses addresses() const;
   // CLIENT KILL: what was answered leaves, then the connection closes.
   void Kill();
+  // The client's connection is gone: its read failed, or (RelaySessions) it
+  // is a relay of a follower cut off from this node. Nothing more is read or
+  // answered; its child connection is killed.
+  void ClientGone();
   // CLIENT UNBLOCK of this client: a WAIT it waits in is answered now, with
   // the count so far or (`error`) Redis's UNBLOCKED error. False if it waits
   // in none.
@@ -173,6 +177,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
+  // ANARCHO.RELAY <member> as the connection's first request: a follower
+  // relays on this session (Server::AddRelaySession). Answered here, before
+  // what a first request meets (authentication, permissions), since it only
+  // names the member whose silence ends the session. True if it was one.
+  bool RelayPreamble(std::span<const std::string_view> args);
   RouteContext MakeRouteContext() const;
   bool HandleAnswer(Route& route, std::span<const std::string_view> args, std::string_view raw);
   // False if the gate holds it back (held_route_): routed again once it may go.
@@ -265,7 +274,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void Flush();
   void WriteClient();
   void CheckOutputLimit();
-  void ClientGone();
   void ClientEof();
   void CloseIfAnswered();
   // RESP2 stream or RESP3 pushes: replies that have no slots of their own.
@@ -300,6 +308,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   RequestRouter router_;
   bool reading_client_ = false;
   bool handling_input_ = false;
+  bool first_request_ = true;  // none was read yet (RelayPreamble)
   bool stopped_reading_ = false;
   std::chrono::steady_clock::time_point batch_arrived_{};  // when the requests being handled arrived
   bool client_open_ = true;

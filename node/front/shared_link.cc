@@ -67,6 +67,7 @@ void SharedLink::OnConnected() {
   db_ = 0;
   proto_ = 2;
   if (kind_ == Upstream::Kind::kChild && !hooks_.auth.empty()) Append(0, hooks_.auth);
+  if (kind_ == Upstream::Kind::kLeader && !hooks_.to_leader.empty()) Append(0, hooks_.to_leader);
   // Named as the node's own (also on the leader, which takes a follower's
   // relay as a client of its own): no client sees it in CLIENT LIST or INFO,
   // and no CLIENT KILL filter ends it.

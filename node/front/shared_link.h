@@ -45,6 +45,10 @@ class SharedLink {
     // takes the link as a client of its own, hidden from its clients.)
     std::string auth;
     std::string name;
+    // To the leader: the request that opens the link before its name
+    // (ANARCHO.RELAY: the leader ends the link's session once it stops
+    // hearing from this node).
+    std::string to_leader{};
     // A request's reply (`big` owns `bytes` when it was too big to copy).
     std::function<void(Tag tag, std::string_view bytes, char type, ByteBlock&& big)> reply;
     // After the replies of one read from the socket: callers flush once for many.

@@ -24,6 +24,11 @@ struct FaultProxy::Conn {
   asio::ip::tcp::socket a, b;  // a: accepted, b: to the target
   std::array<char, 65536> buf_ab, buf_ba;
   bool frozen = false;
+  // Per direction (0: a->b), while frozen: stopped with that many bytes read
+  // and not forwarded yet (kClosed: its end closed, which nothing tells the
+  // other end yet).
+  static constexpr size_t kClosed = ~size_t{0};
+  std::optional<size_t> held[2];
   void Close() {
     asio::error_code ec;
     a.close(ec);
@@ -50,9 +55,10 @@ FaultProxy::~FaultProxy() {
   thread_.join();
 }
 
-void FaultProxy::SetBlocked(bool blocked) {
+void FaultProxy::SetBlocked(bool blocked, bool close_open) {
   blocked_ = blocked;
-  if (!blocked) return;
+  if (!blocked) return Thaw();
+  if (!close_open) return Freeze();
   asio::post(io_, [this] {
     for (auto& w : conns_) {
       if (auto c = w.lock()) c->Close();
@@ -66,7 +72,7 @@ void FaultProxy::Freeze() {
   std::promise<void> done;
   asio::post(io_, [this, &done] {
     for (auto& w : conns_) {
-      if (auto c = w.lock()) {
+      if (auto c = w.lock(); c && !c->frozen) {
         c->frozen = true;
         frozen_.push_back(c);
       }
@@ -74,6 +80,19 @@ void FaultProxy::Freeze() {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+void FaultProxy::Thaw() {
+  asio::post(io_, [this] {
+    for (auto& c : frozen_) {
+      c->frozen = false;
+      for (bool upstream : {true, false}) {
+        std::optional<size_t> held = std::exchange(c->held[upstream ? 0 : 1], std::nullopt);
+        if (held) Forward(c, upstream, *held);
+      }
+    }
+    frozen_.clear();
+  });
 }
 
 void FaultProxy::Accept() {
@@ -104,16 +123,26 @@ void FaultProxy::Accept() {
 
 void FaultProxy::Pump(std::shared_ptr<Conn> c, bool upstream) {
   auto& from = upstream ? c->a : c->b;
+  auto& buf = upstream ? c->buf_ab : c->buf_ba;
+  from.async_read_some(asio::buffer(buf), [this, c, upstream](const asio::error_code& ec, size_t n) {
+    Forward(c, upstream, ec ? Conn::kClosed : n);
+  });
+}
+
+// Writes the n bytes read, then reads on; a frozen connection stops before
+// (frozen_ holds it open, and Thaw goes on from there).
+void FaultProxy::Forward(std::shared_ptr<Conn> c, bool upstream, size_t n) {
+  if (c->frozen) {
+    c->held[upstream ? 0 : 1] = n;
+    return;
+  }
+  if (n == Conn::kClosed) return c->Close();
+  if (n == 0) return Pump(c, upstream);
   auto& to = upstream ? c->b : c->a;
   auto& buf = upstream ? c->buf_ab : c->buf_ba;
-  from.async_read_some(asio::buffer(buf), [this, c, upstream, &to, &buf](const asio::error_code& ec, size_t n) {
-    if (ec || blocked_) return c->Close();
-    if (c->frozen) return;  // frozen_ holds it open; nothing more is read
-    asio::async_write(to, asio::buffer(buf.data(), n), [this, c, upstream](const asio::error_code& ec2, size_t) {
-      if (ec2 || blocked_) return c->Close();
-      if (c->frozen) return;
-      Pump(c, upstream);
-    });
+  asio::async_write(to, asio::buffer(buf.data(), n), [this, c, upstream](const asio::error_code& ec, size_t) {
+    if (ec) return c->Close();
+    Forward(c, upstream, 0);
   });
 }
 
@@ -131,7 +160,9 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(Ma
   if (options_.proxies) {
     for (int i = 0; i < options_.nodes; ++i) {
       for (int j = 0; j < options_.nodes; ++j) {
-        if (i != j) proxies_[{i, j}] = std::make_unique<FaultProxy>(raft_ports_[j]);
+        if (i == j) continue;
+        proxies_[{i, j}] = std::make_unique<FaultProxy>(raft_ports_[j]);
+        if (options_.relay_proxies) relay_proxies_[{i, j}] = std::make_unique<FaultProxy>(ports_[j]);
       }
     }
   }
@@ -160,7 +191,8 @@ std::vector<std::string> Cluster::NodeArgs(int i) {
   // Node i reaches node j through the proxy of the link i->j, whatever id j has.
   auto address = [&](int j) {
     int raft = (i == j || !options_.proxies) ? raft_ports_[j] : proxies_[{i, j}]->port();
-    return absl::StrCat("127.0.0.1:", ports_[j], ":", raft);
+    int client = relay_proxies_.contains({i, j}) ? relay_proxies_[{i, j}]->port() : ports_[j];
+    return absl::StrCat("127.0.0.1:", client, ":", raft);
   };
   std::vector<std::string> peers, book;
   for (int j = 0; j < options_.nodes; ++j) {
@@ -300,32 +332,41 @@ std::string Cluster::Replace(int i) {
   return "";
 }
 
-void Cluster::Partition(const std::set<int>& a, const std::set<int>& b) {
+std::vector<FaultProxy*> Cluster::LinksFrom(int from, int to) {
+  std::vector<FaultProxy*> out = {proxies_.at({from, to}).get()};
+  if (auto it = relay_proxies_.find({from, to}); it != relay_proxies_.end()) out.push_back(it->second.get());
+  return out;
+}
+
+void Cluster::Partition(const std::set<int>& a, const std::set<int>& b, bool silently) {
   for (int i : a) {
     for (int j : b) {
-      proxies_[{i, j}]->SetBlocked(true);
-      proxies_[{j, i}]->SetBlocked(true);
+      for (FaultProxy* p : LinksFrom(i, j)) p->SetBlocked(true, !silently);
+      for (FaultProxy* p : LinksFrom(j, i)) p->SetBlocked(true, !silently);
     }
   }
 }
 
 void Cluster::CutOneWay(const std::set<int>& from, const std::set<int>& to) {
   for (int i : from) {
-    for (int j : to) proxies_[{i, j}]->SetBlocked(true);
+    for (int j : to) {
+      for (FaultProxy* p : LinksFrom(i, j)) p->SetBlocked(true);
+    }
   }
 }
 
 void Cluster::StallLinks(const std::set<int>& a, const std::set<int>& b) {
   for (int i : a) {
     for (int j : b) {
-      proxies_[{i, j}]->Freeze();
-      proxies_[{j, i}]->Freeze();
+      for (FaultProxy* p : LinksFrom(i, j)) p->Freeze();
+      for (FaultProxy* p : LinksFrom(j, i)) p->Freeze();
     }
   }
 }
 
 void Cluster::Heal() {
   for (auto& [_, p] : proxies_) p->SetBlocked(false);
+  for (auto& [_, p] : relay_proxies_) p->SetBlocked(false);
 }
 
 std::string Cluster::ChildSyncsAgain(int i) {

@@ -27,16 +27,22 @@ class FaultProxy {
   explicit FaultProxy(int target_port);
   ~FaultProxy();
   int port() const { return port_; }
-  void SetBlocked(bool blocked);
+  // Blocked: new connections are closed at once, and the open ones are
+  // closed too, or (!close_open) stall as Freeze does. Unblocked: new
+  // connections pass, and stalled ones go on (Thaw).
+  void SetBlocked(bool blocked, bool close_open = true);
   // The connections open now stall: nothing more passes them either way, and
   // they stay open (as through a middlebox that lost their state). New
   // connections pass. Returns once done.
   void Freeze();
+  // The stalled connections go on, what they held first.
+  void Thaw();
 
  private:
   struct Conn;
   void Accept();
   void Pump(std::shared_ptr<Conn> c, bool upstream);
+  void Forward(std::shared_ptr<Conn> c, bool upstream, size_t n);
 
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
@@ -61,6 +67,10 @@ struct ClusterOptions {
   // then serves TLS on tls_port(i), and its Raft links and its hop to the
   // leader are mutual TLS (--tls_peers).
   std::string tls_certs;
+  // With proxies: node i reaches node j's client port (a follower's relay to
+  // its leader) through a proxy too, which Partition, CutOneWay and
+  // StallLinks treat as one more link from i to j.
+  bool relay_proxies = false;
 };
 
 class Cluster {
@@ -94,7 +104,10 @@ class Cluster {
   std::string Replace(int i);
   uint64_t id(int i) const { return ids_[i]; }
   // Cuts every link between the two groups (both directions); Heal() restores.
-  void Partition(const std::set<int>& a, const std::set<int>& b);
+  // The connections open are closed at both ends, or (`silently`) stall, as
+  // when a network drops packets: no close reaches either end, and after
+  // Heal() they go on.
+  void Partition(const std::set<int>& a, const std::set<int>& b, bool silently = false);
   // Cuts the Raft links from `from` to every node of `to`, one way: what
   // those nodes send to `from` still arrives. Heal() restores.
   void CutOneWay(const std::set<int>& from, const std::set<int>& to);
@@ -137,6 +150,9 @@ class Cluster {
   static uint64_t SpareId(int i, int g) { return static_cast<uint64_t>(100 * g + i + 1); }
   std::vector<std::unique_ptr<Node>> nodes_;
   std::map<std::pair<int, int>, std::unique_ptr<FaultProxy>> proxies_;  // (from, to)
+  std::map<std::pair<int, int>, std::unique_ptr<FaultProxy>> relay_proxies_;  // (from, to): to's client port
+  // The proxies of the links from `from` to `to` (Raft, and relay if any).
+  std::vector<FaultProxy*> LinksFrom(int from, int to);
 };
 
 }  // namespace itest

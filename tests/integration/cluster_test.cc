@@ -381,6 +381,37 @@ TEST(ClusterTest, AFollowerCutOffSaysItLostItsLeaderNotThatLeadershipChanged) {
   EXPECT_EQ(c.WaitForLeader(), leader);
 }
 
+// A BLPOP blocked through a follower that is then cut off, its relay to the
+// leader included: the follower answers UNKNOWN, and by then the leader has
+// ended the session the BLPOP blocks in. Before, the leader kept it until
+// the network healed, and it took the next element pushed on the majority's
+// side, which its client, told UNKNOWN, never received.
+TEST(ClusterTest, ABlockedPopThroughACutOffFollowerTakesNothingAfterItsUnknown) {
+  Cluster c({.relay_proxies = true});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int cut = (leader + 1) % c.size(), other = (leader + 2) % c.size();
+  Client blocked(c.port(cut));
+  blocked.Send("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n");
+  Client w(c.port(leader));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!absl::StrContains(w.Call({"INFO", "clients"}).AsString(), "blocked_clients:1")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the BLPOP did not block on the leader";
+    std::this_thread::sleep_for(20ms);
+  }
+  c.Partition({cut}, {leader, other}, /*silently=*/true);
+  auto reply = blocked.Read(15s);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->str, "UNKNOWN this node lost contact with its leader; the outcome of this request is unknown");
+  EXPECT_EQ(w.Call({"RPUSH", "q", "x"}).integer, 1);
+  EXPECT_EQ(w.Call({"LLEN", "q"}).integer, 1) << "a session of the cut-off follower took the element";
+  EXPECT_TRUE(absl::StrContains(w.Call({"INFO", "clients"}).AsString(), "blocked_clients:0"));
+  c.Heal();
+  EXPECT_EQ(c.WaitForLeader(), leader);
+  Client after(c.port(cut));
+  EXPECT_EQ(after.Call({"LPOP", "q"}).AsString(), "x");
+}
+
 // Connections that stall without closing (a middlebox that lost their state)
 // must not cut a follower off for good. Its leader's writes on them still
 // complete into the socket, so only the missing acknowledgements tell: each
