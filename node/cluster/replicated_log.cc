@@ -177,8 +177,10 @@ absl::Status ReplicatedLog::StartTransport() {
         io_, peer::Identity{options_.id, options_.cluster_secret, cluster_, options_.client_tls_port, options_.lease_reads},
         options_.peer_tls,
         // Two of the longest election timeouts: a link that stalled is dialled
-        // again soon after its peer would have started an election.
-        std::chrono::milliseconds(4 * options_.election_ticks * options_.tick_ms));
+        // again soon after its peer would have started an election. (At
+        // least ten acknowledgement intervals, whatever the clock.)
+        std::max<std::chrono::milliseconds>(std::chrono::milliseconds(4 * options_.election_ticks * options_.tick_ms),
+                                            10 * PeerTransport::kAckInterval));
   }
   transport_->on_cluster = [this](const peer::ClusterName& cluster) { AdoptCluster(cluster); };
   transport_->on_peer_lease = [this](uint64_t id, bool lease_reads) { raft_->SetLeasePromise(id, lease_reads); };

@@ -163,7 +163,7 @@ void ClientSession::OnUpstreamConnected(bool forwarding) {
     // Tells the leader that this node relays on the connection (its reply,
     // or an earlier version's error, is dropped).
     to_upstream_.Append(server_.relay_preamble());
-    expects_.push_back(Expect{Expect::Kind::kIgnore});
+    expects_.push_back(Expect{Expect::Kind::kRelay});
   }
   LearnAuthState();
   ReadUpstream();
@@ -450,7 +450,10 @@ void ClientSession::ProbeAfterSubscribing(bool silent) {
 }
 
 bool ClientSession::AwaitsAuthState() const {
-  return stalled_ && slots_.empty() && !expects_.empty() && expects_[0].kind == Expect::Kind::kAuthState;
+  if (!stalled_ || !slots_.empty()) return false;
+  // (A follower's relay preamble goes before its HELLO.)
+  const size_t i = !expects_.empty() && expects_[0].kind == Expect::Kind::kRelay ? 1 : 0;
+  return i < expects_.size() && expects_[i].kind == Expect::Kind::kAuthState;
 }
 
 bool ClientSession::UsersInUse() const { return server_.acl_in_use() || user_ != "default"; }

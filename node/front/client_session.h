@@ -146,6 +146,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       // answered, every reply and push of the requests before it arrived.
       kEndProbe,
       kAuthState,  // HELLO after connecting or RESET (users in use, or a follower): did the connection authenticate?
+      kRelay,      // ANARCHO.RELAY, a follower's first request to the leader: its reply is dropped
       kCover,  // no reply: once every reply before it arrived, a ROLE the node sends covers `cover`
       // RESP3 (un)subscribing (kForwardPushes): `slot` holds the place of its
       // pushes until the reply of the PING sent after it (probe_request_) arrives.
@@ -172,6 +173,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A follower's session waits for the leader to say how its connection is
   // authenticated (LearnAuthState), with nothing else in flight.
   bool AwaitsAuthState() const;
+  // The leader refused the connection for its maxclients (`bytes`, said
+  // before any request): the client gets that error, then the connection closes.
+  void LeaderFull(std::string_view bytes);
   void RefuseInput(const std::string& error);  // a protocol error: reply, then close
   void AddClosingReply(std::string reply, bool silent);
   // Returns false if the request must stay in the input (it is routed again

@@ -98,12 +98,13 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       } else if (bytes.starts_with("-NOAUTH")) {
         authenticated_ = false;
       } else if (bytes.starts_with(kMaxClientsError)) {
-        if (slots_.empty()) slots_.AddReady(std::string(kMaxClientsError));
-        std::string_view error = bytes.substr(1);
-        if (error.ends_with("\r\n")) error.remove_suffix(2);
-        return Abort(error);
+        return LeaderFull(bytes);
       }
       Unstall();
+      return;
+    case Expect::Kind::kRelay:
+      // An earlier version's error is dropped; a full leader's is not.
+      if (bytes.starts_with(kMaxClientsError)) LeaderFull(bytes);
       return;
     case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)
     case Expect::Kind::kPushesEnd:  // OnPushesEnd
@@ -111,6 +112,13 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
     case Expect::Kind::kStream:
       return;
   }
+}
+
+void ClientSession::LeaderFull(std::string_view bytes) {
+  if (slots_.empty()) slots_.AddReady(std::string(kMaxClientsError));
+  std::string_view error = bytes.substr(1);
+  if (error.ends_with("\r\n")) error.remove_suffix(2);
+  Abort(error);
 }
 
 void ClientSession::OnSharedReply(std::string_view bytes, char type, ByteBlock&& big) {

@@ -49,7 +49,10 @@ void RelaySessions::Watch() {
   timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
     watching_ = false;
-    Check(Clock::now());
+    // Late: this node's loop was held up (a big value, a slow disk), and
+    // the members' messages that arrived meanwhile may not be handled yet.
+    // Their silence is judged once they were.
+    if (Clock::now() - timer_.expiry() < period_) Check(Clock::now());
     Watch();
   });
 }

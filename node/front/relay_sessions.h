@@ -13,6 +13,9 @@
 // `silence` (a little under the election timeout the follower waits before
 // its UNKNOWN) are ended as if their connections had closed.
 //
+// A check this node's own loop held up (its timer fired a period late or
+// more) is skipped: the members' messages may be waiting behind it.
+//
 // A session that announced itself after `silence` had passed since the
 // member was last heard stays: the follower opened it while it still saw a
 // leader, so its relay works (the Raft link from it may be cut one way), and

@@ -136,7 +136,7 @@ void FaultProxy::Forward(std::shared_ptr<Conn> c, bool upstream, size_t n) {
     c->held[upstream ? 0 : 1] = n;
     return;
   }
-  if (n == Conn::kClosed) return c->Close();
+  if (n == Conn::kClosed || blocked_) return c->Close();
   if (n == 0) return Pump(c, upstream);
   auto& to = upstream ? c->b : c->a;
   auto& buf = upstream ? c->buf_ab : c->buf_ba;
