@@ -77,18 +77,30 @@ void Server::OnChildSyncRequested() {
     }
     ScheduleFeed();
   };
-  // The snapshot's settings are in force before its RDB loads (and again in
-  // its prelude, after it): loaded under a child's start-up settings, keys
-  // took other encodings than the live children's (a 600-field hash under
-  // hash-max-listpack-entries 1000 a hashtable, a list its compression) and
-  // lost their LFU counters (read only under an LFU policy).
-  const auto& snap = rlog_->snapshot();
-  std::vector<std::vector<std::string>> settings;
-  if (snap) settings = LoggedState::SettingRequests(*snap);
-  if (settings.empty() || !control_.connected()) return sync();  // (the prelude still has them)
-  std::vector<ControlLink::Callback> dones(settings.size());
-  dones.back() = [sync](const resp::Value&) { sync(); };  // a lost link never calls it: the child is rebuilt
-  control_.CallTogether(settings, std::move(dones));
+  if (!control_.connected()) return sync();  // (the prelude still has the settings)
+  control_.Call({"ACL", "USERS"}, [this, sync](const resp::Value& users) {
+    // A child that syncs again on its own (not rebuilt) still has its users
+    // when the prelude replays their changes, which assumes a child without
+    // them: each selector a change adds came twice. The users go first (the
+    // prelude makes them anew), and the default user's selectors.
+    std::vector<std::vector<std::string>> requests = {{"ACL", "SETUSER", "default", "clearselectors"}};
+    std::vector<std::string> deluser = {"ACL", "DELUSER"};
+    for (const resp::Value& u : users.elements) {
+      if (u.str != "default" && u.str != kInternalUser) deluser.push_back(u.str);
+    }
+    if (deluser.size() > 2) requests.push_back(std::move(deluser));
+    // The snapshot's settings are in force before its RDB loads (and again
+    // in its prelude, after it): loaded under a child's start-up settings,
+    // keys took other encodings than the live children's (a 600-field hash
+    // under hash-max-listpack-entries 1000 a hashtable, a list its
+    // compression) and lost their LFU counters (read only under an LFU policy).
+    if (const auto& snap = rlog_->snapshot()) {
+      for (auto& setting : LoggedState::SettingRequests(*snap)) requests.push_back(std::move(setting));
+    }
+    std::vector<ControlLink::Callback> dones(requests.size());
+    dones.back() = [sync](const resp::Value&) { sync(); };  // a lost link never calls it: the child is rebuilt
+    control_.CallTogether(requests, std::move(dones));
+  });
 }
 
 // The child is fed the committed log from the log itself, kMaxTurnBytes of

@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cluster_harness.h"
 #include "node_fixture.h"
@@ -471,6 +472,36 @@ TEST(ClusterSnapshotTest, AFollowersChildSyncedFromItsOwnSnapshotWritesInTheRigh
   auto b = c.ChildCall(follower, {"GET", "b"});
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->AsString(), "2");
+}
+
+// Regression: a child that syncs again on its own (its link to the node
+// dropped; not rebuilt) still had its users when the prelude replayed their
+// changes, which assumes a child without them: every selector came twice
+// (the divergence check's users part caught it).
+TEST(ClusterSnapshotTest, AChildThatSyncsAgainGetsItsUsersSelectorsOnce) {
+  Cluster c({.nodes = 3, .node_args = {"--snapshot_log_bytes", "0"}});
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"ACL", "SETUSER", "sel", "on", ">pw", "~k*", "+get", "(~x +set)"}).AsString(), "OK");
+  ASSERT_EQ(w.Call({"ACL", "SETUSER", "default", "(~y +get)"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  resp::Value snap = Client(c.port(follower)).Call({"ANARCHO.SNAPSHOT"});
+  ASSERT_FALSE(snap.IsError()) << snap.str;
+  ASSERT_EQ(c.ChildSyncsAgain(follower), "");
+  ASSERT_EQ(w.Call({"SET", "after", "1"}).AsString(), "OK");
+  EXPECT_TRUE(c.WaitConverged());
+  auto list = c.ChildCall(follower, {"ACL", "LIST"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  std::vector<std::string> lines;
+  for (const auto& l : list->elements) {
+    if (!absl::StrContains(l.AsString(), "anarcho-node")) lines.push_back(l.AsString());
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "user default on nopass ~* &* +@all (~y resetchannels -@all +get)",
+                       "user sel on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~k* resetchannels "
+                       "-@all +get (~x resetchannels -@all +set)"}));
 }
 
 // Regression (CI, compat_spread): with nothing committed since a node's
