@@ -98,6 +98,12 @@ Metrics::Metrics()
       peer_handshakes_refused_{NewCounter(registry_, "anarcho_peer_handshakes_refused_total",
                                           "Peer links refused: a wrong secret, another cluster, a TLS handshake "
                                           "that failed.")},
+      peer_links_silent_{NewCounter(registry_, "anarcho_peer_links_silent_total",
+                                    "Outgoing peer links dialled again: what they carried went unacknowledged "
+                                    "(a connection that stalled without closing).")},
+      relay_sessions_ended_{NewCounter(registry_, "anarcho_relay_sessions_ended_total",
+                                       "Sessions a follower relayed through this node, ended when that follower "
+                                       "was not heard from on the Raft links.")},
       follower_reads_waiting_(NewGauge(registry_, "anarcho_follower_reads_waiting",
                                        "Follower reads waiting for a read index or for the child to apply it.")),
       role_(pm::BuildGauge().Name("anarcho_raft_role").Help("1 for this node's Raft role.").Register(registry_)),
@@ -177,6 +183,8 @@ std::string Metrics::Render(const MetricsView& v) {
   tls_handshakes_.Follow(v.tls_handshakes);
   tls_handshakes_failed_.Follow(v.tls_handshakes_failed);
   peer_handshakes_refused_.Follow(v.peer_handshakes_refused);
+  peer_links_silent_.Follow(v.peer_links_silent);
+  relay_sessions_ended_.Follow(v.relay_sessions_ended);
   follower_reads_waiting_.Set(static_cast<double>(v.follower_reads_waiting));
   for (const char* role : kRoles) role_.Add({{"role", role}}).Set(v.role == role ? 1 : 0);
   SetPerPeer(peer_match_, match_, v.match);

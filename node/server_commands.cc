@@ -71,6 +71,9 @@ std::string Server::StatusReply(int proto) const {
       {"peer_auth", options_.raft.cluster_secret.empty() ? "none" : "secret"},
       {"peer_handshakes_refused", absl::StrCat(links.handshakes_refused)},
       {"peer_wrong_sender", absl::StrCat(links.wrong_sender)},
+      {"peer_links_silent", absl::StrCat(links.silent)},
+      {"relay_sessions", absl::StrCat(relay_sessions_ ? relay_sessions_->size() : 0)},
+      {"relay_sessions_ended", absl::StrCat(relay_sessions_ ? relay_sessions_->ended() : 0)},
       {"acl_changes", absl::StrCat(logged_.acl_changes())},
       {"tls_port", absl::StrCat(options_.tls.port)},
       {"tls_handshakes", absl::StrCat(tls_handshakes_)},
@@ -472,7 +475,9 @@ std::string Server::RenderMetrics() {
     const PeerLinkStats links = rlog_->link_stats();
     v.connected = links.connected;
     v.peer_handshakes_refused = links.handshakes_refused;
+    v.peer_links_silent = links.silent;
   }
+  v.relay_sessions_ended = relay_sessions_ ? relay_sessions_->ended() : 0;
   v.applied = AppliedIndex();
   v.tls_handshakes = tls_handshakes_;
   v.tls_handshakes_failed = tls_handshakes_failed_;

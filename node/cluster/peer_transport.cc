@@ -511,6 +511,7 @@ void PeerTransport::WatchAcks(const std::shared_ptr<Peer>& p) {
       Log(LogComponent::kPeer, LogLevel::kWarning,
           "raft link to node %d (%s:%d): %d bytes written and not acknowledged for %d ms; dialling again", p->id, p->host,
           p->port, p->written - p->acked, silent_limit_.count());
+      ++stats_.silent;
       return Fail(p, asio::error::timed_out);
     }
     WatchAcks(p);

@@ -23,6 +23,7 @@ namespace node {
 struct PeerLinkStats {
   uint64_t handshakes_refused = 0;  // a dialer or acceptor that failed the handshake
   uint64_t wrong_sender = 0;        // messages claiming another sender than the link's node
+  uint64_t silent = 0;              // outgoing links dialled again: what they carried went unacknowledged
   std::map<uint64_t, bool> connected;  // per peer: is the link to it up (authenticated)
   std::string last_refusal;  // the latest handshake refused for who the peer is, and why
 };

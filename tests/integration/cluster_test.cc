@@ -406,6 +406,7 @@ TEST(ClusterTest, ABlockedPopThroughACutOffFollowerTakesNothingAfterItsUnknown) 
   EXPECT_EQ(w.Call({"RPUSH", "q", "x"}).integer, 1);
   EXPECT_EQ(w.Call({"LLEN", "q"}).integer, 1) << "a session of the cut-off follower took the element";
   EXPECT_TRUE(absl::StrContains(w.Call({"INFO", "clients"}).AsString(), "blocked_clients:0"));
+  EXPECT_NE(c.Status(leader)["relay_sessions_ended"], "0");
   c.Heal();
   EXPECT_EQ(c.WaitForLeader(), leader);
   Client after(c.port(cut));
@@ -453,6 +454,7 @@ TEST(ClusterTest, AFollowerWhoseLinksStallWithoutClosingCatchesUp) {
   };
   EXPECT_TRUE(replaced(cut, leader));
   EXPECT_TRUE(replaced(leader, cut));
+  for (int i : {cut, leader}) EXPECT_NE(c.Status(i)["peer_links_silent"], "0") << "node " << i + 1;
 }
 
 // Node-local commands do not wait for a leader: an operator asks a node that

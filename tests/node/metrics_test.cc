@@ -62,10 +62,14 @@ TEST(MetricsTest, GaugesComeFromTheViewAtRenderTime) {
   v.tls_handshakes = 7;
   v.tls_handshakes_failed = 2;
   v.peer_handshakes_refused = 3;
+  v.peer_links_silent = 4;
+  v.relay_sessions_ended = 6;
   const std::string counted = m.Render(v);
   EXPECT_EQ(Sample(counted, "anarcho_tls_handshakes_total"), 7);
   EXPECT_EQ(Sample(counted, "anarcho_tls_handshakes_failed_total"), 2);
   EXPECT_EQ(Sample(counted, "anarcho_peer_handshakes_refused_total"), 3);
+  EXPECT_EQ(Sample(counted, "anarcho_peer_links_silent_total"), 4);
+  EXPECT_EQ(Sample(counted, "anarcho_relay_sessions_ended_total"), 6);
   v.tls_handshakes_failed = 5;
   EXPECT_EQ(Sample(m.Render(v), "anarcho_tls_handshakes_failed_total"), 5);
   EXPECT_EQ(after.find("peer=\"3\""), std::string::npos) << after;
