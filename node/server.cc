@@ -151,16 +151,7 @@ absl::Status Server::MakeReplicatedLog() {
     };
   }
   rlog_ = std::make_unique<ReplicatedLog>(io_, store_.get(), std::move(ro));
-  // A follower answers its relayed requests UNKNOWN (E - 1) ticks at the
-  // earliest after it last heard from the leader (E: the election ticks,
-  // which members share): its sessions here end before, with a tick for the
-  // check's period and one for the way back, though only after two missed
-  // heartbeats at least.
-  const int tick = options_.raft.tick_ms;
-  const int silent_ticks = std::max(options_.raft.election_ticks - 3, 2 * options_.raft.heartbeat_ticks + 1);
-  relay_sessions_ = std::make_unique<RelaySessions>(
-      io_, [this](uint64_t member) { return rlog_->LastHeard(member); },
-      std::chrono::milliseconds(tick * silent_ticks), std::chrono::milliseconds(tick));
+  StartRelaySessions();
   rlog_->on_before_ready = [this] { ProposePending(); };
   rlog_->on_soft_state = [this](const consensus::SoftState& ss) { OnSoftState(ss); };
   rlog_->on_committed = [this](std::vector<cpb::Entry>&& e) { OnCommitted(std::move(e)); };

@@ -350,6 +350,8 @@ class Server {
   // This node was removed: its clients are told, then it exits once its last
   // messages left.
   void LeaveCluster();
+  // The registry AddRelaySession fills (once the replicated log exists).
+  void StartRelaySessions();
   void StartSharedLink();
   // The shared link closed: the sessions of these requests get `error`.
   void LoseSharedRequests(const std::vector<SharedLink::Tag>& unanswered, const std::string& error);

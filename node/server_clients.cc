@@ -72,6 +72,19 @@ absl::Status Server::ReloadTls() {
   return absl::OkStatus();
 }
 
+// A follower answers its relayed requests UNKNOWN (E - 1) ticks at the
+// earliest after it last heard from the leader (E: the election ticks, which
+// members share): its sessions here end before, with a tick for the check's
+// period and one for the way back, though only after two missed heartbeats
+// at least.
+void Server::StartRelaySessions() {
+  const int tick = options_.raft.tick_ms;
+  const int silent_ticks = std::max(options_.raft.election_ticks - 3, 2 * options_.raft.heartbeat_ticks + 1);
+  relay_sessions_ = std::make_unique<RelaySessions>(
+      io_, [this](uint64_t member) { return rlog_->LastHeard(member); },
+      std::chrono::milliseconds(tick * silent_ticks), std::chrono::milliseconds(tick));
+}
+
 void Server::AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session) {
   if (!relay_sessions_) return;
   std::weak_ptr<ClientSession> weak = session;
