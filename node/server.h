@@ -254,6 +254,8 @@ class Server {
   void CheckDigest(std::function<void(absl::StatusOr<DigestPoint>)> done);
   std::string InfoSection() const;
   int ReplicaCountForWait() const;
+  // In the configuration this node knows (a voter or a learner).
+  bool IsMember() const;
   Metrics& metrics() { return metrics_; }
   // The port metrics are served on (0: none).
   int metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }

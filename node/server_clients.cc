@@ -226,6 +226,11 @@ std::string Server::NoUpstreamReason() const {
   if (!is_leader_ && leader_id_ != 0 && !leader_unreachable_.empty()) {
     return absl::StrCat("this node cannot connect to the leader (", leader_unreachable_, ")");
   }
+  if (leader_id_ == 0 && !IsMember()) {
+    // A joiner that no leader added yet waits for no election: it holds none.
+    return "this node is not a member of a cluster yet (a node started with --join waits for the leader to add it: "
+           "ANARCHO.ADD)";
+  }
   // Elections take a few election timeouts at most while a majority of the
   // voters reach each other: past that, they do not.
   const auto without = std::chrono::steady_clock::now() - no_leader_since_;

@@ -142,8 +142,7 @@ std::string Server::HealthReply(int proto) const {
   }
   if (follower_reads_ && follower_reads_->behind()) problems.push_back("reads wait for the child to catch up");
   if (rlog_->snapshot_incoming()) problems.push_back("taking a snapshot from the leader");
-  const auto in = [id = st.id](const auto& ids) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
-  if (!in(st.conf_state.voters()) && !in(st.conf_state.learners())) {
+  if (!IsMember()) {
     // A node that joins is one once it applied its addition; one removed
     // before that, or that never learnt of its removal, stays out.
     problems.push_back("not a member of the cluster's configuration");

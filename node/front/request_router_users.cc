@@ -78,7 +78,9 @@ std::optional<Route> RequestRouter::Users(std::string_view name, std::span<const
     return std::nullopt;
   }
   // A RESP2 subscribed connection: routed as the stream allows (Stream()).
-  if (stream_) return std::nullopt;
+  // Without a leader, AUTH and ACL get DecideRoute's TRYAGAIN like any request
+  // that needs the leader: forwarded with nowhere to go, they hung for ever.
+  if (stream_ || ctx.no_leader) return std::nullopt;
   if (std::optional<Route> r = ReservedClientName(name, args, ctx)) return r;
   if (name == "auth" || name == "hello") {
     const std::string user = AuthUser(name, args);

@@ -243,8 +243,14 @@ pid_t Cluster::ChildPid(int i) {
 std::map<std::string, std::string> Cluster::Status(int i) {
   std::map<std::string, std::string> out;
   Client c(ports_[i]);
-  Authenticate(c);
   if (!c.connected()) return out;
+  // Bounded as a whole: a node without a leader makes AUTH wait too.
+  if (auth_) {
+    std::string auth;
+    resp::AppendCommand(&auth, {"AUTH", auth_->first, auth_->second});
+    c.Send(auth);
+    if (!c.Read(std::chrono::seconds(2))) return out;
+  }
   c.Send("*1\r\n$14\r\nANARCHO.STATUS\r\n");
   auto v = c.Read(std::chrono::seconds(2));
   if (!v || v->IsError()) return out;
@@ -285,6 +291,11 @@ void Cluster::WipeAndRestart(int i) {
 std::string Cluster::Replace(int i) {
   if (generation_[i] >= kSpareGenerations) return "no spare id left";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // The node to replace is never the leader asked; once wiped, it has none.
+  std::set<int> others;
+  for (int k = 0; k < size(); ++k) {
+    if (k != i) others.insert(k);
+  }
   auto voters_of = [&](int leader) -> std::set<std::string> {
     std::vector<std::string> v = absl::StrSplit(Status(leader)["voters"], ',', absl::SkipEmpty());
     return {v.begin(), v.end()};
@@ -293,8 +304,8 @@ std::string Cluster::Replace(int i) {
   auto ask = [&](const std::vector<std::string>& args) -> std::string {
     std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
-      int leader = WaitForLeader(std::chrono::seconds(10));
-      if (leader < 0 || leader == i) return "no leader other than the node to replace";
+      int leader = WaitForLeader(std::chrono::seconds(10), others);
+      if (leader < 0) return "no leader other than the node to replace";
       Client c(ports_[leader]);
       Authenticate(c);
       resp::Value v = c.Call(args);
@@ -306,7 +317,7 @@ std::string Cluster::Replace(int i) {
   };
   auto wait_voters = [&](const std::string& id, bool present) {
     while (std::chrono::steady_clock::now() < deadline) {
-      int leader = WaitForLeader(std::chrono::seconds(10));
+      int leader = WaitForLeader(std::chrono::seconds(10), others);
       if (leader >= 0 && voters_of(leader).contains(id) == present) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

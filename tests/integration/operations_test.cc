@@ -149,6 +149,45 @@ TEST(OperationsTest, HealthAndInfoAnswerWithoutAQuorum) {
   const std::string error = i.Call({"GET", "k"}).AsString();
   EXPECT_EQ(error.rfind("TRYAGAIN", 0), 0u) << error;
   EXPECT_NE(error.find("s: no election won a majority of the voters"), std::string::npos) << error;
+  // Regression: AUTH and ACL went to a leader there was none of, and their
+  // clients waited for ever (a health check that authenticates hung).
+  for (std::vector<std::string> req : std::vector<std::vector<std::string>>{
+           {"AUTH", "default", "x"}, {"ACL", "LIST"}, {"ACL", "SETUSER", "u"}}) {
+    Client a(c.port(survivor));
+    const std::string reply = a.Call(req).AsString();
+    EXPECT_EQ(reply.rfind("TRYAGAIN", 0), 0u) << req[0] << " " << req[1] << ": " << reply;
+  }
+}
+
+// A node started with --join that no leader added has no leader, and never
+// will until ANARCHO.ADD: its clients are told so, AUTH's included (it hung,
+// and a test harness asking every node for its status hung with it).
+TEST(OperationsTest, ANodeNotAddedYetSaysSo) {
+  const std::string dir = MakeTempDir("anarcho-joiner");
+  const std::string log = dir + "/out.log";
+  const int port = FreePort(), raft = FreePort();
+  Process joiner;
+  joiner.Start({ANARCHO_NODE_BIN, "--dir", dir + "/n", "--id", "7", "--join", "--port", absl::StrCat(port),
+                "--raft-port", absl::StrCat(raft), "--no_leader_wait_ms", "300", "--peers",
+                absl::StrCat("1=127.0.0.1:", FreePort(), ":", FreePort(), ",7=127.0.0.1:", port, ":", raft)},
+               log);
+  bool up = false;  // (PING: WaitReady waits for a data command's answer)
+  for (int i = 0; i < 500 && !up; ++i) {
+    Client p(port);
+    up = p.connected() && p.Call({"PING"}).AsString() == "PONG";
+    if (!up) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(up) << ReadFile(log);
+  for (std::vector<std::string> req : std::vector<std::vector<std::string>>{
+           {"GET", "k"}, {"AUTH", "default", "x"}, {"HELLO", "3", "AUTH", "u", "p"}, {"ACL", "USERS"}}) {
+    Client a(port);
+    const std::string reply = a.Call(req).AsString();
+    EXPECT_EQ(reply.rfind("TRYAGAIN this node is not a member of a cluster yet", 0), 0u) << req[0] << ": " << reply;
+  }
+  Client h(port);
+  EXPECT_NE(Fields(h.Call({"ANARCHO.HEALTH"}))["problems"].find("not a member"), std::string::npos);
+  joiner.Kill(SIGTERM);
+  RemoveDir(dir);
 }
 
 // A leader that is told to stop hands its leadership to a caught-up voter
