@@ -103,7 +103,10 @@ Metrics::Metrics()
                                     "(a connection that stalled without closing).")},
       relay_sessions_ended_{NewCounter(registry_, "anarcho_relay_sessions_ended_total",
                                        "Sessions a follower relayed through this node, ended when that follower "
-                                       "was not heard from on the Raft links.")},
+                                       "was not heard from on the Raft links, or gave their connection up.")},
+      relay_links_stalled_{NewCounter(registry_, "anarcho_relay_links_stalled_total",
+                                      "This node's connections to the leader's client port given up: they heard "
+                                      "nothing while awaiting replies, and the leader's Raft messages arrived.")},
       follower_reads_waiting_(NewGauge(registry_, "anarcho_follower_reads_waiting",
                                        "Follower reads waiting for a read index or for the child to apply it.")),
       role_(pm::BuildGauge().Name("anarcho_raft_role").Help("1 for this node's Raft role.").Register(registry_)),
@@ -185,6 +188,7 @@ std::string Metrics::Render(const MetricsView& v) {
   peer_handshakes_refused_.Follow(v.peer_handshakes_refused);
   peer_links_silent_.Follow(v.peer_links_silent);
   relay_sessions_ended_.Follow(v.relay_sessions_ended);
+  relay_links_stalled_.Follow(v.relay_links_stalled);
   follower_reads_waiting_.Set(static_cast<double>(v.follower_reads_waiting));
   for (const char* role : kRoles) role_.Add({{"role", role}}).Set(v.role == role ? 1 : 0);
   SetPerPeer(peer_match_, match_, v.match);

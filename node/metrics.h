@@ -34,7 +34,8 @@ struct MetricsView {
   uint64_t tls_handshakes = 0, tls_handshakes_failed = 0;  // the TLS client port's
   uint64_t peer_handshakes_refused = 0;                   // peer links refused (secret, cluster, TLS)
   uint64_t peer_links_silent = 0;                         // peer links dialled again for missing acknowledgements
-  uint64_t relay_sessions_ended = 0;                      // followers' relayed sessions ended for their silence
+  uint64_t relay_sessions_ended = 0;                      // followers' relayed sessions ended (silence, stall)
+  uint64_t relay_links_stalled = 0;                       // this node's relay connections given up as stalled
   std::map<uint64_t, uint64_t> match;     // leader: per peer
   std::map<uint64_t, bool> connected;     // per peer: the link is up
   std::map<uint64_t, bool> active;        // leader: per peer, heard from within an election timeout
@@ -78,7 +79,7 @@ class Metrics {
     void Follow(uint64_t total);
   };
   FollowedCounter follower_reads_, tls_handshakes_, tls_handshakes_failed_, peer_handshakes_refused_;
-  FollowedCounter peer_links_silent_, relay_sessions_ended_;
+  FollowedCounter peer_links_silent_, relay_sessions_ended_, relay_links_stalled_;
   prometheus::Gauge& follower_reads_waiting_;
   prometheus::Family<prometheus::Gauge>& role_;
   prometheus::Family<prometheus::Gauge>& peer_match_;

@@ -37,6 +37,7 @@
 #include "node/front/command_table.h"
 #include "node/front/follower_reads.h"
 #include "node/front/relay_sessions.h"
+#include "node/front/relay_watch.h"
 #include "node/front/shared_link.h"
 #include "node/front/output_limit.h"
 #include "node/gate/consistency_gate.h"
@@ -176,9 +177,16 @@ class Server {
   void SessionClosed(gate::SessionId session);
   // A session said a follower relays on it (ANARCHO.RELAY <member>): it ends
   // once that member falls silent (node/front/relay_sessions.h).
-  void AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session);
+  // Returns its token (for a watched one: RelaySessions::Add).
+  uint64_t AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session, bool watched);
+  // The follower `member` gave up the connection of its session `token`:
+  // false if that session ended already.
+  bool EndRelaySession(uint64_t member, uint64_t token);
   // What this node's connections to the leader's client port send first.
   const std::string& relay_preamble() const { return relay_preamble_; }
+  // A connection to the leader's client port that told its session's token.
+  void WatchRelay(RelayWatch::Link link);
+  uint64_t leader_id() const { return leader_id_; }
   // Logs requests the leader's child ran that changed state its stream does
   // not carry (SCRIPT LOAD, CONFIG SET, XREADGROUP's reads of pending
   // entries) as node entries, which every member's child runs. They are
@@ -341,6 +349,11 @@ class Server {
   // Runs, and answered within kChildSilentTooLong.
   bool ChildHealthy() const;
   static constexpr std::chrono::milliseconds kChildSilentTooLong{2000};
+  // A relay connection awaiting replies that heard nothing for this long is
+  // given up (RelayWatch): eight of the leader's signs of life missed. The
+  // leader is asked to end its session within kRelayEndTimeout, or again.
+  static constexpr std::chrono::milliseconds kRelaySilence{2000};
+  static constexpr std::chrono::milliseconds kRelayEndTimeout{1000};
   void OnBusy(const std::string& busy_error);
   // The child no longer matches the committed log (or died): abort client
   // work, start a fresh child and apply the committed log to it again.
@@ -352,7 +365,8 @@ class Server {
   // This node was removed: its clients are told, then it exits once its last
   // messages left.
   void LeaveCluster();
-  // The registry AddRelaySession fills (once the replicated log exists).
+  // The registry AddRelaySession fills, and the watch WatchRelay does (once
+  // the replicated log exists).
   void StartRelaySessions();
   void StartSharedLink();
   // The shared link closed: the sessions of these requests get `error`.
@@ -491,7 +505,8 @@ class Server {
   std::unique_ptr<FollowerReads> follower_reads_;
   std::unique_ptr<SharedLink> shared_link_;
   std::unique_ptr<RelaySessions> relay_sessions_;
-  std::string relay_preamble_;  // ANARCHO.RELAY <this node's id>
+  std::unique_ptr<RelayWatch> relay_watch_;
+  std::string relay_preamble_;  // ANARCHO.RELAY <this node's id> WATCH
   std::vector<std::shared_ptr<ClientSession>> shared_touched_;  // answered on it, flushed after each batch
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted

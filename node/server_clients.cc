@@ -83,14 +83,46 @@ void Server::StartRelaySessions() {
   relay_sessions_ = std::make_unique<RelaySessions>(
       io_, [this](uint64_t member) { return rlog_->LastHeard(member); },
       std::chrono::milliseconds(tick * silent_ticks), std::chrono::milliseconds(tick));
+  RelayWatch::Hooks hooks;
+  // Within half an election timeout: the leader's loop turns (a heartbeat
+  // comes every heartbeat ticks).
+  const auto heard_within = std::chrono::milliseconds(tick * std::max(options_.raft.election_ticks / 2,
+                                                                       2 * options_.raft.heartbeat_ticks));
+  hooks.heard_leader = [this, heard_within](std::chrono::steady_clock::time_point now) -> uint64_t {
+    if (is_leader_ || leader_id_ == 0) return 0;
+    const auto heard = rlog_->LastHeard(leader_id_);
+    return heard && now - *heard < heard_within ? leader_id_ : 0;
+  };
+  hooks.end_session = [this](uint64_t token, std::function<void(bool)> done) {
+    EndRelayedSession(io_.get_executor(), CurrentUpstream(), options_.raft.id, token, kRelayEndTimeout,
+                      std::move(done));
+  };
+  relay_watch_ = std::make_unique<RelayWatch>(io_, std::move(hooks), kRelaySilence, RelaySessions::kAliveEvery);
 }
 
-void Server::AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session) {
-  if (!relay_sessions_) return;
+void Server::WatchRelay(RelayWatch::Link link) {
+  if (relay_watch_) relay_watch_->Add(std::move(link));
+}
+
+uint64_t Server::AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session, bool watched) {
+  if (!relay_sessions_) return 0;
   std::weak_ptr<ClientSession> weak = session;
-  relay_sessions_->Add(member, std::chrono::steady_clock::now(), weak, [weak] {
-    if (auto s = weak.lock()) s->ClientGone();
-  });
+  std::function<void()> keepalive;
+  if (watched) {
+    keepalive = [weak] {
+      if (auto s = weak.lock()) s->RelayKeepAlive();
+    };
+  }
+  return relay_sessions_->Add(
+      member, std::chrono::steady_clock::now(), weak,
+      [weak] {
+        if (auto s = weak.lock()) s->ClientGone();
+      },
+      std::move(keepalive));
+}
+
+bool Server::EndRelaySession(uint64_t member, uint64_t token) {
+  return relay_sessions_ && relay_sessions_->End(member, token);
 }
 
 Upstream Server::CurrentUpstream() const {
@@ -158,6 +190,15 @@ void Server::StartSharedLink() {
   hooks.auth = child_auth_request_;
   hooks.name = kSharedLinkName;
   hooks.to_leader = relay_preamble_;
+  hooks.watch = [this](uint64_t token) {
+    RelayWatch::Link link;
+    link.alive = shared_link_->connection();
+    link.leader = leader_id_;
+    link.token = token;
+    link.quiet_since = [this] { return shared_link_->QuietSince(); };
+    link.ended = [this] { shared_link_->GiveUp(); };
+    WatchRelay(std::move(link));
+  };
   hooks.reply = [this](SharedLink::Tag session, std::string_view bytes, char type, ByteBlock&& big) {
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return;  // closed (a session with requests there stays until answered)

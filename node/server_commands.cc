@@ -74,6 +74,7 @@ std::string Server::StatusReply(int proto) const {
       {"peer_links_silent", absl::StrCat(links.silent)},
       {"relay_sessions", absl::StrCat(relay_sessions_ ? relay_sessions_->size() : 0)},
       {"relay_sessions_ended", absl::StrCat(relay_sessions_ ? relay_sessions_->ended() : 0)},
+      {"relay_links_stalled", absl::StrCat(relay_watch_ ? relay_watch_->given_up() : 0)},
       {"acl_changes", absl::StrCat(logged_.acl_changes())},
       {"tls_port", absl::StrCat(options_.tls.port)},
       {"tls_handshakes", absl::StrCat(tls_handshakes_)},
@@ -477,6 +478,7 @@ std::string Server::RenderMetrics() {
     v.peer_links_silent = links.silent;
   }
   v.relay_sessions_ended = relay_sessions_ ? relay_sessions_->ended() : 0;
+  v.relay_links_stalled = relay_watch_ ? relay_watch_->given_up() : 0;
   v.applied = AppliedIndex();
   v.tls_handshakes = tls_handshakes_;
   v.tls_handshakes_failed = tls_handshakes_failed_;

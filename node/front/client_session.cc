@@ -312,15 +312,34 @@ void ClientSession::OnClientData() {
 }
 
 bool ClientSession::RelayPreamble(std::span<const std::string_view> args) {
-  if (!std::exchange(first_request_, false) || args.size() != 2) return false;
+  if (!std::exchange(first_request_, false) || args.size() < 2 || args.size() > 4) return false;
+  const auto arg = [&](size_t i) { return absl::string_view(args[i].data(), args[i].size()); };
   uint64_t member = 0;
-  if (!absl::EqualsIgnoreCase(absl::string_view(args[0].data(), args[0].size()), "anarcho.relay") ||
-      !absl::SimpleAtoi(absl::string_view(args[1].data(), args[1].size()), &member) || member == 0) {
+  if (!absl::EqualsIgnoreCase(arg(0), "anarcho.relay") || !absl::SimpleAtoi(arg(1), &member) || member == 0) {
     return false;
   }
-  server_.AddRelaySession(member, shared_from_this());
-  slots_.AddReady("+OK\r\n");
+  uint64_t token = 0;
+  if (args.size() == 2) {
+    server_.AddRelaySession(member, shared_from_this(), /*watched=*/false);
+    slots_.AddReady("+OK\r\n");
+  } else if (args.size() == 3 && absl::EqualsIgnoreCase(arg(2), "watch")) {
+    token = server_.AddRelaySession(member, shared_from_this(), /*watched=*/true);
+    slots_.AddReady(absl::StrCat("+OK ", token, "\r\n"));
+  } else if (args.size() == 4 && absl::EqualsIgnoreCase(arg(2), "end") && absl::SimpleAtoi(arg(3), &token)) {
+    slots_.AddReady(server_.EndRelaySession(member, token) ? ":1\r\n" : ":0\r\n");
+  } else {
+    return false;
+  }
   return true;
+}
+
+// A watched relay session's sign of life (RelaySessions::kAlivePush), sent
+// while it has anything in hand: a request read in part or not yet run, or
+// a reply not yet written (a blocked BLPOP, a write awaiting its commit).
+void ClientSession::RelayKeepAlive() {
+  if (!client_open_ || (slots_.empty() && in_.empty())) return;
+  slots_.PushBefore(PushAnchor(), RelaySessions::kAlivePush);
+  Flush();
 }
 
 bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::string_view raw) {
@@ -456,6 +475,32 @@ bool ClientSession::AwaitsAuthState() const {
   return i < expects_.size() && expects_[i].kind == Expect::Kind::kAuthState;
 }
 
+// A relay connection to the leader that told this session's token: watched
+// for a stall (node/front/relay_watch.h).
+void ClientSession::WatchRelay(std::string_view preamble_reply) {
+  const std::optional<uint64_t> token = RelayToken(preamble_reply);
+  if (!token) return;  // an earlier version's leader: no signs of life come
+  std::weak_ptr<ClientSession> weak = shared_from_this();
+  RelayWatch::Link link;
+  link.alive = weak;
+  link.leader = server_.leader_id();
+  link.token = *token;
+  link.quiet_since = [weak]() -> std::optional<std::chrono::steady_clock::time_point> {
+    auto self = weak.lock();
+    if (!self || !self->upstream_open_) return std::nullopt;
+    for (const Expect& e : self->expects_) {
+      if (e.kind != Expect::Kind::kStream) return self->relay_progress_;
+    }
+    return std::nullopt;
+  };
+  link.ended = [weak] {
+    if (auto self = weak.lock()) {
+      self->Abort("UNKNOWN the node's connection to the leader stalled; the outcome of this request is unknown");
+    }
+  };
+  server_.WatchRelay(std::move(link));
+}
+
 bool ClientSession::UsersInUse() const { return server_.acl_in_use() || user_ != "default"; }
 
 // A follower always asks: it learns of a new password or user when it
@@ -486,6 +531,7 @@ void ClientSession::WriteUpstream() {
     self->upstream_writing_busy_ = false;
     self->upstream_writing_.Clear();
     if (ec) return;  // the read side reports the failure
+    if (self->forwarding_) self->relay_progress_ = std::chrono::steady_clock::now();
     self->WriteUpstream();
   });
 }
@@ -504,6 +550,7 @@ void ClientSession::ReadUpstream() {
                                "unknown");
     }
     self->upstream_in_.Commit(n);
+    if (self->forwarding_) self->relay_progress_ = std::chrono::steady_clock::now();
     self->OnUpstreamData();
   });
 }

@@ -89,6 +89,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // is a relay of a follower cut off from this node. Nothing more is read or
   // answered; its child connection is killed.
   void ClientGone();
+  // On the leader, for a watched relay session (RelaySessions::KeepAlive).
+  void RelayKeepAlive();
+  // On a follower: the leader's answer to the relay preamble.
+  void WatchRelay(std::string_view preamble_reply);
   // CLIENT UNBLOCK of this client: a WAIT it waits in is answered now, with
   // the count so far or (`error`) Redis's UNBLOCKED error. False if it waits
   // in none.
@@ -181,10 +185,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
-  // ANARCHO.RELAY <member> as the connection's first request: a follower
-  // relays on this session (Server::AddRelaySession). Answered here, before
-  // what a first request meets (authentication, permissions), since it only
-  // names the member whose silence ends the session. True if it was one.
+  // ANARCHO.RELAY <member> [WATCH] as the connection's first request: a
+  // follower relays on this session (Server::AddRelaySession; WATCH: it
+  // takes the session's token and signs of life). ANARCHO.RELAY <member> END
+  // <token>: the follower gave up the connection of that session, which ends.
+  // Answered here, before what a first request meets (authentication,
+  // permissions): they only name a member and, to end one, the token only
+  // that member's connection was told. True if it was one.
   bool RelayPreamble(std::span<const std::string_view> args);
   RouteContext MakeRouteContext() const;
   bool HandleAnswer(Route& route, std::span<const std::string_view> args, std::string_view raw);
@@ -253,6 +260,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
+  // Where an out-of-band push goes: before the first reply still awaited
+  // (a slot of its own at the end if none is).
+  ReplySlots::Id PushAnchor();
   // A pub/sub message (`bytes`) was put before `slot`'s reply: if it came from
   // the leader's child, it waits in the gate.
   void HoldIfMessage(std::string_view bytes, ReplySlots::Id slot);
@@ -366,6 +376,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ReadBuffer upstream_in_;
   resp::ReplyScanner scanner_;
   bool upstream_open_ = false;
+  // To the leader: when its connection last carried bytes either way (RelayWatch).
+  std::chrono::steady_clock::time_point relay_progress_{};
   int64_t child_client_id_ = -1;
   std::optional<gate::CoverId> kill_when_id_known_;
   RingQueue<Expect> expects_;

@@ -53,6 +53,7 @@ bool IsPingRefusal(std::string_view bytes) {
 }  // namespace
 
 void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock&& big) {
+  if (type == '>' && forwarding_ && bytes == RelaySessions::kAlivePush) return;  // the leader's sign of life
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kStream && OnStreamValue(bytes)) return;
   if (type == '>') return OnPush(bytes);  // RESP3: out of band, never a request's reply
   if (!expects_.empty() && expects_.front().kind == Expect::Kind::kPushesEnd) return OnPushesEnd(bytes);
@@ -104,7 +105,8 @@ void ClientSession::OnUpstreamValue(std::string_view bytes, char type, ByteBlock
       return;
     case Expect::Kind::kRelay:
       // An earlier version's error is dropped; a full leader's is not.
-      if (bytes.starts_with(kMaxClientsError)) LeaderFull(bytes);
+      if (bytes.starts_with(kMaxClientsError)) return LeaderFull(bytes);
+      WatchRelay(bytes);
       return;
     case Expect::Kind::kCover:  // never at the front when a reply arrives (CoverWhenDue)
     case Expect::Kind::kPushesEnd:  // OnPushesEnd
@@ -401,6 +403,12 @@ NodeRules ClientSession::NodeRulesOf() const {
 // its own at the end if none is).
 void ClientSession::OnPush(std::string_view bytes) {
   NoteSubscriptions(bytes);
+  const ReplySlots::Id anchor = PushAnchor();
+  slots_.PushBefore(anchor, bytes);
+  HoldIfMessage(bytes, anchor);
+}
+
+ReplySlots::Id ClientSession::PushAnchor() {
   std::optional<ReplySlots::Id> anchor;
   for (const Expect& e : expects_) {
     if (e.kind == Expect::Kind::kReply || e.kind == Expect::Kind::kPushesEnd) {
@@ -412,9 +420,7 @@ void ClientSession::OnPush(std::string_view bytes) {
   // it blocks leaves before its reply. Behind it, an invalidation waited for
   // the WAIT (for ever without a timeout), and a client's cache stayed stale.
   if (wait_ && (!anchor || wait_->slot < *anchor)) anchor = wait_->slot;
-  if (!anchor) anchor = slots_.AddEmpty();
-  slots_.PushBefore(anchor, bytes);
-  HoldIfMessage(bytes, *anchor);
+  return anchor ? *anchor : slots_.AddEmpty();
 }
 
 // A reply while RESP3 (un)subscribing's pushes are awaited: the PING's that

@@ -1,5 +1,6 @@
 #include "node/front/relay_sessions.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -13,10 +14,31 @@ RelaySessions::RelaySessions(asio::io_context& io, LastHeard last_heard, std::ch
 
 RelaySessions::~RelaySessions() { timer_.cancel(); }
 
-void RelaySessions::Add(uint64_t member, Clock::time_point since, std::weak_ptr<const void> alive,
-                        std::function<void()> end) {
-  entries_.push_back(Entry{member, since, std::move(alive), std::move(end)});
+uint64_t RelaySessions::Add(uint64_t member, Clock::time_point since, std::weak_ptr<const void> alive,
+                            std::function<void()> end, std::function<void()> keepalive) {
+  const uint64_t token = (uint64_t{random_()} << 32) | random_();
+  entries_.push_back(Entry{member, since, std::move(alive), std::move(end), token, std::move(keepalive)});
   Watch();
+  return token;
+}
+
+bool RelaySessions::End(uint64_t member, uint64_t token) {
+  auto it = std::ranges::find_if(entries_, [&](const Entry& e) { return e.member == member && e.token == token; });
+  if (it == entries_.end() || it->alive.expired()) return false;
+  std::function<void()> end = std::move(it->end);
+  entries_.erase(it);
+  ++ended_;
+  Log(LogComponent::kClient, LogLevel::kWarning,
+      "a session relayed through node %d ended: the follower heard nothing on its connection", member);
+  end();
+  return true;
+}
+
+void RelaySessions::KeepAlive() {
+  // (A keepalive sends on its connection: it ends or adds no session.)
+  for (const Entry& e : entries_) {
+    if (e.keepalive && !e.alive.expired()) e.keepalive();
+  }
 }
 
 size_t RelaySessions::Check(Clock::time_point now) {
@@ -52,7 +74,12 @@ void RelaySessions::Watch() {
     // Late: this node's loop was held up (a big value, a slow disk), and
     // the members' messages that arrived meanwhile may not be handled yet.
     // Their silence is judged once they were.
-    if (Clock::now() - timer_.expiry() < period_) Check(Clock::now());
+    const Clock::time_point now = Clock::now();
+    if (now - timer_.expiry() < period_) Check(now);
+    if (now - kept_alive_ >= kAliveEvery) {
+      kept_alive_ = now;
+      KeepAlive();
+    }
     Watch();
   });
 }

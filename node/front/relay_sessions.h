@@ -20,6 +20,16 @@
 // member was last heard stays: the follower opened it while it still saw a
 // leader, so its relay works (the Raft link from it may be cut one way), and
 // ending each new one would only cost its clients errors.
+//
+// A relay connection can also stall while the Raft links work (a middlebox
+// that lost its state, a frozen proxy): neither side hears of it, and its
+// requests hang. A session that asked to be watched (ANARCHO.RELAY <id>
+// WATCH) gets a token, and a sign of life (kAlivePush) every kAliveEvery
+// while it has requests or replies in hand; a follower that hears nothing on
+// such a connection while it awaits replies gives it up, but first ends the
+// session here (ANARCHO.RELAY <id> END <token>, on a new connection): only
+// then does it answer its requests UNKNOWN, so nothing the session still held
+// (a blocked BLPOP) runs after that answer (node/front/relay_watch.h).
 #pragma once
 
 #include <chrono>
@@ -27,6 +37,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
+#include <string_view>
 #include <vector>
 
 #include "asio.hpp"
@@ -43,12 +55,23 @@ class RelaySessions {
                 std::chrono::milliseconds period);
   ~RelaySessions();
 
+  static constexpr std::chrono::milliseconds kAliveEvery{250};
+  static constexpr std::string_view kAlivePush = ">1\r\n$13\r\nanarcho.alive\r\n";
+
   // A session (alive while `alive` is) announced itself at `since` as
   // relayed through `member`; `end` ends it. Checked every `period` from now
-  // on while any is registered.
-  void Add(uint64_t member, Clock::time_point since, std::weak_ptr<const void> alive, std::function<void()> end);
+  // on while any is registered. A watched session's `keepalive` is called
+  // every kAliveEvery (it sends kAlivePush if it has anything in hand).
+  // Returns the session's token (unguessable: it is the only right to End).
+  uint64_t Add(uint64_t member, Clock::time_point since, std::weak_ptr<const void> alive, std::function<void()> end,
+               std::function<void()> keepalive = {});
+  // Ends `member`'s session `token`: its follower gave its connection up.
+  // False if there is none such (it ended already).
+  bool End(uint64_t member, uint64_t token);
   // Ends the sessions due at `now`, forgets those gone. Returns how many it ended.
   size_t Check(Clock::time_point now);
+  // Calls every watched session's keepalive.
+  void KeepAlive();
   size_t size() const { return entries_.size(); }
   uint64_t ended() const { return ended_; }  // since the start
 
@@ -58,6 +81,8 @@ class RelaySessions {
     Clock::time_point since;
     std::weak_ptr<const void> alive;
     std::function<void()> end;
+    uint64_t token;
+    std::function<void()> keepalive;
   };
   void Watch();
 
@@ -67,6 +92,8 @@ class RelaySessions {
   std::vector<Entry> entries_;
   bool watching_ = false;
   uint64_t ended_ = 0;
+  Clock::time_point kept_alive_{};
+  std::random_device random_;
 };
 
 }  // namespace node

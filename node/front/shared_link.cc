@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "node/child/child_redis.h"
+#include "node/front/relay_watch.h"
 #include "node/logging.h"
 #include "resp/writer.h"
 
@@ -64,10 +65,11 @@ void SharedLink::Connect() {
 
 void SharedLink::OnConnected() {
   state_ = State::kOpen;
+  connection_ = std::make_shared<int>(0);
   db_ = 0;
   proto_ = 2;
   if (kind_ == Upstream::Kind::kChild && !hooks_.auth.empty()) Append(0, hooks_.auth);
-  if (kind_ == Upstream::Kind::kLeader && !hooks_.to_leader.empty()) Append(0, hooks_.to_leader);
+  if (kind_ == Upstream::Kind::kLeader && !hooks_.to_leader.empty()) Append(kRelayTag, hooks_.to_leader);
   // Named as the node's own (also on the leader, which takes a follower's
   // relay as a client of its own): no client sees it in CLIENT LIST or INFO,
   // and no CLIENT KILL filter ends it.
@@ -146,6 +148,7 @@ void SharedLink::Write() {
     write_busy_ = false;
     writing_.Clear();
     if (ec) return Failed();
+    if (kind_ == Upstream::Kind::kLeader) progress_ = std::chrono::steady_clock::now();
     Write();
   });
 }
@@ -157,6 +160,7 @@ void SharedLink::Read() {
     if (!*alive || epoch != epoch_) return;
     if (ec) return Failed();
     in_.Commit(n);
+    if (kind_ == Upstream::Kind::kLeader) progress_ = std::chrono::steady_clock::now();
     OnData();
     if (epoch == epoch_) Read();
   });
@@ -186,7 +190,7 @@ void SharedLink::OnData() {
       in_.Consume(len);
     }
     if (push) continue;
-    const Tag tag = sent_.front();
+    Tag tag = sent_.front();
     sent_.pop_front();
     if (tag == kCoverTag) {
       std::vector<uint64_t> covers = std::move(*covers_sent_);
@@ -195,6 +199,10 @@ void SharedLink::OnData() {
       if (epoch != epoch_) return;
       if (!covers_next_.empty()) ScheduleWrite();
       continue;
+    }
+    if (tag == kRelayTag) {
+      if (const std::optional<uint64_t> token = RelayToken(bytes); token && hooks_.watch) hooks_.watch(*token);
+      tag = 0;  // (an error is said as for the link's other requests)
     }
     if (tag == 0) {
       if (type == '-') {
@@ -218,7 +226,7 @@ void SharedLink::OnData() {
 std::vector<SharedLink::Tag> SharedLink::Close(std::vector<uint64_t>* covers) {
   std::vector<Tag> unanswered;
   for (const Tag t : sent_) {
-    if (t != 0 && t != kCoverTag) unanswered.push_back(t);
+    if (t != 0 && t != kCoverTag && t != kRelayTag) unanswered.push_back(t);
   }
   if (covers != nullptr) {
     if (covers_sent_) covers->insert(covers->end(), covers_sent_->begin(), covers_sent_->end());
@@ -228,6 +236,7 @@ std::vector<SharedLink::Tag> SharedLink::Close(std::vector<uint64_t>* covers) {
   covers_next_.clear();
   ++epoch_;
   state_ = State::kClosed;
+  connection_.reset();
   stream_.Close();
   out_.Clear();
   writing_.Clear();
@@ -238,6 +247,15 @@ std::vector<SharedLink::Tag> SharedLink::Close(std::vector<uint64_t>* covers) {
   sent_.clear();
   unanswered_ = 0;
   return unanswered;
+}
+
+std::optional<std::chrono::steady_clock::time_point> SharedLink::QuietSince() const {
+  if (state_ != State::kOpen || sent_.empty()) return std::nullopt;
+  return progress_;
+}
+
+void SharedLink::GiveUp() {
+  if (state_ == State::kOpen) Failed();
 }
 
 void SharedLink::Failed() {

@@ -60,6 +60,9 @@ class SharedLink {
     // answered. Not called by Close().
     std::function<void(std::vector<Tag> unanswered, std::vector<uint64_t> covers)> lost;
     std::function<void()> connected;  // optional: the link just opened
+    // To the leader: its answer to `to_leader` told the session's token
+    // (RelayToken): the connection may be watched (RelayWatch).
+    std::function<void(uint64_t token)> watch{};
   };
 
   SharedLink(asio::io_context& io, Hooks hooks);
@@ -104,10 +107,18 @@ class SharedLink {
   uint64_t sent() const { return requests_; }
   // Requests sent and not answered yet (the link's own not counted).
   size_t in_flight() const { return unanswered_; }
+  // While the current connection is (for RelayWatch).
+  std::weak_ptr<const void> connection() const { return connection_; }
+  // Since when the open connection has awaited replies and carried no bytes
+  // either way; nullopt while it awaits none.
+  std::optional<std::chrono::steady_clock::time_point> QuietSince() const;
+  // Fails the connection as if it broke (`lost` gets its requests).
+  void GiveUp();
 
  private:
   enum class State { kClosed, kConnecting, kOpen };
   static constexpr Tag kCoverTag = ~Tag{0};
+  static constexpr Tag kRelayTag = ~Tag{0} - 1;  // the leader's answer to `to_leader`
   void Connect();
   void OnConnected();
   void Append(Tag tag, std::string_view request);
@@ -141,6 +152,8 @@ class SharedLink {
   uint64_t requests_ = 0;
   size_t unanswered_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<const void> connection_;                   // while open
+  std::chrono::steady_clock::time_point progress_{};        // bytes last went either way (to the leader)
 };
 
 }  // namespace node

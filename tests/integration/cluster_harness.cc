@@ -375,6 +375,8 @@ void Cluster::StallLinks(const std::set<int>& a, const std::set<int>& b) {
   }
 }
 
+void Cluster::StallRelay(int from, int to) { relay_proxies_.at({from, to})->Freeze(); }
+
 void Cluster::Heal() {
   for (auto& [_, p] : proxies_) p->SetBlocked(false);
   for (auto& [_, p] : relay_proxies_) p->SetBlocked(false);

@@ -114,6 +114,9 @@ class Cluster {
   // The Raft connections open between the two groups stall without closing
   // (FaultProxy::Freeze); new ones pass.
   void StallLinks(const std::set<int>& a, const std::set<int>& b);
+  // With relay_proxies: node `from`'s connections open now to node `to`'s
+  // client port stall without closing; the Raft links pass.
+  void StallRelay(int from, int to);
   void Heal();
   // A request to node i's child on its own socket (not through the node).
   absl::StatusOr<resp::Value> ChildCall(int i, const std::vector<std::string>& args);

@@ -413,6 +413,48 @@ TEST(ClusterTest, ABlockedPopThroughACutOffFollowerTakesNothingAfterItsUnknown) 
   EXPECT_EQ(after.Call({"LPOP", "q"}).AsString(), "x");
 }
 
+// A follower's connections to the leader's client port that stall while the
+// Raft links work: its clients' requests hung without an error for as long
+// as the connections stayed so, and a BLPOP blocked through one stayed on
+// the leader. Now the follower, hearing nothing while it awaits replies (the
+// leader's signs of life stop), has the leader end those sessions, then
+// answers UNKNOWN: the element pushed after that answer stays in the list.
+TEST(ClusterTest, AStalledRelayEndsItsSessionOnTheLeaderBeforeItsUnknown) {
+  Cluster c({.relay_proxies = true});
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int via = (leader + 1) % c.size();
+  Client blocked(c.port(via));
+  blocked.Send("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n");
+  Client s(c.port(via));
+  ASSERT_EQ(s.Call({"SET", "k", "before"}).AsString(), "OK");  // (the shared relay is open)
+  Client w(c.port(leader));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!absl::StrContains(w.Call({"INFO", "clients"}).AsString(), "blocked_clients:1")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the BLPOP did not block on the leader";
+    std::this_thread::sleep_for(20ms);
+  }
+  c.StallRelay(via, leader);
+  s.Send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nstuck!\r\n");
+  const std::string unknown = "UNKNOWN";
+  auto popped = blocked.Read(15s);
+  ASSERT_TRUE(popped.has_value()) << "the blocked BLPOP hung";
+  EXPECT_EQ(popped->str.rfind(unknown, 0), 0u) << popped->str;
+  auto set = s.Read(15s);
+  ASSERT_TRUE(set.has_value()) << "the SET on the shared relay hung";
+  EXPECT_EQ(set->str.rfind(unknown, 0), 0u) << set->str;
+  EXPECT_EQ(w.Call({"RPUSH", "q", "x"}).integer, 1);
+  EXPECT_EQ(w.Call({"LLEN", "q"}).integer, 1) << "the stalled relay's session took the element";
+  EXPECT_TRUE(absl::StrContains(w.Call({"INFO", "clients"}).AsString(), "blocked_clients:0"));
+  EXPECT_NE(c.Status(leader)["relay_sessions_ended"], "0");
+  EXPECT_EQ(c.Status(via)["relay_links_stalled"], "2");
+  // New connections pass: the follower serves again.
+  EXPECT_EQ(c.WaitForLeader(), leader);
+  Client after(c.port(via));
+  EXPECT_EQ(after.Call({"LPOP", "q"}).AsString(), "x");
+  EXPECT_EQ(after.Call({"SET", "k", "after"}).AsString(), "OK");
+}
+
 // Connections that stall without closing (a middlebox that lost their state)
 // must not cut a follower off for good. Its leader's writes on them still
 // complete into the socket, so only the missing acknowledgements tell: each

@@ -64,12 +64,14 @@ TEST(MetricsTest, GaugesComeFromTheViewAtRenderTime) {
   v.peer_handshakes_refused = 3;
   v.peer_links_silent = 4;
   v.relay_sessions_ended = 6;
+  v.relay_links_stalled = 8;
   const std::string counted = m.Render(v);
   EXPECT_EQ(Sample(counted, "anarcho_tls_handshakes_total"), 7);
   EXPECT_EQ(Sample(counted, "anarcho_tls_handshakes_failed_total"), 2);
   EXPECT_EQ(Sample(counted, "anarcho_peer_handshakes_refused_total"), 3);
   EXPECT_EQ(Sample(counted, "anarcho_peer_links_silent_total"), 4);
   EXPECT_EQ(Sample(counted, "anarcho_relay_sessions_ended_total"), 6);
+  EXPECT_EQ(Sample(counted, "anarcho_relay_links_stalled_total"), 8);
   v.tls_handshakes_failed = 5;
   EXPECT_EQ(Sample(m.Render(v), "anarcho_tls_handshakes_failed_total"), 5);
   EXPECT_EQ(after.find("peer=\"3\""), std::string::npos) << after;
