@@ -44,7 +44,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       digest_timer_(io),
       digest_settle_timer_(io) {
   gate_.BreakForTest(options_.test_broken_gate_rule);
-  resp::AppendCommand(&relay_preamble_, {"ANARCHO.RELAY", absl::StrCat(options_.raft.id), "WATCH"});
+  resp::AppendCommand(&relay_preamble_, {"ANARCHO.RELAY", absl::StrCat(options_.raft.id)});
 }
 
 Server::~Server() { Stop(); }

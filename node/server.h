@@ -177,8 +177,8 @@ class Server {
   void SessionClosed(gate::SessionId session);
   // A session said a follower relays on it (ANARCHO.RELAY <member>): it ends
   // once that member falls silent (node/front/relay_sessions.h).
-  // Returns its token (for a watched one: RelaySessions::Add).
-  uint64_t AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session, bool watched);
+  // Returns its token (RelaySessions::Add).
+  uint64_t AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session);
   // The follower `member` gave up the connection of its session `token`:
   // false if that session ended already.
   bool EndRelaySession(uint64_t member, uint64_t token);
@@ -506,7 +506,7 @@ class Server {
   std::unique_ptr<SharedLink> shared_link_;
   std::unique_ptr<RelaySessions> relay_sessions_;
   std::unique_ptr<RelayWatch> relay_watch_;
-  std::string relay_preamble_;  // ANARCHO.RELAY <this node's id> WATCH
+  std::string relay_preamble_;  // ANARCHO.RELAY <this node's id>
   std::vector<std::shared_ptr<ClientSession>> shared_touched_;  // answered on it, flushed after each batch
   std::unique_ptr<ReplicationReader> reader_;
   MasterLink link_;  // the child replicates from here unless promoted

@@ -104,21 +104,17 @@ void Server::WatchRelay(RelayWatch::Link link) {
   if (relay_watch_) relay_watch_->Add(std::move(link));
 }
 
-uint64_t Server::AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session, bool watched) {
+uint64_t Server::AddRelaySession(uint64_t member, const std::shared_ptr<ClientSession>& session) {
   if (!relay_sessions_) return 0;
   std::weak_ptr<ClientSession> weak = session;
-  std::function<void()> keepalive;
-  if (watched) {
-    keepalive = [weak] {
-      if (auto s = weak.lock()) s->RelayKeepAlive();
-    };
-  }
   return relay_sessions_->Add(
       member, std::chrono::steady_clock::now(), weak,
       [weak] {
         if (auto s = weak.lock()) s->ClientGone();
       },
-      std::move(keepalive));
+      [weak] {
+        if (auto s = weak.lock()) s->RelayKeepAlive();
+      });
 }
 
 bool Server::EndRelaySession(uint64_t member, uint64_t token) {

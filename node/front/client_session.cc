@@ -320,10 +320,7 @@ bool ClientSession::RelayPreamble(std::span<const std::string_view> args) {
   }
   uint64_t token = 0;
   if (args.size() == 2) {
-    server_.AddRelaySession(member, shared_from_this(), /*watched=*/false);
-    slots_.AddReady("+OK\r\n");
-  } else if (args.size() == 3 && absl::EqualsIgnoreCase(arg(2), "watch")) {
-    token = server_.AddRelaySession(member, shared_from_this(), /*watched=*/true);
+    token = server_.AddRelaySession(member, shared_from_this());
     slots_.AddReady(absl::StrCat("+OK ", token, "\r\n"));
   } else if (args.size() == 4 && absl::EqualsIgnoreCase(arg(2), "end") && absl::SimpleAtoi(arg(3), &token)) {
     slots_.AddReady(server_.EndRelaySession(member, token) ? ":1\r\n" : ":0\r\n");
@@ -333,13 +330,24 @@ bool ClientSession::RelayPreamble(std::span<const std::string_view> args) {
   return true;
 }
 
-// A watched relay session's sign of life (RelaySessions::kAlivePush), sent
-// while it has anything in hand: a request read in part or not yet run, or
-// a reply not yet written (a blocked BLPOP, a write awaiting its commit).
+// A relay session's sign of life (RelaySessions::kAlivePush), sent while it
+// holds anything of its follower: a request read in part or not yet run, a
+// reply not yet written (a blocked BLPOP, a write awaiting its commit, a
+// reply the gate holds). It goes straight to the output, which holds whole
+// replies only: behind a held reply it would wait with it.
 void ClientSession::RelayKeepAlive() {
-  if (!client_open_ || (slots_.empty() && in_.empty())) return;
-  slots_.PushBefore(PushAnchor(), RelaySessions::kAlivePush);
-  Flush();
+  if (!client_open_ || aborted_ || !HoldsAnything()) return;
+  out_.Append(RelaySessions::kAlivePush);
+  WriteClient();
+}
+
+bool ClientSession::HoldsAnything() const {
+  // (A RESP2 subscribed stream keeps a slot open for its messages.)
+  if (!in_.empty() || slots_.size() > (slots_.stream_open() ? 1u : 0u)) return true;
+  for (const Expect& e : expects_) {
+    if (e.kind != Expect::Kind::kStream) return true;
+  }
+  return false;
 }
 
 bool ClientSession::HandleRequest(std::span<const std::string_view> args, std::string_view raw) {
@@ -481,13 +489,17 @@ void ClientSession::WatchRelay(std::string_view preamble_reply) {
   const std::optional<uint64_t> token = RelayToken(preamble_reply);
   if (!token) return;  // an earlier version's leader: no signs of life come
   std::weak_ptr<ClientSession> weak = shared_from_this();
+  // The connection's (a new one, after one that failed unused, has a token
+  // of its own; the earlier one's session is gone).
+  relay_connection_ = std::make_shared<int>(0);
   RelayWatch::Link link;
-  link.alive = weak;
+  link.alive = relay_connection_;
   link.leader = server_.leader_id();
   link.token = *token;
   link.quiet_since = [weak]() -> std::optional<std::chrono::steady_clock::time_point> {
     auto self = weak.lock();
-    if (!self || !self->upstream_open_) return std::nullopt;
+    // Requests waiting for this node's own child's reads are not sent yet.
+    if (!self || !self->upstream_open_ || self->local_reads_ > 0) return std::nullopt;
     for (const Expect& e : self->expects_) {
       if (e.kind != Expect::Kind::kStream) return self->relay_progress_;
     }
@@ -527,11 +539,12 @@ void ClientSession::WriteUpstream() {
   if (upstream_writing_busy_ || to_upstream_.empty() || !upstream_open_ || local_reads_ > 0) return;
   upstream_writing_.TakeFrom(to_upstream_);
   upstream_writing_busy_ = true;
+  // (From the first request's write on, not its queueing: RelayWatch.)
+  if (forwarding_) relay_progress_ = std::chrono::steady_clock::now();
   upstream_.async_write(upstream_writing_.buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
     self->upstream_writing_busy_ = false;
     self->upstream_writing_.Clear();
     if (ec) return;  // the read side reports the failure
-    if (self->forwarding_) self->relay_progress_ = std::chrono::steady_clock::now();
     self->WriteUpstream();
   });
 }

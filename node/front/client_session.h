@@ -89,7 +89,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // is a relay of a follower cut off from this node. Nothing more is read or
   // answered; its child connection is killed.
   void ClientGone();
-  // On the leader, for a watched relay session (RelaySessions::KeepAlive).
+  // On the leader, for a relay session (RelaySessions::KeepAlive).
   void RelayKeepAlive();
   // On a follower: the leader's answer to the relay preamble.
   void WatchRelay(std::string_view preamble_reply);
@@ -177,6 +177,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A follower's session waits for the leader to say how its connection is
   // authenticated (LearnAuthState), with nothing else in flight.
   bool AwaitsAuthState() const;
+  // On the leader: anything of the client's still in hand (RelayKeepAlive).
+  bool HoldsAnything() const;
   // The leader refused the connection for its maxclients (`bytes`, said
   // before any request): the client gets that error, then the connection closes.
   void LeaderFull(std::string_view bytes);
@@ -185,10 +187,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Returns false if the request must stay in the input (it is routed again
   // once the reply it waits for arrived).
   bool HandleRequest(std::span<const std::string_view> args, std::string_view raw);
-  // ANARCHO.RELAY <member> [WATCH] as the connection's first request: a
-  // follower relays on this session (Server::AddRelaySession; WATCH: it
-  // takes the session's token and signs of life). ANARCHO.RELAY <member> END
-  // <token>: the follower gave up the connection of that session, which ends.
+  // ANARCHO.RELAY <member> as the connection's first request: a follower
+  // relays on this session (Server::AddRelaySession), and takes its token
+  // and signs of life. ANARCHO.RELAY <member> END <token>: the follower gave
+  // up the connection of that session, which ends.
   // Answered here, before what a first request meets (authentication,
   // permissions): they only name a member and, to end one, the token only
   // that member's connection was told. True if it was one.
@@ -260,9 +262,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The @anarcho rules of a user, for ACL LIST and GETUSER replies.
   NodeRules NodeRulesOf() const;
   void OnPush(std::string_view bytes);
-  // Where an out-of-band push goes: before the first reply still awaited
-  // (a slot of its own at the end if none is).
-  ReplySlots::Id PushAnchor();
   // A pub/sub message (`bytes`) was put before `slot`'s reply: if it came from
   // the leader's child, it waits in the gate.
   void HoldIfMessage(std::string_view bytes, ReplySlots::Id slot);
@@ -376,8 +375,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ReadBuffer upstream_in_;
   resp::ReplyScanner scanner_;
   bool upstream_open_ = false;
-  // To the leader: when its connection last carried bytes either way (RelayWatch).
+  // To the leader: when its connection last read bytes or began a write (RelayWatch).
   std::chrono::steady_clock::time_point relay_progress_{};
+  std::shared_ptr<const void> relay_connection_;  // the watched connection's (RelayWatch::Link)
   int64_t child_client_id_ = -1;
   std::optional<gate::CoverId> kill_when_id_known_;
   RingQueue<Expect> expects_;

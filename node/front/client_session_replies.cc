@@ -403,12 +403,6 @@ NodeRules ClientSession::NodeRulesOf() const {
 // its own at the end if none is).
 void ClientSession::OnPush(std::string_view bytes) {
   NoteSubscriptions(bytes);
-  const ReplySlots::Id anchor = PushAnchor();
-  slots_.PushBefore(anchor, bytes);
-  HoldIfMessage(bytes, anchor);
-}
-
-ReplySlots::Id ClientSession::PushAnchor() {
   std::optional<ReplySlots::Id> anchor;
   for (const Expect& e : expects_) {
     if (e.kind == Expect::Kind::kReply || e.kind == Expect::Kind::kPushesEnd) {
@@ -420,7 +414,9 @@ ReplySlots::Id ClientSession::PushAnchor() {
   // it blocks leaves before its reply. Behind it, an invalidation waited for
   // the WAIT (for ever without a timeout), and a client's cache stayed stale.
   if (wait_ && (!anchor || wait_->slot < *anchor)) anchor = wait_->slot;
-  return anchor ? *anchor : slots_.AddEmpty();
+  if (!anchor) anchor = slots_.AddEmpty();
+  slots_.PushBefore(anchor, bytes);
+  HoldIfMessage(bytes, *anchor);
 }
 
 // A reply while RESP3 (un)subscribing's pushes are awaited: the PING's that

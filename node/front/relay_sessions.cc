@@ -37,7 +37,7 @@ bool RelaySessions::End(uint64_t member, uint64_t token) {
 void RelaySessions::KeepAlive() {
   // (A keepalive sends on its connection: it ends or adds no session.)
   for (const Entry& e : entries_) {
-    if (e.keepalive && !e.alive.expired()) e.keepalive();
+    if (!e.alive.expired()) e.keepalive();
   }
 }
 

@@ -23,9 +23,9 @@
 //
 // A relay connection can also stall while the Raft links work (a middlebox
 // that lost its state, a frozen proxy): neither side hears of it, and its
-// requests hang. A session that asked to be watched (ANARCHO.RELAY <id>
-// WATCH) gets a token, and a sign of life (kAlivePush) every kAliveEvery
-// while it has requests or replies in hand; a follower that hears nothing on
+// requests hang. So a session gets a token (the answer to ANARCHO.RELAY
+// <id>), and a sign of life (kAlivePush) every kAliveEvery while it has
+// anything of its follower in hand; a follower that hears nothing on
 // such a connection while it awaits replies gives it up, but first ends the
 // session here (ANARCHO.RELAY <id> END <token>, on a new connection): only
 // then does it answer its requests UNKNOWN, so nothing the session still held
@@ -60,17 +60,17 @@ class RelaySessions {
 
   // A session (alive while `alive` is) announced itself at `since` as
   // relayed through `member`; `end` ends it. Checked every `period` from now
-  // on while any is registered. A watched session's `keepalive` is called
-  // every kAliveEvery (it sends kAlivePush if it has anything in hand).
-  // Returns the session's token (unguessable: it is the only right to End).
+  // on while any is registered. Its `keepalive` is called every kAliveEvery
+  // (it sends kAlivePush if it has anything in hand). Returns the session's
+  // token (unguessable: it is the only right to End).
   uint64_t Add(uint64_t member, Clock::time_point since, std::weak_ptr<const void> alive, std::function<void()> end,
-               std::function<void()> keepalive = {});
+               std::function<void()> keepalive);
   // Ends `member`'s session `token`: its follower gave its connection up.
   // False if there is none such (it ended already).
   bool End(uint64_t member, uint64_t token);
   // Ends the sessions due at `now`, forgets those gone. Returns how many it ended.
   size_t Check(Clock::time_point now);
-  // Calls every watched session's keepalive.
+  // Calls every session's keepalive.
   void KeepAlive();
   size_t size() const { return entries_.size(); }
   uint64_t ended() const { return ended_; }  // since the start

@@ -3,8 +3,8 @@
 // stall while the Raft links work. node/front/relay_sessions.h says why, and
 // what the leader does.
 //
-// A connection that awaits replies and has heard nothing on it for
-// `silence` (the leader sends a sign of life every
+// A connection that awaits replies and has read nothing, nor begun a write,
+// for `silence` (the leader sends a sign of life every
 // RelaySessions::kAliveEvery while it holds anything of the session), while
 // the leader's Raft messages have kept arriving for the last kSteady (its
 // loop turns, and would have sent those signs: a leader held up is not taken
@@ -37,7 +37,7 @@ class RelayWatch {
   struct Link {
     std::weak_ptr<const void> alive;  // while the connection is (not its session)
     uint64_t leader = 0;              // whose client port it connects to
-    uint64_t token = 0;               // of its session there (ANARCHO.RELAY ... WATCH)
+    uint64_t token = 0;               // of its session there (the answer to ANARCHO.RELAY <id>)
     // Since when it has awaited replies and heard nothing on the connection;
     // nullopt while it awaits none.
     std::function<std::optional<Clock::time_point>()> quiet_since;
@@ -83,8 +83,8 @@ class RelayWatch {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-// The token in the leader's answer to ANARCHO.RELAY <id> WATCH (`+OK
-// <token>`); nullopt for any other answer (an earlier version's).
+// The token in the leader's answer to ANARCHO.RELAY <id> (`+OK <token>`);
+// nullopt for any other answer (an earlier version's error).
 std::optional<uint64_t> RelayToken(std::string_view preamble_reply);
 
 // Asks the leader at `up` (on a new connection of its own, given up after

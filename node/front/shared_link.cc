@@ -143,12 +143,12 @@ void SharedLink::Write() {
   if (out_.empty()) return;
   writing_.TakeFrom(out_);
   write_busy_ = true;
+  if (kind_ == Upstream::Kind::kLeader) progress_ = std::chrono::steady_clock::now();
   stream_.async_write(writing_.buffers, [this, epoch = epoch_, alive = alive_](const asio::error_code& ec, size_t) {
     if (!*alive || epoch != epoch_) return;
     write_busy_ = false;
     writing_.Clear();
     if (ec) return Failed();
-    if (kind_ == Upstream::Kind::kLeader) progress_ = std::chrono::steady_clock::now();
     Write();
   });
 }
@@ -250,7 +250,8 @@ std::vector<SharedLink::Tag> SharedLink::Close(std::vector<uint64_t>* covers) {
 }
 
 std::optional<std::chrono::steady_clock::time_point> SharedLink::QuietSince() const {
-  if (state_ != State::kOpen || sent_.empty()) return std::nullopt;
+  // (A write about to begin is progress: what it carries is not overdue.)
+  if (state_ != State::kOpen || sent_.empty() || write_scheduled_) return std::nullopt;
   return progress_;
 }
 

@@ -109,8 +109,8 @@ class SharedLink {
   size_t in_flight() const { return unanswered_; }
   // While the current connection is (for RelayWatch).
   std::weak_ptr<const void> connection() const { return connection_; }
-  // Since when the open connection has awaited replies and carried no bytes
-  // either way; nullopt while it awaits none.
+  // Since when the open connection has awaited replies, read nothing and
+  // begun no write; nullopt while it awaits none.
   std::optional<std::chrono::steady_clock::time_point> QuietSince() const;
   // Fails the connection as if it broke (`lost` gets its requests).
   void GiveUp();
@@ -153,7 +153,7 @@ class SharedLink {
   size_t unanswered_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<const void> connection_;                   // while open
-  std::chrono::steady_clock::time_point progress_{};        // bytes last went either way (to the leader)
+  std::chrono::steady_clock::time_point progress_{};        // last read or write begun (to the leader)
 };
 
 }  // namespace node

@@ -455,6 +455,54 @@ TEST(ClusterTest, AStalledRelayEndsItsSessionOnTheLeaderBeforeItsUnknown) {
   EXPECT_EQ(after.Call({"SET", "k", "after"}).AsString(), "OK");
 }
 
+// What the leader holds for seconds while its loop turns is no stall: its
+// signs of life leave at once, not behind the reply they are about. (Placed
+// among the replies, they waited behind the paused write, and the follower
+// gave its shared relay up after 2 s: the SET got UNKNOWN.)
+TEST(ClusterTest, ARelayedWriteTheLeaderHoldsForSecondsIsNoStall) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int via = (leader + 1) % c.size();
+  Client s(c.port(via));
+  ASSERT_EQ(s.Call({"SET", "k", "before"}).AsString(), "OK");  // (the shared relay is open)
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"CLIENT", "PAUSE", "3500", "WRITE"}).AsString(), "OK");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.Call({"SET", "k", "after"}).AsString(), "OK");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 3s) << "the pause did not hold the write";
+  EXPECT_EQ(c.Status(via)["relay_links_stalled"], "0");
+}
+
+// A request that waits on the follower behind a read its own child serves is
+// not sent yet: the leader owes it nothing, and a child that takes seconds
+// is no stalled connection. (It was counted: the session's connection was
+// given up, the read and the BLPOP both got UNKNOWN.)
+TEST(ClusterTest, ARequestWaitingBehindAFollowersOwnReadIsNoStall) {
+  Cluster c;
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  int via = (leader + 1) % c.size();
+  Client w(c.port(leader));
+  ASSERT_EQ(w.Call({"SET", "k", "v"}).AsString(), "OK");
+  ASSERT_TRUE(c.WaitConverged());
+  Client s(c.port(via));
+  auto served = [&] { return c.Status(via)["follower_reads_served"]; };
+  const std::string none = served();
+  for (int i = 0; i < 100 && served() == none; ++i) ASSERT_EQ(s.Call({"GET", "k"}).AsString(), "v");
+  ASSERT_NE(served(), none) << "no read was served by the follower";
+  std::this_thread::sleep_for(2500ms);  // the session's own connection to the leader idles
+  std::thread sleeper([&] { (void)c.ChildCall(via, {"DEBUG", "SLEEP", "3"}); });
+  std::this_thread::sleep_for(200ms);
+  s.Send("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n1\r\n");
+  auto get = s.Read(15s), pop = s.Read(15s);
+  sleeper.join();
+  ASSERT_TRUE(get.has_value() && pop.has_value());
+  EXPECT_EQ(get->AsString(), "v");
+  EXPECT_EQ(pop->type, resp::Type::kNull) << pop->str;
+  EXPECT_EQ(c.Status(via)["relay_links_stalled"], "0");
+}
+
 // Connections that stall without closing (a middlebox that lost their state)
 // must not cut a follower off for good. Its leader's writes on them still
 // complete into the socket, so only the missing acknowledgements tell: each

@@ -33,11 +33,10 @@ struct Fixture {
                          400ms, 50ms};
   std::vector<int> kept_alive;
   // Session `n` announced at t0 + `at`, relayed through `member`; its token.
-  uint64_t Add(int n, uint64_t member, Clock::duration at, bool watched = false) {
+  uint64_t Add(int n, uint64_t member, Clock::duration at) {
     alive.push_back(std::make_shared<int>(n));
-    std::function<void()> keepalive;
-    if (watched) keepalive = [this, n] { kept_alive.push_back(n); };
-    return sessions.Add(member, t0 + at, alive.back(), [this, n] { ended.insert(n); }, keepalive);
+    return sessions.Add(
+        member, t0 + at, alive.back(), [this, n] { ended.insert(n); }, [this, n] { kept_alive.push_back(n); });
   }
 };
 
@@ -93,7 +92,7 @@ TEST(RelaySessionsTest, UnheardMembersAndClosedSessions) {
 // both, once.
 TEST(RelaySessionsTest, AFollowerEndsItsOwnSessionByItsToken) {
   Fixture f;
-  const uint64_t one = f.Add(1, 2, 0ms, true), two = f.Add(2, 2, 0ms, true);
+  const uint64_t one = f.Add(1, 2, 0ms), two = f.Add(2, 2, 0ms);
   EXPECT_NE(one, two);
   EXPECT_FALSE(f.sessions.End(3, one));  // another member
   EXPECT_FALSE(f.sessions.End(2, one ^ two));
@@ -107,14 +106,14 @@ TEST(RelaySessionsTest, AFollowerEndsItsOwnSessionByItsToken) {
   EXPECT_FALSE(f.sessions.End(2, one));
 }
 
-TEST(RelaySessionsTest, OnlyWatchedSessionsAreKeptAlive) {
+TEST(RelaySessionsTest, SessionsStillOpenAreKeptAlive) {
   Fixture f;
-  f.Add(1, 2, 0ms, true);
-  f.Add(2, 2, 0ms, false);  // an earlier version's follower: it would pass them to its client
-  f.Add(3, 2, 0ms, true);
+  f.Add(1, 2, 0ms);
+  f.Add(2, 3, 0ms);
+  f.Add(3, 2, 0ms);
   f.alive[2].reset();
   f.sessions.KeepAlive();
-  EXPECT_EQ(f.kept_alive, (std::vector<int>{1}));
+  EXPECT_EQ(f.kept_alive, (std::vector<int>{1, 2}));
 }
 
 TEST(RelayWatchTest, TheLeadersAnswerToTheRelayPreambleGivesTheToken) {
