@@ -64,8 +64,8 @@ void RelayWatch::Watch() {
   if (watching_ || entries_.empty()) return;
   watching_ = true;
   timer_.expires_after(period_);
-  timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec) return;
+  timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
     watching_ = false;
     const Clock::time_point now = Clock::now();
     Check(now, /*held_up=*/now - timer_.expiry() >= period_);

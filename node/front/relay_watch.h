@@ -9,13 +9,13 @@
 // the leader's Raft messages have kept arriving for the last kSteady (its
 // loop turns, and would have sent those signs: a leader held up is not taken
 // for a stalled connection, nor is this node's own loop held up), is given
-// up. The watch first asks
-// the leader, on a new connection, to end the connection's session; once the
-// leader said so, the connection fails and its requests get UNKNOWN. Nothing
-// the session held on the leader (a blocked BLPOP) can run after that answer.
-// A leader that cannot be asked is asked again at the next check; one that
-// falls silent meanwhile ends the session itself (RelaySessions) before this
-// node, which lost its leader, answers UNKNOWN.
+// up. The watch first asks the leader, on a new connection, to end the
+// connection's session; once the leader said so, the connection fails and
+// its requests get UNKNOWN. Nothing the session held on the leader (a
+// blocked BLPOP) can run after that answer. A leader that cannot be asked is
+// asked again at the next check; one that falls silent meanwhile ends the
+// session itself (RelaySessions) before this node, which lost its leader,
+// answers UNKNOWN.
 #pragma once
 
 #include <chrono>
@@ -38,7 +38,7 @@ class RelayWatch {
     std::weak_ptr<const void> alive;  // while the connection is (not its session)
     uint64_t leader = 0;              // whose client port it connects to
     uint64_t token = 0;               // of its session there (the answer to ANARCHO.RELAY <id>)
-    // Since when it has awaited replies and heard nothing on the connection;
+    // Since when it has awaited replies, read nothing and begun no write;
     // nullopt while it awaits none.
     std::function<std::optional<Clock::time_point>()> quiet_since;
     // The leader ended its session: the connection fails (UNKNOWN).
