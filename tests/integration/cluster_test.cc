@@ -456,9 +456,8 @@ TEST(ClusterTest, AStalledRelayEndsItsSessionOnTheLeaderBeforeItsUnknown) {
 }
 
 // What the leader holds for seconds while its loop turns is no stall: its
-// signs of life leave at once, not behind the reply they are about. (Placed
-// among the replies, they waited behind the paused write, and the follower
-// gave its shared relay up after 2 s: the SET got UNKNOWN.)
+// signs of life keep the follower's shared relay, which awaits the paused
+// write, from being given up.
 TEST(ClusterTest, ARelayedWriteTheLeaderHoldsForSecondsIsNoStall) {
   Cluster c;
   int leader = c.WaitForLeader();
@@ -477,7 +476,7 @@ TEST(ClusterTest, ARelayedWriteTheLeaderHoldsForSecondsIsNoStall) {
 // A request that waits on the follower behind a read its own child serves is
 // not sent yet: the leader owes it nothing, and a child that takes seconds
 // is no stalled connection. (It was counted: the session's connection was
-// given up, the read and the BLPOP both got UNKNOWN.)
+// given up, the read got TRYAGAIN and the BLPOP UNKNOWN.)
 TEST(ClusterTest, ARequestWaitingBehindAFollowersOwnReadIsNoStall) {
   Cluster c;
   int leader = c.WaitForLeader();
