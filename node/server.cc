@@ -1,6 +1,5 @@
 #include "node/server.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -700,12 +699,6 @@ void Server::PromoteLearners() {
     }
     PromoteLearners();
   });
-}
-
-bool Server::IsMember() const {
-  const consensus::RaftStatus st = rlog_->status();
-  const auto in = [id = st.id](const auto& ids) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
-  return in(st.conf_state.voters()) || in(st.conf_state.learners());
 }
 
 int Server::ReplicaCountForWait() const {

@@ -386,6 +386,12 @@ std::optional<std::string> Server::UnusableAddress(uint64_t id, const PeerAddres
   return std::nullopt;
 }
 
+bool Server::IsMember() const {
+  const consensus::RaftStatus st = rlog_->status();
+  const auto in = [id = st.id](const auto& ids) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  return in(st.conf_state.voters()) || in(st.conf_state.learners());
+}
+
 // ANARCHO.ADD, ANARCHO.REMOVE and ANARCHO.TRANSFER, on the leader.
 std::string Server::MembershipCommand(const std::string& name, std::span<const std::string_view> args) {
   std::string out;
