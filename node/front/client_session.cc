@@ -343,7 +343,10 @@ void ClientSession::RelayKeepAlive() {
 
 bool ClientSession::HoldsAnything() const {
   // (A RESP2 subscribed stream keeps a slot open for its messages.)
-  if (!in_.empty() || slots_.size() > (slots_.stream_open() ? 1u : 0u)) return true;
+  return !in_.empty() || slots_.size() > (slots_.stream_open() ? 1u : 0u) || AwaitsUpstream();
+}
+
+bool ClientSession::AwaitsUpstream() const {
   for (const Expect& e : expects_) {
     if (e.kind != Expect::Kind::kStream) return true;
   }
@@ -499,11 +502,8 @@ void ClientSession::WatchRelay(std::string_view preamble_reply) {
   link.quiet_since = [weak]() -> std::optional<std::chrono::steady_clock::time_point> {
     auto self = weak.lock();
     // Requests waiting for this node's own child's reads are not sent yet.
-    if (!self || !self->upstream_open_ || self->local_reads_ > 0) return std::nullopt;
-    for (const Expect& e : self->expects_) {
-      if (e.kind != Expect::Kind::kStream) return self->relay_progress_;
-    }
-    return std::nullopt;
+    if (!self || !self->upstream_open_ || self->local_reads_ > 0 || !self->AwaitsUpstream()) return std::nullopt;
+    return self->relay_progress_;
   };
   link.ended = [weak] {
     if (auto self = weak.lock()) {

@@ -179,6 +179,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool AwaitsAuthState() const;
   // On the leader: anything of the client's still in hand (RelayKeepAlive).
   bool HoldsAnything() const;
+  // A reply (not a subscribed stream's message) is awaited from the upstream.
+  bool AwaitsUpstream() const;
   // The leader refused the connection for its maxclients (`bytes`, said
   // before any request): the client gets that error, then the connection closes.
   void LeaderFull(std::string_view bytes);
